@@ -1,0 +1,26 @@
+#![no_std]
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+#[cfg(any(feature = "std", test))]
+extern crate std;
+
+mod cobs;
+pub mod error;
+pub mod frame;
+pub mod link;
+pub mod message;
+pub mod time;
+pub mod vocab;
+
+pub use error::FrameError;
+pub use frame::{Decoder, Feed, Flags, Frame, Header, MAX_FRAME, Seq};
+pub use message::{
+    BulkStatus, ChannelBits, ChannelStatus, Command, Event, EventBatch, EventRecord, EventSeq,
+    Indicator, MAX_EVENTS_PER_REPORT, NackReason, NodeConfig, RebootKind, Report,
+};
+pub use time::{Duration, Instant};
+pub use vocab::{
+    Channel, CompartmentId, Dimensions, DoorState, FaultCode, FirmwareVersion, LockState,
+    MAX_CHANNELS, NodeAddr, PowerStatus, Presence, ResetReason, SizeClass, Temperature,
+};

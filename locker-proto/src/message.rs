@@ -1,0 +1,476 @@
+//! The bus message set: [`Command`]s from the gateway to a node and
+//! [`Report`]s from a node to the gateway.
+//!
+//! Messages are encoded with postcard inside a [frame](crate::frame). Enum
+//! variants are numbered by position, so **new variants are only ever appended**
+//! and existing ones never reordered: a node and a gateway of different
+//! versions still agree on everything they both know, and the unknown rest
+//! decodes to a typed [`FrameError::BadBody`](crate::FrameError::BadBody).
+//!
+//! # Wire size
+//!
+//! Sizes on the wire, COBS overhead and the `0x00` delimiter included, pinned
+//! by tests in `tests/wire_size.rs`:
+//!
+//! | message | bytes |
+//! |---|---|
+//! | `Command::Unlock` (pulse up to 16 s) | 12 |
+//! | `Command::PollEvents` | 9 |
+//! | `Command::AckEvents` | 10–12 |
+//! | `Report::Ack` | 9 |
+//! | `Report::BulkStatus`, 16 channels, all bits set | 22 |
+//! | `Report::BulkStatus`, 32 channels, all bits set | 30 |
+//! | `Report::Events`, one door event | 13–15 |
+//!
+//! Vendor boards such as the Kerong KR-CU16 spend 5 bytes on an unlock and 9
+//! on a 16-channel status with an 8-bit additive checksum and no sequence
+//! number; we spend a few bytes more for a sequence number (so a retransmitted
+//! unlock is never executed twice) and a real CRC-16.
+
+use core::fmt;
+
+use heapless::Vec;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::vocab::{
+    Channel, DoorState, FaultCode, FirmwareVersion, LockState, PowerStatus, Presence,
+    ResetReason, Temperature, derive_wire,
+};
+
+/// The most events a node sends in one [`Report::Events`]; more wait for the
+/// next poll (the frame's `more-pending` flag says so).
+pub const MAX_EVENTS_PER_REPORT: usize = 6;
+
+derive_wire! {
+    /// A command from the gateway to one node (or, for the few that make sense,
+    /// to every node by broadcast).
+    #[non_exhaustive]
+    pub enum Command {
+        /// Are you there? Answered with [`Report::Pong`].
+        Ping,
+        /// Status of one channel. Answered with [`Report::Status`].
+        GetStatus {
+            /// The channel to report.
+            channel: Channel,
+        },
+        /// Status of every channel in one response. Answered with [`Report::BulkStatus`].
+        GetAllStatus,
+        /// Release a channel's lock for `pulse_ms` milliseconds. The node clamps
+        /// the pulse to its configured maximum. Answered with [`Report::Ack`].
+        Unlock {
+            /// The channel whose lock to release.
+            channel: Channel,
+            /// How long to drive the lock, in milliseconds.
+            pulse_ms: u16,
+        },
+        /// Drive a channel's indicator (LED or buzzer). Answered with [`Report::Ack`].
+        SetIndicator {
+            /// The channel whose indicator to drive.
+            channel: Channel,
+            /// What to show.
+            indicator: Indicator,
+        },
+        /// Take the current presence reading of an (empty) channel as its
+        /// baseline. Answered with [`Report::Ack`].
+        Calibrate {
+            /// The channel to calibrate.
+            channel: Channel,
+        },
+        /// Change the node's timing and thresholds. Answered with [`Report::Ack`].
+        Configure(NodeConfig),
+        /// Send queued events. Answered with [`Report::Events`] (possibly empty).
+        PollEvents,
+        /// The gateway has every event up to and including `up_to`; the node may
+        /// forget them. Answered with [`Report::Ack`].
+        AckEvents {
+            /// The highest event sequence number received.
+            up_to: EventSeq,
+        },
+        /// Restart the node. Answered with [`Report::Ack`] before restarting.
+        Reboot {
+            /// Soft (keep calibration) or hard (full reset).
+            kind: RebootKind,
+        },
+    }
+}
+
+impl Command {
+    /// Whether executing this command twice would do harm (release a lock
+    /// twice, reboot twice). The node answers a retransmission of such a
+    /// command from its cache; the others are merely cheaper to answer so too.
+    pub const fn is_actuating(&self) -> bool {
+        matches!(
+            self,
+            Command::Unlock { .. }
+                | Command::Calibrate { .. }
+                | Command::Configure(_)
+                | Command::Reboot { .. }
+        )
+    }
+}
+
+derive_wire! {
+    /// What a channel's indicator shows.
+    pub enum Indicator {
+        /// Off.
+        Off,
+        /// Steady on (e.g. "this door").
+        On,
+        /// Blinking (e.g. "close this door").
+        Blink,
+        /// Error pattern (e.g. "no parcel detected").
+        Error,
+    }
+}
+
+derive_wire! {
+    /// Soft or hard reboot.
+    pub enum RebootKind {
+        /// Restart the firmware, keeping calibration and configuration.
+        Soft,
+        /// Full reset, as if power-cycled.
+        Hard,
+    }
+}
+
+derive_wire! {
+    /// A node's timing and thresholds, set by [`Command::Configure`].
+    pub struct NodeConfig {
+        /// How long the door switch must hold a level before it counts, in ms.
+        pub debounce_ms: u16,
+        /// How long a door may stay open before a door-ajar fault, in seconds.
+        pub door_ajar_limit_s: u16,
+        /// Presence threshold above the calibrated baseline, in raw sensor units.
+        pub presence_threshold: i32,
+        /// Longest lock pulse the node will ever drive, in ms; longer requests are clamped.
+        pub max_pulse_ms: u16,
+    }
+}
+
+impl Default for NodeConfig {
+    /// 30 ms debounce, 60 s door-ajar limit, a threshold of 10 units (10 g on
+    /// a load cell scaled to grams), 1 s maximum pulse.
+    fn default() -> Self {
+        NodeConfig {
+            debounce_ms: 30,
+            door_ajar_limit_s: 60,
+            presence_threshold: 10,
+            max_pulse_ms: 1000,
+        }
+    }
+}
+
+derive_wire! {
+    /// A node event's sequence number. Wraps; compare with [`EventSeq::is_after`].
+    #[derive(PartialOrd, Ord)]
+    pub struct EventSeq(pub u16);
+}
+
+impl EventSeq {
+    /// The sequence number that follows this one.
+    pub const fn next(self) -> EventSeq {
+        EventSeq(self.0.wrapping_add(1))
+    }
+
+    /// Whether `self` comes after `other` in wrapping (serial number) order:
+    /// true when `self` is less than half the sequence space ahead.
+    pub const fn is_after(self, other: EventSeq) -> bool {
+        let d = self.0.wrapping_sub(other.0);
+        d != 0 && d < 0x8000
+    }
+}
+
+derive_wire! {
+    /// Something a node noticed.
+    #[non_exhaustive]
+    pub enum Event {
+        /// A door opened. `commanded` is true when it opened inside the window
+        /// after an unlock, false when it was forced.
+        DoorOpened {
+            /// The door's channel.
+            channel: Channel,
+            /// Whether the opening followed an unlock command.
+            commanded: bool,
+        },
+        /// A door closed.
+        DoorClosed {
+            /// The door's channel.
+            channel: Channel,
+        },
+        /// The presence sensor changed its mind.
+        PresenceChanged {
+            /// The channel.
+            channel: Channel,
+            /// The new decision with its evidence.
+            presence: Presence,
+        },
+        /// A fault appeared. `channel` is `None` for node-wide faults.
+        FaultRaised {
+            /// The channel, if the fault belongs to one.
+            channel: Option<Channel>,
+            /// What went wrong.
+            fault: FaultCode,
+        },
+        /// A fault went away.
+        FaultCleared {
+            /// The channel, if the fault belongs to one.
+            channel: Option<Channel>,
+            /// What had gone wrong.
+            fault: FaultCode,
+        },
+        /// The node's view of the power supply changed.
+        Power(PowerStatus),
+        /// The door stayed open past the configured limit.
+        DoorAjar {
+            /// The door's channel.
+            channel: Channel,
+        },
+        /// The node (re)started. Always the first event after boot, with
+        /// sequence number 0: the gateway learns that events not yet
+        /// acknowledged before the restart are gone and reconciles with a
+        /// full status.
+        NodeStarted {
+            /// Why the node started.
+            reset_reason: ResetReason,
+        },
+    }
+}
+
+derive_wire! {
+    /// An event with its sequence number.
+    pub struct EventRecord {
+        /// Sequence number, kept until the gateway acknowledges it.
+        pub seq: EventSeq,
+        /// What happened.
+        pub event: Event,
+    }
+}
+
+/// Up to [`MAX_EVENTS_PER_REPORT`] events, oldest first.
+pub type EventBatch = Vec<EventRecord, MAX_EVENTS_PER_REPORT>;
+
+/// One bit per channel, channel 0 in bit 0, for bulk status.
+///
+/// On the wire a bitmap takes a length byte and only as many little-endian
+/// bytes as its highest set bit needs, so a 16-channel bitmap is at most 3
+/// bytes and an all-clear bitmap 1 byte.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub struct ChannelBits(pub u32);
+
+impl ChannelBits {
+    /// Whether `channel`'s bit is set. Channels beyond [`MAX_CHANNELS`](crate::MAX_CHANNELS) are never set.
+    pub const fn get(self, channel: Channel) -> bool {
+        channel.0 < 32 && self.0 & (1 << channel.0) != 0
+    }
+
+    /// Sets or clears `channel`'s bit; channels beyond 31 are ignored.
+    pub fn set(&mut self, channel: Channel, on: bool) {
+        if channel.0 < 32 {
+            let mask = 1u32 << channel.0;
+            if on {
+                self.0 |= mask;
+            } else {
+                self.0 &= !mask;
+            }
+        }
+    }
+
+    /// How many bits are set.
+    pub const fn count(self) -> u32 {
+        self.0.count_ones()
+    }
+}
+
+impl Serialize for ChannelBits {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let bytes = self.0.to_le_bytes();
+        let used = 4 - (self.0.leading_zeros() / 8) as usize;
+        s.serialize_bytes(bytes.get(..used).unwrap_or(&bytes))
+    }
+}
+
+impl<'de> Deserialize<'de> for ChannelBits {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = ChannelBits;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a channel bitmap of at most 4 bytes")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<ChannelBits, E> {
+                if v.len() > 4 {
+                    return Err(E::invalid_length(v.len(), &self));
+                }
+                let mut b = [0u8; 4];
+                for (dst, src) in b.iter_mut().zip(v) {
+                    *dst = *src;
+                }
+                Ok(ChannelBits(u32::from_le_bytes(b)))
+            }
+        }
+        d.deserialize_bytes(Visitor)
+    }
+}
+
+derive_wire! {
+    /// The status of one channel, answering [`Command::GetStatus`].
+    pub struct ChannelStatus {
+        /// Which channel.
+        pub channel: Channel,
+        /// Door switch (debounced).
+        pub door: DoorState,
+        /// Lock feedback.
+        pub lock: LockState,
+        /// Presence decision with its evidence.
+        pub presence: Presence,
+        /// The channel's active fault, if any.
+        pub fault: Option<FaultCode>,
+        /// Temperature, where the channel has a sensor.
+        pub temperature: Option<Temperature>,
+    }
+}
+
+derive_wire! {
+    /// Every channel of a node in one report, as bitmaps; answers
+    /// [`Command::GetAllStatus`].
+    pub struct BulkStatus {
+        /// How many channels the node has; bits at or above this are meaningless.
+        pub channels: u8,
+        /// Doors that are open.
+        pub door_open: ChannelBits,
+        /// Locks that are latched.
+        pub locked: ChannelBits,
+        /// Compartments where the presence sensor sees an item.
+        pub occupied: ChannelBits,
+        /// Channels with an active fault.
+        pub faulted: ChannelBits,
+    }
+}
+
+/// A node's answer to a command.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum Report {
+    /// Answer to [`Command::Ping`].
+    Pong {
+        /// Firmware running on the node.
+        firmware: FirmwareVersion,
+        /// Milliseconds since the node started (saturates at `u32::MAX`, ~49 days).
+        uptime_ms: u32,
+        /// Why the node last started.
+        reset_reason: ResetReason,
+    },
+    /// Answer to [`Command::GetStatus`].
+    Status(ChannelStatus),
+    /// Answer to [`Command::GetAllStatus`].
+    BulkStatus(BulkStatus),
+    /// Answer to [`Command::PollEvents`]: the oldest unacknowledged events.
+    Events {
+        /// Oldest first.
+        events: EventBatch,
+        /// Events dropped since boot because the queue was full (saturating).
+        /// A rising count tells the gateway to ask for full status.
+        dropped: u16,
+    },
+    /// The command was carried out (or, for a retransmission, already had been).
+    Ack,
+    /// The command was refused.
+    Nack(NackReason),
+}
+
+#[cfg(feature = "arbitrary")]
+impl<'a> arbitrary::Arbitrary<'a> for Report {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.int_in_range(0u8..=5)? {
+            0 => Report::Pong {
+                firmware: u.arbitrary()?,
+                uptime_ms: u.arbitrary()?,
+                reset_reason: u.arbitrary()?,
+            },
+            1 => Report::Status(u.arbitrary()?),
+            2 => Report::BulkStatus(u.arbitrary()?),
+            3 => {
+                let mut events = EventBatch::new();
+                let n = u.int_in_range(0..=MAX_EVENTS_PER_REPORT)?;
+                for _ in 0..n {
+                    // Cannot fail: n is at most the capacity.
+                    let _ = events.push(u.arbitrary()?);
+                }
+                Report::Events { events, dropped: u.arbitrary()? }
+            }
+            4 => Report::Ack,
+            _ => Report::Nack(u.arbitrary()?),
+        })
+    }
+}
+
+derive_wire! {
+    /// Why a node refused a command.
+    #[non_exhaustive]
+    pub enum NackReason {
+        /// The channel number is beyond the node's channels.
+        UnknownChannel,
+        /// The node is busy with a previous command on that channel (a lock
+        /// pulse is still running).
+        Busy,
+        /// The command is not permitted now (e.g. calibrating an occupied
+        /// compartment, or a command that needs authentication).
+        NotPermitted,
+        /// The configuration values are out of range.
+        InvalidConfig,
+        /// The channel is faulted and out of service.
+        Faulted,
+        /// The node does not know this command (newer gateway, older node).
+        Unsupported,
+    }
+}
+
+impl fmt::Display for NackReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NackReason::UnknownChannel => "unknown channel",
+            NackReason::Busy => "busy",
+            NackReason::NotPermitted => "not permitted",
+            NackReason::InvalidConfig => "invalid configuration",
+            NackReason::Faulted => "channel faulted",
+            NackReason::Unsupported => "unsupported command",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_sequence_numbers_compare_across_the_wrap() {
+        assert!(EventSeq(1).is_after(EventSeq(0)));
+        assert!(EventSeq(0).is_after(EventSeq(u16::MAX)));
+        assert!(!EventSeq(5).is_after(EventSeq(5)));
+        assert!(!EventSeq(0).is_after(EventSeq(1)));
+        assert_eq!(EventSeq(u16::MAX).next(), EventSeq(0));
+    }
+
+    #[test]
+    fn bulk_status_bitmaps_ignore_channels_beyond_32() {
+        let mut bits = ChannelBits::default();
+        bits.set(Channel(3), true);
+        bits.set(Channel(40), true);
+        assert!(bits.get(Channel(3)));
+        assert!(!bits.get(Channel(40)));
+        assert_eq!(bits.count(), 1);
+        bits.set(Channel(3), false);
+        assert_eq!(bits, ChannelBits(0));
+    }
+
+    #[test]
+    fn unlock_reboot_configure_and_calibrate_are_actuating() {
+        assert!(Command::Unlock { channel: Channel(0), pulse_ms: 300 }.is_actuating());
+        assert!(Command::Reboot { kind: RebootKind::Soft }.is_actuating());
+        assert!(!Command::PollEvents.is_actuating());
+        assert!(!Command::GetAllStatus.is_actuating());
+    }
+}
