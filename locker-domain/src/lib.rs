@@ -3,3 +3,6 @@
 
 #[cfg(any(feature = "std", test))]
 extern crate std;
+
+pub mod bank;
+pub mod controller;

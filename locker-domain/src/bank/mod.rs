@@ -1,0 +1,1 @@
+//! The locker bank state machine (gateway side).

@@ -1,0 +1,1 @@
+//! The compartment node controller (node side).
