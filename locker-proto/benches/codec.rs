@@ -1,1 +1,2 @@
+//! Codec benchmark (placeholder until written).
 fn main() {}

@@ -11,7 +11,9 @@ use crate::frame::{MAX_BODY, MAX_FRAME};
 #[non_exhaustive]
 pub enum FrameError {
     /// The output buffer is too small for the encoded frame.
-    #[error("output buffer too small: this frame needs {needed} bytes (use MAX_FRAME = {MAX_FRAME})")]
+    #[error(
+        "output buffer too small: this frame needs {needed} bytes (use MAX_FRAME = {MAX_FRAME})"
+    )]
     BufferTooSmall {
         /// Bytes the frame needs.
         needed: usize,

@@ -54,7 +54,7 @@
 //! }
 //! ```
 
-use crc::{Crc, CRC_16_MODBUS, NoTable};
+use crc::{CRC_16_MODBUS, Crc, NoTable};
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::cobs;
@@ -157,11 +157,21 @@ pub struct Header {
 impl Header {
     /// A header from its fields.
     pub const fn new(src: NodeAddr, dst: NodeAddr, seq: Seq, flags: Flags) -> Self {
-        Header { src, dst, seq, flags }
+        Header {
+            src,
+            dst,
+            seq,
+            flags,
+        }
     }
 
     fn to_bytes(self) -> [u8; HEADER_LEN] {
-        [(VERSION << 4) | self.flags.bits(), self.src.0, self.dst.0, self.seq.0]
+        [
+            (VERSION << 4) | self.flags.bits(),
+            self.src.0,
+            self.dst.0,
+            self.seq.0,
+        ]
     }
 
     fn from_bytes(b: [u8; HEADER_LEN]) -> Result<Header, FrameError> {
@@ -198,7 +208,10 @@ pub struct Frame<B> {
 /// [`FrameError::BodyTooLong`] if the body exceeds [`MAX_BODY`];
 /// [`FrameError::BufferTooSmall`] if `out` cannot hold the encoded frame (never
 /// when `out.len() >= MAX_FRAME`).
-pub fn encode<'o, B: Serialize>(frame: &Frame<B>, out: &'o mut [u8]) -> Result<&'o [u8], FrameError> {
+pub fn encode<'o, B: Serialize>(
+    frame: &Frame<B>,
+    out: &'o mut [u8],
+) -> Result<&'o [u8], FrameError> {
     let mut raw = [0u8; MAX_RAW];
     let (head, rest) = raw.split_at_mut(HEADER_LEN);
     head.copy_from_slice(&frame.header.to_bytes());
@@ -312,7 +325,11 @@ impl Default for Decoder {
 impl Decoder {
     /// An empty decoder.
     pub const fn new() -> Self {
-        Decoder { buf: [0; MAX_FRAME], len: 0, overflowed: false }
+        Decoder {
+            buf: [0; MAX_FRAME],
+            len: 0,
+            overflowed: false,
+        }
     }
 
     /// Forgets a partly received frame (e.g. after a bus turnaround timeout).
@@ -347,8 +364,14 @@ impl Decoder {
             let outcome = self.finish::<B>();
             self.reset();
             return match outcome {
-                Ok(frame) => Feed::Frame { frame, remaining: rest },
-                Err(error) => Feed::Error { error, remaining: rest },
+                Ok(frame) => Feed::Frame {
+                    frame,
+                    remaining: rest,
+                },
+                Err(error) => Feed::Error {
+                    error,
+                    remaining: rest,
+                },
             };
         }
         Feed::Consumed

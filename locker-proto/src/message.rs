@@ -33,8 +33,8 @@ use heapless::Vec;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::vocab::{
-    Channel, DoorState, FaultCode, FirmwareVersion, LockState, PowerStatus, Presence,
-    ResetReason, Temperature, derive_wire,
+    Channel, DoorState, FaultCode, FirmwareVersion, LockState, PowerStatus, Presence, ResetReason,
+    Temperature, derive_wire,
 };
 
 /// The most events a node sends in one [`Report::Events`]; more wait for the
@@ -399,7 +399,10 @@ impl<'a> arbitrary::Arbitrary<'a> for Report {
                     // Cannot fail: n is at most the capacity.
                     let _ = events.push(u.arbitrary()?);
                 }
-                Report::Events { events, dropped: u.arbitrary()? }
+                Report::Events {
+                    events,
+                    dropped: u.arbitrary()?,
+                }
             }
             4 => Report::Ack,
             _ => Report::Nack(u.arbitrary()?),
@@ -468,8 +471,19 @@ mod tests {
 
     #[test]
     fn unlock_reboot_configure_and_calibrate_are_actuating() {
-        assert!(Command::Unlock { channel: Channel(0), pulse_ms: 300 }.is_actuating());
-        assert!(Command::Reboot { kind: RebootKind::Soft }.is_actuating());
+        assert!(
+            Command::Unlock {
+                channel: Channel(0),
+                pulse_ms: 300
+            }
+            .is_actuating()
+        );
+        assert!(
+            Command::Reboot {
+                kind: RebootKind::Soft
+            }
+            .is_actuating()
+        );
         assert!(!Command::PollEvents.is_actuating());
         assert!(!Command::GetAllStatus.is_actuating());
     }

@@ -123,7 +123,11 @@ derive_wire! {
 impl Dimensions {
     /// Dimensions from width, height and depth in millimetres.
     pub const fn new(width_mm: u16, height_mm: u16, depth_mm: u16) -> Self {
-        Dimensions { width_mm, height_mm, depth_mm }
+        Dimensions {
+            width_mm,
+            height_mm,
+            depth_mm,
+        }
     }
 
     fn sorted(self) -> [u16; 3] {
@@ -194,12 +198,20 @@ derive_wire! {
 impl Presence {
     /// An occupied reading.
     pub const fn occupied(reading: i32, threshold: i32) -> Self {
-        Presence { occupied: true, reading, threshold }
+        Presence {
+            occupied: true,
+            reading,
+            threshold,
+        }
     }
 
     /// An empty reading.
     pub const fn empty(reading: i32, threshold: i32) -> Self {
-        Presence { occupied: false, reading, threshold }
+        Presence {
+            occupied: false,
+            reading,
+            threshold,
+        }
     }
 }
 
@@ -292,7 +304,11 @@ derive_wire! {
 impl FirmwareVersion {
     /// A version from its three parts.
     pub const fn new(major: u8, minor: u8, patch: u8) -> Self {
-        FirmwareVersion { major, minor, patch }
+        FirmwareVersion {
+            major,
+            minor,
+            patch,
+        }
     }
 }
 

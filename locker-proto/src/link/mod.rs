@@ -1,1 +1,28 @@
-//! Link layer (in progress).
+//! The link layer, sans-IO: [`Master`] on the gateway, [`NodeLink`] on a node.
+//!
+//! The gateway is bus master. It sends one command at a time on the
+//! half-duplex bus and waits for the answer or a timeout; a node speaks only
+//! when spoken to. Three promises hold across lost, corrupted and repeated
+//! frames:
+//!
+//! 1. **A command is executed at most once.** A retransmission carries the
+//!    same [`Seq`](crate::Seq); the node answers it from its cached response
+//!    without handing it to the application again, so an unlock pulses the lock
+//!    exactly once however often the answer is lost.
+//! 2. **No event is lost.** A node keeps each event, with its own
+//!    [`EventSeq`](crate::EventSeq), in a bounded queue until the gateway
+//!    acknowledges it. A lost or corrupted poll response is simply polled again.
+//!    A full queue drops the newest event and counts it; the count travels in
+//!    every [`Report::Events`](crate::Report::Events), so overflow is never silent.
+//! 3. **No event is delivered twice.** The master remembers the last event it
+//!    delivered per node and filters repeats that follow a lost acknowledgement.
+//!
+//! Neither side reads a clock or touches a UART: feed received frames in with
+//! `handle_frame`, call `handle_timeout` when `poll_timeout` says, and send
+//! what `poll_transmit` yields.
+
+mod master;
+mod node;
+
+pub use master::{LinkError, LinkStats, Master, MasterConfig, MasterEvent};
+pub use node::{NodeLink, QueueFull};

@@ -1,0 +1,542 @@
+//! The gateway side of the link.
+
+use heapless::{Deque, Vec};
+
+use crate::frame::{Flags, Frame, Header, Seq};
+use crate::message::{Command, Event, EventRecord, EventSeq, MAX_EVENTS_PER_REPORT, Report};
+use crate::time::{Duration, Instant};
+use crate::vocab::NodeAddr;
+
+/// Capacity of the master's output queue. Every `handle_*` call needs at most
+/// `MAX_EVENTS_PER_REPORT + 2` free slots and declines input (to be
+/// retransmitted later) rather than overflow, so nothing is ever dropped.
+const OUTPUT_CAPACITY: usize = 2 * MAX_EVENTS_PER_REPORT + 4;
+const ROOM_FOR_A_RESPONSE: usize = MAX_EVENTS_PER_REPORT + 2;
+
+/// Timing and retry policy of the [`Master`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct MasterConfig {
+    /// How long to wait for an answer before retransmitting.
+    pub response_timeout: Duration,
+    /// Transmissions of one request (first try included) before it fails.
+    pub max_attempts: u8,
+    /// Failed requests in a row before a node is declared lost.
+    pub unresponsive_after: u8,
+    /// How often an idle node is polled for events.
+    pub poll_interval: Duration,
+    /// How often a lost node is tried again.
+    pub lost_poll_interval: Duration,
+}
+
+impl Default for MasterConfig {
+    /// 50 ms response timeout (a full 128-byte frame takes 11 ms at 115,200
+    /// baud, each way), 3 attempts, lost after 3 failed requests, events polled
+    /// every 250 ms, a lost node retried every 5 s.
+    fn default() -> Self {
+        MasterConfig {
+            response_timeout: Duration::from_millis(50),
+            max_attempts: 3,
+            unresponsive_after: 3,
+            poll_interval: Duration::from_millis(250),
+            lost_poll_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Something the master learned, from [`Master::poll_event`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum MasterEvent {
+    /// A node answered a command sent with [`Master::send`].
+    Response {
+        /// The node.
+        node: NodeAddr,
+        /// The command it answered.
+        command: Command,
+        /// Its answer.
+        report: Report,
+    },
+    /// A node event, delivered exactly once, in the node's order.
+    Event {
+        /// The node.
+        node: NodeAddr,
+        /// The event with its sequence number.
+        record: EventRecord,
+    },
+    /// A command sent with [`Master::send`] got no answer after every attempt.
+    /// It may or may not have been executed.
+    RequestFailed {
+        /// The node.
+        node: NodeAddr,
+        /// The command.
+        command: Command,
+    },
+    /// A node stopped answering.
+    NodeLost {
+        /// The node.
+        node: NodeAddr,
+    },
+    /// A lost node answers again. Ask it for full status: events from before
+    /// a restart are gone.
+    NodeBack {
+        /// The node.
+        node: NodeAddr,
+    },
+    /// A node's event queue overflowed and it dropped events. Ask it for full status.
+    EventsDropped {
+        /// The node.
+        node: NodeAddr,
+        /// How many events were dropped since the last report of this kind.
+        count: u16,
+    },
+}
+
+/// Why the master refused a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum LinkError {
+    /// The node was never added with [`Master::add_node`].
+    #[error("{0} is not on this bus")]
+    UnknownNode(NodeAddr),
+    /// The master already serves as many nodes as its capacity.
+    #[error("bus already has its maximum number of nodes")]
+    TooManyNodes,
+    /// The address is the gateway's or broadcast, or already added.
+    #[error("{0} cannot be added as a node")]
+    BadAddress(NodeAddr),
+    /// A command to this node is still outstanding; wait for its response.
+    #[error("{0} still has a command outstanding")]
+    Busy(NodeAddr),
+}
+
+/// Counters for the gateway's bus statistics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct LinkStats {
+    /// Frames transmitted, retransmissions included.
+    pub frames_sent: u32,
+    /// Retransmissions after a timeout.
+    pub retransmissions: u32,
+    /// Responses matched to a request.
+    pub responses: u32,
+    /// Requests whose answer did not come in time.
+    pub timeouts: u32,
+    /// Frames that matched no request (late, misaddressed, wrong sequence).
+    pub unexpected: u32,
+    /// Node events delivered.
+    pub events_delivered: u32,
+    /// Repeated node events filtered out.
+    pub duplicates_filtered: u32,
+    /// Times a node was declared lost.
+    pub nodes_lost: u32,
+    /// Times a lost node came back.
+    pub nodes_recovered: u32,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Request {
+    command: Command,
+    seq: Seq,
+    attempts: u8,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slot {
+    User,
+    Internal,
+}
+
+#[derive(Clone, Debug)]
+struct Peer {
+    addr: NodeAddr,
+    next_seq: Seq,
+    user: Option<Request>,
+    internal: Option<Request>,
+    failures: u8,
+    lost: bool,
+    next_poll: Instant,
+    more_pending: bool,
+    last_delivered: Option<EventSeq>,
+    last_was_start: bool,
+    ack_confirmed: bool,
+    dropped_seen: u16,
+}
+
+impl Peer {
+    fn request(&mut self, slot: Slot) -> &mut Option<Request> {
+        match slot {
+            Slot::User => &mut self.user,
+            Slot::Internal => &mut self.internal,
+        }
+    }
+
+    fn new_request(&mut self, command: Command) -> Request {
+        let seq = self.next_seq;
+        self.next_seq = seq.next();
+        Request {
+            command,
+            seq,
+            attempts: 0,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct InFlight {
+    peer: usize,
+    slot: Slot,
+    deadline: Instant,
+}
+
+/// The gateway's link layer: bus master for up to `NODES` nodes.
+///
+/// ```
+/// use locker_proto::link::{Master, MasterConfig, MasterEvent, NodeLink};
+/// use locker_proto::{Channel, Command, Instant, NodeAddr, ResetReason};
+///
+/// let mut master = Master::<4>::new(MasterConfig::default());
+/// master.add_node(NodeAddr(3), Instant::ZERO).unwrap();
+/// let mut node = NodeLink::<8>::new(NodeAddr(3), ResetReason::PowerOn);
+///
+/// let now = Instant::from_millis(10);
+/// master.send(NodeAddr(3), Command::Unlock { channel: Channel(0), pulse_ms: 300 }, now).unwrap();
+/// let request = master.poll_transmit(now).unwrap();
+/// // ... the frame crosses the bus ...
+/// let command = node.handle_frame(&request, now).unwrap();
+/// node.respond(locker_proto::Report::Ack); // after pulsing the lock
+/// master.handle_frame(&node.poll_transmit().unwrap(), now);
+/// assert!(matches!(master.poll_event(), Some(MasterEvent::Response { command: Command::Unlock { .. }, .. })));
+/// ```
+#[derive(Clone, Debug)]
+pub struct Master<const NODES: usize> {
+    config: MasterConfig,
+    peers: Vec<Peer, NODES>,
+    in_flight: Option<InFlight>,
+    cursor: usize,
+    output: Deque<MasterEvent, OUTPUT_CAPACITY>,
+    stats: LinkStats,
+}
+
+impl<const NODES: usize> Master<NODES> {
+    /// A master with no nodes yet.
+    pub fn new(config: MasterConfig) -> Self {
+        Master {
+            config,
+            peers: Vec::new(),
+            in_flight: None,
+            cursor: 0,
+            output: Deque::new(),
+            stats: LinkStats::default(),
+        }
+    }
+
+    /// Adds a node to the bus; it is first polled at `now`.
+    ///
+    /// # Errors
+    ///
+    /// [`LinkError::BadAddress`] for the gateway's address, broadcast or an
+    /// address already added; [`LinkError::TooManyNodes`] beyond `NODES`.
+    pub fn add_node(&mut self, addr: NodeAddr, now: Instant) -> Result<(), LinkError> {
+        if !addr.is_node() || self.peers.iter().any(|p| p.addr == addr) {
+            return Err(LinkError::BadAddress(addr));
+        }
+        let peer = Peer {
+            addr,
+            next_seq: Seq(0),
+            user: None,
+            internal: None,
+            failures: 0,
+            lost: false,
+            next_poll: now,
+            more_pending: false,
+            last_delivered: None,
+            last_was_start: false,
+            ack_confirmed: true,
+            dropped_seen: 0,
+        };
+        self.peers.push(peer).map_err(|_| LinkError::TooManyNodes)
+    }
+
+    /// Queues a command for `node`. Its answer arrives as
+    /// [`MasterEvent::Response`], or [`MasterEvent::RequestFailed`] after
+    /// every retry.
+    ///
+    /// # Errors
+    ///
+    /// [`LinkError::UnknownNode`] if the node was not added;
+    /// [`LinkError::Busy`] while a previous command to it is outstanding.
+    pub fn send(
+        &mut self,
+        node: NodeAddr,
+        command: Command,
+        _now: Instant,
+    ) -> Result<(), LinkError> {
+        let peer = self
+            .peers
+            .iter_mut()
+            .find(|p| p.addr == node)
+            .ok_or(LinkError::UnknownNode(node))?;
+        if peer.user.is_some() {
+            return Err(LinkError::Busy(node));
+        }
+        let request = peer.new_request(command);
+        peer.user = Some(request);
+        Ok(())
+    }
+
+    /// Whether a command sent to `node` still awaits its answer.
+    pub fn is_busy(&self, node: NodeAddr) -> bool {
+        self.peers
+            .iter()
+            .any(|p| p.addr == node && p.user.is_some())
+    }
+
+    /// Whether `node` is currently considered lost.
+    pub fn is_lost(&self, node: NodeAddr) -> bool {
+        self.peers.iter().any(|p| p.addr == node && p.lost)
+    }
+
+    /// Bus statistics so far.
+    pub fn stats(&self) -> LinkStats {
+        self.stats
+    }
+
+    /// The next frame to put on the bus, if the bus is free and a request is
+    /// ready. Call after every `handle_*` until it returns `None`.
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<Frame<Command>> {
+        if self.in_flight.is_some() || self.peers.is_empty() {
+            return None;
+        }
+        let count = self.peers.len();
+        for step in 0..count {
+            let index = (self.cursor + step) % count;
+            let Some(peer) = self.peers.get_mut(index) else {
+                continue;
+            };
+            let slot = if peer.user.is_some() {
+                Slot::User
+            } else if peer.internal.is_some() {
+                Slot::Internal
+            } else {
+                continue;
+            };
+            let addr = peer.addr;
+            let Some(request) = peer.request(slot).as_mut() else {
+                continue;
+            };
+            request.attempts = request.attempts.saturating_add(1);
+            if request.attempts > 1 {
+                self.stats.retransmissions = self.stats.retransmissions.saturating_add(1);
+            }
+            let frame = Frame {
+                header: Header::new(NodeAddr::GATEWAY, addr, request.seq, Flags::ACK_WANTED),
+                body: request.command,
+            };
+            self.stats.frames_sent = self.stats.frames_sent.saturating_add(1);
+            self.in_flight = Some(InFlight {
+                peer: index,
+                slot,
+                deadline: now + self.config.response_timeout,
+            });
+            self.cursor = (index + 1) % count;
+            return Some(frame);
+        }
+        None
+    }
+
+    /// Handles a frame received from the bus. Frames that answer nothing
+    /// outstanding are counted in [`LinkStats::unexpected`] and ignored.
+    pub fn handle_frame(&mut self, frame: &Frame<Report>, now: Instant) {
+        let Some(flight) = self.in_flight else {
+            self.stats.unexpected = self.stats.unexpected.saturating_add(1);
+            return;
+        };
+        let Some(peer) = self.peers.get_mut(flight.peer) else {
+            return;
+        };
+        let Some(request) = *peer.request(flight.slot) else {
+            return;
+        };
+        let h = frame.header;
+        if h.src != peer.addr || h.dst != NodeAddr::GATEWAY || h.seq != request.seq {
+            self.stats.unexpected = self.stats.unexpected.saturating_add(1);
+            return;
+        }
+        if self.output.capacity() - self.output.len() < ROOM_FOR_A_RESPONSE {
+            // Declining is safe: the request times out and is retransmitted,
+            // and the node answers the retransmission from its cache.
+            return;
+        }
+        self.in_flight = None;
+        self.stats.responses = self.stats.responses.saturating_add(1);
+        let addr = peer.addr;
+        peer.failures = 0;
+        if peer.lost {
+            peer.lost = false;
+            self.stats.nodes_recovered = self.stats.nodes_recovered.saturating_add(1);
+            let _ = self.output.push_back(MasterEvent::NodeBack { node: addr });
+        }
+        *peer.request(flight.slot) = None;
+        match flight.slot {
+            Slot::User => {
+                let _ = self.output.push_back(MasterEvent::Response {
+                    node: addr,
+                    command: request.command,
+                    report: frame.body.clone(),
+                });
+            }
+            Slot::Internal => self.internal_answered(flight.peer, request.command, frame, now),
+        }
+    }
+
+    fn internal_answered(
+        &mut self,
+        index: usize,
+        command: Command,
+        frame: &Frame<Report>,
+        now: Instant,
+    ) {
+        let Some(peer) = self.peers.get_mut(index) else {
+            return;
+        };
+        let addr = peer.addr;
+        match (command, &frame.body) {
+            (Command::PollEvents, Report::Events { events, dropped }) => {
+                if *dropped > peer.dropped_seen {
+                    let count = dropped - peer.dropped_seen;
+                    let _ = self
+                        .output
+                        .push_back(MasterEvent::EventsDropped { node: addr, count });
+                }
+                peer.dropped_seen = *dropped;
+                for record in events {
+                    let is_start = matches!(record.event, Event::NodeStarted { .. })
+                        && record.seq == EventSeq(0);
+                    let fresh = if is_start {
+                        // A restart, unless this is the very start event we
+                        // delivered last and whose acknowledgement was lost.
+                        !(peer.last_delivered == Some(EventSeq(0))
+                            && peer.last_was_start
+                            && !peer.ack_confirmed)
+                    } else {
+                        peer.last_delivered
+                            .is_none_or(|last| record.seq.is_after(last))
+                    };
+                    if !fresh {
+                        self.stats.duplicates_filtered =
+                            self.stats.duplicates_filtered.saturating_add(1);
+                        continue;
+                    }
+                    if is_start {
+                        peer.dropped_seen = 0;
+                    }
+                    peer.last_delivered = Some(record.seq);
+                    peer.last_was_start = is_start;
+                    self.stats.events_delivered = self.stats.events_delivered.saturating_add(1);
+                    let _ = self.output.push_back(MasterEvent::Event {
+                        node: addr,
+                        record: *record,
+                    });
+                }
+                peer.more_pending = frame.header.flags.contains(Flags::MORE_PENDING);
+                if let Some(last) = events.last() {
+                    peer.ack_confirmed = false;
+                    let ack = peer.new_request(Command::AckEvents { up_to: last.seq });
+                    peer.internal = Some(ack);
+                } else {
+                    peer.next_poll = now + self.config.poll_interval;
+                }
+            }
+            (Command::AckEvents { .. }, _) => {
+                peer.ack_confirmed = matches!(frame.body, Report::Ack);
+                peer.next_poll = if peer.more_pending {
+                    now
+                } else {
+                    now + self.config.poll_interval
+                };
+                if peer.more_pending {
+                    let poll = peer.new_request(Command::PollEvents);
+                    peer.internal = Some(poll);
+                }
+            }
+            _ => peer.next_poll = now + self.config.poll_interval,
+        }
+    }
+
+    /// Handles timers: response timeouts (retransmit or give up) and event
+    /// polls that are due. Calling it early does nothing.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some(flight) = self.in_flight.filter(|f| f.deadline <= now) {
+            if self.output.capacity() - self.output.len() < 2 {
+                return; // drain poll_event first; nothing is lost by waiting
+            }
+            self.in_flight = None;
+            self.stats.timeouts = self.stats.timeouts.saturating_add(1);
+            self.request_timed_out(flight, now);
+        }
+        let poll_interval = self.config.poll_interval;
+        for peer in self.peers.iter_mut() {
+            if peer.internal.is_none() && peer.next_poll <= now {
+                let poll = peer.new_request(Command::PollEvents);
+                peer.internal = Some(poll);
+                peer.next_poll = now + poll_interval;
+            }
+        }
+    }
+
+    fn request_timed_out(&mut self, flight: InFlight, now: Instant) {
+        let config = self.config;
+        let Some(peer) = self.peers.get_mut(flight.peer) else {
+            return;
+        };
+        let Some(request) = *peer.request(flight.slot) else {
+            return;
+        };
+        if request.attempts < config.max_attempts {
+            // Retransmit next, with the same sequence number.
+            self.cursor = flight.peer;
+            return;
+        }
+        *peer.request(flight.slot) = None;
+        let addr = peer.addr;
+        peer.failures = peer.failures.saturating_add(1);
+        if flight.slot == Slot::User {
+            let _ = self.output.push_back(MasterEvent::RequestFailed {
+                node: addr,
+                command: request.command,
+            });
+        }
+        if peer.failures >= config.unresponsive_after && !peer.lost {
+            peer.lost = true;
+            self.stats.nodes_lost = self.stats.nodes_lost.saturating_add(1);
+            let _ = self.output.push_back(MasterEvent::NodeLost { node: addr });
+        }
+        peer.next_poll = now
+            + if peer.lost {
+                config.lost_poll_interval
+            } else {
+                config.poll_interval
+            };
+    }
+
+    /// The next thing the master learned, if any. Drain after every `handle_*`.
+    pub fn poll_event(&mut self) -> Option<MasterEvent> {
+        self.output.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) must next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let polls = self
+            .peers
+            .iter()
+            .filter(|p| p.internal.is_none())
+            .map(|p| p.next_poll)
+            .min();
+        match (self.in_flight.map(|f| f.deadline), polls) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
