@@ -1,0 +1,137 @@
+//! What the rest of the stack asks of a compartment's hardware, whoever made it.
+//!
+//! Firmware on a node and the gateway talk to locks, door switches, presence
+//! sensors, UPSes and cameras only through these traits, so a GPIO solenoid,
+//! a Kerong board channel and a simulated compartment are interchangeable.
+//! Every method is blocking and does one bounded thing: the caller owns the
+//! loop and the clock. Readings are `locker_proto` vocabulary; no trait
+//! decides policy (whether a parcel is "delivered" is the bank's business).
+
+use core::fmt;
+
+use locker_proto::{DoorState, LockState, PowerStatus, Presence, Temperature};
+
+/// A compartment lock released by a pulse (solenoid or motor latch).
+pub trait Lock {
+    /// What can go wrong driving this lock.
+    type Error;
+
+    /// Releases the latch with one pulse of the lock's configured length.
+    ///
+    /// The door can be pulled open while the latch is released; the latch
+    /// catches again by itself when the door is shut. Calling this twice
+    /// pulses twice: de-duplicating retransmitted commands is the link
+    /// layer's job, not the driver's.
+    fn unlock(&mut self) -> Result<(), Self::Error>;
+
+    /// The latch as its feedback contact reports it, or
+    /// [`LockState::Unknown`] if the lock has none.
+    fn lock_state(&mut self) -> Result<LockState, Self::Error>;
+}
+
+/// A compartment's door switch.
+pub trait DoorSensor {
+    /// What can go wrong reading the switch.
+    type Error;
+
+    /// Whether the door is open or closed right now (not debounced: the
+    /// node's controller debounces over time).
+    fn door_state(&mut self) -> Result<DoorState, Self::Error>;
+}
+
+/// A sensor that tells whether a compartment holds an item.
+///
+/// The sensor gives a raw [`reading`](Self::reading) (load-cell counts, IR
+/// reflectance, beams interrupted); [`calibrate_empty`](Self::calibrate_empty)
+/// records the empty compartment's reading as the baseline; an item is
+/// present when the reading rises at least [`threshold`](Self::threshold)
+/// above the baseline. [`presence`](Self::presence) returns the decision with
+/// its evidence, so a log shows why a compartment was judged occupied.
+pub trait PresenceSensor {
+    /// What can go wrong reading the sensor.
+    type Error;
+
+    /// One raw reading, before taring.
+    fn reading(&mut self) -> Result<i32, Self::Error>;
+
+    /// Records the current reading as the empty baseline and returns it.
+    /// Call only when the compartment is known to be empty (door open,
+    /// staff-confirmed, after a verified pickup).
+    fn calibrate_empty(&mut self) -> Result<i32, Self::Error>;
+
+    /// The empty baseline in force.
+    fn baseline(&self) -> i32;
+
+    /// How far above the baseline a reading must be to count as an item.
+    fn threshold(&self) -> i32;
+
+    /// Reads the sensor and decides: occupied when the tared reading reaches
+    /// the threshold.
+    fn presence(&mut self) -> Result<Presence, Self::Error> {
+        let tared = self.reading()?.saturating_sub(self.baseline());
+        let threshold = self.threshold();
+        Ok(if tared >= threshold {
+            Presence::occupied(tared, threshold)
+        } else {
+            Presence::empty(tared, threshold)
+        })
+    }
+}
+
+/// The bank's uninterruptible power supply.
+pub trait Ups {
+    /// What can go wrong asking the UPS.
+    type Error;
+
+    /// Where the power comes from now, and how long the battery will last.
+    fn power_status(&mut self) -> Result<PowerStatus, Self::Error>;
+}
+
+/// A camera watching the bank, triggered on events worth keeping.
+pub trait Camera {
+    /// What can go wrong triggering the camera.
+    type Error;
+
+    /// Takes one snapshot and returns the reference under which the camera
+    /// (or its recorder) keeps it, for the audit record.
+    fn capture(&mut self, reason: CaptureReason) -> Result<SnapshotRef, Self::Error>;
+}
+
+/// A thermometer (refrigerated compartments, electronics bay).
+pub trait TemperatureSensor {
+    /// What can go wrong reading the sensor.
+    type Error;
+
+    /// The temperature now.
+    fn temperature(&mut self) -> Result<Temperature, Self::Error>;
+}
+
+/// Why a snapshot is taken; recorders may file or keep them differently.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum CaptureReason {
+    /// A door opened without a command.
+    ForcedEntry,
+    /// A courier deposited a parcel.
+    Deposit,
+    /// A resident collected a parcel.
+    Pickup,
+    /// Staff or the backend asked for one.
+    Requested,
+}
+
+/// The reference of one snapshot, as it appears in audit records.
+///
+/// References come from a counter the camera driver keeps; the caller seeds
+/// it (for example from persisted state) so references stay unique across
+/// restarts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct SnapshotRef(pub u32);
+
+impl fmt::Display for SnapshotRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "snapshot {}", self.0)
+    }
+}
