@@ -1,0 +1,724 @@
+//! Pickup codes and the keypad guard that rations guesses.
+//!
+//! A [`PickupCode`] is what a recipient types at the bank's keypad. It is
+//! drawn from caller-supplied randomness with every digit uniform (no modulo
+//! bias), compared in constant time, and never printed: `Debug`, `Display`
+//! (and `defmt`) show only how many digits it has.
+//!
+//! A [`KeypadGuard`] counts wrong codes per keypad. The first
+//! [`LockoutPolicy::free_attempts`] mistakes cost nothing (people mistype);
+//! every further one locks that keypad for [`LockoutPolicy::base_lockout`],
+//! doubling each time up to [`LockoutPolicy::max_lockout`]. A correct code
+//! starts the keypad afresh. Independently, the guard counts wrong codes at
+//! all keypads together and raises one bank-wide alert when more than
+//! [`LockoutPolicy::spike_threshold`] of them fall within
+//! [`LockoutPolicy::spike_window`]: many keypads failing at once is an
+//! organised attempt, or a broken keypad, and staff should look.
+//!
+//! Uniqueness among active parcels and single use are the bank's business
+//! (it holds the parcels); [`PickupCode::generate_unique`] helps with the
+//! first.
+//!
+//! # How hard is guessing under the default policy?
+//!
+//! The arithmetic below runs as a test, so the numbers in this paragraph
+//! cannot silently drift from the code. With 6-digit codes there are
+//! 1,000,000 codes. A full bank of 48 compartments holds 48 active codes, so
+//! a random guess opens *some* parcel with probability 48 / 1,000,000 = 1 in
+//! 20,833. One keypad allows 3 free guesses, then lockouts of 30 s, 1, 2, 4,
+//! 8, 16, 32 min and from then on 1 h per guess: 10 guesses in the first
+//! 2 h 7.5 min, and 1 guess per hour after that. An attacker therefore needs
+//! about 20,833 / 2 = 10,400 guesses for even odds, which takes **about
+//! 14 months** at one keypad, and the expected time to the first success is
+//! **about 2.4 years**. Even a 10,000-compartment bank (1 in 100 per guess)
+//! holds out for about 4 days on average, and the bank-wide spike alert has
+//! long since called staff: an attacker's natural rhythm of one guess per
+//! lockout at several keypads exceeds 20 failures per 10 minutes only with
+//! more than 120 keypads, but every lockout of one hour is itself visible in
+//! the audit trail.
+//!
+//! ```
+//! use locker_domain::bank::codes::{LockoutPolicy, KeypadGuard, KeypadId};
+//! use locker_proto::time::{Duration, Instant};
+//!
+//! let policy = LockoutPolicy::default();
+//! let code_space = 10u64.pow(6) as f64;
+//!
+//! // Measure the schedule by driving a real guard as fast as it lets us.
+//! let mut guard = KeypadGuard::<1>::new(policy);
+//! let keypad = KeypadId(0);
+//! let mut now = Instant::ZERO;
+//! let mut guesses_in_first_day = 0u32;
+//! while now < Instant::ZERO + Duration::from_hours(24) {
+//!     let outcome = guard.record_failure(keypad, now).unwrap();
+//!     guesses_in_first_day += 1;
+//!     if let Some(until) = outcome.locked_until {
+//!         now = until;
+//!     }
+//! }
+//! // 10 guesses in the first ~2 hours, then one per hour.
+//! assert_eq!(guesses_in_first_day, 32);
+//! let guesses_per_hour = 3_600.0 / policy.max_lockout.as_secs() as f64;
+//! assert_eq!(guesses_per_hour, 1.0);
+//!
+//! for (active_codes, expected_days) in [(48.0, 868.0), (10_000.0, 4.1)] {
+//!     let p = active_codes / code_space; // one guess opens some parcel
+//!     let expected_guesses = 1.0 / p;    // geometric distribution
+//!     // Guesses beyond the first day's ramp come at one per hour.
+//!     let hours = 24.0 + (expected_guesses - guesses_in_first_day as f64).max(0.0) / guesses_per_hour;
+//!     let days = hours / 24.0;
+//!     assert!((days - expected_days).abs() / expected_days < 0.01, "{active_codes}: {days} days");
+//! }
+//! // Even odds at a full 48-compartment bank: ln 2 / p guesses, over a year.
+//! let even_odds_guesses = core::f64::consts::LN_2 / (48.0 / code_space);
+//! let even_odds_months = even_odds_guesses / guesses_per_hour / 24.0 / 30.4;
+//! assert!(even_odds_months > 13.0 && even_odds_months < 14.0);
+//! ```
+
+use core::fmt;
+
+use locker_proto::time::{Duration, Instant};
+use rand_core::RngCore;
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+
+/// The longest pickup code the bank accepts.
+pub const MAX_CODE_DIGITS: usize = 10;
+/// The shortest pickup code the bank accepts; shorter codes are guessable
+/// even behind a lockout.
+pub const MIN_CODE_DIGITS: usize = 4;
+/// The length the bank uses unless configured otherwise.
+pub const DEFAULT_CODE_DIGITS: usize = 6;
+
+/// How many random bytes [`PickupCode::generate`] may throw away before it
+/// concludes the random source is broken. An honest source rejects a byte
+/// with probability 6/256, so 64 rejections in one code happen with
+/// probability far below 10^-90; a source stuck at `0xff` hits it at once.
+const MAX_REJECTED_BYTES: usize = 64;
+
+/// Random bytes at or above this value are discarded: 250 is the largest
+/// multiple of 10 that fits in a byte, so `byte % 10` of the rest is uniform.
+const UNBIASED_BYTE_LIMIT: u8 = 250;
+
+/// A pickup code: 4..=10 decimal digits.
+///
+/// There is deliberately no `PartialEq`: compare with [`PickupCode::ct_eq`],
+/// which takes the same time whether the first or the last digit differs.
+/// `Debug` and `Display` redact the digits.
+///
+/// ```
+/// use locker_domain::bank::codes::PickupCode;
+///
+/// let code = PickupCode::parse("042917").unwrap();
+/// assert_eq!(code.len(), 6);
+/// assert_eq!(format!("{code:?}"), "PickupCode(<6 digits>)");
+/// assert!(code.ct_eq(&PickupCode::from_digits(&[0, 4, 2, 9, 1, 7]).unwrap()));
+/// ```
+#[derive(Clone, Copy, Serialize, Deserialize)]
+#[serde(into = "CodeOnWire", try_from = "CodeOnWire")]
+pub struct PickupCode {
+    /// Digits `0..=9`; positions at and beyond `len` are always zero so that
+    /// equal codes are equal bytes.
+    digits: [u8; MAX_CODE_DIGITS],
+    len: u8,
+}
+
+/// The serialised form; decoding goes through [`PickupCode::from_digits`] so
+/// a corrupt snapshot cannot smuggle in an invalid code.
+#[derive(Serialize, Deserialize)]
+struct CodeOnWire {
+    digits: [u8; MAX_CODE_DIGITS],
+    len: u8,
+}
+
+impl From<PickupCode> for CodeOnWire {
+    fn from(code: PickupCode) -> Self {
+        CodeOnWire {
+            digits: code.digits,
+            len: code.len,
+        }
+    }
+}
+
+impl TryFrom<CodeOnWire> for PickupCode {
+    type Error = CodeError;
+
+    fn try_from(wire: CodeOnWire) -> Result<Self, CodeError> {
+        let len = usize::from(wire.len);
+        let digits = wire.digits.get(..len).ok_or(CodeError::WrongLength {
+            len,
+            min: MIN_CODE_DIGITS,
+            max: MAX_CODE_DIGITS,
+        })?;
+        PickupCode::from_digits(digits)
+    }
+}
+
+impl PickupCode {
+    /// Draws a fresh code of `len` uniformly random digits from `rng`.
+    ///
+    /// Each digit comes from one random byte; bytes of 250 and above are
+    /// thrown away, so every digit is exactly equally likely.
+    ///
+    /// # Errors
+    /// [`CodeError::WrongLength`] if `len` is outside
+    /// [`MIN_CODE_DIGITS`]`..=`[`MAX_CODE_DIGITS`];
+    /// [`CodeError::RandomnessFailed`] if `rng` keeps producing unusable bytes.
+    ///
+    /// ```
+    /// use locker_domain::bank::codes::PickupCode;
+    /// # struct Counter(u8);
+    /// # impl rand_core::RngCore for Counter {
+    /// #     fn next_u32(&mut self) -> u32 { rand_core::impls::next_u32_via_fill(self) }
+    /// #     fn next_u64(&mut self) -> u64 { rand_core::impls::next_u64_via_fill(self) }
+    /// #     fn fill_bytes(&mut self, dst: &mut [u8]) {
+    /// #         for b in dst { self.0 = self.0.wrapping_add(37); *b = self.0; }
+    /// #     }
+    /// # }
+    /// // Any `rand_core::RngCore`; on the gateway, the MCU's hardware RNG.
+    /// let mut rng = Counter(0);
+    /// let code = PickupCode::generate(&mut rng, 6).unwrap();
+    /// assert_eq!(code.digits().len(), 6);
+    /// assert!(code.digits().iter().all(|d| *d <= 9));
+    /// ```
+    pub fn generate<R: RngCore + ?Sized>(rng: &mut R, len: usize) -> Result<Self, CodeError> {
+        check_length(len)?;
+        let mut digits = [0u8; MAX_CODE_DIGITS];
+        let mut rejected = 0usize;
+        for slot in digits.iter_mut().take(len) {
+            *slot = loop {
+                let mut byte = [0u8; 1];
+                rng.fill_bytes(&mut byte);
+                let [b] = byte;
+                if b < UNBIASED_BYTE_LIMIT {
+                    break b % 10;
+                }
+                rejected += 1;
+                if rejected > MAX_REJECTED_BYTES {
+                    return Err(CodeError::RandomnessFailed);
+                }
+            };
+        }
+        Ok(PickupCode {
+            digits,
+            len: len_u8(len),
+        })
+    }
+
+    /// Draws codes until one is not `in_use`, at most `max_draws` times.
+    ///
+    /// The bank passes a closure that checks its active parcels, so two
+    /// parcels never share a code. With a million 6-digit codes and a few
+    /// dozen active ones a second draw is rarely needed; the bound keeps a
+    /// pathological configuration (4 digits, thousands of parcels) from
+    /// spinning.
+    ///
+    /// # Errors
+    /// As [`PickupCode::generate`], and [`CodeError::NoFreeCode`] when every
+    /// draw was already in use.
+    ///
+    /// ```
+    /// use locker_domain::bank::codes::PickupCode;
+    /// # struct Counter(u8);
+    /// # impl rand_core::RngCore for Counter {
+    /// #     fn next_u32(&mut self) -> u32 { rand_core::impls::next_u32_via_fill(self) }
+    /// #     fn next_u64(&mut self) -> u64 { rand_core::impls::next_u64_via_fill(self) }
+    /// #     fn fill_bytes(&mut self, dst: &mut [u8]) {
+    /// #         for b in dst { self.0 = self.0.wrapping_add(37); *b = self.0; }
+    /// #     }
+    /// # }
+    /// let mut rng = Counter(0);
+    /// let taken = PickupCode::generate(&mut Counter(0), 6).unwrap();
+    /// let fresh = PickupCode::generate_unique(&mut rng, 6, 8, |c| c.ct_eq(&taken)).unwrap();
+    /// assert!(!fresh.ct_eq(&taken));
+    /// ```
+    pub fn generate_unique<R, F>(
+        rng: &mut R,
+        len: usize,
+        max_draws: usize,
+        mut in_use: F,
+    ) -> Result<Self, CodeError>
+    where
+        R: RngCore + ?Sized,
+        F: FnMut(&PickupCode) -> bool,
+    {
+        for _ in 0..max_draws {
+            let code = Self::generate(rng, len)?;
+            if !in_use(&code) {
+                return Ok(code);
+            }
+        }
+        // Report a bad length even when no draw was attempted.
+        check_length(len)?;
+        Err(CodeError::NoFreeCode)
+    }
+
+    /// Reads a code as typed: ASCII digits only, no spaces or signs.
+    ///
+    /// # Errors
+    /// [`CodeError::NotADigit`] for any other character (checked first, so
+    /// `"12a"` is a typing error rather than a short code);
+    /// [`CodeError::WrongLength`] for too few or too many digits.
+    ///
+    /// ```
+    /// use locker_domain::bank::codes::{CodeError, PickupCode};
+    ///
+    /// assert!(PickupCode::parse("123456").is_ok());
+    /// assert_eq!(PickupCode::parse("12 34").unwrap_err(), CodeError::NotADigit);
+    /// assert!(matches!(PickupCode::parse("123"), Err(CodeError::WrongLength { len: 3, .. })));
+    /// ```
+    pub fn parse(text: &str) -> Result<Self, CodeError> {
+        if !text.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(CodeError::NotADigit);
+        }
+        check_length(text.len())?;
+        let mut digits = [0u8; MAX_CODE_DIGITS];
+        for (slot, b) in digits.iter_mut().zip(text.bytes()) {
+            *slot = b - b'0';
+        }
+        Ok(PickupCode {
+            digits,
+            len: len_u8(text.len()),
+        })
+    }
+
+    /// Builds a code from digit values (each `0..=9`), e.g. from a keypad
+    /// driver that reports key numbers.
+    ///
+    /// # Errors
+    /// [`CodeError::NotADigit`] for a value above 9;
+    /// [`CodeError::WrongLength`] for too few or too many digits.
+    ///
+    /// ```
+    /// use locker_domain::bank::codes::{CodeError, PickupCode};
+    ///
+    /// assert_eq!(PickupCode::from_digits(&[1, 2, 3, 4]).unwrap().len(), 4);
+    /// assert_eq!(PickupCode::from_digits(&[1, 2, 3, 10]).unwrap_err(), CodeError::NotADigit);
+    /// ```
+    pub fn from_digits(digits: &[u8]) -> Result<Self, CodeError> {
+        if digits.iter().any(|d| *d > 9) {
+            return Err(CodeError::NotADigit);
+        }
+        check_length(digits.len())?;
+        let mut own = [0u8; MAX_CODE_DIGITS];
+        for (slot, d) in own.iter_mut().zip(digits) {
+            *slot = *d;
+        }
+        Ok(PickupCode {
+            digits: own,
+            len: len_u8(digits.len()),
+        })
+    }
+
+    /// How many digits the code has.
+    pub fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    /// Always `false`: a code has at least [`MIN_CODE_DIGITS`] digits.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether two codes are the same, in time that does not depend on where
+    /// they differ. Codes of different lengths are never equal.
+    ///
+    /// All [`MAX_CODE_DIGITS`] positions are always compared (unused ones are
+    /// zero in both), so the time does not reveal the length either.
+    pub fn ct_eq(&self, other: &PickupCode) -> bool {
+        let same_len = self.len.ct_eq(&other.len);
+        let same_digits = self.digits[..].ct_eq(&other.digits[..]);
+        (same_len & same_digits).into()
+    }
+
+    /// The digit values, for showing the code to its recipient once (SMS,
+    /// app). Never log them.
+    pub fn digits(&self) -> &[u8] {
+        self.digits.get(..self.len()).unwrap_or(&[])
+    }
+}
+
+impl fmt::Debug for PickupCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PickupCode(<{} digits>)", self.len)
+    }
+}
+
+/// Shows one `*` per digit, like a keypad display.
+impl fmt::Display for PickupCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for _ in 0..self.len {
+            f.write_str("*")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for PickupCode {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "PickupCode(<{=u8} digits>)", self.len);
+    }
+}
+
+fn check_length(len: usize) -> Result<(), CodeError> {
+    if (MIN_CODE_DIGITS..=MAX_CODE_DIGITS).contains(&len) {
+        Ok(())
+    } else {
+        Err(CodeError::WrongLength {
+            len,
+            min: MIN_CODE_DIGITS,
+            max: MAX_CODE_DIGITS,
+        })
+    }
+}
+
+/// Callers have checked `len <= MAX_CODE_DIGITS`, which fits in a byte.
+fn len_u8(len: usize) -> u8 {
+    u8::try_from(len).unwrap_or(u8::MAX)
+}
+
+/// Why a code was refused or could not be made.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum CodeError {
+    /// The code has too few or too many digits.
+    #[error(
+        "a pickup code has {min} to {max} digits, this one has {len}: check the code and type it again"
+    )]
+    WrongLength {
+        /// Digits given.
+        len: usize,
+        /// Fewest digits accepted.
+        min: usize,
+        /// Most digits accepted.
+        max: usize,
+    },
+    /// Something other than a digit 0–9 was entered.
+    #[error("a pickup code has only the digits 0 to 9: check the code and type it again")]
+    NotADigit,
+    /// Too many wrong codes at this keypad; it accepts none until `until`.
+    #[error("too many wrong codes at this keypad: wait until {until} and try again, or ask staff")]
+    LockedOut {
+        /// When the keypad accepts codes again.
+        until: Instant,
+    },
+    /// The keypad number is beyond the bank's configured keypads.
+    #[error(
+        "this keypad is not configured in the bank: check the gateway's keypad wiring and count"
+    )]
+    UnknownKeypad,
+    /// The random source kept producing unusable bytes (e.g. stuck at `0xff`).
+    #[error("the random number source looks broken: check the gateway's RNG before issuing codes")]
+    RandomnessFailed,
+    /// Every code drawn was already held by an active parcel.
+    #[error("no unused pickup code was found: configure longer codes for this many parcels")]
+    NoFreeCode,
+}
+
+/// A keypad of the bank, numbered from 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct KeypadId(pub u8);
+
+/// How wrong codes are rationed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct LockoutPolicy {
+    /// Wrong codes at one keypad that cost nothing.
+    pub free_attempts: u8,
+    /// The lockout after the first wrong code beyond the free ones; each
+    /// further wrong code doubles it.
+    pub base_lockout: Duration,
+    /// The longest lockout; reached after 7 doublings under the defaults.
+    pub max_lockout: Duration,
+    /// The period over which wrong codes at all keypads are counted.
+    pub spike_window: Duration,
+    /// More wrong codes than this within `spike_window`, bank-wide, raise an
+    /// alert.
+    pub spike_threshold: u16,
+}
+
+impl Default for LockoutPolicy {
+    /// 3 free attempts, then 30 s doubling up to 1 h; alert above 20 wrong
+    /// codes in 10 minutes.
+    ///
+    /// Three free attempts cover a recipient who mistypes twice and a
+    /// neighbour who tries an old code. 30 s is short enough that an honest
+    /// fourth mistake is a nuisance, not a lost afternoon; 1 h caps the
+    /// damage a vandal can do by locking a keypad on purpose while still
+    /// holding a guesser to 24 guesses a day. A busy bank sees perhaps a
+    /// couple of mistakes per 10 minutes at its peak; 20 is an order of
+    /// magnitude above that.
+    fn default() -> Self {
+        LockoutPolicy {
+            free_attempts: 3,
+            base_lockout: Duration::from_secs(30),
+            max_lockout: Duration::from_hours(1),
+            spike_window: Duration::from_mins(10),
+            spike_threshold: 20,
+        }
+    }
+}
+
+impl LockoutPolicy {
+    /// The lockout imposed by the `failures`-th consecutive wrong code.
+    ///
+    /// ```
+    /// use locker_domain::bank::codes::LockoutPolicy;
+    /// use locker_proto::time::Duration;
+    ///
+    /// let policy = LockoutPolicy::default();
+    /// assert_eq!(policy.lockout_after(3), Duration::ZERO);
+    /// assert_eq!(policy.lockout_after(4), Duration::from_secs(30));
+    /// assert_eq!(policy.lockout_after(5), Duration::from_secs(60));
+    /// assert_eq!(policy.lockout_after(40), Duration::from_hours(1));
+    /// ```
+    pub fn lockout_after(&self, failures: u16) -> Duration {
+        let Some(beyond_free) = failures.checked_sub(u16::from(self.free_attempts)) else {
+            return Duration::ZERO;
+        };
+        if beyond_free == 0 {
+            return Duration::ZERO;
+        }
+        let doublings = u32::from(beyond_free - 1);
+        let factor = 2u64.saturating_pow(doublings);
+        let lockout = self.base_lockout.saturating_mul(factor);
+        if lockout > self.max_lockout {
+            self.max_lockout
+        } else {
+            lockout
+        }
+    }
+}
+
+/// What a wrong code led to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct FailureOutcome {
+    /// Consecutive wrong codes at this keypad, this one included.
+    pub failures: u16,
+    /// When the keypad accepts codes again, if it is now locked.
+    pub locked_until: Option<Instant>,
+    /// `true` only for the wrong code that started a bank-wide spike episode;
+    /// raise a staff alert.
+    pub spike_alert: bool,
+}
+
+/// The buckets of the bank-wide spike counter. The window is counted in
+/// sixteenths, so failures are forgotten up to 1/16 of a window early.
+const SPIKE_BUCKETS: usize = 16;
+
+#[derive(Clone, Copy, Debug)]
+struct KeypadState {
+    /// Consecutive wrong codes since the last correct one.
+    failures: u16,
+    /// When the keypad accepts codes again (kept until `handle_timeout`).
+    locked_until: Option<Instant>,
+}
+
+impl KeypadState {
+    const FRESH: KeypadState = KeypadState {
+        failures: 0,
+        locked_until: None,
+    };
+}
+
+/// Wrong-code counting for `K` keypads, with per-keypad back-off and a
+/// bank-wide spike alert. Fixed size, no heap.
+///
+/// Call [`check`](Self::check) before comparing a typed code, then
+/// [`record_failure`](Self::record_failure) or
+/// [`record_success`](Self::record_success). A record made while the keypad
+/// is locked is refused with [`CodeError::LockedOut`] and changes nothing: a
+/// locked keypad must not compare codes at all.
+///
+/// ```
+/// use locker_domain::bank::codes::{CodeError, KeypadGuard, KeypadId, LockoutPolicy};
+/// use locker_proto::time::{Duration, Instant};
+///
+/// let mut guard = KeypadGuard::<2>::new(LockoutPolicy::default());
+/// let door_keypad = KeypadId(0);
+/// let now = Instant::from_secs(100);
+/// for _ in 0..3 {
+///     guard.check(door_keypad, now)?;
+///     assert_eq!(guard.record_failure(door_keypad, now)?.locked_until, None);
+/// }
+/// let outcome = guard.record_failure(door_keypad, now)?;
+/// assert_eq!(outcome.locked_until, Some(now + Duration::from_secs(30)));
+/// assert_eq!(guard.check(door_keypad, now), Err(CodeError::LockedOut { until: now + Duration::from_secs(30) }));
+/// assert_eq!(guard.poll_timeout(), Some(now + Duration::from_secs(30)));
+/// # Ok::<(), CodeError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct KeypadGuard<const K: usize> {
+    policy: LockoutPolicy,
+    keypads: [KeypadState; K],
+    /// `(bucket number, wrong codes in it)`; bucket number is
+    /// `now / bucket length`.
+    spike_buckets: [(u64, u16); SPIKE_BUCKETS],
+    /// Whether a spike episode is under way (its alert already raised).
+    in_spike: bool,
+    /// The latest `now` seen, so a clock that steps back cannot reopen old
+    /// buckets.
+    latest: Instant,
+}
+
+impl<const K: usize> KeypadGuard<K> {
+    /// A guard with every keypad fresh.
+    pub fn new(policy: LockoutPolicy) -> Self {
+        KeypadGuard {
+            policy,
+            keypads: [KeypadState::FRESH; K],
+            spike_buckets: [(0, 0); SPIKE_BUCKETS],
+            in_spike: false,
+            latest: Instant::ZERO,
+        }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &LockoutPolicy {
+        &self.policy
+    }
+
+    /// Whether `keypad` may try a code now.
+    ///
+    /// # Errors
+    /// [`CodeError::LockedOut`] while it is locked; [`CodeError::UnknownKeypad`]
+    /// for a keypad beyond `K`.
+    pub fn check(&self, keypad: KeypadId, now: Instant) -> Result<(), CodeError> {
+        let state = self.keypad(keypad)?;
+        match state.locked_until {
+            Some(until) if now < until => Err(CodeError::LockedOut { until }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Records a wrong code typed at `keypad`.
+    ///
+    /// # Errors
+    /// As [`check`](Self::check); the state is then unchanged.
+    pub fn record_failure(
+        &mut self,
+        keypad: KeypadId,
+        now: Instant,
+    ) -> Result<FailureOutcome, CodeError> {
+        self.check(keypad, now)?;
+        let now = self.advance(now);
+        let policy = self.policy;
+        let state = self.keypad_mut(keypad)?;
+        state.failures = state.failures.saturating_add(1);
+        let lockout = policy.lockout_after(state.failures);
+        state.locked_until = if lockout == Duration::ZERO {
+            None
+        } else {
+            Some(now + lockout)
+        };
+        let (failures, locked_until) = (state.failures, state.locked_until);
+        let spike_alert = self.count_bank_wide_failure(now);
+        Ok(FailureOutcome {
+            failures,
+            locked_until,
+            spike_alert,
+        })
+    }
+
+    /// Records a correct code typed at `keypad`: the keypad starts afresh.
+    ///
+    /// # Errors
+    /// As [`check`](Self::check); the state is then unchanged.
+    pub fn record_success(&mut self, keypad: KeypadId, now: Instant) -> Result<(), CodeError> {
+        self.check(keypad, now)?;
+        self.advance(now);
+        let state = self.keypad_mut(keypad)?;
+        *state = KeypadState::FRESH;
+        Ok(())
+    }
+
+    /// Forgets lockouts that have ended, so [`poll_timeout`](Self::poll_timeout)
+    /// moves on. Failure counts are kept: the next wrong code still doubles.
+    /// Calling it early is harmless.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for state in &mut self.keypads {
+            if state.locked_until.is_some_and(|until| until <= now) {
+                state.locked_until = None;
+            }
+        }
+    }
+
+    /// The earliest end of a lockout not yet cleared by
+    /// [`handle_timeout`](Self::handle_timeout).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.keypads.iter().filter_map(|s| s.locked_until).min()
+    }
+
+    /// Consecutive wrong codes at `keypad` since its last correct one.
+    ///
+    /// # Errors
+    /// [`CodeError::UnknownKeypad`] for a keypad beyond `K`.
+    pub fn failures(&self, keypad: KeypadId) -> Result<u16, CodeError> {
+        Ok(self.keypad(keypad)?.failures)
+    }
+
+    /// Wrong codes at all keypads within the spike window ending at `now`
+    /// (to a sixteenth of the window).
+    pub fn recent_failures(&self, now: Instant) -> u32 {
+        let current = self.bucket_of(now);
+        self.spike_buckets
+            .iter()
+            .filter(|(bucket, _)| *bucket <= current && current - *bucket < SPIKE_BUCKETS as u64)
+            .map(|(_, count)| u32::from(*count))
+            .sum()
+    }
+
+    fn keypad(&self, keypad: KeypadId) -> Result<&KeypadState, CodeError> {
+        self.keypads
+            .get(usize::from(keypad.0))
+            .ok_or(CodeError::UnknownKeypad)
+    }
+
+    fn keypad_mut(&mut self, keypad: KeypadId) -> Result<&mut KeypadState, CodeError> {
+        self.keypads
+            .get_mut(usize::from(keypad.0))
+            .ok_or(CodeError::UnknownKeypad)
+    }
+
+    fn advance(&mut self, now: Instant) -> Instant {
+        if now > self.latest {
+            self.latest = now;
+        }
+        self.latest
+    }
+
+    fn bucket_of(&self, now: Instant) -> u64 {
+        let width = (self.policy.spike_window.as_millis() / SPIKE_BUCKETS as u64).max(1);
+        now.as_millis() / width
+    }
+
+    /// Counts one wrong code bank-wide; `true` if it starts a spike episode.
+    ///
+    /// The episode ends once the count falls to half the threshold, so a
+    /// steady attack hovering at the threshold raises one alert, not one per
+    /// wobble.
+    fn count_bank_wide_failure(&mut self, now: Instant) -> bool {
+        let threshold = u32::from(self.policy.spike_threshold);
+        if self.recent_failures(now) <= threshold / 2 {
+            self.in_spike = false;
+        }
+        let current = self.bucket_of(now);
+        let ring = (current % SPIKE_BUCKETS as u64) as usize;
+        if let Some(bucket) = self.spike_buckets.get_mut(ring) {
+            if bucket.0 != current {
+                *bucket = (current, 0);
+            }
+            bucket.1 = bucket.1.saturating_add(1);
+        }
+        if self.recent_failures(now) > threshold && !self.in_spike {
+            self.in_spike = true;
+            true
+        } else {
+            false
+        }
+    }
+}

@@ -1,0 +1,379 @@
+//! Sensor health: noticing failing sensors and locks before a resident does.
+//!
+//! The bank feeds every presence reading, door change and lock fault of each
+//! compartment into [`SensorHealth`], which answers with at most one
+//! [`HealthAlert`] carrying the evidence. Each kind of alert is raised once
+//! per episode: not again until the condition has gone away or staff call
+//! [`SensorHealth::clear`] after maintenance.
+//!
+//! What counts as evidence, per issue:
+//!
+//! - **Drift** ([`HealthIssue::PresenceDrift`]): readings are tared, so an
+//!   empty compartment reads about 0. When the books say a compartment is
+//!   empty and its sensor agrees, but the reading is more than
+//!   [`HealthPolicy::drift_band`] away from 0, the tare has wandered towards
+//!   the threshold (a light parcel would soon be missed, or an empty
+//!   compartment judged occupied). Readings taken while the books say a
+//!   parcel is inside are ignored: they measure the parcel, not the tare. An
+//!   empty compartment that reads *occupied* is a disagreement with the
+//!   books, which the bank handles itself. The episode ends when an empty
+//!   reading is back within half the band, so a reading hovering at the edge
+//!   raises one alert, not one per reading.
+//! - **Stuck** ([`HealthIssue::PresenceStuck`]): exactly the same raw reading
+//!   for at least [`HealthPolicy::stuck_after`], *and* across at least
+//!   [`STUCK_MIN_DOOR_CHANGES`] door changes (two open/close cycles), both
+//!   confirmed by a reading taken after them. Time alone is no evidence (a
+//!   compartment nobody opens may legitimately read the same all weekend);
+//!   a door opening lets in hands, air and parcels, which move a working load
+//!   cell or reflectance sensor by at least a count. A break-beam sensor
+//!   (readings 0 or 1) only changes when an item is placed, so for it the
+//!   alert is a hint to check, not proof. The episode ends when the reading
+//!   changes.
+//! - **Flapping door switch** ([`HealthIssue::DoorFlapping`]): more than
+//!   [`HealthPolicy::flap_changes`] door changes within
+//!   [`HealthPolicy::flap_window`]. Changes are counted in consecutive
+//!   windows that start at the first change after a quiet spell, so a burst
+//!   split across two windows can go unnoticed once, but a switch that keeps
+//!   bouncing is caught within its next window; no count is ever inflated,
+//!   so a flapping alert is never false. The episode ends when a window
+//!   closes within the limit or a whole window passes without any change.
+//! - **Repeated lock faults** ([`HealthIssue::RepeatedLockFaults`]): the
+//!   [`HealthPolicy::lock_fault_limit`]-th lock fault since the last
+//!   [`SensorHealth::clear`]. Faults do not expire: a lock that jams once a
+//!   month still needs a technician. Call `clear` only after the hardware was
+//!   serviced, not merely when a compartment is put back in service.
+//!
+//! ```
+//! use locker_domain::bank::health::{HealthIssue, HealthPolicy, SensorHealth};
+//! use locker_proto::Presence;
+//! use locker_proto::time::Instant;
+//!
+//! let mut health = SensorHealth::<24>::new(HealthPolicy::default());
+//! let now = Instant::from_secs(1_000);
+//! // Compartment 7 is empty, but its tared reading has crept up to 6 (threshold 10).
+//! let alert = health.observe_presence(7, Presence::empty(6, 10), true, now)?.unwrap();
+//! assert_eq!(alert.slot, 7);
+//! assert_eq!(alert.issue, HealthIssue::PresenceDrift { reading: 6, threshold: 10, band: 4 });
+//! // Said once, not on every reading.
+//! assert_eq!(health.observe_presence(7, Presence::empty(7, 10), true, now)?, None);
+//! # Ok::<(), locker_domain::bank::health::HealthError>(())
+//! ```
+
+use locker_proto::Presence;
+use locker_proto::time::{Duration, Instant};
+use serde::{Deserialize, Serialize};
+
+/// Door changes (two open/close cycles) that must pass without any change in
+/// the presence reading before it counts as stuck.
+pub const STUCK_MIN_DOOR_CHANGES: u16 = 4;
+
+/// The thresholds of sensor health.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct HealthPolicy {
+    /// How far (in raw units, either way) an empty compartment's tared
+    /// reading may wander from 0 before it is drift.
+    pub drift_band: i32,
+    /// How long a reading may stay exactly the same, across door cycles,
+    /// before it is stuck.
+    pub stuck_after: Duration,
+    /// The window over which door changes are counted.
+    pub flap_window: Duration,
+    /// More door changes than this within `flap_window` is a flapping switch.
+    pub flap_changes: u8,
+    /// This many lock faults (since the last maintenance) need a technician.
+    pub lock_fault_limit: u8,
+}
+
+impl Default for HealthPolicy {
+    /// Band 4, stuck after 24 h, more than 10 door changes in a minute, 3
+    /// lock faults.
+    ///
+    /// - `drift_band` 4: the node's default presence threshold is 10 units
+    ///   (10 g); an empty reading beyond 4 leaves less than 6 units of margin,
+    ///   so a letter might be missed or a crumb might count as a parcel.
+    ///   Healthy load cells stay within a couple of units of their tare.
+    /// - `stuck_after` 24 h: a busy compartment cycles several times a day;
+    ///   a day with two door cycles and not one count of change is not noise.
+    /// - `flap_window` 1 min, `flap_changes` 10: one use is an open and a
+    ///   close (2 changes); a courier re-seating a parcel makes 4. Five full
+    ///   cycles in a minute is not a person, it is a loose switch or a door
+    ///   rattling in the wind.
+    /// - `lock_fault_limit` 3: one fault is often a parcel pressed against
+    ///   the door; a third one means the lock itself needs service.
+    fn default() -> Self {
+        HealthPolicy {
+            drift_band: 4,
+            stuck_after: Duration::from_hours(24),
+            flap_window: Duration::from_mins(1),
+            flap_changes: 10,
+            lock_fault_limit: 3,
+        }
+    }
+}
+
+/// A maintenance alert: which compartment and what is wrong with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct HealthAlert {
+    /// The compartment's index in the bank's layout.
+    pub slot: usize,
+    /// The problem, with its evidence.
+    pub issue: HealthIssue,
+}
+
+/// What is wrong, with the evidence a technician needs.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum HealthIssue {
+    /// An empty compartment's tared reading is outside the calibration band:
+    /// recalibrate (`Command::Calibrate`) or check the sensor.
+    PresenceDrift {
+        /// The reading that showed it.
+        reading: i32,
+        /// The occupancy threshold in force.
+        threshold: i32,
+        /// The allowed distance from 0.
+        band: i32,
+    },
+    /// The presence reading has not changed at all through door cycles.
+    PresenceStuck {
+        /// The frozen value.
+        reading: i32,
+        /// When it was first seen.
+        since: Instant,
+    },
+    /// The door switch changes far too often: check the switch and the door
+    /// alignment.
+    DoorFlapping {
+        /// Changes counted so far in the window.
+        changes: u8,
+        /// The time they took.
+        within: Duration,
+    },
+    /// The lock has failed this many times since the last maintenance.
+    RepeatedLockFaults {
+        /// Lock faults counted.
+        count: u8,
+    },
+}
+
+/// Why an observation was refused; nothing was recorded.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum HealthError {
+    /// The slot is beyond the bank's compartments.
+    #[error("compartment slot {slot} does not exist: the bank has {capacity} compartments")]
+    UnknownSlot {
+        /// The slot asked for.
+        slot: usize,
+        /// How many slots there are.
+        capacity: usize,
+    },
+}
+
+/// Episodes under way, one bit each, so each is alerted once.
+const RAISED_DRIFT: u8 = 1 << 0;
+const RAISED_STUCK: u8 = 1 << 1;
+const RAISED_FLAPPING: u8 = 1 << 2;
+const RAISED_LOCK: u8 = 1 << 3;
+
+#[derive(Clone, Copy, Debug)]
+struct SlotHealth {
+    /// The latest presence reading and when it took that value.
+    reading: Option<(i32, Instant)>,
+    /// Door changes since the reading last changed.
+    door_changes_since_reading: u16,
+    /// Start of the current flap-counting window and the latest change.
+    flap_window_start: Instant,
+    last_door_change: Option<Instant>,
+    flap_count: u8,
+    lock_faults: u8,
+    raised: u8,
+}
+
+impl SlotHealth {
+    const FRESH: SlotHealth = SlotHealth {
+        reading: None,
+        door_changes_since_reading: 0,
+        flap_window_start: Instant::ZERO,
+        last_door_change: None,
+        flap_count: 0,
+        lock_faults: 0,
+        raised: 0,
+    };
+
+    /// Marks episode `bit` as alerted; `true` if it was not already.
+    fn raise(&mut self, bit: u8) -> bool {
+        let fresh = self.raised & bit == 0;
+        self.raised |= bit;
+        fresh
+    }
+
+    fn settle(&mut self, bit: u8) {
+        self.raised &= !bit;
+    }
+}
+
+/// Health tracking for `N` compartments. Fixed size, no heap.
+///
+/// Slots are the compartments' indices in the bank's layout. All methods
+/// take `now` from the caller; a `now` earlier than a previous one is
+/// treated as no time having passed.
+#[derive(Clone, Debug)]
+pub struct SensorHealth<const N: usize> {
+    policy: HealthPolicy,
+    slots: [SlotHealth; N],
+}
+
+impl<const N: usize> SensorHealth<N> {
+    /// Every compartment with a clean record.
+    pub fn new(policy: HealthPolicy) -> Self {
+        SensorHealth {
+            policy,
+            slots: [SlotHealth::FRESH; N],
+        }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &HealthPolicy {
+        &self.policy
+    }
+
+    /// A presence reading of slot `slot` (from `Event::PresenceChanged` or
+    /// `ChannelStatus`), with whether the books say it should be empty.
+    ///
+    /// Returns a drift or stuck alert when one starts; if both start at
+    /// once, drift is returned now and stuck on the next reading.
+    ///
+    /// # Errors
+    /// [`HealthError::UnknownSlot`]; nothing is recorded.
+    pub fn observe_presence(
+        &mut self,
+        slot: usize,
+        presence: Presence,
+        books_say_empty: bool,
+        now: Instant,
+    ) -> Result<Option<HealthAlert>, HealthError> {
+        let policy = self.policy;
+        let state = self.slot_mut(slot)?;
+
+        let drift = if books_say_empty && !presence.occupied {
+            let off = presence.reading.unsigned_abs();
+            let band = policy.drift_band.unsigned_abs();
+            if off > band {
+                state
+                    .raise(RAISED_DRIFT)
+                    .then_some(HealthIssue::PresenceDrift {
+                        reading: presence.reading,
+                        threshold: presence.threshold,
+                        band: policy.drift_band,
+                    })
+            } else {
+                if off <= band / 2 {
+                    state.settle(RAISED_DRIFT);
+                }
+                None
+            }
+        } else {
+            None
+        };
+
+        let stuck = match state.reading {
+            Some((value, since)) if value == presence.reading => {
+                let frozen = now.saturating_since(since) >= policy.stuck_after
+                    && state.door_changes_since_reading >= STUCK_MIN_DOOR_CHANGES;
+                (frozen && state.raise(RAISED_STUCK)).then_some(HealthIssue::PresenceStuck {
+                    reading: value,
+                    since,
+                })
+            }
+            _ => {
+                state.reading = Some((presence.reading, now));
+                state.door_changes_since_reading = 0;
+                state.settle(RAISED_STUCK);
+                None
+            }
+        };
+        // A stuck alert found together with a drift alert is not lost: its
+        // bit is set, so clear it again and let the next reading report it.
+        if drift.is_some() && stuck.is_some() {
+            state.settle(RAISED_STUCK);
+        }
+        Ok(drift.or(stuck).map(|issue| HealthAlert { slot, issue }))
+    }
+
+    /// A door change (opened or closed) of slot `slot`.
+    ///
+    /// # Errors
+    /// [`HealthError::UnknownSlot`]; nothing is recorded.
+    pub fn observe_door_change(
+        &mut self,
+        slot: usize,
+        now: Instant,
+    ) -> Result<Option<HealthAlert>, HealthError> {
+        let policy = self.policy;
+        let state = self.slot_mut(slot)?;
+        state.door_changes_since_reading = state.door_changes_since_reading.saturating_add(1);
+
+        let window_over = now.saturating_since(state.flap_window_start) >= policy.flap_window;
+        if state.last_door_change.is_none() || window_over {
+            let quiet_for_a_window = state
+                .last_door_change
+                .is_none_or(|last| now.saturating_since(last) >= policy.flap_window);
+            if quiet_for_a_window || state.flap_count <= policy.flap_changes {
+                state.settle(RAISED_FLAPPING);
+            }
+            state.flap_window_start = now;
+            state.flap_count = 0;
+        }
+        state.flap_count = state.flap_count.saturating_add(1);
+        state.last_door_change = Some(now);
+
+        let alert =
+            (state.flap_count > policy.flap_changes && state.raise(RAISED_FLAPPING)).then(|| {
+                HealthIssue::DoorFlapping {
+                    changes: state.flap_count,
+                    within: now.saturating_since(state.flap_window_start),
+                }
+            });
+        Ok(alert.map(|issue| HealthAlert { slot, issue }))
+    }
+
+    /// A lock fault (`FaultCode::LockJammed` or similar) of slot `slot`.
+    ///
+    /// # Errors
+    /// [`HealthError::UnknownSlot`]; nothing is recorded.
+    pub fn observe_lock_fault(
+        &mut self,
+        slot: usize,
+        now: Instant,
+    ) -> Result<Option<HealthAlert>, HealthError> {
+        let _ = now; // faults do not expire; `now` keeps the signature uniform
+        let policy = self.policy;
+        let state = self.slot_mut(slot)?;
+        state.lock_faults = state.lock_faults.saturating_add(1);
+        let alert = (state.lock_faults >= policy.lock_fault_limit && state.raise(RAISED_LOCK))
+            .then_some(HealthIssue::RepeatedLockFaults {
+                count: state.lock_faults,
+            });
+        Ok(alert.map(|issue| HealthAlert { slot, issue }))
+    }
+
+    /// Forgets everything about slot `slot`: staff have serviced it.
+    ///
+    /// # Errors
+    /// [`HealthError::UnknownSlot`]; nothing is changed.
+    pub fn clear(&mut self, slot: usize) -> Result<(), HealthError> {
+        *self.slot_mut(slot)? = SlotHealth::FRESH;
+        Ok(())
+    }
+
+    fn slot_mut(&mut self, slot: usize) -> Result<&mut SlotHealth, HealthError> {
+        self.slots
+            .get_mut(slot)
+            .ok_or(HealthError::UnknownSlot { slot, capacity: N })
+    }
+}
