@@ -20,7 +20,7 @@
 //! | `Report::Ack` | 9 |
 //! | `Report::BulkStatus`, 16 channels, all bits set | 22 |
 //! | `Report::BulkStatus`, 32 channels, all bits set | 30 |
-//! | `Report::Events`, one door event | 13–15 |
+//! | `Report::Events`, one door event | 15–17 |
 //!
 //! Vendor boards such as the Kerong KR-CU16 spend 5 bytes on an unlock and 9
 //! on a 16-channel status with an 8-bit additive checksum and no sequence

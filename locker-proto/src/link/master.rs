@@ -159,8 +159,9 @@ struct Peer {
     next_poll: Instant,
     more_pending: bool,
     last_delivered: Option<EventSeq>,
-    last_was_start: bool,
-    ack_confirmed: bool,
+    /// A start event was delivered and its acknowledgement not yet confirmed:
+    /// a start event at sequence 0 now is probably that one again.
+    start_unconfirmed: bool,
     dropped_seen: u16,
 }
 
@@ -252,8 +253,7 @@ impl<const NODES: usize> Master<NODES> {
             next_poll: now,
             more_pending: false,
             last_delivered: None,
-            last_was_start: false,
-            ack_confirmed: true,
+            start_unconfirmed: false,
             dropped_seen: 0,
         };
         self.peers.push(peer).map_err(|_| LinkError::TooManyNodes)
@@ -415,11 +415,12 @@ impl<const NODES: usize> Master<NODES> {
                     let is_start = matches!(record.event, Event::NodeStarted { .. })
                         && record.seq == EventSeq(0);
                     let fresh = if is_start {
-                        // A restart, unless this is the very start event we
-                        // delivered last and whose acknowledgement was lost.
-                        !(peer.last_delivered == Some(EventSeq(0))
-                            && peer.last_was_start
-                            && !peer.ack_confirmed)
+                        // A restart, unless it is the start event we already
+                        // delivered and whose acknowledgement was lost. (A node
+                        // that restarts twice within one acknowledgement round
+                        // trip looks the same; it is also lost and back, which
+                        // makes the gateway ask for full status.)
+                        !peer.start_unconfirmed
                     } else {
                         peer.last_delivered
                             .is_none_or(|last| record.seq.is_after(last))
@@ -433,7 +434,7 @@ impl<const NODES: usize> Master<NODES> {
                         peer.dropped_seen = 0;
                     }
                     peer.last_delivered = Some(record.seq);
-                    peer.last_was_start = is_start;
+                    peer.start_unconfirmed |= is_start;
                     self.stats.events_delivered = self.stats.events_delivered.saturating_add(1);
                     let _ = self.output.push_back(MasterEvent::Event {
                         node: addr,
@@ -442,7 +443,6 @@ impl<const NODES: usize> Master<NODES> {
                 }
                 peer.more_pending = frame.header.flags.contains(Flags::MORE_PENDING);
                 if let Some(last) = events.last() {
-                    peer.ack_confirmed = false;
                     let ack = peer.new_request(Command::AckEvents { up_to: last.seq });
                     peer.internal = Some(ack);
                 } else {
@@ -450,7 +450,9 @@ impl<const NODES: usize> Master<NODES> {
                 }
             }
             (Command::AckEvents { .. }, _) => {
-                peer.ack_confirmed = matches!(frame.body, Report::Ack);
+                if frame.body == Report::Ack {
+                    peer.start_unconfirmed = false;
+                }
                 peer.next_poll = if peer.more_pending {
                     now
                 } else {

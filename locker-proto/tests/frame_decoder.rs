@@ -1,0 +1,255 @@
+//! The streaming decoder against noisy, chunked and corrupted bus traffic.
+
+use locker_proto::frame::{
+    Decoder, Feed, Flags, Frame, Header, MAX_BODY, MAX_FRAME, Seq, VERSION, encode,
+};
+use locker_proto::{
+    BulkStatus, Channel, ChannelBits, Command, FrameError, NodeAddr, Report,
+};
+use proptest::prelude::*;
+
+fn unlock(seq: u8) -> Frame<Command> {
+    Frame {
+        header: Header::new(NodeAddr::GATEWAY, NodeAddr(3), Seq(seq), Flags::ACK_WANTED),
+        body: Command::Unlock { channel: Channel(2), pulse_ms: 300 },
+    }
+}
+
+fn bulk() -> Frame<Report> {
+    Frame {
+        header: Header::new(NodeAddr(3), NodeAddr::GATEWAY, Seq(1), Flags::NONE),
+        body: Report::BulkStatus(BulkStatus {
+            channels: 16,
+            door_open: ChannelBits(0b1000_0000_0000_0001),
+            locked: ChannelBits(0xFFFE),
+            occupied: ChannelBits(0x00F0),
+            faulted: ChannelBits(0),
+        }),
+    }
+}
+
+fn wire<B: serde::Serialize>(frame: &Frame<B>) -> Vec<u8> {
+    let mut buf = [0u8; MAX_FRAME];
+    encode(frame, &mut buf).unwrap().to_vec()
+}
+
+/// Feeds `input` in the given chunk sizes and collects every outcome.
+fn decode_all<B: serde::de::DeserializeOwned>(
+    input: &[u8],
+    chunks: &[usize],
+) -> Vec<Result<Frame<B>, FrameError>> {
+    let mut decoder = Decoder::new();
+    let mut out = Vec::new();
+    let mut offset = 0;
+    let mut sizes = chunks.iter().cycle();
+    while offset < input.len() {
+        let size = (*sizes.next().unwrap_or(&1)).max(1);
+        let end = (offset + size).min(input.len());
+        let mut rest = &input[offset..end];
+        loop {
+            match decoder.feed::<B>(rest) {
+                Feed::Consumed => break,
+                Feed::Frame { frame, remaining } => {
+                    out.push(Ok(frame));
+                    rest = remaining;
+                }
+                Feed::Error { error, remaining } => {
+                    out.push(Err(error));
+                    rest = remaining;
+                }
+            }
+        }
+        offset = end;
+    }
+    out
+}
+
+#[test]
+fn three_frames_arrive_byte_by_byte_and_all_at_once() {
+    let mut input = Vec::new();
+    for seq in 0..3 {
+        input.extend(wire(&unlock(seq)));
+    }
+    for chunks in [&[1usize][..], &[input.len()], &[3, 7, 2]] {
+        let got = decode_all::<Command>(&input, chunks);
+        let want: Vec<_> = (0..3).map(|s| Ok(unlock(s))).collect();
+        assert_eq!(got, want, "chunks {chunks:?}");
+    }
+}
+
+#[test]
+fn line_noise_between_frames_costs_one_error_and_no_frame() {
+    let mut input = vec![0x00];
+    input.extend(wire(&unlock(1)));
+    input.extend([0x13, 0x37, 0xFF, 0x42, 0x00]); // noise, then a delimiter
+    input.extend(wire(&unlock(2)));
+    let got = decode_all::<Command>(&input, &[5]);
+    assert_eq!(got.len(), 3);
+    assert_eq!(got[0], Ok(unlock(1)));
+    assert!(got[1].is_err());
+    assert_eq!(got[2], Ok(unlock(2)));
+}
+
+#[test]
+fn a_frame_cut_off_mid_way_does_not_swallow_the_next_one() {
+    let first = wire(&unlock(1));
+    let mut input = first[..first.len() / 2].to_vec();
+    input.push(0x00); // the sender was reset mid-frame; the line idles with a delimiter
+    input.extend(wire(&unlock(2)));
+    let got = decode_all::<Command>(&input, &[4]);
+    assert_eq!(got.len(), 2);
+    assert!(got[0].is_err());
+    assert_eq!(got[1], Ok(unlock(2)));
+}
+
+#[test]
+fn every_single_bit_flip_of_a_bulk_status_is_detected() {
+    let good = wire(&bulk());
+    let payload_len = good.len() - 1; // the delimiter is not flipped: that is a split, tested above
+    for byte in 0..payload_len {
+        for bit in 0..8 {
+            let mut bad = good.clone();
+            bad[byte] ^= 1 << bit;
+            let got = decode_all::<Report>(&bad, &[bad.len()]);
+            assert!(
+                got.iter().all(|r| r.is_err()),
+                "flip of bit {bit} in byte {byte} went undetected: {got:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn too_long_without_delimiter_is_reported_once_and_decoding_recovers() {
+    let mut input = vec![0x01; MAX_FRAME * 3];
+    input.push(0x00);
+    input.extend(wire(&unlock(4)));
+    let got = decode_all::<Command>(&input, &[17]);
+    assert_eq!(got, vec![Err(FrameError::TooLong), Ok(unlock(4))]);
+}
+
+#[test]
+fn bad_cobs_is_its_own_error() {
+    // Code byte 0x05 promises four more bytes before the delimiter; there are two.
+    let got = decode_all::<Command>(&[0x05, 0x11, 0x22, 0x00], &[4]);
+    assert_eq!(got, vec![Err(FrameError::BadCobs)]);
+}
+
+#[test]
+fn a_frame_shorter_than_header_and_crc_is_truncated() {
+    let got = decode_all::<Command>(&[0x04, 0x10, 0x01, 0x02, 0x00], &[5]);
+    assert_eq!(got, vec![Err(FrameError::Truncated { len: 3 })]);
+}
+
+#[test]
+fn a_corrupted_crc_is_bad_crc() {
+    let mut bytes = wire(&unlock(1));
+    let n = bytes.len();
+    bytes[n - 2] ^= 0x40; // last CRC byte (COBS keeps non-zero bytes in place)
+    let got = decode_all::<Command>(&bytes, &[n]);
+    assert!(matches!(got.as_slice(), [Err(FrameError::BadCrc { .. })]), "{got:?}");
+}
+
+/// Builds a raw (pre-COBS) frame with a correct CRC and encodes it by hand.
+fn raw_frame(header: [u8; 4], body: &[u8]) -> Vec<u8> {
+    let mut raw = header.to_vec();
+    raw.extend_from_slice(body);
+    let crc = locker_proto::frame::CRC.checksum(&raw);
+    raw.extend_from_slice(&crc.to_le_bytes());
+    // COBS by hand for test input without zeros in the middle is awkward; use
+    // the library encoder through a byte-transparent body instead.
+    let mut out = Vec::new();
+    let mut block = Vec::new();
+    for &b in &raw {
+        if b == 0 {
+            out.push(block.len() as u8 + 1);
+            out.append(&mut block);
+        } else {
+            block.push(b);
+        }
+    }
+    out.push(block.len() as u8 + 1);
+    out.append(&mut block);
+    out.push(0);
+    out
+}
+
+#[test]
+fn a_frame_from_a_future_protocol_version_is_named_as_such() {
+    let bytes = raw_frame([((VERSION + 1) << 4) | 1, 0, 3, 7], &[0x00]);
+    let got = decode_all::<Command>(&bytes, &[bytes.len()]);
+    assert_eq!(got, vec![Err(FrameError::UnknownVersion(VERSION + 1))]);
+}
+
+#[test]
+fn a_good_crc_around_an_unknown_message_is_bad_body() {
+    // Variant 200 does not exist (yet): a newer gateway talking to an older node.
+    let bytes = raw_frame([(VERSION << 4) | 1, 0, 3, 7], &[200, 1]);
+    let got = decode_all::<Command>(&bytes, &[bytes.len()]);
+    assert_eq!(got, vec![Err(FrameError::BadBody)]);
+    // Trailing bytes after a valid body are refused too.
+    let bytes = raw_frame([(VERSION << 4) | 1, 0, 3, 7], &[0, 0xAA]);
+    let got = decode_all::<Command>(&bytes, &[bytes.len()]);
+    assert_eq!(got, vec![Err(FrameError::BadBody)]);
+}
+
+#[test]
+fn encoding_into_a_short_buffer_is_refused_with_the_size_needed() {
+    let mut small = [0u8; 6];
+    let err = encode(&unlock(1), &mut small).unwrap_err();
+    assert!(matches!(err, FrameError::BufferTooSmall { needed } if needed <= MAX_FRAME));
+}
+
+#[test]
+fn a_body_longer_than_a_frame_is_refused() {
+    let big = Frame {
+        header: Header::new(NodeAddr::GATEWAY, NodeAddr(1), Seq(0), Flags::NONE),
+        body: [0x55u8; MAX_BODY + 1].to_vec(),
+    };
+    let mut buf = [0u8; MAX_FRAME];
+    assert_eq!(encode(&big, &mut buf), Err(FrameError::BodyTooLong));
+}
+
+#[test]
+fn decoder_reset_forgets_a_partial_frame() {
+    let bytes = wire(&unlock(9));
+    let mut decoder = Decoder::new();
+    assert_eq!(decoder.feed::<Command>(&bytes[..3]), Feed::Consumed);
+    assert_eq!(decoder.pending(), 3);
+    decoder.reset();
+    match decoder.feed::<Command>(&bytes) {
+        Feed::Frame { frame, .. } => assert_eq!(frame, unlock(9)),
+        other => panic!("{other:?}"),
+    }
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_chunking_never_changes_what_is_decoded(
+        seqs in proptest::collection::vec(any::<u8>(), 1..6),
+        chunks in proptest::collection::vec(1usize..40, 1..8),
+        noise in proptest::collection::vec(any::<u8>(), 0..30),
+    ) {
+        let mut input = Vec::new();
+        for &s in &seqs {
+            input.extend(wire(&unlock(s)));
+            input.extend(&noise);
+            input.push(0);
+        }
+        let got = decode_all::<Command>(&input, &chunks);
+        let frames: Vec<_> = got.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
+        let want: Vec<_> = seqs.iter().map(|&s| unlock(s)).collect();
+        // Noise between frames may itself never form a valid frame (CRC), and
+        // never hides the frames around it.
+        prop_assert_eq!(frames, want);
+    }
+
+    #[test]
+    fn garbage_never_panics_and_buffer_stays_bounded(
+        input in proptest::collection::vec(any::<u8>(), 0..600),
+        chunks in proptest::collection::vec(1usize..64, 1..6),
+    ) {
+        let _ = decode_all::<Report>(&input, &chunks);
+        let _ = decode_all::<Command>(&input, &chunks);
+    }
+}

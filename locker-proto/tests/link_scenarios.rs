@@ -1,0 +1,254 @@
+//! The link layer on a lossy bus: a gateway master and one node, with frames
+//! really encoded, carried and decoded, and simulated time.
+
+use locker_proto::frame::{Decoder, Feed, Frame, MAX_FRAME, encode};
+use locker_proto::link::{Master, MasterConfig, MasterEvent, NodeLink};
+use locker_proto::{
+    Channel, Command, Duration, Event, EventRecord, Instant, NodeAddr, Report, ResetReason,
+};
+use proptest::prelude::*;
+
+const NODE: NodeAddr = NodeAddr(7);
+
+/// Carries one frame across the wire: encode, then decode from the bytes.
+fn carry<B>(frame: &Frame<B>) -> Frame<B>
+where
+    B: serde::Serialize + serde::de::DeserializeOwned,
+{
+    let mut buf = [0u8; MAX_FRAME];
+    let bytes = encode(frame, &mut buf).unwrap();
+    match Decoder::new().feed::<B>(bytes) {
+        Feed::Frame { frame, .. } => frame,
+        _ => panic!("frame did not survive the wire"),
+    }
+}
+
+/// A gateway, a node, and a bus that may lose frames.
+struct Bank {
+    master: Master<4>,
+    node: NodeLink<8>,
+    now: Instant,
+    pulses: u32,
+    responses: Vec<(Command, Report)>,
+    events: Vec<EventRecord>,
+    other: Vec<MasterEvent>,
+    node_alive: bool,
+}
+
+impl Bank {
+    fn new() -> Self {
+        let mut master = Master::new(MasterConfig::default());
+        master.add_node(NODE, Instant::ZERO).unwrap();
+        Bank {
+            master,
+            node: NodeLink::new(NODE, ResetReason::PowerOn),
+            now: Instant::ZERO,
+            pulses: 0,
+            responses: Vec::new(),
+            events: Vec::new(),
+            other: Vec::new(),
+            node_alive: true,
+        }
+    }
+
+    /// One bus exchange: the master transmits if it wants to, the node
+    /// answers. `lose_request` / `lose_response` decide each frame's fate.
+    fn exchange(&mut self, lose_request: &mut dyn FnMut(&Command) -> bool, lose_response: &mut dyn FnMut(&Report) -> bool) {
+        self.master.handle_timeout(self.now);
+        if let Some(request) = self.master.poll_transmit(self.now) {
+            if self.node_alive && !lose_request(&request.body) {
+                let request = carry(&request);
+                if let Some(command) = self.node.handle_frame(&request, self.now) {
+                    let report = match command {
+                        Command::Unlock { .. } => {
+                            self.pulses += 1;
+                            Report::Ack
+                        }
+                        _ => Report::Ack,
+                    };
+                    self.node.respond(report);
+                }
+                if let Some(response) = self.node.poll_transmit() {
+                    if !lose_response(&response.body) {
+                        self.master.handle_frame(&carry(&response), self.now);
+                    }
+                }
+            }
+        }
+        while let Some(event) = self.master.poll_event() {
+            match event {
+                MasterEvent::Response { command, report, .. } => self.responses.push((command, report)),
+                MasterEvent::Event { record, .. } => self.events.push(record),
+                other => self.other.push(other),
+            }
+        }
+        let next = self.master.poll_timeout().unwrap_or(self.now + Duration::from_millis(10));
+        self.now = next.max(self.now + Duration::from_millis(1));
+    }
+
+    fn run(&mut self, steps: usize, lose_request: &mut dyn FnMut(&Command) -> bool, lose_response: &mut dyn FnMut(&Report) -> bool) {
+        for _ in 0..steps {
+            self.exchange(lose_request, lose_response);
+        }
+    }
+}
+
+#[test]
+fn unlock_answer_lost_on_the_bus_is_retransmitted_without_pulsing_the_lock_again() {
+    let mut bank = Bank::new();
+    bank.run(5, &mut |_| false, &mut |_| false); // settle: start event delivered
+    bank.master.send(NODE, Command::Unlock { channel: Channel(2), pulse_ms: 300 }, bank.now).unwrap();
+    let mut lost_acks = 0;
+    bank.run(
+        10,
+        &mut |_| false,
+        &mut |r| {
+            // The node's first two answers to the unlock are corrupted on the wire.
+            if *r == Report::Ack && lost_acks < 2 {
+                lost_acks += 1;
+                true
+            } else {
+                false
+            }
+        },
+    );
+    assert_eq!(bank.pulses, 1, "the lock was pulsed exactly once");
+    assert_eq!(bank.responses, vec![(Command::Unlock { channel: Channel(2), pulse_ms: 300 }, Report::Ack)]);
+    assert!(bank.master.stats().retransmissions >= 2);
+}
+
+#[test]
+fn lost_acknowledgements_still_deliver_every_event_exactly_once() {
+    let mut bank = Bank::new();
+    let mut pushed = vec![Event::NodeStarted { reset_reason: ResetReason::PowerOn }];
+    let mut ack_requests = 0u32;
+    let mut ack_answers = 0u32;
+    for i in 0..20u8 {
+        let event = Event::DoorOpened { channel: Channel(i % 4), commanded: i % 2 == 0 };
+        bank.node.push_event(event).unwrap();
+        pushed.push(event);
+        // Every acknowledgement's answer is lost twice, and every other
+        // acknowledgement never reaches the node at all on its first try.
+        bank.run(
+            6,
+            &mut |c| matches!(c, Command::AckEvents { .. }) && i % 2 == 0 && bank_flip(&mut ack_requests),
+            &mut |r| *r == Report::Ack && bank_flip(&mut ack_answers),
+        );
+    }
+    bank.run(40, &mut |_| false, &mut |_| false);
+    let got: Vec<Event> = bank.events.iter().map(|r| r.event).collect();
+    assert_eq!(got, pushed);
+    assert_eq!(bank.node.queued_events(), 0);
+}
+
+fn bank_flip(counter: &mut u32) -> bool {
+    *counter += 1;
+    *counter % 2 == 1
+}
+
+#[test]
+fn a_node_that_stops_answering_is_declared_lost_and_welcomed_back() {
+    let mut bank = Bank::new();
+    bank.run(5, &mut |_| false, &mut |_| false);
+    bank.node_alive = false;
+    bank.run(30, &mut |_| false, &mut |_| false);
+    assert!(bank.other.contains(&MasterEvent::NodeLost { node: NODE }));
+    assert!(bank.master.is_lost(NODE));
+    bank.node_alive = true;
+    bank.run(10, &mut |_| false, &mut |_| false);
+    assert!(bank.other.contains(&MasterEvent::NodeBack { node: NODE }));
+    assert!(!bank.master.is_lost(NODE));
+    let stats = bank.master.stats();
+    assert_eq!((stats.nodes_lost, stats.nodes_recovered), (1, 1));
+}
+
+#[test]
+fn a_node_restart_is_announced_even_after_its_first_start_was_acknowledged() {
+    let mut bank = Bank::new();
+    bank.node.push_event(Event::DoorClosed { channel: Channel(1) }).unwrap();
+    bank.run(10, &mut |_| false, &mut |_| false);
+    assert_eq!(bank.events.len(), 2);
+    // Watchdog reset: the node comes back with an empty queue and sequence 0.
+    bank.node = NodeLink::new(NODE, ResetReason::Watchdog);
+    bank.run(10, &mut |_| false, &mut |_| false);
+    assert_eq!(bank.events.len(), 3);
+    assert_eq!(bank.events[2].event, Event::NodeStarted { reset_reason: ResetReason::Watchdog });
+}
+
+#[test]
+fn an_overflowing_event_queue_is_reported_never_silent() {
+    let mut bank = Bank::new();
+    let mut dropped = 0;
+    for i in 0..12u8 {
+        if bank.node.push_event(Event::DoorClosed { channel: Channel(i) }).is_err() {
+            dropped += 1;
+        }
+    }
+    assert_eq!(dropped, 5, "8 slots, one taken by the start event");
+    bank.run(20, &mut |_| false, &mut |_| false);
+    assert_eq!(bank.events.len(), 8);
+    assert!(bank.other.contains(&MasterEvent::EventsDropped { node: NODE, count: 5 }));
+}
+
+#[test]
+fn a_second_command_while_one_is_outstanding_is_refused_not_queued_silently() {
+    let mut bank = Bank::new();
+    bank.master.send(NODE, Command::Ping, bank.now).unwrap();
+    assert_eq!(
+        bank.master.send(NODE, Command::GetAllStatus, bank.now),
+        Err(locker_proto::link::LinkError::Busy(NODE))
+    );
+    assert_eq!(
+        bank.master.send(NodeAddr(99), Command::Ping, bank.now),
+        Err(locker_proto::link::LinkError::UnknownNode(NodeAddr(99)))
+    );
+}
+
+/// A tiny deterministic PRNG for loss patterns.
+fn xorshift(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Whatever the loss pattern, every event arrives exactly once and in
+    /// order, and every unlock pulses the lock at most once per command.
+    #[test]
+    fn any_loss_pattern_loses_no_event_and_repeats_no_unlock(seed in 1u64.., loss_percent in 0u64..40) {
+        let mut bank = Bank::new();
+        let mut rng = seed;
+        let mut pushed = vec![Event::NodeStarted { reset_reason: ResetReason::PowerOn }];
+        let mut unlocks_sent = 0u32;
+        for i in 0..30u8 {
+            if i % 5 == 0 && !bank.master.is_busy(NODE) {
+                bank.master.send(NODE, Command::Unlock { channel: Channel(i % 8), pulse_ms: 200 }, bank.now).unwrap();
+                unlocks_sent += 1;
+            }
+            if bank.node.queued_events() < 7 {
+                let event = Event::DoorClosed { channel: Channel(i) };
+                bank.node.push_event(event).unwrap();
+                pushed.push(event);
+            }
+            let mut r1 = xorshift(&mut rng);
+            let mut r2 = xorshift(&mut rng);
+            bank.run(
+                4,
+                &mut |_| { r1 = r1.rotate_left(7); r1 % 100 < loss_percent },
+                &mut |_| { r2 = r2.rotate_left(11); r2 % 100 < loss_percent },
+            );
+        }
+        // A quiet bus afterwards lets everything drain.
+        bank.run(400, &mut |_| false, &mut |_| false);
+        let got: Vec<Event> = bank.events.iter().map(|r| r.event).collect();
+        prop_assert_eq!(got, pushed);
+        prop_assert!(bank.pulses <= unlocks_sent);
+        let answered = bank.responses.len() as u32;
+        let failed = bank.other.iter().filter(|e| matches!(e, MasterEvent::RequestFailed { .. })).count() as u32;
+        prop_assert_eq!(answered + failed, unlocks_sent);
+        prop_assert!(answered <= bank.pulses);
+    }
+}

@@ -1,0 +1,59 @@
+//! Pins the wire sizes listed in the `message` module docs.
+
+use locker_proto::frame::{Flags, Frame, Header, MAX_FRAME, Seq, encode};
+use locker_proto::{
+    BulkStatus, Channel, ChannelBits, Command, Event, EventBatch, EventRecord, EventSeq, NodeAddr,
+    Report,
+};
+
+fn size<B: serde::Serialize>(body: B, seq: u8) -> usize {
+    let frame = Frame {
+        header: Header::new(NodeAddr::GATEWAY, NodeAddr(12), Seq(seq), Flags::ACK_WANTED),
+        body,
+    };
+    let mut buf = [0u8; MAX_FRAME];
+    encode(&frame, &mut buf).unwrap().len()
+}
+
+#[test]
+fn an_unlock_command_fits_in_14_bytes() {
+    let n = size(Command::Unlock { channel: Channel(15), pulse_ms: 16_000 }, 200);
+    assert_eq!(n, 12);
+    assert!(n <= 14);
+}
+
+#[test]
+fn polling_and_acknowledging_events_is_cheap() {
+    assert_eq!(size(Command::PollEvents, 1), 9);
+    assert_eq!(size(Command::AckEvents { up_to: EventSeq(100) }, 1), 10);
+    assert_eq!(size(Command::AckEvents { up_to: EventSeq(u16::MAX) }, 1), 12);
+    assert_eq!(size(Report::Ack, 1), 9);
+}
+
+#[test]
+fn bulk_status_of_16_channels_fits_in_24_bytes() {
+    let all = ChannelBits(0xFFFF);
+    let n = size(
+        Report::BulkStatus(BulkStatus { channels: 16, door_open: all, locked: all, occupied: all, faulted: all }),
+        7,
+    );
+    assert_eq!(n, 22);
+    assert!(n <= 24);
+    let all = ChannelBits(u32::MAX);
+    let n = size(
+        Report::BulkStatus(BulkStatus { channels: 32, door_open: all, locked: all, occupied: all, faulted: all }),
+        7,
+    );
+    assert_eq!(n, 30);
+}
+
+#[test]
+fn one_door_event_fits_in_17_bytes() {
+    let mut events = EventBatch::new();
+    events
+        .push(EventRecord { seq: EventSeq(5), event: Event::DoorOpened { channel: Channel(3), commanded: true } })
+        .unwrap();
+    assert_eq!(size(Report::Events { events: events.clone(), dropped: 0 }, 3), 15);
+    events[0].seq = EventSeq(u16::MAX);
+    assert_eq!(size(Report::Events { events, dropped: 0 }, 3), 17);
+}
