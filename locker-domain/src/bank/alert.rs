@@ -1,0 +1,136 @@
+//! Alerts for staff and security, each with the evidence that raised it, and
+//! camera snapshot requests.
+
+use locker_proto::time::Instant;
+use locker_proto::{Channel, CompartmentId, DoorState, FaultCode, NodeAddr, Presence};
+use serde::{Deserialize, Serialize};
+
+use super::codes::KeypadId;
+use super::health::HealthIssue;
+use super::parcel::ParcelId;
+
+/// What an alert is about. Also indexes [`Stats::alerts`](super::Stats::alerts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum AlertKind {
+    /// A door opened without a command (security).
+    ForcedDoor,
+    /// A lock did not release after an unlock and its retry.
+    LockFault,
+    /// A door stayed open past its limit.
+    DoorAjar,
+    /// A parcel the books hold is not seen by the presence sensor.
+    ParcelMissing,
+    /// An item is seen where the books say empty.
+    UnexpectedItem,
+    /// A door is open where the books say closed.
+    DoorOpenUnexpectedly,
+    /// A sensor or lock needs maintenance before a resident notices.
+    Maintenance,
+    /// Failed code attempts spiked bank-wide (security).
+    KeypadAttack,
+    /// A node stopped answering; its compartments are unverified.
+    NodeUnreachable,
+    /// A node reported a node-wide fault.
+    NodeFault,
+    /// Staff closed the door after a removal but the parcel is still seen.
+    RemovalNotVerified,
+}
+
+impl AlertKind {
+    /// How many kinds there are.
+    pub const COUNT: usize = 11;
+
+    /// A dense index for per-kind counters.
+    pub const fn index(self) -> usize {
+        match self {
+            AlertKind::ForcedDoor => 0,
+            AlertKind::LockFault => 1,
+            AlertKind::DoorAjar => 2,
+            AlertKind::ParcelMissing => 3,
+            AlertKind::UnexpectedItem => 4,
+            AlertKind::DoorOpenUnexpectedly => 5,
+            AlertKind::Maintenance => 6,
+            AlertKind::KeypadAttack => 7,
+            AlertKind::NodeUnreachable => 8,
+            AlertKind::NodeFault => 9,
+            AlertKind::RemovalNotVerified => 10,
+        }
+    }
+}
+
+/// The observation behind an alert.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Evidence {
+    /// Nothing beyond the alert itself.
+    None,
+    /// A presence reading.
+    Presence(Presence),
+    /// The door state seen.
+    Door(DoorState),
+    /// A fault a node reported.
+    Fault(FaultCode),
+    /// Unlock attempts made without the door opening.
+    UnlockAttempts(u8),
+    /// What a full status scan saw.
+    Scan {
+        /// Door.
+        door: DoorState,
+        /// Presence.
+        occupied: bool,
+        /// Channel fault.
+        faulted: bool,
+    },
+    /// A sensor-health finding.
+    Health(HealthIssue),
+    /// A keypad's failed attempts.
+    Keypad {
+        /// Which keypad.
+        keypad: KeypadId,
+        /// Failures counted.
+        failures: u16,
+    },
+    /// A node.
+    Node(NodeAddr),
+}
+
+/// A reference to a camera snapshot, assigned by the bank and repeated in the
+/// audit record of the event that asked for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct SnapshotRef(pub u32);
+
+/// An alert for staff or security.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Alert {
+    /// What.
+    pub kind: AlertKind,
+    /// Where, if one compartment.
+    pub compartment: Option<CompartmentId>,
+    /// Which parcel, if one.
+    pub parcel: Option<ParcelId>,
+    /// Why the bank believes it.
+    pub evidence: Evidence,
+    /// The camera snapshot taken for it.
+    pub snapshot: Option<SnapshotRef>,
+    /// When.
+    pub at: Instant,
+}
+
+/// Please take a camera snapshot of this compartment and file it as `reference`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct SnapshotRequest {
+    /// The reference the audit trail uses.
+    pub reference: SnapshotRef,
+    /// The compartment in view.
+    pub compartment: CompartmentId,
+    /// Its node.
+    pub node: NodeAddr,
+    /// Its channel.
+    pub channel: Channel,
+    /// When.
+    pub at: Instant,
+}

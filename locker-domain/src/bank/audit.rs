@@ -1,0 +1,169 @@
+//! The audit trail: one record per state change, the chain of custody.
+//!
+//! Sequence numbers start at 0 and increase by exactly one per record, across
+//! restarts (they are part of the snapshot), so a consumer that sees a jump
+//! knows it lost records.
+
+use chrono::NaiveDateTime;
+use locker_proto::time::{Duration, Instant};
+use locker_proto::{CompartmentId, DoorState, FaultCode, NodeAddr, PowerStatus, Presence};
+use serde::{Deserialize, Serialize};
+
+use super::alert::SnapshotRef;
+use super::codes::KeypadId;
+use super::parcel::{ParcelId, Purpose};
+
+/// Who caused a state change (or who a notification is for).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Actor {
+    /// A carrier's courier (deposits deliveries, collects returns).
+    Courier,
+    /// The resident a parcel is for (collects deliveries, drops off returns).
+    Recipient,
+    /// Staff at the bank.
+    Staff,
+    /// The operator's backend, remotely.
+    Backend,
+    /// The bank itself (timers, sensors).
+    System,
+}
+
+/// What happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum AuditEvent {
+    /// A compartment was reserved for a parcel.
+    Reserved,
+    /// A reservation was cancelled.
+    ReservationCancelled,
+    /// A reservation ran out before a parcel was deposited.
+    ReservationExpired,
+    /// An unlock was sent to the node.
+    UnlockCommanded {
+        /// Why the door is being opened.
+        purpose: Purpose,
+        /// 0 for the first attempt, 1 for the retry.
+        attempt: u8,
+    },
+    /// The door opened after an unlock.
+    DoorOpened,
+    /// The door closed.
+    DoorClosed,
+    /// The presence sensor confirmed the deposit.
+    DepositVerified,
+    /// The door closed on an empty compartment during a deposit.
+    NoParcelDetected,
+    /// The presence sensor confirmed the parcel was taken.
+    PickupVerified {
+        /// What kind of door session ended with the parcel gone.
+        purpose: Purpose,
+    },
+    /// The door closed with the parcel still inside.
+    ParcelLeftInside,
+    /// A reminder went out.
+    ReminderSent,
+    /// A reminder fell in quiet hours and was moved.
+    ReminderDeferred {
+        /// How long it waits.
+        by: Duration,
+    },
+    /// An escalation went out.
+    EscalationSent,
+    /// The parcel expired; staff have a removal task.
+    Expired,
+    /// The door opened without a command.
+    DoorForced,
+    /// The door stayed open past its limit.
+    DoorAjar,
+    /// The door never opened after an unlock and its retry, or the node refused.
+    LockFault,
+    /// The sensors contradict the books.
+    SensorDisagrees {
+        /// What the presence sensor said.
+        presence: Presence,
+    },
+    /// Taken out of service.
+    OutOfService {
+        /// Why.
+        reason: ServiceReason,
+    },
+    /// Put back in service.
+    BackInService,
+    /// A pickup deadline was pushed back.
+    DeadlineExtended {
+        /// By how much.
+        by: Duration,
+    },
+    /// A wrong code at a keypad.
+    CodeRejected {
+        /// Which keypad.
+        keypad: KeypadId,
+    },
+    /// A right code at a keypad.
+    CodeAccepted {
+        /// Which keypad.
+        keypad: KeypadId,
+    },
+    /// Failed attempts spiked bank-wide.
+    KeypadAttackSuspected,
+    /// The bank's power source changed.
+    Power(PowerStatus),
+    /// A snapshot was restored after a restart.
+    Restored,
+    /// Reconciliation found the compartment different from the books.
+    Discrepancy {
+        /// Door seen by the scan.
+        door: DoorState,
+        /// Presence seen by the scan.
+        occupied: bool,
+        /// Channel fault seen by the scan.
+        faulted: bool,
+    },
+    /// A node stopped answering.
+    NodeLost(NodeAddr),
+    /// A node answers again.
+    NodeBack(NodeAddr),
+    /// A node reported a fault.
+    FaultReported(FaultCode),
+    /// Sensor health asked for maintenance.
+    MaintenanceNeeded,
+}
+
+/// Why a compartment is out of service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum ServiceReason {
+    /// Staff or backend took it out.
+    Override,
+    /// The door was forced.
+    ForcedDoor,
+    /// The lock did not release.
+    LockFault,
+    /// The sensors contradict the books.
+    SensorDisagrees,
+    /// A removal could not be verified.
+    RemovalNotVerified,
+}
+
+/// One audit record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// Gap-free sequence number.
+    pub seq: u64,
+    /// Monotonic time.
+    pub at: Instant,
+    /// Wall time, once [`Bank::set_wall_clock`](super::Bank::set_wall_clock) was called.
+    pub wall: Option<NaiveDateTime>,
+    /// Who.
+    pub actor: Actor,
+    /// Which compartment, if one.
+    pub compartment: Option<CompartmentId>,
+    /// Which parcel, if one.
+    pub parcel: Option<ParcelId>,
+    /// What.
+    pub event: AuditEvent,
+    /// The camera snapshot requested for this event, if any.
+    pub snapshot: Option<SnapshotRef>,
+}

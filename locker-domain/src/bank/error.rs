@@ -1,0 +1,79 @@
+//! What a bank call can refuse, in words a caller can act on.
+
+use locker_proto::time::Instant;
+use locker_proto::{Channel, CompartmentId, NodeAddr};
+
+use super::allocation::AllocationError;
+use super::codes::CodeError;
+use super::parcel::Stage;
+
+/// Which output queue is full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Queue {
+    /// [`Bank::poll_command`](super::Bank::poll_command).
+    Commands,
+    /// [`Bank::poll_notification`](super::Bank::poll_notification).
+    Notifications,
+    /// [`Bank::poll_alert`](super::Bank::poll_alert).
+    Alerts,
+    /// [`Bank::poll_audit`](super::Bank::poll_audit).
+    Audit,
+    /// [`Bank::poll_snapshot_request`](super::Bank::poll_snapshot_request).
+    Snapshots,
+}
+
+/// Why the bank refused an input. The bank's state is unchanged whenever one
+/// of these is returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BankError {
+    /// No compartment has this number.
+    #[error("{0} is not in this bank's layout")]
+    UnknownCompartment(CompartmentId),
+    /// No compartment is wired to this node channel.
+    #[error("no compartment is wired to {node} {channel}: check the layout against the wiring")]
+    UnknownChannel {
+        /// The node.
+        node: NodeAddr,
+        /// The channel.
+        channel: Channel,
+    },
+    /// No compartment is on this node.
+    #[error("{0} drives no compartment of this bank")]
+    UnknownNode(NodeAddr),
+    /// `now` is earlier than a time already passed in.
+    #[error("time went backwards: {now} is before {latest}; pass the same monotonic clock to every call")]
+    TimeWentBackwards {
+        /// The time given.
+        now: Instant,
+        /// The latest time seen.
+        latest: Instant,
+    },
+    /// An output queue has no room for what this call must emit.
+    #[error("the {0:?} output queue is full: drain the poll_* outputs and call again")]
+    OutputFull(Queue),
+    /// No compartment for the parcel.
+    #[error(transparent)]
+    NoFit(#[from] AllocationError),
+    /// The compartment is not in a stage where this is allowed.
+    #[error("{compartment} is {stage:?}, where this is not allowed")]
+    WrongStage {
+        /// The compartment.
+        compartment: CompartmentId,
+        /// Its stage.
+        stage: Stage,
+    },
+    /// The compartment is out of service.
+    #[error("{0} is out of service: staff must put it back in service first")]
+    OutOfService(CompartmentId),
+    /// A code problem: wrong length, not digits, keypad locked out or unknown.
+    #[error(transparent)]
+    Code(#[from] CodeError),
+    /// The code matches no parcel.
+    #[error("this code opens no compartment: check it and try again")]
+    WrongCode,
+    /// The power is nearly gone; only persistence and shutdown remain.
+    #[error("the bank is shutting down on a critical battery: try again when power is back")]
+    ShuttingDown,
+}

@@ -1,0 +1,99 @@
+//! The bank's configurable rules: deadlines, pulse length, code length, power
+//! thresholds, quiet hours.
+
+use locker_proto::time::Duration;
+
+use super::codes::LockoutPolicy;
+use super::health::HealthPolicy;
+
+/// Hours of the day (wall clock) when reminders wait. Minutes since midnight;
+/// `start > end` means the quiet period spans midnight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct QuietHours {
+    /// First quiet minute of the day (0..1440).
+    pub start_minute: u16,
+    /// First minute after the quiet period (0..1440).
+    pub end_minute: u16,
+}
+
+impl QuietHours {
+    /// Quiet from `start_h:00` to `end_h:00`.
+    pub const fn hours(start_h: u16, end_h: u16) -> Self {
+        QuietHours { start_minute: start_h * 60, end_minute: end_h * 60 }
+    }
+
+    /// Whether minute-of-day `minute` is quiet.
+    pub const fn contains(&self, minute: u16) -> bool {
+        if self.start_minute <= self.end_minute {
+            minute >= self.start_minute && minute < self.end_minute
+        } else {
+            minute >= self.start_minute || minute < self.end_minute
+        }
+    }
+
+    /// Minutes from `minute` until the quiet period ends (0 when not quiet).
+    pub const fn minutes_until_end(&self, minute: u16) -> u16 {
+        if !self.contains(minute) {
+            0
+        } else if minute < self.end_minute {
+            self.end_minute - minute
+        } else {
+            1440 - minute + self.end_minute
+        }
+    }
+}
+
+/// The rules of a bank. [`Policy::default`] gives the values of the issue.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Policy {
+    /// After deposit, first reminder to the recipient (24 h).
+    pub reminder_after: Duration,
+    /// After deposit, escalation to recipient and staff (48 h).
+    pub escalation_after: Duration,
+    /// After deposit, the parcel expires and staff get a removal task (72 h).
+    pub expiry_after: Duration,
+    /// How long a reservation holds a compartment before a courier arrives (24 h).
+    pub reservation_hold: Duration,
+    /// How long a courier has to retry after "no parcel detected" (10 min).
+    pub deposit_window: Duration,
+    /// How long a door may stay open before an alert (2 min).
+    pub door_ajar_limit: Duration,
+    /// How long after an unlock the door must have opened (15 s); one retry, then a lock fault.
+    pub unlock_confirm: Duration,
+    /// How long after the door closes the presence sensor may take to settle (3 s).
+    pub presence_settle: Duration,
+    /// Lock pulse length sent with every unlock (500 ms).
+    pub unlock_pulse_ms: u16,
+    /// Digits in a pickup code (6).
+    pub code_digits: u8,
+    /// Below this battery charge, new deposits are refused (30 %).
+    pub min_charge_for_deposit: u8,
+    /// When reminders wait (21:00 to 08:00); `None` sends them at any hour.
+    pub quiet_hours: Option<QuietHours>,
+    /// Keypad attempt limits.
+    pub lockout: LockoutPolicy,
+    /// Sensor health thresholds.
+    pub health: HealthPolicy,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            reminder_after: Duration::from_hours(24),
+            escalation_after: Duration::from_hours(48),
+            expiry_after: Duration::from_hours(72),
+            reservation_hold: Duration::from_hours(24),
+            deposit_window: Duration::from_mins(10),
+            door_ajar_limit: Duration::from_mins(2),
+            unlock_confirm: Duration::from_secs(15),
+            presence_settle: Duration::from_secs(3),
+            unlock_pulse_ms: 500,
+            code_digits: 6,
+            min_charge_for_deposit: 30,
+            quiet_hours: Some(QuietHours::hours(21, 8)),
+            lockout: LockoutPolicy::default(),
+            health: HealthPolicy::default(),
+        }
+    }
+}

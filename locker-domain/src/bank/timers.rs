@@ -1,0 +1,147 @@
+//! The fixed timer table: one deadline per compartment, kept in an indexed
+//! binary min-heap so the next deadline is found in `O(1)` and changed in
+//! `O(log N)`.
+//!
+//! Each compartment has at most one entry (its earliest deadline, see
+//! `Slot::next_deadline`), so the heap never holds stale entries and its
+//! capacity is exactly `N`: no lazy invalidation, no overflow. An entry packs
+//! the deadline (48 bits of milliseconds, about 8,900 years; later deadlines
+//! are clamped there) and the compartment's index (16 bits) into one `u64`, so
+//! ordering is a plain integer compare and ties break by compartment index.
+//! State per compartment: 8 bytes of heap entry plus 2 bytes of position.
+
+use locker_proto::time::Instant;
+
+const NOT_QUEUED: u16 = u16::MAX;
+const TIME_BITS: u32 = 48;
+const TIME_MAX: u64 = (1 << TIME_BITS) - 1;
+
+/// Deadlines of up to `N` compartments.
+#[derive(Clone, Debug)]
+pub(crate) struct DeadlineHeap<const N: usize> {
+    heap: heapless::Vec<u64, N>,
+    pos: [u16; N],
+}
+
+fn pack(at: Instant, slot: usize) -> u64 {
+    (at.as_millis().min(TIME_MAX) << 16) | (slot as u64 & 0xffff)
+}
+
+fn unpack(entry: u64) -> (Instant, usize) {
+    (Instant::from_millis(entry >> 16), (entry & 0xffff) as usize)
+}
+
+impl<const N: usize> DeadlineHeap<N> {
+    pub(crate) const fn new() -> Self {
+        DeadlineHeap { heap: heapless::Vec::new(), pos: [NOT_QUEUED; N] }
+    }
+
+    /// The earliest deadline and its compartment.
+    pub(crate) fn peek(&self) -> Option<(Instant, usize)> {
+        self.heap.first().map(|e| unpack(*e))
+    }
+
+    /// Sets (or with `None` clears) compartment `slot`'s deadline.
+    pub(crate) fn set(&mut self, slot: usize, at: Option<Instant>) {
+        let Some(p) = self.pos.get(slot).copied() else { return };
+        match (p != NOT_QUEUED, at) {
+            (false, None) => {}
+            (false, Some(at)) => {
+                let i = self.heap.len();
+                if self.heap.push(pack(at, slot)).is_ok() {
+                    self.set_pos(slot, i);
+                    self.sift_up(i);
+                }
+            }
+            (true, Some(at)) => {
+                let i = usize::from(p);
+                if let Some(e) = self.heap.get_mut(i) {
+                    *e = pack(at, slot);
+                }
+                self.sift_up(i);
+                self.sift_down(i);
+            }
+            (true, None) => {
+                let i = usize::from(p);
+                let last = self.heap.len().saturating_sub(1);
+                self.heap.swap(i, last);
+                self.heap.pop();
+                self.set_pos(slot, usize::from(NOT_QUEUED));
+                if let Some(moved) = self.heap.get(i).map(|e| unpack(*e).1) {
+                    self.set_pos(moved, i);
+                    self.sift_up(i);
+                    self.sift_down(i);
+                }
+            }
+        }
+    }
+
+    fn set_pos(&mut self, slot: usize, i: usize) {
+        if let Some(p) = self.pos.get_mut(slot) {
+            *p = u16::try_from(i).unwrap_or(NOT_QUEUED);
+        }
+    }
+
+    fn swap(&mut self, a: usize, b: usize) {
+        self.heap.swap(a, b);
+        for i in [a, b] {
+            if let Some(slot) = self.heap.get(i).map(|e| unpack(*e).1) {
+                self.set_pos(slot, i);
+            }
+        }
+    }
+
+    fn sift_up(&mut self, mut i: usize) {
+        while i > 0 {
+            let parent = (i - 1) / 2;
+            match (self.heap.get(i), self.heap.get(parent)) {
+                (Some(c), Some(p)) if c < p => {
+                    self.swap(i, parent);
+                    i = parent;
+                }
+                _ => break,
+            }
+        }
+    }
+
+    fn sift_down(&mut self, mut i: usize) {
+        loop {
+            let mut smallest = i;
+            for child in [2 * i + 1, 2 * i + 2] {
+                if let (Some(c), Some(s)) = (self.heap.get(child), self.heap.get(smallest)) {
+                    if c < s {
+                        smallest = child;
+                    }
+                }
+            }
+            if smallest == i {
+                break;
+            }
+            self.swap(i, smallest);
+            i = smallest;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_earliest_deadline_comes_first_and_moves_when_changed() {
+        let mut h = DeadlineHeap::<8>::new();
+        h.set(3, Some(Instant::from_secs(30)));
+        h.set(1, Some(Instant::from_secs(10)));
+        h.set(5, Some(Instant::from_secs(20)));
+        assert_eq!(h.peek(), Some((Instant::from_secs(10), 1)));
+        h.set(1, Some(Instant::from_secs(40)));
+        assert_eq!(h.peek(), Some((Instant::from_secs(20), 5)));
+        h.set(5, None);
+        assert_eq!(h.peek(), Some((Instant::from_secs(30), 3)));
+        h.set(3, None);
+        h.set(1, None);
+        assert_eq!(h.peek(), None);
+        h.set(99, Some(Instant::ZERO));
+        assert_eq!(h.peek(), None);
+    }
+}
