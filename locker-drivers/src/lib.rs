@@ -8,6 +8,7 @@ extern crate std;
 pub mod door;
 mod error;
 pub mod ir;
+pub mod kerong;
 pub mod lock;
 mod traits;
 

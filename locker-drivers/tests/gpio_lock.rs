@@ -1,5 +1,8 @@
 //! The solenoid lock on an output pin: exact pin levels and pulse lengths.
 
+// Test code: a failed expectation is meant to panic.
+#![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
+
 use embedded_hal::digital::PinState;
 use embedded_hal_mock::eh1::MockError;
 use embedded_hal_mock::eh1::delay::{CheckedDelay, NoopDelay, Transaction as DelayTx};

@@ -1,5 +1,8 @@
 //! Door switch and IR presence on input pins: exact pin levels.
 
+// Test code: a failed expectation is meant to panic.
+#![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
+
 use embedded_hal::digital::PinState;
 use embedded_hal_mock::eh1::MockError;
 use embedded_hal_mock::eh1::digital::{Mock as PinMock, State, Transaction as PinTx};

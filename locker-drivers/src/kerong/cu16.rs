@@ -1,0 +1,155 @@
+//! The Kerong KR-CU16: 16 locks and 16 IR inputs per board, up to 16 boards
+//! on one RS-485 line.
+//!
+//! # Frames
+//!
+//! Requests are `02 ADDR CMD 03 SUM`, SUM the low byte of the sum of the
+//! bytes before it, ADDR `(board << 4) | lock_index`:
+//!
+//! | request | bytes (board 0) | response |
+//! |---|---|---|
+//! | status of all channels | `02 00 30 03 35` | `02 00 35 L1-8 L9-16 IR1-8 IR9-16 03 SUM` (9 bytes) |
+//! | unlock lock index 1 | `02 01 31 03 37` | none |
+//!
+//! Lock and IR bytes carry channel 0 (lock 1) in bit 0. The board does not
+//! answer an unlock; read the status to see the latch release.
+
+use embedded_io::{Read, Write};
+use locker_proto::Channel;
+
+use super::board::check_channel;
+use super::frame::{ETX, Field, STX, check, receive, send};
+use super::{BoardStatus, KerongError, LockBitPolarity, LockBoard};
+
+const CMD_STATUS: u8 = 0x30;
+const CMD_UNLOCK: u8 = 0x31;
+const RESP_STATUS: u8 = 0x35;
+const STATUS_LEN: usize = 9;
+
+/// Channels on a KR-CU16.
+pub const CU16_CHANNELS: u8 = 16;
+
+/// A KR-CU16 board address, 0 to 15, as set on its DIP switches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Cu16Address(u8);
+
+impl Cu16Address {
+    /// The address `board`, or `None` if it is above 15 (the address shares
+    /// a byte with the lock index, four bits each).
+    pub const fn new(board: u8) -> Option<Self> {
+        if board < 16 {
+            Some(Cu16Address(board))
+        } else {
+            None
+        }
+    }
+
+    /// The board number.
+    pub const fn get(self) -> u8 {
+        self.0
+    }
+}
+
+/// One KR-CU16 board on a serial port.
+///
+/// The driver owns the port (give it back with [`release`](Self::release)).
+/// Several boards on one RS-485 line share a port: wrap it in something
+/// that implements `Read + Write` by `&mut` and build one driver per
+/// exchange, or keep one driver and change boards by rebuilding it.
+///
+/// # Timeouts
+///
+/// The driver never waits on a clock. The port's `read` must return what
+/// it has once the caller's timeout expires (zero bytes means nothing
+/// came): a response cut short is a [`KerongError::Truncated`]. 50 ms is
+/// ample at 19200 baud for a 9-byte response.
+#[derive(Debug)]
+pub struct Cu16<S> {
+    serial: S,
+    board: Cu16Address,
+    polarity: LockBitPolarity,
+    ir_blocked_when_empty: u16,
+}
+
+impl<S: Read + Write> Cu16<S> {
+    /// A board at `board` on `serial`, reading lock bits with the default
+    /// [`LockBitPolarity`].
+    pub fn new(serial: S, board: Cu16Address) -> Self {
+        Cu16 {
+            serial,
+            board,
+            polarity: LockBitPolarity::default(),
+            ir_blocked_when_empty: 0,
+        }
+    }
+
+    /// The same board, reading lock bits with `polarity`.
+    pub fn with_polarity(mut self, polarity: LockBitPolarity) -> Self {
+        self.polarity = polarity;
+        self
+    }
+
+    /// The board's address.
+    pub fn address(&self) -> Cu16Address {
+        self.board
+    }
+
+    /// Gives the serial port back.
+    pub fn release(self) -> S {
+        self.serial
+    }
+
+    fn addr_byte(&self, lock_index: u8) -> u8 {
+        (self.board.0 << 4) | (lock_index & 0x0F)
+    }
+}
+
+impl<S: Read + Write> LockBoard for Cu16<S> {
+    type SerialError = S::Error;
+
+    fn channel_count(&self) -> u8 {
+        CU16_CHANNELS
+    }
+
+    fn unlock(&mut self, channel: Channel) -> Result<(), KerongError<S::Error>> {
+        check_channel(channel, CU16_CHANNELS)?;
+        let addr = self.addr_byte(channel.0);
+        send(&mut self.serial, &[STX, addr, CMD_UNLOCK, ETX])
+    }
+
+    fn status(&mut self) -> Result<BoardStatus, KerongError<S::Error>> {
+        let addr = self.addr_byte(0);
+        send(&mut self.serial, &[STX, addr, CMD_STATUS, ETX])?;
+        let mut frame = [0u8; STATUS_LEN];
+        receive(&mut self.serial, &mut frame)?;
+        check(
+            &frame,
+            &[(addr, Field::Address), (RESP_STATUS, Field::Command)],
+        )?;
+        let [_, _, _, l1, l2, i1, i2, _, _] = frame;
+        let locks = u64::from(u16::from_le_bytes([l1, l2]));
+        let items = u64::from(u16::from_le_bytes([i1, i2]) & !self.ir_blocked_when_empty);
+        Ok(BoardStatus::from_bits(
+            CU16_CHANNELS,
+            locks,
+            items,
+            self.polarity,
+        ))
+    }
+
+    fn ir_blocked_when_empty(&self, channel: Channel) -> bool {
+        channel.0 < CU16_CHANNELS && self.ir_blocked_when_empty & (1 << channel.0) != 0
+    }
+
+    fn set_ir_blocked_when_empty(&mut self, channel: Channel, blocked: bool) {
+        if channel.0 < CU16_CHANNELS {
+            let bit = 1u16 << channel.0;
+            if blocked {
+                self.ir_blocked_when_empty |= bit;
+            } else {
+                self.ir_blocked_when_empty &= !bit;
+            }
+        }
+    }
+}

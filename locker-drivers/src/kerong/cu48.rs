@@ -1,0 +1,169 @@
+//! The Kerong KR-CU48: 48 locks and 48 IR inputs per board.
+//!
+//! # Frames
+//!
+//! Learnt from the captures in `AshurkovAV/KerongConsole` ("Коды для
+//! контролера запрос ответ.txt", a TCP-to-RS-485 bridge in front of a
+//! CU48) and checked against the field layout a TypeScript CU48 driver
+//! documents. Requests are `02 ADDR LOCK CMD 03 SUM`, SUM as on the CU16,
+//! ADDR the board address, LOCK the lock index counted from zero:
+//!
+//! | request | bytes (board 0) | response |
+//! |---|---|---|
+//! | status of all channels | `02 00 00 60 03 65` | `02 00 00 75 L1-8 … L41-48 IR1-8 … IR41-48 03 SUM` (18 bytes) |
+//! | unlock lock index 1 | `02 00 01 61 03 67` | none expected (see below) |
+//!
+//! Lock bytes and IR bytes carry the lowest channel in bit 0 of the first
+//! byte (a capture reports cell 14 as `00 20`: bit 5 of the second byte).
+//!
+//! Where the sources disagree or are silent:
+//! - KerongConsole's `CodesClass.Unlock` puts the lock index in byte 1 and
+//!   0 in byte 2, while its captures (and the TypeScript driver) put the
+//!   board in byte 1 and the lock in byte 2. Both give the same checksum;
+//!   this driver follows the captures.
+//! - The captures show no reply to an unlock; one capture shows an 18-byte
+//!   frame with command `0x77` whose meaning is not documented. This driver
+//!   reads no reply to an unlock, like the CU16 driver; read the status to
+//!   confirm the latch released. If a board does answer, its bytes arrive
+//!   before the next status response and that exchange fails with a typed
+//!   error (then retry it, after draining the port).
+//! - Lock-bit polarity: the captures label a set bit "lock closed", hence
+//!   the default [`LockBitPolarity::SetMeansLocked`].
+
+use embedded_io::{Read, Write};
+use locker_proto::Channel;
+
+use super::board::check_channel;
+use super::frame::{ETX, Field, STX, check, receive, send};
+use super::{BoardStatus, KerongError, LockBitPolarity, LockBoard};
+
+const CMD_STATUS: u8 = 0x60;
+const CMD_UNLOCK: u8 = 0x61;
+const RESP_STATUS: u8 = 0x75;
+const STATUS_LEN: usize = 18;
+
+/// Channels on a KR-CU48.
+pub const CU48_CHANNELS: u8 = 48;
+
+/// One KR-CU48 board on a serial port.
+///
+/// Ownership, several boards per line and timeouts work as for
+/// [`Cu16`](super::Cu16). A CU48 has more channels than one bulk status
+/// holds; see [`BoardStatus::bulk_status_window`].
+#[derive(Debug)]
+pub struct Cu48<S> {
+    serial: S,
+    address: u8,
+    polarity: LockBitPolarity,
+    ir_blocked_when_empty: u64,
+}
+
+impl<S: Read + Write> Cu48<S> {
+    /// A board at `address` on `serial`, reading lock bits with the default
+    /// [`LockBitPolarity`].
+    pub fn new(serial: S, address: u8) -> Self {
+        Cu48 {
+            serial,
+            address,
+            polarity: LockBitPolarity::default(),
+            ir_blocked_when_empty: 0,
+        }
+    }
+
+    /// The same board, reading lock bits with `polarity`.
+    pub fn with_polarity(mut self, polarity: LockBitPolarity) -> Self {
+        self.polarity = polarity;
+        self
+    }
+
+    /// The board's address.
+    pub fn address(&self) -> u8 {
+        self.address
+    }
+
+    /// Gives the serial port back.
+    pub fn release(self) -> S {
+        self.serial
+    }
+}
+
+fn le48(bytes: [u8; 6]) -> u64 {
+    let [a, b, c, d, e, f] = bytes;
+    u64::from_le_bytes([a, b, c, d, e, f, 0, 0])
+}
+
+impl<S: Read + Write> LockBoard for Cu48<S> {
+    type SerialError = S::Error;
+
+    fn channel_count(&self) -> u8 {
+        CU48_CHANNELS
+    }
+
+    fn unlock(&mut self, channel: Channel) -> Result<(), KerongError<S::Error>> {
+        check_channel(channel, CU48_CHANNELS)?;
+        send(
+            &mut self.serial,
+            &[STX, self.address, channel.0, CMD_UNLOCK, ETX],
+        )
+    }
+
+    fn status(&mut self) -> Result<BoardStatus, KerongError<S::Error>> {
+        send(
+            &mut self.serial,
+            &[STX, self.address, 0x00, CMD_STATUS, ETX],
+        )?;
+        let mut frame = [0u8; STATUS_LEN];
+        receive(&mut self.serial, &mut frame)?;
+        check(
+            &frame,
+            &[
+                (self.address, Field::Address),
+                (0x00, Field::Command),
+                (RESP_STATUS, Field::Command),
+            ],
+        )?;
+        let [
+            _,
+            _,
+            _,
+            _,
+            l0,
+            l1,
+            l2,
+            l3,
+            l4,
+            l5,
+            i0,
+            i1,
+            i2,
+            i3,
+            i4,
+            i5,
+            _,
+            _,
+        ] = frame;
+        let locks = le48([l0, l1, l2, l3, l4, l5]);
+        let items = le48([i0, i1, i2, i3, i4, i5]) & !self.ir_blocked_when_empty;
+        Ok(BoardStatus::from_bits(
+            CU48_CHANNELS,
+            locks,
+            items,
+            self.polarity,
+        ))
+    }
+
+    fn ir_blocked_when_empty(&self, channel: Channel) -> bool {
+        channel.0 < CU48_CHANNELS && self.ir_blocked_when_empty & (1 << channel.0) != 0
+    }
+
+    fn set_ir_blocked_when_empty(&mut self, channel: Channel, blocked: bool) {
+        if channel.0 < CU48_CHANNELS {
+            let bit = 1u64 << channel.0;
+            if blocked {
+                self.ir_blocked_when_empty |= bit;
+            } else {
+                self.ir_blocked_when_empty &= !bit;
+            }
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! Kerong lock boards (KR-CU16, KR-CU48) over a serial port.
+//!
+//! Integrators often already own a bank of lockers driven by Kerong
+//! boards. The gateway drives them through this module, speaking the
+//! vendor's frames, and converts their status into the same
+//! `locker_proto` reports our own nodes send ([`BoardStatus::bulk_status`],
+//! [`BoardStatus::channel_status`]): the bank cannot tell a Kerong bank
+//! from ours. Each channel is also a [`Lock`](crate::Lock) +
+//! [`DoorSensor`](crate::DoorSensor) + [`PresenceSensor`](crate::PresenceSensor)
+//! through [`LockBoard::channel`].
+//!
+//! # Wiring
+//!
+//! The boards speak RS-485, half duplex, **19200 baud, 8 data bits, no
+//! parity, 1 stop bit** (the factory default). Wire a USB or UART RS-485
+//! adapter A to A and B to B, with a common ground and 120 Ω termination
+//! at both ends of a long line. Set each board's address on its DIP
+//! switches. The port is anything implementing `embedded_io::Read +
+//! Write` (`embedded-io-adapters` wraps `std::io` and `serialport`).
+//!
+//! # Timeouts
+//!
+//! The driver reads a fixed-length response and never waits on a clock:
+//! the port's `read` must return once the caller's timeout expires, with
+//! zero bytes (reported as [`KerongError::Truncated`]) or with an error
+//! (reported as [`KerongError::Serial`]). Every malformed response is a
+//! typed error: [`BadStart`](KerongError::BadStart),
+//! [`BadEnd`](KerongError::BadEnd), [`BadChecksum`](KerongError::BadChecksum),
+//! [`WrongAddress`](KerongError::WrongAddress),
+//! [`UnexpectedCommand`](KerongError::UnexpectedCommand). After an error,
+//! stray bytes may still be in flight: drain the port before the next
+//! exchange.
+//!
+//! # Lock-bit polarity
+//!
+//! Public implementations disagree on it; see [`LockBitPolarity`].
+//!
+//! # Example
+//!
+//! ```
+//! use locker_drivers::kerong::{Cu16, Cu16Address, LockBoard};
+//! use locker_drivers::{DoorSensor, Lock};
+//! use locker_proto::{Channel, DoorState};
+//! # struct Port { sent: Vec<u8>, reply: std::collections::VecDeque<u8> }
+//! # impl embedded_io::ErrorType for Port { type Error = core::convert::Infallible; }
+//! # impl embedded_io::Write for Port {
+//! #     fn write(&mut self, b: &[u8]) -> Result<usize, Self::Error> { self.sent.extend_from_slice(b); Ok(b.len()) }
+//! #     fn flush(&mut self) -> Result<(), Self::Error> { Ok(()) }
+//! # }
+//! # impl embedded_io::Read for Port {
+//! #     fn read(&mut self, b: &mut [u8]) -> Result<usize, Self::Error> {
+//! #         let n = b.len().min(self.reply.len());
+//! #         for x in &mut b[..n] { *x = self.reply.pop_front().unwrap(); }
+//! #         Ok(n)
+//! #     }
+//! # }
+//! # let port = Port { sent: Vec::new(), reply: [0x02, 0x00, 0x35, 0x01, 0x00, 0x00, 0x00, 0x03, 0x3b].into() };
+//! // `port` is the RS-485 adapter; board 0 answers that only lock 1 is latched.
+//! let mut board = Cu16::new(port, Cu16Address::new(0).unwrap());
+//! let status = board.status()?;
+//! assert_eq!(status.bulk_status().locked.count(), 1);
+//! board.channel(Channel(1))?.unlock()?;
+//! let port = board.release();
+//! assert_eq!(port.sent, [0x02, 0x00, 0x30, 0x03, 0x35, 0x02, 0x01, 0x31, 0x03, 0x37]);
+//! # Ok::<(), locker_drivers::kerong::KerongError<core::convert::Infallible>>(())
+//! ```
+
+mod board;
+mod cu16;
+mod cu48;
+mod error;
+mod frame;
+mod status;
+
+pub use board::{BoardChannel, LockBoard};
+pub use cu16::{CU16_CHANNELS, Cu16, Cu16Address};
+pub use cu48::{CU48_CHANNELS, Cu48};
+pub use error::KerongError;
+pub use status::{BoardStatus, LockBitPolarity};

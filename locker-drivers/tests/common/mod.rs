@@ -1,0 +1,124 @@
+//! A scripted serial port: the exact bytes the driver must write, the
+//! canned bytes the board answers, checked to be fully consumed.
+
+#![allow(dead_code, clippy::panic, clippy::indexing_slicing)]
+
+use std::collections::VecDeque;
+
+use embedded_io::{ErrorKind, ErrorType, Read, Write};
+
+/// One step of a serial conversation.
+#[derive(Debug, Clone)]
+pub(crate) enum Step {
+    /// The driver must write exactly these bytes next.
+    Expect(Vec<u8>),
+    /// The board answers these bytes, handed out at most `chunk` at a time.
+    Reply { bytes: Vec<u8>, chunk: usize },
+    /// The next read fails with this error.
+    Fail(ErrorKind),
+}
+
+/// The driver must write `bytes`.
+pub(crate) fn expect(bytes: &[u8]) -> Step {
+    Step::Expect(bytes.to_vec())
+}
+
+/// The board answers `bytes` in one piece.
+pub(crate) fn reply(bytes: &[u8]) -> Step {
+    Step::Reply {
+        bytes: bytes.to_vec(),
+        chunk: usize::MAX,
+    }
+}
+
+/// The board answers `bytes`, one byte per read (a slow UART).
+pub(crate) fn reply_bytewise(bytes: &[u8]) -> Step {
+    Step::Reply {
+        bytes: bytes.to_vec(),
+        chunk: 1,
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct ScriptedSerial {
+    script: VecDeque<Step>,
+    written: Vec<u8>,
+}
+
+impl ScriptedSerial {
+    pub(crate) fn new(script: &[Step]) -> Self {
+        ScriptedSerial {
+            script: script.iter().cloned().collect(),
+            written: Vec::new(),
+        }
+    }
+
+    /// Asserts the whole script was played.
+    pub(crate) fn done(&self) {
+        assert!(
+            self.written.is_empty(),
+            "a partial write was left: {:02x?}",
+            self.written
+        );
+        assert!(
+            self.script.is_empty(),
+            "script not finished: {:02x?}",
+            self.script
+        );
+    }
+}
+
+impl ErrorType for ScriptedSerial {
+    type Error = ErrorKind;
+}
+
+impl Write for ScriptedSerial {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
+        self.written.extend_from_slice(buf);
+        let Some(Step::Expect(expected)) = self.script.front() else {
+            panic!(
+                "unexpected write {:02x?}; next step is {:02x?}",
+                self.written,
+                self.script.front()
+            );
+        };
+        assert!(
+            expected.starts_with(&self.written),
+            "wrote {:02x?}, expected {:02x?}",
+            self.written,
+            expected
+        );
+        if self.written.len() == expected.len() {
+            self.script.pop_front();
+            self.written.clear();
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> Result<(), ErrorKind> {
+        Ok(())
+    }
+}
+
+impl Read for ScriptedSerial {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
+        match self.script.front_mut() {
+            Some(Step::Reply { bytes, chunk }) => {
+                let n = buf.len().min(*chunk).min(bytes.len());
+                buf[..n].copy_from_slice(&bytes[..n]);
+                bytes.drain(..n);
+                if bytes.is_empty() {
+                    self.script.pop_front();
+                }
+                Ok(n)
+            }
+            Some(Step::Fail(kind)) => {
+                let kind = *kind;
+                self.script.pop_front();
+                Err(kind)
+            }
+            // Nothing more from the board: the caller's timeout expires.
+            _ => Ok(0),
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! KR-CU16 against exact frames in both directions.
+
+// Test code: a failed expectation is meant to panic.
+#![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
+
+mod common;
+
+use common::{ScriptedSerial, Step, expect, reply, reply_bytewise};
+use embedded_io::ErrorKind;
+use locker_drivers::kerong::{Cu16, Cu16Address, KerongError, LockBitPolarity, LockBoard};
+use locker_drivers::{DoorSensor, Lock, PresenceSensor};
+use locker_proto::{
+    BulkStatus, Channel, ChannelBits, ChannelStatus, DoorState, LockState, Presence,
+};
+
+const QUERY_BOARD_0: [u8; 5] = [0x02, 0x00, 0x30, 0x03, 0x35];
+
+fn sum(bytes: &[u8]) -> u8 {
+    bytes.iter().fold(0u8, |s, b| s.wrapping_add(*b))
+}
+
+/// A status response from `addr` with its correct checksum.
+fn status_frame(addr: u8, locks: u16, ir: u16) -> Vec<u8> {
+    let [l1, l2] = locks.to_le_bytes();
+    let [i1, i2] = ir.to_le_bytes();
+    let mut f = vec![0x02, addr, 0x35, l1, l2, i1, i2, 0x03];
+    f.push(sum(&f));
+    f
+}
+
+fn board(script: &[Step]) -> Cu16<ScriptedSerial> {
+    Cu16::new(ScriptedSerial::new(script), Cu16Address::new(0).unwrap())
+}
+
+#[test]
+fn querying_board_0_sends_the_documented_frame_and_reads_every_channel() {
+    // Locks 1 and 16 latched, IR sees an item behind lock 2.
+    let response = [0x02, 0x00, 0x35, 0x01, 0x80, 0x02, 0x00, 0x03, 0xBD];
+    assert_eq!(sum(&response[..8]), 0xBD);
+    let mut cu16 = board(&[expect(&QUERY_BOARD_0), reply(&response)]);
+    let status = cu16.status().unwrap();
+    assert_eq!(
+        status.bulk_status(),
+        BulkStatus {
+            channels: 16,
+            door_open: ChannelBits(0x7FFE),
+            locked: ChannelBits(0x8001),
+            occupied: ChannelBits(0x0002),
+            faulted: ChannelBits(0),
+        }
+    );
+    assert_eq!(
+        status.channel_status(Channel(1)),
+        Some(ChannelStatus {
+            channel: Channel(1),
+            door: DoorState::Open,
+            lock: LockState::Unlocked,
+            presence: Presence::occupied(1, 1),
+            fault: None,
+            temperature: None,
+        })
+    );
+    assert_eq!(status.lock(Channel(15)), Some(LockState::Locked));
+    assert_eq!(status.lock(Channel(16)), None);
+    cu16.release().done();
+}
+
+#[test]
+fn unlocking_lock_index_1_of_board_0_sends_the_documented_frame() {
+    let mut cu16 = board(&[expect(&[0x02, 0x01, 0x31, 0x03, 0x37])]);
+    cu16.unlock(Channel(1)).unwrap();
+    cu16.release().done();
+}
+
+#[test]
+fn board_5_lock_15_is_addressed_in_one_byte() {
+    let mut cu16 = Cu16::new(
+        ScriptedSerial::new(&[expect(&[0x02, 0x5F, 0x31, 0x03, 0x95])]),
+        Cu16Address::new(5).unwrap(),
+    );
+    cu16.unlock(Channel(15)).unwrap();
+    cu16.release().done();
+}
+
+#[test]
+fn a_board_address_above_15_cannot_be_built() {
+    assert!(Cu16Address::new(16).is_none());
+    assert_eq!(Cu16Address::new(15).map(Cu16Address::get), Some(15));
+}
+
+#[test]
+fn unlocking_a_channel_the_board_lacks_sends_nothing() {
+    let mut cu16 = board(&[]);
+    assert_eq!(
+        cu16.unlock(Channel(16)),
+        Err(KerongError::NoSuchChannel {
+            channel: 16,
+            last: 15
+        })
+    );
+    assert!(cu16.channel(Channel(16)).is_err());
+    cu16.release().done();
+}
+
+#[test]
+fn a_response_arriving_byte_by_byte_is_reassembled() {
+    let mut cu16 = board(&[
+        expect(&QUERY_BOARD_0),
+        reply_bytewise(&status_frame(0x00, 0xFFFF, 0)),
+    ]);
+    assert_eq!(
+        cu16.status().unwrap().bulk_status().locked,
+        ChannelBits(0xFFFF)
+    );
+    cu16.release().done();
+}
+
+#[test]
+fn a_response_cut_short_by_the_timeout_is_truncated() {
+    let full = status_frame(0x00, 0, 0);
+    let mut cu16 = board(&[expect(&QUERY_BOARD_0), reply(&full[..5])]);
+    assert_eq!(
+        cu16.status(),
+        Err(KerongError::Truncated {
+            expected: 9,
+            received: 5
+        })
+    );
+    cu16.release().done();
+}
+
+#[test]
+fn a_silent_board_is_truncated_at_zero_bytes() {
+    let mut cu16 = board(&[expect(&QUERY_BOARD_0)]);
+    assert_eq!(
+        cu16.status(),
+        Err(KerongError::Truncated {
+            expected: 9,
+            received: 0
+        })
+    );
+    cu16.release().done();
+}
+
+#[test]
+fn a_flipped_bit_is_a_bad_checksum() {
+    let mut frame = status_frame(0x00, 0x0001, 0);
+    frame[3] ^= 0x04;
+    let mut cu16 = board(&[expect(&QUERY_BOARD_0), reply(&frame)]);
+    assert_eq!(
+        cu16.status(),
+        Err(KerongError::BadChecksum {
+            computed: 0x3F,
+            received: 0x3B
+        })
+    );
+    cu16.release().done();
+}
+
+#[test]
+fn a_clean_answer_from_board_1_is_a_wrong_address() {
+    let mut cu16 = board(&[expect(&QUERY_BOARD_0), reply(&status_frame(0x10, 0, 0))]);
+    assert_eq!(
+        cu16.status(),
+        Err(KerongError::WrongAddress {
+            expected: 0x00,
+            received: 0x10
+        })
+    );
+    cu16.release().done();
+}
+
+#[test]
+fn a_frame_that_does_not_start_with_stx_is_rejected() {
+    let mut frame = status_frame(0x00, 0, 0);
+    frame[0] = 0xFF;
+    let mut cu16 = board(&[expect(&QUERY_BOARD_0), reply(&frame)]);
+    assert_eq!(cu16.status(), Err(KerongError::BadStart { received: 0xFF }));
+    cu16.release().done();
+}
+
+#[test]
+fn a_frame_without_etx_is_rejected() {
+    let mut frame = status_frame(0x00, 0, 0);
+    frame[7] = 0x00;
+    let mut cu16 = board(&[expect(&QUERY_BOARD_0), reply(&frame)]);
+    assert_eq!(cu16.status(), Err(KerongError::BadEnd { received: 0x00 }));
+    cu16.release().done();
+}
+
+#[test]
+fn a_clean_frame_with_another_command_is_rejected() {
+    let mut frame = vec![0x02, 0x00, 0x36, 0x00, 0x00, 0x00, 0x00, 0x03];
+    frame.push(sum(&frame));
+    let mut cu16 = board(&[expect(&QUERY_BOARD_0), reply(&frame)]);
+    assert_eq!(
+        cu16.status(),
+        Err(KerongError::UnexpectedCommand {
+            expected: 0x35,
+            received: 0x36
+        })
+    );
+    cu16.release().done();
+}
+
+#[test]
+fn a_serial_error_is_carried_unchanged() {
+    let mut cu16 = board(&[expect(&QUERY_BOARD_0), Step::Fail(ErrorKind::TimedOut)]);
+    assert_eq!(cu16.status(), Err(KerongError::Serial(ErrorKind::TimedOut)));
+    cu16.release().done();
+}
+
+#[test]
+fn inverted_polarity_reads_a_set_bit_as_released() {
+    let mut cu16 = board(&[
+        expect(&QUERY_BOARD_0),
+        reply(&status_frame(0x00, 0x0001, 0)),
+    ])
+    .with_polarity(LockBitPolarity::SetMeansUnlocked);
+    let status = cu16.status().unwrap();
+    assert_eq!(status.lock(Channel(0)), Some(LockState::Unlocked));
+    assert_eq!(status.door(Channel(1)), Some(DoorState::Closed));
+    assert_eq!(status.bulk_status().locked, ChannelBits(0xFFFE));
+    cu16.release().done();
+}
+
+#[test]
+fn a_channel_is_a_lock_a_door_sensor_and_a_presence_sensor() {
+    let mut cu16 = board(&[
+        expect(&[0x02, 0x03, 0x31, 0x03, 0x39]),
+        expect(&QUERY_BOARD_0),
+        reply(&status_frame(0x00, 0xFFF7, 0)),
+        expect(&QUERY_BOARD_0),
+        reply(&status_frame(0x00, 0xFFF7, 0)),
+        expect(&QUERY_BOARD_0),
+        reply(&status_frame(0x00, 0xFFFF, 0x0008)),
+    ]);
+    let mut ch = cu16.channel(Channel(3)).unwrap();
+    ch.unlock().unwrap();
+    assert_eq!(ch.lock_state().unwrap(), LockState::Unlocked);
+    assert_eq!(ch.door_state().unwrap(), DoorState::Open);
+    assert_eq!(ch.presence().unwrap(), Presence::occupied(1, 1));
+    cu16.release().done();
+}
+
+#[test]
+fn an_ir_sensor_blocked_while_empty_is_calibrated_out_of_the_bulk_status() {
+    let blocked = status_frame(0x00, 0xFFFF, 0x0004);
+    let mut cu16 = board(&[
+        expect(&QUERY_BOARD_0),
+        reply(&blocked),
+        expect(&QUERY_BOARD_0),
+        reply(&blocked),
+        expect(&QUERY_BOARD_0),
+        reply(&blocked),
+    ]);
+    let mut ch = cu16.channel(Channel(2)).unwrap();
+    assert_eq!(ch.calibrate_empty().unwrap(), 1);
+    assert_eq!(ch.baseline(), 1);
+    assert_eq!(ch.presence().unwrap(), Presence::empty(0, 1));
+    assert_eq!(
+        cu16.status().unwrap().bulk_status().occupied,
+        ChannelBits(0)
+    );
+    cu16.release().done();
+}
+
+#[test]
+fn a_failed_calibration_keeps_the_previous_baseline() {
+    let mut cu16 = board(&[
+        expect(&QUERY_BOARD_0),
+        reply(&status_frame(0x00, 0xFFFF, 0x0004)),
+        expect(&QUERY_BOARD_0),
+    ]);
+    let mut ch = cu16.channel(Channel(2)).unwrap();
+    ch.calibrate_empty().unwrap();
+    assert!(ch.calibrate_empty().is_err());
+    assert_eq!(ch.baseline(), 1);
+    cu16.release().done();
+}
