@@ -21,58 +21,69 @@
 //!
 //! # How hard is guessing under the default policy?
 //!
-//! The arithmetic below runs as a test, so the numbers in this paragraph
-//! cannot silently drift from the code. With 6-digit codes there are
-//! 1,000,000 codes. A full bank of 48 compartments holds 48 active codes, so
-//! a random guess opens *some* parcel with probability 48 / 1,000,000 = 1 in
-//! 20,833. One keypad allows 3 free guesses, then lockouts of 30 s, 1, 2, 4,
-//! 8, 16, 32 min and from then on 1 h per guess: 10 guesses in the first
-//! 2 h 7.5 min, and 1 guess per hour after that. An attacker therefore needs
-//! about 20,833 / 2 = 10,400 guesses for even odds, which takes **about
-//! 14 months** at one keypad, and the expected time to the first success is
-//! **about 2.4 years**. Even a 10,000-compartment bank (1 in 100 per guess)
-//! holds out for about 4 days on average, and the bank-wide spike alert has
-//! long since called staff: an attacker's natural rhythm of one guess per
-//! lockout at several keypads exceeds 20 failures per 10 minutes only with
-//! more than 120 keypads, but every lockout of one hour is itself visible in
-//! the audit trail.
+//! The doc test below drives a real [`KeypadGuard`] as fast as it allows and
+//! computes the odds from what it measures, so these numbers cannot drift
+//! from the code. Six digits give 1,000,000 codes.
+//!
+//! - **Per guess.** A full bank of 48 compartments holds 48 active codes: a
+//!   random guess opens *some* parcel with probability 48 / 1,000,000, 1 in
+//!   20,833. A 10,000-compartment bank: 1 in 100.
+//! - **Guesses per hour at one keypad.** 3 free guesses, then lockouts of
+//!   30 s, 1, 2, 4, 8, 16 and 32 min, then 1 h per guess: 10 guesses in the
+//!   first hour, 1 per hour from then on (33 in the first day). Never more
+//!   than 8 wrong codes in any 10 minutes, so one keypad alone cannot trip
+//!   the bank-wide spike alert (20 in 10 min): a spike means several keypads,
+//!   or a keypad that misbehaves.
+//! - **Expected time to open any parcel** (guesses are independent, the
+//!   first success ends it): **about 868 days, 2.4 years** for the full
+//!   48-compartment bank (even odds only after 20 months), and **about
+//!   3.8 days** for a full 10,000-compartment bank. A bank with several
+//!   keypads divides these by their number. The large bank is why a lockout
+//!   is not enough on its own: there, use 8 digits (the same 10,000 codes in
+//!   10^8 give 1 in 10,000 per guess, over a year) and watch lockouts in
+//!   the audit trail.
 //!
 //! ```
-//! use locker_domain::bank::codes::{LockoutPolicy, KeypadGuard, KeypadId};
+//! use locker_domain::bank::codes::{KeypadGuard, KeypadId, LockoutPolicy};
 //! use locker_proto::time::{Duration, Instant};
 //!
 //! let policy = LockoutPolicy::default();
-//! let code_space = 10u64.pow(6) as f64;
+//! let hour = Duration::from_hours(1).as_millis() as f64;
 //!
-//! // Measure the schedule by driving a real guard as fast as it lets us.
+//! // When can the n-th guess be made? Ask a guard, guessing as soon as allowed.
 //! let mut guard = KeypadGuard::<1>::new(policy);
-//! let keypad = KeypadId(0);
 //! let mut now = Instant::ZERO;
-//! let mut guesses_in_first_day = 0u32;
-//! while now < Instant::ZERO + Duration::from_hours(24) {
-//!     let outcome = guard.record_failure(keypad, now).unwrap();
-//!     guesses_in_first_day += 1;
-//!     if let Some(until) = outcome.locked_until {
+//! let mut guess_at = Vec::new(); // guess_at[n - 1]: time of the n-th guess, in hours
+//! for _ in 0..40 {
+//!     guess_at.push(now.as_millis() as f64 / hour);
+//!     if let Some(until) = guard.record_failure(KeypadId(0), now).unwrap().locked_until {
 //!         now = until;
 //!     }
 //! }
-//! // 10 guesses in the first ~2 hours, then one per hour.
-//! assert_eq!(guesses_in_first_day, 32);
-//! let guesses_per_hour = 3_600.0 / policy.max_lockout.as_secs() as f64;
-//! assert_eq!(guesses_per_hour, 1.0);
+//! let in_first = |h: f64| guess_at.iter().filter(|t| **t < h).count();
+//! assert_eq!(in_first(1.0), 10);
+//! assert_eq!(in_first(10.0 / 60.0), 8); // the most any 10 minutes allow
+//! // From the 11th guess on, one per maximum lockout: one per hour.
+//! let steady = policy.max_lockout.as_millis() as f64 / hour;
+//! assert_eq!(guess_at[39] - guess_at[38], steady);
 //!
-//! for (active_codes, expected_days) in [(48.0, 868.0), (10_000.0, 4.1)] {
-//!     let p = active_codes / code_space; // one guess opens some parcel
-//!     let expected_guesses = 1.0 / p;    // geometric distribution
-//!     // Guesses beyond the first day's ramp come at one per hour.
-//!     let hours = 24.0 + (expected_guesses - guesses_in_first_day as f64).max(0.0) / guesses_per_hour;
-//!     let days = hours / 24.0;
-//!     assert!((days - expected_days).abs() / expected_days < 0.01, "{active_codes}: {days} days");
-//! }
-//! // Even odds at a full 48-compartment bank: ln 2 / p guesses, over a year.
-//! let even_odds_guesses = core::f64::consts::LN_2 / (48.0 / code_space);
-//! let even_odds_months = even_odds_guesses / guesses_per_hour / 24.0 / 30.4;
-//! assert!(even_odds_months > 13.0 && even_odds_months < 14.0);
+//! // Expected time of the first success: sum P(first success at n) * t(n) over
+//! // the measured ramp, plus the closed form of the steady tail.
+//! let expected_hours = |active: f64, digits: i32| {
+//!     let p = active / 10f64.powi(digits);
+//!     let q = 1.0 - p;
+//!     let ramp: f64 = (0..40).map(|i| p * q.powi(i) * guess_at[i as usize]).sum();
+//!     ramp + q.powi(40) * (guess_at[39] + steady / p)
+//! };
+//! let full_48 = expected_hours(48.0, 6);
+//! let full_10k = expected_hours(10_000.0, 6);
+//! println!("48: {:.0} days; 10,000: {:.1} days", full_48 / 24.0, full_10k / 24.0);
+//! assert!((full_48 / 24.0 - 868.0).abs() < 1.0);
+//! assert!((full_10k / 24.0 - 3.8).abs() < 0.05);
+//! assert!(expected_hours(10_000.0, 8) / 24.0 > 365.0);
+//! // Even odds for the 48-compartment bank take ln 2 / p guesses: about 20 months.
+//! let even_odds_days = (core::f64::consts::LN_2 / (48.0 / 1e6) - 11.0) * steady / 24.0;
+//! assert!((even_odds_days / 30.44 - 19.8).abs() < 0.1);
 //! ```
 
 use core::fmt;
@@ -111,7 +122,7 @@ const UNBIASED_BYTE_LIMIT: u8 = 250;
 ///
 /// let code = PickupCode::parse("042917").unwrap();
 /// assert_eq!(code.len(), 6);
-/// assert_eq!(format!("{code:?}"), "PickupCode(<6 digits>)");
+/// assert_eq!(format!("{code:?}"), "PickupCode(******)");
 /// assert!(code.ct_eq(&PickupCode::from_digits(&[0, 4, 2, 9, 1, 7]).unwrap()));
 /// ```
 #[derive(Clone, Copy, Serialize, Deserialize)]
@@ -338,9 +349,13 @@ impl PickupCode {
     }
 }
 
+/// One `*` per digit: the length is policy, not secret, and a log line can
+/// hold no numeral of the code.
 impl fmt::Debug for PickupCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PickupCode(<{} digits>)", self.len)
+        f.write_str("PickupCode(")?;
+        fmt::Display::fmt(self, f)?;
+        f.write_str(")")
     }
 }
 
@@ -357,7 +372,7 @@ impl fmt::Display for PickupCode {
 #[cfg(feature = "defmt")]
 impl defmt::Format for PickupCode {
     fn format(&self, f: defmt::Formatter<'_>) {
-        defmt::write!(f, "PickupCode(<{=u8} digits>)", self.len);
+        defmt::write!(f, "PickupCode({=u8} digits)", self.len);
     }
 }
 
@@ -640,6 +655,7 @@ impl<const K: usize> KeypadGuard<K> {
     /// moves on. Failure counts are kept: the next wrong code still doubles.
     /// Calling it early is harmless.
     pub fn handle_timeout(&mut self, now: Instant) {
+        let now = self.advance(now);
         for state in &mut self.keypads {
             if state.locked_until.is_some_and(|until| until <= now) {
                 state.locked_until = None;
