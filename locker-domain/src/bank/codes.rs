@@ -599,11 +599,16 @@ impl<const K: usize> KeypadGuard<K> {
 
     /// Whether `keypad` may try a code now.
     ///
+    /// A `now` earlier than one seen before counts as that later time, so a
+    /// clock stepping back can neither open a keypad early nor reopen it.
+    ///
     /// # Errors
     /// [`CodeError::LockedOut`] while it is locked; [`CodeError::UnknownKeypad`]
     /// for a keypad beyond `K`.
     pub fn check(&self, keypad: KeypadId, now: Instant) -> Result<(), CodeError> {
         let state = self.keypad(keypad)?;
+        // A stale `now` is judged at the latest time seen, as the records are.
+        let now = now.max(self.latest);
         match state.locked_until {
             Some(until) if now < until => Err(CodeError::LockedOut { until }),
             _ => Ok(()),
