@@ -1,1 +1,1460 @@
 //! The locker bank state machine (gateway side).
+//!
+//! A [`Bank`] holds the books of up to `N` compartments: which parcel is
+//! where, what each door is doing, which deadlines run. It is sans-IO:
+//!
+//! - **Inputs** go in through `handle_*(…, now)` (node events, status scans,
+//!   command outcomes, power, timeouts) and the domain calls ([`Bank::reserve`],
+//!   [`Bank::start_deposit`], [`Bank::enter_code`], the overrides).
+//! - **Outputs** come out of `poll_*()`: bus commands for the gateway's link
+//!   layer ([`Bank::poll_command`]), notifications, alerts, audit records,
+//!   camera snapshot requests and persistence requests.
+//! - **The next deadline** comes from [`Bank::poll_timeout`]; call
+//!   [`Bank::handle_timeout`] when it passes. Calling it early is harmless.
+//!
+//! # A delivery, end to end
+//!
+//! ```
+//! use locker_domain::bank::{Bank, Compartment, Layout, ParcelKind, ParcelNeeds, Policy, CodeOutcome};
+//! use locker_domain::bank::codes::KeypadId;
+//! use locker_proto::{Channel, Command, CompartmentId, Dimensions, Event, NodeAddr, Presence, SizeClass};
+//! use locker_proto::time::Instant;
+//! # struct Dice(u8);
+//! # impl rand_core::RngCore for Dice {
+//! #     fn next_u32(&mut self) -> u32 { rand_core::impls::next_u32_via_fill(self) }
+//! #     fn next_u64(&mut self) -> u64 { rand_core::impls::next_u64_via_fill(self) }
+//! #     fn fill_bytes(&mut self, dst: &mut [u8]) { for b in dst { self.0 = self.0.wrapping_add(77); *b = self.0; } }
+//! # }
+//! let node = NodeAddr(1);
+//! let small = Compartment::new(CompartmentId(1), node, Channel(0), SizeClass::Small,
+//!     Dimensions::new(420, 80, 600));
+//! let mut bank = Bank::<8>::new(Layout::new(&[small])?, Policy::default())?;
+//! let mut now = Instant::from_secs(1);
+//! let mut rng = Dice(0);
+//!
+//! let r = bank.reserve(ParcelNeeds::size(SizeClass::Small), ParcelKind::Delivery, &mut rng, now)?;
+//! bank.start_deposit(r.compartment, now)?;
+//! assert!(matches!(bank.poll_command(), Some((_, Command::Unlock { .. }))));
+//! let ch = Channel(0);
+//! bank.handle_node_event(node, &Event::DoorOpened { channel: ch, commanded: true }, now)?;
+//! bank.handle_node_event(node, &Event::PresenceChanged { channel: ch, presence: Presence::occupied(250, 10) }, now)?;
+//! bank.handle_node_event(node, &Event::DoorClosed { channel: ch }, now)?;
+//! // The recipient is sent the code, once.
+//! let code = loop {
+//!     let n = bank.poll_notification().unwrap();
+//!     if let locker_domain::bank::NotificationKind::PickupCode(code) = n.kind { break code; }
+//! };
+//! let typed: String = code.digits().iter().map(|d| char::from(b'0' + d)).collect();
+//! now = Instant::from_secs(60);
+//! assert_eq!(bank.enter_code(KeypadId(0), &typed, now)?, CodeOutcome::Opening(r.compartment));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Capacity and memory
+//!
+//! Everything is fixed size; nothing allocates. State per compartment, pinned
+//! by the `bytes_per_compartment_are_pinned` test:
+//! [`BYTES_PER_COMPARTMENT`] bytes (layout 12 + lookups 4, books
+//! `Slot` ~60, timer heap 10, free lists 5, sensor health the rest), so a
+//! 10,000-compartment bank needs about a megabyte and a 32-compartment bank
+//! fits a gateway MCU alongside the output queues (about 14 KiB).
+//!
+//! # Output queues never drop
+//!
+//! Each output queue is bounded ([`COMMAND_QUEUE`], [`NOTIFICATION_QUEUE`],
+//! [`ALERT_QUEUE`], [`AUDIT_QUEUE`], [`SNAPSHOT_QUEUE`]). Every input call
+//! first checks that each queue has room for the most that call can emit (at
+//! most 2 commands, 2 notifications, 2 alerts, 4 audit records and 1 snapshot
+//! request for a single-compartment input; 32 notifications, 32 alerts and 96
+//! audit records for a bulk status of one node), and if not, returns
+//! [`BankError::OutputFull`] *before changing anything*: drain the `poll_*`
+//! outputs and call again. [`Bank::handle_timeout`] instead handles as many
+//! due deadlines as there is room for and leaves the rest due, so
+//! [`Bank::poll_timeout`] keeps returning a past instant until they are done.
+//! Status requests for whole nodes are kept as a bitmap of node addresses,
+//! not in the command queue, so asking every node after a restore cannot
+//! overflow.
+//!
+//! # Time
+//!
+//! Monotonic time is a [`Instant`] passed into every call; a time earlier
+//! than one already seen is refused with [`BankError::TimeWentBackwards`].
+//! Wall-clock time (audit stamps, quiet hours) comes from
+//! [`Bank::set_wall_clock`], which anchors a `chrono::NaiveDateTime` (local
+//! time of the bank) to a monotonic instant; call it at start and whenever
+//! the gateway's clock is corrected. Without it, reminders ignore quiet hours
+//! and audit records carry no wall time.
+//!
+//! # Cost
+//!
+//! Allocation looks at each compartment *shape* once (at most
+//! [`MAX_SHAPES`]), the next deadline is the top of a binary heap, a node
+//! report finds its compartment by binary search. [`Bank::enter_code`]
+//! deliberately compares the typed code with every active parcel's code in
+//! constant time, without stopping at a match, so how long it takes does
+//! not reveal where a code matched: it is `O(N)` (about 0.1 ms at 10,000
+//! compartments), at the pace of a human at a keypad.
+
+mod alert;
+mod allocation;
+mod audit;
+pub mod codes;
+mod error;
+pub mod health;
+mod layout;
+mod notification;
+mod parcel;
+mod persist;
+mod policy;
+mod power;
+mod reconcile;
+mod slot;
+mod stats;
+mod timers;
+
+use chrono::NaiveDateTime;
+use heapless::Deque;
+use locker_proto::time::{Duration, Instant};
+use locker_proto::{
+    Channel, Command, CompartmentId, DoorState, Event, FaultCode,
+    NackReason, NodeAddr, PowerStatus, Presence,
+};
+use rand_core::RngCore;
+
+pub use alert::{Alert, AlertKind, Evidence, SnapshotRef, SnapshotRequest};
+pub use allocation::{AllocationError, Fit, MAX_SHAPES, ParcelNeeds};
+pub use audit::{Actor, AuditEvent, AuditRecord, ServiceReason};
+pub use error::{BankError, Queue};
+pub use layout::{Compartment, CompartmentFlags, Layout, LayoutError};
+pub use notification::{Notification, NotificationKind};
+pub use parcel::{DoorPhase, ParcelId, ParcelKind, Purpose, Stage};
+pub use persist::{PersistError, SNAPSHOT_MAGIC, SNAPSHOT_VERSION};
+pub use policy::{Policy, QuietHours};
+pub use power::PersistReason;
+pub use stats::{Stats, Utilisation};
+
+use allocation::FreeLists;
+use codes::{KeypadGuard, KeypadId, PickupCode};
+use health::{HealthAlert, SensorHealth};
+use parcel::{Parcel, StoredCode};
+use power::PowerState;
+use reconcile::NodeSet;
+use slot::Slot;
+use timers::DeadlineHeap;
+
+/// Bus commands waiting for [`Bank::poll_command`].
+pub const COMMAND_QUEUE: usize = 64;
+/// Notifications waiting for [`Bank::poll_notification`].
+pub const NOTIFICATION_QUEUE: usize = 64;
+/// Alerts waiting for [`Bank::poll_alert`].
+pub const ALERT_QUEUE: usize = 64;
+/// Audit records waiting for [`Bank::poll_audit`].
+pub const AUDIT_QUEUE: usize = 128;
+/// Snapshot requests waiting for [`Bank::poll_snapshot_request`].
+pub const SNAPSHOT_QUEUE: usize = 8;
+/// Bytes of state per compartment (the whole `Bank` divided by `N`, less the
+/// fixed part), pinned by a test.
+pub const BYTES_PER_COMPARTMENT: usize = 104;
+
+/// Room an input needs in each output queue.
+#[derive(Clone, Copy)]
+struct Room {
+    commands: usize,
+    notifications: usize,
+    alerts: usize,
+    audit: usize,
+    snapshots: usize,
+}
+
+/// The most a single-compartment input emits.
+const ROOM_ONE: Room = Room { commands: 2, notifications: 2, alerts: 2, audit: 4, snapshots: 1 };
+/// The most a bulk status of one node (up to 32 channels) emits.
+const ROOM_SCAN: Room = Room { commands: 0, notifications: 32, alerts: 32, audit: 96, snapshots: 0 };
+
+/// A compartment held for a parcel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reservation {
+    /// The compartment to send the courier to.
+    pub compartment: CompartmentId,
+    /// The parcel's number in this bank.
+    pub parcel: ParcelId,
+}
+
+/// What a typed code led to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CodeOutcome {
+    /// The code is right; this compartment is being unlocked.
+    Opening(CompartmentId),
+    /// The code opens nothing. The attempt was counted (and audited).
+    Rejected {
+        /// Consecutive wrong codes at this keypad.
+        failures: u16,
+        /// When the keypad accepts codes again, if it is now locked.
+        locked_until: Option<Instant>,
+    },
+}
+
+/// How the node answered a command, as the link layer found out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommandOutcome {
+    /// Carried out.
+    Acked,
+    /// Refused.
+    Nacked(NackReason),
+    /// No answer after the link layer's retries: the node is unresponsive.
+    Failed,
+}
+
+/// What the books say about one compartment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CompartmentView {
+    /// The compartment.
+    pub id: CompartmentId,
+    /// Its stage.
+    pub stage: Stage,
+    /// The parcel reserved for, in, or leaving it.
+    pub parcel: Option<ParcelId>,
+    /// The last door state reported.
+    pub door: DoorState,
+    /// The last presence decision reported.
+    pub occupied: Option<bool>,
+    /// Why it is out of service, if it is.
+    pub out_of_service: Option<ServiceReason>,
+}
+
+/// A locker bank of up to `N` compartments with `K` keypads.
+///
+/// See the [module documentation](self) for the call pattern, memory and
+/// queue bounds. Big banks are big values: put a `Bank<10_000>` in a `Box`
+/// or a `static`.
+#[derive(Clone, Debug)]
+pub struct Bank<const N: usize, const K: usize = 4> {
+    layout: Layout<N>,
+    policy: Policy,
+    slots: heapless::Vec<Slot, N>,
+    free: FreeLists<N>,
+    timers: DeadlineHeap<N>,
+    /// Head of each code bucket, by `code value % N`; chains through `code_next`.
+    code_heads: [u16; N],
+    code_next: [u16; N],
+    keypads: KeypadGuard<K>,
+    health: SensorHealth<N>,
+    commands: Deque<(NodeAddr, Command), COMMAND_QUEUE>,
+    status_wanted: NodeSet,
+    unreachable: NodeSet,
+    notifications: Deque<Notification, NOTIFICATION_QUEUE>,
+    alerts: Deque<Alert, ALERT_QUEUE>,
+    audit: Deque<AuditRecord, AUDIT_QUEUE>,
+    snapshots: Deque<SnapshotRequest, SNAPSHOT_QUEUE>,
+    persist: Option<PersistReason>,
+    power: PowerState,
+    wall: Option<(NaiveDateTime, Instant)>,
+    latest: Instant,
+    next_seq: u64,
+    next_parcel: u32,
+    next_snapshot: u32,
+    stats: Stats,
+}
+
+const NO_SLOT: u16 = u16::MAX;
+
+fn code_value(code: &PickupCode) -> u64 {
+    code.digits().iter().fold(code.len() as u64, |v, d| v.wrapping_mul(10).wrapping_add(u64::from(*d)))
+}
+
+impl<const N: usize, const K: usize> Bank<N, K> {
+    /// A bank with every compartment free, asking every node for its full
+    /// status first (so an item left inside before the bank started is found).
+    ///
+    /// # Errors
+    /// [`LayoutError::TooManyShapes`] if the layout has more than
+    /// [`MAX_SHAPES`] distinct compartment shapes.
+    pub fn new(layout: Layout<N>, policy: Policy) -> Result<Self, LayoutError> {
+        let free = FreeLists::new(&layout)?;
+        let mut slots = heapless::Vec::new();
+        for _ in 0..layout.len() {
+            // Cannot fail: the layout holds at most N compartments.
+            let _ = slots.push(Slot::EMPTY);
+        }
+        let mut status_wanted = NodeSet::EMPTY;
+        for node in layout.nodes() {
+            status_wanted.insert(node);
+        }
+        let mut bank = Bank {
+            layout,
+            policy,
+            slots,
+            free,
+            timers: DeadlineHeap::new(),
+            code_heads: [NO_SLOT; N],
+            code_next: [NO_SLOT; N],
+            keypads: KeypadGuard::new(policy.lockout),
+            health: SensorHealth::new(policy.health),
+            commands: Deque::new(),
+            status_wanted,
+            unreachable: NodeSet::EMPTY,
+            notifications: Deque::new(),
+            alerts: Deque::new(),
+            audit: Deque::new(),
+            snapshots: Deque::new(),
+            persist: None,
+            power: PowerState::MAINS,
+            wall: None,
+            latest: Instant::ZERO,
+            next_seq: 0,
+            next_parcel: 1,
+            next_snapshot: 1,
+            stats: Stats::default(),
+        };
+        for i in 0..bank.layout.len() {
+            bank.free.release(i);
+        }
+        Ok(bank)
+    }
+
+    // ----- queries -------------------------------------------------------
+
+    /// The layout.
+    pub fn layout(&self) -> &Layout<N> {
+        &self.layout
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Counters since the bank was first started.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// How full the bank is now (`O(N)`).
+    pub fn utilisation(&self) -> Utilisation {
+        Utilisation {
+            compartments: self.layout.len(),
+            free: self.free.free_count(),
+            out_of_service: self.slots.iter().filter(|s| s.out_of_service.is_some()).count(),
+        }
+    }
+
+    /// What the books say about compartment `id`.
+    pub fn view(&self, id: CompartmentId) -> Option<CompartmentView> {
+        let i = self.layout.slot_of(id)?;
+        self.view_slot(i)
+    }
+
+    fn view_slot(&self, i: usize) -> Option<CompartmentView> {
+        let s = self.slots.get(i)?;
+        Some(CompartmentView {
+            id: self.layout.get(i)?.id,
+            stage: s.stage,
+            parcel: s.parcel.map(|p| p.id),
+            door: s.door,
+            occupied: s.occupied,
+            out_of_service: s.out_of_service,
+        })
+    }
+
+    /// Every compartment's books, in layout order.
+    pub fn views(&self) -> impl Iterator<Item = CompartmentView> + '_ {
+        (0..self.slots.len()).filter_map(|i| self.view_slot(i))
+    }
+
+    /// Whether the battery is critical and everything has been persisted:
+    /// the gateway may power down.
+    pub fn ready_to_shut_down(&self) -> bool {
+        self.power.critical() && self.persist.is_none()
+    }
+
+    /// The latest time passed in.
+    pub fn now(&self) -> Instant {
+        self.latest
+    }
+
+    // ----- outputs -------------------------------------------------------
+
+    /// The next bus command to send, with its node. Status requests of whole
+    /// nodes (after a restart, a node restart or a node coming back) come
+    /// after queued commands.
+    pub fn poll_command(&mut self) -> Option<(NodeAddr, Command)> {
+        if let Some(c) = self.commands.pop_front() {
+            return Some(c);
+        }
+        self.status_wanted.pop_first().map(|node| (node, Command::GetAllStatus))
+    }
+
+    /// The next notification for a courier, recipient or staff.
+    pub fn poll_notification(&mut self) -> Option<Notification> {
+        self.notifications.pop_front()
+    }
+
+    /// The next alert for staff or security.
+    pub fn poll_alert(&mut self) -> Option<Alert> {
+        self.alerts.pop_front()
+    }
+
+    /// The next audit record, in sequence order.
+    pub fn poll_audit(&mut self) -> Option<AuditRecord> {
+        self.audit.pop_front()
+    }
+
+    /// The next camera snapshot to take.
+    pub fn poll_snapshot_request(&mut self) -> Option<SnapshotRequest> {
+        self.snapshots.pop_front()
+    }
+
+    /// Whether (and why) to persist a [`Bank::snapshot`] now. Requests are
+    /// coalesced: one answer covers every change since the last one.
+    pub fn poll_persist(&mut self) -> Option<PersistReason> {
+        self.persist.take()
+    }
+
+    /// The next deadline: call [`Bank::handle_timeout`] when it has passed.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let slot = self.timers.peek().map(|(at, _)| at);
+        match (slot, self.keypads.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    // ----- checks shared by every input ------------------------------------
+
+    fn check_time(&self, now: Instant) -> Result<(), BankError> {
+        if now < self.latest {
+            Err(BankError::TimeWentBackwards { now, latest: self.latest })
+        } else {
+            Ok(())
+        }
+    }
+
+    fn has_room(&self, room: Room) -> Result<(), BankError> {
+        let free = |len: usize, cap: usize| cap.saturating_sub(len);
+        if free(self.commands.len(), COMMAND_QUEUE) < room.commands {
+            return Err(BankError::OutputFull(Queue::Commands));
+        }
+        if free(self.notifications.len(), NOTIFICATION_QUEUE) < room.notifications {
+            return Err(BankError::OutputFull(Queue::Notifications));
+        }
+        if free(self.alerts.len(), ALERT_QUEUE) < room.alerts {
+            return Err(BankError::OutputFull(Queue::Alerts));
+        }
+        if free(self.audit.len(), AUDIT_QUEUE) < room.audit {
+            return Err(BankError::OutputFull(Queue::Audit));
+        }
+        if free(self.snapshots.len(), SNAPSHOT_QUEUE) < room.snapshots {
+            return Err(BankError::OutputFull(Queue::Snapshots));
+        }
+        Ok(())
+    }
+
+    fn begin(&mut self, now: Instant, room: Room) -> Result<(), BankError> {
+        self.check_time(now)?;
+        self.has_room(room)
+    }
+
+    fn slot_of(&self, id: CompartmentId) -> Result<(usize, Slot), BankError> {
+        let i = self.layout.slot_of(id).ok_or(BankError::UnknownCompartment(id))?;
+        let s = self.slots.get(i).copied().ok_or(BankError::UnknownCompartment(id))?;
+        Ok((i, s))
+    }
+
+    fn slot_at(&self, node: NodeAddr, channel: Channel) -> Result<(usize, Slot), BankError> {
+        let i = self.layout.slot_at(node, channel).ok_or(BankError::UnknownChannel { node, channel })?;
+        let s = self.slots.get(i).copied().ok_or(BankError::UnknownChannel { node, channel })?;
+        Ok((i, s))
+    }
+
+    fn check_node(&self, node: NodeAddr) -> Result<(), BankError> {
+        if self.layout.slots_on(node).next().is_some() {
+            Ok(())
+        } else {
+            Err(BankError::UnknownNode(node))
+        }
+    }
+
+    fn id_of(&self, i: usize) -> CompartmentId {
+        self.layout.get(i).map_or(CompartmentId(u16::MAX), |c| c.id)
+    }
+
+    // ----- keeping the derived indexes in step -----------------------------
+
+    /// Writes a compartment's books and brings the timer heap, the free lists
+    /// and the code index up to date. Every change goes through here.
+    fn put(&mut self, i: usize, new: Slot) {
+        let old_code = self.slots.get(i).and_then(|s| s.parcel).map(|p| p.code);
+        if let Some(s) = self.slots.get_mut(i) {
+            *s = new;
+        }
+        self.timers.set(i, new.next_deadline());
+        if new.allocatable() {
+            self.free.release(i);
+        } else {
+            self.free.take(i);
+        }
+        let new_code = new.parcel.map(|p| p.code);
+        match (old_code, new_code) {
+            (Some(old), None) => self.unindex_code(i, &old.reveal()),
+            (None, Some(new)) => self.index_code(i, &new.reveal()),
+            (Some(old), Some(new)) if !old.matches(&new.reveal()) => {
+                self.unindex_code(i, &old.reveal());
+                self.index_code(i, &new.reveal());
+            }
+            _ => {}
+        }
+    }
+
+    fn bucket(code: &PickupCode) -> usize {
+        (code_value(code) % (N.max(1) as u64)) as usize
+    }
+
+    fn index_code(&mut self, i: usize, code: &PickupCode) {
+        let b = Self::bucket(code);
+        let (Some(head), Ok(me)) = (self.code_heads.get(b).copied(), u16::try_from(i)) else { return };
+        if let Some(n) = self.code_next.get_mut(i) {
+            *n = head;
+        }
+        if let Some(h) = self.code_heads.get_mut(b) {
+            *h = me;
+        }
+    }
+
+    fn unindex_code(&mut self, i: usize, code: &PickupCode) {
+        let b = Self::bucket(code);
+        let Ok(me) = u16::try_from(i) else { return };
+        let after = self.code_next.get(i).copied().unwrap_or(NO_SLOT);
+        if self.code_heads.get(b) == Some(&me) {
+            if let Some(h) = self.code_heads.get_mut(b) {
+                *h = after;
+            }
+            return;
+        }
+        let mut cur = self.code_heads.get(b).copied().unwrap_or(NO_SLOT);
+        for _ in 0..N {
+            let next = self.code_next.get(usize::from(cur)).copied().unwrap_or(NO_SLOT);
+            if next == NO_SLOT {
+                return;
+            }
+            if next == me {
+                if let Some(n) = self.code_next.get_mut(usize::from(cur)) {
+                    *n = after;
+                }
+                return;
+            }
+            cur = next;
+        }
+    }
+
+    /// Whether an active parcel holds `code` (issuing only; not constant time).
+    fn code_in_use(&self, code: &PickupCode) -> bool {
+        let mut cur = self.code_heads.get(Self::bucket(code)).copied().unwrap_or(NO_SLOT);
+        for _ in 0..N {
+            if cur == NO_SLOT {
+                return false;
+            }
+            let i = usize::from(cur);
+            if self.slots.get(i).and_then(|s| s.parcel).is_some_and(|p| p.code.matches(code)) {
+                return true;
+            }
+            cur = self.code_next.get(i).copied().unwrap_or(NO_SLOT);
+        }
+        false
+    }
+
+    // ----- emitting (room already checked) ---------------------------------
+
+    fn wall_at(&self, now: Instant) -> Option<NaiveDateTime> {
+        let (wall, at) = self.wall?;
+        let ms = i64::try_from((now - at).as_millis()).ok()?;
+        wall.checked_add_signed(chrono::TimeDelta::try_milliseconds(ms)?)
+    }
+
+    fn record(
+        &mut self,
+        now: Instant,
+        actor: Actor,
+        slot: Option<usize>,
+        event: AuditEvent,
+        snapshot: Option<SnapshotRef>,
+    ) {
+        let record = AuditRecord {
+            seq: self.next_seq,
+            at: now,
+            wall: self.wall_at(now),
+            actor,
+            compartment: slot.map(|i| self.id_of(i)),
+            parcel: slot.and_then(|i| self.slots.get(i)).and_then(|s| s.parcel).map(|p| p.id),
+            event,
+            snapshot,
+        };
+        // Room was checked before the call changed anything; the sequence
+        // number advances only with a record actually queued, so it stays gap-free.
+        if self.audit.push_back(record).is_ok() {
+            self.next_seq += 1;
+        }
+        if self.persist.is_none() {
+            self.persist = Some(PersistReason::StateChanged);
+        }
+    }
+
+    fn notify(&mut self, now: Instant, to: Actor, i: usize, kind: NotificationKind) {
+        let n = Notification {
+            to,
+            compartment: self.id_of(i),
+            parcel: self.slots.get(i).and_then(|s| s.parcel).map(|p| p.id),
+            kind,
+            at: now,
+        };
+        let _ = self.notifications.push_back(n);
+    }
+
+    fn raise(
+        &mut self,
+        now: Instant,
+        kind: AlertKind,
+        slot: Option<usize>,
+        evidence: Evidence,
+        snapshot: Option<SnapshotRef>,
+    ) {
+        let alert = Alert {
+            kind,
+            compartment: slot.map(|i| self.id_of(i)),
+            parcel: slot.and_then(|i| self.slots.get(i)).and_then(|s| s.parcel).map(|p| p.id),
+            evidence,
+            snapshot,
+            at: now,
+        };
+        if self.alerts.push_back(alert).is_ok() {
+            self.stats.count_alert(kind);
+        }
+    }
+
+    fn unlock(&mut self, i: usize) {
+        if let Some(c) = self.layout.get(i) {
+            let cmd = Command::Unlock { channel: c.channel, pulse_ms: self.policy.unlock_pulse_ms };
+            let _ = self.commands.push_back((c.node, cmd));
+        }
+    }
+
+    fn request_snapshot(&mut self, i: usize, now: Instant) -> Option<SnapshotRef> {
+        let c = self.layout.get(i)?;
+        let reference = SnapshotRef(self.next_snapshot);
+        let req = SnapshotRequest { reference, compartment: c.id, node: c.node, channel: c.channel, at: now };
+        self.snapshots.push_back(req).ok()?;
+        self.next_snapshot = self.next_snapshot.wrapping_add(1);
+        Some(reference)
+    }
+
+    fn maintenance(&mut self, now: Instant, i: usize, found: Option<HealthAlert>) {
+        if let Some(h) = found {
+            self.raise(now, AlertKind::Maintenance, Some(i), Evidence::Health(h.issue), None);
+            self.record(now, Actor::System, Some(i), AuditEvent::MaintenanceNeeded, None);
+        }
+    }
+
+    // ----- domain calls ----------------------------------------------------
+
+    /// Holds the best compartment for a parcel with `needs` until the
+    /// reservation hold runs out, and draws its pickup code from `rng` (sent
+    /// to the collector once the deposit is verified).
+    ///
+    /// # Errors
+    /// [`BankError::NoFit`] with the reason to show (oversize, bank full, no
+    /// refrigerated or accessible compartment free, low battery);
+    /// [`BankError::ShuttingDown`] on a critical battery;
+    /// [`BankError::Code`] if `rng` is broken or codes are exhausted.
+    pub fn reserve<R: RngCore + ?Sized>(
+        &mut self,
+        needs: ParcelNeeds,
+        kind: ParcelKind,
+        rng: &mut R,
+        now: Instant,
+    ) -> Result<Reservation, BankError> {
+        self.begin(now, ROOM_ONE)?;
+        self.check_deposits_allowed()?;
+        let i = self.free.choose(needs)?;
+        let digits = usize::from(self.policy.code_digits);
+        let code = PickupCode::generate_unique(rng, digits, 16, |c| self.code_in_use(c))?;
+        let id = ParcelId(self.next_parcel);
+        self.next_parcel = self.next_parcel.wrapping_add(1);
+        self.latest = now;
+        let mut s = self.slots.get(i).copied().unwrap_or(Slot::EMPTY);
+        s.stage = Stage::Reserved;
+        s.parcel = Some(Parcel {
+            id,
+            kind,
+            code: StoredCode::new(code),
+            clock_base: now,
+            deposited_at: None,
+            notices: 0,
+        });
+        s.parcel_timer = Some(now + self.policy.reservation_hold);
+        self.put(i, s);
+        self.record(now, Actor::Backend, Some(i), AuditEvent::Reserved, None);
+        Ok(Reservation { compartment: self.id_of(i), parcel: id })
+    }
+
+    fn check_deposits_allowed(&self) -> Result<(), BankError> {
+        if self.power.critical() {
+            return Err(BankError::ShuttingDown);
+        }
+        if let Some(charge_percent) = self.power.deposits_refused(self.policy.min_charge_for_deposit) {
+            return Err(AllocationError::LowBattery { charge_percent }.into());
+        }
+        Ok(())
+    }
+
+    /// Cancels a reservation before the deposit; the compartment is free again.
+    ///
+    /// # Errors
+    /// [`BankError::UnknownCompartment`]; [`BankError::WrongStage`] unless reserved.
+    pub fn cancel_reservation(&mut self, compartment: CompartmentId, actor: Actor, now: Instant) -> Result<(), BankError> {
+        self.begin(now, ROOM_ONE)?;
+        let (i, mut s) = self.slot_of(compartment)?;
+        if s.stage != Stage::Reserved {
+            return Err(BankError::WrongStage { compartment, stage: s.stage });
+        }
+        self.latest = now;
+        self.record(now, actor, Some(i), AuditEvent::ReservationCancelled, None);
+        s.stage = Stage::Free;
+        s.parcel = None;
+        s.parcel_timer = None;
+        self.put(i, s);
+        Ok(())
+    }
+
+    /// The depositor (courier, or resident for a return) is at the reserved
+    /// compartment: unlock it.
+    ///
+    /// # Errors
+    /// [`BankError::WrongStage`] unless reserved; [`BankError::OutOfService`];
+    /// [`BankError::NoFit`] (low battery) or [`BankError::ShuttingDown`].
+    pub fn start_deposit(&mut self, compartment: CompartmentId, now: Instant) -> Result<(), BankError> {
+        self.begin(now, ROOM_ONE)?;
+        let (i, s) = self.slot_of(compartment)?;
+        if s.stage != Stage::Reserved {
+            return Err(BankError::WrongStage { compartment, stage: s.stage });
+        }
+        if s.out_of_service.is_some() {
+            return Err(BankError::OutOfService(compartment));
+        }
+        self.check_deposits_allowed()?;
+        let by = s.parcel.map_or(Actor::Courier, |p| p.kind.depositor());
+        self.latest = now;
+        self.open_session(i, s, Purpose::Deposit, by, now);
+        Ok(())
+    }
+
+    fn open_session(&mut self, i: usize, mut s: Slot, purpose: Purpose, by: Actor, now: Instant) {
+        s.stage = Stage::Door { purpose, phase: DoorPhase::Unlocking { attempt: 0 }, by };
+        s.door_timer = Some(now + self.policy.unlock_confirm);
+        s.parcel_timer = None;
+        self.put(i, s);
+        self.unlock(i);
+        self.record(now, by, Some(i), AuditEvent::UnlockCommanded { purpose, attempt: 0 }, None);
+    }
+
+    /// A code typed at `keypad`. A right code unlocks its compartment (one
+    /// use: the code is spent once the pickup is verified); a wrong one is
+    /// counted towards the keypad's lockout.
+    ///
+    /// # Errors
+    /// [`BankError::Code`] for a code that is not all digits or not
+    /// [`Policy::code_digits`] long (not counted as an attempt), an unknown
+    /// keypad, or a keypad locked out; [`BankError::OutOfService`] when the
+    /// code's compartment is out of service.
+    pub fn enter_code(&mut self, keypad: KeypadId, code: &str, now: Instant) -> Result<CodeOutcome, BankError> {
+        self.begin(now, ROOM_ONE)?;
+        let typed = PickupCode::parse(code)?;
+        let want = usize::from(self.policy.code_digits);
+        if typed.len() != want {
+            return Err(codes::CodeError::WrongLength { len: typed.len(), min: want, max: want }.into());
+        }
+        self.keypads.check(keypad, now)?;
+        // Every stored code is compared, with no early exit.
+        let mut found = None;
+        for (i, s) in self.slots.iter().enumerate() {
+            let hit = s.stage == Stage::Stored && s.parcel.is_some_and(|p| p.code.matches(&typed));
+            if hit {
+                found = Some(i);
+            }
+        }
+        let Some(i) = found else {
+            let outcome = self.keypads.record_failure(keypad, now)?;
+            self.latest = now;
+            self.record(now, Actor::Recipient, None, AuditEvent::CodeRejected { keypad }, None);
+            if outcome.spike_alert {
+                let evidence = Evidence::Keypad { keypad, failures: outcome.failures };
+                self.raise(now, AlertKind::KeypadAttack, None, evidence, None);
+                self.record(now, Actor::System, None, AuditEvent::KeypadAttackSuspected, None);
+            }
+            return Ok(CodeOutcome::Rejected { failures: outcome.failures, locked_until: outcome.locked_until });
+        };
+        let s = self.slots.get(i).copied().unwrap_or(Slot::EMPTY);
+        let compartment = self.id_of(i);
+        if s.out_of_service.is_some() {
+            return Err(BankError::OutOfService(compartment));
+        }
+        if self.power.critical() {
+            return Err(BankError::ShuttingDown);
+        }
+        self.keypads.record_success(keypad, now)?;
+        self.latest = now;
+        let by = s.parcel.map_or(Actor::Recipient, |p| p.kind.collector());
+        self.record(now, by, Some(i), AuditEvent::CodeAccepted { keypad }, None);
+        self.open_session(i, s, Purpose::Pickup, by, now);
+        Ok(CodeOutcome::Opening(compartment))
+    }
+
+    /// Staff open a compartment (audited): a stored parcel is handed to
+    /// staff, an expired one removed, a reserved one deposited, an empty one
+    /// inspected. Allowed on an out-of-service compartment.
+    ///
+    /// # Errors
+    /// [`BankError::WrongStage`] during a door session; [`BankError::ShuttingDown`].
+    pub fn staff_open(&mut self, compartment: CompartmentId, now: Instant) -> Result<(), BankError> {
+        self.override_open(compartment, Actor::Staff, now)
+    }
+
+    /// The backend opens a compartment remotely (audited), e.g. for a
+    /// recipient who lost the code. Not allowed on an out-of-service compartment.
+    ///
+    /// # Errors
+    /// As [`Bank::staff_open`], and [`BankError::OutOfService`].
+    pub fn remote_open(&mut self, compartment: CompartmentId, now: Instant) -> Result<(), BankError> {
+        self.override_open(compartment, Actor::Backend, now)
+    }
+
+    fn override_open(&mut self, compartment: CompartmentId, by: Actor, now: Instant) -> Result<(), BankError> {
+        self.begin(now, ROOM_ONE)?;
+        let (i, s) = self.slot_of(compartment)?;
+        if self.power.critical() {
+            return Err(BankError::ShuttingDown);
+        }
+        if by != Actor::Staff && s.out_of_service.is_some() {
+            return Err(BankError::OutOfService(compartment));
+        }
+        let purpose = match s.stage {
+            Stage::Free => Purpose::Inspection,
+            Stage::Reserved => Purpose::Deposit,
+            Stage::Stored => Purpose::Pickup,
+            Stage::Expired => Purpose::Removal,
+            Stage::Door { .. } => return Err(BankError::WrongStage { compartment, stage: s.stage }),
+        };
+        self.latest = now;
+        self.open_session(i, s, purpose, by, now);
+        Ok(())
+    }
+
+    /// Pushes a stored parcel's reminder, escalation and expiry back by `by`.
+    ///
+    /// # Errors
+    /// [`BankError::WrongStage`] unless a parcel is stored.
+    pub fn extend_deadline(&mut self, compartment: CompartmentId, by: Duration, actor: Actor, now: Instant) -> Result<(), BankError> {
+        self.begin(now, ROOM_ONE)?;
+        let (i, mut s) = self.slot_of(compartment)?;
+        let (Stage::Stored, Some(mut p)) = (s.stage, s.parcel) else {
+            return Err(BankError::WrongStage { compartment, stage: s.stage });
+        };
+        self.latest = now;
+        p.clock_base += by;
+        s.parcel = Some(p);
+        s.parcel_timer = Some(self.notice_due(&p));
+        self.put(i, s);
+        self.record(now, actor, Some(i), AuditEvent::DeadlineExtended { by }, None);
+        Ok(())
+    }
+
+    /// Takes a compartment out of service (no new parcels; codes refused).
+    ///
+    /// # Errors
+    /// [`BankError::UnknownCompartment`].
+    pub fn set_out_of_service(&mut self, compartment: CompartmentId, actor: Actor, now: Instant) -> Result<(), BankError> {
+        self.begin(now, ROOM_ONE)?;
+        let (i, mut s) = self.slot_of(compartment)?;
+        self.latest = now;
+        let reason = ServiceReason::Override;
+        s.out_of_service = Some(reason);
+        self.put(i, s);
+        self.record(now, actor, Some(i), AuditEvent::OutOfService { reason }, None);
+        Ok(())
+    }
+
+    /// Puts a compartment back in service after staff dealt with it; its
+    /// sensor-health history starts afresh.
+    ///
+    /// # Errors
+    /// [`BankError::UnknownCompartment`].
+    pub fn set_in_service(&mut self, compartment: CompartmentId, actor: Actor, now: Instant) -> Result<(), BankError> {
+        self.begin(now, ROOM_ONE)?;
+        let (i, mut s) = self.slot_of(compartment)?;
+        if s.out_of_service.is_none() {
+            return Ok(());
+        }
+        self.latest = now;
+        s.out_of_service = None;
+        let _ = self.health.clear(i);
+        self.put(i, s);
+        self.record(now, actor, Some(i), AuditEvent::BackInService, None);
+        Ok(())
+    }
+
+    /// Anchors wall-clock time (local time at the bank) to monotonic `now`.
+    ///
+    /// # Errors
+    /// [`BankError::TimeWentBackwards`].
+    pub fn set_wall_clock(&mut self, wall: NaiveDateTime, now: Instant) -> Result<(), BankError> {
+        self.check_time(now)?;
+        self.latest = now;
+        self.wall = Some((wall, now));
+        Ok(())
+    }
+
+    // ----- node inputs -----------------------------------------------------
+
+    /// An event a node reported (already de-duplicated by the link layer).
+    ///
+    /// A repeated report (a door that opens while the books say open, a
+    /// presence that did not change) is a documented no-op. Node power
+    /// events are ignored: the gateway's UPS, through [`Bank::handle_power`],
+    /// is the authority. A node restart makes the bank ask it for full status.
+    ///
+    /// # Errors
+    /// [`BankError::UnknownChannel`] / [`BankError::UnknownNode`] for wiring
+    /// the layout does not know; [`BankError::TimeWentBackwards`];
+    /// [`BankError::OutputFull`].
+    pub fn handle_node_event(&mut self, node: NodeAddr, event: &Event, now: Instant) -> Result<(), BankError> {
+        self.begin(now, ROOM_ONE)?;
+        match *event {
+            Event::DoorOpened { channel, commanded } => {
+                let (i, s) = self.slot_at(node, channel)?;
+                self.latest = now;
+                self.on_door_opened(i, s, commanded, now);
+            }
+            Event::DoorClosed { channel } => {
+                let (i, s) = self.slot_at(node, channel)?;
+                self.latest = now;
+                self.on_door_closed(i, s, now);
+            }
+            Event::PresenceChanged { channel, presence } => {
+                let (i, s) = self.slot_at(node, channel)?;
+                self.latest = now;
+                self.on_presence(i, s, presence, now);
+            }
+            Event::FaultRaised { channel: Some(channel), fault } => {
+                let (i, s) = self.slot_at(node, channel)?;
+                self.latest = now;
+                self.on_fault(i, s, fault, now);
+            }
+            Event::FaultRaised { channel: None, fault } => {
+                self.check_node(node)?;
+                self.latest = now;
+                if fault == FaultCode::EventsDropped {
+                    self.status_wanted.insert(node);
+                }
+                self.raise(now, AlertKind::NodeFault, None, Evidence::Fault(fault), None);
+                self.record(now, Actor::System, None, AuditEvent::FaultReported(fault), None);
+            }
+            Event::DoorAjar { channel } => {
+                let (i, s) = self.slot_at(node, channel)?;
+                self.latest = now;
+                self.on_door_ajar(i, s, now);
+            }
+            Event::NodeStarted { .. } => {
+                self.check_node(node)?;
+                self.latest = now;
+                self.status_wanted.insert(node);
+            }
+            Event::FaultCleared { channel, .. } => {
+                if let Some(channel) = channel {
+                    self.slot_at(node, channel)?;
+                } else {
+                    self.check_node(node)?;
+                }
+                self.latest = now;
+            }
+            Event::Power(_) => {
+                self.check_node(node)?;
+                self.latest = now;
+            }
+            _ => {
+                self.check_node(node)?;
+                self.latest = now;
+            }
+        }
+        Ok(())
+    }
+
+    fn on_door_opened(&mut self, i: usize, mut s: Slot, _commanded: bool, now: Instant) {
+        if s.door == DoorState::Open {
+            return;
+        }
+        s.door = DoorState::Open;
+        let flap = self.health.observe_door_change(i, now).ok().flatten();
+        match s.stage {
+            Stage::Door { purpose, phase: DoorPhase::Unlocking { .. } | DoorPhase::Verifying, by } => {
+                // Our unlock (or a reopening before the sensor settled): the
+                // node's own `commanded` flag may be lost across a node
+                // restart, the books are the authority.
+                s.stage = Stage::Door { purpose, phase: DoorPhase::Open, by };
+                s.door_timer = Some(now + self.policy.door_ajar_limit);
+                s.ajar_reported = false;
+                self.put(i, s);
+                self.record(now, by, Some(i), AuditEvent::DoorOpened, None);
+            }
+            _ => {
+                let snapshot = self.request_snapshot(i, now);
+                s.out_of_service = Some(ServiceReason::ForcedDoor);
+                self.put(i, s);
+                self.raise(now, AlertKind::ForcedDoor, Some(i), Evidence::Door(DoorState::Open), snapshot);
+                self.record(now, Actor::System, Some(i), AuditEvent::DoorForced, snapshot);
+                let reason = ServiceReason::ForcedDoor;
+                self.record(now, Actor::System, Some(i), AuditEvent::OutOfService { reason }, None);
+            }
+        }
+        self.maintenance(now, i, flap);
+    }
+
+    fn on_door_closed(&mut self, i: usize, mut s: Slot, now: Instant) {
+        if s.door == DoorState::Closed {
+            return;
+        }
+        s.door = DoorState::Closed;
+        s.ajar_reported = false;
+        let flap = self.health.observe_door_change(i, now).ok().flatten();
+        match s.stage {
+            Stage::Door { purpose, phase: DoorPhase::Open | DoorPhase::Unlocking { .. }, by } => {
+                s.stage = Stage::Door { purpose, phase: DoorPhase::Verifying, by };
+                s.door_timer = Some(now + self.policy.presence_settle);
+                self.record(now, by, Some(i), AuditEvent::DoorClosed, None);
+                if decisive(purpose, s.occupied) {
+                    self.finish_session(i, s, now);
+                } else {
+                    self.put(i, s);
+                }
+            }
+            _ => {
+                self.put(i, s);
+                self.record(now, Actor::System, Some(i), AuditEvent::DoorClosed, None);
+            }
+        }
+        self.maintenance(now, i, flap);
+    }
+
+    fn on_presence(&mut self, i: usize, mut s: Slot, presence: Presence, now: Instant) {
+        let books_say_empty = !s.stage.holds_parcel();
+        let health = self.health.observe_presence(i, presence, books_say_empty, now).ok().flatten();
+        self.maintenance(now, i, health);
+        if s.occupied == Some(presence.occupied) {
+            return;
+        }
+        s.occupied = Some(presence.occupied);
+        match s.stage {
+            Stage::Door { purpose, phase: DoorPhase::Verifying, .. } if decisive(purpose, s.occupied) => {
+                self.finish_session(i, s, now);
+            }
+            Stage::Door { .. } => self.put(i, s),
+            _ if s.door == DoorState::Open => self.put(i, s),
+            stage => {
+                let disagrees = stage.holds_parcel() != presence.occupied;
+                if disagrees && s.out_of_service.is_none() {
+                    let kind = if presence.occupied { AlertKind::UnexpectedItem } else { AlertKind::ParcelMissing };
+                    s.out_of_service = Some(ServiceReason::SensorDisagrees);
+                    self.put(i, s);
+                    self.raise(now, kind, Some(i), Evidence::Presence(presence), None);
+                    self.record(now, Actor::System, Some(i), AuditEvent::SensorDisagrees { presence }, None);
+                    let reason = ServiceReason::SensorDisagrees;
+                    self.record(now, Actor::System, Some(i), AuditEvent::OutOfService { reason }, None);
+                } else {
+                    self.put(i, s);
+                }
+            }
+        }
+    }
+
+    fn on_fault(&mut self, i: usize, s: Slot, fault: FaultCode, now: Instant) {
+        match (s.stage, fault) {
+            (Stage::Door { phase: DoorPhase::Unlocking { .. }, .. }, FaultCode::LockJammed | FaultCode::DoorDidNotOpen) => {
+                self.unlock_failed(i, s, now);
+            }
+            (_, FaultCode::LockJammed | FaultCode::DoorDidNotOpen) => {
+                let h = self.health.observe_lock_fault(i, now).ok().flatten();
+                self.record(now, Actor::System, Some(i), AuditEvent::FaultReported(fault), None);
+                self.maintenance(now, i, h);
+            }
+            _ => {
+                self.record(now, Actor::System, Some(i), AuditEvent::FaultReported(fault), None);
+                self.raise(now, AlertKind::Maintenance, Some(i), Evidence::Fault(fault), None);
+            }
+        }
+    }
+
+    fn on_door_ajar(&mut self, i: usize, mut s: Slot, now: Instant) {
+        if s.ajar_reported || s.door != DoorState::Open {
+            return;
+        }
+        s.ajar_reported = true;
+        if let Stage::Door { phase: DoorPhase::Open, .. } = s.stage {
+            s.door_timer = None;
+        }
+        self.put(i, s);
+        let who = match s.stage {
+            Stage::Door { by, .. } => by,
+            _ => Actor::Staff,
+        };
+        self.raise(now, AlertKind::DoorAjar, Some(i), Evidence::Door(DoorState::Open), None);
+        self.notify(now, who, i, NotificationKind::CloseTheDoor);
+        self.record(now, Actor::System, Some(i), AuditEvent::DoorAjar, None);
+    }
+
+    /// The door did not open after an unlock (timeout, refusal, jam): retry
+    /// once, then a lock fault.
+    fn unlock_failed(&mut self, i: usize, mut s: Slot, now: Instant) {
+        let Stage::Door { purpose, phase: DoorPhase::Unlocking { attempt }, by } = s.stage else { return };
+        if attempt == 0 {
+            s.stage = Stage::Door { purpose, phase: DoorPhase::Unlocking { attempt: 1 }, by };
+            s.door_timer = Some(now + self.policy.unlock_confirm);
+            self.put(i, s);
+            self.unlock(i);
+            self.record(now, Actor::System, Some(i), AuditEvent::UnlockCommanded { purpose, attempt: 1 }, None);
+            return;
+        }
+        self.settle_back(&mut s, purpose, now);
+        s.out_of_service = Some(ServiceReason::LockFault);
+        self.put(i, s);
+        self.raise(now, AlertKind::LockFault, Some(i), Evidence::UnlockAttempts(attempt + 1), None);
+        self.notify(now, by, i, NotificationKind::DoorWouldNotOpen);
+        self.record(now, Actor::System, Some(i), AuditEvent::LockFault, None);
+        let reason = ServiceReason::LockFault;
+        self.record(now, Actor::System, Some(i), AuditEvent::OutOfService { reason }, None);
+        let h = self.health.observe_lock_fault(i, now).ok().flatten();
+        if let Some(h) = h {
+            // Two alerts at most per input: the lock fault and this one.
+            self.raise(now, AlertKind::Maintenance, Some(i), Evidence::Health(h.issue), None);
+        }
+    }
+
+    /// Returns a compartment whose door session ended without changing hands
+    /// to the stage it was in before.
+    fn settle_back(&self, s: &mut Slot, purpose: Purpose, now: Instant) {
+        s.door_timer = None;
+        match purpose {
+            Purpose::Deposit => {
+                s.stage = Stage::Reserved;
+                s.parcel_timer = Some(now + self.policy.deposit_window);
+            }
+            Purpose::Pickup => {
+                s.stage = Stage::Stored;
+                s.parcel_timer = s.parcel.map(|p| self.notice_due(&p));
+            }
+            Purpose::Removal => {
+                s.stage = Stage::Expired;
+                s.parcel_timer = None;
+            }
+            Purpose::Inspection => {
+                s.stage = if s.parcel.is_some() { Stage::Reserved } else { Stage::Free };
+                s.parcel_timer = None;
+            }
+        }
+    }
+
+    /// The door closed and the presence sensor has spoken (or had its time).
+    fn finish_session(&mut self, i: usize, mut s: Slot, now: Instant) {
+        let Stage::Door { purpose, by, .. } = s.stage else {
+            self.put(i, s);
+            return;
+        };
+        let occupied = s.occupied == Some(true);
+        s.door_timer = None;
+        match (purpose, occupied) {
+            (Purpose::Deposit, true) => {
+                let Some(mut p) = s.parcel else { return };
+                p.clock_base = now;
+                p.deposited_at = Some(now);
+                p.notices = 0;
+                s.parcel = Some(p);
+                s.stage = Stage::Stored;
+                s.parcel_timer = Some(self.notice_due(&p));
+                self.put(i, s);
+                self.stats.deposits = self.stats.deposits.saturating_add(1);
+                self.record(now, by, Some(i), AuditEvent::DepositVerified, None);
+                self.notify(now, p.kind.collector(), i, NotificationKind::PickupCode(p.code.reveal()));
+            }
+            (Purpose::Deposit, false) => {
+                self.settle_back(&mut s, purpose, now);
+                self.put(i, s);
+                self.record(now, by, Some(i), AuditEvent::NoParcelDetected, None);
+                self.notify(now, by, i, NotificationKind::NoParcelDetected);
+            }
+            (Purpose::Pickup | Purpose::Removal, false) => {
+                // Recorded before the parcel leaves the books, so the record names it.
+                self.record(now, by, Some(i), AuditEvent::PickupVerified { purpose }, None);
+                if let Some(at) = s.parcel.and_then(|p| p.deposited_at) {
+                    if purpose == Purpose::Pickup {
+                        self.stats.pickups = self.stats.pickups.saturating_add(1);
+                        self.stats.dwell_total_ms = self.stats.dwell_total_ms.saturating_add((now - at).as_millis());
+                    }
+                }
+                s.stage = Stage::Free;
+                s.parcel = None;
+                s.parcel_timer = None;
+                self.put(i, s);
+            }
+            (Purpose::Pickup, true) => {
+                self.settle_back(&mut s, purpose, now);
+                self.put(i, s);
+                self.record(now, by, Some(i), AuditEvent::ParcelLeftInside, None);
+                let collector = s.parcel.map_or(by, |p| p.kind.collector());
+                self.notify(now, collector, i, NotificationKind::ParcelLeftInside);
+            }
+            (Purpose::Removal, true) => {
+                self.settle_back(&mut s, purpose, now);
+                let reason = ServiceReason::RemovalNotVerified;
+                s.out_of_service = Some(reason);
+                self.put(i, s);
+                self.raise(now, AlertKind::RemovalNotVerified, Some(i), Evidence::Door(DoorState::Closed), None);
+                self.record(now, by, Some(i), AuditEvent::OutOfService { reason }, None);
+            }
+            (Purpose::Inspection, _) => {
+                self.settle_back(&mut s, purpose, now);
+                if occupied && s.parcel.is_none() {
+                    let reason = ServiceReason::SensorDisagrees;
+                    s.out_of_service = Some(reason);
+                    self.put(i, s);
+                    self.raise(now, AlertKind::UnexpectedItem, Some(i), Evidence::Door(DoorState::Closed), None);
+                    self.record(now, by, Some(i), AuditEvent::OutOfService { reason }, None);
+                } else {
+                    self.put(i, s);
+                    self.record(now, by, Some(i), AuditEvent::DoorClosed, None);
+                }
+            }
+        }
+    }
+
+    fn notice_due(&self, p: &Parcel) -> Instant {
+        let after = match p.notices {
+            0 => self.policy.reminder_after,
+            1 => self.policy.escalation_after,
+            _ => self.policy.expiry_after,
+        };
+        p.clock_base + after
+    }
+
+    /// The outcome of a command the gateway sent for the bank.
+    ///
+    /// A refused or unanswered unlock counts as the door not opening (one
+    /// retry, then a lock fault); an unanswered status request marks the node
+    /// unreachable. Other outcomes, and outcomes for sessions already over,
+    /// are no-ops.
+    ///
+    /// # Errors
+    /// [`BankError::UnknownChannel`] / [`BankError::UnknownNode`];
+    /// [`BankError::TimeWentBackwards`]; [`BankError::OutputFull`].
+    pub fn handle_command_result(&mut self, node: NodeAddr, command: &Command, result: CommandOutcome, now: Instant) -> Result<(), BankError> {
+        self.begin(now, ROOM_ONE)?;
+        match (*command, result) {
+            (Command::Unlock { channel, .. }, CommandOutcome::Nacked(_) | CommandOutcome::Failed) => {
+                let (i, s) = self.slot_at(node, channel)?;
+                self.latest = now;
+                self.unlock_failed(i, s, now);
+            }
+            (Command::GetAllStatus, CommandOutcome::Failed) => {
+                self.check_node(node)?;
+                self.latest = now;
+                self.lose_node(node, now);
+            }
+            _ => {
+                self.check_node(node)?;
+                self.latest = now;
+            }
+        }
+        Ok(())
+    }
+
+    /// The link layer gave up on `node`: its compartments are unverified
+    /// until it is back.
+    ///
+    /// # Errors
+    /// [`BankError::UnknownNode`]; [`BankError::TimeWentBackwards`]; [`BankError::OutputFull`].
+    pub fn handle_node_lost(&mut self, node: NodeAddr, now: Instant) -> Result<(), BankError> {
+        self.begin(now, ROOM_ONE)?;
+        self.check_node(node)?;
+        self.latest = now;
+        self.lose_node(node, now);
+        Ok(())
+    }
+
+    fn lose_node(&mut self, node: NodeAddr, now: Instant) {
+        if self.unreachable.contains(node) {
+            return;
+        }
+        self.unreachable.insert(node);
+        self.raise(now, AlertKind::NodeUnreachable, None, Evidence::Node(node), None);
+        self.record(now, Actor::System, None, AuditEvent::NodeLost(node), None);
+    }
+
+    /// `node` answers again: the bank asks it for full status and reconciles.
+    ///
+    /// # Errors
+    /// [`BankError::UnknownNode`]; [`BankError::TimeWentBackwards`]; [`BankError::OutputFull`].
+    pub fn handle_node_back(&mut self, node: NodeAddr, now: Instant) -> Result<(), BankError> {
+        self.begin(now, ROOM_ONE)?;
+        self.check_node(node)?;
+        self.latest = now;
+        self.status_wanted.insert(node);
+        if self.unreachable.contains(node) {
+            self.unreachable.remove(node);
+            self.record(now, Actor::System, None, AuditEvent::NodeBack(node), None);
+        }
+        Ok(())
+    }
+
+    /// The UPS reports a change. On battery, door sessions under way finish
+    /// but new deposits are refused below [`Policy::min_charge_for_deposit`]
+    /// and a persist is requested; on critical, only persisting remains
+    /// ([`Bank::ready_to_shut_down`]); on mains, everything resumes.
+    ///
+    /// # Errors
+    /// [`BankError::TimeWentBackwards`]; [`BankError::OutputFull`].
+    pub fn handle_power(&mut self, status: PowerStatus, now: Instant) -> Result<(), BankError> {
+        self.begin(now, ROOM_ONE)?;
+        self.latest = now;
+        if self.power.status == status {
+            return Ok(());
+        }
+        self.power.status = status;
+        self.record(now, Actor::System, None, AuditEvent::Power(status), None);
+        let reason = match status {
+            PowerStatus::Mains => PersistReason::StateChanged,
+            PowerStatus::Battery { .. } => PersistReason::OnBattery,
+            PowerStatus::Critical { .. } => PersistReason::ShutdownImminent,
+        };
+        self.persist = Some(match (self.persist, reason) {
+            (Some(PersistReason::ShutdownImminent), _) => PersistReason::ShutdownImminent,
+            (Some(PersistReason::OnBattery), PersistReason::StateChanged) => PersistReason::OnBattery,
+            (_, r) => r,
+        });
+        Ok(())
+    }
+
+    /// Handles every deadline due at `now`, as far as the output queues have
+    /// room (see the module docs). Calling it early is harmless.
+    ///
+    /// # Errors
+    /// [`BankError::TimeWentBackwards`].
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), BankError> {
+        self.check_time(now)?;
+        self.latest = now;
+        self.keypads.handle_timeout(now);
+        // Each firing moves its compartment's deadline into the future or
+        // clears it; the bound only guards against a policy of zero durations.
+        for _ in 0..(4 * N + 16) {
+            let Some((at, i)) = self.timers.peek() else { break };
+            if at > now || self.has_room(ROOM_ONE).is_err() {
+                break;
+            }
+            let Some(s) = self.slots.get(i).copied() else { break };
+            if s.door_timer.is_some_and(|t| t <= now) {
+                self.door_timer_fired(i, s, now);
+            } else {
+                self.parcel_timer_fired(i, s, now);
+            }
+        }
+        Ok(())
+    }
+
+    fn door_timer_fired(&mut self, i: usize, mut s: Slot, now: Instant) {
+        match s.stage {
+            Stage::Door { phase: DoorPhase::Unlocking { .. }, .. } => self.unlock_failed(i, s, now),
+            Stage::Door { phase: DoorPhase::Verifying, .. } => self.finish_session(i, s, now),
+            Stage::Door { phase: DoorPhase::Open, .. } => self.on_door_ajar(i, s, now),
+            _ => {
+                s.door_timer = None;
+                self.put(i, s);
+            }
+        }
+        // A session that could not progress must not fire again at once.
+        if let Some(after) = self.slots.get(i).copied() {
+            if after.door_timer.is_some_and(|t| t <= now) {
+                let mut after = after;
+                after.door_timer = None;
+                self.put(i, after);
+            }
+        }
+    }
+
+    fn parcel_timer_fired(&mut self, i: usize, mut s: Slot, now: Instant) {
+        match (s.stage, s.parcel) {
+            (Stage::Reserved, Some(p)) => {
+                self.record(now, Actor::System, Some(i), AuditEvent::ReservationExpired, None);
+                self.notify(now, p.kind.depositor(), i, NotificationKind::ReservationExpired);
+                s.stage = Stage::Free;
+                s.parcel = None;
+                s.parcel_timer = None;
+                self.put(i, s);
+            }
+            (Stage::Stored, Some(mut p)) => match p.notices {
+                0 => {
+                    if let Some(wait) = self.quiet_wait(now) {
+                        s.parcel_timer = Some(now + wait);
+                        self.put(i, s);
+                        self.record(now, Actor::System, Some(i), AuditEvent::ReminderDeferred { by: wait }, None);
+                        return;
+                    }
+                    p.notices = 1;
+                    s.parcel = Some(p);
+                    s.parcel_timer = Some(self.notice_due(&p).max(now + Duration::from_millis(1)));
+                    self.put(i, s);
+                    self.stats.reminders = self.stats.reminders.saturating_add(1);
+                    self.notify(now, p.kind.collector(), i, NotificationKind::Reminder);
+                    self.record(now, Actor::System, Some(i), AuditEvent::ReminderSent, None);
+                }
+                1 => {
+                    p.notices = 2;
+                    s.parcel = Some(p);
+                    s.parcel_timer = Some(self.notice_due(&p).max(now + Duration::from_millis(1)));
+                    self.put(i, s);
+                    self.stats.escalations = self.stats.escalations.saturating_add(1);
+                    self.notify(now, p.kind.collector(), i, NotificationKind::Escalation);
+                    self.notify(now, Actor::Staff, i, NotificationKind::Escalation);
+                    self.record(now, Actor::System, Some(i), AuditEvent::EscalationSent, None);
+                }
+                _ => {
+                    s.stage = Stage::Expired;
+                    s.parcel_timer = None;
+                    self.put(i, s);
+                    self.stats.expiries = self.stats.expiries.saturating_add(1);
+                    self.notify(now, Actor::Staff, i, NotificationKind::RemovalTask);
+                    self.record(now, Actor::System, Some(i), AuditEvent::Expired, None);
+                }
+            },
+            _ => {
+                s.parcel_timer = None;
+                self.put(i, s);
+            }
+        }
+    }
+
+    /// How long a reminder due at `now` waits for quiet hours to end.
+    fn quiet_wait(&self, now: Instant) -> Option<Duration> {
+        use chrono::Timelike;
+        let quiet = self.policy.quiet_hours?;
+        let wall = self.wall_at(now)?;
+        let minute = u16::try_from(wall.hour() * 60 + wall.minute()).ok()?;
+        let minutes = quiet.minutes_until_end(minute);
+        if minutes == 0 {
+            return None;
+        }
+        let into_minute = Duration::from_secs(u64::from(wall.second()));
+        Some((Duration::from_mins(u64::from(minutes)) - into_minute).max(Duration::from_secs(1)))
+    }
+}
+
+/// Whether the presence reading settles a door session at once.
+fn decisive(purpose: Purpose, occupied: Option<bool>) -> bool {
+    match purpose {
+        Purpose::Deposit => occupied == Some(true),
+        Purpose::Pickup | Purpose::Removal | Purpose::Inspection => occupied == Some(false),
+    }
+}

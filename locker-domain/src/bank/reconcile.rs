@@ -1,0 +1,169 @@
+//! Reconciling the books with a full status scan of a node: after a restore,
+//! a node restart, a node coming back, or whenever the gateway polls.
+//!
+//! The scan is taken as the truth about doors and presence. A door session
+//! the scan shows finished (door closed) is finished with the scanned
+//! presence, exactly as if the door-closed event had arrived, so a restart in
+//! the middle of a deposit or a pickup loses nothing. Every other difference
+//! between the scan and the books is an alert and an audit record, and takes
+//! the compartment out of service; nothing is silently cleared, and a parcel
+//! the books hold stays in the books (with the alert) until staff resolve it.
+
+use locker_proto::time::Instant;
+use locker_proto::{BulkStatus, ChannelStatus, DoorState, NodeAddr};
+
+use super::audit::{Actor, AuditEvent, ServiceReason};
+use super::parcel::{DoorPhase, Stage};
+use super::{AlertKind, Bank, BankError, Evidence, ROOM_ONE, ROOM_SCAN};
+
+/// A set of node addresses (all 256), as a bitmap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct NodeSet([u32; 8]);
+
+impl NodeSet {
+    pub(crate) const EMPTY: NodeSet = NodeSet([0; 8]);
+
+    pub(crate) fn insert(&mut self, node: NodeAddr) {
+        if let Some(w) = self.0.get_mut(usize::from(node.0 / 32)) {
+            *w |= 1 << (node.0 % 32);
+        }
+    }
+
+    pub(crate) fn remove(&mut self, node: NodeAddr) {
+        if let Some(w) = self.0.get_mut(usize::from(node.0 / 32)) {
+            *w &= !(1 << (node.0 % 32));
+        }
+    }
+
+    pub(crate) fn contains(&self, node: NodeAddr) -> bool {
+        self.0.get(usize::from(node.0 / 32)).is_some_and(|w| w & (1 << (node.0 % 32)) != 0)
+    }
+
+    pub(crate) fn pop_first(&mut self) -> Option<NodeAddr> {
+        for (k, w) in self.0.iter_mut().enumerate() {
+            if *w != 0 {
+                let bit = w.trailing_zeros();
+                *w &= !(1 << bit);
+                return u8::try_from(k * 32 + bit as usize).ok().map(NodeAddr);
+            }
+        }
+        None
+    }
+}
+
+/// One channel as a scan saw it.
+#[derive(Clone, Copy)]
+struct Seen {
+    door: DoorState,
+    occupied: bool,
+    faulted: bool,
+}
+
+impl<const N: usize, const K: usize> Bank<N, K> {
+    /// A node's full status (answer to [`Command::GetAllStatus`](locker_proto::Command::GetAllStatus)):
+    /// reconcile every compartment on the node. Channels the node says it
+    /// does not have are left as they are.
+    ///
+    /// # Errors
+    /// [`BankError::UnknownNode`]; [`BankError::TimeWentBackwards`];
+    /// [`BankError::OutputFull`] (needs room for a whole node's alerts).
+    pub fn handle_bulk_status(&mut self, node: NodeAddr, status: &BulkStatus, now: Instant) -> Result<(), BankError> {
+        self.begin(now, ROOM_SCAN)?;
+        self.check_node(node)?;
+        self.latest = now;
+        self.status_wanted.remove(node);
+        self.unreachable.remove(node);
+        let mut on_node: heapless::Vec<usize, 32> = heapless::Vec::new();
+        for i in self.layout.slots_on(node) {
+            let _ = on_node.push(i);
+        }
+        for i in on_node {
+            let Some(c) = self.layout.get(i).copied() else { continue };
+            if c.channel.0 >= status.channels {
+                continue;
+            }
+            let seen = Seen {
+                door: if status.door_open.get(c.channel) { DoorState::Open } else { DoorState::Closed },
+                occupied: status.occupied.get(c.channel),
+                faulted: status.faulted.get(c.channel),
+            };
+            self.reconcile(i, seen, now);
+        }
+        Ok(())
+    }
+
+    /// One channel's status (answer to [`Command::GetStatus`](locker_proto::Command::GetStatus)):
+    /// reconcile that compartment, feeding the presence reading to sensor health.
+    ///
+    /// # Errors
+    /// [`BankError::UnknownChannel`]; [`BankError::TimeWentBackwards`]; [`BankError::OutputFull`].
+    pub fn handle_channel_status(&mut self, node: NodeAddr, status: &ChannelStatus, now: Instant) -> Result<(), BankError> {
+        self.begin(now, ROOM_ONE)?;
+        let (i, s) = self.slot_at(node, status.channel)?;
+        self.latest = now;
+        let books_say_empty = !s.stage.holds_parcel();
+        let health = self.health.observe_presence(i, status.presence, books_say_empty, now).ok().flatten();
+        let seen = Seen { door: status.door, occupied: status.presence.occupied, faulted: status.fault.is_some() };
+        self.reconcile(i, seen, now);
+        if let Some(h) = health {
+            // The scan raised at most one alert; this is the second.
+            self.raise(now, AlertKind::Maintenance, Some(i), Evidence::Health(h.issue), None);
+        }
+        Ok(())
+    }
+
+    fn reconcile(&mut self, i: usize, seen: Seen, now: Instant) {
+        let Some(mut s) = self.slots.get(i).copied() else { return };
+        let door_was = s.door;
+        s.door = seen.door;
+        s.occupied = Some(seen.occupied);
+        match s.stage {
+            Stage::Door { purpose, phase, by } => {
+                match (seen.door, phase) {
+                    (DoorState::Open, DoorPhase::Unlocking { .. } | DoorPhase::Verifying) => {
+                        s.stage = Stage::Door { purpose, phase: DoorPhase::Open, by };
+                        s.door_timer = Some(now + self.policy.door_ajar_limit);
+                        self.put(i, s);
+                        self.record(now, by, Some(i), AuditEvent::DoorOpened, None);
+                    }
+                    (DoorState::Closed, DoorPhase::Open | DoorPhase::Verifying) => {
+                        if door_was == DoorState::Open {
+                            self.record(now, by, Some(i), AuditEvent::DoorClosed, None);
+                        }
+                        self.finish_session(i, s, now);
+                    }
+                    // Door open as expected, or the unlock still pending: its
+                    // timer (retry, then lock fault) takes care of it.
+                    _ => self.put(i, s),
+                }
+            }
+            stage => {
+                let expects_parcel = stage.holds_parcel();
+                let kind = if expects_parcel && !seen.occupied {
+                    Some(AlertKind::ParcelMissing)
+                } else if !expects_parcel && seen.occupied {
+                    Some(AlertKind::UnexpectedItem)
+                } else if seen.door == DoorState::Open && door_was == DoorState::Closed {
+                    Some(AlertKind::DoorOpenUnexpectedly)
+                } else {
+                    None
+                };
+                let Some(kind) = kind else {
+                    self.put(i, s);
+                    return;
+                };
+                let reason = ServiceReason::SensorDisagrees;
+                let fresh = s.out_of_service != Some(reason);
+                s.out_of_service = Some(reason);
+                self.put(i, s);
+                let evidence = Evidence::Scan { door: seen.door, occupied: seen.occupied, faulted: seen.faulted };
+                self.raise(now, kind, Some(i), evidence, None);
+                let event = AuditEvent::Discrepancy { door: seen.door, occupied: seen.occupied, faulted: seen.faulted };
+                self.record(now, Actor::System, Some(i), event, None);
+                if fresh {
+                    self.record(now, Actor::System, Some(i), AuditEvent::OutOfService { reason }, None);
+                }
+            }
+        }
+    }
+}
