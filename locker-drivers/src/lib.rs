@@ -10,6 +10,8 @@ mod error;
 pub mod ir;
 pub mod kerong;
 pub mod lock;
+#[cfg(feature = "sim")]
+pub mod sim;
 mod traits;
 
 pub use error::Error;
