@@ -1,1 +1,534 @@
-//! The compartment node controller (node side).
+//! The compartment node controller: one sans-IO state machine for every
+//! channel (lock, door switch, presence sensor) of a node.
+//!
+//! The firmware's main loop is the only caller. It feeds the controller:
+//!
+//! - commands that the link layer ([`locker_proto::link::NodeLink`]) handed
+//!   out, through [`Controller::handle_command`], and gives the returned
+//!   [`Report`] back to the link;
+//! - raw samples with the time they were taken: door switch levels
+//!   ([`handle_door_level`](Controller::handle_door_level)), lock feedback,
+//!   presence readings, temperatures;
+//! - [`handle_timeout`](Controller::handle_timeout) when
+//!   [`poll_timeout`](Controller::poll_timeout) says (early calls are harmless);
+//!
+//! and carries its outputs out:
+//!
+//! - [`poll_action`](Controller::poll_action): pulse a lock, drive an
+//!   indicator, persist, reboot;
+//! - [`poll_event`](Controller::poll_event): events for the gateway, to push
+//!   into the link's acknowledged event queue.
+//!
+//! # What it decides
+//!
+//! - **Debounce**: a door level counts once it has held for
+//!   [`NodeConfig::debounce_ms`].
+//! - **Commanded or forced**: a door opening within [`Tuning::unlock_window`]
+//!   of the start of an unlock of that channel is commanded; any other opening
+//!   is reported as forced (`Event::DoorOpened { commanded: false }`). One
+//!   unlock covers one opening.
+//! - **Door ajar**: `Event::DoorAjar` once per opening, when the door has been
+//!   open for [`NodeConfig::door_ajar_limit_s`].
+//! - **Jammed lock**: a pulsed lock whose feedback never showed `Unlocked` and
+//!   whose door did not open raises `FaultCode::LockJammed`.
+//! - **Presence**: hysteresis around the calibrated baseline (occupied at the
+//!   threshold, empty again at half of it).
+//! - **Pulse length**: never above [`NodeConfig::max_pulse_ms`] nor
+//!   [`PULSE_CEILING_MS`], whatever the command says; a channel whose lock is
+//!   still pulsing answers `Nack(Busy)`.
+//!
+//! Configuration and calibration survive a soft reboot through the caller:
+//! on [`Action::Persist`] write [`Controller::save`]'s bytes to flash, and
+//! after boot hand them to [`Controller::restore`].
+//!
+//! # Example
+//!
+//! ```
+//! use locker_domain::controller::{Action, Controller};
+//! use locker_proto::{Channel, Command, Event, FirmwareVersion, Instant, NodeConfig, Report, ResetReason};
+//!
+//! let boot = Instant::from_millis(0);
+//! let mut node = Controller::<4>::new(NodeConfig::default(), FirmwareVersion::new(1, 0, 0), ResetReason::PowerOn, boot)?;
+//!
+//! // The gateway unlocks channel 2 for 300 ms.
+//! let t = Instant::from_millis(1_000);
+//! let report = node.handle_command(&Command::Unlock { channel: Channel(2), pulse_ms: 300 }, t);
+//! assert_eq!(report, Report::Ack);
+//! let Some(Action::PulseLock { channel, duration }) = node.poll_action() else { panic!() };
+//! assert_eq!((channel, duration.as_millis()), (Channel(2), 300));
+//!
+//! // The door springs open and the switch holds past the 30 ms debounce.
+//! node.handle_door_level(Channel(2), true, Instant::from_millis(1_200))?;
+//! node.handle_door_level(Channel(2), true, Instant::from_millis(1_240))?;
+//! assert_eq!(node.poll_event(), Some(Event::DoorOpened { channel: Channel(2), commanded: true }));
+//! # Ok::<(), locker_domain::controller::ControllerError>(())
+//! ```
+
+mod action;
+mod channel;
+mod config;
+mod door;
+mod error;
+mod lock;
+mod persist;
+mod presence;
+
+use locker_proto::{
+    BulkStatus, Channel, ChannelBits, ChannelStatus, Command, DoorState, Event, FaultCode,
+    FirmwareVersion, Instant, LockState, MAX_CHANNELS, NackReason, NodeConfig, RebootKind, Report,
+    ResetReason, Temperature,
+};
+
+pub use action::{Action, PulseDuration};
+pub use config::{ConfigProblem, DEBOUNCE_CEILING_MS, PULSE_CEILING_MS, Tuning};
+pub use error::ControllerError;
+
+use channel::{ChannelState, EVENTS_PER_STEP, EventQueue, Timing, emit};
+
+/// How many events the controller holds before the firmware drains
+/// [`Controller::poll_event`]. Inputs that could overflow it are refused with
+/// [`ControllerError::EventQueueFull`] and change nothing.
+pub const EVENT_QUEUE: usize = 8;
+
+/// The state machine of one compartment node with `CHANNELS` channels
+/// (1 to [`MAX_CHANNELS`], checked at compile time).
+///
+/// See the [module documentation](self) for the calling pattern.
+#[derive(Debug)]
+pub struct Controller<const CHANNELS: usize> {
+    config: NodeConfig,
+    timing: Timing,
+    firmware: FirmwareVersion,
+    reset_reason: ResetReason,
+    started_at: Instant,
+    channels: [ChannelState; CHANNELS],
+    events: EventQueue<EVENT_QUEUE>,
+    lost_events: u16,
+    persist: bool,
+    reboot: Option<RebootKind>,
+}
+
+impl<const CHANNELS: usize> Controller<CHANNELS> {
+    /// The most bytes [`save`](Self::save) writes; size the persist buffer with it.
+    pub const SAVED_LEN_MAX: usize = persist::saved_len_max(CHANNELS);
+
+    /// A controller that booted at `now` for `reset_reason`, with every door
+    /// believed closed, every lock without feedback yet, and every presence
+    /// baseline at zero until [`restore`](Self::restore) or a calibration.
+    ///
+    /// # Errors
+    ///
+    /// [`ControllerError::InvalidConfig`] if `config` is out of range (see
+    /// [`ConfigProblem`]); [`NodeConfig::default`] is always accepted.
+    pub fn new(
+        config: NodeConfig,
+        firmware: FirmwareVersion,
+        reset_reason: ResetReason,
+        now: Instant,
+    ) -> Result<Self, ControllerError> {
+        const {
+            assert!(
+                CHANNELS >= 1 && CHANNELS <= MAX_CHANNELS,
+                "a node has 1 to 32 channels"
+            )
+        };
+        config::validate(&config).map_err(ControllerError::InvalidConfig)?;
+        Ok(Controller {
+            config,
+            timing: Timing::new(&config, Tuning::default()),
+            firmware,
+            reset_reason,
+            started_at: now,
+            channels: [const { ChannelState::new() }; CHANNELS],
+            events: EventQueue::new(),
+            lost_events: 0,
+            persist: false,
+            reboot: None,
+        })
+    }
+
+    /// The same controller with firmware-fixed timing other than the default.
+    #[must_use]
+    pub fn with_tuning(mut self, tuning: Tuning) -> Self {
+        self.timing = Timing::new(&self.config, tuning);
+        self
+    }
+
+    /// The configuration in force.
+    pub const fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+
+    /// The status of one channel, as [`Command::GetStatus`] reports it.
+    ///
+    /// # Errors
+    ///
+    /// [`ControllerError::UnknownChannel`] for a channel the node does not have.
+    pub fn channel_status(&self, channel: Channel) -> Result<ChannelStatus, ControllerError> {
+        let state = self
+            .channels
+            .get(channel.index())
+            .ok_or(self.unknown(channel))?;
+        Ok(state.status(channel, &self.config))
+    }
+
+    /// Executes a command the link layer handed out and returns the answer to
+    /// give back to the link. Never fails: refusals are `Report::Nack`.
+    ///
+    /// `PollEvents` and `AckEvents` belong to the link and are answered
+    /// `Nack(Unsupported)` here, as is any command this firmware does not know.
+    pub fn handle_command(&mut self, command: &Command, now: Instant) -> Report {
+        match *command {
+            Command::Ping => Report::Pong {
+                firmware: self.firmware,
+                uptime_ms: u32::try_from(now.saturating_since(self.started_at).as_millis())
+                    .unwrap_or(u32::MAX),
+                reset_reason: self.reset_reason,
+            },
+            Command::GetStatus { channel } => match self.channel_status(channel) {
+                Ok(status) => Report::Status(status),
+                Err(_) => Report::Nack(NackReason::UnknownChannel),
+            },
+            Command::GetAllStatus => Report::BulkStatus(self.bulk_status()),
+            Command::Unlock { channel, pulse_ms } => self.unlock(channel, pulse_ms, now),
+            Command::SetIndicator { channel, indicator } => {
+                match self.channels.get_mut(channel.index()) {
+                    Some(state) => {
+                        state.pending_indicator = Some(indicator);
+                        Report::Ack
+                    }
+                    None => Report::Nack(NackReason::UnknownChannel),
+                }
+            }
+            Command::Calibrate { channel } => self.calibrate(channel),
+            Command::Configure(config) => self.configure(config),
+            Command::Reboot { kind } => {
+                self.reboot = Some(kind);
+                Report::Ack
+            }
+            _ => Report::Nack(NackReason::Unsupported),
+        }
+    }
+
+    fn unlock(&mut self, channel: Channel, pulse_ms: u16, now: Instant) -> Report {
+        let (max_ms, tuning) = (self.config.max_pulse_ms, self.timing.tuning);
+        let Some(state) = self.channels.get_mut(channel.index()) else {
+            return Report::Nack(NackReason::UnknownChannel);
+        };
+        if pulse_ms == 0 {
+            // A zero pulse releases nothing; acknowledging it would tell the
+            // gateway a door is open for a courier when it is not.
+            return Report::Nack(NackReason::NotPermitted);
+        }
+        if state.lock.is_pulsing(now) || state.pending_pulse.is_some() {
+            return Report::Nack(NackReason::Busy);
+        }
+        let duration = PulseDuration::clamped(pulse_ms, max_ms);
+        state.lock.start_pulse(duration, now, &tuning);
+        state.pending_pulse = Some(duration);
+        Report::Ack
+    }
+
+    fn calibrate(&mut self, channel: Channel) -> Report {
+        let threshold = self.config.presence_threshold;
+        let room = self.room();
+        let Some(state) = self.channels.get_mut(channel.index()) else {
+            return Report::Nack(NackReason::UnknownChannel);
+        };
+        if !state.presence.has_reading() {
+            return Report::Nack(NackReason::NotPermitted);
+        }
+        if room == 0 {
+            return Report::Nack(NackReason::Busy);
+        }
+        if let Some(presence) = state.presence.calibrate(threshold) {
+            emit(
+                &mut self.events,
+                &mut self.lost_events,
+                Event::PresenceChanged { channel, presence },
+            );
+        }
+        self.persist = true;
+        Report::Ack
+    }
+
+    fn configure(&mut self, config: NodeConfig) -> Report {
+        if config::validate(&config).is_err() {
+            return Report::Nack(NackReason::InvalidConfig);
+        }
+        self.config = config;
+        self.timing = Timing::new(&config, self.timing.tuning);
+        // A pulse accepted but not yet driven obeys the new, possibly lower, maximum.
+        for state in &mut self.channels {
+            if let Some(pulse) = state.pending_pulse.as_mut() {
+                *pulse = PulseDuration::clamped(pulse.as_millis(), config.max_pulse_ms);
+            }
+        }
+        self.persist = true;
+        Report::Ack
+    }
+
+    fn bulk_status(&self) -> BulkStatus {
+        let mut bulk = BulkStatus {
+            channels: CHANNELS as u8, // at most MAX_CHANNELS, checked in `new`
+            door_open: ChannelBits::default(),
+            locked: ChannelBits::default(),
+            occupied: ChannelBits::default(),
+            faulted: ChannelBits::default(),
+        };
+        for (channel, state) in self.numbered() {
+            bulk.door_open
+                .set(channel, state.door.state() == DoorState::Open);
+            bulk.locked
+                .set(channel, state.lock.feedback() == LockState::Locked);
+            bulk.occupied.set(
+                channel,
+                state
+                    .presence
+                    .decision(self.config.presence_threshold)
+                    .occupied,
+            );
+            bulk.faulted.set(channel, state.fault().is_some());
+        }
+        bulk
+    }
+
+    /// Takes a raw door switch level (`open` = the switch reads "door open"),
+    /// sampled at `now`. Debounced inside: sample as often as the loop runs.
+    ///
+    /// # Errors
+    ///
+    /// [`ControllerError::UnknownChannel`]; [`ControllerError::EventQueueFull`]
+    /// when [`poll_event`](Self::poll_event) needs draining first. Either way
+    /// nothing changed.
+    pub fn handle_door_level(
+        &mut self,
+        channel: Channel,
+        open: bool,
+        now: Instant,
+    ) -> Result<(), ControllerError> {
+        self.check_ready(channel)?;
+        let timing = self.timing;
+        if let Some(state) = self.channels.get_mut(channel.index()) {
+            if let Some(change) = state.door.sample(open, now, timing.debounce) {
+                state.door_changed(
+                    channel,
+                    change,
+                    &timing,
+                    &mut self.events,
+                    &mut self.lost_events,
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes a lock feedback reading (`LockState::Unknown` for a lock without
+    /// a feedback contact, which disables jam detection on that channel).
+    ///
+    /// # Errors
+    ///
+    /// As [`handle_door_level`](Self::handle_door_level).
+    pub fn handle_lock_feedback(
+        &mut self,
+        channel: Channel,
+        state: LockState,
+        _now: Instant,
+    ) -> Result<(), ControllerError> {
+        self.check_ready(channel)?;
+        let Some(slot) = self.channels.get_mut(channel.index()) else {
+            return Ok(());
+        };
+        if let Some(jam) = slot.lock.observe(state) {
+            emit(
+                &mut self.events,
+                &mut self.lost_events,
+                channel::jam_event(channel, jam),
+            );
+        }
+        Ok(())
+    }
+
+    /// Takes a raw presence reading (load cell counts, IR reflectance, or 0/1
+    /// for a break beam). It is tared against the channel's calibrated
+    /// baseline and compared with hysteresis; a change of decision becomes an
+    /// `Event::PresenceChanged`.
+    ///
+    /// # Errors
+    ///
+    /// As [`handle_door_level`](Self::handle_door_level).
+    pub fn handle_presence_reading(
+        &mut self,
+        channel: Channel,
+        reading: i32,
+        _now: Instant,
+    ) -> Result<(), ControllerError> {
+        let threshold = self.config.presence_threshold;
+        self.check_ready(channel)?;
+        let Some(state) = self.channels.get_mut(channel.index()) else {
+            return Ok(());
+        };
+        if let Some(presence) = state.presence.sample(reading, threshold) {
+            emit(
+                &mut self.events,
+                &mut self.lost_events,
+                Event::PresenceChanged { channel, presence },
+            );
+        }
+        Ok(())
+    }
+
+    /// Takes a temperature reading; it is reported in the channel's status.
+    ///
+    /// # Errors
+    ///
+    /// [`ControllerError::UnknownChannel`].
+    pub fn handle_temperature(
+        &mut self,
+        channel: Channel,
+        temperature: Temperature,
+        _now: Instant,
+    ) -> Result<(), ControllerError> {
+        let unknown = self.unknown(channel);
+        self.channels
+            .get_mut(channel.index())
+            .ok_or(unknown)?
+            .temperature = Some(temperature);
+        Ok(())
+    }
+
+    /// Runs every timer that is due at `now`: debounce, door ajar, jam verdicts.
+    ///
+    /// Stops early rather than overflow the event queue; the unfinished timers
+    /// stay due, so drain [`poll_event`](Self::poll_event) and call again while
+    /// [`poll_timeout`](Self::poll_timeout) is at or before `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let timing = self.timing;
+        for (index, state) in self.channels.iter_mut().enumerate() {
+            if EVENT_QUEUE - self.events.len() < EVENTS_PER_STEP {
+                break;
+            }
+            let channel = Channel(index as u8); // index < CHANNELS <= 32
+            state.step(
+                channel,
+                now,
+                &timing,
+                &mut self.events,
+                &mut self.lost_events,
+            );
+        }
+    }
+
+    /// The earliest instant at which [`handle_timeout`](Self::handle_timeout)
+    /// has work, if any.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.channels
+            .iter()
+            .filter_map(|state| state.deadline(&self.timing))
+            .min()
+    }
+
+    /// The next thing to do with the hardware. Call until `None` after every input.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        if core::mem::take(&mut self.persist) {
+            return Some(Action::Persist);
+        }
+        for (channel, state) in self.channels.iter_mut().enumerate() {
+            let channel = Channel(channel as u8); // index < CHANNELS <= 32
+            if let Some(duration) = state.pending_pulse.take() {
+                return Some(Action::PulseLock { channel, duration });
+            }
+            if let Some(indicator) = state.pending_indicator.take() {
+                return Some(Action::SetIndicator { channel, indicator });
+            }
+        }
+        self.reboot.take().map(Action::Reboot)
+    }
+
+    /// The next event for the gateway, oldest first; push it into the link's
+    /// event queue. Call until `None` after every input.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        if let Some(event) = self.events.pop_front() {
+            return Some(event);
+        }
+        (core::mem::take(&mut self.lost_events) > 0).then_some(Event::FaultRaised {
+            channel: None,
+            fault: FaultCode::EventsDropped,
+        })
+    }
+
+    /// Writes configuration and calibration into `buf` (at least
+    /// [`SAVED_LEN_MAX`](Self::SAVED_LEN_MAX) bytes) and returns the bytes to store.
+    ///
+    /// ```
+    /// use locker_domain::controller::Controller;
+    /// use locker_proto::{FirmwareVersion, Instant, NodeConfig, ResetReason};
+    ///
+    /// let fw = FirmwareVersion::new(1, 0, 0);
+    /// let node = Controller::<8>::new(NodeConfig::default(), fw, ResetReason::PowerOn, Instant::ZERO)?;
+    /// let mut flash = [0u8; Controller::<8>::SAVED_LEN_MAX];
+    /// let saved = node.save(&mut flash)?;
+    ///
+    /// let mut rebooted = Controller::<8>::new(NodeConfig::default(), fw, ResetReason::SoftReboot, Instant::ZERO)?;
+    /// rebooted.restore(saved)?;
+    /// # Ok::<(), locker_domain::controller::ControllerError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ControllerError::BufferTooSmall`].
+    pub fn save<'b>(&self, buf: &'b mut [u8]) -> Result<&'b [u8], ControllerError> {
+        let mut baselines = [0i32; CHANNELS];
+        for (baseline, state) in baselines.iter_mut().zip(&self.channels) {
+            *baseline = state.presence.baseline();
+        }
+        persist::save(&self.config, &baselines, buf)
+    }
+
+    /// Takes back what [`save`](Self::save) wrote before a reboot.
+    ///
+    /// # Errors
+    ///
+    /// Truncated, blank, foreign, corrupt or mismatched bytes give a typed
+    /// error and change nothing: the node runs on with what it has.
+    pub fn restore(&mut self, bytes: &[u8]) -> Result<(), ControllerError> {
+        let (config, baselines) = persist::restore::<CHANNELS>(bytes)?;
+        self.config = config;
+        self.timing = Timing::new(&config, self.timing.tuning);
+        for (state, baseline) in self.channels.iter_mut().zip(baselines) {
+            state.presence.set_baseline(baseline);
+        }
+        Ok(())
+    }
+
+    fn room(&self) -> usize {
+        EVENT_QUEUE - self.events.len()
+    }
+
+    fn unknown(&self, channel: Channel) -> ControllerError {
+        ControllerError::UnknownChannel {
+            channel,
+            channels: CHANNELS as u8,
+        }
+    }
+
+    /// Checks that `channel` exists and that the event queue has room for
+    /// anything one input could emit.
+    fn check_ready(&self, channel: Channel) -> Result<(), ControllerError> {
+        if channel.index() >= CHANNELS {
+            // Before a full queue: an unknown channel will not go away by draining.
+            Err(self.unknown(channel))
+        } else if self.room() < EVENTS_PER_STEP {
+            Err(ControllerError::EventQueueFull)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn numbered(&self) -> impl Iterator<Item = (Channel, &ChannelState)> {
+        self.channels
+            .iter()
+            .enumerate()
+            .map(|(i, state)| (Channel(i as u8), state))
+    }
+}

@@ -1,0 +1,143 @@
+//! One compartment as its node sees it: door, lock, presence sensor,
+//! temperature, and the actuator requests not yet handed to the firmware.
+
+use heapless::Deque;
+use locker_proto::{
+    Channel, ChannelStatus, Duration, Event, FaultCode, Indicator, Instant, NodeConfig, Temperature,
+};
+
+use super::action::PulseDuration;
+use super::config::Tuning;
+use super::door::{DoorChange, DoorSwitch, earliest};
+use super::lock::{JamChange, LockSupervisor};
+use super::presence::PresenceFilter;
+
+/// The most events one channel can emit from one input or one timeout step:
+/// a door change, door ajar, and a jam change.
+pub(crate) const EVENTS_PER_STEP: usize = 3;
+
+/// Everything the controller knows about one channel.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ChannelState {
+    pub(crate) door: DoorSwitch,
+    pub(crate) lock: LockSupervisor,
+    pub(crate) presence: PresenceFilter,
+    pub(crate) temperature: Option<Temperature>,
+    pub(crate) pending_pulse: Option<PulseDuration>,
+    pub(crate) pending_indicator: Option<Indicator>,
+}
+
+/// Durations derived from the node configuration, in the controller's units.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Timing {
+    pub(crate) debounce: Duration,
+    pub(crate) ajar_limit: Duration,
+    pub(crate) tuning: Tuning,
+}
+
+impl Timing {
+    pub(crate) fn new(config: &NodeConfig, tuning: Tuning) -> Self {
+        Timing {
+            debounce: Duration::from_millis(u64::from(config.debounce_ms)),
+            ajar_limit: Duration::from_secs(u64::from(config.door_ajar_limit_s)),
+            tuning,
+        }
+    }
+}
+
+/// Events waiting for the firmware. The controller checks for room before it
+/// changes any state, so a push never fails; the count is a last line of
+/// defence, reported as [`FaultCode::EventsDropped`].
+pub(crate) type EventQueue<const N: usize> = Deque<Event, N>;
+
+pub(crate) fn emit<const N: usize>(events: &mut EventQueue<N>, lost: &mut u16, event: Event) {
+    if events.push_back(event).is_err() {
+        *lost = lost.saturating_add(1);
+    }
+}
+
+impl ChannelState {
+    pub(crate) const fn new() -> Self {
+        ChannelState {
+            door: DoorSwitch::new(),
+            lock: LockSupervisor::new(),
+            presence: PresenceFilter::new(),
+            temperature: None,
+            pending_pulse: None,
+            pending_indicator: None,
+        }
+    }
+
+    /// Turns a debounced door change into events.
+    pub(crate) fn door_changed<const N: usize>(
+        &mut self,
+        channel: Channel,
+        change: DoorChange,
+        timing: &Timing,
+        events: &mut EventQueue<N>,
+        lost: &mut u16,
+    ) {
+        match change {
+            DoorChange::Opened { at } => {
+                let (commanded, jam) = self.lock.door_opened(at, timing.tuning.unlock_window);
+                emit(events, lost, Event::DoorOpened { channel, commanded });
+                if let Some(jam) = jam {
+                    emit(events, lost, jam_event(channel, jam));
+                }
+            }
+            DoorChange::Closed => emit(events, lost, Event::DoorClosed { channel }),
+        }
+    }
+
+    /// Runs every timer of this channel that is due.
+    pub(crate) fn step<const N: usize>(
+        &mut self,
+        channel: Channel,
+        now: Instant,
+        timing: &Timing,
+        events: &mut EventQueue<N>,
+        lost: &mut u16,
+    ) {
+        if let Some(change) = self.door.settle(now, timing.debounce) {
+            self.door_changed(channel, change, timing, events, lost);
+        }
+        if self.door.ajar_due(now, timing.ajar_limit) {
+            emit(events, lost, Event::DoorAjar { channel });
+        }
+        if let Some(jam) = self.lock.verdict(now) {
+            emit(events, lost, jam_event(channel, jam));
+        }
+    }
+
+    /// When [`step`](Self::step) next has work.
+    pub(crate) fn deadline(&self, timing: &Timing) -> Option<Instant> {
+        earliest(
+            self.door.deadline(timing.debounce, timing.ajar_limit),
+            self.lock.deadline(),
+        )
+    }
+
+    /// The channel's single active fault.
+    pub(crate) fn fault(&self) -> Option<FaultCode> {
+        self.lock.is_jammed().then_some(FaultCode::LockJammed)
+    }
+
+    pub(crate) fn status(&self, channel: Channel, config: &NodeConfig) -> ChannelStatus {
+        ChannelStatus {
+            channel,
+            door: self.door.state(),
+            lock: self.lock.feedback(),
+            presence: self.presence.decision(config.presence_threshold),
+            fault: self.fault(),
+            temperature: self.temperature,
+        }
+    }
+}
+
+pub(crate) fn jam_event(channel: Channel, jam: JamChange) -> Event {
+    let (channel, fault) = (Some(channel), FaultCode::LockJammed);
+    match jam {
+        JamChange::Raised => Event::FaultRaised { channel, fault },
+        JamChange::Cleared => Event::FaultCleared { channel, fault },
+    }
+}

@@ -1,0 +1,86 @@
+//! Which configurations the controller accepts, and the timing it does not
+//! take from the bus.
+
+use locker_proto::{Duration, NodeConfig};
+
+/// The longest lock pulse this firmware will ever drive, whatever the bus or
+/// the saved configuration says, in milliseconds.
+///
+/// Solenoid locks are rated for short pulses; held for seconds they overheat
+/// and burn out their coil. [`NodeConfig::max_pulse_ms`] may only lower this.
+pub const PULSE_CEILING_MS: u16 = 5_000;
+
+/// The longest debounce the controller accepts, in milliseconds. A switch
+/// that needs longer is broken, and a longer debounce would hide a forced door.
+pub const DEBOUNCE_CEILING_MS: u16 = 1_000;
+
+/// Why a [`NodeConfig`] was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum ConfigProblem {
+    /// `max_pulse_ms` is zero: no lock could ever be released.
+    #[error("max_pulse_ms is 0: no lock could ever be released")]
+    PulseZero,
+    /// `max_pulse_ms` is above [`PULSE_CEILING_MS`].
+    #[error("max_pulse_ms is above the firmware ceiling of {PULSE_CEILING_MS} ms")]
+    PulseAboveCeiling,
+    /// `debounce_ms` is above [`DEBOUNCE_CEILING_MS`].
+    #[error("debounce_ms is above {DEBOUNCE_CEILING_MS} ms")]
+    DebounceTooLong,
+    /// `door_ajar_limit_s` is zero: every opening would be ajar at once.
+    #[error("door_ajar_limit_s is 0: every opening would be reported ajar")]
+    AjarLimitZero,
+    /// `presence_threshold` is not positive: an empty compartment would read occupied.
+    #[error("presence_threshold must be at least 1")]
+    ThresholdNotPositive,
+}
+
+/// Checks that `config` is one the controller can run with.
+pub(crate) fn validate(config: &NodeConfig) -> Result<(), ConfigProblem> {
+    if config.max_pulse_ms == 0 {
+        Err(ConfigProblem::PulseZero)
+    } else if config.max_pulse_ms > PULSE_CEILING_MS {
+        Err(ConfigProblem::PulseAboveCeiling)
+    } else if config.debounce_ms > DEBOUNCE_CEILING_MS {
+        Err(ConfigProblem::DebounceTooLong)
+    } else if config.door_ajar_limit_s == 0 {
+        Err(ConfigProblem::AjarLimitZero)
+    } else if config.presence_threshold < 1 {
+        Err(ConfigProblem::ThresholdNotPositive)
+    } else {
+        Ok(())
+    }
+}
+
+/// Timing the firmware fixes at build time rather than taking from the bus
+/// (the bus's [`NodeConfig`] has no field for it).
+///
+/// ```
+/// use locker_domain::controller::Tuning;
+/// use locker_proto::Duration;
+///
+/// let tuning = Tuning { unlock_window: Duration::from_secs(20), ..Tuning::default() };
+/// assert_eq!(tuning.jam_grace, Duration::from_millis(500));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Tuning {
+    /// How long after an unlock a door opening counts as commanded, measured
+    /// from the start of the pulse. Any later opening is reported as forced.
+    pub unlock_window: Duration,
+    /// How long after a pulse ends the lock feedback may take to show the
+    /// release before the lock is declared jammed.
+    pub jam_grace: Duration,
+}
+
+impl Default for Tuning {
+    /// A 10 s unlock window (a courier needs a moment to reach the door) and
+    /// 500 ms of grace for slow feedback contacts.
+    fn default() -> Self {
+        Tuning {
+            unlock_window: Duration::from_secs(10),
+            jam_grace: Duration::from_millis(500),
+        }
+    }
+}

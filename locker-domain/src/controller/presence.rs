@@ -1,0 +1,82 @@
+//! The presence sensor: taring against the calibrated baseline, and hysteresis.
+
+use locker_proto::Presence;
+
+/// One presence sensor (load cell counts, IR reflectance, or a 0/1 break beam).
+///
+/// A reading is tared against the calibrated empty baseline. The compartment
+/// turns occupied when the tared reading reaches the threshold and turns empty
+/// again only when it falls to half the threshold or below, so a light item
+/// (two sheets of paper on a load cell, a thin envelope in an IR beam) sitting
+/// right at the threshold does not flap with sensor noise.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PresenceFilter {
+    baseline: i32,
+    raw: Option<i32>,
+    tared: i32,
+    occupied: bool,
+}
+
+/// The tared reading at or below which an occupied compartment reads empty again.
+pub(crate) const fn release_level(threshold: i32) -> i32 {
+    threshold / 2
+}
+
+impl PresenceFilter {
+    pub(crate) const fn new() -> Self {
+        PresenceFilter {
+            baseline: 0,
+            raw: None,
+            tared: 0,
+            occupied: false,
+        }
+    }
+
+    pub(crate) const fn baseline(&self) -> i32 {
+        self.baseline
+    }
+
+    /// Replaces the baseline (restored calibration). The decision is redone at
+    /// the next reading.
+    pub(crate) fn set_baseline(&mut self, baseline: i32) {
+        self.baseline = baseline;
+    }
+
+    /// Takes a raw reading; returns the new decision if it changed.
+    pub(crate) fn sample(&mut self, raw: i32, threshold: i32) -> Option<Presence> {
+        self.raw = Some(raw);
+        self.tared = raw.saturating_sub(self.baseline);
+        let occupied = if self.occupied {
+            self.tared > release_level(threshold)
+        } else {
+            self.tared >= threshold
+        };
+        if occupied == self.occupied {
+            return None;
+        }
+        self.occupied = occupied;
+        Some(self.decision(threshold))
+    }
+
+    /// Whether a reading has been taken (calibration needs one).
+    pub(crate) fn has_reading(&self) -> bool {
+        self.raw.is_some()
+    }
+
+    /// Takes the last reading as the empty baseline; returns the new decision
+    /// if it changed. Does nothing without a reading.
+    pub(crate) fn calibrate(&mut self, threshold: i32) -> Option<Presence> {
+        let raw = self.raw?;
+        self.baseline = raw;
+        self.sample(raw, threshold)
+    }
+
+    /// The current decision with its evidence.
+    pub(crate) const fn decision(&self, threshold: i32) -> Presence {
+        Presence {
+            occupied: self.occupied,
+            reading: self.tared,
+            threshold,
+        }
+    }
+}
