@@ -36,12 +36,6 @@ pub enum Error<E> {
         "the load cell converter has no reading ready yet; try again after its next conversion"
     )]
     NotReady,
-    /// The fuel gauge answered with a value outside what the chip can report
-    /// (for example a state of charge above 255 %): a bus fault or the wrong chip.
-    #[error(
-        "the fuel gauge returned an impossible value; check the I2C wiring and the chip fitted"
-    )]
-    ImplausibleReading,
 }
 
 impl<E> Error<E> {

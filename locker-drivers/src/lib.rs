@@ -5,14 +5,18 @@
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
+pub mod camera;
 pub mod door;
 mod error;
+pub mod hx711;
 pub mod ir;
 pub mod kerong;
 pub mod lock;
+pub mod max17048;
 #[cfg(feature = "sim")]
 pub mod sim;
 mod traits;
+pub mod ups;
 
 pub use error::Error;
 pub use traits::{
