@@ -1,0 +1,272 @@
+//! A small harness shared by the bank scenario tests: a bank with simulated
+//! nodes behind it, a deterministic random source and a clock.
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+use locker_domain::bank::codes::PickupCode;
+use locker_domain::bank::{
+    Alert, AuditRecord, Bank, Compartment, CompartmentFlags, Layout, Notification,
+    NotificationKind, ParcelKind, ParcelNeeds, Policy, Reservation,
+};
+use locker_proto::time::{Duration, Instant};
+use locker_proto::{
+    BulkStatus, Channel, ChannelBits, Command, CompartmentId, Dimensions, Event, NodeAddr,
+    Presence, SizeClass,
+};
+
+/// A seeded xorshift: same seed, same run.
+pub struct Dice(pub u64);
+
+impl rand_core::RngCore for Dice {
+    fn next_u32(&mut self) -> u32 {
+        self.next_u64() as u32
+    }
+    fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+    fn fill_bytes(&mut self, dst: &mut [u8]) {
+        for b in dst {
+            *b = self.next_u64() as u8;
+        }
+    }
+}
+
+pub fn small() -> Dimensions {
+    Dimensions::new(420, 80, 600)
+}
+pub fn medium() -> Dimensions {
+    Dimensions::new(420, 190, 600)
+}
+pub fn large() -> Dimensions {
+    Dimensions::new(420, 390, 600)
+}
+
+/// `n` compartments, 16 per node: half small, 30 % medium, 20 % large.
+pub fn mixed_layout<const N: usize>(n: usize) -> Layout<N> {
+    let list: Vec<Compartment> = (0..n)
+        .map(|k| {
+            let large_from = n - (n * 2 + 5) / 10;
+            let (size, dims) = if k < n / 2 {
+                (SizeClass::Small, small())
+            } else if k < large_from {
+                (SizeClass::Medium, medium())
+            } else {
+                (SizeClass::Large, large())
+            };
+            let mut c = Compartment::new(
+                CompartmentId(k as u16 + 1),
+                NodeAddr((k / 16) as u8 + 1),
+                Channel((k % 16) as u8),
+                size,
+                dims,
+            );
+            if k % 16 == 15 {
+                c = c.with_flags(CompartmentFlags::REFRIGERATED);
+            }
+            if k % 16 < 4 {
+                c = c.with_flags(CompartmentFlags::ACCESSIBLE);
+            }
+            c
+        })
+        .collect();
+    Layout::new(&list).unwrap()
+}
+
+/// The physical side: what each compartment really looks like.
+#[derive(Clone, Copy, Default, Debug)]
+pub struct Physical {
+    pub door_open: bool,
+    pub occupied: bool,
+}
+
+pub struct Sim<const N: usize> {
+    pub bank: Box<Bank<N>>,
+    pub physical: Vec<Physical>,
+    pub now: Instant,
+    pub dice: Dice,
+    pub notes: Vec<Notification>,
+    pub alerts: Vec<Alert>,
+    pub audit: Vec<AuditRecord>,
+    pub commands: Vec<(NodeAddr, Command)>,
+}
+
+pub fn code_text(code: &PickupCode) -> String {
+    code.digits().iter().map(|d| char::from(b'0' + d)).collect()
+}
+
+impl<const N: usize> Sim<N> {
+    pub fn new(n: usize, policy: Policy) -> Self {
+        let bank = Box::new(Bank::new(mixed_layout::<N>(n), policy).unwrap());
+        let mut sim = Sim {
+            bank,
+            physical: vec![Physical::default(); n],
+            now: Instant::from_secs(1),
+            dice: Dice(0x9E37_79B9_7F4A_7C15),
+            notes: Vec::new(),
+            alerts: Vec::new(),
+            audit: Vec::new(),
+            commands: Vec::new(),
+        };
+        sim.answer_status_requests();
+        sim
+    }
+
+    pub fn wiring(&self, id: CompartmentId) -> (NodeAddr, Channel) {
+        let c = self.bank.layout().compartments().iter().find(|c| c.id == id).unwrap();
+        (c.node, c.channel)
+    }
+
+    fn index(&self, id: CompartmentId) -> usize {
+        self.bank.layout().slot_of(id).unwrap()
+    }
+
+    /// Drains every output into the harness's logs; checks audit sequence is gap-free.
+    pub fn drain(&mut self) {
+        while let Some(n) = self.bank.poll_notification() {
+            self.notes.push(n);
+        }
+        while let Some(a) = self.bank.poll_alert() {
+            self.alerts.push(a);
+        }
+        while let Some(r) = self.bank.poll_audit() {
+            if let Some(last) = self.audit.last() {
+                assert_eq!(r.seq, last.seq + 1, "audit sequence has a gap");
+            }
+            self.audit.push(r);
+        }
+        while self.bank.poll_snapshot_request().is_some() {}
+    }
+
+    /// Sends queued commands to the simulated nodes; status requests are
+    /// answered from the physical state, unlocks are acknowledged (the door
+    /// does not open by itself: the person opens it).
+    pub fn answer_status_requests(&mut self) {
+        while let Some((node, cmd)) = self.bank.poll_command() {
+            self.commands.push((node, cmd));
+            if cmd == Command::GetAllStatus {
+                let status = self.bulk_status(node);
+                self.bank.handle_bulk_status(node, &status, self.now).unwrap();
+            }
+        }
+        self.drain();
+    }
+
+    pub fn bulk_status(&self, node: NodeAddr) -> BulkStatus {
+        let mut s = BulkStatus {
+            channels: 16,
+            door_open: ChannelBits(0),
+            locked: ChannelBits(0),
+            occupied: ChannelBits(0),
+            faulted: ChannelBits(0),
+        };
+        for (k, c) in self.bank.layout().compartments().iter().enumerate() {
+            if c.node == node {
+                let p = self.physical[k];
+                s.door_open.set(c.channel, p.door_open);
+                s.locked.set(c.channel, !p.door_open);
+                s.occupied.set(c.channel, p.occupied);
+            }
+        }
+        s
+    }
+
+    pub fn advance(&mut self, d: Duration) {
+        self.now += d;
+    }
+
+    pub fn event(&mut self, id: CompartmentId, event: Event) {
+        let (node, _) = self.wiring(id);
+        self.bank.handle_node_event(node, &event, self.now).unwrap();
+        self.answer_status_requests();
+    }
+
+    pub fn open_door(&mut self, id: CompartmentId, commanded: bool) {
+        let k = self.index(id);
+        self.physical[k].door_open = true;
+        let (_, channel) = self.wiring(id);
+        self.event(id, Event::DoorOpened { channel, commanded });
+    }
+
+    pub fn close_door(&mut self, id: CompartmentId) {
+        let k = self.index(id);
+        self.physical[k].door_open = false;
+        let (_, channel) = self.wiring(id);
+        self.event(id, Event::DoorClosed { channel });
+    }
+
+    pub fn put_parcel(&mut self, id: CompartmentId) {
+        let k = self.index(id);
+        self.physical[k].occupied = true;
+        let (_, channel) = self.wiring(id);
+        self.event(id, Event::PresenceChanged { channel, presence: Presence::occupied(300, 10) });
+    }
+
+    pub fn take_parcel(&mut self, id: CompartmentId) {
+        let k = self.index(id);
+        self.physical[k].occupied = false;
+        let (_, channel) = self.wiring(id);
+        self.event(id, Event::PresenceChanged { channel, presence: Presence::empty(1, 10) });
+    }
+
+    pub fn reserve(&mut self, needs: ParcelNeeds) -> Reservation {
+        let r = self.bank.reserve(needs, ParcelKind::Delivery, &mut self.dice, self.now).unwrap();
+        self.drain();
+        r
+    }
+
+    /// The last pickup code sent for `id`.
+    pub fn code_for(&self, id: CompartmentId) -> Option<String> {
+        self.notes.iter().rev().find_map(|n| match n.kind {
+            NotificationKind::PickupCode(c) if n.compartment == id => Some(code_text(&c)),
+            _ => None,
+        })
+    }
+
+    /// Courier deposits a parcel in a reserved compartment; returns the code sent.
+    pub fn deposit(&mut self, id: CompartmentId) -> String {
+        self.bank.start_deposit(id, self.now).unwrap();
+        self.answer_status_requests();
+        self.open_door(id, true);
+        self.put_parcel(id);
+        self.close_door(id);
+        self.code_for(id).expect("a pickup code was sent")
+    }
+
+    /// Recipient types the code, takes the parcel and closes the door.
+    pub fn pick_up(&mut self, code: &str, id: CompartmentId) {
+        let out = self.bank.enter_code(locker_domain::bank::codes::KeypadId(0), code, self.now).unwrap();
+        assert_eq!(out, locker_domain::bank::CodeOutcome::Opening(id));
+        self.answer_status_requests();
+        self.open_door(id, true);
+        self.take_parcel(id);
+        self.close_door(id);
+    }
+
+    pub fn timeout(&mut self) {
+        self.bank.handle_timeout(self.now).unwrap();
+        self.answer_status_requests();
+    }
+
+    /// Runs every deadline up to `until`.
+    pub fn run_until(&mut self, until: Instant) {
+        while let Some(t) = self.bank.poll_timeout() {
+            if t > until {
+                break;
+            }
+            if t > self.now {
+                self.now = t;
+            }
+            self.timeout();
+        }
+        self.now = self.now.max(until);
+        self.timeout();
+    }
+
+    pub fn alerts_of(&self, kind: locker_domain::bank::AlertKind) -> usize {
+        self.alerts.iter().filter(|a| a.kind == kind).count()
+    }
+}
