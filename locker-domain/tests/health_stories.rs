@@ -1,7 +1,8 @@
 //! Sensor health, told as stories from a locker's life.
 
 use locker_domain::bank::health::{
-    HealthAlert, HealthError, HealthIssue, HealthPolicy, STUCK_MIN_DOOR_CHANGES, SensorHealth,
+    HEALTH_BYTES_PER_COMPARTMENT, HealthAlert, HealthError, HealthIssue, HealthPolicy,
+    STUCK_MIN_DOOR_CHANGES, SensorHealth,
 };
 use locker_proto::Presence;
 use locker_proto::time::{Duration, Instant};
@@ -251,7 +252,7 @@ fn a_compartment_nobody_opens_all_weekend_is_not_stuck() {
             .unwrap(),
         None
     );
-    assert!(STUCK_MIN_DOOR_CHANGES > 2);
+    const { assert!(STUCK_MIN_DOOR_CHANGES > 2) };
 }
 
 #[test]
@@ -421,4 +422,12 @@ fn a_clock_that_steps_back_causes_no_false_alarm_and_no_panic() {
             .unwrap(),
         None
     );
+}
+
+#[test]
+fn health_costs_forty_bytes_per_compartment() {
+    use core::mem::size_of;
+    assert_eq!(HEALTH_BYTES_PER_COMPARTMENT, 40);
+    let per_compartment = (size_of::<SensorHealth<1_001>>() - size_of::<SensorHealth<1>>()) / 1_000;
+    assert_eq!(per_compartment, HEALTH_BYTES_PER_COMPARTMENT);
 }

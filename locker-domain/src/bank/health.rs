@@ -174,54 +174,95 @@ pub enum HealthError {
     },
 }
 
-/// Episodes under way, one bit each, so each is alerted once.
+/// Episodes under way, one bit each, so each is alerted once; and whether
+/// a reading or a door change has been seen at all (instead of `Option`s,
+/// which would cost 16 bytes more per compartment).
 const RAISED_DRIFT: u8 = 1 << 0;
 const RAISED_STUCK: u8 = 1 << 1;
 const RAISED_FLAPPING: u8 = 1 << 2;
 const RAISED_LOCK: u8 = 1 << 3;
+const HAS_READING: u8 = 1 << 4;
+const HAS_DOOR_CHANGE: u8 = 1 << 5;
+
+/// Bytes of health state per compartment (pinned by a test).
+pub const HEALTH_BYTES_PER_COMPARTMENT: usize = core::mem::size_of::<SlotHealth>();
 
 #[derive(Clone, Copy, Debug)]
 struct SlotHealth {
-    /// The latest presence reading and when it took that value.
-    reading: Option<(i32, Instant)>,
-    /// Door changes since the reading last changed.
+    /// The latest presence reading (valid with `HAS_READING`), since when it
+    /// has had that value, and the door changes since then.
+    reading: i32,
+    reading_since: Instant,
     door_changes_since_reading: u16,
-    /// Start of the current flap-counting window and the latest change.
+    /// The current flap-counting window (valid with `HAS_DOOR_CHANGE`).
     flap_window_start: Instant,
-    last_door_change: Option<Instant>,
+    last_door_change: Instant,
     flap_count: u8,
     lock_faults: u8,
-    raised: u8,
+    flags: u8,
 }
 
 impl SlotHealth {
     const FRESH: SlotHealth = SlotHealth {
-        reading: None,
+        reading: 0,
+        reading_since: Instant::ZERO,
         door_changes_since_reading: 0,
         flap_window_start: Instant::ZERO,
-        last_door_change: None,
+        last_door_change: Instant::ZERO,
         flap_count: 0,
         lock_faults: 0,
-        raised: 0,
+        flags: 0,
     };
+
+    fn has(&self, bit: u8) -> bool {
+        self.flags & bit != 0
+    }
 
     /// Marks episode `bit` as alerted; `true` if it was not already.
     fn raise(&mut self, bit: u8) -> bool {
-        let fresh = self.raised & bit == 0;
-        self.raised |= bit;
+        let fresh = !self.has(bit);
+        self.flags |= bit;
         fresh
     }
 
     fn settle(&mut self, bit: u8) {
-        self.raised &= !bit;
+        self.flags &= !bit;
     }
 }
 
-/// Health tracking for `N` compartments. Fixed size, no heap.
+/// Health tracking for `N` compartments. Fixed size, no heap:
+/// [`HEALTH_BYTES_PER_COMPARTMENT`] (40) bytes per compartment, 400 KB for a
+/// 10,000-compartment bank.
 ///
 /// Slots are the compartments' indices in the bank's layout. All methods
 /// take `now` from the caller; a `now` earlier than a previous one is
 /// treated as no time having passed.
+///
+/// ```
+/// use locker_domain::bank::health::{HealthAlert, HealthIssue, HealthPolicy, SensorHealth};
+/// use locker_proto::time::{Duration, Instant};
+///
+/// let mut health = SensorHealth::<48>::new(HealthPolicy::default());
+/// let night = Instant::from_secs(80_000);
+///
+/// // Compartment 12's door switch rattles in the wind, a change every 3 s.
+/// let alerts: Vec<HealthAlert> = (0..600)
+///     .filter_map(|i| health.observe_door_change(12, night + Duration::from_secs(3 * i)).unwrap())
+///     .collect();
+/// assert_eq!(alerts.len(), 1);
+/// assert!(matches!(alerts[0].issue, HealthIssue::DoorFlapping { changes: 11, .. }));
+///
+/// // Compartment 3's lock jams for the third time.
+/// health.observe_lock_fault(3, night)?;
+/// health.observe_lock_fault(3, night)?;
+/// let alert = health.observe_lock_fault(3, night)?;
+/// assert_eq!(alert.map(|a| a.issue), Some(HealthIssue::RepeatedLockFaults { count: 3 }));
+///
+/// // A technician replaced the lock: its record starts afresh.
+/// health.clear(3)?;
+/// assert_eq!(health.observe_lock_fault(3, night)?, None);
+/// # Ok::<(), locker_domain::bank::health::HealthError>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct SensorHealth<const N: usize> {
     policy: HealthPolicy,
@@ -281,7 +322,10 @@ impl<const N: usize> SensorHealth<N> {
             None
         };
 
-        let stuck = match state.reading {
+        let seen = state
+            .has(HAS_READING)
+            .then_some((state.reading, state.reading_since));
+        let stuck = match seen {
             Some((value, since)) if value == presence.reading => {
                 let frozen = now.saturating_since(since) >= policy.stuck_after
                     && state.door_changes_since_reading >= STUCK_MIN_DOOR_CHANGES;
@@ -291,7 +335,9 @@ impl<const N: usize> SensorHealth<N> {
                 })
             }
             _ => {
-                state.reading = Some((presence.reading, now));
+                state.reading = presence.reading;
+                state.reading_since = now;
+                state.flags |= HAS_READING;
                 state.door_changes_since_reading = 0;
                 state.settle(RAISED_STUCK);
                 None
@@ -319,10 +365,10 @@ impl<const N: usize> SensorHealth<N> {
         state.door_changes_since_reading = state.door_changes_since_reading.saturating_add(1);
 
         let window_over = now.saturating_since(state.flap_window_start) >= policy.flap_window;
-        if state.last_door_change.is_none() || window_over {
-            let quiet_for_a_window = state
-                .last_door_change
-                .is_none_or(|last| now.saturating_since(last) >= policy.flap_window);
+        let first = !state.has(HAS_DOOR_CHANGE);
+        if first || window_over {
+            let quiet_for_a_window =
+                first || now.saturating_since(state.last_door_change) >= policy.flap_window;
             if quiet_for_a_window || state.flap_count <= policy.flap_changes {
                 state.settle(RAISED_FLAPPING);
             }
@@ -330,7 +376,8 @@ impl<const N: usize> SensorHealth<N> {
             state.flap_count = 0;
         }
         state.flap_count = state.flap_count.saturating_add(1);
-        state.last_door_change = Some(now);
+        state.last_door_change = now;
+        state.flags |= HAS_DOOR_CHANGE;
 
         let alert =
             (state.flap_count > policy.flap_changes && state.raise(RAISED_FLAPPING)).then(|| {
