@@ -54,10 +54,12 @@
 //!
 //! Everything is fixed size; nothing allocates. State per compartment, pinned
 //! by the `bytes_per_compartment_are_pinned` test:
-//! [`BYTES_PER_COMPARTMENT`] bytes (layout 12 + lookups 4, books
-//! `Slot` ~60, timer heap 10, free lists 5, sensor health the rest), so a
-//! 10,000-compartment bank needs about a megabyte and a 32-compartment bank
-//! fits a gateway MCU alongside the output queues (about 14 KiB).
+//! [`BYTES_PER_COMPARTMENT`] = 163 bytes on a 64-bit gateway: the layout
+//! entry and its two lookups (16), the compartment's books (stage, parcel with
+//! its code, last readings, two timers), the timer heap (10), the free lists
+//! (5), the code index (4) and sensor health. A 10,000-compartment bank needs
+//! about 1.6 MB; a 32-compartment bank about 5 KiB plus the output queues
+//! (about 14 KiB), which fits a gateway MCU.
 //!
 //! # Output queues never drop
 //!
@@ -154,7 +156,7 @@ pub const AUDIT_QUEUE: usize = 128;
 pub const SNAPSHOT_QUEUE: usize = 8;
 /// Bytes of state per compartment (the whole `Bank` divided by `N`, less the
 /// fixed part), pinned by a test.
-pub const BYTES_PER_COMPARTMENT: usize = 104;
+pub const BYTES_PER_COMPARTMENT: usize = 163;
 
 /// Room an input needs in each output queue.
 #[derive(Clone, Copy)]

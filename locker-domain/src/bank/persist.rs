@@ -27,7 +27,7 @@ use locker_proto::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::audit::{Actor, AuditEvent, AuditRecord};
-use super::parcel::Stage;
+use super::parcel::{Purpose, Stage};
 use super::power::PowerState;
 use super::slot::Slot;
 use super::stats::Stats;
@@ -108,7 +108,7 @@ fn rebase(s: &mut Slot, from: Instant, to: Instant) {
 
 fn consistent(s: &Slot) -> bool {
     match s.stage {
-        Stage::Free => s.parcel.is_none(),
+        Stage::Free | Stage::Door { purpose: Purpose::Inspection, .. } => s.parcel.is_none(),
         _ => s.parcel.is_some(),
     }
 }

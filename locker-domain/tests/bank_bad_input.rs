@@ -1,0 +1,102 @@
+//! Bad input: a typed error or a documented no-op, state unchanged, never a panic.
+
+mod bank_support;
+
+use bank_support::*;
+use locker_domain::bank::{Bank, BankError, ParcelNeeds, Policy, BYTES_PER_COMPARTMENT};
+use locker_proto::time::{Duration, Instant};
+use locker_proto::{Channel, CompartmentId, Event, NodeAddr, Presence, SizeClass};
+
+fn fingerprint(sim: &Sim<24>) -> Vec<u8> {
+    sim.bank.snapshot_to_vec()
+}
+
+#[test]
+fn a_report_for_an_unknown_compartment_is_refused_and_changes_nothing() {
+    let mut sim = Sim::<24>::new(24, Policy::default());
+    let before = fingerprint(&sim);
+    let err = sim.bank.handle_node_event(NodeAddr(1), &Event::DoorOpened { channel: Channel(31), commanded: false }, sim.now);
+    assert_eq!(err, Err(BankError::UnknownChannel { node: NodeAddr(1), channel: Channel(31) }));
+    let err = sim.bank.handle_node_event(NodeAddr(99), &Event::NodeStarted { reset_reason: locker_proto::ResetReason::PowerOn }, sim.now);
+    assert_eq!(err, Err(BankError::UnknownNode(NodeAddr(99))));
+    assert_eq!(sim.bank.start_deposit(CompartmentId(999), sim.now), Err(BankError::UnknownCompartment(CompartmentId(999))));
+    assert_eq!(fingerprint(&sim), before);
+    assert!(sim.bank.poll_audit().is_none());
+}
+
+#[test]
+fn a_duplicated_door_report_is_a_no_op() {
+    let mut sim = Sim::<24>::new(24, Policy::default());
+    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    sim.bank.start_deposit(r.compartment, sim.now).unwrap();
+    sim.answer_status_requests();
+    sim.open_door(r.compartment, true);
+    let before = fingerprint(&sim);
+    let (node, channel) = sim.wiring(r.compartment);
+    sim.bank.handle_node_event(node, &Event::DoorOpened { channel, commanded: true }, sim.now).unwrap();
+    assert_eq!(fingerprint(&sim), before);
+    assert!(sim.bank.poll_alert().is_none(), "a repeated open is not a forced door");
+}
+
+#[test]
+fn an_out_of_order_close_before_open_still_settles_the_deposit() {
+    let mut sim = Sim::<24>::new(24, Policy::default());
+    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    sim.bank.start_deposit(r.compartment, sim.now).unwrap();
+    sim.answer_status_requests();
+    let (node, channel) = sim.wiring(r.compartment);
+    // The close arrives while the books still think the door is closed: no-op.
+    let before = fingerprint(&sim);
+    sim.bank.handle_node_event(node, &Event::DoorClosed { channel }, sim.now).unwrap();
+    assert_eq!(fingerprint(&sim), before);
+    sim.open_door(r.compartment, true);
+    sim.put_parcel(r.compartment);
+    sim.close_door(r.compartment);
+    assert_eq!(sim.bank.view(r.compartment).unwrap().stage, locker_domain::bank::Stage::Stored);
+}
+
+#[test]
+fn a_time_that_goes_backwards_is_refused() {
+    let mut sim = Sim::<24>::new(24, Policy::default());
+    sim.advance(Duration::from_secs(100));
+    sim.timeout();
+    let before = fingerprint(&sim);
+    let past = Instant::from_secs(2);
+    let (node, channel) = sim.wiring(CompartmentId(1));
+    let ev = Event::PresenceChanged { channel, presence: Presence::occupied(50, 10) };
+    assert!(matches!(sim.bank.handle_node_event(node, &ev, past), Err(BankError::TimeWentBackwards { .. })));
+    assert!(matches!(sim.bank.handle_timeout(past), Err(BankError::TimeWentBackwards { .. })));
+    assert_eq!(fingerprint(&sim), before);
+}
+
+#[test]
+fn a_full_output_queue_refuses_the_input_before_changing_anything() {
+    let mut sim = Sim::<24>::new(24, Policy::default());
+    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    sim.deposit(r.compartment);
+    // Nobody drains the audit queue while wrong codes pour in.
+    let mut refused = None;
+    for g in 0..200 {
+        sim.now += Duration::from_hours(2);
+        match sim.bank.enter_code(locker_domain::bank::codes::KeypadId(0), &format!("{:06}", g), sim.now) {
+            Err(BankError::OutputFull(q)) => {
+                refused = Some(q);
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert!(refused.is_some(), "the bank says which queue to drain");
+    let before = sim.bank.snapshot_to_vec();
+    assert!(matches!(sim.bank.enter_code(locker_domain::bank::codes::KeypadId(0), "000000", sim.now), Err(BankError::OutputFull(_))));
+    assert_eq!(sim.bank.snapshot_to_vec(), before);
+    // Draining makes room; the sequence has no gap.
+    sim.drain();
+    assert!(sim.bank.enter_code(locker_domain::bank::codes::KeypadId(0), "000000", sim.now).is_ok());
+}
+
+#[test]
+fn bytes_per_compartment_are_pinned() {
+    let per = (core::mem::size_of::<Bank<128>>() - core::mem::size_of::<Bank<64>>()) / 64;
+    assert_eq!(per, BYTES_PER_COMPARTMENT, "update the docs and the constant together");
+}

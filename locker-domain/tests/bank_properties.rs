@@ -1,0 +1,180 @@
+//! Random input sequences against the bank, checking every ARCHITECTURE.md
+//! invariant after each step.
+
+mod bank_support;
+
+use bank_support::*;
+use locker_domain::bank::codes::KeypadId;
+use locker_domain::bank::{
+    AlertKind, Bank, CommandOutcome, ParcelKind, ParcelNeeds, Policy, Stage,
+};
+use locker_proto::time::Duration;
+use locker_proto::{Channel, Command, CompartmentId, Event, FaultCode, NodeAddr, Presence, SizeClass};
+use proptest::prelude::*;
+use std::collections::{BTreeMap, BTreeSet};
+
+const COMPARTMENTS: usize = 16;
+
+#[derive(Clone, Debug)]
+enum Op {
+    Reserve(u8),
+    StartDeposit(u8),
+    Open(u8, bool),
+    Close(u8),
+    Presence(u8, bool),
+    Fault(u8),
+    Code(u8),
+    WrongCode(u16),
+    StaffOpen(u8),
+    NodeRestart,
+    Nack(u8),
+    Wait(u32),
+    Restart,
+    BadChannel(u8),
+    InService(u8),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let c = 0u8..COMPARTMENTS as u8;
+    prop_oneof![
+        c.clone().prop_map(Op::Reserve),
+        c.clone().prop_map(Op::StartDeposit),
+        (c.clone(), any::<bool>()).prop_map(|(c, k)| Op::Open(c, k)),
+        c.clone().prop_map(Op::Close),
+        (c.clone(), any::<bool>()).prop_map(|(c, o)| Op::Presence(c, o)),
+        c.clone().prop_map(Op::Fault),
+        c.clone().prop_map(Op::Code),
+        any::<u16>().prop_map(Op::WrongCode),
+        c.clone().prop_map(Op::StaffOpen),
+        Just(Op::NodeRestart),
+        c.clone().prop_map(Op::Nack),
+        (0u32..200_000_000).prop_map(Op::Wait),
+        Just(Op::Restart),
+        (16u8..40).prop_map(Op::BadChannel),
+        c.prop_map(Op::InService),
+    ]
+}
+
+struct Model {
+    /// Parcels ever deposited (verified), and whether they were handed over.
+    deposited: BTreeSet<u32>,
+    handed_over: BTreeSet<u32>,
+    /// Doors the bank opened on purpose (unlock sent) and not yet closed.
+    unlocked: BTreeSet<u16>,
+}
+
+fn check_invariants(sim: &Sim<COMPARTMENTS>, model: &Model) {
+    // 1. A compartment holds at most one parcel; a parcel is in at most one compartment.
+    let mut seen = BTreeMap::new();
+    for v in sim.bank.views() {
+        if let Some(p) = v.parcel {
+            assert!(seen.insert(p.0, v.id).is_none(), "parcel {p:?} in two compartments");
+        }
+        if v.stage == Stage::Free {
+            assert!(v.parcel.is_none());
+        }
+    }
+    // 2. Every deposited parcel is in a known compartment, handed over, or in an alert.
+    for p in &model.deposited {
+        let in_books = seen.contains_key(p);
+        let handed = model.handed_over.contains(p);
+        let alerted = sim.alerts.iter().any(|a| a.parcel.map(|x| x.0) == Some(*p));
+        assert!(in_books || handed || alerted, "parcel {p} was silently forgotten");
+    }
+    // 5. (with Restart ops) the audit sequence has no gap: checked in `drain`.
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn no_input_sequence_panics_loses_a_parcel_or_opens_a_door_unreported(ops in proptest::collection::vec(op(), 1..60)) {
+        let mut sim = Sim::<COMPARTMENTS>::new(COMPARTMENTS, Policy::default());
+        let mut model = Model { deposited: BTreeSet::new(), handed_over: BTreeSet::new(), unlocked: BTreeSet::new() };
+        let id = |c: u8| CompartmentId(u16::from(c) + 1);
+        for op in ops {
+            sim.now += Duration::from_millis(500);
+            let forced_before = sim.alerts_of(AlertKind::ForcedDoor);
+            let mut opened_uncommanded = false;
+            match op {
+                Op::Reserve(c) => {
+                    let sizes = [SizeClass::Small, SizeClass::Medium, SizeClass::Large];
+                    let _ = sim.bank.reserve(ParcelNeeds::size(sizes[usize::from(c) % 3]), ParcelKind::Delivery, &mut sim.dice, sim.now);
+                }
+                Op::StartDeposit(c) => { let _ = sim.bank.start_deposit(id(c), sim.now); }
+                Op::Open(c, commanded) => {
+                    let k = usize::from(c);
+                    let was_open = sim.physical[k].door_open;
+                    let unlocking = matches!(sim.bank.view(id(c)).unwrap().stage, Stage::Door { .. });
+                    sim.physical[k].door_open = true;
+                    let (node, channel) = sim.wiring(id(c));
+                    let _ = sim.bank.handle_node_event(node, &Event::DoorOpened { channel, commanded }, sim.now);
+                    opened_uncommanded = !was_open && !unlocking && sim.bank.view(id(c)).unwrap().door == locker_proto::DoorState::Open;
+                }
+                Op::Close(c) => {
+                    sim.physical[usize::from(c)].door_open = false;
+                    let (node, channel) = sim.wiring(id(c));
+                    let _ = sim.bank.handle_node_event(node, &Event::DoorClosed { channel }, sim.now);
+                }
+                Op::Presence(c, occ) => {
+                    sim.physical[usize::from(c)].occupied = occ;
+                    let (node, channel) = sim.wiring(id(c));
+                    let presence = if occ { Presence::occupied(300, 10) } else { Presence::empty(0, 10) };
+                    let _ = sim.bank.handle_node_event(node, &Event::PresenceChanged { channel, presence }, sim.now);
+                }
+                Op::Fault(c) => {
+                    let (node, channel) = sim.wiring(id(c));
+                    let _ = sim.bank.handle_node_event(node, &Event::FaultRaised { channel: Some(channel), fault: FaultCode::LockJammed }, sim.now);
+                }
+                Op::Code(c) => {
+                    if let Some(code) = sim.code_for(id(c)) {
+                        let _ = sim.bank.enter_code(KeypadId(0), &code, sim.now);
+                    }
+                }
+                Op::WrongCode(g) => { let _ = sim.bank.enter_code(KeypadId(1), &format!("{:06}", g), sim.now); }
+                Op::StaffOpen(c) => { let _ = sim.bank.staff_open(id(c), sim.now); }
+                Op::NodeRestart => {
+                    let _ = sim.bank.handle_node_event(NodeAddr(1), &Event::NodeStarted { reset_reason: locker_proto::ResetReason::Watchdog }, sim.now);
+                }
+                Op::Nack(c) => {
+                    let (node, channel) = sim.wiring(id(c));
+                    let cmd = Command::Unlock { channel, pulse_ms: 500 };
+                    let _ = sim.bank.handle_command_result(node, &cmd, CommandOutcome::Failed, sim.now);
+                }
+                Op::Wait(ms) => {
+                    sim.now += Duration::from_millis(u64::from(ms));
+                    let _ = sim.bank.handle_timeout(sim.now);
+                }
+                Op::Restart => {
+                    sim.drain();
+                    let bytes = sim.bank.snapshot_to_vec();
+                    sim.bank = Box::new(Bank::restore(mixed_layout::<COMPARTMENTS>(COMPARTMENTS), Policy::default(), &bytes, sim.now).unwrap());
+                }
+                Op::BadChannel(ch) => {
+                    let before = sim.bank.snapshot_to_vec();
+                    let r = sim.bank.handle_node_event(NodeAddr(1), &Event::DoorOpened { channel: Channel(ch), commanded: false }, sim.now);
+                    prop_assert!(r.is_err());
+                    prop_assert_eq!(sim.bank.snapshot_to_vec(), before);
+                }
+                Op::InService(c) => { let _ = sim.bank.set_in_service(id(c), locker_domain::bank::Actor::Staff, sim.now); }
+            }
+            sim.answer_status_requests();
+            // Book-keeping for invariant 2, from the audit trail.
+            for a in &sim.audit {
+                if let Some(p) = a.parcel {
+                    match a.event {
+                        locker_domain::bank::AuditEvent::DepositVerified => { model.deposited.insert(p.0); }
+                        locker_domain::bank::AuditEvent::PickupVerified { .. } => { model.handed_over.insert(p.0); }
+                        _ => {}
+                    }
+                }
+            }
+            // 3. A door opened without the bank's unlock is reported as forced.
+            if opened_uncommanded {
+                prop_assert!(sim.alerts_of(AlertKind::ForcedDoor) > forced_before, "an uncommanded opening went unreported");
+            }
+            model.unlocked.clear();
+            check_invariants(&sim, &model);
+        }
+    }
+}
