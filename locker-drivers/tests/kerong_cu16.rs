@@ -278,3 +278,37 @@ fn a_failed_calibration_keeps_the_previous_baseline() {
     assert_eq!(ch.baseline(), 1);
     cu16.release().done();
 }
+
+mod any_bytes {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever comes back on the line, the driver answers with a value
+        /// or a typed error, and a value only for a well-formed frame.
+        #[test]
+        fn no_response_makes_the_driver_panic_or_accept_garbage(
+            reply_bytes in proptest::collection::vec(any::<u8>(), 0..12),
+        ) {
+            let mut cu16 = board(&[expect(&QUERY_BOARD_0), reply(&reply_bytes)]);
+            let result = cu16.status();
+            if result.is_ok() {
+                prop_assert!(reply_bytes.len() >= 9);
+                let f = &reply_bytes[..9];
+                prop_assert_eq!((f[0], f[1], f[2], f[7]), (0x02, 0x00, 0x35, 0x03));
+                prop_assert_eq!(f[8], sum(&f[..8]));
+            }
+        }
+
+        /// A valid frame from board 0 always decodes to the bits it carries.
+        #[test]
+        fn every_valid_status_frame_round_trips(locks in any::<u16>(), ir in any::<u16>()) {
+            let mut cu16 = board(&[expect(&QUERY_BOARD_0), reply(&status_frame(0x00, locks, ir))]);
+            let bulk = cu16.status().unwrap().bulk_status();
+            prop_assert_eq!(bulk.locked, ChannelBits(u32::from(locks)));
+            prop_assert_eq!(bulk.door_open, ChannelBits(u32::from(!locks)));
+            prop_assert_eq!(bulk.occupied, ChannelBits(u32::from(ir)));
+            cu16.release().done();
+        }
+    }
+}

@@ -54,9 +54,11 @@ impl Cu16Address {
 /// One KR-CU16 board on a serial port.
 ///
 /// The driver owns the port (give it back with [`release`](Self::release)).
-/// Several boards on one RS-485 line share a port: wrap it in something
-/// that implements `Read + Write` by `&mut` and build one driver per
-/// exchange, or keep one driver and change boards by rebuilding it.
+/// Several boards on one RS-485 line share a port: `embedded-io`
+/// implements `Read + Write` for `&mut` a port, so build a driver on
+/// `&mut port` for each board as you poll it (drivers are a few bytes and
+/// building one does no I/O). Calibration of IR sensors lives in the
+/// driver; keep one driver per board if you use it.
 ///
 /// # Timeouts
 ///
