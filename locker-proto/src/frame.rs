@@ -54,7 +54,7 @@
 //! }
 //! ```
 
-use crc::{CRC_16_MODBUS, Crc, NoTable};
+use crc::{CRC_16_MODBUS, Crc};
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::cobs;
@@ -77,8 +77,15 @@ pub const MAX_BODY: usize = MAX_RAW - HEADER_LEN - CRC_LEN;
 
 const _: () = assert!(cobs::max_encoded_len(MAX_RAW) < MAX_FRAME);
 
-/// The bus CRC: CRC-16/MODBUS, bitwise (no 512-byte table in a node's flash).
-pub const CRC: Crc<u16, NoTable> = Crc::<u16, NoTable>::new(&CRC_16_MODBUS);
+/// The bus CRC: CRC-16/MODBUS, with a 512-byte lookup table (about ten times
+/// faster than bitwise). Feature `crc-bitwise` computes it bit by bit instead,
+/// for nodes where those 512 bytes of flash matter more than speed.
+#[cfg(not(feature = "crc-bitwise"))]
+pub const CRC: Crc<u16, crc::Table<1>> = Crc::<u16, crc::Table<1>>::new(&CRC_16_MODBUS);
+/// The bus CRC: CRC-16/MODBUS, computed bit by bit (feature `crc-bitwise`):
+/// no 512-byte table in flash, about ten times slower.
+#[cfg(feature = "crc-bitwise")]
+pub const CRC: Crc<u16, crc::NoTable> = Crc::<u16, crc::NoTable>::new(&CRC_16_MODBUS);
 
 /// A frame's sequence number. Commands carry the master's sequence number and
 /// a response echoes it; a retransmission reuses it.
@@ -346,35 +353,41 @@ impl Decoder {
     /// Takes bytes from `input` until a frame completes or the input ends.
     pub fn feed<'a, B: DeserializeOwned>(&mut self, input: &'a [u8]) -> Feed<'a, B> {
         let mut rest = input;
-        while let Some((&byte, tail)) = rest.split_first() {
+        loop {
+            let (chunk, tail) = match rest.iter().position(|&b| b == 0) {
+                Some(at) => (rest.get(..at).unwrap_or_default(), rest.get(at + 1..)),
+                None => (rest, None),
+            };
+            self.take(chunk);
+            let Some(tail) = tail else {
+                return Feed::Consumed;
+            };
             rest = tail;
-            if byte != 0 {
-                match self.buf.get_mut(self.len) {
-                    Some(slot) if !self.overflowed => {
-                        *slot = byte;
-                        self.len += 1;
-                    }
-                    _ => self.overflowed = true,
-                }
-                continue;
-            }
             if self.len == 0 && !self.overflowed {
                 continue; // an empty frame: line flush
             }
             let outcome = self.finish::<B>();
             self.reset();
             return match outcome {
-                Ok(frame) => Feed::Frame {
-                    frame,
-                    remaining: rest,
-                },
-                Err(error) => Feed::Error {
-                    error,
-                    remaining: rest,
-                },
+                Ok(frame) => Feed::Frame { frame, remaining: rest },
+                Err(error) => Feed::Error { error, remaining: rest },
             };
         }
-        Feed::Consumed
+    }
+
+    /// Appends delimiter-free bytes, or marks the frame as too long.
+    fn take(&mut self, chunk: &[u8]) {
+        if self.overflowed || chunk.is_empty() {
+            return;
+        }
+        let end = self.len.saturating_add(chunk.len());
+        match self.buf.get_mut(self.len..end) {
+            Some(dst) => {
+                dst.copy_from_slice(chunk);
+                self.len = end;
+            }
+            None => self.overflowed = true,
+        }
     }
 
     fn finish<B: DeserializeOwned>(&mut self) -> Result<Frame<B>, FrameError> {

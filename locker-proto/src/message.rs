@@ -285,6 +285,10 @@ impl ChannelBits {
 
 impl Serialize for ChannelBits {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            // JSON and friends: a plain number is what a backend expects.
+            return s.serialize_u32(self.0);
+        }
         let bytes = self.0.to_le_bytes();
         let used = 4 - (self.0.leading_zeros() / 8) as usize;
         s.serialize_bytes(bytes.get(..used).unwrap_or(&bytes))
@@ -293,6 +297,9 @@ impl Serialize for ChannelBits {
 
 impl<'de> Deserialize<'de> for ChannelBits {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            return u32::deserialize(d).map(ChannelBits);
+        }
         struct Visitor;
         impl serde::de::Visitor<'_> for Visitor {
             type Value = ChannelBits;

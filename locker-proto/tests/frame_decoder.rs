@@ -1,5 +1,7 @@
 //! The streaming decoder against noisy, chunked and corrupted bus traffic.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
 use locker_proto::frame::{
     Decoder, Feed, Flags, Frame, Header, MAX_BODY, MAX_FRAME, Seq, VERSION, encode,
 };

@@ -1,6 +1,8 @@
 //! The link layer on a lossy bus: a gateway master and one node, with frames
 //! really encoded, carried and decoded, and simulated time.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
 use locker_proto::frame::{Decoder, Feed, Frame, MAX_FRAME, encode};
 use locker_proto::link::{Master, MasterConfig, MasterEvent, NodeLink};
 use locker_proto::{

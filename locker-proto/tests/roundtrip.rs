@@ -1,5 +1,7 @@
 //! Every message survives encode → decode unchanged (property tests).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
 use arbitrary::{Arbitrary, Unstructured};
 use locker_proto::frame::{Decoder, Feed, Frame, MAX_FRAME, encode};
 use locker_proto::{Command, Report};
@@ -67,4 +69,23 @@ fn the_largest_report_fits_one_frame() {
         body: Report::Events { events, dropped: u16::MAX },
     };
     assert_eq!(roundtrip(&frame), frame);
+}
+
+/// The gateway forwards reports to backends as JSON; bitmaps read as numbers there.
+#[test]
+fn bulk_status_reads_as_plain_numbers_in_json() {
+    use locker_proto::{BulkStatus, ChannelBits};
+    let status = Report::BulkStatus(BulkStatus {
+        channels: 16,
+        door_open: ChannelBits(1),
+        locked: ChannelBits(0xFFFE),
+        occupied: ChannelBits(0),
+        faulted: ChannelBits(0),
+    });
+    let json = serde_json::to_string(&status).unwrap();
+    assert_eq!(
+        json,
+        r#"{"BulkStatus":{"channels":16,"door_open":1,"locked":65534,"occupied":0,"faulted":0}}"#
+    );
+    assert_eq!(serde_json::from_str::<Report>(&json).unwrap(), status);
 }

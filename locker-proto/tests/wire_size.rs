@@ -1,5 +1,7 @@
 //! Pins the wire sizes listed in the `message` module docs.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
 use locker_proto::frame::{Flags, Frame, Header, MAX_FRAME, Seq, encode};
 use locker_proto::{
     BulkStatus, Channel, ChannelBits, Command, Event, EventBatch, EventRecord, EventSeq, NodeAddr,
