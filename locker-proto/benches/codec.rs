@@ -3,7 +3,7 @@
 //!
 //! Run: `cargo bench -p locker-proto --bench codec`. The README quotes the
 //! medians as ratios; absolute times depend on the machine.
-#![allow(missing_docs, clippy::unwrap_used)]
+#![allow(missing_docs, clippy::unwrap_used, clippy::indexing_slicing)]
 
 use std::hint::black_box;
 
