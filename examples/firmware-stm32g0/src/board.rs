@@ -1,0 +1,81 @@
+//! The pin map of a four-compartment lock board on an STM32G031K8.
+//!
+//! | channel | lock coil (out, active high) | door switch (in, low = closed) | IR beam (in, low = interrupted) | indicator (out) |
+//! |---|---|---|---|---|
+//! | 0 | PA0 | PB0 | PB5 | PA6 |
+//! | 1 | PA1 | PB1 | PB6 | PA7 |
+//! | 2 | PA4 | PB3 | PB7 | PA8 |
+//! | 3 | PA5 | PB4 | PB8 | PA11 |
+//!
+//! Door switches close to ground when the door shuts (internal pull-up, so a
+//! cut wire reads "open": a severed switch cannot hide a forced door). IR
+//! modules pull their open-collector output low when the beam is interrupted.
+//! Lock coils hang off logic-level MOSFETs with pull-downs, so they stay off
+//! while the MCU boots.
+
+use embassy_stm32::Peri;
+use embassy_stm32::gpio::{AnyPin, Input, Level, Output, Pull, Speed};
+
+/// Channels on this board.
+pub const CHANNELS: usize = 4;
+
+/// Core clock: the reset default, HSI16.
+pub const CORE_HZ: u32 = 16_000_000;
+
+/// The raw pins of one compartment.
+pub struct CompartmentPins {
+    pub lock: Output<'static>,
+    pub door: Input<'static>,
+    pub beam: Input<'static>,
+    pub indicator: Output<'static>,
+}
+
+/// The board's peripherals, split into what the main loop needs.
+pub struct Board {
+    pub compartments: [CompartmentPins; CHANNELS],
+    pub bus: crate::bus::Rs485,
+    #[cfg(feature = "controller")]
+    pub flash: embassy_stm32::flash::Flash<'static, embassy_stm32::flash::Blocking>,
+}
+
+impl Board {
+    /// Brings up the chip and claims the pins.
+    pub fn take() -> Self {
+        let p = embassy_stm32::init(embassy_stm32::Config::default());
+        let lock = |pin: Peri<'static, AnyPin>| Output::new(pin, Level::Low, Speed::Low);
+        let door = |pin: Peri<'static, AnyPin>| Input::new(pin, Pull::Up);
+        let beam = |pin: Peri<'static, AnyPin>| Input::new(pin, Pull::Up);
+        let led = |pin: Peri<'static, AnyPin>| Output::new(pin, Level::Low, Speed::Low);
+        Board {
+            compartments: [
+                CompartmentPins {
+                    lock: lock(p.PA0.into()),
+                    door: door(p.PB0.into()),
+                    beam: beam(p.PB5.into()),
+                    indicator: led(p.PA6.into()),
+                },
+                CompartmentPins {
+                    lock: lock(p.PA1.into()),
+                    door: door(p.PB1.into()),
+                    beam: beam(p.PB6.into()),
+                    indicator: led(p.PA7.into()),
+                },
+                CompartmentPins {
+                    lock: lock(p.PA4.into()),
+                    door: door(p.PB3.into()),
+                    beam: beam(p.PB7.into()),
+                    indicator: led(p.PA8.into()),
+                },
+                CompartmentPins {
+                    lock: lock(p.PA5.into()),
+                    door: door(p.PB4.into()),
+                    beam: beam(p.PB8.into()),
+                    indicator: led(p.PA11.into()),
+                },
+            ],
+            bus: crate::bus::Rs485::new(p.USART1, p.PA10, p.PA9, p.PA12),
+            #[cfg(feature = "controller")]
+            flash: embassy_stm32::flash::Flash::new_blocking(p.FLASH),
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! A compartment node on an STM32G031K8 (Cortex-M0+, 64 KiB flash, 8 KiB RAM):
+//! four compartments (lock, door switch, IR beam, indicator) behind an
+//! RS-485 bus.
+//!
+//! The main loop, every pass:
+//!
+//! 1. reads every door switch, lock contact and IR beam and feeds the raw
+//!    values to the controller with the time (the controller debounces);
+//! 2. runs the controller's timers when they are due;
+//! 3. hands the controller's events to the link's acknowledged event queue;
+//! 4. feeds received UART bytes to the frame decoder; each frame goes to the
+//!    link, each new command to the controller, each answer back to the link;
+//! 5. sends what the link wants sent (the answer leaves before any lock
+//!    moves, so the master never times out on a pulse);
+//! 6. carries out the controller's actions: lock pulses, indicators,
+//!    persisting to flash, rebooting.
+//!
+//! Cargo features select the footprint report's configurations: none (bare
+//! HAL: echo bytes, mirror doors to locks), `proto`, `controller`, `drivers`.
+
+#![no_std]
+#![no_main]
+
+mod board;
+mod bus;
+mod clock;
+mod compartment;
+#[cfg(feature = "proto")]
+mod node;
+#[cfg(feature = "controller")]
+mod storage;
+
+use cortex_m_rt::entry;
+use panic_halt as _;
+
+use board::{Board, CHANNELS, CORE_HZ};
+use compartment::Compartment;
+
+#[entry]
+fn main() -> ! {
+    let Some(core) = cortex_m::Peripherals::take() else {
+        panic!("core peripherals taken twice");
+    };
+    let board = Board::take();
+    clock::start(core.SYST, CORE_HZ);
+    let [c0, c1, c2, c3] = board.compartments;
+    let compartments: [Compartment; CHANNELS] = [
+        Compartment::new(c0),
+        Compartment::new(c1),
+        Compartment::new(c2),
+        Compartment::new(c3),
+    ];
+
+    #[cfg(feature = "proto")]
+    node::run(
+        board.bus,
+        compartments,
+        #[cfg(feature = "controller")]
+        board.flash,
+    );
+
+    #[cfg(not(feature = "proto"))]
+    baseline(board.bus, compartments);
+}
+
+/// The bare HAL baseline of the footprint report: the same peripherals
+/// used, none of our crates linked.
+#[cfg(not(feature = "proto"))]
+fn baseline(mut bus: bus::Rs485, mut compartments: [Compartment; CHANNELS]) -> ! {
+    loop {
+        if let Some(byte) = bus.try_read() {
+            bus.send(&[byte]);
+        }
+        let now = clock::now_ms();
+        for compartment in &mut compartments {
+            let open = compartment.door_open();
+            let occupied = compartment.presence() != 0;
+            compartment.indicate(open ^ occupied);
+            if open && now % 1000 == 0 {
+                compartment.pulse(1);
+            }
+        }
+    }
+}
