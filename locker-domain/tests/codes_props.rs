@@ -1,7 +1,8 @@
 //! Properties of pickup codes and the keypad guard over generated inputs.
 
 use locker_domain::bank::codes::{
-    CodeError, KeypadGuard, KeypadId, LockoutPolicy, MAX_CODE_DIGITS, MIN_CODE_DIGITS, PickupCode,
+    CodeError, FORGET_AFTER_MAX_LOCKOUTS, KeypadGuard, KeypadId, LockoutPolicy, MAX_CODE_DIGITS,
+    MIN_CODE_DIGITS, PickupCode,
 };
 use locker_proto::time::{Duration, Instant};
 use proptest::prelude::*;
@@ -145,6 +146,8 @@ proptest! {
         let mut guard = KeypadGuard::<4>::new(policy);
         let mut now: i64 = 1_000_000;
         let mut failures = [0u16; 4];
+        let mut last_failure = [Instant::ZERO; 4];
+        let forget_after = policy.max_lockout.saturating_mul(FORGET_AFTER_MAX_LOCKOUTS);
         let mut locked_until: [Option<Instant>; 4] = [None; 4];
         // The latest time the guard accepted: it judges stale times by it.
         let mut latest = Instant::ZERO;
@@ -170,7 +173,12 @@ proptest! {
                 KeypadStep::Failure(k) => match guard.record_failure(KeypadId(k), t) {
                     Ok(outcome) => {
                         let i = usize::from(k);
+                        let t_eff = t.max(latest);
+                        if t_eff.saturating_since(last_failure[i]) >= forget_after {
+                            failures[i] = 0;
+                        }
                         failures[i] = failures[i].saturating_add(1);
+                        last_failure[i] = t_eff;
                         prop_assert_eq!(outcome.failures, failures[i]);
                         if let Some(until) = outcome.locked_until {
                             prop_assert!(until >= t);

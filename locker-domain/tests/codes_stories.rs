@@ -139,6 +139,34 @@ fn a_locked_keypad_refuses_even_the_right_code_until_the_lockout_ends() {
 }
 
 #[test]
+fn last_night_s_vandal_does_not_cost_the_morning_s_first_typo_an_hour() {
+    let mut guard = KeypadGuard::<1>::new(LockoutPolicy::default());
+    // 02:00: a vandal hammers the keypad until it locks for an hour at a time.
+    let mut now = Instant::ZERO + Duration::from_hours(2);
+    for _ in 0..12 {
+        now = guard
+            .record_failure(FRONT, now)
+            .unwrap()
+            .locked_until
+            .unwrap_or(now);
+    }
+    let last_vandal_guess = now;
+    guard.record_failure(FRONT, last_vandal_guess).unwrap();
+    // Still the same episode 11 hours later: the next mistake costs the full hour.
+    let mut later = guard.clone();
+    let eleven_hours_on = last_vandal_guess + Duration::from_hours(11);
+    let outcome = later.record_failure(FRONT, eleven_hours_on).unwrap();
+    assert_eq!(
+        outcome.locked_until,
+        Some(eleven_hours_on + Duration::from_hours(1))
+    );
+    // After 12 quiet hours the keypad has forgotten: a typo is free again.
+    let next_day = last_vandal_guess + Duration::from_hours(12);
+    let outcome = guard.record_failure(FRONT, next_day).unwrap();
+    assert_eq!((outcome.failures, outcome.locked_until), (1, None));
+}
+
+#[test]
 fn a_lockout_at_the_front_keypad_does_not_lock_the_side_keypad() {
     let mut guard = KeypadGuard::<2>::new(LockoutPolicy::default());
     for _ in 0..5 {
