@@ -1,0 +1,1 @@
+//! A Linux gateway on a real serial line.
