@@ -26,6 +26,9 @@ enum Observation {
     Clear {
         slot: usize,
     },
+    BackInService {
+        slot: usize,
+    },
 }
 
 fn observation() -> impl Strategy<Value = Observation> {
@@ -43,7 +46,8 @@ fn observation() -> impl Strategy<Value = Observation> {
         slot.clone().prop_map(|slot| Observation::Door { slot }),
         slot.clone()
             .prop_map(|slot| Observation::LockFault { slot }),
-        slot.prop_map(|slot| Observation::Clear { slot }),
+        slot.clone().prop_map(|slot| Observation::Clear { slot }),
+        slot.prop_map(|slot| Observation::BackInService { slot }),
     ]
 }
 
@@ -92,6 +96,9 @@ proptest! {
                 Observation::Door { slot } => (slot, health.observe_door_change(slot, t)),
                 Observation::LockFault { slot } => (slot, health.observe_lock_fault(slot, t)),
                 Observation::Clear { slot } => (slot, health.clear(slot).map(|()| None)),
+                Observation::BackInService { slot } => {
+                    (slot, health.back_in_service(slot).map(|()| None))
+                }
             };
             let Some(w) = witness.get_mut(slot) else {
                 prop_assert!(result.is_err());
@@ -152,6 +159,7 @@ proptest! {
                     }
                 }
                 Observation::Clear { .. } => *w = Witness::default(),
+                Observation::BackInService { .. } => {}
             }
         }
     }

@@ -431,3 +431,30 @@ fn health_costs_forty_bytes_per_compartment() {
     let per_compartment = (size_of::<SensorHealth<1_001>>() - size_of::<SensorHealth<1>>()) / 1_000;
     assert_eq!(per_compartment, HEALTH_BYTES_PER_COMPARTMENT);
 }
+
+#[test]
+fn a_lock_that_jams_each_time_it_is_put_back_in_service_still_reaches_the_technician() {
+    let mut health = bank();
+    let mut alerts = Vec::new();
+    for day in 0..4 {
+        // Jam, out of service, staff free it and put it back: no repair.
+        if let Some(alert) = health.observe_lock_fault(8, hours(day * 24)).unwrap() {
+            alerts.push((day, alert.issue));
+        }
+        health.back_in_service(8).unwrap();
+    }
+    assert_eq!(
+        alerts,
+        [
+            (2, HealthIssue::RepeatedLockFaults { count: 3 }),
+            (3, HealthIssue::RepeatedLockFaults { count: 4 })
+        ]
+    );
+    assert_eq!(
+        health.back_in_service(99),
+        Err(HealthError::UnknownSlot {
+            slot: 99,
+            capacity: 24
+        })
+    );
+}

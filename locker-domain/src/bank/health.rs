@@ -409,6 +409,40 @@ impl<const N: usize> SensorHealth<N> {
         Ok(alert.map(|issue| HealthAlert { slot, issue }))
     }
 
+    /// Slot `slot` is back in service without its hardware being serviced
+    /// (e.g. staff freed a jammed parcel): every alert is re-armed, so a
+    /// problem that persists is reported again, but the evidence is kept,
+    /// so the next lock fault still counts towards
+    /// [`HealthPolicy::lock_fault_limit`]. Use [`clear`](Self::clear) only
+    /// after real maintenance.
+    ///
+    /// # Errors
+    /// [`HealthError::UnknownSlot`]; nothing is changed.
+    ///
+    /// ```
+    /// use locker_domain::bank::health::{HealthIssue, HealthPolicy, SensorHealth};
+    /// use locker_proto::time::Instant;
+    ///
+    /// let mut health = SensorHealth::<4>::new(HealthPolicy::default());
+    /// let now = Instant::from_secs(60);
+    /// for _ in 0..3 {
+    ///     // Each jam puts the compartment out of service; staff put it back.
+    ///     let alert = health.observe_lock_fault(2, now)?;
+    ///     health.back_in_service(2)?;
+    ///     if let Some(alert) = alert {
+    ///         assert_eq!(alert.issue, HealthIssue::RepeatedLockFaults { count: 3 });
+    ///     }
+    /// }
+    /// // And a fourth jam is reported again, since staff did not repair it.
+    /// assert!(health.observe_lock_fault(2, now)?.is_some());
+    /// # Ok::<(), locker_domain::bank::health::HealthError>(())
+    /// ```
+    pub fn back_in_service(&mut self, slot: usize) -> Result<(), HealthError> {
+        let state = self.slot_mut(slot)?;
+        state.settle(RAISED_DRIFT | RAISED_STUCK | RAISED_FLAPPING | RAISED_LOCK);
+        Ok(())
+    }
+
     /// Forgets everything about slot `slot`: staff have serviced it.
     ///
     /// # Errors
