@@ -91,9 +91,21 @@ mod tests {
         roundtrip(&[0xAA; 254]);
         roundtrip(&[0xAA; 255]);
         roundtrip(&[0xAA; 600]);
+        let mut full_then_zero = [0xAAu8; 257];
+        full_then_zero[254] = 0;
+        roundtrip(&full_then_zero);
+        roundtrip(&full_then_zero[..255]);
         let mut enc = [0u8; 8];
         assert_eq!(encode(&[0x11, 0x22, 0x00, 0x33], &mut enc), Some(5));
         assert_eq!(&enc[..5], &[0x03, 0x11, 0x22, 0x02, 0x33]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_roundtrip(data in proptest::collection::vec(
+            proptest::prop_oneof![proptest::strategy::Just(0u8), 1u8..], 0..700)) {
+            roundtrip(&data);
+        }
     }
 
     #[test]
