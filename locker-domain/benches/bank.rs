@@ -1,1 +1,106 @@
-fn main() {}
+//! Allocation, report handling and `poll_timeout` at 32 and 10,000 compartments.
+
+use criterion::{BenchmarkId, Criterion, black_box, criterion_group, criterion_main};
+use locker_domain::bank::{Bank, Compartment, Layout, ParcelKind, ParcelNeeds, Policy};
+use locker_proto::time::{Duration, Instant};
+use locker_proto::{Channel, CompartmentId, Dimensions, Event, NodeAddr, Presence, SizeClass};
+
+struct Dice(u64);
+impl rand_core::RngCore for Dice {
+    fn next_u32(&mut self) -> u32 {
+        self.next_u64() as u32
+    }
+    fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn fill_bytes(&mut self, dst: &mut [u8]) {
+        for b in dst {
+            *b = self.next_u64() as u8;
+        }
+    }
+}
+
+/// A bus addresses at most 247 nodes of 32 channels: 7,904 compartments, so
+/// the 10,000-capacity bank is filled to what one bus can wire.
+fn count(n: usize) -> usize {
+    n.min(247 * 32)
+}
+
+fn layout<const N: usize>() -> Layout<N> {
+    let list: Vec<Compartment> = (0..count(N))
+        .map(|k| {
+            let (size, d) = match k % 10 {
+                0..=4 => (SizeClass::Small, Dimensions::new(420, 80, 600)),
+                5..=7 => (SizeClass::Medium, Dimensions::new(420, 190, 600)),
+                _ => (SizeClass::Large, Dimensions::new(420, 390, 600)),
+            };
+            Compartment::new(CompartmentId(k as u16 + 1), NodeAddr((k / 32) as u8 + 1), Channel((k % 32) as u8), size, d)
+        })
+        .collect();
+    Layout::new(&list).unwrap()
+}
+
+/// A bank with every other compartment holding a parcel (so timers are busy).
+fn half_full<const N: usize>() -> Box<Bank<N>> {
+    let mut bank = Box::new(Bank::<N>::new(layout::<N>(), Policy::default()).unwrap());
+    let mut dice = Dice(7);
+    let mut now = Instant::from_secs(1);
+    while bank.poll_command().is_some() {}
+    for _ in 0..count(N) / 2 {
+        now += Duration::from_millis(10);
+        let Ok(r) = bank.reserve(ParcelNeeds::size(SizeClass::Small), ParcelKind::Delivery, &mut dice, now) else { break };
+        while bank.poll_audit().is_some() {}
+        let _ = r;
+    }
+    bank
+}
+
+fn drain<const N: usize>(bank: &mut Bank<N>) {
+    while bank.poll_audit().is_some() {}
+    while bank.poll_command().is_some() {}
+    while bank.poll_notification().is_some() {}
+    while bank.poll_alert().is_some() {}
+}
+
+fn run<const N: usize>(c: &mut Criterion) {
+    let mut group = c.benchmark_group("bank");
+    let mut bank = half_full::<N>();
+    let mut dice = Dice(11);
+    let mut now = Instant::from_secs(100_000);
+    group.bench_function(BenchmarkId::new("allocation (reserve + cancel)", N), |b| {
+        b.iter(|| {
+            now += Duration::from_millis(1);
+            let r = bank.reserve(ParcelNeeds::size(SizeClass::Medium), ParcelKind::Delivery, &mut dice, now).unwrap();
+            bank.cancel_reservation(r.compartment, locker_domain::bank::Actor::Backend, now).unwrap();
+            drain(&mut bank);
+            black_box(r)
+        })
+    });
+    // Report handling: a presence flicker on a free compartment's sensor
+    // (the last compartment: the worst case of the binary search).
+    let last = layout::<N>().compartments()[count(N) - 1];
+    let mut occupied = false;
+    group.bench_function(BenchmarkId::new("report handling (presence event)", N), |b| {
+        b.iter(|| {
+            now += Duration::from_millis(1);
+            occupied = !occupied;
+            let presence = if occupied { Presence::occupied(300, 10) } else { Presence::empty(0, 10) };
+            let ev = Event::PresenceChanged { channel: last.channel, presence };
+            bank.handle_node_event(last.node, &ev, now).unwrap();
+            drain(&mut bank);
+        })
+    });
+    group.bench_function(BenchmarkId::new("poll_timeout", N), |b| b.iter(|| black_box(bank.poll_timeout())));
+    group.finish();
+}
+
+fn benches(c: &mut Criterion) {
+    run::<32>(c);
+    run::<10_000>(c);
+}
+
+criterion_group!(bank, benches);
+criterion_main!(bank);
