@@ -1,4 +1,5 @@
 //! Allocation, report handling and `poll_timeout` at 32 and 10,000 compartments.
+#![allow(missing_docs, clippy::unwrap_used, clippy::indexing_slicing)]
 
 use criterion::{BenchmarkId, Criterion, black_box, criterion_group, criterion_main};
 use locker_domain::bank::{Bank, Compartment, Layout, ParcelKind, ParcelNeeds, Policy};
@@ -37,7 +38,13 @@ fn layout<const N: usize>() -> Layout<N> {
                 5..=7 => (SizeClass::Medium, Dimensions::new(420, 190, 600)),
                 _ => (SizeClass::Large, Dimensions::new(420, 390, 600)),
             };
-            Compartment::new(CompartmentId(k as u16 + 1), NodeAddr((k / 32) as u8 + 1), Channel((k % 32) as u8), size, d)
+            Compartment::new(
+                CompartmentId(k as u16 + 1),
+                NodeAddr((k / 32) as u8 + 1),
+                Channel((k % 32) as u8),
+                size,
+                d,
+            )
         })
         .collect();
     Layout::new(&list).unwrap()
@@ -51,7 +58,14 @@ fn half_full<const N: usize>() -> Box<Bank<N>> {
     while bank.poll_command().is_some() {}
     for _ in 0..count(N) / 2 {
         now += Duration::from_millis(10);
-        let Ok(r) = bank.reserve(ParcelNeeds::size(SizeClass::Small), ParcelKind::Delivery, &mut dice, now) else { break };
+        let Ok(r) = bank.reserve(
+            ParcelNeeds::size(SizeClass::Small),
+            ParcelKind::Delivery,
+            &mut dice,
+            now,
+        ) else {
+            break;
+        };
         while bank.poll_audit().is_some() {}
         let _ = r;
     }
@@ -73,8 +87,16 @@ fn run<const N: usize>(c: &mut Criterion) {
     group.bench_function(BenchmarkId::new("allocation (reserve + cancel)", N), |b| {
         b.iter(|| {
             now += Duration::from_millis(1);
-            let r = bank.reserve(ParcelNeeds::size(SizeClass::Medium), ParcelKind::Delivery, &mut dice, now).unwrap();
-            bank.cancel_reservation(r.compartment, locker_domain::bank::Actor::Backend, now).unwrap();
+            let r = bank
+                .reserve(
+                    ParcelNeeds::size(SizeClass::Medium),
+                    ParcelKind::Delivery,
+                    &mut dice,
+                    now,
+                )
+                .unwrap();
+            bank.cancel_reservation(r.compartment, locker_domain::bank::Actor::Backend, now)
+                .unwrap();
             drain(&mut bank);
             black_box(r)
         })
@@ -83,17 +105,29 @@ fn run<const N: usize>(c: &mut Criterion) {
     // (the last compartment: the worst case of the binary search).
     let last = layout::<N>().compartments()[count(N) - 1];
     let mut occupied = false;
-    group.bench_function(BenchmarkId::new("report handling (presence event)", N), |b| {
-        b.iter(|| {
-            now += Duration::from_millis(1);
-            occupied = !occupied;
-            let presence = if occupied { Presence::occupied(300, 10) } else { Presence::empty(0, 10) };
-            let ev = Event::PresenceChanged { channel: last.channel, presence };
-            bank.handle_node_event(last.node, &ev, now).unwrap();
-            drain(&mut bank);
-        })
+    group.bench_function(
+        BenchmarkId::new("report handling (presence event)", N),
+        |b| {
+            b.iter(|| {
+                now += Duration::from_millis(1);
+                occupied = !occupied;
+                let presence = if occupied {
+                    Presence::occupied(300, 10)
+                } else {
+                    Presence::empty(0, 10)
+                };
+                let ev = Event::PresenceChanged {
+                    channel: last.channel,
+                    presence,
+                };
+                bank.handle_node_event(last.node, &ev, now).unwrap();
+                drain(&mut bank);
+            })
+        },
+    );
+    group.bench_function(BenchmarkId::new("poll_timeout", N), |b| {
+        b.iter(|| black_box(bank.poll_timeout()))
     });
-    group.bench_function(BenchmarkId::new("poll_timeout", N), |b| b.iter(|| black_box(bank.poll_timeout())));
     group.finish();
 }
 

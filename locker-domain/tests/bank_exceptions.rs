@@ -1,5 +1,12 @@
 //! Things that go wrong at the door, and what the bank does about them.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
 mod bank_support;
 
 use bank_support::*;
@@ -22,7 +29,9 @@ fn courier_closes_door_on_empty_compartment_is_told_at_once_and_may_try_again() 
     sim.advance(Duration::from_secs(3));
     sim.timeout();
     let told = sim.notes.iter().any(|n| {
-        matches!(n.kind, NotificationKind::NoParcelDetected) && n.to == Actor::Courier && n.compartment == r.compartment
+        matches!(n.kind, NotificationKind::NoParcelDetected)
+            && n.to == Actor::Courier
+            && n.compartment == r.compartment
     });
     assert!(told, "the courier hears about it");
     assert_eq!(sim.bank.view(r.compartment).unwrap().stage, Stage::Reserved);
@@ -39,16 +48,35 @@ fn a_forced_door_is_a_security_alert_with_a_snapshot_and_takes_the_compartment_o
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
     sim.deposit(r.compartment);
     let (node, channel) = sim.wiring(r.compartment);
-    sim.bank.handle_node_event(node, &Event::DoorOpened { channel, commanded: false }, sim.now).unwrap();
-    let snap = sim.bank.poll_snapshot_request().expect("a snapshot is requested");
+    sim.bank
+        .handle_node_event(
+            node,
+            &Event::DoorOpened {
+                channel,
+                commanded: false,
+            },
+            sim.now,
+        )
+        .unwrap();
+    let snap = sim
+        .bank
+        .poll_snapshot_request()
+        .expect("a snapshot is requested");
     assert_eq!(snap.compartment, r.compartment);
     sim.drain();
-    let alert = sim.alerts.iter().find(|a| a.kind == AlertKind::ForcedDoor).unwrap();
+    let alert = sim
+        .alerts
+        .iter()
+        .find(|a| a.kind == AlertKind::ForcedDoor)
+        .unwrap();
     assert_eq!(alert.snapshot, Some(snap.reference));
     assert_eq!(alert.parcel, Some(r.parcel));
     let audited = sim.audit.iter().any(|a| a.snapshot == Some(snap.reference));
     assert!(audited, "the audit trail names the snapshot");
-    assert_eq!(sim.bank.view(r.compartment).unwrap().out_of_service, Some(ServiceReason::ForcedDoor));
+    assert_eq!(
+        sim.bank.view(r.compartment).unwrap().out_of_service,
+        Some(ServiceReason::ForcedDoor)
+    );
 }
 
 #[test]
@@ -57,23 +85,43 @@ fn a_jammed_lock_is_retried_once_then_reported_and_taken_out_of_service() {
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
     let code = sim.deposit(r.compartment);
     sim.commands.clear();
-    sim.bank.enter_code(locker_domain::bank::codes::KeypadId(0), &code, sim.now).unwrap();
+    sim.bank
+        .enter_code(locker_domain::bank::codes::KeypadId(0), &code, sim.now)
+        .unwrap();
     sim.answer_status_requests();
-    assert!(matches!(sim.commands.last(), Some((_, Command::Unlock { .. }))));
+    assert!(matches!(
+        sim.commands.last(),
+        Some((_, Command::Unlock { .. }))
+    ));
     // The door never opens.
     sim.advance(Duration::from_secs(15));
     sim.timeout();
-    let unlocks = sim.commands.iter().filter(|(_, c)| matches!(c, Command::Unlock { .. })).count();
+    let unlocks = sim
+        .commands
+        .iter()
+        .filter(|(_, c)| matches!(c, Command::Unlock { .. }))
+        .count();
     assert_eq!(unlocks, 2, "one retry");
     let stage = sim.bank.view(r.compartment).unwrap().stage;
-    assert!(matches!(stage, Stage::Door { phase: DoorPhase::Unlocking { attempt: 1 }, purpose: Purpose::Pickup, .. }));
+    assert!(matches!(
+        stage,
+        Stage::Door {
+            phase: DoorPhase::Unlocking { attempt: 1 },
+            purpose: Purpose::Pickup,
+            ..
+        }
+    ));
     sim.advance(Duration::from_secs(15));
     sim.timeout();
     assert_eq!(sim.alerts_of(AlertKind::LockFault), 1);
     let v = sim.bank.view(r.compartment).unwrap();
     assert_eq!(v.out_of_service, Some(ServiceReason::LockFault));
     assert_eq!(v.stage, Stage::Stored, "the parcel stays in the books");
-    assert!(sim.notes.iter().any(|n| matches!(n.kind, NotificationKind::DoorWouldNotOpen)));
+    assert!(
+        sim.notes
+            .iter()
+            .any(|n| matches!(n.kind, NotificationKind::DoorWouldNotOpen))
+    );
 }
 
 #[test]
@@ -83,7 +131,14 @@ fn a_node_refusing_the_unlock_counts_like_a_door_that_never_opened() {
     sim.bank.start_deposit(r.compartment, sim.now).unwrap();
     let (node, cmd) = sim.bank.poll_command().unwrap();
     for _ in 0..2 {
-        sim.bank.handle_command_result(node, &cmd, CommandOutcome::Nacked(NackReason::Faulted), sim.now).unwrap();
+        sim.bank
+            .handle_command_result(
+                node,
+                &cmd,
+                CommandOutcome::Nacked(NackReason::Faulted),
+                sim.now,
+            )
+            .unwrap();
     }
     sim.drain();
     assert_eq!(sim.alerts_of(AlertKind::LockFault), 1);
@@ -102,7 +157,11 @@ fn a_door_left_open_raises_one_ajar_alert_and_asks_to_close_it() {
     let (_, channel) = sim.wiring(r.compartment);
     sim.event(r.compartment, Event::DoorAjar { channel });
     assert_eq!(sim.alerts_of(AlertKind::DoorAjar), 1);
-    assert!(sim.notes.iter().any(|n| matches!(n.kind, NotificationKind::CloseTheDoor) && n.to == Actor::Courier));
+    assert!(
+        sim.notes
+            .iter()
+            .any(|n| matches!(n.kind, NotificationKind::CloseTheDoor) && n.to == Actor::Courier)
+    );
 }
 
 #[test]
@@ -110,13 +169,20 @@ fn a_parcel_left_inside_after_pickup_keeps_its_code_and_the_recipient_is_told() 
     let mut sim = Sim::<24>::new(24, Policy::default());
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
     let code = sim.deposit(r.compartment);
-    sim.bank.enter_code(locker_domain::bank::codes::KeypadId(0), &code, sim.now).unwrap();
+    sim.bank
+        .enter_code(locker_domain::bank::codes::KeypadId(0), &code, sim.now)
+        .unwrap();
     sim.answer_status_requests();
     sim.open_door(r.compartment, true);
     sim.close_door(r.compartment);
     sim.advance(Duration::from_secs(3));
     sim.timeout();
-    assert!(sim.notes.iter().any(|n| matches!(n.kind, NotificationKind::ParcelLeftInside) && n.to == Actor::Recipient));
+    assert!(
+        sim.notes
+            .iter()
+            .any(|n| matches!(n.kind, NotificationKind::ParcelLeftInside)
+                && n.to == Actor::Recipient)
+    );
     assert_eq!(sim.bank.view(r.compartment).unwrap().stage, Stage::Stored);
     sim.pick_up(&code, r.compartment);
     assert_eq!(sim.bank.view(r.compartment).unwrap().stage, Stage::Free);
@@ -130,7 +196,11 @@ fn a_parcel_vanishing_behind_a_closed_door_is_an_alert_not_a_pickup() {
     sim.take_parcel(r.compartment);
     assert_eq!(sim.alerts_of(AlertKind::ParcelMissing), 1);
     let v = sim.bank.view(r.compartment).unwrap();
-    assert_eq!(v.parcel, Some(r.parcel), "still in the books, with the alert");
+    assert_eq!(
+        v.parcel,
+        Some(r.parcel),
+        "still in the books, with the alert"
+    );
     assert_eq!(v.out_of_service, Some(ServiceReason::SensorDisagrees));
     assert_eq!(sim.bank.stats().pickups, 0);
 }
@@ -146,7 +216,12 @@ fn staff_override_opening_is_audited_with_its_actor() {
     sim.take_parcel(r.compartment);
     sim.close_door(r.compartment);
     let verified = sim.audit.iter().any(|a| {
-        a.actor == Actor::Staff && matches!(a.event, locker_domain::bank::AuditEvent::PickupVerified { .. }) && a.parcel == Some(r.parcel)
+        a.actor == Actor::Staff
+            && matches!(
+                a.event,
+                locker_domain::bank::AuditEvent::PickupVerified { .. }
+            )
+            && a.parcel == Some(r.parcel)
     });
     assert!(verified);
     assert_eq!(sim.alerts_of(AlertKind::ForcedDoor), 0);
@@ -160,6 +235,18 @@ fn a_jam_fault_reported_by_the_node_during_an_unlock_leads_to_the_retry() {
     sim.answer_status_requests();
     let (_, channel) = sim.wiring(r.compartment);
     sim.commands.clear();
-    sim.event(r.compartment, Event::FaultRaised { channel: Some(channel), fault: FaultCode::LockJammed });
-    assert_eq!(sim.commands.iter().filter(|(_, c)| matches!(c, Command::Unlock { .. })).count(), 1);
+    sim.event(
+        r.compartment,
+        Event::FaultRaised {
+            channel: Some(channel),
+            fault: FaultCode::LockJammed,
+        },
+    );
+    assert_eq!(
+        sim.commands
+            .iter()
+            .filter(|(_, c)| matches!(c, Command::Unlock { .. }))
+            .count(),
+        1
+    );
 }

@@ -1,12 +1,19 @@
 //! Somebody guessing codes at a keypad.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
 mod bank_support;
 
 use bank_support::*;
 use locker_domain::bank::codes::{CodeError, KeypadId, LockoutPolicy};
 use locker_domain::bank::{AlertKind, BankError, CodeOutcome, ParcelNeeds, Policy};
-use locker_proto::time::Duration;
 use locker_proto::SizeClass;
+use locker_proto::time::Duration;
 
 #[test]
 fn brute_force_at_a_keypad_runs_into_the_lockout_and_opens_nothing() {
@@ -42,20 +49,37 @@ fn brute_force_at_a_keypad_runs_into_the_lockout_and_opens_nothing() {
     }
     assert_eq!(opened, 0);
     assert!(locked >= 5, "lockouts: {locked}");
-    assert!(guesses <= 12, "an attacker gets only about ten guesses in two hours, got {guesses}");
+    assert!(
+        guesses <= 12,
+        "an attacker gets only about ten guesses in two hours, got {guesses}"
+    );
     // Another keypad is not affected, and a right code there still works.
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
     let code = sim.deposit(r.compartment);
-    assert_eq!(sim.bank.enter_code(KeypadId(2), &code, sim.now).unwrap(), CodeOutcome::Opening(r.compartment));
+    assert_eq!(
+        sim.bank.enter_code(KeypadId(2), &code, sim.now).unwrap(),
+        CodeOutcome::Opening(r.compartment)
+    );
 }
 
 #[test]
 fn many_failures_across_keypads_raise_one_bank_wide_alert() {
-    let lockout = LockoutPolicy { spike_threshold: 10, ..LockoutPolicy::default() };
-    let mut sim = Sim::<24>::new(24, Policy { lockout, ..Policy::default() });
+    let lockout = LockoutPolicy {
+        spike_threshold: 10,
+        ..LockoutPolicy::default()
+    };
+    let mut sim = Sim::<24>::new(
+        24,
+        Policy {
+            lockout,
+            ..Policy::default()
+        },
+    );
     for k in 0..4u8 {
         for g in 0..6 {
-            let _ = sim.bank.enter_code(KeypadId(k), &format!("{:06}", 100 + g), sim.now);
+            let _ = sim
+                .bank
+                .enter_code(KeypadId(k), &format!("{:06}", 100 + g), sim.now);
             sim.drain();
         }
     }
@@ -65,11 +89,17 @@ fn many_failures_across_keypads_raise_one_bank_wide_alert() {
 #[test]
 fn a_code_of_the_wrong_length_is_refused_and_not_counted() {
     let mut sim = Sim::<24>::new(24, Policy::default());
-    let before = sim.bank.stats().clone();
+    let before = *sim.bank.stats();
     let seq_before = sim.audit.len();
     for bad in ["12345", "1234567", "12a456", ""] {
         let err = sim.bank.enter_code(KeypadId(0), bad, sim.now).unwrap_err();
-        assert!(matches!(err, BankError::Code(CodeError::WrongLength { .. } | CodeError::NotADigit)), "{bad}: {err}");
+        assert!(
+            matches!(
+                err,
+                BankError::Code(CodeError::WrongLength { .. } | CodeError::NotADigit)
+            ),
+            "{bad}: {err}"
+        );
     }
     sim.drain();
     assert_eq!(sim.audit.len(), seq_before);

@@ -1,6 +1,13 @@
 //! Random input sequences against the bank, checking every ARCHITECTURE.md
 //! invariant after each step.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
 mod bank_support;
 
 use bank_support::*;
@@ -9,7 +16,9 @@ use locker_domain::bank::{
     AlertKind, Bank, CommandOutcome, ParcelKind, ParcelNeeds, Policy, Stage,
 };
 use locker_proto::time::Duration;
-use locker_proto::{Channel, Command, CompartmentId, Event, FaultCode, NodeAddr, Presence, SizeClass};
+use locker_proto::{
+    Channel, Command, CompartmentId, Event, FaultCode, NodeAddr, Presence, SizeClass,
+};
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -68,7 +77,10 @@ fn check_invariants(sim: &Sim<COMPARTMENTS>, model: &Model) {
     let mut seen = BTreeMap::new();
     for v in sim.bank.views() {
         if let Some(p) = v.parcel {
-            assert!(seen.insert(p.0, v.id).is_none(), "parcel {p:?} in two compartments");
+            assert!(
+                seen.insert(p.0, v.id).is_none(),
+                "parcel {p:?} in two compartments"
+            );
         }
         if v.stage == Stage::Free {
             assert!(v.parcel.is_none());
@@ -79,7 +91,10 @@ fn check_invariants(sim: &Sim<COMPARTMENTS>, model: &Model) {
         let in_books = seen.contains_key(p);
         let handed = model.handed_over.contains(p);
         let alerted = sim.alerts.iter().any(|a| a.parcel.map(|x| x.0) == Some(*p));
-        assert!(in_books || handed || alerted, "parcel {p} was silently forgotten");
+        assert!(
+            in_books || handed || alerted,
+            "parcel {p} was silently forgotten"
+        );
     }
     // 5. (with Restart ops) the audit sequence has no gap: checked in `drain`.
 }
@@ -148,7 +163,7 @@ proptest! {
                 Op::Restart => {
                     sim.drain();
                     let bytes = sim.bank.snapshot_to_vec();
-                    sim.bank = Box::new(Bank::restore(mixed_layout::<COMPARTMENTS>(COMPARTMENTS), Policy::default(), &bytes, sim.now).unwrap());
+                    *sim.bank = Bank::restore(mixed_layout::<COMPARTMENTS>(COMPARTMENTS), Policy::default(), &bytes, sim.now).unwrap();
                 }
                 Op::BadChannel(ch) => {
                     let before = sim.bank.snapshot_to_vec();

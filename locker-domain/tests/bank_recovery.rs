@@ -1,11 +1,18 @@
 //! Power trouble and restarts: no parcel is ever lost.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
 mod bank_support;
 
 use bank_support::*;
 use locker_domain::bank::{
-    AlertKind, AllocationError, Bank, BankError, PersistError, PersistReason, Policy, Stage,
-    ParcelKind, ParcelNeeds,
+    AlertKind, AllocationError, Bank, BankError, ParcelKind, ParcelNeeds, PersistError,
+    PersistReason, Policy, Stage,
 };
 use locker_proto::time::{Duration, Instant};
 use locker_proto::{PowerStatus, SizeClass};
@@ -16,7 +23,7 @@ fn restart(sim: &mut Sim<24>, downtime: Duration) {
     let bytes = sim.bank.snapshot_to_vec();
     // The restarted gateway's monotonic clock starts again from near zero.
     sim.now = Instant::from_secs(5) + downtime;
-    sim.bank = Box::new(Bank::restore(mixed_layout::<24>(24), Policy::default(), &bytes, sim.now).unwrap());
+    *sim.bank = Bank::restore(mixed_layout::<24>(24), Policy::default(), &bytes, sim.now).unwrap();
     sim.answer_status_requests();
 }
 
@@ -27,11 +34,30 @@ fn a_power_blip_in_the_middle_of_a_deposit_lets_the_deposit_finish() {
     sim.bank.start_deposit(r.compartment, sim.now).unwrap();
     sim.answer_status_requests();
     sim.open_door(r.compartment, true);
-    sim.bank.handle_power(PowerStatus::Battery { charge_percent: 20, minutes_left: 15 }, sim.now).unwrap();
+    sim.bank
+        .handle_power(
+            PowerStatus::Battery {
+                charge_percent: 20,
+                minutes_left: 15,
+            },
+            sim.now,
+        )
+        .unwrap();
     assert_eq!(sim.bank.poll_persist(), Some(PersistReason::OnBattery));
     // New deposits are refused below the threshold...
-    let err = sim.bank.reserve(ParcelNeeds::size(SizeClass::Small), ParcelKind::Delivery, &mut sim.dice, sim.now).unwrap_err();
-    assert_eq!(err, BankError::NoFit(AllocationError::LowBattery { charge_percent: 20 }));
+    let err = sim
+        .bank
+        .reserve(
+            ParcelNeeds::size(SizeClass::Small),
+            ParcelKind::Delivery,
+            &mut sim.dice,
+            sim.now,
+        )
+        .unwrap_err();
+    assert_eq!(
+        err,
+        BankError::NoFit(AllocationError::LowBattery { charge_percent: 20 })
+    );
     // ...but the one in flight completes.
     sim.put_parcel(r.compartment);
     sim.close_door(r.compartment);
@@ -43,9 +69,14 @@ fn a_power_blip_in_the_middle_of_a_deposit_lets_the_deposit_finish() {
 #[test]
 fn on_a_critical_battery_the_bank_persists_and_reports_ready_to_shut_down() {
     let mut sim = Sim::<24>::new(24, Policy::default());
-    sim.bank.handle_power(PowerStatus::Critical { charge_percent: 3 }, sim.now).unwrap();
+    sim.bank
+        .handle_power(PowerStatus::Critical { charge_percent: 3 }, sim.now)
+        .unwrap();
     assert!(!sim.bank.ready_to_shut_down());
-    assert_eq!(sim.bank.poll_persist(), Some(PersistReason::ShutdownImminent));
+    assert_eq!(
+        sim.bank.poll_persist(),
+        Some(PersistReason::ShutdownImminent)
+    );
     assert!(sim.bank.ready_to_shut_down());
 }
 
@@ -67,7 +98,9 @@ fn deposit_steps() -> Vec<Step> {
 fn pickup_steps() -> Vec<Step> {
     vec![
         |sim, _, code| {
-            sim.bank.enter_code(locker_domain::bank::codes::KeypadId(0), code, sim.now).unwrap();
+            sim.bank
+                .enter_code(locker_domain::bank::codes::KeypadId(0), code, sim.now)
+                .unwrap();
             sim.answer_status_requests();
         },
         |sim, id, _| sim.open_door(id, true),
@@ -97,9 +130,20 @@ fn a_restart_at_every_step_of_a_deposit_is_reconciled_without_losing_the_parcel(
         let v = sim.bank.view(r.compartment).unwrap();
         assert_eq!(v.stage, Stage::Stored, "crash after step {crash_after}");
         assert_eq!(v.parcel, Some(r.parcel));
-        assert_eq!(sim.alerts_of(AlertKind::ParcelMissing), 0, "crash after step {crash_after}");
-        assert_eq!(sim.alerts_of(AlertKind::UnexpectedItem), 0, "crash after step {crash_after}");
-        assert!(sim.code_for(r.compartment).is_some(), "the recipient got a code (crash after {crash_after})");
+        assert_eq!(
+            sim.alerts_of(AlertKind::ParcelMissing),
+            0,
+            "crash after step {crash_after}"
+        );
+        assert_eq!(
+            sim.alerts_of(AlertKind::UnexpectedItem),
+            0,
+            "crash after step {crash_after}"
+        );
+        assert!(
+            sim.code_for(r.compartment).is_some(),
+            "the recipient got a code (crash after {crash_after})"
+        );
     }
 }
 
@@ -122,11 +166,24 @@ fn a_restart_at_every_step_of_a_pickup_is_reconciled_without_losing_the_parcel()
         }
         sim.run_until(sim.now + Duration::from_mins(1));
         let v = sim.bank.view(r.compartment).unwrap();
-        assert_eq!(v.stage, Stage::Free, "crash after step {crash_after}: {v:?}");
-        assert!(sim.audit.iter().any(|a| a.parcel == Some(r.parcel)
-            && matches!(a.event, locker_domain::bank::AuditEvent::PickupVerified { .. })),
-            "the handover is in the audit trail (crash after {crash_after})");
-        assert_eq!(sim.alerts_of(AlertKind::ParcelMissing), 0, "crash after step {crash_after}");
+        assert_eq!(
+            v.stage,
+            Stage::Free,
+            "crash after step {crash_after}: {v:?}"
+        );
+        assert!(
+            sim.audit.iter().any(|a| a.parcel == Some(r.parcel)
+                && matches!(
+                    a.event,
+                    locker_domain::bank::AuditEvent::PickupVerified { .. }
+                )),
+            "the handover is in the audit trail (crash after {crash_after})"
+        );
+        assert_eq!(
+            sim.alerts_of(AlertKind::ParcelMissing),
+            0,
+            "crash after step {crash_after}"
+        );
     }
 }
 
@@ -153,7 +210,13 @@ fn the_audit_sequence_continues_across_a_restart_without_a_gap() {
     sim.bank.start_deposit(r.compartment, sim.now).unwrap();
     // Records not yet polled travel in the snapshot.
     let bytes = sim.bank.snapshot_to_vec();
-    let mut restored = Bank::<24>::restore(mixed_layout::<24>(24), Policy::default(), &bytes, Instant::ZERO).unwrap();
+    let mut restored = Bank::<24>::restore(
+        mixed_layout::<24>(24),
+        Policy::default(),
+        &bytes,
+        Instant::ZERO,
+    )
+    .unwrap();
     let mut last = sim.audit.last().unwrap().seq;
     while let Some(rec) = restored.poll_audit() {
         assert_eq!(rec.seq, last + 1);
@@ -168,15 +231,30 @@ fn corrupt_truncated_foreign_and_other_layout_snapshots_are_refused() {
     sim.deposit(r.compartment);
     let bytes = sim.bank.snapshot_to_vec();
     let layout = || mixed_layout::<24>(24);
-    let restore = |b: &[u8]| Bank::<24>::restore(layout(), Policy::default(), b, Instant::ZERO).map(|_| ());
+    let restore =
+        |b: &[u8]| Bank::<24>::restore(layout(), Policy::default(), b, Instant::ZERO).map(|_| ());
     assert_eq!(restore(&bytes), Ok(()));
-    assert!(matches!(restore(&bytes[..6]), Err(PersistError::Truncated { .. })));
-    assert_eq!(restore(&bytes[..bytes.len() - 9]), Err(PersistError::Corrupt));
+    assert!(matches!(
+        restore(&bytes[..6]),
+        Err(PersistError::Truncated { .. })
+    ));
+    assert_eq!(
+        restore(&bytes[..bytes.len() - 9]),
+        Err(PersistError::Corrupt)
+    );
     let mut flipped = bytes.clone();
     flipped[20] ^= 0x10;
     assert_eq!(restore(&flipped), Err(PersistError::Corrupt));
-    assert_eq!(restore(b"{\"json\": true, \"not\": \"a bank\"}"), Err(PersistError::Foreign));
-    let other = Bank::<24>::restore(mixed_layout::<24>(23), Policy::default(), &bytes, Instant::ZERO);
+    assert_eq!(
+        restore(b"{\"json\": true, \"not\": \"a bank\"}"),
+        Err(PersistError::Foreign)
+    );
+    let other = Bank::<24>::restore(
+        mixed_layout::<24>(23),
+        Policy::default(),
+        &bytes,
+        Instant::ZERO,
+    );
     assert!(matches!(other, Err(PersistError::LayoutChanged)));
     // Every cut-off length is refused, none panics.
     for n in 0..bytes.len() {

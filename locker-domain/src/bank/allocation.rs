@@ -50,12 +50,20 @@ pub struct ParcelNeeds {
 impl ParcelNeeds {
     /// An ordinary parcel of size class `size`.
     pub const fn size(size: SizeClass) -> Self {
-        ParcelNeeds { fit: Fit::Size(size), perishable: false, accessible: false }
+        ParcelNeeds {
+            fit: Fit::Size(size),
+            perishable: false,
+            accessible: false,
+        }
     }
 
     /// An ordinary parcel of the given outer dimensions.
     pub const fn dimensions(d: Dimensions) -> Self {
-        ParcelNeeds { fit: Fit::Dimensions(d), perishable: false, accessible: false }
+        ParcelNeeds {
+            fit: Fit::Dimensions(d),
+            perishable: false,
+            accessible: false,
+        }
     }
 }
 
@@ -68,16 +76,22 @@ pub enum AllocationError {
     #[error("the parcel is larger than every compartment of this bank: deliver it to the counter")]
     Oversize,
     /// Every compartment that fits is taken.
-    #[error("every compartment that fits this parcel is taken: try later or collect at the counter")]
+    #[error(
+        "every compartment that fits this parcel is taken: try later or collect at the counter"
+    )]
     BankFull,
     /// The parcel is perishable and no refrigerated compartment that fits is free.
-    #[error("no refrigerated compartment that fits is free: deliver the perishable parcel to the counter")]
+    #[error(
+        "no refrigerated compartment that fits is free: deliver the perishable parcel to the counter"
+    )]
     NoRefrigeratedFree,
     /// The recipient needs an accessible door and none that fits is free.
     #[error("no accessible-height compartment that fits is free: collect at the counter")]
     NoAccessibleFree,
     /// The bank runs on a low battery and takes no new deposits.
-    #[error("the bank runs on battery at {charge_percent} % and takes no new deposits: try again when power is back")]
+    #[error(
+        "the bank runs on battery at {charge_percent} % and takes no new deposits: try again when power is back"
+    )]
     LowBattery {
         /// The battery charge.
         charge_percent: u8,
@@ -127,7 +141,14 @@ impl<const N: usize> FreeLists<N> {
                 .any(|s| s.size == c.size && s.inner == c.inner && s.flags == c.flags);
             if !known {
                 shapes
-                    .push(Shape { size: c.size, inner: c.inner, flags: c.flags, head: NIL, tail: NIL, free: 0 })
+                    .push(Shape {
+                        size: c.size,
+                        inner: c.inner,
+                        flags: c.flags,
+                        head: NIL,
+                        tail: NIL,
+                        free: 0,
+                    })
                     .map_err(|_| super::layout::LayoutError::TooManyShapes { max: MAX_SHAPES })?;
             }
         }
@@ -143,7 +164,14 @@ impl<const N: usize> FreeLists<N> {
                 *s = index;
             }
         }
-        Ok(FreeLists { shapes, shape_of, links: [Link { prev: DETACHED, next: NIL }; N] })
+        Ok(FreeLists {
+            shapes,
+            shape_of,
+            links: [Link {
+                prev: DETACHED,
+                next: NIL,
+            }; N],
+        })
     }
 
     /// The compartment a parcel with `needs` should get, without taking it.
@@ -186,11 +214,17 @@ impl<const N: usize> FreeLists<N> {
 
     /// Takes `slot` out of its free list (no-op if it is not free).
     pub(crate) fn take(&mut self, slot: usize) {
-        let Some(link) = self.links.get(slot).copied() else { return };
+        let Some(link) = self.links.get(slot).copied() else {
+            return;
+        };
         if link.prev == DETACHED {
             return;
         }
-        let Some(shape) = self.shape_of.get(slot).and_then(|s| self.shapes.get_mut(usize::from(*s))) else {
+        let Some(shape) = self
+            .shape_of
+            .get(slot)
+            .and_then(|s| self.shapes.get_mut(usize::from(*s)))
+        else {
             return;
         };
         if link.prev == NIL {
@@ -207,7 +241,10 @@ impl<const N: usize> FreeLists<N> {
             n.prev = link.prev;
         }
         if let Some(l) = self.links.get_mut(slot) {
-            *l = Link { prev: DETACHED, next: NIL };
+            *l = Link {
+                prev: DETACHED,
+                next: NIL,
+            };
         }
     }
 
@@ -217,7 +254,11 @@ impl<const N: usize> FreeLists<N> {
             return;
         }
         let Ok(me) = u16::try_from(slot) else { return };
-        let Some(shape) = self.shape_of.get(slot).and_then(|s| self.shapes.get_mut(usize::from(*s))) else {
+        let Some(shape) = self
+            .shape_of
+            .get(slot)
+            .and_then(|s| self.shapes.get_mut(usize::from(*s)))
+        else {
             return;
         };
         let old_tail = shape.tail;
@@ -230,7 +271,10 @@ impl<const N: usize> FreeLists<N> {
             t.next = me;
         }
         if let Some(l) = self.links.get_mut(slot) {
-            *l = Link { prev: old_tail, next: NIL };
+            *l = Link {
+                prev: old_tail,
+                next: NIL,
+            };
         }
     }
 }

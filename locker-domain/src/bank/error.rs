@@ -43,7 +43,9 @@ pub enum BankError {
     #[error("{0} drives no compartment of this bank")]
     UnknownNode(NodeAddr),
     /// `now` is earlier than a time already passed in.
-    #[error("time went backwards: {now} is before {latest}; pass the same monotonic clock to every call")]
+    #[error(
+        "time went backwards: {now} is before {latest}; pass the same monotonic clock to every call"
+    )]
     TimeWentBackwards {
         /// The time given.
         now: Instant,

@@ -62,7 +62,14 @@ impl Compartment {
         size: SizeClass,
         inner: Dimensions,
     ) -> Self {
-        Compartment { id, node, channel, size, inner, flags: CompartmentFlags::NONE }
+        Compartment {
+            id,
+            node,
+            channel,
+            size,
+            inner,
+            flags: CompartmentFlags::NONE,
+        }
     }
 
     /// The same compartment offering `flags` as well.
@@ -77,7 +84,9 @@ impl Compartment {
 #[non_exhaustive]
 pub enum LayoutError {
     /// More compartments than the bank was built for.
-    #[error("the layout has {given} compartments but the bank holds at most {capacity}; build a bigger `Bank<N>`")]
+    #[error(
+        "the layout has {given} compartments but the bank holds at most {capacity}; build a bigger `Bank<N>`"
+    )]
     TooManyCompartments {
         /// Compartments in the layout.
         given: usize,
@@ -96,7 +105,9 @@ pub enum LayoutError {
         channel: Channel,
     },
     /// A compartment on the gateway or broadcast address, or beyond a node's channels.
-    #[error("{id} is wired to {node} {channel}, which is not a node channel (nodes are 1..=247, channels 0..32)")]
+    #[error(
+        "{id} is wired to {node} {channel}, which is not a node channel (nodes are 1..=247, channels 0..32)"
+    )]
     BadWiring {
         /// The compartment.
         id: CompartmentId,
@@ -106,7 +117,9 @@ pub enum LayoutError {
         channel: Channel,
     },
     /// More distinct (size, dimensions, flags) shapes than allocation tracks.
-    #[error("the layout has more than {max} distinct compartment shapes; group compartments into fewer sizes")]
+    #[error(
+        "the layout has more than {max} distinct compartment shapes; group compartments into fewer sizes"
+    )]
     TooManyShapes {
         /// The most shapes allocation tracks.
         max: usize,
@@ -123,7 +136,10 @@ pub struct Layout<const N: usize> {
 }
 
 impl<const N: usize> Layout<N> {
-    const FITS_U16: () = assert!(N < (u16::MAX - 1) as usize, "a bank holds at most 65,533 compartments");
+    const FITS_U16: () = assert!(
+        N < (u16::MAX - 1) as usize,
+        "a bank holds at most 65,533 compartments"
+    );
 
     /// A layout from its compartments, checked for duplicates and bad wiring.
     ///
@@ -140,14 +156,21 @@ impl<const N: usize> Layout<N> {
         let mut list = Vec::new();
         for c in compartments {
             if !c.node.is_node() || c.channel.index() >= MAX_CHANNELS {
-                return Err(LayoutError::BadWiring { id: c.id, node: c.node, channel: c.channel });
+                return Err(LayoutError::BadWiring {
+                    id: c.id,
+                    node: c.node,
+                    channel: c.channel,
+                });
             }
-            list.push(*c).map_err(|_| LayoutError::TooManyCompartments {
-                given: compartments.len(),
-                capacity: N,
-            })?;
+            list.push(*c)
+                .map_err(|_| LayoutError::TooManyCompartments {
+                    given: compartments.len(),
+                    capacity: N,
+                })?;
         }
-        let mut by_id: Vec<u16, N> = (0..list.len()).filter_map(|i| u16::try_from(i).ok()).collect();
+        let mut by_id: Vec<u16, N> = (0..list.len())
+            .filter_map(|i| u16::try_from(i).ok())
+            .collect();
         let mut by_wiring = by_id.clone();
         let key_id = |i: &u16| list.get(usize::from(*i)).map(|c| c.id);
         let key_wire = |i: &u16| list.get(usize::from(*i)).map(|c| (c.node, c.channel));
@@ -172,7 +195,12 @@ impl<const N: usize> Layout<N> {
             }
         }
         let fingerprint = fingerprint(&list);
-        Ok(Layout { compartments: list, by_id, by_wiring, fingerprint })
+        Ok(Layout {
+            compartments: list,
+            by_id,
+            by_wiring,
+            fingerprint,
+        })
     }
 
     /// How many compartments the bank has.
@@ -199,7 +227,9 @@ impl<const N: usize> Layout<N> {
     pub fn slot_of(&self, id: CompartmentId) -> Option<usize> {
         let found = self
             .by_id
-            .binary_search_by_key(&Some(id), |i| self.compartments.get(usize::from(*i)).map(|c| c.id))
+            .binary_search_by_key(&Some(id), |i| {
+                self.compartments.get(usize::from(*i)).map(|c| c.id)
+            })
             .ok()?;
         self.by_id.get(found).map(|i| usize::from(*i))
     }
@@ -209,7 +239,9 @@ impl<const N: usize> Layout<N> {
         let found = self
             .by_wiring
             .binary_search_by_key(&Some((node, channel)), |i| {
-                self.compartments.get(usize::from(*i)).map(|c| (c.node, c.channel))
+                self.compartments
+                    .get(usize::from(*i))
+                    .map(|c| (c.node, c.channel))
             })
             .ok()?;
         self.by_wiring.get(found).map(|i| usize::from(*i))
@@ -218,7 +250,9 @@ impl<const N: usize> Layout<N> {
     /// The layout indices of every compartment on `node`, in channel order.
     pub fn slots_on(&self, node: NodeAddr) -> impl Iterator<Item = usize> + '_ {
         let start = self.by_wiring.partition_point(|i| {
-            self.compartments.get(usize::from(*i)).is_some_and(|c| c.node < node)
+            self.compartments
+                .get(usize::from(*i))
+                .is_some_and(|c| c.node < node)
         });
         self.by_wiring
             .get(start..)

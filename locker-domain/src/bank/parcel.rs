@@ -100,7 +100,10 @@ impl Stage {
             self,
             Stage::Stored
                 | Stage::Expired
-                | Stage::Door { purpose: Purpose::Pickup | Purpose::Removal, .. }
+                | Stage::Door {
+                    purpose: Purpose::Pickup | Purpose::Removal,
+                    ..
+                }
         )
     }
 }

@@ -62,7 +62,9 @@ pub enum PersistError {
     #[error("this is not a bank snapshot (wrong magic): check the file")]
     Foreign,
     /// A snapshot format this build does not read.
-    #[error("snapshot format version {found} is not supported (this build reads {SNAPSHOT_VERSION})")]
+    #[error(
+        "snapshot format version {found} is not supported (this build reads {SNAPSHOT_VERSION})"
+    )]
     UnsupportedVersion {
         /// The version found.
         found: u8,
@@ -94,7 +96,11 @@ struct Body<S, A> {
 }
 
 fn shift(t: Instant, from: Instant, to: Instant) -> Instant {
-    if to >= from { t + (to - from) } else { t - (from - to) }
+    if to >= from {
+        t + (to - from)
+    } else {
+        t - (from - to)
+    }
 }
 
 fn rebase(s: &mut Slot, from: Instant, to: Instant) {
@@ -108,7 +114,11 @@ fn rebase(s: &mut Slot, from: Instant, to: Instant) {
 
 fn consistent(s: &Slot) -> bool {
     match s.stage {
-        Stage::Free | Stage::Door { purpose: Purpose::Inspection, .. } => s.parcel.is_none(),
+        Stage::Free
+        | Stage::Door {
+            purpose: Purpose::Inspection,
+            ..
+        } => s.parcel.is_none(),
         _ => s.parcel.is_some(),
     }
 }
@@ -128,7 +138,10 @@ impl<const N: usize, const K: usize> Bank<N, K> {
         let (header, rest) = buf.split_at_mut(HEADER);
         let mut head = [0u8; HEADER];
         let fingerprint = self.layout.fingerprint().to_le_bytes();
-        let fields = SNAPSHOT_MAGIC.iter().chain(&[SNAPSHOT_VERSION]).chain(&fingerprint);
+        let fields = SNAPSHOT_MAGIC
+            .iter()
+            .chain(&[SNAPSHOT_VERSION])
+            .chain(&fingerprint);
         for (dst, src) in head.iter_mut().zip(fields) {
             *dst = *src;
         }
@@ -150,7 +163,9 @@ impl<const N: usize, const K: usize> Bank<N, K> {
             .len();
         let end = HEADER + body_len;
         let crc = CRC.checksum(buf.get(..end).ok_or(too_small)?);
-        buf.get_mut(end..end + TRAILER).ok_or(too_small)?.copy_from_slice(&crc.to_le_bytes());
+        buf.get_mut(end..end + TRAILER)
+            .ok_or(too_small)?
+            .copy_from_slice(&crc.to_le_bytes());
         buf.get(..end + TRAILER).ok_or(too_small)
     }
 
@@ -161,7 +176,12 @@ impl<const N: usize, const K: usize> Bank<N, K> {
     /// # Errors
     /// A [`PersistError`] naming what is wrong with `bytes`; nothing is
     /// restored then.
-    pub fn restore(layout: Layout<N>, policy: Policy, bytes: &[u8], now: Instant) -> Result<Self, PersistError> {
+    pub fn restore(
+        layout: Layout<N>,
+        policy: Policy,
+        bytes: &[u8],
+        now: Instant,
+    ) -> Result<Self, PersistError> {
         let len = bytes.len();
         if len < HEADER + TRAILER {
             return Err(PersistError::Truncated { len });
@@ -187,7 +207,9 @@ impl<const N: usize, const K: usize> Bank<N, K> {
         if u32::from_le_bytes(fp) != layout.fingerprint() {
             return Err(PersistError::LayoutChanged);
         }
-        let body_bytes = rest.get(..rest.len() - TRAILER).ok_or(PersistError::Truncated { len })?;
+        let body_bytes = rest
+            .get(..rest.len() - TRAILER)
+            .ok_or(PersistError::Truncated { len })?;
         let body: Body<Vec<Slot, N>, Vec<AuditRecord, AUDIT_QUEUE>> =
             postcard::from_bytes(body_bytes).map_err(|_| PersistError::Inconsistent)?;
         if body.slots.len() != layout.len() {

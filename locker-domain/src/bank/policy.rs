@@ -20,7 +20,10 @@ pub struct QuietHours {
 impl QuietHours {
     /// Quiet from `start_h:00` to `end_h:00`.
     pub const fn hours(start_h: u16, end_h: u16) -> Self {
-        QuietHours { start_minute: start_h * 60, end_minute: end_h * 60 }
+        QuietHours {
+            start_minute: start_h * 60,
+            end_minute: end_h * 60,
+        }
     }
 
     /// Whether minute-of-day `minute` is quiet.

@@ -22,7 +22,9 @@ pub(crate) struct PowerState {
 }
 
 impl PowerState {
-    pub(crate) const MAINS: PowerState = PowerState { status: PowerStatus::Mains };
+    pub(crate) const MAINS: PowerState = PowerState {
+        status: PowerStatus::Mains,
+    };
 
     /// The charge below which deposits are refused, if on battery.
     pub(crate) fn deposits_refused(&self, min_charge: u8) -> Option<u8> {

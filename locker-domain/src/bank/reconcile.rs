@@ -36,7 +36,9 @@ impl NodeSet {
     }
 
     pub(crate) fn contains(&self, node: NodeAddr) -> bool {
-        self.0.get(usize::from(node.0 / 32)).is_some_and(|w| w & (1 << (node.0 % 32)) != 0)
+        self.0
+            .get(usize::from(node.0 / 32))
+            .is_some_and(|w| w & (1 << (node.0 % 32)) != 0)
     }
 
     pub(crate) fn pop_first(&mut self) -> Option<NodeAddr> {
@@ -67,7 +69,12 @@ impl<const N: usize, const K: usize> Bank<N, K> {
     /// # Errors
     /// [`BankError::UnknownNode`]; [`BankError::TimeWentBackwards`];
     /// [`BankError::OutputFull`] (needs room for a whole node's alerts).
-    pub fn handle_bulk_status(&mut self, node: NodeAddr, status: &BulkStatus, now: Instant) -> Result<(), BankError> {
+    pub fn handle_bulk_status(
+        &mut self,
+        node: NodeAddr,
+        status: &BulkStatus,
+        now: Instant,
+    ) -> Result<(), BankError> {
         self.begin(now, ROOM_SCAN)?;
         self.check_node(node)?;
         self.latest = now;
@@ -78,12 +85,18 @@ impl<const N: usize, const K: usize> Bank<N, K> {
             let _ = on_node.push(i);
         }
         for i in on_node {
-            let Some(c) = self.layout.get(i).copied() else { continue };
+            let Some(c) = self.layout.get(i).copied() else {
+                continue;
+            };
             if c.channel.0 >= status.channels {
                 continue;
             }
             let seen = Seen {
-                door: if status.door_open.get(c.channel) { DoorState::Open } else { DoorState::Closed },
+                door: if status.door_open.get(c.channel) {
+                    DoorState::Open
+                } else {
+                    DoorState::Closed
+                },
                 occupied: status.occupied.get(c.channel),
                 faulted: status.faulted.get(c.channel),
             };
@@ -97,23 +110,44 @@ impl<const N: usize, const K: usize> Bank<N, K> {
     ///
     /// # Errors
     /// [`BankError::UnknownChannel`]; [`BankError::TimeWentBackwards`]; [`BankError::OutputFull`].
-    pub fn handle_channel_status(&mut self, node: NodeAddr, status: &ChannelStatus, now: Instant) -> Result<(), BankError> {
+    pub fn handle_channel_status(
+        &mut self,
+        node: NodeAddr,
+        status: &ChannelStatus,
+        now: Instant,
+    ) -> Result<(), BankError> {
         self.begin(now, ROOM_ONE)?;
         let (i, s) = self.slot_at(node, status.channel)?;
         self.latest = now;
         let books_say_empty = !s.stage.holds_parcel();
-        let health = self.health.observe_presence(i, status.presence, books_say_empty, now).ok().flatten();
-        let seen = Seen { door: status.door, occupied: status.presence.occupied, faulted: status.fault.is_some() };
+        let health = self
+            .health
+            .observe_presence(i, status.presence, books_say_empty, now)
+            .ok()
+            .flatten();
+        let seen = Seen {
+            door: status.door,
+            occupied: status.presence.occupied,
+            faulted: status.fault.is_some(),
+        };
         self.reconcile(i, seen, now);
         if let Some(h) = health {
             // The scan raised at most one alert; this is the second.
-            self.raise(now, AlertKind::Maintenance, Some(i), Evidence::Health(h.issue), None);
+            self.raise(
+                now,
+                AlertKind::Maintenance,
+                Some(i),
+                Evidence::Health(h.issue),
+                None,
+            );
         }
         Ok(())
     }
 
     fn reconcile(&mut self, i: usize, seen: Seen, now: Instant) {
-        let Some(mut s) = self.slots.get(i).copied() else { return };
+        let Some(mut s) = self.slots.get(i).copied() else {
+            return;
+        };
         let door_was = s.door;
         s.door = seen.door;
         s.occupied = Some(seen.occupied);
@@ -121,7 +155,11 @@ impl<const N: usize, const K: usize> Bank<N, K> {
             Stage::Door { purpose, phase, by } => {
                 match (seen.door, phase) {
                     (DoorState::Open, DoorPhase::Unlocking { .. } | DoorPhase::Verifying) => {
-                        s.stage = Stage::Door { purpose, phase: DoorPhase::Open, by };
+                        s.stage = Stage::Door {
+                            purpose,
+                            phase: DoorPhase::Open,
+                            by,
+                        };
                         s.door_timer = Some(now + self.policy.door_ajar_limit);
                         self.put(i, s);
                         self.record(now, by, Some(i), AuditEvent::DoorOpened, None);
@@ -156,12 +194,26 @@ impl<const N: usize, const K: usize> Bank<N, K> {
                 let fresh = s.out_of_service != Some(reason);
                 s.out_of_service = Some(reason);
                 self.put(i, s);
-                let evidence = Evidence::Scan { door: seen.door, occupied: seen.occupied, faulted: seen.faulted };
+                let evidence = Evidence::Scan {
+                    door: seen.door,
+                    occupied: seen.occupied,
+                    faulted: seen.faulted,
+                };
                 self.raise(now, kind, Some(i), evidence, None);
-                let event = AuditEvent::Discrepancy { door: seen.door, occupied: seen.occupied, faulted: seen.faulted };
+                let event = AuditEvent::Discrepancy {
+                    door: seen.door,
+                    occupied: seen.occupied,
+                    faulted: seen.faulted,
+                };
                 self.record(now, Actor::System, Some(i), event, None);
                 if fresh {
-                    self.record(now, Actor::System, Some(i), AuditEvent::OutOfService { reason }, None);
+                    self.record(
+                        now,
+                        Actor::System,
+                        Some(i),
+                        AuditEvent::OutOfService { reason },
+                        None,
+                    );
                 }
             }
         }

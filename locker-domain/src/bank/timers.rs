@@ -33,7 +33,10 @@ fn unpack(entry: u64) -> (Instant, usize) {
 
 impl<const N: usize> DeadlineHeap<N> {
     pub(crate) const fn new() -> Self {
-        DeadlineHeap { heap: heapless::Vec::new(), pos: [NOT_QUEUED; N] }
+        DeadlineHeap {
+            heap: heapless::Vec::new(),
+            pos: [NOT_QUEUED; N],
+        }
     }
 
     /// The earliest deadline and its compartment.
@@ -43,7 +46,9 @@ impl<const N: usize> DeadlineHeap<N> {
 
     /// Sets (or with `None` clears) compartment `slot`'s deadline.
     pub(crate) fn set(&mut self, slot: usize, at: Option<Instant>) {
-        let Some(p) = self.pos.get(slot).copied() else { return };
+        let Some(p) = self.pos.get(slot).copied() else {
+            return;
+        };
         match (p != NOT_QUEUED, at) {
             (false, None) => {}
             (false, Some(at)) => {

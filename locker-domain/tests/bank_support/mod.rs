@@ -1,6 +1,12 @@
 //! A small harness shared by the bank scenario tests: a bank with simulated
 //! nodes behind it, a deterministic random source and a clock.
 #![allow(dead_code, unreachable_pub, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use locker_domain::bank::codes::PickupCode;
 use locker_domain::bank::{
@@ -116,7 +122,13 @@ impl<const N: usize> Sim<N> {
     }
 
     pub fn wiring(&self, id: CompartmentId) -> (NodeAddr, Channel) {
-        let c = self.bank.layout().compartments().iter().find(|c| c.id == id).unwrap();
+        let c = self
+            .bank
+            .layout()
+            .compartments()
+            .iter()
+            .find(|c| c.id == id)
+            .unwrap();
         (c.node, c.channel)
     }
 
@@ -149,7 +161,9 @@ impl<const N: usize> Sim<N> {
             self.commands.push((node, cmd));
             if cmd == Command::GetAllStatus {
                 let status = self.bulk_status(node);
-                self.bank.handle_bulk_status(node, &status, self.now).unwrap();
+                self.bank
+                    .handle_bulk_status(node, &status, self.now)
+                    .unwrap();
             }
         }
         self.drain();
@@ -202,18 +216,33 @@ impl<const N: usize> Sim<N> {
         let k = self.index(id);
         self.physical[k].occupied = true;
         let (_, channel) = self.wiring(id);
-        self.event(id, Event::PresenceChanged { channel, presence: Presence::occupied(300, 10) });
+        self.event(
+            id,
+            Event::PresenceChanged {
+                channel,
+                presence: Presence::occupied(300, 10),
+            },
+        );
     }
 
     pub fn take_parcel(&mut self, id: CompartmentId) {
         let k = self.index(id);
         self.physical[k].occupied = false;
         let (_, channel) = self.wiring(id);
-        self.event(id, Event::PresenceChanged { channel, presence: Presence::empty(1, 10) });
+        self.event(
+            id,
+            Event::PresenceChanged {
+                channel,
+                presence: Presence::empty(1, 10),
+            },
+        );
     }
 
     pub fn reserve(&mut self, needs: ParcelNeeds) -> Reservation {
-        let r = self.bank.reserve(needs, ParcelKind::Delivery, &mut self.dice, self.now).unwrap();
+        let r = self
+            .bank
+            .reserve(needs, ParcelKind::Delivery, &mut self.dice, self.now)
+            .unwrap();
         self.drain();
         r
     }
@@ -238,7 +267,10 @@ impl<const N: usize> Sim<N> {
 
     /// Recipient types the code, takes the parcel and closes the door.
     pub fn pick_up(&mut self, code: &str, id: CompartmentId) {
-        let out = self.bank.enter_code(locker_domain::bank::codes::KeypadId(0), code, self.now).unwrap();
+        let out = self
+            .bank
+            .enter_code(locker_domain::bank::codes::KeypadId(0), code, self.now)
+            .unwrap();
         assert_eq!(out, locker_domain::bank::CodeOutcome::Opening(id));
         self.answer_status_requests();
         self.open_door(id, true);
