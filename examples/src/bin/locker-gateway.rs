@@ -1,0 +1,171 @@
+//! `locker-gateway`: runs the locker bank against real compartment nodes on
+//! a serial port (an RS-485 adapter).
+//!
+//! ```text
+//! locker-gateway --port /dev/ttyUSB0 --baud 115200 --state bank.state \
+//!     --audit audit.jsonl --nodes 1,2,3 --channels 16
+//! ```
+//!
+//! Operator commands are read from standard input, one per line (see
+//! `--help`); notices (pickup codes, alerts) are printed on standard output.
+
+use std::io::BufRead;
+use std::process::ExitCode;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use locker_examples::gateway::{ConsoleCommand, Gateway, GatewayConfig, SerialLine};
+use locker_proto::NodeAddr;
+
+const HELP: &str = "\
+locker-gateway: run a locker bank against its compartment nodes on a serial port
+
+USAGE:
+    locker-gateway --port PATH --state FILE --audit FILE --nodes LIST [OPTIONS]
+
+OPTIONS:
+    --port PATH          serial port of the RS-485 adapter, e.g. /dev/ttyUSB0
+    --baud N             baud rate (default 115200)
+    --state FILE         the bank's state file: restored at start, replaced
+                         atomically after every change; a corrupt one stops
+                         the gateway and is left untouched
+    --audit FILE         audit log, one JSON record per line, appended
+    --nodes LIST         node bus addresses, e.g. 1,2,3
+    --channels N         compartments per node (default 16; sizes cycle
+                         5 small, 3 medium, 2 large)
+    --exit-after SECS    stop (persisting first) after SECS seconds
+    --help               this text
+
+COMMANDS (one per line on standard input):
+    deposit small|medium|large   reserve and unlock a compartment for a courier
+    return small|medium|large    the same for a resident's return
+    pickup CODE                  a code typed at the keypad
+    staff-open N                 staff open compartment N (audited)
+    status                       every compartment's books
+    quit                         persist and stop (also at end of input)
+";
+
+struct Args {
+    port: String,
+    baud: u32,
+    config: GatewayConfig,
+    exit_after: Option<Duration>,
+}
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
+    let mut port = None;
+    let mut baud = 115_200;
+    let mut state = None;
+    let mut audit = None;
+    let mut nodes = None;
+    let mut channels = 16u8;
+    let mut exit_after = None;
+    while let Some(flag) = args.next() {
+        if flag == "--help" || flag == "-h" {
+            return Ok(None);
+        }
+        let mut value = || args.next().ok_or(format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--port" => port = Some(value()?),
+            "--baud" => baud = value()?.parse().map_err(|_| "--baud needs a number")?,
+            "--state" => state = Some(value()?),
+            "--audit" => audit = Some(value()?),
+            "--nodes" => {
+                let list: Result<Vec<NodeAddr>, _> = value()?
+                    .split(',')
+                    .map(|n| n.trim().parse().map(NodeAddr))
+                    .collect();
+                nodes = Some(list.map_err(|_| "--nodes needs addresses like 1,2,3")?);
+            }
+            "--channels" => {
+                channels = value()?
+                    .parse()
+                    .map_err(|_| "--channels needs a number from 1 to 32")?;
+            }
+            "--exit-after" => {
+                let secs: f64 = value()?.parse().map_err(|_| "--exit-after needs seconds")?;
+                exit_after = Some(Duration::from_secs_f64(secs.max(0.0)));
+            }
+            other => return Err(format!("unknown option {other} (see --help)")),
+        }
+    }
+    let port = port.ok_or("--port is required (see --help)")?;
+    let state = state.ok_or("--state is required (see --help)")?;
+    let audit = audit.ok_or("--audit is required (see --help)")?;
+    let nodes = nodes.ok_or("--nodes is required (see --help)")?;
+    Ok(Some(Args {
+        port,
+        baud,
+        config: GatewayConfig::new(nodes, channels, state, audit),
+        exit_after,
+    }))
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(Some(args)) => args,
+        Ok(None) => {
+            print!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("locker-gateway: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("locker-gateway: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let (port, baud) = (args.port, args.baud);
+    let mut gateway = Gateway::start(args.config, || {
+        SerialLine::open(&port, baud, Duration::from_millis(5))
+    })?;
+    println!(
+        "locker-gateway on {port}: {} compartments, {}",
+        gateway.bank().layout().len(),
+        if gateway.was_restored() {
+            "restored from the state file"
+        } else {
+            "empty bank (no state file)"
+        }
+    );
+    // Standard input is read on its own thread so the bus never waits for a person.
+    let (lines_tx, lines) = mpsc::channel::<Option<String>>();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if lines_tx.send(Some(line)).is_err() {
+                return;
+            }
+        }
+        let _ = lines_tx.send(None);
+    });
+    let started = std::time::Instant::now();
+    loop {
+        gateway.step()?;
+        while let Ok(line) = lines.try_recv() {
+            let Some(line) = line else {
+                println!("end of input: persisting and stopping");
+                return Ok(gateway.shutdown()?);
+            };
+            match ConsoleCommand::parse(&line) {
+                Ok(Some(command)) => println!("{}", gateway.execute(&command)?),
+                Ok(None) => {}
+                Err(e) => println!("{e}"),
+            }
+        }
+        while let Some(notice) = gateway.poll_notice() {
+            println!("{notice}");
+        }
+        if gateway.is_stopping() || args.exit_after.is_some_and(|d| started.elapsed() >= d) {
+            return Ok(gateway.shutdown()?);
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! The operator's line commands: how deposits and pickups reach the bank in
+//! this example.
+//!
+//! In a deployed bank these calls come from the backend (reservations) and
+//! the keypad (codes). Here they are text lines, typed on the gateway's
+//! standard input:
+//!
+//! | line | what it does |
+//! |---|---|
+//! | `deposit <small\|medium\|large>` | reserves the smallest free compartment that fits and unlocks it for the courier |
+//! | `return <small\|medium\|large>` | the same for a resident's return |
+//! | `pickup <code>` | a code typed at the keypad |
+//! | `staff-open <compartment>` | staff open a compartment (audited) |
+//! | `status` | every compartment's books |
+//! | `quit` | persist and stop |
+
+use locker_domain::bank::ParcelKind;
+use locker_proto::{CompartmentId, SizeClass};
+
+/// One line command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConsoleCommand {
+    /// A courier (or, for a return, a resident) is at the bank with a parcel.
+    Deposit {
+        /// The parcel's size label.
+        size: SizeClass,
+        /// Delivery or return.
+        kind: ParcelKind,
+    },
+    /// A code typed at the keypad.
+    Pickup {
+        /// The digits as typed.
+        code: String,
+    },
+    /// Staff open a compartment.
+    StaffOpen(CompartmentId),
+    /// Show the books.
+    Status,
+    /// Persist and stop.
+    Quit,
+}
+
+/// Why a line is not a command.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConsoleError {
+    /// The first word is not a command.
+    #[error("unknown command {0:?}: try deposit, return, pickup, staff-open, status or quit")]
+    Unknown(String),
+    /// The command needs an argument it did not get, or got a bad one.
+    #[error("usage: {0}")]
+    Usage(&'static str),
+}
+
+impl ConsoleCommand {
+    /// Parses one line. Blank lines and lines starting with `#` are `Ok(None)`.
+    ///
+    /// ```
+    /// use locker_examples::gateway::ConsoleCommand;
+    /// use locker_proto::SizeClass;
+    /// use locker_domain::bank::ParcelKind;
+    ///
+    /// assert_eq!(
+    ///     ConsoleCommand::parse("deposit medium").unwrap(),
+    ///     Some(ConsoleCommand::Deposit { size: SizeClass::Medium, kind: ParcelKind::Delivery }),
+    /// );
+    /// assert!(ConsoleCommand::parse("pickup").is_err());
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ConsoleError`] naming the expected form.
+    pub fn parse(line: &str) -> Result<Option<Self>, ConsoleError> {
+        let mut words = line.split_whitespace();
+        let Some(verb) = words.next() else {
+            return Ok(None);
+        };
+        if verb.starts_with('#') {
+            return Ok(None);
+        }
+        let arg = words.next();
+        let command = match verb {
+            "deposit" | "return" => {
+                let size = match arg {
+                    Some("small") => SizeClass::Small,
+                    Some("medium") => SizeClass::Medium,
+                    Some("large") => SizeClass::Large,
+                    _ => return Err(ConsoleError::Usage("deposit|return small|medium|large")),
+                };
+                let kind = if verb == "deposit" {
+                    ParcelKind::Delivery
+                } else {
+                    ParcelKind::Return
+                };
+                ConsoleCommand::Deposit { size, kind }
+            }
+            "pickup" => match arg {
+                Some(code) => ConsoleCommand::Pickup {
+                    code: code.to_string(),
+                },
+                None => return Err(ConsoleError::Usage("pickup <code>")),
+            },
+            "staff-open" => match arg.and_then(|a| a.parse().ok()) {
+                Some(id) => ConsoleCommand::StaffOpen(CompartmentId(id)),
+                None => return Err(ConsoleError::Usage("staff-open <compartment number>")),
+            },
+            "status" => ConsoleCommand::Status,
+            "quit" | "exit" => ConsoleCommand::Quit,
+            other => return Err(ConsoleError::Unknown(other.to_string())),
+        };
+        Ok(Some(command))
+    }
+}

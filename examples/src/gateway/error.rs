@@ -1,0 +1,77 @@
+//! What can stop the gateway, in words an operator can act on.
+
+use std::io;
+use std::path::PathBuf;
+
+use locker_domain::bank::{BankError, LayoutError, PersistError};
+
+/// Why the gateway could not start or had to stop.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GatewayError {
+    /// The serial port could not be opened or configured.
+    #[error(
+        "cannot open serial port {port}: {source} (check the path, permissions and that no other program holds it)"
+    )]
+    OpenPort {
+        /// The port path.
+        port: String,
+        /// Why.
+        source: serialport::Error,
+    },
+    /// Reading from or writing to the serial port failed.
+    #[error("serial port failed: {0} (was the adapter unplugged?)")]
+    Serial(#[source] io::Error),
+    /// The state file exists but cannot be used. It is left untouched.
+    #[error(
+        "refusing to start: state file {path} cannot be restored: {source}. It was not modified; move it aside to start with an empty bank, or restore a backup"
+    )]
+    CorruptState {
+        /// The state file.
+        path: PathBuf,
+        /// What is wrong with it.
+        source: PersistError,
+    },
+    /// The audit log exists but a line in it is not an audit record.
+    #[error(
+        "refusing to start: audit log {path} line {line} is not an audit record. It was not modified; check the file"
+    )]
+    CorruptAudit {
+        /// The audit log.
+        path: PathBuf,
+        /// The 1-based line number.
+        line: usize,
+    },
+    /// A file could not be read, written or synced.
+    #[error("{action} {path}: {source}")]
+    File {
+        /// What the gateway was doing.
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why it failed.
+        source: io::Error,
+    },
+    /// The bank could not take its snapshot (a bug: the buffer is sized for it).
+    #[error("cannot take the bank's snapshot: {0}")]
+    Snapshot(#[source] PersistError),
+    /// The compartment layout derived from the command line was refused.
+    #[error("bad layout: {0}")]
+    Layout(#[from] LayoutError),
+    /// The bank refused an input in a way the gateway cannot recover from.
+    #[error("bank: {0}")]
+    Bank(#[from] BankError),
+    /// The node list is empty, too long, or holds an address that is not a node.
+    #[error("bad node list: {0}")]
+    Nodes(String),
+}
+
+impl GatewayError {
+    pub(crate) fn file(action: &'static str, path: &std::path::Path, source: io::Error) -> Self {
+        GatewayError::File {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
