@@ -250,3 +250,29 @@ fn a_jam_fault_reported_by_the_node_during_an_unlock_leads_to_the_retry() {
         1
     );
 }
+
+#[test]
+fn a_lock_that_keeps_jamming_is_flagged_for_maintenance_even_when_staff_keep_putting_it_back() {
+    let mut sim = Sim::<24>::new(24, Policy::default());
+    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    sim.deposit(r.compartment);
+    for round in 0..3 {
+        sim.bank.staff_open(r.compartment, sim.now).unwrap();
+        sim.answer_status_requests();
+        // The door never opens: retry, then lock fault.
+        for _ in 0..2 {
+            sim.advance(Duration::from_secs(15));
+            sim.timeout();
+        }
+        assert_eq!(sim.alerts_of(AlertKind::LockFault), round + 1);
+        sim.bank
+            .set_in_service(r.compartment, Actor::Staff, sim.now)
+            .unwrap();
+        sim.drain();
+    }
+    assert_eq!(
+        sim.alerts_of(AlertKind::Maintenance),
+        1,
+        "the third jam is a pattern, not bad luck"
+    );
+}

@@ -1078,8 +1078,10 @@ impl<const N: usize, const K: usize> Bank<N, K> {
         Ok(())
     }
 
-    /// Puts a compartment back in service after staff dealt with it; its
-    /// sensor-health history starts afresh.
+    /// Puts a compartment back in service after staff dealt with it. Its
+    /// sensor-health alerts re-arm, but the evidence is kept: a lock that jams
+    /// again and again is reported as a repeated fault even when staff keep
+    /// putting the compartment back.
     ///
     /// # Errors
     /// [`BankError::UnknownCompartment`].
@@ -1096,7 +1098,7 @@ impl<const N: usize, const K: usize> Bank<N, K> {
         }
         self.latest = now;
         s.out_of_service = None;
-        let _ = self.health.clear(i);
+        let _ = self.health.back_in_service(i);
         self.put(i, s);
         self.record(now, actor, Some(i), AuditEvent::BackInService, None);
         Ok(())
