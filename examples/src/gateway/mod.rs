@@ -160,6 +160,7 @@ pub struct Gateway {
     to_ping: Vec<NodeAddr>,
     snapshot_buf: Vec<u8>,
     persisted: u64,
+    status_reports: u64,
     restored: bool,
     stopping: bool,
 }
@@ -223,6 +224,7 @@ impl Gateway {
             to_ping: config.nodes.clone(),
             snapshot_buf: vec![0; MAX_COMPARTMENTS * 96 + 32 * 1024],
             persisted: 0,
+            status_reports: 0,
             restored,
             stopping: false,
         };
@@ -355,6 +357,13 @@ impl Gateway {
         self.persisted
     }
 
+    /// How many full status reports of a node the bank has reconciled its
+    /// books with since start (one per node at start and after a node restart
+    /// or outage).
+    pub fn status_reports(&self) -> u64 {
+        self.status_reports
+    }
+
     /// The audit log being written.
     pub fn audit_log(&self) -> &AuditLog {
         &self.audit
@@ -431,7 +440,11 @@ impl Gateway {
                 node,
                 report: Report::BulkStatus(status),
                 ..
-            } => bank.handle_bulk_status(*node, status, now),
+            } => {
+                bank.handle_bulk_status(*node, status, now)?;
+                self.status_reports += 1;
+                Ok(())
+            }
             MasterEvent::Response {
                 node,
                 command,

@@ -1,0 +1,387 @@
+//! The gateway against a simulated compartment node on the other end of a
+//! pseudo-terminal: real frames through the real serial code path, a
+//! deposit, a gateway crash and restart from its state file, and a pickup.
+
+// Helpers outside #[test] functions unwrap too: a failed step is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use locker_domain::bank::{AuditEvent, NotificationKind, Purpose, Stage};
+use locker_domain::controller::{Action, Controller};
+use locker_drivers::sim::SimCompartment;
+use locker_drivers::{DoorSensor, Lock, PresenceSensor};
+use locker_examples::gateway::{
+    AuditLog, ConsoleCommand, Gateway, GatewayConfig, MonotonicClock, Notice, Reply, SerialLine,
+    code_text,
+};
+use locker_proto::frame::Frame;
+use locker_proto::link::NodeLink;
+use locker_proto::{
+    Channel, Command, CompartmentId, DoorState, FirmwareVersion, NodeAddr, NodeConfig, ResetReason,
+    SizeClass,
+};
+use serialport::{SerialPort, TTYPort};
+
+const NODE: NodeAddr = NodeAddr(1);
+const CHANNELS: usize = 4;
+/// No wait in this test may take longer; CI never hangs.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// The physical compartments, shared between the node's firmware loop and
+/// the people of the test (courier, recipient).
+type Cabinet = Arc<Mutex<Vec<SimCompartment>>>;
+
+/// A compartment node as its firmware runs it: link layer, controller and
+/// simulated hardware, on its own thread, speaking through a [`SerialLine`].
+struct SimulatedNode {
+    stop: Arc<AtomicBool>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl SimulatedNode {
+    fn start(mut port: TTYPort, cabinet: Cabinet) -> Self {
+        port.set_timeout(Duration::from_millis(2)).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = stop.clone();
+        let thread = thread::spawn(move || {
+            node_firmware(SerialLine::new(Box::new(port)), &cabinet, &stopping)
+        });
+        SimulatedNode {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for SimulatedNode {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn node_firmware(mut line: SerialLine, cabinet: &Cabinet, stop: &AtomicBool) {
+    let clock = MonotonicClock::start();
+    let boot = clock.now();
+    let mut link = NodeLink::<16>::new(NODE, ResetReason::PowerOn);
+    let mut controller = Controller::<CHANNELS>::new(
+        NodeConfig::default(),
+        FirmwareVersion::new(1, 0, 0),
+        ResetReason::PowerOn,
+        boot,
+    )
+    .unwrap();
+    let mut frames: Vec<Frame<Command>> = Vec::new();
+    let started = std::time::Instant::now();
+    while !stop.load(Ordering::Relaxed) && started.elapsed() < 3 * PATIENCE {
+        let now = clock.now();
+        {
+            let mut cabinet = cabinet.lock().unwrap();
+            for index in 0..cabinet.len() {
+                let channel = Channel(index as u8);
+                let compartment = &mut cabinet[index];
+                compartment.advance_to(now);
+                let open = compartment.door_state().unwrap() == DoorState::Open;
+                controller.handle_door_level(channel, open, now).unwrap();
+                let lock = compartment.lock_state().unwrap();
+                controller.handle_lock_feedback(channel, lock, now).unwrap();
+                let reading = compartment.reading().unwrap();
+                controller
+                    .handle_presence_reading(channel, reading, now)
+                    .unwrap();
+                carry_out(&mut controller, &mut link, &mut cabinet);
+            }
+            controller.handle_timeout(now);
+            carry_out(&mut controller, &mut link, &mut cabinet);
+        }
+        frames.clear();
+        if line.receive(&mut frames).is_err() {
+            return; // the gateway's end of the terminal is gone: the test is over
+        }
+        let now = clock.now();
+        for frame in &frames {
+            if let Some(command) = link.handle_frame(frame, now) {
+                let report = controller.handle_command(&command, now);
+                link.respond(report);
+            }
+            carry_out(&mut controller, &mut link, &mut cabinet.lock().unwrap());
+            while let Some(answer) = link.poll_transmit() {
+                if line.send(&answer).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Drives the hardware as the controller asks and queues its events on the link.
+fn carry_out(
+    controller: &mut Controller<CHANNELS>,
+    link: &mut NodeLink<16>,
+    cabinet: &mut [SimCompartment],
+) {
+    while let Some(action) = controller.poll_action() {
+        if let Action::PulseLock { channel, .. } = action {
+            cabinet[channel.index()].unlock().unwrap();
+        }
+    }
+    while let Some(event) = controller.poll_event() {
+        link.push_event(event).unwrap();
+    }
+}
+
+/// Runs the gateway until `done` says so, collecting notices; fails the test
+/// after [`PATIENCE`].
+fn run_until(
+    gateway: &mut Gateway,
+    notices: &mut Vec<Notice>,
+    what: &str,
+    mut done: impl FnMut(&Gateway) -> bool,
+) {
+    let started = std::time::Instant::now();
+    loop {
+        gateway.step().unwrap();
+        notices.extend(std::iter::from_fn(|| gateway.poll_notice()));
+        if done(gateway) {
+            return;
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "timed out waiting for {what}; books: {:#?}; notices: {notices:#?}",
+            gateway.bank().views().collect::<Vec<_>>()
+        );
+    }
+}
+
+/// A person at compartment `id`: pulls the door until the latch lets go,
+/// and holds it open until the bank knows (a person takes longer than the
+/// node's 30 ms debounce; a door open for less never counts as opened).
+fn pull_door_until_open(
+    gateway: &mut Gateway,
+    notices: &mut Vec<Notice>,
+    cabinet: &Cabinet,
+    id: CompartmentId,
+) {
+    let index = usize::from(id.0 - 1);
+    run_until(gateway, notices, "the latch to release", |_| {
+        cabinet.lock().unwrap()[index].open_door().is_ok()
+    });
+    run_until(gateway, notices, "the bank to see the door open", |g| {
+        g.bank().view(id).unwrap().door == DoorState::Open
+    });
+}
+
+fn stage_of(gateway: &Gateway, id: CompartmentId) -> Stage {
+    gateway.bank().view(id).unwrap().stage
+}
+
+fn scratch_dir() -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let dir = std::env::temp_dir().join(format!("locker-gateway-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn config(dir: &std::path::Path) -> GatewayConfig {
+    let mut config = GatewayConfig::new(
+        vec![NODE],
+        CHANNELS as u8,
+        dir.join("bank.state"),
+        dir.join("audit.jsonl"),
+    );
+    config.code_seed = Some([42; 32]);
+    // A pseudo-terminal has no baud-rate delay, but a loaded CI machine may
+    // not schedule the node's thread for a while: wait longer than on a bus.
+    config.link.response_timeout = locker_proto::Duration::from_millis(500);
+    config
+}
+
+fn connected(
+    port: TTYPort,
+) -> impl FnOnce() -> Result<SerialLine, locker_examples::gateway::GatewayError> {
+    move || {
+        let mut port = port;
+        port.set_timeout(Duration::from_millis(2)).unwrap();
+        Ok(SerialLine::new(Box::new(port)))
+    }
+}
+
+/// The bank has compared its books with a full status report of the node.
+fn reconciled(gateway: &Gateway) -> bool {
+    gateway.status_reports() > 0
+}
+
+#[test]
+fn a_parcel_deposited_before_a_gateway_crash_is_picked_up_after_the_restart() {
+    let dir = scratch_dir();
+    let cabinet: Cabinet = Arc::new(Mutex::new(
+        (0..CHANNELS)
+            .map(|_| {
+                let mut c = SimCompartment::new(locker_proto::Instant::ZERO);
+                // Load cell scaled to grams: the node's threshold of 10 units is 10 g.
+                c.set_load_cell(0, 1);
+                c
+            })
+            .collect(),
+    ));
+    let (node_end, gateway_end) = TTYPort::pair().unwrap();
+    // A second handle on the gateway's end keeps the terminal open while the
+    // gateway is down, as the adapter stays plugged in.
+    let gateway_end_after_restart = gateway_end.try_clone_native().unwrap();
+    let _node = SimulatedNode::start(node_end, cabinet.clone());
+    let mut notices = Vec::new();
+
+    // First start: an empty bank learns the node's compartments.
+    let mut gateway = Gateway::start(config(&dir), connected(gateway_end)).unwrap();
+    assert!(!gateway.was_restored());
+    run_until(
+        &mut gateway,
+        &mut notices,
+        "the first status scan",
+        reconciled,
+    );
+
+    // The courier asks for a small compartment; the bank unlocks it.
+    let Reply::Depositing(reservation) = gateway
+        .execute(&ConsoleCommand::Deposit {
+            size: SizeClass::Small,
+            kind: locker_domain::bank::ParcelKind::Delivery,
+        })
+        .unwrap()
+    else {
+        panic!("deposit refused; notices: {notices:#?}")
+    };
+    let id = reservation.compartment;
+    let index = usize::from(id.0 - 1);
+    pull_door_until_open(&mut gateway, &mut notices, &cabinet, id);
+    cabinet.lock().unwrap()[index].place_item(500).unwrap();
+    run_until(
+        &mut gateway,
+        &mut notices,
+        "the bank to see the parcel",
+        |g| g.bank().view(id).unwrap().occupied == Some(true),
+    );
+    cabinet.lock().unwrap()[index].close_door();
+    run_until(
+        &mut gateway,
+        &mut notices,
+        "the deposit to be verified",
+        |g| stage_of(g, id) == Stage::Stored,
+    );
+    let code = notices
+        .iter()
+        .find_map(|n| match n {
+            Notice::Notification(n) => match &n.kind {
+                NotificationKind::PickupCode(code) if n.compartment == id => Some(code_text(code)),
+                _ => None,
+            },
+            _ => None,
+        })
+        .expect("the recipient is sent the pickup code");
+    assert_eq!(gateway.bank().stats().deposits, 1);
+
+    // The gateway dies without a goodbye: no shutdown, just gone.
+    drop(gateway);
+
+    // Restart from the state file; the books still hold the parcel and the
+    // fresh status scan agrees with them.
+    let mut gateway = Gateway::start(config(&dir), connected(gateway_end_after_restart)).unwrap();
+    assert!(gateway.was_restored());
+    run_until(
+        &mut gateway,
+        &mut notices,
+        "the status scan after the restart",
+        reconciled,
+    );
+    let view = gateway.bank().view(id).unwrap();
+    assert_eq!(view.stage, Stage::Stored);
+    assert_eq!(view.parcel, Some(reservation.parcel));
+    assert_eq!(view.occupied, Some(true));
+    assert_eq!(view.out_of_service, None);
+
+    // The recipient types the code, opens, takes the parcel, closes.
+    assert_eq!(
+        gateway.execute(&ConsoleCommand::Pickup { code }).unwrap(),
+        Reply::Opening(id)
+    );
+    pull_door_until_open(&mut gateway, &mut notices, &cabinet, id);
+    cabinet.lock().unwrap()[index].remove_items().unwrap();
+    run_until(
+        &mut gateway,
+        &mut notices,
+        "the bank to see the compartment empty",
+        |g| g.bank().view(id).unwrap().occupied == Some(false),
+    );
+    cabinet.lock().unwrap()[index].close_door();
+    run_until(
+        &mut gateway,
+        &mut notices,
+        "the pickup to be verified",
+        |g| stage_of(g, id) == Stage::Free,
+    );
+
+    // Nothing lost: the books balance, nothing is out of service, no alert.
+    let stats = *gateway.bank().stats();
+    assert_eq!((stats.deposits, stats.pickups), (1, 1));
+    assert!(
+        gateway
+            .bank()
+            .views()
+            .all(|v| v.stage == Stage::Free && v.out_of_service.is_none())
+    );
+    assert!(
+        !notices
+            .iter()
+            .any(|n| matches!(n, Notice::Alert(_) | Notice::Warning(_))),
+        "{notices:#?}"
+    );
+    assert_eq!(
+        cabinet.lock().unwrap()[index].unlock_pulses(),
+        2,
+        "one unlock per door session"
+    );
+    let audit_path = gateway.audit_log().path().to_path_buf();
+    gateway.shutdown().unwrap();
+
+    // The audit trail is one epoch, numbered 0, 1, 2, … with no gap and no
+    // repeat across the crash, and tells the parcel's story in order.
+    let lines = AuditLog::read_all(&audit_path).unwrap();
+    assert!(lines.iter().all(|l| l.epoch == 0));
+    let seqs: Vec<u64> = lines.iter().map(|l| l.record.seq).collect();
+    assert_eq!(seqs, (0..lines.len() as u64).collect::<Vec<_>>());
+    let story: Vec<AuditEvent> = lines
+        .iter()
+        .filter(|l| l.record.compartment == Some(id) || l.record.event == AuditEvent::Restored)
+        .map(|l| l.record.event)
+        .collect();
+    let position = |e: AuditEvent| {
+        story
+            .iter()
+            .position(|s| *s == e)
+            .unwrap_or_else(|| panic!("{e:?} missing from {story:?}"))
+    };
+    let deposit = AuditEvent::DepositVerified;
+    let restored = AuditEvent::Restored;
+    let pickup = AuditEvent::PickupVerified {
+        purpose: Purpose::Pickup,
+    };
+    assert!(position(AuditEvent::Reserved) < position(deposit));
+    assert!(position(deposit) < position(restored));
+    assert!(position(restored) < position(pickup));
+    let _ = std::fs::remove_dir_all(&dir);
+}
