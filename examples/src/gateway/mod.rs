@@ -1,7 +1,7 @@
 //! A Linux gateway on a real serial line.
 //!
 //! The gateway is the bank's computer: it runs the
-//! [`Bank`](locker_domain::bank::Bank) state machine and is bus master
+//! [`Bank`] state machine and is bus master
 //! ([`Master`]) of the compartment nodes on an RS-485 line. This module is
 //! the glue of its main loop, which the `locker-gateway` program runs:
 //!

@@ -1,0 +1,238 @@
+//! The gateway's files: a state file it cannot restore stops it and is left
+//! alone; the audit log stays gap-free and repeat-free across restarts.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use locker_domain::bank::{Actor, AuditEvent, AuditRecord};
+use locker_examples::gateway::{
+    Appended, AuditLog, Gateway, GatewayConfig, GatewayError, StateFile,
+};
+use locker_proto::{Instant, NodeAddr};
+
+fn scratch_dir(name: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let dir = std::env::temp_dir().join(format!(
+        "locker-gateway-{name}-{}-{nanos}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn record(seq: u64) -> AuditRecord {
+    AuditRecord {
+        seq,
+        at: Instant::from_millis(seq * 10),
+        wall: None,
+        actor: Actor::System,
+        compartment: None,
+        parcel: None,
+        event: AuditEvent::Restored,
+        snapshot: None,
+    }
+}
+
+#[test]
+fn a_corrupt_state_file_stops_the_gateway_before_the_port_is_opened_and_is_kept() {
+    let dir = scratch_dir("corrupt");
+    let state = dir.join("bank.state");
+    let damaged = b"LKBK\x01 half a snapshot, then the power went".to_vec();
+    std::fs::write(&state, &damaged).unwrap();
+    let config = GatewayConfig::new(vec![NodeAddr(1)], 4, &state, dir.join("audit.jsonl"));
+
+    let mut port_opened = false;
+    let refused = Gateway::start(config, || {
+        port_opened = true;
+        Err(GatewayError::Nodes("unreachable".into()))
+    });
+
+    let Err(error) = refused else {
+        panic!("the gateway started on a corrupt state file")
+    };
+    assert!(
+        matches!(error, GatewayError::CorruptState { .. }),
+        "{error}"
+    );
+    assert!(error.to_string().contains("refusing to start"), "{error}");
+    assert!(!port_opened);
+    assert_eq!(std::fs::read(&state).unwrap(), damaged);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_state_file_from_another_layout_is_refused_too() {
+    let dir = scratch_dir("layout");
+    let state = dir.join("bank.state");
+    let audit = dir.join("audit.jsonl");
+    // A bank of one node with four compartments leaves its state file…
+    let gateway = Gateway::start(
+        GatewayConfig {
+            code_seed: Some([1; 32]),
+            ..GatewayConfig::new(vec![NodeAddr(1)], 4, &state, &audit)
+        },
+        || {
+            let (_, end) = serialport::TTYPort::pair().unwrap();
+            Ok(locker_examples::gateway::SerialLine::new(Box::new(end)))
+        },
+    )
+    .unwrap();
+    gateway.shutdown().unwrap();
+    let written = std::fs::read(&state).unwrap();
+
+    // …which a gateway started with eight compartments per node must not take.
+    let refused = Gateway::start(
+        GatewayConfig::new(vec![NodeAddr(1)], 8, &state, &audit),
+        || panic!("the port must not be opened"),
+    );
+    assert!(matches!(refused, Err(GatewayError::CorruptState { .. })));
+    assert_eq!(std::fs::read(&state).unwrap(), written);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn records_handed_out_again_after_a_restart_are_written_once() {
+    let dir = scratch_dir("audit");
+    let path = dir.join("audit.jsonl");
+    let mut log = AuditLog::open(&path, false).unwrap();
+    for seq in 0..4 {
+        assert_eq!(log.append(&record(seq), 1).unwrap(), Appended::Written);
+    }
+    drop(log);
+
+    // The restored bank hands out records 2 and 3 again (polled after the
+    // last snapshot, before the crash), then carries on with 4.
+    let mut log = AuditLog::open(&path, true).unwrap();
+    assert_eq!(log.last_seq(), Some(3));
+    assert_eq!(log.append(&record(2), 2).unwrap(), Appended::Duplicate);
+    assert_eq!(log.append(&record(3), 2).unwrap(), Appended::Duplicate);
+    assert_eq!(log.append(&record(4), 2).unwrap(), Appended::Written);
+    assert_eq!(
+        log.append(&record(6), 2).unwrap(),
+        Appended::AfterGap { expected: 5 }
+    );
+    log.sync().unwrap();
+
+    let seqs: Vec<u64> = AuditLog::read_all(&path)
+        .unwrap()
+        .iter()
+        .map(|l| l.record.seq)
+        .collect();
+    assert_eq!(seqs, vec![0, 1, 2, 3, 4, 6]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_line_cut_short_by_a_power_loss_is_dropped_and_written_again() {
+    let dir = scratch_dir("torn");
+    let path = dir.join("audit.jsonl");
+    let mut log = AuditLog::open(&path, false).unwrap();
+    log.append(&record(0), 1).unwrap();
+    log.append(&record(1), 1).unwrap();
+    drop(log);
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.truncate(text.len() - 20); // the last line lost its end
+    std::fs::write(&path, &text).unwrap();
+
+    let mut log = AuditLog::open(&path, true).unwrap();
+    assert_eq!(log.last_seq(), Some(0));
+    assert_eq!(log.append(&record(1), 2).unwrap(), Appended::Written);
+    let seqs: Vec<u64> = AuditLog::read_all(&path)
+        .unwrap()
+        .iter()
+        .map(|l| l.record.seq)
+        .collect();
+    assert_eq!(seqs, vec![0, 1]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_bank_started_afresh_writes_a_new_audit_epoch() {
+    let dir = scratch_dir("epoch");
+    let path = dir.join("audit.jsonl");
+    let mut log = AuditLog::open(&path, false).unwrap();
+    log.append(&record(0), 1).unwrap();
+    log.append(&record(1), 1).unwrap();
+    drop(log);
+
+    // No state file: the new bank numbers from 0 again, in epoch 1.
+    let mut log = AuditLog::open(&path, false).unwrap();
+    assert_eq!((log.epoch(), log.last_seq()), (1, None));
+    assert_eq!(log.append(&record(0), 2).unwrap(), Appended::Written);
+    let lines = AuditLog::read_all(&path).unwrap();
+    let stamps: Vec<(u32, u64)> = lines.iter().map(|l| (l.epoch, l.record.seq)).collect();
+    assert_eq!(stamps, vec![(0, 0), (0, 1), (1, 0)]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_garbled_audit_line_stops_the_gateway() {
+    let dir = scratch_dir("garbled");
+    let path = dir.join("audit.jsonl");
+    std::fs::write(&path, "{\"not\": \"an audit record\"}\n").unwrap();
+    let opened = AuditLog::open(&path, true);
+    assert!(matches!(
+        opened,
+        Err(GatewayError::CorruptAudit { line: 1, .. })
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_state_file_is_replaced_whole_and_leaves_no_temporary_behind() {
+    let dir = scratch_dir("state");
+    let file = StateFile::new(dir.join("bank.state"));
+    assert_eq!(file.load().unwrap(), None);
+    file.replace(b"first").unwrap();
+    file.replace(b"second, longer").unwrap();
+    assert_eq!(
+        file.load().unwrap().as_deref(),
+        Some(&b"second, longer"[..])
+    );
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["bank.state".to_string()]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_program_explains_itself_and_refuses_a_corrupt_state_file() {
+    let program = env!("CARGO_BIN_EXE_locker-gateway");
+    let help = Command::new(program).arg("--help").output().unwrap();
+    assert!(help.status.success());
+    let text = String::from_utf8(help.stdout).unwrap();
+    for must in [
+        "--port", "--state", "--audit", "--nodes", "deposit", "pickup",
+    ] {
+        assert!(text.contains(must), "--help does not mention {must}");
+    }
+
+    let dir = scratch_dir("cli");
+    let state = dir.join("bank.state");
+    std::fs::write(&state, b"not a snapshot").unwrap();
+    let run = Command::new(program)
+        .args(["--port", "/dev/null/no-such-port", "--nodes", "1"])
+        .arg("--state")
+        .arg(&state)
+        .arg("--audit")
+        .arg(dir.join("audit.jsonl"))
+        .output()
+        .unwrap();
+    assert!(!run.status.success());
+    let err = String::from_utf8(run.stderr).unwrap();
+    assert!(err.contains("refusing to start"), "{err}");
+    assert_eq!(std::fs::read(&state).unwrap(), b"not a snapshot");
+    let _ = std::fs::remove_dir_all(&dir);
+}
