@@ -221,15 +221,8 @@ fn connected(
     }
 }
 
-/// The bank has compared its books with a full status report of the node.
-fn reconciled(gateway: &Gateway) -> bool {
-    gateway.status_reports() > 0
-}
-
-#[test]
-fn a_parcel_deposited_before_a_gateway_crash_is_picked_up_after_the_restart() {
-    let dir = scratch_dir();
-    let cabinet: Cabinet = Arc::new(Mutex::new(
+fn new_cabinet() -> Cabinet {
+    Arc::new(Mutex::new(
         (0..CHANNELS)
             .map(|_| {
                 let mut c = SimCompartment::new(locker_proto::Instant::ZERO);
@@ -238,7 +231,18 @@ fn a_parcel_deposited_before_a_gateway_crash_is_picked_up_after_the_restart() {
                 c
             })
             .collect(),
-    ));
+    ))
+}
+
+/// The bank has compared its books with a full status report of the node.
+fn reconciled(gateway: &Gateway) -> bool {
+    gateway.status_reports() > 0
+}
+
+#[test]
+fn a_parcel_deposited_before_a_gateway_crash_is_picked_up_after_the_restart() {
+    let dir = scratch_dir();
+    let cabinet = new_cabinet();
     let (node_end, gateway_end) = TTYPort::pair().unwrap();
     // A second handle on the gateway's end keeps the terminal open while the
     // gateway is down, as the adapter stays plugged in.
@@ -383,5 +387,167 @@ fn a_parcel_deposited_before_a_gateway_crash_is_picked_up_after_the_restart() {
     assert!(position(AuditEvent::Reserved) < position(deposit));
     assert!(position(deposit) < position(restored));
     assert!(position(restored) < position(pickup));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The `locker-gateway` program, killed if the test fails.
+struct Program {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Program {
+    fn say(&mut self, line: &str) {
+        use std::io::Write;
+        writeln!(self.stdin, "{line}").unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    /// The first output line containing `text`, waiting at most [`PATIENCE`].
+    fn expect(&mut self, text: &str) -> String {
+        let started = std::time::Instant::now();
+        loop {
+            let left = PATIENCE.saturating_sub(started.elapsed());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(text) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("no line with {text:?}; the program said {:#?}", self.seen),
+            }
+        }
+    }
+}
+
+impl Drop for Program {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A person at compartment `index`: pulls until the latch lets go, then
+/// takes their time, as people do.
+fn open_by_hand(cabinet: &Cabinet, index: usize) {
+    let started = std::time::Instant::now();
+    while cabinet.lock().unwrap()[index].open_door().is_err() {
+        assert!(started.elapsed() < PATIENCE, "the latch never released");
+        thread::sleep(Duration::from_millis(10));
+    }
+    thread::sleep(Duration::from_millis(400));
+}
+
+#[test]
+fn the_program_takes_a_deposit_and_a_pickup_typed_on_its_standard_input() {
+    use std::io::BufRead;
+    use std::process::Stdio;
+
+    let dir = scratch_dir();
+    let cabinet = new_cabinet();
+    let (node_end, gateway_end) = TTYPort::pair().unwrap();
+    let terminal = gateway_end.name().expect("the terminal has a path");
+    let _node = SimulatedNode::start(node_end, cabinet.clone());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_locker-gateway"))
+        .args([
+            "--port",
+            &terminal,
+            "--nodes",
+            "1",
+            "--channels",
+            "4",
+            "--exit-after",
+            "60",
+        ])
+        .arg("--state")
+        .arg(dir.join("bank.state"))
+        .arg("--audit")
+        .arg(dir.join("audit.jsonl"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, lines) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let mut program = Program {
+        child,
+        stdin,
+        lines,
+        seen: Vec::new(),
+    };
+    program.expect("empty bank");
+    program.expect("node 1 answers");
+
+    program.say("deposit small");
+    let reply = program.expect("unlocking for parcel");
+    let number: u16 = reply
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no compartment number in {reply:?}"));
+    let index = usize::from(number - 1);
+    open_by_hand(&cabinet, index);
+    cabinet.lock().unwrap()[index].place_item(500).unwrap();
+    thread::sleep(Duration::from_millis(400));
+    cabinet.lock().unwrap()[index].close_door();
+    let notice = program.expect("pickup code");
+    let code = notice.rsplit(' ').next().unwrap().to_string();
+    assert_eq!(code.len(), 6, "{notice}");
+
+    program.say(&format!("pickup {code}"));
+    program.expect("code accepted");
+    open_by_hand(&cabinet, index);
+    cabinet.lock().unwrap()[index].remove_items().unwrap();
+    thread::sleep(Duration::from_millis(400));
+    cabinet.lock().unwrap()[index].close_door();
+
+    // The books show every compartment free again, then the program stops.
+    let started = std::time::Instant::now();
+    loop {
+        program.say("status");
+        let line = program.expect(&format!("compartment {number}:"));
+        if line.contains(": Free") {
+            break;
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the pickup was never verified: {:#?}",
+            program.seen
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+    program.say("quit");
+    program.expect("persisting and stopping");
+    let status = program.child.wait().unwrap();
+    assert!(status.success());
+    assert!(
+        !program
+            .seen
+            .iter()
+            .any(|l| l.contains("ALERT") || l.contains("warning")),
+        "{:#?}",
+        program.seen
+    );
+    let events: Vec<AuditEvent> = AuditLog::read_all(&dir.join("audit.jsonl"))
+        .unwrap()
+        .iter()
+        .map(|l| l.record.event)
+        .collect();
+    assert!(events.contains(&AuditEvent::DepositVerified));
+    assert!(events.contains(&AuditEvent::PickupVerified {
+        purpose: Purpose::Pickup
+    }));
     let _ = std::fs::remove_dir_all(&dir);
 }
