@@ -1,0 +1,221 @@
+//! The incidents a bank lives through, how often, and how each ended.
+
+use serde::Serialize;
+
+/// A kind of incident.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum IncidentKind {
+    /// A courier shuts the door without putting the parcel in.
+    EmptyDoor,
+    /// A collector walks away from an open door.
+    DoorAjar,
+    /// A door is forced open.
+    ForcedDoor,
+    /// A lock does not release (half of them only once).
+    JammedLock,
+    /// A load cell's reading creeps away from its calibration.
+    DriftingSensor,
+    /// Mains drops for seconds to a minute; the UPS rides it out.
+    PowerBlip,
+    /// Mains is off for hours: the battery runs down, the bank persists and
+    /// shuts down, restarts and reconciles when power is back.
+    LongOutage,
+    /// A node's firmware hangs; the gateway power-cycles it.
+    NodeHang,
+    /// Someone types guessed codes at the keypad.
+    BruteForce,
+}
+
+impl IncidentKind {
+    /// Every kind, in report order.
+    pub const ALL: [IncidentKind; 9] = [
+        IncidentKind::EmptyDoor,
+        IncidentKind::DoorAjar,
+        IncidentKind::ForcedDoor,
+        IncidentKind::JammedLock,
+        IncidentKind::DriftingSensor,
+        IncidentKind::PowerBlip,
+        IncidentKind::LongOutage,
+        IncidentKind::NodeHang,
+        IncidentKind::BruteForce,
+    ];
+
+    /// The name used on the command line, in the report and in JSON.
+    pub const fn name(self) -> &'static str {
+        match self {
+            IncidentKind::EmptyDoor => "empty-door",
+            IncidentKind::DoorAjar => "door-ajar",
+            IncidentKind::ForcedDoor => "forced-door",
+            IncidentKind::JammedLock => "jammed-lock",
+            IncidentKind::DriftingSensor => "drifting-sensor",
+            IncidentKind::PowerBlip => "power-blip",
+            IncidentKind::LongOutage => "long-outage",
+            IncidentKind::NodeHang => "node-hang",
+            IncidentKind::BruteForce => "brute-force",
+        }
+    }
+
+    /// The kind named `name`.
+    pub fn from_name(name: &str) -> Option<IncidentKind> {
+        IncidentKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// How often each incident happens.
+///
+/// `empty-door` and `door-ajar` are fractions of deposits and pickups; the
+/// others are expected occurrences per day per 48 compartments (scaled with
+/// the bank size; power incidents are per bank).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct IncidentRates([f64; 9]);
+
+impl Default for IncidentRates {
+    fn default() -> Self {
+        let mut rates = IncidentRates([0.0; 9]);
+        rates.set(IncidentKind::EmptyDoor, 0.01);
+        rates.set(IncidentKind::DoorAjar, 0.02);
+        rates.set(IncidentKind::ForcedDoor, 0.02);
+        rates.set(IncidentKind::JammedLock, 0.05);
+        rates.set(IncidentKind::DriftingSensor, 0.02);
+        rates.set(IncidentKind::PowerBlip, 0.1);
+        rates.set(IncidentKind::LongOutage, 0.01);
+        rates.set(IncidentKind::NodeHang, 0.03);
+        rates.set(IncidentKind::BruteForce, 0.02);
+        rates
+    }
+}
+
+impl IncidentRates {
+    /// No incidents at all.
+    pub const NONE: IncidentRates = IncidentRates([0.0; 9]);
+
+    /// The rate of `kind`.
+    pub fn get(&self, kind: IncidentKind) -> f64 {
+        self.0.get(kind.index()).copied().unwrap_or(0.0)
+    }
+
+    /// Sets the rate of `kind`.
+    pub fn set(&mut self, kind: IncidentKind, rate: f64) {
+        if let Some(r) = self.0.get_mut(kind.index()) {
+            *r = rate.max(0.0);
+        }
+    }
+
+    /// Every rate multiplied by `factor` (fractions capped at 1).
+    #[must_use]
+    pub fn scaled(mut self, factor: f64) -> Self {
+        for kind in IncidentKind::ALL {
+            let mut rate = self.get(kind) * factor;
+            if matches!(kind, IncidentKind::EmptyDoor | IncidentKind::DoorAjar) {
+                rate = rate.min(1.0);
+            }
+            self.set(kind, rate);
+        }
+        self
+    }
+}
+
+/// How one kind of incident went.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct IncidentTally {
+    /// Times it happened.
+    pub occurred: u64,
+    /// Times the system dealt with it without staff.
+    pub resolved_automatically: u64,
+    /// Times staff had to come.
+    pub needed_staff: u64,
+}
+
+impl IncidentTally {
+    /// Still unresolved at the end of the run.
+    pub fn open(&self) -> u64 {
+        self.occurred
+            .saturating_sub(self.resolved_automatically + self.needed_staff)
+    }
+}
+
+/// An incident under way, waiting for its resolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpenIncident {
+    /// What.
+    pub kind: IncidentKind,
+    /// The compartment, if it concerns one.
+    pub slot: Option<usize>,
+}
+
+/// Every incident of a run.
+#[derive(Clone, Debug, Default)]
+pub struct IncidentLog {
+    tallies: [IncidentTally; 9],
+    open: Vec<OpenIncident>,
+}
+
+impl IncidentLog {
+    /// An incident starts.
+    pub fn start(&mut self, kind: IncidentKind, slot: Option<usize>) {
+        if let Some(t) = self.tallies.get_mut(kind.index()) {
+            t.occurred += 1;
+        }
+        self.open.push(OpenIncident { kind, slot });
+    }
+
+    /// The oldest open incident of `kind` (on `slot`, if given) ended;
+    /// `by_staff` says whether staff ended it. Returns whether one was open.
+    pub fn resolve(&mut self, kind: IncidentKind, slot: Option<usize>, by_staff: bool) -> bool {
+        let Some(at) = self
+            .open
+            .iter()
+            .position(|o| o.kind == kind && (slot.is_none() || o.slot == slot))
+        else {
+            return false;
+        };
+        self.open.remove(at);
+        if let Some(t) = self.tallies.get_mut(kind.index()) {
+            if by_staff {
+                t.needed_staff += 1;
+            } else {
+                t.resolved_automatically += 1;
+            }
+        }
+        true
+    }
+
+    /// Staff dealt with `slot`: every incident open on it ends, by staff.
+    pub fn staff_cleared(&mut self, slot: usize) -> u64 {
+        let kinds: Vec<IncidentKind> = self
+            .open
+            .iter()
+            .filter(|o| o.slot == Some(slot))
+            .map(|o| o.kind)
+            .collect();
+        for kind in &kinds {
+            self.resolve(*kind, Some(slot), true);
+        }
+        kinds.len() as u64
+    }
+
+    /// Whether an incident of `kind` is open (on `slot`, if given).
+    pub fn is_open(&self, kind: IncidentKind, slot: Option<usize>) -> bool {
+        self.open
+            .iter()
+            .any(|o| o.kind == kind && (slot.is_none() || o.slot == slot))
+    }
+
+    /// The tally of `kind`.
+    pub fn tally(&self, kind: IncidentKind) -> IncidentTally {
+        self.tallies.get(kind.index()).copied().unwrap_or_default()
+    }
+
+    /// Adds another log's tallies (banks of a site).
+    pub fn absorb(&mut self, other: &IncidentLog) {
+        for (mine, theirs) in self.tallies.iter_mut().zip(other.tallies.iter()) {
+            mine.occurred += theirs.occurred;
+            mine.resolved_automatically += theirs.resolved_automatically;
+            mine.needed_staff += theirs.needed_staff;
+        }
+    }
+}

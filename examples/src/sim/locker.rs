@@ -1,0 +1,1539 @@
+//! One simulated bank, every layer real: the `Bank` state machine and the
+//! link-layer `Master` on the gateway, encoded frames on a noisy half-duplex
+//! [`Bus`], and per node a `Decoder`, a `NodeLink`, a `Controller` and
+//! simulated compartments behind the driver traits; around it the world of
+//! couriers, residents, staff and incidents.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use chrono::{NaiveDate, NaiveDateTime};
+use locker_domain::bank::codes::KeypadId;
+use locker_domain::bank::{
+    Actor, AlertKind, AuditEvent, Bank, BankError, CodeOutcome, CommandOutcome, Compartment,
+    CompartmentFlags, Layout, NotificationKind, ParcelKind, Policy, Purpose, Stage, Stats,
+};
+use locker_drivers::sim::{SimCamera, SimCompartment, SimUps};
+use locker_drivers::{Camera, CaptureReason, PresenceSensor, Ups};
+use locker_proto::frame::{Decoder, Feed, MAX_FRAME, encode};
+use locker_proto::link::{LinkStats, Master, MasterConfig, MasterEvent};
+use locker_proto::time::{Duration, Instant};
+use locker_proto::{
+    Command, CompartmentId, Dimensions, Event, FaultCode, NodeAddr, PowerStatus, Report,
+    ResetReason, SizeClass,
+};
+
+use super::SimConfig;
+use super::bus::{Bus, Talker};
+use super::incidents::{IncidentKind, IncidentLog};
+use super::node::{CHANNELS, SimNode};
+use super::report::{AuditTally, Line, WorldCounts};
+use super::rng::Dice;
+use super::traffic;
+use super::world::{Agenda, CounterReason, Task, Visitor, Whereabouts, WorldParcel};
+
+/// The most compartments one simulated bank has; bigger sites are several banks.
+pub const BANK_CAPACITY: usize = 64;
+/// Nodes on one bank's bus.
+pub const NODES_PER_BANK: usize = BANK_CAPACITY / CHANNELS;
+
+/// How often the gateway sweeps its nodes when nothing happens. Polls in
+/// between, whose answer is known to be empty, are skipped and counted.
+const HEARTBEAT: Duration = Duration::from_mins(5);
+const HOUR: u64 = 3_600_000;
+const DAY: u64 = 24 * HOUR;
+
+type GatewayBank = Bank<BANK_CAPACITY>;
+
+/// The wall-clock date of simulated day 0 (a Monday).
+pub fn day_zero() -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(2026, 3, 2)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .unwrap_or_default()
+}
+
+/// One bank and its world.
+pub struct SimBank {
+    /// The bank's number in the site.
+    pub index: usize,
+    layout: Layout<BANK_CAPACITY>,
+    policy: Policy,
+    bank: Option<Box<GatewayBank>>,
+    master: Master<NODES_PER_BANK>,
+    master_decoder: Decoder,
+    /// The nodes, in address order (node `k` has address `k + 1`).
+    pub nodes: Vec<SimNode>,
+    bus: Bus,
+    ups: SimUps,
+    camera: SimCamera,
+    reported_power: PowerStatus,
+    saved: Vec<u8>,
+    snapshot_buf: Vec<u8>,
+    /// Simulated time.
+    pub now: Instant,
+    agenda: Agenda,
+    /// Every parcel that came to this bank.
+    pub parcels: Vec<WorldParcel>,
+    by_bank_id: HashMap<u32, usize>,
+    commands: VecDeque<(NodeAddr, Command)>,
+    traffic: Dice,
+    chance: Dice,
+    codes: Dice,
+    units: u32,
+    config: SimConfig,
+    /// Incidents and how they ended.
+    pub incidents: IncidentLog,
+    /// Notable events, in order.
+    pub timeline: Vec<Line>,
+    /// What the audit trail said, counted.
+    pub audit: AuditTally,
+    /// World-side counters.
+    pub world: WorldCounts,
+    /// When the bank last raised an alert about each compartment.
+    pub alerted_at: Vec<Option<Instant>>,
+    /// Unlock commands the audit trail recorded per compartment.
+    pub unlocks_audited: Vec<u64>,
+    /// Forced openings not yet seen alerted: (slot, when).
+    pub forced_pending: Vec<(usize, Instant)>,
+    /// The parcel physically inside each compartment.
+    pub inside: Vec<Option<usize>>,
+    /// Parcels taken out and not yet verified by the bank: (parcel, slot, when).
+    pub leaving: Vec<(usize, usize, Instant)>,
+    transient_jams: Vec<(usize, u32)>,
+    drift: Vec<i32>,
+    dirty: Vec<bool>,
+    /// Occupied compartments (books) at each hour.
+    pub occupancy: Vec<u32>,
+    next_hour: Instant,
+    /// Polls skipped while everything was quiet (their answer is known empty).
+    pub elided_polls: u64,
+    /// Bus statistics of gateways that were shut down (a restart starts a new master).
+    link_before: LinkStats,
+    powered: bool,
+    stats_when_off: Stats,
+    /// Bank calls refused, by error.
+    pub refusals: BTreeMap<String, u64>,
+}
+
+/// The bank's compartment layout for `n` compartments: 50/30/20
+/// small/medium/large, one medium in five refrigerated, the lowest row
+/// (every fourth compartment) accessible.
+fn layout_of(n: usize) -> Vec<Compartment> {
+    let small = n / 2;
+    let medium = (n * 3).div_ceil(10);
+    (0..n)
+        .map(|i| {
+            let (size, height) = if i < small {
+                (SizeClass::Small, 80)
+            } else if i < small + medium {
+                (SizeClass::Medium, 190)
+            } else {
+                (SizeClass::Large, 390)
+            };
+            let mut flags = CompartmentFlags::NONE;
+            if size == SizeClass::Medium && (i - small) % 5 == 0 {
+                flags = flags.union(CompartmentFlags::REFRIGERATED);
+            }
+            if i % 4 == 3 {
+                flags = flags.union(CompartmentFlags::ACCESSIBLE);
+            }
+            Compartment::new(
+                CompartmentId(i as u16 + 1),
+                NodeAddr((i / CHANNELS) as u8 + 1),
+                super::node::channel(i % CHANNELS),
+                size,
+                Dimensions::new(420, height, 600),
+            )
+            .with_flags(flags)
+        })
+        .collect()
+}
+
+/// The gateway's link timing: the library defaults.
+fn master_config() -> MasterConfig {
+    MasterConfig::default()
+}
+
+fn slot_of(id: CompartmentId) -> usize {
+    usize::from(id.0).saturating_sub(1)
+}
+
+fn id_of(slot: usize) -> CompartmentId {
+    CompartmentId(slot as u16 + 1)
+}
+
+impl SimBank {
+    /// Bank `index` of a site, with `compartments` compartments serving
+    /// `units` households, starting at midnight of day 0.
+    ///
+    /// # Errors
+    ///
+    /// A message if the layout or a node could not be built (a bug).
+    pub fn new(
+        index: usize,
+        compartments: usize,
+        units: u32,
+        config: &SimConfig,
+    ) -> Result<Self, String> {
+        let n = compartments.clamp(1, BANK_CAPACITY);
+        let list = layout_of(n);
+        let layout = Layout::new(&list).map_err(|e| e.to_string())?;
+        let policy = Policy::default();
+        let now = Instant::ZERO;
+        let mut bank =
+            Box::new(GatewayBank::new(layout.clone(), policy).map_err(|e| e.to_string())?);
+        bank.set_wall_clock(day_zero(), now)
+            .map_err(|e| e.to_string())?;
+        let mut master = Master::new(master_config());
+        let mut nodes = Vec::new();
+        for (k, chunk) in list.chunks(CHANNELS).enumerate() {
+            let addr = NodeAddr(k as u8 + 1);
+            let mut compartments = Vec::new();
+            for (j, _) in chunk.iter().enumerate() {
+                let mut c = SimCompartment::new(now);
+                c.set_release_window(Duration::from_secs(5));
+                let _ = j;
+                compartments.push(c);
+            }
+            nodes.push(SimNode::new(addr, compartments, now).map_err(|e| e.to_string())?);
+            master.add_node(addr, now).map_err(|e| e.to_string())?;
+        }
+        let stream = |purpose: u64| (index as u64) << 8 | purpose;
+        let mut sim = SimBank {
+            index,
+            layout,
+            policy,
+            bank: Some(bank),
+            master,
+            master_decoder: Decoder::new(),
+            dirty: vec![false; nodes.len()],
+            nodes,
+            bus: Bus::new(config.noise, Dice::new(config.seed, stream(1))),
+            ups: SimUps::new(now),
+            camera: SimCamera::new(locker_drivers::SnapshotRef(1), now),
+            reported_power: PowerStatus::Mains,
+            saved: Vec::new(),
+            snapshot_buf: vec![0; BANK_CAPACITY * 96 + 32 * 1024],
+            now,
+            agenda: Agenda::default(),
+            parcels: Vec::new(),
+            by_bank_id: HashMap::new(),
+            commands: VecDeque::new(),
+            traffic: Dice::new(config.seed, stream(2)),
+            chance: Dice::new(config.seed, stream(3)),
+            codes: Dice::new(config.seed, stream(4)),
+            units,
+            config: config.clone(),
+            incidents: IncidentLog::default(),
+            timeline: Vec::new(),
+            audit: AuditTally::default(),
+            world: WorldCounts::default(),
+            alerted_at: vec![None; n],
+            unlocks_audited: vec![0; n],
+            forced_pending: Vec::new(),
+            inside: vec![None; n],
+            leaving: Vec::new(),
+            transient_jams: Vec::new(),
+            drift: vec![0; n],
+            occupancy: Vec::new(),
+            next_hour: now,
+            elided_polls: 0,
+            link_before: LinkStats::default(),
+            powered: true,
+            stats_when_off: Stats::default(),
+            refusals: BTreeMap::new(),
+        };
+        sim.agenda.at(now, Task::DayStart(0));
+        Ok(sim)
+    }
+
+    /// The compartments of this bank.
+    pub fn len(&self) -> usize {
+        self.layout.len()
+    }
+
+    /// Whether the bank has no compartments (never: at least one is built).
+    pub fn is_empty(&self) -> bool {
+        self.layout.is_empty()
+    }
+
+    /// The gateway's bank state machine, when the gateway is running.
+    pub fn bank(&self) -> Option<&GatewayBank> {
+        self.bank.as_deref()
+    }
+
+    /// The bank's counters (as persisted, while the gateway is off).
+    pub fn stats(&self) -> Stats {
+        self.bank
+            .as_deref()
+            .map_or(self.stats_when_off, |b| *b.stats())
+    }
+
+    /// The physical compartment of `slot`.
+    pub fn compartment(&self, slot: usize) -> Option<&SimCompartment> {
+        self.nodes
+            .get(slot / CHANNELS)
+            .and_then(|n| n.compartments.get(slot % CHANNELS))
+    }
+
+    fn compartment_mut(&mut self, slot: usize) -> Option<&mut SimCompartment> {
+        if let Some(d) = self.dirty.get_mut(slot / CHANNELS) {
+            *d = true;
+        }
+        self.nodes
+            .get_mut(slot / CHANNELS)
+            .and_then(|n| n.compartment(slot % CHANNELS))
+    }
+
+    /// The bus statistics as the gateway's link layer counted them, over
+    /// every gateway start.
+    pub fn link_stats(&self) -> LinkStats {
+        let now = self.master.stats();
+        add_link(&self.link_before, &now)
+    }
+
+    /// Line statistics.
+    pub fn line_stats(&self) -> super::bus::LineStats {
+        self.bus.stats()
+    }
+
+    /// Frames the nodes' decoders rejected, plus the gateway's.
+    pub fn bad_frames(&self) -> u64 {
+        self.nodes.iter().map(|n| n.bad_frames).sum::<u64>() + self.world.gateway_bad_frames
+    }
+
+    fn note(&mut self, slot: Option<usize>, text: String) {
+        self.timeline.push(Line {
+            at: self.now,
+            bank: self.index,
+            compartment: slot.map(id_of),
+            text,
+        });
+    }
+
+    // ----- the main loop ----------------------------------------------------
+
+    /// Runs until `end`, calling `after_step` after every step.
+    pub fn run_until(&mut self, end: Instant, after_step: &mut dyn FnMut(&SimBank)) {
+        loop {
+            self.step();
+            after_step(self);
+            let next = self.next_time();
+            if self.powered && self.quiet() {
+                let poll = master_config().poll_interval.as_millis().max(1);
+                let gap = next.min(end).saturating_since(self.now).as_millis();
+                self.elided_polls += self.nodes.len() as u64 * (gap / poll);
+            }
+            if next > end {
+                self.now = end;
+                break;
+            }
+            self.now = next;
+        }
+    }
+
+    fn step(&mut self) {
+        let now = self.now;
+        while now >= self.next_hour {
+            let occupied = self
+                .bank
+                .as_deref()
+                .map_or(0, |b| b.views().filter(|v| v.stage.holds_parcel()).count());
+            self.occupancy.push(occupied as u32);
+            self.next_hour += Duration::from_millis(HOUR);
+        }
+        while let Some(task) = self.agenda.pop_due(now) {
+            self.perform(task);
+        }
+        self.check_jams();
+        self.check_power();
+        if !self.powered {
+            return;
+        }
+        while let Some((from, bytes)) = self.bus.arrival(now) {
+            self.deliver(from, &bytes);
+        }
+        for k in 0..self.nodes.len() {
+            let due = self
+                .nodes
+                .get(k)
+                .and_then(SimNode::poll_timeout)
+                .is_some_and(|t| t <= now);
+            let dirty = self.dirty.get(k).copied().unwrap_or(false);
+            if let Some(node) = self.nodes.get_mut(k) {
+                if due {
+                    node.handle_timeout(now);
+                } else if dirty {
+                    node.sample(now);
+                }
+            }
+            if let Some(d) = self.dirty.get_mut(k) {
+                *d = false;
+            }
+        }
+        self.master.handle_timeout(now);
+        self.drain_master();
+        if self
+            .bank
+            .as_deref()
+            .and_then(GatewayBank::poll_timeout)
+            .is_some_and(|t| t <= now)
+        {
+            let _ = self.with_bank(|b, _, now| b.handle_timeout(now));
+        }
+        self.dispatch();
+    }
+
+    /// The next instant anything happens.
+    fn next_time(&self) -> Instant {
+        let now = self.now;
+        let mut next = self.agenda.next_due();
+        let mut consider = |t: Option<Instant>| {
+            if let Some(t) = t {
+                next = Some(next.map_or(t, |n: Instant| n.min(t)));
+            }
+        };
+        consider(Some(self.next_hour));
+        if !self.ups.mains() {
+            consider(Some(now + Duration::from_mins(1)));
+        }
+        if self.powered {
+            consider(self.bus.next_arrival());
+            for node in &self.nodes {
+                consider(node.poll_timeout());
+            }
+            consider(self.bank.as_deref().and_then(GatewayBank::poll_timeout));
+            if self.quiet() {
+                consider(Some(now + HEARTBEAT));
+            } else {
+                consider(self.master.poll_timeout());
+            }
+        }
+        next.unwrap_or(now + HEARTBEAT)
+            .max(now + Duration::from_millis(1))
+    }
+
+    fn in_flight(&self) -> bool {
+        let s = self.master.stats();
+        s.frames_sent > s.responses.saturating_add(s.timeouts)
+    }
+
+    /// Nothing for the link to do but idle polls.
+    fn quiet(&self) -> bool {
+        self.bus.is_idle(self.now)
+            && !self.in_flight()
+            && self.commands.is_empty()
+            && self
+                .nodes
+                .iter()
+                .all(|n| n.is_quiet() && !self.master.is_busy(n.addr()))
+    }
+
+    // ----- the gateway ------------------------------------------------------
+
+    /// Calls the bank, retrying once after draining if an output queue was
+    /// full, and carries its outputs out.
+    fn with_bank<T>(
+        &mut self,
+        mut call: impl FnMut(&mut GatewayBank, &mut Dice, Instant) -> Result<T, BankError>,
+    ) -> Result<T, BankError> {
+        let now = self.now;
+        let Some(bank) = self.bank.as_deref_mut() else {
+            return Err(BankError::ShuttingDown);
+        };
+        let mut result = call(bank, &mut self.codes, now);
+        if matches!(result, Err(BankError::OutputFull(_))) {
+            self.drain_bank();
+            if let Some(bank) = self.bank.as_deref_mut() {
+                result = call(bank, &mut self.codes, now);
+            }
+        }
+        if let Err(e) = &result {
+            let key = refusal_name(e);
+            *self.refusals.entry(key).or_default() += 1;
+        }
+        self.drain_bank();
+        result
+    }
+
+    fn drain_master(&mut self) {
+        while let Some(event) = self.master.poll_event() {
+            match event {
+                MasterEvent::Response {
+                    node,
+                    command,
+                    report,
+                } => {
+                    let _ = match report {
+                        Report::BulkStatus(status) => {
+                            self.with_bank(|b, _, now| b.handle_bulk_status(node, &status, now))
+                        }
+                        Report::Status(status) => {
+                            self.with_bank(|b, _, now| b.handle_channel_status(node, &status, now))
+                        }
+                        Report::Nack(reason) => self.with_bank(|b, _, now| {
+                            b.handle_command_result(
+                                node,
+                                &command,
+                                CommandOutcome::Nacked(reason),
+                                now,
+                            )
+                        }),
+                        _ => self.with_bank(|b, _, now| {
+                            b.handle_command_result(node, &command, CommandOutcome::Acked, now)
+                        }),
+                    };
+                }
+                MasterEvent::Event { node, record } => {
+                    let _ =
+                        self.with_bank(|b, _, now| b.handle_node_event(node, &record.event, now));
+                }
+                MasterEvent::RequestFailed { node, command } => {
+                    let _ = self.with_bank(|b, _, now| {
+                        b.handle_command_result(node, &command, CommandOutcome::Failed, now)
+                    });
+                }
+                MasterEvent::NodeLost { node } => {
+                    let _ = self.with_bank(|b, _, now| b.handle_node_lost(node, now));
+                    self.note(
+                        None,
+                        format!("node {} stopped answering → power-cycled in 10 s", node.0),
+                    );
+                    let k = usize::from(node.0).saturating_sub(1);
+                    self.agenda
+                        .at(self.now + Duration::from_secs(10), Task::PowerCycle(k));
+                }
+                MasterEvent::NodeBack { node } => {
+                    let _ = self.with_bank(|b, _, now| b.handle_node_back(node, now));
+                    let k = usize::from(node.0).saturating_sub(1);
+                    self.note(
+                        None,
+                        format!("node {} answers again → full status scan", node.0),
+                    );
+                    if self
+                        .incidents
+                        .resolve(IncidentKind::NodeHang, Some(k), false)
+                    {
+                        self.world.nodes_recovered += 1;
+                    }
+                }
+                MasterEvent::EventsDropped { node, .. } => {
+                    let lost = Event::FaultRaised {
+                        channel: None,
+                        fault: FaultCode::EventsDropped,
+                    };
+                    let _ = self.with_bank(|b, _, now| b.handle_node_event(node, &lost, now));
+                }
+            }
+        }
+    }
+
+    fn drain_bank(&mut self) {
+        loop {
+            let Some(bank) = self.bank.as_deref_mut() else {
+                return;
+            };
+            let mut any = false;
+            while let Some(c) = bank.poll_command() {
+                self.commands.push_back(c);
+                any = true;
+            }
+            let notifications: Vec<_> = core::iter::from_fn(|| bank.poll_notification()).collect();
+            let alerts: Vec<_> = core::iter::from_fn(|| bank.poll_alert()).collect();
+            let records: Vec<_> = core::iter::from_fn(|| bank.poll_audit()).collect();
+            let snapshots: Vec<_> = core::iter::from_fn(|| bank.poll_snapshot_request()).collect();
+            any |= !notifications.is_empty()
+                || !alerts.is_empty()
+                || !records.is_empty()
+                || !snapshots.is_empty();
+            for r in &records {
+                self.audited(r);
+            }
+            for s in snapshots {
+                self.camera.advance_to(self.now);
+                let taken = self.camera.capture(CaptureReason::ForcedEntry).is_ok();
+                self.world.snapshots += u64::from(taken);
+                let slot = slot_of(s.compartment);
+                self.note(Some(slot), format!("camera snapshot #{}", s.reference.0));
+            }
+            for a in alerts {
+                self.alerted(a);
+            }
+            for n in notifications {
+                self.notified(n);
+            }
+            if !any {
+                break;
+            }
+        }
+        if let Some(bank) = self.bank.as_deref_mut() {
+            if bank.poll_persist().is_some() {
+                if let Ok(bytes) = bank.snapshot(&mut self.snapshot_buf) {
+                    self.saved.clear();
+                    self.saved.extend_from_slice(bytes);
+                    self.world.persists += 1;
+                }
+            }
+        }
+    }
+
+    /// Sends queued bank commands to nodes that are free, then puts the
+    /// master's next frame on the line.
+    fn dispatch(&mut self) {
+        let mut held = VecDeque::new();
+        while let Some((node, command)) = self.commands.pop_front() {
+            if self.master.is_busy(node) || held.iter().any(|(n, _)| *n == node) {
+                held.push_back((node, command));
+            } else if self.master.send(node, command, self.now).is_err() {
+                held.push_back((node, command));
+            }
+        }
+        self.commands = held;
+        if !self.bus.is_idle(self.now) {
+            return;
+        }
+        if let Some(frame) = self.master.poll_transmit(self.now) {
+            let mut buf = [0u8; MAX_FRAME];
+            if let Ok(bytes) = encode(&frame, &mut buf) {
+                self.bus.transmit(Talker::Gateway, bytes, self.now);
+            }
+        }
+    }
+
+    fn deliver(&mut self, from: Talker, bytes: &[u8]) {
+        let now = self.now;
+        match from {
+            Talker::Gateway => {
+                let mut answers = Vec::new();
+                for node in &mut self.nodes {
+                    if let Some(answer) = node.receive(bytes, now) {
+                        answers.push((node.addr(), answer));
+                    }
+                }
+                for (addr, answer) in answers {
+                    let at = now + self.bus.turnaround();
+                    self.bus.transmit(Talker::Node(addr), &answer, at);
+                }
+            }
+            Talker::Node(_) => {
+                let mut rest = bytes;
+                while !rest.is_empty() {
+                    match self.master_decoder.feed::<Report>(rest) {
+                        Feed::Consumed => break,
+                        Feed::Error { remaining, .. } => {
+                            self.world.gateway_bad_frames += 1;
+                            rest = remaining;
+                        }
+                        Feed::Frame { frame, remaining } => {
+                            rest = remaining;
+                            self.master.handle_frame(&frame, now);
+                        }
+                    }
+                }
+                self.drain_master();
+            }
+        }
+    }
+
+    // ----- power ------------------------------------------------------------
+
+    fn check_power(&mut self) {
+        self.ups.advance_to(self.now);
+        let Ok(status) = self.ups.power_status() else {
+            return;
+        };
+        if !self.powered {
+            return;
+        }
+        if status != self.reported_power {
+            self.reported_power = status;
+            let _ = self.with_bank(|b, _, now| b.handle_power(status, now));
+        }
+        if self
+            .bank
+            .as_deref()
+            .is_some_and(GatewayBank::ready_to_shut_down)
+        {
+            self.shut_down();
+        }
+    }
+
+    fn shut_down(&mut self) {
+        self.note(
+            None,
+            format!(
+                "battery critical → state persisted ({} bytes), gateway and nodes off",
+                self.saved.len()
+            ),
+        );
+        self.world.shutdowns += 1;
+        self.link_before = add_link(&self.link_before, &self.master.stats());
+        if let Some(b) = self.bank.as_deref() {
+            self.stats_when_off = *b.stats();
+        }
+        self.bank = None;
+        self.powered = false;
+        for node in &mut self.nodes {
+            node.powered = false;
+        }
+        self.commands.clear();
+    }
+
+    fn power_up(&mut self) {
+        let now = self.now;
+        self.powered = true;
+        for node in &mut self.nodes {
+            node.restart(ResetReason::PowerOn, now);
+        }
+        let restored = GatewayBank::restore(self.layout.clone(), self.policy, &self.saved, now);
+        let mut bank = match restored {
+            Ok(bank) => Box::new(bank),
+            Err(e) => {
+                self.world.restore_failures += 1;
+                self.note(
+                    None,
+                    format!("RESTORE FAILED ({e}): starting with empty books"),
+                );
+                match GatewayBank::new(self.layout.clone(), self.policy) {
+                    Ok(b) => Box::new(b),
+                    Err(_) => return,
+                }
+            }
+        };
+        let wall = day_zero() + chrono::TimeDelta::milliseconds(now.as_millis() as i64);
+        let _ = bank.set_wall_clock(wall, now);
+        self.bank = Some(bank);
+        self.master = Master::new(master_config());
+        for node in &self.nodes {
+            let _ = self.master.add_node(node.addr(), now);
+        }
+        self.master_decoder.reset();
+        self.reported_power = PowerStatus::Mains;
+        let _ = self.with_bank(|b, _, now| b.handle_power(PowerStatus::Mains, now));
+        self.world.restores += 1;
+        self.note(
+            None,
+            "power back → books restored, every node scanned and reconciled".into(),
+        );
+        self.incidents
+            .resolve(IncidentKind::LongOutage, None, false);
+    }
+
+    // ----- what the bank said -----------------------------------------------
+
+    fn audited(&mut self, r: &locker_domain::bank::AuditRecord) {
+        self.audit.record(r);
+        let slot = r.compartment.map(slot_of);
+        if let (AuditEvent::UnlockCommanded { .. }, Some(s)) = (r.event, slot) {
+            if let Some(n) = self.unlocks_audited.get_mut(s) {
+                *n += 1;
+            }
+        }
+        if let (AuditEvent::PickupVerified { purpose }, Some(id)) = (r.event, r.parcel) {
+            if let Some(&p) = self.by_bank_id.get(&id.0) {
+                if let Some(parcel) = self.parcels.get_mut(p) {
+                    parcel.verified_out = true;
+                }
+                self.leaving.retain(|(q, _, _)| *q != p);
+                if purpose == Purpose::Pickup && r.actor != Actor::Staff {
+                    self.world.picked_up += 1;
+                }
+            }
+        }
+        if let (AuditEvent::DepositVerified, Some(id)) = (r.event, r.parcel) {
+            if let Some(&p) = self.by_bank_id.get(&id.0) {
+                self.world.deposited += 1;
+                if let Some(parcel) = self.parcels.get_mut(p) {
+                    if parcel.forgetful {
+                        parcel.forgetful = false;
+                        if let Some(s) = slot {
+                            self.incidents
+                                .resolve(IncidentKind::EmptyDoor, Some(s), false);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn alerted(&mut self, a: locker_domain::bank::Alert) {
+        let slot = a.compartment.map(slot_of);
+        if let Some(s) = slot {
+            if let Some(at) = self.alerted_at.get_mut(s) {
+                *at = Some(self.now);
+            }
+            self.forced_pending.retain(|(f, _)| *f != s);
+        }
+        let what = match a.kind {
+            AlertKind::ForcedDoor => "forced door → security alert, out of service",
+            AlertKind::LockFault => "lock fault → out of service, staff alert",
+            AlertKind::DoorAjar => "door ajar → alert, user told to close it",
+            AlertKind::ParcelMissing => "sensor says empty, books say parcel → out of service",
+            AlertKind::UnexpectedItem => "sensor says occupied, books say empty → out of service",
+            AlertKind::DoorOpenUnexpectedly => "door found open in a scan → out of service",
+            AlertKind::Maintenance => "sensor health: maintenance needed",
+            AlertKind::KeypadAttack => "keypad attack suspected → security alert",
+            AlertKind::NodeUnreachable => "node unreachable → staff alert",
+            AlertKind::NodeFault => "node reported a fault",
+            AlertKind::RemovalNotVerified => "removal not verified → out of service",
+            _ => "alert",
+        };
+        let snap = a
+            .snapshot
+            .map(|s| format!(", snapshot #{}", s.0))
+            .unwrap_or_default();
+        self.note(slot, format!("{what}{snap}"));
+        *self
+            .world
+            .alerts
+            .entry(alert_name(a.kind).to_string())
+            .or_default() += 1;
+        if matches!(a.kind, AlertKind::ForcedDoor) {
+            // Security comes within the hour.
+            self.agenda
+                .at(self.now + Duration::from_mins(45), Task::StaffVisit);
+        }
+    }
+
+    fn notified(&mut self, n: locker_domain::bank::Notification) {
+        let slot = slot_of(n.compartment);
+        let parcel = n.parcel.and_then(|id| self.by_bank_id.get(&id.0).copied());
+        let now = self.now;
+        match n.kind {
+            NotificationKind::PickupCode(code) => {
+                let Some(p) = parcel else { return };
+                let typed: String = code.digits().iter().map(|d| char::from(b'0' + d)).collect();
+                let Some(parcel) = self.parcels.get_mut(p) else {
+                    return;
+                };
+                parcel.code = Some(typed);
+                let at = if parcel.kind == ParcelKind::Return {
+                    traffic::next_courier_round(now, &mut self.traffic)
+                } else {
+                    traffic::daytime(now + parcel.pickup_delay, &mut self.traffic)
+                };
+                self.agenda.at(at, Task::Collect(p));
+            }
+            NotificationKind::NoParcelDetected => {
+                // The courier is told at once and puts the parcel in after all.
+                self.note(
+                    Some(slot),
+                    "courier shut the door on an empty compartment → told at once, deposits again"
+                        .into(),
+                );
+                if self
+                    .with_bank(|b, _, now| b.start_deposit(n.compartment, now))
+                    .is_ok()
+                {
+                    if let Some(p) = parcel {
+                        self.agenda.at(
+                            now + Duration::from_secs(3),
+                            Task::TryOpen {
+                                slot,
+                                visitor: Visitor::Depositor(p),
+                                tries: 0,
+                            },
+                        );
+                    }
+                }
+            }
+            NotificationKind::CloseTheDoor => {
+                if self.chance.chance(0.75) {
+                    let back = now + Duration::from_secs(self.chance.between(60, 600));
+                    let visitor = match parcel {
+                        Some(p) => Visitor::Collector(p),
+                        None => Visitor::Staff { take: false },
+                    };
+                    self.agenda.at(back, Task::Close { slot, visitor });
+                    self.world.ajar_closed_after_notice += 1;
+                }
+            }
+            NotificationKind::DoorWouldNotOpen => {
+                let Some(p) = parcel else { return };
+                let deposit = self
+                    .parcels
+                    .get(p)
+                    .is_some_and(|x| matches!(x.at, Whereabouts::WithDepositor));
+                if deposit {
+                    // The backend gives the courier another compartment.
+                    let _ = self.with_bank(|b, _, now| {
+                        b.cancel_reservation(n.compartment, Actor::Backend, now)
+                    });
+                    self.agenda
+                        .at(now + Duration::from_secs(30), Task::Arrive(p));
+                } else if let Some(parcel) = self.parcels.get_mut(p) {
+                    parcel.needed_staff = true;
+                    self.agenda
+                        .at(now + Duration::from_hours(6), Task::Collect(p));
+                }
+            }
+            NotificationKind::Reminder | NotificationKind::Escalation => {
+                if let Some(parcel) = parcel.and_then(|p| self.parcels.get_mut(p)) {
+                    parcel.reminded = true;
+                }
+                if let Some(p) = parcel {
+                    if n.to != Actor::Staff && self.traffic.chance(0.6) {
+                        let at = traffic::daytime(
+                            now + Duration::from_hours(self.traffic.between(1, 8)),
+                            &mut self.traffic,
+                        );
+                        self.agenda.at(at, Task::Collect(p));
+                    }
+                }
+            }
+            NotificationKind::ReservationExpired => {
+                if let Some(parcel) = parcel.and_then(|p| self.parcels.get_mut(p)) {
+                    if parcel.at == Whereabouts::WithDepositor {
+                        parcel.at = Whereabouts::AtCounter(CounterReason::DoorWouldNotOpen);
+                    }
+                }
+            }
+            NotificationKind::RemovalTask => {
+                self.note(
+                    Some(slot),
+                    "parcel expired after 72 h → removal task for staff".into(),
+                );
+            }
+            _ => {}
+        }
+    }
+
+    // ----- the world --------------------------------------------------------
+
+    fn perform(&mut self, task: Task) {
+        let now = self.now;
+        match task {
+            Task::DayStart(day) => self.plan_day(day),
+            Task::Arrive(p) => self.arrive(p),
+            Task::Collect(p) => self.collect(p),
+            Task::TryOpen {
+                slot,
+                visitor,
+                tries,
+            } => self.try_open(slot, visitor, tries),
+            Task::Close { slot, visitor } => {
+                if let Some(c) = self.compartment_mut(slot) {
+                    if c.door() == locker_proto::DoorState::Open {
+                        c.close_door();
+                    }
+                }
+                if matches!(visitor, Visitor::Collector(_))
+                    && self.incidents.is_open(IncidentKind::DoorAjar, Some(slot))
+                {
+                    self.incidents
+                        .resolve(IncidentKind::DoorAjar, Some(slot), false);
+                }
+            }
+            Task::Sample(k) => {
+                if let Some(d) = self.dirty.get_mut(k) {
+                    *d = true;
+                }
+            }
+            Task::Incident(kind) => self.incident(kind),
+            Task::MainsBack => {
+                self.ups.advance_to(now);
+                self.ups.set_mains(true);
+                if self.powered {
+                    self.note(None, "mains back; the UPS carried the bank".into());
+                    self.incidents.resolve(IncidentKind::PowerBlip, None, false);
+                    self.incidents
+                        .resolve(IncidentKind::LongOutage, None, false);
+                } else {
+                    self.power_up();
+                }
+            }
+            Task::PowerCycle(k) => {
+                if let Some(node) = self.nodes.get_mut(k) {
+                    if self.powered {
+                        node.restart(ResetReason::PowerOn, now);
+                    }
+                }
+            }
+            Task::VandalCloses(slot) => {
+                if let Some(c) = self.compartment_mut(slot) {
+                    c.close_door();
+                }
+            }
+            Task::Guess(left) => self.guess(left),
+            Task::StaffVisit => self.staff_visit(),
+            Task::StaffDone(slot) => {
+                let _ =
+                    self.with_bank(|b, _, now| b.set_in_service(id_of(slot), Actor::Staff, now));
+            }
+        }
+    }
+
+    fn plan_day(&mut self, day: u32) {
+        let start = Instant::from_millis(u64::from(day) * DAY);
+        if day >= self.config.days {
+            return;
+        }
+        self.agenda
+            .at(start + Duration::from_millis(DAY), Task::DayStart(day + 1));
+        self.agenda
+            .at(start + Duration::from_hours(10), Task::StaffVisit);
+        let arrivals = traffic::plan_day(start, self.units, &mut self.traffic);
+        let empty_door = self.config.rates.get(IncidentKind::EmptyDoor);
+        let ajar = self.config.rates.get(IncidentKind::DoorAjar);
+        for (at, mut parcel) in arrivals {
+            parcel.forgetful =
+                parcel.kind == ParcelKind::Delivery && self.chance.chance(empty_door);
+            parcel.leaves_ajar = self.chance.chance(ajar);
+            self.world.arrived += 1;
+            let p = self.parcels.len();
+            self.parcels.push(parcel);
+            self.agenda.at(at, Task::Arrive(p));
+        }
+        let scale = self.len() as f64 / 48.0;
+        for kind in IncidentKind::ALL {
+            if matches!(kind, IncidentKind::EmptyDoor | IncidentKind::DoorAjar) {
+                continue;
+            }
+            let per_bank = matches!(kind, IncidentKind::PowerBlip | IncidentKind::LongOutage);
+            let mean = self.config.rates.get(kind) * if per_bank { 1.0 } else { scale };
+            for _ in 0..self.chance.poisson(mean) {
+                let at = start + Duration::from_millis(self.chance.between(0, DAY - 1));
+                self.agenda.at(at, Task::Incident(kind));
+            }
+        }
+    }
+
+    fn arrive(&mut self, p: usize) {
+        let now = self.now;
+        let Some(parcel) = self.parcels.get(p).cloned() else {
+            return;
+        };
+        if parcel.at != Whereabouts::WithDepositor {
+            return;
+        }
+        if parcel.attempts >= 3 {
+            self.to_counter(p, CounterReason::DoorWouldNotOpen);
+            return;
+        }
+        if let Some(x) = self.parcels.get_mut(p) {
+            x.attempts += 1;
+        }
+        let reserved =
+            self.with_bank(|b, dice, now| b.reserve(parcel.needs, parcel.kind, dice, now));
+        let r = match reserved {
+            Ok(r) => r,
+            Err(BankError::NoFit(e)) => {
+                use locker_domain::bank::AllocationError as A;
+                let why = match e {
+                    A::Oversize => CounterReason::Oversize,
+                    A::LowBattery { .. } => CounterReason::BankUnavailable,
+                    _ => CounterReason::BankFull,
+                };
+                self.to_counter(p, why);
+                return;
+            }
+            Err(_) => {
+                self.to_counter(p, CounterReason::BankUnavailable);
+                return;
+            }
+        };
+        self.by_bank_id.insert(r.parcel.0, p);
+        let slot = slot_of(r.compartment);
+        if let Some(x) = self.parcels.get_mut(p) {
+            x.bank_id = Some(r.parcel);
+            x.slot = Some(slot);
+        }
+        if self
+            .with_bank(|b, _, now| b.start_deposit(r.compartment, now))
+            .is_err()
+        {
+            let _ = self
+                .with_bank(|b, _, now| b.cancel_reservation(r.compartment, Actor::Backend, now));
+            self.to_counter(p, CounterReason::BankUnavailable);
+            return;
+        }
+        self.world.interactions += 1;
+        let wait = Duration::from_millis(self.traffic.between(800, 3_000));
+        self.agenda.at(
+            now + wait,
+            Task::TryOpen {
+                slot,
+                visitor: Visitor::Depositor(p),
+                tries: 0,
+            },
+        );
+    }
+
+    fn to_counter(&mut self, p: usize, why: CounterReason) {
+        if let Some(x) = self.parcels.get_mut(p) {
+            x.at = Whereabouts::AtCounter(why);
+        }
+        *self.world.to_counter.entry(format!("{why:?}")).or_default() += 1;
+    }
+
+    fn collect(&mut self, p: usize) {
+        let now = self.now;
+        let Some(parcel) = self.parcels.get(p).cloned() else {
+            return;
+        };
+        let (Some(code), Whereabouts::InCompartment(_)) = (parcel.code.clone(), parcel.at) else {
+            return;
+        };
+        if parcel.verified_out {
+            return;
+        }
+        let keypad = KeypadId(0);
+        if parcel.mistypes {
+            if let Some(x) = self.parcels.get_mut(p) {
+                x.mistypes = false;
+            }
+            let wrong: String = code.chars().rev().collect();
+            if wrong != code {
+                let _ = self.with_bank(|b, _, now| b.enter_code(keypad, &wrong, now));
+            }
+        }
+        match self.with_bank(|b, _, now| b.enter_code(keypad, &code, now)) {
+            Ok(CodeOutcome::Opening(c)) => {
+                self.world.interactions += 1;
+                let slot = slot_of(c);
+                let wait = Duration::from_millis(self.traffic.between(800, 3_000));
+                self.agenda.at(
+                    now + wait,
+                    Task::TryOpen {
+                        slot,
+                        visitor: Visitor::Collector(p),
+                        tries: 0,
+                    },
+                );
+            }
+            Err(BankError::Code(locker_domain::bank::codes::CodeError::LockedOut { until })) => {
+                self.agenda
+                    .at(until.max(now) + Duration::from_secs(5), Task::Collect(p));
+            }
+            Err(BankError::OutOfService(_)) => {
+                // The collector calls the help line; staff sort it out.
+                if let Some(x) = self.parcels.get_mut(p) {
+                    x.needed_staff = true;
+                }
+                self.agenda
+                    .at(now + Duration::from_hours(6), Task::Collect(p));
+            }
+            _ => {
+                // Busy door, bank off, battery: come back later.
+                self.agenda
+                    .at(now + Duration::from_hours(1), Task::Collect(p));
+            }
+        }
+    }
+
+    fn try_open(&mut self, slot: usize, visitor: Visitor, tries: u8) {
+        let now = self.now;
+        let Some(c) = self.compartment_mut(slot) else {
+            return;
+        };
+        c.advance_to(now);
+        if c.open_door().is_err() {
+            if tries < 12 {
+                self.agenda.at(
+                    now + Duration::from_secs(2),
+                    Task::TryOpen {
+                        slot,
+                        visitor,
+                        tries: tries + 1,
+                    },
+                );
+            }
+            return;
+        }
+        let grams_inside = c.item_grams();
+        let close_after = Duration::from_secs(self.traffic.between(4, 20));
+        match visitor {
+            Visitor::Depositor(p) => {
+                let forgetful = self
+                    .parcels
+                    .get(p)
+                    .is_some_and(|x| x.forgetful && x.placed_at.is_none());
+                if forgetful {
+                    self.incidents.start(IncidentKind::EmptyDoor, Some(slot));
+                    if let Some(x) = self.parcels.get_mut(p) {
+                        x.placed_at = Some(now); // marks the first, empty attempt
+                    }
+                } else if let Some(grams) = self.parcels.get(p).map(|x| x.grams) {
+                    if let Some(c) = self.compartment_mut(slot) {
+                        let _ = c.place_item(grams);
+                    }
+                    if let Some(x) = self.parcels.get_mut(p) {
+                        x.at = Whereabouts::InCompartment(slot);
+                        x.placed_at = Some(now);
+                    }
+                    if let Some(i) = self.inside.get_mut(slot) {
+                        *i = Some(p);
+                    }
+                }
+                self.agenda
+                    .at(now + close_after, Task::Close { slot, visitor });
+            }
+            Visitor::Collector(p) => {
+                self.take_out(slot, Whereabouts::WithCollector);
+                let _ = p;
+                let ajar = self.parcels.get(p).is_some_and(|x| x.leaves_ajar);
+                if ajar {
+                    self.incidents.start(IncidentKind::DoorAjar, Some(slot));
+                    self.note(Some(slot), "collector walked away from an open door".into());
+                } else {
+                    self.agenda
+                        .at(now + close_after, Task::Close { slot, visitor });
+                }
+            }
+            Visitor::Staff { take } => {
+                if take && grams_inside > 0 {
+                    self.take_out(slot, Whereabouts::WithStaff);
+                }
+                self.agenda
+                    .at(now + close_after, Task::Close { slot, visitor });
+            }
+        }
+    }
+
+    /// Everything inside `slot` leaves with the person at the door.
+    fn take_out(&mut self, slot: usize, to: Whereabouts) {
+        if let Some(c) = self.compartment_mut(slot) {
+            let _ = c.remove_items();
+        }
+        let Some(p) = self.inside.get_mut(slot).and_then(Option::take) else {
+            return;
+        };
+        if let Some(x) = self.parcels.get_mut(p) {
+            x.at = to;
+            if to != Whereabouts::Stolen {
+                self.leaving.push((p, slot, self.now));
+            }
+        }
+    }
+
+    fn incident(&mut self, kind: IncidentKind) {
+        let now = self.now;
+        let n = self.len();
+        if !self.powered && !matches!(kind, IncidentKind::PowerBlip | IncidentKind::LongOutage) {
+            return;
+        }
+        match kind {
+            IncidentKind::ForcedDoor => {
+                let slot = self.chance.between(0, n as u64 - 1) as usize;
+                let Some(c) = self.compartment_mut(slot) else {
+                    return;
+                };
+                if c.door() == locker_proto::DoorState::Open {
+                    return;
+                }
+                c.force_door();
+                let had = c.item_grams() > 0;
+                self.incidents.start(kind, Some(slot));
+                self.forced_pending.push((slot, now));
+                let steals = had && self.chance.chance(0.3);
+                if steals {
+                    self.take_out(slot, Whereabouts::Stolen);
+                    self.world.stolen += 1;
+                }
+                self.note(
+                    Some(slot),
+                    format!("door forced{}", if steals { ", parcel taken" } else { "" }),
+                );
+                let leave = Duration::from_secs(self.chance.between(5, 90));
+                self.agenda.at(now + leave, Task::VandalCloses(slot));
+            }
+            IncidentKind::JammedLock => {
+                let slot = self.chance.between(0, n as u64 - 1) as usize;
+                let transient = self.chance.chance(0.5);
+                let Some(c) = self.compartment_mut(slot) else {
+                    return;
+                };
+                c.set_lock_stuck(true);
+                let pulses = c.unlock_pulses();
+                self.incidents.start(kind, Some(slot));
+                if transient {
+                    self.transient_jams.push((slot, pulses));
+                }
+                self.note(
+                    Some(slot),
+                    format!(
+                        "lock jams{}",
+                        if transient { " (for one pulse)" } else { "" }
+                    ),
+                );
+            }
+            IncidentKind::DriftingSensor => {
+                let slot = self.chance.between(0, n as u64 - 1) as usize;
+                let up = self.chance.chance(0.5);
+                let rate = self.chance.between(200, 800) as i32 * if up { 1 } else { -1 };
+                if let Some(d) = self.drift.get_mut(slot) {
+                    *d = rate;
+                }
+                let Some(c) = self.compartment_mut(slot) else {
+                    return;
+                };
+                c.set_presence_drift(rate);
+                self.incidents.start(kind, Some(slot));
+                self.note(
+                    Some(slot),
+                    format!("load cell starts drifting {rate:+} counts/h"),
+                );
+            }
+            IncidentKind::PowerBlip | IncidentKind::LongOutage => {
+                if !self.ups.mains() {
+                    return;
+                }
+                self.ups.advance_to(now);
+                self.ups.set_mains(false);
+                let off = if kind == IncidentKind::PowerBlip {
+                    Duration::from_secs(self.chance.between(1, 90))
+                } else {
+                    Duration::from_mins(self.chance.between(5 * 60, 9 * 60))
+                };
+                self.incidents.start(kind, None);
+                self.note(None, format!("mains off for {} → on UPS", human(off)));
+                self.agenda.at(now + off, Task::MainsBack);
+            }
+            IncidentKind::NodeHang => {
+                let k = self.chance.between(0, self.nodes.len() as u64 - 1) as usize;
+                let Some(node) = self.nodes.get_mut(k) else {
+                    return;
+                };
+                if node.hung {
+                    return;
+                }
+                node.hung = true;
+                self.incidents.start(kind, Some(k));
+                self.note(None, format!("node {} firmware hangs", k + 1));
+            }
+            IncidentKind::BruteForce => {
+                self.incidents.start(kind, None);
+                self.note(None, "someone starts guessing codes at the keypad".into());
+                let guesses = self.chance.between(30, 80) as u32;
+                self.agenda.at(now, Task::Guess(guesses));
+            }
+            IncidentKind::EmptyDoor | IncidentKind::DoorAjar => {}
+        }
+    }
+
+    fn guess(&mut self, left: u32) {
+        let now = self.now;
+        if left == 0 {
+            if self
+                .incidents
+                .resolve(IncidentKind::BruteForce, None, false)
+            {
+                self.note(None, "code guesser gave up: no code guessed".into());
+            }
+            return;
+        }
+        let code = format!("{:06}", self.chance.between(0, 999_999));
+        match self.with_bank(|b, _, now| b.enter_code(KeypadId(0), &code, now)) {
+            Ok(CodeOutcome::Opening(c)) => {
+                let slot = slot_of(c);
+                self.world.codes_guessed += 1;
+                self.note(
+                    Some(slot),
+                    "a guessed code opened a compartment; the guesser takes the parcel".into(),
+                );
+                if let Some(p) = self.inside.get(slot).copied().flatten() {
+                    let visitor = Visitor::Collector(p);
+                    self.agenda.at(
+                        now + Duration::from_secs(2),
+                        Task::TryOpen {
+                            slot,
+                            visitor,
+                            tries: 0,
+                        },
+                    );
+                }
+                self.incidents.resolve(IncidentKind::BruteForce, None, true);
+            }
+            Err(BankError::Code(locker_domain::bank::codes::CodeError::LockedOut { until })) => {
+                // Waiting out a lockout is the only way on; most give up.
+                if until.saturating_since(now) > Duration::from_mins(10) {
+                    self.agenda.at(now, Task::Guess(0));
+                } else {
+                    self.agenda
+                        .at(until + Duration::from_secs(1), Task::Guess(left - 1));
+                }
+            }
+            _ => self
+                .agenda
+                .at(now + Duration::from_secs(4), Task::Guess(left - 1)),
+        }
+    }
+
+    fn check_jams(&mut self) {
+        let mut freed = Vec::new();
+        self.transient_jams.retain(|&(slot, pulses)| {
+            let pulsed = self
+                .nodes
+                .get(slot / CHANNELS)
+                .and_then(|n| n.compartments.get(slot % CHANNELS))
+                .is_some_and(|c| c.unlock_pulses() > pulses);
+            if pulsed {
+                freed.push(slot);
+            }
+            !pulsed
+        });
+        for slot in freed {
+            if let Some(c) = self.compartment_mut(slot) {
+                c.set_lock_stuck(false);
+            }
+            self.incidents
+                .resolve(IncidentKind::JammedLock, Some(slot), false);
+        }
+    }
+
+    /// Staff walk along the bank: remove expired parcels, repair what the
+    /// alerts point at, put compartments back in service.
+    fn staff_visit(&mut self) {
+        let now = self.now;
+        if !self.powered {
+            return;
+        }
+        let views: Vec<_> = match self.bank.as_deref() {
+            Some(b) => b.views().collect(),
+            None => return,
+        };
+        for v in views {
+            let slot = slot_of(v.id);
+            let Some(c) = self.compartment(slot) else {
+                continue;
+            };
+            let open = c.door() == locker_proto::DoorState::Open;
+            let inside = c.item_grams() > 0;
+            let jammed = self.incidents.is_open(IncidentKind::JammedLock, Some(slot));
+            let drifting = self.drift.get(slot).copied().unwrap_or(0) != 0;
+            let needs_work = v.out_of_service.is_some()
+                || v.stage == Stage::Expired
+                || (open && !matches!(v.stage, Stage::Door { .. }));
+            if !needs_work {
+                continue;
+            }
+            // Repairs first.
+            if let Some(c) = self.compartment_mut(slot) {
+                if jammed {
+                    c.set_lock_stuck(false);
+                }
+                if open {
+                    c.close_door();
+                }
+            }
+            if drifting {
+                self.fix_drift(slot);
+            }
+            let books_hold = v.stage.holds_parcel();
+            let after = Duration::from_secs(60);
+            if v.stage == Stage::Expired || (books_hold && !inside) || (!books_hold && inside) {
+                // Open it with a staff override: the books follow what staff take out.
+                if self.with_bank(|b, _, now| b.staff_open(v.id, now)).is_ok() {
+                    let visitor = Visitor::Staff { take: true };
+                    self.agenda.at(
+                        now + Duration::from_secs(3),
+                        Task::TryOpen {
+                            slot,
+                            visitor,
+                            tries: 0,
+                        },
+                    );
+                }
+            }
+            if v.out_of_service.is_some() {
+                self.agenda.at(now + after, Task::StaffDone(slot));
+            }
+            let cleared = self.incidents.staff_cleared(slot);
+            self.world.staff_jobs += 1;
+            let mut what = Vec::new();
+            if v.stage == Stage::Expired {
+                what.push("expired parcel removed");
+            }
+            if jammed {
+                what.push("lock repaired");
+            }
+            if drifting {
+                what.push("load cell replaced");
+            }
+            if open {
+                what.push("door closed");
+            }
+            if books_hold && !inside {
+                what.push("missing parcel written off");
+            }
+            if !books_hold && inside {
+                what.push("unexpected item taken out");
+            }
+            if v.out_of_service.is_some() {
+                what.push("back in service");
+            }
+            let _ = cleared;
+            self.note(Some(slot), format!("staff: {}", what.join(", ")));
+        }
+    }
+
+    fn fix_drift(&mut self, slot: usize) {
+        if let Some(d) = self.drift.get_mut(slot) {
+            *d = 0;
+        }
+        let Some(c) = self.compartment_mut(slot) else {
+            return;
+        };
+        c.set_presence_drift(0);
+        // A new load cell: whatever the old one drifted is gone.
+        let grams = c.item_grams() as i32;
+        if let Ok(reading) = c.reading() {
+            let truth = 8_000 + grams * 420;
+            let error = reading - truth;
+            let offset_now = 0;
+            c.set_presence_offset(offset_now - error);
+        }
+        let _ = c.baseline();
+    }
+}
+
+fn add_link(a: &LinkStats, b: &LinkStats) -> LinkStats {
+    LinkStats {
+        frames_sent: a.frames_sent + b.frames_sent,
+        retransmissions: a.retransmissions + b.retransmissions,
+        responses: a.responses + b.responses,
+        timeouts: a.timeouts + b.timeouts,
+        unexpected: a.unexpected + b.unexpected,
+        events_delivered: a.events_delivered + b.events_delivered,
+        duplicates_filtered: a.duplicates_filtered + b.duplicates_filtered,
+        nodes_lost: a.nodes_lost + b.nodes_lost,
+        nodes_recovered: a.nodes_recovered + b.nodes_recovered,
+    }
+}
+
+fn refusal_name(e: &BankError) -> String {
+    let s = format!("{e:?}");
+    s.split(['(', ' ', '{'])
+        .next()
+        .unwrap_or("other")
+        .to_string()
+}
+
+/// A stable name for an alert kind.
+pub fn alert_name(kind: AlertKind) -> &'static str {
+    match kind {
+        AlertKind::ForcedDoor => "forced-door",
+        AlertKind::LockFault => "lock-fault",
+        AlertKind::DoorAjar => "door-ajar",
+        AlertKind::ParcelMissing => "parcel-missing",
+        AlertKind::UnexpectedItem => "unexpected-item",
+        AlertKind::DoorOpenUnexpectedly => "door-open-unexpectedly",
+        AlertKind::Maintenance => "maintenance",
+        AlertKind::KeypadAttack => "keypad-attack",
+        AlertKind::NodeUnreachable => "node-unreachable",
+        AlertKind::NodeFault => "node-fault",
+        AlertKind::RemovalNotVerified => "removal-not-verified",
+        _ => "other",
+    }
+}
+
+/// A duration for people: `45 s`, `12 min`, `6 h 05 min`.
+pub fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    if s < 120 {
+        format!("{s} s")
+    } else if s < 3_600 {
+        format!("{} min", s / 60)
+    } else {
+        format!("{} h {:02} min", s / 3_600, s % 3_600 / 60)
+    }
+}

@@ -1,0 +1,480 @@
+//! What a run shows: the timeline, the summary (text and JSON) and the
+//! occupancy chart (SVG).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use locker_domain::bank::{AuditEvent, AuditRecord, Purpose};
+use locker_proto::CompartmentId;
+use locker_proto::time::Instant;
+use serde::Serialize;
+
+use super::incidents::IncidentTally;
+
+/// One notable event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Line {
+    /// When.
+    pub at: Instant,
+    /// Which bank of the site.
+    pub bank: usize,
+    /// Which compartment, if one.
+    pub compartment: Option<CompartmentId>,
+    /// What happened, and what the system did.
+    pub text: String,
+}
+
+impl Line {
+    /// `day 2 14:03  C17  forced door → security alert, snapshot #12`
+    /// (compartments of banks after the first are prefixed `B<n>/`).
+    pub fn render(&self, banks: usize) -> String {
+        let ms = self.at.as_millis();
+        let day = ms / 86_400_000;
+        let minute = ms % 86_400_000 / 60_000;
+        let place = match (self.compartment, banks > 1) {
+            (Some(c), true) => format!("B{}/C{}", self.bank + 1, c.0),
+            (Some(c), false) => format!("C{}", c.0),
+            (None, true) => format!("B{}", self.bank + 1),
+            (None, false) => String::new(),
+        };
+        format!(
+            "day {day} {:02}:{:02}  {place:<6} {}",
+            minute / 60,
+            minute % 60,
+            self.text
+        )
+    }
+}
+
+/// The audit trail, counted as it streamed out of the bank.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct AuditTally {
+    /// Records seen.
+    pub records: u64,
+    /// Records by event.
+    pub by_event: BTreeMap<String, u64>,
+    /// `PickupVerified` with purpose pickup (by the collector or an override).
+    pub pickups_verified: u64,
+    /// Sequence numbers skipped (must be 0).
+    pub sequence_gaps: u64,
+    #[serde(skip)]
+    next_seq: Option<u64>,
+}
+
+impl AuditTally {
+    /// Counts one record.
+    pub fn record(&mut self, r: &AuditRecord) {
+        self.records += 1;
+        if self.next_seq.is_some_and(|want| want != r.seq) {
+            self.sequence_gaps += 1;
+        }
+        self.next_seq = Some(r.seq + 1);
+        let name = format!("{:?}", r.event);
+        let name = name
+            .split(['(', ' ', '{'])
+            .next()
+            .unwrap_or("Other")
+            .to_string();
+        *self.by_event.entry(name).or_default() += 1;
+        if matches!(
+            r.event,
+            AuditEvent::PickupVerified {
+                purpose: Purpose::Pickup
+            }
+        ) {
+            self.pickups_verified += 1;
+        }
+    }
+
+    /// Records of event `name` (the variant name, e.g. `"DepositVerified"`).
+    pub fn count(&self, name: &str) -> u64 {
+        self.by_event.get(name).copied().unwrap_or(0)
+    }
+
+    /// Adds another bank's tally.
+    pub fn absorb(&mut self, other: &AuditTally) {
+        self.records += other.records;
+        self.pickups_verified += other.pickups_verified;
+        self.sequence_gaps += other.sequence_gaps;
+        for (k, v) in &other.by_event {
+            *self.by_event.entry(k.clone()).or_default() += v;
+        }
+    }
+}
+
+/// What happened in the world, counted by the simulator (not by the bank).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct WorldCounts {
+    /// Parcels whose depositor came to the bank.
+    pub arrived: u64,
+    /// Deposits the bank verified.
+    pub deposited: u64,
+    /// Parcels their collector took out (verified by the bank).
+    pub picked_up: u64,
+    /// Door sessions started by couriers and residents.
+    pub interactions: u64,
+    /// Parcels that went to the service counter, by reason.
+    pub to_counter: BTreeMap<String, u64>,
+    /// Camera snapshots taken.
+    pub snapshots: u64,
+    /// Times the gateway persisted the bank's books.
+    pub persists: u64,
+    /// Shutdowns on a critical battery.
+    pub shutdowns: u64,
+    /// Restores after power came back.
+    pub restores: u64,
+    /// Restores that failed (must be 0).
+    pub restore_failures: u64,
+    /// Parcels taken by a vandal.
+    pub stolen: u64,
+    /// Codes guessed at the keypad.
+    pub codes_guessed: u64,
+    /// Compartments staff had to deal with.
+    pub staff_jobs: u64,
+    /// Alerts raised, by kind.
+    pub alerts: BTreeMap<String, u64>,
+    /// Frames the gateway's decoder rejected.
+    pub gateway_bad_frames: u64,
+    /// Hung nodes the gateway brought back by power-cycling.
+    pub nodes_recovered: u64,
+    /// Open doors shut after the bank told the person.
+    pub ajar_closed_after_notice: u64,
+}
+
+impl WorldCounts {
+    /// Adds another bank's counts.
+    pub fn absorb(&mut self, o: &WorldCounts) {
+        self.arrived += o.arrived;
+        self.deposited += o.deposited;
+        self.picked_up += o.picked_up;
+        self.interactions += o.interactions;
+        self.snapshots += o.snapshots;
+        self.persists += o.persists;
+        self.shutdowns += o.shutdowns;
+        self.restores += o.restores;
+        self.restore_failures += o.restore_failures;
+        self.stolen += o.stolen;
+        self.codes_guessed += o.codes_guessed;
+        self.staff_jobs += o.staff_jobs;
+        self.gateway_bad_frames += o.gateway_bad_frames;
+        self.nodes_recovered += o.nodes_recovered;
+        self.ajar_closed_after_notice += o.ajar_closed_after_notice;
+        for (k, v) in &o.to_counter {
+            *self.to_counter.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &o.alerts {
+            *self.alerts.entry(k.clone()).or_default() += v;
+        }
+    }
+}
+
+/// The parcels of a run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ParcelSummary {
+    /// Depositors who came.
+    pub arrived: u64,
+    /// Deposits verified (parcels in).
+    pub deposited: u64,
+    /// Taken out by their collector.
+    pub picked_up: u64,
+    /// Reminders sent (bank counter).
+    pub reminded: u64,
+    /// Escalations sent (bank counter).
+    pub escalated: u64,
+    /// Expired after 72 h (bank counter).
+    pub expired: u64,
+    /// Taken out by staff (expired, or dealt with after an incident).
+    pub removed_by_staff: u64,
+    /// Still inside at the end.
+    pub still_inside: u64,
+    /// Sent to the counter instead, by reason.
+    pub to_counter: BTreeMap<String, u64>,
+    /// Taken by a vandal, each with its alert.
+    pub stolen_with_alert: u64,
+    /// Deposited parcels that are neither where the books say, nor handed
+    /// over, nor in an alert: must be 0.
+    pub lost: u64,
+}
+
+/// One row of the incident table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct IncidentRow {
+    /// The incident kind.
+    pub kind: &'static str,
+    /// How it went.
+    #[serde(flatten)]
+    pub tally: IncidentTally,
+    /// Still open at the end.
+    pub open: u64,
+}
+
+/// Utilisation of the bank.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct UtilisationSummary {
+    /// Mean share of compartments holding a parcel, sampled hourly, in percent.
+    pub mean_occupancy_percent: f64,
+    /// Most compartments occupied at an hourly sample.
+    pub peak_occupied: u64,
+    /// Mean time from deposit to pickup, in hours (bank counter).
+    pub mean_dwell_hours: f64,
+}
+
+/// The bus, as the gateway's link layer and the line saw it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct BusSummary {
+    /// Frames the gateway sent (retransmissions included).
+    pub frames_sent: u64,
+    /// Frames on the line, both directions.
+    pub frames_on_wire: u64,
+    /// Bytes on the line.
+    pub bytes_on_wire: u64,
+    /// Frames the line corrupted.
+    pub frames_corrupted: u64,
+    /// Frames the line lost.
+    pub frames_lost: u64,
+    /// Frames garbled by a collision.
+    pub collisions: u64,
+    /// Frames rejected by a decoder (bad CRC, COBS or length), both ends.
+    pub crc_errors: u64,
+    /// Retransmissions by the gateway.
+    pub retransmissions: u64,
+    /// Requests that timed out.
+    pub timeouts: u64,
+    /// Events delivered to the bank.
+    pub events_delivered: u64,
+    /// Repeated events filtered out.
+    pub duplicates_filtered: u64,
+    /// Times a node was declared lost.
+    pub nodes_lost: u64,
+    /// Times a lost node came back.
+    pub nodes_recovered: u64,
+    /// Idle polls skipped while nothing happened (their answer is known empty).
+    pub idle_polls_skipped: u64,
+}
+
+/// Interactions and how many needed staff.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct InteractionSummary {
+    /// Door sessions of couriers and residents, plus incidents.
+    pub total: u64,
+    /// Staff jobs (repairs, removals, collectors who had to call).
+    pub needed_staff: u64,
+    /// `1 - needed_staff / total`, in percent.
+    pub without_staff_percent: f64,
+}
+
+/// Power and persistence.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PowerSummary {
+    /// Shutdowns on a critical battery.
+    pub shutdowns: u64,
+    /// Restores from the persisted books.
+    pub restores: u64,
+    /// Restores that failed (must be 0).
+    pub restore_failures: u64,
+    /// Times the books were persisted.
+    pub persists: u64,
+}
+
+/// The invariant checker's verdict.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct InvariantSummary {
+    /// Steps after which every invariant was checked (0 if checking was off).
+    pub steps_checked: u64,
+    /// Violations found (must be 0).
+    pub violations: u64,
+    /// The first few, described.
+    pub first: Vec<String>,
+}
+
+/// Everything a run reports.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Summary {
+    /// The seed.
+    pub seed: u64,
+    /// Simulated days.
+    pub days: u32,
+    /// Compartments in the site.
+    pub compartments: u64,
+    /// Banks they form.
+    pub banks: u64,
+    /// Households served.
+    pub units: u64,
+    /// The noise on the bus, in words.
+    pub noise: String,
+    /// Parcels.
+    pub parcels: ParcelSummary,
+    /// Incidents by kind.
+    pub incidents: Vec<IncidentRow>,
+    /// Interactions.
+    pub interactions: InteractionSummary,
+    /// Utilisation.
+    pub utilisation: UtilisationSummary,
+    /// The bus.
+    pub bus: BusSummary,
+    /// Alerts by kind.
+    pub alerts: BTreeMap<String, u64>,
+    /// The audit trail, counted.
+    pub audit: AuditTally,
+    /// Power.
+    pub power: PowerSummary,
+    /// Invariants.
+    pub invariants: InvariantSummary,
+}
+
+impl Summary {
+    /// The summary for people.
+    pub fn render(&self) -> String {
+        let mut o = String::new();
+        let p = &self.parcels;
+        let _ = writeln!(
+            o,
+            "== locker-sim: seed {}, {} days, {} compartments in {} bank(s), {} units, bus noise {}",
+            self.seed, self.days, self.compartments, self.banks, self.units, self.noise
+        );
+        let _ = writeln!(
+            o,
+            "parcels     arrived {}, in {}, picked up {}, reminded {}, escalated {}, expired {}, removed by staff {}, still inside {}",
+            p.arrived,
+            p.deposited,
+            p.picked_up,
+            p.reminded,
+            p.escalated,
+            p.expired,
+            p.removed_by_staff,
+            p.still_inside
+        );
+        if !p.to_counter.is_empty() {
+            let list: Vec<String> = p
+                .to_counter
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect();
+            let _ = writeln!(o, "            to the counter: {}", list.join(", "));
+        }
+        let _ = writeln!(
+            o,
+            "            stolen (each with its alert) {}, LOST {}",
+            p.stolen_with_alert, p.lost
+        );
+        let _ = writeln!(
+            o,
+            "incidents   {:<16} {:>8} {:>10} {:>12} {:>6}",
+            "kind", "occurred", "automatic", "needed staff", "open"
+        );
+        for row in &self.incidents {
+            let _ = writeln!(
+                o,
+                "            {:<16} {:>8} {:>10} {:>12} {:>6}",
+                row.kind,
+                row.tally.occurred,
+                row.tally.resolved_automatically,
+                row.tally.needed_staff,
+                row.open
+            );
+        }
+        let i = &self.interactions;
+        let _ = writeln!(
+            o,
+            "staff       {} of {} interactions needed staff: {:.1} % needed none",
+            i.needed_staff, i.total, i.without_staff_percent
+        );
+        let u = &self.utilisation;
+        let _ = writeln!(
+            o,
+            "utilisation mean occupancy {:.1} %, peak {} compartments, mean dwell {:.1} h",
+            u.mean_occupancy_percent, u.peak_occupied, u.mean_dwell_hours
+        );
+        let b = &self.bus;
+        let _ = writeln!(
+            o,
+            "bus         {} frames sent, {} on the wire ({} bytes), {} corrupted, {} lost, {} collisions",
+            b.frames_sent,
+            b.frames_on_wire,
+            b.bytes_on_wire,
+            b.frames_corrupted,
+            b.frames_lost,
+            b.collisions
+        );
+        let _ = writeln!(
+            o,
+            "            {} CRC/framing errors, {} retransmissions, {} timeouts, {} events delivered, {} duplicates filtered",
+            b.crc_errors, b.retransmissions, b.timeouts, b.events_delivered, b.duplicates_filtered
+        );
+        let _ = writeln!(
+            o,
+            "            nodes lost {}, recovered {}; {} idle polls skipped while nothing happened",
+            b.nodes_lost, b.nodes_recovered, b.idle_polls_skipped
+        );
+        if !self.alerts.is_empty() {
+            let list: Vec<String> = self
+                .alerts
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect();
+            let _ = writeln!(o, "alerts      {}", list.join(", "));
+        }
+        let w = &self.power;
+        let _ = writeln!(
+            o,
+            "power       {} shutdowns, {} restores ({} failed), books persisted {} times",
+            w.shutdowns, w.restores, w.restore_failures, w.persists
+        );
+        let _ = writeln!(
+            o,
+            "audit       {} records, {} sequence gaps",
+            self.audit.records, self.audit.sequence_gaps
+        );
+        let v = &self.invariants;
+        if v.steps_checked > 0 {
+            let _ = writeln!(
+                o,
+                "invariants  checked after {} steps: {} violations",
+                v.steps_checked, v.violations
+            );
+            for line in &v.first {
+                let _ = writeln!(o, "            {line}");
+            }
+        }
+        o
+    }
+}
+
+/// Occupancy over time as a hand-written SVG line chart.
+pub fn occupancy_svg(hourly: &[u32], compartments: u64) -> String {
+    let (w, h, pad) = (800.0_f64, 300.0_f64, 40.0_f64);
+    let n = hourly.len().max(2) as f64;
+    let top = compartments.max(1) as f64;
+    let mut points = String::new();
+    for (i, v) in hourly.iter().enumerate() {
+        let x = pad + (w - 2.0 * pad) * i as f64 / (n - 1.0);
+        let y = h - pad - (h - 2.0 * pad) * f64::from(*v) / top;
+        let _ = write!(points, "{x:.1},{y:.1} ");
+    }
+    let days = hourly.len() / 24;
+    let mut ticks = String::new();
+    let every = (days / 10).max(1);
+    for d in (0..=days).step_by(every) {
+        let x = pad + (w - 2.0 * pad) * (d * 24) as f64 / (n - 1.0);
+        let _ = write!(
+            ticks,
+            "<text x=\"{x:.1}\" y=\"{}\" font-size=\"10\" text-anchor=\"middle\">{d}</text>",
+            h - pad + 14.0
+        );
+    }
+    format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">\n\
+<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
+<text x=\"{pad}\" y=\"20\" font-family=\"sans-serif\" font-size=\"13\">Occupied compartments (of {compartments}), hourly; x: day</text>\n\
+<line x1=\"{pad}\" y1=\"{y0}\" x2=\"{x1}\" y2=\"{y0}\" stroke=\"black\"/>\n\
+<line x1=\"{pad}\" y1=\"{pad}\" x2=\"{pad}\" y2=\"{y0}\" stroke=\"black\"/>\n\
+<text x=\"{tx}\" y=\"{ty}\" font-size=\"10\" text-anchor=\"end\">{compartments}</text>\n\
+<g font-family=\"sans-serif\">{ticks}</g>\n\
+<polyline fill=\"none\" stroke=\"#2a6fdb\" stroke-width=\"1\" points=\"{points}\"/>\n\
+</svg>\n",
+        y0 = h - pad,
+        x1 = w - pad,
+        tx = pad - 4.0,
+        ty = pad + 4.0,
+    )
+}
