@@ -360,6 +360,16 @@ fn a_parcel_deposited_before_a_gateway_crash_is_picked_up_after_the_restart() {
         "one unlock per door session"
     );
     let audit_path = gateway.audit_log().path().to_path_buf();
+    let (line, link) = (gateway.line_stats(), gateway.link_stats());
+    eprintln!(
+        "after the restart: {} frames out, {} in, {} bad, {} retransmissions; state file replaced {} times, {} bytes",
+        line.frames_out,
+        line.frames_in,
+        line.bad_frames,
+        link.retransmissions,
+        gateway.persist_count(),
+        std::fs::metadata(dir.join("bank.state")).unwrap().len()
+    );
     gateway.shutdown().unwrap();
 
     // The audit trail is one epoch, numbered 0, 1, 2, … with no gap and no

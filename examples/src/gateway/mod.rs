@@ -207,7 +207,8 @@ impl Gateway {
             Some(seed) => seed,
             None => os_seed()?,
         };
-        let line = connect()?;
+        let mut line = connect()?;
+        line.discard_pending_input()?;
         let mut gateway = Gateway {
             bank,
             master,

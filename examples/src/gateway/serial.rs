@@ -78,6 +78,20 @@ impl SerialLine {
         }
     }
 
+    /// Drops bytes received but not yet read, and any partly decoded frame:
+    /// answers meant for a gateway that has since restarted must not be
+    /// taken for answers to the new one's requests.
+    ///
+    /// # Errors
+    ///
+    /// [`GatewayError::Serial`] if the port refuses.
+    pub fn discard_pending_input(&mut self) -> Result<(), GatewayError> {
+        self.decoder.reset();
+        self.port
+            .clear(serialport::ClearBuffer::Input)
+            .map_err(|e| GatewayError::Serial(e.into()))
+    }
+
     /// Counters so far.
     pub fn stats(&self) -> LineStats {
         self.stats
