@@ -76,14 +76,16 @@ fn a_state_file_from_another_layout_is_refused_too() {
     let state = dir.join("bank.state");
     let audit = dir.join("audit.jsonl");
     // A bank of one node with four compartments leaves its state file…
+    let (_node_end, gateway_end) = serialport::TTYPort::pair().unwrap();
     let gateway = Gateway::start(
         GatewayConfig {
             code_seed: Some([1; 32]),
             ..GatewayConfig::new(vec![NodeAddr(1)], 4, &state, &audit)
         },
         || {
-            let (_, end) = serialport::TTYPort::pair().unwrap();
-            Ok(locker_examples::gateway::SerialLine::new(Box::new(end)))
+            Ok(locker_examples::gateway::SerialLine::new(Box::new(
+                gateway_end,
+            )))
         },
     )
     .unwrap();

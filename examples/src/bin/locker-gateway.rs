@@ -42,7 +42,11 @@ COMMANDS (one per line on standard input):
     pickup CODE                  a code typed at the keypad
     staff-open N                 staff open compartment N (audited)
     status                       every compartment's books
-    quit                         persist and stop (also at end of input)
+    quit                         persist and stop
+
+The state is persisted after every change, so stopping the program any other
+way (Ctrl-C, a power cut) loses nothing either. When standard input ends (e.g.
+under a service manager) the gateway keeps running without commands.
 ";
 
 struct Args {
@@ -152,8 +156,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         gateway.step()?;
         while let Ok(line) = lines.try_recv() {
             let Some(line) = line else {
-                println!("end of input: persisting and stopping");
-                return Ok(gateway.shutdown()?);
+                println!("standard input closed: running on without operator commands");
+                continue;
             };
             match ConsoleCommand::parse(&line) {
                 Ok(Some(command)) => println!("{}", gateway.execute(&command)?),

@@ -24,7 +24,9 @@
 //! - **Audit**: every record goes to the audit log as one JSON line
 //!   ([`AuditLog`]), gap-free across restarts (see its docs for why).
 //! - **Time**: [`MonotonicClock`] is the only clock; every state machine gets
-//!   its readings as [`Instant`]s.
+//!   its readings as [`Instant`]s. The bank's wall clock (audit stamps, quiet
+//!   hours) is the system clock in UTC, re-anchored every minute so that NTP
+//!   corrections reach it; quiet hours therefore count in UTC in this example.
 //! - **Sessions**: when the gateway starts, or a lost node answers again, it
 //!   pings the node before sending it any bank command. A node's link layer
 //!   recognises a retransmission by its sequence number, and a restarted
@@ -89,6 +91,9 @@ pub use state_file::StateFile;
 
 /// The most nodes on one bus.
 pub const MAX_NODES: usize = 32;
+
+/// How often the bank's wall clock is re-anchored to the system clock.
+const WALL_CLOCK_ANCHOR_EVERY: locker_proto::Duration = locker_proto::Duration::from_secs(60);
 
 /// The bank this gateway runs.
 pub type GatewayBank = Bank<MAX_COMPARTMENTS>;
@@ -161,6 +166,7 @@ pub struct Gateway {
     snapshot_buf: Vec<u8>,
     persisted: u64,
     status_reports: u64,
+    wall_anchored: Option<Instant>,
     restored: bool,
     stopping: bool,
 }
@@ -226,9 +232,11 @@ impl Gateway {
             snapshot_buf: vec![0; MAX_COMPARTMENTS * 96 + 32 * 1024],
             persisted: 0,
             status_reports: 0,
+            wall_anchored: None,
             restored,
             stopping: false,
         };
+        gateway.anchor_wall_clock(now)?;
         // Persist at once: a first start creates the state file, a restore
         // writes down the `Restored` record before anything else happens.
         gateway.pump(now)?;
@@ -245,6 +253,7 @@ impl Gateway {
     /// input the bank refuses becomes a [`Notice::Warning`] instead.
     pub fn step(&mut self) -> Result<(), GatewayError> {
         let now = self.clock.now();
+        self.anchor_wall_clock(now)?;
         self.master.handle_timeout(now);
         self.bank.handle_timeout(now)?;
         self.deliver(now)?;
@@ -549,6 +558,23 @@ impl Gateway {
         }
         while let Some(s) = self.bank.poll_snapshot_request() {
             self.notices.push_back(Notice::SnapshotRequested(s));
+        }
+        Ok(())
+    }
+
+    fn anchor_wall_clock(&mut self, now: Instant) -> Result<(), GatewayError> {
+        let due = self
+            .wall_anchored
+            .is_none_or(|at| now.saturating_since(at) >= WALL_CLOCK_ANCHOR_EVERY);
+        if !due {
+            return Ok(());
+        }
+        let wall = i64::try_from(unix_ms())
+            .ok()
+            .and_then(chrono::DateTime::from_timestamp_millis);
+        if let Some(wall) = wall {
+            self.bank.set_wall_clock(wall.naive_utc(), now)?;
+            self.wall_anchored = Some(now);
         }
         Ok(())
     }
