@@ -369,8 +369,14 @@ impl Decoder {
             let outcome = self.finish::<B>();
             self.reset();
             return match outcome {
-                Ok(frame) => Feed::Frame { frame, remaining: rest },
-                Err(error) => Feed::Error { error, remaining: rest },
+                Ok(frame) => Feed::Frame {
+                    frame,
+                    remaining: rest,
+                },
+                Err(error) => Feed::Error {
+                    error,
+                    remaining: rest,
+                },
             };
         }
     }

@@ -1,19 +1,25 @@
 //! The streaming decoder against noisy, chunked and corrupted bus traffic.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use locker_proto::frame::{
     Decoder, Feed, Flags, Frame, Header, MAX_BODY, MAX_FRAME, Seq, VERSION, encode,
 };
-use locker_proto::{
-    BulkStatus, Channel, ChannelBits, Command, FrameError, NodeAddr, Report,
-};
+use locker_proto::{BulkStatus, Channel, ChannelBits, Command, FrameError, NodeAddr, Report};
 use proptest::prelude::*;
 
 fn unlock(seq: u8) -> Frame<Command> {
     Frame {
         header: Header::new(NodeAddr::GATEWAY, NodeAddr(3), Seq(seq), Flags::ACK_WANTED),
-        body: Command::Unlock { channel: Channel(2), pulse_ms: 300 },
+        body: Command::Unlock {
+            channel: Channel(2),
+            pulse_ms: 300,
+        },
     }
 }
 
@@ -149,7 +155,10 @@ fn a_corrupted_crc_is_bad_crc() {
     let n = bytes.len();
     bytes[n - 2] ^= 0x40; // last CRC byte (COBS keeps non-zero bytes in place)
     let got = decode_all::<Command>(&bytes, &[n]);
-    assert!(matches!(got.as_slice(), [Err(FrameError::BadCrc { .. })]), "{got:?}");
+    assert!(
+        matches!(got.as_slice(), [Err(FrameError::BadCrc { .. })]),
+        "{got:?}"
+    );
 }
 
 /// Builds a raw (pre-COBS) frame with a correct CRC and encodes it by hand.

@@ -1,7 +1,12 @@
 //! The link layer on a lossy bus: a gateway master and one node, with frames
 //! really encoded, carried and decoded, and simulated time.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use locker_proto::frame::{Decoder, Feed, Frame, MAX_FRAME, encode};
 use locker_proto::link::{Master, MasterConfig, MasterEvent, NodeLink};
@@ -55,7 +60,11 @@ impl Bank {
 
     /// One bus exchange: the master transmits if it wants to, the node
     /// answers. `lose_request` / `lose_response` decide each frame's fate.
-    fn exchange(&mut self, lose_request: &mut dyn FnMut(&Command) -> bool, lose_response: &mut dyn FnMut(&Report) -> bool) {
+    fn exchange(
+        &mut self,
+        lose_request: &mut dyn FnMut(&Command) -> bool,
+        lose_response: &mut dyn FnMut(&Report) -> bool,
+    ) {
         self.master.handle_timeout(self.now);
         if let Some(request) = self.master.poll_transmit(self.now) {
             if self.node_alive && !lose_request(&request.body) {
@@ -79,16 +88,26 @@ impl Bank {
         }
         while let Some(event) = self.master.poll_event() {
             match event {
-                MasterEvent::Response { command, report, .. } => self.responses.push((command, report)),
+                MasterEvent::Response {
+                    command, report, ..
+                } => self.responses.push((command, report)),
                 MasterEvent::Event { record, .. } => self.events.push(record),
                 other => self.other.push(other),
             }
         }
-        let next = self.master.poll_timeout().unwrap_or(self.now + Duration::from_millis(10));
+        let next = self
+            .master
+            .poll_timeout()
+            .unwrap_or(self.now + Duration::from_millis(10));
         self.now = next.max(self.now + Duration::from_millis(1));
     }
 
-    fn run(&mut self, steps: usize, lose_request: &mut dyn FnMut(&Command) -> bool, lose_response: &mut dyn FnMut(&Report) -> bool) {
+    fn run(
+        &mut self,
+        steps: usize,
+        lose_request: &mut dyn FnMut(&Command) -> bool,
+        lose_response: &mut dyn FnMut(&Report) -> bool,
+    ) {
         for _ in 0..steps {
             self.exchange(lose_request, lose_response);
         }
@@ -99,41 +118,62 @@ impl Bank {
 fn unlock_answer_lost_on_the_bus_is_retransmitted_without_pulsing_the_lock_again() {
     let mut bank = Bank::new();
     bank.run(5, &mut |_| false, &mut |_| false); // settle: start event delivered
-    bank.master.send(NODE, Command::Unlock { channel: Channel(2), pulse_ms: 300 }, bank.now).unwrap();
+    bank.master
+        .send(
+            NODE,
+            Command::Unlock {
+                channel: Channel(2),
+                pulse_ms: 300,
+            },
+            bank.now,
+        )
+        .unwrap();
     let mut lost_acks = 0;
-    bank.run(
-        10,
-        &mut |_| false,
-        &mut |r| {
-            // The node's first two answers to the unlock are corrupted on the wire.
-            if *r == Report::Ack && lost_acks < 2 {
-                lost_acks += 1;
-                true
-            } else {
-                false
-            }
-        },
-    );
+    bank.run(10, &mut |_| false, &mut |r| {
+        // The node's first two answers to the unlock are corrupted on the wire.
+        if *r == Report::Ack && lost_acks < 2 {
+            lost_acks += 1;
+            true
+        } else {
+            false
+        }
+    });
     assert_eq!(bank.pulses, 1, "the lock was pulsed exactly once");
-    assert_eq!(bank.responses, vec![(Command::Unlock { channel: Channel(2), pulse_ms: 300 }, Report::Ack)]);
+    assert_eq!(
+        bank.responses,
+        vec![(
+            Command::Unlock {
+                channel: Channel(2),
+                pulse_ms: 300
+            },
+            Report::Ack
+        )]
+    );
     assert!(bank.master.stats().retransmissions >= 2);
 }
 
 #[test]
 fn lost_acknowledgements_still_deliver_every_event_exactly_once() {
     let mut bank = Bank::new();
-    let mut pushed = vec![Event::NodeStarted { reset_reason: ResetReason::PowerOn }];
+    let mut pushed = vec![Event::NodeStarted {
+        reset_reason: ResetReason::PowerOn,
+    }];
     let mut ack_requests = 0u32;
     let mut ack_answers = 0u32;
     for i in 0..20u8 {
-        let event = Event::DoorOpened { channel: Channel(i % 4), commanded: i % 2 == 0 };
+        let event = Event::DoorOpened {
+            channel: Channel(i % 4),
+            commanded: i % 2 == 0,
+        };
         bank.node.push_event(event).unwrap();
         pushed.push(event);
         // Every acknowledgement's answer is lost twice, and every other
         // acknowledgement never reaches the node at all on its first try.
         bank.run(
             6,
-            &mut |c| matches!(c, Command::AckEvents { .. }) && i % 2 == 0 && bank_flip(&mut ack_requests),
+            &mut |c| {
+                matches!(c, Command::AckEvents { .. }) && i % 2 == 0 && bank_flip(&mut ack_requests)
+            },
             &mut |r| *r == Report::Ack && bank_flip(&mut ack_answers),
         );
     }
@@ -167,14 +207,23 @@ fn a_node_that_stops_answering_is_declared_lost_and_welcomed_back() {
 #[test]
 fn a_node_restart_is_announced_even_after_its_first_start_was_acknowledged() {
     let mut bank = Bank::new();
-    bank.node.push_event(Event::DoorClosed { channel: Channel(1) }).unwrap();
+    bank.node
+        .push_event(Event::DoorClosed {
+            channel: Channel(1),
+        })
+        .unwrap();
     bank.run(10, &mut |_| false, &mut |_| false);
     assert_eq!(bank.events.len(), 2);
     // Watchdog reset: the node comes back with an empty queue and sequence 0.
     bank.node = NodeLink::new(NODE, ResetReason::Watchdog);
     bank.run(10, &mut |_| false, &mut |_| false);
     assert_eq!(bank.events.len(), 3);
-    assert_eq!(bank.events[2].event, Event::NodeStarted { reset_reason: ResetReason::Watchdog });
+    assert_eq!(
+        bank.events[2].event,
+        Event::NodeStarted {
+            reset_reason: ResetReason::Watchdog
+        }
+    );
 }
 
 #[test]
@@ -182,14 +231,23 @@ fn an_overflowing_event_queue_is_reported_never_silent() {
     let mut bank = Bank::new();
     let mut dropped = 0;
     for i in 0..12u8 {
-        if bank.node.push_event(Event::DoorClosed { channel: Channel(i) }).is_err() {
+        if bank
+            .node
+            .push_event(Event::DoorClosed {
+                channel: Channel(i),
+            })
+            .is_err()
+        {
             dropped += 1;
         }
     }
     assert_eq!(dropped, 5, "8 slots, one taken by the start event");
     bank.run(20, &mut |_| false, &mut |_| false);
     assert_eq!(bank.events.len(), 8);
-    assert!(bank.other.contains(&MasterEvent::EventsDropped { node: NODE, count: 5 }));
+    assert!(bank.other.contains(&MasterEvent::EventsDropped {
+        node: NODE,
+        count: 5
+    }));
 }
 
 #[test]

@@ -1,6 +1,11 @@
 //! Every message survives encode → decode unchanged (property tests).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use arbitrary::{Arbitrary, Unstructured};
 use locker_proto::frame::{Decoder, Feed, Frame, MAX_FRAME, encode};
@@ -14,7 +19,11 @@ where
     let mut buf = [0u8; MAX_FRAME];
     let bytes = encode(frame, &mut buf).expect("every message fits one frame");
     assert!(bytes.len() <= MAX_FRAME);
-    assert_eq!(bytes.iter().filter(|&&b| b == 0).count(), 1, "only the delimiter is zero");
+    assert_eq!(
+        bytes.iter().filter(|&&b| b == 0).count(),
+        1,
+        "only the delimiter is zero"
+    );
     match Decoder::new().feed::<B>(bytes) {
         Feed::Frame { frame, remaining } => {
             assert!(remaining.is_empty());
@@ -49,8 +58,8 @@ proptest! {
 #[test]
 fn the_largest_report_fits_one_frame() {
     use locker_proto::{
-        Channel, Event, EventBatch, EventRecord, EventSeq, FaultCode, Header, MAX_EVENTS_PER_REPORT,
-        NodeAddr, Presence, Seq,
+        Channel, Event, EventBatch, EventRecord, EventSeq, FaultCode, Header,
+        MAX_EVENTS_PER_REPORT, NodeAddr, Presence, Seq,
     };
     let mut events = EventBatch::new();
     for i in 0..MAX_EVENTS_PER_REPORT {
@@ -60,13 +69,29 @@ fn the_largest_report_fits_one_frame() {
                 presence: Presence::occupied(i32::MIN, i32::MAX),
             }
         } else {
-            Event::FaultRaised { channel: Some(Channel(255)), fault: FaultCode::PresenceSensorFailed }
+            Event::FaultRaised {
+                channel: Some(Channel(255)),
+                fault: FaultCode::PresenceSensorFailed,
+            }
         };
-        events.push(EventRecord { seq: EventSeq(u16::MAX), event }).unwrap();
+        events
+            .push(EventRecord {
+                seq: EventSeq(u16::MAX),
+                event,
+            })
+            .unwrap();
     }
     let frame = Frame {
-        header: Header::new(NodeAddr(247), NodeAddr::GATEWAY, Seq(255), locker_proto::Flags::MORE_PENDING),
-        body: Report::Events { events, dropped: u16::MAX },
+        header: Header::new(
+            NodeAddr(247),
+            NodeAddr::GATEWAY,
+            Seq(255),
+            locker_proto::Flags::MORE_PENDING,
+        ),
+        body: Report::Events {
+            events,
+            dropped: u16::MAX,
+        },
     };
     assert_eq!(roundtrip(&frame), frame);
 }

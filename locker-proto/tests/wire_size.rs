@@ -1,6 +1,11 @@
 //! Pins the wire sizes listed in the `message` module docs.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use locker_proto::frame::{Flags, Frame, Header, MAX_FRAME, Seq, encode};
 use locker_proto::{
@@ -19,7 +24,13 @@ fn size<B: serde::Serialize>(body: B, seq: u8) -> usize {
 
 #[test]
 fn an_unlock_command_fits_in_14_bytes() {
-    let n = size(Command::Unlock { channel: Channel(15), pulse_ms: 16_000 }, 200);
+    let n = size(
+        Command::Unlock {
+            channel: Channel(15),
+            pulse_ms: 16_000,
+        },
+        200,
+    );
     assert_eq!(n, 12);
     assert!(n <= 14);
 }
@@ -27,8 +38,24 @@ fn an_unlock_command_fits_in_14_bytes() {
 #[test]
 fn polling_and_acknowledging_events_is_cheap() {
     assert_eq!(size(Command::PollEvents, 1), 9);
-    assert_eq!(size(Command::AckEvents { up_to: EventSeq(100) }, 1), 10);
-    assert_eq!(size(Command::AckEvents { up_to: EventSeq(u16::MAX) }, 1), 12);
+    assert_eq!(
+        size(
+            Command::AckEvents {
+                up_to: EventSeq(100)
+            },
+            1
+        ),
+        10
+    );
+    assert_eq!(
+        size(
+            Command::AckEvents {
+                up_to: EventSeq(u16::MAX)
+            },
+            1
+        ),
+        12
+    );
     assert_eq!(size(Report::Ack, 1), 9);
 }
 
@@ -36,14 +63,26 @@ fn polling_and_acknowledging_events_is_cheap() {
 fn bulk_status_of_16_channels_fits_in_24_bytes() {
     let all = ChannelBits(0xFFFF);
     let n = size(
-        Report::BulkStatus(BulkStatus { channels: 16, door_open: all, locked: all, occupied: all, faulted: all }),
+        Report::BulkStatus(BulkStatus {
+            channels: 16,
+            door_open: all,
+            locked: all,
+            occupied: all,
+            faulted: all,
+        }),
         7,
     );
     assert_eq!(n, 22);
     assert!(n <= 24);
     let all = ChannelBits(u32::MAX);
     let n = size(
-        Report::BulkStatus(BulkStatus { channels: 32, door_open: all, locked: all, occupied: all, faulted: all }),
+        Report::BulkStatus(BulkStatus {
+            channels: 32,
+            door_open: all,
+            locked: all,
+            occupied: all,
+            faulted: all,
+        }),
         7,
     );
     assert_eq!(n, 30);
@@ -53,9 +92,24 @@ fn bulk_status_of_16_channels_fits_in_24_bytes() {
 fn one_door_event_fits_in_17_bytes() {
     let mut events = EventBatch::new();
     events
-        .push(EventRecord { seq: EventSeq(5), event: Event::DoorOpened { channel: Channel(3), commanded: true } })
+        .push(EventRecord {
+            seq: EventSeq(5),
+            event: Event::DoorOpened {
+                channel: Channel(3),
+                commanded: true,
+            },
+        })
         .unwrap();
-    assert_eq!(size(Report::Events { events: events.clone(), dropped: 0 }, 3), 15);
+    assert_eq!(
+        size(
+            Report::Events {
+                events: events.clone(),
+                dropped: 0
+            },
+            3
+        ),
+        15
+    );
     events[0].seq = EventSeq(u16::MAX);
     assert_eq!(size(Report::Events { events, dropped: 0 }, 3), 17);
 }
