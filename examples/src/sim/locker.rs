@@ -275,13 +275,19 @@ impl SimBank {
             .and_then(|n| n.compartments.get(slot % CHANNELS))
     }
 
+    /// The physical compartment of `slot`, brought to the present (so
+    /// fault knobs turned now take effect now); its node samples it next step.
     fn compartment_mut(&mut self, slot: usize) -> Option<&mut SimCompartment> {
         if let Some(d) = self.dirty.get_mut(slot / CHANNELS) {
             *d = true;
         }
-        self.nodes
+        let now = self.now;
+        let c = self
+            .nodes
             .get_mut(slot / CHANNELS)
-            .and_then(|n| n.compartment(slot % CHANNELS))
+            .and_then(|n| n.compartment(slot % CHANNELS))?;
+        c.advance_to(now);
+        Some(c)
     }
 
     /// The bus statistics as the gateway's link layer counted them, over
@@ -322,6 +328,8 @@ impl SimBank {
                 let poll = master_config().poll_interval.as_millis().max(1);
                 let gap = next.min(end).saturating_since(self.now).as_millis();
                 self.elided_polls += self.nodes.len() as u64 * (gap / poll);
+                // The firmware keeps sampling while the bus is idle.
+                self.dirty.iter_mut().for_each(|d| *d = true);
             }
             if next > end {
                 self.now = end;
@@ -737,6 +745,15 @@ impl SimBank {
                 if purpose == Purpose::Pickup && r.actor != Actor::Staff {
                     self.world.picked_up += 1;
                 }
+            }
+        }
+        if let (AuditEvent::CodeAccepted { .. }, Some(id)) = (r.event, r.parcel) {
+            if let Some(parcel) = self
+                .by_bank_id
+                .get(&id.0)
+                .and_then(|&p| self.parcels.get_mut(p))
+            {
+                parcel.code_accepted = true;
             }
         }
         if let (AuditEvent::DepositVerified, Some(id)) = (r.event, r.parcel) {
@@ -1199,7 +1216,8 @@ impl SimBank {
         };
         if let Some(x) = self.parcels.get_mut(p) {
             x.at = to;
-            if to != Whereabouts::Stolen {
+            // Staff only take out what a staff override (audited) opened.
+            if to == Whereabouts::WithCollector {
                 self.leaving.push((p, slot, self.now));
             }
         }
@@ -1399,10 +1417,11 @@ impl SimBank {
             let open = c.door() == locker_proto::DoorState::Open;
             let inside = c.item_grams() > 0;
             let jammed = self.incidents.is_open(IncidentKind::JammedLock, Some(slot));
+            let ajar = self.incidents.is_open(IncidentKind::DoorAjar, Some(slot));
             let drifting = self.drift.get(slot).copied().unwrap_or(0) != 0;
             let needs_work = v.out_of_service.is_some()
                 || v.stage == Stage::Expired
-                || (open && !matches!(v.stage, Stage::Door { .. }));
+                || (open && (ajar || !matches!(v.stage, Stage::Door { .. })));
             if !needs_work {
                 continue;
             }

@@ -82,6 +82,7 @@ fn parcel(kind: ParcelKind, arrived: Instant, dice: &mut Dice) -> WorldParcel {
         mistypes: dice.chance(0.03),
         attempts: 0,
         verified_out: false,
+        code_accepted: false,
         needed_staff: false,
         reminded: false,
     }

@@ -73,6 +73,8 @@ pub struct WorldParcel {
     pub attempts: u8,
     /// The bank verified it leaving the compartment (audit `PickupVerified`).
     pub verified_out: bool,
+    /// The bank accepted the collector's code for it (audit `CodeAccepted`).
+    pub code_accepted: bool,
     /// Staff had to step in for this parcel.
     pub needed_staff: bool,
     /// A reminder arrived and has not yet hurried the collector.
