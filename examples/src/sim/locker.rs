@@ -130,7 +130,7 @@ fn layout_of(n: usize) -> Vec<Compartment> {
                 (SizeClass::Large, 390)
             };
             let mut flags = CompartmentFlags::NONE;
-            if size == SizeClass::Medium && (i - small) % 5 == 0 {
+            if size == SizeClass::Medium && (i - small).is_multiple_of(5) {
                 flags = flags.union(CompartmentFlags::REFRIGERATED);
             }
             if i % 4 == 3 {
@@ -188,10 +188,10 @@ impl SimBank {
         for (k, chunk) in list.chunks(CHANNELS).enumerate() {
             let addr = NodeAddr(k as u8 + 1);
             let mut compartments = Vec::new();
-            for (j, _) in chunk.iter().enumerate() {
+            for _ in chunk {
                 let mut c = SimCompartment::new(now);
+                // A courier needs a moment to reach the door after the click.
                 c.set_release_window(Duration::from_secs(5));
-                let _ = j;
                 compartments.push(c);
             }
             nodes.push(SimNode::new(addr, compartments, now).map_err(|e| e.to_string())?);
@@ -589,9 +589,9 @@ impl SimBank {
     fn dispatch(&mut self) {
         let mut held = VecDeque::new();
         while let Some((node, command)) = self.commands.pop_front() {
-            if self.master.is_busy(node) || held.iter().any(|(n, _)| *n == node) {
-                held.push_back((node, command));
-            } else if self.master.send(node, command, self.now).is_err() {
+            // One command per node in flight; the rest keep their order.
+            let free = !self.master.is_busy(node) && !held.iter().any(|(n, _)| *n == node);
+            if !free || self.master.send(node, command, self.now).is_err() {
                 held.push_back((node, command));
             }
         }
@@ -853,16 +853,15 @@ impl SimBank {
                     }
                 }
             }
-            NotificationKind::CloseTheDoor => {
-                if self.chance.chance(0.75) {
-                    let back = now + Duration::from_secs(self.chance.between(60, 600));
-                    let visitor = match parcel {
-                        Some(p) => Visitor::Collector(p),
-                        None => Visitor::Staff { take: false },
-                    };
-                    self.agenda.at(back, Task::Close { slot, visitor });
-                    self.world.ajar_closed_after_notice += 1;
-                }
+            // Three in four come back and shut it; staff shut the rest.
+            NotificationKind::CloseTheDoor if self.chance.chance(0.75) => {
+                let back = now + Duration::from_secs(self.chance.between(60, 600));
+                let visitor = match parcel {
+                    Some(p) => Visitor::Collector(p),
+                    None => Visitor::Staff { take: false },
+                };
+                self.agenda.at(back, Task::Close { slot, visitor });
+                self.world.ajar_closed_after_notice += 1;
             }
             NotificationKind::DoorWouldNotOpen => {
                 let Some(p) = parcel else { return };
@@ -1023,7 +1022,7 @@ impl SimBank {
             return;
         }
         if parcel.attempts >= 3 {
-            self.to_counter(p, CounterReason::DoorWouldNotOpen);
+            self.send_to_counter(p, CounterReason::DoorWouldNotOpen);
             return;
         }
         if let Some(x) = self.parcels.get_mut(p) {
@@ -1040,11 +1039,11 @@ impl SimBank {
                     A::LowBattery { .. } => CounterReason::BankUnavailable,
                     _ => CounterReason::BankFull,
                 };
-                self.to_counter(p, why);
+                self.send_to_counter(p, why);
                 return;
             }
             Err(_) => {
-                self.to_counter(p, CounterReason::BankUnavailable);
+                self.send_to_counter(p, CounterReason::BankUnavailable);
                 return;
             }
         };
@@ -1060,7 +1059,7 @@ impl SimBank {
         {
             let _ = self
                 .with_bank(|b, _, now| b.cancel_reservation(r.compartment, Actor::Backend, now));
-            self.to_counter(p, CounterReason::BankUnavailable);
+            self.send_to_counter(p, CounterReason::BankUnavailable);
             return;
         }
         self.world.interactions += 1;
@@ -1075,7 +1074,7 @@ impl SimBank {
         );
     }
 
-    fn to_counter(&mut self, p: usize, why: CounterReason) {
+    fn send_to_counter(&mut self, p: usize, why: CounterReason) {
         if let Some(x) = self.parcels.get_mut(p) {
             x.at = Whereabouts::AtCounter(why);
         }
@@ -1186,7 +1185,6 @@ impl SimBank {
             }
             Visitor::Collector(p) => {
                 self.take_out(slot, Whereabouts::WithCollector);
-                let _ = p;
                 let ajar = self.parcels.get(p).is_some_and(|x| x.leaves_ajar);
                 if ajar {
                     self.incidents.start(IncidentKind::DoorAjar, Some(slot));
@@ -1456,7 +1454,7 @@ impl SimBank {
             if v.out_of_service.is_some() {
                 self.agenda.at(now + after, Task::StaffDone(slot));
             }
-            let cleared = self.incidents.staff_cleared(slot);
+            self.incidents.staff_cleared(slot);
             self.world.staff_jobs += 1;
             let mut what = Vec::new();
             if v.stage == Stage::Expired {
@@ -1480,7 +1478,6 @@ impl SimBank {
             if v.out_of_service.is_some() {
                 what.push("back in service");
             }
-            let _ = cleared;
             self.note(Some(slot), format!("staff: {}", what.join(", ")));
         }
     }
@@ -1498,10 +1495,8 @@ impl SimBank {
         if let Ok(reading) = c.reading() {
             let truth = 8_000 + grams * 420;
             let error = reading - truth;
-            let offset_now = 0;
-            c.set_presence_offset(offset_now - error);
+            c.set_presence_offset(-error);
         }
-        let _ = c.baseline();
     }
 }
 
