@@ -725,15 +725,23 @@ impl<const N: usize, const K: usize> Bank<N, K> {
         Some(reference)
     }
 
+    /// Raises the maintenance alert for a sensor-health finding, if any.
+    /// Returns whether one was raised.
+    fn raise_health(&mut self, now: Instant, i: usize, found: Option<HealthAlert>) -> bool {
+        let Some(h) = found else { return false };
+        self.raise(
+            now,
+            AlertKind::Maintenance,
+            Some(i),
+            Evidence::Health(h.issue),
+            None,
+        );
+        true
+    }
+
+    /// A sensor-health finding from a routine observation: alert and audit.
     fn maintenance(&mut self, now: Instant, i: usize, found: Option<HealthAlert>) {
-        if let Some(h) = found {
-            self.raise(
-                now,
-                AlertKind::Maintenance,
-                Some(i),
-                Evidence::Health(h.issue),
-                None,
-            );
+        if self.raise_health(now, i, found) {
             self.record(
                 now,
                 Actor::System,
@@ -1480,16 +1488,8 @@ impl<const N: usize, const K: usize> Bank<N, K> {
             None,
         );
         let h = self.health.observe_lock_fault(i, now).ok().flatten();
-        if let Some(h) = h {
-            // Two alerts at most per input: the lock fault and this one.
-            self.raise(
-                now,
-                AlertKind::Maintenance,
-                Some(i),
-                Evidence::Health(h.issue),
-                None,
-            );
-        }
+        // Two alerts at most per input: the lock fault and this one.
+        self.raise_health(now, i, h);
     }
 
     /// Returns a compartment whose door session ended without changing hands
@@ -1586,37 +1586,36 @@ impl<const N: usize, const K: usize> Bank<N, K> {
             (Purpose::Removal, true) => {
                 self.settle_back(&mut s, purpose, now);
                 let reason = ServiceReason::RemovalNotVerified;
-                s.out_of_service = Some(reason);
-                self.put(i, s);
-                self.raise(
-                    now,
-                    AlertKind::RemovalNotVerified,
-                    Some(i),
-                    Evidence::Door(DoorState::Closed),
-                    None,
-                );
-                self.record(now, by, Some(i), AuditEvent::OutOfService { reason }, None);
+                self.closed_out_of_service(i, s, reason, AlertKind::RemovalNotVerified, by, now);
             }
             (Purpose::Inspection, _) => {
                 self.settle_back(&mut s, purpose, now);
                 if occupied && s.parcel.is_none() {
                     let reason = ServiceReason::SensorDisagrees;
-                    s.out_of_service = Some(reason);
-                    self.put(i, s);
-                    self.raise(
-                        now,
-                        AlertKind::UnexpectedItem,
-                        Some(i),
-                        Evidence::Door(DoorState::Closed),
-                        None,
-                    );
-                    self.record(now, by, Some(i), AuditEvent::OutOfService { reason }, None);
+                    self.closed_out_of_service(i, s, reason, AlertKind::UnexpectedItem, by, now);
                 } else {
                     self.put(i, s);
                     self.record(now, by, Some(i), AuditEvent::DoorClosed, None);
                 }
             }
         }
+    }
+
+    /// A door session ended closed on something staff must look at: the
+    /// compartment goes out of service with an alert and an audit record.
+    fn closed_out_of_service(
+        &mut self,
+        i: usize,
+        mut s: Slot,
+        reason: ServiceReason,
+        kind: AlertKind,
+        by: Actor,
+        now: Instant,
+    ) {
+        s.out_of_service = Some(reason);
+        self.put(i, s);
+        self.raise(now, kind, Some(i), Evidence::Door(DoorState::Closed), None);
+        self.record(now, by, Some(i), AuditEvent::OutOfService { reason }, None);
     }
 
     fn notice_due(&self, p: &Parcel) -> Instant {

@@ -131,16 +131,8 @@ impl<const N: usize, const K: usize> Bank<N, K> {
             faulted: status.fault.is_some(),
         };
         self.reconcile(i, seen, now);
-        if let Some(h) = health {
-            // The scan raised at most one alert; this is the second.
-            self.raise(
-                now,
-                AlertKind::Maintenance,
-                Some(i),
-                Evidence::Health(h.issue),
-                None,
-            );
-        }
+        // The scan raised at most one alert; this is the second.
+        self.raise_health(now, i, health);
         Ok(())
     }
 
