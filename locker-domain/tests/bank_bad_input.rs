@@ -15,7 +15,7 @@ use locker_proto::time::{Duration, Instant};
 use locker_proto::{Channel, CompartmentId, Event, NodeAddr, Presence, SizeClass};
 
 fn fingerprint(sim: &Sim<24>) -> Vec<u8> {
-    sim.bank.snapshot_to_vec()
+    sim.bank.snapshot_to_vec().unwrap()
 }
 
 #[test]
@@ -143,13 +143,13 @@ fn a_full_output_queue_refuses_the_input_before_changing_anything() {
         }
     }
     assert!(refused.is_some(), "the bank says which queue to drain");
-    let before = sim.bank.snapshot_to_vec();
+    let before = sim.bank.snapshot_to_vec().unwrap();
     assert!(matches!(
         sim.bank
             .enter_code(locker_domain::bank::codes::KeypadId(0), "000000", sim.now),
         Err(BankError::OutputFull(_))
     ));
-    assert_eq!(sim.bank.snapshot_to_vec(), before);
+    assert_eq!(sim.bank.snapshot_to_vec().unwrap(), before);
     // Draining makes room; the sequence has no gap.
     sim.drain();
     assert!(

@@ -162,14 +162,14 @@ proptest! {
                 }
                 Op::Restart => {
                     sim.drain();
-                    let bytes = sim.bank.snapshot_to_vec();
+                    let bytes = sim.bank.snapshot_to_vec().unwrap();
                     *sim.bank = Bank::restore(mixed_layout::<COMPARTMENTS>(COMPARTMENTS), Policy::default(), &bytes, sim.now).unwrap();
                 }
                 Op::BadChannel(ch) => {
-                    let before = sim.bank.snapshot_to_vec();
+                    let before = sim.bank.snapshot_to_vec().unwrap();
                     let r = sim.bank.handle_node_event(NodeAddr(1), &Event::DoorOpened { channel: Channel(ch), commanded: false }, sim.now);
                     prop_assert!(r.is_err());
-                    prop_assert_eq!(sim.bank.snapshot_to_vec(), before);
+                    prop_assert_eq!(sim.bank.snapshot_to_vec().unwrap(), before);
                 }
                 Op::InService(c) => { let _ = sim.bank.set_in_service(id(c), locker_domain::bank::Actor::Staff, sim.now); }
             }

@@ -20,7 +20,7 @@ use locker_proto::{PowerStatus, SizeClass};
 /// Restarts the gateway: snapshot, new bank from it, reconcile with the nodes.
 fn restart(sim: &mut Sim<24>, downtime: Duration) {
     sim.drain();
-    let bytes = sim.bank.snapshot_to_vec();
+    let bytes = sim.bank.snapshot_to_vec().unwrap();
     // The restarted gateway's monotonic clock starts again from near zero.
     sim.now = Instant::from_secs(5) + downtime;
     *sim.bank = Bank::restore(mixed_layout::<24>(24), Policy::default(), &bytes, sim.now).unwrap();
@@ -209,7 +209,7 @@ fn the_audit_sequence_continues_across_a_restart_without_a_gap() {
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
     sim.bank.start_deposit(r.compartment, sim.now).unwrap();
     // Records not yet polled travel in the snapshot.
-    let bytes = sim.bank.snapshot_to_vec();
+    let bytes = sim.bank.snapshot_to_vec().unwrap();
     let mut restored = Bank::<24>::restore(
         mixed_layout::<24>(24),
         Policy::default(),
@@ -229,7 +229,7 @@ fn corrupt_truncated_foreign_and_other_layout_snapshots_are_refused() {
     let mut sim = Sim::<24>::new(24, Policy::default());
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
     sim.deposit(r.compartment);
-    let bytes = sim.bank.snapshot_to_vec();
+    let bytes = sim.bank.snapshot_to_vec().unwrap();
     let layout = || mixed_layout::<24>(24);
     let restore =
         |b: &[u8]| Bank::<24>::restore(layout(), Policy::default(), b, Instant::ZERO).map(|_| ());

@@ -239,11 +239,15 @@ impl<const N: usize, const K: usize> Bank<N, K> {
     }
 
     /// [`Bank::snapshot`] into a fresh `Vec`.
+    ///
+    /// # Errors
+    /// [`PersistError`] from [`Bank::snapshot`]: an error is never an empty
+    /// snapshot that would silently overwrite a good one.
     #[cfg(feature = "std")]
-    pub fn snapshot_to_vec(&self) -> std::vec::Vec<u8> {
+    pub fn snapshot_to_vec(&self) -> Result<std::vec::Vec<u8>, PersistError> {
         let mut buf = std::vec![0u8; N * 96 + 32 * 1024];
-        let n = self.snapshot(&mut buf).map(|b| b.len()).unwrap_or(0);
+        let n = self.snapshot(&mut buf)?.len();
         buf.truncate(n);
-        buf
+        Ok(buf)
     }
 }
