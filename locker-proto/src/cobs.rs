@@ -1,84 +1,130 @@
 //! Consistent Overhead Byte Stuffing: removes every `0x00` from a frame so
-//! `0x00` can delimit frames on the wire. Overhead is one byte per 254 bytes
-//! of payload (at least one). Both functions are bounds-checked and never panic.
+//! `0x00` can delimit frames on the wire.
+//!
+//! Frames are at most [`MAX_RAW`](crate::frame::MAX_RAW) bytes, shorter than
+//! COBS's 254-byte block, so every block here ends at a zero byte or at the
+//! end of the frame and the overhead is exactly one byte. That lets the
+//! encoder work in place (one pass, no second buffer) and the decoder work
+//! byte by byte as the UART delivers them. Neither can panic.
 
-/// The largest COBS encoding of `n` bytes (without the delimiter).
-pub(crate) const fn max_encoded_len(n: usize) -> usize {
-    n + n / 254 + 1
-}
+/// The longest frame (before COBS) these functions handle: every block fits
+/// one code byte without a 0xFF split.
+pub(crate) const MAX_UNSPLIT: usize = 253;
 
-/// Encodes `src` into `dst`; returns the encoded length, or `None` if `dst`
-/// is too small. The output contains no `0x00`.
-pub(crate) fn encode(src: &[u8], dst: &mut [u8]) -> Option<usize> {
-    let mut code_at = 0usize;
-    let mut write = 1usize;
+/// COBS-encodes `buf[1..=n]` in place, using `buf[0]` for the first code
+/// byte; afterwards `buf[..=n]` is the encoding (no `0x00` in it).
+///
+/// Returns `None` (and leaves the data unencoded) if `n > MAX_UNSPLIT` or
+/// `buf` is shorter than `n + 1`.
+pub(crate) fn encode_in_place(buf: &mut [u8], n: usize) -> Option<()> {
+    if n > MAX_UNSPLIT {
+        return None;
+    }
+    let (first, data) = buf.get_mut(..=n)?.split_first_mut()?;
+    // Each zero becomes the code byte of the block after it; the slot waiting
+    // for the current block's code is the last zero seen (or the first byte).
+    let mut code_slot = first;
     let mut code = 1u8;
-    // Reserve the first code byte.
-    *dst.get_mut(code_at)? = 0;
-    for &byte in src {
-        if byte == 0 {
-            *dst.get_mut(code_at)? = code;
-            code_at = write;
-            *dst.get_mut(code_at)? = 0;
-            write += 1;
+    for byte in data {
+        if *byte == 0 {
+            *code_slot = code;
+            code_slot = byte;
             code = 1;
         } else {
-            *dst.get_mut(write)? = byte;
-            write += 1;
-            code += 1;
-            if code == 0xFF {
-                *dst.get_mut(code_at)? = code;
-                code_at = write;
-                *dst.get_mut(code_at)? = 0;
-                write += 1;
-                code = 1;
-            }
+            // n <= 253, so a block never reaches 255 bytes: no overflow.
+            code = code.wrapping_add(1);
         }
     }
-    *dst.get_mut(code_at)? = code;
-    Some(write)
+    *code_slot = code;
+    Some(())
 }
 
-/// Decodes a COBS block (without its delimiter) in place; returns the decoded
-/// length, or `None` if the block is not valid COBS (a zero code byte, or a
-/// code that points past the end). The caller has split the stream at zero
-/// bytes, so the block holds none; data bytes are not checked again.
-pub(crate) fn decode_in_place(buf: &mut [u8]) -> Option<usize> {
-    let n = buf.len();
-    let mut read = 0usize;
-    let mut write = 0usize;
-    while read < n {
-        let code = *buf.get(read)?;
-        if code == 0 {
-            return None;
-        }
-        read += 1;
-        let run = usize::from(code - 1);
-        let end = read.checked_add(run).filter(|&e| e <= n)?;
-        // write <= read always holds, so the copy stays inside the buffer.
-        buf.copy_within(read..end, write);
-        write += run;
-        read = end;
-        if code != 0xFF && read < n {
-            *buf.get_mut(write)? = 0;
-            write += 1;
+/// The decoding state between two bytes of one COBS block stream.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Unstuffer {
+    /// Data bytes left in the current block; 0 means the next byte is a code.
+    left: u8,
+    /// The current block ended short of 0xFF, so a zero follows it, unless
+    /// the frame ends first.
+    zero_pending: bool,
+}
+
+/// What one encoded byte decodes to.
+pub(crate) enum Unstuffed {
+    /// A code byte that implies no data.
+    Nothing,
+    /// A data byte.
+    Byte(u8),
+    /// A code byte that completes the previous block with an implied zero.
+    Zero,
+}
+
+impl Unstuffer {
+    /// The state at the start of a frame.
+    pub(crate) const fn new() -> Self {
+        Unstuffer {
+            left: 0,
+            zero_pending: false,
         }
     }
-    Some(write)
+
+    /// Decodes one non-delimiter byte.
+    #[inline]
+    pub(crate) fn step(&mut self, byte: u8) -> Unstuffed {
+        if self.left == 0 {
+            let zero = self.zero_pending;
+            self.zero_pending = byte != 0xFF;
+            // The caller never passes the delimiter, so byte >= 1.
+            self.left = byte.wrapping_sub(1);
+            if zero {
+                Unstuffed::Zero
+            } else {
+                Unstuffed::Nothing
+            }
+        } else {
+            self.left -= 1;
+            Unstuffed::Byte(byte)
+        }
+    }
+
+    /// Whether the stream so far ends on a block boundary (a frame may end
+    /// here); `false` means a code byte promised bytes that never came.
+    pub(crate) fn at_boundary(&self) -> bool {
+        self.left == 0
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
     use super::*;
+    use std::{vec, vec::Vec};
+
+    fn encode(data: &[u8]) -> Vec<u8> {
+        let mut buf = vec![0u8; data.len() + 1];
+        buf[1..].copy_from_slice(data);
+        encode_in_place(&mut buf, data.len()).unwrap();
+        buf
+    }
+
+    fn decode(enc: &[u8]) -> Option<Vec<u8>> {
+        let mut u = Unstuffer::new();
+        let mut out = Vec::new();
+        for &b in enc {
+            match u.step(b) {
+                Unstuffed::Nothing => {}
+                Unstuffed::Byte(b) => out.push(b),
+                Unstuffed::Zero => out.push(0),
+            }
+        }
+        u.at_boundary().then_some(out)
+    }
 
     fn roundtrip(data: &[u8]) {
-        let mut enc = [0u8; 1024];
-        let n = encode(data, &mut enc).unwrap();
-        assert!(n <= max_encoded_len(data.len()));
-        assert!(!enc[..n].contains(&0));
-        let mut dec = enc;
-        let m = decode_in_place(&mut dec[..n]).unwrap();
-        assert_eq!(&dec[..m], data);
+        let enc = encode(data);
+        assert_eq!(enc.len(), data.len() + 1);
+        assert!(!enc.contains(&0));
+        assert_eq!(decode(&enc).as_deref(), Some(data));
     }
 
     #[test]
@@ -88,36 +134,38 @@ mod tests {
         roundtrip(&[0, 0]);
         roundtrip(&[0x11, 0x22, 0x00, 0x33]);
         roundtrip(&[0xAA; 253]);
-        roundtrip(&[0xAA; 254]);
-        roundtrip(&[0xAA; 255]);
-        roundtrip(&[0xAA; 600]);
-        let mut full_then_zero = [0xAAu8; 257];
-        full_then_zero[254] = 0;
-        roundtrip(&full_then_zero);
-        roundtrip(&full_then_zero[..255]);
-        let mut enc = [0u8; 8];
-        assert_eq!(encode(&[0x11, 0x22, 0x00, 0x33], &mut enc), Some(5));
-        assert_eq!(&enc[..5], &[0x03, 0x11, 0x22, 0x02, 0x33]);
+        let mut zero_last = [0xAAu8; 253];
+        zero_last[252] = 0;
+        roundtrip(&zero_last);
+        assert_eq!(
+            encode(&[0x11, 0x22, 0x00, 0x33]),
+            [0x03, 0x11, 0x22, 0x02, 0x33]
+        );
+        assert_eq!(encode(&[0x00]), [0x01, 0x01]);
     }
 
     proptest::proptest! {
         #[test]
         fn any_bytes_roundtrip(data in proptest::collection::vec(
-            proptest::prop_oneof![proptest::strategy::Just(0u8), 1u8..], 0..700)) {
+            proptest::prop_oneof![proptest::strategy::Just(0u8), 1u8..], 0..=MAX_UNSPLIT)) {
             roundtrip(&data);
         }
     }
 
     #[test]
-    fn a_short_buffer_is_refused_not_overrun() {
-        let mut enc = [0u8; 3];
-        assert_eq!(encode(&[1, 2, 3], &mut enc), None);
-        assert_eq!(encode(&[1], &mut []), None);
+    fn too_long_or_short_buffers_are_refused_not_overrun() {
+        assert_eq!(encode_in_place(&mut [0u8; 3], 3), None);
+        assert_eq!(encode_in_place(&mut [0u8; 300], 254), None);
     }
 
     #[test]
-    fn garbage_is_rejected() {
-        assert_eq!(decode_in_place(&mut [0x05, 1, 2]), None);
-        assert_eq!(decode_in_place(&mut [0x00]), None);
+    fn a_block_cut_short_is_detected() {
+        assert_eq!(decode(&[0x05, 1, 2]), None);
+        assert_eq!(decode(&[0x02]), None);
+        // 0xFF blocks (from other encoders) decode without an implied zero.
+        let mut long = vec![0xFF];
+        long.extend_from_slice(&[7u8; 254]);
+        long.push(0x01);
+        assert_eq!(decode(&long), Some(vec![7u8; 254]));
     }
 }

@@ -75,17 +75,24 @@ pub const MAX_RAW: usize = MAX_FRAME - 2;
 /// The longest postcard body a frame carries.
 pub const MAX_BODY: usize = MAX_RAW - HEADER_LEN - CRC_LEN;
 
-const _: () = assert!(cobs::max_encoded_len(MAX_RAW) < MAX_FRAME);
+// Every frame fits one COBS block, so COBS adds exactly one byte.
+const _: () = assert!(MAX_RAW <= cobs::MAX_UNSPLIT && MAX_RAW + 2 == MAX_FRAME);
 
 /// The bus CRC: CRC-16/MODBUS, with a 512-byte lookup table (about ten times
 /// faster than bitwise). Feature `crc-bitwise` computes it bit by bit instead,
-/// for nodes where those 512 bytes of flash matter more than speed.
-#[cfg(not(feature = "crc-bitwise"))]
+/// for nodes where those 512 bytes of flash matter more than speed; feature
+/// `crc-fast` (on with `std`) uses an 8 KiB slice-by-16 table for gateways.
+#[cfg(not(any(feature = "crc-bitwise", feature = "crc-fast")))]
 pub const CRC: Crc<u16, crc::Table<1>> = Crc::<u16, crc::Table<1>>::new(&CRC_16_MODBUS);
 /// The bus CRC: CRC-16/MODBUS, computed bit by bit (feature `crc-bitwise`):
 /// no 512-byte table in flash, about ten times slower.
 #[cfg(feature = "crc-bitwise")]
 pub const CRC: Crc<u16, crc::NoTable> = Crc::<u16, crc::NoTable>::new(&CRC_16_MODBUS);
+/// The bus CRC: CRC-16/MODBUS, sixteen bytes per step from an 8 KiB table
+/// (feature `crc-fast`, on with `std`): for gateways, where the table costs
+/// nothing and the CRC is the longest dependency chain in a frame.
+#[cfg(all(feature = "crc-fast", not(feature = "crc-bitwise")))]
+pub const CRC: Crc<u16, crc::Table<16>> = Crc::<u16, crc::Table<16>>::new(&CRC_16_MODBUS);
 
 /// A frame's sequence number. Commands carry the master's sequence number and
 /// a response echoes it; a retransmission reuses it.
@@ -142,6 +149,12 @@ impl Flags {
     #[must_use]
     pub const fn with(self, other: Flags) -> Flags {
         Flags(self.0 | other.0)
+    }
+
+    /// `self` with the flags in `other` cleared.
+    #[must_use]
+    pub const fn without(self, other: Flags) -> Flags {
+        Flags(self.0 & !other.0)
     }
 }
 
@@ -208,7 +221,53 @@ pub struct Frame<B> {
     pub body: B,
 }
 
+/// Bytes of the authentication trailer's freshness field: the low bits of
+/// the sender's message counter. See [`AuthTrailer`].
+pub const FRESHNESS_LEN: usize = 2;
+/// Bytes of the truncated MAC carried by an authenticated frame.
+pub const TAG_LEN: usize = 8;
+/// Bytes an authenticated frame carries between its body and its CRC.
+pub const AUTH_TRAILER_LEN: usize = FRESHNESS_LEN + TAG_LEN;
+
+/// What an authenticated frame (flag [`Flags::AUTHENTICATED`]) carries after
+/// its body and before its CRC: the low bits of the sender's counter and a
+/// truncated MAC over header, body and the full counter.
+///
+/// The frame layer only carries these bytes; computing and checking them is
+/// the business of the authentication layer, which sees exactly the bytes
+/// the MAC covers through [`encode_authenticated`] and
+/// [`Decoder::last_authenticated`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub struct AuthTrailer {
+    /// The low [`FRESHNESS_LEN`] bytes of the sender's counter, little-endian.
+    pub freshness: [u8; FRESHNESS_LEN],
+    /// The truncated MAC.
+    pub tag: [u8; TAG_LEN],
+}
+
+impl AuthTrailer {
+    fn write(&self, out: &mut [u8]) -> Option<()> {
+        let (fresh, tag) = out.split_at_mut_checked(FRESHNESS_LEN)?;
+        fresh.copy_from_slice(&self.freshness);
+        tag.get_mut(..TAG_LEN)?.copy_from_slice(&self.tag);
+        Some(())
+    }
+
+    fn read(bytes: &[u8]) -> Option<AuthTrailer> {
+        let (fresh, tag) = bytes.split_at_checked(FRESHNESS_LEN)?;
+        Some(AuthTrailer {
+            freshness: fresh.try_into().ok()?,
+            tag: tag.try_into().ok()?,
+        })
+    }
+}
+
 /// Encodes `frame` into `out` and returns the bytes to send, delimiter included.
+///
+/// The frame goes out unauthenticated: [`Flags::AUTHENTICATED`] is cleared
+/// (use [`encode_authenticated`] to send a tag).
 ///
 /// # Errors
 ///
@@ -219,32 +278,97 @@ pub fn encode<'o, B: Serialize>(
     frame: &Frame<B>,
     out: &'o mut [u8],
 ) -> Result<&'o [u8], FrameError> {
-    let mut raw = [0u8; MAX_RAW];
-    let (head, rest) = raw.split_at_mut(HEADER_LEN);
-    head.copy_from_slice(&frame.header.to_bytes());
-    let body_space = rest.get_mut(..MAX_BODY).ok_or(FrameError::BodyTooLong)?;
-    let body_len = postcard::to_slice(&frame.body, body_space)
-        .map_err(|_| FrameError::BodyTooLong)?
-        .len();
-    let crc_at = HEADER_LEN + body_len;
-    let crc = CRC.checksum(raw.get(..crc_at).ok_or(FrameError::BodyTooLong)?);
-    raw.get_mut(crc_at..crc_at + CRC_LEN)
-        .ok_or(FrameError::BodyTooLong)?
-        .copy_from_slice(&crc.to_le_bytes());
-    let raw = raw.get(..crc_at + CRC_LEN).ok_or(FrameError::BodyTooLong)?;
-    let needed = cobs::max_encoded_len(raw.len()) + 1;
-    let too_small = FrameError::BufferTooSmall { needed };
-    let n = cobs::encode(raw, out).ok_or(too_small)?;
-    *out.get_mut(n).ok_or(too_small)? = 0;
-    out.get(..=n).ok_or(too_small)
+    encode_with(frame, out, None::<fn(&[u8]) -> AuthTrailer>)
 }
 
-/// Checks and parses one raw (COBS-decoded) frame.
-fn parse<B: DeserializeOwned>(raw: &[u8]) -> Result<Frame<B>, FrameError> {
-    if raw.len() < HEADER_LEN + CRC_LEN {
-        return Err(FrameError::Truncated { len: raw.len() });
+/// Encodes `frame` with an authentication trailer: sets
+/// [`Flags::AUTHENTICATED`], serialises header and body, hands exactly those
+/// bytes to `sign`, and appends the [`AuthTrailer`] it returns before the CRC.
+///
+/// # Errors
+///
+/// As [`encode`], with [`AUTH_TRAILER_LEN`] fewer bytes for the body.
+pub fn encode_authenticated<'o, B: Serialize>(
+    frame: &Frame<B>,
+    out: &'o mut [u8],
+    sign: impl FnOnce(&[u8]) -> AuthTrailer,
+) -> Result<&'o [u8], FrameError> {
+    encode_with(frame, out, Some(sign))
+}
+
+/// The one encoder. The raw frame is built at `out[1..]` and COBS-encoded in
+/// place (every frame is shorter than one COBS block), so the bytes are
+/// written once and never copied.
+fn encode_with<'o, B: Serialize>(
+    frame: &Frame<B>,
+    out: &'o mut [u8],
+    sign: Option<impl FnOnce(&[u8]) -> AuthTrailer>,
+) -> Result<&'o [u8], FrameError> {
+    let trailer_len = if sign.is_some() { AUTH_TRAILER_LEN } else { 0 };
+    // The flag says a trailer follows the body, so it is set exactly when one does.
+    let mut header = frame.header;
+    header.flags = match sign {
+        Some(_) => header.flags.with(Flags::AUTHENTICATED),
+        None => header.flags.without(Flags::AUTHENTICATED),
+    };
+    // out = code byte | header | body | trailer | crc | delimiter
+    let overhead = 1 + HEADER_LEN + trailer_len + CRC_LEN + 1;
+    let max_body = MAX_BODY - trailer_len;
+    let room = out.len().saturating_sub(overhead).min(max_body);
+    let body_at = 1 + HEADER_LEN;
+    let body_len = match out
+        .get_mut(body_at..body_at + room)
+        .and_then(|space| postcard::to_slice(&frame.body, space).ok())
+    {
+        Some(body) => body.len(),
+        None if room == max_body => return Err(FrameError::BodyTooLong),
+        None => {
+            // The caller's buffer is short: find out by how much.
+            let mut scratch = [0u8; MAX_BODY];
+            let space = scratch.get_mut(..max_body).ok_or(FrameError::BodyTooLong)?;
+            let len = postcard::to_slice(&frame.body, space)
+                .map_err(|_| FrameError::BodyTooLong)?
+                .len();
+            return Err(FrameError::BufferTooSmall {
+                needed: overhead + len,
+            });
+        }
+    };
+    let raw_len = HEADER_LEN + body_len + trailer_len + CRC_LEN;
+    let raw = out.get_mut(1..=raw_len).ok_or(FrameError::BufferTooSmall {
+        needed: raw_len + 2,
+    })?;
+    raw.get_mut(..HEADER_LEN)
+        .ok_or(FrameError::BodyTooLong)?
+        .copy_from_slice(&header.to_bytes());
+    let covered_len = HEADER_LEN + body_len;
+    if let Some(sign) = sign {
+        let trailer = sign(raw.get(..covered_len).ok_or(FrameError::BodyTooLong)?);
+        raw.get_mut(covered_len..)
+            .and_then(|t| trailer.write(t))
+            .ok_or(FrameError::BodyTooLong)?;
     }
-    let (covered, crc_bytes) = raw.split_at(raw.len() - CRC_LEN);
+    let crc_at = covered_len + trailer_len;
+    let crc = CRC.checksum(raw.get(..crc_at).ok_or(FrameError::BodyTooLong)?);
+    raw.get_mut(crc_at..)
+        .ok_or(FrameError::BodyTooLong)?
+        .copy_from_slice(&crc.to_le_bytes());
+    cobs::encode_in_place(out, raw_len).ok_or(FrameError::BodyTooLong)?;
+    let end = raw_len + 1;
+    *out.get_mut(end)
+        .ok_or(FrameError::BufferTooSmall { needed: end + 1 })? = 0;
+    out.get(..=end)
+        .ok_or(FrameError::BufferTooSmall { needed: end + 1 })
+}
+
+/// Checks a raw (COBS-decoded) frame's length and CRC and reads its header;
+/// returns the header and the bytes after it, CRC removed.
+#[inline]
+fn check(raw: &[u8]) -> Result<(Header, &[u8]), FrameError> {
+    let (covered, crc_bytes) = raw
+        .split_at_checked(raw.len().wrapping_sub(CRC_LEN))
+        .filter(|(c, _)| c.len() >= HEADER_LEN)
+        .ok_or(FrameError::Truncated { len: raw.len() })?;
     let received = match crc_bytes {
         [lo, hi] => u16::from_le_bytes([*lo, *hi]),
         _ => return Err(FrameError::Truncated { len: raw.len() }),
@@ -253,15 +377,27 @@ fn parse<B: DeserializeOwned>(raw: &[u8]) -> Result<Frame<B>, FrameError> {
     if received != computed {
         return Err(FrameError::BadCrc { received, computed });
     }
-    let (head, body) = covered.split_at(HEADER_LEN);
-    let header = match head {
-        [a, b, c, d] => Header::from_bytes([*a, *b, *c, *d])?,
-        _ => return Err(FrameError::Truncated { len: raw.len() }),
-    };
-    match postcard::take_from_bytes::<B>(body) {
-        Ok((body, [])) => Ok(Frame { header, body }),
-        _ => Err(FrameError::BadBody),
+    match covered {
+        [a, b, c, d, rest @ ..] => Ok((Header::from_bytes([*a, *b, *c, *d])?, rest)),
+        _ => Err(FrameError::Truncated { len: raw.len() }),
     }
+}
+
+/// Splits the authentication trailer off the body of an authenticated frame.
+#[inline]
+fn split_trailer(
+    header: Header,
+    after_header: &[u8],
+) -> Result<(&[u8], Option<AuthTrailer>), FrameError> {
+    if !header.flags.contains(Flags::AUTHENTICATED) {
+        return Ok((after_header, None));
+    }
+    let (body, trailer) = after_header
+        .split_at_checked(after_header.len().wrapping_sub(AUTH_TRAILER_LEN))
+        .ok_or(FrameError::Truncated {
+            len: HEADER_LEN + after_header.len() + CRC_LEN,
+        })?;
+    Ok((body, AuthTrailer::read(trailer)))
 }
 
 /// What [`Decoder::feed`] made of the bytes it was given.
@@ -285,11 +421,23 @@ pub enum Feed<'a, B> {
     },
 }
 
-/// A streaming frame decoder with a fixed [`MAX_FRAME`]-byte buffer.
+/// The header, body bytes and trailer of the last authenticated frame a
+/// [`Decoder`] yielded: what a verifier needs. See
+/// [`Decoder::last_authenticated`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Authenticated<'d> {
+    /// Header and body exactly as received: the bytes the MAC covers.
+    pub covered: &'d [u8],
+    /// The counter bits and tag.
+    pub trailer: AuthTrailer,
+}
+
+/// A streaming frame decoder with a fixed buffer of [`MAX_RAW`] bytes.
 ///
 /// Feed it bytes as they arrive, in any chunking. Each call returns at the
 /// first complete frame (or bad frame) with the unread rest of the input;
-/// call again with that rest until [`Feed::Consumed`].
+/// call again with that rest until [`Feed::Consumed`]. COBS is undone byte
+/// by byte as bytes arrive, so a frame is never copied or scanned twice.
 ///
 /// ```
 /// use locker_proto::frame::{encode, Decoder, Feed, Flags, Frame, Header, Seq, MAX_FRAME};
@@ -318,9 +466,18 @@ pub enum Feed<'a, B> {
 /// ```
 #[derive(Clone, Debug)]
 pub struct Decoder {
-    buf: [u8; MAX_FRAME],
+    /// Decoded (unstuffed) bytes of the frame in progress, or of the last
+    /// frame after it completed.
+    buf: [u8; MAX_RAW],
+    /// Decoded bytes held.
     len: usize,
+    /// Encoded bytes of the frame in progress (the limit is on the wire).
+    wire_len: usize,
+    unstuffer: cobs::Unstuffer,
     overflowed: bool,
+    /// Length of the covered part (header and body) of the last frame, if it
+    /// was authenticated and decoded; `buf[..covered]` still holds it.
+    last_authenticated: Option<(usize, AuthTrailer)>,
 }
 
 impl Default for Decoder {
@@ -333,76 +490,118 @@ impl Decoder {
     /// An empty decoder.
     pub const fn new() -> Self {
         Decoder {
-            buf: [0; MAX_FRAME],
+            buf: [0; MAX_RAW],
             len: 0,
+            wire_len: 0,
+            unstuffer: cobs::Unstuffer::new(),
             overflowed: false,
+            last_authenticated: None,
         }
     }
 
     /// Forgets a partly received frame (e.g. after a bus turnaround timeout).
     pub fn reset(&mut self) {
         self.len = 0;
+        self.wire_len = 0;
+        self.unstuffer = cobs::Unstuffer::new();
         self.overflowed = false;
     }
 
-    /// Bytes of an incomplete frame currently held.
+    /// Bytes of an incomplete frame currently held (as received, before
+    /// COBS decoding).
     pub fn pending(&self) -> usize {
-        self.len
+        self.wire_len
+    }
+
+    /// The covered bytes and trailer of the frame the last call to
+    /// [`feed`](Decoder::feed) returned, if it was an authenticated frame
+    /// ([`Flags::AUTHENTICATED`]); `None` after any other outcome. Valid
+    /// until the next call to `feed`.
+    pub fn last_authenticated(&self) -> Option<Authenticated<'_>> {
+        let (covered, trailer) = self.last_authenticated?;
+        Some(Authenticated {
+            covered: self.buf.get(..covered)?,
+            trailer,
+        })
     }
 
     /// Takes bytes from `input` until a frame completes or the input ends.
     pub fn feed<'a, B: DeserializeOwned>(&mut self, input: &'a [u8]) -> Feed<'a, B> {
-        let mut rest = input;
-        loop {
-            let (chunk, tail) = match rest.iter().position(|&b| b == 0) {
-                Some(at) => (rest.get(..at).unwrap_or_default(), rest.get(at + 1..)),
-                None => (rest, None),
-            };
-            self.take(chunk);
-            let Some(tail) = tail else {
-                return Feed::Consumed;
-            };
-            rest = tail;
-            if self.len == 0 && !self.overflowed {
-                continue; // an empty frame: line flush
-            }
-            let outcome = self.finish::<B>();
-            self.reset();
-            return match outcome {
-                Ok(frame) => Feed::Frame {
-                    frame,
-                    remaining: rest,
-                },
-                Err(error) => Feed::Error {
-                    error,
-                    remaining: rest,
-                },
-            };
+        self.last_authenticated = None;
+        let (complete, remaining) = self.unstuff(input);
+        if !complete {
+            return Feed::Consumed;
+        }
+        let outcome = self.finish::<B>();
+        self.reset();
+        match outcome {
+            Ok(frame) => Feed::Frame { frame, remaining },
+            Err(error) => Feed::Error { error, remaining },
         }
     }
 
-    /// Appends delimiter-free bytes, or marks the frame as too long.
-    fn take(&mut self, chunk: &[u8]) {
-        if self.overflowed || chunk.is_empty() {
-            return;
-        }
-        let end = self.len.saturating_add(chunk.len());
-        match self.buf.get_mut(self.len..end) {
-            Some(dst) => {
-                dst.copy_from_slice(chunk);
-                self.len = end;
+    /// Undoes COBS on `input` into the buffer up to the first delimiter that
+    /// ends a non-empty frame. Returns whether one did, and the input after
+    /// it. The state lives in locals inside the loop (the hot path: one
+    /// compare and one store per data byte).
+    fn unstuff<'a>(&mut self, input: &'a [u8]) -> (bool, &'a [u8]) {
+        let mut unstuffer = self.unstuffer;
+        let mut len = self.len;
+        let mut wire_len = self.wire_len;
+        let mut overflowed = self.overflowed;
+        let mut bytes = input.iter();
+        let mut complete = false;
+        for &byte in bytes.by_ref() {
+            if byte == 0 {
+                if wire_len == 0 && !overflowed {
+                    continue; // an empty frame: line flush
+                }
+                complete = true;
+                break;
             }
-            None => self.overflowed = true,
+            if overflowed {
+                continue;
+            }
+            wire_len += 1;
+            // With its delimiter, a frame may take at most MAX_FRAME bytes.
+            overflowed = wire_len >= MAX_FRAME;
+            let decoded = match unstuffer.step(byte) {
+                cobs::Unstuffed::Nothing => continue,
+                cobs::Unstuffed::Byte(b) => b,
+                cobs::Unstuffed::Zero => 0,
+            };
+            match self.buf.get_mut(len) {
+                Some(slot) => {
+                    *slot = decoded;
+                    len += 1;
+                }
+                None => overflowed = true,
+            }
         }
+        self.unstuffer = unstuffer;
+        self.len = len;
+        self.wire_len = wire_len;
+        self.overflowed = overflowed;
+        (complete, bytes.as_slice())
     }
 
+    #[inline]
     fn finish<B: DeserializeOwned>(&mut self) -> Result<Frame<B>, FrameError> {
         if self.overflowed {
             return Err(FrameError::TooLong);
         }
-        let block = self.buf.get_mut(..self.len).ok_or(FrameError::TooLong)?;
-        let n = cobs::decode_in_place(block).ok_or(FrameError::BadCobs)?;
-        parse(block.get(..n).ok_or(FrameError::BadCobs)?)
+        if !self.unstuffer.at_boundary() {
+            return Err(FrameError::BadCobs);
+        }
+        let raw = self.buf.get(..self.len).ok_or(FrameError::TooLong)?;
+        let (header, after_header) = check(raw)?;
+        let (body, trailer) = split_trailer(header, after_header)?;
+        let frame = match postcard::take_from_bytes::<B>(body) {
+            Ok((body, [])) => Frame { header, body },
+            _ => return Err(FrameError::BadBody),
+        };
+        self.last_authenticated = trailer.map(|t| (HEADER_LEN + body.len(), t));
+        Ok(frame)
     }
 }
 

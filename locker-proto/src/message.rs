@@ -30,7 +30,7 @@
 use core::fmt;
 
 use heapless::Vec;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 use crate::vocab::{
     Channel, DoorState, FaultCode, FirmwareVersion, LockState, PowerStatus, Presence, ResetReason,
@@ -251,10 +251,11 @@ pub type EventBatch = Vec<EventRecord, MAX_EVENTS_PER_REPORT>;
 
 /// One bit per channel, channel 0 in bit 0, for bulk status.
 ///
-/// On the wire a bitmap takes a length byte and only as many little-endian
-/// bytes as its highest set bit needs, so a 16-channel bitmap is at most 3
-/// bytes and an all-clear bitmap 1 byte.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+/// On the wire a bitmap is a postcard varint: seven channels per byte, so a
+/// 16-channel bitmap takes at most 3 bytes, 32 channels at most 5, and an
+/// all-clear bitmap 1 byte. In JSON it is a plain number.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct ChannelBits(pub u32);
@@ -280,44 +281,6 @@ impl ChannelBits {
     /// How many bits are set.
     pub const fn count(self) -> u32 {
         self.0.count_ones()
-    }
-}
-
-impl Serialize for ChannelBits {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if s.is_human_readable() {
-            // JSON and friends: a plain number is what a backend expects.
-            return s.serialize_u32(self.0);
-        }
-        let bytes = self.0.to_le_bytes();
-        let used = 4 - (self.0.leading_zeros() / 8) as usize;
-        s.serialize_bytes(bytes.get(..used).unwrap_or(&bytes))
-    }
-}
-
-impl<'de> Deserialize<'de> for ChannelBits {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        if d.is_human_readable() {
-            return u32::deserialize(d).map(ChannelBits);
-        }
-        struct Visitor;
-        impl serde::de::Visitor<'_> for Visitor {
-            type Value = ChannelBits;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a channel bitmap of at most 4 bytes")
-            }
-            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<ChannelBits, E> {
-                if v.len() > 4 {
-                    return Err(E::invalid_length(v.len(), &self));
-                }
-                let mut b = [0u8; 4];
-                for (dst, src) in b.iter_mut().zip(v) {
-                    *dst = *src;
-                }
-                Ok(ChannelBits(u32::from_le_bytes(b)))
-            }
-        }
-        d.deserialize_bytes(Visitor)
     }
 }
 

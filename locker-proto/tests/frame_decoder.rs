@@ -8,7 +8,8 @@
 )]
 
 use locker_proto::frame::{
-    Decoder, Feed, Flags, Frame, Header, MAX_BODY, MAX_FRAME, Seq, VERSION, encode,
+    AUTH_TRAILER_LEN, AuthTrailer, Decoder, Feed, Flags, Frame, Header, MAX_BODY, MAX_FRAME, Seq,
+    VERSION, encode, encode_authenticated,
 };
 use locker_proto::{BulkStatus, Channel, ChannelBits, Command, FrameError, NodeAddr, Report};
 use proptest::prelude::*;
@@ -206,9 +207,90 @@ fn a_good_crc_around_an_unknown_message_is_bad_body() {
 
 #[test]
 fn encoding_into_a_short_buffer_is_refused_with_the_size_needed() {
-    let mut small = [0u8; 6];
-    let err = encode(&unlock(1), &mut small).unwrap_err();
-    assert!(matches!(err, FrameError::BufferTooSmall { needed } if needed <= MAX_FRAME));
+    let exact = wire(&unlock(1)).len();
+    for len in 0..exact {
+        let mut small = vec![0u8; len];
+        assert_eq!(
+            encode(&unlock(1), &mut small),
+            Err(FrameError::BufferTooSmall { needed: exact }),
+            "buffer of {len} bytes"
+        );
+    }
+    let mut just_right = vec![0u8; exact];
+    assert_eq!(encode(&unlock(1), &mut just_right).unwrap().len(), exact);
+}
+
+/// A stand-in for the authentication layer: the trailer records how many
+/// bytes it was shown, so the test can check the frame layer hands over
+/// exactly header and body.
+fn fake_sign(covered: &[u8]) -> AuthTrailer {
+    AuthTrailer {
+        freshness: [covered.len() as u8, 0xA5],
+        tag: [covered[0], covered[covered.len() - 1], 1, 2, 3, 4, 5, 6],
+    }
+}
+
+#[test]
+fn an_authenticated_unlock_carries_its_trailer_to_the_verifier() {
+    let mut buf = [0u8; MAX_FRAME];
+    let plain_len = wire(&unlock(5)).len();
+    let bytes = encode_authenticated(&unlock(5), &mut buf, fake_sign)
+        .unwrap()
+        .to_vec();
+    assert_eq!(bytes.len(), plain_len + AUTH_TRAILER_LEN);
+
+    let mut decoder = Decoder::new();
+    let Feed::Frame { frame, .. } = decoder.feed::<Command>(&bytes) else {
+        panic!("an authenticated frame decodes");
+    };
+    assert!(frame.header.flags.contains(Flags::AUTHENTICATED));
+    assert_eq!(frame.body, unlock(5).body);
+    let auth = decoder.last_authenticated().expect("the trailer is kept");
+    assert_eq!(auth.trailer, fake_sign(auth.covered));
+    // The covered bytes are the header and body exactly as sent.
+    let header_and_body = plain_len - 1 /* code */ - 2 /* crc */ - 1 /* delimiter */;
+    assert_eq!(auth.covered.len(), header_and_body);
+    assert_eq!(
+        auth.covered[0],
+        (VERSION << 4) | Flags::ACK_WANTED.with(Flags::AUTHENTICATED).bits()
+    );
+
+    // The next outcome, of any kind, forgets it.
+    assert_eq!(
+        decoder.feed::<Command>(&wire(&unlock(6))[..]),
+        Feed::Frame {
+            frame: unlock(6),
+            remaining: &[]
+        }
+    );
+    assert_eq!(decoder.last_authenticated(), None);
+}
+
+#[test]
+fn every_single_bit_flip_of_an_authenticated_frame_is_detected() {
+    let mut buf = [0u8; MAX_FRAME];
+    let good = encode_authenticated(&unlock(5), &mut buf, fake_sign)
+        .unwrap()
+        .to_vec();
+    for byte in 0..good.len() - 1 {
+        for bit in 0..8 {
+            let mut bad = good.clone();
+            bad[byte] ^= 1 << bit;
+            let got = decode_all::<Command>(&bad, &[bad.len()]);
+            assert!(got.iter().all(|r| r.is_err()), "flip {byte}.{bit}: {got:?}");
+        }
+    }
+}
+
+#[test]
+fn an_authenticated_flag_without_room_for_a_trailer_is_truncated() {
+    // Header says "authenticated" but only a one-byte body follows.
+    let bytes = raw_frame(
+        [(VERSION << 4) | Flags::AUTHENTICATED.bits(), 0, 3, 7],
+        &[0x00],
+    );
+    let got = decode_all::<Command>(&bytes, &[bytes.len()]);
+    assert_eq!(got, vec![Err(FrameError::Truncated { len: 7 })]);
 }
 
 #[test]
