@@ -55,6 +55,17 @@ fn codec(c: &mut Criterion) {
         })
     });
 
+    // The floor under the frame codec: postcard alone on the same body, with
+    // no header, CRC or COBS.
+    group.bench_function("postcard_body_encode_decode", |b| {
+        let mut out = [0u8; MAX_FRAME];
+        b.iter(|| {
+            let used = postcard::to_slice(black_box(&frame.body), &mut out).unwrap();
+            let back: Report = postcard::from_bytes(black_box(used)).unwrap();
+            black_box(back)
+        })
+    });
+
     group.bench_function("serde_json_encode_decode", |b| {
         let mut out = Vec::with_capacity(256);
         b.iter(|| {
