@@ -287,16 +287,13 @@ fn a_parcel_deposited_before_a_gateway_crash_is_picked_up_after_the_restart() {
         "the deposit to be verified",
         |g| stage_of(g, id) == Stage::Stored,
     );
-    let code = notices
-        .iter()
-        .find_map(|n| match n {
-            Notice::Notification(n) => match &n.kind {
-                NotificationKind::PickupCode(code) if n.compartment == id => Some(code_text(code)),
-                _ => None,
-            },
-            _ => None,
-        })
-        .expect("the recipient is sent the pickup code");
+    assert!(
+        notices.iter().any(|n| matches!(n, Notice::Notification(n)
+            if n.compartment == id && matches!(n.kind, NotificationKind::ParcelReady))),
+        "the recipient is told the parcel is ready"
+    );
+    // The code came with the reservation; the bank keeps only its hash.
+    let code = code_text(&reservation.code.expect("the bank drew a pickup code"));
     assert_eq!(gateway.bank().stats().deposits, 1);
 
     // The gateway dies without a goodbye: no shutdown, just gone.
@@ -507,14 +504,15 @@ fn the_program_takes_a_deposit_and_a_pickup_typed_on_its_standard_input() {
         .nth(1)
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no compartment number in {reply:?}"));
+    // The code comes with the reservation; the bank keeps only its hash.
+    let code = reply.rsplit(' ').next().unwrap().to_string();
+    assert_eq!(code.len(), 6, "{reply}");
     let index = usize::from(number - 1);
     open_by_hand(&cabinet, index);
     cabinet.lock().unwrap()[index].place_item(500).unwrap();
     thread::sleep(Duration::from_millis(400));
     cabinet.lock().unwrap()[index].close_door();
-    let notice = program.expect("pickup code");
-    let code = notice.rsplit(' ').next().unwrap().to_string();
-    assert_eq!(code.len(), 6, "{notice}");
+    program.expect("deposit verified");
 
     program.say(&format!("pickup {code}"));
     program.expect("code accepted");

@@ -2,7 +2,9 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::indexing_slicing)]
 
 use criterion::{BenchmarkId, Criterion, black_box, criterion_group, criterion_main};
-use locker_domain::bank::{Bank, Compartment, Layout, ParcelKind, ParcelNeeds, Policy};
+use locker_domain::bank::{
+    Bank, BankId, BankKeys, Compartment, Layout, ParcelKind, ParcelNeeds, Policy,
+};
 use locker_proto::time::{Duration, Instant};
 use locker_proto::{Channel, CompartmentId, Dimensions, Event, NodeAddr, Presence, SizeClass};
 
@@ -52,7 +54,14 @@ fn layout<const N: usize>() -> Layout<N> {
 
 /// A bank with every other compartment holding a parcel (so timers are busy).
 fn half_full<const N: usize>() -> Box<Bank<N>> {
-    let mut bank = Box::new(Bank::<N>::new(layout::<N>(), Policy::default()).unwrap());
+    let mut bank = Box::new(
+        Bank::<N>::new(
+            layout::<N>(),
+            Policy::default(),
+            BankKeys::derive(BankId(1), &[1; 32]),
+        )
+        .unwrap(),
+    );
     let mut dice = Dice(7);
     let mut now = Instant::from_secs(1);
     while bank.poll_command().is_some() {}

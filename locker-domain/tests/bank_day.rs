@@ -157,12 +157,13 @@ fn a_return_runs_the_same_machine_with_the_courier_collecting() {
             sim.now,
         )
         .unwrap();
+    sim.remember(&r);
     let code = sim.deposit(r.compartment);
     let to = sim
         .notes
         .iter()
         .rev()
-        .find(|n| matches!(n.kind, locker_domain::bank::NotificationKind::PickupCode(_)))
+        .find(|n| matches!(n.kind, locker_domain::bank::NotificationKind::ParcelReady))
         .unwrap()
         .to;
     assert_eq!(to, locker_domain::bank::Actor::Courier);

@@ -114,7 +114,9 @@ proptest! {
             match op {
                 Op::Reserve(c) => {
                     let sizes = [SizeClass::Small, SizeClass::Medium, SizeClass::Large];
-                    let _ = sim.bank.reserve(ParcelNeeds::size(sizes[usize::from(c) % 3]), ParcelKind::Delivery, &mut sim.dice, sim.now);
+                    if let Ok(r) = sim.bank.reserve(ParcelNeeds::size(sizes[usize::from(c) % 3]), ParcelKind::Delivery, &mut sim.dice, sim.now) {
+                        sim.remember(&r);
+                    }
                 }
                 Op::StartDeposit(c) => { let _ = sim.bank.start_deposit(id(c), sim.now); }
                 Op::Open(c, commanded) => {
@@ -163,7 +165,7 @@ proptest! {
                 Op::Restart => {
                     sim.drain();
                     let bytes = sim.bank.snapshot_to_vec().unwrap();
-                    *sim.bank = Bank::restore(mixed_layout::<COMPARTMENTS>(COMPARTMENTS), Policy::default(), &bytes, sim.now).unwrap();
+                    *sim.bank = Bank::restore(mixed_layout::<COMPARTMENTS>(COMPARTMENTS), Policy::default(), keys(), &bytes, sim.now).unwrap();
                 }
                 Op::BadChannel(ch) => {
                     let before = sim.bank.snapshot_to_vec().unwrap();

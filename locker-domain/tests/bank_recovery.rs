@@ -23,7 +23,14 @@ fn restart(sim: &mut Sim<24>, downtime: Duration) {
     let bytes = sim.bank.snapshot_to_vec().unwrap();
     // The restarted gateway's monotonic clock starts again from near zero.
     sim.now = Instant::from_secs(5) + downtime;
-    *sim.bank = Bank::restore(mixed_layout::<24>(24), Policy::default(), &bytes, sim.now).unwrap();
+    *sim.bank = Bank::restore(
+        mixed_layout::<24>(24),
+        Policy::default(),
+        keys(),
+        &bytes,
+        sim.now,
+    )
+    .unwrap();
     sim.answer_status_requests();
 }
 
@@ -213,6 +220,7 @@ fn the_audit_sequence_continues_across_a_restart_without_a_gap() {
     let mut restored = Bank::<24>::restore(
         mixed_layout::<24>(24),
         Policy::default(),
+        keys(),
         &bytes,
         Instant::ZERO,
     )
@@ -231,8 +239,9 @@ fn corrupt_truncated_foreign_and_other_layout_snapshots_are_refused() {
     sim.deposit(r.compartment);
     let bytes = sim.bank.snapshot_to_vec().unwrap();
     let layout = || mixed_layout::<24>(24);
-    let restore =
-        |b: &[u8]| Bank::<24>::restore(layout(), Policy::default(), b, Instant::ZERO).map(|_| ());
+    let restore = |b: &[u8]| {
+        Bank::<24>::restore(layout(), Policy::default(), keys(), b, Instant::ZERO).map(|_| ())
+    };
     assert_eq!(restore(&bytes), Ok(()));
     assert!(matches!(
         restore(&bytes[..6]),
@@ -252,6 +261,7 @@ fn corrupt_truncated_foreign_and_other_layout_snapshots_are_refused() {
     let other = Bank::<24>::restore(
         mixed_layout::<24>(23),
         Policy::default(),
+        keys(),
         &bytes,
         Instant::ZERO,
     );

@@ -71,7 +71,7 @@ use std::path::PathBuf;
 
 use locker_domain::bank::codes::KeypadId;
 use locker_domain::bank::{
-    Actor, Bank, BankError, CodeOutcome, CommandOutcome, ParcelNeeds, Policy,
+    Actor, Bank, BankError, BankId, BankKeys, CodeOutcome, CommandOutcome, ParcelNeeds, Policy,
 };
 use locker_proto::frame::Frame;
 use locker_proto::link::{LinkStats, Master, MasterConfig, MasterEvent};
@@ -116,6 +116,11 @@ pub struct GatewayConfig {
     /// Seed for pickup codes; `None` draws one from `/dev/urandom` (do that
     /// in production: codes must not be guessable).
     pub code_seed: Option<[u8; 32]>,
+    /// The bank's keys, from the secret it shares with the backend (code
+    /// hashes, remote opens, offline tokens). [`GatewayConfig::new`] uses a
+    /// fixed example secret: in production, derive them from the secret in
+    /// the gateway's secure storage.
+    pub bank_keys: BankKeys,
 }
 
 impl GatewayConfig {
@@ -134,6 +139,7 @@ impl GatewayConfig {
             policy: Policy::default(),
             link: MasterConfig::default(),
             code_seed: None,
+            bank_keys: BankKeys::derive(BankId(1), &[0x5a; 32]),
         }
     }
 }
@@ -192,15 +198,20 @@ impl Gateway {
         let state = StateFile::new(&config.state_path);
         let (bank, restored) = match state.load()? {
             Some(bytes) => {
-                let bank = Bank::restore(layout, config.policy, &bytes, now).map_err(|source| {
-                    GatewayError::CorruptState {
-                        path: config.state_path.clone(),
-                        source,
-                    }
-                })?;
+                let keys = config.bank_keys.clone();
+                let bank =
+                    Bank::restore(layout, config.policy, keys, &bytes, now).map_err(|source| {
+                        GatewayError::CorruptState {
+                            path: config.state_path.clone(),
+                            source,
+                        }
+                    })?;
                 (Box::new(bank), true)
             }
-            None => (Box::new(Bank::new(layout, config.policy)?), false),
+            None => (
+                Box::new(Bank::new(layout, config.policy, config.bank_keys.clone())?),
+                false,
+            ),
         };
         let audit = AuditLog::open(&config.audit_path, restored)?;
         let mut master = Master::new(config.link);

@@ -47,8 +47,8 @@ impl fmt::Display for Notice {
                     write!(f, ", parcel {}", p.0)?;
                 }
                 match &n.kind {
-                    NotificationKind::PickupCode(code) => {
-                        write!(f, ": deposit verified, pickup code {}", code_text(code))
+                    NotificationKind::ParcelReady => {
+                        write!(f, ": deposit verified, send the recipient the pickup code")
                     }
                     other => write!(f, ": {other:?}"),
                 }
@@ -101,11 +101,17 @@ pub enum Reply {
 impl fmt::Display for Reply {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Reply::Depositing(r) => write!(
-                f,
-                "compartment {} unlocking for parcel {}: open, put the parcel in, close",
-                r.compartment.0, r.parcel.0
-            ),
+            Reply::Depositing(r) => {
+                write!(
+                    f,
+                    "compartment {} unlocking for parcel {}: open, put the parcel in, close",
+                    r.compartment.0, r.parcel.0
+                )?;
+                if let Some(code) = &r.code {
+                    write!(f, "; recipient's pickup code {}", code_text(code))?;
+                }
+                Ok(())
+            }
             Reply::Opening(c) => write!(f, "code accepted: compartment {} unlocking", c.0),
             Reply::CodeRejected(outcome) => write!(f, "code refused ({outcome:?})"),
             Reply::StaffOpening(c) => write!(f, "compartment {} unlocking for staff", c.0),

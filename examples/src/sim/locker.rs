@@ -9,8 +9,9 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use chrono::{NaiveDate, NaiveDateTime};
 use locker_domain::bank::codes::KeypadId;
 use locker_domain::bank::{
-    Actor, AlertKind, AuditEvent, Bank, BankError, CodeOutcome, CommandOutcome, Compartment,
-    CompartmentFlags, Layout, NotificationKind, ParcelKind, Policy, Purpose, Stage, Stats,
+    Actor, AlertKind, AuditEvent, Bank, BankError, BankId, BankKeys, CodeOutcome, CommandOutcome,
+    Compartment, CompartmentFlags, Layout, NotificationKind, ParcelKind, Policy, Purpose, Stage,
+    Stats,
 };
 use locker_drivers::sim::{SimCamera, SimCompartment, SimUps};
 use locker_drivers::{Camera, CaptureReason, PresenceSensor, Ups};
@@ -43,6 +44,12 @@ const HOUR: u64 = 3_600_000;
 const DAY: u64 = 24 * HOUR;
 
 type GatewayBank = Bank<BANK_CAPACITY>;
+
+/// The simulated bank's keys. A real gateway gets its bank secret from its
+/// provisioning, never from a constant.
+fn bank_keys(index: usize) -> BankKeys {
+    BankKeys::derive(BankId(index as u32 + 1), &[0x5a; 32])
+}
 
 /// The wall-clock date of simulated day 0 (a Monday).
 pub fn day_zero() -> NaiveDateTime {
@@ -179,8 +186,10 @@ impl SimBank {
         let layout = Layout::new(&list).map_err(|e| e.to_string())?;
         let policy = Policy::default();
         let now = Instant::ZERO;
-        let mut bank =
-            Box::new(GatewayBank::new(layout.clone(), policy).map_err(|e| e.to_string())?);
+        let mut bank = Box::new(
+            GatewayBank::new(layout.clone(), policy, bank_keys(index))
+                .map_err(|e| e.to_string())?,
+        );
         bank.set_wall_clock(day_zero(), now)
             .map_err(|e| e.to_string())?;
         let mut master = Master::new(master_config());
@@ -692,7 +701,14 @@ impl SimBank {
         for node in &mut self.nodes {
             node.restart(ResetReason::PowerOn, now);
         }
-        let restored = GatewayBank::restore(self.layout.clone(), self.policy, &self.saved, now);
+        let keys = bank_keys(self.index);
+        let restored = GatewayBank::restore(
+            self.layout.clone(),
+            self.policy,
+            keys.clone(),
+            &self.saved,
+            now,
+        );
         let mut bank = match restored {
             Ok(bank) => Box::new(bank),
             Err(e) => {
@@ -701,7 +717,7 @@ impl SimBank {
                     None,
                     format!("RESTORE FAILED ({e}): starting with empty books"),
                 );
-                match GatewayBank::new(self.layout.clone(), self.policy) {
+                match GatewayBank::new(self.layout.clone(), self.policy, keys) {
                     Ok(b) => Box::new(b),
                     Err(_) => return,
                 }
@@ -816,13 +832,12 @@ impl SimBank {
         let parcel = n.parcel.and_then(|id| self.by_bank_id.get(&id.0).copied());
         let now = self.now;
         match n.kind {
-            NotificationKind::PickupCode(code) => {
+            NotificationKind::ParcelReady => {
+                // The code came with the reservation; now the recipient is told.
                 let Some(p) = parcel else { return };
-                let typed: String = code.digits().iter().map(|d| char::from(b'0' + d)).collect();
                 let Some(parcel) = self.parcels.get_mut(p) else {
                     return;
                 };
-                parcel.code = Some(typed);
                 let at = if parcel.kind == ParcelKind::Return {
                     traffic::next_courier_round(now, &mut self.traffic)
                 } else {
@@ -1052,6 +1067,9 @@ impl SimBank {
         if let Some(x) = self.parcels.get_mut(p) {
             x.bank_id = Some(r.parcel);
             x.slot = Some(slot);
+            x.code = r
+                .code
+                .map(|c| c.digits().iter().map(|d| char::from(b'0' + d)).collect());
         }
         if self
             .with_bank(|b, _, now| b.start_deposit(r.compartment, now))

@@ -1,7 +1,7 @@
 //! Alerts for staff and security, each with the evidence that raised it, and
 //! camera snapshot requests.
 
-use locker_proto::time::Instant;
+use locker_proto::time::{Duration, Instant};
 use locker_proto::{Channel, CompartmentId, DoorState, FaultCode, NodeAddr, Presence};
 use serde::{Deserialize, Serialize};
 
@@ -36,11 +36,17 @@ pub enum AlertKind {
     NodeFault,
     /// Staff closed the door after a removal but the parcel is still seen.
     RemovalNotVerified,
+    /// A remote open carried a tag the backend key did not make: someone
+    /// other than the backend is sending commands (security).
+    ForgedRemoteOpen,
+    /// Remote opens exceeded the bank-wide rate limit; remote opens are
+    /// locked until staff clear them (security: a compromised backend?).
+    RemoteOpenFlood,
 }
 
 impl AlertKind {
     /// How many kinds there are.
-    pub const COUNT: usize = 11;
+    pub const COUNT: usize = 13;
 
     /// A dense index for per-kind counters.
     pub const fn index(self) -> usize {
@@ -56,6 +62,8 @@ impl AlertKind {
             AlertKind::NodeUnreachable => 8,
             AlertKind::NodeFault => 9,
             AlertKind::RemovalNotVerified => 10,
+            AlertKind::ForgedRemoteOpen => 11,
+            AlertKind::RemoteOpenFlood => 12,
         }
     }
 }
@@ -94,6 +102,18 @@ pub enum Evidence {
     },
     /// A node.
     Node(NodeAddr),
+    /// A remote-open request (its id as sent).
+    RemoteOpen {
+        /// The request's id.
+        request_id: u64,
+    },
+    /// Remote opens accepted within the rate-limit window.
+    RemoteOpens {
+        /// How many.
+        opens: u8,
+        /// The window they fell in.
+        window: Duration,
+    },
 }
 
 /// A reference to a camera snapshot, assigned by the bank and repeated in the

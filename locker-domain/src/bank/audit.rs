@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use super::alert::SnapshotRef;
 use super::codes::KeypadId;
 use super::parcel::{ParcelId, Purpose};
+use super::remote::RemoteOpenError;
+use super::token::TokenError;
 
 /// Who caused a state change (or who a notification is for).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -28,6 +30,13 @@ pub enum Actor {
     /// The bank itself (timers, sensors).
     System,
 }
+
+/// A member of staff, as the gateway's staff sign-in identifies them.
+/// Recorded with every staff action that opens doors or lifts a security
+/// lock, so each one is attributable to a person.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct StaffId(pub u32);
 
 /// What happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,6 +137,60 @@ pub enum AuditEvent {
     FaultReported(FaultCode),
     /// Sensor health asked for maintenance.
     MaintenanceNeeded,
+    /// The backend's authenticated remote open was accepted; the unlock
+    /// record follows.
+    RemoteOpenAccepted {
+        /// The request's id.
+        request_id: u64,
+    },
+    /// A remote open was refused (a security event: forged, replayed, stale,
+    /// or over the rate limit). Nothing was opened.
+    RemoteOpenRefused {
+        /// The compartment the request named.
+        compartment: CompartmentId,
+        /// The request's id, as sent (possibly forged).
+        request_id: u64,
+        /// Why.
+        reason: RemoteOpenError,
+    },
+    /// Too many remote opens within the window: every further remote open is
+    /// refused until staff clear the lock.
+    RemoteOpensLocked {
+        /// Remote opens accepted within the window when the lock closed.
+        opens: u8,
+    },
+    /// Staff cleared the remote-open lock.
+    RemoteOpenLockCleared {
+        /// Who.
+        staff: StaffId,
+    },
+    /// A named member of staff had this door opened (one record per door of
+    /// an "open all"; the unlock record follows).
+    StaffOpened {
+        /// Who.
+        staff: StaffId,
+    },
+    /// A member of staff asked to open every door of the bank.
+    StaffOpenAll {
+        /// Who.
+        staff: StaffId,
+        /// Doors unlocked by this call.
+        opened: u16,
+        /// Doors left for the next call (the output queues were full).
+        remaining: u16,
+    },
+    /// An offline pickup token was accepted; the unlock record follows.
+    TokenAccepted {
+        /// The reader (keypad, QR scanner, BLE) it was presented at.
+        keypad: KeypadId,
+    },
+    /// An offline pickup token was refused (counted like a wrong code).
+    TokenRefused {
+        /// The reader it was presented at.
+        keypad: KeypadId,
+        /// Why.
+        reason: TokenError,
+    },
 }
 
 /// Why a compartment is out of service.

@@ -20,6 +20,39 @@
 //! (it holds the parcels); [`PickupCode::generate_unique`] helps with the
 //! first.
 //!
+//! # Codes at rest: keyed hashes
+//!
+//! The bank never keeps a code. It keeps a [`CodeHash`]: HMAC-SHA256 under
+//! the bank's code key (derived from the bank secret, see
+//! [`BankKeys`](super::BankKeys)) of the bank id and the code's digits,
+//! truncated to 16 bytes. A code the bank draws is handed to the caller once
+//! (in the [`Reservation`](super::Reservation), for the recipient's message);
+//! a backend that draws its own codes announces only the hash
+//! ([`Bank::reserve_with_code_hash`](super::Bank::reserve_with_code_hash)).
+//! A typed code is hashed once and compared in constant time with every
+//! active hash.
+//!
+//! So a copy of the gateway's persisted state (a stolen SD card, a backup
+//! left on a file share) holds no code and nothing from which a code can be
+//! computed without the key: a plain SHA-256 of a 6-digit code would fall to
+//! a million guesses in a second, the keyed hash does not without the
+//! secret. Whoever also holds the bank secret can try all codes; the secret
+//! belongs in the gateway's secure element or TPM, not next to the state file.
+//!
+//! ```
+//! use locker_domain::bank::codes::{CodeHash, PickupCode};
+//! use locker_domain::bank::{BankId, BankKeys};
+//!
+//! let keys = BankKeys::derive(BankId(7), &[42; 32]);
+//! let code = PickupCode::parse("042917").unwrap();
+//! let hash = CodeHash::of(&keys, &code);
+//! assert!(hash.ct_eq(&CodeHash::of(&keys, &PickupCode::parse("042917").unwrap())));
+//! // Another bank (or another secret) hashes the same code differently.
+//! let other = BankKeys::derive(BankId(7), &[43; 32]);
+//! assert!(!hash.ct_eq(&CodeHash::of(&other, &code)));
+//! assert_eq!(format!("{hash:?}"), "CodeHash(..)");
+//! ```
+//!
 //! # How hard is guessing under the default policy?
 //!
 //! The doc test below drives a real [`KeypadGuard`] as fast as it allows and
@@ -107,6 +140,8 @@ use locker_proto::time::{Duration, Instant};
 use rand_core::RngCore;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
+
+use super::keys::{BankKeys, TAG_LEN, mac};
 
 /// The longest pickup code the bank accepts.
 pub const MAX_CODE_DIGITS: usize = 10;
@@ -391,6 +426,79 @@ impl defmt::Format for PickupCode {
     }
 }
 
+/// A pickup code as the bank keeps it: a keyed hash (see the
+/// [module docs](self#codes-at-rest-keyed-hashes)).
+///
+/// `HMAC-SHA256(code key, bank id (u32 LE) || the code's ASCII digits)`,
+/// first 16 bytes. The compartment is not part of it, so a typed code is
+/// hashed once and compared with every active parcel's hash. A backend that
+/// draws its own codes computes the same value with [`CodeHash::of`] from
+/// the same [`BankKeys`] and sends only the 16 bytes.
+///
+/// Equality is constant time; `Debug` prints no byte of it.
+#[derive(Clone, Copy, Serialize, Deserialize)]
+pub struct CodeHash([u8; TAG_LEN]);
+
+impl CodeHash {
+    /// The hash of `code` in the bank of `keys`.
+    pub fn of(keys: &BankKeys, code: &PickupCode) -> Self {
+        let mut ascii = [0u8; MAX_CODE_DIGITS];
+        for (a, d) in ascii.iter_mut().zip(code.digits()) {
+            *a = b'0' + d;
+        }
+        let typed = ascii.get(..code.len()).unwrap_or(&[]);
+        let bank = keys.bank().0.to_le_bytes();
+        CodeHash(mac(keys.code_key(), &[&bank, typed]))
+    }
+
+    /// A hash received from the backend (16 bytes).
+    pub const fn from_bytes(bytes: [u8; TAG_LEN]) -> Self {
+        CodeHash(bytes)
+    }
+
+    /// The 16 bytes, e.g. to send to the bank over the uplink.
+    pub const fn to_bytes(&self) -> [u8; TAG_LEN] {
+        self.0
+    }
+
+    /// Whether two hashes are equal, in time that does not depend on where
+    /// they differ.
+    pub fn ct_eq(&self, other: &CodeHash) -> bool {
+        self.0[..].ct_eq(&other.0[..]).into()
+    }
+
+    /// The first 8 bytes as a number: the bank's index bucket. Uniformly
+    /// distributed, and says nothing about the code without the key.
+    pub(crate) fn bucket_value(&self) -> u64 {
+        let mut b = [0u8; 8];
+        for (o, h) in b.iter_mut().zip(self.0.iter()) {
+            *o = *h;
+        }
+        u64::from_le_bytes(b)
+    }
+}
+
+impl PartialEq for CodeHash {
+    fn eq(&self, other: &Self) -> bool {
+        self.ct_eq(other)
+    }
+}
+
+impl Eq for CodeHash {}
+
+impl fmt::Debug for CodeHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CodeHash(..)")
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for CodeHash {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "CodeHash(..)");
+    }
+}
+
 fn check_length(len: usize) -> Result<(), CodeError> {
     if (MIN_CODE_DIGITS..=MAX_CODE_DIGITS).contains(&len) {
         Ok(())
@@ -445,6 +553,11 @@ pub enum CodeError {
     /// Every code drawn was already held by an active parcel.
     #[error("no unused pickup code was found: configure longer codes for this many parcels")]
     NoFreeCode,
+    /// The backend announced a code hash that an active parcel already has.
+    #[error(
+        "another active parcel in this bank has the same pickup code: draw another code and announce the parcel again"
+    )]
+    CodeInUse,
 }
 
 /// A keypad of the bank, numbered from 0.

@@ -6,6 +6,8 @@ use locker_proto::{Channel, CompartmentId, NodeAddr};
 use super::allocation::AllocationError;
 use super::codes::CodeError;
 use super::parcel::Stage;
+use super::remote::RemoteOpenError;
+use super::token::TokenError;
 
 /// Which output queue is full.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,8 +25,12 @@ pub enum Queue {
     Snapshots,
 }
 
-/// Why the bank refused an input. The bank's state is unchanged whenever one
-/// of these is returned.
+/// Why the bank refused an input. The bank's books are unchanged whenever one
+/// of these is returned. The security refusals ([`BankError::RemoteOpen`],
+/// and [`BankError::TokenRefused`] for a well-formed token) are the one
+/// kind of refusal that leaves a trace: they open nothing and change no
+/// parcel, but they are audited, counted, and may raise a security alert,
+/// lock remote opens or lock the reader, because an attack must be seen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BankError {
@@ -75,6 +81,18 @@ pub enum BankError {
     /// The code matches no parcel.
     #[error("this code opens no compartment: check it and try again")]
     WrongCode,
+    /// A remote open was refused for security (audited and counted).
+    #[error(transparent)]
+    RemoteOpen(#[from] RemoteOpenError),
+    /// An offline token was refused. Well-formed tokens that are refused are
+    /// audited and counted against the reader like wrong codes.
+    #[error("{reason}")]
+    TokenRefused {
+        /// Why.
+        reason: TokenError,
+        /// When the reader accepts again, if this refusal locked it.
+        locked_until: Option<Instant>,
+    },
     /// The power is nearly gone; only persistence and shutdown remain.
     #[error("the bank is shutting down on a critical battery: try again when power is back")]
     ShuttingDown,

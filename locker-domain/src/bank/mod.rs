@@ -15,7 +15,8 @@
 //! # A delivery, end to end
 //!
 //! ```
-//! use locker_domain::bank::{Bank, Compartment, Layout, ParcelKind, ParcelNeeds, Policy, CodeOutcome};
+//! use locker_domain::bank::{Bank, BankId, BankKeys, Compartment, Layout, NotificationKind,
+//!     ParcelKind, ParcelNeeds, Policy, CodeOutcome};
 //! use locker_domain::bank::codes::KeypadId;
 //! use locker_proto::{Channel, Command, CompartmentId, Dimensions, Event, NodeAddr, Presence, SizeClass};
 //! use locker_proto::time::Instant;
@@ -28,22 +29,24 @@
 //! let node = NodeAddr(1);
 //! let small = Compartment::new(CompartmentId(1), node, Channel(0), SizeClass::Small,
 //!     Dimensions::new(420, 80, 600));
-//! let mut bank = Bank::<8>::new(Layout::new(&[small])?, Policy::default())?;
+//! // The bank's keys, from the secret it shares with the backend.
+//! let keys = BankKeys::derive(BankId(1), &[0x5a; 32]);
+//! let mut bank = Bank::<8>::new(Layout::new(&[small])?, Policy::default(), keys)?;
 //! let mut now = Instant::from_secs(1);
 //! let mut rng = Dice(0);
 //!
 //! let r = bank.reserve(ParcelNeeds::size(SizeClass::Small), ParcelKind::Delivery, &mut rng, now)?;
+//! // The code is handed out once, here; the bank keeps only its keyed hash.
+//! let code = r.code.unwrap();
 //! bank.start_deposit(r.compartment, now)?;
 //! assert!(matches!(bank.poll_command(), Some((_, Command::Unlock { .. }))));
 //! let ch = Channel(0);
 //! bank.handle_node_event(node, &Event::DoorOpened { channel: ch, commanded: true }, now)?;
 //! bank.handle_node_event(node, &Event::PresenceChanged { channel: ch, presence: Presence::occupied(250, 10) }, now)?;
 //! bank.handle_node_event(node, &Event::DoorClosed { channel: ch }, now)?;
-//! // The recipient is sent the code, once.
-//! let code = loop {
-//!     let n = bank.poll_notification().unwrap();
-//!     if let locker_domain::bank::NotificationKind::PickupCode(code) = n.kind { break code; }
-//! };
+//! // The parcel is in: time to send the recipient the code.
+//! assert!(std::iter::from_fn(|| bank.poll_notification())
+//!     .any(|n| matches!(n.kind, NotificationKind::ParcelReady)));
 //! let typed: String = code.digits().iter().map(|d| char::from(b'0' + d)).collect();
 //! now = Instant::from_secs(60);
 //! assert_eq!(bank.enter_code(KeypadId(0), &typed, now)?, CodeOutcome::Opening(r.compartment));
@@ -113,6 +116,7 @@ mod audit;
 pub mod codes;
 mod error;
 pub mod health;
+mod keys;
 mod layout;
 mod notification;
 mod parcel;
@@ -120,9 +124,11 @@ mod persist;
 mod policy;
 mod power;
 mod reconcile;
+mod remote;
 mod slot;
 mod stats;
 mod timers;
+mod token;
 
 use chrono::NaiveDateTime;
 use heapless::Deque;
@@ -135,22 +141,26 @@ use rand_core::RngCore;
 
 pub use alert::{Alert, AlertKind, Evidence, SnapshotRef, SnapshotRequest};
 pub use allocation::{AllocationError, Fit, MAX_SHAPES, ParcelNeeds};
-pub use audit::{Actor, AuditEvent, AuditRecord, ServiceReason};
+pub use audit::{Actor, AuditEvent, AuditRecord, ServiceReason, StaffId};
 pub use error::{BankError, Queue};
+pub use keys::{BankId, BankKeys, KEY_LEN, TAG_LEN};
 pub use layout::{Compartment, CompartmentFlags, Layout, LayoutError};
 pub use notification::{Notification, NotificationKind};
 pub use parcel::{DoorPhase, ParcelId, ParcelKind, Purpose, Stage};
 pub use persist::{PersistError, SNAPSHOT_MAGIC, SNAPSHOT_VERSION};
 pub use policy::{Policy, QuietHours};
 pub use power::PersistReason;
+pub use remote::{MAX_REMOTE_OPEN_LIMIT, OpenAll, RemoteOpen, RemoteOpenError, remote_open_tag};
 pub use stats::{Stats, Utilisation};
+pub use token::{OfflineToken, TOKEN_VERSION, TokenError};
 
 use allocation::FreeLists;
-use codes::{KeypadGuard, KeypadId, PickupCode};
+use codes::{CodeHash, KeypadGuard, KeypadId, PickupCode};
 use health::{HealthAlert, SensorHealth};
-use parcel::{Parcel, StoredCode};
+use parcel::Parcel;
 use power::PowerState;
 use reconcile::NodeSet;
+use remote::RemoteGuard;
 use slot::Slot;
 use timers::DeadlineHeap;
 
@@ -196,13 +206,33 @@ const ROOM_SCAN: Room = Room {
 };
 
 /// A compartment held for a parcel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+///
+/// Equality compares the code in constant time.
+#[derive(Clone, Copy, Debug)]
 pub struct Reservation {
     /// The compartment to send the courier to.
     pub compartment: CompartmentId,
     /// The parcel's number in this bank.
     pub parcel: ParcelId,
+    /// The pickup code the bank drew ([`Bank::reserve`]), handed out this
+    /// once: keep it for the collector's message when the deposit is
+    /// verified ([`NotificationKind::ParcelReady`]). The bank keeps only its
+    /// hash. `None` when the backend supplied the code's hash.
+    pub code: Option<PickupCode>,
 }
+
+impl PartialEq for Reservation {
+    fn eq(&self, other: &Self) -> bool {
+        let same_code = match (&self.code, &other.code) {
+            (Some(a), Some(b)) => a.ct_eq(b),
+            (None, None) => true,
+            _ => false,
+        };
+        self.compartment == other.compartment && self.parcel == other.parcel && same_code
+    }
+}
+
+impl Eq for Reservation {}
 
 /// What a typed code led to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -262,6 +292,8 @@ pub struct Bank<const N: usize, const K: usize = 4> {
     code_heads: [u16; N],
     code_next: [u16; N],
     keypads: KeypadGuard<K>,
+    keys: BankKeys,
+    remote: RemoteGuard,
     health: SensorHealth<N>,
     commands: Deque<(NodeAddr, Command), COMMAND_QUEUE>,
     status_wanted: NodeSet,
@@ -282,20 +314,21 @@ pub struct Bank<const N: usize, const K: usize = 4> {
 
 const NO_SLOT: u16 = u16::MAX;
 
-fn code_value(code: &PickupCode) -> u64 {
-    code.digits().iter().fold(code.len() as u64, |v, d| {
-        v.wrapping_mul(10).wrapping_add(u64::from(*d))
-    })
-}
-
 impl<const N: usize, const K: usize> Bank<N, K> {
     /// A bank with every compartment free, asking every node for its full
     /// status first (so an item left inside before the bank started is found).
+    /// `keys` are the bank's keys (see [`BankKeys`]); they are kept in
+    /// memory only, never in a snapshot.
+    ///
+    /// A bank started afresh, without its snapshot, has forgotten the last
+    /// remote-open request id and its parcel numbers: give it a new bank
+    /// secret, so that remote opens and tokens made for its previous life
+    /// cannot be replayed.
     ///
     /// # Errors
     /// [`LayoutError::TooManyShapes`] if the layout has more than
     /// [`MAX_SHAPES`] distinct compartment shapes.
-    pub fn new(layout: Layout<N>, policy: Policy) -> Result<Self, LayoutError> {
+    pub fn new(layout: Layout<N>, policy: Policy, keys: BankKeys) -> Result<Self, LayoutError> {
         let free = FreeLists::new(&layout)?;
         let mut slots = heapless::Vec::new();
         for _ in 0..layout.len() {
@@ -315,6 +348,8 @@ impl<const N: usize, const K: usize> Bank<N, K> {
             code_heads: [NO_SLOT; N],
             code_next: [NO_SLOT; N],
             keypads: KeypadGuard::new(policy.lockout),
+            keys,
+            remote: RemoteGuard::default(),
             health: SensorHealth::new(policy.health),
             commands: Deque::new(),
             status_wanted,
@@ -348,6 +383,11 @@ impl<const N: usize, const K: usize> Bank<N, K> {
     /// The policy in force.
     pub fn policy(&self) -> &Policy {
         &self.policy
+    }
+
+    /// The bank's id (from its [`BankKeys`]).
+    pub fn id(&self) -> BankId {
+        self.keys.bank()
     }
 
     /// Counters since the bank was first started.
@@ -544,21 +584,21 @@ impl<const N: usize, const K: usize> Bank<N, K> {
         }
         let new_code = new.parcel.map(|p| p.code);
         match (old_code, new_code) {
-            (Some(old), None) => self.unindex_code(i, &old.reveal()),
-            (None, Some(new)) => self.index_code(i, &new.reveal()),
-            (Some(old), Some(new)) if !old.matches(&new.reveal()) => {
-                self.unindex_code(i, &old.reveal());
-                self.index_code(i, &new.reveal());
+            (Some(old), None) => self.unindex_code(i, &old),
+            (None, Some(new)) => self.index_code(i, &new),
+            (Some(old), Some(new)) if !old.ct_eq(&new) => {
+                self.unindex_code(i, &old);
+                self.index_code(i, &new);
             }
             _ => {}
         }
     }
 
-    fn bucket(code: &PickupCode) -> usize {
-        (code_value(code) % (N.max(1) as u64)) as usize
+    fn bucket(code: &CodeHash) -> usize {
+        (code.bucket_value() % (N.max(1) as u64)) as usize
     }
 
-    fn index_code(&mut self, i: usize, code: &PickupCode) {
+    fn index_code(&mut self, i: usize, code: &CodeHash) {
         let b = Self::bucket(code);
         let (Some(head), Ok(me)) = (self.code_heads.get(b).copied(), u16::try_from(i)) else {
             return;
@@ -571,7 +611,7 @@ impl<const N: usize, const K: usize> Bank<N, K> {
         }
     }
 
-    fn unindex_code(&mut self, i: usize, code: &PickupCode) {
+    fn unindex_code(&mut self, i: usize, code: &CodeHash) {
         let b = Self::bucket(code);
         let Ok(me) = u16::try_from(i) else { return };
         let after = self.code_next.get(i).copied().unwrap_or(NO_SLOT);
@@ -602,7 +642,7 @@ impl<const N: usize, const K: usize> Bank<N, K> {
     }
 
     /// Whether an active parcel holds `code` (issuing only; not constant time).
-    fn code_in_use(&self, code: &PickupCode) -> bool {
+    fn code_in_use(&self, code: &CodeHash) -> bool {
         let mut cur = self
             .code_heads
             .get(Self::bucket(code))
@@ -617,7 +657,7 @@ impl<const N: usize, const K: usize> Bank<N, K> {
                 .slots
                 .get(i)
                 .and_then(|s| s.parcel)
-                .is_some_and(|p| p.code.matches(code))
+                .is_some_and(|p| p.code.ct_eq(code))
             {
                 return true;
             }
@@ -755,8 +795,11 @@ impl<const N: usize, const K: usize> Bank<N, K> {
     // ----- domain calls ----------------------------------------------------
 
     /// Holds the best compartment for a parcel with `needs` until the
-    /// reservation hold runs out, and draws its pickup code from `rng` (sent
-    /// to the collector once the deposit is verified).
+    /// reservation hold runs out, and draws its pickup code from `rng`.
+    ///
+    /// The code is in the returned [`Reservation`], and only there: the bank
+    /// keeps its keyed hash ([`CodeHash`]). Send it to the collector when the
+    /// deposit is verified ([`NotificationKind::ParcelReady`]).
     ///
     /// # Errors
     /// [`BankError::NoFit`] with the reason to show (oversize, bank full, no
@@ -774,7 +817,41 @@ impl<const N: usize, const K: usize> Bank<N, K> {
         self.check_deposits_allowed()?;
         let i = self.free.choose(needs)?;
         let digits = usize::from(self.policy.code_digits);
-        let code = PickupCode::generate_unique(rng, digits, 16, |c| self.code_in_use(c))?;
+        let code = PickupCode::generate_unique(rng, digits, 16, |c| {
+            self.code_in_use(&CodeHash::of(&self.keys, c))
+        })?;
+        let hash = CodeHash::of(&self.keys, &code);
+        let mut r = self.hold(i, kind, hash, now);
+        r.code = Some(code);
+        Ok(r)
+    }
+
+    /// As [`Bank::reserve`], for a backend that draws the pickup code itself
+    /// and sends only its [`CodeHash`] (computed with the same bank keys, of
+    /// a code of [`Policy::code_digits`] digits): the code never reaches the
+    /// gateway.
+    ///
+    /// # Errors
+    /// As [`Bank::reserve`], and [`CodeError::CodeInUse`](codes::CodeError::CodeInUse)
+    /// if an active parcel has the same code: draw another and ask again.
+    pub fn reserve_with_code_hash(
+        &mut self,
+        needs: ParcelNeeds,
+        kind: ParcelKind,
+        code: CodeHash,
+        now: Instant,
+    ) -> Result<Reservation, BankError> {
+        self.begin(now, ROOM_ONE)?;
+        self.check_deposits_allowed()?;
+        if self.code_in_use(&code) {
+            return Err(codes::CodeError::CodeInUse.into());
+        }
+        let i = self.free.choose(needs)?;
+        Ok(self.hold(i, kind, code, now))
+    }
+
+    /// Reserves free compartment `i` for a new parcel whose code hashes to `code`.
+    fn hold(&mut self, i: usize, kind: ParcelKind, code: CodeHash, now: Instant) -> Reservation {
         let id = ParcelId(self.next_parcel);
         self.next_parcel = self.next_parcel.wrapping_add(1);
         self.latest = now;
@@ -783,7 +860,7 @@ impl<const N: usize, const K: usize> Bank<N, K> {
         s.parcel = Some(Parcel {
             id,
             kind,
-            code: StoredCode::new(code),
+            code,
             clock_base: now,
             deposited_at: None,
             notices: 0,
@@ -791,10 +868,11 @@ impl<const N: usize, const K: usize> Bank<N, K> {
         s.parcel_timer = Some(now + self.policy.reservation_hold);
         self.put(i, s);
         self.record(now, Actor::Backend, Some(i), AuditEvent::Reserved, None);
-        Ok(Reservation {
+        Reservation {
             compartment: self.id_of(i),
             parcel: id,
-        })
+            code: None,
+        }
     }
 
     fn check_deposits_allowed(&self) -> Result<(), BankError> {
@@ -915,10 +993,11 @@ impl<const N: usize, const K: usize> Bank<N, K> {
             .into());
         }
         self.keypads.check(keypad, now)?;
-        // Every stored code is compared, with no early exit.
+        // Hashed once; every stored hash is compared, with no early exit.
+        let typed = CodeHash::of(&self.keys, &typed);
         let mut found = None;
         for (i, s) in self.slots.iter().enumerate() {
-            let hit = s.stage == Stage::Stored && s.parcel.is_some_and(|p| p.code.matches(&typed));
+            let hit = s.stage == Stage::Stored && s.parcel.is_some_and(|p| p.code.ct_eq(&typed));
             if hit {
                 found = Some(i);
             }
@@ -934,18 +1013,7 @@ impl<const N: usize, const K: usize> Bank<N, K> {
                 None,
             );
             if outcome.spike_alert {
-                let evidence = Evidence::Keypad {
-                    keypad,
-                    failures: outcome.failures,
-                };
-                self.raise(now, AlertKind::KeypadAttack, None, evidence, None);
-                self.record(
-                    now,
-                    Actor::System,
-                    None,
-                    AuditEvent::KeypadAttackSuspected,
-                    None,
-                );
+                self.keypad_spike(keypad, outcome.failures, now);
             }
             return Ok(CodeOutcome::Rejected {
                 failures: outcome.failures,
@@ -979,29 +1047,20 @@ impl<const N: usize, const K: usize> Bank<N, K> {
         compartment: CompartmentId,
         now: Instant,
     ) -> Result<(), BankError> {
-        self.override_open(compartment, Actor::Staff, now)
+        self.begin(now, ROOM_ONE)?;
+        let (i, s, purpose) = self.override_target(compartment, Actor::Staff)?;
+        self.latest = now;
+        self.open_session(i, s, purpose, Actor::Staff, now);
+        Ok(())
     }
 
-    /// The backend opens a compartment remotely (audited), e.g. for a
-    /// recipient who lost the code. Not allowed on an out-of-service compartment.
-    ///
-    /// # Errors
-    /// As [`Bank::staff_open`], and [`BankError::OutOfService`].
-    pub fn remote_open(
-        &mut self,
-        compartment: CompartmentId,
-        now: Instant,
-    ) -> Result<(), BankError> {
-        self.override_open(compartment, Actor::Backend, now)
-    }
-
-    fn override_open(
-        &mut self,
+    /// Where an override by `by` would open `compartment`, and why; refuses
+    /// an out-of-service compartment unless staff ask. Changes nothing.
+    fn override_target(
+        &self,
         compartment: CompartmentId,
         by: Actor,
-        now: Instant,
-    ) -> Result<(), BankError> {
-        self.begin(now, ROOM_ONE)?;
+    ) -> Result<(usize, Slot, Purpose), BankError> {
         let (i, s) = self.slot_of(compartment)?;
         if self.power.critical() {
             return Err(BankError::ShuttingDown);
@@ -1009,21 +1068,11 @@ impl<const N: usize, const K: usize> Bank<N, K> {
         if by != Actor::Staff && s.out_of_service.is_some() {
             return Err(BankError::OutOfService(compartment));
         }
-        let purpose = match s.stage {
-            Stage::Free => Purpose::Inspection,
-            Stage::Reserved => Purpose::Deposit,
-            Stage::Stored => Purpose::Pickup,
-            Stage::Expired => Purpose::Removal,
-            Stage::Door { .. } => {
-                return Err(BankError::WrongStage {
-                    compartment,
-                    stage: s.stage,
-                });
-            }
-        };
-        self.latest = now;
-        self.open_session(i, s, purpose, by, now);
-        Ok(())
+        let purpose = override_purpose(s.stage).ok_or(BankError::WrongStage {
+            compartment,
+            stage: s.stage,
+        })?;
+        Ok((i, s, purpose))
     }
 
     /// Pushes a stored parcel's reminder, escalation and expiry back by `by`.
@@ -1540,12 +1589,7 @@ impl<const N: usize, const K: usize> Bank<N, K> {
                 self.put(i, s);
                 self.stats.deposits = self.stats.deposits.saturating_add(1);
                 self.record(now, by, Some(i), AuditEvent::DepositVerified, None);
-                self.notify(
-                    now,
-                    p.kind.collector(),
-                    i,
-                    NotificationKind::PickupCode(p.code.reveal()),
-                );
+                self.notify(now, p.kind.collector(), i, NotificationKind::ParcelReady);
             }
             (Purpose::Deposit, false) => {
                 self.settle_back(&mut s, purpose, now);
@@ -1887,6 +1931,17 @@ impl<const N: usize, const K: usize> Bank<N, K> {
         }
         let into_minute = Duration::from_secs(u64::from(wall.second()));
         Some((Duration::from_mins(u64::from(minutes)) - into_minute).max(Duration::from_secs(1)))
+    }
+}
+
+/// Why an override opens a compartment in `stage`; `None` during a door session.
+fn override_purpose(stage: Stage) -> Option<Purpose> {
+    match stage {
+        Stage::Free => Some(Purpose::Inspection),
+        Stage::Reserved => Some(Purpose::Deposit),
+        Stage::Stored => Some(Purpose::Pickup),
+        Stage::Expired => Some(Purpose::Removal),
+        Stage::Door { .. } => None,
     }
 }
 

@@ -4,15 +4,17 @@ use locker_proto::CompartmentId;
 use locker_proto::time::Instant;
 
 use super::audit::Actor;
-use super::codes::PickupCode;
 use super::parcel::ParcelId;
 
 /// What to tell someone.
 #[derive(Clone, Copy, Debug)]
 #[non_exhaustive]
 pub enum NotificationKind {
-    /// The deposit is verified: here is the code to collect it (sent once).
-    PickupCode(PickupCode),
+    /// The deposit is verified: the parcel waits for its collector. Send
+    /// them the pickup code handed out with the [`Reservation`](super::Reservation)
+    /// (or the backend's own code, or an [`OfflineToken`](super::OfflineToken)):
+    /// the bank keeps only the code's hash and cannot send it.
+    ParcelReady,
     /// The door closed on an empty compartment: put the parcel in and close
     /// again within the deposit window.
     NoParcelDetected,

@@ -1,11 +1,10 @@
-//! A parcel's life in a compartment: the stages, the door sessions, and the
-//! one small type that stores a pickup code.
+//! A parcel's life in a compartment: the stages and the door sessions.
 
 use locker_proto::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::audit::Actor;
-use super::codes::PickupCode;
+use super::codes::CodeHash;
 
 /// A parcel's number within the bank, assigned at reservation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -108,39 +107,13 @@ impl Stage {
     }
 }
 
-/// A pickup code as the bank keeps it. Today the code itself; a later change
-/// keeps a keyed hash instead, and only this type changes.
-#[derive(Clone, Copy, Serialize, Deserialize)]
-pub(crate) struct StoredCode(PickupCode);
-
-impl StoredCode {
-    pub(crate) fn new(code: PickupCode) -> Self {
-        StoredCode(code)
-    }
-
-    /// Constant-time comparison with an entered code.
-    pub(crate) fn matches(&self, entered: &PickupCode) -> bool {
-        self.0.ct_eq(entered)
-    }
-
-    /// The code to send to the collector, once.
-    pub(crate) fn reveal(&self) -> PickupCode {
-        self.0
-    }
-}
-
-impl core::fmt::Debug for StoredCode {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str("StoredCode(..)")
-    }
-}
-
 /// What the bank knows about the parcel in (or reserved for) a compartment.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 pub(crate) struct Parcel {
     pub(crate) id: ParcelId,
     pub(crate) kind: ParcelKind,
-    pub(crate) code: StoredCode,
+    /// The pickup code's keyed hash; the code itself is never kept.
+    pub(crate) code: CodeHash,
     /// When reminder, escalation and expiry are counted from: the deposit,
     /// moved later by extensions.
     pub(crate) clock_base: Instant,

@@ -12,8 +12,19 @@
 //! does not decode to consistent books, each with its own
 //! [`PersistError`]; it never panics and never half-restores.
 //!
-//! The body holds every compartment's books, the counters, the audit
-//! sequence and the audit records not yet polled (so a restart loses none).
+//! The body holds the bank id and the 8-byte [`BankKeys::fingerprint`],
+//! every compartment's books (with pickup codes only as keyed hashes, see
+//! [`CodeHash`](super::codes::CodeHash)), the counters, the remote-open books
+//! (last request id, recent opens, the lock), the audit sequence and the
+//! audit records not yet polled (so a restart loses none). No key and no
+//! pickup code is ever in a snapshot. A snapshot restored with keys of
+//! another bank or another secret is refused ([`PersistError::WrongBank`],
+//! [`PersistError::WrongKeys`]) rather than silently refusing every code.
+//!
+//! Version 2 (this one) added the keyed code hashes and the remote-open
+//! books; version 1 snapshots held codes in the clear and are refused with
+//! [`PersistError::UnsupportedVersion`]: drain the bank (or restore on the
+//! old build and let its parcels be collected) before upgrading.
 //! Times are stored relative to the moment of the snapshot and rebased onto
 //! the `now` of the restore: a monotonic clock restarts with the gateway, and
 //! downtime does not count towards deadlines (a parcel is not reminded about
@@ -27,8 +38,10 @@ use locker_proto::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::audit::{Actor, AuditEvent, AuditRecord};
+use super::keys::{BankId, BankKeys};
 use super::parcel::{Purpose, Stage};
 use super::power::PowerState;
+use super::remote::RemoteGuard;
 use super::slot::Slot;
 use super::stats::Stats;
 use super::{AUDIT_QUEUE, Bank, Layout, LayoutError, Policy};
@@ -36,7 +49,7 @@ use super::{AUDIT_QUEUE, Bank, Layout, LayoutError, Policy};
 /// The first bytes of every snapshot.
 pub const SNAPSHOT_MAGIC: [u8; 4] = *b"LKBK";
 /// The snapshot format this crate writes and reads.
-pub const SNAPSHOT_VERSION: u8 = 1;
+pub const SNAPSHOT_VERSION: u8 = 2;
 const HEADER: usize = 4 + 1 + 4;
 const TRAILER: usize = 4;
 
@@ -81,10 +94,28 @@ pub enum PersistError {
     /// The layout itself was refused.
     #[error(transparent)]
     Layout(#[from] LayoutError),
+    /// The snapshot belongs to another bank than the keys given.
+    #[error(
+        "the snapshot belongs to bank {} but the keys are bank {}'s: restore with this bank's keys",
+        snapshot.0, keys.0
+    )]
+    WrongBank {
+        /// The bank in the snapshot.
+        snapshot: BankId,
+        /// The bank of the keys given.
+        keys: BankId,
+    },
+    /// The keys given were derived from another secret than the snapshot's.
+    #[error(
+        "the bank keys do not match the snapshot (another bank secret?): restore with the secret the bank was provisioned with"
+    )]
+    WrongKeys,
 }
 
 #[derive(Serialize, Deserialize)]
-struct Body<S, A> {
+struct Body<S, A, R> {
+    bank: BankId,
+    keys: [u8; 8],
     taken_at: Instant,
     next_seq: u64,
     next_parcel: u32,
@@ -92,6 +123,7 @@ struct Body<S, A> {
     power: PowerStatus,
     stats: Stats,
     slots: S,
+    remote: R,
     audit: A,
 }
 
@@ -148,6 +180,8 @@ impl<const N: usize, const K: usize> Bank<N, K> {
         header.copy_from_slice(&head);
         let audit: Vec<AuditRecord, AUDIT_QUEUE> = self.audit.iter().copied().collect();
         let body = Body {
+            bank: self.keys.bank(),
+            keys: self.keys.fingerprint(),
             taken_at: self.latest,
             next_seq: self.next_seq,
             next_parcel: self.next_parcel,
@@ -155,6 +189,7 @@ impl<const N: usize, const K: usize> Bank<N, K> {
             power: self.power.status,
             stats: self.stats,
             slots: &self.slots[..],
+            remote: &self.remote,
             audit: &audit[..],
         };
         let room = rest.len().checked_sub(TRAILER).ok_or(too_small)?;
@@ -169,9 +204,9 @@ impl<const N: usize, const K: usize> Bank<N, K> {
         buf.get(..end + TRAILER).ok_or(too_small)
     }
 
-    /// Rebuilds a bank from a snapshot taken with the same `layout`, then
-    /// asks every node for full status to reconcile (see
-    /// [`Bank::handle_bulk_status`]). `now` is the restarted clock's time.
+    /// Rebuilds a bank from a snapshot taken with the same `layout` and the
+    /// same bank `keys`, then asks every node for full status to reconcile
+    /// (see [`Bank::handle_bulk_status`]). `now` is the restarted clock's time.
     ///
     /// # Errors
     /// A [`PersistError`] naming what is wrong with `bytes`; nothing is
@@ -179,6 +214,7 @@ impl<const N: usize, const K: usize> Bank<N, K> {
     pub fn restore(
         layout: Layout<N>,
         policy: Policy,
+        keys: BankKeys,
         bytes: &[u8],
         now: Instant,
     ) -> Result<Self, PersistError> {
@@ -210,21 +246,32 @@ impl<const N: usize, const K: usize> Bank<N, K> {
         let body_bytes = rest
             .get(..rest.len() - TRAILER)
             .ok_or(PersistError::Truncated { len })?;
-        let body: Body<Vec<Slot, N>, Vec<AuditRecord, AUDIT_QUEUE>> =
+        let body: Body<Vec<Slot, N>, Vec<AuditRecord, AUDIT_QUEUE>, RemoteGuard> =
             postcard::from_bytes(body_bytes).map_err(|_| PersistError::Inconsistent)?;
+        if body.bank != keys.bank() {
+            return Err(PersistError::WrongBank {
+                snapshot: body.bank,
+                keys: keys.bank(),
+            });
+        }
+        if body.keys != keys.fingerprint() {
+            return Err(PersistError::WrongKeys);
+        }
         if body.slots.len() != layout.len() {
             return Err(PersistError::LayoutChanged);
         }
         if !body.slots.iter().all(consistent) {
             return Err(PersistError::Inconsistent);
         }
-        let mut bank = Bank::new(layout, policy)?;
+        let mut bank = Bank::new(layout, policy, keys)?;
         bank.latest = now;
         bank.next_seq = body.next_seq;
         bank.next_parcel = body.next_parcel;
         bank.next_snapshot = body.next_snapshot;
         bank.power = PowerState { status: body.power };
         bank.stats = body.stats;
+        bank.remote = body.remote;
+        bank.remote.rebase(|t| shift(t, body.taken_at, now));
         for record in body.audit {
             let _ = bank.audit.push_back(record);
         }

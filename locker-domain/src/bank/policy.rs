@@ -78,9 +78,26 @@ pub struct Policy {
     pub lockout: LockoutPolicy,
     /// Sensor health thresholds.
     pub health: HealthPolicy,
+    /// The most remote opens the backend may make within
+    /// [`remote_open_window`](Self::remote_open_window), bank-wide (5). The
+    /// next one locks remote opens until staff clear the lock. At most
+    /// [`MAX_REMOTE_OPEN_LIMIT`](super::MAX_REMOTE_OPEN_LIMIT) (larger values
+    /// count as that); 0 refuses every remote open.
+    pub remote_open_limit: u8,
+    /// The sliding window of the remote-open limit (10 min).
+    pub remote_open_window: Duration,
 }
 
 impl Default for Policy {
+    /// The values of each field's docs.
+    ///
+    /// The remote-open limit (5 per 10 minutes) is the one a compromised
+    /// backend meets: a remote open is the exception path (a recipient who
+    /// lost the code, a support agent helping at the door), a few per day in
+    /// a busy bank, so five within ten minutes leaves room for a support
+    /// agent working through a small queue, and caps a backend in an
+    /// attacker's hands at five doors before the bank locks remote opens and
+    /// alerts staff, where the Moscow attack of December 2020 opened 2,732.
     fn default() -> Self {
         Policy {
             reminder_after: Duration::from_hours(24),
@@ -97,6 +114,8 @@ impl Default for Policy {
             quiet_hours: Some(QuietHours::hours(21, 8)),
             lockout: LockoutPolicy::default(),
             health: HealthPolicy::default(),
+            remote_open_limit: 5,
+            remote_open_window: Duration::from_mins(10),
         }
     }
 }

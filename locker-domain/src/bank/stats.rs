@@ -21,6 +21,15 @@ pub struct Stats {
     pub alerts: [u32; AlertKind::COUNT],
     /// Total time parcels spent between deposit and pickup, in milliseconds.
     pub dwell_total_ms: u64,
+    /// Authenticated remote opens accepted.
+    pub remote_opens: u32,
+    /// Remote opens refused for security (forged, replayed, stale, over the
+    /// rate limit or while locked).
+    pub remote_opens_refused: u32,
+    /// Offline tokens redeemed.
+    pub tokens_redeemed: u32,
+    /// Offline tokens refused (well-formed but not valid here and now).
+    pub tokens_refused: u32,
 }
 
 impl Stats {

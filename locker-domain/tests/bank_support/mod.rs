@@ -8,10 +8,12 @@
     clippy::panic
 )]
 
+use std::collections::BTreeMap;
+
 use locker_domain::bank::codes::PickupCode;
 use locker_domain::bank::{
-    Alert, AuditRecord, Bank, Compartment, CompartmentFlags, Layout, Notification,
-    NotificationKind, ParcelKind, ParcelNeeds, Policy, Reservation,
+    Alert, AuditRecord, Bank, BankId, BankKeys, Compartment, CompartmentFlags, Layout,
+    Notification, NotificationKind, ParcelKind, ParcelNeeds, Policy, Reservation,
 };
 use locker_proto::time::{Duration, Instant};
 use locker_proto::{
@@ -39,6 +41,11 @@ impl rand_core::RngCore for Dice {
             *b = self.next_u64() as u8;
         }
     }
+}
+
+/// The test bank's keys (bank 1042, a fixed secret).
+pub fn keys() -> BankKeys {
+    BankKeys::derive(BankId(1042), &[0x2b; 32])
 }
 
 pub fn small() -> Dimensions {
@@ -98,6 +105,9 @@ pub struct Sim<const N: usize> {
     pub alerts: Vec<Alert>,
     pub audit: Vec<AuditRecord>,
     pub commands: Vec<(NodeAddr, Command)>,
+    /// The codes handed out with reservations, by parcel number (what the
+    /// backend keeps for the collector's message).
+    pub codes: BTreeMap<u32, String>,
 }
 
 pub fn code_text(code: &PickupCode) -> String {
@@ -106,7 +116,7 @@ pub fn code_text(code: &PickupCode) -> String {
 
 impl<const N: usize> Sim<N> {
     pub fn new(n: usize, policy: Policy) -> Self {
-        let bank = Box::new(Bank::new(mixed_layout::<N>(n), policy).unwrap());
+        let bank = Box::new(Bank::new(mixed_layout::<N>(n), policy, keys()).unwrap());
         let mut sim = Sim {
             bank,
             physical: vec![Physical::default(); n],
@@ -116,6 +126,7 @@ impl<const N: usize> Sim<N> {
             alerts: Vec::new(),
             audit: Vec::new(),
             commands: Vec::new(),
+            codes: BTreeMap::new(),
         };
         sim.answer_status_requests();
         sim
@@ -243,16 +254,29 @@ impl<const N: usize> Sim<N> {
             .bank
             .reserve(needs, ParcelKind::Delivery, &mut self.dice, self.now)
             .unwrap();
+        self.remember(&r);
         self.drain();
         r
     }
 
-    /// The last pickup code sent for `id`.
+    /// Keeps the code handed out with `r`, as the backend does.
+    pub fn remember(&mut self, r: &Reservation) {
+        if let Some(code) = &r.code {
+            self.codes.insert(r.parcel.0, code_text(code));
+        }
+    }
+
+    /// The pickup code of the last parcel announced ready in `id`.
     pub fn code_for(&self, id: CompartmentId) -> Option<String> {
-        self.notes.iter().rev().find_map(|n| match n.kind {
-            NotificationKind::PickupCode(c) if n.compartment == id => Some(code_text(&c)),
-            _ => None,
-        })
+        self.notes
+            .iter()
+            .rev()
+            .find_map(|n| match (n.kind, n.parcel) {
+                (NotificationKind::ParcelReady, Some(p)) if n.compartment == id => {
+                    self.codes.get(&p.0).cloned()
+                }
+                _ => None,
+            })
     }
 
     /// Courier deposits a parcel in a reserved compartment; returns the code sent.

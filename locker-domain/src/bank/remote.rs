@@ -1,0 +1,478 @@
+//! Remote opens from the backend, their rate limit, and the staff actions
+//! that open many doors or lift the remote-open lock.
+//!
+//! # A remote open is authenticated, fresh and rationed
+//!
+//! A backend that wants a door opened (a recipient who lost the code, a
+//! support agent at the phone) sends a [`RemoteOpen`]: the compartment, a
+//! request id, and a 16-byte tag,
+//!
+//! ```text
+//! tag = HMAC-SHA256(backend key, "locker/v1/remote-open" || bank id (u32 LE)
+//!                   || compartment (u16 LE) || request id (u64 LE))[..16]
+//! ```
+//!
+//! made with the backend key of [`BankKeys`]
+//! ([`remote_open_tag`], [`RemoteOpen::signed`]). The bank, in
+//! [`Bank::remote_open`], checks in this order:
+//!
+//! 1. **The tag**, in constant time. A wrong one is [`RemoteOpenError::ForgedTag`],
+//!    with an [`AlertKind::ForgedRemoteOpen`] alert for staff (one per
+//!    rate-limit window, so a flood of forgeries is one alert and many audit
+//!    records).
+//! 2. **Freshness**: the request id must be greater than the last accepted
+//!    one; the same id again is [`RemoteOpenError::Replayed`], a smaller one
+//!    [`RemoteOpenError::Stale`] (a reordered or captured request). The last
+//!    id is part of the snapshot, so a restart does not reopen the window.
+//!    Use a counter, or the backend's clock in microseconds.
+//! 3. **The lock**: while remote opens are locked, every one is
+//!    [`RemoteOpenError::Locked`].
+//! 4. **The compartment** (exists, not out of service, no door session):
+//!    the ordinary [`BankError`]s, not audited, nothing consumed.
+//! 5. **The rate limit**: at most [`Policy::remote_open_limit`] accepted
+//!    opens in any [`Policy::remote_open_window`]. The one beyond it is
+//!    [`RemoteOpenError::RateLimited`], locks remote opens, and raises an
+//!    [`AlertKind::RemoteOpenFlood`] alert.
+//!
+//! Every refusal of steps 1–3 and 5 changes no door and no parcel, is
+//! counted in [`Stats::remote_opens_refused`](super::Stats::remote_opens_refused)
+//! and is audited as [`AuditEvent::RemoteOpenRefused`]. A request refused at
+//! step 3 or 5 still uses up its id, so a request held back by the lock
+//! cannot be replayed once staff clear it.
+//!
+//! The lock is lifted only by staff at the bank,
+//! [`Bank::staff_clear_remote_open_lock`] (audited with the staff id), which
+//! also starts a fresh window. It survives restarts.
+//!
+//! # Opening every door is a staff action only
+//!
+//! [`Bank::staff_open_all`] unlocks every door not already in a door
+//! session, with one [`AuditEvent::StaffOpened`] record naming the member
+//! of staff per door. There is no remote way to do this.
+//!
+//! # Example: the backend opens a door
+//!
+//! ```
+//! use locker_domain::bank::{Bank, BankError, BankId, BankKeys, Compartment, Layout, Policy,
+//!     RemoteOpen, RemoteOpenError, remote_open_tag};
+//! use locker_proto::{Channel, Command, CompartmentId, Dimensions, NodeAddr, SizeClass};
+//! use locker_proto::time::Instant;
+//!
+//! let secret = [0x5a; 32]; // provisioned, shared by bank and backend
+//! let keys = BankKeys::derive(BankId(3), &secret);
+//! let c = Compartment::new(CompartmentId(1), NodeAddr(1), Channel(0), SizeClass::Small,
+//!     Dimensions::new(420, 80, 600));
+//! let mut bank = Bank::<8>::new(Layout::new(&[c])?, Policy::default(), keys.clone())?;
+//! while bank.poll_command().is_some() {} // the start-up status requests
+//! let now = Instant::from_secs(10);
+//!
+//! // The backend signs with the same keys.
+//! let request = RemoteOpen::signed(&keys, CompartmentId(1), 1);
+//! assert_eq!(request.tag, remote_open_tag(&keys, CompartmentId(1), 1));
+//! bank.remote_open(&request, now)?;
+//! assert!(matches!(bank.poll_command(), Some((_, Command::Unlock { .. }))));
+//!
+//! // The same request again is a replay; a made-up tag is a forgery.
+//! assert_eq!(bank.remote_open(&request, now),
+//!     Err(BankError::RemoteOpen(RemoteOpenError::Replayed { request_id: 1 })));
+//! let forged = RemoteOpen { compartment: CompartmentId(1), request_id: 2, tag: [0; 16] };
+//! assert_eq!(bank.remote_open(&forged, now),
+//!     Err(BankError::RemoteOpen(RemoteOpenError::ForgedTag)));
+//! assert_eq!(bank.stats().remote_opens_refused, 2);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use heapless::Vec;
+use locker_proto::CompartmentId;
+use locker_proto::time::Instant;
+use serde::{Deserialize, Serialize};
+
+use super::alert::{AlertKind, Evidence};
+use super::audit::{Actor, AuditEvent, StaffId};
+use super::error::{BankError, Queue};
+use super::keys::{BankKeys, TAG_LEN, mac, verify};
+use super::parcel::Stage;
+use super::policy::Policy;
+use super::{AUDIT_QUEUE, Bank, COMMAND_QUEUE, ROOM_ONE};
+
+/// The largest [`Policy::remote_open_limit`] the bank honours: it keeps the
+/// times of this many accepted opens (8 bytes each).
+pub const MAX_REMOTE_OPEN_LIMIT: u8 = 32;
+
+const LABEL: &[u8] = b"locker/v1/remote-open";
+
+/// A remote open as the backend sends it (see the [module docs](self)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct RemoteOpen {
+    /// The compartment to open.
+    pub compartment: CompartmentId,
+    /// Strictly greater than every request id the bank accepted before.
+    pub request_id: u64,
+    /// [`remote_open_tag`] of the above under the bank's backend key.
+    pub tag: [u8; TAG_LEN],
+}
+
+/// The tag of a remote open of `compartment` with `request_id`, under the
+/// backend key of `keys`:
+/// `HMAC-SHA256(backend key, "locker/v1/remote-open" || bank id (u32 LE) ||
+/// compartment (u16 LE) || request_id (u64 LE))`, first 16 bytes.
+pub fn remote_open_tag(
+    keys: &BankKeys,
+    compartment: CompartmentId,
+    request_id: u64,
+) -> [u8; TAG_LEN] {
+    mac(
+        keys.remote_open_key(),
+        &[
+            LABEL,
+            &keys.bank().0.to_le_bytes(),
+            &compartment.0.to_le_bytes(),
+            &request_id.to_le_bytes(),
+        ],
+    )
+}
+
+impl RemoteOpen {
+    /// A remote open signed with `keys` (what the backend sends).
+    pub fn signed(keys: &BankKeys, compartment: CompartmentId, request_id: u64) -> Self {
+        RemoteOpen {
+            compartment,
+            request_id,
+            tag: remote_open_tag(keys, compartment, request_id),
+        }
+    }
+
+    /// Whether the tag is right for `keys`, compared in constant time.
+    pub fn verify(&self, keys: &BankKeys) -> bool {
+        verify(
+            keys.remote_open_key(),
+            &[
+                LABEL,
+                &keys.bank().0.to_le_bytes(),
+                &self.compartment.0.to_le_bytes(),
+                &self.request_id.to_le_bytes(),
+            ],
+            &self.tag,
+        )
+    }
+}
+
+/// Why a remote open was refused for security. Every one is audited and
+/// counted; none opens anything.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum RemoteOpenError {
+    /// The tag is not the backend key's: forged, corrupted, or signed for
+    /// another bank.
+    #[error(
+        "the remote open's tag is wrong (forged, corrupted, or signed with another bank's key): refused and reported to staff"
+    )]
+    ForgedTag,
+    /// The request id was accepted before.
+    #[error("remote open request {request_id} was already carried out: send a new request id")]
+    Replayed {
+        /// The id sent.
+        request_id: u64,
+    },
+    /// The request id is older than the last one accepted (reordered or replayed).
+    #[error(
+        "remote open request {request_id} is older than the last accepted ({last}): request ids must increase"
+    )]
+    Stale {
+        /// The id sent.
+        request_id: u64,
+        /// The last id accepted.
+        last: u64,
+    },
+    /// This request went over the bank-wide limit: remote opens are now locked.
+    #[error(
+        "more than {limit} remote opens within the window: remote opens are locked until staff check the bank and clear the lock"
+    )]
+    RateLimited {
+        /// The limit in force.
+        limit: u8,
+    },
+    /// Remote opens are locked since the limit was exceeded.
+    #[error(
+        "remote opens are locked after too many in a short time: staff must check the bank and clear the lock"
+    )]
+    Locked,
+}
+
+/// The remote-open books: last request id, recent opens, the lock.
+/// Persisted in the snapshot.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct RemoteGuard {
+    /// The last request id used up (accepted, or refused by the lock).
+    last_request: Option<u64>,
+    /// When the accepted opens of the current window happened, oldest first.
+    opens: Vec<Instant, { MAX_REMOTE_OPEN_LIMIT as usize }>,
+    /// When remote opens were locked, if they are.
+    locked_at: Option<Instant>,
+    /// When the last forged-tag alert was raised.
+    forged_alert_at: Option<Instant>,
+}
+
+impl RemoteGuard {
+    fn limit(policy: &Policy) -> u8 {
+        policy.remote_open_limit.min(MAX_REMOTE_OPEN_LIMIT)
+    }
+
+    /// Accepted opens within the window ending at `now`.
+    fn opens_in_window(&self, policy: &Policy, now: Instant) -> u8 {
+        let n = self
+            .opens
+            .iter()
+            .filter(|t| now.saturating_since(**t) < policy.remote_open_window)
+            .count();
+        u8::try_from(n).unwrap_or(u8::MAX)
+    }
+
+    fn freshness(&self, request_id: u64) -> Result<(), RemoteOpenError> {
+        match self.last_request {
+            Some(last) if request_id == last => Err(RemoteOpenError::Replayed { request_id }),
+            Some(last) if request_id < last => Err(RemoteOpenError::Stale { request_id, last }),
+            _ => Ok(()),
+        }
+    }
+
+    fn use_up(&mut self, request_id: u64) {
+        self.last_request = Some(request_id);
+    }
+
+    fn accept(&mut self, policy: &Policy, request_id: u64, now: Instant) {
+        self.use_up(request_id);
+        let window = policy.remote_open_window;
+        self.opens.retain(|t| now.saturating_since(*t) < window);
+        if self.opens.is_full() && !self.opens.is_empty() {
+            self.opens.remove(0);
+        }
+        let _ = self.opens.push(now);
+    }
+
+    pub(crate) fn rebase(&mut self, shift: impl Fn(Instant) -> Instant) {
+        for t in self.opens.iter_mut() {
+            *t = shift(*t);
+        }
+        self.locked_at = self.locked_at.map(&shift);
+        self.forged_alert_at = self.forged_alert_at.map(&shift);
+    }
+}
+
+/// What one [`Bank::staff_open_all`] call did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpenAll {
+    /// Doors unlocked by this call.
+    pub opened: u16,
+    /// Doors still to open: drain the outputs and call again.
+    pub remaining: u16,
+}
+
+impl<const N: usize, const K: usize> Bank<N, K> {
+    /// Opens a compartment for the backend, if the request is authentic,
+    /// fresh and within the rate limit (see the [module docs](self#a-remote-open-is-authenticated-fresh-and-rationed)).
+    /// A stored parcel is handed over (audited as a backend override), a
+    /// reserved compartment opened for its deposit, an expired parcel for
+    /// removal, an empty compartment for inspection.
+    ///
+    /// # Errors
+    /// [`BankError::RemoteOpen`] for a forged tag, a replayed or stale
+    /// request id, the limit exceeded now or earlier: audited and counted,
+    /// nothing opened. [`BankError::UnknownCompartment`],
+    /// [`BankError::OutOfService`], [`BankError::WrongStage`] (door session
+    /// under way), [`BankError::ShuttingDown`]: nothing changed, the request
+    /// id not used up. [`BankError::TimeWentBackwards`],
+    /// [`BankError::OutputFull`]: nothing changed, nothing audited.
+    pub fn remote_open(&mut self, request: &RemoteOpen, now: Instant) -> Result<(), BankError> {
+        self.begin(now, ROOM_ONE)?;
+        if !request.verify(&self.keys) {
+            self.latest = now;
+            let window = self.policy.remote_open_window;
+            let due = self
+                .remote
+                .forged_alert_at
+                .is_none_or(|at| now.saturating_since(at) >= window);
+            if due {
+                self.remote.forged_alert_at = Some(now);
+                let evidence = Evidence::RemoteOpen {
+                    request_id: request.request_id,
+                };
+                self.raise(now, AlertKind::ForgedRemoteOpen, None, evidence, None);
+            }
+            return Err(self.refuse_remote(request, RemoteOpenError::ForgedTag, now));
+        }
+        if let Err(reason) = self.remote.freshness(request.request_id) {
+            self.latest = now;
+            return Err(self.refuse_remote(request, reason, now));
+        }
+        if self.remote.locked_at.is_some() {
+            self.latest = now;
+            self.remote.use_up(request.request_id);
+            return Err(self.refuse_remote(request, RemoteOpenError::Locked, now));
+        }
+        let (i, s, purpose) = self.override_target(request.compartment, Actor::Backend)?;
+        let limit = RemoteGuard::limit(&self.policy);
+        let opens = self.remote.opens_in_window(&self.policy, now);
+        self.latest = now;
+        if opens >= limit {
+            self.remote.use_up(request.request_id);
+            self.remote.locked_at = Some(now);
+            let evidence = Evidence::RemoteOpens {
+                opens,
+                window: self.policy.remote_open_window,
+            };
+            self.raise(now, AlertKind::RemoteOpenFlood, None, evidence, None);
+            self.record(
+                now,
+                Actor::System,
+                None,
+                AuditEvent::RemoteOpensLocked { opens },
+                None,
+            );
+            return Err(self.refuse_remote(request, RemoteOpenError::RateLimited { limit }, now));
+        }
+        self.remote.accept(&self.policy, request.request_id, now);
+        self.stats.remote_opens = self.stats.remote_opens.saturating_add(1);
+        let event = AuditEvent::RemoteOpenAccepted {
+            request_id: request.request_id,
+        };
+        self.record(now, Actor::Backend, Some(i), event, None);
+        self.open_session(i, s, purpose, Actor::Backend, now);
+        Ok(())
+    }
+
+    /// Audits and counts a refused remote open; returns the error to give.
+    fn refuse_remote(
+        &mut self,
+        request: &RemoteOpen,
+        reason: RemoteOpenError,
+        now: Instant,
+    ) -> BankError {
+        self.stats.remote_opens_refused = self.stats.remote_opens_refused.saturating_add(1);
+        let event = AuditEvent::RemoteOpenRefused {
+            compartment: request.compartment,
+            request_id: request.request_id,
+            reason,
+        };
+        self.record(now, Actor::Backend, None, event, None);
+        BankError::RemoteOpen(reason)
+    }
+
+    /// Whether remote opens are locked (the rate limit was exceeded and staff
+    /// have not cleared it yet).
+    pub fn remote_opens_locked(&self) -> bool {
+        self.remote.locked_at.is_some()
+    }
+
+    /// The last remote-open request id used up, if any: the next request
+    /// must carry a greater one.
+    pub fn last_remote_request(&self) -> Option<u64> {
+        self.remote.last_request
+    }
+
+    /// Staff at the bank lift the remote-open lock after checking the bank
+    /// (audited with `staff`). The rate-limit window starts afresh. Returns
+    /// whether a lock was lifted; without one, nothing happens.
+    ///
+    /// # Errors
+    /// [`BankError::TimeWentBackwards`]; [`BankError::OutputFull`].
+    pub fn staff_clear_remote_open_lock(
+        &mut self,
+        staff: StaffId,
+        now: Instant,
+    ) -> Result<bool, BankError> {
+        self.begin(now, ROOM_ONE)?;
+        self.latest = now;
+        if self.remote.locked_at.is_none() {
+            return Ok(false);
+        }
+        self.remote.locked_at = None;
+        self.remote.opens.clear();
+        self.record(
+            now,
+            Actor::Staff,
+            None,
+            AuditEvent::RemoteOpenLockCleared { staff },
+            None,
+        );
+        Ok(true)
+    }
+
+    /// A member of staff at the bank opens every door not already in a door
+    /// session (out-of-service ones included), each audited with `staff`: the
+    /// only way to open all doors at once. Stored parcels are handed to
+    /// staff, reserved compartments opened for deposit, empty ones for
+    /// inspection.
+    ///
+    /// A big bank does not fit in the command queue at once: each call opens
+    /// as many doors as the output queues have room for and says how many
+    /// remain; drain the outputs ([`Bank::poll_command`], [`Bank::poll_audit`])
+    /// and call again until none remain. Doors already opening are skipped,
+    /// so calling again never opens a door twice.
+    ///
+    /// # Errors
+    /// [`BankError::ShuttingDown`] on a critical battery;
+    /// [`BankError::OutputFull`] when not a single door fits;
+    /// [`BankError::TimeWentBackwards`].
+    pub fn staff_open_all(&mut self, staff: StaffId, now: Instant) -> Result<OpenAll, BankError> {
+        self.check_time(now)?;
+        if self.power.critical() {
+            return Err(BankError::ShuttingDown);
+        }
+        let closed = |s: &&super::slot::Slot| !matches!(s.stage, Stage::Door { .. });
+        let wanted = self.slots.iter().filter(closed).count();
+        let free_commands = COMMAND_QUEUE.saturating_sub(self.commands.len());
+        // Two records per door and one for the whole call.
+        let free_audit = AUDIT_QUEUE.saturating_sub(self.audit.len());
+        let fit = free_commands.min(free_audit.saturating_sub(1) / 2);
+        if fit == 0 && (wanted > 0 || free_audit == 0) {
+            let queue = if free_commands == 0 {
+                Queue::Commands
+            } else {
+                Queue::Audit
+            };
+            return Err(BankError::OutputFull(queue));
+        }
+        self.latest = now;
+        let mut opened = 0usize;
+        for i in 0..self.slots.len() {
+            if opened >= fit {
+                break;
+            }
+            let Some(s) = self.slots.get(i).copied() else {
+                break;
+            };
+            let Some(purpose) = super::override_purpose(s.stage) else {
+                continue;
+            };
+            self.record(
+                now,
+                Actor::Staff,
+                Some(i),
+                AuditEvent::StaffOpened { staff },
+                None,
+            );
+            self.open_session(i, s, purpose, Actor::Staff, now);
+            opened += 1;
+        }
+        let count = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
+        let result = OpenAll {
+            opened: count(opened),
+            remaining: count(wanted - opened),
+        };
+        self.record(
+            now,
+            Actor::Staff,
+            None,
+            AuditEvent::StaffOpenAll {
+                staff,
+                opened: result.opened,
+                remaining: result.remaining,
+            },
+            None,
+        );
+        Ok(result)
+    }
+}
