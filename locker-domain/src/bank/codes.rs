@@ -24,7 +24,7 @@
 //!
 //! The bank never keeps a code. It keeps a [`CodeHash`]: HMAC-SHA256 under
 //! the bank's code key (derived from the bank secret, see
-//! [`BankKeys`](super::BankKeys)) of the bank id and the code's digits,
+//! [`BankKeys`]) of the bank id and the code's digits,
 //! truncated to 16 bytes. A code the bank draws is handed to the caller once
 //! (in the [`Reservation`](super::Reservation), for the recipient's message);
 //! a backend that draws its own codes announces only the hash

@@ -1,49 +1,5 @@
 //! The bank's secrets: one 32-byte bank secret, and the per-purpose keys
-//! derived from it.
-//!
-//! The operator's backend and the bank share one random 32-byte secret per
-//! bank (provisioned into the gateway's secure storage, never sent over the
-//! uplink). Both derive the same [`BankKeys`] from it with HKDF-SHA256
-//! (RFC 5869):
-//!
-//! ```text
-//! PRK = HKDF-Extract(salt = "locker/v1/bank-keys", IKM = bank secret)
-//! key = HKDF-Expand(PRK, info = label || bank id (u32 LE), 32 bytes)
-//! ```
-//!
-//! | label | key | used for |
-//! |---|---|---|
-//! | `locker/v1/code-hash` | code key | [`CodeHash`](super::codes::CodeHash): pickup codes at rest |
-//! | `locker/v1/remote-open` | backend key | [`RemoteOpen`](super::RemoteOpen) tags |
-//! | `locker/v1/offline-token` | token key | [`OfflineToken`](super::OfflineToken) tags |
-//!
-//! One key per purpose means a tag made for one purpose is never valid for
-//! another (a remote-open tag cannot be replayed as a token), and the bank
-//! id in the info means two banks given the same secret by mistake still
-//! get different keys.
-//!
-//! Every MAC is HMAC-SHA256 truncated to its first 16 bytes (128 bits: a
-//! forger's odds per attempt are 2^-128, and every attempt is audited).
-//! SHA-256 uses only additions, rotations and logic operations, no
-//! multiplications or table look-ups indexed by secrets, so it runs in
-//! constant time even on a Cortex-M0; tags are compared with
-//! `verify_truncated_left` (constant time, from the `digest` crate).
-//!
-//! The keys are never persisted in a snapshot (a snapshot only carries
-//! [`BankKeys::fingerprint`], so a restore with the wrong secret is refused)
-//! and never shown: `Debug` prints the bank id only.
-//!
-//! ```
-//! use locker_domain::bank::{BankId, BankKeys};
-//!
-//! // In production: 32 bytes from the provisioning system, not a constant.
-//! let secret = [7u8; 32];
-//! let keys = BankKeys::derive(BankId(1042), &secret);
-//! assert_eq!(keys.bank(), BankId(1042));
-//! assert_eq!(format!("{keys:?}"), "BankKeys { bank: BankId(1042), .. }");
-//! // The backend derives the same keys from the same secret.
-//! assert_eq!(BankKeys::derive(BankId(1042), &secret).fingerprint(), keys.fingerprint());
-//! ```
+//! derived from it (see [`BankKeys`]).
 
 use core::fmt;
 
@@ -70,10 +26,54 @@ const LABEL_KEY_CHECK: &[u8] = b"locker/v1/key-check";
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct BankId(pub u32);
 
-/// The keys of one bank, derived from its secret (see the [module docs](self)).
+/// The keys of one bank, derived from its secret.
 ///
-/// `Debug` shows the bank id only. Clone it only where it is needed: the
-/// bank holds one copy.
+///
+/// The operator's backend and the bank share one random 32-byte secret per
+/// bank (provisioned into the gateway's secure storage, never sent over the
+/// uplink). Both derive the same [`BankKeys`] from it with HKDF-SHA256
+/// (RFC 5869):
+///
+/// ```text
+/// PRK = HKDF-Extract(salt = "locker/v1/bank-keys", IKM = bank secret)
+/// key = HKDF-Expand(PRK, info = label || bank id (u32 LE), 32 bytes)
+/// ```
+///
+/// | label | key | used for |
+/// |---|---|---|
+/// | `locker/v1/code-hash` | code key | [`CodeHash`](super::codes::CodeHash): pickup codes at rest |
+/// | `locker/v1/remote-open` | backend key | [`RemoteOpen`](super::RemoteOpen) tags |
+/// | `locker/v1/offline-token` | token key | [`OfflineToken`](super::OfflineToken) tags |
+///
+/// One key per purpose means a tag made for one purpose is never valid for
+/// another (a remote-open tag cannot be replayed as a token), and the bank
+/// id in the info means two banks given the same secret by mistake still
+/// get different keys.
+///
+/// Every MAC is HMAC-SHA256 truncated to its first 16 bytes (128 bits: a
+/// forger's odds per attempt are 2^-128, and every attempt is audited).
+/// SHA-256 uses only additions, rotations and logic operations, no
+/// multiplications or table look-ups indexed by secrets, so it runs in
+/// constant time even on a Cortex-M0; tags are compared with
+/// `verify_truncated_left` (constant time, from the `digest` crate).
+///
+/// The keys are never persisted in a snapshot (a snapshot only carries
+/// [`BankKeys::fingerprint`], so a restore with the wrong secret is refused)
+/// and never shown: `Debug` prints the bank id only.
+///
+/// ```
+/// use locker_domain::bank::{BankId, BankKeys};
+///
+/// // In production: 32 bytes from the provisioning system, not a constant.
+/// let secret = [7u8; 32];
+/// let keys = BankKeys::derive(BankId(1042), &secret);
+/// assert_eq!(keys.bank(), BankId(1042));
+/// assert_eq!(format!("{keys:?}"), "BankKeys { bank: BankId(1042), .. }");
+/// // The backend derives the same keys from the same secret.
+/// assert_eq!(BankKeys::derive(BankId(1042), &secret).fingerprint(), keys.fingerprint());
+/// ```
+///
+/// Clone it only where it is needed: the bank holds one copy.
 #[derive(Clone)]
 pub struct BankKeys {
     bank: BankId,

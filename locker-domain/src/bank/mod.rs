@@ -53,14 +53,43 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Security: who may open a door
+//!
+//! In December 2020 an attacker who reached a locker operator's backend
+//! opened 2,732 parcel lockers across Moscow at once. The bank therefore
+//! opens a door only for a valid pickup code or offline token, an
+//! authenticated and rationed backend command, or an audited staff action,
+//! and it assumes that an attacker may hold the backend connection, or a
+//! copy of the gateway's persisted state.
+//!
+//! | the attacker has | what stops him |
+//! |---|---|
+//! | the uplink, but not the bank secret | every [`RemoteOpen`] carries an HMAC-SHA256 tag under the backend key; forged, replayed and reordered requests are refused, audited, counted, and staff get an [`AlertKind::ForgedRemoteOpen`] alert |
+//! | the backend itself, keys and all | the bank-wide rate limit: at most [`Policy::remote_open_limit`] remote opens per [`Policy::remote_open_window`] (5 per 10 minutes by default); the next one locks remote opens, raises [`AlertKind::RemoteOpenFlood`] and every further one is refused until staff at the bank clear the lock ([`Bank::staff_clear_remote_open_lock`]). The lock survives restarts. There is no remote "open all": [`Bank::staff_open_all`] is a staff action, audited door by door with the staff id |
+//! | a copy of the snapshot (stolen SD card, backup) | pickup codes are kept only as keyed hashes ([`CodeHash`]); the keys are never persisted ([`BankKeys`]); the snapshot holds nothing that opens a door |
+//! | a phone or a QR printer | an [`OfflineToken`] is bound to bank, compartment, parcel and expiry under the token key, checked offline in constant time, good once; a wrong token counts against the reader like a wrong code |
+//! | a keypad and patience | the [`KeypadGuard`] lockout and the bank-wide spike alert (see [`codes`]) |
+//!
+//! Every security refusal opens nothing and changes no parcel, but leaves a
+//! trace: an [`AuditRecord`], a counter in [`Stats`], and where staff must
+//! act, an [`Alert`]. Commands on the bus between gateway and nodes are
+//! authenticated by the link layer (`locker-proto`), not here.
+//!
+//! Not defended here: an attacker who holds the bank secret *and* is at the
+//! keypad can compute every code's hash and test codes offline (keep the
+//! secret in the gateway's secure element or TPM, not next to the state
+//! file); and a bank started afresh with [`Bank::new`] instead of restored
+//! has forgotten its last remote-open request id and its parcel numbers, so
+//! give it a new bank secret (new keys invalidate everything issued before).
+//!
 //! # Capacity and memory
 //!
 //! Everything is fixed size; nothing allocates. State per compartment, pinned
 //! by the `bytes_per_compartment_are_pinned` test:
 //! [`BYTES_PER_COMPARTMENT`] = 163 bytes on a 64-bit gateway: the layout
-//! entry and its two lookups (16), the compartment's books (stage, parcel with
-//! its code, last readings, two timers), the timer heap (10), the free lists
-//! (5), the code index (4) and sensor health. A 10,000-compartment bank needs
+//! entry and its two lookups (16), the compartment's books (stage, parcel
+//! with its 16-byte code hash, last readings, two timers), the timer heap
+//! (10), the free lists (5), the code index (4) and sensor health. A 10,000-compartment bank needs
 //! about 1.6 MB; a 32-compartment bank about 5 KiB plus the output queues
 //! (about 14 KiB), which fits a gateway MCU.
 //!
@@ -95,10 +124,11 @@
 //! Allocation looks at each compartment *shape* once (at most
 //! [`MAX_SHAPES`]), the next deadline is the top of a binary heap, a node
 //! report finds its compartment by binary search. [`Bank::enter_code`]
-//! deliberately compares the typed code with every active parcel's code in
-//! constant time, without stopping at a match, so how long it takes does
-//! not reveal where a code matched: it is `O(N)` (about 0.1 ms at 10,000
-//! compartments), at the pace of a human at a keypad.
+//! hashes the typed code once (one HMAC-SHA256) and deliberately compares
+//! the hash with every active parcel's hash in constant time, without
+//! stopping at a match, so how long it takes does not reveal where a code
+//! matched: it is `O(N)` (about 0.1 ms at 10,000 compartments), at the pace
+//! of a human at a keypad.
 //!
 //! Measured by `benches/bank.rs` (criterion medians, one run, x86-64 gateway
 //! class machine; the 10,000-capacity bank is wired with the 7,904

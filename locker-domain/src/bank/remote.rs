@@ -1,86 +1,5 @@
 //! Remote opens from the backend, their rate limit, and the staff actions
 //! that open many doors or lift the remote-open lock.
-//!
-//! # A remote open is authenticated, fresh and rationed
-//!
-//! A backend that wants a door opened (a recipient who lost the code, a
-//! support agent at the phone) sends a [`RemoteOpen`]: the compartment, a
-//! request id, and a 16-byte tag,
-//!
-//! ```text
-//! tag = HMAC-SHA256(backend key, "locker/v1/remote-open" || bank id (u32 LE)
-//!                   || compartment (u16 LE) || request id (u64 LE))[..16]
-//! ```
-//!
-//! made with the backend key of [`BankKeys`]
-//! ([`remote_open_tag`], [`RemoteOpen::signed`]). The bank, in
-//! [`Bank::remote_open`], checks in this order:
-//!
-//! 1. **The tag**, in constant time. A wrong one is [`RemoteOpenError::ForgedTag`],
-//!    with an [`AlertKind::ForgedRemoteOpen`] alert for staff (one per
-//!    rate-limit window, so a flood of forgeries is one alert and many audit
-//!    records).
-//! 2. **Freshness**: the request id must be greater than the last accepted
-//!    one; the same id again is [`RemoteOpenError::Replayed`], a smaller one
-//!    [`RemoteOpenError::Stale`] (a reordered or captured request). The last
-//!    id is part of the snapshot, so a restart does not reopen the window.
-//!    Use a counter, or the backend's clock in microseconds.
-//! 3. **The lock**: while remote opens are locked, every one is
-//!    [`RemoteOpenError::Locked`].
-//! 4. **The compartment** (exists, not out of service, no door session):
-//!    the ordinary [`BankError`]s, not audited, nothing consumed.
-//! 5. **The rate limit**: at most [`Policy::remote_open_limit`] accepted
-//!    opens in any [`Policy::remote_open_window`]. The one beyond it is
-//!    [`RemoteOpenError::RateLimited`], locks remote opens, and raises an
-//!    [`AlertKind::RemoteOpenFlood`] alert.
-//!
-//! Every refusal of steps 1–3 and 5 changes no door and no parcel, is
-//! counted in [`Stats::remote_opens_refused`](super::Stats::remote_opens_refused)
-//! and is audited as [`AuditEvent::RemoteOpenRefused`]. A request refused at
-//! step 3 or 5 still uses up its id, so a request held back by the lock
-//! cannot be replayed once staff clear it.
-//!
-//! The lock is lifted only by staff at the bank,
-//! [`Bank::staff_clear_remote_open_lock`] (audited with the staff id), which
-//! also starts a fresh window. It survives restarts.
-//!
-//! # Opening every door is a staff action only
-//!
-//! [`Bank::staff_open_all`] unlocks every door not already in a door
-//! session, with one [`AuditEvent::StaffOpened`] record naming the member
-//! of staff per door. There is no remote way to do this.
-//!
-//! # Example: the backend opens a door
-//!
-//! ```
-//! use locker_domain::bank::{Bank, BankError, BankId, BankKeys, Compartment, Layout, Policy,
-//!     RemoteOpen, RemoteOpenError, remote_open_tag};
-//! use locker_proto::{Channel, Command, CompartmentId, Dimensions, NodeAddr, SizeClass};
-//! use locker_proto::time::Instant;
-//!
-//! let secret = [0x5a; 32]; // provisioned, shared by bank and backend
-//! let keys = BankKeys::derive(BankId(3), &secret);
-//! let c = Compartment::new(CompartmentId(1), NodeAddr(1), Channel(0), SizeClass::Small,
-//!     Dimensions::new(420, 80, 600));
-//! let mut bank = Bank::<8>::new(Layout::new(&[c])?, Policy::default(), keys.clone())?;
-//! while bank.poll_command().is_some() {} // the start-up status requests
-//! let now = Instant::from_secs(10);
-//!
-//! // The backend signs with the same keys.
-//! let request = RemoteOpen::signed(&keys, CompartmentId(1), 1);
-//! assert_eq!(request.tag, remote_open_tag(&keys, CompartmentId(1), 1));
-//! bank.remote_open(&request, now)?;
-//! assert!(matches!(bank.poll_command(), Some((_, Command::Unlock { .. }))));
-//!
-//! // The same request again is a replay; a made-up tag is a forgery.
-//! assert_eq!(bank.remote_open(&request, now),
-//!     Err(BankError::RemoteOpen(RemoteOpenError::Replayed { request_id: 1 })));
-//! let forged = RemoteOpen { compartment: CompartmentId(1), request_id: 2, tag: [0; 16] };
-//! assert_eq!(bank.remote_open(&forged, now),
-//!     Err(BankError::RemoteOpen(RemoteOpenError::ForgedTag)));
-//! assert_eq!(bank.stats().remote_opens_refused, 2);
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
 
 use heapless::Vec;
 use locker_proto::CompartmentId;
@@ -101,7 +20,80 @@ pub const MAX_REMOTE_OPEN_LIMIT: u8 = 32;
 
 const LABEL: &[u8] = b"locker/v1/remote-open";
 
-/// A remote open as the backend sends it (see the [module docs](self)).
+/// A remote open as the backend sends it: authenticated, fresh, rationed.
+///
+/// A backend that wants a door opened (a recipient who lost the code, a
+/// support agent at the phone) sends a [`RemoteOpen`]: the compartment, a
+/// request id, and a 16-byte tag,
+///
+/// ```text
+/// tag = HMAC-SHA256(backend key, "locker/v1/remote-open" || bank id (u32 LE)
+///                   || compartment (u16 LE) || request id (u64 LE))[..16]
+/// ```
+///
+/// made with the backend key of [`BankKeys`]
+/// ([`remote_open_tag`], [`RemoteOpen::signed`]). The bank, in
+/// [`Bank::remote_open`], checks in this order:
+///
+/// 1. **The tag**, in constant time. A wrong one is [`RemoteOpenError::ForgedTag`],
+///    with an [`AlertKind::ForgedRemoteOpen`] alert for staff (one per
+///    rate-limit window, so a flood of forgeries is one alert and many audit
+///    records).
+/// 2. **Freshness**: the request id must be greater than the last accepted
+///    one; the same id again is [`RemoteOpenError::Replayed`], a smaller one
+///    [`RemoteOpenError::Stale`] (a reordered or captured request). The last
+///    id is part of the snapshot, so a restart does not reopen the window.
+///    Use a counter, or the backend's clock in microseconds.
+/// 3. **The lock**: while remote opens are locked, every one is
+///    [`RemoteOpenError::Locked`].
+/// 4. **The compartment** (exists, not out of service, no door session):
+///    the ordinary [`BankError`]s, not audited, nothing consumed.
+/// 5. **The rate limit**: at most [`Policy::remote_open_limit`] accepted
+///    opens in any [`Policy::remote_open_window`]. The one beyond it is
+///    [`RemoteOpenError::RateLimited`], locks remote opens, and raises an
+///    [`AlertKind::RemoteOpenFlood`] alert.
+///
+/// Every refusal of steps 1–3 and 5 changes no door and no parcel, is
+/// counted in [`Stats::remote_opens_refused`](super::Stats::remote_opens_refused)
+/// and is audited as [`AuditEvent::RemoteOpenRefused`]. A request refused at
+/// step 3 or 5 still uses up its id, so a request held back by the lock
+/// cannot be replayed once staff clear it.
+///
+/// The lock is lifted only by staff at the bank,
+/// [`Bank::staff_clear_remote_open_lock`] (audited with the staff id), which
+/// also starts a fresh window. It survives restarts.
+///
+/// # Example: the backend opens a door
+///
+/// ```
+/// use locker_domain::bank::{Bank, BankError, BankId, BankKeys, Compartment, Layout, Policy,
+///     RemoteOpen, RemoteOpenError, remote_open_tag};
+/// use locker_proto::{Channel, Command, CompartmentId, Dimensions, NodeAddr, SizeClass};
+/// use locker_proto::time::Instant;
+///
+/// let secret = [0x5a; 32]; // provisioned, shared by bank and backend
+/// let keys = BankKeys::derive(BankId(3), &secret);
+/// let c = Compartment::new(CompartmentId(1), NodeAddr(1), Channel(0), SizeClass::Small,
+///     Dimensions::new(420, 80, 600));
+/// let mut bank = Bank::<8>::new(Layout::new(&[c])?, Policy::default(), keys.clone())?;
+/// while bank.poll_command().is_some() {} // the start-up status requests
+/// let now = Instant::from_secs(10);
+///
+/// // The backend signs with the same keys.
+/// let request = RemoteOpen::signed(&keys, CompartmentId(1), 1);
+/// assert_eq!(request.tag, remote_open_tag(&keys, CompartmentId(1), 1));
+/// bank.remote_open(&request, now)?;
+/// assert!(matches!(bank.poll_command(), Some((_, Command::Unlock { .. }))));
+///
+/// // The same request again is a replay; a made-up tag is a forgery.
+/// assert_eq!(bank.remote_open(&request, now),
+///     Err(BankError::RemoteOpen(RemoteOpenError::Replayed { request_id: 1 })));
+/// let forged = RemoteOpen { compartment: CompartmentId(1), request_id: 2, tag: [0; 16] };
+/// assert_eq!(bank.remote_open(&forged, now),
+///     Err(BankError::RemoteOpen(RemoteOpenError::ForgedTag)));
+/// assert_eq!(bank.stats().remote_opens_refused, 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct RemoteOpen {
@@ -272,7 +264,7 @@ pub struct OpenAll {
 
 impl<const N: usize, const K: usize> Bank<N, K> {
     /// Opens a compartment for the backend, if the request is authentic,
-    /// fresh and within the rate limit (see the [module docs](self#a-remote-open-is-authenticated-fresh-and-rationed)).
+    /// fresh and within the rate limit (see [`RemoteOpen`] for the checks).
     /// A stored parcel is handed over (audited as a backend override), a
     /// reserved compartment opened for its deposit, an expired parcel for
     /// removal, an empty compartment for inspection.

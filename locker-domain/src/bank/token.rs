@@ -1,86 +1,5 @@
 //! Offline pickup tokens: a backend-issued pass for one parcel, checked by
 //! the bank with no backend connection (app, QR code, BLE).
-//!
-//! The backend issues a token for a parcel waiting in a compartment
-//! ([`OfflineToken::issue`]) and gives it to the collector's app; the
-//! collector shows it to the bank's reader, the gateway passes the bytes to
-//! [`Bank::redeem_token`], and the bank opens the door as for a right pickup
-//! code. The token is bound to the bank, the compartment, the parcel and an
-//! expiry, and carries a 16-byte HMAC-SHA256 tag under the bank's token key
-//! (see [`BankKeys`]), so it cannot be altered or made up without the bank
-//! secret, and it is good for one pickup only: once the parcel is taken,
-//! its compartment no longer holds it.
-//!
-//! # Wire format, version 1 (35 bytes)
-//!
-//! | offset | bytes | field |
-//! |---|---|---|
-//! | 0 | 1 | format version, `0x01` |
-//! | 1 | 4 | bank id, u32 little-endian |
-//! | 5 | 2 | compartment id, u16 little-endian |
-//! | 7 | 4 | parcel id, u32 little-endian |
-//! | 11 | 8 | expiry, u64 little-endian: seconds since 1970-01-01 00:00 of the bank's wall clock |
-//! | 19 | 16 | tag: `HMAC-SHA256(token key, "locker/v1/offline-token" \|\| bytes 0..19)`, first 16 bytes |
-//!
-//! A token is valid while the bank's wall clock ([`Bank::set_wall_clock`])
-//! is before its expiry. The bank's wall clock is its local time, so for a
-//! bank not on UTC the backend adds the bank's UTC offset to the Unix time
-//! it means; a bank whose wall clock was never set refuses every token.
-//!
-//! # What the bank checks, and what a refusal costs
-//!
-//! [`OfflineToken::decode`] refuses anything but exactly 35 bytes of version
-//! 1 ([`TokenError::WrongLength`], [`TokenError::UnsupportedVersion`]): a
-//! misread, not a guess, so not counted. A well-formed token is then checked
-//! for the bank id, the tag (constant time), the expiry, and that its parcel
-//! is waiting for pickup in its compartment. Any of those refusals is
-//! audited ([`AuditEvent::TokenRefused`](super::AuditEvent::TokenRefused))
-//! and counts against the reader's [`KeypadGuard`](super::codes::KeypadGuard)
-//! exactly like a wrong code, so a reader cannot be used to try tokens any
-//! faster than codes.
-//!
-//! # Example
-//!
-//! ```
-//! use locker_domain::bank::{Bank, BankError, BankId, BankKeys, OfflineToken, TokenError};
-//! # use locker_domain::bank::{Compartment, Layout, ParcelKind, ParcelNeeds, Policy};
-//! # use locker_domain::bank::codes::KeypadId;
-//! # use locker_proto::{Channel, CompartmentId, Dimensions, Event, NodeAddr, Presence, SizeClass};
-//! # use locker_proto::time::Instant;
-//! # struct Dice(u8);
-//! # impl rand_core::RngCore for Dice {
-//! #     fn next_u32(&mut self) -> u32 { rand_core::impls::next_u32_via_fill(self) }
-//! #     fn next_u64(&mut self) -> u64 { rand_core::impls::next_u64_via_fill(self) }
-//! #     fn fill_bytes(&mut self, dst: &mut [u8]) { for b in dst { self.0 = self.0.wrapping_add(77); *b = self.0; } }
-//! # }
-//! let keys = BankKeys::derive(BankId(3), &[0x5a; 32]);
-//! # let c = Compartment::new(CompartmentId(1), NodeAddr(1), Channel(0), SizeClass::Small,
-//! #     Dimensions::new(420, 80, 600));
-//! # let mut bank = Bank::<8>::new(Layout::new(&[c])?, Policy::default(), keys.clone())?;
-//! # let now = Instant::from_secs(1);
-//! // 2026-05-01 12:00 at the bank.
-//! let noon = chrono::NaiveDate::from_ymd_opt(2026, 5, 1).unwrap().and_hms_opt(12, 0, 0).unwrap();
-//! bank.set_wall_clock(noon, now)?;
-//! # let r = bank.reserve(ParcelNeeds::size(SizeClass::Small), ParcelKind::Delivery, &mut Dice(0), now)?;
-//! # bank.start_deposit(r.compartment, now)?;
-//! # let ch = Channel(0);
-//! # for e in [Event::DoorOpened { channel: ch, commanded: true },
-//! #           Event::PresenceChanged { channel: ch, presence: Presence::occupied(250, 10) },
-//! #           Event::DoorClosed { channel: ch }] {
-//! #     bank.handle_node_event(NodeAddr(1), &e, now)?;
-//! # }
-//! // Parcel `r.parcel` waits in `r.compartment`. The backend issues a token
-//! // valid for two days and sends its 35 bytes to the collector's app.
-//! let expires = noon.and_utc().timestamp() as u64 + 2 * 86_400;
-//! let bytes = OfflineToken::issue(&keys, r.compartment, r.parcel, expires).encode();
-//!
-//! // At the bank, offline: the reader hands the bytes to the bank.
-//! assert_eq!(bank.redeem_token(&bytes, KeypadId(0), now)?, r.compartment);
-//! // One use: the parcel is on its way out; the same token opens nothing more.
-//! assert!(matches!(bank.redeem_token(&bytes, KeypadId(0), now),
-//!     Err(BankError::TokenRefused { reason: TokenError::NotWaiting, .. })));
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
 
 use locker_proto::CompartmentId;
 use locker_proto::time::Instant;
@@ -101,7 +20,89 @@ const LABEL: &[u8] = b"locker/v1/offline-token";
 /// Bytes covered by the tag: everything before it.
 const SIGNED_LEN: usize = 1 + 4 + 2 + 4 + 8;
 
-/// A decoded offline pickup token (see the [module docs](self) for the format).
+/// An offline pickup token: a backend-issued pass for one parcel, checked
+/// by the bank with no backend connection (app, QR code, BLE).
+///
+/// The backend issues a token for a parcel waiting in a compartment
+/// ([`OfflineToken::issue`]) and gives it to the collector's app; the
+/// collector shows it to the bank's reader, the gateway passes the bytes to
+/// [`Bank::redeem_token`], and the bank opens the door as for a right pickup
+/// code. The token is bound to the bank, the compartment, the parcel and an
+/// expiry, and carries a 16-byte HMAC-SHA256 tag under the bank's token key
+/// (see [`BankKeys`]), so it cannot be altered or made up without the bank
+/// secret, and it is good for one pickup only: once the parcel is taken,
+/// its compartment no longer holds it.
+///
+/// # Wire format, version 1 (35 bytes)
+///
+/// | offset | bytes | field |
+/// |---|---|---|
+/// | 0 | 1 | format version, `0x01` |
+/// | 1 | 4 | bank id, u32 little-endian |
+/// | 5 | 2 | compartment id, u16 little-endian |
+/// | 7 | 4 | parcel id, u32 little-endian |
+/// | 11 | 8 | expiry, u64 little-endian: seconds since 1970-01-01 00:00 of the bank's wall clock |
+/// | 19 | 16 | tag: `HMAC-SHA256(token key, "locker/v1/offline-token" \|\| bytes 0..19)`, first 16 bytes |
+///
+/// A token is valid while the bank's wall clock ([`Bank::set_wall_clock`])
+/// is before its expiry. The bank's wall clock is its local time, so for a
+/// bank not on UTC the backend adds the bank's UTC offset to the Unix time
+/// it means; a bank whose wall clock was never set refuses every token.
+///
+/// # What the bank checks, and what a refusal costs
+///
+/// [`OfflineToken::decode`] refuses anything but exactly 35 bytes of version
+/// 1 ([`TokenError::WrongLength`], [`TokenError::UnsupportedVersion`]): a
+/// misread, not a guess, so not counted. A well-formed token is then checked
+/// for the bank id, the tag (constant time), the expiry, and that its parcel
+/// is waiting for pickup in its compartment. Any of those refusals is
+/// audited ([`AuditEvent::TokenRefused`](super::AuditEvent::TokenRefused))
+/// and counts against the reader's [`KeypadGuard`](super::codes::KeypadGuard)
+/// exactly like a wrong code, so a reader cannot be used to try tokens any
+/// faster than codes.
+///
+/// # Example
+///
+/// ```
+/// use locker_domain::bank::{Bank, BankError, BankId, BankKeys, OfflineToken, TokenError};
+/// # use locker_domain::bank::{Compartment, Layout, ParcelKind, ParcelNeeds, Policy};
+/// # use locker_domain::bank::codes::KeypadId;
+/// # use locker_proto::{Channel, CompartmentId, Dimensions, Event, NodeAddr, Presence, SizeClass};
+/// # use locker_proto::time::Instant;
+/// # struct Dice(u8);
+/// # impl rand_core::RngCore for Dice {
+/// #     fn next_u32(&mut self) -> u32 { rand_core::impls::next_u32_via_fill(self) }
+/// #     fn next_u64(&mut self) -> u64 { rand_core::impls::next_u64_via_fill(self) }
+/// #     fn fill_bytes(&mut self, dst: &mut [u8]) { for b in dst { self.0 = self.0.wrapping_add(77); *b = self.0; } }
+/// # }
+/// let keys = BankKeys::derive(BankId(3), &[0x5a; 32]);
+/// # let c = Compartment::new(CompartmentId(1), NodeAddr(1), Channel(0), SizeClass::Small,
+/// #     Dimensions::new(420, 80, 600));
+/// # let mut bank = Bank::<8>::new(Layout::new(&[c])?, Policy::default(), keys.clone())?;
+/// # let now = Instant::from_secs(1);
+/// // 2026-05-01 12:00 at the bank.
+/// let noon = chrono::NaiveDate::from_ymd_opt(2026, 5, 1).unwrap().and_hms_opt(12, 0, 0).unwrap();
+/// bank.set_wall_clock(noon, now)?;
+/// # let r = bank.reserve(ParcelNeeds::size(SizeClass::Small), ParcelKind::Delivery, &mut Dice(0), now)?;
+/// # bank.start_deposit(r.compartment, now)?;
+/// # let ch = Channel(0);
+/// # for e in [Event::DoorOpened { channel: ch, commanded: true },
+/// #           Event::PresenceChanged { channel: ch, presence: Presence::occupied(250, 10) },
+/// #           Event::DoorClosed { channel: ch }] {
+/// #     bank.handle_node_event(NodeAddr(1), &e, now)?;
+/// # }
+/// // Parcel `r.parcel` waits in `r.compartment`. The backend issues a token
+/// // valid for two days and sends its 35 bytes to the collector's app.
+/// let expires = noon.and_utc().timestamp() as u64 + 2 * 86_400;
+/// let bytes = OfflineToken::issue(&keys, r.compartment, r.parcel, expires).encode();
+///
+/// // At the bank, offline: the reader hands the bytes to the bank.
+/// assert_eq!(bank.redeem_token(&bytes, KeypadId(0), now)?, r.compartment);
+/// // One use: the parcel is on its way out; the same token opens nothing more.
+/// assert!(matches!(bank.redeem_token(&bytes, KeypadId(0), now),
+///     Err(BankError::TokenRefused { reason: TokenError::NotWaiting, .. })));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct OfflineToken {
@@ -285,7 +286,7 @@ impl TokenError {
 
 impl<const N: usize, const K: usize> Bank<N, K> {
     /// An offline token presented at reader `keypad` (see the
-    /// [module docs](self)): a valid one opens its compartment for pickup
+    /// [`OfflineToken`]): a valid one opens its compartment for pickup
     /// exactly as the right pickup code would, once.
     ///
     /// # Errors
