@@ -11,6 +11,7 @@ pub mod frame;
 pub mod link;
 pub mod message;
 pub mod time;
+pub mod uplink;
 pub mod vocab;
 
 pub use error::FrameError;

@@ -1,0 +1,185 @@
+//! The envelope every uplink message travels in, and message ids.
+
+use core::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::down::Downward;
+use super::up::Upward;
+
+/// The uplink protocol version this crate speaks, carried in every
+/// [`Envelope::v`]. It changes only when a message changes incompatibly;
+/// new messages and new optional fields are added without a bump (a peer
+/// that does not know them answers [`ErrorCode::NotSupported`](super::ErrorCode::NotSupported)).
+pub const UPLINK_VERSION: u8 = 1;
+
+/// A message id, unique per sender.
+///
+/// The upper 32 bits are the sender's *epoch* (a boot counter the sender
+/// persists and increments at every start), the lower 32 bits count messages
+/// within the epoch. Ids therefore only ever grow, across restarts too,
+/// without the sender persisting a counter per message; a receiver's
+/// [`DedupWindow`](super::DedupWindow) relies on that.
+///
+/// In JSON a message id is a plain number (below 2^53 for epochs below
+/// 2^21, so JavaScript backends read it exactly).
+///
+/// ```
+/// use locker_proto::uplink::MessageId;
+/// let first = MessageId::first_of_epoch(7);
+/// assert_eq!(first.epoch(), 7);
+/// assert_eq!(first.next().counter(), 1);
+/// assert!(MessageId::first_of_epoch(8) > first.next());
+/// ```
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct MessageId(pub u64);
+
+impl MessageId {
+    /// The first id of `epoch`.
+    pub const fn first_of_epoch(epoch: u32) -> Self {
+        MessageId((epoch as u64) << 32)
+    }
+
+    /// The sender's epoch this id belongs to.
+    pub const fn epoch(self) -> u32 {
+        (self.0 >> 32) as u32
+    }
+
+    /// The position of this id within its epoch.
+    pub const fn counter(self) -> u32 {
+        self.0 as u32
+    }
+
+    /// The id after this one (saturating at the end of the id space).
+    pub const fn next(self) -> Self {
+        MessageId(self.0.saturating_add(1))
+    }
+}
+
+impl fmt::Display for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "message {}:{}", self.epoch(), self.counter())
+    }
+}
+
+/// One uplink message: protocol version, id and body.
+///
+/// In JSON:
+///
+/// ```json
+/// {"v": 1, "id": 30064771073, "body": {"heartbeat": {"at": {"mono_ms": 5000, "unix_s": 1767225600}, "backlog": 0}}}
+/// ```
+///
+/// The body is an externally tagged enum (`{"heartbeat": {...}}`): that form
+/// decodes with postcard and JSON alike, without buffering, on `no_std`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope<B> {
+    /// Protocol version, [`UPLINK_VERSION`] for messages this crate writes.
+    pub v: u8,
+    /// Unique per sender; the receiver de-duplicates and acknowledges by it.
+    pub id: MessageId,
+    /// The message.
+    pub body: B,
+}
+
+impl<B> Envelope<B> {
+    /// `body` with id `id`, at the current [`UPLINK_VERSION`].
+    pub const fn new(id: MessageId, body: B) -> Self {
+        Envelope {
+            v: UPLINK_VERSION,
+            id,
+            body,
+        }
+    }
+}
+
+/// A message from the gateway to the backend.
+pub type UpEnvelope = Envelope<Upward>;
+/// A message from the backend to the gateway.
+pub type DownEnvelope = Envelope<Downward>;
+
+/// The largest postcard encoding of an [`UpEnvelope`] or [`DownEnvelope`];
+/// size transmit buffers with it (a test pins it).
+pub const MAX_POSTCARD_LEN: usize = 512;
+
+/// Why an envelope could not be encoded or decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CodecError {
+    /// The output buffer is too small.
+    #[error(
+        "the output buffer is too small for this message: use MAX_POSTCARD_LEN ({MAX_POSTCARD_LEN}) bytes"
+    )]
+    BufferTooSmall,
+    /// The bytes are not an envelope this side knows (corrupt, or a newer
+    /// message from a newer peer).
+    #[error("not an uplink message this side knows (corrupt bytes or a newer peer)")]
+    Malformed,
+    /// The envelope carries bytes after its end.
+    #[error("{0} trailing bytes after the message")]
+    TrailingBytes(usize),
+    /// The envelope is from a protocol version this side does not speak.
+    #[error("uplink protocol version {0} is not supported (this side speaks version {v})", v = UPLINK_VERSION)]
+    UnsupportedVersion(u8),
+}
+
+impl<B> Envelope<B> {
+    /// Whether this envelope is of the version this side speaks; call it
+    /// after decoding JSON (postcard decoding checks it itself).
+    ///
+    /// # Errors
+    /// [`CodecError::UnsupportedVersion`].
+    pub fn check_version(&self) -> Result<(), CodecError> {
+        if self.v == UPLINK_VERSION {
+            Ok(())
+        } else {
+            Err(CodecError::UnsupportedVersion(self.v))
+        }
+    }
+}
+
+impl<B: Serialize> Envelope<B> {
+    /// The postcard encoding of this envelope, written into `buf`.
+    ///
+    /// # Errors
+    /// [`CodecError::BufferTooSmall`].
+    pub fn to_postcard<'b>(&self, buf: &'b mut [u8]) -> Result<&'b mut [u8], CodecError> {
+        postcard::to_slice(self, buf).map_err(|_| CodecError::BufferTooSmall)
+    }
+}
+
+impl<B: serde::de::DeserializeOwned> Envelope<B> {
+    /// Decodes a postcard envelope that must fill `bytes` exactly and carry
+    /// [`UPLINK_VERSION`].
+    ///
+    /// ```
+    /// use locker_proto::uplink::{Downward, DownEnvelope, Envelope, MessageId, MAX_POSTCARD_LEN};
+    /// let ping = Envelope::new(MessageId(3), Downward::GetDiagnostics);
+    /// let mut buf = [0u8; MAX_POSTCARD_LEN];
+    /// let bytes = ping.to_postcard(&mut buf)?;
+    /// assert_eq!(DownEnvelope::from_postcard(bytes)?, ping);
+    /// # Ok::<(), locker_proto::uplink::CodecError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`CodecError::Malformed`], [`CodecError::TrailingBytes`],
+    /// [`CodecError::UnsupportedVersion`]. Never panics, on any input.
+    pub fn from_postcard(bytes: &[u8]) -> Result<Self, CodecError> {
+        // The version is the first byte (postcard writes a u8 as itself):
+        // check it first so a newer peer gets a precise answer, not "malformed".
+        if let Some(&v) = bytes.first() {
+            if v != UPLINK_VERSION {
+                return Err(CodecError::UnsupportedVersion(v));
+            }
+        }
+        let (envelope, rest): (Self, &[u8]) =
+            postcard::take_from_bytes(bytes).map_err(|_| CodecError::Malformed)?;
+        if !rest.is_empty() {
+            return Err(CodecError::TrailingBytes(rest.len()));
+        }
+        Ok(envelope)
+    }
+}

@@ -1,0 +1,201 @@
+//! Answers to requests: OCPP's CallResult and CallError.
+
+use heapless::Vec;
+use serde::{Deserialize, Serialize};
+
+use super::down::{PolicyConfig, ResetTarget, Scope};
+use super::envelope::MessageId;
+use super::types::{Description, ParcelNumber};
+use super::up::{MAX_NODES, NodeInfo, ServiceReason};
+use crate::vocab::{CompartmentId, FirmwareVersion};
+
+/// The most out-of-service compartments a diagnostics report lists.
+pub const MAX_LISTED_OUT_OF_SERVICE: usize = 32;
+
+/// A request was carried out.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallResult {
+    /// The request's message id.
+    pub request: MessageId,
+    /// The answer.
+    pub response: Response,
+}
+
+/// The answer to a request, one variant per request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+// Messages are values: there is no heap to box the big ones on `no_std`.
+#[allow(clippy::large_enum_variant)]
+pub enum Response {
+    /// Answers `reserve_compartment`: send the courier to `compartment`.
+    Reserved {
+        /// The compartment held.
+        compartment: CompartmentId,
+        /// The parcel's number in this bank (its events carry it).
+        parcel: ParcelNumber,
+    },
+    /// Answers `announce_parcel`.
+    ParcelAnnounced {
+        /// The compartment held.
+        compartment: CompartmentId,
+        /// The parcel's number in this bank (its events carry it).
+        parcel: ParcelNumber,
+    },
+    /// Answers `cancel_reservation`.
+    ReservationCancelled {
+        /// The compartment, free again.
+        compartment: CompartmentId,
+    },
+    /// Answers `extend_deadline`.
+    DeadlineExtended {
+        /// The compartment holding the parcel.
+        compartment: CompartmentId,
+    },
+    /// Answers `remote_open`: the unlock is on its way to the node; parcel
+    /// events and status notifications follow.
+    Opening {
+        /// The compartment.
+        compartment: CompartmentId,
+        /// The request id of the remote open.
+        request_id: u64,
+    },
+    /// Answers `change_availability`.
+    AvailabilityChanged {
+        /// What changed.
+        scope: Scope,
+        /// Whether it is now available.
+        available: bool,
+    },
+    /// Answers `reset`: the target restarts once the door sessions under
+    /// way are over (at most the gateway's drain limit).
+    ResetAccepted {
+        /// What restarts.
+        target: ResetTarget,
+        /// Door sessions under way that are finished first.
+        in_flight: u16,
+    },
+    /// Answers `change_configuration`.
+    ConfigurationChanged {
+        /// Whether the new rules apply only after the gateway restarts
+        /// (OCPP's `RebootRequired`).
+        reboot_required: bool,
+    },
+    /// Answers `get_configuration`.
+    Configuration(PolicyConfig),
+    /// Answers `trigger_snapshot`: the gateway files the picture under the
+    /// request's message id.
+    SnapshotScheduled {
+        /// The compartment in view.
+        compartment: CompartmentId,
+    },
+    /// Answers `get_diagnostics`.
+    Diagnostics(Diagnostics),
+}
+
+/// Bus statistics of the gateway's link layer since it started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct BusStats {
+    /// Frames transmitted, retransmissions included.
+    pub frames_sent: u32,
+    /// Retransmissions after a timeout.
+    pub retransmissions: u32,
+    /// Responses matched to a request.
+    pub responses: u32,
+    /// Requests whose answer did not come in time.
+    pub timeouts: u32,
+    /// Frames that matched no request.
+    pub unexpected: u32,
+    /// Repeated node events filtered out.
+    pub duplicates_filtered: u32,
+    /// Times a node was declared lost.
+    pub nodes_lost: u32,
+}
+
+/// A compartment out of service, and why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct OutOfService {
+    /// The compartment.
+    pub compartment: CompartmentId,
+    /// Why.
+    pub reason: ServiceReason,
+}
+
+/// Versions, bus statistics and what needs service.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Diagnostics {
+    /// The gateway's software version.
+    pub gateway_firmware: FirmwareVersion,
+    /// The nodes, with their firmware.
+    pub nodes: Vec<NodeInfo, MAX_NODES>,
+    /// Bus statistics.
+    pub bus: BusStats,
+    /// Compartments out of service (the first [`MAX_LISTED_OUT_OF_SERVICE`]).
+    pub out_of_service: Vec<OutOfService, MAX_LISTED_OUT_OF_SERVICE>,
+    /// Compartments out of service in all.
+    pub out_of_service_total: u16,
+    /// Sensor-health alerts raised since the bank was first started.
+    pub sensor_health_alerts: u32,
+    /// Upward messages waiting for the backend's acknowledgement.
+    pub backlog: u32,
+    /// Downward messages received twice and not carried out again.
+    pub duplicates_ignored: u32,
+}
+
+/// A request was refused (OCPP's CallError).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallError {
+    /// The request's message id.
+    pub request: MessageId,
+    /// Why, for programs.
+    pub code: ErrorCode,
+    /// Why, for people (may be cut short).
+    pub description: Description,
+}
+
+/// Why a request was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// The gateway does not know this request or protocol version.
+    NotSupported,
+    /// The request is malformed (e.g. neither size nor dimensions given).
+    FormationViolation,
+    /// No compartment has this number.
+    UnknownCompartment,
+    /// No node has this address.
+    UnknownNode,
+    /// The compartment is not in a stage where this is allowed.
+    WrongStage,
+    /// The compartment is out of service.
+    OutOfService,
+    /// The parcel is larger than every compartment of the bank.
+    Oversize,
+    /// Every compartment that fits is taken.
+    BankFull,
+    /// No refrigerated compartment that fits is free.
+    NoRefrigeratedFree,
+    /// No accessible-height compartment that fits is free.
+    NoAccessibleFree,
+    /// The bank runs on a low battery and takes no new deposits.
+    LowBattery,
+    /// The bank is shutting down on a critical battery.
+    ShuttingDown,
+    /// A reset is under way: no new transactions until after the restart.
+    ResetInProgress,
+    /// The bank was made unavailable.
+    Unavailable,
+    /// The authentication tag is wrong.
+    NotAuthorized,
+    /// The request id is not newer than one already used.
+    Replayed,
+    /// Too many requests of this kind; try again later.
+    RateLimited,
+    /// The configuration values are out of range.
+    InvalidConfiguration,
+    /// The gateway is busy; retry the same request (same message id) later.
+    Busy,
+    /// Something else went wrong inside the gateway.
+    InternalError,
+}

@@ -1,0 +1,661 @@
+//! Upward messages: from the gateway to the backend.
+//!
+//! Everything the gateway says goes through its outbound queue and is
+//! acknowledged by the backend with a [`Downward::Ack`](super::Downward::Ack);
+//! the answers to the backend's requests ([`Upward::CallResult`] and
+//! [`Upward::CallError`]) too.
+
+use heapless::Vec;
+use serde::{Deserialize, Serialize};
+
+use super::envelope::MessageId;
+use super::response::{CallError, CallResult};
+use super::types::{Actor, BankId, ParcelNumber, Stamp};
+use crate::time::{Duration, Instant};
+use crate::vocab::{
+    Channel, CompartmentId, Dimensions, DoorState, FaultCode, FirmwareVersion, NodeAddr,
+    PowerStatus, Presence, ResetReason, SizeClass,
+};
+
+/// The most nodes a [`BootNotification`] or diagnostics report lists.
+pub const MAX_NODES: usize = 32;
+/// Compartments per [`LayoutPage`].
+pub const LAYOUT_PAGE: usize = 16;
+
+/// A message from the gateway to the backend.
+///
+/// JSON names are the variant names in snake_case: `{"boot_notification": {...}}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+// Messages are values: there is no heap to box the big ones on `no_std`.
+#[allow(clippy::large_enum_variant)]
+pub enum Upward {
+    /// The gateway started (first message of every boot).
+    BootNotification(BootNotification),
+    /// A page of the bank's layout; the pages follow the boot notification.
+    Layout(LayoutPage),
+    /// A compartment node (re)started and answered.
+    NodeBoot(NodeBoot),
+    /// The gateway is alive.
+    Heartbeat(Heartbeat),
+    /// A compartment's state changed.
+    StatusNotification(StatusNotification),
+    /// A step in a parcel's life.
+    ParcelEvent(ParcelEvent),
+    /// Something to tell a courier, recipient or staff (the backend sends it).
+    Notification(Notification),
+    /// Something staff must look at.
+    Alert(Alert),
+    /// Something security must look at.
+    SecurityEvent(SecurityEvent),
+    /// One record of the bank's audit trail (the chain of custody).
+    Audit(AuditRecord),
+    /// Counters.
+    Statistics(Statistics),
+    /// A request was carried out.
+    CallResult(CallResult),
+    /// A request was refused.
+    CallError(CallError),
+}
+
+impl Upward {
+    /// The snake_case name of the message, as in JSON.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Upward::BootNotification(_) => "boot_notification",
+            Upward::Layout(_) => "layout",
+            Upward::NodeBoot(_) => "node_boot",
+            Upward::Heartbeat(_) => "heartbeat",
+            Upward::StatusNotification(_) => "status_notification",
+            Upward::ParcelEvent(_) => "parcel_event",
+            Upward::Notification(_) => "notification",
+            Upward::Alert(_) => "alert",
+            Upward::SecurityEvent(_) => "security_event",
+            Upward::Audit(_) => "audit",
+            Upward::Statistics(_) => "statistics",
+            Upward::CallResult(_) => "call_result",
+            Upward::CallError(_) => "call_error",
+        }
+    }
+}
+
+/// What a node runs and why it last started, as far as the gateway knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct NodeInfo {
+    /// The node's bus address.
+    pub node: NodeAddr,
+    /// Its firmware, once it answered a ping.
+    pub firmware: Option<FirmwareVersion>,
+    /// Why it last started, once known.
+    pub reset_reason: Option<ResetReason>,
+}
+
+/// The first message of every gateway boot (OCPP's BootNotification).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BootNotification {
+    /// The bank's name.
+    pub bank_id: BankId,
+    /// Why the gateway started.
+    pub reason: ResetReason,
+    /// The backend's [`Reset`](super::Downward::Reset) request that caused
+    /// this boot, if one did.
+    pub reset_request: Option<MessageId>,
+    /// The gateway's software version.
+    pub gateway_firmware: FirmwareVersion,
+    /// The nodes, with the firmware last seen on each (fresh
+    /// [`NodeBoot`] messages follow as they answer).
+    pub nodes: Vec<NodeInfo, MAX_NODES>,
+    /// Compartments in the layout; [`LayoutPage`]s follow with the details.
+    pub compartments: u16,
+    /// Fingerprint of the layout: a backend that has the layout with this
+    /// fingerprint may skip the pages.
+    pub layout_fingerprint: u32,
+    /// When.
+    pub at: Stamp,
+}
+
+/// One compartment of the layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CompartmentInfo {
+    /// Its number, as printed on the door.
+    pub id: CompartmentId,
+    /// The node that drives it.
+    pub node: NodeAddr,
+    /// Its channel on that node.
+    pub channel: Channel,
+    /// Its size class.
+    pub size: SizeClass,
+    /// Inner dimensions.
+    pub inner: Dimensions,
+    /// Refrigerated.
+    pub refrigerated: bool,
+    /// At an accessible height.
+    pub accessible: bool,
+}
+
+/// A page of the layout: compartments `first ..` of `total`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayoutPage {
+    /// Index of the first compartment on this page.
+    pub first: u16,
+    /// Compartments in the whole layout.
+    pub total: u16,
+    /// Up to [`LAYOUT_PAGE`] compartments.
+    pub compartments: Vec<CompartmentInfo, LAYOUT_PAGE>,
+}
+
+/// A compartment node (re)started and answered the gateway.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeBoot {
+    /// The node.
+    pub node: NodeAddr,
+    /// Its firmware.
+    pub firmware: FirmwareVersion,
+    /// Why it started.
+    pub reset_reason: ResetReason,
+    /// Milliseconds it has been running.
+    pub uptime_ms: u32,
+    /// The backend's [`Reset`](super::Downward::Reset) request that
+    /// rebooted it, if one did.
+    pub reset_request: Option<MessageId>,
+    /// When.
+    pub at: Stamp,
+}
+
+/// The gateway is alive (OCPP's Heartbeat).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    /// When.
+    pub at: Stamp,
+    /// Messages waiting in the outbound queue behind this one.
+    pub backlog: u32,
+}
+
+/// A compartment's place in a parcel's life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum CompartmentStatus {
+    /// Empty and available.
+    Free,
+    /// Held for a parcel not yet deposited.
+    Reserved,
+    /// The door is open (or opening) for a deposit.
+    Depositing,
+    /// A parcel waits for its collector.
+    Stored,
+    /// The door is open (or opening) for a pickup.
+    Collecting,
+    /// The parcel expired; staff must remove it.
+    Expired,
+    /// The door is open (or opening) for staff to remove an expired parcel.
+    Removing,
+    /// The door is open (or opening) for staff to inspect an empty compartment.
+    Inspecting,
+}
+
+/// Why a compartment is out of service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ServiceReason {
+    /// Staff or the backend took it out.
+    Override,
+    /// Its door was forced.
+    ForcedDoor,
+    /// Its lock did not release.
+    LockFault,
+    /// Its sensors contradict the books.
+    SensorDisagrees,
+    /// A removal could not be verified.
+    RemovalNotVerified,
+}
+
+/// A compartment's state (OCPP's StatusNotification, per compartment
+/// rather than per connector).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusNotification {
+    /// Which compartment.
+    pub compartment: CompartmentId,
+    /// What it is doing.
+    pub status: CompartmentStatus,
+    /// Its door, as last reported.
+    pub door: DoorState,
+    /// Its presence sensor's last decision, if any yet.
+    pub occupied: Option<bool>,
+    /// The parcel reserved for, in, or leaving it.
+    pub parcel: Option<ParcelNumber>,
+    /// Why it is out of service, if it is.
+    pub out_of_service: Option<ServiceReason>,
+    /// When.
+    pub at: Stamp,
+}
+
+/// A step in a parcel's life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ParcelStep {
+    /// A compartment was reserved.
+    Reserved,
+    /// The reservation was cancelled.
+    ReservationCancelled,
+    /// The reservation ran out before a deposit.
+    ReservationExpired,
+    /// The door was unlocked for the deposit.
+    DepositStarted,
+    /// The presence sensor confirmed the deposit.
+    Deposited,
+    /// The door closed on an empty compartment during a deposit.
+    NoParcelDetected,
+    /// A reminder went out.
+    Reminded,
+    /// An escalation went out.
+    Escalated,
+    /// The parcel expired; staff must remove it.
+    Expired,
+    /// The door was unlocked for the pickup.
+    PickupStarted,
+    /// The collector (or an audited override) took the parcel.
+    PickedUp,
+    /// The door closed with the parcel still inside.
+    LeftInside,
+    /// Staff removed the expired parcel (it goes back to the sender).
+    Returned,
+    /// The pickup deadlines were pushed back.
+    DeadlineExtended {
+        /// By how much, in milliseconds.
+        by_ms: Duration,
+    },
+}
+
+/// A step in a parcel's life (OCPP's StartTransaction / StopTransaction,
+/// for parcels).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParcelEvent {
+    /// The parcel.
+    pub parcel: ParcelNumber,
+    /// Its compartment.
+    pub compartment: CompartmentId,
+    /// What happened.
+    pub step: ParcelStep,
+    /// Who did it.
+    pub actor: Actor,
+    /// When.
+    pub at: Stamp,
+}
+
+/// What to tell someone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum NotificationKind {
+    /// The deposit is verified: the collector's pickup code, sent once.
+    /// It travels in clear inside the uplink's transport: use a transport
+    /// with TLS and access control.
+    PickupCode {
+        /// The code's digits.
+        code: heapless::String<10>,
+    },
+    /// The door closed on an empty compartment: deposit again within the window.
+    NoParcelDetected,
+    /// The parcel is still waiting.
+    Reminder,
+    /// The parcel has waited long; it will be removed soon.
+    Escalation,
+    /// Staff: the parcel expired; remove it.
+    RemovalTask,
+    /// The door closed with the parcel still inside; the code still works.
+    ParcelLeftInside,
+    /// Please close the door.
+    CloseTheDoor,
+    /// The reservation ran out before a deposit.
+    ReservationExpired,
+    /// The door could not be opened; use another compartment or the counter.
+    DoorWouldNotOpen,
+}
+
+/// A message for someone about a compartment, for the backend to deliver
+/// (SMS, app, e-mail).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    /// Who should hear it.
+    pub to: Actor,
+    /// Which compartment.
+    pub compartment: CompartmentId,
+    /// Which parcel, if one.
+    pub parcel: Option<ParcelNumber>,
+    /// What.
+    pub kind: NotificationKind,
+    /// When.
+    pub at: Stamp,
+}
+
+/// What an alert is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AlertKind {
+    /// A lock did not release after an unlock and its retry.
+    LockFault,
+    /// A door stayed open past its limit.
+    DoorAjar,
+    /// The door closed on an empty compartment during a deposit.
+    NoParcelDetected,
+    /// The door closed with the parcel still inside after a pickup.
+    ParcelLeftInside,
+    /// A parcel the books hold is not seen by the presence sensor.
+    ParcelMissing,
+    /// An item is seen where the books say empty.
+    UnexpectedItem,
+    /// A door is open where the books say closed.
+    DoorOpenUnexpectedly,
+    /// A sensor or lock needs maintenance.
+    SensorHealth,
+    /// Staff closed the door after a removal but the parcel is still seen.
+    RemovalNotVerified,
+    /// Mains lost: the bank runs on its battery.
+    PowerOnBattery,
+    /// Mains is back.
+    PowerRestored,
+    /// The battery is nearly empty: the bank persists and shuts down.
+    PowerCritical,
+    /// A node stopped answering; its compartments are unverified.
+    NodeLost,
+    /// A lost node answers again.
+    NodeBack,
+    /// A node reported a node-wide fault.
+    NodeFault,
+}
+
+/// A sensor-health finding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum HealthIssue {
+    /// An empty compartment's reading drifted out of its calibration band.
+    PresenceDrift {
+        /// The reading.
+        reading: i32,
+        /// The occupancy threshold in force.
+        threshold: i32,
+        /// The allowed distance from 0.
+        band: i32,
+    },
+    /// The presence reading has not changed at all through door cycles.
+    PresenceStuck {
+        /// The frozen value.
+        reading: i32,
+        /// When it was first seen (gateway monotonic milliseconds).
+        since_ms: Instant,
+    },
+    /// The door switch changes far too often.
+    DoorFlapping {
+        /// Changes counted.
+        changes: u8,
+        /// Over how long, in milliseconds.
+        within_ms: Duration,
+    },
+    /// The lock failed this many times since the last maintenance.
+    RepeatedLockFaults {
+        /// Lock faults counted.
+        count: u8,
+    },
+}
+
+/// The observation behind an alert.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Evidence {
+    /// Nothing beyond the alert itself.
+    None,
+    /// A presence reading.
+    Presence(Presence),
+    /// The door state seen.
+    Door(DoorState),
+    /// A fault a node reported.
+    Fault(FaultCode),
+    /// Unlock attempts made without the door opening.
+    UnlockAttempts(u8),
+    /// What a full status scan saw.
+    Scan {
+        /// Door.
+        door: DoorState,
+        /// Presence.
+        occupied: bool,
+        /// Channel fault.
+        faulted: bool,
+    },
+    /// A sensor-health finding.
+    Health(HealthIssue),
+    /// A node.
+    Node(NodeAddr),
+    /// The power supply.
+    Power(PowerStatus),
+}
+
+/// Something staff must look at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alert {
+    /// What.
+    pub kind: AlertKind,
+    /// Where, if one compartment.
+    pub compartment: Option<CompartmentId>,
+    /// Which parcel, if one.
+    pub parcel: Option<ParcelNumber>,
+    /// Why the gateway believes it.
+    pub evidence: Evidence,
+    /// The camera snapshot taken for it, if any.
+    pub snapshot: Option<u32>,
+    /// When.
+    pub at: Stamp,
+}
+
+/// What a security event is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SecurityKind {
+    /// A message carried a wrong authentication tag (a remote open, or a
+    /// frame on the bus).
+    ForgedTag,
+    /// An authenticated message was replayed (an old counter or request id).
+    Replay,
+    /// Too many remote opens or authenticated commands in too short a time.
+    RateLimitTripped,
+    /// Wrong codes spiked across the bank's keypads.
+    KeypadLockoutSpike,
+    /// A door opened without a command.
+    ForcedDoor,
+}
+
+/// Something security must look at (OCPP 1.6 has no such message; OCPP
+/// 2.0.1 has SecurityEventNotification).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityEvent {
+    /// What.
+    pub kind: SecurityKind,
+    /// Which compartment, if one.
+    pub compartment: Option<CompartmentId>,
+    /// Which node, for events on the bus.
+    pub node: Option<NodeAddr>,
+    /// The remote open's request id, for events on the uplink.
+    pub request_id: Option<u64>,
+    /// Which keypad, for keypad events.
+    pub keypad: Option<u8>,
+    /// How many (wrong codes, rejected frames) were counted.
+    pub count: u32,
+    /// The camera snapshot taken for it, if any.
+    pub snapshot: Option<u32>,
+    /// When.
+    pub at: Stamp,
+}
+
+/// Why a door session is run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Purpose {
+    /// To put a reserved parcel in.
+    Deposit,
+    /// To take a stored parcel out.
+    Pickup,
+    /// Staff removing an expired parcel.
+    Removal,
+    /// Staff looking into an empty compartment.
+    Inspection,
+}
+
+/// What an audit record records (the bank's audit events, one for one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AuditEvent {
+    /// A compartment was reserved.
+    Reserved,
+    /// A reservation was cancelled.
+    ReservationCancelled,
+    /// A reservation ran out.
+    ReservationExpired,
+    /// An unlock was sent to the node.
+    UnlockCommanded {
+        /// Why.
+        purpose: Purpose,
+        /// 0 for the first attempt, 1 for the retry.
+        attempt: u8,
+    },
+    /// The door opened after an unlock.
+    DoorOpened,
+    /// The door closed.
+    DoorClosed,
+    /// The presence sensor confirmed the deposit.
+    DepositVerified,
+    /// The door closed on an empty compartment during a deposit.
+    NoParcelDetected,
+    /// The presence sensor confirmed the parcel was taken.
+    PickupVerified {
+        /// The session that ended with the parcel gone.
+        purpose: Purpose,
+    },
+    /// The door closed with the parcel still inside.
+    ParcelLeftInside,
+    /// A reminder went out.
+    ReminderSent,
+    /// A reminder fell in quiet hours and waits.
+    ReminderDeferred {
+        /// How long, in milliseconds.
+        by_ms: Duration,
+    },
+    /// An escalation went out.
+    EscalationSent,
+    /// The parcel expired.
+    Expired,
+    /// The door opened without a command.
+    DoorForced,
+    /// The door stayed open past its limit.
+    DoorAjar,
+    /// The lock did not release.
+    LockFault,
+    /// The sensors contradict the books.
+    SensorDisagrees {
+        /// What the presence sensor said.
+        presence: Presence,
+    },
+    /// Taken out of service.
+    OutOfService {
+        /// Why.
+        reason: ServiceReason,
+    },
+    /// Put back in service.
+    BackInService,
+    /// A pickup deadline was pushed back.
+    DeadlineExtended {
+        /// By how much, in milliseconds.
+        by_ms: Duration,
+    },
+    /// A wrong code at a keypad.
+    CodeRejected {
+        /// Which keypad.
+        keypad: u8,
+    },
+    /// A right code at a keypad.
+    CodeAccepted {
+        /// Which keypad.
+        keypad: u8,
+    },
+    /// Wrong codes spiked bank-wide.
+    KeypadAttackSuspected,
+    /// The power source changed.
+    Power(PowerStatus),
+    /// The books were restored after a restart.
+    Restored,
+    /// Reconciliation found the compartment different from the books.
+    Discrepancy {
+        /// Door seen.
+        door: DoorState,
+        /// Presence seen.
+        occupied: bool,
+        /// Channel fault seen.
+        faulted: bool,
+    },
+    /// A node stopped answering.
+    NodeLost(NodeAddr),
+    /// A node answers again.
+    NodeBack(NodeAddr),
+    /// A node reported a fault.
+    FaultReported(FaultCode),
+    /// Sensor health asked for maintenance.
+    MaintenanceNeeded,
+    /// An audit event this version of the uplink has no name for.
+    Other,
+}
+
+/// One record of the bank's audit trail. `seq` is gap-free across
+/// restarts: a backend that sees a jump knows records are missing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// Gap-free sequence number.
+    pub seq: u64,
+    /// When.
+    pub at: Stamp,
+    /// Who.
+    pub actor: Actor,
+    /// Which compartment, if one.
+    pub compartment: Option<CompartmentId>,
+    /// Which parcel, if one.
+    pub parcel: Option<ParcelNumber>,
+    /// What.
+    pub event: AuditEvent,
+    /// The camera snapshot taken for it, if any.
+    pub snapshot: Option<u32>,
+}
+
+/// Counters since the bank was first started (OCPP's MeterValues, for lockers).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Statistics {
+    /// When.
+    pub at: Stamp,
+    /// Verified deposits.
+    pub deposits: u32,
+    /// Verified pickups.
+    pub pickups: u32,
+    /// Reminders sent.
+    pub reminders: u32,
+    /// Escalations sent.
+    pub escalations: u32,
+    /// Parcels expired.
+    pub expiries: u32,
+    /// Alerts raised, all kinds.
+    pub alerts: u32,
+    /// Mean time between deposit and pickup, in seconds.
+    pub mean_dwell_s: Option<u64>,
+    /// Compartments in the layout.
+    pub compartments: u16,
+    /// Compartments free and in service now.
+    pub free: u16,
+    /// Compartments out of service now.
+    pub out_of_service: u16,
+    /// Messages waiting in the outbound queue.
+    pub backlog: u32,
+}
