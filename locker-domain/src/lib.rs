@@ -6,3 +6,4 @@ extern crate std;
 
 pub mod bank;
 pub mod controller;
+pub mod uplink;

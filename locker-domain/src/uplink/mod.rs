@@ -1,0 +1,954 @@
+//! The bridge between a bank and its backend: the uplink, sans-IO.
+//!
+//! An [`Uplink`] turns the bank's outputs into upward messages
+//! ([`locker_proto::uplink::Upward`]) and the backend's requests into bank
+//! calls, answering each with a result or an error. It reads no clock,
+//! touches no socket and allocates nothing:
+//!
+//! - **Bank outputs in**: hand every notification, alert and audit record
+//!   the bank yields to [`Uplink::on_notification`], [`Uplink::on_alert`]
+//!   and [`Uplink::on_audit`] (or let [`Uplink::forward_bank_outputs`] poll
+//!   them), and node greetings to [`Uplink::on_node_greeted`].
+//! - **Requests in**: [`Uplink::handle_downward`] carries out a request once
+//!   per message id, or returns the acknowledgement for the outbound queue.
+//! - **Outputs out**: [`Uplink::poll_upward`] yields messages for the
+//!   outbound queue ([`OutboundQueue`] on `no_std`, a disk-backed one on a
+//!   Linux gateway); [`Uplink::poll_action`] yields what only the glue can
+//!   do ([`GatewayAction`]: a bus command, a camera snapshot, persisting and
+//!   rebooting); [`Uplink::poll_persist`] says when to write
+//!   [`Uplink::state`] down.
+//! - **Time**: [`Uplink::handle_timeout`] sends heartbeats and statistics,
+//!   pages the layout out after a boot and moves resets along;
+//!   [`Uplink::poll_timeout`] says when to call it next.
+//!
+//! Every call that produces messages first checks that its output has room
+//! for the most it can produce and otherwise returns
+//! [`UplinkError::OutputFull`] having changed nothing: drain
+//! [`Uplink::poll_upward`] and call again.
+//!
+//! # Resets
+//!
+//! A [`Downward::Reset`] of the gateway is accepted at once, then:
+//!
+//! 1. **Drain**: door sessions under way finish (up to
+//!    [`UplinkConfig::drain_limit`]); new transactions are refused, remote
+//!    ones with [`ErrorCode::ResetInProgress`], local ones by the glue, which
+//!    asks [`Uplink::refuses_new_transactions`] before starting a deposit.
+//! 2. **Persist**: [`GatewayAction::PrepareForReboot`]: the glue writes the
+//!    bank's snapshot, [`Uplink::state`] and its outbound queue, then calls
+//!    [`Uplink::confirm_persisted`].
+//! 3. **Reboot**: [`GatewayAction::Reboot`].
+//! 4. **Boot**: after the restart, [`Uplink::boot`] sends a boot notification
+//!    whose reason is the requested reboot and which names the request.
+//!
+//! A reset of one node drains that node's door sessions, then asks the
+//! glue to send [`Command::Reboot`](locker_proto::Command::Reboot) over the
+//! bus ([`GatewayAction::SendCommand`]); the node's next greeting
+//! ([`Uplink::on_node_greeted`]) goes up as a [`NodeBoot`](wire::NodeBoot)
+//! naming the request.
+//!
+//! # What passes through
+//!
+//! - [`Downward::RemoteOpen`]'s `request_id` and `tag` are carried to the
+//!   bank's remote open as far as the bank takes them: today
+//!   [`Bank::remote_open`] takes the compartment only, so the tag is not yet
+//!   checked here; the response echoes the request id.
+//! - [`Downward::AnnounceParcel`]'s credential (code hash or offline token)
+//!   is handed to the glue ([`GatewayAction::StoreCredential`]); the bank
+//!   still draws its own pickup code, which goes up in a
+//!   [`Notification`](wire::Notification) once the deposit is verified.
+//! - [`Downward::ChangeConfiguration`] takes effect at the next start
+//!   ([`GatewayAction::ApplyPolicy`], answered with `reboot_required`): the
+//!   bank takes its policy when it is created or restored.
+//!
+//! # Example
+//!
+//! ```
+//! use locker_domain::bank::{Bank, Compartment, Layout, Policy};
+//! use locker_domain::uplink::{DeliveryConfig, OutboundQueue, Uplink, UplinkConfig, UplinkState};
+//! use locker_proto::time::Instant;
+//! use locker_proto::uplink::{Downward, Envelope, MessageId, Response, Upward};
+//! use locker_proto::{Channel, CompartmentId, Dimensions, FirmwareVersion, NodeAddr, ResetReason, SizeClass};
+//! # struct Dice(u8);
+//! # impl rand_core::RngCore for Dice {
+//! #     fn next_u32(&mut self) -> u32 { rand_core::impls::next_u32_via_fill(self) }
+//! #     fn next_u64(&mut self) -> u64 { rand_core::impls::next_u64_via_fill(self) }
+//! #     fn fill_bytes(&mut self, dst: &mut [u8]) { for b in dst { self.0 = self.0.wrapping_add(77); *b = self.0; } }
+//! # }
+//!
+//! let small = Compartment::new(CompartmentId(1), NodeAddr(1), Channel(0), SizeClass::Small,
+//!     Dimensions::new(420, 80, 600));
+//! let mut bank = Bank::<8>::new(Layout::new(&[small])?, Policy::default())?;
+//! let config = UplinkConfig::new("bank-7", FirmwareVersion::new(0, 1, 0))?;
+//! // The epoch is a boot counter the glue persists and increments at every start.
+//! let mut uplink = Uplink::new(config, UplinkState::default(), 1);
+//! let mut queue = OutboundQueue::<32>::new(DeliveryConfig::default());
+//! let now = Instant::from_secs(1);
+//! uplink.boot(&bank, ResetReason::PowerOn, now)?;
+//!
+//! let request = Envelope::new(MessageId(77), Downward::GetConfiguration);
+//! uplink.handle_downward(&mut bank, &request, &mut Dice(0), now)?;
+//! while let Some(message) = uplink.poll_upward() {
+//!     queue.push(message)?;
+//! }
+//! let sent: Vec<_> = std::iter::from_fn(|| queue.poll_transmit(now)).collect();
+//! assert!(matches!(sent[0].body, Upward::BootNotification(_)));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod convert;
+mod error;
+mod outbox;
+mod requests;
+mod state;
+
+use heapless::{Deque, Vec};
+use locker_proto::time::{Duration, Instant};
+use locker_proto::uplink::{self as wire, DownEnvelope, Downward, MessageId, UpEnvelope, Upward};
+use locker_proto::{Channel, Command, CompartmentId, FirmwareVersion, NodeAddr, ResetReason};
+use rand_core::RngCore;
+
+use crate::bank::{Alert, AuditRecord, Bank, Evidence, Notification, ParcelId, Policy, Stage};
+
+pub use error::UplinkError;
+pub use locker_proto::uplink::{DedupWindow, Verdict};
+pub use outbox::{DeliveryConfig, OutboundQueue, OutboxError, QueueStats};
+pub use state::{Extension, MAX_EXTENSIONS, PendingReset, UplinkState};
+
+use convert::AlertClass;
+
+/// Upward messages the [`Uplink`] holds until [`Uplink::poll_upward`].
+pub const UPWARD_QUEUE: usize = 16;
+/// Actions the [`Uplink`] holds until [`Uplink::poll_action`].
+pub const ACTION_QUEUE: usize = 8;
+/// Node resets under way at once.
+pub const MAX_NODE_RESETS: usize = 8;
+
+/// The most messages a single input produces (an audit record: the record,
+/// a parcel event, a status notification and an alert).
+const ROOM_ONE: usize = 4;
+
+/// How an [`Uplink`] runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UplinkConfig {
+    /// The bank's name as the backend knows it.
+    pub bank_id: wire::BankId,
+    /// The gateway's software version.
+    pub gateway_firmware: FirmwareVersion,
+    /// How often to send a heartbeat (5 min).
+    pub heartbeat_every: Duration,
+    /// How often to send statistics (1 h); `None` sends them only after boot.
+    pub statistics_every: Option<Duration>,
+    /// The longest a reset waits for door sessions to finish (2 min): a
+    /// person at an open door gets that long, then the reset goes ahead and
+    /// the bank reconciles the session after the restart.
+    pub drain_limit: Duration,
+    /// Whether to send every audit record up (`true`); parcel events,
+    /// status notifications and alerts go up either way.
+    pub forward_audit: bool,
+}
+
+impl UplinkConfig {
+    /// A configuration with the default periods.
+    ///
+    /// # Errors
+    /// [`UplinkError::BankIdTooLong`] for a bank id over 32 bytes.
+    pub fn new(bank_id: &str, gateway_firmware: FirmwareVersion) -> Result<Self, UplinkError> {
+        let bank_id = wire::BankId::try_from(bank_id).map_err(|_| UplinkError::BankIdTooLong)?;
+        Ok(UplinkConfig {
+            bank_id,
+            gateway_firmware,
+            heartbeat_every: Duration::from_mins(5),
+            statistics_every: Some(Duration::from_hours(1)),
+            drain_limit: Duration::from_mins(2),
+            forward_audit: true,
+        })
+    }
+}
+
+/// Something only the glue can do, from [`Uplink::poll_action`].
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum GatewayAction {
+    /// Send `command` to `node` through the bus master (a node reboot).
+    SendCommand {
+        /// The node.
+        node: NodeAddr,
+        /// The command.
+        command: Command,
+    },
+    /// Take a camera snapshot of a compartment and file it under `request`.
+    TakeSnapshot {
+        /// The compartment in view.
+        compartment: CompartmentId,
+        /// Its node.
+        node: NodeAddr,
+        /// Its channel.
+        channel: Channel,
+        /// The backend's request, the snapshot's name.
+        request: MessageId,
+    },
+    /// Keep these rules and create or restore the bank with them at the
+    /// next start.
+    ApplyPolicy(Policy),
+    /// Keep the credential the collector of `parcel` will present.
+    StoreCredential {
+        /// The parcel.
+        parcel: ParcelId,
+        /// The backend's reference.
+        parcel_ref: wire::ParcelRef,
+        /// The code hash or offline token.
+        credential: wire::Credential,
+    },
+    /// A reset is due: persist the bank's snapshot, [`Uplink::state`] and the
+    /// outbound queue, then call [`Uplink::confirm_persisted`].
+    PrepareForReboot {
+        /// The reboot that follows.
+        kind: locker_proto::RebootKind,
+    },
+    /// Everything is persisted: restart the gateway now.
+    Reboot {
+        /// Soft (restart the program) or hard (restart the machine).
+        kind: locker_proto::RebootKind,
+    },
+}
+
+/// What [`Uplink::handle_downward`] did with a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Handled {
+    /// A request was carried out (or refused); its answer is in
+    /// [`Uplink::poll_upward`].
+    Answered,
+    /// The backend acknowledged this upward message: remove it from the
+    /// outbound queue.
+    Ack(MessageId),
+    /// A request already carried out: not carried out again.
+    Duplicate(Verdict),
+}
+
+/// Counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UplinkStats {
+    /// Requests carried out or refused.
+    pub requests: u32,
+    /// Requests refused with a call error.
+    pub refused: u32,
+    /// Requests received again and not carried out again.
+    pub duplicates: u32,
+    /// Upward messages produced.
+    pub produced: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ResetPhase {
+    Draining { until: Instant },
+    Persisting,
+    Rebooting,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct GatewayReset {
+    request: MessageId,
+    kind: locker_proto::RebootKind,
+    phase: ResetPhase,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct NodeReset {
+    request: MessageId,
+    node: NodeAddr,
+    kind: locker_proto::RebootKind,
+    /// `None` once the reboot command was handed to the glue.
+    until: Option<Instant>,
+}
+
+/// The uplink bridge of one bank. See the [module documentation](self).
+#[derive(Clone, Debug)]
+pub struct Uplink {
+    config: UplinkConfig,
+    state: UplinkState,
+    next_id: MessageId,
+    upward: Deque<UpEnvelope, UPWARD_QUEUE>,
+    actions: Deque<GatewayAction, ACTION_QUEUE>,
+    persist: bool,
+    wall: Option<(i64, Instant)>,
+    booted: bool,
+    layout_cursor: Option<usize>,
+    next_heartbeat: Option<Instant>,
+    next_statistics: Option<Instant>,
+    reset: Option<GatewayReset>,
+    node_resets: Vec<NodeReset, MAX_NODE_RESETS>,
+    last_status: Option<wire::StatusNotification>,
+    bus: wire::BusStats,
+    backlog: u32,
+    stats: UplinkStats,
+}
+
+impl Uplink {
+    /// An uplink restored from `state` (or [`UplinkState::default`] on a
+    /// first start), numbering its messages in `epoch`: a boot counter the
+    /// glue persists and increments at every start, so message ids keep
+    /// growing across restarts. Call [`Uplink::boot`] next.
+    pub fn new(config: UplinkConfig, state: UplinkState, epoch: u32) -> Self {
+        Uplink {
+            config,
+            state,
+            next_id: MessageId::first_of_epoch(epoch),
+            upward: Deque::new(),
+            actions: Deque::new(),
+            persist: false,
+            wall: None,
+            booted: false,
+            layout_cursor: None,
+            next_heartbeat: None,
+            next_statistics: None,
+            reset: None,
+            node_resets: Vec::new(),
+            last_status: None,
+            bus: wire::BusStats::default(),
+            backlog: 0,
+            stats: UplinkStats::default(),
+        }
+    }
+
+    // ----- queries ---------------------------------------------------------
+
+    /// What must survive a restart: persist it when [`Uplink::poll_persist`]
+    /// says so, and before a reboot.
+    pub fn state(&self) -> &UplinkState {
+        &self.state
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &UplinkConfig {
+        &self.config
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> UplinkStats {
+        self.stats
+    }
+
+    /// Whether new transactions (reservations, deposits, remote opens) are
+    /// refused: a gateway reset is under way or the bank was made
+    /// unavailable. The glue asks before starting a deposit at the bank.
+    pub fn refuses_new_transactions(&self) -> bool {
+        self.reset.is_some() || self.state.unavailable
+    }
+
+    /// Whether `node` is about to be reset: the glue refuses to open its
+    /// doors for new sessions meanwhile.
+    pub fn node_draining(&self, node: NodeAddr) -> bool {
+        self.node_resets.iter().any(|r| r.node == node)
+    }
+
+    /// When something happened, as the uplink stamps it.
+    pub fn stamp(&self, at: Instant) -> wire::Stamp {
+        let unix_s = self.wall.map(|(unix_s, anchor)| {
+            let secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+            if at >= anchor {
+                unix_s.saturating_add(secs(at - anchor))
+            } else {
+                unix_s.saturating_sub(secs(anchor - at))
+            }
+        });
+        wire::Stamp::new(at, unix_s)
+    }
+
+    // ----- glue inputs -----------------------------------------------------
+
+    /// Anchors wall time: `unix_s` (seconds since 1970 UTC) is the time at
+    /// monotonic `now`. Call at start and whenever the clock is corrected.
+    pub fn set_wall_clock(&mut self, unix_s: i64, now: Instant) {
+        self.wall = Some((unix_s, now));
+    }
+
+    /// The bus master's statistics, for diagnostics.
+    pub fn set_bus_stats(&mut self, bus: wire::BusStats) {
+        self.bus = bus;
+    }
+
+    /// How many messages wait in the outbound queue, for heartbeats and
+    /// diagnostics.
+    pub fn set_backlog(&mut self, backlog: usize) {
+        self.backlog = u32::try_from(backlog).unwrap_or(u32::MAX);
+    }
+
+    /// The gateway (re)started: sends the boot notification, then (from
+    /// [`Uplink::handle_timeout`]) the layout pages and statistics. The reason
+    /// is the reset the backend asked for, if the last run ended with one,
+    /// else `hardware_reason`.
+    ///
+    /// # Errors
+    /// [`UplinkError::OutputFull`].
+    pub fn boot<const N: usize, const K: usize>(
+        &mut self,
+        bank: &Bank<N, K>,
+        hardware_reason: ResetReason,
+        now: Instant,
+    ) -> Result<(), UplinkError> {
+        self.room(1)?;
+        let pending = self.state.pending_reset.take();
+        let reason = match pending.map(|p| p.kind) {
+            Some(locker_proto::RebootKind::Soft) => ResetReason::SoftReboot,
+            Some(locker_proto::RebootKind::Hard) => ResetReason::HardReboot,
+            None => hardware_reason,
+        };
+        let layout = bank.layout();
+        let mut nodes = Vec::new();
+        for node in layout.nodes() {
+            let known = self.state.nodes.iter().find(|n| n.node == node).copied();
+            let _ = nodes.push(known.unwrap_or(wire::NodeInfo {
+                node,
+                firmware: None,
+                reset_reason: None,
+            }));
+        }
+        let boot = wire::BootNotification {
+            bank_id: self.config.bank_id.clone(),
+            reason,
+            reset_request: pending.map(|p| p.request),
+            gateway_firmware: self.config.gateway_firmware,
+            nodes,
+            compartments: u16::try_from(layout.len()).unwrap_or(u16::MAX),
+            layout_fingerprint: layout.fingerprint(),
+            at: self.stamp(now),
+        };
+        self.emit(Upward::BootNotification(boot));
+        self.booted = true;
+        self.layout_cursor = Some(0);
+        self.next_heartbeat = Some(now + self.config.heartbeat_every);
+        self.next_statistics = Some(now);
+        self.persist |= pending.is_some();
+        Ok(())
+    }
+
+    /// A node answered the gateway's greeting (a ping after the gateway's or
+    /// the node's start): sends a [`NodeBoot`](wire::NodeBoot), naming the
+    /// reset request that rebooted it, if one did.
+    ///
+    /// # Errors
+    /// [`UplinkError::OutputFull`].
+    pub fn on_node_greeted(
+        &mut self,
+        node: NodeAddr,
+        firmware: FirmwareVersion,
+        reset_reason: ResetReason,
+        uptime_ms: u32,
+        now: Instant,
+    ) -> Result<(), UplinkError> {
+        self.room(1)?;
+        let position = self
+            .node_resets
+            .iter()
+            .position(|r| r.node == node && r.until.is_none());
+        let reset_request = position.map(|i| self.node_resets.swap_remove(i).request);
+        let info = wire::NodeInfo {
+            node,
+            firmware: Some(firmware),
+            reset_reason: Some(reset_reason),
+        };
+        match self.state.nodes.iter_mut().find(|n| n.node == node) {
+            Some(known) if *known == info => {}
+            Some(known) => {
+                *known = info;
+                self.persist = true;
+            }
+            None => {
+                // More nodes than a boot notification lists are still announced.
+                let _ = self.state.nodes.push(info);
+                self.persist = true;
+            }
+        }
+        let boot = wire::NodeBoot {
+            node,
+            firmware,
+            reset_reason,
+            uptime_ms,
+            reset_request,
+            at: self.stamp(now),
+        };
+        self.emit(Upward::NodeBoot(boot));
+        Ok(())
+    }
+
+    /// A security event the bank does not raise itself (from the bus's
+    /// authentication, say): goes up as it is.
+    ///
+    /// # Errors
+    /// [`UplinkError::OutputFull`].
+    pub fn report_security_event(&mut self, event: wire::SecurityEvent) -> Result<(), UplinkError> {
+        self.room(1)?;
+        self.emit(Upward::SecurityEvent(event));
+        Ok(())
+    }
+
+    // ----- bank outputs ----------------------------------------------------
+
+    /// A notification the bank yielded: goes up for the backend to deliver.
+    ///
+    /// # Errors
+    /// [`UplinkError::OutputFull`]: keep the notification and call again.
+    pub fn on_notification(&mut self, n: &Notification) -> Result<(), UplinkError> {
+        self.room(1)?;
+        let message = wire::Notification {
+            to: convert::actor(n.to),
+            compartment: n.compartment,
+            parcel: n.parcel.map(|p| wire::ParcelNumber(p.0)),
+            kind: convert::notification_kind(&n.kind),
+            at: self.stamp(n.at),
+        };
+        self.emit(Upward::Notification(message));
+        Ok(())
+    }
+
+    /// An alert the bank yielded: goes up as an alert, or as a security
+    /// event for a forced door or a keypad attack.
+    ///
+    /// # Errors
+    /// [`UplinkError::OutputFull`]: keep the alert and call again.
+    pub fn on_alert<const N: usize, const K: usize>(
+        &mut self,
+        bank: &Bank<N, K>,
+        a: &Alert,
+    ) -> Result<(), UplinkError> {
+        self.room(1)?;
+        let at = self.stamp(a.at);
+        let parcel = a.parcel.map(|p| wire::ParcelNumber(p.0));
+        let snapshot = a.snapshot.map(|s| s.0);
+        let message = match convert::alert_class(a.kind) {
+            AlertClass::Security(kind) => {
+                let node = a
+                    .compartment
+                    .and_then(|c| bank.layout().slot_of(c))
+                    .and_then(|i| bank.layout().get(i))
+                    .map(|c| c.node);
+                let (keypad, count) = match a.evidence {
+                    Evidence::Keypad { keypad, failures } => (Some(keypad.0), u32::from(failures)),
+                    _ => (None, 1),
+                };
+                Upward::SecurityEvent(wire::SecurityEvent {
+                    kind,
+                    compartment: a.compartment,
+                    node,
+                    request_id: None,
+                    keypad,
+                    count,
+                    snapshot,
+                    at,
+                })
+            }
+            AlertClass::Staff(kind) => Upward::Alert(wire::Alert {
+                kind,
+                compartment: a.compartment,
+                parcel,
+                evidence: convert::evidence(a.evidence),
+                snapshot,
+                at,
+            }),
+        };
+        self.emit(message);
+        Ok(())
+    }
+
+    /// An audit record the bank yielded: goes up as it is (unless
+    /// [`UplinkConfig::forward_audit`] is off), with the parcel event, status
+    /// notification and alert it implies.
+    ///
+    /// # Errors
+    /// [`UplinkError::OutputFull`]: keep the record and call again.
+    pub fn on_audit<const N: usize, const K: usize>(
+        &mut self,
+        bank: &mut Bank<N, K>,
+        r: &AuditRecord,
+    ) -> Result<(), UplinkError> {
+        self.room(ROOM_ONE)?;
+        let at = match r.wall {
+            Some(wall) => wire::Stamp::new(r.at, Some(wall.and_utc().timestamp())),
+            None => self.stamp(r.at),
+        };
+        let parcel = r.parcel.map(|p| wire::ParcelNumber(p.0));
+        if self.config.forward_audit {
+            self.emit(Upward::Audit(wire::AuditRecord {
+                seq: r.seq,
+                at,
+                actor: convert::actor(r.actor),
+                compartment: r.compartment,
+                parcel,
+                event: convert::audit_event(r.event),
+                snapshot: r.snapshot.map(|s| s.0),
+            }));
+        }
+        if let (Some(step), Some(parcel), Some(compartment)) =
+            (convert::parcel_step(r.event), parcel, r.compartment)
+        {
+            self.emit(Upward::ParcelEvent(wire::ParcelEvent {
+                parcel,
+                compartment,
+                step,
+                actor: convert::actor(r.actor),
+                at,
+            }));
+            if step == wire::ParcelStep::Deposited {
+                if let Some(e) = self
+                    .state
+                    .extensions
+                    .iter_mut()
+                    .find(|e| e.parcel == parcel)
+                {
+                    e.deposited = Some(compartment);
+                    self.persist = true;
+                }
+            }
+        }
+        if let Some((kind, evidence)) = convert::audit_alert(r.event) {
+            self.emit(Upward::Alert(wire::Alert {
+                kind,
+                compartment: r.compartment,
+                parcel,
+                evidence,
+                snapshot: r.snapshot.map(|s| s.0),
+                at,
+            }));
+        }
+        if let Some(view) = r.compartment.and_then(|c| bank.view(c)) {
+            let status = wire::StatusNotification {
+                compartment: view.id,
+                status: convert::status(view.stage),
+                door: view.door,
+                occupied: view.occupied,
+                parcel: view.parcel.map(|p| wire::ParcelNumber(p.0)),
+                out_of_service: view.out_of_service.map(convert::service_reason),
+                at,
+            };
+            let same = self
+                .last_status
+                .is_some_and(|last| wire::StatusNotification { at, ..last } == status);
+            if !same {
+                self.last_status = Some(status);
+                self.emit(Upward::StatusNotification(status));
+            }
+        }
+        self.apply_extensions(bank, r.at);
+        Ok(())
+    }
+
+    /// Polls the bank's notifications, alerts and audit records into
+    /// upward messages as far as there is room; returns how many outputs
+    /// were taken. For glue that has no other use for them.
+    pub fn forward_bank_outputs<const N: usize, const K: usize>(
+        &mut self,
+        bank: &mut Bank<N, K>,
+    ) -> usize {
+        let mut taken = 0;
+        while self.free() >= ROOM_ONE {
+            if let Some(n) = bank.poll_notification() {
+                let _ = self.on_notification(&n);
+            } else if let Some(a) = bank.poll_alert() {
+                let _ = self.on_alert(bank, &a);
+            } else if let Some(r) = bank.poll_audit() {
+                let _ = self.on_audit(bank, &r);
+            } else {
+                break;
+            }
+            taken += 1;
+        }
+        taken
+    }
+
+    // ----- requests --------------------------------------------------------
+
+    /// A message from the backend. A request is carried out once per
+    /// message id and answered through [`Uplink::poll_upward`]; an
+    /// acknowledgement is returned for the outbound queue.
+    ///
+    /// # Errors
+    /// [`UplinkError::OutputFull`] (drain [`Uplink::poll_upward`] and
+    /// [`Uplink::poll_action`]) and [`UplinkError::BankBusy`] (drain the
+    /// bank's outputs): nothing was done, call again with the same message.
+    pub fn handle_downward<const N: usize, const K: usize, R: RngCore + ?Sized>(
+        &mut self,
+        bank: &mut Bank<N, K>,
+        message: &DownEnvelope,
+        rng: &mut R,
+        now: Instant,
+    ) -> Result<Handled, UplinkError> {
+        if let Downward::Ack(id) = message.body {
+            return Ok(Handled::Ack(id));
+        }
+        let verdict = self.state.seen.check(message.id);
+        if !verdict.is_new() {
+            self.stats.duplicates = self.stats.duplicates.saturating_add(1);
+            return Ok(Handled::Duplicate(verdict));
+        }
+        self.room(2)?;
+        if self.actions.len() + 1 > ACTION_QUEUE {
+            return Err(UplinkError::OutputFull);
+        }
+        let outcome = if message.check_version().is_err() {
+            Err((
+                wire::ErrorCode::NotSupported,
+                convert::describe(format_args!(
+                    "uplink version {} is not supported; this gateway speaks {}",
+                    message.v,
+                    wire::UPLINK_VERSION
+                )),
+            ))
+        } else {
+            self.execute(bank, message.id, &message.body, rng, now)?
+        };
+        self.state.seen.accept(message.id);
+        self.persist = true;
+        self.stats.requests = self.stats.requests.saturating_add(1);
+        let body = match outcome {
+            Ok(response) => Upward::CallResult(wire::CallResult {
+                request: message.id,
+                response,
+            }),
+            Err((code, description)) => {
+                self.stats.refused = self.stats.refused.saturating_add(1);
+                Upward::CallError(wire::CallError {
+                    request: message.id,
+                    code,
+                    description,
+                })
+            }
+        };
+        self.emit(body);
+        Ok(Handled::Answered)
+    }
+
+    /// The glue persisted everything for a reset: the reboot may go ahead.
+    pub fn confirm_persisted(&mut self) {
+        if let Some(reset) = self.reset.as_mut() {
+            if reset.phase == ResetPhase::Persisting {
+                reset.phase = ResetPhase::Rebooting;
+                let _ = self
+                    .actions
+                    .push_back(GatewayAction::Reboot { kind: reset.kind });
+            }
+        }
+    }
+
+    // ----- time ------------------------------------------------------------
+
+    /// Heartbeats, statistics, layout pages, deadline extensions and resets,
+    /// as far as there is room. Calling it early is harmless; while a reset
+    /// drains, call it after every bank input.
+    pub fn handle_timeout<const N: usize, const K: usize>(
+        &mut self,
+        bank: &mut Bank<N, K>,
+        now: Instant,
+    ) {
+        if !self.booted {
+            return;
+        }
+        self.page_layout(bank);
+        if self.next_heartbeat.is_some_and(|at| at <= now) && self.free() > 0 {
+            self.emit(Upward::Heartbeat(wire::Heartbeat {
+                at: self.stamp(now),
+                backlog: self.backlog,
+            }));
+            self.next_heartbeat = Some(now + self.config.heartbeat_every);
+        }
+        // Statistics wait for the layout pages after a boot.
+        if self.layout_cursor.is_none()
+            && self.next_statistics.is_some_and(|at| at <= now)
+            && self.free() > 0
+        {
+            let statistics = self.statistics(bank, now);
+            self.emit(Upward::Statistics(statistics));
+            self.next_statistics = self.config.statistics_every.map(|every| now + every);
+        }
+        self.apply_extensions(bank, now);
+        self.drive_resets(bank, now);
+    }
+
+    /// When [`Uplink::handle_timeout`] has something to do next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let busy = self.layout_cursor.is_some()
+            || self.state.extensions.iter().any(|e| e.deposited.is_some())
+            || self.node_resets.iter().any(|r| r.until.is_some())
+            || matches!(
+                self.reset.map(|r| r.phase),
+                Some(ResetPhase::Draining { .. })
+            );
+        let soon = busy.then_some(Instant::ZERO);
+        [soon, self.next_heartbeat, self.next_statistics]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    // ----- outputs ---------------------------------------------------------
+
+    /// The next upward message, for the outbound queue.
+    pub fn poll_upward(&mut self) -> Option<UpEnvelope> {
+        self.upward.pop_front()
+    }
+
+    /// The next thing only the glue can do.
+    pub fn poll_action(&mut self) -> Option<GatewayAction> {
+        self.actions.pop_front()
+    }
+
+    /// Whether [`Uplink::state`] changed since the last call: persist it.
+    pub fn poll_persist(&mut self) -> bool {
+        core::mem::take(&mut self.persist)
+    }
+
+    // ----- internals -------------------------------------------------------
+
+    fn free(&self) -> usize {
+        UPWARD_QUEUE - self.upward.len()
+    }
+
+    fn room(&self, messages: usize) -> Result<(), UplinkError> {
+        if self.free() < messages {
+            Err(UplinkError::OutputFull)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Queues a message; room was checked by the caller.
+    fn emit(&mut self, body: Upward) {
+        let id = self.next_id;
+        if self.upward.push_back(UpEnvelope::new(id, body)).is_ok() {
+            self.next_id = id.next();
+            self.stats.produced = self.stats.produced.saturating_add(1);
+        }
+    }
+
+    fn page_layout<const N: usize, const K: usize>(&mut self, bank: &Bank<N, K>) {
+        let layout = bank.layout();
+        let total = u16::try_from(layout.len()).unwrap_or(u16::MAX);
+        while let Some(first) = self.layout_cursor {
+            if self.free() == 0 {
+                return;
+            }
+            let mut page = wire::LayoutPage {
+                first: u16::try_from(first).unwrap_or(u16::MAX),
+                total,
+                compartments: Vec::new(),
+            };
+            for c in layout
+                .compartments()
+                .iter()
+                .skip(first)
+                .take(wire::LAYOUT_PAGE)
+            {
+                let _ = page.compartments.push(convert::compartment_info(c));
+            }
+            let next = first + page.compartments.len();
+            self.layout_cursor = (next < layout.len()).then_some(next);
+            if !page.compartments.is_empty() {
+                self.emit(Upward::Layout(page));
+            }
+        }
+    }
+
+    fn statistics<const N: usize, const K: usize>(
+        &self,
+        bank: &Bank<N, K>,
+        now: Instant,
+    ) -> wire::Statistics {
+        let s = bank.stats();
+        let u = bank.utilisation();
+        let count = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
+        wire::Statistics {
+            at: self.stamp(now),
+            deposits: s.deposits,
+            pickups: s.pickups,
+            reminders: s.reminders,
+            escalations: s.escalations,
+            expiries: s.expiries,
+            alerts: s.alerts.iter().fold(0u32, |a, n| a.saturating_add(*n)),
+            mean_dwell_s: s.mean_dwell_ms().map(|ms| ms / 1000),
+            compartments: count(u.compartments),
+            free: count(u.free),
+            out_of_service: count(u.out_of_service),
+            backlog: self.backlog,
+        }
+    }
+
+    /// Deadline extensions of announced parcels whose deposit was verified.
+    fn apply_extensions<const N: usize, const K: usize>(
+        &mut self,
+        bank: &mut Bank<N, K>,
+        now: Instant,
+    ) {
+        let now = now.max(bank.now());
+        let mut i = 0;
+        while let Some(e) = self.state.extensions.get(i).copied() {
+            let Some(compartment) = e.deposited else {
+                i += 1;
+                continue;
+            };
+            match bank.extend_deadline(compartment, e.extra, crate::bank::Actor::Backend, now) {
+                // The bank is busy: try again on the next call.
+                Err(crate::bank::BankError::OutputFull(_)) => i += 1,
+                // Done, or the parcel is no longer stored (picked up at once):
+                // nothing left to extend either way.
+                _ => {
+                    self.state.extensions.swap_remove(i);
+                    self.persist = true;
+                }
+            }
+        }
+    }
+
+    fn door_sessions<const N: usize, const K: usize>(
+        bank: &Bank<N, K>,
+        node: Option<NodeAddr>,
+    ) -> u16 {
+        let layout = bank.layout();
+        let n = layout
+            .compartments()
+            .iter()
+            .filter(|c| node.is_none_or(|n| c.node == n))
+            .filter(|c| {
+                bank.view(c.id)
+                    .is_some_and(|v| matches!(v.stage, Stage::Door { .. }))
+            })
+            .count();
+        u16::try_from(n).unwrap_or(u16::MAX)
+    }
+
+    fn drive_resets<const N: usize, const K: usize>(&mut self, bank: &Bank<N, K>, now: Instant) {
+        for i in 0..self.node_resets.len() {
+            let Some(r) = self.node_resets.get(i).copied() else {
+                continue;
+            };
+            let Some(until) = r.until else { continue };
+            let drained = Self::door_sessions(bank, Some(r.node)) == 0 || until <= now;
+            if drained && self.actions.len() < ACTION_QUEUE {
+                let command = Command::Reboot { kind: r.kind };
+                let _ = self.actions.push_back(GatewayAction::SendCommand {
+                    node: r.node,
+                    command,
+                });
+                if let Some(r) = self.node_resets.get_mut(i) {
+                    r.until = None;
+                }
+            }
+        }
+        if let Some(reset) = self.reset.as_mut() {
+            if let ResetPhase::Draining { until } = reset.phase {
+                let drained = Self::door_sessions(bank, None) == 0 || until <= now;
+                if drained && self.actions.len() < ACTION_QUEUE {
+                    self.state.pending_reset = Some(PendingReset {
+                        request: reset.request,
+                        kind: reset.kind,
+                    });
+                    self.persist = true;
+                    reset.phase = ResetPhase::Persisting;
+                    let _ = self
+                        .actions
+                        .push_back(GatewayAction::PrepareForReboot { kind: reset.kind });
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! The gateway's outbound queue: upward messages wait here until the
+//! backend acknowledges them.
+
+use heapless::Deque;
+use locker_proto::time::{Duration, Instant};
+use locker_proto::uplink::{MessageId, UpEnvelope};
+
+/// How the outbound queue sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeliveryConfig {
+    /// Messages sent but not yet acknowledged at any time. `1` (the
+    /// default) keeps the backend's order strict over any transport, even
+    /// one that loses a message and delivers the next; more is faster over
+    /// a long round trip, and still in order over a transport that keeps
+    /// order (MQTT on one topic), with the receiver's de-duplication
+    /// catching what is resent.
+    pub max_in_flight: u8,
+    /// After this long without an acknowledgement, everything not yet
+    /// acknowledged is sent again, oldest first.
+    pub retry_after: Duration,
+}
+
+impl Default for DeliveryConfig {
+    /// One message in flight, resent after 10 s.
+    fn default() -> Self {
+        DeliveryConfig {
+            max_in_flight: 1,
+            retry_after: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why a message was not queued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OutboxError {
+    /// The queue holds its capacity of unacknowledged messages; the message
+    /// was not queued (and is counted in [`QueueStats::refused`]).
+    #[error(
+        "the outbound queue is full ({capacity} messages wait for the backend): \
+         check the link, or give the queue more room"
+    )]
+    Full {
+        /// The queue's capacity.
+        capacity: usize,
+    },
+}
+
+/// What the queue has done since it was created.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueueStats {
+    /// Messages queued.
+    pub queued: u64,
+    /// Transmissions, first ones and repeats.
+    pub transmissions: u64,
+    /// Repeated transmissions (after a timeout or a lost link).
+    pub retransmissions: u64,
+    /// Messages acknowledged and forgotten.
+    pub acknowledged: u64,
+    /// Messages refused because the queue was full.
+    pub refused: u64,
+}
+
+#[derive(Clone, Debug)]
+struct Entry {
+    message: UpEnvelope,
+    transmitted: bool,
+    acked: bool,
+}
+
+/// Upward messages waiting for the backend's acknowledgement, at most `CAP`.
+///
+/// Delivery is at least once and in order: [`poll_transmit`](Self::poll_transmit)
+/// hands out messages oldest first, at most
+/// [`DeliveryConfig::max_in_flight`] unacknowledged at a time; an
+/// acknowledgement ([`handle_ack`](Self::handle_ack)) forgets a message;
+/// a timeout ([`handle_timeout`](Self::handle_timeout)) or a lost link
+/// ([`link_down`](Self::link_down)) sends everything unacknowledged again,
+/// oldest first. A full queue refuses a new message with
+/// [`OutboxError::Full`] and counts it: nothing is dropped silently. Check
+/// [`free`](Self::free) before taking a message out of the
+/// [`Uplink`](super::Uplink).
+///
+/// ```
+/// use locker_domain::uplink::{DeliveryConfig, OutboundQueue};
+/// use locker_proto::time::Instant;
+/// use locker_proto::uplink::{Envelope, Heartbeat, MessageId, Stamp, Upward};
+///
+/// let mut queue = OutboundQueue::<8>::new(DeliveryConfig::default());
+/// let beat = |n| Envelope::new(MessageId(n), Upward::Heartbeat(Heartbeat { at: Stamp::default(), backlog: 0 }));
+/// queue.push(beat(1))?;
+/// queue.push(beat(2))?;
+/// let now = Instant::from_secs(1);
+/// assert_eq!(queue.poll_transmit(now).map(|m| m.id), Some(MessageId(1)));
+/// assert!(queue.poll_transmit(now).is_none()); // one in flight at a time
+/// queue.link_down(); // the broker went away: message 1 goes again
+/// assert_eq!(queue.poll_transmit(now).map(|m| m.id), Some(MessageId(1)));
+/// assert!(queue.handle_ack(MessageId(1), now));
+/// assert_eq!(queue.poll_transmit(now).map(|m| m.id), Some(MessageId(2)));
+/// # Ok::<(), locker_domain::uplink::OutboxError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct OutboundQueue<const CAP: usize> {
+    entries: Deque<Entry, CAP>,
+    config: DeliveryConfig,
+    /// Entries `..sent` were transmitted since the last rewind.
+    sent: usize,
+    retry_at: Option<Instant>,
+    stats: QueueStats,
+}
+
+impl<const CAP: usize> OutboundQueue<CAP> {
+    /// An empty queue.
+    pub const fn new(config: DeliveryConfig) -> Self {
+        OutboundQueue {
+            entries: Deque::new(),
+            config,
+            sent: 0,
+            retry_at: None,
+            stats: QueueStats {
+                queued: 0,
+                transmissions: 0,
+                retransmissions: 0,
+                acknowledged: 0,
+                refused: 0,
+            },
+        }
+    }
+
+    /// Appends a message.
+    ///
+    /// # Errors
+    /// [`OutboxError::Full`]; the message is not queued and the refusal counted.
+    pub fn push(&mut self, message: UpEnvelope) -> Result<(), OutboxError> {
+        match self.entries.push_back(Entry {
+            message,
+            transmitted: false,
+            acked: false,
+        }) {
+            Ok(()) => {
+                self.stats.queued += 1;
+                Ok(())
+            }
+            Err(_) => {
+                self.stats.refused += 1;
+                Err(OutboxError::Full { capacity: CAP })
+            }
+        }
+    }
+
+    /// Room for this many more messages.
+    pub fn free(&self) -> usize {
+        CAP - self.entries.len()
+    }
+
+    /// Messages not yet acknowledged.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether every message was acknowledged.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> QueueStats {
+        self.stats
+    }
+
+    /// The messages not yet acknowledged, oldest first: persist them to
+    /// keep them across a restart, and [`push`](Self::push) them back.
+    pub fn pending(&self) -> impl Iterator<Item = &UpEnvelope> + '_ {
+        self.entries.iter().filter(|e| !e.acked).map(|e| &e.message)
+    }
+
+    fn in_flight(&self) -> usize {
+        self.entries
+            .iter()
+            .take(self.sent)
+            .filter(|e| !e.acked)
+            .count()
+    }
+
+    /// The next message to send, if the in-flight limit allows one.
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<UpEnvelope> {
+        if self.in_flight() >= usize::from(self.config.max_in_flight.max(1)) {
+            return None;
+        }
+        loop {
+            let entry = self.entries.iter_mut().nth(self.sent)?;
+            self.sent += 1;
+            if entry.acked {
+                continue;
+            }
+            if entry.transmitted {
+                self.stats.retransmissions += 1;
+            }
+            entry.transmitted = true;
+            let message = entry.message.clone();
+            self.stats.transmissions += 1;
+            if self.retry_at.is_none() {
+                self.retry_at = Some(now + self.config.retry_after);
+            }
+            return Some(message);
+        }
+    }
+
+    /// The backend acknowledged `id`. Returns whether the queue held it.
+    pub fn handle_ack(&mut self, id: MessageId, now: Instant) -> bool {
+        let Some(entry) = self
+            .entries
+            .iter_mut()
+            .find(|e| e.message.id == id && !e.acked)
+        else {
+            return false;
+        };
+        entry.acked = true;
+        self.stats.acknowledged += 1;
+        while self.entries.front().is_some_and(|e| e.acked) {
+            self.entries.pop_front();
+            self.sent = self.sent.saturating_sub(1);
+        }
+        // The clock restarts for whatever is still in flight.
+        self.retry_at = (self.in_flight() > 0).then(|| now + self.config.retry_after);
+        true
+    }
+
+    /// Sends everything unacknowledged again if the acknowledgement is
+    /// overdue. Calling it early is harmless.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.retry_at.is_some_and(|at| at <= now) {
+            self.rewind();
+        }
+    }
+
+    /// The link is gone (or came back after being gone): everything
+    /// unacknowledged goes again, oldest first.
+    pub fn link_down(&mut self) {
+        self.rewind();
+    }
+
+    fn rewind(&mut self) {
+        self.sent = 0;
+        self.retry_at = None;
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) has something to do.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.retry_at
+    }
+}
