@@ -32,7 +32,7 @@
 //!
 //! 1. **Drain**: door sessions under way finish (up to
 //!    [`UplinkConfig::drain_limit`]); new transactions are refused, remote
-//!    ones with [`ErrorCode::ResetInProgress`], local ones by the glue, which
+//!    ones with [`ErrorCode::ResetInProgress`](wire::ErrorCode::ResetInProgress), local ones by the glue, which
 //!    asks [`Uplink::refuses_new_transactions`] before starting a deposit.
 //! 2. **Persist**: [`GatewayAction::PrepareForReboot`]: the glue writes the
 //!    bank's snapshot, [`Uplink::state`] and its outbound queue, then calls
@@ -42,7 +42,7 @@
 //!    whose reason is the requested reboot and which names the request.
 //!
 //! A reset of one node drains that node's door sessions, then asks the
-//! glue to send [`Command::Reboot`](locker_proto::Command::Reboot) over the
+//! glue to send [`Command::Reboot`] over the
 //! bus ([`GatewayAction::SendCommand`]); the node's next greeting
 //! ([`Uplink::on_node_greeted`]) goes up as a [`NodeBoot`](wire::NodeBoot)
 //! naming the request.

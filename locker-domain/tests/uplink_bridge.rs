@@ -1,0 +1,814 @@
+//! The uplink bridge between a bank and its backend, in scenarios from a
+//! locker's life: announced parcels, resets of the gateway and of one node
+//! with a deposit under way, configuration, security, refusals.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use locker_domain::bank::codes::KeypadId;
+use locker_domain::bank::{Bank, CodeOutcome, Compartment, Layout, Policy, Stage};
+use locker_domain::uplink::{
+    GatewayAction, Handled, Uplink, UplinkConfig, UplinkError, UplinkState,
+};
+use locker_proto::time::{Duration, Instant};
+use locker_proto::uplink::{
+    AnnounceParcel, CallError, CallResult, Credential, Deadlines, DownEnvelope, Downward, Envelope,
+    ErrorCode, HexArray, MessageId, NotificationKind, ParcelNeeds as Needs, ParcelStep,
+    PolicyConfig, ResetTarget, Response, Scope, SecurityKind, UpEnvelope, Upward,
+};
+use locker_proto::{
+    BulkStatus, Channel, ChannelBits, Command, CompartmentId, Dimensions, DoorState, Event,
+    FirmwareVersion, NodeAddr, Presence, RebootKind, ResetReason, SizeClass,
+};
+
+struct Dice(u64);
+
+impl rand_core::RngCore for Dice {
+    fn next_u32(&mut self) -> u32 {
+        self.next_u64() as u32
+    }
+    fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+    fn fill_bytes(&mut self, dst: &mut [u8]) {
+        for b in dst {
+            *b = self.next_u64() as u8;
+        }
+    }
+}
+
+const BACKEND_EPOCH: u32 = 1_700_000;
+
+fn layout() -> Layout<16> {
+    let list: Vec<Compartment> = (0..8u16)
+        .map(|k| {
+            let (size, dims) = if k % 2 == 0 {
+                (SizeClass::Small, Dimensions::new(420, 80, 600))
+            } else {
+                (SizeClass::Medium, Dimensions::new(420, 190, 600))
+            };
+            Compartment::new(
+                CompartmentId(k + 1),
+                NodeAddr(k as u8 / 4 + 1),
+                Channel(k as u8 % 4),
+                size,
+                dims,
+            )
+        })
+        .collect();
+    Layout::new(&list).unwrap()
+}
+
+fn policy() -> Policy {
+    Policy {
+        quiet_hours: None,
+        ..Policy::default()
+    }
+}
+
+/// A bank, its uplink, and a backend's view of everything that went up.
+struct Gateway {
+    bank: Box<Bank<16>>,
+    uplink: Uplink,
+    epoch: u32,
+    now: Instant,
+    dice: Dice,
+    up: Vec<UpEnvelope>,
+    actions: Vec<GatewayAction>,
+    unlocks: Vec<(NodeAddr, Command)>,
+    next_request: u64,
+}
+
+impl Gateway {
+    fn start() -> Self {
+        let bank = Box::new(Bank::new(layout(), policy()).unwrap());
+        let config = UplinkConfig::new("bank-test", FirmwareVersion::new(0, 1, 0)).unwrap();
+        let mut g = Gateway {
+            bank,
+            uplink: Uplink::new(config, UplinkState::default(), 1),
+            epoch: 1,
+            now: Instant::from_secs(1),
+            dice: Dice(0x9E37_79B9_7F4A_7C15),
+            up: Vec::new(),
+            actions: Vec::new(),
+            unlocks: Vec::new(),
+            next_request: MessageId::first_of_epoch(BACKEND_EPOCH).0,
+        };
+        g.uplink.boot(&g.bank, ResetReason::PowerOn, g.now).unwrap();
+        g.pump();
+        g
+    }
+
+    /// A gateway restart: the bank and the uplink state are persisted and
+    /// restored, the epoch goes up.
+    fn restart(&mut self, hardware_reason: ResetReason) {
+        let snapshot = self.bank.snapshot_to_vec().unwrap();
+        let mut buf = [0u8; 2048];
+        let state = postcard::to_slice(self.uplink.state(), &mut buf).unwrap();
+        self.now += Duration::from_secs(30);
+        let restored: UplinkState = postcard::from_bytes(state).unwrap();
+        *self.bank = Bank::restore(layout(), policy(), &snapshot, self.now).unwrap();
+        self.epoch += 1;
+        let config = self.uplink.config().clone();
+        self.uplink = Uplink::new(config, restored, self.epoch);
+        self.uplink
+            .boot(&self.bank, hardware_reason, self.now)
+            .unwrap();
+        self.pump();
+    }
+
+    /// The glue's loop: bus commands answered, bank outputs to the uplink,
+    /// uplink outputs to the backend's log, until quiet.
+    fn pump(&mut self) {
+        for _ in 0..100 {
+            while let Some((node, command)) = self.bank.poll_command() {
+                if command == Command::GetAllStatus {
+                    let status = self.status_of(node);
+                    self.bank
+                        .handle_bulk_status(node, &status, self.now)
+                        .unwrap();
+                } else {
+                    self.unlocks.push((node, command));
+                }
+            }
+            self.uplink.forward_bank_outputs(&mut self.bank);
+            self.uplink.handle_timeout(&mut self.bank, self.now);
+            let mut quiet = true;
+            while let Some(m) = self.uplink.poll_upward() {
+                self.up.push(m);
+                quiet = false;
+            }
+            while let Some(a) = self.uplink.poll_action() {
+                self.actions.push(a);
+                quiet = false;
+            }
+            while self.bank.poll_snapshot_request().is_some() {}
+            let _ = self.bank.poll_persist();
+            if quiet && self.bank.poll_command().is_none() {
+                return;
+            }
+        }
+        panic!("the gateway never went quiet");
+    }
+
+    /// Every door closed and every compartment as the books say.
+    fn status_of(&self, node: NodeAddr) -> BulkStatus {
+        let mut s = BulkStatus {
+            channels: 4,
+            door_open: ChannelBits(0),
+            locked: ChannelBits(0xf),
+            occupied: ChannelBits(0),
+            faulted: ChannelBits(0),
+        };
+        for c in self.bank.layout().compartments() {
+            if c.node == node {
+                let v = self.bank.view(c.id).unwrap();
+                s.occupied.set(c.channel, v.stage.holds_parcel());
+                s.door_open.set(c.channel, v.door == DoorState::Open);
+            }
+        }
+        s
+    }
+
+    fn request(&mut self, body: Downward) -> MessageId {
+        let id = MessageId(self.next_request);
+        self.next_request += 1;
+        let message = Envelope::new(id, body);
+        assert_eq!(self.send(&message), Ok(Handled::Answered));
+        id
+    }
+
+    fn send(&mut self, message: &DownEnvelope) -> Result<Handled, UplinkError> {
+        let handled =
+            self.uplink
+                .handle_downward(&mut self.bank, message, &mut self.dice, self.now);
+        self.pump();
+        handled
+    }
+
+    fn answer(&self, request: MessageId) -> Result<Response, CallError> {
+        let answers: Vec<&UpEnvelope> = self
+            .up
+            .iter()
+            .filter(|m| match &m.body {
+                Upward::CallResult(r) => r.request == request,
+                Upward::CallError(e) => e.request == request,
+                _ => false,
+            })
+            .collect();
+        assert_eq!(answers.len(), 1, "exactly one answer to {request}");
+        match &answers[0].body {
+            Upward::CallResult(CallResult { response, .. }) => Ok(response.clone()),
+            Upward::CallError(e) => Err(e.clone()),
+            _ => unreachable!(),
+        }
+    }
+
+    fn event(&mut self, id: CompartmentId, event: Event) {
+        let c = *self
+            .bank
+            .layout()
+            .compartments()
+            .iter()
+            .find(|c| c.id == id)
+            .unwrap();
+        self.bank
+            .handle_node_event(c.node, &event, self.now)
+            .unwrap();
+        self.pump();
+    }
+
+    fn channel(&self, id: CompartmentId) -> Channel {
+        self.bank
+            .layout()
+            .compartments()
+            .iter()
+            .find(|c| c.id == id)
+            .unwrap()
+            .channel
+    }
+
+    /// A person opens the unlocked door, puts a parcel in (or takes it
+    /// out) and closes it.
+    fn use_door(&mut self, id: CompartmentId, leaves_parcel: bool) {
+        let channel = self.channel(id);
+        self.event(
+            id,
+            Event::DoorOpened {
+                channel,
+                commanded: true,
+            },
+        );
+        let presence = if leaves_parcel {
+            Presence::occupied(250, 10)
+        } else {
+            Presence::empty(0, 10)
+        };
+        self.event(id, Event::PresenceChanged { channel, presence });
+        self.event(id, Event::DoorClosed { channel });
+        self.advance(Duration::from_secs(5));
+    }
+
+    fn advance(&mut self, d: Duration) {
+        self.now += d;
+        self.bank.handle_timeout(self.now).unwrap();
+        self.pump();
+    }
+
+    fn steps_of(&self, parcel: u32) -> Vec<ParcelStep> {
+        self.up
+            .iter()
+            .filter_map(|m| match &m.body {
+                Upward::ParcelEvent(e) if e.parcel.0 == parcel => Some(e.step),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn pickup_code(&self, parcel: u32) -> String {
+        self.up
+            .iter()
+            .find_map(|m| match &m.body {
+                Upward::Notification(n) if n.parcel.map(|p| p.0) == Some(parcel) => match &n.kind {
+                    NotificationKind::PickupCode { code } => Some(code.to_string()),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .expect("a pickup code went up")
+    }
+}
+
+fn announce(extra: Duration) -> Downward {
+    Downward::AnnounceParcel(AnnounceParcel {
+        parcel_ref: "JJD0001".try_into().unwrap(),
+        recipient: "resident:12".try_into().unwrap(),
+        kind: locker_proto::uplink::ParcelKind::Delivery,
+        needs: Needs {
+            size: Some(SizeClass::Small),
+            ..Needs::default()
+        },
+        deadlines: Deadlines {
+            extra_pickup_ms: extra,
+        },
+        credential: Credential::CodeHash(HexArray([7; 16])),
+    })
+}
+
+fn reserve_small() -> Downward {
+    Downward::ReserveCompartment(locker_proto::uplink::ReserveCompartment {
+        kind: locker_proto::uplink::ParcelKind::Delivery,
+        needs: Needs {
+            size: Some(SizeClass::Small),
+            ..Needs::default()
+        },
+    })
+}
+
+fn announced(g: &Gateway, request: MessageId) -> (CompartmentId, u32) {
+    match g.answer(request) {
+        Ok(Response::ParcelAnnounced {
+            compartment,
+            parcel,
+        })
+        | Ok(Response::Reserved {
+            compartment,
+            parcel,
+        }) => (compartment, parcel.0),
+        other => panic!("not reserved: {other:?}"),
+    }
+}
+
+#[test]
+fn an_announced_parcel_is_deposited_reminded_and_collected_and_every_step_goes_up_once() {
+    let mut g = Gateway::start();
+    assert!(matches!(&g.up[0].body, Upward::BootNotification(b)
+        if b.reason == ResetReason::PowerOn && b.compartments == 8 && b.reset_request.is_none()));
+    assert!(matches!(&g.up[1].body, Upward::Layout(page) if page.compartments.len() == 8));
+
+    let request = g.request(announce(Duration::from_hours(1)));
+    let (compartment, parcel) = announced(&g, request);
+    assert!(g.actions.iter().any(|a| matches!(a,
+        GatewayAction::StoreCredential { parcel_ref, credential: Credential::CodeHash(_), .. }
+            if parcel_ref.as_str() == "JJD0001")));
+
+    // The transport delivers the announcement again: not carried out twice.
+    let again = Envelope::new(request, announce(Duration::from_hours(1)));
+    let reserved_before = g.bank.utilisation().free;
+    assert!(matches!(g.send(&again), Ok(Handled::Duplicate(_))));
+    assert_eq!(g.bank.utilisation().free, reserved_before);
+    assert_eq!(g.uplink.stats().duplicates, 1);
+
+    // The courier arrives.
+    g.bank.start_deposit(compartment, g.now).unwrap();
+    g.pump();
+    g.use_door(compartment, true);
+    assert_eq!(g.bank.view(compartment).unwrap().stage, Stage::Stored);
+    let code = g.pickup_code(parcel);
+
+    // 24 h of policy plus the announced hour: no reminder at 24 h 30 min.
+    g.advance(Duration::from_hours(24) + Duration::from_mins(30));
+    assert!(!g.steps_of(parcel).contains(&ParcelStep::Reminded));
+    g.advance(Duration::from_mins(31));
+    assert!(g.steps_of(parcel).contains(&ParcelStep::Reminded));
+
+    assert_eq!(
+        g.bank.enter_code(KeypadId(0), &code, g.now).unwrap(),
+        CodeOutcome::Opening(compartment)
+    );
+    g.pump();
+    g.use_door(compartment, false);
+    assert_eq!(
+        g.steps_of(parcel),
+        [
+            ParcelStep::Reserved,
+            ParcelStep::DepositStarted,
+            ParcelStep::Deposited,
+            ParcelStep::DeadlineExtended {
+                by_ms: Duration::from_hours(1)
+            },
+            ParcelStep::Reminded,
+            ParcelStep::PickupStarted,
+            ParcelStep::PickedUp,
+        ]
+    );
+    let last_status =
+        g.up.iter()
+            .rev()
+            .find_map(|m| match &m.body {
+                Upward::StatusNotification(s) if s.compartment == compartment => Some(*s),
+                _ => None,
+            })
+            .unwrap();
+    assert_eq!(
+        last_status.status,
+        locker_proto::uplink::CompartmentStatus::Free
+    );
+    // Ids only grow, with no gaps within the boot.
+    for pair in g.up.windows(2) {
+        assert_eq!(pair[1].id, pair[0].id.next());
+    }
+}
+
+#[test]
+fn a_gateway_reset_waits_for_the_deposit_under_way_then_persists_reboots_and_names_the_request() {
+    let mut g = Gateway::start();
+    let (compartment, parcel) = {
+        let r = g.request(reserve_small());
+        announced(&g, r)
+    };
+    g.bank.start_deposit(compartment, g.now).unwrap();
+    g.pump();
+
+    let reset = g.request(Downward::Reset {
+        kind: RebootKind::Soft,
+        target: ResetTarget::Gateway,
+    });
+    assert_eq!(
+        g.answer(reset),
+        Ok(Response::ResetAccepted {
+            target: ResetTarget::Gateway,
+            in_flight: 1
+        })
+    );
+    assert!(g.uplink.refuses_new_transactions());
+    let refused = g.request(reserve_small());
+    assert_eq!(
+        g.answer(refused).unwrap_err().code,
+        ErrorCode::ResetInProgress
+    );
+    g.advance(Duration::from_secs(10));
+    assert!(
+        !g.actions
+            .iter()
+            .any(|a| matches!(a, GatewayAction::PrepareForReboot { .. })),
+        "the courier is still at the open door"
+    );
+
+    // The courier finishes; the reset goes ahead.
+    g.use_door(compartment, true);
+    assert_eq!(g.bank.view(compartment).unwrap().stage, Stage::Stored);
+    assert!(g.actions.contains(&GatewayAction::PrepareForReboot {
+        kind: RebootKind::Soft
+    }));
+    assert!(
+        !g.actions
+            .iter()
+            .any(|a| matches!(a, GatewayAction::Reboot { .. }))
+    );
+    g.uplink.confirm_persisted();
+    g.pump();
+    assert_eq!(
+        g.actions.last(),
+        Some(&GatewayAction::Reboot {
+            kind: RebootKind::Soft
+        })
+    );
+    let last_id_before = g.up.last().unwrap().id;
+
+    g.restart(ResetReason::PowerOn);
+    let boot =
+        g.up.iter()
+            .rev()
+            .find_map(|m| match &m.body {
+                Upward::BootNotification(b) => Some((m.id, b.clone())),
+                _ => None,
+            })
+            .unwrap();
+    assert!(
+        boot.0 > last_id_before,
+        "ids keep growing across the restart"
+    );
+    assert_eq!(boot.1.reason, ResetReason::SoftReboot);
+    assert_eq!(boot.1.reset_request, Some(reset));
+    assert!(!g.uplink.refuses_new_transactions());
+    assert_eq!(g.bank.view(compartment).unwrap().parcel.unwrap().0, parcel);
+    assert_eq!(g.bank.view(compartment).unwrap().stage, Stage::Stored);
+
+    // The next boot, not asked for, reports what the hardware says.
+    g.restart(ResetReason::Watchdog);
+    let last_boot =
+        g.up.iter()
+            .rev()
+            .find_map(|m| match &m.body {
+                Upward::BootNotification(b) => Some(b.clone()),
+                _ => None,
+            })
+            .unwrap();
+    assert_eq!(last_boot.reason, ResetReason::Watchdog);
+    assert_eq!(last_boot.reset_request, None);
+}
+
+#[test]
+fn a_reset_does_not_wait_forever_for_a_door_left_open() {
+    let mut g = Gateway::start();
+    let r = g.request(reserve_small());
+    let (compartment, _) = announced(&g, r);
+    g.bank.start_deposit(compartment, g.now).unwrap();
+    g.pump();
+    let channel = g.channel(compartment);
+    g.event(
+        compartment,
+        Event::DoorOpened {
+            channel,
+            commanded: true,
+        },
+    );
+    g.request(Downward::Reset {
+        kind: RebootKind::Hard,
+        target: ResetTarget::Gateway,
+    });
+    g.advance(Duration::from_mins(1));
+    assert!(
+        !g.actions
+            .iter()
+            .any(|a| matches!(a, GatewayAction::PrepareForReboot { .. }))
+    );
+    g.advance(Duration::from_mins(1) + Duration::from_secs(1));
+    assert!(g.actions.contains(&GatewayAction::PrepareForReboot {
+        kind: RebootKind::Hard
+    }));
+}
+
+#[test]
+fn a_node_reset_waits_for_its_door_session_then_reboots_the_node_and_its_greeting_names_the_request()
+ {
+    let mut g = Gateway::start();
+    let r = g.request(reserve_small());
+    let (compartment, _) = announced(&g, r);
+    let node = g
+        .bank
+        .layout()
+        .compartments()
+        .iter()
+        .find(|c| c.id == compartment)
+        .unwrap()
+        .node;
+    g.bank.start_deposit(compartment, g.now).unwrap();
+    g.pump();
+
+    let reset = g.request(Downward::Reset {
+        kind: RebootKind::Soft,
+        target: ResetTarget::Node(node),
+    });
+    assert_eq!(
+        g.answer(reset),
+        Ok(Response::ResetAccepted {
+            target: ResetTarget::Node(node),
+            in_flight: 1
+        })
+    );
+    assert!(g.uplink.node_draining(node));
+    assert!(
+        !g.uplink.refuses_new_transactions(),
+        "the rest of the bank works on"
+    );
+    let reboot = GatewayAction::SendCommand {
+        node,
+        command: Command::Reboot {
+            kind: RebootKind::Soft,
+        },
+    };
+    assert!(!g.actions.contains(&reboot));
+    // A remote open on the draining node is refused.
+    let open = g.request(Downward::RemoteOpen(locker_proto::uplink::RemoteOpen {
+        compartment,
+        request_id: 1,
+        tag: HexArray([0; 16]),
+    }));
+    assert_eq!(g.answer(open).unwrap_err().code, ErrorCode::ResetInProgress);
+
+    g.use_door(compartment, true);
+    assert_eq!(g.bank.view(compartment).unwrap().stage, Stage::Stored);
+    assert!(
+        g.actions.contains(&reboot),
+        "the node reboots once the deposit is done"
+    );
+
+    // The node restarts and the gateway greets it.
+    g.bank
+        .handle_node_event(
+            node,
+            &Event::NodeStarted {
+                reset_reason: ResetReason::SoftReboot,
+            },
+            g.now,
+        )
+        .unwrap();
+    g.pump();
+    g.uplink
+        .on_node_greeted(
+            node,
+            FirmwareVersion::new(1, 2, 3),
+            ResetReason::SoftReboot,
+            40,
+            g.now,
+        )
+        .unwrap();
+    g.pump();
+    let greeting =
+        g.up.iter()
+            .find_map(|m| match &m.body {
+                Upward::NodeBoot(b) => Some(*b),
+                _ => None,
+            })
+            .unwrap();
+    assert_eq!(greeting.node, node);
+    assert_eq!(greeting.reset_reason, ResetReason::SoftReboot);
+    assert_eq!(greeting.reset_request, Some(reset));
+    assert!(!g.uplink.node_draining(node));
+    assert_eq!(g.bank.view(compartment).unwrap().stage, Stage::Stored);
+    assert_eq!(
+        g.uplink.state().nodes[0].firmware,
+        Some(FirmwareVersion::new(1, 2, 3))
+    );
+}
+
+#[test]
+fn configuration_is_validated_and_takes_effect_at_the_next_start() {
+    let mut g = Gateway::start();
+    let current = g.request(Downward::GetConfiguration);
+    let Ok(Response::Configuration(config)) = g.answer(current) else {
+        panic!("no configuration");
+    };
+    assert_eq!(config.reminder_after_ms, Duration::from_hours(24));
+
+    let bad = g.request(Downward::ChangeConfiguration(PolicyConfig {
+        code_digits: 3,
+        ..config
+    }));
+    assert_eq!(
+        g.answer(bad).unwrap_err().code,
+        ErrorCode::InvalidConfiguration
+    );
+    assert!(g.actions.is_empty());
+
+    let good = g.request(Downward::ChangeConfiguration(PolicyConfig {
+        reminder_after_ms: Duration::from_hours(12),
+        ..config
+    }));
+    assert_eq!(
+        g.answer(good),
+        Ok(Response::ConfigurationChanged {
+            reboot_required: true
+        })
+    );
+    let Some(GatewayAction::ApplyPolicy(policy)) = g.actions.last() else {
+        panic!("no policy to apply");
+    };
+    assert_eq!(policy.reminder_after, Duration::from_hours(12));
+    assert_eq!(policy.code_digits, 6);
+}
+
+#[test]
+fn a_forced_door_goes_up_as_a_security_event_and_the_backend_takes_the_bank_offline_and_back() {
+    let mut g = Gateway::start();
+    let forced = CompartmentId(6);
+    let channel = g.channel(forced);
+    g.event(
+        forced,
+        Event::DoorOpened {
+            channel,
+            commanded: false,
+        },
+    );
+    let event =
+        g.up.iter()
+            .find_map(|m| match &m.body {
+                Upward::SecurityEvent(e) => Some(*e),
+                _ => None,
+            })
+            .unwrap();
+    assert_eq!(event.kind, SecurityKind::ForcedDoor);
+    assert_eq!(event.compartment, Some(forced));
+    assert_eq!(event.node, Some(NodeAddr(2)));
+
+    let snapshot = g.request(Downward::TriggerSnapshot {
+        compartment: forced,
+    });
+    assert!(g.answer(snapshot).is_ok());
+    assert!(g.actions.contains(&GatewayAction::TakeSnapshot {
+        compartment: forced,
+        node: NodeAddr(2),
+        channel,
+        request: snapshot
+    }));
+
+    let offline = g.request(Downward::ChangeAvailability {
+        scope: Scope::Bank,
+        available: false,
+    });
+    assert!(g.answer(offline).is_ok());
+    let refused = g.request(reserve_small());
+    assert_eq!(g.answer(refused).unwrap_err().code, ErrorCode::Unavailable);
+    assert!(g.uplink.refuses_new_transactions());
+    g.request(Downward::ChangeAvailability {
+        scope: Scope::Bank,
+        available: true,
+    });
+    let works = g.request(reserve_small());
+    assert!(g.answer(works).is_ok());
+
+    let one = g.request(Downward::ChangeAvailability {
+        scope: Scope::Compartment(CompartmentId(1)),
+        available: false,
+    });
+    assert!(g.answer(one).is_ok());
+    assert!(
+        g.bank
+            .view(CompartmentId(1))
+            .unwrap()
+            .out_of_service
+            .is_some()
+    );
+    let diagnostics = g.request(Downward::GetDiagnostics);
+    let Ok(Response::Diagnostics(d)) = g.answer(diagnostics) else {
+        panic!("no diagnostics");
+    };
+    assert!(
+        d.out_of_service
+            .iter()
+            .any(|o| o.compartment == CompartmentId(1))
+    );
+    assert_eq!(usize::from(d.out_of_service_total), d.out_of_service.len());
+}
+
+#[test]
+fn refusals_carry_a_code_a_program_can_act_on_and_a_reason_a_person_can_read() {
+    let mut g = Gateway::start();
+    let huge = g.request(Downward::ReserveCompartment(
+        locker_proto::uplink::ReserveCompartment {
+            kind: locker_proto::uplink::ParcelKind::Delivery,
+            needs: Needs {
+                dimensions: Some(Dimensions::new(900, 900, 900)),
+                ..Needs::default()
+            },
+        },
+    ));
+    let e = g.answer(huge).unwrap_err();
+    assert_eq!(e.code, ErrorCode::Oversize);
+    assert!(e.description.contains("counter"), "{}", e.description);
+
+    let shapeless = g.request(Downward::ReserveCompartment(
+        locker_proto::uplink::ReserveCompartment {
+            kind: locker_proto::uplink::ParcelKind::Return,
+            needs: Needs::default(),
+        },
+    ));
+    assert_eq!(
+        g.answer(shapeless).unwrap_err().code,
+        ErrorCode::FormationViolation
+    );
+
+    let cancel = g.request(Downward::CancelReservation {
+        compartment: CompartmentId(2),
+    });
+    assert_eq!(g.answer(cancel).unwrap_err().code, ErrorCode::WrongStage);
+    let nobody = g.request(Downward::Reset {
+        kind: RebootKind::Soft,
+        target: ResetTarget::Node(NodeAddr(9)),
+    });
+    assert_eq!(g.answer(nobody).unwrap_err().code, ErrorCode::UnknownNode);
+
+    let mut newer = Envelope::new(MessageId(g.next_request), Downward::GetDiagnostics);
+    newer.v = 2;
+    assert_eq!(g.send(&newer), Ok(Handled::Answered));
+    assert_eq!(
+        g.answer(newer.id).unwrap_err().code,
+        ErrorCode::NotSupported
+    );
+
+    assert!(matches!(
+        g.send(&Envelope::new(MessageId(5), Downward::Ack(g.up[0].id))),
+        Ok(Handled::Ack(id)) if id == g.up[0].id
+    ));
+}
+
+#[test]
+fn a_request_that_finds_no_room_is_not_carried_out_and_can_be_sent_again() {
+    let mut g = Gateway::start();
+    let mut refused = None;
+    for n in 0..20u64 {
+        let message = Envelope::new(
+            MessageId(MessageId::first_of_epoch(BACKEND_EPOCH).0 + 100 + n),
+            Downward::ExtendDeadline {
+                compartment: CompartmentId(1),
+                by_ms: Duration::from_hours(1),
+            },
+        );
+        // Nobody drains the uplink's output.
+        match g
+            .uplink
+            .handle_downward(&mut g.bank, &message, &mut g.dice, g.now)
+        {
+            Ok(Handled::Answered) => {}
+            Err(UplinkError::OutputFull) => {
+                refused = Some(message);
+                break;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let message = refused.expect("the output filled up");
+    g.pump();
+    assert!(
+        !g.up
+            .iter()
+            .any(|m| matches!(&m.body, Upward::CallError(e) if e.request == message.id)),
+        "no answer yet: it was not carried out"
+    );
+    assert_eq!(g.send(&message), Ok(Handled::Answered));
+    assert_eq!(
+        g.answer(message.id).unwrap_err().code,
+        ErrorCode::WrongStage
+    );
+}
