@@ -2,6 +2,9 @@
 //!
 //! - [`sim`]: the simulated locker bank (`cargo run --release --bin locker-sim`).
 //! - [`gateway`]: a Linux gateway on a real serial line (`--bin locker-gateway`).
+//! - [`uplink`]: the gateway's disk-backed outbound queue, the MQTT transport
+//!   and a small backend (`--bin locker-backend`).
 
 pub mod gateway;
 pub mod sim;
+pub mod uplink;

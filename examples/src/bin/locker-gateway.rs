@@ -8,13 +8,20 @@
 //!
 //! Operator commands are read from standard input, one per line (see
 //! `--help`); notices (pickup codes, alerts) are printed on standard output.
+//!
+//! With `--mqtt HOST:PORT` the gateway also talks to its backend through an
+//! MQTT broker (topics `locker/<bank>/up`, `locker/<bank>/down`,
+//! `locker/<bank>/status`; see `locker_examples::uplink`).
 
 use std::io::BufRead;
 use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use locker_examples::gateway::{ConsoleCommand, Gateway, GatewayConfig, SerialLine};
+use locker_examples::gateway::{
+    ConsoleCommand, Gateway, GatewayConfig, SerialLine, UplinkSettings,
+};
+use locker_examples::uplink::{Encoding, MqttSettings, MqttTransport, Transport};
 use locker_proto::NodeAddr;
 
 const HELP: &str = "\
@@ -34,11 +41,18 @@ OPTIONS:
     --channels N         compartments per node (default 16; sizes cycle
                          5 small, 3 medium, 2 large)
     --exit-after SECS    stop (persisting first) after SECS seconds
+    --mqtt HOST:PORT     talk to the backend through this MQTT broker
+    --bank-id ID         the bank's name for the backend and the topics
+                         (default bank-1)
+    --uplink-dir DIR     the uplink's queue and state (default uplink/)
+    --uplink-encoding E  json (default) or postcard
     --help               this text
 
 COMMANDS (one per line on standard input):
     deposit small|medium|large   reserve and unlock a compartment for a courier
     return small|medium|large    the same for a resident's return
+    courier N                    the courier is at compartment N, reserved by
+                                 the backend: unlock it
     pickup CODE                  a code typed at the keypad
     staff-open N                 staff open compartment N (audited)
     status                       every compartment's books
@@ -47,6 +61,11 @@ COMMANDS (one per line on standard input):
 The state is persisted after every change, so stopping the program any other
 way (Ctrl-C, a power cut) loses nothing either. When standard input ends (e.g.
 under a service manager) the gateway keeps running without commands.
+
+UPLINK: messages for the backend wait in the uplink directory, one file each,
+until the backend acknowledges them, so a broker outage or a gateway restart
+loses none. When the backend asks for a reset, the gateway lets door sessions
+under way finish, persists everything and starts itself again.
 ";
 
 struct Args {
@@ -54,6 +73,7 @@ struct Args {
     baud: u32,
     config: GatewayConfig,
     exit_after: Option<Duration>,
+    uplink: Option<(UplinkSettings, MqttSettings)>,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
@@ -64,6 +84,10 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
     let mut nodes = None;
     let mut channels = 16u8;
     let mut exit_after = None;
+    let mut mqtt: Option<(String, u16)> = None;
+    let mut bank_id = "bank-1".to_string();
+    let mut uplink_dir = "uplink".to_string();
+    let mut encoding = Encoding::Json;
     while let Some(flag) = args.next() {
         if flag == "--help" || flag == "-h" {
             return Ok(None);
@@ -90,6 +114,20 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
                 let secs: f64 = value()?.parse().map_err(|_| "--exit-after needs seconds")?;
                 exit_after = Some(Duration::from_secs_f64(secs.max(0.0)));
             }
+            "--mqtt" => {
+                let v = value()?;
+                let (host, port) = v
+                    .rsplit_once(':')
+                    .and_then(|(h, p)| Some((h.to_string(), p.parse().ok()?)))
+                    .ok_or("--mqtt needs HOST:PORT, e.g. localhost:1883")?;
+                mqtt = Some((host, port));
+            }
+            "--bank-id" => bank_id = value()?,
+            "--uplink-dir" => uplink_dir = value()?,
+            "--uplink-encoding" => {
+                encoding =
+                    Encoding::parse(&value()?).ok_or("--uplink-encoding needs json or postcard")?;
+            }
             other => return Err(format!("unknown option {other} (see --help)")),
         }
     }
@@ -97,11 +135,23 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
     let state = state.ok_or("--state is required (see --help)")?;
     let audit = audit.ok_or("--audit is required (see --help)")?;
     let nodes = nodes.ok_or("--nodes is required (see --help)")?;
+    let uplink = mqtt.map(|(host, port)| {
+        let mut settings = UplinkSettings::new(bank_id.clone(), uplink_dir);
+        settings.encoding = encoding;
+        let mqtt = MqttSettings {
+            host,
+            port,
+            client_id: format!("locker-gateway-{bank_id}"),
+            bank_id,
+        };
+        (settings, mqtt)
+    });
     Ok(Some(Args {
         port,
         baud,
         config: GatewayConfig::new(nodes, channels, state, audit),
         exit_after,
+        uplink,
     }))
 }
 
@@ -128,9 +178,15 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let (port, baud) = (args.port, args.baud);
-    let mut gateway = Gateway::start(args.config, || {
-        SerialLine::open(&port, baud, Duration::from_millis(5))
-    })?;
+    let uplink = args.uplink.map(|(settings, mqtt)| {
+        let transport: Box<dyn Transport> = Box::new(MqttTransport::gateway(&mqtt));
+        (settings, transport)
+    });
+    let mut gateway = Gateway::start_with_uplink(
+        args.config,
+        || SerialLine::open(&port, baud, Duration::from_millis(5)),
+        uplink,
+    )?;
     println!(
         "locker-gateway on {port}: {} compartments, {}",
         gateway.bank().layout().len(),
@@ -168,8 +224,26 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         while let Some(notice) = gateway.poll_notice() {
             println!("{notice}");
         }
+        if let Some(kind) = gateway.reboot_requested() {
+            gateway.shutdown()?;
+            println!("rebooting ({kind:?}) as the backend asked");
+            return Err(restart().into());
+        }
         if gateway.is_stopping() || args.exit_after.is_some_and(|d| started.elapsed() >= d) {
             return Ok(gateway.shutdown()?);
         }
     }
+}
+
+/// Starts this program again in place, with the same arguments (a soft
+/// reboot; a gateway appliance would ask its init system for a hard one).
+/// Returns only if that failed.
+fn restart() -> std::io::Error {
+    use std::os::unix::process::CommandExt;
+    let mut args = std::env::args_os();
+    let Some(program) = args.next() else {
+        return std::io::Error::other("no program name to restart");
+    };
+    let program = std::env::current_exe().unwrap_or_else(|_| program.into());
+    std::process::Command::new(program).args(args).exec()
 }

@@ -9,6 +9,7 @@
 //! |---|---|
 //! | `deposit <small\|medium\|large>` | reserves the smallest free compartment that fits and unlocks it for the courier |
 //! | `return <small\|medium\|large>` | the same for a resident's return |
+//! | `courier <compartment>` | the courier is at a compartment the backend reserved (`announce_parcel`): unlock it |
 //! | `pickup <code>` | a code typed at the keypad |
 //! | `staff-open <compartment>` | staff open a compartment (audited) |
 //! | `status` | every compartment's books |
@@ -27,6 +28,8 @@ pub enum ConsoleCommand {
         /// Delivery or return.
         kind: ParcelKind,
     },
+    /// The courier is at a compartment reserved beforehand (by the backend).
+    Courier(CompartmentId),
     /// A code typed at the keypad.
     Pickup {
         /// The digits as typed.
@@ -45,7 +48,9 @@ pub enum ConsoleCommand {
 #[non_exhaustive]
 pub enum ConsoleError {
     /// The first word is not a command.
-    #[error("unknown command {0:?}: try deposit, return, pickup, staff-open, status or quit")]
+    #[error(
+        "unknown command {0:?}: try deposit, return, courier, pickup, staff-open, status or quit"
+    )]
     Unknown(String),
     /// The command needs an argument it did not get, or got a bad one.
     #[error("usage: {0}")]
@@ -99,6 +104,10 @@ impl ConsoleCommand {
                     code: code.to_string(),
                 },
                 None => return Err(ConsoleError::Usage("pickup <code>")),
+            },
+            "courier" => match arg.and_then(|a| a.parse().ok()) {
+                Some(id) => ConsoleCommand::Courier(CompartmentId(id)),
+                None => return Err(ConsoleError::Usage("courier <compartment number>")),
             },
             "staff-open" => match arg.and_then(|a| a.parse().ok()) {
                 Some(id) => ConsoleCommand::StaffOpen(CompartmentId(id)),

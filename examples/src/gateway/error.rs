@@ -64,6 +64,9 @@ pub enum GatewayError {
     /// The node list is empty, too long, or holds an address that is not a node.
     #[error("bad node list: {0}")]
     Nodes(String),
+    /// The uplink refused its configuration or an input.
+    #[error("uplink: {0}")]
+    Uplink(#[from] locker_domain::uplink::UplinkError),
 }
 
 impl GatewayError {

@@ -64,6 +64,7 @@ mod layout;
 mod notice;
 mod serial;
 mod state_file;
+mod uplink;
 
 use std::collections::VecDeque;
 use std::io::Read;
@@ -73,10 +74,12 @@ use locker_domain::bank::codes::KeypadId;
 use locker_domain::bank::{
     Actor, Bank, BankError, BankId, BankKeys, CodeOutcome, CommandOutcome, ParcelNeeds, Policy,
 };
+use locker_domain::uplink::{GatewayAction, UplinkStats};
 use locker_proto::frame::Frame;
 use locker_proto::link::{LinkStats, Master, MasterConfig, MasterEvent};
 use locker_proto::time::Instant;
-use locker_proto::{Command, Event, FaultCode, NodeAddr, Report};
+use locker_proto::uplink::BusStats;
+use locker_proto::{Command, Event, FaultCode, NodeAddr, RebootKind, Report};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
@@ -88,6 +91,7 @@ pub use layout::{MAX_COMPARTMENTS, bank_layout, size_of_channel};
 pub use notice::{Notice, Reply, code_text};
 pub use serial::{LineStats, SerialLine};
 pub use state_file::StateFile;
+pub use uplink::{GATEWAY_VERSION, UplinkSettings};
 
 /// The most nodes on one bus.
 pub const MAX_NODES: usize = 32;
@@ -175,6 +179,10 @@ pub struct Gateway {
     wall_anchored: Option<Instant>,
     restored: bool,
     stopping: bool,
+    /// The backend's side, when the gateway has an uplink.
+    uplink: Option<uplink::UplinkGlue>,
+    /// The uplink asked for a reboot; everything is persisted.
+    reboot: Option<RebootKind>,
 }
 
 impl Gateway {
@@ -192,6 +200,26 @@ impl Gateway {
         config: GatewayConfig,
         connect: impl FnOnce() -> Result<SerialLine, GatewayError>,
     ) -> Result<Self, GatewayError> {
+        Self::start_with_uplink(config, connect, None)
+    }
+
+    /// [`Gateway::start`] with an uplink to a backend through `transport`:
+    /// the bank's notifications, alerts and audit records go up as well,
+    /// the backend's requests come down (see [`crate::uplink`]). A policy
+    /// the backend set with `change_configuration` replaces
+    /// `config.policy`; the boot notification goes up first.
+    ///
+    /// # Errors
+    ///
+    /// As [`Gateway::start`], and file errors of the uplink's directory.
+    pub fn start_with_uplink(
+        mut config: GatewayConfig,
+        connect: impl FnOnce() -> Result<SerialLine, GatewayError>,
+        uplink: Option<(UplinkSettings, Box<dyn crate::uplink::Transport>)>,
+    ) -> Result<Self, GatewayError> {
+        if let Some((settings, _)) = &uplink {
+            config.policy = settings.stored_policy(&config.policy)?;
+        }
         let clock = MonotonicClock::start();
         let now = clock.now();
         let layout = bank_layout(&config.nodes, config.channels)?;
@@ -246,7 +274,19 @@ impl Gateway {
             wall_anchored: None,
             restored,
             stopping: false,
+            uplink: None,
+            reboot: None,
         };
+        if let Some((settings, transport)) = uplink {
+            let glue = uplink::UplinkGlue::open(
+                &settings,
+                transport,
+                &gateway.bank,
+                now,
+                &mut gateway.notices,
+            )?;
+            gateway.uplink = Some(glue);
+        }
         gateway.anchor_wall_clock(now)?;
         // Persist at once: a first start creates the state file, a restore
         // writes down the `Restored` record before anything else happens.
@@ -281,10 +321,86 @@ impl Gateway {
         self.received = received;
         self.deliver(now)?;
         self.pump(now)?;
+        self.exchange_uplink(now)?;
         // The answer came in: the next request can go out without waiting
         // for another pass.
         while let Some(frame) = self.master.poll_transmit(now) {
             self.line.send(&frame)?;
+        }
+        Ok(())
+    }
+
+    /// The uplink's turn: requests from the backend, timers, the queue out,
+    /// and the actions only the gateway can take.
+    fn exchange_uplink(&mut self, now: Instant) -> Result<(), GatewayError> {
+        let Some(glue) = self.uplink.as_mut() else {
+            return Ok(());
+        };
+        let stats = self.master.stats();
+        let bus = BusStats {
+            frames_sent: stats.frames_sent,
+            retransmissions: stats.retransmissions,
+            responses: stats.responses,
+            timeouts: stats.timeouts,
+            unexpected: stats.unexpected,
+            duplicates_filtered: stats.duplicates_filtered,
+            nodes_lost: stats.nodes_lost,
+        };
+        let actions = glue.exchange(&mut self.bank, &mut self.rng, bus, now, &mut self.notices)?;
+        for action in actions {
+            self.carry_out(action)?;
+        }
+        // Requests may have changed the books: persist and pass the news on.
+        self.pump(now)
+    }
+
+    fn carry_out(&mut self, action: GatewayAction) -> Result<(), GatewayError> {
+        match action {
+            GatewayAction::SendCommand { node, command } => {
+                self.notices.push_back(Notice::Warning(format!(
+                    "the backend asked for {command:?} of {node}"
+                )));
+                self.commands.push_back((node, command));
+            }
+            GatewayAction::TakeSnapshot {
+                compartment,
+                request,
+                ..
+            } => self.notices.push_back(Notice::Warning(format!(
+                "the backend wants a camera snapshot of {compartment} ({request}); this gateway has no camera"
+            ))),
+            GatewayAction::ApplyPolicy(policy) => {
+                if let Some(glue) = self.uplink.as_ref() {
+                    glue.store_policy(&policy)?;
+                }
+                self.notices.push_back(Notice::Warning(
+                    "the backend changed the configuration: it applies from the next start".into(),
+                ));
+            }
+            GatewayAction::StoreCredential { parcel, .. } => {
+                self.notices.push_back(Notice::Warning(format!(
+                    "parcel {} announced with a credential; this bank still issues its own pickup code",
+                    parcel.0
+                )));
+            }
+            GatewayAction::PrepareForReboot { .. } => {
+                self.persist()?;
+                self.audit.sync()?;
+                if let Some(glue) = self.uplink.as_mut() {
+                    glue.flush()?;
+                    glue.persist_state()?;
+                    glue.uplink.confirm_persisted();
+                }
+            }
+            GatewayAction::Reboot { kind } => {
+                self.reboot = Some(kind);
+                self.notices.push_back(Notice::Warning(format!(
+                    "the backend asked for a {kind:?} reboot; everything is persisted"
+                )));
+            }
+            other => self
+                .notices
+                .push_back(Notice::Warning(format!("uplink action not handled: {other:?}"))),
         }
         Ok(())
     }
@@ -312,7 +428,34 @@ impl Gateway {
     }
 
     fn domain_call(&mut self, command: &ConsoleCommand, now: Instant) -> Result<Reply, BankError> {
+        let refusing = self
+            .uplink
+            .as_ref()
+            .is_some_and(|u| u.uplink.refuses_new_transactions());
+        if refusing
+            && matches!(
+                command,
+                ConsoleCommand::Deposit { .. } | ConsoleCommand::Courier(_)
+            )
+        {
+            return Ok(Reply::Refused(
+                "the bank takes no new parcels right now (a restart is under way or the operator \
+                 closed it): please try again in a few minutes"
+                    .into(),
+            ));
+        }
         Ok(match command {
+            ConsoleCommand::Courier(compartment) => {
+                self.bank.start_deposit(*compartment, now)?;
+                let parcel = self.bank.view(*compartment).and_then(|v| v.parcel);
+                match parcel {
+                    Some(parcel) => Reply::Depositing(locker_domain::bank::Reservation {
+                        compartment: *compartment,
+                        parcel,
+                    }),
+                    None => Reply::Refused("no parcel is reserved there".into()),
+                }
+            }
             ConsoleCommand::Deposit { size, kind } => {
                 let needs = ParcelNeeds::size(*size);
                 let reservation = self.bank.reserve(needs, *kind, &mut self.rng, now)?;
@@ -395,6 +538,22 @@ impl Gateway {
         self.clock.now()
     }
 
+    /// The reboot the backend asked for, once the gateway is ready for it
+    /// (everything persisted): stop the gateway and start it again.
+    pub fn reboot_requested(&self) -> Option<RebootKind> {
+        self.reboot
+    }
+
+    /// Upward messages waiting for the backend, if the gateway has an uplink.
+    pub fn uplink_backlog(&self) -> Option<usize> {
+        self.uplink.as_ref().map(|u| u.backlog())
+    }
+
+    /// The uplink's counters, if the gateway has an uplink.
+    pub fn uplink_stats(&self) -> Option<UplinkStats> {
+        self.uplink.as_ref().map(|u| u.uplink.stats())
+    }
+
     /// Persists the bank one last time and stops.
     ///
     /// # Errors
@@ -405,6 +564,9 @@ impl Gateway {
         self.deliver(now)?;
         self.pump(now)?;
         self.persist()?;
+        if let Some(glue) = self.uplink.as_mut() {
+            glue.mark_clean_stop()?;
+        }
         self.audit.sync()
     }
 
@@ -443,7 +605,7 @@ impl Gateway {
                 if let Report::Pong {
                     firmware,
                     uptime_ms,
-                    ..
+                    reset_reason,
                 } = report
                 {
                     self.notices.push_back(Notice::NodeGreeted {
@@ -451,6 +613,16 @@ impl Gateway {
                         firmware: *firmware,
                         uptime_ms: *uptime_ms,
                     });
+                    if let Some(glue) = self.uplink.as_mut() {
+                        let (n, f, r, u) = (*node, *firmware, *reset_reason, *uptime_ms);
+                        // The bank is not involved: an output full is the only
+                        // refusal, and feed drains it first.
+                        if glue.feed(|up| up.on_node_greeted(n, f, r, u, now)).is_err() {
+                            self.notices.push_back(Notice::Warning(format!(
+                                "could not report the greeting of {n} to the backend"
+                            )));
+                        }
+                    }
                 }
                 if !self.greeted.contains(node) {
                     self.greeted.push(*node);
@@ -475,7 +647,14 @@ impl Gateway {
                 bank.handle_command_result(*node, command, CommandOutcome::Acked, now)
             }
             MasterEvent::Event { node, record } => {
-                bank.handle_node_event(*node, &record.event, now)
+                bank.handle_node_event(*node, &record.event, now)?;
+                if matches!(record.event, Event::NodeStarted { .. }) && !self.to_ping.contains(node)
+                {
+                    // Greet the restarted node: its firmware and reset reason
+                    // go up to the backend.
+                    self.to_ping.push(*node);
+                }
+                Ok(())
             }
             MasterEvent::RequestFailed {
                 node,
@@ -550,6 +729,10 @@ impl Gateway {
         }
         let mut wrote = false;
         while let Some(record) = self.bank.poll_audit() {
+            if let Some(glue) = self.uplink.as_mut() {
+                let bank = &mut self.bank;
+                glue.feed(|up| up.on_audit(bank, &record))?;
+            }
             match self.audit.append(&record, unix_ms())? {
                 Appended::Written | Appended::Duplicate => {}
                 Appended::AfterGap { expected } => self.notices.push_back(Notice::Warning(
@@ -562,10 +745,20 @@ impl Gateway {
             self.audit.sync()?;
         }
         while let Some(n) = self.bank.poll_notification() {
+            if let Some(glue) = self.uplink.as_mut() {
+                glue.feed(|up| up.on_notification(&n))?;
+            }
             self.notices.push_back(Notice::Notification(n));
         }
         while let Some(a) = self.bank.poll_alert() {
+            if let Some(glue) = self.uplink.as_mut() {
+                let bank = &self.bank;
+                glue.feed(|up| up.on_alert(bank, &a))?;
+            }
             self.notices.push_back(Notice::Alert(a));
+        }
+        if let Some(glue) = self.uplink.as_mut() {
+            glue.flush()?;
         }
         while let Some(s) = self.bank.poll_snapshot_request() {
             self.notices.push_back(Notice::SnapshotRequested(s));
@@ -585,6 +778,9 @@ impl Gateway {
             .and_then(chrono::DateTime::from_timestamp_millis);
         if let Some(wall) = wall {
             self.bank.set_wall_clock(wall.naive_utc(), now)?;
+            if let Some(glue) = self.uplink.as_mut() {
+                glue.uplink.set_wall_clock(wall.timestamp(), now);
+            }
             self.wall_anchored = Some(now);
         }
         Ok(())

@@ -117,6 +117,41 @@ pub use state::{Extension, MAX_EXTENSIONS, PendingReset, UplinkState};
 
 use convert::AlertClass;
 
+/// A bank's rules as the uplink carries them ([`wire::PolicyConfig`]).
+pub fn policy_to_config(policy: &Policy) -> wire::PolicyConfig {
+    convert::policy_config(policy)
+}
+
+/// `base` with the rules of `config`, as [`Downward::ChangeConfiguration`]
+/// applies them (fields the uplink does not carry keep `base`'s values).
+///
+/// ```
+/// use locker_domain::bank::Policy;
+/// use locker_domain::uplink::{policy_from_config, policy_to_config};
+/// use locker_proto::time::Duration;
+///
+/// let mut config = policy_to_config(&Policy::default());
+/// config.reminder_after_ms = Duration::from_hours(12);
+/// assert_eq!(policy_from_config(&Policy::default(), &config)?.reminder_after, Duration::from_hours(12));
+/// config.code_digits = 2;
+/// assert!(policy_from_config(&Policy::default(), &config).is_err());
+/// # Ok::<(), locker_domain::uplink::InvalidPolicy>(())
+/// ```
+///
+/// # Errors
+/// [`InvalidPolicy`] naming the first value out of range.
+pub fn policy_from_config(
+    base: &Policy,
+    config: &wire::PolicyConfig,
+) -> Result<Policy, InvalidPolicy> {
+    convert::policy(base, config).map_err(InvalidPolicy)
+}
+
+/// Why configuration values cannot be a bank's rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct InvalidPolicy(pub &'static str);
+
 /// Upward messages the [`Uplink`] holds until [`Uplink::poll_upward`].
 pub const UPWARD_QUEUE: usize = 16;
 /// Actions the [`Uplink`] holds until [`Uplink::poll_action`].

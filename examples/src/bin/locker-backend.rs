@@ -1,0 +1,223 @@
+//! `locker-backend`: a tiny backend for one bank, over MQTT.
+//!
+//! ```text
+//! locker-backend --mqtt localhost:1883 --bank-id bank-1
+//! ```
+//!
+//! Prints every message the gateway sends (as JSON lines), acknowledges
+//! each, and answers alerts: a camera snapshot for a forced door, the
+//! compartment out of service for a lock fault. Requests are typed on
+//! standard input (see `--help`).
+
+use std::io::BufRead;
+use std::process::ExitCode;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use locker_examples::gateway::MonotonicClock;
+use locker_examples::uplink::{
+    Backend, BackendConfig, Encoding, MqttSettings, MqttTransport, Transport, TransportEvent,
+};
+use locker_proto::uplink::{
+    AnnounceParcel, Credential, Deadlines, Downward, HexArray, ParcelKind, ParcelNeeds, RemoteOpen,
+    ResetTarget, Scope, UpEnvelope,
+};
+use locker_proto::{CompartmentId, NodeAddr, RebootKind, SizeClass};
+
+const HELP: &str = "\
+locker-backend: a tiny backend for one locker bank, over MQTT
+
+USAGE:
+    locker-backend --mqtt HOST:PORT [--bank-id ID] [--encoding json|postcard]
+
+COMMANDS (one per line on standard input):
+    announce small|medium|large REF   announce a parcel (tracking number REF)
+    reserve small|medium|large        reserve a compartment
+    cancel N                          cancel the reservation of compartment N
+    open N                            open compartment N remotely (the tag is
+                                      all zeros: a bank that checks tags refuses it)
+    offline N | online N              take compartment N out of service or back
+    reset gateway | reset node N      restart the gateway or one node
+    config                            show the bank's rules
+    diagnostics                       versions, bus statistics, out of service
+    quit                              stop
+";
+
+fn size(word: Option<&str>) -> Option<SizeClass> {
+    match word? {
+        "small" => Some(SizeClass::Small),
+        "medium" => Some(SizeClass::Medium),
+        "large" => Some(SizeClass::Large),
+        _ => None,
+    }
+}
+
+fn needs(size: SizeClass) -> ParcelNeeds {
+    ParcelNeeds {
+        size: Some(size),
+        ..ParcelNeeds::default()
+    }
+}
+
+fn command(line: &str) -> Result<Option<Downward>, String> {
+    let mut words = line.split_whitespace();
+    let Some(verb) = words.next() else {
+        return Ok(None);
+    };
+    let arg = words.next();
+    let number = |a: Option<&str>| a.and_then(|a| a.parse::<u16>().ok());
+    Ok(Some(match verb {
+        "announce" => {
+            let size = size(arg).ok_or("announce small|medium|large REF")?;
+            let parcel_ref = words.next().unwrap_or("parcel");
+            Downward::AnnounceParcel(AnnounceParcel {
+                parcel_ref: parcel_ref
+                    .try_into()
+                    .map_err(|_| "REF is at most 32 bytes")?,
+                recipient: "recipient".try_into().map_err(|_| "recipient")?,
+                kind: ParcelKind::Delivery,
+                needs: needs(size),
+                deadlines: Deadlines::default(),
+                credential: Credential::CodeHash(HexArray([0; 16])),
+            })
+        }
+        "reserve" => Downward::ReserveCompartment(locker_proto::uplink::ReserveCompartment {
+            kind: ParcelKind::Delivery,
+            needs: needs(size(arg).ok_or("reserve small|medium|large")?),
+        }),
+        "cancel" => Downward::CancelReservation {
+            compartment: CompartmentId(number(arg).ok_or("cancel N")?),
+        },
+        "open" => Downward::RemoteOpen(RemoteOpen {
+            compartment: CompartmentId(number(arg).ok_or("open N")?),
+            request_id: 0,
+            tag: HexArray([0; 16]),
+        }),
+        "offline" | "online" => Downward::ChangeAvailability {
+            scope: Scope::Compartment(CompartmentId(number(arg).ok_or("offline|online N")?)),
+            available: verb == "online",
+        },
+        "reset" => Downward::Reset {
+            kind: RebootKind::Soft,
+            target: match arg {
+                Some("gateway") => ResetTarget::Gateway,
+                Some("node") => {
+                    let n = number(words.next()).ok_or("reset node N")?;
+                    ResetTarget::Node(NodeAddr(u8::try_from(n).map_err(|_| "node 1..247")?))
+                }
+                _ => return Err("reset gateway | reset node N".into()),
+            },
+        },
+        "config" => Downward::GetConfiguration,
+        "diagnostics" => Downward::GetDiagnostics,
+        "quit" | "exit" => return Err("quit".into()),
+        other => return Err(format!("unknown command {other:?} (see --help)")),
+    }))
+}
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let mut mqtt = None;
+    let mut bank_id = "bank-1".to_string();
+    let mut encoding = Encoding::Json;
+    while let Some(flag) = args.next() {
+        let value = args.next();
+        match (flag.as_str(), value) {
+            ("--help" | "-h", _) => {
+                print!("{HELP}");
+                return ExitCode::SUCCESS;
+            }
+            ("--mqtt", Some(v)) => {
+                mqtt = v
+                    .rsplit_once(':')
+                    .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok()?)));
+            }
+            ("--bank-id", Some(v)) => bank_id = v,
+            ("--encoding", Some(v)) => match Encoding::parse(&v) {
+                Some(e) => encoding = e,
+                None => {
+                    eprintln!("locker-backend: --encoding needs json or postcard");
+                    return ExitCode::from(2);
+                }
+            },
+            (other, _) => {
+                eprintln!("locker-backend: bad option {other} (see --help)");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let Some((host, port)) = mqtt else {
+        eprintln!("locker-backend: --mqtt HOST:PORT is required (see --help)");
+        return ExitCode::from(2);
+    };
+    let settings = MqttSettings {
+        host,
+        port,
+        client_id: format!("locker-backend-{bank_id}"),
+        bank_id,
+    };
+    run(&settings, encoding);
+    ExitCode::SUCCESS
+}
+
+fn run(settings: &MqttSettings, encoding: Encoding) {
+    let mut transport = MqttTransport::backend(settings);
+    // Ids grow across restarts: the epoch is the start time in seconds.
+    let epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX));
+    let mut backend = Backend::new(BackendConfig::default(), epoch);
+    let clock = MonotonicClock::start();
+    let (lines_tx, lines) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if lines_tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let mut up = false;
+    loop {
+        while let Ok(line) = lines.try_recv() {
+            match command(&line) {
+                Ok(Some(request)) => {
+                    let id = backend.request(request);
+                    println!("sent request {}", id.0);
+                }
+                Ok(None) => {}
+                Err(e) if e == "quit" => return,
+                Err(e) => println!("{e}"),
+            }
+        }
+        while let Some(event) = transport.poll() {
+            match event {
+                TransportEvent::Up => up = true,
+                TransportEvent::Down => {
+                    up = false;
+                    backend.link_down();
+                }
+                TransportEvent::Message(payload) => match encoding.decode::<_>(&payload) {
+                    Ok(message) => {
+                        let message: UpEnvelope = message;
+                        if let Some(new) = backend.handle_upward(message) {
+                            println!("{}", serde_json::to_string(new).unwrap_or_default());
+                        }
+                    }
+                    Err(e) => println!("warning: {e}"),
+                },
+            }
+        }
+        let now = clock.now();
+        while up {
+            let Some(message) = backend.poll_transmit(now) else {
+                break;
+            };
+            if transport.send(&encoding.encode(&message)).is_err() {
+                up = false;
+                backend.link_down();
+            }
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}

@@ -1,0 +1,310 @@
+//! The gateway's end of the uplink: the bridge, the disk queue and the
+//! transport, glued to the bank.
+
+use std::path::{Path, PathBuf};
+
+use locker_domain::bank::Policy;
+use locker_domain::uplink::{
+    DeliveryConfig, GatewayAction, Handled, Uplink, UplinkConfig, UplinkError, UplinkState,
+    policy_from_config, policy_to_config,
+};
+use locker_proto::time::{Duration, Instant};
+use locker_proto::uplink::{BusStats, DownEnvelope, PolicyConfig};
+use locker_proto::{FirmwareVersion, ResetReason};
+use rand_core::RngCore;
+
+use super::{GatewayBank, GatewayError, Notice, StateFile};
+use crate::uplink::{DiskQueue, Encoding, Transport, TransportEvent};
+
+/// The gateway software's version, as the boot notification reports it.
+pub const GATEWAY_VERSION: FirmwareVersion = FirmwareVersion::new(0, 1, 0);
+
+/// How the gateway talks to its backend.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UplinkSettings {
+    /// The bank's name, as the backend knows it (and in the MQTT topics).
+    pub bank_id: String,
+    /// Where the uplink keeps its files: `queue/` (one file per message
+    /// waiting for the backend), `uplink.state`, `epoch`, `policy.json`.
+    pub dir: PathBuf,
+    /// Payload encoding on the transport.
+    pub encoding: Encoding,
+    /// Messages in flight and the resend timeout.
+    pub delivery: DeliveryConfig,
+    /// How often to send a heartbeat.
+    pub heartbeat_every: Duration,
+}
+
+impl UplinkSettings {
+    /// JSON, one message in flight resent after 5 s, a heartbeat a minute.
+    pub fn new(bank_id: impl Into<String>, dir: impl Into<PathBuf>) -> Self {
+        UplinkSettings {
+            bank_id: bank_id.into(),
+            dir: dir.into(),
+            encoding: Encoding::Json,
+            delivery: DeliveryConfig {
+                max_in_flight: 1,
+                retry_after: Duration::from_secs(5),
+            },
+            heartbeat_every: Duration::from_mins(1),
+        }
+    }
+
+    /// The policy the backend set with `change_configuration`, if it did,
+    /// applied to `base`.
+    ///
+    /// # Errors
+    /// [`GatewayError::File`] for a `policy.json` that cannot be read or
+    /// used (it is left as it is).
+    pub fn stored_policy(&self, base: &Policy) -> Result<Policy, GatewayError> {
+        let path = self.dir.join("policy.json");
+        let Some(bytes) = StateFile::new(&path).load()? else {
+            return Ok(*base);
+        };
+        let bad = |why: String| {
+            GatewayError::file(
+                "cannot use the backend's configuration in",
+                &path,
+                std::io::Error::new(std::io::ErrorKind::InvalidData, why),
+            )
+        };
+        let config: PolicyConfig =
+            serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+        policy_from_config(base, &config).map_err(|e| bad(e.to_string()))
+    }
+}
+
+/// The bridge, the queue and the transport.
+#[derive(Debug)]
+pub(crate) struct UplinkGlue {
+    pub(crate) uplink: Uplink,
+    queue: DiskQueue,
+    transport: Box<dyn Transport>,
+    state: StateFile,
+    dir: PathBuf,
+    encoding: Encoding,
+    link_up: bool,
+}
+
+fn read_number(path: &Path) -> Result<u32, GatewayError> {
+    Ok(StateFile::new(path)
+        .load()?
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0))
+}
+
+impl UplinkGlue {
+    /// Opens the uplink's files, moves the epoch on and sends the boot
+    /// notification (into the queue).
+    pub(crate) fn open(
+        settings: &UplinkSettings,
+        transport: Box<dyn Transport>,
+        bank: &GatewayBank,
+        now: Instant,
+        notices: &mut std::collections::VecDeque<Notice>,
+    ) -> Result<Self, GatewayError> {
+        let dir = settings.dir.clone();
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| GatewayError::file("cannot create uplink directory", &dir, e))?;
+        // Ids are epoch ‖ counter: the epoch moves on before anything is sent,
+        // so no id of this run can repeat one of an earlier run.
+        let epoch_path = dir.join("epoch");
+        let epoch = read_number(&epoch_path)?.wrapping_add(1);
+        StateFile::new(&epoch_path).replace(epoch.to_string().as_bytes())?;
+        let state = StateFile::new(dir.join("uplink.state"));
+        let restored = match state.load()? {
+            Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                GatewayError::file(
+                    "cannot read uplink state",
+                    state.path(),
+                    std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+                )
+            })?,
+            None => UplinkState::default(),
+        };
+        let queue_dir = dir.join("queue");
+        let (queue, bad) = DiskQueue::open(&queue_dir, settings.delivery)
+            .map_err(|e| GatewayError::file("cannot open uplink queue", &queue_dir, e))?;
+        for path in bad {
+            notices.push_back(Notice::Warning(format!(
+                "uplink message {} was damaged and set aside",
+                path.display()
+            )));
+        }
+        let mut config = UplinkConfig::new(&settings.bank_id, GATEWAY_VERSION)?;
+        config.heartbeat_every = settings.heartbeat_every;
+        let mut uplink = Uplink::new(config, restored, epoch);
+        if let Some(unix_s) = unix_s() {
+            uplink.set_wall_clock(unix_s, now);
+        }
+        // A clean stop leaves a marker; its absence means a crash or a power cut.
+        let marker = dir.join("clean-stop");
+        let reason = if marker.exists() {
+            let _ = std::fs::remove_file(&marker);
+            ResetReason::PowerOn
+        } else {
+            ResetReason::Unknown
+        };
+        uplink.boot(bank, reason, now)?;
+        let mut glue = UplinkGlue {
+            uplink,
+            queue,
+            transport,
+            state,
+            dir,
+            encoding: settings.encoding,
+            link_up: false,
+        };
+        glue.flush()?;
+        Ok(glue)
+    }
+
+    /// Runs `feed` on the bridge, emptying its output into the queue first
+    /// if it has no room.
+    pub(crate) fn feed(
+        &mut self,
+        mut feed: impl FnMut(&mut Uplink) -> Result<(), UplinkError>,
+    ) -> Result<(), GatewayError> {
+        match feed(&mut self.uplink) {
+            Err(UplinkError::OutputFull) => {
+                self.flush()?;
+                feed(&mut self.uplink)?;
+            }
+            other => other?,
+        }
+        Ok(())
+    }
+
+    /// The bridge's messages into the disk queue, its state to its file.
+    pub(crate) fn flush(&mut self) -> Result<(), GatewayError> {
+        while let Some(message) = self.uplink.poll_upward() {
+            let dir = self.dir.join("queue");
+            self.queue
+                .push(message)
+                .map_err(|e| GatewayError::file("cannot write uplink message to", &dir, e))?;
+        }
+        if self.uplink.poll_persist() {
+            self.persist_state()?;
+        }
+        self.uplink.set_backlog(self.queue.len());
+        Ok(())
+    }
+
+    pub(crate) fn persist_state(&mut self) -> Result<(), GatewayError> {
+        let json = serde_json::to_vec(self.uplink.state()).unwrap_or_default();
+        self.state.replace(&json)
+    }
+
+    /// Keeps `policy` for the next start.
+    pub(crate) fn store_policy(&self, policy: &Policy) -> Result<(), GatewayError> {
+        let json = serde_json::to_vec_pretty(&policy_to_config(policy)).unwrap_or_default();
+        StateFile::new(self.dir.join("policy.json")).replace(&json)
+    }
+
+    /// A clean stop: the next start reports `PowerOn` rather than `Unknown`.
+    pub(crate) fn mark_clean_stop(&mut self) -> Result<(), GatewayError> {
+        self.flush()?;
+        self.persist_state()?;
+        StateFile::new(self.dir.join("clean-stop")).replace(b"")
+    }
+
+    /// Link events and requests in, timers, queue out. Returns the actions
+    /// for the gateway to carry out.
+    pub(crate) fn exchange<R: RngCore + ?Sized>(
+        &mut self,
+        bank: &mut GatewayBank,
+        rng: &mut R,
+        bus: BusStats,
+        now: Instant,
+        notices: &mut std::collections::VecDeque<Notice>,
+    ) -> Result<Vec<GatewayAction>, GatewayError> {
+        self.uplink.set_bus_stats(bus);
+        while let Some(event) = self.transport.poll() {
+            match event {
+                TransportEvent::Up => {
+                    self.link_up = true;
+                    // Whatever was in flight may be gone: send it again.
+                    self.queue.link_down();
+                }
+                TransportEvent::Down => {
+                    self.link_up = false;
+                    self.queue.link_down();
+                }
+                TransportEvent::Message(payload) => {
+                    match self
+                        .encoding
+                        .decode::<locker_proto::uplink::Downward>(&payload)
+                    {
+                        Ok(message) => self.handle(bank, rng, &message, now)?,
+                        Err(e) => notices.push_back(Notice::Warning(format!("uplink: {e}"))),
+                    }
+                }
+            }
+        }
+        self.uplink.handle_timeout(bank, now);
+        let mut actions = Vec::new();
+        while let Some(action) = self.uplink.poll_action() {
+            actions.push(action);
+        }
+        self.flush()?;
+        self.queue.handle_timeout(now);
+        while self.link_up {
+            let Some(message) = self.queue.poll_transmit(now) else {
+                break;
+            };
+            if self
+                .transport
+                .send(&self.encoding.encode(&message))
+                .is_err()
+            {
+                self.link_up = false;
+                self.queue.link_down();
+            }
+        }
+        Ok(actions)
+    }
+
+    fn handle<R: RngCore + ?Sized>(
+        &mut self,
+        bank: &mut GatewayBank,
+        rng: &mut R,
+        message: &DownEnvelope,
+        now: Instant,
+    ) -> Result<(), GatewayError> {
+        let now = now.max(bank.now());
+        for _ in 0..3 {
+            match self.uplink.handle_downward(bank, message, rng, now) {
+                Ok(Handled::Ack(id)) => {
+                    let dir = self.dir.join("queue");
+                    self.queue.handle_ack(id, now).map_err(|e| {
+                        GatewayError::file("cannot remove acknowledged message from", &dir, e)
+                    })?;
+                    return Ok(());
+                }
+                Ok(_) => {
+                    // The answer is on disk before the request counts as done.
+                    return self.flush();
+                }
+                Err(UplinkError::OutputFull) => self.flush()?,
+                // The bank's queues drain in the gateway's next pump; the
+                // backend repeats the request, which is then carried out.
+                Err(UplinkError::BankBusy(_)) => return Ok(()),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Messages waiting for the backend.
+    pub(crate) fn backlog(&self) -> usize {
+        self.queue.len()
+    }
+}
+
+fn unix_s() -> Option<i64> {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .and_then(|d| i64::try_from(d.as_secs()).ok())
+}

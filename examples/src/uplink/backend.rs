@@ -1,0 +1,179 @@
+//! The backend's side of the uplink, for one bank.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use locker_proto::time::{Duration, Instant};
+use locker_proto::uplink::{
+    AlertKind, CallError, DedupWindow, DownEnvelope, Downward, Envelope, MessageId, Response,
+    Scope, SecurityKind, UpEnvelope, Upward,
+};
+
+/// How the backend behaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BackendConfig {
+    /// A request not answered after this long is sent again (same id).
+    pub retry_after: Duration,
+    /// Whether to answer alerts: a camera snapshot for a forced door, the
+    /// compartment out of service for a lock fault.
+    pub answer_alerts: bool,
+}
+
+impl Default for BackendConfig {
+    /// Requests repeated after 5 s; alerts answered.
+    fn default() -> Self {
+        BackendConfig {
+            retry_after: Duration::from_secs(5),
+            answer_alerts: true,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Pending {
+    message: DownEnvelope,
+    sent_at: Option<Instant>,
+}
+
+/// The backend of one bank, sans-IO: [`Backend::handle_upward`] for every
+/// message from the gateway, [`Backend::poll_transmit`] for what to send,
+/// [`Backend::request`] to ask the gateway something.
+///
+/// Every upward message is acknowledged, duplicates too; only those its
+/// [`DedupWindow`] has not seen are carried out ([`Backend::applied`] is the
+/// backend's record of them). Requests are repeated with the same id until
+/// their answer arrives; each answer is kept in [`Backend::answer`].
+///
+/// ```
+/// use locker_examples::uplink::{Backend, BackendConfig};
+/// use locker_proto::time::Instant;
+/// use locker_proto::uplink::Downward;
+///
+/// let mut backend = Backend::new(BackendConfig::default(), 7);
+/// let id = backend.request(Downward::GetDiagnostics);
+/// let now = Instant::from_secs(1);
+/// assert_eq!(backend.poll_transmit(now).map(|m| m.id), Some(id));
+/// assert!(backend.poll_transmit(now).is_none()); // waits for the answer
+/// ```
+#[derive(Debug)]
+pub struct Backend {
+    config: BackendConfig,
+    next_id: MessageId,
+    seen: DedupWindow,
+    acks: VecDeque<DownEnvelope>,
+    pending: VecDeque<Pending>,
+    applied: Vec<UpEnvelope>,
+    answers: BTreeMap<MessageId, Result<Response, CallError>>,
+    duplicates: u64,
+}
+
+impl Backend {
+    /// A backend numbering its messages in `epoch` (persist and increment
+    /// it at every start, or use the start time in seconds).
+    pub fn new(config: BackendConfig, epoch: u32) -> Self {
+        Backend {
+            config,
+            next_id: MessageId::first_of_epoch(epoch),
+            seen: DedupWindow::new(),
+            acks: VecDeque::new(),
+            pending: VecDeque::new(),
+            applied: Vec::new(),
+            answers: BTreeMap::new(),
+            duplicates: 0,
+        }
+    }
+
+    fn next(&mut self) -> MessageId {
+        let id = self.next_id;
+        self.next_id = id.next();
+        id
+    }
+
+    /// Asks the gateway something; returns the request's id.
+    pub fn request(&mut self, body: Downward) -> MessageId {
+        let id = self.next();
+        self.pending.push_back(Pending {
+            message: Envelope::new(id, body),
+            sent_at: None,
+        });
+        id
+    }
+
+    /// A message from the gateway. Returns it if it is new (carried out),
+    /// `None` for a duplicate. Either way it is acknowledged.
+    pub fn handle_upward(&mut self, message: UpEnvelope) -> Option<&UpEnvelope> {
+        let ack = Envelope::new(self.next(), Downward::Ack(message.id));
+        self.acks.push_back(ack);
+        if !self.seen.accept(message.id).is_new() {
+            self.duplicates += 1;
+            return None;
+        }
+        match &message.body {
+            Upward::CallResult(r) => {
+                self.pending.retain(|p| p.message.id != r.request);
+                self.answers.insert(r.request, Ok(r.response.clone()));
+            }
+            Upward::CallError(e) => {
+                self.pending.retain(|p| p.message.id != e.request);
+                self.answers.insert(e.request, Err(e.clone()));
+            }
+            Upward::SecurityEvent(e) if self.config.answer_alerts => {
+                if let (SecurityKind::ForcedDoor, Some(compartment)) = (e.kind, e.compartment) {
+                    self.request(Downward::TriggerSnapshot { compartment });
+                }
+            }
+            Upward::Alert(a) if self.config.answer_alerts => {
+                if let (AlertKind::LockFault, Some(compartment)) = (a.kind, a.compartment) {
+                    self.request(Downward::ChangeAvailability {
+                        scope: Scope::Compartment(compartment),
+                        available: false,
+                    });
+                }
+            }
+            _ => {}
+        }
+        self.applied.push(message);
+        self.applied.last()
+    }
+
+    /// The next message to send: acknowledgements first, then requests
+    /// never sent or overdue, oldest first.
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<DownEnvelope> {
+        if let Some(ack) = self.acks.pop_front() {
+            return Some(ack);
+        }
+        let retry_after = self.config.retry_after;
+        let due = self.pending.iter_mut().find(|p| {
+            p.sent_at
+                .is_none_or(|at| now.saturating_since(at) >= retry_after)
+        })?;
+        due.sent_at = Some(now);
+        Some(due.message.clone())
+    }
+
+    /// The link was lost: every unanswered request goes again when it is back.
+    pub fn link_down(&mut self) {
+        for p in &mut self.pending {
+            p.sent_at = None;
+        }
+    }
+
+    /// The answer to request `id`, once it came.
+    pub fn answer(&self, id: MessageId) -> Option<&Result<Response, CallError>> {
+        self.answers.get(&id)
+    }
+
+    /// Every upward message carried out, in arrival order.
+    pub fn applied(&self) -> &[UpEnvelope] {
+        &self.applied
+    }
+
+    /// Upward messages received again and not carried out again.
+    pub fn duplicates(&self) -> u64 {
+        self.duplicates
+    }
+
+    /// Requests not yet answered.
+    pub fn unanswered(&self) -> usize {
+        self.pending.len()
+    }
+}

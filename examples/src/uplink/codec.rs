@@ -1,0 +1,64 @@
+//! Envelopes to bytes and back, in the encoding both ends agreed on.
+
+use locker_proto::uplink::{CodecError, Envelope, MAX_POSTCARD_LEN};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// How envelopes are written on the transport.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Encoding {
+    /// JSON, one envelope per payload: what integrators read.
+    #[default]
+    Json,
+    /// postcard: compact, for metered or slow links.
+    Postcard,
+}
+
+/// Why a payload is not an envelope.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// Not JSON of an envelope this side knows.
+    #[error("not an uplink message in JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// Not postcard of an envelope this side knows.
+    #[error("not an uplink message in postcard: {0}")]
+    Postcard(#[from] CodecError),
+}
+
+impl Encoding {
+    /// Parses `json` or `postcard`.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "json" => Some(Encoding::Json),
+            "postcard" => Some(Encoding::Postcard),
+            _ => None,
+        }
+    }
+
+    /// The payload for `message`.
+    pub fn encode<B: Serialize>(self, message: &Envelope<B>) -> Vec<u8> {
+        match self {
+            // Serialising a message to JSON cannot fail: every key is a string.
+            Encoding::Json => serde_json::to_vec(message).unwrap_or_default(),
+            Encoding::Postcard => {
+                let mut buf = [0u8; MAX_POSTCARD_LEN];
+                message
+                    .to_postcard(&mut buf)
+                    .map(|b| b.to_vec())
+                    .unwrap_or_default()
+            }
+        }
+    }
+
+    /// The message in `payload`.
+    ///
+    /// # Errors
+    /// [`DecodeError`] for anything that is not a message this side knows.
+    pub fn decode<B: DeserializeOwned>(self, payload: &[u8]) -> Result<Envelope<B>, DecodeError> {
+        match self {
+            Encoding::Json => Ok(serde_json::from_slice(payload)?),
+            Encoding::Postcard => Ok(Envelope::from_postcard(payload)?),
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! The gateway's outbound queue on disk.
+
+use std::collections::VecDeque;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use locker_domain::uplink::{DeliveryConfig, QueueStats};
+use locker_proto::time::Instant;
+use locker_proto::uplink::{MAX_POSTCARD_LEN, MessageId, UpEnvelope};
+
+#[derive(Debug)]
+struct Entry {
+    message: UpEnvelope,
+    transmitted: bool,
+    acked: bool,
+}
+
+/// Upward messages waiting for the backend's acknowledgement, one file per
+/// message in a directory (`<id>.msg`, postcard), so they survive a gateway
+/// restart.
+///
+/// A message is written to a temporary file, synced and renamed into place
+/// before [`push`](Self::push) returns, and its file is removed when the
+/// backend acknowledges it: after a crash or a power cut the directory holds
+/// every message not yet acknowledged, each whole. Delivery follows
+/// `locker_domain::uplink::OutboundQueue`: oldest first, at most
+/// [`DeliveryConfig::max_in_flight`] unacknowledged, everything
+/// unacknowledged again after a timeout or a lost link. Unlike it, the disk
+/// queue has no fixed capacity: a gateway offline for a week keeps a week
+/// of messages.
+#[derive(Debug)]
+pub struct DiskQueue {
+    dir: PathBuf,
+    entries: VecDeque<Entry>,
+    config: DeliveryConfig,
+    sent: usize,
+    retry_at: Option<Instant>,
+    stats: QueueStats,
+}
+
+fn file_name(id: MessageId) -> String {
+    format!("{:020}.msg", id.0)
+}
+
+impl DiskQueue {
+    /// Opens (creating) the queue in `dir` and loads the messages a
+    /// previous run left, oldest first. A file that does not decode (cut
+    /// short by a crash before its rename, or damaged) is renamed to
+    /// `<name>.bad` and reported in the returned list, never silently dropped.
+    ///
+    /// # Errors
+    /// Directory and file errors.
+    pub fn open(dir: &Path, config: DeliveryConfig) -> io::Result<(Self, Vec<PathBuf>)> {
+        fs::create_dir_all(dir)?;
+        let mut found = Vec::new();
+        let mut bad = Vec::new();
+        for entry in fs::read_dir(dir)? {
+            let path = entry?.path();
+            match path.extension().and_then(|e| e.to_str()) {
+                Some("msg") => {}
+                // A write cut short before its rename: the message was never
+                // queued (push had not returned), so nothing is lost.
+                Some("tmp") => {
+                    fs::remove_file(&path)?;
+                    continue;
+                }
+                _ => continue,
+            }
+            let bytes = fs::read(&path)?;
+            match UpEnvelope::from_postcard(&bytes) {
+                Ok(message) => found.push(message),
+                Err(_) => {
+                    let mut aside = path.clone().into_os_string();
+                    aside.push(".bad");
+                    fs::rename(&path, &aside)?;
+                    bad.push(PathBuf::from(aside));
+                }
+            }
+        }
+        found.sort_by_key(|m| m.id);
+        let entries = found
+            .into_iter()
+            .map(|message| Entry {
+                message,
+                transmitted: false,
+                acked: false,
+            })
+            .collect();
+        let queue = DiskQueue {
+            dir: dir.to_path_buf(),
+            entries,
+            config,
+            sent: 0,
+            retry_at: None,
+            stats: QueueStats::default(),
+        };
+        Ok((queue, bad))
+    }
+
+    /// Writes `message` durably and appends it.
+    ///
+    /// # Errors
+    /// File errors; the message is then not queued.
+    pub fn push(&mut self, message: UpEnvelope) -> io::Result<()> {
+        let mut buf = [0u8; MAX_POSTCARD_LEN];
+        let bytes = message
+            .to_postcard(&mut buf)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        let path = self.dir.join(file_name(message.id));
+        let temp = self.dir.join(format!("{}.tmp", file_name(message.id)));
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&temp, &path)?;
+        File::open(&self.dir)?.sync_all()?;
+        self.entries.push_back(Entry {
+            message,
+            transmitted: false,
+            acked: false,
+        });
+        self.stats.queued += 1;
+        Ok(())
+    }
+
+    /// Messages not yet acknowledged.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether every message was acknowledged.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Counters since the queue was opened.
+    pub fn stats(&self) -> QueueStats {
+        self.stats
+    }
+
+    /// The highest id on disk, if any.
+    pub fn last_id(&self) -> Option<MessageId> {
+        self.entries.back().map(|e| e.message.id)
+    }
+
+    fn in_flight(&self) -> usize {
+        self.entries
+            .iter()
+            .take(self.sent)
+            .filter(|e| !e.acked)
+            .count()
+    }
+
+    /// The next message to send, if the in-flight limit allows one.
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<UpEnvelope> {
+        if self.in_flight() >= usize::from(self.config.max_in_flight.max(1)) {
+            return None;
+        }
+        loop {
+            let entry = self.entries.get_mut(self.sent)?;
+            self.sent += 1;
+            if entry.acked {
+                continue;
+            }
+            if entry.transmitted {
+                self.stats.retransmissions += 1;
+            }
+            entry.transmitted = true;
+            self.stats.transmissions += 1;
+            if self.retry_at.is_none() {
+                self.retry_at = Some(now + self.config.retry_after);
+            }
+            return Some(entry.message.clone());
+        }
+    }
+
+    /// The backend acknowledged `id`: its file is removed. Returns whether
+    /// the queue held it.
+    ///
+    /// # Errors
+    /// The file could not be removed (it is then sent again after a restart,
+    /// and the backend de-duplicates it).
+    pub fn handle_ack(&mut self, id: MessageId, now: Instant) -> io::Result<bool> {
+        let Some(entry) = self
+            .entries
+            .iter_mut()
+            .find(|e| e.message.id == id && !e.acked)
+        else {
+            return Ok(false);
+        };
+        entry.acked = true;
+        self.stats.acknowledged += 1;
+        let removed = fs::remove_file(self.dir.join(file_name(id)));
+        while self.entries.front().is_some_and(|e| e.acked) {
+            self.entries.pop_front();
+            self.sent = self.sent.saturating_sub(1);
+        }
+        self.retry_at = (self.in_flight() > 0).then(|| now + self.config.retry_after);
+        match removed {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(true),
+        }
+    }
+
+    /// Sends everything unacknowledged again if the acknowledgement is overdue.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.retry_at.is_some_and(|at| at <= now) {
+            self.link_down();
+        }
+    }
+
+    /// The link was lost or came back: everything unacknowledged goes again.
+    pub fn link_down(&mut self) {
+        self.sent = 0;
+        self.retry_at = None;
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) has something to do.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.retry_at
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use locker_proto::uplink::{Envelope, Heartbeat, Stamp, Upward};
+
+    fn beat(id: u64) -> UpEnvelope {
+        Envelope::new(
+            MessageId(id),
+            Upward::Heartbeat(Heartbeat {
+                at: Stamp::default(),
+                backlog: 0,
+            }),
+        )
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        std::env::temp_dir().join(format!(
+            "locker-queue-{name}-{}-{nanos}",
+            std::process::id()
+        ))
+    }
+
+    #[test]
+    fn unacknowledged_messages_survive_a_restart_and_damaged_files_are_set_aside() -> io::Result<()>
+    {
+        let dir = scratch("restart");
+        let now = Instant::from_secs(1);
+        let (mut queue, bad) = DiskQueue::open(&dir, DeliveryConfig::default())?;
+        assert!(bad.is_empty());
+        for id in [5, 6, 7] {
+            queue.push(beat(id))?;
+        }
+        assert_eq!(queue.poll_transmit(now).map(|m| m.id), Some(MessageId(5)));
+        assert!(queue.handle_ack(MessageId(5), now)?);
+        fs::write(dir.join("00000000000000000009.msg"), b"\x01torn")?;
+        drop(queue);
+
+        let (mut queue, bad) = DiskQueue::open(&dir, DeliveryConfig::default())?;
+        assert_eq!(bad.len(), 1);
+        assert_eq!(queue.len(), 2);
+        assert_eq!(queue.poll_transmit(now).map(|m| m.id), Some(MessageId(6)));
+        assert!(queue.handle_ack(MessageId(6), now)?);
+        assert_eq!(queue.poll_transmit(now).map(|m| m.id), Some(MessageId(7)));
+        fs::remove_dir_all(&dir)
+    }
+}

@@ -1,0 +1,418 @@
+//! A gateway with an uplink, a simulated compartment node on a
+//! pseudo-terminal (which reboots when told to), and a backend: the pieces
+//! of the uplink's end-to-end tests.
+
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use locker_domain::controller::{Action, Controller};
+use locker_drivers::sim::SimCompartment;
+use locker_drivers::{DoorSensor, Lock, PresenceSensor};
+use locker_examples::gateway::{
+    ConsoleCommand, Gateway, GatewayConfig, MonotonicClock, Notice, Reply, SerialLine,
+    UplinkSettings,
+};
+use locker_examples::uplink::{Backend, BackendConfig, Encoding, Transport, TransportEvent};
+use locker_proto::frame::Frame;
+use locker_proto::link::NodeLink;
+use locker_proto::uplink::{
+    CallError, Downward, MessageId, ParcelNeeds, ParcelStep, ReserveCompartment, Response,
+    UpEnvelope, Upward,
+};
+use locker_proto::{
+    Channel, Command, CompartmentId, DoorState, FirmwareVersion, NodeAddr, NodeConfig, RebootKind,
+    ResetReason, SizeClass,
+};
+use serialport::{SerialPort, TTYPort};
+
+pub const NODE: NodeAddr = NodeAddr(1);
+pub const CHANNELS: usize = 4;
+pub const NODE_FIRMWARE: FirmwareVersion = FirmwareVersion::new(1, 3, 0);
+/// No wait in these tests may take longer; CI never hangs.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// The physical compartments, shared by the node's firmware and the people.
+pub type Cabinet = Arc<Mutex<Vec<SimCompartment>>>;
+
+pub fn new_cabinet() -> Cabinet {
+    Arc::new(Mutex::new(
+        (0..CHANNELS)
+            .map(|_| {
+                let mut c = SimCompartment::new(locker_proto::Instant::ZERO);
+                c.set_load_cell(0, 1);
+                c
+            })
+            .collect(),
+    ))
+}
+
+/// A compartment node's firmware on its own thread. On `Command::Reboot`
+/// it restarts as a real node would: a fresh link and controller, reporting
+/// why it started.
+pub struct SimulatedNode {
+    stop: Arc<AtomicBool>,
+    pub reboots: Arc<AtomicU32>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl SimulatedNode {
+    pub fn start(mut port: TTYPort, cabinet: Cabinet) -> Self {
+        port.set_timeout(Duration::from_millis(2)).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let reboots = Arc::new(AtomicU32::new(0));
+        let (stopping, counting) = (stop.clone(), reboots.clone());
+        let thread = thread::spawn(move || {
+            firmware(
+                SerialLine::new(Box::new(port)),
+                &cabinet,
+                &stopping,
+                &counting,
+            )
+        });
+        SimulatedNode {
+            stop,
+            reboots,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for SimulatedNode {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn firmware(mut line: SerialLine, cabinet: &Cabinet, stop: &AtomicBool, reboots: &AtomicU32) {
+    let clock = MonotonicClock::start();
+    let mut reason = ResetReason::PowerOn;
+    let started = std::time::Instant::now();
+    'boot: while !stop.load(Ordering::Relaxed) && started.elapsed() < 4 * PATIENCE {
+        let mut link = NodeLink::<16>::new(NODE, reason);
+        let mut controller =
+            Controller::<CHANNELS>::new(NodeConfig::default(), NODE_FIRMWARE, reason, clock.now())
+                .unwrap();
+        let mut frames: Vec<Frame<Command>> = Vec::new();
+        while !stop.load(Ordering::Relaxed) && started.elapsed() < 4 * PATIENCE {
+            let now = clock.now();
+            let mut reboot = None;
+            {
+                let mut cabinet = cabinet.lock().unwrap();
+                for index in 0..cabinet.len() {
+                    let channel = Channel(index as u8);
+                    let compartment = &mut cabinet[index];
+                    compartment.advance_to(now);
+                    let open = compartment.door_state().unwrap() == DoorState::Open;
+                    controller.handle_door_level(channel, open, now).unwrap();
+                    let lock = compartment.lock_state().unwrap();
+                    controller.handle_lock_feedback(channel, lock, now).unwrap();
+                    let reading = compartment.reading().unwrap();
+                    controller
+                        .handle_presence_reading(channel, reading, now)
+                        .unwrap();
+                }
+                controller.handle_timeout(now);
+                reboot = reboot.or(carry_out(&mut controller, &mut link, &mut cabinet));
+            }
+            frames.clear();
+            if line.receive(&mut frames).is_err() {
+                return;
+            }
+            let now = clock.now();
+            for frame in &frames {
+                if let Some(command) = link.handle_frame(frame, now) {
+                    let report = controller.handle_command(&command, now);
+                    link.respond(report);
+                }
+                reboot = reboot.or(carry_out(
+                    &mut controller,
+                    &mut link,
+                    &mut cabinet.lock().unwrap(),
+                ));
+                while let Some(answer) = link.poll_transmit() {
+                    if line.send(&answer).is_err() {
+                        return;
+                    }
+                }
+            }
+            if let Some(kind) = reboot {
+                // The acknowledgement has left the UART; the node goes dark
+                // for a moment and starts again.
+                thread::sleep(Duration::from_millis(100));
+                reboots.fetch_add(1, Ordering::Relaxed);
+                reason = match kind {
+                    RebootKind::Soft => ResetReason::SoftReboot,
+                    RebootKind::Hard => ResetReason::HardReboot,
+                };
+                continue 'boot;
+            }
+        }
+    }
+}
+
+fn carry_out(
+    controller: &mut Controller<CHANNELS>,
+    link: &mut NodeLink<16>,
+    cabinet: &mut [SimCompartment],
+) -> Option<RebootKind> {
+    let mut reboot = None;
+    while let Some(action) = controller.poll_action() {
+        match action {
+            Action::PulseLock { channel, .. } => cabinet[channel.index()].unlock().unwrap(),
+            Action::Reboot(kind) => reboot = Some(kind),
+            _ => {}
+        }
+    }
+    while let Some(event) = controller.poll_event() {
+        link.push_event(event).unwrap();
+    }
+    reboot
+}
+
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let dir = std::env::temp_dir().join(format!("locker-{name}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub fn gateway_config(dir: &Path) -> GatewayConfig {
+    let mut config = GatewayConfig::new(
+        vec![NODE],
+        CHANNELS as u8,
+        dir.join("bank.state"),
+        dir.join("audit.jsonl"),
+    );
+    config.code_seed = Some([42; 32]);
+    config.link.response_timeout = locker_proto::Duration::from_millis(500);
+    config.policy.quiet_hours = None;
+    config
+}
+
+pub fn uplink_settings(dir: &Path, encoding: Encoding) -> UplinkSettings {
+    let mut settings = UplinkSettings::new("bank-e2e", dir.join("uplink"));
+    settings.encoding = encoding;
+    settings.delivery.retry_after = locker_proto::Duration::from_secs(2);
+    settings
+}
+
+/// The backend with its end of the transport.
+pub struct BackendEnd {
+    pub backend: Backend,
+    pub transport: Box<dyn Transport>,
+    pub encoding: Encoding,
+    pub up: bool,
+    clock: MonotonicClock,
+}
+
+impl BackendEnd {
+    pub fn new(transport: Box<dyn Transport>, encoding: Encoding) -> Self {
+        let config = BackendConfig {
+            retry_after: locker_proto::Duration::from_secs(2),
+            answer_alerts: true,
+        };
+        BackendEnd {
+            backend: Backend::new(config, 1_700_000),
+            transport,
+            encoding,
+            up: false,
+            clock: MonotonicClock::start(),
+        }
+    }
+
+    pub fn pump(&mut self) {
+        while let Some(event) = self.transport.poll() {
+            match event {
+                TransportEvent::Up => self.up = true,
+                TransportEvent::Down => {
+                    self.up = false;
+                    self.backend.link_down();
+                }
+                TransportEvent::Message(payload) => {
+                    let message: UpEnvelope = self.encoding.decode(&payload).unwrap();
+                    self.backend.handle_upward(message);
+                }
+            }
+        }
+        let now = self.clock.now();
+        while self.up {
+            let Some(message) = self.backend.poll_transmit(now) else {
+                break;
+            };
+            if self
+                .transport
+                .send(&self.encoding.encode(&message))
+                .is_err()
+            {
+                self.up = false;
+                self.backend.link_down();
+            }
+        }
+    }
+
+    pub fn applied(&self) -> &[UpEnvelope] {
+        self.backend.applied()
+    }
+
+    pub fn answer(&self, id: MessageId) -> Option<Result<Response, CallError>> {
+        self.backend.answer(id).cloned()
+    }
+
+    pub fn steps_of(&self, parcel: u32) -> Vec<ParcelStep> {
+        self.applied()
+            .iter()
+            .filter_map(|m| match &m.body {
+                Upward::ParcelEvent(e) if e.parcel.0 == parcel => Some(e.step),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn pickup_code(&self, parcel: u32) -> Option<String> {
+        self.applied().iter().find_map(|m| match &m.body {
+            Upward::Notification(n) if n.parcel.map(|p| p.0) == Some(parcel) => match &n.kind {
+                locker_proto::uplink::NotificationKind::PickupCode { code } => {
+                    Some(code.to_string())
+                }
+                _ => None,
+            },
+            _ => None,
+        })
+    }
+
+    pub fn boots(&self) -> Vec<locker_proto::uplink::BootNotification> {
+        self.applied()
+            .iter()
+            .filter_map(|m| match &m.body {
+                Upward::BootNotification(b) => Some(b.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+pub fn reserve_small() -> Downward {
+    Downward::ReserveCompartment(ReserveCompartment {
+        kind: locker_proto::uplink::ParcelKind::Delivery,
+        needs: ParcelNeeds {
+            size: Some(SizeClass::Small),
+            ..ParcelNeeds::default()
+        },
+    })
+}
+
+/// The gateway, its node, the backend and the people, stepped together.
+pub struct World {
+    pub gateway: Gateway,
+    pub backend: BackendEnd,
+    pub cabinet: Cabinet,
+    pub notices: Vec<Notice>,
+}
+
+impl World {
+    pub fn step(&mut self) {
+        self.gateway.step().unwrap();
+        self.notices
+            .extend(std::iter::from_fn(|| self.gateway.poll_notice()));
+        self.backend.pump();
+    }
+
+    pub fn run_until(&mut self, what: &str, mut done: impl FnMut(&World) -> bool) {
+        let started = std::time::Instant::now();
+        loop {
+            self.step();
+            if done(self) {
+                return;
+            }
+            assert!(
+                started.elapsed() < PATIENCE,
+                "timed out waiting for {what}; books: {:#?}; notices: {:#?}; backend: {:#?}",
+                self.gateway.bank().views().collect::<Vec<_>>(),
+                self.notices,
+                self.backend
+                    .applied()
+                    .iter()
+                    .map(|m| m.body.name())
+                    .collect::<Vec<_>>()
+            );
+        }
+    }
+
+    /// Sends a request and waits for its answer.
+    pub fn ask(&mut self, request: Downward) -> Result<Response, CallError> {
+        let id = self.backend.backend.request(request);
+        self.run_until("the gateway's answer", |w| w.backend.answer(id).is_some());
+        self.backend.answer(id).unwrap()
+    }
+
+    pub fn ask_id(&mut self, request: Downward) -> (MessageId, Result<Response, CallError>) {
+        let id = self.backend.backend.request(request);
+        self.run_until("the gateway's answer", |w| w.backend.answer(id).is_some());
+        (id, self.backend.answer(id).unwrap())
+    }
+
+    pub fn console(&mut self, command: ConsoleCommand) -> Reply {
+        self.gateway.execute(&command).unwrap()
+    }
+
+    pub fn index(id: CompartmentId) -> usize {
+        usize::from(id.0 - 1)
+    }
+
+    /// Pulls the door until the latch lets go and the bank sees it open.
+    pub fn open_door(&mut self, id: CompartmentId) {
+        let index = Self::index(id);
+        let cabinet = self.cabinet.clone();
+        self.run_until("the latch to release", |_| {
+            cabinet.lock().unwrap()[index].open_door().is_ok()
+        });
+        self.run_until("the bank to see the door open", |w| {
+            w.gateway.bank().view(id).unwrap().door == DoorState::Open
+        });
+    }
+
+    /// Puts a parcel in (or takes it out) and closes the door.
+    pub fn finish_at_door(&mut self, id: CompartmentId, leave_parcel: bool) {
+        let index = Self::index(id);
+        {
+            let mut cabinet = self.cabinet.lock().unwrap();
+            if leave_parcel {
+                cabinet[index].place_item(500).unwrap();
+            } else {
+                cabinet[index].remove_items().unwrap();
+            }
+        }
+        self.run_until("the bank to see the presence change", |w| {
+            w.gateway.bank().view(id).unwrap().occupied == Some(leave_parcel)
+        });
+        self.cabinet.lock().unwrap()[index].close_door();
+    }
+}
+
+pub fn connected(
+    port: TTYPort,
+) -> impl FnOnce() -> Result<SerialLine, locker_examples::gateway::GatewayError> {
+    move || {
+        let mut port = port;
+        port.set_timeout(Duration::from_millis(2)).unwrap();
+        Ok(SerialLine::new(Box::new(port)))
+    }
+}
