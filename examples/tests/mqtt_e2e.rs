@@ -1,0 +1,275 @@
+//! The uplink end to end through a real MQTT broker: a parcel announced by
+//! the backend, deposited, reminded about and picked up, with the broker
+//! restarted in the middle (the reminder falls into the outage). Nothing
+//! is lost and nothing is carried out twice.
+//!
+//! Needs `mosquitto` (Debian package `mosquitto`); `.ci/run` installs it and
+//! runs this test with `cargo test -p locker-examples --test mqtt_e2e -- --ignored`.
+//! Run with `--ignored` and no mosquitto, it fails: it never skips.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod support;
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use locker_domain::bank::Stage;
+use locker_examples::gateway::{ConsoleCommand, Gateway, Reply};
+use locker_examples::uplink::{Encoding, MqttSettings, MqttTransport};
+use locker_proto::SizeClass;
+use locker_proto::uplink::{
+    AnnounceParcel, Credential, Deadlines, Downward, HexArray, ParcelKind, ParcelNeeds, ParcelStep,
+    Response, Upward,
+};
+use serialport::TTYPort;
+use support::*;
+
+/// A mosquitto of our own on a free loopback port, killed when dropped.
+struct Broker {
+    program: PathBuf,
+    config: PathBuf,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Broker {
+    fn start(dir: &Path) -> Self {
+        let program = ["mosquitto", "/usr/sbin/mosquitto"]
+            .into_iter()
+            .map(PathBuf::from)
+            .find(|p| {
+                Command::new(p)
+                    .arg("-h")
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .is_ok()
+            })
+            .expect(
+                "mosquitto is not installed: `apt-get install -y mosquitto` (this test \
+                 needs a real broker and does not skip without one)",
+            );
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = dir.join("mosquitto.conf");
+        std::fs::write(
+            &config,
+            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
+        )
+        .unwrap();
+        let mut broker = Broker {
+            program,
+            config,
+            port,
+            child: None,
+        };
+        broker.run();
+        broker
+    }
+
+    fn run(&mut self) {
+        let child = Command::new(&self.program)
+            .arg("-c")
+            .arg(&self.config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let started = std::time::Instant::now();
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "mosquitto did not listen on port {}",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn settings(&self, client_id: &str) -> MqttSettings {
+        MqttSettings {
+            host: "127.0.0.1".into(),
+            port: self.port,
+            client_id: client_id.into(),
+            bank_id: "bank-e2e".into(),
+        }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn through_a_broker(encoding: Encoding) {
+    let dir = scratch_dir("mqtt-e2e");
+    let mut broker = Broker::start(&dir);
+    let cabinet = new_cabinet();
+    let (node_end, gateway_end) = TTYPort::pair().unwrap();
+    let _node = SimulatedNode::start(node_end, cabinet.clone());
+    let mut config = gateway_config(&dir);
+    // The reminder comes 4 s after the deposit: while the broker is down.
+    config.policy.reminder_after = locker_proto::Duration::from_secs(4);
+    let gateway = Gateway::start_with_uplink(
+        config,
+        connected(gateway_end),
+        Some((
+            uplink_settings(&dir, encoding),
+            Box::new(MqttTransport::gateway(&broker.settings("gateway"))),
+        )),
+    )
+    .unwrap();
+    let mut world = World {
+        gateway,
+        backend: BackendEnd::new(
+            Box::new(MqttTransport::backend(&broker.settings("backend"))),
+            encoding,
+        ),
+        cabinet,
+        notices: Vec::new(),
+    };
+    world.run_until("the boot notification through the broker", |w| {
+        !w.backend.boots().is_empty() && w.gateway.status_reports() > 0
+    });
+
+    // The backend announces a parcel; the courier arrives and deposits it.
+    let announce = Downward::AnnounceParcel(AnnounceParcel {
+        parcel_ref: "JJD-E2E-1".try_into().unwrap(),
+        recipient: "resident:1".try_into().unwrap(),
+        kind: ParcelKind::Delivery,
+        needs: ParcelNeeds {
+            size: Some(SizeClass::Small),
+            ..ParcelNeeds::default()
+        },
+        deadlines: Deadlines::default(),
+        credential: Credential::CodeHash(HexArray([0x42; 16])),
+    });
+    let Ok(Response::ParcelAnnounced {
+        compartment,
+        parcel,
+    }) = world.ask(announce)
+    else {
+        panic!("the announcement was refused");
+    };
+    let parcel = parcel.0;
+    assert!(matches!(
+        world.console(ConsoleCommand::Courier(compartment)),
+        Reply::Depositing(_)
+    ));
+    world.open_door(compartment);
+    world.finish_at_door(compartment, true);
+    world.run_until("the backend to hear of the deposit", |w| {
+        w.backend.steps_of(parcel).contains(&ParcelStep::Deposited)
+            && w.backend.pickup_code(parcel).is_some()
+    });
+
+    // The broker goes away; the reminder falls due meanwhile.
+    broker.stop();
+    world.run_until(
+        "the reminder, queued on disk while the broker is down",
+        |w| w.gateway.bank().stats().reminders == 1,
+    );
+    let stranded = world.gateway.uplink_backlog().unwrap();
+    assert!(stranded > 0, "the reminder waits in the queue");
+    assert!(
+        !world
+            .backend
+            .steps_of(parcel)
+            .contains(&ParcelStep::Reminded)
+    );
+    broker.run();
+    world.run_until("the reminder to reach the backend after the outage", |w| {
+        w.backend.steps_of(parcel).contains(&ParcelStep::Reminded)
+    });
+
+    // The recipient collects with the code the backend sent them.
+    let code = world.backend.pickup_code(parcel).unwrap();
+    assert_eq!(
+        world.console(ConsoleCommand::Pickup { code }),
+        Reply::Opening(compartment)
+    );
+    world.open_door(compartment);
+    world.finish_at_door(compartment, false);
+    world.run_until("the pickup to reach the backend", |w| {
+        w.backend.steps_of(parcel).contains(&ParcelStep::PickedUp)
+    });
+    world.run_until(
+        "every message acknowledged and every request answered",
+        |w| w.gateway.uplink_backlog() == Some(0) && w.backend.backend.unanswered() == 0,
+    );
+
+    // Each step once, in order; nothing applied twice; the audit trail whole.
+    assert_eq!(
+        world.backend.steps_of(parcel),
+        [
+            ParcelStep::Reserved,
+            ParcelStep::DepositStarted,
+            ParcelStep::Deposited,
+            ParcelStep::Reminded,
+            ParcelStep::PickupStarted,
+            ParcelStep::PickedUp,
+        ]
+    );
+    let applied = world.backend.applied();
+    let mut ids: Vec<u64> = applied.iter().map(|m| m.id.0).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "in order, each once");
+    ids.dedup();
+    assert_eq!(ids.len(), applied.len());
+    let audit: Vec<u64> = applied
+        .iter()
+        .filter_map(|m| match &m.body {
+            Upward::Audit(r) => Some(r.seq),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        audit,
+        (audit[0]..audit[0] + audit.len() as u64).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        world.gateway.bank().view(compartment).unwrap().stage,
+        Stage::Free
+    );
+    eprintln!(
+        "{} messages carried out, {} duplicates ignored by the backend, gateway stats {:?}",
+        applied.len(),
+        world.backend.backend.duplicates(),
+        world.gateway.uplink_stats()
+    );
+    world.gateway.shutdown().unwrap();
+    drop(broker);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+#[ignore = "needs mosquitto on PATH; .ci/run installs it"]
+fn a_parcel_announced_deposited_reminded_and_picked_up_through_mosquitto_survives_a_broker_restart()
+{
+    through_a_broker(Encoding::Json);
+}
+
+#[test]
+#[ignore = "needs mosquitto on PATH; .ci/run installs it"]
+fn the_same_in_postcard_survives_a_broker_restart_too() {
+    through_a_broker(Encoding::Postcard);
+}
