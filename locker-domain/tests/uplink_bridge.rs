@@ -812,3 +812,22 @@ fn a_request_that_finds_no_room_is_not_carried_out_and_can_be_sent_again() {
         ErrorCode::WrongStage
     );
 }
+
+#[test]
+fn a_request_from_a_newer_backend_is_answered_not_supported_once_and_never_blocks() {
+    let mut g = Gateway::start();
+    let header = locker_proto::uplink::EnvelopeHeader {
+        v: 1,
+        id: MessageId(MessageId::first_of_epoch(BACKEND_EPOCH).0 + 500),
+    };
+    assert_eq!(g.uplink.handle_undecodable(header), Ok(Handled::Answered));
+    assert!(matches!(
+        g.uplink.handle_undecodable(header),
+        Ok(Handled::Duplicate(_))
+    ));
+    g.pump();
+    assert_eq!(
+        g.answer(header.id).unwrap_err().code,
+        ErrorCode::NotSupported
+    );
+}

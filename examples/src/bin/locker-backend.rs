@@ -204,7 +204,12 @@ fn run(settings: &MqttSettings, encoding: Encoding) {
                             println!("{}", serde_json::to_string(new).unwrap_or_default());
                         }
                     }
-                    Err(e) => println!("warning: {e}"),
+                    Err(e) => {
+                        println!("warning: {e}");
+                        if let Some(header) = encoding.header(&payload) {
+                            backend.handle_undecodable(header);
+                        }
+                    }
                 },
             }
         }

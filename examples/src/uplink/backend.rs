@@ -64,6 +64,7 @@ pub struct Backend {
     applied: Vec<UpEnvelope>,
     answers: BTreeMap<MessageId, Result<Response, CallError>>,
     duplicates: u64,
+    unreadable: u64,
 }
 
 impl Backend {
@@ -79,6 +80,7 @@ impl Backend {
             applied: Vec::new(),
             answers: BTreeMap::new(),
             duplicates: 0,
+            unreadable: 0,
         }
     }
 
@@ -133,6 +135,22 @@ impl Backend {
         }
         self.applied.push(message);
         self.applied.last()
+    }
+
+    /// A message from the gateway whose body this backend cannot read (a
+    /// newer gateway's): acknowledged, so the gateway's queue moves on, and
+    /// counted.
+    pub fn handle_undecodable(&mut self, header: locker_proto::uplink::EnvelopeHeader) {
+        let ack = Envelope::new(self.next(), Downward::Ack(header.id));
+        self.acks.push_back(ack);
+        if self.seen.accept(header.id).is_new() {
+            self.unreadable += 1;
+        }
+    }
+
+    /// Upward messages acknowledged without being understood.
+    pub fn unreadable(&self) -> u64 {
+        self.unreadable
     }
 
     /// The next message to send: acknowledgements first, then requests

@@ -1,6 +1,6 @@
 //! Envelopes to bytes and back, in the encoding both ends agreed on.
 
-use locker_proto::uplink::{CodecError, Envelope, MAX_POSTCARD_LEN};
+use locker_proto::uplink::{CodecError, Envelope, EnvelopeHeader, MAX_POSTCARD_LEN};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -48,6 +48,14 @@ impl Encoding {
                     .map(|b| b.to_vec())
                     .unwrap_or_default()
             }
+        }
+    }
+
+    /// The version and id of a payload whose body did not decode.
+    pub fn header(self, payload: &[u8]) -> Option<EnvelopeHeader> {
+        match self {
+            Encoding::Json => serde_json::from_slice(payload).ok(),
+            Encoding::Postcard => EnvelopeHeader::from_postcard(payload),
         }
     }
 

@@ -754,6 +754,38 @@ impl Uplink {
         Ok(Handled::Answered)
     }
 
+    /// A message from the backend that did not decode (a newer backend's
+    /// request, say), known by its [`EnvelopeHeader`](wire::EnvelopeHeader):
+    /// answered once with [`ErrorCode::NotSupported`](wire::ErrorCode::NotSupported)
+    /// so the backend stops repeating it.
+    ///
+    /// # Errors
+    /// [`UplinkError::OutputFull`].
+    pub fn handle_undecodable(
+        &mut self,
+        header: wire::EnvelopeHeader,
+    ) -> Result<Handled, UplinkError> {
+        let verdict = self.state.seen.check(header.id);
+        if !verdict.is_new() {
+            self.stats.duplicates = self.stats.duplicates.saturating_add(1);
+            return Ok(Handled::Duplicate(verdict));
+        }
+        self.room(1)?;
+        self.state.seen.accept(header.id);
+        self.persist = true;
+        self.stats.requests = self.stats.requests.saturating_add(1);
+        self.stats.refused = self.stats.refused.saturating_add(1);
+        self.emit(Upward::CallError(wire::CallError {
+            request: header.id,
+            code: wire::ErrorCode::NotSupported,
+            description: convert::describe(format_args!(
+                "this gateway (uplink version {}) cannot read that message",
+                wire::UPLINK_VERSION
+            )),
+        }));
+        Ok(Handled::Answered)
+    }
+
     /// The glue persisted everything for a reset: the reboot may go ahead.
     pub fn confirm_persisted(&mut self) {
         if let Some(reset) = self.reset.as_mut() {

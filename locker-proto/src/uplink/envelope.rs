@@ -96,6 +96,40 @@ impl<B> Envelope<B> {
     }
 }
 
+/// The version and id of an envelope, readable when its body is not: a
+/// message from a newer peer can still be acknowledged, or answered with
+/// [`ErrorCode::NotSupported`](super::ErrorCode::NotSupported), so it never
+/// blocks the sender's queue.
+///
+/// In JSON, deserialize it with `serde_json` (the body is skipped); in
+/// postcard, use [`EnvelopeHeader::from_postcard`].
+///
+/// ```
+/// use locker_proto::uplink::{EnvelopeHeader, MessageId};
+/// // Version 1, id 300, then a body this side cannot read.
+/// let bytes = [1, 0xac, 0x02, 0x7f, 0x00];
+/// assert_eq!(EnvelopeHeader::from_postcard(&bytes), Some(EnvelopeHeader { v: 1, id: MessageId(300) }));
+/// let json = r#"{"v":1,"id":300,"body":{"teleport_parcel":{}}}"#;
+/// let header: EnvelopeHeader = serde_json::from_str(json).unwrap();
+/// assert_eq!(header.id, MessageId(300));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct EnvelopeHeader {
+    /// Protocol version.
+    pub v: u8,
+    /// Message id.
+    pub id: MessageId,
+}
+
+impl EnvelopeHeader {
+    /// The header at the start of a postcard envelope, if there is one.
+    pub fn from_postcard(bytes: &[u8]) -> Option<Self> {
+        postcard::take_from_bytes::<EnvelopeHeader>(bytes)
+            .ok()
+            .map(|(header, _)| header)
+    }
+}
+
 /// A message from the gateway to the backend.
 pub type UpEnvelope = Envelope<Upward>;
 /// A message from the backend to the gateway.

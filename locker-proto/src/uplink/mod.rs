@@ -68,10 +68,11 @@
 //! # Versioning
 //!
 //! [`UPLINK_VERSION`] is in every envelope. New messages and variants are
-//! appended (never reordered: postcard numbers variants by position); a
-//! receiver that cannot decode a message answers a request with
-//! [`ErrorCode::NotSupported`] and acknowledges anything else, so one
-//! unknown message never blocks the queue behind it.
+//! appended (never reordered: postcard numbers variants by position). A
+//! receiver that cannot decode a message still reads its
+//! [`EnvelopeHeader`]: the gateway answers an unknown request with
+//! [`ErrorCode::NotSupported`], the backend acknowledges an unknown upward
+//! message, so one unknown message never blocks the queue behind it.
 //!
 //! ```
 //! use locker_proto::uplink::{Downward, DownEnvelope, Envelope, MessageId};
@@ -99,7 +100,8 @@ pub use down::{
     PolicyConfig, QuietHours, RemoteOpen, ReserveCompartment, ResetTarget, Scope,
 };
 pub use envelope::{
-    CodecError, DownEnvelope, Envelope, MAX_POSTCARD_LEN, MessageId, UPLINK_VERSION, UpEnvelope,
+    CodecError, DownEnvelope, Envelope, EnvelopeHeader, MAX_POSTCARD_LEN, MessageId,
+    UPLINK_VERSION, UpEnvelope,
 };
 pub use response::{
     BusStats, CallError, CallResult, Diagnostics, ErrorCode, MAX_LISTED_OUT_OF_SERVICE,
