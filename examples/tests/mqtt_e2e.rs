@@ -22,6 +22,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use locker_domain::bank::Stage;
+use locker_domain::bank::codes::{CodeHash, PickupCode};
 use locker_examples::gateway::{ConsoleCommand, Gateway, Reply};
 use locker_examples::uplink::{Encoding, MqttSettings, MqttTransport};
 use locker_proto::SizeClass;
@@ -31,6 +32,9 @@ use locker_proto::uplink::{
 };
 use serialport::TTYPort;
 use support::*;
+
+/// The code the backend drew for the recipient.
+const CODE: &str = "730518";
 
 /// A mosquitto of our own on a free loopback port, killed when dropped.
 struct Broker {
@@ -128,6 +132,7 @@ fn through_a_broker(encoding: Encoding) {
     let (node_end, gateway_end) = TTYPort::pair().unwrap();
     let _node = SimulatedNode::start(node_end, cabinet.clone());
     let mut config = gateway_config(&dir);
+    let bank_keys = config.bank_keys.clone();
     // The reminder comes 4 s after the deposit: while the broker is down.
     config.policy.reminder_after = locker_proto::Duration::from_secs(4);
     let gateway = Gateway::start_with_uplink(
@@ -162,11 +167,16 @@ fn through_a_broker(encoding: Encoding) {
             ..ParcelNeeds::default()
         },
         deadlines: Deadlines::default(),
-        credential: Credential::CodeHash(HexArray([0x42; 16])),
+        // The backend draws the code and sends only its hash: the code
+        // never reaches the gateway or the broker.
+        credential: Credential::CodeHash(HexArray(
+            CodeHash::of(&bank_keys, &PickupCode::parse(CODE).unwrap()).to_bytes(),
+        )),
     });
     let Ok(Response::ParcelAnnounced {
         compartment,
         parcel,
+        pickup_code: None,
     }) = world.ask(announce)
     else {
         panic!("the announcement was refused");
@@ -180,7 +190,7 @@ fn through_a_broker(encoding: Encoding) {
     world.finish_at_door(compartment, true);
     world.run_until("the backend to hear of the deposit", |w| {
         w.backend.steps_of(parcel).contains(&ParcelStep::Deposited)
-            && w.backend.pickup_code(parcel).is_some()
+            && w.backend.parcel_ready(parcel)
     });
 
     // The broker goes away; the reminder falls due meanwhile.
@@ -203,9 +213,8 @@ fn through_a_broker(encoding: Encoding) {
     });
 
     // The recipient collects with the code the backend sent them.
-    let code = world.backend.pickup_code(parcel).unwrap();
     assert_eq!(
-        world.console(ConsoleCommand::Pickup { code }),
+        world.console(ConsoleCommand::Pickup { code: CODE.into() }),
         Reply::Opening(compartment)
     );
     world.open_door(compartment);

@@ -56,6 +56,7 @@ fn deposit_under_way(world: &mut World) -> (CompartmentId, u32) {
     let Ok(Response::Reserved {
         compartment,
         parcel,
+        pickup_code: Some(_),
     }) = world.ask(reserve_small())
     else {
         panic!("no reservation");
@@ -130,7 +131,7 @@ fn a_node_rebooted_remotely_mid_deposit_finishes_the_deposit_first_and_reports_w
         1,
         "{steps:?}"
     );
-    assert!(world.backend.pickup_code(parcel).is_some());
+    assert!(world.backend.parcel_ready(parcel));
     drop(world);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -9,8 +9,11 @@
     clippy::indexing_slicing
 )]
 
-use locker_domain::bank::codes::KeypadId;
-use locker_domain::bank::{Bank, CodeOutcome, Compartment, Layout, Policy, Stage};
+use locker_domain::bank::codes::{CodeHash, KeypadId, PickupCode};
+use locker_domain::bank::{
+    Bank, BankId, BankKeys, CodeOutcome, Compartment, Layout, Policy, RemoteOpen as SignedOpen,
+    Stage,
+};
 use locker_domain::uplink::{
     GatewayAction, Handled, Uplink, UplinkConfig, UplinkError, UplinkState,
 };
@@ -68,6 +71,14 @@ fn layout() -> Layout<16> {
     Layout::new(&list).unwrap()
 }
 
+/// The keys the bank and the backend derive from their shared secret.
+fn keys() -> BankKeys {
+    BankKeys::derive(BankId(7), &[0x5a; 32])
+}
+
+/// The code the backend draws for the announced parcel; the bank gets its hash.
+const BACKEND_CODE: &str = "482915";
+
 fn policy() -> Policy {
     Policy {
         quiet_hours: None,
@@ -90,7 +101,7 @@ struct Gateway {
 
 impl Gateway {
     fn start() -> Self {
-        let bank = Box::new(Bank::new(layout(), policy()).unwrap());
+        let bank = Box::new(Bank::new(layout(), policy(), keys()).unwrap());
         let config = UplinkConfig::new("bank-test", FirmwareVersion::new(0, 1, 0)).unwrap();
         let mut g = Gateway {
             bank,
@@ -116,7 +127,7 @@ impl Gateway {
         let state = postcard::to_slice(self.uplink.state(), &mut buf).unwrap();
         self.now += Duration::from_secs(30);
         let restored: UplinkState = postcard::from_bytes(state).unwrap();
-        *self.bank = Bank::restore(layout(), policy(), &snapshot, self.now).unwrap();
+        *self.bank = Bank::restore(layout(), policy(), keys(), &snapshot, self.now).unwrap();
         self.epoch += 1;
         let config = self.uplink.config().clone();
         self.uplink = Uplink::new(config, restored, self.epoch);
@@ -274,17 +285,11 @@ impl Gateway {
             .collect()
     }
 
-    fn pickup_code(&self, parcel: u32) -> String {
-        self.up
-            .iter()
-            .find_map(|m| match &m.body {
-                Upward::Notification(n) if n.parcel.map(|p| p.0) == Some(parcel) => match &n.kind {
-                    NotificationKind::PickupCode { code } => Some(code.to_string()),
-                    _ => None,
-                },
-                _ => None,
-            })
-            .expect("a pickup code went up")
+    fn parcel_ready(&self, parcel: u32) -> bool {
+        self.up.iter().any(|m| {
+            matches!(&m.body, Upward::Notification(n)
+                if n.parcel.map(|p| p.0) == Some(parcel) && n.kind == NotificationKind::ParcelReady)
+        })
     }
 }
 
@@ -300,7 +305,9 @@ fn announce(extra: Duration) -> Downward {
         deadlines: Deadlines {
             extra_pickup_ms: extra,
         },
-        credential: Credential::CodeHash(HexArray([7; 16])),
+        credential: Credential::CodeHash(HexArray(
+            CodeHash::of(&keys(), &PickupCode::parse(BACKEND_CODE).unwrap()).to_bytes(),
+        )),
     })
 }
 
@@ -319,10 +326,12 @@ fn announced(g: &Gateway, request: MessageId) -> (CompartmentId, u32) {
         Ok(Response::ParcelAnnounced {
             compartment,
             parcel,
+            ..
         })
         | Ok(Response::Reserved {
             compartment,
             parcel,
+            ..
         }) => (compartment, parcel.0),
         other => panic!("not reserved: {other:?}"),
     }
@@ -337,9 +346,16 @@ fn an_announced_parcel_is_deposited_reminded_and_collected_and_every_step_goes_u
 
     let request = g.request(announce(Duration::from_hours(1)));
     let (compartment, parcel) = announced(&g, request);
-    assert!(g.actions.iter().any(|a| matches!(a,
-        GatewayAction::StoreCredential { parcel_ref, credential: Credential::CodeHash(_), .. }
-            if parcel_ref.as_str() == "JJD0001")));
+    assert!(
+        matches!(
+            g.answer(request),
+            Ok(Response::ParcelAnnounced {
+                pickup_code: None,
+                ..
+            })
+        ),
+        "the code never reaches the gateway"
+    );
 
     // The transport delivers the announcement again: not carried out twice.
     let again = Envelope::new(request, announce(Duration::from_hours(1)));
@@ -353,7 +369,11 @@ fn an_announced_parcel_is_deposited_reminded_and_collected_and_every_step_goes_u
     g.pump();
     g.use_door(compartment, true);
     assert_eq!(g.bank.view(compartment).unwrap().stage, Stage::Stored);
-    let code = g.pickup_code(parcel);
+    assert!(
+        g.parcel_ready(parcel),
+        "the backend is told to send the code"
+    );
+    let code = BACKEND_CODE;
 
     // 24 h of policy plus the announced hour: no reminder at 24 h 30 min.
     g.advance(Duration::from_hours(24) + Duration::from_mins(30));
@@ -362,7 +382,7 @@ fn an_announced_parcel_is_deposited_reminded_and_collected_and_every_step_goes_u
     assert!(g.steps_of(parcel).contains(&ParcelStep::Reminded));
 
     assert_eq!(
-        g.bank.enter_code(KeypadId(0), &code, g.now).unwrap(),
+        g.bank.enter_code(KeypadId(0), code, g.now).unwrap(),
         CodeOutcome::Opening(compartment)
     );
     g.pump();
@@ -830,4 +850,62 @@ fn a_request_from_a_newer_backend_is_answered_not_supported_once_and_never_block
         g.answer(header.id).unwrap_err().code,
         ErrorCode::NotSupported
     );
+}
+
+#[test]
+fn a_remote_open_needs_the_backend_key_and_a_fresh_id_and_every_refusal_is_a_security_event() {
+    let mut g = Gateway::start();
+    let r = g.request(reserve_small());
+    let Ok(Response::Reserved {
+        compartment,
+        pickup_code: Some(code),
+        ..
+    }) = g.answer(r)
+    else {
+        panic!("no reservation with a code");
+    };
+    assert_eq!(code.len(), 6, "the bank's code goes to the backend, once");
+    g.bank.start_deposit(compartment, g.now).unwrap();
+    g.pump();
+    g.use_door(compartment, true);
+
+    let wire_open = |open: SignedOpen| {
+        Downward::RemoteOpen(locker_proto::uplink::RemoteOpen {
+            compartment: open.compartment,
+            request_id: open.request_id,
+            tag: HexArray(open.tag),
+        })
+    };
+    let good = g.request(wire_open(SignedOpen::signed(&keys(), compartment, 41)));
+    assert_eq!(
+        g.answer(good),
+        Ok(Response::Opening {
+            compartment,
+            request_id: 41
+        })
+    );
+    g.use_door(compartment, false);
+
+    let replayed = g.request(wire_open(SignedOpen::signed(&keys(), compartment, 41)));
+    assert_eq!(g.answer(replayed).unwrap_err().code, ErrorCode::Replayed);
+    let other_keys = BankKeys::derive(BankId(7), &[0x66; 32]);
+    let forged = g.request(wire_open(SignedOpen::signed(&other_keys, compartment, 42)));
+    assert_eq!(g.answer(forged).unwrap_err().code, ErrorCode::NotAuthorized);
+
+    let events: Vec<(SecurityKind, Option<u64>)> =
+        g.up.iter()
+            .filter_map(|m| match &m.body {
+                Upward::SecurityEvent(e) => Some((e.kind, e.request_id)),
+                _ => None,
+            })
+            .collect();
+    assert_eq!(
+        events,
+        [
+            (SecurityKind::Replay, Some(41)),
+            (SecurityKind::ForgedTag, Some(42))
+        ]
+    );
+    assert!(g.up.iter().any(|m| matches!(&m.body,
+        Upward::Alert(a) if a.kind == locker_proto::uplink::AlertKind::ForgedRemoteOpen)));
 }

@@ -254,9 +254,7 @@ fn samples() -> Vec<(&'static str, Sample)> {
                     to: Actor::Recipient,
                     compartment: c3,
                     parcel: Some(ParcelNumber(7)),
-                    kind: NotificationKind::PickupCode {
-                        code: text("493027"),
-                    },
+                    kind: NotificationKind::ParcelReady,
                     at: at(81_234),
                 }),
             )),
@@ -345,6 +343,25 @@ fn samples() -> Vec<(&'static str, Sample)> {
             )),
         ),
         (
+            "audit_remote_open_refused",
+            Up(Envelope::new(
+                up_id(26),
+                Upward::Audit(AuditRecord {
+                    seq: 213,
+                    at: at(83_000),
+                    actor: Actor::Backend,
+                    compartment: Some(c3),
+                    parcel: None,
+                    event: AuditEvent::RemoteOpenRefused {
+                        compartment: c3,
+                        request_id: 9000,
+                        reason: RemoteOpenRefusal::Replayed,
+                    },
+                    snapshot: None,
+                }),
+            )),
+        ),
+        (
             "statistics",
             Up(Envelope::new(
                 up_id(13),
@@ -372,6 +389,7 @@ fn samples() -> Vec<(&'static str, Sample)> {
                 Response::Reserved {
                     compartment: c3,
                     parcel: ParcelNumber(7),
+                    pickup_code: Some(text("493027")),
                 },
             ),
         ),
@@ -383,6 +401,7 @@ fn samples() -> Vec<(&'static str, Sample)> {
                 Response::ParcelAnnounced {
                     compartment: c3,
                     parcel: ParcelNumber(8),
+                    pickup_code: None,
                 },
             ),
         ),

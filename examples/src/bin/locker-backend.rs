@@ -14,6 +14,8 @@ use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use locker_domain::bank::codes::{CodeHash, PickupCode};
+use locker_domain::bank::{BankId, BankKeys};
 use locker_examples::gateway::MonotonicClock;
 use locker_examples::uplink::{
     Backend, BackendConfig, Encoding, MqttSettings, MqttTransport, Transport, TransportEvent,
@@ -29,13 +31,19 @@ locker-backend: a tiny backend for one locker bank, over MQTT
 
 USAGE:
     locker-backend --mqtt HOST:PORT [--bank-id ID] [--encoding json|postcard]
+                   [--bank-number N]
+
+    The bank's keys are derived from the example secret the gateway uses too
+    (0x5a x 32) and --bank-number (default 1): in production both ends read
+    the secret they share from secure storage.
 
 COMMANDS (one per line on standard input):
-    announce small|medium|large REF   announce a parcel (tracking number REF)
+    announce small|medium|large REF   announce a parcel (tracking number REF):
+                                      draws its pickup code and sends only
+                                      the code's hash
     reserve small|medium|large        reserve a compartment
     cancel N                          cancel the reservation of compartment N
-    open N                            open compartment N remotely (the tag is
-                                      all zeros: a bank that checks tags refuses it)
+    open N                            open compartment N remotely (signed)
     offline N | online N              take compartment N out of service or back
     reset gateway | reset node N      restart the gateway or one node
     config                            show the bank's rules
@@ -59,7 +67,27 @@ fn needs(size: SizeClass) -> ParcelNeeds {
     }
 }
 
-fn command(line: &str) -> Result<Option<Downward>, String> {
+/// Six digits from the operating system's randomness.
+fn draw_code() -> Result<PickupCode, String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 64];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|e| format!("cannot read /dev/urandom: {e}"))?;
+    let mut random = bytes.iter().copied();
+    let mut digits = Vec::new();
+    while digits.len() < 6 {
+        // 250 is a multiple of 10: no digit is likelier than another.
+        match random.next() {
+            Some(b) if b < 250 => digits.push(b % 10),
+            Some(_) => {}
+            None => return Err("not enough randomness".into()),
+        }
+    }
+    PickupCode::from_digits(&digits).map_err(|e| e.to_string())
+}
+
+fn command(line: &str, keys: &BankKeys) -> Result<Option<Downward>, String> {
     let mut words = line.split_whitespace();
     let Some(verb) = words.next() else {
         return Ok(None);
@@ -70,6 +98,9 @@ fn command(line: &str) -> Result<Option<Downward>, String> {
         "announce" => {
             let size = size(arg).ok_or("announce small|medium|large REF")?;
             let parcel_ref = words.next().unwrap_or("parcel");
+            let code = draw_code()?;
+            let digits: String = code.digits().iter().map(|d| char::from(b'0' + d)).collect();
+            println!("pickup code for {parcel_ref}: {digits} (send it when the parcel is ready)");
             Downward::AnnounceParcel(AnnounceParcel {
                 parcel_ref: parcel_ref
                     .try_into()
@@ -78,7 +109,7 @@ fn command(line: &str) -> Result<Option<Downward>, String> {
                 kind: ParcelKind::Delivery,
                 needs: needs(size),
                 deadlines: Deadlines::default(),
-                credential: Credential::CodeHash(HexArray([0; 16])),
+                credential: Credential::CodeHash(HexArray(CodeHash::of(keys, &code).to_bytes())),
             })
         }
         "reserve" => Downward::ReserveCompartment(locker_proto::uplink::ReserveCompartment {
@@ -88,11 +119,19 @@ fn command(line: &str) -> Result<Option<Downward>, String> {
         "cancel" => Downward::CancelReservation {
             compartment: CompartmentId(number(arg).ok_or("cancel N")?),
         },
-        "open" => Downward::RemoteOpen(RemoteOpen {
-            compartment: CompartmentId(number(arg).ok_or("open N")?),
-            request_id: 0,
-            tag: HexArray([0; 16]),
-        }),
+        "open" => {
+            let compartment = CompartmentId(number(arg).ok_or("open N")?);
+            // Request ids must grow: the clock in microseconds does.
+            let request_id = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+            let signed = locker_domain::bank::RemoteOpen::signed(keys, compartment, request_id);
+            Downward::RemoteOpen(RemoteOpen {
+                compartment,
+                request_id,
+                tag: HexArray(signed.tag),
+            })
+        }
         "offline" | "online" => Downward::ChangeAvailability {
             scope: Scope::Compartment(CompartmentId(number(arg).ok_or("offline|online N")?)),
             available: verb == "online",
@@ -120,6 +159,7 @@ fn main() -> ExitCode {
     let mut mqtt = None;
     let mut bank_id = "bank-1".to_string();
     let mut encoding = Encoding::Json;
+    let mut bank_number = 1u32;
     while let Some(flag) = args.next() {
         let value = args.next();
         match (flag.as_str(), value) {
@@ -133,6 +173,13 @@ fn main() -> ExitCode {
                     .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok()?)));
             }
             ("--bank-id", Some(v)) => bank_id = v,
+            ("--bank-number", Some(v)) => match v.parse() {
+                Ok(n) => bank_number = n,
+                Err(_) => {
+                    eprintln!("locker-backend: --bank-number needs a number");
+                    return ExitCode::from(2);
+                }
+            },
             ("--encoding", Some(v)) => match Encoding::parse(&v) {
                 Some(e) => encoding = e,
                 None => {
@@ -156,11 +203,12 @@ fn main() -> ExitCode {
         client_id: format!("locker-backend-{bank_id}"),
         bank_id,
     };
-    run(&settings, encoding);
+    let keys = BankKeys::derive(BankId(bank_number), &[0x5a; 32]);
+    run(&settings, encoding, &keys);
     ExitCode::SUCCESS
 }
 
-fn run(settings: &MqttSettings, encoding: Encoding) {
+fn run(settings: &MqttSettings, encoding: Encoding, keys: &BankKeys) {
     let mut transport = MqttTransport::backend(settings);
     // Ids grow across restarts: the epoch is the start time in seconds.
     let epoch = std::time::SystemTime::now()
@@ -180,7 +228,7 @@ fn run(settings: &MqttSettings, encoding: Encoding) {
     let mut up = false;
     loop {
         while let Ok(line) = lines.try_recv() {
-            match command(&line) {
+            match command(&line, keys) {
                 Ok(Some(request)) => {
                     let id = backend.request(request);
                     println!("sent request {}", id.0);

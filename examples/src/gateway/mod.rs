@@ -377,12 +377,6 @@ impl Gateway {
                     "the backend changed the configuration: it applies from the next start".into(),
                 ));
             }
-            GatewayAction::StoreCredential { parcel, .. } => {
-                self.notices.push_back(Notice::Warning(format!(
-                    "parcel {} announced with a credential; this bank still issues its own pickup code",
-                    parcel.0
-                )));
-            }
             GatewayAction::PrepareForReboot { .. } => {
                 self.persist()?;
                 self.audit.sync()?;
@@ -449,9 +443,11 @@ impl Gateway {
                 self.bank.start_deposit(*compartment, now)?;
                 let parcel = self.bank.view(*compartment).and_then(|v| v.parcel);
                 match parcel {
+                    // The code went to the backend with the reservation.
                     Some(parcel) => Reply::Depositing(locker_domain::bank::Reservation {
                         compartment: *compartment,
                         parcel,
+                        code: None,
                     }),
                     None => Reply::Refused("no parcel is reserved there".into()),
                 }

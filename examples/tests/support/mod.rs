@@ -286,15 +286,12 @@ impl BackendEnd {
             .collect()
     }
 
-    pub fn pickup_code(&self, parcel: u32) -> Option<String> {
-        self.applied().iter().find_map(|m| match &m.body {
-            Upward::Notification(n) if n.parcel.map(|p| p.0) == Some(parcel) => match &n.kind {
-                locker_proto::uplink::NotificationKind::PickupCode { code } => {
-                    Some(code.to_string())
-                }
-                _ => None,
-            },
-            _ => None,
+    /// Whether the backend was told the parcel is ready for its collector.
+    pub fn parcel_ready(&self, parcel: u32) -> bool {
+        self.applied().iter().any(|m| {
+            matches!(&m.body, Upward::Notification(n)
+                if n.parcel.map(|p| p.0) == Some(parcel)
+                    && n.kind == locker_proto::uplink::NotificationKind::ParcelReady)
         })
     }
 

@@ -10,12 +10,12 @@ use core::fmt::Write;
 use locker_proto::time::Duration;
 use locker_proto::uplink as wire;
 
-use crate::bank::codes::{CodeError, MAX_CODE_DIGITS, MIN_CODE_DIGITS};
+use crate::bank::codes::{CodeError, MAX_CODE_DIGITS, MIN_CODE_DIGITS, PickupCode};
 use crate::bank::health::HealthIssue;
 use crate::bank::{
     Actor, AlertKind, AllocationError, AuditEvent, BankError, Compartment, CompartmentFlags,
     Evidence, Fit, NotificationKind, ParcelKind, ParcelNeeds, Policy, Purpose, QuietHours,
-    ServiceReason, Stage,
+    RemoteOpenError, ServiceReason, Stage,
 };
 
 pub(crate) fn actor(a: Actor) -> wire::Actor {
@@ -112,7 +112,12 @@ pub(crate) fn evidence(e: Evidence) -> wire::Evidence {
         },
         Evidence::Health(h) => wire::Evidence::Health(health(h)),
         Evidence::Node(n) => wire::Evidence::Node(n),
-        _ => wire::Evidence::None,
+        Evidence::RemoteOpen { request_id } => wire::Evidence::RemoteOpen { request_id },
+        Evidence::RemoteOpens { opens, window } => wire::Evidence::RemoteOpens {
+            opens,
+            window_ms: window,
+        },
+        Evidence::None | Evidence::Keypad { .. } => wire::Evidence::None,
     }
 }
 
@@ -138,6 +143,8 @@ pub(crate) fn alert_class(k: AlertKind) -> AlertClass {
         AlertKind::NodeUnreachable => A::NodeLost,
         AlertKind::NodeFault => A::NodeFault,
         AlertKind::RemovalNotVerified => A::RemovalNotVerified,
+        AlertKind::ForgedRemoteOpen => A::ForgedRemoteOpen,
+        AlertKind::RemoteOpenFlood => A::RemoteOpenFlood,
     })
 }
 
@@ -193,7 +200,69 @@ pub(crate) fn audit_event(e: AuditEvent) -> wire::AuditEvent {
         AuditEvent::NodeBack(n) => W::NodeBack(n),
         AuditEvent::FaultReported(f) => W::FaultReported(f),
         AuditEvent::MaintenanceNeeded => W::MaintenanceNeeded,
+        AuditEvent::RemoteOpenAccepted { request_id } => W::RemoteOpenAccepted { request_id },
+        AuditEvent::RemoteOpenRefused {
+            compartment,
+            request_id,
+            reason,
+        } => W::RemoteOpenRefused {
+            compartment,
+            request_id,
+            reason: refusal(reason),
+        },
+        AuditEvent::RemoteOpensLocked { opens } => W::RemoteOpensLocked { opens },
+        AuditEvent::RemoteOpenLockCleared { staff } => W::RemoteOpenLockCleared { staff: staff.0 },
+        AuditEvent::StaffOpened { staff } => W::StaffOpened { staff: staff.0 },
+        AuditEvent::StaffOpenAll {
+            staff,
+            opened,
+            remaining,
+        } => W::StaffOpenAll {
+            staff: staff.0,
+            opened,
+            remaining,
+        },
+        AuditEvent::TokenAccepted { keypad } => W::TokenAccepted { keypad: keypad.0 },
+        AuditEvent::TokenRefused { keypad, .. } => W::TokenRefused { keypad: keypad.0 },
     }
+}
+
+pub(crate) fn refusal(e: RemoteOpenError) -> wire::RemoteOpenRefusal {
+    use wire::RemoteOpenRefusal as R;
+    match e {
+        RemoteOpenError::ForgedTag => R::ForgedTag,
+        RemoteOpenError::Replayed { .. } => R::Replayed,
+        RemoteOpenError::Stale { .. } => R::Stale,
+        RemoteOpenError::RateLimited { .. } => R::RateLimited,
+        RemoteOpenError::Locked => R::Locked,
+    }
+}
+
+/// The security event an audit record is: each refused remote open.
+pub(crate) fn audit_security(e: AuditEvent) -> Option<(wire::SecurityKind, u64)> {
+    use wire::SecurityKind as S;
+    let AuditEvent::RemoteOpenRefused {
+        request_id, reason, ..
+    } = e
+    else {
+        return None;
+    };
+    let kind = match reason {
+        RemoteOpenError::ForgedTag => S::ForgedTag,
+        RemoteOpenError::Replayed { .. } | RemoteOpenError::Stale { .. } => S::Replay,
+        RemoteOpenError::RateLimited { .. } | RemoteOpenError::Locked => S::RateLimitTripped,
+    };
+    Some((kind, request_id))
+}
+
+/// A pickup code's digits as text.
+pub(crate) fn code_text(code: &PickupCode) -> wire::PickupCodeText {
+    let mut text = wire::PickupCodeText::new();
+    for d in code.digits() {
+        // A code has at most 10 digits, the text's capacity.
+        let _ = text.push(char::from(b'0' + d % 10));
+    }
+    text
 }
 
 /// The parcel step an audit event is, if it is one.
@@ -249,17 +318,10 @@ pub(crate) fn audit_alert(e: AuditEvent) -> Option<(wire::AlertKind, wire::Evide
     })
 }
 
-pub(crate) fn notification_kind(k: &NotificationKind) -> wire::NotificationKind {
+pub(crate) fn notification_kind(k: NotificationKind) -> wire::NotificationKind {
     use wire::NotificationKind as W;
     match k {
-        NotificationKind::PickupCode(code) => {
-            let mut text = heapless::String::new();
-            for d in code.digits() {
-                // A code has at most 10 digits, the string's capacity.
-                let _ = text.push(char::from(b'0' + d % 10));
-            }
-            W::PickupCode { code: text }
-        }
+        NotificationKind::ParcelReady => W::ParcelReady,
         NotificationKind::NoParcelDetected => W::NoParcelDetected,
         NotificationKind::Reminder => W::Reminder,
         NotificationKind::Escalation => W::Escalation,
@@ -413,6 +475,12 @@ pub(crate) fn error_code(e: &BankError) -> wire::ErrorCode {
         BankError::WrongStage { .. } => C::WrongStage,
         BankError::OutOfService(_) => C::OutOfService,
         BankError::Code(CodeError::LockedOut { .. }) => C::RateLimited,
+        BankError::Code(CodeError::CodeInUse) => C::CodeInUse,
+        BankError::RemoteOpen(e) => match e {
+            RemoteOpenError::ForgedTag => C::NotAuthorized,
+            RemoteOpenError::Replayed { .. } | RemoteOpenError::Stale { .. } => C::Replayed,
+            RemoteOpenError::RateLimited { .. } | RemoteOpenError::Locked => C::RateLimited,
+        },
         BankError::WrongCode => C::NotAuthorized,
         BankError::ShuttingDown => C::ShuttingDown,
         _ => C::InternalError,

@@ -49,14 +49,19 @@
 //!
 //! # What passes through
 //!
-//! - [`Downward::RemoteOpen`]'s `request_id` and `tag` are carried to the
-//!   bank's remote open as far as the bank takes them: today
-//!   [`Bank::remote_open`] takes the compartment only, so the tag is not yet
-//!   checked here; the response echoes the request id.
-//! - [`Downward::AnnounceParcel`]'s credential (code hash or offline token)
-//!   is handed to the glue ([`GatewayAction::StoreCredential`]); the bank
-//!   still draws its own pickup code, which goes up in a
-//!   [`Notification`](wire::Notification) once the deposit is verified.
+//! - [`Downward::RemoteOpen`] goes to [`Bank::remote_open`] as it is: the
+//!   bank checks the tag, the request id's freshness and its rate limit.
+//!   A refusal is answered with `not_authorized`, `replayed` or
+//!   `rate_limited`, and each refused request also goes up as a
+//!   [`SecurityEvent`](wire::SecurityEvent) (from its audit record).
+//! - [`Downward::AnnounceParcel`] with a code hash reserves with
+//!   [`Bank::reserve_with_code_hash`]: the code never reaches the gateway.
+//!   With an offline token, the bank draws a keypad code as for
+//!   [`Downward::ReserveCompartment`]; tokens are checked when presented
+//!   ([`Bank::redeem_token`]) against the bank's token key, so the bytes in
+//!   the announcement are not kept. A code the bank draws goes to the
+//!   backend once, in the answer (`pickup_code`), never in a notification:
+//!   the bank keeps only its hash.
 //! - [`Downward::ChangeConfiguration`] takes effect at the next start
 //!   ([`GatewayAction::ApplyPolicy`], answered with `reboot_required`): the
 //!   bank takes its policy when it is created or restored.
@@ -64,7 +69,7 @@
 //! # Example
 //!
 //! ```
-//! use locker_domain::bank::{Bank, Compartment, Layout, Policy};
+//! use locker_domain::bank::{Bank, BankId, BankKeys, Compartment, Layout, Policy};
 //! use locker_domain::uplink::{DeliveryConfig, OutboundQueue, Uplink, UplinkConfig, UplinkState};
 //! use locker_proto::time::Instant;
 //! use locker_proto::uplink::{Downward, Envelope, MessageId, Response, Upward};
@@ -78,7 +83,8 @@
 //!
 //! let small = Compartment::new(CompartmentId(1), NodeAddr(1), Channel(0), SizeClass::Small,
 //!     Dimensions::new(420, 80, 600));
-//! let mut bank = Bank::<8>::new(Layout::new(&[small])?, Policy::default())?;
+//! let keys = BankKeys::derive(BankId(7), &[0x5a; 32]);
+//! let mut bank = Bank::<8>::new(Layout::new(&[small])?, Policy::default(), keys)?;
 //! let config = UplinkConfig::new("bank-7", FirmwareVersion::new(0, 1, 0))?;
 //! // The epoch is a boot counter the glue persists and increments at every start.
 //! let mut uplink = Uplink::new(config, UplinkState::default(), 1);
@@ -108,7 +114,7 @@ use locker_proto::uplink::{self as wire, DownEnvelope, Downward, MessageId, UpEn
 use locker_proto::{Channel, Command, CompartmentId, FirmwareVersion, NodeAddr, ResetReason};
 use rand_core::RngCore;
 
-use crate::bank::{Alert, AuditRecord, Bank, Evidence, Notification, ParcelId, Policy, Stage};
+use crate::bank::{Alert, AuditRecord, Bank, Evidence, Notification, Policy, Stage};
 
 pub use error::UplinkError;
 pub use locker_proto::uplink::{DedupWindow, Verdict};
@@ -226,15 +232,6 @@ pub enum GatewayAction {
     /// Keep these rules and create or restore the bank with them at the
     /// next start.
     ApplyPolicy(Policy),
-    /// Keep the credential the collector of `parcel` will present.
-    StoreCredential {
-        /// The parcel.
-        parcel: ParcelId,
-        /// The backend's reference.
-        parcel_ref: wire::ParcelRef,
-        /// The code hash or offline token.
-        credential: wire::Credential,
-    },
     /// A reset is due: persist the bank's snapshot, [`Uplink::state`] and the
     /// outbound queue, then call [`Uplink::confirm_persisted`].
     PrepareForReboot {
@@ -531,7 +528,7 @@ impl Uplink {
             to: convert::actor(n.to),
             compartment: n.compartment,
             parcel: n.parcel.map(|p| wire::ParcelNumber(p.0)),
-            kind: convert::notification_kind(&n.kind),
+            kind: convert::notification_kind(n.kind),
             at: self.stamp(n.at),
         };
         self.emit(Upward::Notification(message));
@@ -636,6 +633,18 @@ impl Uplink {
                     self.persist = true;
                 }
             }
+        }
+        if let Some((kind, request_id)) = convert::audit_security(r.event) {
+            self.emit(Upward::SecurityEvent(wire::SecurityEvent {
+                kind,
+                compartment: r.compartment,
+                node: None,
+                request_id: Some(request_id),
+                keypad: None,
+                count: 1,
+                snapshot: None,
+                at,
+            }));
         }
         if let Some((kind, evidence)) = convert::audit_alert(r.event) {
             self.emit(Upward::Alert(wire::Alert {

@@ -12,6 +12,7 @@ use super::state::Extension;
 use super::{
     ACTION_QUEUE, GatewayAction, GatewayReset, NodeReset, ResetPhase, Uplink, UplinkError,
 };
+use crate::bank::codes::CodeHash;
 use crate::bank::{Actor, Bank, BankError};
 
 /// A request's answer, or the error it is refused with.
@@ -121,14 +122,24 @@ impl Uplink {
                 "too many announced parcels wait for their deposit with extra time: retry later",
             ));
         }
-        let reservation = bank.reserve(needs, convert::parcel_kind(kind), rng, now)?;
+        let kind = convert::parcel_kind(kind);
+        let reservation = match announce.map(|a| &a.credential) {
+            Some(wire::Credential::CodeHash(hash)) => {
+                bank.reserve_with_code_hash(needs, kind, CodeHash::from_bytes(hash.0), now)?
+            }
+            // An offline token is checked against the token key when it is
+            // presented; the keypad code the bank draws is the fallback.
+            _ => bank.reserve(needs, kind, rng, now)?,
+        };
         let parcel = ParcelNumber(reservation.parcel.0);
-        let Some(announce) = announce else {
+        let pickup_code = reservation.code.as_ref().map(convert::code_text);
+        if announce.is_none() {
             return Ok(Response::Reserved {
                 compartment: reservation.compartment,
                 parcel,
+                pickup_code,
             });
-        };
+        }
         if let (true, Some(extra)) = (wants_extension, extra) {
             // Room was checked above.
             let _ = self.state.extensions.push(Extension {
@@ -137,15 +148,10 @@ impl Uplink {
                 deposited: None,
             });
         }
-        // The caller checked there is room for one action.
-        let _ = self.actions.push_back(GatewayAction::StoreCredential {
-            parcel: reservation.parcel,
-            parcel_ref: announce.parcel_ref.clone(),
-            credential: announce.credential.clone(),
-        });
         Ok(Response::ParcelAnnounced {
             compartment: reservation.compartment,
             parcel,
+            pickup_code,
         })
     }
 
@@ -172,9 +178,13 @@ impl Uplink {
                 "the compartment's node is about to restart: try again after its node_boot",
             ));
         }
-        // The bank's remote open takes the compartment; request_id and tag
-        // are checked once the bank takes them (see the module docs).
-        bank.remote_open(open.compartment, now)?;
+        // The bank checks the tag, the request id and its rate limit.
+        let request = crate::bank::RemoteOpen {
+            compartment: open.compartment,
+            request_id: open.request_id,
+            tag: open.tag.0,
+        };
+        bank.remote_open(&request, now)?;
         Ok(Response::Opening {
             compartment: open.compartment,
             request_id: open.request_id,

@@ -109,11 +109,12 @@ pub use response::{
 };
 pub use types::{
     Actor, BankId, CodeHash, Description, HexArray, HexBytes, OfflineToken, ParcelKind,
-    ParcelNumber, ParcelRef, Recipient, Stamp, Tag,
+    ParcelNumber, ParcelRef, PickupCodeText, Recipient, Stamp, Tag,
 };
 pub use up::{
     Alert, AlertKind, AuditEvent, AuditRecord, BootNotification, CompartmentInfo,
     CompartmentStatus, Evidence, HealthIssue, Heartbeat, LAYOUT_PAGE, LayoutPage, MAX_NODES,
     NodeBoot, NodeInfo, Notification, NotificationKind, ParcelEvent, ParcelStep, Purpose,
-    SecurityEvent, SecurityKind, ServiceReason, Statistics, StatusNotification, Upward,
+    RemoteOpenRefusal, SecurityEvent, SecurityKind, ServiceReason, Statistics, StatusNotification,
+    Upward,
 };

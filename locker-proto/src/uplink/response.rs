@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::down::{PolicyConfig, ResetTarget, Scope};
 use super::envelope::MessageId;
-use super::types::{Description, ParcelNumber};
+use super::types::{Description, ParcelNumber, PickupCodeText};
 use super::up::{MAX_NODES, NodeInfo, ServiceReason};
 use crate::vocab::{CompartmentId, FirmwareVersion};
 
@@ -34,6 +34,11 @@ pub enum Response {
         compartment: CompartmentId,
         /// The parcel's number in this bank (its events carry it).
         parcel: ParcelNumber,
+        /// The pickup code the bank drew, sent this once: keep it and send
+        /// it to the collector when the parcel is ready
+        /// ([`NotificationKind::ParcelReady`](super::NotificationKind::ParcelReady)).
+        /// The bank keeps only its hash.
+        pickup_code: Option<PickupCodeText>,
     },
     /// Answers `announce_parcel`.
     ParcelAnnounced {
@@ -41,6 +46,10 @@ pub enum Response {
         compartment: CompartmentId,
         /// The parcel's number in this bank (its events carry it).
         parcel: ParcelNumber,
+        /// `None` for a parcel announced with a code hash (the code never
+        /// reaches the gateway); for one announced with an offline token,
+        /// the code the bank drew for its keypad, sent this once.
+        pickup_code: Option<PickupCodeText>,
     },
     /// Answers `cancel_reservation`.
     ReservationCancelled {
@@ -198,4 +207,7 @@ pub enum ErrorCode {
     Busy,
     /// Something else went wrong inside the gateway.
     InternalError,
+    /// Another active parcel has the same pickup code: draw another code
+    /// and announce the parcel again.
+    CodeInUse,
 }

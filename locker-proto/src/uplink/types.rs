@@ -15,6 +15,8 @@ pub type ParcelRef = heapless::String<32>;
 /// Who a parcel is for, as the backend addresses them (at most 64 bytes):
 /// an opaque handle, never needed by the bank itself.
 pub type Recipient = heapless::String<64>;
+/// A pickup code's digits (at most 10).
+pub type PickupCodeText = heapless::String<10>;
 /// A human-readable explanation in an error (at most 96 bytes).
 pub type Description = heapless::String<96>;
 

@@ -291,13 +291,10 @@ pub struct ParcelEvent {
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum NotificationKind {
-    /// The deposit is verified: the collector's pickup code, sent once.
-    /// It travels in clear inside the uplink's transport: use a transport
-    /// with TLS and access control.
-    PickupCode {
-        /// The code's digits.
-        code: heapless::String<10>,
-    },
+    /// The deposit is verified: send the collector their pickup code (the
+    /// one the backend hashed, or the one in the reservation's response) or
+    /// their offline token. The gateway never sends a code in a notification.
+    ParcelReady,
     /// The door closed on an empty compartment: deposit again within the window.
     NoParcelDetected,
     /// The parcel is still waiting.
@@ -367,6 +364,12 @@ pub enum AlertKind {
     NodeBack,
     /// A node reported a node-wide fault.
     NodeFault,
+    /// A remote open carried a wrong tag (raised once per rate-limit window;
+    /// each refusal is a [`SecurityEvent`]).
+    ForgedRemoteOpen,
+    /// Remote opens exceeded the bank's rate limit: they are locked until
+    /// staff at the bank clear the lock (a compromised backend?).
+    RemoteOpenFlood,
 }
 
 /// A sensor-health finding.
@@ -434,6 +437,35 @@ pub enum Evidence {
     Node(NodeAddr),
     /// The power supply.
     Power(PowerStatus),
+    /// A remote-open request (its id as sent).
+    RemoteOpen {
+        /// The request's id.
+        request_id: u64,
+    },
+    /// Remote opens accepted within the rate-limit window.
+    RemoteOpens {
+        /// How many.
+        opens: u8,
+        /// The window, in milliseconds.
+        window_ms: Duration,
+    },
+}
+
+/// Why the bank refused a remote open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RemoteOpenRefusal {
+    /// The tag is wrong.
+    ForgedTag,
+    /// The request id was used before.
+    Replayed,
+    /// The request id is older than one already used.
+    Stale,
+    /// Over the rate limit: remote opens are now locked.
+    RateLimited,
+    /// Remote opens are locked until staff clear them.
+    Locked,
 }
 
 /// Something staff must look at.
@@ -607,6 +639,54 @@ pub enum AuditEvent {
     FaultReported(FaultCode),
     /// Sensor health asked for maintenance.
     MaintenanceNeeded,
+    /// An authenticated remote open was accepted.
+    RemoteOpenAccepted {
+        /// The request's id.
+        request_id: u64,
+    },
+    /// A remote open was refused; nothing was opened.
+    RemoteOpenRefused {
+        /// The compartment the request named.
+        compartment: CompartmentId,
+        /// The request's id, as sent.
+        request_id: u64,
+        /// Why.
+        reason: RemoteOpenRefusal,
+    },
+    /// Too many remote opens: they are locked until staff clear the lock.
+    RemoteOpensLocked {
+        /// Remote opens accepted within the window when the lock closed.
+        opens: u8,
+    },
+    /// Staff cleared the remote-open lock.
+    RemoteOpenLockCleared {
+        /// Who (staff id).
+        staff: u32,
+    },
+    /// A named member of staff had this door opened.
+    StaffOpened {
+        /// Who (staff id).
+        staff: u32,
+    },
+    /// A member of staff asked to open every door of the bank.
+    StaffOpenAll {
+        /// Who (staff id).
+        staff: u32,
+        /// Doors unlocked by this call.
+        opened: u16,
+        /// Doors left for the next call.
+        remaining: u16,
+    },
+    /// An offline pickup token was accepted.
+    TokenAccepted {
+        /// The reader it was presented at.
+        keypad: u8,
+    },
+    /// An offline pickup token was refused (counted like a wrong code).
+    TokenRefused {
+        /// The reader it was presented at.
+        keypad: u8,
+    },
     /// An audit event this version of the uplink has no name for.
     Other,
 }
