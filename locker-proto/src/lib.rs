@@ -5,9 +5,12 @@
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
+#[cfg(feature = "auth")]
+pub mod auth;
 mod cobs;
 pub mod error;
 pub mod frame;
+mod key;
 pub mod link;
 pub mod message;
 pub mod time;
@@ -16,6 +19,7 @@ pub mod vocab;
 
 pub use error::FrameError;
 pub use frame::{Decoder, Feed, Flags, Frame, Header, MAX_FRAME, Seq};
+pub use key::{KEY_LEN, NodeKey};
 pub use message::{
     BulkStatus, ChannelBits, ChannelStatus, Command, Event, EventBatch, EventRecord, EventSeq,
     Indicator, MAX_EVENTS_PER_REPORT, NackReason, NodeConfig, RebootKind, Report,

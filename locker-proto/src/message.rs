@@ -32,6 +32,7 @@ use core::fmt;
 use heapless::Vec;
 use serde::{Deserialize, Serialize};
 
+use crate::key::NodeKey;
 use crate::vocab::{
     Channel, DoorState, FaultCode, FirmwareVersion, LockState, PowerStatus, Presence, ResetReason,
     Temperature, derive_wire,
@@ -91,10 +92,29 @@ derive_wire! {
             /// Soft (keep calibration) or hard (full reset).
             kind: RebootKind,
         },
+        /// Install the key this node authenticates frames with. Accepted only
+        /// while the node is in provisioning mode, which a physical input on
+        /// the node enables; refused with
+        /// [`NackReason::ProvisioningDisabled`] otherwise, whatever the frame
+        /// carries. The key crosses the bus in the clear, so provision on the
+        /// bench or with the cabinet closed. Answered with [`Report::Ack`].
+        Provision {
+            /// The node's key, derived from the bank key and the node's identity.
+            key: NodeKey,
+        },
     }
 }
 
 impl Command {
+    /// Whether a node with authentication (feature `auth`) executes this
+    /// command only from a frame with a valid, fresh tag: every actuating
+    /// command, and [`Command::AckEvents`], so that nobody but the gateway
+    /// can make a node forget the events (security events among them) it
+    /// still holds. Everything else only reads, or drives an indicator.
+    pub const fn needs_tag(&self) -> bool {
+        self.is_actuating() || matches!(self, Command::AckEvents { .. })
+    }
+
     /// Whether executing this command twice would do harm (release a lock
     /// twice, reboot twice). The node answers a retransmission of such a
     /// command from its cache; the others are merely cheaper to answer so too.
@@ -232,6 +252,18 @@ derive_wire! {
         NodeStarted {
             /// Why the node started.
             reset_reason: ResetReason,
+        },
+        /// A security event: the node refused commands that lacked a valid,
+        /// fresh tag, were over the unlock rate limit, or tried to provision
+        /// outside provisioning mode. Refusals that arrive while one such
+        /// event still waits for acknowledgement are counted into the next,
+        /// so an attacker cannot crowd door events out of the queue; the
+        /// counts add up to every refusal.
+        CommandsRefused {
+            /// Refusals this event reports (saturating).
+            refused: u16,
+            /// Why the last of them was refused.
+            reason: NackReason,
         },
     }
 }
@@ -390,7 +422,7 @@ derive_wire! {
         /// pulse is still running).
         Busy,
         /// The command is not permitted now (e.g. calibrating an occupied
-        /// compartment, or a command that needs authentication).
+        /// compartment, or a zero-length unlock pulse).
         NotPermitted,
         /// The configuration values are out of range.
         InvalidConfig,
@@ -398,6 +430,25 @@ derive_wire! {
         Faulted,
         /// The node does not know this command (newer gateway, older node).
         Unsupported,
+        /// The command needs a valid tag (see [`Command::needs_tag`]) and the
+        /// frame had none, or one that does not verify with the node's key
+        /// (forged, corrupted, or the node holds another key). Counted as a
+        /// security event.
+        Unauthenticated,
+        /// The frame's tag is valid but its counter is at or below the last
+        /// one the node accepted: a replay, a reordered frame, or a gateway
+        /// whose counter fell behind (the node's floor jumps ahead after a
+        /// restart). Tagged with the refused frame's own counter so the
+        /// gateway can trust `floor` and resynchronise.
+        Stale {
+            /// The lowest counter the node accepts next.
+            floor: u64,
+        },
+        /// The node's unlock rate limit is reached; maintenance mode lifts it.
+        /// Counted as a security event.
+        RateLimited,
+        /// A key was offered outside provisioning mode. Counted as a security event.
+        ProvisioningDisabled,
     }
 }
 
@@ -410,6 +461,10 @@ impl fmt::Display for NackReason {
             NackReason::InvalidConfig => "invalid configuration",
             NackReason::Faulted => "channel faulted",
             NackReason::Unsupported => "unsupported command",
+            NackReason::Unauthenticated => "no valid authentication tag",
+            NackReason::Stale { .. } => "stale authentication counter (replay or resync)",
+            NackReason::RateLimited => "unlock rate limit reached",
+            NackReason::ProvisioningDisabled => "not in provisioning mode",
         })
     }
 }

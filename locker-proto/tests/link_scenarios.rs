@@ -1,5 +1,6 @@
 //! The link layer on a lossy bus: a gateway master and one node, with frames
-//! really encoded, carried and decoded, and simulated time.
+//! really encoded (and signed), carried, decoded (and verified), and
+//! simulated time.
 
 #![allow(
     clippy::unwrap_used,
@@ -8,24 +9,34 @@
     clippy::indexing_slicing
 )]
 
-use locker_proto::frame::{Decoder, Feed, Frame, MAX_FRAME, encode};
-use locker_proto::link::{Master, MasterConfig, MasterEvent, NodeLink};
+use locker_proto::auth::NodeAuthRecord;
+use locker_proto::frame::{Decoder, Feed, MAX_FRAME};
+use locker_proto::link::{Master, MasterConfig, MasterEvent, NodeLink, Outgoing};
 use locker_proto::{
-    Channel, Command, Duration, Event, EventRecord, Instant, NodeAddr, Report, ResetReason,
+    Channel, Command, Duration, Event, EventRecord, Instant, NodeAddr, NodeKey, Report, ResetReason,
 };
 use proptest::prelude::*;
 
 const NODE: NodeAddr = NodeAddr(7);
+const KEY: NodeKey = NodeKey::from_bytes([0x3c; 32]);
 
-/// Carries one frame across the wire: encode, then decode from the bytes.
-fn carry<B>(frame: &Frame<B>) -> Frame<B>
+/// Carries one frame across the wire: encode (and sign), then decode from the
+/// bytes and hand frame and trailer to `receive`.
+fn carry<B, R>(
+    outgoing: &Outgoing<B>,
+    receive: impl FnOnce(
+        &locker_proto::frame::Frame<B>,
+        Option<locker_proto::frame::Authenticated<'_>>,
+    ) -> R,
+) -> R
 where
     B: serde::Serialize + serde::de::DeserializeOwned,
 {
     let mut buf = [0u8; MAX_FRAME];
-    let bytes = encode(frame, &mut buf).unwrap();
-    match Decoder::new().feed::<B>(bytes) {
-        Feed::Frame { frame, .. } => frame,
+    let bytes = outgoing.encode(&mut buf).unwrap();
+    let mut decoder = Decoder::new();
+    match decoder.feed::<B>(bytes) {
+        Feed::Frame { frame, .. } => receive(&frame, decoder.last_authenticated()),
         _ => panic!("frame did not survive the wire"),
     }
 }
@@ -40,21 +51,48 @@ struct Bank {
     events: Vec<EventRecord>,
     other: Vec<MasterEvent>,
     node_alive: bool,
+    /// The node's stored authentication record.
+    node_flash: NodeAuthRecord,
 }
 
 impl Bank {
     fn new() -> Self {
         let mut master = Master::new(MasterConfig::default());
         master.add_node(NODE, Instant::ZERO).unwrap();
+        master.set_key(NODE, KEY, 0).unwrap();
+        let node_flash = NodeAuthRecord {
+            key: Some(KEY),
+            rx_floor: 0,
+        };
+        let mut node = NodeLink::new(NODE, ResetReason::PowerOn);
+        node.restore_auth(node_flash);
         Bank {
             master,
-            node: NodeLink::new(NODE, ResetReason::PowerOn),
+            node,
+            node_flash,
             now: Instant::ZERO,
             pulses: 0,
             responses: Vec::new(),
             events: Vec::new(),
             other: Vec::new(),
             node_alive: true,
+        }
+    }
+
+    /// The node restarts: RAM is gone, the stored record comes back.
+    fn restart_node(&mut self, reason: ResetReason) {
+        self.node = NodeLink::new(NODE, reason);
+        self.node.restore_auth(self.node_flash);
+    }
+
+    /// Both ends store what they are asked to, at once.
+    fn persist(&mut self) {
+        while let Some((node, up_to)) = self.master.poll_persist() {
+            self.master.persisted(node, up_to);
+        }
+        while let Some(record) = self.node.poll_persist() {
+            self.node_flash = record;
+            self.node.persisted(&record);
         }
     }
 
@@ -65,11 +103,16 @@ impl Bank {
         lose_request: &mut dyn FnMut(&Command) -> bool,
         lose_response: &mut dyn FnMut(&Report) -> bool,
     ) {
+        self.persist();
         self.master.handle_timeout(self.now);
-        if let Some(request) = self.master.poll_transmit(self.now) {
-            if self.node_alive && !lose_request(&request.body) {
-                let request = carry(&request);
-                if let Some(command) = self.node.handle_frame(&request, self.now) {
+        if let Some(request) = self.master.poll_outgoing(self.now) {
+            if self.node_alive && !lose_request(&request.frame.body) {
+                let now = self.now;
+                let node = &mut self.node;
+                let command = carry(&request, |frame, auth| {
+                    node.handle_received(frame, auth, now)
+                });
+                if let Some(command) = command {
                     let report = match command {
                         Command::Unlock { .. } => {
                             self.pulses += 1;
@@ -79,9 +122,13 @@ impl Bank {
                     };
                     self.node.respond(report);
                 }
-                if let Some(response) = self.node.poll_transmit() {
-                    if !lose_response(&response.body) {
-                        self.master.handle_frame(&carry(&response), self.now);
+                self.persist();
+                if let Some(response) = self.node.poll_outgoing() {
+                    if !lose_response(&response.frame.body) {
+                        let master = &mut self.master;
+                        carry(&response, |frame, auth| {
+                            master.handle_received(frame, auth, now)
+                        });
                     }
                 }
             }
@@ -215,7 +262,7 @@ fn a_node_restart_is_announced_even_after_its_first_start_was_acknowledged() {
     bank.run(10, &mut |_| false, &mut |_| false);
     assert_eq!(bank.events.len(), 2);
     // Watchdog reset: the node comes back with an empty queue and sequence 0.
-    bank.node = NodeLink::new(NODE, ResetReason::Watchdog);
+    bank.restart_node(ResetReason::Watchdog);
     bank.run(10, &mut |_| false, &mut |_| false);
     assert_eq!(bank.events.len(), 3);
     assert_eq!(

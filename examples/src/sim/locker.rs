@@ -1529,6 +1529,8 @@ fn add_link(a: &LinkStats, b: &LinkStats) -> LinkStats {
         duplicates_filtered: a.duplicates_filtered + b.duplicates_filtered,
         nodes_lost: a.nodes_lost + b.nodes_lost,
         nodes_recovered: a.nodes_recovered + b.nodes_recovered,
+        auth_rejected: a.auth_rejected + b.auth_rejected,
+        resynchronisations: a.resynchronisations + b.resynchronisations,
     }
 }
 

@@ -2,7 +2,16 @@
 
 use heapless::{Deque, Vec};
 
-use crate::frame::{Flags, Frame, Header, Seq};
+use super::outgoing::Outgoing;
+#[cfg(feature = "auth")]
+use super::outgoing::Seal;
+#[cfg(feature = "auth")]
+use crate::auth::{Direction, TxCounter, freshness_bits, verify};
+use crate::frame::{Authenticated, Flags, Frame, Header, Seq};
+#[cfg(feature = "auth")]
+use crate::key::NodeKey;
+#[cfg(feature = "auth")]
+use crate::message::NackReason;
 use crate::message::{Command, Event, EventRecord, EventSeq, MAX_EVENTS_PER_REPORT, Report};
 use crate::time::{Duration, Instant};
 use crate::vocab::NodeAddr;
@@ -45,6 +54,8 @@ impl Default for MasterConfig {
 }
 
 /// Something the master learned, from [`Master::poll_event`].
+// Boxing the large variant would need a heap; the queue holds few of them.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum MasterEvent {
@@ -133,6 +144,12 @@ pub struct LinkStats {
     pub nodes_lost: u32,
     /// Times a lost node came back.
     pub nodes_recovered: u32,
+    /// Answers to signed commands ignored because their tag was missing or
+    /// did not verify (feature `auth`): forged, corrupted, or late.
+    pub auth_rejected: u32,
+    /// Commands sent again with a fresh counter after the node refused the
+    /// first as stale (feature `auth`).
+    pub resynchronisations: u32,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -140,6 +157,22 @@ struct Request {
     command: Command,
     seq: Seq,
     attempts: u8,
+    /// The counter this request is signed with, fixed at its first
+    /// transmission: a retransmission carries the same one, so the node
+    /// recognises it and answers from its cache.
+    #[cfg(feature = "auth")]
+    counter: Option<u64>,
+    /// Already sent again once after a stale refusal.
+    #[cfg(feature = "auth")]
+    resynced: bool,
+}
+
+/// The gateway's key and counter for one node.
+#[cfg(feature = "auth")]
+#[derive(Clone, Debug)]
+struct PeerAuth {
+    key: NodeKey,
+    tx: TxCounter,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -163,6 +196,8 @@ struct Peer {
     /// a start event at sequence 0 now is probably that one again.
     start_unconfirmed: bool,
     dropped_seen: u16,
+    #[cfg(feature = "auth")]
+    auth: Option<PeerAuth>,
 }
 
 impl Peer {
@@ -180,6 +215,10 @@ impl Peer {
             command,
             seq,
             attempts: 0,
+            #[cfg(feature = "auth")]
+            counter: None,
+            #[cfg(feature = "auth")]
+            resynced: false,
         }
     }
 }
@@ -193,22 +232,48 @@ struct InFlight {
 
 /// The gateway's link layer: bus master for up to `NODES` nodes.
 ///
-/// ```
-/// use locker_proto::link::{Master, MasterConfig, MasterEvent, NodeLink};
-/// use locker_proto::{Channel, Command, Instant, NodeAddr, ResetReason};
+/// With feature `auth` (the default) give it each node's key with
+/// [`set_key`](Self::set_key), store what [`poll_persist`](Self::poll_persist)
+/// asks for, send what [`poll_outgoing`](Self::poll_outgoing) yields, and feed
+/// answers with [`handle_received`](Self::handle_received).
 ///
+/// ```
+/// use locker_proto::auth::{BankKey, NodeAuthRecord, NodeIdentity};
+/// use locker_proto::frame::{Decoder, Feed, MAX_FRAME};
+/// use locker_proto::link::{Master, MasterConfig, MasterEvent, NodeLink};
+/// use locker_proto::{Channel, Command, Instant, NodeAddr, Report, ResetReason};
+///
+/// let key = BankKey::from_bytes([0x77; 32]).node_key(NodeIdentity::at(NodeAddr(3)));
 /// let mut master = Master::<4>::new(MasterConfig::default());
-/// master.add_node(NodeAddr(3), Instant::ZERO).unwrap();
+/// master.add_node(NodeAddr(3), Instant::ZERO)?;
+/// master.set_key(NodeAddr(3), key, 0)?;
 /// let mut node = NodeLink::<8>::new(NodeAddr(3), ResetReason::PowerOn);
+/// node.restore_auth(NodeAuthRecord { key: Some(key), rx_floor: 0 });
+/// // Both ends store their first counter reservation.
+/// while let Some((addr, up_to)) = master.poll_persist() { master.persisted(addr, up_to); }
+/// while let Some(record) = node.poll_persist() { node.persisted(&record); }
 ///
 /// let now = Instant::from_millis(10);
-/// master.send(NodeAddr(3), Command::Unlock { channel: Channel(0), pulse_ms: 300 }, now).unwrap();
-/// let request = master.poll_transmit(now).unwrap();
-/// // ... the frame crosses the bus ...
-/// let command = node.handle_frame(&request, now).unwrap();
-/// node.respond(locker_proto::Report::Ack); // after pulsing the lock
-/// master.handle_frame(&node.poll_transmit().unwrap(), now);
+/// master.send(NodeAddr(3), Command::Unlock { channel: Channel(0), pulse_ms: 300 }, now)?;
+/// let mut wire = [0u8; MAX_FRAME];
+/// let request = master.poll_outgoing(now).unwrap();
+/// assert!(request.is_authenticated());
+/// let bytes = request.encode(&mut wire)?;
+///
+/// // ... the bytes cross the bus ...
+/// let mut decoder = Decoder::new();
+/// let Feed::Frame { frame, .. } = decoder.feed::<Command>(bytes) else { panic!() };
+/// let command = node.handle_received(&frame, decoder.last_authenticated(), now).unwrap();
+/// assert!(matches!(command, Command::Unlock { .. }));
+/// node.respond(Report::Ack); // after pulsing the lock
+///
+/// let answer = node.poll_outgoing().unwrap();
+/// let bytes = answer.encode(&mut wire)?;
+/// let mut decoder = Decoder::new();
+/// let Feed::Frame { frame, .. } = decoder.feed::<Report>(bytes) else { panic!() };
+/// master.handle_received(&frame, decoder.last_authenticated(), now);
 /// assert!(matches!(master.poll_event(), Some(MasterEvent::Response { command: Command::Unlock { .. }, .. })));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct Master<const NODES: usize> {
@@ -240,12 +305,30 @@ impl<const NODES: usize> Master<NODES> {
     /// [`LinkError::BadAddress`] for the gateway's address, broadcast or an
     /// address already added; [`LinkError::TooManyNodes`] beyond `NODES`.
     pub fn add_node(&mut self, addr: NodeAddr, now: Instant) -> Result<(), LinkError> {
+        self.add_node_starting_at(addr, Seq(0), now)
+    }
+
+    /// Adds a node whose first command carries `first_seq`. A restarted
+    /// gateway should not start where its previous run did: an unsigned
+    /// command that matches the node's cached last one (same sequence
+    /// number, same body) is answered from the cache, not executed. Pick it
+    /// at random, or persisted.
+    ///
+    /// # Errors
+    ///
+    /// As [`add_node`](Self::add_node).
+    pub fn add_node_starting_at(
+        &mut self,
+        addr: NodeAddr,
+        first_seq: Seq,
+        now: Instant,
+    ) -> Result<(), LinkError> {
         if !addr.is_node() || self.peers.iter().any(|p| p.addr == addr) {
             return Err(LinkError::BadAddress(addr));
         }
         let peer = Peer {
             addr,
-            next_seq: Seq(0),
+            next_seq: first_seq,
             user: None,
             internal: None,
             failures: 0,
@@ -255,6 +338,8 @@ impl<const NODES: usize> Master<NODES> {
             last_delivered: None,
             start_unconfirmed: false,
             dropped_seen: 0,
+            #[cfg(feature = "auth")]
+            auth: None,
         };
         self.peers.push(peer).map_err(|_| LinkError::TooManyNodes)
     }
@@ -303,9 +388,84 @@ impl<const NODES: usize> Master<NODES> {
         self.stats
     }
 
+    /// Sets the key the gateway shares with `node` and resumes its counter
+    /// after `stored`, the last reservation stored for it (0 for a node
+    /// never used with this key). From now on the commands that
+    /// [need a tag](Command::needs_tag) go to it signed; the first waits for
+    /// the counter's first reservation ([`poll_persist`](Self::poll_persist)).
+    ///
+    /// # Errors
+    ///
+    /// [`LinkError::UnknownNode`].
+    #[cfg(feature = "auth")]
+    pub fn set_key(&mut self, node: NodeAddr, key: NodeKey, stored: u64) -> Result<(), LinkError> {
+        let peer = self
+            .peers
+            .iter_mut()
+            .find(|p| p.addr == node)
+            .ok_or(LinkError::UnknownNode(node))?;
+        peer.auth = Some(PeerAuth {
+            key,
+            tx: TxCounter::resume(stored),
+        });
+        Ok(())
+    }
+
+    /// A counter reservation to store: `(node, up_to)`. Store `up_to` as
+    /// that node's counter durably, then call
+    /// [`persisted`](Self::persisted). Call after every `handle_*` until it
+    /// returns `None`; each request is returned once.
+    #[cfg(feature = "auth")]
+    pub fn poll_persist(&mut self) -> Option<(NodeAddr, u64)> {
+        self.peers.iter_mut().find_map(|peer| {
+            let addr = peer.addr;
+            peer.auth
+                .as_mut()
+                .and_then(|a| a.tx.poll_persist())
+                .map(|up_to| (addr, up_to))
+        })
+    }
+
+    /// The glue stored `up_to` for `node`.
+    #[cfg(feature = "auth")]
+    pub fn persisted(&mut self, node: NodeAddr, up_to: u64) {
+        if let Some(a) = self
+            .peers
+            .iter_mut()
+            .find(|p| p.addr == node)
+            .and_then(|p| p.auth.as_mut())
+        {
+            a.tx.persisted(up_to);
+        }
+    }
+
+    /// The counter value the next signed command to `node` will carry.
+    #[cfg(feature = "auth")]
+    pub fn tx_counter(&self, node: NodeAddr) -> Option<u64> {
+        self.peers
+            .iter()
+            .find(|p| p.addr == node)
+            .and_then(|p| p.auth.as_ref())
+            .map(|a| a.tx.next())
+    }
+
     /// The next frame to put on the bus, if the bus is free and a request is
-    /// ready. Call after every `handle_*` until it returns `None`.
+    /// ready, unsigned. Call after every `handle_*` until it returns `None`.
+    /// With keys set (feature `auth`) use
+    /// [`poll_outgoing`](Self::poll_outgoing): a command that needs a tag sent
+    /// through here goes out unsigned, and the node refuses it.
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Frame<Command>> {
+        self.poll_outgoing(now).map(|o| o.frame)
+    }
+
+    /// The next frame to put on the bus, with what it takes to sign it: send
+    /// [`Outgoing::encode`]'s bytes. Commands that
+    /// [need a tag](Command::needs_tag) to a node with a key are signed with
+    /// a fresh counter at their first transmission, and with the same one at
+    /// every retransmission; while that node's counter waits for its
+    /// reservation to be stored ([`poll_persist`](Self::poll_persist)) its
+    /// commands wait. Call after every `handle_*` until it returns `None`.
+    pub fn poll_outgoing(&mut self, now: Instant) -> Option<Outgoing<Command>> {
         if self.in_flight.is_some() || self.peers.is_empty() {
             return None;
         }
@@ -315,7 +475,14 @@ impl<const NODES: usize> Master<NODES> {
             let Some(peer) = self.peers.get_mut(index) else {
                 continue;
             };
-            let slot = if peer.user.is_some() {
+            // A signed request already under way is finished first, so a
+            // node sees each gateway counter in order and a retransmission
+            // always meets the answer it cached for it.
+            #[cfg(feature = "auth")]
+            let started = peer.internal.is_some_and(|r| r.counter.is_some());
+            #[cfg(not(feature = "auth"))]
+            let started = false;
+            let slot = if peer.user.is_some() && !started {
                 Slot::User
             } else if peer.internal.is_some() {
                 Slot::Internal
@@ -323,8 +490,23 @@ impl<const NODES: usize> Master<NODES> {
                 continue;
             };
             let addr = peer.addr;
-            let Some(request) = peer.request(slot).as_mut() else {
+            let Peer {
+                user,
+                internal,
+                #[cfg(feature = "auth")]
+                auth,
+                ..
+            } = peer;
+            let Some(request) = (match slot {
+                Slot::User => user.as_mut(),
+                Slot::Internal => internal.as_mut(),
+            }) else {
                 continue;
+            };
+            #[cfg(feature = "auth")]
+            let seal = match seal(auth.as_mut(), request) {
+                Ok(seal) => seal,
+                Err(()) => continue, // waiting for the counter's reservation
             };
             request.attempts = request.attempts.saturating_add(1);
             if request.attempts > 1 {
@@ -341,14 +523,44 @@ impl<const NODES: usize> Master<NODES> {
                 deadline: now + self.config.response_timeout,
             });
             self.cursor = (index + 1) % count;
-            return Some(frame);
+            #[cfg(feature = "auth")]
+            if let Some(seal) = seal {
+                let mut frame = frame;
+                frame.header.flags = frame.header.flags.with(Flags::AUTHENTICATED);
+                return Some(Outgoing {
+                    frame,
+                    seal: Some(seal),
+                });
+            }
+            return Some(Outgoing::plain(frame));
         }
         None
     }
 
-    /// Handles a frame received from the bus. Frames that answer nothing
-    /// outstanding are counted in [`LinkStats::unexpected`] and ignored.
+    /// Handles an unauthenticated frame received from the bus: as
+    /// [`handle_received`](Self::handle_received) without a trailer.
     pub fn handle_frame(&mut self, frame: &Frame<Report>, now: Instant) {
+        self.handle_received(frame, None, now);
+    }
+
+    /// Handles a frame received from the bus; pass the decoder's
+    /// [`last_authenticated`](crate::frame::Decoder::last_authenticated) for
+    /// it (or `None`). Frames that answer nothing outstanding are counted in
+    /// [`LinkStats::unexpected`] and ignored.
+    ///
+    /// The answer to a signed command counts only with a tag made with the
+    /// command's own counter ([`LinkStats::auth_rejected`] otherwise), except
+    /// an unsigned `Nack(Unauthenticated)`: it can only make the gateway
+    /// believe a command was not executed, and it is how a node without the
+    /// right key says so. A signed `Nack(Stale)` answering a command's first
+    /// transmission moves the node's counter up to the floor it names and
+    /// sends the command again, once, with a fresh counter.
+    pub fn handle_received(
+        &mut self,
+        frame: &Frame<Report>,
+        auth: Option<Authenticated<'_>>,
+        now: Instant,
+    ) {
         let Some(flight) = self.in_flight else {
             self.stats.unexpected = self.stats.unexpected.saturating_add(1);
             return;
@@ -364,6 +576,43 @@ impl<const NODES: usize> Master<NODES> {
             self.stats.unexpected = self.stats.unexpected.saturating_add(1);
             return;
         }
+        #[cfg(feature = "auth")]
+        if let (Some(counter), Some(peer_auth)) = (request.counter, peer.auth.as_mut()) {
+            let signed = auth.is_some_and(|a| {
+                a.trailer.freshness == freshness_bits(counter)
+                    && super::covers(a.covered, frame)
+                    && verify(
+                        &peer_auth.key,
+                        a.covered,
+                        counter,
+                        Direction::ToGateway,
+                        &a.trailer.tag,
+                    )
+            });
+            if !signed && frame.body != Report::Nack(NackReason::Unauthenticated) {
+                self.stats.auth_rejected = self.stats.auth_rejected.saturating_add(1);
+                return;
+            }
+            if let (true, Report::Nack(NackReason::Stale { floor })) = (signed, &frame.body) {
+                if !request.resynced && request.attempts == 1 {
+                    // The first transmission was refused, so never executed:
+                    // safe to send again with a counter the node accepts.
+                    peer_auth.tx.advance_to(*floor);
+                    *peer.request(flight.slot) = Some(Request {
+                        counter: None,
+                        resynced: true,
+                        attempts: 0,
+                        ..request
+                    });
+                    self.in_flight = None;
+                    self.cursor = flight.peer;
+                    self.stats.resynchronisations = self.stats.resynchronisations.saturating_add(1);
+                    return;
+                }
+            }
+        }
+        #[cfg(not(feature = "auth"))]
+        let _ = auth;
         if self.output.capacity() - self.output.len() < ROOM_FOR_A_RESPONSE {
             // Declining is safe: the request times out and is retransmitted,
             // and the node answers the retransmission from its cache.
@@ -541,4 +790,26 @@ impl<const NODES: usize> Master<NODES> {
             (a, b) => a.or(b),
         }
     }
+}
+
+/// The seal of a request: `Ok(None)` unsigned, `Ok(Some)` signed (taking a
+/// counter at the first transmission), `Err` while no counter is reserved.
+#[cfg(feature = "auth")]
+fn seal(auth: Option<&mut PeerAuth>, request: &mut Request) -> Result<Option<Seal>, ()> {
+    let Some(auth) = auth.filter(|_| request.command.needs_tag()) else {
+        return Ok(None);
+    };
+    let counter = match request.counter {
+        Some(counter) => counter,
+        None => {
+            let counter = auth.tx.take().ok_or(())?;
+            request.counter = Some(counter);
+            counter
+        }
+    };
+    Ok(Some(Seal {
+        key: auth.key,
+        counter,
+        direction: Direction::ToNode,
+    }))
 }

@@ -23,6 +23,29 @@
 
 mod master;
 mod node;
+mod outgoing;
 
 pub use master::{LinkError, LinkStats, Master, MasterConfig, MasterEvent};
 pub use node::{NodeLink, QueueFull};
+pub use outgoing::Outgoing;
+
+/// Whether `covered` (the bytes a tag covers) are exactly `frame`'s header
+/// and body: the frame acted upon is the frame whose tag was checked.
+#[cfg(feature = "auth")]
+fn covers<B>(covered: &[u8], frame: &crate::frame::Frame<B>) -> bool
+where
+    B: serde::de::DeserializeOwned + PartialEq,
+{
+    use crate::frame::{Flags, HEADER_LEN, VERSION};
+    let Some((header, body)) = covered.split_at_checked(HEADER_LEN) else {
+        return false;
+    };
+    let h = frame.header;
+    let ours = [
+        (VERSION << 4) | h.flags.with(Flags::AUTHENTICATED).bits(),
+        h.src.0,
+        h.dst.0,
+        h.seq.0,
+    ];
+    header == ours && postcard::from_bytes::<B>(body).is_ok_and(|b| b == frame.body)
+}

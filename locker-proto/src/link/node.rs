@@ -2,8 +2,15 @@
 
 use heapless::Deque;
 
-use crate::frame::{Flags, Frame, Header, Seq};
-use crate::message::{Command, Event, EventBatch, EventRecord, EventSeq, Report};
+use super::outgoing::Outgoing;
+#[cfg(feature = "auth")]
+use super::outgoing::Seal;
+#[cfg(feature = "auth")]
+use crate::auth::{Direction, NodeAuthRecord, RxWindow, Verdict};
+use crate::frame::{Authenticated, Flags, Frame, Header, Seq};
+#[cfg(feature = "auth")]
+use crate::key::NodeKey;
+use crate::message::{Command, Event, EventBatch, EventRecord, EventSeq, NackReason, Report};
 use crate::time::Instant;
 use crate::vocab::{NodeAddr, ResetReason};
 
@@ -16,72 +23,145 @@ pub struct QueueFull {
     pub dropped: u16,
 }
 
-/// What the node remembers of the last command, for de-duplication.
+/// A command as the node received it: sequence number, body and, if its
+/// tag was valid, the full counter it was signed with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Exchange {
+    seq: Seq,
+    command: Command,
+    counter: Option<u64>,
+}
+
+/// An answered command, kept to answer its retransmissions.
 #[derive(Clone, Debug)]
-enum LastCommand {
-    None,
-    /// Handed to the application, no answer yet: a retransmission now is ignored.
-    InProgress {
-        seq: Seq,
-        command: Command,
-    },
-    /// Answered: a retransmission is answered from here.
-    Answered {
-        seq: Seq,
-        command: Command,
-        report: Report,
-    },
+struct Answered {
+    exchange: Exchange,
+    report: Report,
+}
+
+/// Refusals not yet in the event queue (see [`Event::CommandsRefused`]).
+#[derive(Clone, Copy, Debug)]
+struct Refusals {
+    pending: u16,
+    reason: NackReason,
+    total: u32,
+}
+
+/// The node's authentication state.
+#[cfg(feature = "auth")]
+#[derive(Clone, Debug)]
+struct NodeAuth {
+    key: Option<NodeKey>,
+    rx: RxWindow,
+    provisioning: bool,
+    /// The key changed and is not yet stored.
+    key_unsaved: bool,
+    /// A signed command was accepted since boot: a stale frame now is not
+    /// the expected one-off after the floor jumped at restart.
+    accepted_since_boot: bool,
 }
 
 /// The link layer of one compartment node.
 ///
 /// `QUEUE` is the capacity of the unacknowledged event queue.
 ///
+/// With feature `auth` (the default) the link is also the node's
+/// gatekeeper: a command that [needs a tag](Command::needs_tag) reaches the
+/// application only from a frame whose tag verifies with the node's key and
+/// whose counter is fresh; anything else touching those commands is refused
+/// with a typed [`Report::Nack`] and counted in an [`Event::CommandsRefused`]
+/// security event. Feed frames with [`handle_received`](Self::handle_received)
+/// and the decoder's [`last_authenticated`](crate::frame::Decoder::last_authenticated),
+/// send what [`poll_outgoing`](Self::poll_outgoing) yields, and store what
+/// [`poll_persist`](Self::poll_persist) asks for.
+///
 /// ```
 /// use locker_proto::frame::{Flags, Frame, Header, Seq};
 /// use locker_proto::link::NodeLink;
-/// use locker_proto::{Channel, Command, Instant, NodeAddr, Report, ResetReason};
+/// use locker_proto::{Command, Instant, NodeAddr, Report, ResetReason};
 ///
+/// let mut link = NodeLink::<8>::new(NodeAddr(3), ResetReason::PowerOn);
+/// let ping = Frame {
+///     header: Header::new(NodeAddr::GATEWAY, NodeAddr(3), Seq(9), Flags::ACK_WANTED),
+///     body: Command::Ping,
+/// };
+/// let now = Instant::from_millis(0);
+///
+/// // First delivery: the application executes it and answers.
+/// let command = link.handle_frame(&ping, now).unwrap();
+/// assert_eq!(command, Command::Ping);
+/// link.respond(Report::Ack);
+/// assert_eq!(link.poll_transmit().unwrap().body, Report::Ack);
+///
+/// // The answer was lost on the bus; the gateway retransmits with the same Seq.
+/// assert_eq!(link.handle_frame(&ping, now), None); // not executed again
+/// assert_eq!(link.poll_transmit().unwrap().body, Report::Ack); // answered from cache
+/// ```
+///
+/// The unauthenticated unlock in the same place is refused (with `auth`):
+///
+/// ```
+/// # use locker_proto::frame::{Flags, Frame, Header, Seq};
+/// # use locker_proto::link::NodeLink;
+/// # use locker_proto::{Channel, Command, Instant, NackReason, NodeAddr, Report, ResetReason};
 /// let mut link = NodeLink::<8>::new(NodeAddr(3), ResetReason::PowerOn);
 /// let unlock = Frame {
 ///     header: Header::new(NodeAddr::GATEWAY, NodeAddr(3), Seq(9), Flags::ACK_WANTED),
 ///     body: Command::Unlock { channel: Channel(1), pulse_ms: 300 },
 /// };
-/// let now = Instant::from_millis(0);
-///
-/// // First delivery: the application executes it and answers.
-/// let command = link.handle_frame(&unlock, now).unwrap();
-/// assert!(matches!(command, Command::Unlock { .. }));
-/// link.respond(Report::Ack);
-/// assert_eq!(link.poll_transmit().unwrap().body, Report::Ack);
-///
-/// // The answer was lost on the bus; the gateway retransmits with the same Seq.
-/// assert_eq!(link.handle_frame(&unlock, now), None); // not executed again
-/// assert_eq!(link.poll_transmit().unwrap().body, Report::Ack); // answered from cache
+/// assert_eq!(link.handle_frame(&unlock, Instant::ZERO), None);
+/// assert_eq!(link.poll_transmit().unwrap().body, Report::Nack(NackReason::Unauthenticated));
 /// ```
 #[derive(Clone, Debug)]
 pub struct NodeLink<const QUEUE: usize> {
     addr: NodeAddr,
-    last: LastCommand,
+    /// Handed to the application, no answer yet: a retransmission now is ignored.
+    in_progress: Option<Exchange>,
+    /// The last unsigned command answered.
+    answered: Option<Answered>,
+    /// The last signed command answered: kept apart so that no unsigned
+    /// frame can evict it and turn a retransmitted unlock into a new one.
+    #[cfg(feature = "auth")]
+    answered_signed: Option<Answered>,
     queue: Deque<EventRecord, QUEUE>,
     next_seq: EventSeq,
     dropped: u16,
-    outgoing: Option<Frame<Report>>,
+    refusals: Refusals,
+    outgoing: Option<Outgoing<Report>>,
+    #[cfg(feature = "auth")]
+    auth: NodeAuth,
 }
 
 impl<const QUEUE: usize> NodeLink<QUEUE> {
     /// A node link for address `addr`, just started for `reset_reason`.
     ///
     /// The queue starts with [`Event::NodeStarted`] at sequence number 0, so
-    /// the gateway learns of every restart.
+    /// the gateway learns of every restart. With feature `auth` the link has
+    /// no key and a floor of 0 until [`restore_auth`](Self::restore_auth).
     pub fn new(addr: NodeAddr, reset_reason: ResetReason) -> Self {
         let mut link = NodeLink {
             addr,
-            last: LastCommand::None,
+            in_progress: None,
+            answered: None,
+            #[cfg(feature = "auth")]
+            answered_signed: None,
             queue: Deque::new(),
             next_seq: EventSeq(0),
             dropped: 0,
+            refusals: Refusals {
+                pending: 0,
+                reason: NackReason::Unauthenticated,
+                total: 0,
+            },
             outgoing: None,
+            #[cfg(feature = "auth")]
+            auth: NodeAuth {
+                key: None,
+                rx: RxWindow::resume(0),
+                provisioning: false,
+                key_unsaved: false,
+                accepted_since_boot: false,
+            },
         };
         // With QUEUE == 0 the start event is counted as dropped, never lost silently.
         let _ = link.push_event(Event::NodeStarted { reset_reason });
@@ -93,57 +173,104 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
         self.addr
     }
 
-    /// Handles a frame received from the bus.
+    /// Handles an unauthenticated frame received from the bus: as
+    /// [`handle_received`](Self::handle_received) without a trailer.
+    pub fn handle_frame(&mut self, frame: &Frame<Command>, now: Instant) -> Option<Command> {
+        self.handle_received(frame, None, now)
+    }
+
+    /// Handles a frame received from the bus; pass the decoder's
+    /// [`last_authenticated`](crate::frame::Decoder::last_authenticated) for
+    /// it (or `None`).
     ///
     /// Returns a command the application must execute now and answer with
     /// [`respond`](Self::respond). Returns `None` when there is nothing for the
     /// application: the frame is not for this node, is a retransmission
     /// (answered from the cache, or ignored while the first copy is still being
-    /// executed), or is a link-level command ([`Command::PollEvents`],
-    /// [`Command::AckEvents`]) that the link answers itself. Broadcast frames
-    /// are ignored: no command is safe to execute unanswered on every node.
-    pub fn handle_frame(&mut self, frame: &Frame<Command>, _now: Instant) -> Option<Command> {
+    /// executed), is a link-level command ([`Command::PollEvents`],
+    /// [`Command::AckEvents`], [`Command::Provision`]) that the link answers
+    /// itself, or is refused (an answer is queued). Broadcast frames are
+    /// ignored: no command is safe to execute unanswered on every node.
+    pub fn handle_received(
+        &mut self,
+        frame: &Frame<Command>,
+        auth: Option<Authenticated<'_>>,
+        _now: Instant,
+    ) -> Option<Command> {
         let header = frame.header;
         if header.dst != self.addr || header.src != NodeAddr::GATEWAY {
             return None;
         }
-        match &self.last {
-            LastCommand::InProgress { seq, command }
-                if *seq == header.seq && *command == frame.body =>
-            {
+        #[cfg(feature = "auth")]
+        let counter = match self.check(frame, auth) {
+            Check::Plain => None,
+            Check::Fresh(counter) => Some(counter),
+            // Acting now could let a restart accept it again; the glue
+            // stores the reservation and the retransmission gets through.
+            Check::Unreserved => return None,
+            Check::Stale(counter) => {
+                self.stale(frame, counter);
                 return None;
             }
-            LastCommand::Answered {
-                seq,
-                command,
-                report,
-            } if *seq == header.seq && *command == frame.body => {
-                let report = report.clone();
-                self.reply(header.seq, report, Flags::NONE);
+            Check::Forged => {
+                self.refuse(header.seq, NackReason::Unauthenticated, None);
                 return None;
             }
-            _ => {}
+        };
+        #[cfg(not(feature = "auth"))]
+        let counter: Option<u64> = {
+            let _ = auth;
+            None
+        };
+        let exchange = Exchange {
+            seq: header.seq,
+            command: frame.body,
+            counter,
+        };
+        if counter.is_none() {
+            if self.in_progress.as_ref() == Some(&exchange) {
+                return None;
+            }
+            if let Some(answered) = self.answered.as_ref().filter(|a| a.exchange == exchange) {
+                let report = answered.report.clone();
+                self.reply(header.seq, report, Flags::NONE, None);
+                return None;
+            }
+            #[cfg(feature = "auth")]
+            if frame.body.needs_tag() {
+                self.refuse(header.seq, NackReason::Unauthenticated, None);
+                return None;
+            }
+        }
+        #[cfg(feature = "auth")]
+        if let Some(counter) = counter {
+            self.auth.rx.accept(counter);
+            self.auth.accepted_since_boot = true;
         }
         match frame.body {
             Command::PollEvents => {
-                self.answer_poll(header.seq);
+                self.answer_poll(header.seq, counter);
                 None
             }
             Command::AckEvents { up_to } => {
                 self.acknowledge(up_to);
-                self.last = LastCommand::Answered {
-                    seq: header.seq,
-                    command: frame.body,
-                    report: Report::Ack,
-                };
-                self.reply(header.seq, Report::Ack, Flags::NONE);
+                self.answer(exchange, Report::Ack);
+                None
+            }
+            Command::Provision { key } => {
+                #[cfg(feature = "auth")]
+                if self.auth.provisioning {
+                    self.auth.key = Some(key);
+                    self.auth.key_unsaved = true;
+                    self.answer(exchange, Report::Ack);
+                    return None;
+                }
+                let _ = key;
+                self.refuse(header.seq, NackReason::ProvisioningDisabled, counter);
                 None
             }
             command => {
-                self.last = LastCommand::InProgress {
-                    seq: header.seq,
-                    command,
-                };
+                self.in_progress = Some(exchange);
                 Some(command)
             }
         }
@@ -154,27 +281,61 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
     /// [`poll_transmit`](Self::poll_transmit). Returns `false` (and does
     /// nothing) if no command is awaiting an answer.
     pub fn respond(&mut self, report: Report) -> bool {
-        let LastCommand::InProgress { seq, command } = self.last else {
+        let Some(exchange) = self.in_progress.take() else {
             return false;
         };
-        self.last = LastCommand::Answered {
-            seq,
-            command,
-            report: report.clone(),
-        };
-        self.reply(seq, report, Flags::NONE);
+        self.answer(exchange, report);
         true
     }
 
+    fn answer(&mut self, exchange: Exchange, report: Report) {
+        self.reply(exchange.seq, report.clone(), Flags::NONE, exchange.counter);
+        let answered = Some(Answered { exchange, report });
+        #[cfg(feature = "auth")]
+        if answered
+            .as_ref()
+            .is_some_and(|a| a.exchange.counter.is_some())
+        {
+            self.answered_signed = answered;
+            return;
+        }
+        self.answered = answered;
+    }
+
     /// Queues an event for the gateway.
+    ///
+    /// A security event ([`Event::CommandsRefused`]) is merged: while one is
+    /// queued and not yet acknowledged, the counts of later ones are carried
+    /// into the next, which is queued once that one is acknowledged (the
+    /// `Ok` value is then the queued one's sequence number). So refusals,
+    /// however many, take one slot and never crowd out door events.
     ///
     /// # Errors
     ///
     /// [`QueueFull`] when `QUEUE` events are waiting for acknowledgement: the
     /// event is dropped (the oldest, unacknowledged events are kept so sequence
     /// numbers stay contiguous) and counted in the `dropped` field of every
-    /// later [`Report::Events`].
+    /// later [`Report::Events`]. A security event is never dropped: its count
+    /// waits for room.
     pub fn push_event(&mut self, event: Event) -> Result<EventSeq, QueueFull> {
+        if let Event::CommandsRefused { refused, reason } = event {
+            self.refusals.pending = self.refusals.pending.saturating_add(refused);
+            self.refusals.reason = reason;
+            self.flush_refusals();
+            return self
+                .queue
+                .iter()
+                .rev()
+                .find(|r| matches!(r.event, Event::CommandsRefused { .. }))
+                .map(|r| r.seq)
+                .ok_or(QueueFull {
+                    dropped: self.dropped,
+                });
+        }
+        self.push_record(event)
+    }
+
+    fn push_record(&mut self, event: Event) -> Result<EventSeq, QueueFull> {
         let seq = self.next_seq;
         match self.queue.push_back(EventRecord { seq, event }) {
             Ok(()) => {
@@ -190,8 +351,36 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
         }
     }
 
-    /// The next frame to send, if any. Send it at once: the master is waiting.
+    /// Queues the pending refusal count as a security event if none is queued.
+    fn flush_refusals(&mut self) {
+        let queued = self
+            .queue
+            .iter()
+            .any(|r| matches!(r.event, Event::CommandsRefused { .. }));
+        if self.refusals.pending == 0 || queued || self.queue.len() >= QUEUE {
+            return;
+        }
+        let event = Event::CommandsRefused {
+            refused: self.refusals.pending,
+            reason: self.refusals.reason,
+        };
+        if self.push_record(event).is_ok() {
+            self.refusals.pending = 0;
+        }
+    }
+
+    /// The next frame to send, if any, unsigned. Send it at once: the master
+    /// is waiting. With feature `auth` use
+    /// [`poll_outgoing`](Self::poll_outgoing) instead: an answer to a signed
+    /// command sent through here goes out without its tag, and the gateway
+    /// does not accept it.
     pub fn poll_transmit(&mut self) -> Option<Frame<Report>> {
+        self.outgoing.take().map(|o| o.frame)
+    }
+
+    /// The next frame to send, if any, with what it takes to sign it:
+    /// send [`Outgoing::encode`]'s bytes at once, the master is waiting.
+    pub fn poll_outgoing(&mut self) -> Option<Outgoing<Report>> {
         self.outgoing.take()
     }
 
@@ -205,7 +394,14 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
         self.dropped
     }
 
-    fn answer_poll(&mut self, seq: Seq) {
+    /// Commands refused since boot for lack of a valid, fresh tag, for the
+    /// rate limit, or outside provisioning mode (saturating).
+    pub fn refused_commands(&self) -> u32 {
+        self.refusals.total
+    }
+
+    fn answer_poll(&mut self, seq: Seq, counter: Option<u64>) {
+        self.flush_refusals();
         let mut events = EventBatch::new();
         for record in self.queue.iter() {
             if events.push(*record).is_err() {
@@ -224,6 +420,7 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
                 dropped: self.dropped,
             },
             flags,
+            counter,
         );
     }
 
@@ -240,12 +437,164 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
             }
             self.queue.pop_front();
         }
+        self.flush_refusals();
     }
 
-    fn reply(&mut self, seq: Seq, report: Report, flags: Flags) {
-        self.outgoing = Some(Frame {
+    /// Refuses a command: answers `Nack(reason)` (signed with `counter` when
+    /// the refused frame's tag was valid) and counts a security event.
+    fn refuse(&mut self, seq: Seq, reason: NackReason, counter: Option<u64>) {
+        self.refusals.total = self.refusals.total.saturating_add(1);
+        let _ = self.push_event(Event::CommandsRefused { refused: 1, reason });
+        self.reply(seq, Report::Nack(reason), Flags::NONE, counter);
+    }
+
+    #[cfg_attr(not(feature = "auth"), allow(unused_variables))]
+    fn reply(&mut self, seq: Seq, report: Report, flags: Flags, counter: Option<u64>) {
+        let frame = Frame {
             header: Header::new(self.addr, NodeAddr::GATEWAY, seq, flags),
             body: report,
-        });
+        };
+        #[cfg(feature = "auth")]
+        if let (Some(counter), Some(key)) = (counter, self.auth.key) {
+            let mut frame = frame;
+            frame.header.flags = frame.header.flags.with(Flags::AUTHENTICATED);
+            self.outgoing = Some(Outgoing {
+                frame,
+                seal: Some(Seal {
+                    key,
+                    counter,
+                    direction: Direction::ToGateway,
+                }),
+            });
+            return;
+        }
+        self.outgoing = Some(Outgoing::plain(frame));
+    }
+}
+
+/// What the node made of a frame's authentication.
+#[cfg(feature = "auth")]
+enum Check {
+    /// No trailer: an unsigned frame.
+    Plain,
+    Fresh(u64),
+    Unreserved,
+    Stale(u64),
+    Forged,
+}
+
+#[cfg(feature = "auth")]
+impl<const QUEUE: usize> NodeLink<QUEUE> {
+    /// Takes back the stored authentication state after a restart: the key
+    /// and the receive floor. Every counter below the stored floor is
+    /// refused; the gateway resynchronises on its first refusal.
+    pub fn restore_auth(&mut self, record: NodeAuthRecord) {
+        self.auth.key = record.key;
+        self.auth.rx = RxWindow::resume(record.rx_floor);
+        self.auth.key_unsaved = false;
+    }
+
+    /// The record to store, when the key changed or the receive counter
+    /// needs a new reservation: write [`NodeAuthRecord::to_bytes`] to
+    /// non-volatile memory, then call [`persisted`](Self::persisted). Call
+    /// after every received frame (and once at boot, before the first):
+    /// until the write is confirmed, signed commands beyond the old
+    /// reservation are dropped unanswered, and the gateway retransmits them.
+    pub fn poll_persist(&mut self) -> Option<NodeAuthRecord> {
+        let floor = self.auth.rx.poll_persist();
+        if floor.is_none() && !self.auth.key_unsaved {
+            return None;
+        }
+        self.auth.key_unsaved = false;
+        Some(NodeAuthRecord {
+            key: self.auth.key,
+            rx_floor: floor.unwrap_or_else(|| self.auth.rx.reservation()),
+        })
+    }
+
+    /// The glue stored `record`.
+    pub fn persisted(&mut self, record: &NodeAuthRecord) {
+        self.auth.rx.persisted(record.rx_floor);
+    }
+
+    /// Enters or leaves provisioning mode, from a physical input on the node
+    /// (a key switch, a jumper, a button held at power-on). Only in
+    /// provisioning mode is [`Command::Provision`] accepted.
+    pub fn set_provisioning(&mut self, on: bool) {
+        self.auth.provisioning = on;
+    }
+
+    /// Whether the node is in provisioning mode.
+    pub fn is_provisioning(&self) -> bool {
+        self.auth.provisioning
+    }
+
+    /// Whether the node holds a key.
+    pub fn has_key(&self) -> bool {
+        self.auth.key.is_some()
+    }
+
+    /// The lowest counter value the node accepts next.
+    pub fn rx_floor(&self) -> u64 {
+        self.auth.rx.floor()
+    }
+
+    fn check(&mut self, frame: &Frame<Command>, auth: Option<Authenticated<'_>>) -> Check {
+        let Some(auth) = auth else {
+            return Check::Plain;
+        };
+        let Some(key) = self.auth.key else {
+            return Check::Forged;
+        };
+        if !super::covers(auth.covered, frame) {
+            return Check::Forged;
+        }
+        match self
+            .auth
+            .rx
+            .check(&key, auth.covered, &auth.trailer, Direction::ToNode)
+        {
+            Verdict::Fresh(counter) => Check::Fresh(counter),
+            Verdict::Unreserved(_) => Check::Unreserved,
+            Verdict::Stale(counter) => Check::Stale(counter),
+            _ => Check::Forged,
+        }
+    }
+
+    /// A valid tag with a used counter: a retransmission of the command in
+    /// hand or last answered, else a replay, a late copy, or a gateway behind.
+    fn stale(&mut self, frame: &Frame<Command>, counter: u64) {
+        let exchange = Exchange {
+            seq: frame.header.seq,
+            command: frame.body,
+            counter: Some(counter),
+        };
+        if self.in_progress.as_ref() == Some(&exchange) {
+            return;
+        }
+        if let Some(answered) = self
+            .answered_signed
+            .as_ref()
+            .filter(|a| a.exchange == exchange)
+        {
+            let report = answered.report.clone();
+            self.reply(exchange.seq, report, Flags::NONE, Some(counter));
+            return;
+        }
+        let reason = NackReason::Stale {
+            floor: self.auth.rx.floor(),
+        };
+        if self.auth.accepted_since_boot {
+            self.refuse(exchange.seq, reason, Some(counter));
+        } else {
+            // The one expected refusal after a restart moved the floor to
+            // the reservation: not a security event.
+            self.reply(
+                exchange.seq,
+                Report::Nack(reason),
+                Flags::NONE,
+                Some(counter),
+            );
+        }
     }
 }

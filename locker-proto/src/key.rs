@@ -1,0 +1,62 @@
+//! The secret a node shares with its gateway.
+//!
+//! The type lives outside the `auth` module because it is part of the
+//! message set ([`Command::Provision`](crate::Command::Provision) carries
+//! one) whether or not this build can compute tags.
+
+use core::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Bytes of a [`NodeKey`] (and of a bank key): 256 bits, the HMAC-SHA256
+/// block-size-friendly key length.
+pub const KEY_LEN: usize = 32;
+
+/// The key one node and its gateway authenticate bus frames with.
+///
+/// Derived per node from the bank key (see `auth::BankKey::node_key`, feature
+/// `auth`) and installed on the node in provisioning mode. Its bytes never
+/// appear in `Debug` or `defmt` output, and no [`Report`](crate::Report) carries
+/// one: a key leaves the gateway only inside a
+/// [`Command::Provision`](crate::Command::Provision).
+///
+/// ```
+/// use locker_proto::NodeKey;
+///
+/// let key = NodeKey::from_bytes([0x42; 32]);
+/// assert_eq!(format!("{key:?}"), "NodeKey(<redacted>)");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub struct NodeKey([u8; KEY_LEN]);
+
+impl NodeKey {
+    /// A key from its bytes (as stored in the node's flash or derived by the gateway).
+    pub const fn from_bytes(bytes: [u8; KEY_LEN]) -> Self {
+        NodeKey(bytes)
+    }
+
+    /// The key's bytes, for storing it. Handle with care: whoever has them
+    /// can open this node's doors.
+    pub const fn to_bytes(&self) -> [u8; KEY_LEN] {
+        self.0
+    }
+
+    /// The key's bytes, borrowed.
+    pub const fn as_bytes(&self) -> &[u8; KEY_LEN] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for NodeKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("NodeKey(<redacted>)")
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for NodeKey {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "NodeKey(<redacted>)")
+    }
+}

@@ -1,0 +1,77 @@
+//! A frame ready to leave, with what it takes to sign it.
+
+use serde::Serialize;
+
+use crate::error::FrameError;
+use crate::frame::{Frame, encode};
+
+#[cfg(feature = "auth")]
+use crate::auth::{Direction, trailer};
+#[cfg(feature = "auth")]
+use crate::key::NodeKey;
+
+/// How an outgoing frame is signed: key, full counter, direction.
+#[cfg(feature = "auth")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Seal {
+    pub(crate) key: NodeKey,
+    pub(crate) counter: u64,
+    pub(crate) direction: Direction,
+}
+
+/// A frame the link wants sent, from `poll_outgoing`: encode it with
+/// [`encode`](Outgoing::encode), which signs it when it must be signed.
+///
+/// Without feature `auth` nothing is ever signed and `encode` is
+/// [`frame::encode`](crate::frame::encode).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outgoing<B> {
+    /// The frame. Its [`Flags::AUTHENTICATED`](crate::Flags::AUTHENTICATED)
+    /// says whether `encode` signs it.
+    pub frame: Frame<B>,
+    #[cfg(feature = "auth")]
+    pub(crate) seal: Option<Seal>,
+}
+
+impl<B: Serialize> Outgoing<B> {
+    pub(crate) fn plain(frame: Frame<B>) -> Self {
+        Outgoing {
+            frame,
+            #[cfg(feature = "auth")]
+            seal: None,
+        }
+    }
+
+    /// Encodes the frame into `out` (at least [`MAX_FRAME`](crate::MAX_FRAME)
+    /// bytes never fail) and returns the bytes to send, delimiter included:
+    /// with the authentication trailer if the frame is to be signed.
+    ///
+    /// # Errors
+    ///
+    /// As [`frame::encode`](crate::frame::encode).
+    pub fn encode<'o>(&self, out: &'o mut [u8]) -> Result<&'o [u8], FrameError> {
+        #[cfg(feature = "auth")]
+        if let Some(seal) = self.seal {
+            return crate::frame::encode_authenticated(&self.frame, out, |covered| {
+                trailer(&seal.key, covered, seal.counter, seal.direction)
+            });
+        }
+        encode(&self.frame, out)
+    }
+
+    /// Whether [`encode`](Self::encode) signs the frame.
+    pub fn is_authenticated(&self) -> bool {
+        #[cfg(feature = "auth")]
+        return self.seal.is_some();
+        #[cfg(not(feature = "auth"))]
+        false
+    }
+
+    /// The full counter the frame is signed with, if it is.
+    pub fn counter(&self) -> Option<u64> {
+        #[cfg(feature = "auth")]
+        return self.seal.map(|s| s.counter);
+        #[cfg(not(feature = "auth"))]
+        None
+    }
+}
