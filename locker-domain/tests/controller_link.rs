@@ -4,13 +4,18 @@
 #![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 
 use locker_domain::controller::{Action, Controller};
-use locker_proto::frame::{Flags, Frame, Header, Seq};
+use locker_proto::auth::{Direction, NodeAuthRecord, trailer};
+use locker_proto::frame::{
+    Decoder, Feed, Flags, Frame, Header, MAX_FRAME, Seq, encode, encode_authenticated,
+};
 use locker_proto::link::NodeLink;
 use locker_proto::{
-    Channel, Command, Event, FirmwareVersion, Instant, NodeAddr, NodeConfig, Report, ResetReason,
+    Channel, Command, Event, FirmwareVersion, Instant, NodeAddr, NodeConfig, NodeKey, Report,
+    ResetReason,
 };
 
 const ME: NodeAddr = NodeAddr(3);
+const KEY: NodeKey = NodeKey::from_bytes([0xa5; 32]);
 
 struct Node {
     link: NodeLink<8>,
@@ -20,8 +25,16 @@ struct Node {
 
 impl Node {
     fn boot() -> Self {
+        let mut link = NodeLink::new(ME, ResetReason::PowerOn);
+        link.restore_auth(NodeAuthRecord {
+            key: Some(KEY),
+            rx_floor: 0,
+        });
+        while let Some(record) = link.poll_persist() {
+            link.persisted(&record);
+        }
         Node {
-            link: NodeLink::new(ME, ResetReason::PowerOn),
+            link,
             controller: Controller::new(
                 NodeConfig::default(),
                 FirmwareVersion::new(1, 0, 0),
@@ -35,9 +48,16 @@ impl Node {
 
     /// One pass of the firmware's main loop for one received frame: events
     /// noticed since the last pass go to the link first, so a poll sees them.
-    fn receive(&mut self, frame: &Frame<Command>, now: Instant) -> Vec<Report> {
+    fn receive(&mut self, wire: &[u8], now: Instant) -> Vec<Report> {
         self.carry_out();
-        if let Some(command) = self.link.handle_frame(frame, now) {
+        let mut decoder = Decoder::new();
+        let Feed::Frame { frame, .. } = decoder.feed::<Command>(wire) else {
+            panic!("not a frame")
+        };
+        if let Some(command) = self
+            .link
+            .handle_received(&frame, decoder.last_authenticated(), now)
+        {
             let report = self.controller.handle_command(&command, now);
             self.link.respond(report);
         }
@@ -59,11 +79,21 @@ impl Node {
     }
 }
 
-fn from_gateway(seq: u8, body: Command) -> Frame<Command> {
-    Frame {
+/// A command from the gateway on the wire, signed with `counter` if given.
+fn from_gateway(seq: u8, counter: Option<u64>, body: Command) -> Vec<u8> {
+    let frame = Frame {
         header: Header::new(NodeAddr::GATEWAY, ME, Seq(seq), Flags::ACK_WANTED),
         body,
+    };
+    let mut buf = [0u8; MAX_FRAME];
+    match counter {
+        Some(counter) => encode_authenticated(&frame, &mut buf, |covered| {
+            trailer(&KEY, covered, counter, Direction::ToNode)
+        }),
+        None => encode(&frame, &mut buf),
     }
+    .unwrap()
+    .to_vec()
 }
 
 #[test]
@@ -71,6 +101,7 @@ fn a_retransmitted_unlock_is_answered_without_pulsing_again() {
     let mut node = Node::boot();
     let unlock = from_gateway(
         41,
+        Some(0),
         Command::Unlock {
             channel: Channel(2),
             pulse_ms: 300,
@@ -96,6 +127,7 @@ fn a_retransmitted_unlock_is_answered_without_pulsing_again() {
     // A new unlock (next sequence number) does pulse again.
     let again = from_gateway(
         42,
+        Some(1),
         Command::Unlock {
             channel: Channel(2),
             pulse_ms: 300,
@@ -116,7 +148,7 @@ fn a_forced_door_reaches_the_gateway_through_the_event_queue() {
         .unwrap();
     node.controller.handle_timeout(Instant::from_millis(600));
     let reports = node.receive(
-        &from_gateway(1, Command::PollEvents),
+        &from_gateway(1, None, Command::PollEvents),
         Instant::from_millis(700),
     );
     let [Report::Events { events, dropped: 0 }] = reports.as_slice() else {

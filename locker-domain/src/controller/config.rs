@@ -72,15 +72,76 @@ pub struct Tuning {
     /// How long after a pulse ends the lock feedback may take to show the
     /// release before the lock is declared jammed.
     pub jam_grace: Duration,
+    /// How many unlocks the node executes in any window of time, whoever
+    /// asks: even a gateway with the right key cannot empty a bank in
+    /// seconds. [`Controller::set_maintenance`](super::Controller::set_maintenance)
+    /// lifts it.
+    pub unlock_limit: UnlockLimit,
 }
 
 impl Default for Tuning {
-    /// A 10 s unlock window (a courier needs a moment to reach the door) and
-    /// 500 ms of grace for slow feedback contacts.
+    /// A 10 s unlock window (a courier needs a moment to reach the door),
+    /// 500 ms of grace for slow feedback contacts, and at most 10 unlocks a
+    /// minute.
     fn default() -> Self {
         Tuning {
             unlock_window: Duration::from_secs(10),
             jam_grace: Duration::from_millis(500),
+            unlock_limit: UnlockLimit::default(),
         }
+    }
+}
+
+/// The most unlocks an [`UnlockLimit`] can allow per window: the size of the
+/// log of recent unlocks the controller keeps.
+pub const MAX_UNLOCKS_PER_WINDOW: u8 = 16;
+
+/// At most `max` unlocks in any window of length `per` (a sliding window:
+/// the limit holds for every interval, not per calendar minute).
+///
+/// ```
+/// use locker_domain::controller::UnlockLimit;
+/// use locker_proto::Duration;
+///
+/// let limit = UnlockLimit::new(4, Duration::from_secs(60));
+/// assert_eq!(limit.max(), 4);
+/// assert_eq!(UnlockLimit::new(200, Duration::from_secs(60)).max(), 16);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct UnlockLimit {
+    max: u8,
+    per: Duration,
+}
+
+impl UnlockLimit {
+    /// At most `max` unlocks (1 to [`MAX_UNLOCKS_PER_WINDOW`], clamped) per `per`.
+    pub const fn new(max: u8, per: Duration) -> Self {
+        let max = if max == 0 {
+            1
+        } else if max > MAX_UNLOCKS_PER_WINDOW {
+            MAX_UNLOCKS_PER_WINDOW
+        } else {
+            max
+        };
+        UnlockLimit { max, per }
+    }
+
+    /// Unlocks allowed per window.
+    pub const fn max(&self) -> u8 {
+        self.max
+    }
+
+    /// The window.
+    pub const fn per(&self) -> Duration {
+        self.per
+    }
+}
+
+impl Default for UnlockLimit {
+    /// 10 unlocks per minute: a courier filling a 16-door node at a brisk
+    /// pace never meets it; emptying the node takes a minute and a half.
+    fn default() -> Self {
+        UnlockLimit::new(10, Duration::from_secs(60))
     }
 }

@@ -36,6 +36,13 @@
 //! - **Pulse length**: never above [`NodeConfig::max_pulse_ms`] nor
 //!   [`PULSE_CEILING_MS`], whatever the command says; a channel whose lock is
 //!   still pulsing answers `Nack(Busy)`.
+//! - **Unlock rate**: at most [`Tuning::unlock_limit`] unlocks in any window
+//!   (10 a minute by default), whoever sends them and whatever tag they
+//!   carry; more are answered `Nack(RateLimited)` and reported as a security
+//!   event (`Event::CommandsRefused`). Maintenance mode, which only a
+//!   physical input on the node can set ([`Controller::set_maintenance`]),
+//!   lifts the limit for staff emptying or testing a node. The link layer
+//!   has already refused any unlock without a valid tag (feature `auth`).
 //!
 //! Configuration and calibration survive a soft reboot through the caller:
 //! on [`Action::Persist`] write [`Controller::save`]'s bytes to flash, and
@@ -73,6 +80,7 @@ mod lock;
 mod persist;
 mod presence;
 
+use heapless::Deque;
 use locker_proto::{
     BulkStatus, Channel, ChannelBits, ChannelStatus, Command, DoorState, Event, FaultCode,
     FirmwareVersion, Instant, LockState, MAX_CHANNELS, NackReason, NodeConfig, RebootKind, Report,
@@ -80,7 +88,10 @@ use locker_proto::{
 };
 
 pub use action::{Action, PulseDuration};
-pub use config::{ConfigProblem, DEBOUNCE_CEILING_MS, PULSE_CEILING_MS, Tuning};
+pub use config::{
+    ConfigProblem, DEBOUNCE_CEILING_MS, MAX_UNLOCKS_PER_WINDOW, PULSE_CEILING_MS, Tuning,
+    UnlockLimit,
+};
 pub use error::ControllerError;
 
 use channel::{ChannelState, EVENTS_PER_STEP, EventQueue, Timing, emit};
@@ -106,6 +117,9 @@ pub struct Controller<const CHANNELS: usize> {
     lost_events: u16,
     persist: bool,
     reboot: Option<RebootKind>,
+    /// When the unlocks of the current window started, oldest first.
+    unlocks: Deque<Instant, { MAX_UNLOCKS_PER_WINDOW as usize }>,
+    maintenance: bool,
 }
 
 impl<const CHANNELS: usize> Controller<CHANNELS> {
@@ -144,6 +158,8 @@ impl<const CHANNELS: usize> Controller<CHANNELS> {
             lost_events: 0,
             persist: false,
             reboot: None,
+            unlocks: Deque::new(),
+            maintenance: false,
         })
     }
 
@@ -210,9 +226,35 @@ impl<const CHANNELS: usize> Controller<CHANNELS> {
         }
     }
 
+    /// Enters or leaves maintenance mode, from a physical input on the node
+    /// (a key switch inside the cabinet): the unlock rate limit does not
+    /// apply while it is on. Never from the bus.
+    pub fn set_maintenance(&mut self, on: bool) {
+        self.maintenance = on;
+    }
+
+    /// Whether maintenance mode is on.
+    pub const fn is_maintenance(&self) -> bool {
+        self.maintenance
+    }
+
+    /// Whether one more unlock at `now` stays within the rate limit; forgets
+    /// unlocks that left the window.
+    fn unlock_allowed(&mut self, now: Instant) -> bool {
+        let limit = self.timing.tuning.unlock_limit;
+        while self
+            .unlocks
+            .front()
+            .is_some_and(|at| now.saturating_since(*at) >= limit.per())
+        {
+            self.unlocks.pop_front();
+        }
+        self.maintenance || self.unlocks.len() < usize::from(limit.max())
+    }
+
     fn unlock(&mut self, channel: Channel, pulse_ms: u16, now: Instant) -> Report {
         let (max_ms, tuning) = (self.config.max_pulse_ms, self.timing.tuning);
-        let Some(state) = self.channels.get_mut(channel.index()) else {
+        let Some(state) = self.channels.get(channel.index()) else {
             return Report::Nack(NackReason::UnknownChannel);
         };
         if pulse_ms == 0 {
@@ -223,6 +265,25 @@ impl<const CHANNELS: usize> Controller<CHANNELS> {
         if state.lock.is_pulsing(now) || state.pending_pulse.is_some() {
             return Report::Nack(NackReason::Busy);
         }
+        if !self.unlock_allowed(now) {
+            emit(
+                &mut self.events,
+                &mut self.lost_events,
+                Event::CommandsRefused {
+                    refused: 1,
+                    reason: NackReason::RateLimited,
+                },
+            );
+            return Report::Nack(NackReason::RateLimited);
+        }
+        if self.unlocks.is_full() {
+            // Maintenance mode: the window keeps its most recent unlocks.
+            self.unlocks.pop_front();
+        }
+        let _ = self.unlocks.push_back(now);
+        let Some(state) = self.channels.get_mut(channel.index()) else {
+            return Report::Nack(NackReason::UnknownChannel);
+        };
         let duration = PulseDuration::clamped(pulse_ms, max_ms);
         state.lock.start_pulse(duration, now, &tuning);
         state.pending_pulse = Some(duration);
