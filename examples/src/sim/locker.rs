@@ -15,7 +15,8 @@ use locker_domain::bank::{
 };
 use locker_drivers::sim::{SimCamera, SimCompartment, SimUps};
 use locker_drivers::{Camera, CaptureReason, PresenceSensor, Ups};
-use locker_proto::frame::{Decoder, Feed, MAX_FRAME, encode};
+use locker_proto::auth::{BankKey, NodeIdentity};
+use locker_proto::frame::{Decoder, Feed, MAX_FRAME};
 use locker_proto::link::{LinkStats, Master, MasterConfig, MasterEvent};
 use locker_proto::time::{Duration, Instant};
 use locker_proto::{
@@ -67,6 +68,10 @@ pub struct SimBank {
     bank: Option<Box<GatewayBank>>,
     master: Master<NODES_PER_BANK>,
     master_decoder: Decoder,
+    /// The bank key the gateway derives every node's key from.
+    bank_key: BankKey,
+    /// The gateway's stored counter reservation per node (survives outages).
+    counters: BTreeMap<NodeAddr, u64>,
     /// The nodes, in address order (node `k` has address `k + 1`).
     pub nodes: Vec<SimNode>,
     bus: Bus,
@@ -193,6 +198,7 @@ impl SimBank {
         bank.set_wall_clock(day_zero(), now)
             .map_err(|e| e.to_string())?;
         let mut master = Master::new(master_config());
+        let bank_key = bank_key(config.seed, index);
         let mut nodes = Vec::new();
         for (k, chunk) in list.chunks(CHANNELS).enumerate() {
             let addr = NodeAddr(k as u8 + 1);
@@ -203,8 +209,10 @@ impl SimBank {
                 c.set_release_window(Duration::from_secs(5));
                 compartments.push(c);
             }
-            nodes.push(SimNode::new(addr, compartments, now).map_err(|e| e.to_string())?);
+            let key = bank_key.node_key(NodeIdentity::at(addr));
+            nodes.push(SimNode::new(addr, compartments, key, now).map_err(|e| e.to_string())?);
             master.add_node(addr, now).map_err(|e| e.to_string())?;
+            master.set_key(addr, key, 0).map_err(|e| e.to_string())?;
         }
         let stream = |purpose: u64| (index as u64) << 8 | purpose;
         let mut sim = SimBank {
@@ -214,6 +222,8 @@ impl SimBank {
             bank: Some(bank),
             master,
             master_decoder: Decoder::new(),
+            bank_key,
+            counters: BTreeMap::new(),
             dirty: vec![false; nodes.len()],
             nodes,
             bus: Bus::new(config.noise, Dice::new(config.seed, stream(1))),
@@ -501,6 +511,16 @@ impl SimBank {
                     };
                 }
                 MasterEvent::Event { node, record } => {
+                    if let Event::CommandsRefused { refused, reason } = record.event {
+                        self.world.commands_refused += u64::from(refused);
+                        self.note(
+                            None,
+                            format!(
+                                "SECURITY node {}: {refused} command(s) refused ({reason})",
+                                node.0
+                            ),
+                        );
+                    }
                     let _ =
                         self.with_bank(|b, _, now| b.handle_node_event(node, &record.event, now));
                 }
@@ -608,9 +628,14 @@ impl SimBank {
         if !self.bus.is_idle(self.now) {
             return;
         }
-        if let Some(frame) = self.master.poll_transmit(self.now) {
+        // Counter reservations are stored before a signed command leaves.
+        while let Some((node, up_to)) = self.master.poll_persist() {
+            self.counters.insert(node, up_to);
+            self.master.persisted(node, up_to);
+        }
+        if let Some(outgoing) = self.master.poll_outgoing(self.now) {
             let mut buf = [0u8; MAX_FRAME];
-            if let Ok(bytes) = encode(&frame, &mut buf) {
+            if let Ok(bytes) = outgoing.encode(&mut buf) {
                 self.bus.transmit(Talker::Gateway, bytes, self.now);
             }
         }
@@ -642,7 +667,8 @@ impl SimBank {
                         }
                         Feed::Frame { frame, remaining } => {
                             rest = remaining;
-                            self.master.handle_frame(&frame, now);
+                            let auth = self.master_decoder.last_authenticated();
+                            self.master.handle_received(&frame, auth, now);
                         }
                     }
                 }
@@ -728,7 +754,11 @@ impl SimBank {
         self.bank = Some(bank);
         self.master = Master::new(master_config());
         for node in &self.nodes {
-            let _ = self.master.add_node(node.addr(), now);
+            let addr = node.addr();
+            let _ = self.master.add_node(addr, now);
+            let key = self.bank_key.node_key(NodeIdentity::at(addr));
+            let stored = self.counters.get(&addr).copied().unwrap_or(0);
+            let _ = self.master.set_key(addr, key, stored);
         }
         self.master_decoder.reset();
         self.reported_power = PowerStatus::Mains;
@@ -1516,6 +1546,17 @@ impl SimBank {
             c.set_presence_offset(-error);
         }
     }
+}
+
+/// The bank key of bank `index`: in the field 32 random bytes from the
+/// backend; here drawn from the seed, so runs stay reproducible.
+fn bank_key(seed: u64, index: usize) -> BankKey {
+    let mut dice = Dice::new(seed, (index as u64) << 8 | 5);
+    let mut bytes = [0u8; 32];
+    for b in bytes.iter_mut() {
+        *b = dice.between(0, 255) as u8;
+    }
+    BankKey::from_bytes(bytes)
 }
 
 fn add_link(a: &LinkStats, b: &LinkStats) -> LinkStats {

@@ -251,6 +251,8 @@ pub fn run(config: &SimConfig, progress: &mut dyn FnMut(f64)) -> Result<Outcome,
         bus.collisions += line.collisions;
         bus.crc_errors += sim.bad_frames();
         bus.idle_polls_skipped += sim.elided_polls;
+        bus.resynchronisations += u64::from(link.resynchronisations);
+        bus.auth_rejected += u64::from(link.auth_rejected);
         parcels.lost += check::parcels_lost(&sim);
         parcels.still_inside += sim.inside.iter().filter(|p| p.is_some()).count() as u64;
         parcels.removed_by_staff += sim
@@ -264,6 +266,7 @@ pub fn run(config: &SimConfig, progress: &mut dyn FnMut(f64)) -> Result<Outcome,
     // Banks ran one after another; the site's timeline reads in time order.
     timeline.sort_by_key(|l: &Line| (l.at, l.bank));
     let sum = |f: &dyn Fn(&locker_domain::bank::Stats) -> u64| stats.iter().map(f).sum::<u64>();
+    bus.commands_refused = world.commands_refused;
     parcels.arrived = world.arrived;
     parcels.deposited = world.deposited;
     parcels.picked_up = world.picked_up;

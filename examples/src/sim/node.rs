@@ -1,14 +1,16 @@
 //! One compartment node as its firmware runs it: a frame decoder, the link
-//! layer, the controller, and simulated compartments behind the driver traits.
+//! layer (which verifies every signed command), the controller, and simulated
+//! compartments behind the driver traits.
 
 use locker_domain::controller::{Action, Controller, ControllerError};
 use locker_drivers::sim::SimCompartment;
 use locker_drivers::{DoorSensor, Lock, PresenceSensor};
-use locker_proto::frame::{Decoder, Feed, Frame};
+use locker_proto::auth::NodeAuthRecord;
+use locker_proto::frame::{Decoder, Feed, Flags, Frame, Header, Seq};
 use locker_proto::link::NodeLink;
 use locker_proto::time::Instant;
 use locker_proto::{
-    Channel, Command, DoorState, FirmwareVersion, NodeAddr, NodeConfig, Report, ResetReason,
+    Channel, Command, DoorState, FirmwareVersion, NodeAddr, NodeConfig, NodeKey, ResetReason,
 };
 
 /// Channels per node: a 16-way lock board, as vendors build them.
@@ -28,6 +30,8 @@ pub struct SimNode {
     /// The physical compartments on channels `0..len`.
     pub compartments: Vec<SimCompartment>,
     flash: Vec<u8>,
+    /// The authentication record in flash: key and receive-counter reservation.
+    auth_flash: NodeAuthRecord,
     /// Frames this node's decoder rejected (CRC, COBS, length).
     pub bad_frames: u64,
     /// A hung firmware: receives nothing, answers nothing.
@@ -58,6 +62,7 @@ impl SimNode {
     pub fn new(
         addr: NodeAddr,
         compartments: Vec<SimCompartment>,
+        key: NodeKey,
         now: Instant,
     ) -> Result<Self, ControllerError> {
         let mut node = SimNode {
@@ -67,6 +72,10 @@ impl SimNode {
             decoder: Decoder::new(),
             compartments,
             flash: Vec::new(),
+            auth_flash: NodeAuthRecord {
+                key: None,
+                rx_floor: 0,
+            },
             bad_frames: 0,
             hung: false,
             powered: true,
@@ -89,6 +98,17 @@ impl SimNode {
         if let Ok(saved) = node.controller.save(&mut buf) {
             node.flash = saved.to_vec();
         }
+        // Provisioned on the bench: the technician holds the provisioning
+        // input while the bank's tool sends the node its derived key.
+        node.link.set_provisioning(true);
+        let provision = Frame {
+            header: Header::new(NodeAddr::GATEWAY, addr, Seq(0), Flags::ACK_WANTED),
+            body: Command::Provision { key },
+        };
+        let _ = node.link.handle_frame(&provision, now);
+        let _ = node.link.poll_outgoing();
+        node.link.set_provisioning(false);
+        node.store_auth();
         // Installed and switched on.
         node.restart(ResetReason::PowerOn, now);
         node.restarts = 0;
@@ -109,6 +129,8 @@ impl SimNode {
     /// RAM is lost, configuration and calibration come back from flash.
     pub fn restart(&mut self, reason: ResetReason, now: Instant) {
         self.link = NodeLink::new(self.addr, reason);
+        self.link.restore_auth(self.auth_flash);
+        self.store_auth();
         // The configuration was accepted at the factory; it still is.
         if let Ok(controller) = Controller::new(node_config(), FIRMWARE, reason, now) {
             self.controller = controller;
@@ -208,7 +230,13 @@ impl SimNode {
                 }
                 Feed::Frame { frame, remaining } => {
                     rest = remaining;
-                    if let Some(reply) = self.handle_frame(&frame, now) {
+                    // Events noticed since the last pass go to the link
+                    // first, so a poll sees them.
+                    self.service(now);
+                    let command =
+                        self.link
+                            .handle_received(&frame, self.decoder.last_authenticated(), now);
+                    if let Some(reply) = self.handle_command(command, now) {
                         answer = Some(reply);
                     }
                 }
@@ -217,19 +245,33 @@ impl SimNode {
         answer
     }
 
-    fn handle_frame(&mut self, frame: &Frame<Command>, now: Instant) -> Option<Vec<u8>> {
-        // Events noticed since the last pass go to the link first, so a poll sees them.
-        self.service(now);
-        if let Some(command) = self.link.handle_frame(frame, now) {
+    fn handle_command(&mut self, command: Option<Command>, now: Instant) -> Option<Vec<u8>> {
+        if let Some(command) = command {
             let report = self.controller.handle_command(&command, now);
             self.link.respond(report);
         }
         self.service(now);
-        let reply: Frame<Report> = self.link.poll_transmit()?;
+        // The reservation is stored before the answer leaves.
+        self.store_auth();
+        let reply = self.link.poll_outgoing()?;
         let mut buf = [0u8; locker_proto::frame::MAX_FRAME];
-        let bytes = locker_proto::frame::encode(&reply, &mut buf).ok()?.to_vec();
+        let bytes = reply.encode(&mut buf).ok()?.to_vec();
         self.after_reply(now);
         Some(bytes)
+    }
+
+    /// Writes what the link asks to keep (key, counter reservation) to flash.
+    fn store_auth(&mut self) {
+        while let Some(record) = self.link.poll_persist() {
+            self.auth_flash = record;
+            self.link.persisted(&record);
+        }
+    }
+
+    /// Commands this node refused since its last restart (no valid tag,
+    /// rate limit).
+    pub fn refused_commands(&self) -> u32 {
+        self.link.refused_commands()
     }
 
     /// Carries out the controller's actions and moves its events into the

@@ -139,6 +139,9 @@ pub struct WorldCounts {
     pub nodes_recovered: u64,
     /// Open doors shut after the bank told the person.
     pub ajar_closed_after_notice: u64,
+    /// Commands the nodes refused (no valid tag, stale, rate limit), as
+    /// their security events told the gateway.
+    pub commands_refused: u64,
 }
 
 impl WorldCounts {
@@ -159,6 +162,7 @@ impl WorldCounts {
         self.gateway_bad_frames += o.gateway_bad_frames;
         self.nodes_recovered += o.nodes_recovered;
         self.ajar_closed_after_notice += o.ajar_closed_after_notice;
+        self.commands_refused += o.commands_refused;
         for (k, v) in &o.to_counter {
             *self.to_counter.entry(k.clone()).or_default() += v;
         }
@@ -250,6 +254,13 @@ pub struct BusSummary {
     pub nodes_recovered: u64,
     /// Idle polls skipped while nothing happened (their answer is known empty).
     pub idle_polls_skipped: u64,
+    /// Signed commands sent again with a fresh counter after a node
+    /// refused the first as stale (after its restart).
+    pub resynchronisations: u64,
+    /// Answers to signed commands ignored for a missing or bad tag.
+    pub auth_rejected: u64,
+    /// Commands the nodes refused and reported as security events.
+    pub commands_refused: u64,
 }
 
 /// Interactions and how many needed staff.
@@ -405,6 +416,11 @@ impl Summary {
             o,
             "            nodes lost {}, recovered {}; {} idle polls skipped while nothing happened",
             b.nodes_lost, b.nodes_recovered, b.idle_polls_skipped
+        );
+        let _ = writeln!(
+            o,
+            "            authenticated commands: {} counter resynchronisations, {} answers with a bad tag ignored, {} commands refused by nodes (security events)",
+            b.resynchronisations, b.auth_rejected, b.commands_refused
         );
         if !self.alerts.is_empty() {
             let list: Vec<String> = self

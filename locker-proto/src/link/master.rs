@@ -606,6 +606,7 @@ impl<const NODES: usize> Master<NODES> {
                     });
                     self.in_flight = None;
                     self.cursor = flight.peer;
+                    self.stats.responses = self.stats.responses.saturating_add(1);
                     self.stats.resynchronisations = self.stats.resynchronisations.saturating_add(1);
                     return;
                 }
