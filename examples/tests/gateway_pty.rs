@@ -20,11 +20,12 @@ use locker_domain::bank::{AuditEvent, NotificationKind, Purpose, Stage};
 use locker_domain::controller::{Action, Controller};
 use locker_drivers::sim::SimCompartment;
 use locker_drivers::{DoorSensor, Lock, PresenceSensor};
+use locker_examples::gateway::Received;
 use locker_examples::gateway::{
     AuditLog, ConsoleCommand, Gateway, GatewayConfig, MonotonicClock, Notice, Reply, SerialLine,
     code_text,
 };
-use locker_proto::frame::Frame;
+use locker_proto::auth::{BankKey, NodeAuthRecord, NodeIdentity};
 use locker_proto::link::NodeLink;
 use locker_proto::{
     Channel, Command, CompartmentId, DoorState, FirmwareVersion, NodeAddr, NodeConfig, ResetReason,
@@ -33,6 +34,9 @@ use locker_proto::{
 use serialport::{SerialPort, TTYPort};
 
 const NODE: NodeAddr = NodeAddr(1);
+/// The bank key the gateway is configured with; the node holds its key
+/// derived from it, as provisioning left it.
+const BANK_KEY: [u8; 32] = [0x6b; 32];
 const CHANNELS: usize = 4;
 /// No wait in this test may take longer; CI never hangs.
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -76,6 +80,10 @@ fn node_firmware(mut line: SerialLine, cabinet: &Cabinet, stop: &AtomicBool) {
     let clock = MonotonicClock::start();
     let boot = clock.now();
     let mut link = NodeLink::<16>::new(NODE, ResetReason::PowerOn);
+    link.restore_auth(NodeAuthRecord {
+        key: Some(BankKey::from_bytes(BANK_KEY).node_key(NodeIdentity::at(NODE))),
+        rx_floor: 0,
+    });
     let mut controller = Controller::<CHANNELS>::new(
         NodeConfig::default(),
         FirmwareVersion::new(1, 0, 0),
@@ -83,7 +91,7 @@ fn node_firmware(mut line: SerialLine, cabinet: &Cabinet, stop: &AtomicBool) {
         boot,
     )
     .unwrap();
-    let mut frames: Vec<Frame<Command>> = Vec::new();
+    let mut frames: Vec<Received<Command>> = Vec::new();
     let started = std::time::Instant::now();
     while !stop.load(Ordering::Relaxed) && started.elapsed() < 3 * PATIENCE {
         let now = clock.now();
@@ -107,18 +115,24 @@ fn node_firmware(mut line: SerialLine, cabinet: &Cabinet, stop: &AtomicBool) {
             carry_out(&mut controller, &mut link, &mut cabinet);
         }
         frames.clear();
-        if line.receive(&mut frames).is_err() {
+        if line.receive_signed(&mut frames).is_err() {
             return; // the gateway's end of the terminal is gone: the test is over
         }
         let now = clock.now();
-        for frame in &frames {
-            if let Some(command) = link.handle_frame(frame, now) {
+        for received in &frames {
+            if let Some(command) =
+                link.handle_received(&received.frame, received.authenticated(), now)
+            {
                 let report = controller.handle_command(&command, now);
                 link.respond(report);
             }
             carry_out(&mut controller, &mut link, &mut cabinet.lock().unwrap());
-            while let Some(answer) = link.poll_transmit() {
-                if line.send(&answer).is_err() {
+            // The node's flash: the counter reservation is kept before answering.
+            while let Some(record) = link.poll_persist() {
+                link.persisted(&record);
+            }
+            while let Some(answer) = link.poll_outgoing() {
+                if line.send_outgoing(&answer).is_err() {
                     return;
                 }
             }
@@ -205,6 +219,7 @@ fn config(dir: &std::path::Path) -> GatewayConfig {
         dir.join("audit.jsonl"),
     );
     config.code_seed = Some([42; 32]);
+    config.bank_key = Some(BankKey::from_bytes(BANK_KEY));
     // A pseudo-terminal has no baud-rate delay, but a loaded CI machine may
     // not schedule the node's thread for a while: wait longer than on a bus.
     config.link.response_timeout = locker_proto::Duration::from_millis(500);
@@ -458,6 +473,9 @@ fn the_program_takes_a_deposit_and_a_pickup_typed_on_its_standard_input() {
     let (node_end, gateway_end) = TTYPort::pair().unwrap();
     let terminal = gateway_end.name().expect("the terminal has a path");
     let _node = SimulatedNode::start(node_end, cabinet.clone());
+    let key_file = dir.join("bank.key");
+    let hex: String = BANK_KEY.iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::write(&key_file, hex).unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_locker-gateway"))
         .args([
             "--port",
@@ -473,6 +491,8 @@ fn the_program_takes_a_deposit_and_a_pickup_typed_on_its_standard_input() {
         .arg(dir.join("bank.state"))
         .arg("--audit")
         .arg(dir.join("audit.jsonl"))
+        .arg("--bank-key")
+        .arg(&key_file)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()

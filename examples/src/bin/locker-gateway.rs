@@ -40,6 +40,9 @@ OPTIONS:
     --nodes LIST         node bus addresses, e.g. 1,2,3
     --channels N         compartments per node (default 16; sizes cycle
                          5 small, 3 medium, 2 large)
+    --bank-key FILE      the bank key: 64 hex digits; each node's key is derived
+                         from it and its address, and unlocks are signed
+                         (without it nodes refuse every unlock)
     --exit-after SECS    stop (persisting first) after SECS seconds
     --mqtt HOST:PORT     talk to the backend through this MQTT broker
     --bank-id ID         the bank's name for the backend and the topics
@@ -88,6 +91,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
     let mut bank_id = "bank-1".to_string();
     let mut uplink_dir = "uplink".to_string();
     let mut encoding = Encoding::Json;
+    let mut bank_key = None;
     while let Some(flag) = args.next() {
         if flag == "--help" || flag == "-h" {
             return Ok(None);
@@ -109,6 +113,15 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
                 channels = value()?
                     .parse()
                     .map_err(|_| "--channels needs a number from 1 to 32")?;
+            }
+            "--bank-key" => {
+                let path = value()?;
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("cannot read the bank key from {path}: {e}"))?;
+                bank_key = Some(
+                    parse_key(text.trim())
+                        .ok_or(format!("{path} must hold the bank key as 64 hex digits"))?,
+                );
             }
             "--exit-after" => {
                 let secs: f64 = value()?.parse().map_err(|_| "--exit-after needs seconds")?;
@@ -149,10 +162,24 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
     Ok(Some(Args {
         port,
         baud,
-        config: GatewayConfig::new(nodes, channels, state, audit),
+        config: GatewayConfig {
+            bus_key: bank_key,
+            ..GatewayConfig::new(nodes, channels, state, audit)
+        },
         exit_after,
         uplink,
     }))
+}
+
+fn parse_key(hex: &str) -> Option<locker_proto::auth::BankKey> {
+    let mut bytes = [0u8; 32];
+    if hex.len() != 64 {
+        return None;
+    }
+    for (byte, pair) in bytes.iter_mut().zip(hex.as_bytes().chunks(2)) {
+        *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+    }
+    Some(locker_proto::auth::BankKey::from_bytes(bytes))
 }
 
 fn main() -> ExitCode {

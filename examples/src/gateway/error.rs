@@ -67,6 +67,10 @@ pub enum GatewayError {
     /// The uplink refused its configuration or an input.
     #[error("uplink: {0}")]
     Uplink(#[from] locker_domain::uplink::UplinkError),
+    /// The file of authentication counters is corrupt: starting them at 0
+    /// could reuse counter values, so the gateway stops.
+    #[error("counter file {0} is corrupt: restore it from backup")]
+    CorruptCounters(PathBuf),
 }
 
 impl GatewayError {

@@ -27,6 +27,12 @@
 //!   its readings as [`Instant`]s. The bank's wall clock (audit stamps, quiet
 //!   hours) is the system clock in UTC, re-anchored every minute so that NTP
 //!   corrections reach it; quiet hours therefore count in UTC in this example.
+//! - **Bus authentication**: with a bus key ([`GatewayConfig::bus_key`]) the
+//!   master signs every command that needs a tag with the node's derived
+//!   key ([`locker_proto::auth`]) and accepts answers to them only with a
+//!   valid tag; each node's counter reservation is stored in
+//!   `<state file>.counters` (atomic replace) before a signed command
+//!   leaves, so a restarted gateway never reuses a counter.
 //! - **Sessions**: when the gateway starts, or a lost node answers again, it
 //!   pings the node before sending it any bank command. A node's link layer
 //!   recognises a retransmission by its sequence number, and a restarted
@@ -75,7 +81,7 @@ use locker_domain::bank::{
     Actor, Bank, BankError, BankId, BankKeys, CodeOutcome, CommandOutcome, ParcelNeeds, Policy,
 };
 use locker_domain::uplink::{GatewayAction, UplinkStats};
-use locker_proto::frame::Frame;
+use locker_proto::auth::{BankKey, NodeIdentity};
 use locker_proto::link::{LinkStats, Master, MasterConfig, MasterEvent};
 use locker_proto::time::Instant;
 use locker_proto::uplink::BusStats;
@@ -89,7 +95,7 @@ pub use console::{ConsoleCommand, ConsoleError};
 pub use error::GatewayError;
 pub use layout::{MAX_COMPARTMENTS, bank_layout, size_of_channel};
 pub use notice::{Notice, Reply, code_text};
-pub use serial::{LineStats, SerialLine};
+pub use serial::{LineStats, Received, SerialLine};
 pub use state_file::StateFile;
 pub use uplink::{GATEWAY_VERSION, UplinkSettings};
 
@@ -125,6 +131,10 @@ pub struct GatewayConfig {
     /// fixed example secret: in production, derive them from the secret in
     /// the gateway's secure storage.
     pub bank_keys: BankKeys,
+    /// The bus key: the bank key of [`locker_proto::auth`] every node's key
+    /// is derived from (by bus address). Without it commands go out
+    /// unsigned, and nodes with authentication refuse every unlock.
+    pub bus_key: Option<BankKey>,
 }
 
 impl GatewayConfig {
@@ -144,6 +154,7 @@ impl GatewayConfig {
             link: MasterConfig::default(),
             code_seed: None,
             bank_keys: BankKeys::derive(BankId(1), &[0x5a; 32]),
+            bus_key: None,
         }
     }
 }
@@ -167,7 +178,10 @@ pub struct Gateway {
     commands: VecDeque<(NodeAddr, Command)>,
     /// Master events the bank had no room for yet.
     inbox: VecDeque<MasterEvent>,
-    received: Vec<Frame<Report>>,
+    received: Vec<Received<Report>>,
+    /// Each node's stored counter reservation, and where it is stored.
+    counters: std::collections::BTreeMap<NodeAddr, u64>,
+    counter_file: StateFile,
     notices: VecDeque<Notice>,
     /// Nodes that answered the opening ping: bank commands may go to them.
     greeted: Vec<NodeAddr>,
@@ -243,10 +257,21 @@ impl Gateway {
         };
         let audit = AuditLog::open(&config.audit_path, restored)?;
         let mut master = Master::new(config.link);
+        let mut counter_path = config.state_path.clone().into_os_string();
+        counter_path.push(".counters");
+        let counter_file = StateFile::new(PathBuf::from(counter_path));
+        let counters = load_counters(&counter_file)?;
         for &node in &config.nodes {
             master
                 .add_node(node, now)
                 .map_err(|e| GatewayError::Nodes(e.to_string()))?;
+            if let Some(bus_key) = &config.bus_key {
+                let key = bus_key.node_key(NodeIdentity::at(node));
+                let stored = counters.get(&node).copied().unwrap_or(0);
+                master
+                    .set_key(node, key, stored)
+                    .map_err(|e| GatewayError::Nodes(e.to_string()))?;
+            }
         }
         let seed = match config.code_seed {
             Some(seed) => seed,
@@ -265,6 +290,8 @@ impl Gateway {
             commands: VecDeque::new(),
             inbox: VecDeque::new(),
             received: Vec::new(),
+            counters,
+            counter_file,
             notices: VecDeque::new(),
             greeted: Vec::new(),
             to_ping: config.nodes.clone(),
@@ -309,14 +336,16 @@ impl Gateway {
         self.bank.handle_timeout(now)?;
         self.deliver(now)?;
         self.pump(now)?;
-        while let Some(frame) = self.master.poll_transmit(now) {
-            self.line.send(&frame)?;
+        self.store_counters()?;
+        while let Some(outgoing) = self.master.poll_outgoing(now) {
+            self.line.send_outgoing(&outgoing)?;
         }
         let mut received = std::mem::take(&mut self.received);
-        self.line.receive(&mut received)?;
+        self.line.receive_signed(&mut received)?;
         let now = self.clock.now();
-        for frame in received.drain(..) {
-            self.master.handle_frame(&frame, now);
+        for r in received.drain(..) {
+            self.master
+                .handle_received(&r.frame, r.authenticated(), now);
         }
         self.received = received;
         self.deliver(now)?;
@@ -324,8 +353,32 @@ impl Gateway {
         self.exchange_uplink(now)?;
         // The answer came in: the next request can go out without waiting
         // for another pass.
-        while let Some(frame) = self.master.poll_transmit(now) {
-            self.line.send(&frame)?;
+        self.store_counters()?;
+        while let Some(outgoing) = self.master.poll_outgoing(now) {
+            self.line.send_outgoing(&outgoing)?;
+        }
+        Ok(())
+    }
+
+    /// Stores the counter reservations the master asks for, before any
+    /// signed command that needs them leaves.
+    fn store_counters(&mut self) -> Result<(), GatewayError> {
+        let mut asked = Vec::new();
+        while let Some(request) = self.master.poll_persist() {
+            asked.push(request);
+        }
+        if asked.is_empty() {
+            return Ok(());
+        }
+        self.counters.extend(asked.iter().copied());
+        let text: String = self
+            .counters
+            .iter()
+            .map(|(node, up_to)| format!("{} {up_to}\n", node.0))
+            .collect();
+        self.counter_file.replace(text.as_bytes())?;
+        for (node, up_to) in asked {
+            self.master.persisted(node, up_to);
         }
         Ok(())
     }
@@ -791,6 +844,33 @@ impl Gateway {
         self.persisted += 1;
         Ok(())
     }
+}
+
+/// Reads `<state>.counters`: one `node up_to` line per node. A missing file
+/// is a first start; a corrupt one stops the gateway (resuming at 0 could
+/// reuse counters).
+fn load_counters(
+    file: &StateFile,
+) -> Result<std::collections::BTreeMap<NodeAddr, u64>, GatewayError> {
+    let mut counters = std::collections::BTreeMap::new();
+    let Some(bytes) = file.load()? else {
+        return Ok(counters);
+    };
+    let corrupt = || GatewayError::CorruptCounters(file.path().to_path_buf());
+    let text = String::from_utf8(bytes).map_err(|_| corrupt())?;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let mut parts = line.split_whitespace();
+        let node = parts
+            .next()
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(corrupt)?;
+        let up_to = parts
+            .next()
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(corrupt)?;
+        counters.insert(NodeAddr(node), up_to);
+    }
+    Ok(counters)
 }
 
 fn unix_ms() -> u64 {

@@ -4,7 +4,8 @@
 use std::io::{self, Read, Write};
 use std::time::Duration;
 
-use locker_proto::frame::{Decoder, Feed, Frame, MAX_FRAME, encode};
+use locker_proto::frame::{AuthTrailer, Authenticated, Decoder, Feed, Frame, MAX_FRAME, encode};
+use locker_proto::link::Outgoing;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serialport::SerialPort;
@@ -25,6 +26,28 @@ pub struct LineStats {
     /// Byte runs between delimiters that were not a valid frame (noise,
     /// corruption, a collision, or our own echo on an adapter that echoes).
     pub bad_frames: u64,
+}
+
+/// A frame read from the line, with its authentication trailer and the
+/// bytes the trailer's tag covers, if it carried one.
+#[derive(Clone, Debug)]
+pub struct Received<B> {
+    /// The frame.
+    pub frame: Frame<B>,
+    signed: Option<(Vec<u8>, AuthTrailer)>,
+}
+
+impl<B> Received<B> {
+    /// What the link layer needs to verify the frame's tag
+    /// (`handle_received`'s `auth` argument).
+    pub fn authenticated(&self) -> Option<Authenticated<'_>> {
+        self.signed
+            .as_ref()
+            .map(|(covered, trailer)| Authenticated {
+                covered,
+                trailer: *trailer,
+            })
+    }
 }
 
 /// A serial line carrying bus frames: encode and write out, read and decode in.
@@ -108,6 +131,27 @@ impl SerialLine {
         // frame contract), so this only fails for a foreign body type.
         let wire = encode(frame, &mut buf)
             .map_err(|e| GatewayError::Serial(io::Error::new(io::ErrorKind::InvalidInput, e)))?;
+        self.write(wire)
+    }
+
+    /// Encodes what the link layer wants sent (signing it if it must be
+    /// signed) and writes it out whole.
+    ///
+    /// # Errors
+    ///
+    /// [`GatewayError::Serial`] if the port fails.
+    pub fn send_outgoing<B: Serialize>(
+        &mut self,
+        outgoing: &Outgoing<B>,
+    ) -> Result<(), GatewayError> {
+        let mut buf = [0u8; MAX_FRAME];
+        let wire = outgoing
+            .encode(&mut buf)
+            .map_err(|e| GatewayError::Serial(io::Error::new(io::ErrorKind::InvalidInput, e)))?;
+        self.write(wire)
+    }
+
+    fn write(&mut self, wire: &[u8]) -> Result<(), GatewayError> {
         self.port.write_all(wire).map_err(GatewayError::Serial)?;
         self.port.flush().map_err(GatewayError::Serial)?;
         self.stats.bytes_out += wire.len() as u64;
@@ -125,6 +169,22 @@ impl SerialLine {
     pub fn receive<B: DeserializeOwned>(
         &mut self,
         frames: &mut Vec<Frame<B>>,
+    ) -> Result<usize, GatewayError> {
+        let mut received = Vec::new();
+        let n = self.receive_signed(&mut received)?;
+        frames.extend(received.into_iter().map(|r| r.frame));
+        Ok(n)
+    }
+
+    /// As [`receive`](Self::receive), keeping each frame's authentication
+    /// trailer for the link layer to verify.
+    ///
+    /// # Errors
+    ///
+    /// [`GatewayError::Serial`] if the port fails (a timeout is not a failure).
+    pub fn receive_signed<B: DeserializeOwned>(
+        &mut self,
+        frames: &mut Vec<Received<B>>,
     ) -> Result<usize, GatewayError> {
         let mut buf = [0u8; 256];
         let n = match self.port.read(&mut buf) {
@@ -147,7 +207,11 @@ impl SerialLine {
                 Feed::Consumed => break,
                 Feed::Frame { frame, remaining } => {
                     self.stats.frames_in += 1;
-                    frames.push(frame);
+                    let signed = self
+                        .decoder
+                        .last_authenticated()
+                        .map(|a| (a.covered.to_vec(), a.trailer));
+                    frames.push(Received { frame, signed });
                     rest = remaining;
                 }
                 Feed::Error { remaining, .. } => {
