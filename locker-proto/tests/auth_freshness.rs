@@ -128,7 +128,7 @@ impl Bus {
                 self.answers.push(report);
             }
         }
-        self.now = self.now + Duration::from_millis(20);
+        self.now += Duration::from_millis(20);
     }
 
     fn unlock(&mut self) {
