@@ -22,10 +22,26 @@
 //! | `Report::BulkStatus`, 32 channels, all bits set | 30 |
 //! | `Report::Events`, one door event | 15–17 |
 //!
+//! Authenticated (feature `auth`; see [`auth`](crate::auth)): the trailer
+//! adds [`AUTH_TRAILER_LEN`](crate::frame::AUTH_TRAILER_LEN) = 10 bytes, 2 of
+//! counter and 8 of tag, to the frames that carry one:
+//!
+//! | message | bytes |
+//! |---|---|
+//! | `Command::Unlock`, signed (pulse up to 16 s) | 22 |
+//! | `Command::AckEvents`, signed | 20–22 |
+//! | `Report::Ack` answering a signed command | 19 |
+//! | `Report::Nack(Stale { floor })` (floor below 2²¹) | 23 |
+//! | `Command::Provision` (32-byte key, never signed) | 41 |
+//!
+//! Polls, status and pings stay unsigned. At 115,200 baud a signed unlock
+//! and its signed answer take 3.6 ms of bus time instead of 1.8 ms.
+//!
 //! Vendor boards such as the Kerong KR-CU16 spend 5 bytes on an unlock and 9
 //! on a 16-channel status with an 8-bit additive checksum and no sequence
 //! number; we spend a few bytes more for a sequence number (so a retransmitted
-//! unlock is never executed twice) and a real CRC-16.
+//! unlock is never executed twice) and a real CRC-16, and ten more on the
+//! commands that open a door, so that only the gateway can send them.
 
 use core::fmt;
 

@@ -7,10 +7,13 @@
     clippy::indexing_slicing
 )]
 
-use locker_proto::frame::{Flags, Frame, Header, MAX_FRAME, Seq, encode};
+use locker_proto::auth::{Direction, trailer};
+use locker_proto::frame::{
+    AUTH_TRAILER_LEN, Flags, Frame, Header, MAX_FRAME, Seq, encode, encode_authenticated,
+};
 use locker_proto::{
-    BulkStatus, Channel, ChannelBits, Command, Event, EventBatch, EventRecord, EventSeq, NodeAddr,
-    Report,
+    BulkStatus, Channel, ChannelBits, Command, Event, EventBatch, EventRecord, EventSeq,
+    NackReason, NodeAddr, Report,
 };
 
 fn size<B: serde::Serialize>(body: B, seq: u8) -> usize {
@@ -112,4 +115,63 @@ fn one_door_event_fits_in_17_bytes() {
     );
     events[0].seq = EventSeq(u16::MAX);
     assert_eq!(size(Report::Events { events, dropped: 0 }, 3), 17);
+}
+
+/// Sizes of signed frames: the trailer adds [`AUTH_TRAILER_LEN`] bytes (COBS
+/// still adds one byte in all: frames stay shorter than a COBS block).
+fn signed_size<B: serde::Serialize>(body: B, src: NodeAddr, dst: NodeAddr) -> usize {
+    let frame = Frame {
+        header: Header::new(src, dst, Seq(200), Flags::ACK_WANTED),
+        body,
+    };
+    let key = locker_proto::NodeKey::from_bytes([0; 32]);
+    let mut buf = [0u8; MAX_FRAME];
+    encode_authenticated(&frame, &mut buf, |covered| {
+        trailer(&key, covered, 70_000, Direction::ToNode)
+    })
+    .unwrap()
+    .len()
+}
+
+#[test]
+fn an_authenticated_unlock_fits_in_22_bytes() {
+    assert_eq!(AUTH_TRAILER_LEN, 10);
+    let unlock = Command::Unlock {
+        channel: Channel(15),
+        pulse_ms: 16_000,
+    };
+    assert_eq!(signed_size(unlock, NodeAddr::GATEWAY, NodeAddr(12)), 22);
+    // Its signed answer.
+    assert_eq!(
+        signed_size(Report::Ack, NodeAddr(12), NodeAddr::GATEWAY),
+        19
+    );
+    assert_eq!(
+        signed_size(
+            Report::Nack(NackReason::Stale { floor: 70_001 }),
+            NodeAddr(12),
+            NodeAddr::GATEWAY
+        ),
+        23
+    );
+    assert_eq!(
+        signed_size(
+            Command::AckEvents {
+                up_to: EventSeq(100)
+            },
+            NodeAddr::GATEWAY,
+            NodeAddr(12)
+        ),
+        20
+    );
+    // Provisioning carries the 32-byte key, unsigned.
+    assert_eq!(
+        size(
+            Command::Provision {
+                key: locker_proto::NodeKey::from_bytes([0x11; 32])
+            },
+            1
+        ),
+        41
+    );
 }
