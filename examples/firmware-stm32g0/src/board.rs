@@ -7,6 +7,11 @@
 //! | 2 | PA4 | PB3 | PB7 | PA8 |
 //! | 3 | PA5 | PB4 | PB8 | PA11 |
 //!
+//! With feature `auth`, two inputs inside the cabinet (internal pull-ups,
+//! active low): PA15, the provisioning jumper (the node accepts a key only
+//! while it is fitted), and PB9, the maintenance key switch (lifts the
+//! unlock rate limit).
+//!
 //! Door switches close to ground when the door shuts (internal pull-up, so a
 //! cut wire reads "open": a severed switch cannot hide a forced door). IR
 //! modules pull their open-collector output low when the beam is interrupted.
@@ -36,6 +41,28 @@ pub struct Board {
     pub bus: crate::bus::Rs485,
     #[cfg(feature = "controller")]
     pub flash: embassy_stm32::flash::Flash<'static, embassy_stm32::flash::Blocking>,
+    #[cfg(feature = "auth")]
+    pub security: SecurityInputs,
+}
+
+/// The physical inputs that only someone inside the cabinet can set.
+#[cfg(feature = "auth")]
+pub struct SecurityInputs {
+    provisioning: Input<'static>,
+    maintenance: Input<'static>,
+}
+
+#[cfg(feature = "auth")]
+impl SecurityInputs {
+    /// Whether the provisioning jumper is fitted.
+    pub fn provisioning(&self) -> bool {
+        self.provisioning.is_low()
+    }
+
+    /// Whether the maintenance key switch is on.
+    pub fn maintenance(&self) -> bool {
+        self.maintenance.is_low()
+    }
 }
 
 impl Board {
@@ -76,6 +103,11 @@ impl Board {
             bus: crate::bus::Rs485::new(p.USART1, p.PA10, p.PA9, p.PA12),
             #[cfg(feature = "controller")]
             flash: embassy_stm32::flash::Flash::new_blocking(p.FLASH),
+            #[cfg(feature = "auth")]
+            security: SecurityInputs {
+                provisioning: Input::new(p.PA15, Pull::Up),
+                maintenance: Input::new(p.PB9, Pull::Up),
+            },
         }
     }
 }

@@ -16,7 +16,8 @@
 //!    persisting to flash, rebooting.
 //!
 //! Cargo features select the footprint report's configurations: none (bare
-//! HAL: echo bytes, mirror doors to locks), `proto`, `controller`, `drivers`.
+//! HAL: echo bytes, mirror doors to locks), `proto`, `controller`, `drivers`,
+//! and `auth` (authenticated commands; on by default with `drivers`).
 
 #![no_std]
 #![no_main]
@@ -57,6 +58,8 @@ fn main() -> ! {
         compartments,
         #[cfg(feature = "controller")]
         board.flash,
+        #[cfg(feature = "auth")]
+        board.security,
     );
 
     #[cfg(not(feature = "proto"))]

@@ -1,6 +1,6 @@
 //! The node's main loop: drivers → controller → link → bus, and back.
 
-use locker_proto::frame::{Decoder, Feed, MAX_FRAME, encode};
+use locker_proto::frame::{Decoder, Feed, MAX_FRAME};
 use locker_proto::link::NodeLink;
 use locker_proto::{Command, Instant, NodeAddr, ResetReason};
 
@@ -87,6 +87,33 @@ mod application {
             self.controller.handle_command(command, now)
         }
 
+        /// Takes back the key and counter reservation, reads the inputs
+        /// inside the cabinet, and stores what the link asks to keep.
+        #[cfg(feature = "auth")]
+        pub fn restore_auth(&mut self, link: &mut NodeLink<EVENT_QUEUE>) {
+            if let Some(record) = storage::load_auth(&mut self.flash) {
+                link.restore_auth(record);
+            }
+        }
+
+        #[cfg(feature = "auth")]
+        pub fn secure(
+            &mut self,
+            link: &mut NodeLink<EVENT_QUEUE>,
+            inputs: &crate::board::SecurityInputs,
+        ) {
+            link.set_provisioning(inputs.provisioning());
+            self.controller.set_maintenance(inputs.maintenance());
+            while let Some(record) = link.poll_persist() {
+                if !storage::save_auth(&mut self.flash, &record) {
+                    // Not confirmed: signed commands beyond the old
+                    // reservation stay refused; the next pass tries again.
+                    break;
+                }
+                link.persisted(&record);
+            }
+        }
+
         pub fn act(&mut self, compartments: &mut [Compartment; CHANNELS]) {
             while let Some(action) = self.controller.poll_action() {
                 match action {
@@ -166,6 +193,7 @@ pub fn run(
         'static,
         embassy_stm32::flash::Blocking,
     >,
+    #[cfg(feature = "auth")] security: crate::board::SecurityInputs,
 ) -> ! {
     // The STM32G0 records the reset cause in RCC_CSR; reading it needs the
     // PAC, which embassy keeps unstable. Until then the gateway is told
@@ -178,6 +206,8 @@ pub fn run(
         #[cfg(feature = "controller")]
         flash,
     );
+    #[cfg(feature = "auth")]
+    app.restore_auth(&mut link);
     let mut decoder = Decoder::new();
     let mut tx = [0u8; MAX_FRAME];
 
@@ -185,6 +215,9 @@ pub fn run(
         let now = now();
         app.sample(&mut compartments, now);
         app.events_to(&mut link);
+        // The reservation is stored before any answer leaves.
+        #[cfg(feature = "auth")]
+        app.secure(&mut link, &security);
 
         while let Some(byte) = bus.try_read() {
             let received = [byte];
@@ -193,7 +226,8 @@ pub fn run(
                 match decoder.feed::<Command>(input) {
                     Feed::Consumed => break,
                     Feed::Frame { frame, remaining } => {
-                        if let Some(command) = link.handle_frame(&frame, now) {
+                        let auth = decoder.last_authenticated();
+                        if let Some(command) = link.handle_received(&frame, auth, now) {
                             let report = app.command(&command, now);
                             link.respond(report);
                         }
@@ -203,10 +237,12 @@ pub fn run(
                     Feed::Error { remaining, .. } => input = remaining,
                 }
             }
+            #[cfg(feature = "auth")]
+            app.secure(&mut link, &security);
             // Answer at once: the master is waiting with the bus turned around.
-            if let Some(frame) = link.poll_transmit() {
+            if let Some(answer) = link.poll_outgoing() {
                 app.events_to(&mut link);
-                if let Ok(wire) = encode(&frame, &mut tx) {
+                if let Ok(wire) = answer.encode(&mut tx) {
                     bus.send(wire);
                 }
             }

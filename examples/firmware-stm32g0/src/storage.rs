@@ -34,6 +34,41 @@ pub fn load(flash: &mut Flash<'static, Blocking>, controller: &mut Controller<CH
     }
 }
 
+/// The authentication record (key and counter reservation) lives in its own
+/// page, below the controller's: it is written once per boot and once per
+/// half reservation block (512 signed commands), never by what an attacker
+/// sends.
+#[cfg(feature = "auth")]
+const AUTH_PAGE: u32 = 60 * 1024;
+#[cfg(feature = "auth")]
+const AUTH_SLOT: usize = locker_proto::auth::NodeAuthRecord::LEN.div_ceil(WRITE_UNIT) * WRITE_UNIT;
+
+/// The stored authentication record, if the page holds a valid one.
+#[cfg(feature = "auth")]
+pub fn load_auth(
+    flash: &mut Flash<'static, Blocking>,
+) -> Option<locker_proto::auth::NodeAuthRecord> {
+    let mut slot = [0xFFu8; AUTH_SLOT];
+    flash.blocking_read(AUTH_PAGE, &mut slot).ok()?;
+    locker_proto::auth::NodeAuthRecord::from_bytes(&slot).ok()
+}
+
+/// Writes the authentication record. Returns whether it is stored.
+#[cfg(feature = "auth")]
+pub fn save_auth(
+    flash: &mut Flash<'static, Blocking>,
+    record: &locker_proto::auth::NodeAuthRecord,
+) -> bool {
+    let mut slot = [0xFFu8; AUTH_SLOT];
+    if let Some(head) = slot.get_mut(..locker_proto::auth::NodeAuthRecord::LEN) {
+        head.copy_from_slice(&record.to_bytes());
+    }
+    flash
+        .blocking_erase(AUTH_PAGE, AUTH_PAGE + PAGE_SIZE)
+        .is_ok()
+        && flash.blocking_write(AUTH_PAGE, &slot).is_ok()
+}
+
 /// Writes `controller`'s state to the page.
 pub fn save(flash: &mut Flash<'static, Blocking>, controller: &Controller<CHANNELS>) {
     let mut slot = [0xFFu8; SLOT];
