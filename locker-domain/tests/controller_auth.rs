@@ -302,7 +302,10 @@ fn attacker_on_the_bus_cannot_open_a_door_and_every_attempt_is_reported() {
     }
     assert_eq!(answer_of(cabinet.node_receives(last)), Report::Ack);
     let replayed_signed = older.len() as u32;
-    assert!(replayed_signed >= 1, "at least the first acknowledgement is replayed");
+    assert!(
+        replayed_signed >= 1,
+        "at least the first acknowledgement is replayed"
+    );
     attempts += replayed_signed;
 
     // Nothing moved: no pulse beyond the gateway's own, no reboot, same config.
