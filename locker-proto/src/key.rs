@@ -26,9 +26,48 @@ pub const KEY_LEN: usize = 32;
 /// let key = NodeKey::from_bytes([0x42; 32]);
 /// assert_eq!(format!("{key:?}"), "NodeKey(<redacted>)");
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct NodeKey([u8; KEY_LEN]);
+
+/// On the wire the key is its 32 bytes as a tuple (postcard: 32 raw bytes,
+/// no length). Written by hand with loops: serde's derived array code is
+/// unrolled 32 times, which costs a node kilobytes of flash.
+impl Serialize for NodeKey {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let mut tuple = serializer.serialize_tuple(KEY_LEN)?;
+        for byte in &self.0 {
+            tuple.serialize_element(byte)?;
+        }
+        tuple.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for NodeKey {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> serde::de::Visitor<'de> for KeyVisitor {
+            type Value = NodeKey;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{KEY_LEN} key bytes")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<NodeKey, A::Error> {
+                let mut key = [0u8; KEY_LEN];
+                for (i, byte) in key.iter_mut().enumerate() {
+                    *byte = seq
+                        .next_element()?
+                        .ok_or_else(|| serde::de::Error::invalid_length(i, &self))?;
+                }
+                Ok(NodeKey(key))
+            }
+        }
+        deserializer.deserialize_tuple(KEY_LEN, KeyVisitor)
+    }
+}
 
 impl NodeKey {
     /// A key from its bytes (as stored in the node's flash or derived by the gateway).
