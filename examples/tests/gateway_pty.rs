@@ -34,9 +34,9 @@ use locker_proto::{
 use serialport::{SerialPort, TTYPort};
 
 const NODE: NodeAddr = NodeAddr(1);
-/// The bank key the gateway is configured with; the node holds its key
+/// The bus key the gateway is configured with; the node holds its key
 /// derived from it, as provisioning left it.
-const BANK_KEY: [u8; 32] = [0x6b; 32];
+const BUS_KEY: [u8; 32] = [0x6b; 32];
 const CHANNELS: usize = 4;
 /// No wait in this test may take longer; CI never hangs.
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -81,7 +81,7 @@ fn node_firmware(mut line: SerialLine, cabinet: &Cabinet, stop: &AtomicBool) {
     let boot = clock.now();
     let mut link = NodeLink::<16>::new(NODE, ResetReason::PowerOn);
     link.restore_auth(NodeAuthRecord {
-        key: Some(BankKey::from_bytes(BANK_KEY).node_key(NodeIdentity::at(NODE))),
+        key: Some(BankKey::from_bytes(BUS_KEY).node_key(NodeIdentity::at(NODE))),
         rx_floor: 0,
     });
     let mut controller = Controller::<CHANNELS>::new(
@@ -219,7 +219,7 @@ fn config(dir: &std::path::Path) -> GatewayConfig {
         dir.join("audit.jsonl"),
     );
     config.code_seed = Some([42; 32]);
-    config.bank_key = Some(BankKey::from_bytes(BANK_KEY));
+    config.bus_key = Some(BankKey::from_bytes(BUS_KEY));
     // A pseudo-terminal has no baud-rate delay, but a loaded CI machine may
     // not schedule the node's thread for a while: wait longer than on a bus.
     config.link.response_timeout = locker_proto::Duration::from_millis(500);
@@ -473,8 +473,8 @@ fn the_program_takes_a_deposit_and_a_pickup_typed_on_its_standard_input() {
     let (node_end, gateway_end) = TTYPort::pair().unwrap();
     let terminal = gateway_end.name().expect("the terminal has a path");
     let _node = SimulatedNode::start(node_end, cabinet.clone());
-    let key_file = dir.join("bank.key");
-    let hex: String = BANK_KEY.iter().map(|b| format!("{b:02x}")).collect();
+    let key_file = dir.join("bus.key");
+    let hex: String = BUS_KEY.iter().map(|b| format!("{b:02x}")).collect();
     std::fs::write(&key_file, hex).unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_locker-gateway"))
         .args([
@@ -491,7 +491,7 @@ fn the_program_takes_a_deposit_and_a_pickup_typed_on_its_standard_input() {
         .arg(dir.join("bank.state"))
         .arg("--audit")
         .arg(dir.join("audit.jsonl"))
-        .arg("--bank-key")
+        .arg("--bus-key")
         .arg(&key_file)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -40,9 +40,9 @@ OPTIONS:
     --nodes LIST         node bus addresses, e.g. 1,2,3
     --channels N         compartments per node (default 16; sizes cycle
                          5 small, 3 medium, 2 large)
-    --bank-key FILE      the bank key: 64 hex digits; each node's key is derived
-                         from it and its address, and unlocks are signed
-                         (without it nodes refuse every unlock)
+    --bus-key FILE       the bus key: 64 hex digits; each node's key is derived
+                         from it and the node's address, and unlocks are
+                         signed (without it nodes refuse every unlock)
     --exit-after SECS    stop (persisting first) after SECS seconds
     --mqtt HOST:PORT     talk to the backend through this MQTT broker
     --bank-id ID         the bank's name for the backend and the topics
@@ -91,7 +91,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
     let mut bank_id = "bank-1".to_string();
     let mut uplink_dir = "uplink".to_string();
     let mut encoding = Encoding::Json;
-    let mut bank_key = None;
+    let mut bus_key = None;
     while let Some(flag) = args.next() {
         if flag == "--help" || flag == "-h" {
             return Ok(None);
@@ -114,13 +114,13 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
                     .parse()
                     .map_err(|_| "--channels needs a number from 1 to 32")?;
             }
-            "--bank-key" => {
+            "--bus-key" => {
                 let path = value()?;
                 let text = std::fs::read_to_string(&path)
-                    .map_err(|e| format!("cannot read the bank key from {path}: {e}"))?;
-                bank_key = Some(
+                    .map_err(|e| format!("cannot read the bus key from {path}: {e}"))?;
+                bus_key = Some(
                     parse_key(text.trim())
-                        .ok_or(format!("{path} must hold the bank key as 64 hex digits"))?,
+                        .ok_or(format!("{path} must hold the bus key as 64 hex digits"))?,
                 );
             }
             "--exit-after" => {
@@ -163,7 +163,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
         port,
         baud,
         config: GatewayConfig {
-            bus_key: bank_key,
+            bus_key,
             ..GatewayConfig::new(nodes, channels, state, audit)
         },
         exit_after,
