@@ -168,7 +168,9 @@ impl GatewayConfig {
 #[derive(Debug)]
 pub struct Gateway {
     bank: Box<GatewayBank>,
-    master: Master<MAX_NODES>,
+    /// Boxed: with keys and counters for 32 nodes it is 10 KiB, and the
+    /// gateway is moved around by value.
+    master: Box<Master<MAX_NODES>>,
     line: SerialLine,
     state: StateFile,
     audit: AuditLog,
@@ -256,7 +258,7 @@ impl Gateway {
             ),
         };
         let audit = AuditLog::open(&config.audit_path, restored)?;
-        let mut master = Master::new(config.link);
+        let mut master = Box::new(Master::new(config.link));
         let mut counter_path = config.state_path.clone().into_os_string();
         counter_path.push(".counters");
         let counter_file = StateFile::new(PathBuf::from(counter_path));
