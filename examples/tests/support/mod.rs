@@ -20,12 +20,13 @@ use std::time::Duration;
 use locker_domain::controller::{Action, Controller};
 use locker_drivers::sim::SimCompartment;
 use locker_drivers::{DoorSensor, Lock, PresenceSensor};
+use locker_examples::gateway::Received;
 use locker_examples::gateway::{
     ConsoleCommand, Gateway, GatewayConfig, MonotonicClock, Notice, Reply, SerialLine,
     UplinkSettings,
 };
 use locker_examples::uplink::{Backend, BackendConfig, Encoding, Transport, TransportEvent};
-use locker_proto::frame::Frame;
+use locker_proto::auth::{BankKey, NodeAuthRecord, NodeIdentity};
 use locker_proto::link::NodeLink;
 use locker_proto::uplink::{
     CallError, Downward, MessageId, ParcelNeeds, ParcelStep, ReserveCompartment, Response,
@@ -98,16 +99,30 @@ impl Drop for SimulatedNode {
     }
 }
 
+/// The bus key the gateway is configured with; the node holds its key
+/// derived from it, as provisioning left it.
+pub const BUS_KEY: [u8; 32] = [0x6b; 32];
+
 fn firmware(mut line: SerialLine, cabinet: &Cabinet, stop: &AtomicBool, reboots: &AtomicU32) {
     let clock = MonotonicClock::start();
+    // The node's flash: key and counter reservation survive its reboots.
+    let mut auth_flash = NodeAuthRecord {
+        key: Some(BankKey::from_bytes(BUS_KEY).node_key(NodeIdentity::at(NODE))),
+        rx_floor: 0,
+    };
     let mut reason = ResetReason::PowerOn;
     let started = std::time::Instant::now();
     'boot: while !stop.load(Ordering::Relaxed) && started.elapsed() < 4 * PATIENCE {
         let mut link = NodeLink::<16>::new(NODE, reason);
+        link.restore_auth(auth_flash);
+        while let Some(record) = link.poll_persist() {
+            auth_flash = record;
+            link.persisted(&record);
+        }
         let mut controller =
             Controller::<CHANNELS>::new(NodeConfig::default(), NODE_FIRMWARE, reason, clock.now())
                 .unwrap();
-        let mut frames: Vec<Frame<Command>> = Vec::new();
+        let mut frames: Vec<Received<Command>> = Vec::new();
         while !stop.load(Ordering::Relaxed) && started.elapsed() < 4 * PATIENCE {
             let now = clock.now();
             let mut reboot = None;
@@ -130,12 +145,14 @@ fn firmware(mut line: SerialLine, cabinet: &Cabinet, stop: &AtomicBool, reboots:
                 reboot = reboot.or(carry_out(&mut controller, &mut link, &mut cabinet));
             }
             frames.clear();
-            if line.receive(&mut frames).is_err() {
+            if line.receive_signed(&mut frames).is_err() {
                 return;
             }
             let now = clock.now();
-            for frame in &frames {
-                if let Some(command) = link.handle_frame(frame, now) {
+            for received in &frames {
+                if let Some(command) =
+                    link.handle_received(&received.frame, received.authenticated(), now)
+                {
                     let report = controller.handle_command(&command, now);
                     link.respond(report);
                 }
@@ -144,8 +161,12 @@ fn firmware(mut line: SerialLine, cabinet: &Cabinet, stop: &AtomicBool, reboots:
                     &mut link,
                     &mut cabinet.lock().unwrap(),
                 ));
-                while let Some(answer) = link.poll_transmit() {
-                    if line.send(&answer).is_err() {
+                while let Some(record) = link.poll_persist() {
+                    auth_flash = record;
+                    link.persisted(&record);
+                }
+                while let Some(answer) = link.poll_outgoing() {
+                    if line.send_outgoing(&answer).is_err() {
                         return;
                     }
                 }
@@ -202,6 +223,7 @@ pub fn gateway_config(dir: &Path) -> GatewayConfig {
         dir.join("audit.jsonl"),
     );
     config.code_seed = Some([42; 32]);
+    config.bus_key = Some(BankKey::from_bytes(BUS_KEY));
     config.link.response_timeout = locker_proto::Duration::from_millis(500);
     config.policy.quiet_hours = None;
     config
