@@ -140,7 +140,7 @@ impl UnlockLimit {
 
 impl Default for UnlockLimit {
     /// 10 unlocks per minute: a courier filling a 16-door node at a brisk
-    /// pace never meets it; emptying the node takes a minute and a half.
+    /// pace never meets it; emptying the node takes more than a minute.
     fn default() -> Self {
         UnlockLimit::new(10, Duration::from_secs(60))
     }
