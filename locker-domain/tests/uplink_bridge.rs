@@ -25,7 +25,7 @@ use locker_proto::uplink::{
 };
 use locker_proto::{
     BulkStatus, Channel, ChannelBits, Command, CompartmentId, Dimensions, DoorState, Event,
-    FirmwareVersion, NodeAddr, Presence, RebootKind, ResetReason, SizeClass,
+    FirmwareVersion, NackReason, NodeAddr, Presence, RebootKind, ResetReason, SizeClass,
 };
 
 struct Dice(u64);
@@ -908,4 +908,50 @@ fn a_remote_open_needs_the_backend_key_and_a_fresh_id_and_every_refusal_is_a_sec
     );
     assert!(g.up.iter().any(|m| matches!(&m.body,
         Upward::Alert(a) if a.kind == locker_proto::uplink::AlertKind::ForgedRemoteOpen)));
+}
+
+#[test]
+fn forged_and_replayed_bus_commands_a_node_refused_reach_the_backend_as_security_events() {
+    let mut g = Gateway::start();
+    let node = NodeAddr(2);
+    let on_node_2 = *g
+        .bank
+        .layout()
+        .compartments()
+        .iter()
+        .find(|c| c.node == node)
+        .unwrap();
+    let refusals = [
+        (7, NackReason::Unauthenticated, SecurityKind::ForgedTag),
+        (2, NackReason::Stale { floor: 40 }, SecurityKind::Replay),
+        (11, NackReason::RateLimited, SecurityKind::RateLimitTripped),
+    ];
+    for (refused, reason, _) in refusals {
+        g.bank
+            .handle_node_event(node, &Event::CommandsRefused { refused, reason }, g.now)
+            .unwrap();
+        g.pump();
+    }
+    let events: Vec<_> =
+        g.up.iter()
+            .filter_map(|m| match &m.body {
+                Upward::SecurityEvent(e) => Some(*e),
+                _ => None,
+            })
+            .collect();
+    assert_eq!(events.len(), refusals.len());
+    for (event, (refused, _, kind)) in events.iter().zip(refusals) {
+        assert_eq!(event.kind, kind);
+        assert_eq!(event.node, Some(node));
+        assert_eq!(event.count, u32::from(refused));
+    }
+    assert_eq!(
+        g.bank
+            .stats()
+            .alerts_of(locker_domain::bank::AlertKind::BusCommandsRefused),
+        3
+    );
+    // Nothing opened, and the compartment on that node is still in service.
+    assert!(g.unlocks.is_empty());
+    assert!(g.bank.view(on_node_2.id).unwrap().out_of_service.is_none());
 }

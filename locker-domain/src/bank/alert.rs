@@ -2,7 +2,7 @@
 //! camera snapshot requests.
 
 use locker_proto::time::{Duration, Instant};
-use locker_proto::{Channel, CompartmentId, DoorState, FaultCode, NodeAddr, Presence};
+use locker_proto::{Channel, CompartmentId, DoorState, FaultCode, NackReason, NodeAddr, Presence};
 use serde::{Deserialize, Serialize};
 
 use super::codes::KeypadId;
@@ -42,11 +42,15 @@ pub enum AlertKind {
     /// Remote opens exceeded the bank-wide rate limit; remote opens are
     /// locked until staff clear them (security: a compromised backend?).
     RemoteOpenFlood,
+    /// A node refused bus commands that lacked a valid, fresh tag or were
+    /// over its unlock rate limit: someone is injecting frames on the bus,
+    /// or the gateway's bus key does not match the node's (security).
+    BusCommandsRefused,
 }
 
 impl AlertKind {
     /// How many kinds there are.
-    pub const COUNT: usize = 13;
+    pub const COUNT: usize = 14;
 
     /// A dense index for per-kind counters.
     pub const fn index(self) -> usize {
@@ -64,6 +68,7 @@ impl AlertKind {
             AlertKind::RemovalNotVerified => 10,
             AlertKind::ForgedRemoteOpen => 11,
             AlertKind::RemoteOpenFlood => 12,
+            AlertKind::BusCommandsRefused => 13,
         }
     }
 }
@@ -106,6 +111,15 @@ pub enum Evidence {
     RemoteOpen {
         /// The request's id.
         request_id: u64,
+    },
+    /// Bus commands a node refused, as its security event counted them.
+    CommandsRefused {
+        /// The node that refused them.
+        node: NodeAddr,
+        /// How many this event reports.
+        refused: u16,
+        /// Why the last of them was refused.
+        reason: NackReason,
     },
     /// Remote opens accepted within the rate-limit window.
     RemoteOpens {

@@ -1292,6 +1292,16 @@ impl<const N: usize, const K: usize> Bank<N, K> {
                 self.check_node(node)?;
                 self.latest = now;
             }
+            Event::CommandsRefused { refused, reason } => {
+                self.check_node(node)?;
+                self.latest = now;
+                let evidence = Evidence::CommandsRefused {
+                    node,
+                    refused,
+                    reason,
+                };
+                self.raise(now, AlertKind::BusCommandsRefused, None, evidence, None);
+            }
             _ => {
                 self.check_node(node)?;
                 self.latest = now;

@@ -7,6 +7,7 @@
 
 use core::fmt::Write;
 
+use locker_proto::NackReason;
 use locker_proto::time::Duration;
 use locker_proto::uplink as wire;
 
@@ -117,7 +118,9 @@ pub(crate) fn evidence(e: Evidence) -> wire::Evidence {
             opens,
             window_ms: window,
         },
-        Evidence::None | Evidence::Keypad { .. } => wire::Evidence::None,
+        Evidence::None | Evidence::Keypad { .. } | Evidence::CommandsRefused { .. } => {
+            wire::Evidence::None
+        }
     }
 }
 
@@ -127,9 +130,22 @@ pub(crate) enum AlertClass {
     Security(wire::SecurityKind),
 }
 
-pub(crate) fn alert_class(k: AlertKind) -> AlertClass {
+pub(crate) fn alert_class(k: AlertKind, e: Evidence) -> AlertClass {
     use wire::AlertKind as A;
     AlertClass::Staff(match k {
+        AlertKind::BusCommandsRefused => {
+            return AlertClass::Security(match e {
+                Evidence::CommandsRefused {
+                    reason: NackReason::Stale { .. },
+                    ..
+                } => wire::SecurityKind::Replay,
+                Evidence::CommandsRefused {
+                    reason: NackReason::RateLimited,
+                    ..
+                } => wire::SecurityKind::RateLimitTripped,
+                _ => wire::SecurityKind::ForgedTag,
+            });
+        }
         AlertKind::ForcedDoor => return AlertClass::Security(wire::SecurityKind::ForcedDoor),
         AlertKind::KeypadAttack => {
             return AlertClass::Security(wire::SecurityKind::KeypadLockoutSpike);

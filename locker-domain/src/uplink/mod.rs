@@ -536,7 +536,8 @@ impl Uplink {
     }
 
     /// An alert the bank yielded: goes up as an alert, or as a security
-    /// event for a forced door or a keypad attack.
+    /// event for a forced door, a keypad attack or bus commands a node
+    /// refused.
     ///
     /// # Errors
     /// [`UplinkError::OutputFull`]: keep the alert and call again.
@@ -549,16 +550,21 @@ impl Uplink {
         let at = self.stamp(a.at);
         let parcel = a.parcel.map(|p| wire::ParcelNumber(p.0));
         let snapshot = a.snapshot.map(|s| s.0);
-        let message = match convert::alert_class(a.kind) {
+        let message = match convert::alert_class(a.kind, a.evidence) {
             AlertClass::Security(kind) => {
                 let node = a
                     .compartment
                     .and_then(|c| bank.layout().slot_of(c))
                     .and_then(|i| bank.layout().get(i))
                     .map(|c| c.node);
-                let (keypad, count) = match a.evidence {
-                    Evidence::Keypad { keypad, failures } => (Some(keypad.0), u32::from(failures)),
-                    _ => (None, 1),
+                let (node, keypad, count) = match a.evidence {
+                    Evidence::Keypad { keypad, failures } => {
+                        (node, Some(keypad.0), u32::from(failures))
+                    }
+                    Evidence::CommandsRefused { node, refused, .. } => {
+                        (Some(node), None, u32::from(refused))
+                    }
+                    _ => (node, None, 1),
                 };
                 Upward::SecurityEvent(wire::SecurityEvent {
                     kind,
