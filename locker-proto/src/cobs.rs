@@ -49,16 +49,6 @@ pub(crate) struct Unstuffer {
     zero_pending: bool,
 }
 
-/// What one encoded byte decodes to.
-pub(crate) enum Unstuffed {
-    /// A code byte that implies no data.
-    Nothing,
-    /// A data byte.
-    Byte(u8),
-    /// A code byte that completes the previous block with an implied zero.
-    Zero,
-}
-
 impl Unstuffer {
     /// The state at the start of a frame.
     pub(crate) const fn new() -> Self {
@@ -68,23 +58,45 @@ impl Unstuffer {
         }
     }
 
-    /// Decodes one non-delimiter byte.
+    /// Decodes `encoded` (a stretch of one frame, no delimiter in it) onto
+    /// `out[*len..]`, advancing `*len`, a block at a time: each block's data
+    /// is one copy. Returns `false` if `out` ran out of room; the bytes that
+    /// did not fit are dropped.
     #[inline]
-    pub(crate) fn step(&mut self, byte: u8) -> Unstuffed {
-        if self.left == 0 {
-            let zero = self.zero_pending;
-            self.zero_pending = byte != 0xFF;
-            // The caller never passes the delimiter, so byte >= 1.
-            self.left = byte.wrapping_sub(1);
-            if zero {
-                Unstuffed::Zero
+    pub(crate) fn decode_into(
+        &mut self,
+        mut encoded: &[u8],
+        out: &mut [u8],
+        len: &mut usize,
+    ) -> bool {
+        while let Some((&first, after)) = encoded.split_first() {
+            if self.left == 0 {
+                // A code byte: it completes the previous block with an
+                // implied zero (unless that block was a full 0xFF one) and
+                // says how many data bytes follow. Never the delimiter, so >= 1.
+                if self.zero_pending {
+                    match out.get_mut(*len) {
+                        Some(slot) => *slot = 0,
+                        None => return false,
+                    }
+                    *len += 1;
+                }
+                self.zero_pending = first != 0xFF;
+                self.left = first.wrapping_sub(1);
+                encoded = after;
             } else {
-                Unstuffed::Nothing
+                let (data, after) = encoded.split_at(encoded.len().min(usize::from(self.left)));
+                match out.get_mut(*len..*len + data.len()) {
+                    Some(slots) => slots.copy_from_slice(data),
+                    None => return false,
+                }
+                *len += data.len();
+                // data.len() <= self.left, both below 256.
+                self.left = self.left.wrapping_sub(data.len() as u8);
+                encoded = after;
             }
-        } else {
-            self.left -= 1;
-            Unstuffed::Byte(byte)
         }
+        true
     }
 
     /// Whether the stream so far ends on a block boundary (a frame may end
@@ -107,17 +119,21 @@ mod tests {
         buf
     }
 
+    /// Decodes `enc` handed over in chunks of every size from one byte to
+    /// all of it; every chunking must give the same bytes.
     fn decode(enc: &[u8]) -> Option<Vec<u8>> {
-        let mut u = Unstuffer::new();
-        let mut out = Vec::new();
-        for &b in enc {
-            match u.step(b) {
-                Unstuffed::Nothing => {}
-                Unstuffed::Byte(b) => out.push(b),
-                Unstuffed::Zero => out.push(0),
+        let mut results = (1..=enc.len().max(1)).map(|chunk| {
+            let mut u = Unstuffer::new();
+            let mut out = [0u8; 300];
+            let mut len = 0;
+            for piece in enc.chunks(chunk) {
+                assert!(u.decode_into(piece, &mut out, &mut len));
             }
-        }
-        u.at_boundary().then_some(out)
+            u.at_boundary().then(|| out[..len].to_vec())
+        });
+        let first = results.next().unwrap();
+        assert!(results.all(|r| r == first), "chunking changed the result");
+        first
     }
 
     fn roundtrip(data: &[u8]) {
@@ -162,6 +178,12 @@ mod tests {
     fn a_block_cut_short_is_detected() {
         assert_eq!(decode(&[0x05, 1, 2]), None);
         assert_eq!(decode(&[0x02]), None);
+        // Output that runs out of room says so.
+        let mut u = Unstuffer::new();
+        let mut small = [0u8; 2];
+        let mut len = 0;
+        assert!(!u.decode_into(&[0x04, 1, 2, 3], &mut small, &mut len));
+        assert_eq!(len, 0);
         // 0xFF blocks (from other encoders) decode without an implied zero.
         let mut long = vec![0xFF];
         long.extend_from_slice(&[7u8; 254]);

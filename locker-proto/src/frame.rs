@@ -57,6 +57,7 @@
 use crc::{CRC_16_MODBUS, Crc};
 use serde::{Serialize, de::DeserializeOwned};
 
+use crate::checksum::crc16;
 use crate::cobs;
 use crate::error::FrameError;
 use crate::vocab::NodeAddr;
@@ -359,7 +360,7 @@ fn encode_with<'o, B: Serialize>(
             .ok_or(FrameError::BodyTooLong)?;
     }
     let crc_at = covered_len + trailer_len;
-    let crc = CRC.checksum(raw.get(..crc_at).ok_or(FrameError::BodyTooLong)?);
+    let crc = crc16(raw.get(..crc_at).ok_or(FrameError::BodyTooLong)?);
     raw.get_mut(crc_at..)
         .ok_or(FrameError::BodyTooLong)?
         .copy_from_slice(&crc.to_le_bytes());
@@ -383,7 +384,7 @@ fn check(raw: &[u8]) -> Result<(Header, &[u8]), FrameError> {
         [lo, hi] => u16::from_le_bytes([*lo, *hi]),
         _ => return Err(FrameError::Truncated { len: raw.len() }),
     };
-    let computed = CRC.checksum(covered);
+    let computed = crc16(covered);
     if received != computed {
         return Err(FrameError::BadCrc { received, computed });
     }
@@ -546,61 +547,73 @@ impl Decoder {
         if !complete {
             return Feed::Consumed;
         }
-        let outcome = self.finish::<B>();
+        let outcome = self.finish::<B>(remaining);
         self.reset();
-        match outcome {
-            Ok(frame) => Feed::Frame { frame, remaining },
-            Err(error) => Feed::Error { error, remaining },
-        }
+        outcome
     }
 
     /// Undoes COBS on `input` into the buffer up to the first delimiter that
     /// ends a non-empty frame. Returns whether one did, and the input after
-    /// it. The state lives in locals inside the loop (the hot path: one
-    /// compare and one store per data byte).
-    fn unstuff<'a>(&mut self, input: &'a [u8]) -> (bool, &'a [u8]) {
-        let mut unstuffer = self.unstuffer;
-        let mut len = self.len;
-        let mut wire_len = self.wire_len;
-        let mut overflowed = self.overflowed;
-        let mut bytes = input.iter();
-        let mut complete = false;
-        for &byte in bytes.by_ref() {
-            if byte == 0 {
-                if wire_len == 0 && !overflowed {
-                    continue; // an empty frame: line flush
+    /// it. The delimiter is found first, so the bytes before it are decoded
+    /// a COBS block at a time with no check for zeros.
+    #[inline]
+    fn unstuff<'a>(&mut self, mut input: &'a [u8]) -> (bool, &'a [u8]) {
+        loop {
+            let (stretch, rest, complete) = match input.iter().position(|&b| b == 0) {
+                Some(at) => {
+                    let (stretch, rest) = input.split_at(at);
+                    (stretch, rest.get(1..).unwrap_or(&[]), true)
                 }
-                complete = true;
-                break;
-            }
-            if overflowed {
+                None => (input, &[][..], false),
+            };
+            if complete && stretch.is_empty() && self.wire_len == 0 && !self.overflowed {
+                input = rest; // an empty frame: line flush
                 continue;
             }
-            wire_len += 1;
             // With its delimiter, a frame may take at most MAX_FRAME bytes.
-            overflowed = wire_len >= MAX_FRAME;
-            let decoded = match unstuffer.step(byte) {
-                cobs::Unstuffed::Nothing => continue,
-                cobs::Unstuffed::Byte(b) => b,
-                cobs::Unstuffed::Zero => 0,
-            };
-            match self.buf.get_mut(len) {
-                Some(slot) => {
-                    *slot = decoded;
-                    len += 1;
-                }
-                None => overflowed = true,
+            self.wire_len = self.wire_len.saturating_add(stretch.len());
+            if self.wire_len >= MAX_FRAME {
+                self.overflowed = true;
             }
+            if !self.overflowed {
+                self.overflowed =
+                    !self
+                        .unstuffer
+                        .decode_into(stretch, &mut self.buf, &mut self.len);
+            }
+            return (complete, rest);
         }
-        self.unstuffer = unstuffer;
-        self.len = len;
-        self.wire_len = wire_len;
-        self.overflowed = overflowed;
-        (complete, bytes.as_slice())
     }
 
+    /// Checks and decodes the frame in the buffer. The message is built
+    /// straight into the returned `Feed`, not moved there through a `Result`.
     #[inline]
-    fn finish<B: DeserializeOwned>(&mut self) -> Result<Frame<B>, FrameError> {
+    fn finish<'a, B: DeserializeOwned>(&mut self, remaining: &'a [u8]) -> Feed<'a, B> {
+        let (header, body, trailer) = match self.check_raw() {
+            Ok(parts) => parts,
+            Err(error) => return Feed::Error { error, remaining },
+        };
+        let mut de = postcard::Deserializer::from_bytes(body);
+        let body_len = body.len();
+        match B::deserialize(&mut de) {
+            // The body must be used up exactly.
+            Ok(body) if matches!(de.finalize(), Ok([])) => {
+                self.last_authenticated = trailer.map(|t| (HEADER_LEN + body_len, t));
+                Feed::Frame {
+                    frame: Frame { header, body },
+                    remaining,
+                }
+            }
+            _ => Feed::Error {
+                error: FrameError::BadBody,
+                remaining,
+            },
+        }
+    }
+
+    /// The header, body bytes and trailer of the frame in the buffer, once
+    /// its length, COBS and CRC are right.
+    fn check_raw(&self) -> Result<(Header, &[u8], Option<AuthTrailer>), FrameError> {
         if self.overflowed {
             return Err(FrameError::TooLong);
         }
@@ -610,12 +623,7 @@ impl Decoder {
         let raw = self.buf.get(..self.len).ok_or(FrameError::TooLong)?;
         let (header, after_header) = check(raw)?;
         let (body, trailer) = split_trailer(header, after_header)?;
-        let frame = match postcard::take_from_bytes::<B>(body) {
-            Ok((body, [])) => Frame { header, body },
-            _ => return Err(FrameError::BadBody),
-        };
-        self.last_authenticated = trailer.map(|t| (HEADER_LEN + body.len(), t));
-        Ok(frame)
+        Ok((header, body, trailer))
     }
 }
 

@@ -7,6 +7,7 @@ extern crate std;
 
 #[cfg(feature = "auth")]
 pub mod auth;
+mod checksum;
 mod cobs;
 pub mod error;
 pub mod frame;
