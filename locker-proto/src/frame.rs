@@ -329,17 +329,15 @@ fn encode_with<'o, B: Serialize>(
     let body_at = 1 + HEADER_LEN;
     let body_len = match out
         .get_mut(body_at..body_at + room)
-        .and_then(|space| postcard::to_slice(&frame.body, space).ok())
+        .and_then(|space| serialize_body(&frame.body, space))
     {
-        Some(body) => body.len(),
+        Some(len) => len,
         None if room == max_body => return Err(FrameError::BodyTooLong),
         None => {
             // The caller's buffer is short: find out by how much.
             let mut scratch = [0u8; MAX_BODY];
             let space = scratch.get_mut(..max_body).ok_or(FrameError::BodyTooLong)?;
-            let len = postcard::to_slice(&frame.body, space)
-                .map_err(|_| FrameError::BodyTooLong)?
-                .len();
+            let len = serialize_body(&frame.body, space).ok_or(FrameError::BodyTooLong)?;
             return Err(FrameError::BufferTooSmall {
                 needed: overhead + len,
             });
@@ -370,6 +368,45 @@ fn encode_with<'o, B: Serialize>(
         .ok_or(FrameError::BufferTooSmall { needed: end + 1 })? = 0;
     out.get(..=end)
         .ok_or(FrameError::BufferTooSmall { needed: end + 1 })
+}
+
+/// Serialises `body` with postcard into `out`; returns the length, or `None`
+/// if it does not fit.
+fn serialize_body<B: Serialize>(body: &B, out: &mut [u8]) -> Option<usize> {
+    let room = out.len();
+    let rest = postcard::serialize_with_flavor(body, BodyWriter { rest: out }).ok()?;
+    Some(room - rest)
+}
+
+/// A postcard output that writes byte by byte into what is left of a slice.
+/// postcard's own slice output copies each varint with a `memcpy` call, which
+/// for one to five bytes costs more than the bytes.
+struct BodyWriter<'o> {
+    rest: &'o mut [u8],
+}
+
+impl postcard::ser_flavors::Flavor for BodyWriter<'_> {
+    /// Bytes left unused.
+    type Output = usize;
+
+    #[inline]
+    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+        let (slot, rest) = core::mem::take(&mut self.rest)
+            .split_first_mut()
+            .ok_or(postcard::Error::SerializeBufferFull)?;
+        *slot = byte;
+        self.rest = rest;
+        Ok(())
+    }
+
+    #[inline]
+    fn try_extend(&mut self, bytes: &[u8]) -> postcard::Result<()> {
+        bytes.iter().try_for_each(|&b| self.try_push(b))
+    }
+
+    fn finalize(self) -> postcard::Result<usize> {
+        Ok(self.rest.len())
+    }
 }
 
 /// Checks a raw (COBS-decoded) frame's length and CRC and reads its header;
