@@ -81,9 +81,11 @@ const _: () = assert!(MAX_RAW <= cobs::MAX_UNSPLIT && MAX_RAW + 2 == MAX_FRAME);
 
 /// The bus CRC: CRC-16/MODBUS, with a 512-byte lookup table (about ten times
 /// faster than bitwise). Feature `crc-bitwise` computes it bit by bit instead,
-/// for nodes where those 512 bytes of flash matter more than speed. (A
-/// slice-by-16 table does not pay here: almost every frame is shorter than
-/// 16 bytes, so it would run byte by byte anyway.)
+/// for nodes where those 512 bytes of flash matter more than speed.
+///
+/// The frame codec itself, with feature `crc-fast` (implied by `std`), uses
+/// 16 lane tables (8 KiB) and looks up every byte of a frame shorter than 16
+/// bytes at once instead of one after another; the result is the same CRC.
 #[cfg(not(feature = "crc-bitwise"))]
 pub const CRC: Crc<u16, crc::Table<1>> = Crc::<u16, crc::Table<1>>::new(&CRC_16_MODBUS);
 /// The bus CRC: CRC-16/MODBUS, computed bit by bit (feature `crc-bitwise`):
