@@ -84,7 +84,9 @@ pub struct Policy {
     /// [`MAX_REMOTE_OPEN_LIMIT`](super::MAX_REMOTE_OPEN_LIMIT) (larger values
     /// count as that); 0 refuses every remote open.
     pub remote_open_limit: u8,
-    /// The sliding window of the remote-open limit (10 min).
+    /// The sliding window of the remote-open limit (10 min). A zero window
+    /// holds no open, so it switches the limit off: do not set it to zero
+    /// unless the backend enforces its own limit.
     pub remote_open_window: Duration,
 }
 
