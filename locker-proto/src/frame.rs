@@ -609,11 +609,13 @@ impl Decoder {
                 input = rest; // an empty frame: line flush
                 continue;
             }
-            // With its delimiter, a frame may take at most MAX_FRAME bytes.
-            self.wire_len = self.wire_len.saturating_add(stretch.len());
-            if self.wire_len >= MAX_FRAME {
+            // With its delimiter, a frame may take at most MAX_FRAME bytes;
+            // beyond that the bytes are dropped, and not counted as held.
+            let wire_len = self.wire_len.saturating_add(stretch.len());
+            if wire_len >= MAX_FRAME {
                 self.overflowed = true;
             }
+            self.wire_len = wire_len.min(MAX_FRAME);
             if !self.overflowed {
                 self.overflowed =
                     !self

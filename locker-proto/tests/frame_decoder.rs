@@ -304,6 +304,32 @@ fn a_body_longer_than_a_frame_is_refused() {
 }
 
 #[test]
+fn a_babbling_node_never_makes_the_decoder_hold_more_than_a_frame() {
+    // A node stuck transmitting without a delimiter: kilobytes of noise.
+    let noise = [0x5Au8; 4096];
+    let mut decoder = Decoder::new();
+    for chunk in noise.chunks(64) {
+        assert_eq!(decoder.feed::<Command>(chunk), Feed::Consumed);
+        assert!(decoder.pending() <= MAX_FRAME);
+    }
+    // It stops at last: one error for the whole babble, then the next
+    // frame is read as usual.
+    let mut tail = vec![0x00];
+    tail.extend(wire(&unlock(6)));
+    match decoder.feed::<Command>(&tail) {
+        Feed::Error { error, remaining } => {
+            assert_eq!(error, FrameError::TooLong);
+            assert_eq!(decoder.pending(), 0);
+            match decoder.feed::<Command>(remaining) {
+                Feed::Frame { frame, .. } => assert_eq!(frame, unlock(6)),
+                other => panic!("{other:?}"),
+            }
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn decoder_reset_forgets_a_partial_frame() {
     let bytes = wire(&unlock(9));
     let mut decoder = Decoder::new();
