@@ -377,7 +377,7 @@ fn encode_with<'o, B: Serialize>(
 fn serialize_body<B: Serialize>(body: &B, out: &mut [u8]) -> Option<usize> {
     let room = out.len();
     let rest = postcard::serialize_with_flavor(body, BodyWriter { rest: out }).ok()?;
-    Some(room - rest)
+    room.checked_sub(rest)
 }
 
 /// A postcard output that writes byte by byte into what is left of a slice.
