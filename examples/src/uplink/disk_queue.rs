@@ -5,16 +5,9 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use locker_domain::uplink::{DeliveryConfig, QueueStats};
+use locker_domain::uplink::{Delivery, DeliveryConfig, QueueStats, Queued};
 use locker_proto::time::Instant;
 use locker_proto::uplink::{MAX_POSTCARD_LEN, MessageId, UpEnvelope};
-
-#[derive(Debug)]
-struct Entry {
-    message: UpEnvelope,
-    transmitted: bool,
-    acked: bool,
-}
 
 /// Upward messages waiting for the backend's acknowledgement, one file per
 /// message in a directory (`<id>.msg`, postcard), so they survive a gateway
@@ -23,20 +16,17 @@ struct Entry {
 /// A message is written to a temporary file, synced and renamed into place
 /// before [`push`](Self::push) returns, and its file is removed when the
 /// backend acknowledges it: after a crash or a power cut the directory holds
-/// every message not yet acknowledged, each whole. Delivery follows
-/// `locker_domain::uplink::OutboundQueue`: oldest first, at most
+/// every message not yet acknowledged, each whole. Delivery is
+/// `locker_domain::uplink::Delivery`, the state machine behind
+/// `OutboundQueue`: oldest first, at most
 /// [`DeliveryConfig::max_in_flight`] unacknowledged, everything
-/// unacknowledged again after a timeout or a lost link. Unlike it, the disk
-/// queue has no fixed capacity: a gateway offline for a week keeps a week
-/// of messages.
+/// unacknowledged again after a timeout or a lost link. Unlike
+/// `OutboundQueue`, the disk queue has no fixed capacity: a gateway offline
+/// for a week keeps a week of messages.
 #[derive(Debug)]
 pub struct DiskQueue {
     dir: PathBuf,
-    entries: VecDeque<Entry>,
-    config: DeliveryConfig,
-    sent: usize,
-    retry_at: Option<Instant>,
-    stats: QueueStats,
+    delivery: Delivery<VecDeque<Queued>>,
 }
 
 fn file_name(id: MessageId) -> String {
@@ -79,21 +69,10 @@ impl DiskQueue {
             }
         }
         found.sort_by_key(|m| m.id);
-        let entries = found
-            .into_iter()
-            .map(|message| Entry {
-                message,
-                transmitted: false,
-                acked: false,
-            })
-            .collect();
+        let entries = found.into_iter().map(Queued::new).collect();
         let queue = DiskQueue {
             dir: dir.to_path_buf(),
-            entries,
-            config,
-            sent: 0,
-            retry_at: None,
-            stats: QueueStats::default(),
+            delivery: Delivery::with_backlog(entries, config),
         };
         Ok((queue, bad))
     }
@@ -119,64 +98,37 @@ impl DiskQueue {
         drop(file);
         fs::rename(&temp, &path)?;
         File::open(&self.dir)?.sync_all()?;
-        self.entries.push_back(Entry {
-            message,
-            transmitted: false,
-            acked: false,
-        });
-        self.stats.queued += 1;
-        Ok(())
+        // A VecDeque always has room.
+        self.delivery.push(message).map_err(io::Error::other)
     }
 
     /// Messages not yet acknowledged.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.delivery.len()
     }
 
     /// Whether every message was acknowledged.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.delivery.is_empty()
     }
 
     /// Counters since the queue was opened.
     pub fn stats(&self) -> QueueStats {
-        self.stats
+        self.delivery.stats()
     }
 
     /// The highest id on disk, if any.
     pub fn last_id(&self) -> Option<MessageId> {
-        self.entries.back().map(|e| e.message.id)
-    }
-
-    fn in_flight(&self) -> usize {
-        self.entries
+        self.delivery
+            .backlog()
             .iter()
-            .take(self.sent)
-            .filter(|e| !e.acked)
-            .count()
+            .next_back()
+            .map(|e| e.message().id)
     }
 
     /// The next message to send, if the in-flight limit allows one.
     pub fn poll_transmit(&mut self, now: Instant) -> Option<UpEnvelope> {
-        if self.in_flight() >= usize::from(self.config.max_in_flight.max(1)) {
-            return None;
-        }
-        loop {
-            let entry = self.entries.get_mut(self.sent)?;
-            self.sent += 1;
-            if entry.acked {
-                continue;
-            }
-            if entry.transmitted {
-                self.stats.retransmissions += 1;
-            }
-            entry.transmitted = true;
-            self.stats.transmissions += 1;
-            if self.retry_at.is_none() {
-                self.retry_at = Some(now + self.config.retry_after);
-            }
-            return Some(entry.message.clone());
-        }
+        self.delivery.poll_transmit(now)
     }
 
     /// The backend acknowledged `id`: its file is removed. Returns whether
@@ -186,22 +138,10 @@ impl DiskQueue {
     /// The file could not be removed (it is then sent again after a restart,
     /// and the backend de-duplicates it).
     pub fn handle_ack(&mut self, id: MessageId, now: Instant) -> io::Result<bool> {
-        let Some(entry) = self
-            .entries
-            .iter_mut()
-            .find(|e| e.message.id == id && !e.acked)
-        else {
+        if !self.delivery.handle_ack(id, now) {
             return Ok(false);
-        };
-        entry.acked = true;
-        self.stats.acknowledged += 1;
-        let removed = fs::remove_file(self.dir.join(file_name(id)));
-        while self.entries.front().is_some_and(|e| e.acked) {
-            self.entries.pop_front();
-            self.sent = self.sent.saturating_sub(1);
         }
-        self.retry_at = (self.in_flight() > 0).then(|| now + self.config.retry_after);
-        match removed {
+        match fs::remove_file(self.dir.join(file_name(id))) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
             _ => Ok(true),
         }
@@ -209,20 +149,17 @@ impl DiskQueue {
 
     /// Sends everything unacknowledged again if the acknowledgement is overdue.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.retry_at.is_some_and(|at| at <= now) {
-            self.link_down();
-        }
+        self.delivery.handle_timeout(now);
     }
 
     /// The link was lost or came back: everything unacknowledged goes again.
     pub fn link_down(&mut self) {
-        self.sent = 0;
-        self.retry_at = None;
+        self.delivery.link_down();
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) has something to do.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.retry_at
+        self.delivery.poll_timeout()
     }
 }
 

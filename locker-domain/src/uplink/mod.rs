@@ -118,7 +118,9 @@ use crate::bank::{Alert, AuditRecord, Bank, Evidence, Notification, Policy, Stag
 
 pub use error::UplinkError;
 pub use locker_proto::uplink::{DedupWindow, Verdict};
-pub use outbox::{DeliveryConfig, OutboundQueue, OutboxError, QueueStats};
+pub use outbox::{
+    Backlog, Delivery, DeliveryConfig, OutboundQueue, OutboxError, QueueStats, Queued,
+};
 pub use state::{Extension, MAX_EXTENSIONS, PendingReset, UplinkState};
 
 use convert::AlertClass;

@@ -61,14 +61,112 @@ pub struct QueueStats {
     pub refused: u64,
 }
 
+/// A message waiting in a queue, with what delivery knows of it.
 #[derive(Clone, Debug)]
-struct Entry {
+pub struct Queued {
     message: UpEnvelope,
     transmitted: bool,
     acked: bool,
 }
 
-/// Upward messages waiting for the backend's acknowledgement, at most `CAP`.
+impl Queued {
+    /// A message not yet sent.
+    pub fn new(message: UpEnvelope) -> Self {
+        Queued {
+            message,
+            transmitted: false,
+            acked: false,
+        }
+    }
+
+    /// The message.
+    pub fn message(&self) -> &UpEnvelope {
+        &self.message
+    }
+}
+
+/// Where a [`Delivery`] keeps its messages, oldest first: a fixed
+/// `heapless::Deque` on `no_std` ([`OutboundQueue`]), a growable
+/// `VecDeque` with feature `std` (a gateway's disk-backed queue keeps its
+/// index in one).
+pub trait Backlog {
+    /// Appends `entry`; `false` if there is no room (`entry` is dropped).
+    fn push_back(&mut self, entry: Queued) -> bool;
+    /// Removes the oldest entry.
+    fn pop_front(&mut self) -> Option<Queued>;
+    /// Entries held.
+    fn len(&self) -> usize;
+    /// Whether no entry is held.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The entries, oldest first.
+    fn iter(&self) -> impl DoubleEndedIterator<Item = &Queued>;
+    /// The entries, oldest first, to update.
+    fn iter_mut(&mut self) -> impl Iterator<Item = &mut Queued>;
+}
+
+impl<const CAP: usize> Backlog for Deque<Queued, CAP> {
+    fn push_back(&mut self, entry: Queued) -> bool {
+        Deque::push_back(self, entry).is_ok()
+    }
+    fn pop_front(&mut self) -> Option<Queued> {
+        Deque::pop_front(self)
+    }
+    fn len(&self) -> usize {
+        Deque::len(self)
+    }
+    fn iter(&self) -> impl DoubleEndedIterator<Item = &Queued> {
+        Deque::iter(self)
+    }
+    fn iter_mut(&mut self) -> impl Iterator<Item = &mut Queued> {
+        Deque::iter_mut(self)
+    }
+}
+
+#[cfg(feature = "std")]
+impl Backlog for std::collections::VecDeque<Queued> {
+    fn push_back(&mut self, entry: Queued) -> bool {
+        std::collections::VecDeque::push_back(self, entry);
+        true
+    }
+    fn pop_front(&mut self) -> Option<Queued> {
+        std::collections::VecDeque::pop_front(self)
+    }
+    fn len(&self) -> usize {
+        std::collections::VecDeque::len(self)
+    }
+    fn iter(&self) -> impl DoubleEndedIterator<Item = &Queued> {
+        std::collections::VecDeque::iter(self)
+    }
+    fn iter_mut(&mut self) -> impl Iterator<Item = &mut Queued> {
+        std::collections::VecDeque::iter_mut(self)
+    }
+}
+
+/// At-least-once, in-order delivery of upward messages held in a
+/// [`Backlog`]: the one delivery state machine behind [`OutboundQueue`] and
+/// any other store a gateway keeps its messages in.
+///
+/// [`poll_transmit`](Self::poll_transmit) hands out messages oldest first,
+/// at most [`DeliveryConfig::max_in_flight`] unacknowledged at a time; an
+/// acknowledgement ([`handle_ack`](Self::handle_ack)) forgets a message; a
+/// timeout ([`handle_timeout`](Self::handle_timeout)) or a lost link
+/// ([`link_down`](Self::link_down)) sends everything unacknowledged again,
+/// oldest first. A full backlog refuses a new message with
+/// [`OutboxError::Full`] and counts it: nothing is dropped silently.
+#[derive(Clone, Debug)]
+pub struct Delivery<B> {
+    entries: B,
+    config: DeliveryConfig,
+    /// Entries `..sent` were transmitted since the last rewind.
+    sent: usize,
+    retry_at: Option<Instant>,
+    stats: QueueStats,
+}
+
+/// Upward messages waiting for the backend's acknowledgement, at most `CAP`:
+/// a [`Delivery`] over a fixed `heapless::Deque`.
 ///
 /// Delivery is at least once and in order: [`poll_transmit`](Self::poll_transmit)
 /// hands out messages oldest first, at most
@@ -99,20 +197,12 @@ struct Entry {
 /// assert_eq!(queue.poll_transmit(now).map(|m| m.id), Some(MessageId(2)));
 /// # Ok::<(), locker_domain::uplink::OutboxError>(())
 /// ```
-#[derive(Clone, Debug)]
-pub struct OutboundQueue<const CAP: usize> {
-    entries: Deque<Entry, CAP>,
-    config: DeliveryConfig,
-    /// Entries `..sent` were transmitted since the last rewind.
-    sent: usize,
-    retry_at: Option<Instant>,
-    stats: QueueStats,
-}
+pub type OutboundQueue<const CAP: usize> = Delivery<Deque<Queued, CAP>>;
 
-impl<const CAP: usize> OutboundQueue<CAP> {
+impl<const CAP: usize> Delivery<Deque<Queued, CAP>> {
     /// An empty queue.
     pub const fn new(config: DeliveryConfig) -> Self {
-        OutboundQueue {
+        Delivery {
             entries: Deque::new(),
             config,
             sent: 0,
@@ -127,30 +217,45 @@ impl<const CAP: usize> OutboundQueue<CAP> {
         }
     }
 
+    /// Room for this many more messages.
+    pub fn free(&self) -> usize {
+        CAP - self.entries.len()
+    }
+}
+
+impl<B: Backlog> Delivery<B> {
+    /// Delivery of the messages already in `entries` (say, reloaded from
+    /// disk after a restart), none of them sent yet, and of those pushed
+    /// later.
+    pub fn with_backlog(entries: B, config: DeliveryConfig) -> Self {
+        Delivery {
+            entries,
+            config,
+            sent: 0,
+            retry_at: None,
+            stats: QueueStats::default(),
+        }
+    }
+
+    /// The messages held, with their delivery state.
+    pub fn backlog(&self) -> &B {
+        &self.entries
+    }
+
     /// Appends a message.
     ///
     /// # Errors
     /// [`OutboxError::Full`]; the message is not queued and the refusal counted.
     pub fn push(&mut self, message: UpEnvelope) -> Result<(), OutboxError> {
-        match self.entries.push_back(Entry {
-            message,
-            transmitted: false,
-            acked: false,
-        }) {
-            Ok(()) => {
-                self.stats.queued += 1;
-                Ok(())
-            }
-            Err(_) => {
-                self.stats.refused += 1;
-                Err(OutboxError::Full { capacity: CAP })
-            }
+        if self.entries.push_back(Queued::new(message)) {
+            self.stats.queued += 1;
+            Ok(())
+        } else {
+            self.stats.refused += 1;
+            Err(OutboxError::Full {
+                capacity: self.entries.len(),
+            })
         }
-    }
-
-    /// Room for this many more messages.
-    pub fn free(&self) -> usize {
-        CAP - self.entries.len()
     }
 
     /// Messages not yet acknowledged.
@@ -217,7 +322,7 @@ impl<const CAP: usize> OutboundQueue<CAP> {
         };
         entry.acked = true;
         self.stats.acknowledged += 1;
-        while self.entries.front().is_some_and(|e| e.acked) {
+        while self.entries.iter().next().is_some_and(|e| e.acked) {
             self.entries.pop_front();
             self.sent = self.sent.saturating_sub(1);
         }
@@ -230,17 +335,13 @@ impl<const CAP: usize> OutboundQueue<CAP> {
     /// overdue. Calling it early is harmless.
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.retry_at.is_some_and(|at| at <= now) {
-            self.rewind();
+            self.link_down();
         }
     }
 
     /// The link is gone (or came back after being gone): everything
     /// unacknowledged goes again, oldest first.
     pub fn link_down(&mut self) {
-        self.rewind();
-    }
-
-    fn rewind(&mut self) {
         self.sent = 0;
         self.retry_at = None;
     }
