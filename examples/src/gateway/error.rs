@@ -73,6 +73,20 @@ pub enum GatewayError {
     CorruptCounters(PathBuf),
 }
 
+impl From<locker_domain::gateway::GatewayError> for GatewayError {
+    fn from(e: locker_domain::gateway::GatewayError) -> Self {
+        use locker_domain::gateway::GatewayError as Core;
+        match e {
+            Core::Bank(e) => GatewayError::Bank(e),
+            Core::Uplink(e) => GatewayError::Uplink(e),
+            Core::Link(e) => GatewayError::Nodes(e.to_string()),
+            // Not reachable from this program (it gives the backend's
+            // messages only to a gateway with an uplink); named, not hidden.
+            other => GatewayError::Nodes(other.to_string()),
+        }
+    }
+}
+
 impl GatewayError {
     pub(crate) fn file(action: &'static str, path: &std::path::Path, source: io::Error) -> Self {
         GatewayError::File {

@@ -8,6 +8,7 @@ use locker_domain::bank::{
     Alert, CodeOutcome, CompartmentView, Notification, NotificationKind, Reservation,
     SnapshotRequest,
 };
+use locker_domain::gateway::GatewayOutput;
 use locker_proto::{CompartmentId, FirmwareVersion, NodeAddr};
 
 /// Something for a courier, recipient, staff or the operator.
@@ -31,6 +32,48 @@ pub enum Notice {
     },
     /// Something the operator should look at; the gateway carries on.
     Warning(String),
+}
+
+impl Notice {
+    /// The notice for a gateway output that is only told, not carried out
+    /// (`None` for the outputs the shell carries out: frames, files, the
+    /// outbound queue, reboots).
+    pub fn of(output: GatewayOutput) -> Option<Notice> {
+        Some(match output {
+            GatewayOutput::Notification(n) => Notice::Notification(n),
+            GatewayOutput::Alert(a) => Notice::Alert(a),
+            GatewayOutput::Snapshot(s) => Notice::SnapshotRequested(s),
+            GatewayOutput::BackendSnapshot {
+                compartment,
+                request,
+            } => Notice::Warning(format!(
+                "the backend wants a camera snapshot of {compartment} ({request}); this gateway has no camera"
+            )),
+            GatewayOutput::NodeGreeted {
+                node,
+                firmware,
+                uptime_ms,
+                ..
+            } => Notice::NodeGreeted {
+                node,
+                firmware,
+                uptime_ms,
+            },
+            GatewayOutput::NodeLost(node) => Notice::Warning(format!(
+                "{node} stopped answering; trying it again every few seconds"
+            )),
+            GatewayOutput::NodeBack(node) => {
+                Notice::Warning(format!("{node} answers again; asking it for full status"))
+            }
+            GatewayOutput::NodeInputRefused { node, error } => {
+                Notice::Warning(format!("the bank refused a report of {node}: {error}"))
+            }
+            GatewayOutput::BackendCommand { node, command } => {
+                Notice::Warning(format!("the backend asked for {command:?} of {node}"))
+            }
+            _ => return None,
+        })
+    }
 }
 
 /// The digits of a pickup code as the recipient types them.

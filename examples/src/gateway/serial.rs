@@ -115,6 +115,31 @@ impl SerialLine {
             .map_err(|e| GatewayError::Serial(e.into()))
     }
 
+    /// One read of the port, waiting at most its read timeout: the bytes
+    /// that came (none when the line was quiet).
+    ///
+    /// # Errors
+    ///
+    /// [`GatewayError::Serial`] when the port fails.
+    pub fn read<'b>(&mut self, buf: &'b mut [u8]) -> Result<&'b [u8], GatewayError> {
+        let n = match self.port.read(buf) {
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::TimedOut
+                        | io::ErrorKind::WouldBlock
+                        | io::ErrorKind::Interrupted
+                ) =>
+            {
+                0
+            }
+            Err(e) => return Err(GatewayError::Serial(e)),
+        };
+        self.stats.bytes_in += n as u64;
+        Ok(buf.get(..n).unwrap_or_default())
+    }
+
     /// Counters so far.
     pub fn stats(&self) -> LineStats {
         self.stats

@@ -1,19 +1,17 @@
-//! The gateway's end of the uplink: the bridge, the disk queue and the
-//! transport, glued to the bank.
+//! The gateway's end of the uplink: its files, the disk queue and the
+//! transport.
 
 use std::path::{Path, PathBuf};
 
 use locker_domain::bank::Policy;
 use locker_domain::uplink::{
-    DeliveryConfig, GatewayAction, Handled, Uplink, UplinkConfig, UplinkError, UplinkState,
-    policy_from_config, policy_to_config,
+    DeliveryConfig, Uplink, UplinkConfig, UplinkState, policy_from_config, policy_to_config,
 };
 use locker_proto::time::{Duration, Instant};
-use locker_proto::uplink::{BusStats, DownEnvelope, PolicyConfig};
+use locker_proto::uplink::{DownEnvelope, MessageId, PolicyConfig, UpEnvelope};
 use locker_proto::{FirmwareVersion, ResetReason};
-use rand_core::RngCore;
 
-use super::{GatewayBank, GatewayError, Notice, StateFile};
+use super::{GatewayError, Notice, StateFile};
 use crate::uplink::{DiskQueue, Encoding, Transport, TransportEvent};
 
 /// The gateway software's version, as the boot notification reports it.
@@ -74,10 +72,10 @@ impl UplinkSettings {
     }
 }
 
-/// The bridge, the queue and the transport.
+/// The uplink's files, its outbound queue and the transport. The bridge
+/// itself ([`Uplink`]) runs inside the gateway machine.
 #[derive(Debug)]
 pub(crate) struct UplinkGlue {
-    pub(crate) uplink: Uplink,
     queue: DiskQueue,
     transport: Box<dyn Transport>,
     state: StateFile,
@@ -95,15 +93,15 @@ fn read_number(path: &Path) -> Result<u32, GatewayError> {
 }
 
 impl UplinkGlue {
-    /// Opens the uplink's files, moves the epoch on and sends the boot
-    /// notification (into the queue).
+    /// Opens the uplink's files and moves the epoch on. Returns the glue,
+    /// the bridge restored from its state, and why the gateway started as
+    /// far as the files can tell (a clean stop leaves a marker).
     pub(crate) fn open(
         settings: &UplinkSettings,
         transport: Box<dyn Transport>,
-        bank: &GatewayBank,
         now: Instant,
         notices: &mut std::collections::VecDeque<Notice>,
-    ) -> Result<Self, GatewayError> {
+    ) -> Result<(Self, Uplink, ResetReason), GatewayError> {
         let dir = settings.dir.clone();
         std::fs::create_dir_all(&dir)
             .map_err(|e| GatewayError::file("cannot create uplink directory", &dir, e))?;
@@ -146,9 +144,7 @@ impl UplinkGlue {
         } else {
             ResetReason::Unknown
         };
-        uplink.boot(bank, reason, now)?;
-        let mut glue = UplinkGlue {
-            uplink,
+        let glue = UplinkGlue {
             queue,
             transport,
             state,
@@ -156,43 +152,28 @@ impl UplinkGlue {
             encoding: settings.encoding,
             link_up: false,
         };
-        glue.flush()?;
-        Ok(glue)
+        Ok((glue, uplink, reason))
     }
 
-    /// Runs `feed` on the bridge, emptying its output into the queue first
-    /// if it has no room.
-    pub(crate) fn feed(
-        &mut self,
-        mut feed: impl FnMut(&mut Uplink) -> Result<(), UplinkError>,
-    ) -> Result<(), GatewayError> {
-        match feed(&mut self.uplink) {
-            Err(UplinkError::OutputFull) => {
-                self.flush()?;
-                feed(&mut self.uplink)?;
-            }
-            other => other?,
-        }
+    /// An upward message into the disk queue.
+    pub(crate) fn push(&mut self, message: UpEnvelope) -> Result<(), GatewayError> {
+        let dir = self.dir.join("queue");
+        self.queue
+            .push(message)
+            .map_err(|e| GatewayError::file("cannot write uplink message to", &dir, e))
+    }
+
+    /// The backend acknowledged `id`: it leaves the queue.
+    pub(crate) fn acknowledged(&mut self, id: MessageId, now: Instant) -> Result<(), GatewayError> {
+        let dir = self.dir.join("queue");
+        self.queue
+            .handle_ack(id, now)
+            .map_err(|e| GatewayError::file("cannot remove acknowledged message from", &dir, e))?;
         Ok(())
     }
 
-    /// The bridge's messages into the disk queue, its state to its file.
-    pub(crate) fn flush(&mut self) -> Result<(), GatewayError> {
-        while let Some(message) = self.uplink.poll_upward() {
-            let dir = self.dir.join("queue");
-            self.queue
-                .push(message)
-                .map_err(|e| GatewayError::file("cannot write uplink message to", &dir, e))?;
-        }
-        if self.uplink.poll_persist() {
-            self.persist_state()?;
-        }
-        self.uplink.set_backlog(self.queue.len());
-        Ok(())
-    }
-
-    pub(crate) fn persist_state(&mut self) -> Result<(), GatewayError> {
-        let json = serde_json::to_vec(self.uplink.state()).unwrap_or_default();
+    pub(crate) fn persist_state(&mut self, state: &UplinkState) -> Result<(), GatewayError> {
+        let json = serde_json::to_vec(state).unwrap_or_default();
         self.state.replace(&json)
     }
 
@@ -203,23 +184,18 @@ impl UplinkGlue {
     }
 
     /// A clean stop: the next start reports `PowerOn` rather than `Unknown`.
-    pub(crate) fn mark_clean_stop(&mut self) -> Result<(), GatewayError> {
-        self.flush()?;
-        self.persist_state()?;
+    pub(crate) fn mark_clean_stop(&mut self, state: &UplinkState) -> Result<(), GatewayError> {
+        self.persist_state(state)?;
         StateFile::new(self.dir.join("clean-stop")).replace(b"")
     }
 
-    /// Link events and requests in, timers, queue out. Returns the actions
-    /// for the gateway to carry out.
-    pub(crate) fn exchange<R: RngCore + ?Sized>(
+    /// What the transport brought: link changes are handled here, messages
+    /// from the backend are returned decoded (undecodable ones as warnings).
+    pub(crate) fn receive(
         &mut self,
-        bank: &mut GatewayBank,
-        rng: &mut R,
-        bus: BusStats,
-        now: Instant,
         notices: &mut std::collections::VecDeque<Notice>,
-    ) -> Result<Vec<GatewayAction>, GatewayError> {
-        self.uplink.set_bus_stats(bus);
+    ) -> Vec<DownEnvelope> {
+        let mut messages = Vec::new();
         while let Some(event) = self.transport.poll() {
             match event {
                 TransportEvent::Up => {
@@ -231,23 +207,17 @@ impl UplinkGlue {
                     self.link_up = false;
                     self.queue.link_down();
                 }
-                TransportEvent::Message(payload) => {
-                    match self
-                        .encoding
-                        .decode::<locker_proto::uplink::Downward>(&payload)
-                    {
-                        Ok(message) => self.handle(bank, rng, &message, now)?,
-                        Err(e) => notices.push_back(Notice::Warning(format!("uplink: {e}"))),
-                    }
-                }
+                TransportEvent::Message(payload) => match self.encoding.decode(&payload) {
+                    Ok(message) => messages.push(message),
+                    Err(e) => notices.push_back(Notice::Warning(format!("uplink: {e}"))),
+                },
             }
         }
-        self.uplink.handle_timeout(bank, now);
-        let mut actions = Vec::new();
-        while let Some(action) = self.uplink.poll_action() {
-            actions.push(action);
-        }
-        self.flush()?;
+        messages
+    }
+
+    /// Sends what the queue has due while the link is up.
+    pub(crate) fn transmit(&mut self, now: Instant) {
         self.queue.handle_timeout(now);
         while self.link_up {
             let Some(message) = self.queue.poll_transmit(now) else {
@@ -262,38 +232,6 @@ impl UplinkGlue {
                 self.queue.link_down();
             }
         }
-        Ok(actions)
-    }
-
-    fn handle<R: RngCore + ?Sized>(
-        &mut self,
-        bank: &mut GatewayBank,
-        rng: &mut R,
-        message: &DownEnvelope,
-        now: Instant,
-    ) -> Result<(), GatewayError> {
-        let now = now.max(bank.now());
-        for _ in 0..3 {
-            match self.uplink.handle_downward(bank, message, rng, now) {
-                Ok(Handled::Ack(id)) => {
-                    let dir = self.dir.join("queue");
-                    self.queue.handle_ack(id, now).map_err(|e| {
-                        GatewayError::file("cannot remove acknowledged message from", &dir, e)
-                    })?;
-                    return Ok(());
-                }
-                Ok(_) => {
-                    // The answer is on disk before the request counts as done.
-                    return self.flush();
-                }
-                Err(UplinkError::OutputFull) => self.flush()?,
-                // The bank's queues drain in the gateway's next pump; the
-                // backend repeats the request, which is then carried out.
-                Err(UplinkError::BankBusy(_)) => return Ok(()),
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(())
     }
 
     /// Messages waiting for the backend.

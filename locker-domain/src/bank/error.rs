@@ -25,6 +25,21 @@ pub enum Queue {
     Snapshots,
 }
 
+/// Why a bank takes no new parcels for a while
+/// ([`Bank::set_deposits_closed`](super::Bank::set_deposits_closed)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum DepositsClosed {
+    /// The backend asked for a gateway reset: door sessions under way
+    /// finish, then the gateway restarts.
+    #[error("a restart of the gateway is under way")]
+    Resetting,
+    /// The backend made the whole bank unavailable.
+    #[error("the operator made the bank unavailable")]
+    Unavailable,
+}
+
 /// Why the bank refused an input. The bank's books are unchanged whenever one
 /// of these is returned. The security refusals ([`BankError::RemoteOpen`],
 /// and [`BankError::TokenRefused`] for a well-formed token) are the one
@@ -93,6 +108,9 @@ pub enum BankError {
         /// When the reader accepts again, if this refusal locked it.
         locked_until: Option<Instant>,
     },
+    /// The bank takes no new parcels right now; see [`DepositsClosed`].
+    #[error("the bank takes no new parcels right now ({0}): please try again in a few minutes")]
+    DepositsClosed(DepositsClosed),
     /// The power is nearly gone; only persistence and shutdown remain.
     #[error("the bank is shutting down on a critical battery: try again when power is back")]
     ShuttingDown,

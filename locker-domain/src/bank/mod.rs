@@ -172,7 +172,7 @@ use rand_core::RngCore;
 pub use alert::{Alert, AlertKind, Evidence, SnapshotRef, SnapshotRequest};
 pub use allocation::{AllocationError, Fit, MAX_SHAPES, ParcelNeeds};
 pub use audit::{Actor, AuditEvent, AuditRecord, ServiceReason, StaffId};
-pub use error::{BankError, Queue};
+pub use error::{BankError, DepositsClosed, Queue};
 pub use keys::{BankId, BankKeys, KEY_LEN, TAG_LEN};
 pub use layout::{Compartment, CompartmentFlags, Layout, LayoutError};
 pub use notification::{Notification, NotificationKind};
@@ -334,6 +334,7 @@ pub struct Bank<const N: usize, const K: usize = 4> {
     snapshots: Deque<SnapshotRequest, SNAPSHOT_QUEUE>,
     persist: Option<PersistReason>,
     power: PowerState,
+    deposits_closed: Option<DepositsClosed>,
     wall: Option<(NaiveDateTime, Instant)>,
     latest: Instant,
     next_seq: u64,
@@ -390,6 +391,7 @@ impl<const N: usize, const K: usize> Bank<N, K> {
             snapshots: Deque::new(),
             persist: None,
             power: PowerState::MAINS,
+            deposits_closed: None,
             wall: None,
             latest: Instant::ZERO,
             next_seq: 0,
@@ -906,6 +908,9 @@ impl<const N: usize, const K: usize> Bank<N, K> {
     }
 
     fn check_deposits_allowed(&self) -> Result<(), BankError> {
+        if let Some(reason) = self.deposits_closed {
+            return Err(BankError::DepositsClosed(reason));
+        }
         if self.power.critical() {
             return Err(BankError::ShuttingDown);
         }
@@ -916,6 +921,24 @@ impl<const N: usize, const K: usize> Bank<N, K> {
             return Err(AllocationError::LowBattery { charge_percent }.into());
         }
         Ok(())
+    }
+
+    /// Closes the bank to new parcels (`Some`) or opens it again (`None`):
+    /// while closed, [`reserve`](Self::reserve),
+    /// [`reserve_with_code_hash`](Self::reserve_with_code_hash) and
+    /// [`start_deposit`](Self::start_deposit) are refused with
+    /// [`BankError::DepositsClosed`]. Door sessions under way, pickups and
+    /// staff actions go on. The gateway keeps this in step with its uplink
+    /// (a reset under way, the backend made the bank unavailable); it is not
+    /// part of the snapshot, because its causes are persisted where they live.
+    pub fn set_deposits_closed(&mut self, closed: Option<DepositsClosed>) {
+        self.deposits_closed = closed;
+    }
+
+    /// Why the bank takes no new parcels, if it was closed with
+    /// [`set_deposits_closed`](Self::set_deposits_closed).
+    pub fn deposits_closed(&self) -> Option<DepositsClosed> {
+        self.deposits_closed
     }
 
     /// Cancels a reservation before the deposit; the compartment is free again.

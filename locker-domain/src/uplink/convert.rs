@@ -15,8 +15,8 @@ use crate::bank::codes::{CodeError, MAX_CODE_DIGITS, MIN_CODE_DIGITS, PickupCode
 use crate::bank::health::HealthIssue;
 use crate::bank::{
     Actor, AlertKind, AllocationError, AuditEvent, BankError, Compartment, CompartmentFlags,
-    Evidence, Fit, NotificationKind, ParcelKind, ParcelNeeds, Policy, Purpose, QuietHours,
-    RemoteOpenError, ServiceReason, Stage,
+    DepositsClosed, Evidence, Fit, NotificationKind, ParcelKind, ParcelNeeds, Policy, Purpose,
+    QuietHours, RemoteOpenError, ServiceReason, Stage,
 };
 
 pub(crate) fn actor(a: Actor) -> wire::Actor {
@@ -499,6 +499,8 @@ pub(crate) fn error_code(e: &BankError) -> wire::ErrorCode {
         },
         BankError::WrongCode => C::NotAuthorized,
         BankError::ShuttingDown => C::ShuttingDown,
+        BankError::DepositsClosed(DepositsClosed::Resetting) => C::ResetInProgress,
+        BankError::DepositsClosed(DepositsClosed::Unavailable) => C::Unavailable,
         _ => C::InternalError,
     }
 }

@@ -378,6 +378,12 @@ impl<const NODES: usize> Master<NODES> {
             .any(|p| p.addr == node && p.user.is_some())
     }
 
+    /// Whether a frame is on its way or awaits its answer: the bus is the
+    /// master's until the answer comes or the wait times out.
+    pub fn has_request_in_flight(&self) -> bool {
+        self.in_flight.is_some()
+    }
+
     /// Whether `node` is currently considered lost.
     pub fn is_lost(&self, node: NodeAddr) -> bool {
         self.peers.iter().any(|p| p.addr == node && p.lost)

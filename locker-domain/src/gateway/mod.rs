@@ -1,0 +1,873 @@
+//! The whole gateway of a locker bank as one sans-IO machine.
+//!
+//! A [`Gateway`] owns the [`Bank`] (the books), the bus [`Master`] (the
+//! link layer to the compartment nodes), an optional [`Uplink`] (the
+//! backend), the queue of commands waiting for each node and the greeting
+//! of every node before its first command. A program around it (the Linux
+//! gateway, the simulator, a test) owns only I/O: the serial port, files,
+//! clocks, the console, the MQTT client. It reads no clock and touches no
+//! port, as quinn-proto's `Connection` is to the `quinn` crate.
+//!
+//! ```text
+//!  serial bytes ─► handle_bytes ─► Master ─► Bank ◄─ reserve, enter_code, staff_open…
+//!  backend msg  ─► handle_downward ─► Uplink ─┘  │
+//!  UPS          ─► handle_power                  │ poll(now)
+//!  timers       ─► handle_timeout                ▼
+//!        Transmit │ Persist │ Audit │ Notification │ Alert │ Snapshot │ Upward │ Reboot …
+//! ```
+//!
+//! # What the gateway guarantees
+//!
+//! - **Nothing signed leaves before its counter is stored.** A signed
+//!   command waits until [`Persist::Counter`] was confirmed with
+//!   [`Gateway::counter_persisted`], so a restarted gateway never reuses a
+//!   counter.
+//! - **The snapshot comes before the audit records it holds**
+//!   ([`Persist::Bank`] before [`GatewayOutput::Audit`]), so the audit log
+//!   never names a state the books on disk do not have.
+//! - **Every node is greeted** with a ping before its first bank command:
+//!   after the gateway starts, after the node reports a restart and when a
+//!   lost node answers again (see `sessions.rs` for why).
+//! - **The uplink sees every bank output.** Each audit record, alert and
+//!   notification the shell gets is also projected onto the uplink, whose
+//!   messages come out as [`GatewayOutput::Upward`].
+//! - **Bad input changes nothing.** A frame that does not decode is counted
+//!   ([`GatewayStats::bad_frames`]); a node report the bank refuses comes
+//!   out as [`GatewayOutput::NodeInputRefused`]; a bank call refused
+//!   returns its typed error with the books unchanged.
+//!
+//! # Example
+//!
+//! A gateway for one node with one compartment greets the node first:
+//!
+//! ```
+//! use locker_domain::bank::{Bank, BankId, BankKeys, Compartment, Layout, Policy};
+//! use locker_domain::gateway::{Gateway, GatewayOutput};
+//! use locker_proto::link::MasterConfig;
+//! use locker_proto::time::Instant;
+//! use locker_proto::{Channel, Command, CompartmentId, Dimensions, NodeAddr, SizeClass};
+//!
+//! let small = Compartment::new(CompartmentId(1), NodeAddr(1), Channel(0), SizeClass::Small,
+//!     Dimensions::new(420, 80, 600));
+//! let keys = BankKeys::derive(BankId(7), b"the secret this bank shares with its backend");
+//! let bank = Bank::<8>::new(Layout::new(&[small])?, Policy::default(), keys)?;
+//! let now = Instant::from_secs(1);
+//! let mut gateway = Gateway::<8, 4>::new(bank, MasterConfig::default(), now)?;
+//!
+//! let mut sent = Vec::new();
+//! while let Some(output) = gateway.poll(now) {
+//!     if let GatewayOutput::Transmit(frame) = output {
+//!         sent.push(frame.frame.body);
+//!     }
+//! }
+//! assert_eq!(sent, [Command::Ping]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod error;
+mod output;
+mod sessions;
+
+use chrono::NaiveDateTime;
+use locker_proto::frame::{Authenticated, Decoder, Feed, Frame};
+use locker_proto::link::{LinkStats, Master, MasterConfig, MasterEvent};
+use locker_proto::time::{Duration, Instant};
+use locker_proto::uplink::{BusStats, DownEnvelope, EnvelopeHeader};
+use locker_proto::{Command, CompartmentId, Event, FaultCode, NodeAddr, PowerStatus, Report};
+use rand_core::RngCore;
+
+use crate::bank::codes::KeypadId;
+use crate::bank::{
+    Actor, Bank, BankError, CodeOutcome, CommandOutcome, DepositsClosed, OpenAll, ParcelKind,
+    ParcelNeeds, PersistError, RemoteOpen, Reservation, StaffId,
+};
+use crate::uplink::{GatewayAction, Handled, Uplink, UplinkState};
+
+pub use error::GatewayError;
+pub use output::{GatewayOutput, GatewayStats, Persist};
+pub use sessions::COMMAND_QUEUE;
+
+use sessions::Sessions;
+
+/// The gateway of a bank of up to `N` compartments on a bus of up to
+/// `NODES` nodes. See the [module documentation](self) for what it owns.
+///
+/// # Methods, by kind
+///
+/// - **Getters** ([`bank`](Self::bank), [`link`](Self::link),
+///   [`uplink`](Self::uplink), [`stats`](Self::stats),
+///   [`is_idle`](Self::is_idle), [`snapshot`](Self::snapshot)…) change
+///   nothing.
+/// - **`handle_*`** take what happened outside: bytes or a frame from the
+///   bus ([`handle_bytes`](Self::handle_bytes),
+///   [`handle_frame`](Self::handle_frame)), a backend message
+///   ([`handle_downward`](Self::handle_downward)), the power supply
+///   ([`handle_power`](Self::handle_power)), time
+///   ([`handle_timeout`](Self::handle_timeout)). Calling `handle_timeout`
+///   early does nothing harmful.
+/// - **Bank calls** are the people at the bank: [`reserve`](Self::reserve),
+///   [`start_deposit`](Self::start_deposit), [`enter_code`](Self::enter_code),
+///   [`staff_open`](Self::staff_open) and the other staff actions. Each
+///   returns the bank's answer; a refusal changes nothing.
+/// - **Confirmations** tell the gateway the shell did what it was asked:
+///   [`counter_persisted`](Self::counter_persisted),
+///   [`persisted_for_reboot`](Self::persisted_for_reboot).
+/// - **`poll*`**: [`poll`](Self::poll) yields the next thing to do;
+///   [`poll_timeout`](Self::poll_timeout) when to call `handle_timeout`.
+///
+/// # The order to poll in
+///
+/// After every `handle_*`, bank call and confirmation, call
+/// [`poll`](Self::poll) until it returns `None`, carrying out each output as
+/// it comes (a [`GatewayOutput::Persist`] before asking for the next one);
+/// then sleep until [`poll_timeout`](Self::poll_timeout) or the next input.
+/// A bank call made before the outputs were drained may be refused with
+/// [`BankError::OutputFull`] having changed nothing: drain and call again.
+#[derive(Debug)]
+pub struct Gateway<const N: usize, const NODES: usize> {
+    bank: Bank<N>,
+    master: Master<NODES>,
+    uplink: Option<Uplink>,
+    decoder: Decoder,
+    sessions: Sessions<NODES>,
+    /// A master event the bank had no room for yet.
+    held: Option<MasterEvent>,
+    stats: GatewayStats,
+}
+
+impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
+    /// A gateway around `bank` (new or restored), bus master of every node
+    /// in the bank's layout, each of which it greets before its first
+    /// command. Give nodes their keys with [`set_node_key`](Self::set_node_key)
+    /// and the backend with [`start_uplink`](Self::start_uplink) before the
+    /// first [`poll`](Self::poll).
+    ///
+    /// # Errors
+    /// [`GatewayError::Link`] when the layout has more nodes than `NODES` or
+    /// a node address the bus cannot have.
+    pub fn new(bank: Bank<N>, link: MasterConfig, now: Instant) -> Result<Self, GatewayError> {
+        let mut master = Master::new(link);
+        let mut sessions = Sessions::new();
+        for node in bank.layout().nodes() {
+            master.add_node(node, now)?;
+            sessions.greet(node);
+        }
+        Ok(Gateway {
+            bank,
+            master,
+            uplink: None,
+            decoder: Decoder::new(),
+            sessions,
+            held: None,
+            stats: GatewayStats::default(),
+        })
+    }
+
+    /// Signs the commands to `node` that need a tag with `key`, resuming
+    /// its counter after `stored`, the reservation last stored for it (0 for
+    /// a node never used with this key), and accepts answers to them only
+    /// with a valid tag.
+    ///
+    /// # Errors
+    /// [`GatewayError::Link`] for a node not in the layout.
+    #[cfg(feature = "auth")]
+    pub fn set_node_key(
+        &mut self,
+        node: NodeAddr,
+        key: locker_proto::NodeKey,
+        stored: u64,
+    ) -> Result<(), GatewayError> {
+        self.master.set_key(node, key, stored)?;
+        Ok(())
+    }
+
+    /// Connects the backend: `uplink` (restored from its state, numbering
+    /// its messages in a new epoch) sends its boot notification, naming
+    /// `reason` unless the last run ended with a reset the backend asked
+    /// for. From now on every bank output is projected upward.
+    ///
+    /// # Errors
+    /// [`GatewayError::Uplink`] if the uplink's output is full (drain
+    /// [`poll`](Self::poll) and call again).
+    pub fn start_uplink(
+        &mut self,
+        mut uplink: Uplink,
+        reason: locker_proto::ResetReason,
+        now: Instant,
+    ) -> Result<(), GatewayError> {
+        uplink.boot(&self.bank, reason, now)?;
+        self.uplink = Some(uplink);
+        self.sync_deposits_closed();
+        Ok(())
+    }
+
+    // ----- getters ---------------------------------------------------------
+
+    /// The bank, for its books, views and statistics.
+    pub fn bank(&self) -> &Bank<N> {
+        &self.bank
+    }
+
+    /// The bus master, for its statistics and node states.
+    pub fn link(&self) -> &Master<NODES> {
+        &self.master
+    }
+
+    /// The bus statistics.
+    pub fn link_stats(&self) -> LinkStats {
+        self.master.stats()
+    }
+
+    /// The uplink, if the gateway has one.
+    pub fn uplink(&self) -> Option<&Uplink> {
+        self.uplink.as_ref()
+    }
+
+    /// The uplink's state to persist ([`Persist::Uplink`]), if the gateway
+    /// has an uplink.
+    pub fn uplink_state(&self) -> Option<&UplinkState> {
+        self.uplink.as_ref().map(Uplink::state)
+    }
+
+    /// The gateway's own counters.
+    pub fn stats(&self) -> GatewayStats {
+        self.stats
+    }
+
+    /// Whether `node` answered its greeting and may take bank commands.
+    pub fn is_greeted(&self, node: NodeAddr) -> bool {
+        self.sessions.is_greeted(node)
+    }
+
+    /// Commands waiting for their node.
+    pub fn commands_waiting(&self) -> usize {
+        self.sessions.waiting()
+    }
+
+    /// Whether the bus has nothing to carry but idle polls: no greeting or
+    /// command waiting, no request outstanding, no node event held back.
+    /// A simulator may skip ahead in time while this holds.
+    pub fn is_idle(&self) -> bool {
+        self.held.is_none()
+            && self.sessions.is_idle()
+            && !self.master.has_request_in_flight()
+            && self.bank.layout().nodes().all(|n| !self.master.is_busy(n))
+    }
+
+    /// Whether the bank persisted everything on a critical battery and the
+    /// gateway may be switched off.
+    pub fn ready_to_shut_down(&self) -> bool {
+        self.bank.ready_to_shut_down()
+    }
+
+    /// The bank's snapshot, to write when [`Persist::Bank`] asks (and at
+    /// shutdown).
+    ///
+    /// # Errors
+    /// As [`Bank::snapshot`].
+    pub fn snapshot<'b>(&self, buf: &'b mut [u8]) -> Result<&'b [u8], PersistError> {
+        self.bank.snapshot(buf)
+    }
+
+    // ----- handle_* ----------------------------------------------------------
+
+    /// Bytes read from the bus, in any chunking. Frames that do not decode
+    /// are counted in [`GatewayStats::bad_frames`]; the good frames around
+    /// them are not lost.
+    pub fn handle_bytes(&mut self, bytes: &[u8], now: Instant) {
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            match self.decoder.feed::<Report>(rest) {
+                Feed::Consumed => break,
+                Feed::Frame { frame, remaining } => {
+                    let auth = self.decoder.last_authenticated();
+                    self.stats.frames_received = self.stats.frames_received.saturating_add(1);
+                    self.master.handle_received(&frame, auth, now);
+                    rest = remaining;
+                }
+                Feed::Error { remaining, .. } => {
+                    self.stats.bad_frames = self.stats.bad_frames.saturating_add(1);
+                    rest = remaining;
+                }
+            }
+        }
+    }
+
+    /// A frame decoded from the bus by the caller, with the decoder's
+    /// [`last_authenticated`](Decoder::last_authenticated) for it.
+    pub fn handle_frame(
+        &mut self,
+        frame: &Frame<Report>,
+        auth: Option<Authenticated<'_>>,
+        now: Instant,
+    ) {
+        self.stats.frames_received = self.stats.frames_received.saturating_add(1);
+        self.master.handle_received(frame, auth, now);
+    }
+
+    /// Forgets a partly received frame (after the port was reopened).
+    pub fn reset_decoder(&mut self) {
+        self.decoder.reset();
+    }
+
+    /// Timers: retransmissions and event polls on the bus, the bank's
+    /// deadlines, the uplink's heartbeats and resets. Calling it early does
+    /// nothing harmful; what finds no room in the bank's outputs stays due.
+    ///
+    /// # Errors
+    /// [`GatewayError::Bank`] with [`BankError::TimeWentBackwards`].
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), GatewayError> {
+        self.master.handle_timeout(now);
+        match self.bank.handle_timeout(now) {
+            Ok(()) | Err(BankError::OutputFull(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        if let Some(uplink) = self.uplink.as_mut() {
+            uplink.set_bus_stats(bus_stats(&self.master.stats()));
+            uplink.handle_timeout(&mut self.bank, now);
+        }
+        self.sync_deposits_closed();
+        Ok(())
+    }
+
+    /// The power supply's state, from the UPS.
+    ///
+    /// # Errors
+    /// As [`Bank::handle_power`].
+    pub fn handle_power(&mut self, status: PowerStatus, now: Instant) -> Result<(), GatewayError> {
+        self.bank.handle_power(status, now)?;
+        Ok(())
+    }
+
+    /// Anchors wall time (audit stamps, quiet hours, uplink stamps): `wall`
+    /// (UTC) is the time at monotonic `now`. Call at start and whenever the
+    /// clock is corrected.
+    ///
+    /// # Errors
+    /// As [`Bank::set_wall_clock`].
+    pub fn set_wall_clock(
+        &mut self,
+        wall: NaiveDateTime,
+        now: Instant,
+    ) -> Result<(), GatewayError> {
+        self.bank.set_wall_clock(wall, now)?;
+        if let Some(uplink) = self.uplink.as_mut() {
+            uplink.set_wall_clock(wall.and_utc().timestamp(), now);
+        }
+        Ok(())
+    }
+
+    /// A message from the backend. Requests are carried out once per
+    /// message id and answered through [`GatewayOutput::Upward`];
+    /// [`Handled::Ack`] names an upward message the backend acknowledged:
+    /// remove it from the outbound queue.
+    ///
+    /// # Errors
+    /// [`GatewayError::NoUplink`]; [`GatewayError::Uplink`] when the uplink
+    /// or the bank had no room (nothing was carried out: drain
+    /// [`poll`](Self::poll) and hand the message in again).
+    pub fn handle_downward<R: RngCore + ?Sized>(
+        &mut self,
+        message: &DownEnvelope,
+        rng: &mut R,
+        now: Instant,
+    ) -> Result<Handled, GatewayError> {
+        let uplink = self.uplink.as_mut().ok_or(GatewayError::NoUplink)?;
+        let now = now.max(self.bank.now());
+        let handled = uplink.handle_downward(&mut self.bank, message, rng, now)?;
+        self.sync_deposits_closed();
+        Ok(handled)
+    }
+
+    /// A backend message whose header could be read but whose body could
+    /// not: answered with a `not_supported` error, once per id.
+    ///
+    /// # Errors
+    /// As [`handle_downward`](Self::handle_downward).
+    pub fn handle_undecodable(&mut self, header: EnvelopeHeader) -> Result<Handled, GatewayError> {
+        let uplink = self.uplink.as_mut().ok_or(GatewayError::NoUplink)?;
+        Ok(uplink.handle_undecodable(header)?)
+    }
+
+    /// How many upward messages wait in the shell's outbound queue, for
+    /// heartbeats and diagnostics.
+    pub fn set_uplink_backlog(&mut self, backlog: usize) {
+        if let Some(uplink) = self.uplink.as_mut() {
+            uplink.set_backlog(backlog);
+        }
+    }
+
+    // ----- bank calls --------------------------------------------------------
+
+    /// Reserves the smallest free compartment that fits `needs` and draws
+    /// its pickup code from `rng`. See [`Bank::reserve`].
+    ///
+    /// # Errors
+    /// As [`Bank::reserve`], and [`BankError::DepositsClosed`] while the
+    /// backend has the bank closed or resetting.
+    pub fn reserve<R: RngCore + ?Sized>(
+        &mut self,
+        needs: ParcelNeeds,
+        kind: ParcelKind,
+        rng: &mut R,
+        now: Instant,
+    ) -> Result<Reservation, BankError> {
+        self.bank.reserve(needs, kind, rng, now)
+    }
+
+    /// The courier is at a reserved compartment: unlock it for the deposit.
+    ///
+    /// # Errors
+    /// As [`Bank::start_deposit`].
+    pub fn start_deposit(
+        &mut self,
+        compartment: CompartmentId,
+        now: Instant,
+    ) -> Result<(), BankError> {
+        self.bank.start_deposit(compartment, now)
+    }
+
+    /// Cancels a reservation before the deposit.
+    ///
+    /// # Errors
+    /// As [`Bank::cancel_reservation`].
+    pub fn cancel_reservation(
+        &mut self,
+        compartment: CompartmentId,
+        actor: Actor,
+        now: Instant,
+    ) -> Result<(), BankError> {
+        self.bank.cancel_reservation(compartment, actor, now)
+    }
+
+    /// A code typed on `keypad`.
+    ///
+    /// # Errors
+    /// As [`Bank::enter_code`].
+    pub fn enter_code(
+        &mut self,
+        keypad: KeypadId,
+        code: &str,
+        now: Instant,
+    ) -> Result<CodeOutcome, BankError> {
+        self.bank.enter_code(keypad, code, now)
+    }
+
+    /// An offline token presented at `keypad`'s reader.
+    ///
+    /// # Errors
+    /// As [`Bank::redeem_token`].
+    pub fn redeem_token(
+        &mut self,
+        bytes: &[u8],
+        keypad: KeypadId,
+        now: Instant,
+    ) -> Result<CompartmentId, BankError> {
+        self.bank.redeem_token(bytes, keypad, now)
+    }
+
+    /// Staff open one compartment (audited).
+    ///
+    /// # Errors
+    /// As [`Bank::staff_open`].
+    pub fn staff_open(
+        &mut self,
+        compartment: CompartmentId,
+        now: Instant,
+    ) -> Result<(), BankError> {
+        self.bank.staff_open(compartment, now)
+    }
+
+    /// Staff open every closed door (audited door by door).
+    ///
+    /// # Errors
+    /// As [`Bank::staff_open_all`].
+    pub fn staff_open_all(&mut self, staff: StaffId, now: Instant) -> Result<OpenAll, BankError> {
+        self.bank.staff_open_all(staff, now)
+    }
+
+    /// A remote open, checked by the bank (tag, freshness, rate limit).
+    ///
+    /// # Errors
+    /// As [`Bank::remote_open`].
+    pub fn remote_open(&mut self, request: &RemoteOpen, now: Instant) -> Result<(), BankError> {
+        self.bank.remote_open(request, now)
+    }
+
+    /// Takes a compartment out of service.
+    ///
+    /// # Errors
+    /// As [`Bank::set_out_of_service`].
+    pub fn set_out_of_service(
+        &mut self,
+        compartment: CompartmentId,
+        actor: Actor,
+        now: Instant,
+    ) -> Result<(), BankError> {
+        self.bank.set_out_of_service(compartment, actor, now)
+    }
+
+    /// Puts a compartment back in service.
+    ///
+    /// # Errors
+    /// As [`Bank::set_in_service`].
+    pub fn set_in_service(
+        &mut self,
+        compartment: CompartmentId,
+        actor: Actor,
+        now: Instant,
+    ) -> Result<(), BankError> {
+        self.bank.set_in_service(compartment, actor, now)
+    }
+
+    /// Gives a stored parcel more time before its reminders and expiry.
+    ///
+    /// # Errors
+    /// As [`Bank::extend_deadline`].
+    pub fn extend_deadline(
+        &mut self,
+        compartment: CompartmentId,
+        by: Duration,
+        actor: Actor,
+        now: Instant,
+    ) -> Result<(), BankError> {
+        self.bank.extend_deadline(compartment, by, actor, now)
+    }
+
+    // ----- confirmations -----------------------------------------------------
+
+    /// The shell stored `up_to` as `node`'s counter reservation
+    /// ([`Persist::Counter`]): signed commands to it may leave.
+    pub fn counter_persisted(&mut self, node: NodeAddr, up_to: u64) {
+        #[cfg(feature = "auth")]
+        self.master.persisted(node, up_to);
+        #[cfg(not(feature = "auth"))]
+        let _ = (node, up_to);
+    }
+
+    /// The shell wrote everything [`Persist::BeforeReboot`] asked for: the
+    /// reboot follows ([`GatewayOutput::Reboot`]).
+    pub fn persisted_for_reboot(&mut self) {
+        if let Some(uplink) = self.uplink.as_mut() {
+            uplink.confirm_persisted();
+        }
+    }
+
+    // ----- poll --------------------------------------------------------------
+
+    /// When [`handle_timeout`](Self::handle_timeout) must next be called.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [
+            self.master.poll_timeout(),
+            self.bank.poll_timeout(),
+            self.uplink.as_ref().and_then(Uplink::poll_timeout),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// The next thing for the shell to do, or `None` when there is nothing
+    /// until the next input. Node reports are handed to the bank here, as
+    /// room allows, so call it until it returns `None` after every input.
+    /// `now` is the time a frame would leave.
+    #[must_use]
+    pub fn poll(&mut self, now: Instant) -> Option<GatewayOutput> {
+        // Each turn either returns an output or moves one node report into
+        // the bank; the master's queue is bounded, so this ends.
+        loop {
+            if let Some(output) = self.poll_records() {
+                return Some(output);
+            }
+            if let Some(output) = self.poll_uplink_actions() {
+                return Some(output);
+            }
+            match self.feed_bank(now) {
+                Fed::Output(output) => return Some(output),
+                Fed::Progress => continue,
+                Fed::Nothing => {}
+            }
+            self.dispatch(now);
+            return self.master.poll_outgoing(now).map(GatewayOutput::Transmit);
+        }
+    }
+
+    /// Counter reservations, uplink messages, the snapshot and the bank's
+    /// outputs, in the order that keeps the records safe.
+    fn poll_records(&mut self) -> Option<GatewayOutput> {
+        #[cfg(feature = "auth")]
+        if let Some((node, up_to)) = self.master.poll_persist() {
+            return Some(GatewayOutput::Persist(Persist::Counter { node, up_to }));
+        }
+        // Upward messages first: the uplink then has room to project the
+        // bank's outputs that follow.
+        if let Some(message) = self.uplink.as_mut().and_then(Uplink::poll_upward) {
+            return Some(GatewayOutput::Upward(message));
+        }
+        if let Some(reason) = self.bank.poll_persist() {
+            return Some(GatewayOutput::Persist(Persist::Bank(reason)));
+        }
+        if let Some(record) = self.bank.poll_audit() {
+            if let Some(uplink) = self.uplink.as_mut() {
+                if uplink.on_audit(&mut self.bank, &record).is_err() {
+                    self.stats.uplink_overflow = self.stats.uplink_overflow.saturating_add(1);
+                }
+            }
+            return Some(GatewayOutput::Audit(record));
+        }
+        if let Some(alert) = self.bank.poll_alert() {
+            if let Some(uplink) = self.uplink.as_mut() {
+                if uplink.on_alert(&self.bank, &alert).is_err() {
+                    self.stats.uplink_overflow = self.stats.uplink_overflow.saturating_add(1);
+                }
+            }
+            return Some(GatewayOutput::Alert(alert));
+        }
+        if let Some(notification) = self.bank.poll_notification() {
+            if let Some(uplink) = self.uplink.as_mut() {
+                if uplink.on_notification(&notification).is_err() {
+                    self.stats.uplink_overflow = self.stats.uplink_overflow.saturating_add(1);
+                }
+            }
+            return Some(GatewayOutput::Notification(notification));
+        }
+        if let Some(request) = self.bank.poll_snapshot_request() {
+            return Some(GatewayOutput::Snapshot(request));
+        }
+        if self.uplink.as_mut().is_some_and(Uplink::poll_persist) {
+            return Some(GatewayOutput::Persist(Persist::Uplink));
+        }
+        None
+    }
+
+    /// What the uplink asks of the gateway.
+    fn poll_uplink_actions(&mut self) -> Option<GatewayOutput> {
+        // A node command needs room in the command queue; the action waits
+        // in the uplink until there is.
+        if !self.sessions.has_room() {
+            return None;
+        }
+        let action = self.uplink.as_mut()?.poll_action()?;
+        Some(match action {
+            GatewayAction::SendCommand { node, command } => {
+                // Cannot fail: room was checked above.
+                let _ = self.sessions.queue(node, command);
+                GatewayOutput::BackendCommand { node, command }
+            }
+            GatewayAction::TakeSnapshot {
+                compartment,
+                request,
+                ..
+            } => GatewayOutput::BackendSnapshot {
+                compartment,
+                request,
+            },
+            GatewayAction::ApplyPolicy(policy) => GatewayOutput::Persist(Persist::Policy(policy)),
+            GatewayAction::PrepareForReboot { kind } => {
+                GatewayOutput::Persist(Persist::BeforeReboot(kind))
+            }
+            GatewayAction::Reboot { kind } => GatewayOutput::Reboot(kind),
+        })
+    }
+
+    /// Moves one thing the master learned into the bank.
+    fn feed_bank(&mut self, now: Instant) -> Fed {
+        let Some(event) = self.held.take().or_else(|| self.master.poll_event()) else {
+            return Fed::Nothing;
+        };
+        let now = now.max(self.bank.now());
+        match self.apply(&event, now) {
+            Ok(Some(output)) => Fed::Output(output),
+            Ok(None) => Fed::Progress,
+            Err(BankError::OutputFull(_)) => {
+                // The bank's outputs are drained by the caller's next polls;
+                // the report waits here, nothing is lost.
+                self.held = Some(event);
+                Fed::Nothing
+            }
+            Err(error) => {
+                self.stats.refused_node_input = self.stats.refused_node_input.saturating_add(1);
+                let node = match event {
+                    MasterEvent::Response { node, .. }
+                    | MasterEvent::Event { node, .. }
+                    | MasterEvent::RequestFailed { node, .. }
+                    | MasterEvent::NodeLost { node }
+                    | MasterEvent::NodeBack { node }
+                    | MasterEvent::EventsDropped { node, .. } => node,
+                };
+                Fed::Output(GatewayOutput::NodeInputRefused { node, error })
+            }
+        }
+    }
+
+    /// One master event into the bank and the sessions.
+    fn apply(
+        &mut self,
+        event: &MasterEvent,
+        now: Instant,
+    ) -> Result<Option<GatewayOutput>, BankError> {
+        let bank = &mut self.bank;
+        match event {
+            MasterEvent::Response {
+                node,
+                command: Command::Ping,
+                report,
+            } => {
+                // Any answer means the node's cache now holds the ping.
+                self.sessions.greeted(*node);
+                let Report::Pong {
+                    firmware,
+                    uptime_ms,
+                    reset_reason,
+                } = *report
+                else {
+                    return Ok(None);
+                };
+                self.stats.greetings = self.stats.greetings.saturating_add(1);
+                if let Some(uplink) = self.uplink.as_mut() {
+                    if uplink
+                        .on_node_greeted(*node, firmware, reset_reason, uptime_ms, now)
+                        .is_err()
+                    {
+                        self.stats.uplink_overflow = self.stats.uplink_overflow.saturating_add(1);
+                    }
+                }
+                Ok(Some(GatewayOutput::NodeGreeted {
+                    node: *node,
+                    firmware,
+                    reset_reason,
+                    uptime_ms,
+                }))
+            }
+            MasterEvent::Response {
+                node,
+                report: Report::BulkStatus(status),
+                ..
+            } => {
+                bank.handle_bulk_status(*node, status, now)?;
+                self.stats.status_reports = self.stats.status_reports.saturating_add(1);
+                Ok(None)
+            }
+            MasterEvent::Response {
+                node,
+                report: Report::Status(status),
+                ..
+            } => bank
+                .handle_channel_status(*node, status, now)
+                .map(|()| None),
+            MasterEvent::Response {
+                node,
+                command,
+                report: Report::Nack(reason),
+            } => bank
+                .handle_command_result(*node, command, CommandOutcome::Nacked(*reason), now)
+                .map(|()| None),
+            MasterEvent::Response { node, command, .. } => bank
+                .handle_command_result(*node, command, CommandOutcome::Acked, now)
+                .map(|()| None),
+            MasterEvent::Event { node, record } => {
+                bank.handle_node_event(*node, &record.event, now)?;
+                if matches!(record.event, Event::NodeStarted { .. }) {
+                    // A restarted node forgot the gateway's sequence numbers.
+                    self.sessions.greet(*node);
+                }
+                Ok(None)
+            }
+            MasterEvent::RequestFailed {
+                node,
+                command: Command::Ping,
+            } => {
+                // A lost node is greeted again when it is back.
+                if !self.master.is_lost(*node) {
+                    self.sessions.greet(*node);
+                }
+                Ok(None)
+            }
+            MasterEvent::RequestFailed { node, command } => bank
+                .handle_command_result(*node, command, CommandOutcome::Failed, now)
+                .map(|()| None),
+            MasterEvent::NodeLost { node } => {
+                bank.handle_node_lost(*node, now)?;
+                self.sessions.lost(*node);
+                Ok(Some(GatewayOutput::NodeLost(*node)))
+            }
+            MasterEvent::NodeBack { node } => {
+                bank.handle_node_back(*node, now)?;
+                self.sessions.greet(*node);
+                Ok(Some(GatewayOutput::NodeBack(*node)))
+            }
+            MasterEvent::EventsDropped { node, .. } => {
+                // The bank asks the node for full status and alerts staff.
+                let dropped = Event::FaultRaised {
+                    channel: None,
+                    fault: FaultCode::EventsDropped,
+                };
+                bank.handle_node_event(*node, &dropped, now).map(|()| None)
+            }
+        }
+    }
+
+    /// Greetings and waiting commands to the master, as nodes are free.
+    fn dispatch(&mut self, now: Instant) {
+        while self.sessions.has_room() {
+            let Some((node, command)) = self.bank.poll_command() else {
+                break;
+            };
+            // Cannot fail: room was checked.
+            let _ = self.sessions.queue(node, command);
+        }
+        let mut greeting: heapless::Vec<NodeAddr, NODES> = heapless::Vec::new();
+        for node in self.sessions.to_greet() {
+            if !self.master.is_busy(node) && self.master.send(node, Command::Ping, now).is_ok() {
+                let _ = greeting.push(node);
+            }
+        }
+        for node in greeting {
+            self.sessions.greeting_sent(node);
+        }
+        let master = &mut self.master;
+        self.sessions.dispatch(|node, command| {
+            !master.is_busy(node) && master.send(node, command, now).is_ok()
+        });
+    }
+
+    /// Keeps the bank's "no new parcels" rule in step with the uplink.
+    fn sync_deposits_closed(&mut self) {
+        let closed = self.uplink.as_ref().and_then(|u| {
+            if u.state().unavailable {
+                Some(DepositsClosed::Unavailable)
+            } else if u.refuses_new_transactions() {
+                Some(DepositsClosed::Resetting)
+            } else {
+                None
+            }
+        });
+        self.bank.set_deposits_closed(closed);
+    }
+}
+
+/// What [`Gateway::feed_bank`] did.
+// Lives for one turn of `poll`, on its way to being returned.
+#[allow(clippy::large_enum_variant)]
+enum Fed {
+    /// Something for the shell.
+    Output(GatewayOutput),
+    /// A report went into the bank; look again.
+    Progress,
+    /// Nothing to move, or the bank has no room yet.
+    Nothing,
+}
+
+/// The master's counters as the uplink reports them.
+fn bus_stats(s: &LinkStats) -> BusStats {
+    BusStats {
+        frames_sent: s.frames_sent,
+        retransmissions: s.retransmissions,
+        responses: s.responses,
+        timeouts: s.timeouts,
+        unexpected: s.unexpected,
+        duplicates_filtered: s.duplicates_filtered,
+        nodes_lost: s.nodes_lost,
+    }
+}

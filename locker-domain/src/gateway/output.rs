@@ -1,0 +1,136 @@
+//! What the gateway asks its shell to do.
+
+use locker_proto::link::Outgoing;
+use locker_proto::uplink::{MessageId, UpEnvelope};
+use locker_proto::{Command, CompartmentId, FirmwareVersion, NodeAddr, RebootKind, ResetReason};
+
+use crate::bank::{
+    Alert, AuditRecord, BankError, Notification, PersistReason, Policy, SnapshotRequest,
+};
+
+/// One thing for the shell to carry out, from [`Gateway::poll`](super::Gateway::poll).
+///
+/// The variants come out in an order that keeps the records safe: a
+/// counter reservation before the signed frame that needs it, the bank's
+/// snapshot before the audit records it already holds.
+// A frame and an upward message are the large variants; the gateway holds
+// none of these in a queue (it yields each as it is made), so boxing them
+// would buy nothing and needs a heap.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum GatewayOutput {
+    /// Put this frame on the bus: [`Outgoing::encode`] signs it when it
+    /// must be signed. The bus is half duplex and the gateway is its master:
+    /// a frame comes out only when the previous request was answered or
+    /// timed out.
+    Transmit(Outgoing<Command>),
+    /// Store something durably, then (where the variant says so) confirm it.
+    Persist(Persist),
+    /// An audit record: append it to the chain of custody.
+    Audit(AuditRecord),
+    /// Tell a courier, a recipient or staff.
+    Notification(Notification),
+    /// An alert for staff or security.
+    Alert(Alert),
+    /// Take a camera snapshot and file it under the reference in the
+    /// request (the bank already wrote that reference into the alert and
+    /// the audit record).
+    Snapshot(SnapshotRequest),
+    /// The backend asked for a camera snapshot of a compartment; file it
+    /// under `request`.
+    BackendSnapshot {
+        /// The compartment in view.
+        compartment: CompartmentId,
+        /// The backend's request, the snapshot's name.
+        request: MessageId,
+    },
+    /// A message for the backend: put it in the outbound queue (which
+    /// persists and resends it until the backend acknowledges it).
+    Upward(UpEnvelope),
+    /// A node answered the gateway's greeting; bank commands may go to it.
+    NodeGreeted {
+        /// The node.
+        node: NodeAddr,
+        /// Its firmware.
+        firmware: FirmwareVersion,
+        /// Why it last started.
+        reset_reason: ResetReason,
+        /// Milliseconds since it started.
+        uptime_ms: u32,
+    },
+    /// A node stopped answering; the bank alerts staff and the gateway
+    /// keeps trying it.
+    NodeLost(NodeAddr),
+    /// A lost node answers again: the gateway greets it and the bank asks
+    /// it for full status.
+    NodeBack(NodeAddr),
+    /// The bank refused something a node reported (a channel the layout
+    /// does not know, a node the bank has not got). The input changed
+    /// nothing; it is counted in [`GatewayStats::refused_node_input`].
+    NodeInputRefused {
+        /// The node that sent it.
+        node: NodeAddr,
+        /// Why the bank refused it.
+        error: BankError,
+    },
+    /// The backend sent a command for a node (a reboot); it waits in the
+    /// node's queue like a bank command. For the log.
+    BackendCommand {
+        /// The node.
+        node: NodeAddr,
+        /// The command.
+        command: Command,
+    },
+    /// Everything is persisted for the reset the backend asked for: restart
+    /// the gateway (soft: the program; hard: the machine).
+    Reboot(RebootKind),
+}
+
+/// What to store, from [`GatewayOutput::Persist`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Persist {
+    /// Store `up_to` as `node`'s counter reservation, then call
+    /// [`Gateway::counter_persisted`](super::Gateway::counter_persisted):
+    /// no signed command to that node leaves before.
+    Counter {
+        /// The node.
+        node: NodeAddr,
+        /// The reservation to store.
+        up_to: u64,
+    },
+    /// Write the bank's snapshot ([`Gateway::snapshot`](super::Gateway::snapshot))
+    /// to durable storage, before the audit records that follow.
+    Bank(PersistReason),
+    /// Write the uplink's state ([`Gateway::uplink_state`](super::Gateway::uplink_state)).
+    Uplink,
+    /// Keep these rules; the bank takes them when it is next created or
+    /// restored.
+    Policy(Policy),
+    /// A reset is due: write the bank's snapshot, the uplink's state and the
+    /// outbound queue, then call
+    /// [`Gateway::persisted_for_reboot`](super::Gateway::persisted_for_reboot);
+    /// a [`GatewayOutput::Reboot`] follows.
+    BeforeReboot(RebootKind),
+}
+
+/// Counters of the gateway's own work (the bus has
+/// [`LinkStats`](locker_proto::link::LinkStats), the bank
+/// [`Stats`](crate::bank::Stats)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GatewayStats {
+    /// Frames from the bus that did not decode (CRC, COBS, length).
+    pub bad_frames: u64,
+    /// Frames from the bus handed to the bus master.
+    pub frames_received: u64,
+    /// Full status reports of a node the bank reconciled its books with.
+    pub status_reports: u64,
+    /// Greetings answered.
+    pub greetings: u64,
+    /// Node reports the bank refused ([`GatewayOutput::NodeInputRefused`]).
+    pub refused_node_input: u64,
+    /// Bank outputs the uplink could not project (its output was full);
+    /// the bank's own outputs still went to the shell.
+    pub uplink_overflow: u64,
+}

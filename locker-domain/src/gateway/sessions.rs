@@ -1,0 +1,186 @@
+//! Which nodes may take bank commands, and the commands waiting for them.
+//!
+//! A node's link layer knows a retransmission by its sequence number, and a
+//! restarted gateway's sequence numbers start again at 0 (so do a
+//! restarted node's expectations). The gateway therefore greets a node with
+//! a ping before it sends it any bank command: after a gateway start, after
+//! the node reports that it restarted, and when a lost node answers again.
+//! The ping leaves a harmless command in the node's cache, so a fresh unlock
+//! can never be taken for a repeat of an old one and go unexecuted.
+
+use heapless::{Deque, Vec};
+use locker_proto::{Command, NodeAddr};
+
+/// Commands waiting for their node (one is in flight per node at a time).
+pub const COMMAND_QUEUE: usize = 32;
+
+/// The greeting state of each node and the commands waiting for them.
+#[derive(Clone, Debug)]
+pub(crate) struct Sessions<const NODES: usize> {
+    /// Nodes that answered the greeting: bank commands may go to them.
+    greeted: Vec<NodeAddr, NODES>,
+    /// Nodes that need a greeting.
+    to_greet: Vec<NodeAddr, NODES>,
+    /// Commands in the order the bank or backend gave them.
+    waiting: Deque<(NodeAddr, Command), COMMAND_QUEUE>,
+}
+
+impl<const NODES: usize> Sessions<NODES> {
+    pub(crate) const fn new() -> Self {
+        Sessions {
+            greeted: Vec::new(),
+            to_greet: Vec::new(),
+            waiting: Deque::new(),
+        }
+    }
+
+    /// `node` must be greeted before its next bank command.
+    pub(crate) fn greet(&mut self, node: NodeAddr) {
+        self.greeted.retain(|n| *n != node);
+        if !self.to_greet.contains(&node) {
+            // Cannot fail: at most one entry per node, and the master has at
+            // most NODES nodes.
+            let _ = self.to_greet.push(node);
+        }
+    }
+
+    /// `node` answered its greeting.
+    pub(crate) fn greeted(&mut self, node: NodeAddr) {
+        self.to_greet.retain(|n| *n != node);
+        if !self.greeted.contains(&node) {
+            let _ = self.greeted.push(node);
+        }
+    }
+
+    /// `node` stopped answering: greet it when it is back.
+    pub(crate) fn lost(&mut self, node: NodeAddr) {
+        self.greeted.retain(|n| *n != node);
+    }
+
+    /// The nodes waiting for a greeting, in the order they were added.
+    pub(crate) fn to_greet(&self) -> impl Iterator<Item = NodeAddr> + '_ {
+        self.to_greet.iter().copied()
+    }
+
+    /// A greeting is on its way to `node`.
+    pub(crate) fn greeting_sent(&mut self, node: NodeAddr) {
+        self.to_greet.retain(|n| *n != node);
+    }
+
+    /// Whether bank commands may go to `node`.
+    pub(crate) fn is_greeted(&self, node: NodeAddr) -> bool {
+        self.greeted.contains(&node)
+    }
+
+    /// Whether a command can be queued.
+    pub(crate) fn has_room(&self) -> bool {
+        !self.waiting.is_full()
+    }
+
+    /// Queues `command` for `node`.
+    ///
+    /// # Errors
+    /// The command back, when [`COMMAND_QUEUE`] commands already wait.
+    pub(crate) fn queue(
+        &mut self,
+        node: NodeAddr,
+        command: Command,
+    ) -> Result<(), (NodeAddr, Command)> {
+        self.waiting.push_back((node, command))
+    }
+
+    /// Whether nothing waits: no greeting, no command.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.waiting.is_empty() && self.to_greet.is_empty()
+    }
+
+    /// Commands waiting.
+    pub(crate) fn waiting(&self) -> usize {
+        self.waiting.len()
+    }
+
+    /// Hands waiting commands to `send`, oldest first, keeping each node's
+    /// order: once one command for a node must wait (the node is not
+    /// greeted, or `send` refuses because it is busy), the later ones for
+    /// that node wait behind it. `send` returns whether it took the command.
+    pub(crate) fn dispatch(&mut self, mut send: impl FnMut(NodeAddr, Command) -> bool) {
+        let mut blocked: Vec<NodeAddr, NODES> = Vec::new();
+        for _ in 0..self.waiting.len() {
+            let Some((node, command)) = self.waiting.pop_front() else {
+                break;
+            };
+            let ready = !blocked.contains(&node) && self.greeted.contains(&node);
+            if ready && send(node, command) {
+                continue;
+            }
+            if !blocked.contains(&node) {
+                let _ = blocked.push(node);
+            }
+            // Cannot fail: one was just taken out.
+            let _ = self.waiting.push_back((node, command));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use locker_proto::Channel;
+
+    const A: NodeAddr = NodeAddr(1);
+    const B: NodeAddr = NodeAddr(2);
+
+    fn unlock(ch: u8) -> Command {
+        Command::Unlock {
+            channel: Channel(ch),
+            pulse_ms: 300,
+        }
+    }
+
+    #[test]
+    fn commands_wait_for_the_greeting_and_keep_their_order_per_node() {
+        let mut s = Sessions::<4>::new();
+        s.greet(A);
+        s.greet(B);
+        s.queue(A, unlock(0)).unwrap();
+        s.queue(B, unlock(1)).unwrap();
+        s.queue(A, unlock(2)).unwrap();
+        let mut sent = std::vec::Vec::new();
+        s.dispatch(|n, c| {
+            sent.push((n, c));
+            true
+        });
+        assert!(sent.is_empty(), "nothing goes to a node not yet greeted");
+        s.greeted(B);
+        s.dispatch(|n, c| {
+            sent.push((n, c));
+            true
+        });
+        assert_eq!(sent, [(B, unlock(1))]);
+        s.greeted(A);
+        // A busy node takes its first command later; the second waits behind it.
+        s.dispatch(|_, _| false);
+        s.dispatch(|n, c| {
+            sent.push((n, c));
+            true
+        });
+        assert_eq!(sent, [(B, unlock(1)), (A, unlock(0)), (A, unlock(2))]);
+        assert!(s.is_idle());
+    }
+
+    #[test]
+    fn a_lost_node_is_greeted_again_before_its_next_command() {
+        let mut s = Sessions::<4>::new();
+        s.greeted(A);
+        s.lost(A);
+        assert!(!s.is_greeted(A));
+        s.greet(A);
+        assert_eq!(s.to_greet().collect::<std::vec::Vec<_>>(), [A]);
+        s.greeting_sent(A);
+        s.greeted(A);
+        assert!(s.is_greeted(A));
+        assert!(s.is_idle());
+    }
+}
