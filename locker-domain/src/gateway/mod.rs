@@ -49,7 +49,7 @@
 //!
 //! let small = Compartment::new(CompartmentId(1), NodeAddr(1), Channel(0), SizeClass::Small,
 //!     Dimensions::new(420, 80, 600));
-//! let keys = BankKeys::derive(BankId(7), b"the secret this bank shares with its backend");
+//! let keys = BankKeys::derive(BankId(7), &[0x5a; 32]); // in production: the secret from provisioning
 //! let bank = Bank::<8>::new(Layout::new(&[small])?, Policy::default(), keys)?;
 //! let now = Instant::from_secs(1);
 //! let mut gateway = Gateway::<8, 4>::new(bank, MasterConfig::default(), now)?;
