@@ -1,28 +1,27 @@
-//! One simulated bank, every layer real: the `Bank` state machine and the
-//! link-layer `Master` on the gateway, encoded frames on a noisy half-duplex
-//! [`Bus`], and per node a `Decoder`, a `NodeLink`, a `Controller` and
-//! simulated compartments behind the driver traits; around it the world of
-//! couriers, residents, staff and incidents.
+//! One simulated bank, every layer real: the library's gateway machine
+//! ([`locker_domain::gateway::Gateway`]: the bank, the bus master, node
+//! greetings and command queues, exactly as `locker-gateway` runs it),
+//! encoded frames on a noisy half-duplex [`Bus`], and per node a `Decoder`,
+//! a `NodeLink`, a `Controller` and simulated compartments behind the driver
+//! traits; around it the world of couriers, residents, staff and incidents.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{NaiveDate, NaiveDateTime};
 use locker_domain::bank::codes::KeypadId;
 use locker_domain::bank::{
-    Actor, AlertKind, AuditEvent, Bank, BankError, BankId, BankKeys, CodeOutcome, CommandOutcome,
-    Compartment, CompartmentFlags, Layout, NotificationKind, ParcelKind, Policy, Purpose, Stage,
+    Actor, AlertKind, AuditEvent, Bank, BankError, BankId, BankKeys, CodeOutcome, Compartment,
+    CompartmentFlags, Evidence, Layout, NotificationKind, ParcelKind, Policy, Purpose, Stage,
     Stats,
 };
+use locker_domain::gateway::{Gateway, GatewayOutput, Persist};
 use locker_drivers::sim::{SimCamera, SimCompartment, SimUps};
 use locker_drivers::{Camera, CaptureReason, PresenceSensor, Ups};
 use locker_proto::auth::{BankKey, NodeIdentity};
-use locker_proto::frame::{Decoder, Feed, MAX_FRAME};
-use locker_proto::link::{LinkStats, Master, MasterConfig, MasterEvent};
+use locker_proto::frame::MAX_FRAME;
+use locker_proto::link::{LinkStats, MasterConfig};
 use locker_proto::time::{Duration, Instant};
-use locker_proto::{
-    Command, CompartmentId, Dimensions, Event, FaultCode, NodeAddr, PowerStatus, Report,
-    ResetReason, SizeClass,
-};
+use locker_proto::{CompartmentId, Dimensions, NodeAddr, PowerStatus, ResetReason, SizeClass};
 
 use super::SimConfig;
 use super::bus::{Bus, Talker};
@@ -45,6 +44,8 @@ const HOUR: u64 = 3_600_000;
 const DAY: u64 = 24 * HOUR;
 
 type GatewayBank = Bank<BANK_CAPACITY>;
+/// The gateway machine of one simulated bank.
+pub type SimGateway = Gateway<BANK_CAPACITY, NODES_PER_BANK>;
 
 /// The simulated bank's keys. A real gateway gets its bank secret from its
 /// provisioning, never from a constant.
@@ -65,9 +66,10 @@ pub struct SimBank {
     pub index: usize,
     layout: Layout<BANK_CAPACITY>,
     policy: Policy,
-    bank: Option<Box<GatewayBank>>,
-    master: Master<NODES_PER_BANK>,
-    master_decoder: Decoder,
+    /// The gateway, while it has power.
+    gateway: Option<Box<SimGateway>>,
+    /// A frame the gateway wants sent while the line was still busy.
+    pending_frame: Option<Vec<u8>>,
     /// The bank key the gateway derives every node's key from.
     bank_key: BankKey,
     /// The gateway's stored counter reservation per node (survives outages).
@@ -86,7 +88,6 @@ pub struct SimBank {
     /// Every parcel that came to this bank.
     pub parcels: Vec<WorldParcel>,
     by_bank_id: HashMap<u32, usize>,
-    commands: VecDeque<(NodeAddr, Command)>,
     traffic: Dice,
     chance: Dice,
     codes: Dice,
@@ -191,13 +192,13 @@ impl SimBank {
         let layout = Layout::new(&list).map_err(|e| e.to_string())?;
         let policy = Policy::default();
         let now = Instant::ZERO;
-        let mut bank = Box::new(
-            GatewayBank::new(layout.clone(), policy, bank_keys(index))
-                .map_err(|e| e.to_string())?,
-        );
-        bank.set_wall_clock(day_zero(), now)
+        let bank = GatewayBank::new(layout.clone(), policy, bank_keys(index))
             .map_err(|e| e.to_string())?;
-        let mut master = Master::new(master_config());
+        let mut gateway =
+            Box::new(SimGateway::new(bank, master_config(), now).map_err(|e| e.to_string())?);
+        gateway
+            .set_wall_clock(day_zero(), now)
+            .map_err(|e| e.to_string())?;
         let bank_key = bank_key(config.seed, index);
         let mut nodes = Vec::new();
         for (k, chunk) in list.chunks(CHANNELS).enumerate() {
@@ -211,17 +212,17 @@ impl SimBank {
             }
             let key = bank_key.node_key(NodeIdentity::at(addr));
             nodes.push(SimNode::new(addr, compartments, key, now).map_err(|e| e.to_string())?);
-            master.add_node(addr, now).map_err(|e| e.to_string())?;
-            master.set_key(addr, key, 0).map_err(|e| e.to_string())?;
+            gateway
+                .set_node_key(addr, key, 0)
+                .map_err(|e| e.to_string())?;
         }
         let stream = |purpose: u64| (index as u64) << 8 | purpose;
         let mut sim = SimBank {
             index,
             layout,
             policy,
-            bank: Some(bank),
-            master,
-            master_decoder: Decoder::new(),
+            gateway: Some(gateway),
+            pending_frame: None,
             bank_key,
             counters: BTreeMap::new(),
             dirty: vec![false; nodes.len()],
@@ -236,7 +237,6 @@ impl SimBank {
             agenda: Agenda::default(),
             parcels: Vec::new(),
             by_bank_id: HashMap::new(),
-            commands: VecDeque::new(),
             traffic: Dice::new(config.seed, stream(2)),
             chance: Dice::new(config.seed, stream(3)),
             codes: Dice::new(config.seed, stream(4)),
@@ -277,14 +277,17 @@ impl SimBank {
 
     /// The gateway's bank state machine, when the gateway is running.
     pub fn bank(&self) -> Option<&GatewayBank> {
-        self.bank.as_deref()
+        self.gateway.as_deref().map(SimGateway::bank)
+    }
+
+    /// The gateway machine, when the gateway is running.
+    pub fn gateway(&self) -> Option<&SimGateway> {
+        self.gateway.as_deref()
     }
 
     /// The bank's counters (as persisted, while the gateway is off).
     pub fn stats(&self) -> Stats {
-        self.bank
-            .as_deref()
-            .map_or(self.stats_when_off, |b| *b.stats())
+        self.bank().map_or(self.stats_when_off, |b| *b.stats())
     }
 
     /// The physical compartment of `slot`.
@@ -312,8 +315,10 @@ impl SimBank {
     /// The bus statistics as the gateway's link layer counted them, over
     /// every gateway start.
     pub fn link_stats(&self) -> LinkStats {
-        let now = self.master.stats();
-        add_link(&self.link_before, &now)
+        match self.gateway.as_deref() {
+            Some(g) => add_link(&self.link_before, &g.link_stats()),
+            None => self.link_before,
+        }
     }
 
     /// Line statistics.
@@ -323,7 +328,10 @@ impl SimBank {
 
     /// Frames the nodes' decoders rejected, plus the gateway's.
     pub fn bad_frames(&self) -> u64 {
-        self.nodes.iter().map(|n| n.bad_frames).sum::<u64>() + self.world.gateway_bad_frames
+        let running = self.gateway.as_deref().map_or(0, |g| g.stats().bad_frames);
+        self.nodes.iter().map(|n| n.bad_frames).sum::<u64>()
+            + self.world.gateway_bad_frames
+            + running
     }
 
     fn note(&mut self, slot: Option<usize>, text: String) {
@@ -362,8 +370,7 @@ impl SimBank {
         let now = self.now;
         while now >= self.next_hour {
             let occupied = self
-                .bank
-                .as_deref()
+                .bank()
                 .map_or(0, |b| b.views().filter(|v| v.stage.holds_parcel()).count());
             self.occupancy.push(occupied as u32);
             self.next_hour += Duration::from_millis(HOUR);
@@ -376,6 +383,7 @@ impl SimBank {
         if !self.powered {
             return;
         }
+        self.send_pending_frame();
         while let Some((from, bytes)) = self.bus.arrival(now) {
             self.deliver(from, &bytes);
         }
@@ -397,17 +405,12 @@ impl SimBank {
                 *d = false;
             }
         }
-        self.master.handle_timeout(now);
-        self.drain_master();
-        if self
-            .bank
-            .as_deref()
-            .and_then(GatewayBank::poll_timeout)
-            .is_some_and(|t| t <= now)
-        {
-            let _ = self.with_bank(|b, _, now| b.handle_timeout(now));
+        if let Some(gateway) = self.gateway.as_deref_mut() {
+            if let Err(e) = gateway.handle_timeout(now) {
+                self.note(None, format!("gateway refused its timers: {e}"));
+            }
         }
-        self.dispatch();
+        self.carry_out();
     }
 
     /// The next instant anything happens.
@@ -428,109 +431,103 @@ impl SimBank {
             for node in &self.nodes {
                 consider(node.poll_timeout());
             }
-            consider(self.bank.as_deref().and_then(GatewayBank::poll_timeout));
-            if self.quiet() {
-                consider(Some(now + HEARTBEAT));
-            } else {
-                consider(self.master.poll_timeout());
+            if let Some(gateway) = self.gateway.as_deref() {
+                consider(gateway.bank().poll_timeout());
+                consider(gateway.uplink().and_then(|u| u.poll_timeout()));
+                if self.quiet() {
+                    consider(Some(now + HEARTBEAT));
+                } else {
+                    consider(gateway.link().poll_timeout());
+                }
             }
         }
         next.unwrap_or(now + HEARTBEAT)
             .max(now + Duration::from_millis(1))
     }
 
-    fn in_flight(&self) -> bool {
-        let s = self.master.stats();
-        s.frames_sent > s.responses.saturating_add(s.timeouts)
-    }
-
     /// Nothing for the link to do but idle polls.
     fn quiet(&self) -> bool {
         self.bus.is_idle(self.now)
-            && !self.in_flight()
-            && self.commands.is_empty()
-            && self
-                .nodes
-                .iter()
-                .all(|n| n.is_quiet() && !self.master.is_busy(n.addr()))
+            && self.pending_frame.is_none()
+            && self.gateway.as_deref().is_none_or(SimGateway::is_idle)
+            && self.nodes.iter().all(SimNode::is_quiet)
     }
 
     // ----- the gateway ------------------------------------------------------
 
-    /// Calls the bank, retrying once after draining if an output queue was
-    /// full, and carries its outputs out.
+    /// Calls the bank through the gateway, retrying once after draining if
+    /// an output queue was full, and carries the gateway's outputs out.
     fn with_bank<T>(
         &mut self,
-        mut call: impl FnMut(&mut GatewayBank, &mut Dice, Instant) -> Result<T, BankError>,
+        mut call: impl FnMut(&mut SimGateway, &mut Dice, Instant) -> Result<T, BankError>,
     ) -> Result<T, BankError> {
         let now = self.now;
-        let Some(bank) = self.bank.as_deref_mut() else {
+        let Some(gateway) = self.gateway.as_deref_mut() else {
             return Err(BankError::ShuttingDown);
         };
-        let mut result = call(bank, &mut self.codes, now);
+        let mut result = call(gateway, &mut self.codes, now);
         if matches!(result, Err(BankError::OutputFull(_))) {
-            self.drain_bank();
-            if let Some(bank) = self.bank.as_deref_mut() {
-                result = call(bank, &mut self.codes, now);
+            self.carry_out();
+            if let Some(gateway) = self.gateway.as_deref_mut() {
+                result = call(gateway, &mut self.codes, now);
             }
         }
         if let Err(e) = &result {
             let key = refusal_name(e);
             *self.refusals.entry(key).or_default() += 1;
         }
-        self.drain_bank();
+        self.carry_out();
         result
     }
 
-    fn drain_master(&mut self) {
-        while let Some(event) = self.master.poll_event() {
-            match event {
-                MasterEvent::Response {
-                    node,
-                    command,
-                    report,
-                } => {
-                    let _ = match report {
-                        Report::BulkStatus(status) => {
-                            self.with_bank(|b, _, now| b.handle_bulk_status(node, &status, now))
-                        }
-                        Report::Status(status) => {
-                            self.with_bank(|b, _, now| b.handle_channel_status(node, &status, now))
-                        }
-                        Report::Nack(reason) => self.with_bank(|b, _, now| {
-                            b.handle_command_result(
-                                node,
-                                &command,
-                                CommandOutcome::Nacked(reason),
-                                now,
-                            )
-                        }),
-                        _ => self.with_bank(|b, _, now| {
-                            b.handle_command_result(node, &command, CommandOutcome::Acked, now)
-                        }),
-                    };
-                }
-                MasterEvent::Event { node, record } => {
-                    if let Event::CommandsRefused { refused, reason } = record.event {
-                        self.world.commands_refused += u64::from(refused);
-                        self.note(
-                            None,
-                            format!(
-                                "SECURITY node {}: {refused} command(s) refused ({reason})",
-                                node.0
-                            ),
-                        );
+    /// Carries out everything the gateway asks for, as `locker-gateway`
+    /// does with its files and serial port: frames onto the line, counter
+    /// reservations and snapshots into "flash", records to the world.
+    fn carry_out(&mut self) {
+        let now = self.now;
+        loop {
+            let Some(output) = self.gateway.as_deref_mut().and_then(|g| g.poll(now)) else {
+                return;
+            };
+            match output {
+                GatewayOutput::Transmit(frame) => {
+                    let mut buf = [0u8; MAX_FRAME];
+                    if let Ok(bytes) = frame.encode(&mut buf) {
+                        self.pending_frame = Some(bytes.to_vec());
+                        self.send_pending_frame();
                     }
-                    let _ =
-                        self.with_bank(|b, _, now| b.handle_node_event(node, &record.event, now));
                 }
-                MasterEvent::RequestFailed { node, command } => {
-                    let _ = self.with_bank(|b, _, now| {
-                        b.handle_command_result(node, &command, CommandOutcome::Failed, now)
-                    });
+                GatewayOutput::Persist(Persist::Counter { node, up_to }) => {
+                    self.counters.insert(node, up_to);
+                    if let Some(g) = self.gateway.as_deref_mut() {
+                        g.counter_persisted(node, up_to);
+                    }
                 }
-                MasterEvent::NodeLost { node } => {
-                    let _ = self.with_bank(|b, _, now| b.handle_node_lost(node, now));
+                GatewayOutput::Persist(Persist::Bank(_)) => {
+                    if let Some(g) = self.gateway.as_deref() {
+                        if let Ok(bytes) = g.snapshot(&mut self.snapshot_buf) {
+                            self.saved.clear();
+                            self.saved.extend_from_slice(bytes);
+                            self.world.persists += 1;
+                        }
+                    }
+                }
+                GatewayOutput::Persist(Persist::BeforeReboot(_)) => {
+                    if let Some(g) = self.gateway.as_deref_mut() {
+                        g.persisted_for_reboot();
+                    }
+                }
+                GatewayOutput::Audit(record) => self.audited(&record),
+                GatewayOutput::Alert(alert) => self.alerted(alert),
+                GatewayOutput::Notification(n) => self.notified(n),
+                GatewayOutput::Snapshot(s) => {
+                    self.camera.advance_to(self.now);
+                    let taken = self.camera.capture(CaptureReason::ForcedEntry).is_ok();
+                    self.world.snapshots += u64::from(taken);
+                    let slot = slot_of(s.compartment);
+                    self.note(Some(slot), format!("camera snapshot #{}", s.reference.0));
+                }
+                GatewayOutput::NodeLost(node) => {
                     self.note(
                         None,
                         format!("node {} stopped answering → power-cycled in 10 s", node.0),
@@ -539,8 +536,7 @@ impl SimBank {
                     self.agenda
                         .at(self.now + Duration::from_secs(10), Task::PowerCycle(k));
                 }
-                MasterEvent::NodeBack { node } => {
-                    let _ = self.with_bank(|b, _, now| b.handle_node_back(node, now));
+                GatewayOutput::NodeBack(node) => {
                     let k = usize::from(node.0).saturating_sub(1);
                     self.note(
                         None,
@@ -553,91 +549,24 @@ impl SimBank {
                         self.world.nodes_recovered += 1;
                     }
                 }
-                MasterEvent::EventsDropped { node, .. } => {
-                    let lost = Event::FaultRaised {
-                        channel: None,
-                        fault: FaultCode::EventsDropped,
-                    };
-                    let _ = self.with_bank(|b, _, now| b.handle_node_event(node, &lost, now));
+                GatewayOutput::NodeInputRefused { error, .. } => {
+                    *self.refusals.entry(refusal_name(&error)).or_default() += 1;
                 }
+                // Greetings, the backend's requests, policies and reboots:
+                // the simulated bank has no backend asking for them yet.
+                _ => {}
             }
         }
     }
 
-    fn drain_bank(&mut self) {
-        loop {
-            let Some(bank) = self.bank.as_deref_mut() else {
-                return;
-            };
-            let mut any = false;
-            while let Some(c) = bank.poll_command() {
-                self.commands.push_back(c);
-                any = true;
-            }
-            let notifications: Vec<_> = core::iter::from_fn(|| bank.poll_notification()).collect();
-            let alerts: Vec<_> = core::iter::from_fn(|| bank.poll_alert()).collect();
-            let records: Vec<_> = core::iter::from_fn(|| bank.poll_audit()).collect();
-            let snapshots: Vec<_> = core::iter::from_fn(|| bank.poll_snapshot_request()).collect();
-            any |= !notifications.is_empty()
-                || !alerts.is_empty()
-                || !records.is_empty()
-                || !snapshots.is_empty();
-            for r in &records {
-                self.audited(r);
-            }
-            for s in snapshots {
-                self.camera.advance_to(self.now);
-                let taken = self.camera.capture(CaptureReason::ForcedEntry).is_ok();
-                self.world.snapshots += u64::from(taken);
-                let slot = slot_of(s.compartment);
-                self.note(Some(slot), format!("camera snapshot #{}", s.reference.0));
-            }
-            for a in alerts {
-                self.alerted(a);
-            }
-            for n in notifications {
-                self.notified(n);
-            }
-            if !any {
-                break;
-            }
-        }
-        if let Some(bank) = self.bank.as_deref_mut() {
-            if bank.poll_persist().is_some() {
-                if let Ok(bytes) = bank.snapshot(&mut self.snapshot_buf) {
-                    self.saved.clear();
-                    self.saved.extend_from_slice(bytes);
-                    self.world.persists += 1;
-                }
-            }
-        }
-    }
-
-    /// Sends queued bank commands to nodes that are free, then puts the
-    /// master's next frame on the line.
-    fn dispatch(&mut self) {
-        let mut held = VecDeque::new();
-        while let Some((node, command)) = self.commands.pop_front() {
-            // One command per node in flight; the rest keep their order.
-            let free = !self.master.is_busy(node) && !held.iter().any(|(n, _)| *n == node);
-            if !free || self.master.send(node, command, self.now).is_err() {
-                held.push_back((node, command));
-            }
-        }
-        self.commands = held;
+    /// Puts the gateway's frame on the line once the line is free: the
+    /// gateway's UART waits for the bus to go quiet, as RS-485 masters do.
+    fn send_pending_frame(&mut self) {
         if !self.bus.is_idle(self.now) {
             return;
         }
-        // Counter reservations are stored before a signed command leaves.
-        while let Some((node, up_to)) = self.master.poll_persist() {
-            self.counters.insert(node, up_to);
-            self.master.persisted(node, up_to);
-        }
-        if let Some(outgoing) = self.master.poll_outgoing(self.now) {
-            let mut buf = [0u8; MAX_FRAME];
-            if let Ok(bytes) = outgoing.encode(&mut buf) {
-                self.bus.transmit(Talker::Gateway, bytes, self.now);
-            }
+        if let Some(bytes) = self.pending_frame.take() {
+            self.bus.transmit(Talker::Gateway, &bytes, self.now);
         }
     }
 
@@ -657,22 +586,10 @@ impl SimBank {
                 }
             }
             Talker::Node(_) => {
-                let mut rest = bytes;
-                while !rest.is_empty() {
-                    match self.master_decoder.feed::<Report>(rest) {
-                        Feed::Consumed => break,
-                        Feed::Error { remaining, .. } => {
-                            self.world.gateway_bad_frames += 1;
-                            rest = remaining;
-                        }
-                        Feed::Frame { frame, remaining } => {
-                            rest = remaining;
-                            let auth = self.master_decoder.last_authenticated();
-                            self.master.handle_received(&frame, auth, now);
-                        }
-                    }
+                if let Some(gateway) = self.gateway.as_deref_mut() {
+                    gateway.handle_bytes(bytes, now);
                 }
-                self.drain_master();
+                self.carry_out();
             }
         }
     }
@@ -689,12 +606,12 @@ impl SimBank {
         }
         if status != self.reported_power {
             self.reported_power = status;
-            let _ = self.with_bank(|b, _, now| b.handle_power(status, now));
+            self.power_to_gateway(status);
         }
         if self
-            .bank
+            .gateway
             .as_deref()
-            .is_some_and(GatewayBank::ready_to_shut_down)
+            .is_some_and(SimGateway::ready_to_shut_down)
         {
             self.shut_down();
         }
@@ -709,16 +626,28 @@ impl SimBank {
             ),
         );
         self.world.shutdowns += 1;
-        self.link_before = add_link(&self.link_before, &self.master.stats());
-        if let Some(b) = self.bank.as_deref() {
-            self.stats_when_off = *b.stats();
+        if let Some(g) = self.gateway.as_deref() {
+            self.link_before = add_link(&self.link_before, &g.link_stats());
+            self.world.gateway_bad_frames += g.stats().bad_frames;
+            self.stats_when_off = *g.bank().stats();
         }
-        self.bank = None;
+        self.gateway = None;
+        self.pending_frame = None;
         self.powered = false;
         for node in &mut self.nodes {
             node.powered = false;
         }
-        self.commands.clear();
+    }
+
+    /// The UPS's reading to the gateway, and what follows from it.
+    fn power_to_gateway(&mut self, status: PowerStatus) {
+        let now = self.now;
+        if let Some(gateway) = self.gateway.as_deref_mut() {
+            if let Err(e) = gateway.handle_power(status, now) {
+                self.note(None, format!("gateway refused the power reading: {e}"));
+            }
+        }
+        self.carry_out();
     }
 
     fn power_up(&mut self) {
@@ -735,8 +664,8 @@ impl SimBank {
             &self.saved,
             now,
         );
-        let mut bank = match restored {
-            Ok(bank) => Box::new(bank),
+        let bank = match restored {
+            Ok(bank) => bank,
             Err(e) => {
                 self.world.restore_failures += 1;
                 self.note(
@@ -744,25 +673,25 @@ impl SimBank {
                     format!("RESTORE FAILED ({e}): starting with empty books"),
                 );
                 match GatewayBank::new(self.layout.clone(), self.policy, keys) {
-                    Ok(b) => Box::new(b),
+                    Ok(b) => b,
                     Err(_) => return,
                 }
             }
         };
+        let Ok(mut gateway) = SimGateway::new(bank, master_config(), now) else {
+            return;
+        };
         let wall = day_zero() + chrono::TimeDelta::milliseconds(now.as_millis() as i64);
-        let _ = bank.set_wall_clock(wall, now);
-        self.bank = Some(bank);
-        self.master = Master::new(master_config());
+        let _ = gateway.set_wall_clock(wall, now);
         for node in &self.nodes {
             let addr = node.addr();
-            let _ = self.master.add_node(addr, now);
             let key = self.bank_key.node_key(NodeIdentity::at(addr));
             let stored = self.counters.get(&addr).copied().unwrap_or(0);
-            let _ = self.master.set_key(addr, key, stored);
+            let _ = gateway.set_node_key(addr, key, stored);
         }
-        self.master_decoder.reset();
+        self.gateway = Some(Box::new(gateway));
         self.reported_power = PowerStatus::Mains;
-        let _ = self.with_bank(|b, _, now| b.handle_power(PowerStatus::Mains, now));
+        self.power_to_gateway(PowerStatus::Mains);
         self.world.restores += 1;
         self.note(
             None,
@@ -775,7 +704,9 @@ impl SimBank {
     // ----- what the bank said -----------------------------------------------
 
     fn audited(&mut self, r: &locker_domain::bank::AuditRecord) {
-        self.audit.record(r);
+        if !self.audit.record(r) {
+            return;
+        }
         let slot = r.compartment.map(slot_of);
         if let (AuditEvent::UnlockCommanded { .. }, Some(s)) = (r.event, slot) {
             if let Some(n) = self.unlocks_audited.get_mut(s) {
@@ -819,6 +750,21 @@ impl SimBank {
     }
 
     fn alerted(&mut self, a: locker_domain::bank::Alert) {
+        if let Evidence::CommandsRefused {
+            node,
+            refused,
+            reason,
+        } = a.evidence
+        {
+            self.world.commands_refused += u64::from(refused);
+            self.note(
+                None,
+                format!(
+                    "SECURITY node {}: {refused} command(s) refused ({reason})",
+                    node.0
+                ),
+            );
+        }
         let slot = a.compartment.map(slot_of);
         if let Some(s) = slot {
             if let Some(at) = self.alerted_at.get_mut(s) {
@@ -1451,7 +1397,7 @@ impl SimBank {
         if !self.powered {
             return;
         }
-        let views: Vec<_> = match self.bank.as_deref() {
+        let views: Vec<_> = match self.bank() {
             Some(b) => b.views().collect(),
             None => return,
         };

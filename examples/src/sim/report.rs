@@ -57,13 +57,22 @@ pub struct AuditTally {
     pub pickups_verified: u64,
     /// Sequence numbers skipped (must be 0).
     pub sequence_gaps: u64,
+    /// Records handed out again after a restart (the snapshot holds the
+    /// records not yet delivered when it was taken); counted once, as the
+    /// gateway's audit log writes them once.
+    pub redelivered: u64,
     #[serde(skip)]
     next_seq: Option<u64>,
 }
 
 impl AuditTally {
-    /// Counts one record.
-    pub fn record(&mut self, r: &AuditRecord) {
+    /// Counts one record; `false` for a record already counted (handed out
+    /// again after a restart), which the world must not act on twice.
+    pub fn record(&mut self, r: &AuditRecord) -> bool {
+        if self.next_seq.is_some_and(|want| r.seq < want) {
+            self.redelivered += 1;
+            return false;
+        }
         self.records += 1;
         if self.next_seq.is_some_and(|want| want != r.seq) {
             self.sequence_gaps += 1;
@@ -84,6 +93,7 @@ impl AuditTally {
         ) {
             self.pickups_verified += 1;
         }
+        true
     }
 
     /// Records of event `name` (the variant name, e.g. `"DepositVerified"`).
@@ -96,6 +106,7 @@ impl AuditTally {
         self.records += other.records;
         self.pickups_verified += other.pickups_verified;
         self.sequence_gaps += other.sequence_gaps;
+        self.redelivered += other.redelivered;
         for (k, v) in &other.by_event {
             *self.by_event.entry(k.clone()).or_default() += v;
         }
