@@ -41,18 +41,18 @@ fn a_month_on_a_bad_bus_loses_no_parcel_and_keeps_every_invariant() {
 
     // The summary agrees with the audit trail, record for record.
     assert_eq!(s.audit.sequence_gaps, 0);
-    assert_eq!(s.parcels.deposited, s.audit.count("DepositVerified"));
-    assert_eq!(s.parcels.reminded, s.audit.count("ReminderSent"));
-    assert_eq!(s.parcels.escalated, s.audit.count("EscalationSent"));
-    assert_eq!(s.parcels.expired, s.audit.count("Expired"));
+    assert_eq!(s.parcels.deposited, s.audit.count("deposit_verified"));
+    assert_eq!(s.parcels.reminded, s.audit.count("reminder_sent"));
+    assert_eq!(s.parcels.escalated, s.audit.count("escalation_sent"));
+    assert_eq!(s.parcels.expired, s.audit.count("expired"));
     assert!(s.parcels.picked_up <= s.audit.pickups_verified);
     assert_eq!(
-        s.alerts.get("forced-door").copied().unwrap_or(0),
-        s.audit.count("DoorForced")
+        s.alerts.get("forced_door").copied().unwrap_or(0),
+        s.audit.count("door_forced")
     );
     assert_eq!(
-        s.alerts.get("lock-fault").copied().unwrap_or(0),
-        s.audit.count("LockFault")
+        s.alerts.get("lock_fault").copied().unwrap_or(0),
+        s.audit.count("lock_fault")
     );
     // Every parcel that came is accounted for by the world.
     let to_counter: u64 = s.parcels.to_counter.values().sum();

@@ -30,10 +30,10 @@ USAGE: locker-sim [OPTIONS]
                       0.5 % frames lost; default), 2 bad (1 %, 5 %), 3 terrible
   --incidents X       multiply every incident rate by X (default 1)
   --rate KIND=R       set one incident rate; KIND is one of
-                      empty-door, door-ajar (fractions of deposits / pickups),
-                      forced-door, jammed-lock, drifting-sensor, node-hang,
-                      brute-force (per day per 48 compartments),
-                      power-blip, long-outage (per day per bank)
+                      empty_door, door_ajar (fractions of deposits / pickups),
+                      forced_door, jammed_lock, drifting_sensor, node_hang,
+                      brute_force (per day per 48 compartments),
+                      power_blip, long_outage (per day per bank)
   --check             check every invariant after every step (slower)
   --quiet             no timeline, only the summary
   --json              print the summary as JSON instead

@@ -43,20 +43,22 @@ impl IncidentKind {
     /// The name used on the command line, in the report and in JSON.
     pub const fn name(self) -> &'static str {
         match self {
-            IncidentKind::EmptyDoor => "empty-door",
-            IncidentKind::DoorAjar => "door-ajar",
-            IncidentKind::ForcedDoor => "forced-door",
-            IncidentKind::JammedLock => "jammed-lock",
-            IncidentKind::DriftingSensor => "drifting-sensor",
-            IncidentKind::PowerBlip => "power-blip",
-            IncidentKind::LongOutage => "long-outage",
-            IncidentKind::NodeHang => "node-hang",
-            IncidentKind::BruteForce => "brute-force",
+            IncidentKind::EmptyDoor => "empty_door",
+            IncidentKind::DoorAjar => "door_ajar",
+            IncidentKind::ForcedDoor => "forced_door",
+            IncidentKind::JammedLock => "jammed_lock",
+            IncidentKind::DriftingSensor => "drifting_sensor",
+            IncidentKind::PowerBlip => "power_blip",
+            IncidentKind::LongOutage => "long_outage",
+            IncidentKind::NodeHang => "node_hang",
+            IncidentKind::BruteForce => "brute_force",
         }
     }
 
     /// The kind named `name`.
     pub fn from_name(name: &str) -> Option<IncidentKind> {
+        // The command line once spelled them with hyphens; both are taken.
+        let name = name.replace('-', "_");
         IncidentKind::ALL.into_iter().find(|k| k.name() == name)
     }
 
@@ -67,7 +69,7 @@ impl IncidentKind {
 
 /// How often each incident happens.
 ///
-/// `empty-door` and `door-ajar` are fractions of deposits and pickups; the
+/// `empty_door` and `door_ajar` are fractions of deposits and pickups; the
 /// others are expected occurrences per day per 48 compartments (scaled with
 /// the bank size; power incidents are per bank).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -119,22 +121,24 @@ impl IncidentRates {
     }
 }
 
-/// How one kind of incident went.
+/// How one kind of incident went, as the oracle judged it against the world.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct IncidentTally {
-    /// Times it happened.
+    /// Times it happened (injected into the world).
     pub occurred: u64,
-    /// Times the system dealt with it without staff.
-    pub resolved_automatically: u64,
-    /// Times staff had to come.
-    pub needed_staff: u64,
+    /// Times the system raised the right alert or notice for it.
+    pub detected: u64,
+    /// Times it ended without anyone coming to the bank.
+    pub resolved_without_site_visit: u64,
+    /// Times staff had to come to the bank.
+    pub needed_site_visit: u64,
 }
 
 impl IncidentTally {
     /// Still unresolved at the end of the run.
     pub fn open(&self) -> u64 {
         self.occurred
-            .saturating_sub(self.resolved_automatically + self.needed_staff)
+            .saturating_sub(self.resolved_without_site_visit + self.needed_site_visit)
     }
 }
 
@@ -143,8 +147,10 @@ impl IncidentTally {
 pub struct OpenIncident {
     /// What.
     pub kind: IncidentKind,
-    /// The compartment, if it concerns one.
+    /// The compartment, if it concerns one (the node's index for a hung node).
     pub slot: Option<usize>,
+    /// Whether the system raised the right alert or notice for it yet.
+    pub detected: bool,
 }
 
 /// Every incident of a run.
@@ -160,7 +166,29 @@ impl IncidentLog {
         if let Some(t) = self.tallies.get_mut(kind.index()) {
             t.occurred += 1;
         }
-        self.open.push(OpenIncident { kind, slot });
+        self.open.push(OpenIncident {
+            kind,
+            slot,
+            detected: false,
+        });
+    }
+
+    /// The system raised the alert or notice that `kind` (on `slot`, if
+    /// given) calls for: the oldest such open incident not yet detected
+    /// counts as detected. Returns whether there was one.
+    pub fn detect(&mut self, kind: IncidentKind, slot: Option<usize>) -> bool {
+        let Some(open) = self
+            .open
+            .iter_mut()
+            .find(|o| o.kind == kind && !o.detected && (slot.is_none() || o.slot == slot))
+        else {
+            return false;
+        };
+        open.detected = true;
+        if let Some(t) = self.tallies.get_mut(kind.index()) {
+            t.detected += 1;
+        }
+        true
     }
 
     /// The oldest open incident of `kind` (on `slot`, if given) ended;
@@ -176,9 +204,9 @@ impl IncidentLog {
         self.open.remove(at);
         if let Some(t) = self.tallies.get_mut(kind.index()) {
             if by_staff {
-                t.needed_staff += 1;
+                t.needed_site_visit += 1;
             } else {
-                t.resolved_automatically += 1;
+                t.resolved_without_site_visit += 1;
             }
         }
         true
@@ -214,8 +242,9 @@ impl IncidentLog {
     pub fn absorb(&mut self, other: &IncidentLog) {
         for (mine, theirs) in self.tallies.iter_mut().zip(other.tallies.iter()) {
             mine.occurred += theirs.occurred;
-            mine.resolved_automatically += theirs.resolved_automatically;
-            mine.needed_staff += theirs.needed_staff;
+            mine.detected += theirs.detected;
+            mine.resolved_without_site_visit += theirs.resolved_without_site_visit;
+            mine.needed_site_visit += theirs.needed_site_visit;
         }
     }
 }

@@ -27,6 +27,7 @@ use super::SimConfig;
 use super::bus::{Bus, Talker};
 use super::incidents::{IncidentKind, IncidentLog};
 use super::node::{CHANNELS, SimNode};
+use super::oracle::{self, FalseAlarms, Truth};
 use super::report::{AuditTally, Line, WorldCounts};
 use super::rng::Dice;
 use super::traffic;
@@ -95,6 +96,8 @@ pub struct SimBank {
     config: SimConfig,
     /// Incidents and how they ended.
     pub incidents: IncidentLog,
+    /// Alerts the world does not explain, as the oracle judged them.
+    pub false_alarms: FalseAlarms,
     /// Notable events, in order.
     pub timeline: Vec<Line>,
     /// What the audit trail said, counted.
@@ -243,6 +246,7 @@ impl SimBank {
             units,
             config: config.clone(),
             incidents: IncidentLog::default(),
+            false_alarms: FalseAlarms::default(),
             timeline: Vec::new(),
             audit: AuditTally::default(),
             world: WorldCounts::default(),
@@ -528,6 +532,8 @@ impl SimBank {
                     self.note(Some(slot), format!("camera snapshot #{}", s.reference.0));
                 }
                 GatewayOutput::NodeLost(node) => {
+                    let k = usize::from(node.0).saturating_sub(1);
+                    self.incidents.detect(IncidentKind::NodeHang, Some(k));
                     self.note(
                         None,
                         format!("node {} stopped answering → power-cycled in 10 s", node.0),
@@ -642,6 +648,12 @@ impl SimBank {
     /// The UPS's reading to the gateway, and what follows from it.
     fn power_to_gateway(&mut self, status: PowerStatus) {
         let now = self.now;
+        if status != PowerStatus::Mains {
+            // The bank hears that mains is gone: the outage is noticed.
+            if !self.incidents.detect(IncidentKind::PowerBlip, None) {
+                self.incidents.detect(IncidentKind::LongOutage, None);
+            }
+        }
         if let Some(gateway) = self.gateway.as_deref_mut() {
             if let Err(e) = gateway.handle_power(status, now) {
                 self.note(None, format!("gateway refused the power reading: {e}"));
@@ -766,6 +778,7 @@ impl SimBank {
             );
         }
         let slot = a.compartment.map(slot_of);
+        self.judge(&a, slot);
         if let Some(s) = slot {
             if let Some(at) = self.alerted_at.get_mut(s) {
                 *at = Some(self.now);
@@ -803,8 +816,56 @@ impl SimBank {
         }
     }
 
+    /// The oracle's verdict on an alert: explained by the world or a false
+    /// alarm, and which incident it detects.
+    fn judge(&mut self, a: &locker_domain::bank::Alert, slot: Option<usize>) {
+        let node = match a.evidence {
+            Evidence::Node(node) | Evidence::CommandsRefused { node, .. } => {
+                Some(usize::from(node.0).saturating_sub(1))
+            }
+            _ => slot.map(|s| s / CHANNELS),
+        };
+        let compartment = slot.and_then(|s| self.compartment(s));
+        let truth = Truth {
+            forced_open: slot
+                .is_some_and(|s| self.incidents.is_open(IncidentKind::ForcedDoor, Some(s))),
+            lock_jammed: slot.is_some_and(|s| {
+                self.incidents.is_open(IncidentKind::JammedLock, Some(s))
+                    || self.transient_jams.iter().any(|(j, _)| *j == s)
+            }),
+            sensor_drifting: slot.is_some_and(|s| {
+                self.drift.get(s).is_some_and(|d| *d != 0)
+                    || self
+                        .incidents
+                        .is_open(IncidentKind::DriftingSensor, Some(s))
+            }),
+            door_open: compartment.is_some_and(|c| c.door() == locker_proto::DoorState::Open),
+            item_inside: compartment.is_some_and(|c| c.item_grams() > 0),
+            node_down: node.is_some_and(|k| {
+                self.nodes.get(k).is_some_and(|n| n.hung || !n.powered)
+                    || self.incidents.is_open(IncidentKind::NodeHang, Some(k))
+            }),
+            keypad_attack: self.incidents.is_open(IncidentKind::BruteForce, None),
+            bus_attack: false,
+        };
+        if !oracle::explained(a.kind, &truth) {
+            self.false_alarms.count(a.kind);
+        }
+        if let Some(kind) = oracle::expected_incident(a.kind) {
+            let on = if kind == IncidentKind::NodeHang {
+                node
+            } else {
+                slot
+            };
+            self.incidents.detect(kind, on);
+        }
+    }
+
     fn notified(&mut self, n: locker_domain::bank::Notification) {
         let slot = slot_of(n.compartment);
+        if let Some(kind) = oracle::noticed_incident(n.kind) {
+            self.incidents.detect(kind, Some(slot));
+        }
         let parcel = n.parcel.and_then(|id| self.by_bank_id.get(&id.0).copied());
         let now = self.now;
         match n.kind {
@@ -1072,7 +1133,11 @@ impl SimBank {
         if let Some(x) = self.parcels.get_mut(p) {
             x.at = Whereabouts::AtCounter(why);
         }
-        *self.world.to_counter.entry(format!("{why:?}")).or_default() += 1;
+        *self
+            .world
+            .to_counter
+            .entry(why.name().to_string())
+            .or_default() += 1;
     }
 
     fn collect(&mut self, p: usize) {
@@ -1531,20 +1596,7 @@ fn refusal_name(e: &BankError) -> String {
 
 /// A stable name for an alert kind.
 pub fn alert_name(kind: AlertKind) -> &'static str {
-    match kind {
-        AlertKind::ForcedDoor => "forced-door",
-        AlertKind::LockFault => "lock-fault",
-        AlertKind::DoorAjar => "door-ajar",
-        AlertKind::ParcelMissing => "parcel-missing",
-        AlertKind::UnexpectedItem => "unexpected-item",
-        AlertKind::DoorOpenUnexpectedly => "door-open-unexpectedly",
-        AlertKind::Maintenance => "maintenance",
-        AlertKind::KeypadAttack => "keypad-attack",
-        AlertKind::NodeUnreachable => "node-unreachable",
-        AlertKind::NodeFault => "node-fault",
-        AlertKind::RemovalNotVerified => "removal-not-verified",
-        _ => "other",
-    }
+    kind.name()
 }
 
 /// A duration for people: `45 s`, `12 min`, `6 h 05 min`.

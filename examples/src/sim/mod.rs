@@ -86,6 +86,7 @@ pub mod check;
 pub mod incidents;
 pub mod locker;
 pub mod node;
+pub mod oracle;
 pub mod report;
 pub mod rng;
 pub mod traffic;
@@ -104,6 +105,9 @@ use report::{
     PowerSummary, UtilisationSummary, WorldCounts,
 };
 use world::Whereabouts;
+
+/// The layout version of [`Summary`] and its JSON (`"schema"`).
+pub const SUMMARY_SCHEMA: &str = "locker-sim/2";
 
 /// Households per compartment when `--units` is not given (300 for 48).
 pub const UNITS_PER_COMPARTMENT: f64 = 300.0 / 48.0;
@@ -205,6 +209,7 @@ pub fn run(config: &SimConfig, progress: &mut dyn FnMut(f64)) -> Result<Outcome,
     let mut world = WorldCounts::default();
     let mut audit = AuditTally::default();
     let mut incidents = incidents::IncidentLog::default();
+    let mut false_alarms = oracle::FalseAlarms::default();
     let mut checker = Checker::default();
     let mut bus = BusSummary::default();
     let mut parcels = ParcelSummary::default();
@@ -235,6 +240,7 @@ pub fn run(config: &SimConfig, progress: &mut dyn FnMut(f64)) -> Result<Outcome,
         world.absorb(&sim.world);
         audit.absorb(&sim.audit);
         incidents.absorb(&sim.incidents);
+        false_alarms.absorb(&sim.false_alarms);
         let link = sim.link_stats();
         let line = sim.line_stats();
         bus.frames_sent += u64::from(link.frames_sent);
@@ -289,10 +295,21 @@ pub fn run(config: &SimConfig, progress: &mut dyn FnMut(f64)) -> Result<Outcome,
         })
         .collect();
     let occurred: u64 = incident_rows.iter().map(|r| r.tally.occurred).sum();
+    let without_visit: u64 = incident_rows
+        .iter()
+        .map(|r| r.tally.resolved_without_site_visit)
+        .sum();
     let total_interactions = world.interactions + occurred;
     let needed_staff = world.staff_jobs + staff_parcels;
     let hours = occupancy.len().max(1) as f64;
     let summary = Summary {
+        schema: SUMMARY_SCHEMA,
+        without_site_visit_percent: if occurred == 0 {
+            100.0
+        } else {
+            100.0 * without_visit as f64 / occurred as f64
+        },
+        false_alarms,
         seed: config.seed,
         days: config.days,
         compartments: total as u64,

@@ -9,6 +9,8 @@ use locker_proto::CompartmentId;
 use locker_proto::time::Instant;
 use serde::Serialize;
 
+use super::oracle::FalseAlarms;
+
 use super::incidents::IncidentTally;
 
 /// One notable event.
@@ -78,13 +80,7 @@ impl AuditTally {
             self.sequence_gaps += 1;
         }
         self.next_seq = Some(r.seq + 1);
-        let name = format!("{:?}", r.event);
-        let name = name
-            .split(['(', ' ', '{'])
-            .next()
-            .unwrap_or("Other")
-            .to_string();
-        *self.by_event.entry(name).or_default() += 1;
+        *self.by_event.entry(r.event.name().to_string()).or_default() += 1;
         if matches!(
             r.event,
             AuditEvent::PickupVerified {
@@ -96,7 +92,7 @@ impl AuditTally {
         true
     }
 
-    /// Records of event `name` (the variant name, e.g. `"DepositVerified"`).
+    /// Records of event `name` ([`AuditEvent::name`], e.g. `"deposit_verified"`).
     pub fn count(&self, name: &str) -> u64 {
         self.by_event.get(name).copied().unwrap_or(0)
     }
@@ -312,6 +308,13 @@ pub struct InvariantSummary {
 /// Everything a run reports.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Summary {
+    /// The version of this summary's layout: `locker-sim/2`.
+    pub schema: &'static str,
+    /// Incidents that ended without anyone coming to the bank, as a share
+    /// of the incidents that occurred, in percent: the headline.
+    pub without_site_visit_percent: f64,
+    /// Alerts the world does not explain (the oracle's verdict).
+    pub false_alarms: FalseAlarms,
     /// The seed.
     pub seed: u64,
     /// Simulated days.
@@ -354,6 +357,26 @@ impl Summary {
             "== locker-sim: seed {}, {} days, {} compartments in {} bank(s), {} units, bus noise {}",
             self.seed, self.days, self.compartments, self.banks, self.units, self.noise
         );
+        let occurred: u64 = self.incidents.iter().map(|r| r.tally.occurred).sum();
+        let remote: u64 = self
+            .incidents
+            .iter()
+            .map(|r| r.tally.resolved_without_site_visit)
+            .sum();
+        let _ = writeln!(
+            o,
+            "HEADLINE    {:.1} % of incidents resolved without a site visit ({remote} of {occurred}); {} false alarm(s)",
+            self.without_site_visit_percent, self.false_alarms.total
+        );
+        if !self.false_alarms.by_kind.is_empty() {
+            let list: Vec<String> = self
+                .false_alarms
+                .by_kind
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect();
+            let _ = writeln!(o, "            false alarms by kind: {}", list.join(", "));
+        }
         let _ = writeln!(
             o,
             "parcels     arrived {}, in {}, picked up {}, reminded {}, escalated {}, expired {}, removed by staff {}, still inside {}",
@@ -381,24 +404,25 @@ impl Summary {
         );
         let _ = writeln!(
             o,
-            "incidents   {:<16} {:>8} {:>10} {:>12} {:>6}",
-            "kind", "occurred", "automatic", "needed staff", "open"
+            "incidents   {:<16} {:>8} {:>8} {:>10} {:>10} {:>6}",
+            "kind", "occurred", "detected", "no visit", "site visit", "open"
         );
         for row in &self.incidents {
             let _ = writeln!(
                 o,
-                "            {:<16} {:>8} {:>10} {:>12} {:>6}",
+                "            {:<16} {:>8} {:>8} {:>10} {:>10} {:>6}",
                 row.kind,
                 row.tally.occurred,
-                row.tally.resolved_automatically,
-                row.tally.needed_staff,
+                row.tally.detected,
+                row.tally.resolved_without_site_visit,
+                row.tally.needed_site_visit,
                 row.open
             );
         }
         let i = &self.interactions;
         let _ = writeln!(
             o,
-            "staff       {} of {} interactions needed staff: {:.1} % needed none",
+            "staff       {} of {} interactions needed staff: {:.1} % needed none (context, not the headline)",
             i.needed_staff, i.total, i.without_staff_percent
         );
         let u = &self.utilisation;

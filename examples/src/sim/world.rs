@@ -40,6 +40,18 @@ pub enum CounterReason {
     DoorWouldNotOpen,
 }
 
+impl CounterReason {
+    /// A stable snake_case name, for the summary and its JSON keys.
+    pub const fn name(self) -> &'static str {
+        match self {
+            CounterReason::Oversize => "oversize",
+            CounterReason::BankFull => "bank_full",
+            CounterReason::BankUnavailable => "bank_unavailable",
+            CounterReason::DoorWouldNotOpen => "door_would_not_open",
+        }
+    }
+}
+
 /// One parcel's life in the simulated world.
 #[derive(Clone, Debug)]
 pub struct WorldParcel {

@@ -49,6 +49,27 @@ pub enum AlertKind {
 }
 
 impl AlertKind {
+    /// A stable snake_case name, for logs, counters and JSON keys (never
+    /// derived from `Debug`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            AlertKind::ForcedDoor => "forced_door",
+            AlertKind::LockFault => "lock_fault",
+            AlertKind::DoorAjar => "door_ajar",
+            AlertKind::ParcelMissing => "parcel_missing",
+            AlertKind::UnexpectedItem => "unexpected_item",
+            AlertKind::DoorOpenUnexpectedly => "door_open_unexpectedly",
+            AlertKind::Maintenance => "maintenance",
+            AlertKind::KeypadAttack => "keypad_attack",
+            AlertKind::NodeUnreachable => "node_unreachable",
+            AlertKind::NodeFault => "node_fault",
+            AlertKind::RemovalNotVerified => "removal_not_verified",
+            AlertKind::ForgedRemoteOpen => "forged_remote_open",
+            AlertKind::RemoteOpenFlood => "remote_open_flood",
+            AlertKind::BusCommandsRefused => "bus_commands_refused",
+        }
+    }
+
     /// How many kinds there are.
     pub const COUNT: usize = 14;
 

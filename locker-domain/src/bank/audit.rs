@@ -193,6 +193,54 @@ pub enum AuditEvent {
     },
 }
 
+impl AuditEvent {
+    /// A stable snake_case name for the kind of event, for logs, counters
+    /// and JSON keys (never derived from `Debug`).
+    pub const fn name(&self) -> &'static str {
+        match self {
+            AuditEvent::Reserved => "reserved",
+            AuditEvent::ReservationCancelled => "reservation_cancelled",
+            AuditEvent::ReservationExpired => "reservation_expired",
+            AuditEvent::UnlockCommanded { .. } => "unlock_commanded",
+            AuditEvent::DoorOpened => "door_opened",
+            AuditEvent::DoorClosed => "door_closed",
+            AuditEvent::DepositVerified => "deposit_verified",
+            AuditEvent::NoParcelDetected => "no_parcel_detected",
+            AuditEvent::PickupVerified { .. } => "pickup_verified",
+            AuditEvent::ParcelLeftInside => "parcel_left_inside",
+            AuditEvent::ReminderSent => "reminder_sent",
+            AuditEvent::ReminderDeferred { .. } => "reminder_deferred",
+            AuditEvent::EscalationSent => "escalation_sent",
+            AuditEvent::Expired => "expired",
+            AuditEvent::DoorForced => "door_forced",
+            AuditEvent::DoorAjar => "door_ajar",
+            AuditEvent::LockFault => "lock_fault",
+            AuditEvent::SensorDisagrees { .. } => "sensor_disagrees",
+            AuditEvent::OutOfService { .. } => "out_of_service",
+            AuditEvent::BackInService => "back_in_service",
+            AuditEvent::DeadlineExtended { .. } => "deadline_extended",
+            AuditEvent::CodeRejected { .. } => "code_rejected",
+            AuditEvent::CodeAccepted { .. } => "code_accepted",
+            AuditEvent::KeypadAttackSuspected => "keypad_attack_suspected",
+            AuditEvent::Power(_) => "power",
+            AuditEvent::Restored => "restored",
+            AuditEvent::Discrepancy { .. } => "discrepancy",
+            AuditEvent::NodeLost(_) => "node_lost",
+            AuditEvent::NodeBack(_) => "node_back",
+            AuditEvent::FaultReported(_) => "fault_reported",
+            AuditEvent::MaintenanceNeeded => "maintenance_needed",
+            AuditEvent::RemoteOpenAccepted { .. } => "remote_open_accepted",
+            AuditEvent::RemoteOpenRefused { .. } => "remote_open_refused",
+            AuditEvent::RemoteOpensLocked { .. } => "remote_opens_locked",
+            AuditEvent::RemoteOpenLockCleared { .. } => "remote_open_lock_cleared",
+            AuditEvent::StaffOpened { .. } => "staff_opened",
+            AuditEvent::StaffOpenAll { .. } => "staff_open_all",
+            AuditEvent::TokenAccepted { .. } => "token_accepted",
+            AuditEvent::TokenRefused { .. } => "token_refused",
+        }
+    }
+}
+
 /// Why a compartment is out of service.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

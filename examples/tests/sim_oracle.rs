@@ -1,0 +1,102 @@
+//! The simulator's oracle and its summary, as a property manager and a
+//! script reading `--json` meet them.
+
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+use locker_examples::sim::{IncidentKind, IncidentRates, Noise, SUMMARY_SCHEMA, SimConfig, run};
+
+fn quiet_week() -> SimConfig {
+    SimConfig {
+        seed: 11,
+        days: 7,
+        noise_level: 0,
+        noise: Noise::level(0),
+        rates: IncidentRates::NONE,
+        ..SimConfig::default()
+    }
+}
+
+/// Every key of a JSON value, at any depth.
+fn keys(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                out.push(k.clone());
+                keys(v, out);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| keys(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn a_quiet_week_on_a_clean_bus_raises_no_alarm_the_world_cannot_explain() {
+    let outcome = run(&quiet_week(), &mut |_| {}).unwrap();
+    let s = &outcome.summary;
+    assert!(s.parcels.deposited > 50, "{}", s.render());
+    assert_eq!(s.false_alarms.total, 0, "{}", s.render());
+    assert!(s.incidents.iter().all(|r| r.tally.occurred == 0));
+    assert_eq!(s.without_site_visit_percent, 100.0);
+}
+
+#[test]
+fn every_forced_door_is_detected_and_each_needs_someone_on_site() {
+    let mut config = quiet_week();
+    config.rates.set(IncidentKind::ForcedDoor, 1.0);
+    let outcome = run(&config, &mut |_| {}).unwrap();
+    let s = &outcome.summary;
+    let forced = s
+        .incidents
+        .iter()
+        .find(|r| r.kind == "forced_door")
+        .unwrap();
+    assert!(forced.tally.occurred > 0, "{}", s.render());
+    assert_eq!(
+        forced.tally.detected,
+        forced.tally.occurred,
+        "{}",
+        s.render()
+    );
+    // Security comes to every forced door: none ends without a visit.
+    assert_eq!(forced.tally.resolved_without_site_visit, 0);
+    assert!(s.without_site_visit_percent < 100.0);
+}
+
+#[test]
+fn the_json_summary_carries_its_schema_and_snake_case_keys_only() {
+    let mut config = quiet_week();
+    config.days = 2;
+    config.rates = IncidentRates::default().scaled(20.0);
+    let outcome = run(&config, &mut |_| {}).unwrap();
+    let json = serde_json::to_value(&outcome.summary).unwrap();
+    assert_eq!(json["schema"], SUMMARY_SCHEMA);
+    assert_eq!(SUMMARY_SCHEMA, "locker-sim/2");
+    assert!(json["without_site_visit_percent"].is_number());
+    assert!(json["false_alarms"]["total"].is_u64());
+    assert!(json["false_alarms"]["by_kind"].is_object());
+    for row in json["incidents"].as_array().unwrap() {
+        for field in [
+            "kind",
+            "occurred",
+            "detected",
+            "resolved_without_site_visit",
+            "needed_site_visit",
+            "open",
+        ] {
+            assert!(!row[field].is_null(), "incident row without {field}: {row}");
+        }
+    }
+    let mut all = Vec::new();
+    keys(&json, &mut all);
+    assert!(all.len() > 50);
+    for key in all {
+        assert!(
+            !key.is_empty()
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+            "key {key:?} is not snake_case"
+        );
+    }
+}
