@@ -22,9 +22,10 @@
 //!   command waits until [`Persist::Counter`] was confirmed with
 //!   [`Gateway::counter_persisted`], so a restarted gateway never reuses a
 //!   counter.
-//! - **The snapshot comes before the audit records it holds**
-//!   ([`Persist::Bank`] before [`GatewayOutput::Audit`]), so the audit log
-//!   never names a state the books on disk do not have.
+//! - **The snapshot comes first**: [`Persist::Bank`] comes before the
+//!   audit records of the change and before any upward message about it,
+//!   so neither the audit log nor the backend ever hears of a state the
+//!   books on disk do not have.
 //! - **Every node is greeted** with a ping before its first bank command:
 //!   after the gateway starts, after the node reports a restart and when a
 //!   lost node answers again (see `sessions.rs` for why).
@@ -600,13 +601,15 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
         if let Some((node, up_to)) = self.master.poll_persist() {
             return Some(GatewayOutput::Persist(Persist::Counter { node, up_to }));
         }
-        // Upward messages first: the uplink then has room to project the
+        // The books on disk before anything leaves that speaks of them: a
+        // reservation's answer to the backend never outruns its snapshot.
+        if let Some(reason) = self.bank.poll_persist() {
+            return Some(GatewayOutput::Persist(Persist::Bank(reason)));
+        }
+        // Upward messages next: the uplink then has room to project the
         // bank's outputs that follow.
         if let Some(message) = self.uplink.as_mut().and_then(Uplink::poll_upward) {
             return Some(GatewayOutput::Upward(message));
-        }
-        if let Some(reason) = self.bank.poll_persist() {
-            return Some(GatewayOutput::Persist(Persist::Bank(reason)));
         }
         if let Some(record) = self.bank.poll_audit() {
             if let Some(uplink) = self.uplink.as_mut() {
