@@ -27,9 +27,14 @@
 //! typed error: [`BadStart`](KerongError::BadStart),
 //! [`BadEnd`](KerongError::BadEnd), [`BadChecksum`](KerongError::BadChecksum),
 //! [`WrongAddress`](KerongError::WrongAddress),
-//! [`UnexpectedCommand`](KerongError::UnexpectedCommand). After an error,
-//! stray bytes may still be in flight: drain the port before the next
-//! exchange.
+//! [`UnexpectedCommand`](KerongError::UnexpectedCommand).
+//!
+//! Kerong frames carry no sequence number, so before every request the
+//! driver reads and discards whatever is waiting until the port reports
+//! nothing more (a read of zero bytes or a timed-out read): a late answer to
+//! an earlier request is never taken for the answer to this one. A line
+//! that does not fall quiet within a few frames' worth of bytes is
+//! [`KerongError::LineBusy`], and nothing is sent.
 //!
 //! # Lock-bit polarity
 //!
@@ -44,7 +49,13 @@
 //! # struct Port { sent: Vec<u8>, reply: std::collections::VecDeque<u8> }
 //! # impl embedded_io::ErrorType for Port { type Error = core::convert::Infallible; }
 //! # impl embedded_io::Write for Port {
-//! #     fn write(&mut self, b: &[u8]) -> Result<usize, Self::Error> { self.sent.extend_from_slice(b); Ok(b.len()) }
+//! #     fn write(&mut self, b: &[u8]) -> Result<usize, Self::Error> {
+//! #         self.sent.extend_from_slice(b);
+//! #         if self.sent.ends_with(&[0x02, 0x00, 0x30, 0x03, 0x35]) {
+//! #             self.reply.extend([0x02, 0x00, 0x35, 0x01, 0x00, 0x00, 0x00, 0x03, 0x3b]);
+//! #         }
+//! #         Ok(b.len())
+//! #     }
 //! #     fn flush(&mut self) -> Result<(), Self::Error> { Ok(()) }
 //! # }
 //! # impl embedded_io::Read for Port {
@@ -54,7 +65,7 @@
 //! #         Ok(n)
 //! #     }
 //! # }
-//! # let port = Port { sent: Vec::new(), reply: [0x02, 0x00, 0x35, 0x01, 0x00, 0x00, 0x00, 0x03, 0x3b].into() };
+//! # let port = Port { sent: Vec::new(), reply: Default::default() };
 //! // `port` is the RS-485 adapter; board 0 answers that only lock 1 is latched.
 //! let mut board = Cu16::new(port, Cu16Address::new(0).unwrap());
 //! let status = board.status()?;
@@ -73,7 +84,7 @@ mod frame;
 mod status;
 
 pub use board::{BoardChannel, LockBoard};
-pub use cu16::{CU16_CHANNELS, Cu16, Cu16Address};
+pub use cu16::{CU16_CHANNELS, Cu16, Cu16Address, Cu16StatusRequest};
 pub use cu48::{CU48_CHANNELS, Cu48};
 pub use error::KerongError;
 pub use status::{BoardStatus, LockBitPolarity};
