@@ -35,12 +35,12 @@ use super::board::check_channel;
 use super::frame::{ETX, Field, STX, check, receive, request};
 use super::{BoardStatus, KerongError, LockBitPolarity, LockBoard};
 
-const CMD_STATUS: u8 = 0x30;
-const CMD_UNLOCK: u8 = 0x31;
-const CMD_QUERY_ALL: u8 = 0x32;
-const RESP_STATUS: u8 = 0x35;
-const RESP_QUERY_ALL: u8 = 0x36;
-const STATUS_LEN: usize = 9;
+pub(crate) const CMD_STATUS: u8 = 0x30;
+pub(crate) const CMD_UNLOCK: u8 = 0x31;
+pub(crate) const CMD_QUERY_ALL: u8 = 0x32;
+pub(crate) const RESP_STATUS: u8 = 0x35;
+pub(crate) const RESP_QUERY_ALL: u8 = 0x36;
+pub(crate) const STATUS_LEN: usize = 9;
 
 /// Which request [`LockBoard::status`] sends to a KR-CU16. Both are
 /// answered with every channel's latch and IR bits, in the same layout.

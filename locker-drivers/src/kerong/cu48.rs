@@ -36,10 +36,10 @@ use super::board::check_channel;
 use super::frame::{ETX, Field, STX, check, receive, request};
 use super::{BoardStatus, KerongError, LockBitPolarity, LockBoard};
 
-const CMD_STATUS: u8 = 0x60;
-const CMD_UNLOCK: u8 = 0x61;
-const RESP_STATUS: u8 = 0x75;
-const STATUS_LEN: usize = 18;
+pub(crate) const CMD_STATUS: u8 = 0x60;
+pub(crate) const CMD_UNLOCK: u8 = 0x61;
+pub(crate) const RESP_STATUS: u8 = 0x75;
+pub(crate) const STATUS_LEN: usize = 18;
 
 /// Channels on a KR-CU48.
 pub const CU48_CHANNELS: u8 = 48;

@@ -77,14 +77,16 @@
 //! ```
 
 mod board;
-mod cu16;
-mod cu48;
+pub(crate) mod cu16;
+pub(crate) mod cu48;
 mod error;
-mod frame;
+pub(crate) mod frame;
+mod node;
 mod status;
 
 pub use board::{BoardChannel, LockBoard};
 pub use cu16::{CU16_CHANNELS, Cu16, Cu16Address, Cu16StatusRequest};
 pub use cu48::{CU48_CHANNELS, Cu48};
 pub use error::KerongError;
+pub use node::{BOARD_SILENT_FAULT, BoardNode, BoardNodeConfig, BoardNodeStats};
 pub use status::{BoardStatus, LockBitPolarity};

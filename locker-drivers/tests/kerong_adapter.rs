@@ -1,0 +1,805 @@
+//! A Kerong board behind `kerong::BoardNode`, driven by the gateway's real
+//! bus master (`locker_proto::link::Master`) over encoded frames: the
+//! gateway must not be able to tell it from one of our nodes.
+
+// Test code: a failed expectation is meant to panic.
+#![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
+
+mod common;
+
+use common::{ScriptedSerial, expect, reply};
+use embedded_io::{Read, Write};
+use locker_drivers::kerong::{
+    BOARD_SILENT_FAULT, BoardNode, BoardNodeConfig, Cu16, Cu16Address, Cu48,
+};
+use locker_drivers::sim::{SimCu16, SimCu48};
+use locker_proto::frame::{Decoder, Feed, MAX_FRAME};
+use locker_proto::link::{Master, MasterConfig, MasterEvent};
+use locker_proto::{
+    Channel, ChannelBits, Command, DoorState, Duration, Event, Indicator, Instant, NackReason,
+    NodeAddr, NodeConfig, Presence, Report, ResetReason,
+};
+
+const NODE: NodeAddr = NodeAddr(9);
+const BOARD: u8 = 2;
+
+/// The serial line behind the adapter: a simulated board (whose time moves
+/// with the bank's) or a scripted port.
+trait Line: Read + Write {
+    fn advance_to(&mut self, _now: Instant) {}
+}
+
+impl Line for SimCu16 {
+    fn advance_to(&mut self, now: Instant) {
+        SimCu16::advance_to(self, now);
+    }
+}
+
+impl Line for SimCu48 {
+    fn advance_to(&mut self, now: Instant) {
+        SimCu48::advance_to(self, now);
+    }
+}
+
+impl Line for ScriptedSerial {}
+
+#[derive(Clone, Copy)]
+enum Model {
+    Cu16(Cu16Address),
+    Cu48(u8),
+}
+
+/// The gateway's master, the adapter and its board, with simulated time.
+/// Frames cross as encoded bytes, so authentication (feature `auth`) is
+/// checked for real.
+struct Bank<L: Line> {
+    master: Master<4>,
+    node: BoardNode<16>,
+    model: Model,
+    line: L,
+    now: Instant,
+    /// Node events the master delivered, in order.
+    events: Vec<Event>,
+    /// Answers the master matched to commands sent with `send`.
+    answers: Vec<(Command, Report)>,
+    /// Other things the master reported (lost node, failed request).
+    master_events: Vec<MasterEvent>,
+    /// Answers from the adapter to lose on the way back.
+    lose_answers: usize,
+}
+
+impl Bank<SimCu16> {
+    fn cu16() -> Self {
+        let address = Cu16Address::new(BOARD).unwrap();
+        Bank::new(
+            Model::Cu16(address),
+            SimCu16::cu16(address, Instant::ZERO),
+            BoardNode::new(
+                NODE,
+                ResetReason::PowerOn,
+                BoardNodeConfig::default(),
+                Instant::ZERO,
+            ),
+        )
+    }
+}
+
+impl<L: Line> Bank<L> {
+    fn new(model: Model, line: L, node: BoardNode<16>) -> Self {
+        let mut master = Master::new(MasterConfig::default());
+        master.add_node(NODE, Instant::ZERO).unwrap();
+        let mut bank = Bank {
+            master,
+            node,
+            model,
+            line,
+            now: Instant::ZERO,
+            events: Vec::new(),
+            answers: Vec::new(),
+            master_events: Vec::new(),
+            lose_answers: 0,
+        };
+        bank.share_key();
+        bank
+    }
+
+    /// Both ends hold the node's key, as after provisioning.
+    #[cfg(feature = "auth")]
+    fn share_key(&mut self) {
+        use locker_proto::auth::{BankKey, NodeAuthRecord, NodeIdentity};
+        let key = BankKey::from_bytes([0x5A; 32]).node_key(NodeIdentity::at(NODE));
+        self.master.set_key(NODE, key, 0).unwrap();
+        self.node.link_mut().restore_auth(NodeAuthRecord {
+            key: Some(key),
+            rx_floor: 0,
+        });
+        self.persist();
+    }
+
+    #[cfg(not(feature = "auth"))]
+    fn share_key(&mut self) {}
+
+    /// Stores every counter reservation at once, as both shells do.
+    #[cfg(feature = "auth")]
+    fn persist(&mut self) {
+        while let Some((addr, up_to)) = self.master.poll_persist() {
+            self.master.persisted(addr, up_to);
+        }
+        while let Some(record) = self.node.link_mut().poll_persist() {
+            self.node.link_mut().persisted(&record);
+        }
+    }
+
+    #[cfg(not(feature = "auth"))]
+    fn persist(&mut self) {}
+
+    /// The gateway queues `command` for the Kerong node.
+    fn send(&mut self, command: Command) {
+        self.master.send(NODE, command, self.now).unwrap();
+        self.pump();
+    }
+
+    /// Runs the bus until `at`, in steps of 10 ms.
+    fn run_until(&mut self, at: Instant) {
+        while self.now < at {
+            self.now = Instant::from_millis(self.now.as_millis() + 10).min(at);
+            self.line.advance_to(self.now);
+            self.master.handle_timeout(self.now);
+            self.pump();
+        }
+    }
+
+    fn run_for(&mut self, d: Duration) {
+        self.run_until(self.now + d);
+    }
+
+    /// Carries every frame the master has to send, and its answer, now.
+    fn pump(&mut self) {
+        loop {
+            self.persist();
+            let Some(request) = self.master.poll_outgoing(self.now) else {
+                break;
+            };
+            let mut wire = [0u8; MAX_FRAME];
+            let bytes = request.encode(&mut wire).unwrap().to_vec();
+            self.deliver_to_node(&bytes);
+            self.persist();
+            while let Some(answer) = self.node.poll_outgoing() {
+                let bytes = answer.encode(&mut wire).unwrap().to_vec();
+                if self.lose_answers > 0 {
+                    self.lose_answers -= 1;
+                    continue;
+                }
+                let mut decoder = Decoder::new();
+                let Feed::Frame { frame, .. } = decoder.feed::<Report>(&bytes) else {
+                    panic!("the adapter sent an undecodable frame");
+                };
+                self.master
+                    .handle_received(&frame, decoder.last_authenticated(), self.now);
+            }
+            self.collect();
+        }
+        self.collect();
+    }
+
+    /// Feeds bytes from the bus to the adapter, as the gateway shell does.
+    fn deliver_to_node(&mut self, bytes: &[u8]) {
+        let mut decoder = Decoder::new();
+        let Feed::Frame { frame, .. } = decoder.feed::<Command>(bytes) else {
+            panic!("the master sent an undecodable frame");
+        };
+        let auth = decoder.last_authenticated();
+        // A board failure is already answered on the bus and counted.
+        let _ = match self.model {
+            Model::Cu16(address) => self.node.handle_received(
+                &frame,
+                auth,
+                &mut Cu16::new(&mut self.line, address),
+                self.now,
+            ),
+            Model::Cu48(address) => self.node.handle_received(
+                &frame,
+                auth,
+                &mut Cu48::new(&mut self.line, address),
+                self.now,
+            ),
+        };
+    }
+
+    fn collect(&mut self) {
+        while let Some(event) = self.master.poll_event() {
+            match event {
+                MasterEvent::Event { record, .. } => self.events.push(record.event),
+                MasterEvent::Response {
+                    command, report, ..
+                } => self.answers.push((command, report)),
+                other => self.master_events.push(other),
+            }
+        }
+    }
+
+    /// The answer to the last command sent.
+    fn last_answer(&self) -> &Report {
+        match self.answers.last() {
+            Some((_, report)) => report,
+            None => panic!("the gateway has no answer yet"),
+        }
+    }
+
+    /// Events delivered since the last call.
+    fn take_events(&mut self) -> Vec<Event> {
+        core::mem::take(&mut self.events)
+    }
+}
+
+impl<L: Line> Drop for Bank<L> {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            assert!(
+                self.master_events.is_empty(),
+                "the gateway saw trouble on the bus: {:?}",
+                self.master_events
+            );
+        }
+    }
+}
+
+fn unlock(channel: u8) -> Command {
+    Command::Unlock {
+        channel: Channel(channel),
+        pulse_ms: 500,
+    }
+}
+
+impl Bank<SimCu16> {
+    fn compartment(&mut self, channel: u8) -> &mut locker_drivers::sim::SimCompartment {
+        self.line.compartment_mut(Channel(channel)).unwrap()
+    }
+
+    /// A started bank whose start event the gateway has taken.
+    fn greeted() -> Self {
+        let mut bank = Bank::cu16();
+        bank.run_for(Duration::from_millis(300));
+        assert_eq!(
+            bank.take_events(),
+            [Event::NodeStarted {
+                reset_reason: ResetReason::PowerOn
+            }]
+        );
+        bank
+    }
+}
+
+#[test]
+fn a_kerong_board_greets_the_gateway_as_a_node_and_reports_every_channel() {
+    let mut bank = Bank::greeted();
+    bank.send(Command::GetAllStatus);
+    let Report::BulkStatus(bulk) = bank.last_answer() else {
+        panic!("{:?}", bank.last_answer())
+    };
+    assert_eq!(bulk.channels, 16);
+    assert_eq!(bulk.locked, ChannelBits(0xFFFF));
+    assert_eq!(bulk.door_open, ChannelBits(0));
+    assert_eq!(bulk.occupied, ChannelBits(0));
+    bank.send(Command::Ping);
+    assert!(matches!(
+        bank.last_answer(),
+        Report::Pong {
+            reset_reason: ResetReason::PowerOn,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_couriers_unlock_opens_the_door_and_the_opening_is_reported_as_commanded() {
+    let mut bank = Bank::greeted();
+    bank.send(unlock(3));
+    assert_eq!(bank.last_answer(), &Report::Ack);
+    bank.run_for(Duration::from_millis(300));
+    bank.compartment(3).open_door().unwrap();
+    bank.run_for(Duration::from_millis(300));
+    bank.compartment(3).close_door();
+    bank.run_for(Duration::from_millis(300));
+    assert_eq!(
+        bank.take_events(),
+        [
+            Event::DoorOpened {
+                channel: Channel(3),
+                commanded: true
+            },
+            Event::DoorClosed {
+                channel: Channel(3)
+            },
+        ]
+    );
+    assert_eq!(
+        bank.line.compartment(Channel(3)).unwrap().unlock_pulses(),
+        1
+    );
+}
+
+#[test]
+fn a_door_pried_open_with_no_unlock_is_reported_as_forced() {
+    let mut bank = Bank::greeted();
+    bank.compartment(5).force_door();
+    bank.run_for(Duration::from_millis(300));
+    assert_eq!(
+        bank.take_events(),
+        [Event::DoorOpened {
+            channel: Channel(5),
+            commanded: false
+        }]
+    );
+}
+
+#[test]
+fn one_unlock_covers_one_opening_only() {
+    let mut bank = Bank::greeted();
+    bank.send(unlock(0));
+    bank.run_for(Duration::from_millis(300));
+    bank.compartment(0).open_door().unwrap();
+    bank.compartment(0).close_door();
+    bank.run_for(Duration::from_millis(300));
+    bank.compartment(0).force_door();
+    bank.run_for(Duration::from_millis(300));
+    let events = bank.take_events();
+    assert_eq!(
+        events,
+        [
+            Event::DoorOpened {
+                channel: Channel(0),
+                commanded: true
+            },
+            Event::DoorClosed {
+                channel: Channel(0)
+            },
+            Event::DoorOpened {
+                channel: Channel(0),
+                commanded: false
+            },
+        ]
+    );
+}
+
+#[test]
+fn a_latch_released_long_after_its_unlock_is_reported_as_forced() {
+    let mut bank = Bank::greeted();
+    bank.compartment(6).set_lock_stuck(true);
+    bank.send(unlock(6));
+    // The lock did not move; 11 s later someone breaks the door open.
+    bank.run_for(Duration::from_secs(11));
+    bank.compartment(6).force_door();
+    bank.run_for(Duration::from_millis(300));
+    assert_eq!(
+        bank.take_events(),
+        [Event::DoorOpened {
+            channel: Channel(6),
+            commanded: false
+        }]
+    );
+}
+
+#[test]
+fn a_retransmitted_unlock_pulses_the_boards_lock_once() {
+    let mut bank = Bank::greeted();
+    bank.lose_answers = 1;
+    bank.send(unlock(4));
+    assert!(bank.answers.is_empty(), "the first answer was lost");
+    bank.run_for(Duration::from_millis(200));
+    assert_eq!(bank.answers, [(unlock(4), Report::Ack)]);
+    assert!(bank.master.stats().retransmissions >= 1);
+    assert_eq!(
+        bank.line.compartment(Channel(4)).unwrap().unlock_pulses(),
+        1
+    );
+    assert_eq!(bank.node.stats().unlocks, 1);
+}
+
+#[test]
+fn a_parcel_put_in_is_reported_as_present_from_the_ir_bit() {
+    let mut bank = Bank::greeted();
+    bank.send(unlock(7));
+    bank.run_for(Duration::from_millis(300));
+    bank.compartment(7).open_door().unwrap();
+    bank.compartment(7).place_item(1_200).unwrap();
+    bank.compartment(7).close_door();
+    bank.run_for(Duration::from_millis(300));
+    assert_eq!(
+        bank.take_events(),
+        [
+            Event::DoorOpened {
+                channel: Channel(7),
+                commanded: true
+            },
+            Event::DoorClosed {
+                channel: Channel(7)
+            },
+            Event::PresenceChanged {
+                channel: Channel(7),
+                presence: Presence::occupied(1, 1)
+            },
+        ]
+    );
+    bank.send(Command::GetStatus {
+        channel: Channel(7),
+    });
+    let Report::Status(status) = bank.last_answer() else {
+        panic!("{:?}", bank.last_answer())
+    };
+    assert_eq!(status.channel, Channel(7));
+    assert_eq!(status.presence, Presence::occupied(1, 1));
+    assert_eq!(status.door, DoorState::Closed);
+}
+
+#[test]
+fn a_parcel_taken_out_is_reported_as_gone() {
+    let mut bank = Bank::greeted();
+    bank.compartment(2).force_door();
+    bank.compartment(2).place_item(300).unwrap();
+    bank.run_for(Duration::from_millis(300));
+    bank.compartment(2).remove_items().unwrap();
+    bank.run_for(Duration::from_millis(300));
+    let presence: Vec<_> = bank
+        .take_events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::PresenceChanged { channel, presence } => Some((channel, presence)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        presence,
+        [
+            (Channel(2), Presence::occupied(1, 1)),
+            (Channel(2), Presence::empty(0, 1)),
+        ]
+    );
+}
+
+#[test]
+fn a_board_that_stops_answering_is_reported_then_recovers() {
+    let mut bank = Bank::greeted();
+    bank.line.set_silent(true);
+    bank.run_for(Duration::from_secs(1));
+    assert_eq!(
+        bank.take_events(),
+        [Event::FaultRaised {
+            channel: None,
+            fault: BOARD_SILENT_FAULT
+        }]
+    );
+    assert!(bank.node.is_board_silent());
+    // The node still answers for it: the gateway is told, not left guessing.
+    bank.send(unlock(3));
+    assert_eq!(bank.last_answer(), &Report::Nack(NackReason::Faulted));
+    bank.send(Command::GetAllStatus);
+    assert_eq!(bank.last_answer(), &Report::Nack(NackReason::Faulted));
+    assert_eq!(
+        bank.line.compartment(Channel(3)).unwrap().unlock_pulses(),
+        0
+    );
+
+    // While it was silent, a door was pried open.
+    bank.compartment(8).force_door();
+    bank.line.set_silent(false);
+    bank.run_for(Duration::from_millis(300));
+    assert_eq!(
+        bank.take_events(),
+        [
+            Event::FaultCleared {
+                channel: None,
+                fault: BOARD_SILENT_FAULT
+            },
+            Event::DoorOpened {
+                channel: Channel(8),
+                commanded: false
+            },
+        ]
+    );
+    assert!(!bank.node.is_board_silent());
+    assert_eq!(bank.node.stats().silent_reports, 1);
+    assert!(bank.node.stats().unanswered >= 6);
+}
+
+#[test]
+fn a_garbled_answer_from_the_board_changes_nothing() {
+    let mut bank = Bank::greeted();
+    bank.line.corrupt_next_answer();
+    bank.send(Command::GetAllStatus);
+    assert!(matches!(bank.last_answer(), Report::BulkStatus(_)));
+    bank.run_for(Duration::from_millis(300));
+    assert_eq!(bank.take_events(), []);
+    assert_eq!(bank.node.stats().garbled, 1);
+    assert!(!bank.node.is_board_silent());
+}
+
+#[test]
+fn line_noise_before_an_answer_changes_nothing() {
+    let mut bank = Bank::greeted();
+    bank.line.inject_line_noise(&[0x02, 0x00, 0x35, 0xFF, 0x00]);
+    bank.run_for(Duration::from_millis(300));
+    assert_eq!(bank.take_events(), []);
+    bank.send(Command::GetAllStatus);
+    assert!(matches!(bank.last_answer(), Report::BulkStatus(b) if b.locked == ChannelBits(0xFFFF)));
+}
+
+#[test]
+fn a_late_answer_from_the_board_changes_nothing_and_the_next_read_is_fresh() {
+    let mut bank = Bank::greeted();
+    bank.line.answer_next_late();
+    bank.send(Command::GetAllStatus);
+    assert!(matches!(bank.last_answer(), Report::BulkStatus(_)));
+    assert_eq!(bank.node.stats().unanswered, 1);
+    // A door forced now is seen at the very next exchange, not one late.
+    bank.compartment(11).force_door();
+    bank.send(Command::GetAllStatus);
+    let Report::BulkStatus(bulk) = bank.last_answer() else {
+        panic!()
+    };
+    assert_eq!(bulk.door_open, ChannelBits(1 << 11));
+    bank.run_for(Duration::from_millis(300));
+    assert_eq!(
+        bank.take_events(),
+        [Event::DoorOpened {
+            channel: Channel(11),
+            commanded: false
+        }]
+    );
+}
+
+#[test]
+fn a_door_left_open_is_reported_ajar_once() {
+    let mut bank = Bank::greeted();
+    bank.send(unlock(12));
+    bank.run_for(Duration::from_millis(300));
+    bank.compartment(12).open_door().unwrap();
+    bank.run_for(Duration::from_secs(61));
+    bank.run_for(Duration::from_secs(5));
+    assert_eq!(
+        bank.take_events(),
+        [
+            Event::DoorOpened {
+                channel: Channel(12),
+                commanded: true
+            },
+            Event::DoorAjar {
+                channel: Channel(12)
+            },
+        ]
+    );
+}
+
+#[test]
+fn commands_a_kerong_board_cannot_carry_out_are_refused_as_unsupported() {
+    let mut bank = Bank::greeted();
+    for command in [
+        Command::Configure(NodeConfig::default()),
+        Command::Calibrate {
+            channel: Channel(0),
+        },
+        Command::SetIndicator {
+            channel: Channel(0),
+            indicator: Indicator::Blink,
+        },
+    ] {
+        bank.send(command);
+        assert_eq!(bank.last_answer(), &Report::Nack(NackReason::Unsupported));
+    }
+}
+
+#[test]
+fn a_channel_the_board_lacks_is_refused_and_nothing_is_pulsed() {
+    let mut bank = Bank::greeted();
+    bank.send(unlock(16));
+    assert_eq!(
+        bank.last_answer(),
+        &Report::Nack(NackReason::UnknownChannel)
+    );
+    bank.send(Command::GetStatus {
+        channel: Channel(16),
+    });
+    assert_eq!(
+        bank.last_answer(),
+        &Report::Nack(NackReason::UnknownChannel)
+    );
+    bank.send(Command::Unlock {
+        channel: Channel(1),
+        pulse_ms: 0,
+    });
+    assert_eq!(bank.last_answer(), &Report::Nack(NackReason::NotPermitted));
+    assert_eq!(bank.node.stats().unlocks, 0);
+}
+
+#[test]
+fn the_upper_half_of_a_cu48_is_a_node_of_24_channels() {
+    let line = SimCu48::cu48(1, Instant::ZERO);
+    let node = BoardNode::new(
+        NODE,
+        ResetReason::PowerOn,
+        BoardNodeConfig::default(),
+        Instant::ZERO,
+    )
+    .with_channels(Channel(24), 24);
+    let mut bank = Bank::new(Model::Cu48(1), line, node);
+    bank.run_for(Duration::from_millis(300));
+    bank.send(Command::GetAllStatus);
+    let Report::BulkStatus(bulk) = bank.last_answer() else {
+        panic!()
+    };
+    assert_eq!(bulk.channels, 24);
+    assert_eq!(bulk.locked, ChannelBits(0x00FF_FFFF));
+    bank.send(unlock(2));
+    assert_eq!(bank.last_answer(), &Report::Ack);
+    assert_eq!(
+        bank.line.compartment(Channel(26)).unwrap().unlock_pulses(),
+        1
+    );
+    bank.run_for(Duration::from_millis(300));
+    bank.line
+        .compartment_mut(Channel(26))
+        .unwrap()
+        .open_door()
+        .unwrap();
+    bank.run_for(Duration::from_millis(300));
+    assert!(bank.take_events().contains(&Event::DoorOpened {
+        channel: Channel(2),
+        commanded: true
+    }));
+}
+
+#[test]
+fn frames_for_another_node_never_reach_the_board() {
+    use locker_proto::frame::{Flags, Frame, Header, Seq};
+    let mut line = ScriptedSerial::new(&[]);
+    let mut node = BoardNode::<4>::new(
+        NODE,
+        ResetReason::PowerOn,
+        BoardNodeConfig::default(),
+        Instant::ZERO,
+    );
+    let frame = Frame {
+        header: Header::new(NodeAddr::GATEWAY, NodeAddr(10), Seq(1), Flags::ACK_WANTED),
+        body: Command::GetAllStatus,
+    };
+    let board = Cu16Address::new(BOARD).unwrap();
+    node.handle_frame(&frame, &mut Cu16::new(&mut line, board), Instant::ZERO)
+        .unwrap();
+    assert!(node.poll_transmit().is_none());
+    line.done();
+}
+
+/// The vendor bytes of one gateway exchange, exactly.
+mod on_the_vendor_line {
+    use super::*;
+
+    const QUERY_BOARD_2: [u8; 5] = [0x02, 0x20, 0x30, 0x03, 0x55];
+
+    fn status_frame(locks: u16, ir: u16) -> Vec<u8> {
+        let [l1, l2] = locks.to_le_bytes();
+        let [i1, i2] = ir.to_le_bytes();
+        let mut f = vec![0x02, 0x20, 0x35, l1, l2, i1, i2, 0x03];
+        f.push(f.iter().fold(0u8, |s, b| s.wrapping_add(*b)));
+        f
+    }
+
+    fn scripted(script: &[common::Step]) -> Bank<ScriptedSerial> {
+        Bank::new(
+            Model::Cu16(Cu16Address::new(BOARD).unwrap()),
+            ScriptedSerial::new(script),
+            BoardNode::new(
+                NODE,
+                ResetReason::PowerOn,
+                BoardNodeConfig::default(),
+                Instant::ZERO,
+            ),
+        )
+    }
+
+    #[test]
+    fn an_unlock_is_one_status_query_and_one_unlock_frame_and_its_retransmission_only_a_query() {
+        let all_latched = status_frame(0xFFFF, 0);
+        let mut bank = scripted(&[
+            // The master's first poll, and its acknowledgement of the start event.
+            expect(&QUERY_BOARD_2),
+            reply(&all_latched),
+            expect(&QUERY_BOARD_2),
+            reply(&all_latched),
+            // The unlock of channel 3: status first, then lock index 3 of board 2.
+            expect(&QUERY_BOARD_2),
+            reply(&all_latched),
+            expect(&[0x02, 0x23, 0x31, 0x03, 0x59]),
+            // The retransmission after the lost answer: a status query, no unlock.
+            expect(&QUERY_BOARD_2),
+            reply(&status_frame(0xFFF7, 0)),
+        ]);
+        bank.run_for(Duration::from_millis(10));
+        bank.lose_answers = 1;
+        bank.send(unlock(3));
+        bank.run_for(Duration::from_millis(60));
+        assert_eq!(bank.answers, [(unlock(3), Report::Ack)]);
+        bank.line.done();
+    }
+
+    #[test]
+    fn a_garbled_answer_is_asked_again_once_in_the_same_exchange() {
+        let mut garbled = status_frame(0xFFFF, 0);
+        garbled[3] ^= 0x10;
+        let all_latched = status_frame(0xFFFF, 0);
+        let mut bank = scripted(&[
+            // The greeting: a poll and an acknowledgement.
+            expect(&QUERY_BOARD_2),
+            reply(&all_latched),
+            expect(&QUERY_BOARD_2),
+            reply(&all_latched),
+            // The status request, garbled, then asked again.
+            expect(&QUERY_BOARD_2),
+            reply(&garbled),
+            expect(&QUERY_BOARD_2),
+            reply(&status_frame(0xFFFF, 0x0001)),
+        ]);
+        bank.run_for(Duration::from_millis(10));
+        bank.send(Command::GetAllStatus);
+        let Report::BulkStatus(bulk) = bank.last_answer() else {
+            panic!()
+        };
+        assert_eq!(bulk.occupied, ChannelBits(1));
+        assert_eq!(bank.node.stats().garbled, 1);
+        assert_eq!(bank.node.stats().status_requests, 4);
+        bank.line.done();
+    }
+}
+
+/// Attacks on the bus, as an attacker would try them (feature `auth`).
+#[cfg(feature = "auth")]
+mod attacks {
+    use super::*;
+    use locker_proto::frame::{Flags, Frame, Header, Seq, encode};
+
+    #[test]
+    fn an_unsigned_unlock_injected_on_the_bus_is_refused_and_pulses_nothing() {
+        let mut bank = Bank::greeted();
+        let forged = Frame {
+            header: Header::new(NodeAddr::GATEWAY, NODE, Seq(77), Flags::ACK_WANTED),
+            body: unlock(3),
+        };
+        let mut wire = [0u8; MAX_FRAME];
+        let bytes = encode(&forged, &mut wire).unwrap().to_vec();
+        bank.deliver_to_node(&bytes);
+        let answer = bank.node.poll_outgoing().unwrap();
+        assert_eq!(answer.frame.body, Report::Nack(NackReason::Unauthenticated));
+        assert_eq!(
+            bank.line.compartment(Channel(3)).unwrap().unlock_pulses(),
+            0
+        );
+        bank.run_for(Duration::from_millis(300));
+        assert!(matches!(
+            bank.take_events().as_slice(),
+            [Event::CommandsRefused {
+                refused: 1,
+                reason: NackReason::Unauthenticated
+            }]
+        ));
+    }
+
+    #[test]
+    fn a_replayed_signed_unlock_pulses_the_lock_no_second_time() {
+        let mut bank = Bank::greeted();
+        bank.master.send(NODE, unlock(5), bank.now).unwrap();
+        let request = bank.master.poll_outgoing(bank.now).unwrap();
+        let mut wire = [0u8; MAX_FRAME];
+        let recorded = request.encode(&mut wire).unwrap().to_vec();
+        bank.deliver_to_node(&recorded);
+        while bank.node.poll_outgoing().is_some() {}
+        // The attacker replays the recorded frame later, twice.
+        bank.run_for(Duration::from_secs(20));
+        bank.deliver_to_node(&recorded);
+        bank.deliver_to_node(&recorded);
+        while bank.node.poll_outgoing().is_some() {}
+        assert_eq!(
+            bank.line.compartment(Channel(5)).unwrap().unlock_pulses(),
+            1
+        );
+        assert_eq!(bank.answers, [(unlock(5), Report::Ack)]);
+    }
+}
