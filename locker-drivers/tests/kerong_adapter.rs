@@ -74,12 +74,7 @@ impl Bank<SimCu16> {
         Bank::new(
             Model::Cu16(address),
             SimCu16::cu16(address, Instant::ZERO),
-            BoardNode::new(
-                NODE,
-                ResetReason::PowerOn,
-                BoardNodeConfig::default(),
-                Instant::ZERO,
-            ),
+            power_on(),
         )
     }
 }
@@ -226,6 +221,12 @@ impl<L: Line> Bank<L> {
         }
     }
 
+    /// Events the gateway receives from the next polls (300 ms of bus).
+    fn reported(&mut self) -> Vec<Event> {
+        self.run_for(Duration::from_millis(300));
+        self.take_events()
+    }
+
     /// Events delivered since the last call.
     fn take_events(&mut self) -> Vec<Event> {
         core::mem::take(&mut self.events)
@@ -244,6 +245,29 @@ impl<L: Line> Drop for Bank<L> {
     }
 }
 
+/// A node at `NODE` as the gateway shell builds one at power-on.
+fn power_on() -> BoardNode<16> {
+    BoardNode::new(
+        NODE,
+        ResetReason::PowerOn,
+        BoardNodeConfig::default(),
+        Instant::ZERO,
+    )
+}
+
+fn opened(channel: u8, commanded: bool) -> Event {
+    Event::DoorOpened {
+        channel: Channel(channel),
+        commanded,
+    }
+}
+
+fn closed(channel: u8) -> Event {
+    Event::DoorClosed {
+        channel: Channel(channel),
+    }
+}
+
 fn unlock(channel: u8) -> Command {
     Command::Unlock {
         channel: Channel(channel),
@@ -256,12 +280,20 @@ impl Bank<SimCu16> {
         self.line.compartment_mut(Channel(channel)).unwrap()
     }
 
+    /// The gateway unlocks `channel` for a courier, who pulls the door open
+    /// a moment later.
+    fn courier_opens(&mut self, channel: u8) {
+        self.send(unlock(channel));
+        assert_eq!(self.last_answer(), &Report::Ack);
+        self.run_for(Duration::from_millis(300));
+        self.compartment(channel).open_door().unwrap();
+    }
+
     /// A started bank whose start event the gateway has taken.
     fn greeted() -> Self {
         let mut bank = Bank::cu16();
-        bank.run_for(Duration::from_millis(300));
         assert_eq!(
-            bank.take_events(),
+            bank.reported(),
             [Event::NodeStarted {
                 reset_reason: ResetReason::PowerOn
             }]
@@ -294,25 +326,10 @@ fn a_kerong_board_greets_the_gateway_as_a_node_and_reports_every_channel() {
 #[test]
 fn a_couriers_unlock_opens_the_door_and_the_opening_is_reported_as_commanded() {
     let mut bank = Bank::greeted();
-    bank.send(unlock(3));
-    assert_eq!(bank.last_answer(), &Report::Ack);
-    bank.run_for(Duration::from_millis(300));
-    bank.compartment(3).open_door().unwrap();
+    bank.courier_opens(3);
     bank.run_for(Duration::from_millis(300));
     bank.compartment(3).close_door();
-    bank.run_for(Duration::from_millis(300));
-    assert_eq!(
-        bank.take_events(),
-        [
-            Event::DoorOpened {
-                channel: Channel(3),
-                commanded: true
-            },
-            Event::DoorClosed {
-                channel: Channel(3)
-            },
-        ]
-    );
+    assert_eq!(bank.reported(), [opened(3, true), closed(3),]);
     assert_eq!(
         bank.line.compartment(Channel(3)).unwrap().unlock_pulses(),
         1
@@ -323,43 +340,18 @@ fn a_couriers_unlock_opens_the_door_and_the_opening_is_reported_as_commanded() {
 fn a_door_pried_open_with_no_unlock_is_reported_as_forced() {
     let mut bank = Bank::greeted();
     bank.compartment(5).force_door();
-    bank.run_for(Duration::from_millis(300));
-    assert_eq!(
-        bank.take_events(),
-        [Event::DoorOpened {
-            channel: Channel(5),
-            commanded: false
-        }]
-    );
+    assert_eq!(bank.reported(), [opened(5, false)]);
 }
 
 #[test]
 fn one_unlock_covers_one_opening_only() {
     let mut bank = Bank::greeted();
-    bank.send(unlock(0));
-    bank.run_for(Duration::from_millis(300));
-    bank.compartment(0).open_door().unwrap();
+    bank.courier_opens(0);
     bank.compartment(0).close_door();
     bank.run_for(Duration::from_millis(300));
     bank.compartment(0).force_door();
-    bank.run_for(Duration::from_millis(300));
-    let events = bank.take_events();
-    assert_eq!(
-        events,
-        [
-            Event::DoorOpened {
-                channel: Channel(0),
-                commanded: true
-            },
-            Event::DoorClosed {
-                channel: Channel(0)
-            },
-            Event::DoorOpened {
-                channel: Channel(0),
-                commanded: false
-            },
-        ]
-    );
+    let events = bank.reported();
+    assert_eq!(events, [opened(0, true), closed(0), opened(0, false),]);
 }
 
 #[test]
@@ -370,14 +362,7 @@ fn a_latch_released_long_after_its_unlock_is_reported_as_forced() {
     // The lock did not move; 11 s later someone breaks the door open.
     bank.run_for(Duration::from_secs(11));
     bank.compartment(6).force_door();
-    bank.run_for(Duration::from_millis(300));
-    assert_eq!(
-        bank.take_events(),
-        [Event::DoorOpened {
-            channel: Channel(6),
-            commanded: false
-        }]
-    );
+    assert_eq!(bank.reported(), [opened(6, false)]);
 }
 
 #[test]
@@ -399,22 +384,14 @@ fn a_retransmitted_unlock_pulses_the_boards_lock_once() {
 #[test]
 fn a_parcel_put_in_is_reported_as_present_from_the_ir_bit() {
     let mut bank = Bank::greeted();
-    bank.send(unlock(7));
-    bank.run_for(Duration::from_millis(300));
-    bank.compartment(7).open_door().unwrap();
+    bank.courier_opens(7);
     bank.compartment(7).place_item(1_200).unwrap();
     bank.compartment(7).close_door();
-    bank.run_for(Duration::from_millis(300));
     assert_eq!(
-        bank.take_events(),
+        bank.reported(),
         [
-            Event::DoorOpened {
-                channel: Channel(7),
-                commanded: true
-            },
-            Event::DoorClosed {
-                channel: Channel(7)
-            },
+            opened(7, true),
+            closed(7),
             Event::PresenceChanged {
                 channel: Channel(7),
                 presence: Presence::occupied(1, 1)
@@ -439,9 +416,8 @@ fn a_parcel_taken_out_is_reported_as_gone() {
     bank.compartment(2).place_item(300).unwrap();
     bank.run_for(Duration::from_millis(300));
     bank.compartment(2).remove_items().unwrap();
-    bank.run_for(Duration::from_millis(300));
     let presence: Vec<_> = bank
-        .take_events()
+        .reported()
         .into_iter()
         .filter_map(|e| match e {
             Event::PresenceChanged { channel, presence } => Some((channel, presence)),
@@ -483,18 +459,14 @@ fn a_board_that_stops_answering_is_reported_then_recovers() {
     // While it was silent, a door was pried open.
     bank.compartment(8).force_door();
     bank.line.set_silent(false);
-    bank.run_for(Duration::from_millis(300));
     assert_eq!(
-        bank.take_events(),
+        bank.reported(),
         [
             Event::FaultCleared {
                 channel: None,
                 fault: BOARD_SILENT_FAULT
             },
-            Event::DoorOpened {
-                channel: Channel(8),
-                commanded: false
-            },
+            opened(8, false),
         ]
     );
     assert!(!bank.node.is_board_silent());
@@ -508,8 +480,7 @@ fn a_garbled_answer_from_the_board_changes_nothing() {
     bank.line.corrupt_next_answer();
     bank.send(Command::GetAllStatus);
     assert!(matches!(bank.last_answer(), Report::BulkStatus(_)));
-    bank.run_for(Duration::from_millis(300));
-    assert_eq!(bank.take_events(), []);
+    assert_eq!(bank.reported(), []);
     assert_eq!(bank.node.stats().garbled, 1);
     assert!(!bank.node.is_board_silent());
 }
@@ -518,8 +489,7 @@ fn a_garbled_answer_from_the_board_changes_nothing() {
 fn line_noise_before_an_answer_changes_nothing() {
     let mut bank = Bank::greeted();
     bank.line.inject_line_noise(&[0x02, 0x00, 0x35, 0xFF, 0x00]);
-    bank.run_for(Duration::from_millis(300));
-    assert_eq!(bank.take_events(), []);
+    assert_eq!(bank.reported(), []);
     bank.send(Command::GetAllStatus);
     assert!(matches!(bank.last_answer(), Report::BulkStatus(b) if b.locked == ChannelBits(0xFFFF)));
 }
@@ -538,31 +508,19 @@ fn a_late_answer_from_the_board_changes_nothing_and_the_next_read_is_fresh() {
         panic!()
     };
     assert_eq!(bulk.door_open, ChannelBits(1 << 11));
-    bank.run_for(Duration::from_millis(300));
-    assert_eq!(
-        bank.take_events(),
-        [Event::DoorOpened {
-            channel: Channel(11),
-            commanded: false
-        }]
-    );
+    assert_eq!(bank.reported(), [opened(11, false)]);
 }
 
 #[test]
 fn a_door_left_open_is_reported_ajar_once() {
     let mut bank = Bank::greeted();
-    bank.send(unlock(12));
-    bank.run_for(Duration::from_millis(300));
-    bank.compartment(12).open_door().unwrap();
+    bank.courier_opens(12);
     bank.run_for(Duration::from_secs(61));
     bank.run_for(Duration::from_secs(5));
     assert_eq!(
         bank.take_events(),
         [
-            Event::DoorOpened {
-                channel: Channel(12),
-                commanded: true
-            },
+            opened(12, true),
             Event::DoorAjar {
                 channel: Channel(12)
             },
@@ -614,13 +572,7 @@ fn a_channel_the_board_lacks_is_refused_and_nothing_is_pulsed() {
 #[test]
 fn the_upper_half_of_a_cu48_is_a_node_of_24_channels() {
     let line = SimCu48::cu48(1, Instant::ZERO);
-    let node = BoardNode::new(
-        NODE,
-        ResetReason::PowerOn,
-        BoardNodeConfig::default(),
-        Instant::ZERO,
-    )
-    .with_channels(Channel(24), 24);
+    let node = power_on().with_channels(Channel(24), 24);
     let mut bank = Bank::new(Model::Cu48(1), line, node);
     bank.run_for(Duration::from_millis(300));
     bank.send(Command::GetAllStatus);
@@ -642,22 +594,14 @@ fn the_upper_half_of_a_cu48_is_a_node_of_24_channels() {
         .open_door()
         .unwrap();
     bank.run_for(Duration::from_millis(300));
-    assert!(bank.take_events().contains(&Event::DoorOpened {
-        channel: Channel(2),
-        commanded: true
-    }));
+    assert!(bank.take_events().contains(&opened(2, true)));
 }
 
 #[test]
 fn frames_for_another_node_never_reach_the_board() {
     use locker_proto::frame::{Flags, Frame, Header, Seq};
     let mut line = ScriptedSerial::new(&[]);
-    let mut node = BoardNode::<4>::new(
-        NODE,
-        ResetReason::PowerOn,
-        BoardNodeConfig::default(),
-        Instant::ZERO,
-    );
+    let mut node = power_on();
     let frame = Frame {
         header: Header::new(NodeAddr::GATEWAY, NodeAddr(10), Seq(1), Flags::ACK_WANTED),
         body: Command::GetAllStatus,
@@ -683,37 +627,38 @@ mod on_the_vendor_line {
         f
     }
 
-    fn scripted(script: &[common::Step]) -> Bank<ScriptedSerial> {
-        Bank::new(
+    /// A bank on a scripted line, greeted: the master's first poll and its
+    /// acknowledgement of the start event each cost a status query of a
+    /// board with every latch caught. Then the line plays `rest`.
+    fn greeted_on(rest: &[common::Step]) -> Bank<ScriptedSerial> {
+        let all_latched = status_frame(0xFFFF, 0);
+        let mut script = vec![
+            expect(&QUERY_BOARD_2),
+            reply(&all_latched),
+            expect(&QUERY_BOARD_2),
+            reply(&all_latched),
+        ];
+        script.extend_from_slice(rest);
+        let mut bank = Bank::new(
             Model::Cu16(Cu16Address::new(BOARD).unwrap()),
-            ScriptedSerial::new(script),
-            BoardNode::new(
-                NODE,
-                ResetReason::PowerOn,
-                BoardNodeConfig::default(),
-                Instant::ZERO,
-            ),
-        )
+            ScriptedSerial::new(&script),
+            power_on(),
+        );
+        bank.run_for(Duration::from_millis(10));
+        bank
     }
 
     #[test]
     fn an_unlock_is_one_status_query_and_one_unlock_frame_and_its_retransmission_only_a_query() {
-        let all_latched = status_frame(0xFFFF, 0);
-        let mut bank = scripted(&[
-            // The master's first poll, and its acknowledgement of the start event.
-            expect(&QUERY_BOARD_2),
-            reply(&all_latched),
-            expect(&QUERY_BOARD_2),
-            reply(&all_latched),
+        let mut bank = greeted_on(&[
             // The unlock of channel 3: status first, then lock index 3 of board 2.
             expect(&QUERY_BOARD_2),
-            reply(&all_latched),
+            reply(&status_frame(0xFFFF, 0)),
             expect(&[0x02, 0x23, 0x31, 0x03, 0x59]),
             // The retransmission after the lost answer: a status query, no unlock.
             expect(&QUERY_BOARD_2),
             reply(&status_frame(0xFFF7, 0)),
         ]);
-        bank.run_for(Duration::from_millis(10));
         bank.lose_answers = 1;
         bank.send(unlock(3));
         bank.run_for(Duration::from_millis(60));
@@ -725,20 +670,13 @@ mod on_the_vendor_line {
     fn a_garbled_answer_is_asked_again_once_in_the_same_exchange() {
         let mut garbled = status_frame(0xFFFF, 0);
         garbled[3] ^= 0x10;
-        let all_latched = status_frame(0xFFFF, 0);
-        let mut bank = scripted(&[
-            // The greeting: a poll and an acknowledgement.
-            expect(&QUERY_BOARD_2),
-            reply(&all_latched),
-            expect(&QUERY_BOARD_2),
-            reply(&all_latched),
+        let mut bank = greeted_on(&[
             // The status request, garbled, then asked again.
             expect(&QUERY_BOARD_2),
             reply(&garbled),
             expect(&QUERY_BOARD_2),
             reply(&status_frame(0xFFFF, 0x0001)),
         ]);
-        bank.run_for(Duration::from_millis(10));
         bank.send(Command::GetAllStatus);
         let Report::BulkStatus(bulk) = bank.last_answer() else {
             panic!()
