@@ -741,3 +741,89 @@ mod attacks {
         assert_eq!(bank.answers, [(unlock(5), Report::Ack)]);
     }
 }
+
+/// Whatever a board sends back, the adapter answers the gateway, panics
+/// never, and reports a change only from a well-formed frame.
+mod any_answer {
+    use super::*;
+    use locker_proto::frame::{Flags, Frame, Header, Seq};
+    use proptest::prelude::*;
+
+    /// A line whose board answers every request (5 bytes) with the same bytes.
+    struct Parrot {
+        answer: Vec<u8>,
+        pending: std::collections::VecDeque<u8>,
+        written: usize,
+    }
+
+    impl embedded_io::ErrorType for Parrot {
+        type Error = embedded_io::ErrorKind;
+    }
+
+    impl Write for Parrot {
+        fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+            self.written += buf.len();
+            if self.written.is_multiple_of(5) {
+                self.pending.extend(self.answer.iter().copied());
+            }
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> Result<(), Self::Error> {
+            Ok(())
+        }
+    }
+
+    impl Read for Parrot {
+        fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+            let n = buf.len().min(self.pending.len());
+            for slot in &mut buf[..n] {
+                *slot = self.pending.pop_front().unwrap();
+            }
+            Ok(n)
+        }
+    }
+
+    fn poll(seq: u8) -> Frame<Command> {
+        Frame {
+            header: Header::new(NodeAddr::GATEWAY, NODE, Seq(seq), Flags::ACK_WANTED),
+            body: Command::GetAllStatus,
+        }
+    }
+
+    fn all_latched() -> Vec<u8> {
+        let mut f = vec![0x02, 0x20, 0x35, 0xFF, 0xFF, 0x00, 0x00, 0x03];
+        f.push(f.iter().fold(0u8, |s, b| s.wrapping_add(*b)));
+        f
+    }
+
+    proptest! {
+        #[test]
+        fn no_answer_from_the_board_makes_the_adapter_panic_or_invent_a_change(
+            answer in proptest::collection::vec(any::<u8>(), 0..24),
+        ) {
+            let address = Cu16Address::new(BOARD).unwrap();
+            let mut node = power_on();
+            let mut line = Parrot { answer: all_latched(), pending: Default::default(), written: 0 };
+            node.handle_frame(&poll(1), &mut Cu16::new(&mut line, address), Instant::ZERO).unwrap();
+            prop_assert!(node.poll_transmit().is_some());
+            let queued = node.link().queued_events();
+
+            line.answer = answer.clone();
+            let outcome = node.handle_frame(&poll(2), &mut Cu16::new(&mut line, address), Instant::from_millis(250));
+            let report = node.poll_transmit().map(|f| f.body);
+            prop_assert!(report.is_some(), "the gateway always gets an answer");
+            let well_formed = answer.len() >= 9
+                && answer[..3] == [0x02, 0x20, 0x35]
+                && answer[7] == 0x03
+                && answer[8] == answer[..8].iter().fold(0u8, |s, b| s.wrapping_add(*b));
+            if well_formed {
+                prop_assert!(outcome.is_ok());
+            } else {
+                prop_assert!(outcome.is_err());
+                prop_assert_eq!(report, Some(Report::Nack(NackReason::Faulted)));
+                prop_assert_eq!(node.link().queued_events(), queued);
+            }
+        }
+    }
+}
