@@ -67,7 +67,8 @@ pub struct BoardNodeStats {
     pub garbled: u32,
     /// Times the board was reported silent.
     pub silent_reports: u32,
-    /// Unlock requests sent to the board.
+    /// Unlock requests the adapter put on the line (a write the port
+    /// refused included).
     pub unlocks: u32,
 }
 
@@ -302,10 +303,13 @@ impl<const QUEUE: usize> BoardNode<QUEUE> {
     ///
     /// # Errors
     ///
-    /// What went wrong with the board in this exchange, for the log: the
+    /// What went wrong with the board in this exchange, for the log. The
     /// gateway's answer is queued whatever this returns (a `Nack(Faulted)`
-    /// where the board was needed), the failure is counted in
-    /// [`stats`](Self::stats), and nothing else changed.
+    /// where the board was needed) and the failure is counted in
+    /// [`stats`](Self::stats). No event comes from a failed exchange but
+    /// the silent-board fault once
+    /// [`silent_after`](BoardNodeConfig::silent_after) have failed in a row;
+    /// what the board was last seen to report is kept.
     pub fn handle_received<B: LockBoard>(
         &mut self,
         frame: &Frame<Command>,
