@@ -10,7 +10,7 @@ mod common;
 use common::{ScriptedSerial, expect, reply};
 use embedded_io::{Read, Write};
 use locker_drivers::kerong::{
-    BOARD_SILENT_FAULT, BoardNode, BoardNodeConfig, Cu16, Cu16Address, Cu48,
+    BOARD_SILENT_FAULT, BoardNode, BoardNodeConfig, Cu16, Cu16Address, Cu16StatusRequest, Cu48,
 };
 use locker_drivers::sim::{SimCu16, SimCu48};
 use locker_proto::frame::{Decoder, Feed, MAX_FRAME};
@@ -46,6 +46,7 @@ impl Line for ScriptedSerial {}
 #[derive(Clone, Copy)]
 enum Model {
     Cu16(Cu16Address),
+    Cu16QueryAll(Cu16Address),
     Cu48(u8),
 }
 
@@ -190,6 +191,13 @@ impl<L: Line> Bank<L> {
                 &frame,
                 auth,
                 &mut Cu16::new(&mut self.line, address),
+                self.now,
+            ),
+            Model::Cu16QueryAll(address) => self.node.handle_received(
+                &frame,
+                auth,
+                &mut Cu16::new(&mut self.line, address)
+                    .with_status_request(Cu16StatusRequest::QueryAll),
                 self.now,
             ),
             Model::Cu48(address) => self.node.handle_received(
@@ -595,6 +603,18 @@ fn the_upper_half_of_a_cu48_is_a_node_of_24_channels() {
         .unwrap();
     bank.run_for(Duration::from_millis(300));
     assert!(bank.take_events().contains(&opened(2, true)));
+}
+
+#[test]
+fn a_board_asked_with_query_all_reports_a_forced_door_the_same_way() {
+    let address = Cu16Address::new(BOARD).unwrap();
+    let line = SimCu16::cu16(address, Instant::ZERO);
+    let mut bank = Bank::new(Model::Cu16QueryAll(address), line, power_on());
+    bank.run_for(Duration::from_millis(300));
+    bank.take_events();
+    bank.compartment(15).force_door();
+    assert_eq!(bank.reported(), [opened(15, false)]);
+    assert_eq!(bank.node.stats().garbled + bank.node.stats().unanswered, 0);
 }
 
 #[test]

@@ -120,6 +120,11 @@ struct Doors {
 ///   node, and [`Event::FaultCleared`] once it answers again (then the
 ///   changes it missed are reported as above).
 ///
+/// Unlike our nodes it raises no [`FaultCode::LockJammed`]: with one
+/// contact on the latch, a lock that never released and a door held shut
+/// through the pulse read the same, and a false jam alarm is worse than
+/// none (the bank still sees no opening after the unlock).
+///
 /// The first status after start is taken as it is, without events: the
 /// gateway reconciles its books with a full status after
 /// [`Event::NodeStarted`], as it does for our nodes.
