@@ -12,7 +12,7 @@ use embedded_io::{Read, Write};
 use locker_drivers::kerong::{
     BOARD_SILENT_FAULT, BoardNode, BoardNodeConfig, Cu16, Cu16Address, Cu16StatusRequest, Cu48,
 };
-use locker_drivers::sim::{SimCu16, SimCu48};
+use locker_drivers::sim::{SimCu16, SimCu48, SimLineDevice, SimRs485};
 use locker_proto::frame::{Decoder, Feed, MAX_FRAME};
 use locker_proto::link::{Master, MasterConfig, MasterEvent};
 use locker_proto::{
@@ -23,25 +23,10 @@ use locker_proto::{
 const NODE: NodeAddr = NodeAddr(9);
 const BOARD: u8 = 2;
 
-/// The serial line behind the adapter: a simulated board (whose time moves
-/// with the bank's) or a scripted port.
-trait Line: Read + Write {
+// A scripted port holds no time of its own.
+impl SimLineDevice for ScriptedSerial {
     fn advance_to(&mut self, _now: Instant) {}
 }
-
-impl Line for SimCu16 {
-    fn advance_to(&mut self, now: Instant) {
-        SimCu16::advance_to(self, now);
-    }
-}
-
-impl Line for SimCu48 {
-    fn advance_to(&mut self, now: Instant) {
-        SimCu48::advance_to(self, now);
-    }
-}
-
-impl Line for ScriptedSerial {}
 
 #[derive(Clone, Copy)]
 enum Model {
@@ -53,14 +38,14 @@ enum Model {
 /// The gateway's master, the adapter and its board, with simulated time.
 /// Frames cross as encoded bytes, so authentication (feature `auth`) is
 /// checked for real.
-struct Bank<L: Line> {
+struct Bank<L: SimLineDevice> {
     master: Master<4>,
-    node: BoardNode<16>,
-    model: Model,
+    /// The Kerong nodes on the line, each with the board it stands for.
+    nodes: Vec<(BoardNode<16>, Model)>,
     line: L,
     now: Instant,
-    /// Node events the master delivered, in order.
-    events: Vec<Event>,
+    /// Node events the master delivered, in order, with their node.
+    events: Vec<(NodeAddr, Event)>,
     /// Answers the master matched to commands sent with `send`.
     answers: Vec<(Command, Report)>,
     /// Other things the master reported (lost node, failed request).
@@ -80,14 +65,20 @@ impl Bank<SimCu16> {
     }
 }
 
-impl<L: Line> Bank<L> {
+impl<L: SimLineDevice> Bank<L> {
     fn new(model: Model, line: L, node: BoardNode<16>) -> Self {
+        Bank::on_line(line, vec![(node, model)])
+    }
+
+    /// A bank whose gateway drives every node in `nodes` over `line`.
+    fn on_line(line: L, nodes: Vec<(BoardNode<16>, Model)>) -> Self {
         let mut master = Master::new(MasterConfig::default());
-        master.add_node(NODE, Instant::ZERO).unwrap();
+        for (node, _) in &nodes {
+            master.add_node(node.addr(), Instant::ZERO).unwrap();
+        }
         let mut bank = Bank {
             master,
-            node,
-            model,
+            nodes,
             line,
             now: Instant::ZERO,
             events: Vec::new(),
@@ -95,25 +86,38 @@ impl<L: Line> Bank<L> {
             master_events: Vec::new(),
             lose_answers: 0,
         };
-        bank.share_key();
+        bank.share_keys();
         bank
     }
 
-    /// Both ends hold the node's key, as after provisioning.
+    /// The first (usually the only) Kerong node.
+    fn node(&self) -> &BoardNode<16> {
+        &self.nodes[0].0
+    }
+
+    #[cfg_attr(not(feature = "auth"), allow(dead_code))]
+    fn node_mut(&mut self) -> &mut BoardNode<16> {
+        &mut self.nodes[0].0
+    }
+
+    /// Both ends hold each node's key, as after provisioning.
     #[cfg(feature = "auth")]
-    fn share_key(&mut self) {
+    fn share_keys(&mut self) {
         use locker_proto::auth::{BankKey, NodeAuthRecord, NodeIdentity};
-        let key = BankKey::from_bytes([0x5A; 32]).node_key(NodeIdentity::at(NODE));
-        self.master.set_key(NODE, key, 0).unwrap();
-        self.node.link_mut().restore_auth(NodeAuthRecord {
-            key: Some(key),
-            rx_floor: 0,
-        });
+        let bank_key = BankKey::from_bytes([0x5A; 32]);
+        for (node, _) in &mut self.nodes {
+            let key = bank_key.node_key(NodeIdentity::at(node.addr()));
+            self.master.set_key(node.addr(), key, 0).unwrap();
+            node.link_mut().restore_auth(NodeAuthRecord {
+                key: Some(key),
+                rx_floor: 0,
+            });
+        }
         self.persist();
     }
 
     #[cfg(not(feature = "auth"))]
-    fn share_key(&mut self) {}
+    fn share_keys(&mut self) {}
 
     /// Stores every counter reservation at once, as both shells do.
     #[cfg(feature = "auth")]
@@ -121,8 +125,10 @@ impl<L: Line> Bank<L> {
         while let Some((addr, up_to)) = self.master.poll_persist() {
             self.master.persisted(addr, up_to);
         }
-        while let Some(record) = self.node.link_mut().poll_persist() {
-            self.node.link_mut().persisted(&record);
+        for (node, _) in &mut self.nodes {
+            while let Some(record) = node.link_mut().poll_persist() {
+                node.link_mut().persisted(&record);
+            }
         }
     }
 
@@ -131,7 +137,11 @@ impl<L: Line> Bank<L> {
 
     /// The gateway queues `command` for the Kerong node.
     fn send(&mut self, command: Command) {
-        self.master.send(NODE, command, self.now).unwrap();
+        self.send_to(NODE, command);
+    }
+
+    fn send_to(&mut self, node: NodeAddr, command: Command) {
+        self.master.send(node, command, self.now).unwrap();
         self.pump();
     }
 
@@ -160,7 +170,12 @@ impl<L: Line> Bank<L> {
             let bytes = request.encode(&mut wire).unwrap().to_vec();
             self.deliver_to_node(&bytes);
             self.persist();
-            while let Some(answer) = self.node.poll_outgoing() {
+            let answers: Vec<_> = self
+                .nodes
+                .iter_mut()
+                .filter_map(|(node, _)| node.poll_outgoing())
+                .collect();
+            for answer in answers {
                 let bytes = answer.encode(&mut wire).unwrap().to_vec();
                 if self.lose_answers > 0 {
                     self.lose_answers -= 1;
@@ -185,34 +200,31 @@ impl<L: Line> Bank<L> {
             panic!("the master sent an undecodable frame");
         };
         let auth = decoder.last_authenticated();
-        // A board failure is already answered on the bus and counted.
-        let _ = match self.model {
-            Model::Cu16(address) => self.node.handle_received(
-                &frame,
-                auth,
-                &mut Cu16::new(&mut self.line, address),
-                self.now,
-            ),
-            Model::Cu16QueryAll(address) => self.node.handle_received(
-                &frame,
-                auth,
-                &mut Cu16::new(&mut self.line, address)
-                    .with_status_request(Cu16StatusRequest::QueryAll),
-                self.now,
-            ),
-            Model::Cu48(address) => self.node.handle_received(
-                &frame,
-                auth,
-                &mut Cu48::new(&mut self.line, address),
-                self.now,
-            ),
-        };
+        // Every node sees the frame; only the addressed one asks its board.
+        for (node, model) in &mut self.nodes {
+            let line = &mut self.line;
+            // A board failure is already answered on the bus and counted.
+            let _ = match *model {
+                Model::Cu16(address) => {
+                    node.handle_received(&frame, auth, &mut Cu16::new(line, address), self.now)
+                }
+                Model::Cu16QueryAll(address) => node.handle_received(
+                    &frame,
+                    auth,
+                    &mut Cu16::new(line, address).with_status_request(Cu16StatusRequest::QueryAll),
+                    self.now,
+                ),
+                Model::Cu48(address) => {
+                    node.handle_received(&frame, auth, &mut Cu48::new(line, address), self.now)
+                }
+            };
+        }
     }
 
     fn collect(&mut self) {
         while let Some(event) = self.master.poll_event() {
             match event {
-                MasterEvent::Event { record, .. } => self.events.push(record.event),
+                MasterEvent::Event { node, record } => self.events.push((node, record.event)),
                 MasterEvent::Response {
                     command, report, ..
                 } => self.answers.push((command, report)),
@@ -235,13 +247,16 @@ impl<L: Line> Bank<L> {
         self.take_events()
     }
 
-    /// Events delivered since the last call.
+    /// Events delivered since the last call, from any node.
     fn take_events(&mut self) -> Vec<Event> {
         core::mem::take(&mut self.events)
+            .into_iter()
+            .map(|(_, event)| event)
+            .collect()
     }
 }
 
-impl<L: Line> Drop for Bank<L> {
+impl<L: SimLineDevice> Drop for Bank<L> {
     fn drop(&mut self) {
         if !std::thread::panicking() {
             assert!(
@@ -386,7 +401,7 @@ fn a_retransmitted_unlock_pulses_the_boards_lock_once() {
         bank.line.compartment(Channel(4)).unwrap().unlock_pulses(),
         1
     );
-    assert_eq!(bank.node.stats().unlocks, 1);
+    assert_eq!(bank.node().stats().unlocks, 1);
 }
 
 #[test]
@@ -453,7 +468,7 @@ fn a_board_that_stops_answering_is_reported_then_recovers() {
             fault: BOARD_SILENT_FAULT
         }]
     );
-    assert!(bank.node.is_board_silent());
+    assert!(bank.node().is_board_silent());
     // The node still answers for it: the gateway is told, not left guessing.
     bank.send(unlock(3));
     assert_eq!(bank.last_answer(), &Report::Nack(NackReason::Faulted));
@@ -477,9 +492,9 @@ fn a_board_that_stops_answering_is_reported_then_recovers() {
             opened(8, false),
         ]
     );
-    assert!(!bank.node.is_board_silent());
-    assert_eq!(bank.node.stats().silent_reports, 1);
-    assert!(bank.node.stats().unanswered >= 6);
+    assert!(!bank.node().is_board_silent());
+    assert_eq!(bank.node().stats().silent_reports, 1);
+    assert!(bank.node().stats().unanswered >= 6);
 }
 
 #[test]
@@ -489,8 +504,8 @@ fn a_garbled_answer_from_the_board_changes_nothing() {
     bank.send(Command::GetAllStatus);
     assert!(matches!(bank.last_answer(), Report::BulkStatus(_)));
     assert_eq!(bank.reported(), []);
-    assert_eq!(bank.node.stats().garbled, 1);
-    assert!(!bank.node.is_board_silent());
+    assert_eq!(bank.node().stats().garbled, 1);
+    assert!(!bank.node().is_board_silent());
 }
 
 #[test]
@@ -508,7 +523,7 @@ fn a_late_answer_from_the_board_changes_nothing_and_the_next_read_is_fresh() {
     bank.line.answer_next_late();
     bank.send(Command::GetAllStatus);
     assert!(matches!(bank.last_answer(), Report::BulkStatus(_)));
-    assert_eq!(bank.node.stats().unanswered, 1);
+    assert_eq!(bank.node().stats().unanswered, 1);
     // A door forced now is seen at the very next exchange, not one late.
     bank.compartment(11).force_door();
     bank.send(Command::GetAllStatus);
@@ -574,7 +589,7 @@ fn a_channel_the_board_lacks_is_refused_and_nothing_is_pulsed() {
         pulse_ms: 0,
     });
     assert_eq!(bank.last_answer(), &Report::Nack(NackReason::NotPermitted));
-    assert_eq!(bank.node.stats().unlocks, 0);
+    assert_eq!(bank.node().stats().unlocks, 0);
 }
 
 #[test]
@@ -614,7 +629,56 @@ fn a_board_asked_with_query_all_reports_a_forced_door_the_same_way() {
     bank.take_events();
     bank.compartment(15).force_door();
     assert_eq!(bank.reported(), [opened(15, false)]);
-    assert_eq!(bank.node.stats().garbled + bank.node.stats().unanswered, 0);
+    assert_eq!(
+        bank.node().stats().garbled + bank.node().stats().unanswered,
+        0
+    );
+}
+
+#[test]
+fn two_boards_on_one_line_each_stand_for_their_own_node() {
+    let [a, b] = [0, 1].map(|n| Cu16Address::new(n).unwrap());
+    let line = SimRs485::new([
+        SimCu16::cu16(a, Instant::ZERO),
+        SimCu16::cu16(b, Instant::ZERO),
+    ]);
+    let at = |addr| {
+        BoardNode::new(
+            addr,
+            ResetReason::PowerOn,
+            BoardNodeConfig::default(),
+            Instant::ZERO,
+        )
+    };
+    let (left, right) = (NodeAddr(21), NodeAddr(22));
+    let mut bank = Bank::on_line(
+        line,
+        vec![(at(left), Model::Cu16(a)), (at(right), Model::Cu16(b))],
+    );
+    bank.run_for(Duration::from_millis(300));
+    bank.events.clear();
+
+    bank.send_to(right, unlock(9));
+    assert_eq!(bank.last_answer(), &Report::Ack);
+    let pulses = |bank: &Bank<SimRs485<SimCu16, 2>>, board: usize| {
+        bank.line
+            .device(board)
+            .unwrap()
+            .compartment(Channel(9))
+            .unwrap()
+            .unlock_pulses()
+    };
+    assert_eq!((pulses(&bank, 0), pulses(&bank, 1)), (0, 1));
+    bank.line
+        .device_mut(0)
+        .unwrap()
+        .compartment_mut(Channel(1))
+        .unwrap()
+        .force_door();
+    bank.run_for(Duration::from_millis(600));
+    let mut events = core::mem::take(&mut bank.events);
+    events.sort_by_key(|(node, _)| *node);
+    assert_eq!(events, [(left, opened(1, false)), (right, opened(9, true))]);
 }
 
 #[test]
@@ -702,8 +766,8 @@ mod on_the_vendor_line {
             panic!()
         };
         assert_eq!(bulk.occupied, ChannelBits(1));
-        assert_eq!(bank.node.stats().garbled, 1);
-        assert_eq!(bank.node.stats().status_requests, 4);
+        assert_eq!(bank.node().stats().garbled, 1);
+        assert_eq!(bank.node().stats().status_requests, 4);
         bank.line.done();
     }
 }
@@ -724,7 +788,7 @@ mod attacks {
         let mut wire = [0u8; MAX_FRAME];
         let bytes = encode(&forged, &mut wire).unwrap().to_vec();
         bank.deliver_to_node(&bytes);
-        let answer = bank.node.poll_outgoing().unwrap();
+        let answer = bank.node_mut().poll_outgoing().unwrap();
         assert_eq!(answer.frame.body, Report::Nack(NackReason::Unauthenticated));
         assert_eq!(
             bank.line.compartment(Channel(3)).unwrap().unlock_pulses(),
@@ -748,12 +812,12 @@ mod attacks {
         let mut wire = [0u8; MAX_FRAME];
         let recorded = request.encode(&mut wire).unwrap().to_vec();
         bank.deliver_to_node(&recorded);
-        while bank.node.poll_outgoing().is_some() {}
+        while bank.node_mut().poll_outgoing().is_some() {}
         // The attacker replays the recorded frame later, twice.
         bank.run_for(Duration::from_secs(20));
         bank.deliver_to_node(&recorded);
         bank.deliver_to_node(&recorded);
-        while bank.node.poll_outgoing().is_some() {}
+        while bank.node_mut().poll_outgoing().is_some() {}
         assert_eq!(
             bank.line.compartment(Channel(5)).unwrap().unlock_pulses(),
             1
