@@ -216,16 +216,25 @@ impl<const CHANNELS: usize> SimKerongBoard<CHANNELS> {
         if self.request_len < len {
             return;
         }
-        self.request_len = 0;
-        let Some((&sum, body)) = self.request.get(..len).and_then(<[u8]>::split_last) else {
+        let frame = self.request;
+        let Some((&sum, body)) = frame.get(..len).and_then(<[u8]>::split_last) else {
+            self.request_len = 0;
             return;
         };
         if body.last() == Some(&ETX) && checksum(body) == sum {
+            self.request_len = 0;
             let mut request = [0u8; 4];
             for (to, from) in request.iter_mut().zip(body) {
                 *to = *from;
             }
             self.carry_out(request);
+        } else {
+            // A board hunts for the next STX: a request cut short must not
+            // swallow the one after it.
+            self.request_len = 0;
+            for &byte in frame.get(1..len).unwrap_or(&[]) {
+                self.receive(byte);
+            }
         }
     }
 
