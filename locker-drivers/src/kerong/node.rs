@@ -359,8 +359,8 @@ impl<const QUEUE: usize> BoardNode<QUEUE> {
         self.link.poll_transmit()
     }
 
-    /// The board's status, as this node's window, with the events its
-    /// changes imply queued. One retry absorbs a single garbled or late
+    /// The board's status, with the events its changes to this node's
+    /// channels imply queued. One retry absorbs a single garbled or late
     /// answer.
     fn refresh<B: LockBoard>(
         &mut self,
@@ -510,7 +510,10 @@ impl<const QUEUE: usize> BoardNode<QUEUE> {
         board: &mut B,
         now: Instant,
     ) -> Result<Report, KerongError<B::SerialError>> {
-        let channels = status.map_or(self.count, |s| self.window(&s).channels);
+        // A silent board keeps the channels it was last seen with, so a
+        // channel it never had is still refused as unknown.
+        let last_seen = self.known.map_or(self.count, |k| k.channels);
+        let channels = status.map_or(last_seen, |s| self.window(&s).channels);
         let known = |channel: Channel| channel.0 < channels;
         Ok(match command {
             Command::Ping => Report::Pong {
