@@ -474,6 +474,11 @@ fn a_board_that_stops_answering_is_reported_then_recovers() {
     assert_eq!(bank.last_answer(), &Report::Nack(NackReason::Faulted));
     bank.send(Command::GetAllStatus);
     assert_eq!(bank.last_answer(), &Report::Nack(NackReason::Faulted));
+    bank.send(unlock(16));
+    assert_eq!(
+        bank.last_answer(),
+        &Report::Nack(NackReason::UnknownChannel)
+    );
     assert_eq!(
         bank.line.compartment(Channel(3)).unwrap().unlock_pulses(),
         0
