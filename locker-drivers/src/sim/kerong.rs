@@ -69,6 +69,10 @@ impl Model {
 /// [`corrupt_next_answer`](Self::corrupt_next_answer),
 /// [`inject_line_noise`](Self::inject_line_noise).
 ///
+/// Several boards share one line in a [`SimRs485`](super::SimRs485). To
+/// put a board behind a real tty, pump the bytes of one end of a
+/// pseudo-terminal pair through it (`tests/kerong_pty.rs` does).
+///
 /// # Example: a courier's door on board 3
 ///
 /// ```
