@@ -5,15 +5,18 @@
 
 mod common;
 
-use common::{ScriptedSerial, Step, expect, reply, reply_bytewise};
+use common::{ScriptedSerial, Step, expect, reply, reply_bytewise, silence};
 use embedded_io::ErrorKind;
-use locker_drivers::kerong::{Cu16, Cu16Address, KerongError, LockBitPolarity, LockBoard};
+use locker_drivers::kerong::{
+    Cu16, Cu16Address, Cu16StatusRequest, KerongError, LockBitPolarity, LockBoard,
+};
 use locker_drivers::{DoorSensor, Lock, PresenceSensor};
 use locker_proto::{
     BulkStatus, Channel, ChannelBits, ChannelStatus, DoorState, LockState, Presence,
 };
 
 const QUERY_BOARD_0: [u8; 5] = [0x02, 0x00, 0x30, 0x03, 0x35];
+const QUERY_ALL_BOARD_0: [u8; 5] = [0x02, 0x00, 0x32, 0x03, 0x37];
 
 fn sum(bytes: &[u8]) -> u8 {
     bytes.iter().fold(0u8, |s, b| s.wrapping_add(*b))
@@ -276,6 +279,120 @@ fn a_failed_calibration_keeps_the_previous_baseline() {
     ch.calibrate_empty().unwrap();
     assert!(ch.calibrate_empty().is_err());
     assert_eq!(ch.baseline(), 1);
+    cu16.release().done();
+}
+
+#[test]
+fn query_all_sends_0x32_and_reads_the_0x36_answer() {
+    // Locks 1 and 16 latched, IR sees an item behind lock 2.
+    let answer = [0x02, 0x00, 0x36, 0x01, 0x80, 0x02, 0x00, 0x03, 0xBE];
+    assert_eq!(sum(&answer[..8]), 0xBE);
+    let mut cu16 = board(&[expect(&QUERY_ALL_BOARD_0), reply(&answer)])
+        .with_status_request(Cu16StatusRequest::QueryAll);
+    let bulk = cu16.status().unwrap().bulk_status();
+    assert_eq!(bulk.locked, ChannelBits(0x8001));
+    assert_eq!(bulk.occupied, ChannelBits(0x0002));
+    cu16.release().done();
+}
+
+#[test]
+fn query_all_of_board_9_is_addressed_to_the_board() {
+    let mut frame = vec![0x02, 0x90, 0x36, 0xFF, 0xFF, 0x00, 0x00, 0x03];
+    frame.push(sum(&frame));
+    let mut cu16 = Cu16::new(
+        ScriptedSerial::new(&[expect(&[0x02, 0x90, 0x32, 0x03, 0xC7]), reply(&frame)]),
+        Cu16Address::new(9).unwrap(),
+    )
+    .with_status_request(Cu16StatusRequest::QueryAll);
+    assert_eq!(
+        cu16.status().unwrap().bulk_status().locked,
+        ChannelBits(0xFFFF)
+    );
+    cu16.release().done();
+}
+
+#[test]
+fn a_0x35_answer_to_query_all_is_an_unexpected_command() {
+    let mut cu16 = board(&[expect(&QUERY_ALL_BOARD_0), reply(&status_frame(0x00, 0, 0))])
+        .with_status_request(Cu16StatusRequest::QueryAll);
+    assert_eq!(
+        cu16.status(),
+        Err(KerongError::UnexpectedCommand {
+            expected: 0x36,
+            received: 0x35
+        })
+    );
+    cu16.release().done();
+}
+
+#[test]
+fn a_late_answer_is_discarded_and_the_fresh_request_reads_the_fresh_answer() {
+    let stale = status_frame(0x00, 0xFFFF, 0x0000); // every lock latched
+    let fresh = status_frame(0x00, 0xFFFE, 0x0001); // lock 1 released, an item behind it
+    let mut cu16 = board(&[
+        expect(&QUERY_BOARD_0),
+        // The board misses the timeout; its answer arrives after the driver gave up.
+        silence(),
+        reply(&stale),
+        expect(&QUERY_BOARD_0),
+        reply(&fresh),
+    ]);
+    assert_eq!(
+        cu16.status(),
+        Err(KerongError::Truncated {
+            expected: 9,
+            received: 0
+        })
+    );
+    let bulk = cu16.status().unwrap().bulk_status();
+    assert_eq!(bulk.locked, ChannelBits(0xFFFE));
+    assert_eq!(bulk.occupied, ChannelBits(0x0001));
+    cu16.release().done();
+}
+
+#[test]
+fn a_late_answer_pending_before_an_unlock_is_discarded_before_the_unlock_is_sent() {
+    let mut cu16 = board(&[
+        reply(&status_frame(0x00, 0xFFFF, 0)),
+        expect(&[0x02, 0x01, 0x31, 0x03, 0x37]),
+        reply(&status_frame(0x00, 0xFFFD, 0)), // a firmware that answers unlocks
+        expect(&QUERY_BOARD_0),
+        reply(&status_frame(0x00, 0xFFFD, 0x0002)),
+    ]);
+    cu16.unlock(Channel(1)).unwrap();
+    let bulk = cu16.status().unwrap().bulk_status();
+    assert_eq!(bulk.occupied, ChannelBits(0x0002));
+    cu16.release().done();
+}
+
+#[test]
+fn a_read_timing_out_with_an_error_counts_as_a_quiet_line() {
+    let mut cu16 = board(&[
+        Step::Fail(ErrorKind::TimedOut),
+        expect(&QUERY_BOARD_0),
+        reply(&status_frame(0x00, 0x0001, 0)),
+    ]);
+    assert_eq!(cu16.status().unwrap().bulk_status().locked, ChannelBits(1));
+    cu16.release().done();
+}
+
+#[test]
+fn a_line_that_never_falls_quiet_sends_nothing() {
+    let noise = [0x55u8; 80];
+    let mut cu16 = board(&[reply_bytewise(&noise)]);
+    assert_eq!(cu16.status(), Err(KerongError::LineBusy { discarded: 65 }));
+    let port = cu16.release();
+    // The request was never written: the script's remaining noise is all that is left.
+    assert!(matches!(port.next_step(), Some(Step::Reply { .. })));
+}
+
+#[test]
+fn a_serial_error_while_clearing_the_line_is_carried_unchanged() {
+    let mut cu16 = board(&[Step::Fail(ErrorKind::BrokenPipe)]);
+    assert_eq!(
+        cu16.status(),
+        Err(KerongError::Serial(ErrorKind::BrokenPipe))
+    );
     cu16.release().done();
 }
 

@@ -159,6 +159,27 @@ fn the_undocumented_0x77_frame_is_an_unexpected_command() {
 }
 
 #[test]
+fn an_unread_reply_to_an_unlock_is_discarded_before_the_next_query() {
+    // The undocumented 0x77 frame, as a board might send after an unlock.
+    let reply_to_unlock = [
+        0x02, 0x00, 0x0a, 0x77, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x03, 0x88,
+    ];
+    let mut cu48 = board(&[
+        expect(&[0x02, 0x00, 0x00, 0x61, 0x03, 0x66]),
+        reply(&reply_to_unlock),
+        expect(&QUERY_BOARD_0),
+        reply(&CAPTURE_CELL_14),
+    ]);
+    cu48.unlock(Channel(0)).unwrap();
+    assert_eq!(
+        cu48.status().unwrap().bulk_status().locked,
+        ChannelBits(1 << 13)
+    );
+    cu48.release().done();
+}
+
+#[test]
 fn a_missing_etx_is_a_bad_end() {
     let mut frame = CAPTURE_CELL_1;
     frame[16] = 0x13;

@@ -9,22 +9,61 @@
 //! | request | bytes (board 0) | response |
 //! |---|---|---|
 //! | status of all channels | `02 00 30 03 35` | `02 00 35 L1-8 L9-16 IR1-8 IR9-16 03 SUM` (9 bytes) |
+//! | query all | `02 00 32 03 37` | `02 00 36 L1-8 L9-16 IR1-8 IR9-16 03 SUM` (9 bytes) |
 //! | unlock lock index 1 | `02 01 31 03 37` | none |
 //!
 //! Lock and IR bytes carry channel 0 (lock 1) in bit 0. The board does not
 //! answer an unlock; read the status to see the latch release.
+//!
+//! Query all (`0x32`, answered `0x36`) is what the vendor lists as "all
+//! locks' status"; `julio-alv/lkaas-kerong` sends it to board 0 and reads a
+//! 9-byte answer with the lock and IR bytes where the `0x35` answer has
+//! them. Public sources name the answer code but show no capture of it, so
+//! the status request is a choice ([`Cu16StatusRequest`]), and the driver
+//! checks the answer code against the request it sent.
+//!
+//! Before every request the driver discards whatever is waiting on the line
+//! (a late answer to a request that timed out, a reply to an unlock from
+//! firmware that sends one), so no read is ever one request old. That costs
+//! one read timeout of the port per request; keep it short (a few
+//! milliseconds suffice at 19200 baud once the port is quiet).
 
 use embedded_io::{Read, Write};
 use locker_proto::Channel;
 
 use super::board::check_channel;
-use super::frame::{ETX, Field, STX, check, receive, send};
+use super::frame::{ETX, Field, STX, check, receive, request};
 use super::{BoardStatus, KerongError, LockBitPolarity, LockBoard};
 
-const CMD_STATUS: u8 = 0x30;
-const CMD_UNLOCK: u8 = 0x31;
-const RESP_STATUS: u8 = 0x35;
-const STATUS_LEN: usize = 9;
+pub(crate) const CMD_STATUS: u8 = 0x30;
+pub(crate) const CMD_UNLOCK: u8 = 0x31;
+pub(crate) const CMD_QUERY_ALL: u8 = 0x32;
+pub(crate) const RESP_STATUS: u8 = 0x35;
+pub(crate) const RESP_QUERY_ALL: u8 = 0x36;
+pub(crate) const STATUS_LEN: usize = 9;
+
+/// Which request [`LockBoard::status`] sends to a KR-CU16. Both are
+/// answered with every channel's latch and IR bits, in the same layout.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Cu16StatusRequest {
+    /// `0x30` ("status") to lock index 0, answered `0x35`: the default,
+    /// seen answered on boards in the field.
+    #[default]
+    Status,
+    /// `0x32` ("query all"), answered `0x36`.
+    QueryAll,
+}
+
+impl Cu16StatusRequest {
+    /// The command byte sent and the command byte of its answer.
+    const fn codes(self) -> (u8, u8) {
+        match self {
+            Cu16StatusRequest::Status => (CMD_STATUS, RESP_STATUS),
+            Cu16StatusRequest::QueryAll => (CMD_QUERY_ALL, RESP_QUERY_ALL),
+        }
+    }
+}
 
 /// Channels on a KR-CU16.
 pub const CU16_CHANNELS: u8 = 16;
@@ -71,6 +110,7 @@ pub struct Cu16<S> {
     serial: S,
     board: Cu16Address,
     polarity: LockBitPolarity,
+    status_request: Cu16StatusRequest,
     ir_blocked_when_empty: u16,
 }
 
@@ -82,6 +122,7 @@ impl<S: Read + Write> Cu16<S> {
             serial,
             board,
             polarity: LockBitPolarity::default(),
+            status_request: Cu16StatusRequest::default(),
             ir_blocked_when_empty: 0,
         }
     }
@@ -89,6 +130,30 @@ impl<S: Read + Write> Cu16<S> {
     /// The same board, reading lock bits with `polarity`.
     pub fn with_polarity(mut self, polarity: LockBitPolarity) -> Self {
         self.polarity = polarity;
+        self
+    }
+
+    /// The same board, asking for its status with `request`.
+    ///
+    /// ```
+    /// use locker_drivers::kerong::{Cu16, Cu16Address, Cu16StatusRequest, LockBoard};
+    /// # struct Port { sent: Vec<u8> }
+    /// # impl embedded_io::ErrorType for Port { type Error = core::convert::Infallible; }
+    /// # impl embedded_io::Write for Port {
+    /// #     fn write(&mut self, b: &[u8]) -> Result<usize, Self::Error> { self.sent.extend_from_slice(b); Ok(b.len()) }
+    /// #     fn flush(&mut self) -> Result<(), Self::Error> { Ok(()) }
+    /// # }
+    /// # impl embedded_io::Read for Port {
+    /// #     fn read(&mut self, _: &mut [u8]) -> Result<usize, Self::Error> { Ok(0) }
+    /// # }
+    /// let port = Port { sent: Vec::new() }; // a board that stays silent
+    /// let mut board = Cu16::new(port, Cu16Address::new(2).unwrap())
+    ///     .with_status_request(Cu16StatusRequest::QueryAll);
+    /// assert!(board.status().is_err());
+    /// assert_eq!(board.release().sent, [0x02, 0x20, 0x32, 0x03, 0x57]);
+    /// ```
+    pub fn with_status_request(mut self, request: Cu16StatusRequest) -> Self {
+        self.status_request = request;
         self
     }
 
@@ -117,18 +182,16 @@ impl<S: Read + Write> LockBoard for Cu16<S> {
     fn unlock(&mut self, channel: Channel) -> Result<(), KerongError<S::Error>> {
         check_channel(channel, CU16_CHANNELS)?;
         let addr = self.addr_byte(channel.0);
-        send(&mut self.serial, &[STX, addr, CMD_UNLOCK, ETX])
+        request(&mut self.serial, &[STX, addr, CMD_UNLOCK, ETX])
     }
 
     fn status(&mut self) -> Result<BoardStatus, KerongError<S::Error>> {
         let addr = self.addr_byte(0);
-        send(&mut self.serial, &[STX, addr, CMD_STATUS, ETX])?;
+        let (command, answer) = self.status_request.codes();
+        request(&mut self.serial, &[STX, addr, command, ETX])?;
         let mut frame = [0u8; STATUS_LEN];
         receive(&mut self.serial, &mut frame)?;
-        check(
-            &frame,
-            &[(addr, Field::Address), (RESP_STATUS, Field::Command)],
-        )?;
+        check(&frame, &[(addr, Field::Address), (answer, Field::Command)])?;
         let [_, _, _, l1, l2, i1, i2, _, _] = frame;
         let locks = u64::from(u16::from_le_bytes([l1, l2]));
         let items = u64::from(u16::from_le_bytes([i1, i2]) & !self.ir_blocked_when_empty);

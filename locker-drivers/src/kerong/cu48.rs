@@ -24,9 +24,8 @@
 //! - The captures show no reply to an unlock; one capture shows an 18-byte
 //!   frame with command `0x77` whose meaning is not documented. This driver
 //!   reads no reply to an unlock, like the CU16 driver; read the status to
-//!   confirm the latch released. If a board does answer, its bytes arrive
-//!   before the next status response and that exchange fails with a typed
-//!   error (then retry it, after draining the port).
+//!   confirm the latch released. If a board does answer, the driver
+//!   discards its bytes before the next request.
 //! - Lock-bit polarity: the captures label a set bit "lock closed", hence
 //!   the default [`LockBitPolarity::SetMeansLocked`].
 
@@ -34,13 +33,13 @@ use embedded_io::{Read, Write};
 use locker_proto::Channel;
 
 use super::board::check_channel;
-use super::frame::{ETX, Field, STX, check, receive, send};
+use super::frame::{ETX, Field, STX, check, receive, request};
 use super::{BoardStatus, KerongError, LockBitPolarity, LockBoard};
 
-const CMD_STATUS: u8 = 0x60;
-const CMD_UNLOCK: u8 = 0x61;
-const RESP_STATUS: u8 = 0x75;
-const STATUS_LEN: usize = 18;
+pub(crate) const CMD_STATUS: u8 = 0x60;
+pub(crate) const CMD_UNLOCK: u8 = 0x61;
+pub(crate) const RESP_STATUS: u8 = 0x75;
+pub(crate) const STATUS_LEN: usize = 18;
 
 /// Channels on a KR-CU48.
 pub const CU48_CHANNELS: u8 = 48;
@@ -101,14 +100,14 @@ impl<S: Read + Write> LockBoard for Cu48<S> {
 
     fn unlock(&mut self, channel: Channel) -> Result<(), KerongError<S::Error>> {
         check_channel(channel, CU48_CHANNELS)?;
-        send(
+        request(
             &mut self.serial,
             &[STX, self.address, channel.0, CMD_UNLOCK, ETX],
         )
     }
 
     fn status(&mut self) -> Result<BoardStatus, KerongError<S::Error>> {
-        send(
+        request(
             &mut self.serial,
             &[STX, self.address, 0x00, CMD_STATUS, ETX],
         )?;

@@ -76,6 +76,16 @@ pub enum KerongError<E> {
         /// The code received.
         received: u8,
     },
+    /// Bytes kept arriving while the driver cleared stale input before a
+    /// request; nothing was sent. Another master or a babbling device is on
+    /// the line.
+    #[error(
+        "the line never fell quiet: {discarded} stray bytes discarded before the request; is another master on the bus?"
+    )]
+    LineBusy {
+        /// Bytes discarded before giving up.
+        discarded: usize,
+    },
     /// The board has no such channel. Nothing was sent.
     #[error("channel {channel} does not exist: this board has channels 0 to {last}")]
     NoSuchChannel {

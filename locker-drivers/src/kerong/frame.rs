@@ -1,9 +1,14 @@
 //! The framing both Kerong boards share: `STX … ETX SUM`, where SUM is the
 //! low byte of the sum of every byte before it.
 
-use embedded_io::{Read, Write};
+use embedded_io::{Error as _, ErrorKind, Read, Write};
 
 use super::KerongError;
+
+/// The most stale bytes [`request`] discards before giving up: several of
+/// the longest response (18 bytes), so a late answer or two and some noise
+/// are swallowed, while a line that never falls quiet is reported.
+pub(crate) const DRAIN_LIMIT: usize = 64;
 
 /// Start of every frame.
 pub(crate) const STX: u8 = 0x02;
@@ -15,8 +20,45 @@ pub(crate) fn checksum(bytes: &[u8]) -> u8 {
     bytes.iter().fold(0u8, |sum, b| sum.wrapping_add(*b))
 }
 
+/// Sends one request: first discards whatever is waiting on the line, then
+/// writes `body` and its checksum.
+///
+/// Kerong frames carry no sequence number, so a response that arrives after
+/// its request timed out (or an answer the driver does not read, such as
+/// some boards' reply to an unlock) would otherwise be read as the answer to
+/// the next request, and every later read would be one request old.
+pub(crate) fn request<S: Read + Write>(
+    serial: &mut S,
+    body: &[u8],
+) -> Result<(), KerongError<S::Error>> {
+    drain(serial)?;
+    send(serial, body)
+}
+
+/// Reads until the line is quiet: a read of zero bytes, or a read that
+/// times out, means nothing more is waiting. Costs one read timeout of the
+/// port when the line is already quiet.
+fn drain<S: Read>(serial: &mut S) -> Result<(), KerongError<S::Error>> {
+    let mut scratch = [0u8; 16];
+    let mut discarded = 0;
+    loop {
+        let n = match serial.read(&mut scratch) {
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::TimedOut => 0,
+            Err(e) => return Err(KerongError::Serial(e)),
+        };
+        if n == 0 {
+            return Ok(());
+        }
+        discarded += n;
+        if discarded > DRAIN_LIMIT {
+            return Err(KerongError::LineBusy { discarded });
+        }
+    }
+}
+
 /// Writes `body` (everything up to and including ETX) followed by its checksum.
-pub(crate) fn send<S: Write>(serial: &mut S, body: &[u8]) -> Result<(), KerongError<S::Error>> {
+fn send<S: Write>(serial: &mut S, body: &[u8]) -> Result<(), KerongError<S::Error>> {
     let sum = [checksum(body)];
     let total = body.len() + 1;
     let mut written = 0;

@@ -5,6 +5,16 @@ use locker_proto::{
     BulkStatus, Channel, ChannelBits, ChannelStatus, DoorState, LockState, MAX_CHANNELS, Presence,
 };
 
+/// An IR beam as our nodes report presence: a binary sensor, read as 1
+/// (blocked) or 0 against a threshold of 1.
+pub(crate) const fn ir_presence(blocked: bool) -> Presence {
+    if blocked {
+        Presence::occupied(1, 1)
+    } else {
+        Presence::empty(0, 1)
+    }
+}
+
 /// How a board's status bytes encode a latched lock.
 ///
 /// Public implementations disagree for the KR-CU16: `julio-alv/lkaas-kerong`
@@ -112,11 +122,7 @@ impl BoardStatus {
             channel,
             door: self.door(channel)?,
             lock: self.lock(channel)?,
-            presence: if occupied {
-                Presence::occupied(1, 1)
-            } else {
-                Presence::empty(0, 1)
-            },
+            presence: ir_presence(occupied),
             fault: None,
             temperature: None,
         })

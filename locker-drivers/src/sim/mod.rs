@@ -1,4 +1,6 @@
-//! Simulated devices for tests and the bank simulator (feature `sim`).
+//! Simulated devices for tests and the bank simulator (feature `sim`):
+//! compartments, a UPS, a camera, and Kerong lock boards on a serial line
+//! ([`SimCu16`], [`SimCu48`], several on one [`SimRs485`] line).
 //!
 //! Each device is plain state: no clock, no heap, no randomness it did not
 //! get from you. The same calls with the same arguments give the same
@@ -50,12 +52,16 @@
 mod camera;
 mod compartment;
 mod error;
+mod kerong;
+mod line;
 mod rng;
 mod ups;
 
 pub use camera::{SimCamera, SimSnapshot};
 pub use compartment::SimCompartment;
 pub use error::{SimError, WorldError};
+pub use kerong::{SimCu16, SimCu48, SimKerongBoard};
+pub use line::{SimLineDevice, SimRs485};
 pub use rng::SimRng;
 pub use ups::SimUps;
 

@@ -16,6 +16,9 @@ pub(crate) enum Step {
     Reply { bytes: Vec<u8>, chunk: usize },
     /// The next read fails with this error.
     Fail(ErrorKind),
+    /// The next read returns nothing: the caller's timeout expires, and
+    /// whatever the script holds next arrives after it.
+    Silence,
 }
 
 /// The driver must write `bytes`.
@@ -29,6 +32,11 @@ pub(crate) fn reply(bytes: &[u8]) -> Step {
         bytes: bytes.to_vec(),
         chunk: usize::MAX,
     }
+}
+
+/// The caller's next read times out with nothing.
+pub(crate) fn silence() -> Step {
+    Step::Silence
 }
 
 /// The board answers `bytes`, one byte per read (a slow UART).
@@ -51,6 +59,11 @@ impl ScriptedSerial {
             script: script.iter().cloned().collect(),
             written: Vec::new(),
         }
+    }
+
+    /// The next step not yet played, if any.
+    pub(crate) fn next_step(&self) -> Option<&Step> {
+        self.script.front()
     }
 
     /// Asserts the whole script was played.
@@ -111,6 +124,10 @@ impl Read for ScriptedSerial {
                     self.script.pop_front();
                 }
                 Ok(n)
+            }
+            Some(Step::Silence) => {
+                self.script.pop_front();
+                Ok(0)
             }
             Some(Step::Fail(kind)) => {
                 let kind = *kind;
