@@ -805,3 +805,250 @@ fn a_reservation_the_backend_is_told_of_is_on_disk_first() {
          has no such reservation"
     );
 }
+
+// ----- anything at all ----------------------------------------------------------------
+
+mod interleavings {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// One thing that happens at the bank or on its line.
+    #[derive(Clone, Debug)]
+    enum Op {
+        Reserve,
+        StartDeposit(u16),
+        OpenDoor(u16),
+        CloseDoor(u16),
+        PutParcel(u16),
+        TakeParcel(u16),
+        /// A recipient types the code of the `n`th reservation.
+        EnterCode(usize),
+        WrongCode,
+        StaffOpen(u16),
+        /// A courier does a whole deposit at a compartment.
+        CourierDeposits(u16),
+        /// A recipient collects the parcel of the `n`th reservation.
+        RecipientCollects(usize),
+        Run(u64),
+        /// The gateway's process stalls, then catches up.
+        Jump(u64),
+        /// The next exchange suffers this.
+        Fault(LineFault),
+        /// The next exchange carrying an unlock suffers this.
+        UnlockFault(LineFault),
+        /// Bytes from nowhere on the line.
+        Noise(Vec<u8>),
+        Cut(u8),
+        Reconnect,
+        RestartNode(u8),
+    }
+
+    fn fault() -> impl Strategy<Value = LineFault> {
+        prop_oneof![
+            Just(LineFault::LoseRequest),
+            Just(LineFault::LoseAnswer),
+            Just(LineFault::CorruptAnswer),
+            Just(LineFault::CorruptRequest),
+            Just(LineFault::DuplicateRequest),
+            Just(LineFault::DuplicateAnswer),
+            Just(LineFault::NoiseBeforeAnswer),
+            Just(LineFault::ForgedAck),
+        ]
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let c = 1..=8u16;
+        prop_oneof![
+            3 => Just(Op::Reserve),
+            3 => c.clone().prop_map(Op::StartDeposit),
+            3 => c.clone().prop_map(Op::OpenDoor),
+            3 => c.clone().prop_map(Op::CloseDoor),
+            2 => c.clone().prop_map(Op::PutParcel),
+            2 => c.clone().prop_map(Op::TakeParcel),
+            2 => any::<usize>().prop_map(Op::EnterCode),
+            1 => Just(Op::WrongCode),
+            1 => c.clone().prop_map(Op::StaffOpen),
+            3 => c.prop_map(Op::CourierDeposits),
+            2 => any::<usize>().prop_map(Op::RecipientCollects),
+            4 => (1..5_000u64).prop_map(Op::Run),
+            1 => prop_oneof![1..120u64, 3_600..200_000u64].prop_map(Op::Jump),
+            4 => fault().prop_map(Op::Fault),
+            3 => fault().prop_map(Op::UnlockFault),
+            1 => proptest::collection::vec(any::<u8>(), 0..40).prop_map(Op::Noise),
+            1 => (1..=2u8).prop_map(Op::Cut),
+            1 => Just(Op::Reconnect),
+            1 => (1..=2u8).prop_map(Op::RestartNode),
+        ]
+    }
+
+    fn apply(bench: &mut Bench, op: &Op) {
+        match op {
+            Op::Reserve => {
+                let _ = bench.reserve_small();
+            }
+            Op::StartDeposit(c) => {
+                let _ = bench.start_deposit(CompartmentId(*c));
+            }
+            Op::OpenDoor(c) => bench.open_door(CompartmentId(*c)),
+            Op::CloseDoor(c) => bench.close_door(CompartmentId(*c)),
+            Op::PutParcel(c) => bench.put_parcel(CompartmentId(*c)),
+            Op::TakeParcel(c) => bench.take_parcel(CompartmentId(*c)),
+            Op::EnterCode(n) => {
+                if !bench.codes.is_empty() {
+                    let code = bench.codes[n % bench.codes.len()].1.clone();
+                    let _ = bench.enter_code(&code);
+                }
+            }
+            Op::WrongCode => {
+                let _ = bench.enter_code("000000");
+            }
+            Op::StaffOpen(c) => {
+                bench.drive();
+                let now = bench.now;
+                let _ = bench.gateway.staff_open(CompartmentId(*c), now);
+                bench.drive();
+            }
+            Op::CourierDeposits(c) => {
+                let c = CompartmentId(*c);
+                if bench.start_deposit(c).is_ok() {
+                    bench.settle();
+                    bench.open_door(c);
+                    bench.put_parcel(c);
+                    bench.close_door(c);
+                }
+            }
+            Op::RecipientCollects(n) => {
+                if !bench.codes.is_empty() {
+                    let code = bench.codes[n % bench.codes.len()].1.clone();
+                    if let Ok(CodeOutcome::Opening(c)) = bench.enter_code(&code) {
+                        bench.settle();
+                        bench.open_door(c);
+                        bench.take_parcel(c);
+                        bench.close_door(c);
+                    }
+                }
+            }
+            Op::Run(ms) => bench.run_for(Duration::from_millis(*ms)),
+            Op::Jump(s) => bench.jump(Duration::from_secs(*s)),
+            Op::Fault(f) => bench.faults.push_back(*f),
+            Op::UnlockFault(f) => bench.unlock_faults.push_back(*f),
+            Op::Noise(bytes) => {
+                let now = bench.now;
+                bench.gateway.handle_bytes(bytes, now);
+                bench.drive();
+            }
+            Op::Cut(n) => {
+                if !bench.cut.contains(&NodeAddr(*n)) {
+                    bench.cut.push(NodeAddr(*n));
+                }
+            }
+            Op::Reconnect => bench.cut.clear(),
+            Op::RestartNode(n) => bench.restart_node(NodeAddr(*n), ResetReason::Watchdog),
+        }
+    }
+
+    /// No lock pulsed more often than the bank commanded an unlock of it.
+    fn check_safety(bench: &mut Bench) -> Result<(), TestCaseError> {
+        let audit = bench.audit();
+        for c in 1..=8u16 {
+            let c = CompartmentId(c);
+            let commanded = audit
+                .iter()
+                .filter(|r| {
+                    r.compartment == Some(c)
+                        && matches!(r.event, AuditEvent::UnlockCommanded { .. })
+                })
+                .count();
+            let pulses = bench.pulses_of(c);
+            prop_assert!(
+                pulses <= commanded,
+                "{c}: {pulses} pulses for {commanded} unlocks commanded"
+            );
+        }
+        for pair in audit.windows(2) {
+            prop_assert_eq!(pair[1].seq, pair[0].seq + 1, "the audit trail has a gap");
+        }
+        let now = bench.now;
+        prop_assert!(
+            bench.gateway.poll(now).is_none(),
+            "the output stream did not drain"
+        );
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// Whatever people do at the bank, whatever the line loses, garbles,
+        /// duplicates or an attacker forges, and however time jumps: nothing
+        /// panics, no lock pulses more often than the bank commanded, every
+        /// output stream drains to `None`, and once the line is healed every
+        /// command reaches its node.
+        #[test]
+        fn arbitrary_interleavings_never_panic_never_pulse_a_lock_twice_for_one_unlock_and_always_drain(
+            ops in proptest::collection::vec(op(), 1..60),
+            with_uplink in any::<bool>(),
+        ) {
+            let mut bench = Bench::new();
+            if with_uplink {
+                bench.start_uplink();
+            }
+            bench.settle();
+            for op in &ops {
+                apply(&mut bench, op);
+                check_safety(&mut bench)?;
+            }
+            // Liveness: the line is healed, the nodes answer again.
+            bench.cut.clear();
+            bench.faults.clear();
+            bench.unlock_faults.clear();
+            bench.run_for(Duration::from_secs(30));
+            check_safety(&mut bench)?;
+            prop_assert_eq!(bench.gateway.commands_waiting(), 0);
+            for node in [NODE_1, NODE_2] {
+                prop_assert!(!bench.gateway.link().is_lost(node), "{} still lost", node);
+                prop_assert!(bench.gateway.is_greeted(node), "{} never greeted again", node);
+            }
+            prop_assert_eq!(bench.gateway.stats().refused_node_input, 0);
+        }
+    }
+}
+
+#[test]
+#[ignore = "gateway bug: a full status request that fails while the node is not lost marks the \
+            node unreachable in the bank (NodeUnreachable alert) and is never asked again; no \
+            NodeBack follows because the bus master never declared the node lost \
+            (gateway/mod.rs apply, MasterEvent::RequestFailed arm, line 787)"]
+fn a_status_scan_lost_on_the_line_is_asked_again_while_the_node_answers() {
+    let mut bench = Bench::new();
+    bench.settle();
+    let scans_before = bench.gateway.stats().status_reports;
+
+    // The node browns out; every transmission of the scan it is asked for
+    // afterwards is lost on the line, though the node answers everything else.
+    bench.status_faults.extend([LineFault::LoseRequest; 3]);
+    bench.restart_node(NODE_1, ResetReason::Brownout);
+    bench.run_for(Duration::from_secs(30));
+
+    assert!(
+        !bench.gateway.link().is_lost(NODE_1),
+        "the node kept answering"
+    );
+    assert!(bench.gateway.is_greeted(NODE_1));
+    let reconciled = bench.gateway.stats().status_reports > scans_before;
+    let unreachable = bench
+        .log
+        .iter()
+        .filter(|o| matches!(o, GatewayOutput::Alert(a) if a.kind == AlertKind::NodeUnreachable))
+        .count();
+    let back = bench
+        .audit()
+        .iter()
+        .filter(|a| a.event == AuditEvent::NodeBack(NODE_1))
+        .count();
+    assert!(
+        reconciled && (unreachable == 0 || back > 0),
+        "30 s after the lost scan: node reconciled after its restart: {reconciled}; \
+         NodeUnreachable alerts: {unreachable}, NodeBack records: {back}"
+    );
+}

@@ -322,6 +322,9 @@ pub struct Bench {
     /// Faults for the next exchanges that carry an unlock (taken before
     /// `faults`).
     pub unlock_faults: VecDeque<LineFault>,
+    /// Faults for the next exchanges that carry a full status request
+    /// (taken before `faults`).
+    pub status_faults: VecDeque<LineFault>,
     /// Whether the shell confirms `Persist::BeforeReboot`.
     pub confirm_reboot: bool,
     /// The reboot the gateway asked for.
@@ -360,6 +363,7 @@ impl Bench {
             cut: Vec::new(),
             faults: VecDeque::new(),
             unlock_faults: VecDeque::new(),
+            status_faults: VecDeque::new(),
             confirm_reboot: true,
             rebooted: None,
             codes: Vec::new(),
@@ -422,8 +426,12 @@ impl Bench {
                     counter: outgoing.counter(),
                     index,
                 });
-                let unlock = matches!(outgoing.frame.body, Command::Unlock { .. });
-                self.exchange(header.dst, header.seq, unlock, wire);
+                let aimed = match outgoing.frame.body {
+                    Command::Unlock { .. } => self.unlock_faults.pop_front(),
+                    Command::GetAllStatus => self.status_faults.pop_front(),
+                    _ => None,
+                };
+                self.exchange(header.dst, header.seq, aimed, wire);
             }
             GatewayOutput::Persist(Persist::Counter { node, up_to }) => {
                 self.disk.counters.push((node, up_to));
@@ -455,15 +463,11 @@ impl Bench {
     }
 
     /// One frame to a node and its answer back, through the line's faults.
-    fn exchange(&mut self, to: NodeAddr, seq: Seq, unlock: bool, mut wire: Vec<u8>) {
+    fn exchange(&mut self, to: NodeAddr, seq: Seq, aimed: Option<LineFault>, mut wire: Vec<u8>) {
         if self.cut.contains(&to) {
             return;
         }
-        let fault = if unlock && !self.unlock_faults.is_empty() {
-            self.unlock_faults.pop_front()
-        } else {
-            self.faults.pop_front()
-        };
+        let fault = aimed.or_else(|| self.faults.pop_front());
         let now = self.now;
         match fault {
             Some(LineFault::LoseRequest) => return,
