@@ -438,6 +438,136 @@ fn a_lost_node_comes_back_is_greeted_again_and_gets_the_unlock_queued_meanwhile_
     );
 }
 
+#[test]
+#[ignore = "gateway bug: commands queued for a lost node never expire; an unlock the bank already \
+            gave up on (lock fault, courier told the door would not open) is delivered when the \
+            node comes back, and the lock pulses for nobody (gateway/sessions.rs:56 \
+            Sessions::lost keeps the node's waiting commands; gateway/mod.rs:790, NodeLost arm)"]
+fn an_unlock_the_bank_gave_up_on_while_the_node_was_lost_is_not_delivered_when_it_comes_back() {
+    let mut bench = Bench::new();
+    bench.settle();
+    let r = bench.reserve_small().unwrap();
+    let c = r.compartment;
+    let (node, _) = wiring(c);
+
+    bench.cut.push(node);
+    bench.run_for(Duration::from_secs(3));
+    bench.start_deposit(c).unwrap();
+    // The courier waits in vain; the bank retries, then gives up.
+    bench.run_for(Duration::from_secs(40));
+    assert!(bench.log.iter().any(|o| matches!(o,
+        GatewayOutput::Notification(n) if matches!(n.kind, NotificationKind::DoorWouldNotOpen))));
+    assert!(
+        !matches!(stage(&bench, c), Stage::Door { .. }),
+        "the session is over"
+    );
+    let waiting = bench.gateway.commands_waiting();
+
+    // The cable is plugged back in, long after the courier left.
+    bench.cut.clear();
+    bench.run_for(Duration::from_secs(10));
+    assert!(bench.gateway.is_greeted(node));
+    assert_eq!(
+        bench.pulses_of(c),
+        0,
+        "the lock of {c} pulsed for nobody ({waiting} stale commands were waiting)"
+    );
+}
+
+#[test]
+#[ignore = "gateway bug: commands waiting for a lost node fill the gateway's command queue \
+            (COMMAND_QUEUE = 32) and then no bank command reaches any other node: dispatch stops \
+            taking commands from the bank when the queue is full (gateway/mod.rs:813, \
+            dispatch: `while self.sessions.has_room()`)"]
+fn a_lost_node_does_not_hold_up_the_unlocks_of_the_nodes_that_answer() {
+    let mut bench = Bench::new();
+    bench.settle();
+    let first = bench.reserve_small().unwrap().compartment;
+    let second = bench.reserve_small().unwrap().compartment;
+    assert_eq!((wiring(first).0, wiring(second).0), (NODE_1, NODE_1));
+
+    // Node 1's cable is cut. Couriers keep trying its two small doors; each
+    // time the bank retries, gives up, and staff put the door back in
+    // service for the next attempt.
+    bench.cut.push(NODE_1);
+    bench.run_for(Duration::from_secs(3));
+    for _ in 0..8 {
+        for c in [first, second] {
+            bench.start_deposit(c).unwrap();
+        }
+        bench.run_for(Duration::from_secs(35));
+        for c in [first, second] {
+            let now = bench.now;
+            bench
+                .gateway
+                .set_in_service(c, locker_domain::bank::Actor::Staff, now)
+                .unwrap();
+        }
+        bench.drive();
+    }
+    let waiting = bench.gateway.commands_waiting();
+
+    // A courier at node 2, which answers as always.
+    let r = bench.reserve_small().unwrap();
+    assert_eq!(wiring(r.compartment).0, NODE_2);
+    bench.start_deposit(r.compartment).unwrap();
+    bench.settle();
+    assert_eq!(
+        bench.pulses_of(r.compartment),
+        1,
+        "node 2's unlock is stuck behind {waiting} commands waiting for lost node 1"
+    );
+}
+
+#[test]
+#[ignore = "gateway bug: while the command queue is full, poll_uplink_actions yields no action at \
+            all, so a backend reset never persists nor reboots, though only SendCommand needs \
+            room in the queue (gateway/mod.rs:648, poll_uplink_actions: `if !self.sessions.has_room()`)"]
+fn a_backend_reset_goes_ahead_while_commands_wait_for_a_lost_node() {
+    let mut bench = Bench::new();
+    bench.start_uplink();
+    bench.settle();
+    let first = bench.reserve_small().unwrap().compartment;
+    let second = bench.reserve_small().unwrap().compartment;
+    bench.cut.push(NODE_1);
+    bench.run_for(Duration::from_secs(3));
+    for _ in 0..8 {
+        for c in [first, second] {
+            bench.start_deposit(c).unwrap();
+        }
+        bench.run_for(Duration::from_secs(35));
+        for c in [first, second] {
+            let now = bench.now;
+            bench
+                .gateway
+                .set_in_service(c, locker_domain::bank::Actor::Staff, now)
+                .unwrap();
+        }
+        bench.drive();
+    }
+    assert!(bench.gateway.commands_waiting() >= locker_domain::gateway::COMMAND_QUEUE);
+
+    // No door is open anywhere: the reset has nothing to wait for.
+    let reset = request(
+        &mut bench,
+        1,
+        Downward::Reset {
+            kind: RebootKind::Hard,
+            target: ResetTarget::Gateway,
+        },
+    );
+    assert!(matches!(
+        answer(&bench, reset).1,
+        Response::ResetAccepted { in_flight: 0, .. }
+    ));
+    bench.run_for(Duration::from_secs(5));
+    assert_eq!(
+        bench.rebooted,
+        Some(RebootKind::Hard),
+        "the reset neither persisted nor rebooted"
+    );
+}
+
 // ----- a noisy line ---------------------------------------------------------------
 
 #[test]
@@ -771,8 +901,8 @@ fn a_backend_reset_closes_the_bank_to_deposits_drains_the_open_door_then_persist
 
 #[test]
 #[ignore = "gateway bug: the backend is told of a reservation (Upward CallResult with its code) \
-            before the bank's snapshot holding it is asked for (gateway/mod.rs poll_records yields \
-            Upward before Persist::Bank)"]
+            before the bank's snapshot holding it is asked for (gateway/mod.rs:605, poll_records \
+            yields Upward before Persist::Bank at :608)"]
 fn a_reservation_the_backend_is_told_of_is_on_disk_first() {
     let mut bench = Bench::new();
     bench.start_uplink();
@@ -803,6 +933,148 @@ fn a_reservation_the_backend_is_told_of_is_on_disk_first() {
         "the backend learnt of {compartment} (output {told}) before the snapshot holding it \
          was asked for (output {persisted}): a power cut in between and the restored bank \
          has no such reservation"
+    );
+}
+
+// ----- restarts -----------------------------------------------------------------------
+
+#[test]
+fn a_gateway_restarted_from_its_disk_greets_again_and_hands_over_the_stored_parcel() {
+    let mut bench = Bench::new();
+    bench.settle();
+    let r = bench.reserve_small().unwrap();
+    let c = r.compartment;
+    let (node, _) = wiring(c);
+    bench.deposit(c);
+    assert_eq!(stage(&bench, c), Stage::Stored);
+
+    // Power cut; the gateway comes back from what its shell wrote.
+    bench.restart_gateway();
+    let mark = bench.restarted_at[0];
+    assert_eq!(stage(&bench, c), Stage::Stored);
+    assert_eq!(bench.gateway.bank().view(c).unwrap().parcel, Some(r.parcel));
+    bench.settle();
+
+    for n in [NODE_1, NODE_2] {
+        let after: Vec<_> = bench
+            .commands_to(n)
+            .into_iter()
+            .filter(|s| s.index >= mark)
+            .collect();
+        assert_eq!(after[0].command, Command::Ping, "{n} greeted first");
+        assert!(after.iter().any(|s| s.command == Command::GetAllStatus));
+    }
+    // The scan agrees with the books: nothing to report.
+    assert!(
+        !bench.log[mark..]
+            .iter()
+            .any(|o| matches!(o, GatewayOutput::Alert(_)))
+    );
+
+    // The recipient's code still works; the unlock is signed with a counter
+    // the node accepts, and pulses once.
+    let code = bench.codes[0].1.clone();
+    assert_eq!(bench.enter_code(&code).unwrap(), CodeOutcome::Opening(c));
+    bench.settle();
+    assert_eq!(bench.pulses_of(c), 2, "one for the deposit, one now");
+    assert_eq!(bench.node(node).link.refused_commands(), 0);
+    bench.open_door(c);
+    bench.take_parcel(c);
+    bench.close_door(c);
+    assert_eq!(stage(&bench, c), Stage::Free);
+    assert_eq!(bench.gateway.link_stats().auth_rejected, 0);
+}
+
+#[test]
+fn a_power_cut_while_the_courier_has_the_door_open_loses_no_parcel() {
+    let mut bench = Bench::new();
+    bench.settle();
+    let r = bench.reserve_small().unwrap();
+    let c = r.compartment;
+    bench.start_deposit(c).unwrap();
+    bench.settle();
+    bench.open_door(c);
+    bench.put_parcel(c);
+
+    bench.restart_gateway();
+    assert!(matches!(
+        stage(&bench, c),
+        Stage::Door {
+            purpose: Purpose::Deposit,
+            ..
+        }
+    ));
+    bench.settle();
+    bench.close_door(c);
+
+    let view = bench.gateway.bank().view(c).unwrap();
+    assert_eq!(view.stage, Stage::Stored);
+    assert_eq!(view.parcel, Some(r.parcel));
+    assert!(bench.log.iter().any(|o| matches!(o,
+        GatewayOutput::Notification(n)
+            if matches!(n.kind, NotificationKind::ParcelReady) && n.parcel == Some(r.parcel))));
+}
+
+#[test]
+fn a_node_the_backend_resets_reboots_once_is_greeted_again_and_its_boot_names_the_request() {
+    let mut bench = Bench::new();
+    bench.start_uplink();
+    bench.settle();
+    let mark = bench.log.len();
+
+    let reset = request(
+        &mut bench,
+        1,
+        Downward::Reset {
+            kind: RebootKind::Soft,
+            target: ResetTarget::Node(NODE_2),
+        },
+    );
+    assert!(matches!(
+        answer(&bench, reset).1,
+        Response::ResetAccepted {
+            target: ResetTarget::Node(n),
+            in_flight: 0
+        } if n == NODE_2
+    ));
+    bench.settle();
+
+    assert!(bench.log[mark..].iter().any(|o| matches!(o,
+        GatewayOutput::BackendCommand { node, command: Command::Reboot { kind: RebootKind::Soft } }
+            if *node == NODE_2)));
+    let reboots: Vec<_> = bench
+        .commands_to(NODE_2)
+        .into_iter()
+        .filter(|s| s.index >= mark && matches!(s.command, Command::Reboot { .. }))
+        .collect();
+    assert_eq!(reboots.len(), 1);
+    assert!(reboots[0].signed, "a reboot is an actuating command");
+    let after_reboot: Vec<_> = bench
+        .commands_to(NODE_2)
+        .into_iter()
+        .filter(|s| s.index > reboots[0].index)
+        .collect();
+    assert_eq!(
+        after_reboot[0].command,
+        Command::Ping,
+        "greeted again first"
+    );
+    let boot = bench
+        .upward()
+        .into_iter()
+        .find_map(|m| match m.body {
+            Upward::NodeBoot(b) if b.node == NODE_2 && b.reset_request.is_some() => Some(b),
+            _ => None,
+        })
+        .expect("the node's boot went up");
+    assert_eq!(boot.reset_request, Some(reset));
+    assert_eq!(boot.reset_reason, ResetReason::SoftReboot);
+    // Node 1 was left alone.
+    assert!(
+        !bench
+            .commands_to(NODE_1)
+            .iter()
+            .any(|s| matches!(s.command, Command::Reboot { .. }))
     );
 }
 
@@ -841,6 +1113,8 @@ mod interleavings {
         Cut(u8),
         Reconnect,
         RestartNode(u8),
+        /// The gateway loses power and restarts from its disk.
+        RestartGateway,
     }
 
     fn fault() -> impl Strategy<Value = LineFault> {
@@ -878,6 +1152,7 @@ mod interleavings {
             1 => (1..=2u8).prop_map(Op::Cut),
             1 => Just(Op::Reconnect),
             1 => (1..=2u8).prop_map(Op::RestartNode),
+            1 => Just(Op::RestartGateway),
         ]
     }
 
@@ -944,15 +1219,24 @@ mod interleavings {
             }
             Op::Reconnect => bench.cut.clear(),
             Op::RestartNode(n) => bench.restart_node(NodeAddr(*n), ResetReason::Watchdog),
+            Op::RestartGateway => {
+                bench.restart_gateway();
+                bench.drive();
+            }
         }
     }
 
-    /// No lock pulsed more often than the bank commanded an unlock of it.
+    /// No lock pulsed more often than the bank commanded an unlock of it;
+    /// the audit trail has no gap, even across gateway restarts (a restored
+    /// bank replays what its snapshot held, never skips); the outputs drained.
     fn check_safety(bench: &mut Bench) -> Result<(), TestCaseError> {
         let audit = bench.audit();
+        let mut unique: Vec<_> = audit.clone();
+        unique.sort_by_key(|r| r.seq);
+        unique.dedup_by_key(|r| r.seq);
         for c in 1..=8u16 {
             let c = CompartmentId(c);
-            let commanded = audit
+            let commanded = unique
                 .iter()
                 .filter(|r| {
                     r.compartment == Some(c)
@@ -965,8 +1249,27 @@ mod interleavings {
                 "{c}: {pulses} pulses for {commanded} unlocks commanded"
             );
         }
-        for pair in audit.windows(2) {
-            prop_assert_eq!(pair[1].seq, pair[0].seq + 1, "the audit trail has a gap");
+        let mut run_starts = bench.restarted_at.clone();
+        run_starts.push(usize::MAX);
+        let mut last: Option<u64> = None;
+        let mut boundary = run_starts.iter();
+        let mut next_restart = *boundary.next().unwrap_or(&usize::MAX);
+        for (index, output) in bench.log.iter().enumerate() {
+            let GatewayOutput::Audit(record) = output else {
+                continue;
+            };
+            let restarted = index >= next_restart;
+            while index >= next_restart {
+                next_restart = *boundary.next().unwrap_or(&usize::MAX);
+            }
+            if let Some(last) = last {
+                if restarted {
+                    prop_assert!(record.seq <= last + 1, "a restart skipped audit records");
+                } else {
+                    prop_assert_eq!(record.seq, last + 1, "the audit trail has a gap");
+                }
+            }
+            last = Some(record.seq);
         }
         let now = bench.now;
         prop_assert!(
@@ -977,7 +1280,7 @@ mod interleavings {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(48))]
+        #![proptest_config(ProptestConfig::with_cases(96))]
 
         /// Whatever people do at the bank, whatever the line loses, garbles,
         /// duplicates or an attacker forges, and however time jumps: nothing
@@ -1018,7 +1321,7 @@ mod interleavings {
 #[ignore = "gateway bug: a full status request that fails while the node is not lost marks the \
             node unreachable in the bank (NodeUnreachable alert) and is never asked again; no \
             NodeBack follows because the bus master never declared the node lost \
-            (gateway/mod.rs apply, MasterEvent::RequestFailed arm, line 787)"]
+            (gateway/mod.rs:787, apply: the MasterEvent::RequestFailed arm)"]
 fn a_status_scan_lost_on_the_line_is_asked_again_while_the_node_answers() {
     let mut bench = Bench::new();
     bench.settle();

@@ -172,6 +172,8 @@ pub struct SimNode {
     pub load: [i32; CHANNELS],
     /// Commands the link handed to the application, in order.
     pub executed: Vec<Command>,
+    /// A reboot the controller asked for, done once the answer has left.
+    reboot: Option<locker_proto::RebootKind>,
 }
 
 impl SimNode {
@@ -194,6 +196,7 @@ impl SimNode {
             doors: [false; CHANNELS],
             load: [0; CHANNELS],
             executed: Vec::new(),
+            reboot: None,
         };
         node.persist();
         node
@@ -227,12 +230,14 @@ impl SimNode {
 
     fn carry_out(&mut self, now: Instant, pulses: &mut Vec<Pulse>) {
         while let Some(action) = self.controller.poll_action() {
-            if let Action::PulseLock { channel, .. } = action {
-                pulses.push(Pulse {
+            match action {
+                Action::PulseLock { channel, .. } => pulses.push(Pulse {
                     node: self.addr,
                     channel,
                     at: now,
-                });
+                }),
+                Action::Reboot(kind) => self.reboot = Some(kind),
+                _ => {}
             }
         }
         while let Some(event) = self.controller.poll_event() {
@@ -331,6 +336,10 @@ pub struct Bench {
     pub rebooted: Option<locker_proto::RebootKind>,
     /// The pickup codes handed out, by parcel number.
     pub codes: Vec<(u32, String)>,
+    /// Gateway restarts so far.
+    pub restarts: usize,
+    /// Where in the log each gateway restart happened.
+    pub restarted_at: Vec<usize>,
 }
 
 impl Bench {
@@ -367,6 +376,8 @@ impl Bench {
             confirm_reboot: true,
             rebooted: None,
             codes: Vec::new(),
+            restarts: 0,
+            restarted_at: Vec::new(),
         }
     }
 
@@ -488,6 +499,14 @@ impl Bench {
         let mut pulses = std::mem::take(&mut self.pulses);
         let mut answer = self.node(to).receive(&wire, now, &mut pulses);
         self.pulses = pulses;
+        // The firmware reboots once its answer has left the UART.
+        if let Some(kind) = self.node(to).reboot.take() {
+            let reason = match kind {
+                locker_proto::RebootKind::Soft => ResetReason::SoftReboot,
+                locker_proto::RebootKind::Hard => ResetReason::HardReboot,
+            };
+            self.restart_node(to, reason);
+        }
         if answer.is_empty() {
             return;
         }
@@ -539,6 +558,15 @@ impl Bench {
             node.tick(now, &mut pulses);
         }
         self.pulses = pulses;
+    }
+
+    /// The shell writes what `Persist::BeforeReboot` asks; then
+    /// `GatewayOutput::Reboot` is carried out as a restart from the disk.
+    pub fn reboot_if_asked(&mut self) {
+        if self.rebooted.take().is_some() {
+            self.restart_gateway();
+            self.drive();
+        }
     }
 
     /// A short while: long enough for events to be polled and acknowledged.
@@ -629,6 +657,35 @@ impl Bench {
         fresh.doors = doors;
         fresh.load = load;
         *self.node(addr) = fresh;
+    }
+
+    /// The gateway loses power and starts again from its disk: the bank
+    /// from the last snapshot, each node's counter after the last
+    /// reservation stored. The nodes run on; a frame in flight is lost.
+    pub fn restart_gateway(&mut self) {
+        self.now += Duration::from_secs(20);
+        // Nothing on disk yet: the shell starts a fresh bank.
+        let bank = match &self.disk.snapshot {
+            Some((snapshot, _)) => {
+                Bank::restore(layout(), policy(), bank_keys(), snapshot, self.now).unwrap()
+            }
+            None => Bank::new(layout(), policy(), bank_keys()).unwrap(),
+        };
+        let mut gateway = Box::new(Gateway::new(bank, MasterConfig::default(), self.now).unwrap());
+        for addr in [NODE_1, NODE_2] {
+            let stored = self
+                .disk
+                .counters
+                .iter()
+                .rev()
+                .find(|(n, _)| *n == addr)
+                .map_or(0, |(_, up_to)| *up_to);
+            gateway.set_node_key(addr, node_key(addr), stored).unwrap();
+        }
+        self.gateway = gateway;
+        self.unconfirmed_counters.clear();
+        self.restarts += 1;
+        self.restarted_at.push(self.log.len());
     }
 
     /// The shell finally confirms the counter reservations it held back.
