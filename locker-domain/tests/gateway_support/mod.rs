@@ -32,8 +32,8 @@ use locker_proto::link::MasterConfig;
 use locker_proto::time::{Duration, Instant};
 use locker_proto::uplink::UpEnvelope;
 use locker_proto::{
-    Channel, Command, CompartmentId, Dimensions, FirmwareVersion, NodeAddr, NodeConfig, NodeKey,
-    Report, ResetReason, SizeClass,
+    Channel, Command, CompartmentId, Dimensions, EventBatch, EventRecord, FirmwareVersion,
+    NodeAddr, NodeConfig, NodeKey, Report, ResetReason, SizeClass,
 };
 
 /// Compartments the bench's gateway can hold.
@@ -336,6 +336,9 @@ pub struct Bench {
     pub rebooted: Option<locker_proto::RebootKind>,
     /// The pickup codes handed out, by parcel number.
     pub codes: Vec<(u32, String)>,
+    /// An attacker's event report: the next event poll of this node is
+    /// swallowed and answered with these events instead.
+    pub forged_poll: Option<(NodeAddr, Vec<EventRecord>)>,
     /// Gateway restarts so far.
     pub restarts: usize,
     /// Where in the log each gateway restart happened.
@@ -376,6 +379,7 @@ impl Bench {
             confirm_reboot: true,
             rebooted: None,
             codes: Vec::new(),
+            forged_poll: None,
             restarts: 0,
             restarted_at: Vec::new(),
         }
@@ -437,6 +441,27 @@ impl Bench {
                     counter: outgoing.counter(),
                     index,
                 });
+                if outgoing.frame.body == Command::PollEvents
+                    && self
+                        .forged_poll
+                        .as_ref()
+                        .is_some_and(|(n, _)| *n == header.dst)
+                {
+                    let (node, records) = self.forged_poll.take().unwrap();
+                    let mut events = EventBatch::new();
+                    for record in records {
+                        events.push(record).unwrap();
+                    }
+                    let forged = Frame {
+                        header: Header::new(node, NodeAddr::GATEWAY, header.seq, Flags::NONE),
+                        body: Report::Events { events, dropped: 0 },
+                    };
+                    let mut buf = [0u8; MAX_FRAME];
+                    let bytes = encode(&forged, &mut buf).unwrap().to_vec();
+                    let now = self.now;
+                    self.gateway.handle_bytes(&bytes, now);
+                    return;
+                }
                 let aimed = match outgoing.frame.body {
                     Command::Unlock { .. } => self.unlock_faults.pop_front(),
                     Command::GetAllStatus => self.status_faults.pop_front(),
