@@ -1,0 +1,1430 @@
+//! The whole gateway in scenarios from a locker's life: a bank of eight
+//! compartments on two real nodes (link layer and controller), a line that
+//! loses, corrupts and lets an attacker speak, and a shell that persists
+//! what the gateway asks, in the order it asks (see `gateway_support`).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod gateway_support;
+
+use gateway_support::{Bench, LineFault, NODE_1, NODE_2, wiring};
+use locker_domain::bank::{
+    AlertKind, AuditEvent, BankError, CodeOutcome, DepositsClosed, DoorPhase, NotificationKind,
+    Purpose, Stage,
+};
+use locker_domain::gateway::{GatewayOutput, Persist};
+use locker_proto::time::Duration;
+use locker_proto::uplink::{
+    Downward, Envelope, MessageId, ParcelNeeds as Needs, ReserveCompartment, ResetTarget, Response,
+    Upward,
+};
+use locker_proto::{
+    Command, CompartmentId, Event, EventRecord, EventSeq, NodeAddr, Presence, RebootKind,
+    ResetReason, SizeClass,
+};
+
+const BACKEND_EPOCH: u32 = 1_700_000;
+
+fn stage(bench: &Bench, c: CompartmentId) -> Stage {
+    bench.gateway.bank().view(c).unwrap().stage
+}
+
+fn unlocks_executed(bench: &Bench, node: NodeAddr) -> usize {
+    bench
+        .nodes
+        .iter()
+        .find(|n| n.addr == node)
+        .unwrap()
+        .executed
+        .iter()
+        .filter(|c| matches!(c, Command::Unlock { .. }))
+        .count()
+}
+
+/// Every audit record the shell appended was already in the snapshot on
+/// disk when it came out: a bank restored from the last snapshot written
+/// before the record knows it (it replays it or numbers past it).
+fn assert_every_audit_record_was_on_disk_first(bench: &Bench) {
+    let mut checked = 0;
+    for (index, output) in bench.log.iter().enumerate() {
+        let GatewayOutput::Audit(record) = output else {
+            continue;
+        };
+        let (snapshot, _) = bench
+            .disk
+            .snapshots
+            .iter()
+            .rev()
+            .find(|(_, at)| *at < index)
+            .unwrap_or_else(|| panic!("audit record {} came out before any snapshot", record.seq));
+        let mut restored = bench.restored_bank(snapshot);
+        let replayed: Vec<_> = std::iter::from_fn(|| restored.poll_audit()).collect();
+        let knows = replayed.iter().any(|r| r == record)
+            || replayed
+                .iter()
+                .any(|r| r.event == AuditEvent::Restored && r.seq > record.seq);
+        assert!(
+            knows,
+            "audit record {} ({:?}) names a state the snapshot on disk does not hold",
+            record.seq, record.event
+        );
+        checked += 1;
+    }
+    assert!(checked > 0, "no audit record to check");
+}
+
+// ----- greetings ---------------------------------------------------------------
+
+#[test]
+fn a_fresh_gateway_greets_every_node_with_a_ping_before_any_bank_command() {
+    let mut bench = Bench::new();
+    bench.settle();
+
+    for node in [NODE_1, NODE_2] {
+        let sent = bench.sent_to(node);
+        assert_eq!(sent[0].command, Command::Ping, "first frame to {node}");
+        let greeted = bench
+            .first(|o| matches!(o, GatewayOutput::NodeGreeted { node: n, .. } if *n == node))
+            .expect("the node answered its greeting");
+        let scan = bench
+            .commands_to(node)
+            .into_iter()
+            .find(|s| s.command == Command::GetAllStatus)
+            .expect("the bank scanned the node");
+        assert!(
+            scan.index > greeted,
+            "the status scan of {node} left before the Pong"
+        );
+        assert!(bench.gateway.is_greeted(node));
+    }
+    // Each node also reports its own power-on (its NodeStarted event), which
+    // the gateway cannot tell from a restart after the greeting: it greets
+    // and scans once more, harmlessly.
+    assert!(bench.gateway.stats().greetings >= 2);
+    assert!(bench.gateway.stats().status_reports >= 2);
+    assert_eq!(bench.gateway.stats().refused_node_input, 0);
+    // The scan reached the books: every compartment is known empty.
+    for view in bench.gateway.bank().views() {
+        assert_eq!(view.occupied, Some(false), "{:?}", view.id);
+        assert_eq!(view.stage, Stage::Free);
+    }
+    assert!(bench.gateway.is_idle());
+}
+
+#[test]
+fn a_node_that_restarts_is_greeted_again_before_its_next_bank_command() {
+    let mut bench = Bench::new();
+    bench.settle();
+    let mark = bench.log.len();
+
+    bench.restart_node(NODE_1, ResetReason::Watchdog);
+    bench.settle();
+
+    let after: Vec<_> = bench
+        .commands_to(NODE_1)
+        .into_iter()
+        .filter(|s| s.index >= mark)
+        .collect();
+    assert_eq!(after[0].command, Command::Ping, "greeted first: {after:?}");
+    let greeting = bench
+        .first(|o| {
+            matches!(o, GatewayOutput::NodeGreeted { node, reset_reason: ResetReason::Watchdog, .. }
+                if *node == NODE_1)
+        })
+        .expect("the restarted node answered a new greeting");
+    assert!(greeting > mark);
+    let scan = after
+        .iter()
+        .find(|s| s.command == Command::GetAllStatus)
+        .expect("the bank asks a restarted node for its full status");
+    assert!(scan.index > greeting);
+    // Node 2 did not restart and was not bothered.
+    assert!(
+        !bench
+            .commands_to(NODE_2)
+            .iter()
+            .any(|s| s.index >= mark && s.command == Command::Ping)
+    );
+
+    // The restarted node takes the next unlock, once.
+    let r = bench.reserve_small().unwrap();
+    assert_eq!(wiring(r.compartment).0, NODE_1);
+    bench.deposit(r.compartment);
+    assert_eq!(bench.pulses_of(r.compartment), 1);
+    assert_eq!(stage(&bench, r.compartment), Stage::Stored);
+}
+
+// ----- a delivery ----------------------------------------------------------------
+
+#[test]
+fn a_courier_deposit_goes_end_to_end_through_signed_unlocks_and_real_door_events() {
+    let mut bench = Bench::new();
+    bench.settle();
+
+    let r = bench.reserve_small().unwrap();
+    let c = r.compartment;
+    let (node, channel) = wiring(c);
+    assert_eq!(stage(&bench, c), Stage::Reserved);
+
+    bench.start_deposit(c).unwrap();
+    bench.settle();
+    let unlock = bench
+        .commands_to(node)
+        .into_iter()
+        .find(|s| matches!(s.command, Command::Unlock { channel: ch, .. } if ch == channel))
+        .expect("the unlock went out");
+    assert!(unlock.signed, "the unlock left unsigned");
+    assert_eq!(bench.pulses_of(c), 1, "the lock was pulsed once");
+    assert_eq!(bench.node(node).link.refused_commands(), 0);
+    assert!(matches!(
+        stage(&bench, c),
+        Stage::Door {
+            purpose: Purpose::Deposit,
+            phase: DoorPhase::Unlocking { attempt: 0 },
+            ..
+        }
+    ));
+
+    bench.open_door(c);
+    assert!(matches!(
+        stage(&bench, c),
+        Stage::Door {
+            phase: DoorPhase::Open,
+            ..
+        }
+    ));
+    bench.put_parcel(c);
+    bench.close_door(c);
+
+    let view = bench.gateway.bank().view(c).unwrap();
+    assert_eq!(view.stage, Stage::Stored);
+    assert_eq!(view.parcel, Some(r.parcel));
+    assert_eq!(view.occupied, Some(true));
+    assert!(bench.log.iter().any(|o| matches!(o,
+        GatewayOutput::Notification(n)
+            if matches!(n.kind, NotificationKind::ParcelReady) && n.compartment == c && n.parcel == Some(r.parcel))));
+    assert_eq!(
+        bench.audit_of(c),
+        [
+            AuditEvent::Reserved,
+            AuditEvent::UnlockCommanded {
+                purpose: Purpose::Deposit,
+                attempt: 0
+            },
+            AuditEvent::DoorOpened,
+            AuditEvent::DoorClosed,
+            AuditEvent::DepositVerified,
+        ]
+    );
+
+    // The recipient collects it with the code the backend kept.
+    let code = bench.codes[0].1.clone();
+    assert_eq!(bench.enter_code(&code).unwrap(), CodeOutcome::Opening(c));
+    bench.settle();
+    assert_eq!(bench.pulses_of(c), 2);
+    bench.open_door(c);
+    bench.take_parcel(c);
+    bench.close_door(c);
+    assert_eq!(stage(&bench, c), Stage::Free);
+    assert!(bench.audit_of(c).contains(&AuditEvent::PickupVerified {
+        purpose: Purpose::Pickup
+    }));
+    // Nothing alarming happened on the way.
+    assert!(
+        !bench
+            .log
+            .iter()
+            .any(|o| matches!(o, GatewayOutput::Alert(_)))
+    );
+    let audit = bench.audit();
+    for pair in audit.windows(2) {
+        assert_eq!(pair[1].seq, pair[0].seq + 1, "the audit trail has a gap");
+    }
+}
+
+// ----- persistence order ---------------------------------------------------------
+
+#[test]
+fn nothing_signed_leaves_before_its_counter_is_stored() {
+    let mut bench = Bench::new();
+    bench.confirm_counters = false;
+    bench.settle();
+
+    // The shell was asked to store each node's reservation before anything else.
+    assert!(matches!(
+        bench.log[0],
+        GatewayOutput::Persist(Persist::Counter { .. })
+    ));
+    assert_eq!(bench.disk.counters.len(), 2);
+
+    let r = bench.reserve_small().unwrap();
+    let c = r.compartment;
+    let (node, _) = wiring(c);
+    bench.start_deposit(c).unwrap();
+    bench.run_for(Duration::from_secs(5));
+
+    assert!(
+        bench.sent.iter().all(|s| !s.signed),
+        "a signed frame left with its counter unstored"
+    );
+    assert_eq!(bench.pulses_of(c), 0);
+    assert_eq!(unlocks_executed(&bench, node), 0);
+    assert!(bench.gateway.link().is_busy(node), "the unlock waits");
+    // Unsigned traffic went on: greetings, scans and event polls.
+    for command in [Command::Ping, Command::GetAllStatus, Command::PollEvents] {
+        assert!(
+            bench.sent_to(node).iter().any(|s| s.command == command),
+            "{command:?} should not wait for a counter"
+        );
+    }
+    // The write is durable: now the unlock leaves, signed, once.
+    bench.confirm_held_counters();
+    bench.settle();
+    assert_eq!(bench.pulses_of(c), 1);
+    let first_signed = bench
+        .sent_to(node)
+        .into_iter()
+        .find(|s| s.signed)
+        .expect("a signed frame left");
+    let counter = bench
+        .first(|o| {
+            matches!(o, GatewayOutput::Persist(Persist::Counter { node: n, up_to })
+            if *n == node && *up_to > first_signed.counter.unwrap())
+        })
+        .unwrap();
+    assert!(counter < first_signed.index);
+    bench.open_door(c);
+    bench.put_parcel(c);
+    bench.close_door(c);
+    assert_eq!(stage(&bench, c), Stage::Stored);
+}
+
+#[test]
+fn with_counters_confirmed_each_nodes_reservation_is_stored_before_its_first_signed_frame() {
+    let mut bench = Bench::new();
+    bench.settle();
+    let r = bench.reserve_small().unwrap();
+    bench.deposit(r.compartment);
+
+    for node in [NODE_1, NODE_2] {
+        let first_signed = bench
+            .sent_to(node)
+            .into_iter()
+            .find(|s| s.signed)
+            .expect("signed frames (event acknowledgements, the unlock) left");
+        let stored = bench
+            .first(
+                |o| matches!(o, GatewayOutput::Persist(Persist::Counter { node: n, .. }) if *n == node),
+            )
+            .unwrap();
+        assert!(stored < first_signed.index, "{node}");
+        assert!(
+            bench
+                .disk
+                .counters
+                .iter()
+                .any(|(n, up_to)| *n == node && *up_to > first_signed.counter.unwrap())
+        );
+    }
+}
+
+#[test]
+fn the_snapshot_comes_before_the_audit_records_it_holds() {
+    let mut bench = Bench::new();
+    bench.settle();
+    let mark = bench.log.len();
+
+    let r = bench.reserve_small().unwrap();
+    let c = r.compartment;
+    let persisted = bench.log[mark..]
+        .iter()
+        .position(|o| matches!(o, GatewayOutput::Persist(Persist::Bank(_))))
+        .map(|i| i + mark)
+        .expect("the reservation asked for a snapshot");
+    let reserved = bench.log[mark..]
+        .iter()
+        .position(|o| matches!(o, GatewayOutput::Audit(a) if a.event == AuditEvent::Reserved))
+        .map(|i| i + mark)
+        .expect("the reservation was audited");
+    assert!(persisted < reserved);
+
+    // What was on disk when the record came out already held the reservation.
+    let (snapshot, _) = bench
+        .disk
+        .snapshots
+        .iter()
+        .find(|(_, at)| *at == persisted)
+        .unwrap();
+    let restored = bench.restored_bank(snapshot);
+    let view = restored.view(c).unwrap();
+    assert_eq!(view.stage, Stage::Reserved);
+    assert_eq!(view.parcel, Some(r.parcel));
+
+    // The same holds for changes the nodes report: the whole deposit.
+    bench.deposit(c);
+    assert_eq!(stage(&bench, c), Stage::Stored);
+    assert_every_audit_record_was_on_disk_first(&bench);
+}
+
+// ----- a node lost and back ------------------------------------------------------
+
+#[test]
+fn a_lost_node_comes_back_is_greeted_again_and_gets_the_unlock_queued_meanwhile_once() {
+    let mut bench = Bench::new();
+    bench.settle();
+    let r = bench.reserve_small().unwrap();
+    let c = r.compartment;
+    let (node, channel) = wiring(c);
+
+    // Someone unplugs the node's bus cable.
+    bench.cut.push(node);
+    bench.run_for(Duration::from_secs(3));
+    let lost = bench
+        .first(|o| matches!(o, GatewayOutput::NodeLost(n) if *n == node))
+        .expect("the silent node is reported lost");
+    assert!(!bench.gateway.is_greeted(node));
+    assert!(bench.log.iter().any(|o| matches!(o,
+        GatewayOutput::Alert(a) if a.kind == AlertKind::NodeUnreachable)));
+    assert!(
+        bench
+            .audit()
+            .iter()
+            .any(|a| a.event == AuditEvent::NodeLost(node))
+    );
+
+    // The courier is at the door meanwhile.
+    bench.start_deposit(c).unwrap();
+    bench.run_for(Duration::from_secs(1));
+    assert!(bench.gateway.commands_waiting() >= 1, "the unlock waits");
+    assert_eq!(bench.pulses_of(c), 0);
+
+    // The cable is plugged back in.
+    bench.cut.clear();
+    let mark = bench.log.len();
+    bench.run_for(Duration::from_secs(6));
+    let back = bench
+        .first(|o| matches!(o, GatewayOutput::NodeBack(n) if *n == node))
+        .expect("the node is reported back");
+    assert!(lost < back && back >= mark);
+    let after: Vec<_> = bench
+        .commands_to(node)
+        .into_iter()
+        .filter(|s| s.index > back)
+        .collect();
+    assert_eq!(after[0].command, Command::Ping, "greeted first: {after:?}");
+    let unlocks: Vec<_> = after
+        .iter()
+        .filter(|s| matches!(s.command, Command::Unlock { channel: ch, .. } if ch == channel))
+        .collect();
+    assert_eq!(unlocks.len(), 1, "the queued unlock went out once");
+    assert!(unlocks[0].index > after[0].index);
+    assert_eq!(bench.pulses_of(c), 1, "the lock was pulsed once");
+    assert_eq!(unlocks_executed(&bench, node), 1);
+    assert!(bench.gateway.is_greeted(node));
+    assert_eq!(bench.gateway.commands_waiting(), 0);
+
+    // And the deposit completes.
+    bench.open_door(c);
+    bench.put_parcel(c);
+    bench.close_door(c);
+    assert_eq!(stage(&bench, c), Stage::Stored);
+    assert!(
+        bench
+            .audit()
+            .iter()
+            .any(|a| a.event == AuditEvent::NodeBack(node))
+    );
+}
+
+#[test]
+#[ignore = "gateway bug: commands queued for a lost node never expire; an unlock the bank already \
+            gave up on (lock fault, courier told the door would not open) is delivered when the \
+            node comes back, and the lock pulses for nobody (gateway/sessions.rs:56 \
+            Sessions::lost keeps the node's waiting commands; gateway/mod.rs:790, NodeLost arm)"]
+fn an_unlock_the_bank_gave_up_on_while_the_node_was_lost_is_not_delivered_when_it_comes_back() {
+    let mut bench = Bench::new();
+    bench.settle();
+    let r = bench.reserve_small().unwrap();
+    let c = r.compartment;
+    let (node, _) = wiring(c);
+
+    bench.cut.push(node);
+    bench.run_for(Duration::from_secs(3));
+    bench.start_deposit(c).unwrap();
+    // The courier waits in vain; the bank retries, then gives up.
+    bench.run_for(Duration::from_secs(40));
+    assert!(bench.log.iter().any(|o| matches!(o,
+        GatewayOutput::Notification(n) if matches!(n.kind, NotificationKind::DoorWouldNotOpen))));
+    assert!(
+        !matches!(stage(&bench, c), Stage::Door { .. }),
+        "the session is over"
+    );
+    let waiting = bench.gateway.commands_waiting();
+
+    // The cable is plugged back in, long after the courier left.
+    bench.cut.clear();
+    bench.run_for(Duration::from_secs(10));
+    assert!(bench.gateway.is_greeted(node));
+    assert_eq!(
+        bench.pulses_of(c),
+        0,
+        "the lock of {c} pulsed for nobody ({waiting} stale commands were waiting)"
+    );
+}
+
+#[test]
+#[ignore = "gateway bug: commands waiting for a lost node fill the gateway's command queue \
+            (COMMAND_QUEUE = 32) and then no bank command reaches any other node: dispatch stops \
+            taking commands from the bank when the queue is full (gateway/mod.rs:813, \
+            dispatch: `while self.sessions.has_room()`)"]
+fn a_lost_node_does_not_hold_up_the_unlocks_of_the_nodes_that_answer() {
+    let mut bench = Bench::new();
+    bench.settle();
+    let first = bench.reserve_small().unwrap().compartment;
+    let second = bench.reserve_small().unwrap().compartment;
+    assert_eq!((wiring(first).0, wiring(second).0), (NODE_1, NODE_1));
+
+    // Node 1's cable is cut. Couriers keep trying its two small doors; each
+    // time the bank retries, gives up, and staff put the door back in
+    // service for the next attempt.
+    bench.cut.push(NODE_1);
+    bench.run_for(Duration::from_secs(3));
+    for _ in 0..8 {
+        for c in [first, second] {
+            bench.start_deposit(c).unwrap();
+        }
+        bench.run_for(Duration::from_secs(35));
+        for c in [first, second] {
+            let now = bench.now;
+            bench
+                .gateway
+                .set_in_service(c, locker_domain::bank::Actor::Staff, now)
+                .unwrap();
+        }
+        bench.drive();
+    }
+    let waiting = bench.gateway.commands_waiting();
+
+    // A courier at node 2, which answers as always.
+    let r = bench.reserve_small().unwrap();
+    assert_eq!(wiring(r.compartment).0, NODE_2);
+    bench.start_deposit(r.compartment).unwrap();
+    bench.settle();
+    assert_eq!(
+        bench.pulses_of(r.compartment),
+        1,
+        "node 2's unlock is stuck behind {waiting} commands waiting for lost node 1"
+    );
+}
+
+#[test]
+#[ignore = "gateway bug: while the command queue is full, poll_uplink_actions yields no action at \
+            all, so a backend reset never persists nor reboots, though only SendCommand needs \
+            room in the queue (gateway/mod.rs:648, poll_uplink_actions: `if !self.sessions.has_room()`)"]
+fn a_backend_reset_goes_ahead_while_commands_wait_for_a_lost_node() {
+    let mut bench = Bench::new();
+    bench.start_uplink();
+    bench.settle();
+    let first = bench.reserve_small().unwrap().compartment;
+    let second = bench.reserve_small().unwrap().compartment;
+    bench.cut.push(NODE_1);
+    bench.run_for(Duration::from_secs(3));
+    for _ in 0..8 {
+        for c in [first, second] {
+            bench.start_deposit(c).unwrap();
+        }
+        bench.run_for(Duration::from_secs(35));
+        for c in [first, second] {
+            let now = bench.now;
+            bench
+                .gateway
+                .set_in_service(c, locker_domain::bank::Actor::Staff, now)
+                .unwrap();
+        }
+        bench.drive();
+    }
+    assert!(bench.gateway.commands_waiting() >= locker_domain::gateway::COMMAND_QUEUE);
+
+    // No door is open anywhere: the reset has nothing to wait for.
+    let reset = request(
+        &mut bench,
+        1,
+        Downward::Reset {
+            kind: RebootKind::Hard,
+            target: ResetTarget::Gateway,
+        },
+    );
+    assert!(matches!(
+        answer(&bench, reset).1,
+        Response::ResetAccepted { in_flight: 0, .. }
+    ));
+    bench.run_for(Duration::from_secs(5));
+    assert_eq!(
+        bench.rebooted,
+        Some(RebootKind::Hard),
+        "the reset neither persisted nor rebooted"
+    );
+}
+
+// ----- a noisy line ---------------------------------------------------------------
+
+#[test]
+fn garbage_and_corrupted_frames_are_counted_change_nothing_and_the_next_good_frame_is_used() {
+    let mut bench = Bench::new();
+    bench.settle();
+    let r = bench.reserve_small().unwrap();
+    let c = r.compartment;
+    let (node, _) = wiring(c);
+    bench.drive();
+
+    // Noise on an idle line.
+    let views: Vec<_> = bench.gateway.bank().views().collect();
+    let audit = bench.audit().len();
+    let received = bench.gateway.stats().frames_received;
+    let now = bench.now;
+    bench
+        .gateway
+        .handle_bytes(&[0x13, 0x37, 0xff, 0x42, 0x00], now);
+    bench.gateway.handle_bytes(&[0x00, 0x00, 0x07, 0x00], now);
+    bench.drive();
+    let bad = bench.gateway.stats().bad_frames;
+    assert!(bad >= 2, "noise counted: {bad}");
+    assert_eq!(bench.gateway.bank().views().collect::<Vec<_>>(), views);
+    assert_eq!(bench.audit().len(), audit);
+    assert_eq!(bench.gateway.stats().frames_received, received);
+
+    // The answer to the unlock is corrupted, and its retransmission's answer
+    // arrives behind a burst of noise.
+    bench
+        .unlock_faults
+        .extend([LineFault::CorruptAnswer, LineFault::NoiseBeforeAnswer]);
+    bench.start_deposit(c).unwrap();
+    bench.settle();
+    assert_eq!(bench.gateway.stats().bad_frames, bad + 2);
+    let unlocks: Vec<_> = bench
+        .sent_to(node)
+        .into_iter()
+        .filter(|s| matches!(s.command, Command::Unlock { .. }))
+        .collect();
+    assert_eq!(unlocks.len(), 2, "sent, then retransmitted");
+    assert_eq!(unlocks[0].seq, unlocks[1].seq);
+    assert_eq!(unlocks[0].counter, unlocks[1].counter);
+    assert_eq!(unlocks_executed(&bench, node), 1);
+    assert_eq!(bench.pulses_of(c), 1, "a retransmission pulses nothing");
+    // The good answer was used: no retry, no lock fault.
+    assert!(matches!(
+        stage(&bench, c),
+        Stage::Door {
+            phase: DoorPhase::Unlocking { attempt: 0 },
+            ..
+        }
+    ));
+    assert!(
+        !bench
+            .log
+            .iter()
+            .any(|o| matches!(o, GatewayOutput::Alert(_)))
+    );
+    bench.open_door(c);
+    bench.put_parcel(c);
+    bench.close_door(c);
+    assert_eq!(stage(&bench, c), Stage::Stored);
+}
+
+// ----- an attacker on the bus ------------------------------------------------------
+
+#[test]
+fn a_forged_ack_to_a_signed_unlock_is_not_believed() {
+    let mut bench = Bench::new();
+    bench.settle();
+    let r = bench.reserve_small().unwrap();
+    let c = r.compartment;
+    let (node, _) = wiring(c);
+
+    // The attacker swallows every transmission of the unlock and of its
+    // retry, and answers each with an unsigned Ack copying the request's
+    // header, hoping the gateway records a door unlocked that never was.
+    bench.unlock_faults.extend([LineFault::ForgedAck; 6]);
+    bench.start_deposit(c).unwrap();
+    bench.run_for(Duration::from_secs(1));
+
+    assert_eq!(bench.gateway.link_stats().auth_rejected, 6);
+    assert_eq!(bench.pulses_of(c), 0);
+    assert_eq!(unlocks_executed(&bench, node), 0);
+    // Within a second the gateway knows both unlocks failed (a believed Ack
+    // would have left the bank waiting for the door until `unlock_confirm`),
+    // and it says so: the courier and staff are told the door would not open.
+    assert_eq!(
+        bench.audit_of(c)[1..],
+        [
+            AuditEvent::UnlockCommanded {
+                purpose: Purpose::Deposit,
+                attempt: 0
+            },
+            AuditEvent::UnlockCommanded {
+                purpose: Purpose::Deposit,
+                attempt: 1
+            },
+            AuditEvent::LockFault,
+            AuditEvent::OutOfService {
+                reason: locker_domain::bank::ServiceReason::LockFault
+            },
+        ]
+    );
+    assert!(
+        bench
+            .log
+            .iter()
+            .any(|o| matches!(o, GatewayOutput::Alert(a) if a.kind == AlertKind::LockFault))
+    );
+    assert!(bench.log.iter().any(|o| matches!(o,
+        GatewayOutput::Notification(n) if matches!(n.kind, NotificationKind::DoorWouldNotOpen))));
+    assert!(!matches!(stage(&bench, c), Stage::Door { .. }));
+
+    // The node itself saw nothing: no unlock, no refusal.
+    bench.settle();
+    assert_eq!(bench.pulses_of(c), 0);
+    assert_eq!(bench.node(node).link.refused_commands(), 0);
+}
+
+#[test]
+fn an_unlock_an_attacker_answered_once_is_retried_and_reaches_the_node() {
+    let mut bench = Bench::new();
+    bench.settle();
+    let r = bench.reserve_small().unwrap();
+    let c = r.compartment;
+    let (node, _) = wiring(c);
+
+    // The attacker answers the first unlock's every transmission, then
+    // loses the race.
+    bench.unlock_faults.extend([LineFault::ForgedAck; 3]);
+    bench.start_deposit(c).unwrap();
+    bench.settle();
+    assert_eq!(bench.gateway.link_stats().auth_rejected, 3);
+    assert_eq!(bench.pulses_of(c), 1, "only the genuine retry pulsed");
+    assert_eq!(unlocks_executed(&bench, node), 1);
+    bench.open_door(c);
+    bench.put_parcel(c);
+    bench.close_door(c);
+    assert_eq!(stage(&bench, c), Stage::Stored);
+    assert!(
+        !bench
+            .log
+            .iter()
+            .any(|o| matches!(o, GatewayOutput::Alert(a) if a.kind == AlertKind::LockFault))
+    );
+}
+
+#[test]
+#[ignore = "link bug surfacing in the gateway: answers to event polls are never authenticated \
+            (PollEvents needs no tag, so locker-proto link/master.rs handle_received checks no \
+            tag on its answer), and the gateway hands forged events to the bank as real ones"]
+fn a_forged_event_report_on_the_bus_makes_the_bank_believe_nothing() {
+    let mut bench = Bench::new();
+    bench.settle();
+    let r = bench.reserve_small().unwrap();
+    let c = r.compartment;
+    let (node, channel) = wiring(c);
+    bench.start_deposit(c).unwrap();
+    bench.settle();
+    assert_eq!(bench.pulses_of(c), 1);
+
+    // The courier walks away without opening the door. An attacker on the
+    // bus answers the gateway's next event poll of the node, as the node
+    // would, with a door opened, a parcel seen and the door closed again,
+    // numbered well ahead of the node's own events.
+    bench.forged_poll = Some((
+        node,
+        vec![
+            EventRecord {
+                seq: EventSeq(1000),
+                event: Event::DoorOpened {
+                    channel,
+                    commanded: true,
+                },
+            },
+            EventRecord {
+                seq: EventSeq(1001),
+                event: Event::PresenceChanged {
+                    channel,
+                    presence: Presence::occupied(300, 10),
+                },
+            },
+            EventRecord {
+                seq: EventSeq(1002),
+                event: Event::DoorClosed { channel },
+            },
+        ],
+    ));
+    bench.settle();
+
+    assert!(
+        bench.forged_poll.is_none(),
+        "the attacker had his chance to answer"
+    );
+    let believed = bench.log.iter().any(|o| {
+        matches!(o,
+        GatewayOutput::Notification(n) if matches!(n.kind, NotificationKind::ParcelReady))
+    });
+
+    // Then a thief forces another door of the same node.
+    let other = CompartmentId(3);
+    assert_eq!(wiring(other).0, node);
+    bench.open_door(other);
+    let forced_seen = bench
+        .log
+        .iter()
+        .any(|o| matches!(o, GatewayOutput::Alert(a) if a.kind == AlertKind::ForcedDoor));
+
+    assert!(
+        !believed && forced_seen,
+        "the recipient was told a parcel is ready that nobody put in: {believed} ({:?}); \
+         the forced door that followed was reported: {forced_seen}",
+        bench.audit_of(c)
+    );
+    assert_ne!(stage(&bench, c), Stage::Stored);
+}
+
+// ----- the backend -------------------------------------------------------------------
+
+fn request(bench: &mut Bench, counter: u64, body: Downward) -> MessageId {
+    let id = MessageId(MessageId::first_of_epoch(BACKEND_EPOCH).0 + counter);
+    let now = bench.now;
+    bench
+        .gateway
+        .handle_downward(&Envelope::new(id, body), &mut bench.dice, now)
+        .unwrap();
+    bench.drive();
+    id
+}
+
+fn answer(bench: &Bench, id: MessageId) -> (usize, Response) {
+    bench
+        .log
+        .iter()
+        .enumerate()
+        .find_map(|(i, o)| match o {
+            GatewayOutput::Upward(m) => match &m.body {
+                Upward::CallResult(r) if r.request == id => Some((i, r.response.clone())),
+                _ => None,
+            },
+            _ => None,
+        })
+        .expect("the request was answered")
+}
+
+#[test]
+fn with_an_uplink_the_boot_notification_goes_up_first_and_every_bank_output_follows_it_up() {
+    let mut bench = Bench::new();
+    bench.start_uplink();
+    bench.settle();
+
+    let boot = bench
+        .first(|o| matches!(o, GatewayOutput::Upward(_)))
+        .unwrap();
+    let GatewayOutput::Upward(message) = &bench.log[boot] else {
+        unreachable!()
+    };
+    assert!(matches!(message.body, Upward::BootNotification(_)));
+    assert!(
+        bench.log[..boot]
+            .iter()
+            .all(|o| matches!(o, GatewayOutput::Persist(Persist::Counter { .. }))),
+        "only the counter reservations may precede the boot notification: {:?}",
+        &bench.log[..boot]
+    );
+    // Both node greetings went up too.
+    let node_boots = bench
+        .upward()
+        .iter()
+        .filter(|m| matches!(m.body, Upward::NodeBoot(_)))
+        .count();
+    assert!(node_boots >= 2);
+
+    // A delivery, and a door forced on an empty compartment.
+    let r = bench.reserve_small().unwrap();
+    bench.deposit(r.compartment);
+    let empty = CompartmentId(8);
+    bench.open_door(empty);
+    bench.close_door(empty);
+
+    let up = bench.upward();
+    let audits: Vec<_> = bench.audit();
+    assert!(audits.len() >= 6);
+    for record in &audits {
+        assert!(
+            up.iter()
+                .any(|m| matches!(&m.body, Upward::Audit(a) if a.seq == record.seq)),
+            "audit record {} ({:?}) never went up",
+            record.seq,
+            record.event
+        );
+    }
+    let alerts: Vec<_> = bench
+        .log
+        .iter()
+        .filter_map(|o| match o {
+            GatewayOutput::Alert(a) => Some(*a),
+            _ => None,
+        })
+        .collect();
+    assert!(alerts.iter().any(|a| a.kind == AlertKind::ForcedDoor));
+    // Staff alerts go up as alerts, security ones (a forced door) as
+    // security events.
+    let alerts_up = up
+        .iter()
+        .filter(|m| matches!(m.body, Upward::Alert(_) | Upward::SecurityEvent(_)))
+        .count();
+    assert!(alerts_up >= alerts.len(), "every alert went up");
+    assert!(up.iter().any(|m| matches!(&m.body,
+        Upward::SecurityEvent(e) if e.compartment == Some(empty))));
+    assert!(up.iter().any(|m| matches!(&m.body, Upward::ParcelEvent(_))));
+    assert_eq!(bench.gateway.stats().uplink_overflow, 0);
+}
+
+#[test]
+fn a_backend_reset_closes_the_bank_to_deposits_drains_the_open_door_then_persists_and_reboots() {
+    let mut bench = Bench::new();
+    bench.start_uplink();
+    bench.confirm_reboot = false;
+    bench.settle();
+
+    // A courier is mid-deposit when the backend asks for a reset.
+    let r = bench.reserve_small().unwrap();
+    let c = r.compartment;
+    bench.start_deposit(c).unwrap();
+    bench.settle();
+    bench.open_door(c);
+
+    let reset = request(
+        &mut bench,
+        1,
+        Downward::Reset {
+            kind: RebootKind::Soft,
+            target: ResetTarget::Gateway,
+        },
+    );
+    assert_eq!(
+        answer(&bench, reset).1,
+        Response::ResetAccepted {
+            target: ResetTarget::Gateway,
+            in_flight: 1
+        }
+    );
+    let now = bench.now;
+    let dice = &mut bench.dice;
+    assert_eq!(
+        bench.gateway.reserve(
+            locker_domain::bank::ParcelNeeds::size(SizeClass::Small),
+            locker_domain::bank::ParcelKind::Delivery,
+            dice,
+            now,
+        ),
+        Err(BankError::DepositsClosed(DepositsClosed::Resetting))
+    );
+    bench.run_for(Duration::from_secs(10));
+    assert!(
+        bench
+            .first(|o| matches!(o, GatewayOutput::Persist(Persist::BeforeReboot(_))))
+            .is_none(),
+        "the courier is still at the open door"
+    );
+    assert_eq!(
+        bench.reserve_small().unwrap_err(),
+        BankError::DepositsClosed(DepositsClosed::Resetting)
+    );
+
+    // The courier finishes; the reset goes ahead.
+    bench.put_parcel(c);
+    bench.close_door(c);
+    assert_eq!(stage(&bench, c), Stage::Stored);
+    let before = bench
+        .first(|o| {
+            matches!(
+                o,
+                GatewayOutput::Persist(Persist::BeforeReboot(RebootKind::Soft))
+            )
+        })
+        .expect("the gateway asks to persist before the reboot");
+    assert!(
+        bench.rebooted.is_none(),
+        "no reboot before the shell persisted"
+    );
+    bench.run_for(Duration::from_secs(2));
+    assert!(bench.rebooted.is_none());
+
+    bench.gateway.persisted_for_reboot();
+    bench.drive();
+    let reboot = bench
+        .first(|o| matches!(o, GatewayOutput::Reboot(RebootKind::Soft)))
+        .expect("the reboot follows");
+    assert!(before < reboot);
+    assert_eq!(bench.rebooted, Some(RebootKind::Soft));
+    // What the shell wrote for the reboot holds the finished deposit.
+    let (snapshot, _) = bench.disk.snapshot.clone().unwrap();
+    let restored = bench.restored_bank(&snapshot);
+    assert_eq!(restored.view(c).unwrap().stage, Stage::Stored);
+    assert_eq!(restored.view(c).unwrap().parcel, Some(r.parcel));
+}
+
+#[test]
+#[ignore = "gateway bug: the backend is told of a reservation (Upward CallResult with its code) \
+            before the bank's snapshot holding it is asked for (gateway/mod.rs:605, poll_records \
+            yields Upward before Persist::Bank at :608)"]
+fn a_reservation_the_backend_is_told_of_is_on_disk_first() {
+    let mut bench = Bench::new();
+    bench.start_uplink();
+    bench.settle();
+    let mark = bench.log.len();
+    let id = request(
+        &mut bench,
+        1,
+        Downward::ReserveCompartment(ReserveCompartment {
+            kind: locker_proto::uplink::ParcelKind::Delivery,
+            needs: Needs {
+                size: Some(SizeClass::Small),
+                ..Needs::default()
+            },
+        }),
+    );
+    let (told, response) = answer(&bench, id);
+    let Response::Reserved { compartment, .. } = response else {
+        panic!("not reserved: {response:?}")
+    };
+    let persisted = bench.log[mark..]
+        .iter()
+        .position(|o| matches!(o, GatewayOutput::Persist(Persist::Bank(_))))
+        .map(|i| i + mark)
+        .expect("the reservation asked for a snapshot");
+    assert!(
+        persisted < told,
+        "the backend learnt of {compartment} (output {told}) before the snapshot holding it \
+         was asked for (output {persisted}): a power cut in between and the restored bank \
+         has no such reservation"
+    );
+}
+
+// ----- restarts -----------------------------------------------------------------------
+
+#[test]
+fn a_gateway_restarted_from_its_disk_greets_again_and_hands_over_the_stored_parcel() {
+    let mut bench = Bench::new();
+    bench.settle();
+    let r = bench.reserve_small().unwrap();
+    let c = r.compartment;
+    let (node, _) = wiring(c);
+    bench.deposit(c);
+    assert_eq!(stage(&bench, c), Stage::Stored);
+
+    // Power cut; the gateway comes back from what its shell wrote.
+    bench.restart_gateway();
+    let mark = bench.restarted_at[0];
+    assert_eq!(stage(&bench, c), Stage::Stored);
+    assert_eq!(bench.gateway.bank().view(c).unwrap().parcel, Some(r.parcel));
+    bench.settle();
+
+    for n in [NODE_1, NODE_2] {
+        let after: Vec<_> = bench
+            .commands_to(n)
+            .into_iter()
+            .filter(|s| s.index >= mark)
+            .collect();
+        assert_eq!(after[0].command, Command::Ping, "{n} greeted first");
+        assert!(after.iter().any(|s| s.command == Command::GetAllStatus));
+    }
+    // The scan agrees with the books: nothing to report.
+    assert!(
+        !bench.log[mark..]
+            .iter()
+            .any(|o| matches!(o, GatewayOutput::Alert(_)))
+    );
+
+    // The recipient's code still works; the unlock is signed with a counter
+    // the node accepts, and pulses once.
+    let code = bench.codes[0].1.clone();
+    assert_eq!(bench.enter_code(&code).unwrap(), CodeOutcome::Opening(c));
+    bench.settle();
+    assert_eq!(bench.pulses_of(c), 2, "one for the deposit, one now");
+    assert_eq!(bench.node(node).link.refused_commands(), 0);
+    bench.open_door(c);
+    bench.take_parcel(c);
+    bench.close_door(c);
+    assert_eq!(stage(&bench, c), Stage::Free);
+    assert_eq!(bench.gateway.link_stats().auth_rejected, 0);
+}
+
+#[test]
+fn a_power_cut_while_the_courier_has_the_door_open_loses_no_parcel() {
+    let mut bench = Bench::new();
+    bench.settle();
+    let r = bench.reserve_small().unwrap();
+    let c = r.compartment;
+    bench.start_deposit(c).unwrap();
+    bench.settle();
+    bench.open_door(c);
+    bench.put_parcel(c);
+
+    bench.restart_gateway();
+    assert!(matches!(
+        stage(&bench, c),
+        Stage::Door {
+            purpose: Purpose::Deposit,
+            ..
+        }
+    ));
+    bench.settle();
+    bench.close_door(c);
+
+    let view = bench.gateway.bank().view(c).unwrap();
+    assert_eq!(view.stage, Stage::Stored);
+    assert_eq!(view.parcel, Some(r.parcel));
+    assert!(bench.log.iter().any(|o| matches!(o,
+        GatewayOutput::Notification(n)
+            if matches!(n.kind, NotificationKind::ParcelReady) && n.parcel == Some(r.parcel))));
+}
+
+#[test]
+fn a_node_the_backend_resets_reboots_once_is_greeted_again_and_its_boot_names_the_request() {
+    let mut bench = Bench::new();
+    bench.start_uplink();
+    bench.settle();
+    let mark = bench.log.len();
+
+    let reset = request(
+        &mut bench,
+        1,
+        Downward::Reset {
+            kind: RebootKind::Soft,
+            target: ResetTarget::Node(NODE_2),
+        },
+    );
+    assert!(matches!(
+        answer(&bench, reset).1,
+        Response::ResetAccepted {
+            target: ResetTarget::Node(n),
+            in_flight: 0
+        } if n == NODE_2
+    ));
+    bench.settle();
+
+    assert!(bench.log[mark..].iter().any(|o| matches!(o,
+        GatewayOutput::BackendCommand { node, command: Command::Reboot { kind: RebootKind::Soft } }
+            if *node == NODE_2)));
+    let reboots: Vec<_> = bench
+        .commands_to(NODE_2)
+        .into_iter()
+        .filter(|s| s.index >= mark && matches!(s.command, Command::Reboot { .. }))
+        .collect();
+    assert_eq!(reboots.len(), 1);
+    assert!(reboots[0].signed, "a reboot is an actuating command");
+    let after_reboot: Vec<_> = bench
+        .commands_to(NODE_2)
+        .into_iter()
+        .filter(|s| s.index > reboots[0].index)
+        .collect();
+    assert_eq!(
+        after_reboot[0].command,
+        Command::Ping,
+        "greeted again first"
+    );
+    let boot = bench
+        .upward()
+        .into_iter()
+        .find_map(|m| match m.body {
+            Upward::NodeBoot(b) if b.node == NODE_2 && b.reset_request.is_some() => Some(b),
+            _ => None,
+        })
+        .expect("the node's boot went up");
+    assert_eq!(boot.reset_request, Some(reset));
+    assert_eq!(boot.reset_reason, ResetReason::SoftReboot);
+    // Node 1 was left alone.
+    assert!(
+        !bench
+            .commands_to(NODE_1)
+            .iter()
+            .any(|s| matches!(s.command, Command::Reboot { .. }))
+    );
+}
+
+// ----- anything at all ----------------------------------------------------------------
+
+mod interleavings {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// One thing that happens at the bank or on its line.
+    #[derive(Clone, Debug)]
+    enum Op {
+        Reserve,
+        StartDeposit(u16),
+        OpenDoor(u16),
+        CloseDoor(u16),
+        PutParcel(u16),
+        TakeParcel(u16),
+        /// A recipient types the code of the `n`th reservation.
+        EnterCode(usize),
+        WrongCode,
+        StaffOpen(u16),
+        /// A courier does a whole deposit at a compartment.
+        CourierDeposits(u16),
+        /// A recipient collects the parcel of the `n`th reservation.
+        RecipientCollects(usize),
+        Run(u64),
+        /// The gateway's process stalls, then catches up.
+        Jump(u64),
+        /// The next exchange suffers this.
+        Fault(LineFault),
+        /// The next exchange carrying an unlock suffers this.
+        UnlockFault(LineFault),
+        /// Bytes from nowhere on the line.
+        Noise(Vec<u8>),
+        Cut(u8),
+        Reconnect,
+        RestartNode(u8),
+        /// The gateway loses power and restarts from its disk.
+        RestartGateway,
+    }
+
+    fn fault() -> impl Strategy<Value = LineFault> {
+        prop_oneof![
+            Just(LineFault::LoseRequest),
+            Just(LineFault::LoseAnswer),
+            Just(LineFault::CorruptAnswer),
+            Just(LineFault::CorruptRequest),
+            Just(LineFault::DuplicateRequest),
+            Just(LineFault::DuplicateAnswer),
+            Just(LineFault::NoiseBeforeAnswer),
+            Just(LineFault::ForgedAck),
+        ]
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let c = 1..=8u16;
+        prop_oneof![
+            3 => Just(Op::Reserve),
+            3 => c.clone().prop_map(Op::StartDeposit),
+            3 => c.clone().prop_map(Op::OpenDoor),
+            3 => c.clone().prop_map(Op::CloseDoor),
+            2 => c.clone().prop_map(Op::PutParcel),
+            2 => c.clone().prop_map(Op::TakeParcel),
+            2 => any::<usize>().prop_map(Op::EnterCode),
+            1 => Just(Op::WrongCode),
+            1 => c.clone().prop_map(Op::StaffOpen),
+            3 => c.prop_map(Op::CourierDeposits),
+            2 => any::<usize>().prop_map(Op::RecipientCollects),
+            4 => (1..5_000u64).prop_map(Op::Run),
+            1 => prop_oneof![1..120u64, 3_600..200_000u64].prop_map(Op::Jump),
+            4 => fault().prop_map(Op::Fault),
+            3 => fault().prop_map(Op::UnlockFault),
+            1 => proptest::collection::vec(any::<u8>(), 0..40).prop_map(Op::Noise),
+            1 => (1..=2u8).prop_map(Op::Cut),
+            1 => Just(Op::Reconnect),
+            1 => (1..=2u8).prop_map(Op::RestartNode),
+            1 => Just(Op::RestartGateway),
+        ]
+    }
+
+    fn apply(bench: &mut Bench, op: &Op) {
+        match op {
+            Op::Reserve => {
+                let _ = bench.reserve_small();
+            }
+            Op::StartDeposit(c) => {
+                let _ = bench.start_deposit(CompartmentId(*c));
+            }
+            Op::OpenDoor(c) => bench.open_door(CompartmentId(*c)),
+            Op::CloseDoor(c) => bench.close_door(CompartmentId(*c)),
+            Op::PutParcel(c) => bench.put_parcel(CompartmentId(*c)),
+            Op::TakeParcel(c) => bench.take_parcel(CompartmentId(*c)),
+            Op::EnterCode(n) => {
+                if !bench.codes.is_empty() {
+                    let code = bench.codes[n % bench.codes.len()].1.clone();
+                    let _ = bench.enter_code(&code);
+                }
+            }
+            Op::WrongCode => {
+                let _ = bench.enter_code("000000");
+            }
+            Op::StaffOpen(c) => {
+                bench.drive();
+                let now = bench.now;
+                let _ = bench.gateway.staff_open(CompartmentId(*c), now);
+                bench.drive();
+            }
+            Op::CourierDeposits(c) => {
+                let c = CompartmentId(*c);
+                if bench.start_deposit(c).is_ok() {
+                    bench.settle();
+                    bench.open_door(c);
+                    bench.put_parcel(c);
+                    bench.close_door(c);
+                }
+            }
+            Op::RecipientCollects(n) => {
+                if !bench.codes.is_empty() {
+                    let code = bench.codes[n % bench.codes.len()].1.clone();
+                    if let Ok(CodeOutcome::Opening(c)) = bench.enter_code(&code) {
+                        bench.settle();
+                        bench.open_door(c);
+                        bench.take_parcel(c);
+                        bench.close_door(c);
+                    }
+                }
+            }
+            Op::Run(ms) => bench.run_for(Duration::from_millis(*ms)),
+            Op::Jump(s) => bench.jump(Duration::from_secs(*s)),
+            Op::Fault(f) => bench.faults.push_back(*f),
+            Op::UnlockFault(f) => bench.unlock_faults.push_back(*f),
+            Op::Noise(bytes) => {
+                let now = bench.now;
+                bench.gateway.handle_bytes(bytes, now);
+                bench.drive();
+            }
+            Op::Cut(n) => {
+                if !bench.cut.contains(&NodeAddr(*n)) {
+                    bench.cut.push(NodeAddr(*n));
+                }
+            }
+            Op::Reconnect => bench.cut.clear(),
+            Op::RestartNode(n) => bench.restart_node(NodeAddr(*n), ResetReason::Watchdog),
+            Op::RestartGateway => {
+                bench.restart_gateway();
+                bench.drive();
+            }
+        }
+    }
+
+    /// No lock pulsed more often than the bank commanded an unlock of it;
+    /// the audit trail has no gap, even across gateway restarts (a restored
+    /// bank replays what its snapshot held, never skips); the outputs drained.
+    fn check_safety(bench: &mut Bench) -> Result<(), TestCaseError> {
+        let audit = bench.audit();
+        let mut unique: Vec<_> = audit.clone();
+        unique.sort_by_key(|r| r.seq);
+        unique.dedup_by_key(|r| r.seq);
+        for c in 1..=8u16 {
+            let c = CompartmentId(c);
+            let commanded = unique
+                .iter()
+                .filter(|r| {
+                    r.compartment == Some(c)
+                        && matches!(r.event, AuditEvent::UnlockCommanded { .. })
+                })
+                .count();
+            let pulses = bench.pulses_of(c);
+            prop_assert!(
+                pulses <= commanded,
+                "{c}: {pulses} pulses for {commanded} unlocks commanded"
+            );
+        }
+        let mut run_starts = bench.restarted_at.clone();
+        run_starts.push(usize::MAX);
+        let mut last: Option<u64> = None;
+        let mut boundary = run_starts.iter();
+        let mut next_restart = *boundary.next().unwrap_or(&usize::MAX);
+        for (index, output) in bench.log.iter().enumerate() {
+            let GatewayOutput::Audit(record) = output else {
+                continue;
+            };
+            let restarted = index >= next_restart;
+            while index >= next_restart {
+                next_restart = *boundary.next().unwrap_or(&usize::MAX);
+            }
+            if let Some(last) = last {
+                if restarted {
+                    prop_assert!(record.seq <= last + 1, "a restart skipped audit records");
+                } else {
+                    prop_assert_eq!(record.seq, last + 1, "the audit trail has a gap");
+                }
+            }
+            last = Some(record.seq);
+        }
+        let now = bench.now;
+        prop_assert!(
+            bench.gateway.poll(now).is_none(),
+            "the output stream did not drain"
+        );
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+
+        /// Whatever people do at the bank, whatever the line loses, garbles,
+        /// duplicates or an attacker forges, and however time jumps: nothing
+        /// panics, no lock pulses more often than the bank commanded, every
+        /// output stream drains to `None`, and once the line is healed every
+        /// command reaches its node.
+        #[test]
+        fn arbitrary_interleavings_never_panic_never_pulse_a_lock_twice_for_one_unlock_and_always_drain(
+            ops in proptest::collection::vec(op(), 1..60),
+            with_uplink in any::<bool>(),
+        ) {
+            let mut bench = Bench::new();
+            if with_uplink {
+                bench.start_uplink();
+            }
+            bench.settle();
+            for op in &ops {
+                apply(&mut bench, op);
+                check_safety(&mut bench)?;
+            }
+            // Liveness: the line is healed, the nodes answer again.
+            bench.cut.clear();
+            bench.faults.clear();
+            bench.unlock_faults.clear();
+            bench.run_for(Duration::from_secs(30));
+            check_safety(&mut bench)?;
+            prop_assert_eq!(bench.gateway.commands_waiting(), 0);
+            for node in [NODE_1, NODE_2] {
+                prop_assert!(!bench.gateway.link().is_lost(node), "{} still lost", node);
+                prop_assert!(bench.gateway.is_greeted(node), "{} never greeted again", node);
+            }
+            prop_assert_eq!(bench.gateway.stats().refused_node_input, 0);
+        }
+    }
+}
+
+#[test]
+#[ignore = "gateway bug: a full status request that fails while the node is not lost marks the \
+            node unreachable in the bank (NodeUnreachable alert) and is never asked again; no \
+            NodeBack follows because the bus master never declared the node lost \
+            (gateway/mod.rs:787, apply: the MasterEvent::RequestFailed arm)"]
+fn a_status_scan_lost_on_the_line_is_asked_again_while_the_node_answers() {
+    let mut bench = Bench::new();
+    bench.settle();
+    let scans_before = bench.gateway.stats().status_reports;
+
+    // The node browns out; every transmission of the scan it is asked for
+    // afterwards is lost on the line, though the node answers everything else.
+    bench.status_faults.extend([LineFault::LoseRequest; 3]);
+    bench.restart_node(NODE_1, ResetReason::Brownout);
+    bench.run_for(Duration::from_secs(30));
+
+    assert!(
+        !bench.gateway.link().is_lost(NODE_1),
+        "the node kept answering"
+    );
+    assert!(bench.gateway.is_greeted(NODE_1));
+    let reconciled = bench.gateway.stats().status_reports > scans_before;
+    let unreachable = bench
+        .log
+        .iter()
+        .filter(|o| matches!(o, GatewayOutput::Alert(a) if a.kind == AlertKind::NodeUnreachable))
+        .count();
+    let back = bench
+        .audit()
+        .iter()
+        .filter(|a| a.event == AuditEvent::NodeBack(NODE_1))
+        .count();
+    assert!(
+        reconciled && (unreachable == 0 || back > 0),
+        "30 s after the lost scan: node reconciled after its restart: {reconciled}; \
+         NodeUnreachable alerts: {unreachable}, NodeBack records: {back}"
+    );
+}
