@@ -133,6 +133,11 @@ pub struct Gateway<const N: usize, const NODES: usize> {
     sessions: Sessions<NODES>,
     /// A master event the bank had no room for yet.
     held: Option<MasterEvent>,
+    /// Commands that will not be sent (their node was lost), to report
+    /// to the bank as failed.
+    failed: heapless::Deque<(NodeAddr, Command), COMMAND_QUEUE>,
+    /// A node command from the uplink waiting for room in the queue.
+    held_action: Option<(NodeAddr, Command)>,
     stats: GatewayStats,
 }
 
@@ -160,6 +165,8 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
             decoder: Decoder::new(),
             sessions,
             held: None,
+            failed: heapless::Deque::new(),
+            held_action: None,
             stats: GatewayStats::default(),
         })
     }
@@ -250,6 +257,8 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
     /// A simulator may skip ahead in time while this holds.
     pub fn is_idle(&self) -> bool {
         self.held.is_none()
+            && self.failed.is_empty()
+            && self.held_action.is_none()
             && self.sessions.is_idle()
             && !self.master.has_request_in_flight()
             && self.bank.layout().nodes().all(|n| !self.master.is_busy(n))
@@ -589,7 +598,12 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
                 Fed::Progress => continue,
                 Fed::Nothing => {}
             }
+            let failing = self.failed.len();
             self.dispatch(now);
+            if self.failed.len() > failing {
+                // Commands for a lost node go back to the bank first.
+                continue;
+            }
             return self.master.poll_outgoing(now).map(GatewayOutput::Transmit);
         }
     }
@@ -646,16 +660,22 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
 
     /// What the uplink asks of the gateway.
     fn poll_uplink_actions(&mut self) -> Option<GatewayOutput> {
-        // A node command needs room in the command queue; the action waits
-        // in the uplink until there is.
-        if !self.sessions.has_room() {
+        // A node command needs room in the command queue; it waits here
+        // until there is, and the uplink's other actions go on meanwhile.
+        if let Some((node, command)) = self.held_action {
+            if self.sessions.queue(node, command).is_ok() {
+                self.held_action = None;
+            }
+        }
+        if self.held_action.is_some() && !self.sessions.has_room() {
             return None;
         }
         let action = self.uplink.as_mut()?.poll_action()?;
         Some(match action {
             GatewayAction::SendCommand { node, command } => {
-                // Cannot fail: room was checked above.
-                let _ = self.sessions.queue(node, command);
+                if self.sessions.queue(node, command).is_err() {
+                    self.held_action = Some((node, command));
+                }
                 GatewayOutput::BackendCommand { node, command }
             }
             GatewayAction::TakeSnapshot {
@@ -676,6 +696,26 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
 
     /// Moves one thing the master learned into the bank.
     fn feed_bank(&mut self, now: Instant) -> Fed {
+        if let Some(&(node, command)) = self.failed.front() {
+            let now = now.max(self.bank.now());
+            return match self.bank.handle_command_result(
+                node,
+                &command,
+                CommandOutcome::Failed,
+                now,
+            ) {
+                Err(BankError::OutputFull(_)) => Fed::Nothing,
+                Ok(()) => {
+                    self.failed.pop_front();
+                    Fed::Progress
+                }
+                Err(error) => {
+                    self.failed.pop_front();
+                    self.stats.refused_node_input = self.stats.refused_node_input.saturating_add(1);
+                    Fed::Output(GatewayOutput::NodeInputRefused { node, error })
+                }
+            };
+        }
         let Some(event) = self.held.take().or_else(|| self.master.poll_event()) else {
             return Fed::Nothing;
         };
@@ -792,7 +832,11 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
                 .map(|()| None),
             MasterEvent::NodeLost { node } => {
                 bank.handle_node_lost(*node, now)?;
-                self.sessions.lost(*node);
+                let failed = &mut self.failed;
+                self.sessions.lost(*node, |command| {
+                    // Cannot fail: the queue it came from is no larger.
+                    let _ = failed.push_back((*node, command));
+                });
                 Ok(Some(GatewayOutput::NodeLost(*node)))
             }
             MasterEvent::NodeBack { node } => {
@@ -813,12 +857,17 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
 
     /// Greetings and waiting commands to the master, as nodes are free.
     fn dispatch(&mut self, now: Instant) {
-        while self.sessions.has_room() {
+        while self.sessions.has_room() && !self.failed.is_full() {
             let Some((node, command)) = self.bank.poll_command() else {
                 break;
             };
-            // Cannot fail: room was checked.
-            let _ = self.sessions.queue(node, command);
+            if self.master.is_lost(node) {
+                // Nobody would be served by it when the node is back.
+                let _ = self.failed.push_back((node, command));
+            } else {
+                // Cannot fail: room was checked.
+                let _ = self.sessions.queue(node, command);
+            }
         }
         let mut greeting: heapless::Vec<NodeAddr, NODES> = heapless::Vec::new();
         for node in self.sessions.to_greet() {

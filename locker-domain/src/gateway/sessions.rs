@@ -52,9 +52,23 @@ impl<const NODES: usize> Sessions<NODES> {
         }
     }
 
-    /// `node` stopped answering: greet it when it is back.
-    pub(crate) fn lost(&mut self, node: NodeAddr) {
+    /// `node` stopped answering: greet it when it is back. The commands
+    /// waiting for it are handed to `failed`, oldest first: by the time the
+    /// node answers again nobody stands at its doors any more, and a queue
+    /// full of its commands would hold up every other node.
+    pub(crate) fn lost(&mut self, node: NodeAddr, mut failed: impl FnMut(Command)) {
         self.greeted.retain(|n| *n != node);
+        for _ in 0..self.waiting.len() {
+            let Some((n, command)) = self.waiting.pop_front() else {
+                break;
+            };
+            if n == node {
+                failed(command);
+            } else {
+                // Cannot fail: one was just taken out.
+                let _ = self.waiting.push_back((n, command));
+            }
+        }
     }
 
     /// The nodes waiting for a greeting, in the order they were added.
@@ -174,13 +188,21 @@ mod tests {
     fn a_lost_node_is_greeted_again_before_its_next_command() {
         let mut s = Sessions::<4>::new();
         s.greeted(A);
-        s.lost(A);
+        s.queue(A, unlock(0)).unwrap();
+        s.queue(B, unlock(1)).unwrap();
+        let mut failed = std::vec::Vec::new();
+        s.lost(A, |c| failed.push(c));
+        assert_eq!(
+            failed,
+            [unlock(0)],
+            "the lost node's command is handed back"
+        );
+        assert_eq!(s.waiting(), 1, "the other node's command still waits");
         assert!(!s.is_greeted(A));
         s.greet(A);
         assert_eq!(s.to_greet().collect::<std::vec::Vec<_>>(), [A]);
         s.greeting_sent(A);
         s.greeted(A);
         assert!(s.is_greeted(A));
-        assert!(s.is_idle());
     }
 }
