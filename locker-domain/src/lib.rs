@@ -6,4 +6,5 @@ extern crate std;
 
 pub mod bank;
 pub mod controller;
+pub mod node;
 pub mod uplink;
