@@ -11,26 +11,17 @@
 )]
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
 use locker_domain::bank::{AuditEvent, NotificationKind, Purpose, Stage};
-use locker_domain::controller::{Action, Controller};
 use locker_drivers::sim::SimCompartment;
-use locker_drivers::{DoorSensor, Lock, PresenceSensor};
-use locker_examples::gateway::Received;
 use locker_examples::gateway::{
-    AuditLog, ConsoleCommand, Gateway, GatewayConfig, MonotonicClock, Notice, Reply, SerialLine,
-    code_text,
+    AuditLog, ConsoleCommand, Gateway, GatewayConfig, Notice, Reply, SerialLine, code_text,
 };
-use locker_proto::auth::{BankKey, NodeAuthRecord, NodeIdentity};
-use locker_proto::link::NodeLink;
-use locker_proto::{
-    Channel, Command, CompartmentId, DoorState, FirmwareVersion, NodeAddr, NodeConfig, ResetReason,
-    SizeClass,
-};
+use locker_proto::auth::BankKey;
+use locker_proto::{CompartmentId, DoorState, NodeAddr, SizeClass};
 use serialport::{SerialPort, TTYPort};
 
 const NODE: NodeAddr = NodeAddr(1);
@@ -45,116 +36,10 @@ const PATIENCE: Duration = Duration::from_secs(20);
 /// the people of the test (courier, recipient).
 type Cabinet = Arc<Mutex<Vec<SimCompartment>>>;
 
-/// A compartment node as its firmware runs it: link layer, controller and
-/// simulated hardware, on its own thread, speaking through a [`SerialLine`].
-struct SimulatedNode {
-    stop: Arc<AtomicBool>,
-    thread: Option<thread::JoinHandle<()>>,
-}
-
-impl SimulatedNode {
-    fn start(mut port: TTYPort, cabinet: Cabinet) -> Self {
-        port.set_timeout(Duration::from_millis(2)).unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopping = stop.clone();
-        let thread = thread::spawn(move || {
-            node_firmware(SerialLine::new(Box::new(port)), &cabinet, &stopping)
-        });
-        SimulatedNode {
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for SimulatedNode {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn node_firmware(mut line: SerialLine, cabinet: &Cabinet, stop: &AtomicBool) {
-    let clock = MonotonicClock::start();
-    let boot = clock.now();
-    let mut link = NodeLink::<16>::new(NODE, ResetReason::PowerOn);
-    link.restore_auth(NodeAuthRecord {
-        key: Some(BankKey::from_bytes(BUS_KEY).node_key(NodeIdentity::at(NODE))),
-        rx_floor: 0,
-    });
-    let mut controller = Controller::<CHANNELS>::new(
-        NodeConfig::default(),
-        FirmwareVersion::new(1, 0, 0),
-        ResetReason::PowerOn,
-        boot,
-    )
-    .unwrap();
-    let mut frames: Vec<Received<Command>> = Vec::new();
-    let started = std::time::Instant::now();
-    while !stop.load(Ordering::Relaxed) && started.elapsed() < 3 * PATIENCE {
-        let now = clock.now();
-        {
-            let mut cabinet = cabinet.lock().unwrap();
-            for index in 0..cabinet.len() {
-                let channel = Channel(index as u8);
-                let compartment = &mut cabinet[index];
-                compartment.advance_to(now);
-                let open = compartment.door_state().unwrap() == DoorState::Open;
-                controller.handle_door_level(channel, open, now).unwrap();
-                let lock = compartment.lock_state().unwrap();
-                controller.handle_lock_feedback(channel, lock, now).unwrap();
-                let reading = compartment.reading().unwrap();
-                controller
-                    .handle_presence_reading(channel, reading, now)
-                    .unwrap();
-                carry_out(&mut controller, &mut link, &mut cabinet);
-            }
-            controller.handle_timeout(now);
-            carry_out(&mut controller, &mut link, &mut cabinet);
-        }
-        frames.clear();
-        if line.receive_signed(&mut frames).is_err() {
-            return; // the gateway's end of the terminal is gone: the test is over
-        }
-        let now = clock.now();
-        for received in &frames {
-            if let Some(command) =
-                link.handle_received(&received.frame, received.authenticated(), now)
-            {
-                let report = controller.handle_command(&command, now);
-                link.respond(report);
-            }
-            carry_out(&mut controller, &mut link, &mut cabinet.lock().unwrap());
-            // The node's flash: the counter reservation is kept before answering.
-            while let Some(record) = link.poll_persist() {
-                link.persisted(&record);
-            }
-            while let Some(answer) = link.poll_outgoing() {
-                if line.send_outgoing(&answer).is_err() {
-                    return;
-                }
-            }
-        }
-    }
-}
-
-/// Drives the hardware as the controller asks and queues its events on the link.
-fn carry_out(
-    controller: &mut Controller<CHANNELS>,
-    link: &mut NodeLink<16>,
-    cabinet: &mut [SimCompartment],
-) {
-    while let Some(action) = controller.poll_action() {
-        if let Action::PulseLock { channel, .. } = action {
-            cabinet[channel.index()].unlock().unwrap();
-        }
-    }
-    while let Some(event) = controller.poll_event() {
-        link.push_event(event).unwrap();
-    }
-}
+/// The compartment node's firmware (`node::Node` and simulated hardware) on
+/// its own thread, at the other end of the pseudo-terminal.
+mod support;
+use support::SimulatedNode;
 
 /// Runs the gateway until `done` says so, collecting notices; fails the test
 /// after [`PATIENCE`].

@@ -1,7 +1,8 @@
 //! Arbitrary sequences of command frames, unsigned, forged, signed by a
 //! harness that holds the node's key (with counters of its choosing), bit-
-//! flipped and replayed, against a node's `NodeLink` and `Controller`, with
-//! restarts, provisioning and maintenance switched at random.
+//! flipped and replayed, in arbitrary chunks, against a whole compartment
+//! node (`locker_domain::node::Node`), with restarts, provisioning and
+//! maintenance switched at random.
 //!
 //! Invariants: no panic; no lock pulse without a frame the harness signed
 //! with the node's key; no signed frame pulses a lock twice (a counter is
@@ -12,12 +13,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use locker_domain::controller::{Action, Controller};
+use locker_domain::controller::Controller;
+use locker_domain::node::{Action, Node};
 use locker_proto::auth::{Direction, NodeAuthRecord, trailer};
-use locker_proto::frame::{
-    AuthTrailer, Decoder, Feed, Frame, MAX_FRAME, encode, encode_authenticated,
-};
-use locker_proto::link::NodeLink;
+use locker_proto::frame::{AuthTrailer, Frame, MAX_FRAME, encode, encode_authenticated};
 use locker_proto::{Command, FirmwareVersion, Instant, NodeAddr, NodeConfig, NodeKey, ResetReason};
 
 const NODE: NodeAddr = NodeAddr(3);
@@ -29,24 +28,33 @@ enum Op {
     Signed {
         frame: Frame<Command>,
         counter: u16,
+        chunk: u8,
     },
     /// A frame without a tag.
-    Unsigned(Frame<Command>),
+    Unsigned {
+        frame: Frame<Command>,
+        chunk: u8,
+    },
     /// A frame with a made-up trailer.
     Forged {
         frame: Frame<Command>,
         trailer: AuthTrailer,
+        chunk: u8,
     },
     /// An earlier frame again, possibly with a bit flipped.
     Again {
         index: usize,
         flip: Option<u16>,
+        chunk: u8,
     },
     /// Raw bytes.
-    Raw(Vec<u8>),
+    Raw {
+        bytes: Vec<u8>,
+        chunk: u8,
+    },
     /// Time passes.
     Wait(u16),
-    /// The node restarts (after the glue stored what it was asked to, or not).
+    /// The node restarts (after the firmware stored what it was asked to, or not).
     Restart {
         stored: bool,
     },
@@ -55,16 +63,14 @@ enum Op {
     Maintenance(bool),
 }
 
-struct Node {
-    link: NodeLink<8>,
-    controller: Controller<4>,
+/// The node, its flash, and the lock pulses it asked for.
+struct Firmware {
+    node: Node<4, 8>,
     flash: NodeAuthRecord,
 }
 
-impl Node {
-    fn boot(flash: NodeAuthRecord, now: Instant) -> Node {
-        let mut link = NodeLink::new(NODE, ResetReason::PowerOn);
-        link.restore_auth(flash);
+impl Firmware {
+    fn boot(flash: NodeAuthRecord, now: Instant) -> Firmware {
         let controller = Controller::new(
             NodeConfig::default(),
             FirmwareVersion::new(1, 0, 0),
@@ -72,17 +78,29 @@ impl Node {
             now,
         )
         .expect("default config");
-        Node {
-            link,
-            controller,
-            flash,
-        }
+        let mut node = Node::new(NODE, controller);
+        node.restore_auth(flash);
+        Firmware { node, flash }
     }
 
-    fn store(&mut self) {
-        while let Some(record) = self.link.poll_persist() {
-            self.flash = record;
-            self.link.persisted(&record);
+    /// Does what the node asks, in its polling order, storing every record
+    /// unless `store` is false. Returns the lock pulses.
+    fn serve(&mut self, store: bool) -> u32 {
+        let mut pulses = 0;
+        loop {
+            while let Some(action) = self.node.poll_action() {
+                match action {
+                    Action::PersistAuth(record) if store => {
+                        self.flash = record;
+                        self.node.persisted(&record).expect("the record asked for");
+                    }
+                    Action::PulseLock { .. } => pulses += 1,
+                    _ => {}
+                }
+            }
+            if self.node.poll_transmit().is_none() {
+                return pulses;
+            }
         }
     }
 }
@@ -99,22 +117,26 @@ fn addressed(mut frame: Frame<Command>) -> Frame<Command> {
 
 fuzz_target!(|ops: Vec<Op>| {
     let mut now = Instant::ZERO;
-    let mut node = Node::boot(
+    let mut firmware = Firmware::boot(
         NodeAuthRecord {
             key: Some(KEY),
             rx_floor: 0,
         },
         now,
     );
-    node.store();
+    firmware.serve(true);
     // Wire frames the key holder signed, and the lock pulses each caused.
     let mut signed: BTreeSet<Vec<u8>> = BTreeSet::new();
     let mut pulses_by_frame: BTreeMap<Vec<u8>, u32> = BTreeMap::new();
     let mut wires: Vec<Vec<u8>> = Vec::new();
     let mut buf = [0u8; MAX_FRAME];
     for op in ops {
-        let wire = match op {
-            Op::Signed { frame, counter } => {
+        let (wire, chunk) = match op {
+            Op::Signed {
+                frame,
+                counter,
+                chunk,
+            } => {
                 let frame = addressed(frame);
                 let Ok(bytes) = encode_authenticated(&frame, &mut buf, |c| {
                     trailer(&KEY, c, u64::from(counter), Direction::ToNode)
@@ -122,19 +144,21 @@ fuzz_target!(|ops: Vec<Op>| {
                     continue;
                 };
                 signed.insert(bytes.to_vec());
-                bytes.to_vec()
+                (bytes.to_vec(), chunk)
             }
-            Op::Unsigned(frame) => match encode(&addressed(frame), &mut buf) {
-                Ok(bytes) => bytes.to_vec(),
+            Op::Unsigned { frame, chunk } => match encode(&addressed(frame), &mut buf) {
+                Ok(bytes) => (bytes.to_vec(), chunk),
                 Err(_) => continue,
             },
-            Op::Forged { frame, trailer } => {
-                match encode_authenticated(&addressed(frame), &mut buf, |_| trailer) {
-                    Ok(bytes) => bytes.to_vec(),
-                    Err(_) => continue,
-                }
-            }
-            Op::Again { index, flip } => {
+            Op::Forged {
+                frame,
+                trailer,
+                chunk,
+            } => match encode_authenticated(&addressed(frame), &mut buf, |_| trailer) {
+                Ok(bytes) => (bytes.to_vec(), chunk),
+                Err(_) => continue,
+            },
+            Op::Again { index, flip, chunk } => {
                 let Some(mut wire) = wires.get(index % wires.len().max(1)).cloned() else {
                     continue;
                 };
@@ -144,69 +168,47 @@ fuzz_target!(|ops: Vec<Op>| {
                         *b ^= 1 << (bit % 8);
                     }
                 }
-                wire
+                (wire, chunk)
             }
-            Op::Raw(bytes) => bytes,
+            Op::Raw { bytes, chunk } => (bytes, chunk),
             Op::Wait(ms) => {
                 now += locker_proto::Duration::from_millis(u64::from(ms) * 10);
-                node.controller.handle_timeout(now);
+                firmware.node.handle_timeout(now);
+                assert_eq!(firmware.serve(true), 0, "a lock pulsed without a command");
                 continue;
             }
             Op::Restart { stored } => {
-                if stored {
-                    node.store();
-                } else {
-                    // Whatever was asked and not yet confirmed is lost.
-                    let _ = node.link.poll_persist();
-                }
-                node = Node::boot(node.flash, now);
-                node.store();
+                // Unstored, whatever was asked and not yet confirmed is lost.
+                firmware.serve(stored);
+                firmware = Firmware::boot(firmware.flash, now);
+                firmware.serve(true);
                 continue;
             }
             Op::Provisioning(on) => {
-                node.link.set_provisioning(on);
+                firmware.node.set_provisioning(on);
                 continue;
             }
             Op::Maintenance(on) => {
-                node.controller.set_maintenance(on);
+                firmware.node.set_maintenance(on);
                 continue;
             }
         };
-        let mut decoder = Decoder::new();
-        let mut rest = &wire[..];
-        while !rest.is_empty() {
-            match decoder.feed::<Command>(rest) {
-                Feed::Consumed => break,
-                Feed::Error { remaining, .. } => rest = remaining,
-                Feed::Frame { frame, remaining } => {
-                    rest = remaining;
-                    let auth = decoder.last_authenticated();
-                    if let Some(command) = node.link.handle_received(&frame, auth, now) {
-                        let report = node.controller.handle_command(&command, now);
-                        node.link.respond(report);
-                    }
-                    let mut pulses = 0u32;
-                    while let Some(action) = node.controller.poll_action() {
-                        if matches!(action, Action::PulseLock { .. }) {
-                            pulses += 1;
-                        }
-                    }
-                    while let Some(event) = node.controller.poll_event() {
-                        let _ = node.link.push_event(event);
-                    }
-                    node.store();
-                    let _ = node.link.poll_outgoing();
-                    if pulses > 0 {
-                        assert!(
-                            signed.contains(&wire),
-                            "a lock pulsed for a frame the key holder never signed"
-                        );
-                        let count = pulses_by_frame.entry(wire.clone()).or_default();
-                        *count += pulses;
-                        assert_eq!(*count, 1, "a signed unlock pulsed twice");
-                    }
-                }
-            }
+        // A delimiter first: what an earlier wire left unfinished is
+        // dropped, so every pulse is caused by this wire alone.
+        firmware.node.handle_bytes(&[0], now);
+        let mut pulses = 0;
+        for piece in wire.chunks(usize::from(chunk).max(1)) {
+            firmware.node.handle_bytes(piece, now);
+            pulses += firmware.serve(true);
+        }
+        if pulses > 0 {
+            assert!(
+                signed.contains(&wire),
+                "a lock pulsed for a frame the key holder never signed"
+            );
+            let count = pulses_by_frame.entry(wire.clone()).or_default();
+            *count += pulses;
+            assert_eq!(*count, 1, "a signed unlock pulsed twice");
         }
         wires.push(wire);
     }

@@ -7,4 +7,5 @@ extern crate std;
 pub mod bank;
 pub mod controller;
 pub mod gateway;
+pub mod node;
 pub mod uplink;

@@ -1,7 +1,7 @@
-//! A node (link layer + controller) and its gateway's master on a bus an
-//! attacker can tap: no door opens without a valid, fresh tag, every refused
-//! attempt reaches the gateway as a security event, and even the right key
-//! cannot open more doors than the rate limit allows.
+//! A node and its gateway's master on a bus an attacker can tap: no door
+//! opens without a valid, fresh tag, every refused attempt reaches the
+//! gateway as a security event, and even the right key cannot open more
+//! doors than the rate limit allows.
 
 #![allow(
     clippy::unwrap_used,
@@ -10,225 +10,14 @@
     clippy::indexing_slicing
 )]
 
+mod node_support;
+
 use std::collections::BTreeMap;
 
-use locker_domain::controller::{Action, Controller};
-use locker_proto::auth::{BankKey, NodeAuthRecord, NodeIdentity};
-use locker_proto::frame::{
-    AuthTrailer, Decoder, Feed, Flags, Frame, Header, MAX_FRAME, Seq, TAG_LEN, encode,
-    encode_authenticated,
-};
-use locker_proto::link::{Master, MasterConfig, MasterEvent, NodeLink};
-use locker_proto::{
-    Channel, Command, Duration, Event, FirmwareVersion, Instant, NackReason, NodeAddr, NodeConfig,
-    NodeKey, RebootKind, Report, ResetReason,
-};
+use locker_proto::frame::{Decoder, Feed};
+use locker_proto::{Channel, Command, Duration, NackReason, NodeConfig, RebootKind, Report};
+use node_support::{Cabinet, NODE, answer_of, command_frame, forged, unsigned};
 use proptest::prelude::*;
-
-const NODE: NodeAddr = NodeAddr(4);
-const CHANNELS: usize = 16;
-
-fn key() -> NodeKey {
-    BankKey::from_bytes([0x42; 32]).node_key(NodeIdentity::at(NODE))
-}
-
-/// One cabinet: the gateway's master, the node's link and controller, and
-/// what physically happened.
-struct Cabinet {
-    master: Master<2>,
-    link: NodeLink<16>,
-    controller: Controller<CHANNELS>,
-    now: Instant,
-    /// Lock pulses driven: (channel, milliseconds).
-    pulses: Vec<(Channel, u16)>,
-    reboots: u32,
-    /// Everything the gateway put on the bus, as an attacker records it.
-    recorded: Vec<Vec<u8>>,
-    responses: Vec<(Command, Report)>,
-    /// Security events the gateway received: refusals by reason.
-    refusals: BTreeMap<String, u32>,
-}
-
-impl Cabinet {
-    fn new() -> Self {
-        let mut master = Master::new(MasterConfig::default());
-        master.add_node(NODE, Instant::ZERO).unwrap();
-        master.set_key(NODE, key(), 0).unwrap();
-        let mut link = NodeLink::new(NODE, ResetReason::PowerOn);
-        link.restore_auth(NodeAuthRecord {
-            key: Some(key()),
-            rx_floor: 0,
-        });
-        let controller = Controller::new(
-            NodeConfig::default(),
-            FirmwareVersion::new(1, 0, 0),
-            ResetReason::PowerOn,
-            Instant::ZERO,
-        )
-        .unwrap();
-        let mut cabinet = Cabinet {
-            master,
-            link,
-            controller,
-            now: Instant::ZERO,
-            pulses: Vec::new(),
-            reboots: 0,
-            recorded: Vec::new(),
-            responses: Vec::new(),
-            refusals: BTreeMap::new(),
-        };
-        cabinet.persist();
-        cabinet
-    }
-
-    fn persist(&mut self) {
-        while let Some((node, up_to)) = self.master.poll_persist() {
-            self.master.persisted(node, up_to);
-        }
-        while let Some(record) = self.link.poll_persist() {
-            self.link.persisted(&record);
-        }
-    }
-
-    /// The node's firmware loop for bytes from the bus: returns its answer.
-    fn node_receives(&mut self, wire: &[u8]) -> Option<Vec<u8>> {
-        self.carry_out();
-        let mut decoder = Decoder::new();
-        let Feed::Frame { frame, .. } = decoder.feed::<Command>(wire) else {
-            return None;
-        };
-        if let Some(command) =
-            self.link
-                .handle_received(&frame, decoder.last_authenticated(), self.now)
-        {
-            let report = self.controller.handle_command(&command, self.now);
-            self.link.respond(report);
-        }
-        self.carry_out();
-        self.persist();
-        let answer = self.link.poll_outgoing()?;
-        let mut buf = [0u8; MAX_FRAME];
-        Some(answer.encode(&mut buf).unwrap().to_vec())
-    }
-
-    fn carry_out(&mut self) {
-        while let Some(action) = self.controller.poll_action() {
-            match action {
-                Action::PulseLock { channel, duration } => {
-                    self.pulses.push((channel, duration.as_millis()));
-                }
-                Action::Reboot(_) => self.reboots += 1,
-                _ => {}
-            }
-        }
-        while let Some(event) = self.controller.poll_event() {
-            let _ = self.link.push_event(event);
-        }
-    }
-
-    fn gateway_receives(&mut self, wire: &[u8]) {
-        let mut decoder = Decoder::new();
-        if let Feed::Frame { frame, .. } = decoder.feed::<Report>(wire) {
-            self.master
-                .handle_received(&frame, decoder.last_authenticated(), self.now);
-        }
-        self.drain();
-    }
-
-    fn drain(&mut self) {
-        while let Some(event) = self.master.poll_event() {
-            match event {
-                MasterEvent::Response {
-                    command, report, ..
-                } => self.responses.push((command, report)),
-                MasterEvent::Event { record, .. } => {
-                    if let Event::CommandsRefused { refused, reason } = record.event {
-                        let name = format!("{reason:?}").split(' ').next().unwrap().to_string();
-                        *self.refusals.entry(name).or_default() += u32::from(refused);
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-
-    /// The gateway's next frame on a clean bus: sent, answered, delivered.
-    fn exchange(&mut self) {
-        self.persist();
-        self.master.handle_timeout(self.now);
-        if let Some(request) = self.master.poll_outgoing(self.now) {
-            let mut buf = [0u8; MAX_FRAME];
-            let wire = request.encode(&mut buf).unwrap().to_vec();
-            self.recorded.push(wire.clone());
-            if let Some(answer) = self.node_receives(&wire) {
-                self.gateway_receives(&answer);
-            }
-        }
-        self.drain();
-        self.now += Duration::from_millis(25);
-    }
-
-    fn settle(&mut self, steps: usize) {
-        for _ in 0..steps {
-            self.exchange();
-        }
-    }
-
-    /// Runs the bus for `d` of simulated time.
-    fn run_for(&mut self, d: Duration) {
-        let end = self.now + d;
-        while self.now < end {
-            self.exchange();
-        }
-    }
-
-    fn gateway_sends(&mut self, command: Command) -> Report {
-        self.master.send(NODE, command, self.now).unwrap();
-        let before = self.responses.len();
-        for _ in 0..40 {
-            self.exchange();
-            if self.responses.len() > before {
-                return self.responses.last().unwrap().1.clone();
-            }
-        }
-        panic!("no answer to {command:?}");
-    }
-
-    fn refused(&self) -> u32 {
-        self.refusals.values().sum()
-    }
-}
-
-fn command_frame(seq: u8, body: Command) -> Frame<Command> {
-    Frame {
-        header: Header::new(NodeAddr::GATEWAY, NODE, Seq(seq), Flags::ACK_WANTED),
-        body,
-    }
-}
-
-fn unsigned(frame: &Frame<Command>) -> Vec<u8> {
-    let mut buf = [0u8; MAX_FRAME];
-    encode(frame, &mut buf).unwrap().to_vec()
-}
-
-fn forged(frame: &Frame<Command>, guess: u8) -> Vec<u8> {
-    let mut buf = [0u8; MAX_FRAME];
-    encode_authenticated(frame, &mut buf, |_| AuthTrailer {
-        freshness: [guess, 0],
-        tag: [guess.wrapping_mul(31); TAG_LEN],
-    })
-    .unwrap()
-    .to_vec()
-}
-
-fn answer_of(wire: Option<Vec<u8>>) -> Report {
-    let wire = wire.expect("the node answers");
-    let mut decoder = Decoder::new();
-    match decoder.feed::<Report>(&wire) {
-        Feed::Frame { frame, .. } => frame.body,
-        _ => panic!("bad answer"),
-    }
-}
 
 #[test]
 fn attacker_on_the_bus_cannot_open_a_door_and_every_attempt_is_reported() {
@@ -244,8 +33,8 @@ fn attacker_on_the_bus_cannot_open_a_door_and_every_attempt_is_reported() {
     );
     cabinet.run_for(Duration::from_secs(2));
     let recorded = cabinet.recorded.clone();
-    let config_before = *cabinet.controller.config();
-    assert_eq!(cabinet.pulses.len(), 1);
+    let config_before = *cabinet.node().controller().config();
+    assert_eq!(cabinet.pulses().len(), 1);
 
     // The attack: every actuating command, unsigned, with forged tags, and
     // every signed frame the gateway ever sent, replayed.
@@ -309,9 +98,9 @@ fn attacker_on_the_bus_cannot_open_a_door_and_every_attempt_is_reported() {
     attempts += replayed_signed;
 
     // Nothing moved: no pulse beyond the gateway's own, no reboot, same config.
-    assert_eq!(cabinet.pulses, vec![(Channel(3), 300)]);
-    assert_eq!(cabinet.reboots, 0);
-    assert_eq!(*cabinet.controller.config(), config_before);
+    assert_eq!(cabinet.pulses(), vec![(Channel(3), 300)]);
+    assert_eq!(cabinet.firmware.reboots(), 0);
+    assert_eq!(*cabinet.node().controller().config(), config_before);
 
     // The gateway learns of every attempt through the node's event queue.
     cabinet.run_for(Duration::from_secs(5));
@@ -328,7 +117,7 @@ fn attacker_on_the_bus_cannot_open_a_door_and_every_attempt_is_reported() {
         }),
         Report::Ack
     );
-    assert_eq!(cabinet.pulses.len(), 2);
+    assert_eq!(cabinet.pulses().len(), 2);
 }
 
 #[test]
@@ -379,7 +168,7 @@ fn even_the_right_key_cannot_open_more_doors_than_the_rate_limit() {
         .filter(|a| **a == Report::Nack(NackReason::RateLimited))
         .count();
     assert_eq!((acks, limited), (10, 6));
-    assert_eq!(cabinet.pulses.len(), 10);
+    assert_eq!(cabinet.pulses().len(), 10);
     cabinet.run_for(Duration::from_secs(3));
     assert_eq!(cabinet.refusals.get("RateLimited"), Some(&6));
 
@@ -394,7 +183,7 @@ fn even_the_right_key_cannot_open_more_doors_than_the_rate_limit() {
     );
 
     // Staff turn the maintenance key inside the cabinet: the limit is lifted.
-    cabinet.controller.set_maintenance(true);
+    cabinet.node().set_maintenance(true);
     for channel in 0..16u8 {
         assert_eq!(
             cabinet.gateway_sends(Command::Unlock {
@@ -405,8 +194,8 @@ fn even_the_right_key_cannot_open_more_doors_than_the_rate_limit() {
         );
         cabinet.run_for(Duration::from_secs(1));
     }
-    assert_eq!(cabinet.pulses.len(), 27);
-    cabinet.controller.set_maintenance(false);
+    assert_eq!(cabinet.pulses().len(), 27);
+    cabinet.node().set_maintenance(false);
     assert_eq!(
         cabinet.gateway_sends(Command::Unlock {
             channel: Channel(0),
@@ -458,7 +247,7 @@ proptest! {
         ops in proptest::collection::vec(bus_op(), 1..400),
     ) {
         let mut cabinet = Cabinet::new();
-        cabinet.controller.set_maintenance(true); // the rate limit is tested apart
+        cabinet.node().set_maintenance(true); // the rate limit is tested apart
         let mut to_node: Vec<Vec<u8>> = Vec::new();
         let mut to_gateway: Vec<Vec<u8>> = Vec::new();
         let mut intents = 0u16;
@@ -475,12 +264,7 @@ proptest! {
                         cabinet.master.send(NODE, command, cabinet.now).unwrap();
                         intents += 1;
                     }
-                    cabinet.persist();
-                    cabinet.master.handle_timeout(cabinet.now);
-                    if let Some(request) = cabinet.master.poll_outgoing(cabinet.now) {
-                        let mut buf = [0u8; MAX_FRAME];
-                        let wire = request.encode(&mut buf).unwrap().to_vec();
-                        cabinet.recorded.push(wire.clone());
+                    if let Some(wire) = cabinet.gateway_transmits() {
                         to_node.push(wire);
                     }
                     cabinet.drain();
@@ -520,7 +304,7 @@ proptest! {
                 }
             }
             let mut seen = BTreeMap::new();
-            for (_, ms) in &cabinet.pulses {
+            for (_, ms) in &cabinet.pulses() {
                 prop_assert_ne!(*ms, FORGED_PULSE, "a forged unlock pulsed a lock");
                 *seen.entry(*ms).or_insert(0) += 1;
                 prop_assert!(seen[ms] <= 1, "the unlock asking for {} ms pulsed twice", ms);

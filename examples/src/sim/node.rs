@@ -1,16 +1,18 @@
-//! One compartment node as its firmware runs it: a frame decoder, the link
-//! layer (which verifies every signed command), the controller, and simulated
-//! compartments behind the driver traits.
+//! One compartment node as its firmware runs it: `locker_domain::node::Node`
+//! (frame decoder, link layer that verifies every signed command, and
+//! controller) with its flash, and simulated compartments behind the driver
+//! traits.
 
-use locker_domain::controller::{Action, Controller, ControllerError};
+use locker_domain::controller::{Controller, ControllerError};
+use locker_domain::node::{Action, Node};
 use locker_drivers::sim::SimCompartment;
 use locker_drivers::{DoorSensor, Lock, PresenceSensor};
 use locker_proto::auth::NodeAuthRecord;
-use locker_proto::frame::{Decoder, Feed, Flags, Frame, Header, Seq};
-use locker_proto::link::NodeLink;
+use locker_proto::frame::{Flags, Frame, Header, MAX_FRAME, Seq};
 use locker_proto::time::Instant;
 use locker_proto::{
-    Channel, Command, DoorState, FirmwareVersion, NodeAddr, NodeConfig, NodeKey, ResetReason,
+    Channel, Command, DoorState, FirmwareVersion, NodeAddr, NodeConfig, NodeKey, RebootKind,
+    ResetReason,
 };
 
 /// Channels per node: a 16-way lock board, as vendors build them.
@@ -24,9 +26,7 @@ const FIRMWARE: FirmwareVersion = FirmwareVersion::new(1, 0, 0);
 #[derive(Debug)]
 pub struct SimNode {
     addr: NodeAddr,
-    link: NodeLink<NODE_QUEUE>,
-    controller: Controller<CHANNELS>,
-    decoder: Decoder,
+    node: Node<CHANNELS, NODE_QUEUE>,
     /// The physical compartments on channels `0..len`.
     pub compartments: Vec<SimCompartment>,
     flash: Vec<u8>,
@@ -40,7 +40,6 @@ pub struct SimNode {
     pub powered: bool,
     /// Restarts since the simulation began.
     pub restarts: u32,
-    reboot_pending: bool,
 }
 
 /// The node configuration the simulated bank runs with: the presence
@@ -65,13 +64,16 @@ impl SimNode {
         key: NodeKey,
         now: Instant,
     ) -> Result<Self, ControllerError> {
+        let mut compartments = compartments;
+        let flash = factory_calibration(&mut compartments, now)?;
         let mut node = SimNode {
             addr,
-            link: NodeLink::new(addr, ResetReason::PowerOn),
-            controller: Controller::new(node_config(), FIRMWARE, ResetReason::PowerOn, now)?,
-            decoder: Decoder::new(),
+            node: Node::new(
+                addr,
+                Controller::new(node_config(), FIRMWARE, ResetReason::PowerOn, now)?,
+            ),
             compartments,
-            flash: Vec::new(),
+            flash,
             auth_flash: NodeAuthRecord {
                 key: None,
                 rx_floor: 0,
@@ -80,35 +82,17 @@ impl SimNode {
             hung: false,
             powered: true,
             restarts: 0,
-            reboot_pending: false,
         };
-        // At the factory: every load cell read empty and taken as its
-        // baseline, saved to flash. Nothing of this reaches the bus.
-        node.sample(now);
-        for ch in 0..node.compartments.len() {
-            let _ = node.controller.handle_command(
-                &Command::Calibrate {
-                    channel: channel(ch),
-                },
-                now,
-            );
-            node.service(now);
-        }
-        let mut buf = [0u8; Controller::<CHANNELS>::SAVED_LEN_MAX];
-        if let Ok(saved) = node.controller.save(&mut buf) {
-            node.flash = saved.to_vec();
-        }
         // Provisioned on the bench: the technician holds the provisioning
         // input while the bank's tool sends the node its derived key.
-        node.link.set_provisioning(true);
+        node.node.set_provisioning(true);
         let provision = Frame {
             header: Header::new(NodeAddr::GATEWAY, addr, Seq(0), Flags::ACK_WANTED),
             body: Command::Provision { key },
         };
-        let _ = node.link.handle_frame(&provision, now);
-        let _ = node.link.poll_outgoing();
-        node.link.set_provisioning(false);
-        node.store_auth();
+        node.node.handle_frame(&provision, None, now);
+        let _ = node.service(now);
+        node.node.set_provisioning(false);
         // Installed and switched on.
         node.restart(ResetReason::PowerOn, now);
         node.restarts = 0;
@@ -126,26 +110,25 @@ impl SimNode {
     }
 
     /// Restarts the firmware (power cycle, watchdog, commanded reboot):
-    /// RAM is lost, configuration and calibration come back from flash.
+    /// RAM is lost, configuration, calibration, key and counter reservation
+    /// come back from flash.
     pub fn restart(&mut self, reason: ResetReason, now: Instant) {
-        self.link = NodeLink::new(self.addr, reason);
-        self.link.restore_auth(self.auth_flash);
-        self.store_auth();
         // The configuration was accepted at the factory; it still is.
         if let Ok(controller) = Controller::new(node_config(), FIRMWARE, reason, now) {
-            self.controller = controller;
+            self.node = Node::new(self.addr, controller);
+            let _ = self.node.restore_controller(&self.flash);
+            self.node.restore_auth(self.auth_flash);
         }
-        let _ = self.controller.restore(&self.flash);
-        self.decoder.reset();
         self.hung = false;
         self.powered = true;
         self.restarts += 1;
+        let _ = self.service(now);
         self.sample(now);
     }
 
     /// Whether the node has nothing to tell and nothing to time.
     pub fn is_quiet(&self) -> bool {
-        !self.powered || self.hung || self.link.queued_events() == 0
+        !self.powered || self.hung || self.node.queued_events() == 0
     }
 
     /// When the controller next needs [`handle_timeout`](Self::handle_timeout).
@@ -153,7 +136,7 @@ impl SimNode {
         if !self.powered || self.hung {
             return None;
         }
-        self.controller.poll_timeout()
+        self.node.poll_timeout()
     }
 
     /// Runs the controller's due timers.
@@ -161,14 +144,9 @@ impl SimNode {
         if !self.powered || self.hung {
             return;
         }
-        for _ in 0..4 {
-            self.sample(now);
-            self.controller.handle_timeout(now);
-            self.service(now);
-            if self.controller.poll_timeout().is_none_or(|t| t > now) {
-                break;
-            }
-        }
+        self.sample(now);
+        self.node.handle_timeout(now);
+        let _ = self.service(now);
     }
 
     /// One pass of the firmware's sampling loop: every wired channel's door
@@ -177,41 +155,24 @@ impl SimNode {
         if !self.powered || self.hung {
             return;
         }
-        for ch in 0..self.compartments.len() {
-            let Some(c) = self.compartments.get_mut(ch) else {
-                continue;
-            };
+        for (ch, c) in self.compartments.iter_mut().enumerate() {
             c.advance_to(now);
-            let door = c.door_state().map(|d| d == DoorState::Open);
-            let lock = c.lock_state();
-            let reading = c.reading();
             let channel = channel(ch);
-            if let Ok(open) = door {
-                self.feed(now, |ctl| ctl.handle_door_level(channel, open, now));
+            // Every wired channel exists on a 16-channel node, and the node
+            // drains its events after every sample: nothing is refused.
+            if let Ok(door) = c.door_state() {
+                let _ = self
+                    .node
+                    .handle_door_level(channel, door == DoorState::Open, now);
             }
-            if let Ok(lock) = lock {
-                self.feed(now, |ctl| ctl.handle_lock_feedback(channel, lock, now));
+            if let Ok(lock) = c.lock_state() {
+                let _ = self.node.handle_lock_feedback(channel, lock, now);
             }
-            if let Ok(reading) = reading {
-                self.feed(now, |ctl| {
-                    ctl.handle_presence_reading(channel, reading, now)
-                });
+            if let Ok(reading) = c.reading() {
+                let _ = self.node.handle_presence_reading(channel, reading, now);
             }
         }
-        self.service(now);
-    }
-
-    /// Gives one input to the controller, draining its events first if its
-    /// queue is full (the firmware's loop does the same).
-    fn feed<E>(
-        &mut self,
-        now: Instant,
-        mut input: impl FnMut(&mut Controller<CHANNELS>) -> Result<(), E>,
-    ) {
-        if input(&mut self.controller).is_err() {
-            self.service(now);
-            let _ = input(&mut self.controller);
-        }
+        let _ = self.service(now);
     }
 
     /// Bytes from the line. Returns the answer to put on the line, if any.
@@ -219,96 +180,96 @@ impl SimNode {
         if !self.powered || self.hung {
             return None;
         }
-        let mut rest = bytes;
-        let mut answer = None;
-        while !rest.is_empty() {
-            match self.decoder.feed::<Command>(rest) {
-                Feed::Consumed => break,
-                Feed::Error { remaining, .. } => {
-                    self.bad_frames += 1;
-                    rest = remaining;
-                }
-                Feed::Frame { frame, remaining } => {
-                    rest = remaining;
-                    // Events noticed since the last pass go to the link
-                    // first, so a poll sees them.
-                    self.service(now);
-                    let command =
-                        self.link
-                            .handle_received(&frame, self.decoder.last_authenticated(), now);
-                    if let Some(reply) = self.handle_command(command, now) {
-                        answer = Some(reply);
-                    }
-                }
-            }
-        }
-        answer
-    }
-
-    fn handle_command(&mut self, command: Option<Command>, now: Instant) -> Option<Vec<u8>> {
-        if let Some(command) = command {
-            let report = self.controller.handle_command(&command, now);
-            self.link.respond(report);
-        }
-        self.service(now);
-        // The reservation is stored before the answer leaves.
-        self.store_auth();
-        let reply = self.link.poll_outgoing()?;
-        let mut buf = [0u8; locker_proto::frame::MAX_FRAME];
-        let bytes = reply.encode(&mut buf).ok()?.to_vec();
-        self.after_reply(now);
-        Some(bytes)
-    }
-
-    /// Writes what the link asks to keep (key, counter reservation) to flash.
-    fn store_auth(&mut self) {
-        while let Some(record) = self.link.poll_persist() {
-            self.auth_flash = record;
-            self.link.persisted(&record);
-        }
+        let before = self.node.bad_frames();
+        self.node.handle_bytes(bytes, now);
+        self.bad_frames += u64::from(self.node.bad_frames().wrapping_sub(before));
+        self.service(now)
     }
 
     /// Commands this node refused since its last restart (no valid tag,
     /// rate limit).
     pub fn refused_commands(&self) -> u32 {
-        self.link.refused_commands()
+        self.node.refused_commands()
     }
 
-    /// Carries out the controller's actions and moves its events into the
-    /// link's acknowledged queue.
-    fn service(&mut self, now: Instant) {
-        while let Some(action) = self.controller.poll_action() {
-            match action {
-                Action::PulseLock { channel, .. } => {
-                    if let Some(c) = self.compartments.get_mut(channel.index()) {
-                        c.advance_to(now);
-                        let _ = c.unlock();
-                        if let Ok(state) = c.lock_state() {
-                            let _ = self.controller.handle_lock_feedback(channel, state, now);
-                        }
-                    }
-                }
-                Action::Persist => {
-                    let mut buf = [0u8; Controller::<CHANNELS>::SAVED_LEN_MAX];
-                    if let Ok(saved) = self.controller.save(&mut buf) {
-                        self.flash = saved.to_vec();
-                    }
-                }
-                Action::Reboot(_) => self.reboot_pending = true,
-                _ => {}
+    /// Does what the node asks, in its polling order: flash writes, the
+    /// answer (returned, the last one if several), then lock pulses and a
+    /// reboot, which the node holds back until the answer has left.
+    fn service(&mut self, now: Instant) -> Option<Vec<u8>> {
+        let mut answer = None;
+        loop {
+            while let Some(action) = self.node.poll_action() {
+                self.carry_out(action, now);
+            }
+            let Some(outgoing) = self.node.poll_transmit() else {
+                return answer;
+            };
+            let mut buf = [0u8; MAX_FRAME];
+            if let Ok(bytes) = outgoing.encode(&mut buf) {
+                answer = Some(bytes.to_vec());
             }
         }
-        while let Some(event) = self.controller.poll_event() {
-            // A full queue drops and counts; the count reaches the gateway.
-            let _ = self.link.push_event(event);
-        }
     }
 
-    fn after_reply(&mut self, now: Instant) {
-        if core::mem::take(&mut self.reboot_pending) {
-            self.restart(ResetReason::SoftReboot, now);
+    fn carry_out(&mut self, action: Action, now: Instant) {
+        match action {
+            Action::PulseLock { channel, .. } => {
+                if let Some(c) = self.compartments.get_mut(channel.index()) {
+                    c.advance_to(now);
+                    let _ = c.unlock();
+                    if let Ok(state) = c.lock_state() {
+                        let _ = self.node.handle_lock_feedback(channel, state, now);
+                    }
+                }
+            }
+            Action::PersistController => {
+                let mut buf = [0u8; Node::<CHANNELS, NODE_QUEUE>::SAVED_LEN_MAX];
+                if let Ok(saved) = self.node.save_controller(&mut buf) {
+                    self.flash = saved.to_vec();
+                }
+            }
+            Action::PersistAuth(record) => {
+                self.auth_flash = record;
+                let _ = self.node.persisted(&record);
+            }
+            Action::Reboot(kind) => self.restart(
+                match kind {
+                    RebootKind::Soft => ResetReason::SoftReboot,
+                    RebootKind::Hard => ResetReason::HardReboot,
+                },
+                now,
+            ),
+            _ => {}
         }
     }
+}
+
+/// At the factory: every load cell reads empty and is taken as its
+/// channel's baseline, saved to flash. Nothing of this reaches the bus, so
+/// the bench tool drives the controller alone. Returns the flash bytes.
+fn factory_calibration(
+    compartments: &mut [SimCompartment],
+    now: Instant,
+) -> Result<Vec<u8>, ControllerError> {
+    let mut controller =
+        Controller::<CHANNELS>::new(node_config(), FIRMWARE, ResetReason::PowerOn, now)?;
+    for (ch, c) in compartments.iter_mut().enumerate() {
+        c.advance_to(now);
+        if let Ok(reading) = c.reading() {
+            let _ = controller.handle_presence_reading(channel(ch), reading, now);
+        }
+        let _ = controller.handle_command(
+            &Command::Calibrate {
+                channel: channel(ch),
+            },
+            now,
+        );
+        // The bench tool reads nothing back; the queues only need the room.
+        while controller.poll_event().is_some() {}
+        while controller.poll_action().is_some() {}
+    }
+    let mut buf = [0u8; Controller::<CHANNELS>::SAVED_LEN_MAX];
+    Ok(controller.save(&mut buf)?.to_vec())
 }
 
 /// Channel number `ch` (nodes have at most 32).

@@ -17,7 +17,8 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use locker_domain::controller::{Action, Controller};
+use locker_domain::controller::Controller;
+use locker_domain::node::{Action, Node};
 use locker_drivers::sim::SimCompartment;
 use locker_drivers::{DoorSensor, Lock, PresenceSensor};
 use locker_examples::gateway::Received;
@@ -27,7 +28,6 @@ use locker_examples::gateway::{
 };
 use locker_examples::uplink::{Backend, BackendConfig, Encoding, Transport, TransportEvent};
 use locker_proto::auth::{BankKey, NodeAuthRecord, NodeIdentity};
-use locker_proto::link::NodeLink;
 use locker_proto::uplink::{
     CallError, Downward, MessageId, ParcelNeeds, ParcelStep, ReserveCompartment, Response,
     UpEnvelope, Upward,
@@ -105,104 +105,111 @@ pub const BUS_KEY: [u8; 32] = [0x6b; 32];
 
 fn firmware(mut line: SerialLine, cabinet: &Cabinet, stop: &AtomicBool, reboots: &AtomicU32) {
     let clock = MonotonicClock::start();
-    // The node's flash: key and counter reservation survive its reboots.
-    let mut auth_flash = NodeAuthRecord {
-        key: Some(BankKey::from_bytes(BUS_KEY).node_key(NodeIdentity::at(NODE))),
-        rx_floor: 0,
+    // The node's flash: key, counter reservation, configuration and
+    // calibration survive its reboots.
+    let mut flash = Flash {
+        auth: NodeAuthRecord {
+            key: Some(BankKey::from_bytes(BUS_KEY).node_key(NodeIdentity::at(NODE))),
+            rx_floor: 0,
+        },
+        controller: Vec::new(),
     };
     let mut reason = ResetReason::PowerOn;
     let started = std::time::Instant::now();
-    'boot: while !stop.load(Ordering::Relaxed) && started.elapsed() < 4 * PATIENCE {
-        let mut link = NodeLink::<16>::new(NODE, reason);
-        link.restore_auth(auth_flash);
-        while let Some(record) = link.poll_persist() {
-            auth_flash = record;
-            link.persisted(&record);
-        }
-        let mut controller =
+    let running = || !stop.load(Ordering::Relaxed) && started.elapsed() < 4 * PATIENCE;
+    while running() {
+        let controller =
             Controller::<CHANNELS>::new(NodeConfig::default(), NODE_FIRMWARE, reason, clock.now())
                 .unwrap();
+        let mut node = Node::<CHANNELS, 16>::new(NODE, controller);
+        let _ = node.restore_controller(&flash.controller);
+        node.restore_auth(flash.auth);
         let mut frames: Vec<Received<Command>> = Vec::new();
-        while !stop.load(Ordering::Relaxed) && started.elapsed() < 4 * PATIENCE {
-            let now = clock.now();
-            let mut reboot = None;
-            {
-                let mut cabinet = cabinet.lock().unwrap();
-                for index in 0..cabinet.len() {
-                    let channel = Channel(index as u8);
-                    let compartment = &mut cabinet[index];
-                    compartment.advance_to(now);
-                    let open = compartment.door_state().unwrap() == DoorState::Open;
-                    controller.handle_door_level(channel, open, now).unwrap();
-                    let lock = compartment.lock_state().unwrap();
-                    controller.handle_lock_feedback(channel, lock, now).unwrap();
-                    let reading = compartment.reading().unwrap();
-                    controller
-                        .handle_presence_reading(channel, reading, now)
-                        .unwrap();
-                }
-                controller.handle_timeout(now);
-                reboot = reboot.or(carry_out(&mut controller, &mut link, &mut cabinet));
+        let kind = loop {
+            if !running() {
+                return;
             }
+            let now = clock.now();
+            for (index, compartment) in cabinet.lock().unwrap().iter_mut().enumerate() {
+                let channel = Channel(index as u8);
+                compartment.advance_to(now);
+                let open = compartment.door_state().unwrap() == DoorState::Open;
+                node.handle_door_level(channel, open, now).unwrap();
+                let lock = compartment.lock_state().unwrap();
+                node.handle_lock_feedback(channel, lock, now).unwrap();
+                let reading = compartment.reading().unwrap();
+                node.handle_presence_reading(channel, reading, now).unwrap();
+            }
+            node.handle_timeout(now);
+            let Ok(mut reboot) = serve(&mut node, &mut line, cabinet, &mut flash) else {
+                return;
+            };
             frames.clear();
             if line.receive_signed(&mut frames).is_err() {
                 return;
             }
             let now = clock.now();
             for received in &frames {
-                if let Some(command) =
-                    link.handle_received(&received.frame, received.authenticated(), now)
-                {
-                    let report = controller.handle_command(&command, now);
-                    link.respond(report);
-                }
-                reboot = reboot.or(carry_out(
-                    &mut controller,
-                    &mut link,
-                    &mut cabinet.lock().unwrap(),
-                ));
-                while let Some(record) = link.poll_persist() {
-                    auth_flash = record;
-                    link.persisted(&record);
-                }
-                while let Some(answer) = link.poll_outgoing() {
-                    if line.send_outgoing(&answer).is_err() {
-                        return;
-                    }
+                node.handle_frame(&received.frame, received.authenticated(), now);
+                match serve(&mut node, &mut line, cabinet, &mut flash) {
+                    Ok(asked) => reboot = reboot.or(asked),
+                    Err(_) => return,
                 }
             }
             if let Some(kind) = reboot {
-                // The acknowledgement has left the UART; the node goes dark
-                // for a moment and starts again.
-                thread::sleep(Duration::from_millis(100));
-                reboots.fetch_add(1, Ordering::Relaxed);
-                reason = match kind {
-                    RebootKind::Soft => ResetReason::SoftReboot,
-                    RebootKind::Hard => ResetReason::HardReboot,
-                };
-                continue 'boot;
+                break kind;
             }
-        }
+        };
+        // The acknowledgement has left the UART; the node goes dark for a
+        // moment and starts again.
+        thread::sleep(Duration::from_millis(100));
+        reboots.fetch_add(1, Ordering::Relaxed);
+        reason = match kind {
+            RebootKind::Soft => ResetReason::SoftReboot,
+            RebootKind::Hard => ResetReason::HardReboot,
+        };
     }
 }
 
-fn carry_out(
-    controller: &mut Controller<CHANNELS>,
-    link: &mut NodeLink<16>,
-    cabinet: &mut [SimCompartment],
-) -> Option<RebootKind> {
+/// What the node keeps in flash.
+struct Flash {
+    auth: NodeAuthRecord,
+    controller: Vec<u8>,
+}
+
+/// Does what the node asks, in its polling order: flash writes, the answer
+/// on the line, lock pulses. Returns the reboot it asked for, once its
+/// acknowledgement has left.
+fn serve(
+    node: &mut Node<CHANNELS, 16>,
+    line: &mut SerialLine,
+    cabinet: &Cabinet,
+    flash: &mut Flash,
+) -> Result<Option<RebootKind>, locker_examples::gateway::GatewayError> {
     let mut reboot = None;
-    while let Some(action) = controller.poll_action() {
-        match action {
-            Action::PulseLock { channel, .. } => cabinet[channel.index()].unlock().unwrap(),
-            Action::Reboot(kind) => reboot = Some(kind),
-            _ => {}
+    loop {
+        while let Some(action) = node.poll_action() {
+            match action {
+                Action::PulseLock { channel, .. } => {
+                    cabinet.lock().unwrap()[channel.index()].unlock().unwrap();
+                }
+                Action::PersistAuth(record) => {
+                    flash.auth = record;
+                    node.persisted(&record).unwrap();
+                }
+                Action::PersistController => {
+                    let mut buf = [0u8; Node::<CHANNELS, 16>::SAVED_LEN_MAX];
+                    flash.controller = node.save_controller(&mut buf).unwrap().to_vec();
+                }
+                Action::Reboot(kind) => reboot = Some(kind),
+                _ => {}
+            }
         }
+        let Some(answer) = node.poll_transmit() else {
+            return Ok(reboot);
+        };
+        line.send_outgoing(&answer)?;
     }
-    while let Some(event) = controller.poll_event() {
-        link.push_event(event).unwrap();
-    }
-    reboot
 }
 
 pub fn scratch_dir(name: &str) -> PathBuf {

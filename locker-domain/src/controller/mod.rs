@@ -170,6 +170,11 @@ impl<const CHANNELS: usize> Controller<CHANNELS> {
         self
     }
 
+    /// Why the node last started, as [`Command::Ping`] reports it.
+    pub const fn reset_reason(&self) -> ResetReason {
+        self.reset_reason
+    }
+
     /// The configuration in force.
     pub const fn config(&self) -> &NodeConfig {
         &self.config

@@ -384,6 +384,14 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
         self.outgoing.take()
     }
 
+    /// Whether a frame waits for [`poll_outgoing`](Self::poll_outgoing)
+    /// (or [`poll_transmit`](Self::poll_transmit)): the master is waiting for
+    /// it, so whatever would delay it (a blocking lock pulse, a reboot) can
+    /// wait until it has left.
+    pub fn has_outgoing(&self) -> bool {
+        self.outgoing.is_some()
+    }
+
     /// Events waiting for acknowledgement.
     pub fn queued_events(&self) -> usize {
         self.queue.len()

@@ -1,0 +1,499 @@
+//! The whole compartment node as one sans-IO machine: the frame decoder, the
+//! link layer ([`NodeLink`], which verifies every signed command, answers
+//! retransmissions from its cache and keeps events until the gateway
+//! acknowledges them) and the [`Controller`] (door, lock and presence
+//! supervision), joined once here so that firmware, simulator, fuzz targets
+//! and tests are only I/O shells around [`Node`].
+//!
+//! A shell hands the node raw UART bytes, sensor samples and the time, and
+//! carries out what it asks: lock pulses, indicators, flash writes, the
+//! answer to put on the bus, a reboot. Two ordering rules live inside the
+//! node so that no shell can get them wrong:
+//!
+//! - **No answer overtakes its counter reservation.** While an
+//!   authentication record ([`Action::PersistAuth`]) waits for
+//!   [`Node::persisted`], [`Node::poll_transmit`] yields nothing and
+//!   [`Node::poll_action`] nothing else: a power cut can never make the node
+//!   accept a signed command again that it already answered.
+//! - **The answer leaves before the hardware moves.** While an answer waits
+//!   for [`Node::poll_transmit`], `poll_action` yields no lock pulse,
+//!   indicator, controller write or reboot: the master never times out on a
+//!   blocking pulse, and a reboot never swallows its own acknowledgement.
+//!
+//! Events the controller raises move into the link's acknowledged queue at
+//! once, inside the node; a full link queue drops the newest event and
+//! counts it, and the count reaches the gateway in every event report.
+
+mod action;
+mod error;
+#[cfg(feature = "auth")]
+mod safekeeping;
+
+use locker_proto::frame::{Authenticated, Decoder, Feed, Frame};
+use locker_proto::link::{NodeLink, Outgoing};
+use locker_proto::{Channel, Command, Instant, LockState, NodeAddr, Report, Temperature};
+
+#[cfg(feature = "auth")]
+use locker_proto::auth::NodeAuthRecord;
+
+use crate::controller::Controller;
+
+pub use action::Action;
+pub use error::NodeError;
+
+#[cfg(feature = "auth")]
+use safekeeping::Safekeeping;
+
+/// One compartment node with `CHANNELS` channels and room for `QUEUE`
+/// unacknowledged events: decoder, [`NodeLink`] and [`Controller`] in one.
+///
+/// # Methods
+///
+/// As quinn-proto's `Connection`, the node has four kinds of methods:
+///
+/// - **Getters** ([`addr`](Self::addr), [`controller`](Self::controller),
+///   [`link`](Self::link), [`bad_frames`](Self::bad_frames),
+///   [`queued_events`](Self::queued_events),
+///   [`refused_commands`](Self::refused_commands), …) read state and change
+///   nothing.
+/// - **`handle_*`** feed an input with the time it happened:
+///   [`handle_bytes`](Self::handle_bytes) for raw UART bytes in any chunking
+///   (or [`handle_frame`](Self::handle_frame) for a frame a shell decoded
+///   itself), the samples [`handle_door_level`](Self::handle_door_level),
+///   [`handle_lock_feedback`](Self::handle_lock_feedback),
+///   [`handle_presence_reading`](Self::handle_presence_reading),
+///   [`handle_temperature`](Self::handle_temperature), and
+///   [`handle_timeout`](Self::handle_timeout) when
+///   [`poll_timeout`](Self::poll_timeout) says (early calls are harmless).
+/// - **Mutators** set what only the cabinet's own inputs and flash may set:
+///   [`restore_controller`](Self::restore_controller) and
+///   `restore_auth` at start, the provisioning jumper
+///   (`set_provisioning`), the maintenance key switch
+///   ([`set_maintenance`](Self::set_maintenance)), and the confirmation
+///   that an authentication record is stored (`persisted`).
+/// - **`poll_*`** hand out what the node wants done; each is `#[must_use]`.
+///
+/// # Polling order
+///
+/// After every `handle_*` call (and once at start, after restoring), poll
+/// until nothing is left, in this order:
+///
+/// 1. [`poll_action`](Self::poll_action) until `None`: at first only a flash
+///    write of the authentication record the answer depends on;
+/// 2. [`poll_transmit`](Self::poll_transmit): the answer for the master, to
+///    send at once;
+/// 3. if it gave one, [`poll_action`](Self::poll_action) again until `None`:
+///    lock pulses, indicators, the controller's flash write and the reboot,
+///    which were held back until the answer had left;
+/// 4. [`poll_timeout`](Self::poll_timeout) for when to call
+///    [`handle_timeout`](Self::handle_timeout) next.
+///
+/// Bad input never panics and changes nothing: a corrupt frame is counted in
+/// [`bad_frames`](Self::bad_frames) (the master retransmits), a refused
+/// command is answered with a typed `Nack` and reported to the gateway as a
+/// security event, and a sample for a channel the node does not have is a
+/// [`NodeError`].
+///
+/// # Example
+///
+/// ```
+/// use locker_domain::controller::Controller;
+/// use locker_domain::node::{Action, Node};
+/// use locker_proto::frame::{Flags, Frame, Header, MAX_FRAME, Seq, encode};
+/// use locker_proto::{Command, FirmwareVersion, Instant, NodeAddr, NodeConfig, Report, ResetReason};
+///
+/// let boot = Instant::ZERO;
+/// let fw = FirmwareVersion::new(1, 0, 0);
+/// let controller = Controller::<4>::new(NodeConfig::default(), fw, ResetReason::PowerOn, boot)?;
+/// let mut node = Node::<4, 8>::new(NodeAddr(3), controller);
+///
+/// // The gateway pings; the UART delivers the frame in two pieces.
+/// let ping = Frame {
+///     header: Header::new(NodeAddr::GATEWAY, NodeAddr(3), Seq(1), Flags::ACK_WANTED),
+///     body: Command::Ping,
+/// };
+/// let mut buf = [0u8; MAX_FRAME];
+/// let wire = encode(&ping, &mut buf)?;
+/// let (first, second) = wire.split_at(4);
+/// let now = Instant::from_millis(20);
+/// node.handle_bytes(first, now);
+/// node.handle_bytes(second, now);
+///
+/// // The shell's loop: actions, the answer, actions again.
+/// let mut flash = None;
+/// let mut answers = Vec::new();
+/// loop {
+///     while let Some(action) = node.poll_action() {
+///         match action {
+///             // The counter reservation goes to flash before anything leaves.
+///             Action::PersistAuth(record) => {
+///                 flash = Some(record.to_bytes());
+///                 node.persisted(&record)?;
+///             }
+///             Action::PulseLock { .. } | Action::SetIndicator { .. } => { /* drive the pins */ }
+///             Action::PersistController | Action::Reboot(_) => { /* write flash, reset */ }
+///             _ => {}
+///         }
+///     }
+///     let Some(answer) = node.poll_transmit() else { break };
+///     let mut tx = [0u8; MAX_FRAME];
+///     let _bytes_for_the_uart = answer.encode(&mut tx)?;
+///     answers.push(answer.frame.body);
+/// }
+/// assert!(flash.is_some());
+/// assert!(matches!(answers.as_slice(), [Report::Pong { uptime_ms: 20, .. }]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Node<const CHANNELS: usize, const QUEUE: usize> {
+    decoder: Decoder,
+    link: NodeLink<QUEUE>,
+    controller: Controller<CHANNELS>,
+    bad_frames: u32,
+    #[cfg(feature = "auth")]
+    safekeeping: Safekeeping,
+}
+
+impl<const CHANNELS: usize, const QUEUE: usize> Node<CHANNELS, QUEUE> {
+    /// The most bytes [`save_controller`](Self::save_controller) writes;
+    /// size the flash buffer with it.
+    pub const SAVED_LEN_MAX: usize = Controller::<CHANNELS>::SAVED_LEN_MAX;
+
+    /// A node at bus address `addr` around a `controller` that has just
+    /// started: the link starts with the same reset reason, so the gateway
+    /// learns of the restart from its first event poll.
+    ///
+    /// With feature `auth` the node holds no key until
+    /// [`restore_auth`](Self::restore_auth); call it, and
+    /// [`restore_controller`](Self::restore_controller), before the first
+    /// frame.
+    pub fn new(addr: NodeAddr, controller: Controller<CHANNELS>) -> Self {
+        let mut node = Node {
+            decoder: Decoder::new(),
+            link: NodeLink::new(addr, controller.reset_reason()),
+            controller,
+            bad_frames: 0,
+            #[cfg(feature = "auth")]
+            safekeeping: Safekeeping::default(),
+        };
+        node.queue_events();
+        node
+    }
+
+    /// This node's bus address.
+    pub fn addr(&self) -> NodeAddr {
+        self.link.addr()
+    }
+
+    /// The controller: configuration, channel status, maintenance mode.
+    pub fn controller(&self) -> &Controller<CHANNELS> {
+        &self.controller
+    }
+
+    /// The link layer: key, receive floor, provisioning mode.
+    pub fn link(&self) -> &NodeLink<QUEUE> {
+        &self.link
+    }
+
+    /// Byte runs from the bus that were not a valid frame (CRC, COBS,
+    /// length, body) since start, saturating.
+    pub fn bad_frames(&self) -> u32 {
+        self.bad_frames
+    }
+
+    /// Events waiting for the gateway's acknowledgement.
+    pub fn queued_events(&self) -> usize {
+        self.link.queued_events()
+    }
+
+    /// Events dropped since start because the link's queue was full
+    /// (saturating); the gateway hears the same count.
+    pub fn dropped_events(&self) -> u16 {
+        self.link.dropped_events()
+    }
+
+    /// Commands refused since start: no valid fresh tag, over the unlock
+    /// rate limit, or provisioning outside provisioning mode (saturating).
+    pub fn refused_commands(&self) -> u32 {
+        self.link.refused_commands()
+    }
+
+    /// Bytes from the bus, in any chunking: a frame may arrive in pieces and
+    /// several frames in one piece. Each good frame is handled as by
+    /// [`handle_frame`](Self::handle_frame) with the trailer the decoder
+    /// found; each bad one is counted in [`bad_frames`](Self::bad_frames) and
+    /// costs neither the frame before nor the frame after it.
+    ///
+    /// Then poll as the [type docs](Self#polling-order) say.
+    pub fn handle_bytes(&mut self, mut bytes: &[u8], now: Instant) {
+        #[cfg(feature = "auth")]
+        self.safekeeping.retry();
+        while !bytes.is_empty() {
+            match self.decoder.feed::<Command>(bytes) {
+                Feed::Consumed => break,
+                Feed::Error { remaining, .. } => {
+                    self.bad_frames = self.bad_frames.saturating_add(1);
+                    bytes = remaining;
+                }
+                Feed::Frame { frame, remaining } => {
+                    bytes = remaining;
+                    let auth = self.decoder.last_authenticated();
+                    deliver(&mut self.link, &mut self.controller, &frame, auth, now);
+                }
+            }
+        }
+    }
+
+    /// A frame from the bus, decoded by the shell, with its authentication
+    /// trailer and the bytes the tag covers if it carried one (the decoder's
+    /// [`last_authenticated`](Decoder::last_authenticated)).
+    ///
+    /// The link decides: a frame for another node, a retransmission (answered
+    /// from the cache, never executed twice), a link command (event poll and
+    /// acknowledgement, provisioning) or a refusal (no valid fresh tag on a
+    /// command that needs one) never reaches the controller; any other
+    /// command is executed by the controller now and answered.
+    ///
+    /// Then poll as the [type docs](Self#polling-order) say.
+    pub fn handle_frame(
+        &mut self,
+        frame: &Frame<Command>,
+        auth: Option<Authenticated<'_>>,
+        now: Instant,
+    ) {
+        #[cfg(feature = "auth")]
+        self.safekeeping.retry();
+        deliver(&mut self.link, &mut self.controller, frame, auth, now);
+    }
+
+    /// A raw door switch level (`true` when the door is not shut), debounced
+    /// by the controller.
+    ///
+    /// # Errors
+    ///
+    /// [`NodeError::Controller`] for a channel the node does not have.
+    pub fn handle_door_level(
+        &mut self,
+        channel: Channel,
+        open: bool,
+        now: Instant,
+    ) -> Result<(), NodeError> {
+        let result = self.controller.handle_door_level(channel, open, now);
+        self.queue_events();
+        Ok(result?)
+    }
+
+    /// A lock feedback reading (`LockState::Unknown` for a lock without a
+    /// feedback contact).
+    ///
+    /// # Errors
+    ///
+    /// As [`handle_door_level`](Self::handle_door_level).
+    pub fn handle_lock_feedback(
+        &mut self,
+        channel: Channel,
+        state: LockState,
+        now: Instant,
+    ) -> Result<(), NodeError> {
+        let result = self.controller.handle_lock_feedback(channel, state, now);
+        self.queue_events();
+        Ok(result?)
+    }
+
+    /// A raw presence reading (load cell counts, IR reflectance, beams
+    /// interrupted), tared against the channel's calibrated baseline.
+    ///
+    /// # Errors
+    ///
+    /// As [`handle_door_level`](Self::handle_door_level).
+    pub fn handle_presence_reading(
+        &mut self,
+        channel: Channel,
+        reading: i32,
+        now: Instant,
+    ) -> Result<(), NodeError> {
+        let result = self
+            .controller
+            .handle_presence_reading(channel, reading, now);
+        self.queue_events();
+        Ok(result?)
+    }
+
+    /// A temperature reading, reported in the channel's status.
+    ///
+    /// # Errors
+    ///
+    /// As [`handle_door_level`](Self::handle_door_level).
+    pub fn handle_temperature(
+        &mut self,
+        channel: Channel,
+        temperature: Temperature,
+        now: Instant,
+    ) -> Result<(), NodeError> {
+        Ok(self
+            .controller
+            .handle_temperature(channel, temperature, now)?)
+    }
+
+    /// Runs every timer due at `now` (debounce, door ajar, jam verdicts),
+    /// however many events they raise. Early calls are harmless. Also the
+    /// next chance to write an authentication record whose write failed.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        #[cfg(feature = "auth")]
+        self.safekeeping.retry();
+        // The controller stops a pass early rather than overflow its own
+        // queue; each pass is drained into the link, and a pass always
+        // finishes at least one channel, so CHANNELS + 1 passes suffice.
+        for _ in 0..=CHANNELS {
+            self.controller.handle_timeout(now);
+            self.queue_events();
+            if self.controller.poll_timeout().is_none_or(|due| due > now) {
+                break;
+            }
+        }
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) next has work, if ever.
+    /// Changes after every `handle_*` call.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.controller.poll_timeout()
+    }
+
+    /// The answer to put on the bus, at once: the master is waiting with the
+    /// bus turned around. Encode it with [`Outgoing::encode`], which signs
+    /// it when it answers a signed command.
+    ///
+    /// `None` while an [`Action::PersistAuth`] waits for
+    /// [`persisted`](Self::persisted): poll actions first. May change after
+    /// [`handle_bytes`](Self::handle_bytes), [`handle_frame`](Self::handle_frame)
+    /// and `persisted`.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Outgoing<Report>> {
+        #[cfg(feature = "auth")]
+        {
+            self.safekeeping.collect(&mut self.link);
+            if self.safekeeping.is_waiting() {
+                return None;
+            }
+        }
+        self.link.poll_outgoing()
+    }
+
+    /// The next thing to do with the hardware or the flash; call until
+    /// `None` after every `handle_*` call and again after
+    /// [`poll_transmit`](Self::poll_transmit) gave an answer (see the
+    /// [polling order](Self#polling-order)).
+    ///
+    /// An authentication record to store comes first and alone; lock
+    /// pulses, indicators, the controller's flash write and the reboot wait
+    /// until no answer waits.
+    #[must_use]
+    pub fn poll_action(&mut self) -> Option<Action> {
+        #[cfg(feature = "auth")]
+        {
+            self.safekeeping.collect(&mut self.link);
+            if self.safekeeping.is_waiting() {
+                return self.safekeeping.offer().map(Action::PersistAuth);
+            }
+        }
+        if self.link.has_outgoing() {
+            return None;
+        }
+        self.controller.poll_action().map(Action::from)
+    }
+
+    /// Enters or leaves maintenance mode, from the key switch inside the
+    /// cabinet: the unlock rate limit does not apply while it is on. Never
+    /// from the bus.
+    pub fn set_maintenance(&mut self, on: bool) {
+        self.controller.set_maintenance(on);
+    }
+
+    /// Takes back what [`save_controller`](Self::save_controller) wrote
+    /// before the restart: configuration and calibration.
+    ///
+    /// # Errors
+    ///
+    /// [`NodeError::Controller`] for truncated, blank, foreign, corrupt or
+    /// mismatched bytes; the node runs on with what it has.
+    pub fn restore_controller(&mut self, bytes: &[u8]) -> Result<(), NodeError> {
+        Ok(self.controller.restore(bytes)?)
+    }
+
+    /// Writes configuration and calibration into `buf` (at least
+    /// [`SAVED_LEN_MAX`](Self::SAVED_LEN_MAX) bytes) and returns the bytes to
+    /// store, on [`Action::PersistController`].
+    ///
+    /// # Errors
+    ///
+    /// [`NodeError::Controller`] if `buf` is too small.
+    pub fn save_controller<'b>(&self, buf: &'b mut [u8]) -> Result<&'b [u8], NodeError> {
+        Ok(self.controller.save(buf)?)
+    }
+
+    /// Moves the controller's events into the link's acknowledged queue. A
+    /// full queue drops the newest and counts it; the count reaches the
+    /// gateway.
+    fn queue_events(&mut self) {
+        queue_events(&mut self.controller, &mut self.link);
+    }
+}
+
+#[cfg(feature = "auth")]
+impl<const CHANNELS: usize, const QUEUE: usize> Node<CHANNELS, QUEUE> {
+    /// Takes back the stored authentication record at start: the key, and
+    /// the reservation below which every counter is refused. The node then
+    /// asks ([`Action::PersistAuth`]) for a new reservation before it
+    /// answers anything.
+    pub fn restore_auth(&mut self, record: NodeAuthRecord) {
+        self.link.restore_auth(record);
+        self.safekeeping.forget();
+    }
+
+    /// The firmware stored the record of the last [`Action::PersistAuth`]:
+    /// answers and actions may leave again.
+    ///
+    /// # Errors
+    ///
+    /// [`NodeError::AuthRecordNotRequested`] for any other record; nothing is
+    /// taken as stored.
+    pub fn persisted(&mut self, record: &NodeAuthRecord) -> Result<(), NodeError> {
+        if !self.safekeeping.confirm(record) {
+            return Err(NodeError::AuthRecordNotRequested);
+        }
+        self.link.persisted(record);
+        Ok(())
+    }
+
+    /// Enters or leaves provisioning mode, from a jumper or button on the
+    /// node: only then is a new key accepted from the bus.
+    pub fn set_provisioning(&mut self, on: bool) {
+        self.link.set_provisioning(on);
+    }
+}
+
+/// One frame through the link and, if it carries a new command, the controller.
+fn deliver<const CHANNELS: usize, const QUEUE: usize>(
+    link: &mut NodeLink<QUEUE>,
+    controller: &mut Controller<CHANNELS>,
+    frame: &Frame<Command>,
+    auth: Option<Authenticated<'_>>,
+    now: Instant,
+) {
+    if let Some(command) = link.handle_received(frame, auth, now) {
+        let report = controller.handle_command(&command, now);
+        link.respond(report);
+    }
+    queue_events(controller, link);
+}
+
+fn queue_events<const CHANNELS: usize, const QUEUE: usize>(
+    controller: &mut Controller<CHANNELS>,
+    link: &mut NodeLink<QUEUE>,
+) {
+    while let Some(event) = controller.poll_event() {
+        // Dropped and counted by the link when full; see `push_event`.
+        let _ = link.push_event(event);
+    }
+}
