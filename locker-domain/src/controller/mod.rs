@@ -494,6 +494,13 @@ impl<const CHANNELS: usize> Controller<CHANNELS> {
             .min()
     }
 
+    /// Whether the next [`poll_action`](Self::poll_action) is
+    /// [`Action::Persist`]: configuration or calibration changed and is not
+    /// yet handed out to be stored.
+    pub const fn has_unsaved_changes(&self) -> bool {
+        self.persist
+    }
+
     /// The next thing to do with the hardware. Call until `None` after every input.
     pub fn poll_action(&mut self) -> Option<Action> {
         if core::mem::take(&mut self.persist) {

@@ -32,7 +32,7 @@ pub enum Action {
     /// [`Node::save_controller`](super::Node::save_controller)'s bytes to
     /// non-volatile memory, and hand them to
     /// [`Node::restore_controller`](super::Node::restore_controller) after
-    /// the next start.
+    /// the next start. Comes before the answer that says it is done.
     PersistController,
     /// Write [`NodeAuthRecord::to_bytes`] to non-volatile memory, then
     /// confirm with [`Node::persisted`](super::Node::persisted). Until then

@@ -17,8 +17,10 @@
 //!   accept a signed command again that it already answered.
 //! - **The answer leaves before the hardware moves.** While an answer waits
 //!   for [`Node::poll_transmit`], `poll_action` yields no lock pulse,
-//!   indicator, controller write or reboot: the master never times out on a
-//!   blocking pulse, and a reboot never swallows its own acknowledgement.
+//!   indicator or reboot: the master never times out on a blocking pulse,
+//!   and a reboot never swallows its own acknowledgement. A changed
+//!   configuration or calibration ([`Action::PersistController`]) is the
+//!   exception: it is stored before the gateway is told it is done.
 //!
 //! Events the controller raises move into the link's acknowledged queue at
 //! once, inside the node; a full link queue drops the newest event and
@@ -78,13 +80,14 @@ use safekeeping::Safekeeping;
 /// After every `handle_*` call (and once at start, after restoring), poll
 /// until nothing is left, in this order:
 ///
-/// 1. [`poll_action`](Self::poll_action) until `None`: at first only a flash
-///    write of the authentication record the answer depends on;
+/// 1. [`poll_action`](Self::poll_action) until `None`: while an answer
+///    waits, only the flash writes it depends on (the authentication record,
+///    a changed configuration or calibration);
 /// 2. [`poll_transmit`](Self::poll_transmit): the answer for the master, to
 ///    send at once;
 /// 3. if it gave one, [`poll_action`](Self::poll_action) again until `None`:
-///    lock pulses, indicators, the controller's flash write and the reboot,
-///    which were held back until the answer had left;
+///    lock pulses, indicators and the reboot, which were held back until the
+///    answer had left;
 /// 4. [`poll_timeout`](Self::poll_timeout) for when to call
 ///    [`handle_timeout`](Self::handle_timeout) next.
 ///
@@ -385,8 +388,8 @@ impl<const CHANNELS: usize, const QUEUE: usize> Node<CHANNELS, QUEUE> {
     /// [`poll_transmit`](Self::poll_transmit) gave an answer (see the
     /// [polling order](Self#polling-order)).
     ///
-    /// An authentication record to store comes first and alone; lock
-    /// pulses, indicators, the controller's flash write and the reboot wait
+    /// An authentication record to store comes first and alone; then the
+    /// controller's flash write; lock pulses, indicators and the reboot wait
     /// until no answer waits.
     #[must_use]
     pub fn poll_action(&mut self) -> Option<Action> {
@@ -397,7 +400,7 @@ impl<const CHANNELS: usize, const QUEUE: usize> Node<CHANNELS, QUEUE> {
                 return self.safekeeping.offer().map(Action::PersistAuth);
             }
         }
-        if self.link.has_outgoing() {
+        if self.link.has_outgoing() && !self.controller.has_unsaved_changes() {
             return None;
         }
         self.controller.poll_action().map(Action::from)
