@@ -328,12 +328,7 @@ fn a_recorded_unlock_replayed_after_the_node_restarts_opens_nothing() {
     let mut cabinet = Cabinet::new();
     cabinet.settle(10);
     assert_eq!(cabinet.gateway_sends(unlock(4, 300)), Report::Ack);
-    let recorded_unlock = cabinet
-        .recorded
-        .iter()
-        .find(|wire| decoded(wire).body == unlock(4, 300))
-        .unwrap()
-        .clone();
+    let recorded_unlock = recorded(&cabinet, unlock(4, 300));
     // The attacker cuts the power, then replays the unlock.
     cabinet.firmware.restart(ResetReason::PowerOn, cabinet.now);
     let answer = answer_of(cabinet.node_receives(&recorded_unlock));
@@ -347,12 +342,7 @@ fn a_signed_tag_moved_onto_another_command_is_refused_and_reported() {
     let mut cabinet = Cabinet::new();
     cabinet.settle(10);
     assert_eq!(cabinet.gateway_sends(unlock(1, 300)), Report::Ack);
-    let recorded = cabinet
-        .recorded
-        .iter()
-        .find(|wire| decoded(wire).body == unlock(1, 300))
-        .unwrap()
-        .clone();
+    let recorded = recorded(&cabinet, unlock(1, 300));
     // The attacker keeps the tag and counter, and asks for the next door.
     let mut decoder = Decoder::new();
     let Feed::Frame { frame, .. } = decoder.feed::<Command>(&recorded) else {
@@ -432,12 +422,17 @@ fn frames_for_another_node_or_from_another_node_are_ignored() {
     assert_eq!(node.node.refused_commands(), 0);
 }
 
-fn decoded(wire: &[u8]) -> Frame<Command> {
-    let mut decoder = Decoder::new();
-    match decoder.feed::<Command>(wire) {
-        Feed::Frame { frame, .. } => frame,
-        _ => panic!("not a frame"),
-    }
+/// What the attacker's tap recorded of the gateway sending `command`.
+fn recorded(cabinet: &Cabinet, command: Command) -> Vec<u8> {
+    cabinet
+        .recorded
+        .iter()
+        .find(|wire| {
+            let mut decoder = Decoder::new();
+            matches!(decoder.feed::<Command>(wire), Feed::Frame { frame, .. } if frame.body == command)
+        })
+        .expect("the tap recorded it")
+        .clone()
 }
 
 // ---------------------------------------------------------------------

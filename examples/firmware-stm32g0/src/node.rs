@@ -28,7 +28,7 @@ pub use link_only::run;
 #[cfg(feature = "controller")]
 mod full {
     use embassy_stm32::flash::{Blocking, Flash};
-    use locker_domain::controller::Controller;
+    use locker_domain::controller::{self, Controller};
     use locker_domain::node::{Action, Node};
     use locker_proto::{Channel, FirmwareVersion, Indicator, NodeConfig};
 
@@ -106,17 +106,17 @@ mod full {
         loop {
             while let Some(action) = node.poll_action() {
                 match action {
-                    Action::PulseLock { channel, duration } => {
+                    Action::Controller(controller::Action::PulseLock { channel, duration }) => {
                         if let Some(compartment) = compartments.get_mut(channel.index()) {
                             compartment.pulse(duration.as_millis());
                         }
                     }
-                    Action::SetIndicator { channel, indicator } => {
+                    Action::Controller(controller::Action::SetIndicator { channel, indicator }) => {
                         if let Some(compartment) = compartments.get_mut(channel.index()) {
                             compartment.indicate(!matches!(indicator, Indicator::Off));
                         }
                     }
-                    Action::PersistController => storage::save(flash, node),
+                    Action::Controller(controller::Action::Persist) => storage::save(flash, node),
                     // Unconfirmed, the node stays silent and offers the
                     // record again after the next frame or timeout.
                     #[cfg(feature = "auth")]
@@ -125,7 +125,9 @@ mod full {
                             let _ = node.persisted(&record);
                         }
                     }
-                    Action::Reboot(_) => cortex_m::peripheral::SCB::sys_reset(),
+                    Action::Controller(controller::Action::Reboot(_)) => {
+                        cortex_m::peripheral::SCB::sys_reset()
+                    }
                     _ => {}
                 }
             }

@@ -19,8 +19,9 @@
 //!   for [`Node::poll_transmit`], `poll_action` yields no lock pulse,
 //!   indicator or reboot: the master never times out on a blocking pulse,
 //!   and a reboot never swallows its own acknowledgement. A changed
-//!   configuration or calibration ([`Action::PersistController`]) is the
-//!   exception: it is stored before the gateway is told it is done.
+//!   configuration or calibration
+//!   ([`controller::Action::Persist`](crate::controller::Action::Persist))
+//!   is the exception: it is stored before the gateway is told it is done.
 //!
 //! Events the controller raises move into the link's acknowledged queue at
 //! once, inside the node; a full link queue drops the newest event and
@@ -38,7 +39,7 @@ use locker_proto::{Channel, Command, Instant, LockState, NodeAddr, Report, Tempe
 #[cfg(feature = "auth")]
 use locker_proto::auth::NodeAuthRecord;
 
-use crate::controller::Controller;
+use crate::controller::{Controller, ControllerError};
 
 pub use action::Action;
 pub use error::NodeError;
@@ -100,7 +101,7 @@ use safekeeping::Safekeeping;
 /// # Example
 ///
 /// ```
-/// use locker_domain::controller::Controller;
+/// use locker_domain::controller::{self, Controller};
 /// use locker_domain::node::{Action, Node};
 /// use locker_proto::frame::{Flags, Frame, Header, MAX_FRAME, Seq, encode};
 /// use locker_proto::{Command, FirmwareVersion, Instant, NodeAddr, NodeConfig, Report, ResetReason};
@@ -133,8 +134,8 @@ use safekeeping::Safekeeping;
 ///                 flash = Some(record.to_bytes());
 ///                 node.persisted(&record)?;
 ///             }
-///             Action::PulseLock { .. } | Action::SetIndicator { .. } => { /* drive the pins */ }
-///             Action::PersistController | Action::Reboot(_) => { /* write flash, reset */ }
+///             Action::Controller(controller::Action::PulseLock { .. }) => { /* drive the coil */ }
+///             Action::Controller(_) => { /* indicators, configuration page, reset */ }
 ///             _ => {}
 ///         }
 ///     }
@@ -281,9 +282,7 @@ impl<const CHANNELS: usize, const QUEUE: usize> Node<CHANNELS, QUEUE> {
         open: bool,
         now: Instant,
     ) -> Result<(), NodeError> {
-        let result = self.controller.handle_door_level(channel, open, now);
-        self.queue_events();
-        Ok(result?)
+        self.sample(|controller| controller.handle_door_level(channel, open, now))
     }
 
     /// A lock feedback reading (`LockState::Unknown` for a lock without a
@@ -298,9 +297,7 @@ impl<const CHANNELS: usize, const QUEUE: usize> Node<CHANNELS, QUEUE> {
         state: LockState,
         now: Instant,
     ) -> Result<(), NodeError> {
-        let result = self.controller.handle_lock_feedback(channel, state, now);
-        self.queue_events();
-        Ok(result?)
+        self.sample(|controller| controller.handle_lock_feedback(channel, state, now))
     }
 
     /// A raw presence reading (load cell counts, IR reflectance, beams
@@ -315,11 +312,7 @@ impl<const CHANNELS: usize, const QUEUE: usize> Node<CHANNELS, QUEUE> {
         reading: i32,
         now: Instant,
     ) -> Result<(), NodeError> {
-        let result = self
-            .controller
-            .handle_presence_reading(channel, reading, now);
-        self.queue_events();
-        Ok(result?)
+        self.sample(|controller| controller.handle_presence_reading(channel, reading, now))
     }
 
     /// A temperature reading, reported in the channel's status.
@@ -333,9 +326,7 @@ impl<const CHANNELS: usize, const QUEUE: usize> Node<CHANNELS, QUEUE> {
         temperature: Temperature,
         now: Instant,
     ) -> Result<(), NodeError> {
-        Ok(self
-            .controller
-            .handle_temperature(channel, temperature, now)?)
+        self.sample(|controller| controller.handle_temperature(channel, temperature, now))
     }
 
     /// Runs every timer due at `now` (debounce, door ajar, jam verdicts),
@@ -403,7 +394,7 @@ impl<const CHANNELS: usize, const QUEUE: usize> Node<CHANNELS, QUEUE> {
         if self.link.has_outgoing() && !self.controller.has_unsaved_changes() {
             return None;
         }
-        self.controller.poll_action().map(Action::from)
+        self.controller.poll_action().map(Action::Controller)
     }
 
     /// Enters or leaves maintenance mode, from the key switch inside the
@@ -426,13 +417,23 @@ impl<const CHANNELS: usize, const QUEUE: usize> Node<CHANNELS, QUEUE> {
 
     /// Writes configuration and calibration into `buf` (at least
     /// [`SAVED_LEN_MAX`](Self::SAVED_LEN_MAX) bytes) and returns the bytes to
-    /// store, on [`Action::PersistController`].
+    /// store, on [`controller::Action::Persist`](crate::controller::Action::Persist).
     ///
     /// # Errors
     ///
     /// [`NodeError::Controller`] if `buf` is too small.
     pub fn save_controller<'b>(&self, buf: &'b mut [u8]) -> Result<&'b [u8], NodeError> {
         Ok(self.controller.save(buf)?)
+    }
+
+    /// Gives a sample to the controller and queues what it raised.
+    fn sample(
+        &mut self,
+        input: impl FnOnce(&mut Controller<CHANNELS>) -> Result<(), ControllerError>,
+    ) -> Result<(), NodeError> {
+        let result = input(&mut self.controller);
+        self.queue_events();
+        Ok(result?)
     }
 
     /// Moves the controller's events into the link's acknowledged queue. A

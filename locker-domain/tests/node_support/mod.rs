@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 
-use locker_domain::controller::Controller;
+use locker_domain::controller::{self, Controller};
 use locker_domain::node::{Action, Node};
 use locker_proto::auth::{BankKey, Direction, NodeAuthRecord, NodeIdentity, trailer};
 use locker_proto::frame::{
@@ -126,15 +126,15 @@ impl Firmware {
                 self.log.push(Step::StoredAuth(record));
                 self.node.persisted(&record).unwrap();
             }
-            Action::PersistController => {
+            Action::Controller(controller::Action::Persist) => {
                 let mut buf = [0u8; Node::<CHANNELS, QUEUE>::SAVED_LEN_MAX];
                 self.controller_flash = self.node.save_controller(&mut buf).unwrap().to_vec();
                 self.log.push(Step::StoredController);
             }
-            Action::PulseLock { channel, duration } => {
+            Action::Controller(controller::Action::PulseLock { channel, duration }) => {
                 self.log.push(Step::Pulsed(channel, duration.as_millis()));
             }
-            Action::Reboot(kind) => {
+            Action::Controller(controller::Action::Reboot(kind)) => {
                 self.log.push(Step::Rebooted(kind));
                 self.restart(
                     match kind {
