@@ -1,7 +1,9 @@
 //! The compartment node controller: one sans-IO state machine for every
 //! channel (lock, door switch, presence sensor) of a node.
 //!
-//! The firmware's main loop is the only caller. It feeds the controller:
+//! Its caller is [`Node`](crate::node::Node), which joins it to the link
+//! layer; firmware talks to the node, not to the controller. The node feeds
+//! the controller:
 //!
 //! - commands that the link layer ([`locker_proto::link::NodeLink`]) handed
 //!   out, through [`Controller::handle_command`], and gives the returned
