@@ -29,7 +29,7 @@ pub enum Action {
     /// confirm with [`Node::persisted`](super::Node::persisted). Until then
     /// the node sends nothing and asks for nothing else; if the write
     /// fails, do not confirm: the record is offered again after the next
-    /// frame or timeout.
+    /// frame or [`Node::handle_timeout`](super::Node::handle_timeout).
     #[cfg(feature = "auth")]
     PersistAuth(NodeAuthRecord),
 }

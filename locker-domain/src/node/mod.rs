@@ -165,23 +165,27 @@ impl<const CHANNELS: usize, const QUEUE: usize> Node<CHANNELS, QUEUE> {
 
     /// A node at bus address `addr` around a `controller` that has just
     /// started: the link starts with the same reset reason, so the gateway
-    /// learns of the restart from its first event poll.
+    /// learns of the restart from its first event poll. Events the
+    /// controller already holds follow it into the link's queue with the
+    /// first input.
+    ///
+    /// Built by value: on a small MCU, build it straight into its final
+    /// place (a `static`, or the main loop's frame through a function that
+    /// returns it) rather than moving it around.
     ///
     /// With feature `auth` the node holds no key until
     /// [`restore_auth`](Self::restore_auth); call it, and
     /// [`restore_controller`](Self::restore_controller), before the first
     /// frame.
     pub fn new(addr: NodeAddr, controller: Controller<CHANNELS>) -> Self {
-        let mut node = Node {
+        Node {
             decoder: Decoder::new(),
             link: NodeLink::new(addr, controller.reset_reason()),
             controller,
             bad_frames: 0,
             #[cfg(feature = "auth")]
             safekeeping: Safekeeping::default(),
-        };
-        node.queue_events();
-        node
+        }
     }
 
     /// This node's bus address.
@@ -230,8 +234,6 @@ impl<const CHANNELS: usize, const QUEUE: usize> Node<CHANNELS, QUEUE> {
     ///
     /// Then poll as the [type docs](Self#polling-order) say.
     pub fn handle_bytes(&mut self, mut bytes: &[u8], now: Instant) {
-        #[cfg(feature = "auth")]
-        self.safekeeping.retry();
         while !bytes.is_empty() {
             match self.decoder.feed::<Command>(bytes) {
                 Feed::Consumed => break,
@@ -241,6 +243,8 @@ impl<const CHANNELS: usize, const QUEUE: usize> Node<CHANNELS, QUEUE> {
                 }
                 Feed::Frame { frame, remaining } => {
                     bytes = remaining;
+                    #[cfg(feature = "auth")]
+                    self.safekeeping.retry();
                     let auth = self.decoder.last_authenticated();
                     deliver(&mut self.link, &mut self.controller, &frame, auth, now);
                 }
@@ -485,6 +489,9 @@ fn deliver<const CHANNELS: usize, const QUEUE: usize>(
     auth: Option<Authenticated<'_>>,
     now: Instant,
 ) {
+    // Events the controller held when it was handed over go first, so an
+    // event poll sees them.
+    queue_events(controller, link);
     if let Some(command) = link.handle_received(frame, auth, now) {
         let report = controller.handle_command(&command, now);
         link.respond(report);
