@@ -48,6 +48,80 @@ mod full {
         mut flash: Flash<'static, Blocking>,
         #[cfg(feature = "auth")] security: crate::board::SecurityInputs,
     ) -> ! {
+        let mut node = start();
+        restore(&mut node, &mut flash);
+        let mut tx = [0u8; MAX_FRAME];
+        loop {
+            pass(
+                &mut node,
+                &mut bus,
+                &mut compartments,
+                &mut flash,
+                #[cfg(feature = "auth")]
+                &security,
+                &mut tx,
+            );
+        }
+    }
+
+    /// One pass of the main loop: samples, due timers, received bytes, and
+    /// whatever the node asks after each.
+    #[inline(never)]
+    fn pass(
+        node: &mut CompartmentNode,
+        bus: &mut Rs485,
+        compartments: &mut [Compartment; CHANNELS],
+        flash: &mut Flash<'static, Blocking>,
+        #[cfg(feature = "auth")] security: &crate::board::SecurityInputs,
+        tx: &mut [u8; MAX_FRAME],
+    ) {
+        let now = now();
+        #[cfg(feature = "auth")]
+        {
+            node.set_provisioning(security.provisioning());
+            node.set_maintenance(security.maintenance());
+        }
+        for (index, compartment) in compartments.iter_mut().enumerate() {
+            let channel = Channel(index as u8); // index < CHANNELS = 4
+            // Every channel exists and the node drains its events after
+            // each sample: nothing here is refused.
+            let _ = node.handle_door_level(channel, compartment.door_open(), now);
+            let _ = node.handle_lock_feedback(channel, compartment.lock_state(), now);
+            let _ = node.handle_presence_reading(channel, compartment.presence(), now);
+        }
+        if node.poll_timeout().is_some_and(|due| due <= now) {
+            node.handle_timeout(now);
+        }
+        serve(node, bus, compartments, flash, tx);
+        while let Some(byte) = bus.try_read() {
+            node.handle_bytes(&[byte], now);
+            serve(node, bus, compartments, flash, tx);
+        }
+    }
+
+    /// The node as it starts, before it is given back what the flash holds.
+    /// Apart from `run` (as `pass` and `serve` are, and built straight into
+    /// `run`'s node), so that the stack holds the node once and the
+    /// temporaries of only one of them at a time.
+    #[inline(never)]
+    fn start() -> CompartmentNode {
+        CompartmentNode::new(ADDRESS, controller())
+    }
+
+    /// Gives the node back what the flash holds: configuration and
+    /// calibration, key and counter reservation.
+    #[inline(never)]
+    fn restore(node: &mut CompartmentNode, flash: &mut Flash<'static, Blocking>) {
+        storage::load(flash, node);
+        #[cfg(feature = "auth")]
+        if let Some(record) = storage::load_auth(flash) {
+            node.restore_auth(record);
+        }
+    }
+
+    /// The controller with the built-in configuration.
+    #[inline(never)]
+    fn controller() -> Controller<CHANNELS> {
         // IR beams read 0 or 1 beams interrupted: one beam is an item.
         let config = NodeConfig {
             presence_threshold: 1,
@@ -57,45 +131,14 @@ mod full {
         let Ok(controller) = Controller::new(config, firmware, RESET_REASON, now()) else {
             panic!("built-in node configuration");
         };
-        let mut node = CompartmentNode::new(ADDRESS, controller);
-        storage::load(&mut flash, &mut node);
-        #[cfg(feature = "auth")]
-        if let Some(record) = storage::load_auth(&mut flash) {
-            node.restore_auth(record);
-        }
-        let mut tx = [0u8; MAX_FRAME];
-
-        loop {
-            let now = now();
-            #[cfg(feature = "auth")]
-            {
-                node.set_provisioning(security.provisioning());
-                node.set_maintenance(security.maintenance());
-            }
-            for (index, compartment) in compartments.iter_mut().enumerate() {
-                let channel = Channel(index as u8); // index < CHANNELS = 4
-                // Every channel exists and the node drains its events after
-                // each sample: nothing here is refused.
-                let _ = node.handle_door_level(channel, compartment.door_open(), now);
-                let _ = node.handle_lock_feedback(channel, compartment.lock_state(), now);
-                let _ = node.handle_presence_reading(channel, compartment.presence(), now);
-            }
-            if node.poll_timeout().is_some_and(|due| due <= now) {
-                node.handle_timeout(now);
-            }
-            serve(&mut node, &mut bus, &mut compartments, &mut flash, &mut tx);
-
-            while let Some(byte) = bus.try_read() {
-                node.handle_bytes(&[byte], now);
-                serve(&mut node, &mut bus, &mut compartments, &mut flash, &mut tx);
-            }
-        }
+        controller
     }
 
     /// Does what the node asks, in its polling order: the counter
-    /// reservation to flash, the answer on the bus at once (the master is
-    /// waiting with the bus turned around), then the lock pulses (which
-    /// block the loop), indicators, configuration writes and the reboot.
+    /// reservation and any changed configuration to flash, the answer on the
+    /// bus at once (the master is waiting with the bus turned around), then
+    /// the lock pulses (which block the loop), indicators and the reboot.
+    #[inline(never)]
     fn serve(
         node: &mut CompartmentNode,
         bus: &mut Rs485,
@@ -121,7 +164,8 @@ mod full {
                     // record again after the next frame or timeout.
                     #[cfg(feature = "auth")]
                     Action::PersistAuth(record) => {
-                        if storage::save_auth(flash, &record) {
+                        let stored = storage::save_auth(flash, &record);
+                        if stored {
                             let _ = node.persisted(&record);
                         }
                     }
