@@ -57,7 +57,9 @@ use safekeeping::Safekeeping;
 /// - **Getters** ([`addr`](Self::addr), [`controller`](Self::controller),
 ///   [`link`](Self::link), [`bad_frames`](Self::bad_frames),
 ///   [`queued_events`](Self::queued_events),
-///   [`refused_commands`](Self::refused_commands), …) read state and change
+///   [`refused_commands`](Self::refused_commands), …, and
+///   [`save_controller`](Self::save_controller), which writes the
+///   configuration and calibration into a buffer) read state and change
 ///   nothing.
 /// - **`handle_*`** feed an input with the time it happened:
 ///   [`handle_bytes`](Self::handle_bytes) for raw UART bytes in any chunking
