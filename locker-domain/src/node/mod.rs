@@ -10,9 +10,9 @@
 //! answer to put on the bus, a reboot. Two ordering rules live inside the
 //! node so that no shell can get them wrong:
 //!
-//! - **No answer overtakes its counter reservation.** While an
-//!   authentication record ([`Action::PersistAuth`]) waits for
-//!   [`Node::persisted`], [`Node::poll_transmit`] yields nothing and
+//! - **No answer overtakes its counter reservation** (feature `auth`). While
+//!   an authentication record (`Action::PersistAuth`) waits for
+//!   `Node::persisted`, [`Node::poll_transmit`] yields nothing and
 //!   [`Node::poll_action`] nothing else: a power cut can never make the node
 //!   accept a signed command again that it already answered.
 //! - **The answer leaves before the hardware moves.** While an answer waits
@@ -176,7 +176,7 @@ impl<const CHANNELS: usize, const QUEUE: usize> Node<CHANNELS, QUEUE> {
     /// returns it) rather than moving it around.
     ///
     /// With feature `auth` the node holds no key until
-    /// [`restore_auth`](Self::restore_auth); call it, and
+    /// `restore_auth`; call it, and
     /// [`restore_controller`](Self::restore_controller), before the first
     /// frame.
     pub fn new(addr: NodeAddr, controller: Controller<CHANNELS>) -> Self {
@@ -364,8 +364,8 @@ impl<const CHANNELS: usize, const QUEUE: usize> Node<CHANNELS, QUEUE> {
     /// bus turned around. Encode it with [`Outgoing::encode`], which signs
     /// it when it answers a signed command.
     ///
-    /// `None` while an [`Action::PersistAuth`] waits for
-    /// [`persisted`](Self::persisted): poll actions first. May change after
+    /// `None` while an `Action::PersistAuth` waits for `persisted`
+    /// (feature `auth`): poll actions first. May change after
     /// [`handle_bytes`](Self::handle_bytes), [`handle_frame`](Self::handle_frame)
     /// and `persisted`.
     #[must_use]
