@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use locker_domain::controller::Controller;
+use locker_domain::controller::{self, Controller};
 use locker_domain::node::{Action, Node};
 use locker_proto::auth::{Direction, NodeAuthRecord, trailer};
 use locker_proto::frame::{AuthTrailer, Frame, MAX_FRAME, encode, encode_authenticated};
@@ -94,7 +94,7 @@ impl Firmware {
                         self.flash = record;
                         self.node.persisted(&record).expect("the record asked for");
                     }
-                    Action::PulseLock { .. } => pulses += 1,
+                    Action::Controller(controller::Action::PulseLock { .. }) => pulses += 1,
                     _ => {}
                 }
             }

@@ -2,18 +2,17 @@
 //! four compartments (lock, door switch, IR beam, indicator) behind an
 //! RS-485 bus.
 //!
-//! The main loop, every pass:
+//! The main loop is a shell around `locker_domain::node::Node` (decoder,
+//! link layer and controller in one). Every pass it:
 //!
 //! 1. reads every door switch, lock contact and IR beam and feeds the raw
-//!    values to the controller with the time (the controller debounces);
-//! 2. runs the controller's timers when they are due;
-//! 3. hands the controller's events to the link's acknowledged event queue;
-//! 4. feeds received UART bytes to the frame decoder; each frame goes to the
-//!    link, each new command to the controller, each answer back to the link;
-//! 5. sends what the link wants sent (the answer leaves before any lock
-//!    moves, so the master never times out on a pulse);
-//! 6. carries out the controller's actions: lock pulses, indicators,
-//!    persisting to flash, rebooting.
+//!    values to the node with the time (the controller debounces);
+//! 2. runs the node's timers when they are due;
+//! 3. feeds each received UART byte to the node;
+//! 4. after each of these, does what the node asks, in the node's order: the
+//!    counter reservation and changed configuration to flash, the answer on
+//!    the bus (before any lock moves, so the master never times out on a
+//!    pulse), then lock pulses, indicators and a reboot.
 //!
 //! Cargo features select the footprint report's configurations: none (bare
 //! HAL: echo bytes, mirror doors to locks), `proto`, `controller`, `drivers`,

@@ -1,252 +1,251 @@
-//! The node's main loop: drivers → controller → link → bus, and back.
+//! The node's main loop: drivers → `locker_domain::node::Node` → bus, and back.
 
-use locker_proto::frame::{Decoder, Feed, MAX_FRAME};
-use locker_proto::link::NodeLink;
-use locker_proto::{Command, Instant, NodeAddr, ResetReason};
+use locker_proto::frame::MAX_FRAME;
+use locker_proto::{Instant, NodeAddr, ResetReason};
 
-use crate::board::CHANNELS;
-use crate::bus::Rs485;
 use crate::clock;
-use crate::compartment::Compartment;
 
 /// This node's bus address (a DIP switch on a real board).
 const ADDRESS: NodeAddr = NodeAddr(3);
 /// Events kept until the gateway acknowledges them.
 const EVENT_QUEUE: usize = 16;
 
+// The STM32G0 records the reset cause in RCC_CSR; reading it needs the PAC,
+// which embassy keeps unstable. Until then the gateway is told honestly that
+// the cause is unknown.
+const RESET_REASON: ResetReason = ResetReason::Unknown;
+
 fn now() -> Instant {
     Instant::from_millis(clock::now_ms())
 }
 
 #[cfg(feature = "controller")]
-mod application {
-    use embassy_stm32::flash::{Blocking, Flash};
-    use locker_domain::controller::{Action, Controller};
-    use locker_proto::link::NodeLink;
-    use locker_proto::{
-        Channel, Command, FirmwareVersion, Indicator, Instant, NodeConfig, Report, ResetReason,
-    };
+pub use full::{CompartmentNode, run};
+#[cfg(not(feature = "controller"))]
+pub use link_only::run;
 
-    use super::EVENT_QUEUE;
+/// The whole node: link layer and controller in `locker_domain::node::Node`.
+#[cfg(feature = "controller")]
+mod full {
+    use embassy_stm32::flash::{Blocking, Flash};
+    use locker_domain::controller::{self, Controller};
+    use locker_domain::node::{Action, Node};
+    use locker_proto::{Channel, FirmwareVersion, Indicator, NodeConfig};
+
+    use super::{ADDRESS, EVENT_QUEUE, MAX_FRAME, RESET_REASON, now};
     use crate::board::CHANNELS;
+    use crate::bus::Rs485;
     use crate::compartment::Compartment;
     use crate::storage;
 
-    pub struct Application {
-        controller: Controller<CHANNELS>,
-        flash: Flash<'static, Blocking>,
+    /// This board's node: four channels, sixteen unacknowledged events.
+    pub type CompartmentNode = Node<CHANNELS, EVENT_QUEUE>;
+
+    /// Runs the node forever.
+    pub fn run(
+        mut bus: Rs485,
+        mut compartments: [Compartment; CHANNELS],
+        mut flash: Flash<'static, Blocking>,
+        #[cfg(feature = "auth")] security: crate::board::SecurityInputs,
+    ) -> ! {
+        let mut node = start();
+        restore(&mut node, &mut flash);
+        let mut tx = [0u8; MAX_FRAME];
+        loop {
+            pass(
+                &mut node,
+                &mut bus,
+                &mut compartments,
+                &mut flash,
+                #[cfg(feature = "auth")]
+                &security,
+                &mut tx,
+            );
+        }
     }
 
-    impl Application {
-        pub fn new(
-            reset_reason: ResetReason,
-            now: Instant,
-            mut flash: Flash<'static, Blocking>,
-        ) -> Self {
-            // IR beams read 0 or 1 beams interrupted: one beam is an item.
-            let config = NodeConfig {
-                presence_threshold: 1,
-                ..NodeConfig::default()
-            };
-            let firmware = FirmwareVersion::new(0, 1, 0);
-            let Ok(mut controller) = Controller::new(config, firmware, reset_reason, now) else {
-                panic!("built-in node configuration");
-            };
-            storage::load(&mut flash, &mut controller);
-            Application { controller, flash }
-        }
-
-        pub fn sample(&mut self, compartments: &mut [Compartment; CHANNELS], now: Instant) {
-            for (index, compartment) in compartments.iter_mut().enumerate() {
-                let channel = Channel(index as u8);
-                // A full event queue refuses the sample; the next pass
-                // offers it again after the queue has drained below.
-                let _ = self
-                    .controller
-                    .handle_door_level(channel, compartment.door_open(), now);
-                let _ =
-                    self.controller
-                        .handle_lock_feedback(channel, compartment.lock_state(), now);
-                let _ =
-                    self.controller
-                        .handle_presence_reading(channel, compartment.presence(), now);
-            }
-            if self.controller.poll_timeout().is_some_and(|due| due <= now) {
-                self.controller.handle_timeout(now);
-            }
-        }
-
-        pub fn events_to(&mut self, link: &mut NodeLink<EVENT_QUEUE>) {
-            while let Some(event) = self.controller.poll_event() {
-                // Overflow is counted by the link and reported to the gateway.
-                let _ = link.push_event(event);
-            }
-        }
-
-        pub fn command(&mut self, command: &Command, now: Instant) -> Report {
-            self.controller.handle_command(command, now)
-        }
-
-        /// Takes back the key and counter reservation, reads the inputs
-        /// inside the cabinet, and stores what the link asks to keep.
+    /// One pass of the main loop: samples, due timers, received bytes, and
+    /// whatever the node asks after each.
+    #[inline(never)]
+    fn pass(
+        node: &mut CompartmentNode,
+        bus: &mut Rs485,
+        compartments: &mut [Compartment; CHANNELS],
+        flash: &mut Flash<'static, Blocking>,
+        #[cfg(feature = "auth")] security: &crate::board::SecurityInputs,
+        tx: &mut [u8; MAX_FRAME],
+    ) {
+        let now = now();
         #[cfg(feature = "auth")]
-        pub fn restore_auth(&mut self, link: &mut NodeLink<EVENT_QUEUE>) {
-            if let Some(record) = storage::load_auth(&mut self.flash) {
-                link.restore_auth(record);
-            }
+        {
+            node.set_provisioning(security.provisioning());
+            node.set_maintenance(security.maintenance());
         }
+        for (index, compartment) in compartments.iter_mut().enumerate() {
+            let channel = Channel(index as u8); // index < CHANNELS = 4
+            // Every channel exists and the node drains its events after
+            // each sample: nothing here is refused.
+            let _ = node.handle_door_level(channel, compartment.door_open(), now);
+            let _ = node.handle_lock_feedback(channel, compartment.lock_state(), now);
+            let _ = node.handle_presence_reading(channel, compartment.presence(), now);
+        }
+        if node.poll_timeout().is_some_and(|due| due <= now) {
+            node.handle_timeout(now);
+        }
+        serve(node, bus, compartments, flash, tx);
+        while let Some(byte) = bus.try_read() {
+            node.handle_bytes(&[byte], now);
+            serve(node, bus, compartments, flash, tx);
+        }
+    }
 
+    /// The node as it starts, before it is given back what the flash holds.
+    /// Apart from `run` (as `pass` and `serve` are, and built straight into
+    /// `run`'s node), so that the stack holds the node once and the
+    /// temporaries of only one of them at a time.
+    #[inline(never)]
+    fn start() -> CompartmentNode {
+        CompartmentNode::new(ADDRESS, controller())
+    }
+
+    /// Gives the node back what the flash holds: configuration and
+    /// calibration, key and counter reservation.
+    #[inline(never)]
+    fn restore(node: &mut CompartmentNode, flash: &mut Flash<'static, Blocking>) {
+        storage::load(flash, node);
         #[cfg(feature = "auth")]
-        pub fn secure(
-            &mut self,
-            link: &mut NodeLink<EVENT_QUEUE>,
-            inputs: &crate::board::SecurityInputs,
-        ) {
-            link.set_provisioning(inputs.provisioning());
-            self.controller.set_maintenance(inputs.maintenance());
-            while let Some(record) = link.poll_persist() {
-                if !storage::save_auth(&mut self.flash, &record) {
-                    // Not confirmed: signed commands beyond the old
-                    // reservation stay refused; the next pass tries again.
-                    break;
-                }
-                link.persisted(&record);
-            }
+        if let Some(record) = storage::load_auth(flash) {
+            node.restore_auth(record);
         }
+    }
 
-        pub fn act(&mut self, compartments: &mut [Compartment; CHANNELS]) {
-            while let Some(action) = self.controller.poll_action() {
+    /// The controller with the built-in configuration.
+    #[inline(never)]
+    fn controller() -> Controller<CHANNELS> {
+        // IR beams read 0 or 1 beams interrupted: one beam is an item.
+        let config = NodeConfig {
+            presence_threshold: 1,
+            ..NodeConfig::default()
+        };
+        let firmware = FirmwareVersion::new(0, 1, 0);
+        let Ok(controller) = Controller::new(config, firmware, RESET_REASON, now()) else {
+            panic!("built-in node configuration");
+        };
+        controller
+    }
+
+    /// Does what the node asks, in its polling order: the counter
+    /// reservation and any changed configuration to flash, the answer on the
+    /// bus at once (the master is waiting with the bus turned around), then
+    /// the lock pulses (which block the loop), indicators and the reboot.
+    #[inline(never)]
+    fn serve(
+        node: &mut CompartmentNode,
+        bus: &mut Rs485,
+        compartments: &mut [Compartment; CHANNELS],
+        flash: &mut Flash<'static, Blocking>,
+        tx: &mut [u8; MAX_FRAME],
+    ) {
+        loop {
+            while let Some(action) = node.poll_action() {
                 match action {
-                    Action::PulseLock { channel, duration } => {
+                    Action::Controller(controller::Action::PulseLock { channel, duration }) => {
                         if let Some(compartment) = compartments.get_mut(channel.index()) {
                             compartment.pulse(duration.as_millis());
                         }
                     }
-                    Action::SetIndicator { channel, indicator } => {
+                    Action::Controller(controller::Action::SetIndicator { channel, indicator }) => {
                         if let Some(compartment) = compartments.get_mut(channel.index()) {
                             compartment.indicate(!matches!(indicator, Indicator::Off));
                         }
                     }
-                    Action::Persist => storage::save(&mut self.flash, &self.controller),
-                    Action::Reboot(_) => cortex_m::peripheral::SCB::sys_reset(),
+                    Action::Controller(controller::Action::Persist) => storage::save(flash, node),
+                    // Unconfirmed, the node stays silent and offers the
+                    // record again after the next frame or timeout.
+                    #[cfg(feature = "auth")]
+                    Action::PersistAuth(record) => {
+                        let stored = storage::save_auth(flash, &record);
+                        if stored {
+                            let _ = node.persisted(&record);
+                        }
+                    }
+                    Action::Controller(controller::Action::Reboot(_)) => {
+                        cortex_m::peripheral::SCB::sys_reset()
+                    }
                     _ => {}
                 }
+            }
+            let Some(answer) = node.poll_transmit() else {
+                return;
+            };
+            if let Ok(wire) = answer.encode(tx) {
+                bus.send(wire);
             }
         }
     }
 }
 
-/// Without the controller: the link alone, answering pings.
+/// Without the controller (the footprint report's `proto` configuration):
+/// the link alone, answering pings. It moves no lock, so there is nothing to
+/// join it to.
 #[cfg(not(feature = "controller"))]
-mod application {
+mod link_only {
+    use locker_proto::frame::{Decoder, Feed};
     use locker_proto::link::NodeLink;
-    use locker_proto::{Command, FirmwareVersion, Instant, NackReason, Report, ResetReason};
+    use locker_proto::{Command, FirmwareVersion, NackReason, Report};
 
-    use super::EVENT_QUEUE;
+    use super::{ADDRESS, EVENT_QUEUE, MAX_FRAME, RESET_REASON, now};
     use crate::board::CHANNELS;
+    use crate::bus::Rs485;
     use crate::compartment::Compartment;
 
-    pub struct Application {
-        started: Instant,
-        reset_reason: ResetReason,
-    }
-
-    impl Application {
-        pub fn new(reset_reason: ResetReason, now: Instant) -> Self {
-            Application {
-                started: now,
-                reset_reason,
-            }
-        }
-
-        pub fn sample(&mut self, compartments: &mut [Compartment; CHANNELS], _now: Instant) {
+    /// Runs the node forever.
+    pub fn run(mut bus: Rs485, mut compartments: [Compartment; CHANNELS]) -> ! {
+        let started = now();
+        let mut link = NodeLink::<EVENT_QUEUE>::new(ADDRESS, RESET_REASON);
+        let mut decoder = Decoder::new();
+        let mut tx = [0u8; MAX_FRAME];
+        loop {
+            let now = now();
             for compartment in compartments.iter_mut() {
                 let open = compartment.door_open();
                 let occupied = compartment.presence() != 0;
                 compartment.indicate(open ^ occupied);
             }
-        }
-
-        pub fn events_to(&mut self, _link: &mut NodeLink<EVENT_QUEUE>) {}
-
-        pub fn command(&mut self, command: &Command, now: Instant) -> Report {
-            match command {
-                Command::Ping => Report::Pong {
-                    firmware: FirmwareVersion::new(0, 1, 0),
-                    uptime_ms: u32::try_from(now.saturating_since(self.started).as_millis())
-                        .unwrap_or(u32::MAX),
-                    reset_reason: self.reset_reason,
-                },
-                _ => Report::Nack(NackReason::Unsupported),
-            }
-        }
-
-        pub fn act(&mut self, _compartments: &mut [Compartment; CHANNELS]) {}
-    }
-}
-
-/// Runs the node forever.
-pub fn run(
-    mut bus: Rs485,
-    mut compartments: [Compartment; CHANNELS],
-    #[cfg(feature = "controller")] flash: embassy_stm32::flash::Flash<
-        'static,
-        embassy_stm32::flash::Blocking,
-    >,
-    #[cfg(feature = "auth")] security: crate::board::SecurityInputs,
-) -> ! {
-    // The STM32G0 records the reset cause in RCC_CSR; reading it needs the
-    // PAC, which embassy keeps unstable. Until then the gateway is told
-    // honestly that the cause is unknown.
-    let reset_reason = ResetReason::Unknown;
-    let mut link = NodeLink::<EVENT_QUEUE>::new(ADDRESS, reset_reason);
-    let mut app = application::Application::new(
-        reset_reason,
-        now(),
-        #[cfg(feature = "controller")]
-        flash,
-    );
-    #[cfg(feature = "auth")]
-    app.restore_auth(&mut link);
-    let mut decoder = Decoder::new();
-    let mut tx = [0u8; MAX_FRAME];
-
-    loop {
-        let now = now();
-        app.sample(&mut compartments, now);
-        app.events_to(&mut link);
-        // The reservation is stored before any answer leaves.
-        #[cfg(feature = "auth")]
-        app.secure(&mut link, &security);
-
-        while let Some(byte) = bus.try_read() {
-            let received = [byte];
-            let mut input = &received[..];
-            while !input.is_empty() {
-                match decoder.feed::<Command>(input) {
-                    Feed::Consumed => break,
-                    Feed::Frame { frame, remaining } => {
-                        let auth = decoder.last_authenticated();
-                        if let Some(command) = link.handle_received(&frame, auth, now) {
-                            let report = app.command(&command, now);
-                            link.respond(report);
+            while let Some(byte) = bus.try_read() {
+                let received = [byte];
+                let mut input = &received[..];
+                while !input.is_empty() {
+                    match decoder.feed::<Command>(input) {
+                        Feed::Consumed => break,
+                        Feed::Frame { frame, remaining } => {
+                            let auth = decoder.last_authenticated();
+                            if let Some(command) = link.handle_received(&frame, auth, now) {
+                                link.respond(match command {
+                                    Command::Ping => Report::Pong {
+                                        firmware: FirmwareVersion::new(0, 1, 0),
+                                        uptime_ms: u32::try_from(
+                                            now.saturating_since(started).as_millis(),
+                                        )
+                                        .unwrap_or(u32::MAX),
+                                        reset_reason: RESET_REASON,
+                                    },
+                                    _ => Report::Nack(NackReason::Unsupported),
+                                });
+                            }
+                            input = remaining;
                         }
-                        input = remaining;
+                        // A corrupt frame is the master's to retransmit.
+                        Feed::Error { remaining, .. } => input = remaining,
                     }
-                    // A corrupt frame is the master's to retransmit.
-                    Feed::Error { remaining, .. } => input = remaining,
                 }
-            }
-            #[cfg(feature = "auth")]
-            app.secure(&mut link, &security);
-            // Answer at once: the master is waiting with the bus turned around.
-            if let Some(answer) = link.poll_outgoing() {
-                app.events_to(&mut link);
-                if let Ok(wire) = answer.encode(&mut tx) {
-                    bus.send(wire);
+                // Answer at once: the master is waiting with the bus turned around.
+                if let Some(answer) = link.poll_outgoing() {
+                    if let Ok(wire) = answer.encode(&mut tx) {
+                        bus.send(wire);
+                    }
                 }
             }
         }
-        app.act(&mut compartments);
     }
 }

@@ -3,25 +3,23 @@
 //!
 //! Layout: one length byte, then [`Controller::save`]'s bytes (which carry
 //! their own magic, format version and CRC), padded to the flash's 8-byte
-//! write unit. A blank page (all `0xFF`) is refused by `restore` as "not a
-//! saved state" and the node runs on defaults.
+//! write unit. A blank page (all `0xFF`) is refused by `restore_controller`
+//! as "not a saved state" and the node runs on defaults.
 
+use crate::node::CompartmentNode;
 use embassy_stm32::flash::Blocking;
 use embassy_stm32::flash::Flash;
-use locker_domain::controller::Controller;
-
-use crate::board::CHANNELS;
 
 /// The last page of the 64 KiB flash, as an offset from the flash base.
 const PAGE: u32 = 62 * 1024;
 const PAGE_SIZE: u32 = 2 * 1024;
 const WRITE_UNIT: usize = 8;
 /// Room for the length byte and the saved state, rounded up to the write unit.
-const SLOT: usize = (1 + Controller::<CHANNELS>::SAVED_LEN_MAX).div_ceil(WRITE_UNIT) * WRITE_UNIT;
+const SLOT: usize = (1 + CompartmentNode::SAVED_LEN_MAX).div_ceil(WRITE_UNIT) * WRITE_UNIT;
 
-/// Loads the saved state into `controller`; leaves it on defaults if the page
-/// is blank or corrupt.
-pub fn load(flash: &mut Flash<'static, Blocking>, controller: &mut Controller<CHANNELS>) {
+/// Loads the saved state into `node`; leaves it on defaults if the page is
+/// blank or corrupt.
+pub fn load(flash: &mut Flash<'static, Blocking>, node: &mut CompartmentNode) {
     let mut slot = [0xFFu8; SLOT];
     if flash.blocking_read(PAGE, &mut slot).is_err() {
         return;
@@ -30,7 +28,7 @@ pub fn load(flash: &mut Flash<'static, Blocking>, controller: &mut Controller<CH
         return;
     };
     if let Some(saved) = rest.get(..usize::from(len)) {
-        let _ = controller.restore(saved);
+        let _ = node.restore_controller(saved);
     }
 }
 
@@ -69,13 +67,13 @@ pub fn save_auth(
         && flash.blocking_write(AUTH_PAGE, &slot).is_ok()
 }
 
-/// Writes `controller`'s state to the page.
-pub fn save(flash: &mut Flash<'static, Blocking>, controller: &Controller<CHANNELS>) {
+/// Writes `node`'s configuration and calibration to the page.
+pub fn save(flash: &mut Flash<'static, Blocking>, node: &CompartmentNode) {
     let mut slot = [0xFFu8; SLOT];
     let Some((len_byte, rest)) = slot.split_first_mut() else {
         return;
     };
-    let Ok(saved) = controller.save(rest) else {
+    let Ok(saved) = node.save_controller(rest) else {
         return;
     };
     let Ok(len) = u8::try_from(saved.len()) else {

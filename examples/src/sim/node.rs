@@ -3,7 +3,7 @@
 //! controller) with its flash, and simulated compartments behind the driver
 //! traits.
 
-use locker_domain::controller::{Controller, ControllerError};
+use locker_domain::controller::{self, Controller, ControllerError};
 use locker_domain::node::{Action, Node};
 use locker_drivers::sim::SimCompartment;
 use locker_drivers::{DoorSensor, Lock, PresenceSensor};
@@ -213,7 +213,7 @@ impl SimNode {
 
     fn carry_out(&mut self, action: Action, now: Instant) {
         match action {
-            Action::PulseLock { channel, .. } => {
+            Action::Controller(controller::Action::PulseLock { channel, .. }) => {
                 if let Some(c) = self.compartments.get_mut(channel.index()) {
                     c.advance_to(now);
                     let _ = c.unlock();
@@ -222,7 +222,7 @@ impl SimNode {
                     }
                 }
             }
-            Action::PersistController => {
+            Action::Controller(controller::Action::Persist) => {
                 let mut buf = [0u8; Node::<CHANNELS, NODE_QUEUE>::SAVED_LEN_MAX];
                 if let Ok(saved) = self.node.save_controller(&mut buf) {
                     self.flash = saved.to_vec();
@@ -232,7 +232,7 @@ impl SimNode {
                 self.auth_flash = record;
                 let _ = self.node.persisted(&record);
             }
-            Action::Reboot(kind) => self.restart(
+            Action::Controller(controller::Action::Reboot(kind)) => self.restart(
                 match kind {
                     RebootKind::Soft => ResetReason::SoftReboot,
                     RebootKind::Hard => ResetReason::HardReboot,

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use locker_domain::controller::Controller;
+use locker_domain::controller::{self, Controller};
 use locker_domain::node::{Action, Node};
 use locker_drivers::sim::SimCompartment;
 use locker_drivers::{DoorSensor, Lock, PresenceSensor};
@@ -190,18 +190,18 @@ fn serve(
     loop {
         while let Some(action) = node.poll_action() {
             match action {
-                Action::PulseLock { channel, .. } => {
+                Action::Controller(controller::Action::PulseLock { channel, .. }) => {
                     cabinet.lock().unwrap()[channel.index()].unlock().unwrap();
                 }
                 Action::PersistAuth(record) => {
                     flash.auth = record;
                     node.persisted(&record).unwrap();
                 }
-                Action::PersistController => {
+                Action::Controller(controller::Action::Persist) => {
                     let mut buf = [0u8; Node::<CHANNELS, 16>::SAVED_LEN_MAX];
                     flash.controller = node.save_controller(&mut buf).unwrap().to_vec();
                 }
-                Action::Reboot(kind) => reboot = Some(kind),
+                Action::Controller(controller::Action::Reboot(kind)) => reboot = Some(kind),
                 _ => {}
             }
         }

@@ -1,7 +1,9 @@
 //! The compartment node controller: one sans-IO state machine for every
 //! channel (lock, door switch, presence sensor) of a node.
 //!
-//! The firmware's main loop is the only caller. It feeds the controller:
+//! Its caller is [`Node`](crate::node::Node), which joins it to the link
+//! layer; firmware talks to the node, not to the controller. The node feeds
+//! the controller:
 //!
 //! - commands that the link layer ([`locker_proto::link::NodeLink`]) handed
 //!   out, through [`Controller::handle_command`], and gives the returned
@@ -492,6 +494,13 @@ impl<const CHANNELS: usize> Controller<CHANNELS> {
             .iter()
             .filter_map(|state| state.deadline(&self.timing))
             .min()
+    }
+
+    /// Whether the next [`poll_action`](Self::poll_action) is
+    /// [`Action::Persist`]: configuration or calibration changed and is not
+    /// yet handed out to be stored.
+    pub const fn has_unsaved_changes(&self) -> bool {
+        self.persist
     }
 
     /// The next thing to do with the hardware. Call until `None` after every input.

@@ -10,15 +10,18 @@
 //! answer to put on the bus, a reboot. Two ordering rules live inside the
 //! node so that no shell can get them wrong:
 //!
-//! - **No answer overtakes its counter reservation.** While an
-//!   authentication record ([`Action::PersistAuth`]) waits for
-//!   [`Node::persisted`], [`Node::poll_transmit`] yields nothing and
+//! - **No answer overtakes its counter reservation** (feature `auth`). While
+//!   an authentication record (`Action::PersistAuth`) waits for
+//!   `Node::persisted`, [`Node::poll_transmit`] yields nothing and
 //!   [`Node::poll_action`] nothing else: a power cut can never make the node
 //!   accept a signed command again that it already answered.
 //! - **The answer leaves before the hardware moves.** While an answer waits
 //!   for [`Node::poll_transmit`], `poll_action` yields no lock pulse,
-//!   indicator, controller write or reboot: the master never times out on a
-//!   blocking pulse, and a reboot never swallows its own acknowledgement.
+//!   indicator or reboot: the master never times out on a blocking pulse,
+//!   and a reboot never swallows its own acknowledgement. A changed
+//!   configuration or calibration
+//!   ([`controller::Action::Persist`](crate::controller::Action::Persist))
+//!   is the exception: it is stored before the gateway is told it is done.
 //!
 //! Events the controller raises move into the link's acknowledged queue at
 //! once, inside the node; a full link queue drops the newest event and
@@ -36,7 +39,7 @@ use locker_proto::{Channel, Command, Instant, LockState, NodeAddr, Report, Tempe
 #[cfg(feature = "auth")]
 use locker_proto::auth::NodeAuthRecord;
 
-use crate::controller::Controller;
+use crate::controller::{Controller, ControllerError};
 
 pub use action::Action;
 pub use error::NodeError;
@@ -54,7 +57,9 @@ use safekeeping::Safekeeping;
 /// - **Getters** ([`addr`](Self::addr), [`controller`](Self::controller),
 ///   [`link`](Self::link), [`bad_frames`](Self::bad_frames),
 ///   [`queued_events`](Self::queued_events),
-///   [`refused_commands`](Self::refused_commands), …) read state and change
+///   [`refused_commands`](Self::refused_commands), …, and
+///   [`save_controller`](Self::save_controller), which writes the
+///   configuration and calibration into a buffer) read state and change
 ///   nothing.
 /// - **`handle_*`** feed an input with the time it happened:
 ///   [`handle_bytes`](Self::handle_bytes) for raw UART bytes in any chunking
@@ -78,13 +83,14 @@ use safekeeping::Safekeeping;
 /// After every `handle_*` call (and once at start, after restoring), poll
 /// until nothing is left, in this order:
 ///
-/// 1. [`poll_action`](Self::poll_action) until `None`: at first only a flash
-///    write of the authentication record the answer depends on;
+/// 1. [`poll_action`](Self::poll_action) until `None`: while an answer
+///    waits, only the flash writes it depends on (the authentication record,
+///    a changed configuration or calibration);
 /// 2. [`poll_transmit`](Self::poll_transmit): the answer for the master, to
 ///    send at once;
 /// 3. if it gave one, [`poll_action`](Self::poll_action) again until `None`:
-///    lock pulses, indicators, the controller's flash write and the reboot,
-///    which were held back until the answer had left;
+///    lock pulses, indicators and the reboot, which were held back until the
+///    answer had left;
 /// 4. [`poll_timeout`](Self::poll_timeout) for when to call
 ///    [`handle_timeout`](Self::handle_timeout) next.
 ///
@@ -97,7 +103,7 @@ use safekeeping::Safekeeping;
 /// # Example
 ///
 /// ```
-/// use locker_domain::controller::Controller;
+/// use locker_domain::controller::{self, Controller};
 /// use locker_domain::node::{Action, Node};
 /// use locker_proto::frame::{Flags, Frame, Header, MAX_FRAME, Seq, encode};
 /// use locker_proto::{Command, FirmwareVersion, Instant, NodeAddr, NodeConfig, Report, ResetReason};
@@ -130,8 +136,8 @@ use safekeeping::Safekeeping;
 ///                 flash = Some(record.to_bytes());
 ///                 node.persisted(&record)?;
 ///             }
-///             Action::PulseLock { .. } | Action::SetIndicator { .. } => { /* drive the pins */ }
-///             Action::PersistController | Action::Reboot(_) => { /* write flash, reset */ }
+///             Action::Controller(controller::Action::PulseLock { .. }) => { /* drive the coil */ }
+///             Action::Controller(_) => { /* indicators, configuration page, reset */ }
 ///             _ => {}
 ///         }
 ///     }
@@ -161,23 +167,27 @@ impl<const CHANNELS: usize, const QUEUE: usize> Node<CHANNELS, QUEUE> {
 
     /// A node at bus address `addr` around a `controller` that has just
     /// started: the link starts with the same reset reason, so the gateway
-    /// learns of the restart from its first event poll.
+    /// learns of the restart from its first event poll. Events the
+    /// controller already holds follow it into the link's queue with the
+    /// first input.
+    ///
+    /// Built by value: on a small MCU, build it straight into its final
+    /// place (a `static`, or the main loop's frame through a function that
+    /// returns it) rather than moving it around.
     ///
     /// With feature `auth` the node holds no key until
-    /// [`restore_auth`](Self::restore_auth); call it, and
+    /// `restore_auth`; call it, and
     /// [`restore_controller`](Self::restore_controller), before the first
     /// frame.
     pub fn new(addr: NodeAddr, controller: Controller<CHANNELS>) -> Self {
-        let mut node = Node {
+        Node {
             decoder: Decoder::new(),
             link: NodeLink::new(addr, controller.reset_reason()),
             controller,
             bad_frames: 0,
             #[cfg(feature = "auth")]
             safekeeping: Safekeeping::default(),
-        };
-        node.queue_events();
-        node
+        }
     }
 
     /// This node's bus address.
@@ -226,8 +236,6 @@ impl<const CHANNELS: usize, const QUEUE: usize> Node<CHANNELS, QUEUE> {
     ///
     /// Then poll as the [type docs](Self#polling-order) say.
     pub fn handle_bytes(&mut self, mut bytes: &[u8], now: Instant) {
-        #[cfg(feature = "auth")]
-        self.safekeeping.retry();
         while !bytes.is_empty() {
             match self.decoder.feed::<Command>(bytes) {
                 Feed::Consumed => break,
@@ -237,6 +245,8 @@ impl<const CHANNELS: usize, const QUEUE: usize> Node<CHANNELS, QUEUE> {
                 }
                 Feed::Frame { frame, remaining } => {
                     bytes = remaining;
+                    #[cfg(feature = "auth")]
+                    self.safekeeping.retry();
                     let auth = self.decoder.last_authenticated();
                     deliver(&mut self.link, &mut self.controller, &frame, auth, now);
                 }
@@ -278,9 +288,7 @@ impl<const CHANNELS: usize, const QUEUE: usize> Node<CHANNELS, QUEUE> {
         open: bool,
         now: Instant,
     ) -> Result<(), NodeError> {
-        let result = self.controller.handle_door_level(channel, open, now);
-        self.queue_events();
-        Ok(result?)
+        self.sample(|controller| controller.handle_door_level(channel, open, now))
     }
 
     /// A lock feedback reading (`LockState::Unknown` for a lock without a
@@ -295,9 +303,7 @@ impl<const CHANNELS: usize, const QUEUE: usize> Node<CHANNELS, QUEUE> {
         state: LockState,
         now: Instant,
     ) -> Result<(), NodeError> {
-        let result = self.controller.handle_lock_feedback(channel, state, now);
-        self.queue_events();
-        Ok(result?)
+        self.sample(|controller| controller.handle_lock_feedback(channel, state, now))
     }
 
     /// A raw presence reading (load cell counts, IR reflectance, beams
@@ -312,11 +318,7 @@ impl<const CHANNELS: usize, const QUEUE: usize> Node<CHANNELS, QUEUE> {
         reading: i32,
         now: Instant,
     ) -> Result<(), NodeError> {
-        let result = self
-            .controller
-            .handle_presence_reading(channel, reading, now);
-        self.queue_events();
-        Ok(result?)
+        self.sample(|controller| controller.handle_presence_reading(channel, reading, now))
     }
 
     /// A temperature reading, reported in the channel's status.
@@ -330,9 +332,7 @@ impl<const CHANNELS: usize, const QUEUE: usize> Node<CHANNELS, QUEUE> {
         temperature: Temperature,
         now: Instant,
     ) -> Result<(), NodeError> {
-        Ok(self
-            .controller
-            .handle_temperature(channel, temperature, now)?)
+        self.sample(|controller| controller.handle_temperature(channel, temperature, now))
     }
 
     /// Runs every timer due at `now` (debounce, door ajar, jam verdicts),
@@ -364,8 +364,8 @@ impl<const CHANNELS: usize, const QUEUE: usize> Node<CHANNELS, QUEUE> {
     /// bus turned around. Encode it with [`Outgoing::encode`], which signs
     /// it when it answers a signed command.
     ///
-    /// `None` while an [`Action::PersistAuth`] waits for
-    /// [`persisted`](Self::persisted): poll actions first. May change after
+    /// `None` while an `Action::PersistAuth` waits for `persisted`
+    /// (feature `auth`): poll actions first. May change after
     /// [`handle_bytes`](Self::handle_bytes), [`handle_frame`](Self::handle_frame)
     /// and `persisted`.
     #[must_use]
@@ -385,8 +385,8 @@ impl<const CHANNELS: usize, const QUEUE: usize> Node<CHANNELS, QUEUE> {
     /// [`poll_transmit`](Self::poll_transmit) gave an answer (see the
     /// [polling order](Self#polling-order)).
     ///
-    /// An authentication record to store comes first and alone; lock
-    /// pulses, indicators, the controller's flash write and the reboot wait
+    /// An authentication record to store comes first and alone; then the
+    /// controller's flash write; lock pulses, indicators and the reboot wait
     /// until no answer waits.
     #[must_use]
     pub fn poll_action(&mut self) -> Option<Action> {
@@ -397,10 +397,10 @@ impl<const CHANNELS: usize, const QUEUE: usize> Node<CHANNELS, QUEUE> {
                 return self.safekeeping.offer().map(Action::PersistAuth);
             }
         }
-        if self.link.has_outgoing() {
+        if self.link.has_outgoing() && !self.controller.has_unsaved_changes() {
             return None;
         }
-        self.controller.poll_action().map(Action::from)
+        self.controller.poll_action().map(Action::Controller)
     }
 
     /// Enters or leaves maintenance mode, from the key switch inside the
@@ -423,13 +423,23 @@ impl<const CHANNELS: usize, const QUEUE: usize> Node<CHANNELS, QUEUE> {
 
     /// Writes configuration and calibration into `buf` (at least
     /// [`SAVED_LEN_MAX`](Self::SAVED_LEN_MAX) bytes) and returns the bytes to
-    /// store, on [`Action::PersistController`].
+    /// store, on [`controller::Action::Persist`](crate::controller::Action::Persist).
     ///
     /// # Errors
     ///
     /// [`NodeError::Controller`] if `buf` is too small.
     pub fn save_controller<'b>(&self, buf: &'b mut [u8]) -> Result<&'b [u8], NodeError> {
         Ok(self.controller.save(buf)?)
+    }
+
+    /// Gives a sample to the controller and queues what it raised.
+    fn sample(
+        &mut self,
+        input: impl FnOnce(&mut Controller<CHANNELS>) -> Result<(), ControllerError>,
+    ) -> Result<(), NodeError> {
+        let result = input(&mut self.controller);
+        self.queue_events();
+        Ok(result?)
     }
 
     /// Moves the controller's events into the link's acknowledged queue. A
@@ -481,6 +491,9 @@ fn deliver<const CHANNELS: usize, const QUEUE: usize>(
     auth: Option<Authenticated<'_>>,
     now: Instant,
 ) {
+    // Events the controller held when it was handed over go first, so an
+    // event poll sees them.
+    queue_events(controller, link);
     if let Some(command) = link.handle_received(frame, auth, now) {
         let report = controller.handle_command(&command, now);
         link.respond(report);

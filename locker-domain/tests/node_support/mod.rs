@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 
-use locker_domain::controller::Controller;
+use locker_domain::controller::{self, Controller};
 use locker_domain::node::{Action, Node};
 use locker_proto::auth::{BankKey, Direction, NodeAuthRecord, NodeIdentity, trailer};
 use locker_proto::frame::{
@@ -63,20 +63,16 @@ pub struct Firmware {
 }
 
 impl Firmware {
-    /// A node whose flash holds `auth_flash`, started at `now` for `reason`.
+    /// A node whose flash holds `auth_flash`, started at `now` for
+    /// `reason`, that has done what it asked at start.
     pub fn boot(
         auth_flash: NodeAuthRecord,
         controller_flash: Vec<u8>,
         reason: ResetReason,
         now: Instant,
     ) -> Self {
-        let controller =
-            Controller::new(NodeConfig::default(), FIRMWARE, reason, now).expect("default config");
-        let mut node = Node::new(NODE, controller);
-        let _ = node.restore_controller(&controller_flash);
-        node.restore_auth(auth_flash);
         let mut firmware = Firmware {
-            node,
+            node: start(&auth_flash, &controller_flash, reason, now),
             auth_flash,
             controller_flash,
             auth_flash_broken: false,
@@ -130,15 +126,15 @@ impl Firmware {
                 self.log.push(Step::StoredAuth(record));
                 self.node.persisted(&record).unwrap();
             }
-            Action::PersistController => {
+            Action::Controller(controller::Action::Persist) => {
                 let mut buf = [0u8; Node::<CHANNELS, QUEUE>::SAVED_LEN_MAX];
                 self.controller_flash = self.node.save_controller(&mut buf).unwrap().to_vec();
                 self.log.push(Step::StoredController);
             }
-            Action::PulseLock { channel, duration } => {
+            Action::Controller(controller::Action::PulseLock { channel, duration }) => {
                 self.log.push(Step::Pulsed(channel, duration.as_millis()));
             }
-            Action::Reboot(kind) => {
+            Action::Controller(controller::Action::Reboot(kind)) => {
                 self.log.push(Step::Rebooted(kind));
                 self.restart(
                     match kind {
@@ -154,16 +150,8 @@ impl Firmware {
 
     /// RAM is lost; the flash is read back.
     pub fn restart(&mut self, reason: ResetReason, now: Instant) {
-        let log = std::mem::take(&mut self.log);
-        let broken = self.auth_flash_broken;
-        *self = Firmware::boot(
-            self.auth_flash,
-            std::mem::take(&mut self.controller_flash),
-            reason,
-            now,
-        );
-        self.auth_flash_broken = broken;
-        self.log.splice(0..0, log);
+        self.node = start(&self.auth_flash, &self.controller_flash, reason, now);
+        self.service(now);
     }
 
     /// Lock pulses driven so far: (channel, milliseconds).
@@ -185,6 +173,22 @@ impl Firmware {
     }
 }
 
+/// The firmware's start: a fresh node, given back what its flash holds.
+fn start(
+    auth_flash: &NodeAuthRecord,
+    controller_flash: &[u8],
+    reason: ResetReason,
+    now: Instant,
+) -> Node<CHANNELS, QUEUE> {
+    let controller =
+        Controller::new(NodeConfig::default(), FIRMWARE, reason, now).expect("default config");
+    let mut node = Node::new(NODE, controller);
+    // A blank page is no saved state: the node runs on defaults.
+    let _ = node.restore_controller(controller_flash);
+    node.restore_auth(*auth_flash);
+    node
+}
+
 /// The gateway's master, the node, and what an attacker's tap recorded.
 pub struct Cabinet {
     pub master: Master<2>,
@@ -197,6 +201,8 @@ pub struct Cabinet {
     pub events: Vec<Event>,
     /// Security events the gateway received: refusals by reason.
     pub refusals: BTreeMap<String, u32>,
+    /// Events the node said it dropped, as the master reported them.
+    pub dropped_told: u16,
 }
 
 impl Cabinet {
@@ -212,6 +218,7 @@ impl Cabinet {
             responses: Vec::new(),
             events: Vec::new(),
             refusals: BTreeMap::new(),
+            dropped_told: 0,
         };
         cabinet.persist_gateway();
         cabinet
@@ -258,6 +265,7 @@ impl Cabinet {
                     }
                     self.events.push(record.event);
                 }
+                MasterEvent::EventsDropped { count, .. } => self.dropped_told += count,
                 _ => {}
             }
         }
