@@ -1377,10 +1377,6 @@ mod interleavings {
 }
 
 #[test]
-#[ignore = "gateway bug: a full status request that fails while the node is not lost marks the \
-            node unreachable in the bank (NodeUnreachable alert) and is never asked again; no \
-            NodeBack follows because the bus master never declared the node lost \
-            (gateway/mod.rs:787, apply: the MasterEvent::RequestFailed arm)"]
 fn a_status_scan_lost_on_the_line_is_asked_again_while_the_node_answers() {
     let mut bench = Bench::new();
     bench.settle();

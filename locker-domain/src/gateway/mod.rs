@@ -90,6 +90,10 @@ pub use sessions::COMMAND_QUEUE;
 
 use sessions::Sessions;
 
+/// Times a lost status scan of a node that still answers is asked again
+/// before the bank hears that it failed.
+const SCAN_RETRIES: u8 = 3;
+
 /// The gateway of a bank of up to `N` compartments on a bus of up to
 /// `NODES` nodes. See the [module documentation](self) for what it owns.
 ///
@@ -138,6 +142,8 @@ pub struct Gateway<const N: usize, const NODES: usize> {
     failed: heapless::Deque<(NodeAddr, Command), COMMAND_QUEUE>,
     /// A node command from the uplink waiting for room in the queue.
     held_action: Option<(NodeAddr, Command)>,
+    /// Status scans asked again per node since its last full status.
+    scan_retries: sessions::Retries<NODES>,
     stats: GatewayStats,
 }
 
@@ -167,6 +173,7 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
             held: None,
             failed: heapless::Deque::new(),
             held_action: None,
+            scan_retries: sessions::Retries::new(),
             stats: GatewayStats::default(),
         })
     }
@@ -789,6 +796,7 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
                 ..
             } => {
                 bank.handle_bulk_status(*node, status, now)?;
+                self.scan_retries.clear(*node);
                 self.stats.status_reports = self.stats.status_reports.saturating_add(1);
                 Ok(None)
             }
@@ -827,6 +835,20 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
                 }
                 Ok(None)
             }
+            MasterEvent::RequestFailed {
+                node,
+                command: Command::GetAllStatus,
+            } if !self.master.is_lost(*node)
+                && self.sessions.has_room()
+                && self.scan_retries.get(*node) < SCAN_RETRIES =>
+            {
+                // The node answers, only its scan was lost on the line: ask
+                // again rather than have the bank call it unreachable. Once
+                // the master gives up on the node, its loss is reported.
+                self.scan_retries.count(*node);
+                let _ = self.sessions.queue(*node, Command::GetAllStatus);
+                Ok(None)
+            }
             MasterEvent::RequestFailed { node, command } => bank
                 .handle_command_result(*node, command, CommandOutcome::Failed, now)
                 .map(|()| None),
@@ -841,6 +863,7 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
             }
             MasterEvent::NodeBack { node } => {
                 bank.handle_node_back(*node, now)?;
+                self.scan_retries.clear(*node);
                 self.sessions.greet(*node);
                 Ok(Some(GatewayOutput::NodeBack(*node)))
             }

@@ -136,6 +136,41 @@ impl<const NODES: usize> Sessions<NODES> {
     }
 }
 
+/// A small count per node (retries of something), saturating.
+#[derive(Clone, Debug)]
+pub(crate) struct Retries<const NODES: usize>(Vec<(NodeAddr, u8), NODES>);
+
+impl<const NODES: usize> Retries<NODES> {
+    pub(crate) const fn new() -> Self {
+        Retries(Vec::new())
+    }
+
+    /// The count for `node` (0 if never counted).
+    pub(crate) fn get(&self, node: NodeAddr) -> u8 {
+        self.0
+            .iter()
+            .find(|(n, _)| *n == node)
+            .map_or(0, |(_, c)| *c)
+    }
+
+    /// One more for `node`.
+    pub(crate) fn count(&mut self, node: NodeAddr) {
+        match self.0.iter_mut().find(|(n, _)| *n == node) {
+            Some((_, c)) => *c = c.saturating_add(1),
+            // At most one entry per node of the bus; a full table counts
+            // nothing, so the caller falls back to reporting the failure.
+            None => {
+                let _ = self.0.push((node, 1));
+            }
+        }
+    }
+
+    /// Back to 0 for `node`.
+    pub(crate) fn clear(&mut self, node: NodeAddr) {
+        self.0.retain(|(n, _)| *n != node);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
