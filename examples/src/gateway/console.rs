@@ -15,8 +15,12 @@
 //! | `status` | every compartment's books |
 //! | `quit` | persist and stop |
 
-use locker_domain::bank::ParcelKind;
+use locker_domain::bank::codes::KeypadId;
+use locker_domain::bank::{Actor, BankError, CodeOutcome, ParcelKind, ParcelNeeds};
+use locker_proto::time::Instant;
 use locker_proto::{CompartmentId, SizeClass};
+
+use super::{GatewayError, Reply};
 
 /// One line command.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -118,5 +122,70 @@ impl ConsoleCommand {
             other => return Err(ConsoleError::Unknown(other.to_string())),
         };
         Ok(Some(command))
+    }
+}
+
+impl super::Gateway {
+    /// Carries out an operator command.
+    ///
+    /// # Errors
+    ///
+    /// File errors while persisting the change. The bank's refusals are
+    /// [`Reply::Refused`], not errors.
+    pub fn execute(&mut self, command: &ConsoleCommand) -> Result<Reply, GatewayError> {
+        let now = self.clock.now();
+        let reply = match self.bank_call(command, now) {
+            Ok(reply) => reply,
+            Err(BankError::OutputFull(_)) => {
+                // Drain and try once more; the bank changed nothing.
+                self.carry_out(now)?;
+                self.bank_call(command, now)
+                    .unwrap_or_else(|e| Reply::Refused(e.to_string()))
+            }
+            Err(e) => Reply::Refused(e.to_string()),
+        };
+        self.carry_out(now)?;
+        Ok(reply)
+    }
+
+    fn bank_call(&mut self, command: &ConsoleCommand, now: Instant) -> Result<Reply, BankError> {
+        let core = &mut self.core;
+        Ok(match command {
+            ConsoleCommand::Courier(compartment) => {
+                core.start_deposit(*compartment, now)?;
+                match core.bank().view(*compartment).and_then(|v| v.parcel) {
+                    // The code went to the backend with the reservation.
+                    Some(parcel) => Reply::Depositing(locker_domain::bank::Reservation {
+                        compartment: *compartment,
+                        parcel,
+                        code: None,
+                    }),
+                    None => Reply::Refused("no parcel is reserved there".into()),
+                }
+            }
+            ConsoleCommand::Deposit { size, kind } => {
+                let needs = ParcelNeeds::size(*size);
+                let reservation = core.reserve(needs, *kind, &mut self.rng, now)?;
+                if let Err(e) = core.start_deposit(reservation.compartment, now) {
+                    // Do not leave a compartment held for a courier who was sent away.
+                    let _ = core.cancel_reservation(reservation.compartment, Actor::System, now);
+                    return Err(e);
+                }
+                Reply::Depositing(reservation)
+            }
+            ConsoleCommand::Pickup { code } => match core.enter_code(KeypadId(0), code, now)? {
+                CodeOutcome::Opening(c) => Reply::Opening(c),
+                rejected => Reply::CodeRejected(rejected),
+            },
+            ConsoleCommand::StaffOpen(c) => {
+                core.staff_open(*c, now)?;
+                Reply::StaffOpening(*c)
+            }
+            ConsoleCommand::Status => Reply::Books(core.bank().views().collect()),
+            ConsoleCommand::Quit => {
+                self.stopping = true;
+                Reply::Stopping
+            }
+        })
     }
 }

@@ -67,6 +67,9 @@ pub enum GatewayError {
     /// The uplink refused its configuration or an input.
     #[error("uplink: {0}")]
     Uplink(#[from] locker_domain::uplink::UplinkError),
+    /// The gateway machine refused a call for another reason.
+    #[error("gateway: {0}")]
+    Machine(locker_domain::gateway::GatewayError),
     /// The file of authentication counters is corrupt: starting them at 0
     /// could reuse counter values, so the gateway stops.
     #[error("counter file {0} is corrupt: restore it from backup")]
@@ -80,9 +83,7 @@ impl From<locker_domain::gateway::GatewayError> for GatewayError {
             Core::Bank(e) => GatewayError::Bank(e),
             Core::Uplink(e) => GatewayError::Uplink(e),
             Core::Link(e) => GatewayError::Nodes(e.to_string()),
-            // Not reachable from this program (it gives the backend's
-            // messages only to a gateway with an uplink); named, not hidden.
-            other => GatewayError::Nodes(other.to_string()),
+            other => GatewayError::Machine(other),
         }
     }
 }

@@ -59,34 +59,31 @@
 
 mod audit_log;
 mod clock;
+mod config;
 mod console;
 mod counters;
 mod error;
+mod inspect;
 mod layout;
 mod notice;
 mod serial;
+mod start;
 mod state_file;
 mod uplink;
 
 use std::collections::VecDeque;
-use std::io::Read;
-use std::path::PathBuf;
 
-use locker_domain::bank::codes::KeypadId;
-use locker_domain::bank::{
-    Actor, Bank, BankError, BankId, BankKeys, CodeOutcome, ParcelNeeds, Policy,
-};
+use locker_domain::bank::Bank;
 use locker_domain::gateway::{self as core, GatewayOutput, Persist};
-use locker_domain::uplink::{Handled, UplinkStats};
-use locker_proto::auth::{BankKey, NodeIdentity};
-use locker_proto::link::{LinkStats, MasterConfig};
+use locker_domain::uplink::Handled;
+use locker_proto::RebootKind;
 use locker_proto::time::Instant;
-use locker_proto::{NodeAddr, RebootKind};
 use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
 
 pub use audit_log::{Appended, AuditLine, AuditLog};
 pub use clock::MonotonicClock;
+use clock::unix_ms;
+pub use config::GatewayConfig;
 pub use console::{ConsoleCommand, ConsoleError};
 pub use counters::CounterFile;
 pub use error::GatewayError;
@@ -106,57 +103,6 @@ const WALL_CLOCK_ANCHOR_EVERY: locker_proto::Duration = locker_proto::Duration::
 pub type GatewayBank = Bank<MAX_COMPARTMENTS>;
 /// The gateway machine this program is the shell of.
 pub type GatewayCore = core::Gateway<MAX_COMPARTMENTS, MAX_NODES>;
-
-/// How to run a gateway.
-#[derive(Clone, Debug)]
-pub struct GatewayConfig {
-    /// The nodes on the bus.
-    pub nodes: Vec<NodeAddr>,
-    /// Compartments (channels) per node.
-    pub channels: u8,
-    /// The bank's state file.
-    pub state_path: PathBuf,
-    /// The audit log (JSON lines).
-    pub audit_path: PathBuf,
-    /// The bank's rules.
-    pub policy: Policy,
-    /// Bus timing and retries.
-    pub link: MasterConfig,
-    /// Seed for pickup codes; `None` draws one from `/dev/urandom` (do that
-    /// in production: codes must not be guessable).
-    pub code_seed: Option<[u8; 32]>,
-    /// The bank's keys, from the secret it shares with the backend (code
-    /// hashes, remote opens, offline tokens). [`GatewayConfig::new`] uses a
-    /// fixed example secret: in production, derive them from the secret in
-    /// the gateway's secure storage.
-    pub bank_keys: BankKeys,
-    /// The bus key: the bank key of [`locker_proto::auth`] every node's key
-    /// is derived from (by bus address). Without it commands go out
-    /// unsigned, and nodes with authentication refuse every unlock.
-    pub bus_key: Option<BankKey>,
-}
-
-impl GatewayConfig {
-    /// A configuration with the default policy and bus timing.
-    pub fn new(
-        nodes: Vec<NodeAddr>,
-        channels: u8,
-        state_path: impl Into<PathBuf>,
-        audit_path: impl Into<PathBuf>,
-    ) -> Self {
-        GatewayConfig {
-            nodes,
-            channels,
-            state_path: state_path.into(),
-            audit_path: audit_path.into(),
-            policy: Policy::default(),
-            link: MasterConfig::default(),
-            code_seed: None,
-            bank_keys: BankKeys::derive(BankId(1), &[0x5a; 32]),
-            bus_key: None,
-        }
-    }
-}
 
 /// The gateway: the library's gateway machine, the serial line and the files.
 ///
@@ -188,104 +134,6 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Restores the bank from the state file (or starts an empty bank if
-    /// there is none), opens the audit log, then calls `connect` for the
-    /// serial line: the port is opened only once the books are known good.
-    ///
-    /// # Errors
-    ///
-    /// [`GatewayError::CorruptState`] (the file is left untouched),
-    /// [`GatewayError::CorruptAudit`], [`GatewayError::Nodes`] and
-    /// [`GatewayError::Layout`] for a bad node list, file errors, and
-    /// whatever `connect` returns.
-    pub fn start(
-        config: GatewayConfig,
-        connect: impl FnOnce() -> Result<SerialLine, GatewayError>,
-    ) -> Result<Self, GatewayError> {
-        Self::start_with_uplink(config, connect, None)
-    }
-
-    /// [`Gateway::start`] with an uplink to a backend through `transport`:
-    /// the bank's notifications, alerts and audit records go up as well,
-    /// the backend's requests come down (see [`crate::uplink`]). A policy
-    /// the backend set with `change_configuration` replaces
-    /// `config.policy`; the boot notification goes up first.
-    ///
-    /// # Errors
-    ///
-    /// As [`Gateway::start`], and file errors of the uplink's directory.
-    pub fn start_with_uplink(
-        mut config: GatewayConfig,
-        connect: impl FnOnce() -> Result<SerialLine, GatewayError>,
-        uplink: Option<(UplinkSettings, Box<dyn crate::uplink::Transport>)>,
-    ) -> Result<Self, GatewayError> {
-        if let Some((settings, _)) = &uplink {
-            config.policy = settings.stored_policy(&config.policy)?;
-        }
-        let clock = MonotonicClock::start();
-        let now = clock.now();
-        let layout = bank_layout(&config.nodes, config.channels)?;
-        let state = StateFile::new(&config.state_path);
-        let keys = config.bank_keys.clone();
-        let (bank, restored) = match state.load()? {
-            Some(bytes) => {
-                let bank =
-                    Bank::restore(layout, config.policy, keys, &bytes, now).map_err(|source| {
-                        GatewayError::CorruptState {
-                            path: config.state_path.clone(),
-                            source,
-                        }
-                    })?;
-                (bank, true)
-            }
-            None => (Bank::new(layout, config.policy, keys)?, false),
-        };
-        let audit = AuditLog::open(&config.audit_path, restored)?;
-        let mut core = Box::new(GatewayCore::new(bank, config.link, now)?);
-        let counters = CounterFile::open(&config.state_path)?;
-        if let Some(bus_key) = &config.bus_key {
-            for &node in &config.nodes {
-                let key = bus_key.node_key(NodeIdentity::at(node));
-                core.set_node_key(node, key, counters.stored(node))?;
-            }
-        }
-        let seed = match config.code_seed {
-            Some(seed) => seed,
-            None => os_seed()?,
-        };
-        let mut line = connect()?;
-        line.discard_pending_input()?;
-        let mut gateway = Gateway {
-            core,
-            line,
-            state,
-            audit,
-            counters,
-            clock,
-            rng: ChaCha20Rng::from_seed(seed),
-            notices: VecDeque::new(),
-            snapshot_buf: vec![0; MAX_COMPARTMENTS * 96 + 32 * 1024],
-            persisted: 0,
-            wall_anchored: None,
-            restored,
-            stopping: false,
-            uplink: None,
-            reboot: None,
-        };
-        gateway.anchor_wall_clock(now)?;
-        if let Some((settings, transport)) = uplink {
-            let (glue, bridge, reason) =
-                uplink::UplinkGlue::open(&settings, transport, now, &mut gateway.notices)?;
-            gateway.uplink = Some(glue);
-            gateway.core.start_uplink(bridge, reason, now)?;
-        }
-        // Persist at once: a first start creates the state file, a restore
-        // writes down the `Restored` record before anything else happens.
-        gateway.persist()?;
-        gateway.carry_out(now)?;
-        Ok(gateway)
-    }
-
     /// One pass of the main loop: timers, one read of the serial port
     /// (waiting at most its read timeout), the backend's messages, and
     /// everything the gateway asks for after each.
@@ -399,147 +247,6 @@ impl Gateway {
         Ok(())
     }
 
-    /// Carries out an operator command.
-    ///
-    /// # Errors
-    ///
-    /// File errors while persisting the change. The bank's refusals are
-    /// [`Reply::Refused`], not errors.
-    pub fn execute(&mut self, command: &ConsoleCommand) -> Result<Reply, GatewayError> {
-        let now = self.clock.now();
-        let reply = match self.bank_call(command, now) {
-            Ok(reply) => reply,
-            Err(BankError::OutputFull(_)) => {
-                // Drain and try once more; the bank changed nothing.
-                self.carry_out(now)?;
-                self.bank_call(command, now)
-                    .unwrap_or_else(|e| Reply::Refused(e.to_string()))
-            }
-            Err(e) => Reply::Refused(e.to_string()),
-        };
-        self.carry_out(now)?;
-        Ok(reply)
-    }
-
-    fn bank_call(&mut self, command: &ConsoleCommand, now: Instant) -> Result<Reply, BankError> {
-        let core = &mut self.core;
-        Ok(match command {
-            ConsoleCommand::Courier(compartment) => {
-                core.start_deposit(*compartment, now)?;
-                match core.bank().view(*compartment).and_then(|v| v.parcel) {
-                    // The code went to the backend with the reservation.
-                    Some(parcel) => Reply::Depositing(locker_domain::bank::Reservation {
-                        compartment: *compartment,
-                        parcel,
-                        code: None,
-                    }),
-                    None => Reply::Refused("no parcel is reserved there".into()),
-                }
-            }
-            ConsoleCommand::Deposit { size, kind } => {
-                let needs = ParcelNeeds::size(*size);
-                let reservation = core.reserve(needs, *kind, &mut self.rng, now)?;
-                if let Err(e) = core.start_deposit(reservation.compartment, now) {
-                    // Do not leave a compartment held for a courier who was sent away.
-                    let _ = core.cancel_reservation(reservation.compartment, Actor::System, now);
-                    return Err(e);
-                }
-                Reply::Depositing(reservation)
-            }
-            ConsoleCommand::Pickup { code } => match core.enter_code(KeypadId(0), code, now)? {
-                CodeOutcome::Opening(c) => Reply::Opening(c),
-                rejected => Reply::CodeRejected(rejected),
-            },
-            ConsoleCommand::StaffOpen(c) => {
-                core.staff_open(*c, now)?;
-                Reply::StaffOpening(*c)
-            }
-            ConsoleCommand::Status => Reply::Books(core.bank().views().collect()),
-            ConsoleCommand::Quit => {
-                self.stopping = true;
-                Reply::Stopping
-            }
-        })
-    }
-
-    /// The next thing to tell someone, oldest first.
-    pub fn poll_notice(&mut self) -> Option<Notice> {
-        self.notices.pop_front()
-    }
-
-    /// Whether `quit` was given.
-    pub fn is_stopping(&self) -> bool {
-        self.stopping
-    }
-
-    /// Whether the bank was restored from the state file at start.
-    pub fn was_restored(&self) -> bool {
-        self.restored
-    }
-
-    /// The gateway machine, for its bank, bus and uplink.
-    pub fn core(&self) -> &GatewayCore {
-        &self.core
-    }
-
-    /// The bank, for its books and statistics.
-    pub fn bank(&self) -> &GatewayBank {
-        self.core.bank()
-    }
-
-    /// Bus statistics of the link layer.
-    pub fn link_stats(&self) -> LinkStats {
-        self.core.link_stats()
-    }
-
-    /// Byte and frame counts of the serial line.
-    pub fn line_stats(&self) -> LineStats {
-        let core = self.core.stats();
-        LineStats {
-            frames_in: core.frames_received,
-            bad_frames: core.bad_frames,
-            ..self.line.stats()
-        }
-    }
-
-    /// How many times the state file was replaced since start.
-    pub fn persist_count(&self) -> u64 {
-        self.persisted
-    }
-
-    /// How many full status reports of a node the bank has reconciled its
-    /// books with since start (one per node at start and after a node restart
-    /// or outage).
-    pub fn status_reports(&self) -> u64 {
-        self.core.stats().status_reports
-    }
-
-    /// The audit log being written.
-    pub fn audit_log(&self) -> &AuditLog {
-        &self.audit
-    }
-
-    /// The time on the gateway's clock.
-    pub fn now(&self) -> Instant {
-        self.clock.now()
-    }
-
-    /// The reboot the backend asked for, once the gateway is ready for it
-    /// (everything persisted): stop the gateway and start it again.
-    pub fn reboot_requested(&self) -> Option<RebootKind> {
-        self.reboot
-    }
-
-    /// Upward messages waiting for the backend, if the gateway has an uplink.
-    pub fn uplink_backlog(&self) -> Option<usize> {
-        self.uplink.as_ref().map(uplink::UplinkGlue::backlog)
-    }
-
-    /// The uplink's counters, if the gateway has an uplink.
-    pub fn uplink_stats(&self) -> Option<UplinkStats> {
-        self.core.uplink().map(locker_domain::uplink::Uplink::stats)
-    }
-
     /// Persists the bank one last time and stops.
     ///
     /// # Errors
@@ -589,19 +296,4 @@ impl Gateway {
             _ => Ok(()),
         }
     }
-}
-
-fn unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-fn os_seed() -> Result<[u8; 32], GatewayError> {
-    let path = std::path::Path::new("/dev/urandom");
-    let mut seed = [0u8; 32];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut seed))
-        .map_err(|e| GatewayError::file("cannot read randomness for pickup codes from", path, e))?;
-    Ok(seed)
 }

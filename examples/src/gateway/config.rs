@@ -1,0 +1,59 @@
+//! How to run a gateway: nodes, files, rules, keys.
+
+use std::path::PathBuf;
+
+use locker_domain::bank::{BankId, BankKeys, Policy};
+use locker_proto::NodeAddr;
+use locker_proto::auth::BankKey;
+use locker_proto::link::MasterConfig;
+
+/// How to run a gateway.
+#[derive(Clone, Debug)]
+pub struct GatewayConfig {
+    /// The nodes on the bus.
+    pub nodes: Vec<NodeAddr>,
+    /// Compartments (channels) per node.
+    pub channels: u8,
+    /// The bank's state file.
+    pub state_path: PathBuf,
+    /// The audit log (JSON lines).
+    pub audit_path: PathBuf,
+    /// The bank's rules.
+    pub policy: Policy,
+    /// Bus timing and retries.
+    pub link: MasterConfig,
+    /// Seed for pickup codes; `None` draws one from `/dev/urandom` (do that
+    /// in production: codes must not be guessable).
+    pub code_seed: Option<[u8; 32]>,
+    /// The bank's keys, from the secret it shares with the backend (code
+    /// hashes, remote opens, offline tokens). [`GatewayConfig::new`] uses a
+    /// fixed example secret: in production, derive them from the secret in
+    /// the gateway's secure storage.
+    pub bank_keys: BankKeys,
+    /// The bus key: the bank key of [`locker_proto::auth`] every node's key
+    /// is derived from (by bus address). Without it commands go out
+    /// unsigned, and nodes with authentication refuse every unlock.
+    pub bus_key: Option<BankKey>,
+}
+
+impl GatewayConfig {
+    /// A configuration with the default policy and bus timing.
+    pub fn new(
+        nodes: Vec<NodeAddr>,
+        channels: u8,
+        state_path: impl Into<PathBuf>,
+        audit_path: impl Into<PathBuf>,
+    ) -> Self {
+        GatewayConfig {
+            nodes,
+            channels,
+            state_path: state_path.into(),
+            audit_path: audit_path.into(),
+            policy: Policy::default(),
+            link: MasterConfig::default(),
+            code_seed: None,
+            bank_keys: BankKeys::derive(BankId(1), &[0x5a; 32]),
+            bus_key: None,
+        }
+    }
+}

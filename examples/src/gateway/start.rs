@@ -1,0 +1,115 @@
+//! Starting a gateway: the books, the audit log, the counters and the
+//! uplink's files are read before the serial port is opened.
+
+use std::collections::VecDeque;
+
+use locker_domain::bank::Bank;
+use locker_proto::auth::NodeIdentity;
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+
+use super::clock::os_seed;
+use super::{
+    AuditLog, CounterFile, Gateway, GatewayConfig, GatewayCore, GatewayError, MAX_COMPARTMENTS,
+    MonotonicClock, SerialLine, StateFile, UplinkSettings, bank_layout, uplink,
+};
+
+impl Gateway {
+    /// Restores the bank from the state file (or starts an empty bank if
+    /// there is none), opens the audit log, then calls `connect` for the
+    /// serial line: the port is opened only once the books are known good.
+    ///
+    /// # Errors
+    ///
+    /// [`GatewayError::CorruptState`] (the file is left untouched),
+    /// [`GatewayError::CorruptAudit`], [`GatewayError::Nodes`] and
+    /// [`GatewayError::Layout`] for a bad node list, file errors, and
+    /// whatever `connect` returns.
+    pub fn start(
+        config: GatewayConfig,
+        connect: impl FnOnce() -> Result<SerialLine, GatewayError>,
+    ) -> Result<Self, GatewayError> {
+        Self::start_with_uplink(config, connect, None)
+    }
+
+    /// [`Gateway::start`] with an uplink to a backend through `transport`:
+    /// the bank's notifications, alerts and audit records go up as well,
+    /// the backend's requests come down (see [`crate::uplink`]). A policy
+    /// the backend set with `change_configuration` replaces
+    /// `config.policy`; the boot notification goes up first.
+    ///
+    /// # Errors
+    ///
+    /// As [`Gateway::start`], and file errors of the uplink's directory.
+    pub fn start_with_uplink(
+        mut config: GatewayConfig,
+        connect: impl FnOnce() -> Result<SerialLine, GatewayError>,
+        uplink: Option<(UplinkSettings, Box<dyn crate::uplink::Transport>)>,
+    ) -> Result<Self, GatewayError> {
+        if let Some((settings, _)) = &uplink {
+            config.policy = settings.stored_policy(&config.policy)?;
+        }
+        let clock = MonotonicClock::start();
+        let now = clock.now();
+        let layout = bank_layout(&config.nodes, config.channels)?;
+        let state = StateFile::new(&config.state_path);
+        let keys = config.bank_keys.clone();
+        let (bank, restored) = match state.load()? {
+            Some(bytes) => {
+                let bank =
+                    Bank::restore(layout, config.policy, keys, &bytes, now).map_err(|source| {
+                        GatewayError::CorruptState {
+                            path: config.state_path.clone(),
+                            source,
+                        }
+                    })?;
+                (bank, true)
+            }
+            None => (Bank::new(layout, config.policy, keys)?, false),
+        };
+        let audit = AuditLog::open(&config.audit_path, restored)?;
+        let mut core = Box::new(GatewayCore::new(bank, config.link, now)?);
+        let counters = CounterFile::open(&config.state_path)?;
+        if let Some(bus_key) = &config.bus_key {
+            for &node in &config.nodes {
+                let key = bus_key.node_key(NodeIdentity::at(node));
+                core.set_node_key(node, key, counters.stored(node))?;
+            }
+        }
+        let seed = match config.code_seed {
+            Some(seed) => seed,
+            None => os_seed()?,
+        };
+        let mut line = connect()?;
+        line.discard_pending_input()?;
+        let mut gateway = Gateway {
+            core,
+            line,
+            state,
+            audit,
+            counters,
+            clock,
+            rng: ChaCha20Rng::from_seed(seed),
+            notices: VecDeque::new(),
+            snapshot_buf: vec![0; MAX_COMPARTMENTS * 96 + 32 * 1024],
+            persisted: 0,
+            wall_anchored: None,
+            restored,
+            stopping: false,
+            uplink: None,
+            reboot: None,
+        };
+        gateway.anchor_wall_clock(now)?;
+        if let Some((settings, transport)) = uplink {
+            let (glue, bridge, reason) =
+                uplink::UplinkGlue::open(&settings, transport, now, &mut gateway.notices)?;
+            gateway.uplink = Some(glue);
+            gateway.core.start_uplink(bridge, reason, now)?;
+        }
+        // Persist at once: a first start creates the state file, a restore
+        // writes down the `Restored` record before anything else happens.
+        gateway.persist()?;
+        gateway.carry_out(now)?;
+        Ok(gateway)
+    }
+}
