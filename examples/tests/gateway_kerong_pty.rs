@@ -367,7 +367,7 @@ fn a_door_pried_open_on_the_kerong_board_raises_the_forced_door_alarm() {
         .notices
         .iter()
         .find_map(|n| match n {
-            Notice::Alert(a) if a.kind == AlertKind::ForcedDoor => Some(a.clone()),
+            Notice::Alert(a) if a.kind == AlertKind::ForcedDoor => Some(*a),
             _ => None,
         })
         .unwrap();
@@ -384,5 +384,159 @@ fn a_door_pried_open_on_the_kerong_board_raises_the_forced_door_alarm() {
     );
     let Bank { gateway, dir, .. } = bank;
     gateway.shutdown().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The `locker-gateway` program, killed if the test fails.
+struct Program {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Program {
+    fn start(args: &[std::ffi::OsString]) -> Self {
+        use std::io::BufRead;
+        use std::process::Stdio;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_locker-gateway"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        thread::spawn(move || {
+            for line in io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Program {
+            child,
+            stdin,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    fn say(&mut self, line: &str) {
+        io::Write::write_all(&mut self.stdin, format!("{line}\n").as_bytes()).unwrap();
+        io::Write::flush(&mut self.stdin).unwrap();
+    }
+
+    /// The first output line containing `text`, waiting at most [`PATIENCE`].
+    fn expect(&mut self, text: &str) -> String {
+        let started = std::time::Instant::now();
+        loop {
+            let left = PATIENCE.saturating_sub(started.elapsed());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(text) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("no line with {text:?}; the program said {:#?}", self.seen),
+            }
+        }
+    }
+}
+
+impl Drop for Program {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_program_takes_a_deposit_on_a_kerong_cu16_named_on_its_command_line() {
+    let dir = scratch_dir();
+    let address = Cu16Address::new(0).unwrap();
+    let cabinet = Arc::new(Mutex::new(SimCu16::cu16(
+        address,
+        locker_proto::Instant::ZERO,
+    )));
+    let (board_end, gateway_end) = TTYPort::pair().unwrap();
+    let terminal = gateway_end.name().expect("the terminal has a path");
+    let _board = Board::start(board_end, Arc::clone(&cabinet));
+    let state = dir.join("bank.state");
+    let audit = dir.join("audit.jsonl");
+    let mut args: Vec<std::ffi::OsString> = [
+        "--board",
+        "kerong-cu16",
+        "--port",
+        &terminal,
+        "--nodes",
+        "1",
+        "--channels",
+        "4",
+        "--exit-after",
+        "60",
+    ]
+    .iter()
+    .map(Into::into)
+    .collect();
+    args.extend(["--state".into(), state.into_os_string()]);
+    args.extend(["--audit".into(), audit.clone().into_os_string()]);
+    let mut program = Program::start(&args);
+    program.expect("empty bank");
+    program.expect("node 1 answers");
+
+    program.say("deposit small");
+    let reply = program.expect("unlocking for parcel");
+    let number: u16 = reply
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no compartment number in {reply:?}"));
+    let channel = Channel(u8::try_from(number - 1).unwrap());
+    // The courier pulls until the latch lets go, puts the parcel in, closes.
+    let started = std::time::Instant::now();
+    while cabinet
+        .lock()
+        .unwrap()
+        .compartment_mut(channel)
+        .unwrap()
+        .open_door()
+        .is_err()
+    {
+        assert!(started.elapsed() < PATIENCE, "the latch never released");
+        thread::sleep(Duration::from_millis(10));
+    }
+    thread::sleep(Duration::from_millis(400));
+    let with_parcel = |f: fn(&mut SimCompartment)| {
+        f(cabinet.lock().unwrap().compartment_mut(channel).unwrap());
+        thread::sleep(Duration::from_millis(400));
+    };
+    with_parcel(|c| c.place_item(500).unwrap());
+    with_parcel(SimCompartment::close_door);
+    program.expect("deposit verified");
+
+    program.say("quit");
+    program.expect("persisting and stopping");
+    assert!(program.child.wait().unwrap().success());
+    assert!(
+        !program
+            .seen
+            .iter()
+            .any(|l| l.contains("ALERT") || l.contains("warning")),
+        "{:#?}",
+        program.seen
+    );
+    let board = cabinet.lock().unwrap();
+    assert_eq!(board.compartment(channel).unwrap().unlock_pulses(), 1);
+    let events: Vec<AuditEvent> = AuditLog::read_all(&audit)
+        .unwrap()
+        .iter()
+        .map(|l| l.record.event)
+        .collect();
+    assert!(events.contains(&AuditEvent::DepositVerified));
+    drop(gateway_end);
     let _ = std::fs::remove_dir_all(&dir);
 }

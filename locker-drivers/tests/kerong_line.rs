@@ -5,7 +5,12 @@
 //! gateway down.
 
 // Test code: a failed expectation is meant to panic.
-#![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use locker_drivers::kerong::{
     BoardAddress, BoardChannels, BoardLine, BoardLineError, BoardModel, BoardNodeConfig,
