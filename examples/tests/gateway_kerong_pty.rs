@@ -15,29 +15,29 @@
 )]
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::Duration;
 
-use embedded_io::{Read, Write};
+use locker_domain::bank::codes::KeypadId;
 use locker_domain::bank::{AlertKind, AuditEvent, ParcelKind, Purpose, Stage};
 use locker_drivers::kerong::{BoardModel, Cu16Address};
 use locker_drivers::sim::{SimCompartment, SimCu16};
 use locker_examples::gateway::{
-    AuditLog, ConsoleCommand, Gateway, GatewayConfig, GatewayError, KerongLine, MonotonicClock,
-    NodeLine, Notice, Reply, code_text,
+    AuditLog, ConsoleCommand, Gateway, GatewayError, KerongLine, MonotonicClock, NodeLine, Notice,
+    Reply, code_text,
 };
-use locker_proto::auth::BankKey;
-use locker_proto::{Channel, CompartmentId, DoorState, NodeAddr, SizeClass};
+use locker_proto::{Channel, CompartmentId, DoorState, SizeClass};
 use serialport::{SerialPort, TTYPort};
 
-/// Node 1 of the bank's layout is the CU16 at DIP address 0.
-const NODE: NodeAddr = NodeAddr(1);
-const CHANNELS: u8 = 4;
-/// No wait in this test may take longer; CI never hangs.
-const PATIENCE: Duration = Duration::from_secs(30);
+mod support;
+use support::{PATIENCE, gateway_config, scratch_dir};
+
+/// The bank's one node, node 1, is the CU16 at DIP address 0, with
+/// `support::CHANNELS` compartments.
+const CHANNELS: u8 = support::CHANNELS as u8;
 
 /// The KR-CU16 and its compartments, shared by the board's thread and the
 /// people of the test.
@@ -65,21 +65,13 @@ impl Board {
                     Err(e) if e.kind() == io::ErrorKind::TimedOut => 0,
                     Err(_) => return,
                 };
-                let mut answer = Vec::new();
-                {
+                let mut answer = [0u8; 64];
+                let m = {
                     let mut board = cabinet.lock().unwrap();
                     board.advance_to(clock.now());
-                    board.write_all(&buf[..n]).unwrap();
-                    let mut out = [0u8; 64];
-                    loop {
-                        let m = board.read(&mut out).unwrap();
-                        if m == 0 {
-                            break;
-                        }
-                        answer.extend_from_slice(&out[..m]);
-                    }
-                }
-                if io::Write::write_all(&mut tty, &answer).is_err() {
+                    board.hear(&buf[..n], &mut answer)
+                };
+                if io::Write::write_all(&mut tty, &answer[..m]).is_err() {
                     return;
                 }
             }
@@ -111,7 +103,7 @@ struct Bank {
 
 impl Bank {
     fn start() -> Self {
-        let dir = scratch_dir();
+        let dir = scratch_dir("kerong");
         let address = Cu16Address::new(0).unwrap();
         let cabinet = Arc::new(Mutex::new(SimCu16::cu16(
             address,
@@ -122,7 +114,7 @@ impl Bank {
         // Generous, so a loaded machine does not turn a slow answer into a
         // lost one (and a warning).
         gateway_end.set_timeout(Duration::from_millis(100)).unwrap();
-        let config = config(&dir);
+        let config = gateway_config(&dir);
         let line_config = config.clone();
         let connect = move || -> Result<Box<dyn NodeLine>, GatewayError> {
             let line = KerongLine::new(Box::new(gateway_end), BoardModel::Cu16, &line_config)?;
@@ -188,6 +180,22 @@ impl Bank {
         });
     }
 
+    /// A person at the unlocked door `id`: pulls it open, does `errand`
+    /// inside (the bank sees the IR beam change), shuts it, and the bank
+    /// books the compartment as `then`.
+    fn door_session(&mut self, id: CompartmentId, errand: fn(&mut SimCompartment), then: Stage) {
+        self.pull_door_open(id);
+        let occupied_before = self.gateway.bank().view(id).unwrap().occupied;
+        errand(&mut self.compartment(id));
+        self.run_until("the bank to see the IR beam change", |g| {
+            g.bank().view(id).unwrap().occupied != occupied_before
+        });
+        self.compartment(id).close_door();
+        self.run_until("the door session to be booked", |g| {
+            g.bank().view(id).unwrap().stage == then
+        });
+    }
+
     fn stage(&self, id: CompartmentId) -> Stage {
         self.gateway.bank().view(id).unwrap().stage
     }
@@ -222,29 +230,6 @@ impl std::ops::DerefMut for CompartmentGuard<'_> {
     }
 }
 
-fn scratch_dir() -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let dir = std::env::temp_dir().join(format!("locker-kerong-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn config(dir: &Path) -> GatewayConfig {
-    let mut config = GatewayConfig::new(
-        vec![NODE],
-        CHANNELS,
-        dir.join("bank.state"),
-        dir.join("audit.jsonl"),
-    );
-    config.code_seed = Some([7; 32]);
-    config.bus_key = Some(BankKey::from_bytes([0x4b; 32]));
-    config.policy.quiet_hours = None;
-    config
-}
-
 #[test]
 fn a_courier_deposits_in_a_kerong_compartment_and_the_recipient_collects_with_the_code() {
     let mut bank = Bank::start();
@@ -262,16 +247,8 @@ fn a_courier_deposits_in_a_kerong_compartment_and_the_recipient_collects_with_th
     };
     let id = reservation.compartment;
     let code = code_text(&reservation.code.expect("the bank drew a pickup code"));
-    bank.pull_door_open(id);
-    // The parcel breaks the compartment's IR beam.
-    bank.compartment(id).place_item(500).unwrap();
-    bank.run_until("the bank to see the parcel", |g| {
-        g.bank().view(id).unwrap().occupied == Some(true)
-    });
-    bank.compartment(id).close_door();
-    bank.run_until("the deposit to be verified", |g| {
-        g.bank().view(id).unwrap().stage == Stage::Stored
-    });
+    // The courier's parcel breaks the compartment's IR beam.
+    bank.door_session(id, |c| c.place_item(500).unwrap(), Stage::Stored);
     assert_eq!(
         bank.compartment(id).unlock_pulses(),
         1,
@@ -286,15 +263,7 @@ fn a_courier_deposits_in_a_kerong_compartment_and_the_recipient_collects_with_th
             .unwrap(),
         Reply::Opening(id)
     );
-    bank.pull_door_open(id);
-    bank.compartment(id).remove_items().unwrap();
-    bank.run_until("the bank to see the compartment empty", |g| {
-        g.bank().view(id).unwrap().occupied == Some(false)
-    });
-    bank.compartment(id).close_door();
-    bank.run_until("the pickup to be verified", |g| {
-        g.bank().view(id).unwrap().stage == Stage::Free
-    });
+    bank.door_session(id, |c| c.remove_items().unwrap(), Stage::Free);
 
     // One pulse per door session, the books balance, nobody was alarmed.
     assert_eq!(
@@ -324,27 +293,36 @@ fn a_courier_deposits_in_a_kerong_compartment_and_the_recipient_collects_with_th
         assert_eq!(bank.compartment(CompartmentId(other)).unlock_pulses(), 0);
     }
 
-    // The audit trail tells the parcel's story in order.
+    // The compartment's audit trail is the parcel's whole story, step by
+    // step, with one unlock per door session.
     let audit_path = bank.gateway.audit_log().path().to_path_buf();
     let Bank { gateway, dir, .. } = bank;
     gateway.shutdown().unwrap();
-    let story: Vec<AuditEvent> = AuditLog::read_all(&audit_path)
+    let trail: Vec<AuditEvent> = AuditLog::read_all(&audit_path)
         .unwrap()
-        .iter()
-        .filter(|l| l.record.compartment == Some(id))
-        .map(|l| l.record.event)
+        .into_iter()
+        .filter_map(|l| (l.record.compartment == Some(id)).then_some(l.record.event))
         .collect();
-    let position = |e: AuditEvent| {
-        story
-            .iter()
-            .position(|s| *s == e)
-            .unwrap_or_else(|| panic!("{e:?} missing from {story:?}"))
-    };
-    let pickup = AuditEvent::PickupVerified {
-        purpose: Purpose::Pickup,
-    };
-    assert!(position(AuditEvent::Reserved) < position(AuditEvent::DepositVerified));
-    assert!(position(AuditEvent::DepositVerified) < position(pickup));
+    let unlock = |purpose, attempt| AuditEvent::UnlockCommanded { purpose, attempt };
+    assert_eq!(
+        trail,
+        [
+            AuditEvent::Reserved,
+            unlock(Purpose::Deposit, 0),
+            AuditEvent::DoorOpened,
+            AuditEvent::DoorClosed,
+            AuditEvent::DepositVerified,
+            AuditEvent::CodeAccepted {
+                keypad: KeypadId(0)
+            },
+            unlock(Purpose::Pickup, 0),
+            AuditEvent::DoorOpened,
+            AuditEvent::DoorClosed,
+            AuditEvent::PickupVerified {
+                purpose: Purpose::Pickup
+            },
+        ]
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -387,76 +365,31 @@ fn a_door_pried_open_on_the_kerong_board_raises_the_forced_door_alarm() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The `locker-gateway` program, killed if the test fails.
-struct Program {
-    child: std::process::Child,
-    stdin: std::process::ChildStdin,
-    lines: std::sync::mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Program {
-    fn start(args: &[std::ffi::OsString]) -> Self {
-        use std::io::BufRead;
-        use std::process::Stdio;
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_locker-gateway"))
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = std::sync::mpsc::channel();
-        thread::spawn(move || {
-            for line in io::BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        Program {
-            child,
-            stdin,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    fn say(&mut self, line: &str) {
-        io::Write::write_all(&mut self.stdin, format!("{line}\n").as_bytes()).unwrap();
-        io::Write::flush(&mut self.stdin).unwrap();
-    }
-
-    /// The first output line containing `text`, waiting at most [`PATIENCE`].
-    fn expect(&mut self, text: &str) -> String {
-        let started = std::time::Instant::now();
-        loop {
-            let left = PATIENCE.saturating_sub(started.elapsed());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.contains(text) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!("no line with {text:?}; the program said {:#?}", self.seen),
-            }
-        }
+/// Waits, stepping nothing, until `done` says so; fails the test after
+/// [`PATIENCE`].
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let started = std::time::Instant::now();
+    while !done() {
+        assert!(started.elapsed() < PATIENCE, "timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(20));
     }
 }
 
-impl Drop for Program {
+/// A program that is killed if the test fails before it stops.
+struct Running(std::process::Child);
+
+impl Drop for Running {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
 #[test]
 fn the_program_takes_a_deposit_on_a_kerong_cu16_named_on_its_command_line() {
-    let dir = scratch_dir();
+    use std::process::{Command, Stdio};
+
+    let dir = scratch_dir("kerong");
     let address = Cu16Address::new(0).unwrap();
     let cabinet = Arc::new(Mutex::new(SimCu16::cu16(
         address,
@@ -465,78 +398,71 @@ fn the_program_takes_a_deposit_on_a_kerong_cu16_named_on_its_command_line() {
     let (board_end, gateway_end) = TTYPort::pair().unwrap();
     let terminal = gateway_end.name().expect("the terminal has a path");
     let _board = Board::start(board_end, Arc::clone(&cabinet));
-    let state = dir.join("bank.state");
     let audit = dir.join("audit.jsonl");
-    let mut args: Vec<std::ffi::OsString> = [
-        "--board",
-        "kerong-cu16",
-        "--port",
-        &terminal,
-        "--nodes",
-        "1",
-        "--channels",
-        "4",
-        "--exit-after",
-        "60",
-    ]
-    .iter()
-    .map(Into::into)
-    .collect();
-    args.extend(["--state".into(), state.into_os_string()]);
-    args.extend(["--audit".into(), audit.clone().into_os_string()]);
-    let mut program = Program::start(&args);
-    program.expect("empty bank");
-    program.expect("node 1 answers");
+    let mut program = Running(
+        Command::new(env!("CARGO_BIN_EXE_locker-gateway"))
+            .args(["--board", "kerong-cu16", "--port", &terminal])
+            .args(["--nodes", "1", "--channels", "4", "--exit-after", "60"])
+            .arg("--state")
+            .arg(dir.join("bank.state"))
+            .arg("--audit")
+            .arg(&audit)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stdin = program.0.stdin.take().unwrap();
+    let mut say = |line: &str| io::Write::write_all(&mut stdin, line.as_bytes()).unwrap();
+    let audit_has = |event: AuditEvent| {
+        AuditLog::read_all(&audit).is_ok_and(|lines| lines.iter().any(|l| l.record.event == event))
+    };
 
-    program.say("deposit small");
-    let reply = program.expect("unlocking for parcel");
-    let number: u16 = reply
-        .split_whitespace()
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no compartment number in {reply:?}"));
-    let channel = Channel(u8::try_from(number - 1).unwrap());
-    // The courier pulls until the latch lets go, puts the parcel in, closes.
-    let started = std::time::Instant::now();
-    while cabinet
-        .lock()
-        .unwrap()
-        .compartment_mut(channel)
-        .unwrap()
-        .open_door()
-        .is_err()
-    {
-        assert!(started.elapsed() < PATIENCE, "the latch never released");
-        thread::sleep(Duration::from_millis(10));
-    }
-    thread::sleep(Duration::from_millis(400));
-    let with_parcel = |f: fn(&mut SimCompartment)| {
-        f(cabinet.lock().unwrap().compartment_mut(channel).unwrap());
+    // The operator books a small compartment for a courier; the board
+    // pulses one lock, and the courier goes to that door.
+    say("deposit small\n");
+    let mut unlocked = None;
+    wait_for("a lock to be pulsed", || {
+        let board = cabinet.lock().unwrap();
+        unlocked = (0..CHANNELS)
+            .map(Channel)
+            .find(|&c| board.compartment(c).unwrap().unlock_pulses() > 0);
+        unlocked.is_some()
+    });
+    let channel = unlocked.unwrap();
+    let at_the_door = |act: fn(&mut SimCompartment)| {
+        act(cabinet.lock().unwrap().compartment_mut(channel).unwrap());
+        // People take their time; the gateway polls the board meanwhile.
         thread::sleep(Duration::from_millis(400));
     };
-    with_parcel(|c| c.place_item(500).unwrap());
-    with_parcel(SimCompartment::close_door);
-    program.expect("deposit verified");
+    at_the_door(|c| c.open_door().unwrap());
+    at_the_door(|c| c.place_item(500).unwrap());
+    at_the_door(SimCompartment::close_door);
+    wait_for("the deposit to be verified", || {
+        audit_has(AuditEvent::DepositVerified)
+    });
 
-    program.say("quit");
-    program.expect("persisting and stopping");
-    assert!(program.child.wait().unwrap().success());
+    say("quit\n");
+    wait_for("the program to stop", || {
+        program.0.try_wait().unwrap().is_some()
+    });
+    assert!(program.0.wait().unwrap().success());
+    let mut said = String::new();
+    io::Read::read_to_string(&mut program.0.stdout.take().unwrap(), &mut said).unwrap();
+    assert!(said.contains("node 1 answers"), "{said}");
     assert!(
-        !program
-            .seen
-            .iter()
-            .any(|l| l.contains("ALERT") || l.contains("warning")),
-        "{:#?}",
-        program.seen
+        !said.contains("ALERT") && !said.contains("warning"),
+        "{said}"
     );
     let board = cabinet.lock().unwrap();
-    assert_eq!(board.compartment(channel).unwrap().unlock_pulses(), 1);
-    let events: Vec<AuditEvent> = AuditLog::read_all(&audit)
-        .unwrap()
-        .iter()
-        .map(|l| l.record.event)
+    let pulses: Vec<u32> = (0..CHANNELS)
+        .map(|c| board.compartment(Channel(c)).unwrap().unlock_pulses())
         .collect();
-    assert!(events.contains(&AuditEvent::DepositVerified));
+    assert_eq!(
+        pulses.iter().sum::<u32>(),
+        1,
+        "one pulse, one door: {pulses:?}"
+    );
     drop(gateway_end);
     let _ = std::fs::remove_dir_all(&dir);
 }
