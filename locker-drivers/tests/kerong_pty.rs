@@ -66,20 +66,9 @@ impl FarEnd {
                     Err(e) if e.kind() == io::ErrorKind::TimedOut => continue,
                     Err(_) => return,
                 };
-                let mut answer = Vec::new();
-                {
-                    let mut board = board.lock().unwrap();
-                    board.write_all(&buf[..n]).unwrap();
-                    let mut out = [0u8; 64];
-                    loop {
-                        let m = board.read(&mut out).unwrap();
-                        if m == 0 {
-                            break;
-                        }
-                        answer.extend_from_slice(&out[..m]);
-                    }
-                }
-                io::Write::write_all(&mut tty, &answer).unwrap();
+                let mut answer = [0u8; 64];
+                let m = board.lock().unwrap().hear(&buf[..n], &mut answer);
+                io::Write::write_all(&mut tty, &answer[..m]).unwrap();
             }
         });
         FarEnd {

@@ -1,9 +1,12 @@
 //! `locker-gateway`: runs the locker bank against real compartment nodes on
-//! a serial port (an RS-485 adapter).
+//! a serial port (an RS-485 adapter), or against Kerong lock boards standing
+//! in for them.
 //!
 //! ```text
 //! locker-gateway --port /dev/ttyUSB0 --baud 115200 --state bank.state \
 //!     --audit audit.jsonl --nodes 1,2,3 --channels 16
+//! locker-gateway --board kerong-cu16 --port /dev/ttyUSB0 --state bank.state \
+//!     --audit audit.jsonl --nodes 1,2 --channels 16
 //! ```
 //!
 //! Operator commands are read from standard input, one per line (see
@@ -18,8 +21,10 @@ use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use locker_drivers::kerong::BoardModel;
 use locker_examples::gateway::{
-    ConsoleCommand, Gateway, GatewayConfig, SerialLine, UplinkSettings,
+    ConsoleCommand, Gateway, GatewayConfig, KERONG_BAUD, KerongLine, NodeLine, SerialLine,
+    UplinkSettings, run_bus_key,
 };
 use locker_examples::uplink::{Encoding, MqttSettings, MqttTransport, Transport};
 use locker_proto::NodeAddr;
@@ -32,7 +37,11 @@ USAGE:
 
 OPTIONS:
     --port PATH          serial port of the RS-485 adapter, e.g. /dev/ttyUSB0
-    --baud N             baud rate (default 115200)
+    --board KIND         what is on the line: ours (default, our nodes),
+                         kerong-cu16 or kerong-cu48 (Kerong lock boards,
+                         driven as our nodes; see BOARDS below)
+    --baud N             baud rate (default 115200 for our nodes, 19200 for
+                         Kerong boards)
     --state FILE         the bank's state file: restored at start, replaced
                          atomically after every change; a corrupt one stops
                          the gateway and is left untouched
@@ -42,7 +51,8 @@ OPTIONS:
                          5 small, 3 medium, 2 large)
     --bus-key FILE       the bus key: 64 hex digits; each node's key is derived
                          from it and the node's address, and unlocks are
-                         signed (without it nodes refuse every unlock)
+                         signed (without it nodes refuse every unlock; with
+                         Kerong boards a key for this run is drawn instead)
     --exit-after SECS    stop (persisting first) after SECS seconds
     --mqtt HOST:PORT     talk to the backend through this MQTT broker
     --bank-id ID         the bank's name for the backend and the topics
@@ -65,6 +75,12 @@ The state is persisted after every change, so stopping the program any other
 way (Ctrl-C, a power cut) loses nothing either. When standard input ends (e.g.
 under a service manager) the gateway keeps running without commands.
 
+BOARDS: with --board kerong-cu16, node N is the KR-CU16 whose DIP switches
+are set to address N-1 (nodes 1 to 16, --channels up to 16). With --board
+kerong-cu48 each KR-CU48 is two nodes of 24 channels: nodes 1 and 2 are
+board 0's channels 1-24 and 25-48, nodes 3 and 4 board 1's, and so on
+(--channels up to 24). The boards share the port at 19200 baud, 8N1.
+
 UPLINK: messages for the backend wait in the uplink directory, one file each,
 until the backend acknowledges them, so a broker outage or a gateway restart
 loses none. When the backend asks for a reset, the gateway lets door sessions
@@ -74,6 +90,7 @@ under way finish, persists everything and starts itself again.
 struct Args {
     port: String,
     baud: u32,
+    board: Option<BoardModel>,
     config: GatewayConfig,
     exit_after: Option<Duration>,
     uplink: Option<(UplinkSettings, MqttSettings)>,
@@ -81,7 +98,8 @@ struct Args {
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
     let mut port = None;
-    let mut baud = 115_200;
+    let mut baud = None;
+    let mut board = None;
     let mut state = None;
     let mut audit = None;
     let mut nodes = None;
@@ -99,7 +117,15 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
         match flag.as_str() {
             "--port" => port = Some(value()?),
-            "--baud" => baud = value()?.parse().map_err(|_| "--baud needs a number")?,
+            "--baud" => baud = Some(value()?.parse().map_err(|_| "--baud needs a number")?),
+            "--board" => {
+                board = match value()?.as_str() {
+                    "ours" => None,
+                    "kerong-cu16" => Some(BoardModel::Cu16),
+                    "kerong-cu48" => Some(BoardModel::Cu48),
+                    _ => return Err("--board needs ours, kerong-cu16 or kerong-cu48".into()),
+                };
+            }
             "--state" => state = Some(value()?),
             "--audit" => audit = Some(value()?),
             "--nodes" => {
@@ -159,9 +185,15 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
         };
         (settings, mqtt)
     });
+    let baud = baud.unwrap_or(if board.is_some() {
+        KERONG_BAUD
+    } else {
+        115_200
+    });
     Ok(Some(Args {
         port,
         baud,
+        board,
         config: GatewayConfig {
             bus_key,
             ..GatewayConfig::new(nodes, channels, state, audit)
@@ -204,16 +236,23 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let (port, baud) = (args.port, args.baud);
+    let (port, baud, board) = (args.port, args.baud, args.board);
+    let mut config = args.config;
+    if board.is_some() && config.bus_key.is_none() {
+        config.bus_key = Some(run_bus_key()?);
+    }
+    let line_config = config.clone();
+    let connect = || -> Result<Box<dyn NodeLine>, _> {
+        Ok(match board {
+            Some(model) => Box::new(KerongLine::open(&port, baud, model, &line_config)?),
+            None => Box::new(SerialLine::open(&port, baud, Duration::from_millis(5))?),
+        })
+    };
     let uplink = args.uplink.map(|(settings, mqtt)| {
         let transport: Box<dyn Transport> = Box::new(MqttTransport::gateway(&mqtt));
         (settings, transport)
     });
-    let mut gateway = Gateway::start_with_uplink(
-        args.config,
-        || SerialLine::open(&port, baud, Duration::from_millis(5)),
-        uplink,
-    )?;
+    let mut gateway = Gateway::start_on(config, connect, uplink)?;
     println!(
         "locker-gateway on {port}: {} compartments, {}",
         gateway.bank().layout().len(),

@@ -4,7 +4,10 @@ use std::io::Read;
 
 use locker_proto::time::Instant;
 
-use super::GatewayError;
+use super::{Gateway, GatewayError};
+
+/// How often the bank's wall clock is re-anchored to the system clock.
+const WALL_CLOCK_ANCHOR_EVERY: locker_proto::Duration = locker_proto::Duration::from_secs(60);
 
 /// Monotonic milliseconds since the gateway started, as the state machines
 /// take them. A restarted gateway starts again at zero: the bank's restore
@@ -49,4 +52,22 @@ pub(crate) fn os_seed() -> Result<[u8; 32], GatewayError> {
         .and_then(|mut f| f.read_exact(&mut seed))
         .map_err(|e| GatewayError::file("cannot read randomness for pickup codes from", path, e))?;
     Ok(seed)
+}
+
+impl Gateway {
+    /// Re-anchors the bank's wall clock to the system clock (UTC) when due,
+    /// so NTP corrections reach audit stamps and quiet hours.
+    pub(super) fn anchor_wall_clock(&mut self, now: Instant) -> Result<(), GatewayError> {
+        let due = self
+            .wall_anchored
+            .is_none_or(|at| now.saturating_since(at) >= WALL_CLOCK_ANCHOR_EVERY);
+        let wall = i64::try_from(unix_ms())
+            .ok()
+            .and_then(chrono::DateTime::from_timestamp_millis);
+        if let (true, Some(wall)) = (due, wall) {
+            self.core.set_wall_clock(wall.naive_utc(), now)?;
+            self.wall_anchored = Some(now);
+        }
+        Ok(())
+    }
 }

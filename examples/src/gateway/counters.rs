@@ -25,8 +25,16 @@ impl CounterFile {
     /// counters (resuming at 0 could reuse counters, so the gateway stops),
     /// and file errors.
     pub fn open(state_path: &std::path::Path) -> Result<Self, GatewayError> {
+        Self::open_named(state_path, ".counters")
+    }
+
+    /// Reads the file named `state_path` + `suffix`, as [`open`](Self::open).
+    ///
+    /// # Errors
+    /// As [`open`](Self::open).
+    pub fn open_named(state_path: &std::path::Path, suffix: &str) -> Result<Self, GatewayError> {
         let mut path = state_path.as_os_str().to_os_string();
-        path.push(".counters");
+        path.push(suffix);
         let file = StateFile::new(PathBuf::from(path));
         let mut stored = BTreeMap::new();
         if let Some(bytes) = file.load()? {

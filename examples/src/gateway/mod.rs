@@ -7,10 +7,10 @@
 //!
 //! ```text
 //!  stdin lines ──► Gateway::execute ──► core: reserve, start_deposit, enter_code…
-//!  serial port ──► SerialLine::read ──► core.handle_bytes
+//!  node line   ──► NodeLine::read ───► core.handle_bytes
 //!  MQTT        ──► UplinkGlue ────────► core.handle_downward
 //!                                        │ core.poll(now)
-//!  serial port ◄── Transmit ◄────────────┤
+//!  node line   ◄── Transmit ◄────────────┤
 //!  state file  ◄── Persist::Bank ◄───────┤ (atomic replace, before the audit lines)
 //!  counters    ◄── Persist::Counter ◄────┤ (before the signed frame that needs it)
 //!  audit log   ◄── Audit ◄───────────────┤ (JSON lines, synced)
@@ -34,6 +34,10 @@
 //!   valid tag; each node's counter reservation is stored in
 //!   `<state file>.counters` ([`CounterFile`]) before a signed command
 //!   leaves, so a restarted gateway never reuses a counter.
+//!
+//! - **Nodes**: the line is a [`NodeLine`]: our own bus ([`SerialLine`]) or
+//!   Kerong lock boards standing in for nodes ([`KerongLine`]); the gateway
+//!   machine cannot tell which.
 //!
 //! # Example
 //!
@@ -64,7 +68,9 @@ mod console;
 mod counters;
 mod error;
 mod inspect;
+mod kerong;
 mod layout;
+mod line;
 mod notice;
 mod serial;
 mod start;
@@ -87,7 +93,9 @@ pub use config::GatewayConfig;
 pub use console::{ConsoleCommand, ConsoleError};
 pub use counters::CounterFile;
 pub use error::GatewayError;
+pub use kerong::{KERONG_BAUD, KERONG_READ_TIMEOUT, KerongLine, run_bus_key};
 pub use layout::{MAX_COMPARTMENTS, bank_layout, size_of_channel};
+pub use line::NodeLine;
 pub use notice::{Notice, Reply, code_text};
 pub use serial::{LineStats, Received, SerialLine};
 pub use state_file::StateFile;
@@ -96,15 +104,12 @@ pub use uplink::{GATEWAY_VERSION, UplinkSettings};
 /// The most nodes on one bus.
 pub const MAX_NODES: usize = 32;
 
-/// How often the bank's wall clock is re-anchored to the system clock.
-const WALL_CLOCK_ANCHOR_EVERY: locker_proto::Duration = locker_proto::Duration::from_secs(60);
-
 /// The bank this gateway runs.
 pub type GatewayBank = Bank<MAX_COMPARTMENTS>;
 /// The gateway machine this program is the shell of.
 pub type GatewayCore = core::Gateway<MAX_COMPARTMENTS, MAX_NODES>;
 
-/// The gateway: the library's gateway machine, the serial line and the files.
+/// The gateway: the library's gateway machine, the node line and the files.
 ///
 /// Call [`Gateway::step`] in a loop; feed operator lines to
 /// [`Gateway::execute`]; print [`Gateway::poll_notice`]; end with
@@ -115,7 +120,7 @@ pub struct Gateway {
     /// Boxed: the bank and the keys and counters of 32 nodes are large, and
     /// the gateway is moved around by value.
     core: Box<GatewayCore>,
-    line: SerialLine,
+    line: Box<dyn NodeLine>,
     state: StateFile,
     audit: AuditLog,
     counters: CounterFile,
@@ -134,8 +139,8 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// One pass of the main loop: timers, one read of the serial port
-    /// (waiting at most its read timeout), the backend's messages, and
+    /// One pass of the main loop: one read of the node line (waiting at
+    /// most its read timeout), timers, the backend's messages, and
     /// everything the gateway asks for after each.
     ///
     /// # Errors
@@ -143,14 +148,15 @@ impl Gateway {
     /// [`GatewayError::Serial`] and file errors: stop the gateway. Node
     /// input the bank refuses becomes a [`Notice::Warning`] instead.
     pub fn step(&mut self) -> Result<(), GatewayError> {
+        // Answers before timers: a line of vendor boards answers as soon as
+        // it is asked, and the answer must reach the master before it times out.
+        let mut buf = [0u8; 256];
+        let bytes = self.read_line(&mut buf)?;
         let now = self.clock.now();
         self.anchor_wall_clock(now)?;
-        self.core.handle_timeout(now)?;
-        self.carry_out(now)?;
-        let mut buf = [0u8; 256];
-        let bytes = self.line.read(&mut buf)?;
-        let now = self.clock.now();
         self.core.handle_bytes(bytes, now);
+        self.carry_out(now)?;
+        self.core.handle_timeout(now)?;
         self.carry_out(now)?;
         self.exchange_uplink(now)
     }
@@ -189,7 +195,7 @@ impl Gateway {
         let mut wrote = false;
         while let Some(output) = self.core.poll(now) {
             match output {
-                GatewayOutput::Transmit(frame) => self.line.send_outgoing(&frame)?,
+                GatewayOutput::Transmit(frame) => self.line.send(&frame, now)?,
                 GatewayOutput::Persist(Persist::Counter { node, up_to }) => {
                     self.counters.store(node, up_to)?;
                     self.core.counter_persisted(node, up_to);
@@ -264,20 +270,6 @@ impl Gateway {
 
     fn warn(&mut self, text: &str) {
         self.notices.push_back(Notice::Warning(text.to_string()));
-    }
-
-    fn anchor_wall_clock(&mut self, now: Instant) -> Result<(), GatewayError> {
-        let due = self
-            .wall_anchored
-            .is_none_or(|at| now.saturating_since(at) >= WALL_CLOCK_ANCHOR_EVERY);
-        let wall = i64::try_from(unix_ms())
-            .ok()
-            .and_then(chrono::DateTime::from_timestamp_millis);
-        if let (true, Some(wall)) = (due, wall) {
-            self.core.set_wall_clock(wall.naive_utc(), now)?;
-            self.wall_anchored = Some(now);
-        }
-        Ok(())
     }
 
     fn persist(&mut self) -> Result<(), GatewayError> {

@@ -77,18 +77,7 @@ impl SerialLine {
     ///
     /// [`GatewayError::OpenPort`].
     pub fn open(path: &str, baud: u32, read_timeout: Duration) -> Result<Self, GatewayError> {
-        let port = serialport::new(path, baud)
-            .data_bits(serialport::DataBits::Eight)
-            .parity(serialport::Parity::None)
-            .stop_bits(serialport::StopBits::One)
-            .flow_control(serialport::FlowControl::None)
-            .timeout(read_timeout)
-            .open()
-            .map_err(|source| GatewayError::OpenPort {
-                port: path.to_string(),
-                source,
-            })?;
-        Ok(SerialLine::new(port))
+        Ok(SerialLine::new(open_port(path, baud, read_timeout)?))
     }
 
     /// A line over an already open port (e.g. one end of a
@@ -247,4 +236,24 @@ impl SerialLine {
         }
         Ok(n)
     }
+}
+
+/// Opens `path` at `baud`, 8N1, no flow control, with reads waiting at most
+/// `read_timeout`.
+pub(crate) fn open_port(
+    path: &str,
+    baud: u32,
+    read_timeout: Duration,
+) -> Result<Box<dyn SerialPort>, GatewayError> {
+    serialport::new(path, baud)
+        .data_bits(serialport::DataBits::Eight)
+        .parity(serialport::Parity::None)
+        .stop_bits(serialport::StopBits::One)
+        .flow_control(serialport::FlowControl::None)
+        .timeout(read_timeout)
+        .open()
+        .map_err(|source| GatewayError::OpenPort {
+            port: path.to_string(),
+            source,
+        })
 }

@@ -11,13 +11,14 @@ use rand_core::SeedableRng;
 use super::clock::os_seed;
 use super::{
     AuditLog, CounterFile, Gateway, GatewayConfig, GatewayCore, GatewayError, MAX_COMPARTMENTS,
-    MonotonicClock, SerialLine, StateFile, UplinkSettings, bank_layout, uplink,
+    MonotonicClock, NodeLine, SerialLine, StateFile, UplinkSettings, bank_layout, uplink,
 };
 
 impl Gateway {
     /// Restores the bank from the state file (or starts an empty bank if
     /// there is none), opens the audit log, then calls `connect` for the
     /// serial line: the port is opened only once the books are known good.
+    /// [`Gateway::start_on`] takes Kerong boards instead of our bus.
     ///
     /// # Errors
     ///
@@ -42,8 +43,41 @@ impl Gateway {
     ///
     /// As [`Gateway::start`], and file errors of the uplink's directory.
     pub fn start_with_uplink(
-        mut config: GatewayConfig,
+        config: GatewayConfig,
         connect: impl FnOnce() -> Result<SerialLine, GatewayError>,
+        uplink: Option<(UplinkSettings, Box<dyn crate::uplink::Transport>)>,
+    ) -> Result<Self, GatewayError> {
+        Self::start_on(config, || connect().map(Into::into), uplink)
+    }
+
+    /// [`Gateway::start_with_uplink`] on any [`NodeLine`]: `connect` returns
+    /// our bus ([`SerialLine`]) or Kerong boards standing in for our nodes
+    /// ([`KerongLine`](super::KerongLine)), and the gateway drives either
+    /// the same way.
+    ///
+    /// ```no_run
+    /// use locker_drivers::kerong::BoardModel;
+    /// use locker_examples::gateway::{Gateway, GatewayConfig, KerongLine, NodeLine, run_bus_key};
+    /// use locker_proto::NodeAddr;
+    ///
+    /// // Node 1 is the KR-CU16 at DIP address 0, with 16 compartments.
+    /// let mut config = GatewayConfig::new(vec![NodeAddr(1)], 16, "bank.state", "audit.jsonl");
+    /// config.bus_key = Some(run_bus_key()?);
+    /// let line_config = config.clone();
+    /// let connect = || -> Result<Box<dyn NodeLine>, _> {
+    ///     Ok(Box::new(KerongLine::open("/dev/ttyUSB0", 19_200, BoardModel::Cu16, &line_config)?))
+    /// };
+    /// let gateway = Gateway::start_on(config, connect, None)?;
+    /// gateway.shutdown()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Gateway::start_with_uplink`].
+    pub fn start_on(
+        mut config: GatewayConfig,
+        connect: impl FnOnce() -> Result<Box<dyn NodeLine>, GatewayError>,
         uplink: Option<(UplinkSettings, Box<dyn crate::uplink::Transport>)>,
     ) -> Result<Self, GatewayError> {
         if let Some((settings, _)) = &uplink {

@@ -63,6 +63,12 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! A shell that drives a whole line of boards need not route by hand:
+//! [`BoardLine`] takes the gateway's transmitted bytes, runs each frame's
+//! exchange with the board of its node (up to 16 KR-CU16 boards, or KR-CU48
+//! boards as two nodes each, on one port) and hands back the encoded answers
+//! ([`BoardModel`] says which node sits on which board).
+//!
 //! Call the adapter synchronously, with the `now` the request went out
 //! at: the board exchange (at most three requests, each bounded by the
 //! port's read timeout) then never counts against the master's response
@@ -142,6 +148,7 @@ pub(crate) mod cu16;
 pub(crate) mod cu48;
 mod error;
 pub(crate) mod frame;
+mod line;
 mod node;
 mod status;
 
@@ -149,5 +156,9 @@ pub use board::{BoardChannel, LockBoard};
 pub use cu16::{CU16_CHANNELS, Cu16, Cu16Address, Cu16StatusRequest};
 pub use cu48::{CU48_CHANNELS, Cu48};
 pub use error::KerongError;
+pub use line::{
+    BoardAddress, BoardAnswer, BoardChannels, BoardLine, BoardLineError, BoardLineStats,
+    BoardModel, BoardTrouble,
+};
 pub use node::{BOARD_SILENT_FAULT, BoardNode, BoardNodeConfig, BoardNodeStats};
 pub use status::{BoardStatus, LockBitPolarity};

@@ -207,6 +207,40 @@ impl<const CHANNELS: usize> SimKerongBoard<CHANNELS> {
             .count()
     }
 
+    /// The board behind a real serial port: hears `bytes` off the line and
+    /// puts what it answers into `answer`, returning how many bytes. A
+    /// pseudo-terminal pump calls it with each chunk it reads and writes
+    /// the answer back; an answer longer than `answer` stays on the line
+    /// for the next call. ([`answer_next_late`](Self::answer_next_late)
+    /// needs the driver's reads, which tell when its timeout expired.)
+    ///
+    /// ```
+    /// use locker_drivers::kerong::Cu16Address;
+    /// use locker_drivers::sim::SimCu16;
+    /// use locker_proto::time::Instant;
+    ///
+    /// let mut board = SimCu16::cu16(Cu16Address::new(0).unwrap(), Instant::ZERO);
+    /// let mut answer = [0u8; 32];
+    /// let n = board.hear(&[0x02, 0x00, 0x30, 0x03, 0x35], &mut answer);
+    /// assert_eq!(&answer[..3], [0x02, 0x00, 0x35]); // status of every channel
+    /// assert_eq!(n, 9);
+    /// assert_eq!(board.hear(&[0x02, 0x01, 0x31, 0x03, 0x37], &mut answer), 0); // unlocks go unanswered
+    /// ```
+    pub fn hear(&mut self, bytes: &[u8], answer: &mut [u8]) -> usize {
+        for &byte in bytes {
+            self.receive(byte);
+        }
+        let mut n = 0;
+        while let Some(slot) = answer.get_mut(n) {
+            let Some(byte) = self.line.pop_front() else {
+                break;
+            };
+            *slot = byte;
+            n += 1;
+        }
+        n
+    }
+
     /// Takes one byte of a request from the driver.
     fn receive(&mut self, byte: u8) {
         if self.request_len == 0 && byte != STX {
