@@ -231,3 +231,35 @@ fn a_gateway_rebooted_remotely_mid_deposit_finishes_it_refuses_new_ones_and_repo
     drop(world);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A newer backend sends a request this gateway does not know: the
+/// gateway cannot carry it out, but the backend is not left waiting: it
+/// gets an error naming the version this gateway speaks, and the books
+/// are untouched.
+#[test]
+fn a_request_the_gateway_cannot_read_is_answered_not_supported_and_changes_nothing() {
+    let dir = scratch_dir("uplink-unreadable");
+    let (mut world, _spare, _link, _node) = started(&dir);
+    let before: Vec<_> = world.gateway.bank().views().collect();
+    let unknown = br#"{"v":1,"id":991,"body":{"teleport_parcel":{"to":"mars"}}}"#;
+    world.backend.transport.send(unknown).unwrap();
+    world.run_until("the gateway's answer to the unreadable request", |w| {
+        w.backend.applied().iter().any(|m| {
+            matches!(&m.body, Upward::CallError(e)
+                if e.request.0 == 991 && e.code == ErrorCode::NotSupported)
+        })
+    });
+    let after: Vec<_> = world.gateway.bank().views().collect();
+    assert_eq!(
+        before, after,
+        "an unreadable request changes no compartment"
+    );
+    assert!(
+        world
+            .notices
+            .iter()
+            .any(|n| n.to_string().contains("uplink")),
+        "the operator is told: {:?}",
+        world.notices
+    );
+}

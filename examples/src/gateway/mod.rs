@@ -166,10 +166,16 @@ impl Gateway {
         let Some(glue) = self.uplink.as_mut() else {
             return Ok(());
         };
-        for message in glue.receive(&mut self.notices) {
+        for incoming in glue.receive(&mut self.notices) {
             // A full output is drained and the message handed in again.
             for _ in 0..3 {
-                match self.core.handle_downward(&message, &mut self.rng, now) {
+                let handled = match &incoming {
+                    uplink::Incoming::Message(m) => {
+                        self.core.handle_downward(m, &mut self.rng, now)
+                    }
+                    uplink::Incoming::Unreadable(h) => self.core.handle_undecodable(*h),
+                };
+                match handled {
                     Ok(Handled::Ack(id)) => {
                         if let Some(glue) = self.uplink.as_mut() {
                             glue.acknowledged(id, now)?;

@@ -8,7 +8,7 @@ use locker_domain::uplink::{
     DeliveryConfig, Uplink, UplinkConfig, UplinkState, policy_from_config, policy_to_config,
 };
 use locker_proto::time::{Duration, Instant};
-use locker_proto::uplink::{DownEnvelope, MessageId, PolicyConfig, UpEnvelope};
+use locker_proto::uplink::{DownEnvelope, EnvelopeHeader, MessageId, PolicyConfig, UpEnvelope};
 use locker_proto::{FirmwareVersion, ResetReason};
 
 use super::{GatewayError, Notice, StateFile};
@@ -70,6 +70,15 @@ impl UplinkSettings {
             serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
         policy_from_config(base, &config).map_err(|e| bad(e.to_string()))
     }
+}
+
+/// A message from the backend, as the transport brought it.
+#[derive(Debug)]
+pub(crate) enum Incoming {
+    /// A message this gateway can read.
+    Message(Box<DownEnvelope>),
+    /// Only its header could be read.
+    Unreadable(EnvelopeHeader),
 }
 
 /// The uplink's files, its outbound queue and the transport. The bridge
@@ -194,7 +203,7 @@ impl UplinkGlue {
     pub(crate) fn receive(
         &mut self,
         notices: &mut std::collections::VecDeque<Notice>,
-    ) -> Vec<DownEnvelope> {
+    ) -> Vec<Incoming> {
         let mut messages = Vec::new();
         while let Some(event) = self.transport.poll() {
             match event {
@@ -208,8 +217,15 @@ impl UplinkGlue {
                     self.queue.link_down();
                 }
                 TransportEvent::Message(payload) => match self.encoding.decode(&payload) {
-                    Ok(message) => messages.push(message),
-                    Err(e) => notices.push_back(Notice::Warning(format!("uplink: {e}"))),
+                    Ok(message) => messages.push(Incoming::Message(Box::new(message))),
+                    Err(e) => {
+                        notices.push_back(Notice::Warning(format!("uplink: {e}")));
+                        // A request from a newer backend is still answered:
+                        // with an error naming what this gateway speaks.
+                        if let Some(header) = self.encoding.decode_header(&payload) {
+                            messages.push(Incoming::Unreadable(header));
+                        }
+                    }
                 },
             }
         }

@@ -59,6 +59,15 @@ impl Encoding {
         }
     }
 
+    /// The header (version and id) of a message whose body this side cannot
+    /// read, so the request can still be answered with an error.
+    pub fn decode_header(self, payload: &[u8]) -> Option<locker_proto::uplink::EnvelopeHeader> {
+        match self {
+            Encoding::Json => serde_json::from_slice(payload).ok(),
+            Encoding::Postcard => locker_proto::uplink::EnvelopeHeader::from_postcard(payload),
+        }
+    }
+
     /// The message in `payload`.
     ///
     /// # Errors
