@@ -7,10 +7,14 @@
 //!  Bank  ── commands ──▶ Master ── encode ──▶ Bus (noise) ──▶ Decoder ▶ NodeLink ▶ Controller ▶ SimCompartment
 //!        ◀── events ──── Master ◀─ Decoder ◀─ Bus (noise) ◀── encode ◀ NodeLink ◀ Controller ◀ (driver traits)
 //!  SimUps ▶ power, SimCamera ◀ snapshots, persist ▶ bytes ▶ restore after an outage
+//!  Uplink ── upward messages ▶ outbound queue ▶ link ▶ Backend ── acks, requests ▶ Uplink
 //! ```
 //!
-//! The gateway side runs [`locker_domain::bank::Bank`] and the link-layer
-//! [`locker_proto::link::Master`]; each node runs a
+//! The gateway side runs the library's [`locker_domain::gateway::Gateway`]
+//! (the bank, the link-layer master and the uplink), its upward messages
+//! going through an outbound queue and a link with a small delay to an
+//! in-process [`Backend`](crate::uplink::Backend), which acknowledges them
+//! and makes requests of its own ([`uplink`]); each node runs a
 //! [`locker_proto::frame::Decoder`], a [`locker_proto::link::NodeLink`] and a
 //! [`locker_domain::controller::Controller`] over
 //! [`locker_drivers::sim::SimCompartment`]s read through the driver traits.
@@ -22,7 +26,10 @@
 //!
 //! Time is simulated and event-driven: the loop jumps to the earliest of
 //! the world's agenda, the next frame arrival, every component's
-//! `poll_timeout` and the hourly occupancy sample. While anything is under
+//! `poll_timeout` (the uplink's heartbeats among them) and the hourly
+//! occupancy sample. Messages on the backend link (arrivals, resends of the
+//! outbound queue and of the backend's requests) are carried between those
+//! steps without waking the bus. While anything is under
 //! way on the bus (a command, queued node events, a frame on the line) the
 //! gateway polls every node every 250 ms as it would for real. When the bus
 //! has nothing to carry but idle polls whose answer is known to be empty,
@@ -90,6 +97,7 @@ pub mod oracle;
 pub mod report;
 pub mod rng;
 pub mod traffic;
+pub mod uplink;
 pub mod world;
 
 pub use bus::Noise;
@@ -102,7 +110,7 @@ use locker_proto::time::Instant;
 use check::Checker;
 use report::{
     AuditTally, BusSummary, IncidentRow, InteractionSummary, InvariantSummary, ParcelSummary,
-    PowerSummary, UtilisationSummary, WorldCounts,
+    PowerSummary, UplinkSummary, UtilisationSummary, WorldCounts,
 };
 use world::Whereabouts;
 
@@ -213,6 +221,7 @@ pub fn run(config: &SimConfig, progress: &mut dyn FnMut(f64)) -> Result<Outcome,
     let mut checker = Checker::default();
     let mut bus = BusSummary::default();
     let mut parcels = ParcelSummary::default();
+    let mut uplink = UplinkSummary::default();
     let mut stats = Vec::new();
     let mut staff_parcels = 0u64;
     let steps = (sizes.len() as u64 * u64::from(config.days)).max(1);
@@ -267,6 +276,7 @@ pub fn run(config: &SimConfig, progress: &mut dyn FnMut(f64)) -> Result<Outcome,
             .filter(|p| p.at == Whereabouts::WithStaff)
             .count() as u64;
         staff_parcels += sim.parcels.iter().filter(|p| p.needed_staff).count() as u64;
+        uplink.absorb(&sim.backend_link().summary());
         stats.push(sim.stats());
     }
     // Banks ran one after another; the site's timeline reads in time order.
@@ -347,6 +357,7 @@ pub fn run(config: &SimConfig, progress: &mut dyn FnMut(f64)) -> Result<Outcome,
             restore_failures: world.restore_failures,
             persists: world.persists,
         },
+        uplink,
         invariants: InvariantSummary {
             steps_checked: checker.steps,
             violations: checker.violations,
