@@ -4,7 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
-use locker_examples::sim::{IncidentKind, IncidentRates, Noise, SimConfig, Summary, run};
+use locker_examples::sim::{
+    IncidentKind, IncidentRates, Noise, SimBank, SimConfig, Summary, check, run,
+};
+use locker_proto::RebootKind;
+use locker_proto::time::Instant;
+use locker_proto::uplink::{Downward, ResetTarget};
 
 fn week(seed: u64) -> SimConfig {
     SimConfig {
@@ -91,4 +96,38 @@ fn each_forced_door_makes_the_backend_ask_for_a_snapshot_and_each_request_is_ans
     assert_eq!(u.answered + u.refused, u.requests, "{u:#?}");
     assert_eq!(u.unanswered, 0, "{u:#?}");
     nothing_lost_nothing_left(s);
+}
+
+#[test]
+fn the_backend_resets_the_gateway_which_restarts_from_its_files_and_boots_again() {
+    let config = week(9);
+    let mut sim = SimBank::new(0, 48, 300, &config).unwrap();
+    let hour = |h: u64| Instant::from_millis(h * 3_600_000);
+    sim.run_until(hour(12), &mut |_| {});
+    let before = sim.backend_link().summary();
+    assert_eq!(before.delivered_by_kind.get("boot_notification"), Some(&1));
+    sim.backend_request(Downward::Reset {
+        kind: RebootKind::Soft,
+        target: ResetTarget::Gateway,
+    });
+    sim.run_until(hour(24), &mut |_| {});
+    let after = sim.backend_link().summary();
+    // Accepted, then carried out: a second boot, from the books on "flash".
+    assert_eq!(after.requests_by_kind.get("reset"), Some(&1));
+    assert_eq!((after.answered, after.refused, after.unanswered), (1, 0, 0));
+    assert_eq!(after.delivered_by_kind.get("boot_notification"), Some(&2));
+    assert!(
+        sim.timeline.iter().any(|l| l.text.contains("reboot")),
+        "no reboot in the timeline"
+    );
+    // Nothing lost on the way down and back.
+    assert_eq!(after.still_queued, 0);
+    assert_eq!(after.delivered, after.produced);
+    assert_eq!(
+        after.delivered_by_kind.get("audit"),
+        Some(&sim.audit.records)
+    );
+    assert_eq!(sim.audit.sequence_gaps, 0);
+    assert_eq!(check::parcels_lost(&sim), 0);
+    assert!(sim.world.deposited > before.deposits_heard);
 }

@@ -23,7 +23,7 @@ use locker_proto::auth::{BankKey, NodeIdentity};
 use locker_proto::frame::MAX_FRAME;
 use locker_proto::link::{LinkStats, MasterConfig};
 use locker_proto::time::{Duration, Instant};
-use locker_proto::uplink::DownEnvelope;
+use locker_proto::uplink::{DownEnvelope, Downward, MessageId};
 use locker_proto::{
     CompartmentId, Dimensions, NodeAddr, PowerStatus, RebootKind, ResetReason, SizeClass,
 };
@@ -311,6 +311,13 @@ impl SimBank {
     /// The backend link: the outbound queue and the backend.
     pub fn backend_link(&self) -> &BackendLink {
         &self.uplink
+    }
+
+    /// The backend asks the gateway something now, as an operator at the
+    /// backend would; the answer comes back through the uplink like any
+    /// other. Returns the request's id.
+    pub fn backend_request(&mut self, body: Downward) -> MessageId {
+        self.uplink.request(body, self.now)
     }
 
     /// The bank's counters (as persisted, while the gateway is off).

@@ -22,7 +22,7 @@ use locker_domain::uplink::{
 };
 use locker_proto::FirmwareVersion;
 use locker_proto::time::{Duration, Instant};
-use locker_proto::uplink::{DownEnvelope, MessageId, ParcelStep, UpEnvelope, Upward};
+use locker_proto::uplink::{DownEnvelope, Downward, MessageId, ParcelStep, UpEnvelope, Upward};
 
 use super::report::UplinkSummary;
 use crate::uplink::{Backend, BackendConfig};
@@ -231,6 +231,16 @@ impl BackendLink {
             [None, None]
         };
         arrivals.into_iter().chain(timers).flatten().min()
+    }
+
+    /// The backend asks the gateway something; returns the request's id.
+    /// It leaves at once if the gateway is there, else when it is back.
+    pub fn request(&mut self, body: Downward, now: Instant) -> MessageId {
+        let id = self.backend.request(body);
+        if self.online {
+            self.backend_sends(now);
+        }
+        id
     }
 
     /// The backend, for what it heard and asked.
