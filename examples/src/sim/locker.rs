@@ -386,6 +386,7 @@ impl SimBank {
             self.step();
             after_step(self);
             let mut next = self.next_time();
+            let mut quiet = self.powered && self.quiet();
             // The backend link is not the bus: its messages cross between
             // the world's steps without waking the bus master, whose idle
             // polls would otherwise run at every one of them.
@@ -395,13 +396,22 @@ impl SimBank {
                 .map(|at| at.max(self.now + Duration::from_millis(1)))
                 .filter(|at| *at < next && *at <= end)
             {
-                self.skip_idle_polls(at);
+                if quiet {
+                    self.skip_idle_polls(at);
+                }
                 self.now = at;
-                self.exchange_uplink();
+                // Acknowledgements change no timer and no node: only a
+                // request the gateway carried out can bring the next step
+                // closer or wake the bus.
+                if self.exchange_uplink() {
+                    next = self.next_time_after_uplink(next);
+                    quiet = self.powered && self.quiet();
+                }
                 after_step(self);
-                next = self.next_time_after_uplink(next);
             }
-            self.skip_idle_polls(next.min(end));
+            if quiet {
+                self.skip_idle_polls(next.min(end));
+            }
             if next > end {
                 self.now = end;
                 break;
@@ -412,13 +422,11 @@ impl SimBank {
 
     /// Counts the idle polls a quiet bus skips until `until`.
     fn skip_idle_polls(&mut self, until: Instant) {
-        if self.powered && self.quiet() {
-            let poll = master_config().poll_interval.as_millis().max(1);
-            let gap = until.saturating_since(self.now).as_millis();
-            self.elided_polls += self.nodes.len() as u64 * (gap / poll);
-            // The firmware keeps sampling while the bus is idle.
-            self.dirty.iter_mut().for_each(|d| *d = true);
-        }
+        let poll = master_config().poll_interval.as_millis().max(1);
+        let gap = until.saturating_since(self.now).as_millis();
+        self.elided_polls += self.nodes.len() as u64 * (gap / poll);
+        // The firmware keeps sampling while the bus is idle.
+        self.dirty.iter_mut().for_each(|d| *d = true);
     }
 
     fn step(&mut self) {
@@ -687,29 +695,37 @@ impl SimBank {
 
     /// What crossed the backend link by now: the backend carries out what
     /// reached it, the gateway what reached it, and both send what is due.
-    fn exchange_uplink(&mut self) {
+    /// Returns whether the gateway carried out a request (not only took
+    /// acknowledgements).
+    fn exchange_uplink(&mut self) -> bool {
         let now = self.now;
         if self.uplink.next_event().is_none_or(|at| at > now) {
-            return;
+            return false;
         }
         self.uplink.deliver_upward(now);
+        let mut requests = false;
         while let Some(message) = self.uplink.downward_due(now) {
-            self.hand_down(&message);
+            requests |= self.hand_down(&message);
         }
-        self.carry_out();
+        // Requests were carried out as they came; acknowledgements freed
+        // room in flight for what waits behind them.
+        self.uplink.transmit(now);
         if let Some(kind) = self.reboot.take() {
             self.reboot_gateway(kind);
+            requests = true;
         }
+        requests
     }
 
     /// A backend message into the gateway, as `locker-gateway` hands it
     /// in: an acknowledgement empties a queue slot; a full output is
-    /// drained and the message handed in again.
-    fn hand_down(&mut self, message: &DownEnvelope) {
+    /// drained and the message handed in again. Returns whether it was
+    /// more than an acknowledgement.
+    fn hand_down(&mut self, message: &DownEnvelope) -> bool {
         let now = self.now;
         for _ in 0..3 {
             let Some(gateway) = self.gateway.as_deref_mut() else {
-                return;
+                return false;
             };
             match gateway.handle_downward(message, &mut self.codes, now) {
                 Ok(Handled::Ack(id)) => {
@@ -717,7 +733,7 @@ impl SimBank {
                     // slot lets go.
                     self.uplink.acknowledged(id, now);
                     gateway.set_uplink_backlog(self.uplink.backlog());
-                    return;
+                    return false;
                 }
                 Ok(_) => break,
                 Err(GatewayError::Uplink(_)) => self.carry_out(),
@@ -729,6 +745,7 @@ impl SimBank {
         }
         // The answer is in the queue before the request counts as done.
         self.carry_out();
+        true
     }
 
     /// Connects a gateway starting now to the backend, its stamps in wall time.
