@@ -54,6 +54,15 @@ fn a_month_on_a_bad_bus_loses_no_parcel_and_keeps_every_invariant() {
         s.alerts.get("lock_fault").copied().unwrap_or(0),
         s.audit.count("lock_fault")
     );
+    // The backend heard all of it, once, across every gateway restart.
+    let u = &s.uplink;
+    assert_eq!(u.still_queued, 0, "{u:#?}");
+    assert_eq!(u.delivered, u.produced, "{u:#?}");
+    assert_eq!(u.acknowledged, u.produced, "{u:#?}");
+    assert_eq!(u.delivered_by_kind.get("audit"), Some(&s.audit.records));
+    assert_eq!(u.audit_repeats, s.audit.redelivered);
+    assert_eq!(u.deposits_heard, s.parcels.deposited);
+    assert_eq!(u.answered + u.refused, u.requests, "{u:#?}");
     // Every parcel that came is accounted for by the world.
     let to_counter: u64 = s.parcels.to_counter.values().sum();
     assert!(s.parcels.deposited + to_counter <= s.parcels.arrived);

@@ -1,9 +1,10 @@
 //! One simulated bank, every layer real: the library's gateway machine
 //! ([`locker_domain::gateway::Gateway`]: the bank, the bus master, node
-//! greetings and command queues, exactly as `locker-gateway` runs it),
-//! encoded frames on a noisy half-duplex [`Bus`], and per node a `Decoder`,
-//! a `NodeLink`, a `Controller` and simulated compartments behind the driver
-//! traits; around it the world of couriers, residents, staff and incidents.
+//! greetings and command queues and the uplink, exactly as `locker-gateway`
+//! runs it), encoded frames on a noisy half-duplex [`Bus`], per node a
+//! `Decoder`, a `NodeLink`, a `Controller` and simulated compartments behind
+//! the driver traits, and an in-process backend behind a [`BackendLink`];
+//! around it the world of couriers, residents, staff and incidents.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -14,14 +15,18 @@ use locker_domain::bank::{
     CompartmentFlags, Evidence, Layout, NotificationKind, ParcelKind, Policy, Purpose, Stage,
     Stats,
 };
-use locker_domain::gateway::{Gateway, GatewayOutput, Persist};
+use locker_domain::gateway::{Gateway, GatewayError, GatewayOutput, Persist};
+use locker_domain::uplink::Handled;
 use locker_drivers::sim::{SimCamera, SimCompartment, SimUps};
 use locker_drivers::{Camera, CaptureReason, PresenceSensor, Ups};
 use locker_proto::auth::{BankKey, NodeIdentity};
 use locker_proto::frame::MAX_FRAME;
 use locker_proto::link::{LinkStats, MasterConfig};
 use locker_proto::time::{Duration, Instant};
-use locker_proto::{CompartmentId, Dimensions, NodeAddr, PowerStatus, ResetReason, SizeClass};
+use locker_proto::uplink::{DownEnvelope, Downward, MessageId};
+use locker_proto::{
+    CompartmentId, Dimensions, NodeAddr, PowerStatus, RebootKind, ResetReason, SizeClass,
+};
 
 use super::SimConfig;
 use super::bus::{Bus, Talker};
@@ -31,6 +36,7 @@ use super::oracle::{self, FalseAlarms, Truth};
 use super::report::{AuditTally, Line, WorldCounts};
 use super::rng::Dice;
 use super::traffic;
+use super::uplink::BackendLink;
 use super::world::{Agenda, CounterReason, Task, Visitor, Whereabouts, WorldParcel};
 
 /// The most compartments one simulated bank has; bigger sites are several banks.
@@ -61,6 +67,11 @@ pub fn day_zero() -> NaiveDateTime {
         .unwrap_or_default()
 }
 
+/// The wall-clock time at simulated instant `now`.
+fn wall_at(now: Instant) -> NaiveDateTime {
+    day_zero() + chrono::TimeDelta::milliseconds(now.as_millis() as i64)
+}
+
 /// One bank and its world.
 pub struct SimBank {
     /// The bank's number in the site.
@@ -69,6 +80,10 @@ pub struct SimBank {
     policy: Policy,
     /// The gateway, while it has power.
     gateway: Option<Box<SimGateway>>,
+    /// The gateway's outbound queue, the link and the backend.
+    uplink: BackendLink,
+    /// The backend asked for a reboot and everything is persisted.
+    reboot: Option<RebootKind>,
     /// A frame the gateway wants sent while the line was still busy.
     pending_frame: Option<Vec<u8>>,
     /// The bank key the gateway derives every node's key from.
@@ -224,7 +239,9 @@ impl SimBank {
             index,
             layout,
             policy,
-            gateway: Some(gateway),
+            gateway: None,
+            uplink: BackendLink::new(index),
+            reboot: None,
             pending_frame: None,
             bank_key,
             counters: BTreeMap::new(),
@@ -265,6 +282,8 @@ impl SimBank {
             stats_when_off: Stats::default(),
             refusals: BTreeMap::new(),
         };
+        sim.connect(&mut gateway, now);
+        sim.gateway = Some(gateway);
         sim.agenda.at(now, Task::DayStart(0));
         Ok(sim)
     }
@@ -287,6 +306,18 @@ impl SimBank {
     /// The gateway machine, when the gateway is running.
     pub fn gateway(&self) -> Option<&SimGateway> {
         self.gateway.as_deref()
+    }
+
+    /// The backend link: the outbound queue and the backend.
+    pub fn backend_link(&self) -> &BackendLink {
+        &self.uplink
+    }
+
+    /// The backend asks the gateway something now, as an operator at the
+    /// backend would; the answer comes back through the uplink like any
+    /// other. Returns the request's id.
+    pub fn backend_request(&mut self, body: Downward) -> MessageId {
+        self.uplink.request(body, self.now)
     }
 
     /// The bank's counters (as persisted, while the gateway is off).
@@ -354,13 +385,32 @@ impl SimBank {
         loop {
             self.step();
             after_step(self);
-            let next = self.next_time();
-            if self.powered && self.quiet() {
-                let poll = master_config().poll_interval.as_millis().max(1);
-                let gap = next.min(end).saturating_since(self.now).as_millis();
-                self.elided_polls += self.nodes.len() as u64 * (gap / poll);
-                // The firmware keeps sampling while the bus is idle.
-                self.dirty.iter_mut().for_each(|d| *d = true);
+            let mut next = self.next_time();
+            let mut quiet = self.powered && self.quiet();
+            // The backend link is not the bus: its messages cross between
+            // the world's steps without waking the bus master, whose idle
+            // polls would otherwise run at every one of them.
+            while let Some(at) = self
+                .uplink
+                .next_event()
+                .map(|at| at.max(self.now + Duration::from_millis(1)))
+                .filter(|at| *at < next && *at <= end)
+            {
+                if quiet {
+                    self.skip_idle_polls(at);
+                }
+                self.now = at;
+                // Acknowledgements change no timer and no node: only a
+                // request the gateway carried out can bring the next step
+                // closer or wake the bus.
+                if self.exchange_uplink() {
+                    next = self.next_time_after_uplink(next);
+                    quiet = self.powered && self.quiet();
+                }
+                after_step(self);
+            }
+            if quiet {
+                self.skip_idle_polls(next.min(end));
             }
             if next > end {
                 self.now = end;
@@ -368,6 +418,15 @@ impl SimBank {
             }
             self.now = next;
         }
+    }
+
+    /// Counts the idle polls a quiet bus skips until `until`.
+    fn skip_idle_polls(&mut self, until: Instant) {
+        let poll = master_config().poll_interval.as_millis().max(1);
+        let gap = until.saturating_since(self.now).as_millis();
+        self.elided_polls += self.nodes.len() as u64 * (gap / poll);
+        // The firmware keeps sampling while the bus is idle.
+        self.dirty.iter_mut().for_each(|d| *d = true);
     }
 
     fn step(&mut self) {
@@ -385,6 +444,7 @@ impl SimBank {
         self.check_jams();
         self.check_power();
         if !self.powered {
+            self.exchange_uplink();
             return;
         }
         self.send_pending_frame();
@@ -415,6 +475,7 @@ impl SimBank {
             }
         }
         self.carry_out();
+        self.exchange_uplink();
     }
 
     /// The next instant anything happens.
@@ -447,6 +508,30 @@ impl SimBank {
         }
         next.unwrap_or(now + HEARTBEAT)
             .max(now + Duration::from_millis(1))
+    }
+
+    /// [`next_time`](Self::next_time) after a step that only carried the
+    /// backend link's messages, which were `before`: such a step touches no
+    /// node and no agenda task, so only the gateway's timers and the frames
+    /// it put on the bus can have come closer.
+    fn next_time_after_uplink(&self, before: Instant) -> Instant {
+        let mut next = before;
+        if self.powered {
+            let mut consider = |t: Option<Instant>| {
+                if let Some(t) = t {
+                    next = next.min(t);
+                }
+            };
+            consider(self.bus.next_arrival());
+            if let Some(gateway) = self.gateway.as_deref() {
+                consider(gateway.bank().poll_timeout());
+                consider(gateway.uplink().and_then(|u| u.poll_timeout()));
+                if !self.quiet() {
+                    consider(gateway.link().poll_timeout());
+                }
+            }
+        }
+        next.max(self.now + Duration::from_millis(1))
     }
 
     /// Nothing for the link to do but idle polls.
@@ -485,14 +570,12 @@ impl SimBank {
     }
 
     /// Carries out everything the gateway asks for, as `locker-gateway`
-    /// does with its files and serial port: frames onto the line, counter
-    /// reservations and snapshots into "flash", records to the world.
+    /// does with its files, serial port and outbound queue: frames onto the
+    /// line, counter reservations, snapshots and the uplink's state into
+    /// "flash", upward messages into the queue, records to the world.
     fn carry_out(&mut self) {
         let now = self.now;
-        loop {
-            let Some(output) = self.gateway.as_deref_mut().and_then(|g| g.poll(now)) else {
-                return;
-            };
+        while let Some(output) = self.gateway.as_deref_mut().and_then(|g| g.poll(now)) {
             match output {
                 GatewayOutput::Transmit(frame) => {
                     let mut buf = [0u8; MAX_FRAME];
@@ -507,20 +590,44 @@ impl SimBank {
                         g.counter_persisted(node, up_to);
                     }
                 }
-                GatewayOutput::Persist(Persist::Bank(_)) => {
-                    if let Some(g) = self.gateway.as_deref() {
-                        if let Ok(bytes) = g.snapshot(&mut self.snapshot_buf) {
-                            self.saved.clear();
-                            self.saved.extend_from_slice(bytes);
-                            self.world.persists += 1;
-                        }
-                    }
-                }
+                GatewayOutput::Persist(Persist::Bank(_)) => self.persist_books(),
+                GatewayOutput::Persist(Persist::Uplink) => self.persist_uplink_state(),
                 GatewayOutput::Persist(Persist::BeforeReboot(_)) => {
+                    // The outbound queue is always "on disk" already.
+                    self.persist_books();
+                    self.persist_uplink_state();
                     if let Some(g) = self.gateway.as_deref_mut() {
                         g.persisted_for_reboot();
                     }
                 }
+                GatewayOutput::Persist(Persist::Policy(policy)) => {
+                    // The bank takes its rules when it is next restored.
+                    self.policy = policy;
+                    self.note(
+                        None,
+                        "the backend changed the rules: they apply from the next start".into(),
+                    );
+                }
+                GatewayOutput::Upward(message) => self.uplink.push(message),
+                GatewayOutput::BackendSnapshot {
+                    compartment,
+                    request,
+                } => {
+                    self.camera.advance_to(self.now);
+                    let taken = self.camera.capture(CaptureReason::Requested).is_ok();
+                    self.world.snapshots += u64::from(taken);
+                    self.note(
+                        Some(slot_of(compartment)),
+                        format!("camera snapshot for the backend's request {}", request.0),
+                    );
+                }
+                GatewayOutput::BackendCommand { node, command } => {
+                    self.note(
+                        None,
+                        format!("the backend sends node {} {command:?}", node.0),
+                    );
+                }
+                GatewayOutput::Reboot(kind) => self.reboot = Some(kind),
                 GatewayOutput::Audit(record) => self.audited(&record),
                 GatewayOutput::Alert(alert) => self.alerted(alert),
                 GatewayOutput::Notification(n) => self.notified(n),
@@ -558,10 +665,102 @@ impl SimBank {
                 GatewayOutput::NodeInputRefused { error, .. } => {
                     *self.refusals.entry(refusal_name(&error)).or_default() += 1;
                 }
-                // Greetings, the backend's requests, policies and reboots:
-                // the simulated bank has no backend asking for them yet.
+                // Node greetings: the uplink already told the backend.
                 _ => {}
             }
+        }
+        self.uplink.transmit(now);
+        if let Some(g) = self.gateway.as_deref_mut() {
+            g.set_uplink_backlog(self.uplink.backlog());
+        }
+    }
+
+    /// Writes the bank's snapshot to "flash".
+    fn persist_books(&mut self) {
+        if let Some(g) = self.gateway.as_deref() {
+            if let Ok(bytes) = g.snapshot(&mut self.snapshot_buf) {
+                self.saved.clear();
+                self.saved.extend_from_slice(bytes);
+                self.world.persists += 1;
+            }
+        }
+    }
+
+    /// Writes the uplink's state to "flash" (`uplink.state`).
+    fn persist_uplink_state(&mut self) {
+        if let Some(state) = self.gateway.as_deref().and_then(SimGateway::uplink_state) {
+            self.uplink.persist(state);
+        }
+    }
+
+    /// What crossed the backend link by now: the backend carries out what
+    /// reached it, the gateway what reached it, and both send what is due.
+    /// Returns whether the gateway carried out a request (not only took
+    /// acknowledgements).
+    fn exchange_uplink(&mut self) -> bool {
+        let now = self.now;
+        if self.uplink.next_event().is_none_or(|at| at > now) {
+            return false;
+        }
+        self.uplink.deliver_upward(now);
+        let mut requests = false;
+        while let Some(message) = self.uplink.downward_due(now) {
+            requests |= self.hand_down(&message);
+        }
+        // Requests were carried out as they came; acknowledgements freed
+        // room in flight for what waits behind them.
+        self.uplink.transmit(now);
+        if let Some(kind) = self.reboot.take() {
+            self.reboot_gateway(kind);
+            requests = true;
+        }
+        requests
+    }
+
+    /// A backend message into the gateway, as `locker-gateway` hands it
+    /// in: an acknowledgement empties a queue slot; a full output is
+    /// drained and the message handed in again. Returns whether it was
+    /// more than an acknowledgement.
+    fn hand_down(&mut self, message: &DownEnvelope) -> bool {
+        let now = self.now;
+        for _ in 0..3 {
+            let Some(gateway) = self.gateway.as_deref_mut() else {
+                return false;
+            };
+            match gateway.handle_downward(message, &mut self.codes, now) {
+                Ok(Handled::Ack(id)) => {
+                    // Nothing to carry out: the caller sends what the free
+                    // slot lets go.
+                    self.uplink.acknowledged(id, now);
+                    gateway.set_uplink_backlog(self.uplink.backlog());
+                    return false;
+                }
+                Ok(_) => break,
+                Err(GatewayError::Uplink(_)) => self.carry_out(),
+                Err(e) => {
+                    self.note(None, format!("the gateway refused a backend message: {e}"));
+                    break;
+                }
+            }
+        }
+        // The answer is in the queue before the request counts as done.
+        self.carry_out();
+        true
+    }
+
+    /// Connects a gateway starting now to the backend, its stamps in wall time.
+    fn connect(&mut self, gateway: &mut SimGateway, now: Instant) {
+        let unix_s = wall_at(now).and_utc().timestamp();
+        let started = self.uplink.start(unix_s, now).and_then(|bridge| {
+            // Every simulated stop is orderly (a critical battery persists
+            // everything first, a reset waits for it): the hardware says
+            // power-on, and a reset the backend asked for overrides it.
+            gateway
+                .start_uplink(bridge, ResetReason::PowerOn, now)
+                .map_err(|e| e.to_string())
+        });
+        if let Err(e) = started {
+            self.note(None, format!("the uplink did not start: {e}"));
         }
     }
 
@@ -632,16 +831,85 @@ impl SimBank {
             ),
         );
         self.world.shutdowns += 1;
+        self.stop_gateway();
+        self.powered = false;
+        for node in &mut self.nodes {
+            node.powered = false;
+        }
+    }
+
+    /// The gateway program stops: what it counted is kept, its uplink state
+    /// written down as at a clean stop.
+    fn stop_gateway(&mut self) {
         if let Some(g) = self.gateway.as_deref() {
             self.link_before = add_link(&self.link_before, &g.link_stats());
             self.world.gateway_bad_frames += g.stats().bad_frames;
             self.stats_when_off = *g.bank().stats();
+            self.uplink.stop(g.uplink_state());
         }
         self.gateway = None;
         self.pending_frame = None;
-        self.powered = false;
-        for node in &mut self.nodes {
-            node.powered = false;
+    }
+
+    /// The gateway program starts: the books restored from "flash", the
+    /// node keys resumed after their stored counters, the backend
+    /// connected. `false` if no gateway could be built (a bug).
+    fn start_gateway(&mut self) -> bool {
+        let now = self.now;
+        let keys = bank_keys(self.index);
+        let restored = GatewayBank::restore(
+            self.layout.clone(),
+            self.policy,
+            keys.clone(),
+            &self.saved,
+            now,
+        );
+        let bank = match restored {
+            Ok(bank) => bank,
+            Err(e) => {
+                self.world.restore_failures += 1;
+                self.note(
+                    None,
+                    format!("RESTORE FAILED ({e}): starting with empty books"),
+                );
+                match GatewayBank::new(self.layout.clone(), self.policy, keys) {
+                    Ok(b) => b,
+                    Err(_) => return false,
+                }
+            }
+        };
+        let Ok(mut gateway) = SimGateway::new(bank, master_config(), now) else {
+            return false;
+        };
+        let _ = gateway.set_wall_clock(wall_at(now), now);
+        for node in &self.nodes {
+            let addr = node.addr();
+            let key = self.bank_key.node_key(NodeIdentity::at(addr));
+            let stored = self.counters.get(&addr).copied().unwrap_or(0);
+            let _ = gateway.set_node_key(addr, key, stored);
+        }
+        self.connect(&mut gateway, now);
+        self.gateway = Some(Box::new(gateway));
+        true
+    }
+
+    /// The reboot the backend asked for: everything was persisted before
+    /// [`GatewayOutput::Reboot`], so the gateway stops and starts again
+    /// from its files; the nodes keep their power.
+    fn reboot_gateway(&mut self, kind: RebootKind) {
+        self.stop_gateway();
+        if self.start_gateway() {
+            let status = self.reported_power;
+            if status != PowerStatus::Mains {
+                self.power_to_gateway(status);
+            }
+            self.carry_out();
+            self.note(
+                None,
+                format!(
+                    "the backend asked for a {kind:?} reboot → gateway restarted from its files"
+                ),
+            );
         }
     }
 
@@ -668,40 +936,9 @@ impl SimBank {
         for node in &mut self.nodes {
             node.restart(ResetReason::PowerOn, now);
         }
-        let keys = bank_keys(self.index);
-        let restored = GatewayBank::restore(
-            self.layout.clone(),
-            self.policy,
-            keys.clone(),
-            &self.saved,
-            now,
-        );
-        let bank = match restored {
-            Ok(bank) => bank,
-            Err(e) => {
-                self.world.restore_failures += 1;
-                self.note(
-                    None,
-                    format!("RESTORE FAILED ({e}): starting with empty books"),
-                );
-                match GatewayBank::new(self.layout.clone(), self.policy, keys) {
-                    Ok(b) => b,
-                    Err(_) => return,
-                }
-            }
-        };
-        let Ok(mut gateway) = SimGateway::new(bank, master_config(), now) else {
+        if !self.start_gateway() {
             return;
-        };
-        let wall = day_zero() + chrono::TimeDelta::milliseconds(now.as_millis() as i64);
-        let _ = gateway.set_wall_clock(wall, now);
-        for node in &self.nodes {
-            let addr = node.addr();
-            let key = self.bank_key.node_key(NodeIdentity::at(addr));
-            let stored = self.counters.get(&addr).copied().unwrap_or(0);
-            let _ = gateway.set_node_key(addr, key, stored);
         }
-        self.gateway = Some(Box::new(gateway));
         self.reported_power = PowerStatus::Mains;
         self.power_to_gateway(PowerStatus::Mains);
         self.world.restores += 1;

@@ -305,6 +305,85 @@ pub struct InvariantSummary {
     pub first: Vec<String>,
 }
 
+/// The uplink: what the gateways sent their backend and what it asked.
+///
+/// At the end of a run whose link was up, `produced` = `delivered` =
+/// `acknowledged` and nothing is `still_queued`: every message reached the
+/// backend and was carried out once.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct UplinkSummary {
+    /// Upward messages the gateways put into their outbound queues.
+    pub produced: u64,
+    /// Transmissions to the backend, first ones and repeats. A restarted
+    /// gateway reloads its queue and sends what was not acknowledged as new.
+    pub transmissions: u64,
+    /// Repeats within one gateway run (an acknowledgement overdue).
+    pub retransmissions: u64,
+    /// Messages that reached the backend under an id it had not seen.
+    pub delivered: u64,
+    /// Messages acknowledged and removed from an outbound queue.
+    pub acknowledged: u64,
+    /// Messages still in an outbound queue at the end.
+    pub still_queued: u64,
+    /// Messages the backend received again and did not carry out again.
+    pub backend_duplicates: u64,
+    /// Audit records the backend heard again under a new id (a restored
+    /// bank hands out again what its snapshot still held) and did not
+    /// carry out again; counted in `delivered`, not in `delivered_by_kind`.
+    pub audit_repeats: u64,
+    /// Backend messages lost because their gateway was off.
+    pub lost_to_gateway_off: u64,
+    /// Messages the backend carried out, by kind.
+    pub delivered_by_kind: BTreeMap<String, u64>,
+    /// Verified deposits the backend heard of (parcel events).
+    pub deposits_heard: u64,
+    /// Verified pickups the backend heard of (parcel events).
+    pub pickups_heard: u64,
+    /// Requests the backends made (camera snapshots for forced doors,
+    /// compartments taken out of service for lock faults).
+    pub requests: u64,
+    /// Requests by kind.
+    pub requests_by_kind: BTreeMap<String, u64>,
+    /// Requests answered with a result.
+    pub answered: u64,
+    /// Requests refused.
+    pub refused: u64,
+    /// Refusals by error code.
+    pub refused_by_code: BTreeMap<String, u64>,
+    /// Requests without an answer at the end.
+    pub unanswered: u64,
+}
+
+impl UplinkSummary {
+    /// Adds another bank's.
+    pub fn absorb(&mut self, o: &UplinkSummary) {
+        self.produced += o.produced;
+        self.transmissions += o.transmissions;
+        self.retransmissions += o.retransmissions;
+        self.delivered += o.delivered;
+        self.acknowledged += o.acknowledged;
+        self.still_queued += o.still_queued;
+        self.backend_duplicates += o.backend_duplicates;
+        self.audit_repeats += o.audit_repeats;
+        self.lost_to_gateway_off += o.lost_to_gateway_off;
+        self.deposits_heard += o.deposits_heard;
+        self.pickups_heard += o.pickups_heard;
+        self.requests += o.requests;
+        self.answered += o.answered;
+        self.refused += o.refused;
+        self.unanswered += o.unanswered;
+        for (into, from) in [
+            (&mut self.delivered_by_kind, &o.delivered_by_kind),
+            (&mut self.requests_by_kind, &o.requests_by_kind),
+            (&mut self.refused_by_code, &o.refused_by_code),
+        ] {
+            for (k, v) in from {
+                *into.entry(k.clone()).or_default() += v;
+            }
+        }
+    }
+}
+
 /// Everything a run reports.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Summary {
@@ -343,6 +422,8 @@ pub struct Summary {
     pub audit: AuditTally,
     /// Power.
     pub power: PowerSummary,
+    /// The uplink to the backend.
+    pub uplink: UplinkSummary,
     /// Invariants.
     pub invariants: InvariantSummary,
 }
@@ -475,6 +556,20 @@ impl Summary {
             o,
             "audit       {} records, {} sequence gaps",
             self.audit.records, self.audit.sequence_gaps
+        );
+        let l = &self.uplink;
+        let _ = writeln!(
+            o,
+            "uplink      {} messages produced, {} delivered, {} acknowledged, {} still queued, {} duplicates at the backend; backend requests {}: {} answered, {} refused, {} unanswered",
+            l.produced,
+            l.delivered,
+            l.acknowledged,
+            l.still_queued,
+            l.backend_duplicates,
+            l.requests,
+            l.answered,
+            l.refused,
+            l.unanswered
         );
         let v = &self.invariants;
         if v.steps_checked > 0 {

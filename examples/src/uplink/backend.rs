@@ -28,6 +28,24 @@ impl Default for BackendConfig {
     }
 }
 
+/// What a backend has heard and asked, counted: all a long run needs to
+/// keep, whatever its length.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BackendTally {
+    /// Upward messages carried out, by kind ([`Upward::name`]).
+    pub applied: BTreeMap<&'static str, u64>,
+    /// Audit records heard again under a new message id: the same sequence
+    /// number as one already carried out (a restored bank hands out again
+    /// the records its snapshot still held). Not counted in `applied`.
+    pub audit_repeats: u64,
+    /// Requests made, by kind ([`Downward::name`]).
+    pub requests: BTreeMap<&'static str, u64>,
+    /// Requests answered with a result.
+    pub answered: u64,
+    /// Requests refused, by error code (snake_case, as in JSON).
+    pub refused: BTreeMap<String, u64>,
+}
+
 #[derive(Debug)]
 struct Pending {
     message: DownEnvelope,
@@ -42,6 +60,11 @@ struct Pending {
 /// [`DedupWindow`] has not seen are carried out ([`Backend::applied`] is the
 /// backend's record of them). Requests are repeated with the same id until
 /// their answer arrives; each answer is kept in [`Backend::answer`].
+///
+/// A backend made with [`Backend::counting`] keeps neither the messages
+/// nor the answers, only their counts ([`Backend::tally`], which every
+/// backend keeps): its memory stays bounded over a simulated month of ten
+/// thousand compartments.
 ///
 /// ```
 /// use locker_examples::uplink::{Backend, BackendConfig};
@@ -65,6 +88,13 @@ pub struct Backend {
     answers: BTreeMap<MessageId, Result<Response, CallError>>,
     duplicates: u64,
     unreadable: u64,
+    /// Whether `applied` and `answers` keep every message and answer.
+    keep_messages: bool,
+    /// The last message carried out, when `applied` does not keep it.
+    last: Option<UpEnvelope>,
+    /// The next audit sequence number not yet carried out.
+    audit_next: u64,
+    tally: BackendTally,
 }
 
 impl Backend {
@@ -81,6 +111,32 @@ impl Backend {
             answers: BTreeMap::new(),
             duplicates: 0,
             unreadable: 0,
+            keep_messages: true,
+            last: None,
+            audit_next: 0,
+            tally: BackendTally::default(),
+        }
+    }
+
+    /// A backend that keeps only counts ([`Backend::tally`]): [`Backend::applied`]
+    /// stays empty and [`Backend::answer`] knows nothing, so a run of any
+    /// length holds no more than a few counters and the requests in flight.
+    ///
+    /// ```
+    /// use locker_examples::uplink::{Backend, BackendConfig};
+    /// use locker_proto::uplink::{Envelope, Heartbeat, MessageId, Stamp, Upward};
+    ///
+    /// let mut backend = Backend::counting(BackendConfig::default(), 7);
+    /// let beat = Envelope::new(MessageId(1), Upward::Heartbeat(Heartbeat { at: Stamp::default(), backlog: 0 }));
+    /// assert!(backend.handle_upward(beat.clone()).is_some());
+    /// assert!(backend.handle_upward(beat).is_none()); // a duplicate: acknowledged, not carried out
+    /// assert_eq!(backend.tally().applied.get("heartbeat"), Some(&1));
+    /// assert!(backend.applied().is_empty());
+    /// ```
+    pub fn counting(config: BackendConfig, epoch: u32) -> Self {
+        Backend {
+            keep_messages: false,
+            ..Backend::new(config, epoch)
         }
     }
 
@@ -93,6 +149,7 @@ impl Backend {
     /// Asks the gateway something; returns the request's id.
     pub fn request(&mut self, body: Downward) -> MessageId {
         let id = self.next();
+        *self.tally.requests.entry(body.name()).or_default() += 1;
         self.pending.push_back(Pending {
             message: Envelope::new(id, body),
             sent_at: None,
@@ -110,13 +167,31 @@ impl Backend {
             return None;
         }
         match &message.body {
+            Upward::Audit(record) if record.seq < self.audit_next => {
+                // The chain of custody is gap-free and in order: a sequence
+                // number below the next one expected was carried out already.
+                self.tally.audit_repeats += 1;
+                return None;
+            }
+            Upward::Audit(record) => self.audit_next = record.seq + 1,
             Upward::CallResult(r) => {
                 self.pending.retain(|p| p.message.id != r.request);
-                self.answers.insert(r.request, Ok(r.response.clone()));
+                self.tally.answered += 1;
+                if self.keep_messages {
+                    self.answers.insert(r.request, Ok(r.response.clone()));
+                }
             }
             Upward::CallError(e) => {
                 self.pending.retain(|p| p.message.id != e.request);
-                self.answers.insert(e.request, Err(e.clone()));
+                // Refusals are rare: naming their code through serde costs nothing.
+                let code = serde_json::to_value(e.code)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_else(|| "unknown".to_owned());
+                *self.tally.refused.entry(code).or_default() += 1;
+                if self.keep_messages {
+                    self.answers.insert(e.request, Err(e.clone()));
+                }
             }
             Upward::SecurityEvent(e) if self.config.answer_alerts => {
                 if let (SecurityKind::ForcedDoor, Some(compartment)) = (e.kind, e.compartment) {
@@ -133,8 +208,13 @@ impl Backend {
             }
             _ => {}
         }
-        self.applied.push(message);
-        self.applied.last()
+        *self.tally.applied.entry(message.body.name()).or_default() += 1;
+        if self.keep_messages {
+            self.applied.push(message);
+            self.applied.last()
+        } else {
+            Some(&*self.last.insert(message))
+        }
     }
 
     /// A message from the gateway whose body this backend cannot read (a
@@ -168,6 +248,20 @@ impl Backend {
         Some(due.message.clone())
     }
 
+    /// When [`poll_transmit`](Self::poll_transmit) next has a request to
+    /// repeat (or one never sent: now), for an event-driven caller's clock.
+    /// Acknowledgements are due at once and not counted here: poll them
+    /// after every [`handle_upward`](Self::handle_upward).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.pending
+            .iter()
+            .map(|p| {
+                p.sent_at
+                    .map_or(Instant::ZERO, |at| at + self.config.retry_after)
+            })
+            .min()
+    }
+
     /// The link was lost: every unanswered request goes again when it is back.
     pub fn link_down(&mut self) {
         for p in &mut self.pending {
@@ -175,14 +269,21 @@ impl Backend {
         }
     }
 
-    /// The answer to request `id`, once it came.
+    /// The answer to request `id`, once it came (never, for a
+    /// [`counting`](Self::counting) backend).
     pub fn answer(&self, id: MessageId) -> Option<&Result<Response, CallError>> {
         self.answers.get(&id)
     }
 
-    /// Every upward message carried out, in arrival order.
+    /// Every upward message carried out, in arrival order (empty for a
+    /// [`counting`](Self::counting) backend).
     pub fn applied(&self) -> &[UpEnvelope] {
         &self.applied
+    }
+
+    /// What the backend carried out and asked, counted.
+    pub fn tally(&self) -> &BackendTally {
+        &self.tally
     }
 
     /// Upward messages received again and not carried out again.

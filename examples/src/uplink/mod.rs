@@ -36,7 +36,7 @@ mod disk_queue;
 mod mqtt;
 mod transport;
 
-pub use backend::{Backend, BackendConfig};
+pub use backend::{Backend, BackendConfig, BackendTally};
 pub use codec::{DecodeError, Encoding};
 pub use disk_queue::DiskQueue;
 pub use mqtt::{MqttSettings, MqttTransport, Topics};
