@@ -60,7 +60,12 @@ fn a_month_on_a_bad_bus_loses_no_parcel_and_keeps_every_invariant() {
     assert_eq!(u.delivered, u.produced, "{u:#?}");
     assert_eq!(u.acknowledged, u.produced, "{u:#?}");
     assert_eq!(u.delivered_by_kind.get("audit"), Some(&s.audit.records));
-    assert_eq!(u.audit_repeats, s.audit.redelivered);
+    // Records a restored bank handed out again never went up a second time.
+    assert!(
+        s.audit.redelivered > 0,
+        "the month had restores with records pending"
+    );
+    assert_eq!(u.audit_repeats, 0, "{u:#?}");
     assert_eq!(u.deposits_heard, s.parcels.deposited);
     assert_eq!(u.answered + u.refused, u.requests, "{u:#?}");
     // Every parcel that came is accounted for by the world.

@@ -955,3 +955,100 @@ fn forged_and_replayed_bus_commands_a_node_refused_reach_the_backend_as_security
     assert!(g.unlocks.is_empty());
     assert!(g.bank.view(on_node_2.id).unwrap().out_of_service.is_none());
 }
+
+/// The gateway persists the bank's snapshot before the audit records it
+/// holds go up; after a restart the restored bank hands those records out
+/// again. The backend must not hear them twice: the uplink remembers which
+/// audit record went up last, in the state it persists.
+#[test]
+fn audit_records_a_restored_bank_hands_out_again_go_up_once() {
+    let mut g = Gateway::start();
+    // A reservation: its audit record waits in the bank while the snapshot
+    // is taken, as the gateway's order (snapshot first) has it.
+    g.bank
+        .reserve(
+            locker_domain::bank::ParcelNeeds::size(SizeClass::Small),
+            locker_domain::bank::ParcelKind::Delivery,
+            &mut g.dice,
+            g.now,
+        )
+        .unwrap();
+    let snapshot = g.bank.snapshot_to_vec().unwrap();
+    g.pump();
+    let audits_of = |up: &[UpEnvelope]| -> Vec<u64> {
+        up.iter()
+            .filter_map(|m| match &m.body {
+                Upward::Audit(a) => Some(a.seq),
+                _ => None,
+            })
+            .collect()
+    };
+    let before = audits_of(&g.up);
+    assert!(!before.is_empty(), "the reservation's record went up");
+
+    // The power fails; the gateway comes back from that snapshot.
+    let mut buf = [0u8; 2048];
+    let state = postcard::to_slice(g.uplink.state(), &mut buf).unwrap();
+    let restored: UplinkState = postcard::from_bytes(state).unwrap();
+    g.now += Duration::from_secs(30);
+    *g.bank = Bank::restore(layout(), policy(), keys(), &snapshot, g.now).unwrap();
+    let config = g.uplink.config().clone();
+    g.uplink = Uplink::new(config, restored, 2);
+    g.uplink.boot(&g.bank, ResetReason::PowerOn, g.now).unwrap();
+    g.pump();
+
+    let all = audits_of(&g.up);
+    let mut unique = all.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(
+        all.len(),
+        unique.len(),
+        "an audit record went up twice: {all:?}"
+    );
+    assert!(
+        all.len() > before.len(),
+        "the records made after the restore (Restored, the rescan) still go up"
+    );
+}
+
+/// A bank started afresh (its state file lost) numbers its audit records
+/// from 0 again: the uplink must not take them for records already sent.
+#[test]
+fn a_bank_started_afresh_still_has_every_audit_record_go_up() {
+    let mut g = Gateway::start();
+    for _ in 0..3 {
+        g.bank
+            .reserve(
+                locker_domain::bank::ParcelNeeds::size(SizeClass::Small),
+                locker_domain::bank::ParcelKind::Delivery,
+                &mut g.dice,
+                g.now,
+            )
+            .unwrap();
+        g.pump();
+    }
+    let mut buf = [0u8; 2048];
+    let state = postcard::to_slice(g.uplink.state(), &mut buf).unwrap();
+    let restored: UplinkState = postcard::from_bytes(state).unwrap();
+    assert!(restored.audit_next >= 3);
+    *g.bank = Bank::new(layout(), policy(), keys()).unwrap();
+    let config = g.uplink.config().clone();
+    g.uplink = Uplink::new(config, restored, 2);
+    g.uplink.boot(&g.bank, ResetReason::PowerOn, g.now).unwrap();
+    g.up.clear();
+    g.bank
+        .reserve(
+            locker_domain::bank::ParcelNeeds::size(SizeClass::Small),
+            locker_domain::bank::ParcelKind::Delivery,
+            &mut g.dice,
+            g.now,
+        )
+        .unwrap();
+    g.pump();
+    assert!(
+        g.up.iter()
+            .any(|m| matches!(&m.body, Upward::Audit(a) if a.seq == 0)),
+        "the fresh bank's first record went up"
+    );
+}

@@ -474,6 +474,14 @@ impl<const N: usize, const K: usize> Bank<N, K> {
         self.latest
     }
 
+    /// The sequence number the next audit record will carry. Records below
+    /// it were made already (some may still wait in
+    /// [`poll_audit`](Self::poll_audit), or be handed out again after a
+    /// restore).
+    pub fn next_audit_seq(&self) -> u64 {
+        self.next_seq
+    }
+
     // ----- outputs -------------------------------------------------------
 
     /// The next bus command to send, with its node. Status requests of whole

@@ -423,6 +423,9 @@ impl Uplink {
         now: Instant,
     ) -> Result<(), UplinkError> {
         self.room(1)?;
+        // A bank that starts behind what went up (started afresh, or from an
+        // older snapshot) numbers new records from there: forward them.
+        self.state.audit_next = self.state.audit_next.min(bank.next_audit_seq());
         let pending = self.state.pending_reset.take();
         let reason = match pending.map(|p| p.kind) {
             Some(locker_proto::RebootKind::Soft) => ResetReason::SoftReboot,
@@ -594,7 +597,9 @@ impl Uplink {
 
     /// An audit record the bank yielded: goes up as it is (unless
     /// [`UplinkConfig::forward_audit`] is off), with the parcel event, status
-    /// notification and alert it implies.
+    /// notification and alert it implies. A record below
+    /// [`UplinkState::audit_next`] went up before (a restored bank hands out
+    /// again what its snapshot held) and produces nothing.
     ///
     /// # Errors
     /// [`UplinkError::OutputFull`]: keep the record and call again.
@@ -604,6 +609,11 @@ impl Uplink {
         r: &AuditRecord,
     ) -> Result<(), UplinkError> {
         self.room(ROOM_ONE)?;
+        if r.seq < self.state.audit_next {
+            // Handed out again by a restored bank: it went up before.
+            return Ok(());
+        }
+        self.state.audit_next = r.seq.saturating_add(1);
         let at = match r.wall {
             Some(wall) => wire::Stamp::new(r.at, Some(wall.and_utc().timestamp())),
             None => self.stamp(r.at),

@@ -50,4 +50,11 @@ pub struct UplinkState {
     pub nodes: Vec<NodeInfo, MAX_NODES>,
     /// Extra pickup time waiting for deposits.
     pub extensions: Vec<Extension, MAX_EXTENSIONS>,
+    /// The sequence number of the next audit record to forward: a restored
+    /// bank hands out again the records its snapshot still held, and those
+    /// below this number already went up. Kept lazily (written with the
+    /// rest of the state, not after every record), so after a crash a few
+    /// may go up twice: the uplink delivers at least once.
+    #[serde(default)]
+    pub audit_next: u64,
 }
