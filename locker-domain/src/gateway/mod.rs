@@ -144,6 +144,9 @@ pub struct Gateway<const N: usize, const NODES: usize> {
     held_action: Option<(NodeAddr, Command)>,
     /// Status scans asked again per node since its last full status.
     scan_retries: sessions::Retries<NODES>,
+    /// Something came in since `poll` last returned `None`: until then
+    /// `poll` has nothing to find and answers at once.
+    stirred: bool,
     stats: GatewayStats,
 }
 
@@ -174,6 +177,7 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
             failed: heapless::Deque::new(),
             held_action: None,
             scan_retries: sessions::Retries::new(),
+            stirred: true,
             stats: GatewayStats::default(),
         })
     }
@@ -192,6 +196,7 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
         key: locker_proto::NodeKey,
         stored: u64,
     ) -> Result<(), GatewayError> {
+        self.stirred = true;
         self.master.set_key(node, key, stored)?;
         Ok(())
     }
@@ -210,6 +215,7 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
         reason: locker_proto::ResetReason,
         now: Instant,
     ) -> Result<(), GatewayError> {
+        self.stirred = true;
         uplink.boot(&self.bank, reason, now)?;
         self.uplink = Some(uplink);
         self.sync_deposits_closed();
@@ -268,7 +274,7 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
             && self.held_action.is_none()
             && self.sessions.is_idle()
             && !self.master.has_request_in_flight()
-            && self.bank.layout().nodes().all(|n| !self.master.is_busy(n))
+            && !self.master.has_user_request()
     }
 
     /// Whether the bank persisted everything on a critical battery and the
@@ -292,6 +298,7 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
     /// are counted in [`GatewayStats::bad_frames`]; the good frames around
     /// them are not lost.
     pub fn handle_bytes(&mut self, bytes: &[u8], now: Instant) {
+        self.stirred = true;
         let mut rest = bytes;
         while !rest.is_empty() {
             match self.decoder.feed::<Report>(rest) {
@@ -318,6 +325,7 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
         auth: Option<Authenticated<'_>>,
         now: Instant,
     ) {
+        self.stirred = true;
         self.stats.frames_received = self.stats.frames_received.saturating_add(1);
         self.master.handle_received(frame, auth, now);
     }
@@ -334,6 +342,12 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
     /// # Errors
     /// [`GatewayError::Bank`] with [`BankError::TimeWentBackwards`].
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), GatewayError> {
+        if self.poll_timeout().is_none_or(|due| due > now) {
+            // Nothing is due: an early call changes nothing, and the next
+            // poll has nothing new to find.
+            return Ok(());
+        }
+        self.stirred = true;
         self.master.handle_timeout(now);
         match self.bank.handle_timeout(now) {
             Ok(()) | Err(BankError::OutputFull(_)) => {}
@@ -352,6 +366,7 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
     /// # Errors
     /// As [`Bank::handle_power`].
     pub fn handle_power(&mut self, status: PowerStatus, now: Instant) -> Result<(), GatewayError> {
+        self.stirred = true;
         self.bank.handle_power(status, now)?;
         Ok(())
     }
@@ -367,6 +382,7 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
         wall: NaiveDateTime,
         now: Instant,
     ) -> Result<(), GatewayError> {
+        self.stirred = true;
         self.bank.set_wall_clock(wall, now)?;
         if let Some(uplink) = self.uplink.as_mut() {
             uplink.set_wall_clock(wall.and_utc().timestamp(), now);
@@ -389,6 +405,7 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
         rng: &mut R,
         now: Instant,
     ) -> Result<Handled, GatewayError> {
+        self.stirred = true;
         let uplink = self.uplink.as_mut().ok_or(GatewayError::NoUplink)?;
         let now = now.max(self.bank.now());
         let handled = uplink.handle_downward(&mut self.bank, message, rng, now)?;
@@ -402,6 +419,7 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
     /// # Errors
     /// As [`handle_downward`](Self::handle_downward).
     pub fn handle_undecodable(&mut self, header: EnvelopeHeader) -> Result<Handled, GatewayError> {
+        self.stirred = true;
         let uplink = self.uplink.as_mut().ok_or(GatewayError::NoUplink)?;
         Ok(uplink.handle_undecodable(header)?)
     }
@@ -429,6 +447,7 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
         rng: &mut R,
         now: Instant,
     ) -> Result<Reservation, BankError> {
+        self.stirred = true;
         self.bank.reserve(needs, kind, rng, now)
     }
 
@@ -441,6 +460,7 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
         compartment: CompartmentId,
         now: Instant,
     ) -> Result<(), BankError> {
+        self.stirred = true;
         self.bank.start_deposit(compartment, now)
     }
 
@@ -454,6 +474,7 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
         actor: Actor,
         now: Instant,
     ) -> Result<(), BankError> {
+        self.stirred = true;
         self.bank.cancel_reservation(compartment, actor, now)
     }
 
@@ -467,6 +488,7 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
         code: &str,
         now: Instant,
     ) -> Result<CodeOutcome, BankError> {
+        self.stirred = true;
         self.bank.enter_code(keypad, code, now)
     }
 
@@ -480,6 +502,7 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
         keypad: KeypadId,
         now: Instant,
     ) -> Result<CompartmentId, BankError> {
+        self.stirred = true;
         self.bank.redeem_token(bytes, keypad, now)
     }
 
@@ -492,6 +515,7 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
         compartment: CompartmentId,
         now: Instant,
     ) -> Result<(), BankError> {
+        self.stirred = true;
         self.bank.staff_open(compartment, now)
     }
 
@@ -500,6 +524,7 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
     /// # Errors
     /// As [`Bank::staff_open_all`].
     pub fn staff_open_all(&mut self, staff: StaffId, now: Instant) -> Result<OpenAll, BankError> {
+        self.stirred = true;
         self.bank.staff_open_all(staff, now)
     }
 
@@ -508,6 +533,7 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
     /// # Errors
     /// As [`Bank::remote_open`].
     pub fn remote_open(&mut self, request: &RemoteOpen, now: Instant) -> Result<(), BankError> {
+        self.stirred = true;
         self.bank.remote_open(request, now)
     }
 
@@ -521,6 +547,7 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
         actor: Actor,
         now: Instant,
     ) -> Result<(), BankError> {
+        self.stirred = true;
         self.bank.set_out_of_service(compartment, actor, now)
     }
 
@@ -534,6 +561,7 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
         actor: Actor,
         now: Instant,
     ) -> Result<(), BankError> {
+        self.stirred = true;
         self.bank.set_in_service(compartment, actor, now)
     }
 
@@ -548,6 +576,7 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
         actor: Actor,
         now: Instant,
     ) -> Result<(), BankError> {
+        self.stirred = true;
         self.bank.extend_deadline(compartment, by, actor, now)
     }
 
@@ -556,6 +585,7 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
     /// The shell stored `up_to` as `node`'s counter reservation
     /// ([`Persist::Counter`]): signed commands to it may leave.
     pub fn counter_persisted(&mut self, node: NodeAddr, up_to: u64) {
+        self.stirred = true;
         #[cfg(feature = "auth")]
         self.master.persisted(node, up_to);
         #[cfg(not(feature = "auth"))]
@@ -565,6 +595,7 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
     /// The shell wrote everything [`Persist::BeforeReboot`] asked for: the
     /// reboot follows ([`GatewayOutput::Reboot`]).
     pub fn persisted_for_reboot(&mut self) {
+        self.stirred = true;
         if let Some(uplink) = self.uplink.as_mut() {
             uplink.confirm_persisted();
         }
@@ -591,6 +622,9 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
     /// `now` is the time a frame would leave.
     #[must_use]
     pub fn poll(&mut self, now: Instant) -> Option<GatewayOutput> {
+        if !self.stirred {
+            return None;
+        }
         // Each turn either returns an output or moves one node report into
         // the bank; the master's queue is bounded, so this ends.
         loop {
@@ -611,7 +645,9 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
                 // Commands for a lost node go back to the bank first.
                 continue;
             }
-            return self.master.poll_outgoing(now).map(GatewayOutput::Transmit);
+            let frame = self.master.poll_outgoing(now).map(GatewayOutput::Transmit);
+            self.stirred = frame.is_some();
+            return frame;
         }
     }
 

@@ -384,6 +384,12 @@ impl<const NODES: usize> Master<NODES> {
         self.in_flight.is_some()
     }
 
+    /// Whether a command sent with [`send`](Self::send) to any node still
+    /// awaits its answer.
+    pub fn has_user_request(&self) -> bool {
+        self.peers.iter().any(|p| p.user.is_some())
+    }
+
     /// Whether `node` is currently considered lost.
     pub fn is_lost(&self, node: NodeAddr) -> bool {
         self.peers.iter().any(|p| p.addr == node && p.lost)
