@@ -10,12 +10,16 @@
 //! 48-compartment bank, 8,573 parcels in 1.33 s (6,470 parcels/s); 30 days
 //! of a 10,000-compartment site, 150,259 parcels in 28.5 s (5,280
 //! parcels/s). The simulator itself is `locker_examples::sim`.
+//!
+//! `--board kerong-cu16` puts simulated Kerong KR-CU16 lock boards where
+//! our nodes stand, behind the library's adapter, as `locker-gateway`
+//! drives real ones (see `locker_examples::sim` for what differs).
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Instant as WallClock;
 
-use locker_examples::sim::{IncidentKind, Noise, SimConfig, run};
+use locker_examples::sim::{Board, IncidentKind, Noise, SimConfig, run};
 
 const HELP: &str = "\
 locker-sim: a simulated locker bank, every layer real, in simulated time
@@ -28,6 +32,10 @@ USAGE: locker-sim [OPTIONS]
   --units N           households served (default 300 per 48 compartments)
   --noise L           bus noise: 0 clean, 1 a little (0.1 % bytes corrupted,
                       0.5 % frames lost; default), 2 bad (1 %, 5 %), 3 terrible
+  --board B           what stands on the bus as the nodes: ours (our node
+                      firmware; default) or kerong-cu16 (simulated Kerong
+                      KR-CU16 boards behind the library's adapter; their IR
+                      beams have no load cell, so no drifting_sensor)
   --incidents X       multiply every incident rate by X (default 1)
   --rate KIND=R       set one incident rate; KIND is one of
                       empty_door, door_ajar (fractions of deposits / pickups),
@@ -75,6 +83,15 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String>
                 let kind =
                     IncidentKind::from_name(kind).ok_or(format!("unknown incident kind {kind}"))?;
                 rates.push((kind, number::<f64>(rate)?));
+            }
+            "--board" => {
+                config.board = match value("--board")?.as_str() {
+                    "ours" => Board::Ours,
+                    "kerong-cu16" | "kerong_cu16" => Board::KerongCu16,
+                    other => {
+                        return Err(format!("--board wants ours or kerong-cu16, got {other}"));
+                    }
+                }
             }
             "--check" => config.check_invariants = true,
             "--quiet" | "-q" => quiet = true,

@@ -17,6 +17,7 @@ use locker_domain::bank::{
 };
 use locker_domain::gateway::{Gateway, GatewayError, GatewayOutput, Persist};
 use locker_domain::uplink::Handled;
+use locker_drivers::kerong::BOARD_SILENT_FAULT;
 use locker_drivers::sim::{SimCamera, SimCompartment, SimUps};
 use locker_drivers::{Camera, CaptureReason, PresenceSensor, Ups};
 use locker_proto::auth::{BankKey, NodeIdentity};
@@ -31,7 +32,8 @@ use locker_proto::{
 use super::SimConfig;
 use super::bus::{Bus, Talker};
 use super::incidents::{IncidentKind, IncidentLog};
-use super::node::{CHANNELS, SimNode};
+use super::kerong::{Board, NodeSide};
+use super::node::CHANNELS;
 use super::oracle::{self, FalseAlarms, Truth};
 use super::report::{AuditTally, Line, WorldCounts};
 use super::rng::Dice;
@@ -90,8 +92,9 @@ pub struct SimBank {
     bank_key: BankKey,
     /// The gateway's stored counter reservation per node (survives outages).
     counters: BTreeMap<NodeAddr, u64>,
-    /// The nodes, in address order (node `k` has address `k + 1`).
-    pub nodes: Vec<SimNode>,
+    /// The nodes, in address order (node `k` has address `k + 1`): our
+    /// firmware or Kerong boards, as the configuration chose.
+    nodes: NodeSide,
     bus: Bus,
     ups: SimUps,
     camera: SimCamera,
@@ -218,22 +221,19 @@ impl SimBank {
             .set_wall_clock(day_zero(), now)
             .map_err(|e| e.to_string())?;
         let bank_key = bank_key(config.seed, index);
-        let mut nodes = Vec::new();
-        for (k, chunk) in list.chunks(CHANNELS).enumerate() {
+        let chunks: Vec<usize> = list.chunks(CHANNELS).map(<[Compartment]>::len).collect();
+        let mut keys = Vec::new();
+        for k in 0..chunks.len() {
             let addr = NodeAddr(k as u8 + 1);
-            let mut compartments = Vec::new();
-            for _ in chunk {
-                let mut c = SimCompartment::new(now);
-                // A courier needs a moment to reach the door after the click.
-                c.set_release_window(Duration::from_secs(5));
-                compartments.push(c);
-            }
             let key = bank_key.node_key(NodeIdentity::at(addr));
-            nodes.push(SimNode::new(addr, compartments, key, now).map_err(|e| e.to_string())?);
             gateway
                 .set_node_key(addr, key, 0)
                 .map_err(|e| e.to_string())?;
+            keys.push(key);
         }
+        // A courier needs a moment to reach the door after the click.
+        let release = Duration::from_secs(5);
+        let nodes = NodeSide::new(config.board, &chunks, &keys, release, now)?;
         let stream = |purpose: u64| (index as u64) << 8 | purpose;
         let mut sim = SimBank {
             index,
@@ -327,9 +327,7 @@ impl SimBank {
 
     /// The physical compartment of `slot`.
     pub fn compartment(&self, slot: usize) -> Option<&SimCompartment> {
-        self.nodes
-            .get(slot / CHANNELS)
-            .and_then(|n| n.compartments.get(slot % CHANNELS))
+        self.nodes.compartment(slot)
     }
 
     /// The physical compartment of `slot`, brought to the present (so
@@ -339,10 +337,7 @@ impl SimBank {
             *d = true;
         }
         let now = self.now;
-        let c = self
-            .nodes
-            .get_mut(slot / CHANNELS)
-            .and_then(|n| n.compartment(slot % CHANNELS))?;
+        let c = self.nodes.compartment_mut(slot)?;
         c.advance_to(now);
         Some(c)
     }
@@ -364,9 +359,7 @@ impl SimBank {
     /// Frames the nodes' decoders rejected, plus the gateway's.
     pub fn bad_frames(&self) -> u64 {
         let running = self.gateway.as_deref().map_or(0, |g| g.stats().bad_frames);
-        self.nodes.iter().map(|n| n.bad_frames).sum::<u64>()
-            + self.world.gateway_bad_frames
-            + running
+        self.nodes.bad_frames() + self.world.gateway_bad_frames + running
     }
 
     fn note(&mut self, slot: Option<usize>, text: String) {
@@ -425,8 +418,11 @@ impl SimBank {
         let poll = master_config().poll_interval.as_millis().max(1);
         let gap = until.saturating_since(self.now).as_millis();
         self.elided_polls += self.nodes.len() as u64 * (gap / poll);
-        // The firmware keeps sampling while the bus is idle.
-        self.dirty.iter_mut().for_each(|d| *d = true);
+        // Our firmware keeps sampling while the bus is idle; a Kerong
+        // board is read only when polled, and nothing changed on it.
+        if self.nodes.samples_while_idle() {
+            self.dirty.iter_mut().for_each(|d| *d = true);
+        }
     }
 
     fn step(&mut self) {
@@ -452,18 +448,12 @@ impl SimBank {
             self.deliver(from, &bytes);
         }
         for k in 0..self.nodes.len() {
-            let due = self
-                .nodes
-                .get(k)
-                .and_then(SimNode::poll_timeout)
-                .is_some_and(|t| t <= now);
+            let due = self.nodes.poll_timeout(k).is_some_and(|t| t <= now);
             let dirty = self.dirty.get(k).copied().unwrap_or(false);
-            if let Some(node) = self.nodes.get_mut(k) {
-                if due {
-                    node.handle_timeout(now);
-                } else if dirty {
-                    node.sample(now);
-                }
+            if due {
+                self.nodes.handle_timeout(k, now);
+            } else if dirty {
+                self.nodes.sample(k, now);
             }
             if let Some(d) = self.dirty.get_mut(k) {
                 *d = false;
@@ -493,8 +483,8 @@ impl SimBank {
         }
         if self.powered {
             consider(self.bus.next_arrival());
-            for node in &self.nodes {
-                consider(node.poll_timeout());
+            for k in 0..self.nodes.len() {
+                consider(self.nodes.poll_timeout(k));
             }
             if let Some(gateway) = self.gateway.as_deref() {
                 consider(gateway.bank().poll_timeout());
@@ -539,7 +529,7 @@ impl SimBank {
         self.bus.is_idle(self.now)
             && self.pending_frame.is_none()
             && self.gateway.as_deref().is_none_or(SimGateway::is_idle)
-            && self.nodes.iter().all(SimNode::is_quiet)
+            && self.nodes.is_quiet()
     }
 
     // ----- the gateway ------------------------------------------------------
@@ -779,13 +769,7 @@ impl SimBank {
         let now = self.now;
         match from {
             Talker::Gateway => {
-                let mut answers = Vec::new();
-                for node in &mut self.nodes {
-                    if let Some(answer) = node.receive(bytes, now) {
-                        answers.push((node.addr(), answer));
-                    }
-                }
-                for (addr, answer) in answers {
+                for (addr, answer) in self.nodes.receive(bytes, now) {
                     let at = now + self.bus.turnaround();
                     self.bus.transmit(Talker::Node(addr), &answer, at);
                 }
@@ -833,9 +817,7 @@ impl SimBank {
         self.world.shutdowns += 1;
         self.stop_gateway();
         self.powered = false;
-        for node in &mut self.nodes {
-            node.powered = false;
-        }
+        self.nodes.power_off();
     }
 
     /// The gateway program stops: what it counted is kept, its uplink state
@@ -882,8 +864,8 @@ impl SimBank {
             return false;
         };
         let _ = gateway.set_wall_clock(wall_at(now), now);
-        for node in &self.nodes {
-            let addr = node.addr();
+        for k in 0..self.nodes.len() {
+            let addr = NodeAddr(k as u8 + 1);
             let key = self.bank_key.node_key(NodeIdentity::at(addr));
             let stored = self.counters.get(&addr).copied().unwrap_or(0);
             let _ = gateway.set_node_key(addr, key, stored);
@@ -933,9 +915,7 @@ impl SimBank {
     fn power_up(&mut self) {
         let now = self.now;
         self.powered = true;
-        for node in &mut self.nodes {
-            node.restart(ResetReason::PowerOn, now);
-        }
+        self.nodes.power_on(now);
         if !self.start_gateway() {
             return;
         }
@@ -1053,6 +1033,22 @@ impl SimBank {
         }
     }
 
+    /// The bank raised a silent-board fault: every silent Kerong board's
+    /// hang is detected, and each is power-cycled in 10 s, as the gateway
+    /// does for a node that stopped answering.
+    fn silent_boards_found(&mut self) {
+        for k in 0..self.nodes.len() {
+            if self.nodes.is_down(k) && self.incidents.detect(IncidentKind::NodeHang, Some(k)) {
+                self.note(
+                    None,
+                    format!("board {} reported silent → power-cycled in 10 s", k + 1),
+                );
+                self.agenda
+                    .at(self.now + Duration::from_secs(10), Task::PowerCycle(k));
+            }
+        }
+    }
+
     /// The oracle's verdict on an alert: explained by the world or a false
     /// alarm, and which incident it detects.
     fn judge(&mut self, a: &locker_domain::bank::Alert, slot: Option<usize>) {
@@ -1062,6 +1058,15 @@ impl SimBank {
             }
             _ => slot.map(|s| s / CHANNELS),
         };
+        // A Kerong adapter reports its silent board as a node-wide fault,
+        // and the bank's alert names the fault, not the node: any silent
+        // board explains it.
+        let silent_board = self.config.board == Board::KerongCu16
+            && a.kind == AlertKind::NodeFault
+            && a.evidence == Evidence::Fault(BOARD_SILENT_FAULT);
+        if silent_board {
+            self.silent_boards_found();
+        }
         let compartment = slot.and_then(|s| self.compartment(s));
         let truth = Truth {
             forced_open: slot
@@ -1079,9 +1084,8 @@ impl SimBank {
             door_open: compartment.is_some_and(|c| c.door() == locker_proto::DoorState::Open),
             item_inside: compartment.is_some_and(|c| c.item_grams() > 0),
             node_down: node.is_some_and(|k| {
-                self.nodes.get(k).is_some_and(|n| n.hung || !n.powered)
-                    || self.incidents.is_open(IncidentKind::NodeHang, Some(k))
-            }),
+                self.nodes.is_down(k) || self.incidents.is_open(IncidentKind::NodeHang, Some(k))
+            }) || (silent_board && self.nodes.any_hung()),
             keypad_attack: self.incidents.is_open(IncidentKind::BruteForce, None),
             bus_attack: false,
         };
@@ -1247,9 +1251,18 @@ impl SimBank {
                 }
             }
             Task::PowerCycle(k) => {
-                if let Some(node) = self.nodes.get_mut(k) {
-                    if self.powered {
-                        node.restart(ResetReason::PowerOn, now);
+                if self.powered && k < self.nodes.len() {
+                    self.nodes.power_cycle(k, now);
+                    // Our node greets the gateway again (`NodeBack` ends
+                    // the incident); a Kerong board answers its adapter at
+                    // the next poll, which clears the silent-board fault.
+                    if self.config.board == Board::KerongCu16
+                        && self
+                            .incidents
+                            .resolve(IncidentKind::NodeHang, Some(k), false)
+                    {
+                        self.world.nodes_recovered += 1;
+                        self.note(None, format!("board {} power-cycled, answers again", k + 1));
                     }
                 }
             }
@@ -1291,6 +1304,10 @@ impl SimBank {
         let scale = self.len() as f64 / 48.0;
         for kind in IncidentKind::ALL {
             if matches!(kind, IncidentKind::EmptyDoor | IncidentKind::DoorAjar) {
+                continue;
+            }
+            // A Kerong board has an IR beam, not a load cell: nothing drifts.
+            if kind == IncidentKind::DriftingSensor && self.config.board == Board::KerongCu16 {
                 continue;
             }
             let per_bank = matches!(kind, IncidentKind::PowerBlip | IncidentKind::LongOutage);
@@ -1602,15 +1619,15 @@ impl SimBank {
             }
             IncidentKind::NodeHang => {
                 let k = self.chance.between(0, self.nodes.len() as u64 - 1) as usize;
-                let Some(node) = self.nodes.get_mut(k) else {
-                    return;
-                };
-                if node.hung {
+                if !self.nodes.hang(k) {
                     return;
                 }
-                node.hung = true;
                 self.incidents.start(kind, Some(k));
-                self.note(None, format!("node {} firmware hangs", k + 1));
+                let what = match self.config.board {
+                    Board::Ours => "firmware hangs",
+                    Board::KerongCu16 => "board falls silent",
+                };
+                self.note(None, format!("node {} {what}", k + 1));
             }
             IncidentKind::BruteForce => {
                 self.incidents.start(kind, None);
@@ -1675,8 +1692,7 @@ impl SimBank {
         self.transient_jams.retain(|&(slot, pulses)| {
             let pulsed = self
                 .nodes
-                .get(slot / CHANNELS)
-                .and_then(|n| n.compartments.get(slot % CHANNELS))
+                .compartment(slot)
                 .is_some_and(|c| c.unlock_pulses() > pulses);
             if pulsed {
                 freed.push(slot);

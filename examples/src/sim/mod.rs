@@ -22,6 +22,36 @@
 //! a time, with seeded byte corruption, frame loss, late replies and the
 //! collisions late replies cause.
 //!
+//! # The nodes: ours or Kerong boards
+//!
+//! [`SimConfig::board`] chooses what stands on the bus ([`kerong::NodeSide`]):
+//! our node firmware ([`Board::Ours`], the default), or one simulated
+//! Kerong KR-CU16 per node ([`Board::KerongCu16`], `--board kerong-cu16`),
+//! each behind the library's adapter
+//! ([`locker_drivers::kerong::BoardLine`]) exactly as `locker-gateway`
+//! drives real boards: the gateway's bytes cross the noisy bus to the
+//! adapters, which ask their boards for status in the vendor's frames and
+//! answer as our node would, signed with the node's key (the gateway
+//! derives it as for our nodes; the adapters' receive reservations are
+//! stored as `locker-gateway` stores them). The gateway and the bank
+//! cannot tell the difference; the world acts on the boards' compartments.
+//!
+//! What differs is the hardware. A board reads one contact per door, on
+//! the latch, and an IR beam per channel: "occupied" is "holds anything"
+//! (`item_grams > 0`), there is no load cell, so **no drifting load cell is
+//! injected** for Kerong boards (`drifting_sensor` stays at 0). A board has
+//! no firmware and no timers: its adapter sees the world only when the
+//! gateway polls it, so the bus is not quiet (see *Time*) while a board has
+//! a physical change no poll has seen yet, nor while one of its doors is
+//! open or a latch released (the door-ajar limit and a latch catching again
+//! are only seen by polling); this makes a Kerong month cost about ten
+//! times the wall time of ours. A hung unit is a board gone silent: its
+//! adapter raises a node-wide fault after three failed exchanges (the
+//! bank's node fault alert, which names the fault, not the node), and the
+//! board is power-cycled 10 s later. After a power outage the gateway
+//! program starts again with new adapters, which report a restart, so the
+//! gateway greets every node and scans its status.
+//!
 //! # Time
 //!
 //! Time is simulated and event-driven: the loop jumps to the earliest of
@@ -114,6 +144,7 @@
 pub mod bus;
 pub mod check;
 pub mod incidents;
+pub mod kerong;
 pub mod locker;
 pub mod node;
 pub mod oracle;
@@ -125,6 +156,7 @@ pub mod world;
 
 pub use bus::Noise;
 pub use incidents::{IncidentKind, IncidentRates};
+pub use kerong::Board;
 pub use locker::SimBank;
 pub use report::{Line, Summary};
 
@@ -162,6 +194,8 @@ pub struct SimConfig {
     pub rates: IncidentRates,
     /// Check every invariant after every step (slower).
     pub check_invariants: bool,
+    /// What stands on the bus as the bank's nodes.
+    pub board: Board,
 }
 
 impl Default for SimConfig {
@@ -177,6 +211,7 @@ impl Default for SimConfig {
             noise: Noise::level(1),
             rates: IncidentRates::default(),
             check_invariants: false,
+            board: Board::Ours,
         }
     }
 }
@@ -349,6 +384,7 @@ pub fn run(config: &SimConfig, progress: &mut dyn FnMut(f64)) -> Result<Outcome,
         banks: sizes.len() as u64,
         units: u64::from(units),
         noise: noise_words(config),
+        board: config.board,
         parcels,
         incidents: incident_rows,
         interactions: InteractionSummary {

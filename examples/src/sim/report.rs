@@ -406,6 +406,8 @@ pub struct Summary {
     pub units: u64,
     /// The noise on the bus, in words.
     pub noise: String,
+    /// What stands on the bus as the nodes (`"ours"`, `"kerong_cu16"`).
+    pub board: super::Board,
     /// Parcels.
     pub parcels: ParcelSummary,
     /// Incidents by kind.
@@ -435,8 +437,14 @@ impl Summary {
         let p = &self.parcels;
         let _ = writeln!(
             o,
-            "== locker-sim: seed {}, {} days, {} compartments in {} bank(s), {} units, bus noise {}",
-            self.seed, self.days, self.compartments, self.banks, self.units, self.noise
+            "== locker-sim: seed {}, {} days, {} compartments in {} bank(s), {} units, bus noise {}, nodes {}",
+            self.seed,
+            self.days,
+            self.compartments,
+            self.banks,
+            self.units,
+            self.noise,
+            self.board.name()
         );
         let occurred: u64 = self.incidents.iter().map(|r| r.tally.occurred).sum();
         let remote: u64 = self
