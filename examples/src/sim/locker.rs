@@ -120,6 +120,9 @@ pub struct SimBank {
     pub timeline: Vec<Line>,
     /// What the audit trail said, counted.
     pub audit: AuditTally,
+    /// Every audit record in order, when asked for with
+    /// [`SimBank::keep_audit_trail`] (off by default: a year is millions).
+    pub audit_trail: Option<Vec<locker_domain::bank::AuditRecord>>,
     /// World-side counters.
     pub world: WorldCounts,
     /// When the bank last raised an alert about each compartment.
@@ -266,6 +269,7 @@ impl SimBank {
             false_alarms: FalseAlarms::default(),
             timeline: Vec::new(),
             audit: AuditTally::default(),
+            audit_trail: None,
             world: WorldCounts::default(),
             alerted_at: vec![None; n],
             unlocks_audited: vec![0; n],
@@ -932,9 +936,28 @@ impl SimBank {
 
     // ----- what the bank said -----------------------------------------------
 
+    /// Keeps every audit record from now on in [`SimBank::audit_trail`].
+    pub fn keep_audit_trail(&mut self) {
+        self.audit_trail.get_or_insert_with(Vec::new);
+    }
+
+    /// A depositor comes to the bank with `parcel` at `at`, besides the
+    /// day's own traffic: for scripted days. Returns the parcel's number in
+    /// [`SimBank::parcels`].
+    pub fn schedule_parcel(&mut self, parcel: WorldParcel, at: Instant) -> usize {
+        let p = self.parcels.len();
+        self.parcels.push(parcel);
+        self.world.arrived += 1;
+        self.agenda.at(at, Task::Arrive(p));
+        p
+    }
+
     fn audited(&mut self, r: &locker_domain::bank::AuditRecord) {
         if !self.audit.record(r) {
             return;
+        }
+        if let Some(trail) = self.audit_trail.as_mut() {
+            trail.push(*r);
         }
         let slot = r.compartment.map(slot_of);
         if let (AuditEvent::UnlockCommanded { .. }, Some(s)) = (r.event, slot) {
