@@ -27,6 +27,8 @@ const FIRMWARE: FirmwareVersion = FirmwareVersion::new(1, 0, 0);
 pub struct SimNode {
     addr: NodeAddr,
     node: Node<CHANNELS, NODE_QUEUE>,
+    /// The node's next timer, as of its last change.
+    timer: Option<Instant>,
     /// The physical compartments on channels `0..len`.
     pub compartments: Vec<SimCompartment>,
     flash: Vec<u8>,
@@ -72,6 +74,7 @@ impl SimNode {
                 addr,
                 Controller::new(node_config(), FIRMWARE, ResetReason::PowerOn, now)?,
             ),
+            timer: None,
             compartments,
             flash,
             auth_flash: NodeAuthRecord {
@@ -136,7 +139,7 @@ impl SimNode {
         if !self.powered || self.hung {
             return None;
         }
-        self.node.poll_timeout()
+        self.timer
     }
 
     /// Runs the controller's due timers.
@@ -196,6 +199,14 @@ impl SimNode {
     /// answer (returned, the last one if several), then lock pulses and a
     /// reboot, which the node holds back until the answer has left.
     fn service(&mut self, now: Instant) -> Option<Vec<u8>> {
+        let answer = self.drain(now);
+        // Every change to the node ends here: its next timer is noted once,
+        // not recomputed at every step of the simulation.
+        self.timer = self.node.poll_timeout();
+        answer
+    }
+
+    fn drain(&mut self, now: Instant) -> Option<Vec<u8>> {
         let mut answer = None;
         loop {
             while let Some(action) = self.node.poll_action() {
