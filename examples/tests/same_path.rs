@@ -13,14 +13,12 @@
 mod support;
 
 use locker_domain::bank::{AuditEvent, Fit, ParcelKind, ParcelNeeds, Stage};
-use locker_examples::gateway::{AuditLog, ConsoleCommand, Gateway, Reply, code_text};
+use locker_examples::gateway::{AuditLog, ConsoleCommand, Reply, code_text};
 use locker_examples::sim::locker::SimBank;
 use locker_examples::sim::world::{Whereabouts, WorldParcel};
 use locker_examples::sim::{IncidentRates, Noise, SimConfig};
-use locker_examples::uplink::{Encoding, MemoryTransport};
 use locker_proto::time::{Duration, Instant};
 use locker_proto::{CompartmentId, SizeClass};
-use serialport::TTYPort;
 use support::*;
 
 /// The names of the audit events about one compartment, in order.
@@ -38,28 +36,7 @@ fn story(
 /// pseudo-terminal, and a backend.
 fn through_locker_gateway() -> Vec<&'static str> {
     let dir = scratch_dir("same-path");
-    let cabinet = new_cabinet();
-    let (node_end, gateway_end) = TTYPort::pair().unwrap();
-    let _node = SimulatedNode::start(node_end, cabinet.clone());
-    let (gateway_link, backend_link) = MemoryTransport::pair();
-    let gateway = Gateway::start_with_uplink(
-        gateway_config(&dir),
-        connected(gateway_end),
-        Some((
-            uplink_settings(&dir, Encoding::Json),
-            Box::new(gateway_link),
-        )),
-    )
-    .unwrap();
-    let mut world = World {
-        gateway,
-        backend: BackendEnd::new(Box::new(backend_link), Encoding::Json),
-        cabinet,
-        notices: Vec::new(),
-    };
-    world.run_until("the node's first status scan", |w| {
-        w.gateway.status_reports() > 0
-    });
+    let (mut world, _spare, _link, _node) = world_with_uplink(&dir);
 
     let Reply::Depositing(reservation) = world.console(ConsoleCommand::Deposit {
         size: SizeClass::Small,

@@ -13,43 +13,10 @@ mod support;
 
 use locker_domain::bank::Stage;
 use locker_examples::gateway::{ConsoleCommand, Gateway, Reply};
-use locker_examples::uplink::{Encoding, MemoryTransport};
+use locker_examples::uplink::Encoding;
 use locker_proto::uplink::{Downward, ErrorCode, ParcelStep, ResetTarget, Response, Upward};
 use locker_proto::{CompartmentId, RebootKind, ResetReason};
-use serialport::TTYPort;
 use support::*;
-
-fn started(dir: &std::path::Path) -> (World, TTYPort, MemoryTransport, SimulatedNode) {
-    let cabinet = new_cabinet();
-    let (node_end, gateway_end) = TTYPort::pair().unwrap();
-    let spare_end = gateway_end.try_clone_native().unwrap();
-    let node = SimulatedNode::start(node_end, cabinet.clone());
-    let (gateway_link, backend_link) = MemoryTransport::pair();
-    let gateway = Gateway::start_with_uplink(
-        gateway_config(dir),
-        connected(gateway_end),
-        Some((
-            uplink_settings(dir, Encoding::Json),
-            Box::new(gateway_link.clone()),
-        )),
-    )
-    .unwrap();
-    let mut world = World {
-        gateway,
-        backend: BackendEnd::new(Box::new(backend_link), Encoding::Json),
-        cabinet,
-        notices: Vec::new(),
-    };
-    world.run_until("the boot notification and the node's greeting", |w| {
-        !w.backend.boots().is_empty()
-            && w.backend
-                .applied()
-                .iter()
-                .any(|m| matches!(m.body, Upward::NodeBoot(_)))
-            && w.gateway.status_reports() > 0
-    });
-    (world, spare_end, gateway_link, node)
-}
 
 /// A compartment reserved by the backend, with the courier at its open door.
 fn deposit_under_way(world: &mut World) -> (CompartmentId, u32) {
@@ -72,7 +39,7 @@ fn deposit_under_way(world: &mut World) -> (CompartmentId, u32) {
 #[test]
 fn a_node_rebooted_remotely_mid_deposit_finishes_the_deposit_first_and_reports_why_it_started() {
     let dir = scratch_dir("uplink-node-reboot");
-    let (mut world, _spare, _link, node) = started(&dir);
+    let (mut world, _spare, _link, node) = world_with_uplink(&dir);
     let (compartment, parcel) = deposit_under_way(&mut world);
 
     let (reset, answer) = world.ask_id(Downward::Reset {
@@ -140,7 +107,7 @@ fn a_node_rebooted_remotely_mid_deposit_finishes_the_deposit_first_and_reports_w
 fn a_gateway_rebooted_remotely_mid_deposit_finishes_it_refuses_new_ones_and_reports_why_it_started()
 {
     let dir = scratch_dir("uplink-gateway-reboot");
-    let (mut world, spare_end, gateway_link, _node) = started(&dir);
+    let (mut world, spare_end, gateway_link, _node) = world_with_uplink(&dir);
     let (compartment, parcel) = deposit_under_way(&mut world);
 
     let (reset, answer) = world.ask_id(Downward::Reset {
@@ -239,7 +206,7 @@ fn a_gateway_rebooted_remotely_mid_deposit_finishes_it_refuses_new_ones_and_repo
 #[test]
 fn a_request_the_gateway_cannot_read_is_answered_not_supported_and_changes_nothing() {
     let dir = scratch_dir("uplink-unreadable");
-    let (mut world, _spare, _link, _node) = started(&dir);
+    let (mut world, _spare, _link, _node) = world_with_uplink(&dir);
     let before: Vec<_> = world.gateway.bank().views().collect();
     let unknown = br#"{"v":1,"id":991,"body":{"teleport_parcel":{"to":"mars"}}}"#;
     world.backend.transport.send(unknown).unwrap();

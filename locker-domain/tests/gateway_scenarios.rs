@@ -471,6 +471,28 @@ fn an_unlock_the_bank_gave_up_on_while_the_node_was_lost_is_not_delivered_when_i
     );
 }
 
+/// Node 1's cable is cut; couriers try its two doors eight times over. Each
+/// time the bank retries, gives up, and staff put the doors back in service
+/// for the next attempt.
+fn couriers_keep_trying_a_cut_node(bench: &mut Bench, doors: [CompartmentId; 2]) {
+    bench.cut.push(NODE_1);
+    bench.run_for(Duration::from_secs(3));
+    for _ in 0..8 {
+        for c in doors {
+            bench.start_deposit(c).unwrap();
+        }
+        bench.run_for(Duration::from_secs(35));
+        for c in doors {
+            let now = bench.now;
+            bench
+                .gateway
+                .set_in_service(c, locker_domain::bank::Actor::Staff, now)
+                .unwrap();
+        }
+        bench.drive();
+    }
+}
+
 #[test]
 fn a_lost_node_does_not_hold_up_the_unlocks_of_the_nodes_that_answer() {
     let mut bench = Bench::new();
@@ -482,22 +504,7 @@ fn a_lost_node_does_not_hold_up_the_unlocks_of_the_nodes_that_answer() {
     // Node 1's cable is cut. Couriers keep trying its two small doors; each
     // time the bank retries, gives up, and staff put the door back in
     // service for the next attempt.
-    bench.cut.push(NODE_1);
-    bench.run_for(Duration::from_secs(3));
-    for _ in 0..8 {
-        for c in [first, second] {
-            bench.start_deposit(c).unwrap();
-        }
-        bench.run_for(Duration::from_secs(35));
-        for c in [first, second] {
-            let now = bench.now;
-            bench
-                .gateway
-                .set_in_service(c, locker_domain::bank::Actor::Staff, now)
-                .unwrap();
-        }
-        bench.drive();
-    }
+    couriers_keep_trying_a_cut_node(&mut bench, [first, second]);
     let waiting = bench.gateway.commands_waiting();
 
     // A courier at node 2, which answers as always.
@@ -519,22 +526,7 @@ fn a_backend_reset_goes_ahead_while_commands_wait_for_a_lost_node() {
     bench.settle();
     let first = bench.reserve_small().unwrap().compartment;
     let second = bench.reserve_small().unwrap().compartment;
-    bench.cut.push(NODE_1);
-    bench.run_for(Duration::from_secs(3));
-    for _ in 0..8 {
-        for c in [first, second] {
-            bench.start_deposit(c).unwrap();
-        }
-        bench.run_for(Duration::from_secs(35));
-        for c in [first, second] {
-            let now = bench.now;
-            bench
-                .gateway
-                .set_in_service(c, locker_domain::bank::Actor::Staff, now)
-                .unwrap();
-        }
-        bench.drive();
-    }
+    couriers_keep_trying_a_cut_node(&mut bench, [first, second]);
     // Commands for the lost node went back to the bank as failed instead
     // of filling the queue.
     assert_eq!(bench.gateway.commands_waiting(), 0);

@@ -26,7 +26,9 @@ use locker_examples::gateway::{
     ConsoleCommand, Gateway, GatewayConfig, MonotonicClock, Notice, Reply, SerialLine,
     UplinkSettings,
 };
-use locker_examples::uplink::{Backend, BackendConfig, Encoding, Transport, TransportEvent};
+use locker_examples::uplink::{
+    Backend, BackendConfig, Encoding, MemoryTransport, Transport, TransportEvent,
+};
 use locker_proto::auth::{BankKey, NodeAuthRecord, NodeIdentity};
 use locker_proto::uplink::{
     CallError, Downward, MessageId, ParcelNeeds, ParcelStep, ReserveCompartment, Response,
@@ -441,4 +443,42 @@ pub fn connected(
         port.set_timeout(Duration::from_millis(2)).unwrap();
         Ok(SerialLine::new(Box::new(port)))
     }
+}
+
+/// A gateway with an uplink to an in-process backend and a simulated node
+/// on a pseudo-terminal, run until it booted and scanned the node. Also
+/// returns a spare handle on the gateway's end of the terminal (to restart
+/// the gateway on it), the gateway's end of the link and the node.
+pub fn world_with_uplink(
+    dir: &std::path::Path,
+) -> (World, TTYPort, MemoryTransport, SimulatedNode) {
+    let cabinet = new_cabinet();
+    let (node_end, gateway_end) = TTYPort::pair().unwrap();
+    let spare_end = gateway_end.try_clone_native().unwrap();
+    let node = SimulatedNode::start(node_end, cabinet.clone());
+    let (gateway_link, backend_link) = MemoryTransport::pair();
+    let gateway = Gateway::start_with_uplink(
+        gateway_config(dir),
+        connected(gateway_end),
+        Some((
+            uplink_settings(dir, Encoding::Json),
+            Box::new(gateway_link.clone()),
+        )),
+    )
+    .unwrap();
+    let mut world = World {
+        gateway,
+        backend: BackendEnd::new(Box::new(backend_link), Encoding::Json),
+        cabinet,
+        notices: Vec::new(),
+    };
+    world.run_until("the boot notification and the node's greeting", |w| {
+        !w.backend.boots().is_empty()
+            && w.backend
+                .applied()
+                .iter()
+                .any(|m| matches!(m.body, Upward::NodeBoot(_)))
+            && w.gateway.status_reports() > 0
+    });
+    (world, spare_end, gateway_link, node)
 }
