@@ -109,21 +109,25 @@
 //! # Throughput
 //!
 //! Wall time of `cargo run --release --bin locker-sim -- --quiet …`,
-//! median of 3 runs, on the shared 2-core build machine (other engineers'
-//! builds running alongside, so runs of one binary vary by a fifth),
-//! default noise (level 1) and incident rates. Measured in one session,
-//! interleaved with the build before the uplink ran in the simulator:
+//! median of 3 runs, on the shared 2-core build machine, default noise
+//! (level 1) and incident rates, measured in one session interleaved with
+//! the build from before the simulator ran the library's gateway, node and
+//! uplink (`before`):
 //!
-//! | run | parcels | wall time | parcels per second | without the uplink |
+//! | run | parcels | wall time | parcels per second | before |
 //! |---|---|---|---|---|
-//! | `--days 365` (one bank of 48 compartments, a year) | 8,588 | 2.65 s | 3,240 | 2.43 s |
-//! | `--compartments 10000 --days 30` (157 banks of 63–64) | 150,754 | 55.3 s | 2,730 | 56.0 s |
+//! | `--days 365` (one bank of 48 compartments, a year) | 8,588 | 2.47 s | 3,480 | 2.28 s (1.08×) |
+//! | `--compartments 10000 --days 30` (157 banks of 63–64) | 150,754 | 47.1 s | 3,200 | 51.9 s (0.91×) |
 //!
-//! The uplink costs about a tenth on the year of one bank (319,176 upward
-//! messages, each projected, queued, carried, acknowledged and counted);
-//! the 10,000-compartment runs vary more than that from run to run.
-//! Peak memory stays at about 6 MB for the 10,000-compartment month (banks
-//! run one after another, and the backend keeps counts, not messages).
+//! The uplink (every upward message projected, queued, carried,
+//! acknowledged and counted) and the gateway's greetings cost about a tenth
+//! on the year of one bank; noting each node's next timer when it changes,
+//! instead of asking every node at every step, won back more than that on
+//! the big site. Peak memory stays at about 6 MB for the 10,000-compartment
+//! month (banks run one after another, and the backend keeps counts, not
+//! messages). With `--board kerong-cu16` a month is about ten times slower:
+//! a Kerong board is seen only when polled, so the bus is not skipped ahead
+//! while a board has a change not yet polled.
 //!
 //! Every interaction runs the full protocol; only idle polls whose answer
 //! is known to be empty are skipped (see *Time*), the bank's books are
