@@ -6,10 +6,8 @@
 //! ```
 //!
 //! Same seed, same output, byte for byte (wall time goes to stderr). See
-//! `--help`. Measured throughput (median of 3, `--release`): a year of one
-//! 48-compartment bank, 8,573 parcels in 1.33 s (6,470 parcels/s); 30 days
-//! of a 10,000-compartment site, 150,259 parcels in 28.5 s (5,280
-//! parcels/s). The simulator itself is `locker_examples::sim`.
+//! `--help`. The simulator itself, with its measured throughput, is
+//! `locker_examples::sim`.
 //!
 //! `--board kerong-cu16` puts simulated Kerong KR-CU16 lock boards where
 //! our nodes stand, behind the library's adapter, as `locker-gateway`
