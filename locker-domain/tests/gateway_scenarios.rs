@@ -1402,3 +1402,64 @@ fn a_status_scan_lost_on_the_line_is_asked_again_while_the_node_answers() {
          NodeUnreachable alerts: {unreachable}, NodeBack records: {back}"
     );
 }
+
+#[test]
+fn an_announced_parcel_gets_its_extra_pickup_time_from_the_bank_once_it_is_deposited() {
+    use locker_domain::bank::codes::{CodeHash, PickupCode};
+    use locker_proto::uplink::{AnnounceParcel, Credential, Deadlines, HexArray};
+
+    let mut bench = Bench::new();
+    bench.start_uplink();
+    bench.settle();
+    let code = PickupCode::parse("482915").unwrap();
+    let hash = CodeHash::of(&gateway_support::bank_keys(), &code);
+    let announce = Downward::AnnounceParcel(AnnounceParcel {
+        parcel_ref: "JJD0001".try_into().unwrap(),
+        recipient: "resident:12".try_into().unwrap(),
+        kind: locker_proto::uplink::ParcelKind::Delivery,
+        needs: Needs {
+            size: Some(SizeClass::Small),
+            ..Needs::default()
+        },
+        deadlines: Deadlines {
+            extra_pickup_ms: Duration::from_hours(12),
+        },
+        credential: Credential::CodeHash(HexArray(hash.to_bytes())),
+    });
+    let id = request(&mut bench, 1, announce);
+    let (_, response) = answer(&bench, id);
+    let Response::ParcelAnnounced { compartment: c, .. } = response else {
+        panic!("the parcel was not announced: {response:?}")
+    };
+    bench.deposit(c);
+    assert_eq!(stage(&bench, c), Stage::Stored);
+    let reminders = |bench: &Bench| {
+        bench
+            .log
+            .iter()
+            .filter(|o| {
+                matches!(o, GatewayOutput::Notification(n)
+                if n.compartment == c && matches!(n.kind, NotificationKind::Reminder))
+            })
+            .count()
+    };
+
+    // The default reminder is due a day after the deposit; the announced
+    // parcel has 12 hours more, and the bank keeps to that.
+    bench.jump(Duration::from_hours(25));
+    assert_eq!(
+        reminders(&bench),
+        0,
+        "reminded on the day without its extra time"
+    );
+    assert!(
+        bench
+            .audit()
+            .iter()
+            .any(|r| r.compartment == Some(c)
+                && matches!(r.event, AuditEvent::DeadlineExtended { .. })),
+        "the extension is in the chain of custody"
+    );
+    bench.jump(Duration::from_hours(12));
+    assert_eq!(reminders(&bench), 1, "reminded once its extra time ran out");
+}

@@ -152,13 +152,22 @@ impl Gateway {
                 }
             }
             self.uplink.forward_bank_outputs(&mut self.bank);
-            self.uplink.handle_timeout(&mut self.bank, self.now);
+            self.uplink.handle_timeout(&self.bank, self.now);
             let mut quiet = true;
             while let Some(m) = self.uplink.poll_upward() {
                 self.up.push(m);
                 quiet = false;
             }
             while let Some(a) = self.uplink.poll_action() {
+                if let GatewayAction::ExtendDeadline { compartment, by } = a {
+                    // The glue gives the bank the announced extra time.
+                    let _ = self.bank.extend_deadline(
+                        compartment,
+                        by,
+                        locker_domain::bank::Actor::Backend,
+                        self.now,
+                    );
+                }
                 self.actions.push(a);
                 quiet = false;
             }

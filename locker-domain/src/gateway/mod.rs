@@ -142,6 +142,8 @@ pub struct Gateway<const N: usize, const NODES: usize> {
     failed: heapless::Deque<(NodeAddr, Command), COMMAND_QUEUE>,
     /// A node command from the uplink waiting for room in the queue.
     held_action: Option<(NodeAddr, Command)>,
+    /// Extra pickup time from the uplink waiting for room in the bank.
+    held_extension: Option<(CompartmentId, Duration)>,
     /// Status scans asked again per node since its last full status.
     scan_retries: sessions::Retries<NODES>,
     /// Something came in since `poll` last returned `None`: until then
@@ -176,6 +178,7 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
             held: None,
             failed: heapless::Deque::new(),
             held_action: None,
+            held_extension: None,
             scan_retries: sessions::Retries::new(),
             stirred: true,
             stats: GatewayStats::default(),
@@ -272,6 +275,7 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
         self.held.is_none()
             && self.failed.is_empty()
             && self.held_action.is_none()
+            && self.held_extension.is_none()
             && self.sessions.is_idle()
             && !self.master.has_request_in_flight()
             && !self.master.has_user_request()
@@ -355,7 +359,7 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
         }
         if let Some(uplink) = self.uplink.as_mut() {
             uplink.set_bus_stats(bus_stats(&self.master.stats()));
-            uplink.handle_timeout(&mut self.bank, now);
+            uplink.handle_timeout(&self.bank, now);
         }
         self.sync_deposits_closed();
         Ok(())
@@ -631,7 +635,7 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
             if let Some(output) = self.poll_records() {
                 return Some(output);
             }
-            if let Some(output) = self.poll_uplink_actions() {
+            if let Some(output) = self.poll_uplink_actions(now) {
                 return Some(output);
             }
             match self.feed_bank(now) {
@@ -670,7 +674,7 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
         }
         if let Some(record) = self.bank.poll_audit() {
             if let Some(uplink) = self.uplink.as_mut() {
-                if uplink.on_audit(&mut self.bank, &record).is_err() {
+                if uplink.on_audit(&self.bank, &record).is_err() {
                     self.stats.uplink_overflow = self.stats.uplink_overflow.saturating_add(1);
                 }
             }
@@ -702,7 +706,14 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
     }
 
     /// What the uplink asks of the gateway.
-    fn poll_uplink_actions(&mut self) -> Option<GatewayOutput> {
+    fn poll_uplink_actions(&mut self, now: Instant) -> Option<GatewayOutput> {
+        // Extra pickup time the backend announced goes to the bank first;
+        // the bank has no room while its outputs wait, which come out first.
+        if let Some((compartment, by)) = self.held_extension.take() {
+            if !self.extend(compartment, by, now) {
+                return None;
+            }
+        }
         // A node command needs room in the command queue; it waits here
         // until there is, and the uplink's other actions go on meanwhile.
         if let Some((node, command)) = self.held_action {
@@ -713,7 +724,13 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
         if self.held_action.is_some() && !self.sessions.has_room() {
             return None;
         }
-        let action = self.uplink.as_mut()?.poll_action()?;
+        let mut action = self.uplink.as_mut()?.poll_action()?;
+        while let GatewayAction::ExtendDeadline { compartment, by } = action {
+            if !self.extend(compartment, by, now) {
+                return None;
+            }
+            action = self.uplink.as_mut()?.poll_action()?;
+        }
         Some(match action {
             GatewayAction::SendCommand { node, command } => {
                 if self.sessions.queue(node, command).is_err() {
@@ -734,7 +751,27 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
                 GatewayOutput::Persist(Persist::BeforeReboot(kind))
             }
             GatewayAction::Reboot { kind } => GatewayOutput::Reboot(kind),
+            // Taken by the loop above.
+            GatewayAction::ExtendDeadline { .. } => return None,
         })
+    }
+
+    /// Gives a stored parcel the extra time announced for it; `false` (and
+    /// the extension kept for later) while the bank has no room.
+    fn extend(&mut self, compartment: CompartmentId, by: Duration, now: Instant) -> bool {
+        let now = now.max(self.bank.now());
+        match self
+            .bank
+            .extend_deadline(compartment, by, Actor::Backend, now)
+        {
+            Err(BankError::OutputFull(_)) => {
+                self.held_extension = Some((compartment, by));
+                false
+            }
+            // Done, or the parcel is already gone (picked up at once):
+            // nothing left to extend either way.
+            _ => true,
+        }
     }
 
     /// Moves one thing the master learned into the bank.

@@ -240,6 +240,16 @@ pub enum GatewayAction {
         /// The reboot that follows.
         kind: locker_proto::RebootKind,
     },
+    /// An announced parcel's deposit was verified: give it the extra pickup
+    /// time the backend announced with it, through
+    /// [`Bank::extend_deadline`] (actor: the backend). A refusal because
+    /// the parcel is already gone needs nothing more.
+    ExtendDeadline {
+        /// The parcel's compartment.
+        compartment: CompartmentId,
+        /// The extra time.
+        by: Duration,
+    },
     /// Everything is persisted: restart the gateway now.
     Reboot {
         /// Soft (restart the program) or hard (restart the machine).
@@ -605,7 +615,7 @@ impl Uplink {
     /// [`UplinkError::OutputFull`]: keep the record and call again.
     pub fn on_audit<const N: usize, const K: usize>(
         &mut self,
-        bank: &mut Bank<N, K>,
+        bank: &Bank<N, K>,
         r: &AuditRecord,
     ) -> Result<(), UplinkError> {
         self.room(ROOM_ONE)?;
@@ -692,7 +702,7 @@ impl Uplink {
                 self.emit(Upward::StatusNotification(status));
             }
         }
-        self.apply_extensions(bank, r.at);
+        self.queue_extensions();
         Ok(())
     }
 
@@ -832,7 +842,7 @@ impl Uplink {
     /// drains, call it after every bank input.
     pub fn handle_timeout<const N: usize, const K: usize>(
         &mut self,
-        bank: &mut Bank<N, K>,
+        bank: &Bank<N, K>,
         now: Instant,
     ) {
         if !self.booted {
@@ -855,7 +865,7 @@ impl Uplink {
             self.emit(Upward::Statistics(statistics));
             self.next_statistics = self.config.statistics_every.map(|every| now + every);
         }
-        self.apply_extensions(bank, now);
+        self.queue_extensions();
         self.drive_resets(bank, now);
     }
 
@@ -967,29 +977,26 @@ impl Uplink {
         }
     }
 
-    /// Deadline extensions of announced parcels whose deposit was verified.
-    fn apply_extensions<const N: usize, const K: usize>(
-        &mut self,
-        bank: &mut Bank<N, K>,
-        now: Instant,
-    ) {
-        let now = now.max(bank.now());
+    /// Deadline extensions of announced parcels whose deposit was verified,
+    /// handed to the gateway as actions as far as there is room: the bank's
+    /// deadlines are the bank's, the uplink only says what was announced.
+    fn queue_extensions(&mut self) {
         let mut i = 0;
         while let Some(e) = self.state.extensions.get(i).copied() {
             let Some(compartment) = e.deposited else {
                 i += 1;
                 continue;
             };
-            match bank.extend_deadline(compartment, e.extra, crate::bank::Actor::Backend, now) {
-                // The bank is busy: try again on the next call.
-                Err(crate::bank::BankError::OutputFull(_)) => i += 1,
-                // Done, or the parcel is no longer stored (picked up at once):
-                // nothing left to extend either way.
-                _ => {
-                    self.state.extensions.swap_remove(i);
-                    self.persist = true;
-                }
+            let action = GatewayAction::ExtendDeadline {
+                compartment,
+                by: e.extra,
+            };
+            if self.actions.push_back(action).is_err() {
+                // The glue drains the actions first; the rest wait.
+                return;
             }
+            self.state.extensions.swap_remove(i);
+            self.persist = true;
         }
     }
 
