@@ -32,8 +32,10 @@
 //!
 //! 1. **Drain**: door sessions under way finish (up to
 //!    [`UplinkConfig::drain_limit`]); new transactions are refused, remote
-//!    ones with [`ErrorCode::ResetInProgress`](wire::ErrorCode::ResetInProgress), local ones by the glue, which
-//!    asks [`Uplink::refuses_new_transactions`] before starting a deposit.
+//!    ones with [`ErrorCode::ResetInProgress`](wire::ErrorCode::ResetInProgress), local ones by the bank
+//!    itself: the gateway closes it to new parcels
+//!    ([`Bank::set_deposits_closed`](crate::bank::Bank::set_deposits_closed))
+//!    while [`Uplink::refuses_new_transactions`] holds.
 //! 2. **Persist**: [`GatewayAction::PrepareForReboot`]: the glue writes the
 //!    bank's snapshot, [`Uplink::state`] and its outbound queue, then calls
 //!    [`Uplink::confirm_persisted`].
@@ -376,7 +378,8 @@ impl Uplink {
 
     /// Whether new transactions (reservations, deposits, remote opens) are
     /// refused: a gateway reset is under way or the bank was made
-    /// unavailable. The glue asks before starting a deposit at the bank.
+    /// unavailable. The gateway keeps the bank closed to new parcels
+    /// meanwhile ([`crate::gateway::Gateway`] does it for you).
     pub fn refuses_new_transactions(&self) -> bool {
         self.reset.is_some() || self.state.unavailable
     }
