@@ -4,7 +4,9 @@
 //! - [`gateway`]: a Linux gateway on a real serial line (`--bin locker-gateway`).
 //! - [`uplink`]: the gateway's disk-backed outbound queue, the MQTT transport
 //!   and a small backend (`--bin locker-backend`).
+//! - [`secret`]: the secrets the programs keep in files.
 
 pub mod gateway;
+pub mod secret;
 pub mod sim;
 pub mod uplink;

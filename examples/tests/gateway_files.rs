@@ -49,7 +49,13 @@ fn a_corrupt_state_file_stops_the_gateway_before_the_port_is_opened_and_is_kept(
     let state = dir.join("bank.state");
     let damaged = b"LKBK\x01 half a snapshot, then the power went".to_vec();
     std::fs::write(&state, &damaged).unwrap();
-    let config = GatewayConfig::new(vec![NodeAddr(1)], 4, &state, dir.join("audit.jsonl"));
+    let config = GatewayConfig::new(
+        vec![NodeAddr(1)],
+        4,
+        &state,
+        dir.join("audit.jsonl"),
+        test_keys(),
+    );
 
     let mut port_opened = false;
     let refused = Gateway::start(config, || {
@@ -80,7 +86,7 @@ fn a_state_file_from_another_layout_is_refused_too() {
     let gateway = Gateway::start(
         GatewayConfig {
             code_seed: Some([1; 32]),
-            ..GatewayConfig::new(vec![NodeAddr(1)], 4, &state, &audit)
+            ..GatewayConfig::new(vec![NodeAddr(1)], 4, &state, &audit, test_keys())
         },
         || {
             Ok(locker_examples::gateway::SerialLine::new(Box::new(
@@ -94,7 +100,7 @@ fn a_state_file_from_another_layout_is_refused_too() {
 
     // …which a gateway started with eight compartments per node must not take.
     let refused = Gateway::start(
-        GatewayConfig::new(vec![NodeAddr(1)], 8, &state, &audit),
+        GatewayConfig::new(vec![NodeAddr(1)], 8, &state, &audit, test_keys()),
         || panic!("the port must not be opened"),
     );
     assert!(matches!(refused, Err(GatewayError::CorruptState { .. })));
@@ -237,4 +243,9 @@ fn the_program_explains_itself_and_refuses_a_corrupt_state_file() {
     assert!(err.contains("refusing to start"), "{err}");
     assert_eq!(std::fs::read(&state).unwrap(), b"not a snapshot");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// This test's own bank secret (no program carries one in its code).
+fn test_keys() -> locker_domain::bank::BankKeys {
+    locker_domain::bank::BankKeys::derive(locker_domain::bank::BankId(1), &[0x3c; 32])
 }

@@ -102,6 +102,7 @@ fn config(dir: &std::path::Path) -> GatewayConfig {
         CHANNELS as u8,
         dir.join("bank.state"),
         dir.join("audit.jsonl"),
+        test_keys(),
     );
     config.code_seed = Some([42; 32]);
     config.bus_key = Some(BankKey::from_bytes(BUS_KEY));
@@ -463,4 +464,9 @@ fn the_program_takes_a_deposit_and_a_pickup_typed_on_its_standard_input() {
         purpose: Purpose::Pickup
     }));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// This test's own bank secret (no program carries one in its code).
+fn test_keys() -> locker_domain::bank::BankKeys {
+    locker_domain::bank::BankKeys::derive(locker_domain::bank::BankId(1), &[0x3c; 32])
 }

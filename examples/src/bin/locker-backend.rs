@@ -17,6 +17,7 @@ use std::time::Duration;
 use locker_domain::bank::codes::{CodeHash, PickupCode};
 use locker_domain::bank::{BankId, BankKeys};
 use locker_examples::gateway::MonotonicClock;
+use locker_examples::secret::read_secret;
 use locker_examples::uplink::{
     Backend, BackendConfig, Encoding, MqttSettings, MqttTransport, Transport, TransportEvent,
 };
@@ -30,12 +31,12 @@ const HELP: &str = "\
 locker-backend: a tiny backend for one locker bank, over MQTT
 
 USAGE:
-    locker-backend --mqtt HOST:PORT [--bank-id ID] [--encoding json|postcard]
-                   [--bank-number N]
+    locker-backend --mqtt HOST:PORT --bank-secret FILE [--bank-id ID]
+                   [--encoding json|postcard] [--bank-number N]
 
-    The bank's keys are derived from the example secret the gateway uses too
-    (0x5a x 32) and --bank-number (default 1): in production both ends read
-    the secret they share from secure storage.
+    The bank's keys are derived from the secret the gateway shares with it
+    (FILE: 64 hex digits, the file locker-gateway wrote at its first start,
+    STATE.secret) and --bank-number (default 1, as the gateway's).
 
 COMMANDS (one per line on standard input):
     announce small|medium|large REF   announce a parcel (tracking number REF):
@@ -160,6 +161,7 @@ fn main() -> ExitCode {
     let mut bank_id = "bank-1".to_string();
     let mut encoding = Encoding::Json;
     let mut bank_number = 1u32;
+    let mut bank_secret = None;
     while let Some(flag) = args.next() {
         let value = args.next();
         match (flag.as_str(), value) {
@@ -173,6 +175,7 @@ fn main() -> ExitCode {
                     .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok()?)));
             }
             ("--bank-id", Some(v)) => bank_id = v,
+            ("--bank-secret", Some(v)) => bank_secret = Some(v),
             ("--bank-number", Some(v)) => match v.parse() {
                 Ok(n) => bank_number = n,
                 Err(_) => {
@@ -203,7 +206,18 @@ fn main() -> ExitCode {
         client_id: format!("locker-backend-{bank_id}"),
         bank_id,
     };
-    let keys = BankKeys::derive(BankId(bank_number), &[0x5a; 32]);
+    let Some(secret_path) = bank_secret else {
+        eprintln!("locker-backend: --bank-secret FILE is required (see --help)");
+        return ExitCode::from(2);
+    };
+    let secret = match read_secret(secret_path.as_ref()) {
+        Ok(secret) => secret,
+        Err(e) => {
+            eprintln!("locker-backend: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let keys = BankKeys::derive(BankId(bank_number), &secret);
     run(&settings, encoding, &keys);
     ExitCode::SUCCESS
 }

@@ -21,11 +21,13 @@ use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use locker_domain::bank::{BankId, BankKeys};
 use locker_drivers::kerong::BoardModel;
 use locker_examples::gateway::{
     ConsoleCommand, Gateway, GatewayConfig, KERONG_BAUD, KerongLine, NodeLine, SerialLine,
     UplinkSettings, run_bus_key,
 };
+use locker_examples::secret::{read_or_create_secret, read_secret};
 use locker_examples::uplink::{Encoding, MqttSettings, MqttTransport, Transport};
 use locker_proto::NodeAddr;
 
@@ -49,6 +51,12 @@ OPTIONS:
     --nodes LIST         node bus addresses, e.g. 1,2,3
     --channels N         compartments per node (default 16; sizes cycle
                          5 small, 3 medium, 2 large)
+    --bank-secret FILE   the secret the bank shares with its backend: 64 hex
+                         digits (default STATE.secret; created with fresh
+                         randomness, readable by its owner alone, when it
+                         does not exist: give the backend the same file)
+    --bank-number N      the bank's number, which its keys are bound to
+                         (default 1; the backend's --bank-number)
     --bus-key FILE       the bus key: 64 hex digits; each node's key is derived
                          from it and the node's address, and unlocks are
                          signed (without it nodes refuse every unlock; with
@@ -110,6 +118,8 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
     let mut uplink_dir = "uplink".to_string();
     let mut encoding = Encoding::Json;
     let mut bus_key = None;
+    let mut bank_secret = None;
+    let mut bank_number = 1u32;
     while let Some(flag) = args.next() {
         if flag == "--help" || flag == "-h" {
             return Ok(None);
@@ -141,13 +151,14 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
                     .map_err(|_| "--channels needs a number from 1 to 32")?;
             }
             "--bus-key" => {
-                let path = value()?;
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| format!("cannot read the bus key from {path}: {e}"))?;
-                bus_key = Some(
-                    parse_key(text.trim())
-                        .ok_or(format!("{path} must hold the bus key as 64 hex digits"))?,
-                );
+                let secret = read_secret(value()?.as_ref())?;
+                bus_key = Some(locker_proto::auth::BankKey::from_bytes(secret));
+            }
+            "--bank-secret" => bank_secret = Some(value()?),
+            "--bank-number" => {
+                bank_number = value()?
+                    .parse()
+                    .map_err(|_| "--bank-number needs a number")?;
             }
             "--exit-after" => {
                 let secs: f64 = value()?.parse().map_err(|_| "--exit-after needs seconds")?;
@@ -174,6 +185,14 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
     let state = state.ok_or("--state is required (see --help)")?;
     let audit = audit.ok_or("--audit is required (see --help)")?;
     let nodes = nodes.ok_or("--nodes is required (see --help)")?;
+    let secret_path = bank_secret.unwrap_or_else(|| format!("{state}.secret"));
+    let (secret, created) = read_or_create_secret(secret_path.as_ref())?;
+    if created {
+        eprintln!(
+            "locker-gateway: a new bank secret is in {secret_path}; give the backend the same file"
+        );
+    }
+    let bank_keys = BankKeys::derive(BankId(bank_number), &secret);
     let uplink = mqtt.map(|(host, port)| {
         let mut settings = UplinkSettings::new(bank_id.clone(), uplink_dir);
         settings.encoding = encoding;
@@ -196,22 +215,11 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
         board,
         config: GatewayConfig {
             bus_key,
-            ..GatewayConfig::new(nodes, channels, state, audit)
+            ..GatewayConfig::new(nodes, channels, state, audit, bank_keys)
         },
         exit_after,
         uplink,
     }))
-}
-
-fn parse_key(hex: &str) -> Option<locker_proto::auth::BankKey> {
-    let mut bytes = [0u8; 32];
-    if hex.len() != 64 {
-        return None;
-    }
-    for (byte, pair) in bytes.iter_mut().zip(hex.as_bytes().chunks(2)) {
-        *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
-    }
-    Some(locker_proto::auth::BankKey::from_bytes(bytes))
 }
 
 fn main() -> ExitCode {

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use locker_domain::bank::{BankId, BankKeys, Policy};
+use locker_domain::bank::{BankKeys, Policy};
 use locker_proto::NodeAddr;
 use locker_proto::auth::BankKey;
 use locker_proto::link::MasterConfig;
@@ -26,9 +26,9 @@ pub struct GatewayConfig {
     /// in production: codes must not be guessable).
     pub code_seed: Option<[u8; 32]>,
     /// The bank's keys, from the secret it shares with the backend (code
-    /// hashes, remote opens, offline tokens). [`GatewayConfig::new`] uses a
-    /// fixed example secret: in production, derive them from the secret in
-    /// the gateway's secure storage.
+    /// hashes, remote opens, offline tokens): derive them with
+    /// [`BankKeys::derive`] from the secret in the gateway's storage
+    /// (`locker-gateway` keeps it in a file, see [`crate::secret`]).
     pub bank_keys: BankKeys,
     /// The bus key: the bank key of [`locker_proto::auth`] every node's key
     /// is derived from (by bus address). Without it commands go out
@@ -37,12 +37,14 @@ pub struct GatewayConfig {
 }
 
 impl GatewayConfig {
-    /// A configuration with the default policy and bus timing.
+    /// A configuration with the default policy and bus timing, for a bank
+    /// with `bank_keys`.
     pub fn new(
         nodes: Vec<NodeAddr>,
         channels: u8,
         state_path: impl Into<PathBuf>,
         audit_path: impl Into<PathBuf>,
+        bank_keys: BankKeys,
     ) -> Self {
         GatewayConfig {
             nodes,
@@ -52,7 +54,7 @@ impl GatewayConfig {
             policy: Policy::default(),
             link: MasterConfig::default(),
             code_seed: None,
-            bank_keys: BankKeys::derive(BankId(1), &[0x5a; 32]),
+            bank_keys,
             bus_key: None,
         }
     }

@@ -45,11 +45,13 @@
 //! simulated node on the other end):
 //!
 //! ```no_run
-//! use locker_examples::gateway::{Gateway, GatewayConfig, SerialLine};
+//! use locker_domain::bank::{BankId, BankKeys};
+//! use locker_examples::{gateway::*, secret::read_or_create_secret};
 //! use locker_proto::NodeAddr;
 //!
 //! let (_node_end, gateway_end) = serialport::TTYPort::pair()?;
-//! let config = GatewayConfig::new(vec![NodeAddr(1)], 4, "bank.state", "audit.jsonl");
+//! let keys = BankKeys::derive(BankId(1), &read_or_create_secret("bank.secret".as_ref())?.0);
+//! let config = GatewayConfig::new(vec![NodeAddr(1)], 4, "bank.state", "audit.jsonl", keys);
 //! let mut gateway = Gateway::start(config, || Ok(SerialLine::new(Box::new(gateway_end))))?;
 //! for _ in 0..100 {
 //!     gateway.step()?;

@@ -58,10 +58,14 @@ impl Gateway {
     /// ```no_run
     /// use locker_drivers::kerong::BoardModel;
     /// use locker_examples::gateway::{Gateway, GatewayConfig, KerongLine, NodeLine, run_bus_key};
+    /// use locker_domain::bank::{BankId, BankKeys};
+    /// use locker_examples::secret::read_or_create_secret;
     /// use locker_proto::NodeAddr;
     ///
+    /// let (secret, _) = read_or_create_secret("bank.secret".as_ref())?;
+    /// let keys = BankKeys::derive(BankId(1), &secret);
     /// // Node 1 is the KR-CU16 at DIP address 0, with 16 compartments.
-    /// let mut config = GatewayConfig::new(vec![NodeAddr(1)], 16, "bank.state", "audit.jsonl");
+    /// let mut config = GatewayConfig::new(vec![NodeAddr(1)], 16, "bank.state", "audit.jsonl", keys);
     /// config.bus_key = Some(run_bus_key()?);
     /// let line_config = config.clone();
     /// let connect = || -> Result<Box<dyn NodeLine>, _> {

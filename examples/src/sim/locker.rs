@@ -56,10 +56,11 @@ type GatewayBank = Bank<BANK_CAPACITY>;
 /// The gateway machine of one simulated bank.
 pub type SimGateway = Gateway<BANK_CAPACITY, NODES_PER_BANK>;
 
-/// The simulated bank's keys. A real gateway gets its bank secret from its
-/// provisioning, never from a constant.
-fn bank_keys(index: usize) -> BankKeys {
-    BankKeys::derive(BankId(index as u32 + 1), &[0x5a; 32])
+/// The simulated bank's keys, from a secret drawn from the seed. A real
+/// gateway gets its bank secret from its provisioning, never from a
+/// constant.
+fn bank_keys(seed: u64, index: usize) -> BankKeys {
+    BankKeys::derive(BankId(index as u32 + 1), &seeded_secret(seed, index, 6))
 }
 
 /// The wall-clock date of simulated day 0 (a Monday).
@@ -216,7 +217,7 @@ impl SimBank {
         let layout = Layout::new(&list).map_err(|e| e.to_string())?;
         let policy = Policy::default();
         let now = Instant::ZERO;
-        let bank = GatewayBank::new(layout.clone(), policy, bank_keys(index))
+        let bank = GatewayBank::new(layout.clone(), policy, bank_keys(config.seed, index))
             .map_err(|e| e.to_string())?;
         let mut gateway =
             Box::new(SimGateway::new(bank, master_config(), now).map_err(|e| e.to_string())?);
@@ -842,7 +843,7 @@ impl SimBank {
     /// connected. `false` if no gateway could be built (a bug).
     fn start_gateway(&mut self) -> bool {
         let now = self.now;
-        let keys = bank_keys(self.index);
+        let keys = bank_keys(self.config.seed, self.index);
         let restored = GatewayBank::restore(
             self.layout.clone(),
             self.policy,
@@ -1838,12 +1839,18 @@ impl SimBank {
 /// The bank key of bank `index`: in the field 32 random bytes from the
 /// backend; here drawn from the seed, so runs stay reproducible.
 fn bank_key(seed: u64, index: usize) -> BankKey {
-    let mut dice = Dice::new(seed, (index as u64) << 8 | 5);
+    BankKey::from_bytes(seeded_secret(seed, index, 5))
+}
+
+/// 32 bytes of bank `index`'s random stream `purpose`: the simulation's
+/// stand-in for secrets provisioned at random, reproducible from the seed.
+fn seeded_secret(seed: u64, index: usize, purpose: u64) -> [u8; 32] {
+    let mut dice = Dice::new(seed, (index as u64) << 8 | purpose);
     let mut bytes = [0u8; 32];
     for b in bytes.iter_mut() {
         *b = dice.between(0, 255) as u8;
     }
-    BankKey::from_bytes(bytes)
+    bytes
 }
 
 fn add_link(a: &LinkStats, b: &LinkStats) -> LinkStats {

@@ -230,6 +230,7 @@ pub fn gateway_config(dir: &Path) -> GatewayConfig {
         CHANNELS as u8,
         dir.join("bank.state"),
         dir.join("audit.jsonl"),
+        test_keys(),
     );
     config.code_seed = Some([42; 32]);
     config.bus_key = Some(BankKey::from_bytes(BUS_KEY));
@@ -481,4 +482,9 @@ pub fn world_with_uplink(
             && w.gateway.status_reports() > 0
     });
     (world, spare_end, gateway_link, node)
+}
+
+/// This test's own bank secret (no program carries one in its code).
+pub fn test_keys() -> locker_domain::bank::BankKeys {
+    locker_domain::bank::BankKeys::derive(locker_domain::bank::BankId(1), &[0x3c; 32])
 }

@@ -1,0 +1,102 @@
+//! Secrets the programs keep in files: the bank secret a gateway shares
+//! with its backend, and the bus key its nodes' keys come from.
+//!
+//! Both are 32 bytes written as 64 hex digits on one line. No program of
+//! this workspace carries a secret in its code: a published constant would
+//! let anyone who reads the source sign remote opens or read pickup codes
+//! out of a copied state file.
+
+use std::io::{self, Read, Write};
+use std::path::Path;
+
+/// Reads a 32-byte secret written as 64 hex digits (surrounding white space
+/// is ignored).
+///
+/// # Errors
+///
+/// A message naming the file and what is wrong with it.
+pub fn read_secret(path: &Path) -> Result<[u8; 32], String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the secret in {}: {e}", path.display()))?;
+    parse_hex(text.trim())
+        .ok_or_else(|| format!("{} must hold the secret as 64 hex digits", path.display()))
+}
+
+/// The secret in `path`, or a new one drawn from the operating system's
+/// randomness and written there (readable by its owner alone) when the
+/// file does not exist yet. Returns the secret and whether it was created.
+///
+/// # Errors
+///
+/// As [`read_secret`], and a message when no randomness can be read or the
+/// file cannot be written.
+pub fn read_or_create_secret(path: &Path) -> Result<([u8; 32], bool), String> {
+    if path.exists() {
+        return read_secret(path).map(|s| (s, false));
+    }
+    let mut secret = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut secret))
+        .map_err(|e| format!("cannot read randomness from /dev/urandom: {e}"))?;
+    write_private(path, &to_hex(&secret))
+        .map_err(|e| format!("cannot write a new secret to {}: {e}", path.display()))?;
+    Ok((secret, true))
+}
+
+/// `bytes` as lowercase hex digits.
+pub fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn parse_hex(hex: &str) -> Option<[u8; 32]> {
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut bytes = [0u8; 32];
+    for (byte, pair) in bytes.iter_mut().zip(hex.as_bytes().chunks(2)) {
+        *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+    }
+    Some(bytes)
+}
+
+/// Creates `path` (never replacing one) with mode 0600 on Unix.
+fn write_private(path: &Path, text: &str) -> io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.write_all(b"\n")?;
+    file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_new_secret_is_written_once_and_read_back_the_same() {
+        let dir = std::env::temp_dir().join(format!("locker-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bank.secret");
+        let _ = std::fs::remove_file(&path);
+        let (first, created) = read_or_create_secret(&path).unwrap();
+        assert!(created);
+        let (again, created) = read_or_create_secret(&path).unwrap();
+        assert!(!created);
+        assert_eq!(first, again);
+        assert_ne!(first, [0x5a; 32]);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "the secret is its owner's alone");
+        }
+        std::fs::write(&path, "not hex").unwrap();
+        assert!(read_secret(&path).unwrap_err().contains("64 hex digits"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
