@@ -34,13 +34,26 @@ pub fn read_or_create_secret(path: &Path) -> Result<([u8; 32], bool), String> {
     if path.exists() {
         return read_secret(path).map(|s| (s, false));
     }
-    let mut secret = [0u8; 32];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut secret))
-        .map_err(|e| format!("cannot read randomness from /dev/urandom: {e}"))?;
+    let secret =
+        os_random().map_err(|e| format!("cannot read randomness from {RANDOMNESS}: {e}"))?;
     write_private(path, &to_hex(&secret))
         .map_err(|e| format!("cannot write a new secret to {}: {e}", path.display()))?;
     Ok((secret, true))
+}
+
+/// Where the operating system hands out randomness.
+pub const RANDOMNESS: &str = "/dev/urandom";
+
+/// 32 bytes of the operating system's randomness: for secrets and for the
+/// seed of pickup codes.
+///
+/// # Errors
+///
+/// When [`RANDOMNESS`] cannot be read.
+pub fn os_random() -> io::Result<[u8; 32]> {
+    let mut bytes = [0u8; 32];
+    std::fs::File::open(RANDOMNESS).and_then(|mut f| f.read_exact(&mut bytes))?;
+    Ok(bytes)
 }
 
 /// `bytes` as lowercase hex digits.

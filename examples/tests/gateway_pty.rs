@@ -360,7 +360,7 @@ fn the_program_takes_a_deposit_and_a_pickup_typed_on_its_standard_input() {
     let terminal = gateway_end.name().expect("the terminal has a path");
     let _node = SimulatedNode::start(node_end, cabinet.clone());
     let key_file = dir.join("bus.key");
-    let hex: String = BUS_KEY.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = locker_examples::secret::to_hex(&BUS_KEY);
     std::fs::write(&key_file, hex).unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_locker-gateway"))
         .args([

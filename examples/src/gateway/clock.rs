@@ -1,7 +1,5 @@
 //! The gateway's monotonic clock: the one place in the gateway that reads time.
 
-use std::io::Read;
-
 use locker_proto::time::Instant;
 
 use super::{Gateway, GatewayError};
@@ -46,12 +44,13 @@ pub(crate) fn unix_ms() -> u64 {
 
 /// 32 bytes from the operating system, the seed of the pickup codes.
 pub(crate) fn os_seed() -> Result<[u8; 32], GatewayError> {
-    let path = std::path::Path::new("/dev/urandom");
-    let mut seed = [0u8; 32];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut seed))
-        .map_err(|e| GatewayError::file("cannot read randomness for pickup codes from", path, e))?;
-    Ok(seed)
+    crate::secret::os_random().map_err(|e| {
+        GatewayError::file(
+            "cannot read randomness for pickup codes from",
+            std::path::Path::new(crate::secret::RANDOMNESS),
+            e,
+        )
+    })
 }
 
 impl Gateway {
