@@ -10,7 +10,7 @@ use super::health::HealthIssue;
 use super::parcel::ParcelId;
 
 /// What an alert is about. Also indexes [`Stats::alerts`](super::Stats::alerts).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum AlertKind {
@@ -95,7 +95,7 @@ impl AlertKind {
 }
 
 /// The observation behind an alert.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum Evidence {
     /// Nothing beyond the alert itself.
@@ -158,7 +158,7 @@ pub enum Evidence {
 pub struct SnapshotRef(pub u32);
 
 /// An alert for staff or security.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Alert {
     /// What.
     pub kind: AlertKind,

@@ -142,6 +142,9 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
 use super::keys::{BankKeys, TAG_LEN, mac};
+use super::persist::records::{
+    KeypadRecord, KeypadsRecord, MAX_KEYPADS, MAX_SPIKE_BUCKETS, Rebase,
+};
 
 /// The longest pickup code the bank accepts.
 pub const MAX_CODE_DIGITS: usize = 10;
@@ -861,9 +864,64 @@ impl<const K: usize> KeypadGuard<K> {
         self.latest
     }
 
+    /// The lockouts and the bank-wide count as the snapshot keeps them.
+    pub(crate) fn record(&self) -> KeypadsRecord {
+        let width = self.bucket_width();
+        KeypadsRecord {
+            keypads: self
+                .keypads
+                .iter()
+                .take(MAX_KEYPADS)
+                .map(|k| KeypadRecord {
+                    failures: k.failures,
+                    last_failure: k.last_failure,
+                    locked_until: k.locked_until,
+                })
+                .collect(),
+            spike: self
+                .spike_buckets
+                .iter()
+                .filter(|(_, count)| *count > 0)
+                .take(MAX_SPIKE_BUCKETS)
+                .map(|(bucket, count)| (Instant::from_millis(bucket.saturating_mul(width)), *count))
+                .collect(),
+            in_spike: self.in_spike,
+            latest: self.latest,
+        }
+    }
+
+    /// Takes the lockouts and the bank-wide count from a snapshot, on the
+    /// restoring clock. Keypads beyond `K` are ignored; keypads the
+    /// snapshot does not name start afresh.
+    pub(crate) fn load_record(&mut self, r: &KeypadsRecord, clock: Rebase) {
+        for (state, k) in self.keypads.iter_mut().zip(&r.keypads) {
+            *state = KeypadState {
+                failures: k.failures,
+                last_failure: clock.at(k.last_failure),
+                locked_until: clock.opt(k.locked_until),
+            };
+        }
+        self.spike_buckets = [(0, 0); SPIKE_BUCKETS];
+        for (start, count) in &r.spike {
+            let bucket = self.bucket_of(clock.at(*start));
+            let ring = (bucket % SPIKE_BUCKETS as u64) as usize;
+            if let Some(slot) = self.spike_buckets.get_mut(ring) {
+                if slot.0 != bucket {
+                    *slot = (bucket, 0);
+                }
+                slot.1 = slot.1.saturating_add(*count);
+            }
+        }
+        self.in_spike = r.in_spike;
+        self.latest = clock.at(r.latest);
+    }
+
+    fn bucket_width(&self) -> u64 {
+        (self.policy.spike_window.as_millis() / SPIKE_BUCKETS as u64).max(1)
+    }
+
     fn bucket_of(&self, now: Instant) -> u64 {
-        let width = (self.policy.spike_window.as_millis() / SPIKE_BUCKETS as u64).max(1);
-        now.as_millis() / width
+        now.as_millis() / self.bucket_width()
     }
 
     /// Counts one wrong code bank-wide; `true` if it starts a spike episode.

@@ -63,6 +63,8 @@ use locker_proto::Presence;
 use locker_proto::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
+use super::persist::records::{HealthRecord, Rebase};
+
 /// Door changes (two open/close cycles) that must pass without any change in
 /// the presence reading before it counts as stuck.
 pub const STUCK_MIN_DOOR_CHANGES: u16 = 4;
@@ -124,7 +126,7 @@ pub struct HealthAlert {
 
 /// What is wrong, with the evidence a technician needs.
 #[non_exhaustive]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum HealthIssue {
     /// An empty compartment's tared reading is outside the calibration band:
@@ -281,6 +283,40 @@ impl<const N: usize> SensorHealth<N> {
     /// The policy in force.
     pub fn policy(&self) -> &HealthPolicy {
         &self.policy
+    }
+
+    /// Slot `slot`'s history as the snapshot keeps it.
+    pub(crate) fn record(&self, slot: usize) -> Option<HealthRecord> {
+        let h = self.slots.get(slot)?;
+        Some(HealthRecord {
+            reading: h.reading,
+            reading_since: h.reading_since,
+            door_changes_since_reading: h.door_changes_since_reading,
+            flap_window_start: h.flap_window_start,
+            last_door_change: h.last_door_change,
+            flap_count: h.flap_count,
+            lock_faults: h.lock_faults,
+            flags: h.flags,
+        })
+    }
+
+    /// Takes slot `slot`'s history from a snapshot, on the restoring clock.
+    /// `false` if the slot does not exist.
+    pub(crate) fn load_record(&mut self, slot: usize, r: &HealthRecord, clock: Rebase) -> bool {
+        let Some(h) = self.slots.get_mut(slot) else {
+            return false;
+        };
+        *h = SlotHealth {
+            reading: r.reading,
+            reading_since: clock.at(r.reading_since),
+            door_changes_since_reading: r.door_changes_since_reading,
+            flap_window_start: clock.at(r.flap_window_start),
+            last_door_change: clock.at(r.last_door_change),
+            flap_count: r.flap_count,
+            lock_faults: r.lock_faults,
+            flags: r.flags,
+        };
+        true
     }
 
     /// A presence reading of slot `slot` (from `Event::PresenceChanged` or

@@ -177,7 +177,7 @@ pub use keys::{BankId, BankKeys, KEY_LEN, TAG_LEN};
 pub use layout::{Compartment, CompartmentFlags, Layout, LayoutError};
 pub use notification::{Notification, NotificationKind};
 pub use parcel::{DoorPhase, ParcelId, ParcelKind, Purpose, Stage};
-pub use persist::{PersistError, SNAPSHOT_MAGIC, SNAPSHOT_VERSION};
+pub use persist::{PersistError, SNAPSHOT_MAGIC, SNAPSHOT_OLDEST_READ, SNAPSHOT_VERSION};
 pub use policy::{Policy, QuietHours};
 pub use power::PersistReason;
 pub use remote::{MAX_REMOTE_OPEN_LIMIT, OpenAll, RemoteOpen, RemoteOpenError, remote_open_tag};

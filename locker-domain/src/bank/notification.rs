@@ -2,12 +2,13 @@
 
 use locker_proto::CompartmentId;
 use locker_proto::time::Instant;
+use serde::{Deserialize, Serialize};
 
 use super::audit::Actor;
 use super::parcel::ParcelId;
 
 /// What to tell someone.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum NotificationKind {
     /// The deposit is verified: the parcel waits for its collector. Send
@@ -35,7 +36,7 @@ pub enum NotificationKind {
 }
 
 /// A message for someone about a compartment.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 pub struct Notification {
     /// Who should hear it.
     pub to: Actor,

@@ -108,7 +108,7 @@ impl Stage {
 }
 
 /// What the bank knows about the parcel in (or reserved for) a compartment.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Parcel {
     pub(crate) id: ParcelId,
     pub(crate) kind: ParcelKind,

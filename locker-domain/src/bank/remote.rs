@@ -11,6 +11,7 @@ use super::audit::{Actor, AuditEvent, StaffId};
 use super::error::{BankError, Queue};
 use super::keys::{BankKeys, TAG_LEN, mac, verify};
 use super::parcel::Stage;
+use super::persist::records::{Rebase, RemoteRecord};
 use super::policy::Policy;
 use super::{AUDIT_QUEUE, Bank, COMMAND_QUEUE, ROOM_ONE};
 
@@ -194,8 +195,8 @@ pub enum RemoteOpenError {
 }
 
 /// The remote-open books: last request id, recent opens, the lock.
-/// Persisted in the snapshot.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+/// Persisted in the snapshot as a [`RemoteRecord`].
+#[derive(Clone, Debug, Default)]
 pub(crate) struct RemoteGuard {
     /// The last request id used up (accepted, or refused by the lock).
     last_request: Option<u64>,
@@ -244,12 +245,26 @@ impl RemoteGuard {
         let _ = self.opens.push(now);
     }
 
-    pub(crate) fn rebase(&mut self, shift: impl Fn(Instant) -> Instant) {
-        for t in self.opens.iter_mut() {
-            *t = shift(*t);
+    /// The books as the snapshot keeps them.
+    pub(crate) fn record(&self) -> RemoteRecord {
+        RemoteRecord {
+            last_request: self.last_request,
+            opens: self.opens.iter().copied().collect(),
+            locked_at: self.locked_at,
+            forged_alert_at: self.forged_alert_at,
         }
-        self.locked_at = self.locked_at.map(&shift);
-        self.forged_alert_at = self.forged_alert_at.map(&shift);
+    }
+
+    /// The books from a snapshot, on the restoring clock. Opens beyond the
+    /// limit this build keeps are the oldest and are dropped.
+    pub(crate) fn from_record(r: &RemoteRecord, clock: Rebase) -> Self {
+        let skip = r.opens.len().saturating_sub(MAX_REMOTE_OPEN_LIMIT as usize);
+        RemoteGuard {
+            last_request: r.last_request,
+            opens: r.opens.iter().skip(skip).map(|t| clock.at(*t)).collect(),
+            locked_at: clock.opt(r.locked_at),
+            forged_alert_at: clock.opt(r.forged_alert_at),
+        }
     }
 }
 

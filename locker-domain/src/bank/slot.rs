@@ -3,13 +3,12 @@
 
 use locker_proto::DoorState;
 use locker_proto::time::Instant;
-use serde::{Deserialize, Serialize};
 
 use super::audit::ServiceReason;
 use super::parcel::{Parcel, Stage};
 
-/// One compartment's books. Persisted as is (postcard) in a snapshot.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+/// One compartment's books (persisted as a `SlotRecord`).
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Slot {
     pub(crate) stage: Stage,
     pub(crate) parcel: Option<Parcel>,

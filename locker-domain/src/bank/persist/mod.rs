@@ -1,0 +1,397 @@
+//! Snapshot and restore.
+//!
+//! A snapshot is:
+//!
+//! ```text
+//! | magic "LKBK" | version u8 | layout fingerprint u32 LE | body ... | CRC-32/ISCSI u32 LE |
+//! ```
+//!
+//! The CRC covers everything before it. [`Bank::restore`] refuses input that
+//! is too short, carries another magic (not a bank snapshot), a version this
+//! build does not read (a newer build's snapshot, or format 1), a bad CRC
+//! (corrupt), another layout's fingerprint, or a body that does not decode
+//! to consistent books, each with its own [`PersistError`]; it never panics
+//! and never half-restores: the bank is built from the whole snapshot or not
+//! at all.
+//!
+//! # Format 3 (written by this build)
+//!
+//! The body is a sequence of postcard-encoded records, each a type of its
+//! own written for the disk (`records.rs`), independent of the bank's
+//! in-memory structs, read one after another (never a whole-bank value on
+//! the stack):
+//!
+//! 1. the bank's identity and counters: bank id, the 8-byte
+//!    [`BankKeys::fingerprint`], the clock at the snapshot, the next audit
+//!    sequence number, parcel number and camera reference, the power state;
+//! 2. the statistics, alert counts as a list by alert kind;
+//! 3. every compartment's books, in layout order: stage, parcel (number,
+//!    kind, keyed code hash, clock, deposit time, notices sent), last door
+//!    and presence readings, out-of-service reason, timers;
+//! 4. every compartment's sensor-health history (readings, door changes,
+//!    lock faults, episodes already alerted);
+//! 5. the keypads' wrong-code counts and lockouts, and the bank-wide
+//!    wrong-code count;
+//! 6. the remote-open books (last request id, recent opens, the lock);
+//! 7. the audit records, notifications and alerts not yet polled.
+//!
+//! A restart therefore loses no lockout, no sensor-health evidence, no
+//! record, no notification and no alert. No key and no pickup code is ever
+//! in a snapshot (codes only as keyed hashes, see
+//! [`CodeHash`](super::codes::CodeHash)). A snapshot restored with keys of
+//! another bank or another secret is refused ([`PersistError::WrongBank`],
+//! [`PersistError::WrongKeys`]) rather than silently refusing every code.
+//!
+//! # Upgrades
+//!
+//! This build also reads format 2 (the previous one), carrying every parcel,
+//! code hash, deadline, audit sequence number, audit record and the
+//! remote-open books across; format 2 kept no lockouts, no sensor-health
+//! history and no pending notifications or alerts, so those start afresh.
+//! Format 1 snapshots held codes in the clear and are refused. A snapshot
+//! from a newer build is refused with [`PersistError::UnsupportedVersion`]:
+//! a downgrade must not silently drop what it cannot read. Golden snapshots
+//! of every format are under `tests/golden/snapshot/`.
+//!
+//! # Time
+//!
+//! Times are rebased from the moment of the snapshot onto the `now` of the
+//! restore: a monotonic clock restarts with the gateway, and downtime does
+//! not count towards deadlines (a parcel is not reminded about for the hours
+//! the bank was dark; a keypad lockout lasts its full length). Times in the
+//! audit records, notifications and alerts carried across are when they
+//! happened, on the clock of the run that made them.
+
+pub(crate) mod records;
+
+use locker_proto::time::Instant;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::alert::Alert;
+use super::audit::{Actor, AuditEvent, AuditRecord};
+use super::keys::{BankId, BankKeys};
+use super::notification::Notification;
+use super::power::PowerState;
+use super::remote::RemoteGuard;
+use super::{Bank, Layout, LayoutError, Policy};
+use records::{
+    HealthRecord, KeypadsRecord, MetaRecord, Rebase, RemoteRecord, SlotRecord, StatsRecord, StatsV2,
+};
+
+/// The first bytes of every snapshot.
+pub const SNAPSHOT_MAGIC: [u8; 4] = *b"LKBK";
+/// The snapshot format this crate writes. It also reads the one before
+/// (see [the module docs](self#upgrades)).
+pub const SNAPSHOT_VERSION: u8 = 3;
+/// The oldest snapshot format this crate reads.
+pub const SNAPSHOT_OLDEST_READ: u8 = 2;
+const HEADER: usize = 4 + 1 + 4;
+const TRAILER: usize = 4;
+
+const CRC: crc::Crc<u32, crc::NoTable> = crc::Crc::<u32, crc::NoTable>::new(&crc::CRC_32_ISCSI);
+
+/// Why a snapshot could not be written or read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PersistError {
+    /// The output buffer is too small for the snapshot.
+    #[error("the snapshot needs more than the {given} bytes given: pass a bigger buffer")]
+    BufferTooSmall {
+        /// Bytes given.
+        given: usize,
+    },
+    /// Too short to be a snapshot (cut off while writing?).
+    #[error("the snapshot is truncated ({len} bytes): restore an older copy")]
+    Truncated {
+        /// Bytes given.
+        len: usize,
+    },
+    /// Not a bank snapshot at all.
+    #[error("this is not a bank snapshot (wrong magic): check the file")]
+    Foreign,
+    /// A snapshot format this build does not read: a newer build's, or one
+    /// too old to upgrade.
+    #[error(
+        "snapshot format version {found} is not supported (this build reads {SNAPSHOT_OLDEST_READ} to {SNAPSHOT_VERSION}): restore with the build that wrote it"
+    )]
+    UnsupportedVersion {
+        /// The version found.
+        found: u8,
+    },
+    /// The checksum does not match: the bytes were damaged.
+    #[error("the snapshot is corrupt (checksum mismatch): restore an older copy")]
+    Corrupt,
+    /// The snapshot decodes but its books are inconsistent.
+    #[error("the snapshot's books are inconsistent: restore an older copy")]
+    Inconsistent,
+    /// The snapshot was taken with another layout.
+    #[error("the snapshot belongs to another layout: restore with the layout it was taken with")]
+    LayoutChanged,
+    /// The layout itself was refused.
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+    /// The snapshot belongs to another bank than the keys given.
+    #[error(
+        "the snapshot belongs to bank {} but the keys are bank {}'s: restore with this bank's keys",
+        snapshot.0, keys.0
+    )]
+    WrongBank {
+        /// The bank in the snapshot.
+        snapshot: BankId,
+        /// The bank of the keys given.
+        keys: BankId,
+    },
+    /// The keys given were derived from another secret than the snapshot's.
+    #[error(
+        "the bank keys do not match the snapshot (another bank secret?): restore with the secret the bank was provisioned with"
+    )]
+    WrongKeys,
+}
+
+/// Appends postcard records to a buffer.
+struct Writer<'b> {
+    buf: &'b mut [u8],
+    len: usize,
+}
+
+impl Writer<'_> {
+    fn put<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), PersistError> {
+        let given = self.buf.len();
+        let room = self
+            .buf
+            .get_mut(self.len..given.saturating_sub(TRAILER))
+            .ok_or(PersistError::BufferTooSmall { given })?;
+        let used = postcard::to_slice(value, room)
+            .map_err(|_| PersistError::BufferTooSmall { given })?
+            .len();
+        self.len += used;
+        Ok(())
+    }
+
+    /// A list: its length, then each item.
+    fn list<T: Serialize>(
+        &mut self,
+        len: usize,
+        items: impl Iterator<Item = T>,
+    ) -> Result<(), PersistError> {
+        self.put(&(len as u64))?;
+        for item in items {
+            self.put(&item)?;
+        }
+        Ok(())
+    }
+}
+
+/// Takes postcard records off the front of a body.
+struct Reader<'b> {
+    rest: &'b [u8],
+}
+
+impl Reader<'_> {
+    fn take<T: DeserializeOwned>(&mut self) -> Result<T, PersistError> {
+        let (value, rest) =
+            postcard::take_from_bytes(self.rest).map_err(|_| PersistError::Inconsistent)?;
+        self.rest = rest;
+        Ok(value)
+    }
+
+    /// The length of a list, refused if above `most`.
+    fn len(&mut self, most: usize) -> Result<usize, PersistError> {
+        let len: u64 = self.take()?;
+        usize::try_from(len)
+            .ok()
+            .filter(|n| *n <= most)
+            .ok_or(PersistError::Inconsistent)
+    }
+}
+
+impl<const N: usize, const K: usize> Bank<N, K> {
+    /// Writes the bank's books into `buf` (format [`SNAPSHOT_VERSION`]);
+    /// returns the bytes used. Persist them whenever [`Bank::poll_persist`]
+    /// asks.
+    ///
+    /// # Errors
+    /// [`PersistError::BufferTooSmall`]. A generous size is `N * 120 + 48 KiB`.
+    pub fn snapshot<'b>(&self, buf: &'b mut [u8]) -> Result<&'b [u8], PersistError> {
+        let given = buf.len();
+        let too_small = PersistError::BufferTooSmall { given };
+        let header = buf.get_mut(..HEADER).ok_or(too_small)?;
+        let fingerprint = self.layout.fingerprint().to_le_bytes();
+        let fields = SNAPSHOT_MAGIC
+            .iter()
+            .chain(&[SNAPSHOT_VERSION])
+            .chain(&fingerprint);
+        for (dst, src) in header.iter_mut().zip(fields) {
+            *dst = *src;
+        }
+        let mut w = Writer { buf, len: HEADER };
+        w.put(&MetaRecord {
+            bank: self.keys.bank(),
+            keys: self.keys.fingerprint(),
+            taken_at: self.latest,
+            next_seq: self.next_seq,
+            next_parcel: self.next_parcel,
+            next_snapshot: self.next_snapshot,
+            power: self.power.status,
+        })?;
+        w.put(&StatsRecord::of(&self.stats))?;
+        w.list(self.slots.len(), self.slots.iter().map(SlotRecord::of))?;
+        let n = self.slots.len();
+        w.list(n, (0..n).filter_map(|i| self.health.record(i)))?;
+        w.put(&self.keypads.record())?;
+        w.put(&self.remote.record())?;
+        w.list(self.audit.len(), self.audit.iter())?;
+        w.list(self.notifications.len(), self.notifications.iter())?;
+        w.list(self.alerts.len(), self.alerts.iter())?;
+        let end = w.len;
+        let crc = CRC.checksum(buf.get(..end).ok_or(too_small)?);
+        buf.get_mut(end..end + TRAILER)
+            .ok_or(too_small)?
+            .copy_from_slice(&crc.to_le_bytes());
+        buf.get(..end + TRAILER).ok_or(too_small)
+    }
+
+    /// Rebuilds a bank from a snapshot (format [`SNAPSHOT_OLDEST_READ`] to
+    /// [`SNAPSHOT_VERSION`]) taken with the same `layout` and the same bank
+    /// `keys`, then asks every node for full status to reconcile (see
+    /// [`Bank::handle_bulk_status`]). `now` is the restarted clock's time.
+    ///
+    /// # Errors
+    /// A [`PersistError`] naming what is wrong with `bytes`; nothing is
+    /// restored then.
+    pub fn restore(
+        layout: Layout<N>,
+        policy: Policy,
+        keys: BankKeys,
+        bytes: &[u8],
+        now: Instant,
+    ) -> Result<Self, PersistError> {
+        let len = bytes.len();
+        if len < HEADER + TRAILER {
+            return Err(PersistError::Truncated { len });
+        }
+        let (head, rest) = bytes.split_at(HEADER);
+        if head.get(0..4) != Some(&SNAPSHOT_MAGIC[..]) {
+            return Err(PersistError::Foreign);
+        }
+        let version = head.get(4).copied().unwrap_or(0);
+        if !(SNAPSHOT_OLDEST_READ..=SNAPSHOT_VERSION).contains(&version) {
+            return Err(PersistError::UnsupportedVersion { found: version });
+        }
+        let (covered, crc_bytes) = bytes.split_at(len - TRAILER);
+        let mut crc = [0u8; 4];
+        crc.copy_from_slice(crc_bytes);
+        if CRC.checksum(covered) != u32::from_le_bytes(crc) {
+            // A cut-off snapshot usually fails here too; it is reported as
+            // corrupt because the two cannot be told apart after the fact.
+            return Err(PersistError::Corrupt);
+        }
+        let mut fp = [0u8; 4];
+        fp.copy_from_slice(head.get(5..9).ok_or(PersistError::Truncated { len })?);
+        if u32::from_le_bytes(fp) != layout.fingerprint() {
+            return Err(PersistError::LayoutChanged);
+        }
+        let body = rest
+            .get(..rest.len() - TRAILER)
+            .ok_or(PersistError::Truncated { len })?;
+        let mut r = Reader { rest: body };
+        let meta: MetaRecord = r.take()?;
+        if meta.bank != keys.bank() {
+            return Err(PersistError::WrongBank {
+                snapshot: meta.bank,
+                keys: keys.bank(),
+            });
+        }
+        if meta.keys != keys.fingerprint() {
+            return Err(PersistError::WrongKeys);
+        }
+        let clock = Rebase {
+            from: meta.taken_at,
+            to: now,
+        };
+        let mut bank = Bank::new(layout, policy, keys)?;
+        bank.latest = now;
+        bank.next_seq = meta.next_seq;
+        bank.next_parcel = meta.next_parcel;
+        bank.next_snapshot = meta.next_snapshot;
+        bank.power = PowerState { status: meta.power };
+        let stats = if version == 2 {
+            r.take::<StatsV2>()?.upgrade()
+        } else {
+            r.take::<StatsRecord>()?
+        };
+        bank.stats = stats.to_stats();
+        bank.load_slots(&mut r, clock)?;
+        if version >= 3 {
+            let n = bank.slots.len();
+            if r.len(n)? != n {
+                return Err(PersistError::LayoutChanged);
+            }
+            for i in 0..n {
+                let h: HealthRecord = r.take()?;
+                if !bank.health.load_record(i, &h, clock) {
+                    return Err(PersistError::Inconsistent);
+                }
+            }
+            let keypads: KeypadsRecord = r.take()?;
+            bank.keypads.load_record(&keypads, clock);
+        }
+        let remote: RemoteRecord = r.take()?;
+        bank.remote = RemoteGuard::from_record(&remote, clock);
+        for _ in 0..r.len(bank.audit.capacity())? {
+            let record: AuditRecord = r.take()?;
+            bank.audit
+                .push_back(record)
+                .map_err(|_| PersistError::Inconsistent)?;
+        }
+        if version >= 3 {
+            for _ in 0..r.len(bank.notifications.capacity())? {
+                let n: Notification = r.take()?;
+                bank.notifications
+                    .push_back(n)
+                    .map_err(|_| PersistError::Inconsistent)?;
+            }
+            for _ in 0..r.len(bank.alerts.capacity())? {
+                let a: Alert = r.take()?;
+                bank.alerts
+                    .push_back(a)
+                    .map_err(|_| PersistError::Inconsistent)?;
+            }
+        }
+        if !r.rest.is_empty() {
+            return Err(PersistError::Inconsistent);
+        }
+        if bank.has_room(super::ROOM_ONE).is_ok() {
+            bank.record(now, Actor::System, None, AuditEvent::Restored, None);
+        }
+        Ok(bank)
+    }
+
+    /// Reads the compartments' books into a fresh bank.
+    fn load_slots(&mut self, r: &mut Reader<'_>, clock: Rebase) -> Result<(), PersistError> {
+        let n = self.slots.len();
+        if r.len(N)? != n {
+            return Err(PersistError::LayoutChanged);
+        }
+        for i in 0..n {
+            let record: SlotRecord = r.take()?;
+            let slot = record.to_slot(clock).ok_or(PersistError::Inconsistent)?;
+            self.put(i, slot);
+        }
+        Ok(())
+    }
+
+    /// [`Bank::snapshot`] into a fresh `Vec`.
+    ///
+    /// # Errors
+    /// [`PersistError`] from [`Bank::snapshot`]: an error is never an empty
+    /// snapshot that would silently overwrite a good one.
+    #[cfg(feature = "std")]
+    pub fn snapshot_to_vec(&self) -> Result<std::vec::Vec<u8>, PersistError> {
+        let mut buf = std::vec![0u8; N * 120 + 48 * 1024];
+        let n = self.snapshot(&mut buf)?.len();
+        buf.truncate(n);
+        Ok(buf)
+    }
+}

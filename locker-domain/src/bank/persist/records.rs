@@ -1,0 +1,353 @@
+//! The snapshot's record types: what is written to disk, defined for the
+//! disk and not for the bank's memory.
+//!
+//! The bank's in-memory structs may change shape in any release; these do
+//! not. Each record has a fixed postcard encoding, pinned by the golden
+//! snapshots under `tests/golden/snapshot/`; a change to any of them is a new
+//! [`SNAPSHOT_VERSION`](super::SNAPSHOT_VERSION) with a reader of the old
+//! one, never an edit in place. The vocabulary they use (`Actor`,
+//! `ParcelKind`, `Purpose`, `ServiceReason`, `DoorState`, `PowerStatus`,
+//! `Instant`, the audit, alert and notification types) is encoded by variant
+//! index and field order, so those enums only ever grow at the end.
+//!
+//! Format 3 keeps format 2's compartment record byte for byte
+//! ([`SlotRecord`]), so reading format 2 needs no second copy of it.
+
+use heapless::Vec;
+use locker_proto::time::Instant;
+use locker_proto::{DoorState, PowerStatus};
+use serde::{Deserialize, Serialize};
+
+use crate::bank::audit::{Actor, ServiceReason};
+use crate::bank::codes::CodeHash;
+use crate::bank::keys::BankId;
+use crate::bank::parcel::{DoorPhase, Parcel, ParcelId, ParcelKind, Purpose, Stage};
+use crate::bank::slot::Slot;
+use crate::bank::stats::Stats;
+
+/// The bank's identity and counters, first in the body.
+#[derive(Clone, Copy, Serialize, Deserialize)]
+pub(crate) struct MetaRecord {
+    pub(crate) bank: BankId,
+    /// [`BankKeys::fingerprint`](crate::bank::BankKeys::fingerprint).
+    pub(crate) keys: [u8; 8],
+    /// The bank's clock when the snapshot was taken: every instant in the
+    /// snapshot is rebased from it onto the restoring clock.
+    pub(crate) taken_at: Instant,
+    pub(crate) next_seq: u64,
+    pub(crate) next_parcel: u32,
+    pub(crate) next_snapshot: u32,
+    pub(crate) power: PowerStatus,
+}
+
+/// A compartment's books.
+#[derive(Clone, Copy, Serialize, Deserialize)]
+pub(crate) struct SlotRecord {
+    pub(crate) stage: StageRecord,
+    pub(crate) parcel: Option<ParcelRecord>,
+    pub(crate) door: DoorState,
+    pub(crate) occupied: Option<bool>,
+    pub(crate) out_of_service: Option<ServiceReason>,
+    pub(crate) door_timer: Option<Instant>,
+    pub(crate) parcel_timer: Option<Instant>,
+    pub(crate) ajar_reported: bool,
+}
+
+/// A compartment's stage.
+#[derive(Clone, Copy, Serialize, Deserialize)]
+pub(crate) enum StageRecord {
+    Free,
+    Reserved,
+    Door {
+        purpose: Purpose,
+        phase: PhaseRecord,
+        by: Actor,
+    },
+    Stored,
+    Expired,
+}
+
+/// Where a door session is.
+#[derive(Clone, Copy, Serialize, Deserialize)]
+pub(crate) enum PhaseRecord {
+    Unlocking { attempt: u8 },
+    Open,
+    Verifying,
+}
+
+/// A parcel: its number, kind, code hash and clock.
+#[derive(Clone, Copy, Serialize, Deserialize)]
+pub(crate) struct ParcelRecord {
+    pub(crate) id: u32,
+    pub(crate) kind: ParcelKind,
+    pub(crate) code: [u8; 16],
+    pub(crate) clock_base: Instant,
+    pub(crate) deposited_at: Option<Instant>,
+    pub(crate) notices: u8,
+}
+
+/// The most alert kinds a stats record counts.
+pub(crate) const MAX_ALERT_KINDS: usize = 32;
+
+/// The bank's counters. Alert counts are a list by
+/// [`AlertKind::index`](crate::bank::AlertKind::index), so a new alert kind
+/// does not change the record's shape.
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct StatsRecord {
+    pub(crate) deposits: u32,
+    pub(crate) pickups: u32,
+    pub(crate) reminders: u32,
+    pub(crate) escalations: u32,
+    pub(crate) expiries: u32,
+    pub(crate) dwell_total_ms: u64,
+    pub(crate) remote_opens: u32,
+    pub(crate) remote_opens_refused: u32,
+    pub(crate) tokens_redeemed: u32,
+    pub(crate) tokens_refused: u32,
+    pub(crate) alerts: Vec<u32, MAX_ALERT_KINDS>,
+}
+
+/// The remote-open books: last request id, recent opens, the lock.
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct RemoteRecord {
+    pub(crate) last_request: Option<u64>,
+    pub(crate) opens: Vec<Instant, 32>,
+    pub(crate) locked_at: Option<Instant>,
+    pub(crate) forged_alert_at: Option<Instant>,
+}
+
+/// The most keypads a snapshot carries.
+pub(crate) const MAX_KEYPADS: usize = 16;
+/// The most bank-wide wrong-code buckets a snapshot carries.
+pub(crate) const MAX_SPIKE_BUCKETS: usize = 16;
+
+/// One keypad's wrong-code count and lockout.
+#[derive(Clone, Copy, Serialize, Deserialize)]
+pub(crate) struct KeypadRecord {
+    pub(crate) failures: u16,
+    pub(crate) last_failure: Instant,
+    pub(crate) locked_until: Option<Instant>,
+}
+
+/// Every keypad's lockout and the bank-wide wrong-code count, by the start
+/// of each counting bucket.
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct KeypadsRecord {
+    pub(crate) keypads: Vec<KeypadRecord, MAX_KEYPADS>,
+    pub(crate) spike: Vec<(Instant, u16), MAX_SPIKE_BUCKETS>,
+    pub(crate) in_spike: bool,
+    pub(crate) latest: Instant,
+}
+
+/// One compartment's sensor-health history.
+#[derive(Clone, Copy, Serialize, Deserialize)]
+pub(crate) struct HealthRecord {
+    pub(crate) reading: i32,
+    pub(crate) reading_since: Instant,
+    pub(crate) door_changes_since_reading: u16,
+    pub(crate) flap_window_start: Instant,
+    pub(crate) last_door_change: Instant,
+    pub(crate) flap_count: u8,
+    pub(crate) lock_faults: u8,
+    /// Episodes alerted and readings seen, as bits (see `bank::health`).
+    pub(crate) flags: u8,
+}
+
+/// Moves an instant of the snapshot's clock onto the restoring clock.
+#[derive(Clone, Copy)]
+pub(crate) struct Rebase {
+    pub(crate) from: Instant,
+    pub(crate) to: Instant,
+}
+
+impl Rebase {
+    pub(crate) fn at(self, t: Instant) -> Instant {
+        if self.to >= self.from {
+            t + (self.to - self.from)
+        } else {
+            t - (self.from - self.to)
+        }
+    }
+
+    pub(crate) fn opt(self, t: Option<Instant>) -> Option<Instant> {
+        t.map(|t| self.at(t))
+    }
+}
+
+impl SlotRecord {
+    pub(crate) fn of(s: &Slot) -> Self {
+        SlotRecord {
+            stage: StageRecord::of(s.stage),
+            parcel: s.parcel.as_ref().map(ParcelRecord::of),
+            door: s.door,
+            occupied: s.occupied,
+            out_of_service: s.out_of_service,
+            door_timer: s.door_timer,
+            parcel_timer: s.parcel_timer,
+            ajar_reported: s.ajar_reported,
+        }
+    }
+
+    /// The compartment's books on the restoring clock, or `None` if the
+    /// record contradicts itself (a parcel in a free compartment, a stored
+    /// stage without one).
+    pub(crate) fn to_slot(self, clock: Rebase) -> Option<Slot> {
+        let stage = self.stage.to_stage();
+        let parcel = self.parcel.map(|p| p.to_parcel(clock));
+        let consistent = match stage {
+            Stage::Free
+            | Stage::Door {
+                purpose: Purpose::Inspection,
+                ..
+            } => parcel.is_none(),
+            _ => parcel.is_some(),
+        };
+        consistent.then_some(Slot {
+            stage,
+            parcel,
+            door: self.door,
+            occupied: self.occupied,
+            out_of_service: self.out_of_service,
+            door_timer: clock.opt(self.door_timer),
+            parcel_timer: clock.opt(self.parcel_timer),
+            ajar_reported: self.ajar_reported,
+        })
+    }
+}
+
+impl StageRecord {
+    fn of(stage: Stage) -> Self {
+        match stage {
+            Stage::Free => StageRecord::Free,
+            Stage::Reserved => StageRecord::Reserved,
+            Stage::Door { purpose, phase, by } => StageRecord::Door {
+                purpose,
+                phase: match phase {
+                    DoorPhase::Unlocking { attempt } => PhaseRecord::Unlocking { attempt },
+                    DoorPhase::Open => PhaseRecord::Open,
+                    DoorPhase::Verifying => PhaseRecord::Verifying,
+                },
+                by,
+            },
+            Stage::Stored => StageRecord::Stored,
+            Stage::Expired => StageRecord::Expired,
+        }
+    }
+
+    fn to_stage(self) -> Stage {
+        match self {
+            StageRecord::Free => Stage::Free,
+            StageRecord::Reserved => Stage::Reserved,
+            StageRecord::Door { purpose, phase, by } => Stage::Door {
+                purpose,
+                phase: match phase {
+                    PhaseRecord::Unlocking { attempt } => DoorPhase::Unlocking { attempt },
+                    PhaseRecord::Open => DoorPhase::Open,
+                    PhaseRecord::Verifying => DoorPhase::Verifying,
+                },
+                by,
+            },
+            StageRecord::Stored => Stage::Stored,
+            StageRecord::Expired => Stage::Expired,
+        }
+    }
+}
+
+impl ParcelRecord {
+    fn of(p: &Parcel) -> Self {
+        ParcelRecord {
+            id: p.id.0,
+            kind: p.kind,
+            code: p.code.to_bytes(),
+            clock_base: p.clock_base,
+            deposited_at: p.deposited_at,
+            notices: p.notices,
+        }
+    }
+
+    fn to_parcel(self, clock: Rebase) -> Parcel {
+        Parcel {
+            id: ParcelId(self.id),
+            kind: self.kind,
+            code: CodeHash::from_bytes(self.code),
+            clock_base: clock.at(self.clock_base),
+            deposited_at: clock.opt(self.deposited_at),
+            notices: self.notices,
+        }
+    }
+}
+
+impl StatsRecord {
+    pub(crate) fn of(s: &Stats) -> Self {
+        StatsRecord {
+            deposits: s.deposits,
+            pickups: s.pickups,
+            reminders: s.reminders,
+            escalations: s.escalations,
+            expiries: s.expiries,
+            dwell_total_ms: s.dwell_total_ms,
+            remote_opens: s.remote_opens,
+            remote_opens_refused: s.remote_opens_refused,
+            tokens_redeemed: s.tokens_redeemed,
+            tokens_refused: s.tokens_refused,
+            alerts: s.alerts.iter().copied().take(MAX_ALERT_KINDS).collect(),
+        }
+    }
+
+    /// The counters; alert kinds this build does not know are dropped.
+    pub(crate) fn to_stats(&self) -> Stats {
+        let mut alerts = [0; crate::bank::AlertKind::COUNT];
+        for (to, from) in alerts.iter_mut().zip(&self.alerts) {
+            *to = *from;
+        }
+        Stats {
+            deposits: self.deposits,
+            pickups: self.pickups,
+            reminders: self.reminders,
+            escalations: self.escalations,
+            expiries: self.expiries,
+            alerts,
+            dwell_total_ms: self.dwell_total_ms,
+            remote_opens: self.remote_opens,
+            remote_opens_refused: self.remote_opens_refused,
+            tokens_redeemed: self.tokens_redeemed,
+            tokens_refused: self.tokens_refused,
+        }
+    }
+}
+
+/// Format 2's counters: alert counts as a fixed array of the 14 alert kinds
+/// format 2 knew.
+#[derive(Clone, Copy, Serialize, Deserialize)]
+pub(crate) struct StatsV2 {
+    pub(crate) deposits: u32,
+    pub(crate) pickups: u32,
+    pub(crate) reminders: u32,
+    pub(crate) escalations: u32,
+    pub(crate) expiries: u32,
+    pub(crate) alerts: [u32; 14],
+    pub(crate) dwell_total_ms: u64,
+    pub(crate) remote_opens: u32,
+    pub(crate) remote_opens_refused: u32,
+    pub(crate) tokens_redeemed: u32,
+    pub(crate) tokens_refused: u32,
+}
+
+impl StatsV2 {
+    /// The same counters as a format 3 record.
+    pub(crate) fn upgrade(self) -> StatsRecord {
+        StatsRecord {
+            deposits: self.deposits,
+            pickups: self.pickups,
+            reminders: self.reminders,
+            escalations: self.escalations,
+            expiries: self.expiries,
+            dwell_total_ms: self.dwell_total_ms,
+            remote_opens: self.remote_opens,
+            remote_opens_refused: self.remote_opens_refused,
+            tokens_redeemed: self.tokens_redeemed,
+            tokens_refused: self.tokens_refused,
+            alerts: self.alerts.iter().copied().collect(),
+        }
+    }
+}
