@@ -13,7 +13,8 @@ use std::process::Command;
 
 use locker_domain::bank::{Actor, AuditEvent, AuditRecord};
 use locker_examples::gateway::{
-    Appended, AuditLog, Gateway, GatewayConfig, GatewayError, StateFile,
+    Appended, AuditLog, Gateway, GatewayConfig, GatewayError, MAX_COMPARTMENTS, MAX_NODES,
+    StateFile,
 };
 use locker_proto::{Instant, NodeAddr};
 
@@ -73,6 +74,48 @@ fn a_corrupt_state_file_stops_the_gateway_before_the_port_is_opened_and_is_kept(
     assert!(error.to_string().contains("refusing to start"), "{error}");
     assert!(!port_opened);
     assert_eq!(std::fs::read(&state).unwrap(), damaged);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_largest_bank_the_gateway_accepts_starts_and_restarts_on_a_1_mib_stack() {
+    // The bank's books live on the heap, never on the stack: a thread with
+    // 1 MiB of stack (half a default test thread's) starts the biggest bank,
+    // saves it, and starts again from its state file.
+    let dir = scratch_dir("largest");
+    let state = dir.join("bank.state");
+    let audit = dir.join("audit.jsonl");
+    let nodes: Vec<NodeAddr> = (1..=MAX_NODES as u8).map(NodeAddr).collect();
+    let channels = (MAX_COMPARTMENTS / MAX_NODES) as u8;
+    let run = move || {
+        for start in 0..2 {
+            let (_node_end, gateway_end) = serialport::TTYPort::pair().unwrap();
+            let gateway = Gateway::start(
+                GatewayConfig {
+                    code_seed: Some([1; 32]),
+                    ..GatewayConfig::new(nodes.clone(), channels, &state, &audit, test_keys())
+                },
+                || {
+                    Ok(locker_examples::gateway::SerialLine::new(Box::new(
+                        gateway_end,
+                    )))
+                },
+            )
+            .unwrap();
+            assert_eq!(gateway.bank().layout().len(), MAX_COMPARTMENTS);
+            gateway.shutdown().unwrap();
+            assert!(
+                std::fs::read(&state).is_ok(),
+                "start {start} saved its books"
+            );
+        }
+    };
+    std::thread::Builder::new()
+        .stack_size(1 << 20)
+        .spawn(run)
+        .unwrap()
+        .join()
+        .unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -15,7 +15,7 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use locker_domain::bank::codes::KeypadId;
 use locker_domain::bank::{
-    Actor, Bank, BankId, BankKeys, Compartment, Layout, ParcelKind, ParcelNeeds, Policy,
+    Actor, Bank, BankId, BankKeys, Compartment, ParcelKind, ParcelNeeds, Policy,
 };
 use locker_domain::gateway::{Gateway, GatewayOutput, Persist};
 use locker_domain::uplink::{Uplink, UplinkConfig, UplinkState};
@@ -60,7 +60,7 @@ struct Script {
 }
 
 struct Shell {
-    gateway: Gateway<8, 4>,
+    gateway: Gateway<'static, 4>,
     now: Instant,
     /// Reservations asked for and not yet confirmed.
     asked: Vec<(NodeAddr, u64)>,
@@ -106,12 +106,11 @@ impl Shell {
                 )
             })
             .collect();
-        let layout = Layout::new(&compartments).expect("a valid layout");
         let keys = BankKeys::derive(BankId(1), &[7; 32]);
-        let bank = Bank::new(layout, Policy::default(), keys).expect("a valid bank");
+        let bank = Bank::on_heap(&compartments, Policy::default(), keys).expect("a valid bank");
         let now = Instant::from_secs(1);
         let mut gateway =
-            Gateway::<8, 4>::new(bank, MasterConfig::default(), now).expect("two nodes fit");
+            Gateway::<4>::new(bank, MasterConfig::default(), now).expect("two nodes fit");
         for node in NODES {
             gateway
                 .set_node_key(node, NodeKey::from_bytes([node.0; 32]), 0)

@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use locker_domain::bank::codes::{CodeHash, KeypadId};
 use locker_domain::bank::{
-    Bank, BankId, BankKeys, Compartment, Layout, OfflineToken, ParcelId, ParcelKind, ParcelNeeds,
+    Bank, BankId, BankKeys, Compartment, OfflineToken, ParcelId, ParcelKind, ParcelNeeds,
     Policy,
 };
 use locker_proto::time::Instant;
@@ -27,8 +27,8 @@ fn keys() -> BankKeys {
 }
 
 /// Two compartments; parcel 1 waits in compartment 1; wall clock at Unix 1e9.
-fn bank() -> &'static Bank<4> {
-    static BANK: OnceLock<Bank<4>> = OnceLock::new();
+fn bank() -> &'static Bank<'static> {
+    static BANK: OnceLock<Bank<'static>> = OnceLock::new();
     BANK.get_or_init(|| {
         let node = NodeAddr(1);
         let dims = Dimensions::new(420, 80, 600);
@@ -36,7 +36,7 @@ fn bank() -> &'static Bank<4> {
             Compartment::new(CompartmentId(1), node, Channel(0), SizeClass::Small, dims),
             Compartment::new(CompartmentId(2), node, Channel(1), SizeClass::Small, dims),
         ];
-        let mut bank = Bank::new(Layout::new(&list).unwrap(), Policy::default(), keys()).unwrap();
+        let mut bank = Bank::on_heap(&list, Policy::default(), keys()).unwrap();
         while bank.poll_command().is_some() {}
         let wall = chrono::DateTime::from_timestamp(1_000_000_000, 0)
             .unwrap()
@@ -72,7 +72,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(token) = decoded {
         assert_eq!(&token.encode()[..], data);
     }
-    let mut raw = bank().clone();
+    let mut raw = bank().to_heap();
     let result = raw.redeem_token(data, KeypadId(0), NOW);
     if result.is_ok() {
         let token = decoded.expect("an accepted token decodes");
@@ -113,7 +113,7 @@ fuzz_target!(|data: &[u8]| {
         ParcelId(u32::from_le_bytes([p0, p1, p2, p3]) % 3),
         u64::from_le_bytes([e0, e1, e2, e3, e4, e5, 0, 0]) % 2_000_000_000,
     );
-    let mut bank = bank().clone();
+    let mut bank = bank().to_heap();
     let opened = bank
         .redeem_token(&signed.encode(), KeypadId(2), NOW)
         .is_ok();

@@ -2,9 +2,7 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::indexing_slicing)]
 
 use criterion::{BenchmarkId, Criterion, black_box, criterion_group, criterion_main};
-use locker_domain::bank::{
-    Bank, BankId, BankKeys, Compartment, Layout, ParcelKind, ParcelNeeds, Policy,
-};
+use locker_domain::bank::{Bank, BankId, BankKeys, Compartment, ParcelKind, ParcelNeeds, Policy};
 use locker_proto::time::{Duration, Instant};
 use locker_proto::{Channel, CompartmentId, Dimensions, Event, NodeAddr, Presence, SizeClass};
 
@@ -32,8 +30,8 @@ fn count(n: usize) -> usize {
     n.min(247 * 32)
 }
 
-fn layout<const N: usize>() -> Layout<N> {
-    let list: Vec<Compartment> = (0..count(N))
+fn layout(n: usize) -> Vec<Compartment> {
+    (0..count(n))
         .map(|k| {
             let (size, d) = match k % 10 {
                 0..=4 => (SizeClass::Small, Dimensions::new(420, 80, 600)),
@@ -48,24 +46,21 @@ fn layout<const N: usize>() -> Layout<N> {
                 d,
             )
         })
-        .collect();
-    Layout::new(&list).unwrap()
+        .collect()
 }
 
 /// A bank with every other compartment holding a parcel (so timers are busy).
-fn half_full<const N: usize>() -> Box<Bank<N>> {
-    let mut bank = Box::new(
-        Bank::<N>::new(
-            layout::<N>(),
-            Policy::default(),
-            BankKeys::derive(BankId(1), &[1; 32]),
-        )
-        .unwrap(),
-    );
+fn half_full(n: usize) -> Bank<'static> {
+    let mut bank = Bank::on_heap(
+        &layout(n),
+        Policy::default(),
+        BankKeys::derive(BankId(1), &[1; 32]),
+    )
+    .unwrap();
     let mut dice = Dice(7);
     let mut now = Instant::from_secs(1);
     while bank.poll_command().is_some() {}
-    for _ in 0..count(N) / 2 {
+    for _ in 0..count(n) / 2 {
         now += Duration::from_millis(10);
         let Ok(r) = bank.reserve(
             ParcelNeeds::size(SizeClass::Small),
@@ -81,19 +76,19 @@ fn half_full<const N: usize>() -> Box<Bank<N>> {
     bank
 }
 
-fn drain<const N: usize>(bank: &mut Bank<N>) {
+fn drain(bank: &mut Bank<'_>) {
     while bank.poll_audit().is_some() {}
     while bank.poll_command().is_some() {}
     while bank.poll_notification().is_some() {}
     while bank.poll_alert().is_some() {}
 }
 
-fn run<const N: usize>(c: &mut Criterion) {
+fn run(c: &mut Criterion, n: usize) {
     let mut group = c.benchmark_group("bank");
-    let mut bank = half_full::<N>();
+    let mut bank = half_full(n);
     let mut dice = Dice(11);
     let mut now = Instant::from_secs(100_000);
-    group.bench_function(BenchmarkId::new("allocation (reserve + cancel)", N), |b| {
+    group.bench_function(BenchmarkId::new("allocation (reserve + cancel)", n), |b| {
         b.iter(|| {
             now += Duration::from_millis(1);
             let r = bank
@@ -112,10 +107,10 @@ fn run<const N: usize>(c: &mut Criterion) {
     });
     // Report handling: a presence flicker on a free compartment's sensor
     // (the last compartment: the worst case of the binary search).
-    let last = layout::<N>().compartments()[count(N) - 1];
+    let last = layout(n)[count(n) - 1];
     let mut occupied = false;
     group.bench_function(
-        BenchmarkId::new("report handling (presence event)", N),
+        BenchmarkId::new("report handling (presence event)", n),
         |b| {
             b.iter(|| {
                 now += Duration::from_millis(1);
@@ -134,15 +129,15 @@ fn run<const N: usize>(c: &mut Criterion) {
             })
         },
     );
-    group.bench_function(BenchmarkId::new("poll_timeout", N), |b| {
+    group.bench_function(BenchmarkId::new("poll_timeout", n), |b| {
         b.iter(|| black_box(bank.poll_timeout()))
     });
     group.finish();
 }
 
 fn benches(c: &mut Criterion) {
-    run::<32>(c);
-    run::<10_000>(c);
+    run(c, 32);
+    run(c, 10_000);
 }
 
 criterion_group!(bank, benches);

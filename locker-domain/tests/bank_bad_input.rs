@@ -10,7 +10,7 @@
 mod bank_support;
 
 use bank_support::*;
-use locker_domain::bank::{BYTES_PER_COMPARTMENT, Bank, BankError, ParcelNeeds, Policy};
+use locker_domain::bank::{BYTES_PER_COMPARTMENT, BankError, Books, ParcelNeeds, Policy};
 use locker_proto::time::{Duration, Instant};
 use locker_proto::{Channel, CompartmentId, Event, NodeAddr, Presence, SizeClass};
 
@@ -161,9 +161,10 @@ fn a_full_output_queue_refuses_the_input_before_changing_anything() {
 
 #[test]
 fn bytes_per_compartment_are_pinned() {
-    let per = (core::mem::size_of::<Bank<128>>() - core::mem::size_of::<Bank<64>>()) / 64;
+    let per = core::mem::size_of::<Books<64>>() / 64;
     assert_eq!(
         per, BYTES_PER_COMPARTMENT,
         "update the docs and the constant together"
     );
 }
+

@@ -165,7 +165,7 @@ proptest! {
                 Op::Restart => {
                     sim.drain();
                     let bytes = sim.bank.snapshot_to_vec().unwrap();
-                    *sim.bank = Bank::restore(mixed_layout::<COMPARTMENTS>(COMPARTMENTS), Policy::default(), keys(), &bytes, sim.now).unwrap();
+                    *sim.bank = Bank::restore_on_heap(&mixed_layout(COMPARTMENTS), Policy::default(), keys(), &bytes, sim.now).unwrap();
                 }
                 Op::BadChannel(ch) => {
                     let before = sim.bank.snapshot_to_vec().unwrap();

@@ -23,8 +23,8 @@ fn restart(sim: &mut Sim<24>, downtime: Duration) {
     let bytes = sim.bank.snapshot_to_vec().unwrap();
     // The restarted gateway's monotonic clock starts again from near zero.
     sim.now = Instant::from_secs(5) + downtime;
-    *sim.bank = Bank::restore(
-        mixed_layout::<24>(24),
+    *sim.bank = Bank::restore_on_heap(
+        &mixed_layout(24),
         Policy::default(),
         keys(),
         &bytes,
@@ -217,8 +217,8 @@ fn the_audit_sequence_continues_across_a_restart_without_a_gap() {
     sim.bank.start_deposit(r.compartment, sim.now).unwrap();
     // Records not yet polled travel in the snapshot.
     let bytes = sim.bank.snapshot_to_vec().unwrap();
-    let mut restored = Bank::<24>::restore(
-        mixed_layout::<24>(24),
+    let mut restored = Bank::restore_on_heap(
+        &mixed_layout(24),
         Policy::default(),
         keys(),
         &bytes,
@@ -238,9 +238,9 @@ fn corrupt_truncated_foreign_and_other_layout_snapshots_are_refused() {
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
     sim.deposit(r.compartment);
     let bytes = sim.bank.snapshot_to_vec().unwrap();
-    let layout = || mixed_layout::<24>(24);
+    let layout = || mixed_layout(24);
     let restore = |b: &[u8]| {
-        Bank::<24>::restore(layout(), Policy::default(), keys(), b, Instant::ZERO).map(|_| ())
+        Bank::restore_on_heap(&layout(), Policy::default(), keys(), b, Instant::ZERO).map(|_| ())
     };
     assert_eq!(restore(&bytes), Ok(()));
     assert!(matches!(
@@ -258,8 +258,8 @@ fn corrupt_truncated_foreign_and_other_layout_snapshots_are_refused() {
         restore(b"{\"json\": true, \"not\": \"a bank\"}"),
         Err(PersistError::Foreign)
     );
-    let other = Bank::<24>::restore(
-        mixed_layout::<24>(23),
+    let other = Bank::restore_on_heap(
+        &mixed_layout(23),
         Policy::default(),
         keys(),
         &bytes,

@@ -131,8 +131,7 @@ proptest! {
                     let bytes = sim.bank.snapshot_to_vec().unwrap();
                     let locked = sim.bank.remote_opens_locked();
                     let last = sim.bank.last_remote_request();
-                    *sim.bank = Bank::restore(
-                        mixed_layout::<COMPARTMENTS>(COMPARTMENTS), policy, keys(), &bytes, sim.now,
+                    *sim.bank = Bank::restore_on_heap(&mixed_layout(COMPARTMENTS), policy, keys(), &bytes, sim.now,
                     ).unwrap();
                     sim.answer_status_requests();
                     prop_assert_eq!(sim.bank.remote_opens_locked(), locked);

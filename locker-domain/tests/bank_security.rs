@@ -320,8 +320,8 @@ fn a_restart_keeps_the_last_request_id_and_the_lock_and_codes_still_work() {
     sim.drain();
     let bytes = sim.bank.snapshot_to_vec().unwrap();
     sim.now = Instant::from_secs(3);
-    *sim.bank = Bank::restore(
-        mixed_layout::<24>(24),
+    *sim.bank = Bank::restore_on_heap(
+        &mixed_layout(24),
         Policy::default(),
         keys(),
         &bytes,
@@ -364,8 +364,7 @@ fn the_snapshot_holds_no_code_only_a_hash_that_needs_the_bank_secret() {
     let mut codes = Vec::new();
     for secret in [secret_a, secret_b] {
         let keys = BankKeys::derive(BankId(1042), &secret);
-        let mut bank =
-            Bank::<24>::new(mixed_layout::<24>(24), Policy::default(), keys.clone()).unwrap();
+        let mut bank = Bank::on_heap(&mixed_layout(24), Policy::default(), keys.clone()).unwrap();
         let mut dice = Dice(77);
         let r = bank
             .reserve(
@@ -412,14 +411,8 @@ fn a_snapshot_restored_with_the_wrong_secret_or_bank_or_from_the_old_format_is_r
     let mut sim = bank_with_parcels(1);
     let bytes = sim.bank.snapshot_to_vec().unwrap();
     let restore = |keys: BankKeys, b: &[u8]| {
-        Bank::<24>::restore(
-            mixed_layout::<24>(24),
-            Policy::default(),
-            keys,
-            b,
-            Instant::ZERO,
-        )
-        .map(|_| ())
+        Bank::restore_on_heap(&mixed_layout(24), Policy::default(), keys, b, Instant::ZERO)
+            .map(|_| ())
     };
     assert_eq!(restore(keys(), &bytes), Ok(()));
     assert_eq!(
@@ -614,7 +607,7 @@ fn expired_misdirected_forged_truncated_and_bit_flipped_tokens_open_nothing() {
     let refused = |bytes: &[u8]| {
         // A fresh copy of the bank each time, so the reader's lockout does
         // not hide which check refused the token.
-        let mut bank = sim.bank.clone();
+        let mut bank = sim.bank.to_heap();
         let result = bank.redeem_token(bytes, KeypadId(0), sim.now);
         let opened = std::iter::from_fn(|| bank.poll_command())
             .any(|(_, c)| matches!(c, Command::Unlock { .. }));
@@ -685,7 +678,7 @@ fn expired_misdirected_forged_truncated_and_bit_flipped_tokens_open_nothing() {
         );
     }
     // And the unaltered token was good all along.
-    let mut bank = sim.bank.clone();
+    let mut bank = sim.bank.to_heap();
     assert_eq!(bank.redeem_token(&bytes, KeypadId(0), sim.now), Ok(c));
 }
 

@@ -133,8 +133,8 @@ fn restart_on(snapshot: &[u8]) -> Sim<24> {
     sim.alerts.clear();
     sim.audit.clear();
     sim.now = Instant::from_secs(5);
-    *sim.bank = Bank::restore(
-        mixed_layout::<24>(24),
+    *sim.bank = Bank::restore_on_heap(
+        &mixed_layout(24),
         Policy::default(),
         keys(),
         snapshot,
@@ -330,14 +330,8 @@ fn a_restart_keeps_keypad_lockouts() {
     sim.drain();
     let bytes = sim.bank.snapshot_to_vec().unwrap();
     let now = Instant::from_secs(5);
-    let mut bank = Bank::<24>::restore(
-        mixed_layout::<24>(24),
-        Policy::default(),
-        keys(),
-        &bytes,
-        now,
-    )
-    .unwrap();
+    let mut bank =
+        Bank::restore_on_heap(&mixed_layout(24), Policy::default(), keys(), &bytes, now).unwrap();
     // Still locked for the rest of its lockout, on the new clock.
     let code = "384661";
     let left_after = match bank.enter_code(KeypadId(1), code, now) {
@@ -396,14 +390,8 @@ fn a_restart_keeps_sensor_health_evidence_and_undelivered_alerts_and_notificatio
         .unwrap();
     let bytes = sim.bank.snapshot_to_vec().unwrap();
     let now = Instant::from_secs(5);
-    let mut bank = Bank::<24>::restore(
-        mixed_layout::<24>(24),
-        Policy::default(),
-        keys(),
-        &bytes,
-        now,
-    )
-    .unwrap();
+    let mut bank =
+        Bank::restore_on_heap(&mixed_layout(24), Policy::default(), keys(), &bytes, now).unwrap();
     let alerts: Vec<AlertKind> = std::iter::from_fn(|| bank.poll_alert())
         .map(|a| a.kind)
         .collect();
@@ -428,14 +416,8 @@ fn a_restart_keeps_sensor_health_evidence_and_undelivered_alerts_and_notificatio
         .handle_node_event(node, &Event::DoorClosed { channel }, sim.now)
         .unwrap();
     let bytes = sim.bank.snapshot_to_vec().unwrap();
-    let mut bank = Bank::<24>::restore(
-        mixed_layout::<24>(24),
-        Policy::default(),
-        keys(),
-        &bytes,
-        now,
-    )
-    .unwrap();
+    let mut bank =
+        Bank::restore_on_heap(&mixed_layout(24), Policy::default(), keys(), &bytes, now).unwrap();
     let ready: Vec<(CompartmentId, Option<ParcelId>)> =
         std::iter::from_fn(|| bank.poll_notification())
             .filter(|n| matches!(n.kind, NotificationKind::ParcelReady))
@@ -455,8 +437,8 @@ fn as_version(bytes: &[u8], version: u8) -> Vec<u8> {
 }
 
 fn restore(bytes: &[u8]) -> Result<(), PersistError> {
-    Bank::<24>::restore(
-        mixed_layout::<24>(24),
+    Bank::restore_on_heap(
+        &mixed_layout(24),
         Policy::default(),
         keys(),
         bytes,
@@ -495,8 +477,8 @@ fn a_cut_or_damaged_snapshot_of_any_format_is_refused_never_half_read() {
             b[k] ^= 0x5a;
             let b = as_version(&b, version);
             if let Ok(()) = restore(&b) {
-                let bank = Bank::<24>::restore(
-                    mixed_layout::<24>(24),
+                let bank = Bank::restore_on_heap(
+                    &mixed_layout(24),
                     Policy::default(),
                     keys(),
                     &b,

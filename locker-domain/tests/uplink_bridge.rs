@@ -11,8 +11,7 @@
 
 use locker_domain::bank::codes::{CodeHash, KeypadId, PickupCode};
 use locker_domain::bank::{
-    Bank, BankId, BankKeys, CodeOutcome, Compartment, Layout, Policy, RemoteOpen as SignedOpen,
-    Stage,
+    Bank, BankId, BankKeys, CodeOutcome, Compartment, Policy, RemoteOpen as SignedOpen, Stage,
 };
 use locker_domain::uplink::{
     GatewayAction, Handled, Uplink, UplinkConfig, UplinkError, UplinkState,
@@ -51,7 +50,7 @@ impl rand_core::RngCore for Dice {
 
 const BACKEND_EPOCH: u32 = 1_700_000;
 
-fn layout() -> Layout<16> {
+fn layout() -> Vec<Compartment> {
     let list: Vec<Compartment> = (0..8u16)
         .map(|k| {
             let (size, dims) = if k % 2 == 0 {
@@ -68,7 +67,7 @@ fn layout() -> Layout<16> {
             )
         })
         .collect();
-    Layout::new(&list).unwrap()
+    list
 }
 
 /// The keys the bank and the backend derive from their shared secret.
@@ -88,7 +87,7 @@ fn policy() -> Policy {
 
 /// A bank, its uplink, and a backend's view of everything that went up.
 struct Gateway {
-    bank: Box<Bank<16>>,
+    bank: Box<Bank<'static>>,
     uplink: Uplink,
     epoch: u32,
     now: Instant,
@@ -101,7 +100,7 @@ struct Gateway {
 
 impl Gateway {
     fn start() -> Self {
-        let bank = Box::new(Bank::new(layout(), policy(), keys()).unwrap());
+        let bank = Box::new(Bank::on_heap(&layout(), policy(), keys()).unwrap());
         let config = UplinkConfig::new("bank-test", FirmwareVersion::new(0, 1, 0)).unwrap();
         let mut g = Gateway {
             bank,
@@ -127,7 +126,8 @@ impl Gateway {
         let state = postcard::to_slice(self.uplink.state(), &mut buf).unwrap();
         self.now += Duration::from_secs(30);
         let restored: UplinkState = postcard::from_bytes(state).unwrap();
-        *self.bank = Bank::restore(layout(), policy(), keys(), &snapshot, self.now).unwrap();
+        *self.bank =
+            Bank::restore_on_heap(&layout(), policy(), keys(), &snapshot, self.now).unwrap();
         self.epoch += 1;
         let config = self.uplink.config().clone();
         self.uplink = Uplink::new(config, restored, self.epoch);
@@ -1000,7 +1000,7 @@ fn audit_records_a_restored_bank_hands_out_again_go_up_once() {
     let state = postcard::to_slice(g.uplink.state(), &mut buf).unwrap();
     let restored: UplinkState = postcard::from_bytes(state).unwrap();
     g.now += Duration::from_secs(30);
-    *g.bank = Bank::restore(layout(), policy(), keys(), &snapshot, g.now).unwrap();
+    *g.bank = Bank::restore_on_heap(&layout(), policy(), keys(), &snapshot, g.now).unwrap();
     let config = g.uplink.config().clone();
     g.uplink = Uplink::new(config, restored, 2);
     g.uplink.boot(&g.bank, ResetReason::PowerOn, g.now).unwrap();
@@ -1041,7 +1041,7 @@ fn a_bank_started_afresh_still_has_every_audit_record_go_up() {
     let state = postcard::to_slice(g.uplink.state(), &mut buf).unwrap();
     let restored: UplinkState = postcard::from_bytes(state).unwrap();
     assert!(restored.audit_next >= 3);
-    *g.bank = Bank::new(layout(), policy(), keys()).unwrap();
+    *g.bank = Bank::on_heap(&layout(), policy(), keys()).unwrap();
     let config = g.uplink.config().clone();
     g.uplink = Uplink::new(config, restored, 2);
     g.uplink.boot(&g.bank, ResetReason::PowerOn, g.now).unwrap();

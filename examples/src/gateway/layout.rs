@@ -7,7 +7,7 @@
 //! order; on every node the channels cycle through the issue's size mix,
 //! five small, three medium, two large (50/30/20).
 
-use locker_domain::bank::{Compartment, Layout};
+use locker_domain::bank::{Compartment, LayoutError};
 use locker_proto::{Channel, CompartmentId, Dimensions, MAX_CHANNELS, NodeAddr, SizeClass};
 
 use super::GatewayError;
@@ -41,8 +41,8 @@ pub fn size_of_channel(channel: u8) -> SizeClass {
 ///
 /// let layout = bank_layout(&[NodeAddr(1), NodeAddr(2)], 4)?;
 /// assert_eq!(layout.len(), 8);
-/// assert_eq!(layout.compartments()[4].id, CompartmentId(5));
-/// assert_eq!(layout.compartments()[4].node, NodeAddr(2));
+/// assert_eq!(layout[4].id, CompartmentId(5));
+/// assert_eq!(layout[4].node, NodeAddr(2));
 /// # Ok::<(), locker_examples::gateway::GatewayError>(())
 /// ```
 ///
@@ -51,10 +51,7 @@ pub fn size_of_channel(channel: u8) -> SizeClass {
 /// [`GatewayError::Nodes`] for no nodes, a repeated node, or a channel count
 /// outside 1..=32; [`GatewayError::Layout`] beyond [`MAX_COMPARTMENTS`] or
 /// for an address that is not a node address.
-pub fn bank_layout(
-    nodes: &[NodeAddr],
-    channels: u8,
-) -> Result<Layout<MAX_COMPARTMENTS>, GatewayError> {
+pub fn bank_layout(nodes: &[NodeAddr], channels: u8) -> Result<Vec<Compartment>, GatewayError> {
     if nodes.is_empty() {
         return Err(GatewayError::Nodes("give at least one node address".into()));
     }
@@ -66,7 +63,23 @@ pub fn bank_layout(
     let mut seen = Vec::new();
     let mut compartments = Vec::new();
     let mut id: u16 = 1;
+    let given = nodes.len() * usize::from(channels);
+    if given > MAX_COMPARTMENTS {
+        return Err(LayoutError::TooManyCompartments {
+            given,
+            capacity: MAX_COMPARTMENTS,
+        }
+        .into());
+    }
     for &node in nodes {
+        if !node.is_node() {
+            return Err(LayoutError::BadWiring {
+                id: CompartmentId(id),
+                node,
+                channel: Channel(0),
+            }
+            .into());
+        }
         if seen.contains(&node) {
             return Err(GatewayError::Nodes(format!("{node} is listed twice")));
         }
@@ -83,5 +96,5 @@ pub fn bank_layout(
             id = id.saturating_add(1);
         }
     }
-    Ok(Layout::new(&compartments)?)
+    Ok(compartments)
 }

@@ -106,10 +106,10 @@ pub use uplink::{GATEWAY_VERSION, UplinkSettings};
 /// The most nodes on one bus.
 pub const MAX_NODES: usize = 32;
 
-/// The bank this gateway runs.
-pub type GatewayBank = Bank<MAX_COMPARTMENTS>;
+/// The bank this gateway runs (its books on the heap).
+pub type GatewayBank = Bank<'static>;
 /// The gateway machine this program is the shell of.
-pub type GatewayCore = core::Gateway<MAX_COMPARTMENTS, MAX_NODES>;
+pub type GatewayCore = core::Gateway<'static, MAX_NODES>;
 
 /// The gateway: the library's gateway machine, the node line and the files.
 ///

@@ -94,16 +94,14 @@ impl Gateway {
         let keys = config.bank_keys.clone();
         let (bank, restored) = match state.load()? {
             Some(bytes) => {
-                let bank =
-                    Bank::restore(layout, config.policy, keys, &bytes, now).map_err(|source| {
-                        GatewayError::CorruptState {
-                            path: config.state_path.clone(),
-                            source,
-                        }
+                let bank = Bank::restore_on_heap(&layout, config.policy, keys, &bytes, now)
+                    .map_err(|source| GatewayError::CorruptState {
+                        path: config.state_path.clone(),
+                        source,
                     })?;
                 (bank, true)
             }
-            None => (Bank::new(layout, config.policy, keys)?, false),
+            None => (Bank::on_heap(&layout, config.policy, keys)?, false),
         };
         let audit = AuditLog::open(&config.audit_path, restored)?;
         let mut core = Box::new(GatewayCore::new(bank, config.link, now)?);
@@ -129,7 +127,7 @@ impl Gateway {
             clock,
             rng: ChaCha20Rng::from_seed(seed),
             notices: VecDeque::new(),
-            snapshot_buf: vec![0; MAX_COMPARTMENTS * 96 + 32 * 1024],
+            snapshot_buf: vec![0; MAX_COMPARTMENTS * 120 + 48 * 1024],
             persisted: 0,
             wall_anchored: None,
             restored,

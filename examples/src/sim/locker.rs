@@ -12,8 +12,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use locker_domain::bank::codes::KeypadId;
 use locker_domain::bank::{
     Actor, AlertKind, AuditEvent, Bank, BankError, BankId, BankKeys, CodeOutcome, Compartment,
-    CompartmentFlags, Evidence, Layout, NotificationKind, ParcelKind, Policy, Purpose, Stage,
-    Stats,
+    CompartmentFlags, Evidence, NotificationKind, ParcelKind, Policy, Purpose, Stage, Stats,
 };
 use locker_domain::gateway::{Gateway, GatewayError, GatewayOutput, Persist};
 use locker_domain::uplink::Handled;
@@ -52,9 +51,9 @@ const HEARTBEAT: Duration = Duration::from_mins(5);
 const HOUR: u64 = 3_600_000;
 const DAY: u64 = 24 * HOUR;
 
-type GatewayBank = Bank<BANK_CAPACITY>;
+type GatewayBank = Bank<'static>;
 /// The gateway machine of one simulated bank.
-pub type SimGateway = Gateway<BANK_CAPACITY, NODES_PER_BANK>;
+pub type SimGateway = Gateway<'static, NODES_PER_BANK>;
 
 /// The simulated bank's keys, from a secret drawn from the seed. A real
 /// gateway gets its bank secret from its provisioning, never from a
@@ -79,7 +78,7 @@ fn wall_at(now: Instant) -> NaiveDateTime {
 pub struct SimBank {
     /// The bank's number in the site.
     pub index: usize,
-    layout: Layout<BANK_CAPACITY>,
+    layout: Vec<Compartment>,
     policy: Policy,
     /// The gateway, while it has power.
     gateway: Option<Box<SimGateway>>,
@@ -214,11 +213,11 @@ impl SimBank {
     ) -> Result<Self, String> {
         let n = compartments.clamp(1, BANK_CAPACITY);
         let list = layout_of(n);
-        let layout = Layout::new(&list).map_err(|e| e.to_string())?;
         let policy = Policy::default();
         let now = Instant::ZERO;
-        let bank = GatewayBank::new(layout.clone(), policy, bank_keys(config.seed, index))
+        let bank = GatewayBank::on_heap(&list, policy, bank_keys(config.seed, index))
             .map_err(|e| e.to_string())?;
+        let layout = list.clone();
         let mut gateway =
             Box::new(SimGateway::new(bank, master_config(), now).map_err(|e| e.to_string())?);
         gateway
@@ -844,27 +843,17 @@ impl SimBank {
     fn start_gateway(&mut self) -> bool {
         let now = self.now;
         let keys = bank_keys(self.config.seed, self.index);
-        let restored = GatewayBank::restore(
-            self.layout.clone(),
-            self.policy,
-            keys.clone(),
-            &self.saved,
-            now,
-        );
-        let bank = match restored {
-            Ok(bank) => bank,
-            Err(e) => {
-                self.world.restore_failures += 1;
-                self.note(
-                    None,
-                    format!("RESTORE FAILED ({e}): starting with empty books"),
-                );
-                match GatewayBank::new(self.layout.clone(), self.policy, keys) {
-                    Ok(b) => b,
-                    Err(_) => return false,
-                }
-            }
+        let Ok(mut bank) = GatewayBank::on_heap(&self.layout, self.policy, keys) else {
+            return false;
         };
+        if let Err(e) = bank.restore(&self.saved, now) {
+            // The bank is still the fresh one it was.
+            self.world.restore_failures += 1;
+            self.note(
+                None,
+                format!("RESTORE FAILED ({e}): starting with empty books"),
+            );
+        }
         let Ok(mut gateway) = SimGateway::new(bank, master_config(), now) else {
             return false;
         };

@@ -16,6 +16,7 @@
 use heapless::Vec;
 use locker_proto::{Dimensions, SizeClass};
 
+use super::books::Slice;
 use super::layout::{CompartmentFlags, Layout};
 
 /// The most distinct shapes a layout may have.
@@ -117,23 +118,37 @@ impl Shape {
     }
 }
 
+/// A compartment's place in its shape's free list.
 #[derive(Clone, Copy, Debug)]
-struct Link {
+pub(crate) struct Link {
     prev: u16,
     next: u16,
 }
 
-/// Free compartments by shape.
-#[derive(Clone, Debug)]
-pub(crate) struct FreeLists<const N: usize> {
-    shapes: Vec<Shape, MAX_SHAPES>,
-    shape_of: [u8; N],
-    links: [Link; N],
+impl Link {
+    /// Not in any free list.
+    pub(crate) const DETACHED: Link = Link {
+        prev: DETACHED,
+        next: NIL,
+    };
 }
 
-impl<const N: usize> FreeLists<N> {
+/// Free compartments by shape.
+#[derive(Debug)]
+pub(crate) struct FreeLists<'a> {
+    shapes: Vec<Shape, MAX_SHAPES>,
+    shape_of: Slice<'a, u8>,
+    links: Slice<'a, Link>,
+}
+
+impl<'a> FreeLists<'a> {
     /// Shapes of `layout`, with every compartment detached (not free).
-    pub(crate) fn new(layout: &Layout<N>) -> Result<Self, super::layout::LayoutError> {
+    /// `shape_of` and `links` are as long as the layout.
+    pub(crate) fn new(
+        layout: &Layout<'_>,
+        mut shape_of: Slice<'a, u8>,
+        mut links: Slice<'a, Link>,
+    ) -> Result<Self, super::layout::LayoutError> {
         let mut shapes: Vec<Shape, MAX_SHAPES> = Vec::new();
         for c in layout.compartments() {
             let known = shapes
@@ -153,7 +168,9 @@ impl<const N: usize> FreeLists<N> {
             }
         }
         shapes.sort_unstable_by_key(|s| (s.inner.volume_cm3(), s.size, s.flags.count()));
-        let mut shape_of = [0u8; N];
+        for l in links.iter_mut() {
+            *l = Link::DETACHED;
+        }
         for (slot, c) in layout.compartments().iter().enumerate() {
             let index = shapes
                 .iter()
@@ -167,11 +184,18 @@ impl<const N: usize> FreeLists<N> {
         Ok(FreeLists {
             shapes,
             shape_of,
-            links: [Link {
-                prev: DETACHED,
-                next: NIL,
-            }; N],
+            links,
         })
+    }
+
+    /// A copy on the heap.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn to_heap(&self) -> FreeLists<'static> {
+        FreeLists {
+            shapes: self.shapes.clone(),
+            shape_of: self.shape_of.to_heap(),
+            links: self.links.to_heap(),
+        }
     }
 
     /// The compartment a parcel with `needs` should get, without taking it.
@@ -250,7 +274,7 @@ impl<const N: usize> FreeLists<N> {
 
     /// Puts `slot` at the back of its free list (no-op if already free).
     pub(crate) fn release(&mut self, slot: usize) {
-        if self.is_free(slot) || slot >= N {
+        if self.is_free(slot) || slot >= self.links.len() {
             return;
         }
         let Ok(me) = u16::try_from(slot) else { return };

@@ -63,6 +63,9 @@ use locker_proto::Presence;
 use locker_proto::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
+use core::borrow::BorrowMut;
+
+use super::books::Slice;
 use super::persist::records::{HealthRecord, Rebase};
 
 /// Door changes (two open/close cycles) that must pass without any change in
@@ -187,10 +190,12 @@ const HAS_READING: u8 = 1 << 4;
 const HAS_DOOR_CHANGE: u8 = 1 << 5;
 
 /// Bytes of health state per compartment (pinned by a test).
-pub const HEALTH_BYTES_PER_COMPARTMENT: usize = core::mem::size_of::<SlotHealth>();
+pub const HEALTH_BYTES_PER_COMPARTMENT: usize = core::mem::size_of::<CompartmentHealth>();
 
+/// One compartment's sensor-health history (opaque): a part of the bank's
+/// [`Books`](super::Books), or of a standalone [`SensorHealth`].
 #[derive(Clone, Copy, Debug)]
-struct SlotHealth {
+pub struct CompartmentHealth {
     /// The latest presence reading (valid with `HAS_READING`), since when it
     /// has had that value, and the door changes since then.
     reading: i32,
@@ -204,8 +209,9 @@ struct SlotHealth {
     flags: u8,
 }
 
-impl SlotHealth {
-    const FRESH: SlotHealth = SlotHealth {
+impl CompartmentHealth {
+    /// A clean record.
+    pub const FRESH: CompartmentHealth = CompartmentHealth {
         reading: 0,
         reading_since: Instant::ZERO,
         door_changes_since_reading: 0,
@@ -232,7 +238,8 @@ impl SlotHealth {
     }
 }
 
-/// Health tracking for `N` compartments. Fixed size, no heap:
+/// Health tracking for the compartments of `S` (an array of its own, see
+/// [`SensorHealth`], or the bank's books). Fixed size, no heap:
 /// [`HEALTH_BYTES_PER_COMPARTMENT`] (40) bytes per compartment, 400 KB for a
 /// 10,000-compartment bank.
 ///
@@ -266,20 +273,45 @@ impl SlotHealth {
 /// # Ok::<(), locker_domain::bank::health::HealthError>(())
 /// ```
 #[derive(Clone, Debug)]
-pub struct SensorHealth<const N: usize> {
+pub struct HealthBook<S> {
     policy: HealthPolicy,
-    slots: [SlotHealth; N],
+    slots: S,
 }
 
-impl<const N: usize> SensorHealth<N> {
+/// Health tracking for `N` compartments in an array of its own (the bank
+/// keeps its compartments' history in its [`Books`](super::Books) instead).
+pub type SensorHealth<const N: usize> = HealthBook<[CompartmentHealth; N]>;
+
+impl<const N: usize> HealthBook<[CompartmentHealth; N]> {
     /// Every compartment with a clean record.
     pub fn new(policy: HealthPolicy) -> Self {
-        SensorHealth {
+        HealthBook {
             policy,
-            slots: [SlotHealth::FRESH; N],
+            slots: [CompartmentHealth::FRESH; N],
         }
     }
+}
 
+impl<'a> HealthBook<Slice<'a, CompartmentHealth>> {
+    /// Every compartment of `slots` with a clean record.
+    pub(crate) fn in_books(policy: HealthPolicy, mut slots: Slice<'a, CompartmentHealth>) -> Self {
+        for h in slots.iter_mut() {
+            *h = CompartmentHealth::FRESH;
+        }
+        HealthBook { policy, slots }
+    }
+
+    /// A copy on the heap.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn to_heap(&self) -> HealthBook<Slice<'static, CompartmentHealth>> {
+        HealthBook {
+            policy: self.policy,
+            slots: self.slots.to_heap(),
+        }
+    }
+}
+
+impl<S: BorrowMut<[CompartmentHealth]>> HealthBook<S> {
     /// The policy in force.
     pub fn policy(&self) -> &HealthPolicy {
         &self.policy
@@ -287,7 +319,7 @@ impl<const N: usize> SensorHealth<N> {
 
     /// Slot `slot`'s history as the snapshot keeps it.
     pub(crate) fn record(&self, slot: usize) -> Option<HealthRecord> {
-        let h = self.slots.get(slot)?;
+        let h = self.slots.borrow().get(slot)?;
         Some(HealthRecord {
             reading: h.reading,
             reading_since: h.reading_since,
@@ -303,10 +335,10 @@ impl<const N: usize> SensorHealth<N> {
     /// Takes slot `slot`'s history from a snapshot, on the restoring clock.
     /// `false` if the slot does not exist.
     pub(crate) fn load_record(&mut self, slot: usize, r: &HealthRecord, clock: Rebase) -> bool {
-        let Some(h) = self.slots.get_mut(slot) else {
+        let Some(h) = self.slots.borrow_mut().get_mut(slot) else {
             return false;
         };
-        *h = SlotHealth {
+        *h = CompartmentHealth {
             reading: r.reading,
             reading_since: clock.at(r.reading_since),
             door_changes_since_reading: r.door_changes_since_reading,
@@ -484,13 +516,15 @@ impl<const N: usize> SensorHealth<N> {
     /// # Errors
     /// [`HealthError::UnknownSlot`]; nothing is changed.
     pub fn clear(&mut self, slot: usize) -> Result<(), HealthError> {
-        *self.slot_mut(slot)? = SlotHealth::FRESH;
+        *self.slot_mut(slot)? = CompartmentHealth::FRESH;
         Ok(())
     }
 
-    fn slot_mut(&mut self, slot: usize) -> Result<&mut SlotHealth, HealthError> {
-        self.slots
+    fn slot_mut(&mut self, slot: usize) -> Result<&mut CompartmentHealth, HealthError> {
+        let slots = self.slots.borrow_mut();
+        let capacity = slots.len();
+        slots
             .get_mut(slot)
-            .ok_or(HealthError::UnknownSlot { slot, capacity: N })
+            .ok_or(HealthError::UnknownSlot { slot, capacity })
     }
 }

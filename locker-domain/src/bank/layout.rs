@@ -1,9 +1,10 @@
 //! The physical layout of a bank: which compartments exist, where each one is
 //! wired (node and channel), how big it is inside and what it offers.
 
-use heapless::Vec;
 use locker_proto::{Channel, CompartmentId, Dimensions, MAX_CHANNELS, NodeAddr, SizeClass};
 use serde::{Deserialize, Serialize};
+
+use super::books::Slice;
 
 /// What a compartment offers beyond its size.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -54,6 +55,15 @@ pub struct Compartment {
 }
 
 impl Compartment {
+    /// A storage placeholder, never part of a layout.
+    pub(crate) const UNWIRED: Compartment = Compartment::new(
+        CompartmentId(0),
+        NodeAddr(0),
+        Channel(0),
+        SizeClass::Small,
+        Dimensions::new(0, 0, 0),
+    );
+
     /// An ordinary compartment; add flags with [`Compartment::with_flags`].
     pub const fn new(
         id: CompartmentId,
@@ -85,12 +95,12 @@ impl Compartment {
 pub enum LayoutError {
     /// More compartments than the bank was built for.
     #[error(
-        "the layout has {given} compartments but the bank holds at most {capacity}; build a bigger `Bank<N>`"
+        "the layout has {given} compartments but the bank's storage holds at most {capacity}; give it bigger `Books<N>` or `Storage::boxed`"
     )]
     TooManyCompartments {
         /// Compartments in the layout.
         given: usize,
-        /// The bank's capacity `N`.
+        /// The storage's capacity.
         capacity: usize,
     },
     /// Two compartments share a number.
@@ -127,34 +137,38 @@ pub enum LayoutError {
 }
 
 /// A bank's compartments, with lookups by number and by wiring in `O(log N)`.
-#[derive(Clone, Debug)]
-pub struct Layout<const N: usize> {
-    compartments: Vec<Compartment, N>,
-    by_id: Vec<u16, N>,
-    by_wiring: Vec<u16, N>,
+///
+/// Built by [`Bank::new`](super::Bank::new) in the bank's storage, from the
+/// list of compartments it is given; read it with
+/// [`Bank::layout`](super::Bank::layout).
+#[derive(Debug)]
+pub struct Layout<'a> {
+    compartments: Slice<'a, Compartment>,
+    by_id: Slice<'a, u16>,
+    by_wiring: Slice<'a, u16>,
     fingerprint: u32,
 }
 
-impl<const N: usize> Layout<N> {
-    const FITS_U16: () = assert!(
-        N < (u16::MAX - 1) as usize,
-        "a bank holds at most 65,533 compartments"
-    );
+/// The most compartments a bank holds (indices are 16 bits).
+pub const MAX_COMPARTMENTS: usize = (u16::MAX - 2) as usize;
 
-    /// A layout from its compartments, checked for duplicates and bad wiring.
-    ///
-    /// ```
-    /// use locker_domain::bank::{Compartment, Layout};
-    /// use locker_proto::{Channel, CompartmentId, Dimensions, NodeAddr, SizeClass};
-    /// let small = Compartment::new(CompartmentId(1), NodeAddr(1), Channel(0),
-    ///     SizeClass::Small, Dimensions::new(420, 80, 600));
-    /// let layout = Layout::<8>::new(&[small]).unwrap();
-    /// assert_eq!(layout.len(), 1);
-    /// ```
-    pub fn new(compartments: &[Compartment]) -> Result<Self, LayoutError> {
-        let () = Self::FITS_U16;
-        let mut list = Vec::new();
-        for c in compartments {
+impl<'a> Layout<'a> {
+    /// A layout of `list` in storage exactly `list.len()` long, checked for
+    /// duplicates and bad wiring.
+    pub(crate) fn build(
+        mut compartments: Slice<'a, Compartment>,
+        mut by_id: Slice<'a, u16>,
+        mut by_wiring: Slice<'a, u16>,
+        list: &[Compartment],
+    ) -> Result<Self, LayoutError> {
+        let capacity = compartments.len().min(MAX_COMPARTMENTS);
+        if list.len() > capacity {
+            return Err(LayoutError::TooManyCompartments {
+                given: list.len(),
+                capacity,
+            });
+        }
+        for (dst, c) in compartments.iter_mut().zip(list) {
             if !c.node.is_node() || c.channel.index() >= MAX_CHANNELS {
                 return Err(LayoutError::BadWiring {
                     id: c.id,
@@ -162,16 +176,13 @@ impl<const N: usize> Layout<N> {
                     channel: c.channel,
                 });
             }
-            list.push(*c)
-                .map_err(|_| LayoutError::TooManyCompartments {
-                    given: compartments.len(),
-                    capacity: N,
-                })?;
+            *dst = *c;
         }
-        let mut by_id: Vec<u16, N> = (0..list.len())
-            .filter_map(|i| u16::try_from(i).ok())
-            .collect();
-        let mut by_wiring = by_id.clone();
+        for (k, (a, b)) in by_id.iter_mut().zip(by_wiring.iter_mut()).enumerate() {
+            let k = u16::try_from(k).unwrap_or(u16::MAX);
+            *a = k;
+            *b = k;
+        }
         let key_id = |i: &u16| list.get(usize::from(*i)).map(|c| c.id);
         let key_wire = |i: &u16| list.get(usize::from(*i)).map(|c| (c.node, c.channel));
         by_id.sort_unstable_by_key(key_id);
@@ -194,13 +205,24 @@ impl<const N: usize> Layout<N> {
                 }
             }
         }
-        let fingerprint = fingerprint(&list);
+        let fingerprint = fingerprint(list);
         Ok(Layout {
-            compartments: list,
+            compartments,
             by_id,
             by_wiring,
             fingerprint,
         })
+    }
+
+    /// A copy on the heap.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn to_heap(&self) -> Layout<'static> {
+        Layout {
+            compartments: self.compartments.to_heap(),
+            by_id: self.by_id.to_heap(),
+            by_wiring: self.by_wiring.to_heap(),
+            fingerprint: self.fingerprint,
+        }
     }
 
     /// How many compartments the bank has.

@@ -15,7 +15,7 @@
 //! # A delivery, end to end
 //!
 //! ```
-//! use locker_domain::bank::{Bank, BankId, BankKeys, Compartment, Layout, NotificationKind,
+//! use locker_domain::bank::{Bank, BankId, BankKeys, Compartment, Books, NotificationKind,
 //!     ParcelKind, ParcelNeeds, Policy, CodeOutcome};
 //! use locker_domain::bank::codes::KeypadId;
 //! use locker_proto::{Channel, Command, CompartmentId, Dimensions, Event, NodeAddr, Presence, SizeClass};
@@ -31,7 +31,8 @@
 //!     Dimensions::new(420, 80, 600));
 //! // The bank's keys, from the secret it shares with the backend.
 //! let keys = BankKeys::derive(BankId(1), &[0x5a; 32]);
-//! let mut bank = Bank::<8>::new(Layout::new(&[small])?, Policy::default(), keys)?;
+//! let mut books = Books::<8>::new();
+//! let mut bank = Bank::new(&mut books, &[small], Policy::default(), keys)?;
 //! let mut now = Instant::from_secs(1);
 //! let mut rng = Dice(0);
 //!
@@ -84,14 +85,23 @@
 //!
 //! # Capacity and memory
 //!
-//! Everything is fixed size; nothing allocates. State per compartment, pinned
-//! by the `bytes_per_compartment_are_pinned` test:
-//! [`BYTES_PER_COMPARTMENT`] = 163 bytes on a 64-bit gateway: the layout
-//! entry and its two lookups (16), the compartment's books (stage, parcel
-//! with its 16-byte code hash, last readings, two timers), the timer heap
-//! (10), the free lists (5), the code index (4) and sensor health. A 10,000-compartment bank needs
-//! about 1.6 MB; a 32-compartment bank about 5 KiB plus the output queues
-//! (about 14 KiB), which fits a gateway MCU.
+//! Everything is fixed size; nothing allocates. The bank itself holds only
+//! what does not grow with the compartments (policy, keypads, counters,
+//! output queues: about 22 KB on a 64-bit gateway); every per-compartment
+//! part lives in storage the caller owns ([`books`]): [`Books<N>`], built
+//! by a `const fn` so it can be a `static` on an MCU, or
+//! [`Storage::boxed`] on the heap. Nothing of that size is ever built on
+//! the stack, and the bank's methods are the same code whatever the number
+//! of compartments.
+//!
+//! State per compartment, pinned by the `bytes_per_compartment_are_pinned`
+//! test: [`BYTES_PER_COMPARTMENT`] = 163 bytes on a 64-bit gateway: the
+//! layout entry and its two lookups (16), the compartment's books (stage,
+//! parcel with its 16-byte code hash, last readings, two timers), the timer
+//! heap (10), the free lists (5), the code index (4) and sensor health
+//! (40). A 10,000-compartment bank needs about 1.6 MB; a 256-compartment
+//! bank about 41 KB of books plus the bank's 22 KB, which fits a gateway
+//! MCU.
 //!
 //! # Output queues never drop
 //!
@@ -143,6 +153,7 @@
 mod alert;
 mod allocation;
 mod audit;
+pub mod books;
 pub mod codes;
 mod error;
 pub mod health;
@@ -150,7 +161,7 @@ mod keys;
 mod layout;
 mod notification;
 mod parcel;
-mod persist;
+pub mod persist;
 mod policy;
 mod power;
 mod reconcile;
@@ -172,9 +183,10 @@ use rand_core::RngCore;
 pub use alert::{Alert, AlertKind, Evidence, SnapshotRef, SnapshotRequest};
 pub use allocation::{AllocationError, Fit, MAX_SHAPES, ParcelNeeds};
 pub use audit::{Actor, AuditEvent, AuditRecord, ServiceReason, StaffId};
+pub use books::{Books, Storage};
 pub use error::{BankError, DepositsClosed, Queue};
 pub use keys::{BankId, BankKeys, KEY_LEN, TAG_LEN};
-pub use layout::{Compartment, CompartmentFlags, Layout, LayoutError};
+pub use layout::{Compartment, CompartmentFlags, Layout, LayoutError, MAX_COMPARTMENTS};
 pub use notification::{Notification, NotificationKind};
 pub use parcel::{DoorPhase, ParcelId, ParcelKind, Purpose, Stage};
 pub use persist::{PersistError, SNAPSHOT_MAGIC, SNAPSHOT_OLDEST_READ, SNAPSHOT_VERSION};
@@ -185,8 +197,9 @@ pub use stats::{Stats, Utilisation};
 pub use token::{OfflineToken, TOKEN_VERSION, TokenError};
 
 use allocation::FreeLists;
+use books::Slice;
 use codes::{CodeHash, KeypadGuard, KeypadId, PickupCode};
-use health::{HealthAlert, SensorHealth};
+use health::{CompartmentHealth, HealthAlert, HealthBook};
 use parcel::Parcel;
 use power::PowerState;
 use reconcile::NodeSet;
@@ -204,8 +217,8 @@ pub const ALERT_QUEUE: usize = 64;
 pub const AUDIT_QUEUE: usize = 128;
 /// Snapshot requests waiting for [`Bank::poll_snapshot_request`].
 pub const SNAPSHOT_QUEUE: usize = 8;
-/// Bytes of state per compartment (the whole `Bank` divided by `N`, less the
-/// fixed part), pinned by a test.
+/// Bytes of storage per compartment (`size_of::<Books<N>>() / N`), pinned
+/// by a test.
 pub const BYTES_PER_COMPARTMENT: usize = 163;
 
 /// Room an input needs in each output queue.
@@ -306,25 +319,27 @@ pub struct CompartmentView {
     pub out_of_service: Option<ServiceReason>,
 }
 
-/// A locker bank of up to `N` compartments with `K` keypads.
+/// A locker bank, its per-compartment books in storage borrowed for `'a`
+/// ([`Books`]) or owned on the heap ([`Storage::boxed`], `'static`), with
+/// [`KEYPADS`] keypads.
 ///
 /// See the [module documentation](self) for the call pattern, memory and
-/// queue bounds. Big banks are big values: put a `Bank<10_000>` in a `Box`
-/// or a `static`.
-#[derive(Clone, Debug)]
-pub struct Bank<const N: usize, const K: usize = 4> {
-    layout: Layout<N>,
+/// queue bounds.
+#[derive(Debug)]
+pub struct Bank<'a> {
+    layout: Layout<'a>,
     policy: Policy,
-    slots: heapless::Vec<Slot, N>,
-    free: FreeLists<N>,
-    timers: DeadlineHeap<N>,
-    /// Head of each code bucket, by `code value % N`; chains through `code_next`.
-    code_heads: [u16; N],
-    code_next: [u16; N],
-    keypads: KeypadGuard<K>,
+    slots: Slice<'a, Slot>,
+    free: FreeLists<'a>,
+    timers: DeadlineHeap<'a>,
+    /// Head of each code bucket, by `code value % compartments`; chains
+    /// through `code_next`.
+    code_heads: Slice<'a, u16>,
+    code_next: Slice<'a, u16>,
+    keypads: KeypadGuard<KEYPADS>,
     keys: BankKeys,
     remote: RemoteGuard,
-    health: SensorHealth<N>,
+    health: HealthBook<Slice<'a, CompartmentHealth>>,
     commands: Deque<(NodeAddr, Command), COMMAND_QUEUE>,
     status_wanted: NodeSet,
     unreachable: NodeSet,
@@ -345,7 +360,11 @@ pub struct Bank<const N: usize, const K: usize = 4> {
 
 const NO_SLOT: u16 = u16::MAX;
 
-impl<const N: usize, const K: usize> Bank<N, K> {
+/// Keypads a bank tells apart ([`KeypadId`] `0..KEYPADS`), each with its
+/// own wrong-code lockout.
+pub const KEYPADS: usize = 4;
+
+impl<'a> Bank<'a> {
     /// A bank with every compartment free, asking every node for its full
     /// status first (so an item left inside before the bank started is found).
     /// `keys` are the bank's keys (see [`BankKeys`]); they are kept in
@@ -359,12 +378,40 @@ impl<const N: usize, const K: usize> Bank<N, K> {
     /// # Errors
     /// [`LayoutError::TooManyShapes`] if the layout has more than
     /// [`MAX_SHAPES`] distinct compartment shapes.
-    pub fn new(layout: Layout<N>, policy: Policy, keys: BankKeys) -> Result<Self, LayoutError> {
-        let free = FreeLists::new(&layout)?;
-        let mut slots = heapless::Vec::new();
-        for _ in 0..layout.len() {
-            // Cannot fail: the layout holds at most N compartments.
-            let _ = slots.push(Slot::EMPTY);
+    pub fn new(
+        storage: impl Into<Storage<'a>>,
+        compartments: &[Compartment],
+        policy: Policy,
+        keys: BankKeys,
+    ) -> Result<Self, LayoutError> {
+        let storage: Storage<'a> = storage.into();
+        let capacity = storage.capacity();
+        if compartments.len() > capacity {
+            return Err(LayoutError::TooManyCompartments {
+                given: compartments.len(),
+                capacity,
+            });
+        }
+        let Storage {
+            compartments: list,
+            by_id,
+            by_wiring,
+            shape_of,
+            links,
+            heap,
+            heap_pos,
+            mut code_heads,
+            mut code_next,
+            mut slots,
+            health,
+        } = storage.truncate(compartments.len());
+        let layout = Layout::build(list, by_id, by_wiring, compartments)?;
+        let free = FreeLists::new(&layout, shape_of, links)?;
+        for s in slots.iter_mut() {
+            *s = Slot::EMPTY;
+        }
+        for c in code_heads.iter_mut().chain(code_next.iter_mut()) {
+            *c = NO_SLOT;
         }
         let mut status_wanted = NodeSet::EMPTY;
         for node in layout.nodes() {
@@ -375,13 +422,13 @@ impl<const N: usize, const K: usize> Bank<N, K> {
             policy,
             slots,
             free,
-            timers: DeadlineHeap::new(),
-            code_heads: [NO_SLOT; N],
-            code_next: [NO_SLOT; N],
+            timers: DeadlineHeap::new(heap, heap_pos),
+            code_heads,
+            code_next,
             keypads: KeypadGuard::new(policy.lockout),
             keys,
             remote: RemoteGuard::default(),
-            health: SensorHealth::new(policy.health),
+            health: HealthBook::in_books(policy.health, health),
             commands: Deque::new(),
             status_wanted,
             unreachable: NodeSet::EMPTY,
@@ -405,10 +452,64 @@ impl<const N: usize, const K: usize> Bank<N, K> {
         Ok(bank)
     }
 
+    /// A bank with its books on the heap ([`Storage::boxed`], exactly as
+    /// many as `compartments`): a Linux gateway's bank.
+    ///
+    /// # Errors
+    /// As [`Bank::new`].
+    #[cfg(feature = "alloc")]
+    pub fn on_heap(
+        compartments: &[Compartment],
+        policy: Policy,
+        keys: BankKeys,
+    ) -> Result<Bank<'static>, LayoutError> {
+        Bank::new(
+            Storage::boxed(compartments.len()),
+            compartments,
+            policy,
+            keys,
+        )
+    }
+
+    /// A copy of the whole bank, its books on the heap: to try something
+    /// out on the copy (a simulator's "what if", a test) and throw it away.
+    #[cfg(feature = "alloc")]
+    pub fn to_heap(&self) -> Bank<'static> {
+        Bank {
+            layout: self.layout.to_heap(),
+            policy: self.policy,
+            slots: self.slots.to_heap(),
+            free: self.free.to_heap(),
+            timers: self.timers.to_heap(),
+            code_heads: self.code_heads.to_heap(),
+            code_next: self.code_next.to_heap(),
+            keypads: self.keypads.clone(),
+            keys: self.keys.clone(),
+            remote: self.remote.clone(),
+            health: self.health.to_heap(),
+            commands: self.commands.clone(),
+            status_wanted: self.status_wanted,
+            unreachable: self.unreachable,
+            notifications: self.notifications.clone(),
+            alerts: self.alerts.clone(),
+            audit: self.audit.clone(),
+            snapshots: self.snapshots.clone(),
+            persist: self.persist,
+            power: self.power,
+            deposits_closed: self.deposits_closed,
+            wall: self.wall,
+            latest: self.latest,
+            next_seq: self.next_seq,
+            next_parcel: self.next_parcel,
+            next_snapshot: self.next_snapshot,
+            stats: self.stats,
+        }
+    }
+
     // ----- queries -------------------------------------------------------
 
     /// The layout.
-    pub fn layout(&self) -> &Layout<N> {
+    pub fn layout(&self) -> &Layout<'a> {
         &self.layout
     }
 
@@ -634,12 +735,12 @@ impl<const N: usize, const K: usize> Bank<N, K> {
         }
     }
 
-    fn bucket(code: &CodeHash) -> usize {
-        (code.bucket_value() % (N.max(1) as u64)) as usize
+    fn bucket(&self, code: &CodeHash) -> usize {
+        (code.bucket_value() % (self.code_heads.len().max(1) as u64)) as usize
     }
 
     fn index_code(&mut self, i: usize, code: &CodeHash) {
-        let b = Self::bucket(code);
+        let b = self.bucket(code);
         let (Some(head), Ok(me)) = (self.code_heads.get(b).copied(), u16::try_from(i)) else {
             return;
         };
@@ -652,7 +753,7 @@ impl<const N: usize, const K: usize> Bank<N, K> {
     }
 
     fn unindex_code(&mut self, i: usize, code: &CodeHash) {
-        let b = Self::bucket(code);
+        let b = self.bucket(code);
         let Ok(me) = u16::try_from(i) else { return };
         let after = self.code_next.get(i).copied().unwrap_or(NO_SLOT);
         if self.code_heads.get(b) == Some(&me) {
@@ -662,7 +763,7 @@ impl<const N: usize, const K: usize> Bank<N, K> {
             return;
         }
         let mut cur = self.code_heads.get(b).copied().unwrap_or(NO_SLOT);
-        for _ in 0..N {
+        for _ in 0..self.code_next.len() {
             let next = self
                 .code_next
                 .get(usize::from(cur))
@@ -685,10 +786,10 @@ impl<const N: usize, const K: usize> Bank<N, K> {
     fn code_in_use(&self, code: &CodeHash) -> bool {
         let mut cur = self
             .code_heads
-            .get(Self::bucket(code))
+            .get(self.bucket(code))
             .copied()
             .unwrap_or(NO_SLOT);
-        for _ in 0..N {
+        for _ in 0..self.code_next.len() {
             if cur == NO_SLOT {
                 return false;
             }
@@ -1867,7 +1968,7 @@ impl<const N: usize, const K: usize> Bank<N, K> {
         self.keypads.handle_timeout(now);
         // Each firing moves its compartment's deadline into the future or
         // clears it; the bound only guards against a policy of zero durations.
-        for _ in 0..(4 * N + 16) {
+        for _ in 0..(4 * self.slots.len() + 16) {
             let Some((at, i)) = self.timers.peek() else {
                 break;
             };

@@ -61,7 +61,7 @@ struct Seen {
     faulted: bool,
 }
 
-impl<const N: usize, const K: usize> Bank<N, K> {
+impl Bank<'_> {
     /// A node's full status (answer to [`Command::GetAllStatus`](locker_proto::Command::GetAllStatus)):
     /// reconcile every compartment on the node. Channels the node says it
     /// does not have are left as they are.

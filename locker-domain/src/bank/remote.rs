@@ -67,7 +67,7 @@ const LABEL: &[u8] = b"locker/v1/remote-open";
 /// # Example: the backend opens a door
 ///
 /// ```
-/// use locker_domain::bank::{Bank, BankError, BankId, BankKeys, Compartment, Layout, Policy,
+/// use locker_domain::bank::{Bank, BankError, BankId, BankKeys, Compartment, Books, Policy,
 ///     RemoteOpen, RemoteOpenError, remote_open_tag};
 /// use locker_proto::{Channel, Command, CompartmentId, Dimensions, NodeAddr, SizeClass};
 /// use locker_proto::time::Instant;
@@ -76,7 +76,8 @@ const LABEL: &[u8] = b"locker/v1/remote-open";
 /// let keys = BankKeys::derive(BankId(3), &secret);
 /// let c = Compartment::new(CompartmentId(1), NodeAddr(1), Channel(0), SizeClass::Small,
 ///     Dimensions::new(420, 80, 600));
-/// let mut bank = Bank::<8>::new(Layout::new(&[c])?, Policy::default(), keys.clone())?;
+/// let mut books = Books::<8>::new();
+/// let mut bank = Bank::new(&mut books, &[c], Policy::default(), keys.clone())?;
 /// while bank.poll_command().is_some() {} // the start-up status requests
 /// let now = Instant::from_secs(10);
 ///
@@ -277,7 +278,7 @@ pub struct OpenAll {
     pub remaining: u16,
 }
 
-impl<const N: usize, const K: usize> Bank<N, K> {
+impl Bank<'_> {
     /// Opens a compartment for the backend, if the request is authentic,
     /// fresh and within the rate limit (see [`RemoteOpen`] for the checks).
     /// A stored parcel is handed over (audited as a backend override), a

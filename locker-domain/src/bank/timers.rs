@@ -12,15 +12,19 @@
 
 use locker_proto::time::Instant;
 
+use super::books::Slice;
+
 const NOT_QUEUED: u16 = u16::MAX;
 const TIME_BITS: u32 = 48;
 const TIME_MAX: u64 = (1 << TIME_BITS) - 1;
 
-/// Deadlines of up to `N` compartments.
-#[derive(Clone, Debug)]
-pub(crate) struct DeadlineHeap<const N: usize> {
-    heap: heapless::Vec<u64, N>,
-    pos: [u16; N],
+/// Deadlines of the compartments, in storage as long as the layout.
+#[derive(Debug)]
+pub(crate) struct DeadlineHeap<'a> {
+    /// The heap's entries are `entries[..len]`.
+    entries: Slice<'a, u64>,
+    len: usize,
+    pos: Slice<'a, u16>,
 }
 
 fn pack(at: Instant, slot: usize) -> u64 {
@@ -31,17 +35,40 @@ fn unpack(entry: u64) -> (Instant, usize) {
     (Instant::from_millis(entry >> 16), (entry & 0xffff) as usize)
 }
 
-impl<const N: usize> DeadlineHeap<N> {
-    pub(crate) const fn new() -> Self {
-        DeadlineHeap {
-            heap: heapless::Vec::new(),
-            pos: [NOT_QUEUED; N],
+impl<'a> DeadlineHeap<'a> {
+    /// An empty heap over `entries` and `pos` (as long as each other).
+    pub(crate) fn new(entries: Slice<'a, u64>, mut pos: Slice<'a, u16>) -> Self {
+        for p in pos.iter_mut() {
+            *p = NOT_QUEUED;
         }
+        DeadlineHeap {
+            entries,
+            len: 0,
+            pos,
+        }
+    }
+
+    /// A copy on the heap.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn to_heap(&self) -> DeadlineHeap<'static> {
+        DeadlineHeap {
+            entries: self.entries.to_heap(),
+            len: self.len,
+            pos: self.pos.to_heap(),
+        }
+    }
+
+    fn heap(&self) -> &[u64] {
+        self.entries.get(..self.len).unwrap_or(&[])
+    }
+
+    fn heap_mut(&mut self) -> &mut [u64] {
+        self.entries.get_mut(..self.len).unwrap_or(&mut [])
     }
 
     /// The earliest deadline and its compartment.
     pub(crate) fn peek(&self) -> Option<(Instant, usize)> {
-        self.heap.first().map(|e| unpack(*e))
+        self.heap().first().map(|e| unpack(*e))
     }
 
     /// Sets (or with `None` clears) compartment `slot`'s deadline.
@@ -52,15 +79,17 @@ impl<const N: usize> DeadlineHeap<N> {
         match (p != NOT_QUEUED, at) {
             (false, None) => {}
             (false, Some(at)) => {
-                let i = self.heap.len();
-                if self.heap.push(pack(at, slot)).is_ok() {
+                let i = self.len;
+                if let Some(e) = self.entries.get_mut(i) {
+                    *e = pack(at, slot);
+                    self.len += 1;
                     self.set_pos(slot, i);
                     self.sift_up(i);
                 }
             }
             (true, Some(at)) => {
                 let i = usize::from(p);
-                if let Some(e) = self.heap.get_mut(i) {
+                if let Some(e) = self.heap_mut().get_mut(i) {
                     *e = pack(at, slot);
                 }
                 self.sift_up(i);
@@ -68,11 +97,14 @@ impl<const N: usize> DeadlineHeap<N> {
             }
             (true, None) => {
                 let i = usize::from(p);
-                let last = self.heap.len().saturating_sub(1);
-                self.heap.swap(i, last);
-                self.heap.pop();
+                let last = self.len.saturating_sub(1);
+                if i > last {
+                    return;
+                }
+                self.heap_mut().swap(i, last);
+                self.len = last;
                 self.set_pos(slot, usize::from(NOT_QUEUED));
-                if let Some(moved) = self.heap.get(i).map(|e| unpack(*e).1) {
+                if let Some(moved) = self.heap().get(i).map(|e| unpack(*e).1) {
                     self.set_pos(moved, i);
                     self.sift_up(i);
                     self.sift_down(i);
@@ -88,9 +120,12 @@ impl<const N: usize> DeadlineHeap<N> {
     }
 
     fn swap(&mut self, a: usize, b: usize) {
-        self.heap.swap(a, b);
+        if a.max(b) >= self.len {
+            return;
+        }
+        self.heap_mut().swap(a, b);
         for i in [a, b] {
-            if let Some(slot) = self.heap.get(i).map(|e| unpack(*e).1) {
+            if let Some(slot) = self.heap().get(i).map(|e| unpack(*e).1) {
                 self.set_pos(slot, i);
             }
         }
@@ -99,7 +134,7 @@ impl<const N: usize> DeadlineHeap<N> {
     fn sift_up(&mut self, mut i: usize) {
         while i > 0 {
             let parent = (i - 1) / 2;
-            match (self.heap.get(i), self.heap.get(parent)) {
+            match (self.heap().get(i), self.heap().get(parent)) {
                 (Some(c), Some(p)) if c < p => {
                     self.swap(i, parent);
                     i = parent;
@@ -113,7 +148,7 @@ impl<const N: usize> DeadlineHeap<N> {
         loop {
             let mut smallest = i;
             for child in [2 * i + 1, 2 * i + 2] {
-                if let (Some(c), Some(s)) = (self.heap.get(child), self.heap.get(smallest)) {
+                if let (Some(c), Some(s)) = (self.heap().get(child), self.heap().get(smallest)) {
                     if c < s {
                         smallest = child;
                     }
@@ -134,7 +169,8 @@ mod tests {
 
     #[test]
     fn the_earliest_deadline_comes_first_and_moves_when_changed() {
-        let mut h = DeadlineHeap::<8>::new();
+        let (mut entries, mut pos) = ([0u64; 8], [0u16; 8]);
+        let mut h = DeadlineHeap::new(Slice::Borrowed(&mut entries), Slice::Borrowed(&mut pos));
         h.set(3, Some(Instant::from_secs(30)));
         h.set(1, Some(Instant::from_secs(10)));
         h.set(5, Some(Instant::from_secs(20)));

@@ -65,7 +65,7 @@ const SIGNED_LEN: usize = 1 + 4 + 2 + 4 + 8;
 ///
 /// ```
 /// use locker_domain::bank::{Bank, BankError, BankId, BankKeys, OfflineToken, TokenError};
-/// # use locker_domain::bank::{Compartment, Layout, ParcelKind, ParcelNeeds, Policy};
+/// # use locker_domain::bank::{Compartment, Books, ParcelKind, ParcelNeeds, Policy};
 /// # use locker_domain::bank::codes::KeypadId;
 /// # use locker_proto::{Channel, CompartmentId, Dimensions, Event, NodeAddr, Presence, SizeClass};
 /// # use locker_proto::time::Instant;
@@ -78,7 +78,8 @@ const SIGNED_LEN: usize = 1 + 4 + 2 + 4 + 8;
 /// let keys = BankKeys::derive(BankId(3), &[0x5a; 32]);
 /// # let c = Compartment::new(CompartmentId(1), NodeAddr(1), Channel(0), SizeClass::Small,
 /// #     Dimensions::new(420, 80, 600));
-/// # let mut bank = Bank::<8>::new(Layout::new(&[c])?, Policy::default(), keys.clone())?;
+/// # let mut books = Books::<8>::new();
+/// # let mut bank = Bank::new(&mut books, &[c], Policy::default(), keys.clone())?;
 /// # let now = Instant::from_secs(1);
 /// // 2026-05-01 12:00 at the bank.
 /// let noon = chrono::NaiveDate::from_ymd_opt(2026, 5, 1).unwrap().and_hms_opt(12, 0, 0).unwrap();
@@ -284,7 +285,7 @@ impl TokenError {
     }
 }
 
-impl<const N: usize, const K: usize> Bank<N, K> {
+impl Bank<'_> {
     /// An offline token presented at reader `keypad` (see the
     /// [`OfflineToken`]): a valid one opens its compartment for pickup
     /// exactly as the right pickup code would, once.

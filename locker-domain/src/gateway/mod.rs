@@ -42,7 +42,7 @@
 //! A gateway for one node with one compartment greets the node first:
 //!
 //! ```
-//! use locker_domain::bank::{Bank, BankId, BankKeys, Compartment, Layout, Policy};
+//! use locker_domain::bank::{Bank, BankId, BankKeys, Compartment, Books, Policy};
 //! use locker_domain::gateway::{Gateway, GatewayOutput};
 //! use locker_proto::link::MasterConfig;
 //! use locker_proto::time::Instant;
@@ -51,9 +51,10 @@
 //! let small = Compartment::new(CompartmentId(1), NodeAddr(1), Channel(0), SizeClass::Small,
 //!     Dimensions::new(420, 80, 600));
 //! let keys = BankKeys::derive(BankId(7), &[0x5a; 32]); // in production: the secret from provisioning
-//! let bank = Bank::<8>::new(Layout::new(&[small])?, Policy::default(), keys)?;
+//! let mut books = Books::<8>::new();
+//! let bank = Bank::new(&mut books, &[small], Policy::default(), keys)?;
 //! let now = Instant::from_secs(1);
-//! let mut gateway = Gateway::<8, 4>::new(bank, MasterConfig::default(), now)?;
+//! let mut gateway = Gateway::<4>::new(bank, MasterConfig::default(), now)?;
 //!
 //! let mut sent = Vec::new();
 //! while let Some(output) = gateway.poll(now) {
@@ -129,8 +130,8 @@ const SCAN_RETRIES: u8 = 3;
 /// A bank call made before the outputs were drained may be refused with
 /// [`BankError::OutputFull`] having changed nothing: drain and call again.
 #[derive(Debug)]
-pub struct Gateway<const N: usize, const NODES: usize> {
-    bank: Bank<N>,
+pub struct Gateway<'a, const NODES: usize> {
+    bank: Bank<'a>,
     master: Master<NODES>,
     uplink: Option<Uplink>,
     decoder: Decoder,
@@ -152,7 +153,7 @@ pub struct Gateway<const N: usize, const NODES: usize> {
     stats: GatewayStats,
 }
 
-impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
+impl<'a, const NODES: usize> Gateway<'a, NODES> {
     /// A gateway around `bank` (new or restored), bus master of every node
     /// in the bank's layout, each of which it greets before its first
     /// command. Give nodes their keys with [`set_node_key`](Self::set_node_key)
@@ -162,7 +163,7 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
     /// # Errors
     /// [`GatewayError::Link`] when the layout has more nodes than `NODES` or
     /// a node address the bus cannot have.
-    pub fn new(bank: Bank<N>, link: MasterConfig, now: Instant) -> Result<Self, GatewayError> {
+    pub fn new(bank: Bank<'a>, link: MasterConfig, now: Instant) -> Result<Self, GatewayError> {
         let mut master = Master::new(link);
         let mut sessions = Sessions::new();
         for node in bank.layout().nodes() {
@@ -228,7 +229,7 @@ impl<const N: usize, const NODES: usize> Gateway<N, NODES> {
     // ----- getters ---------------------------------------------------------
 
     /// The bank, for its books, views and statistics.
-    pub fn bank(&self) -> &Bank<N> {
+    pub fn bank(&self) -> &Bank<'a> {
         &self.bank
     }
 

@@ -71,7 +71,7 @@
 //! # Example
 //!
 //! ```
-//! use locker_domain::bank::{Bank, BankId, BankKeys, Compartment, Layout, Policy};
+//! use locker_domain::bank::{Bank, BankId, BankKeys, Compartment, Books, Policy};
 //! use locker_domain::uplink::{DeliveryConfig, OutboundQueue, Uplink, UplinkConfig, UplinkState};
 //! use locker_proto::time::Instant;
 //! use locker_proto::uplink::{Downward, Envelope, MessageId, Response, Upward};
@@ -86,7 +86,8 @@
 //! let small = Compartment::new(CompartmentId(1), NodeAddr(1), Channel(0), SizeClass::Small,
 //!     Dimensions::new(420, 80, 600));
 //! let keys = BankKeys::derive(BankId(7), &[0x5a; 32]);
-//! let mut bank = Bank::<8>::new(Layout::new(&[small])?, Policy::default(), keys)?;
+//! let mut books = Books::<8>::new();
+//! let mut bank = Bank::new(&mut books, &[small], Policy::default(), keys)?;
 //! let config = UplinkConfig::new("bank-7", FirmwareVersion::new(0, 1, 0))?;
 //! // The epoch is a boot counter the glue persists and increments at every start.
 //! let mut uplink = Uplink::new(config, UplinkState::default(), 1);
@@ -429,9 +430,9 @@ impl Uplink {
     ///
     /// # Errors
     /// [`UplinkError::OutputFull`].
-    pub fn boot<const N: usize, const K: usize>(
+    pub fn boot(
         &mut self,
-        bank: &Bank<N, K>,
+        bank: &Bank<'_>,
         hardware_reason: ResetReason,
         now: Instant,
     ) -> Result<(), UplinkError> {
@@ -559,11 +560,7 @@ impl Uplink {
     ///
     /// # Errors
     /// [`UplinkError::OutputFull`]: keep the alert and call again.
-    pub fn on_alert<const N: usize, const K: usize>(
-        &mut self,
-        bank: &Bank<N, K>,
-        a: &Alert,
-    ) -> Result<(), UplinkError> {
+    pub fn on_alert(&mut self, bank: &Bank<'_>, a: &Alert) -> Result<(), UplinkError> {
         self.room(1)?;
         let at = self.stamp(a.at);
         let parcel = a.parcel.map(|p| wire::ParcelNumber(p.0));
@@ -616,11 +613,7 @@ impl Uplink {
     ///
     /// # Errors
     /// [`UplinkError::OutputFull`]: keep the record and call again.
-    pub fn on_audit<const N: usize, const K: usize>(
-        &mut self,
-        bank: &Bank<N, K>,
-        r: &AuditRecord,
-    ) -> Result<(), UplinkError> {
+    pub fn on_audit(&mut self, bank: &Bank<'_>, r: &AuditRecord) -> Result<(), UplinkError> {
         self.room(ROOM_ONE)?;
         if r.seq < self.state.audit_next {
             // Handed out again by a restored bank: it went up before.
@@ -712,10 +705,7 @@ impl Uplink {
     /// Polls the bank's notifications, alerts and audit records into
     /// upward messages as far as there is room; returns how many outputs
     /// were taken. For glue that has no other use for them.
-    pub fn forward_bank_outputs<const N: usize, const K: usize>(
-        &mut self,
-        bank: &mut Bank<N, K>,
-    ) -> usize {
+    pub fn forward_bank_outputs(&mut self, bank: &mut Bank<'_>) -> usize {
         let mut taken = 0;
         while self.free() >= ROOM_ONE {
             if let Some(n) = bank.poll_notification() {
@@ -742,9 +732,9 @@ impl Uplink {
     /// [`UplinkError::OutputFull`] (drain [`Uplink::poll_upward`] and
     /// [`Uplink::poll_action`]) and [`UplinkError::BankBusy`] (drain the
     /// bank's outputs): nothing was done, call again with the same message.
-    pub fn handle_downward<const N: usize, const K: usize, R: RngCore + ?Sized>(
+    pub fn handle_downward<R: RngCore + ?Sized>(
         &mut self,
-        bank: &mut Bank<N, K>,
+        bank: &mut Bank<'_>,
         message: &DownEnvelope,
         rng: &mut R,
         now: Instant,
@@ -843,11 +833,7 @@ impl Uplink {
     /// Heartbeats, statistics, layout pages, deadline extensions and resets,
     /// as far as there is room. Calling it early is harmless; while a reset
     /// drains, call it after every bank input.
-    pub fn handle_timeout<const N: usize, const K: usize>(
-        &mut self,
-        bank: &Bank<N, K>,
-        now: Instant,
-    ) {
+    pub fn handle_timeout(&mut self, bank: &Bank<'_>, now: Instant) {
         if !self.booted {
             return;
         }
@@ -928,7 +914,7 @@ impl Uplink {
         }
     }
 
-    fn page_layout<const N: usize, const K: usize>(&mut self, bank: &Bank<N, K>) {
+    fn page_layout(&mut self, bank: &Bank<'_>) {
         let layout = bank.layout();
         let total = u16::try_from(layout.len()).unwrap_or(u16::MAX);
         while let Some(first) = self.layout_cursor {
@@ -956,11 +942,7 @@ impl Uplink {
         }
     }
 
-    fn statistics<const N: usize, const K: usize>(
-        &self,
-        bank: &Bank<N, K>,
-        now: Instant,
-    ) -> wire::Statistics {
+    fn statistics(&self, bank: &Bank<'_>, now: Instant) -> wire::Statistics {
         let s = bank.stats();
         let u = bank.utilisation();
         let count = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
@@ -1003,10 +985,7 @@ impl Uplink {
         }
     }
 
-    fn door_sessions<const N: usize, const K: usize>(
-        bank: &Bank<N, K>,
-        node: Option<NodeAddr>,
-    ) -> u16 {
+    fn door_sessions(bank: &Bank<'_>, node: Option<NodeAddr>) -> u16 {
         let layout = bank.layout();
         let n = layout
             .compartments()
@@ -1020,7 +999,7 @@ impl Uplink {
         u16::try_from(n).unwrap_or(u16::MAX)
     }
 
-    fn drive_resets<const N: usize, const K: usize>(&mut self, bank: &Bank<N, K>, now: Instant) {
+    fn drive_resets(&mut self, bank: &Bank<'_>, now: Instant) {
         for i in 0..self.node_resets.len() {
             let Some(r) = self.node_resets.get(i).copied() else {
                 continue;

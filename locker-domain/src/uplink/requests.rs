@@ -25,9 +25,9 @@ fn refused(code: ErrorCode, why: &str) -> Outcome {
 impl Uplink {
     /// Carries out one request. `Err` means "not carried out, call again";
     /// `Ok(Err(..))` is a refusal to send to the backend.
-    pub(super) fn execute<const N: usize, const K: usize, R: RngCore + ?Sized>(
+    pub(super) fn execute<R: RngCore + ?Sized>(
         &mut self,
-        bank: &mut Bank<N, K>,
+        bank: &mut Bank<'_>,
         id: MessageId,
         request: &Downward,
         rng: &mut R,
@@ -96,9 +96,9 @@ impl Uplink {
         None
     }
 
-    fn reserve<const N: usize, const K: usize, R: RngCore + ?Sized>(
+    fn reserve<R: RngCore + ?Sized>(
         &mut self,
-        bank: &mut Bank<N, K>,
+        bank: &mut Bank<'_>,
         kind: wire::ParcelKind,
         needs: wire::ParcelNeeds,
         announce: Option<&wire::AnnounceParcel>,
@@ -155,9 +155,9 @@ impl Uplink {
         })
     }
 
-    fn remote_open<const N: usize, const K: usize>(
+    fn remote_open(
         &mut self,
-        bank: &mut Bank<N, K>,
+        bank: &mut Bank<'_>,
         open: &wire::RemoteOpen,
         now: Instant,
     ) -> Result<Response, Refusal> {
@@ -191,9 +191,9 @@ impl Uplink {
         })
     }
 
-    fn change_availability<const N: usize, const K: usize>(
+    fn change_availability(
         &mut self,
-        bank: &mut Bank<N, K>,
+        bank: &mut Bank<'_>,
         scope: Scope,
         available: bool,
         now: Instant,
@@ -211,9 +211,9 @@ impl Uplink {
         Ok(Response::AvailabilityChanged { scope, available })
     }
 
-    fn reset<const N: usize, const K: usize>(
+    fn reset(
         &mut self,
-        bank: &Bank<N, K>,
+        bank: &Bank<'_>,
         request: MessageId,
         kind: locker_proto::RebootKind,
         target: ResetTarget,
@@ -263,11 +263,7 @@ impl Uplink {
         }
     }
 
-    fn change_configuration<const N: usize, const K: usize>(
-        &mut self,
-        bank: &Bank<N, K>,
-        config: &wire::PolicyConfig,
-    ) -> Outcome {
+    fn change_configuration(&mut self, bank: &Bank<'_>, config: &wire::PolicyConfig) -> Outcome {
         let policy = convert::policy(bank.policy(), config)
             .map_err(|why| (ErrorCode::InvalidConfiguration, describe(why)))?;
         // The caller checked there is room for one action.
@@ -277,9 +273,9 @@ impl Uplink {
         })
     }
 
-    fn trigger_snapshot<const N: usize, const K: usize>(
+    fn trigger_snapshot(
         &mut self,
-        bank: &Bank<N, K>,
+        bank: &Bank<'_>,
         request: MessageId,
         compartment: locker_proto::CompartmentId,
     ) -> Outcome {
@@ -305,7 +301,7 @@ impl Uplink {
         Ok(Response::SnapshotScheduled { compartment })
     }
 
-    fn diagnostics<const N: usize, const K: usize>(&self, bank: &Bank<N, K>) -> wire::Diagnostics {
+    fn diagnostics(&self, bank: &Bank<'_>) -> wire::Diagnostics {
         let mut out_of_service = heapless::Vec::new();
         let mut total = 0u16;
         for view in bank.views() {

@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 
 use locker_domain::bank::codes::PickupCode;
 use locker_domain::bank::{
-    Alert, AuditRecord, Bank, BankId, BankKeys, Compartment, CompartmentFlags, Layout,
-    Notification, NotificationKind, ParcelKind, ParcelNeeds, Policy, Reservation,
+    Alert, AuditRecord, Bank, BankId, BankKeys, Compartment, CompartmentFlags, Notification,
+    NotificationKind, ParcelKind, ParcelNeeds, Policy, Reservation,
 };
 use locker_proto::time::{Duration, Instant};
 use locker_proto::{
@@ -59,8 +59,8 @@ pub fn large() -> Dimensions {
 }
 
 /// `n` compartments, 16 per node: half small, 30 % medium, 20 % large.
-pub fn mixed_layout<const N: usize>(n: usize) -> Layout<N> {
-    let list: Vec<Compartment> = (0..n)
+pub fn mixed_layout(n: usize) -> Vec<Compartment> {
+    (0..n)
         .map(|k| {
             let large_from = n - (n * 2 + 5) / 10;
             let (size, dims) = if k < n / 2 {
@@ -85,8 +85,7 @@ pub fn mixed_layout<const N: usize>(n: usize) -> Layout<N> {
             }
             c
         })
-        .collect();
-    Layout::new(&list).unwrap()
+        .collect()
 }
 
 /// The physical side: what each compartment really looks like.
@@ -97,7 +96,7 @@ pub struct Physical {
 }
 
 pub struct Sim<const N: usize> {
-    pub bank: Box<Bank<N>>,
+    pub bank: Box<Bank<'static>>,
     pub physical: Vec<Physical>,
     pub now: Instant,
     pub dice: Dice,
@@ -116,7 +115,7 @@ pub fn code_text(code: &PickupCode) -> String {
 
 impl<const N: usize> Sim<N> {
     pub fn new(n: usize, policy: Policy) -> Self {
-        let bank = Box::new(Bank::new(mixed_layout::<N>(n), policy, keys()).unwrap());
+        let bank = Box::new(Bank::on_heap(&mixed_layout(n), policy, keys()).unwrap());
         let mut sim = Sim {
             bank,
             physical: vec![Physical::default(); n],

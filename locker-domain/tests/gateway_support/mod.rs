@@ -20,7 +20,7 @@ use std::collections::VecDeque;
 
 use locker_domain::bank::codes::{KeypadId, PickupCode};
 use locker_domain::bank::{
-    AuditEvent, AuditRecord, Bank, BankError, BankId, BankKeys, CodeOutcome, Compartment, Layout,
+    AuditEvent, AuditRecord, Bank, BankError, BankId, BankKeys, CodeOutcome, Compartment,
     ParcelKind, ParcelNeeds, Policy, Reservation,
 };
 use locker_domain::controller::{Action, Controller};
@@ -94,7 +94,7 @@ pub fn policy() -> Policy {
 
 /// Two nodes of four channels: on each, two small compartments, a medium
 /// and a large one. Compartments 1–4 are on node 1, 5–8 on node 2.
-pub fn layout() -> Layout<N> {
+pub fn layout() -> Vec<Compartment> {
     let shapes = [
         (SizeClass::Small, Dimensions::new(420, 80, 600)),
         (SizeClass::Small, Dimensions::new(420, 80, 600)),
@@ -113,7 +113,7 @@ pub fn layout() -> Layout<N> {
             )
         })
         .collect();
-    Layout::new(&list).unwrap()
+    list
 }
 
 /// Where a compartment is wired: (node, channel).
@@ -304,7 +304,7 @@ pub struct Disk {
 
 /// The bench: gateway, nodes, line, clock and shell.
 pub struct Bench {
-    pub gateway: Box<Gateway<N, NODES>>,
+    pub gateway: Box<Gateway<'static, NODES>>,
     pub nodes: Vec<SimNode>,
     pub now: Instant,
     pub dice: Dice,
@@ -350,7 +350,7 @@ impl Bench {
     /// Nothing has been polled yet.
     pub fn new() -> Self {
         let now = Instant::from_secs(1);
-        let bank = Bank::new(layout(), policy(), bank_keys()).unwrap();
+        let bank = Bank::on_heap(&layout(), policy(), bank_keys()).unwrap();
         let mut gateway = Box::new(Gateway::new(bank, MasterConfig::default(), now).unwrap());
         let mut nodes = Vec::new();
         for addr in [NODE_1, NODE_2] {
@@ -692,9 +692,9 @@ impl Bench {
         // Nothing on disk yet: the shell starts a fresh bank.
         let bank = match &self.disk.snapshot {
             Some((snapshot, _)) => {
-                Bank::restore(layout(), policy(), bank_keys(), snapshot, self.now).unwrap()
+                Bank::restore_on_heap(&layout(), policy(), bank_keys(), snapshot, self.now).unwrap()
             }
-            None => Bank::new(layout(), policy(), bank_keys()).unwrap(),
+            None => Bank::on_heap(&layout(), policy(), bank_keys()).unwrap(),
         };
         let mut gateway = Box::new(Gateway::new(bank, MasterConfig::default(), self.now).unwrap());
         for addr in [NODE_1, NODE_2] {
@@ -789,8 +789,10 @@ impl Bench {
 
     /// A bank restored from the last snapshot the shell wrote, as after a
     /// power cut now.
-    pub fn restored_bank(&self, snapshot: &[u8]) -> Box<Bank<N>> {
-        Box::new(Bank::restore(layout(), policy(), bank_keys(), snapshot, self.now).unwrap())
+    pub fn restored_bank(&self, snapshot: &[u8]) -> Box<Bank<'static>> {
+        Box::new(
+            Bank::restore_on_heap(&layout(), policy(), bank_keys(), snapshot, self.now).unwrap(),
+        )
     }
 }
 

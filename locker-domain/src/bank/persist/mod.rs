@@ -22,7 +22,7 @@
 //! the stack):
 //!
 //! 1. the bank's identity and counters: bank id, the 8-byte
-//!    [`BankKeys::fingerprint`], the clock at the snapshot, the next audit
+//!    [`BankKeys::fingerprint`](super::BankKeys::fingerprint), the clock at the snapshot, the next audit
 //!    sequence number, parcel number and camera reference, the power state;
 //! 2. the statistics, alert counts as a list by alert kind;
 //! 3. every compartment's books, in layout order: stage, parcel (number,
@@ -70,11 +70,13 @@ use serde::de::DeserializeOwned;
 
 use super::alert::Alert;
 use super::audit::{Actor, AuditEvent, AuditRecord};
-use super::keys::{BankId, BankKeys};
+use super::keys::BankId;
+use super::layout::MAX_COMPARTMENTS;
 use super::notification::Notification;
 use super::power::PowerState;
 use super::remote::RemoteGuard;
-use super::{Bank, Layout, LayoutError, Policy};
+use super::slot::Slot;
+use super::{ALERT_QUEUE, AUDIT_QUEUE, Bank, LayoutError, NOTIFICATION_QUEUE};
 use records::{
     HealthRecord, KeypadsRecord, MetaRecord, Rebase, RemoteRecord, SlotRecord, StatsRecord, StatsV2,
 };
@@ -131,6 +133,9 @@ pub enum PersistError {
     /// The layout itself was refused.
     #[error(transparent)]
     Layout(#[from] LayoutError),
+    /// Restoring into a bank that has already handled inputs.
+    #[error("the bank has already handled inputs: restore into a bank just made with `Bank::new`")]
+    BankInUse,
     /// The snapshot belongs to another bank than the keys given.
     #[error(
         "the snapshot belongs to bank {} but the keys are bank {}'s: restore with this bank's keys",
@@ -206,13 +211,14 @@ impl Reader<'_> {
     }
 }
 
-impl<const N: usize, const K: usize> Bank<N, K> {
+impl Bank<'_> {
     /// Writes the bank's books into `buf` (format [`SNAPSHOT_VERSION`]);
     /// returns the bytes used. Persist them whenever [`Bank::poll_persist`]
     /// asks.
     ///
     /// # Errors
-    /// [`PersistError::BufferTooSmall`]. A generous size is `N * 120 + 48 KiB`.
+    /// [`PersistError::BufferTooSmall`]. A generous size is 120 bytes per
+    /// compartment plus 48 KiB.
     pub fn snapshot<'b>(&self, buf: &'b mut [u8]) -> Result<&'b [u8], PersistError> {
         let given = buf.len();
         let too_small = PersistError::BufferTooSmall { given };
@@ -252,134 +258,87 @@ impl<const N: usize, const K: usize> Bank<N, K> {
         buf.get(..end + TRAILER).ok_or(too_small)
     }
 
-    /// Rebuilds a bank from a snapshot (format [`SNAPSHOT_OLDEST_READ`] to
-    /// [`SNAPSHOT_VERSION`]) taken with the same `layout` and the same bank
-    /// `keys`, then asks every node for full status to reconcile (see
+    /// Restores the books of a snapshot (format [`SNAPSHOT_OLDEST_READ`]
+    /// to [`SNAPSHOT_VERSION`]) into this bank, just made by
+    /// [`Bank::new`] with the layout and the bank keys the snapshot was
+    /// taken with, then asks every node for full status to reconcile (see
     /// [`Bank::handle_bulk_status`]). `now` is the restarted clock's time.
     ///
+    /// The whole snapshot is read and checked before anything changes, so
+    /// on an error the bank is still the fresh bank it was: start afresh
+    /// from it, or try an older snapshot.
+    ///
     /// # Errors
-    /// A [`PersistError`] naming what is wrong with `bytes`; nothing is
-    /// restored then.
-    pub fn restore(
-        layout: Layout<N>,
-        policy: Policy,
-        keys: BankKeys,
-        bytes: &[u8],
-        now: Instant,
-    ) -> Result<Self, PersistError> {
-        let len = bytes.len();
-        if len < HEADER + TRAILER {
-            return Err(PersistError::Truncated { len });
+    /// A [`PersistError`] naming what is wrong with `bytes`, or
+    /// [`PersistError::BankInUse`] if the bank has already handled inputs;
+    /// nothing is restored then.
+    pub fn restore(&mut self, bytes: &[u8], now: Instant) -> Result<(), PersistError> {
+        let fresh = self.latest == Instant::ZERO
+            && self.next_seq == 0
+            && self.audit.is_empty()
+            && self.notifications.is_empty()
+            && self.alerts.is_empty();
+        if !fresh {
+            return Err(PersistError::BankInUse);
         }
-        let (head, rest) = bytes.split_at(HEADER);
-        if head.get(0..4) != Some(&SNAPSHOT_MAGIC[..]) {
-            return Err(PersistError::Foreign);
-        }
-        let version = head.get(4).copied().unwrap_or(0);
-        if !(SNAPSHOT_OLDEST_READ..=SNAPSHOT_VERSION).contains(&version) {
-            return Err(PersistError::UnsupportedVersion { found: version });
-        }
-        let (covered, crc_bytes) = bytes.split_at(len - TRAILER);
-        let mut crc = [0u8; 4];
-        crc.copy_from_slice(crc_bytes);
-        if CRC.checksum(covered) != u32::from_le_bytes(crc) {
-            // A cut-off snapshot usually fails here too; it is reported as
-            // corrupt because the two cannot be told apart after the fact.
-            return Err(PersistError::Corrupt);
-        }
-        let mut fp = [0u8; 4];
-        fp.copy_from_slice(head.get(5..9).ok_or(PersistError::Truncated { len })?);
-        if u32::from_le_bytes(fp) != layout.fingerprint() {
-            return Err(PersistError::LayoutChanged);
-        }
-        let body = rest
-            .get(..rest.len() - TRAILER)
-            .ok_or(PersistError::Truncated { len })?;
-        let mut r = Reader { rest: body };
-        let meta: MetaRecord = r.take()?;
-        if meta.bank != keys.bank() {
-            return Err(PersistError::WrongBank {
-                snapshot: meta.bank,
-                keys: keys.bank(),
-            });
-        }
-        if meta.keys != keys.fingerprint() {
-            return Err(PersistError::WrongKeys);
-        }
-        let clock = Rebase {
-            from: meta.taken_at,
-            to: now,
+        let expect = Expect {
+            fingerprint: self.layout.fingerprint(),
+            compartments: self.slots.len(),
+            bank: self.keys.bank(),
+            keys: self.keys.fingerprint(),
+            now,
         };
-        let mut bank = Bank::new(layout, policy, keys)?;
-        bank.latest = now;
-        bank.next_seq = meta.next_seq;
-        bank.next_parcel = meta.next_parcel;
-        bank.next_snapshot = meta.next_snapshot;
-        bank.power = PowerState { status: meta.power };
-        let stats = if version == 2 {
-            r.take::<StatsV2>()?.upgrade()
-        } else {
-            r.take::<StatsRecord>()?
-        };
-        bank.stats = stats.to_stats();
-        bank.load_slots(&mut r, clock)?;
-        if version >= 3 {
-            let n = bank.slots.len();
-            if r.len(n)? != n {
-                return Err(PersistError::LayoutChanged);
-            }
-            for i in 0..n {
-                let h: HealthRecord = r.take()?;
-                if !bank.health.load_record(i, &h, clock) {
-                    return Err(PersistError::Inconsistent);
+        // First every record is read and checked, changing nothing...
+        read(bytes, &expect, |_| Ok(()))?;
+        // ...then read again into the books.
+        let meta = read(bytes, &expect, |item| {
+            match item {
+                Item::Stats(stats) => self.stats = stats.to_stats(),
+                Item::Slot(i, slot) => self.put(i, slot),
+                Item::Health(i, h, clock) => {
+                    let _ = self.health.load_record(i, &h, clock);
+                }
+                Item::Keypads(k, clock) => self.keypads.load_record(&k, clock),
+                Item::Remote(r, clock) => self.remote = RemoteGuard::from_record(&r, clock),
+                Item::Audit(record) => {
+                    let _ = self.audit.push_back(record);
+                }
+                Item::Notification(n) => {
+                    let _ = self.notifications.push_back(n);
+                }
+                Item::Alert(a) => {
+                    let _ = self.alerts.push_back(a);
                 }
             }
-            let keypads: KeypadsRecord = r.take()?;
-            bank.keypads.load_record(&keypads, clock);
-        }
-        let remote: RemoteRecord = r.take()?;
-        bank.remote = RemoteGuard::from_record(&remote, clock);
-        for _ in 0..r.len(bank.audit.capacity())? {
-            let record: AuditRecord = r.take()?;
-            bank.audit
-                .push_back(record)
-                .map_err(|_| PersistError::Inconsistent)?;
-        }
-        if version >= 3 {
-            for _ in 0..r.len(bank.notifications.capacity())? {
-                let n: Notification = r.take()?;
-                bank.notifications
-                    .push_back(n)
-                    .map_err(|_| PersistError::Inconsistent)?;
-            }
-            for _ in 0..r.len(bank.alerts.capacity())? {
-                let a: Alert = r.take()?;
-                bank.alerts
-                    .push_back(a)
-                    .map_err(|_| PersistError::Inconsistent)?;
-            }
-        }
-        if !r.rest.is_empty() {
-            return Err(PersistError::Inconsistent);
-        }
-        if bank.has_room(super::ROOM_ONE).is_ok() {
-            bank.record(now, Actor::System, None, AuditEvent::Restored, None);
-        }
-        Ok(bank)
-    }
-
-    /// Reads the compartments' books into a fresh bank.
-    fn load_slots(&mut self, r: &mut Reader<'_>, clock: Rebase) -> Result<(), PersistError> {
-        let n = self.slots.len();
-        if r.len(N)? != n {
-            return Err(PersistError::LayoutChanged);
-        }
-        for i in 0..n {
-            let record: SlotRecord = r.take()?;
-            let slot = record.to_slot(clock).ok_or(PersistError::Inconsistent)?;
-            self.put(i, slot);
+            Ok(())
+        })?;
+        self.latest = now;
+        self.next_seq = meta.next_seq;
+        self.next_parcel = meta.next_parcel;
+        self.next_snapshot = meta.next_snapshot;
+        self.power = PowerState { status: meta.power };
+        if self.has_room(super::ROOM_ONE).is_ok() {
+            self.record(now, Actor::System, None, AuditEvent::Restored, None);
         }
         Ok(())
+    }
+
+    /// A bank on the heap ([`Bank::on_heap`]) restored from `bytes`
+    /// ([`Bank::restore`]): a Linux gateway's start.
+    ///
+    /// # Errors
+    /// As [`Bank::new`] (the layout) and [`Bank::restore`] (the snapshot).
+    #[cfg(feature = "alloc")]
+    pub fn restore_on_heap(
+        compartments: &[super::Compartment],
+        policy: super::Policy,
+        keys: super::BankKeys,
+        bytes: &[u8],
+        now: Instant,
+    ) -> Result<Bank<'static>, PersistError> {
+        let mut bank = Bank::on_heap(compartments, policy, keys)?;
+        bank.restore(bytes, now)?;
+        Ok(bank)
     }
 
     /// [`Bank::snapshot`] into a fresh `Vec`.
@@ -389,9 +348,124 @@ impl<const N: usize, const K: usize> Bank<N, K> {
     /// snapshot that would silently overwrite a good one.
     #[cfg(feature = "std")]
     pub fn snapshot_to_vec(&self) -> Result<std::vec::Vec<u8>, PersistError> {
-        let mut buf = std::vec![0u8; N * 120 + 48 * 1024];
+        let mut buf = std::vec![0u8; self.slots.len() * 120 + 48 * 1024];
         let n = self.snapshot(&mut buf)?.len();
         buf.truncate(n);
         Ok(buf)
     }
+}
+
+/// What a restore must match.
+struct Expect {
+    fingerprint: u32,
+    compartments: usize,
+    bank: BankId,
+    keys: [u8; 8],
+    now: Instant,
+}
+
+/// One record of a snapshot, ready for the books (times rebased).
+// Lives for one call, on its way into the books.
+#[allow(clippy::large_enum_variant)]
+enum Item {
+    Stats(StatsRecord),
+    Slot(usize, Slot),
+    Health(usize, HealthRecord, Rebase),
+    Keypads(KeypadsRecord, Rebase),
+    Remote(RemoteRecord, Rebase),
+    Audit(AuditRecord),
+    Notification(Notification),
+    Alert(Alert),
+}
+
+/// Reads and checks a whole snapshot, handing each record to `each` in
+/// order; returns its identity and counters.
+fn read(
+    bytes: &[u8],
+    expect: &Expect,
+    mut each: impl FnMut(Item) -> Result<(), PersistError>,
+) -> Result<MetaRecord, PersistError> {
+    let len = bytes.len();
+    if len < HEADER + TRAILER {
+        return Err(PersistError::Truncated { len });
+    }
+    let (head, rest) = bytes.split_at(HEADER);
+    if head.get(0..4) != Some(&SNAPSHOT_MAGIC[..]) {
+        return Err(PersistError::Foreign);
+    }
+    let version = head.get(4).copied().unwrap_or(0);
+    if !(SNAPSHOT_OLDEST_READ..=SNAPSHOT_VERSION).contains(&version) {
+        return Err(PersistError::UnsupportedVersion { found: version });
+    }
+    let (covered, crc_bytes) = bytes.split_at(len - TRAILER);
+    let mut crc = [0u8; 4];
+    crc.copy_from_slice(crc_bytes);
+    if CRC.checksum(covered) != u32::from_le_bytes(crc) {
+        // A cut-off snapshot usually fails here too; it is reported as
+        // corrupt because the two cannot be told apart after the fact.
+        return Err(PersistError::Corrupt);
+    }
+    let mut fp = [0u8; 4];
+    fp.copy_from_slice(head.get(5..9).ok_or(PersistError::Truncated { len })?);
+    if u32::from_le_bytes(fp) != expect.fingerprint {
+        return Err(PersistError::LayoutChanged);
+    }
+    let body = rest
+        .get(..rest.len() - TRAILER)
+        .ok_or(PersistError::Truncated { len })?;
+    let mut r = Reader { rest: body };
+    let meta: MetaRecord = r.take()?;
+    if meta.bank != expect.bank {
+        return Err(PersistError::WrongBank {
+            snapshot: meta.bank,
+            keys: expect.bank,
+        });
+    }
+    if meta.keys != expect.keys {
+        return Err(PersistError::WrongKeys);
+    }
+    let clock = Rebase {
+        from: meta.taken_at,
+        to: expect.now,
+    };
+    let stats = if version == 2 {
+        r.take::<StatsV2>()?.upgrade()
+    } else {
+        r.take::<StatsRecord>()?
+    };
+    each(Item::Stats(stats))?;
+    let n = expect.compartments;
+    if r.len(MAX_COMPARTMENTS)? != n {
+        return Err(PersistError::LayoutChanged);
+    }
+    for i in 0..n {
+        let record: SlotRecord = r.take()?;
+        let slot = record.to_slot(clock).ok_or(PersistError::Inconsistent)?;
+        each(Item::Slot(i, slot))?;
+    }
+    if version >= 3 {
+        if r.len(MAX_COMPARTMENTS)? != n {
+            return Err(PersistError::LayoutChanged);
+        }
+        for i in 0..n {
+            each(Item::Health(i, r.take()?, clock))?;
+        }
+        each(Item::Keypads(r.take()?, clock))?;
+    }
+    each(Item::Remote(r.take()?, clock))?;
+    for _ in 0..r.len(AUDIT_QUEUE)? {
+        each(Item::Audit(r.take()?))?;
+    }
+    if version >= 3 {
+        for _ in 0..r.len(NOTIFICATION_QUEUE)? {
+            each(Item::Notification(r.take()?))?;
+        }
+        for _ in 0..r.len(ALERT_QUEUE)? {
+            each(Item::Alert(r.take()?))?;
+        }
+    }
+    if !r.rest.is_empty() {
+        return Err(PersistError::Inconsistent);
+    }
+    Ok(meta)
 }
