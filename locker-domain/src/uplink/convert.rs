@@ -82,14 +82,12 @@ pub(crate) fn health(h: HealthIssue) -> wire::HealthIssue {
             threshold,
             band,
         },
-        HealthIssue::PresenceStuck { reading, since } => wire::HealthIssue::PresenceStuck {
-            reading,
-            since_ms: since,
-        },
-        HealthIssue::DoorFlapping { changes, within } => wire::HealthIssue::DoorFlapping {
-            changes,
-            within_ms: within,
-        },
+        HealthIssue::PresenceStuck { reading, since } => {
+            wire::HealthIssue::PresenceStuck { reading, since }
+        }
+        HealthIssue::DoorFlapping { changes, within } => {
+            wire::HealthIssue::DoorFlapping { changes, within }
+        }
         HealthIssue::RepeatedLockFaults { count } => {
             wire::HealthIssue::RepeatedLockFaults { count }
         }
