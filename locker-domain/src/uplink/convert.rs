@@ -12,48 +12,11 @@ use locker_proto::time::Duration;
 use locker_proto::uplink as wire;
 
 use crate::bank::codes::{CodeError, MAX_CODE_DIGITS, MIN_CODE_DIGITS, PickupCode};
-use crate::bank::health::HealthIssue;
 use crate::bank::{
-    Actor, AlertKind, AllocationError, AuditEvent, BankError, Compartment, CompartmentFlags,
-    DepositsClosed, Evidence, Fit, NotificationKind, ParcelKind, ParcelNeeds, Policy, Purpose,
-    QuietHours, RemoteOpenError, ServiceReason, Stage,
+    AlertKind, AllocationError, AuditEvent, BankError, Compartment, CompartmentFlags,
+    DepositsClosed, Evidence, Fit, ParcelNeeds, Policy, Purpose, QuietHours, RemoteOpenError,
+    Stage,
 };
-
-pub(crate) fn actor(a: Actor) -> wire::Actor {
-    match a {
-        Actor::Courier => wire::Actor::Courier,
-        Actor::Recipient => wire::Actor::Recipient,
-        Actor::Staff => wire::Actor::Staff,
-        Actor::Backend => wire::Actor::Backend,
-        Actor::System => wire::Actor::System,
-    }
-}
-
-pub(crate) fn parcel_kind(k: wire::ParcelKind) -> ParcelKind {
-    match k {
-        wire::ParcelKind::Delivery => ParcelKind::Delivery,
-        wire::ParcelKind::Return => ParcelKind::Return,
-    }
-}
-
-pub(crate) fn service_reason(r: ServiceReason) -> wire::ServiceReason {
-    match r {
-        ServiceReason::ForcedDoor => wire::ServiceReason::ForcedDoor,
-        ServiceReason::LockFault => wire::ServiceReason::LockFault,
-        ServiceReason::SensorDisagrees => wire::ServiceReason::SensorDisagrees,
-        ServiceReason::RemovalNotVerified => wire::ServiceReason::RemovalNotVerified,
-        _ => wire::ServiceReason::Override,
-    }
-}
-
-pub(crate) fn purpose(p: Purpose) -> wire::Purpose {
-    match p {
-        Purpose::Deposit => wire::Purpose::Deposit,
-        Purpose::Pickup => wire::Purpose::Pickup,
-        Purpose::Removal => wire::Purpose::Removal,
-        Purpose::Inspection => wire::Purpose::Inspection,
-    }
-}
 
 pub(crate) fn status(stage: Stage) -> wire::CompartmentStatus {
     use wire::CompartmentStatus as S;
@@ -68,29 +31,6 @@ pub(crate) fn status(stage: Stage) -> wire::CompartmentStatus {
             Purpose::Removal => S::Removing,
             Purpose::Inspection => S::Inspecting,
         },
-    }
-}
-
-pub(crate) fn health(h: HealthIssue) -> wire::HealthIssue {
-    match h {
-        HealthIssue::PresenceDrift {
-            reading,
-            threshold,
-            band,
-        } => wire::HealthIssue::PresenceDrift {
-            reading,
-            threshold,
-            band,
-        },
-        HealthIssue::PresenceStuck { reading, since } => {
-            wire::HealthIssue::PresenceStuck { reading, since }
-        }
-        HealthIssue::DoorFlapping { changes, within } => {
-            wire::HealthIssue::DoorFlapping { changes, within }
-        }
-        HealthIssue::RepeatedLockFaults { count } => {
-            wire::HealthIssue::RepeatedLockFaults { count }
-        }
     }
 }
 
@@ -109,7 +49,7 @@ pub(crate) fn evidence(e: Evidence) -> wire::Evidence {
             occupied,
             faulted,
         },
-        Evidence::Health(h) => wire::Evidence::Health(health(h)),
+        Evidence::Health(h) => wire::Evidence::Health(h),
         Evidence::Node(n) => wire::Evidence::Node(n),
         Evidence::RemoteOpen { request_id } => wire::Evidence::RemoteOpen { request_id },
         Evidence::RemoteOpens { opens, window } => wire::Evidence::RemoteOpens {
@@ -168,20 +108,12 @@ pub(crate) fn audit_event(e: AuditEvent) -> wire::AuditEvent {
         AuditEvent::Reserved => W::Reserved,
         AuditEvent::ReservationCancelled => W::ReservationCancelled,
         AuditEvent::ReservationExpired => W::ReservationExpired,
-        AuditEvent::UnlockCommanded {
-            purpose: p,
-            attempt,
-        } => W::UnlockCommanded {
-            purpose: purpose(p),
-            attempt,
-        },
+        AuditEvent::UnlockCommanded { purpose, attempt } => W::UnlockCommanded { purpose, attempt },
         AuditEvent::DoorOpened => W::DoorOpened,
         AuditEvent::DoorClosed => W::DoorClosed,
         AuditEvent::DepositVerified => W::DepositVerified,
         AuditEvent::NoParcelDetected => W::NoParcelDetected,
-        AuditEvent::PickupVerified { purpose: p } => W::PickupVerified {
-            purpose: purpose(p),
-        },
+        AuditEvent::PickupVerified { purpose } => W::PickupVerified { purpose },
         AuditEvent::ParcelLeftInside => W::ParcelLeftInside,
         AuditEvent::ReminderSent => W::ReminderSent,
         AuditEvent::ReminderDeferred { by } => W::ReminderDeferred { by_ms: by },
@@ -191,9 +123,7 @@ pub(crate) fn audit_event(e: AuditEvent) -> wire::AuditEvent {
         AuditEvent::DoorAjar => W::DoorAjar,
         AuditEvent::LockFault => W::LockFault,
         AuditEvent::SensorDisagrees { presence } => W::SensorDisagrees { presence },
-        AuditEvent::OutOfService { reason } => W::OutOfService {
-            reason: service_reason(reason),
-        },
+        AuditEvent::OutOfService { reason } => W::OutOfService { reason },
         AuditEvent::BackInService => W::BackInService,
         AuditEvent::DeadlineExtended { by } => W::DeadlineExtended { by_ms: by },
         AuditEvent::CodeRejected { keypad } => W::CodeRejected { keypad: keypad.0 },
@@ -330,21 +260,6 @@ pub(crate) fn audit_alert(e: AuditEvent) -> Option<(wire::AlertKind, wire::Evide
         }
         _ => return None,
     })
-}
-
-pub(crate) fn notification_kind(k: NotificationKind) -> wire::NotificationKind {
-    use wire::NotificationKind as W;
-    match k {
-        NotificationKind::ParcelReady => W::ParcelReady,
-        NotificationKind::NoParcelDetected => W::NoParcelDetected,
-        NotificationKind::Reminder => W::Reminder,
-        NotificationKind::Escalation => W::Escalation,
-        NotificationKind::RemovalTask => W::RemovalTask,
-        NotificationKind::ParcelLeftInside => W::ParcelLeftInside,
-        NotificationKind::CloseTheDoor => W::CloseTheDoor,
-        NotificationKind::ReservationExpired => W::ReservationExpired,
-        NotificationKind::DoorWouldNotOpen => W::DoorWouldNotOpen,
-    }
 }
 
 pub(crate) fn compartment_info(c: &Compartment) -> wire::CompartmentInfo {

@@ -543,10 +543,10 @@ impl Uplink {
     pub fn on_notification(&mut self, n: &Notification) -> Result<(), UplinkError> {
         self.room(1)?;
         let message = wire::Notification {
-            to: convert::actor(n.to),
+            to: n.to,
             compartment: n.compartment,
             parcel: n.parcel.map(|p| wire::ParcelNumber(p.0)),
-            kind: convert::notification_kind(n.kind),
+            kind: n.kind,
             at: self.stamp(n.at),
         };
         self.emit(Upward::Notification(message));
@@ -636,7 +636,7 @@ impl Uplink {
             self.emit(Upward::Audit(wire::AuditRecord {
                 seq: r.seq,
                 at,
-                actor: convert::actor(r.actor),
+                actor: r.actor,
                 compartment: r.compartment,
                 parcel,
                 event: convert::audit_event(r.event),
@@ -650,7 +650,7 @@ impl Uplink {
                 parcel,
                 compartment,
                 step,
-                actor: convert::actor(r.actor),
+                actor: r.actor,
                 at,
             }));
             if step == wire::ParcelStep::Deposited {
@@ -694,7 +694,7 @@ impl Uplink {
                 door: view.door,
                 occupied: view.occupied,
                 parcel: view.parcel.map(|p| wire::ParcelNumber(p.0)),
-                out_of_service: view.out_of_service.map(convert::service_reason),
+                out_of_service: view.out_of_service,
                 at,
             };
             let same = self
