@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use locker_domain::bank::{Actor, AuditEvent, AuditRecord};
+use locker_domain::bank::{Actor, AuditEvent, AuditRecord, Purpose, ServiceReason};
 use locker_examples::gateway::{
     Appended, AuditLog, Gateway, GatewayConfig, GatewayError, MAX_COMPARTMENTS, MAX_NODES,
     StateFile,
@@ -223,6 +223,58 @@ fn a_bank_started_afresh_writes_a_new_audit_epoch() {
     let lines = AuditLog::read_all(&path).unwrap();
     let stamps: Vec<(u32, u64)> = lines.iter().map(|l| (l.epoch, l.record.seq)).collect();
     assert_eq!(stamps, vec![(0, 0), (0, 1), (1, 0)]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Lines as the gateway wrote them before actors, door purposes and service
+/// reasons were shared with the uplink (Rust names then, snake_case now).
+const LINES_OF_THE_PREVIOUS_VERSION: &str = r#"{"epoch":0,"logged_unix_ms":1767225600000,"seq":0,"at":0,"wall":null,"actor":"Courier","compartment":3,"parcel":7,"event":{"UnlockCommanded":{"purpose":"Deposit","attempt":0}},"snapshot":null}
+{"epoch":0,"logged_unix_ms":1767225600001,"seq":1,"at":1000,"wall":null,"actor":"Recipient","compartment":3,"parcel":7,"event":{"PickupVerified":{"purpose":"Pickup"}},"snapshot":null}
+{"epoch":0,"logged_unix_ms":1767225600002,"seq":2,"at":2000,"wall":null,"actor":"Staff","compartment":3,"parcel":7,"event":{"OutOfService":{"reason":"LockFault"}},"snapshot":null}
+"#;
+
+#[test]
+fn an_audit_log_written_by_the_previous_version_still_opens_and_reads() {
+    let dir = scratch_dir("previous");
+    let path = dir.join("audit.jsonl");
+    std::fs::write(&path, LINES_OF_THE_PREVIOUS_VERSION).unwrap();
+
+    let mut log = AuditLog::open(&path, true).unwrap();
+    assert_eq!((log.epoch(), log.last_seq()), (0, Some(2)));
+    assert_eq!(log.append(&record(3), 4).unwrap(), Appended::Written);
+    let lines = AuditLog::read_all(&path).unwrap();
+    let read: Vec<(Actor, AuditEvent)> = lines
+        .iter()
+        .map(|l| (l.record.actor, l.record.event))
+        .collect();
+    assert_eq!(
+        read,
+        vec![
+            (
+                Actor::Courier,
+                AuditEvent::UnlockCommanded {
+                    purpose: Purpose::Deposit,
+                    attempt: 0
+                }
+            ),
+            (
+                Actor::Recipient,
+                AuditEvent::PickupVerified {
+                    purpose: Purpose::Pickup
+                }
+            ),
+            (
+                Actor::Staff,
+                AuditEvent::OutOfService {
+                    reason: ServiceReason::LockFault
+                }
+            ),
+            (Actor::System, AuditEvent::Restored),
+        ]
+    );
+    // New lines use the names the uplink uses.
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.lines().last().unwrap().contains(r#""actor":"system""#));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

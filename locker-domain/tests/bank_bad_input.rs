@@ -167,4 +167,3 @@ fn bytes_per_compartment_are_pinned() {
         "update the docs and the constant together"
     );
 }
-

@@ -27,6 +27,7 @@ pub use message::{
 };
 pub use time::{Duration, Instant};
 pub use vocab::{
-    Channel, CompartmentId, Dimensions, DoorState, FaultCode, FirmwareVersion, LockState,
-    MAX_CHANNELS, NodeAddr, PowerStatus, Presence, ResetReason, SizeClass, Temperature,
+    Actor, Channel, CompartmentId, Dimensions, DoorState, FaultCode, FirmwareVersion, HealthIssue,
+    LockState, MAX_CHANNELS, NodeAddr, NotificationKind, ParcelKind, PowerStatus, Presence,
+    Purpose, ResetReason, ServiceReason, SizeClass, Temperature,
 };

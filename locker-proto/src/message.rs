@@ -430,7 +430,14 @@ impl<'a> arbitrary::Arbitrary<'a> for Report {
 
 derive_wire! {
     /// Why a node refused a command.
-    #[non_exhaustive]
+    ///
+    /// A closed list, not `#[non_exhaustive]`: a gateway cannot decode a
+    /// reason it does not know (postcard numbers variants by position), so
+    /// adding one is a change of the bus protocol
+    /// ([`VERSION`](crate::frame::VERSION)). A gateway can therefore match
+    /// every reason without a wildcard, and none is handled by accident: the
+    /// gateway's uplink, for one, turns each reason of an
+    /// [`Event::CommandsRefused`] into its own kind of security event.
     pub enum NackReason {
         /// The channel number is beyond the node's channels.
         UnknownChannel,

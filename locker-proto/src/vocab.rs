@@ -1,13 +1,49 @@
-//! The vocabulary every crate speaks: addresses, compartments, sizes and the
-//! readings a compartment node reports.
+//! The vocabulary every crate speaks: addresses, compartments, sizes, the
+//! readings a compartment node reports, and the words the bank and its
+//! uplink share about parcels.
 //!
-//! Every type here is small, `Copy`, serde-serialisable (postcard on the bus,
-//! JSON on the uplink) and free of invariants that a decoder would have to
-//! check: any value that decodes is a value the rest of the system can handle.
+//! Every type here is small, `Copy`, serde-serialisable (postcard on the bus
+//! and in the bank's snapshots, JSON on the uplink) and free of invariants
+//! that a decoder would have to check: any value that decodes is a value the
+//! rest of the system can handle.
+//!
+//! # The bank's words
+//!
+//! [`Actor`], [`ParcelKind`], [`Purpose`], [`ServiceReason`],
+//! [`NotificationKind`] and [`HealthIssue`] are what the bank
+//! (`locker_domain::bank`) says and what the uplink
+//! ([`uplink`](crate::uplink)) carries, one type each for both, so the two
+//! cannot drift apart and nothing translates between them.
+//!
+//! - **Names.** In JSON they are snake_case (`"courier"`, `"parcel_ready"`,
+//!   `{"presence_stuck": {"reading": 3, "since_ms": 5000}}`), as the uplink
+//!   has always written them; the bus readings above keep their Rust names
+//!   (`"Open"`, `"Small"`). [`Actor`], [`Purpose`] and [`ServiceReason`]
+//!   also read their Rust names (`"Courier"`), which a gateway's JSON audit
+//!   log holds from before these words were shared.
+//! - **Order.** Postcard numbers variants by position, and the bank's
+//!   snapshots and the uplink's postcard encoding both hold these enums:
+//!   variants are only ever appended, never reordered or removed.
+//! - **Growth.** [`Actor`], [`ParcelKind`] and [`Purpose`] are closed: a new
+//!   variant would change the bank's parcel machine and the uplink protocol
+//!   at once. [`ServiceReason`], [`NotificationKind`] and [`HealthIssue`]
+//!   are `#[non_exhaustive]`: the bank may learn a new one, appended, which a
+//!   backend that does not know it cannot decode (it acknowledges the
+//!   message; see the uplink's versioning).
+//!
+//! ```
+//! use locker_proto::{Actor, ParcelKind};
+//!
+//! assert_eq!(ParcelKind::Return.depositor(), Actor::Recipient);
+//! assert_eq!(serde_json::to_string(&Actor::Courier)?, r#""courier""#);
+//! # Ok::<(), serde_json::Error>(())
+//! ```
 
 use core::fmt;
 
 use serde::{Deserialize, Serialize};
+
+use crate::time::{Duration, Instant};
 
 macro_rules! derive_wire {
     ($(#[$m:meta])* $vis:vis struct $name:ident $($rest:tt)*) => {
@@ -339,6 +375,194 @@ derive_wire! {
     }
 }
 
+/// Who caused something (a state change, an audit record, a parcel step),
+/// or who a notification is for.
+///
+/// In JSON: `"courier"`, `"recipient"`, `"staff"`, `"backend"`, `"system"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+#[serde(rename_all = "snake_case")]
+pub enum Actor {
+    /// A carrier's courier (deposits deliveries, collects returns).
+    #[serde(alias = "Courier")]
+    Courier,
+    /// The resident a parcel is for (collects deliveries, drops off returns).
+    #[serde(alias = "Recipient")]
+    Recipient,
+    /// Staff at the bank.
+    #[serde(alias = "Staff")]
+    Staff,
+    /// The operator's backend, remotely.
+    #[serde(alias = "Backend")]
+    Backend,
+    /// The bank itself (timers, sensors).
+    #[serde(alias = "System")]
+    System,
+}
+
+/// Delivery (courier deposits, recipient collects) or return (resident drops
+/// off, courier collects): the same parcel machine with the roles swapped.
+///
+/// In JSON: `"delivery"`, `"return"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+#[serde(rename_all = "snake_case")]
+pub enum ParcelKind {
+    /// Courier deposits, recipient collects.
+    Delivery,
+    /// Resident drops off, courier collects.
+    Return,
+}
+
+impl ParcelKind {
+    /// Who puts the parcel in.
+    pub const fn depositor(self) -> Actor {
+        match self {
+            ParcelKind::Delivery => Actor::Courier,
+            ParcelKind::Return => Actor::Recipient,
+        }
+    }
+
+    /// Who takes it out, and receives the pickup code.
+    pub const fn collector(self) -> Actor {
+        match self {
+            ParcelKind::Delivery => Actor::Recipient,
+            ParcelKind::Return => Actor::Courier,
+        }
+    }
+}
+
+/// Why a door is being opened: the purpose of a door session.
+///
+/// In JSON: `"deposit"`, `"pickup"`, `"removal"`, `"inspection"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+#[serde(rename_all = "snake_case")]
+pub enum Purpose {
+    /// To put a reserved parcel in.
+    #[serde(alias = "Deposit")]
+    Deposit,
+    /// To take a stored parcel out (its collector, or an audited override).
+    #[serde(alias = "Pickup")]
+    Pickup,
+    /// Staff removing an expired parcel.
+    #[serde(alias = "Removal")]
+    Removal,
+    /// Staff looking into an empty compartment.
+    #[serde(alias = "Inspection")]
+    Inspection,
+}
+
+/// Why a compartment is out of service.
+///
+/// In JSON: `"override"`, `"forced_door"`, `"lock_fault"`,
+/// `"sensor_disagrees"`, `"removal_not_verified"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ServiceReason {
+    /// Staff or the backend took it out.
+    #[serde(alias = "Override")]
+    Override,
+    /// Its door was forced.
+    #[serde(alias = "ForcedDoor")]
+    ForcedDoor,
+    /// Its lock did not release.
+    #[serde(alias = "LockFault")]
+    LockFault,
+    /// Its sensors contradict the books.
+    #[serde(alias = "SensorDisagrees")]
+    SensorDisagrees,
+    /// A removal could not be verified.
+    #[serde(alias = "RemovalNotVerified")]
+    RemovalNotVerified,
+}
+
+/// What to tell a courier, recipient or staff about a compartment (the
+/// backend delivers it: SMS, app, e-mail).
+///
+/// In JSON: the variant's name in snake_case, e.g. `"parcel_ready"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum NotificationKind {
+    /// The deposit is verified: the parcel waits for its collector. Send
+    /// them the pickup code handed out with the reservation (or the
+    /// backend's own code, or their offline token): the bank keeps only the
+    /// code's hash and never sends a code in a notification.
+    ParcelReady,
+    /// The door closed on an empty compartment: put the parcel in and close
+    /// again within the deposit window.
+    NoParcelDetected,
+    /// The parcel is still waiting.
+    Reminder,
+    /// The parcel has waited long; it will be removed soon.
+    Escalation,
+    /// Staff: the parcel expired; remove it from the compartment.
+    RemovalTask,
+    /// The door closed with the parcel still inside; the code still works.
+    ParcelLeftInside,
+    /// Please close the door.
+    CloseTheDoor,
+    /// The reservation ran out before a deposit.
+    ReservationExpired,
+    /// The door could not be opened; use another compartment or the counter.
+    DoorWouldNotOpen,
+}
+
+/// A sensor-health finding: what is wrong with a compartment's sensors or
+/// lock, with the evidence a technician needs.
+///
+/// In JSON: externally tagged, snake_case, times in milliseconds:
+/// `{"door_flapping": {"changes": 11, "within_ms": 60000}}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum HealthIssue {
+    /// An empty compartment's tared reading is outside the calibration band:
+    /// recalibrate ([`Command::Calibrate`](crate::Command::Calibrate)) or check the sensor.
+    PresenceDrift {
+        /// The reading that showed it.
+        reading: i32,
+        /// The occupancy threshold in force.
+        threshold: i32,
+        /// The allowed distance from 0.
+        band: i32,
+    },
+    /// The presence reading has not changed at all through door cycles.
+    PresenceStuck {
+        /// The frozen value.
+        reading: i32,
+        /// When it was first seen (the gateway's monotonic clock; `since_ms`
+        /// in JSON).
+        #[serde(rename = "since_ms")]
+        since: Instant,
+    },
+    /// The door switch changes far too often: check the switch and the door
+    /// alignment.
+    DoorFlapping {
+        /// Changes counted so far in the window.
+        changes: u8,
+        /// The time they took (`within_ms` in JSON).
+        #[serde(rename = "within_ms")]
+        within: Duration,
+    },
+    /// The lock has failed this many times since the last maintenance.
+    RepeatedLockFaults {
+        /// Lock faults counted.
+        count: u8,
+    },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,5 +585,115 @@ mod tests {
         assert!(!NodeAddr::BROADCAST.is_node());
         assert_eq!(Temperature(-45).to_string(), "-4.5 °C");
         assert_eq!(Temperature(41).to_string(), "4.1 °C");
+    }
+
+    /// The bank's snapshots and the uplink's postcard encoding number these
+    /// variants by position: the numbers must never change.
+    #[test]
+    fn the_bank_words_keep_their_postcard_numbers() {
+        fn number<T: Serialize>(value: T) -> u8 {
+            let mut buf = [0u8; 16];
+            postcard::to_slice(&value, &mut buf)
+                .ok()
+                .and_then(|bytes| bytes.first().copied())
+                .unwrap_or(u8::MAX)
+        }
+        let actors = [
+            Actor::Courier,
+            Actor::Recipient,
+            Actor::Staff,
+            Actor::Backend,
+            Actor::System,
+        ];
+        assert_eq!(actors.map(number), [0, 1, 2, 3, 4]);
+        assert_eq!(
+            [ParcelKind::Delivery, ParcelKind::Return].map(number),
+            [0, 1]
+        );
+        let purposes = [
+            Purpose::Deposit,
+            Purpose::Pickup,
+            Purpose::Removal,
+            Purpose::Inspection,
+        ];
+        assert_eq!(purposes.map(number), [0, 1, 2, 3]);
+        let reasons = [
+            ServiceReason::Override,
+            ServiceReason::ForcedDoor,
+            ServiceReason::LockFault,
+            ServiceReason::SensorDisagrees,
+            ServiceReason::RemovalNotVerified,
+        ];
+        assert_eq!(reasons.map(number), [0, 1, 2, 3, 4]);
+        let kinds = [
+            NotificationKind::ParcelReady,
+            NotificationKind::NoParcelDetected,
+            NotificationKind::Reminder,
+            NotificationKind::Escalation,
+            NotificationKind::RemovalTask,
+            NotificationKind::ParcelLeftInside,
+            NotificationKind::CloseTheDoor,
+            NotificationKind::ReservationExpired,
+            NotificationKind::DoorWouldNotOpen,
+        ];
+        assert_eq!(kinds.map(number), [0, 1, 2, 3, 4, 5, 6, 7, 8]);
+        let issues = [
+            HealthIssue::PresenceDrift {
+                reading: 0,
+                threshold: 0,
+                band: 0,
+            },
+            HealthIssue::PresenceStuck {
+                reading: 0,
+                since: Instant::ZERO,
+            },
+            HealthIssue::DoorFlapping {
+                changes: 0,
+                within: Duration::ZERO,
+            },
+            HealthIssue::RepeatedLockFaults { count: 0 },
+        ];
+        assert_eq!(issues.map(number), [0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn the_bank_words_are_snake_case_in_json_and_read_their_rust_names_too()
+    -> serde_json::Result<()> {
+        use serde_json::{from_str, to_string};
+        assert_eq!(to_string(&Actor::Courier)?, r#""courier""#);
+        assert_eq!(to_string(&ParcelKind::Return)?, r#""return""#);
+        assert_eq!(to_string(&Purpose::Inspection)?, r#""inspection""#);
+        assert_eq!(
+            to_string(&ServiceReason::RemovalNotVerified)?,
+            r#""removal_not_verified""#
+        );
+        assert_eq!(
+            to_string(&NotificationKind::CloseTheDoor)?,
+            r#""close_the_door""#
+        );
+        let stuck = HealthIssue::PresenceStuck {
+            reading: 3,
+            since: Instant::from_millis(5000),
+        };
+        let json = r#"{"presence_stuck":{"reading":3,"since_ms":5000}}"#;
+        assert_eq!(to_string(&stuck)?, json);
+        assert_eq!(from_str::<HealthIssue>(json)?, stuck);
+        let flapping = HealthIssue::DoorFlapping {
+            changes: 11,
+            within: Duration::from_millis(60_000),
+        };
+        assert_eq!(
+            to_string(&flapping)?,
+            r#"{"door_flapping":{"changes":11,"within_ms":60000}}"#
+        );
+        // What a gateway's JSON audit log holds from before the words were shared.
+        assert_eq!(from_str::<Actor>(r#""Courier""#)?, Actor::Courier);
+        assert_eq!(from_str::<Purpose>(r#""Pickup""#)?, Purpose::Pickup);
+        assert_eq!(
+            from_str::<ServiceReason>(r#""LockFault""#)?,
+            ServiceReason::LockFault
+        );
+        assert_eq!(from_str::<Actor>(r#""courier""#)?, Actor::Courier);
+        Ok(())
     }
 }

@@ -1,7 +1,10 @@
 //! The audit trail on disk: one JSON object per line, appended and synced.
 //!
 //! Each line is an [`AuditLine`]: the bank's [`AuditRecord`] fields, plus
-//! the `epoch` and the gateway's wall-clock time `logged_unix_ms`.
+//! the `epoch` and the gateway's wall-clock time `logged_unix_ms`. Actors,
+//! door purposes and service reasons are written with their uplink names
+//! (`"courier"`, `"deposit"`, `"lock_fault"`); lines from earlier versions,
+//! which wrote `"Courier"`, `"Deposit"`, `"LockFault"`, still read.
 //!
 //! # Sequence numbers and epochs
 //!

@@ -9,27 +9,14 @@ use locker_proto::time::{Duration, Instant};
 use locker_proto::{CompartmentId, DoorState, FaultCode, NodeAddr, PowerStatus, Presence};
 use serde::{Deserialize, Serialize};
 
+// The bank's words, shared with the uplink: defined once in the vocabulary.
+pub use locker_proto::{Actor, ServiceReason};
+
 use super::alert::SnapshotRef;
 use super::codes::KeypadId;
 use super::parcel::{ParcelId, Purpose};
 use super::remote::RemoteOpenError;
 use super::token::TokenError;
-
-/// Who caused a state change (or who a notification is for).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum Actor {
-    /// A carrier's courier (deposits deliveries, collects returns).
-    Courier,
-    /// The resident a parcel is for (collects deliveries, drops off returns).
-    Recipient,
-    /// Staff at the bank.
-    Staff,
-    /// The operator's backend, remotely.
-    Backend,
-    /// The bank itself (timers, sensors).
-    System,
-}
 
 /// A member of staff, as the gateway's staff sign-in identifies them.
 /// Recorded with every staff action that opens doors or lifts a security
@@ -239,23 +226,6 @@ impl AuditEvent {
             AuditEvent::TokenRefused { .. } => "token_refused",
         }
     }
-}
-
-/// Why a compartment is out of service.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-#[non_exhaustive]
-pub enum ServiceReason {
-    /// Staff or backend took it out.
-    Override,
-    /// The door was forced.
-    ForcedDoor,
-    /// The lock did not release.
-    LockFault,
-    /// The sensors contradict the books.
-    SensorDisagrees,
-    /// A removal could not be verified.
-    RemovalNotVerified,
 }
 
 /// One audit record.

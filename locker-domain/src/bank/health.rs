@@ -68,6 +68,10 @@ use core::borrow::BorrowMut;
 use super::books::Slice;
 use super::persist::records::{HealthRecord, Rebase};
 
+// The bank's word for what is wrong, shared with the uplink: defined once in
+// the vocabulary.
+pub use locker_proto::HealthIssue;
+
 /// Door changes (two open/close cycles) that must pass without any change in
 /// the presence reading before it counts as stuck.
 pub const STUCK_MIN_DOOR_CHANGES: u16 = 4;
@@ -125,43 +129,6 @@ pub struct HealthAlert {
     pub slot: usize,
     /// The problem, with its evidence.
     pub issue: HealthIssue,
-}
-
-/// What is wrong, with the evidence a technician needs.
-#[non_exhaustive]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum HealthIssue {
-    /// An empty compartment's tared reading is outside the calibration band:
-    /// recalibrate (`Command::Calibrate`) or check the sensor.
-    PresenceDrift {
-        /// The reading that showed it.
-        reading: i32,
-        /// The occupancy threshold in force.
-        threshold: i32,
-        /// The allowed distance from 0.
-        band: i32,
-    },
-    /// The presence reading has not changed at all through door cycles.
-    PresenceStuck {
-        /// The frozen value.
-        reading: i32,
-        /// When it was first seen.
-        since: Instant,
-    },
-    /// The door switch changes far too often: check the switch and the door
-    /// alignment.
-    DoorFlapping {
-        /// Changes counted so far in the window.
-        changes: u8,
-        /// The time they took.
-        within: Duration,
-    },
-    /// The lock has failed this many times since the last maintenance.
-    RepeatedLockFaults {
-        /// Lock faults counted.
-        count: u8,
-    },
 }
 
 /// Why an observation was refused; nothing was recorded.

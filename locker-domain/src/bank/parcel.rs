@@ -3,6 +3,9 @@
 use locker_proto::time::Instant;
 use serde::{Deserialize, Serialize};
 
+// The bank's words, shared with the uplink: defined once in the vocabulary.
+pub use locker_proto::{ParcelKind, Purpose};
+
 use super::audit::Actor;
 use super::codes::CodeHash;
 
@@ -10,49 +13,6 @@ use super::codes::CodeHash;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct ParcelId(pub u32);
-
-/// Delivery (courier deposits, recipient collects) or return (resident drops
-/// off, courier collects): the same machine with the roles swapped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum ParcelKind {
-    /// Courier deposits, recipient collects.
-    Delivery,
-    /// Resident drops off, courier collects.
-    Return,
-}
-
-impl ParcelKind {
-    /// Who puts the parcel in.
-    pub const fn depositor(self) -> Actor {
-        match self {
-            ParcelKind::Delivery => Actor::Courier,
-            ParcelKind::Return => Actor::Recipient,
-        }
-    }
-
-    /// Who takes it out, and receives the pickup code.
-    pub const fn collector(self) -> Actor {
-        match self {
-            ParcelKind::Delivery => Actor::Recipient,
-            ParcelKind::Return => Actor::Courier,
-        }
-    }
-}
-
-/// Why a door is being opened.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum Purpose {
-    /// To put a reserved parcel in.
-    Deposit,
-    /// To take a stored parcel out (its collector, or an audited override).
-    Pickup,
-    /// Staff removing an expired parcel.
-    Removal,
-    /// Staff looking into an empty compartment.
-    Inspection,
-}
 
 /// Where a door session stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,59 +1,42 @@
-//! The bank's types in the uplink's words.
+//! The bank's types in the uplink's words, where the two really differ.
 //!
-//! `locker-proto` cannot name the bank's types (the arrows point down), so
-//! the uplink has its own, and these functions translate. The matches are
-//! exhaustive on purpose: a variant added to the bank does not compile
-//! until it has its name on the uplink.
+//! The words both speak (actors, parcel kinds, door purposes, service
+//! reasons, notification kinds, sensor-health findings) are one type each in
+//! [`locker_proto::vocab`]: the bank uses them and the uplink carries them
+//! as they are, so nothing here translates them. What is left are the
+//! mirrors whose wire contract differs from the bank's types:
+//!
+//! - audit events, alerts and their evidence: the bank's carry what stays at
+//!   the bank (staff and keypad ids as types, why a token was refused, the
+//!   details of a refused remote open, a node's refusal reason), and a bank
+//!   alert is either a staff alert or a security event on the uplink;
+//! - a compartment's stage, which the uplink flattens into one status;
+//! - the bank's policy and the uplink's configuration (milliseconds, only
+//!   what the backend may change), parcel needs and compartments;
+//! - bank errors, as the uplink's error codes.
+//!
+//! (Monotonic instants become [`Stamp`](wire::Stamp)s and parcel ids become
+//! [`ParcelNumber`](wire::ParcelNumber)s where the messages are built.)
+//!
+//! Every match names every variant and none has a catch-all arm: a variant
+//! added to a bank enum does not compile until it has been decided what it
+//! is on the uplink. The `locker-proto` enums matched here
+//! ([`Purpose`], [`PowerStatus`], [`NackReason`]) are closed, not
+//! `#[non_exhaustive]`, so the same holds for them (a `#[non_exhaustive]`
+//! enum of another crate cannot be matched without a wildcard).
 
 use core::fmt::Write;
 
-use locker_proto::NackReason;
 use locker_proto::time::Duration;
 use locker_proto::uplink as wire;
+use locker_proto::{NackReason, NodeAddr, PowerStatus};
 
 use crate::bank::codes::{CodeError, MAX_CODE_DIGITS, MIN_CODE_DIGITS, PickupCode};
-use crate::bank::health::HealthIssue;
 use crate::bank::{
-    Actor, AlertKind, AllocationError, AuditEvent, BankError, Compartment, CompartmentFlags,
-    DepositsClosed, Evidence, Fit, NotificationKind, ParcelKind, ParcelNeeds, Policy, Purpose,
-    QuietHours, RemoteOpenError, ServiceReason, Stage,
+    AlertKind, AllocationError, AuditEvent, BankError, Compartment, CompartmentFlags,
+    DepositsClosed, Evidence, Fit, ParcelNeeds, Policy, Purpose, QuietHours, RemoteOpenError,
+    Stage,
 };
-
-pub(crate) fn actor(a: Actor) -> wire::Actor {
-    match a {
-        Actor::Courier => wire::Actor::Courier,
-        Actor::Recipient => wire::Actor::Recipient,
-        Actor::Staff => wire::Actor::Staff,
-        Actor::Backend => wire::Actor::Backend,
-        Actor::System => wire::Actor::System,
-    }
-}
-
-pub(crate) fn parcel_kind(k: wire::ParcelKind) -> ParcelKind {
-    match k {
-        wire::ParcelKind::Delivery => ParcelKind::Delivery,
-        wire::ParcelKind::Return => ParcelKind::Return,
-    }
-}
-
-pub(crate) fn service_reason(r: ServiceReason) -> wire::ServiceReason {
-    match r {
-        ServiceReason::ForcedDoor => wire::ServiceReason::ForcedDoor,
-        ServiceReason::LockFault => wire::ServiceReason::LockFault,
-        ServiceReason::SensorDisagrees => wire::ServiceReason::SensorDisagrees,
-        ServiceReason::RemovalNotVerified => wire::ServiceReason::RemovalNotVerified,
-        _ => wire::ServiceReason::Override,
-    }
-}
-
-pub(crate) fn purpose(p: Purpose) -> wire::Purpose {
-    match p {
-        Purpose::Deposit => wire::Purpose::Deposit,
-        Purpose::Pickup => wire::Purpose::Pickup,
-        Purpose::Removal => wire::Purpose::Removal,
-        Purpose::Inspection => wire::Purpose::Inspection,
-    }
-}
 
 pub(crate) fn status(stage: Stage) -> wire::CompartmentStatus {
     use wire::CompartmentStatus as S;
@@ -71,33 +54,53 @@ pub(crate) fn status(stage: Stage) -> wire::CompartmentStatus {
     }
 }
 
-pub(crate) fn health(h: HealthIssue) -> wire::HealthIssue {
-    match h {
-        HealthIssue::PresenceDrift {
-            reading,
-            threshold,
-            band,
-        } => wire::HealthIssue::PresenceDrift {
-            reading,
-            threshold,
-            band,
-        },
-        HealthIssue::PresenceStuck { reading, since } => wire::HealthIssue::PresenceStuck {
-            reading,
-            since_ms: since,
-        },
-        HealthIssue::DoorFlapping { changes, within } => wire::HealthIssue::DoorFlapping {
-            changes,
-            within_ms: within,
-        },
-        HealthIssue::RepeatedLockFaults { count } => {
-            wire::HealthIssue::RepeatedLockFaults { count }
-        }
+/// A bank alert on the uplink: a staff alert, or a security event.
+pub(crate) enum AlertClass {
+    /// A staff alert, with its evidence.
+    Staff(wire::AlertKind, wire::Evidence),
+    /// A security event.
+    Security(Security),
+}
+
+/// A security event, as far as its alert tells.
+pub(crate) struct Security {
+    pub(crate) kind: wire::SecurityKind,
+    /// The node the evidence names (`None`: the compartment's).
+    pub(crate) node: Option<NodeAddr>,
+    /// The keypad, for keypad failures.
+    pub(crate) keypad: Option<u8>,
+    /// Refusals or failures counted.
+    pub(crate) count: u32,
+}
+
+pub(crate) fn alert_class(k: AlertKind, e: Evidence) -> AlertClass {
+    use wire::AlertKind as A;
+    use wire::SecurityKind as S;
+    let staff = |kind| AlertClass::Staff(kind, evidence(e));
+    match k {
+        // Its kind is the reason the node refused the last command for.
+        AlertKind::BusCommandsRefused => AlertClass::Security(security(None, e)),
+        AlertKind::ForcedDoor => AlertClass::Security(security(Some(S::ForcedDoor), e)),
+        AlertKind::KeypadAttack => AlertClass::Security(security(Some(S::KeypadLockoutSpike), e)),
+        AlertKind::LockFault => staff(A::LockFault),
+        AlertKind::DoorAjar => staff(A::DoorAjar),
+        AlertKind::ParcelMissing => staff(A::ParcelMissing),
+        AlertKind::UnexpectedItem => staff(A::UnexpectedItem),
+        AlertKind::DoorOpenUnexpectedly => staff(A::DoorOpenUnexpectedly),
+        AlertKind::Maintenance => staff(A::SensorHealth),
+        AlertKind::NodeUnreachable => staff(A::NodeLost),
+        AlertKind::NodeFault => staff(A::NodeFault),
+        AlertKind::RemovalNotVerified => staff(A::RemovalNotVerified),
+        AlertKind::ForgedRemoteOpen => staff(A::ForgedRemoteOpen),
+        AlertKind::RemoteOpenFlood => staff(A::RemoteOpenFlood),
     }
 }
 
-pub(crate) fn evidence(e: Evidence) -> wire::Evidence {
+/// An alert's evidence as a staff alert carries it. What only security
+/// events carry (a keypad's failures, a node's refusals) is no evidence here.
+fn evidence(e: Evidence) -> wire::Evidence {
     match e {
+        Evidence::None => wire::Evidence::None,
         Evidence::Presence(p) => wire::Evidence::Presence(p),
         Evidence::Door(d) => wire::Evidence::Door(d),
         Evidence::Fault(f) => wire::Evidence::Fault(f),
@@ -111,139 +114,230 @@ pub(crate) fn evidence(e: Evidence) -> wire::Evidence {
             occupied,
             faulted,
         },
-        Evidence::Health(h) => wire::Evidence::Health(health(h)),
+        Evidence::Health(h) => wire::Evidence::Health(h),
         Evidence::Node(n) => wire::Evidence::Node(n),
         Evidence::RemoteOpen { request_id } => wire::Evidence::RemoteOpen { request_id },
         Evidence::RemoteOpens { opens, window } => wire::Evidence::RemoteOpens {
             opens,
             window_ms: window,
         },
-        Evidence::None | Evidence::Keypad { .. } | Evidence::CommandsRefused { .. } => {
-            wire::Evidence::None
+        Evidence::Keypad { .. } | Evidence::CommandsRefused { .. } => wire::Evidence::None,
+    }
+}
+
+/// A security event from its alert's evidence. Without a `kind`, the kind
+/// is that of the node's refusals in the evidence (a forged tag if there are
+/// none: the bank always puts them there).
+fn security(kind: Option<wire::SecurityKind>, e: Evidence) -> Security {
+    let event = |kind: Option<_>, node, keypad, count| Security {
+        kind: kind.unwrap_or(wire::SecurityKind::ForgedTag),
+        node,
+        keypad,
+        count,
+    };
+    match e {
+        Evidence::Keypad { keypad, failures } => {
+            event(kind, None, Some(keypad.0), u32::from(failures))
+        }
+        Evidence::CommandsRefused {
+            node,
+            refused,
+            reason,
+        } => event(
+            kind.or(Some(bus_refusal(reason))),
+            Some(node),
+            None,
+            u32::from(refused),
+        ),
+        Evidence::None
+        | Evidence::Presence(_)
+        | Evidence::Door(_)
+        | Evidence::Fault(_)
+        | Evidence::UnlockAttempts(_)
+        | Evidence::Scan { .. }
+        | Evidence::Health(_)
+        | Evidence::Node(_)
+        | Evidence::RemoteOpen { .. }
+        | Evidence::RemoteOpens { .. } => event(kind, None, None, 1),
+    }
+}
+
+/// The security event a node's refusal of a bus command is.
+fn bus_refusal(reason: NackReason) -> wire::SecurityKind {
+    use wire::SecurityKind as S;
+    match reason {
+        NackReason::Stale { .. } => S::Replay,
+        NackReason::RateLimited => S::RateLimitTripped,
+        NackReason::Unauthenticated | NackReason::ProvisioningDisabled => S::ForgedTag,
+        // A node counts none of these as a security refusal.
+        NackReason::UnknownChannel
+        | NackReason::Busy
+        | NackReason::NotPermitted
+        | NackReason::InvalidConfig
+        | NackReason::Faulted
+        | NackReason::Unsupported => S::ForgedTag,
+    }
+}
+
+/// An audit event on the uplink: the event its audit record carries, and
+/// the parcel event, staff alert and security event it also raises.
+pub(crate) struct AuditProjection {
+    /// The audit record's event.
+    pub(crate) event: wire::AuditEvent,
+    /// The step in a parcel's life it is, if one.
+    pub(crate) step: Option<wire::ParcelStep>,
+    /// The staff alert it raises: the bank tells these through
+    /// notifications and the audit trail, not its alerts.
+    pub(crate) alert: Option<(wire::AlertKind, wire::Evidence)>,
+    /// The security event it is (each refused remote open), with the
+    /// request's id.
+    pub(crate) security: Option<(wire::SecurityKind, u64)>,
+}
+
+impl AuditProjection {
+    const fn of(event: wire::AuditEvent) -> Self {
+        AuditProjection {
+            event,
+            step: None,
+            alert: None,
+            security: None,
+        }
+    }
+
+    fn step(self, step: impl Into<Option<wire::ParcelStep>>) -> Self {
+        AuditProjection {
+            step: step.into(),
+            ..self
+        }
+    }
+
+    const fn alert(self, kind: wire::AlertKind, evidence: wire::Evidence) -> Self {
+        AuditProjection {
+            alert: Some((kind, evidence)),
+            ..self
+        }
+    }
+
+    const fn security(self, kind: wire::SecurityKind, request_id: u64) -> Self {
+        AuditProjection {
+            security: Some((kind, request_id)),
+            ..self
         }
     }
 }
 
-/// A bank alert is either a staff alert or a security event on the uplink.
-pub(crate) enum AlertClass {
-    Staff(wire::AlertKind),
-    Security(wire::SecurityKind),
-}
-
-pub(crate) fn alert_class(k: AlertKind, e: Evidence) -> AlertClass {
+/// Everything an audit event is on the uplink, in one match: a variant added
+/// to the bank's [`AuditEvent`] does not compile until it is decided here
+/// what it is in the audit trail, whether it is a parcel step, and whether it
+/// raises an alert or a security event.
+pub(crate) fn audit(e: AuditEvent) -> AuditProjection {
     use wire::AlertKind as A;
-    AlertClass::Staff(match k {
-        AlertKind::BusCommandsRefused => {
-            return AlertClass::Security(match e {
-                Evidence::CommandsRefused {
-                    reason: NackReason::Stale { .. },
-                    ..
-                } => wire::SecurityKind::Replay,
-                Evidence::CommandsRefused {
-                    reason: NackReason::RateLimited,
-                    ..
-                } => wire::SecurityKind::RateLimitTripped,
-                _ => wire::SecurityKind::ForgedTag,
-            });
-        }
-        AlertKind::ForcedDoor => return AlertClass::Security(wire::SecurityKind::ForcedDoor),
-        AlertKind::KeypadAttack => {
-            return AlertClass::Security(wire::SecurityKind::KeypadLockoutSpike);
-        }
-        AlertKind::LockFault => A::LockFault,
-        AlertKind::DoorAjar => A::DoorAjar,
-        AlertKind::ParcelMissing => A::ParcelMissing,
-        AlertKind::UnexpectedItem => A::UnexpectedItem,
-        AlertKind::DoorOpenUnexpectedly => A::DoorOpenUnexpectedly,
-        AlertKind::Maintenance => A::SensorHealth,
-        AlertKind::NodeUnreachable => A::NodeLost,
-        AlertKind::NodeFault => A::NodeFault,
-        AlertKind::RemovalNotVerified => A::RemovalNotVerified,
-        AlertKind::ForgedRemoteOpen => A::ForgedRemoteOpen,
-        AlertKind::RemoteOpenFlood => A::RemoteOpenFlood,
-    })
-}
-
-pub(crate) fn audit_event(e: AuditEvent) -> wire::AuditEvent {
     use wire::AuditEvent as W;
+    use wire::ParcelStep as P;
+    let of = AuditProjection::of;
     match e {
-        AuditEvent::Reserved => W::Reserved,
-        AuditEvent::ReservationCancelled => W::ReservationCancelled,
-        AuditEvent::ReservationExpired => W::ReservationExpired,
-        AuditEvent::UnlockCommanded {
-            purpose: p,
-            attempt,
-        } => W::UnlockCommanded {
-            purpose: purpose(p),
-            attempt,
-        },
-        AuditEvent::DoorOpened => W::DoorOpened,
-        AuditEvent::DoorClosed => W::DoorClosed,
-        AuditEvent::DepositVerified => W::DepositVerified,
-        AuditEvent::NoParcelDetected => W::NoParcelDetected,
-        AuditEvent::PickupVerified { purpose: p } => W::PickupVerified {
-            purpose: purpose(p),
-        },
-        AuditEvent::ParcelLeftInside => W::ParcelLeftInside,
-        AuditEvent::ReminderSent => W::ReminderSent,
-        AuditEvent::ReminderDeferred { by } => W::ReminderDeferred { by_ms: by },
-        AuditEvent::EscalationSent => W::EscalationSent,
-        AuditEvent::Expired => W::Expired,
-        AuditEvent::DoorForced => W::DoorForced,
-        AuditEvent::DoorAjar => W::DoorAjar,
-        AuditEvent::LockFault => W::LockFault,
-        AuditEvent::SensorDisagrees { presence } => W::SensorDisagrees { presence },
-        AuditEvent::OutOfService { reason } => W::OutOfService {
-            reason: service_reason(reason),
-        },
-        AuditEvent::BackInService => W::BackInService,
-        AuditEvent::DeadlineExtended { by } => W::DeadlineExtended { by_ms: by },
-        AuditEvent::CodeRejected { keypad } => W::CodeRejected { keypad: keypad.0 },
-        AuditEvent::CodeAccepted { keypad } => W::CodeAccepted { keypad: keypad.0 },
-        AuditEvent::KeypadAttackSuspected => W::KeypadAttackSuspected,
-        AuditEvent::Power(p) => W::Power(p),
-        AuditEvent::Restored => W::Restored,
+        AuditEvent::Reserved => of(W::Reserved).step(P::Reserved),
+        AuditEvent::ReservationCancelled => {
+            of(W::ReservationCancelled).step(P::ReservationCancelled)
+        }
+        AuditEvent::ReservationExpired => of(W::ReservationExpired).step(P::ReservationExpired),
+        AuditEvent::UnlockCommanded { purpose, attempt } => {
+            // A session starts with its first unlock; retries are no new step.
+            let step = match (purpose, attempt) {
+                (Purpose::Deposit, 0) => Some(P::DepositStarted),
+                (Purpose::Pickup, 0) => Some(P::PickupStarted),
+                (Purpose::Deposit | Purpose::Pickup, 1..) => None,
+                (Purpose::Removal | Purpose::Inspection, _) => None,
+            };
+            of(W::UnlockCommanded { purpose, attempt }).step(step)
+        }
+        AuditEvent::DoorOpened => of(W::DoorOpened),
+        AuditEvent::DoorClosed => of(W::DoorClosed),
+        AuditEvent::DepositVerified => of(W::DepositVerified).step(P::Deposited),
+        AuditEvent::NoParcelDetected => of(W::NoParcelDetected)
+            .step(P::NoParcelDetected)
+            .alert(A::NoParcelDetected, wire::Evidence::None),
+        AuditEvent::PickupVerified { purpose } => {
+            let step = match purpose {
+                Purpose::Pickup => Some(P::PickedUp),
+                Purpose::Removal => Some(P::Returned),
+                Purpose::Deposit | Purpose::Inspection => None,
+            };
+            of(W::PickupVerified { purpose }).step(step)
+        }
+        AuditEvent::ParcelLeftInside => of(W::ParcelLeftInside)
+            .step(P::LeftInside)
+            .alert(A::ParcelLeftInside, wire::Evidence::None),
+        AuditEvent::ReminderSent => of(W::ReminderSent).step(P::Reminded),
+        AuditEvent::ReminderDeferred { by } => of(W::ReminderDeferred { by_ms: by }),
+        AuditEvent::EscalationSent => of(W::EscalationSent).step(P::Escalated),
+        AuditEvent::Expired => of(W::Expired).step(P::Expired),
+        AuditEvent::DoorForced => of(W::DoorForced),
+        AuditEvent::DoorAjar => of(W::DoorAjar),
+        AuditEvent::LockFault => of(W::LockFault),
+        AuditEvent::SensorDisagrees { presence } => of(W::SensorDisagrees { presence }),
+        AuditEvent::OutOfService { reason } => of(W::OutOfService { reason }),
+        AuditEvent::BackInService => of(W::BackInService),
+        AuditEvent::DeadlineExtended { by } => {
+            of(W::DeadlineExtended { by_ms: by }).step(P::DeadlineExtended { by_ms: by })
+        }
+        AuditEvent::CodeRejected { keypad } => of(W::CodeRejected { keypad: keypad.0 }),
+        AuditEvent::CodeAccepted { keypad } => of(W::CodeAccepted { keypad: keypad.0 }),
+        AuditEvent::KeypadAttackSuspected => of(W::KeypadAttackSuspected),
+        AuditEvent::Power(p) => {
+            let kind = match p {
+                PowerStatus::Mains => A::PowerRestored,
+                PowerStatus::Battery { .. } => A::PowerOnBattery,
+                PowerStatus::Critical { .. } => A::PowerCritical,
+            };
+            of(W::Power(p)).alert(kind, wire::Evidence::Power(p))
+        }
+        AuditEvent::Restored => of(W::Restored),
         AuditEvent::Discrepancy {
             door,
             occupied,
             faulted,
-        } => W::Discrepancy {
+        } => of(W::Discrepancy {
             door,
             occupied,
             faulted,
-        },
-        AuditEvent::NodeLost(n) => W::NodeLost(n),
-        AuditEvent::NodeBack(n) => W::NodeBack(n),
-        AuditEvent::FaultReported(f) => W::FaultReported(f),
-        AuditEvent::MaintenanceNeeded => W::MaintenanceNeeded,
-        AuditEvent::RemoteOpenAccepted { request_id } => W::RemoteOpenAccepted { request_id },
+        }),
+        AuditEvent::NodeLost(n) => of(W::NodeLost(n)),
+        AuditEvent::NodeBack(n) => of(W::NodeBack(n)).alert(A::NodeBack, wire::Evidence::Node(n)),
+        AuditEvent::FaultReported(f) => of(W::FaultReported(f)),
+        AuditEvent::MaintenanceNeeded => of(W::MaintenanceNeeded),
+        AuditEvent::RemoteOpenAccepted { request_id } => of(W::RemoteOpenAccepted { request_id }),
         AuditEvent::RemoteOpenRefused {
             compartment,
             request_id,
             reason,
-        } => W::RemoteOpenRefused {
+        } => of(W::RemoteOpenRefused {
             compartment,
             request_id,
             reason: refusal(reason),
-        },
-        AuditEvent::RemoteOpensLocked { opens } => W::RemoteOpensLocked { opens },
-        AuditEvent::RemoteOpenLockCleared { staff } => W::RemoteOpenLockCleared { staff: staff.0 },
-        AuditEvent::StaffOpened { staff } => W::StaffOpened { staff: staff.0 },
+        })
+        .security(refusal_security(reason), request_id),
+        AuditEvent::RemoteOpensLocked { opens } => of(W::RemoteOpensLocked { opens }),
+        AuditEvent::RemoteOpenLockCleared { staff } => {
+            of(W::RemoteOpenLockCleared { staff: staff.0 })
+        }
+        AuditEvent::StaffOpened { staff } => of(W::StaffOpened { staff: staff.0 }),
         AuditEvent::StaffOpenAll {
             staff,
             opened,
             remaining,
-        } => W::StaffOpenAll {
+        } => of(W::StaffOpenAll {
             staff: staff.0,
             opened,
             remaining,
-        },
-        AuditEvent::TokenAccepted { keypad } => W::TokenAccepted { keypad: keypad.0 },
-        AuditEvent::TokenRefused { keypad, .. } => W::TokenRefused { keypad: keypad.0 },
+        }),
+        AuditEvent::TokenAccepted { keypad } => of(W::TokenAccepted { keypad: keypad.0 }),
+        // Why a token was refused stays at the bank.
+        AuditEvent::TokenRefused { keypad, reason: _ } => of(W::TokenRefused { keypad: keypad.0 }),
     }
 }
 
-pub(crate) fn refusal(e: RemoteOpenError) -> wire::RemoteOpenRefusal {
+fn refusal(e: RemoteOpenError) -> wire::RemoteOpenRefusal {
     use wire::RemoteOpenRefusal as R;
     match e {
         RemoteOpenError::ForgedTag => R::ForgedTag,
@@ -254,21 +348,14 @@ pub(crate) fn refusal(e: RemoteOpenError) -> wire::RemoteOpenRefusal {
     }
 }
 
-/// The security event an audit record is: each refused remote open.
-pub(crate) fn audit_security(e: AuditEvent) -> Option<(wire::SecurityKind, u64)> {
+/// The security event a refused remote open is.
+fn refusal_security(e: RemoteOpenError) -> wire::SecurityKind {
     use wire::SecurityKind as S;
-    let AuditEvent::RemoteOpenRefused {
-        request_id, reason, ..
-    } = e
-    else {
-        return None;
-    };
-    let kind = match reason {
+    match e {
         RemoteOpenError::ForgedTag => S::ForgedTag,
         RemoteOpenError::Replayed { .. } | RemoteOpenError::Stale { .. } => S::Replay,
         RemoteOpenError::RateLimited { .. } | RemoteOpenError::Locked => S::RateLimitTripped,
-    };
-    Some((kind, request_id))
+    }
 }
 
 /// A pickup code's digits as text.
@@ -279,74 +366,6 @@ pub(crate) fn code_text(code: &PickupCode) -> wire::PickupCodeText {
         let _ = text.push(char::from(b'0' + d % 10));
     }
     text
-}
-
-/// The parcel step an audit event is, if it is one.
-pub(crate) fn parcel_step(e: AuditEvent) -> Option<wire::ParcelStep> {
-    use wire::ParcelStep as P;
-    Some(match e {
-        AuditEvent::Reserved => P::Reserved,
-        AuditEvent::ReservationCancelled => P::ReservationCancelled,
-        AuditEvent::ReservationExpired => P::ReservationExpired,
-        AuditEvent::UnlockCommanded {
-            purpose: Purpose::Deposit,
-            attempt: 0,
-        } => P::DepositStarted,
-        AuditEvent::UnlockCommanded {
-            purpose: Purpose::Pickup,
-            attempt: 0,
-        } => P::PickupStarted,
-        AuditEvent::DepositVerified => P::Deposited,
-        AuditEvent::NoParcelDetected => P::NoParcelDetected,
-        AuditEvent::ReminderSent => P::Reminded,
-        AuditEvent::EscalationSent => P::Escalated,
-        AuditEvent::Expired => P::Expired,
-        AuditEvent::PickupVerified {
-            purpose: Purpose::Pickup,
-        } => P::PickedUp,
-        AuditEvent::PickupVerified {
-            purpose: Purpose::Removal,
-        } => P::Returned,
-        AuditEvent::ParcelLeftInside => P::LeftInside,
-        AuditEvent::DeadlineExtended { by } => P::DeadlineExtended { by_ms: by },
-        _ => return None,
-    })
-}
-
-/// The staff alert an audit event raises on the uplink (the bank tells
-/// these through notifications and the audit trail, not its alerts).
-pub(crate) fn audit_alert(e: AuditEvent) -> Option<(wire::AlertKind, wire::Evidence)> {
-    use locker_proto::PowerStatus;
-    use wire::AlertKind as A;
-    Some(match e {
-        AuditEvent::NoParcelDetected => (A::NoParcelDetected, wire::Evidence::None),
-        AuditEvent::ParcelLeftInside => (A::ParcelLeftInside, wire::Evidence::None),
-        AuditEvent::NodeBack(n) => (A::NodeBack, wire::Evidence::Node(n)),
-        AuditEvent::Power(p) => {
-            let kind = match p {
-                PowerStatus::Mains => A::PowerRestored,
-                PowerStatus::Battery { .. } => A::PowerOnBattery,
-                PowerStatus::Critical { .. } => A::PowerCritical,
-            };
-            (kind, wire::Evidence::Power(p))
-        }
-        _ => return None,
-    })
-}
-
-pub(crate) fn notification_kind(k: NotificationKind) -> wire::NotificationKind {
-    use wire::NotificationKind as W;
-    match k {
-        NotificationKind::ParcelReady => W::ParcelReady,
-        NotificationKind::NoParcelDetected => W::NoParcelDetected,
-        NotificationKind::Reminder => W::Reminder,
-        NotificationKind::Escalation => W::Escalation,
-        NotificationKind::RemovalTask => W::RemovalTask,
-        NotificationKind::ParcelLeftInside => W::ParcelLeftInside,
-        NotificationKind::CloseTheDoor => W::CloseTheDoor,
-        NotificationKind::ReservationExpired => W::ReservationExpired,
-        NotificationKind::DoorWouldNotOpen => W::DoorWouldNotOpen,
-    }
 }
 
 pub(crate) fn compartment_info(c: &Compartment) -> wire::CompartmentInfo {
@@ -490,8 +509,17 @@ pub(crate) fn error_code(e: &BankError) -> wire::ErrorCode {
         },
         BankError::WrongStage { .. } => C::WrongStage,
         BankError::OutOfService(_) => C::OutOfService,
-        BankError::Code(CodeError::LockedOut { .. }) => C::RateLimited,
-        BankError::Code(CodeError::CodeInUse) => C::CodeInUse,
+        BankError::Code(c) => match c {
+            CodeError::LockedOut { .. } => C::RateLimited,
+            CodeError::CodeInUse => C::CodeInUse,
+            // A code typed at a keypad, or trouble of the gateway's own
+            // (its randomness, its code length): not the backend's doing.
+            CodeError::WrongLength { .. }
+            | CodeError::NotADigit
+            | CodeError::UnknownKeypad
+            | CodeError::RandomnessFailed
+            | CodeError::NoFreeCode => C::InternalError,
+        },
         BankError::RemoteOpen(e) => match e {
             RemoteOpenError::ForgedTag => C::NotAuthorized,
             RemoteOpenError::Replayed { .. } | RemoteOpenError::Stale { .. } => C::Replayed,
@@ -499,9 +527,12 @@ pub(crate) fn error_code(e: &BankError) -> wire::ErrorCode {
         },
         BankError::WrongCode => C::NotAuthorized,
         BankError::ShuttingDown => C::ShuttingDown,
-        BankError::DepositsClosed(DepositsClosed::Resetting) => C::ResetInProgress,
-        BankError::DepositsClosed(DepositsClosed::Unavailable) => C::Unavailable,
-        _ => C::InternalError,
+        BankError::DepositsClosed(d) => match d {
+            DepositsClosed::Resetting => C::ResetInProgress,
+            DepositsClosed::Unavailable => C::Unavailable,
+        },
+        // The gateway's own trouble, or a keypad's: not the backend's doing.
+        BankError::TimeWentBackwards { .. } | BankError::TokenRefused { .. } => C::InternalError,
     }
 }
 

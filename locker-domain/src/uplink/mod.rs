@@ -117,7 +117,7 @@ use locker_proto::uplink::{self as wire, DownEnvelope, Downward, MessageId, UpEn
 use locker_proto::{Channel, Command, CompartmentId, FirmwareVersion, NodeAddr, ResetReason};
 use rand_core::RngCore;
 
-use crate::bank::{Alert, AuditRecord, Bank, Evidence, Notification, Policy, Stage};
+use crate::bank::{Alert, AuditRecord, Bank, Notification, Policy, Stage};
 
 pub use error::UplinkError;
 pub use locker_proto::uplink::{DedupWindow, Verdict};
@@ -544,10 +544,10 @@ impl Uplink {
     pub fn on_notification(&mut self, n: &Notification) -> Result<(), UplinkError> {
         self.room(1)?;
         let message = wire::Notification {
-            to: convert::actor(n.to),
+            to: n.to,
             compartment: n.compartment,
             parcel: n.parcel.map(|p| wire::ParcelNumber(p.0)),
-            kind: convert::notification_kind(n.kind),
+            kind: n.kind,
             at: self.stamp(n.at),
         };
         self.emit(Upward::Notification(message));
@@ -566,37 +566,29 @@ impl Uplink {
         let parcel = a.parcel.map(|p| wire::ParcelNumber(p.0));
         let snapshot = a.snapshot.map(|s| s.0);
         let message = match convert::alert_class(a.kind, a.evidence) {
-            AlertClass::Security(kind) => {
-                let node = a
-                    .compartment
-                    .and_then(|c| bank.layout().slot_of(c))
-                    .and_then(|i| bank.layout().get(i))
-                    .map(|c| c.node);
-                let (node, keypad, count) = match a.evidence {
-                    Evidence::Keypad { keypad, failures } => {
-                        (node, Some(keypad.0), u32::from(failures))
-                    }
-                    Evidence::CommandsRefused { node, refused, .. } => {
-                        (Some(node), None, u32::from(refused))
-                    }
-                    _ => (node, None, 1),
-                };
+            AlertClass::Security(s) => {
+                let node = s.node.or_else(|| {
+                    a.compartment
+                        .and_then(|c| bank.layout().slot_of(c))
+                        .and_then(|i| bank.layout().get(i))
+                        .map(|c| c.node)
+                });
                 Upward::SecurityEvent(wire::SecurityEvent {
-                    kind,
+                    kind: s.kind,
                     compartment: a.compartment,
                     node,
                     request_id: None,
-                    keypad,
-                    count,
+                    keypad: s.keypad,
+                    count: s.count,
                     snapshot,
                     at,
                 })
             }
-            AlertClass::Staff(kind) => Upward::Alert(wire::Alert {
+            AlertClass::Staff(kind, evidence) => Upward::Alert(wire::Alert {
                 kind,
                 compartment: a.compartment,
                 parcel,
-                evidence: convert::evidence(a.evidence),
+                evidence,
                 snapshot,
                 at,
             }),
@@ -625,25 +617,26 @@ impl Uplink {
             None => self.stamp(r.at),
         };
         let parcel = r.parcel.map(|p| wire::ParcelNumber(p.0));
+        let projected = convert::audit(r.event);
         if self.config.forward_audit {
             self.emit(Upward::Audit(wire::AuditRecord {
                 seq: r.seq,
                 at,
-                actor: convert::actor(r.actor),
+                actor: r.actor,
                 compartment: r.compartment,
                 parcel,
-                event: convert::audit_event(r.event),
+                event: projected.event,
                 snapshot: r.snapshot.map(|s| s.0),
             }));
         }
         if let (Some(step), Some(parcel), Some(compartment)) =
-            (convert::parcel_step(r.event), parcel, r.compartment)
+            (projected.step, parcel, r.compartment)
         {
             self.emit(Upward::ParcelEvent(wire::ParcelEvent {
                 parcel,
                 compartment,
                 step,
-                actor: convert::actor(r.actor),
+                actor: r.actor,
                 at,
             }));
             if step == wire::ParcelStep::Deposited {
@@ -658,7 +651,7 @@ impl Uplink {
                 }
             }
         }
-        if let Some((kind, request_id)) = convert::audit_security(r.event) {
+        if let Some((kind, request_id)) = projected.security {
             self.emit(Upward::SecurityEvent(wire::SecurityEvent {
                 kind,
                 compartment: r.compartment,
@@ -670,7 +663,7 @@ impl Uplink {
                 at,
             }));
         }
-        if let Some((kind, evidence)) = convert::audit_alert(r.event) {
+        if let Some((kind, evidence)) = projected.alert {
             self.emit(Upward::Alert(wire::Alert {
                 kind,
                 compartment: r.compartment,
@@ -687,7 +680,7 @@ impl Uplink {
                 door: view.door,
                 occupied: view.occupied,
                 parcel: view.parcel.map(|p| wire::ParcelNumber(p.0)),
-                out_of_service: view.out_of_service.map(convert::service_reason),
+                out_of_service: view.out_of_service,
                 at,
             };
             let same = self

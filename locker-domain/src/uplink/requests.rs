@@ -122,7 +122,6 @@ impl Uplink {
                 "too many announced parcels wait for their deposit with extra time: retry later",
             ));
         }
-        let kind = convert::parcel_kind(kind);
         let reservation = match announce.map(|a| &a.credential) {
             Some(wire::Credential::CodeHash(hash)) => {
                 bank.reserve_with_code_hash(needs, kind, CodeHash::from_bytes(hash.0), now)?
@@ -309,7 +308,7 @@ impl Uplink {
                 total = total.saturating_add(1);
                 let _ = out_of_service.push(wire::OutOfService {
                     compartment: view.id,
-                    reason: convert::service_reason(reason),
+                    reason,
                 });
             }
         }

@@ -12,10 +12,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::envelope::MessageId;
-use super::types::{CodeHash, OfflineToken, ParcelKind, ParcelRef, Recipient, Tag};
+use super::types::{CodeHash, OfflineToken, ParcelRef, Recipient, Tag};
 use crate::message::RebootKind;
 use crate::time::Duration;
-use crate::vocab::{CompartmentId, Dimensions, NodeAddr, SizeClass};
+use crate::vocab::{CompartmentId, Dimensions, NodeAddr, ParcelKind, SizeClass};
 
 /// A message from the backend to the gateway.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -47,11 +47,15 @@
 //!   variant without fields. That form decodes without buffering in both
 //!   encodings on `no_std` (internally tagged enums need `deserialize_any`,
 //!   which postcard does not offer).
-//! - Values of the shared vocabulary ([`SizeClass`](crate::SizeClass),
+//! - Values of the bus vocabulary ([`SizeClass`](crate::SizeClass),
 //!   [`DoorState`](crate::DoorState), [`ResetReason`](crate::ResetReason),
 //!   [`FaultCode`](crate::FaultCode), [`PowerStatus`](crate::PowerStatus),
 //!   [`RebootKind`](crate::RebootKind)) keep the names they have everywhere
 //!   else in the workspace: `"Small"`, `"Open"`, `"SoftReboot"`.
+//! - The bank's words ([`Actor`], [`ParcelKind`], [`Purpose`],
+//!   [`ServiceReason`], [`NotificationKind`], [`HealthIssue`]) are the very
+//!   types the bank uses, defined once in [`vocab`](crate::vocab) and
+//!   re-exported here; they are snake_case: `"courier"`, `"parcel_ready"`.
 //! - Times are a [`Stamp`]: monotonic milliseconds since the gateway started
 //!   (`mono_ms`) and Unix seconds (`unix_s`, `null` until the gateway's
 //!   clock is set). Durations are milliseconds, in fields ending in `_ms`.
@@ -108,13 +112,15 @@ pub use response::{
     OutOfService, Response,
 };
 pub use types::{
-    Actor, BankId, CodeHash, Description, HexArray, HexBytes, OfflineToken, ParcelKind,
-    ParcelNumber, ParcelRef, PickupCodeText, Recipient, Stamp, Tag,
+    BankId, CodeHash, Description, HexArray, HexBytes, OfflineToken, ParcelNumber, ParcelRef,
+    PickupCodeText, Recipient, Stamp, Tag,
 };
 pub use up::{
     Alert, AlertKind, AuditEvent, AuditRecord, BootNotification, CompartmentInfo,
-    CompartmentStatus, Evidence, HealthIssue, Heartbeat, LAYOUT_PAGE, LayoutPage, MAX_NODES,
-    NodeBoot, NodeInfo, Notification, NotificationKind, ParcelEvent, ParcelStep, Purpose,
-    RemoteOpenRefusal, SecurityEvent, SecurityKind, ServiceReason, Statistics, StatusNotification,
-    Upward,
+    CompartmentStatus, Evidence, Heartbeat, LAYOUT_PAGE, LayoutPage, MAX_NODES, NodeBoot, NodeInfo,
+    Notification, ParcelEvent, ParcelStep, RemoteOpenRefusal, SecurityEvent, SecurityKind,
+    Statistics, StatusNotification, Upward,
 };
+// The bank's words, shared with the bank and defined once in the vocabulary;
+// here too so that every type an uplink message holds is at hand.
+pub use crate::vocab::{Actor, HealthIssue, NotificationKind, ParcelKind, Purpose, ServiceReason};

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use super::down::{PolicyConfig, ResetTarget, Scope};
 use super::envelope::MessageId;
 use super::types::{Description, ParcelNumber, PickupCodeText};
-use super::up::{MAX_NODES, NodeInfo, ServiceReason};
-use crate::vocab::{CompartmentId, FirmwareVersion};
+use super::up::{MAX_NODES, NodeInfo};
+use crate::vocab::{CompartmentId, FirmwareVersion, ServiceReason};
 
 /// The most out-of-service compartments a diagnostics report lists.
 pub const MAX_LISTED_OUT_OF_SERVICE: usize = 32;

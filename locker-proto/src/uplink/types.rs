@@ -1,5 +1,6 @@
-//! Small types several uplink messages share: time stamps, actors, parcel
-//! numbers, bounded text and byte strings written as hex in JSON.
+//! Small types several uplink messages share: time stamps, parcel numbers,
+//! bounded text and byte strings written as hex in JSON. (Actors and parcel
+//! kinds are the bank's words too: they live in [`vocab`](crate::vocab).)
 
 use core::fmt;
 
@@ -41,22 +42,6 @@ impl Stamp {
     }
 }
 
-/// Who caused something, or who a notification is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Actor {
-    /// A carrier's courier.
-    Courier,
-    /// The resident a parcel is for.
-    Recipient,
-    /// Staff at the bank.
-    Staff,
-    /// The backend, remotely.
-    Backend,
-    /// The bank itself (timers, sensors).
-    System,
-}
-
 /// A parcel's number within its bank, assigned when a compartment is
 /// reserved for it and returned in the reservation's response.
 #[derive(
@@ -64,17 +49,6 @@ pub enum Actor {
 )]
 #[serde(transparent)]
 pub struct ParcelNumber(pub u32);
-
-/// Delivery (courier deposits, recipient collects) or return (resident
-/// drops off, courier collects).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ParcelKind {
-    /// Courier deposits, recipient collects.
-    Delivery,
-    /// Resident drops off, courier collects.
-    Return,
-}
 
 /// Exactly `N` bytes; hex in JSON (`"00ff…"`), a byte string in postcard.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -10,11 +10,12 @@ use serde::{Deserialize, Serialize};
 
 use super::envelope::MessageId;
 use super::response::{CallError, CallResult};
-use super::types::{Actor, BankId, ParcelNumber, Stamp};
-use crate::time::{Duration, Instant};
+use super::types::{BankId, ParcelNumber, Stamp};
+use crate::time::Duration;
 use crate::vocab::{
-    Channel, CompartmentId, Dimensions, DoorState, FaultCode, FirmwareVersion, NodeAddr,
-    PowerStatus, Presence, ResetReason, SizeClass,
+    Actor, Channel, CompartmentId, Dimensions, DoorState, FaultCode, FirmwareVersion, HealthIssue,
+    NodeAddr, NotificationKind, PowerStatus, Presence, Purpose, ResetReason, ServiceReason,
+    SizeClass,
 };
 
 /// The most nodes a [`BootNotification`] or diagnostics report lists.
@@ -195,23 +196,6 @@ pub enum CompartmentStatus {
     Inspecting,
 }
 
-/// Why a compartment is out of service.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum ServiceReason {
-    /// Staff or the backend took it out.
-    Override,
-    /// Its door was forced.
-    ForcedDoor,
-    /// Its lock did not release.
-    LockFault,
-    /// Its sensors contradict the books.
-    SensorDisagrees,
-    /// A removal could not be verified.
-    RemovalNotVerified,
-}
-
 /// A compartment's state (OCPP's StatusNotification, per compartment
 /// rather than per connector).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -286,33 +270,6 @@ pub struct ParcelEvent {
     pub at: Stamp,
 }
 
-/// What to tell someone.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum NotificationKind {
-    /// The deposit is verified: send the collector their pickup code (the
-    /// one the backend hashed, or the one in the reservation's response) or
-    /// their offline token. The gateway never sends a code in a notification.
-    ParcelReady,
-    /// The door closed on an empty compartment: deposit again within the window.
-    NoParcelDetected,
-    /// The parcel is still waiting.
-    Reminder,
-    /// The parcel has waited long; it will be removed soon.
-    Escalation,
-    /// Staff: the parcel expired; remove it.
-    RemovalTask,
-    /// The door closed with the parcel still inside; the code still works.
-    ParcelLeftInside,
-    /// Please close the door.
-    CloseTheDoor,
-    /// The reservation ran out before a deposit.
-    ReservationExpired,
-    /// The door could not be opened; use another compartment or the counter.
-    DoorWouldNotOpen,
-}
-
 /// A message for someone about a compartment, for the backend to deliver
 /// (SMS, app, e-mail).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -370,41 +327,6 @@ pub enum AlertKind {
     /// Remote opens exceeded the bank's rate limit: they are locked until
     /// staff at the bank clear the lock (a compromised backend?).
     RemoteOpenFlood,
-}
-
-/// A sensor-health finding.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum HealthIssue {
-    /// An empty compartment's reading drifted out of its calibration band.
-    PresenceDrift {
-        /// The reading.
-        reading: i32,
-        /// The occupancy threshold in force.
-        threshold: i32,
-        /// The allowed distance from 0.
-        band: i32,
-    },
-    /// The presence reading has not changed at all through door cycles.
-    PresenceStuck {
-        /// The frozen value.
-        reading: i32,
-        /// When it was first seen (gateway monotonic milliseconds).
-        since_ms: Instant,
-    },
-    /// The door switch changes far too often.
-    DoorFlapping {
-        /// Changes counted.
-        changes: u8,
-        /// Over how long, in milliseconds.
-        within_ms: Duration,
-    },
-    /// The lock failed this many times since the last maintenance.
-    RepeatedLockFaults {
-        /// Lock faults counted.
-        count: u8,
-    },
 }
 
 /// The observation behind an alert.
@@ -523,20 +445,6 @@ pub struct SecurityEvent {
     pub snapshot: Option<u32>,
     /// When.
     pub at: Stamp,
-}
-
-/// Why a door session is run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Purpose {
-    /// To put a reserved parcel in.
-    Deposit,
-    /// To take a stored parcel out.
-    Pickup,
-    /// Staff removing an expired parcel.
-    Removal,
-    /// Staff looking into an empty compartment.
-    Inspection,
 }
 
 /// What an audit record records (the bank's audit events, one for one).
