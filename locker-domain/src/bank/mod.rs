@@ -143,6 +143,7 @@
 mod alert;
 mod allocation;
 mod audit;
+mod code_index;
 pub mod codes;
 mod error;
 pub mod health;
@@ -185,6 +186,7 @@ pub use stats::{Stats, Utilisation};
 pub use token::{OfflineToken, TOKEN_VERSION, TokenError};
 
 use allocation::FreeLists;
+use code_index::CodeIndex;
 use codes::{CodeHash, KeypadGuard, KeypadId, PickupCode};
 use health::{HealthAlert, SensorHealth};
 use parcel::Parcel;
@@ -318,9 +320,7 @@ pub struct Bank<const N: usize, const K: usize = 4> {
     slots: heapless::Vec<Slot, N>,
     free: FreeLists<N>,
     timers: DeadlineHeap<N>,
-    /// Head of each code bucket, by `code value % N`; chains through `code_next`.
-    code_heads: [u16; N],
-    code_next: [u16; N],
+    codes: CodeIndex<N>,
     keypads: KeypadGuard<K>,
     keys: BankKeys,
     remote: RemoteGuard,
@@ -342,8 +342,6 @@ pub struct Bank<const N: usize, const K: usize = 4> {
     next_snapshot: u32,
     stats: Stats,
 }
-
-const NO_SLOT: u16 = u16::MAX;
 
 impl<const N: usize, const K: usize> Bank<N, K> {
     /// A bank with every compartment free, asking every node for its full
@@ -376,8 +374,7 @@ impl<const N: usize, const K: usize> Bank<N, K> {
             slots,
             free,
             timers: DeadlineHeap::new(),
-            code_heads: [NO_SLOT; N],
-            code_next: [NO_SLOT; N],
+            codes: CodeIndex::new(),
             keypads: KeypadGuard::new(policy.lockout),
             keys,
             remote: RemoteGuard::default(),
@@ -624,86 +621,24 @@ impl<const N: usize, const K: usize> Bank<N, K> {
         }
         let new_code = new.parcel.map(|p| p.code);
         match (old_code, new_code) {
-            (Some(old), None) => self.unindex_code(i, &old),
-            (None, Some(new)) => self.index_code(i, &new),
+            (Some(old), None) => self.codes.remove(i, &old),
+            (None, Some(new)) => self.codes.insert(i, &new),
             (Some(old), Some(new)) if !old.ct_eq(&new) => {
-                self.unindex_code(i, &old);
-                self.index_code(i, &new);
+                self.codes.remove(i, &old);
+                self.codes.insert(i, &new);
             }
             _ => {}
         }
     }
 
-    fn bucket(code: &CodeHash) -> usize {
-        (code.bucket_value() % (N.max(1) as u64)) as usize
-    }
-
-    fn index_code(&mut self, i: usize, code: &CodeHash) {
-        let b = Self::bucket(code);
-        let (Some(head), Ok(me)) = (self.code_heads.get(b).copied(), u16::try_from(i)) else {
-            return;
-        };
-        if let Some(n) = self.code_next.get_mut(i) {
-            *n = head;
-        }
-        if let Some(h) = self.code_heads.get_mut(b) {
-            *h = me;
-        }
-    }
-
-    fn unindex_code(&mut self, i: usize, code: &CodeHash) {
-        let b = Self::bucket(code);
-        let Ok(me) = u16::try_from(i) else { return };
-        let after = self.code_next.get(i).copied().unwrap_or(NO_SLOT);
-        if self.code_heads.get(b) == Some(&me) {
-            if let Some(h) = self.code_heads.get_mut(b) {
-                *h = after;
-            }
-            return;
-        }
-        let mut cur = self.code_heads.get(b).copied().unwrap_or(NO_SLOT);
-        for _ in 0..N {
-            let next = self
-                .code_next
-                .get(usize::from(cur))
-                .copied()
-                .unwrap_or(NO_SLOT);
-            if next == NO_SLOT {
-                return;
-            }
-            if next == me {
-                if let Some(n) = self.code_next.get_mut(usize::from(cur)) {
-                    *n = after;
-                }
-                return;
-            }
-            cur = next;
-        }
-    }
-
     /// Whether an active parcel holds `code` (issuing only; not constant time).
     fn code_in_use(&self, code: &CodeHash) -> bool {
-        let mut cur = self
-            .code_heads
-            .get(Self::bucket(code))
-            .copied()
-            .unwrap_or(NO_SLOT);
-        for _ in 0..N {
-            if cur == NO_SLOT {
-                return false;
-            }
-            let i = usize::from(cur);
-            if self
-                .slots
+        self.codes.any_holds(code, |i| {
+            self.slots
                 .get(i)
                 .and_then(|s| s.parcel)
                 .is_some_and(|p| p.code.ct_eq(code))
-            {
-                return true;
-            }
-            cur = self.code_next.get(i).copied().unwrap_or(NO_SLOT);
-        }
-        false
+        })
     }
 
     // ----- emitting (room already checked) ---------------------------------
