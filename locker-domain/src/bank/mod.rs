@@ -145,6 +145,7 @@ mod allocation;
 mod audit;
 mod code_index;
 pub mod codes;
+mod deadlines;
 mod error;
 pub mod health;
 mod keys;
@@ -188,6 +189,7 @@ pub use token::{OfflineToken, TOKEN_VERSION, TokenError};
 use allocation::FreeLists;
 use code_index::CodeIndex;
 use codes::{CodeHash, KeypadGuard, KeypadId, PickupCode};
+use deadlines::{Due, notice_due};
 use health::{HealthAlert, SensorHealth};
 use parcel::Parcel;
 use power::PowerState;
@@ -1093,7 +1095,7 @@ impl<const N: usize, const K: usize> Bank<N, K> {
         self.latest = now;
         p.clock_base += by;
         s.parcel = Some(p);
-        s.parcel_timer = Some(self.notice_due(&p));
+        s.parcel_timer = Some(notice_due(&self.policy, &p));
         self.put(i, s);
         self.record(
             now,
@@ -1558,7 +1560,7 @@ impl<const N: usize, const K: usize> Bank<N, K> {
             }
             Purpose::Pickup => {
                 s.stage = Stage::Stored;
-                s.parcel_timer = s.parcel.map(|p| self.notice_due(&p));
+                s.parcel_timer = s.parcel.map(|p| notice_due(&self.policy, &p));
             }
             Purpose::Removal => {
                 s.stage = Stage::Expired;
@@ -1591,7 +1593,7 @@ impl<const N: usize, const K: usize> Bank<N, K> {
                 p.notices = 0;
                 s.parcel = Some(p);
                 s.stage = Stage::Stored;
-                s.parcel_timer = Some(self.notice_due(&p));
+                s.parcel_timer = Some(notice_due(&self.policy, &p));
                 self.put(i, s);
                 self.stats.deposits = self.stats.deposits.saturating_add(1);
                 self.record(now, by, Some(i), AuditEvent::DepositVerified, None);
@@ -1666,15 +1668,6 @@ impl<const N: usize, const K: usize> Bank<N, K> {
         self.put(i, s);
         self.raise(now, kind, Some(i), Evidence::Door(DoorState::Closed), None);
         self.record(now, by, Some(i), AuditEvent::OutOfService { reason }, None);
-    }
-
-    fn notice_due(&self, p: &Parcel) -> Instant {
-        let after = match p.notices {
-            0 => self.policy.reminder_after,
-            1 => self.policy.escalation_after,
-            _ => self.policy.expiry_after,
-        };
-        p.clock_base + after
     }
 
     /// The outcome of a command the gateway sent for the bank.
@@ -1850,93 +1843,40 @@ impl<const N: usize, const K: usize> Bank<N, K> {
         }
     }
 
-    fn parcel_timer_fired(&mut self, i: usize, mut s: Slot, now: Instant) {
-        match (s.stage, s.parcel) {
-            (Stage::Reserved, Some(p)) => {
-                self.record(
-                    now,
-                    Actor::System,
-                    Some(i),
-                    AuditEvent::ReservationExpired,
-                    None,
-                );
-                self.notify(
-                    now,
-                    p.kind.depositor(),
-                    i,
-                    NotificationKind::ReservationExpired,
-                );
-                s.stage = Stage::Free;
-                s.parcel = None;
-                s.parcel_timer = None;
-                self.put(i, s);
+    /// A parcel's deadline ran out: report what is due, then write the books.
+    fn parcel_timer_fired(&mut self, i: usize, s: Slot, now: Instant) {
+        let (books, due) = deadlines::parcel_timer(s, now, &self.policy, self.wall_at(now));
+        let system = Actor::System;
+        match due {
+            Due::Cleared => {}
+            Due::ReservationExpired { depositor } => {
+                self.record(now, system, Some(i), AuditEvent::ReservationExpired, None);
+                self.notify(now, depositor, i, NotificationKind::ReservationExpired);
             }
-            (Stage::Stored, Some(mut p)) => match p.notices {
-                0 => {
-                    if let Some(wait) = self.quiet_wait(now) {
-                        s.parcel_timer = Some(now + wait);
-                        self.put(i, s);
-                        self.record(
-                            now,
-                            Actor::System,
-                            Some(i),
-                            AuditEvent::ReminderDeferred { by: wait },
-                            None,
-                        );
-                        return;
-                    }
-                    p.notices = 1;
-                    s.parcel = Some(p);
-                    s.parcel_timer = Some(self.notice_due(&p).max(now + Duration::from_millis(1)));
-                    self.put(i, s);
-                    self.stats.reminders = self.stats.reminders.saturating_add(1);
-                    self.notify(now, p.kind.collector(), i, NotificationKind::Reminder);
-                    self.record(now, Actor::System, Some(i), AuditEvent::ReminderSent, None);
-                }
-                1 => {
-                    p.notices = 2;
-                    s.parcel = Some(p);
-                    s.parcel_timer = Some(self.notice_due(&p).max(now + Duration::from_millis(1)));
-                    self.put(i, s);
-                    self.stats.escalations = self.stats.escalations.saturating_add(1);
-                    self.notify(now, p.kind.collector(), i, NotificationKind::Escalation);
-                    self.notify(now, Actor::Staff, i, NotificationKind::Escalation);
-                    self.record(
-                        now,
-                        Actor::System,
-                        Some(i),
-                        AuditEvent::EscalationSent,
-                        None,
-                    );
-                }
-                _ => {
-                    s.stage = Stage::Expired;
-                    s.parcel_timer = None;
-                    self.put(i, s);
-                    self.stats.expiries = self.stats.expiries.saturating_add(1);
-                    self.notify(now, Actor::Staff, i, NotificationKind::RemovalTask);
-                    self.record(now, Actor::System, Some(i), AuditEvent::Expired, None);
-                }
-            },
-            _ => {
-                s.parcel_timer = None;
-                self.put(i, s);
+            Due::ReminderDeferred { by } => {
+                let event = AuditEvent::ReminderDeferred { by };
+                self.record(now, system, Some(i), event, None);
+            }
+            Due::Reminder { collector } => {
+                self.stats.reminders = self.stats.reminders.saturating_add(1);
+                self.notify(now, collector, i, NotificationKind::Reminder);
+                self.record(now, system, Some(i), AuditEvent::ReminderSent, None);
+            }
+            Due::Escalation { collector } => {
+                self.stats.escalations = self.stats.escalations.saturating_add(1);
+                self.notify(now, collector, i, NotificationKind::Escalation);
+                self.notify(now, Actor::Staff, i, NotificationKind::Escalation);
+                self.record(now, system, Some(i), AuditEvent::EscalationSent, None);
+            }
+            Due::Expired => {
+                self.stats.expiries = self.stats.expiries.saturating_add(1);
+                self.notify(now, Actor::Staff, i, NotificationKind::RemovalTask);
+                self.record(now, system, Some(i), AuditEvent::Expired, None);
             }
         }
-    }
-
-    /// How long a reminder due at `now` waits for quiet hours to end.
-    fn quiet_wait(&self, now: Instant) -> Option<Duration> {
-        use chrono::Timelike;
-        let quiet = self.policy.quiet_hours?;
-        let wall = self.wall_at(now)?;
-        let minute = u16::try_from(wall.hour() * 60 + wall.minute()).ok()?;
-        let minutes = quiet.minutes_until_end(minute);
-        if minutes == 0 {
-            return None;
-        }
-        let into_minute = Duration::from_secs(u64::from(wall.second()));
-        Some((Duration::from_mins(u64::from(minutes)) - into_minute).max(Duration::from_secs(1)))
+        // Written last, so that the reports name the parcel even when it
+        // leaves the books (an expired reservation).
+        self.put(i, books);
     }
 }
 
