@@ -157,6 +157,7 @@ mod policy;
 mod power;
 mod reconcile;
 mod remote;
+mod session;
 mod slot;
 mod stats;
 mod timers;
@@ -166,8 +167,7 @@ use chrono::NaiveDateTime;
 use heapless::Deque;
 use locker_proto::time::{Duration, Instant};
 use locker_proto::{
-    Channel, Command, CompartmentId, DoorState, Event, FaultCode, NackReason, NodeAddr,
-    PowerStatus, Presence,
+    Channel, Command, CompartmentId, DoorState, Event, FaultCode, NackReason, NodeAddr, PowerStatus,
 };
 use rand_core::RngCore;
 
@@ -195,6 +195,7 @@ use parcel::Parcel;
 use power::PowerState;
 use reconcile::NodeSet;
 use remote::RemoteGuard;
+use session::{Happened, Step, Verdict};
 use slot::Slot;
 use timers::DeadlineHeap;
 
@@ -769,6 +770,142 @@ impl<const N: usize, const K: usize> Bank<N, K> {
         }
     }
 
+    // ----- carrying out door-session steps ---------------------------------
+
+    /// A door report: the session's step, and the door's movement as
+    /// evidence for sensor health (a flapping switch).
+    fn door_moved(&mut self, i: usize, step: Step, now: Instant) {
+        if step.happened == Happened::Nothing {
+            return;
+        }
+        let flap = self.health.observe_door_change(i, now).ok().flatten();
+        self.apply(i, step, now);
+        self.maintenance(now, i, flap);
+    }
+
+    /// Reports what happened in a door session (audit, notifications,
+    /// alerts, camera snapshot, unlock command), then writes the books.
+    /// Every report names the parcel the books held before the step, the
+    /// one that left after a pickup included.
+    fn apply(&mut self, i: usize, step: Step, now: Instant) {
+        let system = Actor::System;
+        match step.happened {
+            Happened::Nothing => return,
+            Happened::Noted => {}
+            Happened::UnlockSent {
+                purpose,
+                attempt,
+                by,
+            } => {
+                self.unlock(i);
+                let event = AuditEvent::UnlockCommanded { purpose, attempt };
+                self.record(now, by, Some(i), event, None);
+            }
+            Happened::DoorOpened { by } => {
+                self.record(now, by, Some(i), AuditEvent::DoorOpened, None);
+            }
+            Happened::DoorForced => {
+                let snapshot = self.request_snapshot(i, now);
+                let evidence = Evidence::Door(DoorState::Open);
+                self.raise(now, AlertKind::ForcedDoor, Some(i), evidence, snapshot);
+                self.record(now, system, Some(i), AuditEvent::DoorForced, snapshot);
+                self.record_out_of_service(now, system, i, ServiceReason::ForcedDoor);
+            }
+            Happened::DoorClosed { by, verdict } => {
+                self.record(now, by, Some(i), AuditEvent::DoorClosed, None);
+                if let Some(verdict) = verdict {
+                    self.report_verdict(i, by, verdict, now);
+                }
+            }
+            Happened::Finished { by, verdict } => self.report_verdict(i, by, verdict, now),
+            Happened::DoorAjar { tell } => {
+                let evidence = Evidence::Door(DoorState::Open);
+                self.raise(now, AlertKind::DoorAjar, Some(i), evidence, None);
+                self.notify(now, tell, i, NotificationKind::CloseTheDoor);
+                self.record(now, system, Some(i), AuditEvent::DoorAjar, None);
+            }
+            Happened::LockFault { by, attempts } => {
+                let evidence = Evidence::UnlockAttempts(attempts);
+                self.raise(now, AlertKind::LockFault, Some(i), evidence, None);
+                self.notify(now, by, i, NotificationKind::DoorWouldNotOpen);
+                self.record(now, system, Some(i), AuditEvent::LockFault, None);
+                self.record_out_of_service(now, system, i, ServiceReason::LockFault);
+                let h = self.health.observe_lock_fault(i, now).ok().flatten();
+                // Two alerts at most per input: the lock fault and this one.
+                self.raise_health(now, i, h);
+            }
+            Happened::LockTrouble(fault) => {
+                let h = self.health.observe_lock_fault(i, now).ok().flatten();
+                let event = AuditEvent::FaultReported(fault);
+                self.record(now, system, Some(i), event, None);
+                self.maintenance(now, i, h);
+            }
+            Happened::Fault(fault) => {
+                let event = AuditEvent::FaultReported(fault);
+                self.record(now, system, Some(i), event, None);
+                let evidence = Evidence::Fault(fault);
+                self.raise(now, AlertKind::Maintenance, Some(i), evidence, None);
+            }
+            Happened::SensorDisagrees(presence) => {
+                let kind = if presence.occupied {
+                    AlertKind::UnexpectedItem
+                } else {
+                    AlertKind::ParcelMissing
+                };
+                self.raise(now, kind, Some(i), Evidence::Presence(presence), None);
+                let event = AuditEvent::SensorDisagrees { presence };
+                self.record(now, system, Some(i), event, None);
+                self.record_out_of_service(now, system, i, ServiceReason::SensorDisagrees);
+            }
+        }
+        self.put(i, step.books);
+    }
+
+    /// Reports how a door session ended.
+    fn report_verdict(&mut self, i: usize, by: Actor, verdict: Verdict, now: Instant) {
+        let closed = Evidence::Door(DoorState::Closed);
+        match verdict {
+            Verdict::DepositVerified { collector } => {
+                self.stats.deposits = self.stats.deposits.saturating_add(1);
+                self.record(now, by, Some(i), AuditEvent::DepositVerified, None);
+                self.notify(now, collector, i, NotificationKind::ParcelReady);
+            }
+            Verdict::NoParcelDetected => {
+                self.record(now, by, Some(i), AuditEvent::NoParcelDetected, None);
+                self.notify(now, by, i, NotificationKind::NoParcelDetected);
+            }
+            Verdict::PickupVerified { purpose, dwell } => {
+                let event = AuditEvent::PickupVerified { purpose };
+                self.record(now, by, Some(i), event, None);
+                if let Some(dwell) = dwell {
+                    self.stats.pickups = self.stats.pickups.saturating_add(1);
+                    self.stats.dwell_total_ms =
+                        self.stats.dwell_total_ms.saturating_add(dwell.as_millis());
+                }
+            }
+            Verdict::ParcelLeftInside { collector } => {
+                self.record(now, by, Some(i), AuditEvent::ParcelLeftInside, None);
+                self.notify(now, collector, i, NotificationKind::ParcelLeftInside);
+            }
+            Verdict::RemovalNotVerified => {
+                self.raise(now, AlertKind::RemovalNotVerified, Some(i), closed, None);
+                self.record_out_of_service(now, by, i, ServiceReason::RemovalNotVerified);
+            }
+            Verdict::UnexpectedItem => {
+                self.raise(now, AlertKind::UnexpectedItem, Some(i), closed, None);
+                self.record_out_of_service(now, by, i, ServiceReason::SensorDisagrees);
+            }
+            Verdict::Inspected => {
+                self.record(now, by, Some(i), AuditEvent::DoorClosed, None);
+            }
+        }
+    }
+
+    fn record_out_of_service(&mut self, now: Instant, by: Actor, i: usize, reason: ServiceReason) {
+        let event = AuditEvent::OutOfService { reason };
+        self.record(now, by, Some(i), event, None);
+    }
+
     // ----- domain calls ----------------------------------------------------
 
     /// Holds the best compartment for a parcel with `needs` until the
@@ -942,26 +1079,9 @@ impl<const N: usize, const K: usize> Bank<N, K> {
         Ok(())
     }
 
-    fn open_session(&mut self, i: usize, mut s: Slot, purpose: Purpose, by: Actor, now: Instant) {
-        s.stage = Stage::Door {
-            purpose,
-            phase: DoorPhase::Unlocking { attempt: 0 },
-            by,
-        };
-        s.door_timer = Some(now + self.policy.unlock_confirm);
-        s.parcel_timer = None;
-        self.put(i, s);
-        self.unlock(i);
-        self.record(
-            now,
-            by,
-            Some(i),
-            AuditEvent::UnlockCommanded {
-                purpose,
-                attempt: 0,
-            },
-            None,
-        );
+    fn open_session(&mut self, i: usize, s: Slot, purpose: Purpose, by: Actor, now: Instant) {
+        let step = session::open(s, purpose, by, now, &self.policy);
+        self.apply(i, step, now);
     }
 
     /// A code typed at `keypad`. A right code unlocks its compartment (one
@@ -1191,20 +1311,30 @@ impl<const N: usize, const K: usize> Bank<N, K> {
     ) -> Result<(), BankError> {
         self.begin(now, ROOM_ONE)?;
         match *event {
-            Event::DoorOpened { channel, commanded } => {
+            // The node's `commanded` flag is not needed: the books know
+            // whether a session expects the door to open.
+            Event::DoorOpened { channel, .. } => {
                 let (i, s) = self.slot_at(node, channel)?;
                 self.latest = now;
-                self.on_door_opened(i, s, commanded, now);
+                self.door_moved(i, session::door_opened(s, now, &self.policy), now);
             }
             Event::DoorClosed { channel } => {
                 let (i, s) = self.slot_at(node, channel)?;
                 self.latest = now;
-                self.on_door_closed(i, s, now);
+                self.door_moved(i, session::door_closed(s, now, &self.policy), now);
             }
             Event::PresenceChanged { channel, presence } => {
                 let (i, s) = self.slot_at(node, channel)?;
                 self.latest = now;
-                self.on_presence(i, s, presence, now);
+                let books_say_empty = !s.stage.holds_parcel();
+                let health = self
+                    .health
+                    .observe_presence(i, presence, books_say_empty, now)
+                    .ok()
+                    .flatten();
+                self.maintenance(now, i, health);
+                let step = session::presence_changed(s, presence, now, &self.policy);
+                self.apply(i, step, now);
             }
             Event::FaultRaised {
                 channel: Some(channel),
@@ -1212,7 +1342,7 @@ impl<const N: usize, const K: usize> Bank<N, K> {
             } => {
                 let (i, s) = self.slot_at(node, channel)?;
                 self.latest = now;
-                self.on_fault(i, s, fault, now);
+                self.apply(i, session::fault(s, fault, now, &self.policy), now);
             }
             Event::FaultRaised {
                 channel: None,
@@ -1241,7 +1371,7 @@ impl<const N: usize, const K: usize> Bank<N, K> {
             Event::DoorAjar { channel } => {
                 let (i, s) = self.slot_at(node, channel)?;
                 self.latest = now;
-                self.on_door_ajar(i, s, now);
+                self.apply(i, session::door_ajar(s), now);
             }
             Event::NodeStarted { .. } => {
                 self.check_node(node)?;
@@ -1278,398 +1408,6 @@ impl<const N: usize, const K: usize> Bank<N, K> {
         Ok(())
     }
 
-    fn on_door_opened(&mut self, i: usize, mut s: Slot, _commanded: bool, now: Instant) {
-        if s.door == DoorState::Open {
-            return;
-        }
-        s.door = DoorState::Open;
-        let flap = self.health.observe_door_change(i, now).ok().flatten();
-        match s.stage {
-            Stage::Door {
-                purpose,
-                phase: DoorPhase::Unlocking { .. } | DoorPhase::Verifying,
-                by,
-            } => {
-                // Our unlock (or a reopening before the sensor settled): the
-                // node's own `commanded` flag may be lost across a node
-                // restart, the books are the authority.
-                s.stage = Stage::Door {
-                    purpose,
-                    phase: DoorPhase::Open,
-                    by,
-                };
-                s.door_timer = Some(now + self.policy.door_ajar_limit);
-                s.ajar_reported = false;
-                self.put(i, s);
-                self.record(now, by, Some(i), AuditEvent::DoorOpened, None);
-            }
-            _ => {
-                let snapshot = self.request_snapshot(i, now);
-                s.out_of_service = Some(ServiceReason::ForcedDoor);
-                self.put(i, s);
-                self.raise(
-                    now,
-                    AlertKind::ForcedDoor,
-                    Some(i),
-                    Evidence::Door(DoorState::Open),
-                    snapshot,
-                );
-                self.record(
-                    now,
-                    Actor::System,
-                    Some(i),
-                    AuditEvent::DoorForced,
-                    snapshot,
-                );
-                let reason = ServiceReason::ForcedDoor;
-                self.record(
-                    now,
-                    Actor::System,
-                    Some(i),
-                    AuditEvent::OutOfService { reason },
-                    None,
-                );
-            }
-        }
-        self.maintenance(now, i, flap);
-    }
-
-    fn on_door_closed(&mut self, i: usize, mut s: Slot, now: Instant) {
-        if s.door == DoorState::Closed {
-            return;
-        }
-        s.door = DoorState::Closed;
-        s.ajar_reported = false;
-        let flap = self.health.observe_door_change(i, now).ok().flatten();
-        match s.stage {
-            Stage::Door {
-                purpose,
-                phase: DoorPhase::Open | DoorPhase::Unlocking { .. },
-                by,
-            } => {
-                s.stage = Stage::Door {
-                    purpose,
-                    phase: DoorPhase::Verifying,
-                    by,
-                };
-                s.door_timer = Some(now + self.policy.presence_settle);
-                self.record(now, by, Some(i), AuditEvent::DoorClosed, None);
-                if decisive(purpose, s.occupied) {
-                    self.finish_session(i, s, now);
-                } else {
-                    self.put(i, s);
-                }
-            }
-            _ => {
-                self.put(i, s);
-                self.record(now, Actor::System, Some(i), AuditEvent::DoorClosed, None);
-            }
-        }
-        self.maintenance(now, i, flap);
-    }
-
-    fn on_presence(&mut self, i: usize, mut s: Slot, presence: Presence, now: Instant) {
-        let books_say_empty = !s.stage.holds_parcel();
-        let health = self
-            .health
-            .observe_presence(i, presence, books_say_empty, now)
-            .ok()
-            .flatten();
-        self.maintenance(now, i, health);
-        if s.occupied == Some(presence.occupied) {
-            return;
-        }
-        s.occupied = Some(presence.occupied);
-        match s.stage {
-            Stage::Door {
-                purpose,
-                phase: DoorPhase::Verifying,
-                ..
-            } if decisive(purpose, s.occupied) => {
-                self.finish_session(i, s, now);
-            }
-            Stage::Door { .. } => self.put(i, s),
-            _ if s.door == DoorState::Open => self.put(i, s),
-            stage => {
-                let disagrees = stage.holds_parcel() != presence.occupied;
-                if disagrees && s.out_of_service.is_none() {
-                    let kind = if presence.occupied {
-                        AlertKind::UnexpectedItem
-                    } else {
-                        AlertKind::ParcelMissing
-                    };
-                    s.out_of_service = Some(ServiceReason::SensorDisagrees);
-                    self.put(i, s);
-                    self.raise(now, kind, Some(i), Evidence::Presence(presence), None);
-                    self.record(
-                        now,
-                        Actor::System,
-                        Some(i),
-                        AuditEvent::SensorDisagrees { presence },
-                        None,
-                    );
-                    let reason = ServiceReason::SensorDisagrees;
-                    self.record(
-                        now,
-                        Actor::System,
-                        Some(i),
-                        AuditEvent::OutOfService { reason },
-                        None,
-                    );
-                } else {
-                    self.put(i, s);
-                }
-            }
-        }
-    }
-
-    fn on_fault(&mut self, i: usize, s: Slot, fault: FaultCode, now: Instant) {
-        match (s.stage, fault) {
-            (
-                Stage::Door {
-                    phase: DoorPhase::Unlocking { .. },
-                    ..
-                },
-                FaultCode::LockJammed | FaultCode::DoorDidNotOpen,
-            ) => {
-                self.unlock_failed(i, s, now);
-            }
-            (_, FaultCode::LockJammed | FaultCode::DoorDidNotOpen) => {
-                let h = self.health.observe_lock_fault(i, now).ok().flatten();
-                self.record(
-                    now,
-                    Actor::System,
-                    Some(i),
-                    AuditEvent::FaultReported(fault),
-                    None,
-                );
-                self.maintenance(now, i, h);
-            }
-            _ => {
-                self.record(
-                    now,
-                    Actor::System,
-                    Some(i),
-                    AuditEvent::FaultReported(fault),
-                    None,
-                );
-                self.raise(
-                    now,
-                    AlertKind::Maintenance,
-                    Some(i),
-                    Evidence::Fault(fault),
-                    None,
-                );
-            }
-        }
-    }
-
-    fn on_door_ajar(&mut self, i: usize, mut s: Slot, now: Instant) {
-        if s.ajar_reported || s.door != DoorState::Open {
-            return;
-        }
-        s.ajar_reported = true;
-        if let Stage::Door {
-            phase: DoorPhase::Open,
-            ..
-        } = s.stage
-        {
-            s.door_timer = None;
-        }
-        self.put(i, s);
-        let who = match s.stage {
-            Stage::Door { by, .. } => by,
-            _ => Actor::Staff,
-        };
-        self.raise(
-            now,
-            AlertKind::DoorAjar,
-            Some(i),
-            Evidence::Door(DoorState::Open),
-            None,
-        );
-        self.notify(now, who, i, NotificationKind::CloseTheDoor);
-        self.record(now, Actor::System, Some(i), AuditEvent::DoorAjar, None);
-    }
-
-    /// The door did not open after an unlock (timeout, refusal, jam): retry
-    /// once, then a lock fault.
-    fn unlock_failed(&mut self, i: usize, mut s: Slot, now: Instant) {
-        let Stage::Door {
-            purpose,
-            phase: DoorPhase::Unlocking { attempt },
-            by,
-        } = s.stage
-        else {
-            return;
-        };
-        if attempt == 0 {
-            s.stage = Stage::Door {
-                purpose,
-                phase: DoorPhase::Unlocking { attempt: 1 },
-                by,
-            };
-            s.door_timer = Some(now + self.policy.unlock_confirm);
-            self.put(i, s);
-            self.unlock(i);
-            self.record(
-                now,
-                Actor::System,
-                Some(i),
-                AuditEvent::UnlockCommanded {
-                    purpose,
-                    attempt: 1,
-                },
-                None,
-            );
-            return;
-        }
-        self.settle_back(&mut s, purpose, now);
-        s.out_of_service = Some(ServiceReason::LockFault);
-        self.put(i, s);
-        self.raise(
-            now,
-            AlertKind::LockFault,
-            Some(i),
-            Evidence::UnlockAttempts(attempt + 1),
-            None,
-        );
-        self.notify(now, by, i, NotificationKind::DoorWouldNotOpen);
-        self.record(now, Actor::System, Some(i), AuditEvent::LockFault, None);
-        let reason = ServiceReason::LockFault;
-        self.record(
-            now,
-            Actor::System,
-            Some(i),
-            AuditEvent::OutOfService { reason },
-            None,
-        );
-        let h = self.health.observe_lock_fault(i, now).ok().flatten();
-        // Two alerts at most per input: the lock fault and this one.
-        self.raise_health(now, i, h);
-    }
-
-    /// Returns a compartment whose door session ended without changing hands
-    /// to the stage it was in before.
-    fn settle_back(&self, s: &mut Slot, purpose: Purpose, now: Instant) {
-        s.door_timer = None;
-        match purpose {
-            Purpose::Deposit => {
-                s.stage = Stage::Reserved;
-                s.parcel_timer = Some(now + self.policy.deposit_window);
-            }
-            Purpose::Pickup => {
-                s.stage = Stage::Stored;
-                s.parcel_timer = s.parcel.map(|p| notice_due(&self.policy, &p));
-            }
-            Purpose::Removal => {
-                s.stage = Stage::Expired;
-                s.parcel_timer = None;
-            }
-            Purpose::Inspection => {
-                s.stage = if s.parcel.is_some() {
-                    Stage::Reserved
-                } else {
-                    Stage::Free
-                };
-                s.parcel_timer = None;
-            }
-        }
-    }
-
-    /// The door closed and the presence sensor has spoken (or had its time).
-    fn finish_session(&mut self, i: usize, mut s: Slot, now: Instant) {
-        let Stage::Door { purpose, by, .. } = s.stage else {
-            self.put(i, s);
-            return;
-        };
-        let occupied = s.occupied == Some(true);
-        s.door_timer = None;
-        match (purpose, occupied) {
-            (Purpose::Deposit, true) => {
-                let Some(mut p) = s.parcel else { return };
-                p.clock_base = now;
-                p.deposited_at = Some(now);
-                p.notices = 0;
-                s.parcel = Some(p);
-                s.stage = Stage::Stored;
-                s.parcel_timer = Some(notice_due(&self.policy, &p));
-                self.put(i, s);
-                self.stats.deposits = self.stats.deposits.saturating_add(1);
-                self.record(now, by, Some(i), AuditEvent::DepositVerified, None);
-                self.notify(now, p.kind.collector(), i, NotificationKind::ParcelReady);
-            }
-            (Purpose::Deposit, false) => {
-                self.settle_back(&mut s, purpose, now);
-                self.put(i, s);
-                self.record(now, by, Some(i), AuditEvent::NoParcelDetected, None);
-                self.notify(now, by, i, NotificationKind::NoParcelDetected);
-            }
-            (Purpose::Pickup | Purpose::Removal, false) => {
-                // Recorded before the parcel leaves the books, so the record names it.
-                self.record(
-                    now,
-                    by,
-                    Some(i),
-                    AuditEvent::PickupVerified { purpose },
-                    None,
-                );
-                if let Some(at) = s.parcel.and_then(|p| p.deposited_at) {
-                    if purpose == Purpose::Pickup {
-                        self.stats.pickups = self.stats.pickups.saturating_add(1);
-                        self.stats.dwell_total_ms = self
-                            .stats
-                            .dwell_total_ms
-                            .saturating_add((now - at).as_millis());
-                    }
-                }
-                s.stage = Stage::Free;
-                s.parcel = None;
-                s.parcel_timer = None;
-                self.put(i, s);
-            }
-            (Purpose::Pickup, true) => {
-                self.settle_back(&mut s, purpose, now);
-                self.put(i, s);
-                self.record(now, by, Some(i), AuditEvent::ParcelLeftInside, None);
-                let collector = s.parcel.map_or(by, |p| p.kind.collector());
-                self.notify(now, collector, i, NotificationKind::ParcelLeftInside);
-            }
-            (Purpose::Removal, true) => {
-                self.settle_back(&mut s, purpose, now);
-                let reason = ServiceReason::RemovalNotVerified;
-                self.closed_out_of_service(i, s, reason, AlertKind::RemovalNotVerified, by, now);
-            }
-            (Purpose::Inspection, _) => {
-                self.settle_back(&mut s, purpose, now);
-                if occupied && s.parcel.is_none() {
-                    let reason = ServiceReason::SensorDisagrees;
-                    self.closed_out_of_service(i, s, reason, AlertKind::UnexpectedItem, by, now);
-                } else {
-                    self.put(i, s);
-                    self.record(now, by, Some(i), AuditEvent::DoorClosed, None);
-                }
-            }
-        }
-    }
-
-    /// A door session ended closed on something staff must look at: the
-    /// compartment goes out of service with an alert and an audit record.
-    fn closed_out_of_service(
-        &mut self,
-        i: usize,
-        mut s: Slot,
-        reason: ServiceReason,
-        kind: AlertKind,
-        by: Actor,
-        now: Instant,
-    ) {
-        s.out_of_service = Some(reason);
-        self.put(i, s);
-        self.raise(now, kind, Some(i), Evidence::Door(DoorState::Closed), None);
-        self.record(now, by, Some(i), AuditEvent::OutOfService { reason }, None);
-    }
-
     /// The outcome of a command the gateway sent for the bank.
     ///
     /// A refused or unanswered unlock counts as the door not opening (one
@@ -1695,7 +1433,7 @@ impl<const N: usize, const K: usize> Bank<N, K> {
             ) => {
                 let (i, s) = self.slot_at(node, channel)?;
                 self.latest = now;
-                self.unlock_failed(i, s, now);
+                self.apply(i, session::unlock_failed(s, now, &self.policy), now);
             }
             (Command::GetAllStatus, CommandOutcome::Failed) => {
                 self.check_node(node)?;
@@ -1806,41 +1544,12 @@ impl<const N: usize, const K: usize> Bank<N, K> {
                 break;
             };
             if s.door_timer.is_some_and(|t| t <= now) {
-                self.door_timer_fired(i, s, now);
+                self.apply(i, session::door_timer(s, now, &self.policy), now);
             } else {
                 self.parcel_timer_fired(i, s, now);
             }
         }
         Ok(())
-    }
-
-    fn door_timer_fired(&mut self, i: usize, mut s: Slot, now: Instant) {
-        match s.stage {
-            Stage::Door {
-                phase: DoorPhase::Unlocking { .. },
-                ..
-            } => self.unlock_failed(i, s, now),
-            Stage::Door {
-                phase: DoorPhase::Verifying,
-                ..
-            } => self.finish_session(i, s, now),
-            Stage::Door {
-                phase: DoorPhase::Open,
-                ..
-            } => self.on_door_ajar(i, s, now),
-            _ => {
-                s.door_timer = None;
-                self.put(i, s);
-            }
-        }
-        // A session that could not progress must not fire again at once.
-        if let Some(after) = self.slots.get(i).copied() {
-            if after.door_timer.is_some_and(|t| t <= now) {
-                let mut after = after;
-                after.door_timer = None;
-                self.put(i, after);
-            }
-        }
     }
 
     /// A parcel's deadline ran out: report what is due, then write the books.
@@ -1888,13 +1597,5 @@ fn override_purpose(stage: Stage) -> Option<Purpose> {
         Stage::Stored => Some(Purpose::Pickup),
         Stage::Expired => Some(Purpose::Removal),
         Stage::Door { .. } => None,
-    }
-}
-
-/// Whether the presence reading settles a door session at once.
-fn decisive(purpose: Purpose, occupied: Option<bool>) -> bool {
-    match purpose {
-        Purpose::Deposit => occupied == Some(true),
-        Purpose::Pickup | Purpose::Removal | Purpose::Inspection => occupied == Some(false),
     }
 }

@@ -13,7 +13,8 @@ use locker_proto::time::Instant;
 use locker_proto::{BulkStatus, ChannelStatus, DoorState, NodeAddr};
 
 use super::audit::{Actor, AuditEvent, ServiceReason};
-use super::parcel::{DoorPhase, Stage};
+use super::parcel::Stage;
+use super::session;
 use super::{AlertKind, Bank, BankError, Evidence, ROOM_ONE, ROOM_SCAN};
 
 /// A set of node addresses (all 256), as a bitmap.
@@ -140,74 +141,52 @@ impl<const N: usize, const K: usize> Bank<N, K> {
         let Some(mut s) = self.slots.get(i).copied() else {
             return;
         };
+        if let Stage::Door { .. } = s.stage {
+            let step = session::scanned(s, seen.door, seen.occupied, now, &self.policy);
+            self.apply(i, step, now);
+            return;
+        }
         let door_was = s.door;
         s.door = seen.door;
         s.occupied = Some(seen.occupied);
-        match s.stage {
-            Stage::Door { purpose, phase, by } => {
-                match (seen.door, phase) {
-                    (DoorState::Open, DoorPhase::Unlocking { .. } | DoorPhase::Verifying) => {
-                        s.stage = Stage::Door {
-                            purpose,
-                            phase: DoorPhase::Open,
-                            by,
-                        };
-                        s.door_timer = Some(now + self.policy.door_ajar_limit);
-                        self.put(i, s);
-                        self.record(now, by, Some(i), AuditEvent::DoorOpened, None);
-                    }
-                    (DoorState::Closed, DoorPhase::Open | DoorPhase::Verifying) => {
-                        if door_was == DoorState::Open {
-                            self.record(now, by, Some(i), AuditEvent::DoorClosed, None);
-                        }
-                        self.finish_session(i, s, now);
-                    }
-                    // Door open as expected, or the unlock still pending: its
-                    // timer (retry, then lock fault) takes care of it.
-                    _ => self.put(i, s),
-                }
-            }
-            stage => {
-                let expects_parcel = stage.holds_parcel();
-                let kind = if expects_parcel && !seen.occupied {
-                    Some(AlertKind::ParcelMissing)
-                } else if !expects_parcel && seen.occupied {
-                    Some(AlertKind::UnexpectedItem)
-                } else if seen.door == DoorState::Open && door_was == DoorState::Closed {
-                    Some(AlertKind::DoorOpenUnexpectedly)
-                } else {
-                    None
-                };
-                let Some(kind) = kind else {
-                    self.put(i, s);
-                    return;
-                };
-                let reason = ServiceReason::SensorDisagrees;
-                let fresh = s.out_of_service != Some(reason);
-                s.out_of_service = Some(reason);
-                self.put(i, s);
-                let evidence = Evidence::Scan {
-                    door: seen.door,
-                    occupied: seen.occupied,
-                    faulted: seen.faulted,
-                };
-                self.raise(now, kind, Some(i), evidence, None);
-                let event = AuditEvent::Discrepancy {
-                    door: seen.door,
-                    occupied: seen.occupied,
-                    faulted: seen.faulted,
-                };
-                self.record(now, Actor::System, Some(i), event, None);
-                if fresh {
-                    self.record(
-                        now,
-                        Actor::System,
-                        Some(i),
-                        AuditEvent::OutOfService { reason },
-                        None,
-                    );
-                }
-            }
+        let expects_parcel = s.stage.holds_parcel();
+        let kind = if expects_parcel && !seen.occupied {
+            Some(AlertKind::ParcelMissing)
+        } else if !expects_parcel && seen.occupied {
+            Some(AlertKind::UnexpectedItem)
+        } else if seen.door == DoorState::Open && door_was == DoorState::Closed {
+            Some(AlertKind::DoorOpenUnexpectedly)
+        } else {
+            None
+        };
+        let Some(kind) = kind else {
+            self.put(i, s);
+            return;
+        };
+        let reason = ServiceReason::SensorDisagrees;
+        let fresh = s.out_of_service != Some(reason);
+        s.out_of_service = Some(reason);
+        self.put(i, s);
+        let evidence = Evidence::Scan {
+            door: seen.door,
+            occupied: seen.occupied,
+            faulted: seen.faulted,
+        };
+        self.raise(now, kind, Some(i), evidence, None);
+        let event = AuditEvent::Discrepancy {
+            door: seen.door,
+            occupied: seen.occupied,
+            faulted: seen.faulted,
+        };
+        self.record(now, Actor::System, Some(i), event, None);
+        if fresh {
+            self.record(
+                now,
+                Actor::System,
+                Some(i),
+                AuditEvent::OutOfService { reason },
+                None,
+            );
         }
     }
 }
