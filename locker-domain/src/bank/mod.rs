@@ -1448,50 +1448,6 @@ impl<const N: usize, const K: usize> Bank<N, K> {
         Ok(())
     }
 
-    /// The link layer gave up on `node`: its compartments are unverified
-    /// until it is back.
-    ///
-    /// # Errors
-    /// [`BankError::UnknownNode`]; [`BankError::TimeWentBackwards`]; [`BankError::OutputFull`].
-    pub fn handle_node_lost(&mut self, node: NodeAddr, now: Instant) -> Result<(), BankError> {
-        self.begin(now, ROOM_ONE)?;
-        self.check_node(node)?;
-        self.latest = now;
-        self.lose_node(node, now);
-        Ok(())
-    }
-
-    fn lose_node(&mut self, node: NodeAddr, now: Instant) {
-        if self.unreachable.contains(node) {
-            return;
-        }
-        self.unreachable.insert(node);
-        self.raise(
-            now,
-            AlertKind::NodeUnreachable,
-            None,
-            Evidence::Node(node),
-            None,
-        );
-        self.record(now, Actor::System, None, AuditEvent::NodeLost(node), None);
-    }
-
-    /// `node` answers again: the bank asks it for full status and reconciles.
-    ///
-    /// # Errors
-    /// [`BankError::UnknownNode`]; [`BankError::TimeWentBackwards`]; [`BankError::OutputFull`].
-    pub fn handle_node_back(&mut self, node: NodeAddr, now: Instant) -> Result<(), BankError> {
-        self.begin(now, ROOM_ONE)?;
-        self.check_node(node)?;
-        self.latest = now;
-        self.status_wanted.insert(node);
-        if self.unreachable.contains(node) {
-            self.unreachable.remove(node);
-            self.record(now, Actor::System, None, AuditEvent::NodeBack(node), None);
-        }
-        Ok(())
-    }
-
     /// The UPS reports a change. On battery, door sessions under way finish
     /// but new deposits are refused below [`Policy::min_charge_for_deposit`]
     /// and a persist is requested; on critical, only persisting remains

@@ -1,5 +1,7 @@
 //! Reconciling the books with a full status scan of a node: after a restore,
-//! a node restart, a node coming back, or whenever the gateway polls.
+//! a node restart, a node coming back, or whenever the gateway polls; and
+//! the nodes the link layer lost and found again, whose compartments are
+//! unverified in between.
 //!
 //! The scan is taken as the truth about doors and presence. A door session
 //! the scan shows finished (door closed) is finished with the scanned
@@ -188,5 +190,50 @@ impl<const N: usize, const K: usize> Bank<N, K> {
                 None,
             );
         }
+    }
+
+    /// The link layer gave up on `node`: its compartments are unverified
+    /// until it is back.
+    ///
+    /// # Errors
+    /// [`BankError::UnknownNode`]; [`BankError::TimeWentBackwards`]; [`BankError::OutputFull`].
+    pub fn handle_node_lost(&mut self, node: NodeAddr, now: Instant) -> Result<(), BankError> {
+        self.begin(now, ROOM_ONE)?;
+        self.check_node(node)?;
+        self.latest = now;
+        self.lose_node(node, now);
+        Ok(())
+    }
+
+    /// Marks `node` unreachable, with an alert and an audit record the first time.
+    pub(super) fn lose_node(&mut self, node: NodeAddr, now: Instant) {
+        if self.unreachable.contains(node) {
+            return;
+        }
+        self.unreachable.insert(node);
+        self.raise(
+            now,
+            AlertKind::NodeUnreachable,
+            None,
+            Evidence::Node(node),
+            None,
+        );
+        self.record(now, Actor::System, None, AuditEvent::NodeLost(node), None);
+    }
+
+    /// `node` answers again: the bank asks it for full status and reconciles.
+    ///
+    /// # Errors
+    /// [`BankError::UnknownNode`]; [`BankError::TimeWentBackwards`]; [`BankError::OutputFull`].
+    pub fn handle_node_back(&mut self, node: NodeAddr, now: Instant) -> Result<(), BankError> {
+        self.begin(now, ROOM_ONE)?;
+        self.check_node(node)?;
+        self.latest = now;
+        self.status_wanted.insert(node);
+        if self.unreachable.contains(node) {
+            self.unreachable.remove(node);
+            self.record(now, Actor::System, None, AuditEvent::NodeBack(node), None);
+        }
+        Ok(())
     }
 }
