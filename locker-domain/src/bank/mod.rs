@@ -782,45 +782,6 @@ impl<const N: usize, const K: usize> Bank<N, K> {
         Ok(CodeOutcome::Opening(compartment))
     }
 
-    /// Staff open a compartment (audited): a stored parcel is handed to
-    /// staff, an expired one removed, a reserved one deposited, an empty one
-    /// inspected. Allowed on an out-of-service compartment.
-    ///
-    /// # Errors
-    /// [`BankError::WrongStage`] during a door session; [`BankError::ShuttingDown`].
-    pub fn staff_open(
-        &mut self,
-        compartment: CompartmentId,
-        now: Instant,
-    ) -> Result<(), BankError> {
-        self.begin(now, ROOM_ONE)?;
-        let (i, s, purpose) = self.override_target(compartment, Actor::Staff)?;
-        self.latest = now;
-        self.open_session(i, s, purpose, Actor::Staff, now);
-        Ok(())
-    }
-
-    /// Where an override by `by` would open `compartment`, and why; refuses
-    /// an out-of-service compartment unless staff ask. Changes nothing.
-    fn override_target(
-        &self,
-        compartment: CompartmentId,
-        by: Actor,
-    ) -> Result<(usize, Slot, Purpose), BankError> {
-        let (i, s) = self.slot_of(compartment)?;
-        if self.power.critical() {
-            return Err(BankError::ShuttingDown);
-        }
-        if by != Actor::Staff && s.out_of_service.is_some() {
-            return Err(BankError::OutOfService(compartment));
-        }
-        let purpose = override_purpose(s.stage).ok_or(BankError::WrongStage {
-            compartment,
-            stage: s.stage,
-        })?;
-        Ok((i, s, purpose))
-    }
-
     /// Pushes a stored parcel's reminder, escalation and expiry back by `by`.
     ///
     /// # Errors
@@ -1012,16 +973,5 @@ impl<const N: usize, const K: usize> Bank<N, K> {
         // Written last, so that the reports name the parcel even when it
         // leaves the books (an expired reservation).
         self.put(i, books);
-    }
-}
-
-/// Why an override opens a compartment in `stage`; `None` during a door session.
-fn override_purpose(stage: Stage) -> Option<Purpose> {
-    match stage {
-        Stage::Free => Some(Purpose::Inspection),
-        Stage::Reserved => Some(Purpose::Deposit),
-        Stage::Stored => Some(Purpose::Pickup),
-        Stage::Expired => Some(Purpose::Removal),
-        Stage::Door { .. } => None,
     }
 }
