@@ -189,7 +189,7 @@ impl<const N: usize, const K: usize> Bank<N, K> {
 
     /// A door report: the session's step, and the door's movement as
     /// evidence for sensor health (a flapping switch).
-    pub(super) fn door_moved(&mut self, i: usize, step: Step, now: Instant) {
+    fn door_moved(&mut self, i: usize, step: Step, now: Instant) {
         if step.happened == Happened::Nothing {
             return;
         }
@@ -277,7 +277,7 @@ impl<const N: usize, const K: usize> Bank<N, K> {
     }
 
     /// Reports how a door session ended.
-    pub(super) fn report_verdict(&mut self, i: usize, by: Actor, verdict: Verdict, now: Instant) {
+    fn report_verdict(&mut self, i: usize, by: Actor, verdict: Verdict, now: Instant) {
         let closed = Evidence::Door(DoorState::Closed);
         match verdict {
             Verdict::DepositVerified { collector } => {
