@@ -17,6 +17,7 @@ use super::audit::{Actor, AuditEvent, AuditRecord, ServiceReason};
 use super::error::{BankError, Queue};
 use super::health::HealthAlert;
 use super::notification::{Notification, NotificationKind};
+use super::parcel::ParcelId;
 use super::power::PersistReason;
 
 /// Bus commands waiting for [`Bank::poll_command`].
@@ -133,6 +134,11 @@ impl<const N: usize, const K: usize> Bank<N, K> {
         wall.checked_add_signed(chrono::TimeDelta::try_milliseconds(ms)?)
     }
 
+    /// The parcel the books hold in compartment `i`, which outputs about it name.
+    fn parcel_in(&self, i: usize) -> Option<ParcelId> {
+        self.slots.get(i).and_then(|s| s.parcel).map(|p| p.id)
+    }
+
     /// Queues an audit record (naming the parcel the books hold in `slot`)
     /// and asks for a persist.
     pub(super) fn record(
@@ -149,10 +155,7 @@ impl<const N: usize, const K: usize> Bank<N, K> {
             wall: self.wall_at(now),
             actor,
             compartment: slot.map(|i| self.id_of(i)),
-            parcel: slot
-                .and_then(|i| self.slots.get(i))
-                .and_then(|s| s.parcel)
-                .map(|p| p.id),
+            parcel: slot.and_then(|i| self.parcel_in(i)),
             event,
             snapshot,
         };
@@ -171,7 +174,7 @@ impl<const N: usize, const K: usize> Bank<N, K> {
         let n = Notification {
             to,
             compartment: self.id_of(i),
-            parcel: self.slots.get(i).and_then(|s| s.parcel).map(|p| p.id),
+            parcel: self.parcel_in(i),
             kind,
             at: now,
         };
@@ -190,10 +193,7 @@ impl<const N: usize, const K: usize> Bank<N, K> {
         let alert = Alert {
             kind,
             compartment: slot.map(|i| self.id_of(i)),
-            parcel: slot
-                .and_then(|i| self.slots.get(i))
-                .and_then(|s| s.parcel)
-                .map(|p| p.id),
+            parcel: slot.and_then(|i| self.parcel_in(i)),
             evidence,
             snapshot,
             at: now,
