@@ -646,6 +646,12 @@ mod tests {
         Stage::Door { purpose, phase, by }
     }
 
+    /// The door closes at `secs` and the presence sensor has its time.
+    fn closed_and_settled(s: Slot, secs: u64, policy: &Policy) -> Step {
+        let s = door_closed(s, at(secs), policy).books;
+        door_timer(s, at(secs) + policy.presence_settle, policy)
+    }
+
     /// The door unlocked for `purpose` at 0 s and opened at 5 s.
     fn opened(s: Slot, purpose: Purpose, by: Actor, policy: &Policy) -> Slot {
         let s = open(s, purpose, by, at(0), policy).books;
@@ -733,9 +739,8 @@ mod tests {
     fn the_courier_closes_an_empty_door_and_is_told_once_the_sensor_had_its_time() {
         let policy = Policy::default();
         let s = opened(reserved(), Purpose::Deposit, Actor::Courier, &policy);
-        let s = door_closed(s, at(30), &policy).books;
+        let step = closed_and_settled(s, 30, &policy);
         let settled = at(30) + policy.presence_settle;
-        let step = door_timer(s, settled, &policy);
         assert_eq!(
             step.happened,
             Happened::Finished {
@@ -776,8 +781,7 @@ mod tests {
     fn the_recipient_closes_the_door_on_the_parcel_and_it_stays_stored_with_its_code() {
         let policy = Policy::default();
         let s = opened(stored(), Purpose::Pickup, Actor::Recipient, &policy);
-        let s = door_closed(s, at(15), &policy).books;
-        let step = door_timer(s, at(15) + policy.presence_settle, &policy);
+        let step = closed_and_settled(s, 15, &policy);
         assert_eq!(
             step.happened,
             Happened::Finished {
@@ -915,8 +919,7 @@ mod tests {
             ..stored()
         };
         let s = opened(expired, Purpose::Removal, Actor::Staff, &policy);
-        let s = door_closed(s, at(20), &policy).books;
-        let step = door_timer(s, at(20) + policy.presence_settle, &policy);
+        let step = closed_and_settled(s, 20, &policy);
         assert_eq!(
             step.happened,
             Happened::Finished {
@@ -948,8 +951,7 @@ mod tests {
         assert_eq!(looked.books.stage, Stage::Free);
 
         let s = presence_changed(s, occupied(), at(10), &policy).books;
-        let s = door_closed(s, at(20), &policy).books;
-        let step = door_timer(s, at(20) + policy.presence_settle, &policy);
+        let step = closed_and_settled(s, 20, &policy);
         assert_eq!(
             step.happened,
             Happened::Finished {
