@@ -11,10 +11,11 @@
 //! refused unlock, the door timer, a status scan) takes the compartment's
 //! books, the time and the [`Policy`], and returns a [`Step`]: the books
 //! after the input (stage, timers, door, presence, service) and what
-//! [`Happened`], in locker terms. It sees no queue and no other compartment;
-//! the bank turns a step into audit records, notifications, alerts, camera
-//! snapshots and the unlock command, and writes the books back (which moves
-//! the compartment in the timer heap, the free lists and the code index).
+//! [`Happened`], in locker terms. It sees no queue and no other
+//! compartment; the bank (`doors.rs`) turns a step into audit records,
+//! notifications, alerts, camera snapshots and the unlock command, and
+//! writes the books back (which moves the compartment in the timer heap,
+//! the free lists and the code index).
 //! The tests below run whole sessions without a bank.
 //!
 //! The door's sensors do not know whether a session is running, so inputs
@@ -295,8 +296,8 @@ pub(super) fn presence_changed(
             },
             None => Step::nothing(before),
         },
-        // Mid-session, or a door open outside one: the reading counts when
-        // the door closes.
+        // Mid-session the reading waits for the door to close; behind a door
+        // open outside a session it is only noted.
         Stage::Door { .. } => Step::noted(s),
         _ if s.door == DoorState::Open => Step::noted(s),
         stage => {
