@@ -1,7 +1,7 @@
 //! The bank's storage: every part that grows with the number of
 //! compartments, owned by the caller.
 //!
-//! A [`Bank`](super::Bank) holds only fixed-size state (policy, counters,
+//! A [`Bank`] holds only fixed-size state (policy, counters,
 //! output queues, keypads); its per-compartment books live in a
 //! [`Storage`] the caller hands in, as smoltcp's `SocketSet` and
 //! embassy-net's `StackResources` do. Two ways to provide it:
@@ -29,10 +29,13 @@
 
 use core::ops::{Deref, DerefMut};
 
+use super::Bank;
 use super::allocation::Link;
 use super::health::CompartmentHealth;
 use super::layout::Compartment;
 use super::slot::Slot;
+#[cfg(feature = "alloc")]
+use super::{BankKeys, LayoutError, Policy};
 
 /// A slice of the bank's storage: borrowed from the caller, or owned on
 /// the heap.
@@ -100,7 +103,7 @@ impl<T> core::fmt::Debug for Slice<'_, T> {
 ///
 /// [`Books::new`] is a `const fn`, so no part of it is ever built on the
 /// stack when it is a `static`. Hand `&mut books` to
-/// [`Bank::new`](super::Bank::new). See the [module docs](self).
+/// [`Bank::new`]. See the [module docs](self).
 pub struct Books<const N: usize> {
     compartments: [Compartment; N],
     by_id: [u16; N],
@@ -146,7 +149,7 @@ impl<const N: usize> core::fmt::Debug for Books<N> {
     }
 }
 
-/// The storage a [`Bank`](super::Bank) keeps its per-compartment books in:
+/// The storage a [`Bank`] keeps its per-compartment books in:
 /// borrowed [`Books`], or [`Storage::boxed`].
 #[derive(Debug)]
 pub struct Storage<'a> {
@@ -253,5 +256,60 @@ impl<T> core::borrow::Borrow<[T]> for Slice<'_, T> {
 impl<T> core::borrow::BorrowMut<[T]> for Slice<'_, T> {
     fn borrow_mut(&mut self) -> &mut [T] {
         self
+    }
+}
+
+impl Bank<'_> {
+    /// A bank with its books on the heap ([`Storage::boxed`], exactly as
+    /// many as `compartments`): a Linux gateway's bank.
+    ///
+    /// # Errors
+    /// As [`Bank::new`].
+    #[cfg(feature = "alloc")]
+    pub fn on_heap(
+        compartments: &[Compartment],
+        policy: Policy,
+        keys: BankKeys,
+    ) -> Result<Bank<'static>, LayoutError> {
+        Bank::new(
+            Storage::boxed(compartments.len()),
+            compartments,
+            policy,
+            keys,
+        )
+    }
+
+    /// A copy of the whole bank, its books on the heap: to try something
+    /// out on the copy (a simulator's "what if", a test) and throw it away.
+    #[cfg(feature = "alloc")]
+    pub fn to_heap(&self) -> Bank<'static> {
+        Bank {
+            layout: self.layout.to_heap(),
+            policy: self.policy,
+            slots: self.slots.to_heap(),
+            free: self.free.to_heap(),
+            timers: self.timers.to_heap(),
+            codes: self.codes.to_heap(),
+            keypads: self.keypads.clone(),
+            keys: self.keys.clone(),
+            remote: self.remote.clone(),
+            health: self.health.to_heap(),
+            commands: self.commands.clone(),
+            status_wanted: self.status_wanted,
+            unreachable: self.unreachable,
+            notifications: self.notifications.clone(),
+            alerts: self.alerts.clone(),
+            audit: self.audit.clone(),
+            snapshots: self.snapshots.clone(),
+            persist: self.persist,
+            power: self.power,
+            deposits_closed: self.deposits_closed,
+            wall: self.wall,
+            latest: self.latest,
+            next_seq: self.next_seq,
+            next_parcel: self.next_parcel,
+            next_snapshot: self.next_snapshot,
+            stats: self.stats,
+        }
     }
 }

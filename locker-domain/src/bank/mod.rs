@@ -152,20 +152,26 @@
 
 mod alert;
 mod allocation;
+mod answers;
 mod audit;
 pub mod books;
+mod code_index;
 pub mod codes;
+mod deadlines;
+mod doors;
 mod error;
 pub mod health;
 mod keys;
 mod layout;
 mod notification;
+mod output;
 mod parcel;
 pub mod persist;
 mod policy;
 mod power;
 mod reconcile;
 mod remote;
+mod session;
 mod slot;
 mod stats;
 mod timers;
@@ -174,20 +180,19 @@ mod token;
 use chrono::NaiveDateTime;
 use heapless::Deque;
 use locker_proto::time::{Duration, Instant};
-use locker_proto::{
-    Channel, Command, CompartmentId, DoorState, Event, FaultCode, NackReason, NodeAddr,
-    PowerStatus, Presence,
-};
+use locker_proto::{Channel, Command, CompartmentId, NodeAddr, PowerStatus};
 use rand_core::RngCore;
 
 pub use alert::{Alert, AlertKind, Evidence, SnapshotRef, SnapshotRequest};
 pub use allocation::{AllocationError, Fit, MAX_SHAPES, ParcelNeeds};
+pub use answers::{CodeOutcome, CommandOutcome, CompartmentView, Reservation};
 pub use audit::{Actor, AuditEvent, AuditRecord, ServiceReason, StaffId};
 pub use books::{Books, Storage};
 pub use error::{BankError, DepositsClosed, Queue};
 pub use keys::{BankId, BankKeys, KEY_LEN, TAG_LEN};
 pub use layout::{Compartment, CompartmentFlags, Layout, LayoutError, MAX_COMPARTMENTS};
 pub use notification::{Notification, NotificationKind};
+pub use output::{ALERT_QUEUE, AUDIT_QUEUE, COMMAND_QUEUE, NOTIFICATION_QUEUE, SNAPSHOT_QUEUE};
 pub use parcel::{DoorPhase, ParcelId, ParcelKind, Purpose, Stage};
 pub use persist::{PersistError, SNAPSHOT_MAGIC, SNAPSHOT_OLDEST_READ, SNAPSHOT_VERSION};
 pub use policy::{Policy, QuietHours};
@@ -198,8 +203,11 @@ pub use token::{OfflineToken, TOKEN_VERSION, TokenError};
 
 use allocation::FreeLists;
 use books::Slice;
+use code_index::CodeIndex;
 use codes::{CodeHash, KeypadGuard, KeypadId, PickupCode};
-use health::{CompartmentHealth, HealthAlert, HealthBook};
+use deadlines::{Due, notice_due};
+use health::{CompartmentHealth, HealthBook};
+use output::{ROOM_ONE, ROOM_SCAN, Room};
 use parcel::Parcel;
 use power::PowerState;
 use reconcile::NodeSet;
@@ -207,117 +215,9 @@ use remote::RemoteGuard;
 use slot::Slot;
 use timers::DeadlineHeap;
 
-/// Bus commands waiting for [`Bank::poll_command`].
-pub const COMMAND_QUEUE: usize = 64;
-/// Notifications waiting for [`Bank::poll_notification`].
-pub const NOTIFICATION_QUEUE: usize = 64;
-/// Alerts waiting for [`Bank::poll_alert`].
-pub const ALERT_QUEUE: usize = 64;
-/// Audit records waiting for [`Bank::poll_audit`].
-pub const AUDIT_QUEUE: usize = 128;
-/// Snapshot requests waiting for [`Bank::poll_snapshot_request`].
-pub const SNAPSHOT_QUEUE: usize = 8;
 /// Bytes of storage per compartment (`size_of::<Books<N>>() / N`), pinned
 /// by a test.
 pub const BYTES_PER_COMPARTMENT: usize = 163;
-
-/// Room an input needs in each output queue.
-#[derive(Clone, Copy)]
-struct Room {
-    commands: usize,
-    notifications: usize,
-    alerts: usize,
-    audit: usize,
-    snapshots: usize,
-}
-
-/// The most a single-compartment input emits.
-const ROOM_ONE: Room = Room {
-    commands: 2,
-    notifications: 2,
-    alerts: 2,
-    audit: 4,
-    snapshots: 1,
-};
-/// The most a bulk status of one node (up to 32 channels) emits.
-const ROOM_SCAN: Room = Room {
-    commands: 0,
-    notifications: 32,
-    alerts: 32,
-    audit: 96,
-    snapshots: 0,
-};
-
-/// A compartment held for a parcel.
-///
-/// Equality compares the code in constant time.
-#[derive(Clone, Copy, Debug)]
-pub struct Reservation {
-    /// The compartment to send the courier to.
-    pub compartment: CompartmentId,
-    /// The parcel's number in this bank.
-    pub parcel: ParcelId,
-    /// The pickup code the bank drew ([`Bank::reserve`]), handed out this
-    /// once: keep it for the collector's message when the deposit is
-    /// verified ([`NotificationKind::ParcelReady`]). The bank keeps only its
-    /// hash. `None` when the backend supplied the code's hash.
-    pub code: Option<PickupCode>,
-}
-
-impl PartialEq for Reservation {
-    fn eq(&self, other: &Self) -> bool {
-        let same_code = match (&self.code, &other.code) {
-            (Some(a), Some(b)) => a.ct_eq(b),
-            (None, None) => true,
-            _ => false,
-        };
-        self.compartment == other.compartment && self.parcel == other.parcel && same_code
-    }
-}
-
-impl Eq for Reservation {}
-
-/// What a typed code led to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CodeOutcome {
-    /// The code is right; this compartment is being unlocked.
-    Opening(CompartmentId),
-    /// The code opens nothing. The attempt was counted (and audited).
-    Rejected {
-        /// Consecutive wrong codes at this keypad.
-        failures: u16,
-        /// When the keypad accepts codes again, if it is now locked.
-        locked_until: Option<Instant>,
-    },
-}
-
-/// How the node answered a command, as the link layer found out.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CommandOutcome {
-    /// Carried out.
-    Acked,
-    /// Refused.
-    Nacked(NackReason),
-    /// No answer after the link layer's retries: the node is unresponsive.
-    Failed,
-}
-
-/// What the books say about one compartment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CompartmentView {
-    /// The compartment.
-    pub id: CompartmentId,
-    /// Its stage.
-    pub stage: Stage,
-    /// The parcel reserved for, in, or leaving it.
-    pub parcel: Option<ParcelId>,
-    /// The last door state reported.
-    pub door: DoorState,
-    /// The last presence decision reported.
-    pub occupied: Option<bool>,
-    /// Why it is out of service, if it is.
-    pub out_of_service: Option<ServiceReason>,
-}
 
 /// A locker bank, its per-compartment books in storage borrowed for `'a`
 /// ([`Books`]) or owned on the heap ([`Storage::boxed`], `'static`), with
@@ -332,10 +232,7 @@ pub struct Bank<'a> {
     slots: Slice<'a, Slot>,
     free: FreeLists<'a>,
     timers: DeadlineHeap<'a>,
-    /// Head of each code bucket, by `code value % compartments`; chains
-    /// through `code_next`.
-    code_heads: Slice<'a, u16>,
-    code_next: Slice<'a, u16>,
+    codes: CodeIndex<'a>,
     keypads: KeypadGuard<KEYPADS>,
     keys: BankKeys,
     remote: RemoteGuard,
@@ -357,8 +254,6 @@ pub struct Bank<'a> {
     next_snapshot: u32,
     stats: Stats,
 }
-
-const NO_SLOT: u16 = u16::MAX;
 
 /// Keypads a bank tells apart ([`KeypadId`] `0..KEYPADS`), each with its
 /// own wrong-code lockout.
@@ -400,8 +295,8 @@ impl<'a> Bank<'a> {
             links,
             heap,
             heap_pos,
-            mut code_heads,
-            mut code_next,
+            code_heads,
+            code_next,
             mut slots,
             health,
         } = storage.truncate(compartments.len());
@@ -409,9 +304,6 @@ impl<'a> Bank<'a> {
         let free = FreeLists::new(&layout, shape_of, links)?;
         for s in slots.iter_mut() {
             *s = Slot::EMPTY;
-        }
-        for c in code_heads.iter_mut().chain(code_next.iter_mut()) {
-            *c = NO_SLOT;
         }
         let mut status_wanted = NodeSet::EMPTY;
         for node in layout.nodes() {
@@ -423,8 +315,7 @@ impl<'a> Bank<'a> {
             slots,
             free,
             timers: DeadlineHeap::new(heap, heap_pos),
-            code_heads,
-            code_next,
+            codes: CodeIndex::new(code_heads, code_next),
             keypads: KeypadGuard::new(policy.lockout),
             keys,
             remote: RemoteGuard::default(),
@@ -450,60 +341,6 @@ impl<'a> Bank<'a> {
             bank.free.release(i);
         }
         Ok(bank)
-    }
-
-    /// A bank with its books on the heap ([`Storage::boxed`], exactly as
-    /// many as `compartments`): a Linux gateway's bank.
-    ///
-    /// # Errors
-    /// As [`Bank::new`].
-    #[cfg(feature = "alloc")]
-    pub fn on_heap(
-        compartments: &[Compartment],
-        policy: Policy,
-        keys: BankKeys,
-    ) -> Result<Bank<'static>, LayoutError> {
-        Bank::new(
-            Storage::boxed(compartments.len()),
-            compartments,
-            policy,
-            keys,
-        )
-    }
-
-    /// A copy of the whole bank, its books on the heap: to try something
-    /// out on the copy (a simulator's "what if", a test) and throw it away.
-    #[cfg(feature = "alloc")]
-    pub fn to_heap(&self) -> Bank<'static> {
-        Bank {
-            layout: self.layout.to_heap(),
-            policy: self.policy,
-            slots: self.slots.to_heap(),
-            free: self.free.to_heap(),
-            timers: self.timers.to_heap(),
-            code_heads: self.code_heads.to_heap(),
-            code_next: self.code_next.to_heap(),
-            keypads: self.keypads.clone(),
-            keys: self.keys.clone(),
-            remote: self.remote.clone(),
-            health: self.health.to_heap(),
-            commands: self.commands.clone(),
-            status_wanted: self.status_wanted,
-            unreachable: self.unreachable,
-            notifications: self.notifications.clone(),
-            alerts: self.alerts.clone(),
-            audit: self.audit.clone(),
-            snapshots: self.snapshots.clone(),
-            persist: self.persist,
-            power: self.power,
-            deposits_closed: self.deposits_closed,
-            wall: self.wall,
-            latest: self.latest,
-            next_seq: self.next_seq,
-            next_parcel: self.next_parcel,
-            next_snapshot: self.next_snapshot,
-            stats: self.stats,
-        }
     }
 
     // ----- queries -------------------------------------------------------
@@ -583,55 +420,6 @@ impl<'a> Bank<'a> {
         self.next_seq
     }
 
-    // ----- outputs -------------------------------------------------------
-
-    /// The next bus command to send, with its node. Status requests of whole
-    /// nodes (after a restart, a node restart or a node coming back) come
-    /// after queued commands.
-    pub fn poll_command(&mut self) -> Option<(NodeAddr, Command)> {
-        if let Some(c) = self.commands.pop_front() {
-            return Some(c);
-        }
-        self.status_wanted
-            .pop_first()
-            .map(|node| (node, Command::GetAllStatus))
-    }
-
-    /// The next notification for a courier, recipient or staff.
-    pub fn poll_notification(&mut self) -> Option<Notification> {
-        self.notifications.pop_front()
-    }
-
-    /// The next alert for staff or security.
-    pub fn poll_alert(&mut self) -> Option<Alert> {
-        self.alerts.pop_front()
-    }
-
-    /// The next audit record, in sequence order.
-    pub fn poll_audit(&mut self) -> Option<AuditRecord> {
-        self.audit.pop_front()
-    }
-
-    /// The next camera snapshot to take.
-    pub fn poll_snapshot_request(&mut self) -> Option<SnapshotRequest> {
-        self.snapshots.pop_front()
-    }
-
-    /// Whether (and why) to persist a [`Bank::snapshot`] now. Requests are
-    /// coalesced: one answer covers every change since the last one.
-    pub fn poll_persist(&mut self) -> Option<PersistReason> {
-        self.persist.take()
-    }
-
-    /// The next deadline: call [`Bank::handle_timeout`] when it has passed.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        let slot = self.timers.peek().map(|(at, _)| at);
-        match (slot, self.keypads.poll_timeout()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-    }
-
     // ----- checks shared by every input ------------------------------------
 
     fn check_time(&self, now: Instant) -> Result<(), BankError> {
@@ -643,26 +431,6 @@ impl<'a> Bank<'a> {
         } else {
             Ok(())
         }
-    }
-
-    fn has_room(&self, room: Room) -> Result<(), BankError> {
-        let free = |len: usize, cap: usize| cap.saturating_sub(len);
-        if free(self.commands.len(), COMMAND_QUEUE) < room.commands {
-            return Err(BankError::OutputFull(Queue::Commands));
-        }
-        if free(self.notifications.len(), NOTIFICATION_QUEUE) < room.notifications {
-            return Err(BankError::OutputFull(Queue::Notifications));
-        }
-        if free(self.alerts.len(), ALERT_QUEUE) < room.alerts {
-            return Err(BankError::OutputFull(Queue::Alerts));
-        }
-        if free(self.audit.len(), AUDIT_QUEUE) < room.audit {
-            return Err(BankError::OutputFull(Queue::Audit));
-        }
-        if free(self.snapshots.len(), SNAPSHOT_QUEUE) < room.snapshots {
-            return Err(BankError::OutputFull(Queue::Snapshots));
-        }
-        Ok(())
     }
 
     fn begin(&mut self, now: Instant, room: Room) -> Result<(), BankError> {
@@ -725,212 +493,24 @@ impl<'a> Bank<'a> {
         }
         let new_code = new.parcel.map(|p| p.code);
         match (old_code, new_code) {
-            (Some(old), None) => self.unindex_code(i, &old),
-            (None, Some(new)) => self.index_code(i, &new),
+            (Some(old), None) => self.codes.remove(i, &old),
+            (None, Some(new)) => self.codes.insert(i, &new),
             (Some(old), Some(new)) if !old.ct_eq(&new) => {
-                self.unindex_code(i, &old);
-                self.index_code(i, &new);
+                self.codes.remove(i, &old);
+                self.codes.insert(i, &new);
             }
             _ => {}
         }
     }
 
-    fn bucket(&self, code: &CodeHash) -> usize {
-        (code.bucket_value() % (self.code_heads.len().max(1) as u64)) as usize
-    }
-
-    fn index_code(&mut self, i: usize, code: &CodeHash) {
-        let b = self.bucket(code);
-        let (Some(head), Ok(me)) = (self.code_heads.get(b).copied(), u16::try_from(i)) else {
-            return;
-        };
-        if let Some(n) = self.code_next.get_mut(i) {
-            *n = head;
-        }
-        if let Some(h) = self.code_heads.get_mut(b) {
-            *h = me;
-        }
-    }
-
-    fn unindex_code(&mut self, i: usize, code: &CodeHash) {
-        let b = self.bucket(code);
-        let Ok(me) = u16::try_from(i) else { return };
-        let after = self.code_next.get(i).copied().unwrap_or(NO_SLOT);
-        if self.code_heads.get(b) == Some(&me) {
-            if let Some(h) = self.code_heads.get_mut(b) {
-                *h = after;
-            }
-            return;
-        }
-        let mut cur = self.code_heads.get(b).copied().unwrap_or(NO_SLOT);
-        for _ in 0..self.code_next.len() {
-            let next = self
-                .code_next
-                .get(usize::from(cur))
-                .copied()
-                .unwrap_or(NO_SLOT);
-            if next == NO_SLOT {
-                return;
-            }
-            if next == me {
-                if let Some(n) = self.code_next.get_mut(usize::from(cur)) {
-                    *n = after;
-                }
-                return;
-            }
-            cur = next;
-        }
-    }
-
     /// Whether an active parcel holds `code` (issuing only; not constant time).
     fn code_in_use(&self, code: &CodeHash) -> bool {
-        let mut cur = self
-            .code_heads
-            .get(self.bucket(code))
-            .copied()
-            .unwrap_or(NO_SLOT);
-        for _ in 0..self.code_next.len() {
-            if cur == NO_SLOT {
-                return false;
-            }
-            let i = usize::from(cur);
-            if self
-                .slots
+        self.codes.any_holds(code, |i| {
+            self.slots
                 .get(i)
                 .and_then(|s| s.parcel)
                 .is_some_and(|p| p.code.ct_eq(code))
-            {
-                return true;
-            }
-            cur = self.code_next.get(i).copied().unwrap_or(NO_SLOT);
-        }
-        false
-    }
-
-    // ----- emitting (room already checked) ---------------------------------
-
-    fn wall_at(&self, now: Instant) -> Option<NaiveDateTime> {
-        let (wall, at) = self.wall?;
-        let ms = i64::try_from((now - at).as_millis()).ok()?;
-        wall.checked_add_signed(chrono::TimeDelta::try_milliseconds(ms)?)
-    }
-
-    fn record(
-        &mut self,
-        now: Instant,
-        actor: Actor,
-        slot: Option<usize>,
-        event: AuditEvent,
-        snapshot: Option<SnapshotRef>,
-    ) {
-        let record = AuditRecord {
-            seq: self.next_seq,
-            at: now,
-            wall: self.wall_at(now),
-            actor,
-            compartment: slot.map(|i| self.id_of(i)),
-            parcel: slot
-                .and_then(|i| self.slots.get(i))
-                .and_then(|s| s.parcel)
-                .map(|p| p.id),
-            event,
-            snapshot,
-        };
-        // Room was checked before the call changed anything; the sequence
-        // number advances only with a record actually queued, so it stays gap-free.
-        if self.audit.push_back(record).is_ok() {
-            self.next_seq += 1;
-        }
-        if self.persist.is_none() {
-            self.persist = Some(PersistReason::StateChanged);
-        }
-    }
-
-    fn notify(&mut self, now: Instant, to: Actor, i: usize, kind: NotificationKind) {
-        let n = Notification {
-            to,
-            compartment: self.id_of(i),
-            parcel: self.slots.get(i).and_then(|s| s.parcel).map(|p| p.id),
-            kind,
-            at: now,
-        };
-        let _ = self.notifications.push_back(n);
-    }
-
-    fn raise(
-        &mut self,
-        now: Instant,
-        kind: AlertKind,
-        slot: Option<usize>,
-        evidence: Evidence,
-        snapshot: Option<SnapshotRef>,
-    ) {
-        let alert = Alert {
-            kind,
-            compartment: slot.map(|i| self.id_of(i)),
-            parcel: slot
-                .and_then(|i| self.slots.get(i))
-                .and_then(|s| s.parcel)
-                .map(|p| p.id),
-            evidence,
-            snapshot,
-            at: now,
-        };
-        if self.alerts.push_back(alert).is_ok() {
-            self.stats.count_alert(kind);
-        }
-    }
-
-    fn unlock(&mut self, i: usize) {
-        if let Some(c) = self.layout.get(i) {
-            let cmd = Command::Unlock {
-                channel: c.channel,
-                pulse_ms: self.policy.unlock_pulse_ms,
-            };
-            let _ = self.commands.push_back((c.node, cmd));
-        }
-    }
-
-    fn request_snapshot(&mut self, i: usize, now: Instant) -> Option<SnapshotRef> {
-        let c = self.layout.get(i)?;
-        let reference = SnapshotRef(self.next_snapshot);
-        let req = SnapshotRequest {
-            reference,
-            compartment: c.id,
-            node: c.node,
-            channel: c.channel,
-            at: now,
-        };
-        self.snapshots.push_back(req).ok()?;
-        self.next_snapshot = self.next_snapshot.wrapping_add(1);
-        Some(reference)
-    }
-
-    /// Raises the maintenance alert for a sensor-health finding, if any.
-    /// Returns whether one was raised.
-    fn raise_health(&mut self, now: Instant, i: usize, found: Option<HealthAlert>) -> bool {
-        let Some(h) = found else { return false };
-        self.raise(
-            now,
-            AlertKind::Maintenance,
-            Some(i),
-            Evidence::Health(h.issue),
-            None,
-        );
-        true
-    }
-
-    /// A sensor-health finding from a routine observation: alert and audit.
-    fn maintenance(&mut self, now: Instant, i: usize, found: Option<HealthAlert>) {
-        if self.raise_health(now, i, found) {
-            self.record(
-                now,
-                Actor::System,
-                Some(i),
-                AuditEvent::MaintenanceNeeded,
-                None,
-            );
-        }
+        })
     }
 
     // ----- domain calls ----------------------------------------------------
@@ -1106,28 +686,6 @@ impl<'a> Bank<'a> {
         Ok(())
     }
 
-    fn open_session(&mut self, i: usize, mut s: Slot, purpose: Purpose, by: Actor, now: Instant) {
-        s.stage = Stage::Door {
-            purpose,
-            phase: DoorPhase::Unlocking { attempt: 0 },
-            by,
-        };
-        s.door_timer = Some(now + self.policy.unlock_confirm);
-        s.parcel_timer = None;
-        self.put(i, s);
-        self.unlock(i);
-        self.record(
-            now,
-            by,
-            Some(i),
-            AuditEvent::UnlockCommanded {
-                purpose,
-                attempt: 0,
-            },
-            None,
-        );
-    }
-
     /// A code typed at `keypad`. A right code unlocks its compartment (one
     /// use: the code is spent once the pickup is verified); a wrong one is
     /// counted towards the keypad's lockout.
@@ -1198,45 +756,6 @@ impl<'a> Bank<'a> {
         Ok(CodeOutcome::Opening(compartment))
     }
 
-    /// Staff open a compartment (audited): a stored parcel is handed to
-    /// staff, an expired one removed, a reserved one deposited, an empty one
-    /// inspected. Allowed on an out-of-service compartment.
-    ///
-    /// # Errors
-    /// [`BankError::WrongStage`] during a door session; [`BankError::ShuttingDown`].
-    pub fn staff_open(
-        &mut self,
-        compartment: CompartmentId,
-        now: Instant,
-    ) -> Result<(), BankError> {
-        self.begin(now, ROOM_ONE)?;
-        let (i, s, purpose) = self.override_target(compartment, Actor::Staff)?;
-        self.latest = now;
-        self.open_session(i, s, purpose, Actor::Staff, now);
-        Ok(())
-    }
-
-    /// Where an override by `by` would open `compartment`, and why; refuses
-    /// an out-of-service compartment unless staff ask. Changes nothing.
-    fn override_target(
-        &self,
-        compartment: CompartmentId,
-        by: Actor,
-    ) -> Result<(usize, Slot, Purpose), BankError> {
-        let (i, s) = self.slot_of(compartment)?;
-        if self.power.critical() {
-            return Err(BankError::ShuttingDown);
-        }
-        if by != Actor::Staff && s.out_of_service.is_some() {
-            return Err(BankError::OutOfService(compartment));
-        }
-        let purpose = override_purpose(s.stage).ok_or(BankError::WrongStage {
-            compartment,
-            stage: s.stage,
-        })?;
-        Ok((i, s, purpose))
-    }
-
     /// Pushes a stored parcel's reminder, escalation and expiry back by `by`.
     ///
     /// # Errors
@@ -1259,7 +778,7 @@ impl<'a> Bank<'a> {
         self.latest = now;
         p.clock_base += by;
         s.parcel = Some(p);
-        s.parcel_timer = Some(self.notice_due(&p));
+        s.parcel_timer = Some(notice_due(&self.policy, &p));
         self.put(i, s);
         self.record(
             now,
@@ -1334,599 +853,6 @@ impl<'a> Bank<'a> {
         Ok(())
     }
 
-    // ----- node inputs -----------------------------------------------------
-
-    /// An event a node reported (already de-duplicated by the link layer).
-    ///
-    /// A repeated report (a door that opens while the books say open, a
-    /// presence that did not change) is a documented no-op. Node power
-    /// events are ignored: the gateway's UPS, through [`Bank::handle_power`],
-    /// is the authority. A node restart makes the bank ask it for full status.
-    ///
-    /// # Errors
-    /// [`BankError::UnknownChannel`] / [`BankError::UnknownNode`] for wiring
-    /// the layout does not know; [`BankError::TimeWentBackwards`];
-    /// [`BankError::OutputFull`].
-    pub fn handle_node_event(
-        &mut self,
-        node: NodeAddr,
-        event: &Event,
-        now: Instant,
-    ) -> Result<(), BankError> {
-        self.begin(now, ROOM_ONE)?;
-        match *event {
-            Event::DoorOpened { channel, commanded } => {
-                let (i, s) = self.slot_at(node, channel)?;
-                self.latest = now;
-                self.on_door_opened(i, s, commanded, now);
-            }
-            Event::DoorClosed { channel } => {
-                let (i, s) = self.slot_at(node, channel)?;
-                self.latest = now;
-                self.on_door_closed(i, s, now);
-            }
-            Event::PresenceChanged { channel, presence } => {
-                let (i, s) = self.slot_at(node, channel)?;
-                self.latest = now;
-                self.on_presence(i, s, presence, now);
-            }
-            Event::FaultRaised {
-                channel: Some(channel),
-                fault,
-            } => {
-                let (i, s) = self.slot_at(node, channel)?;
-                self.latest = now;
-                self.on_fault(i, s, fault, now);
-            }
-            Event::FaultRaised {
-                channel: None,
-                fault,
-            } => {
-                self.check_node(node)?;
-                self.latest = now;
-                if fault == FaultCode::EventsDropped {
-                    self.status_wanted.insert(node);
-                }
-                self.raise(
-                    now,
-                    AlertKind::NodeFault,
-                    None,
-                    Evidence::Fault(fault),
-                    None,
-                );
-                self.record(
-                    now,
-                    Actor::System,
-                    None,
-                    AuditEvent::FaultReported(fault),
-                    None,
-                );
-            }
-            Event::DoorAjar { channel } => {
-                let (i, s) = self.slot_at(node, channel)?;
-                self.latest = now;
-                self.on_door_ajar(i, s, now);
-            }
-            Event::NodeStarted { .. } => {
-                self.check_node(node)?;
-                self.latest = now;
-                self.status_wanted.insert(node);
-            }
-            Event::FaultCleared { channel, .. } => {
-                if let Some(channel) = channel {
-                    self.slot_at(node, channel)?;
-                } else {
-                    self.check_node(node)?;
-                }
-                self.latest = now;
-            }
-            Event::Power(_) => {
-                self.check_node(node)?;
-                self.latest = now;
-            }
-            Event::CommandsRefused { refused, reason } => {
-                self.check_node(node)?;
-                self.latest = now;
-                let evidence = Evidence::CommandsRefused {
-                    node,
-                    refused,
-                    reason,
-                };
-                self.raise(now, AlertKind::BusCommandsRefused, None, evidence, None);
-            }
-            _ => {
-                self.check_node(node)?;
-                self.latest = now;
-            }
-        }
-        Ok(())
-    }
-
-    fn on_door_opened(&mut self, i: usize, mut s: Slot, _commanded: bool, now: Instant) {
-        if s.door == DoorState::Open {
-            return;
-        }
-        s.door = DoorState::Open;
-        let flap = self.health.observe_door_change(i, now).ok().flatten();
-        match s.stage {
-            Stage::Door {
-                purpose,
-                phase: DoorPhase::Unlocking { .. } | DoorPhase::Verifying,
-                by,
-            } => {
-                // Our unlock (or a reopening before the sensor settled): the
-                // node's own `commanded` flag may be lost across a node
-                // restart, the books are the authority.
-                s.stage = Stage::Door {
-                    purpose,
-                    phase: DoorPhase::Open,
-                    by,
-                };
-                s.door_timer = Some(now + self.policy.door_ajar_limit);
-                s.ajar_reported = false;
-                self.put(i, s);
-                self.record(now, by, Some(i), AuditEvent::DoorOpened, None);
-            }
-            _ => {
-                let snapshot = self.request_snapshot(i, now);
-                s.out_of_service = Some(ServiceReason::ForcedDoor);
-                self.put(i, s);
-                self.raise(
-                    now,
-                    AlertKind::ForcedDoor,
-                    Some(i),
-                    Evidence::Door(DoorState::Open),
-                    snapshot,
-                );
-                self.record(
-                    now,
-                    Actor::System,
-                    Some(i),
-                    AuditEvent::DoorForced,
-                    snapshot,
-                );
-                let reason = ServiceReason::ForcedDoor;
-                self.record(
-                    now,
-                    Actor::System,
-                    Some(i),
-                    AuditEvent::OutOfService { reason },
-                    None,
-                );
-            }
-        }
-        self.maintenance(now, i, flap);
-    }
-
-    fn on_door_closed(&mut self, i: usize, mut s: Slot, now: Instant) {
-        if s.door == DoorState::Closed {
-            return;
-        }
-        s.door = DoorState::Closed;
-        s.ajar_reported = false;
-        let flap = self.health.observe_door_change(i, now).ok().flatten();
-        match s.stage {
-            Stage::Door {
-                purpose,
-                phase: DoorPhase::Open | DoorPhase::Unlocking { .. },
-                by,
-            } => {
-                s.stage = Stage::Door {
-                    purpose,
-                    phase: DoorPhase::Verifying,
-                    by,
-                };
-                s.door_timer = Some(now + self.policy.presence_settle);
-                self.record(now, by, Some(i), AuditEvent::DoorClosed, None);
-                if decisive(purpose, s.occupied) {
-                    self.finish_session(i, s, now);
-                } else {
-                    self.put(i, s);
-                }
-            }
-            _ => {
-                self.put(i, s);
-                self.record(now, Actor::System, Some(i), AuditEvent::DoorClosed, None);
-            }
-        }
-        self.maintenance(now, i, flap);
-    }
-
-    fn on_presence(&mut self, i: usize, mut s: Slot, presence: Presence, now: Instant) {
-        let books_say_empty = !s.stage.holds_parcel();
-        let health = self
-            .health
-            .observe_presence(i, presence, books_say_empty, now)
-            .ok()
-            .flatten();
-        self.maintenance(now, i, health);
-        if s.occupied == Some(presence.occupied) {
-            return;
-        }
-        s.occupied = Some(presence.occupied);
-        match s.stage {
-            Stage::Door {
-                purpose,
-                phase: DoorPhase::Verifying,
-                ..
-            } if decisive(purpose, s.occupied) => {
-                self.finish_session(i, s, now);
-            }
-            Stage::Door { .. } => self.put(i, s),
-            _ if s.door == DoorState::Open => self.put(i, s),
-            stage => {
-                let disagrees = stage.holds_parcel() != presence.occupied;
-                if disagrees && s.out_of_service.is_none() {
-                    let kind = if presence.occupied {
-                        AlertKind::UnexpectedItem
-                    } else {
-                        AlertKind::ParcelMissing
-                    };
-                    s.out_of_service = Some(ServiceReason::SensorDisagrees);
-                    self.put(i, s);
-                    self.raise(now, kind, Some(i), Evidence::Presence(presence), None);
-                    self.record(
-                        now,
-                        Actor::System,
-                        Some(i),
-                        AuditEvent::SensorDisagrees { presence },
-                        None,
-                    );
-                    let reason = ServiceReason::SensorDisagrees;
-                    self.record(
-                        now,
-                        Actor::System,
-                        Some(i),
-                        AuditEvent::OutOfService { reason },
-                        None,
-                    );
-                } else {
-                    self.put(i, s);
-                }
-            }
-        }
-    }
-
-    fn on_fault(&mut self, i: usize, s: Slot, fault: FaultCode, now: Instant) {
-        match (s.stage, fault) {
-            (
-                Stage::Door {
-                    phase: DoorPhase::Unlocking { .. },
-                    ..
-                },
-                FaultCode::LockJammed | FaultCode::DoorDidNotOpen,
-            ) => {
-                self.unlock_failed(i, s, now);
-            }
-            (_, FaultCode::LockJammed | FaultCode::DoorDidNotOpen) => {
-                let h = self.health.observe_lock_fault(i, now).ok().flatten();
-                self.record(
-                    now,
-                    Actor::System,
-                    Some(i),
-                    AuditEvent::FaultReported(fault),
-                    None,
-                );
-                self.maintenance(now, i, h);
-            }
-            _ => {
-                self.record(
-                    now,
-                    Actor::System,
-                    Some(i),
-                    AuditEvent::FaultReported(fault),
-                    None,
-                );
-                self.raise(
-                    now,
-                    AlertKind::Maintenance,
-                    Some(i),
-                    Evidence::Fault(fault),
-                    None,
-                );
-            }
-        }
-    }
-
-    fn on_door_ajar(&mut self, i: usize, mut s: Slot, now: Instant) {
-        if s.ajar_reported || s.door != DoorState::Open {
-            return;
-        }
-        s.ajar_reported = true;
-        if let Stage::Door {
-            phase: DoorPhase::Open,
-            ..
-        } = s.stage
-        {
-            s.door_timer = None;
-        }
-        self.put(i, s);
-        let who = match s.stage {
-            Stage::Door { by, .. } => by,
-            _ => Actor::Staff,
-        };
-        self.raise(
-            now,
-            AlertKind::DoorAjar,
-            Some(i),
-            Evidence::Door(DoorState::Open),
-            None,
-        );
-        self.notify(now, who, i, NotificationKind::CloseTheDoor);
-        self.record(now, Actor::System, Some(i), AuditEvent::DoorAjar, None);
-    }
-
-    /// The door did not open after an unlock (timeout, refusal, jam): retry
-    /// once, then a lock fault.
-    fn unlock_failed(&mut self, i: usize, mut s: Slot, now: Instant) {
-        let Stage::Door {
-            purpose,
-            phase: DoorPhase::Unlocking { attempt },
-            by,
-        } = s.stage
-        else {
-            return;
-        };
-        if attempt == 0 {
-            s.stage = Stage::Door {
-                purpose,
-                phase: DoorPhase::Unlocking { attempt: 1 },
-                by,
-            };
-            s.door_timer = Some(now + self.policy.unlock_confirm);
-            self.put(i, s);
-            self.unlock(i);
-            self.record(
-                now,
-                Actor::System,
-                Some(i),
-                AuditEvent::UnlockCommanded {
-                    purpose,
-                    attempt: 1,
-                },
-                None,
-            );
-            return;
-        }
-        self.settle_back(&mut s, purpose, now);
-        s.out_of_service = Some(ServiceReason::LockFault);
-        self.put(i, s);
-        self.raise(
-            now,
-            AlertKind::LockFault,
-            Some(i),
-            Evidence::UnlockAttempts(attempt + 1),
-            None,
-        );
-        self.notify(now, by, i, NotificationKind::DoorWouldNotOpen);
-        self.record(now, Actor::System, Some(i), AuditEvent::LockFault, None);
-        let reason = ServiceReason::LockFault;
-        self.record(
-            now,
-            Actor::System,
-            Some(i),
-            AuditEvent::OutOfService { reason },
-            None,
-        );
-        let h = self.health.observe_lock_fault(i, now).ok().flatten();
-        // Two alerts at most per input: the lock fault and this one.
-        self.raise_health(now, i, h);
-    }
-
-    /// Returns a compartment whose door session ended without changing hands
-    /// to the stage it was in before.
-    fn settle_back(&self, s: &mut Slot, purpose: Purpose, now: Instant) {
-        s.door_timer = None;
-        match purpose {
-            Purpose::Deposit => {
-                s.stage = Stage::Reserved;
-                s.parcel_timer = Some(now + self.policy.deposit_window);
-            }
-            Purpose::Pickup => {
-                s.stage = Stage::Stored;
-                s.parcel_timer = s.parcel.map(|p| self.notice_due(&p));
-            }
-            Purpose::Removal => {
-                s.stage = Stage::Expired;
-                s.parcel_timer = None;
-            }
-            Purpose::Inspection => {
-                s.stage = if s.parcel.is_some() {
-                    Stage::Reserved
-                } else {
-                    Stage::Free
-                };
-                s.parcel_timer = None;
-            }
-        }
-    }
-
-    /// The door closed and the presence sensor has spoken (or had its time).
-    fn finish_session(&mut self, i: usize, mut s: Slot, now: Instant) {
-        let Stage::Door { purpose, by, .. } = s.stage else {
-            self.put(i, s);
-            return;
-        };
-        let occupied = s.occupied == Some(true);
-        s.door_timer = None;
-        match (purpose, occupied) {
-            (Purpose::Deposit, true) => {
-                let Some(mut p) = s.parcel else { return };
-                p.clock_base = now;
-                p.deposited_at = Some(now);
-                p.notices = 0;
-                s.parcel = Some(p);
-                s.stage = Stage::Stored;
-                s.parcel_timer = Some(self.notice_due(&p));
-                self.put(i, s);
-                self.stats.deposits = self.stats.deposits.saturating_add(1);
-                self.record(now, by, Some(i), AuditEvent::DepositVerified, None);
-                self.notify(now, p.kind.collector(), i, NotificationKind::ParcelReady);
-            }
-            (Purpose::Deposit, false) => {
-                self.settle_back(&mut s, purpose, now);
-                self.put(i, s);
-                self.record(now, by, Some(i), AuditEvent::NoParcelDetected, None);
-                self.notify(now, by, i, NotificationKind::NoParcelDetected);
-            }
-            (Purpose::Pickup | Purpose::Removal, false) => {
-                // Recorded before the parcel leaves the books, so the record names it.
-                self.record(
-                    now,
-                    by,
-                    Some(i),
-                    AuditEvent::PickupVerified { purpose },
-                    None,
-                );
-                if let Some(at) = s.parcel.and_then(|p| p.deposited_at) {
-                    if purpose == Purpose::Pickup {
-                        self.stats.pickups = self.stats.pickups.saturating_add(1);
-                        self.stats.dwell_total_ms = self
-                            .stats
-                            .dwell_total_ms
-                            .saturating_add((now - at).as_millis());
-                    }
-                }
-                s.stage = Stage::Free;
-                s.parcel = None;
-                s.parcel_timer = None;
-                self.put(i, s);
-            }
-            (Purpose::Pickup, true) => {
-                self.settle_back(&mut s, purpose, now);
-                self.put(i, s);
-                self.record(now, by, Some(i), AuditEvent::ParcelLeftInside, None);
-                let collector = s.parcel.map_or(by, |p| p.kind.collector());
-                self.notify(now, collector, i, NotificationKind::ParcelLeftInside);
-            }
-            (Purpose::Removal, true) => {
-                self.settle_back(&mut s, purpose, now);
-                let reason = ServiceReason::RemovalNotVerified;
-                self.closed_out_of_service(i, s, reason, AlertKind::RemovalNotVerified, by, now);
-            }
-            (Purpose::Inspection, _) => {
-                self.settle_back(&mut s, purpose, now);
-                if occupied && s.parcel.is_none() {
-                    let reason = ServiceReason::SensorDisagrees;
-                    self.closed_out_of_service(i, s, reason, AlertKind::UnexpectedItem, by, now);
-                } else {
-                    self.put(i, s);
-                    self.record(now, by, Some(i), AuditEvent::DoorClosed, None);
-                }
-            }
-        }
-    }
-
-    /// A door session ended closed on something staff must look at: the
-    /// compartment goes out of service with an alert and an audit record.
-    fn closed_out_of_service(
-        &mut self,
-        i: usize,
-        mut s: Slot,
-        reason: ServiceReason,
-        kind: AlertKind,
-        by: Actor,
-        now: Instant,
-    ) {
-        s.out_of_service = Some(reason);
-        self.put(i, s);
-        self.raise(now, kind, Some(i), Evidence::Door(DoorState::Closed), None);
-        self.record(now, by, Some(i), AuditEvent::OutOfService { reason }, None);
-    }
-
-    fn notice_due(&self, p: &Parcel) -> Instant {
-        let after = match p.notices {
-            0 => self.policy.reminder_after,
-            1 => self.policy.escalation_after,
-            _ => self.policy.expiry_after,
-        };
-        p.clock_base + after
-    }
-
-    /// The outcome of a command the gateway sent for the bank.
-    ///
-    /// A refused or unanswered unlock counts as the door not opening (one
-    /// retry, then a lock fault); an unanswered status request marks the node
-    /// unreachable. Other outcomes, and outcomes for sessions already over,
-    /// are no-ops.
-    ///
-    /// # Errors
-    /// [`BankError::UnknownChannel`] / [`BankError::UnknownNode`];
-    /// [`BankError::TimeWentBackwards`]; [`BankError::OutputFull`].
-    pub fn handle_command_result(
-        &mut self,
-        node: NodeAddr,
-        command: &Command,
-        result: CommandOutcome,
-        now: Instant,
-    ) -> Result<(), BankError> {
-        self.begin(now, ROOM_ONE)?;
-        match (*command, result) {
-            (
-                Command::Unlock { channel, .. },
-                CommandOutcome::Nacked(_) | CommandOutcome::Failed,
-            ) => {
-                let (i, s) = self.slot_at(node, channel)?;
-                self.latest = now;
-                self.unlock_failed(i, s, now);
-            }
-            (Command::GetAllStatus, CommandOutcome::Failed) => {
-                self.check_node(node)?;
-                self.latest = now;
-                self.lose_node(node, now);
-            }
-            _ => {
-                self.check_node(node)?;
-                self.latest = now;
-            }
-        }
-        Ok(())
-    }
-
-    /// The link layer gave up on `node`: its compartments are unverified
-    /// until it is back.
-    ///
-    /// # Errors
-    /// [`BankError::UnknownNode`]; [`BankError::TimeWentBackwards`]; [`BankError::OutputFull`].
-    pub fn handle_node_lost(&mut self, node: NodeAddr, now: Instant) -> Result<(), BankError> {
-        self.begin(now, ROOM_ONE)?;
-        self.check_node(node)?;
-        self.latest = now;
-        self.lose_node(node, now);
-        Ok(())
-    }
-
-    fn lose_node(&mut self, node: NodeAddr, now: Instant) {
-        if self.unreachable.contains(node) {
-            return;
-        }
-        self.unreachable.insert(node);
-        self.raise(
-            now,
-            AlertKind::NodeUnreachable,
-            None,
-            Evidence::Node(node),
-            None,
-        );
-        self.record(now, Actor::System, None, AuditEvent::NodeLost(node), None);
-    }
-
-    /// `node` answers again: the bank asks it for full status and reconciles.
-    ///
-    /// # Errors
-    /// [`BankError::UnknownNode`]; [`BankError::TimeWentBackwards`]; [`BankError::OutputFull`].
-    pub fn handle_node_back(&mut self, node: NodeAddr, now: Instant) -> Result<(), BankError> {
-        self.begin(now, ROOM_ONE)?;
-        self.check_node(node)?;
-        self.latest = now;
-        self.status_wanted.insert(node);
-        if self.unreachable.contains(node) {
-            self.unreachable.remove(node);
-            self.record(now, Actor::System, None, AuditEvent::NodeBack(node), None);
-        }
-        Ok(())
-    }
-
     /// The UPS reports a change. On battery, door sessions under way finish
     /// but new deposits are refused below [`Policy::min_charge_for_deposit`]
     /// and a persist is requested; on critical, only persisting remains
@@ -1979,7 +905,7 @@ impl<'a> Bank<'a> {
                 break;
             };
             if s.door_timer.is_some_and(|t| t <= now) {
-                self.door_timer_fired(i, s, now);
+                self.apply(i, session::door_timer(s, now, &self.policy), now);
             } else {
                 self.parcel_timer_fired(i, s, now);
             }
@@ -1987,140 +913,39 @@ impl<'a> Bank<'a> {
         Ok(())
     }
 
-    fn door_timer_fired(&mut self, i: usize, mut s: Slot, now: Instant) {
-        match s.stage {
-            Stage::Door {
-                phase: DoorPhase::Unlocking { .. },
-                ..
-            } => self.unlock_failed(i, s, now),
-            Stage::Door {
-                phase: DoorPhase::Verifying,
-                ..
-            } => self.finish_session(i, s, now),
-            Stage::Door {
-                phase: DoorPhase::Open,
-                ..
-            } => self.on_door_ajar(i, s, now),
-            _ => {
-                s.door_timer = None;
-                self.put(i, s);
+    /// A parcel's deadline ran out: report what is due, then write the books.
+    fn parcel_timer_fired(&mut self, i: usize, s: Slot, now: Instant) {
+        let (books, due) = deadlines::parcel_timer(s, now, &self.policy, self.wall_at(now));
+        let system = Actor::System;
+        match due {
+            Due::Cleared => {}
+            Due::ReservationExpired { depositor } => {
+                self.record(now, system, Some(i), AuditEvent::ReservationExpired, None);
+                self.notify(now, depositor, i, NotificationKind::ReservationExpired);
+            }
+            Due::ReminderDeferred { by } => {
+                let event = AuditEvent::ReminderDeferred { by };
+                self.record(now, system, Some(i), event, None);
+            }
+            Due::Reminder { collector } => {
+                self.stats.reminders = self.stats.reminders.saturating_add(1);
+                self.notify(now, collector, i, NotificationKind::Reminder);
+                self.record(now, system, Some(i), AuditEvent::ReminderSent, None);
+            }
+            Due::Escalation { collector } => {
+                self.stats.escalations = self.stats.escalations.saturating_add(1);
+                self.notify(now, collector, i, NotificationKind::Escalation);
+                self.notify(now, Actor::Staff, i, NotificationKind::Escalation);
+                self.record(now, system, Some(i), AuditEvent::EscalationSent, None);
+            }
+            Due::Expired => {
+                self.stats.expiries = self.stats.expiries.saturating_add(1);
+                self.notify(now, Actor::Staff, i, NotificationKind::RemovalTask);
+                self.record(now, system, Some(i), AuditEvent::Expired, None);
             }
         }
-        // A session that could not progress must not fire again at once.
-        if let Some(after) = self.slots.get(i).copied() {
-            if after.door_timer.is_some_and(|t| t <= now) {
-                let mut after = after;
-                after.door_timer = None;
-                self.put(i, after);
-            }
-        }
-    }
-
-    fn parcel_timer_fired(&mut self, i: usize, mut s: Slot, now: Instant) {
-        match (s.stage, s.parcel) {
-            (Stage::Reserved, Some(p)) => {
-                self.record(
-                    now,
-                    Actor::System,
-                    Some(i),
-                    AuditEvent::ReservationExpired,
-                    None,
-                );
-                self.notify(
-                    now,
-                    p.kind.depositor(),
-                    i,
-                    NotificationKind::ReservationExpired,
-                );
-                s.stage = Stage::Free;
-                s.parcel = None;
-                s.parcel_timer = None;
-                self.put(i, s);
-            }
-            (Stage::Stored, Some(mut p)) => match p.notices {
-                0 => {
-                    if let Some(wait) = self.quiet_wait(now) {
-                        s.parcel_timer = Some(now + wait);
-                        self.put(i, s);
-                        self.record(
-                            now,
-                            Actor::System,
-                            Some(i),
-                            AuditEvent::ReminderDeferred { by: wait },
-                            None,
-                        );
-                        return;
-                    }
-                    p.notices = 1;
-                    s.parcel = Some(p);
-                    s.parcel_timer = Some(self.notice_due(&p).max(now + Duration::from_millis(1)));
-                    self.put(i, s);
-                    self.stats.reminders = self.stats.reminders.saturating_add(1);
-                    self.notify(now, p.kind.collector(), i, NotificationKind::Reminder);
-                    self.record(now, Actor::System, Some(i), AuditEvent::ReminderSent, None);
-                }
-                1 => {
-                    p.notices = 2;
-                    s.parcel = Some(p);
-                    s.parcel_timer = Some(self.notice_due(&p).max(now + Duration::from_millis(1)));
-                    self.put(i, s);
-                    self.stats.escalations = self.stats.escalations.saturating_add(1);
-                    self.notify(now, p.kind.collector(), i, NotificationKind::Escalation);
-                    self.notify(now, Actor::Staff, i, NotificationKind::Escalation);
-                    self.record(
-                        now,
-                        Actor::System,
-                        Some(i),
-                        AuditEvent::EscalationSent,
-                        None,
-                    );
-                }
-                _ => {
-                    s.stage = Stage::Expired;
-                    s.parcel_timer = None;
-                    self.put(i, s);
-                    self.stats.expiries = self.stats.expiries.saturating_add(1);
-                    self.notify(now, Actor::Staff, i, NotificationKind::RemovalTask);
-                    self.record(now, Actor::System, Some(i), AuditEvent::Expired, None);
-                }
-            },
-            _ => {
-                s.parcel_timer = None;
-                self.put(i, s);
-            }
-        }
-    }
-
-    /// How long a reminder due at `now` waits for quiet hours to end.
-    fn quiet_wait(&self, now: Instant) -> Option<Duration> {
-        use chrono::Timelike;
-        let quiet = self.policy.quiet_hours?;
-        let wall = self.wall_at(now)?;
-        let minute = u16::try_from(wall.hour() * 60 + wall.minute()).ok()?;
-        let minutes = quiet.minutes_until_end(minute);
-        if minutes == 0 {
-            return None;
-        }
-        let into_minute = Duration::from_secs(u64::from(wall.second()));
-        Some((Duration::from_mins(u64::from(minutes)) - into_minute).max(Duration::from_secs(1)))
-    }
-}
-
-/// Why an override opens a compartment in `stage`; `None` during a door session.
-fn override_purpose(stage: Stage) -> Option<Purpose> {
-    match stage {
-        Stage::Free => Some(Purpose::Inspection),
-        Stage::Reserved => Some(Purpose::Deposit),
-        Stage::Stored => Some(Purpose::Pickup),
-        Stage::Expired => Some(Purpose::Removal),
-        Stage::Door { .. } => None,
-    }
-}
-
-/// Whether the presence reading settles a door session at once.
-fn decisive(purpose: Purpose, occupied: Option<bool>) -> bool {
-    match purpose {
-        Purpose::Deposit => occupied == Some(true),
-        Purpose::Pickup | Purpose::Removal | Purpose::Inspection => occupied == Some(false),
+        // Written last, so that the reports name the parcel even when it
+        // leaves the books (an expired reservation).
+        self.put(i, books);
     }
 }

@@ -1,5 +1,7 @@
 //! Reconciling the books with a full status scan of a node: after a restore,
-//! a node restart, a node coming back, or whenever the gateway polls.
+//! a node restart, a node coming back, or whenever the gateway polls; and
+//! the nodes the link layer lost and found again, whose compartments are
+//! unverified in between.
 //!
 //! The scan is taken as the truth about doors and presence. A door session
 //! the scan shows finished (door closed) is finished with the scanned
@@ -13,7 +15,8 @@ use locker_proto::time::Instant;
 use locker_proto::{BulkStatus, ChannelStatus, DoorState, NodeAddr};
 
 use super::audit::{Actor, AuditEvent, ServiceReason};
-use super::parcel::{DoorPhase, Stage};
+use super::parcel::Stage;
+use super::session;
 use super::{AlertKind, Bank, BankError, Evidence, ROOM_ONE, ROOM_SCAN};
 
 /// A set of node addresses (all 256), as a bitmap.
@@ -140,74 +143,97 @@ impl Bank<'_> {
         let Some(mut s) = self.slots.get(i).copied() else {
             return;
         };
+        if let Stage::Door { .. } = s.stage {
+            let step = session::scanned(s, seen.door, seen.occupied, now, &self.policy);
+            self.apply(i, step, now);
+            return;
+        }
         let door_was = s.door;
         s.door = seen.door;
         s.occupied = Some(seen.occupied);
-        match s.stage {
-            Stage::Door { purpose, phase, by } => {
-                match (seen.door, phase) {
-                    (DoorState::Open, DoorPhase::Unlocking { .. } | DoorPhase::Verifying) => {
-                        s.stage = Stage::Door {
-                            purpose,
-                            phase: DoorPhase::Open,
-                            by,
-                        };
-                        s.door_timer = Some(now + self.policy.door_ajar_limit);
-                        self.put(i, s);
-                        self.record(now, by, Some(i), AuditEvent::DoorOpened, None);
-                    }
-                    (DoorState::Closed, DoorPhase::Open | DoorPhase::Verifying) => {
-                        if door_was == DoorState::Open {
-                            self.record(now, by, Some(i), AuditEvent::DoorClosed, None);
-                        }
-                        self.finish_session(i, s, now);
-                    }
-                    // Door open as expected, or the unlock still pending: its
-                    // timer (retry, then lock fault) takes care of it.
-                    _ => self.put(i, s),
-                }
-            }
-            stage => {
-                let expects_parcel = stage.holds_parcel();
-                let kind = if expects_parcel && !seen.occupied {
-                    Some(AlertKind::ParcelMissing)
-                } else if !expects_parcel && seen.occupied {
-                    Some(AlertKind::UnexpectedItem)
-                } else if seen.door == DoorState::Open && door_was == DoorState::Closed {
-                    Some(AlertKind::DoorOpenUnexpectedly)
-                } else {
-                    None
-                };
-                let Some(kind) = kind else {
-                    self.put(i, s);
-                    return;
-                };
-                let reason = ServiceReason::SensorDisagrees;
-                let fresh = s.out_of_service != Some(reason);
-                s.out_of_service = Some(reason);
-                self.put(i, s);
-                let evidence = Evidence::Scan {
-                    door: seen.door,
-                    occupied: seen.occupied,
-                    faulted: seen.faulted,
-                };
-                self.raise(now, kind, Some(i), evidence, None);
-                let event = AuditEvent::Discrepancy {
-                    door: seen.door,
-                    occupied: seen.occupied,
-                    faulted: seen.faulted,
-                };
-                self.record(now, Actor::System, Some(i), event, None);
-                if fresh {
-                    self.record(
-                        now,
-                        Actor::System,
-                        Some(i),
-                        AuditEvent::OutOfService { reason },
-                        None,
-                    );
-                }
-            }
+        let expects_parcel = s.stage.holds_parcel();
+        let kind = if expects_parcel && !seen.occupied {
+            Some(AlertKind::ParcelMissing)
+        } else if !expects_parcel && seen.occupied {
+            Some(AlertKind::UnexpectedItem)
+        } else if seen.door == DoorState::Open && door_was == DoorState::Closed {
+            Some(AlertKind::DoorOpenUnexpectedly)
+        } else {
+            None
+        };
+        let Some(kind) = kind else {
+            self.put(i, s);
+            return;
+        };
+        let reason = ServiceReason::SensorDisagrees;
+        let fresh = s.out_of_service != Some(reason);
+        s.out_of_service = Some(reason);
+        self.put(i, s);
+        let evidence = Evidence::Scan {
+            door: seen.door,
+            occupied: seen.occupied,
+            faulted: seen.faulted,
+        };
+        self.raise(now, kind, Some(i), evidence, None);
+        let event = AuditEvent::Discrepancy {
+            door: seen.door,
+            occupied: seen.occupied,
+            faulted: seen.faulted,
+        };
+        self.record(now, Actor::System, Some(i), event, None);
+        if fresh {
+            self.record(
+                now,
+                Actor::System,
+                Some(i),
+                AuditEvent::OutOfService { reason },
+                None,
+            );
         }
+    }
+
+    /// The link layer gave up on `node`: its compartments are unverified
+    /// until it is back.
+    ///
+    /// # Errors
+    /// [`BankError::UnknownNode`]; [`BankError::TimeWentBackwards`]; [`BankError::OutputFull`].
+    pub fn handle_node_lost(&mut self, node: NodeAddr, now: Instant) -> Result<(), BankError> {
+        self.begin(now, ROOM_ONE)?;
+        self.check_node(node)?;
+        self.latest = now;
+        self.lose_node(node, now);
+        Ok(())
+    }
+
+    /// Marks `node` unreachable, with an alert and an audit record the first time.
+    pub(super) fn lose_node(&mut self, node: NodeAddr, now: Instant) {
+        if self.unreachable.contains(node) {
+            return;
+        }
+        self.unreachable.insert(node);
+        self.raise(
+            now,
+            AlertKind::NodeUnreachable,
+            None,
+            Evidence::Node(node),
+            None,
+        );
+        self.record(now, Actor::System, None, AuditEvent::NodeLost(node), None);
+    }
+
+    /// `node` answers again: the bank asks it for full status and reconciles.
+    ///
+    /// # Errors
+    /// [`BankError::UnknownNode`]; [`BankError::TimeWentBackwards`]; [`BankError::OutputFull`].
+    pub fn handle_node_back(&mut self, node: NodeAddr, now: Instant) -> Result<(), BankError> {
+        self.begin(now, ROOM_ONE)?;
+        self.check_node(node)?;
+        self.latest = now;
+        self.status_wanted.insert(node);
+        if self.unreachable.contains(node) {
+            self.unreachable.remove(node);
+            self.record(now, Actor::System, None, AuditEvent::NodeBack(node), None);
+        }
+        Ok(())
     }
 }

@@ -1,5 +1,7 @@
-//! Remote opens from the backend, their rate limit, and the staff actions
-//! that open many doors or lift the remote-open lock.
+//! Doors opened by override: remote opens from the backend and their rate
+//! limit, staff opening one door or all of them, and lifting the
+//! remote-open lock. An override opens a door session for whatever the
+//! compartment holds (see [`override_purpose`]).
 
 use heapless::Vec;
 use locker_proto::CompartmentId;
@@ -10,9 +12,10 @@ use super::alert::{AlertKind, Evidence};
 use super::audit::{Actor, AuditEvent, StaffId};
 use super::error::{BankError, Queue};
 use super::keys::{BankKeys, TAG_LEN, mac, verify};
-use super::parcel::Stage;
+use super::parcel::{Purpose, Stage};
 use super::persist::records::{Rebase, RemoteRecord};
 use super::policy::Policy;
+use super::slot::Slot;
 use super::{AUDIT_QUEUE, Bank, COMMAND_QUEUE, ROOM_ONE};
 
 /// The largest [`Policy::remote_open_limit`] the bank honours: it keeps the
@@ -279,6 +282,45 @@ pub struct OpenAll {
 }
 
 impl Bank<'_> {
+    /// Staff open a compartment (audited): a stored parcel is handed to
+    /// staff, an expired one removed, a reserved one deposited, an empty one
+    /// inspected. Allowed on an out-of-service compartment.
+    ///
+    /// # Errors
+    /// [`BankError::WrongStage`] during a door session; [`BankError::ShuttingDown`].
+    pub fn staff_open(
+        &mut self,
+        compartment: CompartmentId,
+        now: Instant,
+    ) -> Result<(), BankError> {
+        self.begin(now, ROOM_ONE)?;
+        let (i, s, purpose) = self.override_target(compartment, Actor::Staff)?;
+        self.latest = now;
+        self.open_session(i, s, purpose, Actor::Staff, now);
+        Ok(())
+    }
+
+    /// Where an override by `by` would open `compartment`, and why; refuses
+    /// an out-of-service compartment unless staff ask. Changes nothing.
+    pub(super) fn override_target(
+        &self,
+        compartment: CompartmentId,
+        by: Actor,
+    ) -> Result<(usize, Slot, Purpose), BankError> {
+        let (i, s) = self.slot_of(compartment)?;
+        if self.power.critical() {
+            return Err(BankError::ShuttingDown);
+        }
+        if by != Actor::Staff && s.out_of_service.is_some() {
+            return Err(BankError::OutOfService(compartment));
+        }
+        let purpose = override_purpose(s.stage).ok_or(BankError::WrongStage {
+            compartment,
+            stage: s.stage,
+        })?;
+        Ok((i, s, purpose))
+    }
+
     /// Opens a compartment for the backend, if the request is authentic,
     /// fresh and within the rate limit (see [`RemoteOpen`] for the checks).
     /// A stored parcel is handed over (audited as a backend override), a
@@ -429,7 +471,7 @@ impl Bank<'_> {
         if self.power.critical() {
             return Err(BankError::ShuttingDown);
         }
-        let closed = |s: &&super::slot::Slot| !matches!(s.stage, Stage::Door { .. });
+        let closed = |s: &&Slot| !matches!(s.stage, Stage::Door { .. });
         let wanted = self.slots.iter().filter(closed).count();
         let free_commands = COMMAND_QUEUE.saturating_sub(self.commands.len());
         // Two records per door and one for the whole call.
@@ -452,7 +494,7 @@ impl Bank<'_> {
             let Some(s) = self.slots.get(i).copied() else {
                 break;
             };
-            let Some(purpose) = super::override_purpose(s.stage) else {
+            let Some(purpose) = override_purpose(s.stage) else {
                 continue;
             };
             self.record(
@@ -482,5 +524,16 @@ impl Bank<'_> {
             None,
         );
         Ok(result)
+    }
+}
+
+/// Why an override opens a compartment in `stage`; `None` during a door session.
+pub(super) fn override_purpose(stage: Stage) -> Option<Purpose> {
+    match stage {
+        Stage::Free => Some(Purpose::Inspection),
+        Stage::Reserved => Some(Purpose::Deposit),
+        Stage::Stored => Some(Purpose::Pickup),
+        Stage::Expired => Some(Purpose::Removal),
+        Stage::Door { .. } => None,
     }
 }

@@ -1,0 +1,318 @@
+//! The bank's side of door sessions. What nodes report about doors, locks
+//! and presence sensors, and how the commands the bank sent them turned out,
+//! goes through the door-session sub-machine ([`session`](super::session));
+//! the bank feeds sensor health around each step, reports what happened
+//! (audit records, notifications, alerts, a camera snapshot, the unlock) and
+//! writes the books.
+
+use locker_proto::time::Instant;
+use locker_proto::{Command, DoorState, Event, FaultCode, NodeAddr};
+
+use super::alert::{AlertKind, Evidence};
+use super::audit::{Actor, AuditEvent, ServiceReason};
+use super::error::BankError;
+use super::notification::NotificationKind;
+use super::parcel::Purpose;
+use super::session::{self, Happened, Step, Verdict};
+use super::slot::Slot;
+use super::{Bank, CommandOutcome, ROOM_ONE};
+
+impl Bank<'_> {
+    /// An event a node reported (already de-duplicated by the link layer).
+    ///
+    /// A repeated report (a door that opens while the books say open, a
+    /// presence that did not change) is a documented no-op. Node power
+    /// events are ignored: the gateway's UPS, through [`Bank::handle_power`],
+    /// is the authority. A node restart makes the bank ask it for full status.
+    ///
+    /// # Errors
+    /// [`BankError::UnknownChannel`] / [`BankError::UnknownNode`] for wiring
+    /// the layout does not know; [`BankError::TimeWentBackwards`];
+    /// [`BankError::OutputFull`].
+    pub fn handle_node_event(
+        &mut self,
+        node: NodeAddr,
+        event: &Event,
+        now: Instant,
+    ) -> Result<(), BankError> {
+        self.begin(now, ROOM_ONE)?;
+        match *event {
+            // The node's `commanded` flag is not needed: the books know
+            // whether a session expects the door to open.
+            Event::DoorOpened { channel, .. } => {
+                let (i, s) = self.slot_at(node, channel)?;
+                self.latest = now;
+                self.door_moved(i, session::door_opened(s, now, &self.policy), now);
+            }
+            Event::DoorClosed { channel } => {
+                let (i, s) = self.slot_at(node, channel)?;
+                self.latest = now;
+                self.door_moved(i, session::door_closed(s, now, &self.policy), now);
+            }
+            Event::PresenceChanged { channel, presence } => {
+                let (i, s) = self.slot_at(node, channel)?;
+                self.latest = now;
+                let books_say_empty = !s.stage.holds_parcel();
+                let health = self
+                    .health
+                    .observe_presence(i, presence, books_say_empty, now)
+                    .ok()
+                    .flatten();
+                self.maintenance(now, i, health);
+                let step = session::presence_changed(s, presence, now, &self.policy);
+                self.apply(i, step, now);
+            }
+            Event::FaultRaised {
+                channel: Some(channel),
+                fault,
+            } => {
+                let (i, s) = self.slot_at(node, channel)?;
+                self.latest = now;
+                self.apply(i, session::fault(s, fault, now, &self.policy), now);
+            }
+            Event::FaultRaised {
+                channel: None,
+                fault,
+            } => {
+                self.check_node(node)?;
+                self.latest = now;
+                if fault == FaultCode::EventsDropped {
+                    self.status_wanted.insert(node);
+                }
+                self.raise(
+                    now,
+                    AlertKind::NodeFault,
+                    None,
+                    Evidence::Fault(fault),
+                    None,
+                );
+                self.record(
+                    now,
+                    Actor::System,
+                    None,
+                    AuditEvent::FaultReported(fault),
+                    None,
+                );
+            }
+            Event::DoorAjar { channel } => {
+                let (i, s) = self.slot_at(node, channel)?;
+                self.latest = now;
+                self.apply(i, session::door_ajar(s), now);
+            }
+            Event::NodeStarted { .. } => {
+                self.check_node(node)?;
+                self.latest = now;
+                self.status_wanted.insert(node);
+            }
+            Event::FaultCleared { channel, .. } => {
+                if let Some(channel) = channel {
+                    self.slot_at(node, channel)?;
+                } else {
+                    self.check_node(node)?;
+                }
+                self.latest = now;
+            }
+            Event::Power(_) => {
+                self.check_node(node)?;
+                self.latest = now;
+            }
+            Event::CommandsRefused { refused, reason } => {
+                self.check_node(node)?;
+                self.latest = now;
+                let evidence = Evidence::CommandsRefused {
+                    node,
+                    refused,
+                    reason,
+                };
+                self.raise(now, AlertKind::BusCommandsRefused, None, evidence, None);
+            }
+            _ => {
+                self.check_node(node)?;
+                self.latest = now;
+            }
+        }
+        Ok(())
+    }
+
+    /// The outcome of a command the gateway sent for the bank.
+    ///
+    /// A refused or unanswered unlock counts as the door not opening (one
+    /// retry, then a lock fault); an unanswered status request marks the node
+    /// unreachable. Other outcomes, and outcomes for sessions already over,
+    /// are no-ops.
+    ///
+    /// # Errors
+    /// [`BankError::UnknownChannel`] / [`BankError::UnknownNode`];
+    /// [`BankError::TimeWentBackwards`]; [`BankError::OutputFull`].
+    pub fn handle_command_result(
+        &mut self,
+        node: NodeAddr,
+        command: &Command,
+        result: CommandOutcome,
+        now: Instant,
+    ) -> Result<(), BankError> {
+        self.begin(now, ROOM_ONE)?;
+        match (*command, result) {
+            (
+                Command::Unlock { channel, .. },
+                CommandOutcome::Nacked(_) | CommandOutcome::Failed,
+            ) => {
+                let (i, s) = self.slot_at(node, channel)?;
+                self.latest = now;
+                self.apply(i, session::unlock_failed(s, now, &self.policy), now);
+            }
+            (Command::GetAllStatus, CommandOutcome::Failed) => {
+                self.check_node(node)?;
+                self.latest = now;
+                self.lose_node(node, now);
+            }
+            _ => {
+                self.check_node(node)?;
+                self.latest = now;
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts a door session on compartment `i`: the unlock goes out.
+    pub(super) fn open_session(
+        &mut self,
+        i: usize,
+        s: Slot,
+        purpose: Purpose,
+        by: Actor,
+        now: Instant,
+    ) {
+        let step = session::open(s, purpose, by, now, &self.policy);
+        self.apply(i, step, now);
+    }
+
+    /// A door report: the session's step, and the door's movement as
+    /// evidence for sensor health (a flapping switch).
+    fn door_moved(&mut self, i: usize, step: Step, now: Instant) {
+        if step.happened == Happened::Nothing {
+            return;
+        }
+        let flap = self.health.observe_door_change(i, now).ok().flatten();
+        self.apply(i, step, now);
+        self.maintenance(now, i, flap);
+    }
+
+    /// Reports what happened in a door session (audit, notifications,
+    /// alerts, camera snapshot, unlock command), then writes the books.
+    /// Every report names the parcel the books held before the step, the
+    /// one that left after a pickup included.
+    pub(super) fn apply(&mut self, i: usize, step: Step, now: Instant) {
+        let system = Actor::System;
+        match step.happened {
+            Happened::Nothing => return,
+            Happened::Noted => {}
+            Happened::UnlockSent {
+                purpose,
+                attempt,
+                by,
+            } => {
+                self.unlock(i);
+                let event = AuditEvent::UnlockCommanded { purpose, attempt };
+                self.record(now, by, Some(i), event, None);
+            }
+            Happened::DoorOpened { by } => {
+                self.record(now, by, Some(i), AuditEvent::DoorOpened, None);
+            }
+            Happened::DoorForced => {
+                let snapshot = self.request_snapshot(i, now);
+                let evidence = Evidence::Door(DoorState::Open);
+                self.raise(now, AlertKind::ForcedDoor, Some(i), evidence, snapshot);
+                self.record(now, system, Some(i), AuditEvent::DoorForced, snapshot);
+                self.record_out_of_service(now, system, i, ServiceReason::ForcedDoor);
+            }
+            Happened::DoorClosed { by, verdict } => {
+                self.record(now, by, Some(i), AuditEvent::DoorClosed, None);
+                if let Some(verdict) = verdict {
+                    self.report_verdict(i, by, verdict, now);
+                }
+            }
+            Happened::Finished { by, verdict } => self.report_verdict(i, by, verdict, now),
+            Happened::DoorAjar { tell } => {
+                let evidence = Evidence::Door(DoorState::Open);
+                self.raise(now, AlertKind::DoorAjar, Some(i), evidence, None);
+                self.notify(now, tell, i, NotificationKind::CloseTheDoor);
+                self.record(now, system, Some(i), AuditEvent::DoorAjar, None);
+            }
+            Happened::LockFault { by, attempts } => {
+                let evidence = Evidence::UnlockAttempts(attempts);
+                self.raise(now, AlertKind::LockFault, Some(i), evidence, None);
+                self.notify(now, by, i, NotificationKind::DoorWouldNotOpen);
+                self.record(now, system, Some(i), AuditEvent::LockFault, None);
+                self.record_out_of_service(now, system, i, ServiceReason::LockFault);
+                let h = self.health.observe_lock_fault(i, now).ok().flatten();
+                // Two alerts at most per input: the lock fault and this one.
+                self.raise_health(now, i, h);
+            }
+            Happened::LockTrouble(fault) => {
+                let h = self.health.observe_lock_fault(i, now).ok().flatten();
+                let event = AuditEvent::FaultReported(fault);
+                self.record(now, system, Some(i), event, None);
+                self.maintenance(now, i, h);
+            }
+            Happened::Fault(fault) => {
+                let event = AuditEvent::FaultReported(fault);
+                self.record(now, system, Some(i), event, None);
+                let evidence = Evidence::Fault(fault);
+                self.raise(now, AlertKind::Maintenance, Some(i), evidence, None);
+            }
+            Happened::SensorDisagrees(presence) => {
+                let kind = if presence.occupied {
+                    AlertKind::UnexpectedItem
+                } else {
+                    AlertKind::ParcelMissing
+                };
+                self.raise(now, kind, Some(i), Evidence::Presence(presence), None);
+                let event = AuditEvent::SensorDisagrees { presence };
+                self.record(now, system, Some(i), event, None);
+                self.record_out_of_service(now, system, i, ServiceReason::SensorDisagrees);
+            }
+        }
+        self.put(i, step.books);
+    }
+
+    /// Reports how a door session ended.
+    fn report_verdict(&mut self, i: usize, by: Actor, verdict: Verdict, now: Instant) {
+        let closed = Evidence::Door(DoorState::Closed);
+        match verdict {
+            Verdict::DepositVerified { collector } => {
+                self.stats.deposits = self.stats.deposits.saturating_add(1);
+                self.record(now, by, Some(i), AuditEvent::DepositVerified, None);
+                self.notify(now, collector, i, NotificationKind::ParcelReady);
+            }
+            Verdict::NoParcelDetected => {
+                self.record(now, by, Some(i), AuditEvent::NoParcelDetected, None);
+                self.notify(now, by, i, NotificationKind::NoParcelDetected);
+            }
+            Verdict::PickupVerified { purpose, dwell } => {
+                let event = AuditEvent::PickupVerified { purpose };
+                self.record(now, by, Some(i), event, None);
+                if let Some(dwell) = dwell {
+                    self.stats.pickups = self.stats.pickups.saturating_add(1);
+                    self.stats.dwell_total_ms =
+                        self.stats.dwell_total_ms.saturating_add(dwell.as_millis());
+                }
+            }
+            Verdict::ParcelLeftInside { collector } => {
+                self.record(now, by, Some(i), AuditEvent::ParcelLeftInside, None);
+                self.notify(now, collector, i, NotificationKind::ParcelLeftInside);
+            }
+            Verdict::RemovalNotVerified => {
+                self.raise(now, AlertKind::RemovalNotVerified, Some(i), closed, None);
+                self.record_out_of_service(now, by, i, ServiceReason::RemovalNotVerified);
+            }
+            Verdict::UnexpectedItem => {
+                self.raise(now, AlertKind::UnexpectedItem, Some(i), closed, None);
+                self.record_out_of_service(now, by, i, ServiceReason::SensorDisagrees);
+            }
+            Verdict::Inspected => {
+                self.record(now, by, Some(i), AuditEvent::DoorClosed, None);
+            }
+        }
+    }
+}
