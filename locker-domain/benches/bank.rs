@@ -59,7 +59,7 @@ fn half_full(n: usize) -> Bank<'static> {
     .unwrap();
     let mut dice = Dice(7);
     let mut now = Instant::from_secs(1);
-    while bank.poll_command().is_some() {}
+    drain(&mut bank);
     for _ in 0..count(n) / 2 {
         now += Duration::from_millis(10);
         let Ok(r) = bank.reserve(
@@ -70,17 +70,14 @@ fn half_full(n: usize) -> Bank<'static> {
         ) else {
             break;
         };
-        while bank.poll_audit().is_some() {}
+        drain(&mut bank);
         let _ = r;
     }
     bank
 }
 
 fn drain(bank: &mut Bank<'_>) {
-    while bank.poll_audit().is_some() {}
-    while bank.poll_command().is_some() {}
-    while bank.poll_notification().is_some() {}
-    while bank.poll_alert().is_some() {}
+    while bank.poll().is_some() {}
 }
 
 fn run(c: &mut Criterion, n: usize) {

@@ -93,6 +93,7 @@ fn a_perishable_parcel_gets_a_refrigerated_compartment_or_a_reason() {
             .contains(locker_domain::bank::CompartmentFlags::REFRIGERATED)
     );
     // The bank has one fridge (channel 15 of its first node).
+    sim.drain();
     let err = sim
         .bank
         .reserve(needs, ParcelKind::Delivery, &mut sim.dice, sim.now)
@@ -104,6 +105,7 @@ fn a_perishable_parcel_gets_a_refrigerated_compartment_or_a_reason() {
 fn a_parcel_bigger_than_every_compartment_is_sent_to_the_counter() {
     let mut sim = Sim::<24>::new(24, Policy::default());
     let needs = ParcelNeeds::dimensions(Dimensions::new(900, 900, 900));
+    sim.drain();
     let err = sim
         .bank
         .reserve(needs, ParcelKind::Delivery, &mut sim.dice, sim.now)
@@ -119,6 +121,7 @@ fn when_every_large_compartment_is_taken_the_bank_says_full() {
     for _ in 0..5 {
         sim.reserve(large);
     }
+    sim.drain();
     let err = sim
         .bank
         .reserve(large, ParcelKind::Delivery, &mut sim.dice, sim.now)
@@ -134,6 +137,7 @@ fn equal_compartments_take_turns_so_locks_wear_evenly() {
     for _ in 0..6 {
         let r = sim.reserve(letter);
         used.insert(r.compartment);
+        sim.drain();
         sim.bank
             .cancel_reservation(r.compartment, locker_domain::bank::Actor::Backend, sim.now)
             .unwrap();
@@ -148,6 +152,7 @@ fn equal_compartments_take_turns_so_locks_wear_evenly() {
 #[test]
 fn a_return_runs_the_same_machine_with_the_courier_collecting() {
     let mut sim = Sim::<24>::new(24, Policy::default());
+    sim.drain();
     let r = sim
         .bank
         .reserve(

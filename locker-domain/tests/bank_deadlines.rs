@@ -81,6 +81,7 @@ fn an_uncollected_parcel_is_reminded_at_24h_escalated_at_48h_and_removed_after_7
     assert_eq!(sim.bank.stats().expiries, 1);
 
     // The compartment is freed only once the removal is verified.
+    sim.drain();
     sim.bank.staff_open(r.compartment, sim.now).unwrap();
     sim.answer_status_requests();
     sim.open_door(r.compartment, true);
@@ -97,6 +98,7 @@ fn an_expired_parcel_still_inside_after_removal_stays_in_the_books_with_an_alert
     let t0 = sim.now;
     sim.deposit(r.compartment);
     sim.run_until(t0 + Duration::from_hours(73));
+    sim.drain();
     sim.bank.staff_open(r.compartment, sim.now).unwrap();
     sim.answer_status_requests();
     sim.open_door(r.compartment, true);
@@ -124,6 +126,7 @@ fn extending_the_deadline_moves_the_reminder() {
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
     let t0 = sim.now;
     sim.deposit(r.compartment);
+    sim.drain();
     sim.bank
         .extend_deadline(
             r.compartment,

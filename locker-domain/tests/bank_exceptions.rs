@@ -21,6 +21,7 @@ use locker_proto::{Command, Event, FaultCode, NackReason, SizeClass};
 fn courier_closes_door_on_empty_compartment_is_told_at_once_and_may_try_again() {
     let mut sim = Sim::<24>::new(24, Policy::default());
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    sim.drain();
     sim.bank.start_deposit(r.compartment, sim.now).unwrap();
     sim.answer_status_requests();
     sim.open_door(r.compartment, true);
@@ -48,6 +49,7 @@ fn a_forced_door_is_a_security_alert_with_a_snapshot_and_takes_the_compartment_o
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
     sim.deposit(r.compartment);
     let (node, channel) = sim.wiring(r.compartment);
+    sim.drain();
     sim.bank
         .handle_node_event(
             node,
@@ -58,12 +60,9 @@ fn a_forced_door_is_a_security_alert_with_a_snapshot_and_takes_the_compartment_o
             sim.now,
         )
         .unwrap();
-    let snap = sim
-        .bank
-        .poll_snapshot_request()
-        .expect("a snapshot is requested");
-    assert_eq!(snap.compartment, r.compartment);
     sim.drain();
+    let snap = sim.camera.last().expect("a snapshot is requested");
+    assert_eq!(snap.compartment, r.compartment);
     let alert = sim
         .alerts
         .iter()
@@ -85,6 +84,7 @@ fn a_jammed_lock_is_retried_once_then_reported_and_taken_out_of_service() {
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
     let code = sim.deposit(r.compartment);
     sim.commands.clear();
+    sim.drain();
     sim.bank
         .enter_code(locker_domain::bank::codes::KeypadId(0), &code, sim.now)
         .unwrap();
@@ -128,9 +128,12 @@ fn a_jammed_lock_is_retried_once_then_reported_and_taken_out_of_service() {
 fn a_node_refusing_the_unlock_counts_like_a_door_that_never_opened() {
     let mut sim = Sim::<24>::new(24, Policy::default());
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    sim.drain();
     sim.bank.start_deposit(r.compartment, sim.now).unwrap();
-    let (node, cmd) = sim.bank.poll_command().unwrap();
+    sim.drain();
+    let (node, cmd) = *sim.commands.last().unwrap();
     for _ in 0..2 {
+        sim.drain();
         sim.bank
             .handle_command_result(
                 node,
@@ -139,6 +142,7 @@ fn a_node_refusing_the_unlock_counts_like_a_door_that_never_opened() {
                 sim.now,
             )
             .unwrap();
+        sim.drain();
     }
     sim.drain();
     assert_eq!(sim.alerts_of(AlertKind::LockFault), 1);
@@ -149,6 +153,7 @@ fn a_node_refusing_the_unlock_counts_like_a_door_that_never_opened() {
 fn a_door_left_open_raises_one_ajar_alert_and_asks_to_close_it() {
     let mut sim = Sim::<24>::new(24, Policy::default());
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    sim.drain();
     sim.bank.start_deposit(r.compartment, sim.now).unwrap();
     sim.answer_status_requests();
     sim.open_door(r.compartment, true);
@@ -169,6 +174,7 @@ fn a_parcel_left_inside_after_pickup_keeps_its_code_and_the_recipient_is_told() 
     let mut sim = Sim::<24>::new(24, Policy::default());
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
     let code = sim.deposit(r.compartment);
+    sim.drain();
     sim.bank
         .enter_code(locker_domain::bank::codes::KeypadId(0), &code, sim.now)
         .unwrap();
@@ -210,6 +216,7 @@ fn staff_override_opening_is_audited_with_its_actor() {
     let mut sim = Sim::<24>::new(24, Policy::default());
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
     sim.deposit(r.compartment);
+    sim.drain();
     sim.bank.staff_open(r.compartment, sim.now).unwrap();
     sim.answer_status_requests();
     sim.open_door(r.compartment, true);
@@ -231,6 +238,7 @@ fn staff_override_opening_is_audited_with_its_actor() {
 fn a_jam_fault_reported_by_the_node_during_an_unlock_leads_to_the_retry() {
     let mut sim = Sim::<24>::new(24, Policy::default());
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    sim.drain();
     sim.bank.start_deposit(r.compartment, sim.now).unwrap();
     sim.answer_status_requests();
     let (_, channel) = sim.wiring(r.compartment);
@@ -257,6 +265,7 @@ fn a_lock_that_keeps_jamming_is_flagged_for_maintenance_even_when_staff_keep_put
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
     sim.deposit(r.compartment);
     for round in 0..3 {
+        sim.drain();
         sim.bank.staff_open(r.compartment, sim.now).unwrap();
         sim.answer_status_requests();
         // The door never opens: retry, then lock fault.
@@ -265,6 +274,7 @@ fn a_lock_that_keeps_jamming_is_flagged_for_maintenance_even_when_staff_keep_put
             sim.timeout();
         }
         assert_eq!(sim.alerts_of(AlertKind::LockFault), round + 1);
+        sim.drain();
         sim.bank
             .set_in_service(r.compartment, Actor::Staff, sim.now)
             .unwrap();

@@ -35,6 +35,7 @@ fn brute_force_at_a_keypad_runs_into_the_lockout_and_opens_nothing() {
         if real.contains(&text) {
             continue;
         }
+        sim.drain();
         match sim.bank.enter_code(keypad, &text, sim.now) {
             Ok(CodeOutcome::Rejected { .. }) => guesses += 1,
             Ok(CodeOutcome::Opening(_)) => opened += 1,
@@ -56,6 +57,7 @@ fn brute_force_at_a_keypad_runs_into_the_lockout_and_opens_nothing() {
     // Another keypad is not affected, and a right code there still works.
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
     let code = sim.deposit(r.compartment);
+    sim.drain();
     assert_eq!(
         sim.bank.enter_code(KeypadId(2), &code, sim.now).unwrap(),
         CodeOutcome::Opening(r.compartment)
@@ -77,6 +79,7 @@ fn many_failures_across_keypads_raise_one_bank_wide_alert() {
     );
     for k in 0..4u8 {
         for g in 0..6 {
+            sim.drain();
             let _ = sim
                 .bank
                 .enter_code(KeypadId(k), &format!("{:06}", 100 + g), sim.now);
@@ -92,6 +95,7 @@ fn a_code_of_the_wrong_length_is_refused_and_not_counted() {
     let before = *sim.bank.stats();
     let seq_before = sim.audit.len();
     for bad in ["12345", "1234567", "12a456", ""] {
+        sim.drain();
         let err = sim.bank.enter_code(KeypadId(0), bad, sim.now).unwrap_err();
         assert!(
             matches!(
@@ -112,6 +116,7 @@ fn a_code_works_once() {
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
     let code = sim.deposit(r.compartment);
     sim.pick_up(&code, r.compartment);
+    sim.drain();
     let again = sim.bank.enter_code(KeypadId(0), &code, sim.now).unwrap();
     assert!(matches!(again, CodeOutcome::Rejected { .. }));
 }

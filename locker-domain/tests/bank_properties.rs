@@ -109,11 +109,14 @@ proptest! {
         let id = |c: u8| CompartmentId(u16::from(c) + 1);
         for op in ops {
             sim.now += Duration::from_millis(500);
+            // Every input below is made with the outputs of the last drained.
+            sim.drain();
             let forced_before = sim.alerts_of(AlertKind::ForcedDoor);
             let mut opened_uncommanded = false;
             match op {
                 Op::Reserve(c) => {
                     let sizes = [SizeClass::Small, SizeClass::Medium, SizeClass::Large];
+                    sim.drain();
                     if let Ok(r) = sim.bank.reserve(ParcelNeeds::size(sizes[usize::from(c) % 3]), ParcelKind::Delivery, &mut sim.dice, sim.now) {
                         sim.remember(&r);
                     }
@@ -125,41 +128,49 @@ proptest! {
                     let unlocking = matches!(sim.bank.view(id(c)).unwrap().stage, Stage::Door { .. });
                     sim.physical[k].door_open = true;
                     let (node, channel) = sim.wiring(id(c));
+                    sim.drain();
                     let _ = sim.bank.handle_node_event(node, &Event::DoorOpened { channel, commanded }, sim.now);
                     opened_uncommanded = !was_open && !unlocking && sim.bank.view(id(c)).unwrap().door == locker_proto::DoorState::Open;
                 }
                 Op::Close(c) => {
                     sim.physical[usize::from(c)].door_open = false;
                     let (node, channel) = sim.wiring(id(c));
+                    sim.drain();
                     let _ = sim.bank.handle_node_event(node, &Event::DoorClosed { channel }, sim.now);
                 }
                 Op::Presence(c, occ) => {
                     sim.physical[usize::from(c)].occupied = occ;
                     let (node, channel) = sim.wiring(id(c));
                     let presence = if occ { Presence::occupied(300, 10) } else { Presence::empty(0, 10) };
+                    sim.drain();
                     let _ = sim.bank.handle_node_event(node, &Event::PresenceChanged { channel, presence }, sim.now);
                 }
                 Op::Fault(c) => {
                     let (node, channel) = sim.wiring(id(c));
+                    sim.drain();
                     let _ = sim.bank.handle_node_event(node, &Event::FaultRaised { channel: Some(channel), fault: FaultCode::LockJammed }, sim.now);
                 }
                 Op::Code(c) => {
                     if let Some(code) = sim.code_for(id(c)) {
+                        sim.drain();
                         let _ = sim.bank.enter_code(KeypadId(0), &code, sim.now);
                     }
                 }
                 Op::WrongCode(g) => { let _ = sim.bank.enter_code(KeypadId(1), &format!("{:06}", g), sim.now); }
                 Op::StaffOpen(c) => { let _ = sim.bank.staff_open(id(c), sim.now); }
                 Op::NodeRestart => {
+                    sim.drain();
                     let _ = sim.bank.handle_node_event(NodeAddr(1), &Event::NodeStarted { reset_reason: locker_proto::ResetReason::Watchdog }, sim.now);
                 }
                 Op::Nack(c) => {
                     let (node, channel) = sim.wiring(id(c));
                     let cmd = Command::Unlock { channel, pulse_ms: 500 };
+                    sim.drain();
                     let _ = sim.bank.handle_command_result(node, &cmd, CommandOutcome::Failed, sim.now);
                 }
                 Op::Wait(ms) => {
                     sim.now += Duration::from_millis(u64::from(ms));
+                    sim.drain();
                     let _ = sim.bank.handle_timeout(sim.now);
                 }
                 Op::Restart => {
@@ -169,6 +180,7 @@ proptest! {
                 }
                 Op::BadChannel(ch) => {
                     let before = sim.bank.snapshot_to_vec().unwrap();
+                    sim.drain();
                     let r = sim.bank.handle_node_event(NodeAddr(1), &Event::DoorOpened { channel: Channel(ch), commanded: false }, sim.now);
                     prop_assert!(r.is_err());
                     prop_assert_eq!(sim.bank.snapshot_to_vec().unwrap(), before);

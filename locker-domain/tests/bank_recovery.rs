@@ -11,7 +11,7 @@ mod bank_support;
 
 use bank_support::*;
 use locker_domain::bank::{
-    AlertKind, AllocationError, Bank, BankError, ParcelKind, ParcelNeeds, PersistError,
+    AlertKind, AllocationError, Bank, BankError, BankOutput, ParcelKind, ParcelNeeds, PersistError,
     PersistReason, Policy, Stage,
 };
 use locker_proto::time::{Duration, Instant};
@@ -38,9 +38,11 @@ fn restart(sim: &mut Sim<24>, downtime: Duration) {
 fn a_power_blip_in_the_middle_of_a_deposit_lets_the_deposit_finish() {
     let mut sim = Sim::<24>::new(24, Policy::default());
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    sim.drain();
     sim.bank.start_deposit(r.compartment, sim.now).unwrap();
     sim.answer_status_requests();
     sim.open_door(r.compartment, true);
+    sim.drain();
     sim.bank
         .handle_power(
             PowerStatus::Battery {
@@ -50,8 +52,13 @@ fn a_power_blip_in_the_middle_of_a_deposit_lets_the_deposit_finish() {
             sim.now,
         )
         .unwrap();
-    assert_eq!(sim.bank.poll_persist(), Some(PersistReason::OnBattery));
+    assert!(matches!(
+        sim.bank.poll(),
+        Some(BankOutput::Persist(PersistReason::OnBattery))
+    ));
+    sim.drain();
     // New deposits are refused below the threshold...
+    sim.drain();
     let err = sim
         .bank
         .reserve(
@@ -69,6 +76,7 @@ fn a_power_blip_in_the_middle_of_a_deposit_lets_the_deposit_finish() {
     sim.put_parcel(r.compartment);
     sim.close_door(r.compartment);
     assert_eq!(sim.bank.view(r.compartment).unwrap().stage, Stage::Stored);
+    sim.drain();
     sim.bank.handle_power(PowerStatus::Mains, sim.now).unwrap();
     sim.reserve(ParcelNeeds::size(SizeClass::Small));
 }
@@ -76,14 +84,15 @@ fn a_power_blip_in_the_middle_of_a_deposit_lets_the_deposit_finish() {
 #[test]
 fn on_a_critical_battery_the_bank_persists_and_reports_ready_to_shut_down() {
     let mut sim = Sim::<24>::new(24, Policy::default());
+    sim.drain();
     sim.bank
         .handle_power(PowerStatus::Critical { charge_percent: 3 }, sim.now)
         .unwrap();
     assert!(!sim.bank.ready_to_shut_down());
-    assert_eq!(
-        sim.bank.poll_persist(),
-        Some(PersistReason::ShutdownImminent)
-    );
+    assert!(matches!(
+        sim.bank.poll(),
+        Some(BankOutput::Persist(PersistReason::ShutdownImminent))
+    ));
     assert!(sim.bank.ready_to_shut_down());
 }
 
@@ -93,6 +102,7 @@ type Step = fn(&mut Sim<24>, locker_proto::CompartmentId, &str);
 fn deposit_steps() -> Vec<Step> {
     vec![
         |sim, id, _| {
+            sim.drain();
             sim.bank.start_deposit(id, sim.now).unwrap();
             sim.answer_status_requests();
         },
@@ -105,6 +115,7 @@ fn deposit_steps() -> Vec<Step> {
 fn pickup_steps() -> Vec<Step> {
     vec![
         |sim, _, code| {
+            sim.drain();
             sim.bank
                 .enter_code(locker_domain::bank::codes::KeypadId(0), code, sim.now)
                 .unwrap();
@@ -214,6 +225,7 @@ fn a_parcel_missing_after_a_restart_is_raised_and_kept_in_the_books() {
 fn the_audit_sequence_continues_across_a_restart_without_a_gap() {
     let mut sim = Sim::<24>::new(24, Policy::default());
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    sim.drain();
     sim.bank.start_deposit(r.compartment, sim.now).unwrap();
     // Records not yet polled travel in the snapshot.
     let bytes = sim.bank.snapshot_to_vec().unwrap();
@@ -226,9 +238,11 @@ fn the_audit_sequence_continues_across_a_restart_without_a_gap() {
     )
     .unwrap();
     let mut last = sim.audit.last().unwrap().seq;
-    while let Some(rec) = restored.poll_audit() {
-        assert_eq!(rec.seq, last + 1);
-        last = rec.seq;
+    while let Some(output) = restored.poll() {
+        if let BankOutput::Audit(rec) = output {
+            assert_eq!(rec.seq, last + 1);
+            last = rec.seq;
+        }
     }
 }
 

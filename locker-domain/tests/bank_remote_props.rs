@@ -121,6 +121,7 @@ proptest! {
                     (None, false)
                 }
                 Op::StaffClear => {
+                    sim.drain();
                     if sim.bank.staff_clear_remote_open_lock(StaffId(1), sim.now).unwrap() {
                         epoch += 1;
                     }
@@ -145,6 +146,7 @@ proptest! {
                 continue;
             };
             let stages_before: Vec<_> = sim.bank.views().map(|v| v.stage).collect();
+            sim.drain();
             let result = sim.bank.remote_open(&request, sim.now);
             sim.answer_status_requests();
             if must_refuse {

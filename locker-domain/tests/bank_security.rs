@@ -18,9 +18,9 @@ use bank_support::*;
 use chrono::{NaiveDate, NaiveDateTime};
 use locker_domain::bank::codes::{CodeError, CodeHash, KeypadId, PickupCode};
 use locker_domain::bank::{
-    Actor, AlertKind, AuditEvent, Bank, BankError, BankId, BankKeys, CodeOutcome, OfflineToken,
-    ParcelId, ParcelKind, ParcelNeeds, PersistError, Policy, RemoteOpen, RemoteOpenError,
-    SNAPSHOT_VERSION, StaffId, Stage, TokenError, remote_open_tag,
+    Actor, AlertKind, AuditEvent, Bank, BankError, BankId, BankKeys, BankOutput, CodeOutcome,
+    OfflineToken, ParcelId, ParcelKind, ParcelNeeds, PersistError, Policy, RemoteOpen,
+    RemoteOpenError, SNAPSHOT_VERSION, StaffId, Stage, TokenError, remote_open_tag,
 };
 use locker_proto::time::{Duration, Instant};
 use locker_proto::{Command, CompartmentId, SizeClass};
@@ -68,6 +68,7 @@ fn a_compromised_backend_opens_exactly_the_limit_then_the_bank_locks_and_alerts_
     let mut results = Vec::new();
     for (k, id) in all_compartments(&sim).into_iter().enumerate() {
         let request = RemoteOpen::signed(&backend, id, 1_000 + k as u64);
+        sim.drain();
         results.push(sim.bank.remote_open(&request, sim.now));
         sim.answer_status_requests();
         sim.advance(Duration::from_millis(20));
@@ -105,6 +106,7 @@ fn a_compromised_backend_opens_exactly_the_limit_then_the_bank_locks_and_alerts_
     // Waiting out the window does not help: the lock holds until staff clear it.
     sim.advance(Duration::from_hours(3));
     let later = RemoteOpen::signed(&backend, CompartmentId(24), 5_000);
+    sim.drain();
     assert_eq!(
         sim.bank.remote_open(&later, sim.now),
         Err(BankError::RemoteOpen(RemoteOpenError::Locked))
@@ -114,6 +116,7 @@ fn a_compromised_backend_opens_exactly_the_limit_then_the_bank_locks_and_alerts_
     assert_eq!(refused_remote_opens(&sim), 24 - limit + 1);
 
     // Staff check the bank and clear the lock, on the record.
+    sim.drain();
     assert!(
         sim.bank
             .staff_clear_remote_open_lock(STAFF, sim.now)
@@ -128,6 +131,7 @@ fn a_compromised_backend_opens_exactly_the_limit_then_the_bank_locks_and_alerts_
     assert_eq!(cleared.actor, Actor::Staff);
     assert!(!sim.bank.remote_opens_locked());
     // The request held back by the lock stays dead; a new one is served.
+    sim.drain();
     assert_eq!(
         sim.bank.remote_open(&later, sim.now),
         Err(BankError::RemoteOpen(RemoteOpenError::Replayed {
@@ -135,6 +139,7 @@ fn a_compromised_backend_opens_exactly_the_limit_then_the_bank_locks_and_alerts_
         }))
     );
     let fresh = RemoteOpen::signed(&backend, CompartmentId(24), 5_001);
+    sim.drain();
     sim.bank.remote_open(&fresh, sim.now).unwrap();
     sim.answer_status_requests();
     assert_eq!(unlocks(&sim), limit + 1);
@@ -147,6 +152,7 @@ fn opens_spread_over_time_stay_within_the_limit_and_keep_working() {
     // One remote open every three minutes, all day: never more than 4 in 10 minutes.
     for k in 0..40u64 {
         let id = CompartmentId((k % 24) as u16 + 1);
+        sim.drain();
         sim.bank
             .remote_open(&RemoteOpen::signed(&backend, id, k + 1), sim.now)
             .unwrap();
@@ -179,6 +185,7 @@ fn forged_replayed_reordered_and_wrongly_keyed_remote_opens_open_nothing() {
         request_id: 1,
         tag: [0xA5; 16],
     };
+    sim.drain();
     assert_eq!(
         sim.bank.remote_open(&made_up, sim.now),
         forged(RemoteOpenError::ForgedTag)
@@ -188,6 +195,7 @@ fn forged_replayed_reordered_and_wrongly_keyed_remote_opens_open_nothing() {
     let neighbour = BankKeys::derive(BankId(1043), &[0x2b; 32]);
     for wrong in [&stranger, &neighbour] {
         let r = RemoteOpen::signed(wrong, parcel_in, 2);
+        sim.drain();
         assert_eq!(
             sim.bank.remote_open(&r, sim.now),
             forged(RemoteOpenError::ForgedTag)
@@ -198,6 +206,7 @@ fn forged_replayed_reordered_and_wrongly_keyed_remote_opens_open_nothing() {
     for bit in 0..128 {
         let mut r = valid;
         r.tag[bit / 8] ^= 1 << (bit % 8);
+        sim.drain();
         assert_eq!(
             sim.bank.remote_open(&r, sim.now),
             forged(RemoteOpenError::ForgedTag),
@@ -210,6 +219,7 @@ fn forged_replayed_reordered_and_wrongly_keyed_remote_opens_open_nothing() {
             request_id: valid.request_id ^ (1 << bit),
             ..valid
         };
+        sim.drain();
         assert!(sim.bank.remote_open(&r, sim.now).is_err(), "id bit {bit}");
         sim.answer_status_requests();
     }
@@ -218,6 +228,7 @@ fn forged_replayed_reordered_and_wrongly_keyed_remote_opens_open_nothing() {
             compartment: CompartmentId(parcel_in.0 ^ (1 << bit)),
             ..valid
         };
+        sim.drain();
         assert!(
             sim.bank.remote_open(&r, sim.now).is_err(),
             "compartment bit {bit}"
@@ -234,6 +245,7 @@ fn forged_replayed_reordered_and_wrongly_keyed_remote_opens_open_nothing() {
     assert_eq!(sim.bank.stats().remote_opens_refused, forgeries as u32);
 
     // The unaltered request was authentic all along.
+    sim.drain();
     sim.bank.remote_open(&valid, sim.now).unwrap();
     sim.answer_status_requests();
     assert_eq!(unlocks(&sim), 1);
@@ -245,11 +257,13 @@ fn forged_replayed_reordered_and_wrongly_keyed_remote_opens_open_nothing() {
         .unwrap()
         .id;
     let replay = RemoteOpen::signed(&backend, other, 10);
+    sim.drain();
     assert_eq!(
         sim.bank.remote_open(&replay, sim.now),
         forged(RemoteOpenError::Replayed { request_id: 10 })
     );
     let older = RemoteOpen::signed(&backend, other, 9);
+    sim.drain();
     assert_eq!(
         sim.bank.remote_open(&older, sim.now),
         forged(RemoteOpenError::Stale {
@@ -306,6 +320,7 @@ fn a_restart_keeps_the_last_request_id_and_the_lock_and_codes_still_work() {
         .map(|v| v.id)
         .collect();
     for (k, id) in empty.iter().take(6).enumerate() {
+        sim.drain();
         let _ = sim
             .bank
             .remote_open(&RemoteOpen::signed(&backend, *id, 100 + k as u64), sim.now);
@@ -337,6 +352,7 @@ fn a_restart_keeps_the_last_request_id_and_the_lock_and_codes_still_work() {
     assert_eq!(sim.bank.last_remote_request(), Some(105));
     // A captured request from before the restart is still a replay.
     let captured = RemoteOpen::signed(&backend, empty[0], 100);
+    sim.drain();
     assert_eq!(
         sim.bank.remote_open(&captured, sim.now),
         Err(BankError::RemoteOpen(RemoteOpenError::Stale {
@@ -345,6 +361,7 @@ fn a_restart_keeps_the_last_request_id_and_the_lock_and_codes_still_work() {
         }))
     );
     let fresh = RemoteOpen::signed(&backend, empty[0], 106);
+    sim.drain();
     assert_eq!(
         sim.bank.remote_open(&fresh, sim.now),
         Err(BankError::RemoteOpen(RemoteOpenError::Locked))
@@ -365,6 +382,8 @@ fn the_snapshot_holds_no_code_only_a_hash_that_needs_the_bank_secret() {
     for secret in [secret_a, secret_b] {
         let keys = BankKeys::derive(BankId(1042), &secret);
         let mut bank = Bank::on_heap(&mixed_layout(24), Policy::default(), keys.clone()).unwrap();
+        // The status requests of a new bank come first.
+        while bank.poll().is_some() {}
         let mut dice = Dice(77);
         let r = bank
             .reserve(
@@ -442,6 +461,7 @@ fn a_backend_that_draws_its_own_code_sends_only_the_hash() {
     let mut sim = Sim::<24>::new(24, Policy::default());
     let code = PickupCode::parse("246810").unwrap();
     let hash = CodeHash::of(&keys(), &code);
+    sim.drain();
     let r = sim
         .bank
         .reserve_with_code_hash(
@@ -453,6 +473,7 @@ fn a_backend_that_draws_its_own_code_sends_only_the_hash() {
         .unwrap();
     assert!(r.code.is_none(), "the bank never saw the code");
     // The same code cannot be given to a second active parcel.
+    sim.drain();
     assert_eq!(
         sim.bank.reserve_with_code_hash(
             ParcelNeeds::size(SizeClass::Small),
@@ -464,6 +485,7 @@ fn a_backend_that_draws_its_own_code_sends_only_the_hash() {
     );
     sim.codes.insert(r.parcel.0, "246810".into());
     let typed = sim.deposit(r.compartment);
+    sim.drain();
     assert_eq!(
         sim.bank.enter_code(KeypadId(0), &typed, sim.now).unwrap(),
         CodeOutcome::Opening(r.compartment)
@@ -477,6 +499,7 @@ fn only_staff_open_every_door_and_each_door_is_audited_with_their_id() {
     let mut sim = bank_with_parcels(3);
     sim.drain();
     let before = sim.audit.len();
+    sim.drain();
     let done = sim.bank.staff_open_all(STAFF, sim.now).unwrap();
     assert_eq!((done.opened, done.remaining), (24, 0));
     sim.answer_status_requests();
@@ -499,6 +522,7 @@ fn only_staff_open_every_door_and_each_door_is_audited_with_their_id() {
             remaining: 0
         }));
     // Calling again opens no door twice.
+    sim.drain();
     let again = sim.bank.staff_open_all(STAFF, sim.now).unwrap();
     assert_eq!((again.opened, again.remaining), (0, 0));
     sim.answer_status_requests();
@@ -509,10 +533,12 @@ fn only_staff_open_every_door_and_each_door_is_audited_with_their_id() {
 fn opening_every_door_of_a_big_bank_goes_in_batches_the_queues_can_hold() {
     let mut sim = Sim::<128>::new(100, Policy::default());
     sim.commands.clear();
+    sim.drain();
     let first = sim.bank.staff_open_all(STAFF, sim.now).unwrap();
     assert!(first.opened > 0 && first.remaining > 0);
     assert_eq!(usize::from(first.opened + first.remaining), 100);
     sim.answer_status_requests();
+    sim.drain();
     let second = sim.bank.staff_open_all(STAFF, sim.now).unwrap();
     assert_eq!(second.opened, first.remaining);
     assert_eq!(second.remaining, 0);
@@ -558,6 +584,7 @@ fn bank_with_a_waiting_parcel() -> (Sim<24>, CompartmentId, ParcelId) {
 fn an_offline_token_opens_its_parcel_exactly_once_without_the_backend() {
     let (mut sim, c, p) = bank_with_a_waiting_parcel();
     let token = OfflineToken::issue(&keys(), c, p, noon_secs() + 86_400).encode();
+    sim.drain();
     assert_eq!(sim.bank.redeem_token(&token, KeypadId(0), sim.now), Ok(c));
     sim.answer_status_requests();
     assert_eq!(unlocks(&sim), 1);
@@ -567,6 +594,7 @@ fn an_offline_token_opens_its_parcel_exactly_once_without_the_backend() {
         }
         && r.parcel == Some(p)));
     // While the door is open, and after the parcel is gone, the token is spent.
+    sim.drain();
     let again = sim.bank.redeem_token(&token, KeypadId(0), sim.now);
     assert!(matches!(
         again,
@@ -579,6 +607,7 @@ fn an_offline_token_opens_its_parcel_exactly_once_without_the_backend() {
     sim.take_parcel(c);
     sim.close_door(c);
     assert_eq!(sim.bank.view(c).unwrap().stage, Stage::Free);
+    sim.drain();
     let after = sim.bank.redeem_token(&token, KeypadId(1), sim.now);
     assert!(matches!(
         after,
@@ -609,8 +638,15 @@ fn expired_misdirected_forged_truncated_and_bit_flipped_tokens_open_nothing() {
         // not hide which check refused the token.
         let mut bank = sim.bank.to_heap();
         let result = bank.redeem_token(bytes, KeypadId(0), sim.now);
-        let opened = std::iter::from_fn(|| bank.poll_command())
-            .any(|(_, c)| matches!(c, Command::Unlock { .. }));
+        let opened = std::iter::from_fn(|| bank.poll()).any(|o| {
+            matches!(
+                o,
+                BankOutput::Command {
+                    command: Command::Unlock { .. },
+                    ..
+                }
+            )
+        });
         assert!(!opened, "{result:?} opened a door");
         match result {
             Err(BankError::TokenRefused { reason, .. }) => reason,
@@ -693,6 +729,7 @@ fn wrong_tokens_count_against_the_reader_like_wrong_codes() {
     .encode();
     let lockout = Policy::default().lockout;
     for _ in 0..lockout.free_attempts {
+        sim.drain();
         let e = sim.bank.redeem_token(&forged, reader, sim.now).unwrap_err();
         assert_eq!(
             e,
@@ -702,6 +739,7 @@ fn wrong_tokens_count_against_the_reader_like_wrong_codes() {
             }
         );
     }
+    sim.drain();
     let e = sim.bank.redeem_token(&forged, reader, sim.now).unwrap_err();
     assert_eq!(
         e,
@@ -712,10 +750,12 @@ fn wrong_tokens_count_against_the_reader_like_wrong_codes() {
     );
     // Locked: even a good token waits at this reader (and a code too).
     let good = OfflineToken::issue(&keys(), c, p, noon_secs() + 60).encode();
+    sim.drain();
     assert!(matches!(
         sim.bank.redeem_token(&good, reader, sim.now),
         Err(BankError::Code(CodeError::LockedOut { .. }))
     ));
+    sim.drain();
     assert!(matches!(
         sim.bank.enter_code(reader, "123456", sim.now),
         Err(BankError::Code(CodeError::LockedOut { .. }))
@@ -734,6 +774,7 @@ fn wrong_tokens_count_against_the_reader_like_wrong_codes() {
         .count();
     assert_eq!(refusals, usize::from(lockout.free_attempts) + 1);
     // Another reader is not affected.
+    sim.drain();
     assert_eq!(sim.bank.redeem_token(&good, KeypadId(0), sim.now), Ok(c));
 }
 
@@ -743,6 +784,7 @@ fn a_bank_that_cannot_tell_the_time_refuses_tokens_but_not_codes() {
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
     let code = sim.deposit(r.compartment);
     let token = OfflineToken::issue(&keys(), r.compartment, r.parcel, u64::MAX).encode();
+    sim.drain();
     assert_eq!(
         sim.bank.redeem_token(&token, KeypadId(0), sim.now),
         Err(BankError::TokenRefused {

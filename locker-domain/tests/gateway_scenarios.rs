@@ -14,8 +14,8 @@ mod gateway_support;
 
 use gateway_support::{Bench, LineFault, NODE_1, NODE_2, wiring};
 use locker_domain::bank::{
-    AlertKind, AuditEvent, BankError, CodeOutcome, DepositsClosed, DoorPhase, NotificationKind,
-    Purpose, Stage,
+    AlertKind, AuditEvent, BankError, BankOutput, CodeOutcome, DepositsClosed, DoorPhase,
+    NotificationKind, Purpose, Stage,
 };
 use locker_domain::gateway::{GatewayOutput, Persist};
 use locker_proto::time::Duration;
@@ -63,7 +63,12 @@ fn assert_every_audit_record_was_on_disk_first(bench: &Bench) {
             .find(|(_, at)| *at < index)
             .unwrap_or_else(|| panic!("audit record {} came out before any snapshot", record.seq));
         let mut restored = bench.restored_bank(snapshot);
-        let replayed: Vec<_> = std::iter::from_fn(|| restored.poll_audit()).collect();
+        let replayed: Vec<_> = std::iter::from_fn(|| restored.poll())
+            .filter_map(|o| match o {
+                BankOutput::Audit(r) => Some(r),
+                _ => None,
+            })
+            .collect();
         let knows = replayed.iter().any(|r| r == record)
             || replayed
                 .iter()
@@ -488,8 +493,8 @@ fn couriers_keep_trying_a_cut_node(bench: &mut Bench, doors: [CompartmentId; 2])
                 .gateway
                 .set_in_service(c, locker_domain::bank::Actor::Staff, now)
                 .unwrap();
+            bench.drive();
         }
-        bench.drive();
     }
 }
 

@@ -18,9 +18,9 @@ mod bank_support;
 use bank_support::*;
 use locker_domain::bank::codes::{CodeError, KeypadId};
 use locker_domain::bank::{
-    Actor, AlertKind, AuditEvent, Bank, BankError, CodeOutcome, CompartmentView, DoorPhase,
-    NotificationKind, ParcelId, ParcelKind, ParcelNeeds, PersistError, Policy, Purpose, RemoteOpen,
-    RemoteOpenError, SNAPSHOT_VERSION, ServiceReason, Stage,
+    Actor, AlertKind, AuditEvent, Bank, BankError, BankOutput, CodeOutcome, CompartmentView,
+    DoorPhase, NotificationKind, ParcelId, ParcelKind, ParcelNeeds, PersistError, Policy, Purpose,
+    RemoteOpen, RemoteOpenError, SNAPSHOT_VERSION, ServiceReason, Stage,
 };
 use locker_proto::time::{Duration, Instant};
 use locker_proto::{CompartmentId, DoorState, Event, SizeClass};
@@ -41,6 +41,7 @@ fn scenario() -> (Sim<24>, Vec<(CompartmentId, String)>) {
     sim.timeout();
     // The backend grants the first parcel more time.
     let first = codes[0].0;
+    sim.drain();
     sim.bank
         .extend_deadline(
             first,
@@ -58,6 +59,7 @@ fn scenario() -> (Sim<24>, Vec<(CompartmentId, String)>) {
     let reserved = sim.reserve(ParcelNeeds::size(SizeClass::Large));
     codes.push((reserved.compartment, sim.codes[&reserved.parcel.0].clone()));
     // A resident drops off a return.
+    sim.drain();
     let ret = sim
         .bank
         .reserve(
@@ -74,6 +76,7 @@ fn scenario() -> (Sim<24>, Vec<(CompartmentId, String)>) {
     sim.open_door(CompartmentId(20), false);
     sim.close_door(CompartmentId(20));
     // A remote open of an empty compartment.
+    sim.drain();
     sim.bank
         .remote_open(&RemoteOpen::signed(&keys(), CompartmentId(9), 7), sim.now)
         .unwrap();
@@ -83,6 +86,7 @@ fn scenario() -> (Sim<24>, Vec<(CompartmentId, String)>) {
     // Two wrong codes at the keypad.
     for wrong in ["000000", "999999"] {
         sim.advance(Duration::from_secs(5));
+        sim.drain();
         let out = sim.bank.enter_code(KeypadId(1), wrong, sim.now).unwrap();
         assert!(matches!(out, CodeOutcome::Rejected { .. }));
         sim.drain();
@@ -90,6 +94,7 @@ fn scenario() -> (Sim<24>, Vec<(CompartmentId, String)>) {
     // A pickup in progress: the second parcel's door is open.
     sim.advance(Duration::from_secs(60));
     let (second, second_code) = codes[1].clone();
+    sim.drain();
     let out = sim
         .bank
         .enter_code(KeypadId(0), &second_code, sim.now)
@@ -99,6 +104,7 @@ fn scenario() -> (Sim<24>, Vec<(CompartmentId, String)>) {
     sim.open_door(second, true);
     // Staff take one compartment out of service; its audit record is not
     // handed out before the snapshot.
+    sim.drain();
     sim.bank
         .set_out_of_service(CompartmentId(24), Actor::Staff, sim.now)
         .unwrap();
@@ -264,6 +270,7 @@ fn assert_carried(snapshot: &[u8]) {
     );
     assert_eq!(stats.alerts_of(AlertKind::ForcedDoor), 1);
     // A captured remote open is still a replay after the restart.
+    sim.drain();
     let replay = sim
         .bank
         .remote_open(&RemoteOpen::signed(&keys(), CompartmentId(9), 7), sim.now);
@@ -286,6 +293,7 @@ fn assert_carried(snapshot: &[u8]) {
     let mut sim = restart_on(snapshot);
     for (compartment, code) in &codes {
         sim.advance(Duration::from_secs(1));
+        sim.drain();
         let out = sim.bank.enter_code(KeypadId(2), code, sim.now).unwrap();
         let expected = match compartment.0 {
             5 | 13 => CodeOutcome::Opening(*compartment),
@@ -316,6 +324,7 @@ fn a_restart_keeps_keypad_lockouts() {
     // lock it.
     let (until, failures) = loop {
         sim.advance(Duration::from_secs(1));
+        sim.drain();
         match sim.bank.enter_code(KeypadId(1), "111111", sim.now).unwrap() {
             CodeOutcome::Rejected {
                 locked_until: Some(until),
@@ -333,6 +342,8 @@ fn a_restart_keeps_keypad_lockouts() {
     let mut bank =
         Bank::restore_on_heap(&mixed_layout(24), Policy::default(), keys(), &bytes, now).unwrap();
     // Still locked for the rest of its lockout, on the new clock.
+    // The restored bank's own outputs first (status requests, the restore).
+    while bank.poll().is_some() {}
     let code = "384661";
     let left_after = match bank.enter_code(KeypadId(1), code, now) {
         Err(BankError::Code(CodeError::LockedOut { until })) => until - now,
@@ -371,6 +382,7 @@ fn a_restart_keeps_sensor_health_evidence_and_undelivered_alerts_and_notificatio
     };
     for _ in 0..2 {
         sim.advance(Duration::from_secs(60));
+        sim.drain();
         sim.bank.handle_node_event(node, &jam, sim.now).unwrap();
         sim.drain();
     }
@@ -378,6 +390,7 @@ fn a_restart_keeps_sensor_health_evidence_and_undelivered_alerts_and_notificatio
     sim.notes.clear();
     // ...and a door is forced just before it; nobody has polled that alert.
     let (node3, channel3) = sim.wiring(CompartmentId(3));
+    sim.drain();
     sim.bank
         .handle_node_event(
             node3,
@@ -392,38 +405,49 @@ fn a_restart_keeps_sensor_health_evidence_and_undelivered_alerts_and_notificatio
     let now = Instant::from_secs(5);
     let mut bank =
         Bank::restore_on_heap(&mixed_layout(24), Policy::default(), keys(), &bytes, now).unwrap();
-    let alerts: Vec<AlertKind> = std::iter::from_fn(|| bank.poll_alert())
-        .map(|a| a.kind)
-        .collect();
+    let alerts = alerts_of(&mut bank);
     assert!(alerts.contains(&AlertKind::ForcedDoor), "{alerts:?}");
     // The third fault after the restart is the repeated one.
     bank.handle_node_event(node, &jam, now).unwrap();
-    let alerts: Vec<AlertKind> = std::iter::from_fn(|| bank.poll_alert())
-        .map(|a| a.kind)
-        .collect();
+    let alerts = alerts_of(&mut bank);
     assert!(alerts.contains(&AlertKind::Maintenance), "{alerts:?}");
     // A notification not yet handed out survives too: the courier closed
     // the door on the parcel just before the restart.
     let (mut sim, _) = scenario();
     sim.drain();
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    sim.drain();
     sim.bank.start_deposit(r.compartment, sim.now).unwrap();
     sim.answer_status_requests();
     sim.open_door(r.compartment, true);
     sim.put_parcel(r.compartment);
     let (node, channel) = sim.wiring(r.compartment);
+    sim.drain();
     sim.bank
         .handle_node_event(node, &Event::DoorClosed { channel }, sim.now)
         .unwrap();
     let bytes = sim.bank.snapshot_to_vec().unwrap();
     let mut bank =
         Bank::restore_on_heap(&mixed_layout(24), Policy::default(), keys(), &bytes, now).unwrap();
-    let ready: Vec<(CompartmentId, Option<ParcelId>)> =
-        std::iter::from_fn(|| bank.poll_notification())
-            .filter(|n| matches!(n.kind, NotificationKind::ParcelReady))
-            .map(|n| (n.compartment, n.parcel))
-            .collect();
+    let ready: Vec<(CompartmentId, Option<ParcelId>)> = std::iter::from_fn(|| bank.poll())
+        .filter_map(|o| match o {
+            BankOutput::Notification(n) if matches!(n.kind, NotificationKind::ParcelReady) => {
+                Some((n.compartment, n.parcel))
+            }
+            _ => None,
+        })
+        .collect();
     assert_eq!(ready, [(r.compartment, Some(r.parcel))]);
+}
+
+/// Drains the bank; the kinds of the alerts it handed out.
+fn alerts_of(bank: &mut Bank<'_>) -> Vec<AlertKind> {
+    std::iter::from_fn(|| bank.poll())
+        .filter_map(|o| match o {
+            BankOutput::Alert(a) => Some(a.kind),
+            _ => None,
+        })
+        .collect()
 }
 
 /// `bytes` with its version byte set to `version` and its checksum redone.

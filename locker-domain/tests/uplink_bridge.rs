@@ -11,7 +11,8 @@
 
 use locker_domain::bank::codes::{CodeHash, KeypadId, PickupCode};
 use locker_domain::bank::{
-    Bank, BankId, BankKeys, CodeOutcome, Compartment, Policy, RemoteOpen as SignedOpen, Stage,
+    Bank, BankId, BankKeys, BankOutput, CodeOutcome, Compartment, Policy, RemoteOpen as SignedOpen,
+    Stage,
 };
 use locker_domain::uplink::{
     GatewayAction, Handled, Uplink, UplinkConfig, UplinkError, UplinkState,
@@ -140,20 +141,38 @@ impl Gateway {
     /// The glue's loop: bus commands answered, bank outputs to the uplink,
     /// uplink outputs to the backend's log, until quiet.
     fn pump(&mut self) {
+        let mut scans = Vec::new();
         for _ in 0..100 {
-            while let Some((node, command)) = self.bank.poll_command() {
-                if command == Command::GetAllStatus {
-                    let status = self.status_of(node);
-                    self.bank
-                        .handle_bulk_status(node, &status, self.now)
-                        .unwrap();
-                } else {
-                    self.unlocks.push((node, command));
+            let mut quiet = true;
+            while let Some(output) = self.bank.poll() {
+                quiet = false;
+                match output {
+                    BankOutput::Command {
+                        node,
+                        command: Command::GetAllStatus,
+                    } => scans.push(node),
+                    BankOutput::Command { node, command } => self.unlocks.push((node, command)),
+                    BankOutput::Notification(n) => {
+                        let _ = self.uplink.on_notification(&n);
+                    }
+                    BankOutput::Alert(a) => {
+                        let _ = self.uplink.on_alert(&self.bank, &a);
+                    }
+                    BankOutput::Audit(r) => {
+                        let _ = self.uplink.on_audit(&self.bank, &r);
+                    }
+                    BankOutput::CameraSnapshot(_) | BankOutput::Persist(_) => {}
                 }
             }
-            self.uplink.forward_bank_outputs(&mut self.bank);
+            // Each answer is an input of its own, its outputs drained first.
+            if let Some(node) = scans.pop() {
+                let status = self.status_of(node);
+                self.bank
+                    .handle_bulk_status(node, &status, self.now)
+                    .unwrap();
+                continue;
+            }
             self.uplink.handle_timeout(&self.bank, self.now);
-            let mut quiet = true;
             while let Some(m) = self.uplink.poll_upward() {
                 self.up.push(m);
                 quiet = false;
@@ -171,9 +190,7 @@ impl Gateway {
                 self.actions.push(a);
                 quiet = false;
             }
-            while self.bank.poll_snapshot_request().is_some() {}
-            let _ = self.bank.poll_persist();
-            if quiet && self.bank.poll_command().is_none() {
+            if quiet && !self.bank.has_outputs() && scans.is_empty() {
                 return;
             }
         }
@@ -1045,6 +1062,7 @@ fn a_bank_started_afresh_still_has_every_audit_record_go_up() {
     let config = g.uplink.config().clone();
     g.uplink = Uplink::new(config, restored, 2);
     g.uplink.boot(&g.bank, ResetReason::PowerOn, g.now).unwrap();
+    g.pump();
     g.up.clear();
     g.bank
         .reserve(

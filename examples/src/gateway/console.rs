@@ -134,9 +134,14 @@ impl super::Gateway {
     /// [`Reply::Refused`], not errors.
     pub fn execute(&mut self, command: &ConsoleCommand) -> Result<Reply, GatewayError> {
         let now = self.clock.now();
+        if let ConsoleCommand::Deposit { size, kind } = command {
+            let reply = self.deposit(*size, *kind, now)?;
+            self.carry_out(now)?;
+            return Ok(reply);
+        }
         let reply = match self.bank_call(command, now) {
             Ok(reply) => reply,
-            Err(BankError::OutputFull(_)) => {
+            Err(BankError::OutputsPending) => {
                 // Drain and try once more; the bank changed nothing.
                 self.carry_out(now)?;
                 self.bank_call(command, now)
@@ -146,6 +151,32 @@ impl super::Gateway {
         };
         self.carry_out(now)?;
         Ok(reply)
+    }
+
+    /// A courier without a reservation: a compartment reserved, then
+    /// unlocked, each bank call's outputs carried out before the next.
+    fn deposit(
+        &mut self,
+        size: SizeClass,
+        kind: ParcelKind,
+        now: Instant,
+    ) -> Result<Reply, GatewayError> {
+        self.carry_out(now)?;
+        let needs = ParcelNeeds::size(size);
+        let reservation = match self.core.reserve(needs, kind, &mut self.rng, now) {
+            Ok(r) => r,
+            Err(e) => return Ok(Reply::Refused(e.to_string())),
+        };
+        self.carry_out(now)?;
+        if let Err(e) = self.core.start_deposit(reservation.compartment, now) {
+            // Do not leave a compartment held for a courier who was sent away.
+            self.carry_out(now)?;
+            let _ = self
+                .core
+                .cancel_reservation(reservation.compartment, Actor::System, now);
+            return Ok(Reply::Refused(e.to_string()));
+        }
+        Ok(Reply::Depositing(reservation))
     }
 
     fn bank_call(&mut self, command: &ConsoleCommand, now: Instant) -> Result<Reply, BankError> {
@@ -163,16 +194,8 @@ impl super::Gateway {
                     None => Reply::Refused("no parcel is reserved there".into()),
                 }
             }
-            ConsoleCommand::Deposit { size, kind } => {
-                let needs = ParcelNeeds::size(*size);
-                let reservation = core.reserve(needs, *kind, &mut self.rng, now)?;
-                if let Err(e) = core.start_deposit(reservation.compartment, now) {
-                    // Do not leave a compartment held for a courier who was sent away.
-                    let _ = core.cancel_reservation(reservation.compartment, Actor::System, now);
-                    return Err(e);
-                }
-                Reply::Depositing(reservation)
-            }
+            // Two bank calls with their outputs carried out between: `deposit`.
+            ConsoleCommand::Deposit { .. } => Reply::Refused("a deposit is two calls".into()),
             ConsoleCommand::Pickup { code } => match core.enter_code(KeypadId(0), code, now)? {
                 CodeOutcome::Opening(c) => Reply::Opening(c),
                 rejected => Reply::CodeRejected(rejected),

@@ -539,7 +539,8 @@ impl SimBank {
     // ----- the gateway ------------------------------------------------------
 
     /// Calls the bank through the gateway, retrying once after draining if
-    /// an output queue was full, and carries the gateway's outputs out.
+    /// outputs of an earlier call were waiting, and carries the gateway's
+    /// outputs out.
     fn with_bank<T>(
         &mut self,
         mut call: impl FnMut(&mut SimGateway, &mut Dice, Instant) -> Result<T, BankError>,
@@ -549,7 +550,7 @@ impl SimBank {
             return Err(BankError::ShuttingDown);
         };
         let mut result = call(gateway, &mut self.codes, now);
-        if matches!(result, Err(BankError::OutputFull(_))) {
+        if matches!(result, Err(BankError::OutputsPending)) {
             self.carry_out();
             if let Some(gateway) = self.gateway.as_deref_mut() {
                 result = call(gateway, &mut self.codes, now);

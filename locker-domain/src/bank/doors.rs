@@ -15,7 +15,7 @@ use super::notification::NotificationKind;
 use super::parcel::Purpose;
 use super::session::{self, Happened, Step, Verdict};
 use super::slot::Slot;
-use super::{Bank, CommandOutcome, ROOM_ONE};
+use super::{Bank, CommandOutcome};
 
 impl Bank<'_> {
     /// An event a node reported (already de-duplicated by the link layer).
@@ -28,14 +28,14 @@ impl Bank<'_> {
     /// # Errors
     /// [`BankError::UnknownChannel`] / [`BankError::UnknownNode`] for wiring
     /// the layout does not know; [`BankError::TimeWentBackwards`];
-    /// [`BankError::OutputFull`].
+    /// [`BankError::OutputsPending`].
     pub fn handle_node_event(
         &mut self,
         node: NodeAddr,
         event: &Event,
         now: Instant,
     ) -> Result<(), BankError> {
-        self.begin(now, ROOM_ONE)?;
+        self.begin(now)?;
         match *event {
             // The node's `commanded` flag is not needed: the books know
             // whether a session expects the door to open.
@@ -143,7 +143,7 @@ impl Bank<'_> {
     ///
     /// # Errors
     /// [`BankError::UnknownChannel`] / [`BankError::UnknownNode`];
-    /// [`BankError::TimeWentBackwards`]; [`BankError::OutputFull`].
+    /// [`BankError::TimeWentBackwards`]; [`BankError::OutputsPending`].
     pub fn handle_command_result(
         &mut self,
         node: NodeAddr,
@@ -151,7 +151,7 @@ impl Bank<'_> {
         result: CommandOutcome,
         now: Instant,
     ) -> Result<(), BankError> {
-        self.begin(now, ROOM_ONE)?;
+        self.begin(now)?;
         match (*command, result) {
             (
                 Command::Unlock { channel, .. },

@@ -9,22 +9,6 @@ use super::parcel::Stage;
 use super::remote::RemoteOpenError;
 use super::token::TokenError;
 
-/// Which output queue is full.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum Queue {
-    /// [`Bank::poll_command`](super::Bank::poll_command).
-    Commands,
-    /// [`Bank::poll_notification`](super::Bank::poll_notification).
-    Notifications,
-    /// [`Bank::poll_alert`](super::Bank::poll_alert).
-    Alerts,
-    /// [`Bank::poll_audit`](super::Bank::poll_audit).
-    Audit,
-    /// [`Bank::poll_snapshot_request`](super::Bank::poll_snapshot_request).
-    Snapshots,
-}
-
 /// Why a bank takes no new parcels for a while
 /// ([`Bank::set_deposits_closed`](super::Bank::set_deposits_closed)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -73,9 +57,10 @@ pub enum BankError {
         /// The latest time seen.
         latest: Instant,
     },
-    /// An output queue has no room for what this call must emit.
-    #[error("the {0:?} output queue is full: drain the poll_* outputs and call again")]
-    OutputFull(Queue),
+    /// Outputs of an earlier call wait in [`Bank::poll`](super::Bank::poll):
+    /// nothing was done. Drain it and call again.
+    #[error("outputs of an earlier call are waiting: drain the bank's poll and call again")]
+    OutputsPending,
     /// No compartment for the parcel.
     #[error(transparent)]
     NoFit(#[from] AllocationError),

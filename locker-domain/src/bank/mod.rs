@@ -1,22 +1,22 @@
 //! The locker bank state machine (gateway side).
 //!
-//! A [`Bank`] holds the books of up to `N` compartments: which parcel is
+//! A [`Bank`] holds the books of a bank's compartments: which parcel is
 //! where, what each door is doing, which deadlines run. It is sans-IO:
 //!
 //! - **Inputs** go in through `handle_*(…, now)` (node events, status scans,
 //!   command outcomes, power, timeouts) and the domain calls ([`Bank::reserve`],
 //!   [`Bank::start_deposit`], [`Bank::enter_code`], the overrides).
-//! - **Outputs** come out of `poll_*()`: bus commands for the gateway's link
-//!   layer ([`Bank::poll_command`]), notifications, alerts, audit records,
-//!   camera snapshot requests and persistence requests.
+//! - **Outputs** come out of one stream, [`Bank::poll`] (a [`BankOutput`]):
+//!   persistence requests, audit records, alerts, notifications, camera
+//!   snapshot requests and bus commands for the gateway's link layer.
 //! - **The next deadline** comes from [`Bank::poll_timeout`]; call
 //!   [`Bank::handle_timeout`] when it passes. Calling it early is harmless.
 //!
 //! # A delivery, end to end
 //!
 //! ```
-//! use locker_domain::bank::{Bank, BankId, BankKeys, Compartment, Books, NotificationKind,
-//!     ParcelKind, ParcelNeeds, Policy, CodeOutcome};
+//! use locker_domain::bank::{Bank, BankId, BankKeys, BankOutput, Compartment, Books,
+//!     NotificationKind, ParcelKind, ParcelNeeds, Policy, CodeOutcome};
 //! use locker_domain::bank::codes::KeypadId;
 //! use locker_proto::{Channel, Command, CompartmentId, Dimensions, Event, NodeAddr, Presence, SizeClass};
 //! use locker_proto::time::Instant;
@@ -35,19 +35,30 @@
 //! let mut bank = Bank::new(&mut books, &[small], Policy::default(), keys)?;
 //! let mut now = Instant::from_secs(1);
 //! let mut rng = Dice(0);
+//! // After every input, every output is handed out (here, into a Vec).
+//! let drain = |bank: &mut Bank<'_>| std::iter::from_fn(|| bank.poll()).collect::<Vec<_>>();
+//! drain(&mut bank); // the start-up status requests
 //!
 //! let r = bank.reserve(ParcelNeeds::size(SizeClass::Small), ParcelKind::Delivery, &mut rng, now)?;
+//! drain(&mut bank);
 //! // The code is handed out once, here; the bank keeps only its keyed hash.
 //! let code = r.code.unwrap();
 //! bank.start_deposit(r.compartment, now)?;
-//! assert!(matches!(bank.poll_command(), Some((_, Command::Unlock { .. }))));
+//! assert!(drain(&mut bank).iter().any(|o| matches!(o,
+//!     BankOutput::Command { command: Command::Unlock { .. }, .. })));
 //! let ch = Channel(0);
-//! bank.handle_node_event(node, &Event::DoorOpened { channel: ch, commanded: true }, now)?;
-//! bank.handle_node_event(node, &Event::PresenceChanged { channel: ch, presence: Presence::occupied(250, 10) }, now)?;
-//! bank.handle_node_event(node, &Event::DoorClosed { channel: ch }, now)?;
+//! let mut outputs = Vec::new();
+//! for event in [
+//!     Event::DoorOpened { channel: ch, commanded: true },
+//!     Event::PresenceChanged { channel: ch, presence: Presence::occupied(250, 10) },
+//!     Event::DoorClosed { channel: ch },
+//! ] {
+//!     bank.handle_node_event(node, &event, now)?;
+//!     outputs.extend(drain(&mut bank));
+//! }
 //! // The parcel is in: time to send the recipient the code.
-//! assert!(std::iter::from_fn(|| bank.poll_notification())
-//!     .any(|n| matches!(n.kind, NotificationKind::ParcelReady)));
+//! assert!(outputs.iter().any(|o| matches!(o,
+//!     BankOutput::Notification(n) if matches!(n.kind, NotificationKind::ParcelReady))));
 //! let typed: String = code.digits().iter().map(|d| char::from(b'0' + d)).collect();
 //! now = Instant::from_secs(60);
 //! assert_eq!(bank.enter_code(KeypadId(0), &typed, now)?, CodeOutcome::Opening(r.compartment));
@@ -103,21 +114,26 @@
 //! bank about 41 KB of books plus the bank's 22 KB, which fits a gateway
 //! MCU.
 //!
-//! # Output queues never drop
+//! # One output stream
 //!
-//! Each output queue is bounded ([`COMMAND_QUEUE`], [`NOTIFICATION_QUEUE`],
-//! [`ALERT_QUEUE`], [`AUDIT_QUEUE`], [`SNAPSHOT_QUEUE`]). Every input call
-//! first checks that each queue has room for the most that call can emit (at
-//! most 2 commands, 2 notifications, 2 alerts, 4 audit records and 1 snapshot
-//! request for a single-compartment input; 32 notifications, 32 alerts and 96
-//! audit records for a bulk status of one node), and if not, returns
-//! [`BankError::OutputFull`] *before changing anything*: drain the `poll_*`
-//! outputs and call again. [`Bank::handle_timeout`] instead handles as many
-//! due deadlines as there is room for and leaves the rest due, so
-//! [`Bank::poll_timeout`] keeps returning a past instant until they are done.
+//! The contract, in three rules:
+//!
+//! 1. **Drain [`Bank::poll`] after every input**, until it returns `None`.
+//! 2. **An input made before the outputs were drained is refused** with
+//!    [`BankError::OutputsPending`] and changes nothing; nothing is ever
+//!    dropped. Each input's outputs fit the bank's bounded queues
+//!    ([`COMMAND_QUEUE`], [`NOTIFICATION_QUEUE`], [`ALERT_QUEUE`],
+//!    [`AUDIT_QUEUE`], [`SNAPSHOT_QUEUE`]; checked at compile time).
+//! 3. **[`Bank::handle_timeout`] does what fits and leaves the rest due**: it
+//!    is never refused, handles as many due deadlines as the queues have
+//!    room for, and [`Bank::poll_timeout`] keeps returning a past instant
+//!    until the rest are done. [`Bank::staff_open_all`] likewise opens as
+//!    many doors as fit and reports how many remain.
+//!
 //! Status requests for whole nodes are kept as a bitmap of node addresses,
 //! not in the command queue, so asking every node after a restore cannot
-//! overflow.
+//! overflow; they come out of [`Bank::poll`] last, as
+//! [`BankOutput::Command`]s.
 //!
 //! # Time
 //!
@@ -188,11 +204,13 @@ pub use allocation::{AllocationError, Fit, MAX_SHAPES, ParcelNeeds};
 pub use answers::{CodeOutcome, CommandOutcome, CompartmentView, Reservation};
 pub use audit::{Actor, AuditEvent, AuditRecord, ServiceReason, StaffId};
 pub use books::{Books, Storage};
-pub use error::{BankError, DepositsClosed, Queue};
+pub use error::{BankError, DepositsClosed};
 pub use keys::{BankId, BankKeys, KEY_LEN, TAG_LEN};
 pub use layout::{Compartment, CompartmentFlags, Layout, LayoutError, MAX_COMPARTMENTS};
 pub use notification::{Notification, NotificationKind};
-pub use output::{ALERT_QUEUE, AUDIT_QUEUE, COMMAND_QUEUE, NOTIFICATION_QUEUE, SNAPSHOT_QUEUE};
+pub use output::{
+    ALERT_QUEUE, AUDIT_QUEUE, BankOutput, COMMAND_QUEUE, NOTIFICATION_QUEUE, SNAPSHOT_QUEUE,
+};
 pub use parcel::{DoorPhase, ParcelId, ParcelKind, Purpose, Stage};
 pub use persist::{PersistError, SNAPSHOT_MAGIC, SNAPSHOT_OLDEST_READ, SNAPSHOT_VERSION};
 pub use policy::{Policy, QuietHours};
@@ -207,7 +225,7 @@ use code_index::CodeIndex;
 use codes::{CodeHash, KeypadGuard, KeypadId, PickupCode};
 use deadlines::{Due, notice_due};
 use health::{CompartmentHealth, HealthBook};
-use output::{ROOM_ONE, ROOM_SCAN, Room};
+use output::ROOM_ONE;
 use parcel::Parcel;
 use power::PowerState;
 use reconcile::NodeSet;
@@ -414,7 +432,7 @@ impl<'a> Bank<'a> {
 
     /// The sequence number the next audit record will carry. Records below
     /// it were made already (some may still wait in
-    /// [`poll_audit`](Self::poll_audit), or be handed out again after a
+    /// [`poll`](Self::poll), or be handed out again after a
     /// restore).
     pub fn next_audit_seq(&self) -> u64 {
         self.next_seq
@@ -433,9 +451,14 @@ impl<'a> Bank<'a> {
         }
     }
 
-    fn begin(&mut self, now: Instant, room: Room) -> Result<(), BankError> {
+    /// The checks every input but `handle_timeout` makes first: time
+    /// moves forward, and the outputs of the last input were drained.
+    fn begin(&mut self, now: Instant) -> Result<(), BankError> {
         self.check_time(now)?;
-        self.has_room(room)
+        if self.has_outputs() {
+            return Err(BankError::OutputsPending);
+        }
+        Ok(())
     }
 
     fn slot_of(&self, id: CompartmentId) -> Result<(usize, Slot), BankError> {
@@ -534,7 +557,7 @@ impl<'a> Bank<'a> {
         rng: &mut R,
         now: Instant,
     ) -> Result<Reservation, BankError> {
-        self.begin(now, ROOM_ONE)?;
+        self.begin(now)?;
         self.check_deposits_allowed()?;
         let i = self.free.choose(needs)?;
         let digits = usize::from(self.policy.code_digits);
@@ -562,7 +585,7 @@ impl<'a> Bank<'a> {
         code: CodeHash,
         now: Instant,
     ) -> Result<Reservation, BankError> {
-        self.begin(now, ROOM_ONE)?;
+        self.begin(now)?;
         self.check_deposits_allowed()?;
         if self.code_in_use(&code) {
             return Err(codes::CodeError::CodeInUse.into());
@@ -640,7 +663,7 @@ impl<'a> Bank<'a> {
         actor: Actor,
         now: Instant,
     ) -> Result<(), BankError> {
-        self.begin(now, ROOM_ONE)?;
+        self.begin(now)?;
         let (i, mut s) = self.slot_of(compartment)?;
         if s.stage != Stage::Reserved {
             return Err(BankError::WrongStage {
@@ -668,7 +691,7 @@ impl<'a> Bank<'a> {
         compartment: CompartmentId,
         now: Instant,
     ) -> Result<(), BankError> {
-        self.begin(now, ROOM_ONE)?;
+        self.begin(now)?;
         let (i, s) = self.slot_of(compartment)?;
         if s.stage != Stage::Reserved {
             return Err(BankError::WrongStage {
@@ -701,7 +724,7 @@ impl<'a> Bank<'a> {
         code: &str,
         now: Instant,
     ) -> Result<CodeOutcome, BankError> {
-        self.begin(now, ROOM_ONE)?;
+        self.begin(now)?;
         let typed = PickupCode::parse(code)?;
         let want = usize::from(self.policy.code_digits);
         if typed.len() != want {
@@ -767,7 +790,7 @@ impl<'a> Bank<'a> {
         actor: Actor,
         now: Instant,
     ) -> Result<(), BankError> {
-        self.begin(now, ROOM_ONE)?;
+        self.begin(now)?;
         let (i, mut s) = self.slot_of(compartment)?;
         let (Stage::Stored, Some(mut p)) = (s.stage, s.parcel) else {
             return Err(BankError::WrongStage {
@@ -800,7 +823,7 @@ impl<'a> Bank<'a> {
         actor: Actor,
         now: Instant,
     ) -> Result<(), BankError> {
-        self.begin(now, ROOM_ONE)?;
+        self.begin(now)?;
         let (i, mut s) = self.slot_of(compartment)?;
         self.latest = now;
         let reason = ServiceReason::Override;
@@ -829,7 +852,7 @@ impl<'a> Bank<'a> {
         actor: Actor,
         now: Instant,
     ) -> Result<(), BankError> {
-        self.begin(now, ROOM_ONE)?;
+        self.begin(now)?;
         let (i, mut s) = self.slot_of(compartment)?;
         if s.out_of_service.is_none() {
             return Ok(());
@@ -859,9 +882,9 @@ impl<'a> Bank<'a> {
     /// ([`Bank::ready_to_shut_down`]); on mains, everything resumes.
     ///
     /// # Errors
-    /// [`BankError::TimeWentBackwards`]; [`BankError::OutputFull`].
+    /// [`BankError::TimeWentBackwards`]; [`BankError::OutputsPending`].
     pub fn handle_power(&mut self, status: PowerStatus, now: Instant) -> Result<(), BankError> {
-        self.begin(now, ROOM_ONE)?;
+        self.begin(now)?;
         self.latest = now;
         if self.power.status == status {
             return Ok(());
@@ -898,7 +921,7 @@ impl<'a> Bank<'a> {
             let Some((at, i)) = self.timers.peek() else {
                 break;
             };
-            if at > now || self.has_room(ROOM_ONE).is_err() {
+            if at > now || !self.has_room(ROOM_ONE) {
                 break;
             }
             let Some(s) = self.slots.get(i).copied() else {

@@ -1,11 +1,11 @@
-//! The bank's outputs: the bounded queues, the room each input needs in
-//! them, what an input emits into them (audit records, notifications,
-//! alerts, unlock commands, camera snapshot requests, persist requests), and
-//! the `poll_*` methods that hand them out.
+//! The bank's outputs: what an input emits (audit records, notifications,
+//! alerts, unlock commands, camera snapshot requests, persist requests), the
+//! bounded queues it goes into, and [`Bank::poll`], the one stream that
+//! hands them out.
 //!
-//! Every input checks [`Room`] before it changes anything, so emitting never
-//! fails for want of space (see "Output queues never drop" in the
-//! [module documentation](super)).
+//! Every input starts with the queues empty (see "One output stream" in the
+//! [module documentation](super)), and the queues hold the most one input
+//! emits, so emitting never fails for want of space.
 
 use chrono::NaiveDateTime;
 use locker_proto::time::Instant;
@@ -14,21 +14,20 @@ use locker_proto::{Command, NodeAddr};
 use super::Bank;
 use super::alert::{Alert, AlertKind, Evidence, SnapshotRef, SnapshotRequest};
 use super::audit::{Actor, AuditEvent, AuditRecord, ServiceReason};
-use super::error::{BankError, Queue};
 use super::health::HealthAlert;
 use super::notification::{Notification, NotificationKind};
 use super::parcel::ParcelId;
 use super::power::PersistReason;
 
-/// Bus commands waiting for [`Bank::poll_command`].
+/// Bus commands one input may leave for [`Bank::poll`].
 pub const COMMAND_QUEUE: usize = 64;
-/// Notifications waiting for [`Bank::poll_notification`].
+/// Notifications one input may leave for [`Bank::poll`].
 pub const NOTIFICATION_QUEUE: usize = 64;
-/// Alerts waiting for [`Bank::poll_alert`].
+/// Alerts one input may leave for [`Bank::poll`].
 pub const ALERT_QUEUE: usize = 64;
-/// Audit records waiting for [`Bank::poll_audit`].
+/// Audit records one input may leave for [`Bank::poll`].
 pub const AUDIT_QUEUE: usize = 128;
-/// Snapshot requests waiting for [`Bank::poll_snapshot_request`].
+/// Camera snapshot requests one input may leave for [`Bank::poll`].
 pub const SNAPSHOT_QUEUE: usize = 8;
 
 /// Room an input needs in each output queue.
@@ -58,43 +57,93 @@ pub(super) const ROOM_SCAN: Room = Room {
     snapshots: 0,
 };
 
+/// Every input but [`Bank::handle_timeout`] and [`Bank::staff_open_all`]
+/// starts with the queues empty (it is refused otherwise), and the queues
+/// hold what the biggest of them emits.
+const _: () = assert!(fits(ROOM_ONE) && fits(ROOM_SCAN));
+
+const fn fits(room: Room) -> bool {
+    room.commands <= COMMAND_QUEUE
+        && room.notifications <= NOTIFICATION_QUEUE
+        && room.alerts <= ALERT_QUEUE
+        && room.audit <= AUDIT_QUEUE
+        && room.snapshots <= SNAPSHOT_QUEUE
+}
+
+/// One thing the bank asks of its caller, from [`Bank::poll`].
+///
+/// They come in this order: the persist request first (the books on disk
+/// before anything that speaks of them leaves), then audit records (in
+/// sequence), alerts, notifications, camera snapshot requests, and last the
+/// bus commands (queued commands, then status requests of whole nodes).
+#[derive(Clone, Copy, Debug)]
+#[must_use]
+#[allow(clippy::large_enum_variant)] // Handed out one at a time, never stored in bulk.
+pub enum BankOutput {
+    /// Persist a [`Bank::snapshot`] now. Requests are coalesced: one covers
+    /// every change since the last one.
+    Persist(PersistReason),
+    /// The next audit record, in sequence order: the chain of custody.
+    Audit(AuditRecord),
+    /// An alert for staff or security.
+    Alert(Alert),
+    /// A message for a courier, recipient or staff.
+    Notification(Notification),
+    /// Take a camera snapshot of a compartment and file it under its
+    /// reference.
+    CameraSnapshot(SnapshotRequest),
+    /// A bus command for `node`: an unlock, or a request for the node's full
+    /// status (after a start, a node restart or a node coming back).
+    Command {
+        /// The node.
+        node: NodeAddr,
+        /// The command.
+        command: Command,
+    },
+}
+
 impl Bank<'_> {
-    /// The next bus command to send, with its node. Status requests of whole
-    /// nodes (after a restart, a node restart or a node coming back) come
-    /// after queued commands.
-    pub fn poll_command(&mut self) -> Option<(NodeAddr, Command)> {
-        if let Some(c) = self.commands.pop_front() {
-            return Some(c);
+    /// The next output, or `None` once every output of the last input has
+    /// been handed out. Drain it after every input: the next input is
+    /// refused with [`BankError::OutputsPending`](super::BankError::OutputsPending)
+    /// until it returns `None`.
+    #[must_use]
+    pub fn poll(&mut self) -> Option<BankOutput> {
+        if let Some(reason) = self.persist.take() {
+            return Some(BankOutput::Persist(reason));
+        }
+        if let Some(record) = self.audit.pop_front() {
+            return Some(BankOutput::Audit(record));
+        }
+        if let Some(alert) = self.alerts.pop_front() {
+            return Some(BankOutput::Alert(alert));
+        }
+        if let Some(n) = self.notifications.pop_front() {
+            return Some(BankOutput::Notification(n));
+        }
+        if let Some(request) = self.snapshots.pop_front() {
+            return Some(BankOutput::CameraSnapshot(request));
+        }
+        if let Some((node, command)) = self.commands.pop_front() {
+            return Some(BankOutput::Command { node, command });
         }
         self.status_wanted
             .pop_first()
-            .map(|node| (node, Command::GetAllStatus))
+            .map(|node| BankOutput::Command {
+                node,
+                command: Command::GetAllStatus,
+            })
     }
 
-    /// The next notification for a courier, recipient or staff.
-    pub fn poll_notification(&mut self) -> Option<Notification> {
-        self.notifications.pop_front()
-    }
-
-    /// The next alert for staff or security.
-    pub fn poll_alert(&mut self) -> Option<Alert> {
-        self.alerts.pop_front()
-    }
-
-    /// The next audit record, in sequence order.
-    pub fn poll_audit(&mut self) -> Option<AuditRecord> {
-        self.audit.pop_front()
-    }
-
-    /// The next camera snapshot to take.
-    pub fn poll_snapshot_request(&mut self) -> Option<SnapshotRequest> {
-        self.snapshots.pop_front()
-    }
-
-    /// Whether (and why) to persist a [`Bank::snapshot`] now. Requests are
-    /// coalesced: one answer covers every change since the last one.
-    pub fn poll_persist(&mut self) -> Option<PersistReason> {
-        self.persist.take()
+    /// Whether [`Bank::poll`] has something to hand out.
+    pub fn has_outputs(&self) -> bool {
+        self.persist.is_some()
+            || !self.audit.is_empty()
+            || !self.alerts.is_empty()
+            || !self.notifications.is_empty()
+            || !self.snapshots.is_empty()
+            || !self.commands.is_empty()
+            || !self.status_wanted.is_empty()
     }
 
     /// The next deadline: call [`Bank::handle_timeout`] when it has passed.
@@ -106,25 +155,14 @@ impl Bank<'_> {
         }
     }
 
-    /// Whether every queue has `room` left; if not, which one is full.
-    pub(super) fn has_room(&self, room: Room) -> Result<(), BankError> {
+    /// Whether every queue has `room` left.
+    pub(super) fn has_room(&self, room: Room) -> bool {
         let free = |len: usize, cap: usize| cap.saturating_sub(len);
-        if free(self.commands.len(), COMMAND_QUEUE) < room.commands {
-            return Err(BankError::OutputFull(Queue::Commands));
-        }
-        if free(self.notifications.len(), NOTIFICATION_QUEUE) < room.notifications {
-            return Err(BankError::OutputFull(Queue::Notifications));
-        }
-        if free(self.alerts.len(), ALERT_QUEUE) < room.alerts {
-            return Err(BankError::OutputFull(Queue::Alerts));
-        }
-        if free(self.audit.len(), AUDIT_QUEUE) < room.audit {
-            return Err(BankError::OutputFull(Queue::Audit));
-        }
-        if free(self.snapshots.len(), SNAPSHOT_QUEUE) < room.snapshots {
-            return Err(BankError::OutputFull(Queue::Snapshots));
-        }
-        Ok(())
+        free(self.commands.len(), COMMAND_QUEUE) >= room.commands
+            && free(self.notifications.len(), NOTIFICATION_QUEUE) >= room.notifications
+            && free(self.alerts.len(), ALERT_QUEUE) >= room.alerts
+            && free(self.audit.len(), AUDIT_QUEUE) >= room.audit
+            && free(self.snapshots.len(), SNAPSHOT_QUEUE) >= room.snapshots
     }
 
     /// The bank's local time at `now`, once a wall clock was set.

@@ -17,7 +17,7 @@ use locker_proto::{BulkStatus, ChannelStatus, DoorState, NodeAddr};
 use super::audit::{Actor, AuditEvent, ServiceReason};
 use super::parcel::Stage;
 use super::session;
-use super::{AlertKind, Bank, BankError, Evidence, ROOM_ONE, ROOM_SCAN};
+use super::{AlertKind, Bank, BankError, Evidence};
 
 /// A set of node addresses (all 256), as a bitmap.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,6 +36,10 @@ impl NodeSet {
         if let Some(w) = self.0.get_mut(usize::from(node.0 / 32)) {
             *w &= !(1 << (node.0 % 32));
         }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.iter().all(|w| *w == 0)
     }
 
     pub(crate) fn contains(&self, node: NodeAddr) -> bool {
@@ -71,14 +75,14 @@ impl Bank<'_> {
     ///
     /// # Errors
     /// [`BankError::UnknownNode`]; [`BankError::TimeWentBackwards`];
-    /// [`BankError::OutputFull`] (needs room for a whole node's alerts).
+    /// [`BankError::OutputsPending`] (needs room for a whole node's alerts).
     pub fn handle_bulk_status(
         &mut self,
         node: NodeAddr,
         status: &BulkStatus,
         now: Instant,
     ) -> Result<(), BankError> {
-        self.begin(now, ROOM_SCAN)?;
+        self.begin(now)?;
         self.check_node(node)?;
         self.latest = now;
         self.status_wanted.remove(node);
@@ -112,14 +116,14 @@ impl Bank<'_> {
     /// reconcile that compartment, feeding the presence reading to sensor health.
     ///
     /// # Errors
-    /// [`BankError::UnknownChannel`]; [`BankError::TimeWentBackwards`]; [`BankError::OutputFull`].
+    /// [`BankError::UnknownChannel`]; [`BankError::TimeWentBackwards`]; [`BankError::OutputsPending`].
     pub fn handle_channel_status(
         &mut self,
         node: NodeAddr,
         status: &ChannelStatus,
         now: Instant,
     ) -> Result<(), BankError> {
-        self.begin(now, ROOM_ONE)?;
+        self.begin(now)?;
         let (i, s) = self.slot_at(node, status.channel)?;
         self.latest = now;
         let books_say_empty = !s.stage.holds_parcel();
@@ -196,9 +200,9 @@ impl Bank<'_> {
     /// until it is back.
     ///
     /// # Errors
-    /// [`BankError::UnknownNode`]; [`BankError::TimeWentBackwards`]; [`BankError::OutputFull`].
+    /// [`BankError::UnknownNode`]; [`BankError::TimeWentBackwards`]; [`BankError::OutputsPending`].
     pub fn handle_node_lost(&mut self, node: NodeAddr, now: Instant) -> Result<(), BankError> {
-        self.begin(now, ROOM_ONE)?;
+        self.begin(now)?;
         self.check_node(node)?;
         self.latest = now;
         self.lose_node(node, now);
@@ -224,9 +228,9 @@ impl Bank<'_> {
     /// `node` answers again: the bank asks it for full status and reconciles.
     ///
     /// # Errors
-    /// [`BankError::UnknownNode`]; [`BankError::TimeWentBackwards`]; [`BankError::OutputFull`].
+    /// [`BankError::UnknownNode`]; [`BankError::TimeWentBackwards`]; [`BankError::OutputsPending`].
     pub fn handle_node_back(&mut self, node: NodeAddr, now: Instant) -> Result<(), BankError> {
-        self.begin(now, ROOM_ONE)?;
+        self.begin(now)?;
         self.check_node(node)?;
         self.latest = now;
         self.status_wanted.insert(node);

@@ -10,13 +10,13 @@ use serde::{Deserialize, Serialize};
 
 use super::alert::{AlertKind, Evidence};
 use super::audit::{Actor, AuditEvent, StaffId};
-use super::error::{BankError, Queue};
+use super::error::BankError;
 use super::keys::{BankKeys, TAG_LEN, mac, verify};
 use super::parcel::{Purpose, Stage};
 use super::persist::records::{Rebase, RemoteRecord};
 use super::policy::Policy;
 use super::slot::Slot;
-use super::{AUDIT_QUEUE, Bank, COMMAND_QUEUE, ROOM_ONE};
+use super::{AUDIT_QUEUE, Bank, COMMAND_QUEUE};
 
 /// The largest [`Policy::remote_open_limit`] the bank honours: it keeps the
 /// times of this many accepted opens (8 bytes each).
@@ -70,8 +70,8 @@ const LABEL: &[u8] = b"locker/v1/remote-open";
 /// # Example: the backend opens a door
 ///
 /// ```
-/// use locker_domain::bank::{Bank, BankError, BankId, BankKeys, Compartment, Books, Policy,
-///     RemoteOpen, RemoteOpenError, remote_open_tag};
+/// use locker_domain::bank::{Bank, BankError, BankId, BankKeys, BankOutput, Compartment, Books,
+///     Policy, RemoteOpen, RemoteOpenError, remote_open_tag};
 /// use locker_proto::{Channel, Command, CompartmentId, Dimensions, NodeAddr, SizeClass};
 /// use locker_proto::time::Instant;
 ///
@@ -81,18 +81,21 @@ const LABEL: &[u8] = b"locker/v1/remote-open";
 ///     Dimensions::new(420, 80, 600));
 /// let mut books = Books::<8>::new();
 /// let mut bank = Bank::new(&mut books, &[c], Policy::default(), keys.clone())?;
-/// while bank.poll_command().is_some() {} // the start-up status requests
+/// while bank.poll().is_some() {} // the start-up status requests
 /// let now = Instant::from_secs(10);
 ///
 /// // The backend signs with the same keys.
 /// let request = RemoteOpen::signed(&keys, CompartmentId(1), 1);
 /// assert_eq!(request.tag, remote_open_tag(&keys, CompartmentId(1), 1));
 /// bank.remote_open(&request, now)?;
-/// assert!(matches!(bank.poll_command(), Some((_, Command::Unlock { .. }))));
+/// let outputs: Vec<BankOutput> = std::iter::from_fn(|| bank.poll()).collect();
+/// assert!(outputs.iter().any(|o| matches!(o,
+///     BankOutput::Command { command: Command::Unlock { .. }, .. })));
 ///
 /// // The same request again is a replay; a made-up tag is a forgery.
 /// assert_eq!(bank.remote_open(&request, now),
 ///     Err(BankError::RemoteOpen(RemoteOpenError::Replayed { request_id: 1 })));
+/// while bank.poll().is_some() {} // the refusal's audit record
 /// let forged = RemoteOpen { compartment: CompartmentId(1), request_id: 2, tag: [0; 16] };
 /// assert_eq!(bank.remote_open(&forged, now),
 ///     Err(BankError::RemoteOpen(RemoteOpenError::ForgedTag)));
@@ -293,7 +296,7 @@ impl Bank<'_> {
         compartment: CompartmentId,
         now: Instant,
     ) -> Result<(), BankError> {
-        self.begin(now, ROOM_ONE)?;
+        self.begin(now)?;
         let (i, s, purpose) = self.override_target(compartment, Actor::Staff)?;
         self.latest = now;
         self.open_session(i, s, purpose, Actor::Staff, now);
@@ -334,9 +337,9 @@ impl Bank<'_> {
     /// [`BankError::OutOfService`], [`BankError::WrongStage`] (door session
     /// under way), [`BankError::ShuttingDown`]: nothing changed, the request
     /// id not used up. [`BankError::TimeWentBackwards`],
-    /// [`BankError::OutputFull`]: nothing changed, nothing audited.
+    /// [`BankError::OutputsPending`]: nothing changed, nothing audited.
     pub fn remote_open(&mut self, request: &RemoteOpen, now: Instant) -> Result<(), BankError> {
-        self.begin(now, ROOM_ONE)?;
+        self.begin(now)?;
         if !request.verify(&self.keys) {
             self.latest = now;
             let window = self.policy.remote_open_window;
@@ -427,13 +430,13 @@ impl Bank<'_> {
     /// whether a lock was lifted; without one, nothing happens.
     ///
     /// # Errors
-    /// [`BankError::TimeWentBackwards`]; [`BankError::OutputFull`].
+    /// [`BankError::TimeWentBackwards`]; [`BankError::OutputsPending`].
     pub fn staff_clear_remote_open_lock(
         &mut self,
         staff: StaffId,
         now: Instant,
     ) -> Result<bool, BankError> {
-        self.begin(now, ROOM_ONE)?;
+        self.begin(now)?;
         self.latest = now;
         if self.remote.locked_at.is_none() {
             return Ok(false);
@@ -458,33 +461,23 @@ impl Bank<'_> {
     ///
     /// A big bank does not fit in the command queue at once: each call opens
     /// as many doors as the output queues have room for and says how many
-    /// remain; drain the outputs ([`Bank::poll_command`], [`Bank::poll_audit`])
-    /// and call again until none remain. Doors already opening are skipped,
+    /// remain; drain [`Bank::poll`] and call again until none remain. Doors already opening are skipped,
     /// so calling again never opens a door twice.
     ///
     /// # Errors
     /// [`BankError::ShuttingDown`] on a critical battery;
-    /// [`BankError::OutputFull`] when not a single door fits;
+    /// [`BankError::OutputsPending`] when not a single door fits;
     /// [`BankError::TimeWentBackwards`].
     pub fn staff_open_all(&mut self, staff: StaffId, now: Instant) -> Result<OpenAll, BankError> {
-        self.check_time(now)?;
+        self.begin(now)?;
         if self.power.critical() {
             return Err(BankError::ShuttingDown);
         }
         let closed = |s: &&Slot| !matches!(s.stage, Stage::Door { .. });
         let wanted = self.slots.iter().filter(closed).count();
-        let free_commands = COMMAND_QUEUE.saturating_sub(self.commands.len());
-        // Two records per door and one for the whole call.
-        let free_audit = AUDIT_QUEUE.saturating_sub(self.audit.len());
-        let fit = free_commands.min(free_audit.saturating_sub(1) / 2);
-        if fit == 0 && (wanted > 0 || free_audit == 0) {
-            let queue = if free_commands == 0 {
-                Queue::Commands
-            } else {
-                Queue::Audit
-            };
-            return Err(BankError::OutputFull(queue));
-        }
+        // The queues are empty (`begin`): two records per door and one for
+        // the whole call.
+        let fit = COMMAND_QUEUE.min(AUDIT_QUEUE.saturating_sub(1) / 2);
         self.latest = now;
         let mut opened = 0usize;
         for i in 0..self.slots.len() {

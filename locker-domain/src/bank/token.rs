@@ -5,13 +5,13 @@ use locker_proto::CompartmentId;
 use locker_proto::time::Instant;
 use serde::{Deserialize, Serialize};
 
+use super::Bank;
 use super::alert::{AlertKind, Evidence};
 use super::audit::{Actor, AuditEvent};
 use super::codes::KeypadId;
 use super::error::BankError;
 use super::keys::{BankId, BankKeys, TAG_LEN, mac, verify};
 use super::parcel::{ParcelId, Purpose, Stage};
-use super::{Bank, ROOM_ONE};
 
 /// The token format this crate writes and reads.
 pub const TOKEN_VERSION: u8 = 1;
@@ -80,17 +80,21 @@ const SIGNED_LEN: usize = 1 + 4 + 2 + 4 + 8;
 /// #     Dimensions::new(420, 80, 600));
 /// # let mut books = Books::<8>::new();
 /// # let mut bank = Bank::new(&mut books, &[c], Policy::default(), keys.clone())?;
+/// # while bank.poll().is_some() {}
 /// # let now = Instant::from_secs(1);
 /// // 2026-05-01 12:00 at the bank.
 /// let noon = chrono::NaiveDate::from_ymd_opt(2026, 5, 1).unwrap().and_hms_opt(12, 0, 0).unwrap();
 /// bank.set_wall_clock(noon, now)?;
 /// # let r = bank.reserve(ParcelNeeds::size(SizeClass::Small), ParcelKind::Delivery, &mut Dice(0), now)?;
+/// # while bank.poll().is_some() {}
 /// # bank.start_deposit(r.compartment, now)?;
+/// # while bank.poll().is_some() {}
 /// # let ch = Channel(0);
 /// # for e in [Event::DoorOpened { channel: ch, commanded: true },
 /// #           Event::PresenceChanged { channel: ch, presence: Presence::occupied(250, 10) },
 /// #           Event::DoorClosed { channel: ch }] {
 /// #     bank.handle_node_event(NodeAddr(1), &e, now)?;
+/// #     while bank.poll().is_some() {}
 /// # }
 /// // Parcel `r.parcel` waits in `r.compartment`. The backend issues a token
 /// // valid for two days and sends its 35 bytes to the collector's app.
@@ -99,6 +103,7 @@ const SIGNED_LEN: usize = 1 + 4 + 2 + 4 + 8;
 ///
 /// // At the bank, offline: the reader hands the bytes to the bank.
 /// assert_eq!(bank.redeem_token(&bytes, KeypadId(0), now)?, r.compartment);
+/// while bank.poll().is_some() {} // the unlock, the audit record
 /// // One use: the parcel is on its way out; the same token opens nothing more.
 /// assert!(matches!(bank.redeem_token(&bytes, KeypadId(0), now),
 ///     Err(BankError::TokenRefused { reason: TokenError::NotWaiting, .. })));
@@ -297,14 +302,14 @@ impl Bank<'_> {
     /// [`BankError::Code`] when the reader is locked out or unknown;
     /// [`BankError::OutOfService`] when the compartment is;
     /// [`BankError::ShuttingDown`]; [`BankError::TimeWentBackwards`];
-    /// [`BankError::OutputFull`].
+    /// [`BankError::OutputsPending`].
     pub fn redeem_token(
         &mut self,
         bytes: &[u8],
         keypad: KeypadId,
         now: Instant,
     ) -> Result<CompartmentId, BankError> {
-        self.begin(now, ROOM_ONE)?;
+        self.begin(now)?;
         let refused = |reason| BankError::TokenRefused {
             reason,
             locked_until: None,

@@ -80,8 +80,8 @@ use rand_core::RngCore;
 
 use crate::bank::codes::KeypadId;
 use crate::bank::{
-    Actor, Bank, BankError, CodeOutcome, CommandOutcome, DepositsClosed, OpenAll, ParcelKind,
-    ParcelNeeds, PersistError, RemoteOpen, Reservation, StaffId,
+    Actor, Bank, BankError, BankOutput, CodeOutcome, CommandOutcome, DepositsClosed, OpenAll,
+    ParcelKind, ParcelNeeds, PersistError, RemoteOpen, Reservation, StaffId,
 };
 use crate::uplink::{GatewayAction, Handled, Uplink, UplinkState};
 
@@ -94,6 +94,11 @@ use sessions::Sessions;
 /// Times a lost status scan of a node that still answers is asked again
 /// before the bank hears that it failed.
 const SCAN_RETRIES: u8 = 3;
+
+/// Commands for lost nodes waiting to be reported to the bank as failed:
+/// every command the bank can have waiting (its queue, and a status request
+/// per node), so the gateway can always drain the bank before it reports.
+const FAILED_QUEUE: usize = crate::bank::COMMAND_QUEUE + 256;
 
 /// The gateway of a bank of up to `N` compartments on a bus of up to
 /// `NODES` nodes. See the [module documentation](self) for what it owns.
@@ -128,7 +133,7 @@ const SCAN_RETRIES: u8 = 3;
 /// it comes (a [`GatewayOutput::Persist`] before asking for the next one);
 /// then sleep until [`poll_timeout`](Self::poll_timeout) or the next input.
 /// A bank call made before the outputs were drained may be refused with
-/// [`BankError::OutputFull`] having changed nothing: drain and call again.
+/// [`BankError::OutputsPending`] having changed nothing: drain and call again.
 #[derive(Debug)]
 pub struct Gateway<'a, const NODES: usize> {
     bank: Bank<'a>,
@@ -138,13 +143,18 @@ pub struct Gateway<'a, const NODES: usize> {
     sessions: Sessions<NODES>,
     /// A master event the bank had no room for yet.
     held: Option<MasterEvent>,
+    /// The bank's next output, taken from its stream but not handed on yet
+    /// (a command waiting for room in the sessions).
+    bank_next: Option<BankOutput>,
     /// Commands that will not be sent (their node was lost), to report
     /// to the bank as failed.
-    failed: heapless::Deque<(NodeAddr, Command), COMMAND_QUEUE>,
+    failed: heapless::Deque<(NodeAddr, Command), FAILED_QUEUE>,
     /// A node command from the uplink waiting for room in the queue.
     held_action: Option<(NodeAddr, Command)>,
     /// Extra pickup time from the uplink waiting for room in the bank.
     held_extension: Option<(CompartmentId, Duration)>,
+    /// UPS readings that came while the bank's outputs waited, oldest first.
+    held_power: heapless::Deque<PowerStatus, 4>,
     /// Status scans asked again per node since its last full status.
     scan_retries: sessions::Retries<NODES>,
     /// Something came in since `poll` last returned `None`: until then
@@ -177,9 +187,11 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
             decoder: Decoder::new(),
             sessions,
             held: None,
+            bank_next: None,
             failed: heapless::Deque::new(),
             held_action: None,
             held_extension: None,
+            held_power: heapless::Deque::new(),
             scan_retries: sessions::Retries::new(),
             stirred: true,
             stats: GatewayStats::default(),
@@ -274,9 +286,11 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
     /// A simulator may skip ahead in time while this holds.
     pub fn is_idle(&self) -> bool {
         self.held.is_none()
+            && self.bank_next.is_none()
             && self.failed.is_empty()
             && self.held_action.is_none()
             && self.held_extension.is_none()
+            && self.held_power.is_empty()
             && self.sessions.is_idle()
             && !self.master.has_request_in_flight()
             && !self.master.has_user_request()
@@ -354,10 +368,7 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
         }
         self.stirred = true;
         self.master.handle_timeout(now);
-        match self.bank.handle_timeout(now) {
-            Ok(()) | Err(BankError::OutputFull(_)) => {}
-            Err(e) => return Err(e.into()),
-        }
+        self.bank.handle_timeout(now)?;
         if let Some(uplink) = self.uplink.as_mut() {
             uplink.set_bus_stats(bus_stats(&self.master.stats()));
             uplink.handle_timeout(&self.bank, now);
@@ -366,13 +377,28 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
         Ok(())
     }
 
-    /// The power supply's state, from the UPS.
+    /// The power supply's state, from the UPS. Never refused for waiting
+    /// outputs: the reading is held and given to the bank, in order, once
+    /// [`poll`](Self::poll) has drained them.
     ///
     /// # Errors
-    /// As [`Bank::handle_power`].
+    /// As [`Bank::handle_power`] (a time that went backwards).
     pub fn handle_power(&mut self, status: PowerStatus, now: Instant) -> Result<(), GatewayError> {
         self.stirred = true;
-        self.bank.handle_power(status, now)?;
+        if self.held_power.is_empty() {
+            match self.bank.handle_power(status, now) {
+                Err(BankError::OutputsPending) => {}
+                result => return Ok(result?),
+            }
+        }
+        // The bank's outputs wait: the reading goes in after them, in order.
+        // Four readings in the time a poll takes is a flickering supply; the
+        // latest replaces the newest held one.
+        if let Err(status) = self.held_power.push_back(status) {
+            if let Some(newest) = self.held_power.back_mut() {
+                *newest = status;
+            }
+        }
         Ok(())
     }
 
@@ -665,7 +691,9 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
         }
         // The books on disk before anything leaves that speaks of them: a
         // reservation's answer to the backend never outruns its snapshot.
-        if let Some(reason) = self.bank.poll_persist() {
+        if let Some(BankOutput::Persist(reason)) =
+            self.take_bank_output(|o| matches!(o, BankOutput::Persist(_)))
+        {
             return Some(GatewayOutput::Persist(Persist::Bank(reason)));
         }
         // Upward messages next: the uplink then has room to project the
@@ -673,37 +701,54 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
         if let Some(message) = self.uplink.as_mut().and_then(Uplink::poll_upward) {
             return Some(GatewayOutput::Upward(message));
         }
-        if let Some(record) = self.bank.poll_audit() {
-            if let Some(uplink) = self.uplink.as_mut() {
-                if uplink.on_audit(&self.bank, &record).is_err() {
-                    self.stats.uplink_overflow = self.stats.uplink_overflow.saturating_add(1);
-                }
-            }
-            return Some(GatewayOutput::Audit(record));
-        }
-        if let Some(alert) = self.bank.poll_alert() {
-            if let Some(uplink) = self.uplink.as_mut() {
-                if uplink.on_alert(&self.bank, &alert).is_err() {
-                    self.stats.uplink_overflow = self.stats.uplink_overflow.saturating_add(1);
-                }
-            }
-            return Some(GatewayOutput::Alert(alert));
-        }
-        if let Some(notification) = self.bank.poll_notification() {
-            if let Some(uplink) = self.uplink.as_mut() {
-                if uplink.on_notification(&notification).is_err() {
-                    self.stats.uplink_overflow = self.stats.uplink_overflow.saturating_add(1);
-                }
-            }
-            return Some(GatewayOutput::Notification(notification));
-        }
-        if let Some(request) = self.bank.poll_snapshot_request() {
-            return Some(GatewayOutput::Snapshot(request));
+        // The bank's records; its commands wait for the sessions (`dispatch`).
+        let record = self.take_bank_output(|o| !matches!(o, BankOutput::Command { .. }));
+        if let Some(output) = record.and_then(|o| self.project(o)) {
+            return Some(output);
         }
         if self.uplink.as_mut().is_some_and(Uplink::poll_persist) {
             return Some(GatewayOutput::Persist(Persist::Uplink));
         }
         None
+    }
+
+    /// The bank's next output if `wanted` takes it; otherwise it waits in
+    /// `bank_next`.
+    fn take_bank_output(&mut self, wanted: impl Fn(&BankOutput) -> bool) -> Option<BankOutput> {
+        if self.bank_next.is_none() {
+            self.bank_next = self.bank.poll();
+        }
+        if self.bank_next.as_ref().is_some_and(wanted) {
+            self.bank_next.take()
+        } else {
+            None
+        }
+    }
+
+    /// A bank record as the gateway's output, shown to the uplink first.
+    fn project(&mut self, output: BankOutput) -> Option<GatewayOutput> {
+        let uplink = self.uplink.as_mut();
+        let projected = match (&output, uplink) {
+            (BankOutput::Audit(record), Some(u)) => u.on_audit(&self.bank, record).is_ok(),
+            (BankOutput::Alert(alert), Some(u)) => u.on_alert(&self.bank, alert).is_ok(),
+            (BankOutput::Notification(n), Some(u)) => u.on_notification(n).is_ok(),
+            _ => true,
+        };
+        if !projected {
+            self.stats.uplink_overflow = self.stats.uplink_overflow.saturating_add(1);
+        }
+        match output {
+            BankOutput::Persist(reason) => Some(GatewayOutput::Persist(Persist::Bank(reason))),
+            BankOutput::Audit(record) => Some(GatewayOutput::Audit(record)),
+            BankOutput::Alert(alert) => Some(GatewayOutput::Alert(alert)),
+            BankOutput::Notification(n) => Some(GatewayOutput::Notification(n)),
+            BankOutput::CameraSnapshot(request) => Some(GatewayOutput::Snapshot(request)),
+            BankOutput::Command { node, command } => {
+                // Not a record: back to wait for the sessions.
+                self.bank_next = Some(BankOutput::Command { node, command });
+                None
+            }
+        }
     }
 
     /// What the uplink asks of the gateway.
@@ -765,7 +810,7 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
             .bank
             .extend_deadline(compartment, by, Actor::Backend, now)
         {
-            Err(BankError::OutputFull(_)) => {
+            Err(BankError::OutputsPending) => {
                 self.held_extension = Some((compartment, by));
                 false
             }
@@ -775,8 +820,19 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
         }
     }
 
-    /// Moves one thing the master learned into the bank.
+    /// Moves one thing the master learned (or a held UPS reading) into the
+    /// bank.
     fn feed_bank(&mut self, now: Instant) -> Fed {
+        if let Some(&status) = self.held_power.front() {
+            let now = now.max(self.bank.now());
+            return match self.bank.handle_power(status, now) {
+                Err(BankError::OutputsPending) => Fed::Nothing,
+                _ => {
+                    self.held_power.pop_front();
+                    Fed::Progress
+                }
+            };
+        }
         if let Some(&(node, command)) = self.failed.front() {
             let now = now.max(self.bank.now());
             return match self.bank.handle_command_result(
@@ -785,7 +841,7 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
                 CommandOutcome::Failed,
                 now,
             ) {
-                Err(BankError::OutputFull(_)) => Fed::Nothing,
+                Err(BankError::OutputsPending) => Fed::Nothing,
                 Ok(()) => {
                     self.failed.pop_front();
                     Fed::Progress
@@ -804,7 +860,7 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
         match self.apply(&event, now) {
             Ok(Some(output)) => Fed::Output(output),
             Ok(None) => Fed::Progress,
-            Err(BankError::OutputFull(_)) => {
+            Err(BankError::OutputsPending) => {
                 // The bank's outputs are drained by the caller's next polls;
                 // the report waits here, nothing is lost.
                 self.held = Some(event);
@@ -955,7 +1011,9 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
     /// Greetings and waiting commands to the master, as nodes are free.
     fn dispatch(&mut self, now: Instant) {
         while self.sessions.has_room() && !self.failed.is_full() {
-            let Some((node, command)) = self.bank.poll_command() else {
+            let Some(BankOutput::Command { node, command }) =
+                self.take_bank_output(|o| matches!(o, BankOutput::Command { .. }))
+            else {
                 break;
             };
             if self.master.is_lost(node) {

@@ -499,7 +499,7 @@ pub(crate) fn error_code(e: &BankError) -> wire::ErrorCode {
     match e {
         BankError::UnknownCompartment(_) => C::UnknownCompartment,
         BankError::UnknownChannel { .. } | BankError::UnknownNode(_) => C::UnknownNode,
-        BankError::OutputFull(_) => C::Busy,
+        BankError::OutputsPending => C::Busy,
         BankError::NoFit(a) => match a {
             AllocationError::Oversize => C::Oversize,
             AllocationError::BankFull => C::BankFull,

@@ -1,7 +1,5 @@
 //! What an uplink call can refuse.
 
-use crate::bank::Queue;
-
 /// Why the [`Uplink`](super::Uplink) did nothing. Its state is unchanged
 /// whenever one of these is returned; call again once the cause is gone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -14,11 +12,10 @@ pub enum UplinkError {
          and call again"
     )]
     OutputFull,
-    /// The bank's output queue is full, so the request could not be carried out.
-    #[error(
-        "the bank's {0:?} output queue is full: drain the bank's poll_* outputs and call again"
-    )]
-    BankBusy(Queue),
+    /// The bank's outputs of an earlier call wait, so the request could not
+    /// be carried out.
+    #[error("the bank's outputs are waiting: drain the bank's poll and call again")]
+    BankBusy,
     /// The bank id is longer than 32 bytes.
     #[error("the bank id is longer than 32 bytes: choose a shorter name")]
     BankIdTooLong,

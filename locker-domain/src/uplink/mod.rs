@@ -6,9 +6,10 @@
 //! touches no socket and allocates nothing:
 //!
 //! - **Bank outputs in**: hand every notification, alert and audit record
-//!   the bank yields to [`Uplink::on_notification`], [`Uplink::on_alert`]
-//!   and [`Uplink::on_audit`] (or let [`Uplink::forward_bank_outputs`] poll
-//!   them), and node greetings to [`Uplink::on_node_greeted`].
+//!   the bank yields ([`Bank::poll`](crate::bank::Bank::poll)) to
+//!   [`Uplink::on_notification`], [`Uplink::on_alert`] and
+//!   [`Uplink::on_audit`], and node greetings to [`Uplink::on_node_greeted`]
+//!   ([`Gateway`](crate::gateway::Gateway) does all of this).
 //! - **Requests in**: [`Uplink::handle_downward`] carries out a request once
 //!   per message id, or returns the acknowledgement for the outbound queue.
 //! - **Outputs out**: [`Uplink::poll_upward`] yields messages for the
@@ -693,26 +694,6 @@ impl Uplink {
         }
         self.queue_extensions();
         Ok(())
-    }
-
-    /// Polls the bank's notifications, alerts and audit records into
-    /// upward messages as far as there is room; returns how many outputs
-    /// were taken. For glue that has no other use for them.
-    pub fn forward_bank_outputs(&mut self, bank: &mut Bank<'_>) -> usize {
-        let mut taken = 0;
-        while self.free() >= ROOM_ONE {
-            if let Some(n) = bank.poll_notification() {
-                let _ = self.on_notification(&n);
-            } else if let Some(a) = bank.poll_alert() {
-                let _ = self.on_alert(bank, &a);
-            } else if let Some(r) = bank.poll_audit() {
-                let _ = self.on_audit(bank, &r);
-            } else {
-                break;
-            }
-            taken += 1;
-        }
-        taken
     }
 
     // ----- requests --------------------------------------------------------

@@ -74,7 +74,7 @@ impl Uplink {
         };
         match outcome {
             Ok(response) => Ok(Ok(response)),
-            Err(Refusal::Bank(BankError::OutputFull(queue))) => Err(UplinkError::BankBusy(queue)),
+            Err(Refusal::Bank(BankError::OutputsPending)) => Err(UplinkError::BankBusy),
             Err(Refusal::Bank(e)) => Ok(Err((convert::error_code(&e), describe(e)))),
             Err(Refusal::Error(e)) => Ok(Err(e)),
         }

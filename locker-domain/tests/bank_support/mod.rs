@@ -12,8 +12,9 @@ use std::collections::BTreeMap;
 
 use locker_domain::bank::codes::PickupCode;
 use locker_domain::bank::{
-    Alert, AuditRecord, Bank, BankId, BankKeys, Compartment, CompartmentFlags, Notification,
-    NotificationKind, ParcelKind, ParcelNeeds, Policy, Reservation,
+    Alert, AuditRecord, Bank, BankId, BankKeys, BankOutput, Compartment, CompartmentFlags,
+    Notification, NotificationKind, ParcelKind, ParcelNeeds, PersistReason, Policy, Reservation,
+    SnapshotRequest,
 };
 use locker_proto::time::{Duration, Instant};
 use locker_proto::{
@@ -104,6 +105,8 @@ pub struct Sim<const N: usize> {
     pub alerts: Vec<Alert>,
     pub audit: Vec<AuditRecord>,
     pub commands: Vec<(NodeAddr, Command)>,
+    pub camera: Vec<SnapshotRequest>,
+    pub persists: Vec<PersistReason>,
     /// The codes handed out with reservations, by parcel number (what the
     /// backend keeps for the collector's message).
     pub codes: BTreeMap<u32, String>,
@@ -125,6 +128,8 @@ impl<const N: usize> Sim<N> {
             alerts: Vec::new(),
             audit: Vec::new(),
             commands: Vec::new(),
+            camera: Vec::new(),
+            persists: Vec::new(),
             codes: BTreeMap::new(),
         };
         sim.answer_status_requests();
@@ -146,36 +151,56 @@ impl<const N: usize> Sim<N> {
         self.bank.layout().slot_of(id).unwrap()
     }
 
-    /// Drains every output into the harness's logs; checks audit sequence is gap-free.
+    /// Drains every output into the harness's logs (checking that the
+    /// audit sequence is gap-free) and sends the commands to the simulated
+    /// nodes: status requests are answered from the physical state, unlocks
+    /// are only logged (the door does not open by itself: the person opens it).
     pub fn drain(&mut self) {
-        while let Some(n) = self.bank.poll_notification() {
-            self.notes.push(n);
-        }
-        while let Some(a) = self.bank.poll_alert() {
-            self.alerts.push(a);
-        }
-        while let Some(r) = self.bank.poll_audit() {
-            if let Some(last) = self.audit.last() {
-                assert_eq!(r.seq, last.seq + 1, "audit sequence has a gap");
+        loop {
+            let mut scans = Vec::new();
+            while let Some(output) = self.bank.poll() {
+                match output {
+                    BankOutput::Notification(n) => self.notes.push(n),
+                    BankOutput::Alert(a) => self.alerts.push(a),
+                    BankOutput::Audit(r) => {
+                        if let Some(last) = self.audit.last() {
+                            assert_eq!(r.seq, last.seq + 1, "audit sequence has a gap");
+                        }
+                        self.audit.push(r);
+                    }
+                    BankOutput::CameraSnapshot(request) => self.camera.push(request),
+                    BankOutput::Persist(reason) => self.persists.push(reason),
+                    BankOutput::Command { node, command } => {
+                        self.commands.push((node, command));
+                        if command == Command::GetAllStatus {
+                            scans.push(node);
+                        }
+                    }
+                }
             }
-            self.audit.push(r);
-        }
-        while self.bank.poll_snapshot_request().is_some() {}
-    }
-
-    /// Sends queued commands to the simulated nodes; status requests are
-    /// answered from the physical state, unlocks are acknowledged (the door
-    /// does not open by itself: the person opens it).
-    pub fn answer_status_requests(&mut self) {
-        while let Some((node, cmd)) = self.bank.poll_command() {
-            self.commands.push((node, cmd));
-            if cmd == Command::GetAllStatus {
+            if scans.is_empty() {
+                return;
+            }
+            // Answers are inputs: one at a time, each drained before the next.
+            for node in scans {
                 let status = self.bulk_status(node);
                 self.bank
                     .handle_bulk_status(node, &status, self.now)
                     .unwrap();
+                self.drain();
             }
         }
+    }
+
+    /// The bank, its outputs drained first (as every caller must before an
+    /// input).
+    pub fn ready(&mut self) -> &mut Bank<'static> {
+        self.drain();
+        &mut self.bank
+    }
+
+    /// [`Sim::drain`], named for what a test waits for.
+    pub fn answer_status_requests(&mut self) {
         self.drain();
     }
 
@@ -203,6 +228,7 @@ impl<const N: usize> Sim<N> {
     }
 
     pub fn event(&mut self, id: CompartmentId, event: Event) {
+        self.drain();
         let (node, _) = self.wiring(id);
         self.bank.handle_node_event(node, &event, self.now).unwrap();
         self.answer_status_requests();
@@ -249,6 +275,7 @@ impl<const N: usize> Sim<N> {
     }
 
     pub fn reserve(&mut self, needs: ParcelNeeds) -> Reservation {
+        self.drain();
         let r = self
             .bank
             .reserve(needs, ParcelKind::Delivery, &mut self.dice, self.now)
@@ -280,6 +307,7 @@ impl<const N: usize> Sim<N> {
 
     /// Courier deposits a parcel in a reserved compartment; returns the code sent.
     pub fn deposit(&mut self, id: CompartmentId) -> String {
+        self.drain();
         self.bank.start_deposit(id, self.now).unwrap();
         self.answer_status_requests();
         self.open_door(id, true);
@@ -290,6 +318,7 @@ impl<const N: usize> Sim<N> {
 
     /// Recipient types the code, takes the parcel and closes the door.
     pub fn pick_up(&mut self, code: &str, id: CompartmentId) {
+        self.drain();
         let out = self
             .bank
             .enter_code(locker_domain::bank::codes::KeypadId(0), code, self.now)
@@ -302,6 +331,7 @@ impl<const N: usize> Sim<N> {
     }
 
     pub fn timeout(&mut self) {
+        self.drain();
         self.bank.handle_timeout(self.now).unwrap();
         self.answer_status_requests();
     }

@@ -213,8 +213,8 @@ impl Reader<'_> {
 
 impl Bank<'_> {
     /// Writes the bank's books into `buf` (format [`SNAPSHOT_VERSION`]);
-    /// returns the bytes used. Persist them whenever [`Bank::poll_persist`]
-    /// asks.
+    /// returns the bytes used. Persist them whenever [`Bank::poll`] hands
+    /// out a [`BankOutput::Persist`](super::BankOutput::Persist).
     ///
     /// # Errors
     /// [`PersistError::BufferTooSmall`]. A generous size is 120 bytes per
@@ -317,7 +317,7 @@ impl Bank<'_> {
         self.next_parcel = meta.next_parcel;
         self.next_snapshot = meta.next_snapshot;
         self.power = PowerState { status: meta.power };
-        if self.has_room(super::ROOM_ONE).is_ok() {
+        if self.has_room(super::ROOM_ONE) {
             self.record(now, Actor::System, None, AuditEvent::Restored, None);
         }
         Ok(())
