@@ -60,7 +60,8 @@ impl<B: Board> Shell<B> {
             self.carry_out(now);
         }
         // Every input is followed by carry_out, which empties the bank's
-        // outputs: a code or a UPS report always finds room.
+        // outputs, so a code or a UPS report finds the room it needs; a
+        // refusal all the same is shown on the keypad or written to the log.
         if let Some((keypad, code)) = self.board.code_entered() {
             let answer = self.gateway.enter_code(keypad, code, now);
             self.board.show_code_answer(keypad, answer);
