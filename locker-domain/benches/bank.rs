@@ -96,6 +96,7 @@ fn run(c: &mut Criterion, n: usize) {
                     now,
                 )
                 .unwrap();
+            drain(&mut bank);
             bank.cancel_reservation(r.compartment, locker_domain::bank::Actor::Backend, now)
                 .unwrap();
             drain(&mut bank);
