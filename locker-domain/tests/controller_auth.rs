@@ -77,7 +77,8 @@ fn attacker_on_the_bus_cannot_open_a_door_and_every_attempt_is_reported() {
         .iter()
         .filter(|wire| {
             let mut decoder = Decoder::new();
-            matches!(decoder.feed::<Command>(wire), Feed::Frame { .. })
+            // Signed commands; queries carry a challenge, not a tag.
+            matches!(decoder.feed::<Command>(wire), Feed::Frame { frame, .. } if frame.body.needs_tag())
                 && decoder.last_authenticated().is_some()
         })
         .collect();

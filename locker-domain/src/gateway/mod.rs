@@ -75,7 +75,9 @@ use locker_proto::frame::{Authenticated, Decoder, Feed, Frame};
 use locker_proto::link::{LinkStats, Master, MasterConfig, MasterEvent};
 use locker_proto::time::{Duration, Instant};
 use locker_proto::uplink::{BusStats, DownEnvelope, EnvelopeHeader};
-use locker_proto::{Command, CompartmentId, Event, FaultCode, NodeAddr, PowerStatus, Report};
+use locker_proto::{
+    Command, CompartmentId, Event, FaultCode, NackReason, NodeAddr, PowerStatus, Report,
+};
 use rand_core::RngCore;
 
 use crate::bank::codes::KeypadId;
@@ -874,7 +876,8 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
                     | MasterEvent::RequestFailed { node, .. }
                     | MasterEvent::NodeLost { node }
                     | MasterEvent::NodeBack { node }
-                    | MasterEvent::EventsDropped { node, .. } => node,
+                    | MasterEvent::EventsDropped { node, .. }
+                    | MasterEvent::AnswersRejected { node, .. } => node,
                 };
                 Fed::Output(GatewayOutput::NodeInputRefused { node, error })
             }
@@ -1004,6 +1007,17 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
                     fault: FaultCode::EventsDropped,
                 };
                 bank.handle_node_event(*node, &dropped, now).map(|()| None)
+            }
+            MasterEvent::AnswersRejected { node, count } => {
+                // Frames on the bus that the node did not send: the same
+                // bus security alert as a node's own refusals of forged
+                // commands, so staff hear of an attacker whichever end he
+                // talks to.
+                let forged = Event::CommandsRefused {
+                    refused: *count,
+                    reason: NackReason::Unauthenticated,
+                };
+                bank.handle_node_event(*node, &forged, now).map(|()| None)
             }
         }
     }

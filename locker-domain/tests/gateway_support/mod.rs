@@ -281,6 +281,7 @@ pub struct Sent {
     pub node: NodeAddr,
     pub command: Command,
     pub seq: Seq,
+    /// Signed with a counter (a query's challenge does not count).
     pub signed: bool,
     /// The counter it is signed with.
     pub counter: Option<u64>,
@@ -437,7 +438,7 @@ impl Bench {
                     node: header.dst,
                     command: outgoing.frame.body,
                     seq: header.seq,
-                    signed: outgoing.is_authenticated(),
+                    signed: outgoing.counter().is_some(),
                     counter: outgoing.counter(),
                     index,
                 });

@@ -16,8 +16,14 @@ type HmacSha256 = Hmac<Sha256>;
 pub enum Direction {
     /// Gateway to node: commands.
     ToNode,
-    /// Node to gateway: answers.
+    /// Node to gateway: answers to signed commands, under the command's
+    /// counter.
     ToGateway,
+    /// Node to gateway: answers to queries (polls, status, ping), under the
+    /// [binding](query_binding) of the query and the gateway's challenge.
+    /// Kept apart from [`ToGateway`](Self::ToGateway) so that no answer to a
+    /// query can pass for the answer to a signed command.
+    QueryAnswer,
 }
 
 impl Direction {
@@ -25,17 +31,80 @@ impl Direction {
         match self {
             Direction::ToNode => 0x01,
             Direction::ToGateway => 0x02,
+            Direction::QueryAnswer => 0x03,
         }
     }
 }
 
+/// Domain byte of a query's binding ([`query_binding`]).
+const BINDING: u8 = 0x04;
+/// Domain byte of a gateway challenge ([`challenge`]).
+const CHALLENGE: u8 = 0x05;
+
 fn mac(key: &NodeKey, covered: &[u8], counter: u64, direction: Direction) -> Option<HmacSha256> {
+    mac_in(key, covered, counter, direction.byte())
+}
+
+fn mac_in(key: &NodeKey, covered: &[u8], counter: u64, domain: u8) -> Option<HmacSha256> {
     // HMAC takes a key of any length; the error arm is unreachable.
     let mut mac = HmacSha256::new_from_slice(key.as_bytes()).ok()?;
     mac.update(covered);
     mac.update(&counter.to_le_bytes());
-    mac.update(&[direction.byte()]);
+    mac.update(&[domain]);
     Some(mac)
+}
+
+fn truncated(mac: Option<HmacSha256>) -> [u8; TAG_LEN] {
+    let mut out = [0u8; TAG_LEN];
+    if let Some(mac) = mac {
+        let full = mac.finalize().into_bytes();
+        for (o, b) in out.iter_mut().zip(full.iter()) {
+            *o = *b;
+        }
+    }
+    out
+}
+
+/// The gateway's challenge for the `index`-th query of the run that began
+/// with the counter value `epoch`: `HMAC-SHA256(key, epoch LE || index LE
+/// || 0x05)`, truncated to [`TAG_LEN`] bytes. Unique as long as `(epoch,
+/// index)` is, and unpredictable without the key: nobody on the bus can ask
+/// a node in advance for the answer to a query the gateway has yet to send.
+///
+/// ```
+/// use locker_proto::auth::challenge;
+/// use locker_proto::NodeKey;
+///
+/// let key = NodeKey::from_bytes([7; 32]);
+/// assert_ne!(challenge(&key, 1024, 0), challenge(&key, 1024, 1));
+/// ```
+pub fn challenge(key: &NodeKey, epoch: u64, index: u64) -> [u8; TAG_LEN] {
+    truncated(mac_in(key, &epoch.to_le_bytes(), index, CHALLENGE))
+}
+
+/// What ties a node's answer to the query it answers: `HMAC-SHA256(key,
+/// query header and body || challenge || 0x04)`, the first 8 bytes read as a
+/// little-endian number. The node tags its answer under this value in the
+/// [`Direction::QueryAnswer`] direction; the gateway, which knows the query
+/// it sent, checks it. An answer recorded for one query is worthless for
+/// any other: another sequence number, command or challenge gives another
+/// binding.
+///
+/// ```
+/// use locker_proto::auth::query_binding;
+/// use locker_proto::NodeKey;
+///
+/// let key = NodeKey::from_bytes([7; 32]);
+/// assert_ne!(query_binding(&key, b"poll", &[1; 8]), query_binding(&key, b"status", &[1; 8]));
+/// ```
+pub fn query_binding(key: &NodeKey, query: &[u8], challenge: &[u8; TAG_LEN]) -> u64 {
+    let mut mac = HmacSha256::new_from_slice(key.as_bytes()).ok();
+    if let Some(mac) = mac.as_mut() {
+        mac.update(query);
+        mac.update(challenge);
+        mac.update(&[BINDING]);
+    }
+    u64::from_le_bytes(truncated(mac))
 }
 
 /// The tag of `covered` (a frame's header and body bytes, as
@@ -54,14 +123,7 @@ fn mac(key: &NodeKey, covered: &[u8], counter: u64, direction: Direction) -> Opt
 /// assert!(!verify(&key, b"header and body", 42, Direction::ToNode, &t));
 /// ```
 pub fn tag(key: &NodeKey, covered: &[u8], counter: u64, direction: Direction) -> [u8; TAG_LEN] {
-    let mut out = [0u8; TAG_LEN];
-    if let Some(mac) = mac(key, covered, counter, direction) {
-        let full = mac.finalize().into_bytes();
-        for (o, b) in out.iter_mut().zip(full.iter()) {
-            *o = *b;
-        }
-    }
-    out
+    truncated(mac(key, covered, counter, direction))
 }
 
 /// Whether `tag` is the tag of `covered` under `key` for `counter` and

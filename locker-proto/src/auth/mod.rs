@@ -31,17 +31,72 @@
 //! - **What is signed**: the gateway signs every command that
 //!   [needs a tag](crate::Command::needs_tag): unlock, calibrate, configure,
 //!   reboot, and event acknowledgements (so that nobody else can make a node
-//!   forget a security event). Polls, status and pings stay unsigned: they
-//!   only read.
-//! - **Answers are authenticated by echo.** A node answers a command that
-//!   carried a valid tag with a frame tagged under the *command's* counter
-//!   in the node-to-gateway direction. The gateway accepts an answer to a
-//!   signed command only with that tag, so a recorded answer can never pass
-//!   for the answer to another command, and a node needs no counter of its
-//!   own: no flash write on a node is ever caused by what it sends, nor by
-//!   anything an attacker sends. Event reports (answers to unsigned polls)
-//!   are not authenticated: the bank reconciles them with full status scans,
-//!   and an attacker who can forge events can as well cut the cable.
+//!   forget a security event). Polls, status and pings only read: they are
+//!   not signed but carry the gateway's challenge for the answer (see
+//!   *Answers*).
+//! - **Every answer the gateway acts on is tagged** (see *Answers* below):
+//!   events, status, bulk status, pongs, acknowledgements and refusals. From
+//!   a keyed node, an answer without a valid tag is no answer: the
+//!   [`Master`](crate::link::Master) ignores it, counts it in
+//!   [`LinkStats::auth_rejected`](crate::link::LinkStats::auth_rejected) and
+//!   reports it as [`MasterEvent::AnswersRejected`](crate::link::MasterEvent::AnswersRejected),
+//!   a security event.
+//!
+//! # Answers
+//!
+//! A node answers only when asked, so every answer is bound to the request
+//! it answers, and a node needs no counter of its own: nothing a node sends,
+//! and nothing an attacker sends it, ever causes a flash write on the node.
+//!
+//! - **Answers to signed commands** are tagged under the *command's*
+//!   counter in the [`Direction::ToGateway`] direction. The gateway accepts
+//!   the answer to a signed command only with that tag.
+//! - **Queries** (event polls, status, bulk status, ping: everything that
+//!   does not [need a tag](crate::Command::needs_tag)) go out with a
+//!   *challenge* in place of the tag: the trailer's 8 tag bytes are
+//!   [`challenge`]`(key, epoch, index)`, its freshness bytes are zero. The
+//!   node does not check it (a query only reads, and checking freshness would
+//!   cost the node a counter, hence flash writes, for every poll). It tags
+//!   its answer in the [`Direction::QueryAnswer`] direction under
+//!   [`query_binding`]`(key, query header and body, challenge)`, which the
+//!   gateway computes from the query it sent.
+//!
+//! Why a recorded or borrowed answer never passes:
+//!
+//! 1. *Forged*: without the key nobody makes a valid tag (2⁻⁶⁴ per try, as
+//!    for commands).
+//! 2. *Replayed onto a later query*: the gateway never sends the same
+//!    challenge twice. `epoch` is a value taken once per run from the
+//!    node's [`TxCounter`], which never hands out a value twice, across
+//!    restarts too (its reservation is stored before the value is used; a
+//!    gateway's queries to a keyed node wait for that, as its signed
+//!    commands do); `index` counts the run's queries. A retransmission
+//!    carries the same challenge, so a late answer to the first copy still
+//!    counts.
+//! 3. *Harvested in advance*: the node answers any challenge, so an attacker
+//!    could ask it for answers under challenges of his choosing, but the
+//!    gateway's challenges are HMAC outputs under the node's key: he cannot
+//!    know one before the gateway sends it.
+//! 4. *Borrowed for another request*: the binding covers the query's
+//!    header (sequence number, addresses) and body, so an answer the
+//!    attacker obtains by sending the node *another* query under the
+//!    gateway's challenge (a status request in place of an event poll) has
+//!    another binding. And the [`Direction::QueryAnswer`] byte keeps every
+//!    answer to a query apart from every answer to a signed command: a node
+//!    tagging under an attacker's chosen challenge never produces an
+//!    acknowledgement or refusal of an unlock.
+//!
+//! What it costs: a query is [`AUTH_TRAILER_LEN`](crate::frame::AUTH_TRAILER_LEN)
+//! (10) bytes longer on the wire, and so is every answer to one; a node
+//! computes two HMACs per query (binding, then tag), the gateway three
+//! (challenge, binding, check). An unkeyed node answers unsigned, and the
+//! gateway accepts that only from a node it holds no key for.
+//!
+//! The master also keeps to the event numbering whoever signs: it delivers
+//! a node's events only in order (the next number after the last delivered,
+//! or a restart), never moves its mark past what it delivered, and
+//! acknowledges only up to what it delivered, so even an unkeyed node's
+//! events cannot be hidden by one report numbered far ahead.
 //!
 //! # Resynchronisation
 //!
@@ -177,5 +232,5 @@ mod record;
 pub use crate::key::{KEY_LEN, NodeKey};
 pub use counter::{ACCEPT_WINDOW, RESERVATION_BLOCK, RxWindow, TxCounter, Verdict};
 pub use key::{BankKey, NodeIdentity};
-pub use mac::{Direction, freshness_bits, tag, trailer, verify};
+pub use mac::{Direction, challenge, freshness_bits, query_binding, tag, trailer, verify};
 pub use record::{NodeAuthRecord, RecordError};

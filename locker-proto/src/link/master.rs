@@ -6,7 +6,9 @@ use super::outgoing::Outgoing;
 #[cfg(feature = "auth")]
 use super::outgoing::Seal;
 #[cfg(feature = "auth")]
-use crate::auth::{Direction, TxCounter, freshness_bits, verify};
+use crate::auth::{Direction, TxCounter, challenge, freshness_bits, query_binding, verify};
+#[cfg(feature = "auth")]
+use crate::frame::{AuthTrailer, TAG_LEN};
 use crate::frame::{Authenticated, Flags, Frame, Header, Seq};
 #[cfg(feature = "auth")]
 use crate::key::NodeKey;
@@ -101,6 +103,17 @@ pub enum MasterEvent {
         /// How many events were dropped since the last report of this kind.
         count: u16,
     },
+    /// Answers that claimed to come from a keyed node were ignored because
+    /// their tag was missing or did not verify (feature `auth`): forged,
+    /// replayed, or from a node that lost its key. A security event: the
+    /// bus carries frames the node did not send. Each ignored answer counts
+    /// once, in one report of this kind.
+    AnswersRejected {
+        /// The node the answers claimed to come from.
+        node: NodeAddr,
+        /// How many answers were ignored since the last report of this kind.
+        count: u16,
+    },
 }
 
 /// Why the master refused a call.
@@ -144,8 +157,10 @@ pub struct LinkStats {
     pub nodes_lost: u32,
     /// Times a lost node came back.
     pub nodes_recovered: u32,
-    /// Answers to signed commands ignored because their tag was missing or
-    /// did not verify (feature `auth`): forged, corrupted, or late.
+    /// Answers from keyed nodes ignored because their tag was missing or
+    /// did not verify (feature `auth`): forged, replayed, or from a node
+    /// without the right key. Each is also reported in a
+    /// [`MasterEvent::AnswersRejected`].
     pub auth_rejected: u32,
     /// Commands sent again with a fresh counter after the node refused the
     /// first as stale (feature `auth`).
@@ -165,6 +180,10 @@ struct Request {
     /// Already sent again once after a stale refusal.
     #[cfg(feature = "auth")]
     resynced: bool,
+    /// The challenge a query to a keyed node carries, fixed at its first
+    /// transmission like `counter`.
+    #[cfg(feature = "auth")]
+    challenge: Option<[u8; TAG_LEN]>,
 }
 
 /// The gateway's key and counter for one node.
@@ -173,6 +192,13 @@ struct Request {
 struct PeerAuth {
     key: NodeKey,
     tx: TxCounter,
+    /// A counter value taken once in this run, never used for a command:
+    /// with `queries`, what makes every challenge unique across restarts.
+    epoch: Option<u64>,
+    /// Challenges issued in this run.
+    queries: u64,
+    /// Answers rejected and not yet reported.
+    rejected: u16,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -219,6 +245,8 @@ impl Peer {
             counter: None,
             #[cfg(feature = "auth")]
             resynced: false,
+            #[cfg(feature = "auth")]
+            challenge: None,
         }
     }
 }
@@ -419,6 +447,9 @@ impl<const NODES: usize> Master<NODES> {
         peer.auth = Some(PeerAuth {
             key,
             tx: TxCounter::resume(stored),
+            epoch: None,
+            queries: 0,
+            rejected: 0,
         });
         Ok(())
     }
@@ -560,13 +591,22 @@ impl<const NODES: usize> Master<NODES> {
     /// it (or `None`). Frames that answer nothing outstanding are counted in
     /// [`LinkStats::unexpected`] and ignored.
     ///
-    /// The answer to a signed command counts only with a tag made with the
-    /// command's own counter ([`LinkStats::auth_rejected`] otherwise), except
-    /// an unsigned `Nack(Unauthenticated)`: it can only make the gateway
-    /// believe a command was not executed, and it is how a node without the
-    /// right key says so. A signed `Nack(Stale)` answering a command's first
+    /// From a node with a key ([`set_key`](Self::set_key)) an answer counts
+    /// only with its tag: for a signed command, made with the command's own
+    /// counter; for a query, made with the binding of the query and its
+    /// challenge (see [`auth`](crate::auth), *Answers*). Any other answer,
+    /// a refusal included, is no answer: the request waits on and is sent
+    /// again, and the rejection is counted ([`LinkStats::auth_rejected`]) and
+    /// reported ([`MasterEvent::AnswersRejected`]). (A node that lost its key
+    /// cannot answer; it ends up lost, and every answer it sent unsigned was
+    /// reported.) A signed `Nack(Stale)` answering a command's first
     /// transmission moves the node's counter up to the floor it names and
     /// sends the command again, once, with a fresh counter.
+    ///
+    /// Events are delivered only in the node's order: the next number after
+    /// the last delivered (or a restart's start event). Repeats are filtered;
+    /// a report that jumps ahead delivers nothing from the jump on; the
+    /// acknowledgement that follows covers only what was delivered.
     pub fn handle_received(
         &mut self,
         frame: &Frame<Report>,
@@ -589,23 +629,23 @@ impl<const NODES: usize> Master<NODES> {
             return;
         }
         #[cfg(feature = "auth")]
-        if let (Some(counter), Some(peer_auth)) = (request.counter, peer.auth.as_mut()) {
+        if let Some(peer_auth) = peer.auth.as_mut() {
             let signed = auth.is_some_and(|a| {
-                a.trailer.freshness == freshness_bits(counter)
-                    && super::covers(a.covered, frame)
-                    && verify(
-                        &peer_auth.key,
-                        a.covered,
-                        counter,
-                        Direction::ToGateway,
-                        &a.trailer.tag,
-                    )
+                super::covers(a.covered, frame)
+                    && answer_is_signed(peer_auth, peer.addr, &request, a.covered, &a.trailer)
             });
-            if !signed && frame.body != Report::Nack(NackReason::Unauthenticated) {
+            // A request sent before the node had a key cannot have a
+            // tagged answer; every other answer from a keyed node must.
+            let unkeyed_request = request.counter.is_none() && request.challenge.is_none();
+            if !signed && !unkeyed_request {
                 self.stats.auth_rejected = self.stats.auth_rejected.saturating_add(1);
+                peer_auth.rejected = peer_auth.rejected.saturating_add(1);
+                self.report_rejected();
                 return;
             }
-            if let (true, Report::Nack(NackReason::Stale { floor })) = (signed, &frame.body) {
+            if let (true, Some(_), Report::Nack(NackReason::Stale { floor })) =
+                (signed, request.counter, &frame.body)
+            {
                 if !request.resynced && request.attempts == 1 {
                     // The first transmission was refused, so never executed:
                     // safe to send again with a counter the node accepts.
@@ -673,6 +713,10 @@ impl<const NODES: usize> Master<NODES> {
                         .push_back(MasterEvent::EventsDropped { node: addr, count });
                 }
                 peer.dropped_seen = *dropped;
+                // What may be acknowledged: the last event of this report
+                // that the gateway has delivered, now or before. Never more.
+                let mut delivered_up_to = None;
+                let mut in_order = true;
                 for record in events {
                     let is_start = matches!(record.event, Event::NodeStarted { .. })
                         && record.seq == EventSeq(0);
@@ -684,9 +728,22 @@ impl<const NODES: usize> Master<NODES> {
                         // makes the gateway ask for full status.)
                         !peer.start_unconfirmed
                     } else {
-                        peer.last_delivered
-                            .is_none_or(|last| record.seq.is_after(last))
+                        match peer.last_delivered {
+                            None => true,
+                            Some(last) if record.seq == last.next() => true,
+                            Some(last) if !record.seq.is_after(last) => false,
+                            Some(_) => {
+                                // A node numbers its events without gaps and
+                                // forgets only what the gateway acknowledged:
+                                // a jump ahead is not the node's. Deliver
+                                // nothing from here, acknowledge nothing
+                                // beyond what was delivered.
+                                in_order = false;
+                                break;
+                            }
+                        }
                     };
+                    delivered_up_to = Some(record.seq);
                     if !fresh {
                         self.stats.duplicates_filtered =
                             self.stats.duplicates_filtered.saturating_add(1);
@@ -703,9 +760,12 @@ impl<const NODES: usize> Master<NODES> {
                         record: *record,
                     });
                 }
-                peer.more_pending = frame.header.flags.contains(Flags::MORE_PENDING);
-                if let Some(last) = events.last() {
-                    let ack = peer.new_request(Command::AckEvents { up_to: last.seq });
+                if !in_order {
+                    self.stats.unexpected = self.stats.unexpected.saturating_add(1);
+                }
+                peer.more_pending = in_order && frame.header.flags.contains(Flags::MORE_PENDING);
+                if let Some(up_to) = delivered_up_to {
+                    let ack = peer.new_request(Command::AckEvents { up_to });
                     peer.internal = Some(ack);
                 } else {
                     peer.next_poll = now + self.config.poll_interval;
@@ -740,6 +800,8 @@ impl<const NODES: usize> Master<NODES> {
             self.stats.timeouts = self.stats.timeouts.saturating_add(1);
             self.request_timed_out(flight, now);
         }
+        #[cfg(feature = "auth")]
+        self.report_rejected();
         let poll_interval = self.config.poll_interval;
         for peer in self.peers.iter_mut() {
             if peer.internal.is_none() && peer.next_poll <= now {
@@ -785,6 +847,25 @@ impl<const NODES: usize> Master<NODES> {
             };
     }
 
+    /// Reports the answers rejected since the last report, node by node, as
+    /// far as the output queue has room (the rest wait for the next call).
+    #[cfg(feature = "auth")]
+    fn report_rejected(&mut self) {
+        for peer in self.peers.iter_mut() {
+            let Some(auth) = peer.auth.as_mut().filter(|a| a.rejected > 0) else {
+                continue;
+            };
+            if self.output.capacity() - self.output.len() <= ROOM_FOR_A_RESPONSE {
+                return;
+            }
+            let _ = self.output.push_back(MasterEvent::AnswersRejected {
+                node: peer.addr,
+                count: auth.rejected,
+            });
+            auth.rejected = 0;
+        }
+    }
+
     /// The next thing the master learned, if any. Drain after every `handle_*`.
     pub fn poll_event(&mut self) -> Option<MasterEvent> {
         self.output.pop_front()
@@ -805,13 +886,35 @@ impl<const NODES: usize> Master<NODES> {
     }
 }
 
-/// The seal of a request: `Ok(None)` unsigned, `Ok(Some)` signed (taking a
-/// counter at the first transmission), `Err` while no counter is reserved.
+/// The seal of a request: `Ok(None)` unsigned (a node without a key),
+/// `Ok(Some)` signed (taking a counter at the first transmission) or, for a
+/// query to a keyed node, a challenge (made at the first transmission);
+/// `Err` while no counter is reserved.
 #[cfg(feature = "auth")]
 fn seal(auth: Option<&mut PeerAuth>, request: &mut Request) -> Result<Option<Seal>, ()> {
-    let Some(auth) = auth.filter(|_| request.command.needs_tag()) else {
+    let Some(auth) = auth else {
         return Ok(None);
     };
+    if !request.command.needs_tag() {
+        let made = match request.challenge {
+            Some(made) => made,
+            None => {
+                let epoch = match auth.epoch {
+                    Some(epoch) => epoch,
+                    None => {
+                        let epoch = auth.tx.take().ok_or(())?;
+                        auth.epoch = Some(epoch);
+                        epoch
+                    }
+                };
+                let made = challenge(&auth.key, epoch, auth.queries);
+                auth.queries = auth.queries.saturating_add(1);
+                request.challenge = Some(made);
+                made
+            }
+        };
+        return Ok(Some(Seal::Challenge(made)));
+    }
     let counter = match request.counter {
         Some(counter) => counter,
         None => {
@@ -820,9 +923,47 @@ fn seal(auth: Option<&mut PeerAuth>, request: &mut Request) -> Result<Option<Sea
             counter
         }
     };
-    Ok(Some(Seal {
+    Ok(Some(Seal::Tag {
         key: auth.key,
         counter,
         direction: Direction::ToNode,
     }))
+}
+
+/// Whether an answer's trailer is the tag the node makes for `request`:
+/// under the command's counter for a signed command, under the binding of
+/// the query and its challenge for a query.
+#[cfg(feature = "auth")]
+fn answer_is_signed(
+    auth: &PeerAuth,
+    addr: NodeAddr,
+    request: &Request,
+    covered: &[u8],
+    trailer: &AuthTrailer,
+) -> bool {
+    let (counter, direction) = match (request.counter, request.challenge) {
+        (Some(counter), _) => (counter, Direction::ToGateway),
+        (None, Some(challenge)) => {
+            let query = Frame {
+                header: Header::new(
+                    NodeAddr::GATEWAY,
+                    addr,
+                    request.seq,
+                    Flags::ACK_WANTED.with(Flags::AUTHENTICATED),
+                ),
+                body: request.command,
+            };
+            let mut buf = [0u8; crate::frame::MAX_FRAME];
+            let Some(bytes) = super::covered_bytes(&query, &mut buf) else {
+                return false;
+            };
+            (
+                query_binding(&auth.key, bytes, &challenge),
+                Direction::QueryAnswer,
+            )
+        }
+        (None, None) => return false,
+    };
+    trailer.freshness == freshness_bits(counter)
+        && verify(&auth.key, covered, counter, direction, &trailer.tag)
 }

@@ -16,6 +16,10 @@
 //!    every [`Report::Events`](crate::Report::Events), so overflow is never silent.
 //! 3. **No event is delivered twice.** The master remembers the last event it
 //!    delivered per node and filters repeats that follow a lost acknowledgement.
+//!    It delivers events only in the node's order and acknowledges only
+//!    what it delivered, and (feature `auth`) from a keyed node it believes
+//!    only answers tagged for the request they answer (see
+//!    [`auth`](crate::auth), *Answers*).
 //!
 //! Neither side reads a clock or touches a UART: feed received frames in with
 //! `handle_frame`, call `handle_timeout` when `poll_timeout` says, and send
@@ -48,4 +52,25 @@ where
         h.seq.0,
     ];
     header == ours && postcard::from_bytes::<B>(body).is_ok_and(|b| b == frame.body)
+}
+
+/// The bytes a tag covers for `frame` sent authenticated: its header (with
+/// [`Flags::AUTHENTICATED`](crate::frame::Flags::AUTHENTICATED)) and its
+/// body, written into `buf`.
+#[cfg(feature = "auth")]
+fn covered_bytes<'b, B: serde::Serialize>(
+    frame: &crate::frame::Frame<B>,
+    buf: &'b mut [u8],
+) -> Option<&'b [u8]> {
+    use crate::frame::{Flags, HEADER_LEN, VERSION};
+    let h = frame.header;
+    let (head, rest) = buf.split_at_mut_checked(HEADER_LEN)?;
+    head.copy_from_slice(&[
+        (VERSION << 4) | h.flags.with(Flags::AUTHENTICATED).bits(),
+        h.src.0,
+        h.dst.0,
+        h.seq.0,
+    ]);
+    let body = postcard::to_slice(&frame.body, rest).ok()?.len();
+    buf.get(..HEADER_LEN.checked_add(body)?)
 }

@@ -6,7 +6,7 @@ use super::outgoing::Outgoing;
 #[cfg(feature = "auth")]
 use super::outgoing::Seal;
 #[cfg(feature = "auth")]
-use crate::auth::{Direction, NodeAuthRecord, RxWindow, Verdict};
+use crate::auth::{Direction, NodeAuthRecord, RxWindow, Verdict, query_binding};
 use crate::frame::{Authenticated, Flags, Frame, Header, Seq};
 #[cfg(feature = "auth")]
 use crate::key::NodeKey;
@@ -24,12 +24,36 @@ pub struct QueueFull {
 }
 
 /// A command as the node received it: sequence number, body and, if its
-/// tag was valid, the full counter it was signed with.
+/// tag was valid, the full counter it was signed with, or if it was a query
+/// with a challenge, the binding its answer is tagged under.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Exchange {
     seq: Seq,
     command: Command,
     counter: Option<u64>,
+    binding: Option<u64>,
+}
+
+impl Exchange {
+    fn sign(&self) -> Sign {
+        match (self.counter, self.binding) {
+            (Some(counter), _) => Sign::Command(counter),
+            (None, Some(binding)) => Sign::Query(binding),
+            (None, None) => Sign::Plain,
+        }
+    }
+}
+
+/// How an answer is tagged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(not(feature = "auth"), allow(dead_code))]
+enum Sign {
+    /// Not at all: an unkeyed node, or a query that came without a challenge.
+    Plain,
+    /// Under the signed command's counter ([`Direction::ToGateway`]).
+    Command(u64),
+    /// Under the query's binding ([`Direction::QueryAnswer`]).
+    Query(u64),
 }
 
 /// An answered command, kept to answer its retransmissions.
@@ -202,9 +226,10 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
             return None;
         }
         #[cfg(feature = "auth")]
-        let counter = match self.check(frame, auth) {
-            Check::Plain => None,
-            Check::Fresh(counter) => Some(counter),
+        let (counter, binding) = match self.check(frame, auth) {
+            Check::Plain => (None, None),
+            Check::Challenged(binding) => (None, Some(binding)),
+            Check::Fresh(counter) => (Some(counter), None),
             // Acting now could let a restart accept it again; the glue
             // stores the reservation and the retransmission gets through.
             Check::Unreserved => return None,
@@ -213,19 +238,20 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
                 return None;
             }
             Check::Forged => {
-                self.refuse(header.seq, NackReason::Unauthenticated, None);
+                self.refuse(header.seq, NackReason::Unauthenticated, Sign::Plain);
                 return None;
             }
         };
         #[cfg(not(feature = "auth"))]
-        let counter: Option<u64> = {
+        let (counter, binding): (Option<u64>, Option<u64>) = {
             let _ = auth;
-            None
+            (None, None)
         };
         let exchange = Exchange {
             seq: header.seq,
             command: frame.body,
             counter,
+            binding,
         };
         if counter.is_none() {
             if self.in_progress.as_ref() == Some(&exchange) {
@@ -233,12 +259,12 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
             }
             if let Some(answered) = self.answered.as_ref().filter(|a| a.exchange == exchange) {
                 let report = answered.report.clone();
-                self.reply(header.seq, report, Flags::NONE, None);
+                self.reply(header.seq, report, Flags::NONE, exchange.sign());
                 return None;
             }
             #[cfg(feature = "auth")]
             if frame.body.needs_tag() {
-                self.refuse(header.seq, NackReason::Unauthenticated, None);
+                self.refuse(header.seq, NackReason::Unauthenticated, Sign::Plain);
                 return None;
             }
         }
@@ -249,7 +275,7 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
         }
         match frame.body {
             Command::PollEvents => {
-                self.answer_poll(header.seq, counter);
+                self.answer_poll(header.seq, exchange.sign());
                 None
             }
             Command::AckEvents { up_to } => {
@@ -262,11 +288,23 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
                 if self.auth.provisioning {
                     self.auth.key = Some(key);
                     self.auth.key_unsaved = true;
-                    self.answer(exchange, Report::Ack);
+                    // The gateway checks the acknowledgement with the key
+                    // it just sent.
+                    let binding = auth
+                        .filter(|a| super::covers(a.covered, frame))
+                        .map(|a| query_binding(&key, a.covered, &a.trailer.tag));
+                    self.answer(
+                        Exchange {
+                            binding,
+                            ..exchange
+                        },
+                        Report::Ack,
+                    );
                     return None;
                 }
                 let _ = key;
-                self.refuse(header.seq, NackReason::ProvisioningDisabled, counter);
+                let sign = exchange.sign();
+                self.refuse(header.seq, NackReason::ProvisioningDisabled, sign);
                 None
             }
             command => {
@@ -289,7 +327,7 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
     }
 
     fn answer(&mut self, exchange: Exchange, report: Report) {
-        self.reply(exchange.seq, report.clone(), Flags::NONE, exchange.counter);
+        self.reply(exchange.seq, report.clone(), Flags::NONE, exchange.sign());
         let answered = Some(Answered { exchange, report });
         #[cfg(feature = "auth")]
         if answered
@@ -408,7 +446,7 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
         self.refusals.total
     }
 
-    fn answer_poll(&mut self, seq: Seq, counter: Option<u64>) {
+    fn answer_poll(&mut self, seq: Seq, sign: Sign) {
         self.flush_refusals();
         let mut events = EventBatch::new();
         for record in self.queue.iter() {
@@ -428,7 +466,7 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
                 dropped: self.dropped,
             },
             flags,
-            counter,
+            sign,
         );
     }
 
@@ -448,33 +486,41 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
         self.flush_refusals();
     }
 
-    /// Refuses a command: answers `Nack(reason)` (signed with `counter` when
-    /// the refused frame's tag was valid) and counts a security event.
-    fn refuse(&mut self, seq: Seq, reason: NackReason, counter: Option<u64>) {
+    /// Refuses a command: answers `Nack(reason)` (signed as `sign` says:
+    /// under the refused frame's counter when its tag was valid) and counts
+    /// a security event.
+    fn refuse(&mut self, seq: Seq, reason: NackReason, sign: Sign) {
         self.refusals.total = self.refusals.total.saturating_add(1);
         let _ = self.push_event(Event::CommandsRefused { refused: 1, reason });
-        self.reply(seq, Report::Nack(reason), Flags::NONE, counter);
+        self.reply(seq, Report::Nack(reason), Flags::NONE, sign);
     }
 
     #[cfg_attr(not(feature = "auth"), allow(unused_variables))]
-    fn reply(&mut self, seq: Seq, report: Report, flags: Flags, counter: Option<u64>) {
+    fn reply(&mut self, seq: Seq, report: Report, flags: Flags, sign: Sign) {
         let frame = Frame {
             header: Header::new(self.addr, NodeAddr::GATEWAY, seq, flags),
             body: report,
         };
         #[cfg(feature = "auth")]
-        if let (Some(counter), Some(key)) = (counter, self.auth.key) {
-            let mut frame = frame;
-            frame.header.flags = frame.header.flags.with(Flags::AUTHENTICATED);
-            self.outgoing = Some(Outgoing {
-                frame,
-                seal: Some(Seal {
-                    key,
-                    counter,
-                    direction: Direction::ToGateway,
-                }),
-            });
-            return;
+        {
+            let tagged = match sign {
+                Sign::Plain => None,
+                Sign::Command(counter) => Some((counter, Direction::ToGateway)),
+                Sign::Query(binding) => Some((binding, Direction::QueryAnswer)),
+            };
+            if let (Some((counter, direction)), Some(key)) = (tagged, self.auth.key) {
+                let mut frame = frame;
+                frame.header.flags = frame.header.flags.with(Flags::AUTHENTICATED);
+                self.outgoing = Some(Outgoing {
+                    frame,
+                    seal: Some(Seal::Tag {
+                        key,
+                        counter,
+                        direction,
+                    }),
+                });
+                return;
+            }
         }
         self.outgoing = Some(Outgoing::plain(frame));
     }
@@ -483,8 +529,12 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
 /// What the node made of a frame's authentication.
 #[cfg(feature = "auth")]
 enum Check {
-    /// No trailer: an unsigned frame.
+    /// No trailer: an unsigned frame (or a query's challenge to a node
+    /// without a key, answered unsigned).
     Plain,
+    /// A query with the gateway's challenge: its answer is tagged under
+    /// this binding.
+    Challenged(u64),
     Fresh(u64),
     Unreserved,
     Stale(u64),
@@ -552,10 +602,20 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
             return Check::Plain;
         };
         let Some(key) = self.auth.key else {
-            return Check::Forged;
+            return if frame.body.needs_tag() {
+                Check::Forged
+            } else {
+                Check::Plain
+            };
         };
         if !super::covers(auth.covered, frame) {
             return Check::Forged;
+        }
+        if !frame.body.needs_tag() {
+            // A query: its trailer is the gateway's challenge, not a tag.
+            // Nothing to verify (a query only reads); the answer is tagged
+            // under the query and its challenge together.
+            return Check::Challenged(query_binding(&key, auth.covered, &auth.trailer.tag));
         }
         match self
             .auth
@@ -576,6 +636,7 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
             seq: frame.header.seq,
             command: frame.body,
             counter: Some(counter),
+            binding: None,
         };
         if self.in_progress.as_ref() == Some(&exchange) {
             return;
@@ -586,14 +647,14 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
             .filter(|a| a.exchange == exchange)
         {
             let report = answered.report.clone();
-            self.reply(exchange.seq, report, Flags::NONE, Some(counter));
+            self.reply(exchange.seq, report, Flags::NONE, Sign::Command(counter));
             return;
         }
         let reason = NackReason::Stale {
             floor: self.auth.rx.floor(),
         };
         if self.auth.accepted_since_boot {
-            self.refuse(exchange.seq, reason, Some(counter));
+            self.refuse(exchange.seq, reason, Sign::Command(counter));
         } else {
             // The one expected refusal after a restart moved the floor to
             // the reservation: not a security event.
@@ -601,7 +662,7 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
                 exchange.seq,
                 Report::Nack(reason),
                 Flags::NONE,
-                Some(counter),
+                Sign::Command(counter),
             );
         }
     }

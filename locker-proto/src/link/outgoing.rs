@@ -8,15 +8,23 @@ use crate::frame::{Frame, encode};
 #[cfg(feature = "auth")]
 use crate::auth::{Direction, trailer};
 #[cfg(feature = "auth")]
+use crate::frame::{AuthTrailer, FRESHNESS_LEN, TAG_LEN};
+#[cfg(feature = "auth")]
 use crate::key::NodeKey;
 
-/// How an outgoing frame is signed: key, full counter, direction.
+/// What an outgoing frame carries in its authentication trailer.
 #[cfg(feature = "auth")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Seal {
-    pub(crate) key: NodeKey,
-    pub(crate) counter: u64,
-    pub(crate) direction: Direction,
+pub(crate) enum Seal {
+    /// A tag under `key` for the full `counter` and `direction`.
+    Tag {
+        key: NodeKey,
+        counter: u64,
+        direction: Direction,
+    },
+    /// A query's challenge in place of a tag (see [`crate::auth`],
+    /// *Answers*): the node answers under it, nobody checks it on the way in.
+    Challenge([u8; TAG_LEN]),
 }
 
 /// A frame the link wants sent, from `poll_outgoing`: encode it with
@@ -51,15 +59,29 @@ impl<B: Serialize> Outgoing<B> {
     /// As [`frame::encode`](crate::frame::encode).
     pub fn encode<'o>(&self, out: &'o mut [u8]) -> Result<&'o [u8], FrameError> {
         #[cfg(feature = "auth")]
-        if let Some(seal) = self.seal {
-            return crate::frame::encode_authenticated(&self.frame, out, |covered| {
-                trailer(&seal.key, covered, seal.counter, seal.direction)
-            });
+        match self.seal {
+            Some(Seal::Tag {
+                key,
+                counter,
+                direction,
+            }) => {
+                return crate::frame::encode_authenticated(&self.frame, out, |covered| {
+                    trailer(&key, covered, counter, direction)
+                });
+            }
+            Some(Seal::Challenge(challenge)) => {
+                return crate::frame::encode_authenticated(&self.frame, out, |_| AuthTrailer {
+                    freshness: [0; FRESHNESS_LEN],
+                    tag: challenge,
+                });
+            }
+            None => {}
         }
         encode(&self.frame, out)
     }
 
-    /// Whether [`encode`](Self::encode) signs the frame.
+    /// Whether [`encode`](Self::encode) appends an authentication trailer: a
+    /// tag, or a query's challenge.
     pub fn is_authenticated(&self) -> bool {
         #[cfg(feature = "auth")]
         return self.seal.is_some();
@@ -70,7 +92,10 @@ impl<B: Serialize> Outgoing<B> {
     /// The full counter the frame is signed with, if it is.
     pub fn counter(&self) -> Option<u64> {
         #[cfg(feature = "auth")]
-        return self.seal.map(|s| s.counter);
+        return match self.seal {
+            Some(Seal::Tag { counter, .. }) => Some(counter),
+            _ => None,
+        };
         #[cfg(not(feature = "auth"))]
         None
     }
