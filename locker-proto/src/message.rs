@@ -33,9 +33,18 @@
 //! | `Report::Ack` answering a signed command | 19 |
 //! | `Report::Nack(Stale { floor })` (floor below 2²¹) | 23 |
 //! | `Command::Provision` (32-byte key, never signed) | 41 |
+//! | `Command::PollEvents` with the gateway's challenge | 19 |
+//! | `Report::Events`, nothing to report, tagged | 21 |
+//! | `Report::Events`, the start event, tagged | 24 |
+//! | `Report::BulkStatus`, 16 channels, tagged | 32 |
 //!
-//! Polls, status and pings stay unsigned. At 115,200 baud a signed unlock
-//! and its signed answer take 3.6 ms of bus time instead of 1.8 ms.
+//! Queries to a keyed node (polls, status, pings) carry the gateway's
+//! challenge in the trailer's place and every answer is tagged, so each
+//! costs the same 10 bytes. At 115,200 baud a signed unlock and its signed
+//! answer take 3.6 ms of bus time instead of 1.8 ms, and an idle node's
+//! event poll with its answer 40 bytes, 3.5 ms, instead of 20 bytes, 1.7 ms:
+//! at the default 4 polls a second, 1.4% of the line per idle node instead
+//! of 0.7%.
 //!
 //! Vendor boards such as the Kerong KR-CU16 spend 5 bytes on an unlock and 9
 //! on a 16-channel status with an 8-bit additive checksum and no sequence

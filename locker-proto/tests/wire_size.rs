@@ -175,3 +175,80 @@ fn an_authenticated_unlock_fits_in_22_bytes() {
         41
     );
 }
+
+/// To a keyed node, queries carry the gateway's challenge and their answers
+/// a tag (see the `auth` module, *Answers*): ten bytes each way more than
+/// unsigned, made and checked as the link layer makes and checks them.
+#[test]
+fn a_keyed_nodes_event_poll_and_its_answer_cost_ten_bytes_more_each_way() {
+    use locker_proto::auth::NodeAuthRecord;
+    use locker_proto::link::{Master, MasterConfig, NodeLink};
+    use locker_proto::{Decoder, Feed, Instant, ResetReason};
+
+    let key = locker_proto::NodeKey::from_bytes([0x42; 32]);
+    let node_addr = NodeAddr(12);
+    let mut master = Master::<1>::new(MasterConfig::default());
+    master.add_node(node_addr, Instant::ZERO).unwrap();
+    master.set_key(node_addr, key, 0).unwrap();
+    while let Some((n, up_to)) = master.poll_persist() {
+        master.persisted(n, up_to);
+    }
+    let mut node = NodeLink::<8>::new(node_addr, ResetReason::PowerOn);
+    node.restore_auth(NodeAuthRecord {
+        key: Some(key),
+        rx_floor: 0,
+    });
+    master.handle_timeout(Instant::ZERO);
+    let poll = master.poll_outgoing(Instant::ZERO).unwrap();
+    assert_eq!(poll.frame.body, Command::PollEvents);
+    let mut buf = [0u8; MAX_FRAME];
+    let wire = poll.encode(&mut buf).unwrap().to_vec();
+    assert_eq!(wire.len(), 9 + AUTH_TRAILER_LEN);
+
+    // The node answers with its start event, tagged.
+    let mut decoder = Decoder::new();
+    let Feed::Frame { frame, .. } = decoder.feed::<Command>(&wire) else {
+        panic!()
+    };
+    assert_eq!(
+        node.handle_received(&frame, decoder.last_authenticated(), Instant::ZERO),
+        None
+    );
+    let answer = node.poll_outgoing().unwrap();
+    assert!(answer.is_authenticated());
+    let unsigned = {
+        let mut buf = [0u8; MAX_FRAME];
+        encode(&answer.frame, &mut buf).unwrap().len()
+    };
+    let mut buf = [0u8; MAX_FRAME];
+    let signed = answer.encode(&mut buf).unwrap().len();
+    assert_eq!((unsigned, signed), (14, 14 + AUTH_TRAILER_LEN));
+
+    // Nothing to report, a door event, a 16-channel scan: each ten more.
+    assert_eq!(
+        signed_size(
+            Report::Events {
+                events: EventBatch::new(),
+                dropped: 0
+            },
+            node_addr,
+            NodeAddr::GATEWAY
+        ),
+        11 + AUTH_TRAILER_LEN
+    );
+    let all = ChannelBits(0xFFFF);
+    assert_eq!(
+        signed_size(
+            Report::BulkStatus(BulkStatus {
+                channels: 16,
+                door_open: all,
+                locked: all,
+                occupied: all,
+                faulted: all,
+            }),
+            node_addr,
+            NodeAddr::GATEWAY
+        ),
+        22 + AUTH_TRAILER_LEN
+    );
+}
