@@ -11,6 +11,7 @@ use locker_proto::{Command, DoorState, Event, FaultCode, NodeAddr};
 use super::alert::{AlertKind, Evidence};
 use super::audit::{Actor, AuditEvent, ServiceReason};
 use super::error::BankError;
+use super::layout::LayoutIndex;
 use super::notification::NotificationKind;
 use super::parcel::Purpose;
 use super::session::{self, Happened, Step, Verdict};
@@ -55,7 +56,7 @@ impl Bank<'_> {
                 let books_say_empty = !s.stage.holds_parcel();
                 let health = self
                     .health
-                    .observe_presence(i, presence, books_say_empty, now)
+                    .observe_presence(i.get(), presence, books_say_empty, now)
                     .ok()
                     .flatten();
                 self.maintenance(now, i, health);
@@ -177,7 +178,7 @@ impl Bank<'_> {
     /// Starts a door session on compartment `i`: the unlock goes out.
     pub(super) fn open_session(
         &mut self,
-        i: usize,
+        i: LayoutIndex,
         s: Slot,
         purpose: Purpose,
         by: Actor,
@@ -189,11 +190,11 @@ impl Bank<'_> {
 
     /// A door report: the session's step, and the door's movement as
     /// evidence for sensor health (a flapping switch).
-    fn door_moved(&mut self, i: usize, step: Step, now: Instant) {
+    fn door_moved(&mut self, i: LayoutIndex, step: Step, now: Instant) {
         if step.happened == Happened::Nothing {
             return;
         }
-        let flap = self.health.observe_door_change(i, now).ok().flatten();
+        let flap = self.health.observe_door_change(i.get(), now).ok().flatten();
         self.apply(i, step, now);
         self.maintenance(now, i, flap);
     }
@@ -202,7 +203,7 @@ impl Bank<'_> {
     /// alerts, camera snapshot, unlock command), then writes the books.
     /// Every report names the parcel the books held before the step, the
     /// one that left after a pickup included.
-    pub(super) fn apply(&mut self, i: usize, step: Step, now: Instant) {
+    pub(super) fn apply(&mut self, i: LayoutIndex, step: Step, now: Instant) {
         let system = Actor::System;
         match step.happened {
             Happened::Nothing => return,
@@ -245,12 +246,12 @@ impl Bank<'_> {
                 self.notify(now, by, i, NotificationKind::DoorWouldNotOpen);
                 self.record(now, system, Some(i), AuditEvent::LockFault, None);
                 self.record_out_of_service(now, system, i, ServiceReason::LockFault);
-                let h = self.health.observe_lock_fault(i, now).ok().flatten();
+                let h = self.health.observe_lock_fault(i.get(), now).ok().flatten();
                 // Two alerts at most per input: the lock fault and this one.
                 self.raise_health(now, i, h);
             }
             Happened::LockTrouble(fault) => {
-                let h = self.health.observe_lock_fault(i, now).ok().flatten();
+                let h = self.health.observe_lock_fault(i.get(), now).ok().flatten();
                 let event = AuditEvent::FaultReported(fault);
                 self.record(now, system, Some(i), event, None);
                 self.maintenance(now, i, h);
@@ -277,7 +278,7 @@ impl Bank<'_> {
     }
 
     /// Reports how a door session ended.
-    fn report_verdict(&mut self, i: usize, by: Actor, verdict: Verdict, now: Instant) {
+    fn report_verdict(&mut self, i: LayoutIndex, by: Actor, verdict: Verdict, now: Instant) {
         let closed = Evidence::Door(DoorState::Closed);
         match verdict {
             Verdict::DepositVerified { collector } => {

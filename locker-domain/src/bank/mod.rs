@@ -206,7 +206,9 @@ pub use audit::{Actor, AuditEvent, AuditRecord, ServiceReason, StaffId};
 pub use books::{Books, Storage};
 pub use error::{BankError, DepositsClosed};
 pub use keys::{BankId, BankKeys, KEY_LEN, TAG_LEN};
-pub use layout::{Compartment, CompartmentFlags, Layout, LayoutError, MAX_COMPARTMENTS};
+pub use layout::{
+    Compartment, CompartmentFlags, Indices, Layout, LayoutError, LayoutIndex, MAX_COMPARTMENTS,
+};
 pub use notification::{Notification, NotificationKind};
 pub use output::{
     ALERT_QUEUE, AUDIT_QUEUE, BankOutput, COMMAND_QUEUE, NOTIFICATION_QUEUE, SNAPSHOT_QUEUE,
@@ -355,7 +357,7 @@ impl<'a> Bank<'a> {
             next_snapshot: 1,
             stats: Stats::default(),
         };
-        for i in 0..bank.layout.len() {
+        for i in bank.layout.indices() {
             bank.free.release(i);
         }
         Ok(bank)
@@ -402,8 +404,8 @@ impl<'a> Bank<'a> {
         self.view_slot(i)
     }
 
-    fn view_slot(&self, i: usize) -> Option<CompartmentView> {
-        let s = self.slots.get(i)?;
+    fn view_slot(&self, i: LayoutIndex) -> Option<CompartmentView> {
+        let s = self.slots.get(i.get())?;
         Some(CompartmentView {
             id: self.layout.get(i)?.id,
             stage: s.stage,
@@ -416,7 +418,7 @@ impl<'a> Bank<'a> {
 
     /// Every compartment's books, in layout order.
     pub fn views(&self) -> impl Iterator<Item = CompartmentView> + '_ {
-        (0..self.slots.len()).filter_map(|i| self.view_slot(i))
+        self.layout.indices().filter_map(|i| self.view_slot(i))
     }
 
     /// Whether the battery is critical and everything has been persisted:
@@ -461,27 +463,27 @@ impl<'a> Bank<'a> {
         Ok(())
     }
 
-    fn slot_of(&self, id: CompartmentId) -> Result<(usize, Slot), BankError> {
+    fn slot_of(&self, id: CompartmentId) -> Result<(LayoutIndex, Slot), BankError> {
         let i = self
             .layout
             .slot_of(id)
             .ok_or(BankError::UnknownCompartment(id))?;
         let s = self
             .slots
-            .get(i)
+            .get(i.get())
             .copied()
             .ok_or(BankError::UnknownCompartment(id))?;
         Ok((i, s))
     }
 
-    fn slot_at(&self, node: NodeAddr, channel: Channel) -> Result<(usize, Slot), BankError> {
+    fn slot_at(&self, node: NodeAddr, channel: Channel) -> Result<(LayoutIndex, Slot), BankError> {
         let i = self
             .layout
             .slot_at(node, channel)
             .ok_or(BankError::UnknownChannel { node, channel })?;
         let s = self
             .slots
-            .get(i)
+            .get(i.get())
             .copied()
             .ok_or(BankError::UnknownChannel { node, channel })?;
         Ok((i, s))
@@ -495,7 +497,7 @@ impl<'a> Bank<'a> {
         }
     }
 
-    fn id_of(&self, i: usize) -> CompartmentId {
+    fn id_of(&self, i: LayoutIndex) -> CompartmentId {
         self.layout.get(i).map_or(CompartmentId(u16::MAX), |c| c.id)
     }
 
@@ -503,9 +505,13 @@ impl<'a> Bank<'a> {
 
     /// Writes a compartment's books and brings the timer heap, the free lists
     /// and the code index up to date. Every change goes through here.
-    fn put(&mut self, i: usize, new: Slot) {
-        let old_code = self.slots.get(i).and_then(|s| s.parcel).map(|p| p.code);
-        if let Some(s) = self.slots.get_mut(i) {
+    fn put(&mut self, i: LayoutIndex, new: Slot) {
+        let old_code = self
+            .slots
+            .get(i.get())
+            .and_then(|s| s.parcel)
+            .map(|p| p.code);
+        if let Some(s) = self.slots.get_mut(i.get()) {
             *s = new;
         }
         self.timers.set(i, new.next_deadline());
@@ -530,7 +536,7 @@ impl<'a> Bank<'a> {
     fn code_in_use(&self, code: &CodeHash) -> bool {
         self.codes.any_holds(code, |i| {
             self.slots
-                .get(i)
+                .get(i.get())
                 .and_then(|s| s.parcel)
                 .is_some_and(|p| p.code.ct_eq(code))
         })
@@ -595,11 +601,17 @@ impl<'a> Bank<'a> {
     }
 
     /// Reserves free compartment `i` for a new parcel whose code hashes to `code`.
-    fn hold(&mut self, i: usize, kind: ParcelKind, code: CodeHash, now: Instant) -> Reservation {
+    fn hold(
+        &mut self,
+        i: LayoutIndex,
+        kind: ParcelKind,
+        code: CodeHash,
+        now: Instant,
+    ) -> Reservation {
         let id = ParcelId(self.next_parcel);
         self.next_parcel = self.next_parcel.wrapping_add(1);
         self.latest = now;
-        let mut s = self.slots.get(i).copied().unwrap_or(Slot::EMPTY);
+        let mut s = self.slots.get(i.get()).copied().unwrap_or(Slot::EMPTY);
         s.stage = Stage::Reserved;
         s.parcel = Some(Parcel {
             id,
@@ -739,7 +751,7 @@ impl<'a> Bank<'a> {
         // Hashed once; every stored hash is compared, with no early exit.
         let typed = CodeHash::of(&self.keys, &typed);
         let mut found = None;
-        for (i, s) in self.slots.iter().enumerate() {
+        for (i, s) in self.layout.indices().zip(self.slots.iter()) {
             let hit = s.stage == Stage::Stored && s.parcel.is_some_and(|p| p.code.ct_eq(&typed));
             if hit {
                 found = Some(i);
@@ -763,7 +775,7 @@ impl<'a> Bank<'a> {
                 locked_until: outcome.locked_until,
             });
         };
-        let s = self.slots.get(i).copied().unwrap_or(Slot::EMPTY);
+        let s = self.slots.get(i.get()).copied().unwrap_or(Slot::EMPTY);
         let compartment = self.id_of(i);
         if s.out_of_service.is_some() {
             return Err(BankError::OutOfService(compartment));
@@ -859,7 +871,7 @@ impl<'a> Bank<'a> {
         }
         self.latest = now;
         s.out_of_service = None;
-        let _ = self.health.back_in_service(i);
+        let _ = self.health.back_in_service(i.get());
         self.put(i, s);
         self.record(now, actor, Some(i), AuditEvent::BackInService, None);
         Ok(())
@@ -924,7 +936,7 @@ impl<'a> Bank<'a> {
             if at > now || !self.has_room(ROOM_ONE) {
                 break;
             }
-            let Some(s) = self.slots.get(i).copied() else {
+            let Some(s) = self.slots.get(i.get()).copied() else {
                 break;
             };
             if s.door_timer.is_some_and(|t| t <= now) {
@@ -937,7 +949,7 @@ impl<'a> Bank<'a> {
     }
 
     /// A parcel's deadline ran out: report what is due, then write the books.
-    fn parcel_timer_fired(&mut self, i: usize, s: Slot, now: Instant) {
+    fn parcel_timer_fired(&mut self, i: LayoutIndex, s: Slot, now: Instant) {
         let (books, due) = deadlines::parcel_timer(s, now, &self.policy, self.wall_at(now));
         let system = Actor::System;
         match due {
