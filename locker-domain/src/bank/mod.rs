@@ -275,6 +275,12 @@ pub struct Bank<'a> {
     stats: Stats,
 }
 
+/// Pickups by code that may end with the parcel left inside; the next
+/// correct code for that parcel is refused with [`BankError::ReopenLimit`]
+/// and raises a keypad-attack alert (see [`codes`], "An attacker with a
+/// parcel of his own").
+pub const MAX_REOPENS: u8 = 3;
+
 /// Keypads a bank tells apart ([`KeypadId`] `0..KEYPADS`), each with its
 /// own wrong-code lockout.
 pub const KEYPADS: usize = 4;
@@ -620,6 +626,7 @@ impl<'a> Bank<'a> {
             clock_base: now,
             deposited_at: None,
             notices: 0,
+            reopens: 0,
         });
         s.parcel_timer = Some(now + self.policy.reservation_hold);
         self.put(i, s);
@@ -782,6 +789,19 @@ impl<'a> Bank<'a> {
         }
         if self.power.critical() {
             return Err(BankError::ShuttingDown);
+        }
+        if s.parcel.is_some_and(|p| p.reopens >= MAX_REOPENS) {
+            // The code opened its door again and again with the parcel left
+            // inside: somebody may be using his own parcel to probe the
+            // keypad. The code stops opening; staff hand the parcel over.
+            self.keypads.record_success(keypad, now)?;
+            self.latest = now;
+            let failures = self.keypads.failures(keypad).unwrap_or(0);
+            let evidence = Evidence::Keypad { keypad, failures };
+            self.raise(now, AlertKind::KeypadAttack, Some(i), evidence, None);
+            let event = AuditEvent::KeypadAttackSuspected;
+            self.record(now, Actor::System, Some(i), event, None);
+            return Err(BankError::ReopenLimit(compartment));
         }
         self.keypads.record_success(keypad, now)?;
         self.latest = now;

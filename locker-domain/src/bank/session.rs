@@ -540,6 +540,9 @@ fn finish(
         }
         (Purpose::Pickup, true) => {
             settle_back(&mut s, purpose, now, policy);
+            if let Some(p) = s.parcel.as_mut() {
+                p.reopens = p.reopens.saturating_add(1);
+            }
             Verdict::ParcelLeftInside {
                 collector: s.parcel.map_or(by, |p| p.kind.collector()),
             }
@@ -609,6 +612,7 @@ mod tests {
             clock_base: deposited_at.unwrap_or(at(0)),
             deposited_at,
             notices: 0,
+            reopens: 0,
         }
     }
 

@@ -78,7 +78,8 @@ use super::remote::RemoteGuard;
 use super::slot::Slot;
 use super::{ALERT_QUEUE, AUDIT_QUEUE, Bank, LayoutError, NOTIFICATION_QUEUE};
 use records::{
-    HealthRecord, KeypadsRecord, MetaRecord, Rebase, RemoteRecord, SlotRecord, StatsRecord, StatsV2,
+    HealthRecord, KeypadsRecord, MetaRecord, Rebase, RemoteRecord, SlotRecord, SlotRecordV2,
+    StatsRecord, StatsV2,
 };
 
 /// The first bytes of every snapshot.
@@ -246,7 +247,12 @@ impl Bank<'_> {
         w.put(&StatsRecord::of(&self.stats))?;
         w.list(self.slots.len(), self.slots.iter().map(SlotRecord::of))?;
         let n = self.slots.len();
-        w.list(n, self.layout.indices().filter_map(|i| self.health.record(i.get())))?;
+        w.list(
+            n,
+            self.layout
+                .indices()
+                .filter_map(|i| self.health.record(i.get())),
+        )?;
         w.put(&self.keypads.record())?;
         w.put(&self.remote.record())?;
         w.list(self.audit.len(), self.audit.iter())?;
@@ -441,7 +447,11 @@ fn read(
         return Err(PersistError::LayoutChanged);
     }
     for i in expect.compartments.clone() {
-        let record: SlotRecord = r.take()?;
+        let record = if version == 2 {
+            r.take::<SlotRecordV2>()?.upgrade()
+        } else {
+            r.take::<SlotRecord>()?
+        };
         let slot = record.to_slot(clock).ok_or(PersistError::Inconsistent)?;
         each(Item::Slot(i, slot))?;
     }
