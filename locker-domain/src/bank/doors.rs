@@ -6,14 +6,14 @@
 //! writes the books.
 
 use locker_proto::time::Instant;
-use locker_proto::{Command, DoorState, Event, FaultCode, NodeAddr};
+use locker_proto::{Command, DoorState, Event, FaultCode, NackReason, NodeAddr};
 
 use super::alert::{AlertKind, Evidence};
 use super::audit::{Actor, AuditEvent, ServiceReason};
 use super::error::BankError;
 use super::layout::LayoutIndex;
 use super::notification::NotificationKind;
-use super::parcel::Purpose;
+use super::parcel::{DoorPhase, Purpose, Stage};
 use super::session::{self, Happened, Step, Verdict};
 use super::slot::Slot;
 use super::{Bank, CommandOutcome};
@@ -38,12 +38,14 @@ impl Bank<'_> {
     ) -> Result<(), BankError> {
         self.begin(now)?;
         match *event {
-            // The node's `commanded` flag is not needed: the books know
-            // whether a session expects the door to open.
-            Event::DoorOpened { channel, .. } => {
+            // The books know whether a session expects the door to open; the
+            // node's `commanded` flag tells a late opening of a session the
+            // bank gave up on from a forced door.
+            Event::DoorOpened { channel, commanded } => {
                 let (i, s) = self.slot_at(node, channel)?;
                 self.latest = now;
-                self.door_moved(i, session::door_opened(s, now, &self.policy), now);
+                let step = session::door_opened(s, commanded, now, &self.policy);
+                self.door_moved(i, step, now);
             }
             Event::DoorClosed { channel } => {
                 let (i, s) = self.slot_at(node, channel)?;
@@ -156,13 +158,41 @@ impl Bank<'_> {
         match (*command, result) {
             (
                 Command::Unlock { channel, .. },
-                CommandOutcome::Nacked(_) | CommandOutcome::Failed,
+                CommandOutcome::Nacked(NackReason::Busy | NackReason::RateLimited),
+            ) => {
+                // Busy: the lock is still pulsing, most likely for this very
+                // session (an earlier unlock whose answer was lost). Rate
+                // limited: the node wants a pause. Either way "later", not a
+                // fault: the confirmation timer runs on, and when it fires
+                // with the door still shut the unlock is sent again.
+                self.slot_at(node, channel)?;
+                self.latest = now;
+            }
+            (Command::Unlock { channel, .. }, CommandOutcome::Failed) => {
+                // No answer at all: the node may well have pulsed the lock.
+                // Ask it what the door did (a full status of the node) before
+                // anything is sent again; the confirmation timer decides.
+                let (_, s) = self.slot_at(node, channel)?;
+                self.latest = now;
+                if matches!(
+                    s.stage,
+                    Stage::Door {
+                        phase: DoorPhase::Unlocking { .. },
+                        ..
+                    }
+                ) {
+                    self.status_wanted.insert(node);
+                }
+            }
+            (
+                Command::Unlock { channel, .. },
+                CommandOutcome::Nacked(_) | CommandOutcome::NotSent,
             ) => {
                 let (i, s) = self.slot_at(node, channel)?;
                 self.latest = now;
                 self.apply(i, session::unlock_failed(s, now, &self.policy), now);
             }
-            (Command::GetAllStatus, CommandOutcome::Failed) => {
+            (Command::GetAllStatus, CommandOutcome::Failed | CommandOutcome::NotSent) => {
                 self.check_node(node)?;
                 self.latest = now;
                 self.lose_node(node, now);
@@ -218,6 +248,12 @@ impl Bank<'_> {
                 self.record(now, by, Some(i), event, None);
             }
             Happened::DoorOpened { by } => {
+                self.record(now, by, Some(i), AuditEvent::DoorOpened, None);
+            }
+            Happened::LateOpening { by } => {
+                // The lock-fault alert stands (staff may look at the lock),
+                // but the compartment is back and the session goes on.
+                self.record(now, system, Some(i), AuditEvent::BackInService, None);
                 self.record(now, by, Some(i), AuditEvent::DoorOpened, None);
             }
             Happened::DoorForced => {
