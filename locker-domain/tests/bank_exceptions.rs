@@ -286,3 +286,60 @@ fn a_lock_that_keeps_jamming_is_flagged_for_maintenance_even_when_staff_keep_put
         "the third jam is a pattern, not bad luck"
     );
 }
+
+/// The node's answers and its door report are held up on a noisy bus: the
+/// bank gives the deposit up as a lock fault before it hears that the
+/// courier opened the door within the node's unlock window. The node's word
+/// (`commanded`) makes that opening the deposit's, not a forced door.
+#[test]
+fn a_door_report_that_arrives_after_the_bank_gave_up_is_the_courier_not_a_burglar() {
+    let mut sim = Sim::<24>::new(24, Policy::default());
+    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    sim.drain();
+    sim.bank.start_deposit(r.compartment, sim.now).unwrap();
+    sim.drain();
+    let (node, cmd) = *sim.commands.last().unwrap();
+    // No answer, twice: the bank asks the node's status, waits out the
+    // confirmation time, retries, and gives up.
+    for _ in 0..2 {
+        sim.bank
+            .handle_command_result(node, &cmd, CommandOutcome::Failed, sim.now)
+            .unwrap();
+        sim.drain();
+        sim.advance(Policy::default().unlock_confirm);
+        sim.timeout();
+    }
+    assert_eq!(sim.alerts_of(AlertKind::LockFault), 1);
+    // The node's report of the opening (by its pulse) arrives at last.
+    let (_, channel) = sim.wiring(r.compartment);
+    sim.event(
+        r.compartment,
+        Event::DoorOpened {
+            channel,
+            commanded: true,
+        },
+    );
+    assert_eq!(sim.alerts_of(AlertKind::ForcedDoor), 0);
+    let view = sim.bank.view(r.compartment).unwrap();
+    assert_eq!(view.out_of_service, None);
+    assert!(matches!(view.stage, Stage::Door { .. }));
+    sim.put_parcel(r.compartment);
+    sim.close_door(r.compartment);
+    assert_eq!(sim.bank.view(r.compartment).unwrap().stage, Stage::Stored);
+    assert!(
+        sim.notes
+            .iter()
+            .any(|n| matches!(n.kind, NotificationKind::ParcelReady))
+    );
+    // The same report without the node's word is a forced door.
+    let other = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    let (_, channel) = sim.wiring(other.compartment);
+    sim.event(
+        other.compartment,
+        Event::DoorOpened {
+            channel,
+            commanded: false,
+        },
+    );
+    assert_eq!(sim.alerts_of(AlertKind::ForcedDoor), 1);
+}

@@ -11,7 +11,7 @@ mod bank_support;
 
 use bank_support::*;
 use locker_domain::bank::codes::{CodeError, KeypadId, LockoutPolicy};
-use locker_domain::bank::{AlertKind, BankError, CodeOutcome, ParcelNeeds, Policy};
+use locker_domain::bank::{AlertKind, BankError, CodeOutcome, MAX_REOPENS, ParcelNeeds, Policy};
 use locker_proto::SizeClass;
 use locker_proto::time::Duration;
 
@@ -119,4 +119,99 @@ fn a_code_works_once() {
     sim.drain();
     let again = sim.bank.enter_code(KeypadId(0), &code, sim.now).unwrap();
     assert!(matches!(again, CodeOutcome::Rejected { .. }));
+}
+
+/// The attack from the field: a man with a parcel of his own types his own
+/// code between guesses (which used to wipe the keypad's count) and closes
+/// the door on his parcel each time (which kept his code valid).
+#[test]
+fn an_attacker_with_a_parcel_of_his_own_gains_nothing_from_his_code() {
+    let mut sim = Sim::<24>::new(24, Policy::default());
+    let mine = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    let my_code = sim.deposit(mine.compartment);
+    let stranger = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    let their_code = sim.deposit(stranger.compartment);
+    let keypad = KeypadId(0);
+    let free = LockoutPolicy::default().free_attempts;
+    let mut guess = 0u32;
+    let mut wrong = |sim: &mut Sim<24>| loop {
+        let text = format!("{:06}", 100_000 + guess * 7919 % 900_000);
+        guess += 1;
+        if text == my_code || text == their_code {
+            continue;
+        }
+        sim.drain();
+        return sim.bank.enter_code(keypad, &text, sim.now).unwrap();
+    };
+    // His free guesses are spent.
+    for _ in 0..free {
+        assert!(matches!(
+            wrong(&mut sim),
+            CodeOutcome::Rejected {
+                locked_until: None,
+                ..
+            }
+        ));
+    }
+    // His own code opens his door; he closes it on his parcel again.
+    sim.advance(Duration::from_secs(5));
+    sim.drain();
+    assert_eq!(
+        sim.bank.enter_code(keypad, &my_code, sim.now),
+        Ok(CodeOutcome::Opening(mine.compartment))
+    );
+    sim.answer_status_requests();
+    sim.open_door(mine.compartment, true);
+    sim.close_door(mine.compartment);
+    sim.advance(Duration::from_secs(30));
+    sim.timeout();
+    // The next wrong guess is locked out as if he had never typed his code.
+    let CodeOutcome::Rejected {
+        failures,
+        locked_until,
+    } = wrong(&mut sim)
+    else {
+        panic!("a wrong code opened a door");
+    };
+    assert_eq!(
+        failures,
+        u16::from(free) + 1,
+        "his own code did not wipe the count"
+    );
+    assert!(locked_until.is_some(), "the ramp goes on");
+
+    // Re-opening his own parcel is limited: after MAX_REOPENS pickups that
+    // left it inside, the code opens nothing more and staff are alerted.
+    let reopen = |sim: &mut Sim<24>| {
+        sim.advance(Duration::from_hours(2));
+        sim.timeout();
+        sim.drain();
+        let out = sim.bank.enter_code(KeypadId(2), &my_code, sim.now);
+        if out.is_ok() {
+            sim.answer_status_requests();
+            sim.open_door(mine.compartment, true);
+            sim.close_door(mine.compartment);
+            sim.advance(Duration::from_secs(30));
+            sim.timeout();
+        }
+        out
+    };
+    let mut opened = 1;
+    let refused = loop {
+        match reopen(&mut sim) {
+            Ok(CodeOutcome::Opening(c)) => {
+                assert_eq!(c, mine.compartment);
+                opened += 1;
+            }
+            other => break other,
+        }
+        assert!(opened <= usize::from(MAX_REOPENS), "the code kept opening");
+    };
+    assert_eq!(opened, usize::from(MAX_REOPENS));
+    assert_eq!(refused, Err(BankError::ReopenLimit(mine.compartment)));
+    sim.drain();
+    assert_eq!(sim.alerts_of(AlertKind::KeypadAttack), 1);
+    // His parcel is still in its compartment, for staff to hand over.
+    let view = sim.bank.view(mine.compartment).unwrap();
+    assert_eq!(view.parcel, Some(mine.parcel));
 }

@@ -210,7 +210,7 @@ fn a_parcel_missing_after_a_restart_is_raised_and_kept_in_the_books() {
     let mut sim = Sim::<24>::new(24, Policy::default());
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
     sim.deposit(r.compartment);
-    let k = sim.bank.layout().slot_of(r.compartment).unwrap();
+    let k = sim.bank.layout().slot_of(r.compartment).unwrap().get();
     sim.physical[k].occupied = false; // taken while the gateway was down
     let other = sim.bank.layout().compartments()[20].id;
     sim.physical[20].occupied = true; // and something left elsewhere

@@ -1,7 +1,8 @@
 //! Pickup codes and the keypad guard, told as stories from a locker's life.
 
 use locker_domain::bank::codes::{
-    CodeError, KeypadGuard, KeypadId, LockoutPolicy, MAX_CODE_DIGITS, PickupCode,
+    CodeError, FORGET_AFTER_MAX_LOCKOUTS, KeypadGuard, KeypadId, LockoutPolicy, MAX_CODE_DIGITS,
+    PickupCode,
 };
 use locker_proto::time::{Duration, Instant};
 use rand_core::RngCore;
@@ -98,18 +99,22 @@ fn a_burglar_trying_codes_at_the_keypad_is_locked_out_for_longer_each_time() {
 }
 
 #[test]
-fn a_recipient_who_mistypes_twice_and_then_gets_it_right_starts_afresh() {
+fn a_correct_code_does_not_wipe_the_keypads_count_but_a_quiet_spell_does() {
     let mut guard = KeypadGuard::<1>::new(LockoutPolicy::default());
     guard.record_failure(FRONT, at(10)).unwrap();
     guard.record_failure(FRONT, at(15)).unwrap();
+    // The recipient gets it right: her two typos still count, or a guesser
+    // with a parcel of his own could wipe his count with his own code.
     guard.record_success(FRONT, at(20)).unwrap();
-    assert_eq!(guard.failures(FRONT), Ok(0));
-    // The next person has all three free attempts again.
-    for _ in 0..3 {
-        assert_eq!(
-            guard.record_failure(FRONT, at(100)).unwrap().locked_until,
-            None
-        );
+    assert_eq!(guard.failures(FRONT), Ok(2));
+    // The next typo soon after is the last free one.
+    let third = guard.record_failure(FRONT, at(100)).unwrap();
+    assert_eq!((third.failures, third.locked_until), (3, None));
+    // Twelve quiet hours later the keypad has forgotten: three free again.
+    let later = 100 + FORGET_AFTER_MAX_LOCKOUTS * 3_600;
+    for n in 1..=3 {
+        let outcome = guard.record_failure(FRONT, at(later)).unwrap();
+        assert_eq!((outcome.failures, outcome.locked_until), (n, None));
     }
 }
 

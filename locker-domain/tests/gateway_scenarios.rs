@@ -636,15 +636,30 @@ fn a_forged_ack_to_a_signed_unlock_is_not_believed() {
     // retry, and answers each with an unsigned Ack copying the request's
     // header, hoping the gateway records a door unlocked that never was.
     bench.unlock_faults.extend([LineFault::ForgedAck; 6]);
+    let mark = bench.log.len();
     bench.start_deposit(c).unwrap();
     bench.run_for(Duration::from_secs(1));
 
+    // Within a second the gateway knows the first unlock went unanswered (a
+    // believed Ack would have left the bank waiting for the door), and the
+    // bank asks the node what its door did before it sends another.
+    assert_eq!(bench.gateway.link_stats().auth_rejected, 3);
+    let scans = bench
+        .commands_to(node)
+        .into_iter()
+        .filter(|s| s.index > mark && s.command == Command::GetAllStatus)
+        .count();
+    assert_eq!(
+        scans, 1,
+        "the node's status is asked after the silent unlock"
+    );
+    // The door stayed shut: once the confirmation time is up, the retry.
+    bench.run_for(Duration::from_secs(35));
     assert_eq!(bench.gateway.link_stats().auth_rejected, 6);
     assert_eq!(bench.pulses_of(c), 0);
     assert_eq!(unlocks_executed(&bench, node), 0);
-    // Within a second the gateway knows both unlocks failed (a believed Ack
-    // would have left the bank waiting for the door until `unlock_confirm`),
-    // and it says so: the courier and staff are told the door would not open.
+    // Both unlocks failed, and the gateway says so: the courier and staff
+    // are told the door would not open.
     assert_eq!(
         bench.audit_of(c)[1..],
         [
@@ -690,6 +705,9 @@ fn an_unlock_an_attacker_answered_once_is_retried_and_reaches_the_node() {
     // loses the race.
     bench.unlock_faults.extend([LineFault::ForgedAck; 3]);
     bench.start_deposit(c).unwrap();
+    // The bank asks the node's status, waits out the confirmation time with
+    // the door shut, and sends the unlock again.
+    bench.run_for(Duration::from_secs(20));
     bench.settle();
     assert_eq!(bench.gateway.link_stats().auth_rejected, 3);
     assert_eq!(bench.pulses_of(c), 1, "only the genuine retry pulsed");
@@ -1464,4 +1482,44 @@ fn an_announced_parcel_gets_its_extra_pickup_time_from_the_bank_once_it_is_depos
     );
     bench.jump(Duration::from_hours(12));
     assert_eq!(reminders(&bench), 1, "reminded once its extra time ran out");
+}
+
+// ----- what the node says, honoured -------------------------------------------------
+
+/// The unlock reaches the node and its lock clicks, but every answer is lost
+/// on a noisy bus. Before, the bank sent the unlock again, met `Busy` (the
+/// pulse still running), booked a lock fault, and called the courier's
+/// opening a forced door.
+#[test]
+fn an_unlock_whose_answers_are_lost_on_the_bus_is_neither_a_lock_fault_nor_a_forced_door() {
+    let mut bench = Bench::new();
+    bench.settle();
+    let r = bench.reserve_small().unwrap();
+    let c = r.compartment;
+    let (node, _) = wiring(c);
+    // Every transmission of the unlock arrives; every answer is lost.
+    bench.unlock_faults.extend([LineFault::LoseAnswer; 8]);
+    bench.start_deposit(c).unwrap();
+    bench.run_for(Duration::from_secs(3));
+    assert_eq!(bench.pulses_of(c), 1, "the node carried it out once");
+    assert_eq!(unlocks_executed(&bench, node), 1);
+    // The courier, who heard the click, opens the door, puts the parcel in
+    // and closes it.
+    bench.open_door(c);
+    bench.put_parcel(c);
+    bench.close_door(c);
+    bench.run_for(Duration::from_secs(30));
+    assert_eq!(stage(&bench, c), Stage::Stored);
+    let alerts: Vec<AlertKind> = bench
+        .log
+        .iter()
+        .filter_map(|o| match o {
+            GatewayOutput::Alert(a) => Some(a.kind),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        alerts.is_empty(),
+        "no alarm for a deposit that worked: {alerts:?}"
+    );
 }

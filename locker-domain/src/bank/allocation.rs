@@ -17,7 +17,7 @@ use heapless::Vec;
 use locker_proto::{Dimensions, SizeClass};
 
 use super::books::Slice;
-use super::layout::{CompartmentFlags, Layout};
+use super::layout::{CompartmentFlags, Layout, LayoutIndex};
 
 /// The most distinct shapes a layout may have.
 pub const MAX_SHAPES: usize = 32;
@@ -199,7 +199,7 @@ impl<'a> FreeLists<'a> {
     }
 
     /// The compartment a parcel with `needs` should get, without taking it.
-    pub(crate) fn choose(&self, needs: ParcelNeeds) -> Result<usize, AllocationError> {
+    pub(crate) fn choose(&self, needs: ParcelNeeds) -> Result<LayoutIndex, AllocationError> {
         let mut fits_somewhere = false;
         let mut fits_with_needs = false;
         for shape in &self.shapes {
@@ -215,7 +215,7 @@ impl<'a> FreeLists<'a> {
             }
             fits_with_needs = true;
             if shape.head != NIL {
-                return Ok(usize::from(shape.head));
+                return Ok(LayoutIndex::stored(shape.head));
             }
         }
         Err(match (fits_somewhere, fits_with_needs) {
@@ -227,7 +227,8 @@ impl<'a> FreeLists<'a> {
     }
 
     /// Whether `slot` is in a free list.
-    pub(crate) fn is_free(&self, slot: usize) -> bool {
+    pub(crate) fn is_free(&self, slot: LayoutIndex) -> bool {
+        let slot = slot.get();
         self.links.get(slot).is_some_and(|l| l.prev != DETACHED)
     }
 
@@ -237,7 +238,8 @@ impl<'a> FreeLists<'a> {
     }
 
     /// Takes `slot` out of its free list (no-op if it is not free).
-    pub(crate) fn take(&mut self, slot: usize) {
+    pub(crate) fn take(&mut self, slot: LayoutIndex) {
+        let slot = slot.get();
         let Some(link) = self.links.get(slot).copied() else {
             return;
         };
@@ -273,8 +275,9 @@ impl<'a> FreeLists<'a> {
     }
 
     /// Puts `slot` at the back of its free list (no-op if already free).
-    pub(crate) fn release(&mut self, slot: usize) {
-        if self.is_free(slot) || slot >= self.links.len() {
+    pub(crate) fn release(&mut self, index: LayoutIndex) {
+        let slot = index.get();
+        if self.is_free(index) || slot >= self.links.len() {
             return;
         }
         let Ok(me) = u16::try_from(slot) else { return };

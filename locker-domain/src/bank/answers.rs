@@ -59,8 +59,12 @@ pub enum CommandOutcome {
     Acked,
     /// Refused.
     Nacked(NackReason),
-    /// No answer after the link layer's retries: the node is unresponsive.
+    /// Sent, but no answer after the link layer's retries: the node may
+    /// have carried it out (its answers lost) or never heard it. For an
+    /// unlock, the bank asks the node's status before it sends another.
     Failed,
+    /// Never sent (the node was lost): the node did not carry it out.
+    NotSent,
 }
 
 /// What the books say about one compartment.

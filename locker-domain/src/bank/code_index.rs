@@ -10,6 +10,7 @@
 
 use super::books::Slice;
 use super::codes::CodeHash;
+use super::layout::LayoutIndex;
 
 const NO_SLOT: u16 = u16::MAX;
 
@@ -42,7 +43,8 @@ impl<'a> CodeIndex<'a> {
         (code.bucket_value() % (self.heads.len().max(1) as u64)) as usize
     }
 
-    pub(super) fn insert(&mut self, slot: usize, code: &CodeHash) {
+    pub(super) fn insert(&mut self, slot: LayoutIndex, code: &CodeHash) {
+        let slot = slot.get();
         let b = self.bucket(code);
         let (Some(head), Ok(me)) = (self.heads.get(b).copied(), u16::try_from(slot)) else {
             return;
@@ -56,7 +58,8 @@ impl<'a> CodeIndex<'a> {
     }
 
     /// Compartment `slot` no longer holds a parcel with `code`.
-    pub(super) fn remove(&mut self, slot: usize, code: &CodeHash) {
+    pub(super) fn remove(&mut self, slot: LayoutIndex, code: &CodeHash) {
+        let slot = slot.get();
         let b = self.bucket(code);
         let Ok(me) = u16::try_from(slot) else { return };
         let after = self.next.get(slot).copied().unwrap_or(NO_SLOT);
@@ -84,7 +87,7 @@ impl<'a> CodeIndex<'a> {
 
     /// Whether a compartment in `code`'s bucket holds it, as `holds` (given
     /// a compartment index) says. Not constant time: for issuing only.
-    pub(super) fn any_holds(&self, code: &CodeHash, holds: impl Fn(usize) -> bool) -> bool {
+    pub(super) fn any_holds(&self, code: &CodeHash, holds: impl Fn(LayoutIndex) -> bool) -> bool {
         let mut cur = self
             .heads
             .get(self.bucket(code))
@@ -94,11 +97,10 @@ impl<'a> CodeIndex<'a> {
             if cur == NO_SLOT {
                 return false;
             }
-            let i = usize::from(cur);
-            if holds(i) {
+            if holds(LayoutIndex::stored(cur)) {
                 return true;
             }
-            cur = self.next.get(i).copied().unwrap_or(NO_SLOT);
+            cur = self.next.get(usize::from(cur)).copied().unwrap_or(NO_SLOT);
         }
         false
     }
@@ -120,10 +122,10 @@ mod tests {
         // 1, 5 and 9 share a bucket of four; 2 has one of its own.
         for (slot, n) in [(0, 1), (1, 5), (2, 9), (3, 2)] {
             books[slot] = Some(code(n));
-            index.insert(slot, &code(n));
+            index.insert(LayoutIndex::stored(slot as u16), &code(n));
         }
         fn held(index: &CodeIndex<'_>, books: &[Option<CodeHash>; 4], c: &CodeHash) -> bool {
-            index.any_holds(c, |i| books[i].is_some_and(|h| h.ct_eq(c)))
+            index.any_holds(c, |i| books[i.get()].is_some_and(|h| h.ct_eq(c)))
         }
         assert!([1, 5, 9, 2].iter().all(|n| held(&index, &books, &code(*n))));
         assert!(!held(&index, &books, &code(13)), "same bucket, no parcel");
@@ -131,7 +133,7 @@ mod tests {
         // Out of the middle of the chain, alone, off its tail, off its head.
         for slot in [1, 3, 0, 2] {
             let c = books[slot].take().unwrap();
-            index.remove(slot, &c);
+            index.remove(LayoutIndex::stored(slot as u16), &c);
             assert!(!held(&index, &books, &c));
         }
     }

@@ -8,9 +8,10 @@
 //! A [`KeypadGuard`] counts wrong codes per keypad. The first
 //! [`LockoutPolicy::free_attempts`] mistakes cost nothing (people mistype);
 //! every further one locks that keypad for [`LockoutPolicy::base_lockout`],
-//! doubling each time up to [`LockoutPolicy::max_lockout`]. A correct code,
-//! or a quiet spell of [`FORGET_AFTER_MAX_LOCKOUTS`] maximum lockouts, starts
-//! the keypad afresh. Independently, the guard counts wrong codes at
+//! doubling each time up to [`LockoutPolicy::max_lockout`]. Only a quiet
+//! spell of [`FORGET_AFTER_MAX_LOCKOUTS`] maximum lockouts starts the keypad
+//! afresh; a correct code does not (see "An attacker with a parcel of his
+//! own" below). Independently, the guard counts wrong codes at
 //! all keypads together and raises one bank-wide alert when more than
 //! [`LockoutPolicy::spike_threshold`] of them fall within
 //! [`LockoutPolicy::spike_window`]: many keypads failing at once is an
@@ -82,6 +83,20 @@
 //!   10^8 give 1 in 10,000 per guess, over a year) and watch lockouts in
 //!   the audit trail.
 //!
+//! # An attacker with a parcel of his own
+//!
+//! He holds a valid code. Before, typing it between guesses cleared the
+//! keypad's count, and closing the door on his parcel kept the code valid:
+//! he guessed at the free, cheap start of the ramp for ever (a stranger's
+//! code in about 8 days in a full 48-compartment bank, without a bank-wide
+//! alert). Now a correct code leaves the count as it is, so his own code
+//! buys him nothing: his guesses come exactly when a stranger's would, and
+//! the expected time above holds for him too (about 2.4 years, checked
+//! below). Re-opening his own parcel is also limited: after
+//! [`MAX_REOPENS`](super::MAX_REOPENS) pickups that left the parcel inside,
+//! the bank refuses the code, raises a keypad-attack alert, and staff or
+//! the backend hand the parcel over.
+//!
 //! ```
 //! use locker_domain::bank::codes::{FORGET_AFTER_MAX_LOCKOUTS, KeypadGuard, KeypadId, LockoutPolicy};
 //! use locker_proto::time::{Duration, Instant};
@@ -129,6 +144,19 @@
 //! assert!((full_48 / 24.0 - 868.0).abs() < 1.0);
 //! assert!((full_10k / 24.0 - 3.8).abs() < 0.05);
 //! assert!(expected_hours(10_000.0, 8) / 24.0 > 365.0);
+//!
+//! // An attacker with a parcel of his own types his own code before every
+//! // guess: his guesses come exactly when they would without it.
+//! let mut guard = KeypadGuard::<1>::new(policy);
+//! let mut now = Instant::ZERO;
+//! for n in 0..40 {
+//!     guard.record_success(KeypadId(0), now).unwrap();
+//!     assert_eq!(now.as_millis() as f64 / hour, guess_at[n]);
+//!     if let Some(until) = guard.record_failure(KeypadId(0), now).unwrap().locked_until {
+//!         now = until;
+//!     }
+//! }
+//! assert!(full_48 / 24.0 > 365.0);
 //! // Even odds for the 48-compartment bank take ln 2 / p guesses: about 20 months.
 //! let even_odds_days = (core::f64::consts::LN_2 / (48.0 / 1e6) - 11.0) * steady / 24.0;
 //! assert!((even_odds_days / 30.44 - 19.8).abs() < 0.1);
@@ -794,15 +822,17 @@ impl<const K: usize> KeypadGuard<K> {
         })
     }
 
-    /// Records a correct code typed at `keypad`: the keypad starts afresh.
+    /// Records a correct code typed at `keypad`. It does **not** clear the
+    /// keypad's wrong codes: whoever holds a parcel of his own could
+    /// otherwise type his own code between guesses and guess at the free,
+    /// cheap start of the ramp for ever. Only a quiet spell of
+    /// [`FORGET_AFTER_MAX_LOCKOUTS`] maximum lockouts forgets them.
     ///
     /// # Errors
     /// As [`check`](Self::check); the state is then unchanged.
     pub fn record_success(&mut self, keypad: KeypadId, now: Instant) -> Result<(), CodeError> {
         self.check(keypad, now)?;
         self.advance(now);
-        let state = self.keypad_mut(keypad)?;
-        *state = KeypadState::FRESH;
         Ok(())
     }
 

@@ -133,6 +133,7 @@ mod tests {
             clock_base: deposited,
             deposited_at: Some(deposited),
             notices: 0,
+            reopens: 0,
         });
         s
     }

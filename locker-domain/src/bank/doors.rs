@@ -6,13 +6,14 @@
 //! writes the books.
 
 use locker_proto::time::Instant;
-use locker_proto::{Command, DoorState, Event, FaultCode, NodeAddr};
+use locker_proto::{Command, DoorState, Event, FaultCode, NackReason, NodeAddr};
 
 use super::alert::{AlertKind, Evidence};
 use super::audit::{Actor, AuditEvent, ServiceReason};
 use super::error::BankError;
+use super::layout::LayoutIndex;
 use super::notification::NotificationKind;
-use super::parcel::Purpose;
+use super::parcel::{DoorPhase, Purpose, Stage};
 use super::session::{self, Happened, Step, Verdict};
 use super::slot::Slot;
 use super::{Bank, CommandOutcome};
@@ -37,12 +38,14 @@ impl Bank<'_> {
     ) -> Result<(), BankError> {
         self.begin(now)?;
         match *event {
-            // The node's `commanded` flag is not needed: the books know
-            // whether a session expects the door to open.
-            Event::DoorOpened { channel, .. } => {
+            // The books know whether a session expects the door to open; the
+            // node's `commanded` flag tells a late opening of a session the
+            // bank gave up on from a forced door.
+            Event::DoorOpened { channel, commanded } => {
                 let (i, s) = self.slot_at(node, channel)?;
                 self.latest = now;
-                self.door_moved(i, session::door_opened(s, now, &self.policy), now);
+                let step = session::door_opened(s, commanded, now, &self.policy);
+                self.door_moved(i, step, now);
             }
             Event::DoorClosed { channel } => {
                 let (i, s) = self.slot_at(node, channel)?;
@@ -55,7 +58,7 @@ impl Bank<'_> {
                 let books_say_empty = !s.stage.holds_parcel();
                 let health = self
                     .health
-                    .observe_presence(i, presence, books_say_empty, now)
+                    .observe_presence(i.get(), presence, books_say_empty, now)
                     .ok()
                     .flatten();
                 self.maintenance(now, i, health);
@@ -155,13 +158,41 @@ impl Bank<'_> {
         match (*command, result) {
             (
                 Command::Unlock { channel, .. },
-                CommandOutcome::Nacked(_) | CommandOutcome::Failed,
+                CommandOutcome::Nacked(NackReason::Busy | NackReason::RateLimited),
+            ) => {
+                // Busy: the lock is still pulsing, most likely for this very
+                // session (an earlier unlock whose answer was lost). Rate
+                // limited: the node wants a pause. Either way "later", not a
+                // fault: the confirmation timer runs on, and when it fires
+                // with the door still shut the unlock is sent again.
+                self.slot_at(node, channel)?;
+                self.latest = now;
+            }
+            (Command::Unlock { channel, .. }, CommandOutcome::Failed) => {
+                // No answer at all: the node may well have pulsed the lock.
+                // Ask it what the door did (a full status of the node) before
+                // anything is sent again; the confirmation timer decides.
+                let (_, s) = self.slot_at(node, channel)?;
+                self.latest = now;
+                if matches!(
+                    s.stage,
+                    Stage::Door {
+                        phase: DoorPhase::Unlocking { .. },
+                        ..
+                    }
+                ) {
+                    self.status_wanted.insert(node);
+                }
+            }
+            (
+                Command::Unlock { channel, .. },
+                CommandOutcome::Nacked(_) | CommandOutcome::NotSent,
             ) => {
                 let (i, s) = self.slot_at(node, channel)?;
                 self.latest = now;
                 self.apply(i, session::unlock_failed(s, now, &self.policy), now);
             }
-            (Command::GetAllStatus, CommandOutcome::Failed) => {
+            (Command::GetAllStatus, CommandOutcome::Failed | CommandOutcome::NotSent) => {
                 self.check_node(node)?;
                 self.latest = now;
                 self.lose_node(node, now);
@@ -177,7 +208,7 @@ impl Bank<'_> {
     /// Starts a door session on compartment `i`: the unlock goes out.
     pub(super) fn open_session(
         &mut self,
-        i: usize,
+        i: LayoutIndex,
         s: Slot,
         purpose: Purpose,
         by: Actor,
@@ -189,11 +220,11 @@ impl Bank<'_> {
 
     /// A door report: the session's step, and the door's movement as
     /// evidence for sensor health (a flapping switch).
-    fn door_moved(&mut self, i: usize, step: Step, now: Instant) {
+    fn door_moved(&mut self, i: LayoutIndex, step: Step, now: Instant) {
         if step.happened == Happened::Nothing {
             return;
         }
-        let flap = self.health.observe_door_change(i, now).ok().flatten();
+        let flap = self.health.observe_door_change(i.get(), now).ok().flatten();
         self.apply(i, step, now);
         self.maintenance(now, i, flap);
     }
@@ -202,7 +233,7 @@ impl Bank<'_> {
     /// alerts, camera snapshot, unlock command), then writes the books.
     /// Every report names the parcel the books held before the step, the
     /// one that left after a pickup included.
-    pub(super) fn apply(&mut self, i: usize, step: Step, now: Instant) {
+    pub(super) fn apply(&mut self, i: LayoutIndex, step: Step, now: Instant) {
         let system = Actor::System;
         match step.happened {
             Happened::Nothing => return,
@@ -217,6 +248,12 @@ impl Bank<'_> {
                 self.record(now, by, Some(i), event, None);
             }
             Happened::DoorOpened { by } => {
+                self.record(now, by, Some(i), AuditEvent::DoorOpened, None);
+            }
+            Happened::LateOpening { by } => {
+                // The lock-fault alert stands (staff may look at the lock),
+                // but the compartment is back and the session goes on.
+                self.record(now, system, Some(i), AuditEvent::BackInService, None);
                 self.record(now, by, Some(i), AuditEvent::DoorOpened, None);
             }
             Happened::DoorForced => {
@@ -245,12 +282,12 @@ impl Bank<'_> {
                 self.notify(now, by, i, NotificationKind::DoorWouldNotOpen);
                 self.record(now, system, Some(i), AuditEvent::LockFault, None);
                 self.record_out_of_service(now, system, i, ServiceReason::LockFault);
-                let h = self.health.observe_lock_fault(i, now).ok().flatten();
+                let h = self.health.observe_lock_fault(i.get(), now).ok().flatten();
                 // Two alerts at most per input: the lock fault and this one.
                 self.raise_health(now, i, h);
             }
             Happened::LockTrouble(fault) => {
-                let h = self.health.observe_lock_fault(i, now).ok().flatten();
+                let h = self.health.observe_lock_fault(i.get(), now).ok().flatten();
                 let event = AuditEvent::FaultReported(fault);
                 self.record(now, system, Some(i), event, None);
                 self.maintenance(now, i, h);
@@ -277,7 +314,7 @@ impl Bank<'_> {
     }
 
     /// Reports how a door session ended.
-    fn report_verdict(&mut self, i: usize, by: Actor, verdict: Verdict, now: Instant) {
+    fn report_verdict(&mut self, i: LayoutIndex, by: Actor, verdict: Verdict, now: Instant) {
         let closed = Evidence::Door(DoorState::Closed);
         match verdict {
             Verdict::DepositVerified { collector } => {

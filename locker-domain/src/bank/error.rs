@@ -57,6 +57,13 @@ pub enum BankError {
         /// The latest time seen.
         latest: Instant,
     },
+    /// The parcel's code opened its door [`MAX_REOPENS`](super::MAX_REOPENS)
+    /// times with the parcel left inside; it opens no more (a keypad-attack
+    /// alert was raised).
+    #[error(
+        "the code of {0} opened it too often with the parcel left inside: staff hand the parcel over"
+    )]
+    ReopenLimit(CompartmentId),
     /// Outputs of an earlier call wait in [`Bank::poll`](super::Bank::poll):
     /// nothing was done. Drain it and call again.
     #[error("outputs of an earlier call are waiting: drain the bank's poll and call again")]

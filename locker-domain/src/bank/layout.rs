@@ -136,6 +136,51 @@ pub enum LayoutError {
     },
 }
 
+/// A compartment's place in its bank's layout: minted by the [`Layout`]
+/// (by number, by wiring, or walking the layout), so a bank never reaches
+/// its books with a number that did not come from its layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct LayoutIndex(u16);
+
+impl LayoutIndex {
+    /// The position in layout order, for indexing what is kept per
+    /// compartment.
+    pub const fn get(self) -> usize {
+        self.0 as usize
+    }
+
+    /// An index an index structure of the bank stored, handed back (the
+    /// timer heap, the free lists, the code index keep the layout's indices
+    /// as `u16`).
+    pub(crate) const fn stored(raw: u16) -> Self {
+        LayoutIndex(raw)
+    }
+}
+
+impl From<LayoutIndex> for usize {
+    fn from(i: LayoutIndex) -> usize {
+        i.get()
+    }
+}
+
+/// Every index of a layout, in layout order; borrows nothing, so a bank can
+/// walk its compartments while it changes them.
+#[derive(Clone, Debug)]
+pub struct Indices(core::ops::Range<u16>);
+
+impl Iterator for Indices {
+    type Item = LayoutIndex;
+    fn next(&mut self) -> Option<LayoutIndex> {
+        self.0.next().map(LayoutIndex)
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
+}
+
+impl ExactSizeIterator for Indices {}
+
 /// A bank's compartments, with lookups by number and by wiring in `O(log N)`.
 ///
 /// Built by [`Bank::new`](super::Bank::new) in the bank's storage, from the
@@ -240,24 +285,29 @@ impl<'a> Layout<'a> {
         &self.compartments
     }
 
-    /// The compartment at layout index `slot`.
-    pub fn get(&self, slot: usize) -> Option<&Compartment> {
-        self.compartments.get(slot)
+    /// The compartment at `slot`.
+    pub fn get(&self, slot: LayoutIndex) -> Option<&Compartment> {
+        self.compartments.get(slot.get())
+    }
+
+    /// Every index of the layout, in layout order.
+    pub fn indices(&self) -> Indices {
+        Indices(0..u16::try_from(self.compartments.len()).unwrap_or(u16::MAX))
     }
 
     /// The layout index of compartment `id`.
-    pub fn slot_of(&self, id: CompartmentId) -> Option<usize> {
+    pub fn slot_of(&self, id: CompartmentId) -> Option<LayoutIndex> {
         let found = self
             .by_id
             .binary_search_by_key(&Some(id), |i| {
                 self.compartments.get(usize::from(*i)).map(|c| c.id)
             })
             .ok()?;
-        self.by_id.get(found).map(|i| usize::from(*i))
+        self.by_id.get(found).map(|i| LayoutIndex(*i))
     }
 
     /// The layout index of the compartment wired to `node`, `channel`.
-    pub fn slot_at(&self, node: NodeAddr, channel: Channel) -> Option<usize> {
+    pub fn slot_at(&self, node: NodeAddr, channel: Channel) -> Option<LayoutIndex> {
         let found = self
             .by_wiring
             .binary_search_by_key(&Some((node, channel)), |i| {
@@ -266,11 +316,11 @@ impl<'a> Layout<'a> {
                     .map(|c| (c.node, c.channel))
             })
             .ok()?;
-        self.by_wiring.get(found).map(|i| usize::from(*i))
+        self.by_wiring.get(found).map(|i| LayoutIndex(*i))
     }
 
     /// The layout indices of every compartment on `node`, in channel order.
-    pub fn slots_on(&self, node: NodeAddr) -> impl Iterator<Item = usize> + '_ {
+    pub fn slots_on(&self, node: NodeAddr) -> impl Iterator<Item = LayoutIndex> + '_ {
         let start = self.by_wiring.partition_point(|i| {
             self.compartments
                 .get(usize::from(*i))
@@ -280,8 +330,12 @@ impl<'a> Layout<'a> {
             .get(start..)
             .unwrap_or(&[])
             .iter()
-            .map(|i| usize::from(*i))
-            .take_while(move |s| self.compartments.get(*s).is_some_and(|c| c.node == node))
+            .map(|i| LayoutIndex(*i))
+            .take_while(move |s| {
+                self.compartments
+                    .get(s.get())
+                    .is_some_and(|c| c.node == node)
+            })
     }
 
     /// The distinct nodes of the bank, in address order.

@@ -206,7 +206,9 @@ pub use audit::{Actor, AuditEvent, AuditRecord, ServiceReason, StaffId};
 pub use books::{Books, Storage};
 pub use error::{BankError, DepositsClosed};
 pub use keys::{BankId, BankKeys, KEY_LEN, TAG_LEN};
-pub use layout::{Compartment, CompartmentFlags, Layout, LayoutError, MAX_COMPARTMENTS};
+pub use layout::{
+    Compartment, CompartmentFlags, Indices, Layout, LayoutError, LayoutIndex, MAX_COMPARTMENTS,
+};
 pub use notification::{Notification, NotificationKind};
 pub use output::{
     ALERT_QUEUE, AUDIT_QUEUE, BankOutput, COMMAND_QUEUE, NOTIFICATION_QUEUE, SNAPSHOT_QUEUE,
@@ -272,6 +274,12 @@ pub struct Bank<'a> {
     next_snapshot: u32,
     stats: Stats,
 }
+
+/// Pickups by code that may end with the parcel left inside; the next
+/// correct code for that parcel is refused with [`BankError::ReopenLimit`]
+/// and raises a keypad-attack alert (see [`codes`], "An attacker with a
+/// parcel of his own").
+pub const MAX_REOPENS: u8 = 3;
 
 /// Keypads a bank tells apart ([`KeypadId`] `0..KEYPADS`), each with its
 /// own wrong-code lockout.
@@ -355,7 +363,7 @@ impl<'a> Bank<'a> {
             next_snapshot: 1,
             stats: Stats::default(),
         };
-        for i in 0..bank.layout.len() {
+        for i in bank.layout.indices() {
             bank.free.release(i);
         }
         Ok(bank)
@@ -402,8 +410,8 @@ impl<'a> Bank<'a> {
         self.view_slot(i)
     }
 
-    fn view_slot(&self, i: usize) -> Option<CompartmentView> {
-        let s = self.slots.get(i)?;
+    fn view_slot(&self, i: LayoutIndex) -> Option<CompartmentView> {
+        let s = self.slots.get(i.get())?;
         Some(CompartmentView {
             id: self.layout.get(i)?.id,
             stage: s.stage,
@@ -416,7 +424,7 @@ impl<'a> Bank<'a> {
 
     /// Every compartment's books, in layout order.
     pub fn views(&self) -> impl Iterator<Item = CompartmentView> + '_ {
-        (0..self.slots.len()).filter_map(|i| self.view_slot(i))
+        self.layout.indices().filter_map(|i| self.view_slot(i))
     }
 
     /// Whether the battery is critical and everything has been persisted:
@@ -461,27 +469,27 @@ impl<'a> Bank<'a> {
         Ok(())
     }
 
-    fn slot_of(&self, id: CompartmentId) -> Result<(usize, Slot), BankError> {
+    fn slot_of(&self, id: CompartmentId) -> Result<(LayoutIndex, Slot), BankError> {
         let i = self
             .layout
             .slot_of(id)
             .ok_or(BankError::UnknownCompartment(id))?;
         let s = self
             .slots
-            .get(i)
+            .get(i.get())
             .copied()
             .ok_or(BankError::UnknownCompartment(id))?;
         Ok((i, s))
     }
 
-    fn slot_at(&self, node: NodeAddr, channel: Channel) -> Result<(usize, Slot), BankError> {
+    fn slot_at(&self, node: NodeAddr, channel: Channel) -> Result<(LayoutIndex, Slot), BankError> {
         let i = self
             .layout
             .slot_at(node, channel)
             .ok_or(BankError::UnknownChannel { node, channel })?;
         let s = self
             .slots
-            .get(i)
+            .get(i.get())
             .copied()
             .ok_or(BankError::UnknownChannel { node, channel })?;
         Ok((i, s))
@@ -495,7 +503,7 @@ impl<'a> Bank<'a> {
         }
     }
 
-    fn id_of(&self, i: usize) -> CompartmentId {
+    fn id_of(&self, i: LayoutIndex) -> CompartmentId {
         self.layout.get(i).map_or(CompartmentId(u16::MAX), |c| c.id)
     }
 
@@ -503,9 +511,13 @@ impl<'a> Bank<'a> {
 
     /// Writes a compartment's books and brings the timer heap, the free lists
     /// and the code index up to date. Every change goes through here.
-    fn put(&mut self, i: usize, new: Slot) {
-        let old_code = self.slots.get(i).and_then(|s| s.parcel).map(|p| p.code);
-        if let Some(s) = self.slots.get_mut(i) {
+    fn put(&mut self, i: LayoutIndex, new: Slot) {
+        let old_code = self
+            .slots
+            .get(i.get())
+            .and_then(|s| s.parcel)
+            .map(|p| p.code);
+        if let Some(s) = self.slots.get_mut(i.get()) {
             *s = new;
         }
         self.timers.set(i, new.next_deadline());
@@ -530,7 +542,7 @@ impl<'a> Bank<'a> {
     fn code_in_use(&self, code: &CodeHash) -> bool {
         self.codes.any_holds(code, |i| {
             self.slots
-                .get(i)
+                .get(i.get())
                 .and_then(|s| s.parcel)
                 .is_some_and(|p| p.code.ct_eq(code))
         })
@@ -595,11 +607,17 @@ impl<'a> Bank<'a> {
     }
 
     /// Reserves free compartment `i` for a new parcel whose code hashes to `code`.
-    fn hold(&mut self, i: usize, kind: ParcelKind, code: CodeHash, now: Instant) -> Reservation {
+    fn hold(
+        &mut self,
+        i: LayoutIndex,
+        kind: ParcelKind,
+        code: CodeHash,
+        now: Instant,
+    ) -> Reservation {
         let id = ParcelId(self.next_parcel);
         self.next_parcel = self.next_parcel.wrapping_add(1);
         self.latest = now;
-        let mut s = self.slots.get(i).copied().unwrap_or(Slot::EMPTY);
+        let mut s = self.slots.get(i.get()).copied().unwrap_or(Slot::EMPTY);
         s.stage = Stage::Reserved;
         s.parcel = Some(Parcel {
             id,
@@ -608,6 +626,7 @@ impl<'a> Bank<'a> {
             clock_base: now,
             deposited_at: None,
             notices: 0,
+            reopens: 0,
         });
         s.parcel_timer = Some(now + self.policy.reservation_hold);
         self.put(i, s);
@@ -739,7 +758,7 @@ impl<'a> Bank<'a> {
         // Hashed once; every stored hash is compared, with no early exit.
         let typed = CodeHash::of(&self.keys, &typed);
         let mut found = None;
-        for (i, s) in self.slots.iter().enumerate() {
+        for (i, s) in self.layout.indices().zip(self.slots.iter()) {
             let hit = s.stage == Stage::Stored && s.parcel.is_some_and(|p| p.code.ct_eq(&typed));
             if hit {
                 found = Some(i);
@@ -763,13 +782,26 @@ impl<'a> Bank<'a> {
                 locked_until: outcome.locked_until,
             });
         };
-        let s = self.slots.get(i).copied().unwrap_or(Slot::EMPTY);
+        let s = self.slots.get(i.get()).copied().unwrap_or(Slot::EMPTY);
         let compartment = self.id_of(i);
         if s.out_of_service.is_some() {
             return Err(BankError::OutOfService(compartment));
         }
         if self.power.critical() {
             return Err(BankError::ShuttingDown);
+        }
+        if s.parcel.is_some_and(|p| p.reopens >= MAX_REOPENS) {
+            // The code opened its door again and again with the parcel left
+            // inside: somebody may be using his own parcel to probe the
+            // keypad. The code stops opening; staff hand the parcel over.
+            self.keypads.record_success(keypad, now)?;
+            self.latest = now;
+            let failures = self.keypads.failures(keypad).unwrap_or(0);
+            let evidence = Evidence::Keypad { keypad, failures };
+            self.raise(now, AlertKind::KeypadAttack, Some(i), evidence, None);
+            let event = AuditEvent::KeypadAttackSuspected;
+            self.record(now, Actor::System, Some(i), event, None);
+            return Err(BankError::ReopenLimit(compartment));
         }
         self.keypads.record_success(keypad, now)?;
         self.latest = now;
@@ -859,7 +891,7 @@ impl<'a> Bank<'a> {
         }
         self.latest = now;
         s.out_of_service = None;
-        let _ = self.health.back_in_service(i);
+        let _ = self.health.back_in_service(i.get());
         self.put(i, s);
         self.record(now, actor, Some(i), AuditEvent::BackInService, None);
         Ok(())
@@ -924,7 +956,7 @@ impl<'a> Bank<'a> {
             if at > now || !self.has_room(ROOM_ONE) {
                 break;
             }
-            let Some(s) = self.slots.get(i).copied() else {
+            let Some(s) = self.slots.get(i.get()).copied() else {
                 break;
             };
             if s.door_timer.is_some_and(|t| t <= now) {
@@ -937,7 +969,7 @@ impl<'a> Bank<'a> {
     }
 
     /// A parcel's deadline ran out: report what is due, then write the books.
-    fn parcel_timer_fired(&mut self, i: usize, s: Slot, now: Instant) {
+    fn parcel_timer_fired(&mut self, i: LayoutIndex, s: Slot, now: Instant) {
         let (books, due) = deadlines::parcel_timer(s, now, &self.policy, self.wall_at(now));
         let system = Actor::System;
         match due {

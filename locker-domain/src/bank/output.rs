@@ -15,6 +15,7 @@ use super::Bank;
 use super::alert::{Alert, AlertKind, Evidence, SnapshotRef, SnapshotRequest};
 use super::audit::{Actor, AuditEvent, AuditRecord, ServiceReason};
 use super::health::HealthAlert;
+use super::layout::LayoutIndex;
 use super::notification::{Notification, NotificationKind};
 use super::parcel::ParcelId;
 use super::power::PersistReason;
@@ -173,8 +174,8 @@ impl Bank<'_> {
     }
 
     /// The parcel the books hold in compartment `i`, which outputs about it name.
-    fn parcel_in(&self, i: usize) -> Option<ParcelId> {
-        self.slots.get(i).and_then(|s| s.parcel).map(|p| p.id)
+    fn parcel_in(&self, i: LayoutIndex) -> Option<ParcelId> {
+        self.slots.get(i.get()).and_then(|s| s.parcel).map(|p| p.id)
     }
 
     /// Queues an audit record (naming the parcel the books hold in `slot`)
@@ -183,7 +184,7 @@ impl Bank<'_> {
         &mut self,
         now: Instant,
         actor: Actor,
-        slot: Option<usize>,
+        slot: Option<LayoutIndex>,
         event: AuditEvent,
         snapshot: Option<SnapshotRef>,
     ) {
@@ -208,7 +209,13 @@ impl Bank<'_> {
     }
 
     /// Queues a notification about compartment `i` and its parcel.
-    pub(super) fn notify(&mut self, now: Instant, to: Actor, i: usize, kind: NotificationKind) {
+    pub(super) fn notify(
+        &mut self,
+        now: Instant,
+        to: Actor,
+        i: LayoutIndex,
+        kind: NotificationKind,
+    ) {
         let n = Notification {
             to,
             compartment: self.id_of(i),
@@ -224,7 +231,7 @@ impl Bank<'_> {
         &mut self,
         now: Instant,
         kind: AlertKind,
-        slot: Option<usize>,
+        slot: Option<LayoutIndex>,
         evidence: Evidence,
         snapshot: Option<SnapshotRef>,
     ) {
@@ -242,7 +249,7 @@ impl Bank<'_> {
     }
 
     /// Queues the unlock of compartment `i`.
-    pub(super) fn unlock(&mut self, i: usize) {
+    pub(super) fn unlock(&mut self, i: LayoutIndex) {
         if let Some(c) = self.layout.get(i) {
             let cmd = Command::Unlock {
                 channel: c.channel,
@@ -254,7 +261,7 @@ impl Bank<'_> {
 
     /// Queues a camera snapshot of compartment `i`; its reference, for the
     /// alert and the audit record.
-    pub(super) fn request_snapshot(&mut self, i: usize, now: Instant) -> Option<SnapshotRef> {
+    pub(super) fn request_snapshot(&mut self, i: LayoutIndex, now: Instant) -> Option<SnapshotRef> {
         let c = self.layout.get(i)?;
         let reference = SnapshotRef(self.next_snapshot);
         let req = SnapshotRequest {
@@ -274,7 +281,7 @@ impl Bank<'_> {
     pub(super) fn raise_health(
         &mut self,
         now: Instant,
-        i: usize,
+        i: LayoutIndex,
         found: Option<HealthAlert>,
     ) -> bool {
         let Some(h) = found else { return false };
@@ -289,7 +296,7 @@ impl Bank<'_> {
     }
 
     /// A sensor-health finding from a routine observation: alert and audit.
-    pub(super) fn maintenance(&mut self, now: Instant, i: usize, found: Option<HealthAlert>) {
+    pub(super) fn maintenance(&mut self, now: Instant, i: LayoutIndex, found: Option<HealthAlert>) {
         if self.raise_health(now, i, found) {
             self.record(
                 now,
@@ -306,7 +313,7 @@ impl Bank<'_> {
         &mut self,
         now: Instant,
         by: Actor,
-        i: usize,
+        i: LayoutIndex,
         reason: ServiceReason,
     ) {
         let event = AuditEvent::OutOfService { reason };

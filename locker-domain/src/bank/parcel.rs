@@ -80,4 +80,6 @@ pub(crate) struct Parcel {
     pub(crate) deposited_at: Option<Instant>,
     /// Reminders and escalations sent so far (0, 1, 2).
     pub(crate) notices: u8,
+    /// Pickups by code that ended with the parcel still inside.
+    pub(crate) reopens: u8,
 }

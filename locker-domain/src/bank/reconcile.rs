@@ -15,6 +15,7 @@ use locker_proto::time::Instant;
 use locker_proto::{BulkStatus, ChannelStatus, DoorState, NodeAddr};
 
 use super::audit::{Actor, AuditEvent, ServiceReason};
+use super::layout::LayoutIndex;
 use super::parcel::Stage;
 use super::session;
 use super::{AlertKind, Bank, BankError, Evidence};
@@ -87,7 +88,7 @@ impl Bank<'_> {
         self.latest = now;
         self.status_wanted.remove(node);
         self.unreachable.remove(node);
-        let mut on_node: heapless::Vec<usize, 32> = heapless::Vec::new();
+        let mut on_node: heapless::Vec<LayoutIndex, 32> = heapless::Vec::new();
         for i in self.layout.slots_on(node) {
             let _ = on_node.push(i);
         }
@@ -129,7 +130,7 @@ impl Bank<'_> {
         let books_say_empty = !s.stage.holds_parcel();
         let health = self
             .health
-            .observe_presence(i, status.presence, books_say_empty, now)
+            .observe_presence(i.get(), status.presence, books_say_empty, now)
             .ok()
             .flatten();
         let seen = Seen {
@@ -143,8 +144,8 @@ impl Bank<'_> {
         Ok(())
     }
 
-    fn reconcile(&mut self, i: usize, seen: Seen, now: Instant) {
-        let Some(mut s) = self.slots.get(i).copied() else {
+    fn reconcile(&mut self, i: LayoutIndex, seen: Seen, now: Instant) {
+        let Some(mut s) = self.slots.get(i.get()).copied() else {
             return;
         };
         if let Stage::Door { .. } = s.stage {

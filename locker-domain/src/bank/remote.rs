@@ -12,6 +12,7 @@ use super::alert::{AlertKind, Evidence};
 use super::audit::{Actor, AuditEvent, StaffId};
 use super::error::BankError;
 use super::keys::{BankKeys, TAG_LEN, mac, verify};
+use super::layout::LayoutIndex;
 use super::parcel::{Purpose, Stage};
 use super::persist::records::{Rebase, RemoteRecord};
 use super::policy::Policy;
@@ -309,7 +310,7 @@ impl Bank<'_> {
         &self,
         compartment: CompartmentId,
         by: Actor,
-    ) -> Result<(usize, Slot, Purpose), BankError> {
+    ) -> Result<(LayoutIndex, Slot, Purpose), BankError> {
         let (i, s) = self.slot_of(compartment)?;
         if self.power.critical() {
             return Err(BankError::ShuttingDown);
@@ -480,11 +481,11 @@ impl Bank<'_> {
         let fit = COMMAND_QUEUE.min(AUDIT_QUEUE.saturating_sub(1) / 2);
         self.latest = now;
         let mut opened = 0usize;
-        for i in 0..self.slots.len() {
+        for i in self.layout.indices() {
             if opened >= fit {
                 break;
             }
-            let Some(s) = self.slots.get(i).copied() else {
+            let Some(s) = self.slots.get(i.get()).copied() else {
                 break;
             };
             let Some(purpose) = override_purpose(s.stage) else {

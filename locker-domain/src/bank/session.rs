@@ -65,6 +65,14 @@ pub(super) enum Happened {
         /// Who the audit names.
         by: Actor,
     },
+    /// The door opened, by a command, after the bank had given the session
+    /// up as a lock fault: the unlock was carried out late (its answer lost).
+    /// The session resumes as if the door had opened in time, and the
+    /// compartment is back in service.
+    LateOpening {
+        /// Who opens it.
+        by: Actor,
+    },
     /// The door opened for the session.
     DoorOpened {
         /// The session's opener.
@@ -188,8 +196,9 @@ pub(super) fn open(
     }
 }
 
-/// The door switch reports the door open.
-pub(super) fn door_opened(mut s: Slot, now: Instant, policy: &Policy) -> Step {
+/// The door switch reports the door open; `commanded` is the node's word
+/// that it opened after an unlock pulse.
+pub(super) fn door_opened(mut s: Slot, commanded: bool, now: Instant, policy: &Policy) -> Step {
     if s.door == DoorState::Open {
         return Step::nothing(s);
     }
@@ -213,6 +222,32 @@ pub(super) fn door_opened(mut s: Slot, now: Instant, policy: &Policy) -> Step {
             Step {
                 books: s,
                 happened: Happened::DoorOpened { by },
+            }
+        }
+        // The bank gave the session up as a lock fault, but the node says
+        // its pulse opened the door: the unlock was carried out late (its
+        // answer lost). That session's opening, never a forced door.
+        stage if commanded && s.out_of_service == Some(ServiceReason::LockFault) => {
+            let Some(purpose) = super::remote::override_purpose(stage) else {
+                return Step::nothing(s);
+            };
+            let by = match purpose {
+                Purpose::Deposit => s.parcel.map_or(Actor::Courier, |p| p.kind.depositor()),
+                Purpose::Pickup => s.parcel.map_or(Actor::Recipient, |p| p.kind.collector()),
+                Purpose::Removal | Purpose::Inspection => Actor::Staff,
+            };
+            s.stage = Stage::Door {
+                purpose,
+                phase: DoorPhase::Open,
+                by,
+            };
+            s.out_of_service = None;
+            s.door_timer = Some(now + policy.door_ajar_limit);
+            s.parcel_timer = None;
+            s.ajar_reported = false;
+            Step {
+                books: s,
+                happened: Happened::LateOpening { by },
             }
         }
         _ => {
@@ -540,6 +575,9 @@ fn finish(
         }
         (Purpose::Pickup, true) => {
             settle_back(&mut s, purpose, now, policy);
+            if let Some(p) = s.parcel.as_mut() {
+                p.reopens = p.reopens.saturating_add(1);
+            }
             Verdict::ParcelLeftInside {
                 collector: s.parcel.map_or(by, |p| p.kind.collector()),
             }
@@ -609,6 +647,7 @@ mod tests {
             clock_base: deposited_at.unwrap_or(at(0)),
             deposited_at,
             notices: 0,
+            reopens: 0,
         }
     }
 
@@ -656,7 +695,7 @@ mod tests {
     /// The door unlocked for `purpose` at 0 s and opened at 5 s.
     fn opened(s: Slot, purpose: Purpose, by: Actor, policy: &Policy) -> Slot {
         let s = open(s, purpose, by, at(0), policy).books;
-        door_opened(s, at(5), policy).books
+        door_opened(s, true, at(5), policy).books
     }
 
     #[test]
@@ -679,7 +718,7 @@ mod tests {
         assert_eq!(step.books.door_timer, Some(at(0) + policy.unlock_confirm));
         assert_eq!(step.books.parcel_timer, None, "the hold waits meanwhile");
 
-        let step = door_opened(step.books, at(5), &policy);
+        let step = door_opened(step.books, true, at(5), &policy);
         assert_eq!(step.happened, Happened::DoorOpened { by: Actor::Courier });
         assert_eq!(step.books.door_timer, Some(at(5) + policy.door_ajar_limit));
 
@@ -805,11 +844,11 @@ mod tests {
         // nor when it opens again before the sensor settled.
         let policy = Policy::default();
         let s = open(stored(), Purpose::Pickup, Actor::Recipient, at(0), &policy).books;
-        let step = door_opened(s, at(5), &policy);
+        let step = door_opened(s, true, at(5), &policy);
         let by = Actor::Recipient;
         assert_eq!(step.happened, Happened::DoorOpened { by });
         let s = door_closed(step.books, at(9), &policy).books;
-        let step = door_opened(s, at(10), &policy);
+        let step = door_opened(s, true, at(10), &policy);
         assert_eq!(step.happened, Happened::DoorOpened { by });
         let open_phase = session(Purpose::Pickup, DoorPhase::Open, by);
         assert_eq!(step.books.stage, open_phase);
@@ -819,7 +858,7 @@ mod tests {
     #[test]
     fn a_door_that_opens_with_no_session_is_forced_and_the_compartment_taken_out() {
         let policy = Policy::default();
-        let step = door_opened(stored(), at(0), &policy);
+        let step = door_opened(stored(), false, at(0), &policy);
         assert_eq!(step.happened, Happened::DoorForced);
         assert_eq!(step.books.out_of_service, Some(ServiceReason::ForcedDoor));
         assert_eq!(
@@ -827,7 +866,7 @@ mod tests {
             Stage::Stored,
             "the parcel stays in the books"
         );
-        let again = door_opened(step.books, at(1), &policy);
+        let again = door_opened(step.books, false, at(1), &policy);
         assert_eq!(again.happened, Happened::Nothing, "a repeated report");
         // Left open, staff are asked to close it.
         let step = door_ajar(step.books);
@@ -862,6 +901,42 @@ mod tests {
         assert_eq!(s.out_of_service, Some(ServiceReason::LockFault));
         assert_eq!(s.parcel_timer, stored().parcel_timer);
         assert_eq!(s.door_timer, None);
+    }
+
+    #[test]
+    fn a_door_the_node_opened_after_the_bank_gave_up_is_the_pickup_not_a_forced_door() {
+        let policy = Policy::default();
+        let s = open(stored(), Purpose::Pickup, Actor::Recipient, at(0), &policy).books;
+        let first = at(0) + policy.unlock_confirm;
+        let s = door_timer(s, first, &policy).books;
+        let given_up = door_timer(s, first + policy.unlock_confirm, &policy).books;
+        assert_eq!(given_up.out_of_service, Some(ServiceReason::LockFault));
+        // The node says its pulse opened the door after all (the answers were
+        // lost on the bus): the recipient's pickup goes on.
+        let late = at(40);
+        let step = door_opened(given_up, true, late, &policy);
+        assert_eq!(
+            step.happened,
+            Happened::LateOpening {
+                by: Actor::Recipient
+            }
+        );
+        assert_eq!(step.books.out_of_service, None);
+        assert_eq!(step.books.door_timer, Some(late + policy.door_ajar_limit));
+        let step = closed_and_settled(step.books, 50, &policy);
+        assert!(matches!(
+            step.happened,
+            Happened::Finished {
+                verdict: Verdict::ParcelLeftInside { .. },
+                ..
+            } | Happened::DoorClosed {
+                verdict: Some(Verdict::ParcelLeftInside { .. }),
+                ..
+            }
+        ));
+        // Opened without the node's pulse, the same door is forced.
+        let step = door_opened(given_up, false, late, &policy);
+        assert_eq!(step.happened, Happened::DoorForced);
     }
 
     #[test]

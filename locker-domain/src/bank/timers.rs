@@ -13,6 +13,7 @@
 use locker_proto::time::Instant;
 
 use super::books::Slice;
+use super::layout::LayoutIndex;
 
 const NOT_QUEUED: u16 = u16::MAX;
 const TIME_BITS: u32 = 48;
@@ -67,12 +68,16 @@ impl<'a> DeadlineHeap<'a> {
     }
 
     /// The earliest deadline and its compartment.
-    pub(crate) fn peek(&self) -> Option<(Instant, usize)> {
-        self.heap().first().map(|e| unpack(*e))
+    pub(crate) fn peek(&self) -> Option<(Instant, LayoutIndex)> {
+        self.heap().first().map(|e| {
+            let (at, slot) = unpack(*e);
+            (at, LayoutIndex::stored(slot as u16))
+        })
     }
 
     /// Sets (or with `None` clears) compartment `slot`'s deadline.
-    pub(crate) fn set(&mut self, slot: usize, at: Option<Instant>) {
+    pub(crate) fn set(&mut self, slot: LayoutIndex, at: Option<Instant>) {
+        let slot = slot.get();
         let Some(p) = self.pos.get(slot).copied() else {
             return;
         };
@@ -171,18 +176,27 @@ mod tests {
     fn the_earliest_deadline_comes_first_and_moves_when_changed() {
         let (mut entries, mut pos) = ([0u64; 8], [0u16; 8]);
         let mut h = DeadlineHeap::new(Slice::Borrowed(&mut entries), Slice::Borrowed(&mut pos));
-        h.set(3, Some(Instant::from_secs(30)));
-        h.set(1, Some(Instant::from_secs(10)));
-        h.set(5, Some(Instant::from_secs(20)));
-        assert_eq!(h.peek(), Some((Instant::from_secs(10), 1)));
-        h.set(1, Some(Instant::from_secs(40)));
-        assert_eq!(h.peek(), Some((Instant::from_secs(20), 5)));
-        h.set(5, None);
-        assert_eq!(h.peek(), Some((Instant::from_secs(30), 3)));
-        h.set(3, None);
-        h.set(1, None);
+        h.set(LayoutIndex::stored(3), Some(Instant::from_secs(30)));
+        h.set(LayoutIndex::stored(1), Some(Instant::from_secs(10)));
+        h.set(LayoutIndex::stored(5), Some(Instant::from_secs(20)));
+        assert_eq!(
+            h.peek(),
+            Some((Instant::from_secs(10), LayoutIndex::stored(1)))
+        );
+        h.set(LayoutIndex::stored(1), Some(Instant::from_secs(40)));
+        assert_eq!(
+            h.peek(),
+            Some((Instant::from_secs(20), LayoutIndex::stored(5)))
+        );
+        h.set(LayoutIndex::stored(5), None);
+        assert_eq!(
+            h.peek(),
+            Some((Instant::from_secs(30), LayoutIndex::stored(3)))
+        );
+        h.set(LayoutIndex::stored(3), None);
+        h.set(LayoutIndex::stored(1), None);
         assert_eq!(h.peek(), None);
-        h.set(99, Some(Instant::ZERO));
+        h.set(LayoutIndex::stored(99), Some(Instant::ZERO));
         assert_eq!(h.peek(), None);
     }
 }

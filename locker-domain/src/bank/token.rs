@@ -11,6 +11,7 @@ use super::audit::{Actor, AuditEvent};
 use super::codes::KeypadId;
 use super::error::BankError;
 use super::keys::{BankId, BankKeys, TAG_LEN, mac, verify};
+use super::layout::LayoutIndex;
 use super::parcel::{ParcelId, Purpose, Stage};
 
 /// The token format this crate writes and reads.
@@ -336,7 +337,7 @@ impl Bank<'_> {
         };
         let s = self
             .slots
-            .get(i)
+            .get(i.get())
             .copied()
             .unwrap_or(super::slot::Slot::EMPTY);
         if s.out_of_service.is_some() {
@@ -356,7 +357,7 @@ impl Bank<'_> {
 
     /// Checks a decoded token against the keys, the clock and the books;
     /// the compartment's slot when it may open.
-    fn check_token(&self, token: &OfflineToken, now: Instant) -> Result<usize, TokenError> {
+    fn check_token(&self, token: &OfflineToken, now: Instant) -> Result<LayoutIndex, TokenError> {
         if token.bank != self.keys.bank() {
             return Err(TokenError::WrongBank { bank: token.bank });
         }
@@ -370,9 +371,9 @@ impl Bank<'_> {
                 expires_at: token.expires_at,
             });
         }
-        let holds = |i: usize| {
+        let holds = |i: LayoutIndex| {
             self.slots
-                .get(i)
+                .get(i.get())
                 .and_then(|s| s.parcel)
                 .is_some_and(|p| p.id == token.parcel)
         };
@@ -381,15 +382,15 @@ impl Bank<'_> {
             .slot_of(token.compartment)
             .ok_or(TokenError::WrongCompartment)?;
         if !holds(i) {
-            return Err(if (0..self.slots.len()).any(holds) {
+            return Err(if self.layout.indices().any(holds) {
                 TokenError::WrongCompartment
-            } else if self.slots.get(i).is_some_and(|s| s.parcel.is_some()) {
+            } else if self.slots.get(i.get()).is_some_and(|s| s.parcel.is_some()) {
                 TokenError::WrongParcel
             } else {
                 TokenError::NotWaiting
             });
         }
-        match self.slots.get(i).map(|s| s.stage) {
+        match self.slots.get(i.get()).map(|s| s.stage) {
             Some(Stage::Stored) => Ok(i),
             _ => Err(TokenError::NotWaiting),
         }

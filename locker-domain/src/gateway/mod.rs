@@ -840,7 +840,7 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
             return match self.bank.handle_command_result(
                 node,
                 &command,
-                CommandOutcome::Failed,
+                CommandOutcome::NotSent,
                 now,
             ) {
                 Err(BankError::OutputsPending) => Fed::Nothing,

@@ -509,6 +509,7 @@ pub(crate) fn error_code(e: &BankError) -> wire::ErrorCode {
         },
         BankError::WrongStage { .. } => C::WrongStage,
         BankError::OutOfService(_) => C::OutOfService,
+        BankError::ReopenLimit(_) => C::NotAuthorized,
         BankError::Code(c) => match c {
             CodeError::LockedOut { .. } => C::RateLimited,
             CodeError::CodeInUse => C::CodeInUse,

@@ -148,7 +148,7 @@ impl<const N: usize> Sim<N> {
     }
 
     fn index(&self, id: CompartmentId) -> usize {
-        self.bank.layout().slot_of(id).unwrap()
+        self.bank.layout().slot_of(id).unwrap().get()
     }
 
     /// Drains every output into the harness's logs (checking that the

@@ -71,14 +71,15 @@ use serde::de::DeserializeOwned;
 use super::alert::Alert;
 use super::audit::{Actor, AuditEvent, AuditRecord};
 use super::keys::BankId;
-use super::layout::MAX_COMPARTMENTS;
+use super::layout::{Indices, LayoutIndex, MAX_COMPARTMENTS};
 use super::notification::Notification;
 use super::power::PowerState;
 use super::remote::RemoteGuard;
 use super::slot::Slot;
 use super::{ALERT_QUEUE, AUDIT_QUEUE, Bank, LayoutError, NOTIFICATION_QUEUE};
 use records::{
-    HealthRecord, KeypadsRecord, MetaRecord, Rebase, RemoteRecord, SlotRecord, StatsRecord, StatsV2,
+    HealthRecord, KeypadsRecord, MetaRecord, Rebase, RemoteRecord, SlotRecord, SlotRecordV2,
+    StatsRecord, StatsV2,
 };
 
 /// The first bytes of every snapshot.
@@ -246,7 +247,12 @@ impl Bank<'_> {
         w.put(&StatsRecord::of(&self.stats))?;
         w.list(self.slots.len(), self.slots.iter().map(SlotRecord::of))?;
         let n = self.slots.len();
-        w.list(n, (0..n).filter_map(|i| self.health.record(i)))?;
+        w.list(
+            n,
+            self.layout
+                .indices()
+                .filter_map(|i| self.health.record(i.get())),
+        )?;
         w.put(&self.keypads.record())?;
         w.put(&self.remote.record())?;
         w.list(self.audit.len(), self.audit.iter())?;
@@ -285,7 +291,7 @@ impl Bank<'_> {
         }
         let expect = Expect {
             fingerprint: self.layout.fingerprint(),
-            compartments: self.slots.len(),
+            compartments: self.layout.indices(),
             bank: self.keys.bank(),
             keys: self.keys.fingerprint(),
             now,
@@ -298,7 +304,7 @@ impl Bank<'_> {
                 Item::Stats(stats) => self.stats = stats.to_stats(),
                 Item::Slot(i, slot) => self.put(i, slot),
                 Item::Health(i, h, clock) => {
-                    let _ = self.health.load_record(i, &h, clock);
+                    let _ = self.health.load_record(i.get(), &h, clock);
                 }
                 Item::Keypads(k, clock) => self.keypads.load_record(&k, clock),
                 Item::Remote(r, clock) => self.remote = RemoteGuard::from_record(&r, clock),
@@ -360,7 +366,7 @@ impl Bank<'_> {
 /// What a restore must match.
 struct Expect {
     fingerprint: u32,
-    compartments: usize,
+    compartments: Indices,
     bank: BankId,
     keys: [u8; 8],
     now: Instant,
@@ -371,8 +377,8 @@ struct Expect {
 #[allow(clippy::large_enum_variant)]
 enum Item {
     Stats(StatsRecord),
-    Slot(usize, Slot),
-    Health(usize, HealthRecord, Rebase),
+    Slot(LayoutIndex, Slot),
+    Health(LayoutIndex, HealthRecord, Rebase),
     Keypads(KeypadsRecord, Rebase),
     Remote(RemoteRecord, Rebase),
     Audit(AuditRecord),
@@ -436,12 +442,16 @@ fn read(
         r.take::<StatsRecord>()?
     };
     each(Item::Stats(stats))?;
-    let n = expect.compartments;
+    let n = expect.compartments.len();
     if r.len(MAX_COMPARTMENTS)? != n {
         return Err(PersistError::LayoutChanged);
     }
-    for i in 0..n {
-        let record: SlotRecord = r.take()?;
+    for i in expect.compartments.clone() {
+        let record = if version == 2 {
+            r.take::<SlotRecordV2>()?.upgrade()
+        } else {
+            r.take::<SlotRecord>()?
+        };
         let slot = record.to_slot(clock).ok_or(PersistError::Inconsistent)?;
         each(Item::Slot(i, slot))?;
     }
@@ -449,7 +459,7 @@ fn read(
         if r.len(MAX_COMPARTMENTS)? != n {
             return Err(PersistError::LayoutChanged);
         }
-        for i in 0..n {
+        for i in expect.compartments.clone() {
             each(Item::Health(i, r.take()?, clock))?;
         }
         each(Item::Keypads(r.take()?, clock))?;

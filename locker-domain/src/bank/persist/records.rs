@@ -10,8 +10,9 @@
 //! `Instant`, the audit, alert and notification types) is encoded by variant
 //! index and field order, so those enums only ever grow at the end.
 //!
-//! Format 3 keeps format 2's compartment record byte for byte
-//! ([`SlotRecord`]), so reading format 2 needs no second copy of it.
+//! Format 2's records that format 3 changed are kept here, frozen, with
+//! their upgrade: [`SlotRecordV2`] (its parcel had no re-open count) and
+//! [`StatsV2`].
 
 use heapless::Vec;
 use locker_proto::time::Instant;
@@ -84,6 +85,8 @@ pub(crate) struct ParcelRecord {
     pub(crate) clock_base: Instant,
     pub(crate) deposited_at: Option<Instant>,
     pub(crate) notices: u8,
+    /// Pickups by code that left the parcel inside.
+    pub(crate) reopens: u8,
 }
 
 /// The most alert kinds a stats record counts.
@@ -262,6 +265,7 @@ impl ParcelRecord {
             clock_base: p.clock_base,
             deposited_at: p.deposited_at,
             notices: p.notices,
+            reopens: p.reopens,
         }
     }
 
@@ -273,6 +277,7 @@ impl ParcelRecord {
             clock_base: clock.at(self.clock_base),
             deposited_at: clock.opt(self.deposited_at),
             notices: self.notices,
+            reopens: self.reopens,
         }
     }
 }
@@ -348,6 +353,56 @@ impl StatsV2 {
             tokens_redeemed: self.tokens_redeemed,
             tokens_refused: self.tokens_refused,
             alerts: self.alerts.iter().copied().collect(),
+        }
+    }
+}
+
+/// Format 2's compartment record: format 3's, but its parcel had no re-open
+/// count.
+#[derive(Clone, Copy, Serialize, Deserialize)]
+pub(crate) struct SlotRecordV2 {
+    stage: StageRecord,
+    parcel: Option<ParcelRecordV2>,
+    door: DoorState,
+    occupied: Option<bool>,
+    out_of_service: Option<ServiceReason>,
+    door_timer: Option<Instant>,
+    parcel_timer: Option<Instant>,
+    ajar_reported: bool,
+}
+
+/// Format 2's parcel record.
+#[derive(Clone, Copy, Serialize, Deserialize)]
+struct ParcelRecordV2 {
+    id: u32,
+    kind: ParcelKind,
+    code: [u8; 16],
+    clock_base: Instant,
+    deposited_at: Option<Instant>,
+    notices: u8,
+}
+
+impl SlotRecordV2 {
+    /// The same books as a format 3 record; a parcel carried over has not
+    /// been re-opened (format 2 did not count).
+    pub(crate) fn upgrade(self) -> SlotRecord {
+        SlotRecord {
+            stage: self.stage,
+            parcel: self.parcel.map(|p| ParcelRecord {
+                id: p.id,
+                kind: p.kind,
+                code: p.code,
+                clock_base: p.clock_base,
+                deposited_at: p.deposited_at,
+                notices: p.notices,
+                reopens: 0,
+            }),
+            door: self.door,
+            occupied: self.occupied,
+            out_of_service: self.out_of_service,
+            door_timer: self.door_timer,
+            parcel_timer: self.parcel_timer,
+            ajar_reported: self.ajar_reported,
         }
     }
 }
