@@ -14,8 +14,7 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use locker_domain::bank::codes::{CodeHash, KeypadId};
 use locker_domain::bank::{
-    Bank, BankId, BankKeys, Compartment, OfflineToken, ParcelId, ParcelKind, ParcelNeeds,
-    Policy,
+    Bank, BankId, BankKeys, Compartment, OfflineToken, ParcelId, ParcelKind, ParcelNeeds, Policy,
 };
 use locker_proto::time::Instant;
 use locker_proto::{Channel, CompartmentId, Dimensions, Event, NodeAddr, Presence, SizeClass};
