@@ -297,6 +297,7 @@ impl Bank<'_> {
             commands: self.commands.clone(),
             status_wanted: self.status_wanted,
             unreachable: self.unreachable,
+            lost_watch: self.lost_watch.clone(),
             notifications: self.notifications.clone(),
             alerts: self.alerts.clone(),
             audit: self.audit.clone(),

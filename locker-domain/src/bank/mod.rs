@@ -260,6 +260,8 @@ pub struct Bank<'a> {
     commands: Deque<(NodeAddr, Command), COMMAND_QUEUE>,
     status_wanted: NodeSet,
     unreachable: NodeSet,
+    /// Unreachable nodes not yet alerted, with the time their alert is due.
+    lost_watch: heapless::Vec<(NodeAddr, Instant), LOST_WATCH>,
     notifications: Deque<Notification, NOTIFICATION_QUEUE>,
     alerts: Deque<Alert, ALERT_QUEUE>,
     audit: Deque<AuditRecord, AUDIT_QUEUE>,
@@ -280,6 +282,11 @@ pub struct Bank<'a> {
 /// and raises a keypad-attack alert (see [`codes`], "An attacker with a
 /// parcel of his own").
 pub const MAX_REOPENS: u8 = 3;
+
+/// Unreachable nodes a bank watches through their grace time
+/// ([`Policy::node_alert_after`]) at once; a node lost while as many are
+/// watched is alerted at once.
+pub const LOST_WATCH: usize = 8;
 
 /// Keypads a bank tells apart ([`KeypadId`] `0..KEYPADS`), each with its
 /// own wrong-code lockout.
@@ -349,6 +356,7 @@ impl<'a> Bank<'a> {
             commands: Deque::new(),
             status_wanted,
             unreachable: NodeSet::EMPTY,
+            lost_watch: heapless::Vec::new(),
             notifications: Deque::new(),
             alerts: Deque::new(),
             audit: Deque::new(),
@@ -947,6 +955,7 @@ impl<'a> Bank<'a> {
         self.check_time(now)?;
         self.latest = now;
         self.keypads.handle_timeout(now);
+        self.lost_nodes_due(now);
         // Each firing moves its compartment's deadline into the future or
         // clears it; the bound only guards against a policy of zero durations.
         for _ in 0..(4 * self.slots.len() + 16) {

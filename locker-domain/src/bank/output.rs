@@ -149,11 +149,14 @@ impl Bank<'_> {
 
     /// The next deadline: call [`Bank::handle_timeout`] when it has passed.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let slot = self.timers.peek().map(|(at, _)| at);
-        match (slot, self.keypads.poll_timeout()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.timers.peek().map(|(at, _)| at),
+            self.keypads.poll_timeout(),
+            self.next_lost_node_due(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Whether every queue has `room` left.

@@ -88,6 +88,13 @@ pub struct Policy {
     /// holds no open, so it switches the limit off: do not set it to zero
     /// unless the backend enforces its own limit.
     pub remote_open_window: Duration,
+    /// How long a node may stay unreachable before staff are alerted (60 s).
+    /// The loss is audited at once and the node's compartments are
+    /// unverified from the first moment; a node the link layer finds again
+    /// within this time (a burst of noise on the line, a node that rebooted
+    /// by itself) raises no [`NodeUnreachable`](super::AlertKind::NodeUnreachable)
+    /// alert. Zero alerts at once.
+    pub node_alert_after: Duration,
 }
 
 impl Default for Policy {
@@ -118,6 +125,7 @@ impl Default for Policy {
             health: HealthPolicy::default(),
             remote_open_limit: 5,
             remote_open_window: Duration::from_mins(10),
+            node_alert_after: Duration::from_secs(60),
         }
     }
 }

@@ -11,11 +11,12 @@
 //! the compartment out of service; nothing is silently cleared, and a parcel
 //! the books hold stays in the books (with the alert) until staff resolve it.
 
-use locker_proto::time::Instant;
+use locker_proto::time::{Duration, Instant};
 use locker_proto::{BulkStatus, ChannelStatus, DoorState, NodeAddr};
 
 use super::audit::{Actor, AuditEvent, ServiceReason};
 use super::layout::LayoutIndex;
+use super::output::ROOM_ONE;
 use super::parcel::Stage;
 use super::session;
 use super::{AlertKind, Bank, BankError, Evidence};
@@ -87,7 +88,7 @@ impl Bank<'_> {
         self.check_node(node)?;
         self.latest = now;
         self.status_wanted.remove(node);
-        self.unreachable.remove(node);
+        self.found_node(node);
         let mut on_node: heapless::Vec<LayoutIndex, 32> = heapless::Vec::new();
         for i in self.layout.slots_on(node) {
             let _ = on_node.push(i);
@@ -210,12 +211,22 @@ impl Bank<'_> {
         Ok(())
     }
 
-    /// Marks `node` unreachable, with an alert and an audit record the first time.
+    /// Marks `node` unreachable, with an audit record the first time, and
+    /// an alert once it has stayed unreachable for
+    /// [`Policy::node_alert_after`](super::Policy::node_alert_after).
     pub(super) fn lose_node(&mut self, node: NodeAddr, now: Instant) {
         if self.unreachable.contains(node) {
             return;
         }
         self.unreachable.insert(node);
+        self.record(now, Actor::System, None, AuditEvent::NodeLost(node), None);
+        let grace = self.policy.node_alert_after;
+        if grace == Duration::ZERO || self.lost_watch.push((node, now + grace)).is_err() {
+            self.alert_unreachable(node, now);
+        }
+    }
+
+    fn alert_unreachable(&mut self, node: NodeAddr, now: Instant) {
         self.raise(
             now,
             AlertKind::NodeUnreachable,
@@ -223,7 +234,36 @@ impl Bank<'_> {
             Evidence::Node(node),
             None,
         );
-        self.record(now, Actor::System, None, AuditEvent::NodeLost(node), None);
+    }
+
+    /// Alerts the watched nodes whose grace time ran out while they stayed
+    /// unreachable, as far as the alert queue has room.
+    pub(super) fn lost_nodes_due(&mut self, now: Instant) {
+        let mut k = 0;
+        while let Some(&(node, due)) = self.lost_watch.get(k) {
+            if due > now {
+                k += 1;
+                continue;
+            }
+            if !self.has_room(ROOM_ONE) {
+                return;
+            }
+            self.lost_watch.swap_remove(k);
+            if self.unreachable.contains(node) {
+                self.alert_unreachable(node, now);
+            }
+        }
+    }
+
+    /// When the next watched node's alert is due.
+    pub(super) fn next_lost_node_due(&self) -> Option<Instant> {
+        self.lost_watch.iter().map(|(_, due)| *due).min()
+    }
+
+    /// `node` is reachable again: no alert for it is due any more.
+    fn found_node(&mut self, node: NodeAddr) {
+        self.unreachable.remove(node);
+        self.lost_watch.retain(|(n, _)| *n != node);
     }
 
     /// `node` answers again: the bank asks it for full status and reconciles.
@@ -236,7 +276,7 @@ impl Bank<'_> {
         self.latest = now;
         self.status_wanted.insert(node);
         if self.unreachable.contains(node) {
-            self.unreachable.remove(node);
+            self.found_node(node);
             self.record(now, Actor::System, None, AuditEvent::NodeBack(node), None);
         }
         Ok(())
