@@ -362,6 +362,12 @@ fn the_program_takes_a_deposit_and_a_pickup_typed_on_its_standard_input() {
     let key_file = dir.join("bus.key");
     let hex = locker_examples::secret::to_hex(&BUS_KEY);
     std::fs::write(&key_file, hex).unwrap();
+    #[cfg(unix)]
+    std::fs::set_permissions(
+        &key_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_locker-gateway"))
         .args([
             "--port",
