@@ -285,9 +285,11 @@ derive_wire! {
         /// so an attacker cannot crowd door events out of the queue; the
         /// counts add up to every refusal.
         CommandsRefused {
-            /// Refusals this event reports (saturating).
+            /// Refusals this event reports (saturating), all for `reason`.
             refused: u16,
-            /// Why the last of them was refused.
+            /// Why they were refused (for `Stale`, the latest floor). A node
+            /// merges refusals for the same reason only, so each reason's
+            /// count arrives whole.
             reason: NackReason,
         },
     }
