@@ -303,6 +303,16 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
                 self.answer(exchange, Report::Ack);
                 None
             }
+            Command::GetAuthFloor => {
+                #[cfg(feature = "auth")]
+                let report = Report::AuthFloor {
+                    floor: self.auth.rx.floor(),
+                };
+                #[cfg(not(feature = "auth"))]
+                let report = Report::Nack(NackReason::Unsupported);
+                self.answer(exchange, report);
+                None
+            }
             Command::Provision { key } => {
                 #[cfg(feature = "auth")]
                 if self.auth.provisioning {
