@@ -45,7 +45,9 @@ fn a_damaged_epoch_file_stops_the_gateway_and_says_what_to_do() {
     let epoch_path = dir.join("uplink").join("epoch");
     std::fs::write(&epoch_path, "\u{0}\u{0}7").unwrap();
 
-    let refused = start(&dir).err().expect("a damaged epoch file is refused");
+    let Err(refused) = start(&dir) else {
+        panic!("a damaged epoch file is refused");
+    };
     let message = refused.to_string();
     assert!(
         message.contains("epoch") && message.contains("delete the file"),
