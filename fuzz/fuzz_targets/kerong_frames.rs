@@ -4,7 +4,8 @@
 //! answers the harness encodes from arbitrary lock and IR bits; then a
 //! `BoardLine` (the adapter that stands a board in for one of our nodes) fed
 //! arbitrary command frames and raw bytes as the gateway's transmissions,
-//! with the same kind of port behind it.
+//! with the same kind of port behind it, and frames signed with each node's
+//! key.
 //!
 //! Invariants: no panic; every request the driver writes is a well-formed
 //! Kerong frame (STX, the board's address, a known command, ETX, checksum),
@@ -14,7 +15,8 @@
 //! (decode of the vendor's frame agrees with the harness's encoding); a
 //! well-formed answer after a quiet line always decodes; a channel the board
 //! lacks is refused without a byte written. Every answer the `BoardLine`
-//! hands back decodes as a report frame from the node it names.
+//! hands back decodes as a report frame from the node it names, and no
+//! board unlock is written but for a frame signed with the node's key.
 #![no_main]
 
 use std::collections::VecDeque;
@@ -26,8 +28,9 @@ use locker_drivers::kerong::{
     BoardAddress, BoardChannels, BoardLine, BoardNodeConfig, BoardStatus, Cu16, Cu16Address,
     Cu16StatusRequest, Cu48, KerongError, LockBitPolarity, LockBoard,
 };
-use locker_proto::frame::{Decoder, Feed, Frame, MAX_FRAME, encode};
-use locker_proto::{Channel, Command, Instant, NodeAddr, Report};
+use locker_proto::auth::{Direction, NodeAuthRecord, trailer};
+use locker_proto::frame::{Decoder, Feed, Frame, MAX_FRAME, encode, encode_authenticated};
+use locker_proto::{Channel, Command, Instant, NodeAddr, NodeKey, Report};
 
 const STX: u8 = 0x02;
 const ETX: u8 = 0x03;
@@ -358,9 +361,16 @@ fn status_of(
 
 #[derive(Arbitrary, Debug)]
 enum LineOp {
-    /// A command frame the gateway transmits, in chunks.
+    /// A command frame the gateway transmits, in chunks, unsigned.
     Frame {
         frame: Frame<Command>,
+        chunk: u8,
+    },
+    /// A command frame to one of the line's nodes, signed with its key.
+    Signed {
+        node: u8,
+        frame: Frame<Command>,
+        counter: u16,
         chunk: u8,
     },
     /// Raw bytes the gateway transmits.
@@ -402,6 +412,15 @@ fn line(ops: Vec<LineOp>) {
     let mut now = Instant::from_secs(1);
     for (node, on) in nodes.iter().zip(seats) {
         line.add_node(*node, on, now).expect("a valid seat");
+        let record = NodeAuthRecord {
+            key: Some(key_of(*node)),
+            rx_floor: 0,
+        };
+        line.restore_auth(*node, record)
+            .expect("a node of the line");
+    }
+    while let Some((node, record)) = line.poll_persist() {
+        line.persisted(node, &record);
     }
     let cu16 = Model {
         cu48: false,
@@ -410,9 +429,29 @@ fn line(ops: Vec<LineOp>) {
     };
     let mut wire = [0u8; MAX_FRAME];
     for op in ops.into_iter().take(64) {
+        let written = line.port_mut().written.len();
+        let mut signed = false;
         match op {
             LineOp::Frame { frame, chunk } => {
                 if let Ok(bytes) = encode(&frame, &mut wire) {
+                    for piece in bytes.chunks(usize::from(chunk).max(1)) {
+                        line.handle_transmit(piece, now);
+                    }
+                }
+            }
+            LineOp::Signed {
+                node,
+                mut frame,
+                counter,
+                chunk,
+            } => {
+                let node = nodes[usize::from(node) % nodes.len()];
+                frame.header.src = NodeAddr::GATEWAY;
+                frame.header.dst = node;
+                let key = key_of(node);
+                let sign = |c: &[u8]| trailer(&key, c, u64::from(counter), Direction::ToNode);
+                if let Ok(bytes) = encode_authenticated(&frame, &mut wire, sign) {
+                    signed = true;
                     for piece in bytes.chunks(usize::from(chunk).max(1)) {
                         line.handle_transmit(piece, now);
                     }
@@ -442,7 +481,33 @@ fn line(ops: Vec<LineOp>) {
             }
         }
         while line.poll_trouble().is_some() {}
+        while let Some((node, record)) = line.poll_persist() {
+            line.persisted(node, &record);
+        }
+        if !signed {
+            let sent = &line.port_mut().written[written..];
+            assert!(
+                !has_unlock(sent),
+                "a board unlock without a signed frame: {sent:02x?}"
+            );
+        }
     }
+}
+
+fn key_of(node: NodeAddr) -> NodeKey {
+    NodeKey::from_bytes([node.0; 32])
+}
+
+/// Whether `bytes` (what the adapter wrote to the boards) hold an unlock
+/// request for the line's CU16 (board 0) or CU48 (address 1).
+fn has_unlock(bytes: &[u8]) -> bool {
+    let cu16 = bytes
+        .windows(5)
+        .any(|w| w[0] == STX && w[1] >> 4 == 0 && w[2] == 0x31 && w[3] == ETX);
+    let cu48 = bytes
+        .windows(6)
+        .any(|w| w[0] == STX && w[1] == 1 && w[3] == 0x61 && w[4] == ETX);
+    cu16 || cu48
 }
 
 #[derive(Arbitrary, Debug)]
