@@ -59,6 +59,18 @@ fn scratch() -> &'static Path {
         } else {
             std::env::temp_dir()
         };
+        // Directories left by earlier runs whose process is gone.
+        if let Ok(entries) = std::fs::read_dir(&base) {
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                let pid = name
+                    .to_str()
+                    .and_then(|n| n.strip_prefix("locker-fuzz-files-"));
+                if pid.is_some_and(|pid| !Path::new("/proc").join(pid).exists()) {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
         let dir = base.join(format!("locker-fuzz-files-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("a scratch directory");
         dir
