@@ -20,8 +20,7 @@ use locker_domain::bank::{
 use locker_domain::gateway::{GatewayOutput, Persist};
 use locker_proto::time::Duration;
 use locker_proto::uplink::{
-    Downward, Envelope, MessageId, ParcelNeeds as Needs, ReserveCompartment, ResetTarget, Response,
-    Upward,
+    Downward, MessageId, ParcelNeeds as Needs, ReserveCompartment, ResetTarget, Response, Upward,
 };
 use locker_proto::{
     Command, CompartmentId, Event, EventRecord, EventSeq, NodeAddr, Presence, RebootKind,
@@ -834,7 +833,11 @@ fn request(bench: &mut Bench, counter: u64, body: Downward) -> MessageId {
     let now = bench.now;
     bench
         .gateway
-        .handle_downward(&Envelope::new(id, body), &mut bench.dice, now)
+        .handle_downward(
+            &locker_domain::uplink::sign_downward(&gateway_support::bank_keys(), id, body),
+            &mut bench.dice,
+            now,
+        )
         .unwrap();
     bench.drive();
     id

@@ -36,7 +36,9 @@ USAGE:
 
     The bank's keys are derived from the secret the gateway shares with it
     (FILE: 64 hex digits, the file locker-gateway wrote at its first start,
-    STATE.secret) and --bank-number (default 1, as the gateway's).
+    STATE.secret) and --bank-number (default 1, as the gateway's). Every
+    message the backend sends, acknowledgements included, is tagged with
+    them; the gateway carries out nothing that is not.
 
 COMMANDS (one per line on standard input):
     announce small|medium|large REF   announce a parcel (tracking number REF):
@@ -228,7 +230,9 @@ fn run(settings: &MqttSettings, encoding: Encoding, keys: &BankKeys) {
     let epoch = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(1, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX));
-    let mut backend = Backend::new(BackendConfig::default(), epoch);
+    // Every message it sends is tagged with the bank's keys: the gateway
+    // carries out nothing else.
+    let mut backend = Backend::new(BackendConfig::default(), epoch, keys.clone());
     let clock = MonotonicClock::start();
     let (lines_tx, lines) = mpsc::channel::<String>();
     std::thread::spawn(move || {

@@ -175,7 +175,7 @@ impl Gateway {
                     uplink::Incoming::Message(m) => {
                         self.core.handle_downward(m, &mut self.rng, now)
                     }
-                    uplink::Incoming::Unreadable(h) => self.core.handle_undecodable(*h),
+                    uplink::Incoming::Unreadable(h) => self.core.handle_undecodable(*h, now),
                 };
                 match handled {
                     Ok(Handled::Ack(id)) => {

@@ -37,7 +37,7 @@ mod mqtt;
 mod transport;
 
 pub use backend::{Backend, BackendConfig, BackendTally};
-pub use codec::{DecodeError, Encoding};
+pub use codec::{DecodeError, Encoding, WireMessage};
 pub use disk_queue::DiskQueue;
 pub use mqtt::{MqttSettings, MqttTransport, Topics};
 pub use transport::{MemoryTransport, Transport, TransportError, TransportEvent};

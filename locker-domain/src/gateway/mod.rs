@@ -423,10 +423,12 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
         Ok(())
     }
 
-    /// A message from the backend. Requests are carried out once per
-    /// message id and answered through [`GatewayOutput::Upward`];
+    /// A message from the backend. Its tag is checked first (a forged one
+    /// changes nothing and is [`Handled::Forged`]). Requests are carried out
+    /// once per message id and answered through [`GatewayOutput::Upward`];
     /// [`Handled::Ack`] names an upward message the backend acknowledged:
-    /// remove it from the outbound queue.
+    /// hand it to the outbound queue, which forgets it only if it was in
+    /// flight.
     ///
     /// # Errors
     /// [`GatewayError::NoUplink`]; [`GatewayError::Uplink`] when the uplink
@@ -447,14 +449,20 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
     }
 
     /// A backend message whose header could be read but whose body could
-    /// not: answered with a `not_supported` error, once per id.
+    /// not: answered with a `not_supported` error, rationed (see
+    /// [`Uplink::handle_undecodable`](crate::uplink::Uplink::handle_undecodable)).
     ///
     /// # Errors
-    /// As [`handle_downward`](Self::handle_downward).
-    pub fn handle_undecodable(&mut self, header: EnvelopeHeader) -> Result<Handled, GatewayError> {
+    /// [`GatewayError::NoUplink`].
+    pub fn handle_undecodable(
+        &mut self,
+        header: EnvelopeHeader,
+        now: Instant,
+    ) -> Result<Handled, GatewayError> {
         self.stirred = true;
         let uplink = self.uplink.as_mut().ok_or(GatewayError::NoUplink)?;
-        Ok(uplink.handle_undecodable(header)?)
+        let now = now.max(self.bank.now());
+        Ok(uplink.handle_undecodable(header, now))
     }
 
     /// How many upward messages wait in the shell's outbound queue, for

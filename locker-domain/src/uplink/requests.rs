@@ -263,8 +263,8 @@ impl Uplink {
     }
 
     fn change_configuration(&mut self, bank: &Bank<'_>, config: &wire::PolicyConfig) -> Outcome {
-        let policy = convert::policy(bank.policy(), config)
-            .map_err(|why| (ErrorCode::InvalidConfiguration, describe(why)))?;
+        let policy = super::policy_from_config(bank.policy(), config)
+            .map_err(|why| (ErrorCode::InvalidConfiguration, describe(why.0)))?;
         // The caller checked there is room for one action.
         let _ = self.actions.push_back(GatewayAction::ApplyPolicy(policy));
         Ok(Response::ConfigurationChanged {
@@ -321,6 +321,7 @@ impl Uplink {
             sensor_health_alerts: bank.stats().alerts_of(crate::bank::AlertKind::Maintenance),
             backlog: self.backlog,
             duplicates_ignored: self.stats.duplicates,
+            forged_refused: self.stats.forged,
         }
     }
 }
