@@ -39,5 +39,7 @@ mod transport;
 pub use backend::{Backend, BackendConfig, BackendTally};
 pub use codec::{DecodeError, Encoding, WireMessage};
 pub use disk_queue::DiskQueue;
-pub use mqtt::{MqttSettings, MqttTransport, Topics};
+pub use mqtt::{
+    MAX_PACKET_SIZE, MAX_RECONNECT_DELAY, MqttSettings, MqttTransport, Topics, read_password,
+};
 pub use transport::{MemoryTransport, Transport, TransportError, TransportEvent};
