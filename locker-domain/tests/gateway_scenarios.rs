@@ -1562,3 +1562,18 @@ fn an_unlock_whose_answers_are_lost_on_the_bus_is_neither_a_lock_fault_nor_a_for
         "no alarm for a deposit that worked: {alerts:?}"
     );
 }
+
+#[test]
+fn a_full_outbound_queue_closes_the_bank_to_new_parcels_until_the_backend_takes_its_backlog() {
+    let mut bench = Bench::new();
+    bench.start_uplink();
+    let limit = locker_domain::uplink::BACKLOG_LIMIT as usize;
+    bench.gateway.set_uplink_backlog(limit);
+    assert!(bench.gateway.uplink().unwrap().backlog_full());
+    assert_eq!(
+        bench.reserve_small().unwrap_err(),
+        BankError::DepositsClosed(DepositsClosed::Unavailable)
+    );
+    bench.gateway.set_uplink_backlog(limit - limit / 10);
+    assert!(bench.reserve_small().is_ok());
+}

@@ -1375,3 +1375,29 @@ fn configuration_from_the_backend_cannot_take_security_limits_below_their_floors
     }));
     assert!(g.answer(at_floor).is_ok());
 }
+
+#[test]
+fn a_gateway_cut_off_past_its_backlog_limit_refuses_new_transactions_until_it_drains() {
+    let mut g = Gateway::start();
+    let mut config = g.uplink.config().clone();
+    config.backlog_limit = 100;
+    g.uplink = Uplink::new(config, UplinkState::default(), 2);
+    g.uplink.boot(&g.bank, ResetReason::PowerOn, g.now).unwrap();
+    g.pump();
+
+    g.uplink.set_backlog(99);
+    assert!(!g.uplink.backlog_full());
+    // A flood of messages (or a week offline) reaches the limit.
+    g.uplink.set_backlog(100);
+    assert!(g.uplink.backlog_full());
+    assert!(g.uplink.refuses_new_transactions());
+    let refused = g.request(reserve_small());
+    assert_eq!(g.answer(refused).unwrap_err().code, ErrorCode::Busy);
+    // Still closed until the backend took a tenth of it.
+    g.uplink.set_backlog(91);
+    assert!(g.uplink.backlog_full());
+    g.uplink.set_backlog(90);
+    assert!(!g.uplink.backlog_full());
+    let taken = g.request(reserve_small());
+    assert!(g.answer(taken).is_ok());
+}

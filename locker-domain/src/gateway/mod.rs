@@ -466,11 +466,14 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
     }
 
     /// How many upward messages wait in the shell's outbound queue, for
-    /// heartbeats and diagnostics.
+    /// heartbeats and diagnostics; at the uplink's backlog limit the bank
+    /// closes to new parcels ([`Uplink::backlog_full`]: alert staff when it
+    /// turns true) and opens again once the queue is down to nine tenths.
     pub fn set_uplink_backlog(&mut self, backlog: usize) {
         if let Some(uplink) = self.uplink.as_mut() {
             uplink.set_backlog(backlog);
         }
+        self.sync_deposits_closed();
     }
 
     // ----- bank calls --------------------------------------------------------
@@ -1064,7 +1067,9 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
     /// Keeps the bank's "no new parcels" rule in step with the uplink.
     fn sync_deposits_closed(&mut self) {
         let closed = self.uplink.as_ref().and_then(|u| {
-            if u.state().unavailable {
+            // A full outbound queue closes the bank as an operator would:
+            // the backend cannot hear of new parcels, so none are taken.
+            if u.state().unavailable || u.backlog_full() {
                 Some(DepositsClosed::Unavailable)
             } else if u.refuses_new_transactions() {
                 Some(DepositsClosed::Resetting)

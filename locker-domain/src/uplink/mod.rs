@@ -242,7 +242,15 @@ pub struct UplinkConfig {
     /// Whether to send every audit record up (`true`); parcel events,
     /// status notifications and alerts go up either way.
     pub forward_audit: bool,
+    /// The most upward messages the outbound queue may hold before the
+    /// gateway refuses new transactions (20,000: about a week of a busy
+    /// bank cut off from its backend, 10 MB of postcard at most). See
+    /// [`Uplink::backlog_full`].
+    pub backlog_limit: u32,
 }
+
+/// The default [`UplinkConfig::backlog_limit`].
+pub const BACKLOG_LIMIT: u32 = 20_000;
 
 impl UplinkConfig {
     /// A configuration with the default periods.
@@ -258,6 +266,7 @@ impl UplinkConfig {
             statistics_every: Some(Duration::from_hours(1)),
             drain_limit: Duration::from_mins(2),
             forward_audit: true,
+            backlog_limit: BACKLOG_LIMIT,
         })
     }
 }
@@ -422,6 +431,7 @@ pub struct Uplink {
     stats: UplinkStats,
     forgeries: Ration,
     unreadable: Ration,
+    backlog_full: bool,
 }
 
 impl Uplink {
@@ -450,6 +460,7 @@ impl Uplink {
             stats: UplinkStats::default(),
             forgeries: Ration::default(),
             unreadable: Ration::default(),
+            backlog_full: false,
         }
     }
 
@@ -476,7 +487,19 @@ impl Uplink {
     /// unavailable. The gateway keeps the bank closed to new parcels
     /// meanwhile ([`crate::gateway::Gateway`] does it for you).
     pub fn refuses_new_transactions(&self) -> bool {
-        self.reset.is_some() || self.state.unavailable
+        self.reset.is_some() || self.state.unavailable || self.backlog_full
+    }
+
+    /// Whether the outbound queue holds [`UplinkConfig::backlog_limit`]
+    /// messages or more (as last told by [`Uplink::set_backlog`]): the
+    /// backend has been out of reach for long, and the gateway refuses new
+    /// transactions (reservations and announcements from the backend with
+    /// `busy`; the glue closes the bank to new deposits) until the queue is
+    /// down to nine tenths of the limit. Door sessions under way, pickups
+    /// and alarms carry on. Alert staff when it turns true: nothing else
+    /// will, with the backend out of reach.
+    pub fn backlog_full(&self) -> bool {
+        self.backlog_full
     }
 
     /// Whether `node` is about to be reset: the glue refuses to open its
@@ -511,10 +534,17 @@ impl Uplink {
         self.bus = bus;
     }
 
-    /// How many messages wait in the outbound queue, for heartbeats and
-    /// diagnostics.
+    /// How many messages wait in the outbound queue, for heartbeats,
+    /// diagnostics and [`Uplink::backlog_full`]. Call it whenever the
+    /// queue grows or shrinks.
     pub fn set_backlog(&mut self, backlog: usize) {
         self.backlog = u32::try_from(backlog).unwrap_or(u32::MAX);
+        let limit = self.config.backlog_limit;
+        if self.backlog >= limit {
+            self.backlog_full = true;
+        } else if self.backlog <= limit - limit / 10 {
+            self.backlog_full = false;
+        }
     }
 
     /// The gateway (re)started: sends the boot notification, then (from

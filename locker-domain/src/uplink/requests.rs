@@ -93,6 +93,13 @@ impl Uplink {
                 "the bank was made unavailable: make it available first",
             ));
         }
+        if self.backlog_full {
+            return Some(refused(
+                ErrorCode::Busy,
+                "the gateway's outbound queue is full: it takes new parcels again once the \
+                 backend has acknowledged its backlog",
+            ));
+        }
         None
     }
 
