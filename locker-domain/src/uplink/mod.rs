@@ -53,7 +53,7 @@
 //! # Authentication
 //!
 //! Every message from the backend carries a tag
-//! ([`DownEnvelope`](wire::DownEnvelope) gives its exact input; the backend
+//! ([`DownEnvelope`] gives its exact input; the backend
 //! makes it with [`sign_downward`], the uplink checks it with
 //! [`verify_downward`] under the bank's own [`BankKeys`](crate::bank::BankKeys)),
 //! before anything else, acknowledgements included:

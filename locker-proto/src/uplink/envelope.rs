@@ -140,7 +140,7 @@ pub type UpEnvelope = Envelope<Upward>;
 pub const DOWNWARD_TAG_LABEL: &[u8] = b"locker/v1/downward";
 
 /// What the tag adds to a downward message: 17 bytes in postcard (a length
-/// byte and 16 bytes), 40 in JSON (`,"tag":"` 32 hex digits `"`).
+/// byte and 16 bytes), 41 in JSON (`,"tag":"` 32 hex digits `"`).
 pub const DOWNWARD_TAG_OVERHEAD_POSTCARD: usize = 17;
 
 /// A message from the backend to the gateway, authenticated.
@@ -171,7 +171,7 @@ pub const DOWNWARD_TAG_OVERHEAD_POSTCARD: usize = 17;
 /// `locker_domain::uplink::sign_downward` makes the tag and
 /// `locker_domain::uplink::verify_downward` checks it (in constant time).
 /// The tag costs [`DOWNWARD_TAG_OVERHEAD_POSTCARD`] bytes per message in
-/// postcard and 40 in JSON, where it is lowercase hex:
+/// postcard and 41 in JSON, where it is lowercase hex:
 ///
 /// ```json
 /// {"v": 1, "id": 42, "body": "get_diagnostics", "tag": "00112233445566778899aabbccddeeff"}
