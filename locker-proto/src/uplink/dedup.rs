@@ -61,11 +61,11 @@ impl Verdict {
 /// assert_eq!(seen.accept(MessageId(12)), Verdict::New);
 /// assert_eq!(seen.accept(MessageId(11)), Verdict::New); // late, but never seen
 /// assert_eq!(seen.accept(MessageId(12)), Verdict::Duplicate);
-/// assert_eq!(seen.accept(MessageId(130)), Verdict::New);
+/// assert_eq!(seen.accept(MessageId(140)), Verdict::New);
 /// assert_eq!(seen.accept(MessageId(11)), Verdict::TooOld);
 /// // A huge id does not move the window: the sender's next ids still count.
 /// assert_eq!(seen.accept(MessageId(u64::MAX)), Verdict::TooFar);
-/// assert_eq!(seen.accept(MessageId(131)), Verdict::New);
+/// assert_eq!(seen.accept(MessageId(141)), Verdict::New);
 /// // A new epoch is entered at its start.
 /// assert_eq!(seen.accept(MessageId::first_of_epoch(9)), Verdict::New);
 /// ```

@@ -353,11 +353,11 @@ impl<B: serde::de::DeserializeOwned> Envelope<B> {
     /// [`UPLINK_VERSION`].
     ///
     /// ```
-    /// use locker_proto::uplink::{Downward, DownEnvelope, Envelope, MessageId, MAX_POSTCARD_LEN};
-    /// let ping = Envelope::new(MessageId(3), Downward::GetDiagnostics);
+    /// use locker_proto::uplink::{Envelope, Heartbeat, MessageId, Stamp, UpEnvelope, Upward, MAX_POSTCARD_LEN};
+    /// let beat = Envelope::new(MessageId(3), Upward::Heartbeat(Heartbeat { at: Stamp::default(), backlog: 0 }));
     /// let mut buf = [0u8; MAX_POSTCARD_LEN];
-    /// let bytes = ping.to_postcard(&mut buf)?;
-    /// assert_eq!(DownEnvelope::from_postcard(bytes)?, ping);
+    /// let bytes = beat.to_postcard(&mut buf)?;
+    /// assert_eq!(UpEnvelope::from_postcard(bytes)?, beat);
     /// # Ok::<(), locker_proto::uplink::CodecError>(())
     /// ```
     ///
