@@ -368,3 +368,53 @@ impl Backend {
         self.pending.len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use locker_domain::bank::BankId;
+    use locker_domain::uplink::verify_downward;
+    use locker_proto::uplink::{Envelope, Heartbeat, Stamp};
+
+    fn keys() -> BankKeys {
+        BankKeys::derive(BankId(1), &[0x5a; 32])
+    }
+
+    #[test]
+    fn everything_sent_is_tagged_and_an_out_of_window_answer_moves_the_backend_to_a_new_epoch() {
+        let mut backend = Backend::new(BackendConfig::default(), 7, keys());
+        let now = Instant::from_secs(1);
+        let beat = Envelope::new(
+            MessageId(1),
+            Upward::Heartbeat(Heartbeat {
+                at: Stamp::default(),
+                backlog: 0,
+            }),
+        );
+        assert!(backend.handle_upward(beat).is_some());
+        let asked = backend.request(Downward::GetDiagnostics);
+        let sent: Vec<DownEnvelope> = std::iter::from_fn(|| backend.poll_transmit(now)).collect();
+        assert_eq!(sent.len(), 2, "the ack, then the request");
+        assert!(sent.iter().all(|m| verify_downward(&keys(), m)));
+
+        // The gateway's window is out of this epoch's reach.
+        let refusal = Envelope::new(
+            MessageId(2),
+            Upward::CallError(CallError {
+                request: asked,
+                code: ErrorCode::OutOfWindow,
+                description: "too far".try_into().unwrap_or_default(),
+            }),
+        );
+        backend.handle_upward(refusal);
+        assert_eq!(backend.epoch_changes(), 1);
+        let again: Vec<DownEnvelope> = std::iter::from_fn(|| backend.poll_transmit(now))
+            .filter(|m| m.body.is_request())
+            .collect();
+        assert_eq!(again.len(), 1, "asked again");
+        assert_eq!(again[0].body, Downward::GetDiagnostics);
+        assert_eq!(again[0].id.epoch(), 8);
+        assert!(verify_downward(&keys(), &again[0]));
+        assert_eq!(backend.unanswered(), 1);
+    }
+}
