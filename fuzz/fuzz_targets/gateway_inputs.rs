@@ -1,12 +1,18 @@
 //! Arbitrary inputs to a whole gateway (`locker_domain::gateway::Gateway`):
 //! answers and raw bytes on the bus (as a babbling node or an attacker
-//! would send them), backend messages decoded from arbitrary postcard,
-//! people at the bank, the power supply, time, and a shell that confirms
-//! counter reservations late or never.
+//! would send them), backend messages decoded from arbitrary postcard (as
+//! they come, so almost always with a wrong tag), backend requests whose
+//! body is decoded from arbitrary postcard and tagged with the bank's
+//! downward key (`sign_downward`, so they reach the request handling), some
+//! with a bit of the tag flipped, people at the bank, the power supply,
+//! time, and a shell that confirms counter reservations late or never.
 //!
 //! Invariants: no panic; `poll` always drains to `None`; no signed frame
 //! leaves with a counter above the reservation the shell confirmed for its
-//! node (values below it may be used); a parcel is in at most one compartment.
+//! node (values below it may be used); a parcel is in at most one
+//! compartment; a message with a wrong tag is `Forged` and leaves the
+//! uplink's persisted state as it was, and a validly tagged one is never
+//! taken for a forgery.
 #![no_main]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,11 +23,12 @@ use locker_domain::bank::codes::KeypadId;
 use locker_domain::bank::{
     Actor, Bank, BankId, BankKeys, Compartment, ParcelKind, ParcelNeeds, Policy,
 };
+use locker_domain::gateway::GatewayError;
 use locker_domain::gateway::{Gateway, GatewayOutput, Persist};
-use locker_domain::uplink::{Uplink, UplinkConfig, UplinkState};
+use locker_domain::uplink::{Handled, Uplink, UplinkConfig, UplinkState, sign_downward};
 use locker_proto::frame::{Frame, MAX_FRAME, encode};
 use locker_proto::link::MasterConfig;
-use locker_proto::uplink::{DownEnvelope, EnvelopeHeader};
+use locker_proto::uplink::{DownEnvelope, Downward, EnvelopeHeader, MessageId};
 use locker_proto::{
     Channel, CompartmentId, Dimensions, FirmwareVersion, Instant, NodeAddr, NodeKey, PowerStatus,
     Report, ResetReason, SizeClass,
@@ -37,6 +44,14 @@ enum Op {
     Raw(Vec<u8>),
     /// A backend message, as postcard bytes.
     Backend(Vec<u8>),
+    /// A backend request whose body is these postcard bytes, tagged with
+    /// the bank's key under the next backend id (plus `skip`), or with one
+    /// bit of the tag flipped (`tamper`).
+    Signed {
+        body: Vec<u8>,
+        skip: u8,
+        tamper: Option<u8>,
+    },
     /// A courier reserves and starts a deposit.
     Deposit { size: u8 },
     /// A code typed at a keypad.
@@ -67,6 +82,8 @@ struct Shell {
     /// The reservation confirmed per node.
     confirmed: BTreeMap<NodeAddr, u64>,
     rng: Dice,
+    keys: BankKeys,
+    next_backend_id: u64,
 }
 
 struct Dice(u64);
@@ -107,7 +124,8 @@ impl Shell {
             })
             .collect();
         let keys = BankKeys::derive(BankId(1), &[7; 32]);
-        let bank = Bank::on_heap(&compartments, Policy::default(), keys).expect("a valid bank");
+        let bank =
+            Bank::on_heap(&compartments, Policy::default(), keys.clone()).expect("a valid bank");
         let now = Instant::from_secs(1);
         let mut gateway =
             Gateway::<4>::new(bank, MasterConfig::default(), now).expect("two nodes fit");
@@ -130,6 +148,8 @@ impl Shell {
             asked: Vec::new(),
             confirmed: BTreeMap::new(),
             rng: Dice(1),
+            keys,
+            next_backend_id: 1,
         }
     }
 
@@ -212,6 +232,35 @@ fuzz_target!(|script: Script| {
                     }
                 }
             },
+            Op::Signed { body, skip, tamper } => {
+                if let Ok(body) = postcard::from_bytes::<Downward>(&body) {
+                    shell.next_backend_id += 1 + u64::from(skip % 4);
+                    let id = MessageId(shell.next_backend_id);
+                    let mut message = sign_downward(&shell.keys, id, body);
+                    if let Some(bit) = tamper {
+                        let bit = usize::from(bit) % 128;
+                        if let Some(b) = message.tag.0.get_mut(bit / 8) {
+                            *b ^= 1 << (bit % 8);
+                        }
+                    }
+                    let state = shell.gateway.uplink_state().cloned();
+                    let r = shell.gateway.handle_downward(&message, &mut shell.rng, now);
+                    match (&r, tamper.is_some()) {
+                        (Err(GatewayError::NoUplink), _) => assert!(state.is_none()),
+                        (r, true) => {
+                            assert!(matches!(r, Ok(Handled::Forged)), "tampered: {r:?}");
+                            assert_eq!(
+                                shell.gateway.uplink_state().cloned(),
+                                state,
+                                "a forged message changed the uplink's state"
+                            );
+                        }
+                        (r, false) => {
+                            assert!(!matches!(r, Ok(Handled::Forged)), "signed taken as forged");
+                        }
+                    }
+                }
+            }
             Op::Deposit { size } => {
                 let size = if size % 2 == 0 {
                     SizeClass::Small

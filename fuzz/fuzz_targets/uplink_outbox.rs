@@ -16,12 +16,19 @@
 //! oldest first, and after a rewind the first to go is the oldest pending;
 //! no more are in flight than allowed; the queue never sits idle with
 //! something to send and room in flight; an acknowledgement is taken iff
-//! its id is pending; a retry deadline is set while anything is in flight;
-//! once the link heals every queued message has been carried out by the
-//! receiver exactly once (but for those the script acknowledged falsely). The window's verdicts match the model (`New` iff
-//! never seen and within 128 of the highest, `Duplicate` iff seen, `TooOld`
-//! below the window), `check` agrees with `accept`, the highest id never
-//! goes backwards, and a window's postcard bytes restore the same window.
+//! its id is pending and was handed out since the queue was built (in
+//! flight), and one not taken forgets nothing; `len` is the number of
+//! messages not yet acknowledged, and the fixed queue's `free` its room
+//! (an acknowledgement that overtakes an earlier one frees room at once);
+//! a retry deadline is set while anything is in flight; once the link
+//! heals every queued message has been carried out by the receiver
+//! exactly once (but for those the script acknowledged falsely). The
+//! window's verdicts match the model (`New` iff never seen and within 128
+//! of the highest, or among the first 128 ids of a later epoch;
+//! `Duplicate` iff seen; `TooOld` below the window; `TooFar` beyond what
+//! one message may move it, which leaves it unchanged), `check` agrees
+//! with `accept`, the highest id never goes backwards, and a window's
+//! postcard bytes restore the same window.
 #![no_main]
 
 use std::collections::{BTreeSet, VecDeque};
@@ -95,6 +102,8 @@ struct Harness<B, F> {
     queue: Delivery<B>,
     make: F,
     cap: Option<usize>,
+    /// The fixed queue's `free()`.
+    free: fn(&Delivery<B>) -> Option<usize>,
     config: DeliveryConfig,
     now: Instant,
     next_id: u64,
@@ -102,15 +111,20 @@ struct Harness<B, F> {
     pending: VecDeque<u64>,
     /// Sent since the last rewind, in order.
     sent_since_rewind: Vec<u64>,
+    /// Sent since the queue was built (the last restart): in flight until
+    /// acknowledged.
+    sent_since_built: BTreeSet<u64>,
     /// The receiver.
     window: DedupWindow,
     carried_out: BTreeSet<u64>,
     acks_to_send: Vec<u64>,
-    /// Pending ids an `AckAny` took before the receiver had them: the queue
-    /// forgets a message on any acknowledgement of its id (it must, for an
-    /// acknowledgement that arrives after a restart), so these are lost by
-    /// the backend's doing, not the queue's.
+    /// In-flight ids an `AckAny` took before the receiver had them: the
+    /// queue forgets a message in flight on any acknowledgement of its id,
+    /// so these are lost by the backend's doing, not the queue's.
     false_acks: BTreeSet<u64>,
+    /// Ids the receiver found beyond its window (`TooFar`): possible only
+    /// after false acknowledgements left a gap of more than a window.
+    beyond_window: BTreeSet<u64>,
     /// With more than one message in flight the link must keep order (see
     /// `DeliveryConfig::max_in_flight`): once it loses one, it loses every
     /// later one until the queue rewinds.
@@ -137,6 +151,13 @@ impl<B: Backlog, F: Fn(Vec<UpEnvelope>, DeliveryConfig) -> Delivery<B>> Harness<
             held, want,
             "the queue's pending messages are not what was queued"
         );
+        assert_eq!(
+            self.queue.len(),
+            self.pending.len(),
+            "len() is not the number of messages not yet acknowledged"
+        );
+        assert_eq!(self.queue.is_empty(), self.pending.is_empty());
+        self.check_room((self.free)(&self.queue));
         if self.in_flight() > 0 {
             assert!(
                 self.queue.poll_timeout().is_some(),
@@ -148,12 +169,23 @@ impl<B: Backlog, F: Fn(Vec<UpEnvelope>, DeliveryConfig) -> Delivery<B>> Harness<
     fn receive(&mut self, id: u64) {
         let before = self.window.highest();
         let checked = self.window.check(MessageId(id));
+        let window_before = self.window;
         let verdict = self.window.accept(MessageId(id));
         assert_eq!(checked, verdict, "check and accept disagree");
         assert!(
             self.window.highest() >= before,
             "the window's highest went back"
         );
+        if verdict == Verdict::TooFar {
+            // The sender numbers without gaps: only messages the script
+            // acknowledged falsely can open one this wide.
+            assert!(
+                self.false_acks.len() as u64 >= DEDUP_WINDOW,
+                "message {id} beyond the window with no gap to explain it"
+            );
+            assert_eq!(self.window, window_before, "TooFar moved the window");
+            self.beyond_window.insert(id);
+        }
         if verdict.is_new() {
             assert!(
                 self.carried_out.insert(id),
@@ -194,6 +226,7 @@ impl<B: Backlog, F: Fn(Vec<UpEnvelope>, DeliveryConfig) -> Delivery<B>> Harness<
                 .copied();
             assert_eq!(Some(id), expected, "not the oldest unsent message");
             self.sent_since_rewind.push(id);
+            self.sent_since_built.insert(id);
             assert!(self.in_flight() <= limit, "more in flight than allowed");
             let lost = lost & (1 << (bit % 8)) != 0;
             if lost && limit > 1 {
@@ -207,13 +240,40 @@ impl<B: Backlog, F: Fn(Vec<UpEnvelope>, DeliveryConfig) -> Delivery<B>> Harness<
 
     fn ack(&mut self, id: u64) {
         let was_pending = self.pending.contains(&id);
+        let in_flight = was_pending && self.sent_since_built.contains(&id);
+        let len_before = self.queue.len();
+        let ignored_before = self.queue.stats().ignored_acks;
         let taken = self.queue.handle_ack(MessageId(id), self.now);
         assert_eq!(
-            taken, was_pending,
-            "ack of {id}: taken {taken}, pending {was_pending}"
+            taken, in_flight,
+            "ack of {id}: taken {taken}, pending {was_pending}, in flight {in_flight}"
         );
         if taken {
             self.pending.retain(|p| *p != id);
+            self.sent_since_built.remove(&id);
+            assert_eq!(
+                self.queue.len(),
+                len_before - 1,
+                "an ack forgot more than one"
+            );
+        } else {
+            assert_eq!(
+                self.queue.len(),
+                len_before,
+                "an ack of {id}, not in flight, forgot a message"
+            );
+            assert_eq!(self.queue.stats().ignored_acks, ignored_before + 1);
+        }
+    }
+
+    /// The fixed queue's room is its capacity less what awaits an ack.
+    fn check_room(&self, free: Option<usize>) {
+        if let (Some(cap), Some(free)) = (self.cap, free) {
+            assert_eq!(
+                free,
+                cap - self.pending.len(),
+                "the queue's room is not its capacity less the unacknowledged"
+            );
         }
     }
 
@@ -271,7 +331,10 @@ impl<B: Backlog, F: Fn(Vec<UpEnvelope>, DeliveryConfig) -> Delivery<B>> Harness<
                     }
                 }
                 Op::AckAny(id) => {
-                    if self.pending.contains(&id) && !self.carried_out.contains(&id) {
+                    if self.pending.contains(&id)
+                        && self.sent_since_built.contains(&id)
+                        && !self.carried_out.contains(&id)
+                    {
                         self.false_acks.insert(id);
                     }
                     self.ack(id);
@@ -292,6 +355,7 @@ impl<B: Backlog, F: Fn(Vec<UpEnvelope>, DeliveryConfig) -> Delivery<B>> Harness<
                     let held: Vec<UpEnvelope> = self.queue.pending().cloned().collect();
                     self.queue = (self.make)(held, self.config);
                     self.rewound();
+                    self.sent_since_built.clear();
                     self.window = reload(&self.window);
                     self.acks_to_send.clear();
                 }
@@ -312,7 +376,7 @@ impl<B: Backlog, F: Fn(Vec<UpEnvelope>, DeliveryConfig) -> Delivery<B>> Harness<
         }
         assert!(self.queue.is_empty(), "messages left after the link healed");
         let all: BTreeSet<u64> = (1..self.next_id)
-            .filter(|id| !self.false_acks.contains(id))
+            .filter(|id| !self.false_acks.contains(id) && !self.beyond_window.contains(id))
             .collect();
         assert_eq!(self.carried_out, all, "not every message carried out once");
     }
@@ -331,6 +395,19 @@ fn window_alone(ids: &[u64]) {
         };
         let want = match highest {
             Some(h) if id <= h && h - id >= DEDUP_WINDOW => Verdict::TooOld,
+            Some(h) if id > h => {
+                let (new, old) = (MessageId(id), MessageId(h));
+                let reachable = if new.epoch() == old.epoch() {
+                    id - h <= DEDUP_WINDOW
+                } else {
+                    u64::from(new.counter()) < DEDUP_WINDOW
+                };
+                if reachable {
+                    Verdict::New
+                } else {
+                    Verdict::TooFar
+                }
+            }
             _ if seen.contains(&id) => Verdict::Duplicate,
             _ => Verdict::New,
         };
@@ -369,13 +446,16 @@ fuzz_target!(|script: Script| {
             q
         },
         cap: Some(CAP),
+        free: |q| Some(q.free()),
         config,
         now: Instant::from_secs(1),
         next_id: 1,
         pending: VecDeque::new(),
         sent_since_rewind: Vec::new(),
+        sent_since_built: BTreeSet::new(),
         broken: false,
         false_acks: BTreeSet::new(),
+        beyond_window: BTreeSet::new(),
         window: DedupWindow::new(),
         carried_out: BTreeSet::new(),
         acks_to_send: Vec::new(),
@@ -389,13 +469,16 @@ fuzz_target!(|script: Script| {
             queue: make(Vec::new(), config),
             make,
             cap: None,
+            free: |_| None,
             config,
             now: base.now,
             next_id: 1,
             pending: VecDeque::new(),
             sent_since_rewind: Vec::new(),
+            sent_since_built: BTreeSet::new(),
             broken: false,
             false_acks: BTreeSet::new(),
+            beyond_window: BTreeSet::new(),
             window: DedupWindow::new(),
             carried_out: BTreeSet::new(),
             acks_to_send: Vec::new(),

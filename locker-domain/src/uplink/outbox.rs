@@ -67,8 +67,8 @@ pub struct QueueStats {
 #[derive(Clone, Debug)]
 pub struct Queued {
     message: UpEnvelope,
+    /// Handed out by `poll_transmit` since its delivery was created.
     transmitted: bool,
-    acked: bool,
 }
 
 impl Queued {
@@ -77,7 +77,6 @@ impl Queued {
         Queued {
             message,
             transmitted: false,
-            acked: false,
         }
     }
 
@@ -106,6 +105,30 @@ pub trait Backlog {
     fn iter(&self) -> impl DoubleEndedIterator<Item = &Queued>;
     /// The entries, oldest first, to update.
     fn iter_mut(&mut self) -> impl Iterator<Item = &mut Queued>;
+    /// Removes the entry at `index` (0 is the oldest), keeping the others
+    /// in order; `None` if there is no such entry.
+    ///
+    /// The provided version turns the whole backlog round once with
+    /// [`pop_front`](Self::pop_front) and [`push_back`](Self::push_back)
+    /// (each entry put back where one was just taken, so there is always
+    /// room); a store that can remove in place should do so.
+    fn remove(&mut self, index: usize) -> Option<Queued> {
+        let len = self.len();
+        if index >= len {
+            return None;
+        }
+        let mut removed = None;
+        for i in 0..len {
+            let entry = self.pop_front()?;
+            if i == index {
+                removed = Some(entry);
+            } else {
+                // A slot was just freed, so this always fits.
+                let _ = self.push_back(entry);
+            }
+        }
+        removed
+    }
 }
 
 impl<const CAP: usize> Backlog for Deque<Queued, CAP> {
@@ -144,6 +167,9 @@ impl Backlog for std::collections::VecDeque<Queued> {
     fn iter_mut(&mut self) -> impl Iterator<Item = &mut Queued> {
         std::collections::VecDeque::iter_mut(self)
     }
+    fn remove(&mut self, index: usize) -> Option<Queued> {
+        std::collections::VecDeque::remove(self, index)
+    }
 }
 
 /// At-least-once, in-order delivery of upward messages held in a
@@ -152,7 +178,10 @@ impl Backlog for std::collections::VecDeque<Queued> {
 ///
 /// [`poll_transmit`](Self::poll_transmit) hands out messages oldest first,
 /// at most [`DeliveryConfig::max_in_flight`] unacknowledged at a time; an
-/// acknowledgement ([`handle_ack`](Self::handle_ack)) forgets a message; a
+/// acknowledgement ([`handle_ack`](Self::handle_ack)) forgets a message at
+/// once, wherever it stands in the backlog (an acknowledgement may overtake
+/// an earlier one, or the earlier message may be lost), so the backlog
+/// holds exactly the messages not yet acknowledged; a
 /// timeout ([`handle_timeout`](Self::handle_timeout)) or a lost link
 /// ([`link_down`](Self::link_down)) sends everything unacknowledged again,
 /// oldest first. A full backlog refuses a new message with
@@ -161,7 +190,8 @@ impl Backlog for std::collections::VecDeque<Queued> {
 pub struct Delivery<B> {
     entries: B,
     config: DeliveryConfig,
-    /// Entries `..sent` were transmitted since the last rewind.
+    /// Entries `..sent` were transmitted since the last rewind and are
+    /// in flight (an acknowledged entry leaves the backlog at once).
     sent: usize,
     retry_at: Option<Instant>,
     stats: QueueStats,
@@ -280,15 +310,11 @@ impl<B: Backlog> Delivery<B> {
     /// The messages not yet acknowledged, oldest first: persist them to
     /// keep them across a restart, and [`push`](Self::push) them back.
     pub fn pending(&self) -> impl Iterator<Item = &UpEnvelope> + '_ {
-        self.entries.iter().filter(|e| !e.acked).map(|e| &e.message)
+        self.entries.iter().map(|e| &e.message)
     }
 
     fn in_flight(&self) -> usize {
-        self.entries
-            .iter()
-            .take(self.sent)
-            .filter(|e| !e.acked)
-            .count()
+        self.sent.min(self.entries.len())
     }
 
     /// The next message to send, if the in-flight limit allows one.
@@ -296,23 +322,18 @@ impl<B: Backlog> Delivery<B> {
         if self.in_flight() >= usize::from(self.config.max_in_flight.max(1)) {
             return None;
         }
-        loop {
-            let entry = self.entries.iter_mut().nth(self.sent)?;
-            self.sent += 1;
-            if entry.acked {
-                continue;
-            }
-            if entry.transmitted {
-                self.stats.retransmissions += 1;
-            }
-            entry.transmitted = true;
-            let message = entry.message.clone();
-            self.stats.transmissions += 1;
-            if self.retry_at.is_none() {
-                self.retry_at = Some(now + self.config.retry_after);
-            }
-            return Some(message);
+        let entry = self.entries.iter_mut().nth(self.sent)?;
+        self.sent += 1;
+        if entry.transmitted {
+            self.stats.retransmissions += 1;
         }
+        entry.transmitted = true;
+        let message = entry.message.clone();
+        self.stats.transmissions += 1;
+        if self.retry_at.is_none() {
+            self.retry_at = Some(now + self.config.retry_after);
+        }
+        Some(message)
     }
 
     /// The backend acknowledged `id`. Returns whether it was in flight:
@@ -322,21 +343,29 @@ impl<B: Backlog> Delivery<B> {
     /// forgets nothing: the backend cannot have seen such a message, so
     /// the acknowledgement is a mistake or a forgery, and dropping the
     /// message would lose it.
+    ///
+    /// The message leaves the queue at once, even if an earlier one is
+    /// still unacknowledged (its acknowledgement overtaken or lost): its
+    /// room is free for the next [`push`](Self::push), and the messages
+    /// left keep their order.
     pub fn handle_ack(&mut self, id: MessageId, now: Instant) -> bool {
-        let Some(entry) = self
+        let Some(index) = self
             .entries
-            .iter_mut()
-            .find(|e| e.message.id == id && e.transmitted && !e.acked)
+            .iter()
+            .position(|e| e.message.id == id && e.transmitted)
         else {
             self.stats.ignored_acks += 1;
             return false;
         };
-        entry.acked = true;
-        self.stats.acknowledged += 1;
-        while self.entries.iter().next().is_some_and(|e| e.acked) {
-            self.entries.pop_front();
-            self.sent = self.sent.saturating_sub(1);
+        if self.entries.remove(index).is_none() {
+            // The entry was just found there; nothing was forgotten.
+            self.stats.ignored_acks += 1;
+            return false;
         }
+        if index < self.sent {
+            self.sent -= 1;
+        }
+        self.stats.acknowledged += 1;
         // The clock restarts for whatever is still in flight.
         self.retry_at = (self.in_flight() > 0).then(|| now + self.config.retry_after);
         true
