@@ -325,12 +325,27 @@ fn the_program_explains_itself_and_refuses_a_corrupt_state_file() {
     let dir = scratch_dir("cli");
     let state = dir.join("bank.state");
     std::fs::write(&state, b"not a snapshot").unwrap();
+    // Without a bank secret it does not start, and says which option.
     let run = Command::new(program)
         .args(["--port", "/dev/null/no-such-port", "--nodes", "1"])
         .arg("--state")
         .arg(&state)
         .arg("--audit")
         .arg(dir.join("audit.jsonl"))
+        .output()
+        .unwrap();
+    assert!(!run.status.success());
+    let err = String::from_utf8(run.stderr).unwrap();
+    assert!(err.contains("--bank-secret"), "{err}");
+
+    let run = Command::new(program)
+        .args(["--port", "/dev/null/no-such-port", "--nodes", "1"])
+        .arg("--state")
+        .arg(&state)
+        .arg("--audit")
+        .arg(dir.join("audit.jsonl"))
+        .arg("--bank-secret")
+        .arg(dir.join("bank.secret"))
         .output()
         .unwrap();
     assert!(!run.status.success());

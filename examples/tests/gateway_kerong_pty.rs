@@ -407,6 +407,8 @@ fn the_program_takes_a_deposit_on_a_kerong_cu16_named_on_its_command_line() {
             .arg(dir.join("bank.state"))
             .arg("--audit")
             .arg(&audit)
+            .arg("--bank-secret")
+            .arg(dir.join("bank.secret"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()

@@ -396,6 +396,8 @@ fn the_program_takes_a_deposit_and_a_pickup_typed_on_its_standard_input() {
         .arg(dir.join("audit.jsonl"))
         .arg("--bus-key")
         .arg(&key_file)
+        .arg("--bank-secret")
+        .arg(dir.join("bank.secret"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()

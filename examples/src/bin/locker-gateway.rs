@@ -51,10 +51,11 @@ OPTIONS:
     --nodes LIST         node bus addresses, e.g. 1,2,3
     --channels N         compartments per node (default 16; sizes cycle
                          5 small, 3 medium, 2 large)
-    --bank-secret FILE   the secret the bank shares with its backend: 64 hex
-                         digits (default STATE.secret; created with fresh
-                         randomness, readable by its owner alone, when it
-                         does not exist: give the backend the same file)
+    --bank-secret FILE   required: the secret the bank shares with its
+                         backend, 64 hex digits in a file readable by its
+                         owner alone (created with fresh randomness, mode
+                         0600, when it does not exist: give the backend the
+                         same file)
     --bank-number N      the bank's number, which its keys are bound to
                          (default 1; the backend's --bank-number)
     --bus-key FILE       the bus key: 64 hex digits; each node's key is derived
@@ -194,7 +195,11 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
     let state = state.ok_or("--state is required (see --help)")?;
     let audit = audit.ok_or("--audit is required (see --help)")?;
     let nodes = nodes.ok_or("--nodes is required (see --help)")?;
-    let secret_path = bank_secret.unwrap_or_else(|| format!("{state}.secret"));
+    let secret_path = bank_secret.ok_or(
+        "--bank-secret FILE is required: the secret the bank shares with its backend \
+         (64 hex digits, readable by its owner alone; a FILE that does not exist yet is \
+         created with fresh randomness)",
+    )?;
     let (secret, created) = read_or_create_secret(secret_path.as_ref())?;
     if created {
         eprintln!(
