@@ -171,6 +171,7 @@ mod allocation;
 mod answers;
 mod audit;
 pub mod books;
+pub mod chain;
 mod code_index;
 pub mod codes;
 mod deadlines;
@@ -204,6 +205,7 @@ pub use allocation::{AllocationError, Fit, MAX_SHAPES, ParcelNeeds};
 pub use answers::{CodeOutcome, CommandOutcome, CompartmentView, Reservation};
 pub use audit::{Actor, AuditEvent, AuditRecord, ServiceReason, StaffId};
 pub use books::{Books, Storage};
+pub use chain::{AuditChain, AuditLink, ChainBreak, verify_chain};
 pub use error::{BankError, DepositsClosed};
 pub use keys::{BankId, BankKeys, KEY_LEN, TAG_LEN};
 pub use layout::{
@@ -272,6 +274,8 @@ pub struct Bank<'a> {
     wall: Option<(NaiveDateTime, Instant)>,
     latest: Instant,
     next_seq: u64,
+    /// The link of the last audit record made (see [`chain`]).
+    last_link: AuditLink,
     next_parcel: u32,
     next_snapshot: u32,
     stats: Stats,
@@ -367,6 +371,7 @@ impl<'a> Bank<'a> {
             wall: None,
             latest: Instant::ZERO,
             next_seq: 0,
+            last_link: AuditLink::GENESIS,
             next_parcel: 1,
             next_snapshot: 1,
             stats: Stats::default(),
@@ -452,6 +457,13 @@ impl<'a> Bank<'a> {
     /// restore).
     pub fn next_audit_seq(&self) -> u64 {
         self.next_seq
+    }
+
+    /// The link of the last audit record made ([`AuditLink::GENESIS`]
+    /// before the first): the next record's link is computed from it, and
+    /// it is in every snapshot (see [`chain`]).
+    pub fn last_audit_link(&self) -> AuditLink {
+        self.last_link
     }
 
     // ----- checks shared by every input ------------------------------------
