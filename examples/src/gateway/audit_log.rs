@@ -70,7 +70,7 @@ pub struct AuditLine {
     /// Wall-clock time the gateway wrote the record, milliseconds since 1970.
     pub logged_unix_ms: u64,
     /// The log already held this sequence number, with other content: the
-    /// bank re-issued it (see [the module docs](self)). Absent when false.
+    /// bank re-issued it (see [`Appended::Reissued`]). Absent when false.
     #[serde(default, skip_serializing_if = "is_false")]
     pub reissued: bool,
     /// The bank's record, its chain link included.
