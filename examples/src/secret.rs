@@ -5,19 +5,44 @@
 //! this workspace carries a secret in its code: a published constant would
 //! let anyone who reads the source sign remote opens or read pickup codes
 //! out of a copied state file.
+//!
+//! Secrets come back [`Zeroizing`]: the file's text and the bytes read from
+//! it are overwritten with zeros when dropped.
 
 use std::io::{self, Read, Write};
 use std::path::Path;
 
+use zeroize::Zeroizing;
+
 /// Reads a 32-byte secret written as 64 hex digits (surrounding white space
-/// is ignored).
+/// is ignored), from a file only its owner may read (mode 0600 or stricter
+/// on Unix; a file others can read is refused, as ssh refuses such keys).
 ///
 /// # Errors
 ///
 /// A message naming the file and what is wrong with it.
-pub fn read_secret(path: &Path) -> Result<[u8; 32], String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read the secret in {}: {e}", path.display()))?;
+pub fn read_secret(path: &Path) -> Result<Zeroizing<[u8; 32]>, String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .map_err(|e| format!("cannot read the secret in {}: {e}", path.display()))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(format!(
+                "{} can be read by others (mode {:o}); a secret must be its owner's alone: \
+                 chmod 600 {}",
+                path.display(),
+                mode & 0o777,
+                path.display()
+            ));
+        }
+    }
+    let text = Zeroizing::new(
+        std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read the secret in {}: {e}", path.display()))?,
+    );
     parse_hex(text.trim())
         .ok_or_else(|| format!("{} must hold the secret as 64 hex digits", path.display()))
 }
@@ -30,13 +55,14 @@ pub fn read_secret(path: &Path) -> Result<[u8; 32], String> {
 ///
 /// As [`read_secret`], and a message when no randomness can be read or the
 /// file cannot be written.
-pub fn read_or_create_secret(path: &Path) -> Result<([u8; 32], bool), String> {
+pub fn read_or_create_secret(path: &Path) -> Result<(Zeroizing<[u8; 32]>, bool), String> {
     if path.exists() {
         return read_secret(path).map(|s| (s, false));
     }
     let secret =
         os_random().map_err(|e| format!("cannot read randomness from {RANDOMNESS}: {e}"))?;
-    write_private(path, &to_hex(&secret))
+    let secret = Zeroizing::new(secret);
+    write_private(path, &Zeroizing::new(to_hex(&*secret)))
         .map_err(|e| format!("cannot write a new secret to {}: {e}", path.display()))?;
     Ok((secret, true))
 }
@@ -61,11 +87,11 @@ pub fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn parse_hex(hex: &str) -> Option<[u8; 32]> {
+fn parse_hex(hex: &str) -> Option<Zeroizing<[u8; 32]>> {
     if hex.len() != 64 {
         return None;
     }
-    let mut bytes = [0u8; 32];
+    let mut bytes = Zeroizing::new([0u8; 32]);
     for (byte, pair) in bytes.iter_mut().zip(hex.as_bytes().chunks(2)) {
         *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
     }
@@ -101,7 +127,7 @@ mod tests {
         let (again, created) = read_or_create_secret(&path).unwrap();
         assert!(!created);
         assert_eq!(first, again);
-        assert_ne!(first, [0x5a; 32]);
+        assert_ne!(*first, [0x5a; 32]);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -110,6 +136,14 @@ mod tests {
         }
         std::fs::write(&path, "not hex").unwrap();
         assert!(read_secret(&path).unwrap_err().contains("64 hex digits"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::write(&path, to_hex(&[7; 32])).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let refused = read_secret(&path).unwrap_err();
+            assert!(refused.contains("chmod 600"), "{refused}");
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -343,3 +343,47 @@ fn a_door_report_that_arrives_after_the_bank_gave_up_is_the_courier_not_a_burgla
     );
     assert_eq!(sim.alerts_of(AlertKind::ForcedDoor), 1);
 }
+
+#[test]
+fn a_parcel_taken_without_a_word_from_its_node_is_missed_at_the_next_periodic_scan() {
+    let mut sim = Sim::<24>::new(24, Policy::default());
+    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    sim.deposit(r.compartment);
+    let scans_before = sim
+        .commands
+        .iter()
+        .filter(|(_, c)| *c == Command::GetAllStatus)
+        .count();
+
+    // The parcel goes, and no event says so (lost, suppressed, or the
+    // node's sensor report never made it): only the world knows.
+    let k = sim.bank.layout().slot_of(r.compartment).unwrap().get();
+    sim.physical[k].occupied = false;
+    let every = sim.bank.policy().status_scan_every;
+    sim.run_until(sim.now + every);
+    let scans = sim
+        .commands
+        .iter()
+        .filter(|(_, c)| *c == Command::GetAllStatus)
+        .count();
+    assert!(scans > scans_before, "every node is scanned");
+    assert_eq!(
+        sim.alerts_of(AlertKind::ParcelMissing),
+        1,
+        "missed within one scan period"
+    );
+    // The books keep the parcel until staff resolve it.
+    assert_eq!(sim.bank.view(r.compartment).unwrap().parcel, Some(r.parcel));
+    assert!(
+        sim.bank
+            .view(r.compartment)
+            .unwrap()
+            .out_of_service
+            .is_some()
+    );
+
+    // A bank whose books and compartments agree raises nothing at its scans.
+    let alerts = sim.alerts.len();
+    sim.run_until(sim.now + Duration::from_millis(every.as_millis() * 4));
+    assert_eq!(sim.alerts.len(), alerts, "{:?}", &sim.alerts[alerts..]);
+}

@@ -125,12 +125,22 @@ proptest! {
                 Op::Open(c, commanded) => {
                     let k = usize::from(c);
                     let was_open = sim.physical[k].door_open;
-                    let unlocking = matches!(sim.bank.view(id(c)).unwrap().stage, Stage::Door { .. });
+                    let before = sim.bank.view(id(c)).unwrap();
+                    let unlocking = matches!(before.stage, Stage::Door { .. });
+                    // The bank gave an unlock up as a lock fault; the node
+                    // (whose reports are its own) says its pulse opened the
+                    // door: the late opening of that session, not a break-in.
+                    let late = commanded && before.out_of_service == Some(locker_domain::bank::ServiceReason::LockFault);
                     sim.physical[k].door_open = true;
                     let (node, channel) = sim.wiring(id(c));
                     sim.drain();
                     let _ = sim.bank.handle_node_event(node, &Event::DoorOpened { channel, commanded }, sim.now);
-                    opened_uncommanded = !was_open && !unlocking && sim.bank.view(id(c)).unwrap().door == locker_proto::DoorState::Open;
+                    let after = sim.bank.view(id(c)).unwrap();
+                    opened_uncommanded = !was_open && !unlocking && !late && after.door == locker_proto::DoorState::Open;
+                    if !was_open && late && !unlocking {
+                        prop_assert!(matches!(after.stage, Stage::Door { .. }) || sim.alerts_of(AlertKind::ForcedDoor) > forced_before,
+                            "a late opening resumes its session or is reported as forced: {:?}", after);
+                    }
                 }
                 Op::Close(c) => {
                     sim.physical[usize::from(c)].door_open = false;

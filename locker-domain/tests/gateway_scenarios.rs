@@ -92,7 +92,14 @@ fn a_fresh_gateway_greets_every_node_with_a_ping_before_any_bank_command() {
 
     for node in [NODE_1, NODE_2] {
         let sent = bench.sent_to(node);
-        assert_eq!(sent[0].command, Command::Ping, "first frame to {node}");
+        // The link asks the node's counter floor before anything signed.
+        assert_eq!(
+            sent[0].command,
+            Command::GetAuthFloor,
+            "first frame to {node}"
+        );
+        let sent = bench.commands_to(node);
+        assert_eq!(sent[0].command, Command::Ping, "first command to {node}");
         let greeted = bench
             .first(|o| matches!(o, GatewayOutput::NodeGreeted { node: n, .. } if *n == node))
             .expect("the node answered its greeting");

@@ -20,6 +20,12 @@ pub const KEY_LEN: usize = 32;
 /// one: a key leaves the gateway only inside a
 /// [`Command::Provision`](crate::Command::Provision).
 ///
+/// Unlike the bank key (`auth::BankKey`), a node key is `Copy` and is not
+/// wiped on drop: a node keeps it in flash for its whole life, and the
+/// gateway's bus master holds one per node for the life of the process and
+/// can derive every one of them again from the bank key anyway, so wiping
+/// copies would protect nothing the bank key does not already expose.
+///
 /// ```
 /// use locker_proto::NodeKey;
 ///

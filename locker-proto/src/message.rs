@@ -127,6 +127,16 @@ derive_wire! {
             /// The node's key, derived from the bank key and the node's identity.
             key: NodeKey,
         },
+        /// The lowest command counter the node accepts next. Answered by the
+        /// node's link layer with [`Report::AuthFloor`] (with feature
+        /// `auth`; [`NackReason::Unsupported`] without), tagged for the
+        /// gateway's challenge like every answer to a query. The gateway asks
+        /// once per run, before its first signed command, and moves its
+        /// counter up to the floor: a gateway that lost its stored counters
+        /// (a restored backup, a replaced disk) resumes without provisioning
+        /// the node again, however far behind it fell (see
+        /// `locker_proto::auth`, *Resynchronisation*).
+        GetAuthFloor,
     }
 }
 
@@ -285,9 +295,11 @@ derive_wire! {
         /// so an attacker cannot crowd door events out of the queue; the
         /// counts add up to every refusal.
         CommandsRefused {
-            /// Refusals this event reports (saturating).
+            /// Refusals this event reports (saturating), all for `reason`.
             refused: u16,
-            /// Why the last of them was refused.
+            /// Why they were refused (for `Stale`, the latest floor). A node
+            /// merges refusals for the same reason only, so each reason's
+            /// count arrives whole.
             reason: NackReason,
         },
     }
@@ -406,12 +418,17 @@ pub enum Report {
     Ack,
     /// The command was refused.
     Nack(NackReason),
+    /// Answer to [`Command::GetAuthFloor`].
+    AuthFloor {
+        /// The lowest command counter the node accepts next.
+        floor: u64,
+    },
 }
 
 #[cfg(feature = "arbitrary")]
 impl<'a> arbitrary::Arbitrary<'a> for Report {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
-        Ok(match u.int_in_range(0u8..=5)? {
+        Ok(match u.int_in_range(0u8..=6)? {
             0 => Report::Pong {
                 firmware: u.arbitrary()?,
                 uptime_ms: u.arbitrary()?,
@@ -432,6 +449,9 @@ impl<'a> arbitrary::Arbitrary<'a> for Report {
                 }
             }
             4 => Report::Ack,
+            5 => Report::AuthFloor {
+                floor: u.arbitrary()?,
+            },
             _ => Report::Nack(u.arbitrary()?),
         })
     }

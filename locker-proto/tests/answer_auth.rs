@@ -40,14 +40,28 @@ impl Bus {
     }
 
     fn new(keyed: bool) -> Self {
+        let mut bus = Self::unstarted(keyed.then_some((0, 0)));
+        if keyed {
+            // The master asks a keyed node's floor first.
+            bus.exchange_honestly();
+        }
+        // The node's start event is delivered and acknowledged.
+        bus.exchange_honestly();
+        bus.exchange_honestly();
+        bus
+    }
+
+    /// The gateway and the node before their first exchange; keyed with
+    /// `(the gateway's stored counter, the node's floor)`.
+    fn unstarted(counters: Option<(u64, u64)>) -> Self {
         let mut master = Master::new(MasterConfig::default());
         master.add_node(NODE, Instant::ZERO).unwrap();
         let mut node = NodeLink::new(NODE, ResetReason::PowerOn);
-        if keyed {
-            master.set_key(NODE, KEY, 0).unwrap();
+        if let Some((stored, floor)) = counters {
+            master.set_key(NODE, KEY, stored).unwrap();
             node.restore_auth(NodeAuthRecord {
                 key: Some(KEY),
-                rx_floor: 0,
+                rx_floor: floor,
             });
         }
         let mut bus = Bus {
@@ -57,10 +71,22 @@ impl Bus {
             learned: Vec::new(),
         };
         bus.store_counters();
-        // The node's start event is delivered and acknowledged.
-        bus.exchange_honestly();
-        bus.exchange_honestly();
         bus
+    }
+
+    /// The gateway's answers to its unlocks so far.
+    fn unlock_answers(&self) -> Vec<Report> {
+        self.learned
+            .iter()
+            .filter_map(|e| match e {
+                MasterEvent::Response {
+                    command: Command::Unlock { .. },
+                    report,
+                    ..
+                } => Some(report.clone()),
+                _ => None,
+            })
+            .collect()
     }
 
     fn store_counters(&mut self) {
@@ -410,4 +436,71 @@ fn from_a_node_without_a_key_the_master_delivers_and_acknowledges_only_events_in
 fn bus_wire(frame: &Frame<Command>) -> Wire {
     let mut buf = [0u8; MAX_FRAME];
     encode(frame, &mut buf).unwrap().to_vec()
+}
+
+#[test]
+fn a_gateway_that_lost_its_stored_counters_opens_doors_again_without_provisioning() {
+    // The gateway's counters file is gone (a disk replaced, a backup from
+    // its first week restored); the node has accepted a million signed
+    // commands since: far beyond what stale refusals can bridge.
+    let mut bus = Bus::unstarted(Some((0, 1_000_000)));
+    let (ask, wire) = bus.gateway_sends();
+    assert_eq!(ask.body, Command::GetAuthFloor);
+    let answer = bus.node_answers(&wire).unwrap();
+    bus.gateway_hears(&answer);
+
+    bus.master
+        .send(
+            NODE,
+            Command::Unlock {
+                channel: Channel(1),
+                pulse_ms: 300,
+            },
+            bus.now,
+        )
+        .unwrap();
+    for _ in 0..6 {
+        if !bus.unlock_answers().is_empty() {
+            break;
+        }
+        bus.exchange_honestly();
+    }
+    assert_eq!(bus.unlock_answers(), vec![Report::Ack], "the door opened");
+    assert_eq!(bus.rejected(), 0);
+}
+
+#[test]
+fn a_forged_floor_far_ahead_cannot_push_the_gateway_out_of_step() {
+    let mut bus = Bus::unstarted(Some((0, 0)));
+    let (ask, _swallowed) = bus.gateway_sends();
+    assert_eq!(ask.body, Command::GetAuthFloor);
+    // The attacker answers for the node: a floor so high that every
+    // counter the gateway used next would look forged to the node.
+    bus.gateway_hears(&forged(
+        ask.header.seq,
+        Report::AuthFloor {
+            floor: u64::MAX / 2,
+        },
+    ));
+    assert_eq!(bus.rejected(), 1, "the forgery was not reported");
+
+    // The node's own answer to the retransmission sets the floor; signed
+    // commands go through.
+    bus.master
+        .send(
+            NODE,
+            Command::Unlock {
+                channel: Channel(1),
+                pulse_ms: 300,
+            },
+            bus.now,
+        )
+        .unwrap();
+    for _ in 0..8 {
+        if !bus.unlock_answers().is_empty() {
+            break;
+        }
+        bus.exchange_honestly();
+    }
+    assert_eq!(bus.unlock_answers(), vec![Report::Ack], "the door opened");
 }

@@ -99,7 +99,13 @@ fn deliver(link: &mut NodeLink<8>, wire: &[u8]) -> (Vec<Command>, Vec<Report>) {
 /// events, sum the security events, acknowledge (signed, with counters from
 /// 500 up: fresh for these tests), until none is left.
 fn refusals_reported(link: &mut NodeLink<8>) -> u16 {
-    let mut total = 0;
+    refusals_by_reason(link).iter().map(|(_, n)| n).sum()
+}
+
+/// As [`refusals_reported`], each security event as it arrived: its reason
+/// and its count.
+fn refusals_by_reason(link: &mut NodeLink<8>) -> Vec<(NackReason, u16)> {
+    let mut reported = Vec::new();
     for round in 0..20u8 {
         let poll = Frame {
             header: Header::new(NodeAddr::GATEWAY, NODE, Seq(200 + round), Flags::ACK_WANTED),
@@ -110,15 +116,12 @@ fn refusals_reported(link: &mut NodeLink<8>) -> u16 {
             panic!("no events report")
         };
         let Some(last) = events.last() else {
-            return total;
+            return reported;
         };
-        total += events
-            .iter()
-            .map(|r| match r.event {
-                Event::CommandsRefused { refused, .. } => refused,
-                _ => 0,
-            })
-            .sum::<u16>();
+        reported.extend(events.iter().filter_map(|r| match r.event {
+            Event::CommandsRefused { refused, reason } => Some((reason, refused)),
+            _ => None,
+        }));
         let ack = Frame {
             header: Header::new(NodeAddr::GATEWAY, NODE, Seq(100 + round), Flags::ACK_WANTED),
             body: Command::AckEvents { up_to: last.seq },
@@ -441,4 +444,43 @@ fn stored_records_survive_and_blank_or_corrupt_ones_are_refused() {
         assert!(NodeAuthRecord::from_bytes(&bad).is_err(), "byte {i}");
     }
     assert!(NodeAuthRecord::from_bytes(&bytes[..10]).is_err());
+}
+
+#[test]
+fn a_flood_of_forged_unlocks_does_not_hide_the_rate_limit_refusals_among_them() {
+    let mut link = node();
+    // An attacker floods the node with unsigned unlocks, while its own
+    // application refuses two real ones for its unlock rate limit.
+    let mut buf = [0u8; MAX_FRAME];
+    for seq in 1..=30u8 {
+        let wire = locker_proto::frame::encode(&unlock(seq, 2), &mut buf).unwrap();
+        deliver(&mut link, wire);
+        if seq % 15 == 0 {
+            link.push_event(Event::CommandsRefused {
+                refused: 1,
+                reason: NackReason::RateLimited,
+            })
+            .unwrap();
+        }
+    }
+    let reported = refusals_by_reason(&mut link);
+    let count = |reason: NackReason| -> u16 {
+        reported
+            .iter()
+            .filter(|(r, _)| *r == reason)
+            .map(|(_, n)| n)
+            .sum()
+    };
+    assert_eq!(count(NackReason::Unauthenticated), 30, "{reported:?}");
+    assert_eq!(count(NackReason::RateLimited), 2, "{reported:?}");
+    // The first refusal went out at once; the rest were merged, each
+    // reason into an event of its own.
+    assert!(
+        reported.contains(&(NackReason::RateLimited, 2)),
+        "{reported:?}"
+    );
+    assert!(
+        reported.len() <= 3,
+        "merged, not one event each: {reported:?}"
+    );
 }

@@ -198,6 +198,32 @@ fn a_keyed_nodes_event_poll_and_its_answer_cost_ten_bytes_more_each_way() {
         key: Some(key),
         rx_floor: 0,
     });
+    // The master's first query asks the node's counter floor; take it as
+    // answered and look at the event poll that follows.
+    let ask = master.poll_outgoing(Instant::ZERO).unwrap();
+    assert_eq!(ask.frame.body, Command::GetAuthFloor);
+    let mut buf = [0u8; MAX_FRAME];
+    let ask_wire = ask.encode(&mut buf).unwrap().to_vec();
+    assert_eq!(ask_wire.len(), 9 + AUTH_TRAILER_LEN);
+    let mut decoder = Decoder::new();
+    let Feed::Frame { frame, .. } = decoder.feed::<Command>(&ask_wire) else {
+        panic!("not a frame");
+    };
+    assert!(
+        node.handle_received(&frame, decoder.last_authenticated(), Instant::ZERO)
+            .is_none()
+    );
+    let floor = node.poll_outgoing().unwrap();
+    let floor_wire = floor.encode(&mut buf).unwrap().to_vec();
+    // Header 4, variant 1, a floor of 0 in 1 byte, trailer 10, CRC 2, COBS
+    // and delimiter 2: 20 bytes.
+    assert_eq!(floor.frame.body, Report::AuthFloor { floor: 0 });
+    assert_eq!(floor_wire.len(), 20);
+    let Feed::Frame { frame, .. } = decoder.feed::<Report>(&floor_wire) else {
+        panic!("not a frame");
+    };
+    master.handle_received(&frame, decoder.last_authenticated(), Instant::ZERO);
+    while master.poll_event().is_some() {}
     master.handle_timeout(Instant::ZERO);
     let poll = master.poll_outgoing(Instant::ZERO).unwrap();
     assert_eq!(poll.frame.body, Command::PollEvents);

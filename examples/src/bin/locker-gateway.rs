@@ -161,7 +161,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
             }
             "--bus-key" => {
                 let secret = read_secret(value()?.as_ref())?;
-                bus_key = Some(locker_proto::auth::BankKey::from_bytes(secret));
+                bus_key = Some(locker_proto::auth::BankKey::from_bytes(*secret));
             }
             "--bank-secret" => bank_secret = Some(value()?),
             "--bank-number" => {

@@ -54,6 +54,11 @@ impl CounterFile {
         Ok(CounterFile { file, stored })
     }
 
+    /// Whether the file held nothing: a first start, or a file lost since.
+    pub fn is_empty(&self) -> bool {
+        self.stored.is_empty()
+    }
+
     /// The reservation last stored for `node` (0 if none).
     pub fn stored(&self, node: NodeAddr) -> u64 {
         self.stored.get(&node).copied().unwrap_or(0)

@@ -11,7 +11,7 @@ use rand_core::SeedableRng;
 use super::clock::os_seed;
 use super::{
     AuditLog, CounterFile, Gateway, GatewayConfig, GatewayCore, GatewayError, MAX_COMPARTMENTS,
-    MonotonicClock, NodeLine, SerialLine, StateFile, UplinkSettings, bank_layout, uplink,
+    MonotonicClock, NodeLine, Notice, SerialLine, StateFile, UplinkSettings, bank_layout, uplink,
 };
 
 impl Gateway {
@@ -104,8 +104,16 @@ impl Gateway {
             None => (Bank::on_heap(&layout, config.policy, keys)?, false),
         };
         let audit = AuditLog::open(&config.audit_path, restored)?;
-        let mut core = Box::new(GatewayCore::new(bank, config.link, now)?);
+        let mut link = config.link;
+        // A fresh salt per start keeps the bus challenges of this run apart
+        // from every earlier run's, even if the counters file was lost.
+        let salt = os_seed()?;
+        for (s, r) in link.challenge_salt.iter_mut().zip(salt.iter()) {
+            *s = *r;
+        }
+        let mut core = Box::new(GatewayCore::new(bank, link, now)?);
         let counters = CounterFile::open(&config.state_path)?;
+        let counters_lost = restored && config.bus_key.is_some() && counters.is_empty();
         if let Some(bus_key) = &config.bus_key {
             for &node in &config.nodes {
                 let key = bus_key.node_key(NodeIdentity::at(node));
@@ -126,7 +134,16 @@ impl Gateway {
             counters,
             clock,
             rng: ChaCha20Rng::from_seed(seed),
-            notices: VecDeque::new(),
+            notices: if counters_lost {
+                VecDeque::from([Notice::Warning(format!(
+                    "the bus counters file beside {} is missing though the bank was restored: \
+                     each node's counter is asked from the node before the first signed \
+                     command (no provisioning needed); find out how the file was lost",
+                    config.state_path.display()
+                ))])
+            } else {
+                VecDeque::new()
+            },
             snapshot_buf: vec![0; MAX_COMPARTMENTS * 120 + 48 * 1024],
             persisted: 0,
             wall_anchored: None,

@@ -93,12 +93,42 @@ pub(crate) struct UplinkGlue {
     link_up: bool,
 }
 
-fn read_number(path: &Path) -> Result<u32, GatewayError> {
-    Ok(StateFile::new(path)
-        .load()?
-        .and_then(|b| String::from_utf8(b).ok())
+/// The epoch stored in `path`: `None` if the file does not exist, an error
+/// (never a silent 0) if it holds anything but one number.
+fn read_epoch(path: &Path) -> Result<Option<u32>, GatewayError> {
+    let Some(bytes) = StateFile::new(path).load()? else {
+        return Ok(None);
+    };
+    String::from_utf8(bytes)
+        .ok()
         .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(0))
+        .map(Some)
+        .ok_or_else(|| {
+            GatewayError::file(
+                "cannot read the uplink epoch in",
+                path,
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "it must hold one number; if it is lost, delete the file and the gateway \
+                     starts past the highest id on disk and the clock",
+                ),
+            )
+        })
+}
+
+/// The clock's seconds since 1970, as an epoch: every start's epoch is at
+/// least this, so epochs keep ahead of a lost epoch file's recovery unless
+/// the gateway restarted more than once a second for a long while.
+fn clock_epoch() -> u32 {
+    unix_s().and_then(|s| u32::try_from(s).ok()).unwrap_or(0)
+}
+
+/// The epoch to start after, when the epoch file is missing: past every id
+/// still queued, and past the clock, so no id of the new run repeats one
+/// the backend may have seen.
+fn recovered_epoch(queue: &DiskQueue) -> u32 {
+    let queued = queue.last_id().map_or(0, MessageId::epoch);
+    queued.max(clock_epoch())
 }
 
 impl UplinkGlue {
@@ -114,11 +144,8 @@ impl UplinkGlue {
         let dir = settings.dir.clone();
         std::fs::create_dir_all(&dir)
             .map_err(|e| GatewayError::file("cannot create uplink directory", &dir, e))?;
-        // Ids are epoch ‖ counter: the epoch moves on before anything is sent,
-        // so no id of this run can repeat one of an earlier run.
         let epoch_path = dir.join("epoch");
-        let epoch = read_number(&epoch_path)?.wrapping_add(1);
-        StateFile::new(&epoch_path).replace(epoch.to_string().as_bytes())?;
+        let stored_epoch = read_epoch(&epoch_path)?;
         let state = StateFile::new(dir.join("uplink.state"));
         let restored = match state.load()? {
             Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
@@ -139,6 +166,35 @@ impl UplinkGlue {
                 path.display()
             )));
         }
+        // Ids are epoch ‖ counter: the epoch moves on before anything is sent
+        // (to the clock's seconds since 1970 at least), so no id of this run
+        // can repeat one of an earlier run.
+        let previous = match stored_epoch {
+            Some(epoch) => epoch,
+            None => {
+                let recovered = recovered_epoch(&queue);
+                if state.path().exists() || !queue.is_empty() {
+                    notices.push_back(Notice::Warning(format!(
+                        "the uplink epoch file {} was missing though the uplink ran before: \
+                         message ids go on from epoch {}, past every id on disk and the clock",
+                        epoch_path.display(),
+                        recovered.saturating_add(1)
+                    )));
+                }
+                recovered
+            }
+        };
+        let epoch = previous
+            .checked_add(1)
+            .map(|e| e.max(clock_epoch()))
+            .ok_or_else(|| {
+                GatewayError::file(
+                    "cannot move the uplink epoch on in",
+                    &epoch_path,
+                    std::io::Error::new(std::io::ErrorKind::InvalidData, "every epoch is used up"),
+                )
+            })?;
+        StateFile::new(&epoch_path).replace(epoch.to_string().as_bytes())?;
         let mut config = UplinkConfig::new(&settings.bank_id, GATEWAY_VERSION)?;
         config.heartbeat_every = settings.heartbeat_every;
         let mut uplink = Uplink::new(config, restored, epoch);

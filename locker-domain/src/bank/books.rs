@@ -298,6 +298,7 @@ impl Bank<'_> {
             status_wanted: self.status_wanted,
             unreachable: self.unreachable,
             lost_watch: self.lost_watch.clone(),
+            next_scan: self.next_scan,
             notifications: self.notifications.clone(),
             alerts: self.alerts.clone(),
             audit: self.audit.clone(),

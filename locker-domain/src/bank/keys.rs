@@ -82,6 +82,21 @@ pub struct BankKeys {
     token: [u8; KEY_LEN],
 }
 
+/// The keys are overwritten with zeros when dropped (with `zeroize`, which
+/// the compiler may not optimise away): a bank dropped or replaced leaves no
+/// keys in freed memory. Copies the compiler made on the stack while they
+/// were derived or moved are beyond its reach.
+impl Drop for BankKeys {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.code.zeroize();
+        self.remote_open.zeroize();
+        self.token.zeroize();
+    }
+}
+
+impl zeroize::ZeroizeOnDrop for BankKeys {}
+
 impl BankKeys {
     /// Derives the keys of bank `bank` from its 32-byte secret.
     pub fn derive(bank: BankId, secret: &[u8; KEY_LEN]) -> Self {
@@ -181,6 +196,13 @@ pub(crate) fn verify(key: &[u8; KEY_LEN], parts: &[&[u8]], tag: &[u8; TAG_LEN]) 
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn a_banks_keys_and_the_bus_key_are_wiped_when_dropped() {
+        fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        wiped_on_drop::<BankKeys>();
+        wiped_on_drop::<locker_proto::auth::BankKey>();
+    }
 
     /// RFC 4231 test case 2 ("Jefe"), to show the zero-padded key gives
     /// standard HMAC-SHA256.

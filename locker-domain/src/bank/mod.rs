@@ -264,6 +264,8 @@ pub struct Bank<'a> {
     unreachable: NodeSet,
     /// Unreachable nodes not yet alerted, with the time their alert is due.
     lost_watch: heapless::Vec<(NodeAddr, Instant), LOST_WATCH>,
+    /// When every reachable node is next asked for its full status.
+    next_scan: Instant,
     notifications: Deque<Notification, NOTIFICATION_QUEUE>,
     alerts: Deque<Alert, ALERT_QUEUE>,
     audit: Deque<AuditRecord, AUDIT_QUEUE>,
@@ -361,6 +363,7 @@ impl<'a> Bank<'a> {
             status_wanted,
             unreachable: NodeSet::EMPTY,
             lost_watch: heapless::Vec::new(),
+            next_scan: Instant::ZERO + policy.status_scan_every,
             notifications: Deque::new(),
             alerts: Deque::new(),
             audit: Deque::new(),
@@ -968,6 +971,7 @@ impl<'a> Bank<'a> {
         self.latest = now;
         self.keypads.handle_timeout(now);
         self.lost_nodes_due(now);
+        self.scan_if_due(now);
         // Each firing moves its compartment's deadline into the future or
         // clears it; the bound only guards against a policy of zero durations.
         for _ in 0..(4 * self.slots.len() + 16) {

@@ -154,6 +154,7 @@ impl Bank<'_> {
             self.timers.peek().map(|(at, _)| at),
             self.keypads.poll_timeout(),
             self.next_lost_node_due(),
+            self.next_scan_due(),
         ]
         .into_iter()
         .flatten()

@@ -95,6 +95,15 @@ pub struct Policy {
     /// by itself) raises no [`NodeUnreachable`](super::AlertKind::NodeUnreachable)
     /// alert. Zero alerts at once.
     pub node_alert_after: Duration,
+    /// How often every reachable node is asked for its full status (15 min),
+    /// on top of the scans after a restart, a restore or a node's return.
+    /// The answers are the node's own (tagged for the gateway's query, see
+    /// `locker_proto::auth`), so a difference between a scan and the books
+    /// (a parcel gone, an item where none should be, a door open) is a
+    /// discrepancy alert within this time, whatever became of the events
+    /// that should have told the bank. Zero scans only when the bank asks
+    /// for other reasons.
+    pub status_scan_every: Duration,
 }
 
 impl Default for Policy {
@@ -126,6 +135,7 @@ impl Default for Policy {
             remote_open_limit: 5,
             remote_open_window: Duration::from_mins(10),
             node_alert_after: Duration::from_secs(60),
+            status_scan_every: Duration::from_mins(15),
         }
     }
 }

@@ -154,7 +154,7 @@ impl Bank<'_> {
             self.apply(i, step, now);
             return;
         }
-        let door_was = s.door;
+        let (door_was, occupied_was) = (s.door, s.occupied);
         s.door = seen.door;
         s.occupied = Some(seen.occupied);
         let expects_parcel = s.stage.holds_parcel();
@@ -173,6 +173,11 @@ impl Bank<'_> {
         };
         let reason = ServiceReason::SensorDisagrees;
         let fresh = s.out_of_service != Some(reason);
+        if !fresh && door_was == seen.door && occupied_was == Some(seen.occupied) {
+            // The same difference as at the last scan, already alerted and
+            // out of service: staff know; a periodic scan repeats nothing.
+            return;
+        }
         s.out_of_service = Some(reason);
         self.put(i, s);
         let evidence = Evidence::Scan {
@@ -253,6 +258,27 @@ impl Bank<'_> {
                 self.alert_unreachable(node, now);
             }
         }
+    }
+
+    /// Asks every reachable node for its full status once
+    /// [`Policy::status_scan_every`](super::Policy::status_scan_every) has
+    /// passed since the last periodic scan.
+    pub(super) fn scan_if_due(&mut self, now: Instant) {
+        let every = self.policy.status_scan_every;
+        if every == Duration::ZERO || self.next_scan > now {
+            return;
+        }
+        for node in self.layout.nodes() {
+            if !self.unreachable.contains(node) {
+                self.status_wanted.insert(node);
+            }
+        }
+        self.next_scan = now + every;
+    }
+
+    /// When the next periodic scan is due, if scans are on.
+    pub(super) fn next_scan_due(&self) -> Option<Instant> {
+        (self.policy.status_scan_every != Duration::ZERO).then_some(self.next_scan)
     }
 
     /// When the next watched node's alert is due.

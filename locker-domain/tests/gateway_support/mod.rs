@@ -735,11 +735,17 @@ impl Bench {
     }
 
     /// Frames sent to `node` that carry a command from the bank or the
-    /// gateway rather than the link's own event polling.
+    /// gateway rather than the link's own business (event polling, asking
+    /// the node's counter floor).
     pub fn commands_to(&self, node: NodeAddr) -> Vec<Sent> {
         self.sent_to(node)
             .into_iter()
-            .filter(|s| !matches!(s.command, Command::PollEvents | Command::AckEvents { .. }))
+            .filter(|s| {
+                !matches!(
+                    s.command,
+                    Command::PollEvents | Command::AckEvents { .. } | Command::GetAuthFloor
+                )
+            })
             .collect()
     }
 

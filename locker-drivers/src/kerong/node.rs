@@ -326,6 +326,11 @@ impl<const QUEUE: usize> BoardNode<QUEUE> {
         if header.dst != self.link.addr() || header.src != NodeAddr::GATEWAY {
             return Ok(());
         }
+        if frame.body == Command::GetAuthFloor {
+            // The link answers it alone; the board has nothing to add.
+            let _ = self.link.handle_received(frame, auth, now);
+            return Ok(());
+        }
         let (status, mut outcome) = match self.refresh(board, now) {
             Ok(status) => (Some(status), Ok(())),
             Err(e) => (None, Err(e)),

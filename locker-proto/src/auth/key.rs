@@ -87,6 +87,18 @@ impl BankKey {
     }
 }
 
+/// The key's bytes are overwritten with zeros when it is dropped (with
+/// `zeroize`, which the compiler may not optimise away), so a bank key does
+/// not outlive its owner in freed memory. Copies the compiler made on the
+/// stack while it was derived or moved are beyond its reach.
+impl Drop for BankKey {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
+impl zeroize::ZeroizeOnDrop for BankKey {}
+
 impl fmt::Debug for BankKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("BankKey(<redacted>)")

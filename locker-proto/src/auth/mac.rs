@@ -66,20 +66,33 @@ fn truncated(mac: Option<HmacSha256>) -> [u8; TAG_LEN] {
 }
 
 /// The gateway's challenge for the `index`-th query of the run that began
-/// with the counter value `epoch`: `HMAC-SHA256(key, epoch LE || index LE
-/// || 0x05)`, truncated to [`TAG_LEN`] bytes. Unique as long as `(epoch,
-/// index)` is, and unpredictable without the key: nobody on the bus can ask
-/// a node in advance for the answer to a query the gateway has yet to send.
+/// with the counter value `epoch`, under the run's `salt`:
+/// `HMAC-SHA256(key, epoch LE || salt || index LE || 0x05)`, truncated to
+/// [`TAG_LEN`] bytes. Unique as long as `(salt, epoch, index)` is, and
+/// unpredictable without the key: nobody on the bus can ask a node in
+/// advance for the answer to a query the gateway has yet to send.
+///
+/// `epoch` comes from the gateway's stored counter, so it alone repeats
+/// only if that store is lost; a random `salt` per run
+/// ([`MasterConfig::challenge_salt`](crate::link::MasterConfig::challenge_salt))
+/// keeps challenges unique even then. The node never checks a challenge, so
+/// how the gateway makes it is its own affair.
 ///
 /// ```
 /// use locker_proto::auth::challenge;
 /// use locker_proto::NodeKey;
 ///
 /// let key = NodeKey::from_bytes([7; 32]);
-/// assert_ne!(challenge(&key, 1024, 0), challenge(&key, 1024, 1));
+/// let salt = [3; 16];
+/// assert_ne!(challenge(&key, &salt, 1024, 0), challenge(&key, &salt, 1024, 1));
+/// assert_ne!(challenge(&key, &salt, 1024, 0), challenge(&key, &[4; 16], 1024, 0));
 /// ```
-pub fn challenge(key: &NodeKey, epoch: u64, index: u64) -> [u8; TAG_LEN] {
-    truncated(mac_in(key, &epoch.to_le_bytes(), index, CHALLENGE))
+pub fn challenge(key: &NodeKey, salt: &[u8; 16], epoch: u64, index: u64) -> [u8; TAG_LEN] {
+    let mut covered = [0u8; 24];
+    let (head, tail) = covered.split_at_mut(8);
+    head.copy_from_slice(&epoch.to_le_bytes());
+    tail.copy_from_slice(salt);
+    truncated(mac_in(key, &covered, index, CHALLENGE))
 }
 
 /// What ties a node's answer to the query it answers: `HMAC-SHA256(key,

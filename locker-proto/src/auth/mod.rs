@@ -112,12 +112,20 @@
 //! de-duplication cache in a restart, and executing an unlock twice is
 //! worse than reporting it refused.
 //!
-//! A gateway more than [`ACCEPT_WINDOW`] (32,768) authenticated commands away
-//! from a node cannot be resynchronised over the bus: its frames look forged.
-//! That takes a lost counter store or 32,768 commands to a node that never
-//! heard them; provisioning the node again (keeping its floor) and then one
-//! stale refusal put them back in step if the gateway is behind, and a
-//! gateway never moves its counter down.
+//! A gateway more than [`ACCEPT_WINDOW`] (32,768) authenticated commands
+//! behind a node cannot be resynchronised by stale refusals: its frames look
+//! forged. That takes a lost counter store (a replaced disk, a restored
+//! backup) or 32,768 commands to a node that never heard them. So the
+//! [`Master`](crate::link::Master) asks every keyed node for its floor
+//! ([`Command::GetAuthFloor`](crate::Command::GetAuthFloor)) once per run,
+//! before its first signed command, and moves its counter up to the
+//! [`Report::AuthFloor`](crate::Report::AuthFloor) it gets. The answer is a
+//! query's answer, tagged under the binding of the gateway's fresh
+//! challenge, so nobody on the bus can push the gateway's counter out of
+//! step with a forged floor; and the counter only ever moves up, so a value
+//! once used is never used again. No provisioning is needed after a lost
+//! counter store. (A node too old to know the command answers
+//! `Nack(Unsupported)`, and stale refusals are all it offers.)
 //!
 //! # Freshness that survives power loss
 //!

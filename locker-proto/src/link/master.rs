@@ -38,12 +38,19 @@ pub struct MasterConfig {
     pub poll_interval: Duration,
     /// How often a lost node is tried again.
     pub lost_poll_interval: Duration,
+    /// Mixed into every challenge of this run (feature `auth`, see
+    /// [`challenge`](crate::auth::challenge)): give 16 random bytes per
+    /// start where the gateway has randomness. Challenges are unique by the
+    /// stored counters alone, unless that store is lost; with a fresh salt
+    /// they stay unique even then, so an answer recorded in an earlier run
+    /// never passes in this one. Default: zeros.
+    pub challenge_salt: [u8; 16],
 }
 
 impl Default for MasterConfig {
     /// 50 ms response timeout (a full 128-byte frame takes 11 ms at 115,200
     /// baud, each way), 3 attempts, lost after 3 failed requests, events polled
-    /// every 250 ms, a lost node retried every 5 s.
+    /// every 250 ms, a lost node retried every 5 s, a salt of zeros.
     fn default() -> Self {
         MasterConfig {
             response_timeout: Duration::from_millis(50),
@@ -51,6 +58,7 @@ impl Default for MasterConfig {
             unresponsive_after: 3,
             poll_interval: Duration::from_millis(250),
             lost_poll_interval: Duration::from_secs(5),
+            challenge_salt: [0; 16],
         }
     }
 }
@@ -199,6 +207,9 @@ struct PeerAuth {
     queries: u64,
     /// Answers rejected and not yet reported.
     rejected: u16,
+    /// The node told its floor in this run ([`Command::GetAuthFloor`]), or
+    /// said it cannot.
+    floor_learned: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -434,6 +445,12 @@ impl<const NODES: usize> Master<NODES> {
     /// [need a tag](Command::needs_tag) go to it signed; the first waits for
     /// the counter's first reservation ([`poll_persist`](Self::poll_persist)).
     ///
+    /// Before its first signed command the master asks the node for its
+    /// floor ([`Command::GetAuthFloor`], answered tagged for the query) and
+    /// moves the counter up to it, so a `stored` value that is lost or too
+    /// old (a restored backup) costs one exchange, not a provisioning: the
+    /// counter never moves down, and a value once used is never used again.
+    ///
     /// # Errors
     ///
     /// [`LinkError::UnknownNode`].
@@ -450,7 +467,12 @@ impl<const NODES: usize> Master<NODES> {
             epoch: None,
             queries: 0,
             rejected: 0,
+            floor_learned: false,
         });
+        if peer.internal.is_none() {
+            let ask = peer.new_request(Command::GetAuthFloor);
+            peer.internal = Some(ask);
+        }
         Ok(())
     }
 
@@ -525,7 +547,11 @@ impl<const NODES: usize> Master<NODES> {
             let started = peer.internal.is_some_and(|r| r.counter.is_some());
             #[cfg(not(feature = "auth"))]
             let started = false;
-            let slot = if peer.user.is_some() && !started {
+            // The node's floor is asked before the first signed command.
+            let floor_first = peer
+                .internal
+                .is_some_and(|r| r.command == Command::GetAuthFloor);
+            let slot = if peer.user.is_some() && !started && !floor_first {
                 Slot::User
             } else if peer.internal.is_some() {
                 Slot::Internal
@@ -547,7 +573,7 @@ impl<const NODES: usize> Master<NODES> {
                 continue;
             };
             #[cfg(feature = "auth")]
-            let seal = match seal(auth.as_mut(), request) {
+            let seal = match seal(auth.as_mut(), &self.config.challenge_salt, request) {
                 Ok(seal) => seal,
                 Err(()) => continue, // waiting for the counter's reservation
             };
@@ -785,6 +811,26 @@ impl<const NODES: usize> Master<NODES> {
                     peer.internal = Some(poll);
                 }
             }
+            #[cfg(feature = "auth")]
+            (Command::GetAuthFloor, report) => {
+                if let Some(auth) = peer.auth.as_mut() {
+                    if let Report::AuthFloor { floor } = report {
+                        if *floor > auth.tx.next() {
+                            auth.tx.advance_to(*floor);
+                            self.stats.resynchronisations =
+                                self.stats.resynchronisations.saturating_add(1);
+                        }
+                    }
+                    // Any other answer (an older node's `Unsupported`) is
+                    // the node's word too: resynchronisation by stale
+                    // refusals is all it offers.
+                    auth.floor_learned = true;
+                }
+                // On with the event poll the floor went before.
+                let poll = peer.new_request(Command::PollEvents);
+                peer.internal = Some(poll);
+                peer.next_poll = now + self.config.poll_interval;
+            }
             _ => peer.next_poll = now + self.config.poll_interval,
         }
     }
@@ -805,7 +851,15 @@ impl<const NODES: usize> Master<NODES> {
         let poll_interval = self.config.poll_interval;
         for peer in self.peers.iter_mut() {
             if peer.internal.is_none() && peer.next_poll <= now {
-                let poll = peer.new_request(Command::PollEvents);
+                #[cfg(feature = "auth")]
+                let command = if peer.auth.as_ref().is_some_and(|a| !a.floor_learned) {
+                    Command::GetAuthFloor
+                } else {
+                    Command::PollEvents
+                };
+                #[cfg(not(feature = "auth"))]
+                let command = Command::PollEvents;
+                let poll = peer.new_request(command);
                 peer.internal = Some(poll);
                 peer.next_poll = now + poll_interval;
             }
@@ -891,7 +945,11 @@ impl<const NODES: usize> Master<NODES> {
 /// query to a keyed node, a challenge (made at the first transmission);
 /// `Err` while no counter is reserved.
 #[cfg(feature = "auth")]
-fn seal(auth: Option<&mut PeerAuth>, request: &mut Request) -> Result<Option<Seal>, ()> {
+fn seal(
+    auth: Option<&mut PeerAuth>,
+    salt: &[u8; 16],
+    request: &mut Request,
+) -> Result<Option<Seal>, ()> {
     let Some(auth) = auth else {
         return Ok(None);
     };
@@ -907,7 +965,7 @@ fn seal(auth: Option<&mut PeerAuth>, request: &mut Request) -> Result<Option<Sea
                         epoch
                     }
                 };
-                let made = challenge(&auth.key, epoch, auth.queries);
+                let made = challenge(&auth.key, salt, epoch, auth.queries);
                 auth.queries = auth.queries.saturating_add(1);
                 request.challenge = Some(made);
                 made

@@ -63,12 +63,32 @@ struct Answered {
     report: Report,
 }
 
-/// Refusals not yet in the event queue (see [`Event::CommandsRefused`]).
+/// Refusals not yet in the event queue (see [`Event::CommandsRefused`]),
+/// counted apart for each reason: a flood of forged frames must not pass
+/// off a rate-limit refusal (or a stale counter) as more of the same.
 #[derive(Clone, Copy, Debug)]
 struct Refusals {
-    pending: u16,
-    reason: NackReason,
+    /// Per [`refusal_slot`]: refusals waiting, and the reason they were
+    /// refused for (the latest, for a `Stale` floor).
+    pending: [(u16, NackReason); REFUSAL_SLOTS],
+    /// The slot flushed last: the next flush starts after it, so that no
+    /// reason starves another.
+    last: usize,
     total: u32,
+}
+
+/// Reasons a node counts apart: the four security refusals and any other.
+const REFUSAL_SLOTS: usize = 5;
+
+/// The slot of `reason` in [`Refusals::pending`].
+fn refusal_slot(reason: NackReason) -> usize {
+    match reason {
+        NackReason::Unauthenticated => 0,
+        NackReason::Stale { .. } => 1,
+        NackReason::RateLimited => 2,
+        NackReason::ProvisioningDisabled => 3,
+        _ => 4,
+    }
 }
 
 /// The node's authentication state.
@@ -173,8 +193,8 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
             next_seq: EventSeq(0),
             dropped: 0,
             refusals: Refusals {
-                pending: 0,
-                reason: NackReason::Unauthenticated,
+                pending: [(0, NackReason::Unauthenticated); REFUSAL_SLOTS],
+                last: REFUSAL_SLOTS - 1,
                 total: 0,
             },
             outgoing: None,
@@ -283,6 +303,16 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
                 self.answer(exchange, Report::Ack);
                 None
             }
+            Command::GetAuthFloor => {
+                #[cfg(feature = "auth")]
+                let report = Report::AuthFloor {
+                    floor: self.auth.rx.floor(),
+                };
+                #[cfg(not(feature = "auth"))]
+                let report = Report::Nack(NackReason::Unsupported);
+                self.answer(exchange, report);
+                None
+            }
             Command::Provision { key } => {
                 #[cfg(feature = "auth")]
                 if self.auth.provisioning {
@@ -343,10 +373,12 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
     /// Queues an event for the gateway.
     ///
     /// A security event ([`Event::CommandsRefused`]) is merged: while one is
-    /// queued and not yet acknowledged, the counts of later ones are carried
-    /// into the next, which is queued once that one is acknowledged (the
-    /// `Ok` value is then the queued one's sequence number). So refusals,
-    /// however many, take one slot and never crowd out door events.
+    /// queued and not yet acknowledged, the counts of later ones are carried,
+    /// reason by reason, into the next ones, queued one at a time (taking
+    /// the reasons in turn) as each is acknowledged (the `Ok` value is then
+    /// the queued one's sequence number). So refusals, however many, take one
+    /// slot and never crowd out door events, and each event's count is of
+    /// refusals for its own reason.
     ///
     /// # Errors
     ///
@@ -357,8 +389,9 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
     /// waits for room.
     pub fn push_event(&mut self, event: Event) -> Result<EventSeq, QueueFull> {
         if let Event::CommandsRefused { refused, reason } = event {
-            self.refusals.pending = self.refusals.pending.saturating_add(refused);
-            self.refusals.reason = reason;
+            if let Some(slot) = self.refusals.pending.get_mut(refusal_slot(reason)) {
+                *slot = (slot.0.saturating_add(refused), reason);
+            }
             self.flush_refusals();
             return self
                 .queue
@@ -395,15 +428,26 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
             .queue
             .iter()
             .any(|r| matches!(r.event, Event::CommandsRefused { .. }));
-        if self.refusals.pending == 0 || queued || self.queue.len() >= QUEUE {
+        if queued || self.queue.len() >= QUEUE {
             return;
         }
-        let event = Event::CommandsRefused {
-            refused: self.refusals.pending,
-            reason: self.refusals.reason,
+        let next = (1..=REFUSAL_SLOTS)
+            .map(|k| (self.refusals.last + k) % REFUSAL_SLOTS)
+            .find(|&k| self.refusals.pending.get(k).is_some_and(|p| p.0 > 0));
+        let Some(k) = next else {
+            return;
         };
-        if self.push_record(event).is_ok() {
-            self.refusals.pending = 0;
+        let Some(&(refused, reason)) = self.refusals.pending.get(k) else {
+            return;
+        };
+        if self
+            .push_record(Event::CommandsRefused { refused, reason })
+            .is_ok()
+        {
+            if let Some(slot) = self.refusals.pending.get_mut(k) {
+                slot.0 = 0;
+            }
+            self.refusals.last = k;
         }
     }
 
