@@ -81,6 +81,7 @@
 //! | a copy of the snapshot (stolen SD card, backup) | pickup codes are kept only as keyed hashes ([`CodeHash`]); the keys are never persisted ([`BankKeys`]); the snapshot holds nothing that opens a door |
 //! | a phone or a QR printer | an [`OfflineToken`] is bound to bank, compartment, parcel and expiry under the token key, checked offline in constant time, good once; a wrong token counts against the reader like a wrong code |
 //! | a keypad and patience | the [`KeypadGuard`] lockout and the bank-wide spike alert (see [`codes`]) |
+//! | write access to the audit log, or an older state file | every [`AuditRecord`] carries its [`AuditLink`] in a SHA-256 hash chain ([`chain`]), computed here and kept in the snapshot: a record deleted or altered breaks the chain ([`AuditChain`]), and a rolled-back bank re-issues sequence numbers with other links, which the backend holding the uplink's links, and the gateway's log, tell from a duplicate |
 //!
 //! Every security refusal opens nothing and changes no parcel, but leaves a
 //! trace: an [`AuditRecord`], a counter in [`Stats`], and where staff must
