@@ -110,12 +110,7 @@ impl Broker {
     }
 
     fn settings(&self, client_id: &str) -> MqttSettings {
-        MqttSettings {
-            host: "127.0.0.1".into(),
-            port: self.port,
-            client_id: client_id.into(),
-            bank_id: "bank-e2e".into(),
-        }
+        MqttSettings::new("127.0.0.1", self.port, client_id, "bank-e2e")
     }
 }
 
@@ -281,4 +276,104 @@ fn a_parcel_announced_deposited_reminded_and_picked_up_through_mosquitto_survive
 #[ignore = "needs mosquitto on PATH; .ci/run installs it"]
 fn the_same_in_postcard_survives_a_broker_restart_too() {
     through_a_broker(Encoding::Postcard);
+}
+
+/// Publishes `payload` on `topic` as a stranger on the broker would: any
+/// client id, no key, MQTT 3.1.1, retained if asked.
+fn publish_as_stranger(port: u16, topic: &str, payload: Vec<u8>, retain: bool) {
+    use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
+    let mut options = MqttOptions::new("stranger", "127.0.0.1", port);
+    options.set_max_packet_size(256 * 1024, 256 * 1024);
+    let (client, mut connection) = Client::new(options, 8);
+    client
+        .publish(topic, QoS::AtLeastOnce, retain, payload)
+        .unwrap();
+    for event in connection.iter() {
+        match event.unwrap() {
+            Event::Incoming(Packet::PubAck(_)) => break,
+            _ => continue,
+        }
+    }
+    let _ = client.disconnect();
+}
+
+#[test]
+#[ignore = "needs mosquitto on PATH; .ci/run installs it"]
+fn a_stranger_on_the_broker_neither_commands_the_gateway_nor_knocks_it_off_the_broker() {
+    let dir = scratch_dir("mqtt-attack");
+    let broker = Broker::start(&dir);
+    let down = locker_examples::uplink::Topics::of("bank-e2e").down;
+    // Before the gateway even starts: a retained 20 KiB message on its topic,
+    // which an MQTT 3 client with a 10 KiB limit read at every subscribe
+    // and lost its connection over, every 200 ms, for good.
+    publish_as_stranger(broker.port, &down, vec![b'x'; 20 * 1024], true);
+    let cabinet = new_cabinet();
+    let (node_end, gateway_end) = TTYPort::pair().unwrap();
+    let _node = SimulatedNode::start(node_end, cabinet.clone());
+    let gateway = Gateway::start_with_uplink(
+        gateway_config(&dir),
+        connected(gateway_end),
+        Some((
+            uplink_settings(&dir, Encoding::Json),
+            Box::new(MqttTransport::gateway(&broker.settings("gateway"))),
+        )),
+    )
+    .unwrap();
+    let mut world = World {
+        gateway,
+        backend: BackendEnd::new(
+            Box::new(MqttTransport::backend(&broker.settings("backend"))),
+            Encoding::Json,
+        ),
+        cabinet,
+        notices: Vec::new(),
+    };
+    world.run_until("the boot notification through the broker", |w| {
+        !w.backend.boots().is_empty()
+    });
+
+    // Unsigned requests that would take the bank out of service, switch
+    // the keypad lockout off and reset the gateway; an acknowledgement of
+    // everything the gateway queued; an oversize message, not retained.
+    let forged = [
+        r#"{"v":1,"id":18446744073709551615,"body":{"change_availability":{"scope":"bank","available":false}}}"#.to_string(),
+        r#"{"v":1,"id":5,"body":{"reset":{"kind":"Hard","target":"gateway"}},"tag":"00000000000000000000000000000000"}"#.to_string(),
+        r#"{"v":1,"id":6,"body":{"ack":4294967296}}"#.to_string(),
+    ];
+    for message in forged {
+        publish_as_stranger(broker.port, &down, message.into_bytes(), false);
+    }
+    publish_as_stranger(broker.port, &down, vec![b'{'; 64 * 1024], false);
+
+    // The backend hears of it, and its own requests are carried out as
+    // before: the gateway stayed on the broker and its window did not move.
+    world.run_until("the forgeries reported as a security event", |w| {
+        w.backend.applied().iter().any(|m| {
+            matches!(&m.body, Upward::SecurityEvent(e)
+                if e.kind == locker_proto::uplink::SecurityKind::ForgedTag)
+        })
+    });
+    let Ok(Response::Diagnostics(diagnostics)) = world.ask(Downward::GetDiagnostics) else {
+        panic!("no diagnostics");
+    };
+    assert_eq!(diagnostics.forged_refused, 3);
+    assert!(
+        world.gateway.bank().deposits_closed().is_none(),
+        "the bank stays open"
+    );
+    assert!(matches!(
+        world.ask(Downward::ReserveCompartment(
+            locker_proto::uplink::ReserveCompartment {
+                kind: ParcelKind::Delivery,
+                needs: ParcelNeeds {
+                    size: Some(SizeClass::Small),
+                    ..ParcelNeeds::default()
+                },
+            }
+        )),
+        Ok(Response::Reserved { .. })
+    ));
+    world.gateway.shutdown().unwrap();
+    drop(broker);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -208,7 +208,7 @@ fuzz_target!(|script: Script| {
                 }
                 Err(_) => {
                     if let Some(header) = EnvelopeHeader::from_postcard(&bytes) {
-                        let _ = shell.gateway.handle_undecodable(header);
+                        let _ = shell.gateway.handle_undecodable(header, now);
                     }
                 }
             },

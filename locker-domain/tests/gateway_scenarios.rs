@@ -20,8 +20,7 @@ use locker_domain::bank::{
 use locker_domain::gateway::{GatewayOutput, Persist};
 use locker_proto::time::Duration;
 use locker_proto::uplink::{
-    Downward, Envelope, MessageId, ParcelNeeds as Needs, ReserveCompartment, ResetTarget, Response,
-    Upward,
+    Downward, MessageId, ParcelNeeds as Needs, ReserveCompartment, ResetTarget, Response, Upward,
 };
 use locker_proto::{
     Command, CompartmentId, Event, EventRecord, EventSeq, NodeAddr, Presence, RebootKind,
@@ -841,7 +840,11 @@ fn request(bench: &mut Bench, counter: u64, body: Downward) -> MessageId {
     let now = bench.now;
     bench
         .gateway
-        .handle_downward(&Envelope::new(id, body), &mut bench.dice, now)
+        .handle_downward(
+            &locker_domain::uplink::sign_downward(&gateway_support::bank_keys(), id, body),
+            &mut bench.dice,
+            now,
+        )
         .unwrap();
     bench.drive();
     id
@@ -1565,4 +1568,19 @@ fn an_unlock_whose_answers_are_lost_on_the_bus_is_neither_a_lock_fault_nor_a_for
         alerts.is_empty(),
         "no alarm for a deposit that worked: {alerts:?}"
     );
+}
+
+#[test]
+fn a_full_outbound_queue_closes_the_bank_to_new_parcels_until_the_backend_takes_its_backlog() {
+    let mut bench = Bench::new();
+    bench.start_uplink();
+    let limit = locker_domain::uplink::BACKLOG_LIMIT as usize;
+    bench.gateway.set_uplink_backlog(limit);
+    assert!(bench.gateway.uplink().unwrap().backlog_full());
+    assert_eq!(
+        bench.reserve_small().unwrap_err(),
+        BankError::DepositsClosed(DepositsClosed::Unavailable)
+    );
+    bench.gateway.set_uplink_backlog(limit - limit / 10);
+    assert!(bench.reserve_small().is_ok());
 }

@@ -15,7 +15,8 @@ use locker_domain::bank::{
     Stage,
 };
 use locker_domain::uplink::{
-    GatewayAction, Handled, Uplink, UplinkConfig, UplinkError, UplinkState,
+    GatewayAction, Handled, Uplink, UplinkConfig, UplinkError, UplinkState, downward_tag,
+    sign_downward,
 };
 use locker_proto::time::{Duration, Instant};
 use locker_proto::uplink::{
@@ -74,6 +75,11 @@ fn layout() -> Vec<Compartment> {
 /// The keys the bank and the backend derive from their shared secret.
 fn keys() -> BankKeys {
     BankKeys::derive(BankId(7), &[0x5a; 32])
+}
+
+/// A message as the backend sends it: tagged with the bank's downward key.
+fn signed(id: MessageId, body: Downward) -> DownEnvelope {
+    sign_downward(&keys(), id, body)
 }
 
 /// The code the backend draws for the announced parcel; the bank gets its hash.
@@ -219,7 +225,7 @@ impl Gateway {
     fn request(&mut self, body: Downward) -> MessageId {
         let id = MessageId(self.next_request);
         self.next_request += 1;
-        let message = Envelope::new(id, body);
+        let message = signed(id, body);
         assert_eq!(self.send(&message), Ok(Handled::Answered));
         id
     }
@@ -384,7 +390,7 @@ fn an_announced_parcel_is_deposited_reminded_and_collected_and_every_step_goes_u
     );
 
     // The transport delivers the announcement again: not carried out twice.
-    let again = Envelope::new(request, announce(Duration::from_hours(1)));
+    let again = signed(request, announce(Duration::from_hours(1)));
     let reserved_before = g.bank.utilisation().free;
     assert!(matches!(g.send(&again), Ok(Handled::Duplicate(_))));
     assert_eq!(g.bank.utilisation().free, reserved_before);
@@ -807,6 +813,15 @@ fn refusals_carry_a_code_a_program_can_act_on_and_a_reason_a_person_can_read() {
 
     let mut newer = Envelope::new(MessageId(g.next_request), Downward::GetDiagnostics);
     newer.v = 2;
+    let tag = downward_tag(
+        &keys(),
+        &Envelope {
+            v: 2,
+            id: newer.id,
+            body: &newer.body,
+        },
+    );
+    let newer = DownEnvelope::with_tag(newer, tag);
     assert_eq!(g.send(&newer), Ok(Handled::Answered));
     assert_eq!(
         g.answer(newer.id).unwrap_err().code,
@@ -814,7 +829,7 @@ fn refusals_carry_a_code_a_program_can_act_on_and_a_reason_a_person_can_read() {
     );
 
     assert!(matches!(
-        g.send(&Envelope::new(MessageId(5), Downward::Ack(g.up[0].id))),
+        g.send(&signed(MessageId(g.next_request + 1), Downward::Ack(g.up[0].id))),
         Ok(Handled::Ack(id)) if id == g.up[0].id
     ));
 }
@@ -824,7 +839,7 @@ fn a_request_that_finds_no_room_is_not_carried_out_and_can_be_sent_again() {
     let mut g = Gateway::start();
     let mut refused = None;
     for n in 0..20u64 {
-        let message = Envelope::new(
+        let message = signed(
             MessageId(MessageId::first_of_epoch(BACKEND_EPOCH).0 + 100 + n),
             Downward::ExtendDeadline {
                 compartment: CompartmentId(1),
@@ -860,22 +875,23 @@ fn a_request_that_finds_no_room_is_not_carried_out_and_can_be_sent_again() {
 }
 
 #[test]
-fn a_request_from_a_newer_backend_is_answered_not_supported_once_and_never_blocks() {
+fn a_request_from_a_newer_backend_is_answered_not_supported_and_never_blocks() {
     let mut g = Gateway::start();
     let header = locker_proto::uplink::EnvelopeHeader {
         v: 1,
         id: MessageId(MessageId::first_of_epoch(BACKEND_EPOCH).0 + 500),
     };
-    assert_eq!(g.uplink.handle_undecodable(header), Ok(Handled::Answered));
-    assert!(matches!(
-        g.uplink.handle_undecodable(header),
-        Ok(Handled::Duplicate(_))
-    ));
+    assert_eq!(
+        g.uplink.handle_undecodable(header, g.now),
+        Handled::Unreadable
+    );
     g.pump();
     assert_eq!(
         g.answer(header.id).unwrap_err().code,
         ErrorCode::NotSupported
     );
+    // It could not be authenticated: its id moved nothing.
+    assert_eq!(g.uplink.state().seen.highest(), None);
 }
 
 #[test]
@@ -1110,4 +1126,310 @@ fn audit_records_go_up_with_the_banks_chain_links() {
     let mut distinct: Vec<[u8; 32]> = links.iter().map(|(_, l)| *l).collect();
     distinct.dedup();
     assert_eq!(distinct.len(), links.len(), "every record has its own link");
+}
+
+// ----- attacks on the uplink: someone who can publish on the transport ---------------
+
+/// Everything a stranger on the broker would try, none of it tagged with the
+/// bank's key: a made-up tag, no tag at all, a tag made with another secret.
+fn forgeries(first_id: u64) -> Vec<DownEnvelope> {
+    let config = locker_domain::uplink::policy_to_config(&policy());
+    let lockout_off = PolicyConfig {
+        lockout: locker_proto::uplink::LockoutConfig {
+            free_attempts: u8::MAX,
+            base_lockout_ms: Duration::ZERO,
+            max_lockout_ms: Duration::ZERO,
+            ..config.lockout
+        },
+        ..config
+    };
+    let bodies = [
+        Downward::ChangeConfiguration(lockout_off),
+        Downward::Reset {
+            kind: RebootKind::Hard,
+            target: ResetTarget::Gateway,
+        },
+        Downward::Reset {
+            kind: RebootKind::Soft,
+            target: ResetTarget::Node(NodeAddr(1)),
+        },
+        Downward::ChangeAvailability {
+            scope: Scope::Bank,
+            available: false,
+        },
+        Downward::ChangeAvailability {
+            scope: Scope::Compartment(CompartmentId(1)),
+            available: false,
+        },
+        reserve_small(),
+        // A remote open whose own tag is right (captured earlier, say) in a
+        // message whose tag is not.
+        {
+            let open = SignedOpen::signed(&keys(), CompartmentId(1), 99);
+            Downward::RemoteOpen(locker_proto::uplink::RemoteOpen {
+                compartment: open.compartment,
+                request_id: open.request_id,
+                tag: HexArray(open.tag),
+            })
+        },
+        Downward::TriggerSnapshot {
+            compartment: CompartmentId(1),
+        },
+        Downward::GetDiagnostics,
+    ];
+    let stranger = BankKeys::derive(BankId(7), &[0x66; 32]);
+    let mut out = Vec::new();
+    for (n, body) in bodies.into_iter().enumerate() {
+        let id = MessageId(first_id + n as u64);
+        let tagged_by_stranger = sign_downward(&stranger, id, body.clone());
+        let zero_tag = DownEnvelope::with_tag(Envelope::new(id, body), HexArray([0; 16]));
+        out.push(tagged_by_stranger);
+        out.push(zero_tag);
+    }
+    out
+}
+
+#[test]
+fn forged_requests_of_every_kind_change_nothing_and_are_reported_as_a_security_event() {
+    let mut g = Gateway::start();
+    let state_before = g.uplink.state().clone();
+    let free_before = g.bank.utilisation();
+    let up_before = g.up.len();
+    // Ids of the attacker's choosing, unlike any the backend uses.
+    let attacks = forgeries(u64::MAX - 100);
+    for message in &attacks {
+        assert_eq!(g.send(message), Ok(Handled::Forged), "{:?}", message.body);
+    }
+    // Nothing changed: no action for the glue, no door, no reservation, the
+    // bank still open, the window where it was.
+    assert!(g.actions.is_empty(), "{:?}", g.actions);
+    assert!(g.unlocks.is_empty(), "{:?}", g.unlocks);
+    assert_eq!(g.bank.utilisation(), free_before);
+    assert!(!g.uplink.refuses_new_transactions());
+    assert_eq!(g.uplink.state(), &state_before);
+    assert_eq!(g.uplink.stats().forged, attacks.len() as u32);
+    assert_eq!(g.uplink.stats().requests, 0);
+
+    // Reported: the first one answered `not_authorized` and a security
+    // event at once, nothing more during the report period.
+    let new: Vec<&UpEnvelope> = g.up[up_before..].iter().collect();
+    assert_eq!(new.len(), 2, "{new:?}");
+    assert!(matches!(&new[0].body, Upward::SecurityEvent(e)
+        if e.kind == SecurityKind::ForgedTag && e.count == 1 && e.request_id == Some(attacks[0].id.0)));
+    assert_eq!(
+        g.answer(attacks[0].id).unwrap_err().code,
+        ErrorCode::NotAuthorized
+    );
+    // At the period's end, one event counts the rest.
+    g.now += locker_domain::uplink::FORGERY_REPORT_PERIOD;
+    g.pump();
+    let summary: Vec<u32> = g.up[up_before + 2..]
+        .iter()
+        .filter_map(|m| match &m.body {
+            Upward::SecurityEvent(e) if e.kind == SecurityKind::ForgedTag => Some(e.count),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(summary, [attacks.len() as u32 - 1]);
+
+    // The backend's own requests are carried out as before, and the
+    // diagnostics count the forgeries.
+    let diagnostics = g.request(Downward::GetDiagnostics);
+    let Ok(Response::Diagnostics(d)) = g.answer(diagnostics) else {
+        panic!("no diagnostics");
+    };
+    assert_eq!(d.forged_refused, attacks.len() as u32);
+}
+
+#[test]
+fn a_flood_of_forged_messages_costs_the_outbound_queue_three_messages_a_minute() {
+    let mut g = Gateway::start();
+    let up_before = g.up.len();
+    for n in 0..10_000u64 {
+        let forged = DownEnvelope::with_tag(
+            Envelope::new(MessageId(n), Downward::GetDiagnostics),
+            HexArray([n as u8; 16]),
+        );
+        assert_eq!(g.send(&forged), Ok(Handled::Forged));
+        if n % 1000 == 999 {
+            g.now += Duration::from_secs(6);
+        }
+    }
+    g.now += Duration::from_mins(1);
+    g.pump();
+    let went_up = g.up.len() - up_before;
+    // 60 s of flood: answer + event, one summary at the minute, one after.
+    assert!(went_up <= 4, "{went_up} messages for a flood");
+    let counted: u32 = g.up[up_before..]
+        .iter()
+        .filter_map(|m| match &m.body {
+            Upward::SecurityEvent(e) => Some(e.count),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(counted, 10_000, "every forgery is counted in some event");
+}
+
+#[test]
+fn a_tampered_request_is_refused_though_its_tag_was_once_right() {
+    let mut g = Gateway::start();
+    let id = MessageId(g.next_request);
+    let mut message = signed(
+        id,
+        Downward::ChangeAvailability {
+            scope: Scope::Compartment(CompartmentId(2)),
+            available: false,
+        },
+    );
+    // On the way, the attacker takes the whole bank out instead.
+    message.body = Downward::ChangeAvailability {
+        scope: Scope::Bank,
+        available: false,
+    };
+    assert_eq!(g.send(&message), Ok(Handled::Forged));
+    assert!(!g.uplink.refuses_new_transactions());
+    // So is one re-numbered to pass the de-duplication window.
+    let mut renumbered = signed(id, Downward::GetConfiguration);
+    renumbered.id = MessageId(id.0 + 1);
+    assert_eq!(g.send(&renumbered), Ok(Handled::Forged));
+}
+
+#[test]
+fn a_forged_acknowledgement_is_not_passed_to_the_queue() {
+    let mut g = Gateway::start();
+    let queued = g.up[0].id;
+    let forged = DownEnvelope::with_tag(
+        Envelope::new(MessageId(1), Downward::Ack(queued)),
+        HexArray([0; 16]),
+    );
+    assert_eq!(g.send(&forged), Ok(Handled::Forged));
+    let genuine = signed(MessageId(g.next_request), Downward::Ack(queued));
+    assert_eq!(g.send(&genuine), Ok(Handled::Ack(queued)));
+    // Delivered again (the transport repeats it): acknowledged once only.
+    assert!(matches!(g.send(&genuine), Ok(Handled::Duplicate(_))));
+}
+
+#[test]
+fn a_huge_id_cannot_make_the_gateway_ignore_its_backend() {
+    let mut g = Gateway::start();
+    let first = g.request(Downward::GetConfiguration);
+    // A stranger's message with the largest id: refused before the window.
+    let forged = DownEnvelope::with_tag(
+        Envelope::new(MessageId(u64::MAX - 1), Downward::GetDiagnostics),
+        HexArray([0; 16]),
+    );
+    assert_eq!(g.send(&forged), Ok(Handled::Forged));
+    assert_eq!(g.uplink.state().seen.highest(), Some(first));
+    // Even a message tagged with the key (a backend gone wrong) moves the
+    // window by at most its size: refused, answered, the window unmoved.
+    let huge = signed(MessageId(u64::MAX), Downward::GetDiagnostics);
+    assert_eq!(g.send(&huge), Ok(Handled::OutOfWindow));
+    assert_eq!(g.answer(huge.id).unwrap_err().code, ErrorCode::OutOfWindow);
+    assert_eq!(g.uplink.state().seen.highest(), Some(first));
+    let far = signed(MessageId(first.0 + 1_000), Downward::GetDiagnostics);
+    assert_eq!(g.send(&far), Ok(Handled::OutOfWindow));
+    // The backend's next requests are carried out, in this epoch or a new one.
+    let next = g.request(Downward::GetDiagnostics);
+    assert!(g.answer(next).is_ok());
+    g.next_request = MessageId::first_of_epoch(BACKEND_EPOCH + 5).0;
+    let after_restart = g.request(Downward::GetDiagnostics);
+    assert!(g.answer(after_restart).is_ok());
+    assert_eq!(g.uplink.stats().out_of_window, 2);
+}
+
+#[test]
+fn configuration_from_the_backend_cannot_take_security_limits_below_their_floors() {
+    let mut g = Gateway::start();
+    let config = locker_domain::uplink::policy_to_config(&policy());
+    let lockout = config.lockout;
+    let attempts = [
+        PolicyConfig {
+            code_digits: 4,
+            ..config
+        },
+        PolicyConfig {
+            lockout: locker_proto::uplink::LockoutConfig {
+                base_lockout_ms: Duration::ZERO,
+                max_lockout_ms: Duration::ZERO,
+                ..lockout
+            },
+            ..config
+        },
+        PolicyConfig {
+            lockout: locker_proto::uplink::LockoutConfig {
+                free_attempts: 200,
+                ..lockout
+            },
+            ..config
+        },
+        PolicyConfig {
+            lockout: locker_proto::uplink::LockoutConfig {
+                max_lockout_ms: Duration::from_secs(60),
+                ..lockout
+            },
+            ..config
+        },
+        PolicyConfig {
+            lockout: locker_proto::uplink::LockoutConfig {
+                spike_threshold: u16::MAX,
+                ..lockout
+            },
+            ..config
+        },
+        PolicyConfig {
+            lockout: locker_proto::uplink::LockoutConfig {
+                spike_window_ms: Duration::from_secs(1),
+                ..lockout
+            },
+            ..config
+        },
+    ];
+    for attempt in attempts {
+        let id = g.request(Downward::ChangeConfiguration(attempt));
+        assert_eq!(
+            g.answer(id).unwrap_err().code,
+            ErrorCode::InvalidConfiguration,
+            "{attempt:?}"
+        );
+    }
+    assert!(g.actions.is_empty(), "no policy applied: {:?}", g.actions);
+    // At the floors exactly: accepted.
+    let at_floor = g.request(Downward::ChangeConfiguration(PolicyConfig {
+        code_digits: locker_domain::uplink::MIN_CODE_DIGITS,
+        lockout: locker_proto::uplink::LockoutConfig {
+            free_attempts: locker_domain::uplink::MAX_FREE_ATTEMPTS,
+            base_lockout_ms: locker_domain::uplink::MIN_BASE_LOCKOUT,
+            max_lockout_ms: locker_domain::uplink::MIN_MAX_LOCKOUT,
+            spike_window_ms: locker_domain::uplink::MIN_SPIKE_WINDOW,
+            spike_threshold: locker_domain::uplink::MAX_SPIKE_THRESHOLD,
+        },
+        ..config
+    }));
+    assert!(g.answer(at_floor).is_ok());
+}
+
+#[test]
+fn a_gateway_cut_off_past_its_backlog_limit_refuses_new_transactions_until_it_drains() {
+    let mut g = Gateway::start();
+    let mut config = g.uplink.config().clone();
+    config.backlog_limit = 100;
+    g.uplink = Uplink::new(config, UplinkState::default(), 2);
+    g.uplink.boot(&g.bank, ResetReason::PowerOn, g.now).unwrap();
+    g.pump();
+
+    g.uplink.set_backlog(99);
+    assert!(!g.uplink.backlog_full());
+    // A flood of messages (or a week offline) reaches the limit.
+    g.uplink.set_backlog(100);
+    assert!(g.uplink.backlog_full());
+    assert!(g.uplink.refuses_new_transactions());
+    let refused = g.request(reserve_small());
+    assert_eq!(g.answer(refused).unwrap_err().code, ErrorCode::Busy);
+    // Still closed until the backend took a tenth of it.
+    g.uplink.set_backlog(91);
+    assert!(g.uplink.backlog_full());
+    g.uplink.set_backlog(90);
+    assert!(!g.uplink.backlog_full());
+    let taken = g.request(reserve_small());
+    assert!(g.answer(taken).is_ok());
 }

@@ -272,3 +272,30 @@ fn an_overdue_acknowledgement_sends_everything_unacknowledged_again_in_order() {
     assert_eq!(again, [1, 3, 4], "2 was acknowledged and is not sent again");
     assert_eq!(queue.stats().retransmissions, 3);
 }
+
+#[test]
+fn an_acknowledgement_of_a_message_not_yet_sent_or_unknown_forgets_nothing() {
+    // Someone on the broker reads the gateway's ids off the `up` topic and
+    // acknowledges ahead, hoping to have the queued messages deleted unsent.
+    let mut queue = OutboundQueue::<8>::new(DeliveryConfig::default());
+    for id in 1..=4 {
+        queue.push(message(id)).unwrap();
+    }
+    let now = Instant::from_secs(1);
+    assert_eq!(queue.poll_transmit(now).unwrap().id, MessageId(1));
+    for early in [2, 3, 4, 99, u64::MAX] {
+        assert!(!queue.handle_ack(MessageId(early), now), "ack of {early}");
+    }
+    assert_eq!(queue.len(), 4, "nothing forgotten");
+    assert_eq!(queue.stats().ignored_acks, 5);
+    // The genuine acknowledgement of the message in flight counts, and the
+    // rest go out in order.
+    assert!(queue.handle_ack(MessageId(1), now));
+    let rest: Vec<u64> = std::iter::from_fn(|| {
+        let m = queue.poll_transmit(now)?;
+        assert!(queue.handle_ack(m.id, now));
+        Some(m.id.0)
+    })
+    .collect();
+    assert_eq!(rest, [2, 3, 4]);
+}

@@ -29,7 +29,10 @@ proptest! {
         for id in ids {
             let verdict = window.accept(MessageId(id));
             let within = highest.is_none_or(|h| id > h || h - id < DEDUP_WINDOW);
-            let expected = if seen.contains(&id) {
+            let too_far = highest.is_some_and(|h| id > h + DEDUP_WINDOW);
+            let expected = if too_far {
+                Verdict::TooFar
+            } else if seen.contains(&id) {
                 if within { Verdict::Duplicate } else { Verdict::TooOld }
             } else if within {
                 Verdict::New
@@ -40,6 +43,39 @@ proptest! {
             if verdict.is_new() {
                 seen.insert(id);
                 highest = Some(highest.map_or(id, |h| h.max(id)));
+            }
+        }
+    }
+
+    /// An attacker's ids, however large and interleaved with the sender's,
+    /// move the window by at most its size each: the sender's next message
+    /// is never refused as too old, however the attacker chose them.
+    #[test]
+    fn no_message_moves_the_window_so_far_that_the_sender_is_ignored(
+        attacks in proptest::collection::vec(any::<u64>(), 1..50),
+    ) {
+        let mut window = DedupWindow::new();
+        let base = MessageId::first_of_epoch(9).0;
+        let mut next = base;
+        prop_assert!(window.accept(MessageId(next)).is_new());
+        for attack in attacks {
+            let before = window.highest().unwrap();
+            let _ = window.accept(MessageId(attack));
+            let after = window.highest().unwrap();
+            let moved = after.0 - before.0;
+            prop_assert!(
+                moved <= DEDUP_WINDOW || (after.epoch() > before.epoch() && u64::from(after.counter()) < DEDUP_WINDOW),
+                "{before} to {after}"
+            );
+            // The sender goes on where it was, or in a new epoch if pushed aside.
+            next += 1;
+            let verdict = window.accept(MessageId(next));
+            if verdict != Verdict::New {
+                prop_assert!(window.highest().unwrap().epoch() > MessageId(next).epoch());
+                next = MessageId::first_of_epoch(window.highest().unwrap().epoch().saturating_add(1)).0;
+                if window.highest().unwrap().epoch() < u32::MAX {
+                    prop_assert_eq!(window.accept(MessageId(next)), Verdict::New);
+                }
             }
         }
     }

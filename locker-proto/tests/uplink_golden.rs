@@ -115,6 +115,12 @@ enum Sample {
     Down(DownEnvelope),
 }
 
+/// A downward message with a tag: made-up bytes here (the golden files pin
+/// the encoding; `locker-domain/tests/uplink_tag_vector.rs` pins the MAC).
+fn tagged(message: Envelope<Downward>) -> DownEnvelope {
+    DownEnvelope::with_tag(message, HexArray([0xa5; 16]))
+}
+
 fn result(n: u32, request: u32, response: Response) -> Sample {
     Sample::Up(Envelope::new(
         up_id(n),
@@ -496,6 +502,7 @@ fn samples() -> Vec<(&'static str, Sample)> {
                     sensor_health_alerts: 2,
                     backlog: 0,
                     duplicates_ignored: 3,
+                    forged_refused: 2,
                 }),
             ),
         ),
@@ -514,11 +521,11 @@ fn samples() -> Vec<(&'static str, Sample)> {
         ),
         (
             "ack",
-            Down(Envelope::new(down_id(0), Downward::Ack(up_id(5)))),
+            Down(tagged(Envelope::new(down_id(0), Downward::Ack(up_id(5))))),
         ),
         (
             "reserve_compartment",
-            Down(Envelope::new(
+            Down(tagged(Envelope::new(
                 down_id(1),
                 Downward::ReserveCompartment(ReserveCompartment {
                     kind: ParcelKind::Delivery,
@@ -529,11 +536,11 @@ fn samples() -> Vec<(&'static str, Sample)> {
                         accessible: false,
                     },
                 }),
-            )),
+            ))),
         ),
         (
             "announce_parcel",
-            Down(Envelope::new(
+            Down(tagged(Envelope::new(
                 down_id(2),
                 Downward::AnnounceParcel(AnnounceParcel {
                     parcel_ref: text("JJD000390007751234"),
@@ -553,11 +560,11 @@ fn samples() -> Vec<(&'static str, Sample)> {
                         0x8d, 0xc6, 0x29, 0x27,
                     ])),
                 }),
-            )),
+            ))),
         ),
         (
             "announce_parcel_offline_token",
-            Down(Envelope::new(
+            Down(tagged(Envelope::new(
                 down_id(3),
                 Downward::AnnounceParcel(AnnounceParcel {
                     parcel_ref: text("RET-2026-0042"),
@@ -574,28 +581,28 @@ fn samples() -> Vec<(&'static str, Sample)> {
                         HexBytes::from_slice(b"\x01token-issued-by-backend\xff").unwrap(),
                     ),
                 }),
-            )),
+            ))),
         ),
         (
             "cancel_reservation",
-            Down(Envelope::new(
+            Down(tagged(Envelope::new(
                 down_id(4),
                 Downward::CancelReservation { compartment: c3 },
-            )),
+            ))),
         ),
         (
             "extend_deadline",
-            Down(Envelope::new(
+            Down(tagged(Envelope::new(
                 down_id(5),
                 Downward::ExtendDeadline {
                     compartment: c3,
                     by_ms: Duration::from_hours(24),
                 },
-            )),
+            ))),
         ),
         (
             "remote_open",
-            Down(Envelope::new(
+            Down(tagged(Envelope::new(
                 down_id(6),
                 Downward::RemoteOpen(RemoteOpen {
                     compartment: c3,
@@ -605,49 +612,52 @@ fn samples() -> Vec<(&'static str, Sample)> {
                         0xd3, 0xe2, 0xf1, 0x00,
                     ]),
                 }),
-            )),
+            ))),
         ),
         (
             "change_availability",
-            Down(Envelope::new(
+            Down(tagged(Envelope::new(
                 down_id(7),
                 Downward::ChangeAvailability {
                     scope: Scope::Bank,
                     available: false,
                 },
-            )),
+            ))),
         ),
         (
             "reset",
-            Down(Envelope::new(
+            Down(tagged(Envelope::new(
                 down_id(8),
                 Downward::Reset {
                     kind: RebootKind::Soft,
                     target: ResetTarget::Gateway,
                 },
-            )),
+            ))),
         ),
         (
             "change_configuration",
-            Down(Envelope::new(
+            Down(tagged(Envelope::new(
                 down_id(9),
                 Downward::ChangeConfiguration(policy()),
-            )),
+            ))),
         ),
         (
             "get_configuration",
-            Down(Envelope::new(down_id(10), Downward::GetConfiguration)),
+            Down(tagged(Envelope::new(
+                down_id(10),
+                Downward::GetConfiguration,
+            ))),
         ),
         (
             "trigger_snapshot",
-            Down(Envelope::new(
+            Down(tagged(Envelope::new(
                 down_id(11),
                 Downward::TriggerSnapshot { compartment: c3 },
-            )),
+            ))),
         ),
         (
             "get_diagnostics",
-            Down(Envelope::new(down_id(12), Downward::GetDiagnostics)),
+            Down(tagged(Envelope::new(down_id(12), Downward::GetDiagnostics))),
         ),
     ]
 }
@@ -795,7 +805,7 @@ fn every_message_kind_has_a_golden_sample_and_no_golden_file_is_orphaned() {
 #[test]
 fn a_newer_peer_or_garbage_is_refused_with_a_reason_not_a_panic() {
     let mut buf = [0u8; MAX_POSTCARD_LEN];
-    let ok = Envelope::new(MessageId(1), Downward::GetDiagnostics);
+    let ok = tagged(Envelope::new(MessageId(1), Downward::GetDiagnostics));
     let bytes = ok.to_postcard(&mut buf).unwrap().to_vec();
     let mut newer = bytes.clone();
     newer[0] = UPLINK_VERSION + 1;
@@ -804,7 +814,7 @@ fn a_newer_peer_or_garbage_is_refused_with_a_reason_not_a_panic() {
         Err(CodecError::UnsupportedVersion(UPLINK_VERSION + 1))
     );
     let mut unknown = bytes.clone();
-    *unknown.last_mut().unwrap() = 0x7f; // a variant this side does not know
+    unknown[2] = 0x7f; // a variant this side does not know
     assert_eq!(
         DownEnvelope::from_postcard(&unknown),
         Err(CodecError::Malformed)
@@ -888,6 +898,7 @@ fn the_largest_messages_fit_max_postcard_len() {
                 sensor_health_alerts: u32::MAX,
                 backlog: u32::MAX,
                 duplicates_ignored: u32::MAX,
+                forged_refused: u32::MAX,
             }),
         }),
     );
@@ -912,7 +923,7 @@ fn the_largest_messages_fit_max_postcard_len() {
             compartments: page,
         }),
     );
-    let announce = Envelope::new(
+    let announce = tagged(Envelope::new(
         MessageId(u64::MAX),
         Downward::AnnounceParcel(AnnounceParcel {
             parcel_ref: text(&"r".repeat(32)),
@@ -929,7 +940,7 @@ fn the_largest_messages_fit_max_postcard_len() {
             },
             credential: Credential::OfflineToken(HexBytes::from_slice(&[0xff; 64]).unwrap()),
         }),
-    );
+    ));
     let mut buf = [0u8; MAX_POSTCARD_LEN];
     let mut largest = 0;
     for up in [&boot, &diagnostics, &layout] {

@@ -20,6 +20,7 @@ use locker_examples::gateway::MonotonicClock;
 use locker_examples::secret::read_secret;
 use locker_examples::uplink::{
     Backend, BackendConfig, Encoding, MqttSettings, MqttTransport, Transport, TransportEvent,
+    read_password,
 };
 use locker_proto::uplink::{
     AnnounceParcel, Credential, Deadlines, Downward, HexArray, ParcelKind, ParcelNeeds, RemoteOpen,
@@ -33,10 +34,13 @@ locker-backend: a tiny backend for one locker bank, over MQTT
 USAGE:
     locker-backend --mqtt HOST:PORT --bank-secret FILE [--bank-id ID]
                    [--encoding json|postcard] [--bank-number N]
+                   [--mqtt-user USER --mqtt-password-file FILE]
 
     The bank's keys are derived from the secret the gateway shares with it
     (FILE: 64 hex digits, the file locker-gateway wrote at its first start,
-    STATE.secret) and --bank-number (default 1, as the gateway's).
+    STATE.secret) and --bank-number (default 1, as the gateway's). Every
+    message the backend sends, acknowledgements included, is tagged with
+    them; the gateway carries out nothing that is not.
 
 COMMANDS (one per line on standard input):
     announce small|medium|large REF   announce a parcel (tracking number REF):
@@ -162,6 +166,8 @@ fn main() -> ExitCode {
     let mut encoding = Encoding::Json;
     let mut bank_number = 1u32;
     let mut bank_secret = None;
+    let mut mqtt_user = None;
+    let mut mqtt_password = None;
     while let Some(flag) = args.next() {
         let value = args.next();
         match (flag.as_str(), value) {
@@ -176,6 +182,14 @@ fn main() -> ExitCode {
             }
             ("--bank-id", Some(v)) => bank_id = v,
             ("--bank-secret", Some(v)) => bank_secret = Some(v),
+            ("--mqtt-user", Some(v)) => mqtt_user = Some(v),
+            ("--mqtt-password-file", Some(v)) => match read_password(v.as_ref()) {
+                Ok(password) => mqtt_password = Some(password),
+                Err(e) => {
+                    eprintln!("locker-backend: {e}");
+                    return ExitCode::from(2);
+                }
+            },
             ("--bank-number", Some(v)) => match v.parse() {
                 Ok(n) => bank_number = n,
                 Err(_) => {
@@ -200,12 +214,16 @@ fn main() -> ExitCode {
         eprintln!("locker-backend: --mqtt HOST:PORT is required (see --help)");
         return ExitCode::from(2);
     };
-    let settings = MqttSettings {
-        host,
-        port,
-        client_id: format!("locker-backend-{bank_id}"),
-        bank_id,
+    let credentials = match (mqtt_user, mqtt_password) {
+        (Some(user), Some(password)) => Some((user, password)),
+        (None, None) => None,
+        _ => {
+            eprintln!("locker-backend: --mqtt-user and --mqtt-password-file go together");
+            return ExitCode::from(2);
+        }
     };
+    let mut settings = MqttSettings::new(host, port, format!("locker-backend-{bank_id}"), bank_id);
+    settings.credentials = credentials;
     let Some(secret_path) = bank_secret else {
         eprintln!("locker-backend: --bank-secret FILE is required (see --help)");
         return ExitCode::from(2);
@@ -228,7 +246,9 @@ fn run(settings: &MqttSettings, encoding: Encoding, keys: &BankKeys) {
     let epoch = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(1, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX));
-    let mut backend = Backend::new(BackendConfig::default(), epoch);
+    // Every message it sends is tagged with the bank's keys: the gateway
+    // carries out nothing else.
+    let mut backend = Backend::new(BackendConfig::default(), epoch, keys.clone());
     let clock = MonotonicClock::start();
     let (lines_tx, lines) = mpsc::channel::<String>();
     std::thread::spawn(move || {

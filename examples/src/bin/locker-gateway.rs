@@ -29,7 +29,7 @@ use locker_examples::gateway::{
     UplinkSettings, run_bus_key, verify_audit,
 };
 use locker_examples::secret::{read_or_create_secret, read_secret};
-use locker_examples::uplink::{Encoding, MqttSettings, MqttTransport, Transport};
+use locker_examples::uplink::{Encoding, MqttSettings, MqttTransport, Transport, read_password};
 use locker_proto::NodeAddr;
 
 const HELP: &str = "\
@@ -72,6 +72,8 @@ OPTIONS:
                          Kerong boards a key for this run is drawn instead)
     --exit-after SECS    stop (persisting first) after SECS seconds
     --mqtt HOST:PORT     talk to the backend through this MQTT broker
+    --mqtt-user USER     log in to the broker as USER, with the password in
+    --mqtt-password-file FILE  (first line); in clear without TLS
     --bank-id ID         the bank's name for the backend and the topics
                          (default bank-1)
     --uplink-dir DIR     the uplink's queue and state (default uplink/)
@@ -123,6 +125,8 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
     let mut channels = 16u8;
     let mut exit_after = None;
     let mut mqtt: Option<(String, u16)> = None;
+    let mut mqtt_user = None;
+    let mut mqtt_password = None;
     let mut bank_id = "bank-1".to_string();
     let mut uplink_dir = "uplink".to_string();
     let mut encoding = Encoding::Json;
@@ -181,6 +185,11 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
                     .ok_or("--mqtt needs HOST:PORT, e.g. localhost:1883")?;
                 mqtt = Some((host, port));
             }
+            "--mqtt-user" => mqtt_user = Some(value()?),
+            "--mqtt-password-file" => {
+                let path = value()?;
+                mqtt_password = Some(read_password(path.as_ref())?);
+            }
             "--bank-id" => bank_id = value()?,
             "--uplink-dir" => uplink_dir = value()?,
             "--uplink-encoding" => {
@@ -202,15 +211,16 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
         );
     }
     let bank_keys = BankKeys::derive(BankId(bank_number), &secret);
+    let credentials = match (mqtt_user, mqtt_password) {
+        (Some(user), Some(password)) => Some((user, password)),
+        (None, None) => None,
+        _ => return Err("--mqtt-user and --mqtt-password-file go together".into()),
+    };
     let uplink = mqtt.map(|(host, port)| {
         let mut settings = UplinkSettings::new(bank_id.clone(), uplink_dir);
         settings.encoding = encoding;
-        let mqtt = MqttSettings {
-            host,
-            port,
-            client_id: format!("locker-gateway-{bank_id}"),
-            bank_id,
-        };
+        let mut mqtt = MqttSettings::new(host, port, format!("locker-gateway-{bank_id}"), bank_id);
+        mqtt.credentials = credentials;
         (settings, mqtt)
     });
     let baud = baud.unwrap_or(if board.is_some() {

@@ -105,7 +105,7 @@ pub use line::NodeLine;
 pub use notice::{Notice, Reply, code_text};
 pub use serial::{LineStats, Received, SerialLine};
 pub use state_file::StateFile;
-pub use uplink::{GATEWAY_VERSION, UplinkSettings};
+pub use uplink::{GATEWAY_VERSION, QUEUE_HEADROOM, UplinkSettings};
 pub use verify_audit::{AuditFault, AuditVerdict, BrokenAt, verify_audit};
 
 /// The most nodes on one bus.
@@ -180,7 +180,7 @@ impl Gateway {
                     uplink::Incoming::Message(m) => {
                         self.core.handle_downward(m, &mut self.rng, now)
                     }
-                    uplink::Incoming::Unreadable(h) => self.core.handle_undecodable(*h),
+                    uplink::Incoming::Unreadable(h) => self.core.handle_undecodable(*h, now),
                 };
                 match handled {
                     Ok(Handled::Ack(id)) => {
@@ -250,8 +250,18 @@ impl Gateway {
                     wrote = true;
                 }
                 GatewayOutput::Upward(message) => {
+                    let mut dropped = None;
                     if let Some(glue) = self.uplink.as_mut() {
-                        glue.push(message)?;
+                        if !glue.push(message)? {
+                            dropped = Some(glue.dropped());
+                        }
+                    }
+                    // One warning per hundred, so the console is not flooded.
+                    if let Some(n) = dropped.filter(|n| n % 100 == 1) {
+                        self.warn(&format!(
+                            "ALERT: the uplink queue on disk is full: {n} message(s) for the \
+                             backend dropped"
+                        ));
                     }
                 }
                 GatewayOutput::Reboot(kind) => {
@@ -271,7 +281,20 @@ impl Gateway {
             self.audit.sync()?;
         }
         if let Some(glue) = self.uplink.as_ref() {
+            let was_full = self.core.uplink().is_some_and(|u| u.backlog_full());
             self.core.set_uplink_backlog(glue.backlog());
+            let full = self.core.uplink().is_some_and(|u| u.backlog_full());
+            let backlog = glue.backlog();
+            if full && !was_full {
+                self.warn(&format!(
+                    "ALERT: {backlog} messages wait for the backend: the bank takes no new \
+                     parcels until it is reachable again; check the network and the broker"
+                ));
+            } else if was_full && !full {
+                self.warn(&format!(
+                    "the backend took the backlog ({backlog} messages left): new parcels again"
+                ));
+            }
         }
         Ok(())
     }

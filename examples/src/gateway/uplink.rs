@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use locker_domain::bank::Policy;
 use locker_domain::uplink::{
-    DeliveryConfig, Uplink, UplinkConfig, UplinkState, policy_from_config, policy_to_config,
+    BACKLOG_LIMIT, DeliveryConfig, Uplink, UplinkConfig, UplinkState, policy_from_config,
+    policy_to_config,
 };
 use locker_proto::time::{Duration, Instant};
 use locker_proto::uplink::{DownEnvelope, EnvelopeHeader, MessageId, PolicyConfig, UpEnvelope};
@@ -31,7 +32,17 @@ pub struct UplinkSettings {
     pub delivery: DeliveryConfig,
     /// How often to send a heartbeat.
     pub heartbeat_every: Duration,
+    /// Messages in the queue at which the gateway refuses new transactions
+    /// and alerts staff ([`UplinkConfig::backlog_limit`]); the queue on
+    /// disk takes [`QUEUE_HEADROOM`] more for what is under way, then
+    /// drops (and counts) further messages rather than fill the disk.
+    pub backlog_limit: u32,
 }
+
+/// Messages the disk queue takes past [`UplinkSettings::backlog_limit`]:
+/// the door sessions, pickups and alarms under way when the gateway
+/// closed to new transactions.
+pub const QUEUE_HEADROOM: usize = 1_000;
 
 impl UplinkSettings {
     /// JSON, one message in flight resent after 5 s, a heartbeat a minute.
@@ -45,6 +56,7 @@ impl UplinkSettings {
                 retry_after: Duration::from_secs(5),
             },
             heartbeat_every: Duration::from_mins(1),
+            backlog_limit: BACKLOG_LIMIT,
         }
     }
 
@@ -91,6 +103,8 @@ pub(crate) struct UplinkGlue {
     dir: PathBuf,
     encoding: Encoding,
     link_up: bool,
+    /// Messages refused by the full queue on disk.
+    dropped: u64,
 }
 
 /// The epoch stored in `path`: `None` if the file does not exist, an error
@@ -160,6 +174,8 @@ impl UplinkGlue {
         let queue_dir = dir.join("queue");
         let (queue, bad) = DiskQueue::open(&queue_dir, settings.delivery)
             .map_err(|e| GatewayError::file("cannot open uplink queue", &queue_dir, e))?;
+        let limit = usize::try_from(settings.backlog_limit).unwrap_or(usize::MAX);
+        let queue = queue.with_limit(limit.saturating_add(QUEUE_HEADROOM));
         for path in bad {
             notices.push_back(Notice::Warning(format!(
                 "uplink message {} was damaged and set aside",
@@ -197,6 +213,7 @@ impl UplinkGlue {
         StateFile::new(&epoch_path).replace(epoch.to_string().as_bytes())?;
         let mut config = UplinkConfig::new(&settings.bank_id, GATEWAY_VERSION)?;
         config.heartbeat_every = settings.heartbeat_every;
+        config.backlog_limit = settings.backlog_limit;
         let mut uplink = Uplink::new(config, restored, epoch);
         if let Some(unix_s) = unix_s() {
             uplink.set_wall_clock(unix_s, now);
@@ -216,16 +233,32 @@ impl UplinkGlue {
             dir,
             encoding: settings.encoding,
             link_up: false,
+            dropped: 0,
         };
         Ok((glue, uplink, reason))
     }
 
-    /// An upward message into the disk queue.
-    pub(crate) fn push(&mut self, message: UpEnvelope) -> Result<(), GatewayError> {
+    /// An upward message into the disk queue. `Ok(false)`: the queue is
+    /// at its limit and the message was dropped (and counted).
+    pub(crate) fn push(&mut self, message: UpEnvelope) -> Result<bool, GatewayError> {
         let dir = self.dir.join("queue");
-        self.queue
-            .push(message)
-            .map_err(|e| GatewayError::file("cannot write uplink message to", &dir, e))
+        match self.queue.push(message) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::StorageFull => {
+                self.dropped += 1;
+                Ok(false)
+            }
+            Err(e) => Err(GatewayError::file(
+                "cannot write uplink message to",
+                &dir,
+                e,
+            )),
+        }
+    }
+
+    /// Messages dropped because the queue on disk was full.
+    pub(crate) fn dropped(&self) -> u64 {
+        self.dropped
     }
 
     /// The backend acknowledged `id`: it leaves the queue.

@@ -243,7 +243,7 @@ impl SimBank {
             layout,
             policy,
             gateway: None,
-            uplink: BackendLink::new(index),
+            uplink: BackendLink::new(index, bank_keys(config.seed, index)),
             reboot: None,
             pending_frame: None,
             bank_key,

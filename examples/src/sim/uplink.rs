@@ -17,6 +17,7 @@
 
 use std::collections::VecDeque;
 
+use locker_domain::bank::BankKeys;
 use locker_domain::uplink::{
     Delivery, DeliveryConfig, QueueStats, Queued, Uplink, UplinkConfig, UplinkState,
 };
@@ -70,8 +71,9 @@ pub struct BackendLink {
 
 impl BackendLink {
     /// The link of bank `index` (named `bank-<index + 1>` to the backend),
-    /// its gateway not started yet.
-    pub fn new(index: usize) -> Self {
+    /// its gateway not started yet; the backend signs with `keys`, the
+    /// bank's.
+    pub fn new(index: usize, keys: BankKeys) -> Self {
         BackendLink {
             bank_id: format!("bank-{}", index + 1),
             epoch: 0,
@@ -81,7 +83,7 @@ impl BackendLink {
             up: VecDeque::new(),
             down: VecDeque::new(),
             // Counts only: a month of ten thousand compartments is millions of messages.
-            backend: Backend::counting(BackendConfig::default(), 1),
+            backend: Backend::counting(BackendConfig::default(), 1, keys),
             online: false,
             queue_changed: false,
             produced: 0,

@@ -2,10 +2,12 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use locker_domain::bank::BankKeys;
+use locker_domain::uplink::sign_downward;
 use locker_proto::time::{Duration, Instant};
 use locker_proto::uplink::{
-    AlertKind, CallError, DedupWindow, DownEnvelope, Downward, Envelope, MessageId, Response,
-    Scope, SecurityKind, UpEnvelope, Upward,
+    AlertKind, CallError, DedupWindow, DownEnvelope, Downward, ErrorCode, MessageId, Response,
+    Scope, SecurityKind, UpEnvelope, Upward, Verdict,
 };
 
 /// How the backend behaves.
@@ -56,6 +58,13 @@ struct Pending {
 /// message from the gateway, [`Backend::poll_transmit`] for what to send,
 /// [`Backend::request`] to ask the gateway something.
 ///
+/// Every message it sends, acknowledgements included, is tagged with the
+/// bank's keys ([`sign_downward`]) and numbered without gaps, so the
+/// gateway's de-duplication window follows it. Should the gateway answer
+/// `out_of_window` (its window was restored from before a crash, or more
+/// than a window's worth of messages was lost), the backend moves to a new
+/// epoch and asks again under a fresh id.
+///
 /// Every upward message is acknowledged, duplicates too; only those its
 /// [`DedupWindow`] has not seen are carried out ([`Backend::applied`] is the
 /// backend's record of them). Requests are repeated with the same id until
@@ -67,11 +76,13 @@ struct Pending {
 /// thousand compartments.
 ///
 /// ```
+/// use locker_domain::bank::{BankId, BankKeys};
 /// use locker_examples::uplink::{Backend, BackendConfig};
 /// use locker_proto::time::Instant;
 /// use locker_proto::uplink::Downward;
 ///
-/// let mut backend = Backend::new(BackendConfig::default(), 7);
+/// let keys = BankKeys::derive(BankId(1), &[0x5a; 32]); // the bank's secret, shared
+/// let mut backend = Backend::new(BackendConfig::default(), 7, keys);
 /// let id = backend.request(Downward::GetDiagnostics);
 /// let now = Instant::from_secs(1);
 /// assert_eq!(backend.poll_transmit(now).map(|m| m.id), Some(id));
@@ -80,6 +91,7 @@ struct Pending {
 #[derive(Debug)]
 pub struct Backend {
     config: BackendConfig,
+    keys: BankKeys,
     next_id: MessageId,
     seen: DedupWindow,
     acks: VecDeque<DownEnvelope>,
@@ -95,14 +107,18 @@ pub struct Backend {
     /// The next audit sequence number not yet carried out.
     audit_next: u64,
     tally: BackendTally,
+    epoch_changes: u64,
+    renumbered: u64,
 }
 
 impl Backend {
     /// A backend numbering its messages in `epoch` (persist and increment
-    /// it at every start, or use the start time in seconds).
-    pub fn new(config: BackendConfig, epoch: u32) -> Self {
+    /// it at every start, or use the start time in seconds) and tagging
+    /// them with `keys`, the bank's.
+    pub fn new(config: BackendConfig, epoch: u32, keys: BankKeys) -> Self {
         Backend {
             config,
+            keys,
             next_id: MessageId::first_of_epoch(epoch),
             seen: DedupWindow::new(),
             acks: VecDeque::new(),
@@ -115,6 +131,8 @@ impl Backend {
             last: None,
             audit_next: 0,
             tally: BackendTally::default(),
+            epoch_changes: 0,
+            renumbered: 0,
         }
     }
 
@@ -123,20 +141,22 @@ impl Backend {
     /// length holds no more than a few counters and the requests in flight.
     ///
     /// ```
+    /// use locker_domain::bank::{BankId, BankKeys};
     /// use locker_examples::uplink::{Backend, BackendConfig};
     /// use locker_proto::uplink::{Envelope, Heartbeat, MessageId, Stamp, Upward};
     ///
-    /// let mut backend = Backend::counting(BackendConfig::default(), 7);
+    /// let keys = BankKeys::derive(BankId(1), &[0x5a; 32]);
+    /// let mut backend = Backend::counting(BackendConfig::default(), 7, keys);
     /// let beat = Envelope::new(MessageId(1), Upward::Heartbeat(Heartbeat { at: Stamp::default(), backlog: 0 }));
     /// assert!(backend.handle_upward(beat.clone()).is_some());
     /// assert!(backend.handle_upward(beat).is_none()); // a duplicate: acknowledged, not carried out
     /// assert_eq!(backend.tally().applied.get("heartbeat"), Some(&1));
     /// assert!(backend.applied().is_empty());
     /// ```
-    pub fn counting(config: BackendConfig, epoch: u32) -> Self {
+    pub fn counting(config: BackendConfig, epoch: u32, keys: BankKeys) -> Self {
         Backend {
             keep_messages: false,
-            ..Backend::new(config, epoch)
+            ..Backend::new(config, epoch, keys)
         }
     }
 
@@ -151,18 +171,66 @@ impl Backend {
         let id = self.next();
         *self.tally.requests.entry(body.name()).or_default() += 1;
         self.pending.push_back(Pending {
-            message: Envelope::new(id, body),
+            message: sign_downward(&self.keys, id, body),
             sent_at: None,
         });
         id
     }
 
+    /// The gateway's window is out of reach of this epoch's ids: go on in
+    /// the next epoch, and ask `refused` again under an id of it.
+    fn next_epoch(&mut self, refused: MessageId) {
+        self.next_id = MessageId::first_of_epoch(self.next_id.epoch().saturating_add(1));
+        self.epoch_changes += 1;
+        let Some(i) = self.pending.iter().position(|p| p.message.id == refused) else {
+            return;
+        };
+        if let Some(old) = self.pending.remove(i) {
+            let id = self.next();
+            self.pending.insert(
+                i,
+                Pending {
+                    message: sign_downward(&self.keys, id, old.message.body),
+                    sent_at: None,
+                },
+            );
+        }
+    }
+
+    /// Times the gateway's window made this backend start a new epoch.
+    pub fn epoch_changes(&self) -> u64 {
+        self.epoch_changes
+    }
+
+    /// Messages from the gateway whose id was beyond the window, taken as
+    /// a restart of its numbering (see [`Backend::handle_upward`]).
+    pub fn renumbered(&self) -> u64 {
+        self.renumbered
+    }
+
+    /// Whether to carry out `id`: the window's verdict, except that an id
+    /// beyond it restarts the window there. Upward messages are not tagged
+    /// (the transport authenticates the gateway), so the window's bound
+    /// protects nothing here, and losing a message would be worse.
+    fn accept(&mut self, id: MessageId) -> bool {
+        match self.seen.accept(id) {
+            Verdict::New => true,
+            Verdict::TooFar => {
+                self.renumbered += 1;
+                self.seen = DedupWindow::new();
+                self.seen.accept(id).is_new()
+            }
+            _ => false,
+        }
+    }
+
     /// A message from the gateway. Returns it if it is new (carried out),
     /// `None` for a duplicate. Either way it is acknowledged.
     pub fn handle_upward(&mut self, message: UpEnvelope) -> Option<&UpEnvelope> {
-        let ack = Envelope::new(self.next(), Downward::Ack(message.id));
+        let id = self.next();
+        let ack = sign_downward(&self.keys, id, Downward::Ack(message.id));
         self.acks.push_back(ack);
-        if !self.seen.accept(message.id).is_new() {
+        if !self.accept(message.id) {
             self.duplicates += 1;
             return None;
         }
@@ -180,6 +248,9 @@ impl Backend {
                 if self.keep_messages {
                     self.answers.insert(r.request, Ok(r.response.clone()));
                 }
+            }
+            Upward::CallError(e) if e.code == ErrorCode::OutOfWindow => {
+                self.next_epoch(e.request);
             }
             Upward::CallError(e) => {
                 self.pending.retain(|p| p.message.id != e.request);
@@ -221,9 +292,10 @@ impl Backend {
     /// newer gateway's): acknowledged, so the gateway's queue moves on, and
     /// counted.
     pub fn handle_undecodable(&mut self, header: locker_proto::uplink::EnvelopeHeader) {
-        let ack = Envelope::new(self.next(), Downward::Ack(header.id));
+        let id = self.next();
+        let ack = sign_downward(&self.keys, id, Downward::Ack(header.id));
         self.acks.push_back(ack);
-        if self.seen.accept(header.id).is_new() {
+        if self.accept(header.id) {
             self.unreadable += 1;
         }
     }
@@ -294,5 +366,55 @@ impl Backend {
     /// Requests not yet answered.
     pub fn unanswered(&self) -> usize {
         self.pending.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use locker_domain::bank::BankId;
+    use locker_domain::uplink::verify_downward;
+    use locker_proto::uplink::{Envelope, Heartbeat, Stamp};
+
+    fn keys() -> BankKeys {
+        BankKeys::derive(BankId(1), &[0x5a; 32])
+    }
+
+    #[test]
+    fn everything_sent_is_tagged_and_an_out_of_window_answer_moves_the_backend_to_a_new_epoch() {
+        let mut backend = Backend::new(BackendConfig::default(), 7, keys());
+        let now = Instant::from_secs(1);
+        let beat = Envelope::new(
+            MessageId(1),
+            Upward::Heartbeat(Heartbeat {
+                at: Stamp::default(),
+                backlog: 0,
+            }),
+        );
+        assert!(backend.handle_upward(beat).is_some());
+        let asked = backend.request(Downward::GetDiagnostics);
+        let sent: Vec<DownEnvelope> = std::iter::from_fn(|| backend.poll_transmit(now)).collect();
+        assert_eq!(sent.len(), 2, "the ack, then the request");
+        assert!(sent.iter().all(|m| verify_downward(&keys(), m)));
+
+        // The gateway's window is out of this epoch's reach.
+        let refusal = Envelope::new(
+            MessageId(2),
+            Upward::CallError(CallError {
+                request: asked,
+                code: ErrorCode::OutOfWindow,
+                description: "too far".try_into().unwrap_or_default(),
+            }),
+        );
+        backend.handle_upward(refusal);
+        assert_eq!(backend.epoch_changes(), 1);
+        let again: Vec<DownEnvelope> = std::iter::from_fn(|| backend.poll_transmit(now))
+            .filter(|m| m.body.is_request())
+            .collect();
+        assert_eq!(again.len(), 1, "asked again");
+        assert_eq!(again[0].body, Downward::GetDiagnostics);
+        assert_eq!(again[0].id.epoch(), 8);
+        assert!(verify_downward(&keys(), &again[0]));
+        assert_eq!(backend.unanswered(), 1);
     }
 }

@@ -1,8 +1,43 @@
 //! Envelopes to bytes and back, in the encoding both ends agreed on.
 
-use locker_proto::uplink::{CodecError, Envelope, EnvelopeHeader, MAX_POSTCARD_LEN};
+use locker_proto::uplink::{
+    CodecError, DownEnvelope, EnvelopeHeader, MAX_POSTCARD_LEN, UpEnvelope,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+
+/// A message either end puts on the transport: an [`UpEnvelope`] or a
+/// [`DownEnvelope`].
+pub trait WireMessage: Serialize + DeserializeOwned {
+    /// The postcard encoding, written into `buf`.
+    ///
+    /// # Errors
+    /// [`CodecError::BufferTooSmall`].
+    fn to_postcard<'b>(&self, buf: &'b mut [u8]) -> Result<&'b mut [u8], CodecError>;
+    /// The message in postcard `bytes`.
+    ///
+    /// # Errors
+    /// [`CodecError`] for anything that is not such a message.
+    fn from_postcard(bytes: &[u8]) -> Result<Self, CodecError>;
+}
+
+impl WireMessage for UpEnvelope {
+    fn to_postcard<'b>(&self, buf: &'b mut [u8]) -> Result<&'b mut [u8], CodecError> {
+        UpEnvelope::to_postcard(self, buf)
+    }
+    fn from_postcard(bytes: &[u8]) -> Result<Self, CodecError> {
+        UpEnvelope::from_postcard(bytes)
+    }
+}
+
+impl WireMessage for DownEnvelope {
+    fn to_postcard<'b>(&self, buf: &'b mut [u8]) -> Result<&'b mut [u8], CodecError> {
+        DownEnvelope::to_postcard(self, buf)
+    }
+    fn from_postcard(bytes: &[u8]) -> Result<Self, CodecError> {
+        DownEnvelope::from_postcard(bytes)
+    }
+}
 
 /// How envelopes are written on the transport.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -37,7 +72,7 @@ impl Encoding {
     }
 
     /// The payload for `message`.
-    pub fn encode<B: Serialize>(self, message: &Envelope<B>) -> Vec<u8> {
+    pub fn encode<M: WireMessage>(self, message: &M) -> Vec<u8> {
         match self {
             // Serialising a message to JSON cannot fail: every key is a string.
             Encoding::Json => serde_json::to_vec(message).unwrap_or_default(),
@@ -72,10 +107,10 @@ impl Encoding {
     ///
     /// # Errors
     /// [`DecodeError`] for anything that is not a message this side knows.
-    pub fn decode<B: DeserializeOwned>(self, payload: &[u8]) -> Result<Envelope<B>, DecodeError> {
+    pub fn decode<M: WireMessage>(self, payload: &[u8]) -> Result<M, DecodeError> {
         match self {
             Encoding::Json => Ok(serde_json::from_slice(payload)?),
-            Encoding::Postcard => Ok(Envelope::from_postcard(payload)?),
+            Encoding::Postcard => Ok(M::from_postcard(payload)?),
         }
     }
 }

@@ -20,13 +20,19 @@ use locker_proto::uplink::{MAX_POSTCARD_LEN, MessageId, UpEnvelope};
 /// `locker_domain::uplink::Delivery`, the state machine behind
 /// `OutboundQueue`: oldest first, at most
 /// [`DeliveryConfig::max_in_flight`] unacknowledged, everything
-/// unacknowledged again after a timeout or a lost link. Unlike
-/// `OutboundQueue`, the disk queue has no fixed capacity: a gateway offline
-/// for a week keeps a week of messages.
+/// unacknowledged again after a timeout or a lost link.
+///
+/// The queue holds at most its limit ([`DiskQueue::with_limit`]; none
+/// unless one is set): past it, [`push`](Self::push) refuses the message
+/// with [`io::ErrorKind::StorageFull`] rather than fill the disk. The
+/// gateway sets the limit a little above the uplink's backlog limit, at
+/// which it already refuses new transactions and alerts staff, so only the
+/// messages of what is under way can reach it.
 #[derive(Debug)]
 pub struct DiskQueue {
     dir: PathBuf,
     delivery: Delivery<VecDeque<Queued>>,
+    limit: Option<usize>,
 }
 
 fn file_name(id: MessageId) -> String {
@@ -73,15 +79,31 @@ impl DiskQueue {
         let queue = DiskQueue {
             dir: dir.to_path_buf(),
             delivery: Delivery::with_backlog(entries, config),
+            limit: None,
         };
         Ok((queue, bad))
+    }
+
+    /// The same queue holding at most `limit` messages (those a previous
+    /// run left beyond it are kept and sent; nothing more is taken until
+    /// the queue is below the limit).
+    pub fn with_limit(mut self, limit: usize) -> Self {
+        self.limit = Some(limit);
+        self
     }
 
     /// Writes `message` durably and appends it.
     ///
     /// # Errors
-    /// File errors; the message is then not queued.
+    /// [`io::ErrorKind::StorageFull`] when the queue holds its limit, and
+    /// file errors; the message is then not queued.
     pub fn push(&mut self, message: UpEnvelope) -> io::Result<()> {
+        if self.limit.is_some_and(|limit| self.delivery.len() >= limit) {
+            return Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                "the uplink queue holds its limit of messages",
+            ));
+        }
         let mut buf = [0u8; MAX_POSTCARD_LEN];
         let bytes = message
             .to_postcard(&mut buf)
@@ -209,6 +231,24 @@ mod tests {
         assert_eq!(queue.poll_transmit(now).map(|m| m.id), Some(MessageId(6)));
         assert!(queue.handle_ack(MessageId(6), now)?);
         assert_eq!(queue.poll_transmit(now).map(|m| m.id), Some(MessageId(7)));
+        fs::remove_dir_all(&dir)
+    }
+
+    #[test]
+    fn a_flood_stops_at_the_limit_instead_of_filling_the_disk() -> io::Result<()> {
+        let dir = scratch("bounded");
+        let (queue, _) = DiskQueue::open(&dir, DeliveryConfig::default())?;
+        let mut queue = queue.with_limit(3);
+        for id in 1..=3 {
+            queue.push(beat(id))?;
+        }
+        let refused = queue.push(beat(4)).unwrap_err();
+        assert_eq!(refused.kind(), io::ErrorKind::StorageFull);
+        assert_eq!(fs::read_dir(&dir)?.count(), 3, "nothing more on disk");
+        let now = Instant::from_secs(1);
+        assert_eq!(queue.poll_transmit(now).map(|m| m.id), Some(MessageId(1)));
+        assert!(queue.handle_ack(MessageId(1), now)?);
+        queue.push(beat(4))?;
         fs::remove_dir_all(&dir)
     }
 }

@@ -37,7 +37,9 @@ mod mqtt;
 mod transport;
 
 pub use backend::{Backend, BackendConfig, BackendTally};
-pub use codec::{DecodeError, Encoding};
+pub use codec::{DecodeError, Encoding, WireMessage};
 pub use disk_queue::DiskQueue;
-pub use mqtt::{MqttSettings, MqttTransport, Topics};
+pub use mqtt::{
+    MAX_PACKET_SIZE, MAX_RECONNECT_DELAY, MqttSettings, MqttTransport, Topics, read_password,
+};
 pub use transport::{MemoryTransport, Transport, TransportError, TransportEvent};

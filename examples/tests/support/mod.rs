@@ -262,7 +262,7 @@ impl BackendEnd {
             answer_alerts: true,
         };
         BackendEnd {
-            backend: Backend::new(config, 1_700_000),
+            backend: Backend::new(config, 1_700_000, test_keys()),
             transport,
             encoding,
             up: false,

@@ -19,6 +19,7 @@ const LABEL_CODE_HASH: &[u8] = b"locker/v1/code-hash";
 const LABEL_REMOTE_OPEN: &[u8] = b"locker/v1/remote-open";
 const LABEL_OFFLINE_TOKEN: &[u8] = b"locker/v1/offline-token";
 const LABEL_KEY_CHECK: &[u8] = b"locker/v1/key-check";
+const LABEL_DOWNWARD: &[u8] = b"locker/v1/downward";
 
 /// A bank's number within its operator, bound into every key, code hash,
 /// remote-open tag and token.
@@ -44,6 +45,7 @@ pub struct BankId(pub u32);
 /// | `locker/v1/code-hash` | code key | [`CodeHash`](super::codes::CodeHash): pickup codes at rest |
 /// | `locker/v1/remote-open` | backend key | [`RemoteOpen`](super::RemoteOpen) tags |
 /// | `locker/v1/offline-token` | token key | [`OfflineToken`](super::OfflineToken) tags |
+/// | `locker/v1/downward` | downward key | tags of every message from the backend ([`sign_downward`](crate::uplink::sign_downward)) |
 ///
 /// One key per purpose means a tag made for one purpose is never valid for
 /// another (a remote-open tag cannot be replayed as a token), and the bank
@@ -80,6 +82,7 @@ pub struct BankKeys {
     code: [u8; KEY_LEN],
     remote_open: [u8; KEY_LEN],
     token: [u8; KEY_LEN],
+    downward: [u8; KEY_LEN],
 }
 
 /// The keys are overwritten with zeros when dropped (with `zeroize`, which
@@ -115,6 +118,7 @@ impl BankKeys {
             code: expand(LABEL_CODE_HASH),
             remote_open: expand(LABEL_REMOTE_OPEN),
             token: expand(LABEL_OFFLINE_TOKEN),
+            downward: expand(LABEL_DOWNWARD),
         }
     }
 
@@ -148,6 +152,10 @@ impl BankKeys {
     pub(crate) fn token_key(&self) -> &[u8; KEY_LEN] {
         &self.token
     }
+
+    pub(crate) fn downward_key(&self) -> &[u8; KEY_LEN] {
+        &self.downward
+    }
 }
 
 impl fmt::Debug for BankKeys {
@@ -161,7 +169,7 @@ impl fmt::Debug for BankKeys {
 /// HMAC-SHA256 keyed with a 32-byte key. HMAC pads short keys with zeros to
 /// the 64-byte block, so padding here gives the same MAC and needs no
 /// fallible constructor.
-fn hmac(key: &[u8; KEY_LEN]) -> Hmac<Sha256> {
+pub(crate) fn hmac(key: &[u8; KEY_LEN]) -> Hmac<Sha256> {
     let mut block = [0u8; 64];
     for (b, k) in block.iter_mut().zip(key.iter()) {
         *b = *k;
@@ -226,6 +234,9 @@ mod tests {
         assert_ne!(a.code, a.remote_open);
         assert_ne!(a.code, a.token);
         assert_ne!(a.remote_open, a.token);
+        assert_ne!(a.downward, a.remote_open);
+        assert_ne!(a.downward, a.code);
+        assert_ne!(a.downward, a.token);
         assert_ne!(a.code, b.code);
         assert_ne!(a.fingerprint(), b.fingerprint());
     }

@@ -179,7 +179,7 @@ mod deadlines;
 mod doors;
 mod error;
 pub mod health;
-mod keys;
+pub(crate) mod keys;
 mod layout;
 mod notification;
 mod output;
@@ -396,6 +396,11 @@ impl<'a> Bank<'a> {
     /// The policy in force.
     pub fn policy(&self) -> &Policy {
         &self.policy
+    }
+
+    /// The bank's keys, for the uplink's checks of the backend's messages.
+    pub(crate) fn keys(&self) -> &BankKeys {
+        &self.keys
     }
 
     /// The bank's id (from its [`BankKeys`]).

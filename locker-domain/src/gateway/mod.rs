@@ -423,10 +423,12 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
         Ok(())
     }
 
-    /// A message from the backend. Requests are carried out once per
-    /// message id and answered through [`GatewayOutput::Upward`];
+    /// A message from the backend. Its tag is checked first (a forged one
+    /// changes nothing and is [`Handled::Forged`]). Requests are carried out
+    /// once per message id and answered through [`GatewayOutput::Upward`];
     /// [`Handled::Ack`] names an upward message the backend acknowledged:
-    /// remove it from the outbound queue.
+    /// hand it to the outbound queue, which forgets it only if it was in
+    /// flight.
     ///
     /// # Errors
     /// [`GatewayError::NoUplink`]; [`GatewayError::Uplink`] when the uplink
@@ -447,22 +449,31 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
     }
 
     /// A backend message whose header could be read but whose body could
-    /// not: answered with a `not_supported` error, once per id.
+    /// not: answered with a `not_supported` error, rationed (see
+    /// [`Uplink::handle_undecodable`](crate::uplink::Uplink::handle_undecodable)).
     ///
     /// # Errors
-    /// As [`handle_downward`](Self::handle_downward).
-    pub fn handle_undecodable(&mut self, header: EnvelopeHeader) -> Result<Handled, GatewayError> {
+    /// [`GatewayError::NoUplink`].
+    pub fn handle_undecodable(
+        &mut self,
+        header: EnvelopeHeader,
+        now: Instant,
+    ) -> Result<Handled, GatewayError> {
         self.stirred = true;
         let uplink = self.uplink.as_mut().ok_or(GatewayError::NoUplink)?;
-        Ok(uplink.handle_undecodable(header)?)
+        let now = now.max(self.bank.now());
+        Ok(uplink.handle_undecodable(header, now))
     }
 
     /// How many upward messages wait in the shell's outbound queue, for
-    /// heartbeats and diagnostics.
+    /// heartbeats and diagnostics; at the uplink's backlog limit the bank
+    /// closes to new parcels ([`Uplink::backlog_full`]: alert staff when it
+    /// turns true) and opens again once the queue is down to nine tenths.
     pub fn set_uplink_backlog(&mut self, backlog: usize) {
         if let Some(uplink) = self.uplink.as_mut() {
             uplink.set_backlog(backlog);
         }
+        self.sync_deposits_closed();
     }
 
     // ----- bank calls --------------------------------------------------------
@@ -1056,7 +1067,9 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
     /// Keeps the bank's "no new parcels" rule in step with the uplink.
     fn sync_deposits_closed(&mut self) {
         let closed = self.uplink.as_ref().and_then(|u| {
-            if u.state().unavailable {
+            // A full outbound queue closes the bank as an operator would:
+            // the backend cannot hear of new parcels, so none are taken.
+            if u.state().unavailable || u.backlog_full() {
                 Some(DepositsClosed::Unavailable)
             } else if u.refuses_new_transactions() {
                 Some(DepositsClosed::Resetting)

@@ -50,6 +50,34 @@
 //! ([`Uplink::on_node_greeted`]) goes up as a [`NodeBoot`](wire::NodeBoot)
 //! naming the request.
 //!
+//! # Authentication
+//!
+//! Every message from the backend carries a tag
+//! ([`DownEnvelope`] gives its exact input; the backend
+//! makes it with [`sign_downward`], the uplink checks it with
+//! [`verify_downward`] under the bank's own [`BankKeys`](crate::bank::BankKeys)),
+//! before anything else, acknowledgements included:
+//!
+//! - A wrong or missing tag changes nothing: no bank call, no
+//!   acknowledgement, no move of the de-duplication window. The message is
+//!   counted ([`UplinkStats::forged`], `forged_refused` in diagnostics) and
+//!   answered with `not_authorized` plus a
+//!   [`SecurityEvent`](wire::SecurityEvent) (`forged_tag`); a flood gets one
+//!   answer and one event, then one event with the count per
+//!   [`FORGERY_REPORT_PERIOD`], so it cannot fill the outbound queue.
+//! - Read-only requests (`get_configuration`, `get_diagnostics`) are tagged
+//!   too: their answers tell which compartments are out of service and how
+//!   hard the keypads are to guess, and every answer takes room in the
+//!   outbound queue. One rule for every message also leaves nothing to
+//!   get wrong.
+//! - Only authenticated ids move the [`DedupWindow`], and one message moves
+//!   it by at most its size ([`Verdict::TooFar`], answered `out_of_window`):
+//!   no message can make the gateway ignore its backend.
+//! - An acknowledgement is honoured only for a message in flight
+//!   ([`Delivery::handle_ack`]).
+//! - Configuration keeps every security limit at or above its floor
+//!   ([`check_floors`]).
+//!
 //! # What passes through
 //!
 //! - [`Downward::RemoteOpen`] goes to [`Bank::remote_open`] as it is: the
@@ -73,9 +101,9 @@
 //!
 //! ```
 //! use locker_domain::bank::{Bank, BankId, BankKeys, Compartment, Books, Policy};
-//! use locker_domain::uplink::{DeliveryConfig, OutboundQueue, Uplink, UplinkConfig, UplinkState};
+//! use locker_domain::uplink::{DeliveryConfig, OutboundQueue, Uplink, UplinkConfig, UplinkState, sign_downward};
 //! use locker_proto::time::Instant;
-//! use locker_proto::uplink::{Downward, Envelope, MessageId, Response, Upward};
+//! use locker_proto::uplink::{Downward, MessageId, Response, Upward};
 //! use locker_proto::{Channel, CompartmentId, Dimensions, FirmwareVersion, NodeAddr, ResetReason, SizeClass};
 //! # struct Dice(u8);
 //! # impl rand_core::RngCore for Dice {
@@ -88,7 +116,7 @@
 //!     Dimensions::new(420, 80, 600));
 //! let keys = BankKeys::derive(BankId(7), &[0x5a; 32]);
 //! let mut books = Books::<8>::new();
-//! let mut bank = Bank::new(&mut books, &[small], Policy::default(), keys)?;
+//! let mut bank = Bank::new(&mut books, &[small], Policy::default(), keys.clone())?;
 //! let config = UplinkConfig::new("bank-7", FirmwareVersion::new(0, 1, 0))?;
 //! // The epoch is a boot counter the glue persists and increments at every start.
 //! let mut uplink = Uplink::new(config, UplinkState::default(), 1);
@@ -96,7 +124,8 @@
 //! let now = Instant::from_secs(1);
 //! uplink.boot(&bank, ResetReason::PowerOn, now)?;
 //!
-//! let request = Envelope::new(MessageId(77), Downward::GetConfiguration);
+//! // The backend tags every message with the keys it derives from the same secret.
+//! let request = sign_downward(&keys, MessageId(77), Downward::GetConfiguration);
 //! uplink.handle_downward(&mut bank, &request, &mut Dice(0), now)?;
 //! while let Some(message) = uplink.poll_upward() {
 //!     queue.push(message)?;
@@ -106,8 +135,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod auth;
 mod convert;
 mod error;
+mod floors;
 mod outbox;
 mod requests;
 mod state;
@@ -120,7 +151,12 @@ use rand_core::RngCore;
 
 use crate::bank::{Alert, AuditRecord, Bank, Notification, Policy, Stage};
 
+pub use auth::{downward_tag, sign_downward, verify_downward};
 pub use error::UplinkError;
+pub use floors::{
+    MAX_FREE_ATTEMPTS, MAX_SPIKE_THRESHOLD, MIN_BASE_LOCKOUT, MIN_CODE_DIGITS, MIN_MAX_LOCKOUT,
+    MIN_SPIKE_WINDOW, check_floors,
+};
 pub use locker_proto::uplink::{DedupWindow, Verdict};
 pub use outbox::{
     Backlog, Delivery, DeliveryConfig, OutboundQueue, OutboxError, QueueStats, Queued,
@@ -147,15 +183,21 @@ pub fn policy_to_config(policy: &Policy) -> wire::PolicyConfig {
 /// assert_eq!(policy_from_config(&Policy::default(), &config)?.reminder_after, Duration::from_hours(12));
 /// config.code_digits = 2;
 /// assert!(policy_from_config(&Policy::default(), &config).is_err());
+/// // Security limits have floors: no switching the keypad lockout off.
+/// config.code_digits = 6;
+/// config.lockout.base_lockout_ms = Duration::ZERO;
+/// assert!(policy_from_config(&Policy::default(), &config).is_err());
 /// # Ok::<(), locker_domain::uplink::InvalidPolicy>(())
 /// ```
 ///
 /// # Errors
-/// [`InvalidPolicy`] naming the first value out of range.
+/// [`InvalidPolicy`] naming the first value out of range or below its
+/// floor ([`check_floors`]).
 pub fn policy_from_config(
     base: &Policy,
     config: &wire::PolicyConfig,
 ) -> Result<Policy, InvalidPolicy> {
+    check_floors(config)?;
     convert::policy(base, config).map_err(InvalidPolicy)
 }
 
@@ -175,6 +217,13 @@ pub const MAX_NODE_RESETS: usize = 8;
 /// a parcel event, a status notification and an alert).
 const ROOM_ONE: usize = 4;
 
+/// How often messages with a wrong tag are reported: the first of a period
+/// is answered (`not_authorized`) and goes up as a security event at once;
+/// those after it within the period are counted and go up as one security
+/// event at its end. A flood of forgeries costs the outbound queue at most
+/// three messages a minute.
+pub const FORGERY_REPORT_PERIOD: Duration = Duration::from_mins(1);
+
 /// How an [`Uplink`] runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UplinkConfig {
@@ -193,7 +242,15 @@ pub struct UplinkConfig {
     /// Whether to send every audit record up (`true`); parcel events,
     /// status notifications and alerts go up either way.
     pub forward_audit: bool,
+    /// The most upward messages the outbound queue may hold before the
+    /// gateway refuses new transactions (20,000: about a week of a busy
+    /// bank cut off from its backend, 10 MB of postcard at most). See
+    /// [`Uplink::backlog_full`].
+    pub backlog_limit: u32,
 }
+
+/// The default [`UplinkConfig::backlog_limit`].
+pub const BACKLOG_LIMIT: u32 = 20_000;
 
 impl UplinkConfig {
     /// A configuration with the default periods.
@@ -209,6 +266,7 @@ impl UplinkConfig {
             statistics_every: Some(Duration::from_hours(1)),
             drain_limit: Duration::from_mins(2),
             forward_audit: true,
+            backlog_limit: BACKLOG_LIMIT,
         })
     }
 }
@@ -273,6 +331,18 @@ pub enum Handled {
     Ack(MessageId),
     /// A request already carried out: not carried out again.
     Duplicate(Verdict),
+    /// The message's tag is wrong (or missing): nothing was done. It was
+    /// counted ([`UplinkStats::forged`]) and reported as a security event,
+    /// at most once per [`FORGERY_REPORT_PERIOD`].
+    Forged,
+    /// An authenticated message whose id is beyond what one message may
+    /// move the de-duplication window ([`Verdict::TooFar`]): not carried
+    /// out, answered with `out_of_window` so the backend starts a new epoch.
+    OutOfWindow,
+    /// A message whose body did not decode, answered with `not_supported`
+    /// at most once per [`FORGERY_REPORT_PERIOD`] (it cannot be
+    /// authenticated, so it never touches the de-duplication window).
+    Unreadable,
 }
 
 /// Counters.
@@ -286,6 +356,34 @@ pub struct UplinkStats {
     pub duplicates: u32,
     /// Upward messages produced.
     pub produced: u32,
+    /// Downward messages refused for a wrong or missing tag.
+    pub forged: u32,
+    /// Authenticated messages refused for an id beyond the window.
+    pub out_of_window: u32,
+    /// Downward messages whose body did not decode.
+    pub unreadable: u32,
+}
+
+/// Reports of messages that could not be authenticated, rationed.
+#[derive(Clone, Copy, Debug, Default)]
+struct Ration {
+    /// The current report period ends then.
+    until: Option<Instant>,
+    /// Counted in this period and not yet reported.
+    unreported: u32,
+}
+
+impl Ration {
+    /// Whether a report may go up now (opening a new period if so).
+    fn report_now(&mut self, now: Instant) -> bool {
+        if self.until.is_some_and(|until| now < until) {
+            self.unreported = self.unreported.saturating_add(1);
+            false
+        } else {
+            self.until = Some(now + FORGERY_REPORT_PERIOD);
+            true
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -331,6 +429,9 @@ pub struct Uplink {
     bus: wire::BusStats,
     backlog: u32,
     stats: UplinkStats,
+    forgeries: Ration,
+    unreadable: Ration,
+    backlog_full: bool,
 }
 
 impl Uplink {
@@ -357,6 +458,9 @@ impl Uplink {
             bus: wire::BusStats::default(),
             backlog: 0,
             stats: UplinkStats::default(),
+            forgeries: Ration::default(),
+            unreadable: Ration::default(),
+            backlog_full: false,
         }
     }
 
@@ -383,7 +487,19 @@ impl Uplink {
     /// unavailable. The gateway keeps the bank closed to new parcels
     /// meanwhile ([`crate::gateway::Gateway`] does it for you).
     pub fn refuses_new_transactions(&self) -> bool {
-        self.reset.is_some() || self.state.unavailable
+        self.reset.is_some() || self.state.unavailable || self.backlog_full
+    }
+
+    /// Whether the outbound queue holds [`UplinkConfig::backlog_limit`]
+    /// messages or more (as last told by [`Uplink::set_backlog`]): the
+    /// backend has been out of reach for long, and the gateway refuses new
+    /// transactions (reservations and announcements from the backend with
+    /// `busy`; the glue closes the bank to new deposits) until the queue is
+    /// down to nine tenths of the limit. Door sessions under way, pickups
+    /// and alarms carry on. Alert staff when it turns true: nothing else
+    /// will, with the backend out of reach.
+    pub fn backlog_full(&self) -> bool {
+        self.backlog_full
     }
 
     /// Whether `node` is about to be reset: the glue refuses to open its
@@ -418,10 +534,17 @@ impl Uplink {
         self.bus = bus;
     }
 
-    /// How many messages wait in the outbound queue, for heartbeats and
-    /// diagnostics.
+    /// How many messages wait in the outbound queue, for heartbeats,
+    /// diagnostics and [`Uplink::backlog_full`]. Call it whenever the
+    /// queue grows or shrinks.
     pub fn set_backlog(&mut self, backlog: usize) {
         self.backlog = u32::try_from(backlog).unwrap_or(u32::MAX);
+        let limit = self.config.backlog_limit;
+        if self.backlog >= limit {
+            self.backlog_full = true;
+        } else if self.backlog <= limit - limit / 10 {
+            self.backlog_full = false;
+        }
     }
 
     /// The gateway (re)started: sends the boot notification, then (from
@@ -699,14 +822,21 @@ impl Uplink {
 
     // ----- requests --------------------------------------------------------
 
-    /// A message from the backend. A request is carried out once per
-    /// message id and answered through [`Uplink::poll_upward`]; an
-    /// acknowledgement is returned for the outbound queue.
+    /// A message from the backend. Its tag is checked first
+    /// ([`verify_downward`] under the bank's keys): a message with a wrong
+    /// or missing tag changes nothing and is [`Handled::Forged`]. A request
+    /// is carried out once per message id and answered through
+    /// [`Uplink::poll_upward`]; an acknowledgement is returned for the
+    /// outbound queue ([`Handled::Ack`]: hand it to
+    /// [`Delivery::handle_ack`], which honours it only for a message in
+    /// flight).
     ///
     /// # Errors
     /// [`UplinkError::OutputFull`] (drain [`Uplink::poll_upward`] and
     /// [`Uplink::poll_action`]) and [`UplinkError::BankBusy`] (drain the
     /// bank's outputs): nothing was done, call again with the same message.
+    /// A forged message never returns an error: it is counted even when
+    /// the output is full.
     pub fn handle_downward<R: RngCore + ?Sized>(
         &mut self,
         bank: &mut Bank<'_>,
@@ -714,13 +844,38 @@ impl Uplink {
         rng: &mut R,
         now: Instant,
     ) -> Result<Handled, UplinkError> {
-        if let Downward::Ack(id) = message.body {
-            return Ok(Handled::Ack(id));
+        if !verify_downward(bank.keys(), message) {
+            self.refuse_forged(message.header(), now);
+            return Ok(Handled::Forged);
         }
         let verdict = self.state.seen.check(message.id);
-        if !verdict.is_new() {
-            self.stats.duplicates = self.stats.duplicates.saturating_add(1);
-            return Ok(Handled::Duplicate(verdict));
+        match verdict {
+            Verdict::New => {}
+            Verdict::TooFar => {
+                self.room(1)?;
+                self.stats.out_of_window = self.stats.out_of_window.saturating_add(1);
+                let highest = self.state.seen.highest().unwrap_or_default();
+                self.emit(Upward::CallError(wire::CallError {
+                    request: message.id,
+                    code: wire::ErrorCode::OutOfWindow,
+                    description: convert::describe(format_args!(
+                        "id {} is too far past {}: start a new epoch",
+                        message.id, highest
+                    )),
+                }));
+                return Ok(Handled::OutOfWindow);
+            }
+            Verdict::Duplicate | Verdict::TooOld => {
+                self.stats.duplicates = self.stats.duplicates.saturating_add(1);
+                return Ok(Handled::Duplicate(verdict));
+            }
+        }
+        if let Downward::Ack(id) = message.body {
+            // Acknowledgements use the backend's ids too: the window follows
+            // them, so its next request is never far ahead of it.
+            self.state.seen.accept(message.id);
+            self.persist = true;
+            return Ok(Handled::Ack(id));
         }
         self.room(2)?;
         if self.actions.len() + 1 > ACTION_QUEUE {
@@ -761,25 +916,18 @@ impl Uplink {
 
     /// A message from the backend that did not decode (a newer backend's
     /// request, say), known by its [`EnvelopeHeader`](wire::EnvelopeHeader):
-    /// answered once with [`ErrorCode::NotSupported`](wire::ErrorCode::NotSupported)
-    /// so the backend stops repeating it.
-    ///
-    /// # Errors
-    /// [`UplinkError::OutputFull`].
-    pub fn handle_undecodable(
-        &mut self,
-        header: wire::EnvelopeHeader,
-    ) -> Result<Handled, UplinkError> {
-        let verdict = self.state.seen.check(header.id);
-        if !verdict.is_new() {
-            self.stats.duplicates = self.stats.duplicates.saturating_add(1);
-            return Ok(Handled::Duplicate(verdict));
+    /// answered with [`ErrorCode::NotSupported`](wire::ErrorCode::NotSupported)
+    /// so the backend stops repeating it. Its tag cannot be checked, so it
+    /// changes nothing: its id does not enter the de-duplication window,
+    /// and at most one such answer goes up per [`FORGERY_REPORT_PERIOD`]
+    /// (the others are counted in [`UplinkStats::unreadable`]), so garbage
+    /// on the transport cannot fill the outbound queue.
+    pub fn handle_undecodable(&mut self, header: wire::EnvelopeHeader, now: Instant) -> Handled {
+        self.stats.unreadable = self.stats.unreadable.saturating_add(1);
+        if self.free() == 0 || !self.unreadable.report_now(now) {
+            return Handled::Unreadable;
         }
-        self.room(1)?;
-        self.state.seen.accept(header.id);
-        self.persist = true;
-        self.stats.requests = self.stats.requests.saturating_add(1);
-        self.stats.refused = self.stats.refused.saturating_add(1);
+        self.unreadable.unreported = 0;
         self.emit(Upward::CallError(wire::CallError {
             request: header.id,
             code: wire::ErrorCode::NotSupported,
@@ -788,7 +936,71 @@ impl Uplink {
                 wire::UPLINK_VERSION
             )),
         }));
-        Ok(Handled::Answered)
+        Handled::Unreadable
+    }
+
+    /// A message with a wrong tag: counted, answered and reported as the
+    /// ration allows, nothing else.
+    fn refuse_forged(&mut self, header: wire::EnvelopeHeader, now: Instant) {
+        self.stats.forged = self.stats.forged.saturating_add(1);
+        if self.free() < 2 {
+            // No room now: reported with the next summary.
+            self.forgeries.unreported = self.forgeries.unreported.saturating_add(1);
+            if self.forgeries.until.is_none() {
+                self.forgeries.until = Some(now + FORGERY_REPORT_PERIOD);
+            }
+            return;
+        }
+        if !self.forgeries.report_now(now) {
+            return;
+        }
+        let count = self.forgeries.unreported.saturating_add(1);
+        self.forgeries.unreported = 0;
+        self.emit(Upward::SecurityEvent(wire::SecurityEvent {
+            kind: wire::SecurityKind::ForgedTag,
+            compartment: None,
+            node: None,
+            request_id: Some(header.id.0),
+            keypad: None,
+            count,
+            snapshot: None,
+            at: self.stamp(now),
+        }));
+        self.emit(Upward::CallError(wire::CallError {
+            request: header.id,
+            code: wire::ErrorCode::NotAuthorized,
+            description: convert::describe(
+                "the message's tag is wrong or missing: sign every message with the bank's \
+                 downward key",
+            ),
+        }));
+    }
+
+    /// The summary of forgeries counted but not yet reported, once their
+    /// report period is over.
+    fn report_forgeries(&mut self, now: Instant) {
+        let Some(until) = self.forgeries.until else {
+            return;
+        };
+        if now < until || self.free() == 0 {
+            return;
+        }
+        if self.forgeries.unreported == 0 {
+            self.forgeries.until = None;
+            return;
+        }
+        let count = core::mem::take(&mut self.forgeries.unreported);
+        self.forgeries.until = Some(now + FORGERY_REPORT_PERIOD);
+        self.emit(Upward::SecurityEvent(wire::SecurityEvent {
+            kind: wire::SecurityKind::ForgedTag,
+            compartment: None,
+            node: None,
+            request_id: None,
+            keypad: None,
+            count,
+            snapshot: None,
+            at: self.stamp(now),
+        }));
     }
 
     /// The glue persisted everything for a reset: the reboot may go ahead.
@@ -831,6 +1043,7 @@ impl Uplink {
         }
         self.queue_extensions();
         self.drive_resets(bank, now);
+        self.report_forgeries(now);
     }
 
     /// When [`Uplink::handle_timeout`] has something to do next.
@@ -843,7 +1056,11 @@ impl Uplink {
                 Some(ResetPhase::Draining { .. })
             );
         let soon = busy.then_some(Instant::ZERO);
-        [soon, self.next_heartbeat, self.next_statistics]
+        let forgeries = self
+            .forgeries
+            .until
+            .filter(|_| self.forgeries.unreported > 0);
+        [soon, self.next_heartbeat, self.next_statistics, forgeries]
             .into_iter()
             .flatten()
             .min()

@@ -59,6 +59,8 @@ pub struct QueueStats {
     pub acknowledged: u64,
     /// Messages refused because the queue was full.
     pub refused: u64,
+    /// Acknowledgements that named no message in flight, and forgot nothing.
+    pub ignored_acks: u64,
 }
 
 /// A message waiting in a queue, with what delivery knows of it.
@@ -193,6 +195,7 @@ pub struct Delivery<B> {
 /// assert!(queue.poll_transmit(now).is_none()); // one in flight at a time
 /// queue.link_down(); // the broker went away: message 1 goes again
 /// assert_eq!(queue.poll_transmit(now).map(|m| m.id), Some(MessageId(1)));
+/// assert!(!queue.handle_ack(MessageId(2), now)); // not sent yet: not acknowledged
 /// assert!(queue.handle_ack(MessageId(1), now));
 /// assert_eq!(queue.poll_transmit(now).map(|m| m.id), Some(MessageId(2)));
 /// # Ok::<(), locker_domain::uplink::OutboxError>(())
@@ -213,6 +216,7 @@ impl<const CAP: usize> Delivery<Deque<Queued, CAP>> {
                 retransmissions: 0,
                 acknowledged: 0,
                 refused: 0,
+                ignored_acks: 0,
             },
         }
     }
@@ -311,13 +315,20 @@ impl<B: Backlog> Delivery<B> {
         }
     }
 
-    /// The backend acknowledged `id`. Returns whether the queue held it.
+    /// The backend acknowledged `id`. Returns whether it was in flight:
+    /// handed out by [`poll_transmit`](Self::poll_transmit) (since this
+    /// delivery was created) and not yet acknowledged. An acknowledgement
+    /// of a message never sent, or of an id the queue does not hold,
+    /// forgets nothing: the backend cannot have seen such a message, so
+    /// the acknowledgement is a mistake or a forgery, and dropping the
+    /// message would lose it.
     pub fn handle_ack(&mut self, id: MessageId, now: Instant) -> bool {
         let Some(entry) = self
             .entries
             .iter_mut()
-            .find(|e| e.message.id == id && !e.acked)
+            .find(|e| e.message.id == id && e.transmitted && !e.acked)
         else {
+            self.stats.ignored_acks += 1;
             return false;
         };
         entry.acked = true;

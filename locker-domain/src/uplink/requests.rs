@@ -93,6 +93,13 @@ impl Uplink {
                 "the bank was made unavailable: make it available first",
             ));
         }
+        if self.backlog_full {
+            return Some(refused(
+                ErrorCode::Busy,
+                "the gateway's outbound queue is full: it takes new parcels again once the \
+                 backend has acknowledged its backlog",
+            ));
+        }
         None
     }
 
@@ -263,8 +270,8 @@ impl Uplink {
     }
 
     fn change_configuration(&mut self, bank: &Bank<'_>, config: &wire::PolicyConfig) -> Outcome {
-        let policy = convert::policy(bank.policy(), config)
-            .map_err(|why| (ErrorCode::InvalidConfiguration, describe(why)))?;
+        let policy = super::policy_from_config(bank.policy(), config)
+            .map_err(|why| (ErrorCode::InvalidConfiguration, describe(why.0)))?;
         // The caller checked there is room for one action.
         let _ = self.actions.push_back(GatewayAction::ApplyPolicy(policy));
         Ok(Response::ConfigurationChanged {
@@ -321,6 +328,7 @@ impl Uplink {
             sensor_health_alerts: bank.stats().alerts_of(crate::bank::AlertKind::Maintenance),
             backlog: self.backlog,
             duplicates_ignored: self.stats.duplicates,
+            forged_refused: self.stats.forged,
         }
     }
 }

@@ -295,6 +295,20 @@ struct InFlight {
 /// let now = Instant::from_millis(10);
 /// master.send(NodeAddr(3), Command::Unlock { channel: Channel(0), pulse_ms: 300 }, now)?;
 /// let mut wire = [0u8; MAX_FRAME];
+///
+/// // First the master asks the node's counter floor; the node's link answers.
+/// let ask = master.poll_outgoing(now).unwrap();
+/// assert_eq!(ask.frame.body, Command::GetAuthFloor);
+/// let bytes = ask.encode(&mut wire)?;
+/// let mut decoder = Decoder::new();
+/// let Feed::Frame { frame, .. } = decoder.feed::<Command>(bytes) else { panic!() };
+/// assert!(node.handle_received(&frame, decoder.last_authenticated(), now).is_none());
+/// let floor = node.poll_outgoing().unwrap();
+/// let bytes = floor.encode(&mut wire)?;
+/// let Feed::Frame { frame, .. } = decoder.feed::<Report>(bytes) else { panic!() };
+/// master.handle_received(&frame, decoder.last_authenticated(), now);
+///
+/// // Then the unlock, signed.
 /// let request = master.poll_outgoing(now).unwrap();
 /// assert!(request.is_authenticated());
 /// let bytes = request.encode(&mut wire)?;

@@ -19,6 +19,14 @@ pub enum Verdict {
     /// only grow, so such a message was carried out long ago: treat it as a
     /// duplicate.
     TooOld,
+    /// Further ahead than one message may move the window: more than
+    /// [`DEDUP_WINDOW`] ids past the highest within the same epoch, or not
+    /// among the first [`DEDUP_WINDOW`] ids of a later epoch. Not carried
+    /// out and not remembered; the sender should start a new epoch (its
+    /// first ids are always accepted). A sender that numbers its messages
+    /// to this receiver without gaps (acknowledgements included) never sees
+    /// it unless more than a window's worth of its messages was lost.
+    TooFar,
 }
 
 impl Verdict {
@@ -33,10 +41,18 @@ impl Verdict {
 /// bytes; persist it with the receiver's state so a restart does not carry
 /// out a redelivered message twice.
 ///
-/// Both ends use one per peer: the gateway for the backend's requests, the
+/// Both ends use one per peer: the gateway for the backend's messages, the
 /// backend for each gateway's messages. Ids below the window are
 /// [`Verdict::TooOld`]; a sender's new epoch moves the window past every id
 /// of the old one.
+///
+/// One message moves the window by at most its size: within an epoch an id
+/// may run at most [`DEDUP_WINDOW`] ahead of the highest, and a later epoch
+/// is entered only through its first [`DEDUP_WINDOW`] ids; anything further
+/// is [`Verdict::TooFar`] and leaves the window as it was. So no single
+/// message, however large its id, can make every later id of its sender
+/// [`Verdict::TooOld`]: a sender pushed aside goes on with a new epoch.
+/// (The gateway also lets only authenticated messages near its window.)
 ///
 /// ```
 /// use locker_proto::uplink::{DedupWindow, MessageId, Verdict};
@@ -45,8 +61,13 @@ impl Verdict {
 /// assert_eq!(seen.accept(MessageId(12)), Verdict::New);
 /// assert_eq!(seen.accept(MessageId(11)), Verdict::New); // late, but never seen
 /// assert_eq!(seen.accept(MessageId(12)), Verdict::Duplicate);
-/// assert_eq!(seen.accept(MessageId(500)), Verdict::New);
+/// assert_eq!(seen.accept(MessageId(140)), Verdict::New);
 /// assert_eq!(seen.accept(MessageId(11)), Verdict::TooOld);
+/// // A huge id does not move the window: the sender's next ids still count.
+/// assert_eq!(seen.accept(MessageId(u64::MAX)), Verdict::TooFar);
+/// assert_eq!(seen.accept(MessageId(141)), Verdict::New);
+/// // A new epoch is entered at its start.
+/// assert_eq!(seen.accept(MessageId::first_of_epoch(9)), Verdict::New);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct DedupWindow {
@@ -64,7 +85,7 @@ impl DedupWindow {
         }
     }
 
-    /// The highest id seen.
+    /// The highest id carried out.
     pub const fn highest(&self) -> Option<MessageId> {
         self.highest
     }
@@ -75,7 +96,16 @@ impl DedupWindow {
             return Verdict::New;
         };
         if id > highest {
-            return Verdict::New;
+            let reachable = if id.epoch() == highest.epoch() {
+                id.0 - highest.0 <= DEDUP_WINDOW
+            } else {
+                u64::from(id.counter()) < DEDUP_WINDOW
+            };
+            return if reachable {
+                Verdict::New
+            } else {
+                Verdict::TooFar
+            };
         }
         let back = highest.0 - id.0;
         if back >= DEDUP_WINDOW {

@@ -5,6 +5,7 @@ use core::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::down::Downward;
+use super::types::{HexArray, Tag};
 use super::up::Upward;
 
 /// The uplink protocol version this crate speaks, carried in every
@@ -132,8 +133,170 @@ impl EnvelopeHeader {
 
 /// A message from the gateway to the backend.
 pub type UpEnvelope = Envelope<Upward>;
-/// A message from the backend to the gateway.
-pub type DownEnvelope = Envelope<Downward>;
+
+/// The label that opens the input of every [`DownEnvelope`] tag, so that a
+/// tag made for a downward message is never valid as a remote-open tag, a
+/// token or a bus MAC (those have labels, and keys, of their own).
+pub const DOWNWARD_TAG_LABEL: &[u8] = b"locker/v1/downward";
+
+/// What the tag adds to a downward message: 17 bytes in postcard (a length
+/// byte and 16 bytes), 41 in JSON (`,"tag":"` 32 hex digits `"`).
+pub const DOWNWARD_TAG_OVERHEAD_POSTCARD: usize = 17;
+
+/// A message from the backend to the gateway, authenticated.
+///
+/// Every downward message, requests and acknowledgements alike, carries a
+/// 16-byte `tag`:
+///
+/// ```text
+/// tag = HMAC-SHA256(downward key, "locker/v1/downward" || bank number (u32 LE)
+///                   || postcard(v, id, body))[..16]
+/// ```
+///
+/// - the **downward key** is derived from the bank secret the backend and
+///   the gateway share, with its own HKDF label (`locker/v1/downward`;
+///   `locker_domain::bank::BankKeys` lists every key), so it is neither the
+///   remote-open key nor a bus key;
+/// - `postcard(v, id, body)` is every byte of the message before its tag
+///   in the postcard encoding, which is canonical (one value, one encoding):
+///   [`DownEnvelope::from_postcard`] refuses any other encoding of the same
+///   value, so over a postcard transport the tag covers every byte received;
+///   a JSON receiver re-encodes what it decoded, so the tag covers every
+///   field, the version and the id;
+/// - the **id** is the backend's [`MessageId`] (epoch ‖ counter), which
+///   only grows: the gateway's [`DedupWindow`](super::DedupWindow) carries
+///   each id out once, so a captured message replayed is not carried out
+///   again.
+///
+/// `locker_domain::uplink::sign_downward` makes the tag and
+/// `locker_domain::uplink::verify_downward` checks it (in constant time).
+/// The tag costs [`DOWNWARD_TAG_OVERHEAD_POSTCARD`] bytes per message in
+/// postcard and 41 in JSON, where it is lowercase hex:
+///
+/// ```json
+/// {"v": 1, "id": 42, "body": "get_diagnostics", "tag": "00112233445566778899aabbccddeeff"}
+/// ```
+///
+/// A JSON message without `tag` decodes with a tag of zeros, so it is
+/// refused as unauthenticated (and reported) rather than as unreadable.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DownEnvelope {
+    /// Protocol version, [`UPLINK_VERSION`] for messages this crate writes.
+    pub v: u8,
+    /// Unique per sender and growing; the gateway de-duplicates by it.
+    pub id: MessageId,
+    /// The message.
+    pub body: Downward,
+    /// The authentication tag over `v`, `id` and `body`.
+    #[serde(default = "no_tag")]
+    pub tag: Tag,
+}
+
+fn no_tag() -> Tag {
+    HexArray([0; 16])
+}
+
+impl DownEnvelope {
+    /// `message` with `tag` (made by `locker_domain::uplink::sign_downward`).
+    pub fn with_tag(message: Envelope<Downward>, tag: Tag) -> Self {
+        DownEnvelope {
+            v: message.v,
+            id: message.id,
+            body: message.body,
+            tag,
+        }
+    }
+
+    /// The part the tag covers: the envelope without its tag, whose
+    /// postcard encoding is the MAC's input after the label and bank number.
+    pub fn signed_part(&self) -> Envelope<&Downward> {
+        Envelope {
+            v: self.v,
+            id: self.id,
+            body: &self.body,
+        }
+    }
+
+    /// The header (version and id).
+    pub fn header(&self) -> EnvelopeHeader {
+        EnvelopeHeader {
+            v: self.v,
+            id: self.id,
+        }
+    }
+
+    /// Whether this envelope is of the version this side speaks; call it
+    /// after decoding JSON (postcard decoding checks it itself).
+    ///
+    /// # Errors
+    /// [`CodecError::UnsupportedVersion`].
+    pub fn check_version(&self) -> Result<(), CodecError> {
+        self.header().check_version()
+    }
+
+    /// The postcard encoding of this envelope, written into `buf`.
+    ///
+    /// # Errors
+    /// [`CodecError::BufferTooSmall`].
+    pub fn to_postcard<'b>(&self, buf: &'b mut [u8]) -> Result<&'b mut [u8], CodecError> {
+        postcard::to_slice(self, buf).map_err(|_| CodecError::BufferTooSmall)
+    }
+
+    /// Decodes a postcard envelope that must fill `bytes` exactly, carry
+    /// [`UPLINK_VERSION`] and be encoded canonically (as
+    /// [`to_postcard`](Self::to_postcard) writes it), so that the tag covers
+    /// every byte received.
+    ///
+    /// ```
+    /// use locker_proto::uplink::{DownEnvelope, Downward, Envelope, HexArray, MessageId, MAX_POSTCARD_LEN};
+    /// let ping = DownEnvelope::with_tag(Envelope::new(MessageId(3), Downward::GetDiagnostics), HexArray([7; 16]));
+    /// let mut buf = [0u8; MAX_POSTCARD_LEN];
+    /// let bytes = ping.to_postcard(&mut buf)?;
+    /// assert_eq!(bytes.len(), 3 + 17);
+    /// assert_eq!(DownEnvelope::from_postcard(bytes)?, ping);
+    /// // The same id written in two bytes instead of one: refused.
+    /// let mut padded = vec![1, 0x83, 0x00];
+    /// padded.extend_from_slice(&bytes[2..]);
+    /// assert!(DownEnvelope::from_postcard(&padded).is_err());
+    /// # Ok::<(), locker_proto::uplink::CodecError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`CodecError::Malformed`] (also for a non-canonical encoding),
+    /// [`CodecError::TrailingBytes`], [`CodecError::UnsupportedVersion`].
+    /// Never panics, on any input.
+    pub fn from_postcard(bytes: &[u8]) -> Result<Self, CodecError> {
+        if let Some(&v) = bytes.first() {
+            if v != UPLINK_VERSION {
+                return Err(CodecError::UnsupportedVersion(v));
+            }
+        }
+        let (envelope, rest): (Self, &[u8]) =
+            postcard::take_from_bytes(bytes).map_err(|_| CodecError::Malformed)?;
+        if !rest.is_empty() {
+            return Err(CodecError::TrailingBytes(rest.len()));
+        }
+        let mut buf = [0u8; MAX_POSTCARD_LEN];
+        match envelope.to_postcard(&mut buf) {
+            Ok(canonical) if *canonical == *bytes => Ok(envelope),
+            _ => Err(CodecError::Malformed),
+        }
+    }
+}
+
+impl EnvelopeHeader {
+    /// Whether the header is of the version this side speaks.
+    ///
+    /// # Errors
+    /// [`CodecError::UnsupportedVersion`].
+    pub fn check_version(&self) -> Result<(), CodecError> {
+        if self.v == UPLINK_VERSION {
+            Ok(())
+        } else {
+            Err(CodecError::UnsupportedVersion(self.v))
+        }
+    }
+}
 
 /// The largest postcard encoding of an [`UpEnvelope`] or [`DownEnvelope`];
 /// size transmit buffers with it (a test pins it).
@@ -190,11 +353,11 @@ impl<B: serde::de::DeserializeOwned> Envelope<B> {
     /// [`UPLINK_VERSION`].
     ///
     /// ```
-    /// use locker_proto::uplink::{Downward, DownEnvelope, Envelope, MessageId, MAX_POSTCARD_LEN};
-    /// let ping = Envelope::new(MessageId(3), Downward::GetDiagnostics);
+    /// use locker_proto::uplink::{Envelope, Heartbeat, MessageId, Stamp, UpEnvelope, Upward, MAX_POSTCARD_LEN};
+    /// let beat = Envelope::new(MessageId(3), Upward::Heartbeat(Heartbeat { at: Stamp::default(), backlog: 0 }));
     /// let mut buf = [0u8; MAX_POSTCARD_LEN];
-    /// let bytes = ping.to_postcard(&mut buf)?;
-    /// assert_eq!(DownEnvelope::from_postcard(bytes)?, ping);
+    /// let bytes = beat.to_postcard(&mut buf)?;
+    /// assert_eq!(UpEnvelope::from_postcard(bytes)?, beat);
     /// # Ok::<(), locker_proto::uplink::CodecError>(())
     /// ```
     ///

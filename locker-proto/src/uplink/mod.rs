@@ -79,16 +79,32 @@
 //! message, so one unknown message never blocks the queue behind it.
 //!
 //! ```
-//! use locker_proto::uplink::{Downward, DownEnvelope, Envelope, MessageId};
+//! use locker_proto::uplink::{Downward, DownEnvelope, Envelope, HexArray, MessageId};
 //! use locker_proto::CompartmentId;
 //!
-//! let request = Envelope::new(MessageId(42), Downward::TriggerSnapshot { compartment: CompartmentId(3) });
+//! // The tag comes from `locker_domain::uplink::sign_downward`; a made-up one here.
+//! let request = DownEnvelope::with_tag(
+//!     Envelope::new(MessageId(42), Downward::TriggerSnapshot { compartment: CompartmentId(3) }),
+//!     HexArray([0xab; 16]),
+//! );
 //! let json = serde_json::to_string(&request)?;
-//! assert_eq!(json, r#"{"v":1,"id":42,"body":{"trigger_snapshot":{"compartment":3}}}"#);
+//! assert_eq!(json, r#"{"v":1,"id":42,"body":{"trigger_snapshot":{"compartment":3}},"tag":"abababababababababababababababab"}"#);
 //! let back: DownEnvelope = serde_json::from_str(&json)?;
 //! assert_eq!(back, request);
 //! # Ok::<(), serde_json::Error>(())
 //! ```
+//!
+//! # Authentication
+//!
+//! Every downward message carries a tag over all of it
+//! ([`DownEnvelope`]: HMAC-SHA256 under a key derived from the bank secret,
+//! over the version, the growing id and the body), and the gateway carries
+//! out nothing, acknowledgements included, whose tag is wrong: anyone who
+//! can publish on the transport (a broker's other clients) can neither ask
+//! the bank for anything, nor acknowledge the gateway's messages away, nor
+//! move its [`DedupWindow`]. Upward messages are not tagged: the backend
+//! authenticates the gateway through its transport (broker credentials,
+//! TLS), and nothing upward opens a door.
 
 mod dedup;
 mod down;
@@ -104,8 +120,8 @@ pub use down::{
     PolicyConfig, QuietHours, RemoteOpen, ReserveCompartment, ResetTarget, Scope,
 };
 pub use envelope::{
-    CodecError, DownEnvelope, Envelope, EnvelopeHeader, MAX_POSTCARD_LEN, MessageId,
-    UPLINK_VERSION, UpEnvelope,
+    CodecError, DOWNWARD_TAG_LABEL, DOWNWARD_TAG_OVERHEAD_POSTCARD, DownEnvelope, Envelope,
+    EnvelopeHeader, MAX_POSTCARD_LEN, MessageId, UPLINK_VERSION, UpEnvelope,
 };
 pub use response::{
     BusStats, CallError, CallResult, Diagnostics, ErrorCode, MAX_LISTED_OUT_OF_SERVICE,

@@ -149,6 +149,10 @@ pub struct Diagnostics {
     pub backlog: u32,
     /// Downward messages received twice and not carried out again.
     pub duplicates_ignored: u32,
+    /// Downward messages refused since the gateway started because their
+    /// tag was wrong or missing.
+    #[serde(default)]
+    pub forged_refused: u32,
 }
 
 /// A request was refused (OCPP's CallError).
@@ -195,7 +199,8 @@ pub enum ErrorCode {
     ResetInProgress,
     /// The bank was made unavailable.
     Unavailable,
-    /// The authentication tag is wrong.
+    /// The authentication tag is wrong or missing (a remote open's, or the
+    /// message's own).
     NotAuthorized,
     /// The request id is not newer than one already used.
     Replayed,
@@ -210,4 +215,9 @@ pub enum ErrorCode {
     /// Another active parcel has the same pickup code: draw another code
     /// and announce the parcel again.
     CodeInUse,
+    /// The message id is further ahead of the last one carried out than
+    /// one message may move the gateway's de-duplication window (see
+    /// [`Verdict::TooFar`](super::Verdict::TooFar)): start a new epoch and
+    /// send the request again under an id of it.
+    OutOfWindow,
 }
