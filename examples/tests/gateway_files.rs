@@ -1,5 +1,7 @@
 //! The gateway's files: a state file it cannot restore stops it and is left
-//! alone; the audit log stays gap-free and repeat-free across restarts.
+//! alone; the audit log stays gap-free and repeat-free across restarts, its
+//! hash chain shows a line deleted or altered, and a rolled-back state file
+//! loses no record and is reported.
 
 #![allow(
     clippy::unwrap_used,
@@ -11,10 +13,12 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use locker_domain::bank::{Actor, AuditEvent, AuditRecord, Purpose, ServiceReason};
+use locker_domain::bank::{
+    Actor, AuditEvent, AuditLink, AuditRecord, ChainBreak, Purpose, ServiceReason,
+};
 use locker_examples::gateway::{
-    Appended, AuditLog, Gateway, GatewayConfig, GatewayError, MAX_COMPARTMENTS, MAX_NODES,
-    StateFile,
+    Appended, AuditFault, AuditLog, ConsoleCommand, Gateway, GatewayConfig, GatewayError,
+    MAX_COMPARTMENTS, MAX_NODES, Notice, StateFile, verify_audit,
 };
 use locker_proto::{Instant, NodeAddr};
 
@@ -31,17 +35,32 @@ fn scratch_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// Record `seq` of a bank's trail: a door opening at record 3, closings
+/// otherwise, each linked to the one before as the bank links them.
 fn record(seq: u64) -> AuditRecord {
-    AuditRecord {
-        seq,
-        at: Instant::from_millis(seq * 10),
-        wall: None,
-        actor: Actor::System,
-        compartment: None,
-        parcel: None,
-        event: AuditEvent::Restored,
-        snapshot: None,
+    let mut link = AuditLink::GENESIS;
+    let mut record = None;
+    for n in 0..=seq {
+        let mut r = AuditRecord {
+            seq: n,
+            at: Instant::from_millis(n * 10),
+            wall: None,
+            actor: Actor::System,
+            compartment: Some(locker_proto::CompartmentId(4)),
+            parcel: None,
+            event: if n == 3 {
+                AuditEvent::DoorOpened
+            } else {
+                AuditEvent::DoorClosed
+            },
+            snapshot: None,
+            link: AuditLink::GENESIS,
+        };
+        r.link = link.then(&r);
+        link = r.link;
+        record = Some(r);
     }
+    record.unwrap()
 }
 
 #[test]
@@ -269,12 +288,18 @@ fn an_audit_log_written_by_the_previous_version_still_opens_and_reads() {
                     reason: ServiceReason::LockFault
                 }
             ),
-            (Actor::System, AuditEvent::Restored),
+            (Actor::System, AuditEvent::DoorOpened),
         ]
     );
-    // New lines use the names the uplink uses.
+    // New lines use the names the uplink uses, and carry their link.
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.lines().last().unwrap().contains(r#""actor":"system""#));
+    assert!(text.lines().last().unwrap().contains(r#""link":""#));
+    // The old lines predate the chain; it starts at the first new one.
+    let verdict = verify_audit(&path).unwrap();
+    assert!(verdict.is_intact(), "{verdict}");
+    assert_eq!((verdict.unlinked, verdict.linked), (3, 1));
+    assert_eq!(verdict.anchors, vec![(4, 3)]);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -358,4 +383,259 @@ fn the_program_explains_itself_and_refuses_a_corrupt_state_file() {
 /// This test's own bank secret (no program carries one in its code).
 fn test_keys() -> locker_domain::bank::BankKeys {
     locker_domain::bank::BankKeys::derive(locker_domain::bank::BankId(1), &[0x3c; 32])
+}
+
+/// A log of records 0 to 5 (record 3 a door opening) at `path`.
+fn write_trail(path: &std::path::Path) {
+    let mut log = AuditLog::open(path, false).unwrap();
+    for seq in 0..6 {
+        assert_eq!(log.append(&record(seq), 1).unwrap(), Appended::Written);
+    }
+    log.sync().unwrap();
+}
+
+/// Runs `locker-gateway verify-audit path`: (exit code, standard output).
+fn verify_with_the_program(path: &std::path::Path) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_locker-gateway"))
+        .arg("verify-audit")
+        .arg(path)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stdout).unwrap(),
+    )
+}
+
+#[test]
+fn a_door_opening_deleted_from_the_audit_file_is_caught_by_verify_audit() {
+    let dir = scratch_dir("deleted");
+    let path = dir.join("audit.jsonl");
+    write_trail(&path);
+    let (code, out) = verify_with_the_program(&path);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("OK: 6 records"), "{out}");
+
+    // Someone removes the door opening (line 4, record 3).
+    let text = std::fs::read_to_string(&path).unwrap();
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.contains("\"DoorOpened\""))
+        .collect();
+    assert_eq!(kept.len(), 5);
+    std::fs::write(&path, kept.join("\n") + "\n").unwrap();
+
+    let verdict = verify_audit(&path).unwrap();
+    let broken = verdict.broken.clone().unwrap();
+    assert_eq!((broken.line, broken.seq), (4, Some(4)));
+    assert_eq!(
+        broken.fault,
+        AuditFault::Chain(ChainBreak::Missing {
+            expected: 3,
+            found: 4
+        })
+    );
+    let (code, out) = verify_with_the_program(&path);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("BROKEN at line 4 (record 4)"), "{out}");
+    assert!(out.contains("record 3 is missing"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_door_opening_altered_in_the_audit_file_is_caught_by_verify_audit() {
+    let dir = scratch_dir("altered");
+    let path = dir.join("audit.jsonl");
+    write_trail(&path);
+
+    // Someone turns the door opening into a closing, link left as it was.
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace("\"DoorOpened\"", "\"DoorClosed\"")).unwrap();
+    let verdict = verify_audit(&path).unwrap();
+    let broken = verdict.broken.unwrap();
+    assert_eq!((broken.line, broken.seq), (4, Some(3)));
+    assert_eq!(
+        broken.fault,
+        AuditFault::Chain(ChainBreak::Altered { seq: 3 })
+    );
+
+    // Or writes the link the altered record would have: the next record
+    // no longer follows it.
+    write_trail(&dir.join("again.jsonl"));
+    let path = dir.join("again.jsonl");
+    let mut lines = AuditLog::read_all(&path).unwrap();
+    lines[3].record.event = AuditEvent::DoorClosed;
+    lines[3].record.link = lines[2].record.link.then(&lines[3].record);
+    let text: String = lines
+        .iter()
+        .map(|l| serde_json::to_string(l).unwrap() + "\n")
+        .collect();
+    std::fs::write(&path, text).unwrap();
+    let broken = verify_audit(&path).unwrap().broken.unwrap();
+    assert_eq!((broken.line, broken.seq), (5, Some(4)));
+    assert_eq!(
+        broken.fault,
+        AuditFault::Chain(ChainBreak::Altered { seq: 4 })
+    );
+
+    // And a line copied to the end is a repeat the log never writes.
+    write_trail(&dir.join("copied.jsonl"));
+    let path = dir.join("copied.jsonl");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    let fourth = text.lines().nth(3).unwrap().to_string();
+    text.push_str(&fourth);
+    text.push('\n');
+    std::fs::write(&path, text).unwrap();
+    let broken = verify_audit(&path).unwrap().broken.unwrap();
+    assert_eq!(
+        broken.fault,
+        AuditFault::Repeated {
+            seq: 3,
+            first_line: 4
+        }
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_forged_line_with_a_huge_sequence_number_does_not_silence_later_records() {
+    let dir = scratch_dir("forged");
+    let path = dir.join("audit.jsonl");
+    write_trail(&path);
+    // The attacker appends a line numbered far ahead, hoping the log skips
+    // every real record below it.
+    let mut forged = AuditLog::read_all(&path).unwrap()[5].clone();
+    forged.record.seq = 1 << 60;
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(&(serde_json::to_string(&forged).unwrap() + "\n"));
+    std::fs::write(&path, text).unwrap();
+
+    let mut log = AuditLog::open(&path, true).unwrap();
+    assert_eq!(
+        log.append(&record(6), 2).unwrap(),
+        Appended::BelowLast { last: 1 << 60 }
+    );
+    assert_eq!(log.append(&record(7), 2).unwrap(), Appended::Written);
+    log.sync().unwrap();
+    let seqs: Vec<u64> = AuditLog::read_all(&path)
+        .unwrap()
+        .iter()
+        .map(|l| l.record.seq)
+        .collect();
+    assert_eq!(seqs, vec![0, 1, 2, 3, 4, 5, 1 << 60, 6, 7]);
+    // And the forged line is where verify-audit stops.
+    let broken = verify_audit(&path).unwrap().broken.unwrap();
+    assert_eq!(broken.line, 7);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Starts a gateway on `state` and `audit` with no node on the line.
+fn gateway_on(state: &std::path::Path, audit: &std::path::Path) -> Gateway {
+    let (node_end, gateway_end) = serialport::TTYPort::pair().unwrap();
+    std::mem::forget(node_end);
+    Gateway::start(
+        GatewayConfig {
+            code_seed: Some([1; 32]),
+            ..GatewayConfig::new(vec![NodeAddr(1)], 4, state, audit, test_keys())
+        },
+        || {
+            Ok(locker_examples::gateway::SerialLine::new(Box::new(
+                gateway_end,
+            )))
+        },
+    )
+    .unwrap()
+}
+
+fn deposit(gateway: &mut Gateway) {
+    let _ = gateway
+        .execute(&ConsoleCommand::Deposit {
+            size: locker_proto::SizeClass::Small,
+            kind: locker_domain::bank::ParcelKind::Delivery,
+        })
+        .unwrap();
+}
+
+fn warnings(gateway: &mut Gateway) -> Vec<String> {
+    std::iter::from_fn(|| gateway.poll_notice())
+        .filter_map(|n| match n {
+            Notice::Warning(w) => Some(w),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_rolled_back_state_file_loses_no_audit_record_and_is_reported() {
+    let dir = scratch_dir("rollback");
+    let state = dir.join("bank.state");
+    let audit = dir.join("audit.jsonl");
+    // Monday: a deposit. Someone keeps a copy of the state file.
+    let mut gateway = gateway_on(&state, &audit);
+    deposit(&mut gateway);
+    gateway.shutdown().unwrap();
+    let monday = std::fs::read(&state).unwrap();
+    // Tuesday: two more deposits, the doors opened for them on record.
+    let mut gateway = gateway_on(&state, &audit);
+    deposit(&mut gateway);
+    deposit(&mut gateway);
+    gateway.shutdown().unwrap();
+    let tuesday = AuditLog::read_all(&audit).unwrap();
+    let last_tuesday = tuesday.last().unwrap().record.seq;
+
+    // Wednesday: Monday's state file is put back, as if Tuesday never was.
+    std::fs::write(&state, &monday).unwrap();
+    let mut gateway = gateway_on(&state, &audit);
+    deposit(&mut gateway);
+    let told = warnings(&mut gateway);
+    let bank_link = gateway.bank().last_audit_link();
+    gateway.shutdown().unwrap();
+
+    // The re-issued numbers carry other records: reported, not dropped.
+    assert!(
+        told.iter().any(|w| w.starts_with("SECURITY: audit record")),
+        "{told:?}"
+    );
+    let wednesday = AuditLog::read_all(&audit).unwrap();
+    assert_eq!(
+        wednesday[..tuesday.len()],
+        tuesday[..],
+        "Tuesday's lines stay"
+    );
+    let added = &wednesday[tuesday.len()..];
+    assert!(added.iter().any(|l| l.reissued));
+    assert!(
+        added
+            .iter()
+            .all(|l| l.reissued == (l.record.seq <= last_tuesday))
+    );
+    assert_eq!(added.last().unwrap().record.link, bank_link);
+    // The file still verifies, and says what happened.
+    let verdict = verify_audit(&audit).unwrap();
+    assert!(verdict.is_intact(), "{verdict}");
+    assert_eq!(
+        verdict.reissued.len(),
+        added.iter().filter(|l| l.reissued).count()
+    );
+    let (code, out) = verify_with_the_program(&audit);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("re-issued"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_audit_chain_runs_on_across_gateway_restarts() {
+    let dir = scratch_dir("restarts");
+    let state = dir.join("bank.state");
+    let audit = dir.join("audit.jsonl");
+    for _ in 0..3 {
+        let mut gateway = gateway_on(&state, &audit);
+        deposit(&mut gateway);
+        gateway.shutdown().unwrap();
+    }
+    let verdict = verify_audit(&audit).unwrap();
+    assert!(verdict.is_intact(), "{verdict}");
+    assert!(verdict.anchors.is_empty() && verdict.reissued.is_empty());
+    assert_eq!(verdict.linked, AuditLog::read_all(&audit).unwrap().len());
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -12,8 +12,10 @@
 //! 256), with the last value per node; what is stored reads back. Audit
 //! log: opened, its torn last line (if any) is dropped and every line left
 //! reads back; the epoch and last sequence number are the last line's (a
-//! new epoch after it when not continuing); a record after the last is
-//! written, one at or below it is skipped as a duplicate. Policy: a policy
+//! new epoch after it when not continuing); a record is skipped as a
+//! duplicate only when the log's last epoch already holds its sequence
+//! number with the same content, and written otherwise (a re-issued number
+//! with other content is never dropped). Policy: a policy
 //! read back survives its own round trip through the wire config. Uplink
 //! state: what decodes re-encodes to the same state. Disk queue: a message
 //! file is either loaded (and it is the message its bytes decode to) or set
@@ -25,7 +27,7 @@ use std::sync::OnceLock;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use locker_domain::bank::{Actor, AuditEvent, AuditRecord, Policy};
+use locker_domain::bank::{Actor, AuditEvent, AuditLink, AuditRecord, Policy};
 use locker_domain::uplink::{DeliveryConfig, UplinkState, policy_from_config, policy_to_config};
 use locker_examples::gateway::{Appended, AuditLog, CounterFile, GatewayError, UplinkSettings};
 use locker_examples::uplink::DiskQueue;
@@ -137,6 +139,7 @@ fn record(seq: u64) -> AuditRecord {
         parcel: None,
         event: AuditEvent::DoorOpened,
         snapshot: None,
+        link: AuditLink::GENESIS,
     }
 }
 
@@ -174,11 +177,26 @@ fn audit(bytes: &[u8], continuing: bool, seq: u64) {
             assert_eq!(log.last_seq(), None);
         }
     }
-    let before = log.last_seq();
+    // The last epoch's lines (its trailing run), when continuing.
+    let epoch_lines: Vec<_> = match (lines.last(), continuing) {
+        (Some(l), true) => lines
+            .iter()
+            .rev()
+            .take_while(|x| x.epoch == l.epoch)
+            .collect(),
+        _ => Vec::new(),
+    };
+    // The latest line with this number; equal but for a link it may have.
+    let held = epoch_lines.iter().find(|l| l.record.seq == seq);
+    let same = held.is_some_and(|l| {
+        let mut r = l.record;
+        r.link = AuditLink::GENESIS;
+        r == record(seq)
+    });
     let appended = log.append(&record(seq), 0).expect("appended");
-    match before {
-        Some(last) if seq <= last => assert_eq!(appended, Appended::Duplicate),
-        _ => {
+    match same {
+        true => assert_eq!(appended, Appended::Duplicate),
+        false => {
             assert_ne!(appended, Appended::Duplicate);
             assert_eq!(log.last_seq(), Some(seq));
             let again = AuditLog::read_all(&path).expect("the log reads");

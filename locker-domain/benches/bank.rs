@@ -1,4 +1,5 @@
-//! Allocation, report handling and `poll_timeout` at 32 and 10,000 compartments.
+//! Allocation, report handling and `poll_timeout` at 32 and 10,000 compartments;
+//! an audit record's chain link.
 #![allow(missing_docs, clippy::unwrap_used, clippy::indexing_slicing)]
 
 use criterion::{BenchmarkId, Criterion, black_box, criterion_group, criterion_main};
@@ -133,9 +134,38 @@ fn run(c: &mut Criterion, n: usize) {
     group.finish();
 }
 
+/// One audit record's link (SHA-256 over the previous link and the record):
+/// a door opening with wall time, compartment, parcel and camera reference.
+fn audit_link(c: &mut Criterion) {
+    use locker_domain::bank::{
+        Actor, AuditEvent, AuditLink, AuditRecord, ParcelId, Purpose, SnapshotRef,
+    };
+    let wall = chrono::NaiveDate::from_ymd_opt(2026, 12, 2)
+        .and_then(|d| d.and_hms_milli_opt(9, 41, 7, 250));
+    let record = AuditRecord {
+        seq: 1_234_567,
+        at: Instant::from_millis(86_400_123),
+        wall,
+        actor: Actor::Recipient,
+        compartment: Some(CompartmentId(17)),
+        parcel: Some(ParcelId(40_321)),
+        event: AuditEvent::UnlockCommanded {
+            purpose: Purpose::Pickup,
+            attempt: 0,
+        },
+        snapshot: Some(SnapshotRef(812)),
+        link: AuditLink::GENESIS,
+    };
+    let previous = AuditLink([0x5a; 32]);
+    c.bench_function("audit link (one record)", |b| {
+        b.iter(|| black_box(black_box(&previous).then(black_box(&record))))
+    });
+}
+
 fn benches(c: &mut Criterion) {
     run(c, 32);
     run(c, 10_000);
+    audit_link(c);
 }
 
 criterion_group!(bank, benches);

@@ -18,9 +18,10 @@ use bank_support::*;
 use chrono::{NaiveDate, NaiveDateTime};
 use locker_domain::bank::codes::{CodeError, CodeHash, KeypadId, PickupCode};
 use locker_domain::bank::{
-    Actor, AlertKind, AuditEvent, Bank, BankError, BankId, BankKeys, BankOutput, CodeOutcome,
-    OfflineToken, ParcelId, ParcelKind, ParcelNeeds, PersistError, Policy, RemoteOpen,
-    RemoteOpenError, SNAPSHOT_VERSION, StaffId, Stage, TokenError, remote_open_tag,
+    Actor, AlertKind, AuditChain, AuditEvent, Bank, BankError, BankId, BankKeys, BankOutput,
+    ChainBreak, CodeOutcome, OfflineToken, ParcelId, ParcelKind, ParcelNeeds, PersistError, Policy,
+    RemoteOpen, RemoteOpenError, SNAPSHOT_VERSION, StaffId, Stage, TokenError, remote_open_tag,
+    verify_chain,
 };
 use locker_proto::time::{Duration, Instant};
 use locker_proto::{Command, CompartmentId, SizeClass};
@@ -446,7 +447,7 @@ fn a_snapshot_restored_with_the_wrong_secret_or_bank_or_from_the_old_format_is_r
         })
     );
     // A version-1 snapshot (codes in the clear) is refused, not misread.
-    assert_eq!(SNAPSHOT_VERSION, 3);
+    assert_eq!(SNAPSHOT_VERSION, 4);
     let mut old = bytes.clone();
     old[4] = 1;
     assert_eq!(
@@ -835,5 +836,68 @@ fn security_refusals_read_as_instructions() {
     assert_eq!(
         format!("{:?}", keys()),
         "BankKeys { bank: BankId(1042), .. }"
+    );
+}
+
+/// An attacker puts back last week's state file, hoping the pickup that
+/// emptied a compartment since then is forgotten. The restored bank numbers
+/// its next records from where that snapshot stood, so the same sequence
+/// numbers come again, but with other links: whoever holds the links that
+/// went up (the backend) or were written (the gateway's log) sees that the
+/// trail forked, and the new records still form a chain from the old
+/// snapshot's last link.
+#[test]
+fn a_rolled_back_snapshot_reissues_sequence_numbers_with_other_links() {
+    let mut sim = bank_with_parcels(2);
+    sim.drain();
+    let old = sim.bank.snapshot_to_vec().unwrap();
+    let old_last = sim.audit.last().copied().unwrap();
+    // Since then: a parcel was picked up.
+    let stored = sim
+        .bank
+        .views()
+        .find(|v| v.stage == Stage::Stored)
+        .unwrap()
+        .id;
+    let code = sim.code_for(stored).unwrap();
+    sim.advance(Duration::from_secs(60));
+    sim.pick_up(&code, stored);
+    sim.drain();
+    let genuine: Vec<_> = sim
+        .audit
+        .iter()
+        .filter(|r| r.seq > old_last.seq)
+        .copied()
+        .collect();
+    assert!(genuine.len() >= 3, "the pickup is on record");
+
+    // The old state file is put back.
+    let now = sim.now + Duration::from_secs(5);
+    let mut bank =
+        Bank::restore_on_heap(&mixed_layout(24), Policy::default(), keys(), &old, now).unwrap();
+    let mut reissued = Vec::new();
+    while let Some(output) = bank.poll() {
+        if let BankOutput::Audit(r) = output {
+            reissued.push(r);
+        }
+    }
+    let first = reissued[0];
+    assert_eq!(first.seq, genuine[0].seq, "the same number comes again");
+    assert_ne!(first.link, genuine[0].link, "with another link");
+    // The new records chain on from the old snapshot's last link: a
+    // consistent fork, not noise.
+    assert_eq!(
+        verify_chain(AuditChain::after(old_last.seq, old_last.link), &reissued),
+        Ok(reissued.len() as u64)
+    );
+    // Checked against the genuine trail, the first re-issued record breaks it.
+    let mut chain = AuditChain::after(old_last.seq, old_last.link);
+    chain.check(&genuine[0]).unwrap();
+    assert_eq!(
+        chain.check(&first),
+        Err(ChainBreak::OutOfOrder {
+            last: first.seq,
+            found: first.seq
+        })
     );
 }

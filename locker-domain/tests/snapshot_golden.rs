@@ -3,8 +3,9 @@
 //!
 //! `golden/snapshot/v2.bin` was written by the build that used snapshot
 //! format 2, from [`scenario`]: a 24-compartment bank in the middle of a
-//! working day. It is never regenerated; set `LOCKER_BLESS=1` to (re)write
-//! the golden of the format this build writes.
+//! working day; `v3.bin` and `v4.bin` likewise by the builds of formats 3
+//! and 4. They are never regenerated; set `LOCKER_BLESS=1` to (re)write the
+//! golden of the format this build writes.
 
 #![allow(
     clippy::unwrap_used,
@@ -18,9 +19,10 @@ mod bank_support;
 use bank_support::*;
 use locker_domain::bank::codes::{CodeError, KeypadId};
 use locker_domain::bank::{
-    Actor, AlertKind, AuditEvent, Bank, BankError, BankOutput, CodeOutcome, CompartmentView,
-    DoorPhase, NotificationKind, ParcelId, ParcelKind, ParcelNeeds, PersistError, Policy, Purpose,
-    RemoteOpen, RemoteOpenError, SNAPSHOT_VERSION, ServiceReason, Stage,
+    Actor, AlertKind, AuditChain, AuditEvent, AuditLink, Bank, BankError, BankOutput, CodeOutcome,
+    CompartmentView, DoorPhase, NotificationKind, ParcelId, ParcelKind, ParcelNeeds, PersistError,
+    Policy, Purpose, RemoteOpen, RemoteOpenError, SNAPSHOT_VERSION, ServiceReason, Stage,
+    verify_chain,
 };
 use locker_proto::time::{Duration, Instant};
 use locker_proto::{CompartmentId, DoorState, Event, SizeClass};
@@ -313,8 +315,79 @@ fn a_gateway_upgraded_from_format_2_keeps_every_parcel_code_and_deadline() {
 }
 
 #[test]
-fn a_gateway_restarted_on_format_3_keeps_every_parcel_code_and_deadline() {
+fn a_gateway_upgraded_from_format_3_keeps_every_parcel_code_and_deadline() {
     assert_carried(&golden(3));
+}
+
+#[test]
+fn a_gateway_restarted_on_format_4_keeps_every_parcel_code_and_deadline() {
+    assert_carried(&golden(4));
+}
+
+/// The audit records a gateway restarted on `snapshot` hands out over its
+/// first four days.
+fn trail_after_restart(snapshot: &[u8]) -> Vec<locker_domain::bank::AuditRecord> {
+    let mut sim = restart_on(snapshot);
+    next_four_days(&mut sim);
+    sim.audit
+}
+
+#[test]
+fn a_gateway_upgraded_from_format_3_starts_its_audit_chain_at_the_oldest_record_carried() {
+    // Format 3 kept no links: the record carried across (37) follows the
+    // genesis link, and everything after it follows on.
+    let trail = trail_after_restart(&golden(3));
+    assert_eq!(trail[0].seq, 37);
+    assert!(trail[0].follows(&AuditLink::GENESIS));
+    let checked = verify_chain(AuditChain::after(36, AuditLink::GENESIS), &trail).unwrap();
+    assert_eq!(checked, trail.len() as u64);
+    assert!(trail.len() > 10, "four days of deadlines make records");
+}
+
+#[test]
+fn the_audit_chain_runs_on_across_a_restart_from_the_snapshot() {
+    // Before the snapshot: every record from 0 on, chained from genesis.
+    let (mut sim, _) = scenario();
+    sim.drain();
+    let before = sim.audit.clone();
+    assert_eq!(verify_chain(AuditChain::from_genesis(), &before), Ok(38));
+    let last = before.last().unwrap();
+    assert_eq!(sim.bank.last_audit_link(), last.link);
+    let snapshot = sim.bank.snapshot_to_vec().unwrap();
+
+    // After it: the restored bank's first record follows the last one
+    // before, on and on, exactly as the format 4 golden's restart does.
+    let after = trail_after_restart(&snapshot);
+    assert_eq!(after[0].event, AuditEvent::Restored);
+    assert_eq!(
+        verify_chain(AuditChain::after(last.seq, last.link), &after),
+        Ok(after.len() as u64)
+    );
+    let from_golden = trail_after_restart(&golden(4));
+    assert_eq!(from_golden[0].seq, 37);
+    assert!(verify_chain(AuditChain::after(36, before[36].link), &from_golden).is_ok());
+}
+
+#[test]
+fn a_format_4_snapshot_whose_last_link_disagrees_with_its_records_is_refused() {
+    let (sim, _) = scenario();
+    let mut bytes = sim.bank.snapshot_to_vec().unwrap();
+    // Flip a byte of the last link in the meta record (found by its value)
+    // and fix the checksum: the books no longer hang together.
+    let link = sim.bank.last_audit_link().0;
+    let at = bytes.windows(32).position(|w| w == link).unwrap();
+    bytes[at] ^= 1;
+    let end = bytes.len() - 4;
+    let crc = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI).checksum(&bytes[..end]);
+    bytes[end..].copy_from_slice(&crc.to_le_bytes());
+    let restored = Bank::restore_on_heap(
+        &mixed_layout(24),
+        Policy::default(),
+        keys(),
+        &bytes,
+        Instant::from_secs(5),
+    );
+    assert_eq!(restored.err(), Some(PersistError::Inconsistent));
 }
 
 #[test]

@@ -1096,6 +1096,38 @@ fn a_bank_started_afresh_still_has_every_audit_record_go_up() {
     );
 }
 
+/// Each audit record goes up with its link in the bank's hash chain, so the
+/// backend holds the link the gateway's audit file must show for it.
+#[test]
+fn audit_records_go_up_with_the_banks_chain_links() {
+    let mut g = Gateway::start();
+    for _ in 0..2 {
+        g.pump();
+        g.bank
+            .reserve(
+                locker_domain::bank::ParcelNeeds::size(SizeClass::Small),
+                locker_domain::bank::ParcelKind::Delivery,
+                &mut g.dice,
+                g.now,
+            )
+            .unwrap();
+    }
+    g.pump();
+    let links: Vec<(u64, [u8; 32])> =
+        g.up.iter()
+            .filter_map(|m| match &m.body {
+                Upward::Audit(a) => Some((a.seq, a.link.0)),
+                _ => None,
+            })
+            .collect();
+    assert!(links.len() >= 2);
+    let (_, last) = links.last().unwrap();
+    assert_eq!(*last, g.bank.last_audit_link().0);
+    let mut distinct: Vec<[u8; 32]> = links.iter().map(|(_, l)| *l).collect();
+    distinct.dedup();
+    assert_eq!(distinct.len(), links.len(), "every record has its own link");
+}
+
 // ----- attacks on the uplink: someone who can publish on the transport ---------------
 
 /// Everything a stranger on the broker would try, none of it tagged with the

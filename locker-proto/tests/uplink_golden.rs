@@ -46,6 +46,13 @@ fn down_id(n: u32) -> MessageId {
     MessageId(MessageId::first_of_epoch(1_700_000).0 + u64::from(n))
 }
 
+/// A sample audit link: 32 bytes that differ per record.
+fn link(seq: u8) -> AuditLink {
+    HexArray(core::array::from_fn(|i| {
+        seq.wrapping_mul(31).wrapping_add(i as u8 * 7)
+    }))
+}
+
 fn text<const N: usize>(s: &str) -> heapless::String<N> {
     heapless::String::try_from(s).unwrap()
 }
@@ -330,6 +337,7 @@ fn samples() -> Vec<(&'static str, Sample)> {
                         presence: Presence::occupied(250, 10),
                     },
                     snapshot: None,
+                    link: link(211),
                 }),
             )),
         ),
@@ -345,6 +353,7 @@ fn samples() -> Vec<(&'static str, Sample)> {
                     parcel: None,
                     event: AuditEvent::FaultReported(FaultCode::LockJammed),
                     snapshot: None,
+                    link: link(212),
                 }),
             )),
         ),
@@ -364,6 +373,7 @@ fn samples() -> Vec<(&'static str, Sample)> {
                         reason: RemoteOpenRefusal::Replayed,
                     },
                     snapshot: None,
+                    link: link(213),
                 }),
             )),
         ),

@@ -7,6 +7,7 @@
 //!     --audit audit.jsonl --nodes 1,2,3 --channels 16
 //! locker-gateway --board kerong-cu16 --port /dev/ttyUSB0 --state bank.state \
 //!     --audit audit.jsonl --nodes 1,2 --channels 16
+//! locker-gateway verify-audit audit.jsonl
 //! ```
 //!
 //! Operator commands are read from standard input, one per line (see
@@ -25,7 +26,7 @@ use locker_domain::bank::{BankId, BankKeys};
 use locker_drivers::kerong::BoardModel;
 use locker_examples::gateway::{
     ConsoleCommand, Gateway, GatewayConfig, KERONG_BAUD, KerongLine, NodeLine, SerialLine,
-    UplinkSettings, run_bus_key,
+    UplinkSettings, run_bus_key, verify_audit,
 };
 use locker_examples::secret::{read_or_create_secret, read_secret};
 use locker_examples::uplink::{Encoding, MqttSettings, MqttTransport, Transport, read_password};
@@ -36,6 +37,14 @@ locker-gateway: run a locker bank against its compartment nodes on a serial port
 
 USAGE:
     locker-gateway --port PATH --state FILE --audit FILE --nodes LIST [OPTIONS]
+    locker-gateway verify-audit FILE
+
+VERIFY-AUDIT: reads an audit log and recomputes every record's hash-chain
+link. Prints OK with the number of records, or the first line where the
+chain breaks and why (a line deleted, altered, moved or forged). Exit code
+0: intact; 3: intact, but records were re-issued with other content (a
+rolled-back state file, reported when it happened); 1: the chain is broken;
+2: the file cannot be read.
 
 OPTIONS:
     --port PATH          serial port of the RS-485 adapter, e.g. /dev/ttyUSB0
@@ -237,8 +246,36 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
     }))
 }
 
+/// `locker-gateway verify-audit FILE`: the verdict on standard output.
+fn verify_audit_command(mut args: impl Iterator<Item = String>) -> ExitCode {
+    let (Some(path), None) = (args.next(), args.next()) else {
+        eprintln!("locker-gateway: verify-audit needs exactly one FILE (see --help)");
+        return ExitCode::from(2);
+    };
+    match verify_audit(path.as_ref()) {
+        Ok(verdict) => {
+            println!("{path}: {verdict}");
+            if !verdict.is_intact() {
+                ExitCode::FAILURE
+            } else if !verdict.reissued.is_empty() {
+                ExitCode::from(3)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => {
+            eprintln!("locker-gateway: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 fn main() -> ExitCode {
-    let args = match parse_args(std::env::args().skip(1)) {
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().is_some_and(|a| a == "verify-audit") {
+        return verify_audit_command(args.skip(1));
+    }
+    let args = match parse_args(args) {
         Ok(Some(args)) => args,
         Ok(None) => {
             print!("{HELP}");

@@ -12,25 +12,52 @@
 //! restart because it is part of the state file. The gateway writes the
 //! state file *before* appending the records it polled, and a snapshot keeps
 //! the records not yet polled; so after a crash between the two the restored
-//! bank hands those records out again, and this log skips every record whose
-//! sequence number it already holds. The result: within an epoch, sequence
-//! numbers run 0, 1, 2, … with no gap and no repeat, across any number of
-//! restarts.
+//! bank hands those records out again. Such a record is the same record,
+//! link included: this log skips it ([`Appended::Duplicate`]). The result:
+//! within an epoch, sequence numbers run 0, 1, 2, … with no gap and no
+//! repeat, across any number of restarts.
 //!
 //! A new epoch starts when the gateway starts with no state file but an audit
 //! log that already has records (a bank reset: its numbering starts again at
 //! 0). Epochs count up from 0.
+//!
+//! # Re-issued records: rollback or tampering
+//!
+//! A record whose sequence number the log already holds but whose content or
+//! link differs was re-issued by a bank that lost what it had recorded: its
+//! state file was rolled back to an older copy, or someone forged a line.
+//! The log never drops it: it is written like any record, with
+//! `"reissued": true`, the earlier line stays where it is, and
+//! [`AuditLog::append`] answers [`Appended::Reissued`], which the gateway
+//! reports as a security warning. Later records chain on from the re-issued
+//! one. (Lines written before the chain have no link; a re-issued record
+//! equal to one of them but for the link is a duplicate.)
+//!
+//! A record below the log's last sequence number that the log never held
+//! (after a forged line with a huge number, say) is written too
+//! ([`Appended::BelowLast`]): one bad line never silences later records.
+//!
+//! # The hash chain
+//!
+//! Every line carries the record's `link` (64 hex digits): SHA-256 over the
+//! previous record's link and the record (see
+//! [`locker_domain::bank::chain`]). [`verify_audit`](super::verify_audit)
+//! (the `locker-gateway verify-audit FILE` command) recomputes every link.
+//! Lines from before the chain have no `link` field.
+//!
+//! # Torn and foreign lines
 //!
 //! A last line without its newline is a write cut short by a power loss; it
 //! is dropped (the file is truncated to the last whole line) and the record
 //! is written again when the restored bank hands it out. Any other line that
 //! is not an audit record stops the gateway ([`GatewayError::CorruptAudit`]).
 
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use locker_domain::bank::AuditRecord;
+use locker_domain::bank::{AUDIT_QUEUE, AuditRecord};
 use serde::{Deserialize, Serialize};
 
 use super::GatewayError;
@@ -42,24 +69,53 @@ pub struct AuditLine {
     pub epoch: u32,
     /// Wall-clock time the gateway wrote the record, milliseconds since 1970.
     pub logged_unix_ms: u64,
-    /// The bank's record.
+    /// The log already held this sequence number, with other content: the
+    /// bank re-issued it (see [`Appended::Reissued`]). Absent when false.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub reissued: bool,
+    /// The bank's record, its chain link included.
     #[serde(flatten)]
     pub record: AuditRecord,
 }
 
-/// What [`AuditLog::append`] did with a record.
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// What [`AuditLog::append`] did with a record. Every outcome but
+/// `Duplicate` wrote the record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Appended {
     /// Written as the next line.
     Written,
-    /// Already in the log (handed out again after a restart); skipped.
+    /// Already in the log, identical (handed out again after a restart);
+    /// skipped.
     Duplicate,
     /// Written, but records between the last one and this are missing.
     AfterGap {
         /// The sequence number that was expected.
         expected: u64,
     },
+    /// The log already held this sequence number with other content: the
+    /// bank's state was rolled back, or the log was tampered with. Written
+    /// anyway, marked `"reissued"`; the earlier line stays.
+    Reissued {
+        /// The sequence number.
+        seq: u64,
+    },
+    /// Written, though the log's last record has a higher sequence number
+    /// that it did not reach in order (a forged line, or records a
+    /// rolled-back bank never made).
+    BelowLast {
+        /// The sequence number of the log's last record.
+        last: u64,
+    },
 }
+
+/// Records of the current epoch kept in memory to compare a record handed
+/// out again with (older ones are looked up in the file).
+const RECENT: usize = 4 * AUDIT_QUEUE;
 
 /// An append-only audit log file.
 #[derive(Debug)]
@@ -68,13 +124,19 @@ pub struct AuditLog {
     file: File,
     epoch: u32,
     last_seq: Option<u64>,
+    /// The epoch's sequence numbers held, as runs `start -> end` (inclusive).
+    held: BTreeMap<u64, u64>,
+    /// The epoch's latest record per sequence number, the newest [`RECENT`].
+    recent: BTreeMap<u64, AuditRecord>,
 }
 
-/// What an existing log ends with.
-#[derive(Clone, Copy, Debug, Default)]
+/// What an existing log ends with: its last epoch and what that epoch holds.
+#[derive(Clone, Debug, Default)]
 struct Tail {
     epoch: Option<u32>,
     last_seq: Option<u64>,
+    held: BTreeMap<u64, u64>,
+    recent: BTreeMap<u64, AuditRecord>,
 }
 
 impl AuditLog {
@@ -95,16 +157,18 @@ impl AuditLog {
             .open(&path)
             .map_err(|e| GatewayError::file("cannot open audit log", &path, e))?;
         let tail = read_tail(&path, &mut file)?;
-        let (epoch, last_seq) = match (tail.epoch, continuing) {
-            (None, _) => (0, None),
-            (Some(epoch), true) => (epoch, tail.last_seq),
-            (Some(epoch), false) => (epoch.saturating_add(1), None),
+        let (epoch, tail) = match (tail.epoch, continuing) {
+            (None, _) => (0, Tail::default()),
+            (Some(epoch), true) => (epoch, tail),
+            (Some(epoch), false) => (epoch.saturating_add(1), Tail::default()),
         };
         Ok(AuditLog {
             path,
             file,
             epoch,
-            last_seq,
+            last_seq: tail.last_seq,
+            held: tail.held,
+            recent: tail.recent,
         })
     }
 
@@ -123,25 +187,32 @@ impl AuditLog {
         self.last_seq
     }
 
-    /// Appends `record` as one line (skipping a record already in the log)
-    /// and flushes it to the operating system. Call [`AuditLog::sync`]
-    /// after a batch to make it durable.
+    /// Appends `record` as one line and flushes it to the operating system
+    /// (skipping only a record the log holds already, identical); says what
+    /// it did. Call [`AuditLog::sync`] after a batch to make it durable.
     ///
     /// # Errors
     ///
-    /// [`GatewayError::File`].
+    /// [`GatewayError::File`]; [`GatewayError::CorruptAudit`] if the file
+    /// had to be read back and holds a line that is not a record.
     pub fn append(
         &mut self,
         record: &AuditRecord,
         logged_unix_ms: u64,
     ) -> Result<Appended, GatewayError> {
+        let reissued = if holds(&self.held, record.seq) {
+            match self.held_record(record.seq)? {
+                Some(held) if same_record(&held, record) => return Ok(Appended::Duplicate),
+                _ => true,
+            }
+        } else {
+            false
+        };
         let expected = self.last_seq.map_or(0, |s| s + 1);
-        if self.last_seq.is_some_and(|last| record.seq <= last) {
-            return Ok(Appended::Duplicate);
-        }
         let line = AuditLine {
             epoch: self.epoch,
             logged_unix_ms,
+            reissued,
             record: *record,
         };
         let mut text = serde_json::to_string(&line).map_err(|e| {
@@ -153,12 +224,37 @@ impl AuditLog {
             .write_all(text.as_bytes())
             .and_then(|()| self.file.flush())
             .map_err(|e| GatewayError::file("cannot append to audit log", &self.path, e))?;
+        let last = self.last_seq;
         self.last_seq = Some(record.seq);
-        Ok(if record.seq == expected {
+        hold(&mut self.held, record.seq);
+        remember(&mut self.recent, record);
+        Ok(if reissued {
+            Appended::Reissued { seq: record.seq }
+        } else if record.seq == expected {
             Appended::Written
-        } else {
+        } else if record.seq > expected {
             Appended::AfterGap { expected }
+        } else {
+            Appended::BelowLast {
+                last: last.unwrap_or_default(),
+            }
         })
+    }
+
+    /// The latest record with sequence number `seq` in this epoch: from
+    /// memory if recent, else read back from the file.
+    fn held_record(&self, seq: u64) -> Result<Option<AuditRecord>, GatewayError> {
+        if let Some(record) = self.recent.get(&seq) {
+            return Ok(Some(*record));
+        }
+        let mut found = None;
+        for (_, line) in lines_of(&self.path)? {
+            let line = line?;
+            if line.epoch == self.epoch && line.record.seq == seq {
+                found = Some(line.record);
+            }
+        }
+        Ok(found)
     }
 
     /// Makes every appended line durable.
@@ -178,26 +274,81 @@ impl AuditLog {
     ///
     /// [`GatewayError::File`]; [`GatewayError::CorruptAudit`].
     pub fn read_all(path: &Path) -> Result<Vec<AuditLine>, GatewayError> {
-        let file =
-            File::open(path).map_err(|e| GatewayError::file("cannot open audit log", path, e))?;
-        let mut lines = Vec::new();
-        for (n, line) in BufReader::new(file).lines().enumerate() {
-            let line = line.map_err(|e| GatewayError::file("cannot read audit log", path, e))?;
-            if line.trim().is_empty() {
-                continue;
-            }
-            let parsed = serde_json::from_str(&line).map_err(|_| GatewayError::CorruptAudit {
-                path: path.to_path_buf(),
-                line: n + 1,
-            })?;
-            lines.push(parsed);
-        }
-        Ok(lines)
+        lines_of(path)?.map(|(_, line)| line).collect()
     }
 }
 
-/// Finds the epoch and sequence number of the log's last record, dropping a
-/// torn last line.
+/// Each line of the log at `path` with its 1-based number, parsed (blank
+/// lines skipped).
+pub(super) fn lines_of(
+    path: &Path,
+) -> Result<impl Iterator<Item = (usize, Result<AuditLine, GatewayError>)>, GatewayError> {
+    let file =
+        File::open(path).map_err(|e| GatewayError::file("cannot open audit log", path, e))?;
+    let path = path.to_path_buf();
+    Ok(BufReader::new(file)
+        .lines()
+        .enumerate()
+        .filter_map(move |(n, line)| {
+            let parsed = match line {
+                Err(e) => Err(GatewayError::file("cannot read audit log", &path, e)),
+                Ok(line) if line.trim().is_empty() => return None,
+                Ok(line) => serde_json::from_str(&line).map_err(|_| GatewayError::CorruptAudit {
+                    path: path.clone(),
+                    line: n + 1,
+                }),
+            };
+            Some((n + 1, parsed))
+        }))
+}
+
+/// Whether two records are the same record: equal in every field, and in
+/// their links unless one of them predates the chain (no link).
+fn same_record(held: &AuditRecord, record: &AuditRecord) -> bool {
+    let links_agree =
+        held.link == record.link || held.link.is_genesis() || record.link.is_genesis();
+    let mut unlinked = *held;
+    unlinked.link = record.link;
+    links_agree && unlinked == *record
+}
+
+/// Whether the runs in `held` hold `seq`.
+fn holds(held: &BTreeMap<u64, u64>, seq: u64) -> bool {
+    held.range(..=seq)
+        .next_back()
+        .is_some_and(|(_, end)| seq <= *end)
+}
+
+/// Adds `seq` to the runs in `held`, joining runs it closes the gap of.
+fn hold(held: &mut BTreeMap<u64, u64>, seq: u64) {
+    if holds(held, seq) {
+        return;
+    }
+    let mut start = seq;
+    let mut end = seq;
+    if let Some((&s, &e)) = held.range(..seq).next_back()
+        && e.checked_add(1) == Some(seq)
+    {
+        start = s;
+    }
+    if let Some(next) = seq.checked_add(1)
+        && let Some(e) = held.remove(&next)
+    {
+        end = e;
+    }
+    held.insert(start, end);
+}
+
+/// Keeps `record` among the recent ones, forgetting the lowest numbers.
+fn remember(recent: &mut BTreeMap<u64, AuditRecord>, record: &AuditRecord) {
+    recent.insert(record.seq, *record);
+    while recent.len() > RECENT {
+        recent.pop_first();
+    }
+}
+
+/// Finds the epoch of the log's last record and what that epoch holds,
+/// dropping a torn last line.
 fn read_tail(path: &Path, file: &mut File) -> Result<Tail, GatewayError> {
     let mut text = String::new();
     file.seek(SeekFrom::Start(0))
@@ -219,10 +370,12 @@ fn read_tail(path: &Path, file: &mut File) -> Result<Tail, GatewayError> {
                 line: n + 1,
             })?;
         if tail.epoch != Some(parsed.epoch) {
-            tail.last_seq = None;
+            tail = Tail::default();
         }
         tail.epoch = Some(parsed.epoch);
         tail.last_seq = Some(parsed.record.seq);
+        hold(&mut tail.held, parsed.record.seq);
+        remember(&mut tail.recent, &parsed.record);
     }
     Ok(tail)
 }

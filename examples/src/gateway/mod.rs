@@ -23,7 +23,10 @@
 //!   gateway asks ([`Persist::Bank`], after every state change) and at shutdown; it is restored at start, and a
 //!   state file that cannot be restored stops the gateway and is left as it is.
 //! - **Audit**: every record goes to the audit log as one JSON line
-//!   ([`AuditLog`]), gap-free across restarts (see its docs for why).
+//!   ([`AuditLog`]), gap-free across restarts (see its docs for why), with
+//!   its hash-chain link; a record re-issued with other content after a
+//!   rollback is written too and reported as a security warning, and
+//!   [`verify_audit`] (`locker-gateway verify-audit FILE`) checks the chain.
 //! - **Time**: [`MonotonicClock`] is the only clock; every state machine gets
 //!   its readings as [`Instant`]s. The bank's wall clock (audit stamps, quiet
 //!   hours) is the system clock in UTC, re-anchored every minute so that NTP
@@ -78,6 +81,7 @@ mod serial;
 mod start;
 mod state_file;
 mod uplink;
+mod verify_audit;
 
 use std::collections::VecDeque;
 
@@ -102,6 +106,7 @@ pub use notice::{Notice, Reply, code_text};
 pub use serial::{LineStats, Received, SerialLine};
 pub use state_file::StateFile;
 pub use uplink::{GATEWAY_VERSION, QUEUE_HEADROOM, UplinkSettings};
+pub use verify_audit::{AuditFault, AuditVerdict, BrokenAt, verify_audit};
 
 /// The most nodes on one bus.
 pub const MAX_NODES: usize = 32;
@@ -226,11 +231,21 @@ impl Gateway {
                 }
                 GatewayOutput::Audit(record) => {
                     match self.audit.append(&record, unix_ms())? {
-                        Appended::Written | Appended::Duplicate => {}
                         Appended::AfterGap { expected } => self.warn(&format!(
                             "audit records {expected}..{} are missing",
                             record.seq
                         )),
+                        Appended::Reissued { seq } => self.warn(&format!(
+                            "SECURITY: audit record {seq} was issued again with other content: \
+                             the state file was rolled back or the audit log tampered with; \
+                             both records are kept (the new one marked reissued)"
+                        )),
+                        Appended::BelowLast { last } => self.warn(&format!(
+                            "SECURITY: audit record {} follows record {last} in the audit log, \
+                             which the bank never reached in order (a forged line?); written",
+                            record.seq
+                        )),
+                        _ => {}
                     }
                     wrote = true;
                 }

@@ -3,6 +3,10 @@
 //! Sequence numbers start at 0 and increase by exactly one per record, across
 //! restarts (they are part of the snapshot), so a consumer that sees a jump
 //! knows it lost records.
+//!
+//! Each record also carries its link in a hash chain over every record
+//! before it ([`chain`](super::chain)), so a record altered, deleted or
+//! re-issued with other content after the fact shows.
 
 use chrono::NaiveDateTime;
 use locker_proto::time::{Duration, Instant};
@@ -13,6 +17,7 @@ use serde::{Deserialize, Serialize};
 pub use locker_proto::{Actor, ServiceReason};
 
 use super::alert::SnapshotRef;
+use super::chain::AuditLink;
 use super::codes::KeypadId;
 use super::parcel::{ParcelId, Purpose};
 use super::remote::RemoteOpenError;
@@ -247,4 +252,10 @@ pub struct AuditRecord {
     pub event: AuditEvent,
     /// The camera snapshot requested for this event, if any.
     pub snapshot: Option<SnapshotRef>,
+    /// The record's link in the audit hash chain: SHA-256 over the previous
+    /// record's link and this record's fields (see [`chain`](super::chain)).
+    /// Absent in JSON written before the chain, which reads as
+    /// [`AuditLink::GENESIS`] (no link).
+    #[serde(default)]
+    pub link: AuditLink,
 }

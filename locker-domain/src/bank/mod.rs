@@ -81,6 +81,7 @@
 //! | a copy of the snapshot (stolen SD card, backup) | pickup codes are kept only as keyed hashes ([`CodeHash`]); the keys are never persisted ([`BankKeys`]); the snapshot holds nothing that opens a door |
 //! | a phone or a QR printer | an [`OfflineToken`] is bound to bank, compartment, parcel and expiry under the token key, checked offline in constant time, good once; a wrong token counts against the reader like a wrong code |
 //! | a keypad and patience | the [`KeypadGuard`] lockout and the bank-wide spike alert (see [`codes`]) |
+//! | write access to the audit log, or an older state file | every [`AuditRecord`] carries its [`AuditLink`] in a SHA-256 hash chain ([`chain`]), computed here and kept in the snapshot: a record deleted or altered breaks the chain ([`AuditChain`]), and a rolled-back bank re-issues sequence numbers with other links, which the backend holding the uplink's links, and the gateway's log, tell from a duplicate |
 //!
 //! Every security refusal opens nothing and changes no parcel, but leaves a
 //! trace: an [`AuditRecord`], a counter in [`Stats`], and where staff must
@@ -171,6 +172,7 @@ mod allocation;
 mod answers;
 mod audit;
 pub mod books;
+pub mod chain;
 mod code_index;
 pub mod codes;
 mod deadlines;
@@ -204,6 +206,7 @@ pub use allocation::{AllocationError, Fit, MAX_SHAPES, ParcelNeeds};
 pub use answers::{CodeOutcome, CommandOutcome, CompartmentView, Reservation};
 pub use audit::{Actor, AuditEvent, AuditRecord, ServiceReason, StaffId};
 pub use books::{Books, Storage};
+pub use chain::{AuditChain, AuditLink, ChainBreak, verify_chain};
 pub use error::{BankError, DepositsClosed};
 pub use keys::{BankId, BankKeys, KEY_LEN, TAG_LEN};
 pub use layout::{
@@ -274,6 +277,8 @@ pub struct Bank<'a> {
     wall: Option<(NaiveDateTime, Instant)>,
     latest: Instant,
     next_seq: u64,
+    /// The link of the last audit record made (see [`chain`]).
+    last_link: AuditLink,
     next_parcel: u32,
     next_snapshot: u32,
     stats: Stats,
@@ -370,6 +375,7 @@ impl<'a> Bank<'a> {
             wall: None,
             latest: Instant::ZERO,
             next_seq: 0,
+            last_link: AuditLink::GENESIS,
             next_parcel: 1,
             next_snapshot: 1,
             stats: Stats::default(),
@@ -460,6 +466,13 @@ impl<'a> Bank<'a> {
     /// restore).
     pub fn next_audit_seq(&self) -> u64 {
         self.next_seq
+    }
+
+    /// The link of the last audit record made ([`AuditLink::GENESIS`]
+    /// before the first): the next record's link is computed from it, and
+    /// it is in every snapshot (see [`chain`]).
+    pub fn last_audit_link(&self) -> AuditLink {
+        self.last_link
     }
 
     // ----- checks shared by every input ------------------------------------

@@ -14,6 +14,7 @@ use locker_proto::{Command, NodeAddr};
 use super::Bank;
 use super::alert::{Alert, AlertKind, Evidence, SnapshotRef, SnapshotRequest};
 use super::audit::{Actor, AuditEvent, AuditRecord, ServiceReason};
+use super::chain::AuditLink;
 use super::health::HealthAlert;
 use super::layout::LayoutIndex;
 use super::notification::{Notification, NotificationKind};
@@ -192,7 +193,7 @@ impl Bank<'_> {
         event: AuditEvent,
         snapshot: Option<SnapshotRef>,
     ) {
-        let record = AuditRecord {
+        let mut record = AuditRecord {
             seq: self.next_seq,
             at: now,
             wall: self.wall_at(now),
@@ -201,11 +202,15 @@ impl Bank<'_> {
             parcel: slot.and_then(|i| self.parcel_in(i)),
             event,
             snapshot,
+            link: AuditLink::GENESIS,
         };
+        record.link = self.last_link.then(&record);
         // Room was checked before the call changed anything; the sequence
-        // number advances only with a record actually queued, so it stays gap-free.
+        // number and the chain advance only with a record actually queued,
+        // so both stay gap-free.
         if self.audit.push_back(record).is_ok() {
             self.next_seq += 1;
+            self.last_link = record.link;
         }
         if self.persist.is_none() {
             self.persist = Some(PersistReason::StateChanged);

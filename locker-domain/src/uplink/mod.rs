@@ -751,6 +751,7 @@ impl Uplink {
                 parcel,
                 event: projected.event,
                 snapshot: r.snapshot.map(|s| s.0),
+                link: wire::HexArray(r.link.0),
             }));
         }
         if let (Some(step), Some(parcel), Some(compartment)) =

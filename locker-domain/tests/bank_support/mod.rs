@@ -165,6 +165,10 @@ impl<const N: usize> Sim<N> {
                     BankOutput::Audit(r) => {
                         if let Some(last) = self.audit.last() {
                             assert_eq!(r.seq, last.seq + 1, "audit sequence has a gap");
+                            assert!(r.follows(&last.link), "audit chain broken at {}", r.seq);
+                        } else if r.seq == 0 {
+                            let genesis = locker_domain::bank::AuditLink::GENESIS;
+                            assert!(r.follows(&genesis), "audit chain does not start at genesis");
                         }
                         self.audit.push(r);
                     }

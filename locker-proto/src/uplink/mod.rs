@@ -59,8 +59,8 @@
 //! - Times are a [`Stamp`]: monotonic milliseconds since the gateway started
 //!   (`mono_ms`) and Unix seconds (`unix_s`, `null` until the gateway's
 //!   clock is set). Durations are milliseconds, in fields ending in `_ms`.
-//! - Tags, code hashes and offline tokens are lowercase hex strings in JSON
-//!   and byte strings in postcard.
+//! - Tags, code hashes, audit links and offline tokens are lowercase hex
+//!   strings in JSON and byte strings in postcard.
 //! - Text is bounded: bank id and parcel reference 32 bytes, recipient 64,
 //!   error descriptions 96. Longer text does not decode.
 //!
@@ -132,7 +132,7 @@ pub use types::{
     PickupCodeText, Recipient, Stamp, Tag,
 };
 pub use up::{
-    Alert, AlertKind, AuditEvent, AuditRecord, BootNotification, CompartmentInfo,
+    Alert, AlertKind, AuditEvent, AuditLink, AuditRecord, BootNotification, CompartmentInfo,
     CompartmentStatus, Evidence, Heartbeat, LAYOUT_PAGE, LayoutPage, MAX_NODES, NodeBoot, NodeInfo,
     Notification, ParcelEvent, ParcelStep, RemoteOpenRefusal, SecurityEvent, SecurityKind,
     Statistics, StatusNotification, Upward,

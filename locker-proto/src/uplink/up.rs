@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::envelope::MessageId;
 use super::response::{CallError, CallResult};
-use super::types::{BankId, ParcelNumber, Stamp};
+use super::types::{BankId, HexArray, ParcelNumber, Stamp};
 use crate::time::Duration;
 use crate::vocab::{
     Actor, Channel, CompartmentId, Dimensions, DoorState, FaultCode, FirmwareVersion, HealthIssue,
@@ -599,8 +599,24 @@ pub enum AuditEvent {
     Other,
 }
 
+/// An audit record's link in the bank's hash chain: 32 bytes, lowercase
+/// hex in JSON, a byte string in postcard (33 bytes with its length).
+pub type AuditLink = HexArray<32>;
+
 /// One record of the bank's audit trail. `seq` is gap-free across
 /// restarts: a backend that sees a jump knows records are missing.
+///
+/// `link` is the record's link in the bank's audit hash chain: SHA-256 over
+/// the previous record's link and the bank's own record (see
+/// `locker_domain::bank::chain` for the exact bytes; the bank's record has
+/// more detail than this projection, so a backend cannot recompute a link
+/// from this message alone). What a backend does with it: keep the links it
+/// received; the gateway's audit file, checked with `locker-gateway
+/// verify-audit`, must show the same link at the same sequence number, or
+/// it was rewritten. A record that comes again with a sequence number
+/// already received and another link was re-issued after the bank's state
+/// was rolled back (or forged): treat it as a security event, never as a
+/// duplicate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditRecord {
     /// Gap-free sequence number.
@@ -617,6 +633,8 @@ pub struct AuditRecord {
     pub event: AuditEvent,
     /// The camera snapshot taken for it, if any.
     pub snapshot: Option<u32>,
+    /// The record's link in the bank's audit hash chain.
+    pub link: AuditLink,
 }
 
 /// Counters since the bank was first started (OCPP's MeterValues, for lockers).

@@ -14,7 +14,7 @@
 //! and never half-restores: the bank is built from the whole snapshot or not
 //! at all.
 //!
-//! # Format 3 (written by this build)
+//! # Format 4 (written by this build)
 //!
 //! The body is a sequence of postcard-encoded records, each a type of its
 //! own written for the disk (`records.rs`), independent of the bank's
@@ -23,7 +23,9 @@
 //!
 //! 1. the bank's identity and counters: bank id, the 8-byte
 //!    [`BankKeys::fingerprint`](super::BankKeys::fingerprint), the clock at the snapshot, the next audit
-//!    sequence number, parcel number and camera reference, the power state;
+//!    sequence number, parcel number and camera reference, the power state,
+//!    and (new in format 4) the link of the last audit record made, 32
+//!    bytes (see [`chain`](super::chain));
 //! 2. the statistics, alert counts as a list by alert kind;
 //! 3. every compartment's books, in layout order: stage, parcel (number,
 //!    kind, keyed code hash, clock, deposit time, notices sent), last door
@@ -33,7 +35,9 @@
 //! 5. the keypads' wrong-code counts and lockouts, and the bank-wide
 //!    wrong-code count;
 //! 6. the remote-open books (last request id, recent opens, the lock);
-//! 7. the audit records, notifications and alerts not yet polled.
+//! 7. the audit records (each with its 32-byte link since format 4),
+//!    notifications and alerts not yet polled; the newest record's link
+//!    must be the last link of item 1.
 //!
 //! A restart therefore loses no lockout, no sensor-health evidence, no
 //! record, no notification and no alert. No key and no pickup code is ever
@@ -44,9 +48,17 @@
 //!
 //! # Upgrades
 //!
-//! This build also reads format 2 (the previous one), carrying every parcel,
+//! This build also reads format 3, which differs only in keeping no audit
+//! links: a bank restored from it starts its audit chain from
+//! [`AuditLink::GENESIS`](super::AuditLink::GENESIS) at the oldest audit
+//! record the snapshot carried (or, if none, at the `Restored` record the
+//! restore writes), and the chain runs on from there; that is the chain's
+//! documented genesis rule for an upgrade (see [`chain`](super::chain)).
+//!
+//! It also reads format 2, carrying every parcel,
 //! code hash, deadline, audit sequence number, audit record and the
-//! remote-open books across; format 2 kept no lockouts, no sensor-health
+//! remote-open books across (its audit records get their links as
+//! format 3's do); format 2 kept no lockouts, no sensor-health
 //! history and no pending notifications or alerts, so those start afresh.
 //! Format 1 snapshots held codes in the clear and are refused. A snapshot
 //! from a newer build is refused with [`PersistError::UnsupportedVersion`]:
@@ -78,15 +90,15 @@ use super::remote::RemoteGuard;
 use super::slot::Slot;
 use super::{ALERT_QUEUE, AUDIT_QUEUE, Bank, LayoutError, NOTIFICATION_QUEUE};
 use records::{
-    HealthRecord, KeypadsRecord, MetaRecord, Rebase, RemoteRecord, SlotRecord, SlotRecordV2,
-    StatsRecord, StatsV2,
+    AuditRecordV3, HealthRecord, KeypadsRecord, MetaRecord, MetaRecordV3, Rebase, RemoteRecord,
+    SlotRecord, SlotRecordV2, StatsRecord, StatsV2,
 };
 
 /// The first bytes of every snapshot.
 pub const SNAPSHOT_MAGIC: [u8; 4] = *b"LKBK";
-/// The snapshot format this crate writes. It also reads the one before
+/// The snapshot format this crate writes. It also reads the two before
 /// (see [the module docs](self#upgrades)).
-pub const SNAPSHOT_VERSION: u8 = 3;
+pub const SNAPSHOT_VERSION: u8 = 4;
 /// The oldest snapshot format this crate reads.
 pub const SNAPSHOT_OLDEST_READ: u8 = 2;
 const HEADER: usize = 4 + 1 + 4;
@@ -243,6 +255,7 @@ impl Bank<'_> {
             next_parcel: self.next_parcel,
             next_snapshot: self.next_snapshot,
             power: self.power.status,
+            last_link: self.last_link,
         })?;
         w.put(&StatsRecord::of(&self.stats))?;
         w.list(self.slots.len(), self.slots.iter().map(SlotRecord::of))?;
@@ -322,6 +335,7 @@ impl Bank<'_> {
         })?;
         self.latest = now;
         self.next_seq = meta.next_seq;
+        self.last_link = meta.last_link;
         self.next_parcel = meta.next_parcel;
         self.next_snapshot = meta.next_snapshot;
         self.power = PowerState { status: meta.power };
@@ -422,7 +436,11 @@ fn read(
         .get(..rest.len() - TRAILER)
         .ok_or(PersistError::Truncated { len })?;
     let mut r = Reader { rest: body };
-    let meta: MetaRecord = r.take()?;
+    let mut meta: MetaRecord = if version >= 4 {
+        r.take()?
+    } else {
+        r.take::<MetaRecordV3>()?.upgrade()
+    };
     if meta.bank != expect.bank {
         return Err(PersistError::WrongBank {
             snapshot: meta.bank,
@@ -465,8 +483,21 @@ fn read(
         each(Item::Keypads(r.take()?, clock))?;
     }
     each(Item::Remote(r.take()?, clock))?;
-    for _ in 0..r.len(AUDIT_QUEUE)? {
-        each(Item::Audit(r.take()?))?;
+    let audit = r.len(AUDIT_QUEUE)?;
+    for i in 0..audit {
+        let record = if version >= 4 {
+            r.take::<AuditRecord>()?
+        } else {
+            // The chain starts at the oldest record carried across.
+            let record = r.take::<AuditRecordV3>()?.upgrade(&meta.last_link);
+            meta.last_link = record.link;
+            record
+        };
+        // The newest record carried must be the one the chain ends with.
+        if version >= 4 && i + 1 == audit && record.link != meta.last_link {
+            return Err(PersistError::Inconsistent);
+        }
+        each(Item::Audit(record))?;
     }
     if version >= 3 {
         for _ in 0..r.len(NOTIFICATION_QUEUE)? {

@@ -12,14 +12,20 @@
 //!
 //! Format 2's records that format 3 changed are kept here, frozen, with
 //! their upgrade: [`SlotRecordV2`] (its parcel had no re-open count) and
-//! [`StatsV2`].
+//! [`StatsV2`]; so are format 3's that format 4 changed: [`MetaRecordV3`]
+//! (no last audit link) and [`AuditRecordV3`] (no link).
 
 use heapless::Vec;
 use locker_proto::time::Instant;
 use locker_proto::{DoorState, PowerStatus};
 use serde::{Deserialize, Serialize};
 
-use crate::bank::audit::{Actor, ServiceReason};
+use chrono::NaiveDateTime;
+use locker_proto::CompartmentId;
+
+use crate::bank::alert::SnapshotRef;
+use crate::bank::audit::{Actor, AuditEvent, AuditRecord, ServiceReason};
+use crate::bank::chain::AuditLink;
 use crate::bank::codes::CodeHash;
 use crate::bank::keys::BankId;
 use crate::bank::parcel::{DoorPhase, Parcel, ParcelId, ParcelKind, Purpose, Stage};
@@ -39,6 +45,70 @@ pub(crate) struct MetaRecord {
     pub(crate) next_parcel: u32,
     pub(crate) next_snapshot: u32,
     pub(crate) power: PowerStatus,
+    /// The link of the last audit record made (format 4 on).
+    pub(crate) last_link: AuditLink,
+}
+
+/// Formats 2 and 3's [`MetaRecord`]: no audit chain yet.
+#[derive(Clone, Copy, Serialize, Deserialize)]
+pub(crate) struct MetaRecordV3 {
+    pub(crate) bank: BankId,
+    pub(crate) keys: [u8; 8],
+    pub(crate) taken_at: Instant,
+    pub(crate) next_seq: u64,
+    pub(crate) next_parcel: u32,
+    pub(crate) next_snapshot: u32,
+    pub(crate) power: PowerStatus,
+}
+
+impl MetaRecordV3 {
+    /// The record as format 4 has it, the chain not started
+    /// ([`AuditLink::GENESIS`]; see [the genesis rule](crate::bank::chain)).
+    pub(crate) fn upgrade(self) -> MetaRecord {
+        MetaRecord {
+            bank: self.bank,
+            keys: self.keys,
+            taken_at: self.taken_at,
+            next_seq: self.next_seq,
+            next_parcel: self.next_parcel,
+            next_snapshot: self.next_snapshot,
+            power: self.power,
+            last_link: AuditLink::GENESIS,
+        }
+    }
+}
+
+/// Formats 2 and 3's audit record: the bank's [`AuditRecord`] before it
+/// carried a link.
+#[derive(Clone, Copy, Serialize, Deserialize)]
+pub(crate) struct AuditRecordV3 {
+    pub(crate) seq: u64,
+    pub(crate) at: Instant,
+    pub(crate) wall: Option<NaiveDateTime>,
+    pub(crate) actor: Actor,
+    pub(crate) compartment: Option<CompartmentId>,
+    pub(crate) parcel: Option<ParcelId>,
+    pub(crate) event: AuditEvent,
+    pub(crate) snapshot: Option<SnapshotRef>,
+}
+
+impl AuditRecordV3 {
+    /// The record with its link, following a record whose link is `previous`.
+    pub(crate) fn upgrade(self, previous: &AuditLink) -> AuditRecord {
+        let mut record = AuditRecord {
+            seq: self.seq,
+            at: self.at,
+            wall: self.wall,
+            actor: self.actor,
+            compartment: self.compartment,
+            parcel: self.parcel,
+            event: self.event,
+            snapshot: self.snapshot,
+            link: AuditLink::GENESIS,
+        };
+        record.link = previous.then(&record);
+        record
+    }
 }
 
 /// A compartment's books.
