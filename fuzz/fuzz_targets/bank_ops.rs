@@ -22,6 +22,7 @@
 //! `handle_timeout` leaves nothing due after a bounded number of rounds.
 #![no_main]
 
+use locker_fuzz::{Dice, NODES, two_node_layout};
 use std::collections::{BTreeMap, BTreeSet};
 
 use arbitrary::Arbitrary;
@@ -34,11 +35,10 @@ use locker_domain::bank::{
 };
 use locker_proto::message::{BulkStatus, ChannelStatus};
 use locker_proto::{
-    Channel, Command, CompartmentId, Dimensions, Duration, Event, Instant, NackReason, NodeAddr,
-    PowerStatus, Presence, SizeClass,
+    Channel, Command, CompartmentId, Duration, Event, Instant, NackReason, NodeAddr, PowerStatus,
+    Presence, SizeClass,
 };
 
-const NODES: [NodeAddr; 2] = [NodeAddr(1), NodeAddr(2)];
 /// Unix time the wall clock is anchored to at the start.
 const WALL_START: i64 = 1_000_000_000;
 
@@ -164,26 +164,6 @@ enum Op {
     SkipDrain,
 }
 
-struct Dice(u64);
-
-impl rand_core::RngCore for Dice {
-    fn next_u32(&mut self) -> u32 {
-        self.next_u64() as u32
-    }
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 11
-    }
-    fn fill_bytes(&mut self, dst: &mut [u8]) {
-        for b in dst {
-            *b = self.next_u64() as u8;
-        }
-    }
-}
-
 /// What an input did, as the harness classifies it.
 enum Kind {
     /// Starts with the bank's common checks (time, outputs drained).
@@ -253,21 +233,7 @@ fn parcels(views: &[CompartmentView]) -> BTreeMap<u32, CompartmentId> {
 
 impl Harness {
     fn new() -> Self {
-        let list: Vec<Compartment> = (0..8u16)
-            .map(|i| {
-                Compartment::new(
-                    CompartmentId(i + 1),
-                    NODES[usize::from(i / 4)],
-                    Channel((i % 4) as u8),
-                    if i % 2 == 0 {
-                        SizeClass::Small
-                    } else {
-                        SizeClass::Medium
-                    },
-                    Dimensions::new(420, 80 + 100 * (i % 2), 600),
-                )
-            })
-            .collect();
+        let list: Vec<Compartment> = two_node_layout();
         let bank = Bank::on_heap(&list, Policy::default(), keys()).expect("a valid bank");
         let mut h = Harness {
             bank,

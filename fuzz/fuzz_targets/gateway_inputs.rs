@@ -15,6 +15,7 @@
 //! taken for a forgery.
 #![no_main]
 
+use locker_fuzz::{Dice, NODES, two_node_layout};
 use std::collections::{BTreeMap, BTreeSet};
 
 use arbitrary::Arbitrary;
@@ -30,11 +31,9 @@ use locker_proto::frame::{Frame, MAX_FRAME, encode};
 use locker_proto::link::MasterConfig;
 use locker_proto::uplink::{DownEnvelope, Downward, EnvelopeHeader, MessageId};
 use locker_proto::{
-    Channel, CompartmentId, Dimensions, FirmwareVersion, Instant, NodeAddr, NodeKey, PowerStatus,
-    Report, ResetReason, SizeClass,
+    CompartmentId, FirmwareVersion, Instant, NodeAddr, NodeKey, PowerStatus, Report, ResetReason,
+    SizeClass,
 };
-
-const NODES: [NodeAddr; 2] = [NodeAddr(1), NodeAddr(2)];
 
 #[derive(Arbitrary, Debug)]
 enum Op {
@@ -86,43 +85,9 @@ struct Shell {
     next_backend_id: u64,
 }
 
-struct Dice(u64);
-
-impl rand_core::RngCore for Dice {
-    fn next_u32(&mut self) -> u32 {
-        self.next_u64() as u32
-    }
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 11
-    }
-    fn fill_bytes(&mut self, dst: &mut [u8]) {
-        for b in dst {
-            *b = self.next_u64() as u8;
-        }
-    }
-}
-
 impl Shell {
     fn new(with_uplink: bool) -> Self {
-        let compartments: Vec<Compartment> = (0..8u16)
-            .map(|i| {
-                Compartment::new(
-                    CompartmentId(i + 1),
-                    NODES[usize::from(i / 4)],
-                    Channel((i % 4) as u8),
-                    if i % 2 == 0 {
-                        SizeClass::Small
-                    } else {
-                        SizeClass::Medium
-                    },
-                    Dimensions::new(420, 80 + 100 * (i % 2), 600),
-                )
-            })
-            .collect();
+        let compartments: Vec<Compartment> = two_node_layout();
         let keys = BankKeys::derive(BankId(1), &[7; 32]);
         let bank =
             Bank::on_heap(&compartments, Policy::default(), keys.clone()).expect("a valid bank");

@@ -35,6 +35,7 @@
 //! all taken once there is room.
 #![no_main]
 
+use locker_fuzz::{Dice, NODES, two_node_layout};
 use std::collections::{BTreeSet, VecDeque};
 
 use arbitrary::Arbitrary;
@@ -51,10 +52,9 @@ use locker_proto::uplink::{
     MessageId, UpEnvelope, Upward,
 };
 use locker_proto::{
-    Channel, CompartmentId, Dimensions, Duration, Event, FirmwareVersion, Instant, NodeAddr,
-    Presence, RebootKind, ResetReason, SizeClass,
+    Channel, CompartmentId, Duration, Event, FirmwareVersion, Instant, NodeAddr, Presence,
+    RebootKind, ResetReason, SizeClass,
 };
-const NODES: [NodeAddr; 2] = [NodeAddr(1), NodeAddr(2)];
 
 fn keys() -> BankKeys {
     BankKeys::derive(BankId(5), &[0x21; 32])
@@ -171,26 +171,6 @@ fn channel_of(id: CompartmentId) -> (NodeAddr, Channel) {
     }
 }
 
-struct Dice(u64);
-
-impl rand_core::RngCore for Dice {
-    fn next_u32(&mut self) -> u32 {
-        self.next_u64() as u32
-    }
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 11
-    }
-    fn fill_bytes(&mut self, dst: &mut [u8]) {
-        for b in dst {
-            *b = self.next_u64() as u8;
-        }
-    }
-}
-
 /// Capacity of the harness's outbound queue.
 const QUEUE: usize = 24;
 
@@ -240,21 +220,7 @@ struct Harness {
 
 impl Harness {
     fn new(max_in_flight: u8) -> Self {
-        let list: Vec<Compartment> = (0..8u16)
-            .map(|i| {
-                Compartment::new(
-                    CompartmentId(i + 1),
-                    NODES[usize::from(i / 4)],
-                    Channel((i % 4) as u8),
-                    if i % 2 == 0 {
-                        SizeClass::Small
-                    } else {
-                        SizeClass::Medium
-                    },
-                    Dimensions::new(420, 80 + 100 * (i % 2), 600),
-                )
-            })
-            .collect();
+        let list: Vec<Compartment> = two_node_layout();
         let bank = Bank::on_heap(&list, Policy::default(), keys()).expect("a valid bank");
         let config =
             UplinkConfig::new("bank-5", FirmwareVersion::new(0, 1, 0)).expect("a short id");

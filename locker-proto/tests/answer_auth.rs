@@ -74,6 +74,23 @@ impl Bus {
         bus
     }
 
+    /// The gateway sends an unlock of channel 1 and every frame crosses
+    /// faithfully until it has the answer; the answers to its unlocks.
+    fn unlock_honestly(&mut self) -> Vec<Report> {
+        let unlock = Command::Unlock {
+            channel: Channel(1),
+            pulse_ms: 300,
+        };
+        self.master.send(NODE, unlock, self.now).unwrap();
+        for _ in 0..8 {
+            if !self.unlock_answers().is_empty() {
+                break;
+            }
+            self.exchange_honestly();
+        }
+        self.unlock_answers()
+    }
+
     /// The gateway's answers to its unlocks so far.
     fn unlock_answers(&self) -> Vec<Report> {
         self.learned
@@ -449,23 +466,7 @@ fn a_gateway_that_lost_its_stored_counters_opens_doors_again_without_provisionin
     let answer = bus.node_answers(&wire).unwrap();
     bus.gateway_hears(&answer);
 
-    bus.master
-        .send(
-            NODE,
-            Command::Unlock {
-                channel: Channel(1),
-                pulse_ms: 300,
-            },
-            bus.now,
-        )
-        .unwrap();
-    for _ in 0..6 {
-        if !bus.unlock_answers().is_empty() {
-            break;
-        }
-        bus.exchange_honestly();
-    }
-    assert_eq!(bus.unlock_answers(), vec![Report::Ack], "the door opened");
+    assert_eq!(bus.unlock_honestly(), vec![Report::Ack], "the door opened");
     assert_eq!(bus.rejected(), 0);
 }
 
@@ -486,21 +487,5 @@ fn a_forged_floor_far_ahead_cannot_push_the_gateway_out_of_step() {
 
     // The node's own answer to the retransmission sets the floor; signed
     // commands go through.
-    bus.master
-        .send(
-            NODE,
-            Command::Unlock {
-                channel: Channel(1),
-                pulse_ms: 300,
-            },
-            bus.now,
-        )
-        .unwrap();
-    for _ in 0..8 {
-        if !bus.unlock_answers().is_empty() {
-            break;
-        }
-        bus.exchange_honestly();
-    }
-    assert_eq!(bus.unlock_answers(), vec![Report::Ack], "the door opened");
+    assert_eq!(bus.unlock_honestly(), vec![Report::Ack], "the door opened");
 }
