@@ -11,8 +11,8 @@ mod bank_support;
 
 use bank_support::*;
 use locker_domain::bank::{
-    Actor, AlertKind, CommandOutcome, DoorPhase, NotificationKind, ParcelNeeds, Policy, Purpose,
-    ServiceReason, Stage,
+    Actor, AlertKind, AuditEvent, BankError, CommandOutcome, DoorPhase, NotificationKind,
+    ParcelNeeds, Policy, Purpose, ServiceReason, StaffId, Stage,
 };
 use locker_proto::time::Duration;
 use locker_proto::{Command, Event, FaultCode, NackReason, SizeClass};
@@ -386,4 +386,70 @@ fn a_parcel_taken_without_a_word_from_its_node_is_missed_at_the_next_periodic_sc
     let alerts = sim.alerts.len();
     sim.run_until(sim.now + Duration::from_millis(every.as_millis() * 4));
     assert_eq!(sim.alerts.len(), alerts, "{:?}", &sim.alerts[alerts..]);
+}
+
+#[test]
+fn a_replaced_load_cell_that_reads_occupied_is_recalibrated_by_staff_and_stays_quiet() {
+    let mut sim = Sim::<24>::new(24, Policy::default());
+    let id = sim.bank.layout().compartments()[5].id;
+    let k = sim.bank.layout().slot_of(id).unwrap().get();
+
+    // The new load cell reads "occupied" in the empty compartment: the next
+    // scan takes it out of service with an alert.
+    sim.physical[k].occupied = true;
+    let every = sim.bank.policy().status_scan_every;
+    sim.run_until(sim.now + every);
+    assert_eq!(sim.alerts_of(AlertKind::UnexpectedItem), 1);
+    assert!(sim.bank.view(id).unwrap().out_of_service.is_some());
+
+    // Staff see it empty and have the sensor take its reading as empty.
+    let audit_before = sim.audit.len();
+    let now = sim.now;
+    sim.ready().recalibrate(id, StaffId(7), now).unwrap();
+    sim.drain();
+    let (node, channel) = sim.wiring(id);
+    assert!(
+        sim.commands
+            .contains(&(node, Command::Calibrate { channel })),
+        "the node is asked to calibrate: {:?}",
+        sim.commands
+    );
+    assert!(sim.audit[audit_before..].iter().any(|a| a.event
+        == AuditEvent::SensorRecalibrated { staff: StaffId(7) }
+        && a.actor == Actor::Staff));
+    // The node takes the new baseline and says the compartment is empty.
+    sim.take_parcel(id);
+    sim.ready().set_in_service(id, Actor::Staff, now).unwrap();
+    sim.drain();
+
+    // Scan after scan, nothing more is raised about it.
+    let alerts = sim.alerts.len();
+    sim.run_until(sim.now + Duration::from_millis(every.as_millis() * 4));
+    assert_eq!(sim.alerts.len(), alerts, "{:?}", &sim.alerts[alerts..]);
+    assert_eq!(sim.bank.view(id).unwrap().out_of_service, None);
+}
+
+#[test]
+fn a_sensor_is_never_recalibrated_over_a_parcel_the_books_hold() {
+    let mut sim = Sim::<24>::new(24, Policy::default());
+    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    sim.deposit(r.compartment);
+    let before = sim.bank.snapshot_to_vec().unwrap();
+    let now = sim.now;
+    let refused = sim.ready().recalibrate(r.compartment, StaffId(7), now);
+    assert!(
+        matches!(refused, Err(BankError::WrongStage { .. })),
+        "{refused:?}"
+    );
+    sim.drain();
+    assert_eq!(
+        sim.bank.snapshot_to_vec().unwrap(),
+        before,
+        "nothing changed"
+    );
+    assert!(
+        !sim.commands
+            .iter()
+            .any(|(_, c)| matches!(c, Command::Calibrate { .. }))
+    );
 }

@@ -1288,6 +1288,28 @@ impl SimBank {
             Task::Guess(left) => self.guess(left),
             Task::StaffVisit => self.staff_visit(),
             Task::StaffDone(slot) => {
+                // The sensor says occupied in a compartment the staff member
+                // sees empty and the books hold free (a load cell replaced,
+                // a baseline gone astray): recalibrate it before putting it
+                // back in service.
+                let empty = self.compartment(slot).is_some_and(|c| c.item_grams() == 0);
+                let sensor_says_occupied = self.gateway.as_deref().is_some_and(|g| {
+                    g.bank()
+                        .view(id_of(slot))
+                        .is_some_and(|v| v.stage == Stage::Free && v.occupied == Some(true))
+                });
+                if empty && sensor_says_occupied {
+                    let staff = locker_domain::bank::StaffId(1);
+                    if self
+                        .with_bank(|b, _, now| b.recalibrate(id_of(slot), staff, now))
+                        .is_ok()
+                    {
+                        self.note(
+                            Some(slot),
+                            "staff: presence sensor recalibrated".to_string(),
+                        );
+                    }
+                }
                 let _ =
                     self.with_bank(|b, _, now| b.set_in_service(id_of(slot), Actor::Staff, now));
             }

@@ -183,6 +183,13 @@ pub enum AuditEvent {
         /// Why.
         reason: TokenError,
     },
+    /// A member of staff had the compartment's presence sensor take its
+    /// reading as the empty baseline (after replacing a load cell); the
+    /// node's calibrate command follows.
+    SensorRecalibrated {
+        /// Who.
+        staff: StaffId,
+    },
 }
 
 impl AuditEvent {
@@ -229,6 +236,7 @@ impl AuditEvent {
             AuditEvent::StaffOpenAll { .. } => "staff_open_all",
             AuditEvent::TokenAccepted { .. } => "token_accepted",
             AuditEvent::TokenRefused { .. } => "token_refused",
+            AuditEvent::SensorRecalibrated { .. } => "sensor_recalibrated",
         }
     }
 }

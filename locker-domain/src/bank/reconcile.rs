@@ -12,9 +12,9 @@
 //! the books hold stays in the books (with the alert) until staff resolve it.
 
 use locker_proto::time::{Duration, Instant};
-use locker_proto::{BulkStatus, ChannelStatus, DoorState, NodeAddr};
+use locker_proto::{BulkStatus, ChannelStatus, Command, CompartmentId, DoorState, NodeAddr};
 
-use super::audit::{Actor, AuditEvent, ServiceReason};
+use super::audit::{Actor, AuditEvent, ServiceReason, StaffId};
 use super::layout::LayoutIndex;
 use super::output::ROOM_ONE;
 use super::parcel::Stage;
@@ -290,6 +290,47 @@ impl Bank<'_> {
     fn found_node(&mut self, node: NodeAddr) {
         self.unreachable.remove(node);
         self.lost_watch.retain(|(n, _)| *n != node);
+    }
+
+    /// Staff (`staff`) have the compartment's presence sensor take its
+    /// reading now as the empty baseline: after a load cell was replaced,
+    /// or when a sensor reads "occupied" in a compartment staff found empty.
+    /// The node is sent [`Command::Calibrate`](locker_proto::Command::Calibrate)
+    /// (signed), the compartment's sensor-health history is forgotten (it
+    /// belonged to the old baseline) and the act is audited with who asked.
+    /// The node's answer and the presence report that follows it put the
+    /// books right; a periodic scan finds the same.
+    ///
+    /// # Errors
+    /// [`BankError::UnknownCompartment`]; [`BankError::WrongStage`] unless
+    /// the books say the compartment is free (a baseline taken with a
+    /// parcel inside would hide that parcel for good: take it out, or write
+    /// it off, first); [`BankError::TimeWentBackwards`];
+    /// [`BankError::OutputsPending`]. A refusal changes nothing.
+    pub fn recalibrate(
+        &mut self,
+        compartment: CompartmentId,
+        staff: StaffId,
+        now: Instant,
+    ) -> Result<(), BankError> {
+        self.begin(now)?;
+        let (i, s) = self.slot_of(compartment)?;
+        if s.stage != Stage::Free {
+            return Err(BankError::WrongStage {
+                compartment,
+                stage: s.stage,
+            });
+        }
+        let Some(c) = self.layout.get(i).copied() else {
+            return Err(BankError::UnknownCompartment(compartment));
+        };
+        self.latest = now;
+        let _ = self.health.clear(i.get());
+        let calibrate = Command::Calibrate { channel: c.channel };
+        let _ = self.commands.push_back((c.node, calibrate));
+        let event = AuditEvent::SensorRecalibrated { staff };
+        self.record(now, Actor::Staff, Some(i), event, None);
+        Ok(())
     }
 
     /// `node` answers again: the bank asks it for full status and reconciles.

@@ -609,6 +609,21 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
         self.bank.set_in_service(compartment, actor, now)
     }
 
+    /// Staff have a free compartment's presence sensor take its reading as
+    /// the empty baseline (the node is sent a signed calibrate command).
+    ///
+    /// # Errors
+    /// As [`Bank::recalibrate`].
+    pub fn recalibrate(
+        &mut self,
+        compartment: CompartmentId,
+        staff: StaffId,
+        now: Instant,
+    ) -> Result<(), BankError> {
+        self.stirred = true;
+        self.bank.recalibrate(compartment, staff, now)
+    }
+
     /// Gives a stored parcel more time before its reminders and expiry.
     ///
     /// # Errors

@@ -322,6 +322,7 @@ pub(crate) fn audit(e: AuditEvent) -> AuditProjection {
             of(W::RemoteOpenLockCleared { staff: staff.0 })
         }
         AuditEvent::StaffOpened { staff } => of(W::StaffOpened { staff: staff.0 }),
+        AuditEvent::SensorRecalibrated { staff } => of(W::SensorRecalibrated { staff: staff.0 }),
         AuditEvent::StaffOpenAll {
             staff,
             opened,

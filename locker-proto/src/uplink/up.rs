@@ -595,6 +595,12 @@ pub enum AuditEvent {
         /// The reader it was presented at.
         keypad: u8,
     },
+    /// A named member of staff had the compartment's presence sensor take
+    /// its reading as the empty baseline (after replacing a load cell).
+    SensorRecalibrated {
+        /// Who (staff id).
+        staff: u32,
+    },
     /// An audit event this version of the uplink has no name for.
     Other,
 }
