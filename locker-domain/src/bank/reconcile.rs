@@ -71,7 +71,7 @@ struct Seen {
 }
 
 impl Bank<'_> {
-    /// A node's full status (answer to [`Command::GetAllStatus`](locker_proto::Command::GetAllStatus)):
+    /// A node's full status (answer to [`Command::GetAllStatus`]):
     /// reconcile every compartment on the node. Channels the node says it
     /// does not have are left as they are.
     ///
@@ -114,7 +114,7 @@ impl Bank<'_> {
         Ok(())
     }
 
-    /// One channel's status (answer to [`Command::GetStatus`](locker_proto::Command::GetStatus)):
+    /// One channel's status (answer to [`Command::GetStatus`]):
     /// reconcile that compartment, feeding the presence reading to sensor health.
     ///
     /// # Errors
@@ -295,7 +295,7 @@ impl Bank<'_> {
     /// Staff (`staff`) have the compartment's presence sensor take its
     /// reading now as the empty baseline: after a load cell was replaced,
     /// or when a sensor reads "occupied" in a compartment staff found empty.
-    /// The node is sent [`Command::Calibrate`](locker_proto::Command::Calibrate)
+    /// The node is sent [`Command::Calibrate`]
     /// (signed), the compartment's sensor-health history is forgotten (it
     /// belonged to the old baseline) and the act is audited with who asked.
     /// The node's answer and the presence report that follows it put the
