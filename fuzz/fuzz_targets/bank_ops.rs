@@ -411,7 +411,7 @@ impl Harness {
             } else {
                 b.set_in_service(compartment(c), Actor::Staff, now)
             }),
-            Op::StaffOpen(c) => checked(b.staff_open(compartment(c), now)),
+            Op::StaffOpen(c) => checked(b.staff_open(compartment(c), StaffId(c.into()), now)),
             Op::StaffOpenAll(staff) => checked(b.staff_open_all(StaffId(staff), now).map(|_| ())),
             Op::ClearRemoteLock(staff) => checked(
                 b.staff_clear_remote_open_lock(StaffId(staff), now)

@@ -22,7 +22,7 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use locker_domain::bank::codes::KeypadId;
 use locker_domain::bank::{
-    Actor, Bank, BankId, BankKeys, Compartment, ParcelKind, ParcelNeeds, Policy,
+    Actor, Bank, BankId, BankKeys, Compartment, ParcelKind, ParcelNeeds, Policy, StaffId,
 };
 use locker_domain::gateway::GatewayError;
 use locker_domain::gateway::{Gateway, GatewayOutput, Persist};
@@ -247,7 +247,7 @@ fuzz_target!(|script: Script| {
             Op::StaffOpen(c) => {
                 let _ = shell
                     .gateway
-                    .staff_open(CompartmentId(u16::from(c % 10)), now);
+                    .staff_open(CompartmentId(u16::from(c % 10)), StaffId(9), now);
             }
             Op::Service { compartment, out } => {
                 let c = CompartmentId(u16::from(compartment % 10));

@@ -11,7 +11,9 @@ mod bank_support;
 
 use bank_support::*;
 use chrono::{NaiveDate, NaiveDateTime, Timelike};
-use locker_domain::bank::{Actor, AuditEvent, NotificationKind, ParcelNeeds, Policy, Stage};
+use locker_domain::bank::{
+    Actor, AuditEvent, NotificationKind, ParcelNeeds, Policy, StaffId, Stage,
+};
 use locker_proto::SizeClass;
 use locker_proto::time::{Duration, Instant};
 
@@ -82,7 +84,9 @@ fn an_uncollected_parcel_is_reminded_at_24h_escalated_at_48h_and_removed_after_7
 
     // The compartment is freed only once the removal is verified.
     sim.drain();
-    sim.bank.staff_open(r.compartment, sim.now).unwrap();
+    sim.bank
+        .staff_open(r.compartment, StaffId(4), sim.now)
+        .unwrap();
     sim.answer_status_requests();
     sim.open_door(r.compartment, true);
     assert_ne!(sim.bank.view(r.compartment).unwrap().stage, Stage::Free);
@@ -99,7 +103,9 @@ fn an_expired_parcel_still_inside_after_removal_stays_in_the_books_with_an_alert
     sim.deposit(r.compartment);
     sim.run_until(t0 + Duration::from_hours(73));
     sim.drain();
-    sim.bank.staff_open(r.compartment, sim.now).unwrap();
+    sim.bank
+        .staff_open(r.compartment, StaffId(4), sim.now)
+        .unwrap();
     sim.answer_status_requests();
     sim.open_door(r.compartment, true);
     sim.close_door(r.compartment);

@@ -217,7 +217,9 @@ fn staff_override_opening_is_audited_with_its_actor() {
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
     sim.deposit(r.compartment);
     sim.drain();
-    sim.bank.staff_open(r.compartment, sim.now).unwrap();
+    sim.bank
+        .staff_open(r.compartment, StaffId(4), sim.now)
+        .unwrap();
     sim.answer_status_requests();
     sim.open_door(r.compartment, true);
     sim.take_parcel(r.compartment);
@@ -266,7 +268,9 @@ fn a_lock_that_keeps_jamming_is_flagged_for_maintenance_even_when_staff_keep_put
     sim.deposit(r.compartment);
     for round in 0..3 {
         sim.drain();
-        sim.bank.staff_open(r.compartment, sim.now).unwrap();
+        sim.bank
+            .staff_open(r.compartment, StaffId(4), sim.now)
+            .unwrap();
         sim.answer_status_requests();
         // The door never opens: retry, then lock fault.
         for _ in 0..2 {

@@ -167,7 +167,7 @@ proptest! {
                     }
                 }
                 Op::WrongCode(g) => { let _ = sim.bank.enter_code(KeypadId(1), &format!("{:06}", g), sim.now); }
-                Op::StaffOpen(c) => { let _ = sim.bank.staff_open(id(c), sim.now); }
+                Op::StaffOpen(c) => { let _ = sim.bank.staff_open(id(c), locker_domain::bank::StaffId(u32::from(c)), sim.now); }
                 Op::NodeRestart => {
                     sim.drain();
                     let _ = sim.bank.handle_node_event(NodeAddr(1), &Event::NodeStarted { reset_reason: locker_proto::ResetReason::Watchdog }, sim.now);

@@ -496,6 +496,33 @@ fn a_backend_that_draws_its_own_code_sends_only_the_hash() {
 // ----- staff open-all ------------------------------------------------------
 
 #[test]
+fn a_staff_opening_names_the_member_of_staff_in_the_audit_before_the_unlock() {
+    let mut sim = bank_with_parcels(3);
+    sim.drain();
+    let before = sim.audit.len();
+    let id = sim.bank.layout().compartments()[0].id;
+    let now = sim.now;
+    sim.ready().staff_open(id, STAFF, now).unwrap();
+    sim.drain();
+    let records: Vec<_> = sim.audit[before..]
+        .iter()
+        .filter(|r| r.compartment == Some(id))
+        .collect();
+    assert_eq!(
+        records.first().map(|r| (r.event, r.actor)),
+        Some((AuditEvent::StaffOpened { staff: STAFF }, Actor::Staff)),
+        "{records:?}"
+    );
+    assert!(
+        records
+            .iter()
+            .any(|r| matches!(r.event, AuditEvent::UnlockCommanded { .. })),
+        "{records:?}"
+    );
+    assert_eq!(unlocks(&sim), 1);
+}
+
+#[test]
 fn only_staff_open_every_door_and_each_door_is_audited_with_their_id() {
     let mut sim = bank_with_parcels(3);
     sim.drain();

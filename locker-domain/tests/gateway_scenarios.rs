@@ -15,7 +15,7 @@ mod gateway_support;
 use gateway_support::{Bench, LineFault, NODE_1, NODE_2, wiring};
 use locker_domain::bank::{
     AlertKind, AuditEvent, BankError, BankOutput, CodeOutcome, DepositsClosed, DoorPhase,
-    NotificationKind, Purpose, Stage,
+    NotificationKind, Purpose, StaffId, Stage,
 };
 use locker_domain::gateway::{GatewayOutput, Persist};
 use locker_proto::time::Duration;
@@ -1297,7 +1297,7 @@ mod interleavings {
             Op::StaffOpen(c) => {
                 bench.drive();
                 let now = bench.now;
-                let _ = bench.gateway.staff_open(CompartmentId(*c), now);
+                let _ = bench.gateway.staff_open(CompartmentId(*c), StaffId(4), now);
                 bench.drive();
             }
             Op::CourierDeposits(c) => {

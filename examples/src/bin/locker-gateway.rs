@@ -87,7 +87,8 @@ COMMANDS (one per line on standard input):
     courier N                    the courier is at compartment N, reserved by
                                  the backend: unlock it
     pickup CODE                  a code typed at the keypad
-    staff-open N                 staff open compartment N (audited)
+    staff-open N ID              the member of staff ID opens compartment N
+                                 (audited with ID)
     status                       every compartment's books
     quit                         persist and stop
 

@@ -11,12 +11,12 @@
 //! | `return <small\|medium\|large>` | the same for a resident's return |
 //! | `courier <compartment>` | the courier is at a compartment the backend reserved (`announce_parcel`): unlock it |
 //! | `pickup <code>` | a code typed at the keypad |
-//! | `staff-open <compartment>` | staff open a compartment (audited) |
+//! | `staff-open <compartment> <staff id>` | the member of staff with that id opens a compartment (audited with the id) |
 //! | `status` | every compartment's books |
 //! | `quit` | persist and stop |
 
 use locker_domain::bank::codes::KeypadId;
-use locker_domain::bank::{Actor, BankError, CodeOutcome, ParcelKind, ParcelNeeds};
+use locker_domain::bank::{Actor, BankError, CodeOutcome, ParcelKind, ParcelNeeds, StaffId};
 use locker_proto::time::Instant;
 use locker_proto::{CompartmentId, SizeClass};
 
@@ -39,8 +39,13 @@ pub enum ConsoleCommand {
         /// The digits as typed.
         code: String,
     },
-    /// Staff open a compartment.
-    StaffOpen(CompartmentId),
+    /// A member of staff opens a compartment.
+    StaffOpen {
+        /// The compartment.
+        compartment: CompartmentId,
+        /// Who: the audit names them.
+        staff: StaffId,
+    },
     /// Show the books.
     Status,
     /// Persist and stop.
@@ -113,10 +118,20 @@ impl ConsoleCommand {
                 Some(id) => ConsoleCommand::Courier(CompartmentId(id)),
                 None => return Err(ConsoleError::Usage("courier <compartment number>")),
             },
-            "staff-open" => match arg.and_then(|a| a.parse().ok()) {
-                Some(id) => ConsoleCommand::StaffOpen(CompartmentId(id)),
-                None => return Err(ConsoleError::Usage("staff-open <compartment number>")),
-            },
+            "staff-open" => {
+                let staff = words.next().and_then(|a| a.parse().ok());
+                match (arg.and_then(|a| a.parse().ok()), staff) {
+                    (Some(id), Some(staff)) => ConsoleCommand::StaffOpen {
+                        compartment: CompartmentId(id),
+                        staff: StaffId(staff),
+                    },
+                    _ => {
+                        return Err(ConsoleError::Usage(
+                            "staff-open <compartment number> <staff id>",
+                        ));
+                    }
+                }
+            }
             "status" => ConsoleCommand::Status,
             "quit" | "exit" => ConsoleCommand::Quit,
             other => return Err(ConsoleError::Unknown(other.to_string())),
@@ -200,9 +215,9 @@ impl super::Gateway {
                 CodeOutcome::Opening(c) => Reply::Opening(c),
                 rejected => Reply::CodeRejected(rejected),
             },
-            ConsoleCommand::StaffOpen(c) => {
-                core.staff_open(*c, now)?;
-                Reply::StaffOpening(*c)
+            ConsoleCommand::StaffOpen { compartment, staff } => {
+                core.staff_open(*compartment, *staff, now)?;
+                Reply::StaffOpening(*compartment)
             }
             ConsoleCommand::Status => Reply::Books(core.bank().views().collect()),
             ConsoleCommand::Quit => {

@@ -1787,7 +1787,10 @@ impl SimBank {
             let after = Duration::from_secs(60);
             if v.stage == Stage::Expired || (books_hold && !inside) || (!books_hold && inside) {
                 // Open it with a staff override: the books follow what staff take out.
-                if self.with_bank(|b, _, now| b.staff_open(v.id, now)).is_ok() {
+                if self
+                    .with_bank(|b, _, now| b.staff_open(v.id, locker_domain::bank::StaffId(1), now))
+                    .is_ok()
+                {
                     let visitor = Visitor::Staff { take: true };
                     self.agenda.at(
                         now + Duration::from_secs(3),

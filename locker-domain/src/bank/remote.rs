@@ -286,20 +286,24 @@ pub struct OpenAll {
 }
 
 impl Bank<'_> {
-    /// Staff open a compartment (audited): a stored parcel is handed to
-    /// staff, an expired one removed, a reserved one deposited, an empty one
-    /// inspected. Allowed on an out-of-service compartment.
+    /// The member of staff `staff` opens a compartment, audited with their
+    /// id ([`AuditEvent::StaffOpened`], then the unlock): a stored parcel is
+    /// handed to staff, an expired one removed, a reserved one deposited, an
+    /// empty one inspected. Allowed on an out-of-service compartment.
     ///
     /// # Errors
     /// [`BankError::WrongStage`] during a door session; [`BankError::ShuttingDown`].
     pub fn staff_open(
         &mut self,
         compartment: CompartmentId,
+        staff: StaffId,
         now: Instant,
     ) -> Result<(), BankError> {
         self.begin(now)?;
         let (i, s, purpose) = self.override_target(compartment, Actor::Staff)?;
         self.latest = now;
+        let event = AuditEvent::StaffOpened { staff };
+        self.record(now, Actor::Staff, Some(i), event, None);
         self.open_session(i, s, purpose, Actor::Staff, now);
         Ok(())
     }

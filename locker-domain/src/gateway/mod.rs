@@ -557,10 +557,11 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
     pub fn staff_open(
         &mut self,
         compartment: CompartmentId,
+        staff: StaffId,
         now: Instant,
     ) -> Result<(), BankError> {
         self.stirred = true;
-        self.bank.staff_open(compartment, now)
+        self.bank.staff_open(compartment, staff, now)
     }
 
     /// Staff open every closed door (audited door by door).
