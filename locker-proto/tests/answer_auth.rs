@@ -91,6 +91,20 @@ impl Bus {
         self.unlock_answers()
     }
 
+    /// A door on the node is forced open; every frame crosses faithfully
+    /// for a few exchanges. Whether the gateway learned of it.
+    fn forced_door_reported(&mut self) -> bool {
+        let forced = Event::DoorOpened {
+            channel: Channel(1),
+            commanded: false,
+        };
+        self.node.push_event(forced).unwrap();
+        for _ in 0..4 {
+            self.exchange_honestly();
+        }
+        self.events().contains(&forced)
+    }
+
     /// The gateway's answers to its unlocks so far.
     fn unlock_answers(&self) -> Vec<Report> {
         self.learned
@@ -248,20 +262,8 @@ fn a_forged_event_report_numbered_far_ahead_hides_none_of_the_nodes_events() {
     assert_eq!(bus.rejected(), 1, "the forgery was not reported");
 
     // Then a thief forces a door. The node's own event gets through.
-    bus.node
-        .push_event(Event::DoorOpened {
-            channel: Channel(1),
-            commanded: false,
-        })
-        .unwrap();
-    for _ in 0..4 {
-        bus.exchange_honestly();
-    }
     assert!(
-        bus.events().contains(&Event::DoorOpened {
-            channel: Channel(1),
-            commanded: false
-        }),
+        bus.forced_door_reported(),
         "the forced door went unreported: {:?}",
         bus.learned
     );
@@ -425,23 +427,7 @@ fn from_a_node_without_a_key_the_master_delivers_and_acknowledges_only_events_in
     bus.gateway_hears(&answer);
 
     // The node's next real event is delivered.
-    bus.node
-        .push_event(Event::DoorOpened {
-            channel: Channel(1),
-            commanded: false,
-        })
-        .unwrap();
-    for _ in 0..4 {
-        bus.exchange_honestly();
-    }
-    assert!(
-        bus.events().contains(&Event::DoorOpened {
-            channel: Channel(1),
-            commanded: false
-        }),
-        "{:?}",
-        bus.learned
-    );
+    assert!(bus.forced_door_reported(), "{:?}", bus.learned);
     assert!(
         bus.events()
             .iter()

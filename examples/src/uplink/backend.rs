@@ -81,7 +81,9 @@ struct Pending {
 /// use locker_proto::time::Instant;
 /// use locker_proto::uplink::Downward;
 ///
-/// let keys = BankKeys::derive(BankId(1), &[0x5a; 32]); // the bank's secret, shared
+/// // A made-up secret for the example; `locker-backend` reads the bank's own
+/// // with `locker_examples::secret::read_secret`.
+/// let keys = BankKeys::derive(BankId(1), &[0x11; 32]);
 /// let mut backend = Backend::new(BackendConfig::default(), 7, keys);
 /// let id = backend.request(Downward::GetDiagnostics);
 /// let now = Instant::from_secs(1);
@@ -145,7 +147,7 @@ impl Backend {
     /// use locker_examples::uplink::{Backend, BackendConfig};
     /// use locker_proto::uplink::{Envelope, Heartbeat, MessageId, Stamp, Upward};
     ///
-    /// let keys = BankKeys::derive(BankId(1), &[0x5a; 32]);
+    /// let keys = BankKeys::derive(BankId(1), &[0x11; 32]); // a made-up secret
     /// let mut backend = Backend::counting(BackendConfig::default(), 7, keys);
     /// let beat = Envelope::new(MessageId(1), Upward::Heartbeat(Heartbeat { at: Stamp::default(), backlog: 0 }));
     /// assert!(backend.handle_upward(beat.clone()).is_some());
@@ -377,7 +379,7 @@ mod tests {
     use locker_proto::uplink::{Envelope, Heartbeat, Stamp};
 
     fn keys() -> BankKeys {
-        BankKeys::derive(BankId(1), &[0x5a; 32])
+        BankKeys::derive(BankId(1), &[0x11; 32])
     }
 
     #[test]
