@@ -588,11 +588,13 @@ impl Harness {
                 signed,
             } => {
                 let c = compartment(c);
-                let mut tag = remote_open_tag(&keys(), c, request_id);
+                let life = self.bank.incarnation();
+                let mut tag = remote_open_tag(&keys(), life, c, request_id);
                 if !signed {
                     tag[0] ^= 1;
                 }
                 Downward::RemoteOpen(wire::RemoteOpen {
+                    incarnation: life.0,
                     compartment: c,
                     request_id,
                     tag: wire::HexArray(tag),

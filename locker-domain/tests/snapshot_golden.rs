@@ -80,7 +80,10 @@ fn scenario() -> (Sim<24>, Vec<(CompartmentId, String)>) {
     // A remote open of an empty compartment.
     sim.drain();
     sim.bank
-        .remote_open(&RemoteOpen::signed(&keys(), CompartmentId(9), 7), sim.now)
+        .remote_open(
+            &RemoteOpen::signed(&keys(), sim.bank.incarnation(), CompartmentId(9), 7),
+            sim.now,
+        )
         .unwrap();
     sim.answer_status_requests();
     sim.open_door(CompartmentId(9), true);
@@ -273,9 +276,10 @@ fn assert_carried(snapshot: &[u8]) {
     assert_eq!(stats.alerts_of(AlertKind::ForcedDoor), 1);
     // A captured remote open is still a replay after the restart.
     sim.drain();
-    let replay = sim
-        .bank
-        .remote_open(&RemoteOpen::signed(&keys(), CompartmentId(9), 7), sim.now);
+    let replay = sim.bank.remote_open(
+        &RemoteOpen::signed(&keys(), sim.bank.incarnation(), CompartmentId(9), 7),
+        sim.now,
+    );
     assert_eq!(
         replay,
         Err(BankError::RemoteOpen(RemoteOpenError::Replayed {

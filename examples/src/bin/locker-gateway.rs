@@ -71,6 +71,13 @@ OPTIONS:
                          from it and the node's address, and unlocks are
                          signed (without it nodes refuse every unlock; with
                          Kerong boards a key for this run is drawn instead)
+    --new-incarnation    confirm a start the gateway's files contradict: a
+                         state file older than the audit log or the uplink
+                         state (a backup restored on purpose), or none
+                         though they show the bank ran before. The bank
+                         begins a new incarnation: remote opens and offline
+                         tokens issued before open nothing. Without it such
+                         a start is refused and no file is changed
     --exit-after SECS    stop (persisting first) after SECS seconds
     --mqtt HOST:PORT     talk to the backend through this MQTT broker
     --mqtt-user USER     log in to the broker as USER, with the password in
@@ -135,9 +142,14 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
     let mut bus_key = None;
     let mut bank_secret = None;
     let mut bank_number = 1u32;
+    let mut new_incarnation = false;
     while let Some(flag) = args.next() {
         if flag == "--help" || flag == "-h" {
             return Ok(None);
+        }
+        if flag == "--new-incarnation" {
+            new_incarnation = true;
+            continue;
         }
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
         match flag.as_str() {
@@ -240,6 +252,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
         board,
         config: GatewayConfig {
             bus_key,
+            new_incarnation,
             ..GatewayConfig::new(nodes, channels, state, audit, bank_keys)
         },
         exit_after,

@@ -19,6 +19,7 @@ pub use locker_proto::{Actor, ServiceReason};
 use super::alert::SnapshotRef;
 use super::chain::AuditLink;
 use super::codes::KeypadId;
+use super::incarnation::Incarnation;
 use super::parcel::{ParcelId, Purpose};
 use super::remote::RemoteOpenError;
 use super::token::TokenError;
@@ -190,6 +191,15 @@ pub enum AuditEvent {
         /// Who.
         staff: StaffId,
     },
+    /// The bank began a new incarnation ([`Bank::begin_incarnation`](super::Bank::begin_incarnation)):
+    /// remote opens and offline tokens of the previous one open nothing
+    /// any more.
+    IncarnationStarted {
+        /// The incarnation before ([`Incarnation::UNSET`] for a fresh bank).
+        previous: Incarnation,
+        /// The incarnation from now on.
+        incarnation: Incarnation,
+    },
 }
 
 impl AuditEvent {
@@ -237,6 +247,7 @@ impl AuditEvent {
             AuditEvent::TokenAccepted { .. } => "token_accepted",
             AuditEvent::TokenRefused { .. } => "token_refused",
             AuditEvent::SensorRecalibrated { .. } => "sensor_recalibrated",
+            AuditEvent::IncarnationStarted { .. } => "incarnation_started",
         }
     }
 }

@@ -95,6 +95,7 @@ impl Drop for BankKeys {
         self.code.zeroize();
         self.remote_open.zeroize();
         self.token.zeroize();
+        self.downward.zeroize();
     }
 }
 

@@ -179,6 +179,7 @@ mod deadlines;
 mod doors;
 mod error;
 pub mod health;
+pub mod incarnation;
 pub(crate) mod keys;
 mod layout;
 mod notification;
@@ -208,6 +209,7 @@ pub use audit::{Actor, AuditEvent, AuditRecord, ServiceReason, StaffId};
 pub use books::{Books, Storage};
 pub use chain::{AuditChain, AuditLink, ChainBreak, verify_chain};
 pub use error::{BankError, DepositsClosed};
+pub use incarnation::{AuditTail, Incarnation, RollbackError, SnapshotInfo, Witnesses};
 pub use keys::{BankId, BankKeys, KEY_LEN, TAG_LEN};
 pub use layout::{
     Compartment, CompartmentFlags, Indices, Layout, LayoutError, LayoutIndex, MAX_COMPARTMENTS,
@@ -277,6 +279,8 @@ pub struct Bank<'a> {
     wall: Option<(NaiveDateTime, Instant)>,
     latest: Instant,
     next_seq: u64,
+    /// Which life of the bank (see [`incarnation`]).
+    incarnation: Incarnation,
     /// The link of the last audit record made (see [`chain`]).
     last_link: AuditLink,
     next_parcel: u32,
@@ -375,6 +379,7 @@ impl<'a> Bank<'a> {
             wall: None,
             latest: Instant::ZERO,
             next_seq: 0,
+            incarnation: Incarnation::UNSET,
             last_link: AuditLink::GENESIS,
             next_parcel: 1,
             next_snapshot: 1,
