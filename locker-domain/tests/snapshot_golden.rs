@@ -3,8 +3,8 @@
 //!
 //! `golden/snapshot/v2.bin` was written by the build that used snapshot
 //! format 2, from [`scenario`]: a 24-compartment bank in the middle of a
-//! working day; `v3.bin` and `v4.bin` likewise by the builds of formats 3
-//! and 4. They are never regenerated; set `LOCKER_BLESS=1` to (re)write the
+//! working day; `v3.bin`, `v4.bin` and `v5.bin` likewise by the builds of
+//! formats 3, 4 and 5. They are never regenerated; set `LOCKER_BLESS=1` to (re)write the
 //! golden of the format this build writes.
 
 #![allow(

@@ -17,9 +17,12 @@
 //! within an epoch, sequence numbers run 0, 1, 2, … with no gap and no
 //! repeat, across any number of restarts.
 //!
-//! A new epoch starts when the gateway starts with no state file but an audit
-//! log that already has records (a bank reset: its numbering starts again at
-//! 0). Epochs count up from 0.
+//! A log opened as not continuing (`AuditLog::open(path, false)`) over
+//! records starts a new epoch, for a bank whose numbering starts again at 0;
+//! epochs count up from 0. The gateway no longer does that: a bank started
+//! afresh begins a new incarnation that numbers on after the log's last
+//! record (see [`locker_domain::bank::incarnation`]), so its log stays in
+//! one epoch. Logs of earlier versions may hold several.
 //!
 //! # Re-issued records: rollback or tampering
 //!

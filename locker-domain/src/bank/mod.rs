@@ -81,7 +81,8 @@
 //! | a copy of the snapshot (stolen SD card, backup) | pickup codes are kept only as keyed hashes ([`CodeHash`]); the keys are never persisted ([`BankKeys`]); the snapshot holds nothing that opens a door |
 //! | a phone or a QR printer | an [`OfflineToken`] is bound to bank, compartment, parcel and expiry under the token key, checked offline in constant time, good once; a wrong token counts against the reader like a wrong code |
 //! | a keypad and patience | the [`KeypadGuard`] lockout and the bank-wide spike alert (see [`codes`]) |
-//! | write access to the audit log, or an older state file | every [`AuditRecord`] carries its [`AuditLink`] in a SHA-256 hash chain ([`chain`]), computed here and kept in the snapshot: a record deleted or altered breaks the chain ([`AuditChain`]), and a rolled-back bank re-issues sequence numbers with other links, which the backend holding the uplink's links, and the gateway's log, tell from a duplicate |
+//! | write access to the audit log | every [`AuditRecord`] carries its [`AuditLink`] in a SHA-256 hash chain ([`chain`]), computed here and kept in the snapshot: a record deleted or altered breaks the chain ([`AuditChain`]), and a rolled-back bank re-issues sequence numbers with other links, which the backend holding the uplink's links, and the gateway's log, tell from a duplicate |
+//! | an older state file (a restored backup), or none | at start the snapshot is compared with the gateway's other files ([`SnapshotInfo::check`], [`Witnesses`]) and refused if they show it is older or missing; a restore the operator confirms, and every fresh start, begins a new [`Incarnation`] ([`Bank::begin_incarnation`]), and remote opens and offline tokens are bound to the incarnation they were made for, so nothing issued before opens a door (see [`incarnation`]) |
 //!
 //! Every security refusal opens nothing and changes no parcel, but leaves a
 //! trace: an [`AuditRecord`], a counter in [`Stats`], and where staff must
@@ -91,9 +92,10 @@
 //! Not defended here: an attacker who holds the bank secret *and* is at the
 //! keypad can compute every code's hash and test codes offline (keep the
 //! secret in the gateway's secure element or TPM, not next to the state
-//! file); and a bank started afresh with [`Bank::new`] instead of restored
-//! has forgotten its last remote-open request id and its parcel numbers, so
-//! give it a new bank secret (new keys invalidate everything issued before).
+//! file); and a bank made with [`Bank::new`] whose caller never calls
+//! [`Bank::begin_incarnation`] stays in [`Incarnation::UNSET`], where every
+//! earlier such bank's remote opens and tokens are valid again (the
+//! shipped gateway and the simulator always begin one).
 //!
 //! # Capacity and memory
 //!
@@ -310,9 +312,10 @@ impl<'a> Bank<'a> {
     /// memory only, never in a snapshot.
     ///
     /// A bank started afresh, without its snapshot, has forgotten the last
-    /// remote-open request id and its parcel numbers: give it a new bank
-    /// secret, so that remote opens and tokens made for its previous life
-    /// cannot be replayed.
+    /// remote-open request id and its parcel numbers: call
+    /// [`Bank::begin_incarnation`] with a random [`Incarnation`] before any
+    /// other input, so that remote opens and tokens made for its previous
+    /// life cannot be replayed.
     ///
     /// # Errors
     /// [`LayoutError::TooManyShapes`] if the layout has more than
