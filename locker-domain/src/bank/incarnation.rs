@@ -198,25 +198,24 @@ impl SnapshotInfo {
                     log_last: tail.seq,
                 });
             }
+            // Both sides keep links (format 4 on, and a log line with one),
+            // and hold the same last record: its links must agree.
             let linked = self.last_link != AuditLink::GENESIS;
-            if let Some(link) = tail.link
-                && linked
-                && tail.seq.saturating_add(1) == self.next_seq
-                && link != AuditLink::GENESIS
-                && link != self.last_link
-            {
+            let same_record = tail.seq.saturating_add(1) == self.next_seq;
+            let differs = tail
+                .link
+                .is_some_and(|link| link != AuditLink::GENESIS && link != self.last_link);
+            if linked && same_record && differs {
                 return Err(RollbackError::OtherHistory { seq: tail.seq });
             }
         }
-        if let Some(next) = witnesses.uplink_audit_next
-            && next > self.next_seq
-        {
-            return Err(RollbackError::BehindUplink {
+        match witnesses.uplink_audit_next {
+            Some(next) if next > self.next_seq => Err(RollbackError::BehindUplink {
                 snapshot_next: self.next_seq,
                 uplink_next: next,
-            });
+            }),
+            _ => Ok(()),
         }
-        Ok(())
     }
 }
 
