@@ -81,6 +81,14 @@ enum Op {
     },
     Cancel(u8),
     StartDeposit(u8),
+    /// A courier types a deposit code for a compartment: its own (right),
+    /// or a made-up one.
+    DepositCode {
+        compartment: u8,
+        keypad: u8,
+        right: bool,
+        guess: u32,
+    },
     /// The door of a compartment opens or closes.
     Door {
         compartment: u8,
@@ -337,7 +345,23 @@ impl Harness {
                 )
             }
             Op::Cancel(c) => checked(b.cancel_reservation(compartment(c), Actor::Backend, now)),
-            Op::StartDeposit(c) => checked(b.start_deposit(compartment(c), now)),
+            Op::StartDeposit(c) => checked(b.start_deposit(compartment(c), StaffId(1), now)),
+            Op::DepositCode {
+                compartment: c,
+                keypad,
+                right,
+                guess,
+            } => {
+                let c = compartment(c);
+                let code = match b.deposit_code(c) {
+                    Ok(code) if right => code.to_string(),
+                    _ => format!("{:08}", guess % 100_000_000),
+                };
+                checked(
+                    b.enter_deposit_code(KeypadId(keypad % 5), c, &code, now)
+                        .map(|_| ()),
+                )
+            }
             Op::Door {
                 compartment: c,
                 open,

@@ -52,7 +52,8 @@ fn bank() -> &'static Bank<'static> {
             .reserve_with_code_hash(needs, ParcelKind::Delivery, hash, NOW)
             .unwrap();
         while bank.poll().is_some() {}
-        bank.start_deposit(r.compartment, NOW).unwrap();
+        bank.start_deposit(r.compartment, locker_domain::bank::StaffId(1), NOW)
+            .unwrap();
         while bank.poll().is_some() {}
         let ch = Channel(0);
         for e in [

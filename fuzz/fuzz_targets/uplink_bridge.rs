@@ -907,7 +907,9 @@ fuzz_target!(|input: (u8, Vec<Op>)| {
                 let (node, channel) = channel_of(id);
                 h.drain_bank();
                 if h.backlog.is_empty() {
-                    let _ = h.bank.start_deposit(id, h.now);
+                    let _ = h
+                        .bank
+                        .start_deposit(id, locker_domain::bank::StaffId(1), h.now);
                 }
                 h.bank_event(
                     node,

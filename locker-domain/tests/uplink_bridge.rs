@@ -397,7 +397,9 @@ fn an_announced_parcel_is_deposited_reminded_and_collected_and_every_step_goes_u
     assert_eq!(g.uplink.stats().duplicates, 1);
 
     // The courier arrives.
-    g.bank.start_deposit(compartment, g.now).unwrap();
+    g.bank
+        .start_deposit(compartment, locker_domain::bank::StaffId(1), g.now)
+        .unwrap();
     g.pump();
     g.use_door(compartment, true);
     assert_eq!(g.bank.view(compartment).unwrap().stage, Stage::Stored);
@@ -458,7 +460,9 @@ fn a_gateway_reset_waits_for_the_deposit_under_way_then_persists_reboots_and_nam
         let r = g.request(reserve_small());
         announced(&g, r)
     };
-    g.bank.start_deposit(compartment, g.now).unwrap();
+    g.bank
+        .start_deposit(compartment, locker_domain::bank::StaffId(1), g.now)
+        .unwrap();
     g.pump();
 
     let reset = g.request(Downward::Reset {
@@ -545,7 +549,9 @@ fn a_reset_does_not_wait_forever_for_a_door_left_open() {
     let mut g = Gateway::start();
     let r = g.request(reserve_small());
     let (compartment, _) = announced(&g, r);
-    g.bank.start_deposit(compartment, g.now).unwrap();
+    g.bank
+        .start_deposit(compartment, locker_domain::bank::StaffId(1), g.now)
+        .unwrap();
     g.pump();
     let channel = g.channel(compartment);
     g.event(
@@ -585,7 +591,9 @@ fn a_node_reset_waits_for_its_door_session_then_reboots_the_node_and_its_greetin
         .find(|c| c.id == compartment)
         .unwrap()
         .node;
-    g.bank.start_deposit(compartment, g.now).unwrap();
+    g.bank
+        .start_deposit(compartment, locker_domain::bank::StaffId(1), g.now)
+        .unwrap();
     g.pump();
 
     let reset = g.request(Downward::Reset {
@@ -908,7 +916,9 @@ fn a_remote_open_needs_the_backend_key_and_a_fresh_id_and_every_refusal_is_a_sec
         panic!("no reservation with a code");
     };
     assert_eq!(code.len(), 6, "the bank's code goes to the backend, once");
-    g.bank.start_deposit(compartment, g.now).unwrap();
+    g.bank
+        .start_deposit(compartment, locker_domain::bank::StaffId(1), g.now)
+        .unwrap();
     g.pump();
     g.use_door(compartment, true);
 

@@ -24,7 +24,7 @@ use locker_examples::uplink::{
 };
 use locker_proto::uplink::{
     AnnounceParcel, Credential, Deadlines, Downward, HexArray, ParcelKind, ParcelNeeds,
-    ResetTarget, Scope, UpEnvelope,
+    ResetTarget, Response, Scope, UpEnvelope, Upward,
 };
 use locker_proto::{CompartmentId, NodeAddr, RebootKind, SizeClass};
 
@@ -281,6 +281,30 @@ fn run(settings: &MqttSettings, encoding: Encoding, keys: &BankKeys) {
                         let message: UpEnvelope = message;
                         if let Some(new) = backend.handle_upward(message) {
                             println!("{}", serde_json::to_string(new).unwrap_or_default());
+                            let reserved = match &new.body {
+                                Upward::CallResult(r) => match r.response {
+                                    Response::Reserved {
+                                        compartment,
+                                        parcel,
+                                        ..
+                                    }
+                                    | Response::ParcelAnnounced {
+                                        compartment,
+                                        parcel,
+                                        ..
+                                    } => Some((compartment, parcel)),
+                                    _ => None,
+                                },
+                                _ => None,
+                            };
+                            if let Some((compartment, parcel)) = reserved
+                                && let Some(code) = backend.deposit_code(compartment, parcel)
+                            {
+                                println!(
+                                    "deposit code for compartment {}: {code} (give it to the courier)",
+                                    compartment.0
+                                );
+                            }
                         }
                     }
                     Err(e) => {

@@ -91,8 +91,11 @@ OPTIONS:
 COMMANDS (one per line on standard input):
     deposit small|medium|large   reserve and unlock a compartment for a courier
     return small|medium|large    the same for a resident's return
-    courier N                    the courier is at compartment N, reserved by
-                                 the backend: unlock it
+    deposit and return           are a staff terminal's: audited as account 0
+    courier N CODE               the courier is at compartment N, reserved by
+                                 the backend, and types its 8-digit deposit
+                                 code (the backend computes it from the bank's
+                                 keys and sends it with the parcel): unlock it
     pickup CODE                  a code typed at the keypad
     staff-open N ID              the member of staff ID opens compartment N
                                  (audited with ID)

@@ -12,8 +12,8 @@ use chrono::{NaiveDate, NaiveDateTime};
 use locker_domain::bank::codes::KeypadId;
 use locker_domain::bank::{
     Actor, AlertKind, AuditEvent, Bank, BankError, BankId, BankKeys, CodeOutcome, Compartment,
-    CompartmentFlags, Evidence, Incarnation, NotificationKind, ParcelKind, Policy, Purpose, Stage,
-    Stats, Witnesses,
+    CompartmentFlags, Evidence, Incarnation, NotificationKind, ParcelKind, Policy, Purpose,
+    StaffId, Stage, Stats, Witnesses,
 };
 use locker_domain::gateway::{Gateway, GatewayError, GatewayOutput, Persist};
 use locker_domain::uplink::Handled;
@@ -61,6 +61,21 @@ pub type SimGateway = Gateway<'static, NODES_PER_BANK>;
 /// constant.
 fn bank_keys(seed: u64, index: usize) -> BankKeys {
     BankKeys::derive(BankId(index as u32 + 1), &seeded_secret(seed, index, 6))
+}
+
+/// The account couriers sign in with at the bank's screen: they walk up
+/// with a parcel, the bank reserves a compartment and opens it for them
+/// (the shipped gateway's console does the same, as its own account).
+const COURIER_ACCOUNT: StaffId = StaffId(0);
+
+/// A courier signed in at the bank's screen opens the compartment reserved
+/// for his parcel.
+fn courier_opens(
+    gateway: &mut SimGateway,
+    compartment: CompartmentId,
+    now: Instant,
+) -> Result<(), BankError> {
+    gateway.start_deposit(compartment, COURIER_ACCOUNT, now)
 }
 
 /// The incarnation of bank `index`'s `life`-th start with empty books,
@@ -1161,7 +1176,7 @@ impl SimBank {
                         .into(),
                 );
                 if self
-                    .with_bank(|b, _, now| b.start_deposit(n.compartment, now))
+                    .with_bank(|b, _, now| courier_opens(b, n.compartment, now))
                     .is_ok()
                 {
                     if let Some(p) = parcel {
@@ -1415,7 +1430,7 @@ impl SimBank {
                 .map(|c| c.digits().iter().map(|d| char::from(b'0' + d)).collect());
         }
         if self
-            .with_bank(|b, _, now| b.start_deposit(r.compartment, now))
+            .with_bank(|b, _, now| courier_opens(b, r.compartment, now))
             .is_err()
         {
             let _ = self

@@ -234,6 +234,23 @@ impl Backend {
         }))
     }
 
+    /// The deposit code of `parcel` reserved in `compartment`, for the
+    /// courier (see [`locker_domain::bank::deposit`]); `None` before the
+    /// first boot notification.
+    pub fn deposit_code(
+        &self,
+        compartment: CompartmentId,
+        parcel: locker_proto::uplink::ParcelNumber,
+    ) -> Option<locker_domain::bank::DepositCode> {
+        let incarnation = locker_domain::bank::Incarnation(self.incarnation?);
+        Some(locker_domain::bank::DepositCode::for_parcel(
+            &self.keys,
+            incarnation,
+            compartment,
+            locker_domain::bank::ParcelId(parcel.0),
+        ))
+    }
+
     /// Times the gateway's window made this backend start a new epoch.
     pub fn epoch_changes(&self) -> u64 {
         self.epoch_changes

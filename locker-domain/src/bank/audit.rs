@@ -191,6 +191,24 @@ pub enum AuditEvent {
         /// Who.
         staff: StaffId,
     },
+    /// The right deposit code was typed for this reserved compartment; the
+    /// unlock for the deposit follows.
+    DepositCodeAccepted {
+        /// Which keypad.
+        keypad: KeypadId,
+    },
+    /// A deposit code was typed that opens nothing (wrong, or for a
+    /// compartment that is not reserved); counted against the keypad.
+    DepositCodeRejected {
+        /// Which keypad.
+        keypad: KeypadId,
+    },
+    /// An account signed in at the bank's screen opened this reserved
+    /// compartment for a deposit; the unlock follows.
+    DepositOpenedBy {
+        /// The account (staff or courier).
+        account: StaffId,
+    },
     /// The bank began a new incarnation ([`Bank::begin_incarnation`](super::Bank::begin_incarnation)):
     /// remote opens and offline tokens of the previous one open nothing
     /// any more.
@@ -248,6 +266,9 @@ impl AuditEvent {
             AuditEvent::TokenRefused { .. } => "token_refused",
             AuditEvent::SensorRecalibrated { .. } => "sensor_recalibrated",
             AuditEvent::IncarnationStarted { .. } => "incarnation_started",
+            AuditEvent::DepositCodeAccepted { .. } => "deposit_code_accepted",
+            AuditEvent::DepositCodeRejected { .. } => "deposit_code_rejected",
+            AuditEvent::DepositOpenedBy { .. } => "deposit_opened_by",
         }
     }
 }

@@ -43,7 +43,7 @@
 //! drain(&mut bank);
 //! // The code is handed out once, here; the bank keeps only its keyed hash.
 //! let code = r.code.unwrap();
-//! bank.start_deposit(r.compartment, now)?;
+//! bank.start_deposit(r.compartment, locker_domain::bank::StaffId(1), now)?;
 //! assert!(drain(&mut bank).iter().any(|o| matches!(o,
 //!     BankOutput::Command { command: Command::Unlock { .. }, .. })));
 //! let ch = Channel(0);
@@ -178,6 +178,7 @@ pub mod chain;
 mod code_index;
 pub mod codes;
 mod deadlines;
+pub mod deposit;
 mod doors;
 mod error;
 pub mod health;
@@ -210,6 +211,7 @@ pub use answers::{CodeOutcome, CommandOutcome, CompartmentView, Reservation};
 pub use audit::{Actor, AuditEvent, AuditRecord, ServiceReason, StaffId};
 pub use books::{Books, Storage};
 pub use chain::{AuditChain, AuditLink, ChainBreak, verify_chain};
+pub use deposit::{DEPOSIT_CODE_DIGITS, DepositCode};
 pub use error::{BankError, DepositsClosed};
 pub use incarnation::{AuditTail, Incarnation, RollbackError, SnapshotInfo, Witnesses};
 pub use keys::{BankId, BankKeys, KEY_LEN, TAG_LEN};
@@ -736,8 +738,12 @@ impl<'a> Bank<'a> {
         Ok(())
     }
 
-    /// The depositor (courier, or resident for a return) is at the reserved
-    /// compartment: unlock it.
+    /// The account `account` signed in at the bank's own screen (a walk-up
+    /// courier, or staff) opens the reserved compartment for the deposit:
+    /// audited with the account's id ([`AuditEvent::DepositOpenedBy`]),
+    /// then the unlock. A courier sent by the backend opens with the
+    /// compartment's deposit code instead ([`Bank::enter_deposit_code`]; see
+    /// [`deposit`]).
     ///
     /// # Errors
     /// [`BankError::WrongStage`] unless reserved; [`BankError::OutOfService`];
@@ -745,22 +751,16 @@ impl<'a> Bank<'a> {
     pub fn start_deposit(
         &mut self,
         compartment: CompartmentId,
+        account: StaffId,
         now: Instant,
     ) -> Result<(), BankError> {
         self.begin(now)?;
         let (i, s) = self.slot_of(compartment)?;
-        if s.stage != Stage::Reserved {
-            return Err(BankError::WrongStage {
-                compartment,
-                stage: s.stage,
-            });
-        }
-        if s.out_of_service.is_some() {
-            return Err(BankError::OutOfService(compartment));
-        }
-        self.check_deposits_allowed()?;
+        self.check_deposit_now(compartment, &s)?;
         let by = s.parcel.map_or(Actor::Courier, |p| p.kind.depositor());
         self.latest = now;
+        let event = AuditEvent::DepositOpenedBy { account };
+        self.record(now, by, Some(i), event, None);
         self.open_session(i, s, Purpose::Deposit, by, now);
         Ok(())
     }

@@ -100,7 +100,7 @@ const SIGNED_LEN: usize = 1 + 4 + 4 + 2 + 4 + 8;
 /// bank.set_wall_clock(noon, now)?;
 /// # let r = bank.reserve(ParcelNeeds::size(SizeClass::Small), ParcelKind::Delivery, &mut Dice(0), now)?;
 /// # while bank.poll().is_some() {}
-/// # bank.start_deposit(r.compartment, now)?;
+/// # bank.start_deposit(r.compartment, locker_domain::bank::StaffId(1), now)?;
 /// # while bank.poll().is_some() {}
 /// # let ch = Channel(0);
 /// # for e in [Event::DoorOpened { channel: ch, commanded: true },

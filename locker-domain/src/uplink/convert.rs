@@ -330,6 +330,13 @@ pub(crate) fn audit(e: AuditEvent) -> AuditProjection {
             previous: previous.0,
             incarnation: incarnation.0,
         }),
+        AuditEvent::DepositCodeAccepted { keypad } => {
+            of(W::DepositCodeAccepted { keypad: keypad.0 })
+        }
+        AuditEvent::DepositCodeRejected { keypad } => {
+            of(W::DepositCodeRejected { keypad: keypad.0 })
+        }
+        AuditEvent::DepositOpenedBy { account } => of(W::DepositOpenedBy { account: account.0 }),
         AuditEvent::StaffOpenAll {
             staff,
             opened,

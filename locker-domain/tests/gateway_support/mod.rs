@@ -618,11 +618,22 @@ impl Bench {
         Ok(r)
     }
 
+    /// The courier sent by the backend types `c`'s deposit code (which the
+    /// backend computes from the bank's keys) on keypad 1.
     pub fn start_deposit(&mut self, c: CompartmentId) -> Result<(), BankError> {
         self.drive();
-        let result = self.gateway.start_deposit(c, self.now);
+        let code = self.gateway.bank().deposit_code(c)?.to_string();
+        let result = self.gateway.enter_deposit_code(
+            locker_domain::bank::codes::KeypadId(1),
+            c,
+            &code,
+            self.now,
+        );
         self.drive();
-        result
+        match result? {
+            CodeOutcome::Opening(_) => Ok(()),
+            CodeOutcome::Rejected { .. } => Err(BankError::WrongCode),
+        }
     }
 
     pub fn enter_code(&mut self, code: &str) -> Result<CodeOutcome, BankError> {

@@ -616,6 +616,23 @@ pub enum AuditEvent {
         /// The incarnation from now on.
         incarnation: u32,
     },
+    /// The right deposit code was typed for a reserved compartment.
+    DepositCodeAccepted {
+        /// The keypad.
+        keypad: u8,
+    },
+    /// A deposit code that opens nothing was typed (counted like a wrong
+    /// pickup code).
+    DepositCodeRejected {
+        /// The keypad.
+        keypad: u8,
+    },
+    /// An account signed in at the bank's screen opened a reserved
+    /// compartment for a deposit.
+    DepositOpenedBy {
+        /// The account (staff or courier id).
+        account: u32,
+    },
     /// An audit event this version of the uplink has no name for.
     Other,
 }
