@@ -38,7 +38,7 @@ fn brute_force_at_a_keypad_runs_into_the_lockout_and_opens_nothing() {
         sim.drain();
         match sim.bank.enter_code(keypad, &text, sim.now) {
             Ok(CodeOutcome::Rejected { .. }) => guesses += 1,
-            Ok(CodeOutcome::Opening(_)) => opened += 1,
+            Ok(CodeOutcome::Opening(_) | CodeOutcome::CollectAtCounter) => opened += 1,
             Err(BankError::Code(CodeError::LockedOut { until })) => {
                 locked += 1;
                 sim.now = until;

@@ -239,9 +239,13 @@ const EXPECTED_DAYS: &[(u64, u16, &str)] = &[
     (47, 13, "Escalation"),
     (47, 14, "Escalation"),
     (47, 14, "Escalation"),
+    // Staff are asked to remove each expired parcel; its recipient is told.
     (71, 5, "RemovalTask"),
+    (71, 5, "ParcelExpired"),
     (71, 13, "RemovalTask"),
+    (71, 13, "ParcelExpired"),
     (71, 14, "RemovalTask"),
+    (71, 14, "ParcelExpired"),
 ];
 
 /// What every format read by this build must carry across a restart.
@@ -430,6 +434,7 @@ fn a_restart_keeps_keypad_lockouts() {
             } => break (until, failures),
             CodeOutcome::Rejected { .. } => {}
             CodeOutcome::Opening(c) => panic!("a wrong code opened {c:?}"),
+            CodeOutcome::CollectAtCounter => panic!("a wrong code was taken for a parcel's"),
         }
     };
     assert!(failures > 2);
@@ -464,7 +469,7 @@ fn a_restart_keeps_keypad_lockouts() {
 fn out_locked_until(out: &CodeOutcome) -> Option<Instant> {
     match out {
         CodeOutcome::Rejected { locked_until, .. } => *locked_until,
-        CodeOutcome::Opening(_) => None,
+        CodeOutcome::Opening(_) | CodeOutcome::CollectAtCounter => None,
     }
 }
 

@@ -515,6 +515,16 @@ pub enum NotificationKind {
     ReservationExpired,
     /// The door could not be opened; use another compartment or the counter.
     DoorWouldNotOpen,
+    /// Collector: the parcel's pickup time is up; it will be taken to the
+    /// counter (its code no longer opens the door).
+    ParcelExpired,
+    /// Collector: staff took the expired parcel to the counter; collect it
+    /// there.
+    MovedToCounter,
+    /// Collector: the parcel was affected by an incident at the bank (its
+    /// compartment was forced and it is no longer detected inside); staff
+    /// will be in touch.
+    ParcelIncident,
 }
 
 /// A sensor-health finding: what is wrong with a compartment's sensors or
@@ -635,8 +645,11 @@ mod tests {
             NotificationKind::CloseTheDoor,
             NotificationKind::ReservationExpired,
             NotificationKind::DoorWouldNotOpen,
+            NotificationKind::ParcelExpired,
+            NotificationKind::MovedToCounter,
+            NotificationKind::ParcelIncident,
         ];
-        assert_eq!(kinds.map(number), [0, 1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(kinds.map(number), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
         let issues = [
             HealthIssue::PresenceDrift {
                 reading: 0,

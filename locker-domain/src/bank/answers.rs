@@ -50,6 +50,10 @@ pub enum CodeOutcome {
         /// When the keypad accepts codes again, if it is now locked.
         locked_until: Option<Instant>,
     },
+    /// The code is right, but its parcel expired: it is (or soon will be)
+    /// at the counter. Not counted as a wrong code; audited
+    /// ([`AuditEvent::CodeForCounterParcel`](super::AuditEvent::CodeForCounterParcel)).
+    CollectAtCounter,
 }
 
 /// How the node answered a command, as the link layer found out.

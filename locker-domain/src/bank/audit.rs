@@ -191,6 +191,12 @@ pub enum AuditEvent {
         /// Who.
         staff: StaffId,
     },
+    /// The right code of an expired parcel was typed: the collector was
+    /// told to collect it at the counter (not counted as a wrong code).
+    CodeForCounterParcel {
+        /// Which keypad.
+        keypad: KeypadId,
+    },
     /// The right deposit code was typed for this reserved compartment; the
     /// unlock for the deposit follows.
     DepositCodeAccepted {
@@ -266,6 +272,7 @@ impl AuditEvent {
             AuditEvent::TokenRefused { .. } => "token_refused",
             AuditEvent::SensorRecalibrated { .. } => "sensor_recalibrated",
             AuditEvent::IncarnationStarted { .. } => "incarnation_started",
+            AuditEvent::CodeForCounterParcel { .. } => "code_for_counter_parcel",
             AuditEvent::DepositCodeAccepted { .. } => "deposit_code_accepted",
             AuditEvent::DepositCodeRejected { .. } => "deposit_code_rejected",
             AuditEvent::DepositOpenedBy { .. } => "deposit_opened_by",

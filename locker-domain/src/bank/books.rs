@@ -293,6 +293,7 @@ impl Bank<'_> {
             keypads: self.keypads.clone(),
             keys: self.keys.clone(),
             remote: self.remote.clone(),
+            counter: self.counter.clone(),
             health: self.health.to_heap(),
             commands: self.commands.clone(),
             status_wanted: self.status_wanted,

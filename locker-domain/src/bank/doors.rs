@@ -308,9 +308,28 @@ impl Bank<'_> {
                 let event = AuditEvent::SensorDisagrees { presence };
                 self.record(now, system, Some(i), event, None);
                 self.record_out_of_service(now, system, i, ServiceReason::SensorDisagrees);
+                if !presence.occupied {
+                    self.tell_collector_of_incident(i, now);
+                }
+            }
+            Happened::ParcelTaken(presence) => {
+                let evidence = Evidence::Presence(presence);
+                self.raise(now, AlertKind::ParcelMissing, Some(i), evidence, None);
+                let event = AuditEvent::SensorDisagrees { presence };
+                self.record(now, system, Some(i), event, None);
+                self.tell_collector_of_incident(i, now);
             }
         }
         self.put(i, step.books);
+    }
+
+    /// Tells the collector of the parcel the books hold in `i` that it was
+    /// affected by an incident.
+    fn tell_collector_of_incident(&mut self, i: LayoutIndex, now: Instant) {
+        if let Some(parcel) = self.slots.get(i.get()).and_then(|s| s.parcel) {
+            let collector = parcel.kind.collector();
+            self.notify(now, collector, i, NotificationKind::ParcelIncident);
+        }
     }
 
     /// Reports how a door session ended.
@@ -329,6 +348,9 @@ impl Bank<'_> {
             Verdict::PickupVerified { purpose, dwell } => {
                 let event = AuditEvent::PickupVerified { purpose };
                 self.record(now, by, Some(i), event, None);
+                if purpose == Purpose::Removal {
+                    self.moved_to_counter(i, now);
+                }
                 if let Some(dwell) = dwell {
                     self.stats.pickups = self.stats.pickups.saturating_add(1);
                     self.stats.dwell_total_ms =

@@ -177,6 +177,7 @@ pub mod books;
 pub mod chain;
 mod code_index;
 pub mod codes;
+pub mod counter;
 mod deadlines;
 pub mod deposit;
 mod doors;
@@ -265,6 +266,8 @@ pub struct Bank<'a> {
     keypads: KeypadGuard<KEYPADS>,
     keys: BankKeys,
     remote: RemoteGuard,
+    /// Code hashes of parcels taken to the counter (see [`counter`]).
+    counter: counter::CounterShelf,
     health: HealthBook<Slice<'a, CompartmentHealth>>,
     commands: Deque<(NodeAddr, Command), COMMAND_QUEUE>,
     status_wanted: NodeSet,
@@ -368,6 +371,7 @@ impl<'a> Bank<'a> {
             keypads: KeypadGuard::new(policy.lockout),
             keys,
             remote: RemoteGuard::default(),
+            counter: counter::CounterShelf::default(),
             health: HealthBook::in_books(policy.health, health),
             commands: Deque::new(),
             status_wanted,
@@ -795,11 +799,22 @@ impl<'a> Bank<'a> {
         // Hashed once; every stored hash is compared, with no early exit.
         let typed = CodeHash::of(&self.keys, &typed);
         let mut found = None;
+        let mut expired = false;
         for (i, s) in self.layout.indices().zip(self.slots.iter()) {
-            let hit = s.stage == Stage::Stored && s.parcel.is_some_and(|p| p.code.ct_eq(&typed));
-            if hit {
+            let right = s.parcel.is_some_and(|p| p.code.ct_eq(&typed));
+            if right && s.stage == Stage::Stored {
                 found = Some(i);
             }
+            expired |= right && s.stage == Stage::Expired;
+        }
+        expired |= self.counter.holds(&typed, now);
+        if found.is_none() && expired {
+            // The collector came late: the parcel is (or will be) at the
+            // counter. Not a guess.
+            self.latest = now;
+            let event = AuditEvent::CodeForCounterParcel { keypad };
+            self.record(now, Actor::Recipient, None, event, None);
+            return Ok(CodeOutcome::CollectAtCounter);
         }
         let Some(i) = found else {
             let outcome = self.keypads.record_failure(keypad, now)?;
@@ -1035,6 +1050,8 @@ impl<'a> Bank<'a> {
             Due::Expired => {
                 self.stats.expiries = self.stats.expiries.saturating_add(1);
                 self.notify(now, Actor::Staff, i, NotificationKind::RemovalTask);
+                let collector = s.parcel.map_or(Actor::Recipient, |p| p.kind.collector());
+                self.notify(now, collector, i, NotificationKind::ParcelExpired);
                 self.record(now, system, Some(i), AuditEvent::Expired, None);
             }
         }

@@ -119,6 +119,9 @@ pub(super) enum Happened {
     /// With no session and the door shut, the presence sensor contradicts
     /// the books: the compartment is out of service.
     SensorDisagrees(Presence),
+    /// After a forced door, the sensor reads empty where the books hold a
+    /// parcel: it was taken.
+    ParcelTaken(Presence),
 }
 
 /// How a session ended.
@@ -334,6 +337,10 @@ pub(super) fn presence_changed(
         // Mid-session the reading waits for the door to close; behind a door
         // open outside a session it is only noted.
         Stage::Door { .. } => Step::noted(s),
+        _ if taken_after_force(&s, presence) => Step {
+            books: s,
+            happened: Happened::ParcelTaken(presence),
+        },
         _ if s.door == DoorState::Open => Step::noted(s),
         stage => {
             let disagrees = stage.holds_parcel() != presence.occupied;
@@ -348,6 +355,14 @@ pub(super) fn presence_changed(
             }
         }
     }
+}
+
+/// Whether `presence` shows the parcel gone from a compartment whose door
+/// was forced: the books hold a parcel, the sensor now reads empty.
+fn taken_after_force(s: &Slot, presence: Presence) -> bool {
+    s.out_of_service == Some(ServiceReason::ForcedDoor)
+        && s.stage.holds_parcel()
+        && !presence.occupied
 }
 
 /// A fault the node reported on the compartment's channel. A jammed lock or

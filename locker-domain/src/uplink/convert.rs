@@ -330,6 +330,9 @@ pub(crate) fn audit(e: AuditEvent) -> AuditProjection {
             previous: previous.0,
             incarnation: incarnation.0,
         }),
+        AuditEvent::CodeForCounterParcel { keypad } => {
+            of(W::CodeForCounterParcel { keypad: keypad.0 })
+        }
         AuditEvent::DepositCodeAccepted { keypad } => {
             of(W::DepositCodeAccepted { keypad: keypad.0 })
         }

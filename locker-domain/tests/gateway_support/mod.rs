@@ -663,7 +663,9 @@ impl Bench {
         self.drive();
         match result? {
             CodeOutcome::Opening(_) => Ok(()),
-            CodeOutcome::Rejected { .. } => Err(BankError::WrongCode),
+            CodeOutcome::Rejected { .. } | CodeOutcome::CollectAtCounter => {
+                Err(BankError::WrongCode)
+            }
         }
     }
 

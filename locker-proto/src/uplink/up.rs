@@ -616,6 +616,12 @@ pub enum AuditEvent {
         /// The incarnation from now on.
         incarnation: u32,
     },
+    /// The right code of an expired parcel was typed: the collector was
+    /// sent to the counter.
+    CodeForCounterParcel {
+        /// The keypad.
+        keypad: u8,
+    },
     /// The right deposit code was typed for a reserved compartment.
     DepositCodeAccepted {
         /// The keypad.

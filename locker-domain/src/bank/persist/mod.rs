@@ -35,7 +35,9 @@
 //!    lock faults, episodes already alerted);
 //! 5. the keypads' wrong-code counts and lockouts, and the bank-wide
 //!    wrong-code count;
-//! 6. the remote-open books (last request id, recent opens, the lock);
+//! 6. the remote-open books (last request id, recent opens, the lock), and
+//!    (new in format 5) the code hashes of the parcels taken to the counter
+//!    with when ([`counter`](super::counter));
 //! 7. the audit records (each with its 32-byte link since format 4),
 //!    notifications and alerts not yet polled; the newest record's link
 //!    must be the last link of item 1.
@@ -91,6 +93,7 @@ use serde::de::DeserializeOwned;
 
 use super::alert::Alert;
 use super::audit::{Actor, AuditEvent, AuditRecord};
+use super::counter::CounterShelf;
 use super::keys::BankId;
 use super::layout::{Indices, LayoutIndex, MAX_COMPARTMENTS};
 use super::notification::Notification;
@@ -100,7 +103,7 @@ use super::slot::Slot;
 use super::{ALERT_QUEUE, AUDIT_QUEUE, Bank, LayoutError, NOTIFICATION_QUEUE};
 use records::{
     AuditRecordV3, HealthRecord, KeypadsRecord, MetaRecord, MetaRecordV3, MetaRecordV4, Rebase,
-    RemoteRecord, SlotRecord, SlotRecordV2, StatsRecord, StatsV2,
+    RemoteRecord, ShelfRecord, SlotRecord, SlotRecordV2, StatsRecord, StatsV2,
 };
 
 /// The first bytes of every snapshot.
@@ -278,6 +281,7 @@ impl Bank<'_> {
         )?;
         w.put(&self.keypads.record())?;
         w.put(&self.remote.record())?;
+        w.put(&self.counter.record())?;
         w.list(self.audit.len(), self.audit.iter())?;
         w.list(self.notifications.len(), self.notifications.iter())?;
         w.list(self.alerts.len(), self.alerts.iter())?;
@@ -331,6 +335,7 @@ impl Bank<'_> {
                 }
                 Item::Keypads(k, clock) => self.keypads.load_record(&k, clock),
                 Item::Remote(r, clock) => self.remote = RemoteGuard::from_record(&r, clock),
+                Item::Shelf(r, clock) => self.counter = CounterShelf::from_record(&r, clock),
                 Item::Audit(record) => {
                     let _ = self.audit.push_back(record);
                 }
@@ -469,6 +474,7 @@ enum Item {
     Health(LayoutIndex, HealthRecord, Rebase),
     Keypads(KeypadsRecord, Rebase),
     Remote(RemoteRecord, Rebase),
+    Shelf(ShelfRecord, Rebase),
     Audit(AuditRecord),
     Notification(Notification),
     Alert(Alert),
@@ -528,6 +534,9 @@ fn read(
         each(Item::Keypads(r.take()?, clock))?;
     }
     each(Item::Remote(r.take()?, clock))?;
+    if version >= 5 {
+        each(Item::Shelf(r.take()?, clock))?;
+    }
     let audit = r.len(AUDIT_QUEUE)?;
     for i in 0..audit {
         let record = if version >= 4 {

@@ -224,6 +224,12 @@ pub(crate) struct RemoteRecord {
     pub(crate) forged_alert_at: Option<Instant>,
 }
 
+/// Code hashes of parcels taken to the counter, with when (format 5 on).
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct ShelfRecord {
+    pub(crate) parcels: Vec<(CodeHash, Instant), { crate::bank::counter::AT_COUNTER }>,
+}
+
 /// The most keypads a snapshot carries.
 pub(crate) const MAX_KEYPADS: usize = 16;
 /// The most bank-wide wrong-code buckets a snapshot carries.
