@@ -55,7 +55,9 @@ pub enum AuditEvent {
     DepositVerified,
     /// The door closed on an empty compartment during a deposit.
     NoParcelDetected,
-    /// The presence sensor confirmed the parcel was taken.
+    /// The parcel was taken: the presence sensor confirmed it, or, right
+    /// after a [`RemovalCertified`](AuditEvent::RemovalCertified) record,
+    /// the member of staff it names certified it.
     PickupVerified {
         /// What kind of door session ended with the parcel gone.
         purpose: Purpose,
@@ -190,6 +192,16 @@ pub enum AuditEvent {
         /// Who.
         staff: StaffId,
     },
+    /// A named member of staff looked into a compartment whose expired
+    /// parcel's removal the presence sensor disputed, saw it empty and
+    /// certified the removal. The removal record
+    /// ([`PickupVerified`](AuditEvent::PickupVerified) for a
+    /// [`Removal`](Purpose::Removal), by staff), the return to service and
+    /// the sensor's recalibration follow.
+    RemovalCertified {
+        /// Who.
+        staff: StaffId,
+    },
 }
 
 impl AuditEvent {
@@ -237,6 +249,7 @@ impl AuditEvent {
             AuditEvent::TokenAccepted { .. } => "token_accepted",
             AuditEvent::TokenRefused { .. } => "token_refused",
             AuditEvent::SensorRecalibrated { .. } => "sensor_recalibrated",
+            AuditEvent::RemovalCertified { .. } => "removal_certified",
         }
     }
 }
