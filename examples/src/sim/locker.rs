@@ -1904,7 +1904,11 @@ impl SimBank {
             return;
         };
         c.set_presence_drift(0);
-        // A new load cell: whatever the old one drifted is gone.
+        // A new load cell: whatever the old one drifted is gone. The offset
+        // that made up for an earlier replacement's drift goes with the old
+        // cell too: the error is measured without it (otherwise a cell
+        // replaced twice reads the first cell's drift on top of the truth).
+        c.set_presence_offset(0);
         let grams = c.item_grams() as i32;
         if let Ok(reading) = c.reading() {
             let truth = 8_000 + grams * 420;
