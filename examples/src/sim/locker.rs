@@ -1822,6 +1822,9 @@ impl SimBank {
                     .is_ok()
                 {
                     if v.stage == Stage::Expired {
+                        // Verified removals leave no word: forget old ones.
+                        self.removals_attended
+                            .retain(|&(_, at)| now.saturating_since(at) <= Duration::from_hours(1));
                         self.removals_attended.push((slot, now));
                     }
                     let visitor = Visitor::Staff { take: true };
