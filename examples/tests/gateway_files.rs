@@ -1,7 +1,8 @@
 //! The gateway's files: a state file it cannot restore stops it and is left
 //! alone; the audit log stays gap-free and repeat-free across restarts, its
-//! hash chain shows a line deleted or altered, and a rolled-back state file
-//! loses no record and is reported.
+//! hash chain shows a line deleted or altered, and a rolled-back or deleted
+//! state file is refused (no file changed) until the operator confirms a new
+//! incarnation, which loses no record.
 
 #![allow(
     clippy::unwrap_used,
@@ -14,7 +15,8 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use locker_domain::bank::{
-    Actor, AuditEvent, AuditLink, AuditRecord, ChainBreak, Purpose, ServiceReason,
+    Actor, AuditEvent, AuditLink, AuditRecord, ChainBreak, Incarnation, Purpose, RollbackError,
+    ServiceReason,
 };
 use locker_examples::gateway::{
     Appended, AuditFault, AuditLog, ConsoleCommand, Gateway, GatewayConfig, GatewayError,
@@ -531,11 +533,22 @@ fn a_forged_line_with_a_huge_sequence_number_does_not_silence_later_records() {
 
 /// Starts a gateway on `state` and `audit` with no node on the line.
 fn gateway_on(state: &std::path::Path, audit: &std::path::Path) -> Gateway {
+    start_gateway(state, audit, false).unwrap()
+}
+
+/// A gateway of one node with four compartments on a pseudo-terminal
+/// nobody answers; `new_incarnation` as the operator's option.
+fn start_gateway(
+    state: &std::path::Path,
+    audit: &std::path::Path,
+    new_incarnation: bool,
+) -> Result<Gateway, GatewayError> {
     let (node_end, gateway_end) = serialport::TTYPort::pair().unwrap();
     std::mem::forget(node_end);
     Gateway::start(
         GatewayConfig {
             code_seed: Some([1; 32]),
+            new_incarnation,
             ..GatewayConfig::new(vec![NodeAddr(1)], 4, state, audit, test_keys())
         },
         || {
@@ -544,7 +557,6 @@ fn gateway_on(state: &std::path::Path, audit: &std::path::Path) -> Gateway {
             )))
         },
     )
-    .unwrap()
 }
 
 fn deposit(gateway: &mut Gateway) {
@@ -565,14 +577,28 @@ fn warnings(gateway: &mut Gateway) -> Vec<String> {
         .collect()
 }
 
+/// Every file in `dir`, by name, with its bytes.
+fn files_in(dir: &std::path::Path) -> Vec<(std::ffi::OsString, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (e.file_name(), std::fs::read(e.path()).unwrap())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
 #[test]
-fn a_rolled_back_state_file_loses_no_audit_record_and_is_reported() {
+fn a_rolled_back_state_file_is_refused_until_the_operator_confirms_a_new_incarnation() {
     let dir = scratch_dir("rollback");
     let state = dir.join("bank.state");
     let audit = dir.join("audit.jsonl");
     // Monday: a deposit. Someone keeps a copy of the state file.
     let mut gateway = gateway_on(&state, &audit);
     deposit(&mut gateway);
+    let monday_life = gateway.bank().incarnation();
     gateway.shutdown().unwrap();
     let monday = std::fs::read(&state).unwrap();
     // Tuesday: two more deposits, the doors opened for them on record.
@@ -585,17 +611,28 @@ fn a_rolled_back_state_file_loses_no_audit_record_and_is_reported() {
 
     // Wednesday: Monday's state file is put back, as if Tuesday never was.
     std::fs::write(&state, &monday).unwrap();
-    let mut gateway = gateway_on(&state, &audit);
+    let before = files_in(&dir);
+    let refused = start_gateway(&state, &audit, false);
+    let Err(GatewayError::RolledBack { source, .. }) = &refused else {
+        panic!("a rolled-back state file was taken: {:?}", refused.err());
+    };
+    assert!(matches!(
+        source,
+        RollbackError::BehindAuditLog { log_last, .. } if *log_last == last_tuesday
+    ));
+    let said = refused.err().unwrap().to_string();
+    assert!(said.contains("--new-incarnation"), "{said}");
+    assert_eq!(files_in(&dir), before, "no file was changed");
+
+    // The operator meant it: a new incarnation.
+    let mut gateway = start_gateway(&state, &audit, true).unwrap();
+    let life = gateway.bank().incarnation();
+    assert_ne!(life, monday_life);
     deposit(&mut gateway);
     let told = warnings(&mut gateway);
     let bank_link = gateway.bank().last_audit_link();
     gateway.shutdown().unwrap();
 
-    // The re-issued numbers carry other records: reported, not dropped.
-    assert!(
-        told.iter().any(|w| w.starts_with("SECURITY: audit record")),
-        "{told:?}"
-    );
     let wednesday = AuditLog::read_all(&audit).unwrap();
     assert_eq!(
         wednesday[..tuesday.len()],
@@ -603,24 +640,157 @@ fn a_rolled_back_state_file_loses_no_audit_record_and_is_reported() {
         "Tuesday's lines stay"
     );
     let added = &wednesday[tuesday.len()..];
-    assert!(added.iter().any(|l| l.reissued));
+    // Only the restore's own record is made from Monday's numbers: here it
+    // is the very record Tuesday's restore made (a duplicate, skipped); had
+    // it differed it would be written as re-issued and reported. The new
+    // life goes on after Tuesday.
+    let reissued: Vec<_> = added.iter().filter(|l| l.reissued).collect();
     assert!(
-        added
+        reissued
             .iter()
-            .all(|l| l.reissued == (l.record.seq <= last_tuesday))
+            .all(|l| l.record.event == AuditEvent::Restored),
+        "{added:#?}"
+    );
+    assert_eq!(
+        told.iter()
+            .filter(|w| w.starts_with("SECURITY: audit record"))
+            .count(),
+        reissued.len(),
+        "{told:?}"
+    );
+    let begun = added.iter().find(|l| !l.reissued).unwrap();
+    assert_eq!(begun.record.seq, last_tuesday + 1);
+    assert_eq!(
+        begun.record.event,
+        AuditEvent::IncarnationStarted {
+            previous: monday_life,
+            incarnation: life
+        }
+    );
+    assert!(
+        begun.record.follows(&tuesday.last().unwrap().record.link),
+        "the new life chains on from Tuesday's last record"
     );
     assert_eq!(added.last().unwrap().record.link, bank_link);
-    // The file still verifies, and says what happened.
     let verdict = verify_audit(&audit).unwrap();
     assert!(verdict.is_intact(), "{verdict}");
-    assert_eq!(
-        verdict.reissued.len(),
-        added.iter().filter(|l| l.reissued).count()
-    );
+    assert_eq!(verdict.reissued.len(), reissued.len());
     let (code, out) = verify_with_the_program(&audit);
-    assert_eq!(code, 3, "{out}");
-    assert!(out.contains("re-issued"), "{out}");
+    assert_eq!(code, if reissued.is_empty() { 0 } else { 3 }, "{out}");
+    // And the next start is an ordinary restart.
+    let gateway = start_gateway(&state, &audit, false).unwrap();
+    assert_eq!(gateway.bank().incarnation(), life);
+    gateway.shutdown().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_program_refuses_a_restored_backup_and_names_the_option_that_confirms_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch_dir("cli-rollback");
+    let state = dir.join("bank.state");
+    let audit = dir.join("audit.jsonl");
+    let secret = dir.join("bank.secret");
+    // The test's secret, as the program reads it (64 hex digits, mode 0600).
+    std::fs::write(&secret, "3c".repeat(32)).unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let mut gateway = gateway_on(&state, &audit);
+    deposit(&mut gateway);
+    gateway.shutdown().unwrap();
+    let backup = std::fs::read(&state).unwrap();
+    let mut gateway = gateway_on(&state, &audit);
+    deposit(&mut gateway);
+    gateway.shutdown().unwrap();
+    std::fs::write(&state, &backup).unwrap();
+    let before = files_in(&dir);
+
+    let run = Command::new(env!("CARGO_BIN_EXE_locker-gateway"))
+        .args([
+            "--port",
+            "/dev/null/no-such-port",
+            "--nodes",
+            "1",
+            "--channels",
+            "4",
+        ])
+        .arg("--state")
+        .arg(&state)
+        .arg("--audit")
+        .arg(&audit)
+        .arg("--bank-secret")
+        .arg(&secret)
+        .output()
+        .unwrap();
+    assert!(!run.status.success());
+    let err = String::from_utf8(run.stderr).unwrap();
+    assert!(err.contains("older than the audit log"), "{err}");
+    assert!(err.contains("--new-incarnation"), "{err}");
+    assert_eq!(files_in(&dir), before, "no file was changed");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_deleted_state_file_is_refused_when_the_audit_log_shows_the_bank_ran() {
+    let dir = scratch_dir("deleted-state");
+    let state = dir.join("bank.state");
+    let audit = dir.join("audit.jsonl");
+    let mut gateway = gateway_on(&state, &audit);
+    deposit(&mut gateway);
+    let first_life = gateway.bank().incarnation();
+    gateway.shutdown().unwrap();
+    let last = AuditLog::read_all(&audit)
+        .unwrap()
+        .last()
+        .unwrap()
+        .record
+        .seq;
+
+    std::fs::remove_file(&state).unwrap();
+    let before = files_in(&dir);
+    let refused = start_gateway(&state, &audit, false);
+    assert!(
+        matches!(
+            &refused,
+            Err(GatewayError::RolledBack {
+                source: RollbackError::SnapshotMissing { audit_log_last: Some(l), .. },
+                ..
+            }) if *l == last
+        ),
+        "{:?}",
+        refused.err()
+    );
+    assert_eq!(files_in(&dir), before, "no file was changed");
+
+    // Confirmed: empty books in a new life, numbered on after the log.
+    let gateway = start_gateway(&state, &audit, true).unwrap();
+    assert_ne!(gateway.bank().incarnation(), first_life);
+    assert!(gateway.bank().next_audit_seq() > last + 1);
+    gateway.shutdown().unwrap();
+    let lines = AuditLog::read_all(&audit).unwrap();
+    assert!(lines.iter().all(|l| !l.reissued));
+    assert!(verify_audit(&audit).unwrap().is_intact());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn every_first_start_begins_a_life_of_its_own() {
+    // Two gateways started afresh, with the same secret: offline tokens and
+    // remote opens made for one are void at the other.
+    let mut lives = Vec::new();
+    for name in ["first-a", "first-b"] {
+        let dir = scratch_dir(name);
+        let gateway = gateway_on(&dir.join("bank.state"), &dir.join("audit.jsonl"));
+        lives.push(gateway.bank().incarnation());
+        gateway.shutdown().unwrap();
+        let lines = AuditLog::read_all(&dir.join("audit.jsonl")).unwrap();
+        assert!(
+            matches!(lines[0].record.event, AuditEvent::IncarnationStarted { previous, .. }
+                if previous == Incarnation::UNSET)
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    assert_ne!(lives[0], lives[1]);
+    assert!(!lives.contains(&Incarnation::UNSET));
 }
 
 #[test]

@@ -26,8 +26,8 @@ use locker_domain::bank::{AlertKind, AuditEvent, ParcelKind, Purpose, Stage};
 use locker_drivers::kerong::{BoardModel, Cu16Address};
 use locker_drivers::sim::{SimCompartment, SimCu16};
 use locker_examples::gateway::{
-    AuditLog, ConsoleCommand, Gateway, GatewayError, KerongLine, MonotonicClock, NodeLine, Notice,
-    Reply, code_text,
+    AuditLog, CONSOLE_ACCOUNT, ConsoleCommand, Gateway, GatewayError, KerongLine, MonotonicClock,
+    NodeLine, Notice, Reply, code_text,
 };
 use locker_proto::{Channel, CompartmentId, DoorState, SizeClass};
 use serialport::{SerialPort, TTYPort};
@@ -308,6 +308,9 @@ fn a_courier_deposits_in_a_kerong_compartment_and_the_recipient_collects_with_th
         trail,
         [
             AuditEvent::Reserved,
+            AuditEvent::DepositOpenedBy {
+                account: CONSOLE_ACCOUNT
+            },
             unlock(Purpose::Deposit, 0),
             AuditEvent::DoorOpened,
             AuditEvent::DoorClosed,

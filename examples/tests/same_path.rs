@@ -127,6 +127,7 @@ fn a_scripted_day_leaves_the_same_chain_of_custody_in_locker_gateway_and_in_lock
         gateway,
         [
             "reserved",
+            "deposit_opened_by",
             "unlock_commanded",
             "door_opened",
             "door_closed",

@@ -35,8 +35,8 @@ use libfuzzer_sys::fuzz_target;
 use locker_domain::bank::codes::{CodeHash, KeypadId, PickupCode};
 use locker_domain::bank::{
     Actor, AuditEvent, Bank, BankError, BankId, BankKeys, BankOutput, CommandOutcome, Compartment,
-    CompartmentView, DepositsClosed, OfflineToken, ParcelId, ParcelKind, ParcelNeeds, Policy,
-    Purpose, RemoteOpen, ServiceReason, StaffId, Stage,
+    CompartmentView, DepositsClosed, Incarnation, OfflineToken, ParcelId, ParcelKind, ParcelNeeds,
+    Policy, Purpose, RemoteOpen, ServiceReason, StaffId, Stage, Witnesses,
 };
 use locker_proto::message::{BulkStatus, ChannelStatus};
 use locker_proto::{
@@ -86,6 +86,14 @@ enum Op {
     },
     Cancel(u8),
     StartDeposit(u8),
+    /// A courier types a deposit code for a compartment: its own (right),
+    /// or a made-up one.
+    DepositCode {
+        compartment: u8,
+        keypad: u8,
+        right: bool,
+        guess: u32,
+    },
     /// The door of a compartment opens or closes.
     Door {
         compartment: u8,
@@ -146,7 +154,11 @@ enum Op {
         compartment: u8,
         request_id: u64,
         forged: bool,
+        /// Signed for an earlier incarnation of the bank.
+        old_life: bool,
     },
+    /// The bank begins a new incarnation (a start after a confirmed restore).
+    BeginIncarnation(u32),
     /// The outcome of a command the bank sent (by index) or any command.
     CommandResult {
         index: u8,
@@ -346,7 +358,23 @@ impl Harness {
                 )
             }
             Op::Cancel(c) => checked(b.cancel_reservation(compartment(c), Actor::Backend, now)),
-            Op::StartDeposit(c) => checked(b.start_deposit(compartment(c), now)),
+            Op::StartDeposit(c) => checked(b.start_deposit(compartment(c), StaffId(1), now)),
+            Op::DepositCode {
+                compartment: c,
+                keypad,
+                right,
+                guess,
+            } => {
+                let c = compartment(c);
+                let code = match b.deposit_code(c) {
+                    Ok(code) if right => code.to_string(),
+                    _ => format!("{:08}", guess % 100_000_000),
+                };
+                checked(
+                    b.enter_deposit_code(KeypadId(keypad % 5), c, &code, now)
+                        .map(|_| ()),
+                )
+            }
             Op::Door {
                 compartment: c,
                 open,
@@ -398,7 +426,7 @@ impl Harness {
                     .get(usize::from(reservation))
                     .map_or((CompartmentId(1), ParcelId(0)), |r| (r.0, r.1));
                 let at = WALL_START + i64::from(expires_in);
-                let token = OfflineToken::issue(&keys(), c, p, at.max(0) as u64);
+                let token = OfflineToken::issue(&keys(), b.incarnation(), c, p, at.max(0) as u64);
                 let bytes = token.encode();
                 checked(
                     b.redeem_token(&bytes, KeypadId(keypad % 5), now)
@@ -442,12 +470,21 @@ impl Harness {
                 compartment: c,
                 request_id,
                 forged,
+                old_life,
             } => {
-                let mut request = RemoteOpen::signed(&keys(), compartment(c), request_id);
+                let life = if old_life {
+                    Incarnation(b.incarnation().0.wrapping_add(1))
+                } else {
+                    b.incarnation()
+                };
+                let mut request = RemoteOpen::signed(&keys(), life, compartment(c), request_id);
                 if forged {
                     request.tag[0] ^= 1;
                 }
                 checked(b.remote_open(&request, now))
+            }
+            Op::BeginIncarnation(life) => {
+                checked(b.begin_incarnation(Incarnation(life), &Witnesses::default(), now))
             }
             Op::CommandResult {
                 index,

@@ -240,7 +240,11 @@ fuzz_target!(|script: Script| {
                         .gateway
                         .reserve(needs, ParcelKind::Delivery, &mut shell.rng, now)
                 {
-                    let _ = shell.gateway.start_deposit(r.compartment, now);
+                    let _ = shell.gateway.start_deposit(
+                        r.compartment,
+                        locker_domain::bank::StaffId(1),
+                        now,
+                    );
                 }
             }
             Op::Code { keypad, text } => {

@@ -144,7 +144,7 @@ impl Harness {
         }
     }
 
-    fn to_master(&mut self, bytes: &[u8], chunk: u8) {
+    fn send_to_master(&mut self, bytes: &[u8], chunk: u8) {
         let chunk = usize::from(chunk).max(1);
         for piece in bytes.chunks(chunk) {
             let mut rest = piece;
@@ -196,7 +196,7 @@ impl Harness {
         self.reports.push(outgoing.frame.body.clone());
         self.answers.push(bytes.clone());
         if answer_arrives {
-            self.to_master(&bytes, chunk);
+            self.send_to_master(&bytes, chunk);
         }
     }
 }
@@ -212,7 +212,7 @@ fuzz_target!(|ops: Vec<Op>| {
             } => h.carry(answer_arrives, chunk),
             Op::Replay { index, chunk } => {
                 if let Some(bytes) = h.answers.get(index % h.answers.len().max(1)).cloned() {
-                    h.to_master(&bytes, chunk);
+                    h.send_to_master(&bytes, chunk);
                 }
             }
             Op::Forged {
@@ -227,10 +227,10 @@ fuzz_target!(|ops: Vec<Op>| {
                 };
                 if let Ok(bytes) = bytes {
                     let bytes = bytes.to_vec();
-                    h.to_master(&bytes, chunk);
+                    h.send_to_master(&bytes, chunk);
                 }
             }
-            Op::Raw { bytes, chunk } => h.to_master(&bytes, chunk),
+            Op::Raw { bytes, chunk } => h.send_to_master(&bytes, chunk),
             Op::NodeEvent { channel, open } => {
                 let channel = Channel(channel % 4);
                 let event = if open {
@@ -251,7 +251,7 @@ fuzz_target!(|ops: Vec<Op>| {
             Op::Send(command) => {
                 let _ = h.master.send(NODE, command, h.now);
             }
-            Op::Wait(ms) => h.now = h.now + Duration::from_millis(u64::from(ms)),
+            Op::Wait(ms) => h.now += Duration::from_millis(u64::from(ms)),
         }
     }
 });

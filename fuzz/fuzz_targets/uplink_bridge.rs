@@ -588,11 +588,13 @@ impl Harness {
                 signed,
             } => {
                 let c = compartment(c);
-                let mut tag = remote_open_tag(&keys(), c, request_id);
+                let life = self.bank.incarnation();
+                let mut tag = remote_open_tag(&keys(), life, c, request_id);
                 if !signed {
                     tag[0] ^= 1;
                 }
                 Downward::RemoteOpen(wire::RemoteOpen {
+                    incarnation: life.0,
                     compartment: c,
                     request_id,
                     tag: wire::HexArray(tag),
@@ -905,7 +907,9 @@ fuzz_target!(|input: (u8, Vec<Op>)| {
                 let (node, channel) = channel_of(id);
                 h.drain_bank();
                 if h.backlog.is_empty() {
-                    let _ = h.bank.start_deposit(id, h.now);
+                    let _ = h
+                        .bank
+                        .start_deposit(id, locker_domain::bank::StaffId(1), h.now);
                 }
                 h.bank_event(
                     node,

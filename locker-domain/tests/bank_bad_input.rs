@@ -46,7 +46,8 @@ fn a_report_for_an_unknown_compartment_is_refused_and_changes_nothing() {
     );
     assert_eq!(err, Err(BankError::UnknownNode(NodeAddr(99))));
     assert_eq!(
-        sim.bank.start_deposit(CompartmentId(999), sim.now),
+        sim.bank
+            .start_deposit(CompartmentId(999), locker_domain::bank::StaffId(1), sim.now),
         Err(BankError::UnknownCompartment(CompartmentId(999)))
     );
     assert_eq!(fingerprint(&sim), before);
@@ -57,7 +58,9 @@ fn a_report_for_an_unknown_compartment_is_refused_and_changes_nothing() {
 fn a_duplicated_door_report_is_a_no_op() {
     let mut sim = Sim::<24>::new(24, Policy::default());
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
-    sim.bank.start_deposit(r.compartment, sim.now).unwrap();
+    sim.bank
+        .start_deposit(r.compartment, locker_domain::bank::StaffId(1), sim.now)
+        .unwrap();
     sim.answer_status_requests();
     sim.open_door(r.compartment, true);
     let before = fingerprint(&sim);
@@ -83,7 +86,9 @@ fn a_duplicated_door_report_is_a_no_op() {
 fn an_out_of_order_close_before_open_still_settles_the_deposit() {
     let mut sim = Sim::<24>::new(24, Policy::default());
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
-    sim.bank.start_deposit(r.compartment, sim.now).unwrap();
+    sim.bank
+        .start_deposit(r.compartment, locker_domain::bank::StaffId(1), sim.now)
+        .unwrap();
     sim.answer_status_requests();
     let (node, channel) = sim.wiring(r.compartment);
     // The close arrives while the books still think the door is closed: no-op.

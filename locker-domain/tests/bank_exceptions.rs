@@ -22,7 +22,9 @@ fn courier_closes_door_on_empty_compartment_is_told_at_once_and_may_try_again() 
     let mut sim = Sim::<24>::new(24, Policy::default());
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
     sim.drain();
-    sim.bank.start_deposit(r.compartment, sim.now).unwrap();
+    sim.bank
+        .start_deposit(r.compartment, locker_domain::bank::StaffId(1), sim.now)
+        .unwrap();
     sim.answer_status_requests();
     sim.open_door(r.compartment, true);
     sim.close_door(r.compartment);
@@ -129,7 +131,9 @@ fn a_node_refusing_the_unlock_counts_like_a_door_that_never_opened() {
     let mut sim = Sim::<24>::new(24, Policy::default());
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
     sim.drain();
-    sim.bank.start_deposit(r.compartment, sim.now).unwrap();
+    sim.bank
+        .start_deposit(r.compartment, locker_domain::bank::StaffId(1), sim.now)
+        .unwrap();
     sim.drain();
     let (node, cmd) = *sim.commands.last().unwrap();
     for _ in 0..2 {
@@ -154,7 +158,9 @@ fn a_door_left_open_raises_one_ajar_alert_and_asks_to_close_it() {
     let mut sim = Sim::<24>::new(24, Policy::default());
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
     sim.drain();
-    sim.bank.start_deposit(r.compartment, sim.now).unwrap();
+    sim.bank
+        .start_deposit(r.compartment, locker_domain::bank::StaffId(1), sim.now)
+        .unwrap();
     sim.answer_status_requests();
     sim.open_door(r.compartment, true);
     sim.advance(Duration::from_mins(3));
@@ -241,7 +247,9 @@ fn a_jam_fault_reported_by_the_node_during_an_unlock_leads_to_the_retry() {
     let mut sim = Sim::<24>::new(24, Policy::default());
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
     sim.drain();
-    sim.bank.start_deposit(r.compartment, sim.now).unwrap();
+    sim.bank
+        .start_deposit(r.compartment, locker_domain::bank::StaffId(1), sim.now)
+        .unwrap();
     sim.answer_status_requests();
     let (_, channel) = sim.wiring(r.compartment);
     sim.commands.clear();
@@ -300,7 +308,9 @@ fn a_door_report_that_arrives_after_the_bank_gave_up_is_the_courier_not_a_burgla
     let mut sim = Sim::<24>::new(24, Policy::default());
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
     sim.drain();
-    sim.bank.start_deposit(r.compartment, sim.now).unwrap();
+    sim.bank
+        .start_deposit(r.compartment, locker_domain::bank::StaffId(1), sim.now)
+        .unwrap();
     sim.drain();
     let (node, cmd) = *sim.commands.last().unwrap();
     // No answer, twice: the bank asks the node's status, waits out the

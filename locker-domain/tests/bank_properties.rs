@@ -131,7 +131,7 @@ proptest! {
                         sim.remember(&r);
                     }
                 }
-                Op::StartDeposit(c) => { let _ = sim.bank.start_deposit(id(c), sim.now); }
+                Op::StartDeposit(c) => { let _ = sim.bank.start_deposit(id(c), locker_domain::bank::StaffId(1), sim.now); }
                 Op::Open(c, commanded) => {
                     let k = usize::from(c);
                     let was_open = sim.physical[k].door_open;

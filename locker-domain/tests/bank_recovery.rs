@@ -39,7 +39,9 @@ fn a_power_blip_in_the_middle_of_a_deposit_lets_the_deposit_finish() {
     let mut sim = Sim::<24>::new(24, Policy::default());
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
     sim.drain();
-    sim.bank.start_deposit(r.compartment, sim.now).unwrap();
+    sim.bank
+        .start_deposit(r.compartment, locker_domain::bank::StaffId(1), sim.now)
+        .unwrap();
     sim.answer_status_requests();
     sim.open_door(r.compartment, true);
     sim.drain();
@@ -103,7 +105,9 @@ fn deposit_steps() -> Vec<Step> {
     vec![
         |sim, id, _| {
             sim.drain();
-            sim.bank.start_deposit(id, sim.now).unwrap();
+            sim.bank
+                .start_deposit(id, locker_domain::bank::StaffId(1), sim.now)
+                .unwrap();
             sim.answer_status_requests();
         },
         |sim, id, _| sim.open_door(id, true),
@@ -226,7 +230,9 @@ fn the_audit_sequence_continues_across_a_restart_without_a_gap() {
     let mut sim = Sim::<24>::new(24, Policy::default());
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
     sim.drain();
-    sim.bank.start_deposit(r.compartment, sim.now).unwrap();
+    sim.bank
+        .start_deposit(r.compartment, locker_domain::bank::StaffId(1), sim.now)
+        .unwrap();
     // Records not yet polled travel in the snapshot.
     let bytes = sim.bank.snapshot_to_vec().unwrap();
     let mut restored = Bank::restore_on_heap(

@@ -97,21 +97,21 @@ proptest! {
             let (request, must_refuse) = match op {
                 Op::Valid(c) => {
                     next_id += 1;
-                    (Some(RemoteOpen::signed(&backend, id(c), next_id)), false)
+                    (Some(RemoteOpen::signed(&backend, sim.bank.incarnation(), id(c), next_id)), false)
                 }
                 Op::SkipAhead(c, k) => {
                     next_id += u64::from(k);
-                    (Some(RemoteOpen::signed(&backend, id(c), next_id)), false)
+                    (Some(RemoteOpen::signed(&backend, sim.bank.incarnation(), id(c), next_id)), false)
                 }
                 Op::Forged(c, request_id, tag) => {
-                    (Some(RemoteOpen { compartment: id(c), request_id, tag }), true)
+                    (Some(RemoteOpen { incarnation: sim.bank.incarnation(), compartment: id(c), request_id, tag }), true)
                 }
                 Op::Replay(k) if !accepted_requests.is_empty() => {
                     (Some(accepted_requests[k % accepted_requests.len()]), true)
                 }
                 Op::Older(c) => match sim.bank.last_remote_request() {
                     Some(last) if last > 0 => {
-                        (Some(RemoteOpen::signed(&backend, id(c), last - 1)), true)
+                        (Some(RemoteOpen::signed(&backend, sim.bank.incarnation(), id(c), last - 1)), true)
                     }
                     _ => (None, false),
                 },

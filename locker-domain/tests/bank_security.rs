@@ -19,9 +19,9 @@ use chrono::{NaiveDate, NaiveDateTime};
 use locker_domain::bank::codes::{CodeError, CodeHash, KeypadId, PickupCode};
 use locker_domain::bank::{
     Actor, AlertKind, AuditChain, AuditEvent, Bank, BankError, BankId, BankKeys, BankOutput,
-    ChainBreak, CodeOutcome, OfflineToken, ParcelId, ParcelKind, ParcelNeeds, PersistError, Policy,
-    RemoteOpen, RemoteOpenError, SNAPSHOT_VERSION, StaffId, Stage, TokenError, remote_open_tag,
-    verify_chain,
+    ChainBreak, CodeOutcome, Incarnation, OfflineToken, ParcelId, ParcelKind, ParcelNeeds,
+    PersistError, Policy, RemoteOpen, RemoteOpenError, SNAPSHOT_VERSION, StaffId, Stage,
+    TokenError, remote_open_tag, verify_chain,
 };
 use locker_proto::time::{Duration, Instant};
 use locker_proto::{Command, CompartmentId, SizeClass};
@@ -68,7 +68,7 @@ fn a_compromised_backend_opens_exactly_the_limit_then_the_bank_locks_and_alerts_
     let backend = keys();
     let mut results = Vec::new();
     for (k, id) in all_compartments(&sim).into_iter().enumerate() {
-        let request = RemoteOpen::signed(&backend, id, 1_000 + k as u64);
+        let request = RemoteOpen::signed(&backend, sim.bank.incarnation(), id, 1_000 + k as u64);
         sim.drain();
         results.push(sim.bank.remote_open(&request, sim.now));
         sim.answer_status_requests();
@@ -106,7 +106,7 @@ fn a_compromised_backend_opens_exactly_the_limit_then_the_bank_locks_and_alerts_
 
     // Waiting out the window does not help: the lock holds until staff clear it.
     sim.advance(Duration::from_hours(3));
-    let later = RemoteOpen::signed(&backend, CompartmentId(24), 5_000);
+    let later = RemoteOpen::signed(&backend, sim.bank.incarnation(), CompartmentId(24), 5_000);
     sim.drain();
     assert_eq!(
         sim.bank.remote_open(&later, sim.now),
@@ -139,7 +139,7 @@ fn a_compromised_backend_opens_exactly_the_limit_then_the_bank_locks_and_alerts_
             request_id: 5_000
         }))
     );
-    let fresh = RemoteOpen::signed(&backend, CompartmentId(24), 5_001);
+    let fresh = RemoteOpen::signed(&backend, sim.bank.incarnation(), CompartmentId(24), 5_001);
     sim.drain();
     sim.bank.remote_open(&fresh, sim.now).unwrap();
     sim.answer_status_requests();
@@ -155,7 +155,10 @@ fn opens_spread_over_time_stay_within_the_limit_and_keep_working() {
         let id = CompartmentId((k % 24) as u16 + 1);
         sim.drain();
         sim.bank
-            .remote_open(&RemoteOpen::signed(&backend, id, k + 1), sim.now)
+            .remote_open(
+                &RemoteOpen::signed(&backend, sim.bank.incarnation(), id, k + 1),
+                sim.now,
+            )
             .unwrap();
         sim.answer_status_requests();
         sim.open_door(id, true);
@@ -182,6 +185,7 @@ fn forged_replayed_reordered_and_wrongly_keyed_remote_opens_open_nothing() {
 
     // A made-up tag.
     let made_up = RemoteOpen {
+        incarnation: sim.bank.incarnation(),
         compartment: parcel_in,
         request_id: 1,
         tag: [0xA5; 16],
@@ -195,7 +199,7 @@ fn forged_replayed_reordered_and_wrongly_keyed_remote_opens_open_nothing() {
     let stranger = BankKeys::derive(BankId(1042), &[0x99; 32]);
     let neighbour = BankKeys::derive(BankId(1043), &[0x2b; 32]);
     for wrong in [&stranger, &neighbour] {
-        let r = RemoteOpen::signed(wrong, parcel_in, 2);
+        let r = RemoteOpen::signed(wrong, sim.bank.incarnation(), parcel_in, 2);
         sim.drain();
         assert_eq!(
             sim.bank.remote_open(&r, sim.now),
@@ -203,7 +207,7 @@ fn forged_replayed_reordered_and_wrongly_keyed_remote_opens_open_nothing() {
         );
     }
     // Every single-bit flip of a valid tag, and of the fields it covers.
-    let valid = RemoteOpen::signed(&backend, parcel_in, 10);
+    let valid = RemoteOpen::signed(&backend, sim.bank.incarnation(), parcel_in, 10);
     for bit in 0..128 {
         let mut r = valid;
         r.tag[bit / 8] ^= 1 << (bit % 8);
@@ -224,6 +228,19 @@ fn forged_replayed_reordered_and_wrongly_keyed_remote_opens_open_nothing() {
         assert!(sim.bank.remote_open(&r, sim.now).is_err(), "id bit {bit}");
         sim.answer_status_requests();
     }
+    for bit in 0..32 {
+        let r = RemoteOpen {
+            incarnation: Incarnation(valid.incarnation.0 ^ (1 << bit)),
+            ..valid
+        };
+        sim.drain();
+        assert_eq!(
+            sim.bank.remote_open(&r, sim.now),
+            forged(RemoteOpenError::ForgedTag),
+            "incarnation bit {bit}"
+        );
+        sim.answer_status_requests();
+    }
     for bit in 0..16 {
         let r = RemoteOpen {
             compartment: CompartmentId(parcel_in.0 ^ (1 << bit)),
@@ -241,7 +258,7 @@ fn forged_replayed_reordered_and_wrongly_keyed_remote_opens_open_nothing() {
     assert_eq!(sim.bank.view(parcel_in).unwrap().stage, Stage::Stored);
     // One alert for staff (per window), one audit record per forgery.
     assert_eq!(sim.alerts_of(AlertKind::ForgedRemoteOpen), 1);
-    let forgeries = 1 + 2 + 128 + 64 + 16;
+    let forgeries = 1 + 2 + 128 + 64 + 32 + 16;
     assert_eq!(refused_remote_opens(&sim), forgeries);
     assert_eq!(sim.bank.stats().remote_opens_refused, forgeries as u32);
 
@@ -257,13 +274,13 @@ fn forged_replayed_reordered_and_wrongly_keyed_remote_opens_open_nothing() {
         .find(|v| v.stage == Stage::Free)
         .unwrap()
         .id;
-    let replay = RemoteOpen::signed(&backend, other, 10);
+    let replay = RemoteOpen::signed(&backend, sim.bank.incarnation(), other, 10);
     sim.drain();
     assert_eq!(
         sim.bank.remote_open(&replay, sim.now),
         forged(RemoteOpenError::Replayed { request_id: 10 })
     );
-    let older = RemoteOpen::signed(&backend, other, 9);
+    let older = RemoteOpen::signed(&backend, sim.bank.incarnation(), other, 9);
     sim.drain();
     assert_eq!(
         sim.bank.remote_open(&older, sim.now),
@@ -301,10 +318,15 @@ fn the_remote_open_tag_is_the_documented_hmac() {
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
     mac.update(b"locker/v1/remote-open");
     mac.update(&[4, 3, 2, 1]);
+    mac.update(&[0x0d, 0x0c, 0x0b, 0x0a]);
     mac.update(&[7, 0]);
     mac.update(&[42, 0, 0, 0, 0, 0, 0, 0]);
     let full = mac.finalize().into_bytes();
-    assert_eq!(remote_open_tag(&keys, CompartmentId(7), 42)[..], full[..16]);
+    let life = Incarnation(0x0a0b_0c0d);
+    assert_eq!(
+        remote_open_tag(&keys, life, CompartmentId(7), 42)[..],
+        full[..16]
+    );
 }
 
 #[test]
@@ -322,9 +344,10 @@ fn a_restart_keeps_the_last_request_id_and_the_lock_and_codes_still_work() {
         .collect();
     for (k, id) in empty.iter().take(6).enumerate() {
         sim.drain();
-        let _ = sim
-            .bank
-            .remote_open(&RemoteOpen::signed(&backend, *id, 100 + k as u64), sim.now);
+        let _ = sim.bank.remote_open(
+            &RemoteOpen::signed(&backend, sim.bank.incarnation(), *id, 100 + k as u64),
+            sim.now,
+        );
         sim.answer_status_requests();
         sim.open_door(*id, true);
         sim.close_door(*id);
@@ -352,7 +375,7 @@ fn a_restart_keeps_the_last_request_id_and_the_lock_and_codes_still_work() {
     );
     assert_eq!(sim.bank.last_remote_request(), Some(105));
     // A captured request from before the restart is still a replay.
-    let captured = RemoteOpen::signed(&backend, empty[0], 100);
+    let captured = RemoteOpen::signed(&backend, sim.bank.incarnation(), empty[0], 100);
     sim.drain();
     assert_eq!(
         sim.bank.remote_open(&captured, sim.now),
@@ -361,7 +384,7 @@ fn a_restart_keeps_the_last_request_id_and_the_lock_and_codes_still_work() {
             last: 105
         }))
     );
-    let fresh = RemoteOpen::signed(&backend, empty[0], 106);
+    let fresh = RemoteOpen::signed(&backend, sim.bank.incarnation(), empty[0], 106);
     sim.drain();
     assert_eq!(
         sim.bank.remote_open(&fresh, sim.now),
@@ -447,7 +470,7 @@ fn a_snapshot_restored_with_the_wrong_secret_or_bank_or_from_the_old_format_is_r
         })
     );
     // A version-1 snapshot (codes in the clear) is refused, not misread.
-    assert_eq!(SNAPSHOT_VERSION, 4);
+    assert_eq!(SNAPSHOT_VERSION, 5);
     let mut old = bytes.clone();
     old[4] = 1;
     assert_eq!(
@@ -611,7 +634,8 @@ fn bank_with_a_waiting_parcel() -> (Sim<24>, CompartmentId, ParcelId) {
 #[test]
 fn an_offline_token_opens_its_parcel_exactly_once_without_the_backend() {
     let (mut sim, c, p) = bank_with_a_waiting_parcel();
-    let token = OfflineToken::issue(&keys(), c, p, noon_secs() + 86_400).encode();
+    let token =
+        OfflineToken::issue(&keys(), sim.bank.incarnation(), c, p, noon_secs() + 86_400).encode();
     sim.drain();
     assert_eq!(sim.bank.redeem_token(&token, KeypadId(0), sim.now), Ok(c));
     sim.answer_status_requests();
@@ -654,7 +678,7 @@ fn an_offline_token_opens_its_parcel_exactly_once_without_the_backend() {
 fn expired_misdirected_forged_truncated_and_bit_flipped_tokens_open_nothing() {
     let (sim, c, p) = bank_with_a_waiting_parcel();
     let keys = keys();
-    let valid = OfflineToken::issue(&keys, c, p, noon_secs() + 3_600);
+    let valid = OfflineToken::issue(&keys, sim.bank.incarnation(), c, p, noon_secs() + 3_600);
     let other_compartment = sim
         .bank
         .views()
@@ -681,21 +705,40 @@ fn expired_misdirected_forged_truncated_and_bit_flipped_tokens_open_nothing() {
             other => panic!("expected a refusal, got {other:?}"),
         }
     };
-    let expired = OfflineToken::issue(&keys, c, p, noon_secs());
+    let expired = OfflineToken::issue(&keys, sim.bank.incarnation(), c, p, noon_secs());
     assert_eq!(
         refused(&expired.encode()),
         TokenError::Expired {
             expires_at: noon_secs()
         }
     );
-    let elsewhere = OfflineToken::issue(&keys, other_compartment, p, noon_secs() + 60);
+    let elsewhere = OfflineToken::issue(
+        &keys,
+        sim.bank.incarnation(),
+        other_compartment,
+        p,
+        noon_secs() + 60,
+    );
     assert_eq!(refused(&elsewhere.encode()), TokenError::WrongCompartment);
-    let nowhere = OfflineToken::issue(&keys, CompartmentId(999), p, noon_secs() + 60);
+    let nowhere = OfflineToken::issue(
+        &keys,
+        sim.bank.incarnation(),
+        CompartmentId(999),
+        p,
+        noon_secs() + 60,
+    );
     assert_eq!(refused(&nowhere.encode()), TokenError::WrongCompartment);
-    let other_parcel = OfflineToken::issue(&keys, c, ParcelId(p.0 + 50), noon_secs() + 60);
+    let other_parcel = OfflineToken::issue(
+        &keys,
+        sim.bank.incarnation(),
+        c,
+        ParcelId(p.0 + 50),
+        noon_secs() + 60,
+    );
     assert_eq!(refused(&other_parcel.encode()), TokenError::WrongParcel);
     let neighbour = OfflineToken::issue(
         &BankKeys::derive(BankId(1043), &[0x2b; 32]),
+        sim.bank.incarnation(),
         c,
         p,
         noon_secs() + 60,
@@ -706,6 +749,7 @@ fn expired_misdirected_forged_truncated_and_bit_flipped_tokens_open_nothing() {
     );
     let stranger = OfflineToken::issue(
         &BankKeys::derive(BankId(1042), &[0x77; 32]),
+        sim.bank.incarnation(),
         c,
         p,
         noon_secs() + 60,
@@ -726,7 +770,7 @@ fn expired_misdirected_forged_truncated_and_bit_flipped_tokens_open_nothing() {
     }
     let mut longer = bytes.to_vec();
     longer.push(0);
-    assert_eq!(refused(&longer), TokenError::WrongLength { len: 36 });
+    assert_eq!(refused(&longer), TokenError::WrongLength { len: 40 });
     for bit in 0..bytes.len() * 8 {
         let mut flipped = bytes;
         flipped[bit / 8] ^= 1 << (bit % 8);
@@ -752,7 +796,7 @@ fn wrong_tokens_count_against_the_reader_like_wrong_codes() {
     let reader = KeypadId(2);
     let forged = OfflineToken {
         tag: [0; 16],
-        ..OfflineToken::issue(&keys(), c, p, noon_secs() + 60)
+        ..OfflineToken::issue(&keys(), sim.bank.incarnation(), c, p, noon_secs() + 60)
     }
     .encode();
     let lockout = Policy::default().lockout;
@@ -777,7 +821,8 @@ fn wrong_tokens_count_against_the_reader_like_wrong_codes() {
         }
     );
     // Locked: even a good token waits at this reader (and a code too).
-    let good = OfflineToken::issue(&keys(), c, p, noon_secs() + 60).encode();
+    let good =
+        OfflineToken::issue(&keys(), sim.bank.incarnation(), c, p, noon_secs() + 60).encode();
     sim.drain();
     assert!(matches!(
         sim.bank.redeem_token(&good, reader, sim.now),
@@ -811,7 +856,14 @@ fn a_bank_that_cannot_tell_the_time_refuses_tokens_but_not_codes() {
     let mut sim = Sim::<24>::new(24, Policy::default());
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
     let code = sim.deposit(r.compartment);
-    let token = OfflineToken::issue(&keys(), r.compartment, r.parcel, u64::MAX).encode();
+    let token = OfflineToken::issue(
+        &keys(),
+        sim.bank.incarnation(),
+        r.compartment,
+        r.parcel,
+        u64::MAX,
+    )
+    .encode();
     sim.drain();
     assert_eq!(
         sim.bank.redeem_token(&token, KeypadId(0), sim.now),
@@ -828,27 +880,32 @@ fn the_token_layout_is_the_documented_one() {
     let keys = BankKeys::derive(BankId(0x0A0B_0C0D), &[3; 32]);
     let t = OfflineToken::issue(
         &keys,
+        Incarnation(0x0506_0708),
         CompartmentId(0x0102),
         ParcelId(0x1122_3344),
         0x0102_0304_0506_0708,
     );
     let b = t.encode();
     assert_eq!(b.len(), OfflineToken::LEN);
-    assert_eq!(b.len(), 35);
-    assert_eq!(b[0], 1);
+    assert_eq!(b.len(), 39);
+    assert_eq!(b[0], 2);
     assert_eq!(b[1..5], [0x0D, 0x0C, 0x0B, 0x0A]);
-    assert_eq!(b[5..7], [0x02, 0x01]);
-    assert_eq!(b[7..11], [0x44, 0x33, 0x22, 0x11]);
-    assert_eq!(b[11..19], [8, 7, 6, 5, 4, 3, 2, 1]);
-    assert_eq!(b[19..], t.tag);
+    assert_eq!(b[5..9], [0x08, 0x07, 0x06, 0x05]);
+    assert_eq!(b[9..11], [0x02, 0x01]);
+    assert_eq!(b[11..15], [0x44, 0x33, 0x22, 0x11]);
+    assert_eq!(b[15..23], [8, 7, 6, 5, 4, 3, 2, 1]);
+    assert_eq!(b[23..], t.tag);
     assert_eq!(OfflineToken::decode(&b), Ok(t));
     assert!(t.verify(&keys));
-    let mut v2 = b;
-    v2[0] = 2;
-    assert_eq!(
-        OfflineToken::decode(&v2),
-        Err(TokenError::UnsupportedVersion { found: 2 })
-    );
+    // Format 1 (no incarnation) and any other version are refused.
+    for version in [1, 3] {
+        let mut other = b;
+        other[0] = version;
+        assert_eq!(
+            OfflineToken::decode(&other),
+            Err(TokenError::UnsupportedVersion { found: version })
+        );
+    }
 }
 
 #[test]

@@ -13,6 +13,7 @@
 mod gateway_support;
 
 use gateway_support::{Bench, LineFault, NODE_1, NODE_2, wiring};
+use locker_domain::bank::codes::KeypadId;
 use locker_domain::bank::{
     AlertKind, AuditEvent, BankError, BankOutput, CodeOutcome, DepositsClosed, DoorPhase,
     NotificationKind, Purpose, StaffId, Stage,
@@ -223,6 +224,9 @@ fn a_courier_deposit_goes_end_to_end_through_signed_unlocks_and_real_door_events
         bench.audit_of(c),
         [
             AuditEvent::Reserved,
+            AuditEvent::DepositCodeAccepted {
+                keypad: KeypadId(1)
+            },
             AuditEvent::UnlockCommanded {
                 purpose: Purpose::Deposit,
                 attempt: 0
@@ -703,7 +707,7 @@ fn a_forged_ack_to_a_signed_unlock_is_not_believed() {
     // Both unlocks failed, and the gateway says so: the courier and staff
     // are told the door would not open.
     assert_eq!(
-        bench.audit_of(c)[1..],
+        bench.audit_of(c)[2..],
         [
             AuditEvent::UnlockCommanded {
                 purpose: Purpose::Deposit,

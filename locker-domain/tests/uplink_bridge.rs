@@ -11,8 +11,8 @@
 
 use locker_domain::bank::codes::{CodeHash, KeypadId, PickupCode};
 use locker_domain::bank::{
-    Bank, BankId, BankKeys, BankOutput, CodeOutcome, Compartment, Policy, RemoteOpen as SignedOpen,
-    Stage,
+    Bank, BankId, BankKeys, BankOutput, CodeOutcome, Compartment, Incarnation, Policy,
+    RemoteOpen as SignedOpen, Stage,
 };
 use locker_domain::uplink::{
     GatewayAction, Handled, Uplink, UplinkConfig, UplinkError, UplinkState, downward_tag,
@@ -397,7 +397,9 @@ fn an_announced_parcel_is_deposited_reminded_and_collected_and_every_step_goes_u
     assert_eq!(g.uplink.stats().duplicates, 1);
 
     // The courier arrives.
-    g.bank.start_deposit(compartment, g.now).unwrap();
+    g.bank
+        .start_deposit(compartment, locker_domain::bank::StaffId(1), g.now)
+        .unwrap();
     g.pump();
     g.use_door(compartment, true);
     assert_eq!(g.bank.view(compartment).unwrap().stage, Stage::Stored);
@@ -458,7 +460,9 @@ fn a_gateway_reset_waits_for_the_deposit_under_way_then_persists_reboots_and_nam
         let r = g.request(reserve_small());
         announced(&g, r)
     };
-    g.bank.start_deposit(compartment, g.now).unwrap();
+    g.bank
+        .start_deposit(compartment, locker_domain::bank::StaffId(1), g.now)
+        .unwrap();
     g.pump();
 
     let reset = g.request(Downward::Reset {
@@ -545,7 +549,9 @@ fn a_reset_does_not_wait_forever_for_a_door_left_open() {
     let mut g = Gateway::start();
     let r = g.request(reserve_small());
     let (compartment, _) = announced(&g, r);
-    g.bank.start_deposit(compartment, g.now).unwrap();
+    g.bank
+        .start_deposit(compartment, locker_domain::bank::StaffId(1), g.now)
+        .unwrap();
     g.pump();
     let channel = g.channel(compartment);
     g.event(
@@ -585,7 +591,9 @@ fn a_node_reset_waits_for_its_door_session_then_reboots_the_node_and_its_greetin
         .find(|c| c.id == compartment)
         .unwrap()
         .node;
-    g.bank.start_deposit(compartment, g.now).unwrap();
+    g.bank
+        .start_deposit(compartment, locker_domain::bank::StaffId(1), g.now)
+        .unwrap();
     g.pump();
 
     let reset = g.request(Downward::Reset {
@@ -613,6 +621,7 @@ fn a_node_reset_waits_for_its_door_session_then_reboots_the_node_and_its_greetin
     assert!(!g.actions.contains(&reboot));
     // A remote open on the draining node is refused.
     let open = g.request(Downward::RemoteOpen(locker_proto::uplink::RemoteOpen {
+        incarnation: g.bank.incarnation().0,
         compartment,
         request_id: 1,
         tag: HexArray([0; 16]),
@@ -907,18 +916,27 @@ fn a_remote_open_needs_the_backend_key_and_a_fresh_id_and_every_refusal_is_a_sec
         panic!("no reservation with a code");
     };
     assert_eq!(code.len(), 6, "the bank's code goes to the backend, once");
-    g.bank.start_deposit(compartment, g.now).unwrap();
+    g.bank
+        .start_deposit(compartment, locker_domain::bank::StaffId(1), g.now)
+        .unwrap();
     g.pump();
     g.use_door(compartment, true);
 
     let wire_open = |open: SignedOpen| {
         Downward::RemoteOpen(locker_proto::uplink::RemoteOpen {
+            incarnation: open.incarnation.0,
             compartment: open.compartment,
             request_id: open.request_id,
             tag: HexArray(open.tag),
         })
     };
-    let good = g.request(wire_open(SignedOpen::signed(&keys(), compartment, 41)));
+    let life = g.bank.incarnation();
+    let good = g.request(wire_open(SignedOpen::signed(
+        &keys(),
+        life,
+        compartment,
+        41,
+    )));
     assert_eq!(
         g.answer(good),
         Ok(Response::Opening {
@@ -928,10 +946,32 @@ fn a_remote_open_needs_the_backend_key_and_a_fresh_id_and_every_refusal_is_a_sec
     );
     g.use_door(compartment, false);
 
-    let replayed = g.request(wire_open(SignedOpen::signed(&keys(), compartment, 41)));
+    let replayed = g.request(wire_open(SignedOpen::signed(
+        &keys(),
+        life,
+        compartment,
+        41,
+    )));
     assert_eq!(g.answer(replayed).unwrap_err().code, ErrorCode::Replayed);
+    // Signed right, but for another life of the bank (before a restore).
+    let earlier = Incarnation(life.0 ^ 0x5555_5555);
+    let old_life = g.request(wire_open(SignedOpen::signed(
+        &keys(),
+        earlier,
+        compartment,
+        45,
+    )));
+    assert_eq!(
+        g.answer(old_life).unwrap_err().code,
+        ErrorCode::OtherIncarnation
+    );
     let other_keys = BankKeys::derive(BankId(7), &[0x66; 32]);
-    let forged = g.request(wire_open(SignedOpen::signed(&other_keys, compartment, 42)));
+    let forged = g.request(wire_open(SignedOpen::signed(
+        &other_keys,
+        life,
+        compartment,
+        42,
+    )));
     assert_eq!(g.answer(forged).unwrap_err().code, ErrorCode::NotAuthorized);
 
     let events: Vec<(SecurityKind, Option<u64>)> =
@@ -945,6 +985,7 @@ fn a_remote_open_needs_the_backend_key_and_a_fresh_id_and_every_refusal_is_a_sec
         events,
         [
             (SecurityKind::Replay, Some(41)),
+            (SecurityKind::Replay, Some(45)),
             (SecurityKind::ForgedTag, Some(42))
         ]
     );
@@ -1165,8 +1206,9 @@ fn forgeries(first_id: u64) -> Vec<DownEnvelope> {
         // A remote open whose own tag is right (captured earlier, say) in a
         // message whose tag is not.
         {
-            let open = SignedOpen::signed(&keys(), CompartmentId(1), 99);
+            let open = SignedOpen::signed(&keys(), Incarnation::UNSET, CompartmentId(1), 99);
             Downward::RemoteOpen(locker_proto::uplink::RemoteOpen {
+                incarnation: open.incarnation.0,
                 compartment: open.compartment,
                 request_id: open.request_id,
                 tag: HexArray(open.tag),

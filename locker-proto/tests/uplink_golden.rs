@@ -177,6 +177,7 @@ fn samples() -> Vec<(&'static str, Sample)> {
                     nodes: nodes(),
                     compartments: 2,
                     layout_fingerprint: 0xdead_beef,
+                    incarnation: 0x6d1c_2e07,
                     at: at(1_200),
                 }),
             )),
@@ -605,6 +606,7 @@ fn samples() -> Vec<(&'static str, Sample)> {
             Down(tagged(Envelope::new(
                 down_id(6),
                 Downward::RemoteOpen(RemoteOpen {
+                    incarnation: 0x6d1c_2e07,
                     compartment: c3,
                     request_id: 9001,
                     tag: HexArray([
@@ -874,6 +876,7 @@ fn the_largest_messages_fit_max_postcard_len() {
             nodes: nodes.clone(),
             compartments: u16::MAX,
             layout_fingerprint: u32::MAX,
+            incarnation: u32::MAX,
             at: big_stamp,
         }),
     );

@@ -23,8 +23,8 @@ use locker_examples::uplink::{
     read_password,
 };
 use locker_proto::uplink::{
-    AnnounceParcel, Credential, Deadlines, Downward, HexArray, ParcelKind, ParcelNeeds, RemoteOpen,
-    ResetTarget, Scope, UpEnvelope,
+    AnnounceParcel, Credential, Deadlines, Downward, HexArray, ParcelKind, ParcelNeeds,
+    ResetTarget, Response, Scope, UpEnvelope, Upward,
 };
 use locker_proto::{CompartmentId, NodeAddr, RebootKind, SizeClass};
 
@@ -92,7 +92,7 @@ fn draw_code() -> Result<PickupCode, String> {
     PickupCode::from_digits(&digits).map_err(|e| e.to_string())
 }
 
-fn command(line: &str, keys: &BankKeys) -> Result<Option<Downward>, String> {
+fn command(line: &str, keys: &BankKeys, backend: &Backend) -> Result<Option<Downward>, String> {
     let mut words = line.split_whitespace();
     let Some(verb) = words.next() else {
         return Ok(None);
@@ -130,12 +130,9 @@ fn command(line: &str, keys: &BankKeys) -> Result<Option<Downward>, String> {
             let request_id = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
-            let signed = locker_domain::bank::RemoteOpen::signed(keys, compartment, request_id);
-            Downward::RemoteOpen(RemoteOpen {
-                compartment,
-                request_id,
-                tag: HexArray(signed.tag),
-            })
+            backend
+                .signed_remote_open(compartment, request_id)
+                .ok_or("the gateway's boot notification has not come yet, so its incarnation is unknown: wait for it and try again")?
         }
         "offline" | "online" => Downward::ChangeAvailability {
             scope: Scope::Compartment(CompartmentId(number(arg).ok_or("offline|online N")?)),
@@ -262,7 +259,7 @@ fn run(settings: &MqttSettings, encoding: Encoding, keys: &BankKeys) {
     let mut up = false;
     loop {
         while let Ok(line) = lines.try_recv() {
-            match command(&line, keys) {
+            match command(&line, keys, &backend) {
                 Ok(Some(request)) => {
                     let id = backend.request(request);
                     println!("sent request {}", id.0);
@@ -284,6 +281,30 @@ fn run(settings: &MqttSettings, encoding: Encoding, keys: &BankKeys) {
                         let message: UpEnvelope = message;
                         if let Some(new) = backend.handle_upward(message) {
                             println!("{}", serde_json::to_string(new).unwrap_or_default());
+                            let reserved = match &new.body {
+                                Upward::CallResult(r) => match r.response {
+                                    Response::Reserved {
+                                        compartment,
+                                        parcel,
+                                        ..
+                                    }
+                                    | Response::ParcelAnnounced {
+                                        compartment,
+                                        parcel,
+                                        ..
+                                    } => Some((compartment, parcel)),
+                                    _ => None,
+                                },
+                                _ => None,
+                            };
+                            if let Some((compartment, parcel)) = reserved
+                                && let Some(code) = backend.deposit_code(compartment, parcel)
+                            {
+                                println!(
+                                    "deposit code for compartment {}: {code} (give it to the courier)",
+                                    compartment.0
+                                );
+                            }
                         }
                     }
                     Err(e) => {

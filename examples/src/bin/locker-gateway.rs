@@ -71,6 +71,13 @@ OPTIONS:
                          from it and the node's address, and unlocks are
                          signed (without it nodes refuse every unlock; with
                          Kerong boards a key for this run is drawn instead)
+    --new-incarnation    confirm a start the gateway's files contradict: a
+                         state file older than the audit log or the uplink
+                         state (a backup restored on purpose), or none
+                         though they show the bank ran before. The bank
+                         begins a new incarnation: remote opens and offline
+                         tokens issued before open nothing. Without it such
+                         a start is refused and no file is changed
     --exit-after SECS    stop (persisting first) after SECS seconds
     --mqtt HOST:PORT     talk to the backend through this MQTT broker
     --mqtt-user USER     log in to the broker as USER, with the password in
@@ -84,8 +91,11 @@ OPTIONS:
 COMMANDS (one per line on standard input):
     deposit small|medium|large   reserve and unlock a compartment for a courier
     return small|medium|large    the same for a resident's return
-    courier N                    the courier is at compartment N, reserved by
-                                 the backend: unlock it
+    deposit and return           are a staff terminal's: audited as account 0
+    courier N CODE               the courier is at compartment N, reserved by
+                                 the backend, and types its 8-digit deposit
+                                 code (the backend computes it from the bank's
+                                 keys and sends it with the parcel): unlock it
     pickup CODE                  a code typed at the keypad
     staff-open N ID              the member of staff ID opens compartment N
                                  (audited with ID)
@@ -140,9 +150,14 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
     let mut bus_key = None;
     let mut bank_secret = None;
     let mut bank_number = 1u32;
+    let mut new_incarnation = false;
     while let Some(flag) = args.next() {
         if flag == "--help" || flag == "-h" {
             return Ok(None);
+        }
+        if flag == "--new-incarnation" {
+            new_incarnation = true;
+            continue;
         }
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
         match flag.as_str() {
@@ -245,6 +260,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
         board,
         config: GatewayConfig {
             bus_key,
+            new_incarnation,
             ..GatewayConfig::new(nodes, channels, state, audit, bank_keys)
         },
         exit_after,

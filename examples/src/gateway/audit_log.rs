@@ -17,9 +17,12 @@
 //! within an epoch, sequence numbers run 0, 1, 2, … with no gap and no
 //! repeat, across any number of restarts.
 //!
-//! A new epoch starts when the gateway starts with no state file but an audit
-//! log that already has records (a bank reset: its numbering starts again at
-//! 0). Epochs count up from 0.
+//! A log opened as not continuing (`AuditLog::open(path, false)`) over
+//! records starts a new epoch, for a bank whose numbering starts again at 0;
+//! epochs count up from 0. The gateway no longer does that: a bank started
+//! afresh begins a new incarnation that numbers on after the log's last
+//! record (see [`locker_domain::bank::incarnation`]), so its log stays in
+//! one epoch. Logs of earlier versions may hold several.
 //!
 //! # Re-issued records: rollback or tampering
 //!
@@ -57,7 +60,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use locker_domain::bank::{AUDIT_QUEUE, AuditRecord};
+use locker_domain::bank::{AUDIT_QUEUE, AuditRecord, AuditTail};
 use serde::{Deserialize, Serialize};
 
 use super::GatewayError;
@@ -135,6 +138,8 @@ pub struct AuditLog {
 struct Tail {
     epoch: Option<u32>,
     last_seq: Option<u64>,
+    /// The current epoch's record with the highest sequence number.
+    highest: Option<AuditRecord>,
     held: BTreeMap<u64, u64>,
     recent: BTreeMap<u64, AuditRecord>,
 }
@@ -268,6 +273,29 @@ impl AuditLog {
             .map_err(|e| GatewayError::file("cannot sync audit log", &self.path, e))
     }
 
+    /// The record with the highest sequence number of the log's current
+    /// epoch, read without changing the file (a torn last line is ignored):
+    /// the log's witness of the bank's past, compared with the state file
+    /// before the gateway starts (see [`locker_domain::bank::incarnation`]).
+    /// `None` if there is no log or it has no record.
+    ///
+    /// # Errors
+    ///
+    /// [`GatewayError::File`]; [`GatewayError::CorruptAudit`].
+    pub fn peek_tail(path: &Path) -> Result<Option<AuditTail>, GatewayError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(GatewayError::file("cannot read audit log", path, e)),
+        };
+        let whole = text.rfind('\n').map_or(0, |at| at + 1);
+        let tail = tail_of(path, text.get(..whole).unwrap_or_default())?;
+        Ok(tail.highest.map(|r| AuditTail {
+            seq: r.seq,
+            link: (!r.link.is_genesis()).then_some(r.link),
+        }))
+    }
+
     /// Every line of the log at `path`, in order (for tools and tests).
     ///
     /// # Errors
@@ -355,12 +383,20 @@ fn read_tail(path: &Path, file: &mut File) -> Result<Tail, GatewayError> {
         .and_then(|_| file.read_to_string(&mut text))
         .map_err(|e| GatewayError::file("cannot read audit log", path, e))?;
     let whole = text.rfind('\n').map_or(0, |at| at + 1);
+    // Every whole line is checked before the torn one is dropped: a log
+    // refused for a bad line is left exactly as it was.
+    let tail = tail_of(path, text.get(..whole).unwrap_or_default())?;
     if whole < text.len() {
         file.set_len(whole as u64)
             .map_err(|e| GatewayError::file("cannot drop a torn last line of", path, e))?;
     }
+    Ok(tail)
+}
+
+/// The epoch of the whole lines' last record and what that epoch holds.
+fn tail_of(path: &Path, whole_lines: &str) -> Result<Tail, GatewayError> {
     let mut tail = Tail::default();
-    for (n, line) in text.get(..whole).unwrap_or_default().lines().enumerate() {
+    for (n, line) in whole_lines.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
@@ -374,6 +410,12 @@ fn read_tail(path: &Path, file: &mut File) -> Result<Tail, GatewayError> {
         }
         tail.epoch = Some(parsed.epoch);
         tail.last_seq = Some(parsed.record.seq);
+        if tail
+            .highest
+            .is_none_or(|h: AuditRecord| parsed.record.seq >= h.seq)
+        {
+            tail.highest = Some(parsed.record);
+        }
         hold(&mut tail.held, parsed.record.seq);
         remember(&mut tail.recent, &parsed.record);
     }

@@ -34,6 +34,14 @@ pub struct GatewayConfig {
     /// is derived from (by bus address). Without it commands go out
     /// unsigned, and nodes with authentication refuse every unlock.
     pub bus_key: Option<BankKey>,
+    /// The operator confirms a start the gateway's files contradict: a
+    /// state file older than the audit log or the uplink's state (a backup
+    /// restored on purpose), or none though they show the bank ran before.
+    /// The bank then begins a new incarnation, so remote opens and offline
+    /// tokens issued before open nothing (see
+    /// [`locker_domain::bank::incarnation`]). Without it such a start is
+    /// refused ([`GatewayError::RolledBack`](super::GatewayError::RolledBack)).
+    pub new_incarnation: bool,
 }
 
 impl GatewayConfig {
@@ -56,6 +64,7 @@ impl GatewayConfig {
             code_seed: None,
             bank_keys,
             bus_key: None,
+            new_incarnation: false,
         }
     }
 }

@@ -7,9 +7,9 @@
 //!
 //! | line | what it does |
 //! |---|---|
-//! | `deposit <small\|medium\|large>` | reserves the smallest free compartment that fits and unlocks it for the courier |
+//! | `deposit <small\|medium\|large>` | reserves the smallest free compartment that fits and unlocks it for the courier (the console is a staff terminal: audited as [`CONSOLE_ACCOUNT`]) |
 //! | `return <small\|medium\|large>` | the same for a resident's return |
-//! | `courier <compartment>` | the courier is at a compartment the backend reserved (`announce_parcel`): unlock it |
+//! | `courier <compartment> <deposit code>` | the courier is at a compartment the backend reserved (`announce_parcel`) and types its 8-digit deposit code: unlock it |
 //! | `pickup <code>` | a code typed at the keypad |
 //! | `staff-open <compartment> <staff id>` | the member of staff with that id opens a compartment (audited with the id) |
 //! | `certify-removal <compartment> <staff id>` | after an expired parcel's removal the presence sensor disputed, the member of staff who saw the compartment empty certifies it: the parcel leaves the books, the compartment is back in service and its sensor recalibrated (audited with the id) |
@@ -23,6 +23,13 @@ use locker_proto::{CompartmentId, SizeClass};
 
 use super::{GatewayError, Reply};
 
+/// The account the console's own deposits are audited with: the console
+/// is a staff terminal at the bank.
+pub const CONSOLE_ACCOUNT: StaffId = StaffId(0);
+
+/// The keypad couriers type deposit codes on (pickup codes go to keypad 0).
+pub const COURIER_KEYPAD: KeypadId = KeypadId(1);
+
 /// One line command.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ConsoleCommand {
@@ -33,8 +40,14 @@ pub enum ConsoleCommand {
         /// Delivery or return.
         kind: ParcelKind,
     },
-    /// The courier is at a compartment reserved beforehand (by the backend).
-    Courier(CompartmentId),
+    /// The courier is at a compartment reserved beforehand (by the backend)
+    /// and types its deposit code.
+    Courier {
+        /// The compartment.
+        compartment: CompartmentId,
+        /// The deposit code as typed.
+        code: String,
+    },
     /// A code typed at the keypad.
     Pickup {
         /// The digits as typed.
@@ -131,9 +144,16 @@ impl ConsoleCommand {
                 },
                 None => return Err(ConsoleError::Usage("pickup <code>")),
             },
-            "courier" => match arg.and_then(|a| a.parse().ok()) {
-                Some(id) => ConsoleCommand::Courier(CompartmentId(id)),
-                None => return Err(ConsoleError::Usage("courier <compartment number>")),
+            "courier" => match (arg.and_then(|a| a.parse().ok()), words.next()) {
+                (Some(id), Some(code)) => ConsoleCommand::Courier {
+                    compartment: CompartmentId(id),
+                    code: code.to_string(),
+                },
+                _ => {
+                    return Err(ConsoleError::Usage(
+                        "courier <compartment number> <deposit code>",
+                    ));
+                }
             },
             "staff-open" => {
                 let staff = words.next().and_then(|a| a.parse().ok());
@@ -214,7 +234,10 @@ impl super::Gateway {
             Err(e) => return Ok(Reply::Refused(e.to_string())),
         };
         self.carry_out(now)?;
-        if let Err(e) = self.core.start_deposit(reservation.compartment, now) {
+        if let Err(e) = self
+            .core
+            .start_deposit(reservation.compartment, CONSOLE_ACCOUNT, now)
+        {
             // Do not leave a compartment held for a courier who was sent away.
             self.carry_out(now)?;
             let _ = self
@@ -228,9 +251,13 @@ impl super::Gateway {
     fn bank_call(&mut self, command: &ConsoleCommand, now: Instant) -> Result<Reply, BankError> {
         let core = &mut self.core;
         Ok(match command {
-            ConsoleCommand::Courier(compartment) => {
-                core.start_deposit(*compartment, now)?;
-                match core.bank().view(*compartment).and_then(|v| v.parcel) {
+            ConsoleCommand::Courier { compartment, code } => {
+                let parcel = core.bank().view(*compartment).and_then(|v| v.parcel);
+                match core.enter_deposit_code(COURIER_KEYPAD, *compartment, code, now)? {
+                    CodeOutcome::Opening(_) => {}
+                    rejected => return Ok(Reply::CodeRejected(rejected)),
+                }
+                match parcel {
                     // The code went to the backend with the reservation.
                     Some(parcel) => Reply::Depositing(locker_domain::bank::Reservation {
                         compartment: *compartment,

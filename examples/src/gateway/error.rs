@@ -3,7 +3,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use locker_domain::bank::{BankError, LayoutError, PersistError};
+use locker_domain::bank::{BankError, LayoutError, PersistError, RollbackError};
 
 /// Why the gateway could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +31,18 @@ pub enum GatewayError {
         path: PathBuf,
         /// What is wrong with it.
         source: PersistError,
+    },
+    /// The state file is older than the gateway's other files, from
+    /// another history, or missing though they show the bank ran before
+    /// (see [`locker_domain::bank::incarnation`]). Nothing was changed.
+    #[error(
+        "refusing to start: {source}. No file was changed. If this is intended (a backup restored on purpose, a replaced disk), start once with --new-incarnation: remote opens and offline tokens issued before stop working, and the backend learns the new incarnation from the boot notification. Otherwise put the newest state file {path} back"
+    )]
+    RolledBack {
+        /// The state file.
+        path: PathBuf,
+        /// What the witnesses say.
+        source: RollbackError,
     },
     /// The audit log exists but a line in it is not an audit record.
     #[error(

@@ -96,7 +96,7 @@ pub use audit_log::{Appended, AuditLine, AuditLog};
 pub use clock::MonotonicClock;
 use clock::unix_ms;
 pub use config::GatewayConfig;
-pub use console::{ConsoleCommand, ConsoleError};
+pub use console::{CONSOLE_ACCOUNT, COURIER_KEYPAD, ConsoleCommand, ConsoleError};
 pub use counters::CounterFile;
 pub use error::GatewayError;
 pub use kerong::{KERONG_BAUD, KERONG_READ_TIMEOUT, KerongLine, run_bus_key};

@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 
-use locker_domain::bank::Bank;
+use locker_domain::bank::{Bank, Incarnation, SnapshotInfo, Witnesses};
 use locker_proto::auth::NodeIdentity;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -92,18 +92,49 @@ impl Gateway {
         let layout = bank_layout(&config.nodes, config.channels)?;
         let state = StateFile::new(&config.state_path);
         let keys = config.bank_keys.clone();
-        let (bank, restored) = match state.load()? {
-            Some(bytes) => {
-                let bank = Bank::restore_on_heap(&layout, config.policy, keys, &bytes, now)
-                    .map_err(|source| GatewayError::CorruptState {
-                        path: config.state_path.clone(),
-                        source,
-                    })?;
-                (bank, true)
-            }
-            None => (Bank::on_heap(&layout, config.policy, keys)?, false),
+        // Every file is read, and the state file compared with the others,
+        // before anything is written.
+        let witnesses = witnesses(&config, uplink.as_ref().map(|(s, _)| s.dir.as_path()))?;
+        let rolled_back = |source| GatewayError::RolledBack {
+            path: config.state_path.clone(),
+            source,
         };
-        let audit = AuditLog::open(&config.audit_path, restored)?;
+        let corrupt = |source| GatewayError::CorruptState {
+            path: config.state_path.clone(),
+            source,
+        };
+        let (mut bank, restored, begin) = match state.load()? {
+            Some(bytes) => {
+                let info = SnapshotInfo::read(&bytes).map_err(corrupt)?;
+                let confirmed = match info.check(&witnesses) {
+                    Ok(()) => false,
+                    Err(e) if !config.new_incarnation => return Err(rolled_back(e)),
+                    Err(_) => true,
+                };
+                let bank = Bank::restore_on_heap(&layout, config.policy, keys, &bytes, now)
+                    .map_err(corrupt)?;
+                // A snapshot from before incarnations is bound to this life now.
+                let unbound = bank.incarnation() == Incarnation::UNSET;
+                (bank, true, confirmed || unbound)
+            }
+            None => {
+                if let Err(e) = witnesses.check_no_snapshot()
+                    && !config.new_incarnation
+                {
+                    return Err(rolled_back(e));
+                }
+                // A fresh bank always begins a life of its own.
+                (Bank::on_heap(&layout, config.policy, keys)?, false, true)
+            }
+        };
+        if begin {
+            let current = bank.incarnation();
+            let incarnation = fresh_incarnation(current)?;
+            bank.begin_incarnation(incarnation, &witnesses, now)?;
+        }
+        // The bank never numbers its records back (a new life goes on after
+        // the log's last one), so the log goes on in its epoch.
+        let audit = AuditLog::open(&config.audit_path, true)?;
         let mut link = config.link;
         // A fresh salt per start keeps the bus challenges of this run apart
         // from every earlier run's, even if the counters file was lost.
@@ -165,4 +196,42 @@ impl Gateway {
         gateway.carry_out(now)?;
         Ok(gateway)
     }
+}
+
+/// What the gateway's other files say about the bank's past: the audit
+/// log's last record, the uplink's audit mark (in `uplink_dir`), and
+/// whether a bus counters file exists. Reads only.
+fn witnesses(
+    config: &GatewayConfig,
+    uplink_dir: Option<&std::path::Path>,
+) -> Result<Witnesses, GatewayError> {
+    let uplink_audit_next = match uplink_dir {
+        Some(dir) => uplink::peek_audit_next(dir)?,
+        None => None,
+    };
+    Ok(Witnesses {
+        audit_log: AuditLog::peek_tail(&config.audit_path)?,
+        uplink_audit_next,
+        other_files: !CounterFile::open(&config.state_path)?.is_empty(),
+    })
+}
+
+/// A random incarnation, never the current one nor [`Incarnation::UNSET`].
+fn fresh_incarnation(current: Incarnation) -> Result<Incarnation, GatewayError> {
+    let seed = os_seed()?;
+    let candidates = seed
+        .chunks_exact(4)
+        .map(|c| Incarnation(u32::from_le_bytes(c.try_into().unwrap_or_default())));
+    for candidate in candidates {
+        if candidate != current && candidate != Incarnation::UNSET {
+            return Ok(candidate);
+        }
+    }
+    // Eight draws of 32 random bits all equal to one of two values: the
+    // randomness source is broken.
+    Err(GatewayError::file(
+        "cannot draw a new incarnation from",
+        std::path::Path::new("/dev/urandom"),
+        std::io::Error::other("the randomness repeats itself"),
+    ))
 }

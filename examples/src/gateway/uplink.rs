@@ -109,6 +109,27 @@ pub(crate) struct UplinkGlue {
 
 /// The epoch stored in `path`: `None` if the file does not exist, an error
 /// (never a silent 0) if it holds anything but one number.
+/// The uplink's state as last persisted in `state`, if there is one.
+fn load_state(state: &StateFile) -> Result<Option<UplinkState>, GatewayError> {
+    let Some(bytes) = state.load()? else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+        GatewayError::file(
+            "cannot read uplink state",
+            state.path(),
+            std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+        )
+    })
+}
+
+/// The uplink's audit mark in `dir` (every audit record below it went up),
+/// read without changing anything: a witness of the bank's past for the
+/// start-up check. `None` if the uplink never persisted its state there.
+pub(crate) fn peek_audit_next(dir: &Path) -> Result<Option<u64>, GatewayError> {
+    Ok(load_state(&StateFile::new(dir.join("uplink.state")))?.map(|s| s.audit_next))
+}
+
 fn read_epoch(path: &Path) -> Result<Option<u32>, GatewayError> {
     let Some(bytes) = StateFile::new(path).load()? else {
         return Ok(None);
@@ -161,16 +182,7 @@ impl UplinkGlue {
         let epoch_path = dir.join("epoch");
         let stored_epoch = read_epoch(&epoch_path)?;
         let state = StateFile::new(dir.join("uplink.state"));
-        let restored = match state.load()? {
-            Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                GatewayError::file(
-                    "cannot read uplink state",
-                    state.path(),
-                    std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-                )
-            })?,
-            None => UplinkState::default(),
-        };
+        let restored = load_state(&state)?.unwrap_or_default();
         let queue_dir = dir.join("queue");
         let (queue, bad) = DiskQueue::open(&queue_dir, settings.delivery)
             .map_err(|e| GatewayError::file("cannot open uplink queue", &queue_dir, e))?;

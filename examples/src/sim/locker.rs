@@ -12,8 +12,8 @@ use chrono::{NaiveDate, NaiveDateTime};
 use locker_domain::bank::codes::KeypadId;
 use locker_domain::bank::{
     Actor, AlertKind, AuditEvent, Bank, BankError, BankId, BankKeys, CodeOutcome, Compartment,
-    CompartmentFlags, Evidence, NotificationKind, ParcelKind, Policy, Purpose, ServiceReason,
-    Stage, Stats,
+    CompartmentFlags, Evidence, Incarnation, NotificationKind, ParcelKind, Policy, Purpose,
+    ServiceReason, StaffId, Stage, Stats, Witnesses,
 };
 use locker_domain::gateway::{Gateway, GatewayError, GatewayOutput, Persist};
 use locker_domain::uplink::Handled;
@@ -61,6 +61,29 @@ pub type SimGateway = Gateway<'static, NODES_PER_BANK>;
 /// constant.
 fn bank_keys(seed: u64, index: usize) -> BankKeys {
     BankKeys::derive(BankId(index as u32 + 1), &seeded_secret(seed, index, 6))
+}
+
+/// The account couriers sign in with at the bank's screen: they walk up
+/// with a parcel, the bank reserves a compartment and opens it for them
+/// (the shipped gateway's console does the same, as its own account).
+const COURIER_ACCOUNT: StaffId = StaffId(0);
+
+/// A courier signed in at the bank's screen opens the compartment reserved
+/// for his parcel.
+fn courier_opens(
+    gateway: &mut SimGateway,
+    compartment: CompartmentId,
+    now: Instant,
+) -> Result<(), BankError> {
+    gateway.start_deposit(compartment, COURIER_ACCOUNT, now)
+}
+
+/// The incarnation of bank `index`'s `life`-th start with empty books,
+/// drawn from the seed as a gateway draws it from its randomness (never
+/// [`Incarnation::UNSET`]).
+fn seeded_incarnation(seed: u64, index: usize, life: u64) -> Incarnation {
+    let bytes = seeded_secret(seed, index, 0x100 + life);
+    Incarnation(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) | 1)
 }
 
 /// The wall-clock date of simulated day 0 (a Monday).
@@ -219,7 +242,11 @@ impl SimBank {
         let list = layout_of(n);
         let policy = Policy::default();
         let now = Instant::ZERO;
-        let bank = GatewayBank::on_heap(&list, policy, bank_keys(config.seed, index))
+        let mut bank = GatewayBank::on_heap(&list, policy, bank_keys(config.seed, index))
+            .map_err(|e| e.to_string())?;
+        // A first start: a life of its own.
+        let life = seeded_incarnation(config.seed, index, 0);
+        bank.begin_incarnation(life, &Witnesses::default(), now)
             .map_err(|e| e.to_string())?;
         let layout = list.clone();
         let mut gateway =
@@ -853,8 +880,11 @@ impl SimBank {
             return false;
         };
         if let Err(e) = bank.restore(&self.saved, now) {
-            // The bank is still the fresh one it was.
+            // The bank is still the fresh one it was: it begins a new life.
             self.world.restore_failures += 1;
+            let life =
+                seeded_incarnation(self.config.seed, self.index, self.world.restore_failures);
+            let _ = bank.begin_incarnation(life, &Witnesses::default(), now);
             self.note(
                 None,
                 format!("RESTORE FAILED ({e}): starting with empty books"),
@@ -1166,7 +1196,7 @@ impl SimBank {
                         .into(),
                 );
                 if self
-                    .with_bank(|b, _, now| b.start_deposit(n.compartment, now))
+                    .with_bank(|b, _, now| courier_opens(b, n.compartment, now))
                     .is_ok()
                 {
                     if let Some(p) = parcel {
@@ -1429,7 +1459,7 @@ impl SimBank {
                 .map(|c| c.digits().iter().map(|d| char::from(b'0' + d)).collect());
         }
         if self
-            .with_bank(|b, _, now| b.start_deposit(r.compartment, now))
+            .with_bank(|b, _, now| courier_opens(b, r.compartment, now))
             .is_err()
         {
             let _ = self

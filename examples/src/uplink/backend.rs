@@ -4,10 +4,11 @@ use std::collections::{BTreeMap, VecDeque};
 
 use locker_domain::bank::BankKeys;
 use locker_domain::uplink::sign_downward;
+use locker_proto::CompartmentId;
 use locker_proto::time::{Duration, Instant};
 use locker_proto::uplink::{
-    AlertKind, CallError, DedupWindow, DownEnvelope, Downward, ErrorCode, MessageId, Response,
-    Scope, SecurityKind, UpEnvelope, Upward, Verdict,
+    AlertKind, CallError, DedupWindow, DownEnvelope, Downward, ErrorCode, HexArray, MessageId,
+    RemoteOpen, Response, Scope, SecurityKind, UpEnvelope, Upward, Verdict,
 };
 
 /// How the backend behaves.
@@ -111,6 +112,8 @@ pub struct Backend {
     tally: BackendTally,
     epoch_changes: u64,
     renumbered: u64,
+    /// The bank's incarnation, from its latest boot notification.
+    incarnation: Option<u32>,
 }
 
 impl Backend {
@@ -135,6 +138,7 @@ impl Backend {
             tally: BackendTally::default(),
             epoch_changes: 0,
             renumbered: 0,
+            incarnation: None,
         }
     }
 
@@ -199,6 +203,54 @@ impl Backend {
         }
     }
 
+    /// The bank's incarnation as its latest boot notification named it
+    /// (`None` before the first): remote opens and offline tokens must be
+    /// made for it.
+    pub fn incarnation(&self) -> Option<u32> {
+        self.incarnation
+    }
+
+    /// A remote open of `compartment` with `request_id` (which must grow
+    /// with every remote open of the bank), signed for the bank's current
+    /// incarnation; `None` before the first boot notification, when the
+    /// incarnation is not known yet. Send it with [`Backend::request`].
+    pub fn signed_remote_open(
+        &self,
+        compartment: CompartmentId,
+        request_id: u64,
+    ) -> Option<Downward> {
+        let incarnation = self.incarnation?;
+        let signed = locker_domain::bank::RemoteOpen::signed(
+            &self.keys,
+            locker_domain::bank::Incarnation(incarnation),
+            compartment,
+            request_id,
+        );
+        Some(Downward::RemoteOpen(RemoteOpen {
+            incarnation,
+            compartment,
+            request_id,
+            tag: HexArray(signed.tag),
+        }))
+    }
+
+    /// The deposit code of `parcel` reserved in `compartment`, for the
+    /// courier (see [`locker_domain::bank::deposit`]); `None` before the
+    /// first boot notification.
+    pub fn deposit_code(
+        &self,
+        compartment: CompartmentId,
+        parcel: locker_proto::uplink::ParcelNumber,
+    ) -> Option<locker_domain::bank::DepositCode> {
+        let incarnation = locker_domain::bank::Incarnation(self.incarnation?);
+        Some(locker_domain::bank::DepositCode::for_parcel(
+            &self.keys,
+            incarnation,
+            compartment,
+            locker_domain::bank::ParcelId(parcel.0),
+        ))
+    }
+
     /// Times the gateway's window made this backend start a new epoch.
     pub fn epoch_changes(&self) -> u64 {
         self.epoch_changes
@@ -244,6 +296,7 @@ impl Backend {
                 return None;
             }
             Upward::Audit(record) => self.audit_next = record.seq + 1,
+            Upward::BootNotification(boot) => self.incarnation = Some(boot.incarnation),
             Upward::CallResult(r) => {
                 self.pending.retain(|p| p.message.id != r.request);
                 self.tally.answered += 1;

@@ -19,6 +19,7 @@ pub use locker_proto::{Actor, ServiceReason};
 use super::alert::SnapshotRef;
 use super::chain::AuditLink;
 use super::codes::KeypadId;
+use super::incarnation::Incarnation;
 use super::parcel::{ParcelId, Purpose};
 use super::remote::RemoteOpenError;
 use super::token::TokenError;
@@ -192,6 +193,33 @@ pub enum AuditEvent {
         /// Who.
         staff: StaffId,
     },
+    /// The right deposit code was typed for this reserved compartment; the
+    /// unlock for the deposit follows.
+    DepositCodeAccepted {
+        /// Which keypad.
+        keypad: KeypadId,
+    },
+    /// A deposit code was typed that opens nothing (wrong, or for a
+    /// compartment that is not reserved); counted against the keypad.
+    DepositCodeRejected {
+        /// Which keypad.
+        keypad: KeypadId,
+    },
+    /// An account signed in at the bank's screen opened this reserved
+    /// compartment for a deposit; the unlock follows.
+    DepositOpenedBy {
+        /// The account (staff or courier).
+        account: StaffId,
+    },
+    /// The bank began a new incarnation ([`Bank::begin_incarnation`](super::Bank::begin_incarnation)):
+    /// remote opens and offline tokens of the previous one open nothing
+    /// any more.
+    IncarnationStarted {
+        /// The incarnation before ([`Incarnation::UNSET`] for a fresh bank).
+        previous: Incarnation,
+        /// The incarnation from now on.
+        incarnation: Incarnation,
+    },
     /// A named member of staff looked into a compartment whose expired
     /// parcel's removal the presence sensor disputed, saw it empty and
     /// certified the removal. The removal record
@@ -249,6 +277,10 @@ impl AuditEvent {
             AuditEvent::TokenAccepted { .. } => "token_accepted",
             AuditEvent::TokenRefused { .. } => "token_refused",
             AuditEvent::SensorRecalibrated { .. } => "sensor_recalibrated",
+            AuditEvent::IncarnationStarted { .. } => "incarnation_started",
+            AuditEvent::DepositCodeAccepted { .. } => "deposit_code_accepted",
+            AuditEvent::DepositCodeRejected { .. } => "deposit_code_rejected",
+            AuditEvent::DepositOpenedBy { .. } => "deposit_opened_by",
             AuditEvent::RemovalCertified { .. } => "removal_certified",
         }
     }

@@ -309,6 +309,7 @@ impl Bank<'_> {
             wall: self.wall,
             latest: self.latest,
             next_seq: self.next_seq,
+            incarnation: self.incarnation,
             last_link: self.last_link,
             next_parcel: self.next_parcel,
             next_snapshot: self.next_snapshot,

@@ -42,7 +42,7 @@
 //!   carried, or else the `Restored` record the restore writes. The records
 //!   before it carry no link (in a JSON log, no `link` field).
 //!
-//! After that the last link is in every snapshot (format 4), so the chain
+//! After that the last link is in every snapshot (format 4 and on), so the chain
 //! runs on across restarts.
 //!
 //! # What it proves, and what it does not

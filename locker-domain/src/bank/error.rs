@@ -116,4 +116,8 @@ pub enum BankError {
     /// The power is nearly gone; only persistence and shutdown remain.
     #[error("the bank is shutting down on a critical battery: try again when power is back")]
     ShuttingDown,
+    /// [`Bank::begin_incarnation`](super::Bank::begin_incarnation) was given
+    /// the incarnation the bank is already in.
+    #[error("the bank is already in this incarnation: draw another one")]
+    SameIncarnation,
 }

@@ -20,6 +20,7 @@ const LABEL_REMOTE_OPEN: &[u8] = b"locker/v1/remote-open";
 const LABEL_OFFLINE_TOKEN: &[u8] = b"locker/v1/offline-token";
 const LABEL_KEY_CHECK: &[u8] = b"locker/v1/key-check";
 const LABEL_DOWNWARD: &[u8] = b"locker/v1/downward";
+const LABEL_DEPOSIT_CODE: &[u8] = b"locker/v1/deposit-code";
 
 /// A bank's number within its operator, bound into every key, code hash,
 /// remote-open tag and token.
@@ -46,6 +47,7 @@ pub struct BankId(pub u32);
 /// | `locker/v1/remote-open` | backend key | [`RemoteOpen`](super::RemoteOpen) tags |
 /// | `locker/v1/offline-token` | token key | [`OfflineToken`](super::OfflineToken) tags |
 /// | `locker/v1/downward` | downward key | tags of every message from the backend ([`sign_downward`](crate::uplink::sign_downward)) |
+/// | `locker/v1/deposit-code` | deposit key | [`DepositCode`](super::DepositCode)s of reserved compartments |
 ///
 /// One key per purpose means a tag made for one purpose is never valid for
 /// another (a remote-open tag cannot be replayed as a token), and the bank
@@ -83,6 +85,7 @@ pub struct BankKeys {
     remote_open: [u8; KEY_LEN],
     token: [u8; KEY_LEN],
     downward: [u8; KEY_LEN],
+    deposit: [u8; KEY_LEN],
 }
 
 /// The keys are overwritten with zeros when dropped (with `zeroize`, which
@@ -95,6 +98,8 @@ impl Drop for BankKeys {
         self.code.zeroize();
         self.remote_open.zeroize();
         self.token.zeroize();
+        self.downward.zeroize();
+        self.deposit.zeroize();
     }
 }
 
@@ -119,6 +124,7 @@ impl BankKeys {
             remote_open: expand(LABEL_REMOTE_OPEN),
             token: expand(LABEL_OFFLINE_TOKEN),
             downward: expand(LABEL_DOWNWARD),
+            deposit: expand(LABEL_DEPOSIT_CODE),
         }
     }
 
@@ -155,6 +161,10 @@ impl BankKeys {
 
     pub(crate) fn downward_key(&self) -> &[u8; KEY_LEN] {
         &self.downward
+    }
+
+    pub(crate) fn deposit_key(&self) -> &[u8; KEY_LEN] {
+        &self.deposit
     }
 }
 

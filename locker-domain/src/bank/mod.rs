@@ -43,7 +43,7 @@
 //! drain(&mut bank);
 //! // The code is handed out once, here; the bank keeps only its keyed hash.
 //! let code = r.code.unwrap();
-//! bank.start_deposit(r.compartment, now)?;
+//! bank.start_deposit(r.compartment, locker_domain::bank::StaffId(1), now)?;
 //! assert!(drain(&mut bank).iter().any(|o| matches!(o,
 //!     BankOutput::Command { command: Command::Unlock { .. }, .. })));
 //! let ch = Channel(0);
@@ -81,7 +81,8 @@
 //! | a copy of the snapshot (stolen SD card, backup) | pickup codes are kept only as keyed hashes ([`CodeHash`]); the keys are never persisted ([`BankKeys`]); the snapshot holds nothing that opens a door |
 //! | a phone or a QR printer | an [`OfflineToken`] is bound to bank, compartment, parcel and expiry under the token key, checked offline in constant time, good once; a wrong token counts against the reader like a wrong code |
 //! | a keypad and patience | the [`KeypadGuard`] lockout and the bank-wide spike alert (see [`codes`]) |
-//! | write access to the audit log, or an older state file | every [`AuditRecord`] carries its [`AuditLink`] in a SHA-256 hash chain ([`chain`]), computed here and kept in the snapshot: a record deleted or altered breaks the chain ([`AuditChain`]), and a rolled-back bank re-issues sequence numbers with other links, which the backend holding the uplink's links, and the gateway's log, tell from a duplicate |
+//! | write access to the audit log | every [`AuditRecord`] carries its [`AuditLink`] in a SHA-256 hash chain ([`chain`]), computed here and kept in the snapshot: a record deleted or altered breaks the chain ([`AuditChain`]), and a rolled-back bank re-issues sequence numbers with other links, which the backend holding the uplink's links, and the gateway's log, tell from a duplicate |
+//! | an older state file (a restored backup), or none | at start the snapshot is compared with the gateway's other files ([`SnapshotInfo::check`], [`Witnesses`]) and refused if they show it is older or missing; a restore the operator confirms, and every fresh start, begins a new [`Incarnation`] ([`Bank::begin_incarnation`]), and remote opens and offline tokens are bound to the incarnation they were made for, so nothing issued before opens a door (see [`incarnation`]) |
 //!
 //! Every security refusal opens nothing and changes no parcel, but leaves a
 //! trace: an [`AuditRecord`], a counter in [`Stats`], and where staff must
@@ -91,9 +92,10 @@
 //! Not defended here: an attacker who holds the bank secret *and* is at the
 //! keypad can compute every code's hash and test codes offline (keep the
 //! secret in the gateway's secure element or TPM, not next to the state
-//! file); and a bank started afresh with [`Bank::new`] instead of restored
-//! has forgotten its last remote-open request id and its parcel numbers, so
-//! give it a new bank secret (new keys invalidate everything issued before).
+//! file); and a bank made with [`Bank::new`] whose caller never calls
+//! [`Bank::begin_incarnation`] stays in [`Incarnation::UNSET`], where every
+//! earlier such bank's remote opens and tokens are valid again (the
+//! shipped gateway and the simulator always begin one).
 //!
 //! # Capacity and memory
 //!
@@ -176,9 +178,11 @@ pub mod chain;
 mod code_index;
 pub mod codes;
 mod deadlines;
+pub mod deposit;
 mod doors;
 mod error;
 pub mod health;
+pub mod incarnation;
 pub(crate) mod keys;
 mod layout;
 mod notification;
@@ -207,7 +211,9 @@ pub use answers::{CodeOutcome, CommandOutcome, CompartmentView, Reservation};
 pub use audit::{Actor, AuditEvent, AuditRecord, ServiceReason, StaffId};
 pub use books::{Books, Storage};
 pub use chain::{AuditChain, AuditLink, ChainBreak, verify_chain};
+pub use deposit::{DEPOSIT_CODE_DIGITS, DepositCode};
 pub use error::{BankError, DepositsClosed};
+pub use incarnation::{AuditTail, Incarnation, RollbackError, SnapshotInfo, Witnesses};
 pub use keys::{BankId, BankKeys, KEY_LEN, TAG_LEN};
 pub use layout::{
     Compartment, CompartmentFlags, Indices, Layout, LayoutError, LayoutIndex, MAX_COMPARTMENTS,
@@ -277,6 +283,8 @@ pub struct Bank<'a> {
     wall: Option<(NaiveDateTime, Instant)>,
     latest: Instant,
     next_seq: u64,
+    /// Which life of the bank (see [`incarnation`]).
+    incarnation: Incarnation,
     /// The link of the last audit record made (see [`chain`]).
     last_link: AuditLink,
     next_parcel: u32,
@@ -306,9 +314,10 @@ impl<'a> Bank<'a> {
     /// memory only, never in a snapshot.
     ///
     /// A bank started afresh, without its snapshot, has forgotten the last
-    /// remote-open request id and its parcel numbers: give it a new bank
-    /// secret, so that remote opens and tokens made for its previous life
-    /// cannot be replayed.
+    /// remote-open request id and its parcel numbers: call
+    /// [`Bank::begin_incarnation`] with a random [`Incarnation`] before any
+    /// other input, so that remote opens and tokens made for its previous
+    /// life cannot be replayed.
     ///
     /// # Errors
     /// [`LayoutError::TooManyShapes`] if the layout has more than
@@ -375,6 +384,7 @@ impl<'a> Bank<'a> {
             wall: None,
             latest: Instant::ZERO,
             next_seq: 0,
+            incarnation: Incarnation::UNSET,
             last_link: AuditLink::GENESIS,
             next_parcel: 1,
             next_snapshot: 1,
@@ -728,8 +738,12 @@ impl<'a> Bank<'a> {
         Ok(())
     }
 
-    /// The depositor (courier, or resident for a return) is at the reserved
-    /// compartment: unlock it.
+    /// The account `account` signed in at the bank's own screen (a walk-up
+    /// courier, or staff) opens the reserved compartment for the deposit:
+    /// audited with the account's id ([`AuditEvent::DepositOpenedBy`]),
+    /// then the unlock. A courier sent by the backend opens with the
+    /// compartment's deposit code instead ([`Bank::enter_deposit_code`]; see
+    /// [`deposit`]).
     ///
     /// # Errors
     /// [`BankError::WrongStage`] unless reserved; [`BankError::OutOfService`];
@@ -737,22 +751,16 @@ impl<'a> Bank<'a> {
     pub fn start_deposit(
         &mut self,
         compartment: CompartmentId,
+        account: StaffId,
         now: Instant,
     ) -> Result<(), BankError> {
         self.begin(now)?;
         let (i, s) = self.slot_of(compartment)?;
-        if s.stage != Stage::Reserved {
-            return Err(BankError::WrongStage {
-                compartment,
-                stage: s.stage,
-            });
-        }
-        if s.out_of_service.is_some() {
-            return Err(BankError::OutOfService(compartment));
-        }
-        self.check_deposits_allowed()?;
+        self.check_deposit_now(compartment, &s)?;
         let by = s.parcel.map_or(Actor::Courier, |p| p.kind.depositor());
         self.latest = now;
+        let event = AuditEvent::DepositOpenedBy { account };
+        self.record(now, by, Some(i), event, None);
         self.open_session(i, s, Purpose::Deposit, by, now);
         Ok(())
     }

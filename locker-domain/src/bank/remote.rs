@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::alert::{AlertKind, Evidence};
 use super::audit::{Actor, AuditEvent, StaffId};
 use super::error::BankError;
+use super::incarnation::Incarnation;
 use super::keys::{BankKeys, TAG_LEN, mac, verify};
 use super::layout::LayoutIndex;
 use super::parcel::{Purpose, Stage};
@@ -33,7 +34,8 @@ const LABEL: &[u8] = b"locker/v1/remote-open";
 ///
 /// ```text
 /// tag = HMAC-SHA256(backend key, "locker/v1/remote-open" || bank id (u32 LE)
-///                   || compartment (u16 LE) || request id (u64 LE))[..16]
+///                   || incarnation (u32 LE) || compartment (u16 LE)
+///                   || request id (u64 LE))[..16]
 /// ```
 ///
 /// made with the backend key of [`BankKeys`]
@@ -44,24 +46,29 @@ const LABEL: &[u8] = b"locker/v1/remote-open";
 ///    with an [`AlertKind::ForgedRemoteOpen`] alert for staff (one per
 ///    rate-limit window, so a flood of forgeries is one alert and many audit
 ///    records).
-/// 2. **Freshness**: the request id must be greater than the last accepted
+/// 2. **The incarnation**: a request signed for an earlier life of the bank
+///    (before a restore the operator confirmed, or before the bank was
+///    started afresh; see [`incarnation`](super::incarnation)) is
+///    [`RemoteOpenError::OtherIncarnation`]. The backend learns the current
+///    incarnation from the gateway's boot notification.
+/// 3. **Freshness**: the request id must be greater than the last accepted
 ///    one; the same id again is [`RemoteOpenError::Replayed`], a smaller one
 ///    [`RemoteOpenError::Stale`] (a reordered or captured request). The last
 ///    id is part of the snapshot, so a restart does not reopen the window.
 ///    Use a counter, or the backend's clock in microseconds.
-/// 3. **The lock**: while remote opens are locked, every one is
+/// 4. **The lock**: while remote opens are locked, every one is
 ///    [`RemoteOpenError::Locked`].
-/// 4. **The compartment** (exists, not out of service, no door session):
+/// 5. **The compartment** (exists, not out of service, no door session):
 ///    the ordinary [`BankError`]s, not audited, nothing consumed.
-/// 5. **The rate limit**: at most [`Policy::remote_open_limit`] accepted
+/// 6. **The rate limit**: at most [`Policy::remote_open_limit`] accepted
 ///    opens in any [`Policy::remote_open_window`]. The one beyond it is
 ///    [`RemoteOpenError::RateLimited`], locks remote opens, and raises an
 ///    [`AlertKind::RemoteOpenFlood`] alert.
 ///
-/// Every refusal of steps 1–3 and 5 changes no door and no parcel, is
+/// Every refusal of steps 1–4 and 6 changes no door and no parcel, is
 /// counted in [`Stats::remote_opens_refused`](super::Stats::remote_opens_refused)
 /// and is audited as [`AuditEvent::RemoteOpenRefused`]. A request refused at
-/// step 3 or 5 still uses up its id, so a request held back by the lock
+/// step 4 or 6 still uses up its id, so a request held back by the lock
 /// cannot be replayed once staff clear it.
 ///
 /// The lock is lifted only by staff at the bank,
@@ -72,7 +79,7 @@ const LABEL: &[u8] = b"locker/v1/remote-open";
 ///
 /// ```
 /// use locker_domain::bank::{Bank, BankError, BankId, BankKeys, BankOutput, Compartment, Books,
-///     Policy, RemoteOpen, RemoteOpenError, remote_open_tag};
+///     Incarnation, Policy, RemoteOpen, RemoteOpenError, Witnesses, remote_open_tag};
 /// use locker_proto::{Channel, Command, CompartmentId, Dimensions, NodeAddr, SizeClass};
 /// use locker_proto::time::Instant;
 ///
@@ -82,12 +89,15 @@ const LABEL: &[u8] = b"locker/v1/remote-open";
 ///     Dimensions::new(420, 80, 600));
 /// let mut books = Books::<8>::new();
 /// let mut bank = Bank::new(&mut books, &[c], Policy::default(), keys.clone())?;
+/// let life = Incarnation(0x4c1f_09d3); // drawn at random at the first start
+/// bank.begin_incarnation(life, &Witnesses::default(), Instant::from_secs(1))?;
 /// while bank.poll().is_some() {} // the start-up status requests
 /// let now = Instant::from_secs(10);
 ///
-/// // The backend signs with the same keys.
-/// let request = RemoteOpen::signed(&keys, CompartmentId(1), 1);
-/// assert_eq!(request.tag, remote_open_tag(&keys, CompartmentId(1), 1));
+/// // The backend signs with the same keys, for the incarnation the
+/// // gateway's boot notification named.
+/// let request = RemoteOpen::signed(&keys, life, CompartmentId(1), 1);
+/// assert_eq!(request.tag, remote_open_tag(&keys, life, CompartmentId(1), 1));
 /// bank.remote_open(&request, now)?;
 /// let outputs: Vec<BankOutput> = std::iter::from_fn(|| bank.poll()).collect();
 /// assert!(outputs.iter().any(|o| matches!(o,
@@ -97,7 +107,8 @@ const LABEL: &[u8] = b"locker/v1/remote-open";
 /// assert_eq!(bank.remote_open(&request, now),
 ///     Err(BankError::RemoteOpen(RemoteOpenError::Replayed { request_id: 1 })));
 /// while bank.poll().is_some() {} // the refusal's audit record
-/// let forged = RemoteOpen { compartment: CompartmentId(1), request_id: 2, tag: [0; 16] };
+/// let forged = RemoteOpen { incarnation: life, compartment: CompartmentId(1), request_id: 2,
+///     tag: [0; 16] };
 /// assert_eq!(bank.remote_open(&forged, now),
 ///     Err(BankError::RemoteOpen(RemoteOpenError::ForgedTag)));
 /// assert_eq!(bank.stats().remote_opens_refused, 2);
@@ -106,6 +117,8 @@ const LABEL: &[u8] = b"locker/v1/remote-open";
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct RemoteOpen {
+    /// The bank's incarnation the request was signed for.
+    pub incarnation: Incarnation,
     /// The compartment to open.
     pub compartment: CompartmentId,
     /// Strictly greater than every request id the bank accepted before.
@@ -114,12 +127,14 @@ pub struct RemoteOpen {
     pub tag: [u8; TAG_LEN],
 }
 
-/// The tag of a remote open of `compartment` with `request_id`, under the
-/// backend key of `keys`:
+/// The tag of a remote open of `compartment` with `request_id`, for the
+/// bank's `incarnation`, under the backend key of `keys`:
 /// `HMAC-SHA256(backend key, "locker/v1/remote-open" || bank id (u32 LE) ||
-/// compartment (u16 LE) || request_id (u64 LE))`, first 16 bytes.
+/// incarnation (u32 LE) || compartment (u16 LE) || request_id (u64 LE))`,
+/// first 16 bytes.
 pub fn remote_open_tag(
     keys: &BankKeys,
+    incarnation: Incarnation,
     compartment: CompartmentId,
     request_id: u64,
 ) -> [u8; TAG_LEN] {
@@ -128,6 +143,7 @@ pub fn remote_open_tag(
         &[
             LABEL,
             &keys.bank().0.to_le_bytes(),
+            &incarnation.0.to_le_bytes(),
             &compartment.0.to_le_bytes(),
             &request_id.to_le_bytes(),
         ],
@@ -135,12 +151,19 @@ pub fn remote_open_tag(
 }
 
 impl RemoteOpen {
-    /// A remote open signed with `keys` (what the backend sends).
-    pub fn signed(keys: &BankKeys, compartment: CompartmentId, request_id: u64) -> Self {
+    /// A remote open signed with `keys` for the bank's `incarnation` (what
+    /// the backend sends).
+    pub fn signed(
+        keys: &BankKeys,
+        incarnation: Incarnation,
+        compartment: CompartmentId,
+        request_id: u64,
+    ) -> Self {
         RemoteOpen {
+            incarnation,
             compartment,
             request_id,
-            tag: remote_open_tag(keys, compartment, request_id),
+            tag: remote_open_tag(keys, incarnation, compartment, request_id),
         }
     }
 
@@ -151,6 +174,7 @@ impl RemoteOpen {
             &[
                 LABEL,
                 &keys.bank().0.to_le_bytes(),
+                &self.incarnation.0.to_le_bytes(),
                 &self.compartment.0.to_le_bytes(),
                 &self.request_id.to_le_bytes(),
             ],
@@ -200,6 +224,18 @@ pub enum RemoteOpenError {
         "remote opens are locked after too many in a short time: staff must check the bank and clear the lock"
     )]
     Locked,
+    /// The request was signed for another incarnation of the bank: one
+    /// before a restore or a fresh start (a replay of an old request, or a
+    /// backend that missed the boot notification).
+    #[error(
+        "remote open signed for incarnation {sent:#010x}, but the bank is in incarnation {current:#010x} since a restore or fresh start: sign for the incarnation of the latest boot notification"
+    )]
+    OtherIncarnation {
+        /// The incarnation the request names.
+        sent: u32,
+        /// The bank's.
+        current: u32,
+    },
 }
 
 /// The remote-open books: last request id, recent opens, the lock.
@@ -360,6 +396,14 @@ impl Bank<'_> {
                 self.raise(now, AlertKind::ForgedRemoteOpen, None, evidence, None);
             }
             return Err(self.refuse_remote(request, RemoteOpenError::ForgedTag, now));
+        }
+        if request.incarnation != self.incarnation {
+            self.latest = now;
+            let reason = RemoteOpenError::OtherIncarnation {
+                sent: request.incarnation.0,
+                current: self.incarnation.0,
+            };
+            return Err(self.refuse_remote(request, reason, now));
         }
         if let Err(reason) = self.remote.freshness(request.request_id) {
             self.latest = now;

@@ -10,16 +10,17 @@ use super::alert::{AlertKind, Evidence};
 use super::audit::{Actor, AuditEvent};
 use super::codes::KeypadId;
 use super::error::BankError;
+use super::incarnation::Incarnation;
 use super::keys::{BankId, BankKeys, TAG_LEN, mac, verify};
 use super::layout::LayoutIndex;
 use super::parcel::{ParcelId, Purpose, Stage};
 
 /// The token format this crate writes and reads.
-pub const TOKEN_VERSION: u8 = 1;
+pub const TOKEN_VERSION: u8 = 2;
 
 const LABEL: &[u8] = b"locker/v1/offline-token";
 /// Bytes covered by the tag: everything before it.
-const SIGNED_LEN: usize = 1 + 4 + 2 + 4 + 8;
+const SIGNED_LEN: usize = 1 + 4 + 4 + 2 + 4 + 8;
 
 /// An offline pickup token: a backend-issued pass for one parcel, checked
 /// by the bank with no backend connection (app, QR code, BLE).
@@ -28,22 +29,27 @@ const SIGNED_LEN: usize = 1 + 4 + 2 + 4 + 8;
 /// ([`OfflineToken::issue`]) and gives it to the collector's app; the
 /// collector shows it to the bank's reader, the gateway passes the bytes to
 /// [`Bank::redeem_token`], and the bank opens the door as for a right pickup
-/// code. The token is bound to the bank, the compartment, the parcel and an
-/// expiry, and carries a 16-byte HMAC-SHA256 tag under the bank's token key
+/// code. The token is bound to the bank, its [`Incarnation`], the
+/// compartment, the parcel and an expiry, and carries a 16-byte HMAC-SHA256 tag under the bank's token key
 /// (see [`BankKeys`]), so it cannot be altered or made up without the bank
 /// secret, and it is good for one pickup only: once the parcel is taken,
 /// its compartment no longer holds it.
 ///
-/// # Wire format, version 1 (35 bytes)
+/// # Wire format, version 2 (39 bytes)
 ///
 /// | offset | bytes | field |
 /// |---|---|---|
-/// | 0 | 1 | format version, `0x01` |
+/// | 0 | 1 | format version, `0x02` |
 /// | 1 | 4 | bank id, u32 little-endian |
-/// | 5 | 2 | compartment id, u16 little-endian |
-/// | 7 | 4 | parcel id, u32 little-endian |
-/// | 11 | 8 | expiry, u64 little-endian: seconds since 1970-01-01 00:00 of the bank's wall clock |
-/// | 19 | 16 | tag: `HMAC-SHA256(token key, "locker/v1/offline-token" \|\| bytes 0..19)`, first 16 bytes |
+/// | 5 | 4 | the bank's [`Incarnation`], u32 little-endian |
+/// | 9 | 2 | compartment id, u16 little-endian |
+/// | 11 | 4 | parcel id, u32 little-endian |
+/// | 15 | 8 | expiry, u64 little-endian: seconds since 1970-01-01 00:00 of the bank's wall clock |
+/// | 23 | 16 | tag: `HMAC-SHA256(token key, "locker/v1/offline-token" \|\| bytes 0..23)`, first 16 bytes |
+///
+/// Version 1 (35 bytes, no incarnation) is no longer accepted: a token not
+/// bound to an incarnation would open the parcel numbers of a bank started
+/// afresh.
 ///
 /// A token is valid while the bank's wall clock ([`Bank::set_wall_clock`])
 /// is before its expiry. The bank's wall clock is its local time, so for a
@@ -52,11 +58,14 @@ const SIGNED_LEN: usize = 1 + 4 + 2 + 4 + 8;
 ///
 /// # What the bank checks, and what a refusal costs
 ///
-/// [`OfflineToken::decode`] refuses anything but exactly 35 bytes of version
-/// 1 ([`TokenError::WrongLength`], [`TokenError::UnsupportedVersion`]): a
+/// [`OfflineToken::decode`] refuses anything but exactly 39 bytes of version
+/// 2 ([`TokenError::WrongLength`], [`TokenError::UnsupportedVersion`]): a
 /// misread, not a guess, so not counted. A well-formed token is then checked
-/// for the bank id, the tag (constant time), the expiry, and that its parcel
-/// is waiting for pickup in its compartment. Any of those refusals is
+/// for the bank id, the tag (constant time), the incarnation (a token
+/// issued before a restore or a fresh start of the bank:
+/// [`TokenError::OtherIncarnation`], not counted, since only the backend
+/// can make a valid tag), the expiry, and that its parcel is waiting for
+/// pickup in its compartment. Any of those refusals is
 /// audited ([`AuditEvent::TokenRefused`](super::AuditEvent::TokenRefused))
 /// and counts against the reader's [`KeypadGuard`](super::codes::KeypadGuard)
 /// exactly like a wrong code, so a reader cannot be used to try tokens any
@@ -65,7 +74,8 @@ const SIGNED_LEN: usize = 1 + 4 + 2 + 4 + 8;
 /// # Example
 ///
 /// ```
-/// use locker_domain::bank::{Bank, BankError, BankId, BankKeys, OfflineToken, TokenError};
+/// use locker_domain::bank::{Bank, BankError, BankId, BankKeys, Incarnation, OfflineToken,
+///     TokenError, Witnesses};
 /// # use locker_domain::bank::{Compartment, Books, ParcelKind, ParcelNeeds, Policy};
 /// # use locker_domain::bank::codes::KeypadId;
 /// # use locker_proto::{Channel, CompartmentId, Dimensions, Event, NodeAddr, Presence, SizeClass};
@@ -81,6 +91,8 @@ const SIGNED_LEN: usize = 1 + 4 + 2 + 4 + 8;
 /// #     Dimensions::new(420, 80, 600));
 /// # let mut books = Books::<8>::new();
 /// # let mut bank = Bank::new(&mut books, &[c], Policy::default(), keys.clone())?;
+/// let life = Incarnation(0x2b7e_1516); // drawn at random at the first start
+/// bank.begin_incarnation(life, &Witnesses::default(), Instant::from_secs(1))?;
 /// # while bank.poll().is_some() {}
 /// # let now = Instant::from_secs(1);
 /// // 2026-05-01 12:00 at the bank.
@@ -88,7 +100,7 @@ const SIGNED_LEN: usize = 1 + 4 + 2 + 4 + 8;
 /// bank.set_wall_clock(noon, now)?;
 /// # let r = bank.reserve(ParcelNeeds::size(SizeClass::Small), ParcelKind::Delivery, &mut Dice(0), now)?;
 /// # while bank.poll().is_some() {}
-/// # bank.start_deposit(r.compartment, now)?;
+/// # bank.start_deposit(r.compartment, locker_domain::bank::StaffId(1), now)?;
 /// # while bank.poll().is_some() {}
 /// # let ch = Channel(0);
 /// # for e in [Event::DoorOpened { channel: ch, commanded: true },
@@ -98,9 +110,10 @@ const SIGNED_LEN: usize = 1 + 4 + 2 + 4 + 8;
 /// #     while bank.poll().is_some() {}
 /// # }
 /// // Parcel `r.parcel` waits in `r.compartment`. The backend issues a token
-/// // valid for two days and sends its 35 bytes to the collector's app.
+/// // for the bank's incarnation (from its boot notification), valid for two
+/// // days, and sends its 39 bytes to the collector's app.
 /// let expires = noon.and_utc().timestamp() as u64 + 2 * 86_400;
-/// let bytes = OfflineToken::issue(&keys, r.compartment, r.parcel, expires).encode();
+/// let bytes = OfflineToken::issue(&keys, life, r.compartment, r.parcel, expires).encode();
 ///
 /// // At the bank, offline: the reader hands the bytes to the bank.
 /// assert_eq!(bank.redeem_token(&bytes, KeypadId(0), now)?, r.compartment);
@@ -115,6 +128,8 @@ const SIGNED_LEN: usize = 1 + 4 + 2 + 4 + 8;
 pub struct OfflineToken {
     /// The bank it is for.
     pub bank: BankId,
+    /// The bank's incarnation it was issued for.
+    pub incarnation: Incarnation,
     /// The compartment the parcel waits in.
     pub compartment: CompartmentId,
     /// The parcel.
@@ -130,16 +145,18 @@ impl OfflineToken {
     /// Bytes in an encoded token.
     pub const LEN: usize = SIGNED_LEN + TAG_LEN;
 
-    /// Issues a token for `parcel` in `compartment` of the bank of `keys`,
-    /// valid until `expires_at` (what a backend calls).
+    /// Issues a token for `parcel` in `compartment` of the bank of `keys`
+    /// in its `incarnation`, valid until `expires_at` (what a backend calls).
     pub fn issue(
         keys: &BankKeys,
+        incarnation: Incarnation,
         compartment: CompartmentId,
         parcel: ParcelId,
         expires_at: u64,
     ) -> Self {
         let mut token = OfflineToken {
             bank: keys.bank(),
+            incarnation,
             compartment,
             parcel,
             expires_at,
@@ -154,6 +171,7 @@ impl OfflineToken {
         let fields = [TOKEN_VERSION]
             .into_iter()
             .chain(self.bank.0.to_le_bytes())
+            .chain(self.incarnation.0.to_le_bytes())
             .chain(self.compartment.0.to_le_bytes())
             .chain(self.parcel.0.to_le_bytes())
             .chain(self.expires_at.to_le_bytes());
@@ -163,7 +181,7 @@ impl OfflineToken {
         out
     }
 
-    /// The 35 bytes of the token.
+    /// The 39 bytes of the token.
     pub fn encode(&self) -> [u8; Self::LEN] {
         let mut out = [0u8; Self::LEN];
         for (o, b) in out
@@ -189,6 +207,10 @@ impl OfflineToken {
             b1,
             b2,
             b3,
+            i0,
+            i1,
+            i2,
+            i3,
             c0,
             c1,
             p0,
@@ -210,6 +232,7 @@ impl OfflineToken {
         }
         Ok(OfflineToken {
             bank: BankId(u32::from_le_bytes([b0, b1, b2, b3])),
+            incarnation: Incarnation(u32::from_le_bytes([i0, i1, i2, i3])),
             compartment: CompartmentId(u16::from_le_bytes([c0, c1])),
             parcel: ParcelId(u32::from_le_bytes([p0, p1, p2, p3])),
             expires_at: u64::from_le_bytes([e0, e1, e2, e3, e4, e5, e6, e7]),
@@ -230,14 +253,14 @@ impl OfflineToken {
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum TokenError {
     /// Not the length of a token: a misread.
-    #[error("an offline token has 35 bytes, this one has {len}: scan it again")]
+    #[error("an offline token has 39 bytes, this one has {len}: scan it again")]
     WrongLength {
         /// Bytes given.
         len: usize,
     },
     /// Another token format.
     #[error(
-        "offline token format {found} is not supported (this bank reads format 1): update the app or the gateway"
+        "offline token format {found} is not supported (this bank reads format 2): update the app or the gateway"
     )]
     UnsupportedVersion {
         /// The version byte found.
@@ -252,6 +275,15 @@ pub enum TokenError {
     /// The tag is wrong: altered or made up.
     #[error("this token is not valid (altered or not issued for this bank): ask for a new one")]
     Forged,
+    /// Issued for an earlier incarnation of the bank (before a restore or a
+    /// fresh start): genuine, but void.
+    #[error(
+        "this token was issued before the bank was restored or restarted afresh: ask for a new one"
+    )]
+    OtherIncarnation {
+        /// The incarnation it names.
+        incarnation: Incarnation,
+    },
     /// The token's time is up.
     #[error("this token expired: ask for a new one")]
     Expired {
@@ -287,6 +319,7 @@ impl TokenError {
             TokenError::WrongLength { .. }
                 | TokenError::UnsupportedVersion { .. }
                 | TokenError::NoWallClock
+                | TokenError::OtherIncarnation { .. }
         )
     }
 }
@@ -363,6 +396,11 @@ impl Bank<'_> {
         }
         if !token.verify(&self.keys) {
             return Err(TokenError::Forged);
+        }
+        if token.incarnation != self.incarnation {
+            return Err(TokenError::OtherIncarnation {
+                incarnation: token.incarnation,
+            });
         }
         let wall = self.wall_at(now).ok_or(TokenError::NoWallClock)?;
         let seconds = wall.and_utc().timestamp();

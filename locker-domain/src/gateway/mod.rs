@@ -495,17 +495,34 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
         self.bank.reserve(needs, kind, rng, now)
     }
 
-    /// The courier is at a reserved compartment: unlock it for the deposit.
+    /// An account signed in at the bank's screen opens a reserved
+    /// compartment for the deposit (audited with the account).
     ///
     /// # Errors
     /// As [`Bank::start_deposit`].
     pub fn start_deposit(
         &mut self,
         compartment: CompartmentId,
+        account: StaffId,
         now: Instant,
     ) -> Result<(), BankError> {
         self.stirred = true;
-        self.bank.start_deposit(compartment, now)
+        self.bank.start_deposit(compartment, account, now)
+    }
+
+    /// A courier typed `compartment`'s deposit code on `keypad`.
+    ///
+    /// # Errors
+    /// As [`Bank::enter_deposit_code`].
+    pub fn enter_deposit_code(
+        &mut self,
+        keypad: KeypadId,
+        compartment: CompartmentId,
+        code: &str,
+        now: Instant,
+    ) -> Result<CodeOutcome, BankError> {
+        self.stirred = true;
+        self.bank.enter_deposit_code(keypad, compartment, code, now)
     }
 
     /// Cancels a reservation before the deposit.

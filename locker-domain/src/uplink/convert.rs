@@ -323,6 +323,20 @@ pub(crate) fn audit(e: AuditEvent) -> AuditProjection {
         }
         AuditEvent::StaffOpened { staff } => of(W::StaffOpened { staff: staff.0 }),
         AuditEvent::SensorRecalibrated { staff } => of(W::SensorRecalibrated { staff: staff.0 }),
+        AuditEvent::IncarnationStarted {
+            previous,
+            incarnation,
+        } => of(W::IncarnationStarted {
+            previous: previous.0,
+            incarnation: incarnation.0,
+        }),
+        AuditEvent::DepositCodeAccepted { keypad } => {
+            of(W::DepositCodeAccepted { keypad: keypad.0 })
+        }
+        AuditEvent::DepositCodeRejected { keypad } => {
+            of(W::DepositCodeRejected { keypad: keypad.0 })
+        }
+        AuditEvent::DepositOpenedBy { account } => of(W::DepositOpenedBy { account: account.0 }),
         AuditEvent::RemovalCertified { staff } => of(W::RemovalCertified { staff: staff.0 }),
         AuditEvent::StaffOpenAll {
             staff,
@@ -347,6 +361,7 @@ fn refusal(e: RemoteOpenError) -> wire::RemoteOpenRefusal {
         RemoteOpenError::Stale { .. } => R::Stale,
         RemoteOpenError::RateLimited { .. } => R::RateLimited,
         RemoteOpenError::Locked => R::Locked,
+        RemoteOpenError::OtherIncarnation { .. } => R::OtherIncarnation,
     }
 }
 
@@ -355,7 +370,9 @@ fn refusal_security(e: RemoteOpenError) -> wire::SecurityKind {
     use wire::SecurityKind as S;
     match e {
         RemoteOpenError::ForgedTag => S::ForgedTag,
-        RemoteOpenError::Replayed { .. } | RemoteOpenError::Stale { .. } => S::Replay,
+        RemoteOpenError::Replayed { .. }
+        | RemoteOpenError::Stale { .. }
+        | RemoteOpenError::OtherIncarnation { .. } => S::Replay,
         RemoteOpenError::RateLimited { .. } | RemoteOpenError::Locked => S::RateLimitTripped,
     }
 }
@@ -532,6 +549,7 @@ pub(crate) fn error_code(e: &BankError) -> wire::ErrorCode {
             RemoteOpenError::ForgedTag => C::NotAuthorized,
             RemoteOpenError::Replayed { .. } | RemoteOpenError::Stale { .. } => C::Replayed,
             RemoteOpenError::RateLimited { .. } | RemoteOpenError::Locked => C::RateLimited,
+            RemoteOpenError::OtherIncarnation { .. } => C::OtherIncarnation,
         },
         BankError::WrongCode => C::NotAuthorized,
         BankError::ShuttingDown => C::ShuttingDown,
@@ -540,7 +558,9 @@ pub(crate) fn error_code(e: &BankError) -> wire::ErrorCode {
             DepositsClosed::Unavailable => C::Unavailable,
         },
         // The gateway's own trouble, or a keypad's: not the backend's doing.
-        BankError::TimeWentBackwards { .. } | BankError::TokenRefused { .. } => C::InternalError,
+        BankError::TimeWentBackwards { .. }
+        | BankError::TokenRefused { .. }
+        | BankError::SameIncarnation => C::InternalError,
     }
 }
 

@@ -588,6 +588,7 @@ impl Uplink {
             nodes,
             compartments: u16::try_from(layout.len()).unwrap_or(u16::MAX),
             layout_fingerprint: layout.fingerprint(),
+            incarnation: bank.incarnation().0,
             at: self.stamp(now),
         };
         self.emit(Upward::BootNotification(boot));

@@ -186,6 +186,7 @@ impl Uplink {
         }
         // The bank checks the tag, the request id and its rate limit.
         let request = crate::bank::RemoteOpen {
+            incarnation: crate::bank::Incarnation(open.incarnation),
             compartment: open.compartment,
             request_id: open.request_id,
             tag: open.tag.0,

@@ -309,10 +309,16 @@ impl<const N: usize> Sim<N> {
             })
     }
 
-    /// Courier deposits a parcel in a reserved compartment; returns the code sent.
+    /// Courier deposits a parcel in a reserved compartment, opening it with
+    /// its deposit code on keypad 1; returns the pickup code sent.
     pub fn deposit(&mut self, id: CompartmentId) -> String {
         self.drain();
-        self.bank.start_deposit(id, self.now).unwrap();
+        let code = self.bank.deposit_code(id).unwrap().to_string();
+        let out = self
+            .bank
+            .enter_deposit_code(locker_domain::bank::codes::KeypadId(1), id, &code, self.now)
+            .unwrap();
+        assert_eq!(out, locker_domain::bank::CodeOutcome::Opening(id));
         self.answer_status_requests();
         self.open_door(id, true);
         self.put_parcel(id);

@@ -301,6 +301,10 @@ pub struct Disk {
     pub counters: Vec<(NodeAddr, u64)>,
     /// Times the uplink state was written.
     pub uplink_writes: usize,
+    /// The uplink state last written.
+    pub uplink_state: Option<UplinkState>,
+    /// Every upward message written to the disk queue, in order.
+    pub upward: Vec<UpEnvelope>,
 }
 
 /// The bench: gateway, nodes, line, clock and shell.
@@ -344,6 +348,14 @@ pub struct Bench {
     pub restarts: usize,
     /// Where in the log each gateway restart happened.
     pub restarted_at: Vec<usize>,
+    /// The process dies when the output with this place in the log comes
+    /// out: it is not carried out, nor is anything after it, until
+    /// [`Bench::restart_gateway`].
+    pub crash_at: Option<usize>,
+    /// The process is dead (see `crash_at`).
+    pub crashed: bool,
+    /// Whether a backend is connected (restarts connect it again).
+    pub uplinked: bool,
 }
 
 impl Bench {
@@ -383,16 +395,23 @@ impl Bench {
             forged_poll: None,
             restarts: 0,
             restarted_at: Vec::new(),
+            crash_at: None,
+            crashed: false,
+            uplinked: false,
         }
     }
 
     /// Connects a backend (a first start: empty uplink state, epoch 1).
     pub fn start_uplink(&mut self) {
         let config = UplinkConfig::new("bank-1042", FirmwareVersion::new(0, 9, 0)).unwrap();
-        let uplink = Uplink::new(config, UplinkState::default(), 1);
+        let state = self.disk.uplink_state.clone().unwrap_or_default();
+        // Message ids of each start are a new epoch.
+        let epoch = u32::try_from(self.restarts).unwrap() + 1;
+        let uplink = Uplink::new(config, state, epoch);
         self.gateway
             .start_uplink(uplink, ResetReason::PowerOn, self.now)
             .unwrap();
+        self.uplinked = true;
     }
 
     pub fn node(&mut self, addr: NodeAddr) -> &mut SimNode {
@@ -418,11 +437,18 @@ impl Bench {
     /// Polls until `None`, carrying out each output; returns how many.
     fn pump(&mut self) -> usize {
         let mut count = 0;
+        if self.crashed {
+            return 0;
+        }
         while let Some(output) = self.gateway.poll(self.now) {
             count += 1;
             assert!(count < 100_000, "poll never returned None");
             let index = self.log.len();
             self.log.push(output.clone());
+            if self.crash_at == Some(index) {
+                self.crashed = true;
+                return 0;
+            }
             self.carry_out(output, index);
         }
         count
@@ -484,12 +510,17 @@ impl Bench {
                 self.disk.snapshots.push((bytes.clone(), index));
                 self.disk.snapshot = Some((bytes, index));
             }
-            GatewayOutput::Persist(Persist::Uplink) => self.disk.uplink_writes += 1,
+            GatewayOutput::Persist(Persist::Uplink) => {
+                self.disk.uplink_writes += 1;
+                self.disk.uplink_state = self.gateway.uplink_state().cloned();
+            }
+            GatewayOutput::Upward(message) => self.disk.upward.push(message),
             GatewayOutput::Persist(Persist::BeforeReboot(_)) => {
                 let mut buf = vec![0u8; N * 96 + 32 * 1024];
                 let bytes = self.gateway.snapshot(&mut buf).unwrap().to_vec();
                 self.disk.snapshot = Some((bytes, index));
                 self.disk.uplink_writes += 1;
+                self.disk.uplink_state = self.gateway.uplink_state().cloned();
                 if self.confirm_reboot {
                     self.gateway.persisted_for_reboot();
                 }
@@ -618,11 +649,22 @@ impl Bench {
         Ok(r)
     }
 
+    /// The courier sent by the backend types `c`'s deposit code (which the
+    /// backend computes from the bank's keys) on keypad 1.
     pub fn start_deposit(&mut self, c: CompartmentId) -> Result<(), BankError> {
         self.drive();
-        let result = self.gateway.start_deposit(c, self.now);
+        let code = self.gateway.bank().deposit_code(c)?.to_string();
+        let result = self.gateway.enter_deposit_code(
+            locker_domain::bank::codes::KeypadId(1),
+            c,
+            &code,
+            self.now,
+        );
         self.drive();
-        result
+        match result? {
+            CodeOutcome::Opening(_) => Ok(()),
+            CodeOutcome::Rejected { .. } => Err(BankError::WrongCode),
+        }
     }
 
     pub fn enter_code(&mut self, code: &str) -> Result<CodeOutcome, BankError> {
@@ -712,6 +754,11 @@ impl Bench {
         self.unconfirmed_counters.clear();
         self.restarts += 1;
         self.restarted_at.push(self.log.len());
+        self.crashed = false;
+        self.crash_at = None;
+        if self.uplinked {
+            self.start_uplink();
+        }
     }
 
     /// The shell finally confirms the counter reservations it held back.

@@ -173,10 +173,15 @@ pub struct AnnounceParcel {
 ///
 /// `tag` authenticates the request: the first 16 bytes of
 /// HMAC-SHA256(backend key, `b"locker/v1/remote-open"` ‖ bank id as u32 LE ‖
-/// `compartment` as u16 LE ‖ `request_id` as u64 LE). `request_id` must grow
-/// with every remote open of the bank, so a replayed request is refused.
+/// `incarnation` as u32 LE ‖ `compartment` as u16 LE ‖ `request_id` as u64
+/// LE). `request_id` must grow with every remote open of the bank, so a
+/// replayed request is refused; `incarnation` is the one of the gateway's
+/// latest [`BootNotification`](super::BootNotification), so a request made
+/// before a restore or a fresh start of the bank is refused too.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct RemoteOpen {
+    /// The bank's incarnation the request is signed for.
+    pub incarnation: u32,
     /// The compartment to open.
     pub compartment: CompartmentId,
     /// The backend's counter for remote opens of this bank.

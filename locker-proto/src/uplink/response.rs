@@ -220,4 +220,8 @@ pub enum ErrorCode {
     /// [`Verdict::TooFar`](super::Verdict::TooFar)): start a new epoch and
     /// send the request again under an id of it.
     OutOfWindow,
+    /// The remote open was signed for another incarnation of the bank
+    /// (before a restore or a fresh start): sign it again for the
+    /// incarnation of the gateway's latest boot notification.
+    OtherIncarnation,
 }

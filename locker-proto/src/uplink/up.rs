@@ -112,6 +112,9 @@ pub struct BootNotification {
     /// Fingerprint of the layout: a backend that has the layout with this
     /// fingerprint may skip the pages.
     pub layout_fingerprint: u32,
+    /// The bank's incarnation: sign remote opens and offline tokens for it
+    /// (those signed for an earlier one are refused).
+    pub incarnation: u32,
     /// When.
     pub at: Stamp,
 }
@@ -388,6 +391,9 @@ pub enum RemoteOpenRefusal {
     RateLimited,
     /// Remote opens are locked until staff clear them.
     Locked,
+    /// Signed for another incarnation of the bank (before a restore or a
+    /// fresh start).
+    OtherIncarnation,
 }
 
 /// Something staff must look at.
@@ -600,6 +606,32 @@ pub enum AuditEvent {
     SensorRecalibrated {
         /// Who (staff id).
         staff: u32,
+    },
+    /// The bank began a new incarnation (a first start, or a restore the
+    /// operator confirmed): remote opens and offline tokens of the previous
+    /// one open nothing any more; sign new ones for `incarnation`.
+    IncarnationStarted {
+        /// The incarnation before (0: none).
+        previous: u32,
+        /// The incarnation from now on.
+        incarnation: u32,
+    },
+    /// The right deposit code was typed for a reserved compartment.
+    DepositCodeAccepted {
+        /// The keypad.
+        keypad: u8,
+    },
+    /// A deposit code that opens nothing was typed (counted like a wrong
+    /// pickup code).
+    DepositCodeRejected {
+        /// The keypad.
+        keypad: u8,
+    },
+    /// An account signed in at the bank's screen opened a reserved
+    /// compartment for a deposit.
+    DepositOpenedBy {
+        /// The account (staff or courier id).
+        account: u32,
     },
     /// A named member of staff saw empty a compartment whose expired
     /// parcel's removal the presence sensor disputed, and certified the

@@ -14,7 +14,7 @@
 //! and never half-restores: the bank is built from the whole snapshot or not
 //! at all.
 //!
-//! # Format 4 (written by this build)
+//! # Format 5 (written by this build)
 //!
 //! The body is a sequence of postcard-encoded records, each a type of its
 //! own written for the disk (`records.rs`), independent of the bank's
@@ -24,8 +24,9 @@
 //! 1. the bank's identity and counters: bank id, the 8-byte
 //!    [`BankKeys::fingerprint`](super::BankKeys::fingerprint), the clock at the snapshot, the next audit
 //!    sequence number, parcel number and camera reference, the power state,
-//!    and (new in format 4) the link of the last audit record made, 32
-//!    bytes (see [`chain`](super::chain));
+//!    the link of the last audit record made, 32 bytes (see
+//!    [`chain`](super::chain)), and (new in format 5) the bank's
+//!    [`Incarnation`](super::Incarnation), u32;
 //! 2. the statistics, alert counts as a list by alert kind;
 //! 3. every compartment's books, in layout order: stage, parcel (number,
 //!    kind, keyed code hash, clock, deposit time, notices sent), last door
@@ -46,9 +47,17 @@
 //! another bank or another secret is refused ([`PersistError::WrongBank`],
 //! [`PersistError::WrongKeys`]) rather than silently refusing every code.
 //!
+//! [`SnapshotInfo::read`](super::SnapshotInfo::read) reads item 1 alone
+//! (after the magic, version and CRC checks, without keys), for the
+//! start-up comparison with the gateway's other files (see
+//! [`incarnation`](super::incarnation)).
+//!
 //! # Upgrades
 //!
-//! This build also reads format 3, which differs only in keeping no audit
+//! This build also reads format 4, which differs only in having no
+//! incarnation: it restores into [`Incarnation::UNSET`](super::Incarnation::UNSET)
+//! (begin a new incarnation to bind remote opens and tokens to this life).
+//! It reads format 3, which differs only in keeping no audit
 //! links: a bank restored from it starts its audit chain from
 //! [`AuditLink::GENESIS`](super::AuditLink::GENESIS) at the oldest audit
 //! record the snapshot carried (or, if none, at the `Restored` record the
@@ -90,15 +99,15 @@ use super::remote::RemoteGuard;
 use super::slot::Slot;
 use super::{ALERT_QUEUE, AUDIT_QUEUE, Bank, LayoutError, NOTIFICATION_QUEUE};
 use records::{
-    AuditRecordV3, HealthRecord, KeypadsRecord, MetaRecord, MetaRecordV3, Rebase, RemoteRecord,
-    SlotRecord, SlotRecordV2, StatsRecord, StatsV2,
+    AuditRecordV3, HealthRecord, KeypadsRecord, MetaRecord, MetaRecordV3, MetaRecordV4, Rebase,
+    RemoteRecord, SlotRecord, SlotRecordV2, StatsRecord, StatsV2,
 };
 
 /// The first bytes of every snapshot.
 pub const SNAPSHOT_MAGIC: [u8; 4] = *b"LKBK";
-/// The snapshot format this crate writes. It also reads the two before
+/// The snapshot format this crate writes. It also reads the three before
 /// (see [the module docs](self#upgrades)).
-pub const SNAPSHOT_VERSION: u8 = 4;
+pub const SNAPSHOT_VERSION: u8 = 5;
 /// The oldest snapshot format this crate reads.
 pub const SNAPSHOT_OLDEST_READ: u8 = 2;
 const HEADER: usize = 4 + 1 + 4;
@@ -256,6 +265,7 @@ impl Bank<'_> {
             next_snapshot: self.next_snapshot,
             power: self.power.status,
             last_link: self.last_link,
+            incarnation: self.incarnation,
         })?;
         w.put(&StatsRecord::of(&self.stats))?;
         w.list(self.slots.len(), self.slots.iter().map(SlotRecord::of))?;
@@ -336,6 +346,7 @@ impl Bank<'_> {
         self.latest = now;
         self.next_seq = meta.next_seq;
         self.last_link = meta.last_link;
+        self.incarnation = meta.incarnation;
         self.next_parcel = meta.next_parcel;
         self.next_snapshot = meta.next_snapshot;
         self.power = PowerState { status: meta.power };
@@ -377,6 +388,69 @@ impl Bank<'_> {
     }
 }
 
+/// Checks a snapshot's frame (length, magic, version, CRC); returns its
+/// version, layout fingerprint and a reader of its body.
+fn open(bytes: &[u8]) -> Result<(u8, u32, Reader<'_>), PersistError> {
+    let len = bytes.len();
+    if len < HEADER + TRAILER {
+        return Err(PersistError::Truncated { len });
+    }
+    let (head, rest) = bytes.split_at(HEADER);
+    if head.get(0..4) != Some(&SNAPSHOT_MAGIC[..]) {
+        return Err(PersistError::Foreign);
+    }
+    let version = head.get(4).copied().unwrap_or(0);
+    if !(SNAPSHOT_OLDEST_READ..=SNAPSHOT_VERSION).contains(&version) {
+        return Err(PersistError::UnsupportedVersion { found: version });
+    }
+    let (covered, crc_bytes) = bytes.split_at(len - TRAILER);
+    let mut crc = [0u8; 4];
+    crc.copy_from_slice(crc_bytes);
+    if CRC.checksum(covered) != u32::from_le_bytes(crc) {
+        // A cut-off snapshot usually fails here too; it is reported as
+        // corrupt because the two cannot be told apart after the fact.
+        return Err(PersistError::Corrupt);
+    }
+    let mut fp = [0u8; 4];
+    fp.copy_from_slice(head.get(5..9).ok_or(PersistError::Truncated { len })?);
+    let body = rest
+        .get(..rest.len() - TRAILER)
+        .ok_or(PersistError::Truncated { len })?;
+    Ok((version, u32::from_le_bytes(fp), Reader { rest: body }))
+}
+
+/// The identity and counters record of a snapshot of `version`, as this
+/// build has it.
+fn take_meta(version: u8, r: &mut Reader<'_>) -> Result<MetaRecord, PersistError> {
+    Ok(match version {
+        5.. => r.take()?,
+        4 => r.take::<MetaRecordV4>()?.upgrade(),
+        _ => r.take::<MetaRecordV3>()?.upgrade(),
+    })
+}
+
+impl super::SnapshotInfo {
+    /// Reads what a snapshot says about itself: its frame is checked
+    /// (length, magic, version, CRC) and its first record read; the layout
+    /// and keys are not (that is [`Bank::restore`]'s job).
+    ///
+    /// # Errors
+    /// [`PersistError::Truncated`], [`PersistError::Foreign`],
+    /// [`PersistError::UnsupportedVersion`], [`PersistError::Corrupt`], or
+    /// [`PersistError::Inconsistent`] if the first record does not decode.
+    pub fn read(bytes: &[u8]) -> Result<Self, PersistError> {
+        let (version, _, mut r) = open(bytes)?;
+        let meta = take_meta(version, &mut r)?;
+        Ok(super::SnapshotInfo {
+            version,
+            bank: meta.bank,
+            incarnation: meta.incarnation,
+            next_seq: meta.next_seq,
+            last_link: meta.last_link,
+        })
+    }
+}
+
 /// What a restore must match.
 struct Expect {
     fingerprint: u32,
@@ -407,40 +481,11 @@ fn read(
     expect: &Expect,
     mut each: impl FnMut(Item) -> Result<(), PersistError>,
 ) -> Result<MetaRecord, PersistError> {
-    let len = bytes.len();
-    if len < HEADER + TRAILER {
-        return Err(PersistError::Truncated { len });
-    }
-    let (head, rest) = bytes.split_at(HEADER);
-    if head.get(0..4) != Some(&SNAPSHOT_MAGIC[..]) {
-        return Err(PersistError::Foreign);
-    }
-    let version = head.get(4).copied().unwrap_or(0);
-    if !(SNAPSHOT_OLDEST_READ..=SNAPSHOT_VERSION).contains(&version) {
-        return Err(PersistError::UnsupportedVersion { found: version });
-    }
-    let (covered, crc_bytes) = bytes.split_at(len - TRAILER);
-    let mut crc = [0u8; 4];
-    crc.copy_from_slice(crc_bytes);
-    if CRC.checksum(covered) != u32::from_le_bytes(crc) {
-        // A cut-off snapshot usually fails here too; it is reported as
-        // corrupt because the two cannot be told apart after the fact.
-        return Err(PersistError::Corrupt);
-    }
-    let mut fp = [0u8; 4];
-    fp.copy_from_slice(head.get(5..9).ok_or(PersistError::Truncated { len })?);
-    if u32::from_le_bytes(fp) != expect.fingerprint {
+    let (version, fingerprint, mut r) = open(bytes)?;
+    if fingerprint != expect.fingerprint {
         return Err(PersistError::LayoutChanged);
     }
-    let body = rest
-        .get(..rest.len() - TRAILER)
-        .ok_or(PersistError::Truncated { len })?;
-    let mut r = Reader { rest: body };
-    let mut meta: MetaRecord = if version >= 4 {
-        r.take()?
-    } else {
-        r.take::<MetaRecordV3>()?.upgrade()
-    };
+    let mut meta = take_meta(version, &mut r)?;
     if meta.bank != expect.bank {
         return Err(PersistError::WrongBank {
             snapshot: meta.bank,

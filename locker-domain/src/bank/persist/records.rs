@@ -27,6 +27,7 @@ use crate::bank::alert::SnapshotRef;
 use crate::bank::audit::{Actor, AuditEvent, AuditRecord, ServiceReason};
 use crate::bank::chain::AuditLink;
 use crate::bank::codes::CodeHash;
+use crate::bank::incarnation::Incarnation;
 use crate::bank::keys::BankId;
 use crate::bank::parcel::{DoorPhase, Parcel, ParcelId, ParcelKind, Purpose, Stage};
 use crate::bank::slot::Slot;
@@ -47,6 +48,38 @@ pub(crate) struct MetaRecord {
     pub(crate) power: PowerStatus,
     /// The link of the last audit record made (format 4 on).
     pub(crate) last_link: AuditLink,
+    /// The bank's incarnation (format 5 on).
+    pub(crate) incarnation: Incarnation,
+}
+
+/// Format 4's [`MetaRecord`]: no incarnation yet.
+#[derive(Clone, Copy, Serialize, Deserialize)]
+pub(crate) struct MetaRecordV4 {
+    pub(crate) bank: BankId,
+    pub(crate) keys: [u8; 8],
+    pub(crate) taken_at: Instant,
+    pub(crate) next_seq: u64,
+    pub(crate) next_parcel: u32,
+    pub(crate) next_snapshot: u32,
+    pub(crate) power: PowerStatus,
+    pub(crate) last_link: AuditLink,
+}
+
+impl MetaRecordV4 {
+    /// The record as format 5 has it, in [`Incarnation::UNSET`].
+    pub(crate) fn upgrade(self) -> MetaRecord {
+        MetaRecord {
+            bank: self.bank,
+            keys: self.keys,
+            taken_at: self.taken_at,
+            next_seq: self.next_seq,
+            next_parcel: self.next_parcel,
+            next_snapshot: self.next_snapshot,
+            power: self.power,
+            last_link: self.last_link,
+            incarnation: Incarnation::UNSET,
+        }
+    }
 }
 
 /// Formats 2 and 3's [`MetaRecord`]: no audit chain yet.
@@ -62,8 +95,9 @@ pub(crate) struct MetaRecordV3 {
 }
 
 impl MetaRecordV3 {
-    /// The record as format 4 has it, the chain not started
-    /// ([`AuditLink::GENESIS`]; see [the genesis rule](crate::bank::chain)).
+    /// The record as format 5 has it, the chain not started
+    /// ([`AuditLink::GENESIS`]; see [the genesis rule](crate::bank::chain)),
+    /// in [`Incarnation::UNSET`].
     pub(crate) fn upgrade(self) -> MetaRecord {
         MetaRecord {
             bank: self.bank,
@@ -74,6 +108,7 @@ impl MetaRecordV3 {
             next_snapshot: self.next_snapshot,
             power: self.power,
             last_link: AuditLink::GENESIS,
+            incarnation: Incarnation::UNSET,
         }
     }
 }
