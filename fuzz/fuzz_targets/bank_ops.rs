@@ -3,7 +3,7 @@
 //! hashes sent by the backend), cancellations, deposits, door, presence and
 //! raw node events, codes at the keypads (right ones and typed garbage),
 //! offline tokens, deadline extensions, service changes, staff opens,
-//! signed and forged remote opens, command outcomes for the commands the
+//! recalibrations and certified removals, signed and forged remote opens, command outcomes for the commands the
 //! bank sent, bulk and channel status, nodes lost and back, power, the wall
 //! clock, deposits closed, and time moving forward (timeouts run until
 //! nothing is due) or, now and then, backwards. `poll()` is drained after
@@ -19,7 +19,12 @@
 //! is in at most one compartment; a parcel appears in the books only with a
 //! `Reserved` record naming it, and leaves them only with a record naming it
 //! that explains why (cancelled, expired reservation, pickup verified);
-//! `handle_timeout` leaves nothing due after a bounded number of rounds.
+//! a removal is certified only where the books held an expired parcel whose
+//! removal the sensor disputed (out of service for `RemovalNotVerified`,
+//! door shut), and then the compartment is free and in service, the
+//! certificate is audited before the removal, and the node is sent a
+//! calibrate; `handle_timeout` leaves nothing due after a bounded number of
+//! rounds.
 #![no_main]
 
 use locker_fuzz::{Dice, NODES, two_node_layout};
@@ -31,12 +36,12 @@ use locker_domain::bank::codes::{CodeHash, KeypadId, PickupCode};
 use locker_domain::bank::{
     Actor, AuditEvent, Bank, BankError, BankId, BankKeys, BankOutput, CommandOutcome, Compartment,
     CompartmentView, DepositsClosed, Incarnation, OfflineToken, ParcelId, ParcelKind, ParcelNeeds,
-    Policy, RemoteOpen, StaffId, Witnesses,
+    Policy, Purpose, RemoteOpen, ServiceReason, StaffId, Stage, Witnesses,
 };
 use locker_proto::message::{BulkStatus, ChannelStatus};
 use locker_proto::{
-    Channel, Command, CompartmentId, Duration, Event, Instant, NackReason, NodeAddr, PowerStatus,
-    Presence, SizeClass,
+    Channel, Command, CompartmentId, DoorState, Duration, Event, Instant, NackReason, NodeAddr,
+    PowerStatus, Presence, SizeClass,
 };
 
 /// Unix time the wall clock is anchored to at the start.
@@ -136,6 +141,14 @@ enum Op {
     },
     StaffOpen(u8),
     StaffOpenAll(u32),
+    Recalibrate {
+        compartment: u8,
+        staff: u32,
+    },
+    CertifyRemoval {
+        compartment: u8,
+        staff: u32,
+    },
     ClearRemoteLock(u32),
     RemoteOpen {
         compartment: u8,
@@ -441,6 +454,14 @@ impl Harness {
             }),
             Op::StaffOpen(c) => checked(b.staff_open(compartment(c), StaffId(c.into()), now)),
             Op::StaffOpenAll(staff) => checked(b.staff_open_all(StaffId(staff), now).map(|_| ())),
+            Op::Recalibrate {
+                compartment: c,
+                staff,
+            } => checked(b.recalibrate(compartment(c), StaffId(staff), now)),
+            Op::CertifyRemoval {
+                compartment: c,
+                staff,
+            } => checked(b.certify_removal(compartment(c), StaffId(staff), now)),
             Op::ClearRemoteLock(staff) => checked(
                 b.staff_clear_remote_open_lock(StaffId(staff), now)
                     .map(|_| ()),
@@ -561,6 +582,62 @@ impl Harness {
     }
 }
 
+/// A removal certified in `c`: the books held a disputed removal there,
+/// now the compartment is free and in service, the certificate came first
+/// and named the parcel, and the node is asked to calibrate.
+fn check_certified(
+    c: CompartmentId,
+    before: &[CompartmentView],
+    after: &[CompartmentView],
+    out: &[BankOutput],
+) {
+    let was = before
+        .iter()
+        .find(|v| v.id == c)
+        .expect("a known compartment");
+    assert_eq!(was.stage, Stage::Expired, "certified {was:?}");
+    assert_eq!(
+        was.out_of_service,
+        Some(ServiceReason::RemovalNotVerified),
+        "certified {was:?}"
+    );
+    assert_eq!(was.door, DoorState::Closed, "certified {was:?}");
+    let is = after
+        .iter()
+        .find(|v| v.id == c)
+        .expect("a known compartment");
+    assert_eq!(
+        (is.stage, is.parcel, is.out_of_service),
+        (Stage::Free, None, None),
+        "certified {is:?}"
+    );
+    let events: Vec<_> = out
+        .iter()
+        .filter_map(|o| match o {
+            BankOutput::Audit(r) => Some((r.event, r.parcel)),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        matches!(
+            events.as_slice(),
+            [
+                (AuditEvent::RemovalCertified { .. }, p1),
+                (AuditEvent::PickupVerified { purpose: Purpose::Removal }, p2),
+                ..
+            ] if *p1 == was.parcel && *p2 == was.parcel
+        ),
+        "certificate not audited first: {events:?}"
+    );
+    let (node, channel) = channel_of(c);
+    assert!(
+        out.iter().any(|o| matches!(o,
+            BankOutput::Command { node: n, command: Command::Calibrate { channel: ch } }
+                if *n == node && *ch == channel)),
+        "no calibrate for {c:?}: {out:?}"
+    );
+}
+
 fn security_refusal(e: &BankError) -> bool {
     matches!(
         e,
@@ -601,6 +678,10 @@ fuzz_target!(|ops: Vec<Op>| {
         let latest = h.bank.now();
         let views: Vec<CompartmentView> = h.bank.views().collect();
         let snapshot = h.bank.snapshot_to_vec().expect("a snapshot fits");
+        let certified = match op {
+            Op::CertifyRemoval { compartment: c, .. } => Some(compartment(c)),
+            _ => None,
+        };
         let (result, kind) = h.apply(op, at);
         match (&kind, &result) {
             (Kind::Unchecked, _) => {}
@@ -654,7 +735,10 @@ fuzz_target!(|ops: Vec<Op>| {
             skip_drain = false;
             continue;
         }
-        h.drain();
+        let out = h.drain();
+        if let (Some(c), Ok(())) = (certified, &result) {
+            check_certified(c, &views, &h.bank.views().collect::<Vec<_>>(), &out);
+        }
         h.check_parcels();
     }
 });

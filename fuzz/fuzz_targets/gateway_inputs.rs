@@ -57,6 +57,8 @@ enum Op {
     Code { keypad: u8, text: String },
     /// Staff open a compartment.
     StaffOpen(u8),
+    /// Staff certify a removal the presence sensor disputed.
+    CertifyRemoval(u8),
     /// The backend's compartment goes out of or back into service.
     Service { compartment: u8, out: bool },
     /// The UPS reports.
@@ -252,6 +254,13 @@ fuzz_target!(|script: Script| {
                 let _ = shell
                     .gateway
                     .staff_open(CompartmentId(u16::from(c % 10)), StaffId(9), now);
+            }
+            Op::CertifyRemoval(c) => {
+                let _ = shell.gateway.certify_removal(
+                    CompartmentId(u16::from(c % 10)),
+                    StaffId(9),
+                    now,
+                );
             }
             Op::Service { compartment, out } => {
                 let c = CompartmentId(u16::from(compartment % 10));

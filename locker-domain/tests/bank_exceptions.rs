@@ -467,3 +467,303 @@ fn a_sensor_is_never_recalibrated_over_a_parcel_the_books_hold() {
             .any(|(_, c)| matches!(c, Command::Calibrate { .. }))
     );
 }
+
+/// An expired parcel whose 72 hours ran out, and a member of staff who
+/// opened its door for the removal and shut it again while the presence
+/// sensor kept reading "occupied" (a load cell replaced, a baseline gone
+/// astray): the bank could not verify the removal and keeps the parcel in
+/// its books, out of service, with an alert. Returns the reservation.
+fn a_removal_the_sensor_disputes(sim: &mut Sim<24>) -> locker_domain::bank::Reservation {
+    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    let t0 = sim.now;
+    sim.deposit(r.compartment);
+    sim.run_until(t0 + Duration::from_hours(73));
+    assert_eq!(sim.bank.view(r.compartment).unwrap().stage, Stage::Expired);
+    let now = sim.now;
+    sim.ready()
+        .staff_open(r.compartment, StaffId(4), now)
+        .unwrap();
+    sim.answer_status_requests();
+    sim.open_door(r.compartment, true);
+    // Staff take the parcel out; the sensor goes on reading "occupied".
+    sim.close_door(r.compartment);
+    sim.advance(Policy::default().presence_settle);
+    sim.timeout();
+    assert_eq!(sim.alerts_of(AlertKind::RemovalNotVerified), 1);
+    let v = sim.bank.view(r.compartment).unwrap();
+    assert_eq!((v.stage, v.parcel), (Stage::Expired, Some(r.parcel)));
+    assert_eq!(v.out_of_service, Some(ServiceReason::RemovalNotVerified));
+    r
+}
+
+#[test]
+fn staff_who_see_a_disputed_removal_empty_certify_it_and_the_compartment_serves_again() {
+    let mut sim = Sim::<24>::new(24, Policy::default());
+    let r = a_removal_the_sensor_disputes(&mut sim);
+    let id = r.compartment;
+
+    // Staff look inside, see it empty, and certify the removal.
+    let audit_before = sim.audit.len();
+    let now = sim.now;
+    sim.ready().certify_removal(id, StaffId(7), now).unwrap();
+    sim.drain();
+
+    // The audit says who certified it, then books the removal exactly as
+    // a verified one, the return to service and the recalibration.
+    let records: Vec<_> = sim.audit[audit_before..].to_vec();
+    let events: Vec<_> = records.iter().map(|a| a.event).collect();
+    assert_eq!(
+        events,
+        [
+            AuditEvent::RemovalCertified { staff: StaffId(7) },
+            AuditEvent::PickupVerified {
+                purpose: Purpose::Removal
+            },
+            AuditEvent::BackInService,
+            AuditEvent::SensorRecalibrated { staff: StaffId(7) },
+        ]
+    );
+    assert!(records.iter().all(|a| a.actor == Actor::Staff));
+    assert_eq!(records[0].parcel, Some(r.parcel), "the parcel is named");
+    assert_eq!(records[1].parcel, Some(r.parcel), "the parcel is named");
+    // The node is asked to take its reading as the empty baseline.
+    let (node, channel) = sim.wiring(id);
+    assert!(
+        sim.commands
+            .contains(&(node, Command::Calibrate { channel })),
+        "{:?}",
+        sim.commands
+    );
+    let v = sim.bank.view(id).unwrap();
+    assert_eq!(
+        (v.stage, v.parcel, v.out_of_service),
+        (Stage::Free, None, None)
+    );
+    assert_eq!(sim.bank.stats().pickups, 0, "a removal, not a pickup");
+    let u = sim.bank.utilisation();
+    assert_eq!((u.free, u.out_of_service), (24, 0), "back in service");
+
+    // The node takes the new baseline and says the compartment is empty;
+    // scan after scan, nothing more is raised about it.
+    sim.take_parcel(id);
+    let alerts = sim.alerts.len();
+    let every = sim.bank.policy().status_scan_every;
+    sim.run_until(sim.now + Duration::from_millis(every.as_millis() * 4));
+    assert_eq!(sim.alerts.len(), alerts, "{:?}", &sim.alerts[alerts..]);
+
+    // A courier's next parcel goes in and out as ever.
+    let next = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    let code = sim.deposit(next.compartment);
+    sim.pick_up(&code, next.compartment);
+    assert_eq!(sim.bank.view(next.compartment).unwrap().stage, Stage::Free);
+    assert_eq!(sim.alerts.len(), alerts);
+}
+
+#[test]
+fn a_certified_removal_whose_calibration_never_took_is_raised_again_at_the_next_scan() {
+    let mut sim = Sim::<24>::new(24, Policy::default());
+    let r = a_removal_the_sensor_disputes(&mut sim);
+    let now = sim.now;
+    sim.ready()
+        .certify_removal(r.compartment, StaffId(7), now)
+        .unwrap();
+    sim.drain();
+    // The node never carries the calibration out: its sensor still reads
+    // "occupied" in what the books now call a free compartment.
+    let every = sim.bank.policy().status_scan_every;
+    sim.run_until(sim.now + every);
+    assert_eq!(sim.alerts_of(AlertKind::UnexpectedItem), 1);
+    let v = sim.bank.view(r.compartment).unwrap();
+    assert_eq!(v.out_of_service, Some(ServiceReason::SensorDisagrees));
+}
+
+/// Asserts that `call` was refused with an error `expected` accepts and
+/// changed nothing: the snapshot's bytes, the views, no output waiting.
+fn refused_and_nothing_changed(
+    sim: &mut Sim<24>,
+    call: impl FnOnce(&mut locker_domain::bank::Bank<'static>) -> Result<(), BankError>,
+    expected: impl Fn(&BankError) -> bool,
+) {
+    sim.drain();
+    let before = sim.bank.snapshot_to_vec().unwrap();
+    let views: Vec<_> = sim.bank.views().collect();
+    let refused = call(&mut sim.bank);
+    assert!(refused.as_ref().is_err_and(&expected), "{refused:?}");
+    assert!(!sim.bank.has_outputs(), "a refusal queued outputs");
+    assert_eq!(
+        sim.bank.snapshot_to_vec().unwrap(),
+        before,
+        "nothing changed"
+    );
+    assert_eq!(sim.bank.views().collect::<Vec<_>>(), views);
+}
+
+#[test]
+fn a_removal_is_certified_only_where_the_sensor_disputed_one_and_every_refusal_changes_nothing() {
+    let mut sim = Sim::<24>::new(24, Policy::default());
+    let staff = StaffId(7);
+    let unknown = locker_proto::CompartmentId(999);
+    let now = sim.now;
+    refused_and_nothing_changed(
+        &mut sim,
+        |b| b.certify_removal(unknown, staff, now),
+        |e| matches!(e, BankError::UnknownCompartment(c) if *c == unknown),
+    );
+    // A free compartment, a reserved one, a stored parcel: nothing removed.
+    let free = sim.bank.layout().compartments()[5].id;
+    refused_and_nothing_changed(
+        &mut sim,
+        |b| b.certify_removal(free, staff, now),
+        |e| {
+            matches!(
+                e,
+                BankError::WrongStage {
+                    stage: Stage::Free,
+                    ..
+                }
+            )
+        },
+    );
+    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    let now = sim.now;
+    refused_and_nothing_changed(
+        &mut sim,
+        |b| b.certify_removal(r.compartment, staff, now),
+        |e| {
+            matches!(
+                e,
+                BankError::WrongStage {
+                    stage: Stage::Reserved,
+                    ..
+                }
+            )
+        },
+    );
+    let t0 = sim.now;
+    sim.deposit(r.compartment);
+    let now = sim.now;
+    refused_and_nothing_changed(
+        &mut sim,
+        |b| b.certify_removal(r.compartment, staff, now),
+        |e| {
+            matches!(
+                e,
+                BankError::WrongStage {
+                    stage: Stage::Stored,
+                    ..
+                }
+            )
+        },
+    );
+    // Expired, but nobody has opened it for the removal yet.
+    sim.run_until(t0 + Duration::from_hours(73));
+    let now = sim.now;
+    refused_and_nothing_changed(
+        &mut sim,
+        |b| b.certify_removal(r.compartment, staff, now),
+        |e| matches!(e, BankError::NoDisputedRemoval(c) if *c == r.compartment),
+    );
+    // The removal under way: unlocking, then the door open, then shut and
+    // the sensor still settling.
+    sim.ready()
+        .staff_open(r.compartment, StaffId(4), now)
+        .unwrap();
+    sim.answer_status_requests();
+    refused_and_nothing_changed(
+        &mut sim,
+        |b| b.certify_removal(r.compartment, staff, now),
+        |e| {
+            matches!(
+                e,
+                BankError::WrongStage {
+                    stage: Stage::Door { .. },
+                    ..
+                }
+            )
+        },
+    );
+    sim.open_door(r.compartment, true);
+    let now = sim.now;
+    refused_and_nothing_changed(
+        &mut sim,
+        |b| b.certify_removal(r.compartment, staff, now),
+        |e| matches!(e, BankError::DoorOpen(c) if *c == r.compartment),
+    );
+    sim.close_door(r.compartment);
+    let now = sim.now;
+    refused_and_nothing_changed(
+        &mut sim,
+        |b| b.certify_removal(r.compartment, staff, now),
+        |e| {
+            matches!(
+                e,
+                BankError::WrongStage {
+                    stage: Stage::Door { .. },
+                    ..
+                }
+            )
+        },
+    );
+    // The sensor had its time: the removal is disputed. Outputs not yet
+    // drained, or a time from the past, are refused as for any input.
+    sim.advance(Policy::default().presence_settle);
+    sim.drain();
+    let now = sim.now;
+    sim.bank.handle_timeout(now).unwrap();
+    assert!(sim.bank.has_outputs());
+    let pending = sim.bank.certify_removal(r.compartment, staff, now);
+    assert_eq!(pending, Err(BankError::OutputsPending));
+    let earlier = now - Duration::from_secs(1);
+    refused_and_nothing_changed(
+        &mut sim,
+        |b| b.certify_removal(r.compartment, staff, earlier),
+        |e| matches!(e, BankError::TimeWentBackwards { .. }),
+    );
+    assert_eq!(sim.alerts_of(AlertKind::RemovalNotVerified), 1);
+    // Put back in service with the parcel in the books, the dispute is
+    // over: staff open it for the removal again before they certify.
+    sim.ready()
+        .set_in_service(r.compartment, Actor::Staff, now)
+        .unwrap();
+    refused_and_nothing_changed(
+        &mut sim,
+        |b| b.certify_removal(r.compartment, staff, now),
+        |e| matches!(e, BankError::NoDisputedRemoval(_)),
+    );
+    assert!(
+        !sim.commands
+            .iter()
+            .any(|(_, c)| matches!(c, Command::Calibrate { .. })),
+        "no refusal recalibrated a sensor"
+    );
+    assert!(
+        !sim.audit
+            .iter()
+            .any(|a| matches!(a.event, AuditEvent::RemovalCertified { .. }))
+    );
+    assert_eq!(sim.bank.view(r.compartment).unwrap().parcel, Some(r.parcel));
+}
+
+#[test]
+fn a_door_forced_after_a_disputed_removal_is_no_removal_to_certify() {
+    let mut sim = Sim::<24>::new(24, Policy::default());
+    let r = a_removal_the_sensor_disputes(&mut sim);
+    sim.open_door(r.compartment, false);
+    assert_eq!(sim.alerts_of(AlertKind::ForcedDoor), 1);
+    let now = sim.now;
+    refused_and_nothing_changed(
+        &mut sim,
+        |b| b.certify_removal(r.compartment, StaffId(7), now),
+        |e| matches!(e, BankError::DoorOpen(_)),
+    );
+    // Shut again, it is out of service for the forced door: what is inside
+    // now is anybody's guess, and only a new removal tells.
+    sim.close_door(r.compartment);
+    let now = sim.now;
+    refused_and_nothing_changed(
+        &mut sim,
+        |b| b.certify_removal(r.compartment, StaffId(7), now),
+        |e| matches!(e, BankError::NoDisputedRemoval(_)),
+    );
+    assert_eq!(sim.bank.view(r.compartment).unwrap().parcel, Some(r.parcel));
+}

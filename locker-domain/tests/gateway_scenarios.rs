@@ -1588,3 +1588,83 @@ fn a_full_outbound_queue_closes_the_bank_to_new_parcels_until_the_backend_takes_
     bench.gateway.set_uplink_backlog(limit - limit / 10);
     assert!(bench.reserve_small().is_ok());
 }
+
+// ----- staff settle what the sensors dispute -----------------------------------------
+
+/// A load cell replaced with its parcel still in the books reads
+/// "occupied" under the empty compartment. Staff remove the expired parcel,
+/// the bank cannot verify it, they look inside and certify the removal at
+/// the gateway: the node gets a signed calibrate, takes its reading as
+/// empty, and the compartment serves again without a word more.
+#[test]
+fn a_removal_the_load_cell_disputes_is_certified_at_the_gateway_and_the_node_recalibrated() {
+    let mut bench = Bench::new();
+    bench.settle();
+    let r = bench.reserve_small().unwrap();
+    let c = r.compartment;
+    let (node, channel) = wiring(c);
+    bench.deposit(c);
+    for _ in 0..3 {
+        bench.jump(Duration::from_hours(25));
+    }
+    assert_eq!(stage(&bench, c), Stage::Expired);
+
+    let now = bench.now;
+    bench.gateway.staff_open(c, StaffId(4), now).unwrap();
+    bench.settle();
+    bench.open_door(c);
+    // The parcel goes; the new cell reads as much as the parcel did.
+    bench.close_door(c);
+    bench.run_for(Duration::from_secs(5));
+    let alerts = |bench: &Bench| {
+        bench
+            .log
+            .iter()
+            .filter(|o| matches!(o, GatewayOutput::Alert(_)))
+            .count()
+    };
+    assert!(bench.log.iter().any(|o| matches!(o,
+        GatewayOutput::Alert(a) if a.kind == AlertKind::RemovalNotVerified)));
+    assert_eq!(stage(&bench, c), Stage::Expired);
+
+    bench.drive();
+    let now = bench.now;
+    bench.gateway.certify_removal(c, StaffId(7), now).unwrap();
+    bench.settle();
+    let calibrate = bench
+        .commands_to(node)
+        .into_iter()
+        .find(|s| s.command == Command::Calibrate { channel })
+        .expect("the calibrate went out");
+    assert!(calibrate.signed, "the calibrate left unsigned");
+    assert!(
+        bench
+            .node(node)
+            .executed
+            .contains(&Command::Calibrate { channel })
+    );
+    let view = bench.gateway.bank().view(c).unwrap();
+    assert_eq!((view.stage, view.parcel), (Stage::Free, None));
+    assert_eq!(view.out_of_service, None);
+    assert_eq!(view.occupied, Some(false), "the node reads it empty now");
+    let audit = bench.audit_of(c);
+    let certified = audit
+        .iter()
+        .position(|e| *e == AuditEvent::RemovalCertified { staff: StaffId(7) })
+        .expect("the certificate is in the chain of custody");
+    assert_eq!(
+        audit[certified + 1..certified + 4],
+        [
+            AuditEvent::PickupVerified {
+                purpose: Purpose::Removal
+            },
+            AuditEvent::BackInService,
+            AuditEvent::SensorRecalibrated { staff: StaffId(7) },
+        ]
+    );
+
+    // Scan after scan, nothing more is raised.
+    let before = alerts(&bench);
+    bench.run_for(Duration::from_mins(40));
+    assert_eq!(alerts(&bench), before);
+}

@@ -99,6 +99,11 @@ COMMANDS (one per line on standard input):
     pickup CODE                  a code typed at the keypad
     staff-open N ID              the member of staff ID opens compartment N
                                  (audited with ID)
+    certify-removal N ID         the member of staff ID saw compartment N empty
+                                 after a removal its presence sensor disputed:
+                                 the parcel leaves the books, the compartment
+                                 is back in service and its sensor recalibrated
+                                 (audited with ID)
     status                       every compartment's books
     quit                         persist and stop
 

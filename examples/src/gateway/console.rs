@@ -12,6 +12,7 @@
 //! | `courier <compartment> <deposit code>` | the courier is at a compartment the backend reserved (`announce_parcel`) and types its 8-digit deposit code: unlock it |
 //! | `pickup <code>` | a code typed at the keypad |
 //! | `staff-open <compartment> <staff id>` | the member of staff with that id opens a compartment (audited with the id) |
+//! | `certify-removal <compartment> <staff id>` | after an expired parcel's removal the presence sensor disputed, the member of staff who saw the compartment empty certifies it: the parcel leaves the books, the compartment is back in service and its sensor recalibrated (audited with the id) |
 //! | `status` | every compartment's books |
 //! | `quit` | persist and stop |
 
@@ -59,6 +60,14 @@ pub enum ConsoleCommand {
         /// Who: the audit names them.
         staff: StaffId,
     },
+    /// A member of staff saw empty a compartment whose removal the presence
+    /// sensor disputed, and certifies the removal.
+    CertifyRemoval {
+        /// The compartment.
+        compartment: CompartmentId,
+        /// Who: the audit names them.
+        staff: StaffId,
+    },
     /// Show the books.
     Status,
     /// Persist and stop.
@@ -71,7 +80,7 @@ pub enum ConsoleCommand {
 pub enum ConsoleError {
     /// The first word is not a command.
     #[error(
-        "unknown command {0:?}: try deposit, return, courier, pickup, staff-open, status or quit"
+        "unknown command {0:?}: try deposit, return, courier, pickup, staff-open, certify-removal, status or quit"
     )]
     Unknown(String),
     /// The command needs an argument it did not get, or got a bad one.
@@ -92,6 +101,14 @@ impl ConsoleCommand {
     ///     Some(ConsoleCommand::Deposit { size: SizeClass::Medium, kind: ParcelKind::Delivery }),
     /// );
     /// assert!(ConsoleCommand::parse("pickup").is_err());
+    /// assert_eq!(
+    ///     ConsoleCommand::parse("certify-removal 12 7").unwrap(),
+    ///     Some(ConsoleCommand::CertifyRemoval {
+    ///         compartment: locker_proto::CompartmentId(12),
+    ///         staff: locker_domain::bank::StaffId(7),
+    ///     }),
+    /// );
+    /// assert!(ConsoleCommand::parse("certify-removal 12").is_err());
     /// ```
     ///
     /// # Errors
@@ -148,6 +165,20 @@ impl ConsoleCommand {
                     _ => {
                         return Err(ConsoleError::Usage(
                             "staff-open <compartment number> <staff id>",
+                        ));
+                    }
+                }
+            }
+            "certify-removal" => {
+                let staff = words.next().and_then(|a| a.parse().ok());
+                match (arg.and_then(|a| a.parse().ok()), staff) {
+                    (Some(id), Some(staff)) => ConsoleCommand::CertifyRemoval {
+                        compartment: CompartmentId(id),
+                        staff: StaffId(staff),
+                    },
+                    _ => {
+                        return Err(ConsoleError::Usage(
+                            "certify-removal <compartment number> <staff id>",
                         ));
                     }
                 }
@@ -245,6 +276,10 @@ impl super::Gateway {
             ConsoleCommand::StaffOpen { compartment, staff } => {
                 core.staff_open(*compartment, *staff, now)?;
                 Reply::StaffOpening(*compartment)
+            }
+            ConsoleCommand::CertifyRemoval { compartment, staff } => {
+                core.certify_removal(*compartment, *staff, now)?;
+                Reply::RemovalCertified(*compartment)
             }
             ConsoleCommand::Status => Reply::Books(core.bank().views().collect()),
             ConsoleCommand::Quit => {

@@ -133,6 +133,9 @@ pub enum Reply {
     CodeRejected(CodeOutcome),
     /// Staff's door is being unlocked.
     StaffOpening(CompartmentId),
+    /// Staff certified the disputed removal: the compartment is free, back
+    /// in service, its sensor being recalibrated.
+    RemovalCertified(CompartmentId),
     /// Every compartment's books.
     Books(Vec<CompartmentView>),
     /// The bank refused, with the reason to show.
@@ -158,6 +161,11 @@ impl fmt::Display for Reply {
             Reply::Opening(c) => write!(f, "code accepted: compartment {} unlocking", c.0),
             Reply::CodeRejected(outcome) => write!(f, "code refused ({outcome:?})"),
             Reply::StaffOpening(c) => write!(f, "compartment {} unlocking for staff", c.0),
+            Reply::RemovalCertified(c) => write!(
+                f,
+                "compartment {}: removal certified, free and back in service; its presence sensor is being recalibrated",
+                c.0
+            ),
             Reply::Books(views) => {
                 for (n, v) in views.iter().enumerate() {
                     if n > 0 {

@@ -13,7 +13,7 @@ use locker_domain::bank::codes::KeypadId;
 use locker_domain::bank::{
     Actor, AlertKind, AuditEvent, Bank, BankError, BankId, BankKeys, CodeOutcome, Compartment,
     CompartmentFlags, Evidence, Incarnation, NotificationKind, ParcelKind, Policy, Purpose,
-    StaffId, Stage, Stats, Witnesses,
+    ServiceReason, StaffId, Stage, Stats, Witnesses,
 };
 use locker_domain::gateway::{Gateway, GatewayError, GatewayOutput, Persist};
 use locker_domain::uplink::Handled;
@@ -155,6 +155,9 @@ pub struct SimBank {
     pub unlocks_audited: Vec<u64>,
     /// Forced openings not yet seen alerted: (slot, when).
     pub forced_pending: Vec<(usize, Instant)>,
+    /// Expired parcels' removals staff opened a door for and wait at:
+    /// (slot, when the door was unlocked).
+    removals_attended: Vec<(usize, Instant)>,
     /// The parcel physically inside each compartment.
     pub inside: Vec<Option<usize>>,
     /// Parcels taken out and not yet verified by the bank: (parcel, slot, when).
@@ -302,6 +305,7 @@ impl SimBank {
             alerted_at: vec![None; n],
             unlocks_audited: vec![0; n],
             forced_pending: Vec::new(),
+            removals_attended: Vec::new(),
             inside: vec![None; n],
             leaving: Vec::new(),
             transient_jams: Vec::new(),
@@ -1076,6 +1080,22 @@ impl SimBank {
             self.agenda
                 .at(self.now + Duration::from_mins(45), Task::StaffVisit);
         }
+        if let (AlertKind::RemovalNotVerified, Some(s)) = (a.kind, slot) {
+            // The member of staff who opened the door for the removal is
+            // still there (the verdict comes seconds after the door shut):
+            // they look inside. Later (after an outage, say) they are gone,
+            // and the next visit opens it again.
+            let now = self.now;
+            let attended = self
+                .removals_attended
+                .iter()
+                .any(|&(r, at)| r == s && now.saturating_since(at) <= Duration::from_mins(10));
+            self.removals_attended.retain(|&(r, _)| r != s);
+            if attended {
+                self.agenda
+                    .at(now + Duration::from_secs(10), Task::LookInside(s));
+            }
+        }
     }
 
     /// The bank raised a silent-board fault: every silent Kerong board's
@@ -1318,7 +1338,16 @@ impl SimBank {
             }
             Task::Guess(left) => self.guess(left),
             Task::StaffVisit => self.staff_visit(),
+            Task::LookInside(slot) => {
+                self.certify_removal_if_empty(slot);
+            }
             Task::StaffDone(slot) => {
+                // A removal the sensor disputed is certified (which puts the
+                // compartment back and recalibrates its sensor), not put
+                // back in service with the parcel still in the books.
+                if self.certify_removal_if_empty(slot) {
+                    return;
+                }
                 // The sensor says occupied in a compartment the staff member
                 // sees empty and the books hold free (a load cell replaced,
                 // a baseline gone astray): recalibrate it before putting it
@@ -1822,6 +1851,12 @@ impl SimBank {
                     .with_bank(|b, _, now| b.staff_open(v.id, locker_domain::bank::StaffId(1), now))
                     .is_ok()
                 {
+                    if v.stage == Stage::Expired {
+                        // Verified removals leave no word: forget old ones.
+                        self.removals_attended
+                            .retain(|&(_, at)| now.saturating_since(at) <= Duration::from_hours(1));
+                        self.removals_attended.push((slot, now));
+                    }
                     let visitor = Visitor::Staff { take: true };
                     self.agenda.at(
                         now + Duration::from_secs(3),
@@ -1864,6 +1899,36 @@ impl SimBank {
         }
     }
 
+    /// Staff look into `slot`, whose expired parcel's removal the presence
+    /// sensor would not verify: if they see it empty behind a shut door,
+    /// they certify the removal (the bank recalibrates the sensor). Returns
+    /// whether they did.
+    fn certify_removal_if_empty(&mut self, slot: usize) -> bool {
+        let seen_empty = self
+            .compartment(slot)
+            .is_some_and(|c| c.item_grams() == 0 && c.door() == locker_proto::DoorState::Closed);
+        let disputed = self.bank().is_some_and(|b| {
+            b.view(id_of(slot)).is_some_and(|v| {
+                v.stage == Stage::Expired
+                    && v.out_of_service == Some(ServiceReason::RemovalNotVerified)
+            })
+        });
+        if !(seen_empty && disputed) {
+            return false;
+        }
+        let staff = locker_domain::bank::StaffId(1);
+        let certified = self
+            .with_bank(|b, _, now| b.certify_removal(id_of(slot), staff, now))
+            .is_ok();
+        if certified {
+            self.note(
+                Some(slot),
+                "staff: seen empty, removal certified, presence sensor recalibrated".to_string(),
+            );
+        }
+        certified
+    }
+
     fn fix_drift(&mut self, slot: usize) {
         if let Some(d) = self.drift.get_mut(slot) {
             *d = 0;
@@ -1872,7 +1937,11 @@ impl SimBank {
             return;
         };
         c.set_presence_drift(0);
-        // A new load cell: whatever the old one drifted is gone.
+        // A new load cell: whatever the old one drifted is gone. The offset
+        // that made up for an earlier replacement's drift goes with the old
+        // cell too: the error is measured without it (otherwise a cell
+        // replaced twice reads the first cell's drift on top of the truth).
+        c.set_presence_offset(0);
         let grams = c.item_grams() as i32;
         if let Ok(reading) = c.reading() {
             let truth = 8_000 + grams * 420;

@@ -146,6 +146,9 @@ pub enum Task {
     Guess(u32),
     /// Staff visit the bank.
     StaffVisit,
+    /// Staff who opened a door for an expired parcel's removal look inside
+    /// after the bank said it could not verify the removal.
+    LookInside(usize),
     /// Staff put a compartment back in service after dealing with it.
     StaffDone(usize),
 }

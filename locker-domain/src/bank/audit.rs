@@ -56,7 +56,9 @@ pub enum AuditEvent {
     DepositVerified,
     /// The door closed on an empty compartment during a deposit.
     NoParcelDetected,
-    /// The presence sensor confirmed the parcel was taken.
+    /// The parcel was taken: the presence sensor confirmed it, or, right
+    /// after a [`RemovalCertified`](AuditEvent::RemovalCertified) record,
+    /// the member of staff it names certified it.
     PickupVerified {
         /// What kind of door session ended with the parcel gone.
         purpose: Purpose,
@@ -224,6 +226,16 @@ pub enum AuditEvent {
         /// The incarnation from now on.
         incarnation: Incarnation,
     },
+    /// A named member of staff looked into a compartment whose expired
+    /// parcel's removal the presence sensor disputed, saw it empty and
+    /// certified the removal. The removal record
+    /// ([`PickupVerified`](AuditEvent::PickupVerified) for a
+    /// [`Removal`](Purpose::Removal), by staff), the return to service and
+    /// the sensor's recalibration follow.
+    RemovalCertified {
+        /// Who.
+        staff: StaffId,
+    },
 }
 
 impl AuditEvent {
@@ -276,6 +288,7 @@ impl AuditEvent {
             AuditEvent::DepositCodeAccepted { .. } => "deposit_code_accepted",
             AuditEvent::DepositCodeRejected { .. } => "deposit_code_rejected",
             AuditEvent::DepositOpenedBy { .. } => "deposit_opened_by",
+            AuditEvent::RemovalCertified { .. } => "removal_certified",
         }
     }
 }

@@ -82,6 +82,16 @@ pub enum BankError {
     /// The compartment is out of service.
     #[error("{0} is out of service: staff must put it back in service first")]
     OutOfService(CompartmentId),
+    /// The books say the compartment's door is open: close it first.
+    #[error("the door of {0} is open: close it first")]
+    DoorOpen(CompartmentId),
+    /// The compartment holds an expired parcel, but no removal of it that
+    /// the presence sensor disputed: there is nothing to certify (see
+    /// [`Bank::certify_removal`](super::Bank::certify_removal)).
+    #[error(
+        "{0} has no removal the presence sensor disputed: open it for the removal first (staff open)"
+    )]
+    NoDisputedRemoval(CompartmentId),
     /// A code problem: wrong length, not digits, keypad locked out or unknown.
     #[error(transparent)]
     Code(#[from] CodeError),

@@ -10,12 +10,18 @@
 //! between the scan and the books is an alert and an audit record, and takes
 //! the compartment out of service; nothing is silently cleared, and a parcel
 //! the books hold stays in the books (with the alert) until staff resolve it.
+//!
+//! The staff actions that settle a presence sensor's dispute with the books
+//! are here too: [`Bank::recalibrate`], for a free compartment whose sensor
+//! reads "occupied", and [`Bank::certify_removal`], for an expired parcel's
+//! removal the sensor would not verify. Both have the sensor take its
+//! reading as the empty baseline, audited with who asked.
 
 use locker_proto::time::{Duration, Instant};
 use locker_proto::{BulkStatus, ChannelStatus, Command, CompartmentId, DoorState, NodeAddr};
 
 use super::audit::{Actor, AuditEvent, ServiceReason, StaffId};
-use super::layout::LayoutIndex;
+use super::layout::{Compartment, LayoutIndex};
 use super::output::ROOM_ONE;
 use super::parcel::Stage;
 use super::session;
@@ -325,12 +331,115 @@ impl Bank<'_> {
             return Err(BankError::UnknownCompartment(compartment));
         };
         self.latest = now;
+        self.calibrate_empty(i, c, staff, now);
+        Ok(())
+    }
+
+    /// The member of staff `staff` looked into a compartment whose expired
+    /// parcel's removal the presence sensor disputed, saw it empty, and
+    /// certifies the removal: the sensor reads "occupied" under an empty
+    /// compartment (a load cell replaced, a baseline gone astray), so the
+    /// bank could not verify it and kept the parcel in its books.
+    ///
+    /// Allowed only where the bank recorded that dispute and nothing has
+    /// happened since: the compartment holds an expired parcel
+    /// ([`Stage::Expired`], so no door session runs), is out of service for
+    /// [`ServiceReason::RemovalNotVerified`] (what a removal session that
+    /// ended with the sensor reading "occupied" leaves, with an
+    /// [`AlertKind::RemovalNotVerified`] alert), and its door is shut. The
+    /// certificate is the word of someone who just had the door open for
+    /// the removal: once the compartment was put back in service, or its
+    /// sensors reported something else meanwhile (a forced door, a scan
+    /// finding it empty), staff open it for removal again first. A parcel
+    /// that was stored or went missing is never written off this way.
+    ///
+    /// In one call, in the audit in this order:
+    /// [`AuditEvent::RemovalCertified`] (who), the removal as if the sensor
+    /// had verified it ([`AuditEvent::PickupVerified`] for a
+    /// [`Purpose::Removal`](super::Purpose::Removal), by staff: the
+    /// compartment is free and the parcel leaves the books),
+    /// [`AuditEvent::BackInService`], and the recalibration as
+    /// [`recalibrate`](Self::recalibrate) does it (the node is sent
+    /// [`Command::Calibrate`], signed; the sensor's health history is
+    /// forgotten; [`AuditEvent::SensorRecalibrated`]). The node's answer
+    /// and the presence report that follows it put the books' reading right.
+    /// Should the calibration not take (the node unreachable, or it
+    /// refuses), the next scan finds the sensor still reading "occupied"
+    /// in a free compartment and raises [`AlertKind::UnexpectedItem`].
+    ///
+    /// # Errors
+    /// [`BankError::UnknownCompartment`]; [`BankError::DoorOpen`] when the
+    /// books say the door is open; [`BankError::WrongStage`] unless the
+    /// compartment holds an expired parcel (during a door session too);
+    /// [`BankError::NoDisputedRemoval`] when it does but is not out of
+    /// service for [`ServiceReason::RemovalNotVerified`];
+    /// [`BankError::TimeWentBackwards`]; [`BankError::OutputsPending`]. A
+    /// refusal changes nothing.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use locker_domain::bank::{Bank, BankError, BankId, BankKeys, Books, Compartment,
+    /// #     Policy, StaffId};
+    /// # use locker_proto::{Channel, CompartmentId, Dimensions, NodeAddr, SizeClass};
+    /// # use locker_proto::time::Instant;
+    /// # let c = Compartment::new(CompartmentId(1), NodeAddr(1), Channel(0), SizeClass::Small,
+    /// #     Dimensions::new(420, 80, 600));
+    /// # let mut books = Books::<1>::new();
+    /// # let keys = BankKeys::derive(BankId(1), &[0x5a; 32]);
+    /// let mut bank = Bank::new(&mut books, &[c], Policy::default(), keys)?;
+    /// while bank.poll().is_some() {}
+    /// // A free compartment has no removal to certify.
+    /// let now = Instant::from_secs(1);
+    /// assert!(matches!(
+    ///     bank.certify_removal(CompartmentId(1), StaffId(7), now),
+    ///     Err(BankError::WrongStage { .. })
+    /// ));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn certify_removal(
+        &mut self,
+        compartment: CompartmentId,
+        staff: StaffId,
+        now: Instant,
+    ) -> Result<(), BankError> {
+        self.begin(now)?;
+        let (i, s) = self.slot_of(compartment)?;
+        if s.door == DoorState::Open {
+            return Err(BankError::DoorOpen(compartment));
+        }
+        if s.stage != Stage::Expired {
+            return Err(BankError::WrongStage {
+                compartment,
+                stage: s.stage,
+            });
+        }
+        if s.out_of_service != Some(ServiceReason::RemovalNotVerified) {
+            return Err(BankError::NoDisputedRemoval(compartment));
+        }
+        let Some(c) = self.layout.get(i).copied() else {
+            return Err(BankError::UnknownCompartment(compartment));
+        };
+        self.latest = now;
+        let event = AuditEvent::RemovalCertified { staff };
+        self.record(now, Actor::Staff, Some(i), event, None);
+        self.apply(i, session::removal_certified(s, now), now);
+        self.record(now, Actor::Staff, Some(i), AuditEvent::BackInService, None);
+        self.calibrate_empty(i, c, staff, now);
+        Ok(())
+    }
+
+    /// Has compartment `i`'s presence sensor take its reading now as the
+    /// empty baseline, for `staff`: its health history is forgotten (it
+    /// belonged to the old baseline), the node is sent
+    /// [`Command::Calibrate`] and the act is audited. The caller checked
+    /// that the books hold no parcel there (any more).
+    fn calibrate_empty(&mut self, i: LayoutIndex, c: Compartment, staff: StaffId, now: Instant) {
         let _ = self.health.clear(i.get());
         let calibrate = Command::Calibrate { channel: c.channel };
         let _ = self.commands.push_back((c.node, calibrate));
         let event = AuditEvent::SensorRecalibrated { staff };
         self.record(now, Actor::Staff, Some(i), event, None);
-        Ok(())
     }
 
     /// `node` answers again: the bank asks it for full status and reconciles.

@@ -578,16 +578,7 @@ fn finish(
             settle_back(&mut s, purpose, now, policy);
             Verdict::NoParcelDetected
         }
-        (Purpose::Pickup | Purpose::Removal, false) => {
-            let dwell = match (purpose, s.parcel.and_then(|p| p.deposited_at)) {
-                (Purpose::Pickup, Some(at)) => Some(now - at),
-                _ => None,
-            };
-            s.stage = Stage::Free;
-            s.parcel = None;
-            s.parcel_timer = None;
-            Verdict::PickupVerified { purpose, dwell }
-        }
+        (Purpose::Pickup | Purpose::Removal, false) => parcel_out(&mut s, purpose, now),
         (Purpose::Pickup, true) => {
             settle_back(&mut s, purpose, now, policy);
             if let Some(p) = s.parcel.as_mut() {
@@ -613,6 +604,39 @@ fn finish(
         }
     };
     Some((s, verdict))
+}
+
+/// The parcel left with the person the door was opened for: the
+/// compartment is free. How long a picked-up parcel waited goes with the
+/// verdict (`None` for a removal).
+fn parcel_out(s: &mut Slot, purpose: Purpose, now: Instant) -> Verdict {
+    let dwell = match (purpose, s.parcel.and_then(|p| p.deposited_at)) {
+        (Purpose::Pickup, Some(at)) => Some(now - at),
+        _ => None,
+    };
+    s.stage = Stage::Free;
+    s.parcel = None;
+    s.parcel_timer = None;
+    Verdict::PickupVerified { purpose, dwell }
+}
+
+/// Staff certify that an expired parcel whose removal the presence sensor
+/// disputed ([`Verdict::RemovalNotVerified`]) is out: they looked into the
+/// compartment after the removal and saw it empty. The books become what a
+/// verified removal leaves (the same verdict, by staff), and the compartment
+/// is back in service. The bank checked the stage, the service reason and
+/// the door before.
+pub(super) fn removal_certified(mut s: Slot, now: Instant) -> Step {
+    let verdict = parcel_out(&mut s, Purpose::Removal, now);
+    s.out_of_service = None;
+    s.door_timer = None;
+    Step {
+        books: s,
+        happened: Happened::Finished {
+            by: Actor::Staff,
+            verdict,
+        },
+    }
 }
 
 /// Returns a compartment whose session ended without the parcel changing
@@ -1021,6 +1045,51 @@ mod tests {
         assert_eq!(step.books.stage, Stage::Expired);
         let reason = Some(ServiceReason::RemovalNotVerified);
         assert_eq!(step.books.out_of_service, reason);
+    }
+
+    #[test]
+    fn staff_certify_a_removal_the_sensor_disputed_and_the_books_read_as_a_verified_removal() {
+        let policy = Policy::default();
+        let expired = Slot {
+            stage: Stage::Expired,
+            parcel_timer: None,
+            ..stored()
+        };
+        let s = opened(expired, Purpose::Removal, Actor::Staff, &policy);
+        let disputed = closed_and_settled(s, 20, &policy).books;
+        let step = removal_certified(disputed, at(60));
+        let verified = Verdict::PickupVerified {
+            purpose: Purpose::Removal,
+            dwell: None,
+        };
+        let by = Actor::Staff;
+        assert_eq!(
+            step.happened,
+            Happened::Finished {
+                by,
+                verdict: verified
+            }
+        );
+        let s = step.books;
+        assert_eq!(s.stage, Stage::Free);
+        assert!(s.parcel.is_none());
+        assert_eq!(s.out_of_service, None, "back in service");
+        assert_eq!((s.door_timer, s.parcel_timer), (None, None));
+        assert_eq!(
+            s.occupied,
+            Some(true),
+            "the sensor's word is kept as it was"
+        );
+        // The same books as the removal the sensor had verified.
+        let s = opened(expired, Purpose::Removal, Actor::Staff, &policy);
+        let s = presence_changed(s, empty(), at(10), &policy).books;
+        let step = door_closed(s, at(20), &policy);
+        let happened = Happened::DoorClosed {
+            by,
+            verdict: Some(verified),
+        };
+        assert_eq!(step.happened, happened);
+        assert_eq!(step.books.stage, Stage::Free);
     }
 
     #[test]

@@ -642,6 +642,23 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
         self.bank.recalibrate(compartment, staff, now)
     }
 
+    /// Staff saw empty a compartment whose expired parcel's removal the
+    /// presence sensor disputed, and certify the removal: the parcel leaves
+    /// the books, the compartment is back in service and its sensor is
+    /// recalibrated (a signed calibrate command to the node).
+    ///
+    /// # Errors
+    /// As [`Bank::certify_removal`].
+    pub fn certify_removal(
+        &mut self,
+        compartment: CompartmentId,
+        staff: StaffId,
+        now: Instant,
+    ) -> Result<(), BankError> {
+        self.stirred = true;
+        self.bank.certify_removal(compartment, staff, now)
+    }
+
     /// Gives a stored parcel more time before its reminders and expiry.
     ///
     /// # Errors

@@ -340,6 +340,7 @@ pub(crate) fn audit(e: AuditEvent) -> AuditProjection {
             of(W::DepositCodeRejected { keypad: keypad.0 })
         }
         AuditEvent::DepositOpenedBy { account } => of(W::DepositOpenedBy { account: account.0 }),
+        AuditEvent::RemovalCertified { staff } => of(W::RemovalCertified { staff: staff.0 }),
         AuditEvent::StaffOpenAll {
             staff,
             opened,
@@ -528,7 +529,12 @@ pub(crate) fn error_code(e: &BankError) -> wire::ErrorCode {
             AllocationError::NoAccessibleFree => C::NoAccessibleFree,
             AllocationError::LowBattery { .. } => C::LowBattery,
         },
-        BankError::WrongStage { .. } => C::WrongStage,
+        // A door left open and a removal not disputed are the compartment
+        // not being where the call is allowed (staff calls, never the
+        // backend's).
+        BankError::WrongStage { .. } | BankError::DoorOpen(_) | BankError::NoDisputedRemoval(_) => {
+            C::WrongStage
+        }
         BankError::OutOfService(_) => C::OutOfService,
         BankError::ReopenLimit(_) => C::NotAuthorized,
         BankError::Code(c) => match c {

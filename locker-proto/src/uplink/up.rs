@@ -639,6 +639,13 @@ pub enum AuditEvent {
         /// The account (staff or courier id).
         account: u32,
     },
+    /// A named member of staff saw empty a compartment whose expired
+    /// parcel's removal the presence sensor disputed, and certified the
+    /// removal; the removal record follows.
+    RemovalCertified {
+        /// Who (staff id).
+        staff: u32,
+    },
     /// An audit event this version of the uplink has no name for.
     Other,
 }
