@@ -1529,6 +1529,14 @@ impl SimBank {
                 self.agenda
                     .at(until.max(now) + Duration::from_secs(5), Task::Collect(p));
             }
+            Ok(CodeOutcome::CollectAtCounter) => {
+                // Too late: the bank sends the collector to the counter,
+                // where staff hand the parcel over once it is removed.
+                self.note(
+                    parcel.slot,
+                    "collector came after expiry → sent to the counter".into(),
+                );
+            }
             Err(BankError::OutOfService(_)) => {
                 // The collector calls the help line; staff sort it out.
                 if let Some(x) = self.parcels.get_mut(p) {
