@@ -2,8 +2,17 @@
 //!
 //! Compartments are grouped into *shapes*: the same size class, inner
 //! dimensions and flags. Shapes are kept sorted by volume, then by how many
-//! flags they offer, so the first shape that fits is the smallest one and
-//! a fridge or a low door is only used when nothing plainer fits. Each shape
+//! flags they offer, so the first shape that fits is the smallest one and,
+//! among equals, a fridge or a low door comes after a plain one.
+//!
+//! # Doors kept for those who need them
+//!
+//! Refrigerated and accessible (low) doors are for perishable parcels and
+//! for recipients who cannot reach a high door. A parcel that needs neither
+//! takes such a door only while more than [`kept_for_needs`] of that kind
+//! are free (a quarter of them, at least one), or when no other door fits
+//! at all: a letter goes one size up rather than take the last low doors,
+//! and is never refused while any door fits. Each shape
 //! keeps its free compartments in an intrusive FIFO list: allocation takes
 //! the compartment that has been free longest, and a freed compartment goes
 //! to the back, which spreads wear (lock cycles, hinge use) evenly among
@@ -25,6 +34,19 @@ pub const MAX_SHAPES: usize = 32;
 const NIL: u16 = u16::MAX;
 /// `prev` of a compartment that is in no free list.
 const DETACHED: u16 = u16::MAX - 1;
+
+/// How many free doors of a special kind (refrigerated, accessible) are kept
+/// for the parcels that need them, of `total` such doors: a quarter, at
+/// least one (none if there are none).
+pub const fn kept_for_needs(total: u16) -> u16 {
+    if total == 0 {
+        0
+    } else if total / 4 > 1 {
+        total / 4
+    } else {
+        1
+    }
+}
 
 /// How a parcel's size is known.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,6 +129,8 @@ struct Shape {
     head: u16,
     tail: u16,
     free: u16,
+    /// Compartments of this shape, free or not.
+    total: u16,
 }
 
 impl Shape {
@@ -163,6 +187,7 @@ impl<'a> FreeLists<'a> {
                         head: NIL,
                         tail: NIL,
                         free: 0,
+                        total: 0,
                     })
                     .map_err(|_| super::layout::LayoutError::TooManyShapes { max: MAX_SHAPES })?;
             }
@@ -179,6 +204,9 @@ impl<'a> FreeLists<'a> {
                 .unwrap_or(0);
             if let Some(s) = shape_of.get_mut(slot) {
                 *s = index;
+            }
+            if let Some(shape) = shapes.get_mut(usize::from(index)) {
+                shape.total = shape.total.saturating_add(1);
             }
         }
         Ok(FreeLists {
@@ -198,24 +226,47 @@ impl<'a> FreeLists<'a> {
         }
     }
 
-    /// The compartment a parcel with `needs` should get, without taking it.
+    /// The compartment a parcel with `needs` should get, without taking it:
+    /// the smallest free shape that fits and has what the parcel needs,
+    /// keeping the doors others need (refrigerated, accessible) for them
+    /// while a door without them fits. Only when every door that fits and
+    /// lacks them is taken does a parcel get one it does not need.
     pub(crate) fn choose(&self, needs: ParcelNeeds) -> Result<LayoutIndex, AllocationError> {
+        let mut needed = CompartmentFlags::NONE;
+        if needs.perishable {
+            needed = needed.union(CompartmentFlags::REFRIGERATED);
+        }
+        if needs.accessible {
+            needed = needed.union(CompartmentFlags::ACCESSIBLE);
+        }
+        // The special doors this parcel may take without touching those
+        // kept for the parcels that need them.
+        let mut spare_ok = needed;
+        for kind in [CompartmentFlags::REFRIGERATED, CompartmentFlags::ACCESSIBLE] {
+            let (free, total) = self.count_of(kind);
+            if free > kept_for_needs(total) {
+                spare_ok = spare_ok.union(kind);
+            }
+        }
         let mut fits_somewhere = false;
         let mut fits_with_needs = false;
-        for shape in &self.shapes {
-            if !shape.fits(needs.fit) {
-                continue;
-            }
-            fits_somewhere = true;
-            if needs.perishable && !shape.flags.contains(CompartmentFlags::REFRIGERATED) {
-                continue;
-            }
-            if needs.accessible && !shape.flags.contains(CompartmentFlags::ACCESSIBLE) {
-                continue;
-            }
-            fits_with_needs = true;
-            if shape.head != NIL {
-                return Ok(LayoutIndex::stored(shape.head));
+        // First without the kept doors, then (nothing else fits) with them.
+        for allowed in [spare_ok, CompartmentFlags::ALL] {
+            for shape in &self.shapes {
+                if !shape.fits(needs.fit) {
+                    continue;
+                }
+                fits_somewhere = true;
+                if !shape.flags.contains(needed) {
+                    continue;
+                }
+                fits_with_needs = true;
+                if !allowed.contains(shape.flags) {
+                    continue;
+                }
+                if shape.head != NIL {
+                    return Ok(LayoutIndex::stored(shape.head));
+                }
             }
         }
         Err(match (fits_somewhere, fits_with_needs) {
@@ -224,6 +275,16 @@ impl<'a> FreeLists<'a> {
             _ if needs.perishable => AllocationError::NoRefrigeratedFree,
             _ => AllocationError::NoAccessibleFree,
         })
+    }
+
+    /// Free and all compartments with flag `kind`.
+    fn count_of(&self, kind: CompartmentFlags) -> (u16, u16) {
+        self.shapes
+            .iter()
+            .filter(|s| s.flags.contains(kind))
+            .fold((0u16, 0u16), |(free, total), s| {
+                (free.saturating_add(s.free), total.saturating_add(s.total))
+            })
     }
 
     /// Whether `slot` is in a free list.

@@ -18,6 +18,8 @@ impl CompartmentFlags {
     pub const REFRIGERATED: Self = Self(1);
     /// At a height a wheelchair user reaches.
     pub const ACCESSIBLE: Self = Self(2);
+    /// Every flag.
+    pub const ALL: Self = Self(3);
 
     /// Both sets of flags.
     pub const fn union(self, other: Self) -> Self {

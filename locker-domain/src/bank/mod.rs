@@ -207,7 +207,7 @@ use locker_proto::{Channel, Command, CompartmentId, NodeAddr, PowerStatus};
 use rand_core::RngCore;
 
 pub use alert::{Alert, AlertKind, Evidence, SnapshotRef, SnapshotRequest};
-pub use allocation::{AllocationError, Fit, MAX_SHAPES, ParcelNeeds};
+pub use allocation::{AllocationError, Fit, MAX_SHAPES, ParcelNeeds, kept_for_needs};
 pub use answers::{CodeOutcome, CommandOutcome, CompartmentView, Reservation};
 pub use audit::{Actor, AuditEvent, AuditRecord, ServiceReason, StaffId};
 pub use books::{Books, Storage};
@@ -595,6 +595,11 @@ impl<'a> Bank<'a> {
 
     /// Holds the best compartment for a parcel with `needs` until the
     /// reservation hold runs out, and draws its pickup code from `rng`.
+    ///
+    /// The best compartment is the smallest free one that fits and has what
+    /// the parcel needs; refrigerated and accessible doors are kept for the
+    /// parcels that need them while other doors fit (see
+    /// [`kept_for_needs`]).
     ///
     /// The code is in the returned [`Reservation`], and only there: the bank
     /// keeps its keyed hash ([`CodeHash`]). Send it to the collector when the
