@@ -51,7 +51,7 @@ fn attacker_on_the_bus_cannot_open_a_door_and_every_attempt_is_reported() {
             kind: RebootKind::Hard,
         },
         Command::Configure(NodeConfig {
-            max_pulse_ms: 5000,
+            max_pulse_ms: 1000,
             ..NodeConfig::default()
         }),
         Command::Calibrate {

@@ -223,7 +223,7 @@ fn the_largest_values_fit_the_advertised_buffer() {
         debounce_ms: 1_000,
         door_ajar_limit_s: u16::MAX,
         presence_threshold: i32::MAX,
-        max_pulse_ms: 5_000,
+        max_pulse_ms: 1_000,
     };
     assert_eq!(
         node.handle_command(&Command::Configure(config), ms(0)),

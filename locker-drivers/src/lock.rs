@@ -48,9 +48,11 @@ use locker_proto::time::Duration;
 
 use crate::{Error, Lock};
 
-/// The longest pulse any lock driver in this crate will apply: one second,
-/// within the duty rating of common 12 V cabinet solenoids.
-pub const MAX_PULSE: Duration = Duration::from_millis(1_000);
+/// The longest pulse any lock driver in this crate will apply: the project's
+/// one limit, [`locker_proto::MAX_UNLOCK_PULSE_MS`] (one second, within the
+/// duty rating of common 12 V cabinet solenoids), which the node's
+/// controller also enforces on its configuration.
+pub const MAX_PULSE: Duration = Duration::from_millis(locker_proto::MAX_UNLOCK_PULSE_MS as u64);
 
 /// A pulse length that suits most cabinet locks when the vendor gives none.
 pub const DEFAULT_PULSE: Duration = Duration::from_millis(500);

@@ -198,9 +198,18 @@ derive_wire! {
         /// Presence threshold above the calibrated baseline, in raw sensor units.
         pub presence_threshold: i32,
         /// Longest lock pulse the node will ever drive, in ms; longer requests are clamped.
+        /// At most [`MAX_UNLOCK_PULSE_MS`].
         pub max_pulse_ms: u16,
     }
 }
+
+/// The longest lock pulse anything in this project drives, in milliseconds:
+/// one second, within the duty rating of common 12 V cabinet solenoids (held
+/// for seconds they overheat and burn out their coil). The one limit: the
+/// node's controller refuses a configuration above it and clamps every
+/// pulse to it, and the lock drivers refuse a longer pulse, so a pulse that
+/// passes configuration is one the driver drives.
+pub const MAX_UNLOCK_PULSE_MS: u16 = 1_000;
 
 impl Default for NodeConfig {
     /// 30 ms debounce, 60 s door-ajar limit, a threshold of 10 units (10 g on

@@ -4,11 +4,10 @@
 use locker_proto::{Duration, NodeConfig};
 
 /// The longest lock pulse this firmware will ever drive, whatever the bus or
-/// the saved configuration says, in milliseconds.
-///
-/// Solenoid locks are rated for short pulses; held for seconds they overheat
-/// and burn out their coil. [`NodeConfig::max_pulse_ms`] may only lower this.
-pub const PULSE_CEILING_MS: u16 = 5_000;
+/// the saved configuration says, in milliseconds: the project's one limit,
+/// [`locker_proto::MAX_UNLOCK_PULSE_MS`], which the lock drivers enforce
+/// too. [`NodeConfig::max_pulse_ms`] may only lower this.
+pub const PULSE_CEILING_MS: u16 = locker_proto::MAX_UNLOCK_PULSE_MS;
 
 /// The longest debounce the controller accepts, in milliseconds. A switch
 /// that needs longer is broken, and a longer debounce would hide a forced door.
