@@ -68,8 +68,9 @@ use crate::vocab::{
 pub const MAX_EVENTS_PER_REPORT: usize = 6;
 
 derive_wire! {
-    /// A command from the gateway to one node (or, for the few that make sense,
-    /// to every node by broadcast).
+    /// A command from the gateway to one node. Nothing is sent by broadcast:
+    /// a node ignores frames addressed to
+    /// [`NodeAddr::BROADCAST`](crate::NodeAddr::BROADCAST).
     #[non_exhaustive]
     pub enum Command {
         /// Are you there? Answered with [`Report::Pong`].
