@@ -481,7 +481,12 @@ derive_wire! {
         InvalidConfig,
         /// The channel is faulted and out of service.
         Faulted,
-        /// The node does not know this command (newer gateway, older node).
+        /// The node decoded the command but does not carry it out (a build
+        /// without the feature, e.g. [`Command::GetAuthFloor`] without
+        /// `auth`). A command the node does not know at all (newer gateway,
+        /// older node) does not decode
+        /// ([`FrameError::BadBody`](crate::FrameError::BadBody)) and gets no
+        /// answer.
         Unsupported,
         /// The command needs a valid tag (see [`Command::needs_tag`]) and the
         /// frame had none, or one that does not verify with the node's key
