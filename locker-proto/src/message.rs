@@ -6,6 +6,8 @@
 //! and existing ones never reordered: a node and a gateway of different
 //! versions still agree on everything they both know, and the unknown rest
 //! decodes to a typed [`FrameError::BadBody`](crate::FrameError::BadBody).
+//! `spec/bus.md` (at the repository root) lists every variant's number and
+//! fields; `tests/bus_golden.rs` fails if one changes.
 //!
 //! # Wire size
 //!

@@ -6,6 +6,9 @@
 //! audited override, even for an attacker who taps the RS-485 bus inside
 //! the cabinet. This module is the bus part of that promise.
 //!
+//! Every input byte of every tag, challenge and binding, with golden
+//! vectors, is in `spec/bus.md` (at the repository root), section 7.
+//!
 //! # The scheme
 //!
 //! ```text
