@@ -38,7 +38,8 @@ pub enum FrameError {
     BadCrc {
         /// CRC carried by the frame.
         received: u16,
-        /// CRC computed over header and body.
+        /// CRC computed over every byte before it: header, body and, in an
+        /// authenticated frame, the trailer.
         computed: u16,
     },
     /// The frame is from a protocol version this crate does not speak.

@@ -1,14 +1,22 @@
 //! Bus frames: header, postcard body, CRC-16, COBS, `0x00` delimiter.
 //!
 //! ```text
-//!  raw:     | ver<<4 | flags | src | dst | seq | body (postcard) ... | crc16 lo | crc16 hi |
-//!  on wire: | COBS(raw) ............................................................ | 0x00 |
+//!  raw:     | vf | src | dst | seq | body (postcard) ... | [trailer (10)] | crc16 lo | crc16 hi |
+//!  on wire: | COBS(raw) ............................................................... | 0x00 |
 //! ```
 //!
+//! The first byte, `vf`, is `VERSION << 4 | flags`: the protocol version in
+//! its high nibble and the [`Flags`] in its low nibble. The trailer is there
+//! only when [`Flags::AUTHENTICATED`] is set (see [`AuthTrailer`]).
+//!
 //! The CRC is CRC-16/MODBUS (the catalogue algorithm RS-485 engineers already
-//! have in their analysers; check value `0x4B37`) over header and body. It
+//! have in their analysers; check value `0x4B37`) over every raw byte before
+//! it: header, body and, in an authenticated frame, the trailer. It
 //! detects every single-bit and every two-bit error, and every burst up to 16
 //! bits, in frames of this length.
+//!
+//! The normative description of every byte, with golden vectors, is
+//! `spec/bus.md` at the repository root.
 //!
 //! # Contract
 //!
@@ -71,9 +79,11 @@ pub const CRC_LEN: usize = 2;
 /// The longest frame on the wire, COBS overhead and delimiter included. Size
 /// receive and transmit buffers with this.
 pub const MAX_FRAME: usize = 128;
-/// The longest frame before COBS: header, body and CRC.
+/// The longest frame before COBS: header, body, authentication trailer (if
+/// any) and CRC.
 pub const MAX_RAW: usize = MAX_FRAME - 2;
-/// The longest postcard body a frame carries.
+/// The longest postcard body a frame carries; an authenticated frame's body
+/// is at most [`AUTH_TRAILER_LEN`] bytes shorter.
 pub const MAX_BODY: usize = MAX_RAW - HEADER_LEN - CRC_LEN;
 
 // Every frame fits one COBS block, so COBS adds exactly one byte.
@@ -107,7 +117,9 @@ impl Seq {
     }
 }
 
-/// Header flags (the low nibble of the first byte).
+/// Header flags (the low nibble of the first byte). Bit 3 (`0b1000`) has
+/// no meaning yet: senders leave it clear, receivers keep it (a tag covers
+/// it) and otherwise ignore it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Flags(u8);
@@ -122,7 +134,9 @@ impl<'a> arbitrary::Arbitrary<'a> for Flags {
 impl Flags {
     /// No flag set.
     pub const NONE: Flags = Flags(0);
-    /// The sender wants an answer (every command from the master).
+    /// The sender wants an answer: set on every command from the master,
+    /// never on a node's answer. A node answers every command addressed to
+    /// it whether or not the bit is set.
     pub const ACK_WANTED: Flags = Flags(0b0001);
     /// The frame carries an authentication tag.
     pub const AUTHENTICATED: Flags = Flags(0b0010);

@@ -6,6 +6,8 @@
 //! and existing ones never reordered: a node and a gateway of different
 //! versions still agree on everything they both know, and the unknown rest
 //! decodes to a typed [`FrameError::BadBody`](crate::FrameError::BadBody).
+//! `spec/bus.md` (at the repository root) lists every variant's number and
+//! fields; `tests/bus_golden.rs` fails if one changes.
 //!
 //! # Wire size
 //!
@@ -68,8 +70,9 @@ use crate::vocab::{
 pub const MAX_EVENTS_PER_REPORT: usize = 6;
 
 derive_wire! {
-    /// A command from the gateway to one node (or, for the few that make sense,
-    /// to every node by broadcast).
+    /// A command from the gateway to one node. Nothing is sent by broadcast:
+    /// a node ignores frames addressed to
+    /// [`NodeAddr::BROADCAST`](crate::NodeAddr::BROADCAST).
     #[non_exhaustive]
     pub enum Command {
         /// Are you there? Answered with [`Report::Pong`].
@@ -489,7 +492,12 @@ derive_wire! {
         InvalidConfig,
         /// The channel is faulted and out of service.
         Faulted,
-        /// The node does not know this command (newer gateway, older node).
+        /// The node decoded the command but does not carry it out (a build
+        /// without the feature, e.g. [`Command::GetAuthFloor`] without
+        /// `auth`). A command the node does not know at all (newer gateway,
+        /// older node) does not decode
+        /// ([`FrameError::BadBody`](crate::FrameError::BadBody)) and gets no
+        /// answer.
         Unsupported,
         /// The command needs a valid tag (see [`Command::needs_tag`]) and the
         /// frame had none, or one that does not verify with the node's key

@@ -67,7 +67,8 @@ derive_wire! {
     /// The address of a station on the bus.
     ///
     /// `0` is the gateway (the bus master); compartment nodes use `1..=247`,
-    /// as on a Modbus RTU line; `255` is broadcast.
+    /// as on a Modbus RTU line; `255` is reserved for broadcast, which nodes
+    /// ignore (see [`NodeAddr::BROADCAST`]).
     #[derive(PartialOrd, Ord)]
     pub struct NodeAddr(pub u8);
 }
@@ -75,7 +76,10 @@ derive_wire! {
 impl NodeAddr {
     /// The gateway, master of the bus.
     pub const GATEWAY: NodeAddr = NodeAddr(0);
-    /// Every node at once. Nodes act on broadcasts but never answer them.
+    /// Reserved for addressing every node at once. No command is safe to
+    /// execute unanswered on every node, so in this protocol version a node
+    /// ignores a frame sent here (neither acts nor answers) and the master
+    /// never sends one.
     pub const BROADCAST: NodeAddr = NodeAddr(255);
 
     /// Whether this is a node address (neither the gateway nor broadcast).

@@ -6,6 +6,9 @@
 //! audited override, even for an attacker who taps the RS-485 bus inside
 //! the cabinet. This module is the bus part of that promise.
 //!
+//! Every input byte of every tag, challenge and binding, with golden
+//! vectors, is in `spec/bus.md` (at the repository root), section 7.
+//!
 //! # The scheme
 //!
 //! ```text
@@ -124,8 +127,10 @@
 //! challenge, so nobody on the bus can push the gateway's counter out of
 //! step with a forged floor; and the counter only ever moves up, so a value
 //! once used is never used again. No provisioning is needed after a lost
-//! counter store. (A node too old to know the command answers
-//! `Nack(Unsupported)`, and stale refusals are all it offers.)
+//! counter store. (A node built without `auth` answers
+//! `Nack(Unsupported)`, and stale refusals are all it offers. A node whose
+//! firmware predates the command cannot decode it, so it does not answer at
+//! all: see `spec/bus.md`, *Error handling*.)
 //!
 //! # Freshness that survives power loss
 //!

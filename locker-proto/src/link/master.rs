@@ -835,9 +835,9 @@ impl<const NODES: usize> Master<NODES> {
                                 self.stats.resynchronisations.saturating_add(1);
                         }
                     }
-                    // Any other answer (an older node's `Unsupported`) is
-                    // the node's word too: resynchronisation by stale
-                    // refusals is all it offers.
+                    // Any other answer (`Unsupported` from a node built
+                    // without `auth`) is the node's word too:
+                    // resynchronisation by stale refusals is all it offers.
                     auth.floor_learned = true;
                 }
                 // On with the event poll the floor went before.

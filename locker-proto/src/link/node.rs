@@ -232,9 +232,10 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
     /// application: the frame is not for this node, is a retransmission
     /// (answered from the cache, or ignored while the first copy is still being
     /// executed), is a link-level command ([`Command::PollEvents`],
-    /// [`Command::AckEvents`], [`Command::Provision`]) that the link answers
-    /// itself, or is refused (an answer is queued). Broadcast frames are
-    /// ignored: no command is safe to execute unanswered on every node.
+    /// [`Command::AckEvents`], [`Command::Provision`],
+    /// [`Command::GetAuthFloor`]) that the link answers itself, or is
+    /// refused (an answer is queued). Broadcast frames are ignored: no
+    /// command is safe to execute unanswered on every node.
     pub fn handle_received(
         &mut self,
         frame: &Frame<Command>,
