@@ -1668,3 +1668,43 @@ fn a_removal_the_load_cell_disputes_is_certified_at_the_gateway_and_the_node_rec
     bench.run_for(Duration::from_mins(40));
     assert_eq!(alerts(&bench), before);
 }
+
+#[test]
+fn a_load_cell_drifting_under_an_idle_door_is_caught_by_the_periodic_readings() {
+    use locker_domain::bank::Evidence;
+    use locker_proto::HealthIssue;
+    let mut bench = Bench::new();
+    bench.settle();
+    // Compartment 3 stands empty; its load cell creeps to 7 units: above
+    // the drift band (4), below the occupied threshold (10), so the node
+    // never reports a change by itself.
+    let (node, channel) = wiring(CompartmentId(3));
+    bench.node(node).load[usize::from(channel.0)] = 7;
+    bench.run_for(Duration::from_mins(10));
+    let drift_alerts = |bench: &Bench| {
+        bench
+            .log
+            .iter()
+            .filter(|o| {
+                matches!(o, GatewayOutput::Alert(a)
+                    if a.kind == AlertKind::Maintenance
+                        && a.compartment == Some(CompartmentId(3))
+                        && matches!(a.evidence, Evidence::Health(HealthIssue::PresenceDrift { reading: 7, .. })))
+            })
+            .count()
+    };
+    assert_eq!(drift_alerts(&bench), 0, "nothing shows it yet");
+    // Each quarter-hour scan reads one compartment of each node in turn:
+    // within four scans every compartment has been read.
+    bench.run_for(Duration::from_mins(65));
+    assert_eq!(drift_alerts(&bench), 1, "the drift is raised once");
+    let reads = bench
+        .commands_to(node)
+        .into_iter()
+        .filter(|s| matches!(s.command, Command::GetStatus { .. }))
+        .count();
+    assert!(
+        (4..=5).contains(&reads),
+        "one reading per node per scan ({reads})"
+    );
+}

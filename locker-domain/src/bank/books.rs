@@ -300,6 +300,8 @@ impl Bank<'_> {
             unreachable: self.unreachable,
             lost_watch: self.lost_watch.clone(),
             next_scan: self.next_scan,
+            readings_wanted: self.readings_wanted,
+            scans: self.scans,
             notifications: self.notifications.clone(),
             alerts: self.alerts.clone(),
             audit: self.audit.clone(),

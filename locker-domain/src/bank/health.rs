@@ -335,27 +335,7 @@ impl<S: BorrowMut<[CompartmentHealth]>> HealthBook<S> {
     ) -> Result<Option<HealthAlert>, HealthError> {
         let policy = self.policy;
         let state = self.slot_mut(slot)?;
-
-        let drift = if books_say_empty && !presence.occupied {
-            let off = presence.reading.unsigned_abs();
-            let band = policy.drift_band.unsigned_abs();
-            if off > band {
-                state
-                    .raise(RAISED_DRIFT)
-                    .then_some(HealthIssue::PresenceDrift {
-                        reading: presence.reading,
-                        threshold: presence.threshold,
-                        band: policy.drift_band,
-                    })
-            } else {
-                if off <= band / 2 {
-                    state.settle(RAISED_DRIFT);
-                }
-                None
-            }
-        } else {
-            None
-        };
+        let drift = drift_of(state, &policy, presence, books_say_empty);
 
         let seen = state
             .has(HAS_READING)
@@ -384,6 +364,26 @@ impl<S: BorrowMut<[CompartmentHealth]>> HealthBook<S> {
             state.settle(RAISED_STUCK);
         }
         Ok(drift.or(stuck).map(|issue| HealthAlert { slot, issue }))
+    }
+
+    /// A reading of slot `slot` taken while nothing happened there (a
+    /// periodic `ChannelStatus`): checked for drift only. An idle
+    /// compartment rightly reads the same for days, so such readings are no
+    /// evidence of a stuck sensor, and they leave the stuck watch (which
+    /// follows readings around door changes) as it was.
+    ///
+    /// # Errors
+    /// [`HealthError::UnknownSlot`]; nothing is recorded.
+    pub fn observe_idle_reading(
+        &mut self,
+        slot: usize,
+        presence: Presence,
+        books_say_empty: bool,
+    ) -> Result<Option<HealthAlert>, HealthError> {
+        let policy = self.policy;
+        let state = self.slot_mut(slot)?;
+        let drift = drift_of(state, &policy, presence, books_say_empty);
+        Ok(drift.map(|issue| HealthAlert { slot, issue }))
     }
 
     /// A door change (opened or closed) of slot `slot`.
@@ -495,3 +495,34 @@ impl<S: BorrowMut<[CompartmentHealth]>> HealthBook<S> {
             .ok_or(HealthError::UnknownSlot { slot, capacity })
     }
 }
+
+/// The drift alert an empty compartment's `presence` starts, if any: its
+/// tared reading outside the calibration band while the books say empty.
+/// Back within half the band, the drift is over.
+fn drift_of(
+    state: &mut CompartmentHealth,
+    policy: &HealthPolicy,
+    presence: Presence,
+    books_say_empty: bool,
+) -> Option<HealthIssue> {
+    if !books_say_empty || presence.occupied {
+        return None;
+    }
+    let off = presence.reading.unsigned_abs();
+    let band = policy.drift_band.unsigned_abs();
+    if off > band {
+        state
+            .raise(RAISED_DRIFT)
+            .then_some(HealthIssue::PresenceDrift {
+                reading: presence.reading,
+                threshold: presence.threshold,
+                band: policy.drift_band,
+            })
+    } else {
+        if off <= band / 2 {
+            state.settle(RAISED_DRIFT);
+        }
+        None
+    }
+}
+

@@ -276,6 +276,12 @@ pub struct Bank<'a> {
     lost_watch: heapless::Vec<(NodeAddr, Instant), LOST_WATCH>,
     /// When every reachable node is next asked for its full status.
     next_scan: Instant,
+    /// Nodes to ask for one compartment's reading (see
+    /// [`Policy::status_scan_every`]).
+    readings_wanted: NodeSet,
+    /// Periodic scans since the start: which compartment of each node is
+    /// read next.
+    scans: u32,
     notifications: Deque<Notification, NOTIFICATION_QUEUE>,
     alerts: Deque<Alert, ALERT_QUEUE>,
     audit: Deque<AuditRecord, AUDIT_QUEUE>,
@@ -378,6 +384,8 @@ impl<'a> Bank<'a> {
             unreachable: NodeSet::EMPTY,
             lost_watch: heapless::Vec::new(),
             next_scan: Instant::ZERO + policy.status_scan_every,
+            readings_wanted: NodeSet::EMPTY,
+            scans: 0,
             notifications: Deque::new(),
             alerts: Deque::new(),
             audit: Deque::new(),

@@ -77,7 +77,7 @@ const fn fits(room: Room) -> bool {
 /// They come in this order: the persist request first (the books on disk
 /// before anything that speaks of them leaves), then audit records (in
 /// sequence), alerts, notifications, camera snapshot requests, and last the
-/// bus commands (queued commands, then status requests of whole nodes).
+/// bus commands (queued commands, then status requests of whole nodes, then the periodic readings of single compartments).
 #[derive(Clone, Copy, Debug)]
 #[must_use]
 #[allow(clippy::large_enum_variant)] // Handed out one at a time, never stored in bulk.
@@ -129,12 +129,18 @@ impl Bank<'_> {
         if let Some((node, command)) = self.commands.pop_front() {
             return Some(BankOutput::Command { node, command });
         }
-        self.status_wanted
-            .pop_first()
-            .map(|node| BankOutput::Command {
+        if let Some(node) = self.status_wanted.pop_first() {
+            return Some(BankOutput::Command {
                 node,
                 command: Command::GetAllStatus,
-            })
+            });
+        }
+        while let Some(node) = self.readings_wanted.pop_first() {
+            if let Some(command) = self.reading_request(node) {
+                return Some(BankOutput::Command { node, command });
+            }
+        }
+        None
     }
 
     /// Whether [`Bank::poll`] has something to hand out.
@@ -146,6 +152,7 @@ impl Bank<'_> {
             || !self.snapshots.is_empty()
             || !self.commands.is_empty()
             || !self.status_wanted.is_empty()
+            || !self.readings_wanted.is_empty()
     }
 
     /// The next deadline: call [`Bank::handle_timeout`] when it has passed.

@@ -135,9 +135,12 @@ impl Bank<'_> {
         let (i, s) = self.slot_at(node, status.channel)?;
         self.latest = now;
         let books_say_empty = !s.stage.holds_parcel();
+        // A status is a snapshot of an idle moment (the periodic readings,
+        // a check after a failed unlock): evidence of drift, not of a
+        // sensor stuck through door changes.
         let health = self
             .health
-            .observe_presence(i.get(), status.presence, books_say_empty, now)
+            .observe_idle_reading(i.get(), status.presence, books_say_empty)
             .ok()
             .flatten();
         let seen = Seen {
@@ -266,9 +269,13 @@ impl Bank<'_> {
         }
     }
 
-    /// Asks every reachable node for its full status once
+    /// Asks every reachable node for its full status, and for the reading
+    /// of one of its compartments (the next in turn), once
     /// [`Policy::status_scan_every`](super::Policy::status_scan_every) has
-    /// passed since the last periodic scan.
+    /// passed since the last periodic scan. The readings feed sensor
+    /// health: a node reports a reading by itself only when its occupied /
+    /// empty decision flips, so without them a cell drifting under an idle
+    /// door would go unseen until a parcel met it.
     pub(super) fn scan_if_due(&mut self, now: Instant) {
         let every = self.policy.status_scan_every;
         if every == Duration::ZERO || self.next_scan > now {
@@ -277,9 +284,25 @@ impl Bank<'_> {
         for node in self.layout.nodes() {
             if !self.unreachable.contains(node) {
                 self.status_wanted.insert(node);
+                self.readings_wanted.insert(node);
             }
         }
+        self.scans = self.scans.wrapping_add(1);
         self.next_scan = now + every;
+    }
+
+    /// The reading request for `node` this scan: its compartments in turn,
+    /// skipping one whose door session is under way (the session reads it).
+    pub(super) fn reading_request(&self, node: NodeAddr) -> Option<Command> {
+        let on_node = self.layout.slots_on(node).count();
+        let turn = usize::try_from(self.scans).unwrap_or(0) % on_node.max(1);
+        let i = self.layout.slots_on(node).nth(turn)?;
+        let s = self.slots.get(i.get())?;
+        if matches!(s.stage, Stage::Door { .. }) {
+            return None;
+        }
+        let channel = self.layout.get(i)?.channel;
+        Some(Command::GetStatus { channel })
     }
 
     /// When the next periodic scan is due, if scans are on.
