@@ -13,6 +13,8 @@
 //!   through a broker ([`rumqttc`]), over TLS with [`MqttTls`] (read from
 //!   [`TlsFiles`]); [`MemoryTransport`] joins two ends in one process for
 //!   tests.
+//! - [`MqttFlags`]: the `--mqtt…` options `locker-gateway` and
+//!   `locker-backend` share, turned into [`MqttSettings`].
 //! - [`Backend`]: the backend's side: it numbers its requests, repeats
 //!   them until answered, acknowledges every upward message and carries
 //!   each out once.
@@ -35,6 +37,7 @@ mod backend;
 mod codec;
 mod disk_queue;
 mod mqtt;
+mod mqtt_flags;
 mod tls;
 mod transport;
 
@@ -45,5 +48,6 @@ pub use mqtt::{
     BrokerFailure, MAX_PACKET_SIZE, MAX_RECONNECT_DELAY, MqttSettings, MqttTransport, Topics,
     read_password,
 };
+pub use mqtt_flags::{MQTT_FLAGS_HELP, MqttFlagError, MqttFlags};
 pub use tls::{MqttTls, TlsFileRole, TlsFiles, TlsSetupError};
 pub use transport::{MemoryTransport, Transport, TransportError, TransportEvent};
