@@ -11,6 +11,9 @@
     clippy::indexing_slicing
 )]
 
+pub mod broker;
+pub mod program;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
