@@ -169,6 +169,12 @@ fn command(line: &str, keys: &BankKeys, backend: &Backend) -> Result<Option<Down
     }))
 }
 
+/// Says why the backend does not start, and the exit code for it.
+fn refuse(why: impl std::fmt::Display) -> ExitCode {
+    eprintln!("locker-backend: {why}");
+    ExitCode::from(2)
+}
+
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let mut mqtt = MqttFlags::default();
@@ -187,55 +193,33 @@ fn main() -> ExitCode {
             ("--bank-secret", Some(v)) => bank_secret = Some(v),
             ("--bank-number", Some(v)) => match v.parse() {
                 Ok(n) => bank_number = n,
-                Err(_) => {
-                    eprintln!("locker-backend: --bank-number needs a number");
-                    return ExitCode::from(2);
-                }
+                Err(_) => return refuse("--bank-number needs a number"),
             },
             ("--encoding", Some(v)) => match Encoding::parse(&v) {
                 Some(e) => encoding = e,
-                None => {
-                    eprintln!("locker-backend: --encoding needs json or postcard");
-                    return ExitCode::from(2);
-                }
+                None => return refuse("--encoding needs json or postcard"),
             },
             (other, value) => match mqtt.take(other, || value) {
                 Ok(true) => {}
-                Ok(false) => {
-                    eprintln!("locker-backend: bad option {other} (see --help)");
-                    return ExitCode::from(2);
-                }
-                Err(e) => {
-                    eprintln!("locker-backend: {e}");
-                    return ExitCode::from(2);
-                }
+                Ok(false) => return refuse(format!("bad option {other} (see --help)")),
+                Err(e) => return refuse(e),
             },
         }
     }
     let settings = match mqtt.settings(format!("locker-backend-{bank_id}"), bank_id) {
         Ok(Some(settings)) => settings,
-        Ok(None) => {
-            eprintln!("locker-backend: --mqtt HOST:PORT is required (see --help)");
-            return ExitCode::from(2);
-        }
-        Err(e) => {
-            eprintln!("locker-backend: {e}");
-            return ExitCode::from(2);
-        }
+        Ok(None) => return refuse("--mqtt HOST:PORT is required (see --help)"),
+        Err(e) => return refuse(e),
     };
     if let Some(warning) = settings.cleartext_warning() {
         eprintln!("locker-backend: warning: {warning}");
     }
     let Some(secret_path) = bank_secret else {
-        eprintln!("locker-backend: --bank-secret FILE is required (see --help)");
-        return ExitCode::from(2);
+        return refuse("--bank-secret FILE is required (see --help)");
     };
     let secret = match read_secret(secret_path.as_ref()) {
         Ok(secret) => secret,
-        Err(e) => {
-            eprintln!("locker-backend: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return refuse(e),
     };
     let keys = BankKeys::derive(BankId(bank_number), &secret);
     run(&settings, encoding, &keys);
