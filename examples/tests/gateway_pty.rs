@@ -40,7 +40,7 @@ type Cabinet = Arc<Mutex<Vec<SimCompartment>>>;
 /// its own thread, at the other end of the pseudo-terminal.
 mod support;
 use support::SimulatedNode;
-use support::program::Program;
+use support::program::{Program, gateway_command};
 
 /// Runs the gateway until `done` says so, collecting notices; fails the test
 /// after [`PATIENCE`].
@@ -337,26 +337,8 @@ fn the_program_takes_a_deposit_and_a_pickup_typed_on_its_standard_input() {
         std::os::unix::fs::PermissionsExt::from_mode(0o600),
     )
     .unwrap();
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_locker-gateway"));
-    command
-        .args([
-            "--port",
-            &terminal,
-            "--nodes",
-            "1",
-            "--channels",
-            "4",
-            "--exit-after",
-            "60",
-        ])
-        .arg("--state")
-        .arg(dir.join("bank.state"))
-        .arg("--audit")
-        .arg(dir.join("audit.jsonl"))
-        .arg("--bus-key")
-        .arg(&key_file)
-        .arg("--bank-secret")
-        .arg(dir.join("bank.secret"));
+    let mut command = gateway_command(&terminal, &dir);
+    command.arg("--bus-key").arg(&key_file);
     let mut program = Program::spawn(command);
     program.expect("empty bank");
     program.expect("node 1 answers");

@@ -33,7 +33,7 @@ use locker_proto::uplink::{Response, Upward};
 use serialport::{SerialPort, TTYPort};
 use support::broker::{BANK, Broker, BrokerTls, password_file};
 use support::pki::{Holder, Issued, TestCa};
-use support::program::Program;
+use support::program::{Program, gateway_command};
 use support::*;
 
 const USER: &str = "bank-e2e";
@@ -263,20 +263,13 @@ fn the_shipped_gateway_and_backend_talk_over_tls_given_the_same_options() {
     let terminal = gateway_end.name().expect("the terminal has a path");
     let _node = SimulatedNode::start(node_end, cabinet);
 
-    let mut command = Command::new(env!("CARGO_BIN_EXE_locker-gateway"));
+    let mut command = gateway_command(&terminal, &tls.dir);
     command
-        .args(["--port", &terminal, "--nodes", "1", "--channels", "4"])
-        .args(["--exit-after", "60", "--bank-id", BANK])
-        .arg("--state")
-        .arg(tls.dir.join("bank.state"))
-        .arg("--audit")
-        .arg(tls.dir.join("audit.jsonl"))
+        .args(["--bank-id", BANK])
         .arg("--uplink-dir")
         .arg(tls.dir.join("uplink"))
         .arg("--bus-key")
         .arg(&bus_key)
-        .arg("--bank-secret")
-        .arg(&secret)
         .args(tls.flags());
     let mut gateway = Program::spawn(command);
     let mut backend = backend_program(&tls.flags(), &secret);
@@ -601,6 +594,13 @@ fn options_that_contradict_or_come_half_are_refused_naming_the_option() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Runs a program that must refuse to start: what it said on standard error.
+fn refused_start(command: &mut Command) -> String {
+    let run = command.output().unwrap();
+    assert_eq!(run.status.code(), Some(2), "{run:?}");
+    String::from_utf8(run.stderr).unwrap()
+}
+
 #[test]
 fn the_programs_refuse_a_bad_tls_file_at_start_and_change_no_file() {
     let dir = scratch_dir("mqtt-tls-programs-refuse");
@@ -611,20 +611,11 @@ fn the_programs_refuse_a_bad_tls_file_at_start_and_change_no_file() {
 
     // The gateway: exit code 2, the option and the file named, and the bank
     // secret it would have created is not there.
-    let run = Command::new(env!("CARGO_BIN_EXE_locker-gateway"))
-        .args(["--port", "/dev/null/no-such-port", "--nodes", "1"])
-        .arg("--state")
-        .arg(dir.join("bank.state"))
-        .arg("--audit")
-        .arg(dir.join("audit.jsonl"))
-        .arg("--bank-secret")
-        .arg(&secret)
-        .args(["--mqtt", "127.0.0.1:1", "--mqtt-ca"])
-        .arg(&not_pem)
-        .output()
-        .unwrap();
-    assert_eq!(run.status.code(), Some(2));
-    let err = String::from_utf8(run.stderr).unwrap();
+    let err = refused_start(
+        gateway_command("/dev/null/no-such-port", &dir)
+            .args(["--mqtt", "127.0.0.1:1", "--mqtt-ca"])
+            .arg(&not_pem),
+    );
     assert!(
         err.contains("--mqtt-ca: the CA certificate file") && err.contains("ca.txt"),
         "{err}"
@@ -634,17 +625,15 @@ fn the_programs_refuse_a_bad_tls_file_at_start_and_change_no_file() {
 
     // The backend: a key file that does not exist.
     let secret = bank_secret_file(&dir);
-    let run = Command::new(env!("CARGO_BIN_EXE_locker-backend"))
-        .args(["--mqtt", "127.0.0.1:1", "--mqtt-ca"])
-        .arg(&ca.certificate)
-        .arg("--mqtt-cert")
-        .arg(&ca.certificate)
-        .args(["--mqtt-key", "/nonexistent/client.key", "--bank-secret"])
-        .arg(&secret)
-        .output()
-        .unwrap();
-    assert_eq!(run.status.code(), Some(2));
-    let err = String::from_utf8(run.stderr).unwrap();
+    let err = refused_start(
+        Command::new(env!("CARGO_BIN_EXE_locker-backend"))
+            .args(["--mqtt", "127.0.0.1:1", "--mqtt-ca"])
+            .arg(&ca.certificate)
+            .arg("--mqtt-cert")
+            .arg(&ca.certificate)
+            .args(["--mqtt-key", "/nonexistent/client.key", "--bank-secret"])
+            .arg(&secret),
+    );
     assert!(
         err.contains("--mqtt-key: cannot read the client key file /nonexistent/client.key"),
         "{err}"

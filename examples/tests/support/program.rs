@@ -2,11 +2,29 @@
 //! input, its output lines (standard output and error together) awaited.
 
 use std::io::{BufRead, Write};
+use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::thread;
 
 use super::PATIENCE;
+
+/// `locker-gateway` on serial port `port` with one node of four
+/// compartments, its state, audit log and bank secret in `dir`, stopping by
+/// itself after a minute; the test adds the rest.
+pub fn gateway_command(port: &str, dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_locker-gateway"));
+    command
+        .args(["--port", port, "--nodes", "1", "--channels", "4"])
+        .args(["--exit-after", "60"])
+        .arg("--state")
+        .arg(dir.join("bank.state"))
+        .arg("--audit")
+        .arg(dir.join("audit.jsonl"))
+        .arg("--bank-secret")
+        .arg(dir.join("bank.secret"));
+    command
+}
 
 /// A running program, killed if the test fails.
 pub struct Program {
