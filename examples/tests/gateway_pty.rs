@@ -40,6 +40,7 @@ type Cabinet = Arc<Mutex<Vec<SimCompartment>>>;
 /// its own thread, at the other end of the pseudo-terminal.
 mod support;
 use support::SimulatedNode;
+use support::program::{Program, gateway_command};
 
 /// Runs the gateway until `done` says so, collecting notices; fails the test
 /// after [`PATIENCE`].
@@ -309,46 +310,6 @@ fn a_parcel_deposited_before_a_gateway_crash_is_picked_up_after_the_restart() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The `locker-gateway` program, killed if the test fails.
-struct Program {
-    child: std::process::Child,
-    stdin: std::process::ChildStdin,
-    lines: std::sync::mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Program {
-    fn say(&mut self, line: &str) {
-        use std::io::Write;
-        writeln!(self.stdin, "{line}").unwrap();
-        self.stdin.flush().unwrap();
-    }
-
-    /// The first output line containing `text`, waiting at most [`PATIENCE`].
-    fn expect(&mut self, text: &str) -> String {
-        let started = std::time::Instant::now();
-        loop {
-            let left = PATIENCE.saturating_sub(started.elapsed());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.contains(text) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!("no line with {text:?}; the program said {:#?}", self.seen),
-            }
-        }
-    }
-}
-
-impl Drop for Program {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// A person at compartment `index`: pulls until the latch lets go, then
 /// takes their time, as people do.
 fn open_by_hand(cabinet: &Cabinet, index: usize) {
@@ -362,9 +323,6 @@ fn open_by_hand(cabinet: &Cabinet, index: usize) {
 
 #[test]
 fn the_program_takes_a_deposit_and_a_pickup_typed_on_its_standard_input() {
-    use std::io::BufRead;
-    use std::process::Stdio;
-
     let dir = scratch_dir();
     let cabinet = new_cabinet();
     let (node_end, gateway_end) = TTYPort::pair().unwrap();
@@ -379,46 +337,9 @@ fn the_program_takes_a_deposit_and_a_pickup_typed_on_its_standard_input() {
         std::os::unix::fs::PermissionsExt::from_mode(0o600),
     )
     .unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_locker-gateway"))
-        .args([
-            "--port",
-            &terminal,
-            "--nodes",
-            "1",
-            "--channels",
-            "4",
-            "--exit-after",
-            "60",
-        ])
-        .arg("--state")
-        .arg(dir.join("bank.state"))
-        .arg("--audit")
-        .arg(dir.join("audit.jsonl"))
-        .arg("--bus-key")
-        .arg(&key_file)
-        .arg("--bank-secret")
-        .arg(dir.join("bank.secret"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdin = child.stdin.take().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, lines) = std::sync::mpsc::channel();
-    thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines() {
-            let Ok(line) = line else { return };
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    let mut program = Program {
-        child,
-        stdin,
-        lines,
-        seen: Vec::new(),
-    };
+    let mut command = gateway_command(&terminal, &dir);
+    command.arg("--bus-key").arg(&key_file);
+    let mut program = Program::spawn(command);
     program.expect("empty bank");
     program.expect("node 1 answers");
 

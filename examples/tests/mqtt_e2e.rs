@@ -16,109 +16,21 @@
 
 mod support;
 
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
 use locker_domain::bank::Stage;
 use locker_domain::bank::codes::{CodeHash, PickupCode};
 use locker_examples::gateway::{ConsoleCommand, Gateway, Reply};
-use locker_examples::uplink::{Encoding, MqttSettings, MqttTransport};
+use locker_examples::uplink::{Encoding, MqttTransport};
 use locker_proto::SizeClass;
 use locker_proto::uplink::{
     AnnounceParcel, Credential, Deadlines, Downward, HexArray, ParcelKind, ParcelNeeds, ParcelStep,
     Response, Upward,
 };
 use serialport::TTYPort;
+use support::broker::Broker;
 use support::*;
 
 /// The code the backend drew for the recipient.
 const CODE: &str = "730518";
-
-/// A mosquitto of our own on a free loopback port, killed when dropped.
-struct Broker {
-    program: PathBuf,
-    config: PathBuf,
-    port: u16,
-    child: Option<Child>,
-}
-
-impl Broker {
-    fn start(dir: &Path) -> Self {
-        let program = ["mosquitto", "/usr/sbin/mosquitto"]
-            .into_iter()
-            .map(PathBuf::from)
-            .find(|p| {
-                Command::new(p)
-                    .arg("-h")
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status()
-                    .is_ok()
-            })
-            .expect(
-                "mosquitto is not installed: `apt-get install -y mosquitto` (this test \
-                 needs a real broker and does not skip without one)",
-            );
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let config = dir.join("mosquitto.conf");
-        std::fs::write(
-            &config,
-            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
-        )
-        .unwrap();
-        let mut broker = Broker {
-            program,
-            config,
-            port,
-            child: None,
-        };
-        broker.run();
-        broker
-    }
-
-    fn run(&mut self) {
-        let child = Command::new(&self.program)
-            .arg("-c")
-            .arg(&self.config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        let started = std::time::Instant::now();
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "mosquitto did not listen on port {}",
-                self.port
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn settings(&self, client_id: &str) -> MqttSettings {
-        MqttSettings::new("127.0.0.1", self.port, client_id, "bank-e2e")
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 fn through_a_broker(encoding: Encoding) {
     let dir = scratch_dir("mqtt-e2e");

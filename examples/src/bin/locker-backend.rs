@@ -1,13 +1,16 @@
 //! `locker-backend`: a tiny backend for one bank, over MQTT.
 //!
 //! ```text
-//! locker-backend --mqtt localhost:1883 --bank-id bank-1
+//! locker-backend --mqtt localhost:1883 --bank-id bank-1 --bank-secret bank.secret
+//! locker-backend --mqtt broker.example:8883 --mqtt-ca ca.pem --bank-id bank-1 \
+//!     --bank-secret bank.secret --mqtt-user backend --mqtt-password-file mqtt.password
 //! ```
 //!
 //! Prints every message the gateway sends (as JSON lines), acknowledges
 //! each, and answers alerts: a camera snapshot for a forced door, the
 //! compartment out of service for a lock fault. Requests are typed on
-//! standard input (see `--help`).
+//! standard input (see `--help`). The `--mqtt…` options, TLS included, are
+//! `locker-gateway`'s (`locker_examples::uplink::MqttFlags`).
 
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -19,8 +22,8 @@ use locker_domain::bank::{BankId, BankKeys};
 use locker_examples::gateway::MonotonicClock;
 use locker_examples::secret::read_secret;
 use locker_examples::uplink::{
-    Backend, BackendConfig, Encoding, MqttSettings, MqttTransport, Transport, TransportEvent,
-    read_password,
+    Backend, BackendConfig, Encoding, MAX_RECONNECT_DELAY, MQTT_FLAGS_HELP, MqttFlags,
+    MqttSettings, MqttTransport, Transport, TransportEvent,
 };
 use locker_proto::uplink::{
     AnnounceParcel, Credential, Deadlines, Downward, HexArray, ParcelKind, ParcelNeeds,
@@ -28,14 +31,24 @@ use locker_proto::uplink::{
 };
 use locker_proto::{CompartmentId, NodeAddr, RebootKind, SizeClass};
 
-const HELP: &str = "\
+/// `--help`: this, the `--mqtt…` options, then [`HELP_TAIL`].
+const HELP_HEAD: &str = "\
 locker-backend: a tiny backend for one locker bank, over MQTT
 
 USAGE:
     locker-backend --mqtt HOST:PORT --bank-secret FILE [--bank-id ID]
                    [--encoding json|postcard] [--bank-number N]
+                   [--mqtt-ca FILE [--mqtt-cert FILE --mqtt-key FILE]]
                    [--mqtt-user USER --mqtt-password-file FILE]
 
+OPTIONS:
+    --bank-secret FILE   required: the secret shared with the gateway
+    --bank-id ID         the bank's name in the topics (default bank-1)
+    --bank-number N      the bank's number (default 1, as the gateway's)
+    --encoding E         json (default) or postcard, as the gateway's
+";
+
+const HELP_TAIL: &str = "
     The bank's keys are derived from the secret the gateway shares with it
     (FILE: 64 hex digits, the file locker-gateway wrote at its first start,
     STATE.secret) and --bank-number (default 1, as the gateway's). Every
@@ -156,81 +169,57 @@ fn command(line: &str, keys: &BankKeys, backend: &Backend) -> Result<Option<Down
     }))
 }
 
+/// Says why the backend does not start, and the exit code for it.
+fn refuse(why: impl std::fmt::Display) -> ExitCode {
+    eprintln!("locker-backend: {why}");
+    ExitCode::from(2)
+}
+
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
-    let mut mqtt = None;
+    let mut mqtt = MqttFlags::default();
     let mut bank_id = "bank-1".to_string();
     let mut encoding = Encoding::Json;
     let mut bank_number = 1u32;
     let mut bank_secret = None;
-    let mut mqtt_user = None;
-    let mut mqtt_password = None;
     while let Some(flag) = args.next() {
         let value = args.next();
         match (flag.as_str(), value) {
             ("--help" | "-h", _) => {
-                print!("{HELP}");
+                print!("{HELP_HEAD}{MQTT_FLAGS_HELP}{HELP_TAIL}");
                 return ExitCode::SUCCESS;
-            }
-            ("--mqtt", Some(v)) => {
-                mqtt = v
-                    .rsplit_once(':')
-                    .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok()?)));
             }
             ("--bank-id", Some(v)) => bank_id = v,
             ("--bank-secret", Some(v)) => bank_secret = Some(v),
-            ("--mqtt-user", Some(v)) => mqtt_user = Some(v),
-            ("--mqtt-password-file", Some(v)) => match read_password(v.as_ref()) {
-                Ok(password) => mqtt_password = Some(password),
-                Err(e) => {
-                    eprintln!("locker-backend: {e}");
-                    return ExitCode::from(2);
-                }
-            },
             ("--bank-number", Some(v)) => match v.parse() {
                 Ok(n) => bank_number = n,
-                Err(_) => {
-                    eprintln!("locker-backend: --bank-number needs a number");
-                    return ExitCode::from(2);
-                }
+                Err(_) => return refuse("--bank-number needs a number"),
             },
             ("--encoding", Some(v)) => match Encoding::parse(&v) {
                 Some(e) => encoding = e,
-                None => {
-                    eprintln!("locker-backend: --encoding needs json or postcard");
-                    return ExitCode::from(2);
-                }
+                None => return refuse("--encoding needs json or postcard"),
             },
-            (other, _) => {
-                eprintln!("locker-backend: bad option {other} (see --help)");
-                return ExitCode::from(2);
-            }
+            (other, value) => match mqtt.take(other, || value) {
+                Ok(true) => {}
+                Ok(false) => return refuse(format!("bad option {other} (see --help)")),
+                Err(e) => return refuse(e),
+            },
         }
     }
-    let Some((host, port)) = mqtt else {
-        eprintln!("locker-backend: --mqtt HOST:PORT is required (see --help)");
-        return ExitCode::from(2);
+    let settings = match mqtt.settings(format!("locker-backend-{bank_id}"), bank_id) {
+        Ok(Some(settings)) => settings,
+        Ok(None) => return refuse("--mqtt HOST:PORT is required (see --help)"),
+        Err(e) => return refuse(e),
     };
-    let credentials = match (mqtt_user, mqtt_password) {
-        (Some(user), Some(password)) => Some((user, password)),
-        (None, None) => None,
-        _ => {
-            eprintln!("locker-backend: --mqtt-user and --mqtt-password-file go together");
-            return ExitCode::from(2);
-        }
-    };
-    let mut settings = MqttSettings::new(host, port, format!("locker-backend-{bank_id}"), bank_id);
-    settings.credentials = credentials;
+    if let Some(warning) = settings.cleartext_warning() {
+        eprintln!("locker-backend: warning: {warning}");
+    }
     let Some(secret_path) = bank_secret else {
-        eprintln!("locker-backend: --bank-secret FILE is required (see --help)");
-        return ExitCode::from(2);
+        return refuse("--bank-secret FILE is required (see --help)");
     };
     let secret = match read_secret(secret_path.as_ref()) {
         Ok(secret) => secret,
-        Err(e) => {
-            eprintln!("locker-backend: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return refuse(e),
     };
     let keys = BankKeys::derive(BankId(bank_number), &secret);
     run(&settings, encoding, &keys);
@@ -239,6 +228,13 @@ fn main() -> ExitCode {
 
 fn run(settings: &MqttSettings, encoding: Encoding, keys: &BankKeys) {
     let mut transport = MqttTransport::backend(settings);
+    let failures = transport.take_failures();
+    let broker = format!(
+        "MQTT broker {}:{}{}",
+        settings.host,
+        settings.port,
+        if settings.tls.is_some() { " (TLS)" } else { "" }
+    );
     // Ids grow across restarts: the epoch is the start time in seconds.
     let epoch = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -269,9 +265,18 @@ fn run(settings: &MqttSettings, encoding: Encoding, keys: &BankKeys) {
                 Err(e) => println!("{e}"),
             }
         }
+        for failure in failures.iter().flat_map(|f| f.try_iter()) {
+            eprintln!(
+                "locker-backend: {broker}: {failure}; trying again (at most {} s apart)",
+                MAX_RECONNECT_DELAY.as_secs()
+            );
+        }
         while let Some(event) = transport.poll() {
             match event {
-                TransportEvent::Up => up = true,
+                TransportEvent::Up => {
+                    eprintln!("locker-backend: connected to the {broker}");
+                    up = true;
+                }
                 TransportEvent::Down => {
                     up = false;
                     backend.link_down();

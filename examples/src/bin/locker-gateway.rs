@@ -15,7 +15,9 @@
 //!
 //! With `--mqtt HOST:PORT` the gateway also talks to its backend through an
 //! MQTT broker (topics `locker/<bank>/up`, `locker/<bank>/down`,
-//! `locker/<bank>/status`; see `locker_examples::uplink`).
+//! `locker/<bank>/status`; see `locker_examples::uplink`), over TLS with
+//! `--mqtt-ca FILE` (the `--mqtt…` options are `locker-backend`'s too:
+//! `locker_examples::uplink::MqttFlags`).
 
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -29,10 +31,14 @@ use locker_examples::gateway::{
     UplinkSettings, run_bus_key, verify_audit,
 };
 use locker_examples::secret::{read_or_create_secret, read_secret};
-use locker_examples::uplink::{Encoding, MqttSettings, MqttTransport, Transport, read_password};
+use locker_examples::uplink::{
+    BrokerFailure, Encoding, MAX_RECONNECT_DELAY, MQTT_FLAGS_HELP, MqttFlags, MqttSettings,
+    MqttTransport, Transport,
+};
 use locker_proto::NodeAddr;
 
-const HELP: &str = "\
+/// `--help`: this, the `--mqtt…` options, then [`HELP_TAIL`].
+const HELP_HEAD: &str = "\
 locker-gateway: run a locker bank against its compartment nodes on a serial port
 
 USAGE:
@@ -79,9 +85,9 @@ OPTIONS:
                          tokens issued before open nothing. Without it such
                          a start is refused and no file is changed
     --exit-after SECS    stop (persisting first) after SECS seconds
-    --mqtt HOST:PORT     talk to the backend through this MQTT broker
-    --mqtt-user USER     log in to the broker as USER, with the password in
-    --mqtt-password-file FILE  (first line); in clear without TLS
+";
+
+const HELP_TAIL: &str = "    \
     --bank-id ID         the bank's name for the backend and the topics
                          (default bank-1)
     --uplink-dir DIR     the uplink's queue and state (default uplink/)
@@ -141,9 +147,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
     let mut nodes = None;
     let mut channels = 16u8;
     let mut exit_after = None;
-    let mut mqtt: Option<(String, u16)> = None;
-    let mut mqtt_user = None;
-    let mut mqtt_password = None;
+    let mut mqtt = MqttFlags::default();
     let mut bank_id = "bank-1".to_string();
     let mut uplink_dir = "uplink".to_string();
     let mut encoding = Encoding::Json;
@@ -199,32 +203,30 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
                 let secs: f64 = value()?.parse().map_err(|_| "--exit-after needs seconds")?;
                 exit_after = Some(Duration::from_secs_f64(secs.max(0.0)));
             }
-            "--mqtt" => {
-                let v = value()?;
-                let (host, port) = v
-                    .rsplit_once(':')
-                    .and_then(|(h, p)| Some((h.to_string(), p.parse().ok()?)))
-                    .ok_or("--mqtt needs HOST:PORT, e.g. localhost:1883")?;
-                mqtt = Some((host, port));
-            }
-            "--mqtt-user" => mqtt_user = Some(value()?),
-            "--mqtt-password-file" => {
-                let path = value()?;
-                mqtt_password = Some(read_password(path.as_ref())?);
-            }
             "--bank-id" => bank_id = value()?,
             "--uplink-dir" => uplink_dir = value()?,
             "--uplink-encoding" => {
                 encoding =
                     Encoding::parse(&value()?).ok_or("--uplink-encoding needs json or postcard")?;
             }
-            other => return Err(format!("unknown option {other} (see --help)")),
+            other => {
+                if !mqtt
+                    .take(other, || args.next())
+                    .map_err(|e| e.to_string())?
+                {
+                    return Err(format!("unknown option {other} (see --help)"));
+                }
+            }
         }
     }
     let port = port.ok_or("--port is required (see --help)")?;
     let state = state.ok_or("--state is required (see --help)")?;
     let audit = audit.ok_or("--audit is required (see --help)")?;
     let nodes = nodes.ok_or("--nodes is required (see --help)")?;
+    // Before the secret, which may be created: a refused start changes no file.
+    let mqtt = mqtt
+        .settings(format!("locker-gateway-{bank_id}"), bank_id.clone())
+        .map_err(|e| e.to_string())?;
     let secret_path = bank_secret.ok_or(
         "--bank-secret FILE is required: the secret the bank shares with its backend \
          (64 hex digits, readable by its owner alone; a FILE that does not exist yet is \
@@ -237,16 +239,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
         );
     }
     let bank_keys = BankKeys::derive(BankId(bank_number), &secret);
-    let credentials = match (mqtt_user, mqtt_password) {
-        (Some(user), Some(password)) => Some((user, password)),
-        (None, None) => None,
-        _ => return Err("--mqtt-user and --mqtt-password-file go together".into()),
-    };
-    let uplink = mqtt.map(|(host, port)| {
-        let mut settings = UplinkSettings::new(bank_id.clone(), uplink_dir);
+    let uplink = mqtt.map(|mqtt| {
+        let mut settings = UplinkSettings::new(bank_id, uplink_dir);
         settings.encoding = encoding;
-        let mut mqtt = MqttSettings::new(host, port, format!("locker-gateway-{bank_id}"), bank_id);
-        mqtt.credentials = credentials;
         (settings, mqtt)
     });
     let baud = baud.unwrap_or(if board.is_some() {
@@ -300,7 +295,7 @@ fn main() -> ExitCode {
     let args = match parse_args(args) {
         Ok(Some(args)) => args,
         Ok(None) => {
-            print!("{HELP}");
+            print!("{HELP_HEAD}{MQTT_FLAGS_HELP}{HELP_TAIL}");
             return ExitCode::SUCCESS;
         }
         Err(e) => {
@@ -330,8 +325,14 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             None => Box::new(SerialLine::open(&port, baud, Duration::from_millis(5))?),
         })
     };
+    let mut broker_failures = None;
     let uplink = args.uplink.map(|(settings, mqtt)| {
-        let transport: Box<dyn Transport> = Box::new(MqttTransport::gateway(&mqtt));
+        if let Some(warning) = mqtt.cleartext_warning() {
+            eprintln!("locker-gateway: warning: {warning}");
+        }
+        let mut transport = MqttTransport::gateway(&mqtt);
+        broker_failures = transport.take_failures().map(|f| (f, mqtt));
+        let transport: Box<dyn Transport> = Box::new(transport);
         (settings, transport)
     });
     let mut gateway = Gateway::start_on(config, connect, uplink)?;
@@ -372,6 +373,11 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         while let Some(notice) = gateway.poll_notice() {
             println!("{notice}");
         }
+        if let Some((failures, mqtt)) = &broker_failures {
+            while let Ok(failure) = failures.try_recv() {
+                eprintln!("locker-gateway: {}", broker_trouble(mqtt, &failure));
+            }
+        }
         if let Some(kind) = gateway.reboot_requested() {
             gateway.shutdown()?;
             println!("rebooting ({kind:?}) as the backend asked");
@@ -381,6 +387,19 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             return Ok(gateway.shutdown()?);
         }
     }
+}
+
+/// A broker connection failure as the operator reads it: where, why, and
+/// that the gateway keeps trying (messages wait on disk meanwhile).
+fn broker_trouble(mqtt: &MqttSettings, failure: &BrokerFailure) -> String {
+    format!(
+        "MQTT broker {}:{}{}: {failure}; messages wait in the uplink queue, trying again \
+         (at most {} s apart)",
+        mqtt.host,
+        mqtt.port,
+        if mqtt.tls.is_some() { " (TLS)" } else { "" },
+        MAX_RECONNECT_DELAY.as_secs()
+    )
 }
 
 /// Starts this program again in place, with the same arguments (a soft

@@ -10,8 +10,11 @@
 //!   written atomically, until the backend acknowledges them: nothing is
 //!   lost while the broker is away, or across a gateway restart.
 //! - [`Transport`]: how envelopes travel. [`MqttTransport`] speaks MQTT
-//!   through a broker ([`rumqttc`]); [`MemoryTransport`] joins two ends in
-//!   one process for tests.
+//!   through a broker ([`rumqttc`]), over TLS with [`MqttTls`] (read from
+//!   [`TlsFiles`]); [`MemoryTransport`] joins two ends in one process for
+//!   tests.
+//! - [`MqttFlags`]: the `--mqtt…` options `locker-gateway` and
+//!   `locker-backend` share, turned into [`MqttSettings`].
 //! - [`Backend`]: the backend's side: it numbers its requests, repeats
 //!   them until answered, acknowledges every upward message and carries
 //!   each out once.
@@ -34,12 +37,17 @@ mod backend;
 mod codec;
 mod disk_queue;
 mod mqtt;
+mod mqtt_flags;
+mod tls;
 mod transport;
 
 pub use backend::{Backend, BackendConfig, BackendTally};
 pub use codec::{DecodeError, Encoding, WireMessage};
 pub use disk_queue::DiskQueue;
 pub use mqtt::{
-    MAX_PACKET_SIZE, MAX_RECONNECT_DELAY, MqttSettings, MqttTransport, Topics, read_password,
+    BrokerFailure, MAX_PACKET_SIZE, MAX_RECONNECT_DELAY, MqttSettings, MqttTransport, Topics,
+    read_password,
 };
+pub use mqtt_flags::{MQTT_FLAGS_HELP, MqttFlagError, MqttFlags};
+pub use tls::{MqttTls, TlsFileRole, TlsFiles, TlsSetupError};
 pub use transport::{MemoryTransport, Transport, TransportError, TransportEvent};

@@ -1,6 +1,9 @@
 //! A gateway with an uplink, a simulated compartment node on a
 //! pseudo-terminal (which reboots when told to), and a backend: the pieces
-//! of the uplink's end-to-end tests.
+//! of the uplink's end-to-end tests. Beside them: a Mosquitto of the test's
+//! own ([`broker`]), certificate authorities made by the test ([`pki`]) and
+//! the shipped programs run with their input and output at hand
+//! ([`program`]).
 
 #![allow(
     dead_code,
@@ -10,6 +13,10 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
+
+pub mod broker;
+pub mod pki;
+pub mod program;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};

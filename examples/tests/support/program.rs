@@ -1,0 +1,104 @@
+//! One of the shipped programs run by a test: lines typed on its standard
+//! input, its output lines (standard output and error together) awaited.
+
+use std::io::{BufRead, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::thread;
+
+use super::PATIENCE;
+
+/// `locker-gateway` on serial port `port` with one node of four
+/// compartments, its state, audit log and bank secret in `dir`, stopping by
+/// itself after a minute; the test adds the rest.
+pub fn gateway_command(port: &str, dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_locker-gateway"));
+    command
+        .args(["--port", port, "--nodes", "1", "--channels", "4"])
+        .args(["--exit-after", "60"])
+        .arg("--state")
+        .arg(dir.join("bank.state"))
+        .arg("--audit")
+        .arg(dir.join("audit.jsonl"))
+        .arg("--bank-secret")
+        .arg(dir.join("bank.secret"));
+    command
+}
+
+/// A running program, killed if the test fails.
+pub struct Program {
+    pub child: Child,
+    stdin: ChildStdin,
+    lines: Receiver<String>,
+    /// Every line it printed so far, standard output and error mixed.
+    pub seen: Vec<String>,
+}
+
+impl Program {
+    pub fn spawn(mut command: Command) -> Self {
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let readers: [Box<dyn std::io::Read + Send>; 2] = [Box::new(stdout), Box::new(stderr)];
+        for reader in readers {
+            let tx = tx.clone();
+            thread::spawn(move || {
+                for line in std::io::BufReader::new(reader).lines() {
+                    let Ok(line) = line else { return };
+                    if tx.send(line).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        Program {
+            child,
+            stdin,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    pub fn say(&mut self, line: &str) {
+        writeln!(self.stdin, "{line}").unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    /// The first output line containing `text`, waiting at most [`PATIENCE`].
+    pub fn expect(&mut self, text: &str) -> String {
+        let started = std::time::Instant::now();
+        loop {
+            let left = PATIENCE.saturating_sub(started.elapsed());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(text) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("no line with {text:?}; the program said {:#?}", self.seen),
+            }
+        }
+    }
+
+    /// Every line printed so far (waiting for none).
+    pub fn said(&mut self) -> &[String] {
+        self.seen.extend(self.lines.try_iter());
+        &self.seen
+    }
+}
+
+impl Drop for Program {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
