@@ -215,3 +215,83 @@ fn an_attacker_with_a_parcel_of_his_own_gains_nothing_from_his_code() {
     let view = sim.bank.view(mine.compartment).unwrap();
     assert_eq!(view.parcel, Some(mine.parcel));
 }
+
+#[test]
+fn a_lone_guesser_held_back_by_the_lockout_is_reported_to_staff_once() {
+    use locker_domain::bank::codes::KEYPAD_ALERT_AFTER;
+    use locker_domain::bank::{AlertKind, Evidence};
+    let mut sim = Sim::<24>::new(24, Policy::default());
+    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    let real = sim.deposit(r.compartment);
+    let keypad = KeypadId(2);
+    let mut typed = 0u16;
+    // He waits out every lockout and goes on guessing.
+    for guess in 0..12u32 {
+        let text = format!("{:06}", 123_457 + guess);
+        if text == real {
+            continue;
+        }
+        sim.drain();
+        match sim.bank.enter_code(keypad, &text, sim.now) {
+            Ok(CodeOutcome::Rejected { locked_until, .. }) => {
+                typed += 1;
+                if let Some(until) = locked_until {
+                    sim.now = until;
+                }
+            }
+            other => panic!("guess {guess}: {other:?}"),
+        }
+        sim.drain();
+        let alerts = sim.alerts_of(AlertKind::KeypadAttack);
+        let expected = usize::from(typed >= KEYPAD_ALERT_AFTER);
+        assert_eq!(alerts, expected, "after {typed} wrong codes");
+    }
+    let alert = sim
+        .alerts
+        .iter()
+        .find(|a| a.kind == AlertKind::KeypadAttack)
+        .unwrap();
+    assert_eq!(
+        alert.evidence,
+        Evidence::Keypad {
+            keypad,
+            failures: KEYPAD_ALERT_AFTER
+        }
+    );
+}
+
+#[test]
+fn a_mistake_hours_after_a_guesser_gave_up_is_not_taken_for_his_attack() {
+    use locker_domain::bank::AlertKind;
+    use locker_domain::bank::codes::KEYPAD_ALERT_AFTER;
+    let mut sim = Sim::<24>::new(24, Policy::default());
+    let keypad = KeypadId(0);
+    // Seven wrong codes, each after the lockout, then he gives up.
+    for guess in 0..KEYPAD_ALERT_AFTER - 1 {
+        sim.drain();
+        let out = sim
+            .bank
+            .enter_code(
+                keypad,
+                &format!("{:06}", 900_000 + u32::from(guess)),
+                sim.now,
+            )
+            .unwrap();
+        if let CodeOutcome::Rejected {
+            locked_until: Some(until),
+            ..
+        } = out
+        {
+            sim.now = until;
+        }
+    }
+    // Ten hours later a resident mistypes once.
+    sim.advance(Duration::from_hours(10));
+    sim.drain();
+    let out = sim.bank.enter_code(keypad, "999999", sim.now).unwrap();
+    assert!(
+        matches!(out, CodeOutcome::Rejected { failures, .. } if failures == KEYPAD_ALERT_AFTER)
+    );
+    sim.drain();
+    assert_eq!(sim.alerts_of(AlertKind::KeypadAttack), 0);
+}

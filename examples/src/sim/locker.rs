@@ -1537,8 +1537,10 @@ impl SimBank {
                     "collector came after expiry → sent to the counter".into(),
                 );
             }
-            Err(BankError::OutOfService(_)) => {
-                // The collector calls the help line; staff sort it out.
+            Err(BankError::OutOfService(_)) | Ok(CodeOutcome::Rejected { .. }) => {
+                // The door stays shut, or the right code is refused: the
+                // collector calls the help line (rather than type it again
+                // and again); staff sort it out.
                 if let Some(x) = self.parcels.get_mut(p) {
                     x.needed_staff = true;
                 }

@@ -596,6 +596,17 @@ pub enum CodeError {
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct KeypadId(pub u8);
 
+/// Wrong codes in a row at one keypad that raise the keypad-attack alert
+/// for staff, even with no bank-wide spike: under the default ramp the
+/// eighth locks the keypad for 8 minutes, and no honest person types eight
+/// wrong codes in a row (they call the help line). A lone guesser the
+/// lockout holds back is thus seen, not only contained. The alert comes at
+/// every multiple of this count (8, 16, …) reached by a wrong code typed
+/// within two maximum lockouts of the one before: a guesser who waits out
+/// each lockout keeps raising it, a mistake hours after the last wrong
+/// code does not.
+pub const KEYPAD_ALERT_AFTER: u16 = 8;
+
 /// How wrong codes are rationed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -678,6 +689,9 @@ pub struct FailureOutcome {
     /// `true` only for the wrong code that started a bank-wide spike episode;
     /// raise a staff alert.
     pub spike_alert: bool,
+    /// `true` only for the wrong code that brought this keypad to
+    /// [`KEYPAD_ALERT_AFTER`] wrong codes in a row; raise a staff alert.
+    pub keypad_alert: bool,
 }
 
 /// The buckets of the bank-wide spike counter. The window is counted in
@@ -805,6 +819,10 @@ impl<const K: usize> KeypadGuard<K> {
         if now.saturating_since(state.last_failure) >= forget_after {
             state.failures = 0;
         }
+        // A guesser goes on as soon as the lockout lets him; a wrong code
+        // hours after the last is somebody else's mistake.
+        let pressing = state.failures > 0
+            && now.saturating_since(state.last_failure) <= policy.max_lockout.saturating_mul(2);
         state.failures = state.failures.saturating_add(1);
         state.last_failure = now;
         let lockout = policy.lockout_after(state.failures);
@@ -819,6 +837,7 @@ impl<const K: usize> KeypadGuard<K> {
             failures,
             locked_until,
             spike_alert,
+            keypad_alert: pressing && failures % KEYPAD_ALERT_AFTER == 0,
         })
     }
 

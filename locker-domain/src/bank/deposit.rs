@@ -203,7 +203,7 @@ impl Bank<'_> {
             self.latest = now;
             let event = AuditEvent::DepositCodeRejected { keypad };
             self.record(now, Actor::Courier, None, event, None);
-            if outcome.spike_alert {
+            if outcome.spike_alert || outcome.keypad_alert {
                 self.keypad_spike(keypad, outcome.failures, now);
             }
             return Ok(CodeOutcome::Rejected {

@@ -525,4 +525,3 @@ fn drift_of(
         None
     }
 }
-

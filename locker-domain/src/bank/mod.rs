@@ -839,7 +839,7 @@ impl<'a> Bank<'a> {
                 AuditEvent::CodeRejected { keypad },
                 None,
             );
-            if outcome.spike_alert {
+            if outcome.spike_alert || outcome.keypad_alert {
                 self.keypad_spike(keypad, outcome.failures, now);
             }
             return Ok(CodeOutcome::Rejected {

@@ -359,7 +359,7 @@ impl Bank<'_> {
                 self.stats.tokens_refused = self.stats.tokens_refused.saturating_add(1);
                 let event = AuditEvent::TokenRefused { keypad, reason };
                 self.record(now, Actor::Recipient, None, event, None);
-                if outcome.spike_alert {
+                if outcome.spike_alert || outcome.keypad_alert {
                     self.keypad_spike(keypad, outcome.failures, now);
                 }
                 return Err(BankError::TokenRefused {
@@ -434,7 +434,9 @@ impl Bank<'_> {
         }
     }
 
-    /// Failed attempts spiked bank-wide: alert and audit.
+    /// Wrong codes spiked bank-wide, or one keypad saw
+    /// [`KEYPAD_ALERT_AFTER`](super::codes::KEYPAD_ALERT_AFTER) in a row:
+    /// alert staff (with the keypad and its count) and audit.
     pub(crate) fn keypad_spike(&mut self, keypad: KeypadId, failures: u16, now: Instant) {
         let evidence = Evidence::Keypad { keypad, failures };
         self.raise(now, AlertKind::KeypadAttack, None, evidence, None);
