@@ -291,3 +291,47 @@ fn corrupt_truncated_foreign_and_other_layout_snapshots_are_refused() {
         assert!(restore(&bytes[..n]).is_err(), "length {n}");
     }
 }
+
+#[test]
+fn an_hour_on_battery_with_the_ups_reporting_every_minute_is_a_handful_of_records() {
+    use locker_domain::bank::{AuditEvent, POWER_STEP_PERCENT};
+    let mut sim = Sim::<24>::new(24, Policy::default());
+    sim.drain();
+    let records_before = sim.audit.len();
+    let persists_before = sim.persists.len();
+    // Mains lost; the UPS reports every minute, its charge falling from
+    // 100 % to 41 % over the hour; then mains comes back.
+    for minute in 0..60u8 {
+        sim.advance(Duration::from_mins(1));
+        sim.drain();
+        sim.bank
+            .handle_power(
+                PowerStatus::Battery {
+                    charge_percent: 100 - minute,
+                    minutes_left: 120 - u16::from(minute) * 2,
+                },
+                sim.now,
+            )
+            .unwrap();
+        // Every reading is taken: the deposit threshold uses it.
+        assert_eq!(
+            sim.bank.power(),
+            PowerStatus::Battery {
+                charge_percent: 100 - minute,
+                minutes_left: 120 - u16::from(minute) * 2
+            }
+        );
+    }
+    sim.drain();
+    sim.bank.handle_power(PowerStatus::Mains, sim.now).unwrap();
+    sim.drain();
+    let power_records: Vec<_> = sim.audit[records_before..]
+        .iter()
+        .filter(|r| matches!(r.event, AuditEvent::Power(_)))
+        .collect();
+    // On battery at 100 %; each step crossed on the way down (99, 89, 79,
+    // 69, 59, 49 %); mains again. Not sixty.
+    let steps = usize::from(100 / POWER_STEP_PERCENT - 41 / POWER_STEP_PERCENT);
+    assert_eq!(power_records.len(), 1 + steps + 1, "{power_records:#?}");
+    assert!(sim.persists.len() - persists_before <= power_records.len());
+}

@@ -307,6 +307,10 @@ pub struct Bank<'a> {
 /// parcel of his own").
 pub const MAX_REOPENS: u8 = 3;
 
+/// The charge steps at which the bank records a battery's state (see
+/// [`Bank::handle_power`]): every 10 %.
+pub const POWER_STEP_PERCENT: u8 = 10;
+
 /// Unreachable nodes a bank watches through their grace time
 /// ([`Policy::node_alert_after`]) at once; a node lost while as many are
 /// watched is alerted at once.
@@ -428,6 +432,11 @@ impl<'a> Bank<'a> {
     /// The bank's id (from its [`BankKeys`]).
     pub fn id(&self) -> BankId {
         self.keys.bank()
+    }
+
+    /// The power source as the UPS last reported it.
+    pub fn power(&self) -> PowerStatus {
+        self.power.status
     }
 
     /// Counters since the bank was first started.
@@ -978,15 +987,41 @@ impl<'a> Bank<'a> {
     /// and a persist is requested; on critical, only persisting remains
     /// ([`Bank::ready_to_shut_down`]); on mains, everything resumes.
     ///
+    /// A UPS reports its charge and minutes left every few seconds on
+    /// battery: every reading is taken (the deposit threshold uses it), but
+    /// only a change of source (mains, battery, critical) or a charge
+    /// crossing a step of [`POWER_STEP_PERCENT`] is audited and persisted,
+    /// so an outage is a handful of records, not one a minute.
+    ///
     /// # Errors
     /// [`BankError::TimeWentBackwards`]; [`BankError::OutputsPending`].
     pub fn handle_power(&mut self, status: PowerStatus, now: Instant) -> Result<(), BankError> {
         self.begin(now)?;
         self.latest = now;
-        if self.power.status == status {
+        let before = self.power.status;
+        if before == status {
             return Ok(());
         }
         self.power.status = status;
+        let step = |charge: u8| charge / POWER_STEP_PERCENT;
+        let worth_a_record = match (before, status) {
+            (
+                PowerStatus::Battery {
+                    charge_percent: a, ..
+                },
+                PowerStatus::Battery {
+                    charge_percent: b, ..
+                },
+            )
+            | (
+                PowerStatus::Critical { charge_percent: a },
+                PowerStatus::Critical { charge_percent: b },
+            ) => step(a) != step(b),
+            _ => true,
+        };
+        if !worth_a_record {
+            return Ok(());
+        }
         self.record(now, Actor::System, None, AuditEvent::Power(status), None);
         let reason = match status {
             PowerStatus::Mains => PersistReason::StateChanged,
