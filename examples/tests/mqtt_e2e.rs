@@ -90,16 +90,7 @@ fn through_a_broker(encoding: Encoding) {
     };
     let parcel = parcel.0;
     assert!(matches!(
-        world.console(ConsoleCommand::Courier {
-            compartment,
-            // What the backend tells the courier (it has the bank's keys).
-            code: world
-                .gateway
-                .bank()
-                .deposit_code(compartment)
-                .unwrap()
-                .to_string(),
-        }),
+        world.courier_at(compartment),
         Reply::Depositing(_)
     ));
     world.open_door(compartment);

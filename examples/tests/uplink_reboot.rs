@@ -29,16 +29,7 @@ fn deposit_under_way(world: &mut World) -> (CompartmentId, u32) {
         panic!("no reservation");
     };
     assert!(matches!(
-        world.console(ConsoleCommand::Courier {
-            compartment,
-            // What the backend tells the courier (it has the bank's keys).
-            code: world
-                .gateway
-                .bank()
-                .deposit_code(compartment)
-                .unwrap()
-                .to_string(),
-        }),
+        world.courier_at(compartment),
         Reply::Depositing(_)
     ));
     world.open_door(compartment);

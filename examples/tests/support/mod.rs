@@ -409,6 +409,16 @@ impl World {
         self.gateway.execute(&command).unwrap()
     }
 
+    /// The courier the backend sent types `compartment`'s deposit code at
+    /// the console (the backend computes the code from the bank's keys).
+    pub fn courier_at(&mut self, compartment: CompartmentId) -> Reply {
+        let code = self.gateway.bank().deposit_code(compartment).unwrap();
+        self.console(ConsoleCommand::Courier {
+            compartment,
+            code: code.to_string(),
+        })
+    }
+
     pub fn index(id: CompartmentId) -> usize {
         usize::from(id.0 - 1)
     }
