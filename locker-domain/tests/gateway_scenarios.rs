@@ -1708,3 +1708,53 @@ fn a_load_cell_drifting_under_an_idle_door_is_caught_by_the_periodic_readings() 
         "one reading per node per scan ({reads})"
     );
 }
+
+#[test]
+fn rules_the_backend_changes_are_in_force_at_once_and_on_record() {
+    use locker_domain::uplink::{policy_to_config, sign_downward};
+    use locker_proto::uplink::{Downward, MessageId, PolicyConfig};
+    let mut bench = Bench::new();
+    bench.start_uplink();
+    bench.settle();
+    let mut config: PolicyConfig = policy_to_config(bench.gateway.bank().policy());
+    config.reminder_after_ms = Duration::from_hours(12);
+    config.lockout.free_attempts = 1;
+    let message = sign_downward(
+        &gateway_support::bank_keys(),
+        MessageId::first_of_epoch(9),
+        Downward::ChangeConfiguration(config),
+    );
+    let now = bench.now;
+    bench
+        .gateway
+        .handle_downward(&message, &mut bench.dice, now)
+        .unwrap();
+    bench.settle();
+    let policy = bench.gateway.bank().policy();
+    assert_eq!(policy.reminder_after, Duration::from_hours(12));
+    assert_eq!(policy.lockout.free_attempts, 1);
+    assert!(bench.log.iter().any(|o| matches!(o,
+        GatewayOutput::Persist(Persist::Policy(p)) if p.reminder_after == Duration::from_hours(12))));
+    assert!(
+        bench
+            .audit()
+            .iter()
+            .any(|r| r.event == AuditEvent::PolicyChanged
+                && r.actor == locker_domain::bank::Actor::Backend)
+    );
+    // The keypad's new ramp applies to the very next wrong codes.
+    assert!(matches!(
+        bench.enter_code("000001"),
+        Ok(CodeOutcome::Rejected {
+            locked_until: None,
+            ..
+        })
+    ));
+    assert!(matches!(
+        bench.enter_code("000002"),
+        Ok(CodeOutcome::Rejected {
+            locked_until: Some(_),
+            ..
+        })
+    ));
+}

@@ -700,7 +700,7 @@ fn configuration_is_validated_and_takes_effect_at_the_next_start() {
     assert_eq!(
         g.answer(good),
         Ok(Response::ConfigurationChanged {
-            reboot_required: true
+            reboot_required: false
         })
     );
     let Some(GatewayAction::ApplyPolicy(policy)) = g.actions.last() else {

@@ -220,7 +220,7 @@ impl Gateway {
                         glue.store_policy(&policy)?;
                     }
                     self.warn(
-                        "the backend changed the configuration: it applies from the next start",
+                        "the backend changed the configuration: in force now, and kept for the next start",
                     );
                 }
                 GatewayOutput::Persist(Persist::BeforeReboot(_)) => {

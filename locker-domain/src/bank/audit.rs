@@ -236,6 +236,8 @@ pub enum AuditEvent {
         /// Who.
         staff: StaffId,
     },
+    /// The bank's rules were changed ([`Bank::set_policy`](super::Bank::set_policy)).
+    PolicyChanged,
 }
 
 impl AuditEvent {
@@ -284,6 +286,7 @@ impl AuditEvent {
             AuditEvent::TokenRefused { .. } => "token_refused",
             AuditEvent::SensorRecalibrated { .. } => "sensor_recalibrated",
             AuditEvent::IncarnationStarted { .. } => "incarnation_started",
+            AuditEvent::PolicyChanged => "policy_changed",
             AuditEvent::CodeForCounterParcel { .. } => "code_for_counter_parcel",
             AuditEvent::DepositCodeAccepted { .. } => "deposit_code_accepted",
             AuditEvent::DepositCodeRejected { .. } => "deposit_code_rejected",

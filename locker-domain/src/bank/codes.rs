@@ -779,7 +779,19 @@ impl<const K: usize> KeypadGuard<K> {
         }
     }
 
-    /// The policy in force.
+    /// New rules from now on. Lockouts already imposed run their course;
+    /// the next wrong code is rationed by the new ramp. A new spike window
+    /// starts the bank-wide count afresh.
+    pub fn set_policy(&mut self, policy: LockoutPolicy) {
+        if policy.spike_window != self.policy.spike_window {
+            // The buckets are cut to the window: a new window counts afresh.
+            self.spike_buckets = [(0, 0); SPIKE_BUCKETS];
+            self.in_spike = false;
+        }
+        self.policy = policy;
+    }
+
+    /// The rules in force.
     pub fn policy(&self) -> &LockoutPolicy {
         &self.policy
     }

@@ -279,7 +279,13 @@ impl<'a> HealthBook<Slice<'a, CompartmentHealth>> {
 }
 
 impl<S: BorrowMut<[CompartmentHealth]>> HealthBook<S> {
-    /// The policy in force.
+    /// New thresholds, for every reading and door change from now on; the
+    /// history kept so far stays.
+    pub fn set_policy(&mut self, policy: HealthPolicy) {
+        self.policy = policy;
+    }
+
+    /// The thresholds in force.
     pub fn policy(&self) -> &HealthPolicy {
         &self.policy
     }

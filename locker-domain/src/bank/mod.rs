@@ -434,6 +434,35 @@ impl<'a> Bank<'a> {
         self.keys.bank()
     }
 
+    /// New rules, in force at once (the backend's `change_configuration`,
+    /// an operator's edit): every deadline, lockout, limit and threshold
+    /// decided from now on follows them. What was already decided stands:
+    /// a reminder or reservation hold already armed fires when it was due,
+    /// a lockout already imposed runs its course. Audited
+    /// ([`AuditEvent::PolicyChanged`], with `by`).
+    ///
+    /// # Errors
+    /// [`BankError::TimeWentBackwards`]; [`BankError::OutputsPending`] if
+    /// the audit queue has no room for the record. Nothing changes then.
+    pub fn set_policy(&mut self, policy: Policy, by: Actor, now: Instant) -> Result<(), BankError> {
+        self.check_time(now)?;
+        if !self.has_room(ROOM_ONE) {
+            return Err(BankError::OutputsPending);
+        }
+        self.latest = now;
+        self.keypads.set_policy(policy.lockout);
+        self.health.set_policy(policy.health);
+        // A shorter scan interval counts from now; a longer one from the
+        // last scan.
+        let scan = now + policy.status_scan_every;
+        if policy.status_scan_every != Duration::ZERO && scan < self.next_scan {
+            self.next_scan = scan;
+        }
+        self.policy = policy;
+        self.record(now, by, None, AuditEvent::PolicyChanged, None);
+        Ok(())
+    }
+
     /// The power source as the UPS last reported it.
     pub fn power(&self) -> PowerStatus {
         self.power.status

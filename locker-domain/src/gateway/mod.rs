@@ -855,7 +855,12 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
                 compartment,
                 request,
             },
-            GatewayAction::ApplyPolicy(policy) => GatewayOutput::Persist(Persist::Policy(policy)),
+            GatewayAction::ApplyPolicy(policy) => {
+                // In force at once (the bank's records are drained here, so
+                // it has room for its audit record); kept for the next start.
+                let _ = self.bank.set_policy(policy, Actor::Backend, now);
+                GatewayOutput::Persist(Persist::Policy(policy))
+            }
             GatewayAction::PrepareForReboot { kind } => {
                 GatewayOutput::Persist(Persist::BeforeReboot(kind))
             }

@@ -330,6 +330,7 @@ pub(crate) fn audit(e: AuditEvent) -> AuditProjection {
             previous: previous.0,
             incarnation: incarnation.0,
         }),
+        AuditEvent::PolicyChanged => of(W::PolicyChanged),
         AuditEvent::CodeForCounterParcel { keypad } => {
             of(W::CodeForCounterParcel { keypad: keypad.0 })
         }
@@ -473,8 +474,11 @@ pub(crate) fn policy(base: &Policy, c: &wire::PolicyConfig) -> Result<Policy, &'
     if !(MIN_CODE_DIGITS..=MAX_CODE_DIGITS).contains(&digits) {
         return Err("pickup codes have 4 to 10 digits");
     }
-    if c.unlock_pulse_ms == 0 || c.min_charge_for_deposit > 100 {
-        return Err("the lock pulse must be longer than zero and the charge at most 100 %");
+    if c.unlock_pulse_ms == 0 || c.unlock_pulse_ms > locker_proto::MAX_UNLOCK_PULSE_MS {
+        return Err("the lock pulse must be longer than zero and at most 1,000 ms");
+    }
+    if c.min_charge_for_deposit > 100 {
+        return Err("the charge for deposits is at most 100 %");
     }
     if c.lockout.base_lockout_ms > c.lockout.max_lockout_ms {
         return Err("the first keypad lockout must not exceed the longest");

@@ -93,9 +93,10 @@
 //!   the announcement are not kept. A code the bank draws goes to the
 //!   backend once, in the answer (`pickup_code`), never in a notification:
 //!   the bank keeps only its hash.
-//! - [`Downward::ChangeConfiguration`] takes effect at the next start
-//!   ([`GatewayAction::ApplyPolicy`], answered with `reboot_required`): the
-//!   bank takes its policy when it is created or restored.
+//! - [`Downward::ChangeConfiguration`] takes effect at once and is kept
+//!   for the next start ([`GatewayAction::ApplyPolicy`]: the gateway gives
+//!   the bank the new rules, [`Bank::set_policy`], and the shell stores
+//!   them), answered with `reboot_required: false`.
 //!
 //! # Example
 //!
@@ -293,8 +294,8 @@ pub enum GatewayAction {
         /// The backend's request, the snapshot's name.
         request: MessageId,
     },
-    /// Keep these rules and create or restore the bank with them at the
-    /// next start.
+    /// New rules: give them to the bank ([`Bank::set_policy`]) and keep them
+    /// to create or restore the bank with at the next start.
     ApplyPolicy(Policy),
     /// A reset is due: persist the bank's snapshot, [`Uplink::state`] and the
     /// outbound queue, then call [`Uplink::confirm_persisted`].

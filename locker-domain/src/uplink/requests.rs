@@ -276,7 +276,7 @@ impl Uplink {
         // The caller checked there is room for one action.
         let _ = self.actions.push_back(GatewayAction::ApplyPolicy(policy));
         Ok(Response::ConfigurationChanged {
-            reboot_required: true,
+            reboot_required: false,
         })
     }
 

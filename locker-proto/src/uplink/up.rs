@@ -646,6 +646,8 @@ pub enum AuditEvent {
         /// Who (staff id).
         staff: u32,
     },
+    /// The bank's rules were changed.
+    PolicyChanged,
     /// An audit event this version of the uplink has no name for.
     Other,
 }
