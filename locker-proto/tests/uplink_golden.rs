@@ -956,3 +956,650 @@ fn the_largest_messages_fit_max_postcard_len() {
         "MAX_POSTCARD_LEN is far too generous: {largest}"
     );
 }
+
+// ---------------------------------------------------------------------------
+// Every variant of every enum on the uplink, in order: the numbering is
+// pinned, and each variant must appear in at least one golden message.
+// ---------------------------------------------------------------------------
+
+/// Every enum variant a value holds, as serde names it: (enum, variant
+/// number, variant name). The enum is serde's name for it, the Rust type
+/// name; the variant name is the one JSON uses.
+mod record {
+    use std::collections::BTreeSet;
+    use std::fmt;
+
+    use serde::Serialize;
+    use serde::ser;
+
+    pub(super) type Variant = (&'static str, u32, &'static str);
+
+    #[derive(Debug)]
+    pub(super) struct Never;
+
+    impl fmt::Display for Never {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("recording cannot fail")
+        }
+    }
+
+    impl std::error::Error for Never {}
+
+    impl ser::Error for Never {
+        fn custom<T: fmt::Display>(_: T) -> Self {
+            Never
+        }
+    }
+
+    #[derive(Default)]
+    pub(super) struct Variants(pub(super) BTreeSet<Variant>);
+
+    /// The variants `value` holds, nested ones included.
+    pub(super) fn variants<T: Serialize>(value: &T) -> BTreeSet<Variant> {
+        let mut seen = Variants::default();
+        value.serialize(&mut seen).unwrap();
+        seen.0
+    }
+
+    type Done = Result<(), Never>;
+
+    impl<'a> ser::Serializer for &'a mut Variants {
+        type Ok = ();
+        type Error = Never;
+        type SerializeSeq = Self;
+        type SerializeTuple = Self;
+        type SerializeTupleStruct = Self;
+        type SerializeTupleVariant = Self;
+        type SerializeMap = Self;
+        type SerializeStruct = Self;
+        type SerializeStructVariant = Self;
+
+        fn is_human_readable(&self) -> bool {
+            false
+        }
+        fn serialize_bool(self, _: bool) -> Done {
+            Ok(())
+        }
+        fn serialize_i8(self, _: i8) -> Done {
+            Ok(())
+        }
+        fn serialize_i16(self, _: i16) -> Done {
+            Ok(())
+        }
+        fn serialize_i32(self, _: i32) -> Done {
+            Ok(())
+        }
+        fn serialize_i64(self, _: i64) -> Done {
+            Ok(())
+        }
+        fn serialize_u8(self, _: u8) -> Done {
+            Ok(())
+        }
+        fn serialize_u16(self, _: u16) -> Done {
+            Ok(())
+        }
+        fn serialize_u32(self, _: u32) -> Done {
+            Ok(())
+        }
+        fn serialize_u64(self, _: u64) -> Done {
+            Ok(())
+        }
+        fn serialize_f32(self, _: f32) -> Done {
+            Ok(())
+        }
+        fn serialize_f64(self, _: f64) -> Done {
+            Ok(())
+        }
+        fn serialize_char(self, _: char) -> Done {
+            Ok(())
+        }
+        fn serialize_str(self, _: &str) -> Done {
+            Ok(())
+        }
+        fn serialize_bytes(self, _: &[u8]) -> Done {
+            Ok(())
+        }
+        fn serialize_none(self) -> Done {
+            Ok(())
+        }
+        fn serialize_some<T: ?Sized + Serialize>(self, value: &T) -> Done {
+            value.serialize(self)
+        }
+        fn serialize_unit(self) -> Done {
+            Ok(())
+        }
+        fn serialize_unit_struct(self, _: &'static str) -> Done {
+            Ok(())
+        }
+        fn serialize_unit_variant(self, name: &'static str, i: u32, v: &'static str) -> Done {
+            self.0.insert((name, i, v));
+            Ok(())
+        }
+        fn serialize_newtype_struct<T: ?Sized + Serialize>(
+            self,
+            _: &'static str,
+            value: &T,
+        ) -> Done {
+            value.serialize(self)
+        }
+        fn serialize_newtype_variant<T: ?Sized + Serialize>(
+            self,
+            name: &'static str,
+            i: u32,
+            v: &'static str,
+            value: &T,
+        ) -> Done {
+            self.0.insert((name, i, v));
+            value.serialize(self)
+        }
+        fn serialize_seq(self, _: Option<usize>) -> Result<Self, Never> {
+            Ok(self)
+        }
+        fn serialize_tuple(self, _: usize) -> Result<Self, Never> {
+            Ok(self)
+        }
+        fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self, Never> {
+            Ok(self)
+        }
+        fn serialize_tuple_variant(
+            self,
+            name: &'static str,
+            i: u32,
+            v: &'static str,
+            _: usize,
+        ) -> Result<Self, Never> {
+            self.0.insert((name, i, v));
+            Ok(self)
+        }
+        fn serialize_map(self, _: Option<usize>) -> Result<Self, Never> {
+            Ok(self)
+        }
+        fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self, Never> {
+            Ok(self)
+        }
+        fn serialize_struct_variant(
+            self,
+            name: &'static str,
+            i: u32,
+            v: &'static str,
+            _: usize,
+        ) -> Result<Self, Never> {
+            self.0.insert((name, i, v));
+            Ok(self)
+        }
+    }
+
+    impl ser::SerializeSeq for &mut Variants {
+        type Ok = ();
+        type Error = Never;
+        fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Done {
+            value.serialize(&mut **self)
+        }
+        fn end(self) -> Done {
+            Ok(())
+        }
+    }
+
+    impl ser::SerializeTuple for &mut Variants {
+        type Ok = ();
+        type Error = Never;
+        fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Done {
+            value.serialize(&mut **self)
+        }
+        fn end(self) -> Done {
+            Ok(())
+        }
+    }
+
+    impl ser::SerializeTupleStruct for &mut Variants {
+        type Ok = ();
+        type Error = Never;
+        fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Done {
+            value.serialize(&mut **self)
+        }
+        fn end(self) -> Done {
+            Ok(())
+        }
+    }
+
+    impl ser::SerializeTupleVariant for &mut Variants {
+        type Ok = ();
+        type Error = Never;
+        fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Done {
+            value.serialize(&mut **self)
+        }
+        fn end(self) -> Done {
+            Ok(())
+        }
+    }
+
+    impl ser::SerializeMap for &mut Variants {
+        type Ok = ();
+        type Error = Never;
+        fn serialize_key<T: ?Sized + Serialize>(&mut self, key: &T) -> Done {
+            key.serialize(&mut **self)
+        }
+        fn serialize_value<T: ?Sized + Serialize>(&mut self, value: &T) -> Done {
+            value.serialize(&mut **self)
+        }
+        fn end(self) -> Done {
+            Ok(())
+        }
+    }
+
+    impl ser::SerializeStruct for &mut Variants {
+        type Ok = ();
+        type Error = Never;
+        fn serialize_field<T: ?Sized + Serialize>(&mut self, _: &'static str, value: &T) -> Done {
+            value.serialize(&mut **self)
+        }
+        fn end(self) -> Done {
+            Ok(())
+        }
+    }
+
+    impl ser::SerializeStructVariant for &mut Variants {
+        type Ok = ();
+        type Error = Never;
+        fn serialize_field<T: ?Sized + Serialize>(&mut self, _: &'static str, value: &T) -> Done {
+            value.serialize(&mut **self)
+        }
+        fn end(self) -> Done {
+            Ok(())
+        }
+    }
+}
+
+/// Every enum an uplink message holds, with its variants in postcard order
+/// (variant `i` is number `i`) as JSON names them. spec/uplink.md lists the
+/// same; appending, removing, renaming or reordering a variant fails here.
+const NUMBERING: &[(&str, &[&str])] = &[
+    (
+        "Upward",
+        &[
+            "boot_notification",
+            "layout",
+            "node_boot",
+            "heartbeat",
+            "status_notification",
+            "parcel_event",
+            "notification",
+            "alert",
+            "security_event",
+            "audit",
+            "statistics",
+            "call_result",
+            "call_error",
+        ],
+    ),
+    (
+        "Downward",
+        &[
+            "ack",
+            "reserve_compartment",
+            "announce_parcel",
+            "cancel_reservation",
+            "extend_deadline",
+            "remote_open",
+            "change_availability",
+            "reset",
+            "change_configuration",
+            "get_configuration",
+            "trigger_snapshot",
+            "get_diagnostics",
+        ],
+    ),
+    (
+        "Response",
+        &[
+            "reserved",
+            "parcel_announced",
+            "reservation_cancelled",
+            "deadline_extended",
+            "opening",
+            "availability_changed",
+            "reset_accepted",
+            "configuration_changed",
+            "configuration",
+            "snapshot_scheduled",
+            "diagnostics",
+        ],
+    ),
+    (
+        "ErrorCode",
+        &[
+            "not_supported",
+            "formation_violation",
+            "unknown_compartment",
+            "unknown_node",
+            "wrong_stage",
+            "out_of_service",
+            "oversize",
+            "bank_full",
+            "no_refrigerated_free",
+            "no_accessible_free",
+            "low_battery",
+            "shutting_down",
+            "reset_in_progress",
+            "unavailable",
+            "not_authorized",
+            "replayed",
+            "rate_limited",
+            "invalid_configuration",
+            "busy",
+            "internal_error",
+            "code_in_use",
+            "out_of_window",
+            "other_incarnation",
+        ],
+    ),
+    (
+        "CompartmentStatus",
+        &[
+            "free",
+            "reserved",
+            "depositing",
+            "stored",
+            "collecting",
+            "expired",
+            "removing",
+            "inspecting",
+        ],
+    ),
+    (
+        "ParcelStep",
+        &[
+            "reserved",
+            "reservation_cancelled",
+            "reservation_expired",
+            "deposit_started",
+            "deposited",
+            "no_parcel_detected",
+            "reminded",
+            "escalated",
+            "expired",
+            "pickup_started",
+            "picked_up",
+            "left_inside",
+            "returned",
+            "deadline_extended",
+        ],
+    ),
+    (
+        "AlertKind",
+        &[
+            "lock_fault",
+            "door_ajar",
+            "no_parcel_detected",
+            "parcel_left_inside",
+            "parcel_missing",
+            "unexpected_item",
+            "door_open_unexpectedly",
+            "sensor_health",
+            "removal_not_verified",
+            "power_on_battery",
+            "power_restored",
+            "power_critical",
+            "node_lost",
+            "node_back",
+            "node_fault",
+            "forged_remote_open",
+            "remote_open_flood",
+        ],
+    ),
+    (
+        "Evidence",
+        &[
+            "none",
+            "presence",
+            "door",
+            "fault",
+            "unlock_attempts",
+            "scan",
+            "health",
+            "node",
+            "power",
+            "remote_open",
+            "remote_opens",
+        ],
+    ),
+    (
+        "RemoteOpenRefusal",
+        &[
+            "forged_tag",
+            "replayed",
+            "stale",
+            "rate_limited",
+            "locked",
+            "other_incarnation",
+        ],
+    ),
+    (
+        "SecurityKind",
+        &[
+            "forged_tag",
+            "replay",
+            "rate_limit_tripped",
+            "keypad_lockout_spike",
+            "forced_door",
+        ],
+    ),
+    (
+        "AuditEvent",
+        &[
+            "reserved",
+            "reservation_cancelled",
+            "reservation_expired",
+            "unlock_commanded",
+            "door_opened",
+            "door_closed",
+            "deposit_verified",
+            "no_parcel_detected",
+            "pickup_verified",
+            "parcel_left_inside",
+            "reminder_sent",
+            "reminder_deferred",
+            "escalation_sent",
+            "expired",
+            "door_forced",
+            "door_ajar",
+            "lock_fault",
+            "sensor_disagrees",
+            "out_of_service",
+            "back_in_service",
+            "deadline_extended",
+            "code_rejected",
+            "code_accepted",
+            "keypad_attack_suspected",
+            "power",
+            "restored",
+            "discrepancy",
+            "node_lost",
+            "node_back",
+            "fault_reported",
+            "maintenance_needed",
+            "remote_open_accepted",
+            "remote_open_refused",
+            "remote_opens_locked",
+            "remote_open_lock_cleared",
+            "staff_opened",
+            "staff_open_all",
+            "token_accepted",
+            "token_refused",
+            "sensor_recalibrated",
+            "incarnation_started",
+            "code_for_counter_parcel",
+            "deposit_code_accepted",
+            "deposit_code_rejected",
+            "deposit_opened_by",
+            "removal_certified",
+            "other",
+        ],
+    ),
+    ("Credential", &["code_hash", "offline_token"]),
+    ("Scope", &["bank", "compartment"]),
+    ("ResetTarget", &["gateway", "node"]),
+    (
+        "Actor",
+        &["courier", "recipient", "staff", "backend", "system"],
+    ),
+    ("ParcelKind", &["delivery", "return"]),
+    ("Purpose", &["deposit", "pickup", "removal", "inspection"]),
+    (
+        "ServiceReason",
+        &[
+            "override",
+            "forced_door",
+            "lock_fault",
+            "sensor_disagrees",
+            "removal_not_verified",
+        ],
+    ),
+    (
+        "NotificationKind",
+        &[
+            "parcel_ready",
+            "no_parcel_detected",
+            "reminder",
+            "escalation",
+            "removal_task",
+            "parcel_left_inside",
+            "close_the_door",
+            "reservation_expired",
+            "door_would_not_open",
+            "parcel_expired",
+            "moved_to_counter",
+            "parcel_incident",
+        ],
+    ),
+    (
+        "HealthIssue",
+        &[
+            "presence_drift",
+            "presence_stuck",
+            "door_flapping",
+            "repeated_lock_faults",
+        ],
+    ),
+    ("SizeClass", &["Small", "Medium", "Large", "ExtraLarge"]),
+    ("DoorState", &["Closed", "Open"]),
+    ("PowerStatus", &["Mains", "Battery", "Critical"]),
+    (
+        "FaultCode",
+        &[
+            "LockJammed",
+            "DoorDidNotOpen",
+            "DoorSwitchFlapping",
+            "PresenceStuck",
+            "PresenceDrift",
+            "PresenceSensorFailed",
+            "TemperatureOutOfRange",
+            "Brownout",
+            "EventsDropped",
+        ],
+    ),
+    (
+        "ResetReason",
+        &[
+            "PowerOn",
+            "Brownout",
+            "Watchdog",
+            "SoftReboot",
+            "HardReboot",
+            "ResetPin",
+            "Unknown",
+        ],
+    ),
+    ("RebootKind", &["Soft", "Hard"]),
+];
+
+/// The variants the golden messages hold, and how many of the table's.
+fn coverage() -> (std::collections::BTreeSet<record::Variant>, usize, usize) {
+    let mut seen = std::collections::BTreeSet::new();
+    for (_, sample) in samples() {
+        match sample {
+            Sample::Up(m) => seen.extend(record::variants(&m)),
+            Sample::Down(m) => seen.extend(record::variants(&m)),
+        }
+    }
+    let total = NUMBERING.iter().map(|(_, v)| v.len()).sum();
+    let covered = NUMBERING
+        .iter()
+        .flat_map(|(e, vs)| vs.iter().enumerate().map(move |(i, v)| (*e, i, *v)))
+        .filter(|(e, i, v)| seen.contains(&(*e, u32::try_from(*i).unwrap(), *v)))
+        .count();
+    (seen, covered, total)
+}
+
+#[test]
+fn every_variant_the_golden_messages_hold_has_its_number_and_name() {
+    let (seen, covered, total) = coverage();
+    for (e, i, v) in &seen {
+        let (_, names) = NUMBERING
+            .iter()
+            .find(|(name, _)| name == e)
+            .unwrap_or_else(|| panic!("enum {e} is on the uplink but not in NUMBERING"));
+        assert_eq!(
+            names.get(*i as usize),
+            Some(v),
+            "{e} variant {i} is {v}: the numbering changed"
+        );
+    }
+    println!("golden messages hold {covered} of {total} enum variants");
+}
+
+/// Asserts that the enum `T` (serde's name `name`) has no variant past the
+/// last one in [`NUMBERING`]: a variant appended without being added to the
+/// table (and to spec/uplink.md) fails here.
+fn nothing_past_the_end<T: serde::de::DeserializeOwned + std::fmt::Debug>(
+    name: &'static str,
+) -> &'static str {
+    let (_, names) = NUMBERING.iter().find(|(e, _)| *e == name).unwrap();
+    let mut beyond = vec![u8::try_from(names.len()).unwrap()];
+    beyond.extend_from_slice(&[0u8; 64]);
+    assert_eq!(
+        postcard::from_bytes::<T>(&beyond).err(),
+        Some(postcard::Error::SerdeDeCustom),
+        "{name} has a variant {}: add it to NUMBERING, spec/uplink.md and a golden message",
+        names.len()
+    );
+    name
+}
+
+#[test]
+fn no_enum_on_the_uplink_has_a_variant_the_table_lacks() {
+    let checked = [
+        nothing_past_the_end::<Upward>("Upward"),
+        nothing_past_the_end::<Downward>("Downward"),
+        nothing_past_the_end::<Response>("Response"),
+        nothing_past_the_end::<ErrorCode>("ErrorCode"),
+        nothing_past_the_end::<CompartmentStatus>("CompartmentStatus"),
+        nothing_past_the_end::<ParcelStep>("ParcelStep"),
+        nothing_past_the_end::<AlertKind>("AlertKind"),
+        nothing_past_the_end::<Evidence>("Evidence"),
+        nothing_past_the_end::<RemoteOpenRefusal>("RemoteOpenRefusal"),
+        nothing_past_the_end::<SecurityKind>("SecurityKind"),
+        nothing_past_the_end::<AuditEvent>("AuditEvent"),
+        nothing_past_the_end::<Credential>("Credential"),
+        nothing_past_the_end::<Scope>("Scope"),
+        nothing_past_the_end::<ResetTarget>("ResetTarget"),
+        nothing_past_the_end::<Actor>("Actor"),
+        nothing_past_the_end::<ParcelKind>("ParcelKind"),
+        nothing_past_the_end::<Purpose>("Purpose"),
+        nothing_past_the_end::<ServiceReason>("ServiceReason"),
+        nothing_past_the_end::<NotificationKind>("NotificationKind"),
+        nothing_past_the_end::<HealthIssue>("HealthIssue"),
+        nothing_past_the_end::<SizeClass>("SizeClass"),
+        nothing_past_the_end::<DoorState>("DoorState"),
+        nothing_past_the_end::<PowerStatus>("PowerStatus"),
+        nothing_past_the_end::<FaultCode>("FaultCode"),
+        nothing_past_the_end::<ResetReason>("ResetReason"),
+        nothing_past_the_end::<RebootKind>("RebootKind"),
+    ];
+    let table: Vec<&str> = NUMBERING.iter().map(|(e, _)| *e).collect();
+    assert_eq!(
+        checked.to_vec(),
+        table,
+        "every enum in NUMBERING is checked, in its order"
+    );
+}
