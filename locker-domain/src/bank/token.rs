@@ -52,9 +52,13 @@ const SIGNED_LEN: usize = 1 + 4 + 4 + 2 + 4 + 8;
 /// afresh.
 ///
 /// A token is valid while the bank's wall clock ([`Bank::set_wall_clock`])
-/// is before its expiry. The bank's wall clock is its local time, so for a
-/// bank not on UTC the backend adds the bank's UTC offset to the Unix time
-/// it means; a bank whose wall clock was never set refuses every token.
+/// is before its expiry. A bank run by
+/// [`Gateway`](crate::gateway::Gateway) keeps its wall clock in UTC (the
+/// gateway's uplink stamps audit records with it as Unix time), so there
+/// the expiry is plain Unix time; for a bank whose wall clock was set to
+/// local time, the backend adds the bank's UTC offset. A bank whose wall
+/// clock was never set refuses every token. `spec/uplink.md` (at the
+/// repository root) gives every byte of the format and a known answer.
 ///
 /// # What the bank checks, and what a refusal costs
 ///

@@ -81,10 +81,11 @@
 //! # What passes through
 //!
 //! - [`Downward::RemoteOpen`] goes to [`Bank::remote_open`] as it is: the
-//!   bank checks the tag, the request id's freshness and its rate limit.
-//!   A refusal is answered with `not_authorized`, `replayed` or
-//!   `rate_limited`, and each refused request also goes up as a
-//!   [`SecurityEvent`](wire::SecurityEvent) (from its audit record).
+//!   bank checks the tag, the incarnation, the request id's freshness and
+//!   its rate limit. A refusal is answered with `not_authorized`,
+//!   `other_incarnation`, `replayed` or `rate_limited`, and each refused
+//!   request also goes up as a [`SecurityEvent`](wire::SecurityEvent) (from
+//!   its audit record).
 //! - [`Downward::AnnounceParcel`] with a code hash reserves with
 //!   [`Bank::reserve_with_code_hash`]: the code never reaches the gateway.
 //!   With an offline token, the bank draws a keypad code as for

@@ -9,9 +9,18 @@ use super::types::{HexArray, Tag};
 use super::up::Upward;
 
 /// The uplink protocol version this crate speaks, carried in every
-/// [`Envelope::v`]. It changes only when a message changes incompatibly;
-/// new messages and new optional fields are added without a bump (a peer
-/// that does not know them answers [`ErrorCode::NotSupported`](super::ErrorCode::NotSupported)).
+/// [`Envelope::v`].
+///
+/// Postcard has no field tags and numbers enum variants by position, so
+/// almost every change to a message is incompatible and needs a new
+/// version: a field added (optional or not), removed, reordered or retyped
+/// anywhere in a message, or a variant inserted, removed or reordered. Only
+/// a variant appended at the end of an enum keeps the version: a peer that
+/// does not know it cannot decode that one message and answers it
+/// [`ErrorCode::NotSupported`](super::ErrorCode::NotSupported) (the
+/// gateway) or acknowledges it unread (the backend), and reads every other
+/// message as before. `spec/versioning.md` (at the repository root) has the
+/// whole rule.
 pub const UPLINK_VERSION: u8 = 1;
 
 /// A message id, unique per sender.
@@ -22,8 +31,11 @@ pub const UPLINK_VERSION: u8 = 1;
 /// without the sender persisting a counter per message; a receiver's
 /// [`DedupWindow`](super::DedupWindow) relies on that.
 ///
-/// In JSON a message id is a plain number (below 2^53 for epochs below
-/// 2^21, so JavaScript backends read it exactly).
+/// In JSON a message id is a plain number, an unsigned 64-bit integer:
+/// read it as one, never as a floating-point number. Ids of epochs below
+/// 2^21 are below 2^53 and survive a JavaScript `number`, but the reference
+/// gateway and backend take their epochs from the clock's seconds since
+/// 1970, so their ids are far above 2^53.
 ///
 /// ```
 /// use locker_proto::uplink::MessageId;

@@ -72,11 +72,15 @@
 //! # Versioning
 //!
 //! [`UPLINK_VERSION`] is in every envelope. New messages and variants are
-//! appended (never reordered: postcard numbers variants by position). A
-//! receiver that cannot decode a message still reads its
-//! [`EnvelopeHeader`]: the gateway answers an unknown request with
-//! [`ErrorCode::NotSupported`], the backend acknowledges an unknown upward
-//! message, so one unknown message never blocks the queue behind it.
+//! appended (never reordered: postcard numbers variants by position); a
+//! field added to a message, even an optional one, is an incompatible change
+//! and needs a new version (postcard has no field tags). A receiver that
+//! cannot decode a message still reads its [`EnvelopeHeader`]: the gateway
+//! answers an unknown request with [`ErrorCode::NotSupported`], the backend
+//! acknowledges an unknown upward message, so one unknown message never
+//! blocks the queue behind it. `spec/uplink.md` (at the repository root)
+//! specifies every message byte for byte and `spec/versioning.md` what may
+//! change under one version.
 //!
 //! ```
 //! use locker_proto::uplink::{Downward, DownEnvelope, Envelope, HexArray, MessageId};

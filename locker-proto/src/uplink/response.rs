@@ -208,7 +208,10 @@ pub enum ErrorCode {
     RateLimited,
     /// The configuration values are out of range.
     InvalidConfiguration,
-    /// The gateway is busy; retry the same request (same message id) later.
+    /// The gateway is busy (its outbound queue is at its limit, or a table
+    /// of work under way is full): send the request again later, under a
+    /// new message id (an answered id is used up: the same id again is a
+    /// duplicate and gets no answer).
     Busy,
     /// Something else went wrong inside the gateway.
     InternalError,

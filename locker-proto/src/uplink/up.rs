@@ -112,8 +112,9 @@ pub struct BootNotification {
     /// Fingerprint of the layout: a backend that has the layout with this
     /// fingerprint may skip the pages.
     pub layout_fingerprint: u32,
-    /// The bank's incarnation: sign remote opens and offline tokens for it
-    /// (those signed for an earlier one are refused).
+    /// The bank's incarnation: sign remote opens and offline tokens, and
+    /// compute deposit codes, for it (those made for an earlier one are
+    /// refused). 0 until the bank begins one.
     pub incarnation: u32,
     /// When.
     pub at: Stamp,
