@@ -918,6 +918,7 @@ fn every_audit_event() -> Vec<(AuditEvent, Actor, Option<u16>, Option<u32>)> {
             Some(8),
         ),
         (E::RemovalCertified { staff: 4711 }, Actor::Staff, c3, p7),
+        (E::PolicyChanged, Actor::Backend, None, None),
         (E::Other, Actor::System, None, None),
     ]
 }
@@ -2220,6 +2221,7 @@ const NUMBERING: &[(&str, &[&str])] = &[
             "deposit_code_rejected",
             "deposit_opened_by",
             "removal_certified",
+            "policy_changed",
             "other",
         ],
     ),
