@@ -323,7 +323,7 @@ impl UplinkGlue {
                         notices.push_back(Notice::Warning(format!("uplink: {e}")));
                         // A request from a newer backend is still answered:
                         // with an error naming what this gateway speaks.
-                        if let Some(header) = self.encoding.decode_header(&payload) {
+                        if let Some(header) = self.encoding.header(&payload) {
                             messages.push(Incoming::Unreadable(header));
                         }
                     }

@@ -86,20 +86,13 @@ impl Encoding {
         }
     }
 
-    /// The version and id of a payload whose body did not decode.
+    /// The version and id of a payload whose body did not decode (a newer
+    /// peer's), so the message can still be acknowledged or answered with
+    /// an error.
     pub fn header(self, payload: &[u8]) -> Option<EnvelopeHeader> {
         match self {
             Encoding::Json => serde_json::from_slice(payload).ok(),
             Encoding::Postcard => EnvelopeHeader::from_postcard(payload),
-        }
-    }
-
-    /// The header (version and id) of a message whose body this side cannot
-    /// read, so the request can still be answered with an error.
-    pub fn decode_header(self, payload: &[u8]) -> Option<locker_proto::uplink::EnvelopeHeader> {
-        match self {
-            Encoding::Json => serde_json::from_slice(payload).ok(),
-            Encoding::Postcard => locker_proto::uplink::EnvelopeHeader::from_postcard(payload),
         }
     }
 
