@@ -9,6 +9,8 @@
     clippy::indexing_slicing
 )]
 
+mod support;
+
 use locker_proto::auth::{BankKey, Direction, NodeAuthRecord, NodeIdentity, tag, trailer};
 use locker_proto::frame::{
     AuthTrailer, CRC, Decoder, Feed, Flags, Frame, Header, MAX_FRAME, Seq, TAG_LEN,
@@ -132,39 +134,14 @@ fn refusals_by_reason(link: &mut NodeLink<8>) -> Vec<(NackReason, u16)> {
     panic!("the node kept reporting")
 }
 
-/// COBS-encodes a raw frame and appends the delimiter (frames here are
-/// shorter than one COBS block).
+/// COBS-encodes a raw frame and appends the delimiter.
 fn cobs(raw: &[u8]) -> Vec<u8> {
-    let mut out = vec![0u8];
-    let mut code_at = 0;
-    for &b in raw {
-        if b == 0 {
-            out[code_at] = (out.len() - code_at) as u8;
-            code_at = out.len();
-            out.push(0);
-        } else {
-            out.push(b);
-        }
-    }
-    out[code_at] = (out.len() - code_at) as u8;
-    out.push(0);
-    out
+    support::cobs_encode(raw)
 }
 
 /// Undoes [`cobs`].
 fn uncobs(wire: &[u8]) -> Vec<u8> {
-    let wire = &wire[..wire.len() - 1];
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < wire.len() {
-        let code = wire[i] as usize;
-        out.extend_from_slice(&wire[i + 1..i + code]);
-        i += code;
-        if i < wire.len() {
-            out.push(0);
-        }
-    }
-    out
+    support::cobs_decode(&wire[..wire.len() - 1]).unwrap()
 }
 
 /// A raw frame (header, body, trailer) with a fresh CRC, as an attacker who

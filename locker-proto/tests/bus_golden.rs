@@ -32,8 +32,11 @@
     clippy::indexing_slicing
 )]
 
-use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::PathBuf;
+
+use support::{hex, unhex, updating};
 
 use locker_proto::auth::{
     BankKey, Direction, NodeAuthRecord, NodeIdentity, RxWindow, Verdict, challenge, query_binding,
@@ -915,43 +918,7 @@ mod scratch {
         crc
     }
 
-    /// COBS-encodes `raw` (at most 253 bytes) and appends the delimiter.
-    pub(super) fn cobs_encode(raw: &[u8]) -> Vec<u8> {
-        assert!(raw.len() <= 253);
-        let mut out = vec![0u8];
-        let mut code_at = 0;
-        for &b in raw {
-            if b == 0 {
-                out[code_at] = (out.len() - code_at) as u8;
-                code_at = out.len();
-                out.push(0);
-            } else {
-                out.push(b);
-            }
-        }
-        out[code_at] = (out.len() - code_at) as u8;
-        out.push(0x00);
-        out
-    }
-
-    /// Undoes COBS on the bytes before a delimiter; `None` if a block is cut short.
-    pub(super) fn cobs_decode(encoded: &[u8]) -> Option<Vec<u8>> {
-        let mut out = Vec::new();
-        let mut at = 0;
-        while at < encoded.len() {
-            let code = usize::from(encoded[at]);
-            let end = at + code;
-            if code == 0 || end > encoded.len() {
-                return None;
-            }
-            out.extend_from_slice(&encoded[at + 1..end]);
-            if code != 0xff && end < encoded.len() {
-                out.push(0);
-            }
-            at = end;
-        }
-        Some(out)
-    }
+    pub(super) use crate::support::{cobs_decode, cobs_encode};
 
     /// A frame taken apart as spec/bus.md, "The frame", describes it.
     #[derive(Debug)]
@@ -1013,28 +980,7 @@ mod scratch {
 // ---------------------------------------------------------------------------
 
 fn golden_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/bus")
-}
-
-fn updating() -> bool {
-    std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    let mut s = String::new();
-    for b in bytes {
-        write!(s, "{b:02x}").unwrap();
-    }
-    s
-}
-
-fn unhex(text: &str) -> Vec<u8> {
-    let text = text.trim();
-    assert!(text.len().is_multiple_of(2), "odd hex length");
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
-        .collect()
+    support::golden_dir("bus")
 }
 
 /// With `UPDATE_GOLDEN=1`, writes every sample's files once, before any

@@ -38,8 +38,11 @@
     clippy::indexing_slicing
 )]
 
-use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::PathBuf;
+
+use support::{hex, unhex, updating};
 
 use locker_proto::time::{Duration, Instant};
 use locker_proto::uplink::*;
@@ -1448,29 +1451,14 @@ fn samples() -> Vec<(String, Sample)> {
 }
 
 fn golden_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/uplink")
+    support::golden_dir("uplink")
 }
 
-fn updating() -> bool {
-    std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    let mut s = String::new();
-    for b in bytes {
-        write!(s, "{b:02x}").unwrap();
-    }
+/// Hex as the golden files hold it: one line.
+fn hex_line(bytes: &[u8]) -> String {
+    let mut s = hex(bytes);
     s.push('\n');
     s
-}
-
-fn unhex(text: &str) -> Vec<u8> {
-    let text = text.trim();
-    assert!(text.len().is_multiple_of(2), "odd hex length");
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
-        .collect()
 }
 
 /// Compares `actual` with the golden file, or writes it when updating.
@@ -1506,7 +1494,7 @@ where
 
     let mut buf = [0u8; MAX_POSTCARD_LEN];
     let bytes = postcard::to_slice(sample, &mut buf).unwrap();
-    let golden = check_file(&format!("{name}.postcard.hex"), &hex(bytes));
+    let golden = check_file(&format!("{name}.postcard.hex"), &hex_line(bytes));
     let decoded: T = postcard::from_bytes(&unhex(&golden)).unwrap();
     assert_eq!(
         &decoded, sample,
@@ -2407,10 +2395,6 @@ fn no_enum_on_the_uplink_has_a_variant_the_table_lacks() {
 // The MACs, checked against spec/uplink.md from scratch.
 // ---------------------------------------------------------------------------
 
-fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn read_golden(name: &str) -> String {
     let path = golden_dir().join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -2424,8 +2408,8 @@ fn mac_vectors() -> Value {
         .map(|label| {
             json!({
                 "label": std::str::from_utf8(label).unwrap(),
-                "info": hex_of(&spec::info(label, BANK_NUMBER)),
-                "key": hex_of(&spec::key(&BANK_SECRET, BANK_NUMBER, label)),
+                "info": hex(&spec::info(label, BANK_NUMBER)),
+                "key": hex(&spec::key(&BANK_SECRET, BANK_NUMBER, label)),
             })
         })
         .collect();
@@ -2462,33 +2446,33 @@ fn mac_vectors() -> Value {
                   never use this secret in a bank. Checked from scratch by \
                   locker-proto/tests/uplink_golden.rs and against the crate by \
                   locker-domain/tests/uplink_tag_vector.rs.",
-        "bank_secret": hex_of(&BANK_SECRET),
+        "bank_secret": hex(&BANK_SECRET),
         "bank_number": BANK_NUMBER,
         "incarnation": INCARNATION,
         "hkdf": {
             "salt": std::str::from_utf8(spec::SALT).unwrap(),
-            "salt_hex": hex_of(spec::SALT),
-            "prk": hex_of(&spec::prk(&BANK_SECRET)),
+            "salt_hex": hex(spec::SALT),
+            "prk": hex(&spec::prk(&BANK_SECRET)),
         },
         "keys": keys,
         "downward_tag": {
             "message": "get_diagnostics",
             "id": down_id(GET_DIAGNOSTICS).0,
-            "postcard_before_tag": hex_of(&covered),
-            "mac_input": hex_of(&downward_input),
-            "tag": hex_of(&downward_tag),
+            "postcard_before_tag": hex(&covered),
+            "mac_input": hex(&downward_input),
+            "tag": hex(&downward_tag),
         },
         "remote_open_tag": {
             "incarnation": INCARNATION,
             "compartment": 3,
             "request_id": 9001,
-            "mac_input": hex_of(&remote_input),
-            "tag": hex_of(&spec::mac16(&remote_key, &remote_input)),
+            "mac_input": hex(&remote_input),
+            "tag": hex(&spec::mac16(&remote_key, &remote_input)),
         },
         "code_hash": {
             "code": BACKEND_CODE,
-            "mac_input": hex_of(&code_input),
-            "hash": hex_of(&spec::mac16(&code_key, &code_input)),
+            "mac_input": hex(&code_input),
+            "hash": hex(&spec::mac16(&code_key, &code_input)),
         },
         "offline_token": {
             "version": 2,
@@ -2496,17 +2480,17 @@ fn mac_vectors() -> Value {
             "compartment": 3,
             "parcel": 7,
             "expires_at": expires_at,
-            "signed_bytes": hex_of(&token_body),
-            "mac_input": hex_of(&token_input),
-            "tag": hex_of(&token_tag),
-            "token": hex_of(&token),
+            "signed_bytes": hex(&token_body),
+            "mac_input": hex(&token_input),
+            "tag": hex(&token_tag),
+            "token": hex(&token),
         },
         "deposit_code": {
             "incarnation": INCARNATION,
             "compartment": 4,
             "parcel": 8,
-            "mac_input": hex_of(&deposit_input),
-            "tag": hex_of(&deposit_tag),
+            "mac_input": hex(&deposit_input),
+            "tag": hex(&deposit_tag),
             "first_8_bytes_le": u64::from_le_bytes(deposit_tag[..8].try_into().unwrap()),
             "code": spec::deposit_code(&deposit_tag),
         },
@@ -2517,12 +2501,12 @@ fn mac_vectors() -> Value {
 fn the_from_scratch_hmac_passes_its_rfc_vectors() {
     // RFC 4231, test case 2.
     assert_eq!(
-        hex_of(&spec::hmac_sha256(b"Jefe", b"what do ya want for nothing?")),
+        hex(&spec::hmac_sha256(b"Jefe", b"what do ya want for nothing?")),
         "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
     );
     // RFC 4231, test case 6: a key longer than a block.
     assert_eq!(
-        hex_of(&spec::hmac_sha256(
+        hex(&spec::hmac_sha256(
             &[0xaa; 131],
             b"Test Using Larger Than Block-Size Key - Hash Key First"
         )),
@@ -2534,13 +2518,13 @@ fn the_from_scratch_hmac_passes_its_rfc_vectors() {
     let info: Vec<u8> = (0xf0..=0xf9).collect();
     let prk = spec::hmac_sha256(&salt, &ikm);
     assert_eq!(
-        hex_of(&prk),
+        hex(&prk),
         "077709362c2e32df0ddc3f0dc47bba6390b6c73bb50f9c3122ec844ad7c2b3e5"
     );
     let mut t1 = info.clone();
     t1.push(1);
     assert_eq!(
-        hex_of(&spec::hmac_sha256(&prk, &t1)),
+        hex(&spec::hmac_sha256(&prk, &t1)),
         "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf"
     );
     // CRC-32C's check value.
@@ -2574,7 +2558,7 @@ fn every_tag_and_code_hash_in_the_golden_messages_follows_the_spec() {
         );
         // The JSON file's tag is the same, in lowercase hex.
         let json: Value = serde_json::from_str(&read_golden(&format!("{name}.json"))).unwrap();
-        assert_eq!(json["tag"], hex_of(&trailer[1..]), "{name}.json: the tag");
+        assert_eq!(json["tag"], hex(&trailer[1..]), "{name}.json: the tag");
         tags += 1;
         let body = &json["body"];
         if let Some(open) = body.get("remote_open") {
@@ -2586,7 +2570,7 @@ fn every_tag_and_code_hash_in_the_golden_messages_follows_the_spec() {
             );
             assert_eq!(
                 open["tag"],
-                hex_of(&spec::mac16(&remote_key, &input)),
+                hex(&spec::mac16(&remote_key, &input)),
                 "{name}: the remote open's tag"
             );
         }
@@ -2594,7 +2578,7 @@ fn every_tag_and_code_hash_in_the_golden_messages_follows_the_spec() {
             let input = spec::code_hash_input(BANK_NUMBER, BACKEND_CODE);
             assert_eq!(
                 *hash,
-                hex_of(&spec::mac16(&code_key, &input)),
+                hex(&spec::mac16(&code_key, &input)),
                 "{name}: the code hash of {BACKEND_CODE}"
             );
         }
