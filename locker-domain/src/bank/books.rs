@@ -21,7 +21,7 @@
 //! let mut books = Books::<256>::new();
 //! let small = Compartment::new(CompartmentId(1), NodeAddr(1), Channel(0),
 //!     SizeClass::Small, Dimensions::new(420, 80, 600));
-//! let keys = BankKeys::derive(BankId(1), &[0x5a; 32]);
+//! let keys = BankKeys::derive(BankId(1), &[0x3d; 32]);
 //! let bank = Bank::new(&mut books, &[small], Policy::default(), keys)?;
 //! assert_eq!(bank.layout().len(), 1);
 //! # Ok::<(), locker_domain::bank::LayoutError>(())

@@ -58,7 +58,7 @@ const LABEL: &[u8] = b"locker/v1/deposit-code";
 /// use locker_domain::bank::{BankId, BankKeys, DepositCode, Incarnation, ParcelId};
 /// use locker_proto::CompartmentId;
 ///
-/// let keys = BankKeys::derive(BankId(3), &[0x5a; 32]);
+/// let keys = BankKeys::derive(BankId(3), &[0x3d; 32]);
 /// let code = DepositCode::for_parcel(&keys, Incarnation(77), CompartmentId(12), ParcelId(4));
 /// assert_eq!(code.to_string().len(), 8);
 /// // Bound to the parcel: the next parcel in the same compartment has another.

@@ -50,7 +50,7 @@
 //! use locker_proto::{Channel, CompartmentId, Dimensions, NodeAddr, SizeClass};
 //! use locker_proto::time::Instant;
 //!
-//! let keys = BankKeys::derive(BankId(3), &[0x5a; 32]);
+//! let keys = BankKeys::derive(BankId(3), &[0x3d; 32]);
 //! let c = Compartment::new(CompartmentId(1), NodeAddr(1), Channel(0), SizeClass::Small,
 //!     Dimensions::new(420, 80, 600));
 //! let mut books = Books::<8>::new();

@@ -30,7 +30,7 @@
 //! let small = Compartment::new(CompartmentId(1), node, Channel(0), SizeClass::Small,
 //!     Dimensions::new(420, 80, 600));
 //! // The bank's keys, from the secret it shares with the backend.
-//! let keys = BankKeys::derive(BankId(1), &[0x5a; 32]);
+//! let keys = BankKeys::derive(BankId(1), &[0x3d; 32]);
 //! let mut books = Books::<8>::new();
 //! let mut bank = Bank::new(&mut books, &[small], Policy::default(), keys)?;
 //! let mut now = Instant::from_secs(1);

@@ -409,7 +409,7 @@ impl Bank<'_> {
     /// # let c = Compartment::new(CompartmentId(1), NodeAddr(1), Channel(0), SizeClass::Small,
     /// #     Dimensions::new(420, 80, 600));
     /// # let mut books = Books::<1>::new();
-    /// # let keys = BankKeys::derive(BankId(1), &[0x5a; 32]);
+    /// # let keys = BankKeys::derive(BankId(1), &[0x3d; 32]);
     /// let mut bank = Bank::new(&mut books, &[c], Policy::default(), keys)?;
     /// while bank.poll().is_some() {}
     /// // A free compartment has no removal to certify.

@@ -83,7 +83,7 @@ const LABEL: &[u8] = b"locker/v1/remote-open";
 /// use locker_proto::{Channel, Command, CompartmentId, Dimensions, NodeAddr, SizeClass};
 /// use locker_proto::time::Instant;
 ///
-/// let secret = [0x5a; 32]; // provisioned, shared by bank and backend
+/// let secret = [0x3d; 32]; // provisioned, shared by bank and backend
 /// let keys = BankKeys::derive(BankId(3), &secret);
 /// let c = Compartment::new(CompartmentId(1), NodeAddr(1), Channel(0), SizeClass::Small,
 ///     Dimensions::new(420, 80, 600));

@@ -90,7 +90,7 @@ const SIGNED_LEN: usize = 1 + 4 + 4 + 2 + 4 + 8;
 /// #     fn next_u64(&mut self) -> u64 { rand_core::impls::next_u64_via_fill(self) }
 /// #     fn fill_bytes(&mut self, dst: &mut [u8]) { for b in dst { self.0 = self.0.wrapping_add(77); *b = self.0; } }
 /// # }
-/// let keys = BankKeys::derive(BankId(3), &[0x5a; 32]);
+/// let keys = BankKeys::derive(BankId(3), &[0x3d; 32]);
 /// # let c = Compartment::new(CompartmentId(1), NodeAddr(1), Channel(0), SizeClass::Small,
 /// #     Dimensions::new(420, 80, 600));
 /// # let mut books = Books::<8>::new();

@@ -50,7 +50,7 @@
 //!
 //! let small = Compartment::new(CompartmentId(1), NodeAddr(1), Channel(0), SizeClass::Small,
 //!     Dimensions::new(420, 80, 600));
-//! let keys = BankKeys::derive(BankId(7), &[0x5a; 32]); // in production: the secret from provisioning
+//! let keys = BankKeys::derive(BankId(7), &[0x3d; 32]); // in production: the secret from provisioning
 //! let mut books = Books::<8>::new();
 //! let bank = Bank::new(&mut books, &[small], Policy::default(), keys)?;
 //! let now = Instant::from_secs(1);

@@ -63,14 +63,14 @@ pub fn downward_tag(keys: &BankKeys, message: &Envelope<&Downward>) -> Tag {
 /// use locker_domain::uplink::{sign_downward, verify_downward};
 /// use locker_proto::uplink::{Downward, MessageId};
 ///
-/// let keys = BankKeys::derive(BankId(7), &[0x5a; 32]); // the bank secret, shared
+/// let keys = BankKeys::derive(BankId(7), &[0x3d; 32]); // the bank secret, shared
 /// let mut message = sign_downward(&keys, MessageId(42), Downward::GetDiagnostics);
 /// assert!(verify_downward(&keys, &message));
 /// // Any change, to the body or the id, and the tag no longer fits.
 /// message.id = MessageId(43);
 /// assert!(!verify_downward(&keys, &message));
 /// // Nor does it fit another bank's keys.
-/// let other = BankKeys::derive(BankId(8), &[0x5a; 32]);
+/// let other = BankKeys::derive(BankId(8), &[0x3d; 32]);
 /// assert!(!verify_downward(&other, &sign_downward(&keys, MessageId(42), Downward::GetDiagnostics)));
 /// ```
 pub fn sign_downward(keys: &BankKeys, id: MessageId, body: Downward) -> DownEnvelope {

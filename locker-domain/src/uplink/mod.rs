@@ -116,7 +116,7 @@
 //!
 //! let small = Compartment::new(CompartmentId(1), NodeAddr(1), Channel(0), SizeClass::Small,
 //!     Dimensions::new(420, 80, 600));
-//! let keys = BankKeys::derive(BankId(7), &[0x5a; 32]);
+//! let keys = BankKeys::derive(BankId(7), &[0x3d; 32]);
 //! let mut books = Books::<8>::new();
 //! let mut bank = Bank::new(&mut books, &[small], Policy::default(), keys.clone())?;
 //! let config = UplinkConfig::new("bank-7", FirmwareVersion::new(0, 1, 0))?;

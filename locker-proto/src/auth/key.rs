@@ -59,7 +59,7 @@ impl NodeIdentity {
 /// use locker_proto::auth::{BankKey, NodeIdentity};
 /// use locker_proto::NodeAddr;
 ///
-/// let bank = BankKey::from_bytes([0x5a; 32]);
+/// let bank = BankKey::from_bytes([0x3d; 32]);
 /// let k3 = bank.node_key(NodeIdentity::at(NodeAddr(3)));
 /// let k4 = bank.node_key(NodeIdentity::at(NodeAddr(4)));
 /// assert_ne!(k3, k4);
