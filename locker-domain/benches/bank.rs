@@ -156,7 +156,7 @@ fn audit_link(c: &mut Criterion) {
         snapshot: Some(SnapshotRef(812)),
         link: AuditLink::GENESIS,
     };
-    let previous = AuditLink([0x5a; 32]);
+    let previous = AuditLink([0xa5; 32]);
     c.bench_function("audit link (one record)", |b| {
         b.iter(|| black_box(black_box(&previous).then(black_box(&record))))
     });
