@@ -595,11 +595,7 @@ def read_up(t, r):
         if (t[1] is not None and n != t[1]) or n > t[2]:
             raise BadBody("bytes of the wrong length")
         return r.take(n).hex()
-    return None
-
-
-def senum(*names):
-    return ("enum", [(n, None) for n in names])
+    raise ValueError(t)
 
 
 UP_TYPES = dict(BUS_TYPES)  # the bus vocabulary keeps its Rust names (uplink §3.2)
@@ -610,7 +606,7 @@ UP_TYPES.update({
     "PickupCodeText": ("text", 10), "Description": ("text", 96),
     "Tag": ("hex", 16, 16), "CodeHash": ("hex", 16, 16), "AuditLink": ("hex", 32, 32),
     "OfflineToken": ("hex", None, 64),
-    "SizeClass": senum("Small", "Medium", "Large", "ExtraLarge"),
+    "SizeClass": enum("Small", "Medium", "Large", "ExtraLarge"),
     "Stamp": ("struct", [("mono_ms", "Instant"), ("unix_s", ("opt", "i64"))]),
     "NodeInfo": ("struct", [("node", "NodeAddr"), ("firmware", ("opt", "FirmwareVersion")),
                             ("reset_reason", ("opt", "ResetReason"))]),
@@ -683,7 +679,7 @@ UP_TYPES.update({
         "frames_sent", "retransmissions", "responses", "timeouts", "unexpected",
         "duplicates_filtered", "nodes_lost")]),
     "OutOfService": ("struct", [("compartment", "CompartmentId"), ("reason", "ServiceReason")]),
-    "ErrorCode": senum(
+    "ErrorCode": enum(
         "not_supported", "formation_violation", "unknown_compartment", "unknown_node",
         "wrong_stage", "out_of_service", "oversize", "bank_full", "no_refrigerated_free",
         "no_accessible_free", "low_battery", "shutting_down", "reset_in_progress", "unavailable",
@@ -720,13 +716,13 @@ UP_TYPES.update({
         ("drift_band", "i32"), ("stuck_after_ms", "Duration"), ("flap_window_ms", "Duration"),
         ("flap_changes", "u8"), ("lock_fault_limit", "u8")]),
     # enums (§4.5)
-    "CompartmentStatus": senum("free", "reserved", "depositing", "stored", "collecting",
+    "CompartmentStatus": enum("free", "reserved", "depositing", "stored", "collecting",
                                "expired", "removing", "inspecting"),
     "ParcelStep": ("enum", [(n, None) for n in (
         "reserved", "reservation_cancelled", "reservation_expired", "deposit_started",
         "deposited", "no_parcel_detected", "reminded", "escalated", "expired", "pickup_started",
         "picked_up", "left_inside", "returned")] + [("deadline_extended", [("by_ms", "Duration")])]),
-    "AlertKind": senum(
+    "AlertKind": enum(
         "lock_fault", "door_ajar", "no_parcel_detected", "parcel_left_inside", "parcel_missing",
         "unexpected_item", "door_open_unexpectedly", "sensor_health", "removal_not_verified",
         "power_on_battery", "power_restored", "power_critical", "node_lost", "node_back",
@@ -738,9 +734,9 @@ UP_TYPES.update({
         ("health", "HealthIssue"), ("node", "NodeAddr"), ("power", "PowerStatus"),
         ("remote_open", [("request_id", "u64")]),
         ("remote_opens", [("opens", "u8"), ("window_ms", "Duration")])]),
-    "SecurityKind": senum("forged_tag", "replay", "rate_limit_tripped", "keypad_lockout_spike",
+    "SecurityKind": enum("forged_tag", "replay", "rate_limit_tripped", "keypad_lockout_spike",
                           "forced_door"),
-    "RemoteOpenRefusal": senum("forged_tag", "replayed", "stale", "rate_limited", "locked",
+    "RemoteOpenRefusal": enum("forged_tag", "replayed", "stale", "rate_limited", "locked",
                                "other_incarnation"),
     "AuditEvent": ("enum", [
         ("reserved", None), ("reservation_cancelled", None), ("reservation_expired", None),
@@ -771,12 +767,12 @@ UP_TYPES.update({
         ("deposit_code_rejected", [("keypad", "u8")]),
         ("deposit_opened_by", [("account", "u32")]), ("removal_certified", [("staff", "u32")]),
         ("policy_changed", None), ("other", None)]),
-    "Actor": senum("courier", "recipient", "staff", "backend", "system"),
-    "ParcelKind": senum("delivery", "return"),
-    "Purpose": senum("deposit", "pickup", "removal", "inspection"),
-    "ServiceReason": senum("override", "forced_door", "lock_fault", "sensor_disagrees",
+    "Actor": enum("courier", "recipient", "staff", "backend", "system"),
+    "ParcelKind": enum("delivery", "return"),
+    "Purpose": enum("deposit", "pickup", "removal", "inspection"),
+    "ServiceReason": enum("override", "forced_door", "lock_fault", "sensor_disagrees",
                            "removal_not_verified"),
-    "NotificationKind": senum(
+    "NotificationKind": enum(
         "parcel_ready", "no_parcel_detected", "reminder", "escalation", "removal_task",
         "parcel_left_inside", "close_the_door", "reservation_expired", "door_would_not_open",
         "parcel_expired", "moved_to_counter", "parcel_incident"),
@@ -810,9 +806,8 @@ UP_TYPES.update({
 def read_uplink(t, r):
     if isinstance(t, str) and t not in SCALARS:
         return read_uplink(UP_TYPES[t], r)
-    leaf = read_up(t, r) if isinstance(t, tuple) and t[0] in ("text", "hex") else None
-    if leaf is not None or (isinstance(t, tuple) and t[0] in ("text", "hex")):
-        return leaf
+    if isinstance(t, tuple) and t[0] in ("text", "hex"):
+        return read_up(t, r)
     if isinstance(t, str):
         return SCALARS[t](r)
     kind = t[0]
