@@ -146,6 +146,7 @@ impl Seq {
 pub struct Flags(u8);
 
 #[cfg(feature = "arbitrary")]
+#[cfg_attr(docsrs, doc(cfg(feature = "arbitrary")))]
 impl<'a> arbitrary::Arbitrary<'a> for Flags {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Flags(u.arbitrary::<u8>()? & 0x0F))

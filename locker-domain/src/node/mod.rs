@@ -451,6 +451,7 @@ impl<const CHANNELS: usize, const QUEUE: usize> Node<CHANNELS, QUEUE> {
 }
 
 #[cfg(feature = "auth")]
+#[cfg_attr(docsrs, doc(cfg(feature = "auth")))]
 impl<const CHANNELS: usize, const QUEUE: usize> Node<CHANNELS, QUEUE> {
     /// Takes back the stored authentication record at start: the key, and
     /// the reservation below which every counter is refused. The node then

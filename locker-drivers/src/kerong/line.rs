@@ -530,6 +530,7 @@ impl<S: Read + Write, const NODES: usize, const QUEUE: usize> BoardLine<S, NODES
 }
 
 #[cfg(feature = "auth")]
+#[cfg_attr(docsrs, doc(cfg(feature = "auth")))]
 impl<S: Read + Write, const NODES: usize, const QUEUE: usize> BoardLine<S, NODES, QUEUE> {
     /// Gives node `addr` its stored authentication state (its key, derived
     /// as the gateway derives it, and its receive floor), as node firmware

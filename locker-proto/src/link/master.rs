@@ -469,6 +469,7 @@ impl<const NODES: usize> Master<NODES> {
     ///
     /// [`LinkError::UnknownNode`].
     #[cfg(feature = "auth")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "auth")))]
     pub fn set_key(&mut self, node: NodeAddr, key: NodeKey, stored: u64) -> Result<(), LinkError> {
         let peer = self
             .peers
@@ -495,6 +496,7 @@ impl<const NODES: usize> Master<NODES> {
     /// [`persisted`](Self::persisted). Call after every `handle_*` until it
     /// returns `None`; each request is returned once.
     #[cfg(feature = "auth")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "auth")))]
     pub fn poll_persist(&mut self) -> Option<(NodeAddr, u64)> {
         self.peers.iter_mut().find_map(|peer| {
             let addr = peer.addr;
@@ -507,6 +509,7 @@ impl<const NODES: usize> Master<NODES> {
 
     /// The glue stored `up_to` for `node`.
     #[cfg(feature = "auth")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "auth")))]
     pub fn persisted(&mut self, node: NodeAddr, up_to: u64) {
         if let Some(a) = self
             .peers
@@ -520,6 +523,7 @@ impl<const NODES: usize> Master<NODES> {
 
     /// The counter value the next signed command to `node` will carry.
     #[cfg(feature = "auth")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "auth")))]
     pub fn tx_counter(&self, node: NodeAddr) -> Option<u64> {
         self.peers
             .iter()

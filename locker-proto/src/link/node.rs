@@ -587,6 +587,7 @@ enum Check {
 }
 
 #[cfg(feature = "auth")]
+#[cfg_attr(docsrs, doc(cfg(feature = "auth")))]
 impl<const QUEUE: usize> NodeLink<QUEUE> {
     /// Takes back the stored authentication state after a restart: the key
     /// and the receive floor. Every counter below the stored floor is
