@@ -250,6 +250,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "std")]
     fn std_durations_convert_to_whole_milliseconds() {
         let d: Duration = std::time::Duration::from_micros(2_999).into();
         assert_eq!(d, Duration::from_millis(2));

@@ -103,6 +103,7 @@ use safekeeping::Safekeeping;
 /// # Example
 ///
 /// ```
+/// # #[cfg(feature = "auth")] { // counter reservations exist with feature `auth`
 /// use locker_domain::controller::{self, Controller};
 /// use locker_domain::node::{Action, Node};
 /// use locker_proto::frame::{Flags, Frame, Header, MAX_FRAME, Seq, encode};
@@ -148,6 +149,7 @@ use safekeeping::Safekeeping;
 /// }
 /// assert!(flash.is_some());
 /// assert!(matches!(answers.as_slice(), [Report::Pong { uptime_ms: 20, .. }]));
+/// # }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]

@@ -287,6 +287,7 @@ struct Seat<const QUEUE: usize> {
 /// Two CU16 boards on one line, driven by the gateway's bus master:
 ///
 /// ```
+/// # #[cfg(feature = "sim")] { // the simulated board is behind feature `sim`
 /// use locker_drivers::kerong::{BoardLine, BoardModel, BoardNodeConfig, Cu16Address};
 /// use locker_drivers::sim::{SimCu16, SimRs485};
 /// use locker_proto::frame::{Decoder, Feed, MAX_FRAME};
@@ -317,6 +318,7 @@ struct Seat<const QUEUE: usize> {
 ///     matches!(e, MasterEvent::Response { node: NodeAddr(2), report: Report::BulkStatus(_), .. })
 /// });
 /// assert!(answered);
+/// # }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]

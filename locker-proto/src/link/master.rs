@@ -277,6 +277,7 @@ struct InFlight {
 /// answers with [`handle_received`](Self::handle_received).
 ///
 /// ```
+/// # #[cfg(feature = "auth")] { // keys and counters are behind feature `auth`
 /// use locker_proto::auth::{BankKey, NodeAuthRecord, NodeIdentity};
 /// use locker_proto::frame::{Decoder, Feed, MAX_FRAME};
 /// use locker_proto::link::{Master, MasterConfig, MasterEvent, NodeLink};
@@ -326,6 +327,7 @@ struct InFlight {
 /// let Feed::Frame { frame, .. } = decoder.feed::<Report>(bytes) else { panic!() };
 /// master.handle_received(&frame, decoder.last_authenticated(), now);
 /// assert!(matches!(master.poll_event(), Some(MasterEvent::Response { command: Command::Unlock { .. }, .. })));
+/// # }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug)]

@@ -145,6 +145,7 @@ struct NodeAuth {
 /// The unauthenticated unlock in the same place is refused (with `auth`):
 ///
 /// ```
+/// # #[cfg(feature = "auth")] { // without `auth` the link has nothing to refuse it with
 /// # use locker_proto::frame::{Flags, Frame, Header, Seq};
 /// # use locker_proto::link::NodeLink;
 /// # use locker_proto::{Channel, Command, Instant, NackReason, NodeAddr, Report, ResetReason};
@@ -155,6 +156,7 @@ struct NodeAuth {
 /// };
 /// assert_eq!(link.handle_frame(&unlock, Instant::ZERO), None);
 /// assert_eq!(link.poll_transmit().unwrap().body, Report::Nack(NackReason::Unauthenticated));
+/// # }
 /// ```
 #[derive(Clone, Debug)]
 pub struct NodeLink<const QUEUE: usize> {
