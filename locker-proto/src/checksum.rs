@@ -49,12 +49,22 @@ fn run_of_up_to_16(crc: u16, run: &[u8]) -> u16 {
     }
 }
 
+/// CRC-16/MODBUS, byte by byte from one 512-byte table.
+#[cfg(not(any(feature = "crc-fast", feature = "crc-bitwise")))]
+static MODBUS: crc::Crc<u16, crc::Table<1>> =
+    crc::Crc::<u16, crc::Table<1>>::new(&crc::CRC_16_MODBUS);
+
+/// CRC-16/MODBUS, bit by bit: no table in flash.
+#[cfg(feature = "crc-bitwise")]
+static MODBUS: crc::Crc<u16, crc::NoTable> =
+    crc::Crc::<u16, crc::NoTable>::new(&crc::CRC_16_MODBUS);
+
 /// CRC-16/MODBUS of `bytes`, byte by byte from the `crc` crate (one 512-byte
 /// table, or none with `crc-bitwise`).
 #[cfg(not(all(feature = "crc-fast", not(feature = "crc-bitwise"))))]
 #[inline]
 pub(crate) fn crc16(bytes: &[u8]) -> u16 {
-    crate::frame::CRC.checksum(bytes)
+    MODBUS.checksum(bytes)
 }
 
 #[cfg(test)]

@@ -62,7 +62,6 @@
 //! }
 //! ```
 
-use crc::{CRC_16_MODBUS, Crc};
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::checksum::crc16;
@@ -89,19 +88,41 @@ pub const MAX_BODY: usize = MAX_RAW - HEADER_LEN - CRC_LEN;
 // Every frame fits one COBS block, so COBS adds exactly one byte.
 const _: () = assert!(MAX_RAW <= cobs::MAX_UNSPLIT && MAX_RAW + 2 == MAX_FRAME);
 
-/// The bus CRC: CRC-16/MODBUS, with a 512-byte lookup table (about ten times
-/// faster than bitwise). Feature `crc-bitwise` computes it bit by bit instead,
-/// for nodes where those 512 bytes of flash matter more than speed.
+/// The bus CRC, CRC-16/MODBUS: `CRC.checksum(bytes)`.
 ///
-/// The frame codec itself, with feature `crc-fast` (implied by `std`), uses
-/// 16 lane tables (8 KiB) and looks up every byte of a frame shorter than 16
-/// bytes at once instead of one after another; the result is the same CRC.
-#[cfg(not(feature = "crc-bitwise"))]
-pub const CRC: Crc<u16, crc::Table<1>> = Crc::<u16, crc::Table<1>>::new(&CRC_16_MODBUS);
-/// The bus CRC: CRC-16/MODBUS, computed bit by bit (feature `crc-bitwise`):
-/// no 512-byte table in flash, about ten times slower.
-#[cfg(feature = "crc-bitwise")]
-pub const CRC: Crc<u16, crc::NoTable> = Crc::<u16, crc::NoTable>::new(&CRC_16_MODBUS);
+/// The same constant of the same type whatever the features; they choose
+/// only how it is computed (see [`BusCrc`]).
+pub const CRC: BusCrc = BusCrc { _private: () };
+
+/// The bus CRC algorithm, CRC-16/MODBUS (initial value `0xFFFF`, reflected,
+/// no final XOR): the frame codec's, and the one node firmware uses for
+/// its own records (see [`CRC`]).
+///
+/// Features choose how it is computed, never what: by default from one
+/// 512-byte table; with `crc-fast` (implied by `std`) from 16 lane tables
+/// (8 KiB) that look up every byte of a short frame independently, about
+/// three times faster on a frame; with `crc-bitwise` bit by bit, no table in
+/// flash, about ten times slower than the default (it wins over `crc-fast`).
+///
+/// ```
+/// use locker_proto::frame::CRC;
+///
+/// assert_eq!(CRC.checksum(b"123456789"), 0x4B37); // the catalogue's check value
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BusCrc {
+    _private: (),
+}
+
+impl BusCrc {
+    /// The CRC of `bytes`, to be stored little-endian after them (as frames
+    /// carry it).
+    #[must_use]
+    #[inline]
+    pub fn checksum(&self, bytes: &[u8]) -> u16 {
+        crc16(bytes)
+    }
+}
 
 /// A frame's sequence number. Commands carry the master's sequence number and
 /// a response echoes it; a retransmission reuses it.
@@ -125,6 +146,7 @@ impl Seq {
 pub struct Flags(u8);
 
 #[cfg(feature = "arbitrary")]
+#[cfg_attr(docsrs, doc(cfg(feature = "arbitrary")))]
 impl<'a> arbitrary::Arbitrary<'a> for Flags {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(Flags(u.arbitrary::<u8>()? & 0x0F))

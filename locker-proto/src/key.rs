@@ -100,6 +100,7 @@ impl fmt::Debug for NodeKey {
 }
 
 #[cfg(feature = "defmt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "defmt")))]
 impl defmt::Format for NodeKey {
     fn format(&self, f: defmt::Formatter<'_>) {
         defmt::write!(f, "NodeKey(<redacted>)")

@@ -186,6 +186,7 @@ impl fmt::Display for Duration {
 }
 
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 impl Instant {
     /// The instant `now` on a clock whose epoch is `origin` (usually the
     /// moment the program started). A `now` before `origin` gives the epoch.
@@ -202,6 +203,7 @@ impl Instant {
 }
 
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 impl From<std::time::Duration> for Duration {
     /// Whole milliseconds, saturating at [`Duration::MAX`].
     fn from(d: std::time::Duration) -> Self {
@@ -210,6 +212,7 @@ impl From<std::time::Duration> for Duration {
 }
 
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 impl From<Duration> for std::time::Duration {
     fn from(d: Duration) -> Self {
         std::time::Duration::from_millis(d.0)
@@ -247,6 +250,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "std")]
     fn std_durations_convert_to_whole_milliseconds() {
         let d: Duration = std::time::Duration::from_micros(2_999).into();
         assert_eq!(d, Duration::from_millis(2));

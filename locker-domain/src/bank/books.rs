@@ -185,6 +185,7 @@ impl<'a, const N: usize> From<&'a mut Books<N>> for Storage<'a> {
 }
 
 #[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 impl Storage<'static> {
     /// Storage for up to `capacity` compartments on the heap, allocated in
     /// place (nothing of it is built on the stack).
@@ -266,6 +267,7 @@ impl Bank<'_> {
     /// # Errors
     /// As [`Bank::new`].
     #[cfg(feature = "alloc")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
     pub fn on_heap(
         compartments: &[Compartment],
         policy: Policy,
@@ -282,6 +284,7 @@ impl Bank<'_> {
     /// A copy of the whole bank, its books on the heap: to try something
     /// out on the copy (a simulator's "what if", a test) and throw it away.
     #[cfg(feature = "alloc")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
     pub fn to_heap(&self) -> Bank<'static> {
         Bank {
             layout: self.layout.to_heap(),

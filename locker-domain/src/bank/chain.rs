@@ -139,6 +139,7 @@ impl fmt::Debug for AuditLink {
 }
 
 #[cfg(feature = "defmt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "defmt")))]
 impl defmt::Format for AuditLink {
     fn format(&self, f: defmt::Formatter<'_>) {
         defmt::write!(f, "AuditLink({=[u8]:02x})", &self.0[..]);

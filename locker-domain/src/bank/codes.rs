@@ -451,6 +451,7 @@ impl fmt::Display for PickupCode {
 }
 
 #[cfg(feature = "defmt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "defmt")))]
 impl defmt::Format for PickupCode {
     fn format(&self, f: defmt::Formatter<'_>) {
         defmt::write!(f, "PickupCode({=u8} digits)", self.len);
@@ -524,6 +525,7 @@ impl fmt::Debug for CodeHash {
 }
 
 #[cfg(feature = "defmt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "defmt")))]
 impl defmt::Format for CodeHash {
     fn format(&self, f: defmt::Formatter<'_>) {
         defmt::write!(f, "CodeHash(..)");

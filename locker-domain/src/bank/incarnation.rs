@@ -60,10 +60,11 @@
 //! none.check_no_snapshot()?;
 //! bank.begin_incarnation(Incarnation(0x1d2c_3b4a), &none, Instant::from_secs(1))?;
 //! while bank.poll().is_some() {}
-//! let backup = bank.snapshot_to_vec()?;
+//! let mut buf = vec![0u8; 64 * 1024];
+//! let backup = bank.snapshot(&mut buf)?;
 //!
 //! // Later the audit log has gone on past the backup's last record.
-//! let info = SnapshotInfo::read(&backup)?;
+//! let info = SnapshotInfo::read(backup)?;
 //! let log = Witnesses {
 //!     audit_log: Some(AuditTail { seq: info.next_seq + 40, link: None }),
 //!     ..Witnesses::default()

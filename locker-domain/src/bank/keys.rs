@@ -219,6 +219,7 @@ mod tests {
     fn a_banks_keys_and_the_bus_key_are_wiped_when_dropped() {
         fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
         wiped_on_drop::<BankKeys>();
+        #[cfg(feature = "auth")]
         wiped_on_drop::<locker_proto::auth::BankKey>();
     }
 

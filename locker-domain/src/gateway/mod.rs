@@ -208,6 +208,7 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
     /// # Errors
     /// [`GatewayError::Link`] for a node not in the layout.
     #[cfg(feature = "auth")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "auth")))]
     pub fn set_node_key(
         &mut self,
         node: NodeAddr,

@@ -103,6 +103,7 @@ use safekeeping::Safekeeping;
 /// # Example
 ///
 /// ```
+/// # #[cfg(feature = "auth")] { // counter reservations exist with feature `auth`
 /// use locker_domain::controller::{self, Controller};
 /// use locker_domain::node::{Action, Node};
 /// use locker_proto::frame::{Flags, Frame, Header, MAX_FRAME, Seq, encode};
@@ -148,6 +149,7 @@ use safekeeping::Safekeeping;
 /// }
 /// assert!(flash.is_some());
 /// assert!(matches!(answers.as_slice(), [Report::Pong { uptime_ms: 20, .. }]));
+/// # }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
@@ -451,6 +453,7 @@ impl<const CHANNELS: usize, const QUEUE: usize> Node<CHANNELS, QUEUE> {
 }
 
 #[cfg(feature = "auth")]
+#[cfg_attr(docsrs, doc(cfg(feature = "auth")))]
 impl<const CHANNELS: usize, const QUEUE: usize> Node<CHANNELS, QUEUE> {
     /// Takes back the stored authentication record at start: the key, and
     /// the reservation below which every counter is refused. The node then

@@ -150,6 +150,7 @@ impl<const CAP: usize> Backlog for Deque<Queued, CAP> {
 }
 
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 impl Backlog for std::collections::VecDeque<Queued> {
     fn push_back(&mut self, entry: Queued) -> bool {
         std::collections::VecDeque::push_back(self, entry);

@@ -287,6 +287,7 @@ struct Seat<const QUEUE: usize> {
 /// Two CU16 boards on one line, driven by the gateway's bus master:
 ///
 /// ```
+/// # #[cfg(feature = "sim")] { // the simulated board is behind feature `sim`
 /// use locker_drivers::kerong::{BoardLine, BoardModel, BoardNodeConfig, Cu16Address};
 /// use locker_drivers::sim::{SimCu16, SimRs485};
 /// use locker_proto::frame::{Decoder, Feed, MAX_FRAME};
@@ -317,6 +318,7 @@ struct Seat<const QUEUE: usize> {
 ///     matches!(e, MasterEvent::Response { node: NodeAddr(2), report: Report::BulkStatus(_), .. })
 /// });
 /// assert!(answered);
+/// # }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
@@ -530,6 +532,7 @@ impl<S: Read + Write, const NODES: usize, const QUEUE: usize> BoardLine<S, NODES
 }
 
 #[cfg(feature = "auth")]
+#[cfg_attr(docsrs, doc(cfg(feature = "auth")))]
 impl<S: Read + Write, const NODES: usize, const QUEUE: usize> BoardLine<S, NODES, QUEUE> {
     /// Gives node `addr` its stored authentication state (its key, derived
     /// as the gateway derives it, and its receive floor), as node firmware

@@ -20,6 +20,7 @@
 //! our bus, and hands the answer back to the master as if received:
 //!
 //! ```
+//! # #[cfg(feature = "sim")] { // the simulated board is behind feature `sim`
 //! use locker_drivers::kerong::{BoardNode, BoardNodeConfig, Cu16, Cu16Address};
 //! use locker_drivers::sim::SimCu16;
 //! use locker_proto::frame::{Decoder, Feed, MAX_FRAME};
@@ -60,6 +61,7 @@
 //! let answered = core::iter::from_fn(|| master.poll_event())
 //!     .any(|e| matches!(e, MasterEvent::Response { report: Report::BulkStatus(_), .. }));
 //! assert!(answered);
+//! # }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!

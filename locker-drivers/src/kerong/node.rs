@@ -169,6 +169,7 @@ struct Doors {
 /// # Example
 ///
 /// ```
+/// # #[cfg(feature = "sim")] { // the simulated board is behind feature `sim`
 /// use locker_drivers::kerong::{BoardNode, BoardNodeConfig, Cu16, Cu16Address};
 /// use locker_drivers::sim::SimCu16;
 /// use locker_proto::frame::{Flags, Frame, Header, Seq};
@@ -197,6 +198,7 @@ struct Doors {
 /// let Report::Events { events, .. } = node.poll_transmit().unwrap().body else { panic!() };
 /// assert!(matches!(events[0].event, Event::NodeStarted { .. }));
 /// assert_eq!(events[1].event, Event::DoorOpened { channel: locker_proto::Channel(4), commanded: false });
+/// # }
 /// # Ok::<(), locker_drivers::kerong::KerongError<core::convert::Infallible>>(())
 /// ```
 #[derive(Clone, Debug)]

@@ -277,6 +277,7 @@ struct InFlight {
 /// answers with [`handle_received`](Self::handle_received).
 ///
 /// ```
+/// # #[cfg(feature = "auth")] { // keys and counters are behind feature `auth`
 /// use locker_proto::auth::{BankKey, NodeAuthRecord, NodeIdentity};
 /// use locker_proto::frame::{Decoder, Feed, MAX_FRAME};
 /// use locker_proto::link::{Master, MasterConfig, MasterEvent, NodeLink};
@@ -326,6 +327,7 @@ struct InFlight {
 /// let Feed::Frame { frame, .. } = decoder.feed::<Report>(bytes) else { panic!() };
 /// master.handle_received(&frame, decoder.last_authenticated(), now);
 /// assert!(matches!(master.poll_event(), Some(MasterEvent::Response { command: Command::Unlock { .. }, .. })));
+/// # }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug)]
@@ -469,6 +471,7 @@ impl<const NODES: usize> Master<NODES> {
     ///
     /// [`LinkError::UnknownNode`].
     #[cfg(feature = "auth")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "auth")))]
     pub fn set_key(&mut self, node: NodeAddr, key: NodeKey, stored: u64) -> Result<(), LinkError> {
         let peer = self
             .peers
@@ -495,6 +498,7 @@ impl<const NODES: usize> Master<NODES> {
     /// [`persisted`](Self::persisted). Call after every `handle_*` until it
     /// returns `None`; each request is returned once.
     #[cfg(feature = "auth")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "auth")))]
     pub fn poll_persist(&mut self) -> Option<(NodeAddr, u64)> {
         self.peers.iter_mut().find_map(|peer| {
             let addr = peer.addr;
@@ -507,6 +511,7 @@ impl<const NODES: usize> Master<NODES> {
 
     /// The glue stored `up_to` for `node`.
     #[cfg(feature = "auth")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "auth")))]
     pub fn persisted(&mut self, node: NodeAddr, up_to: u64) {
         if let Some(a) = self
             .peers
@@ -520,6 +525,7 @@ impl<const NODES: usize> Master<NODES> {
 
     /// The counter value the next signed command to `node` will carry.
     #[cfg(feature = "auth")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "auth")))]
     pub fn tx_counter(&self, node: NodeAddr) -> Option<u64> {
         self.peers
             .iter()

@@ -145,6 +145,7 @@ struct NodeAuth {
 /// The unauthenticated unlock in the same place is refused (with `auth`):
 ///
 /// ```
+/// # #[cfg(feature = "auth")] { // without `auth` the link has nothing to refuse it with
 /// # use locker_proto::frame::{Flags, Frame, Header, Seq};
 /// # use locker_proto::link::NodeLink;
 /// # use locker_proto::{Channel, Command, Instant, NackReason, NodeAddr, Report, ResetReason};
@@ -155,6 +156,7 @@ struct NodeAuth {
 /// };
 /// assert_eq!(link.handle_frame(&unlock, Instant::ZERO), None);
 /// assert_eq!(link.poll_transmit().unwrap().body, Report::Nack(NackReason::Unauthenticated));
+/// # }
 /// ```
 #[derive(Clone, Debug)]
 pub struct NodeLink<const QUEUE: usize> {
@@ -587,6 +589,7 @@ enum Check {
 }
 
 #[cfg(feature = "auth")]
+#[cfg_attr(docsrs, doc(cfg(feature = "auth")))]
 impl<const QUEUE: usize> NodeLink<QUEUE> {
     /// Takes back the stored authentication state after a restart: the key
     /// and the receive floor. Every counter below the stored floor is

@@ -367,6 +367,7 @@ impl Bank<'_> {
     /// # Errors
     /// As [`Bank::new`] (the layout) and [`Bank::restore`] (the snapshot).
     #[cfg(feature = "alloc")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
     pub fn restore_on_heap(
         compartments: &[super::Compartment],
         policy: super::Policy,
@@ -385,6 +386,7 @@ impl Bank<'_> {
     /// [`PersistError`] from [`Bank::snapshot`]: an error is never an empty
     /// snapshot that would silently overwrite a good one.
     #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     pub fn snapshot_to_vec(&self) -> Result<std::vec::Vec<u8>, PersistError> {
         let mut buf = std::vec![0u8; self.slots.len() * 120 + 48 * 1024];
         let n = self.snapshot(&mut buf)?.len();
