@@ -75,25 +75,8 @@ const BACKEND_EPOCH: u32 = 1_700_000;
 // ---------------------------------------------------------------------------
 
 mod spec {
-    use sha2::{Digest, Sha256};
 
-    /// HMAC-SHA256 (RFC 2104): SHA-256 of (key ⊕ opad) ‖ SHA-256((key ⊕ ipad) ‖ message).
-    pub(super) fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-        let mut block = [0u8; 64];
-        if key.len() > 64 {
-            block[..32].copy_from_slice(&Sha256::digest(key));
-        } else {
-            block[..key.len()].copy_from_slice(key);
-        }
-        let mut inner = Sha256::new();
-        inner.update(block.map(|b| b ^ 0x36));
-        inner.update(message);
-        let inner = inner.finalize();
-        let mut outer = Sha256::new();
-        outer.update(block.map(|b| b ^ 0x5c));
-        outer.update(inner);
-        outer.finalize().into()
-    }
+    pub(super) use crate::support::hmac_sha256;
 
     /// The first 16 bytes of HMAC-SHA256(key, input): every uplink MAC.
     pub(super) fn mac16(key: &[u8], input: &[u8]) -> [u8; 16] {

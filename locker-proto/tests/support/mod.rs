@@ -81,3 +81,23 @@ pub fn cobs_decode(encoded: &[u8]) -> Option<Vec<u8>> {
     }
     Some(out)
 }
+
+/// HMAC-SHA256 (RFC 2104) from SHA-256 alone, as the specs describe it:
+/// SHA-256 of (key ⊕ opad) ‖ SHA-256((key ⊕ ipad) ‖ message).
+pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut block = [0u8; 64];
+    if key.len() > 64 {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let mut inner = Sha256::new();
+    inner.update(block.map(|b| b ^ 0x36));
+    inner.update(message);
+    let inner = inner.finalize();
+    let mut outer = Sha256::new();
+    outer.update(block.map(|b| b ^ 0x5c));
+    outer.update(inner);
+    outer.finalize().into()
+}
