@@ -115,6 +115,9 @@ mod down;
 mod envelope;
 pub mod ocpp;
 mod response;
+#[cfg(feature = "schema")]
+#[cfg_attr(docsrs, doc(cfg(feature = "schema")))]
+pub mod schema;
 mod types;
 mod up;
 
