@@ -287,6 +287,8 @@ derive_wire! {
     /// A temperature in tenths of a degree Celsius (refrigerated compartments,
     /// electronics).
     #[derive(PartialOrd, Ord)]
+    // Not on the uplink yet; cold-chain messages will carry it.
+    #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
     pub struct Temperature(pub i16);
 }
 

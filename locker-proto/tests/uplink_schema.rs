@@ -105,12 +105,20 @@ fn the_checked_in_schemas_are_the_ones_the_types_generate() {
         }
         let checked_in = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("{}: {e}; generate it with `{REGENERATE}`", path.display()));
-        assert!(
-            generated == checked_in,
-            "spec/schema/{file} is not the schema the uplink types generate: an uplink type \
-             changed. If the change is intended, regenerate with `{REGENERATE}` and review the \
-             diff (and spec/uplink.md, which must say the same)"
-        );
+        if generated != checked_in {
+            let line = generated
+                .lines()
+                .zip(checked_in.lines())
+                .position(|(a, b)| a != b)
+                .unwrap_or(generated.lines().count().min(checked_in.lines().count()));
+            panic!(
+                "spec/schema/{file} differs from the schema the uplink types generate, from \
+                 line {} on (an uplink type changed, or the file was edited by hand). If the \
+                 change to the types is intended, regenerate with `{REGENERATE}` and review the \
+                 diff (and spec/uplink.md, which must say the same)",
+                line + 1
+            );
+        }
     }
 }
 
