@@ -208,3 +208,55 @@ fn a_bad_log_level_is_refused_naming_where_it_came_from() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("RUST_LOG"), "{}", stderr(&output));
 }
+
+/// A broker nobody answers at: the gateway says so once, with the reason
+/// and that it keeps trying, and keeps trying (with back-off) in silence.
+#[test]
+fn an_unreachable_broker_is_logged_once_with_the_reason_and_tried_again() {
+    use serialport::SerialPort;
+
+    let dir = scratch_dir("no-broker");
+    // A port with no node behind it: the bus is not what this test is about.
+    let (_node_end, gateway_end) = serialport::TTYPort::pair().unwrap();
+    let port = gateway_end.name().unwrap();
+    // Port 1 on the loopback: the connection is refused at once, so the
+    // gateway tries again many times in the run.
+    let output = Command::new(GATEWAY)
+        .args([
+            "--port",
+            &port,
+            "--nodes=1",
+            "--channels=4",
+            "--exit-after=3",
+        ])
+        .args(["--mqtt", "127.0.0.1:1"])
+        .arg("--uplink-dir")
+        .arg(dir.join("uplink"))
+        .arg("--state")
+        .arg(dir.join("bank.state"))
+        .arg("--audit")
+        .arg(dir.join("audit.jsonl"))
+        .arg("--bank-secret")
+        .arg(dir.join("bank.secret"))
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let err = stderr(&output);
+    let told: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("MQTT broker 127.0.0.1:1"))
+        .collect();
+    assert_eq!(told.len(), 1, "told once, not at every attempt: {err}");
+    assert!(told[0].contains(" WARN "), "{}", told[0]);
+    assert!(
+        told[0].contains("refused") && told[0].contains("trying again"),
+        "the reason, and that it goes on: {}",
+        told[0]
+    );
+    assert!(
+        output.stdout.is_empty(),
+        "nothing on stdout without a console"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
