@@ -260,3 +260,15 @@ fn an_unreachable_broker_is_logged_once_with_the_reason_and_tried_again() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_shipped_example_config_is_accepted() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd/gateway.toml");
+    let options = locker_examples::gateway::GatewayOptions::from_file(&path).unwrap();
+    assert_eq!(options.port.as_deref(), Some("/dev/ttyUSB0"));
+    assert_eq!(options.channels, Some(16));
+    assert!(
+        options.bank_secret.is_none(),
+        "the secrets come from credentials"
+    );
+}
