@@ -1,32 +1,15 @@
 //! The `--mqtt…` options `locker-gateway` and `locker-backend` share: one
-//! parser, one help text, one set of refusals.
+//! set of flags (`clap`), one set of refusals. `locker-gateway` takes the
+//! same options as keys of its config file too
+//! ([`GatewayOptions`](crate::gateway::GatewayOptions)).
 
 use std::path::PathBuf;
 
 use super::mqtt::{MqttSettings, read_password};
 use super::tls::{TlsFileRole, TlsFiles, TlsSetupError};
 
-/// The help text of the `--mqtt…` options, for a program's `--help` (the
-/// lines of an OPTIONS section, indented by four spaces).
-pub const MQTT_FLAGS_HELP: &str = "    \
-    --mqtt ADDRESS       the MQTT broker: HOST:PORT, mqtt://HOST[:PORT] (plain
-                         TCP, port 1883 by default) or mqtts://HOST[:PORT]
-                         (TLS, port 8883 by default)
-    --mqtt-ca FILE       TLS: the CA certificate(s) that signed the broker's
-                         certificate, PEM. TLS is on with it; only this CA
-                         is trusted, and a broker it does not vouch for is
-                         never spoken to, in clear or otherwise
-    --mqtt-cert FILE     TLS: a client certificate (PEM) for a broker that
-    --mqtt-key FILE      asks for one, and its unencrypted private key (PEM)
-    --mqtt-server-name NAME
-                         TLS: the name the broker's certificate carries, when
-                         it is not the HOST of --mqtt (e.g. an address)
-    --mqtt-user USER     log in to the broker as USER, with the password in
-    --mqtt-password-file FILE  (first line); with TLS they travel encrypted,
-                         without it in clear (a warning says so at start)
-";
-
-/// The `--mqtt…` options, as a program's argument loop meets them
+/// The `--mqtt…` options, as `clap` parses them (flatten them into a
+/// program's command line) or a hand-written argument loop meets them
 /// ([`MqttFlags::take`]), then checked together and turned into
 /// [`MqttSettings`] ([`MqttFlags::settings`]).
 ///
