@@ -106,6 +106,8 @@ fn a_config_value_of_the_wrong_type_is_refused_naming_file_line_and_key() {
     );
     let err = refused_config(&dir, "port = \"/dev/ttyUSB0\"\nnodes = \"1,two\"\n");
     assert!(err.contains("line 2, key `nodes`"), "{err}");
+    let err = refused_config(&dir, "nodes = [\n  1,\n  2,\n  \"three\",\n]\n");
+    assert!(err.contains("line 4, key `nodes`"), "{err}");
     let err = refused_config(&dir, "channels = 99\n");
     assert!(
         err.contains("line 1, key `channels`") && err.contains("1..=32"),

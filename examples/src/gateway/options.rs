@@ -75,8 +75,7 @@ impl BoardKind {
 
 /// The node addresses on the bus: `1,2,3` on the command line, the same
 /// string or an array of numbers in the config file.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
-#[serde(try_from = "NodeListInFile")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeList(pub Vec<NodeAddr>);
 
 impl FromStr for NodeList {
@@ -91,23 +90,32 @@ impl FromStr for NodeList {
     }
 }
 
-#[derive(serde::Deserialize)]
-#[serde(untagged)]
-enum NodeListInFile {
-    Text(String),
-    Numbers(Vec<u8>),
+impl<'de> serde::Deserialize<'de> for NodeList {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(NodeListVisitor)
+    }
 }
 
-impl TryFrom<NodeListInFile> for NodeList {
-    type Error = String;
+/// Reads `"1,2,3"` or `[1, 2, 3]`, saying which element is wrong.
+struct NodeListVisitor;
 
-    fn try_from(given: NodeListInFile) -> Result<Self, Self::Error> {
-        match given {
-            NodeListInFile::Text(text) => text.parse(),
-            NodeListInFile::Numbers(numbers) => {
-                Ok(NodeList(numbers.into_iter().map(NodeAddr).collect()))
-            }
+impl<'de> serde::de::Visitor<'de> for NodeListVisitor {
+    type Value = NodeList;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("node addresses: an array of numbers 1 to 247, or a string like \"1,2,3\"")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<NodeList, E> {
+        text.parse().map_err(E::custom)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<NodeList, A::Error> {
+        let mut nodes = Vec::new();
+        while let Some(node) = seq.next_element::<u8>()? {
+            nodes.push(NodeAddr(node));
         }
+        Ok(NodeList(nodes))
     }
 }
 
@@ -283,8 +291,10 @@ impl GatewayOptions {
                     let start = span.start.min(text.len());
                     let before = text.get(..start).unwrap_or("");
                     let line = before.matches('\n').count() + 1;
-                    let line_text = text.lines().nth(line - 1).unwrap_or("");
-                    (Some(line), key_on(line_text))
+                    // The key is on the line, or above it for a value that
+                    // spans lines (an array written one element a line).
+                    let key = text.lines().take(line).filter_map(key_on).last();
+                    (Some(line), key)
                 }
                 None => (None, None),
             };
