@@ -8,7 +8,8 @@
 //! notifications), `debug` and `trace` (details for a developer). The
 //! level comes from `--log-level`, else from `RUST_LOG`, else `info`; it
 //! is one level for everything (`debug`) or a list of `target=level`
-//! directives (`warn,locker_gateway=debug`).
+//! directives (`warn,locker_gateway=debug`); targets a list does not name
+//! log at its bare level, or at `info` without one.
 //!
 //! Nothing secret is logged at any level: pickup codes, deposit codes,
 //! passwords and keys never reach a log line (the gateway's test
@@ -87,7 +88,12 @@ pub fn start_logging(level: Option<&str>, format: LogFormat) -> Result<(), LogSe
         LevelFilter::from_str(level.trim())
             .map_err(|_| refuse(format!("{level:?} is not a level")))?;
     }
-    let targets = Targets::from_str(&given).map_err(|e| refuse(e.to_string()))?;
+    let mut targets = Targets::from_str(&given).map_err(|e| refuse(e.to_string()))?;
+    // Directives for some targets alone (`locker_gateway=debug`) would
+    // silence every other one, errors included: the rest stay at `info`.
+    if given.split(',').all(|part| part.contains('=')) {
+        targets = targets.with_default(LevelFilter::INFO);
+    }
     let registry = tracing_subscriber::registry().with(targets);
     let installed = match format {
         LogFormat::Plain => registry

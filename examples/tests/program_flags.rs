@@ -274,3 +274,17 @@ fn the_shipped_example_config_is_accepted() {
         "the secrets come from credentials"
     );
 }
+
+#[test]
+fn a_log_level_for_one_target_leaves_the_others_at_info() {
+    let output = run(
+        GATEWAY,
+        &["--port", "/dev/null/x", "--log-level=rumqttc=debug"],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(
+        err.contains(" ERROR ") && err.contains("--state FILE is required"),
+        "the refusal is not silenced: {err}"
+    );
+}
