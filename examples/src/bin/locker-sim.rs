@@ -38,7 +38,7 @@ enum BoardArg {
     name = "locker-sim",
     version,
     about = "A simulated locker bank, every layer real, in simulated time",
-    after_help = "Same seed, same standard output, byte for byte: the wall time, \
+    after_help = "Same seed, same standard output, byte for byte: the wall time,\n\
                   the progress bar (on a terminal only) and errors go to standard error."
 )]
 struct Cli {
