@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant as WallClock};
 
 use clap::Parser;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use locker_examples::sim::{Board, IncidentKind, Noise, SimConfig, run};
 
 /// What stands on the bus as the nodes.
@@ -135,10 +135,14 @@ fn progress_bar(days: u32) -> ProgressBar {
         ProgressDrawTarget::hidden()
     };
     let bar = ProgressBar::with_draw_target(Some(hours), target);
-    if let Ok(style) =
-        ProgressStyle::with_template("{bar:40} {pos}/{len} simulated hours, {per_sec}, {eta} left")
-    {
-        bar.set_style(style);
+    let template = "{bar:40} {pos}/{len} simulated hours, {rate} per second, {eta} left";
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style.with_key(
+            "rate",
+            |state: &ProgressState, out: &mut dyn std::fmt::Write| {
+                let _ = write!(out, "{:.0}", state.per_sec());
+            },
+        ));
     }
     bar
 }
