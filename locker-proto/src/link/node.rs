@@ -185,15 +185,29 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
     /// the gateway learns of every restart. With feature `auth` the link has
     /// no key and a floor of 0 until [`restore_auth`](Self::restore_auth).
     pub fn new(addr: NodeAddr, reset_reason: ResetReason) -> Self {
-        let mut link = NodeLink {
+        // The start event goes into the queue before the queue goes into
+        // the link: one struct literal, which the compiler builds in the
+        // caller's place, where pushing into a finished link would build
+        // the link (1.6 KiB on a 16-event node) on the stack and copy it.
+        let mut queue = Deque::new();
+        let start = EventRecord {
+            seq: EventSeq(0),
+            event: Event::NodeStarted { reset_reason },
+        };
+        // With QUEUE == 0 the start event is counted as dropped, never lost silently.
+        let (next_seq, dropped) = match queue.push_back(start) {
+            Ok(()) => (EventSeq(0).next(), 0),
+            Err(_) => (EventSeq(0), 1),
+        };
+        NodeLink {
             addr,
             in_progress: None,
             answered: None,
             #[cfg(feature = "auth")]
             answered_signed: None,
-            queue: Deque::new(),
-            next_seq: EventSeq(0),
-            dropped: 0,
+            queue,
+            next_seq,
+            dropped,
             refusals: Refusals {
                 pending: [(0, NackReason::Unauthenticated); REFUSAL_SLOTS],
                 last: REFUSAL_SLOTS - 1,
@@ -208,10 +222,7 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
                 key_unsaved: false,
                 accepted_since_boot: false,
             },
-        };
-        // With QUEUE == 0 the start event is counted as dropped, never lost silently.
-        let _ = link.push_event(Event::NodeStarted { reset_reason });
-        link
+        }
     }
 
     /// This node's bus address.
