@@ -181,11 +181,12 @@
 //! schedule are indexed by the round number, never by key or data (no table
 //! lookups with secret indices, unlike table-driven AES); and no branch
 //! depends on a secret. HMAC adds only XORs with the pads. The tag
-//! comparison is `subtle`'s constant-time equality (through
-//! `hmac::Mac::verify_truncated_left`). The counter reconstruction branches
+//! comparison ORs the XOR of every byte pair and looks at the result once,
+//! with no early exit. The counter reconstruction branches
 //! on counter bits, which are public. Key derivation (HKDF) runs on the
-//! gateway. Feature `auth-compact` selects `sha2`'s rolled-up
-//! implementation, with the same properties, for smaller flash.
+//! gateway. Feature `auth-compact` replaces `hmac` and `sha2` for the tag
+//! with an HMAC-SHA256 of this crate's own (one round loop, fed a byte at a
+//! time), with the same properties, for less flash and far less stack.
 //!
 //! # Footprint
 //!
@@ -241,6 +242,8 @@ mod counter;
 mod key;
 mod mac;
 mod record;
+#[cfg(feature = "auth-compact")]
+mod sha256;
 
 pub use crate::key::{KEY_LEN, NodeKey};
 pub use counter::{ACCEPT_WINDOW, RESERVATION_BLOCK, RxWindow, TxCounter, Verdict};
