@@ -13,7 +13,8 @@ mod bank_support;
 use bank_support::*;
 use locker_domain::bank::codes::KeypadId;
 use locker_domain::bank::{
-    AlertKind, Bank, CommandOutcome, ParcelKind, ParcelNeeds, Policy, ServiceReason, StaffId, Stage,
+    AlertKind, Bank, CommandOutcome, NotificationKind, ParcelKind, ParcelNeeds, Policy,
+    ServiceReason, StaffId, Stage,
 };
 use locker_proto::time::Duration;
 use locker_proto::{
@@ -117,6 +118,11 @@ proptest! {
         let mut sim = Sim::<COMPARTMENTS>::new(COMPARTMENTS, Policy::default());
         let mut model = Model { deposited: BTreeSet::new(), handed_over: BTreeSet::new(), unlocked: BTreeSet::new() };
         let id = |c: u8| CompartmentId(u16::from(c) + 1);
+        // When the bank last gave a door session up (told its opener the
+        // door would not open), by compartment: a door the node says its
+        // pulse opened within `LATE_OPENING_WINDOW` after is that session's.
+        let mut given_up: BTreeMap<CompartmentId, locker_proto::time::Instant> = BTreeMap::new();
+        let mut notes_seen = 0;
         for op in ops {
             sim.now += Duration::from_millis(500);
             // Every input below is made with the outputs of the last drained.
@@ -141,7 +147,8 @@ proptest! {
                     // (whose reports are its own) says its pulse opened the
                     // door: the late opening of that session, not a break-in
                     // (within `LATE_OPENING_WINDOW`; later, a forced door).
-                    let late = commanded && before.out_of_service == Some(locker_domain::bank::ServiceReason::LockFault);
+                    let late = commanded
+                        && given_up.get(&id(c)).is_some_and(|at| sim.now.saturating_since(*at) <= locker_domain::bank::LATE_OPENING_WINDOW);
                     sim.physical[k].door_open = true;
                     let (node, channel) = sim.wiring(id(c));
                     sim.drain();
@@ -270,6 +277,12 @@ proptest! {
                 prop_assert!(sim.alerts_of(AlertKind::ForcedDoor) > forced_before, "an uncommanded opening went unreported");
             }
             model.unlocked.clear();
+            for n in sim.notes.iter().skip(notes_seen) {
+                if n.kind == NotificationKind::DoorWouldNotOpen {
+                    given_up.insert(n.compartment, n.at);
+                }
+            }
+            notes_seen = sim.notes.len();
             check_invariants(&sim, &model);
         }
     }
