@@ -176,6 +176,7 @@ mod audit;
 pub mod books;
 pub mod chain;
 mod code_index;
+pub mod cold;
 pub mod codes;
 pub mod counter;
 mod deadlines;
@@ -212,6 +213,7 @@ pub use answers::{CodeOutcome, CommandOutcome, CompartmentView, Reservation};
 pub use audit::{Actor, AuditEvent, AuditRecord, ServiceReason, StaffId};
 pub use books::{Books, Storage};
 pub use chain::{AuditChain, AuditLink, ChainBreak, verify_chain};
+pub use cold::{ColdPolicy, TemperatureRange};
 pub use deposit::{DEPOSIT_CODE_DIGITS, DepositCode};
 pub use error::{BankError, DepositsClosed};
 pub use incarnation::{AuditTail, Incarnation, RollbackError, SnapshotInfo, Witnesses};
@@ -282,6 +284,9 @@ pub struct Bank<'a> {
     /// Periodic scans since the start: which compartment of each node is
     /// read next.
     scans: u32,
+    /// The next compartment (layout position) whose temperature this scan
+    /// asks for (see [`cold`]); `None` when every one was asked.
+    cold_cursor: Option<u16>,
     notifications: Deque<Notification, NOTIFICATION_QUEUE>,
     alerts: Deque<Alert, ALERT_QUEUE>,
     audit: Deque<AuditRecord, AUDIT_QUEUE>,
@@ -390,6 +395,7 @@ impl<'a> Bank<'a> {
             next_scan: Instant::ZERO + policy.status_scan_every,
             readings_wanted: NodeSet::EMPTY,
             scans: 0,
+            cold_cursor: None,
             notifications: Deque::new(),
             alerts: Deque::new(),
             audit: Deque::new(),
@@ -671,7 +677,7 @@ impl<'a> Bank<'a> {
             self.code_in_use(&CodeHash::of(&self.keys, c))
         })?;
         let hash = CodeHash::of(&self.keys, &code);
-        let mut r = self.hold(i, kind, hash, now);
+        let mut r = self.hold(i, kind, needs.perishable, hash, now);
         r.code = Some(code);
         Ok(r)
     }
@@ -697,14 +703,17 @@ impl<'a> Bank<'a> {
             return Err(codes::CodeError::CodeInUse.into());
         }
         let i = self.free.choose(needs)?;
-        Ok(self.hold(i, kind, code, now))
+        Ok(self.hold(i, kind, needs.perishable, code, now))
     }
 
-    /// Reserves free compartment `i` for a new parcel whose code hashes to `code`.
+    /// Reserves free compartment `i` for a new parcel whose code hashes to
+    /// `code` (`perishable`: it runs on the perishable deadlines and keeps
+    /// a cold chain).
     fn hold(
         &mut self,
         i: LayoutIndex,
         kind: ParcelKind,
+        perishable: bool,
         code: CodeHash,
         now: Instant,
     ) -> Reservation {
@@ -721,6 +730,8 @@ impl<'a> Bank<'a> {
             deposited_at: None,
             notices: 0,
             reopens: 0,
+            perishable,
+            cold: cold::ColdChain::default(),
         });
         s.parcel_timer = Some(now + self.policy.reservation_hold);
         self.put(i, s);

@@ -1,0 +1,423 @@
+//! Refrigerated compartments: their temperature limits, the watch the bank
+//! keeps on every fridge's readings, and the cold chain of every perishable
+//! parcel.
+//!
+//! # Where the readings come from
+//!
+//! A node reports a channel's temperature in its [`ChannelStatus`]
+//! (`locker_proto::ChannelStatus::temperature`). With every periodic scan
+//! ([`Policy::status_scan_every`](super::Policy::status_scan_every), 15 min)
+//! the bank asks every refrigerated compartment on a reachable node for its
+//! status, one [`Command::GetStatus`] each (one exchange per fridge per
+//! scan), on top of the one ordinary compartment per node it reads in turn
+//! for sensor health. Every answer that carries a temperature feeds the
+//! watch, whoever asked for it.
+//!
+//! # What is alerted, and when
+//!
+//! The limits are per compartment, chosen by its flags
+//! ([`ColdPolicy::limits_for`]): a [`CompartmentFlags::REFRIGERATED`]
+//! compartment must hold [`ColdPolicy::refrigerated`] (2.0 to 8.0 °C by
+//! default); other compartments are not watched.
+//!
+//! - **Out of range.** A fridge whose readings stay outside its limits for
+//!   longer than [`ColdPolicy::grace`] (30 min) raises one
+//!   [`AlertKind::TemperatureOutOfRange`](super::AlertKind::TemperatureOutOfRange)
+//!   alert, its [`Evidence::Temperature`](super::Evidence::Temperature)
+//!   holding the reading, the limit it is beyond and how long it has been
+//!   out, audited as a
+//!   [`FaultReported`](super::AuditEvent::FaultReported)`(TemperatureOutOfRange)`.
+//!   The grace is why a door held open for a deposit or a pickup, which
+//!   warms a fridge for a few minutes, alarms nobody. The alert is raised
+//!   once per excursion, not at every scan; when a reading is back in range
+//!   the excursion is audited ([`AuditEvent::TemperatureRestored`](super::AuditEvent::TemperatureRestored),
+//!   how long and how far out) and the watch re-arms. While alerted the
+//!   fridge takes no new parcel.
+//! - **Silent sensor.** A fridge with no plausible reading for longer than
+//!   [`ColdPolicy::silent_after`] (1 h, four scans) while its node answers
+//!   raises one [`AlertKind::TemperatureSensorSilent`](super::AlertKind::TemperatureSensorSilent)
+//!   alert ([`Evidence::TemperatureSilent`](super::Evidence::TemperatureSilent):
+//!   the last reading, however absurd, and how long since a good one). A
+//!   reading outside [`ColdPolicy::plausible`] (say `i16::MIN`, a sensor's
+//!   error value) is no temperature: it is kept as evidence and counts as
+//!   silence. A node that stops answering is its own alert
+//!   ([`AlertKind::NodeUnreachable`](super::AlertKind::NodeUnreachable)), so
+//!   its fridges' silence is not counted twice; nor is a fridge's during a
+//!   door session, which the session supervises.
+//!
+//! A fridge that fails is therefore alerted within `grace` plus one scan
+//! interval of the first reading out of range: 45 min with the defaults.
+//!
+//! # The cold chain
+//!
+//! A parcel reserved with [`ParcelNeeds::perishable`](super::ParcelNeeds::perishable)
+//! remembers it (in the snapshot too). While it is in its compartment every
+//! plausible reading is added to its cold chain: the lowest and highest
+//! temperature and the time spent out of range (each interval between two
+//! readings counts as the earlier reading says). When it leaves (a pickup
+//! or a removal, verified), an [`AuditEvent::ColdChain`](super::AuditEvent::ColdChain)
+//! record precedes the pickup record: the proof of each handoff.
+//! Perishables also run on shorter deadlines ([`ColdPolicy::reminder_after`]
+//! 4 h, [`ColdPolicy::escalation_after`] 12 h, [`ColdPolicy::expiry_after`]
+//! 24 h).
+//!
+//! The watch itself is not persisted: after a restart a fridge's grace and
+//! silence count again from the first scan; a parcel's cold chain is.
+//!
+//! ```
+//! use locker_domain::bank::{ColdPolicy, CompartmentFlags, TemperatureRange};
+//! use locker_proto::Temperature;
+//!
+//! let cold = ColdPolicy::default();
+//! let fridge = cold.limits_for(CompartmentFlags::REFRIGERATED).unwrap();
+//! assert!(fridge.contains(Temperature::from_deci_celsius(45)));
+//! assert_eq!(fridge.exceeded(Temperature::from_deci_celsius(121)),
+//!     Some(Temperature::from_deci_celsius(80)));
+//! assert_eq!(cold.limits_for(CompartmentFlags::NONE), None);
+//! ```
+
+use locker_proto::time::{Duration, Instant};
+use locker_proto::{Command, NodeAddr, Temperature};
+use serde::{Deserialize, Serialize};
+
+use super::audit::{Actor, AuditEvent};
+use super::layout::{CompartmentFlags, LayoutIndex};
+use super::output::ROOM_ONE;
+use super::parcel::Stage;
+use super::{AlertKind, Bank, Evidence};
+
+/// An allowed temperature band, both ends included.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct TemperatureRange {
+    /// The lowest allowed temperature.
+    pub min: Temperature,
+    /// The highest allowed temperature.
+    pub max: Temperature,
+}
+
+impl TemperatureRange {
+    /// From `min` to `max` tenths of a degree Celsius.
+    pub const fn deci_celsius(min: i16, max: i16) -> Self {
+        TemperatureRange {
+            min: Temperature(min),
+            max: Temperature(max),
+        }
+    }
+
+    /// Whether `t` is allowed.
+    pub const fn contains(&self, t: Temperature) -> bool {
+        t.0 >= self.min.0 && t.0 <= self.max.0
+    }
+
+    /// The limit `t` is beyond: `max` when too warm, `min` when too cold,
+    /// `None` when allowed.
+    pub const fn exceeded(&self, t: Temperature) -> Option<Temperature> {
+        if t.0 > self.max.0 {
+            Some(self.max)
+        } else if t.0 < self.min.0 {
+            Some(self.min)
+        } else {
+            None
+        }
+    }
+
+    /// How far `t` is outside, in tenths of a degree (0 inside).
+    const fn distance(&self, t: Temperature) -> i32 {
+        if t.0 > self.max.0 {
+            t.0 as i32 - self.max.0 as i32
+        } else if t.0 < self.min.0 {
+            self.min.0 as i32 - t.0 as i32
+        } else {
+            0
+        }
+    }
+}
+
+/// The rules for refrigerated compartments and perishable parcels, part of
+/// the [`Policy`](super::Policy). [`ColdPolicy::default`] gives the values
+/// of each field's docs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ColdPolicy {
+    /// What a refrigerated compartment must hold (2.0 to 8.0 °C, the cold
+    /// chain of chilled food and most medicines).
+    pub refrigerated: TemperatureRange,
+    /// Readings outside this band are a broken sensor, not a temperature
+    /// (−40.0 to 85.0 °C, the range of common digital sensors): they count
+    /// as silence, never as an excursion.
+    pub plausible: TemperatureRange,
+    /// How long a fridge may read out of range before the alert (30 min):
+    /// a door open for a deposit warms it for minutes, not for this long.
+    pub grace: Duration,
+    /// How long a fridge may go without a plausible reading, its node
+    /// answering, before the alert (1 h, four periodic scans).
+    pub silent_after: Duration,
+    /// After a perishable parcel's deposit, the first reminder (4 h).
+    pub reminder_after: Duration,
+    /// After a perishable parcel's deposit, the escalation (12 h).
+    pub escalation_after: Duration,
+    /// After a perishable parcel's deposit, expiry and removal (24 h).
+    pub expiry_after: Duration,
+}
+
+impl Default for ColdPolicy {
+    fn default() -> Self {
+        ColdPolicy {
+            refrigerated: TemperatureRange::deci_celsius(20, 80),
+            plausible: TemperatureRange::deci_celsius(-400, 850),
+            grace: Duration::from_mins(30),
+            silent_after: Duration::from_hours(1),
+            reminder_after: Duration::from_hours(4),
+            escalation_after: Duration::from_hours(12),
+            expiry_after: Duration::from_hours(24),
+        }
+    }
+}
+
+impl ColdPolicy {
+    /// The limits a compartment with `flags` must hold, if it is watched
+    /// (refrigerated compartments only).
+    pub const fn limits_for(&self, flags: CompartmentFlags) -> Option<TemperatureRange> {
+        if flags.contains(CompartmentFlags::REFRIGERATED) {
+            Some(self.refrigerated)
+        } else {
+            None
+        }
+    }
+}
+
+/// A perishable parcel's temperatures while it was in its compartment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ColdChain {
+    pub(crate) min: Option<Temperature>,
+    pub(crate) max: Option<Temperature>,
+    pub(crate) out_of_range: Duration,
+}
+
+impl ColdChain {
+    fn note(&mut self, t: Temperature) {
+        self.min = Some(self.min.map_or(t, |m| m.min(t)));
+        self.max = Some(self.max.map_or(t, |m| m.max(t)));
+    }
+}
+
+/// The bank's watch on one compartment's temperature (not persisted).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ColdWatch {
+    /// The last reading, plausible or not: evidence for a silent sensor.
+    last: Option<Temperature>,
+    /// When the last plausible reading came.
+    heard: Option<Instant>,
+    /// Since when silence is counted, when later than `heard` (the watch
+    /// began, the node came back, a door session ended).
+    counted_from: Option<Instant>,
+    /// The first reading out of range of the current excursion.
+    out_since: Option<Instant>,
+    /// The reading farthest out during the current excursion.
+    worst: Option<Temperature>,
+    /// The out-of-range alert of this excursion was raised.
+    alerted: bool,
+    /// The silent-sensor alert was raised.
+    silent_alerted: bool,
+}
+
+impl ColdWatch {
+    pub(crate) const FRESH: ColdWatch = ColdWatch {
+        last: None,
+        heard: None,
+        counted_from: None,
+        out_since: None,
+        worst: None,
+        alerted: false,
+        silent_alerted: false,
+    };
+
+    /// Whether an alert stands: the compartment takes no new parcel.
+    pub(crate) const fn alarmed(&self) -> bool {
+        self.alerted || self.silent_alerted
+    }
+}
+
+impl Bank<'_> {
+    /// The limits compartment `i` must hold, if it is watched.
+    fn cold_limits(&self, i: LayoutIndex) -> Option<TemperatureRange> {
+        let c = self.layout.get(i)?;
+        self.policy.cold.limits_for(c.flags)
+    }
+
+    /// A status answer's temperature for compartment `i` (`None`: the node
+    /// has no reading). Raises at most one alert and makes at most two
+    /// audit records.
+    pub(super) fn observe_temperature(
+        &mut self,
+        i: LayoutIndex,
+        reading: Option<Temperature>,
+        now: Instant,
+    ) {
+        let Some(limits) = self.cold_limits(i) else {
+            return;
+        };
+        let (Some(t), Some(mut s)) = (reading, self.slots.get(i.get()).copied()) else {
+            return;
+        };
+        let cold = self.policy.cold;
+        let mut w = s.cold;
+        w.last = Some(t);
+        if !cold.plausible.contains(t) {
+            // A sensor's error value: silence, with this as its evidence.
+            s.cold = w;
+            self.put(i, s);
+            return;
+        }
+        // The parcel's cold chain: the interval since the last reading
+        // counts as that reading said.
+        if let (Some(mut p), true) = (s.parcel, s.stage.holds_parcel()) {
+            if let (true, Some(deposited)) = (p.perishable, p.deposited_at) {
+                p.cold.note(t);
+                if let (Some(_), Some(heard)) = (w.out_since, w.heard) {
+                    let from = heard.max(deposited);
+                    p.cold.out_of_range = p.cold.out_of_range + now.saturating_since(from);
+                }
+                s.parcel = Some(p);
+            }
+        }
+        w.heard = Some(now);
+        w.silent_alerted = false;
+        let mut alert = None;
+        let mut restored = None;
+        match limits.exceeded(t) {
+            Some(limit) => {
+                let since = *w.out_since.get_or_insert(now);
+                let worse = w
+                    .worst
+                    .is_none_or(|old| limits.distance(t) > limits.distance(old));
+                if worse {
+                    w.worst = Some(t);
+                }
+                let out_for = now.saturating_since(since);
+                if !w.alerted && out_for >= cold.grace {
+                    w.alerted = true;
+                    alert = Some(Evidence::Temperature {
+                        reading: t,
+                        limit,
+                        out_for,
+                    });
+                }
+            }
+            None => {
+                if let Some(since) = w.out_since.take() {
+                    if w.alerted {
+                        restored = Some(AuditEvent::TemperatureRestored {
+                            out_for: now.saturating_since(since),
+                            worst: w.worst.unwrap_or(t),
+                        });
+                    }
+                }
+                w.alerted = false;
+                w.worst = None;
+            }
+        }
+        s.cold = w;
+        self.put(i, s);
+        if let Some(evidence) = alert {
+            self.raise(now, AlertKind::TemperatureOutOfRange, Some(i), evidence, None);
+            let event = AuditEvent::FaultReported(locker_proto::FaultCode::TemperatureOutOfRange);
+            self.record(now, Actor::System, Some(i), event, None);
+        }
+        if let Some(event) = restored {
+            self.record(now, Actor::System, Some(i), event, None);
+        }
+    }
+
+    /// At every periodic scan: alerts each watched compartment whose
+    /// sensor has been silent past [`ColdPolicy::silent_after`], as far as
+    /// the alert queue has room (the rest at the next scan).
+    pub(super) fn cold_silence_check(&mut self, now: Instant) {
+        let silent_after = self.policy.cold.silent_after;
+        for i in self.layout.indices() {
+            let Some(c) = self.layout.get(i).copied() else {
+                continue;
+            };
+            if self.policy.cold.limits_for(c.flags).is_none() {
+                continue;
+            }
+            let Some(mut s) = self.slots.get(i.get()).copied() else {
+                continue;
+            };
+            let mut w = s.cold;
+            let excused =
+                self.unreachable.contains(c.node) || matches!(s.stage, Stage::Door { .. });
+            if excused || w.counted_from.is_none() {
+                // Counted from when the node answers and no session runs.
+                w.counted_from = Some(now);
+            }
+            let from = match (w.heard, w.counted_from) {
+                (Some(a), Some(b)) => a.max(b),
+                (a, b) => a.or(b).unwrap_or(now),
+            };
+            let silent_for = now.saturating_since(from);
+            let due = !w.silent_alerted && silent_for > silent_after;
+            if due && !self.has_room(ROOM_ONE) {
+                return;
+            }
+            if due {
+                w.silent_alerted = true;
+            }
+            if w != s.cold {
+                s.cold = w;
+                self.put(i, s);
+            }
+            if due {
+                let evidence = Evidence::TemperatureSilent {
+                    last: w.last,
+                    silent_for,
+                };
+                self.raise(now, AlertKind::TemperatureSensorSilent, Some(i), evidence, None);
+            }
+        }
+    }
+
+    /// The next temperature reading of this scan to ask for: a
+    /// [`Command::GetStatus`] for each watched compartment on a reachable
+    /// node, outside door sessions. `None` once every one was asked.
+    pub(super) fn next_cold_reading(&mut self) -> Option<(NodeAddr, Command)> {
+        while let Some(k) = self.cold_cursor {
+            self.cold_cursor = k.checked_add(1);
+            let i = LayoutIndex::stored(k);
+            let Some(c) = self.layout.get(i).copied() else {
+                self.cold_cursor = None;
+                return None;
+            };
+            let in_session = self
+                .slots
+                .get(i.get())
+                .is_some_and(|s| matches!(s.stage, Stage::Door { .. }));
+            if self.policy.cold.limits_for(c.flags).is_some()
+                && !in_session
+                && !self.unreachable.contains(c.node)
+            {
+                let command = Command::GetStatus { channel: c.channel };
+                return Some((c.node, command));
+            }
+        }
+        None
+    }
+
+    /// A perishable parcel leaves compartment `i`: its cold chain goes to
+    /// the audit (before the record of its leaving, naming it).
+    pub(super) fn record_cold_chain(&mut self, i: LayoutIndex, by: Actor, now: Instant) {
+        let Some(p) = self.slots.get(i.get()).and_then(|s| s.parcel) else {
+            return;
+        };
+        if !p.perishable || p.deposited_at.is_none() {
+            return;
+        }
+        let event = AuditEvent::ColdChain {
+            min: p.cold.min,
+            max: p.cold.max,
+            out_of_range: p.cold.out_of_range,
+        };
+        self.record(now, by, Some(i), event, None);
+    }
+}
