@@ -321,7 +321,13 @@ impl Bank<'_> {
         s.cold = w;
         self.put(i, s);
         if let Some(evidence) = alert {
-            self.raise(now, AlertKind::TemperatureOutOfRange, Some(i), evidence, None);
+            self.raise(
+                now,
+                AlertKind::TemperatureOutOfRange,
+                Some(i),
+                evidence,
+                None,
+            );
             let event = AuditEvent::FaultReported(locker_proto::FaultCode::TemperatureOutOfRange);
             self.record(now, Actor::System, Some(i), event, None);
         }
@@ -373,7 +379,13 @@ impl Bank<'_> {
                     last: w.last,
                     silent_for,
                 };
-                self.raise(now, AlertKind::TemperatureSensorSilent, Some(i), evidence, None);
+                self.raise(
+                    now,
+                    AlertKind::TemperatureSensorSilent,
+                    Some(i),
+                    evidence,
+                    None,
+                );
             }
         }
     }
