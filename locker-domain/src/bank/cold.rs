@@ -33,8 +33,10 @@
 //!   the excursion is audited ([`AuditEvent::TemperatureRestored`](super::AuditEvent::TemperatureRestored),
 //!   how long and how far out) and the watch re-arms. While alerted the
 //!   fridge takes no new parcel.
-//! - **Silent sensor.** A fridge with no plausible reading for longer than
-//!   [`ColdPolicy::silent_after`] (1 h, four scans) while its node answers
+//! - **Silent sensor.** A fridge that has reported a temperature since the
+//!   bank started (or was restored), and then goes without a plausible
+//!   reading for longer than [`ColdPolicy::silent_after`] (1 h, four
+//!   scans) while its node answers,
 //!   raises one [`AlertKind::TemperatureSensorSilent`](super::AlertKind::TemperatureSensorSilent)
 //!   alert ([`Evidence::TemperatureSilent`](super::Evidence::TemperatureSilent):
 //!   the last reading, however absurd, and how long since a good one). A
@@ -352,6 +354,11 @@ impl Bank<'_> {
                 continue;
             };
             let mut w = s.cold;
+            if w.last.is_none() {
+                // Never reported a temperature since the bank started: a
+                // board without a sensor is not watched for silence.
+                continue;
+            }
             let excused =
                 self.unreachable.contains(c.node) || matches!(s.stage, Stage::Door { .. });
             if excused || w.counted_from.is_none() {
