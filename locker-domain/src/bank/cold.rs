@@ -361,8 +361,9 @@ impl Bank<'_> {
             }
             let excused =
                 self.unreachable.contains(c.node) || matches!(s.stage, Stage::Door { .. });
-            if excused || w.counted_from.is_none() {
-                // Counted from when the node answers and no session runs.
+            if excused || (w.heard.is_none() && w.counted_from.is_none()) {
+                // Counted from the last good reading, or from when the
+                // node answers again and no session runs.
                 w.counted_from = Some(now);
             }
             let from = match (w.heard, w.counted_from) {
