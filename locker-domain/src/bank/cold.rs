@@ -55,8 +55,8 @@
 //! A parcel reserved with [`ParcelNeeds::perishable`](super::ParcelNeeds::perishable)
 //! remembers it (in the snapshot too). While it is in its compartment every
 //! plausible reading is added to its cold chain: the lowest and highest
-//! temperature and the time spent out of range (each interval between two
-//! readings counts as the earlier reading says). When it leaves (a pickup
+//! temperature and the time spent out of range, to the second (each
+//! interval between two readings counts as the earlier reading says). When it leaves (a pickup
 //! or a removal, verified), an [`AuditEvent::ColdChain`](super::AuditEvent::ColdChain)
 //! record precedes the pickup record: the proof of each handoff.
 //! Perishables also run on shorter deadlines ([`ColdPolicy::reminder_after`]
@@ -189,55 +189,144 @@ impl ColdPolicy {
     }
 }
 
-/// A perishable parcel's temperatures while it was in its compartment.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// A perishable parcel's temperatures while it was in its compartment:
+/// 8 bytes, kept in the parcel's books.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct ColdChain {
-    pub(crate) min: Option<Temperature>,
-    pub(crate) max: Option<Temperature>,
-    pub(crate) out_of_range: Duration,
+    /// The lowest and highest plausible reading; `min > max` until the
+    /// first one.
+    min: Temperature,
+    max: Temperature,
+    /// Seconds out of range.
+    out_of_range_s: u32,
 }
 
-impl ColdChain {
-    fn note(&mut self, t: Temperature) {
-        self.min = Some(self.min.map_or(t, |m| m.min(t)));
-        self.max = Some(self.max.map_or(t, |m| m.max(t)));
+impl Default for ColdChain {
+    fn default() -> Self {
+        ColdChain::EMPTY
     }
 }
 
-/// The bank's watch on one compartment's temperature (not persisted).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+impl ColdChain {
+    /// No reading yet, no time out of range.
+    pub(crate) const EMPTY: ColdChain = ColdChain {
+        min: Temperature(i16::MAX),
+        max: Temperature(i16::MIN),
+        out_of_range_s: 0,
+    };
+
+    /// As a snapshot stored it.
+    pub(crate) fn from_parts(
+        min: Option<Temperature>,
+        max: Option<Temperature>,
+        out_of_range: Duration,
+    ) -> Self {
+        match (min, max) {
+            (Some(min), Some(max)) if min <= max => ColdChain {
+                min,
+                max,
+                out_of_range_s: secs(out_of_range),
+            },
+            _ => ColdChain {
+                out_of_range_s: secs(out_of_range),
+                ..ColdChain::EMPTY
+            },
+        }
+    }
+
+    /// The lowest reading, if any came.
+    pub(crate) fn min(&self) -> Option<Temperature> {
+        (self.min <= self.max).then_some(self.min)
+    }
+
+    /// The highest reading, if any came.
+    pub(crate) fn max(&self) -> Option<Temperature> {
+        (self.min <= self.max).then_some(self.max)
+    }
+
+    /// The time out of range (to the second).
+    pub(crate) fn out_of_range(&self) -> Duration {
+        Duration::from_secs(u64::from(self.out_of_range_s))
+    }
+
+    fn note(&mut self, t: Temperature) {
+        self.min = self.min.min(t);
+        self.max = self.max.max(t);
+    }
+
+    fn add_out_of_range(&mut self, d: Duration) {
+        self.out_of_range_s = self.out_of_range_s.saturating_add(secs(d));
+    }
+}
+
+/// Whole seconds of `d`, saturating.
+fn secs(d: Duration) -> u32 {
+    u32::try_from(d.as_millis() / 1000).unwrap_or(u32::MAX)
+}
+
+/// The bank's watch on one compartment's temperature (not persisted): 32
+/// bytes in every compartment's books, times valid by their flag.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct ColdWatch {
+    /// When the last plausible reading came ([`HEARD`]).
+    heard: Instant,
+    /// Since when silence is counted, when later than `heard` (the node
+    /// came back, a door session ended; [`COUNTED`]).
+    counted_from: Instant,
+    /// The first reading out of range of the current excursion ([`OUT`]).
+    out_since: Instant,
     /// The last reading, plausible or not: evidence for a silent sensor.
     last: Option<Temperature>,
-    /// When the last plausible reading came.
-    heard: Option<Instant>,
-    /// Since when silence is counted, when later than `heard` (the watch
-    /// began, the node came back, a door session ended).
-    counted_from: Option<Instant>,
-    /// The first reading out of range of the current excursion.
-    out_since: Option<Instant>,
-    /// The reading farthest out during the current excursion.
-    worst: Option<Temperature>,
-    /// The out-of-range alert of this excursion was raised.
-    alerted: bool,
-    /// The silent-sensor alert was raised.
-    silent_alerted: bool,
+    /// The reading farthest out during the current excursion ([`OUT`]).
+    worst: Temperature,
+    flags: u8,
 }
+
+const HEARD: u8 = 1;
+const COUNTED: u8 = 2;
+const OUT: u8 = 4;
+/// The out-of-range alert of this excursion was raised.
+const ALERTED: u8 = 8;
+/// The silent-sensor alert was raised.
+const SILENT: u8 = 16;
 
 impl ColdWatch {
     pub(crate) const FRESH: ColdWatch = ColdWatch {
+        heard: Instant::ZERO,
+        counted_from: Instant::ZERO,
+        out_since: Instant::ZERO,
         last: None,
-        heard: None,
-        counted_from: None,
-        out_since: None,
-        worst: None,
-        alerted: false,
-        silent_alerted: false,
+        worst: Temperature(0),
+        flags: 0,
     };
 
     /// Whether an alert stands: the compartment takes no new parcel.
     pub(crate) const fn alarmed(&self) -> bool {
-        self.alerted || self.silent_alerted
+        self.flags & (ALERTED | SILENT) != 0
+    }
+
+    const fn has(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+
+    fn set(&mut self, flag: u8, on: bool) {
+        if on {
+            self.flags |= flag;
+        } else {
+            self.flags &= !flag;
+        }
+    }
+
+    fn heard(&self) -> Option<Instant> {
+        self.has(HEARD).then_some(self.heard)
+    }
+
+    fn counted_from(&self) -> Option<Instant> {
+        self.has(COUNTED).then_some(self.counted_from)
+    }
+
+    fn out_since(&self) -> Option<Instant> {
+        self.has(OUT).then_some(self.out_since)
     }
 }
 
@@ -277,29 +366,37 @@ impl Bank<'_> {
         if let (Some(mut p), true) = (s.parcel, s.stage.holds_parcel()) {
             if let (true, Some(deposited)) = (p.perishable, p.deposited_at) {
                 p.cold.note(t);
-                if let (Some(_), Some(heard)) = (w.out_since, w.heard) {
+                if let (Some(_), Some(heard)) = (w.out_since(), w.heard()) {
                     let from = heard.max(deposited);
-                    p.cold.out_of_range = p.cold.out_of_range + now.saturating_since(from);
+                    p.cold.add_out_of_range(now.saturating_since(from));
                 }
                 s.parcel = Some(p);
             }
         }
-        w.heard = Some(now);
-        w.silent_alerted = false;
+        w.heard = now;
+        w.set(HEARD, true);
+        w.set(SILENT, false);
         let mut alert = None;
         let mut restored = None;
         match limits.exceeded(t) {
             Some(limit) => {
-                let since = *w.out_since.get_or_insert(now);
-                let worse = w
-                    .worst
-                    .is_none_or(|old| limits.distance(t) > limits.distance(old));
-                if worse {
-                    w.worst = Some(t);
-                }
+                let since = match w.out_since() {
+                    Some(since) => {
+                        if limits.distance(t) > limits.distance(w.worst) {
+                            w.worst = t;
+                        }
+                        since
+                    }
+                    None => {
+                        w.out_since = now;
+                        w.worst = t;
+                        w.set(OUT, true);
+                        now
+                    }
+                };
                 let out_for = now.saturating_since(since);
-                if !w.alerted && out_for >= cold.grace {
-                    w.alerted = true;
+                if !w.has(ALERTED) && out_for >= cold.grace {
+                    w.set(ALERTED, true);
                     alert = Some(Evidence::Temperature {
                         reading: t,
                         limit,
@@ -308,16 +405,14 @@ impl Bank<'_> {
                 }
             }
             None => {
-                if let Some(since) = w.out_since.take() {
-                    if w.alerted {
-                        restored = Some(AuditEvent::TemperatureRestored {
-                            out_for: now.saturating_since(since),
-                            worst: w.worst.unwrap_or(t),
-                        });
-                    }
+                if let (Some(since), true) = (w.out_since(), w.has(ALERTED)) {
+                    restored = Some(AuditEvent::TemperatureRestored {
+                        out_for: now.saturating_since(since),
+                        worst: w.worst,
+                    });
                 }
-                w.alerted = false;
-                w.worst = None;
+                w.set(OUT, false);
+                w.set(ALERTED, false);
             }
         }
         s.cold = w;
@@ -361,22 +456,23 @@ impl Bank<'_> {
             }
             let excused =
                 self.unreachable.contains(c.node) || matches!(s.stage, Stage::Door { .. });
-            if excused || (w.heard.is_none() && w.counted_from.is_none()) {
+            if excused || (w.heard().is_none() && w.counted_from().is_none()) {
                 // Counted from the last good reading, or from when the
                 // node answers again and no session runs.
-                w.counted_from = Some(now);
+                w.counted_from = now;
+                w.set(COUNTED, true);
             }
-            let from = match (w.heard, w.counted_from) {
+            let from = match (w.heard(), w.counted_from()) {
                 (Some(a), Some(b)) => a.max(b),
                 (a, b) => a.or(b).unwrap_or(now),
             };
             let silent_for = now.saturating_since(from);
-            let due = !w.silent_alerted && silent_for > silent_after;
+            let due = !w.has(SILENT) && silent_for > silent_after;
             if due && !self.has_room(ROOM_ONE) {
                 return;
             }
             if due {
-                w.silent_alerted = true;
+                w.set(SILENT, true);
             }
             if w != s.cold {
                 s.cold = w;
@@ -434,9 +530,9 @@ impl Bank<'_> {
             return;
         }
         let event = AuditEvent::ColdChain {
-            min: p.cold.min,
-            max: p.cold.max,
-            out_of_range: p.cold.out_of_range,
+            min: p.cold.min(),
+            max: p.cold.max(),
+            out_of_range: p.cold.out_of_range(),
         };
         self.record(now, by, Some(i), event, None);
     }

@@ -390,9 +390,9 @@ impl ParcelRecord {
             notices: p.notices,
             reopens: p.reopens,
             perishable: p.perishable,
-            cold_min: p.cold.min,
-            cold_max: p.cold.max,
-            out_of_range: p.cold.out_of_range,
+            cold_min: p.cold.min(),
+            cold_max: p.cold.max(),
+            out_of_range: p.cold.out_of_range(),
         }
     }
 
@@ -406,11 +406,7 @@ impl ParcelRecord {
             notices: self.notices,
             reopens: self.reopens,
             perishable: self.perishable,
-            cold: ColdChain {
-                min: self.cold_min,
-                max: self.cold_max,
-                out_of_range: self.out_of_range,
-            },
+            cold: ColdChain::from_parts(self.cold_min, self.cold_max, self.out_of_range),
         }
     }
 }
