@@ -38,7 +38,8 @@ USAGE: locker-sim [OPTIONS]
   --rate KIND=R       set one incident rate; KIND is one of
                       empty_door, door_ajar (fractions of deposits / pickups),
                       forced_door, jammed_lock, drifting_sensor, node_hang,
-                      brute_force (per day per 48 compartments),
+                      brute_force, fridge_failure (per day per 48
+                      compartments; fridges only, none on kerong-cu16),
                       power_blip, long_outage (per day per bank)
   --check             check every invariant after every step (slower)
   --quiet             no timeline, only the summary
