@@ -34,18 +34,20 @@
 //!   how long and how far out) and the watch re-arms. While alerted the
 //!   fridge takes no new parcel.
 //! - **Silent sensor.** A fridge that has reported a temperature since the
-//!   bank started (or was restored), and then goes without a plausible
-//!   reading for longer than [`ColdPolicy::silent_after`] (1 h, four
-//!   scans) while its node answers,
-//!   raises one [`AlertKind::TemperatureSensorSilent`](super::AlertKind::TemperatureSensorSilent)
+//!   bank started (or was restored), and whose status answers then carry
+//!   no plausible reading for longer than [`ColdPolicy::silent_after`]
+//!   (1 h, four scans), raises one [`AlertKind::TemperatureSensorSilent`](super::AlertKind::TemperatureSensorSilent)
 //!   alert ([`Evidence::TemperatureSilent`](super::Evidence::TemperatureSilent):
-//!   the last reading, however absurd, and how long since a good one). A
-//!   reading outside [`ColdPolicy::plausible`] (say `i16::MIN`, a sensor's
-//!   error value) is no temperature: it is kept as evidence and counts as
-//!   silence. A node that stops answering is its own alert
-//!   ([`AlertKind::NodeUnreachable`](super::AlertKind::NodeUnreachable)), so
-//!   its fridges' silence is not counted twice; nor is a fridge's during a
-//!   door session, which the session supervises.
+//!   the last reading, however absurd, and how long since a good one), at
+//!   the first such answer past that time: within 75 minutes of the
+//!   sensor falling silent. A reading outside [`ColdPolicy::plausible`]
+//!   (say `i16::MIN`, a sensor's error value) is no temperature: it is kept
+//!   as evidence and counts as silence. Only answers count: an answer lost
+//!   on a noisy line says nothing about the thermometer, and a node that
+//!   stops answering altogether is its own alert
+//!   ([`AlertKind::NodeUnreachable`](super::AlertKind::NodeUnreachable)).
+//!   A compartment that never reported a temperature (a board without a
+//!   thermometer) is not watched for silence.
 //!
 //! A fridge that fails is therefore alerted within `grace` plus one scan
 //! interval of the first reading out of range: 45 min with the defaults.
@@ -84,8 +86,8 @@ use serde::{Deserialize, Serialize};
 
 use super::audit::{Actor, AuditEvent};
 use super::layout::{CompartmentFlags, LayoutIndex};
-use super::output::ROOM_ONE;
 use super::parcel::Stage;
+use super::slot::Slot;
 use super::{AlertKind, Bank, Evidence};
 
 /// An allowed temperature band, both ends included.
@@ -270,9 +272,9 @@ fn secs(d: Duration) -> u32 {
 pub(crate) struct ColdWatch {
     /// When the last plausible reading came ([`HEARD`]).
     heard: Instant,
-    /// Since when silence is counted, when later than `heard` (the node
-    /// came back, a door session ended; [`COUNTED`]).
-    counted_from: Instant,
+    /// The first answer without a plausible reading since the last one
+    /// with ([`QUIET`]).
+    quiet_since: Instant,
     /// The first reading out of range of the current excursion ([`OUT`]).
     out_since: Instant,
     /// The last reading, plausible or not: evidence for a silent sensor.
@@ -283,7 +285,7 @@ pub(crate) struct ColdWatch {
 }
 
 const HEARD: u8 = 1;
-const COUNTED: u8 = 2;
+const QUIET: u8 = 2;
 const OUT: u8 = 4;
 /// The out-of-range alert of this excursion was raised.
 const ALERTED: u8 = 8;
@@ -293,7 +295,7 @@ const SILENT: u8 = 16;
 impl ColdWatch {
     pub(crate) const FRESH: ColdWatch = ColdWatch {
         heard: Instant::ZERO,
-        counted_from: Instant::ZERO,
+        quiet_since: Instant::ZERO,
         out_since: Instant::ZERO,
         last: None,
         worst: Temperature(0),
@@ -321,8 +323,8 @@ impl ColdWatch {
         self.has(HEARD).then_some(self.heard)
     }
 
-    fn counted_from(&self) -> Option<Instant> {
-        self.has(COUNTED).then_some(self.counted_from)
+    fn quiet_since(&self) -> Option<Instant> {
+        self.has(QUIET).then_some(self.quiet_since)
     }
 
     fn out_since(&self) -> Option<Instant> {
@@ -349,18 +351,19 @@ impl Bank<'_> {
         let Some(limits) = self.cold_limits(i) else {
             return;
         };
-        let (Some(t), Some(mut s)) = (reading, self.slots.get(i.get()).copied()) else {
+        let Some(mut s) = self.slots.get(i.get()).copied() else {
             return;
         };
         let cold = self.policy.cold;
         let mut w = s.cold;
-        w.last = Some(t);
-        if !cold.plausible.contains(t) {
-            // A sensor's error value: silence, with this as its evidence.
-            s.cold = w;
-            self.put(i, s);
-            return;
+        if let Some(t) = reading {
+            w.last = Some(t);
         }
+        let Some(t) = reading.filter(|t| cold.plausible.contains(*t)) else {
+            // No reading, or a sensor's error value: silence.
+            self.quiet_answer(i, s, w, now);
+            return;
+        };
         // The parcel's cold chain: the interval since the last reading
         // counts as that reading said.
         if let (Some(mut p), true) = (s.parcel, s.stage.holds_parcel()) {
@@ -375,6 +378,7 @@ impl Bank<'_> {
         }
         w.heard = now;
         w.set(HEARD, true);
+        w.set(QUIET, false);
         w.set(SILENT, false);
         let mut alert = None;
         let mut restored = None;
@@ -433,64 +437,41 @@ impl Bank<'_> {
         }
     }
 
-    /// At every periodic scan: alerts each watched compartment whose
-    /// sensor has been silent past [`ColdPolicy::silent_after`], as far as
-    /// the alert queue has room (the rest at the next scan).
-    pub(super) fn cold_silence_check(&mut self, now: Instant) {
-        let silent_after = self.policy.cold.silent_after;
-        for i in self.layout.indices() {
-            let Some(c) = self.layout.get(i).copied() else {
-                continue;
+    /// An answer for watched compartment `i` without a plausible
+    /// temperature: once such answers have come for longer than
+    /// [`ColdPolicy::silent_after`], one alert. A compartment that never
+    /// reported a temperature since the bank started has no thermometer to
+    /// fall silent (a board without one) and is left alone.
+    fn quiet_answer(&mut self, i: LayoutIndex, mut s: Slot, mut w: ColdWatch, now: Instant) {
+        if w.last.is_none() {
+            return;
+        }
+        let since = match w.quiet_since() {
+            Some(since) => since,
+            None => {
+                w.quiet_since = now;
+                w.set(QUIET, true);
+                now
+            }
+        };
+        let due = !w.has(SILENT) && now.saturating_since(since) > self.policy.cold.silent_after;
+        if due {
+            w.set(SILENT, true);
+        }
+        s.cold = w;
+        self.put(i, s);
+        if due {
+            let evidence = Evidence::TemperatureSilent {
+                last: w.last,
+                silent_for: now.saturating_since(w.heard().unwrap_or(since)),
             };
-            if self.policy.cold.limits_for(c.flags).is_none() {
-                continue;
-            }
-            let Some(mut s) = self.slots.get(i.get()).copied() else {
-                continue;
-            };
-            let mut w = s.cold;
-            if w.last.is_none() {
-                // Never reported a temperature since the bank started: a
-                // board without a sensor is not watched for silence.
-                continue;
-            }
-            let excused =
-                self.unreachable.contains(c.node) || matches!(s.stage, Stage::Door { .. });
-            if excused || (w.heard().is_none() && w.counted_from().is_none()) {
-                // Counted from the last good reading, or from when the
-                // node answers again and no session runs.
-                w.counted_from = now;
-                w.set(COUNTED, true);
-            }
-            let from = match (w.heard(), w.counted_from()) {
-                (Some(a), Some(b)) => a.max(b),
-                (a, b) => a.or(b).unwrap_or(now),
-            };
-            let silent_for = now.saturating_since(from);
-            let due = !w.has(SILENT) && silent_for > silent_after;
-            if due && !self.has_room(ROOM_ONE) {
-                return;
-            }
-            if due {
-                w.set(SILENT, true);
-            }
-            if w != s.cold {
-                s.cold = w;
-                self.put(i, s);
-            }
-            if due {
-                let evidence = Evidence::TemperatureSilent {
-                    last: w.last,
-                    silent_for,
-                };
-                self.raise(
-                    now,
-                    AlertKind::TemperatureSensorSilent,
-                    Some(i),
-                    evidence,
-                    None,
-                );
-            }
+            self.raise(
+                now,
+                AlertKind::TemperatureSensorSilent,
+                Some(i),
+                evidence,
+                None,
+            );
         }
     }
 

@@ -293,7 +293,6 @@ impl Bank<'_> {
         self.next_scan = now + every;
         // Every fridge is read at every scan (see `cold`).
         self.cold_cursor = Some(0);
-        self.cold_silence_check(now);
     }
 
     /// The reading request for `node` this scan: its compartments in turn,
