@@ -4,7 +4,7 @@
 //!
 //! # Where the readings come from
 //!
-//! A node reports a channel's temperature in its [`ChannelStatus`]
+//! A node reports a channel's temperature in its [`ChannelStatus`](locker_proto::ChannelStatus)
 //! (`locker_proto::ChannelStatus::temperature`). With every periodic scan
 //! ([`Policy::status_scan_every`](super::Policy::status_scan_every), 15 min)
 //! the bank asks every refrigerated compartment on a reachable node for its
@@ -22,22 +22,22 @@
 //!
 //! - **Out of range.** A fridge whose readings stay outside its limits for
 //!   longer than [`ColdPolicy::grace`] (30 min) raises one
-//!   [`AlertKind::TemperatureOutOfRange`](super::AlertKind::TemperatureOutOfRange)
-//!   alert, its [`Evidence::Temperature`](super::Evidence::Temperature)
+//!   [`AlertKind::TemperatureOutOfRange`]
+//!   alert, its [`Evidence::Temperature`]
 //!   holding the reading, the limit it is beyond and how long it has been
 //!   out, audited as a
 //!   [`FaultReported`](super::AuditEvent::FaultReported)`(TemperatureOutOfRange)`.
 //!   The grace is why a door held open for a deposit or a pickup, which
 //!   warms a fridge for a few minutes, alarms nobody. The alert is raised
 //!   once per excursion, not at every scan; when a reading is back in range
-//!   the excursion is audited ([`AuditEvent::TemperatureRestored`](super::AuditEvent::TemperatureRestored),
+//!   the excursion is audited ([`AuditEvent::TemperatureRestored`],
 //!   how long and how far out) and the watch re-arms. While alerted the
 //!   fridge takes no new parcel.
 //! - **Silent sensor.** A fridge that has reported a temperature since the
 //!   bank started (or was restored), and whose status answers then carry
 //!   no plausible reading for longer than [`ColdPolicy::silent_after`]
-//!   (1 h, four scans), raises one [`AlertKind::TemperatureSensorSilent`](super::AlertKind::TemperatureSensorSilent)
-//!   alert ([`Evidence::TemperatureSilent`](super::Evidence::TemperatureSilent):
+//!   (1 h, four scans), raises one [`AlertKind::TemperatureSensorSilent`]
+//!   alert ([`Evidence::TemperatureSilent`]:
 //!   the last reading, however absurd, and how long since a good one), at
 //!   the first such answer past that time: within 75 minutes of the
 //!   sensor falling silent. A reading outside [`ColdPolicy::plausible`]
@@ -45,7 +45,7 @@
 //!   as evidence and counts as silence. Only answers count: an answer lost
 //!   on a noisy line says nothing about the thermometer, and a node that
 //!   stops answering altogether is its own alert
-//!   ([`AlertKind::NodeUnreachable`](super::AlertKind::NodeUnreachable)).
+//!   ([`AlertKind::NodeUnreachable`]).
 //!   A compartment that never reported a temperature (a board without a
 //!   thermometer) is not watched for silence.
 //!
@@ -59,7 +59,7 @@
 //! plausible reading is added to its cold chain: the lowest and highest
 //! temperature and the time spent out of range, to the second (each
 //! interval between two readings counts as the earlier reading says). When it leaves (a pickup
-//! or a removal, verified), an [`AuditEvent::ColdChain`](super::AuditEvent::ColdChain)
+//! or a removal, verified), an [`AuditEvent::ColdChain`]
 //! record precedes the pickup record: the proof of each handoff.
 //! Perishables also run on shorter deadlines ([`ColdPolicy::reminder_after`]
 //! 4 h, [`ColdPolicy::escalation_after`] 12 h, [`ColdPolicy::expiry_after`]
