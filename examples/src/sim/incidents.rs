@@ -223,12 +223,13 @@ impl IncidentLog {
         true
     }
 
-    /// Staff dealt with `slot`: every incident open on it ends, by staff.
+    /// Staff dealt with `slot`: every incident open on it ends, by staff,
+    /// but a failed fridge, which waits for its refrigeration technician.
     pub fn staff_cleared(&mut self, slot: usize) -> u64 {
         let kinds: Vec<IncidentKind> = self
             .open
             .iter()
-            .filter(|o| o.slot == Some(slot))
+            .filter(|o| o.slot == Some(slot) && o.kind != IncidentKind::FridgeFailure)
             .map(|o| o.kind)
             .collect();
         for kind in &kinds {
