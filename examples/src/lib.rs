@@ -5,8 +5,10 @@
 //! - [`uplink`]: the gateway's disk-backed outbound queue, the MQTT transport
 //!   and a small backend (`--bin locker-backend`).
 //! - [`secret`]: the secrets the programs keep in files.
+//! - [`logging`]: the programs' log lines on standard error, plain or JSON.
 
 pub mod gateway;
+pub mod logging;
 pub mod secret;
 pub mod sim;
 pub mod uplink;

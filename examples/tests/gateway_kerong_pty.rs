@@ -414,6 +414,7 @@ fn the_program_takes_a_deposit_on_a_kerong_cu16_named_on_its_command_line() {
             .arg(dir.join("bank.secret"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap(),
     );
@@ -454,9 +455,11 @@ fn the_program_takes_a_deposit_on_a_kerong_cu16_named_on_its_command_line() {
     assert!(program.0.wait().unwrap().success());
     let mut said = String::new();
     io::Read::read_to_string(&mut program.0.stdout.take().unwrap(), &mut said).unwrap();
+    // The log (nodes answering, alerts, warnings) is on standard error.
+    io::Read::read_to_string(&mut program.0.stderr.take().unwrap(), &mut said).unwrap();
     assert!(said.contains("node 1 answers"), "{said}");
     assert!(
-        !said.contains("ALERT") && !said.contains("warning"),
+        !said.contains("ALERT") && !said.contains("WARN") && !said.contains("ERROR"),
         "{said}"
     );
     let board = cabinet.lock().unwrap();

@@ -323,6 +323,82 @@ fn open_by_hand(cabinet: &Cabinet, index: usize) {
 
 #[test]
 fn the_program_takes_a_deposit_and_a_pickup_typed_on_its_standard_input() {
+    let (program, _code) = deposit_and_pickup(|terminal, dir, key_file| {
+        let mut command = gateway_command(terminal, dir);
+        command.arg("--bus-key").arg(key_file);
+        command
+    });
+    assert!(
+        !program
+            .seen
+            .iter()
+            .any(|l| l.contains("ALERT") || l.contains("WARN") || l.contains("ERROR")),
+        "{:#?}",
+        program.seen
+    );
+}
+
+/// The gateway started from a config file alone, logging everything it
+/// can (`trace`, as JSON lines): the code the recipient types is on the
+/// console's answer to the deposit, and in no log line.
+#[test]
+fn the_gateways_log_never_holds_a_pickup_code() {
+    let (program, code) = deposit_and_pickup(|terminal, dir, key_file| {
+        let config = dir.join("gateway.toml");
+        let path = |name: &str| dir.join(name).display().to_string();
+        std::fs::write(
+            &config,
+            format!(
+                "# locker-gateway's config, as an operator writes it\n\
+                 port = {terminal:?}\n\
+                 nodes = [1]\n\
+                 channels = 4\n\
+                 state = {:?}\n\
+                 audit = {:?}\n\
+                 bank-secret = {:?}\n\
+                 bus-key = {:?}\n\
+                 exit-after = 60\n\
+                 log-level = \"trace\"\n\
+                 log-format = \"json\"\n",
+                path("bank.state"),
+                path("audit.jsonl"),
+                path("bank.secret"),
+                key_file.display().to_string(),
+            ),
+        )
+        .unwrap();
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_locker-gateway"));
+        command.arg("--config").arg(&config);
+        command
+    });
+    assert!(!program.log.is_empty());
+    for line in &program.log {
+        let record: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        assert!(
+            record["timestamp"].is_string() && record["level"].is_string(),
+            "{line}"
+        );
+        assert!(
+            !line.contains(&code),
+            "the pickup code {code} is in the log: {line}"
+        );
+    }
+    // Every level was on: the commands and answers, debug-printed, are there.
+    assert!(
+        program.log.iter().any(|l| l.contains("\"DEBUG\"")),
+        "{:#?}",
+        program.log
+    );
+}
+
+/// A courier's deposit and a recipient's pickup typed on the console of
+/// the gateway `command` starts (given the pseudo-terminal, the scratch
+/// directory and the bus key file), against a simulated node; the program,
+/// ended, and the pickup code it gave.
+fn deposit_and_pickup(
+    command: impl FnOnce(&str, &std::path::Path, &std::path::Path) -> std::process::Command,
+) -> (Program, String) {
     let dir = scratch_dir();
     let cabinet = new_cabinet();
     let (node_end, gateway_end) = TTYPort::pair().unwrap();
@@ -337,9 +413,7 @@ fn the_program_takes_a_deposit_and_a_pickup_typed_on_its_standard_input() {
         std::os::unix::fs::PermissionsExt::from_mode(0o600),
     )
     .unwrap();
-    let mut command = gateway_command(&terminal, &dir);
-    command.arg("--bus-key").arg(&key_file);
-    let mut program = Program::spawn(command);
+    let mut program = Program::spawn(command(&terminal, &dir, &key_file));
     program.expect("empty bank");
     program.expect("node 1 answers");
 
@@ -384,16 +458,8 @@ fn the_program_takes_a_deposit_and_a_pickup_typed_on_its_standard_input() {
     }
     program.say("quit");
     program.expect("persisting and stopping");
-    let status = program.child.wait().unwrap();
-    assert!(status.success());
-    assert!(
-        !program
-            .seen
-            .iter()
-            .any(|l| l.contains("ALERT") || l.contains("warning")),
-        "{:#?}",
-        program.seen
-    );
+    let status = program.finish();
+    assert!(status.success(), "{:#?}", program.seen);
     let events: Vec<AuditEvent> = AuditLog::read_all(&dir.join("audit.jsonl"))
         .unwrap()
         .iter()
@@ -404,6 +470,7 @@ fn the_program_takes_a_deposit_and_a_pickup_typed_on_its_standard_input() {
         purpose: Purpose::Pickup
     }));
     let _ = std::fs::remove_dir_all(&dir);
+    (program, code)
 }
 
 /// This test's own bank secret (no program carries one in its code).

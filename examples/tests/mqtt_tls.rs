@@ -308,7 +308,8 @@ fn a_client_that_trusts_another_ca_refuses_the_broker_and_says_why() {
     // The program says so on standard error, and never says it connected.
     let secret = bank_secret_file(&tls.dir);
     let mut backend = backend_program(&flags, &secret);
-    let line = backend.expect("locker-backend: MQTT broker 127.0.0.1");
+    let line = backend.expect("MQTT broker 127.0.0.1");
+    assert!(line.contains(" WARN "), "a warning in the log: {line}");
     assert!(
         line.contains("(TLS)") && line.contains("not signed by the trusted CA"),
         "{line}"
@@ -655,8 +656,12 @@ fn the_programs_refuse_a_bad_tls_file_at_start_and_change_no_file() {
         .arg("--bank-secret")
         .arg(&secret);
     let mut backend = Program::spawn(backend);
-    let warning = backend.expect("warning");
-    assert!(warning.contains("cross the network in clear"), "{warning}");
+    let warning = backend.expect("cross the network in clear");
+    assert!(warning.contains(" WARN "), "{warning}");
+    assert!(
+        backend.log.contains(&warning),
+        "a warning goes to standard error"
+    );
     drop(backend);
     let _ = std::fs::remove_dir_all(&dir);
 }

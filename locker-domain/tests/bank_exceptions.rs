@@ -300,12 +300,16 @@ fn a_lock_that_keeps_jamming_is_flagged_for_maintenance_even_when_staff_keep_put
 }
 
 /// The node's answers and its door report are held up on a noisy bus: the
-/// bank gives the deposit up as a lock fault before it hears that the
-/// courier opened the door within the node's unlock window. The node's word
-/// (`commanded`) makes that opening the deposit's, not a forced door.
+/// bank gives the deposit up before it hears that the courier opened the
+/// door within the node's unlock window. The node never confirmed an
+/// unlock, so the lock is not blamed: no lock-fault alert, the compartment
+/// stays in service, the courier is told the door would not open. The
+/// node's word (`commanded`) makes the late opening the deposit's, not a
+/// forced door.
 #[test]
 fn a_door_report_that_arrives_after_the_bank_gave_up_is_the_courier_not_a_burglar() {
     let mut sim = Sim::<24>::new(24, Policy::default());
+    sim.ack_unlocks = false;
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
     sim.drain();
     sim.bank
@@ -323,7 +327,19 @@ fn a_door_report_that_arrives_after_the_bank_gave_up_is_the_courier_not_a_burgla
         sim.advance(Policy::default().unlock_confirm);
         sim.timeout();
     }
-    assert_eq!(sim.alerts_of(AlertKind::LockFault), 1);
+    assert_eq!(
+        sim.alerts_of(AlertKind::LockFault),
+        0,
+        "the lock is not blamed"
+    );
+    let view = sim.bank.view(r.compartment).unwrap();
+    assert_eq!(view.stage, Stage::Reserved);
+    assert_eq!(view.out_of_service, None);
+    assert!(
+        sim.notes
+            .iter()
+            .any(|n| matches!(n.kind, NotificationKind::DoorWouldNotOpen))
+    );
     // The node's report of the opening (by its pulse) arrives at last.
     let (_, channel) = sim.wiring(r.compartment);
     sim.event(
@@ -766,4 +782,116 @@ fn a_door_forced_after_a_disputed_removal_is_no_removal_to_certify() {
         |e| matches!(e, BankError::NoDisputedRemoval(_)),
     );
     assert_eq!(sim.bank.view(r.compartment).unwrap().parcel, Some(r.parcel));
+}
+
+/// A resident types her code while the bus is bad: the node acknowledges
+/// the unlock, then drops off the bus before the retry can reach it. The
+/// bank cannot tell whether the lock or the bus failed her, so it blames
+/// neither the lock nor her: she is told the door would not open, the
+/// compartment stays in service, no lock-fault alert calls staff out.
+#[test]
+fn a_node_that_drops_off_the_bus_mid_pickup_is_not_a_lock_fault() {
+    let mut sim = Sim::<24>::new(24, Policy::default());
+    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    let code = sim.deposit(r.compartment);
+    sim.drain();
+    sim.bank
+        .enter_code(locker_domain::bank::codes::KeypadId(0), &code, sim.now)
+        .unwrap();
+    sim.answer_status_requests();
+    // The door does not open within the confirmation time: the retry goes
+    // out, but the node is lost by now and the unlock cannot be sent.
+    sim.advance(Policy::default().unlock_confirm);
+    sim.ack_unlocks = false;
+    sim.timeout();
+    let (node, retry) = *sim.commands.last().unwrap();
+    assert!(matches!(retry, Command::Unlock { .. }));
+    sim.bank
+        .handle_command_result(node, &retry, CommandOutcome::NotSent, sim.now)
+        .unwrap();
+    sim.drain();
+    assert_eq!(sim.alerts_of(AlertKind::LockFault), 0);
+    let view = sim.bank.view(r.compartment).unwrap();
+    assert_eq!(view.stage, Stage::Stored, "her parcel waits for her");
+    assert_eq!(view.out_of_service, None);
+    assert!(
+        sim.notes
+            .iter()
+            .any(|n| matches!(n.kind, NotificationKind::DoorWouldNotOpen))
+    );
+    // She tries again once the node is back: the door opens at once.
+    sim.ack_unlocks = true;
+    sim.pick_up(&code, r.compartment);
+    assert_eq!(sim.bank.view(r.compartment).unwrap().stage, Stage::Free);
+    assert_eq!(sim.alerts_of(AlertKind::ForcedDoor), 0);
+}
+
+/// The unlock did reach the node and the resident took her parcel, but the
+/// node's reports were held up on a noisy bus until after the bank gave the
+/// pickup up. They arrive as the node queued them, the empty reading
+/// first, then the door: neither is a parcel gone missing nor a forced
+/// door. The pickup resumes and is verified.
+#[test]
+fn a_pickups_reports_held_up_past_the_bank_giving_up_still_verify_the_pickup() {
+    let mut sim = Sim::<24>::new(24, Policy::default());
+    sim.ack_unlocks = false;
+    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    let code = sim.deposit(r.compartment);
+    sim.drain();
+    sim.bank
+        .enter_code(locker_domain::bank::codes::KeypadId(0), &code, sim.now)
+        .unwrap();
+    sim.answer_status_requests();
+    let (node, unlock) = *sim.commands.last().unwrap();
+    for _ in 0..2 {
+        sim.bank
+            .handle_command_result(node, &unlock, CommandOutcome::Failed, sim.now)
+            .unwrap();
+        sim.drain();
+        sim.advance(Policy::default().unlock_confirm);
+        sim.timeout();
+    }
+    assert_eq!(sim.bank.view(r.compartment).unwrap().stage, Stage::Stored);
+    // The reports come in at last, as the node queued them.
+    sim.advance(Duration::from_secs(20));
+    sim.take_parcel(r.compartment);
+    sim.open_door(r.compartment, true);
+    sim.close_door(r.compartment);
+    for kind in [
+        AlertKind::ParcelMissing,
+        AlertKind::ForcedDoor,
+        AlertKind::LockFault,
+    ] {
+        assert_eq!(sim.alerts_of(kind), 0, "{kind:?}");
+    }
+    assert_eq!(sim.bank.view(r.compartment).unwrap().stage, Stage::Free);
+    assert!(sim.audit.iter().any(|a| matches!(
+        a.event,
+        AuditEvent::PickupVerified {
+            purpose: Purpose::Pickup
+        }
+    )));
+}
+
+/// The same held-up door report, but long after the bank gave up (past
+/// `LATE_OPENING_WINDOW`): the node's word alone no longer explains the
+/// opening, and staff are called to a forced door.
+#[test]
+fn a_door_the_node_says_it_opened_long_after_the_bank_gave_up_is_forced() {
+    let mut sim = Sim::<24>::new(24, Policy::default());
+    sim.ack_unlocks = false;
+    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    let code = sim.deposit(r.compartment);
+    sim.drain();
+    sim.bank
+        .enter_code(locker_domain::bank::codes::KeypadId(0), &code, sim.now)
+        .unwrap();
+    sim.answer_status_requests();
+    for _ in 0..2 {
+        sim.advance(Policy::default().unlock_confirm);
+        sim.timeout();
+    }
+    sim.advance(locker_domain::bank::LATE_OPENING_WINDOW + Duration::from_secs(1));
+    sim.open_door(r.compartment, true);
+    assert_eq!(sim.alerts_of(AlertKind::ForcedDoor), 1);
 }

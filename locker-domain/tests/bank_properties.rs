@@ -139,12 +139,14 @@ proptest! {
                     let unlocking = matches!(before.stage, Stage::Door { .. });
                     // The bank gave an unlock up as a lock fault; the node
                     // (whose reports are its own) says its pulse opened the
-                    // door: the late opening of that session, not a break-in.
+                    // door: the late opening of that session, not a break-in
+                    // (within `LATE_OPENING_WINDOW`; later, a forced door).
                     let late = commanded && before.out_of_service == Some(locker_domain::bank::ServiceReason::LockFault);
                     sim.physical[k].door_open = true;
                     let (node, channel) = sim.wiring(id(c));
                     sim.drain();
                     let _ = sim.bank.handle_node_event(node, &Event::DoorOpened { channel, commanded }, sim.now);
+                    sim.drain();
                     let after = sim.bank.view(id(c)).unwrap();
                     opened_uncommanded = !was_open && !unlocking && !late && after.door == locker_proto::DoorState::Open;
                     if !was_open && late && !unlocking {

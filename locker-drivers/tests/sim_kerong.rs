@@ -80,7 +80,7 @@ fn a_cu48_answers_the_captured_layout() {
 fn an_unlock_pulses_the_addressed_lock_and_is_not_answered() {
     let mut line = SimCu16::cu16(board(5), Instant::ZERO);
     line.write_all(&[0x02, 0x5F, 0x31, 0x03, 0x95]).unwrap();
-    assert_eq!(read_all(&mut line), []);
+    assert!(read_all(&mut line).is_empty(), "no answer on the line");
     assert_eq!(line.compartment(Channel(15)).unwrap().unlock_pulses(), 1);
     assert!(!line.compartment(Channel(15)).unwrap().is_latched());
     // The latch catches again when nobody opens the door.
@@ -93,7 +93,7 @@ fn requests_for_another_board_are_ignored() {
     let mut line = SimCu16::cu16(board(1), Instant::ZERO);
     line.write_all(&[0x02, 0x00, 0x30, 0x03, 0x35]).unwrap();
     line.write_all(&[0x02, 0x03, 0x31, 0x03, 0x39]).unwrap();
-    assert_eq!(read_all(&mut line), []);
+    assert!(read_all(&mut line).is_empty(), "no answer on the line");
     assert_eq!(line.compartment(Channel(3)).unwrap().unlock_pulses(), 0);
     assert_eq!(line.requests(), 0);
 }

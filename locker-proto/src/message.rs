@@ -183,6 +183,7 @@ derive_wire! {
 
 derive_wire! {
     /// Soft or hard reboot.
+    #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
     pub enum RebootKind {
         /// Restart the firmware, keeping calibration and configuration.
         Soft,

@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 )]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Instant(u64);
 
 /// A span of monotonic time, in milliseconds.
@@ -37,6 +38,7 @@ pub struct Instant(u64);
 )]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Duration(u64);
 
 impl Instant {

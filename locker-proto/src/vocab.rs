@@ -70,6 +70,7 @@ derive_wire! {
     /// as on a Modbus RTU line; `255` is reserved for broadcast, which nodes
     /// ignore (see [`NodeAddr::BROADCAST`]).
     #[derive(PartialOrd, Ord)]
+    #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
     pub struct NodeAddr(pub u8);
 }
 
@@ -101,6 +102,7 @@ impl fmt::Display for NodeAddr {
 derive_wire! {
     /// A compartment's number within its bank, as printed on its door.
     #[derive(PartialOrd, Ord)]
+    #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
     pub struct CompartmentId(pub u16);
 }
 
@@ -114,6 +116,7 @@ derive_wire! {
     /// A compartment's local index on its node (lock output / door input number),
     /// counted from zero. A node has at most [`MAX_CHANNELS`] channels.
     #[derive(PartialOrd, Ord)]
+    #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
     pub struct Channel(pub u8);
 }
 
@@ -136,6 +139,7 @@ impl fmt::Display for Channel {
 derive_wire! {
     /// The size class of a compartment or a parcel, as carriers label them.
     #[derive(PartialOrd, Ord)]
+    #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
     pub enum SizeClass {
         /// Letters, small boxes (typically up to 8 cm high).
         Small,
@@ -150,6 +154,7 @@ derive_wire! {
 
 derive_wire! {
     /// Inner dimensions of a compartment, or outer dimensions of a parcel, in millimetres.
+    #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
     pub struct Dimensions {
         /// Width (left to right, facing the door).
         pub width_mm: u16,
@@ -198,6 +203,7 @@ impl Dimensions {
 
 derive_wire! {
     /// Whether a compartment door is open, as the door switch reports it.
+    #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
     pub enum DoorState {
         /// The door is shut.
         Closed,
@@ -225,6 +231,7 @@ derive_wire! {
     /// empty baseline, IR reflectance, or 0/1 for a break beam) and `threshold`
     /// the value it was compared against, so a log shows why a compartment was
     /// judged occupied.
+    #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
     pub struct Presence {
         /// Whether an item was detected.
         pub occupied: bool,
@@ -257,6 +264,7 @@ impl Presence {
 
 derive_wire! {
     /// Where the bank's power comes from, from the UPS.
+    #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
     pub enum PowerStatus {
         /// Mains present.
         Mains,
@@ -279,6 +287,8 @@ derive_wire! {
     /// A temperature in tenths of a degree Celsius (refrigerated compartments,
     /// electronics).
     #[derive(PartialOrd, Ord)]
+    // Not on the uplink yet; cold-chain messages will carry it.
+    #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
     pub struct Temperature(pub i16);
 }
 
@@ -305,6 +315,7 @@ impl fmt::Display for Temperature {
 derive_wire! {
     /// A fault a node detected on one of its channels or on itself.
     #[non_exhaustive]
+    #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
     pub enum FaultCode {
         /// The lock was pulsed but its feedback never showed it released.
         LockJammed,
@@ -331,6 +342,7 @@ derive_wire! {
 derive_wire! {
     /// A firmware version, semver-style.
     #[derive(PartialOrd, Ord)]
+    #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
     pub struct FirmwareVersion {
         /// Incompatible changes.
         pub major: u8,
@@ -361,6 +373,7 @@ impl fmt::Display for FirmwareVersion {
 derive_wire! {
     /// Why a node (or the gateway) last started.
     #[non_exhaustive]
+    #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
     pub enum ResetReason {
         /// Power was applied.
         PowerOn,
@@ -387,6 +400,7 @@ derive_wire! {
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum Actor {
     /// A carrier's courier (deposits deliveries, collects returns).
     #[serde(alias = "Courier")]
@@ -413,6 +427,7 @@ pub enum Actor {
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum ParcelKind {
     /// Courier deposits, recipient collects.
     Delivery,
@@ -445,6 +460,7 @@ impl ParcelKind {
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum Purpose {
     /// To put a reserved parcel in.
     #[serde(alias = "Deposit")]
@@ -469,6 +485,7 @@ pub enum Purpose {
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum ServiceReason {
     /// Staff or the backend took it out.
     #[serde(alias = "Override")]
@@ -496,6 +513,7 @@ pub enum ServiceReason {
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum NotificationKind {
     /// The deposit is verified: the parcel waits for its collector. Send
     /// them the pickup code handed out with the reservation (or the
@@ -541,6 +559,7 @@ pub enum NotificationKind {
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum HealthIssue {
     /// An empty compartment's tared reading is outside the calibration band:
     /// recalibrate ([`Command::Calibrate`](crate::Command::Calibrate)) or check the sensor.

@@ -15,6 +15,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUS = os.path.join(ROOT, "locker-proto", "tests", "golden", "bus")
 UPLINK = os.path.join(ROOT, "locker-proto", "tests", "golden", "uplink")
+SCHEMA = os.path.join(ROOT, "spec", "schema")
 
 # ---------------------------------------------------------------- bookkeeping
 
@@ -1006,9 +1007,76 @@ def check_uplink():
     eq("bus: CRC-16/MODBUS check value", crc16_modbus(b"123456789"), 0x4B37)
 
 
+# ---------------------------------------------------------------- uplink JSON Schemas (schema/)
+
+
+def schema_refs(node, found):
+    """Every $ref in a schema document."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "$ref":
+                found.append(v)
+            else:
+                schema_refs(v, found)
+    elif isinstance(node, list):
+        for v in node:
+            schema_refs(v, found)
+    return found
+
+
+def schema_messages(schema, body_type):
+    """The body names a schema's body enum lists: "name" or {"name": ...}."""
+    names = set()
+    for alt in schema["$defs"][body_type]["oneOf"]:
+        if "const" in alt:
+            names.add(alt["const"])
+        else:
+            names.update(alt["properties"])
+    return names
+
+
+def check_uplink_schemas():
+    """Reads spec/schema/ with the standard library: no validator here, the Rust test
+    validates; this checks that the files are JSON Schema documents that stand alone
+    and name exactly the messages of the golden files."""
+    schemas = {}
+    for body_type, file in (("Upward", "upward.schema.json"), ("Downward", "downward.schema.json")):
+        try:
+            with open(os.path.join(SCHEMA, file)) as f:
+                schemas[body_type] = json.load(f)
+        except (OSError, ValueError) as e:
+            check("uplink schema: parses as JSON", False, f"{file}: {e}")
+            continue
+        s = schemas[body_type]
+        check("uplink schema: parses as JSON", True)
+        eq("uplink schema: draft 2020-12", s.get("$schema"),
+           "https://json-schema.org/draft/2020-12/schema", file)
+        eq("uplink schema: envelope members", sorted(s["properties"]),
+           ["body", "id", "tag", "v"] if body_type == "Downward" else ["body", "id", "v"], file)
+        eq("uplink schema: v is the protocol version", s["properties"]["v"].get("const"), 1, file)
+        for ref in schema_refs(s, []):
+            name = ref[len("#/$defs/"):]
+            check("uplink schema: every $ref is a definition of the same file",
+                  ref.startswith("#/$defs/") and name in s["$defs"], f"{file}: {ref}")
+    if len(schemas) < 2:
+        return
+    seen = {"Upward": set(), "Downward": set()}
+    for f in sorted(os.listdir(UPLINK)):
+        if not f.endswith(".json") or f == "mac_vectors.json":
+            continue
+        j = json.load(open(os.path.join(UPLINK, f)))
+        body_type = "Downward" if "tag" in j else "Upward"
+        name = j["body"] if isinstance(j["body"], str) else next(iter(j["body"]))
+        seen[body_type].add(name)
+    for body_type, s in schemas.items():
+        eq(f"uplink schema: messages named = messages of the golden files ({body_type})",
+           sorted(schema_messages(s, body_type)), sorted(seen[body_type]))
+
+
 def main():
     check_bus()
     check_uplink()
+    check_uplink_schemas()
     width = max(len(k) for k in RESULTS)
     for k, (p, t) in RESULTS.items():
         print(f"{'ok  ' if p == t else 'FAIL'} {k:<{width}} {p}/{t}")

@@ -6,54 +6,54 @@
 //!     --bank-secret bank.secret --mqtt-user backend --mqtt-password-file mqtt.password
 //! ```
 //!
-//! Prints every message the gateway sends (as JSON lines), acknowledges
-//! each, and answers alerts: a camera snapshot for a forced door, the
-//! compartment out of service for a lock fault. Requests are typed on
-//! standard input (see `--help`). The `--mqtt…` options, TLS included, are
-//! `locker-gateway`'s (`locker_examples::uplink::MqttFlags`).
+//! Prints every message the gateway sends (as JSON lines, on standard
+//! output), acknowledges each, and answers alerts: a camera snapshot for a
+//! forced door, the compartment out of service for a lock fault. Requests
+//! are typed on standard input (see `--help`). The `--mqtt…` options, TLS
+//! included, are `locker-gateway`'s (`locker_examples::uplink::MqttFlags`).
+//!
+//! Standard output is what the backend hands on: the messages, and the
+//! codes it draws. A pickup code drawn for `announce` and a courier's
+//! deposit code are printed there, where a real backend would send them
+//! to the recipient and the courier; they are never logged. The log
+//! (connection, broker trouble, undecodable messages, errors) is on
+//! standard error (`locker_examples::logging`).
 
 use std::io::BufRead;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use clap::Parser;
 use locker_domain::bank::codes::{CodeHash, PickupCode};
 use locker_domain::bank::{BankId, BankKeys};
 use locker_examples::gateway::MonotonicClock;
+use locker_examples::logging::{LogFormat, start_logging};
 use locker_examples::secret::read_secret;
 use locker_examples::uplink::{
-    Backend, BackendConfig, Encoding, MAX_RECONNECT_DELAY, MQTT_FLAGS_HELP, MqttFlags,
-    MqttSettings, MqttTransport, Transport, TransportEvent,
+    Backend, BackendConfig, Encoding, MAX_RECONNECT_DELAY, MqttFlags, MqttSettings, MqttTransport,
+    Transport, TransportEvent,
 };
 use locker_proto::uplink::{
     AnnounceParcel, Credential, Deadlines, Downward, HexArray, ParcelKind, ParcelNeeds,
     ResetTarget, Response, Scope, UpEnvelope, Upward,
 };
 use locker_proto::{CompartmentId, NodeAddr, RebootKind, SizeClass};
+use tracing::{error, info, warn};
 
-/// `--help`: this, the `--mqtt…` options, then [`HELP_TAIL`].
-const HELP_HEAD: &str = "\
-locker-backend: a tiny backend for one locker bank, over MQTT
+/// Shown after the options by `--help`.
+const AFTER_HELP: &str = "\
+The bank's keys are derived from the secret the gateway shares with it
+(FILE: 64 hex digits, the file locker-gateway wrote at its first start)
+and --bank-number (default 1, as the gateway's). Every message the backend
+sends, acknowledgements included, is tagged with them; the gateway carries
+out nothing that is not.
 
-USAGE:
-    locker-backend --mqtt HOST:PORT --bank-secret FILE [--bank-id ID]
-                   [--encoding json|postcard] [--bank-number N]
-                   [--mqtt-ca FILE [--mqtt-cert FILE --mqtt-key FILE]]
-                   [--mqtt-user USER --mqtt-password-file FILE]
-
-OPTIONS:
-    --bank-secret FILE   required: the secret shared with the gateway
-    --bank-id ID         the bank's name in the topics (default bank-1)
-    --bank-number N      the bank's number (default 1, as the gateway's)
-    --encoding E         json (default) or postcard, as the gateway's
-";
-
-const HELP_TAIL: &str = "
-    The bank's keys are derived from the secret the gateway shares with it
-    (FILE: 64 hex digits, the file locker-gateway wrote at its first start,
-    STATE.secret) and --bank-number (default 1, as the gateway's). Every
-    message the backend sends, acknowledgements included, is tagged with
-    them; the gateway carries out nothing that is not.
+OUTPUT: the gateway's messages (JSON lines) and the codes the backend draws
+go to standard output, as a real backend would hand them to the recipient
+and the courier; the log (connection, broker trouble, errors) goes to
+standard error and never holds a code.
 
 COMMANDS (one per line on standard input):
     announce small|medium|large REF   announce a parcel (tracking number REF):
@@ -66,8 +66,45 @@ COMMANDS (one per line on standard input):
     reset gateway | reset node N      restart the gateway or one node
     config                            show the bank's rules
     diagnostics                       versions, bus statistics, out of service
-    quit                              stop
-";
+    quit                              stop";
+
+/// The command line.
+#[derive(Parser)]
+#[command(
+    name = "locker-backend",
+    version,
+    about = "A tiny backend for one locker bank, over MQTT",
+    after_help = AFTER_HELP
+)]
+struct Cli {
+    /// The secret shared with the gateway: 64 hex digits in a file
+    /// readable by its owner alone
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "LOCKER_BANK_SECRET",
+        hide_env_values = true
+    )]
+    bank_secret: PathBuf,
+    /// The bank's name in the topics
+    #[arg(long, value_name = "ID", default_value = "bank-1")]
+    bank_id: String,
+    /// The bank's number, as the gateway's
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    bank_number: u32,
+    /// Payload encoding, as the gateway's
+    #[arg(long, value_enum, value_name = "E", default_value = "json")]
+    encoding: Encoding,
+    #[command(flatten)]
+    mqtt: MqttFlags,
+    /// Log level: error, warn, info, debug, trace or off, or directives
+    /// such as warn,locker_backend=debug [default: RUST_LOG, else info]
+    #[arg(long, value_name = "LEVEL")]
+    log_level: Option<String>,
+    /// Log lines as plain text (for journald) or JSON
+    #[arg(long, value_enum, value_name = "FORMAT", default_value = "plain")]
+    log_format: LogFormat,
+}
 
 fn size(word: Option<&str>) -> Option<SizeClass> {
     match word? {
@@ -171,58 +208,33 @@ fn command(line: &str, keys: &BankKeys, backend: &Backend) -> Result<Option<Down
 
 /// Says why the backend does not start, and the exit code for it.
 fn refuse(why: impl std::fmt::Display) -> ExitCode {
-    eprintln!("locker-backend: {why}");
+    error!("{why}");
     ExitCode::from(2)
 }
 
 fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1);
-    let mut mqtt = MqttFlags::default();
-    let mut bank_id = "bank-1".to_string();
-    let mut encoding = Encoding::Json;
-    let mut bank_number = 1u32;
-    let mut bank_secret = None;
-    while let Some(flag) = args.next() {
-        let value = args.next();
-        match (flag.as_str(), value) {
-            ("--help" | "-h", _) => {
-                print!("{HELP_HEAD}{MQTT_FLAGS_HELP}{HELP_TAIL}");
-                return ExitCode::SUCCESS;
-            }
-            ("--bank-id", Some(v)) => bank_id = v,
-            ("--bank-secret", Some(v)) => bank_secret = Some(v),
-            ("--bank-number", Some(v)) => match v.parse() {
-                Ok(n) => bank_number = n,
-                Err(_) => return refuse("--bank-number needs a number"),
-            },
-            ("--encoding", Some(v)) => match Encoding::parse(&v) {
-                Some(e) => encoding = e,
-                None => return refuse("--encoding needs json or postcard"),
-            },
-            (other, value) => match mqtt.take(other, || value) {
-                Ok(true) => {}
-                Ok(false) => return refuse(format!("bad option {other} (see --help)")),
-                Err(e) => return refuse(e),
-            },
-        }
+    let cli = Cli::parse();
+    if let Err(e) = start_logging(cli.log_level.as_deref(), cli.log_format) {
+        eprintln!("locker-backend: error: {e}");
+        return ExitCode::from(2);
     }
-    let settings = match mqtt.settings(format!("locker-backend-{bank_id}"), bank_id) {
+    let settings = match cli
+        .mqtt
+        .settings(format!("locker-backend-{}", cli.bank_id), cli.bank_id)
+    {
         Ok(Some(settings)) => settings,
-        Ok(None) => return refuse("--mqtt HOST:PORT is required (see --help)"),
+        Ok(None) => return refuse("--mqtt ADDRESS is required (see --help)"),
         Err(e) => return refuse(e),
     };
     if let Some(warning) = settings.cleartext_warning() {
-        eprintln!("locker-backend: warning: {warning}");
+        warn!("{warning}");
     }
-    let Some(secret_path) = bank_secret else {
-        return refuse("--bank-secret FILE is required (see --help)");
-    };
-    let secret = match read_secret(secret_path.as_ref()) {
+    let secret = match read_secret(&cli.bank_secret) {
         Ok(secret) => secret,
-        Err(e) => return refuse(e),
+        Err(e) => return refuse(format_args!("--bank-secret: {e}")),
     };
-    let keys = BankKeys::derive(BankId(bank_number), &secret);
-    run(&settings, encoding, &keys);
+    let keys = BankKeys::derive(BankId(cli.bank_number), &secret);
+    run(&settings, cli.encoding, &keys);
     ExitCode::SUCCESS
 }
 
@@ -262,22 +274,28 @@ fn run(settings: &MqttSettings, encoding: Encoding, keys: &BankKeys) {
                 }
                 Ok(None) => {}
                 Err(e) if e == "quit" => return,
-                Err(e) => println!("{e}"),
+                // The person at the console mistyped: told there, not logged.
+                Err(e) => eprintln!("{e}"),
             }
         }
         for failure in failures.iter().flat_map(|f| f.try_iter()) {
-            eprintln!(
-                "locker-backend: {broker}: {failure}; trying again (at most {} s apart)",
+            warn!(
+                "{broker}: {failure}; trying again (at most {} s apart)",
                 MAX_RECONNECT_DELAY.as_secs()
             );
         }
         while let Some(event) = transport.poll() {
             match event {
                 TransportEvent::Up => {
-                    eprintln!("locker-backend: connected to the {broker}");
+                    info!("connected to the {broker}");
                     up = true;
                 }
                 TransportEvent::Down => {
+                    if up {
+                        warn!(
+                            "lost the connection to the {broker}; requests wait until it is back"
+                        );
+                    }
                     up = false;
                     backend.link_down();
                 }
@@ -313,7 +331,7 @@ fn run(settings: &MqttSettings, encoding: Encoding, keys: &BankKeys) {
                         }
                     }
                     Err(e) => {
-                        println!("warning: {e}");
+                        warn!("a message from the gateway cannot be read: {e}");
                         if let Some(header) = encoding.header(&payload) {
                             backend.handle_undecodable(header);
                         }

@@ -4,97 +4,64 @@
 //!
 //! ```text
 //! locker-gateway --port /dev/ttyUSB0 --baud 115200 --state bank.state \
-//!     --audit audit.jsonl --nodes 1,2,3 --channels 16
+//!     --audit audit.jsonl --nodes 1,2,3 --channels 16 --bank-secret bank.secret
+//! locker-gateway --config /etc/locker/gateway.toml
 //! locker-gateway --board kerong-cu16 --port /dev/ttyUSB0 --state bank.state \
-//!     --audit audit.jsonl --nodes 1,2 --channels 16
+//!     --audit audit.jsonl --nodes 1,2 --channels 16 --bank-secret bank.secret
 //! locker-gateway verify-audit audit.jsonl
 //! ```
 //!
+//! Every option is a flag and a key of the TOML config file
+//! (`locker_examples::gateway::GatewayOptions`); flags win over the file.
 //! Operator commands are read from standard input, one per line (see
-//! `--help`); notices (pickup codes, alerts) are printed on standard output.
+//! `--help`), and answered on standard output. Everything else (the
+//! bank's notifications and alerts, nodes coming and going, the broker's
+//! troubles, errors) is logged on standard error with a time stamp and a
+//! level (`locker_examples::logging`), and no log line ever holds a pickup
+//! code.
 //!
 //! With `--mqtt HOST:PORT` the gateway also talks to its backend through an
 //! MQTT broker (topics `locker/<bank>/up`, `locker/<bank>/down`,
 //! `locker/<bank>/status`; see `locker_examples::uplink`), over TLS with
-//! `--mqtt-ca FILE` (the `--mqtt…` options are `locker-backend`'s too:
-//! `locker_examples::uplink::MqttFlags`).
+//! `--mqtt-ca FILE`.
 
 use std::io::BufRead;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use clap::{Parser, Subcommand};
 use locker_domain::bank::{BankId, BankKeys};
 use locker_drivers::kerong::BoardModel;
 use locker_examples::gateway::{
-    ConsoleCommand, Gateway, GatewayConfig, KERONG_BAUD, KerongLine, NodeLine, SerialLine,
-    UplinkSettings, run_bus_key, verify_audit,
+    ConsoleCommand, Gateway, GatewayConfig, GatewayOptions, KERONG_BAUD, KerongLine, NodeLine,
+    Notice, SerialLine, UplinkSettings, run_bus_key, verify_audit,
 };
+use locker_examples::logging::start_logging;
 use locker_examples::secret::{read_or_create_secret, read_secret};
 use locker_examples::uplink::{
-    BrokerFailure, Encoding, MAX_RECONNECT_DELAY, MQTT_FLAGS_HELP, MqttFlags, MqttSettings,
-    MqttTransport, Transport,
+    BrokerFailure, MAX_RECONNECT_DELAY, MqttSettings, MqttTransport, Transport,
 };
-use locker_proto::NodeAddr;
+use tracing::{debug, error, info, warn};
 
-/// `--help`: this, the `--mqtt…` options, then [`HELP_TAIL`].
-const HELP_HEAD: &str = "\
-locker-gateway: run a locker bank against its compartment nodes on a serial port
+/// Shown after the options by `--help`.
+const AFTER_HELP: &str = "\
+CONFIG FILE: every option is also a key of the TOML file given with
+--config: the flag without its leading --, e.g.
 
-USAGE:
-    locker-gateway --port PATH --state FILE --audit FILE --nodes LIST [OPTIONS]
-    locker-gateway verify-audit FILE
+    port = \"/dev/ttyUSB0\"
+    nodes = [1, 2, 3]
+    state = \"/var/lib/locker/bank.state\"
+    audit = \"/var/lib/locker/audit.jsonl\"
+    bank-secret = \"/etc/locker/bank.secret\"
 
-VERIFY-AUDIT: reads an audit log and recomputes every record's hash-chain
-link. Prints OK with the number of records, or the first line where the
-chain breaks and why (a line deleted, altered, moved or forged). Exit code
-0: intact; 3: intact, but records were re-issued with other content (a
-rolled-back state file, reported when it happened); 1: the chain is broken;
-2: the file cannot be read.
+A flag (or its environment variable) wins over the file. The file names
+the secrets' files and never holds a secret itself; --new-incarnation is a
+flag only. An unknown key, a value of the wrong type or a missing required
+value stops the start, naming the file, the line and the key.
 
-OPTIONS:
-    --port PATH          serial port of the RS-485 adapter, e.g. /dev/ttyUSB0
-    --board KIND         what is on the line: ours (default, our nodes),
-                         kerong-cu16 or kerong-cu48 (Kerong lock boards,
-                         driven as our nodes; see BOARDS below)
-    --baud N             baud rate (default 115200 for our nodes, 19200 for
-                         Kerong boards)
-    --state FILE         the bank's state file: restored at start, replaced
-                         atomically after every change; a corrupt one stops
-                         the gateway and is left untouched
-    --audit FILE         audit log, one JSON record per line, appended
-    --nodes LIST         node bus addresses, e.g. 1,2,3
-    --channels N         compartments per node (default 16; sizes cycle
-                         5 small, 3 medium, 2 large)
-    --bank-secret FILE   required: the secret the bank shares with its
-                         backend, 64 hex digits in a file readable by its
-                         owner alone (created with fresh randomness, mode
-                         0600, when it does not exist: give the backend the
-                         same file)
-    --bank-number N      the bank's number, which its keys are bound to
-                         (default 1; the backend's --bank-number)
-    --bus-key FILE       the bus key: 64 hex digits; each node's key is derived
-                         from it and the node's address, and unlocks are
-                         signed (without it nodes refuse every unlock; with
-                         Kerong boards a key for this run is drawn instead)
-    --new-incarnation    confirm a start the gateway's files contradict: a
-                         state file older than the audit log or the uplink
-                         state (a backup restored on purpose), or none
-                         though they show the bank ran before. The bank
-                         begins a new incarnation: remote opens and offline
-                         tokens issued before open nothing. Without it such
-                         a start is refused and no file is changed
-    --exit-after SECS    stop (persisting first) after SECS seconds
-";
-
-const HELP_TAIL: &str = "    \
-    --bank-id ID         the bank's name for the backend and the topics
-                         (default bank-1)
-    --uplink-dir DIR     the uplink's queue and state (default uplink/)
-    --uplink-encoding E  json (default) or postcard
-    --help               this text
-
-COMMANDS (one per line on standard input):
+COMMANDS (one per line on standard input, answered on standard output):
     deposit small|medium|large   reserve and unlock a compartment for a courier
     return small|medium|large    the same for a resident's return
     deposit and return           are a staff terminal's: audited as account 0
@@ -113,6 +80,11 @@ COMMANDS (one per line on standard input):
     status                       every compartment's books
     quit                         persist and stop
 
+LOG: notifications, alerts, warnings and errors go to standard error, one
+line each with time and level (--log-format json for JSON lines). No log
+line holds a pickup code; the only place a code is shown is the answer to
+a staff terminal's deposit on standard output.
+
 The state is persisted after every change, so stopping the program any other
 way (Ctrl-C, a power cut) loses nothing either. When standard input ends (e.g.
 under a service manager) the gateway keeps running without commands.
@@ -125,9 +97,52 @@ board 0's channels 1-24 and 25-48, nodes 3 and 4 board 1's, and so on
 
 UPLINK: messages for the backend wait in the uplink directory, one file each,
 until the backend acknowledges them, so a broker outage or a gateway restart
-loses none. When the backend asks for a reset, the gateway lets door sessions
-under way finish, persists everything and starts itself again.
-";
+loses none. A broker that cannot be reached is logged once per reason and
+tried again with back-off. When the backend asks for a reset, the gateway
+lets door sessions under way finish, persists everything and starts itself
+again.";
+
+/// The command line.
+#[derive(Parser)]
+#[command(
+    name = "locker-gateway",
+    version,
+    about = "Run a locker bank against its compartment nodes on a serial port",
+    after_help = AFTER_HELP,
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Read the options from this TOML file; flags override it
+    #[arg(long, short = 'c', value_name = "FILE", env = "LOCKER_GATEWAY_CONFIG")]
+    config: Option<PathBuf>,
+    /// Confirm a start the gateway's files contradict: a state file older
+    /// than the audit log or the uplink state (a backup restored on
+    /// purpose), or none though they show the bank ran before. The bank
+    /// begins a new incarnation: remote opens and offline tokens issued
+    /// before open nothing. Without it such a start is refused and no file
+    /// is changed
+    #[arg(long)]
+    new_incarnation: bool,
+    #[command(flatten)]
+    options: GatewayOptions,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Read an audit log and recompute every record's hash-chain link.
+    ///
+    /// Prints OK with the number of records, or the first line where the
+    /// chain breaks and why (a line deleted, altered, moved or forged).
+    /// Exit code 0: intact; 3: intact, but records were re-issued with
+    /// other content (a rolled-back state file, reported when it
+    /// happened); 1: the chain is broken; 2: the file cannot be read.
+    VerifyAudit {
+        /// The audit log.
+        file: PathBuf,
+    },
+}
 
 struct Args {
     port: String,
@@ -138,140 +153,114 @@ struct Args {
     uplink: Option<(UplinkSettings, MqttSettings)>,
 }
 
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
-    let mut port = None;
-    let mut baud = None;
-    let mut board = None;
-    let mut state = None;
-    let mut audit = None;
-    let mut nodes = None;
-    let mut channels = 16u8;
-    let mut exit_after = None;
-    let mut mqtt = MqttFlags::default();
-    let mut bank_id = "bank-1".to_string();
-    let mut uplink_dir = "uplink".to_string();
-    let mut encoding = Encoding::Json;
-    let mut bus_key = None;
-    let mut bank_secret = None;
-    let mut bank_number = 1u32;
-    let mut new_incarnation = false;
-    while let Some(flag) = args.next() {
-        if flag == "--help" || flag == "-h" {
-            return Ok(None);
-        }
-        if flag == "--new-incarnation" {
-            new_incarnation = true;
-            continue;
-        }
-        let mut value = || args.next().ok_or(format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--port" => port = Some(value()?),
-            "--baud" => baud = Some(value()?.parse().map_err(|_| "--baud needs a number")?),
-            "--board" => {
-                board = match value()?.as_str() {
-                    "ours" => None,
-                    "kerong-cu16" => Some(BoardModel::Cu16),
-                    "kerong-cu48" => Some(BoardModel::Cu48),
-                    _ => return Err("--board needs ours, kerong-cu16 or kerong-cu48".into()),
-                };
-            }
-            "--state" => state = Some(value()?),
-            "--audit" => audit = Some(value()?),
-            "--nodes" => {
-                let list: Result<Vec<NodeAddr>, _> = value()?
-                    .split(',')
-                    .map(|n| n.trim().parse().map(NodeAddr))
-                    .collect();
-                nodes = Some(list.map_err(|_| "--nodes needs addresses like 1,2,3")?);
-            }
-            "--channels" => {
-                channels = value()?
-                    .parse()
-                    .map_err(|_| "--channels needs a number from 1 to 32")?;
-            }
-            "--bus-key" => {
-                let secret = read_secret(value()?.as_ref())?;
-                bus_key = Some(locker_proto::auth::BankKey::from_bytes(*secret));
-            }
-            "--bank-secret" => bank_secret = Some(value()?),
-            "--bank-number" => {
-                bank_number = value()?
-                    .parse()
-                    .map_err(|_| "--bank-number needs a number")?;
-            }
-            "--exit-after" => {
-                let secs: f64 = value()?.parse().map_err(|_| "--exit-after needs seconds")?;
-                exit_after = Some(Duration::from_secs_f64(secs.max(0.0)));
-            }
-            "--bank-id" => bank_id = value()?,
-            "--uplink-dir" => uplink_dir = value()?,
-            "--uplink-encoding" => {
-                encoding =
-                    Encoding::parse(&value()?).ok_or("--uplink-encoding needs json or postcard")?;
-            }
-            other => {
-                if !mqtt
-                    .take(other, || args.next())
-                    .map_err(|e| e.to_string())?
-                {
-                    return Err(format!("unknown option {other} (see --help)"));
-                }
-            }
-        }
+/// `what` is missing from the flags and the config file.
+fn required(what: &str, key: &str, config: Option<&Path>) -> String {
+    match config {
+        Some(path) => format!(
+            "{what} is required: give it as a flag or as `{key}` in the config file {}",
+            path.display()
+        ),
+        None => format!("{what} is required (see --help)"),
     }
-    let port = port.ok_or("--port is required (see --help)")?;
-    let state = state.ok_or("--state is required (see --help)")?;
-    let audit = audit.ok_or("--audit is required (see --help)")?;
-    let nodes = nodes.ok_or("--nodes is required (see --help)")?;
+}
+
+/// The gateway's settings from its options (flags over the config file),
+/// every file they name read; `config` names the file for the errors.
+fn settle(
+    options: GatewayOptions,
+    new_incarnation: bool,
+    config: Option<&Path>,
+) -> Result<Args, String> {
+    let port = options
+        .port
+        .clone()
+        .ok_or_else(|| required("--port PATH", "port", config))?;
+    let state = options
+        .state
+        .clone()
+        .ok_or_else(|| required("--state FILE", "state", config))?;
+    let audit = options
+        .audit
+        .clone()
+        .ok_or_else(|| required("--audit FILE", "audit", config))?;
+    let nodes = options
+        .nodes
+        .clone()
+        .ok_or_else(|| required("--nodes LIST", "nodes", config))?
+        .0;
+    let board = options.board.unwrap_or_default().kerong();
+    let bank_id = options.bank_id.clone().unwrap_or_else(|| "bank-1".into());
+    let bus_key = match &options.bus_key {
+        Some(path) => {
+            let secret = read_secret(path).map_err(|e| format!("--bus-key: {e}"))?;
+            Some(locker_proto::auth::BankKey::from_bytes(*secret))
+        }
+        None => None,
+    };
     // Before the secret, which may be created: a refused start changes no file.
-    let mqtt = mqtt
+    let mqtt = options
+        .mqtt_flags()
         .settings(format!("locker-gateway-{bank_id}"), bank_id.clone())
         .map_err(|e| e.to_string())?;
-    let secret_path = bank_secret.ok_or(
-        "--bank-secret FILE is required: the secret the bank shares with its backend \
-         (64 hex digits, readable by its owner alone; a FILE that does not exist yet is \
-         created with fresh randomness)",
-    )?;
-    let (secret, created) = read_or_create_secret(secret_path.as_ref())?;
+    let secret_path = options.bank_secret.clone().ok_or_else(|| {
+        required(
+            "--bank-secret FILE (the secret the bank shares with its backend: 64 hex \
+             digits, readable by its owner alone; a FILE that does not exist yet is \
+             created with fresh randomness; or LOCKER_BANK_SECRET)",
+            "bank-secret",
+            config,
+        )
+    })?;
+    let (secret, created) =
+        read_or_create_secret(&secret_path).map_err(|e| format!("--bank-secret: {e}"))?;
     if created {
-        eprintln!(
-            "locker-gateway: a new bank secret is in {secret_path}; give the backend the same file"
+        info!(
+            "a new bank secret is in {}; give the backend the same file",
+            secret_path.display()
         );
     }
-    let bank_keys = BankKeys::derive(BankId(bank_number), &secret);
+    let bank_keys = BankKeys::derive(BankId(options.bank_number.unwrap_or(1)), &secret);
     let uplink = mqtt.map(|mqtt| {
-        let mut settings = UplinkSettings::new(bank_id, uplink_dir);
-        settings.encoding = encoding;
+        let dir = options
+            .uplink_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("uplink"));
+        let mut settings = UplinkSettings::new(bank_id, dir);
+        settings.encoding = options.uplink_encoding.unwrap_or_default();
         (settings, mqtt)
     });
-    let baud = baud.unwrap_or(if board.is_some() {
+    let baud = options.baud.unwrap_or(if board.is_some() {
         KERONG_BAUD
     } else {
         115_200
     });
-    Ok(Some(Args {
+    Ok(Args {
         port,
         baud,
         board,
         config: GatewayConfig {
             bus_key,
             new_incarnation,
-            ..GatewayConfig::new(nodes, channels, state, audit, bank_keys)
+            ..GatewayConfig::new(
+                nodes,
+                options.channels.unwrap_or(16),
+                state,
+                audit,
+                bank_keys,
+            )
         },
-        exit_after,
+        exit_after: options
+            .exit_after
+            .map(|secs| Duration::from_secs_f64(secs.clamp(0.0, 1e9))),
         uplink,
-    }))
+    })
 }
 
 /// `locker-gateway verify-audit FILE`: the verdict on standard output.
-fn verify_audit_command(mut args: impl Iterator<Item = String>) -> ExitCode {
-    let (Some(path), None) = (args.next(), args.next()) else {
-        eprintln!("locker-gateway: verify-audit needs exactly one FILE (see --help)");
-        return ExitCode::from(2);
-    };
-    match verify_audit(path.as_ref()) {
+fn verify_audit_command(path: &Path) -> ExitCode {
+    match verify_audit(path) {
         Ok(verdict) => {
-            println!("{path}: {verdict}");
+            println!("{}: {verdict}", path.display());
             if !verdict.is_intact() {
                 ExitCode::FAILURE
             } else if !verdict.reissued.is_empty() {
@@ -281,32 +270,43 @@ fn verify_audit_command(mut args: impl Iterator<Item = String>) -> ExitCode {
             }
         }
         Err(e) => {
-            eprintln!("locker-gateway: {e}");
+            eprintln!("locker-gateway: error: {e}");
             ExitCode::from(2)
         }
     }
 }
 
 fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1).peekable();
-    if args.peek().is_some_and(|a| a == "verify-audit") {
-        return verify_audit_command(args.skip(1));
+    let cli = Cli::parse();
+    if let Some(Command::VerifyAudit { file }) = &cli.command {
+        return verify_audit_command(file);
     }
-    let args = match parse_args(args) {
-        Ok(Some(args)) => args,
-        Ok(None) => {
-            print!("{HELP_HEAD}{MQTT_FLAGS_HELP}{HELP_TAIL}");
-            return ExitCode::SUCCESS;
-        }
+    let options = match &cli.config {
+        Some(path) => match GatewayOptions::from_file(path) {
+            Ok(file) => cli.options.over(file),
+            Err(e) => {
+                eprintln!("locker-gateway: error: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => cli.options,
+    };
+    let format = options.log_format.unwrap_or_default();
+    if let Err(e) = start_logging(options.log_level.as_deref(), format) {
+        eprintln!("locker-gateway: error: {e}");
+        return ExitCode::from(2);
+    }
+    let args = match settle(options, cli.new_incarnation, cli.config.as_deref()) {
+        Ok(args) => args,
         Err(e) => {
-            eprintln!("locker-gateway: {e}");
+            error!("{e}");
             return ExitCode::from(2);
         }
     };
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("locker-gateway: {e}");
+            error!("{e}");
             ExitCode::FAILURE
         }
     }
@@ -328,7 +328,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut broker_failures = None;
     let uplink = args.uplink.map(|(settings, mqtt)| {
         if let Some(warning) = mqtt.cleartext_warning() {
-            eprintln!("locker-gateway: warning: {warning}");
+            warn!("{warning}");
         }
         let mut transport = MqttTransport::gateway(&mqtt);
         broker_failures = transport.take_failures().map(|f| (f, mqtt));
@@ -336,8 +336,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         (settings, transport)
     });
     let mut gateway = Gateway::start_on(config, connect, uplink)?;
-    println!(
-        "locker-gateway on {port}: {} compartments, {}",
+    info!(
+        "locker-gateway {} on {port}: {} compartments, {}",
+        env!("CARGO_PKG_VERSION"),
         gateway.bank().layout().len(),
         if gateway.was_restored() {
             "restored from the state file"
@@ -361,31 +362,49 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         gateway.step()?;
         while let Ok(line) = lines.try_recv() {
             let Some(line) = line else {
-                println!("standard input closed: running on without operator commands");
+                info!("standard input closed: running on without operator commands");
                 continue;
             };
             match ConsoleCommand::parse(&line) {
-                Ok(Some(command)) => println!("{}", gateway.execute(&command)?),
+                Ok(Some(command)) => {
+                    // Debug-printed, a code is a row of stars.
+                    debug!(?command, "operator command");
+                    let reply = gateway.execute(&command)?;
+                    debug!(?reply, "answered on the console");
+                    println!("{reply}");
+                }
                 Ok(None) => {}
-                Err(e) => println!("{e}"),
+                // To the person at the console, not to the log: a line
+                // typed by mistake could be a pickup code.
+                Err(e) => eprintln!("{e}"),
             }
         }
         while let Some(notice) = gateway.poll_notice() {
-            println!("{notice}");
+            log_notice(&notice);
         }
         if let Some((failures, mqtt)) = &broker_failures {
             while let Ok(failure) = failures.try_recv() {
-                eprintln!("locker-gateway: {}", broker_trouble(mqtt, &failure));
+                warn!("{}", broker_trouble(mqtt, &failure));
             }
         }
         if let Some(kind) = gateway.reboot_requested() {
             gateway.shutdown()?;
-            println!("rebooting ({kind:?}) as the backend asked");
+            warn!("restarting ({kind:?}) as the backend asked");
             return Err(restart().into());
         }
         if gateway.is_stopping() || args.exit_after.is_some_and(|d| started.elapsed() >= d) {
             return Ok(gateway.shutdown()?);
         }
+    }
+}
+
+/// A notice at the level it deserves: alerts need a person (error),
+/// warnings someone's attention (warn), the rest is what happens (info).
+fn log_notice(notice: &Notice) {
+    match notice {
+        Notice::Alert(_) => error!("{notice}"),
+        Notice::Warning(_) | Notice::SnapshotRequested(_) => warn!("{notice}"),
+        _ => info!("{notice}"),
     }
 }
 

@@ -15,149 +15,163 @@
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
-use std::time::Instant as WallClock;
+use std::time::{Duration, Instant as WallClock};
 
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use locker_examples::sim::{Board, IncidentKind, Noise, SimConfig, run};
 
-const HELP: &str = "\
-locker-sim: a simulated locker bank, every layer real, in simulated time
+/// What stands on the bus as the nodes.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum BoardArg {
+    /// Our node firmware
+    Ours,
+    /// Simulated Kerong KR-CU16 boards behind the library's adapter; their
+    /// IR beams have no load cell, so no drifting_sensor
+    #[value(alias = "kerong_cu16")]
+    KerongCu16,
+}
 
-USAGE: locker-sim [OPTIONS]
-
-  --seed N            seed of every random choice (default 1)
-  --days N            simulated days (default 7)
-  --compartments N    compartments in the site (default 48; banks of up to 64)
-  --units N           households served (default 300 per 48 compartments)
-  --noise L           bus noise: 0 clean, 1 a little (0.1 % bytes corrupted,
-                      0.5 % frames lost; default), 2 bad (1 %, 5 %), 3 terrible
-  --board B           what stands on the bus as the nodes: ours (our node
-                      firmware; default) or kerong-cu16 (simulated Kerong
-                      KR-CU16 boards behind the library's adapter; their IR
-                      beams have no load cell, so no drifting_sensor)
-  --incidents X       multiply every incident rate by X (default 1)
-  --rate KIND=R       set one incident rate; KIND is one of
-                      empty_door, door_ajar (fractions of deposits / pickups),
-                      forced_door, jammed_lock, drifting_sensor, node_hang,
-                      brute_force, fridge_failure (per day per 48
-                      compartments; fridges only, none on kerong-cu16),
-                      power_blip, long_outage (per day per bank)
-  --check             check every invariant after every step (slower)
-  --quiet             no timeline, only the summary
-  --json              print the summary as JSON instead
-  --svg FILE          write occupancy over time as SVG to FILE
-  --help              this text
-";
-
-struct Args {
-    config: SimConfig,
+/// The command line.
+#[derive(Parser)]
+#[command(
+    name = "locker-sim",
+    version,
+    about = "A simulated locker bank, every layer real, in simulated time",
+    after_help = "Same seed, same standard output, byte for byte: the wall time,\n\
+                  the progress bar (on a terminal only) and errors go to standard error."
+)]
+struct Cli {
+    /// Seed of every random choice
+    #[arg(long, short = 's', value_name = "N", default_value_t = 1)]
+    seed: u64,
+    /// Simulated days
+    #[arg(long, short = 'd', value_name = "N", default_value_t = 7,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    days: u32,
+    /// Compartments in the site (banks of up to 64)
+    #[arg(long, value_name = "N", default_value_t = SimConfig::default().compartments)]
+    compartments: usize,
+    /// Households served [default: 300 per 48 compartments]
+    #[arg(long, value_name = "N")]
+    units: Option<u32>,
+    /// Bus noise: 0 clean, 1 a little (0.1 % bytes corrupted, 0.5 % frames
+    /// lost), 2 bad (1 %, 5 %), 3 terrible
+    #[arg(long, value_name = "L", default_value_t = 1,
+          value_parser = clap::value_parser!(u8).range(0..=3))]
+    noise: u8,
+    /// What stands on the bus as the nodes
+    #[arg(long, value_enum, value_name = "B", default_value = "ours")]
+    board: BoardArg,
+    /// Multiply every incident rate by X
+    #[arg(long, value_name = "X", default_value_t = 1.0)]
+    incidents: f64,
+    /// Set one incident rate; KIND is one of empty_door, door_ajar
+    /// (fractions of deposits / pickups), forced_door, jammed_lock,
+    /// drifting_sensor, node_hang, brute_force, fridge_failure (per day per
+    /// 48 compartments; fridges only, none on kerong-cu16), power_blip,
+    /// long_outage (per day per bank)
+    #[arg(long, value_name = "KIND=R", value_parser = incident_rate)]
+    rate: Vec<(IncidentKind, f64)>,
+    /// Check every invariant after every step (slower)
+    #[arg(long)]
+    check: bool,
+    /// No timeline, only the summary
+    #[arg(long, short = 'q')]
     quiet: bool,
+    /// Print the summary as JSON instead
+    #[arg(long)]
     json: bool,
+    /// Write occupancy over time as SVG to FILE
+    #[arg(long, value_name = "FILE")]
     svg: Option<String>,
 }
 
-fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
-    let mut config = SimConfig::default();
-    let mut factor = 1.0;
-    let mut rates = Vec::new();
-    let (mut quiet, mut json, mut svg) = (false, false, None);
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
-        match arg.as_str() {
-            "--help" | "-h" => return Ok(None),
-            "--seed" => config.seed = number(&value("--seed")?)?,
-            "--days" => config.days = number(&value("--days")?)?,
-            "--compartments" => config.compartments = number(&value("--compartments")?)?,
-            "--units" => config.units = Some(number(&value("--units")?)?),
-            "--noise" => {
-                let level: u8 = number(&value("--noise")?)?;
-                config.noise_level = level.min(3);
-                config.noise = Noise::level(level);
-            }
-            "--incidents" => factor = number(&value("--incidents")?)?,
-            "--rate" => {
-                let v = value("--rate")?;
-                let (kind, rate) = v
-                    .split_once('=')
-                    .ok_or(format!("--rate wants KIND=R, got {v}"))?;
-                let kind =
-                    IncidentKind::from_name(kind).ok_or(format!("unknown incident kind {kind}"))?;
-                rates.push((kind, number::<f64>(rate)?));
-            }
-            "--board" => {
-                config.board = match value("--board")?.as_str() {
-                    "ours" => Board::Ours,
-                    "kerong-cu16" | "kerong_cu16" => Board::KerongCu16,
-                    other => {
-                        return Err(format!("--board wants ours or kerong-cu16, got {other}"));
-                    }
-                }
-            }
-            "--check" => config.check_invariants = true,
-            "--quiet" | "-q" => quiet = true,
-            "--json" => json = true,
-            "--svg" => svg = Some(value("--svg")?),
-            other => return Err(format!("unknown argument {other} (try --help)")),
-        }
-    }
-    config.rates = config.rates.scaled(factor);
-    for (kind, rate) in rates {
-        config.rates.set(kind, rate);
-    }
-    if config.days == 0 {
-        return Err("--days must be at least 1".into());
-    }
-    Ok(Some(Args {
-        config,
-        quiet,
-        json,
-        svg,
-    }))
+/// `--rate KIND=R`.
+fn incident_rate(given: &str) -> Result<(IncidentKind, f64), String> {
+    let (kind, rate) = given
+        .split_once('=')
+        .ok_or_else(|| format!("KIND=R wanted, e.g. forced_door=0.5, not {given:?}"))?;
+    let kind = IncidentKind::from_name(kind).ok_or_else(|| {
+        format!("unknown incident kind {kind:?} (the kinds are listed by --help)")
+    })?;
+    let rate = rate
+        .parse()
+        .map_err(|_| format!("the rate {rate:?} is not a number"))?;
+    Ok((kind, rate))
 }
 
-fn number<T: std::str::FromStr>(s: &str) -> Result<T, String> {
-    s.parse().map_err(|_| format!("not a number: {s}"))
+impl Cli {
+    fn config(&self) -> SimConfig {
+        let mut config = SimConfig {
+            seed: self.seed,
+            days: self.days,
+            compartments: self.compartments,
+            units: self.units,
+            noise_level: self.noise,
+            noise: Noise::level(self.noise),
+            check_invariants: self.check,
+            board: match self.board {
+                BoardArg::Ours => Board::Ours,
+                BoardArg::KerongCu16 => Board::KerongCu16,
+            },
+            ..SimConfig::default()
+        };
+        config.rates = config.rates.scaled(self.incidents);
+        for &(kind, rate) in &self.rate {
+            config.rates.set(kind, rate);
+        }
+        config
+    }
+}
+
+/// A progress bar in simulated hours, with the rate and the time left, on
+/// standard error when it is a terminal (never into a file or a pipe),
+/// shown only once a run has lasted a second.
+fn progress_bar(days: u32) -> ProgressBar {
+    let hours = u64::from(days) * 24;
+    let target = if std::io::stderr().is_terminal() {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    };
+    let bar = ProgressBar::with_draw_target(Some(hours), target);
+    let template = "{bar:40} {pos}/{len} simulated hours, {rate} per second, {eta} left";
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style.with_key(
+            "rate",
+            |state: &ProgressState, out: &mut dyn std::fmt::Write| {
+                let _ = write!(out, "{:.0}", state.per_sec());
+            },
+        ));
+    }
+    bar
 }
 
 fn main() -> ExitCode {
-    let args = match parse(std::env::args().skip(1)) {
-        Ok(Some(args)) => args,
-        Ok(None) => {
-            print!("{HELP}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("locker-sim: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    let cli = Cli::parse();
+    let config = cli.config();
     let started = WallClock::now();
-    let terminal = std::io::stderr().is_terminal();
-    let mut shown = false;
+    let bar = progress_bar(config.days);
+    let hours = u64::from(config.days) * 24;
     let mut progress = |done: f64| {
-        // Only for runs longer than a second, and never into a file.
-        if terminal && started.elapsed().as_secs_f64() > 1.0 {
-            let width = 40;
-            let filled = (done * width as f64) as usize;
-            eprint!(
-                "\r[{}{}] {:>3.0} %",
-                "#".repeat(filled),
-                " ".repeat(width - filled.min(width)),
-                done * 100.0
-            );
-            shown = true;
+        if started.elapsed() > Duration::from_secs(1) {
+            // Truncation is wanted: whole hours done.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            bar.set_position(((done.clamp(0.0, 1.0)) * hours as f64) as u64);
         }
     };
-    let outcome = match run(&args.config, &mut progress) {
+    let outcome = match run(&config, &mut progress) {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("locker-sim: {e}");
+            bar.finish_and_clear();
+            eprintln!("locker-sim: error: {e}");
             return ExitCode::FAILURE;
         }
     };
+    bar.finish_and_clear();
+    let args = cli;
     let wall = started.elapsed().as_secs_f64();
-    if shown {
-        eprint!("\r{}\r", " ".repeat(50));
-    }
     let mut out = std::io::stdout().lock();
     let written = if args.json {
         serde_json::to_string_pretty(&outcome.summary)
@@ -176,7 +190,7 @@ fn main() -> ExitCode {
     }
     if let Some(path) = &args.svg {
         if let Err(e) = std::fs::write(path, outcome.svg()) {
-            eprintln!("locker-sim: cannot write {path}: {e}");
+            eprintln!("locker-sim: error: --svg: cannot write {path}: {e}");
             return ExitCode::FAILURE;
         }
     }

@@ -31,7 +31,11 @@ pub const CONSOLE_ACCOUNT: StaffId = StaffId(0);
 pub const COURIER_KEYPAD: KeypadId = KeypadId(1);
 
 /// One line command.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Its `Debug` shows a typed code as one `*` per character, as
+/// [`PickupCode`](locker_domain::bank::codes::PickupCode)'s does: a
+/// command can be logged, a code never is.
+#[derive(Clone, PartialEq, Eq)]
 pub enum ConsoleCommand {
     /// A courier (or, for a return, a resident) is at the bank with a parcel.
     Deposit {
@@ -72,6 +76,40 @@ pub enum ConsoleCommand {
     Status,
     /// Persist and stop.
     Quit,
+}
+
+impl std::fmt::Debug for ConsoleCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let stars = |code: &str| "*".repeat(code.chars().count());
+        match self {
+            ConsoleCommand::Deposit { size, kind } => f
+                .debug_struct("Deposit")
+                .field("size", size)
+                .field("kind", kind)
+                .finish(),
+            ConsoleCommand::Courier { compartment, code } => f
+                .debug_struct("Courier")
+                .field("compartment", compartment)
+                .field("code", &format_args!("{}", stars(code)))
+                .finish(),
+            ConsoleCommand::Pickup { code } => f
+                .debug_struct("Pickup")
+                .field("code", &format_args!("{}", stars(code)))
+                .finish(),
+            ConsoleCommand::StaffOpen { compartment, staff } => f
+                .debug_struct("StaffOpen")
+                .field("compartment", compartment)
+                .field("staff", staff)
+                .finish(),
+            ConsoleCommand::CertifyRemoval { compartment, staff } => f
+                .debug_struct("CertifyRemoval")
+                .field("compartment", compartment)
+                .field("staff", staff)
+                .finish(),
+            ConsoleCommand::Status => f.write_str("Status"),
+            ConsoleCommand::Quit => f.write_str("Quit"),
+        }
+    }
 }
 
 /// Why a line is not a command.

@@ -15,7 +15,7 @@
 //!  counters    ◄── Persist::Counter ◄────┤ (before the signed frame that needs it)
 //!  audit log   ◄── Audit ◄───────────────┤ (JSON lines, synced)
 //!  disk queue  ◄── Upward ◄──────────────┤ (one file per message, until acknowledged)
-//!  stdout      ◄── notices ◄─────────────┘
+//!  log (stderr) ◄── notices ◄────────────┘
 //! ```
 //!
 //! - **State**: the bank's snapshot is written to the state file
@@ -77,6 +77,7 @@ mod kerong;
 mod layout;
 mod line;
 mod notice;
+mod options;
 mod serial;
 mod start;
 mod state_file;
@@ -103,6 +104,7 @@ pub use kerong::{KERONG_BAUD, KERONG_READ_TIMEOUT, KerongLine, run_bus_key};
 pub use layout::{MAX_COMPARTMENTS, bank_layout, size_of_channel};
 pub use line::NodeLine;
 pub use notice::{Notice, Reply, code_text};
+pub use options::{BoardKind, ConfigFileError, GatewayOptions, NodeList};
 pub use serial::{LineStats, Received, SerialLine};
 pub use state_file::StateFile;
 pub use uplink::{GATEWAY_VERSION, QUEUE_HEADROOM, UplinkSettings};

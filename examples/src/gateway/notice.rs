@@ -5,8 +5,8 @@ use std::fmt;
 
 use locker_domain::bank::codes::PickupCode;
 use locker_domain::bank::{
-    Alert, CodeOutcome, CompartmentView, Notification, NotificationKind, Reservation,
-    SnapshotRequest,
+    Alert, AlertKind, CodeOutcome, CompartmentView, Evidence, Notification, NotificationKind,
+    Reservation, SnapshotRequest,
 };
 use locker_domain::gateway::GatewayOutput;
 use locker_proto::{CompartmentId, FirmwareVersion, NodeAddr};
@@ -81,6 +81,95 @@ pub fn code_text(code: &PickupCode) -> String {
     code.digits().iter().map(|d| char::from(b'0' + d)).collect()
 }
 
+/// What an alert means and what the person on call should do, in words.
+fn alert_words(kind: AlertKind) -> Option<(&'static str, &'static str)> {
+    Some(match kind {
+        AlertKind::ForcedDoor => (
+            "the door was forced: it opened without a code, a command or staff",
+            "security: go and look, and keep the camera's pictures",
+        ),
+        AlertKind::LockFault => (
+            "the lock did not release after an unlock and its retry",
+            "a technician should look at the lock; the person at the door was told to use another compartment",
+        ),
+        AlertKind::DoorAjar => (
+            "the door has stayed open past its limit",
+            "close it, or check the door switch",
+        ),
+        AlertKind::ParcelMissing => (
+            "a parcel the books hold is no longer seen inside",
+            "check the compartment: a theft, or a presence sensor at fault",
+        ),
+        AlertKind::UnexpectedItem => (
+            "something is seen inside a compartment the books say is empty",
+            "check the compartment and empty it",
+        ),
+        AlertKind::DoorOpenUnexpectedly => (
+            "the door is open though the books say it is closed",
+            "close it and check the lock",
+        ),
+        AlertKind::Maintenance => (
+            "a sensor or lock is wearing out",
+            "plan maintenance before residents notice",
+        ),
+        AlertKind::KeypadAttack => (
+            "many wrong codes were typed: someone may be guessing codes",
+            "security: look at the keypad and the camera",
+        ),
+        AlertKind::NodeUnreachable => (
+            "a compartment node stopped answering, so its compartments cannot be checked",
+            "check the node's power and bus cable",
+        ),
+        AlertKind::NodeFault => ("a compartment node reported a fault", "check the node"),
+        AlertKind::RemovalNotVerified => (
+            "staff closed the door after a removal but the parcel is still seen inside",
+            "look inside; if it is empty, certify the removal (certify-removal N ID)",
+        ),
+        AlertKind::ForgedRemoteOpen => (
+            "a remote open came with a signature the backend did not make: someone else is sending commands",
+            "security: check who can publish to the broker",
+        ),
+        AlertKind::RemoteOpenFlood => (
+            "too many remote opens: they are locked until staff clear them",
+            "security: check the backend, it may be misused",
+        ),
+        AlertKind::BusCommandsRefused => (
+            "a node refused commands without a valid signature: frames are being injected on the bus, or the bus key does not match the node's",
+            "security: check the bus wiring and the bus key",
+        ),
+        _ => return None,
+    })
+}
+
+/// What a notification asks of its reader, in words.
+fn notification_words(kind: NotificationKind) -> Option<&'static str> {
+    Some(match kind {
+        NotificationKind::ParcelReady => "deposit verified, send the recipient the pickup code",
+        NotificationKind::NoParcelDetected => {
+            "the door closed on an empty compartment: put the parcel in and close it again"
+        }
+        NotificationKind::Reminder => "reminder: the parcel is still waiting",
+        NotificationKind::Escalation => "the parcel has waited long and will be removed soon",
+        NotificationKind::RemovalTask => "the parcel's time is up: staff, remove it",
+        NotificationKind::ParcelLeftInside => {
+            "the door closed with the parcel still inside; the code still opens it"
+        }
+        NotificationKind::CloseTheDoor => "please close the door",
+        NotificationKind::ReservationExpired => "the reservation ran out before a deposit",
+        NotificationKind::DoorWouldNotOpen => {
+            "the door could not be opened: use another compartment or the counter"
+        }
+        NotificationKind::ParcelExpired => {
+            "the pickup time is up: the parcel goes to the counter, the code no longer opens the door"
+        }
+        NotificationKind::MovedToCounter => "the parcel is at the counter: collect it there",
+        NotificationKind::ParcelIncident => {
+            "the parcel was affected by an incident at the bank; staff will be in touch"
+        }
+        _ => return None,
+    })
+}
+
 impl fmt::Display for Notice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -89,19 +178,30 @@ impl fmt::Display for Notice {
                 if let Some(p) = n.parcel {
                     write!(f, ", parcel {}", p.0)?;
                 }
-                match &n.kind {
-                    NotificationKind::ParcelReady => {
-                        write!(f, ": deposit verified, send the recipient the pickup code")
-                    }
-                    other => write!(f, ": {other:?}"),
+                match notification_words(n.kind) {
+                    Some(words) => write!(f, ": {words}"),
+                    None => write!(f, ": {:?}", n.kind),
                 }
             }
             Notice::Alert(a) => {
-                write!(f, "ALERT {:?}", a.kind)?;
+                write!(f, "ALERT")?;
                 if let Some(c) = a.compartment {
                     write!(f, " at compartment {}", c.0)?;
                 }
-                write!(f, " ({:?})", a.evidence)
+                if let Some(p) = a.parcel {
+                    write!(f, ", parcel {}", p.0)?;
+                }
+                match alert_words(a.kind) {
+                    Some((what, todo)) => write!(f, ": {what}. What to do: {todo}")?,
+                    None => write!(f, ": {:?}", a.kind)?,
+                }
+                if a.evidence != Evidence::None {
+                    write!(f, " (seen: {:?})", a.evidence)?;
+                }
+                if let Some(snapshot) = a.snapshot {
+                    write!(f, " (camera snapshot {})", snapshot.0)?;
+                }
+                Ok(())
             }
             Notice::SnapshotRequested(s) => write!(
                 f,
@@ -116,7 +216,8 @@ impl fmt::Display for Notice {
                 f,
                 "{node} answers: firmware {firmware:?}, up {uptime_ms} ms"
             ),
-            Notice::Warning(w) => write!(f, "warning: {w}"),
+            // The log line carries the level: no "warning:" of its own.
+            Notice::Warning(w) => f.write_str(w),
         }
     }
 }
@@ -185,5 +286,32 @@ impl fmt::Display for Reply {
             Reply::Refused(why) => write!(f, "refused: {why}"),
             Reply::Stopping => write!(f, "persisting and stopping"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use locker_domain::bank::{Alert, AlertKind, Evidence, SnapshotRef};
+    use locker_proto::time::Instant;
+    use locker_proto::{CompartmentId, DoorState};
+
+    use super::Notice;
+
+    #[test]
+    fn a_forced_door_reads_as_words_for_the_person_on_call() {
+        let alert = Alert {
+            kind: AlertKind::ForcedDoor,
+            compartment: Some(CompartmentId(7)),
+            parcel: None,
+            evidence: Evidence::Door(DoorState::Open),
+            snapshot: Some(SnapshotRef(3)),
+            at: Instant::from_millis(0),
+        };
+        assert_eq!(
+            Notice::Alert(alert).to_string(),
+            "ALERT at compartment 7: the door was forced: it opened without a code, a command \
+             or staff. What to do: security: go and look, and keep the camera's pictures \
+             (seen: Door(Open)) (camera snapshot 3)"
+        );
     }
 }

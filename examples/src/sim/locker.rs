@@ -121,6 +121,9 @@ pub struct SimBank {
     /// The nodes, in address order (node `k` has address `k + 1`): our
     /// firmware or Kerong boards, as the configuration chose.
     nodes: NodeSide,
+    /// Per node: the gateway reported it stopped answering and has not
+    /// reported it back yet (the power cycle 10 s later is for these only).
+    unanswering: Vec<bool>,
     bus: Bus,
     ups: SimUps,
     camera: SimCamera,
@@ -165,6 +168,8 @@ pub struct SimBank {
     /// Parcels taken out and not yet verified by the bank: (parcel, slot, when).
     pub leaving: Vec<(usize, usize, Instant)>,
     transient_jams: Vec<(usize, u32)>,
+    /// Compartments whose one-pulse jam freed, the door not opened since.
+    jams_freed: Vec<usize>,
     drift: Vec<i32>,
     dirty: Vec<bool>,
     /// Occupied compartments (books) at each hour.
@@ -317,7 +322,9 @@ impl SimBank {
             inside: vec![None; n],
             leaving: Vec::new(),
             transient_jams: Vec::new(),
+            jams_freed: Vec::new(),
             drift: vec![0; n],
+            unanswering: Vec::new(),
             occupancy: Vec::new(),
             next_hour: now,
             elided_polls: 0,
@@ -682,14 +689,18 @@ impl SimBank {
                     self.incidents.detect(IncidentKind::NodeHang, Some(k));
                     self.note(
                         None,
-                        format!("node {} stopped answering → power-cycled in 10 s", node.0),
+                        format!(
+                            "node {} stopped answering → power-cycled in 1 min unless it answers again",
+                            node.0
+                        ),
                     );
-                    let k = usize::from(node.0).saturating_sub(1);
+                    self.set_unanswering(k, true);
                     self.agenda
-                        .at(self.now + Duration::from_secs(10), Task::PowerCycle(k));
+                        .at(self.now + POWER_CYCLE_AFTER, Task::PowerCycle(k));
                 }
                 GatewayOutput::NodeBack(node) => {
                     let k = usize::from(node.0).saturating_sub(1);
+                    self.set_unanswering(k, false);
                     self.note(
                         None,
                         format!("node {} answers again → full status scan", node.0),
@@ -998,9 +1009,23 @@ impl SimBank {
             trail.push(*r);
         }
         let slot = r.compartment.map(slot_of);
-        if let (AuditEvent::UnlockCommanded { .. }, Some(s)) = (r.event, slot) {
+        if let (AuditEvent::UnlockCommanded { attempt, .. }, Some(s)) = (r.event, slot) {
             if let Some(n) = self.unlocks_audited.get_mut(s) {
                 *n += 1;
+            }
+            // The gateway saw the door stay shut after its unlock and tries
+            // again: it noticed the lock that did not release.
+            if attempt > 0 {
+                self.incidents.detect(IncidentKind::JammedLock, Some(s));
+            }
+        }
+        if let (AuditEvent::DoorOpened, Some(s)) = (r.event, slot) {
+            // A lock that freed on a later pulse: the door is open, the
+            // incident over without anyone coming.
+            if let Some(at) = self.jams_freed.iter().position(|j| *j == s) {
+                self.jams_freed.swap_remove(at);
+                self.incidents
+                    .resolve(IncidentKind::JammedLock, Some(s), false);
             }
         }
         if let (AuditEvent::PickupVerified { purpose }, Some(id)) = (r.event, r.parcel) {
@@ -1111,6 +1136,16 @@ impl SimBank {
         }
     }
 
+    /// Notes whether node `k` is one the gateway reported silent.
+    fn set_unanswering(&mut self, k: usize, silent: bool) {
+        if self.unanswering.len() <= k {
+            self.unanswering.resize(k + 1, false);
+        }
+        if let Some(u) = self.unanswering.get_mut(k) {
+            *u = silent;
+        }
+    }
+
     /// The bank raised a silent-board fault: every silent Kerong board's
     /// hang is detected, and each is power-cycled in 10 s, as the gateway
     /// does for a node that stopped answering.
@@ -1171,6 +1206,13 @@ impl SimBank {
         };
         if !oracle::explained(a.kind, &truth) {
             self.false_alarms.count(a.kind);
+            self.note(
+                slot,
+                format!(
+                    "oracle: FALSE ALARM {} (nothing in the world explains it)",
+                    a.kind.name()
+                ),
+            );
         }
         if let Some(kind) = oracle::expected_incident(a.kind) {
             let on = if kind == IncidentKind::NodeHang {
@@ -1331,7 +1373,12 @@ impl SimBank {
                 }
             }
             Task::PowerCycle(k) => {
-                if self.powered && k < self.nodes.len() {
+                // Our node that answered again in the meantime (a noisy
+                // bus, not a hang) keeps running: a power cycle would throw
+                // away its queued events and its door sessions' reports.
+                let still_silent = self.config.board == Board::KerongCu16
+                    || self.unanswering.get(k).copied().unwrap_or(false);
+                if self.powered && k < self.nodes.len() && still_silent {
                     self.nodes.power_cycle(k, now);
                     // Our node greets the gateway again (`NodeBack` ends
                     // the incident); a Kerong board answers its adapter at
@@ -1827,11 +1874,12 @@ impl SimBank {
             !pulsed
         });
         for slot in freed {
+            // The pulse freed the lock, but the door stayed shut for it: the
+            // incident lasts until the door opens (the gateway's retry).
             if let Some(c) = self.compartment_mut(slot) {
                 c.set_lock_stuck(false);
             }
-            self.incidents
-                .resolve(IncidentKind::JammedLock, Some(slot), false);
+            self.jams_freed.push(slot);
         }
     }
 
@@ -1982,6 +2030,14 @@ impl SimBank {
         }
     }
 }
+
+/// How long the gateway waits before it power-cycles a node that stopped
+/// answering. The master polls a lost node every 5 s, so on a bad bus a
+/// node that is fine answers again within this; a hung one does not. A power
+/// cycle of a node that works throws away its queued door and presence
+/// events (the status scan after it catches up), so it is kept for nodes
+/// that really hang.
+const POWER_CYCLE_AFTER: Duration = Duration::from_secs(60);
 
 /// The bank key of bank `index`: in the field 32 random bytes from the
 /// backend; here drawn from the seed, so runs stay reproducible.

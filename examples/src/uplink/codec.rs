@@ -39,8 +39,10 @@ impl WireMessage for DownEnvelope {
     }
 }
 
-/// How envelopes are written on the transport.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// How envelopes are written on the transport (`json` or `postcard` on a
+/// command line and in a config file).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Encoding {
     /// JSON, one envelope per payload: what integrators read.
     #[default]

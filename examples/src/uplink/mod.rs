@@ -48,6 +48,6 @@ pub use mqtt::{
     BrokerFailure, MAX_PACKET_SIZE, MAX_RECONNECT_DELAY, MqttSettings, MqttTransport, Topics,
     read_password,
 };
-pub use mqtt_flags::{MQTT_FLAGS_HELP, MqttFlagError, MqttFlags};
+pub use mqtt_flags::{MqttFlagError, MqttFlags};
 pub use tls::{MqttTls, TlsFileRole, TlsFiles, TlsSetupError};
 pub use transport::{MemoryTransport, Transport, TransportError, TransportEvent};

@@ -1,32 +1,15 @@
 //! The `--mqtt…` options `locker-gateway` and `locker-backend` share: one
-//! parser, one help text, one set of refusals.
+//! set of flags (`clap`), one set of refusals. `locker-gateway` takes the
+//! same options as keys of its config file too
+//! ([`GatewayOptions`](crate::gateway::GatewayOptions)).
 
 use std::path::PathBuf;
 
 use super::mqtt::{MqttSettings, read_password};
 use super::tls::{TlsFileRole, TlsFiles, TlsSetupError};
 
-/// The help text of the `--mqtt…` options, for a program's `--help` (the
-/// lines of an OPTIONS section, indented by four spaces).
-pub const MQTT_FLAGS_HELP: &str = "    \
-    --mqtt ADDRESS       the MQTT broker: HOST:PORT, mqtt://HOST[:PORT] (plain
-                         TCP, port 1883 by default) or mqtts://HOST[:PORT]
-                         (TLS, port 8883 by default)
-    --mqtt-ca FILE       TLS: the CA certificate(s) that signed the broker's
-                         certificate, PEM. TLS is on with it; only this CA
-                         is trusted, and a broker it does not vouch for is
-                         never spoken to, in clear or otherwise
-    --mqtt-cert FILE     TLS: a client certificate (PEM) for a broker that
-    --mqtt-key FILE      asks for one, and its unencrypted private key (PEM)
-    --mqtt-server-name NAME
-                         TLS: the name the broker's certificate carries, when
-                         it is not the HOST of --mqtt (e.g. an address)
-    --mqtt-user USER     log in to the broker as USER, with the password in
-    --mqtt-password-file FILE  (first line); with TLS they travel encrypted,
-                         without it in clear (a warning says so at start)
-";
-
-/// The `--mqtt…` options, as a program's argument loop meets them
+/// The `--mqtt…` options, as `clap` parses them (flatten them into a
+/// program's command line) or a hand-written argument loop meets them
 /// ([`MqttFlags::take`]), then checked together and turned into
 /// [`MqttSettings`] ([`MqttFlags::settings`]).
 ///
@@ -55,15 +38,44 @@ pub const MQTT_FLAGS_HELP: &str = "    \
 /// ));
 /// # Ok::<(), MqttFlagError>(())
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, clap::Args)]
 pub struct MqttFlags {
-    address: Option<String>,
-    user: Option<String>,
-    password_file: Option<PathBuf>,
-    ca: Option<PathBuf>,
-    certificate: Option<PathBuf>,
-    key: Option<PathBuf>,
-    server_name: Option<String>,
+    /// The MQTT broker: HOST:PORT, mqtt://HOST or mqtt://HOST:PORT (plain
+    /// TCP, port 1883 by default), mqtts://HOST or mqtts://HOST:PORT (TLS,
+    /// port 8883 by default)
+    #[arg(long = "mqtt", value_name = "ADDRESS")]
+    pub mqtt: Option<String>,
+    /// Log in to the broker as USER (with --mqtt-password-file)
+    #[arg(long, value_name = "USER")]
+    pub mqtt_user: Option<String>,
+    /// The broker password, first line of FILE; without TLS it travels in
+    /// clear (a warning says so at start)
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "LOCKER_MQTT_PASSWORD_FILE",
+        hide_env_values = true
+    )]
+    pub mqtt_password_file: Option<PathBuf>,
+    /// TLS: the CA certificate(s) that signed the broker's certificate,
+    /// PEM; TLS is on with it, and only this CA is trusted
+    #[arg(long, value_name = "FILE")]
+    pub mqtt_ca: Option<PathBuf>,
+    /// TLS: a client certificate (PEM) for a broker that asks for one
+    #[arg(long, value_name = "FILE")]
+    pub mqtt_cert: Option<PathBuf>,
+    /// TLS: the client certificate's unencrypted private key (PEM)
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "LOCKER_MQTT_KEY",
+        hide_env_values = true
+    )]
+    pub mqtt_key: Option<PathBuf>,
+    /// TLS: the name the broker's certificate carries, when it is not the
+    /// host of --mqtt (e.g. an address)
+    #[arg(long, value_name = "NAME")]
+    pub mqtt_server_name: Option<String>,
 }
 
 /// Why the `--mqtt…` options cannot be used; each names the option.
@@ -179,13 +191,16 @@ impl MqttFlags {
         value: impl FnOnce() -> Option<String>,
     ) -> Result<bool, MqttFlagError> {
         let (name, slot): (&'static str, Slot<'_>) = match flag {
-            "--mqtt" => ("--mqtt", Slot::Text(&mut self.address)),
-            "--mqtt-user" => ("--mqtt-user", Slot::Text(&mut self.user)),
-            "--mqtt-password-file" => ("--mqtt-password-file", Slot::Path(&mut self.password_file)),
-            "--mqtt-ca" => ("--mqtt-ca", Slot::Path(&mut self.ca)),
-            "--mqtt-cert" => ("--mqtt-cert", Slot::Path(&mut self.certificate)),
-            "--mqtt-key" => ("--mqtt-key", Slot::Path(&mut self.key)),
-            "--mqtt-server-name" => ("--mqtt-server-name", Slot::Text(&mut self.server_name)),
+            "--mqtt" => ("--mqtt", Slot::Text(&mut self.mqtt)),
+            "--mqtt-user" => ("--mqtt-user", Slot::Text(&mut self.mqtt_user)),
+            "--mqtt-password-file" => (
+                "--mqtt-password-file",
+                Slot::Path(&mut self.mqtt_password_file),
+            ),
+            "--mqtt-ca" => ("--mqtt-ca", Slot::Path(&mut self.mqtt_ca)),
+            "--mqtt-cert" => ("--mqtt-cert", Slot::Path(&mut self.mqtt_cert)),
+            "--mqtt-key" => ("--mqtt-key", Slot::Path(&mut self.mqtt_key)),
+            "--mqtt-server-name" => ("--mqtt-server-name", Slot::Text(&mut self.mqtt_server_name)),
             _ => return Ok(false),
         };
         let value = value().ok_or(MqttFlagError::MissingValue { flag: name })?;
@@ -210,7 +225,7 @@ impl MqttFlags {
         client_id: impl Into<String>,
         bank_id: impl Into<String>,
     ) -> Result<Option<MqttSettings>, MqttFlagError> {
-        let Some(given) = &self.address else {
+        let Some(given) = &self.mqtt else {
             return match self.first_without_broker() {
                 Some(flag) => Err(MqttFlagError::NoBroker { flag }),
                 None => Ok(None),
@@ -218,7 +233,7 @@ impl MqttFlags {
         };
         let address = Address::parse(given)?;
         let mut settings = MqttSettings::new(&address.host, address.port, client_id, bank_id);
-        settings.credentials = match (&self.user, &self.password_file) {
+        settings.credentials = match (&self.mqtt_user, &self.mqtt_password_file) {
             (Some(user), Some(file)) => Some((
                 user.clone(),
                 read_password(file).map_err(MqttFlagError::Password)?,
@@ -226,16 +241,16 @@ impl MqttFlags {
             (None, None) => None,
             _ => return Err(MqttFlagError::HalfCredentials),
         };
-        let client_identity = match (&self.certificate, &self.key) {
+        let client_identity = match (&self.mqtt_cert, &self.mqtt_key) {
             (Some(certificate), Some(key)) => Some((certificate.clone(), key.clone())),
             (None, None) => None,
             _ => return Err(MqttFlagError::HalfIdentity),
         };
-        let Some(ca) = &self.ca else {
+        let Some(ca) = &self.mqtt_ca else {
             let needs_ca = [
                 (address.tls == Some(true), "mqtts://"),
                 (client_identity.is_some(), "--mqtt-cert"),
-                (self.server_name.is_some(), "--mqtt-server-name"),
+                (self.mqtt_server_name.is_some(), "--mqtt-server-name"),
             ];
             return match needs_ca.into_iter().find(|(given, _)| *given) {
                 Some((_, flag)) => Err(MqttFlagError::NeedsCa { flag }),
@@ -250,13 +265,13 @@ impl MqttFlags {
         let files = TlsFiles {
             ca: ca.clone(),
             client_identity,
-            server_name: self.server_name.clone(),
+            server_name: self.mqtt_server_name.clone(),
         };
         let tls = files
             .load(&address.host)
             .map_err(|source| MqttFlagError::Tls {
                 flag: match source {
-                    TlsSetupError::ServerName { .. } if self.server_name.is_none() => "--mqtt",
+                    TlsSetupError::ServerName { .. } if self.mqtt_server_name.is_none() => "--mqtt",
                     _ => flag_of(&source),
                 },
                 source,
@@ -267,12 +282,12 @@ impl MqttFlags {
 
     fn first_without_broker(&self) -> Option<&'static str> {
         [
-            (self.user.is_some(), "--mqtt-user"),
-            (self.password_file.is_some(), "--mqtt-password-file"),
-            (self.ca.is_some(), "--mqtt-ca"),
-            (self.certificate.is_some(), "--mqtt-cert"),
-            (self.key.is_some(), "--mqtt-key"),
-            (self.server_name.is_some(), "--mqtt-server-name"),
+            (self.mqtt_user.is_some(), "--mqtt-user"),
+            (self.mqtt_password_file.is_some(), "--mqtt-password-file"),
+            (self.mqtt_ca.is_some(), "--mqtt-ca"),
+            (self.mqtt_cert.is_some(), "--mqtt-cert"),
+            (self.mqtt_key.is_some(), "--mqtt-key"),
+            (self.mqtt_server_name.is_some(), "--mqtt-server-name"),
         ]
         .into_iter()
         .find_map(|(given, flag)| given.then_some(flag))

@@ -1,5 +1,6 @@
 //! One of the shipped programs run by a test: lines typed on its standard
-//! input, its output lines (standard output and error together) awaited.
+//! input, its output lines (standard output and error together) awaited,
+//! and its log (standard error) kept apart as well.
 
 use std::io::{BufRead, Write};
 use std::path::Path;
@@ -30,9 +31,11 @@ pub fn gateway_command(port: &str, dir: &Path) -> Command {
 pub struct Program {
     pub child: Child,
     stdin: ChildStdin,
-    lines: Receiver<String>,
+    lines: Receiver<(bool, String)>,
     /// Every line it printed so far, standard output and error mixed.
     pub seen: Vec<String>,
+    /// The lines of [`Program::seen`] that came on standard error: the log.
+    pub log: Vec<String>,
 }
 
 impl Program {
@@ -47,13 +50,14 @@ impl Program {
         let (tx, lines) = mpsc::channel();
         let stdout = child.stdout.take().unwrap();
         let stderr = child.stderr.take().unwrap();
-        let readers: [Box<dyn std::io::Read + Send>; 2] = [Box::new(stdout), Box::new(stderr)];
-        for reader in readers {
+        let readers: [(bool, Box<dyn std::io::Read + Send>); 2] =
+            [(false, Box::new(stdout)), (true, Box::new(stderr))];
+        for (is_log, reader) in readers {
             let tx = tx.clone();
             thread::spawn(move || {
                 for line in std::io::BufReader::new(reader).lines() {
                     let Ok(line) = line else { return };
-                    if tx.send(line).is_err() {
+                    if tx.send((is_log, line)).is_err() {
                         return;
                     }
                 }
@@ -64,6 +68,7 @@ impl Program {
             stdin,
             lines,
             seen: Vec::new(),
+            log: Vec::new(),
         }
     }
 
@@ -78,8 +83,8 @@ impl Program {
         loop {
             let left = PATIENCE.saturating_sub(started.elapsed());
             match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
+                Ok((is_log, line)) => {
+                    self.keep(is_log, &line);
                     if line.contains(text) {
                         return line;
                     }
@@ -91,8 +96,27 @@ impl Program {
 
     /// Every line printed so far (waiting for none).
     pub fn said(&mut self) -> &[String] {
-        self.seen.extend(self.lines.try_iter());
+        while let Ok((is_log, line)) = self.lines.try_recv() {
+            self.keep(is_log, &line);
+        }
         &self.seen
+    }
+
+    /// Waits for the program to end, then reads every line it printed.
+    #[allow(dead_code)]
+    pub fn finish(&mut self) -> std::process::ExitStatus {
+        let status = self.child.wait().unwrap();
+        while let Ok((is_log, line)) = self.lines.recv_timeout(PATIENCE) {
+            self.keep(is_log, &line);
+        }
+        status
+    }
+
+    fn keep(&mut self, is_log: bool, line: &str) {
+        self.seen.push(line.to_string());
+        if is_log {
+            self.log.push(line.to_string());
+        }
     }
 }
 

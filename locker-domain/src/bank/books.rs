@@ -302,6 +302,8 @@ impl Bank<'_> {
             status_wanted: self.status_wanted,
             unreachable: self.unreachable,
             lost_watch: self.lost_watch.clone(),
+            unlocks_heard: self.unlocks_heard.clone(),
+            given_up: self.given_up.clone(),
             next_scan: self.next_scan,
             readings_wanted: self.readings_wanted,
             scans: self.scans,

@@ -8,6 +8,7 @@
 use locker_proto::time::Instant;
 use locker_proto::{Command, DoorState, Event, FaultCode, NackReason, NodeAddr};
 
+use super::LATE_OPENING_WINDOW;
 use super::alert::{AlertKind, Evidence};
 use super::audit::{Actor, AuditEvent, ServiceReason};
 use super::error::BankError;
@@ -44,7 +45,10 @@ impl Bank<'_> {
             Event::DoorOpened { channel, commanded } => {
                 let (i, s) = self.slot_at(node, channel)?;
                 self.latest = now;
-                let step = session::door_opened(s, commanded, now, &self.policy);
+                // Outside a session the node's word counts only where the
+                // bank itself gave a session up moments ago.
+                let vouched = commanded && self.gave_up_recently(i, now);
+                let step = session::door_opened(s, vouched, now, &self.policy);
                 self.door_moved(i, step, now);
             }
             Event::DoorClosed { channel } => {
@@ -62,7 +66,16 @@ impl Bank<'_> {
                     .ok()
                     .flatten();
                 self.maintenance(now, i, health);
-                let step = session::presence_changed(s, presence, now, &self.policy);
+                let held_up =
+                    !matches!(s.stage, Stage::Door { .. }) && self.gave_up_recently(i, now);
+                let step = if held_up {
+                    // The session given up moments ago may yet resume (its
+                    // door report, held up on the bus, follows): the reading
+                    // is noted for its verdict, nothing concluded yet.
+                    session::presence_noted(s, presence)
+                } else {
+                    session::presence_changed(s, presence, now, &self.policy)
+                };
                 self.apply(i, step, now);
             }
             Event::FaultRaised {
@@ -139,10 +152,16 @@ impl Bank<'_> {
 
     /// The outcome of a command the gateway sent for the bank.
     ///
-    /// A refused or unanswered unlock counts as the door not opening (one
-    /// retry, then a lock fault); an unanswered status request marks the node
-    /// unreachable. Other outcomes, and outcomes for sessions already over,
-    /// are no-ops.
+    /// An acknowledged unlock is noted: the node heard it, so a door that
+    /// then stays shut is the lock's fault. A refused unlock counts as the
+    /// door not opening (one retry, then a lock fault). An unanswered
+    /// unlock asks for the node's status; the confirmation timer retries
+    /// once, then ends the session, blaming the lock only if the node
+    /// heard an unlock of it and still answers. An unlock that could not
+    /// be sent (the node lost) ends the session at once, not blamed on the
+    /// lock. Either way the opener is told the door would not open. An
+    /// unanswered status request marks the node unreachable. Other
+    /// outcomes, and outcomes for sessions already over, are no-ops.
     ///
     /// # Errors
     /// [`BankError::UnknownChannel`] / [`BankError::UnknownNode`];
@@ -164,14 +183,28 @@ impl Bank<'_> {
                 // session (an earlier unlock whose answer was lost). Rate
                 // limited: the node wants a pause. Either way "later", not a
                 // fault: the confirmation timer runs on, and when it fires
-                // with the door still shut the unlock is sent again.
-                self.slot_at(node, channel)?;
+                // with the door still shut the unlock is sent again. The
+                // node heard it, though.
+                let (i, s) = self.slot_at(node, channel)?;
                 self.latest = now;
+                self.unlock_heard(i, s);
+            }
+            (Command::Unlock { channel, .. }, CommandOutcome::Acked) => {
+                let (i, s) = self.slot_at(node, channel)?;
+                self.latest = now;
+                self.unlock_heard(i, s);
+            }
+            (Command::Unlock { channel, .. }, CommandOutcome::NotSent) => {
+                // Never sent (the node is lost): the session ends at once,
+                // not blamed on the lock.
+                let (i, s) = self.slot_at(node, channel)?;
+                self.latest = now;
+                self.apply(i, session::unlock_not_sent(s, now, &self.policy), now);
             }
             (Command::Unlock { channel, .. }, CommandOutcome::Failed) => {
                 // No answer at all: the node may well have pulsed the lock.
-                // Ask it what the door did (a full status of the node) before
-                // anything is sent again; the confirmation timer decides.
+                // Ask it what the door did (a full status) before anything
+                // is sent again; the confirmation timer decides.
                 let (_, s) = self.slot_at(node, channel)?;
                 self.latest = now;
                 if matches!(
@@ -184,13 +217,12 @@ impl Bank<'_> {
                     self.status_wanted.insert(node);
                 }
             }
-            (
-                Command::Unlock { channel, .. },
-                CommandOutcome::Nacked(_) | CommandOutcome::NotSent,
-            ) => {
+            (Command::Unlock { channel, .. }, CommandOutcome::Nacked(_)) => {
+                // Refused: the node heard it and will not carry it out.
                 let (i, s) = self.slot_at(node, channel)?;
                 self.latest = now;
-                self.apply(i, session::unlock_failed(s, now, &self.policy), now);
+                let step = session::unlock_failed(s, now, &self.policy, true);
+                self.apply(i, step, now);
             }
             (Command::GetAllStatus, CommandOutcome::Failed | CommandOutcome::NotSent) => {
                 self.check_node(node)?;
@@ -203,6 +235,57 @@ impl Bank<'_> {
             }
         }
         Ok(())
+    }
+
+    /// The node acknowledged (or answered busy to) an unlock for
+    /// compartment `i`: if its session still waits for the door, a door
+    /// that stays shut can now be blamed on the lock. Should the list be
+    /// full, the oldest entry is dropped (its session long over or, at
+    /// worst, an unlock not blamed on the lock).
+    fn unlock_heard(&mut self, i: LayoutIndex, s: Slot) {
+        let unlocking = matches!(
+            s.stage,
+            Stage::Door {
+                phase: DoorPhase::Unlocking { .. },
+                ..
+            }
+        );
+        if !unlocking || self.unlocks_heard.contains(&i) {
+            return;
+        }
+        if self.unlocks_heard.is_full() {
+            self.unlocks_heard.remove(0);
+        }
+        let _ = self.unlocks_heard.push(i);
+    }
+
+    /// Whether the bank gave up a door session on compartment `i` (a lock
+    /// fault, or an unlock the node never confirmed) within
+    /// [`LATE_OPENING_WINDOW`] before `now`.
+    pub(super) fn gave_up_recently(&self, i: LayoutIndex, now: Instant) -> bool {
+        self.given_up
+            .iter()
+            .any(|&(g, at)| g == i && now.saturating_since(at) <= LATE_OPENING_WINDOW)
+    }
+
+    /// Notes that the bank gave up compartment `i`'s session at `now`.
+    fn note_given_up(&mut self, i: LayoutIndex, now: Instant) {
+        self.given_up
+            .retain(|&(g, at)| g != i && now.saturating_since(at) <= LATE_OPENING_WINDOW);
+        if self.given_up.is_full() {
+            self.given_up.remove(0);
+        }
+        let _ = self.given_up.push((i, now));
+    }
+
+    /// Whether a door of compartment `i` that did not open is its lock's
+    /// fault: the node heard an unlock of the session and still answers.
+    pub(super) fn lock_to_blame(&self, i: LayoutIndex) -> bool {
+        let reachable = self
+            .layout
+            .get(i)
+            .is_some_and(|c| !self.unreachable.contains(c.node));
+        reachable && self.unlocks_heard.contains(&i)
     }
 
     /// Starts a door session on compartment `i`: the unlock goes out.
@@ -250,10 +333,12 @@ impl Bank<'_> {
             Happened::DoorOpened { by } => {
                 self.record(now, by, Some(i), AuditEvent::DoorOpened, None);
             }
-            Happened::LateOpening { by } => {
+            Happened::LateOpening { by, was_lock_fault } => {
                 // The lock-fault alert stands (staff may look at the lock),
                 // but the compartment is back and the session goes on.
-                self.record(now, system, Some(i), AuditEvent::BackInService, None);
+                if was_lock_fault {
+                    self.record(now, system, Some(i), AuditEvent::BackInService, None);
+                }
                 self.record(now, by, Some(i), AuditEvent::DoorOpened, None);
             }
             Happened::DoorForced => {
@@ -277,6 +362,7 @@ impl Bank<'_> {
                 self.record(now, system, Some(i), AuditEvent::DoorAjar, None);
             }
             Happened::LockFault { by, attempts } => {
+                self.note_given_up(i, now);
                 let evidence = Evidence::UnlockAttempts(attempts);
                 self.raise(now, AlertKind::LockFault, Some(i), evidence, None);
                 self.notify(now, by, i, NotificationKind::DoorWouldNotOpen);
@@ -285,6 +371,12 @@ impl Bank<'_> {
                 let h = self.health.observe_lock_fault(i.get(), now).ok().flatten();
                 // Two alerts at most per input: the lock fault and this one.
                 self.raise_health(now, i, h);
+            }
+            Happened::Unanswered { by, .. } => {
+                self.note_given_up(i, now);
+                // No alert: the node's silence is the node-unreachable
+                // alert's business, and a noisy bus is not a fault.
+                self.notify(now, by, i, NotificationKind::DoorWouldNotOpen);
             }
             Happened::LockTrouble(fault) => {
                 let h = self.health.observe_lock_fault(i.get(), now).ok().flatten();
@@ -319,6 +411,17 @@ impl Bank<'_> {
                 self.record(now, system, Some(i), event, None);
                 self.tell_collector_of_incident(i, now);
             }
+        }
+        let unlocking = matches!(
+            step.books.stage,
+            Stage::Door {
+                phase: DoorPhase::Unlocking { .. },
+                ..
+            }
+        );
+        let fresh = matches!(step.happened, Happened::UnlockSent { attempt: 0, .. });
+        if !unlocking || fresh {
+            self.unlocks_heard.retain(|heard| *heard != i);
         }
         self.put(i, step.books);
     }

@@ -277,6 +277,14 @@ pub struct Bank<'a> {
     unreachable: NodeSet,
     /// Unreachable nodes not yet alerted, with the time their alert is due.
     lost_watch: heapless::Vec<(NodeAddr, Instant), LOST_WATCH>,
+    /// Compartments whose unlocking session's unlock the node heard (run
+    /// time only: after a restore, an unlock in flight is not blamed on
+    /// the lock).
+    unlocks_heard: heapless::Vec<LayoutIndex, UNLOCKS_HEARD>,
+    /// Door sessions the bank gave up, with when (run time only): a late
+    /// opening by the node's pulse resumes them (see
+    /// [`LATE_OPENING_WINDOW`]).
+    given_up: heapless::Vec<(LayoutIndex, Instant), UNLOCKS_HEARD>,
     /// When every reachable node is next asked for its full status.
     next_scan: Instant,
     /// Nodes to ask for one compartment's reading (see
@@ -321,6 +329,18 @@ pub const POWER_STEP_PERCENT: u8 = 10;
 /// ([`Policy::node_alert_after`]) at once; a node lost while as many are
 /// watched is alerted at once.
 pub const LOST_WATCH: usize = 8;
+
+/// Door sessions waiting for their door whose unlock the node heard, kept
+/// at once (see [`Bank::handle_command_result`]).
+pub const UNLOCKS_HEARD: usize = 16;
+
+/// How long after the bank gave a door session up a door the node says its
+/// unlock pulse opened is still that session's (its report held up on a
+/// noisy bus, or by a node that stopped answering for a while). Later, or
+/// where the bank gave nothing up, an opening outside a session is a forced
+/// door whatever the node says: the node's word alone never explains an
+/// opening.
+pub const LATE_OPENING_WINDOW: Duration = Duration::from_mins(10);
 
 /// Keypads a bank tells apart ([`KeypadId`] `0..KEYPADS`), each with its
 /// own wrong-code lockout.
@@ -393,6 +413,8 @@ impl<'a> Bank<'a> {
             status_wanted,
             unreachable: NodeSet::EMPTY,
             lost_watch: heapless::Vec::new(),
+            unlocks_heard: heapless::Vec::new(),
+            given_up: heapless::Vec::new(),
             next_scan: Instant::ZERO + policy.status_scan_every,
             readings_wanted: NodeSet::EMPTY,
             scans: 0,
@@ -1103,7 +1125,9 @@ impl<'a> Bank<'a> {
                 break;
             };
             if s.door_timer.is_some_and(|t| t <= now) {
-                self.apply(i, session::door_timer(s, now, &self.policy), now);
+                let blame = self.lock_to_blame(i);
+                let step = session::door_timer(s, now, &self.policy, blame);
+                self.apply(i, step, now);
             } else {
                 self.parcel_timer_fired(i, s, now);
             }

@@ -182,6 +182,15 @@ impl Bank<'_> {
             self.put(i, s);
             return;
         };
+        if self.gave_up_recently(i, now) {
+            // The bank gave this compartment's session up moments ago (an
+            // unlock it never heard confirmed): what the scan sees is most
+            // likely that session's opening, whose reports, held up on the
+            // bus, are on their way and resume it. The books wait for them;
+            // should they not come, the next periodic scan finds the same
+            // and raises the alert.
+            return;
+        }
         let reason = ServiceReason::SensorDisagrees;
         let fresh = s.out_of_service != Some(reason);
         if !fresh && door_was == seen.door && occupied_was == Some(seen.occupied) {

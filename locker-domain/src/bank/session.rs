@@ -66,12 +66,15 @@ pub(super) enum Happened {
         by: Actor,
     },
     /// The door opened, by a command, after the bank had given the session
-    /// up as a lock fault: the unlock was carried out late (its answer lost).
-    /// The session resumes as if the door had opened in time, and the
-    /// compartment is back in service.
+    /// up (as a lock fault, or unanswered): the unlock was carried out late
+    /// (its answer lost). The session resumes as if the door had opened in
+    /// time, and the compartment is back in service.
     LateOpening {
         /// Who opens it.
         by: Actor,
+        /// The session had been given up as a lock fault, the compartment
+        /// out of service until now.
+        was_lock_fault: bool,
     },
     /// The door opened for the session.
     DoorOpened {
@@ -103,9 +106,20 @@ pub(super) enum Happened {
         /// Who to ask to close it: the session's opener, or staff.
         tell: Actor,
     },
-    /// The door never opened after the unlock and its retry: the
-    /// compartment is back where the session found it, out of service.
+    /// The door never opened after the unlock and its retry, though the
+    /// node heard them: the compartment is back where the session found
+    /// it, out of service.
     LockFault {
+        /// The session's opener, to be told.
+        by: Actor,
+        /// Unlocks sent.
+        attempts: u8,
+    },
+    /// The door never opened, and the node never confirmed an unlock (or
+    /// stopped answering): the bus or the node, not the lock. The
+    /// compartment is back where the session found it, in service; the
+    /// opener is told the door would not open.
+    Unanswered {
         /// The session's opener, to be told.
         by: Actor,
         /// Unlocks sent.
@@ -200,7 +214,9 @@ pub(super) fn open(
 }
 
 /// The door switch reports the door open; `commanded` is the node's word
-/// that it opened after an unlock pulse.
+/// that it opened after an unlock pulse, vouched for by the bank (it gave
+/// this compartment's session up moments ago, see
+/// [`LATE_OPENING_WINDOW`](super::LATE_OPENING_WINDOW)).
 pub(super) fn door_opened(mut s: Slot, commanded: bool, now: Instant, policy: &Policy) -> Step {
     if s.door == DoorState::Open {
         return Step::nothing(s);
@@ -227,10 +243,12 @@ pub(super) fn door_opened(mut s: Slot, commanded: bool, now: Instant, policy: &P
                 happened: Happened::DoorOpened { by },
             }
         }
-        // The bank gave the session up as a lock fault, but the node says
-        // its pulse opened the door: the unlock was carried out late (its
-        // answer lost). That session's opening, never a forced door.
-        stage if commanded && s.out_of_service == Some(ServiceReason::LockFault) => {
+        // The bank gave the session up (a lock fault, or an unlock the node
+        // never confirmed), but the node says its pulse opened the door:
+        // the unlock was carried out late (its answer lost). That session's
+        // opening, never a forced door. Only the bank's signed unlock makes
+        // the node pulse, so a commanded opening is never a break-in.
+        stage if commanded && matches!(s.out_of_service, None | Some(ServiceReason::LockFault)) => {
             let Some(purpose) = super::remote::override_purpose(stage) else {
                 return Step::nothing(s);
             };
@@ -244,13 +262,14 @@ pub(super) fn door_opened(mut s: Slot, commanded: bool, now: Instant, policy: &P
                 phase: DoorPhase::Open,
                 by,
             };
+            let was_lock_fault = s.out_of_service.is_some();
             s.out_of_service = None;
             s.door_timer = Some(now + policy.door_ajar_limit);
             s.parcel_timer = None;
             s.ajar_reported = false;
             Step {
                 books: s,
-                happened: Happened::LateOpening { by },
+                happened: Happened::LateOpening { by, was_lock_fault },
             }
         }
         _ => {
@@ -373,7 +392,10 @@ pub(super) fn fault(s: Slot, fault: FaultCode, now: Instant, policy: &Policy) ->
         Stage::Door {
             phase: DoorPhase::Unlocking { .. },
             ..
-        } if lock_trouble => unlock_failed(s, now, policy),
+        } if lock_trouble => {
+            // The node's own word on its lock: it heard the unlock.
+            unlock_failed(s, now, policy, true)
+        }
         _ if lock_trouble => Step {
             books: s,
             happened: Happened::LockTrouble(fault),
@@ -386,12 +408,17 @@ pub(super) fn fault(s: Slot, fault: FaultCode, now: Instant, policy: &Policy) ->
 }
 
 /// The node says the door has been open too long. Reported once per
-/// opening; ends the session's own ajar timer.
+/// opening; ends the session's own ajar timer. A forced door left open is
+/// not reported again: its security alert already sent staff.
 pub(super) fn door_ajar(mut s: Slot) -> Step {
     if s.ajar_reported || s.door != DoorState::Open {
         return Step::nothing(s);
     }
     s.ajar_reported = true;
+    let forced = s.out_of_service == Some(ServiceReason::ForcedDoor);
+    if forced && !matches!(s.stage, Stage::Door { .. }) {
+        return Step::noted(s);
+    }
     if let Stage::Door {
         phase: DoorPhase::Open,
         ..
@@ -412,7 +439,20 @@ pub(super) fn door_ajar(mut s: Slot) -> Step {
 /// The door did not open after an unlock (no confirmation in time, the node
 /// refused or never answered, the lock jammed): retry once, then a lock
 /// fault. Outside the unlocking phase, nothing.
-pub(super) fn unlock_failed(mut s: Slot, now: Instant, policy: &Policy) -> Step {
+///
+/// The lock is blamed (`lock_to_blame`) only on evidence: the node
+/// acknowledged an unlock of this session, refused it, or reported the lock
+/// in trouble, and it still answers. An unlock the node never confirmed,
+/// or a node that stopped answering, says nothing about the lock: the
+/// session ends [`Happened::Unanswered`], the compartment in service (a
+/// late opening by the node's pulse still resumes it, see
+/// [`door_opened`]).
+pub(super) fn unlock_failed(
+    mut s: Slot,
+    now: Instant,
+    policy: &Policy,
+    lock_to_blame: bool,
+) -> Step {
     let Stage::Door {
         purpose,
         phase: DoorPhase::Unlocking { attempt },
@@ -437,11 +477,49 @@ pub(super) fn unlock_failed(mut s: Slot, now: Instant, policy: &Policy) -> Step 
             },
         };
     }
+    let attempts = attempt.saturating_add(1);
     settle_back(&mut s, purpose, now, policy);
+    if !lock_to_blame {
+        return Step {
+            books: s,
+            happened: Happened::Unanswered { by, attempts },
+        };
+    }
     s.out_of_service = Some(ServiceReason::LockFault);
     Step {
         books: s,
-        happened: Happened::LockFault {
+        happened: Happened::LockFault { by, attempts },
+    }
+}
+
+/// A presence report noted without a verdict: the reading goes into the
+/// books (a session that resumes is judged on it), nothing else.
+pub(super) fn presence_noted(mut s: Slot, presence: Presence) -> Step {
+    if s.occupied == Some(presence.occupied) {
+        return Step::nothing(s);
+    }
+    s.occupied = Some(presence.occupied);
+    Step::noted(s)
+}
+
+/// The unlock could not be sent at all (its node is lost): the session ends
+/// at once, [`Happened::Unanswered`], the compartment in service. No retry
+/// waits for the node: whoever stood at the door is told it would not open,
+/// and no pulse comes later for nobody. Outside the unlocking phase,
+/// nothing.
+pub(super) fn unlock_not_sent(mut s: Slot, now: Instant, policy: &Policy) -> Step {
+    let Stage::Door {
+        purpose,
+        phase: DoorPhase::Unlocking { attempt },
+        by,
+    } = s.stage
+    else {
+        return Step::nothing(s);
+    };
+    settle_back(&mut s, purpose, now, policy);
+    Step {
+        books: s,
+        happened: Happened::Unanswered {
             by,
             attempts: attempt.saturating_add(1),
         },
@@ -451,12 +529,14 @@ pub(super) fn unlock_failed(mut s: Slot, now: Instant, policy: &Policy) -> Step 
 /// The door timer ran out: the unlock went unconfirmed, the presence sensor
 /// had its time, or the door stayed open past the limit. A timer that
 /// cannot move the session on is cleared, so it does not fire again at once.
-pub(super) fn door_timer(s: Slot, now: Instant, policy: &Policy) -> Step {
+/// `lock_to_blame`: whether a door that did not open is the lock's fault
+/// (see [`unlock_failed`]).
+pub(super) fn door_timer(s: Slot, now: Instant, policy: &Policy, lock_to_blame: bool) -> Step {
     let mut step = match s.stage {
         Stage::Door {
             phase: DoorPhase::Unlocking { .. },
             ..
-        } => unlock_failed(s, now, policy),
+        } => unlock_failed(s, now, policy, lock_to_blame),
         Stage::Door {
             purpose,
             phase: DoorPhase::Verifying,
@@ -730,7 +810,7 @@ mod tests {
     /// The door closes at `secs` and the presence sensor has its time.
     fn closed_and_settled(s: Slot, secs: u64, policy: &Policy) -> Step {
         let s = door_closed(s, at(secs), policy).books;
-        door_timer(s, at(secs) + policy.presence_settle, policy)
+        door_timer(s, at(secs) + policy.presence_settle, policy, true)
     }
 
     /// The door unlocked for `purpose` at 0 s and opened at 5 s.
@@ -897,7 +977,7 @@ mod tests {
     }
 
     #[test]
-    fn a_door_that_opens_with_no_session_is_forced_and_the_compartment_taken_out() {
+    fn a_door_that_opens_with_no_session_is_forced_taken_out_and_not_reported_ajar_on_top() {
         let policy = Policy::default();
         let step = door_opened(stored(), false, at(0), &policy);
         assert_eq!(step.happened, Happened::DoorForced);
@@ -909,17 +989,22 @@ mod tests {
         );
         let again = door_opened(step.books, false, at(1), &policy);
         assert_eq!(again.happened, Happened::Nothing, "a repeated report");
-        // Left open, staff are asked to close it.
+        // Left open: the node's ajar report a minute later raises nothing
+        // more, staff are already on their way for the forced door.
         let step = door_ajar(step.books);
-        assert_eq!(step.happened, Happened::DoorAjar { tell: Actor::Staff });
+        assert_eq!(step.happened, Happened::Noted);
+        assert!(step.books.ajar_reported);
+        assert_eq!(step.books.out_of_service, Some(ServiceReason::ForcedDoor));
     }
 
     #[test]
-    fn the_unlock_is_never_confirmed_retried_once_then_a_lock_fault() {
+    fn the_node_hears_the_unlock_but_the_door_never_opens_retried_once_then_a_lock_fault() {
         let policy = Policy::default();
+        // The node acknowledged the unlock (it pulsed the lock) and answers:
+        // the bank blames the lock.
         let s = open(stored(), Purpose::Pickup, Actor::Recipient, at(0), &policy).books;
         let first = at(0) + policy.unlock_confirm;
-        let step = door_timer(s, first, &policy);
+        let step = door_timer(s, first, &policy, true);
         assert_eq!(
             step.happened,
             Happened::UnlockSent {
@@ -929,7 +1014,7 @@ mod tests {
             }
         );
         assert_eq!(step.books.door_timer, Some(first + policy.unlock_confirm));
-        let step = door_timer(step.books, first + policy.unlock_confirm, &policy);
+        let step = door_timer(step.books, first + policy.unlock_confirm, &policy, true);
         assert_eq!(
             step.happened,
             Happened::LockFault {
@@ -945,12 +1030,63 @@ mod tests {
     }
 
     #[test]
+    fn an_unlock_the_node_never_confirmed_is_not_blamed_on_the_lock() {
+        let policy = Policy::default();
+        let s = open(stored(), Purpose::Pickup, Actor::Recipient, at(0), &policy).books;
+        let first = at(0) + policy.unlock_confirm;
+        // Neither unlock was acknowledged (the answers, or the commands,
+        // lost on a noisy bus): the session ends, the compartment stays in
+        // service, the recipient is told the door would not open.
+        let s = door_timer(s, first, &policy, false).books;
+        let step = door_timer(s, first + policy.unlock_confirm, &policy, false);
+        assert_eq!(
+            step.happened,
+            Happened::Unanswered {
+                by: Actor::Recipient,
+                attempts: 2
+            }
+        );
+        assert_eq!(step.books.stage, Stage::Stored);
+        assert_eq!(step.books.out_of_service, None);
+        // The node's pulse opened the door after all: the pickup goes on,
+        // never a forced door.
+        let step = door_opened(step.books, true, at(40), &policy);
+        assert_eq!(
+            step.happened,
+            Happened::LateOpening {
+                by: Actor::Recipient,
+                was_lock_fault: false
+            }
+        );
+    }
+
+    #[test]
+    fn an_unlock_that_could_not_be_sent_ends_the_session_at_once_in_service() {
+        let policy = Policy::default();
+        let s = open(reserved(), Purpose::Deposit, Actor::Courier, at(0), &policy).books;
+        let step = unlock_not_sent(s, at(1), &policy);
+        assert_eq!(
+            step.happened,
+            Happened::Unanswered {
+                by: Actor::Courier,
+                attempts: 1
+            }
+        );
+        assert_eq!(step.books.stage, Stage::Reserved);
+        assert_eq!(step.books.out_of_service, None);
+        assert_eq!(step.books.door_timer, None);
+        // A second report for the session already over changes nothing.
+        let again = unlock_not_sent(step.books, at(2), &policy);
+        assert_eq!(again.happened, Happened::Nothing);
+    }
+
+    #[test]
     fn a_door_the_node_opened_after_the_bank_gave_up_is_the_pickup_not_a_forced_door() {
         let policy = Policy::default();
         let s = open(stored(), Purpose::Pickup, Actor::Recipient, at(0), &policy).books;
         let first = at(0) + policy.unlock_confirm;
-        let s = door_timer(s, first, &policy).books;
-        let given_up = door_timer(s, first + policy.unlock_confirm, &policy).books;
+        let s = door_timer(s, first, &policy, true).books;
+        let given_up = door_timer(s, first + policy.unlock_confirm, &policy, true).books;
         assert_eq!(given_up.out_of_service, Some(ServiceReason::LockFault));
         // The node says its pulse opened the door after all (the answers were
         // lost on the bus): the recipient's pickup goes on.
@@ -959,7 +1095,8 @@ mod tests {
         assert_eq!(
             step.happened,
             Happened::LateOpening {
-                by: Actor::Recipient
+                by: Actor::Recipient,
+                was_lock_fault: true
             }
         );
         assert_eq!(step.books.out_of_service, None);
@@ -989,7 +1126,7 @@ mod tests {
             attempt: 1,
             by: Actor::System,
         };
-        assert_eq!(unlock_failed(s, at(1), &policy).happened, retry);
+        assert_eq!(unlock_failed(s, at(1), &policy, true).happened, retry);
         let jammed = fault(s, FaultCode::LockJammed, at(1), &policy);
         assert_eq!(jammed.happened, retry);
         // Outside an unlock, a jam is evidence for sensor health only.
@@ -1002,14 +1139,17 @@ mod tests {
         assert_eq!(step.books.out_of_service, None);
         let step = fault(s, FaultCode::PresenceStuck, at(1), &policy);
         assert_eq!(step.happened, Happened::Fault(FaultCode::PresenceStuck));
-        assert_eq!(unlock_failed(s, at(1), &policy).happened, Happened::Nothing);
+        assert_eq!(
+            unlock_failed(s, at(1), &policy, true).happened,
+            Happened::Nothing
+        );
     }
 
     #[test]
     fn a_door_left_ajar_past_the_limit_is_reported_once_per_opening() {
         let policy = Policy::default();
         let s = opened(reserved(), Purpose::Deposit, Actor::Courier, &policy);
-        let step = door_timer(s, at(5) + policy.door_ajar_limit, &policy);
+        let step = door_timer(s, at(5) + policy.door_ajar_limit, &policy, true);
         assert_eq!(
             step.happened,
             Happened::DoorAjar {
@@ -1176,7 +1316,7 @@ mod tests {
             door_timer: Some(at(0)),
             ..stored()
         };
-        let step = door_timer(stale, at(1), &policy);
+        let step = door_timer(stale, at(1), &policy, true);
         assert_eq!(step.happened, Happened::Noted);
         assert_eq!(step.books.door_timer, None);
         // A policy of zero durations cannot make the retry fire at once.
@@ -1185,7 +1325,7 @@ mod tests {
             ..policy
         };
         let s = open(stored(), Purpose::Pickup, Actor::Recipient, at(0), &hasty).books;
-        let step = door_timer(s, at(0), &hasty);
+        let step = door_timer(s, at(0), &hasty, true);
         assert!(matches!(
             step.happened,
             Happened::UnlockSent { attempt: 1, .. }

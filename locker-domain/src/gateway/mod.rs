@@ -285,8 +285,9 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
     }
 
     /// Whether the bus has nothing to carry but idle polls: no greeting or
-    /// command waiting, no request outstanding, no node event held back.
-    /// A simulator may skip ahead in time while this holds.
+    /// command waiting, no request outstanding, no node event held back,
+    /// no lost node being tried again. A simulator may skip ahead in time
+    /// while this holds.
     pub fn is_idle(&self) -> bool {
         self.held.is_none()
             && self.bank_next.is_none()
@@ -297,6 +298,7 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
             && self.sessions.is_idle()
             && !self.master.has_request_in_flight()
             && !self.master.has_user_request()
+            && !self.master.any_lost()
     }
 
     /// Whether the bank persisted everything on a critical battery and the

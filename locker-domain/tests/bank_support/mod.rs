@@ -12,9 +12,9 @@ use std::collections::BTreeMap;
 
 use locker_domain::bank::codes::PickupCode;
 use locker_domain::bank::{
-    Alert, AuditRecord, Bank, BankId, BankKeys, BankOutput, Compartment, CompartmentFlags,
-    Notification, NotificationKind, ParcelKind, ParcelNeeds, PersistReason, Policy, Reservation,
-    SnapshotRequest,
+    Alert, AuditRecord, Bank, BankId, BankKeys, BankOutput, CommandOutcome, Compartment,
+    CompartmentFlags, Notification, NotificationKind, ParcelKind, ParcelNeeds, PersistReason,
+    Policy, Reservation, SnapshotRequest,
 };
 use locker_proto::time::{Duration, Instant};
 use locker_proto::{
@@ -110,6 +110,11 @@ pub struct Sim<const N: usize> {
     /// The codes handed out with reservations, by parcel number (what the
     /// backend keeps for the collector's message).
     pub codes: BTreeMap<u32, String>,
+    /// Whether the nodes acknowledge every unlock (the default, as a node
+    /// on a clean bus does; the lock pulses, the door opens only when the
+    /// person pulls it). Off, the unlocks go unanswered until the test
+    /// says how they went.
+    pub ack_unlocks: bool,
 }
 
 pub fn code_text(code: &PickupCode) -> String {
@@ -131,6 +136,7 @@ impl<const N: usize> Sim<N> {
             camera: Vec::new(),
             persists: Vec::new(),
             codes: BTreeMap::new(),
+            ack_unlocks: true,
         };
         sim.answer_status_requests();
         sim
@@ -154,10 +160,12 @@ impl<const N: usize> Sim<N> {
     /// Drains every output into the harness's logs (checking that the
     /// audit sequence is gap-free) and sends the commands to the simulated
     /// nodes: status requests are answered from the physical state, unlocks
-    /// are only logged (the door does not open by itself: the person opens it).
+    /// are acknowledged (unless [`Sim::ack_unlocks`] is off) and logged (the
+    /// door does not open by itself: the person opens it).
     pub fn drain(&mut self) {
         loop {
             let mut scans = Vec::new();
+            let mut unlocks = Vec::new();
             while let Some(output) = self.bank.poll() {
                 match output {
                     BankOutput::Notification(n) => self.notes.push(n),
@@ -179,10 +187,18 @@ impl<const N: usize> Sim<N> {
                         if command == Command::GetAllStatus {
                             scans.push(node);
                         }
+                        if matches!(command, Command::Unlock { .. }) && self.ack_unlocks {
+                            unlocks.push((node, command));
+                        }
                     }
                 }
             }
-            if scans.is_empty() {
+            for (node, command) in &unlocks {
+                self.bank
+                    .handle_command_result(*node, command, CommandOutcome::Acked, self.now)
+                    .unwrap();
+            }
+            if scans.is_empty() && unlocks.is_empty() {
                 return;
             }
             // Answers are inputs: one at a time, each drained before the next.

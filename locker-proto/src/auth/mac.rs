@@ -1,12 +1,46 @@
 //! The tag: truncated HMAC-SHA256 over header, body, full counter and direction.
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-
 use crate::frame::{AuthTrailer, FRESHNESS_LEN, TAG_LEN};
 use crate::key::NodeKey;
 
-type HmacSha256 = Hmac<Sha256>;
+#[cfg(feature = "auth-compact")]
+use super::sha256::HmacSha256;
+#[cfg(not(feature = "auth-compact"))]
+use unrolled::HmacSha256;
+
+/// HMAC-SHA256 through the `hmac` and `sha2` crates, with the interface of
+/// our own compact one (`auth-compact`, in `sha256.rs`).
+#[cfg(not(feature = "auth-compact"))]
+mod unrolled {
+    use core::marker::PhantomData;
+
+    use hmac::{Hmac, Mac};
+    use sha2::Sha256;
+
+    use crate::key::KEY_LEN;
+
+    /// The lifetime is the compact one's, which borrows the key.
+    pub(super) struct HmacSha256<'k>(Option<Hmac<Sha256>>, PhantomData<&'k ()>);
+
+    impl HmacSha256<'_> {
+        pub(super) fn new(key: &[u8; KEY_LEN]) -> Self {
+            // HMAC takes a key of any length: never `None`.
+            HmacSha256(Hmac::new_from_slice(key).ok(), PhantomData)
+        }
+
+        pub(super) fn update(&mut self, data: &[u8]) {
+            if let Some(mac) = self.0.as_mut() {
+                mac.update(data);
+            }
+        }
+
+        pub(super) fn finish(self) -> [u8; 32] {
+            self.0
+                .map(|mac| mac.finalize().into_bytes().into())
+                .unwrap_or_default()
+        }
+    }
+}
 
 /// Which way a frame travels. Part of every tag, so a node's answer can
 /// never be reflected back at it as a command, nor a command at the gateway
@@ -41,26 +75,22 @@ const BINDING: u8 = 0x04;
 /// Domain byte of a gateway challenge ([`challenge`]).
 const CHALLENGE: u8 = 0x05;
 
-fn mac(key: &NodeKey, covered: &[u8], counter: u64, direction: Direction) -> Option<HmacSha256> {
+fn mac<'k>(key: &'k NodeKey, covered: &[u8], counter: u64, direction: Direction) -> HmacSha256<'k> {
     mac_in(key, covered, counter, direction.byte())
 }
 
-fn mac_in(key: &NodeKey, covered: &[u8], counter: u64, domain: u8) -> Option<HmacSha256> {
-    // HMAC takes a key of any length; the error arm is unreachable.
-    let mut mac = HmacSha256::new_from_slice(key.as_bytes()).ok()?;
+fn mac_in<'k>(key: &'k NodeKey, covered: &[u8], counter: u64, domain: u8) -> HmacSha256<'k> {
+    let mut mac = HmacSha256::new(key.as_bytes());
     mac.update(covered);
     mac.update(&counter.to_le_bytes());
     mac.update(&[domain]);
-    Some(mac)
+    mac
 }
 
-fn truncated(mac: Option<HmacSha256>) -> [u8; TAG_LEN] {
+fn truncated(mac: HmacSha256<'_>) -> [u8; TAG_LEN] {
     let mut out = [0u8; TAG_LEN];
-    if let Some(mac) = mac {
-        let full = mac.finalize().into_bytes();
-        for (o, b) in out.iter_mut().zip(full.iter()) {
-            *o = *b;
-        }
+    for (o, b) in out.iter_mut().zip(mac.finish()) {
+        *o = b;
     }
     out
 }
@@ -111,12 +141,10 @@ pub fn challenge(key: &NodeKey, salt: &[u8; 16], epoch: u64, index: u64) -> [u8;
 /// assert_ne!(query_binding(&key, b"poll", &[1; 8]), query_binding(&key, b"status", &[1; 8]));
 /// ```
 pub fn query_binding(key: &NodeKey, query: &[u8], challenge: &[u8; TAG_LEN]) -> u64 {
-    let mut mac = HmacSha256::new_from_slice(key.as_bytes()).ok();
-    if let Some(mac) = mac.as_mut() {
-        mac.update(query);
-        mac.update(challenge);
-        mac.update(&[BINDING]);
-    }
+    let mut mac = HmacSha256::new(key.as_bytes());
+    mac.update(query);
+    mac.update(challenge);
+    mac.update(&[BINDING]);
     u64::from_le_bytes(truncated(mac))
 }
 
@@ -140,8 +168,9 @@ pub fn tag(key: &NodeKey, covered: &[u8], counter: u64, direction: Direction) ->
 }
 
 /// Whether `tag` is the tag of `covered` under `key` for `counter` and
-/// `direction`. The comparison takes the same time whatever the bytes (the
-/// `subtle` crate's constant-time equality, through `hmac`).
+/// `direction`. The comparison takes the same time whatever the bytes: it
+/// ORs the XOR of every byte pair, with no early exit, and looks at the
+/// result once.
 pub fn verify(
     key: &NodeKey,
     covered: &[u8],
@@ -149,7 +178,12 @@ pub fn verify(
     direction: Direction,
     tag: &[u8; TAG_LEN],
 ) -> bool {
-    mac(key, covered, counter, direction).is_some_and(|mac| mac.verify_truncated_left(tag).is_ok())
+    let expected = truncated(mac(key, covered, counter, direction));
+    let difference = expected
+        .iter()
+        .zip(tag)
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+    core::hint::black_box(difference) == 0
 }
 
 /// The trailer for `covered` sent with `counter`: its low

@@ -181,23 +181,26 @@
 //! schedule are indexed by the round number, never by key or data (no table
 //! lookups with secret indices, unlike table-driven AES); and no branch
 //! depends on a secret. HMAC adds only XORs with the pads. The tag
-//! comparison is `subtle`'s constant-time equality (through
-//! `hmac::Mac::verify_truncated_left`). The counter reconstruction branches
+//! comparison ORs the XOR of every byte pair and looks at the result once,
+//! with no early exit. The counter reconstruction branches
 //! on counter bits, which are public. Key derivation (HKDF) runs on the
-//! gateway. Feature `auth-compact` selects `sha2`'s rolled-up
-//! implementation, with the same properties, for smaller flash.
+//! gateway. Feature `auth-compact` replaces `hmac` and `sha2` for the tag
+//! with an HMAC-SHA256 of this crate's own (one round loop, fed a byte at a
+//! time), with the same properties, for less flash and far less stack.
 //!
 //! # Footprint
 //!
 //! Measured with `scripts/size-report` on the node firmware in
 //! `examples/firmware-stm32g0` (STM32G031, Cortex-M0+, `thumbv6m-none-eabi`,
-//! `opt-level = "z"`, LTO): with `auth` and `auth-compact`, 22,580 bytes of
-//! flash against 17,620 without `auth`: **+4,960 bytes (4.8 KiB)**, within the
-//! 6 KiB goal; with `sha2`'s unrolled SHA-256 instead, +6,724. Of that,
-//! HMAC-SHA256 is about 1.3 KiB, the rest is the node's share of this module
-//! (verification, counters, the stored record), the flash page it is stored
-//! in, and the inputs. Static RAM does not grow; the main loop's worst stack
-//! grows by 928 bytes (key, HMAC state, cached signed answer). Without `auth`
+//! `opt-level = "z"`, LTO, Rust 1.95): with `auth` and `auth-compact`, 22,336
+//! bytes of flash against 16,784 without `auth`: **+5,552 bytes (5.4 KiB)**,
+//! within the 6 KiB goal; with `hmac` and `sha2`'s unrolled SHA-256 instead,
+//! +7,616. Of that, the compact HMAC-SHA256 is about 1.1 KiB (816 bytes of
+//! code and the 256-byte round constants), the rest is the node's share of
+//! this module (verification, counters, the stored record, the binding of
+//! queries), the flash page it is stored in, and the inputs. Static RAM does
+//! not grow; the main loop's worst stack grows by 584 bytes (key, HMAC state,
+//! cached signed answer; 928 with `hmac` and `sha2`). Without `auth`
 //! the same firmware is 1.8 KiB larger than before authentication existed:
 //! the unlock rate limit, security events, the new message variants and the
 //! counter-keyed answer cache are there either way.
@@ -241,6 +244,8 @@ mod counter;
 mod key;
 mod mac;
 mod record;
+#[cfg(feature = "auth-compact")]
+mod sha256;
 
 pub use crate::key::{KEY_LEN, NodeKey};
 pub use counter::{ACCEPT_WINDOW, RESERVATION_BLOCK, RxWindow, TxCounter, Verdict};

@@ -450,6 +450,13 @@ impl<const NODES: usize> Master<NODES> {
         self.peers.iter().any(|p| p.addr == node && p.lost)
     }
 
+    /// Whether any node is currently considered lost: the master keeps
+    /// trying it every [`MasterConfig::lost_poll_interval`], and those
+    /// tries are not idle polls whose answer is known.
+    pub fn any_lost(&self) -> bool {
+        self.peers.iter().any(|p| p.lost)
+    }
+
     /// Bus statistics so far.
     pub fn stats(&self) -> LinkStats {
         self.stats

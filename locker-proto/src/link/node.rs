@@ -185,15 +185,29 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
     /// the gateway learns of every restart. With feature `auth` the link has
     /// no key and a floor of 0 until [`restore_auth`](Self::restore_auth).
     pub fn new(addr: NodeAddr, reset_reason: ResetReason) -> Self {
-        let mut link = NodeLink {
+        // The start event goes into the queue before the queue goes into
+        // the link: one struct literal, which the compiler builds in the
+        // caller's place, where pushing into a finished link would build
+        // the link (1.6 KiB on a 16-event node) on the stack and copy it.
+        let mut queue = Deque::new();
+        let start = EventRecord {
+            seq: EventSeq(0),
+            event: Event::NodeStarted { reset_reason },
+        };
+        // With QUEUE == 0 the start event is counted as dropped, never lost silently.
+        let (next_seq, dropped) = match queue.push_back(start) {
+            Ok(()) => (EventSeq(0).next(), 0),
+            Err(_) => (EventSeq(0), 1),
+        };
+        NodeLink {
             addr,
             in_progress: None,
             answered: None,
             #[cfg(feature = "auth")]
             answered_signed: None,
-            queue: Deque::new(),
-            next_seq: EventSeq(0),
-            dropped: 0,
+            queue,
+            next_seq,
+            dropped,
             refusals: Refusals {
                 pending: [(0, NackReason::Unauthenticated); REFUSAL_SLOTS],
                 last: REFUSAL_SLOTS - 1,
@@ -208,10 +222,7 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
                 key_unsaved: false,
                 accepted_since_boot: false,
             },
-        };
-        // With QUEUE == 0 the start event is counted as dropped, never lost silently.
-        let _ = link.push_event(Event::NodeStarted { reset_reason });
-        link
+        }
     }
 
     /// This node's bus address.
@@ -493,6 +504,10 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
         self.refusals.total
     }
 
+    /// Not inlined: its batch of events and the report around it would
+    /// otherwise sit in `handle_received`'s frame under every other path
+    /// (128 bytes of stack on a Cortex-M0+ node).
+    #[inline(never)]
     fn answer_poll(&mut self, seq: Seq, sign: Sign) {
         self.flush_refusals();
         let mut events = EventBatch::new();
@@ -542,35 +557,43 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
         self.reply(seq, Report::Nack(reason), Flags::NONE, sign);
     }
 
+    /// Queues `report` for the gateway, signed as `sign` says. The frame is
+    /// one literal written straight into `outgoing`: a report is up to 208
+    /// bytes, and each intermediate value (the frame, the `Outgoing`) would
+    /// be another copy on the stack.
     #[cfg_attr(not(feature = "auth"), allow(unused_variables))]
     fn reply(&mut self, seq: Seq, report: Report, flags: Flags, sign: Sign) {
-        let frame = Frame {
-            header: Header::new(self.addr, NodeAddr::GATEWAY, seq, flags),
-            body: report,
-        };
         #[cfg(feature = "auth")]
-        {
-            let tagged = match sign {
-                Sign::Plain => None,
-                Sign::Command(counter) => Some((counter, Direction::ToGateway)),
-                Sign::Query(binding) => Some((binding, Direction::QueryAnswer)),
-            };
-            if let (Some((counter, direction)), Some(key)) = (tagged, self.auth.key) {
-                let mut frame = frame;
-                frame.header.flags = frame.header.flags.with(Flags::AUTHENTICATED);
-                self.outgoing = Some(Outgoing {
-                    frame,
-                    seal: Some(Seal::Tag {
-                        key,
-                        counter,
-                        direction,
-                    }),
-                });
-                return;
-            }
-        }
-        self.outgoing = Some(Outgoing::plain(frame));
+        let (flags, seal) = seal(self.auth.key, flags, sign);
+        self.outgoing = Some(Outgoing {
+            frame: Frame {
+                header: Header::new(self.addr, NodeAddr::GATEWAY, seq, flags),
+                body: report,
+            },
+            #[cfg(feature = "auth")]
+            seal,
+        });
     }
+}
+
+/// The flags and seal of an answer signed as `sign` says, under `key`: a
+/// node without a key answers unsigned.
+#[cfg(feature = "auth")]
+fn seal(key: Option<NodeKey>, flags: Flags, sign: Sign) -> (Flags, Option<Seal>) {
+    let tagged = match sign {
+        Sign::Plain => None,
+        Sign::Command(counter) => Some((counter, Direction::ToGateway)),
+        Sign::Query(binding) => Some((binding, Direction::QueryAnswer)),
+    };
+    let (Some((counter, direction)), Some(key)) = (tagged, key) else {
+        return (flags, None);
+    };
+    let seal = Seal::Tag {
+        key,
+        counter,
+        direction,
+    };
+    (flags.with(Flags::AUTHENTICATED), Some(seal))
 }
 
 /// What the node made of a frame's authentication.

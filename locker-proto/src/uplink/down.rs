@@ -23,6 +23,7 @@ use crate::vocab::{CompartmentId, Dimensions, NodeAddr, ParcelKind, SizeClass};
 #[non_exhaustive]
 // Messages are values: there is no heap to box the big ones on `no_std`.
 #[allow(clippy::large_enum_variant)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum Downward {
     /// The backend has upward message `message`: the gateway may forget it.
     /// Not itself acknowledged.
@@ -112,6 +113,7 @@ impl Downward {
 /// What a parcel needs from a compartment. Give `dimensions` when the
 /// parcel was measured, else its carrier's `size` label; at least one.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ParcelNeeds {
     /// The carrier's size label.
     pub size: Option<SizeClass>,
@@ -125,6 +127,7 @@ pub struct ParcelNeeds {
 
 /// Hold a compartment for a parcel; the bank issues its pickup code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ReserveCompartment {
     /// Delivery or return.
     pub kind: ParcelKind,
@@ -135,6 +138,7 @@ pub struct ReserveCompartment {
 /// How the collector will prove they may open the compartment.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum Credential {
     /// The backend chose the pickup code and keeps it; the bank gets its
     /// 16-byte hash (`{"code_hash": "hex…"}`).
@@ -146,6 +150,7 @@ pub enum Credential {
 
 /// The parcel's deadlines beyond the bank's policy.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Deadlines {
     /// Extra pickup time for this parcel, in milliseconds, added to the
     /// bank's reminder, escalation and expiry once the deposit is verified.
@@ -154,10 +159,13 @@ pub struct Deadlines {
 
 /// A parcel is on its way to the bank.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AnnounceParcel {
     /// The backend's reference (tracking number).
+    #[cfg_attr(feature = "schema", schemars(with = "super::schema::Text<32>"))]
     pub parcel_ref: ParcelRef,
     /// Who it is for, as the backend addresses them.
+    #[cfg_attr(feature = "schema", schemars(with = "super::schema::Text<64>"))]
     pub recipient: Recipient,
     /// Delivery or return.
     pub kind: ParcelKind,
@@ -179,6 +187,7 @@ pub struct AnnounceParcel {
 /// latest [`BootNotification`](super::BootNotification), so a request made
 /// before a restore or a fresh start of the bank is refused too.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RemoteOpen {
     /// The bank's incarnation the request is signed for.
     pub incarnation: u32,
@@ -193,6 +202,7 @@ pub struct RemoteOpen {
 /// One compartment or the whole bank.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum Scope {
     /// The whole bank: unavailable means no new reservations or deposits;
     /// stored parcels can still be collected.
@@ -204,6 +214,7 @@ pub enum Scope {
 /// What a reset restarts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum ResetTarget {
     /// The gateway itself.
     Gateway,
@@ -213,6 +224,7 @@ pub enum ResetTarget {
 
 /// Quiet hours for reminders, in minutes since local midnight.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct QuietHours {
     /// First quiet minute (0..1440).
     pub start_minute: u16,
@@ -222,6 +234,7 @@ pub struct QuietHours {
 
 /// Keypad attempt limits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LockoutConfig {
     /// Wrong codes at one keypad that cost nothing.
     pub free_attempts: u8,
@@ -237,6 +250,7 @@ pub struct LockoutConfig {
 
 /// Sensor-health thresholds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct HealthConfig {
     /// How far an empty compartment's reading may drift from 0.
     pub drift_band: i32,
@@ -253,6 +267,7 @@ pub struct HealthConfig {
 /// The bank's rules, every field as the bank's `Policy` has it (durations
 /// in milliseconds).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PolicyConfig {
     /// After deposit, the first reminder.
     pub reminder_after_ms: Duration,

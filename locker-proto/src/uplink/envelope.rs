@@ -48,6 +48,7 @@ pub const UPLINK_VERSION: u8 = 1;
     Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
 #[serde(transparent)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct MessageId(pub u64);
 
 impl MessageId {
@@ -89,6 +90,7 @@ impl fmt::Display for MessageId {
 /// The body is an externally tagged enum (`{"heartbeat": {...}}`): that form
 /// decodes with postcard and JSON alike, without buffering, on `no_std`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Envelope<B> {
     /// Protocol version, [`UPLINK_VERSION`] for messages this crate writes.
     pub v: u8,
@@ -192,6 +194,7 @@ pub const DOWNWARD_TAG_OVERHEAD_POSTCARD: usize = 17;
 /// A JSON message without `tag` decodes with a tag of zeros, so it is
 /// refused as unauthenticated (and reported) rather than as unreadable.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DownEnvelope {
     /// Protocol version, [`UPLINK_VERSION`] for messages this crate writes.
     pub v: u8,

@@ -69,6 +69,14 @@
 //! `<message>.postcard.hex`); `tests/uplink_golden.rs` keeps them true.
 //! A backend in another language can test its codec against them.
 //!
+//! With the `schema` feature, every type on the uplink implements
+//! `schemars::JsonSchema`, and the `schema` module gives the JSON Schemas
+//! (draft 2020-12) of an [`UpEnvelope`] and a [`DownEnvelope`] as a
+//! conforming writer writes them: the files `spec/schema/*.schema.json`
+//! at the repository root, which `tests/uplink_schema.rs` keeps equal to
+//! the types and checks every golden message against. A type added to the
+//! uplink derives `JsonSchema` under the feature beside its serde derives.
+//!
 //! # Versioning
 //!
 //! [`UPLINK_VERSION`] is in every envelope. New messages and variants are
@@ -115,6 +123,9 @@ mod down;
 mod envelope;
 pub mod ocpp;
 mod response;
+#[cfg(feature = "schema")]
+#[cfg_attr(docsrs, doc(cfg(feature = "schema")))]
+pub mod schema;
 mod types;
 mod up;
 

@@ -14,6 +14,7 @@ pub const MAX_LISTED_OUT_OF_SERVICE: usize = 32;
 
 /// A request was carried out.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CallResult {
     /// The request's message id.
     pub request: MessageId,
@@ -27,6 +28,7 @@ pub struct CallResult {
 #[non_exhaustive]
 // Messages are values: there is no heap to box the big ones on `no_std`.
 #[allow(clippy::large_enum_variant)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum Response {
     /// Answers `reserve_compartment`: send the courier to `compartment`.
     Reserved {
@@ -38,6 +40,7 @@ pub enum Response {
         /// it to the collector when the parcel is ready
         /// ([`NotificationKind::ParcelReady`](super::NotificationKind::ParcelReady)).
         /// The bank keeps only its hash.
+        #[cfg_attr(feature = "schema", schemars(with = "Option<super::schema::Text<10>>"))]
         pickup_code: Option<PickupCodeText>,
     },
     /// Answers `announce_parcel`.
@@ -49,6 +52,7 @@ pub enum Response {
         /// `None` for a parcel announced with a code hash (the code never
         /// reaches the gateway); for one announced with an offline token,
         /// the code the bank drew for its keypad, sent this once.
+        #[cfg_attr(feature = "schema", schemars(with = "Option<super::schema::Text<10>>"))]
         pickup_code: Option<PickupCodeText>,
     },
     /// Answers `cancel_reservation`.
@@ -104,6 +108,7 @@ pub enum Response {
 
 /// Bus statistics of the gateway's link layer since it started.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct BusStats {
     /// Frames transmitted, retransmissions included.
     pub frames_sent: u32,
@@ -123,6 +128,7 @@ pub struct BusStats {
 
 /// A compartment out of service, and why.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct OutOfService {
     /// The compartment.
     pub compartment: CompartmentId,
@@ -132,14 +138,23 @@ pub struct OutOfService {
 
 /// Versions, bus statistics and what needs service.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Diagnostics {
     /// The gateway's software version.
     pub gateway_firmware: FirmwareVersion,
     /// The nodes, with their firmware.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "super::schema::List<NodeInfo, MAX_NODES>")
+    )]
     pub nodes: Vec<NodeInfo, MAX_NODES>,
     /// Bus statistics.
     pub bus: BusStats,
     /// Compartments out of service (the first [`MAX_LISTED_OUT_OF_SERVICE`]).
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "super::schema::List<OutOfService, MAX_LISTED_OUT_OF_SERVICE>")
+    )]
     pub out_of_service: Vec<OutOfService, MAX_LISTED_OUT_OF_SERVICE>,
     /// Compartments out of service in all.
     pub out_of_service_total: u16,
@@ -157,12 +172,14 @@ pub struct Diagnostics {
 
 /// A request was refused (OCPP's CallError).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CallError {
     /// The request's message id.
     pub request: MessageId,
     /// Why, for programs.
     pub code: ErrorCode,
     /// Why, for people (may be cut short).
+    #[cfg_attr(feature = "schema", schemars(with = "super::schema::Text<96>"))]
     pub description: Description,
 }
 
@@ -170,6 +187,7 @@ pub struct CallError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum ErrorCode {
     /// The gateway does not know this request or protocol version.
     NotSupported,

@@ -28,6 +28,7 @@ pub type Description = heapless::String<96>;
 /// zero with the gateway; compare it only within one boot); `unix_s` is
 /// seconds since 1970-01-01 UTC, `null` until the gateway's clock is set.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Stamp {
     /// Monotonic milliseconds since the gateway started.
     pub mono_ms: Instant,
@@ -48,6 +49,7 @@ impl Stamp {
     Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
 #[serde(transparent)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ParcelNumber(pub u32);
 
 /// Exactly `N` bytes; hex in JSON (`"00ff…"`), a byte string in postcard.

@@ -31,6 +31,7 @@ pub const LAYOUT_PAGE: usize = 16;
 #[non_exhaustive]
 // Messages are values: there is no heap to box the big ones on `no_std`.
 #[allow(clippy::large_enum_variant)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum Upward {
     /// The gateway started (first message of every boot).
     BootNotification(BootNotification),
@@ -83,6 +84,7 @@ impl Upward {
 
 /// What a node runs and why it last started, as far as the gateway knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct NodeInfo {
     /// The node's bus address.
     pub node: NodeAddr,
@@ -94,8 +96,10 @@ pub struct NodeInfo {
 
 /// The first message of every gateway boot (OCPP's BootNotification).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct BootNotification {
     /// The bank's name.
+    #[cfg_attr(feature = "schema", schemars(with = "super::schema::Text<32>"))]
     pub bank_id: BankId,
     /// Why the gateway started.
     pub reason: ResetReason,
@@ -106,6 +110,10 @@ pub struct BootNotification {
     pub gateway_firmware: FirmwareVersion,
     /// The nodes, with the firmware last seen on each (fresh
     /// [`NodeBoot`] messages follow as they answer).
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "super::schema::List<NodeInfo, MAX_NODES>")
+    )]
     pub nodes: Vec<NodeInfo, MAX_NODES>,
     /// Compartments in the layout; [`LayoutPage`]s follow with the details.
     pub compartments: u16,
@@ -122,6 +130,7 @@ pub struct BootNotification {
 
 /// One compartment of the layout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CompartmentInfo {
     /// Its number, as printed on the door.
     pub id: CompartmentId,
@@ -141,17 +150,23 @@ pub struct CompartmentInfo {
 
 /// A page of the layout: compartments `first ..` of `total`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LayoutPage {
     /// Index of the first compartment on this page.
     pub first: u16,
     /// Compartments in the whole layout.
     pub total: u16,
     /// Up to [`LAYOUT_PAGE`] compartments.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "super::schema::List<CompartmentInfo, LAYOUT_PAGE>")
+    )]
     pub compartments: Vec<CompartmentInfo, LAYOUT_PAGE>,
 }
 
 /// A compartment node (re)started and answered the gateway.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct NodeBoot {
     /// The node.
     pub node: NodeAddr,
@@ -170,6 +185,7 @@ pub struct NodeBoot {
 
 /// The gateway is alive (OCPP's Heartbeat).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Heartbeat {
     /// When.
     pub at: Stamp,
@@ -181,6 +197,7 @@ pub struct Heartbeat {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum CompartmentStatus {
     /// Empty and available.
     Free,
@@ -203,6 +220,7 @@ pub enum CompartmentStatus {
 /// A compartment's state (OCPP's StatusNotification, per compartment
 /// rather than per connector).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct StatusNotification {
     /// Which compartment.
     pub compartment: CompartmentId,
@@ -224,6 +242,7 @@ pub struct StatusNotification {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum ParcelStep {
     /// A compartment was reserved.
     Reserved,
@@ -261,6 +280,7 @@ pub enum ParcelStep {
 /// A step in a parcel's life (OCPP's StartTransaction / StopTransaction,
 /// for parcels).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ParcelEvent {
     /// The parcel.
     pub parcel: ParcelNumber,
@@ -277,6 +297,7 @@ pub struct ParcelEvent {
 /// A message for someone about a compartment, for the backend to deliver
 /// (SMS, app, e-mail).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Notification {
     /// Who should hear it.
     pub to: Actor,
@@ -294,6 +315,7 @@ pub struct Notification {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum AlertKind {
     /// A lock did not release after an unlock and its retry.
     LockFault,
@@ -344,6 +366,7 @@ pub enum AlertKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum Evidence {
     /// Nothing beyond the alert itself.
     None,
@@ -405,6 +428,7 @@ pub enum Evidence {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum RemoteOpenRefusal {
     /// The tag is wrong.
     ForgedTag,
@@ -423,6 +447,7 @@ pub enum RemoteOpenRefusal {
 
 /// Something staff must look at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Alert {
     /// What.
     pub kind: AlertKind,
@@ -442,6 +467,7 @@ pub struct Alert {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum SecurityKind {
     /// A message carried a wrong authentication tag (a remote open, or a
     /// frame on the bus).
@@ -459,6 +485,7 @@ pub enum SecurityKind {
 /// Something security must look at (OCPP 1.6 has no such message; OCPP
 /// 2.0.1 has SecurityEventNotification).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SecurityEvent {
     /// What.
     pub kind: SecurityKind,
@@ -482,6 +509,7 @@ pub struct SecurityEvent {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum AuditEvent {
     /// A compartment was reserved.
     Reserved,
@@ -714,6 +742,7 @@ pub type AuditLink = HexArray<32>;
 /// was rolled back (or forged): treat it as a security event, never as a
 /// duplicate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AuditRecord {
     /// Gap-free sequence number.
     pub seq: u64,
@@ -735,6 +764,7 @@ pub struct AuditRecord {
 
 /// Counters since the bank was first started (OCPP's MeterValues, for lockers).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Statistics {
     /// When.
     pub at: Stamp,
