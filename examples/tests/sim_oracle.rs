@@ -64,6 +64,34 @@ fn every_forced_door_is_detected_and_each_needs_someone_on_site() {
 }
 
 #[test]
+fn every_failed_fridge_is_alerted_before_it_is_repaired_on_site_and_no_fridge_alarm_is_false() {
+    let mut config = quiet_week();
+    config.days = 30;
+    config.noise_level = 1;
+    config.noise = Noise::level(1);
+    config.rates.set(IncidentKind::FridgeFailure, 0.5);
+    let outcome = run(&config, &mut |_| {}).unwrap();
+    let s = &outcome.summary;
+    let fridge = s
+        .incidents
+        .iter()
+        .find(|r| r.kind == "fridge_failure")
+        .unwrap();
+    assert!(fridge.tally.occurred >= 5, "{}", s.render());
+    assert_eq!(
+        fridge.tally.detected,
+        fridge.tally.occurred,
+        "{}",
+        s.render()
+    );
+    // A fridge is repaired by a technician on site, never by itself.
+    assert_eq!(fridge.tally.resolved_without_site_visit, 0);
+    assert_eq!(s.false_alarms.total, 0, "{}", s.render());
+    // Perishable parcels left their cold chain in the audit.
+    assert!(s.audit.count("cold_chain") > 0, "{}", s.render());
+}
+
+#[test]
 fn the_json_summary_carries_its_schema_and_snake_case_keys_only() {
     let mut config = quiet_week();
     config.days = 2;

@@ -48,7 +48,7 @@ use locker_proto::time::{Duration, Instant};
 use locker_proto::uplink::*;
 use locker_proto::{
     Channel, CompartmentId, Dimensions, DoorState, FaultCode, FirmwareVersion, NodeAddr,
-    PowerStatus, Presence, RebootKind, ResetReason, SizeClass,
+    PowerStatus, Presence, RebootKind, ResetReason, SizeClass, Temperature,
 };
 use serde_json::{Value, json};
 
@@ -912,6 +912,39 @@ fn every_audit_event() -> Vec<(AuditEvent, Actor, Option<u16>, Option<u32>)> {
 /// An audit record's sample: file name, event, actor, compartment, parcel.
 type AuditSample = (String, AuditEvent, Actor, Option<u16>, Option<u32>);
 
+/// The refrigerated compartments' audit events, after every other sample
+/// so that the samples before keep their sequence numbers.
+fn cold_audit_events() -> Vec<AuditSample> {
+    use AuditEvent as E;
+    [
+        (
+            E::TemperatureRestored {
+                out_for_ms: Duration::from_mins(95),
+                worst: Temperature::from_deci_celsius(143),
+            },
+            Actor::System,
+            Some(6),
+            None,
+        ),
+        (
+            E::ColdChain {
+                min: Some(Temperature::from_deci_celsius(31)),
+                max: Some(Temperature::from_deci_celsius(97)),
+                out_of_range_ms: Duration::from_mins(12),
+            },
+            Actor::Recipient,
+            Some(6),
+            Some(9),
+        ),
+    ]
+    .into_iter()
+    .map(|(event, actor, c, p)| {
+        let name = format!("audit_{}", variant_of(&event, "AuditEvent"));
+        (name, event, actor, c, p)
+    })
+    .collect()
+}
+
 /// Audit records for the variants of the enums audit events carry that the
 /// list above does not reach.
 fn more_audit_events() -> Vec<AuditSample> {
@@ -1430,6 +1463,48 @@ fn samples() -> Vec<(String, Sample)> {
             target: ResetTarget::Node(NodeAddr(2)),
         },
     );
+    // Refrigerated compartments' messages, last so that the ids and
+    // sequence numbers of every sample before stay as they were.
+    let cold_alerts = [
+        (
+            AlertKind::TemperatureOutOfRange,
+            Evidence::Temperature {
+                reading: Temperature::from_deci_celsius(121),
+                limit: Temperature::from_deci_celsius(80),
+                out_for_ms: Duration::from_mins(30),
+            },
+            Some(9),
+        ),
+        (
+            AlertKind::TemperatureSensorSilent,
+            Evidence::TemperatureSilent {
+                last: Some(Temperature::from_deci_celsius(i16::MIN)),
+                silent_for_ms: Duration::from_mins(75),
+            },
+            None,
+        ),
+    ];
+    for (i, (kind, evidence, parcel)) in cold_alerts.into_iter().enumerate() {
+        let name = format!("alert_{}", variant_of(&kind, "AlertKind"));
+        let ms = 150_000 + 1_000 * i as u64;
+        g.up(name, alert(kind, evidence, Some(6), parcel, ms));
+    }
+    for (i, (name, event, actor, compartment, parcel)) in
+        cold_audit_events().into_iter().enumerate()
+    {
+        let seq = 400 + i as u64;
+        let record = AuditRecord {
+            seq,
+            at: at(160_000 + 1_000 * i as u64),
+            actor,
+            compartment: compartment.map(CompartmentId),
+            parcel: parcel.map(ParcelNumber),
+            event,
+            snapshot: None,
+            link: link(seq),
+        };
+        g.up(name, Upward::Audit(record));
+    }
     g.samples
 }
 
@@ -2104,6 +2179,8 @@ const NUMBERING: &[(&str, &[&str])] = &[
             "node_fault",
             "forged_remote_open",
             "remote_open_flood",
+            "temperature_out_of_range",
+            "temperature_sensor_silent",
         ],
     ),
     (
@@ -2120,6 +2197,8 @@ const NUMBERING: &[(&str, &[&str])] = &[
             "power",
             "remote_open",
             "remote_opens",
+            "temperature",
+            "temperature_silent",
         ],
     ),
     (
@@ -2194,6 +2273,8 @@ const NUMBERING: &[(&str, &[&str])] = &[
             "removal_certified",
             "policy_changed",
             "other",
+            "temperature_restored",
+            "cold_chain",
         ],
     ),
     ("Credential", &["code_hash", "offline_token"]),

@@ -2,6 +2,9 @@
 
 use serde::Serialize;
 
+/// How many kinds of incident there are.
+const KINDS: usize = 10;
+
 /// A kind of incident.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum IncidentKind {
@@ -24,11 +27,14 @@ pub enum IncidentKind {
     NodeHang,
     /// Someone types guessed codes at the keypad.
     BruteForce,
+    /// A refrigerated compartment's cooling fails: it warms until a
+    /// technician repairs it on site.
+    FridgeFailure,
 }
 
 impl IncidentKind {
     /// Every kind, in report order.
-    pub const ALL: [IncidentKind; 9] = [
+    pub const ALL: [IncidentKind; KINDS] = [
         IncidentKind::EmptyDoor,
         IncidentKind::DoorAjar,
         IncidentKind::ForcedDoor,
@@ -38,6 +44,7 @@ impl IncidentKind {
         IncidentKind::LongOutage,
         IncidentKind::NodeHang,
         IncidentKind::BruteForce,
+        IncidentKind::FridgeFailure,
     ];
 
     /// The name used on the command line, in the report and in JSON.
@@ -52,6 +59,7 @@ impl IncidentKind {
             IncidentKind::LongOutage => "long_outage",
             IncidentKind::NodeHang => "node_hang",
             IncidentKind::BruteForce => "brute_force",
+            IncidentKind::FridgeFailure => "fridge_failure",
         }
     }
 
@@ -71,13 +79,15 @@ impl IncidentKind {
 ///
 /// `empty_door` and `door_ajar` are fractions of deposits and pickups; the
 /// others are expected occurrences per day per 48 compartments (scaled with
-/// the bank size; power incidents are per bank).
+/// the bank size; power incidents are per bank). A `fridge_failure` strikes
+/// one of the bank's refrigerated compartments (none on a Kerong board,
+/// which reports no temperature).
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct IncidentRates([f64; 9]);
+pub struct IncidentRates([f64; KINDS]);
 
 impl Default for IncidentRates {
     fn default() -> Self {
-        let mut rates = IncidentRates([0.0; 9]);
+        let mut rates = IncidentRates([0.0; KINDS]);
         rates.set(IncidentKind::EmptyDoor, 0.01);
         rates.set(IncidentKind::DoorAjar, 0.02);
         rates.set(IncidentKind::ForcedDoor, 0.02);
@@ -87,13 +97,14 @@ impl Default for IncidentRates {
         rates.set(IncidentKind::LongOutage, 0.01);
         rates.set(IncidentKind::NodeHang, 0.03);
         rates.set(IncidentKind::BruteForce, 0.02);
+        rates.set(IncidentKind::FridgeFailure, 0.01);
         rates
     }
 }
 
 impl IncidentRates {
     /// No incidents at all.
-    pub const NONE: IncidentRates = IncidentRates([0.0; 9]);
+    pub const NONE: IncidentRates = IncidentRates([0.0; KINDS]);
 
     /// The rate of `kind`.
     pub fn get(&self, kind: IncidentKind) -> f64 {
@@ -156,7 +167,7 @@ pub struct OpenIncident {
 /// Every incident of a run.
 #[derive(Clone, Debug, Default)]
 pub struct IncidentLog {
-    tallies: [IncidentTally; 9],
+    tallies: [IncidentTally; KINDS],
     open: Vec<OpenIncident>,
 }
 
@@ -212,12 +223,13 @@ impl IncidentLog {
         true
     }
 
-    /// Staff dealt with `slot`: every incident open on it ends, by staff.
+    /// Staff dealt with `slot`: every incident open on it ends, by staff,
+    /// but a failed fridge, which waits for its refrigeration technician.
     pub fn staff_cleared(&mut self, slot: usize) -> u64 {
         let kinds: Vec<IncidentKind> = self
             .open
             .iter()
-            .filter(|o| o.slot == Some(slot))
+            .filter(|o| o.slot == Some(slot) && o.kind != IncidentKind::FridgeFailure)
             .map(|o| o.kind)
             .collect();
         for kind in &kinds {

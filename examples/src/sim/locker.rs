@@ -41,6 +41,8 @@ use super::traffic;
 use super::uplink::BackendLink;
 use super::world::{Agenda, CounterReason, Task, Visitor, Whereabouts, WorldParcel};
 
+mod fridge;
+
 /// The most compartments one simulated bank has; bigger sites are several banks.
 pub const BANK_CAPACITY: usize = 64;
 /// Nodes on one bank's bus.
@@ -181,6 +183,12 @@ pub struct SimBank {
     stats_when_off: Stats,
     /// Bank calls refused, by error.
     pub refusals: BTreeMap<String, u64>,
+    /// Fridges whose cooling failed, with when (see `fridge`).
+    fridge_failed_at: Vec<(usize, Instant)>,
+    /// Fridges a technician is on his way to.
+    fridge_repairs_called: Vec<usize>,
+    /// The fridges' own random stream.
+    fridge_dice: Dice,
 }
 
 /// The bank's compartment layout for `n` compartments: 50/30/20
@@ -324,7 +332,11 @@ impl SimBank {
             powered: true,
             stats_when_off: Stats::default(),
             refusals: BTreeMap::new(),
+            fridge_failed_at: Vec::new(),
+            fridge_repairs_called: Vec::new(),
+            fridge_dice: Dice::new(config.seed, stream(5)),
         };
+        sim.chill_fridges();
         sim.connect(&mut gateway, now);
         sim.gateway = Some(gateway);
         sim.agenda.at(now, Task::DayStart(0));
@@ -1070,6 +1082,7 @@ impl SimBank {
         }
         let slot = a.compartment.map(slot_of);
         self.judge(&a, slot);
+        self.call_fridge_technician(a.kind, slot);
         if let Some(s) = slot {
             if let Some(at) = self.alerted_at.get_mut(s) {
                 *at = Some(self.now);
@@ -1167,6 +1180,7 @@ impl SimBank {
         if silent_board {
             self.silent_boards_found();
         }
+        let warm = a.kind == AlertKind::TemperatureOutOfRange && self.really_out_of_range(slot);
         let compartment = slot.and_then(|s| self.compartment(s));
         let truth = Truth {
             forced_open: slot
@@ -1188,6 +1202,7 @@ impl SimBank {
             }) || (silent_board && self.nodes.any_hung()),
             keypad_attack: self.incidents.is_open(IncidentKind::BruteForce, None),
             bus_attack: false,
+            out_of_range: warm,
         };
         if !oracle::explained(a.kind, &truth) {
             self.false_alarms.count(a.kind);
@@ -1385,6 +1400,7 @@ impl SimBank {
             }
             Task::Guess(left) => self.guess(left),
             Task::StaffVisit => self.staff_visit(),
+            Task::FridgeRepair(slot) => self.repair_fridge(slot),
             Task::LookInside(slot) => {
                 self.certify_removal_if_empty(slot);
             }
@@ -1445,8 +1461,12 @@ impl SimBank {
             self.agenda.at(at, Task::Arrive(p));
         }
         let scale = self.len() as f64 / 48.0;
+        self.plan_fridge_failures(start);
         for kind in IncidentKind::ALL {
-            if matches!(kind, IncidentKind::EmptyDoor | IncidentKind::DoorAjar) {
+            if matches!(
+                kind,
+                IncidentKind::EmptyDoor | IncidentKind::DoorAjar | IncidentKind::FridgeFailure
+            ) {
                 continue;
             }
             // A Kerong board has an IR beam, not a load cell: nothing drifts.
@@ -1788,6 +1808,7 @@ impl SimBank {
                 let guesses = self.chance.between(30, 80) as u32;
                 self.agenda.at(now, Task::Guess(guesses));
             }
+            IncidentKind::FridgeFailure => self.fail_a_fridge(),
             IncidentKind::EmptyDoor | IncidentKind::DoorAjar => {}
         }
     }
@@ -1869,6 +1890,7 @@ impl SimBank {
         if !self.powered {
             return;
         }
+        self.fridges_found_on_round();
         let views: Vec<_> = match self.bank() {
             Some(b) => b.views().collect(),
             None => return,

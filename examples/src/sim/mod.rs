@@ -104,7 +104,24 @@
 //! a collector told to shut the door does) or with staff (a daily round at
 //! 10:00, and security within the hour after a forced door): forced doors,
 //! locks that stay jammed, drifting load cells, doors nobody came back to,
-//! expired parcels.
+//! expired parcels; and failed fridges, which a refrigeration technician
+//! repairs on site 2 to 6 hours after the bank's alert (see
+//! `locker::fridge`).
+//!
+//! # Fridges
+//!
+//! One medium compartment in five is refrigerated; our nodes read every
+//! channel's thermometer once a minute and report it in their status
+//! answers, and the simulated fridges hold 4.0 °C. About one parcel in ten
+//! of medium size is perishable (it goes to a fridge, runs on the shorter
+//! perishable deadlines and leaves a cold-chain audit record). A
+//! `fridge_failure` (0.01 a day per 48 compartments by default) stops a
+//! fridge's cooling: it warms 1.0 to 2.5 °C an hour. The bank reads every
+//! fridge at each quarter-hour scan and alerts after 30 minutes out of
+//! range, so the detection deadline is 45 minutes after the fridge leaves
+//! its 2–8 °C range (1.6 to 4 hours after the failure at these rates),
+//! before a resident would find a parcel warm. Kerong boards report no
+//! temperature: no fridge failure is injected for them.
 //!
 //! # Throughput
 //!

@@ -6,10 +6,10 @@
 use locker_domain::controller::{self, Controller, ControllerError};
 use locker_domain::node::{Action, Node};
 use locker_drivers::sim::SimCompartment;
-use locker_drivers::{DoorSensor, Lock, PresenceSensor};
+use locker_drivers::{DoorSensor, Lock, PresenceSensor, TemperatureSensor};
 use locker_proto::auth::NodeAuthRecord;
 use locker_proto::frame::{Flags, Frame, Header, MAX_FRAME, Seq};
-use locker_proto::time::Instant;
+use locker_proto::time::{Duration, Instant};
 use locker_proto::{
     Channel, Command, DoorState, FirmwareVersion, NodeAddr, NodeConfig, NodeKey, RebootKind,
     ResetReason,
@@ -19,6 +19,8 @@ use locker_proto::{
 pub const CHANNELS: usize = 16;
 /// Events a node keeps until the gateway acknowledges them.
 pub const NODE_QUEUE: usize = 32;
+/// How often the firmware reads its thermometers.
+pub const TEMPERATURE_EVERY: Duration = Duration::from_secs(60);
 
 const FIRMWARE: FirmwareVersion = FirmwareVersion::new(1, 0, 0);
 
@@ -42,6 +44,8 @@ pub struct SimNode {
     pub powered: bool,
     /// Restarts since the simulation began.
     pub restarts: u32,
+    /// When the thermometers were last read (RAM: forgotten at a restart).
+    temperatures_read: Option<Instant>,
 }
 
 /// The node configuration the simulated bank runs with: the presence
@@ -85,6 +89,7 @@ impl SimNode {
             hung: false,
             powered: true,
             restarts: 0,
+            temperatures_read: None,
         };
         // Provisioned on the bench: the technician holds the provisioning
         // input while the bank's tool sends the node its derived key.
@@ -125,6 +130,7 @@ impl SimNode {
         self.hung = false;
         self.powered = true;
         self.restarts += 1;
+        self.temperatures_read = None;
         let _ = self.service(now);
         self.sample(now);
     }
@@ -178,11 +184,31 @@ impl SimNode {
         let _ = self.service(now);
     }
 
+    /// The firmware's thermometer loop: every channel's temperature, once
+    /// per [`TEMPERATURE_EVERY`] (a status answer carries the last one).
+    /// Run as frames arrive, so an idle node costs nothing between them.
+    fn read_temperatures(&mut self, now: Instant) {
+        if self
+            .temperatures_read
+            .is_some_and(|at| now.saturating_since(at) < TEMPERATURE_EVERY)
+        {
+            return;
+        }
+        self.temperatures_read = Some(now);
+        for (ch, c) in self.compartments.iter_mut().enumerate() {
+            c.advance_to(now);
+            if let Ok(t) = c.temperature() {
+                let _ = self.node.handle_temperature(channel(ch), t, now);
+            }
+        }
+    }
+
     /// Bytes from the line. Returns the answer to put on the line, if any.
     pub fn receive(&mut self, bytes: &[u8], now: Instant) -> Option<Vec<u8>> {
         if !self.powered || self.hung {
             return None;
         }
+        self.read_temperatures(now);
         let before = self.node.bad_frames();
         self.node.handle_bytes(bytes, now);
         self.bad_frames += u64::from(self.node.bad_frames().wrapping_sub(before));

@@ -9,7 +9,7 @@
 //!   knows happened at that compartment (a door really forced, a lock really
 //!   jammed, a sensor really drifting, a door really open, an item really
 //!   inside or really gone, a node really down, a guesser really at the
-//!   keypad). A forced-door alert for a door opened by the person who typed
+//!   keypad, a fridge really outside its limits). A forced-door alert for a door opened by the person who typed
 //!   the right code is a false alarm; so is a security alert about refused
 //!   bus commands when nobody attacked the bus.
 //! - **Detection**: each injected incident counts as detected once the
@@ -46,6 +46,9 @@ pub struct Truth {
     /// Someone attacks the bus (the simulator never does: every refused
     /// command is the system's own doing).
     pub bus_attack: bool,
+    /// The compartment's real temperature is outside the bank's limits for
+    /// it (a failed fridge).
+    pub out_of_range: bool,
 }
 
 /// Whether `kind`, raised where `truth` holds, is explained by the world.
@@ -64,6 +67,10 @@ pub fn explained(kind: AlertKind, truth: &Truth) -> bool {
         AlertKind::NodeUnreachable => t.node_down,
         AlertKind::NodeFault => t.node_down || t.sensor_drifting || t.lock_jammed,
         AlertKind::BusCommandsRefused => t.bus_attack,
+        AlertKind::TemperatureOutOfRange => t.out_of_range,
+        // The simulator breaks no thermometer: only a node that is down
+        // silences one (and the bank excuses those; see `bank::cold`).
+        AlertKind::TemperatureSensorSilent => t.node_down,
         // Remote opens are not simulated: nobody forges one.
         AlertKind::ForgedRemoteOpen | AlertKind::RemoteOpenFlood => false,
         // A kind this oracle does not know yet is not explained: it shows
@@ -83,6 +90,7 @@ pub fn expected_incident(kind: AlertKind) -> Option<IncidentKind> {
         }
         AlertKind::KeypadAttack => IncidentKind::BruteForce,
         AlertKind::NodeUnreachable => IncidentKind::NodeHang,
+        AlertKind::TemperatureOutOfRange => IncidentKind::FridgeFailure,
         _ => return None,
     })
 }
@@ -160,6 +168,27 @@ mod tests {
             ..Truth::default()
         };
         assert!(explained(AlertKind::ParcelMissing, &drifting));
+    }
+
+    #[test]
+    fn a_temperature_alert_is_explained_only_by_a_fridge_really_out_of_range() {
+        assert!(!explained(
+            AlertKind::TemperatureOutOfRange,
+            &Truth::default()
+        ));
+        let warm = Truth {
+            out_of_range: true,
+            ..Truth::default()
+        };
+        assert!(explained(AlertKind::TemperatureOutOfRange, &warm));
+        assert_eq!(
+            expected_incident(AlertKind::TemperatureOutOfRange),
+            Some(IncidentKind::FridgeFailure)
+        );
+        assert!(!explained(
+            AlertKind::TemperatureSensorSilent,
+            &Truth::default()
+        ));
     }
 
     #[test]

@@ -151,6 +151,8 @@ pub enum Task {
     LookInside(usize),
     /// Staff put a compartment back in service after dealing with it.
     StaffDone(usize),
+    /// A refrigeration technician repairs the fridge of `slot`.
+    FridgeRepair(usize),
 }
 
 /// Tasks in time order; ties in the order they were added.

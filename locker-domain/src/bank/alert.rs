@@ -2,7 +2,9 @@
 //! camera snapshot requests.
 
 use locker_proto::time::{Duration, Instant};
-use locker_proto::{Channel, CompartmentId, DoorState, FaultCode, NackReason, NodeAddr, Presence};
+use locker_proto::{
+    Channel, CompartmentId, DoorState, FaultCode, NackReason, NodeAddr, Presence, Temperature,
+};
 use serde::{Deserialize, Serialize};
 
 use super::codes::KeypadId;
@@ -46,6 +48,12 @@ pub enum AlertKind {
     /// over its unlock rate limit: someone is injecting frames on the bus,
     /// or the gateway's bus key does not match the node's (security).
     BusCommandsRefused,
+    /// A refrigerated compartment read out of its limits for longer than
+    /// the grace period (see [`cold`](super::cold)).
+    TemperatureOutOfRange,
+    /// A refrigerated compartment's temperature sensor gave no plausible
+    /// reading for too long, its node answering (see [`cold`](super::cold)).
+    TemperatureSensorSilent,
 }
 
 impl AlertKind {
@@ -67,11 +75,13 @@ impl AlertKind {
             AlertKind::ForgedRemoteOpen => "forged_remote_open",
             AlertKind::RemoteOpenFlood => "remote_open_flood",
             AlertKind::BusCommandsRefused => "bus_commands_refused",
+            AlertKind::TemperatureOutOfRange => "temperature_out_of_range",
+            AlertKind::TemperatureSensorSilent => "temperature_sensor_silent",
         }
     }
 
     /// How many kinds there are.
-    pub const COUNT: usize = 14;
+    pub const COUNT: usize = 16;
 
     /// A dense index for per-kind counters.
     pub const fn index(self) -> usize {
@@ -90,6 +100,8 @@ impl AlertKind {
             AlertKind::ForgedRemoteOpen => 11,
             AlertKind::RemoteOpenFlood => 12,
             AlertKind::BusCommandsRefused => 13,
+            AlertKind::TemperatureOutOfRange => 14,
+            AlertKind::TemperatureSensorSilent => 15,
         }
     }
 }
@@ -148,6 +160,25 @@ pub enum Evidence {
         opens: u8,
         /// The window they fell in.
         window: Duration,
+    },
+    /// A refrigerated compartment out of its limits.
+    Temperature {
+        /// The reading that raised the alert.
+        reading: Temperature,
+        /// The limit it is beyond (the maximum when too warm, the minimum
+        /// when too cold).
+        limit: Temperature,
+        /// How long the compartment has read out of range.
+        out_for: Duration,
+    },
+    /// A refrigerated compartment's silent temperature sensor.
+    TemperatureSilent {
+        /// The last reading it gave, if any (an absurd value, such as a
+        /// sensor's error code, is kept here).
+        last: Option<Temperature>,
+        /// How long since its last plausible reading (or since the watch
+        /// began).
+        silent_for: Duration,
     },
 }
 

@@ -10,7 +10,9 @@
 
 use chrono::NaiveDateTime;
 use locker_proto::time::{Duration, Instant};
-use locker_proto::{CompartmentId, DoorState, FaultCode, NodeAddr, PowerStatus, Presence};
+use locker_proto::{
+    CompartmentId, DoorState, FaultCode, NodeAddr, PowerStatus, Presence, Temperature,
+};
 use serde::{Deserialize, Serialize};
 
 // The bank's words, shared with the uplink: defined once in the vocabulary.
@@ -238,6 +240,26 @@ pub enum AuditEvent {
     },
     /// The bank's rules were changed ([`Bank::set_policy`](super::Bank::set_policy)).
     PolicyChanged,
+    /// A refrigerated compartment that was alerted out of range reads in
+    /// range again (see [`cold`](super::cold)).
+    TemperatureRestored {
+        /// How long it read out of range.
+        out_for: Duration,
+        /// The reading farthest out meanwhile.
+        worst: Temperature,
+    },
+    /// A perishable parcel's temperatures while it was in its compartment,
+    /// recorded as it leaves (before its pickup or removal record): the
+    /// proof of the cold chain at each handoff (see [`cold`](super::cold)).
+    ColdChain {
+        /// The lowest plausible reading (`None`: no reading came while it
+        /// was inside).
+        min: Option<Temperature>,
+        /// The highest plausible reading.
+        max: Option<Temperature>,
+        /// How long the compartment read out of its limits meanwhile.
+        out_of_range: Duration,
+    },
 }
 
 impl AuditEvent {
@@ -287,6 +309,8 @@ impl AuditEvent {
             AuditEvent::SensorRecalibrated { .. } => "sensor_recalibrated",
             AuditEvent::IncarnationStarted { .. } => "incarnation_started",
             AuditEvent::PolicyChanged => "policy_changed",
+            AuditEvent::TemperatureRestored { .. } => "temperature_restored",
+            AuditEvent::ColdChain { .. } => "cold_chain",
             AuditEvent::CodeForCounterParcel { .. } => "code_for_counter_parcel",
             AuditEvent::DepositCodeAccepted { .. } => "deposit_code_accepted",
             AuditEvent::DepositCodeRejected { .. } => "deposit_code_rejected",

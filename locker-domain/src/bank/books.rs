@@ -307,6 +307,7 @@ impl Bank<'_> {
             next_scan: self.next_scan,
             readings_wanted: self.readings_wanted,
             scans: self.scans,
+            cold_cursor: self.cold_cursor,
             notifications: self.notifications.clone(),
             alerts: self.alerts.clone(),
             audit: self.audit.clone(),

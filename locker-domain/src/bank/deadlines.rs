@@ -46,10 +46,15 @@ pub(super) enum Due {
 
 /// When the parcel's next notice (reminder, escalation, expiry) is due.
 pub(super) fn notice_due(policy: &Policy, p: &Parcel) -> Instant {
-    let after = match p.notices {
-        0 => policy.reminder_after,
-        1 => policy.escalation_after,
-        _ => policy.expiry_after,
+    // Perishables run on their own, shorter deadlines.
+    let cold = &policy.cold;
+    let after = match (p.notices, p.perishable) {
+        (0, false) => policy.reminder_after,
+        (1, false) => policy.escalation_after,
+        (_, false) => policy.expiry_after,
+        (0, true) => cold.reminder_after,
+        (1, true) => cold.escalation_after,
+        (_, true) => cold.expiry_after,
     };
     p.clock_base + after
 }
@@ -134,6 +139,8 @@ mod tests {
             deposited_at: Some(deposited),
             notices: 0,
             reopens: 0,
+            perishable: false,
+            cold: crate::bank::cold::ColdChain::default(),
         });
         s
     }

@@ -449,6 +449,7 @@ impl Bank<'_> {
                 self.notify(now, by, i, NotificationKind::NoParcelDetected);
             }
             Verdict::PickupVerified { purpose, dwell } => {
+                self.record_cold_chain(i, by, now);
                 let event = AuditEvent::PickupVerified { purpose };
                 self.record(now, by, Some(i), event, None);
                 if purpose == Purpose::Removal {

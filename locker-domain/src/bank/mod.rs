@@ -109,13 +109,14 @@
 //! of compartments.
 //!
 //! State per compartment, pinned by the `bytes_per_compartment_are_pinned`
-//! test: [`BYTES_PER_COMPARTMENT`] = 163 bytes on a 64-bit gateway: the
+//! test: [`BYTES_PER_COMPARTMENT`] = 203 bytes on a 64-bit gateway: the
 //! layout entry and its two lookups (16), the compartment's books (stage,
-//! parcel with its 16-byte code hash, last readings, two timers), the timer
-//! heap (10), the free lists (5), the code index (4) and sensor health
-//! (40). A 10,000-compartment bank needs about 1.6 MB; a 256-compartment
-//! bank about 41 KB of books plus the bank's 22 KB, which fits a gateway
-//! MCU.
+//! parcel with its 16-byte code hash and its 8-byte cold chain, last
+//! readings, two timers, and the 32-byte temperature watch of [`cold`]),
+//! the timer heap (10), the free lists (5), the code index (4) and sensor
+//! health (40). A 10,000-compartment bank needs about 2.0 MB; a
+//! 256-compartment bank about 52 KB of books plus the bank's 22 KB, which
+//! fits a gateway MCU.
 //!
 //! # One output stream
 //!
@@ -177,6 +178,7 @@ pub mod books;
 pub mod chain;
 mod code_index;
 pub mod codes;
+pub mod cold;
 pub mod counter;
 mod deadlines;
 pub mod deposit;
@@ -212,6 +214,7 @@ pub use answers::{CodeOutcome, CommandOutcome, CompartmentView, Reservation};
 pub use audit::{Actor, AuditEvent, AuditRecord, ServiceReason, StaffId};
 pub use books::{Books, Storage};
 pub use chain::{AuditChain, AuditLink, ChainBreak, verify_chain};
+pub use cold::{ColdPolicy, TemperatureRange};
 pub use deposit::{DEPOSIT_CODE_DIGITS, DepositCode};
 pub use error::{BankError, DepositsClosed};
 pub use incarnation::{AuditTail, Incarnation, RollbackError, SnapshotInfo, Witnesses};
@@ -247,7 +250,7 @@ use timers::DeadlineHeap;
 
 /// Bytes of storage per compartment (`size_of::<Books<N>>() / N`), pinned
 /// by a test.
-pub const BYTES_PER_COMPARTMENT: usize = 163;
+pub const BYTES_PER_COMPARTMENT: usize = 203;
 
 /// A locker bank, its per-compartment books in storage borrowed for `'a`
 /// ([`Books`]) or owned on the heap ([`Storage::boxed`], `'static`), with
@@ -290,6 +293,9 @@ pub struct Bank<'a> {
     /// Periodic scans since the start: which compartment of each node is
     /// read next.
     scans: u32,
+    /// The next compartment (layout position) whose temperature this scan
+    /// asks for (see [`cold`]); `None` when every one was asked.
+    cold_cursor: Option<u16>,
     notifications: Deque<Notification, NOTIFICATION_QUEUE>,
     alerts: Deque<Alert, ALERT_QUEUE>,
     audit: Deque<AuditRecord, AUDIT_QUEUE>,
@@ -412,6 +418,7 @@ impl<'a> Bank<'a> {
             next_scan: Instant::ZERO + policy.status_scan_every,
             readings_wanted: NodeSet::EMPTY,
             scans: 0,
+            cold_cursor: None,
             notifications: Deque::new(),
             alerts: Deque::new(),
             audit: Deque::new(),
@@ -693,7 +700,7 @@ impl<'a> Bank<'a> {
             self.code_in_use(&CodeHash::of(&self.keys, c))
         })?;
         let hash = CodeHash::of(&self.keys, &code);
-        let mut r = self.hold(i, kind, hash, now);
+        let mut r = self.hold(i, kind, needs.perishable, hash, now);
         r.code = Some(code);
         Ok(r)
     }
@@ -719,14 +726,17 @@ impl<'a> Bank<'a> {
             return Err(codes::CodeError::CodeInUse.into());
         }
         let i = self.free.choose(needs)?;
-        Ok(self.hold(i, kind, code, now))
+        Ok(self.hold(i, kind, needs.perishable, code, now))
     }
 
-    /// Reserves free compartment `i` for a new parcel whose code hashes to `code`.
+    /// Reserves free compartment `i` for a new parcel whose code hashes to
+    /// `code` (`perishable`: it runs on the perishable deadlines and keeps
+    /// a cold chain).
     fn hold(
         &mut self,
         i: LayoutIndex,
         kind: ParcelKind,
+        perishable: bool,
         code: CodeHash,
         now: Instant,
     ) -> Reservation {
@@ -743,6 +753,8 @@ impl<'a> Bank<'a> {
             deposited_at: None,
             notices: 0,
             reopens: 0,
+            perishable,
+            cold: cold::ColdChain::default(),
         });
         s.parcel_timer = Some(now + self.policy.reservation_hold);
         self.put(i, s);

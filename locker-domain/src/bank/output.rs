@@ -47,7 +47,7 @@ pub(super) const ROOM_ONE: Room = Room {
     commands: 2,
     notifications: 2,
     alerts: 2,
-    audit: 4,
+    audit: 5,
     snapshots: 1,
 };
 /// The most a bulk status of one node (up to 32 channels) emits.
@@ -140,6 +140,9 @@ impl Bank<'_> {
                 return Some(BankOutput::Command { node, command });
             }
         }
+        if let Some((node, command)) = self.next_cold_reading() {
+            return Some(BankOutput::Command { node, command });
+        }
         None
     }
 
@@ -153,6 +156,7 @@ impl Bank<'_> {
             || !self.commands.is_empty()
             || !self.status_wanted.is_empty()
             || !self.readings_wanted.is_empty()
+            || self.cold_cursor.is_some()
     }
 
     /// The next deadline: call [`Bank::handle_timeout`] when it has passed.

@@ -8,6 +8,7 @@ pub use locker_proto::{ParcelKind, Purpose};
 
 use super::audit::Actor;
 use super::codes::CodeHash;
+use super::cold::ColdChain;
 
 /// A parcel's number within the bank, assigned at reservation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -82,4 +83,8 @@ pub(crate) struct Parcel {
     pub(crate) notices: u8,
     /// Pickups by code that ended with the parcel still inside.
     pub(crate) reopens: u8,
+    /// Reserved as perishable: perishable deadlines, a cold chain.
+    pub(crate) perishable: bool,
+    /// Its temperatures while inside (perishable parcels only).
+    pub(crate) cold: ColdChain,
 }

@@ -1,9 +1,10 @@
 //! The bank's configurable rules: deadlines, pulse length, code length, power
-//! thresholds, quiet hours.
+//! thresholds, quiet hours, refrigerated compartments.
 
 use locker_proto::time::Duration;
 
 use super::codes::LockoutPolicy;
+use super::cold::ColdPolicy;
 use super::health::HealthPolicy;
 
 /// Hours of the day (wall clock) when reminders wait. Minutes since midnight;
@@ -104,6 +105,9 @@ pub struct Policy {
     /// that should have told the bank. Zero scans only when the bank asks
     /// for other reasons.
     pub status_scan_every: Duration,
+    /// Refrigerated compartments' limits, their watch, and perishable
+    /// parcels' deadlines (see [`cold`](super::cold)).
+    pub cold: ColdPolicy,
 }
 
 impl Default for Policy {
@@ -136,6 +140,7 @@ impl Default for Policy {
             remote_open_window: Duration::from_mins(10),
             node_alert_after: Duration::from_secs(60),
             status_scan_every: Duration::from_mins(15),
+            cold: ColdPolicy::default(),
         }
     }
 }

@@ -149,8 +149,10 @@ impl Bank<'_> {
             faulted: status.fault.is_some(),
         };
         self.reconcile(i, seen, now);
-        // The scan raised at most one alert; this is the second.
+        // The scan raised at most one alert; this is the second, and the
+        // temperature's the third.
         self.raise_health(now, i, health);
+        self.observe_temperature(i, status.temperature, now);
         Ok(())
     }
 
@@ -298,6 +300,8 @@ impl Bank<'_> {
         }
         self.scans = self.scans.wrapping_add(1);
         self.next_scan = now + every;
+        // Every fridge is read at every scan (see `cold`).
+        self.cold_cursor = Some(0);
     }
 
     /// The reading request for `node` this scan: its compartments in turn,

@@ -767,6 +767,8 @@ mod tests {
             deposited_at,
             notices: 0,
             reopens: 0,
+            perishable: false,
+            cold: crate::bank::cold::ColdChain::default(),
         }
     }
 

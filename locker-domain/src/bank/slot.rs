@@ -5,6 +5,7 @@ use locker_proto::DoorState;
 use locker_proto::time::Instant;
 
 use super::audit::ServiceReason;
+use super::cold::ColdWatch;
 use super::parcel::{Parcel, Stage};
 
 /// One compartment's books (persisted as a `SlotRecord`).
@@ -23,6 +24,8 @@ pub(crate) struct Slot {
     pub(crate) parcel_timer: Option<Instant>,
     /// The door-ajar alert of the current opening was raised.
     pub(crate) ajar_reported: bool,
+    /// The temperature watch of a refrigerated compartment (not persisted).
+    pub(crate) cold: ColdWatch,
 }
 
 impl Slot {
@@ -35,6 +38,7 @@ impl Slot {
         door_timer: None,
         parcel_timer: None,
         ajar_reported: false,
+        cold: ColdWatch::FRESH,
     };
 
     /// The earliest of the two timers: the compartment's key in the timer heap.
@@ -47,6 +51,11 @@ impl Slot {
 
     /// Whether a new parcel may be placed here.
     pub(crate) fn allocatable(&self) -> bool {
-        self.stage == Stage::Free && self.out_of_service.is_none() && self.door == DoorState::Closed
+        // A fridge out of range or silent takes no parcel until it is
+        // back (see `cold`).
+        self.stage == Stage::Free
+            && self.out_of_service.is_none()
+            && self.door == DoorState::Closed
+            && !self.cold.alarmed()
     }
 }

@@ -93,6 +93,8 @@ pub(crate) fn alert_class(k: AlertKind, e: Evidence) -> AlertClass {
         AlertKind::RemovalNotVerified => staff(A::RemovalNotVerified),
         AlertKind::ForgedRemoteOpen => staff(A::ForgedRemoteOpen),
         AlertKind::RemoteOpenFlood => staff(A::RemoteOpenFlood),
+        AlertKind::TemperatureOutOfRange => staff(A::TemperatureOutOfRange),
+        AlertKind::TemperatureSensorSilent => staff(A::TemperatureSensorSilent),
     }
 }
 
@@ -120,6 +122,19 @@ fn evidence(e: Evidence) -> wire::Evidence {
         Evidence::RemoteOpens { opens, window } => wire::Evidence::RemoteOpens {
             opens,
             window_ms: window,
+        },
+        Evidence::Temperature {
+            reading,
+            limit,
+            out_for,
+        } => wire::Evidence::Temperature {
+            reading,
+            limit,
+            out_for_ms: out_for,
+        },
+        Evidence::TemperatureSilent { last, silent_for } => wire::Evidence::TemperatureSilent {
+            last,
+            silent_for_ms: silent_for,
         },
         Evidence::Keypad { .. } | Evidence::CommandsRefused { .. } => wire::Evidence::None,
     }
@@ -158,7 +173,9 @@ fn security(kind: Option<wire::SecurityKind>, e: Evidence) -> Security {
         | Evidence::Health(_)
         | Evidence::Node(_)
         | Evidence::RemoteOpen { .. }
-        | Evidence::RemoteOpens { .. } => event(kind, None, None, 1),
+        | Evidence::RemoteOpens { .. }
+        | Evidence::Temperature { .. }
+        | Evidence::TemperatureSilent { .. } => event(kind, None, None, 1),
     }
 }
 
@@ -331,6 +348,19 @@ pub(crate) fn audit(e: AuditEvent) -> AuditProjection {
             incarnation: incarnation.0,
         }),
         AuditEvent::PolicyChanged => of(W::PolicyChanged),
+        AuditEvent::TemperatureRestored { out_for, worst } => of(W::TemperatureRestored {
+            out_for_ms: out_for,
+            worst,
+        }),
+        AuditEvent::ColdChain {
+            min,
+            max,
+            out_of_range,
+        } => of(W::ColdChain {
+            min,
+            max,
+            out_of_range_ms: out_of_range,
+        }),
         AuditEvent::CodeForCounterParcel { keypad } => {
             of(W::CodeForCounterParcel { keypad: keypad.0 })
         }

@@ -298,6 +298,13 @@ impl SimCompartment {
             .set_rate(i64::from(deci_celsius_per_hour), self.now);
     }
 
+    /// The temperature is `t` from now on, its drift stopped and forgotten
+    /// (a fridge repaired and cooled down again).
+    pub fn settle_temperature(&mut self, t: Temperature) {
+        self.temperature = t;
+        self.temperature_drift = Drift::none(self.now);
+    }
+
     /// A dead thermometer: readings fail with [`SimError::NoAnswer`].
     pub fn set_temperature_failed(&mut self, failed: bool) {
         self.temperature_failed = failed;

@@ -15,7 +15,7 @@ use crate::time::Duration;
 use crate::vocab::{
     Actor, Channel, CompartmentId, Dimensions, DoorState, FaultCode, FirmwareVersion, HealthIssue,
     NodeAddr, NotificationKind, PowerStatus, Presence, Purpose, ResetReason, ServiceReason,
-    SizeClass,
+    SizeClass, Temperature,
 };
 
 /// The most nodes a [`BootNotification`] or diagnostics report lists.
@@ -353,6 +353,13 @@ pub enum AlertKind {
     /// Remote opens exceeded the bank's rate limit: they are locked until
     /// staff at the bank clear the lock (a compromised backend?).
     RemoteOpenFlood,
+    /// A refrigerated compartment read out of its limits for longer than
+    /// the bank's grace period (its evidence: [`Evidence::Temperature`]).
+    TemperatureOutOfRange,
+    /// A refrigerated compartment's temperature sensor gave no plausible
+    /// reading for too long while its node answered (its evidence:
+    /// [`Evidence::TemperatureSilent`]).
+    TemperatureSensorSilent,
 }
 
 /// The observation behind an alert.
@@ -397,6 +404,23 @@ pub enum Evidence {
         opens: u8,
         /// The window, in milliseconds.
         window_ms: Duration,
+    },
+    /// A refrigerated compartment out of its limits.
+    Temperature {
+        /// The reading that raised the alert.
+        reading: Temperature,
+        /// The limit it is beyond (the maximum when too warm, the minimum
+        /// when too cold).
+        limit: Temperature,
+        /// How long it has read out of range, in milliseconds.
+        out_for_ms: Duration,
+    },
+    /// A refrigerated compartment's silent temperature sensor.
+    TemperatureSilent {
+        /// The last reading it gave, plausible or not, if any.
+        last: Option<Temperature>,
+        /// Milliseconds since its last plausible reading.
+        silent_for_ms: Duration,
     },
 }
 
@@ -679,6 +703,24 @@ pub enum AuditEvent {
     PolicyChanged,
     /// An audit event this version of the uplink has no name for.
     Other,
+    /// A refrigerated compartment that was alerted out of range reads in
+    /// range again.
+    TemperatureRestored {
+        /// How long it read out of range, in milliseconds.
+        out_for_ms: Duration,
+        /// The reading farthest out meanwhile.
+        worst: Temperature,
+    },
+    /// A perishable parcel's temperatures while it was in its compartment,
+    /// recorded as it leaves (just before its pickup or removal record).
+    ColdChain {
+        /// The lowest reading (`null`: none came while it was inside).
+        min: Option<Temperature>,
+        /// The highest reading.
+        max: Option<Temperature>,
+        /// Milliseconds its compartment read out of its limits meanwhile.
+        out_of_range_ms: Duration,
+    },
 }
 
 /// An audit record's link in the bank's hash chain: 32 bytes, lowercase

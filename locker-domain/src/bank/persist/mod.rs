@@ -14,7 +14,7 @@
 //! and never half-restores: the bank is built from the whole snapshot or not
 //! at all.
 //!
-//! # Format 5 (written by this build)
+//! # Format 6 (written by this build)
 //!
 //! The body is a sequence of postcard-encoded records, each a type of its
 //! own written for the disk (`records.rs`), independent of the bank's
@@ -29,7 +29,9 @@
 //!    [`Incarnation`](super::Incarnation), u32;
 //! 2. the statistics, alert counts as a list by alert kind;
 //! 3. every compartment's books, in layout order: stage, parcel (number,
-//!    kind, keyed code hash, clock, deposit time, notices sent), last door
+//!    kind, keyed code hash, clock, deposit time, notices sent, re-opens,
+//!    and (new in format 6) whether it is perishable and its cold chain so
+//!    far: lowest and highest temperature, time out of range), last door
 //!    and presence readings, out-of-service reason, timers;
 //! 4. every compartment's sensor-health history (readings, door changes,
 //!    lock faults, episodes already alerted);
@@ -56,7 +58,13 @@
 //!
 //! # Upgrades
 //!
-//! This build also reads format 4, which differs only in having no
+//! This build also reads format 5, which differs only in its parcels not
+//! knowing whether they are perishable: they restore as not perishable
+//! (keeping the ordinary deadlines they were given) with an empty cold
+//! chain. Formats 2 to 4 are upgraded the same way after their own steps
+//! below.
+//!
+//! It reads format 4, which differs from format 5 only in having no
 //! incarnation: it restores into [`Incarnation::UNSET`](super::Incarnation::UNSET)
 //! (begin a new incarnation to bind remote opens and tokens to this life).
 //! It reads format 3, which differs only in keeping no audit
@@ -103,14 +111,14 @@ use super::slot::Slot;
 use super::{ALERT_QUEUE, AUDIT_QUEUE, Bank, LayoutError, NOTIFICATION_QUEUE};
 use records::{
     AuditRecordV3, HealthRecord, KeypadsRecord, MetaRecord, MetaRecordV3, MetaRecordV4, Rebase,
-    RemoteRecord, ShelfRecord, SlotRecord, SlotRecordV2, StatsRecord, StatsV2,
+    RemoteRecord, ShelfRecord, SlotRecord, SlotRecordV2, SlotRecordV5, StatsRecord, StatsV2,
 };
 
 /// The first bytes of every snapshot.
 pub const SNAPSHOT_MAGIC: [u8; 4] = *b"LKBK";
 /// The snapshot format this crate writes. It also reads the three before
 /// (see [the module docs](self#upgrades)).
-pub const SNAPSHOT_VERSION: u8 = 5;
+pub const SNAPSHOT_VERSION: u8 = 6;
 /// The oldest snapshot format this crate reads.
 pub const SNAPSHOT_OLDEST_READ: u8 = 2;
 const HEADER: usize = 4 + 1 + 4;
@@ -518,10 +526,10 @@ fn read(
         return Err(PersistError::LayoutChanged);
     }
     for i in expect.compartments.clone() {
-        let record = if version == 2 {
-            r.take::<SlotRecordV2>()?.upgrade()
-        } else {
-            r.take::<SlotRecord>()?
+        let record = match version {
+            6.. => r.take::<SlotRecord>()?,
+            3..=5 => r.take::<SlotRecordV5>()?.upgrade(),
+            _ => r.take::<SlotRecordV2>()?.upgrade().upgrade(),
         };
         let slot = record.to_slot(clock).ok_or(PersistError::Inconsistent)?;
         each(Item::Slot(i, slot))?;

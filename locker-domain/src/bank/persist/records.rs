@@ -13,11 +13,13 @@
 //! Format 2's records that format 3 changed are kept here, frozen, with
 //! their upgrade: [`SlotRecordV2`] (its parcel had no re-open count) and
 //! [`StatsV2`]; so are format 3's that format 4 changed: [`MetaRecordV3`]
-//! (no last audit link) and [`AuditRecordV3`] (no link).
+//! (no last audit link) and [`AuditRecordV3`] (no link); and formats 3 to
+//! 5's that format 6 changed: [`SlotRecordV5`] (its parcel did not know
+//! whether it was perishable, and kept no cold chain).
 
 use heapless::Vec;
-use locker_proto::time::Instant;
-use locker_proto::{DoorState, PowerStatus};
+use locker_proto::time::{Duration, Instant};
+use locker_proto::{DoorState, PowerStatus, Temperature};
 use serde::{Deserialize, Serialize};
 
 use chrono::NaiveDateTime;
@@ -27,6 +29,7 @@ use crate::bank::alert::SnapshotRef;
 use crate::bank::audit::{Actor, AuditEvent, AuditRecord, ServiceReason};
 use crate::bank::chain::AuditLink;
 use crate::bank::codes::CodeHash;
+use crate::bank::cold::{ColdChain, ColdWatch};
 use crate::bank::incarnation::Incarnation;
 use crate::bank::keys::BankId;
 use crate::bank::parcel::{DoorPhase, Parcel, ParcelId, ParcelKind, Purpose, Stage};
@@ -192,6 +195,13 @@ pub(crate) struct ParcelRecord {
     pub(crate) notices: u8,
     /// Pickups by code that left the parcel inside.
     pub(crate) reopens: u8,
+    /// Reserved as perishable (format 6 on).
+    pub(crate) perishable: bool,
+    /// Its cold chain so far: lowest and highest reading, time out of
+    /// range (format 6 on).
+    pub(crate) cold_min: Option<Temperature>,
+    pub(crate) cold_max: Option<Temperature>,
+    pub(crate) out_of_range: Duration,
 }
 
 /// The most alert kinds a stats record counts.
@@ -325,6 +335,8 @@ impl SlotRecord {
             door_timer: clock.opt(self.door_timer),
             parcel_timer: clock.opt(self.parcel_timer),
             ajar_reported: self.ajar_reported,
+            // The watch starts afresh (see `cold`).
+            cold: ColdWatch::FRESH,
         })
     }
 }
@@ -377,6 +389,10 @@ impl ParcelRecord {
             deposited_at: p.deposited_at,
             notices: p.notices,
             reopens: p.reopens,
+            perishable: p.perishable,
+            cold_min: p.cold.min(),
+            cold_max: p.cold.max(),
+            out_of_range: p.cold.out_of_range(),
         }
     }
 
@@ -389,6 +405,8 @@ impl ParcelRecord {
             deposited_at: clock.opt(self.deposited_at),
             notices: self.notices,
             reopens: self.reopens,
+            perishable: self.perishable,
+            cold: ColdChain::from_parts(self.cold_min, self.cold_max, self.out_of_range),
         }
     }
 }
@@ -496,6 +514,58 @@ struct ParcelRecordV2 {
 impl SlotRecordV2 {
     /// The same books as a format 3 record; a parcel carried over has not
     /// been re-opened (format 2 did not count).
+    pub(crate) fn upgrade(self) -> SlotRecordV5 {
+        SlotRecordV5 {
+            stage: self.stage,
+            parcel: self.parcel.map(|p| ParcelRecordV5 {
+                id: p.id,
+                kind: p.kind,
+                code: p.code,
+                clock_base: p.clock_base,
+                deposited_at: p.deposited_at,
+                notices: p.notices,
+                reopens: 0,
+            }),
+            door: self.door,
+            occupied: self.occupied,
+            out_of_service: self.out_of_service,
+            door_timer: self.door_timer,
+            parcel_timer: self.parcel_timer,
+            ajar_reported: self.ajar_reported,
+        }
+    }
+}
+
+/// Formats 3 to 5's compartment record: format 6's, but its parcel did not
+/// know whether it was perishable and kept no cold chain.
+#[derive(Clone, Copy, Serialize, Deserialize)]
+pub(crate) struct SlotRecordV5 {
+    stage: StageRecord,
+    parcel: Option<ParcelRecordV5>,
+    door: DoorState,
+    occupied: Option<bool>,
+    out_of_service: Option<ServiceReason>,
+    door_timer: Option<Instant>,
+    parcel_timer: Option<Instant>,
+    ajar_reported: bool,
+}
+
+/// Formats 3 to 5's parcel record.
+#[derive(Clone, Copy, Serialize, Deserialize)]
+struct ParcelRecordV5 {
+    id: u32,
+    kind: ParcelKind,
+    code: [u8; 16],
+    clock_base: Instant,
+    deposited_at: Option<Instant>,
+    notices: u8,
+    reopens: u8,
+}
+
+impl SlotRecordV5 {
+    /// The same books as a format 6 record. A parcel carried over is not
+    /// perishable (the older formats did not say; it keeps the ordinary
+    /// deadlines it was given) and its cold chain starts empty.
     pub(crate) fn upgrade(self) -> SlotRecord {
         SlotRecord {
             stage: self.stage,
@@ -506,7 +576,11 @@ impl SlotRecordV2 {
                 clock_base: p.clock_base,
                 deposited_at: p.deposited_at,
                 notices: p.notices,
-                reopens: 0,
+                reopens: p.reopens,
+                perishable: false,
+                cold_min: None,
+                cold_max: None,
+                out_of_range: Duration::ZERO,
             }),
             door: self.door,
             occupied: self.occupied,
