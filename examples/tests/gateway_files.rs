@@ -11,7 +11,8 @@
     clippy::indexing_slicing
 )]
 
-use std::path::PathBuf;
+mod support;
+
 use std::process::Command;
 
 use locker_domain::bank::{
@@ -23,19 +24,6 @@ use locker_examples::gateway::{
     MAX_COMPARTMENTS, MAX_NODES, Notice, StateFile, verify_audit,
 };
 use locker_proto::{Instant, NodeAddr};
-
-fn scratch_dir(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let dir = std::env::temp_dir().join(format!(
-        "locker-gateway-{name}-{}-{nanos}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// Record `seq` of a bank's trail: a door opening at record 3, closings
 /// otherwise, each linked to the one before as the bank links them.
@@ -67,7 +55,7 @@ fn record(seq: u64) -> AuditRecord {
 
 #[test]
 fn a_corrupt_state_file_stops_the_gateway_before_the_port_is_opened_and_is_kept() {
-    let dir = scratch_dir("corrupt");
+    let dir = support::scratch_dir("corrupt");
     let state = dir.join("bank.state");
     let damaged = b"LKBK\x01 half a snapshot, then the power went".to_vec();
     std::fs::write(&state, &damaged).unwrap();
@@ -103,7 +91,7 @@ fn the_largest_bank_the_gateway_accepts_starts_and_restarts_on_a_1_mib_stack() {
     // The bank's books live on the heap, never on the stack: a thread with
     // 1 MiB of stack (half a default test thread's) starts the biggest bank,
     // saves it, and starts again from its state file.
-    let dir = scratch_dir("largest");
+    let dir = support::scratch_dir("largest");
     let state = dir.join("bank.state");
     let audit = dir.join("audit.jsonl");
     let nodes: Vec<NodeAddr> = (1..=MAX_NODES as u8).map(NodeAddr).collect();
@@ -142,7 +130,7 @@ fn the_largest_bank_the_gateway_accepts_starts_and_restarts_on_a_1_mib_stack() {
 
 #[test]
 fn a_state_file_from_another_layout_is_refused_too() {
-    let dir = scratch_dir("layout");
+    let dir = support::scratch_dir("layout");
     let state = dir.join("bank.state");
     let audit = dir.join("audit.jsonl");
     // A bank of one node with four compartments leaves its state file…
@@ -174,7 +162,7 @@ fn a_state_file_from_another_layout_is_refused_too() {
 
 #[test]
 fn records_handed_out_again_after_a_restart_are_written_once() {
-    let dir = scratch_dir("audit");
+    let dir = support::scratch_dir("audit");
     let path = dir.join("audit.jsonl");
     let mut log = AuditLog::open(&path, false).unwrap();
     for seq in 0..4 {
@@ -206,7 +194,7 @@ fn records_handed_out_again_after_a_restart_are_written_once() {
 
 #[test]
 fn a_line_cut_short_by_a_power_loss_is_dropped_and_written_again() {
-    let dir = scratch_dir("torn");
+    let dir = support::scratch_dir("torn");
     let path = dir.join("audit.jsonl");
     let mut log = AuditLog::open(&path, false).unwrap();
     log.append(&record(0), 1).unwrap();
@@ -230,7 +218,7 @@ fn a_line_cut_short_by_a_power_loss_is_dropped_and_written_again() {
 
 #[test]
 fn a_bank_started_afresh_writes_a_new_audit_epoch() {
-    let dir = scratch_dir("epoch");
+    let dir = support::scratch_dir("epoch");
     let path = dir.join("audit.jsonl");
     let mut log = AuditLog::open(&path, false).unwrap();
     log.append(&record(0), 1).unwrap();
@@ -256,7 +244,7 @@ const LINES_OF_THE_PREVIOUS_VERSION: &str = r#"{"epoch":0,"logged_unix_ms":17672
 
 #[test]
 fn an_audit_log_written_by_the_previous_version_still_opens_and_reads() {
-    let dir = scratch_dir("previous");
+    let dir = support::scratch_dir("previous");
     let path = dir.join("audit.jsonl");
     std::fs::write(&path, LINES_OF_THE_PREVIOUS_VERSION).unwrap();
 
@@ -307,7 +295,7 @@ fn an_audit_log_written_by_the_previous_version_still_opens_and_reads() {
 
 #[test]
 fn a_garbled_audit_line_stops_the_gateway() {
-    let dir = scratch_dir("garbled");
+    let dir = support::scratch_dir("garbled");
     let path = dir.join("audit.jsonl");
     std::fs::write(&path, "{\"not\": \"an audit record\"}\n").unwrap();
     let opened = AuditLog::open(&path, true);
@@ -320,7 +308,7 @@ fn a_garbled_audit_line_stops_the_gateway() {
 
 #[test]
 fn the_state_file_is_replaced_whole_and_leaves_no_temporary_behind() {
-    let dir = scratch_dir("state");
+    let dir = support::scratch_dir("state");
     let file = StateFile::new(dir.join("bank.state"));
     assert_eq!(file.load().unwrap(), None);
     file.replace(b"first").unwrap();
@@ -349,7 +337,7 @@ fn the_program_explains_itself_and_refuses_a_corrupt_state_file() {
         assert!(text.contains(must), "--help does not mention {must}");
     }
 
-    let dir = scratch_dir("cli");
+    let dir = support::scratch_dir("cli");
     let state = dir.join("bank.state");
     std::fs::write(&state, b"not a snapshot").unwrap();
     // Without a bank secret it does not start, and says which option.
@@ -411,7 +399,7 @@ fn verify_with_the_program(path: &std::path::Path) -> (i32, String) {
 
 #[test]
 fn a_door_opening_deleted_from_the_audit_file_is_caught_by_verify_audit() {
-    let dir = scratch_dir("deleted");
+    let dir = support::scratch_dir("deleted");
     let path = dir.join("audit.jsonl");
     write_trail(&path);
     let (code, out) = verify_with_the_program(&path);
@@ -446,7 +434,7 @@ fn a_door_opening_deleted_from_the_audit_file_is_caught_by_verify_audit() {
 
 #[test]
 fn a_door_opening_altered_in_the_audit_file_is_caught_by_verify_audit() {
-    let dir = scratch_dir("altered");
+    let dir = support::scratch_dir("altered");
     let path = dir.join("audit.jsonl");
     write_trail(&path);
 
@@ -501,7 +489,7 @@ fn a_door_opening_altered_in_the_audit_file_is_caught_by_verify_audit() {
 
 #[test]
 fn a_forged_line_with_a_huge_sequence_number_does_not_silence_later_records() {
-    let dir = scratch_dir("forged");
+    let dir = support::scratch_dir("forged");
     let path = dir.join("audit.jsonl");
     write_trail(&path);
     // The attacker appends a line numbered far ahead, hoping the log skips
@@ -592,7 +580,7 @@ fn files_in(dir: &std::path::Path) -> Vec<(std::ffi::OsString, Vec<u8>)> {
 
 #[test]
 fn a_rolled_back_state_file_is_refused_until_the_operator_confirms_a_new_incarnation() {
-    let dir = scratch_dir("rollback");
+    let dir = support::scratch_dir("rollback");
     let state = dir.join("bank.state");
     let audit = dir.join("audit.jsonl");
     // Monday: a deposit. Someone keeps a copy of the state file.
@@ -687,7 +675,7 @@ fn a_rolled_back_state_file_is_refused_until_the_operator_confirms_a_new_incarna
 #[test]
 fn the_program_refuses_a_restored_backup_and_names_the_option_that_confirms_it() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = scratch_dir("cli-rollback");
+    let dir = support::scratch_dir("cli-rollback");
     let state = dir.join("bank.state");
     let audit = dir.join("audit.jsonl");
     let secret = dir.join("bank.secret");
@@ -731,7 +719,7 @@ fn the_program_refuses_a_restored_backup_and_names_the_option_that_confirms_it()
 
 #[test]
 fn a_deleted_state_file_is_refused_when_the_audit_log_shows_the_bank_ran() {
-    let dir = scratch_dir("deleted-state");
+    let dir = support::scratch_dir("deleted-state");
     let state = dir.join("bank.state");
     let audit = dir.join("audit.jsonl");
     let mut gateway = gateway_on(&state, &audit);
@@ -778,7 +766,7 @@ fn every_first_start_begins_a_life_of_its_own() {
     // remote opens made for one are void at the other.
     let mut lives = Vec::new();
     for name in ["first-a", "first-b"] {
-        let dir = scratch_dir(name);
+        let dir = support::scratch_dir(name);
         let gateway = gateway_on(&dir.join("bank.state"), &dir.join("audit.jsonl"));
         lives.push(gateway.bank().incarnation());
         gateway.shutdown().unwrap();
@@ -795,7 +783,7 @@ fn every_first_start_begins_a_life_of_its_own() {
 
 #[test]
 fn the_audit_chain_runs_on_across_gateway_restarts() {
-    let dir = scratch_dir("restarts");
+    let dir = support::scratch_dir("restarts");
     let state = dir.join("bank.state");
     let audit = dir.join("audit.jsonl");
     for _ in 0..3 {

@@ -9,25 +9,14 @@
     clippy::indexing_slicing
 )]
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 use std::process::{Command, Output};
 
 const GATEWAY: &str = env!("CARGO_BIN_EXE_locker-gateway");
 const BACKEND: &str = env!("CARGO_BIN_EXE_locker-backend");
 const SIM: &str = env!("CARGO_BIN_EXE_locker-sim");
-
-fn scratch_dir(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let dir = std::env::temp_dir().join(format!(
-        "locker-flags-{name}-{}-{nanos}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn run(program: &str, args: &[&str]) -> Output {
     Command::new(program)
@@ -66,7 +55,7 @@ fn every_program_tells_its_version() {
 
 #[test]
 fn a_config_file_with_an_unknown_key_is_refused_naming_file_line_and_key() {
-    let dir = scratch_dir("unknown");
+    let dir = support::scratch_dir("unknown");
     let err = refused_config(
         &dir,
         "port = \"/dev/ttyUSB0\"\nnodes = [1, 2]\n\n# a typo\nchanels = 16\n",
@@ -80,7 +69,7 @@ fn a_config_file_with_an_unknown_key_is_refused_naming_file_line_and_key() {
 
 #[test]
 fn a_secret_written_into_the_config_file_is_refused() {
-    let dir = scratch_dir("secret");
+    let dir = support::scratch_dir("secret");
     let err = refused_config(
         &dir,
         "port = \"/dev/ttyUSB0\"\nmqtt-password = \"hunter2\"\n",
@@ -98,7 +87,7 @@ fn a_secret_written_into_the_config_file_is_refused() {
 
 #[test]
 fn a_config_value_of_the_wrong_type_is_refused_naming_file_line_and_key() {
-    let dir = scratch_dir("type");
+    let dir = support::scratch_dir("type");
     let err = refused_config(&dir, "port = \"/dev/ttyUSB0\"\nchannels = \"sixteen\"\n");
     assert!(
         err.contains("gateway.toml, line 2, key `channels`"),
@@ -118,7 +107,7 @@ fn a_config_value_of_the_wrong_type_is_refused_naming_file_line_and_key() {
 
 #[test]
 fn a_required_value_missing_from_flags_and_file_is_named_with_its_key() {
-    let dir = scratch_dir("missing");
+    let dir = support::scratch_dir("missing");
     let err = refused_config(
         &dir,
         "port = \"/dev/null/no-such-port\"\nnodes = [1]\naudit = \"audit.jsonl\"\n",
@@ -133,7 +122,7 @@ fn a_required_value_missing_from_flags_and_file_is_named_with_its_key() {
 
 #[test]
 fn flags_win_over_the_config_file() {
-    let dir = scratch_dir("over");
+    let dir = support::scratch_dir("over");
     let config = dir.join("gateway.toml");
     let state = dir.join("bank.state");
     std::fs::write(&state, b"not a snapshot").unwrap();
@@ -217,7 +206,7 @@ fn a_bad_log_level_is_refused_naming_where_it_came_from() {
 fn an_unreachable_broker_is_logged_once_with_the_reason_and_tried_again() {
     use serialport::SerialPort;
 
-    let dir = scratch_dir("no-broker");
+    let dir = support::scratch_dir("no-broker");
     // A port with no node behind it: the bus is not what this test is about.
     let (_node_end, gateway_end) = serialport::TTYPort::pair().unwrap();
     let port = gateway_end.name().unwrap();

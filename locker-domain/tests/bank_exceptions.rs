@@ -784,6 +784,31 @@ fn a_door_forced_after_a_disputed_removal_is_no_removal_to_certify() {
     assert_eq!(sim.bank.view(r.compartment).unwrap().parcel, Some(r.parcel));
 }
 
+/// A parcel deposited in `compartment`, and its code typed at the keypad:
+/// the pickup's unlock goes out. Returns the code.
+fn type_the_code_of_a_stored_parcel(
+    sim: &mut Sim<24>,
+    compartment: locker_proto::CompartmentId,
+) -> String {
+    let code = sim.deposit(compartment);
+    sim.drain();
+    sim.bank
+        .enter_code(locker_domain::bank::codes::KeypadId(0), &code, sim.now)
+        .unwrap();
+    sim.answer_status_requests();
+    code
+}
+
+/// A bank whose node answers no unlock (every answer lost on the line), and
+/// a resident's pickup just started on it.
+fn pickup_on_a_bus_that_answers_nothing() -> (Sim<24>, locker_domain::bank::Reservation) {
+    let mut sim = Sim::<24>::new(24, Policy::default());
+    sim.ack_unlocks = false;
+    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    type_the_code_of_a_stored_parcel(&mut sim, r.compartment);
+    (sim, r)
+}
+
 /// A resident types her code while the bus is bad: the node acknowledges
 /// the unlock, then drops off the bus before the retry can reach it. The
 /// bank cannot tell whether the lock or the bus failed her, so it blames
@@ -793,12 +818,7 @@ fn a_door_forced_after_a_disputed_removal_is_no_removal_to_certify() {
 fn a_node_that_drops_off_the_bus_mid_pickup_is_not_a_lock_fault() {
     let mut sim = Sim::<24>::new(24, Policy::default());
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
-    let code = sim.deposit(r.compartment);
-    sim.drain();
-    sim.bank
-        .enter_code(locker_domain::bank::codes::KeypadId(0), &code, sim.now)
-        .unwrap();
-    sim.answer_status_requests();
+    let code = type_the_code_of_a_stored_parcel(&mut sim, r.compartment);
     // The door does not open within the confirmation time: the retry goes
     // out, but the node is lost by now and the unlock cannot be sent.
     sim.advance(Policy::default().unlock_confirm);
@@ -833,15 +853,7 @@ fn a_node_that_drops_off_the_bus_mid_pickup_is_not_a_lock_fault() {
 /// door. The pickup resumes and is verified.
 #[test]
 fn a_pickups_reports_held_up_past_the_bank_giving_up_still_verify_the_pickup() {
-    let mut sim = Sim::<24>::new(24, Policy::default());
-    sim.ack_unlocks = false;
-    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
-    let code = sim.deposit(r.compartment);
-    sim.drain();
-    sim.bank
-        .enter_code(locker_domain::bank::codes::KeypadId(0), &code, sim.now)
-        .unwrap();
-    sim.answer_status_requests();
+    let (mut sim, r) = pickup_on_a_bus_that_answers_nothing();
     let (node, unlock) = *sim.commands.last().unwrap();
     for _ in 0..2 {
         sim.bank
@@ -878,15 +890,7 @@ fn a_pickups_reports_held_up_past_the_bank_giving_up_still_verify_the_pickup() {
 /// opening, and staff are called to a forced door.
 #[test]
 fn a_door_the_node_says_it_opened_long_after_the_bank_gave_up_is_forced() {
-    let mut sim = Sim::<24>::new(24, Policy::default());
-    sim.ack_unlocks = false;
-    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
-    let code = sim.deposit(r.compartment);
-    sim.drain();
-    sim.bank
-        .enter_code(locker_domain::bank::codes::KeypadId(0), &code, sim.now)
-        .unwrap();
-    sim.answer_status_requests();
+    let (mut sim, r) = pickup_on_a_bus_that_answers_nothing();
     for _ in 0..2 {
         sim.advance(Policy::default().unlock_confirm);
         sim.timeout();
