@@ -335,3 +335,44 @@ fn an_hour_on_battery_with_the_ups_reporting_every_minute_is_a_handful_of_record
     assert_eq!(power_records.len(), 1 + steps + 1, "{power_records:#?}");
     assert!(sim.persists.len() - persists_before <= power_records.len());
 }
+
+/// A resident types her code; the node hears the unlock, but the power
+/// goes before she pulls the door and the bank comes back an hour later.
+/// Nobody is at the door any more: the unlock from before the cut is not
+/// sent again (no pulse for nobody, no lock fault for a door nobody
+/// pulled), she is told the door did not open, her parcel waits for her.
+#[test]
+fn an_unlock_in_flight_when_the_power_went_is_not_retried_after_the_restart() {
+    let mut sim = Sim::<24>::new(24, Policy::default());
+    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    let code = sim.deposit(r.compartment);
+    sim.drain();
+    sim.bank
+        .enter_code(locker_domain::bank::codes::KeypadId(0), &code, sim.now)
+        .unwrap();
+    sim.answer_status_requests();
+    let unlocks = |sim: &Sim<24>| {
+        sim.commands
+            .iter()
+            .filter(|(_, c)| matches!(c, locker_proto::Command::Unlock { .. }))
+            .count()
+    };
+    let sent = unlocks(&sim);
+    restart(&mut sim, Duration::from_hours(1));
+    for _ in 0..3 {
+        sim.advance(Policy::default().unlock_confirm);
+        sim.timeout();
+    }
+    assert_eq!(unlocks(&sim), sent, "no unlock sent again after the restart");
+    assert_eq!(sim.alerts_of(AlertKind::LockFault), 0);
+    let view = sim.bank.view(r.compartment).unwrap();
+    assert_eq!(view.stage, Stage::Stored);
+    assert_eq!(view.out_of_service, None);
+    assert!(sim.notes.iter().any(|n| matches!(
+        n.kind,
+        locker_domain::bank::NotificationKind::DoorWouldNotOpen
+    )));
+    // She comes back and types her code again: the door opens.
+    sim.pick_up(&code, r.compartment);
+    assert_eq!(sim.bank.view(r.compartment).unwrap().stage, Stage::Free);
+}

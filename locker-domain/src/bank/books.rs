@@ -304,6 +304,7 @@ impl Bank<'_> {
             lost_watch: self.lost_watch.clone(),
             unlocks_heard: self.unlocks_heard.clone(),
             given_up: self.given_up.clone(),
+            unlocks_before_restart: self.unlocks_before_restart.clone(),
             next_scan: self.next_scan,
             readings_wanted: self.readings_wanted,
             scans: self.scans,

@@ -422,6 +422,7 @@ impl Bank<'_> {
         let fresh = matches!(step.happened, Happened::UnlockSent { attempt: 0, .. });
         if !unlocking || fresh {
             self.unlocks_heard.retain(|heard| *heard != i);
+            self.unlocks_before_restart.retain(|before| *before != i);
         }
         self.put(i, step.books);
     }

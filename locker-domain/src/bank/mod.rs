@@ -285,6 +285,10 @@ pub struct Bank<'a> {
     /// opening by the node's pulse resumes them (see
     /// [`LATE_OPENING_WINDOW`]).
     given_up: heapless::Vec<(LayoutIndex, Instant), UNLOCKS_HEARD>,
+    /// Door sessions a restore found waiting for their door (run time
+    /// only): their unlock went out before the bank stopped, and is not
+    /// sent again for nobody.
+    unlocks_before_restart: heapless::Vec<LayoutIndex, UNLOCKS_HEARD>,
     /// When every reachable node is next asked for its full status.
     next_scan: Instant,
     /// Nodes to ask for one compartment's reading (see
@@ -415,6 +419,7 @@ impl<'a> Bank<'a> {
             lost_watch: heapless::Vec::new(),
             unlocks_heard: heapless::Vec::new(),
             given_up: heapless::Vec::new(),
+            unlocks_before_restart: heapless::Vec::new(),
             next_scan: Instant::ZERO + policy.status_scan_every,
             readings_wanted: NodeSet::EMPTY,
             scans: 0,
@@ -1126,7 +1131,8 @@ impl<'a> Bank<'a> {
             };
             if s.door_timer.is_some_and(|t| t <= now) {
                 let blame = self.lock_to_blame(i);
-                let step = session::door_timer(s, now, &self.policy, blame);
+                let restarted = self.unlocks_before_restart.contains(&i);
+                let step = session::door_timer(s, now, &self.policy, blame, restarted);
                 self.apply(i, step, now);
             } else {
                 self.parcel_timer_fired(i, s, now);

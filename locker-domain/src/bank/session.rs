@@ -531,12 +531,33 @@ pub(super) fn unlock_not_sent(mut s: Slot, now: Instant, policy: &Policy) -> Ste
 /// cannot move the session on is cleared, so it does not fire again at once.
 /// `lock_to_blame`: whether a door that did not open is the lock's fault
 /// (see [`unlock_failed`]).
-pub(super) fn door_timer(s: Slot, now: Instant, policy: &Policy, lock_to_blame: bool) -> Step {
+///
+/// An unlock sent before the bank stopped (`from_before_restart`: a power
+/// cut, a crash) or whose confirmation time ran out long before `now` (more
+/// than another confirmation time ago) finds nobody at the door any more:
+/// the session ends without a retry, not blamed on the lock, as
+/// [`unlock_not_sent`] ends it.
+pub(super) fn door_timer(
+    s: Slot,
+    now: Instant,
+    policy: &Policy,
+    lock_to_blame: bool,
+    from_before_restart: bool,
+) -> Step {
     let mut step = match s.stage {
         Stage::Door {
             phase: DoorPhase::Unlocking { .. },
             ..
-        } => unlock_failed(s, now, policy, lock_to_blame),
+        } => {
+            let overdue = s
+                .door_timer
+                .is_some_and(|due| now.saturating_since(due) > policy.unlock_confirm);
+            if overdue || from_before_restart {
+                unlock_not_sent(s, now, policy)
+            } else {
+                unlock_failed(s, now, policy, lock_to_blame)
+            }
+        }
         Stage::Door {
             purpose,
             phase: DoorPhase::Verifying,
@@ -810,7 +831,7 @@ mod tests {
     /// The door closes at `secs` and the presence sensor has its time.
     fn closed_and_settled(s: Slot, secs: u64, policy: &Policy) -> Step {
         let s = door_closed(s, at(secs), policy).books;
-        door_timer(s, at(secs) + policy.presence_settle, policy, true)
+        door_timer(s, at(secs) + policy.presence_settle, policy, true, false)
     }
 
     /// The door unlocked for `purpose` at 0 s and opened at 5 s.
@@ -1004,7 +1025,7 @@ mod tests {
         // the bank blames the lock.
         let s = open(stored(), Purpose::Pickup, Actor::Recipient, at(0), &policy).books;
         let first = at(0) + policy.unlock_confirm;
-        let step = door_timer(s, first, &policy, true);
+        let step = door_timer(s, first, &policy, true, false);
         assert_eq!(
             step.happened,
             Happened::UnlockSent {
@@ -1014,7 +1035,13 @@ mod tests {
             }
         );
         assert_eq!(step.books.door_timer, Some(first + policy.unlock_confirm));
-        let step = door_timer(step.books, first + policy.unlock_confirm, &policy, true);
+        let step = door_timer(
+            step.books,
+            first + policy.unlock_confirm,
+            &policy,
+            true,
+            false,
+        );
         assert_eq!(
             step.happened,
             Happened::LockFault {
@@ -1037,8 +1064,8 @@ mod tests {
         // Neither unlock was acknowledged (the answers, or the commands,
         // lost on a noisy bus): the session ends, the compartment stays in
         // service, the recipient is told the door would not open.
-        let s = door_timer(s, first, &policy, false).books;
-        let step = door_timer(s, first + policy.unlock_confirm, &policy, false);
+        let s = door_timer(s, first, &policy, false, false).books;
+        let step = door_timer(s, first + policy.unlock_confirm, &policy, false, false);
         assert_eq!(
             step.happened,
             Happened::Unanswered {
@@ -1081,12 +1108,30 @@ mod tests {
     }
 
     #[test]
+    fn an_unlock_whose_time_ran_out_while_the_bank_was_off_is_not_retried_for_nobody() {
+        let policy = Policy::default();
+        let s = open(stored(), Purpose::Pickup, Actor::Recipient, at(0), &policy).books;
+        // The mains went, the battery ran down, the bank came back an hour
+        // later: the recipient is long gone.
+        let step = door_timer(s, at(3_600), &policy, true, false);
+        assert_eq!(
+            step.happened,
+            Happened::Unanswered {
+                by: Actor::Recipient,
+                attempts: 1
+            }
+        );
+        assert_eq!(step.books.stage, Stage::Stored);
+        assert_eq!(step.books.out_of_service, None);
+    }
+
+    #[test]
     fn a_door_the_node_opened_after_the_bank_gave_up_is_the_pickup_not_a_forced_door() {
         let policy = Policy::default();
         let s = open(stored(), Purpose::Pickup, Actor::Recipient, at(0), &policy).books;
         let first = at(0) + policy.unlock_confirm;
-        let s = door_timer(s, first, &policy, true).books;
-        let given_up = door_timer(s, first + policy.unlock_confirm, &policy, true).books;
+        let s = door_timer(s, first, &policy, true, false).books;
+        let given_up = door_timer(s, first + policy.unlock_confirm, &policy, true, false).books;
         assert_eq!(given_up.out_of_service, Some(ServiceReason::LockFault));
         // The node says its pulse opened the door after all (the answers were
         // lost on the bus): the recipient's pickup goes on.
@@ -1149,7 +1194,7 @@ mod tests {
     fn a_door_left_ajar_past_the_limit_is_reported_once_per_opening() {
         let policy = Policy::default();
         let s = opened(reserved(), Purpose::Deposit, Actor::Courier, &policy);
-        let step = door_timer(s, at(5) + policy.door_ajar_limit, &policy, true);
+        let step = door_timer(s, at(5) + policy.door_ajar_limit, &policy, true, false);
         assert_eq!(
             step.happened,
             Happened::DoorAjar {
@@ -1316,7 +1361,7 @@ mod tests {
             door_timer: Some(at(0)),
             ..stored()
         };
-        let step = door_timer(stale, at(1), &policy, true);
+        let step = door_timer(stale, at(1), &policy, true, false);
         assert_eq!(step.happened, Happened::Noted);
         assert_eq!(step.books.door_timer, None);
         // A policy of zero durations cannot make the retry fire at once.
@@ -1325,7 +1370,7 @@ mod tests {
             ..policy
         };
         let s = open(stored(), Purpose::Pickup, Actor::Recipient, at(0), &hasty).books;
-        let step = door_timer(s, at(0), &hasty, true);
+        let step = door_timer(s, at(0), &hasty, true, false);
         assert!(matches!(
             step.happened,
             Happened::UnlockSent { attempt: 1, .. }

@@ -337,7 +337,19 @@ impl Bank<'_> {
         let meta = read(bytes, &expect, |item| {
             match item {
                 Item::Stats(stats) => self.stats = stats.to_stats(),
-                Item::Slot(i, slot) => self.put(i, slot),
+                Item::Slot(i, slot) => {
+                    let unlocking = matches!(
+                        slot.stage,
+                        super::Stage::Door {
+                            phase: super::DoorPhase::Unlocking { .. },
+                            ..
+                        }
+                    );
+                    if unlocking {
+                        let _ = self.unlocks_before_restart.push(i);
+                    }
+                    self.put(i, slot)
+                }
                 Item::Health(i, h, clock) => {
                     let _ = self.health.load_record(i.get(), &h, clock);
                 }
