@@ -363,7 +363,11 @@ fn an_unlock_in_flight_when_the_power_went_is_not_retried_after_the_restart() {
         sim.advance(Policy::default().unlock_confirm);
         sim.timeout();
     }
-    assert_eq!(unlocks(&sim), sent, "no unlock sent again after the restart");
+    assert_eq!(
+        unlocks(&sim),
+        sent,
+        "no unlock sent again after the restart"
+    );
     assert_eq!(sim.alerts_of(AlertKind::LockFault), 0);
     let view = sim.bank.view(r.compartment).unwrap();
     assert_eq!(view.stage, Stage::Stored);
