@@ -255,15 +255,8 @@ impl SimBank {
         let list = layout_of(n);
         let policy = Policy::default();
         let now = Instant::ZERO;
-        let mut bank = GatewayBank::on_heap(&list, policy, bank_keys(config.seed, index))
-            .map_err(|e| e.to_string())?;
-        // A first start: a life of its own.
-        let life = seeded_incarnation(config.seed, index, 0);
-        bank.begin_incarnation(life, &Witnesses::default(), now)
-            .map_err(|e| e.to_string())?;
+        let mut gateway = first_gateway(&list, policy, config.seed, index, now)?;
         let layout = list.clone();
-        let mut gateway =
-            Box::new(SimGateway::new(bank, master_config(), now).map_err(|e| e.to_string())?);
         gateway
             .set_wall_clock(day_zero(), now)
             .map_err(|e| e.to_string())?;
@@ -2029,6 +2022,30 @@ impl SimBank {
             c.set_presence_offset(-error);
         }
     }
+}
+
+/// Bank `index`'s gateway at its first start, on the heap: the bank with a
+/// life of its own, and the gateway machine around it. Built in a frame of
+/// its own, which is gone before the nodes are built: the bank and the
+/// gateway are tens of kilobytes, and an unoptimised build keeps a copy of
+/// each value it moves.
+#[inline(never)]
+fn first_gateway(
+    list: &[Compartment],
+    policy: Policy,
+    seed: u64,
+    index: usize,
+    now: Instant,
+) -> Result<Box<SimGateway>, String> {
+    let mut bank =
+        GatewayBank::on_heap(list, policy, bank_keys(seed, index)).map_err(|e| e.to_string())?;
+    // A first start: a life of its own.
+    let life = seeded_incarnation(seed, index, 0);
+    bank.begin_incarnation(life, &Witnesses::default(), now)
+        .map_err(|e| e.to_string())?;
+    Ok(Box::new(
+        SimGateway::new(bank, master_config(), now).map_err(|e| e.to_string())?,
+    ))
 }
 
 /// How long the gateway waits before it power-cycles a node that stopped
