@@ -25,6 +25,8 @@ use std::collections::{HashMap, HashSet};
 
 use locker_proto::time::{Duration, Instant};
 
+use locker_domain::bank::CompartmentView;
+
 use super::locker::SimBank;
 use super::world::Whereabouts;
 
@@ -52,7 +54,8 @@ impl Checker {
     pub fn check(&mut self, sim: &SimBank) {
         self.steps += 1;
         let now = sim.now;
-        for problem in problems(sim, now) {
+        let books = books(sim);
+        for problem in problems_in(sim, &books, now) {
             let late = match problem {
                 Problem::BooksBehind(slot) => {
                     let since = *self.mismatch_since.entry((sim.index, slot)).or_insert(now);
@@ -63,7 +66,7 @@ impl Checker {
             if !late {
                 continue;
             }
-            let problem = problem.describe(sim);
+            let problem = problem.describe(&books);
             // A problem counts once, however many steps it lasts.
             if !self.seen.insert((sim.index, problem.clone())) {
                 continue;
@@ -75,7 +78,7 @@ impl Checker {
             }
         }
         self.mismatch_since
-            .retain(|(bank, slot), _| *bank != sim.index || books_behind(sim, *slot));
+            .retain(|(bank, slot), _| *bank != sim.index || books_behind(sim, &books, *slot));
     }
 }
 
@@ -90,11 +93,11 @@ pub enum Problem {
 }
 
 impl Problem {
-    fn describe(self, sim: &SimBank) -> String {
+    fn describe(self, books: &[CompartmentView]) -> String {
         match self {
             Problem::Broken(s) => s,
             Problem::BooksBehind(slot) => {
-                let view = sim.bank().and_then(|b| b.views().nth(slot));
+                let view = books.get(slot);
                 format!(
                     "C{} has held a parcel for over {} that its books do not show ({:?}) and no alert was raised",
                     slot + 1,
@@ -106,8 +109,14 @@ impl Problem {
     }
 }
 
-fn books_behind(sim: &SimBank, slot: usize) -> bool {
-    let Some(view) = sim.bank().and_then(|b| b.views().nth(slot)) else {
+/// The bank's books, one view per compartment in layout order (empty while
+/// the gateway is off): taken once per step, not once per compartment.
+fn books(sim: &SimBank) -> Vec<CompartmentView> {
+    sim.bank().map_or_else(Vec::new, |b| b.views().collect())
+}
+
+fn books_behind(sim: &SimBank, books: &[CompartmentView], slot: usize) -> bool {
+    let Some(view) = books.get(slot) else {
         return false;
     };
     let Some(p) = sim.inside.get(slot).copied().flatten() else {
@@ -130,10 +139,17 @@ fn alerted_since(sim: &SimBank, slot: usize, since: Option<Instant>) -> bool {
 
 /// Everything wrong with `sim` at `now`.
 pub fn problems(sim: &SimBank, now: Instant) -> Vec<Problem> {
-    let mut out: Vec<Problem> = broken(sim, now).into_iter().map(Problem::Broken).collect();
+    problems_in(sim, &books(sim), now)
+}
+
+fn problems_in(sim: &SimBank, books: &[CompartmentView], now: Instant) -> Vec<Problem> {
+    let mut out: Vec<Problem> = broken(sim, books, now)
+        .into_iter()
+        .map(Problem::Broken)
+        .collect();
     if sim.bank().is_some() {
         for slot in 0..sim.inside.len() {
-            if books_behind(sim, slot) {
+            if books_behind(sim, books, slot) {
                 out.push(Problem::BooksBehind(slot));
             }
         }
@@ -141,7 +157,7 @@ pub fn problems(sim: &SimBank, now: Instant) -> Vec<Problem> {
     out
 }
 
-fn broken(sim: &SimBank, now: Instant) -> Vec<String> {
+fn broken(sim: &SimBank, books: &[CompartmentView], now: Instant) -> Vec<String> {
     let mut out = Vec::new();
     // Refusals that mean the glue broke a contract.
     for bad in ["TimeWentBackwards", "UnknownChannel", "UnknownNode"] {
@@ -149,18 +165,18 @@ fn broken(sim: &SimBank, now: Instant) -> Vec<String> {
             out.push(format!("the bank refused an input: {bad}"));
         }
     }
-    let Some(bank) = sim.bank() else {
+    if sim.bank().is_none() {
         // Off on a critical battery: the persisted books stand for it.
         return out;
-    };
-    let mut ids: Vec<u32> = bank.views().filter_map(|v| v.parcel.map(|p| p.0)).collect();
+    }
+    let mut ids: Vec<u32> = books.iter().filter_map(|v| v.parcel.map(|p| p.0)).collect();
     let held = ids.len();
     ids.sort_unstable();
     ids.dedup();
     if ids.len() != held {
         out.push("a parcel number appears in two compartments".into());
     }
-    for slot in 0..bank.views().count() {
+    for slot in 0..books.len() {
         if let Some(p) = sim.inside.get(slot).copied().flatten() {
             if sim
                 .parcels
