@@ -6,21 +6,21 @@
 
 use locker_examples::sim::{Board, IncidentKind, SimConfig, run};
 
-/// Ten days of one 48-compartment bank of Kerong boards at the default
-/// noise, forced doors 25 times as often as by default so that some
+/// Five days of one 48-compartment bank of Kerong boards at the default
+/// noise, forced doors 50 times as often as by default so that some
 /// happen whatever else the seed's days hold (five expected), every
 /// invariant checked after every step. (The month runs in
 /// the release binary: `locker-sim --board kerong-cu16 --days 30`.)
 #[test]
 fn kerong_boards_lose_no_parcel_and_detect_forced_doors() {
     let mut config = SimConfig {
-        days: 10,
+        days: 5,
         board: Board::KerongCu16,
         check_invariants: true,
         ..SimConfig::default()
     };
     let forced = config.rates.get(IncidentKind::ForcedDoor);
-    config.rates.set(IncidentKind::ForcedDoor, forced * 25.0);
+    config.rates.set(IncidentKind::ForcedDoor, forced * 50.0);
     let outcome = run(&config, &mut |_| {}).unwrap();
     let s = &outcome.summary;
 
