@@ -86,11 +86,7 @@ fn a_jammed_lock_is_retried_once_then_reported_and_taken_out_of_service() {
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
     let code = sim.deposit(r.compartment);
     sim.commands.clear();
-    sim.drain();
-    sim.bank
-        .enter_code(locker_domain::bank::codes::KeypadId(0), &code, sim.now)
-        .unwrap();
-    sim.answer_status_requests();
+    sim.type_code(&code);
     assert!(matches!(
         sim.commands.last(),
         Some((_, Command::Unlock { .. }))
@@ -180,11 +176,7 @@ fn a_parcel_left_inside_after_pickup_keeps_its_code_and_the_recipient_is_told() 
     let mut sim = Sim::<24>::new(24, Policy::default());
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
     let code = sim.deposit(r.compartment);
-    sim.drain();
-    sim.bank
-        .enter_code(locker_domain::bank::codes::KeypadId(0), &code, sim.now)
-        .unwrap();
-    sim.answer_status_requests();
+    sim.type_code(&code);
     sim.open_door(r.compartment, true);
     sim.close_door(r.compartment);
     sim.advance(Duration::from_secs(3));
@@ -791,11 +783,7 @@ fn type_the_code_of_a_stored_parcel(
     compartment: locker_proto::CompartmentId,
 ) -> String {
     let code = sim.deposit(compartment);
-    sim.drain();
-    sim.bank
-        .enter_code(locker_domain::bank::codes::KeypadId(0), &code, sim.now)
-        .unwrap();
-    sim.answer_status_requests();
+    sim.type_code(&code);
     code
 }
 

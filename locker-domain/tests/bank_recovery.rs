@@ -119,11 +119,7 @@ fn deposit_steps() -> Vec<Step> {
 fn pickup_steps() -> Vec<Step> {
     vec![
         |sim, _, code| {
-            sim.drain();
-            sim.bank
-                .enter_code(locker_domain::bank::codes::KeypadId(0), code, sim.now)
-                .unwrap();
-            sim.answer_status_requests();
+            sim.type_code(code);
         },
         |sim, id, _| sim.open_door(id, true),
         |sim, id, _| sim.take_parcel(id),
@@ -346,11 +342,7 @@ fn an_unlock_in_flight_when_the_power_went_is_not_retried_after_the_restart() {
     let mut sim = Sim::<24>::new(24, Policy::default());
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
     let code = sim.deposit(r.compartment);
-    sim.drain();
-    sim.bank
-        .enter_code(locker_domain::bank::codes::KeypadId(0), &code, sim.now)
-        .unwrap();
-    sim.answer_status_requests();
+    sim.type_code(&code);
     let unlocks = |sim: &Sim<24>| {
         sim.commands
             .iter()

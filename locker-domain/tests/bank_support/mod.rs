@@ -342,15 +342,22 @@ impl<const N: usize> Sim<N> {
         self.code_for(id).expect("a pickup code was sent")
     }
 
-    /// Recipient types the code, takes the parcel and closes the door.
-    pub fn pick_up(&mut self, code: &str, id: CompartmentId) {
+    /// Recipient types `code` on keypad 0, and the node answers the
+    /// status requests that follow; the door is not pulled yet.
+    pub fn type_code(&mut self, code: &str) -> locker_domain::bank::CodeOutcome {
         self.drain();
         let out = self
             .bank
             .enter_code(locker_domain::bank::codes::KeypadId(0), code, self.now)
             .unwrap();
-        assert_eq!(out, locker_domain::bank::CodeOutcome::Opening(id));
         self.answer_status_requests();
+        out
+    }
+
+    /// Recipient types the code, takes the parcel and closes the door.
+    pub fn pick_up(&mut self, code: &str, id: CompartmentId) {
+        let out = self.type_code(code);
+        assert_eq!(out, locker_domain::bank::CodeOutcome::Opening(id));
         self.open_door(id, true);
         self.take_parcel(id);
         self.close_door(id);
