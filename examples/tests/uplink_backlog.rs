@@ -1,6 +1,7 @@
 //! A gateway cut off from its backend keeps its messages on disk, up to a
 //! bound: at the bound it alerts staff and takes no new parcels, instead of
-//! filling the disk; once the backend takes the backlog it opens again.
+//! filling the disk; once the backend takes the backlog it opens again. The
+//! operator is told when the broker goes and when it is reachable again.
 
 #![allow(
     clippy::unwrap_used,
@@ -11,7 +12,7 @@
 
 mod support;
 
-use locker_examples::gateway::Gateway;
+use locker_examples::gateway::{Gateway, Notice};
 use locker_examples::uplink::{Encoding, MemoryTransport};
 use locker_proto::time::Duration;
 use serialport::TTYPort;
@@ -43,6 +44,17 @@ fn past_its_backlog_limit_the_gateway_alerts_and_takes_no_new_parcels_until_the_
     world.run_until("the boot notification", |w| !w.backend.boots().is_empty());
 
     gateway_link.set_up(false);
+    world.run_until("the operator told the broker is gone", |w| {
+        w.notices.iter().any(|n| {
+            matches!(
+                n,
+                Notice::Backend {
+                    connected: false,
+                    ..
+                }
+            ) && n.to_string().contains("until it is back")
+        })
+    });
     world.run_until("the alert at the backlog limit", |w| {
         w.notices
             .iter()
@@ -52,6 +64,12 @@ fn past_its_backlog_limit_the_gateway_alerts_and_takes_no_new_parcels_until_the_
     assert!(world.gateway.uplink_backlog().unwrap() >= 30);
 
     gateway_link.set_up(true);
+    world.run_until("the operator told the broker is back", |w| {
+        w.notices.iter().any(|n| {
+            matches!(n, Notice::Backend { connected: true, waiting } if *waiting >= 30)
+                && n.to_string().contains("go out now")
+        })
+    });
     world.run_until("the backlog taken and the bank open again", |w| {
         w.gateway.bank().deposits_closed().is_none()
             && w.notices

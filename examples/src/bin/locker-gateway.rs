@@ -98,7 +98,8 @@ board 0's channels 1-24 and 25-48, nodes 3 and 4 board 1's, and so on
 UPLINK: messages for the backend wait in the uplink directory, one file each,
 until the backend acknowledges them, so a broker outage or a gateway restart
 loses none. A broker that cannot be reached is logged once per reason and
-tried again with back-off. When the backend asks for a reset, the gateway
+tried again with back-off; losing it is a warning, reaching it again an info
+line with the number of messages that go out. When the backend asks for a reset, the gateway
 lets door sessions under way finish, persists everything and starts itself
 again.";
 
@@ -403,7 +404,11 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 fn log_notice(notice: &Notice) {
     match notice {
         Notice::Alert(_) => error!("{notice}"),
-        Notice::Warning(_) | Notice::SnapshotRequested(_) => warn!("{notice}"),
+        Notice::Warning(_)
+        | Notice::SnapshotRequested(_)
+        | Notice::Backend {
+            connected: false, ..
+        } => warn!("{notice}"),
         _ => info!("{notice}"),
     }
 }

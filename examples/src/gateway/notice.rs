@@ -32,6 +32,15 @@ pub enum Notice {
     },
     /// Something the operator should look at; the gateway carries on.
     Warning(String),
+    /// The connection to the backend's broker came up or went down. Why an
+    /// attempt failed is the transport's to tell
+    /// ([`MqttTransport::take_failures`](crate::uplink::MqttTransport::take_failures)).
+    Backend {
+        /// Whether the broker is reachable now.
+        connected: bool,
+        /// Messages waiting in the uplink queue at that moment.
+        waiting: usize,
+    },
 }
 
 impl Notice {
@@ -218,6 +227,21 @@ impl fmt::Display for Notice {
             ),
             // The log line carries the level: no "warning:" of its own.
             Notice::Warning(w) => f.write_str(w),
+            Notice::Backend {
+                connected: true,
+                waiting,
+            } => write!(
+                f,
+                "connected to the backend's broker; the {waiting} message(s) waiting go out now"
+            ),
+            Notice::Backend {
+                connected: false,
+                waiting,
+            } => write!(
+                f,
+                "lost the connection to the backend's broker; messages wait in the uplink \
+                 queue ({waiting} now) until it is back"
+            ),
         }
     }
 }

@@ -312,10 +312,18 @@ impl UplinkGlue {
                     self.link_up = true;
                     // Whatever was in flight may be gone: send it again.
                     self.queue.link_down();
+                    notices.push_back(Notice::Backend {
+                        connected: true,
+                        waiting: self.queue.len(),
+                    });
                 }
                 TransportEvent::Down => {
                     self.link_up = false;
                     self.queue.link_down();
+                    notices.push_back(Notice::Backend {
+                        connected: false,
+                        waiting: self.queue.len(),
+                    });
                 }
                 TransportEvent::Message(payload) => match self.encoding.decode(&payload) {
                     Ok(message) => messages.push(Incoming::Message(Box::new(message))),
