@@ -26,7 +26,7 @@ use locker_proto::uplink::{
 };
 use locker_proto::{
     BulkStatus, Channel, ChannelBits, Command, CompartmentId, Dimensions, DoorState, Event,
-    FirmwareVersion, NackReason, NodeAddr, Presence, RebootKind, ResetReason, SizeClass,
+    FirmwareVersion, Floor, NackReason, NodeAddr, Presence, RebootKind, ResetReason, SizeClass,
 };
 
 struct Dice(u64);
@@ -1006,7 +1006,13 @@ fn forged_and_replayed_bus_commands_a_node_refused_reach_the_backend_as_security
         .unwrap();
     let refusals = [
         (7, NackReason::Unauthenticated, SecurityKind::ForgedTag),
-        (2, NackReason::Stale { floor: 40 }, SecurityKind::Replay),
+        (
+            2,
+            NackReason::Stale {
+                floor: Floor::new(40),
+            },
+            SecurityKind::Replay,
+        ),
         (11, NackReason::RateLimited, SecurityKind::RateLimitTripped),
     ];
     for (refused, reason, _) in refusals {

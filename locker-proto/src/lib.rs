@@ -24,8 +24,8 @@ pub use frame::{Decoder, Feed, Flags, Frame, Header, MAX_FRAME, Seq};
 pub use key::{KEY_LEN, NodeKey};
 pub use message::{
     BulkStatus, ChannelBits, ChannelStatus, Command, Event, EventBatch, EventRecord, EventSeq,
-    Indicator, MAX_EVENTS_PER_REPORT, MAX_UNLOCK_PULSE_MS, NackReason, NodeConfig, RebootKind,
-    Report,
+    Floor, Indicator, MAX_EVENTS_PER_REPORT, MAX_UNLOCK_PULSE_MS, NackReason, NodeConfig,
+    RebootKind, Report,
 };
 pub use time::{Duration, Instant};
 pub use vocab::{

@@ -434,7 +434,7 @@ pub enum Report {
     /// Answer to [`Command::GetAuthFloor`].
     AuthFloor {
         /// The lowest command counter the node accepts next.
-        floor: u64,
+        floor: Floor,
     },
 }
 
@@ -513,13 +513,118 @@ derive_wire! {
         /// gateway can trust `floor` and resynchronise.
         Stale {
             /// The lowest counter the node accepts next.
-            floor: u64,
+            floor: Floor,
         },
         /// The node's unlock rate limit is reached; maintenance mode lifts it.
         /// Counted as a security event.
         RateLimited,
         /// A key was offered outside provisioning mode. Counted as a security event.
         ProvisioningDisabled,
+    }
+}
+
+/// The lowest command counter a node accepts next: a 64-bit number on the
+/// wire (a postcard varint, exactly as a `u64`), kept in memory as two
+/// 32-bit halves.
+///
+/// A `u64` field would give its 8-byte alignment to every [`Event`],
+/// [`EventRecord`] and [`Report`] that may hold one; a node keeps a queue
+/// of events and several reports, and on a Cortex-M0 with 4 KiB of RAM the
+/// padding counts. With the halves they are 4-byte aligned.
+///
+/// ```
+/// use locker_proto::Floor;
+///
+/// let floor = Floor::from(70_013u64);
+/// assert_eq!(floor.get(), 70_013);
+/// assert_eq!(floor, 70_013);
+/// // The same bytes on the wire as the u64 itself.
+/// let mut a = [0u8; 10];
+/// let mut b = [0u8; 10];
+/// assert_eq!(
+///     postcard::to_slice(&floor, &mut a).unwrap(),
+///     postcard::to_slice(&70_013u64, &mut b).unwrap()
+/// );
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+pub struct Floor {
+    // High half first, so the derived order is the number's order.
+    high: u32,
+    low: u32,
+}
+
+impl Floor {
+    /// The floor `value`.
+    pub const fn new(value: u64) -> Self {
+        Floor {
+            high: (value >> 32) as u32,
+            low: value as u32,
+        }
+    }
+
+    /// The counter value.
+    pub const fn get(self) -> u64 {
+        ((self.high as u64) << 32) | self.low as u64
+    }
+}
+
+impl From<u64> for Floor {
+    fn from(value: u64) -> Self {
+        Floor::new(value)
+    }
+}
+
+impl From<Floor> for u64 {
+    fn from(floor: Floor) -> Self {
+        floor.get()
+    }
+}
+
+impl PartialEq<u64> for Floor {
+    fn eq(&self, other: &u64) -> bool {
+        self.get() == *other
+    }
+}
+
+impl fmt::Debug for Floor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.get(), f)
+    }
+}
+
+impl fmt::Display for Floor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.get(), f)
+    }
+}
+
+impl Serialize for Floor {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u64(self.get())
+    }
+}
+
+impl<'de> Deserialize<'de> for Floor {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        u64::deserialize(deserializer).map(Floor::new)
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for Floor {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "{=u64}", self.get());
+    }
+}
+
+#[cfg(feature = "arbitrary")]
+impl<'a> arbitrary::Arbitrary<'a> for Floor {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        u64::arbitrary(u).map(Floor::new)
+    }
+
+    fn size_hint(depth: usize) -> (usize, Option<usize>) {
+        <u64 as arbitrary::Arbitrary>::size_hint(depth)
     }
 }
 

@@ -466,7 +466,7 @@ fn a_forged_floor_far_ahead_cannot_push_the_gateway_out_of_step() {
     bus.gateway_hears(&forged(
         ask.header.seq,
         Report::AuthFloor {
-            floor: u64::MAX / 2,
+            floor: locker_proto::Floor::new(u64::MAX / 2),
         },
     ));
     assert_eq!(bus.rejected(), 1, "the forgery was not reported");

@@ -18,7 +18,7 @@ use locker_proto::frame::{
 };
 use locker_proto::link::NodeLink;
 use locker_proto::{
-    Channel, Command, Event, Instant, NackReason, NodeAddr, NodeKey, Report, ResetReason,
+    Channel, Command, Event, Floor, Instant, NackReason, NodeAddr, NodeKey, Report, ResetReason,
 };
 
 const NODE: NodeAddr = NodeAddr(5);
@@ -234,7 +234,12 @@ fn a_replayed_unlock_is_refused_as_stale_and_reported() {
     );
     let (commands, answers) = deliver(&mut link, &recorded);
     assert!(commands.is_empty());
-    assert_eq!(answers, vec![Report::Nack(NackReason::Stale { floor: 2 })]);
+    assert_eq!(
+        answers,
+        vec![Report::Nack(NackReason::Stale {
+            floor: Floor::new(2)
+        })]
+    );
     assert_eq!(refusals_reported(&mut link), 1);
 }
 
@@ -269,7 +274,12 @@ fn a_reordered_frame_is_refused() {
     assert_eq!(deliver(&mut link, &second).0.len(), 1);
     let (commands, answers) = deliver(&mut link, &first);
     assert!(commands.is_empty());
-    assert_eq!(answers, vec![Report::Nack(NackReason::Stale { floor: 2 })]);
+    assert_eq!(
+        answers,
+        vec![Report::Nack(NackReason::Stale {
+            floor: Floor::new(2)
+        })]
+    );
 }
 
 #[test]

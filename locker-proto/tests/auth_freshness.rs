@@ -220,7 +220,7 @@ fn a_forged_stale_refusal_cannot_push_the_gateway_counter_ahead() {
             locker_proto::frame::Flags::NONE,
         ),
         body: Report::Nack(NackReason::Stale {
-            floor: u64::MAX / 2,
+            floor: locker_proto::Floor::new(u64::MAX / 2),
         }),
     };
     bus.master.handle_frame(&forged, bus.now);

@@ -48,9 +48,9 @@ use locker_proto::frame::{
 use locker_proto::link::{Master, MasterConfig, MasterEvent, NodeLink};
 use locker_proto::{
     BulkStatus, Channel, ChannelBits, ChannelStatus, Command, DoorState, Event, EventBatch,
-    EventRecord, EventSeq, FaultCode, FirmwareVersion, FrameError, Indicator, Instant, LockState,
-    NackReason, NodeAddr, NodeConfig, NodeKey, PowerStatus, Presence, RebootKind, Report,
-    ResetReason, Temperature,
+    EventRecord, EventSeq, FaultCode, FirmwareVersion, Floor, FrameError, Indicator, Instant,
+    LockState, NackReason, NodeAddr, NodeConfig, NodeKey, PowerStatus, Presence, RebootKind,
+    Report, ResetReason, Temperature,
 };
 use serde_json::{Value, json};
 
@@ -439,7 +439,9 @@ fn samples() -> Vec<Sample> {
             "rep_auth_floor",
             "The node accepts counters from 1024 on",
             12,
-            Report::AuthFloor { floor: 1024 },
+            Report::AuthFloor {
+                floor: Floor::new(1024),
+            },
             Plain,
         ),
     ];
@@ -518,7 +520,7 @@ fn samples() -> Vec<Sample> {
             "session_2_auth_floor",
             "The node's floor, tagged under the binding of session_1",
             0x20,
-            Report::AuthFloor { floor: NODE_FLOOR },
+            Report::AuthFloor { floor: Floor::new(NODE_FLOOR) },
             query("session_1_get_auth_floor"),
         ),
         command(
@@ -700,7 +702,7 @@ fn samples() -> Vec<Sample> {
             "answer_nack_stale",
             "Refused as stale, floor 70013, tagged under the refused frame's own counter 69990",
             0x37,
-            Report::Nack(NackReason::Stale { floor: 70_013 }),
+            Report::Nack(NackReason::Stale { floor: Floor::new(70_013) }),
             Counter { counter: 69_990 },
         ),
         command(
@@ -1894,7 +1896,9 @@ fn every_enum_on_the_bus_keeps_its_numbering() {
             },
             Report::Ack,
             Report::Nack(NackReason::Busy),
-            Report::AuthFloor { floor: 0 },
+            Report::AuthFloor {
+                floor: Floor::new(0),
+            },
         ],
         &[
             "Pong",
@@ -1956,7 +1960,9 @@ fn every_enum_on_the_bus_keeps_its_numbering() {
             NackReason::Faulted,
             NackReason::Unsupported,
             NackReason::Unauthenticated,
-            NackReason::Stale { floor: 0 },
+            NackReason::Stale {
+                floor: Floor::new(0),
+            },
             NackReason::RateLimited,
             NackReason::ProvisioningDisabled,
         ],

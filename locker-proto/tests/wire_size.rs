@@ -12,7 +12,7 @@ use locker_proto::frame::{
     AUTH_TRAILER_LEN, Flags, Frame, Header, MAX_FRAME, Seq, encode, encode_authenticated,
 };
 use locker_proto::{
-    BulkStatus, Channel, ChannelBits, Command, Event, EventBatch, EventRecord, EventSeq,
+    BulkStatus, Channel, ChannelBits, Command, Event, EventBatch, EventRecord, EventSeq, Floor,
     NackReason, NodeAddr, Report,
 };
 
@@ -148,7 +148,9 @@ fn an_authenticated_unlock_fits_in_22_bytes() {
     );
     assert_eq!(
         signed_size(
-            Report::Nack(NackReason::Stale { floor: 70_001 }),
+            Report::Nack(NackReason::Stale {
+                floor: Floor::new(70_001)
+            }),
             NodeAddr(12),
             NodeAddr::GATEWAY
         ),
@@ -222,7 +224,12 @@ fn a_keyed_nodes_event_poll_and_its_answer_cost_ten_bytes_more_each_way() {
     let floor_wire = floor.encode(&mut buf).unwrap().to_vec();
     // Header 4, variant 1, a floor of 0 in 1 byte, trailer 10, CRC 2, COBS
     // and delimiter 2: 20 bytes.
-    assert_eq!(floor.frame.body, Report::AuthFloor { floor: 0 });
+    assert_eq!(
+        floor.frame.body,
+        Report::AuthFloor {
+            floor: Floor::new(0)
+        }
+    );
     assert_eq!(floor_wire.len(), 20);
     let Feed::Frame { frame, .. } = decoder.feed::<Report>(&floor_wire) else {
         panic!("not a frame");

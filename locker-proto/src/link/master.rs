@@ -702,7 +702,7 @@ impl<const NODES: usize> Master<NODES> {
                 if !request.resynced && request.attempts == 1 {
                     // The first transmission was refused, so never executed:
                     // safe to send again with a counter the node accepts.
-                    peer_auth.tx.advance_to(*floor);
+                    peer_auth.tx.advance_to(floor.get());
                     *peer.request(flight.slot) = Some(Request {
                         counter: None,
                         resynced: true,
@@ -842,8 +842,8 @@ impl<const NODES: usize> Master<NODES> {
             (Command::GetAuthFloor, report) => {
                 if let Some(auth) = peer.auth.as_mut() {
                     if let Report::AuthFloor { floor } = report {
-                        if *floor > auth.tx.next() {
-                            auth.tx.advance_to(*floor);
+                        if floor.get() > auth.tx.next() {
+                            auth.tx.advance_to(floor.get());
                             self.stats.resynchronisations =
                                 self.stats.resynchronisations.saturating_add(1);
                         }

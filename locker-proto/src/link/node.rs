@@ -320,7 +320,7 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
             Command::GetAuthFloor => {
                 #[cfg(feature = "auth")]
                 let report = Report::AuthFloor {
-                    floor: self.auth.rx.floor(),
+                    floor: crate::message::Floor::new(self.auth.rx.floor()),
                 };
                 #[cfg(not(feature = "auth"))]
                 let report = Report::Nack(NackReason::Unsupported);
@@ -722,7 +722,7 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
             return;
         }
         let reason = NackReason::Stale {
-            floor: self.auth.rx.floor(),
+            floor: crate::message::Floor::new(self.auth.rx.floor()),
         };
         if self.auth.accepted_since_boot {
             self.refuse(exchange.seq, reason, Sign::Command(counter));
