@@ -14,9 +14,21 @@ use super::PATIENCE;
 /// compartments, its state, audit log and bank secret in `dir`, stopping by
 /// itself after a minute; the test adds the rest.
 pub fn gateway_command(port: &str, dir: &Path) -> Command {
+    gateway_command_for(port, dir, 1)
+}
+
+/// [`gateway_command`] for the node at bus address `node`.
+pub fn gateway_command_for(port: &str, dir: &Path, node: u8) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_locker-gateway"));
     command
-        .args(["--port", port, "--nodes", "1", "--channels", "4"])
+        .args([
+            "--port",
+            port,
+            "--nodes",
+            &node.to_string(),
+            "--channels",
+            "4",
+        ])
         .args(["--exit-after", "60"])
         .arg("--state")
         .arg(dir.join("bank.state"))
