@@ -67,21 +67,12 @@ fn the_firmware_takes_a_deposit_survives_a_gateway_restart_and_bad_frames_and_gi
     let mut gateway = Program::spawn(gateway_on(&tap.terminal, &dir, &key_file));
     gateway.expect("empty bank");
     gateway.expect("node 3 answers");
-    gateway.say("deposit small");
-    let reply = gateway.expect("unlocking for parcel");
-    let number: u32 = reply
-        .split_whitespace()
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no compartment number in {reply:?}"));
-    let code = reply.rsplit(' ').next().unwrap().to_string();
+    let (number, code) = gateway.deposit_small();
     let channel = number - 1;
     // The person in the board opens, puts the parcel in, shuts the door.
     assert_eq!(node.expect("pulse "), format!("pulse {channel} 1"));
     gateway.expect("deposit verified");
-    gateway.say("quit");
-    gateway.expect("persisting and stopping");
-    assert!(gateway.finish().success(), "{:#?}", gateway.seen);
+    gateway.quit();
 
     // The gateway is down; someone else talks on the bus.
     tap.take_over();
@@ -103,23 +94,8 @@ fn the_firmware_takes_a_deposit_survives_a_gateway_restart_and_bad_frames_and_gi
     gateway.say(&format!("pickup {code}"));
     gateway.expect("code accepted");
     assert_eq!(node.expect("pulse "), format!("pulse {channel} 2"));
-    let started = Instant::now();
-    loop {
-        gateway.say("status");
-        let line = gateway.expect(&format!("compartment {number}:"));
-        if line.contains(": Free") {
-            break;
-        }
-        assert!(
-            started.elapsed() < PATIENCE,
-            "the pickup was never verified: {:#?}",
-            gateway.seen
-        );
-        thread::sleep(Duration::from_millis(200));
-    }
-    gateway.say("quit");
-    gateway.expect("persisting and stopping");
-    assert!(gateway.finish().success(), "{:#?}", gateway.seen);
+    gateway.await_free(number);
+    gateway.quit();
     // One last look at the stack after the idle check has run.
     thread::sleep(SILENCE);
 

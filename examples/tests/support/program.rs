@@ -124,6 +124,50 @@ impl Program {
         status
     }
 
+    /// A courier's `deposit small` on a gateway's console: the compartment
+    /// it unlocks and the pickup code it gives (six digits; the bank keeps
+    /// only its hash).
+    pub fn deposit_small(&mut self) -> (u16, String) {
+        self.say("deposit small");
+        let reply = self.expect("unlocking for parcel");
+        let number: u16 = reply
+            .split_whitespace()
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no compartment number in {reply:?}"));
+        let code = reply.rsplit(' ').next().unwrap().to_string();
+        assert_eq!(code.len(), 6, "{reply}");
+        (number, code)
+    }
+
+    /// Asks a gateway's console for its books until compartment `number` is
+    /// free again (the pickup verified), at most [`PATIENCE`].
+    pub fn await_free(&mut self, number: u16) {
+        let started = std::time::Instant::now();
+        loop {
+            self.say("status");
+            let line = self.expect(&format!("compartment {number}:"));
+            if line.contains(": Free") {
+                return;
+            }
+            assert!(
+                started.elapsed() < PATIENCE,
+                "the pickup was never verified: {:#?}",
+                self.seen
+            );
+            thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
+    /// Stops a gateway from its console and waits until it has persisted
+    /// and exited successfully.
+    pub fn quit(&mut self) {
+        self.say("quit");
+        self.expect("persisting and stopping");
+        let status = self.finish();
+        assert!(status.success(), "{:#?}", self.seen);
+    }
+
     fn keep(&mut self, is_log: bool, line: &str) {
         self.seen.push(line.to_string());
         if is_log {
