@@ -1,8 +1,8 @@
 //! The node firmware executed: `examples/firmware-qemu` (the STM32G0 node's
 //! main loop on QEMU's `mps2-an385`, a simulated cabinet inside the board)
 //! against the real `locker-gateway` on a pseudo-terminal. A signed deposit,
-//! a gateway restart, garbage, bit-flipped and replayed frames while the
-//! gateway is down, and a pickup; the lock pulsed exactly once per unlock,
+//! a gateway restart, garbage, bit-flipped, replayed and forged frames while
+//! the gateway is down, and a pickup; the lock pulsed exactly once per unlock,
 //! the node never reset; its stack's high-water mark against the call-graph
 //! estimate and the instructions each exchange cost.
 //!
@@ -28,7 +28,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use locker_proto::auth::{BankKey, NodeAuthRecord, NodeIdentity};
-use locker_proto::frame::{Decoder, Feed};
+use locker_proto::frame::{CRC, CRC_LEN, Decoder, Feed};
 use locker_proto::{Command, NackReason, NodeAddr, Report};
 use serialport::{SerialPort, TTYPort};
 
@@ -76,10 +76,12 @@ fn the_firmware_takes_a_deposit_survives_a_gateway_restart_and_bad_frames_and_gi
 
     // The gateway is down; someone else talks on the bus.
     tap.take_over();
+    let attack_started = node.said().len();
     let attack = Attack::new(&tap);
     attack.garbage();
     attack.bit_flipped();
     attack.replayed_unlock();
+    attack.forged_unlock();
     assert_eq!(
         pulses(&mut node),
         1,
@@ -88,6 +90,7 @@ fn the_firmware_takes_a_deposit_survives_a_gateway_restart_and_bad_frames_and_gi
     );
 
     // The gateway starts again from its state file: the recipient's pickup.
+    let attack_ended = node.said().len();
     tap.give_back();
     let mut gateway = Program::spawn(gateway_on(&tap.terminal, &dir, &key_file));
     gateway.expect("node 3 answers");
@@ -116,7 +119,9 @@ fn the_firmware_takes_a_deposit_survives_a_gateway_restart_and_bad_frames_and_gi
         high_water <= estimate,
         "the stack reached {high_water} bytes, more than the estimate of {estimate}"
     );
-    report_exchanges(&lines);
+    let gateway_lines = [&lines[..attack_started], &lines[attack_ended..]].concat();
+    report_exchanges("the gateway's", &gateway_lines);
+    report_exchanges("the attack's", &lines[attack_started..attack_ended]);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -422,28 +427,40 @@ impl<'t> Attack<'t> {
         );
     }
 
+    /// The deposit's signed unlock with one bit of its tag flipped and the
+    /// CRC made right again: it decodes, and its tag does not verify. §7.7,
+    /// §8.3: refused `Nack(Unauthenticated)`, unsigned; never executed.
+    fn forged_unlock(&self) {
+        let recorded = self.tap.recorded();
+        let mut raw = cobs_decode(&recorded[signed_unlock(&recorded)].1);
+        let crc_at = raw.len() - CRC_LEN;
+        raw[crc_at - 1] ^= 0x01; // the tag's last byte
+        let crc = CRC.checksum(&raw[..crc_at]);
+        raw[crc_at..].copy_from_slice(&crc.to_le_bytes());
+        self.send(&cobs_encode(&raw));
+        let answers = self.answers();
+        assert_eq!(
+            answers.len(),
+            1,
+            "one answer to a forged unlock: {answers:?}"
+        );
+        let (report, tagged) = decode::<Report>(&answers[0]).expect("the answer decodes");
+        assert_eq!(report, Report::Nack(NackReason::Unauthenticated));
+        assert!(!tagged, "the refusal of a forged frame is unsigned");
+    }
+
     /// The signed unlock of the deposit, recorded and sent again. §7.7: a
     /// stale signed frame is answered from the signed cache if it is the
     /// last signed exchange, else refused `Nack(Stale)`; never executed.
     fn replayed_unlock(&self) {
         let recorded = self.tap.recorded();
-        let (at, unlock) = recorded
-            .iter()
-            .enumerate()
-            .find(|(_, (from, frame))| {
-                *from == Side::Gateway
-                    && matches!(
-                        decode::<Command>(frame),
-                        Some((Command::Unlock { .. }, true))
-                    )
-            })
-            .expect("the gateway sent a signed unlock");
+        let at = signed_unlock(&recorded);
         let first_answer = recorded[at + 1..]
             .iter()
             .find(|(from, _)| *from == Side::Node)
             .map(|(_, f)| f.clone())
             .expect("the node answered the unlock");
-        self.send(&unlock.1);
+        self.send(&recorded[at].1);
         let answers = self.answers();
         assert_eq!(
             answers.len(),
@@ -467,6 +484,55 @@ impl<'t> Attack<'t> {
     }
 }
 
+/// Where the first signed unlock the gateway sent is in `recorded`.
+fn signed_unlock(recorded: &[(Side, Vec<u8>)]) -> usize {
+    recorded
+        .iter()
+        .position(|(from, frame)| {
+            *from == Side::Gateway
+                && matches!(
+                    decode::<Command>(frame),
+                    Some((Command::Unlock { .. }, true))
+                )
+        })
+        .expect("the gateway sent a signed unlock")
+}
+
+/// The raw frame inside one COBS-encoded frame (delimiter included).
+fn cobs_decode(wire: &[u8]) -> Vec<u8> {
+    let encoded = &wire[..wire.len() - 1];
+    let mut raw = Vec::new();
+    let mut at = 0;
+    while at < encoded.len() {
+        let code = usize::from(encoded[at]);
+        raw.extend_from_slice(&encoded[at + 1..at + code]);
+        at += code;
+        if code < 0xFF && at < encoded.len() {
+            raw.push(0);
+        }
+    }
+    raw
+}
+
+/// `raw` COBS-encoded, with its delimiter.
+fn cobs_encode(raw: &[u8]) -> Vec<u8> {
+    let mut wire = vec![0];
+    let mut code_at = 0;
+    for &byte in raw {
+        if byte != 0 {
+            wire.push(byte);
+        }
+        if byte == 0 || wire.len() - code_at == 0xFF {
+            wire[code_at] = (wire.len() - code_at) as u8;
+            code_at = wire.len();
+            wire.push(0);
+        }
+    }
+    wire[code_at] = (wire.len() - code_at) as u8;
+    wire.push(0);
+    wire
+}
+
 /// One frame's body and whether it carries a trailer.
 fn decode<B: serde::de::DeserializeOwned>(wire: &[u8]) -> Option<(B, bool)> {
     let mut decoder = Decoder::new();
@@ -477,7 +543,7 @@ fn decode<B: serde::de::DeserializeOwned>(wire: &[u8]) -> Option<(B, bool)> {
 }
 
 /// The node's `exchange LEN RECEIVE ANSWER_LEN SEND` lines, summed up.
-fn report_exchanges(lines: &[String]) {
+fn report_exchanges(whose: &str, lines: &[String]) {
     let mut exchanges: Vec<[u64; 4]> = lines
         .iter()
         .filter_map(|l| l.strip_prefix("exchange "))
@@ -490,30 +556,27 @@ fn report_exchanges(lines: &[String]) {
         })
         .collect();
     assert!(!exchanges.is_empty(), "the node reported no exchange");
-    let summary = |what: &str, exchanges: &mut Vec<[u64; 4]>, field: usize| {
+    println!(
+        "{whose} {} exchanges, commands of {} to {} bytes on the wire:",
+        exchanges.len(),
+        exchanges.iter().map(|e| e[0]).min().unwrap(),
+        exchanges.iter().map(|e| e[0]).max().unwrap()
+    );
+    let mut summary = |what: &str, field: usize| {
         exchanges.sort_by_key(|e| e[field]);
         let median = exchanges[exchanges.len() / 2][field];
         println!(
-            "{what}: min {} median {median} max {} instructions ({} exchanges)",
+            "  {what}: min {} median {median} max {} instructions",
             exchanges[0][field],
             exchanges[exchanges.len() - 1][field],
-            exchanges.len()
         );
     };
     summary(
         "per received frame (last byte in to answer ready: decode, authenticate, execute)",
-        &mut exchanges,
         1,
     );
     summary(
         "per sent frame (answer ready to last byte out: tag, CRC, COBS, UART)",
-        &mut exchanges,
         3,
-    );
-    let lengths: Vec<u64> = exchanges.iter().map(|e| e[0]).collect();
-    println!(
-        "command lengths on the wire: {} to {} bytes",
-        lengths.iter().min().unwrap(),
-        lengths.iter().max().unwrap()
     );
 }
