@@ -417,16 +417,8 @@ fn deposit_and_pickup(
     program.expect("empty bank");
     program.expect("node 1 answers");
 
-    program.say("deposit small");
-    let reply = program.expect("unlocking for parcel");
-    let number: u16 = reply
-        .split_whitespace()
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no compartment number in {reply:?}"));
     // The code comes with the reservation; the bank keeps only its hash.
-    let code = reply.rsplit(' ').next().unwrap().to_string();
-    assert_eq!(code.len(), 6, "{reply}");
+    let (number, code) = program.deposit_small();
     let index = usize::from(number - 1);
     open_by_hand(&cabinet, index);
     cabinet.lock().unwrap()[index].place_item(500).unwrap();
@@ -442,24 +434,8 @@ fn deposit_and_pickup(
     cabinet.lock().unwrap()[index].close_door();
 
     // The books show every compartment free again, then the program stops.
-    let started = std::time::Instant::now();
-    loop {
-        program.say("status");
-        let line = program.expect(&format!("compartment {number}:"));
-        if line.contains(": Free") {
-            break;
-        }
-        assert!(
-            started.elapsed() < PATIENCE,
-            "the pickup was never verified: {:#?}",
-            program.seen
-        );
-        thread::sleep(Duration::from_millis(100));
-    }
-    program.say("quit");
-    program.expect("persisting and stopping");
-    let status = program.finish();
-    assert!(status.success(), "{:#?}", program.seen);
+    program.await_free(number);
+    program.quit();
     let events: Vec<AuditEvent> = AuditLog::read_all(&dir.join("audit.jsonl"))
         .unwrap()
         .iter()

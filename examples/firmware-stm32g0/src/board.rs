@@ -27,6 +27,10 @@ pub const CHANNELS: usize = 4;
 /// Core clock: the reset default, HSI16.
 pub const CORE_HZ: u32 = 16_000_000;
 
+/// The flash the node keeps its state in (`crate::storage`).
+#[cfg(feature = "controller")]
+pub type Flash = embassy_stm32::flash::Flash<'static, embassy_stm32::flash::Blocking>;
+
 /// The raw pins of one compartment.
 pub struct CompartmentPins {
     pub lock: Output<'static>,
@@ -40,7 +44,7 @@ pub struct Board {
     pub compartments: [CompartmentPins; CHANNELS],
     pub bus: crate::bus::Rs485,
     #[cfg(feature = "controller")]
-    pub flash: embassy_stm32::flash::Flash<'static, embassy_stm32::flash::Blocking>,
+    pub flash: Flash,
     #[cfg(feature = "auth")]
     pub security: SecurityInputs,
 }

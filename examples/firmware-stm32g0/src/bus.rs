@@ -44,6 +44,12 @@ impl Rs485 {
         embedded_hal_nb::serial::Read::read(&mut self.uart).ok()
     }
 
+    /// An answer is about to be encoded and sent. Nothing to do on this
+    /// board; the QEMU board's meter reads its clock here.
+    #[cfg(feature = "controller")]
+    #[inline(always)]
+    pub fn answer_ready(&mut self) {}
+
     /// Sends `bytes` and returns once the last stop bit has left and DE is released.
     pub fn send(&mut self, bytes: &[u8]) {
         // A blocking UART write cannot fail on this part; nothing to do if it did.

@@ -1,4 +1,12 @@
 //! The node's main loop: drivers → `locker_domain::node::Node` → bus, and back.
+//!
+//! Board-independent: it reaches the board only through `crate::board`
+//! (`CHANNELS`, `Flash`, `SecurityInputs`), `crate::bus::Rs485`
+//! (`try_read`, `answer_ready`, `send`), `crate::compartment::Compartment`,
+//! `crate::storage` and `crate::clock`. The QEMU board
+//! (`examples/firmware-qemu`) compiles this same file against its own
+//! modules of those names, so the loop that runs in the emulator is this
+//! one.
 
 use locker_proto::frame::MAX_FRAME;
 use locker_proto::{Instant, NodeAddr, ResetReason};
@@ -31,13 +39,12 @@ pub use link_only::run;
 /// The whole node: link layer and controller in `locker_domain::node::Node`.
 #[cfg(feature = "controller")]
 mod full {
-    use embassy_stm32::flash::{Blocking, Flash};
     use locker_domain::controller::{self, Controller};
     use locker_domain::node::{Action, Node};
     use locker_proto::{Channel, FirmwareVersion, Indicator, NodeConfig};
 
     use super::{ADDRESS, EVENT_QUEUE, MAX_FRAME, RESET_REASON, now};
-    use crate::board::CHANNELS;
+    use crate::board::{CHANNELS, Flash};
     use crate::bus::Rs485;
     use crate::compartment::Compartment;
     use crate::storage;
@@ -49,7 +56,7 @@ mod full {
     pub fn run(
         mut bus: Rs485,
         mut compartments: [Compartment; CHANNELS],
-        mut flash: Flash<'static, Blocking>,
+        mut flash: Flash,
         #[cfg(feature = "auth")] security: crate::board::SecurityInputs,
     ) -> ! {
         let mut node = start();
@@ -75,7 +82,7 @@ mod full {
         node: &mut CompartmentNode,
         bus: &mut Rs485,
         compartments: &mut [Compartment; CHANNELS],
-        flash: &mut Flash<'static, Blocking>,
+        flash: &mut Flash,
         #[cfg(feature = "auth")] security: &crate::board::SecurityInputs,
         tx: &mut [u8; MAX_FRAME],
     ) {
@@ -115,7 +122,7 @@ mod full {
     /// Gives the node back what the flash holds: configuration and
     /// calibration, key and counter reservation.
     #[inline(never)]
-    fn restore(node: &mut CompartmentNode, flash: &mut Flash<'static, Blocking>) {
+    fn restore(node: &mut CompartmentNode, flash: &mut Flash) {
         storage::load(flash, node);
         #[cfg(feature = "auth")]
         if let Some(record) = storage::load_auth(flash) {
@@ -151,7 +158,7 @@ mod full {
         node: &mut CompartmentNode,
         bus: &mut Rs485,
         compartments: &mut [Compartment; CHANNELS],
-        flash: &mut Flash<'static, Blocking>,
+        flash: &mut Flash,
         tx: &mut [u8; MAX_FRAME],
     ) {
         loop {
@@ -186,6 +193,7 @@ mod full {
             let Some(answer) = node.poll_transmit() else {
                 return;
             };
+            bus.answer_ready();
             if let Ok(wire) = answer.encode(tx) {
                 bus.send(wire);
             }

@@ -5,10 +5,13 @@
 //! their own magic, format version and CRC), padded to the flash's 8-byte
 //! write unit. A blank page (all `0xFF`) is refused by `restore_controller`
 //! as "not a saved state" and the node runs on defaults.
+//!
+//! Board-independent: `crate::board::Flash` is any flash with embassy's
+//! blocking `blocking_read` / `blocking_erase` / `blocking_write` (offsets
+//! from the flash base); the QEMU board shares this file.
 
+use crate::board::Flash;
 use crate::node::CompartmentNode;
-use embassy_stm32::flash::Blocking;
-use embassy_stm32::flash::Flash;
 
 /// The last page of the 64 KiB flash, as an offset from the flash base.
 const PAGE: u32 = 62 * 1024;
@@ -19,7 +22,7 @@ const SLOT: usize = (1 + CompartmentNode::SAVED_LEN_MAX).div_ceil(WRITE_UNIT) * 
 
 /// Loads the saved state into `node`; leaves it on defaults if the page is
 /// blank or corrupt.
-pub fn load(flash: &mut Flash<'static, Blocking>, node: &mut CompartmentNode) {
+pub fn load(flash: &mut Flash, node: &mut CompartmentNode) {
     let mut slot = [0xFFu8; SLOT];
     if flash.blocking_read(PAGE, &mut slot).is_err() {
         return;
@@ -43,9 +46,7 @@ const AUTH_SLOT: usize = locker_proto::auth::NodeAuthRecord::LEN.div_ceil(WRITE_
 
 /// The stored authentication record, if the page holds a valid one.
 #[cfg(feature = "auth")]
-pub fn load_auth(
-    flash: &mut Flash<'static, Blocking>,
-) -> Option<locker_proto::auth::NodeAuthRecord> {
+pub fn load_auth(flash: &mut Flash) -> Option<locker_proto::auth::NodeAuthRecord> {
     let mut slot = [0xFFu8; AUTH_SLOT];
     flash.blocking_read(AUTH_PAGE, &mut slot).ok()?;
     locker_proto::auth::NodeAuthRecord::from_bytes(&slot).ok()
@@ -53,10 +54,7 @@ pub fn load_auth(
 
 /// Writes the authentication record. Returns whether it is stored.
 #[cfg(feature = "auth")]
-pub fn save_auth(
-    flash: &mut Flash<'static, Blocking>,
-    record: &locker_proto::auth::NodeAuthRecord,
-) -> bool {
+pub fn save_auth(flash: &mut Flash, record: &locker_proto::auth::NodeAuthRecord) -> bool {
     let mut slot = [0xFFu8; AUTH_SLOT];
     if let Some(head) = slot.get_mut(..locker_proto::auth::NodeAuthRecord::LEN) {
         head.copy_from_slice(&record.to_bytes());
@@ -68,7 +66,7 @@ pub fn save_auth(
 }
 
 /// Writes `node`'s configuration and calibration to the page.
-pub fn save(flash: &mut Flash<'static, Blocking>, node: &CompartmentNode) {
+pub fn save(flash: &mut Flash, node: &CompartmentNode) {
     let mut slot = [0xFFu8; SLOT];
     let Some((len_byte, rest)) = slot.split_first_mut() else {
         return;

@@ -14,9 +14,21 @@ use super::PATIENCE;
 /// compartments, its state, audit log and bank secret in `dir`, stopping by
 /// itself after a minute; the test adds the rest.
 pub fn gateway_command(port: &str, dir: &Path) -> Command {
+    gateway_command_for(port, dir, 1)
+}
+
+/// [`gateway_command`] for the node at bus address `node`.
+pub fn gateway_command_for(port: &str, dir: &Path, node: u8) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_locker-gateway"));
     command
-        .args(["--port", port, "--nodes", "1", "--channels", "4"])
+        .args([
+            "--port",
+            port,
+            "--nodes",
+            &node.to_string(),
+            "--channels",
+            "4",
+        ])
         .args(["--exit-after", "60"])
         .arg("--state")
         .arg(dir.join("bank.state"))
@@ -110,6 +122,50 @@ impl Program {
             self.keep(is_log, &line);
         }
         status
+    }
+
+    /// A courier's `deposit small` on a gateway's console: the compartment
+    /// it unlocks and the pickup code it gives (six digits; the bank keeps
+    /// only its hash).
+    pub fn deposit_small(&mut self) -> (u16, String) {
+        self.say("deposit small");
+        let reply = self.expect("unlocking for parcel");
+        let number: u16 = reply
+            .split_whitespace()
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no compartment number in {reply:?}"));
+        let code = reply.rsplit(' ').next().unwrap().to_string();
+        assert_eq!(code.len(), 6, "{reply}");
+        (number, code)
+    }
+
+    /// Asks a gateway's console for its books until compartment `number` is
+    /// free again (the pickup verified), at most [`PATIENCE`].
+    pub fn await_free(&mut self, number: u16) {
+        let started = std::time::Instant::now();
+        loop {
+            self.say("status");
+            let line = self.expect(&format!("compartment {number}:"));
+            if line.contains(": Free") {
+                return;
+            }
+            assert!(
+                started.elapsed() < PATIENCE,
+                "the pickup was never verified: {:#?}",
+                self.seen
+            );
+            thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
+    /// Stops a gateway from its console and waits until it has persisted
+    /// and exited successfully.
+    pub fn quit(&mut self) {
+        self.say("quit");
+        self.expect("persisting and stopping");
+        let status = self.finish();
+        assert!(status.success(), "{:#?}", self.seen);
     }
 
     fn keep(&mut self, is_log: bool, line: &str) {
