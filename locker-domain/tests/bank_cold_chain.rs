@@ -14,7 +14,7 @@ mod bank_support;
 
 use bank_support::*;
 use locker_domain::bank::{
-    AlertKind, AuditEvent, Bank, CompartmentFlags, Evidence, NotificationKind, ParcelNeeds, Policy,
+    AlertKind, AuditEvent, CompartmentFlags, Evidence, NotificationKind, ParcelNeeds, Policy,
     Purpose, Stage,
 };
 use locker_proto::time::{Duration, Instant};
@@ -28,6 +28,12 @@ fn bank() -> Sim<32> {
 }
 
 const FRIDGE: CompartmentId = CompartmentId(16);
+
+/// A medium parcel of food: it must go into a fridge.
+const PERISHABLE: ParcelNeeds = ParcelNeeds {
+    perishable: true,
+    ..ParcelNeeds::size(SizeClass::Medium)
+};
 
 fn deg(deci: i16) -> Temperature {
     Temperature::from_deci_celsius(deci)
@@ -181,10 +187,7 @@ fn a_fridge_that_fails_raises_one_alert_with_the_reading_and_how_long() {
 #[test]
 fn a_door_opened_for_a_deposit_does_not_alarm() {
     let mut sim = bank();
-    let r = sim.reserve(ParcelNeeds {
-        perishable: true,
-        ..ParcelNeeds::size(SizeClass::Medium)
-    });
+    let r = sim.reserve(PERISHABLE);
     reading(&mut sim, r.compartment, Some(40));
     assert!(
         sim.bank.layout().compartments()[sim.bank.layout().slot_of(r.compartment).unwrap().get()]
@@ -305,10 +308,7 @@ fn absurd_readings_are_no_temperature_but_evidence_of_a_broken_sensor() {
 #[test]
 fn a_perishable_parcels_pickup_writes_its_cold_chain_first() {
     let mut sim = bank();
-    let r = sim.reserve(ParcelNeeds {
-        perishable: true,
-        ..ParcelNeeds::size(SizeClass::Medium)
-    });
+    let r = sim.reserve(PERISHABLE);
     let fridge = r.compartment;
     let code = sim.deposit(fridge);
     reading(&mut sim, fridge, Some(30));
@@ -354,27 +354,13 @@ fn a_perishable_parcels_pickup_writes_its_cold_chain_first() {
 #[test]
 fn a_perishable_parcel_and_its_cold_chain_survive_a_restart() {
     let mut sim = bank();
-    let r = sim.reserve(ParcelNeeds {
-        perishable: true,
-        ..ParcelNeeds::size(SizeClass::Medium)
-    });
+    let r = sim.reserve(PERISHABLE);
     let fridge = r.compartment;
     let code = sim.deposit(fridge);
     reading(&mut sim, fridge, Some(33));
     sim.advance(Duration::from_mins(15));
     reading(&mut sim, fridge, Some(71));
-    sim.drain();
-    let bytes = sim.bank.snapshot_to_vec().unwrap();
-    sim.now = Instant::from_secs(5);
-    *sim.bank = Bank::restore_on_heap(
-        &mixed_layout(32),
-        Policy::default(),
-        keys(),
-        &bytes,
-        sim.now,
-    )
-    .unwrap();
-    sim.answer_status_requests();
+    sim.restart_at(Instant::from_secs(5));
     reading(&mut sim, fridge, Some(52));
     sim.advance(Duration::from_mins(1));
     sim.pick_up(&code, fridge);
@@ -389,10 +375,7 @@ fn a_perishable_parcel_and_its_cold_chain_survive_a_restart() {
 #[test]
 fn perishables_are_reminded_at_4h_escalated_at_12h_and_removed_after_24h() {
     let mut sim = bank();
-    let r = sim.reserve(ParcelNeeds {
-        perishable: true,
-        ..ParcelNeeds::size(SizeClass::Medium)
-    });
+    let r = sim.reserve(PERISHABLE);
     let ordinary = sim.reserve(ParcelNeeds::size(SizeClass::Small));
     let deposited = sim.now;
     sim.deposit(r.compartment);
@@ -432,10 +415,7 @@ fn the_perishable_deadlines_are_configurable() {
     let mut policy = Policy::default();
     policy.cold.reminder_after = Duration::from_hours(2);
     let mut sim = Sim::<32>::new(32, policy);
-    let r = sim.reserve(ParcelNeeds {
-        perishable: true,
-        ..ParcelNeeds::size(SizeClass::Medium)
-    });
+    let r = sim.reserve(PERISHABLE);
     let deposited = sim.now;
     sim.deposit(r.compartment);
     sim.run_until(deposited + Duration::from_hours(3));

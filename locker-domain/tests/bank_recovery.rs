@@ -19,19 +19,8 @@ use locker_proto::{PowerStatus, SizeClass};
 
 /// Restarts the gateway: snapshot, new bank from it, reconcile with the nodes.
 fn restart(sim: &mut Sim<24>, downtime: Duration) {
-    sim.drain();
-    let bytes = sim.bank.snapshot_to_vec().unwrap();
     // The restarted gateway's monotonic clock starts again from near zero.
-    sim.now = Instant::from_secs(5) + downtime;
-    *sim.bank = Bank::restore_on_heap(
-        &mixed_layout(24),
-        Policy::default(),
-        keys(),
-        &bytes,
-        sim.now,
-    )
-    .unwrap();
-    sim.answer_status_requests();
+    sim.restart_at(Instant::from_secs(5) + downtime);
 }
 
 #[test]

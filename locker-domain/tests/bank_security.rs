@@ -356,18 +356,7 @@ fn a_restart_keeps_the_last_request_id_and_the_lock_and_codes_still_work() {
     assert_eq!(sim.bank.last_remote_request(), Some(105));
 
     // The gateway restarts from its snapshot.
-    sim.drain();
-    let bytes = sim.bank.snapshot_to_vec().unwrap();
-    sim.now = Instant::from_secs(3);
-    *sim.bank = Bank::restore_on_heap(
-        &mixed_layout(24),
-        Policy::default(),
-        keys(),
-        &bytes,
-        sim.now,
-    )
-    .unwrap();
-    sim.answer_status_requests();
+    sim.restart_at(Instant::from_secs(3));
     sim.commands.clear();
     assert!(
         sim.bank.remote_opens_locked(),

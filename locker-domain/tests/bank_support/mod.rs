@@ -142,6 +142,19 @@ impl<const N: usize> Sim<N> {
         sim
     }
 
+    /// The gateway restarts: the bank is snapshotted, a new one restored
+    /// from the bytes (same layout, policy and keys) with its monotonic clock
+    /// at `now`, and the nodes answer its status requests.
+    pub fn restart_at(&mut self, now: Instant) {
+        self.drain();
+        let bytes = self.bank.snapshot_to_vec().unwrap();
+        let layout = self.bank.layout().compartments().to_vec();
+        let policy = *self.bank.policy();
+        self.now = now;
+        *self.bank = Bank::restore_on_heap(&layout, policy, keys(), &bytes, self.now).unwrap();
+        self.answer_status_requests();
+    }
+
     pub fn wiring(&self, id: CompartmentId) -> (NodeAddr, Channel) {
         let c = self
             .bank
