@@ -1056,16 +1056,23 @@ mod tests {
         assert_eq!(s.door_timer, None);
     }
 
+    /// A recipient's pickup whose door did not open after the unlock nor
+    /// after its retry: the step at the retry's deadline. `heard`: the node
+    /// acknowledged the unlocks (the lock is to blame).
+    fn pickup_whose_door_never_opened(policy: &Policy, heard: bool) -> Step {
+        let s = open(stored(), Purpose::Pickup, Actor::Recipient, at(0), policy).books;
+        let first = at(0) + policy.unlock_confirm;
+        let s = door_timer(s, first, policy, heard, false).books;
+        door_timer(s, first + policy.unlock_confirm, policy, heard, false)
+    }
+
     #[test]
     fn an_unlock_the_node_never_confirmed_is_not_blamed_on_the_lock() {
         let policy = Policy::default();
-        let s = open(stored(), Purpose::Pickup, Actor::Recipient, at(0), &policy).books;
-        let first = at(0) + policy.unlock_confirm;
         // Neither unlock was acknowledged (the answers, or the commands,
         // lost on a noisy bus): the session ends, the compartment stays in
         // service, the recipient is told the door would not open.
-        let s = door_timer(s, first, &policy, false, false).books;
-        let step = door_timer(s, first + policy.unlock_confirm, &policy, false, false);
+        let step = pickup_whose_door_never_opened(&policy, false);
         assert_eq!(
             step.happened,
             Happened::Unanswered {
@@ -1128,10 +1135,7 @@ mod tests {
     #[test]
     fn a_door_the_node_opened_after_the_bank_gave_up_is_the_pickup_not_a_forced_door() {
         let policy = Policy::default();
-        let s = open(stored(), Purpose::Pickup, Actor::Recipient, at(0), &policy).books;
-        let first = at(0) + policy.unlock_confirm;
-        let s = door_timer(s, first, &policy, true, false).books;
-        let given_up = door_timer(s, first + policy.unlock_confirm, &policy, true, false).books;
+        let given_up = pickup_whose_door_never_opened(&policy, true).books;
         assert_eq!(given_up.out_of_service, Some(ServiceReason::LockFault));
         // The node says its pulse opened the door after all (the answers were
         // lost on the bus): the recipient's pickup goes on.
