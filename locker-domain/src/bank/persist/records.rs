@@ -150,16 +150,36 @@ impl AuditRecordV3 {
 }
 
 /// A compartment's books.
+pub(crate) type SlotRecord = SlotRecordOf<ParcelRecord>;
+
+/// A compartment's books with the parcel record `P` of one format: formats
+/// 2 to 6 differ only in their parcel record.
 #[derive(Clone, Copy, Serialize, Deserialize)]
-pub(crate) struct SlotRecord {
+pub(crate) struct SlotRecordOf<P> {
     pub(crate) stage: StageRecord,
-    pub(crate) parcel: Option<ParcelRecord>,
+    pub(crate) parcel: Option<P>,
     pub(crate) door: DoorState,
     pub(crate) occupied: Option<bool>,
     pub(crate) out_of_service: Option<ServiceReason>,
     pub(crate) door_timer: Option<Instant>,
     pub(crate) parcel_timer: Option<Instant>,
     pub(crate) ajar_reported: bool,
+}
+
+impl<P> SlotRecordOf<P> {
+    /// The same books with the parcel record converted by `upgrade`.
+    fn map_parcel<Q>(self, upgrade: impl FnOnce(P) -> Q) -> SlotRecordOf<Q> {
+        SlotRecordOf {
+            stage: self.stage,
+            parcel: self.parcel.map(upgrade),
+            door: self.door,
+            occupied: self.occupied,
+            out_of_service: self.out_of_service,
+            door_timer: self.door_timer,
+            parcel_timer: self.parcel_timer,
+            ajar_reported: self.ajar_reported,
+        }
+    }
 }
 
 /// A compartment's stage.
@@ -488,21 +508,11 @@ impl StatsV2 {
 
 /// Format 2's compartment record: format 3's, but its parcel had no re-open
 /// count.
-#[derive(Clone, Copy, Serialize, Deserialize)]
-pub(crate) struct SlotRecordV2 {
-    stage: StageRecord,
-    parcel: Option<ParcelRecordV2>,
-    door: DoorState,
-    occupied: Option<bool>,
-    out_of_service: Option<ServiceReason>,
-    door_timer: Option<Instant>,
-    parcel_timer: Option<Instant>,
-    ajar_reported: bool,
-}
+pub(crate) type SlotRecordV2 = SlotRecordOf<ParcelRecordV2>;
 
 /// Format 2's parcel record.
 #[derive(Clone, Copy, Serialize, Deserialize)]
-struct ParcelRecordV2 {
+pub(crate) struct ParcelRecordV2 {
     id: u32,
     kind: ParcelKind,
     code: [u8; 16],
@@ -515,44 +525,25 @@ impl SlotRecordV2 {
     /// The same books as a format 3 record; a parcel carried over has not
     /// been re-opened (format 2 did not count).
     pub(crate) fn upgrade(self) -> SlotRecordV5 {
-        SlotRecordV5 {
-            stage: self.stage,
-            parcel: self.parcel.map(|p| ParcelRecordV5 {
-                id: p.id,
-                kind: p.kind,
-                code: p.code,
-                clock_base: p.clock_base,
-                deposited_at: p.deposited_at,
-                notices: p.notices,
-                reopens: 0,
-            }),
-            door: self.door,
-            occupied: self.occupied,
-            out_of_service: self.out_of_service,
-            door_timer: self.door_timer,
-            parcel_timer: self.parcel_timer,
-            ajar_reported: self.ajar_reported,
-        }
+        self.map_parcel(|p| ParcelRecordV5 {
+            id: p.id,
+            kind: p.kind,
+            code: p.code,
+            clock_base: p.clock_base,
+            deposited_at: p.deposited_at,
+            notices: p.notices,
+            reopens: 0,
+        })
     }
 }
 
 /// Formats 3 to 5's compartment record: format 6's, but its parcel did not
 /// know whether it was perishable and kept no cold chain.
-#[derive(Clone, Copy, Serialize, Deserialize)]
-pub(crate) struct SlotRecordV5 {
-    stage: StageRecord,
-    parcel: Option<ParcelRecordV5>,
-    door: DoorState,
-    occupied: Option<bool>,
-    out_of_service: Option<ServiceReason>,
-    door_timer: Option<Instant>,
-    parcel_timer: Option<Instant>,
-    ajar_reported: bool,
-}
+pub(crate) type SlotRecordV5 = SlotRecordOf<ParcelRecordV5>;
 
 /// Formats 3 to 5's parcel record.
 #[derive(Clone, Copy, Serialize, Deserialize)]
-struct ParcelRecordV5 {
+pub(crate) struct ParcelRecordV5 {
     id: u32,
     kind: ParcelKind,
     code: [u8; 16],
@@ -567,27 +558,18 @@ impl SlotRecordV5 {
     /// perishable (the older formats did not say; it keeps the ordinary
     /// deadlines it was given) and its cold chain starts empty.
     pub(crate) fn upgrade(self) -> SlotRecord {
-        SlotRecord {
-            stage: self.stage,
-            parcel: self.parcel.map(|p| ParcelRecord {
-                id: p.id,
-                kind: p.kind,
-                code: p.code,
-                clock_base: p.clock_base,
-                deposited_at: p.deposited_at,
-                notices: p.notices,
-                reopens: p.reopens,
-                perishable: false,
-                cold_min: None,
-                cold_max: None,
-                out_of_range: Duration::ZERO,
-            }),
-            door: self.door,
-            occupied: self.occupied,
-            out_of_service: self.out_of_service,
-            door_timer: self.door_timer,
-            parcel_timer: self.parcel_timer,
-            ajar_reported: self.ajar_reported,
-        }
+        self.map_parcel(|p| ParcelRecord {
+            id: p.id,
+            kind: p.kind,
+            code: p.code,
+            clock_base: p.clock_base,
+            deposited_at: p.deposited_at,
+            notices: p.notices,
+            reopens: p.reopens,
+            perishable: false,
+            cold_min: None,
+            cold_max: None,
+            out_of_range: Duration::ZERO,
+        })
     }
 }
