@@ -61,6 +61,35 @@ pub(crate) fn check_channel<E>(channel: Channel, count: u8) -> Result<(), Kerong
     }
 }
 
+/// The channels of a board whose IR sensor was seen blocked while the
+/// compartment was empty; their item bits are ignored. Kept by the board
+/// drivers, blocking and async alike.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct IrMask(u64);
+
+impl IrMask {
+    pub(crate) fn get(self, channel: Channel, count: u8) -> bool {
+        channel.0 < count && self.0 & (1 << channel.0) != 0
+    }
+
+    /// Channels the board lacks (`count` and above) are ignored.
+    pub(crate) fn set(&mut self, channel: Channel, count: u8, blocked: bool) {
+        if channel.0 < count {
+            let bit = 1u64 << channel.0;
+            if blocked {
+                self.0 |= bit;
+            } else {
+                self.0 &= !bit;
+            }
+        }
+    }
+
+    /// `items` (channel 0 in bit 0) without the masked channels.
+    pub(crate) fn apply(self, items: u64) -> u64 {
+        items & !self.0
+    }
+}
+
 /// One channel of a lock board. Each call is one serial exchange.
 #[derive(Debug)]
 pub struct BoardChannel<'a, B> {

@@ -31,8 +31,8 @@
 use embedded_io::{Read, Write};
 use locker_proto::Channel;
 
-use super::board::check_channel;
-use super::frame::{ETX, Field, STX, check, receive, request};
+use super::board::{IrMask, check_channel};
+use super::frame::{ETX, Field, STX, check, exchange, request};
 use super::{BoardStatus, KerongError, LockBitPolarity, LockBoard};
 
 pub(crate) const CMD_STATUS: u8 = 0x30;
@@ -111,10 +111,10 @@ pub struct Cu16<S> {
     board: Cu16Address,
     polarity: LockBitPolarity,
     status_request: Cu16StatusRequest,
-    ir_blocked_when_empty: u16,
+    ir_blocked_when_empty: IrMask,
 }
 
-impl<S: Read + Write> Cu16<S> {
+impl<S> Cu16<S> {
     /// A board at `board` on `serial`, reading lock bits with the default
     /// [`LockBitPolarity`].
     pub fn new(serial: S, board: Cu16Address) -> Self {
@@ -123,7 +123,7 @@ impl<S: Read + Write> Cu16<S> {
             board,
             polarity: LockBitPolarity::default(),
             status_request: Cu16StatusRequest::default(),
-            ir_blocked_when_empty: 0,
+            ir_blocked_when_empty: IrMask::default(),
         }
     }
 
@@ -170,6 +170,38 @@ impl<S: Read + Write> Cu16<S> {
     fn addr_byte(&self, lock_index: u8) -> u8 {
         (self.board.0 << 4) | (lock_index & 0x0F)
     }
+
+    /// The unlock request for `channel`, without its checksum.
+    pub(crate) fn unlock_body<E>(&self, channel: Channel) -> Result<[u8; 4], KerongError<E>> {
+        check_channel(channel, CU16_CHANNELS)?;
+        Ok([STX, self.addr_byte(channel.0), CMD_UNLOCK, ETX])
+    }
+
+    /// The status request, without its checksum.
+    pub(crate) fn status_body(&self) -> [u8; 4] {
+        [STX, self.addr_byte(0), self.status_request.codes().0, ETX]
+    }
+
+    /// The answer to [`status_body`](Self::status_body), checked and read.
+    pub(crate) fn decode_status<E>(
+        &self,
+        frame: &[u8; STATUS_LEN],
+    ) -> Result<BoardStatus, KerongError<E>> {
+        let answer = self.status_request.codes().1;
+        check(
+            frame,
+            &[(self.addr_byte(0), Field::Address), (answer, Field::Command)],
+        )?;
+        let [_, _, _, l1, l2, i1, i2, _, _] = *frame;
+        let locks = u64::from(u16::from_le_bytes([l1, l2]));
+        let items = u64::from(u16::from_le_bytes([i1, i2]));
+        Ok(BoardStatus::from_bits(
+            CU16_CHANNELS,
+            locks,
+            self.ir_blocked_when_empty.apply(items),
+            self.polarity,
+        ))
+    }
 }
 
 impl<S: Read + Write> LockBoard for Cu16<S> {
@@ -180,41 +212,56 @@ impl<S: Read + Write> LockBoard for Cu16<S> {
     }
 
     fn unlock(&mut self, channel: Channel) -> Result<(), KerongError<S::Error>> {
-        check_channel(channel, CU16_CHANNELS)?;
-        let addr = self.addr_byte(channel.0);
-        request(&mut self.serial, &[STX, addr, CMD_UNLOCK, ETX])
+        let body = self.unlock_body(channel)?;
+        request(&mut self.serial, &body)
     }
 
     fn status(&mut self) -> Result<BoardStatus, KerongError<S::Error>> {
-        let addr = self.addr_byte(0);
-        let (command, answer) = self.status_request.codes();
-        request(&mut self.serial, &[STX, addr, command, ETX])?;
-        let mut frame = [0u8; STATUS_LEN];
-        receive(&mut self.serial, &mut frame)?;
-        check(&frame, &[(addr, Field::Address), (answer, Field::Command)])?;
-        let [_, _, _, l1, l2, i1, i2, _, _] = frame;
-        let locks = u64::from(u16::from_le_bytes([l1, l2]));
-        let items = u64::from(u16::from_le_bytes([i1, i2]) & !self.ir_blocked_when_empty);
-        Ok(BoardStatus::from_bits(
-            CU16_CHANNELS,
-            locks,
-            items,
-            self.polarity,
-        ))
+        let body = self.status_body();
+        let frame = exchange(&mut self.serial, &body)?;
+        self.decode_status(&frame)
     }
 
     fn ir_blocked_when_empty(&self, channel: Channel) -> bool {
-        channel.0 < CU16_CHANNELS && self.ir_blocked_when_empty & (1 << channel.0) != 0
+        self.ir_blocked_when_empty.get(channel, CU16_CHANNELS)
     }
 
     fn set_ir_blocked_when_empty(&mut self, channel: Channel, blocked: bool) {
-        if channel.0 < CU16_CHANNELS {
-            let bit = 1u16 << channel.0;
-            if blocked {
-                self.ir_blocked_when_empty |= bit;
-            } else {
-                self.ir_blocked_when_empty &= !bit;
-            }
-        }
+        self.ir_blocked_when_empty
+            .set(channel, CU16_CHANNELS, blocked);
+    }
+}
+
+/// The same board over an `embedded-io-async` port, with the same frames,
+/// checks and timeout rule (see [`kerong::asynch`](super::asynch)).
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+impl<S> super::asynch::LockBoard for Cu16<S>
+where
+    S: embedded_io_async::Read + embedded_io_async::Write,
+{
+    type SerialError = S::Error;
+
+    fn channel_count(&self) -> u8 {
+        CU16_CHANNELS
+    }
+
+    async fn unlock(&mut self, channel: Channel) -> Result<(), KerongError<S::Error>> {
+        let body = self.unlock_body(channel)?;
+        super::frame::asynch::request(&mut self.serial, &body).await
+    }
+
+    async fn status(&mut self) -> Result<BoardStatus, KerongError<S::Error>> {
+        let body = self.status_body();
+        let frame = super::frame::asynch::exchange(&mut self.serial, &body).await?;
+        self.decode_status(&frame)
+    }
+
+    fn ir_blocked_when_empty(&self, channel: Channel) -> bool {
+        self.ir_blocked_when_empty.get(channel, CU16_CHANNELS)
+    }
+
+    fn set_ir_blocked_when_empty(&mut self, channel: Channel, blocked: bool) {
+        self.ir_blocked_when_empty.set(channel, CU16_CHANNELS, blocked);
     }
 }

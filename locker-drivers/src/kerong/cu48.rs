@@ -32,8 +32,8 @@
 use embedded_io::{Read, Write};
 use locker_proto::Channel;
 
-use super::board::check_channel;
-use super::frame::{ETX, Field, STX, check, receive, request};
+use super::board::{IrMask, check_channel};
+use super::frame::{ETX, Field, STX, check, exchange, request};
 use super::{BoardStatus, KerongError, LockBitPolarity, LockBoard};
 
 pub(crate) const CMD_STATUS: u8 = 0x60;
@@ -54,10 +54,10 @@ pub struct Cu48<S> {
     serial: S,
     address: u8,
     polarity: LockBitPolarity,
-    ir_blocked_when_empty: u64,
+    ir_blocked_when_empty: IrMask,
 }
 
-impl<S: Read + Write> Cu48<S> {
+impl<S> Cu48<S> {
     /// A board at `address` on `serial`, reading lock bits with the default
     /// [`LockBitPolarity`].
     pub fn new(serial: S, address: u8) -> Self {
@@ -65,7 +65,7 @@ impl<S: Read + Write> Cu48<S> {
             serial,
             address,
             polarity: LockBitPolarity::default(),
-            ir_blocked_when_empty: 0,
+            ir_blocked_when_empty: IrMask::default(),
         }
     }
 
@@ -91,30 +91,25 @@ fn le48(bytes: [u8; 6]) -> u64 {
     u64::from_le_bytes([a, b, c, d, e, f, 0, 0])
 }
 
-impl<S: Read + Write> LockBoard for Cu48<S> {
-    type SerialError = S::Error;
-
-    fn channel_count(&self) -> u8 {
-        CU48_CHANNELS
-    }
-
-    fn unlock(&mut self, channel: Channel) -> Result<(), KerongError<S::Error>> {
+impl<S> Cu48<S> {
+    /// The unlock request for `channel`, without its checksum.
+    pub(crate) fn unlock_body<E>(&self, channel: Channel) -> Result<[u8; 5], KerongError<E>> {
         check_channel(channel, CU48_CHANNELS)?;
-        request(
-            &mut self.serial,
-            &[STX, self.address, channel.0, CMD_UNLOCK, ETX],
-        )
+        Ok([STX, self.address, channel.0, CMD_UNLOCK, ETX])
     }
 
-    fn status(&mut self) -> Result<BoardStatus, KerongError<S::Error>> {
-        request(
-            &mut self.serial,
-            &[STX, self.address, 0x00, CMD_STATUS, ETX],
-        )?;
-        let mut frame = [0u8; STATUS_LEN];
-        receive(&mut self.serial, &mut frame)?;
+    /// The status request, without its checksum.
+    pub(crate) fn status_body(&self) -> [u8; 5] {
+        [STX, self.address, 0x00, CMD_STATUS, ETX]
+    }
+
+    /// The answer to [`status_body`](Self::status_body), checked and read.
+    pub(crate) fn decode_status<E>(
+        &self,
+        frame: &[u8; STATUS_LEN],
+    ) -> Result<BoardStatus, KerongError<E>> {
         check(
-            &frame,
+            frame,
             &[
                 (self.address, Field::Address),
                 (0x00, Field::Command),
@@ -140,29 +135,76 @@ impl<S: Read + Write> LockBoard for Cu48<S> {
             i5,
             _,
             _,
-        ] = frame;
+        ] = *frame;
         let locks = le48([l0, l1, l2, l3, l4, l5]);
-        let items = le48([i0, i1, i2, i3, i4, i5]) & !self.ir_blocked_when_empty;
+        let items = le48([i0, i1, i2, i3, i4, i5]);
         Ok(BoardStatus::from_bits(
             CU48_CHANNELS,
             locks,
-            items,
+            self.ir_blocked_when_empty.apply(items),
             self.polarity,
         ))
     }
+}
+
+impl<S: Read + Write> LockBoard for Cu48<S> {
+    type SerialError = S::Error;
+
+    fn channel_count(&self) -> u8 {
+        CU48_CHANNELS
+    }
+
+    fn unlock(&mut self, channel: Channel) -> Result<(), KerongError<S::Error>> {
+        let body = self.unlock_body(channel)?;
+        request(&mut self.serial, &body)
+    }
+
+    fn status(&mut self) -> Result<BoardStatus, KerongError<S::Error>> {
+        let body = self.status_body();
+        let frame = exchange(&mut self.serial, &body)?;
+        self.decode_status(&frame)
+    }
 
     fn ir_blocked_when_empty(&self, channel: Channel) -> bool {
-        channel.0 < CU48_CHANNELS && self.ir_blocked_when_empty & (1 << channel.0) != 0
+        self.ir_blocked_when_empty.get(channel, CU48_CHANNELS)
     }
 
     fn set_ir_blocked_when_empty(&mut self, channel: Channel, blocked: bool) {
-        if channel.0 < CU48_CHANNELS {
-            let bit = 1u64 << channel.0;
-            if blocked {
-                self.ir_blocked_when_empty |= bit;
-            } else {
-                self.ir_blocked_when_empty &= !bit;
-            }
-        }
+        self.ir_blocked_when_empty
+            .set(channel, CU48_CHANNELS, blocked);
+    }
+}
+
+/// The same board over an `embedded-io-async` port, with the same frames,
+/// checks and timeout rule (see [`kerong::asynch`](super::asynch)).
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+impl<S> super::asynch::LockBoard for Cu48<S>
+where
+    S: embedded_io_async::Read + embedded_io_async::Write,
+{
+    type SerialError = S::Error;
+
+    fn channel_count(&self) -> u8 {
+        CU48_CHANNELS
+    }
+
+    async fn unlock(&mut self, channel: Channel) -> Result<(), KerongError<S::Error>> {
+        let body = self.unlock_body(channel)?;
+        super::frame::asynch::request(&mut self.serial, &body).await
+    }
+
+    async fn status(&mut self) -> Result<BoardStatus, KerongError<S::Error>> {
+        let body = self.status_body();
+        let frame = super::frame::asynch::exchange(&mut self.serial, &body).await?;
+        self.decode_status(&frame)
+    }
+
+    fn ir_blocked_when_empty(&self, channel: Channel) -> bool {
+        self.ir_blocked_when_empty.get(channel, CU48_CHANNELS)
+    }
+
+    fn set_ir_blocked_when_empty(&mut self, channel: Channel, blocked: bool) {
+        self.ir_blocked_when_empty.set(channel, CU48_CHANNELS, blocked);
     }
 }
