@@ -190,7 +190,10 @@ impl<S> Cu16<S> {
         let answer = self.status_request.codes().1;
         check(
             frame,
-            &[(self.addr_byte(0), Field::Address), (answer, Field::Command)],
+            &[
+                (self.addr_byte(0), Field::Address),
+                (answer, Field::Command),
+            ],
         )?;
         let [_, _, _, l1, l2, i1, i2, _, _] = *frame;
         let locks = u64::from(u16::from_le_bytes([l1, l2]));
@@ -262,6 +265,7 @@ where
     }
 
     fn set_ir_blocked_when_empty(&mut self, channel: Channel, blocked: bool) {
-        self.ir_blocked_when_empty.set(channel, CU16_CHANNELS, blocked);
+        self.ir_blocked_when_empty
+            .set(channel, CU16_CHANNELS, blocked);
     }
 }

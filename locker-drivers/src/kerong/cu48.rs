@@ -205,6 +205,7 @@ where
     }
 
     fn set_ir_blocked_when_empty(&mut self, channel: Channel, blocked: bool) {
-        self.ir_blocked_when_empty.set(channel, CU48_CHANNELS, blocked);
+        self.ir_blocked_when_empty
+            .set(channel, CU48_CHANNELS, blocked);
     }
 }

@@ -139,3 +139,23 @@ impl Read for ScriptedSerial {
         }
     }
 }
+
+/// The same script behind `embedded-io-async`: each read and write completes
+/// at once, as a port whose reads time out does (`Silence` reads nothing).
+#[cfg(feature = "async")]
+impl embedded_io_async::Write for ScriptedSerial {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
+        Write::write(self, buf)
+    }
+
+    async fn flush(&mut self) -> Result<(), ErrorKind> {
+        Write::flush(self)
+    }
+}
+
+#[cfg(feature = "async")]
+impl embedded_io_async::Read for ScriptedSerial {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
+        Read::read(self, buf)
+    }
+}
