@@ -321,3 +321,93 @@ fn on_an_async_uart_an_unpowered_board_times_out_as_truncated_at_zero_bytes() {
     );
     assert_eq!(cu16.release().release().0.sent, QUERY_BOARD_0);
 }
+
+// ---- The adapter, standing where one of our nodes stands ----
+
+mod adapter {
+    use super::*;
+    use locker_drivers::kerong::{BoardNode, BoardNodeConfig};
+    use locker_proto::frame::{Flags, Frame, Header, Seq};
+    use locker_proto::{Command, Event, Instant, NackReason, NodeAddr, Report, ResetReason};
+
+    const NODE: NodeAddr = NodeAddr(7);
+
+    fn from_gateway(seq: u8, body: Command) -> Frame<Command> {
+        Frame {
+            header: Header::new(NodeAddr::GATEWAY, NODE, Seq(seq), Flags::ACK_WANTED),
+            body,
+        }
+    }
+
+    fn node() -> BoardNode<8> {
+        BoardNode::new(
+            NODE,
+            ResetReason::PowerOn,
+            BoardNodeConfig::default(),
+            Instant::ZERO,
+        )
+    }
+
+    #[test]
+    fn an_async_adapter_answers_the_status_poll_then_reports_a_pried_door_as_forced() {
+        let mut cu16 = board(&[
+            expect(&QUERY_BOARD_0),
+            reply(&status_frame(0x00, 0xFFFF, 0)),
+            expect(&QUERY_BOARD_0),
+            reply(&status_frame(0x00, 0xFFEF, 0)), // lock 4 released: door 4 pried open
+        ]);
+        let mut node = node();
+        block_on(async {
+            let ask = from_gateway(1, Command::GetAllStatus);
+            let at = Instant::from_millis(10);
+            node.handle_received_async(&ask, None, &mut cu16, at)
+                .await
+                .unwrap();
+            let Report::BulkStatus(bulk) = node.poll_transmit().unwrap().body else {
+                panic!("a bulk status was due");
+            };
+            assert_eq!(bulk.locked, ChannelBits(0xFFFF));
+
+            let poll = from_gateway(2, Command::PollEvents);
+            let at = Instant::from_millis(260);
+            node.handle_received_async(&poll, None, &mut cu16, at)
+                .await
+                .unwrap();
+        });
+        let Report::Events { events, .. } = node.poll_transmit().unwrap().body else {
+            panic!("an events report was due");
+        };
+        assert!(matches!(events[0].event, Event::NodeStarted { .. }));
+        assert_eq!(
+            events[1].event,
+            Event::DoorOpened {
+                channel: Channel(4),
+                commanded: false
+            }
+        );
+        cu16.release().done();
+    }
+
+    #[test]
+    fn an_async_adapter_whose_board_is_silent_answers_faulted_after_one_retry() {
+        let mut cu16 = board(&[expect(&QUERY_BOARD_0), expect(&QUERY_BOARD_0)]);
+        let mut node = node();
+        let ask = from_gateway(1, Command::GetAllStatus);
+        let outcome =
+            block_on(node.handle_received_async(&ask, None, &mut cu16, Instant::from_millis(10)));
+        assert_eq!(
+            outcome,
+            Err(KerongError::Truncated {
+                expected: 9,
+                received: 0
+            })
+        );
+        assert_eq!(
+            node.poll_transmit().unwrap().body,
+            Report::Nack(NackReason::Faulted)
+        );
+        let stats = node.stats();
+        assert_eq!((stats.status_requests, stats.unanswered), (2, 2));
+        cu16.release().done();
+    }
+}
