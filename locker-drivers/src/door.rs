@@ -13,7 +13,7 @@
 //!
 //! With feature `async`, a pin that can also wait for an edge
 //! (`embedded_hal_async::digital::Wait`, as Embassy's `ExtiInput`) makes the
-//! switch an [`asynch::DoorSensor`](crate::asynch::DoorSensor) whose
+//! switch an `asynch::DoorSensor` whose
 //! `door_changed` sleeps until the door moves.
 //!
 //! # Example

@@ -128,7 +128,7 @@ impl<P: OutputPin, D> SolenoidLock<P, D, NoFeedback> {
     /// by pulses of `pulse`. Switches the coil off at once.
     ///
     /// `D` is a blocking `DelayNs` for [`Lock`], an `embedded-hal-async` one
-    /// for [`asynch::Lock`](crate::asynch::Lock) (feature `async`).
+    /// for `asynch::Lock` (feature `async`).
     ///
     /// Fails with [`Error::PulseTooLong`] (before touching the pin) if
     /// `pulse` exceeds [`MAX_PULSE`].

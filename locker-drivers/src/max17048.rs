@@ -21,7 +21,7 @@
 //! MAX17048 gauges one Li-ion cell; for a 12 V lead-acid UPS use the UPS's
 //! own status instead.
 //!
-//! With feature `async`, [`asynch::Max17048`] reads the same registers over
+//! With feature `async`, `asynch::Max17048` reads the same registers over
 //! an `embedded-hal-async` bus (Embassy's I2C drivers, for instance).
 //!
 //! # Example

@@ -14,8 +14,8 @@
 //! is not yet meaningful (zero or charging).
 //!
 //! With feature `async`, give it an
-//! [`asynch::Max17048`](crate::max17048::asynch::Max17048) and it is an
-//! [`asynch::Ups`](crate::asynch::Ups), deciding exactly as below.
+//! `max17048::asynch::Max17048` and it is an
+//! `asynch::Ups`, deciding exactly as below.
 //!
 //! # Example
 //!
@@ -68,8 +68,8 @@ pub enum UpsError<P, B> {
 /// A UPS from a mains-present pin and a MAX17048 fuel gauge.
 ///
 /// `G` is the gauge: a blocking [`Max17048`] makes it a [`Ups`]; with feature
-/// `async`, an [`asynch::Max17048`](crate::max17048::asynch::Max17048) makes
-/// it an [`asynch::Ups`](crate::asynch::Ups). Both decide alike.
+/// `async`, a `max17048::asynch::Max17048` makes
+/// it an `asynch::Ups`. Both decide alike.
 #[derive(Debug)]
 pub struct GaugedUps<P, G> {
     mains: P,

@@ -411,3 +411,92 @@ mod adapter {
         cu16.release().done();
     }
 }
+
+// ---- A line of boards ----
+
+mod line {
+    use super::*;
+    use locker_drivers::kerong::{BoardLine, BoardModel, BoardNodeConfig};
+    use locker_proto::frame::{Decoder, Feed, MAX_FRAME};
+    use locker_proto::link::{Master, MasterConfig, MasterEvent};
+    use locker_proto::{Command, Instant, NodeAddr, Report};
+
+    #[test]
+    fn an_async_line_asks_board_1_for_node_2_and_the_gateway_gets_its_bulk_status() {
+        // Node 2 is the CU16 at DIP address 1: its frames carry 0x10.
+        let query_board_1 = [0x02, 0x10, 0x30, 0x03, 0x45];
+        let port = ScriptedSerial::new(&[
+            expect(&query_board_1),
+            reply(&status_frame(0x10, 0x00FF, 0x0100)),
+        ]);
+        let mut line = BoardLine::<_, 4, 8>::new(port, BoardNodeConfig::default());
+        let mut master = Master::<4>::new(MasterConfig::default());
+        for node in [NodeAddr(1), NodeAddr(2)] {
+            let on = BoardModel::Cu16.channels_of(node, 16).unwrap();
+            line.add_node(node, on, Instant::ZERO).unwrap();
+            master.add_node(node, Instant::ZERO).unwrap();
+        }
+
+        let now = Instant::from_millis(5);
+        master
+            .send(NodeAddr(2), Command::GetAllStatus, now)
+            .unwrap();
+        let mut wire = [0u8; MAX_FRAME];
+        while let Some(request) = master.poll_outgoing(now) {
+            let bytes = request.encode(&mut wire).unwrap();
+            block_on(line.handle_transmit_async(bytes, now));
+            while let Some(answer) = line.poll_answer() {
+                let mut decoder = Decoder::new();
+                if let Feed::Frame { frame, .. } = decoder.feed::<Report>(answer.bytes()) {
+                    master.handle_received(&frame, decoder.last_authenticated(), now);
+                }
+            }
+        }
+        let bulk = std::iter::from_fn(|| master.poll_event()).find_map(|e| match e {
+            MasterEvent::Response {
+                node: NodeAddr(2),
+                report: Report::BulkStatus(bulk),
+                ..
+            } => Some(bulk),
+            _ => None,
+        });
+        let bulk = bulk.expect("node 2 answered with its bulk status");
+        assert_eq!(bulk.locked, ChannelBits(0x00FF));
+        assert_eq!(bulk.occupied, ChannelBits(0x0100));
+        assert_eq!(line.poll_trouble(), None);
+        line.release().done();
+    }
+
+    #[test]
+    fn an_async_line_whose_board_is_silent_keeps_the_trouble_for_the_log() {
+        let query_board_0 = QUERY_BOARD_0;
+        let port = ScriptedSerial::new(&[expect(&query_board_0), expect(&query_board_0)]);
+        let mut line = BoardLine::<_, 2, 8>::new(port, BoardNodeConfig::default());
+        let mut master = Master::<2>::new(MasterConfig::default());
+        let node = NodeAddr(1);
+        let on = BoardModel::Cu16.channels_of(node, 16).unwrap();
+        line.add_node(node, on, Instant::ZERO).unwrap();
+        master.add_node(node, Instant::ZERO).unwrap();
+
+        let now = Instant::from_millis(5);
+        master.send(node, Command::GetAllStatus, now).unwrap();
+        let mut wire = [0u8; MAX_FRAME];
+        let request = master.poll_outgoing(now).unwrap();
+        block_on(line.handle_transmit_async(request.encode(&mut wire).unwrap(), now));
+        let trouble = line.poll_trouble().unwrap();
+        assert_eq!(trouble.node, node);
+        assert_eq!(
+            trouble.error,
+            KerongError::Truncated {
+                expected: 9,
+                received: 0
+            }
+        );
+        assert_eq!(line.stats().board_errors, 1);
+        assert!(
+            line.poll_answer().is_some(),
+            "the gateway is answered anyway"
+        );
+        line.release().done();
+    }
+}
