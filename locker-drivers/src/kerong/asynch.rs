@@ -73,6 +73,8 @@ use embedded_io_async::{ErrorType, Read, Write};
 use locker_proto::Channel;
 use locker_proto::time::Duration;
 
+use super::board::Model;
+use super::frame::asynch::{exchange, request};
 use super::{BoardStatus, KerongError};
 
 /// A lock board driven over an async port: the async twin of
@@ -102,6 +104,39 @@ pub trait LockBoard {
     /// Records whether `channel`'s IR sensor is blocked while empty; its item
     /// bit is ignored from then on. Channels the board lacks are ignored.
     fn set_ir_blocked_when_empty(&mut self, channel: Channel, blocked: bool);
+}
+
+/// The same frames and checks as the blocking board, awaited.
+impl<B> LockBoard for B
+where
+    B: Model,
+    B::Port: Read + Write,
+{
+    type SerialError = <B::Port as ErrorType>::Error;
+
+    fn channel_count(&self) -> u8 {
+        B::CHANNELS
+    }
+
+    async fn unlock(&mut self, channel: Channel) -> Result<(), KerongError<Self::SerialError>> {
+        let body = self.checked_unlock(channel)?;
+        request(self.port(), body.as_ref()).await
+    }
+
+    async fn status(&mut self) -> Result<BoardStatus, KerongError<Self::SerialError>> {
+        let body = self.status_request();
+        let mut response = B::Response::default();
+        exchange(self.port(), body.as_ref(), response.as_mut()).await?;
+        self.decode_status(&response)
+    }
+
+    fn ir_blocked_when_empty(&self, channel: Channel) -> bool {
+        self.ir_mask().get(channel, B::CHANNELS)
+    }
+
+    fn set_ir_blocked_when_empty(&mut self, channel: Channel, blocked: bool) {
+        self.ir_mask_mut().set(channel, B::CHANNELS, blocked);
+    }
 }
 
 /// An async serial port whose reads give up after a timeout, returning zero

@@ -28,12 +28,11 @@
 //! one read timeout of the port per request; keep it short (a few
 //! milliseconds suffice at 19200 baud once the port is quiet).
 
-use embedded_io::{Read, Write};
 use locker_proto::Channel;
 
-use super::board::{IrMask, check_channel};
-use super::frame::{ETX, Field, STX, check, exchange, request};
-use super::{BoardStatus, KerongError, LockBitPolarity, LockBoard};
+use super::board::{IrMask, Model};
+use super::frame::{ETX, Field, STX, check};
+use super::{BoardStatus, KerongError, LockBitPolarity};
 
 pub(crate) const CMD_STATUS: u8 = 0x30;
 pub(crate) const CMD_UNLOCK: u8 = 0x31;
@@ -170,23 +169,35 @@ impl<S> Cu16<S> {
     fn addr_byte(&self, lock_index: u8) -> u8 {
         (self.board.0 << 4) | (lock_index & 0x0F)
     }
+}
 
-    /// The unlock request for `channel`, without its checksum.
-    pub(crate) fn unlock_body<E>(&self, channel: Channel) -> Result<[u8; 4], KerongError<E>> {
-        check_channel(channel, CU16_CHANNELS)?;
-        Ok([STX, self.addr_byte(channel.0), CMD_UNLOCK, ETX])
+impl<S> Model for Cu16<S> {
+    type Port = S;
+    type Request = [u8; 4];
+    type Response = [u8; STATUS_LEN];
+    const CHANNELS: u8 = CU16_CHANNELS;
+
+    fn port(&mut self) -> &mut S {
+        &mut self.serial
     }
 
-    /// The status request, without its checksum.
-    pub(crate) fn status_body(&self) -> [u8; 4] {
+    fn ir_mask(&self) -> IrMask {
+        self.ir_blocked_when_empty
+    }
+
+    fn ir_mask_mut(&mut self) -> &mut IrMask {
+        &mut self.ir_blocked_when_empty
+    }
+
+    fn unlock_request(&self, channel: Channel) -> [u8; 4] {
+        [STX, self.addr_byte(channel.0), CMD_UNLOCK, ETX]
+    }
+
+    fn status_request(&self) -> [u8; 4] {
         [STX, self.addr_byte(0), self.status_request.codes().0, ETX]
     }
 
-    /// The answer to [`status_body`](Self::status_body), checked and read.
-    pub(crate) fn decode_status<E>(
-        &self,
-        frame: &[u8; STATUS_LEN],
-    ) -> Result<BoardStatus, KerongError<E>> {
+    fn decode_status<E>(&self, frame: &[u8; STATUS_LEN]) -> Result<BoardStatus, KerongError<E>> {
         let answer = self.status_request.codes().1;
         check(
             frame,
@@ -204,68 +215,5 @@ impl<S> Cu16<S> {
             self.ir_blocked_when_empty.apply(items),
             self.polarity,
         ))
-    }
-}
-
-impl<S: Read + Write> LockBoard for Cu16<S> {
-    type SerialError = S::Error;
-
-    fn channel_count(&self) -> u8 {
-        CU16_CHANNELS
-    }
-
-    fn unlock(&mut self, channel: Channel) -> Result<(), KerongError<S::Error>> {
-        let body = self.unlock_body(channel)?;
-        request(&mut self.serial, &body)
-    }
-
-    fn status(&mut self) -> Result<BoardStatus, KerongError<S::Error>> {
-        let body = self.status_body();
-        let frame = exchange(&mut self.serial, &body)?;
-        self.decode_status(&frame)
-    }
-
-    fn ir_blocked_when_empty(&self, channel: Channel) -> bool {
-        self.ir_blocked_when_empty.get(channel, CU16_CHANNELS)
-    }
-
-    fn set_ir_blocked_when_empty(&mut self, channel: Channel, blocked: bool) {
-        self.ir_blocked_when_empty
-            .set(channel, CU16_CHANNELS, blocked);
-    }
-}
-
-/// The same board over an `embedded-io-async` port, with the same frames,
-/// checks and timeout rule (see [`kerong::asynch`](super::asynch)).
-#[cfg(feature = "async")]
-#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
-impl<S> super::asynch::LockBoard for Cu16<S>
-where
-    S: embedded_io_async::Read + embedded_io_async::Write,
-{
-    type SerialError = S::Error;
-
-    fn channel_count(&self) -> u8 {
-        CU16_CHANNELS
-    }
-
-    async fn unlock(&mut self, channel: Channel) -> Result<(), KerongError<S::Error>> {
-        let body = self.unlock_body(channel)?;
-        super::frame::asynch::request(&mut self.serial, &body).await
-    }
-
-    async fn status(&mut self) -> Result<BoardStatus, KerongError<S::Error>> {
-        let body = self.status_body();
-        let frame = super::frame::asynch::exchange(&mut self.serial, &body).await?;
-        self.decode_status(&frame)
-    }
-
-    fn ir_blocked_when_empty(&self, channel: Channel) -> bool {
-        self.ir_blocked_when_empty.get(channel, CU16_CHANNELS)
-    }
-
-    fn set_ir_blocked_when_empty(&mut self, channel: Channel, blocked: bool) {
-        self.ir_blocked_when_empty
-            .set(channel, CU16_CHANNELS, blocked);
     }
 }

@@ -29,12 +29,11 @@
 //! - Lock-bit polarity: the captures label a set bit "lock closed", hence
 //!   the default [`LockBitPolarity::SetMeansLocked`].
 
-use embedded_io::{Read, Write};
 use locker_proto::Channel;
 
-use super::board::{IrMask, check_channel};
-use super::frame::{ETX, Field, STX, check, exchange, request};
-use super::{BoardStatus, KerongError, LockBitPolarity, LockBoard};
+use super::board::{IrMask, Model};
+use super::frame::{ETX, Field, STX, check};
+use super::{BoardStatus, KerongError, LockBitPolarity};
 
 pub(crate) const CMD_STATUS: u8 = 0x60;
 pub(crate) const CMD_UNLOCK: u8 = 0x61;
@@ -91,23 +90,33 @@ fn le48(bytes: [u8; 6]) -> u64 {
     u64::from_le_bytes([a, b, c, d, e, f, 0, 0])
 }
 
-impl<S> Cu48<S> {
-    /// The unlock request for `channel`, without its checksum.
-    pub(crate) fn unlock_body<E>(&self, channel: Channel) -> Result<[u8; 5], KerongError<E>> {
-        check_channel(channel, CU48_CHANNELS)?;
-        Ok([STX, self.address, channel.0, CMD_UNLOCK, ETX])
+impl<S> Model for Cu48<S> {
+    type Port = S;
+    type Request = [u8; 5];
+    type Response = [u8; STATUS_LEN];
+    const CHANNELS: u8 = CU48_CHANNELS;
+
+    fn port(&mut self) -> &mut S {
+        &mut self.serial
     }
 
-    /// The status request, without its checksum.
-    pub(crate) fn status_body(&self) -> [u8; 5] {
+    fn ir_mask(&self) -> IrMask {
+        self.ir_blocked_when_empty
+    }
+
+    fn ir_mask_mut(&mut self) -> &mut IrMask {
+        &mut self.ir_blocked_when_empty
+    }
+
+    fn unlock_request(&self, channel: Channel) -> [u8; 5] {
+        [STX, self.address, channel.0, CMD_UNLOCK, ETX]
+    }
+
+    fn status_request(&self) -> [u8; 5] {
         [STX, self.address, 0x00, CMD_STATUS, ETX]
     }
 
-    /// The answer to [`status_body`](Self::status_body), checked and read.
-    pub(crate) fn decode_status<E>(
-        &self,
-        frame: &[u8; STATUS_LEN],
-    ) -> Result<BoardStatus, KerongError<E>> {
+    fn decode_status<E>(&self, frame: &[u8; STATUS_LEN]) -> Result<BoardStatus, KerongError<E>> {
         check(
             frame,
             &[
@@ -144,68 +153,5 @@ impl<S> Cu48<S> {
             self.ir_blocked_when_empty.apply(items),
             self.polarity,
         ))
-    }
-}
-
-impl<S: Read + Write> LockBoard for Cu48<S> {
-    type SerialError = S::Error;
-
-    fn channel_count(&self) -> u8 {
-        CU48_CHANNELS
-    }
-
-    fn unlock(&mut self, channel: Channel) -> Result<(), KerongError<S::Error>> {
-        let body = self.unlock_body(channel)?;
-        request(&mut self.serial, &body)
-    }
-
-    fn status(&mut self) -> Result<BoardStatus, KerongError<S::Error>> {
-        let body = self.status_body();
-        let frame = exchange(&mut self.serial, &body)?;
-        self.decode_status(&frame)
-    }
-
-    fn ir_blocked_when_empty(&self, channel: Channel) -> bool {
-        self.ir_blocked_when_empty.get(channel, CU48_CHANNELS)
-    }
-
-    fn set_ir_blocked_when_empty(&mut self, channel: Channel, blocked: bool) {
-        self.ir_blocked_when_empty
-            .set(channel, CU48_CHANNELS, blocked);
-    }
-}
-
-/// The same board over an `embedded-io-async` port, with the same frames,
-/// checks and timeout rule (see [`kerong::asynch`](super::asynch)).
-#[cfg(feature = "async")]
-#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
-impl<S> super::asynch::LockBoard for Cu48<S>
-where
-    S: embedded_io_async::Read + embedded_io_async::Write,
-{
-    type SerialError = S::Error;
-
-    fn channel_count(&self) -> u8 {
-        CU48_CHANNELS
-    }
-
-    async fn unlock(&mut self, channel: Channel) -> Result<(), KerongError<S::Error>> {
-        let body = self.unlock_body(channel)?;
-        super::frame::asynch::request(&mut self.serial, &body).await
-    }
-
-    async fn status(&mut self) -> Result<BoardStatus, KerongError<S::Error>> {
-        let body = self.status_body();
-        let frame = super::frame::asynch::exchange(&mut self.serial, &body).await?;
-        self.decode_status(&frame)
-    }
-
-    fn ir_blocked_when_empty(&self, channel: Channel) -> bool {
-        self.ir_blocked_when_empty.get(channel, CU48_CHANNELS)
-    }
-
-    fn set_ir_blocked_when_empty(&mut self, channel: Channel, blocked: bool) {
-        self.ir_blocked_when_empty
-            .set(channel, CU48_CHANNELS, blocked);
     }
 }

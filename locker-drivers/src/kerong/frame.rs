@@ -52,16 +52,15 @@ pub(crate) fn request<S: Read + Write>(
     serial.flush().map_err(KerongError::Serial)
 }
 
-/// One request answered by a response of `N` bytes: [`request`], then
-/// [`receive`]. The response is not checked yet.
-pub(crate) fn exchange<S: Read + Write, const N: usize>(
+/// One request answered by a response that fills `response`: [`request`],
+/// then [`receive`]. The response is not checked yet.
+pub(crate) fn exchange<S: Read + Write>(
     serial: &mut S,
     body: &[u8],
-) -> Result<[u8; N], KerongError<S::Error>> {
+    response: &mut [u8],
+) -> Result<(), KerongError<S::Error>> {
     request(serial, body)?;
-    let mut response = [0u8; N];
-    receive(serial, &mut response)?;
-    Ok(response)
+    receive(serial, response)
 }
 
 /// Fills `buf` with one response. A read of zero bytes means the caller's

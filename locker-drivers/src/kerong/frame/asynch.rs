@@ -29,14 +29,13 @@ pub(crate) async fn request<S: Read + Write>(
 }
 
 /// As the blocking [`exchange`](super::exchange).
-pub(crate) async fn exchange<S: Read + Write, const N: usize>(
+pub(crate) async fn exchange<S: Read + Write>(
     serial: &mut S,
     body: &[u8],
-) -> Result<[u8; N], KerongError<S::Error>> {
+    response: &mut [u8],
+) -> Result<(), KerongError<S::Error>> {
     request(serial, body).await?;
-    let mut response = [0u8; N];
-    receive(serial, &mut response).await?;
-    Ok(response)
+    receive(serial, response).await
 }
 
 /// As the blocking [`receive`](super::receive).
