@@ -12,7 +12,7 @@ use std::convert::Infallible;
 use std::future::poll_fn;
 use std::task::Poll;
 
-use common::{ScriptedSerial, Step, expect, reply, reply_bytewise, silence};
+use common::{ScriptedSerial, Step, expect, reply, reply_bytewise, silence, status_frame, sum};
 use embassy_futures::block_on;
 use embedded_hal_mock::eh1::delay::{CheckedDelay, NoopDelay, Transaction as DelayTx};
 use embedded_io::ErrorKind;
@@ -30,19 +30,6 @@ const CU48_CELL_14: [u8; 18] = [
     0x02, 0x00, 0x00, 0x75, 0x00, 0x20, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
     0x03, 0x9a,
 ];
-
-fn sum(bytes: &[u8]) -> u8 {
-    bytes.iter().fold(0u8, |s, b| s.wrapping_add(*b))
-}
-
-/// A CU16 status response from `addr` with its correct checksum.
-fn status_frame(addr: u8, locks: u16, ir: u16) -> Vec<u8> {
-    let [l1, l2] = locks.to_le_bytes();
-    let [i1, i2] = ir.to_le_bytes();
-    let mut f = vec![0x02, addr, 0x35, l1, l2, i1, i2, 0x03];
-    f.push(sum(&f));
-    f
-}
 
 fn board(script: &[Step]) -> Cu16<ScriptedSerial> {
     Cu16::new(ScriptedSerial::new(script), Cu16Address::new(0).unwrap())

@@ -47,6 +47,20 @@ pub(crate) fn reply_bytewise(bytes: &[u8]) -> Step {
     }
 }
 
+/// The Kerong checksum: the low byte of the sum of `bytes`.
+pub(crate) fn sum(bytes: &[u8]) -> u8 {
+    bytes.iter().fold(0u8, |s, b| s.wrapping_add(*b))
+}
+
+/// A KR-CU16 status response (`0x35`) from `addr` with its correct checksum.
+pub(crate) fn status_frame(addr: u8, locks: u16, ir: u16) -> Vec<u8> {
+    let [l1, l2] = locks.to_le_bytes();
+    let [i1, i2] = ir.to_le_bytes();
+    let mut f = vec![0x02, addr, 0x35, l1, l2, i1, i2, 0x03];
+    f.push(sum(&f));
+    f
+}
+
 #[derive(Debug)]
 pub(crate) struct ScriptedSerial {
     script: VecDeque<Step>,
