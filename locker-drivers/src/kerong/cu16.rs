@@ -41,7 +41,7 @@ pub(crate) const RESP_STATUS: u8 = 0x35;
 pub(crate) const RESP_QUERY_ALL: u8 = 0x36;
 pub(crate) const STATUS_LEN: usize = 9;
 
-/// Which request [`LockBoard::status`] sends to a KR-CU16. Both are
+/// Which request [`LockBoard::status`](super::LockBoard::status) sends to a KR-CU16. Both are
 /// answered with every channel's latch and IR bits, in the same layout.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
