@@ -13,8 +13,8 @@
 //!
 //! With feature `async`, a pin that can also wait for an edge
 //! (`embedded_hal_async::digital::Wait`, as Embassy's `ExtiInput`) makes the
-//! switch an `asynch::DoorSensor` whose
-//! `door_changed` sleeps until the door moves.
+//! switch an `asynch::DoorSensor` whose `door_changed` sleeps until the door
+//! moves.
 //!
 //! # Example
 //!

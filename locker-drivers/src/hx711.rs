@@ -29,8 +29,8 @@
 //! compartment is known empty.
 //!
 //! With feature `async`, a data pin that can also wait for an edge makes the
-//! cell an `asynch::PresenceSensor` that
-//! sleeps until the conversion is ready, then reads it as above.
+//! cell an `asynch::PresenceSensor` that sleeps until the conversion is
+//! ready, then reads it as above.
 //!
 //! # Example
 //!

@@ -18,6 +18,10 @@
 //! is checked against [`MAX_PULSE`] before the pin is touched, so no command
 //! (however corrupted) can keep the coil energised longer.
 //!
+//! With feature `async`, an `embedded-hal-async` delay makes the lock an
+//! `asynch::Lock`: the pulse is awaited, and the bound and the stuck-coil
+//! check are the same code.
+//!
 //! # Example
 //!
 //! ```

@@ -13,8 +13,7 @@
 //! rate, or from the configured full-charge runtime while the gauge's rate
 //! is not yet meaningful (zero or charging).
 //!
-//! With feature `async`, give it an
-//! `max17048::asynch::Max17048` and it is an
+//! With feature `async`, give it a `max17048::asynch::Max17048` and it is an
 //! `asynch::Ups`, deciding exactly as below.
 //!
 //! # Example
@@ -68,8 +67,8 @@ pub enum UpsError<P, B> {
 /// A UPS from a mains-present pin and a MAX17048 fuel gauge.
 ///
 /// `G` is the gauge: a blocking [`Max17048`] makes it a [`Ups`]; with feature
-/// `async`, a `max17048::asynch::Max17048` makes
-/// it an `asynch::Ups`. Both decide alike.
+/// `async`, a `max17048::asynch::Max17048` makes it an `asynch::Ups`. Both
+/// decide alike.
 #[derive(Debug)]
 pub struct GaugedUps<P, G> {
     mains: P,

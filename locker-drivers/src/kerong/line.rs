@@ -271,8 +271,7 @@ struct Seat<const QUEUE: usize> {
 ///    other address is left unanswered, as on a bus, and the gateway's
 ///    master times out.
 ///    With feature `async` and a port implementing `embedded-io-async`,
-///    `handle_transmit_async` does the same,
-///    awaiting the board exchanges.
+///    `handle_transmit_async` does the same, awaiting the board exchanges.
 /// 2. With feature `auth`, store what [`poll_persist`](Self::poll_persist)
 ///    asks for, as node firmware does, then call
 ///    [`persisted`](Self::persisted).
@@ -293,7 +292,7 @@ struct Seat<const QUEUE: usize> {
 /// # #[cfg(feature = "sim")] { // the simulated board is behind feature `sim`
 /// use locker_drivers::kerong::{BoardLine, BoardModel, BoardNodeConfig, Cu16Address};
 /// use locker_drivers::sim::{SimCu16, SimRs485};
-/// use locker_proto::frame::{Decoder, Feed, Frame, MAX_FRAME};
+/// use locker_proto::frame::{Decoder, Feed, MAX_FRAME};
 /// use locker_proto::link::{Master, MasterConfig, MasterEvent};
 /// use locker_proto::{Command, Instant, NodeAddr, Report};
 ///

@@ -159,9 +159,8 @@ struct Doors {
 ///    [`poll_transmit`](Self::poll_transmit) without authentication) and
 ///    give it to the gateway's master as a received frame.
 ///
-/// With feature `async`, `handle_received_async`
-/// does the same with a board on an async port
-/// (`kerong::asynch`): every decision above is shared, only
+/// With feature `async`, `handle_received_async` does the same with a board
+/// on an async port (`kerong::asynch`): every decision above is shared, only
 /// the board exchanges are awaited.
 ///
 /// The driver is passed per call because several boards usually share one
@@ -346,7 +345,7 @@ impl<const QUEUE: usize> BoardNode<QUEUE> {
     }
 
     /// As [`handle_received`](Self::handle_received), with a board on an
-    /// async port (`kerong::asynch`): the same exchanges
+    /// async port ([`kerong::asynch`](super::asynch)): the same exchanges
     /// and decisions, the board awaited.
     ///
     /// # Errors
