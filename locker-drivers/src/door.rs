@@ -11,6 +11,11 @@
 //! active-high sensor module. A broken wire then reads as an open door, the
 //! safe failure for a locker.
 //!
+//! With feature `async`, a pin that can also wait for an edge
+//! (`embedded_hal_async::digital::Wait`, as Embassy's `ExtiInput`) makes the
+//! switch an `asynch::DoorSensor` whose `door_changed` sleeps until the door
+//! moves.
+//!
 //! # Example
 //!
 //! ```
@@ -51,10 +56,10 @@ impl<I: InputPin> DoorSwitch<I> {
     }
 }
 
-impl<I: InputPin> DoorSensor for DoorSwitch<I> {
-    type Error = Error<I::Error>;
-
-    fn door_state(&mut self) -> Result<DoorState, Self::Error> {
+impl<I: InputPin> DoorSwitch<I> {
+    /// The door as the pin reads now: the one decision the blocking and
+    /// async sensors share.
+    fn read(&mut self) -> Result<DoorState, Error<I::Error>> {
         let high = self.pin.is_high().map_err(Error::Bus)?;
         let closed = high == (self.closed_level == PinState::High);
         Ok(if closed {
@@ -62,5 +67,30 @@ impl<I: InputPin> DoorSensor for DoorSwitch<I> {
         } else {
             DoorState::Open
         })
+    }
+}
+
+impl<I: InputPin> DoorSensor for DoorSwitch<I> {
+    type Error = Error<I::Error>;
+
+    fn door_state(&mut self) -> Result<DoorState, Self::Error> {
+        self.read()
+    }
+}
+
+/// Reads the pin as the blocking sensor does; waits for a change on the
+/// pin's edge interrupt (`Wait::wait_for_any_edge`) instead of polling.
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+impl<I: InputPin + embedded_hal_async::digital::Wait> crate::asynch::DoorSensor for DoorSwitch<I> {
+    type Error = Error<I::Error>;
+
+    async fn door_state(&mut self) -> Result<DoorState, Self::Error> {
+        self.read()
+    }
+
+    async fn door_changed(&mut self) -> Result<DoorState, Self::Error> {
+        self.pin.wait_for_any_edge().await.map_err(Error::Bus)?;
+        self.read()
     }
 }

@@ -28,6 +28,10 @@
 //! never missed. Tare with [`PresenceSensor::calibrate_empty`] when the
 //! compartment is known empty.
 //!
+//! With feature `async`, a data pin that can also wait for an edge makes the
+//! cell an `asynch::PresenceSensor` that sleeps until the conversion is
+//! ready, then reads it as above.
+//!
 //! # Example
 //!
 //! ```
@@ -179,6 +183,27 @@ where
     }
 }
 
+impl<CLK, DT, D> Hx711<CLK, DT, D>
+where
+    CLK: OutputPin,
+    DT: InputPin<Error = CLK::Error>,
+    D: DelayNs,
+{
+    /// Takes one conversion as the empty baseline.
+    fn tare(&mut self) -> Result<i32, Error<CLK::Error>> {
+        let counts = self.read_counts()?;
+        self.baseline = counts;
+        Ok(counts)
+    }
+
+    /// Half the smallest item, in counts.
+    fn item_threshold(&self) -> i32 {
+        self.counts_per_gram
+            .saturating_mul(self.smallest_item_grams)
+            / 2
+    }
+}
+
 impl<CLK, DT, D> PresenceSensor for Hx711<CLK, DT, D>
 where
     CLK: OutputPin,
@@ -192,9 +217,7 @@ where
     }
 
     fn calibrate_empty(&mut self) -> Result<i32, Self::Error> {
-        let counts = self.read_counts()?;
-        self.baseline = counts;
-        Ok(counts)
+        self.tare()
     }
 
     fn baseline(&self) -> i32 {
@@ -202,8 +225,41 @@ where
     }
 
     fn threshold(&self) -> i32 {
-        self.counts_per_gram
-            .saturating_mul(self.smallest_item_grams)
-            / 2
+        self.item_threshold()
+    }
+}
+
+/// Awaits the conversion instead of failing with [`Error::NotReady`]: the
+/// data pin's falling edge (`Wait::wait_for_low`) wakes the task. The 25 to
+/// 27 clock pulses that follow are then bit-banged without yielding, with
+/// the blocking delay, exactly as [`Hx711::read_counts`] does: a task
+/// switch in the middle could hold the clock high past 60 µs and power the
+/// chip down mid-read.
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+impl<CLK, DT, D> crate::asynch::PresenceSensor for Hx711<CLK, DT, D>
+where
+    CLK: OutputPin,
+    DT: InputPin<Error = CLK::Error> + embedded_hal_async::digital::Wait,
+    D: DelayNs,
+{
+    type Error = Error<CLK::Error>;
+
+    async fn reading(&mut self) -> Result<i32, Self::Error> {
+        self.data.wait_for_low().await.map_err(Error::Bus)?;
+        self.read_counts()
+    }
+
+    async fn calibrate_empty(&mut self) -> Result<i32, Self::Error> {
+        self.data.wait_for_low().await.map_err(Error::Bus)?;
+        self.tare()
+    }
+
+    fn baseline(&self) -> i32 {
+        self.baseline
+    }
+
+    fn threshold(&self) -> i32 {
+        self.item_threshold()
     }
 }

@@ -66,10 +66,9 @@ impl<I: InputPin, const N: usize> IrPresence<I, N> {
     }
 }
 
-impl<I: InputPin, const N: usize> PresenceSensor for IrPresence<I, N> {
-    type Error = Error<I::Error>;
-
-    fn reading(&mut self) -> Result<i32, Self::Error> {
+impl<I: InputPin, const N: usize> IrPresence<I, N> {
+    /// How many beams are interrupted now.
+    fn interrupted(&mut self) -> Result<i32, Error<I::Error>> {
         let want_high = self.interrupted_level == PinState::High;
         let mut interrupted = 0i32;
         for beam in &mut self.beams {
@@ -80,10 +79,26 @@ impl<I: InputPin, const N: usize> PresenceSensor for IrPresence<I, N> {
         Ok(interrupted)
     }
 
-    fn calibrate_empty(&mut self) -> Result<i32, Self::Error> {
-        let reading = self.reading()?;
+    /// Takes the beams interrupted now as the empty baseline.
+    fn calibrate(&mut self) -> Result<i32, Error<I::Error>> {
+        let reading = self.interrupted()?;
         self.baseline = reading;
         Ok(reading)
+    }
+}
+
+/// One beam more than the empty baseline is an item.
+const THRESHOLD: i32 = 1;
+
+impl<I: InputPin, const N: usize> PresenceSensor for IrPresence<I, N> {
+    type Error = Error<I::Error>;
+
+    fn reading(&mut self) -> Result<i32, Self::Error> {
+        self.interrupted()
+    }
+
+    fn calibrate_empty(&mut self) -> Result<i32, Self::Error> {
+        self.calibrate()
     }
 
     fn baseline(&self) -> i32 {
@@ -91,6 +106,30 @@ impl<I: InputPin, const N: usize> PresenceSensor for IrPresence<I, N> {
     }
 
     fn threshold(&self) -> i32 {
-        1
+        THRESHOLD
+    }
+}
+
+/// The same beams for async firmware: a reading is a few pin reads and
+/// never waits, so the futures complete at once.
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+impl<I: InputPin, const N: usize> crate::asynch::PresenceSensor for IrPresence<I, N> {
+    type Error = Error<I::Error>;
+
+    async fn reading(&mut self) -> Result<i32, Self::Error> {
+        self.interrupted()
+    }
+
+    async fn calibrate_empty(&mut self) -> Result<i32, Self::Error> {
+        self.calibrate()
+    }
+
+    fn baseline(&self) -> i32 {
+        self.baseline
+    }
+
+    fn threshold(&self) -> i32 {
+        THRESHOLD
     }
 }

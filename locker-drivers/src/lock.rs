@@ -18,6 +18,10 @@
 //! is checked against [`MAX_PULSE`] before the pin is touched, so no command
 //! (however corrupted) can keep the coil energised longer.
 //!
+//! With feature `async`, an `embedded-hal-async` delay makes the lock an
+//! `asynch::Lock`: the pulse is awaited, and the bound and the stuck-coil
+//! check are the same code.
+//!
 //! # Example
 //!
 //! ```
@@ -123,9 +127,12 @@ pub struct SolenoidLock<P, D, F = NoFeedback> {
     pulse: Duration,
 }
 
-impl<P: OutputPin, D: DelayNs> SolenoidLock<P, D, NoFeedback> {
+impl<P: OutputPin, D> SolenoidLock<P, D, NoFeedback> {
     /// A lock whose coil is energised while the pin is at `active`, released
     /// by pulses of `pulse`. Switches the coil off at once.
+    ///
+    /// `D` is a blocking `DelayNs` for [`Lock`], an `embedded-hal-async` one
+    /// for `asynch::Lock` (feature `async`).
     ///
     /// Fails with [`Error::PulseTooLong`] (before touching the pin) if
     /// `pulse` exceeds [`MAX_PULSE`].
@@ -150,7 +157,7 @@ impl<P: OutputPin, D: DelayNs> SolenoidLock<P, D, NoFeedback> {
     }
 }
 
-impl<P: OutputPin, D: DelayNs, F: LockFeedback<P::Error>> SolenoidLock<P, D, F> {
+impl<P: OutputPin, D, F: LockFeedback<P::Error>> SolenoidLock<P, D, F> {
     /// The same lock, reading its latch through `feedback`.
     pub fn with_feedback<G: LockFeedback<P::Error>>(self, feedback: G) -> SolenoidLock<P, D, G> {
         let SolenoidLock {
@@ -174,21 +181,26 @@ impl<P: OutputPin, D: DelayNs, F: LockFeedback<P::Error>> SolenoidLock<P, D, F> 
         self.pulse
     }
 
-    /// Releases the latch with a pulse of `pulse` instead of the configured one
-    /// (some locks need a longer pulse in the cold).
-    ///
-    /// Fails with [`Error::PulseTooLong`], without touching the pin, if
-    /// `pulse` exceeds [`MAX_PULSE`]. If the coil cannot be switched off
-    /// after the pulse the driver tries once more, then reports
-    /// [`Error::CoilStuckOn`].
-    pub fn unlock_for(&mut self, pulse: Duration) -> Result<(), Error<P::Error>> {
+    /// Gives back the coil pin, the delay and the feedback contact.
+    pub fn release(self) -> (P, D, F) {
+        (self.coil, self.delay, self.feedback)
+    }
+
+    /// Checks `pulse` against [`MAX_PULSE`] and, if it passes, energises the
+    /// coil; returns how many milliseconds to wait before
+    /// [`end_pulse`](Self::end_pulse). Blocking and async unlocks share it.
+    fn begin_pulse(&mut self, pulse: Duration) -> Result<u32, Error<P::Error>> {
         if pulse > MAX_PULSE {
             return Err(Error::pulse_too_long(pulse, MAX_PULSE));
         }
         self.coil.set_state(self.active).map_err(Error::Bus)?;
         // Whole milliseconds: MAX_PULSE keeps this far inside u32.
-        let ms = u32::try_from(pulse.as_millis()).unwrap_or(u32::MAX);
-        self.delay.delay_ms(ms);
+        Ok(u32::try_from(pulse.as_millis()).unwrap_or(u32::MAX))
+    }
+
+    /// Switches the coil off after a pulse, trying twice before reporting
+    /// it stuck on.
+    fn end_pulse(&mut self) -> Result<(), Error<P::Error>> {
         if self.coil.set_state(!self.active).is_ok() {
             return Ok(());
         }
@@ -197,9 +209,23 @@ impl<P: OutputPin, D: DelayNs, F: LockFeedback<P::Error>> SolenoidLock<P, D, F> 
             .map_err(Error::CoilStuckOn)
     }
 
-    /// Gives back the coil pin, the delay and the feedback contact.
-    pub fn release(self) -> (P, D, F) {
-        (self.coil, self.delay, self.feedback)
+    fn read_feedback(&mut self) -> Result<LockState, Error<P::Error>> {
+        self.feedback.lock_state().map_err(Error::Bus)
+    }
+}
+
+impl<P: OutputPin, D: DelayNs, F: LockFeedback<P::Error>> SolenoidLock<P, D, F> {
+    /// Releases the latch with a pulse of `pulse` instead of the configured one
+    /// (some locks need a longer pulse in the cold).
+    ///
+    /// Fails with [`Error::PulseTooLong`], without touching the pin, if
+    /// `pulse` exceeds [`MAX_PULSE`]. If the coil cannot be switched off
+    /// after the pulse the driver tries once more, then reports
+    /// [`Error::CoilStuckOn`].
+    pub fn unlock_for(&mut self, pulse: Duration) -> Result<(), Error<P::Error>> {
+        let ms = self.begin_pulse(pulse)?;
+        self.delay.delay_ms(ms);
+        self.end_pulse()
     }
 }
 
@@ -211,6 +237,29 @@ impl<P: OutputPin, D: DelayNs, F: LockFeedback<P::Error>> Lock for SolenoidLock<
     }
 
     fn lock_state(&mut self) -> Result<LockState, Self::Error> {
-        self.feedback.lock_state().map_err(Error::Bus)
+        self.read_feedback()
+    }
+}
+
+/// Awaits the pulse: the coil is switched as by the blocking [`Lock`], with
+/// the same bound and the same stuck-coil check.
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+impl<P, D, F> crate::asynch::Lock for SolenoidLock<P, D, F>
+where
+    P: OutputPin,
+    D: embedded_hal_async::delay::DelayNs,
+    F: LockFeedback<P::Error>,
+{
+    type Error = Error<P::Error>;
+
+    async fn unlock(&mut self) -> Result<(), Self::Error> {
+        let ms = self.begin_pulse(self.pulse)?;
+        self.delay.delay_ms(ms).await;
+        self.end_pulse()
+    }
+
+    async fn lock_state(&mut self) -> Result<LockState, Self::Error> {
+        self.read_feedback()
     }
 }

@@ -21,6 +21,9 @@
 //! MAX17048 gauges one Li-ion cell; for a 12 V lead-acid UPS use the UPS's
 //! own status instead.
 //!
+//! With feature `async`, `asynch::Max17048` reads the same registers over
+//! an `embedded-hal-async` bus (Embassy's I2C drivers, for instance).
+//!
 //! # Example
 //!
 //! ```
@@ -42,6 +45,10 @@ use embedded_hal::i2c::I2c;
 
 use crate::Error;
 
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+pub mod asynch;
+
 /// The MAX17048's 7-bit I2C address.
 pub const ADDRESS: u8 = 0x36;
 
@@ -49,6 +56,27 @@ const VCELL: u8 = 0x02;
 const SOC: u8 = 0x04;
 const VERSION: u8 = 0x08;
 const CRATE: u8 = 0x16;
+
+/// What the registers' raw 16 bits mean, for the blocking and the async
+/// driver alike: they differ only in how the bytes cross the bus.
+mod decode {
+    /// SOC's whole percent, rounded down, at most 100.
+    pub(super) fn charge_percent(raw: u16) -> u8 {
+        let [whole, _] = raw.to_be_bytes();
+        whole.min(100)
+    }
+
+    /// VCELL in millivolts, rounded down.
+    pub(super) fn cell_millivolts(raw: u16) -> u16 {
+        // 78.125 µV = 5/64 mV per LSB; the maximum (5 119 mV) fits a u16.
+        u16::try_from(u32::from(raw) * 5 / 64).unwrap_or(u16::MAX)
+    }
+
+    /// CRATE in thousandths of a percent per hour (signed register).
+    pub(super) fn charge_rate_millipercent_per_hour(raw: u16) -> i32 {
+        i32::from(raw as i16) * 208
+    }
+}
 
 /// A MAX17048 fuel gauge on an I2C bus.
 #[derive(Debug)]
@@ -78,22 +106,19 @@ impl<I: I2c> Max17048<I> {
 
     /// The state of charge in whole percent, rounded down, at most 100.
     pub fn charge_percent(&mut self) -> Result<u8, Error<I::Error>> {
-        let [whole, _] = self.charge_256ths()?.to_be_bytes();
-        Ok(whole.min(100))
+        self.charge_256ths().map(decode::charge_percent)
     }
 
     /// The cell voltage in millivolts (rounded down).
     pub fn cell_millivolts(&mut self) -> Result<u16, Error<I::Error>> {
-        // 78.125 µV = 5/64 mV per LSB; the maximum (5 119 mV) fits a u16.
-        let raw = u32::from(self.register(VCELL)?);
-        Ok(u16::try_from(raw * 5 / 64).unwrap_or(u16::MAX))
+        self.register(VCELL).map(decode::cell_millivolts)
     }
 
     /// The charge rate in thousandths of a percent per hour: negative while
     /// discharging.
     pub fn charge_rate_millipercent_per_hour(&mut self) -> Result<i32, Error<I::Error>> {
-        let raw = self.register(CRATE)? as i16;
-        Ok(i32::from(raw) * 208)
+        self.register(CRATE)
+            .map(decode::charge_rate_millipercent_per_hour)
     }
 
     /// The chip's version register (production parts read `0x001_`).

@@ -4,7 +4,8 @@
 //! sensors, UPSes and cameras only through these traits, so a GPIO solenoid,
 //! a Kerong board channel and a simulated compartment are interchangeable.
 //! Every method is blocking and does one bounded thing: the caller owns the
-//! loop and the clock. Readings are `locker_proto` vocabulary; no trait
+//! loop and the clock (with feature `async`, the `asynch` module holds the
+//! same traits with `async` methods). Readings are `locker_proto` vocabulary; no trait
 //! decides policy (whether a parcel is "delivered" is the bank's business).
 
 use core::fmt;
@@ -68,13 +69,19 @@ pub trait PresenceSensor {
     /// Reads the sensor and decides: occupied when the tared reading reaches
     /// the threshold.
     fn presence(&mut self) -> Result<Presence, Self::Error> {
-        let tared = self.reading()?.saturating_sub(self.baseline());
-        let threshold = self.threshold();
-        Ok(if tared >= threshold {
-            Presence::occupied(tared, threshold)
-        } else {
-            Presence::empty(tared, threshold)
-        })
+        let reading = self.reading()?;
+        Ok(decide_presence(reading, self.baseline(), self.threshold()))
+    }
+}
+
+/// The presence decision every sensor makes, blocking or async: occupied
+/// when `reading`, tared by `baseline`, reaches `threshold`.
+pub(crate) fn decide_presence(reading: i32, baseline: i32, threshold: i32) -> Presence {
+    let tared = reading.saturating_sub(baseline);
+    if tared >= threshold {
+        Presence::occupied(tared, threshold)
+    } else {
+        Presence::empty(tared, threshold)
     }
 }
 

@@ -13,6 +13,9 @@
 //! rate, or from the configured full-charge runtime while the gauge's rate
 //! is not yet meaningful (zero or charging).
 //!
+//! With feature `async`, give it a `max17048::asynch::Max17048` and it is an
+//! `asynch::Ups`, deciding exactly as below.
+//!
 //! # Example
 //!
 //! ```
@@ -62,20 +65,24 @@ pub enum UpsError<P, B> {
 }
 
 /// A UPS from a mains-present pin and a MAX17048 fuel gauge.
+///
+/// `G` is the gauge: a blocking [`Max17048`] makes it a [`Ups`]; with feature
+/// `async`, a `max17048::asynch::Max17048` makes it an `asynch::Ups`. Both
+/// decide alike.
 #[derive(Debug)]
-pub struct GaugedUps<P, I> {
+pub struct GaugedUps<P, G> {
     mains: P,
     mains_level: PinState,
-    gauge: Max17048<I>,
+    gauge: G,
     critical_percent: u8,
     full_runtime_minutes: u16,
 }
 
-impl<P: InputPin, I: I2c> GaugedUps<P, I> {
+impl<P: InputPin, G> GaugedUps<P, G> {
     /// A UPS whose mains pin reads `mains_level` while mains is present.
     /// Critical at 10 %; 120 minutes of runtime from full when the gauge
     /// gives no discharge rate.
-    pub fn new(mains: P, mains_level: PinState, gauge: Max17048<I>) -> Self {
+    pub fn new(mains: P, mains_level: PinState, gauge: G) -> Self {
         GaugedUps {
             mains,
             mains_level,
@@ -99,37 +106,82 @@ impl<P: InputPin, I: I2c> GaugedUps<P, I> {
     }
 
     /// Gives back the mains pin and the gauge.
-    pub fn release(self) -> (P, Max17048<I>) {
+    pub fn release(self) -> (P, G) {
         (self.mains, self.gauge)
     }
-}
 
-impl<P: InputPin, I: I2c> Ups for GaugedUps<P, I> {
-    type Error = UpsError<P::Error, I::Error>;
-
-    fn power_status(&mut self) -> Result<PowerStatus, Self::Error> {
+    /// Whether mains is present; the gauge is read only when it is not.
+    fn on_mains<B>(&mut self) -> Result<bool, UpsError<P::Error, B>> {
         let high = self.mains.is_high().map_err(UpsError::MainsPin)?;
-        if high == (self.mains_level == PinState::High) {
-            return Ok(PowerStatus::Mains);
-        }
-        let charge_percent = self.gauge.charge_percent().map_err(UpsError::Gauge)?;
-        if charge_percent <= self.critical_percent {
-            return Ok(PowerStatus::Critical { charge_percent });
-        }
-        let rate = self
-            .gauge
-            .charge_rate_millipercent_per_hour()
-            .map_err(UpsError::Gauge)?;
+        Ok(high == (self.mains_level == PinState::High))
+    }
+
+    /// On battery at `charge_percent`: critical, or `None` if the rate is
+    /// needed to say more.
+    fn critical(&self, charge_percent: u8) -> Option<PowerStatus> {
+        (charge_percent <= self.critical_percent)
+            .then_some(PowerStatus::Critical { charge_percent })
+    }
+
+    /// On battery at `charge_percent`, above critical, discharging at `rate`
+    /// (thousandths of a percent per hour).
+    fn on_battery(&self, charge_percent: u8, rate: i32) -> PowerStatus {
         let minutes = if rate < 0 {
             // percent × 1000 / (millipercent per hour) hours, in minutes.
             i64::from(charge_percent) * 1_000 * 60 / i64::from(rate.unsigned_abs())
         } else {
             i64::from(charge_percent) * i64::from(self.full_runtime_minutes) / 100
         };
-        let minutes_left = u16::try_from(minutes).unwrap_or(u16::MAX);
-        Ok(PowerStatus::Battery {
+        PowerStatus::Battery {
             charge_percent,
-            minutes_left,
-        })
+            minutes_left: u16::try_from(minutes).unwrap_or(u16::MAX),
+        }
+    }
+}
+
+impl<P: InputPin, I: I2c> Ups for GaugedUps<P, Max17048<I>> {
+    type Error = UpsError<P::Error, I::Error>;
+
+    fn power_status(&mut self) -> Result<PowerStatus, Self::Error> {
+        if self.on_mains()? {
+            return Ok(PowerStatus::Mains);
+        }
+        let charge_percent = self.gauge.charge_percent().map_err(UpsError::Gauge)?;
+        if let Some(critical) = self.critical(charge_percent) {
+            return Ok(critical);
+        }
+        let gauge = &mut self.gauge;
+        let rate = gauge
+            .charge_rate_millipercent_per_hour()
+            .map_err(UpsError::Gauge)?;
+        Ok(self.on_battery(charge_percent, rate))
+    }
+}
+
+/// The same decisions, with the gauge read over async I2C.
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+impl<P, I> crate::asynch::Ups for GaugedUps<P, crate::max17048::asynch::Max17048<I>>
+where
+    P: InputPin,
+    I: embedded_hal_async::i2c::I2c,
+{
+    type Error = UpsError<P::Error, I::Error>;
+
+    async fn power_status(&mut self) -> Result<PowerStatus, Self::Error> {
+        if self.on_mains()? {
+            return Ok(PowerStatus::Mains);
+        }
+        let gauge = &mut self.gauge;
+        let charge_percent = gauge.charge_percent().await.map_err(UpsError::Gauge)?;
+        if let Some(critical) = self.critical(charge_percent) {
+            return Ok(critical);
+        }
+        let gauge = &mut self.gauge;
+        let rate = gauge
+            .charge_rate_millipercent_per_hour()
+            .await
+            .map_err(UpsError::Gauge)?;
+        Ok(self.on_battery(charge_percent, rate))
     }
 }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{ScriptedSerial, Step, expect, reply, reply_bytewise, silence};
+use common::{ScriptedSerial, Step, expect, reply, reply_bytewise, silence, status_frame, sum};
 use embedded_io::ErrorKind;
 use locker_drivers::kerong::{
     Cu16, Cu16Address, Cu16StatusRequest, KerongError, LockBitPolarity, LockBoard,
@@ -17,19 +17,6 @@ use locker_proto::{
 
 const QUERY_BOARD_0: [u8; 5] = [0x02, 0x00, 0x30, 0x03, 0x35];
 const QUERY_ALL_BOARD_0: [u8; 5] = [0x02, 0x00, 0x32, 0x03, 0x37];
-
-fn sum(bytes: &[u8]) -> u8 {
-    bytes.iter().fold(0u8, |s, b| s.wrapping_add(*b))
-}
-
-/// A status response from `addr` with its correct checksum.
-fn status_frame(addr: u8, locks: u16, ir: u16) -> Vec<u8> {
-    let [l1, l2] = locks.to_le_bytes();
-    let [i1, i2] = ir.to_le_bytes();
-    let mut f = vec![0x02, addr, 0x35, l1, l2, i1, i2, 0x03];
-    f.push(sum(&f));
-    f
-}
 
 fn board(script: &[Step]) -> Cu16<ScriptedSerial> {
     Cu16::new(ScriptedSerial::new(script), Cu16Address::new(0).unwrap())

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{ScriptedSerial, expect, reply, reply_bytewise};
+use common::{ScriptedSerial, expect, reply, reply_bytewise, sum};
 use locker_drivers::kerong::{Cu48, KerongError, LockBoard};
 use locker_drivers::{DoorSensor, Lock, PresenceSensor};
 use locker_proto::{Channel, ChannelBits, DoorState, LockState, Presence};
@@ -23,10 +23,6 @@ const CAPTURE_CELL_14: [u8; 18] = [
     0x02, 0x00, 0x00, 0x75, 0x00, 0x20, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
     0x03, 0x9a,
 ];
-
-fn sum(bytes: &[u8]) -> u8 {
-    bytes.iter().fold(0u8, |s, b| s.wrapping_add(*b))
-}
 
 fn board(script: &[common::Step]) -> Cu48<ScriptedSerial> {
     Cu48::new(ScriptedSerial::new(script), 0x00)

@@ -3,6 +3,9 @@
 
 use locker_proto::{Channel, DoorState, LockState};
 
+use embedded_io::{Read, Write};
+
+use super::frame::{exchange, request};
 use super::{BoardStatus, KerongError};
 use crate::{DoorSensor, Lock, PresenceSensor};
 
@@ -58,6 +61,103 @@ pub(crate) fn check_channel<E>(channel: Channel, count: u8) -> Result<(), Kerong
             channel: channel.0,
             last: count.saturating_sub(1),
         })
+    }
+}
+
+/// One board model without its I/O: its frames, its status layout and the
+/// state its driver keeps. [`LockBoard`] and, with feature `async`, its
+/// async twin are written once over it; a model only says what sets it
+/// apart.
+///
+/// Sealed: `pub` only so the public blanket impls may name it; this module
+/// is private, so no one outside the crate can name or implement it.
+#[allow(unreachable_pub)]
+pub trait Model {
+    /// The serial port.
+    type Port;
+    /// A request body, up to and including ETX.
+    type Request: AsRef<[u8]>;
+    /// A status response, read whole.
+    type Response: AsMut<[u8]> + Default;
+    /// How many channels the board has.
+    const CHANNELS: u8;
+
+    fn port(&mut self) -> &mut Self::Port;
+    fn ir_mask(&self) -> IrMask;
+    fn ir_mask_mut(&mut self) -> &mut IrMask;
+    /// The unlock request for a channel the board has.
+    fn unlock_request(&self, channel: Channel) -> Self::Request;
+    fn status_request(&self) -> Self::Request;
+    /// The answer to [`status_request`](Self::status_request), checked and
+    /// read, IR sensors masked by [`ir_mask`](Self::ir_mask).
+    fn decode_status<E>(&self, response: &Self::Response) -> Result<BoardStatus, KerongError<E>>;
+
+    /// The unlock request for `channel`, or why there is none.
+    fn checked_unlock<E>(&self, channel: Channel) -> Result<Self::Request, KerongError<E>> {
+        check_channel(channel, Self::CHANNELS)?;
+        Ok(self.unlock_request(channel))
+    }
+}
+
+impl<B> LockBoard for B
+where
+    B: Model,
+    B::Port: Read + Write,
+{
+    type SerialError = <B::Port as embedded_io::ErrorType>::Error;
+
+    fn channel_count(&self) -> u8 {
+        B::CHANNELS
+    }
+
+    fn unlock(&mut self, channel: Channel) -> Result<(), KerongError<Self::SerialError>> {
+        let body = self.checked_unlock(channel)?;
+        request(self.port(), body.as_ref())
+    }
+
+    fn status(&mut self) -> Result<BoardStatus, KerongError<Self::SerialError>> {
+        let body = self.status_request();
+        let mut response = B::Response::default();
+        exchange(self.port(), body.as_ref(), response.as_mut())?;
+        self.decode_status(&response)
+    }
+
+    fn ir_blocked_when_empty(&self, channel: Channel) -> bool {
+        self.ir_mask().get(channel, B::CHANNELS)
+    }
+
+    fn set_ir_blocked_when_empty(&mut self, channel: Channel, blocked: bool) {
+        self.ir_mask_mut().set(channel, B::CHANNELS, blocked);
+    }
+}
+
+/// The channels of a board whose IR sensor was seen blocked while the
+/// compartment was empty; their item bits are ignored. Kept by the board
+/// drivers, blocking and async alike.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[allow(unreachable_pub)] // sealed with `Model`, whose methods hand it out
+pub struct IrMask(u64);
+
+impl IrMask {
+    pub(crate) fn get(self, channel: Channel, count: u8) -> bool {
+        channel.0 < count && self.0 & (1 << channel.0) != 0
+    }
+
+    /// Channels the board lacks (`count` and above) are ignored.
+    pub(crate) fn set(&mut self, channel: Channel, count: u8, blocked: bool) {
+        if channel.0 < count {
+            let bit = 1u64 << channel.0;
+            if blocked {
+                self.0 |= bit;
+            } else {
+                self.0 &= !bit;
+            }
+        }
+    }
+
+    /// `items` (channel 0 in bit 0) without the masked channels.
+    pub(crate) fn apply(self, items: u64) -> u64 {
+        items & !self.0
     }
 }
 

@@ -28,12 +28,11 @@
 //! one read timeout of the port per request; keep it short (a few
 //! milliseconds suffice at 19200 baud once the port is quiet).
 
-use embedded_io::{Read, Write};
 use locker_proto::Channel;
 
-use super::board::check_channel;
-use super::frame::{ETX, Field, STX, check, receive, request};
-use super::{BoardStatus, KerongError, LockBitPolarity, LockBoard};
+use super::board::{IrMask, Model};
+use super::frame::{ETX, Field, STX, check};
+use super::{BoardStatus, KerongError, LockBitPolarity};
 
 pub(crate) const CMD_STATUS: u8 = 0x30;
 pub(crate) const CMD_UNLOCK: u8 = 0x31;
@@ -42,7 +41,7 @@ pub(crate) const RESP_STATUS: u8 = 0x35;
 pub(crate) const RESP_QUERY_ALL: u8 = 0x36;
 pub(crate) const STATUS_LEN: usize = 9;
 
-/// Which request [`LockBoard::status`] sends to a KR-CU16. Both are
+/// Which request [`LockBoard::status`](super::LockBoard::status) sends to a KR-CU16. Both are
 /// answered with every channel's latch and IR bits, in the same layout.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -111,10 +110,10 @@ pub struct Cu16<S> {
     board: Cu16Address,
     polarity: LockBitPolarity,
     status_request: Cu16StatusRequest,
-    ir_blocked_when_empty: u16,
+    ir_blocked_when_empty: IrMask,
 }
 
-impl<S: Read + Write> Cu16<S> {
+impl<S> Cu16<S> {
     /// A board at `board` on `serial`, reading lock bits with the default
     /// [`LockBitPolarity`].
     pub fn new(serial: S, board: Cu16Address) -> Self {
@@ -123,7 +122,7 @@ impl<S: Read + Write> Cu16<S> {
             board,
             polarity: LockBitPolarity::default(),
             status_request: Cu16StatusRequest::default(),
-            ir_blocked_when_empty: 0,
+            ir_blocked_when_empty: IrMask::default(),
         }
     }
 
@@ -172,49 +171,49 @@ impl<S: Read + Write> Cu16<S> {
     }
 }
 
-impl<S: Read + Write> LockBoard for Cu16<S> {
-    type SerialError = S::Error;
+impl<S> Model for Cu16<S> {
+    type Port = S;
+    type Request = [u8; 4];
+    type Response = [u8; STATUS_LEN];
+    const CHANNELS: u8 = CU16_CHANNELS;
 
-    fn channel_count(&self) -> u8 {
-        CU16_CHANNELS
+    fn port(&mut self) -> &mut S {
+        &mut self.serial
     }
 
-    fn unlock(&mut self, channel: Channel) -> Result<(), KerongError<S::Error>> {
-        check_channel(channel, CU16_CHANNELS)?;
-        let addr = self.addr_byte(channel.0);
-        request(&mut self.serial, &[STX, addr, CMD_UNLOCK, ETX])
+    fn ir_mask(&self) -> IrMask {
+        self.ir_blocked_when_empty
     }
 
-    fn status(&mut self) -> Result<BoardStatus, KerongError<S::Error>> {
-        let addr = self.addr_byte(0);
-        let (command, answer) = self.status_request.codes();
-        request(&mut self.serial, &[STX, addr, command, ETX])?;
-        let mut frame = [0u8; STATUS_LEN];
-        receive(&mut self.serial, &mut frame)?;
-        check(&frame, &[(addr, Field::Address), (answer, Field::Command)])?;
-        let [_, _, _, l1, l2, i1, i2, _, _] = frame;
+    fn ir_mask_mut(&mut self) -> &mut IrMask {
+        &mut self.ir_blocked_when_empty
+    }
+
+    fn unlock_request(&self, channel: Channel) -> [u8; 4] {
+        [STX, self.addr_byte(channel.0), CMD_UNLOCK, ETX]
+    }
+
+    fn status_request(&self) -> [u8; 4] {
+        [STX, self.addr_byte(0), self.status_request.codes().0, ETX]
+    }
+
+    fn decode_status<E>(&self, frame: &[u8; STATUS_LEN]) -> Result<BoardStatus, KerongError<E>> {
+        let answer = self.status_request.codes().1;
+        check(
+            frame,
+            &[
+                (self.addr_byte(0), Field::Address),
+                (answer, Field::Command),
+            ],
+        )?;
+        let [_, _, _, l1, l2, i1, i2, _, _] = *frame;
         let locks = u64::from(u16::from_le_bytes([l1, l2]));
-        let items = u64::from(u16::from_le_bytes([i1, i2]) & !self.ir_blocked_when_empty);
+        let items = u64::from(u16::from_le_bytes([i1, i2]));
         Ok(BoardStatus::from_bits(
             CU16_CHANNELS,
             locks,
-            items,
+            self.ir_blocked_when_empty.apply(items),
             self.polarity,
         ))
-    }
-
-    fn ir_blocked_when_empty(&self, channel: Channel) -> bool {
-        channel.0 < CU16_CHANNELS && self.ir_blocked_when_empty & (1 << channel.0) != 0
-    }
-
-    fn set_ir_blocked_when_empty(&mut self, channel: Channel, blocked: bool) {
-        if channel.0 < CU16_CHANNELS {
-            let bit = 1u16 << channel.0;
-            if blocked {
-                self.ir_blocked_when_empty |= bit;
-            } else {
-                self.ir_blocked_when_empty &= !bit;
-            }
-        }
     }
 }

@@ -29,12 +29,11 @@
 //! - Lock-bit polarity: the captures label a set bit "lock closed", hence
 //!   the default [`LockBitPolarity::SetMeansLocked`].
 
-use embedded_io::{Read, Write};
 use locker_proto::Channel;
 
-use super::board::check_channel;
-use super::frame::{ETX, Field, STX, check, receive, request};
-use super::{BoardStatus, KerongError, LockBitPolarity, LockBoard};
+use super::board::{IrMask, Model};
+use super::frame::{ETX, Field, STX, check};
+use super::{BoardStatus, KerongError, LockBitPolarity};
 
 pub(crate) const CMD_STATUS: u8 = 0x60;
 pub(crate) const CMD_UNLOCK: u8 = 0x61;
@@ -54,10 +53,10 @@ pub struct Cu48<S> {
     serial: S,
     address: u8,
     polarity: LockBitPolarity,
-    ir_blocked_when_empty: u64,
+    ir_blocked_when_empty: IrMask,
 }
 
-impl<S: Read + Write> Cu48<S> {
+impl<S> Cu48<S> {
     /// A board at `address` on `serial`, reading lock bits with the default
     /// [`LockBitPolarity`].
     pub fn new(serial: S, address: u8) -> Self {
@@ -65,7 +64,7 @@ impl<S: Read + Write> Cu48<S> {
             serial,
             address,
             polarity: LockBitPolarity::default(),
-            ir_blocked_when_empty: 0,
+            ir_blocked_when_empty: IrMask::default(),
         }
     }
 
@@ -91,30 +90,35 @@ fn le48(bytes: [u8; 6]) -> u64 {
     u64::from_le_bytes([a, b, c, d, e, f, 0, 0])
 }
 
-impl<S: Read + Write> LockBoard for Cu48<S> {
-    type SerialError = S::Error;
+impl<S> Model for Cu48<S> {
+    type Port = S;
+    type Request = [u8; 5];
+    type Response = [u8; STATUS_LEN];
+    const CHANNELS: u8 = CU48_CHANNELS;
 
-    fn channel_count(&self) -> u8 {
-        CU48_CHANNELS
+    fn port(&mut self) -> &mut S {
+        &mut self.serial
     }
 
-    fn unlock(&mut self, channel: Channel) -> Result<(), KerongError<S::Error>> {
-        check_channel(channel, CU48_CHANNELS)?;
-        request(
-            &mut self.serial,
-            &[STX, self.address, channel.0, CMD_UNLOCK, ETX],
-        )
+    fn ir_mask(&self) -> IrMask {
+        self.ir_blocked_when_empty
     }
 
-    fn status(&mut self) -> Result<BoardStatus, KerongError<S::Error>> {
-        request(
-            &mut self.serial,
-            &[STX, self.address, 0x00, CMD_STATUS, ETX],
-        )?;
-        let mut frame = [0u8; STATUS_LEN];
-        receive(&mut self.serial, &mut frame)?;
+    fn ir_mask_mut(&mut self) -> &mut IrMask {
+        &mut self.ir_blocked_when_empty
+    }
+
+    fn unlock_request(&self, channel: Channel) -> [u8; 5] {
+        [STX, self.address, channel.0, CMD_UNLOCK, ETX]
+    }
+
+    fn status_request(&self) -> [u8; 5] {
+        [STX, self.address, 0x00, CMD_STATUS, ETX]
+    }
+
+    fn decode_status<E>(&self, frame: &[u8; STATUS_LEN]) -> Result<BoardStatus, KerongError<E>> {
         check(
-            &frame,
+            frame,
             &[
                 (self.address, Field::Address),
                 (0x00, Field::Command),
@@ -140,29 +144,14 @@ impl<S: Read + Write> LockBoard for Cu48<S> {
             i5,
             _,
             _,
-        ] = frame;
+        ] = *frame;
         let locks = le48([l0, l1, l2, l3, l4, l5]);
-        let items = le48([i0, i1, i2, i3, i4, i5]) & !self.ir_blocked_when_empty;
+        let items = le48([i0, i1, i2, i3, i4, i5]);
         Ok(BoardStatus::from_bits(
             CU48_CHANNELS,
             locks,
-            items,
+            self.ir_blocked_when_empty.apply(items),
             self.polarity,
         ))
-    }
-
-    fn ir_blocked_when_empty(&self, channel: Channel) -> bool {
-        channel.0 < CU48_CHANNELS && self.ir_blocked_when_empty & (1 << channel.0) != 0
-    }
-
-    fn set_ir_blocked_when_empty(&mut self, channel: Channel, blocked: bool) {
-        if channel.0 < CU48_CHANNELS {
-            let bit = 1u64 << channel.0;
-            if blocked {
-                self.ir_blocked_when_empty |= bit;
-            } else {
-                self.ir_blocked_when_empty &= !bit;
-            }
-        }
     }
 }

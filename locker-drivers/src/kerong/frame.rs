@@ -1,7 +1,10 @@
 //! The framing both Kerong boards share: `STX … ETX SUM`, where SUM is the
 //! low byte of the sum of every byte before it.
 
-use embedded_io::{Error as _, ErrorKind, Read, Write};
+use embedded_io::{ErrorKind, Read, Write};
+
+#[cfg(feature = "async")]
+pub(crate) mod asynch;
 
 use super::KerongError;
 
@@ -20,6 +23,9 @@ pub(crate) fn checksum(bytes: &[u8]) -> u8 {
     bytes.iter().fold(0u8, |sum, b| sum.wrapping_add(*b))
 }
 
+/// The longest request body: `STX ADDR LOCK CMD ETX` (CU48).
+const MAX_BODY: usize = 5;
+
 /// Sends one request: first discards whatever is waiting on the line, then
 /// writes `body` and its checksum.
 ///
@@ -31,51 +37,30 @@ pub(crate) fn request<S: Read + Write>(
     serial: &mut S,
     body: &[u8],
 ) -> Result<(), KerongError<S::Error>> {
-    drain(serial)?;
-    send(serial, body)
-}
-
-/// Reads until the line is quiet: a read of zero bytes, or a read that
-/// times out, means nothing more is waiting. Costs one read timeout of the
-/// port when the line is already quiet.
-fn drain<S: Read>(serial: &mut S) -> Result<(), KerongError<S::Error>> {
-    let mut scratch = [0u8; 16];
-    let mut discarded = 0;
+    let mut drain = Drain::new();
     loop {
-        let n = match serial.read(&mut scratch) {
-            Ok(n) => n,
-            Err(e) if e.kind() == ErrorKind::TimedOut => 0,
-            Err(e) => return Err(KerongError::Serial(e)),
-        };
-        if n == 0 {
-            return Ok(());
-        }
-        discarded += n;
-        if discarded > DRAIN_LIMIT {
-            return Err(KerongError::LineBusy { discarded });
+        let read = serial.read(&mut drain.scratch);
+        if !drain.after_read(read)? {
+            break;
         }
     }
-}
-
-/// Writes `body` (everything up to and including ETX) followed by its checksum.
-fn send<S: Write>(serial: &mut S, body: &[u8]) -> Result<(), KerongError<S::Error>> {
-    let sum = [checksum(body)];
-    let total = body.len() + 1;
-    let mut written = 0;
-    for part in [body, &sum[..]] {
-        let mut rest = part;
-        while !rest.is_empty() {
-            // embedded-io's write_all panics on a zero-length write; a
-            // misbehaving port must not take the gateway down.
-            let n = serial.write(rest).map_err(KerongError::Serial)?;
-            if n == 0 {
-                return Err(KerongError::WriteStalled { written, total });
-            }
-            written += n;
-            rest = rest.get(n..).unwrap_or(&[]);
-        }
+    let mut out = Outgoing::new(body);
+    while let Some(rest) = out.rest() {
+        let n = serial.write(rest).map_err(KerongError::Serial)?;
+        out.advance(n)?;
     }
     serial.flush().map_err(KerongError::Serial)
+}
+
+/// One request answered by a response that fills `response`: [`request`],
+/// then [`receive`]. The response is not checked yet.
+pub(crate) fn exchange<S: Read + Write>(
+    serial: &mut S,
+    body: &[u8],
+    response: &mut [u8],
+) -> Result<(), KerongError<S::Error>> {
+    request(serial, body)?;
+    receive(serial, response)
 }
 
 /// Fills `buf` with one response. A read of zero bytes means the caller's
@@ -84,19 +69,132 @@ pub(crate) fn receive<S: Read>(
     serial: &mut S,
     buf: &mut [u8],
 ) -> Result<(), KerongError<S::Error>> {
-    let expected = buf.len();
-    let mut received = 0;
-    while received < expected {
-        let Some(rest) = buf.get_mut(received..) else {
-            break;
-        };
+    let mut incoming = Incoming::new(buf);
+    while let Some(rest) = incoming.rest() {
         let n = serial.read(rest).map_err(KerongError::Serial)?;
-        if n == 0 {
-            return Err(KerongError::Truncated { expected, received });
-        }
-        received += n;
+        incoming.advance(n)?;
     }
     Ok(())
+}
+
+/// Clearing the line before a request: reads until the line is quiet (a
+/// read of zero bytes, or one that times out), at most [`DRAIN_LIMIT`]
+/// bytes. Costs one read timeout of the port when the line is already
+/// quiet. The blocking and async transports feed it their reads.
+pub(crate) struct Drain {
+    /// Where the next read goes; its bytes are thrown away.
+    pub(crate) scratch: [u8; 16],
+    discarded: usize,
+}
+
+impl Drain {
+    pub(crate) fn new() -> Self {
+        Drain {
+            scratch: [0; 16],
+            discarded: 0,
+        }
+    }
+
+    /// Takes one read's outcome: `true` to read again, `false` once quiet.
+    pub(crate) fn after_read<E: embedded_io::Error>(
+        &mut self,
+        read: Result<usize, E>,
+    ) -> Result<bool, KerongError<E>> {
+        let n = match read {
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::TimedOut => 0,
+            Err(e) => return Err(KerongError::Serial(e)),
+        };
+        if n == 0 {
+            return Ok(false);
+        }
+        self.discarded += n;
+        if self.discarded > DRAIN_LIMIT {
+            return Err(KerongError::LineBusy {
+                discarded: self.discarded,
+            });
+        }
+        Ok(true)
+    }
+}
+
+/// A request on its way out: the body and its checksum, and how much of
+/// them the port has taken.
+pub(crate) struct Outgoing {
+    bytes: [u8; MAX_BODY + 1],
+    total: usize,
+    written: usize,
+}
+
+impl Outgoing {
+    /// `body` (everything up to and including ETX) with its checksum. A
+    /// body longer than any Kerong request is cut (none is).
+    pub(crate) fn new(body: &[u8]) -> Self {
+        let mut bytes = [0u8; MAX_BODY + 1];
+        let len = body.len().min(MAX_BODY);
+        let (head, tail) = bytes.split_at_mut(len);
+        head.copy_from_slice(body.get(..len).unwrap_or(&[]));
+        if let Some(sum) = tail.first_mut() {
+            *sum = checksum(head);
+        }
+        Outgoing {
+            bytes,
+            total: len + 1,
+            written: 0,
+        }
+    }
+
+    /// What is left to write, `None` once all is written.
+    pub(crate) fn rest(&self) -> Option<&[u8]> {
+        self.bytes
+            .get(self.written..self.total)
+            .filter(|rest| !rest.is_empty())
+    }
+
+    /// The port took `n` bytes. A port that takes none has stalled:
+    /// embedded-io's `write_all` would panic there, and a misbehaving port
+    /// must not take the gateway down.
+    pub(crate) fn advance<E>(&mut self, n: usize) -> Result<(), KerongError<E>> {
+        if n == 0 {
+            return Err(KerongError::WriteStalled {
+                written: self.written,
+                total: self.total,
+            });
+        }
+        self.written = self.written.saturating_add(n).min(self.total);
+        Ok(())
+    }
+}
+
+/// A response coming in: the caller's buffer and how much of it is filled.
+pub(crate) struct Incoming<'a> {
+    buf: &'a mut [u8],
+    received: usize,
+}
+
+impl<'a> Incoming<'a> {
+    pub(crate) fn new(buf: &'a mut [u8]) -> Self {
+        Incoming { buf, received: 0 }
+    }
+
+    /// The part of the buffer still to fill, `None` once full.
+    pub(crate) fn rest(&mut self) -> Option<&mut [u8]> {
+        self.buf
+            .get_mut(self.received..)
+            .filter(|rest| !rest.is_empty())
+    }
+
+    /// The port gave `n` bytes; none means the caller's timeout expired.
+    pub(crate) fn advance<E>(&mut self, n: usize) -> Result<(), KerongError<E>> {
+        if n == 0 {
+            return Err(KerongError::Truncated {
+                expected: self.buf.len(),
+                received: self.received,
+            });
+        }
+        self.received = self.received.saturating_add(n);
+        Ok(())
+    }
 }
 
 /// Checks a complete response: STX first, ETX before the checksum, the

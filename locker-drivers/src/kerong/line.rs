@@ -2,12 +2,12 @@
 
 use embedded_io::{ErrorType, Read, Write};
 use heapless::{Deque, Vec};
-use locker_proto::frame::{Decoder, Feed, MAX_FRAME};
+use locker_proto::frame::{Decoder, Feed, Frame, MAX_FRAME};
 use locker_proto::{Channel, Command, Instant, NodeAddr, ResetReason};
 
 use super::{
-    BoardNode, BoardNodeConfig, CU16_CHANNELS, CU48_CHANNELS, Cu16, Cu16Address, Cu16StatusRequest,
-    Cu48, KerongError, LockBitPolarity,
+    BoardNode, BoardNodeConfig, BoardStatus, CU16_CHANNELS, CU48_CHANNELS, Cu16, Cu16Address,
+    Cu16StatusRequest, Cu48, KerongError, LockBitPolarity, LockBoard,
 };
 
 /// Board errors a [`BoardLine`] keeps for [`poll_trouble`](BoardLine::poll_trouble);
@@ -270,6 +270,8 @@ struct Seat<const QUEUE: usize> {
 ///    node on the line runs its exchange with the board; a frame for any
 ///    other address is left unanswered, as on a bus, and the gateway's
 ///    master times out.
+///    With feature `async` and a port implementing `embedded-io-async`,
+///    `handle_transmit_async` does the same, awaiting the board exchanges.
 /// 2. With feature `auth`, store what [`poll_persist`](Self::poll_persist)
 ///    asks for, as node firmware does, then call
 ///    [`persisted`](Self::persisted).
@@ -333,7 +335,7 @@ pub struct BoardLine<S: ErrorType, const NODES: usize, const QUEUE: usize> {
     stats: BoardLineStats,
 }
 
-impl<S: Read + Write, const NODES: usize, const QUEUE: usize> BoardLine<S, NODES, QUEUE> {
+impl<S: ErrorType, const NODES: usize, const QUEUE: usize> BoardLine<S, NODES, QUEUE> {
     /// An empty line on `port`, whose nodes will read their boards as
     /// `config` says, with the drivers' default [`LockBitPolarity`] and
     /// [`Cu16StatusRequest`].
@@ -414,48 +416,37 @@ impl<S: Read + Write, const NODES: usize, const QUEUE: usize> BoardLine<S, NODES
             .ok_or(BoardLineError::Full { capacity: NODES })
     }
 
-    /// Takes bytes the gateway transmitted, in any chunking: each complete
-    /// frame for a node on the line runs its exchange with the board, and
-    /// the node's answer waits in [`poll_answer`](Self::poll_answer).
-    /// Frames for other addresses are counted and left unanswered; bad
-    /// bytes are counted and skipped; board errors wait in
-    /// [`poll_trouble`](Self::poll_trouble).
-    pub fn handle_transmit(&mut self, bytes: &[u8], now: Instant) {
-        let mut rest = bytes;
+    /// The next frame in `rest` for a node on the line, with that node's
+    /// seat; `rest` moves past it. Frames for other addresses and bad bytes
+    /// are counted and skipped. `None` once every byte is taken.
+    fn next_frame(&mut self, rest: &mut &[u8]) -> Option<(Frame<Command>, usize)> {
         loop {
             match self.decoder.feed::<Command>(rest) {
-                Feed::Consumed => return,
+                Feed::Consumed => {
+                    *rest = &[];
+                    return None;
+                }
                 Feed::Error { remaining, .. } => {
                     self.stats.bad_frames = self.stats.bad_frames.saturating_add(1);
-                    rest = remaining;
+                    *rest = remaining;
                 }
                 Feed::Frame { frame, remaining } => {
-                    rest = remaining;
+                    *rest = remaining;
                     self.stats.frames = self.stats.frames.saturating_add(1);
                     let dst = frame.header.dst;
-                    let Some(seat) = self.seats.iter_mut().find(|s| s.node.addr() == dst) else {
-                        self.stats.no_board = self.stats.no_board.saturating_add(1);
-                        continue;
-                    };
-                    let auth = self.decoder.last_authenticated();
-                    let port = &mut self.port;
-                    let outcome = match seat.on.board {
-                        BoardAddress::Cu16(address) => {
-                            let mut board = Cu16::new(port, address)
-                                .with_polarity(self.polarity)
-                                .with_status_request(self.status_request);
-                            seat.node.handle_received(&frame, auth, &mut board, now)
-                        }
-                        BoardAddress::Cu48(address) => {
-                            let mut board = Cu48::new(port, address).with_polarity(self.polarity);
-                            seat.node.handle_received(&frame, auth, &mut board, now)
-                        }
-                    };
-                    if let Err(error) = outcome {
-                        self.trouble(BoardTrouble { node: dst, error });
+                    match self.seats.iter().position(|s| s.node.addr() == dst) {
+                        Some(seat) => return Some((frame, seat)),
+                        None => self.stats.no_board = self.stats.no_board.saturating_add(1),
                     }
                 }
             }
+        }
+    }
+
+    /// Keeps what went wrong in `node`'s exchange, if anything.
+    fn exchanged(&mut self, node: NodeAddr, outcome: Result<(), KerongError<S::Error>>) {
+        if let Err(error) = outcome {
+            self.trouble(BoardTrouble { node, error });
         }
     }
 
@@ -531,9 +522,155 @@ impl<S: Read + Write, const NODES: usize, const QUEUE: usize> BoardLine<S, NODES
     }
 }
 
+impl<S: Read + Write, const NODES: usize, const QUEUE: usize> BoardLine<S, NODES, QUEUE> {
+    /// Takes bytes the gateway transmitted, in any chunking: each complete
+    /// frame for a node on the line runs its exchange with the board, and
+    /// the node's answer waits in [`poll_answer`](Self::poll_answer).
+    /// Frames for other addresses are counted and left unanswered; bad
+    /// bytes are counted and skipped; board errors wait in
+    /// [`poll_trouble`](Self::poll_trouble).
+    pub fn handle_transmit(&mut self, bytes: &[u8], now: Instant) {
+        let mut rest = bytes;
+        while let Some((frame, seat)) = self.next_frame(&mut rest) {
+            let auth = self.decoder.last_authenticated();
+            let Some(seat) = self.seats.get_mut(seat) else {
+                continue;
+            };
+            let mut board = LineBoard::new(
+                seat.on.board,
+                &mut self.port,
+                self.polarity,
+                self.status_request,
+            );
+            let outcome = seat.node.handle_received(&frame, auth, &mut board, now);
+            self.exchanged(frame.header.dst, outcome);
+        }
+    }
+}
+
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+impl<S, const NODES: usize, const QUEUE: usize> BoardLine<S, NODES, QUEUE>
+where
+    S: embedded_io_async::Read + embedded_io_async::Write,
+{
+    /// As [`handle_transmit`](Self::handle_transmit), on an async port
+    /// ([`kerong::asynch`](super::asynch), whose timeout rule applies): the
+    /// same frames, answers and troubles, the board exchanges awaited.
+    pub async fn handle_transmit_async(&mut self, bytes: &[u8], now: Instant) {
+        let mut rest = bytes;
+        while let Some((frame, seat)) = self.next_frame(&mut rest) {
+            let auth = self.decoder.last_authenticated();
+            let Some(seat) = self.seats.get_mut(seat) else {
+                continue;
+            };
+            let mut board = LineBoard::new(
+                seat.on.board,
+                &mut self.port,
+                self.polarity,
+                self.status_request,
+            );
+            let outcome = seat
+                .node
+                .handle_received_async(&frame, auth, &mut board, now)
+                .await;
+            self.exchanged(frame.header.dst, outcome);
+        }
+    }
+}
+
+/// The driver of one board of the line, on the line's port for one
+/// exchange: whichever model it is, blocking or async.
+enum LineBoard<'a, S> {
+    Cu16(Cu16<&'a mut S>),
+    Cu48(Cu48<&'a mut S>),
+}
+
+impl<'a, S> LineBoard<'a, S> {
+    fn new(
+        board: BoardAddress,
+        port: &'a mut S,
+        polarity: LockBitPolarity,
+        status_request: Cu16StatusRequest,
+    ) -> Self {
+        match board {
+            BoardAddress::Cu16(address) => LineBoard::Cu16(
+                Cu16::new(port, address)
+                    .with_polarity(polarity)
+                    .with_status_request(status_request),
+            ),
+            BoardAddress::Cu48(address) => {
+                LineBoard::Cu48(Cu48::new(port, address).with_polarity(polarity))
+            }
+        }
+    }
+}
+
+/// Delegates to the model's driver.
+macro_rules! each_model {
+    ($board:expr, $driver:ident => $call:expr) => {
+        match $board {
+            LineBoard::Cu16($driver) => $call,
+            LineBoard::Cu48($driver) => $call,
+        }
+    };
+}
+
+impl<S: Read + Write> LockBoard for LineBoard<'_, S> {
+    type SerialError = S::Error;
+
+    fn channel_count(&self) -> u8 {
+        each_model!(self, b => b.channel_count())
+    }
+
+    fn unlock(&mut self, channel: Channel) -> Result<(), KerongError<S::Error>> {
+        each_model!(self, b => LockBoard::unlock(b, channel))
+    }
+
+    fn status(&mut self) -> Result<BoardStatus, KerongError<S::Error>> {
+        each_model!(self, b => LockBoard::status(b))
+    }
+
+    fn ir_blocked_when_empty(&self, channel: Channel) -> bool {
+        each_model!(self, b => LockBoard::ir_blocked_when_empty(b, channel))
+    }
+
+    fn set_ir_blocked_when_empty(&mut self, channel: Channel, blocked: bool) {
+        each_model!(self, b => LockBoard::set_ir_blocked_when_empty(b, channel, blocked))
+    }
+}
+
+#[cfg(feature = "async")]
+impl<S> super::asynch::LockBoard for LineBoard<'_, S>
+where
+    S: embedded_io_async::Read + embedded_io_async::Write,
+{
+    type SerialError = S::Error;
+
+    fn channel_count(&self) -> u8 {
+        each_model!(self, b => super::asynch::LockBoard::channel_count(b))
+    }
+
+    async fn unlock(&mut self, channel: Channel) -> Result<(), KerongError<S::Error>> {
+        each_model!(self, b => super::asynch::LockBoard::unlock(b, channel).await)
+    }
+
+    async fn status(&mut self) -> Result<BoardStatus, KerongError<S::Error>> {
+        each_model!(self, b => super::asynch::LockBoard::status(b).await)
+    }
+
+    fn ir_blocked_when_empty(&self, channel: Channel) -> bool {
+        each_model!(self, b => super::asynch::LockBoard::ir_blocked_when_empty(b, channel))
+    }
+
+    fn set_ir_blocked_when_empty(&mut self, channel: Channel, blocked: bool) {
+        each_model!(self, b => super::asynch::LockBoard::set_ir_blocked_when_empty(b, channel, blocked))
+    }
+}
+
 #[cfg(feature = "auth")]
 #[cfg_attr(docsrs, doc(cfg(feature = "auth")))]
-impl<S: Read + Write, const NODES: usize, const QUEUE: usize> BoardLine<S, NODES, QUEUE> {
+impl<S: ErrorType, const NODES: usize, const QUEUE: usize> BoardLine<S, NODES, QUEUE> {
     /// Gives node `addr` its stored authentication state (its key, derived
     /// as the gateway derives it, and its receive floor), as node firmware
     /// does at boot. Then store what [`poll_persist`](Self::poll_persist)

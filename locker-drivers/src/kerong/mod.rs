@@ -145,6 +145,9 @@
 //! # Ok::<(), locker_drivers::kerong::KerongError<core::convert::Infallible>>(())
 //! ```
 
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+pub mod asynch;
 mod board;
 pub(crate) mod cu16;
 pub(crate) mod cu48;

@@ -159,6 +159,10 @@ struct Doors {
 ///    [`poll_transmit`](Self::poll_transmit) without authentication) and
 ///    give it to the gateway's master as a received frame.
 ///
+/// With feature `async`, `handle_received_async` does the same with a board
+/// on an async port (`kerong::asynch`): every decision above is shared, only
+/// the board exchanges are awaited.
+///
 /// The driver is passed per call because several boards usually share one
 /// RS-485 line: build each board's driver on `&mut port` for the exchange
 /// (see [`Cu16`](super::Cu16)). Pass the same board every time.
@@ -324,30 +328,117 @@ impl<const QUEUE: usize> BoardNode<QUEUE> {
         board: &mut B,
         now: Instant,
     ) -> Result<(), KerongError<B::SerialError>> {
+        if !self.admit(frame, auth, now) {
+            return Ok(());
+        }
+        let first = self.ask_status(board.status());
+        let status = match first {
+            Ok(status) => Ok(status),
+            Err(_) => self.ask_status(board.status()),
+        };
+        let (status, outcome) = self.refresh(status, now);
+        let Some(unlock) = self.answer(frame, auth, status, now) else {
+            return outcome;
+        };
+        let unlocked = board.unlock(unlock.on_board);
+        self.unlocked(unlock, unlocked, outcome, now)
+    }
+
+    /// As [`handle_received`](Self::handle_received), with a board on an
+    /// async port ([`kerong::asynch`](super::asynch)): the same exchanges
+    /// and decisions, the board awaited.
+    ///
+    /// # Errors
+    ///
+    /// As [`handle_received`](Self::handle_received).
+    #[cfg(feature = "async")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+    pub async fn handle_received_async<B: super::asynch::LockBoard>(
+        &mut self,
+        frame: &Frame<Command>,
+        auth: Option<Authenticated<'_>>,
+        board: &mut B,
+        now: Instant,
+    ) -> Result<(), KerongError<B::SerialError>> {
+        if !self.admit(frame, auth, now) {
+            return Ok(());
+        }
+        let first = self.ask_status(board.status().await);
+        let status = match first {
+            Ok(status) => Ok(status),
+            Err(_) => self.ask_status(board.status().await),
+        };
+        let (status, outcome) = self.refresh(status, now);
+        let Some(unlock) = self.answer(frame, auth, status, now) else {
+            return outcome;
+        };
+        let unlocked = board.unlock(unlock.on_board).await;
+        self.unlocked(unlock, unlocked, outcome, now)
+    }
+
+    /// Whether `frame` needs the board: frames for other addresses are
+    /// ignored, and the link answers `GetAuthFloor` alone.
+    fn admit(
+        &mut self,
+        frame: &Frame<Command>,
+        auth: Option<Authenticated<'_>>,
+        now: Instant,
+    ) -> bool {
         let header = frame.header;
         if header.dst != self.link.addr() || header.src != NodeAddr::GATEWAY {
-            return Ok(());
+            return false;
         }
         if frame.body == Command::GetAuthFloor {
             // The link answers it alone; the board has nothing to add.
             let _ = self.link.handle_received(frame, auth, now);
-            return Ok(());
+            return false;
         }
-        let (status, mut outcome) = match self.refresh(board, now) {
-            Ok(status) => (Some(status), Ok(())),
-            Err(e) => (None, Err(e)),
-        };
-        if let Some(command) = self.link.handle_received(frame, auth, now) {
-            let report = match self.carry_out(command, status, board, now) {
-                Ok(report) => report,
-                Err(e) => {
-                    outcome = Err(e);
-                    Report::Nack(NackReason::Faulted)
+        true
+    }
+
+    /// Hands the frame to the link and answers the command it lets
+    /// through, with this exchange's board `status`; an unlock is left for
+    /// the caller to put on the line.
+    fn answer(
+        &mut self,
+        frame: &Frame<Command>,
+        auth: Option<Authenticated<'_>>,
+        status: Option<BoardStatus>,
+        now: Instant,
+    ) -> Option<Unlock> {
+        let command = self.link.handle_received(frame, auth, now)?;
+        match self.carry_out(command, status, now) {
+            Step::Answer(report) => {
+                self.link.respond(report);
+                None
+            }
+            Step::Unlock(unlock) => Some(unlock),
+        }
+    }
+
+    /// Answers an unlock the board was asked for: `Ack` if the request went
+    /// out (the door's opening then counts as commanded), `Nack(Faulted)`
+    /// if not. Returns the exchange's outcome, the unlock's error first.
+    fn unlocked<E>(
+        &mut self,
+        Unlock { channel, .. }: Unlock,
+        unlocked: Result<(), KerongError<E>>,
+        outcome: Result<(), KerongError<E>>,
+        now: Instant,
+    ) -> Result<(), KerongError<E>> {
+        match unlocked {
+            Ok(()) => {
+                if let Some(slot) = self.doors.unlocked_at.get_mut(channel.index()) {
+                    *slot = Some(now);
                 }
-            };
-            self.link.respond(report);
+                self.link.respond(Report::Ack);
+                outcome
+            }
+            Err(e) => {
+                self.link.respond(Report::Nack(NackReason::Faulted));
+                Err(e)
+            }
         }
-        outcome
     }
 
     /// The next frame for the gateway, with what it takes to sign it: give
@@ -366,19 +457,15 @@ impl<const QUEUE: usize> BoardNode<QUEUE> {
         self.link.poll_transmit()
     }
 
-    /// The board's status, with the events its changes to this node's
-    /// channels imply queued. One retry absorbs a single garbled or late
-    /// answer.
-    fn refresh<B: LockBoard>(
+    /// Takes this exchange's board status (after its one retry, which
+    /// absorbs a single garbled or late answer) and queues the events its
+    /// changes to this node's channels imply, or counts the failure towards
+    /// a silent board. Returns the status, if any, and the outcome.
+    fn refresh<E>(
         &mut self,
-        board: &mut B,
+        status: Result<BoardStatus, KerongError<E>>,
         now: Instant,
-    ) -> Result<BoardStatus, KerongError<B::SerialError>> {
-        let first = self.ask_status(board);
-        let status = match first {
-            Ok(status) => Ok(status),
-            Err(_) => self.ask_status(board),
-        };
+    ) -> (Option<BoardStatus>, Result<(), KerongError<E>>) {
         match status {
             Ok(status) => {
                 let bulk = self.window(&status);
@@ -390,7 +477,7 @@ impl<const QUEUE: usize> BoardNode<QUEUE> {
                 }
                 self.failures_in_row = 0;
                 self.observe(bulk, now);
-                Ok(status)
+                (Some(status), Ok(()))
             }
             Err(e) => {
                 self.failures_in_row = self.failures_in_row.saturating_add(1);
@@ -402,19 +489,18 @@ impl<const QUEUE: usize> BoardNode<QUEUE> {
                         fault: BOARD_SILENT_FAULT,
                     });
                 }
-                Err(e)
+                (None, Err(e))
             }
         }
     }
 
-    /// One status request, counted by outcome.
-    fn ask_status<B: LockBoard>(
+    /// Counts one status request by its outcome, and passes it on.
+    fn ask_status<E>(
         &mut self,
-        board: &mut B,
-    ) -> Result<BoardStatus, KerongError<B::SerialError>> {
+        result: Result<BoardStatus, KerongError<E>>,
+    ) -> Result<BoardStatus, KerongError<E>> {
         let stats = &mut self.stats;
         stats.status_requests = stats.status_requests.saturating_add(1);
-        let result = board.status();
         match &result {
             Ok(_) => {}
             Err(
@@ -508,21 +594,16 @@ impl<const QUEUE: usize> BoardNode<QUEUE> {
         let _ = self.link.push_event(event);
     }
 
-    /// Carries out a command the link handed out; `status` is this
-    /// exchange's board status, `None` if the board did not answer.
-    fn carry_out<B: LockBoard>(
-        &mut self,
-        command: Command,
-        status: Option<BoardStatus>,
-        board: &mut B,
-        now: Instant,
-    ) -> Result<Report, KerongError<B::SerialError>> {
+    /// Decides the answer to a command the link handed out; `status` is
+    /// this exchange's board status, `None` if the board did not answer. An
+    /// unlock that passes every check is counted and left to the caller.
+    fn carry_out(&mut self, command: Command, status: Option<BoardStatus>, now: Instant) -> Step {
         // A silent board keeps the channels it was last seen with, so a
         // channel it never had is still refused as unknown.
         let last_seen = self.known.map_or(self.count, |k| k.channels);
         let channels = status.map_or(last_seen, |s| self.window(&s).channels);
         let known = |channel: Channel| channel.0 < channels;
-        Ok(match command {
+        Step::Answer(match command {
             Command::Ping => Report::Pong {
                 firmware: self.config.firmware,
                 uptime_ms: u32::try_from(now.saturating_since(self.started_at).as_millis())
@@ -551,13 +632,31 @@ impl<const QUEUE: usize> BoardNode<QUEUE> {
             Command::Unlock { .. } if status.is_none() => Report::Nack(NackReason::Faulted),
             Command::Unlock { channel, .. } => {
                 self.stats.unlocks = self.stats.unlocks.saturating_add(1);
-                board.unlock(self.on_board(channel))?;
-                if let Some(slot) = self.doors.unlocked_at.get_mut(channel.index()) {
-                    *slot = Some(now);
-                }
-                Report::Ack
+                return Step::Unlock(Unlock {
+                    channel,
+                    on_board: self.on_board(channel),
+                });
             }
             _ => Report::Nack(NackReason::Unsupported),
         })
     }
+}
+
+/// A command once decided.
+// Lives for one call, as the `Report` inside it would anyway: boxing the
+// small variant's sibling would need a heap.
+#[allow(clippy::large_enum_variant)]
+enum Step {
+    /// This report answers it.
+    Answer(Report),
+    /// The board must pulse a lock first.
+    Unlock(Unlock),
+}
+
+/// An unlock that passed every check, for the board to carry out.
+struct Unlock {
+    /// The node's channel.
+    channel: Channel,
+    /// The board's channel behind it.
+    on_board: Channel,
 }

@@ -47,6 +47,20 @@ pub(crate) fn reply_bytewise(bytes: &[u8]) -> Step {
     }
 }
 
+/// The Kerong checksum: the low byte of the sum of `bytes`.
+pub(crate) fn sum(bytes: &[u8]) -> u8 {
+    bytes.iter().fold(0u8, |s, b| s.wrapping_add(*b))
+}
+
+/// A KR-CU16 status response (`0x35`) from `addr` with its correct checksum.
+pub(crate) fn status_frame(addr: u8, locks: u16, ir: u16) -> Vec<u8> {
+    let [l1, l2] = locks.to_le_bytes();
+    let [i1, i2] = ir.to_le_bytes();
+    let mut f = vec![0x02, addr, 0x35, l1, l2, i1, i2, 0x03];
+    f.push(sum(&f));
+    f
+}
+
 #[derive(Debug)]
 pub(crate) struct ScriptedSerial {
     script: VecDeque<Step>,
@@ -137,5 +151,25 @@ impl Read for ScriptedSerial {
             // Nothing more from the board: the caller's timeout expires.
             _ => Ok(0),
         }
+    }
+}
+
+/// The same script behind `embedded-io-async`: each read and write completes
+/// at once, as a port whose reads time out does (`Silence` reads nothing).
+#[cfg(feature = "async")]
+impl embedded_io_async::Write for ScriptedSerial {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
+        Write::write(self, buf)
+    }
+
+    async fn flush(&mut self) -> Result<(), ErrorKind> {
+        Write::flush(self)
+    }
+}
+
+#[cfg(feature = "async")]
+impl embedded_io_async::Read for ScriptedSerial {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
+        Read::read(self, buf)
     }
 }
