@@ -272,9 +272,8 @@ struct Seat<const QUEUE: usize> {
 ///    master times out.
 ///    With feature `async` and a port implementing `embedded-io-async`,
 ///    `handle_transmit_async` does the same, awaiting the board exchanges.
-/// 2. With feature `auth`, store what [`poll_persist`](Self::poll_persist)
-///    asks for, as node firmware does, then call
-///    [`persisted`](Self::persisted).
+/// 2. With feature `auth`, store what `poll_persist` asks for, as node
+///    firmware does, then call `persisted`.
 /// 3. [`poll_answer`](Self::poll_answer) until `None`: hand each answer's
 ///    bytes to the gateway as received (`Gateway::handle_bytes`).
 /// 4. [`poll_trouble`](Self::poll_trouble) for the log: what went wrong
