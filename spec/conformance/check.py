@@ -223,6 +223,8 @@ def enum(*names):
 
 BUS_TYPES = {
     "Channel": "u8",
+    # Bit k-1 is bus version k (spec/bus.md section 5.5).
+    "ProtocolVersions": "u8",
     "EventSeq": "u16",
     "ChannelBits": "u32",
     "Temperature": "i16",
@@ -268,7 +270,7 @@ BUS_TYPES = {
     "EventRecord": ("struct", [("seq", "EventSeq"), ("event", "Event")]),
     "EventBatch": ("seq", "EventRecord", 6),
     "Command": ("enum", [
-        ("Ping", None),
+        ("Ping", [("versions", "ProtocolVersions")]),
         ("GetStatus", [("channel", "Channel")]),
         ("GetAllStatus", None),
         ("Unlock", [("channel", "Channel"), ("pulse_ms", "u16")]),
@@ -283,7 +285,7 @@ BUS_TYPES = {
     ]),
     "Report": ("enum", [
         ("Pong", [("firmware", "FirmwareVersion"), ("uptime_ms", "u32"),
-                  ("reset_reason", "ResetReason")]),
+                  ("reset_reason", "ResetReason"), ("versions", "ProtocolVersions")]),
         ("Status", "ChannelStatus"),
         ("BulkStatus", "BulkStatus"),
         ("Events", [("events", "EventBatch"), ("dropped", "u16")]),

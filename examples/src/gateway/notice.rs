@@ -29,6 +29,8 @@ pub enum Notice {
         firmware: FirmwareVersion,
         /// Milliseconds since it started.
         uptime_ms: u32,
+        /// The bus protocol version agreed with it.
+        version: u8,
     },
     /// Something the operator should look at; the gateway carries on.
     Warning(String),
@@ -53,12 +55,21 @@ impl Notice {
                 node,
                 firmware,
                 uptime_ms,
+                version,
                 ..
             } => Notice::NodeGreeted {
                 node,
                 firmware,
                 uptime_ms,
+                version,
             },
+            GatewayOutput::NodeRefused {
+                node,
+                firmware,
+                error,
+            } => Notice::Warning(format!(
+                "{node} (firmware {firmware}) is not operated: {error}; update its firmware"
+            )),
             GatewayOutput::NodeLost(node) => Notice::Warning(format!(
                 "{node} stopped answering; trying it again every few seconds"
             )),
@@ -212,9 +223,10 @@ impl fmt::Display for Notice {
                 node,
                 firmware,
                 uptime_ms,
+                version,
             } => write!(
                 f,
-                "{node} answers: firmware {firmware:?}, up {uptime_ms} ms"
+                "{node} answers: firmware {firmware:?}, up {uptime_ms} ms, bus version {version}"
             ),
             // The log line carries the level: no "warning:" of its own.
             Notice::Warning(w) => f.write_str(w),
