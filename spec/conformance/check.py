@@ -615,7 +615,8 @@ UP_TYPES.update({
                             ("reset_reason", ("opt", "ResetReason"))]),
     "BootNotification": ("struct", [
         ("bank_id", "BankId"), ("reason", "ResetReason"), ("reset_request", ("opt", "MessageId")),
-        ("gateway_firmware", "FirmwareVersion"), ("nodes", ("seq", "NodeInfo", 32)),
+        ("gateway_firmware", "FirmwareVersion"), ("versions", "ProtocolVersions"),
+        ("nodes", ("seq", "NodeInfo", 32)),
         ("compartments", "u16"), ("layout_fingerprint", "u32"), ("incarnation", "u32"),
         ("at", "Stamp")]),
     "Dimensions": ("struct", [("width_mm", "u16"), ("height_mm", "u16"), ("depth_mm", "u16")]),
@@ -810,7 +811,8 @@ UP_TYPES.update({
         ("reset", [("kind", "RebootKind"), ("target", "ResetTarget")]),
         ("change_configuration", "PolicyConfig"), ("get_configuration", None),
         ("trigger_snapshot", [("compartment", "CompartmentId")]),
-        ("get_diagnostics", None)]),
+        ("get_diagnostics", None),
+        ("boot_ack", [("boot", "MessageId"), ("versions", "ProtocolVersions")])]),
 })
 
 
@@ -1005,8 +1007,23 @@ def check_uplink():
         boot = messages["boot_notification"]["body"]["boot_notification"]
         eq("uplink: layout fingerprint (CRC-32C) recomputed",
            layout_fingerprint(page["compartments"]), boot["layout_fingerprint"])
+    if "boot_notification" in messages and "boot_ack" in messages:
+        # versioning.md section 4: the highest version in both sets (bit k-1 = version k).
+        ours = messages["boot_notification"]["body"]["boot_notification"]["versions"]
+        theirs = messages["boot_ack"]["body"]["boot_ack"]["versions"]
+        eq("uplink: boot_ack agrees on the highest common version",
+           agreed_version(ours, theirs), 1)
+        eq("uplink: boot_ack acknowledges the boot notification",
+           messages["boot_ack"]["body"]["boot_ack"]["boot"], messages["boot_notification"]["id"])
     eq("uplink: CRC-32C check value", crc32c(b"123456789"), 0xE3069283)
     eq("bus: CRC-16/MODBUS check value", crc16_modbus(b"123456789"), 0x4B37)
+
+
+def agreed_version(ours, theirs):
+    """The version two sides agree on (versioning.md section 4): the highest bit set
+    in both one-byte sets, bit k-1 standing for version k; None when they share none."""
+    common = ours & theirs & 0xFF
+    return common.bit_length() or None
 
 
 # ---------------------------------------------------------------- uplink JSON Schemas (schema/)

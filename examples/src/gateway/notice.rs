@@ -32,6 +32,9 @@ pub enum Notice {
         /// The bus protocol version agreed with it.
         version: u8,
     },
+    /// The backend acknowledged the boot notification and the uplink
+    /// version both sides speak is agreed (logged at info level).
+    UplinkVersion(u8),
     /// Something the operator should look at; the gateway carries on.
     Warning(String),
 }
@@ -227,6 +230,10 @@ impl fmt::Display for Notice {
             } => write!(
                 f,
                 "{node} answers: firmware {firmware:?}, up {uptime_ms} ms, bus version {version}"
+            ),
+            Notice::UplinkVersion(version) => write!(
+                f,
+                "the backend acknowledged the boot notification: speaking uplink version {version}"
             ),
             // The log line carries the level: no "warning:" of its own.
             Notice::Warning(w) => f.write_str(w),

@@ -289,6 +289,13 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
         self.sessions.version(node)
     }
 
+    /// The uplink version agreed with the backend, as
+    /// [`Uplink::agreed_version`]: `None` without an uplink or before the
+    /// backend acknowledged this run's boot notification.
+    pub fn uplink_version(&self) -> Option<Result<u8, locker_proto::NoCommonVersion>> {
+        self.uplink.as_ref().and_then(Uplink::agreed_version)
+    }
+
     /// Commands waiting for their node.
     pub fn commands_waiting(&self) -> usize {
         self.sessions.waiting()
@@ -439,7 +446,8 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
     /// A message from the backend. Its tag is checked first (a forged one
     /// changes nothing and is [`Handled::Forged`]). Requests are carried out
     /// once per message id and answered through [`GatewayOutput::Upward`];
-    /// [`Handled::Ack`] names an upward message the backend acknowledged:
+    /// [`Handled::Ack`] and [`Handled::BootAck`] name an upward message the
+    /// backend acknowledged:
     /// hand it to the outbound queue, which forgets it only if it was in
     /// flight.
     ///
