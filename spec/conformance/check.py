@@ -556,6 +556,12 @@ def check_bus():
         raw2, wire2 = encode_frame(want_h, write(BUS_TYPES, as_type, v["body"][as_type]), made)
         eq("bus: frame built from the JSON = wire", wire2.hex(), wire.hex(), name)
 
+    # bus section 5.5: the greeting agrees on the highest version both sets hold
+    ping = vectors["cmd_ping"]["body"]["Command"]["Ping"]["versions"]
+    pong = vectors["rep_pong"]["body"]["Report"]["Pong"]["versions"]
+    eq("bus: Ping and Pong agree on the highest common version", agreed_version(ping, pong), 1)
+    eq("bus: no common version with a node that claims none", agreed_version(ping, 0), None)
+
     for case in vectors["node_key_derivation"]["cases"]:
         bus_node_key(case)
 
