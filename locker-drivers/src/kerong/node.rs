@@ -134,7 +134,7 @@ struct Doors {
 ///
 /// | command | answer |
 /// |---|---|
-/// | `Ping` | `Pong`, with [`firmware`](BoardNodeConfig::firmware) and the adapter's uptime |
+/// | `Ping` | `Pong`, with [`firmware`](BoardNodeConfig::firmware), the adapter's uptime and the bus versions this crate speaks ([`ProtocolVersions::BUS`]) |
 /// | `GetAllStatus` | `BulkStatus` from this exchange's board status |
 /// | `GetStatus` | `Status` of the channel from this exchange's board status |
 /// | `Unlock` | the board pulses that lock; `Ack` |
