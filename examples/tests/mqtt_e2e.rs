@@ -63,6 +63,21 @@ fn through_a_broker(encoding: Encoding) {
     world.run_until("the boot notification through the broker", |w| {
         !w.backend.boots().is_empty() && w.gateway.status_reports() > 0
     });
+    // Both ends agreed on uplink version 1 through the boot notification
+    // and its acknowledgement, and the gateway said so in its log.
+    world.run_until("the boot notification's acknowledgement", |w| {
+        w.gateway.uplink_version().is_some()
+    });
+    assert_eq!(world.gateway.uplink_version(), Some(Ok(1)));
+    assert_eq!(world.backend.backend.uplink_version(), Some(Ok(1)));
+    assert!(
+        world
+            .notices
+            .iter()
+            .any(|n| matches!(n, locker_examples::gateway::Notice::UplinkVersion(1))),
+        "{:?}",
+        world.notices
+    );
 
     // The backend announces a parcel; the courier arrives and deposits it.
     let announce = Downward::AnnounceParcel(AnnounceParcel {

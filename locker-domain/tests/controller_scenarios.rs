@@ -8,7 +8,7 @@ use locker_domain::controller::{
 };
 use locker_proto::{
     Channel, Command, DoorState, Event, FaultCode, FirmwareVersion, Indicator, Instant, LockState,
-    NackReason, NodeConfig, Presence, RebootKind, Report, ResetReason,
+    NackReason, NodeConfig, Presence, ProtocolVersions, RebootKind, Report, ResetReason,
 };
 
 const C0: Channel = Channel(0);
@@ -560,7 +560,7 @@ fn gateway_reads_every_channel_in_one_bulk_status() {
 }
 
 #[test]
-fn ping_reports_firmware_uptime_and_reset_reason() {
+fn ping_reports_firmware_uptime_reset_reason_and_the_bus_versions_the_node_speaks() {
     let mut node = Controller::<4>::new(
         NodeConfig::default(),
         FirmwareVersion::new(1, 2, 3),
@@ -569,13 +569,23 @@ fn ping_reports_firmware_uptime_and_reset_reason() {
     )
     .unwrap();
     assert_eq!(
-        node.handle_command(&Command::Ping, ms(2_500)),
+        node.handle_command(&Command::PING, ms(2_500)),
         Report::Pong {
             firmware: FirmwareVersion::new(1, 2, 3),
             uptime_ms: 2_000,
-            reset_reason: ResetReason::Watchdog
+            reset_reason: ResetReason::Watchdog,
+            versions: ProtocolVersions::BUS,
         }
     );
+    // A newer master that also speaks a version 2 is told the same: it
+    // picks the version from the answer.
+    let newer = Command::Ping {
+        versions: ProtocolVersions::from_bits(0b11),
+    };
+    assert!(matches!(
+        node.handle_command(&newer, ms(2_600)),
+        Report::Pong { versions, .. } if versions == ProtocolVersions::BUS
+    ));
 }
 
 #[test]

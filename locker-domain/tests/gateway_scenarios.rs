@@ -24,8 +24,8 @@ use locker_proto::uplink::{
     Downward, MessageId, ParcelNeeds as Needs, ReserveCompartment, ResetTarget, Response, Upward,
 };
 use locker_proto::{
-    Command, CompartmentId, Event, EventRecord, EventSeq, NodeAddr, Presence, RebootKind,
-    ResetReason, SizeClass,
+    Command, CompartmentId, Event, EventRecord, EventSeq, NodeAddr, Presence, ProtocolVersions,
+    RebootKind, ResetReason, SizeClass,
 };
 
 const BACKEND_EPOCH: u32 = 1_700_000;
@@ -99,7 +99,7 @@ fn a_fresh_gateway_greets_every_node_with_a_ping_before_any_bank_command() {
             "first frame to {node}"
         );
         let sent = bench.commands_to(node);
-        assert_eq!(sent[0].command, Command::Ping, "first command to {node}");
+        assert_eq!(sent[0].command, Command::PING, "first command to {node}");
         let greeted = bench
             .first(|o| matches!(o, GatewayOutput::NodeGreeted { node: n, .. } if *n == node))
             .expect("the node answered its greeting");
@@ -142,7 +142,7 @@ fn a_node_that_restarts_is_greeted_again_before_its_next_bank_command() {
         .into_iter()
         .filter(|s| s.index >= mark)
         .collect();
-    assert_eq!(after[0].command, Command::Ping, "greeted first: {after:?}");
+    assert_eq!(after[0].command, Command::PING, "greeted first: {after:?}");
     let greeting = bench
         .first(|o| {
             matches!(o, GatewayOutput::NodeGreeted { node, reset_reason: ResetReason::Watchdog, .. }
@@ -160,7 +160,7 @@ fn a_node_that_restarts_is_greeted_again_before_its_next_bank_command() {
         !bench
             .commands_to(NODE_2)
             .iter()
-            .any(|s| s.index >= mark && s.command == Command::Ping)
+            .any(|s| s.index >= mark && s.command == Command::PING)
     );
 
     // The restarted node takes the next unlock, once.
@@ -169,6 +169,91 @@ fn a_node_that_restarts_is_greeted_again_before_its_next_bank_command() {
     bench.deposit(r.compartment);
     assert_eq!(bench.pulses_of(r.compartment), 1);
     assert_eq!(stage(&bench, r.compartment), Stage::Stored);
+}
+
+// ----- bus versions --------------------------------------------------------------
+
+#[test]
+fn a_node_that_speaks_versions_1_and_2_is_spoken_to_in_version_1() {
+    let mut bench = Bench::new();
+    bench.node(NODE_1).speaks = Some(ProtocolVersions::from_bits(0b11));
+    bench.settle();
+
+    assert_eq!(bench.gateway.bus_version(NODE_1), Some(1));
+    assert_eq!(bench.gateway.bus_version(NODE_2), Some(1));
+    assert!(
+        bench
+            .first(|o| matches!(o,
+        GatewayOutput::NodeGreeted { node, version: 1, .. } if *node == NODE_1))
+            .is_some()
+    );
+    assert_eq!(bench.gateway.stats().versions_refused, 0);
+    // The greeting told the node what the gateway speaks: version 1 alone.
+    let ping = bench.commands_to(NODE_1)[0].command;
+    assert_eq!(
+        ping,
+        Command::Ping {
+            versions: ProtocolVersions::from_bits(0b01)
+        }
+    );
+    // And the node is operated as any other.
+    let r = bench.reserve_small().unwrap();
+    assert_eq!(wiring(r.compartment).0, NODE_1);
+    bench.deposit(r.compartment);
+    assert_eq!(stage(&bench, r.compartment), Stage::Stored);
+}
+
+#[test]
+fn a_node_that_claims_no_version_we_speak_is_not_operated_and_the_gateway_says_so() {
+    let mut bench = Bench::new();
+    // A firmware that speaks only a bus version 2 (or claims nothing sane).
+    bench.node(NODE_1).speaks = Some(ProtocolVersions::from_bits(0b10));
+    bench.settle();
+
+    let refused = bench
+        .log
+        .iter()
+        .find_map(|o| match o {
+            GatewayOutput::NodeRefused { node, error, .. } if *node == NODE_1 => Some(*error),
+            _ => None,
+        })
+        .expect("the gateway says why the node is not operated");
+    assert_eq!(refused.ours, ProtocolVersions::BUS);
+    assert_eq!(refused.theirs, ProtocolVersions::from_bits(0b10));
+    assert!(bench.gateway.stats().versions_refused >= 1);
+    assert_eq!(bench.gateway.bus_version(NODE_1), None);
+    assert!(!bench.gateway.is_greeted(NODE_1));
+    // No bank command goes to it: only greetings and the link's own polls.
+    assert!(
+        bench.commands_to(NODE_1).iter().all(|s| matches!(
+            s.command,
+            Command::Ping { .. }
+                | Command::GetAuthFloor
+                | Command::PollEvents
+                | Command::AckEvents { .. }
+        )),
+        "{:?}",
+        bench.commands_to(NODE_1)
+    );
+    // Its compartments are unverified, and staff hear of it after the grace
+    // time, as for a node that does not answer.
+    assert!(bench.log.iter().any(|o| matches!(o,
+        GatewayOutput::Audit(r) if r.event == AuditEvent::NodeLost(NODE_1))));
+    bench.run_for(gateway_support::policy().node_alert_after + Duration::from_secs(5));
+    assert!(bench.log.iter().any(|o| matches!(o,
+        GatewayOutput::Alert(a) if a.kind == AlertKind::NodeUnreachable)));
+    // The other node is operated as before.
+    assert_eq!(bench.gateway.bus_version(NODE_2), Some(1));
+    assert!(bench.gateway.is_greeted(NODE_2));
+
+    // A firmware update that speaks version 1 again: greeted and operated.
+    bench.node(NODE_1).speaks = None;
+    bench.restart_node(NODE_1, ResetReason::PowerOn);
+    bench.settle();
+    assert_eq!(bench.gateway.bus_version(NODE_1), Some(1));
+    assert!(bench.gateway.is_greeted(NODE_1));
+    assert!(bench.log.iter().any(|o| matches!(o,
+        GatewayOutput::Audit(r) if r.event == AuditEvent::NodeBack(NODE_1))));
 }
 
 // ----- a delivery ----------------------------------------------------------------
@@ -434,7 +519,7 @@ fn a_lost_node_comes_back_is_greeted_again_and_an_unlock_asked_meanwhile_never_p
         .into_iter()
         .filter(|s| s.index > back)
         .collect();
-    assert_eq!(after[0].command, Command::Ping, "greeted first: {after:?}");
+    assert_eq!(after[0].command, Command::PING, "greeted first: {after:?}");
     let unlocks: Vec<_> = after
         .iter()
         .filter(|s| matches!(s.command, Command::Unlock { channel: ch, .. } if ch == channel))
@@ -1085,7 +1170,7 @@ fn a_gateway_restarted_from_its_disk_greets_again_and_hands_over_the_stored_parc
             .into_iter()
             .filter(|s| s.index >= mark)
             .collect();
-        assert_eq!(after[0].command, Command::Ping, "{n} greeted first");
+        assert_eq!(after[0].command, Command::PING, "{n} greeted first");
         assert!(after.iter().any(|s| s.command == Command::GetAllStatus));
     }
     // The scan agrees with the books: nothing to report.
@@ -1180,7 +1265,7 @@ fn a_node_the_backend_resets_reboots_once_is_greeted_again_and_its_boot_names_th
         .collect();
     assert_eq!(
         after_reboot[0].command,
-        Command::Ping,
+        Command::PING,
         "greeted again first"
     );
     let boot = bench

@@ -80,7 +80,7 @@ fn the_answer_waits_until_the_counter_reservation_is_persisted() {
     let stored_at_boot = node.auth_flash;
     node.auth_flash_broken = true;
     node.restart(ResetReason::PowerOn, Instant::ZERO);
-    let ping = unsigned(&command_frame(1, Command::Ping));
+    let ping = unsigned(&command_frame(1, Command::PING));
     let open = signed(&command_frame(2, unlock(1, 300)), stored_at_boot.rx_floor);
 
     // Nothing leaves and nothing moves while its reservation is not stored.

@@ -26,7 +26,8 @@ use locker_proto::uplink::{
 };
 use locker_proto::{
     BulkStatus, Channel, ChannelBits, Command, CompartmentId, Dimensions, DoorState, Event,
-    FirmwareVersion, Floor, NackReason, NodeAddr, Presence, RebootKind, ResetReason, SizeClass,
+    FirmwareVersion, Floor, NackReason, NoCommonVersion, NodeAddr, Presence, ProtocolVersions,
+    RebootKind, ResetReason, SizeClass,
 };
 
 struct Dice(u64);
@@ -1355,6 +1356,96 @@ fn a_forged_acknowledgement_is_not_passed_to_the_queue() {
     assert_eq!(g.send(&genuine), Ok(Handled::Ack(queued)));
     // Delivered again (the transport repeats it): acknowledged once only.
     assert!(matches!(g.send(&genuine), Ok(Handled::Duplicate(_))));
+}
+
+// ----- uplink versions ----------------------------------------------------------
+
+#[test]
+fn a_backend_that_speaks_versions_1_and_2_is_spoken_to_in_version_1() {
+    let mut g = Gateway::start();
+    let Upward::BootNotification(boot) = &g.up[0].body else {
+        panic!("the boot notification goes up first: {:?}", g.up[0]);
+    };
+    assert_eq!(
+        boot.versions,
+        ProtocolVersions::from_bits(0b01),
+        "the gateway says it speaks uplink version 1"
+    );
+    let boot_id = g.up[0].id;
+    assert_eq!(
+        g.uplink.agreed_version(),
+        None,
+        "nothing agreed before the backend answers"
+    );
+
+    let ack = signed(
+        MessageId(g.next_request),
+        Downward::BootAck {
+            boot: boot_id,
+            versions: ProtocolVersions::from_bits(0b11),
+        },
+    );
+    assert_eq!(
+        g.send(&ack),
+        Ok(Handled::BootAck {
+            boot: boot_id,
+            agreed: Ok(1),
+        }),
+        "the boot notification is acknowledged and version 1 agreed"
+    );
+    assert_eq!(g.uplink.agreed_version(), Some(Ok(1)));
+    assert_eq!(g.uplink.stats().versions_refused, 0);
+    // Everything the gateway writes is version 1.
+    g.pump();
+    assert!(g.up.iter().all(|m| m.v == 1));
+
+    // The next run agrees again, from its own boot notification.
+    g.restart(ResetReason::PowerOn);
+    assert_eq!(g.uplink.agreed_version(), None);
+}
+
+#[test]
+fn a_backend_that_claims_no_version_we_speak_is_refused_and_the_gateway_says_so() {
+    let mut g = Gateway::start();
+    let boot_id = g.up[0].id;
+    let ack = signed(
+        MessageId(g.next_request),
+        Downward::BootAck {
+            boot: boot_id,
+            versions: ProtocolVersions::from_bits(0b100),
+        },
+    );
+    let expected = NoCommonVersion {
+        ours: ProtocolVersions::UPLINK,
+        theirs: ProtocolVersions::from_bits(0b100),
+    };
+    assert_eq!(
+        g.send(&ack),
+        Ok(Handled::BootAck {
+            boot: boot_id,
+            agreed: Err(expected),
+        }),
+        "the refusal is handed to the shell, with the boot notification acknowledged"
+    );
+    assert_eq!(g.uplink.agreed_version(), Some(Err(expected)));
+    assert_eq!(g.uplink.stats().versions_refused, 1);
+    assert_eq!(
+        expected.to_string(),
+        "no common protocol version: this side speaks {1}, the peer {3}"
+    );
+    // A forged acknowledgement cannot change what was agreed.
+    let forged = DownEnvelope::with_tag(
+        Envelope::new(
+            MessageId(g.next_request + 1),
+            Downward::BootAck {
+                boot: boot_id,
+                versions: ProtocolVersions::UPLINK,
+            },
+        ),
+        HexArray([0; 16]),
+    );
+    assert_eq!(g.send(&forged), Ok(Handled::Forged));
+    assert_eq!(g.uplink.agreed_version(), Some(Err(expected)));
 }
 
 #[test]

@@ -336,7 +336,7 @@ fn a_kerong_board_greets_the_gateway_as_a_node_and_reports_every_channel() {
     assert_eq!(bulk.locked, ChannelBits(0xFFFF));
     assert_eq!(bulk.door_open, ChannelBits(0));
     assert_eq!(bulk.occupied, ChannelBits(0));
-    bank.send(Command::Ping);
+    bank.send(Command::PING);
     assert!(matches!(
         bank.last_answer(),
         Report::Pong {

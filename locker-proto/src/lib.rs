@@ -17,6 +17,7 @@ pub mod link;
 pub mod message;
 pub mod time;
 pub mod uplink;
+pub mod version;
 pub mod vocab;
 
 pub use error::FrameError;
@@ -28,6 +29,7 @@ pub use message::{
     RebootKind, Report,
 };
 pub use time::{Duration, Instant};
+pub use version::{NoCommonVersion, ProtocolVersions};
 pub use vocab::{
     Actor, Channel, CompartmentId, Dimensions, DoorState, FaultCode, FirmwareVersion, HealthIssue,
     LockState, MAX_CHANNELS, NodeAddr, NotificationKind, ParcelKind, PowerStatus, Presence,

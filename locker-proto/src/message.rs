@@ -60,6 +60,7 @@ use heapless::Vec;
 use serde::{Deserialize, Serialize};
 
 use crate::key::NodeKey;
+use crate::version::ProtocolVersions;
 use crate::vocab::{
     Channel, DoorState, FaultCode, FirmwareVersion, LockState, PowerStatus, Presence, ResetReason,
     Temperature, derive_wire,
@@ -75,8 +76,15 @@ derive_wire! {
     /// [`NodeAddr::BROADCAST`](crate::NodeAddr::BROADCAST).
     #[non_exhaustive]
     pub enum Command {
-        /// Are you there? Answered with [`Report::Pong`].
-        Ping,
+        /// Are you there, and which bus protocol versions do you speak?
+        /// Answered with [`Report::Pong`]. The master greets every node
+        /// with it (`spec/versioning.md` §4.1) and uses the highest version
+        /// both sides speak from then on.
+        Ping {
+            /// The bus protocol versions the master speaks
+            /// ([`ProtocolVersions::BUS`] for this crate).
+            versions: ProtocolVersions,
+        },
         /// Status of one channel. Answered with [`Report::Status`].
         GetStatus {
             /// The channel to report.
@@ -144,6 +152,12 @@ derive_wire! {
 }
 
 impl Command {
+    /// The greeting this crate's master sends: a [`Command::Ping`] listing
+    /// [`ProtocolVersions::BUS`].
+    pub const PING: Command = Command::Ping {
+        versions: ProtocolVersions::BUS,
+    };
+
     /// Whether a node with authentication (feature `auth`) executes this
     /// command only from a frame with a valid, fresh tag: every actuating
     /// command, and [`Command::AckEvents`], so that nobody but the gateway
@@ -414,6 +428,10 @@ pub enum Report {
         uptime_ms: u32,
         /// Why the node last started.
         reset_reason: ResetReason,
+        /// The bus protocol versions the node speaks: the master speaks the
+        /// highest one both speak with it, and does not operate a node that
+        /// speaks none of the master's.
+        versions: ProtocolVersions,
     },
     /// Answer to [`Command::GetStatus`].
     Status(ChannelStatus),
@@ -447,6 +465,7 @@ impl<'a> arbitrary::Arbitrary<'a> for Report {
                 firmware: u.arbitrary()?,
                 uptime_ms: u.arbitrary()?,
                 reset_reason: u.arbitrary()?,
+                versions: u.arbitrary()?,
             },
             1 => Report::Status(u.arbitrary()?),
             2 => Report::BulkStatus(u.arbitrary()?),

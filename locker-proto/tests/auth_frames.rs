@@ -255,7 +255,7 @@ fn the_retransmission_of_the_last_unlock_is_answered_from_the_cache_not_executed
     // retransmission into a new unlock.
     let ping = Frame {
         header: Header::new(NodeAddr::GATEWAY, NODE, Seq(9), Flags::ACK_WANTED),
-        body: Command::Ping,
+        body: Command::PING,
     };
     assert!(link.handle_frame(&ping, Instant::ZERO).is_some());
     link.respond(Report::Ack);

@@ -49,8 +49,8 @@ use locker_proto::link::{Master, MasterConfig, MasterEvent, NodeLink};
 use locker_proto::{
     BulkStatus, Channel, ChannelBits, ChannelStatus, Command, DoorState, Event, EventBatch,
     EventRecord, EventSeq, FaultCode, FirmwareVersion, Floor, FrameError, Indicator, Instant,
-    LockState, NackReason, NodeAddr, NodeConfig, NodeKey, PowerStatus, Presence, RebootKind,
-    Report, ResetReason, Temperature,
+    LockState, NackReason, NodeAddr, NodeConfig, NodeKey, PowerStatus, Presence, ProtocolVersions,
+    RebootKind, Report, ResetReason, Temperature,
 };
 use serde_json::{Value, json};
 
@@ -195,7 +195,13 @@ fn samples() -> Vec<Sample> {
         // Unsigned commands: to a node without a key (or on a bus without
         // authentication). A node that authenticates refuses the four
         // actuating ones and `AckEvents` unsigned (`rep_nack_unauthenticated`).
-        command("cmd_ping", "Ping, unsigned", 1, Command::Ping, Plain),
+        command(
+            "cmd_ping",
+            "Ping, unsigned: the master speaks bus version 1 (bit 0)",
+            1,
+            Command::PING,
+            Plain,
+        ),
         command(
             "cmd_get_status",
             "Status of channel 2, unsigned",
@@ -297,12 +303,14 @@ fn samples() -> Vec<Sample> {
         // Unsigned answers.
         report(
             "rep_pong",
-            "Answer to a ping: firmware 1.4.2, up for a day, last reset by the watchdog",
+            "Answer to a ping: firmware 1.4.2, up for a day, last reset by the watchdog, \
+             speaks bus versions 1 and 2 (bits 0 and 1)",
             1,
             Report::Pong {
                 firmware: FirmwareVersion::new(1, 4, 2),
                 uptime_ms: 86_400_000,
                 reset_reason: ResetReason::Watchdog,
+                versions: ProtocolVersions::from_bits(0b11),
             },
             Plain,
         ),
@@ -612,9 +620,9 @@ fn samples() -> Vec<Sample> {
         ),
         command(
             "query_ping",
-            "Ping with challenge 2",
+            "Ping with challenge 2: the master speaks bus version 1",
             0x33,
-            Command::Ping,
+            Command::PING,
             Challenge { index: 2 },
         ),
         report(
@@ -625,6 +633,7 @@ fn samples() -> Vec<Sample> {
                 firmware: FirmwareVersion::new(0, 1, 0),
                 uptime_ms: 5_000,
                 reset_reason: ResetReason::PowerOn,
+                versions: ProtocolVersions::BUS,
             },
             query("query_ping"),
         ),
@@ -1502,8 +1511,8 @@ fn raw_frame(raw: &[u8]) -> Vec<u8> {
 }
 
 fn malformed() -> Vec<Malformed> {
-    let ping = raw_frame(&[0x11, 0x00, 0x03, 0x01, 0x00]);
-    let mut bad_crc_raw = vec![0x11, 0x00, 0x03, 0x01, 0x00];
+    let ping = raw_frame(&[0x11, 0x00, 0x03, 0x01, 0x00, 0x01]);
+    let mut bad_crc_raw = vec![0x11, 0x00, 0x03, 0x01, 0x00, 0x01];
     let crc = scratch::crc16_modbus(&bad_crc_raw);
     bad_crc_raw.extend_from_slice(&(crc ^ 0x00ff).to_le_bytes());
     let with = |prefix: &[u8], frame: &[u8]| [prefix, frame].concat();
@@ -1541,9 +1550,9 @@ fn malformed() -> Vec<Malformed> {
         },
         Malformed {
             name: "malformed_unknown_version",
-            about: "A ping from protocol version 2, CRC good",
+            about: "A ping from protocol version 2 (speaking versions 1 and 2), CRC good",
             as_report: false,
-            bytes: raw_frame(&[0x21, 0x00, 0x03, 0x01, 0x00]),
+            bytes: raw_frame(&[0x21, 0x00, 0x03, 0x01, 0x00, 0x03]),
             expect: vec![Err(FrameError::UnknownVersion(2))],
         },
         Malformed {
@@ -1557,7 +1566,7 @@ fn malformed() -> Vec<Malformed> {
             name: "malformed_trailing_byte",
             about: "A ping with one byte after its body, CRC good",
             as_report: false,
-            bytes: raw_frame(&[0x11, 0x00, 0x03, 0x01, 0x00, 0x00]),
+            bytes: raw_frame(&[0x11, 0x00, 0x03, 0x01, 0x00, 0x01, 0x00]),
             expect: vec![Err(FrameError::BadBody)],
         },
         Malformed {
@@ -1829,7 +1838,7 @@ fn every_enum_on_the_bus_keeps_its_numbering() {
     let ch = Channel(0);
     pin(
         &[
-            Command::Ping,
+            Command::PING,
             Command::GetStatus { channel: ch },
             Command::GetAllStatus,
             Command::Unlock {
@@ -1881,6 +1890,7 @@ fn every_enum_on_the_bus_keeps_its_numbering() {
                 firmware: FirmwareVersion::new(0, 0, 0),
                 uptime_ms: 0,
                 reset_reason: ResetReason::PowerOn,
+                versions: ProtocolVersions::BUS,
             },
             Report::Status(status),
             Report::BulkStatus(BulkStatus {

@@ -188,7 +188,7 @@ fn raw_frame(header: [u8; 4], body: &[u8]) -> Vec<u8> {
 
 #[test]
 fn a_frame_from_a_future_protocol_version_is_named_as_such() {
-    let bytes = raw_frame([((VERSION + 1) << 4) | 1, 0, 3, 7], &[0x00]);
+    let bytes = raw_frame([((VERSION + 1) << 4) | 1, 0, 3, 7], &[0x00, 0x03]);
     let got = decode_all::<Command>(&bytes, &[bytes.len()]);
     assert_eq!(got, vec![Err(FrameError::UnknownVersion(VERSION + 1))]);
 }
@@ -199,8 +199,9 @@ fn a_good_crc_around_an_unknown_message_is_bad_body() {
     let bytes = raw_frame([(VERSION << 4) | 1, 0, 3, 7], &[200, 1]);
     let got = decode_all::<Command>(&bytes, &[bytes.len()]);
     assert_eq!(got, vec![Err(FrameError::BadBody)]);
-    // Trailing bytes after a valid body are refused too.
-    let bytes = raw_frame([(VERSION << 4) | 1, 0, 3, 7], &[0, 0xAA]);
+    // Trailing bytes after a valid body (a ping: variant 0, versions 0x01)
+    // are refused too.
+    let bytes = raw_frame([(VERSION << 4) | 1, 0, 3, 7], &[0, 0x01, 0xAA]);
     let got = decode_all::<Command>(&bytes, &[bytes.len()]);
     assert_eq!(got, vec![Err(FrameError::BadBody)]);
 }

@@ -300,13 +300,13 @@ fn an_overflowing_event_queue_is_reported_never_silent() {
 #[test]
 fn a_second_command_while_one_is_outstanding_is_refused_not_queued_silently() {
     let mut bank = Bank::new();
-    bank.master.send(NODE, Command::Ping, bank.now).unwrap();
+    bank.master.send(NODE, Command::PING, bank.now).unwrap();
     assert_eq!(
         bank.master.send(NODE, Command::GetAllStatus, bank.now),
         Err(locker_proto::link::LinkError::Busy(NODE))
     );
     assert_eq!(
-        bank.master.send(NodeAddr(99), Command::Ping, bank.now),
+        bank.master.send(NodeAddr(99), Command::PING, bank.now),
         Err(locker_proto::link::LinkError::UnknownNode(NodeAddr(99)))
     );
 }

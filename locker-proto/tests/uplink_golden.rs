@@ -48,7 +48,7 @@ use locker_proto::time::{Duration, Instant};
 use locker_proto::uplink::*;
 use locker_proto::{
     Channel, CompartmentId, Dimensions, DoorState, FaultCode, FirmwareVersion, NodeAddr,
-    PowerStatus, Presence, RebootKind, ResetReason, SizeClass, Temperature,
+    PowerStatus, Presence, ProtocolVersions, RebootKind, ResetReason, SizeClass, Temperature,
 };
 use serde_json::{Value, json};
 
@@ -466,6 +466,7 @@ const GET_CONFIGURATION: u32 = 10;
 const TRIGGER_SNAPSHOT: u32 = 11;
 const GET_DIAGNOSTICS: u32 = 12;
 const RESET_NODE: u32 = 13;
+const BOOT_ACK: u32 = 14;
 
 /// Every compartment status, as a status notification of compartment 3
 /// would carry it (an inspection of an empty one taken out of service).
@@ -1094,6 +1095,7 @@ fn samples() -> Vec<(String, Sample)> {
             reason: ResetReason::SoftReboot,
             reset_request: Some(down_id(RESET)),
             gateway_firmware: FirmwareVersion::new(0, 1, 0),
+            versions: ProtocolVersions::UPLINK,
             nodes: nodes(),
             compartments: u16::try_from(layout.len()).unwrap(),
             layout_fingerprint: fingerprint,
@@ -1348,6 +1350,16 @@ fn samples() -> Vec<(String, Sample)> {
 
     // The backend's messages.
     g.down("ack", ACK, Downward::Ack(up_id(4)));
+    // The acknowledgement of the boot notification (the first upward
+    // sample): the backend speaks uplink versions 1 and 2.
+    g.down(
+        "boot_ack",
+        BOOT_ACK,
+        Downward::BootAck {
+            boot: up_id(0),
+            versions: ProtocolVersions::from_bits(0b11),
+        },
+    );
     g.down(
         "reserve_compartment",
         RESERVE,
@@ -1597,6 +1609,7 @@ fn every_message_kind_has_a_golden_sample_and_no_golden_file_is_orphaned() {
         "alert",
         "announce_parcel",
         "audit",
+        "boot_ack",
         "boot_notification",
         "call_error",
         "call_result",
@@ -1707,6 +1720,7 @@ fn the_largest_messages_fit_max_postcard_len() {
             reason: ResetReason::HardReboot,
             reset_request: Some(MessageId(u64::MAX)),
             gateway_firmware: FirmwareVersion::new(255, 255, 255),
+            versions: ProtocolVersions::from_bits(0xff),
             nodes: nodes.clone(),
             compartments: u16::MAX,
             layout_fingerprint: u32::MAX,
@@ -2081,6 +2095,7 @@ const NUMBERING: &[(&str, &[&str])] = &[
             "get_configuration",
             "trigger_snapshot",
             "get_diagnostics",
+            "boot_ack",
         ],
     ),
     (
@@ -2647,7 +2662,7 @@ fn every_tag_and_code_hash_in_the_golden_messages_follows_the_spec() {
             );
         }
     }
-    assert_eq!(tags, 14, "every downward golden message checked");
+    assert_eq!(tags, 15, "every downward golden message checked");
 }
 
 #[test]

@@ -223,6 +223,8 @@ def enum(*names):
 
 BUS_TYPES = {
     "Channel": "u8",
+    # Bit k-1 is bus version k (spec/bus.md section 5.5).
+    "ProtocolVersions": "u8",
     "EventSeq": "u16",
     "ChannelBits": "u32",
     "Temperature": "i16",
@@ -268,7 +270,7 @@ BUS_TYPES = {
     "EventRecord": ("struct", [("seq", "EventSeq"), ("event", "Event")]),
     "EventBatch": ("seq", "EventRecord", 6),
     "Command": ("enum", [
-        ("Ping", None),
+        ("Ping", [("versions", "ProtocolVersions")]),
         ("GetStatus", [("channel", "Channel")]),
         ("GetAllStatus", None),
         ("Unlock", [("channel", "Channel"), ("pulse_ms", "u16")]),
@@ -283,7 +285,7 @@ BUS_TYPES = {
     ]),
     "Report": ("enum", [
         ("Pong", [("firmware", "FirmwareVersion"), ("uptime_ms", "u32"),
-                  ("reset_reason", "ResetReason")]),
+                  ("reset_reason", "ResetReason"), ("versions", "ProtocolVersions")]),
         ("Status", "ChannelStatus"),
         ("BulkStatus", "BulkStatus"),
         ("Events", [("events", "EventBatch"), ("dropped", "u16")]),
@@ -554,6 +556,12 @@ def check_bus():
         raw2, wire2 = encode_frame(want_h, write(BUS_TYPES, as_type, v["body"][as_type]), made)
         eq("bus: frame built from the JSON = wire", wire2.hex(), wire.hex(), name)
 
+    # bus section 5.5: the greeting agrees on the highest version both sets hold
+    ping = vectors["cmd_ping"]["body"]["Command"]["Ping"]["versions"]
+    pong = vectors["rep_pong"]["body"]["Report"]["Pong"]["versions"]
+    eq("bus: Ping and Pong agree on the highest common version", agreed_version(ping, pong), 1)
+    eq("bus: no common version with a node that claims none", agreed_version(ping, 0), None)
+
     for case in vectors["node_key_derivation"]["cases"]:
         bus_node_key(case)
 
@@ -613,7 +621,8 @@ UP_TYPES.update({
                             ("reset_reason", ("opt", "ResetReason"))]),
     "BootNotification": ("struct", [
         ("bank_id", "BankId"), ("reason", "ResetReason"), ("reset_request", ("opt", "MessageId")),
-        ("gateway_firmware", "FirmwareVersion"), ("nodes", ("seq", "NodeInfo", 32)),
+        ("gateway_firmware", "FirmwareVersion"), ("versions", "ProtocolVersions"),
+        ("nodes", ("seq", "NodeInfo", 32)),
         ("compartments", "u16"), ("layout_fingerprint", "u32"), ("incarnation", "u32"),
         ("at", "Stamp")]),
     "Dimensions": ("struct", [("width_mm", "u16"), ("height_mm", "u16"), ("depth_mm", "u16")]),
@@ -808,7 +817,8 @@ UP_TYPES.update({
         ("reset", [("kind", "RebootKind"), ("target", "ResetTarget")]),
         ("change_configuration", "PolicyConfig"), ("get_configuration", None),
         ("trigger_snapshot", [("compartment", "CompartmentId")]),
-        ("get_diagnostics", None)]),
+        ("get_diagnostics", None),
+        ("boot_ack", [("boot", "MessageId"), ("versions", "ProtocolVersions")])]),
 })
 
 
@@ -1003,8 +1013,23 @@ def check_uplink():
         boot = messages["boot_notification"]["body"]["boot_notification"]
         eq("uplink: layout fingerprint (CRC-32C) recomputed",
            layout_fingerprint(page["compartments"]), boot["layout_fingerprint"])
+    if "boot_notification" in messages and "boot_ack" in messages:
+        # versioning.md section 4: the highest version in both sets (bit k-1 = version k).
+        ours = messages["boot_notification"]["body"]["boot_notification"]["versions"]
+        theirs = messages["boot_ack"]["body"]["boot_ack"]["versions"]
+        eq("uplink: boot_ack agrees on the highest common version",
+           agreed_version(ours, theirs), 1)
+        eq("uplink: boot_ack acknowledges the boot notification",
+           messages["boot_ack"]["body"]["boot_ack"]["boot"], messages["boot_notification"]["id"])
     eq("uplink: CRC-32C check value", crc32c(b"123456789"), 0xE3069283)
     eq("bus: CRC-16/MODBUS check value", crc16_modbus(b"123456789"), 0x4B37)
+
+
+def agreed_version(ours, theirs):
+    """The version two sides agree on (versioning.md section 4): the highest bit set
+    in both one-byte sets, bit k-1 standing for version k; None when they share none."""
+    common = ours & theirs & 0xFF
+    return common.bit_length() or None
 
 
 # ---------------------------------------------------------------- uplink JSON Schemas (schema/)

@@ -208,7 +208,7 @@ mod full {
 mod link_only {
     use locker_proto::frame::{Decoder, Feed};
     use locker_proto::link::NodeLink;
-    use locker_proto::{Command, FirmwareVersion, NackReason, Report};
+    use locker_proto::{Command, FirmwareVersion, NackReason, ProtocolVersions, Report};
 
     use super::{ADDRESS, EVENT_QUEUE, MAX_FRAME, RESET_REASON, now};
     use crate::board::CHANNELS;
@@ -238,13 +238,14 @@ mod link_only {
                             let auth = decoder.last_authenticated();
                             if let Some(command) = link.handle_received(&frame, auth, now) {
                                 link.respond(match command {
-                                    Command::Ping => Report::Pong {
+                                    Command::Ping { .. } => Report::Pong {
                                         firmware: FirmwareVersion::new(0, 1, 0),
                                         uptime_ms: u32::try_from(
                                             now.saturating_since(started).as_millis(),
                                         )
                                         .unwrap_or(u32::MAX),
                                         reset_reason: RESET_REASON,
+                                        versions: ProtocolVersions::BUS,
                                     },
                                     _ => Report::Nack(NackReason::Unsupported),
                                 });

@@ -81,6 +81,18 @@ impl Gateway {
         self.uplink.as_ref().map(super::uplink::UplinkGlue::backlog)
     }
 
+    /// The uplink version agreed with the backend (`spec/versioning.md`
+    /// §4.2): `None` without an uplink or before the backend acknowledged
+    /// this run's boot notification.
+    pub fn uplink_version(&self) -> Option<Result<u8, locker_proto::NoCommonVersion>> {
+        self.core.uplink_version()
+    }
+
+    /// The bus version agreed with `node` at its last greeting.
+    pub fn bus_version(&self, node: locker_proto::NodeAddr) -> Option<u8> {
+        self.core.bus_version(node)
+    }
+
     /// The uplink's counters, if the gateway has an uplink.
     pub fn uplink_stats(&self) -> Option<UplinkStats> {
         self.core.uplink().map(locker_domain::uplink::Uplink::stats)

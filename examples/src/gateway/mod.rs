@@ -191,6 +191,19 @@ impl Gateway {
                         }
                         break;
                     }
+                    Ok(Handled::BootAck { boot, agreed }) => {
+                        if let Some(glue) = self.uplink.as_mut() {
+                            glue.acknowledged(boot, now)?;
+                        }
+                        self.notices.push_back(match agreed {
+                            Ok(version) => Notice::UplinkVersion(version),
+                            Err(e) => Notice::Warning(format!(
+                                "the backend speaks no uplink version this gateway speaks ({e}); \
+                                 writing version 1 regardless: update the backend or the gateway"
+                            )),
+                        });
+                        break;
+                    }
                     Ok(_) => break,
                     Err(core::GatewayError::Uplink(_)) => self.carry_out(now)?,
                     Err(e) => return Err(e.into()),

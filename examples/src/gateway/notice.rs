@@ -29,7 +29,12 @@ pub enum Notice {
         firmware: FirmwareVersion,
         /// Milliseconds since it started.
         uptime_ms: u32,
+        /// The bus protocol version agreed with it.
+        version: u8,
     },
+    /// The backend acknowledged the boot notification and the uplink
+    /// version both sides speak is agreed (logged at info level).
+    UplinkVersion(u8),
     /// Something the operator should look at; the gateway carries on.
     Warning(String),
     /// The connection to the backend's broker came up or went down. Why an
@@ -62,12 +67,21 @@ impl Notice {
                 node,
                 firmware,
                 uptime_ms,
+                version,
                 ..
             } => Notice::NodeGreeted {
                 node,
                 firmware,
                 uptime_ms,
+                version,
             },
+            GatewayOutput::NodeRefused {
+                node,
+                firmware,
+                error,
+            } => Notice::Warning(format!(
+                "{node} (firmware {firmware}) is not operated: {error}; update its firmware"
+            )),
             GatewayOutput::NodeLost(node) => Notice::Warning(format!(
                 "{node} stopped answering; trying it again every few seconds"
             )),
@@ -221,9 +235,14 @@ impl fmt::Display for Notice {
                 node,
                 firmware,
                 uptime_ms,
+                version,
             } => write!(
                 f,
-                "{node} answers: firmware {firmware:?}, up {uptime_ms} ms"
+                "{node} answers: firmware {firmware:?}, up {uptime_ms} ms, bus version {version}"
+            ),
+            Notice::UplinkVersion(version) => write!(
+                f,
+                "the backend acknowledged the boot notification: speaking uplink version {version}"
             ),
             // The log line carries the level: no "warning:" of its own.
             Notice::Warning(w) => f.write_str(w),

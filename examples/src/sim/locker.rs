@@ -771,7 +771,7 @@ impl SimBank {
                 return false;
             };
             match gateway.handle_downward(message, &mut self.codes, now) {
-                Ok(Handled::Ack(id)) => {
+                Ok(Handled::Ack(id) | Handled::BootAck { boot: id, .. }) => {
                     // Nothing to carry out: the caller sends what the free
                     // slot lets go.
                     self.uplink.acknowledged(id, now);

@@ -4,12 +4,12 @@ use std::collections::{BTreeMap, VecDeque};
 
 use locker_domain::bank::BankKeys;
 use locker_domain::uplink::sign_downward;
-use locker_proto::CompartmentId;
 use locker_proto::time::{Duration, Instant};
 use locker_proto::uplink::{
     AlertKind, CallError, DedupWindow, DownEnvelope, Downward, ErrorCode, HexArray, MessageId,
     RemoteOpen, Response, Scope, SecurityKind, UpEnvelope, Upward, Verdict,
 };
+use locker_proto::{CompartmentId, NoCommonVersion, ProtocolVersions};
 
 /// How the backend behaves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,6 +114,11 @@ pub struct Backend {
     renumbered: u64,
     /// The bank's incarnation, from its latest boot notification.
     incarnation: Option<u32>,
+    /// The uplink version agreed with the gateway at its latest boot
+    /// notification.
+    uplink_version: Option<Result<u8, NoCommonVersion>>,
+    /// Boot notifications naming no uplink version this backend speaks.
+    versions_refused: u64,
 }
 
 impl Backend {
@@ -139,6 +144,8 @@ impl Backend {
             epoch_changes: 0,
             renumbered: 0,
             incarnation: None,
+            uplink_version: None,
+            versions_refused: 0,
         }
     }
 
@@ -251,6 +258,20 @@ impl Backend {
         ))
     }
 
+    /// The uplink version agreed with the gateway: the highest both speak,
+    /// from its latest boot notification; `None` before the first one,
+    /// `Some(Err(..))` when the gateway speaks none of this backend's
+    /// versions (the backend still acknowledges, with its own set, so the
+    /// gateway learns why; it reads what it can).
+    pub fn uplink_version(&self) -> Option<Result<u8, NoCommonVersion>> {
+        self.uplink_version
+    }
+
+    /// Boot notifications that named no uplink version this backend speaks.
+    pub fn versions_refused(&self) -> u64 {
+        self.versions_refused
+    }
+
     /// Times the gateway's window made this backend start a new epoch.
     pub fn epoch_changes(&self) -> u64 {
         self.epoch_changes
@@ -282,7 +303,16 @@ impl Backend {
     /// `None` for a duplicate. Either way it is acknowledged.
     pub fn handle_upward(&mut self, message: UpEnvelope) -> Option<&UpEnvelope> {
         let id = self.next();
-        let ack = sign_downward(&self.keys, id, Downward::Ack(message.id));
+        let ack = match &message.body {
+            // The boot notification's acknowledgement names the uplink
+            // versions this backend speaks (spec/versioning.md §4.2).
+            Upward::BootNotification(_) => Downward::BootAck {
+                boot: message.id,
+                versions: ProtocolVersions::UPLINK,
+            },
+            _ => Downward::Ack(message.id),
+        };
+        let ack = sign_downward(&self.keys, id, ack);
         self.acks.push_back(ack);
         if !self.accept(message.id) {
             self.duplicates += 1;
@@ -296,7 +326,14 @@ impl Backend {
                 return None;
             }
             Upward::Audit(record) => self.audit_next = record.seq + 1,
-            Upward::BootNotification(boot) => self.incarnation = Some(boot.incarnation),
+            Upward::BootNotification(boot) => {
+                self.incarnation = Some(boot.incarnation);
+                let agreed = ProtocolVersions::UPLINK.agree(boot.versions);
+                if agreed.is_err() {
+                    self.versions_refused += 1;
+                }
+                self.uplink_version = Some(agreed);
+            }
             Upward::CallResult(r) => {
                 self.pending.retain(|p| p.message.id != r.request);
                 self.tally.answered += 1;

@@ -85,8 +85,8 @@ mod presence;
 use heapless::Deque;
 use locker_proto::{
     BulkStatus, Channel, ChannelBits, ChannelStatus, Command, DoorState, Event, FaultCode,
-    FirmwareVersion, Instant, LockState, MAX_CHANNELS, NackReason, NodeConfig, RebootKind, Report,
-    ResetReason, Temperature,
+    FirmwareVersion, Instant, LockState, MAX_CHANNELS, NackReason, NodeConfig, ProtocolVersions,
+    RebootKind, Report, ResetReason, Temperature,
 };
 
 pub use action::{Action, PulseDuration};
@@ -202,11 +202,14 @@ impl<const CHANNELS: usize> Controller<CHANNELS> {
     /// `Nack(Unsupported)` here, as is any command this firmware does not know.
     pub fn handle_command(&mut self, command: &Command, now: Instant) -> Report {
         match *command {
-            Command::Ping => Report::Pong {
+            // The master's versions need no check here: it picks the
+            // version from this answer (spec/versioning.md §4.1).
+            Command::Ping { .. } => Report::Pong {
                 firmware: self.firmware,
                 uptime_ms: u32::try_from(now.saturating_since(self.started_at).as_millis())
                     .unwrap_or(u32::MAX),
                 reset_reason: self.reset_reason,
+                versions: ProtocolVersions::BUS,
             },
             Command::GetStatus { channel } => match self.channel_status(channel) {
                 Ok(status) => Report::Status(status),

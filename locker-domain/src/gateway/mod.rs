@@ -62,7 +62,8 @@
 //!         sent.push(frame.frame.body);
 //!     }
 //! }
-//! assert_eq!(sent, [Command::Ping]);
+//! // The greeting lists the bus versions the gateway speaks.
+//! assert_eq!(sent, [Command::PING]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -76,7 +77,8 @@ use locker_proto::link::{LinkStats, Master, MasterConfig, MasterEvent};
 use locker_proto::time::{Duration, Instant};
 use locker_proto::uplink::{BusStats, DownEnvelope, EnvelopeHeader};
 use locker_proto::{
-    Command, CompartmentId, Event, FaultCode, NackReason, NodeAddr, PowerStatus, Report,
+    Command, CompartmentId, Event, FaultCode, NackReason, NodeAddr, PowerStatus, ProtocolVersions,
+    Report,
 };
 use rand_core::RngCore;
 
@@ -279,6 +281,21 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
         self.sessions.is_greeted(node)
     }
 
+    /// The bus protocol version agreed with `node` at its last greeting:
+    /// the highest both speak (`spec/versioning.md` §4.1). `None` before
+    /// the node answered a greeting, and while it is refused for speaking
+    /// no version the gateway speaks ([`GatewayOutput::NodeRefused`]).
+    pub fn bus_version(&self, node: NodeAddr) -> Option<u8> {
+        self.sessions.version(node)
+    }
+
+    /// The uplink version agreed with the backend, as
+    /// [`Uplink::agreed_version`]: `None` without an uplink or before the
+    /// backend acknowledged this run's boot notification.
+    pub fn uplink_version(&self) -> Option<Result<u8, locker_proto::NoCommonVersion>> {
+        self.uplink.as_ref().and_then(Uplink::agreed_version)
+    }
+
     /// Commands waiting for their node.
     pub fn commands_waiting(&self) -> usize {
         self.sessions.waiting()
@@ -429,7 +446,8 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
     /// A message from the backend. Its tag is checked first (a forged one
     /// changes nothing and is [`Handled::Forged`]). Requests are carried out
     /// once per message id and answered through [`GatewayOutput::Upward`];
-    /// [`Handled::Ack`] names an upward message the backend acknowledged:
+    /// [`Handled::Ack`] and [`Handled::BootAck`] name an upward message the
+    /// backend acknowledged:
     /// hand it to the outbound queue, which forgets it only if it was in
     /// flight.
     ///
@@ -963,19 +981,47 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
         match event {
             MasterEvent::Response {
                 node,
-                command: Command::Ping,
+                command: Command::Ping { .. },
                 report,
             } => {
-                // Any answer means the node's cache now holds the ping.
-                self.sessions.greeted(*node);
                 let Report::Pong {
                     firmware,
                     uptime_ms,
                     reset_reason,
+                    versions,
                 } = *report
                 else {
+                    // Any answer means the node's cache now holds the ping.
+                    self.sessions.greeted(*node);
                     return Ok(None);
                 };
+                let version = match ProtocolVersions::BUS.agree(versions) {
+                    Ok(version) => version,
+                    Err(error) => {
+                        // Nothing the node says can be trusted to mean what
+                        // the gateway reads: its compartments are unverified
+                        // (the bank's node-unreachable path, which alerts
+                        // staff) and it takes no command.
+                        bank.handle_node_lost(*node, now)?;
+                        let failed = &mut self.failed;
+                        self.sessions.refuse(*node, |command| {
+                            // Cannot fail: the queue it came from is no larger.
+                            let _ = failed.push_back((*node, command));
+                        });
+                        self.stats.versions_refused = self.stats.versions_refused.saturating_add(1);
+                        return Ok(Some(GatewayOutput::NodeRefused {
+                            node: *node,
+                            firmware,
+                            error,
+                        }));
+                    }
+                };
+                if self.sessions.is_refused(*node) {
+                    // A node refused before (new firmware since?) is
+                    // operated again: the bank asks it for full status.
+                    bank.handle_node_back(*node, now)?;
+                }
+                self.sessions.agreed(*node, version);
                 self.stats.greetings = self.stats.greetings.saturating_add(1);
                 if let Some(uplink) = self.uplink.as_mut() {
                     if uplink
@@ -990,6 +1036,7 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
                     firmware,
                     reset_reason,
                     uptime_ms,
+                    version,
                 }))
             }
             MasterEvent::Response {
@@ -1019,6 +1066,15 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
             MasterEvent::Response { node, command, .. } => bank
                 .handle_command_result(*node, command, CommandOutcome::Acked, now)
                 .map(|()| None),
+            MasterEvent::Event { node, record }
+                if self.sessions.is_refused(*node)
+                    && !matches!(record.event, Event::NodeStarted { .. }) =>
+            {
+                // A refused node is not operated: what it reports is not
+                // read, until a restart (perhaps into firmware that speaks
+                // a version the gateway speaks) has it greeted again.
+                Ok(None)
+            }
             MasterEvent::Event { node, record } => {
                 bank.handle_node_event(*node, &record.event, now)?;
                 if matches!(record.event, Event::NodeStarted { .. }) {
@@ -1029,7 +1085,7 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
             }
             MasterEvent::RequestFailed {
                 node,
-                command: Command::Ping,
+                command: Command::Ping { .. },
             } => {
                 // A lost node is greeted again when it is back.
                 if !self.master.is_lost(*node) {
@@ -1099,8 +1155,9 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
             else {
                 break;
             };
-            if self.master.is_lost(node) {
-                // Nobody would be served by it when the node is back.
+            if self.master.is_lost(node) || self.sessions.is_refused(node) {
+                // Nobody would be served by it when the node is back (or
+                // is operated again).
                 let _ = self.failed.push_back((node, command));
             } else {
                 // Cannot fail: room was checked.
@@ -1109,7 +1166,7 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
         }
         let mut greeting: heapless::Vec<NodeAddr, NODES> = heapless::Vec::new();
         for node in self.sessions.to_greet() {
-            if !self.master.is_busy(node) && self.master.send(node, Command::Ping, now).is_ok() {
+            if !self.master.is_busy(node) && self.master.send(node, Command::PING, now).is_ok() {
                 let _ = greeting.push(node);
             }
         }

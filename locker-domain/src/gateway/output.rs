@@ -2,7 +2,9 @@
 
 use locker_proto::link::Outgoing;
 use locker_proto::uplink::{MessageId, UpEnvelope};
-use locker_proto::{Command, CompartmentId, FirmwareVersion, NodeAddr, RebootKind, ResetReason};
+use locker_proto::{
+    Command, CompartmentId, FirmwareVersion, NoCommonVersion, NodeAddr, RebootKind, ResetReason,
+};
 
 use crate::bank::{
     Alert, AuditRecord, BankError, Notification, PersistReason, Policy, SnapshotRequest,
@@ -58,6 +60,24 @@ pub enum GatewayOutput {
         reset_reason: ResetReason,
         /// Milliseconds since it started.
         uptime_ms: u32,
+        /// The bus protocol version agreed with it: the highest both speak
+        /// ([`Gateway::bus_version`](super::Gateway::bus_version)).
+        version: u8,
+    },
+    /// A node answered the gateway's greeting with no bus protocol version
+    /// the gateway speaks (`spec/versioning.md` §4.1): it is not operated.
+    /// It takes no command (those waiting for it fail), what it reports is
+    /// not read, and the bank holds its compartments unverified, as for a
+    /// lost node (staff are alerted that it is unreachable). Counted in
+    /// [`GatewayStats::versions_refused`]. A restart of the node has it
+    /// greeted again.
+    NodeRefused {
+        /// The node.
+        node: NodeAddr,
+        /// The firmware it said it runs.
+        firmware: FirmwareVersion,
+        /// What each side speaks.
+        error: NoCommonVersion,
     },
     /// A node stopped answering; the bank alerts staff and the gateway
     /// keeps trying it.
@@ -128,6 +148,9 @@ pub struct GatewayStats {
     pub status_reports: u64,
     /// Greetings answered.
     pub greetings: u64,
+    /// Greetings answered with no bus protocol version the gateway speaks
+    /// ([`GatewayOutput::NodeRefused`]).
+    pub versions_refused: u64,
     /// Node reports the bank refused ([`GatewayOutput::NodeInputRefused`]).
     pub refused_node_input: u64,
     /// Bank outputs the uplink could not project (its output was full);

@@ -7,6 +7,11 @@
 //! the node reports that it restarted, and when a lost node answers again.
 //! The ping leaves a harmless command in the node's cache, so a fresh unlock
 //! can never be taken for a repeat of an old one and go unexecuted.
+//!
+//! The greeting is also where the master and the node agree on a bus
+//! protocol version (`spec/versioning.md` §4.1): a node whose answer lists
+//! none of the versions the master speaks is refused, and takes no bank
+//! command until a later greeting agrees on one.
 
 use heapless::{Deque, Vec};
 use locker_proto::{Command, NodeAddr};
@@ -19,6 +24,10 @@ pub const COMMAND_QUEUE: usize = 32;
 pub(crate) struct Sessions<const NODES: usize> {
     /// Nodes that answered the greeting: bank commands may go to them.
     greeted: Vec<NodeAddr, NODES>,
+    /// The bus version agreed with each node at its last greeting.
+    versions: Vec<(NodeAddr, u8), NODES>,
+    /// Nodes whose last greeting named no version the master speaks.
+    refused: Vec<NodeAddr, NODES>,
     /// Nodes that need a greeting.
     to_greet: Vec<NodeAddr, NODES>,
     /// Commands in the order the bank or backend gave them.
@@ -29,6 +38,8 @@ impl<const NODES: usize> Sessions<NODES> {
     pub(crate) const fn new() -> Self {
         Sessions {
             greeted: Vec::new(),
+            versions: Vec::new(),
+            refused: Vec::new(),
             to_greet: Vec::new(),
             waiting: Deque::new(),
         }
@@ -50,6 +61,43 @@ impl<const NODES: usize> Sessions<NODES> {
         if !self.greeted.contains(&node) {
             let _ = self.greeted.push(node);
         }
+    }
+
+    /// `node` answered its greeting and speaks bus version `version` with
+    /// the master.
+    pub(crate) fn agreed(&mut self, node: NodeAddr, version: u8) {
+        self.greeted(node);
+        self.refused.retain(|n| *n != node);
+        self.versions.retain(|(n, _)| *n != node);
+        // Cannot fail: at most one entry per node.
+        let _ = self.versions.push((node, version));
+    }
+
+    /// The bus version agreed with `node`, once it answered a greeting
+    /// with one the master speaks.
+    pub(crate) fn version(&self, node: NodeAddr) -> Option<u8> {
+        self.versions
+            .iter()
+            .find(|(n, _)| *n == node)
+            .map(|(_, v)| *v)
+    }
+
+    /// `node` answered its greeting with no version the master speaks: it
+    /// takes no bank command (those waiting are handed to `failed`, as for
+    /// a lost node) until a later greeting agrees on a version.
+    pub(crate) fn refuse(&mut self, node: NodeAddr, failed: impl FnMut(Command)) {
+        self.to_greet.retain(|n| *n != node);
+        self.versions.retain(|(n, _)| *n != node);
+        if !self.refused.contains(&node) {
+            // Cannot fail: at most one entry per node.
+            let _ = self.refused.push(node);
+        }
+        self.lost(node, failed);
+    }
+
+    /// Whether `node`'s last greeting named no version the master speaks.
+    pub(crate) fn is_refused(&self, node: NodeAddr) -> bool {
+        self.refused.contains(&node)
     }
 
     /// `node` stopped answering: greet it when it is back. The commands

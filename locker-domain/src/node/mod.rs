@@ -117,7 +117,7 @@ use safekeeping::Safekeeping;
 /// // The gateway pings; the UART delivers the frame in two pieces.
 /// let ping = Frame {
 ///     header: Header::new(NodeAddr::GATEWAY, NodeAddr(3), Seq(1), Flags::ACK_WANTED),
-///     body: Command::Ping,
+///     body: Command::PING,
 /// };
 /// let mut buf = [0u8; MAX_FRAME];
 /// let wire = encode(&ping, &mut buf)?;

@@ -148,7 +148,10 @@ mod state;
 use heapless::{Deque, Vec};
 use locker_proto::time::{Duration, Instant};
 use locker_proto::uplink::{self as wire, DownEnvelope, Downward, MessageId, UpEnvelope, Upward};
-use locker_proto::{Channel, Command, CompartmentId, FirmwareVersion, NodeAddr, ResetReason};
+use locker_proto::{
+    Channel, Command, CompartmentId, FirmwareVersion, NoCommonVersion, NodeAddr, ProtocolVersions,
+    ResetReason,
+};
 use rand_core::RngCore;
 
 use crate::bank::{Alert, AuditRecord, Bank, Notification, Policy, Stage};
@@ -345,6 +348,18 @@ pub enum Handled {
     /// at most once per [`FORGERY_REPORT_PERIOD`] (it cannot be
     /// authenticated, so it never touches the de-duplication window).
     Unreadable,
+    /// The backend acknowledged the boot notification `boot` (remove it
+    /// from the outbound queue, as for [`Handled::Ack`]) and said which
+    /// uplink versions it speaks: `agreed` is the highest one both speak
+    /// ([`Uplink::agreed_version`]), or why there is none. The gateway
+    /// writes version 1 either way (the only one it has); a refusal is
+    /// counted in [`UplinkStats::versions_refused`] for the operator.
+    BootAck {
+        /// The boot notification acknowledged.
+        boot: MessageId,
+        /// The uplink version agreed with the backend.
+        agreed: Result<u8, NoCommonVersion>,
+    },
 }
 
 /// Counters.
@@ -364,6 +379,8 @@ pub struct UplinkStats {
     pub out_of_window: u32,
     /// Downward messages whose body did not decode.
     pub unreadable: u32,
+    /// Boot acknowledgements naming no uplink version the gateway speaks.
+    pub versions_refused: u32,
 }
 
 /// Reports of messages that could not be authenticated, rationed.
@@ -434,6 +451,9 @@ pub struct Uplink {
     forgeries: Ration,
     unreadable: Ration,
     backlog_full: bool,
+    /// What the backend's acknowledgement of this run's boot notification
+    /// said of its versions; `None` before it came.
+    agreed: Option<Result<u8, NoCommonVersion>>,
 }
 
 impl Uplink {
@@ -463,10 +483,20 @@ impl Uplink {
             forgeries: Ration::default(),
             unreadable: Ration::default(),
             backlog_full: false,
+            agreed: None,
         }
     }
 
     // ----- queries ---------------------------------------------------------
+
+    /// The uplink version agreed with the backend: the highest both speak,
+    /// from the backend's [`BootAck`](wire::Downward::BootAck) of this
+    /// run's boot notification (`spec/versioning.md` §4.2). `None` until
+    /// it came (the gateway writes version 1 meanwhile); `Some(Err(..))`
+    /// when the backend speaks none of the gateway's versions.
+    pub fn agreed_version(&self) -> Option<Result<u8, NoCommonVersion>> {
+        self.agreed
+    }
 
     /// What must survive a restart: persist it when [`Uplink::poll_persist`]
     /// says so, and before a reboot.
@@ -587,6 +617,7 @@ impl Uplink {
             reason,
             reset_request: pending.map(|p| p.request),
             gateway_firmware: self.config.gateway_firmware,
+            versions: ProtocolVersions::UPLINK,
             nodes,
             compartments: u16::try_from(layout.len()).unwrap_or(u16::MAX),
             layout_fingerprint: layout.fingerprint(),
@@ -594,6 +625,9 @@ impl Uplink {
             at: self.stamp(now),
         };
         self.emit(Upward::BootNotification(boot));
+        // Agreed anew with every boot notification: the backend may have
+        // changed since the last one.
+        self.agreed = None;
         self.booted = true;
         self.layout_cursor = Some(0);
         self.next_heartbeat = Some(now + self.config.heartbeat_every);
@@ -879,6 +913,16 @@ impl Uplink {
             self.state.seen.accept(message.id);
             self.persist = true;
             return Ok(Handled::Ack(id));
+        }
+        if let Downward::BootAck { boot, versions } = message.body {
+            self.state.seen.accept(message.id);
+            self.persist = true;
+            let agreed = ProtocolVersions::UPLINK.agree(versions);
+            if agreed.is_err() {
+                self.stats.versions_refused = self.stats.versions_refused.saturating_add(1);
+            }
+            self.agreed = Some(agreed);
+            return Ok(Handled::BootAck { boot, agreed });
         }
         self.room(2)?;
         if self.actions.len() + 1 > ACTION_QUEUE {

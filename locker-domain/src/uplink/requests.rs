@@ -35,7 +35,7 @@ impl Uplink {
     ) -> Result<Outcome, UplinkError> {
         let now = now.max(bank.now());
         let outcome = match request {
-            Downward::Ack(_) => {
+            Downward::Ack(_) | Downward::BootAck { .. } => {
                 return Ok(refused(ErrorCode::NotSupported, "an ack is not a request"));
             }
             Downward::ReserveCompartment(r) => self.reserve(bank, r.kind, r.needs, None, rng, now),

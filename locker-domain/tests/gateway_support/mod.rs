@@ -33,7 +33,7 @@ use locker_proto::time::{Duration, Instant};
 use locker_proto::uplink::UpEnvelope;
 use locker_proto::{
     Channel, Command, CompartmentId, Dimensions, EventBatch, EventRecord, FirmwareVersion,
-    NodeAddr, NodeConfig, NodeKey, Report, ResetReason, SizeClass,
+    NodeAddr, NodeConfig, NodeKey, ProtocolVersions, Report, ResetReason, SizeClass,
 };
 
 /// Compartments the bench's gateway can hold.
@@ -174,6 +174,10 @@ pub struct SimNode {
     pub executed: Vec<Command>,
     /// A reboot the controller asked for, done once the answer has left.
     reboot: Option<locker_proto::RebootKind>,
+    /// The bus versions the node's `Pong` claims when they are not the
+    /// controller's own (a newer firmware, or a foreign one); kept across
+    /// a restart of the node, like its firmware.
+    pub speaks: Option<ProtocolVersions>,
 }
 
 impl SimNode {
@@ -197,6 +201,7 @@ impl SimNode {
             load: [0; CHANNELS],
             executed: Vec::new(),
             reboot: None,
+            speaks: None,
         };
         node.persist();
         node
@@ -259,7 +264,12 @@ impl SimNode {
                     let auth = self.decoder.last_authenticated();
                     if let Some(command) = self.link.handle_received(&frame, auth, now) {
                         self.executed.push(command);
-                        let report = self.controller.handle_command(&command, now);
+                        let mut report = self.controller.handle_command(&command, now);
+                        if let (Report::Pong { versions, .. }, Some(speaks)) =
+                            (&mut report, self.speaks)
+                        {
+                            *versions = speaks;
+                        }
                         self.link.respond(report);
                     }
                     self.carry_out(now, pulses);
@@ -722,8 +732,9 @@ impl Bench {
     pub fn restart_node(&mut self, addr: NodeAddr, reason: ResetReason) {
         let now = self.now;
         let old = self.node(addr);
-        let (flash, doors, load) = (old.flash, old.doors, old.load);
+        let (flash, doors, load, speaks) = (old.flash, old.doors, old.load, old.speaks);
         let mut fresh = SimNode::boot(addr, flash, reason, now);
+        fresh.speaks = speaks;
         fresh.doors = doors;
         fresh.load = load;
         *self.node(addr) = fresh;

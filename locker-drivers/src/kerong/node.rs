@@ -5,7 +5,8 @@ use locker_proto::frame::{Authenticated, Frame};
 use locker_proto::link::{NodeLink, Outgoing};
 use locker_proto::{
     BulkStatus, Channel, ChannelBits, ChannelStatus, Command, Duration, Event, FaultCode,
-    FirmwareVersion, Instant, MAX_CHANNELS, NackReason, NodeAddr, Report, ResetReason,
+    FirmwareVersion, Instant, MAX_CHANNELS, NackReason, NodeAddr, ProtocolVersions, Report,
+    ResetReason,
 };
 
 use super::status::ir_presence;
@@ -133,7 +134,7 @@ struct Doors {
 ///
 /// | command | answer |
 /// |---|---|
-/// | `Ping` | `Pong`, with [`firmware`](BoardNodeConfig::firmware) and the adapter's uptime |
+/// | `Ping` | `Pong`, with [`firmware`](BoardNodeConfig::firmware), the adapter's uptime and the bus versions this crate speaks ([`ProtocolVersions::BUS`]) |
 /// | `GetAllStatus` | `BulkStatus` from this exchange's board status |
 /// | `GetStatus` | `Status` of the channel from this exchange's board status |
 /// | `Unlock` | the board pulses that lock; `Ack` |
@@ -604,11 +605,14 @@ impl<const QUEUE: usize> BoardNode<QUEUE> {
         let channels = status.map_or(last_seen, |s| self.window(&s).channels);
         let known = |channel: Channel| channel.0 < channels;
         Step::Answer(match command {
-            Command::Ping => Report::Pong {
+            // The adapter speaks our bus to the gateway, in the versions
+            // this crate speaks, whatever the board's own frames are.
+            Command::Ping { .. } => Report::Pong {
                 firmware: self.config.firmware,
                 uptime_ms: u32::try_from(now.saturating_since(self.started_at).as_millis())
                     .unwrap_or(u32::MAX),
                 reset_reason: self.reset_reason,
+                versions: ProtocolVersions::BUS,
             },
             Command::GetAllStatus => match status {
                 Some(status) => Report::BulkStatus(self.window(&status)),

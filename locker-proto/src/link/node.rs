@@ -127,13 +127,13 @@ struct NodeAuth {
 /// let mut link = NodeLink::<8>::new(NodeAddr(3), ResetReason::PowerOn);
 /// let ping = Frame {
 ///     header: Header::new(NodeAddr::GATEWAY, NodeAddr(3), Seq(9), Flags::ACK_WANTED),
-///     body: Command::Ping,
+///     body: Command::PING,
 /// };
 /// let now = Instant::from_millis(0);
 ///
 /// // First delivery: the application executes it and answers.
 /// let command = link.handle_frame(&ping, now).unwrap();
-/// assert_eq!(command, Command::Ping);
+/// assert_eq!(command, Command::PING);
 /// link.respond(Report::Ack);
 /// assert_eq!(link.poll_transmit().unwrap().body, Report::Ack);
 ///

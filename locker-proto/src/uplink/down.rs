@@ -1,5 +1,6 @@
 //! Downward messages: requests from the backend to the gateway, and the
-//! backend's acknowledgements of upward messages.
+//! backend's acknowledgements of upward messages ([`Downward::Ack`], and
+//! [`Downward::BootAck`] for a boot notification).
 //!
 //! Every request is answered exactly once, with an
 //! [`Upward::CallResult`](super::Upward::CallResult) carrying the
@@ -15,6 +16,7 @@ use super::envelope::MessageId;
 use super::types::{CodeHash, OfflineToken, ParcelRef, Recipient, Tag};
 use crate::message::RebootKind;
 use crate::time::Duration;
+use crate::version::ProtocolVersions;
 use crate::vocab::{CompartmentId, Dimensions, NodeAddr, ParcelKind, SizeClass};
 
 /// A message from the backend to the gateway.
@@ -82,13 +84,26 @@ pub enum Downward {
     /// Versions, bus statistics and compartments needing service. Answered
     /// with [`Response::Diagnostics`](super::Response::Diagnostics).
     GetDiagnostics,
+    /// The backend has the [`BootNotification`](super::BootNotification)
+    /// `boot` (an [`Ack`](Downward::Ack) of it) and speaks the uplink
+    /// versions `versions`: the gateway speaks the highest one both speak
+    /// (`spec/versioning.md` §4.2). The backend acknowledges every boot
+    /// notification with this, and every other upward message with `Ack`.
+    /// Not itself acknowledged.
+    BootAck {
+        /// The boot notification acknowledged.
+        boot: MessageId,
+        /// The uplink versions the backend speaks, one bit per version
+        /// ([`ProtocolVersions::UPLINK`] for this crate).
+        versions: ProtocolVersions,
+    },
 }
 
 impl Downward {
     /// Whether this is a request (answered with a result or an error)
     /// rather than an acknowledgement.
     pub const fn is_request(&self) -> bool {
-        !matches!(self, Downward::Ack(_))
+        !matches!(self, Downward::Ack(_) | Downward::BootAck { .. })
     }
 
     /// The snake_case name of the message, as in JSON.
@@ -106,6 +121,7 @@ impl Downward {
             Downward::GetConfiguration => "get_configuration",
             Downward::TriggerSnapshot { .. } => "trigger_snapshot",
             Downward::GetDiagnostics => "get_diagnostics",
+            Downward::BootAck { .. } => "boot_ack",
         }
     }
 }

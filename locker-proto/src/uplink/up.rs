@@ -12,6 +12,7 @@ use super::envelope::MessageId;
 use super::response::{CallError, CallResult};
 use super::types::{BankId, HexArray, ParcelNumber, Stamp};
 use crate::time::Duration;
+use crate::version::ProtocolVersions;
 use crate::vocab::{
     Actor, Channel, CompartmentId, Dimensions, DoorState, FaultCode, FirmwareVersion, HealthIssue,
     NodeAddr, NotificationKind, PowerStatus, Presence, Purpose, ResetReason, ServiceReason,
@@ -108,6 +109,12 @@ pub struct BootNotification {
     pub reset_request: Option<MessageId>,
     /// The gateway's software version.
     pub gateway_firmware: FirmwareVersion,
+    /// The uplink versions the gateway speaks, one bit per version (bit
+    /// `k - 1` is version `k`; [`ProtocolVersions::UPLINK`] for this
+    /// crate): the backend speaks the highest one both speak and answers
+    /// with its own set in [`Downward::BootAck`](super::Downward::BootAck)
+    /// (`spec/versioning.md` §4.2).
+    pub versions: ProtocolVersions,
     /// The nodes, with the firmware last seen on each (fresh
     /// [`NodeBoot`] messages follow as they answer).
     #[cfg_attr(
