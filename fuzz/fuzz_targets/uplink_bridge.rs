@@ -53,7 +53,7 @@ use locker_proto::uplink::{
 };
 use locker_proto::{
     Channel, CompartmentId, Duration, Event, FirmwareVersion, Instant, NodeAddr, Presence,
-    RebootKind, ResetReason, SizeClass,
+    ProtocolVersions, RebootKind, ResetReason, SizeClass,
 };
 
 fn keys() -> BankKeys {
@@ -126,6 +126,14 @@ enum Op {
     },
     /// The backend restarts its numbering in its next epoch.
     BackendEpoch,
+    /// The backend acknowledges a boot notification (any id) with the
+    /// protocol versions it speaks (any set, the empty one included).
+    BootAck {
+        again: bool,
+        auth: u8,
+        boot: u64,
+        versions: u8,
+    },
     /// An acknowledgement with the next backend id (or an old one).
     Ack {
         pick: Pick,
@@ -734,6 +742,25 @@ impl Harness {
                 assert_eq!(produced, 1);
                 self.expect.push_back((id.0, Expect::OutOfWindow));
             }
+            Ok(Handled::BootAck { boot, agreed }) => {
+                assert!(
+                    !carried && !too_old && !too_far,
+                    "boot ack {id:?} taken, seen {carried}"
+                );
+                let Downward::BootAck {
+                    boot: acked,
+                    versions,
+                } = message.body
+                else {
+                    panic!("{message:?} handled as a boot ack");
+                };
+                assert_eq!(acked, boot);
+                assert_eq!(agreed, ProtocolVersions::UPLINK.agree(versions));
+                assert_eq!(self.uplink.agreed_version(), Some(agreed));
+                assert_eq!(bank_before, self.snapshot(), "a boot ack changed the bank");
+                assert_eq!(produced, 0, "a boot ack answered");
+                self.carried.insert(id.0);
+            }
             Ok(other) => panic!("{message:?} handled as {other:?}"),
             Err(e @ (UplinkError::OutputFull | UplinkError::BankBusy)) => {
                 assert_eq!(bank_before, self.snapshot(), "{e:?} changed the bank");
@@ -873,6 +900,21 @@ fuzz_target!(|input: (u8, Vec<Op>)| {
                     let (m, valid) = Harness::tagged(MessageId(id), Downward::GetDiagnostics, 0);
                     h.handle(&m, valid);
                 }
+            }
+            Op::BootAck {
+                again,
+                auth,
+                boot,
+                versions,
+            } => {
+                let id = h.backend_id(again, 0);
+                h.drain_bank();
+                let body = Downward::BootAck {
+                    boot: MessageId(boot),
+                    versions: ProtocolVersions::from_bits(versions),
+                };
+                let (m, valid) = Harness::tagged(id, body, auth);
+                h.handle(&m, valid);
             }
             Op::BackendEpoch => {
                 let epoch = MessageId(h.next_request).epoch().saturating_add(1);
