@@ -79,6 +79,7 @@ impl Harness {
             seq: EventSeq(0),
             event: Event::NodeStarted {
                 reset_reason: ResetReason::PowerOn,
+                held: None,
             },
         }];
         Harness {

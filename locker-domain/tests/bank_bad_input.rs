@@ -41,6 +41,7 @@ fn a_report_for_an_unknown_compartment_is_refused_and_changes_nothing() {
         NodeAddr(99),
         &Event::NodeStarted {
             reset_reason: locker_proto::ResetReason::PowerOn,
+            held: None,
         },
         sim.now,
     );

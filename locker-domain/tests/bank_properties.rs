@@ -189,7 +189,7 @@ proptest! {
                 Op::StaffOpen(c) => { let _ = sim.bank.staff_open(id(c), locker_domain::bank::StaffId(u32::from(c)), sim.now); }
                 Op::NodeRestart => {
                     sim.drain();
-                    let _ = sim.bank.handle_node_event(NodeAddr(1), &Event::NodeStarted { reset_reason: locker_proto::ResetReason::Watchdog }, sim.now);
+                    let _ = sim.bank.handle_node_event(NodeAddr(1), &Event::NodeStarted { reset_reason: locker_proto::ResetReason::Watchdog, held: None }, sim.now);
                 }
                 Op::Nack(c) => {
                     let (node, channel) = sim.wiring(id(c));

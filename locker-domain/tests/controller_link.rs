@@ -76,7 +76,8 @@ fn a_forced_door_reaches_the_gateway_through_the_event_queue() {
         kinds,
         vec![
             Event::NodeStarted {
-                reset_reason: ResetReason::PowerOn
+                reset_reason: ResetReason::PowerOn,
+                held: None,
             },
             Event::DoorOpened {
                 channel: Channel(1),

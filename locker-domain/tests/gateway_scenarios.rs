@@ -15,7 +15,7 @@ mod gateway_support;
 use gateway_support::{Bench, LineFault, NODE_1, NODE_2, wiring};
 use locker_domain::bank::codes::KeypadId;
 use locker_domain::bank::{
-    AlertKind, AuditEvent, BankError, BankOutput, CodeOutcome, DepositsClosed, DoorPhase,
+    AlertKind, AuditEvent, BankError, BankOutput, CodeOutcome, DepositsClosed, DoorPhase, Evidence,
     NotificationKind, Purpose, StaffId, Stage,
 };
 use locker_domain::gateway::{GatewayOutput, Persist};
@@ -24,8 +24,8 @@ use locker_proto::uplink::{
     Downward, MessageId, ParcelNeeds as Needs, ReserveCompartment, ResetTarget, Response, Upward,
 };
 use locker_proto::{
-    Command, CompartmentId, Event, EventRecord, EventSeq, NodeAddr, Presence, ProtocolVersions,
-    RebootKind, ResetReason, SizeClass,
+    Command, CompartmentId, Event, EventRecord, EventSeq, FaultCode, NodeAddr, Presence,
+    ProtocolVersions, RebootKind, ResetReason, SizeClass,
 };
 
 const BACKEND_EPOCH: u32 = 1_700_000;
@@ -169,6 +169,75 @@ fn a_node_that_restarts_is_greeted_again_before_its_next_bank_command() {
     bench.deposit(r.compartment);
     assert_eq!(bench.pulses_of(r.compartment), 1);
     assert_eq!(stage(&bench, r.compartment), Stage::Stored);
+}
+
+#[test]
+fn a_node_reset_by_its_watchdog_before_its_forced_door_was_polled_raises_an_alert_and_is_scanned() {
+    let mut bench = Bench::new();
+    bench.settle();
+    let r = bench.reserve_small().unwrap();
+    let c = r.compartment;
+    let (node, _) = wiring(c);
+    bench.deposit(c);
+    assert_eq!(stage(&bench, c), Stage::Stored);
+    let mark = bench.log.len();
+    let sent_mark = bench.commands_to(node).last().map_or(0, |s| s.index);
+
+    // The bus to the node fails for a moment (nothing polls it) while a
+    // thief forces the door, takes the parcel and shuts the door; then the
+    // node hangs and its watchdog resets it. Its queue held three events
+    // the gateway never received.
+    bench.cut.push(node);
+    bench.open_door(c);
+    bench.take_parcel(c);
+    bench.close_door(c);
+    bench.warm_reset_node(node, ResetReason::Watchdog);
+    bench.cut.retain(|n| *n != node);
+    bench.run_for(Duration::from_secs(10));
+
+    // The gateway is told exactly that events were lost, raises it to
+    // staff, and scans the node.
+    let lost = bench.log[mark..].iter().find_map(|o| match o {
+        GatewayOutput::Alert(a)
+            if a.kind == AlertKind::NodeFault
+                && a.evidence == Evidence::Fault(FaultCode::EventsDropped) =>
+        {
+            Some(*a)
+        }
+        _ => None,
+    });
+    assert!(
+        lost.is_some(),
+        "no alert for the lost events: {:?}",
+        &bench.log[mark..]
+    );
+    assert!(
+        bench
+            .commands_to(node)
+            .iter()
+            .any(|s| s.index > sent_mark && s.command == Command::GetAllStatus),
+        "the node was not scanned after its restart"
+    );
+}
+
+#[test]
+fn a_node_reset_warm_after_every_event_was_delivered_raises_no_lost_events_alert() {
+    let mut bench = Bench::new();
+    bench.settle();
+    let mark = bench.log.len();
+    bench.warm_reset_node(NODE_1, ResetReason::Watchdog);
+    bench.run_for(Duration::from_secs(10));
+    assert!(
+        !bench.log[mark..].iter().any(|o| matches!(o,
+            GatewayOutput::Alert(a) if a.evidence == Evidence::Fault(FaultCode::EventsDropped))),
+        "an alert for events that were all delivered: {:?}",
+        &bench.log[mark..]
+    );
+    assert!(
+        bench.log[mark..].iter().any(|o| matches!(o,
+            GatewayOutput::NodeGreeted { node, .. } if *node == NODE_1)),
+        "the restart was not heard"
+    );
 }
 
 // ----- bus versions --------------------------------------------------------------

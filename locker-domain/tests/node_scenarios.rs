@@ -227,7 +227,8 @@ fn a_reboot_command_is_answered_before_the_node_reboots() {
     // The gateway hears why the node started again.
     cabinet.run_for(Duration::from_secs(1));
     assert!(cabinet.events.contains(&Event::NodeStarted {
-        reset_reason: ResetReason::SoftReboot
+        reset_reason: ResetReason::SoftReboot,
+        held: None,
     }));
     assert_eq!(cabinet.firmware.reboots(), 1);
 }
@@ -293,7 +294,8 @@ fn a_node_whose_queue_overflows_tells_the_gateway_how_many_events_it_lost() {
     assert_eq!(
         cabinet.events[0],
         Event::NodeStarted {
-            reset_reason: ResetReason::PowerOn
+            reset_reason: ResetReason::PowerOn,
+            held: None,
         }
     );
     // (The master reports the loss again after the start event resets its

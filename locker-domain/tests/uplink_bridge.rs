@@ -642,6 +642,7 @@ fn a_node_reset_waits_for_its_door_session_then_reboots_the_node_and_its_greetin
             node,
             &Event::NodeStarted {
                 reset_reason: ResetReason::SoftReboot,
+                held: None,
             },
             g.now,
         )

@@ -318,7 +318,8 @@ impl Bank<SimCu16> {
         assert_eq!(
             bank.reported(),
             [Event::NodeStarted {
-                reset_reason: ResetReason::PowerOn
+                reset_reason: ResetReason::PowerOn,
+                held: None,
             }]
         );
         bank

@@ -25,8 +25,8 @@ pub use frame::{Decoder, Feed, Flags, Frame, Header, MAX_FRAME, Seq};
 pub use key::{KEY_LEN, NodeKey};
 pub use message::{
     BulkStatus, ChannelBits, ChannelStatus, Command, Event, EventBatch, EventRecord, EventSeq,
-    Floor, Indicator, MAX_EVENTS_PER_REPORT, MAX_UNLOCK_PULSE_MS, NackReason, NodeConfig,
-    RebootKind, Report,
+    Floor, HeldEvents, Indicator, MAX_EVENTS_PER_REPORT, MAX_UNLOCK_PULSE_MS, NackReason,
+    NodeConfig, RebootKind, Report,
 };
 pub use time::{Duration, Instant};
 pub use version::{NoCommonVersion, ProtocolVersions};

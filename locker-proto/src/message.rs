@@ -314,6 +314,12 @@ derive_wire! {
         NodeStarted {
             /// Why the node started.
             reset_reason: ResetReason,
+            /// What the node's event queue held when it reset, if a record
+            /// of it survived the reset (memory kept over a warm reset, see
+            /// [`HeldEvents`]); `None` after a power-on or when the record
+            /// failed its check. The gateway counts the events it never
+            /// received from this as lost, exactly.
+            held: Option<HeldEvents>,
         },
         /// A security event: the node refused commands that lacked a valid,
         /// fresh tag, were over the unlock rate limit, or tried to provision
@@ -329,6 +335,63 @@ derive_wire! {
             /// count arrives whole.
             reason: NackReason,
         },
+    }
+}
+
+derive_wire! {
+    /// What a node's event queue held at one moment: the events numbered
+    /// `first` up to (not including) `next` waited for acknowledgement, and
+    /// `dropped` events had been dropped since the node's start.
+    ///
+    /// A node keeps this record where a warm reset (watchdog, reboot
+    /// command, reset pin) does not clear it and reports it in the
+    /// [`Event::NodeStarted`] of its next life: the events themselves are
+    /// gone, but the gateway learns exactly how many of them it never
+    /// received. See [`NodeLink::held`](crate::link::NodeLink::held).
+    ///
+    /// ```
+    /// use locker_proto::{EventSeq, HeldEvents};
+    /// let held = HeldEvents { first: EventSeq(40), next: EventSeq(43), dropped: 0 };
+    /// assert_eq!(held.waiting(), 3);
+    /// // Of those, the gateway had received 40 and 41: one event is lost.
+    /// assert_eq!(held.lost_after(Some(EventSeq(41))), 1);
+    /// ```
+    pub struct HeldEvents {
+        /// The oldest event not yet acknowledged (`next` when none waited).
+        pub first: EventSeq,
+        /// The number the node's next event would have had.
+        pub next: EventSeq,
+        /// Events dropped because the queue was full, since the node's start
+        /// (as [`Report::Events`]'s `dropped` said).
+        pub dropped: u16,
+    }
+}
+
+impl HeldEvents {
+    /// How many events waited for acknowledgement.
+    pub const fn waiting(self) -> u16 {
+        self.next.0.wrapping_sub(self.first.0)
+    }
+
+    /// How many of the waiting events come after `delivered` (the last
+    /// event the gateway received from this node's previous life): those
+    /// the gateway never received. With `None` (the gateway received
+    /// nothing it remembers) every waiting event counts.
+    pub const fn lost_after(self, delivered: Option<EventSeq>) -> u16 {
+        let Some(delivered) = delivered else {
+            return self.waiting();
+        };
+        // `delivered` inside first..next: what follows it is lost; before
+        // `first` (already acknowledged): all waiting are lost; at or after
+        // `next`: none.
+        let into = delivered.0.wrapping_sub(self.first.0);
+        if into < self.waiting() {
+            self.waiting() - into - 1
+        } else if self.first.is_after(delivered) {
+            self.waiting()
+        } else {
+            0
+        }
     }
 }
 

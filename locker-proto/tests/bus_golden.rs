@@ -48,9 +48,9 @@ use locker_proto::frame::{
 use locker_proto::link::{Master, MasterConfig, MasterEvent, NodeLink};
 use locker_proto::{
     BulkStatus, Channel, ChannelBits, ChannelStatus, Command, DoorState, Event, EventBatch,
-    EventRecord, EventSeq, FaultCode, FirmwareVersion, Floor, FrameError, Indicator, Instant,
-    LockState, NackReason, NodeAddr, NodeConfig, NodeKey, PowerStatus, Presence, ProtocolVersions,
-    RebootKind, Report, ResetReason, Temperature,
+    EventRecord, EventSeq, FaultCode, FirmwareVersion, Floor, FrameError, HeldEvents, Indicator,
+    Instant, LockState, NackReason, NodeAddr, NodeConfig, NodeKey, PowerStatus, Presence,
+    ProtocolVersions, RebootKind, Report, ResetReason, Temperature,
 };
 use serde_json::{Value, json};
 
@@ -433,6 +433,26 @@ fn samples() -> Vec<Sample> {
             Plain,
         ),
         report(
+            "rep_events_warm_start",
+            "The start event after a watchdog reset, with what the queue held: events 40 to 42 unacknowledged, one dropped",
+            3,
+            Report::Events {
+                events: events(&[(
+                    0,
+                    Event::NodeStarted {
+                        reset_reason: ResetReason::Watchdog,
+                        held: Some(HeldEvents {
+                            first: EventSeq(40),
+                            next: EventSeq(43),
+                            dropped: 1,
+                        }),
+                    },
+                )]),
+                dropped: 0,
+            },
+            Plain,
+        ),
+        report(
             "rep_events_empty",
             "Nothing to report",
             8,
@@ -547,6 +567,7 @@ fn samples() -> Vec<Sample> {
                     0,
                     Event::NodeStarted {
                         reset_reason: ResetReason::PowerOn,
+                        held: None,
                     },
                 )]),
                 dropped: 0,
@@ -1943,6 +1964,7 @@ fn every_enum_on_the_bus_keeps_its_numbering() {
             Event::DoorAjar { channel: ch },
             Event::NodeStarted {
                 reset_reason: ResetReason::PowerOn,
+                held: None,
             },
             Event::CommandsRefused {
                 refused: 1,

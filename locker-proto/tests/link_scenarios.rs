@@ -13,7 +13,8 @@ use locker_proto::auth::NodeAuthRecord;
 use locker_proto::frame::{Decoder, Feed, MAX_FRAME};
 use locker_proto::link::{Master, MasterConfig, MasterEvent, NodeLink, Outgoing};
 use locker_proto::{
-    Channel, Command, Duration, Event, EventRecord, Instant, NodeAddr, NodeKey, Report, ResetReason,
+    Channel, Command, Duration, Event, EventRecord, EventSeq, HeldEvents, Instant, NodeAddr,
+    NodeKey, Report, ResetReason,
 };
 use proptest::prelude::*;
 
@@ -83,6 +84,25 @@ impl Bank {
     fn restart_node(&mut self, reason: ResetReason) {
         self.node = NodeLink::new(NODE, reason);
         self.node.restore_auth(self.node_flash);
+    }
+
+    /// A warm reset (watchdog, reset pin): RAM is gone but for the record
+    /// of what the queue held, kept where the reset does not clear it.
+    fn warm_reset_node(&mut self, reason: ResetReason) {
+        let held = self.node.held();
+        self.node = NodeLink::after_reset(NODE, reason, Some(held));
+        self.node.restore_auth(self.node_flash);
+    }
+
+    /// How many events the master reported lost.
+    fn lost(&self) -> u16 {
+        self.other
+            .iter()
+            .map(|e| match e {
+                MasterEvent::EventsDropped { count, .. } => *count,
+                _ => 0,
+            })
+            .sum()
     }
 
     /// Both ends store what they are asked to, at once.
@@ -204,6 +224,7 @@ fn lost_acknowledgements_still_deliver_every_event_exactly_once() {
     let mut bank = Bank::new();
     let mut pushed = vec![Event::NodeStarted {
         reset_reason: ResetReason::PowerOn,
+        held: None,
     }];
     let mut ack_requests = 0u32;
     let mut ack_answers = 0u32;
@@ -268,9 +289,102 @@ fn a_node_restart_is_announced_even_after_its_first_start_was_acknowledged() {
     assert_eq!(
         bank.events[2].event,
         Event::NodeStarted {
-            reset_reason: ResetReason::Watchdog
+            reset_reason: ResetReason::Watchdog,
+            held: None,
         }
     );
+}
+
+#[test]
+fn a_watchdog_reset_tells_the_gateway_exactly_how_many_events_it_never_received() {
+    let mut bank = Bank::new();
+    // The start event and a closed door reach the gateway.
+    bank.node
+        .push_event(Event::DoorClosed {
+            channel: Channel(1),
+        })
+        .unwrap();
+    bank.run(10, &mut |_| false, &mut |_| false);
+    assert_eq!(bank.events.len(), 2);
+    // A door is forced and shut again; the node hangs before any poll and
+    // its watchdog bites.
+    for event in [
+        Event::DoorOpened {
+            channel: Channel(2),
+            commanded: false,
+        },
+        Event::DoorClosed {
+            channel: Channel(2),
+        },
+    ] {
+        bank.node.push_event(event).unwrap();
+    }
+    bank.warm_reset_node(ResetReason::Watchdog);
+    bank.run(10, &mut |_| false, &mut |_| false);
+    // The gateway hears the restart with the record, and that two events
+    // are gone: it alerts and scans the node (the gateway's part).
+    assert_eq!(
+        bank.events[2].event,
+        Event::NodeStarted {
+            reset_reason: ResetReason::Watchdog,
+            held: Some(HeldEvents {
+                first: EventSeq(2),
+                next: EventSeq(4),
+                dropped: 0,
+            }),
+        }
+    );
+    assert_eq!(bank.lost(), 2);
+}
+
+#[test]
+fn a_warm_reset_after_every_event_was_delivered_reports_nothing_lost() {
+    let mut bank = Bank::new();
+    bank.node
+        .push_event(Event::DoorClosed {
+            channel: Channel(1),
+        })
+        .unwrap();
+    // The gateway receives the events, but every acknowledgement is lost:
+    // the node still holds them when it resets.
+    bank.run(
+        10,
+        &mut |c| matches!(c, Command::AckEvents { .. }),
+        &mut |_| false,
+    );
+    assert_eq!(bank.events.len(), 2);
+    assert_eq!(bank.node.queued_events(), 2);
+    bank.warm_reset_node(ResetReason::ResetPin);
+    bank.run(10, &mut |_| false, &mut |_| false);
+    assert_eq!(bank.events.len(), 3, "the restart is delivered");
+    assert_eq!(bank.lost(), 0, "nothing was lost: the gateway had both");
+}
+
+#[test]
+fn events_dropped_before_a_warm_reset_and_never_reported_are_counted_once() {
+    let mut bank = Bank::new();
+    bank.run(10, &mut |_| false, &mut |_| false);
+    // The queue fills and overflows with nobody polling (the node is cut
+    // off from the bus), then the node resets.
+    bank.node_alive = false;
+    let mut dropped = 0;
+    for i in 0..10u8 {
+        if bank
+            .node
+            .push_event(Event::DoorClosed {
+                channel: Channel(i),
+            })
+            .is_err()
+        {
+            dropped += 1;
+        }
+    }
+    assert_eq!(dropped, 2);
+    bank.warm_reset_node(ResetReason::Watchdog);
+    bank.node_alive = true;
+    bank.run(40, &mut |_| false, &mut |_| false);
+    // Eight events held and two dropped: all ten lost, reported once.
+    assert_eq!(bank.lost(), 10);
 }
 
 #[test]
@@ -328,7 +442,7 @@ proptest! {
     fn any_loss_pattern_loses_no_event_and_repeats_no_unlock(seed in 1u64.., loss_percent in 0u64..40) {
         let mut bank = Bank::new();
         let mut rng = seed;
-        let mut pushed = vec![Event::NodeStarted { reset_reason: ResetReason::PowerOn }];
+        let mut pushed = vec![Event::NodeStarted { reset_reason: ResetReason::PowerOn, held: None }];
         let mut unlocks_sent = 0u32;
         for i in 0..30u8 {
             if i % 5 == 0 && !bank.master.is_busy(NODE) {

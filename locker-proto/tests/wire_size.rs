@@ -13,7 +13,7 @@ use locker_proto::frame::{
 };
 use locker_proto::{
     BulkStatus, Channel, ChannelBits, Command, Event, EventBatch, EventRecord, EventSeq, Floor,
-    NackReason, NodeAddr, Report,
+    HeldEvents, NackReason, NodeAddr, Report,
 };
 
 fn size<B: serde::Serialize>(body: B, seq: u8) -> usize {
@@ -243,7 +243,8 @@ fn a_keyed_nodes_event_poll_and_its_answer_cost_ten_bytes_more_each_way() {
     let wire = poll.encode(&mut buf).unwrap().to_vec();
     assert_eq!(wire.len(), 9 + AUTH_TRAILER_LEN);
 
-    // The node answers with its start event, tagged.
+    // The node answers with its start event, tagged (after a power-on: no
+    // record of a previous queue, one byte).
     let answer = answer_to(&mut node, &wire);
     assert!(answer.is_authenticated());
     let unsigned = {
@@ -252,7 +253,7 @@ fn a_keyed_nodes_event_poll_and_its_answer_cost_ten_bytes_more_each_way() {
     };
     let mut buf = [0u8; MAX_FRAME];
     let signed = answer.encode(&mut buf).unwrap().len();
-    assert_eq!((unsigned, signed), (14, 14 + AUTH_TRAILER_LEN));
+    assert_eq!((unsigned, signed), (15, 15 + AUTH_TRAILER_LEN));
 
     // Nothing to report, a door event, a 16-channel scan: each ten more.
     assert_eq!(
@@ -281,4 +282,30 @@ fn a_keyed_nodes_event_poll_and_its_answer_cost_ten_bytes_more_each_way() {
         ),
         22 + AUTH_TRAILER_LEN
     );
+    // The start event after a warm reset, with the record of what the
+    // queue held: three bytes more than after a power-on, two more when
+    // the sequence numbers are past 127.
+    let warm = |first: u16, next: u16| {
+        let mut events = EventBatch::new();
+        events
+            .push(EventRecord {
+                seq: EventSeq(0),
+                event: Event::NodeStarted {
+                    reset_reason: ResetReason::Watchdog,
+                    held: Some(HeldEvents {
+                        first: EventSeq(first),
+                        next: EventSeq(next),
+                        dropped: 0,
+                    }),
+                },
+            })
+            .unwrap();
+        signed_size(
+            Report::Events { events, dropped: 0 },
+            node_addr,
+            NodeAddr::GATEWAY,
+        )
+    };
+    assert_eq!(warm(40, 43), 15 + 3 + AUTH_TRAILER_LEN);
+    assert_eq!(warm(4000, 4003), 15 + 5 + AUTH_TRAILER_LEN);
 }

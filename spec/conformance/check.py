@@ -264,9 +264,10 @@ BUS_TYPES = {
         ("FaultCleared", [("channel", ("opt", "Channel")), ("fault", "FaultCode")]),
         ("Power", "PowerStatus"),
         ("DoorAjar", [("channel", "Channel")]),
-        ("NodeStarted", [("reset_reason", "ResetReason")]),
+        ("NodeStarted", [("reset_reason", "ResetReason"), ("held", ("opt", "HeldEvents"))]),
         ("CommandsRefused", [("refused", "u16"), ("reason", "NackReason")]),
     ]),
+    "HeldEvents": ("struct", [("first", "EventSeq"), ("next", "EventSeq"), ("dropped", "u16")]),
     "EventRecord": ("struct", [("seq", "EventSeq"), ("event", "Event")]),
     "EventBatch": ("seq", "EventRecord", 6),
     "Command": ("enum", [

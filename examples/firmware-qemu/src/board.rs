@@ -5,6 +5,7 @@
 //! | the bus | CMSDK APB UART0 at `0x4000_4000` (QEMU's first `-serial`) |
 //! | the meter's clock | CMSDK APB timer 0 at `0x4000_0000`, free-running at the 25 MHz APB clock |
 //! | the "flash" (key, counters, configuration) | SSRAM at `0x0010_0000`, 64 KiB, laid out as the STM32G031's flash (`storage.rs`) |
+//! | what survives a warm reset (`retained.rs`) | SSRAM at `0x0011_0000`, 12 bytes |
 //! | the compartments | simulated inside the board (`compartment.rs`) |
 //!
 //! The flash keeps what the node writes until QEMU stops; a test provisions
@@ -24,6 +25,15 @@ pub const CORE_HZ: u32 = 25_000_000;
 pub const FLASH_BASE: usize = 0x0010_0000;
 /// Its size: the STM32G031K8's 64 KiB, so that `storage.rs`'s pages fit.
 const FLASH_SIZE: u32 = 64 * 1024;
+
+/// Where the record of the event queue that survives a warm reset lives
+/// (`retained.rs`): SSRAM just past the emulated flash. Not the `.uninit`
+/// section the STM32G0 board uses: QEMU zero-fills every part of the ELF's
+/// RAM segment at each system reset, which real SRAM does not, while it
+/// leaves SSRAM outside the ELF as it was.
+pub fn retained_record() -> *mut [u32; 3] {
+    (FLASH_BASE + FLASH_SIZE as usize) as *mut [u32; 3]
+}
 
 /// Timer 0's current value register (counts down).
 const TIMER0_VALUE: *const u32 = 0x4000_0004 as *const u32;

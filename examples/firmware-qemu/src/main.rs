@@ -33,6 +33,8 @@ mod compartment;
 #[path = "../../firmware-stm32g0/src/node.rs"]
 mod node;
 mod report;
+#[path = "../../firmware-stm32g0/src/retained.rs"]
+mod retained;
 #[path = "../../firmware-stm32g0/src/storage.rs"]
 mod storage;
 

@@ -27,6 +27,17 @@ pub const CHANNELS: usize = 4;
 /// Core clock: the reset default, HSI16.
 pub const CORE_HZ: u32 = 16_000_000;
 
+/// Where the record of the event queue that survives a warm reset lives
+/// (`retained.rs`): a `.uninit` static, which cortex-m-rt's start-up code
+/// neither loads nor zeroes, and which the STM32G0's SRAM keeps over every
+/// reset but a power-on.
+#[cfg(feature = "controller")]
+pub fn retained_record() -> *mut [u32; 3] {
+    #[unsafe(link_section = ".uninit.locker_retained")]
+    static mut RECORD: core::mem::MaybeUninit<[u32; 3]> = core::mem::MaybeUninit::uninit();
+    core::ptr::addr_of_mut!(RECORD).cast()
+}
+
 /// The flash the node keeps its state in (`crate::storage`).
 #[cfg(feature = "controller")]
 pub type Flash = embassy_stm32::flash::Flash<'static, embassy_stm32::flash::Blocking>;

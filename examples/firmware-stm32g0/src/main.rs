@@ -28,6 +28,8 @@ mod compartment;
 #[cfg(feature = "proto")]
 mod node;
 #[cfg(feature = "controller")]
+mod retained;
+#[cfg(feature = "controller")]
 mod storage;
 
 use cortex_m_rt::entry;

@@ -24,7 +24,8 @@ const EVENT_QUEUE: usize = 12;
 
 // The STM32G0 records the reset cause in RCC_CSR; reading it needs the PAC,
 // which embassy keeps unstable. Until then the gateway is told honestly that
-// the cause is unknown.
+// the cause is unknown, unless the node rebooted itself on command (the
+// retained record says so).
 const RESET_REASON: ResetReason = ResetReason::Unknown;
 
 fn now() -> Instant {
@@ -41,13 +42,13 @@ pub use link_only::run;
 mod full {
     use locker_domain::controller::{self, Controller};
     use locker_domain::node::{Action, Node};
-    use locker_proto::{Channel, FirmwareVersion, Indicator, NodeConfig};
+    use locker_proto::{Channel, FirmwareVersion, HeldEvents, Indicator, NodeConfig, ResetReason};
 
     use super::{ADDRESS, EVENT_QUEUE, MAX_FRAME, RESET_REASON, now};
     use crate::board::{CHANNELS, Flash};
     use crate::bus::Rs485;
     use crate::compartment::Compartment;
-    use crate::storage;
+    use crate::{retained, storage};
 
     /// This board's node: four channels, twelve unacknowledged events.
     pub type CompartmentNode = Node<CHANNELS, EVENT_QUEUE>;
@@ -59,7 +60,8 @@ mod full {
         mut flash: Flash,
         #[cfg(feature = "auth")] security: crate::board::SecurityInputs,
     ) -> ! {
-        let mut node = start();
+        let (held, reason) = retained::take();
+        let mut node = start(held, reason.unwrap_or(RESET_REASON));
         restore(&mut node, &mut flash);
         let mut tx = [0u8; MAX_FRAME];
         loop {
@@ -108,15 +110,19 @@ mod full {
             node.handle_bytes(&[byte], now);
             serve(node, bus, compartments, flash, tx);
         }
+        // What a watchdog or the reset pin would cut short: the next life
+        // tells the gateway how many events it never received.
+        retained::keep(node.held(), None);
     }
 
-    /// The node as it starts, before it is given back what the flash holds.
+    /// The node as it starts, before it is given back what the flash holds,
+    /// with what the last life's queue held if a warm reset kept the record.
     /// Apart from `run` (as `pass` and `serve` are, and built straight into
     /// `run`'s node), so that the stack holds the node once and the
     /// temporaries of only one of them at a time.
     #[inline(never)]
-    fn start() -> CompartmentNode {
-        CompartmentNode::new(ADDRESS, controller())
+    fn start(held: Option<HeldEvents>, reset_reason: ResetReason) -> CompartmentNode {
+        CompartmentNode::after_reset(ADDRESS, controller(reset_reason), held)
     }
 
     /// Gives the node back what the flash holds: configuration and
@@ -136,14 +142,14 @@ mod full {
     /// of its own on top of `start`'s, the deepest chain of the program
     /// (948 bytes of stack, measured).
     #[inline(always)]
-    fn controller() -> Controller<CHANNELS> {
+    fn controller(reset_reason: ResetReason) -> Controller<CHANNELS> {
         // IR beams read 0 or 1 beams interrupted: one beam is an item.
         let config = NodeConfig {
             presence_threshold: 1,
             ..NodeConfig::default()
         };
         let firmware = FirmwareVersion::new(0, 1, 0);
-        let Ok(controller) = Controller::new(config, firmware, RESET_REASON, now()) else {
+        let Ok(controller) = Controller::new(config, firmware, reset_reason, now()) else {
             panic!("built-in node configuration");
         };
         controller
@@ -184,7 +190,8 @@ mod full {
                             let _ = node.persisted(&record);
                         }
                     }
-                    Action::Controller(controller::Action::Reboot(_)) => {
+                    Action::Controller(controller::Action::Reboot(kind)) => {
+                        retained::keep(node.held(), Some(kind));
                         cortex_m::peripheral::SCB::sys_reset()
                     }
                     _ => {}

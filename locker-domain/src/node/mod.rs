@@ -34,7 +34,9 @@ mod safekeeping;
 
 use locker_proto::frame::{Authenticated, Decoder, Feed, Frame};
 use locker_proto::link::{NodeLink, Outgoing};
-use locker_proto::{Channel, Command, Instant, LockState, NodeAddr, Report, Temperature};
+use locker_proto::{
+    Channel, Command, HeldEvents, Instant, LockState, NodeAddr, Report, Temperature,
+};
 
 #[cfg(feature = "auth")]
 use locker_proto::auth::NodeAuthRecord;
@@ -181,10 +183,25 @@ impl<const CHANNELS: usize, const QUEUE: usize> Node<CHANNELS, QUEUE> {
     /// `restore_auth`; call it, and
     /// [`restore_controller`](Self::restore_controller), before the first
     /// frame.
+    #[inline]
     pub fn new(addr: NodeAddr, controller: Controller<CHANNELS>) -> Self {
+        Self::after_reset(addr, controller, None)
+    }
+
+    /// As [`new`](Self::new), for a node that kept a record of what its
+    /// previous life's event queue held ([`held`](Self::held), saved where
+    /// a warm reset does not clear it): the start event carries it, and the
+    /// gateway learns exactly how many events the reset lost and scans the
+    /// node. `None` when no record survived (a power-on).
+    #[inline]
+    pub fn after_reset(
+        addr: NodeAddr,
+        controller: Controller<CHANNELS>,
+        held: Option<HeldEvents>,
+    ) -> Self {
         Node {
             decoder: Decoder::new(),
-            link: NodeLink::new(addr, controller.reset_reason()),
+            link: NodeLink::after_reset(addr, controller.reset_reason(), held),
             controller,
             bad_frames: 0,
             #[cfg(feature = "auth")]
@@ -216,6 +233,13 @@ impl<const CHANNELS: usize, const QUEUE: usize> Node<CHANNELS, QUEUE> {
     /// Events waiting for the gateway's acknowledgement.
     pub fn queued_events(&self) -> usize {
         self.link.queued_events()
+    }
+
+    /// What the link's event queue holds now: keep it over a warm reset
+    /// and hand it to [`after_reset`](Self::after_reset) (see
+    /// [`NodeLink::held`]).
+    pub fn held(&self) -> HeldEvents {
+        self.link.held()
     }
 
     /// Events dropped since start because the link's queue was full

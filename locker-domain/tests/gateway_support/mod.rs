@@ -33,7 +33,7 @@ use locker_proto::time::{Duration, Instant};
 use locker_proto::uplink::UpEnvelope;
 use locker_proto::{
     Channel, Command, CompartmentId, Dimensions, EventBatch, EventRecord, FirmwareVersion,
-    NodeAddr, NodeConfig, NodeKey, ProtocolVersions, Report, ResetReason, SizeClass,
+    HeldEvents, NodeAddr, NodeConfig, NodeKey, ProtocolVersions, Report, ResetReason, SizeClass,
 };
 
 /// Compartments the bench's gateway can hold.
@@ -181,8 +181,14 @@ pub struct SimNode {
 }
 
 impl SimNode {
-    fn boot(addr: NodeAddr, flash: NodeAuthRecord, reason: ResetReason, now: Instant) -> Self {
-        let mut link = locker_proto::link::NodeLink::new(addr, reason);
+    fn boot(
+        addr: NodeAddr,
+        flash: NodeAuthRecord,
+        reason: ResetReason,
+        held: Option<HeldEvents>,
+        now: Instant,
+    ) -> Self {
+        let mut link = locker_proto::link::NodeLink::after_reset(addr, reason, held);
         link.restore_auth(flash);
         let controller = Controller::new(
             NodeConfig::default(),
@@ -382,7 +388,7 @@ impl Bench {
                 key: Some(node_key(addr)),
                 rx_floor: 0,
             };
-            nodes.push(SimNode::boot(addr, flash, ResetReason::PowerOn, now));
+            nodes.push(SimNode::boot(addr, flash, ResetReason::PowerOn, None, now));
         }
         Bench {
             gateway,
@@ -572,7 +578,7 @@ impl Bench {
                 locker_proto::RebootKind::Soft => ResetReason::SoftReboot,
                 locker_proto::RebootKind::Hard => ResetReason::HardReboot,
             };
-            self.restart_node(to, reason);
+            self.warm_reset_node(to, reason);
         }
         if answer.is_empty() {
             return;
@@ -727,13 +733,26 @@ impl Bench {
         self.close_door(c);
     }
 
-    /// The node restarts (watchdog, brown-out): its RAM is gone, its flash
-    /// and the physical world are not.
+    /// The node restarts with its RAM gone (a power cut on its own supply,
+    /// a brown-out): its flash and the physical world are not, and it has
+    /// no record of what its event queue held.
     pub fn restart_node(&mut self, addr: NodeAddr, reason: ResetReason) {
+        self.reset_node(addr, reason, false);
+    }
+
+    /// The node resets warm (watchdog, reset pin, a reboot command): as
+    /// [`restart_node`](Self::restart_node), but the record of what its
+    /// event queue held survives, as the reference firmware keeps it.
+    pub fn warm_reset_node(&mut self, addr: NodeAddr, reason: ResetReason) {
+        self.reset_node(addr, reason, true);
+    }
+
+    fn reset_node(&mut self, addr: NodeAddr, reason: ResetReason, warm: bool) {
         let now = self.now;
         let old = self.node(addr);
         let (flash, doors, load, speaks) = (old.flash, old.doors, old.load, old.speaks);
-        let mut fresh = SimNode::boot(addr, flash, reason, now);
+        let held = warm.then(|| old.link.held());
+        let mut fresh = SimNode::boot(addr, flash, reason, held, now);
         fresh.speaks = speaks;
         fresh.doors = doors;
         fresh.load = load;

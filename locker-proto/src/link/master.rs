@@ -104,11 +104,14 @@ pub enum MasterEvent {
         /// The node.
         node: NodeAddr,
     },
-    /// A node's event queue overflowed and it dropped events. Ask it for full status.
+    /// Events of a node's that the gateway will never receive: its queue
+    /// overflowed and it dropped them, or it reset before they were
+    /// delivered (its [`Event::NodeStarted`] said what its queue held).
+    /// Ask it for full status.
     EventsDropped {
         /// The node.
         node: NodeAddr,
-        /// How many events were dropped since the last report of this kind.
+        /// How many events were lost since the last report of this kind.
         count: u16,
     },
     /// Answers that claimed to come from a keyed node were ignored because
@@ -229,9 +232,10 @@ struct Peer {
     next_poll: Instant,
     more_pending: bool,
     last_delivered: Option<EventSeq>,
-    /// A start event was delivered and its acknowledgement not yet confirmed:
-    /// a start event at sequence 0 now is probably that one again.
-    start_unconfirmed: bool,
+    /// A start event was delivered and its acknowledgement not yet
+    /// confirmed: the same start event at sequence 0 now is probably that
+    /// one again.
+    start_unconfirmed: Option<Event>,
     dropped_seen: u16,
     #[cfg(feature = "auth")]
     auth: Option<PeerAuth>,
@@ -391,7 +395,7 @@ impl<const NODES: usize> Master<NODES> {
             next_poll: now,
             more_pending: false,
             last_delivered: None,
-            start_unconfirmed: false,
+            start_unconfirmed: None,
             dropped_seen: 0,
             #[cfg(feature = "auth")]
             auth: None,
@@ -759,13 +763,6 @@ impl<const NODES: usize> Master<NODES> {
         let addr = peer.addr;
         match (command, &frame.body) {
             (Command::PollEvents, Report::Events { events, dropped }) => {
-                if *dropped > peer.dropped_seen {
-                    let count = dropped - peer.dropped_seen;
-                    let _ = self
-                        .output
-                        .push_back(MasterEvent::EventsDropped { node: addr, count });
-                }
-                peer.dropped_seen = *dropped;
                 // What may be acknowledged: the last event of this report
                 // that the gateway has delivered, now or before. Never more.
                 let mut delivered_up_to = None;
@@ -777,9 +774,11 @@ impl<const NODES: usize> Master<NODES> {
                         // A restart, unless it is the start event we already
                         // delivered and whose acknowledgement was lost. (A node
                         // that restarts twice within one acknowledgement round
-                        // trip looks the same; it is also lost and back, which
-                        // makes the gateway ask for full status.)
-                        !peer.start_unconfirmed
+                        // trip may look the same; it is also lost and back,
+                        // which makes the gateway ask for full status. One
+                        // that kept a record of its queue does not: the
+                        // record differs from the last start event's.)
+                        peer.start_unconfirmed != Some(record.event)
                     } else {
                         match peer.last_delivered {
                             None => true,
@@ -802,17 +801,45 @@ impl<const NODES: usize> Master<NODES> {
                             self.stats.duplicates_filtered.saturating_add(1);
                         continue;
                     }
+                    // What the node's previous life held and the gateway
+                    // never received, when the node kept a record of it.
+                    let lost = match record.event {
+                        Event::NodeStarted {
+                            held: Some(held), ..
+                        } if is_start => held
+                            .lost_after(peer.last_delivered)
+                            .saturating_add(held.dropped.saturating_sub(peer.dropped_seen)),
+                        _ => 0,
+                    };
                     if is_start {
+                        // A new life counts its drops from zero.
                         peer.dropped_seen = 0;
                     }
                     peer.last_delivered = Some(record.seq);
-                    peer.start_unconfirmed |= is_start;
+                    if is_start {
+                        peer.start_unconfirmed = Some(record.event);
+                    }
                     self.stats.events_delivered = self.stats.events_delivered.saturating_add(1);
                     let _ = self.output.push_back(MasterEvent::Event {
                         node: addr,
                         record: *record,
                     });
+                    if lost > 0 {
+                        let _ = self.output.push_back(MasterEvent::EventsDropped {
+                            node: addr,
+                            count: lost,
+                        });
+                    }
                 }
+                // Counted after the events: a report that starts a new life
+                // counts that life's drops.
+                if *dropped > peer.dropped_seen {
+                    let count = dropped - peer.dropped_seen;
+                    let _ = self
+                        .output
+                        .push_back(MasterEvent::EventsDropped { node: addr, count });
+                }
+                peer.dropped_seen = *dropped;
                 if !in_order {
                     self.stats.unexpected = self.stats.unexpected.saturating_add(1);
                 }
@@ -826,7 +853,7 @@ impl<const NODES: usize> Master<NODES> {
             }
             (Command::AckEvents { .. }, _) => {
                 if frame.body == Report::Ack {
-                    peer.start_unconfirmed = false;
+                    peer.start_unconfirmed = None;
                 }
                 peer.next_poll = if peer.more_pending {
                     now

@@ -10,7 +10,9 @@ use crate::auth::{Direction, NodeAuthRecord, RxWindow, Verdict, query_binding};
 use crate::frame::{Authenticated, Flags, Frame, Header, Seq};
 #[cfg(feature = "auth")]
 use crate::key::NodeKey;
-use crate::message::{Command, Event, EventBatch, EventRecord, EventSeq, NackReason, Report};
+use crate::message::{
+    Command, Event, EventBatch, EventRecord, EventSeq, HeldEvents, NackReason, Report,
+};
 use crate::time::Instant;
 use crate::vocab::{NodeAddr, ResetReason};
 
@@ -179,12 +181,29 @@ pub struct NodeLink<const QUEUE: usize> {
 }
 
 impl<const QUEUE: usize> NodeLink<QUEUE> {
-    /// A node link for address `addr`, just started for `reset_reason`.
-    ///
-    /// The queue starts with [`Event::NodeStarted`] at sequence number 0, so
-    /// the gateway learns of every restart. With feature `auth` the link has
-    /// no key and a floor of 0 until [`restore_auth`](Self::restore_auth).
+    /// A node link for address `addr`, just started for `reset_reason`,
+    /// with no record of what the previous life's queue held: as
+    /// [`after_reset`](Self::after_reset) with `None`.
+    #[inline]
     pub fn new(addr: NodeAddr, reset_reason: ResetReason) -> Self {
+        Self::after_reset(addr, reset_reason, None)
+    }
+
+    /// A node link for address `addr`, just started for `reset_reason`;
+    /// `held` is what the previous life's queue held when it reset (its
+    /// last [`held`](Self::held), kept where the reset did not clear it),
+    /// or `None` when no such record survived.
+    ///
+    /// The queue starts with [`Event::NodeStarted`] at sequence number 0,
+    /// carrying `held`, so the gateway learns of every restart and exactly
+    /// how many events it never received. With feature `auth` the link has
+    /// no key and a floor of 0 until [`restore_auth`](Self::restore_auth).
+    #[inline]
+    pub fn after_reset(
+        addr: NodeAddr,
+        reset_reason: ResetReason,
+        held: Option<HeldEvents>,
+    ) -> Self {
         // The start event goes into the queue before the queue goes into
         // the link: one struct literal, which the compiler builds in the
         // caller's place, where pushing into a finished link would build
@@ -192,7 +211,7 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
         let mut queue = Deque::new();
         let start = EventRecord {
             seq: EventSeq(0),
-            event: Event::NodeStarted { reset_reason },
+            event: Event::NodeStarted { reset_reason, held },
         };
         // With QUEUE == 0 the start event is counted as dropped, never lost silently.
         let (next_seq, dropped) = match queue.push_back(start) {
@@ -496,6 +515,30 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
     /// Events dropped since boot because the queue was full (saturating).
     pub fn dropped_events(&self) -> u16 {
         self.dropped
+    }
+
+    /// What the queue holds now: keep it where a warm reset does not clear
+    /// it (a `.uninit` RAM section, with a check) whenever it changes, and
+    /// hand it to [`after_reset`](Self::after_reset) in the next life, so
+    /// that the gateway learns exactly how many events the reset lost.
+    ///
+    /// ```
+    /// use locker_proto::link::NodeLink;
+    /// use locker_proto::{Channel, Event, EventSeq, HeldEvents, NodeAddr, ResetReason};
+    /// let mut link = NodeLink::<8>::new(NodeAddr(3), ResetReason::PowerOn);
+    /// link.push_event(Event::DoorClosed { channel: Channel(0) }).unwrap();
+    /// let held = link.held();
+    /// assert_eq!(held, HeldEvents { first: EventSeq(0), next: EventSeq(2), dropped: 0 });
+    /// // The watchdog bites; the next life says what the last one held.
+    /// let link = NodeLink::<8>::after_reset(NodeAddr(3), ResetReason::Watchdog, Some(held));
+    /// assert_eq!(link.queued_events(), 1);
+    /// ```
+    pub fn held(&self) -> HeldEvents {
+        HeldEvents {
+            first: self.queue.front().map_or(self.next_seq, |r| r.seq),
+            next: self.next_seq,
+            dropped: self.dropped,
+        }
     }
 
     /// Commands refused since boot for lack of a valid, fresh tag, for the
