@@ -6,6 +6,7 @@
 //! | the meter's clock | CMSDK APB timer 0 at `0x4000_0000`, free-running at the 25 MHz APB clock |
 //! | the "flash" (key, counters, configuration) | SSRAM at `0x0010_0000`, 64 KiB, laid out as the STM32G031's flash (`storage.rs`) |
 //! | what survives a warm reset (`retained.rs`) | SSRAM at `0x0011_0000`, 12 bytes |
+//! | what lies in each compartment (`compartment.rs`) | SSRAM from `0x0011_0010`, 12 bytes per channel |
 //! | the compartments | simulated inside the board (`compartment.rs`) |
 //!
 //! The flash keeps what the node writes until QEMU stops; a test provisions
@@ -33,6 +34,14 @@ const FLASH_SIZE: u32 = 64 * 1024;
 /// leaves SSRAM outside the ELF as it was.
 pub fn retained_record() -> *mut [u32; 3] {
     (FLASH_BASE + FLASH_SIZE as usize) as *mut [u32; 3]
+}
+
+/// Where the simulated cabinet keeps what lies in compartment `channel` and
+/// how often its lock was pulsed (`compartment.rs`): SSRAM after the
+/// retained record, outside the firmware image, so that a reset of the node
+/// does not empty the cabinet. The cabinet is not the MCU.
+pub fn cabinet_record(channel: u32) -> *mut [u32; 3] {
+    (FLASH_BASE + FLASH_SIZE as usize + 16 + channel as usize * 12) as *mut [u32; 3]
 }
 
 /// Timer 0's current value register (counts down).

@@ -8,12 +8,21 @@
 //! are the node's milliseconds (under `-icount shift=0`, a million
 //! instructions each). Every pulse is reported (`pulse CHANNEL COUNT`), so
 //! that a test can tell that each unlock pulsed exactly once.
+//!
+//! The parcel and the pulse count are kept outside the firmware's RAM
+//! (`board::cabinet_record`): when the node resets, the parcel is still in
+//! the compartment behind its shut door, as in a real cabinet.
 
 use locker_drivers::sim::SimCompartment;
 use locker_drivers::{DoorSensor, Lock, PresenceSensor};
 use locker_proto::{DoorState, Instant, LockState};
 
+use crate::board::cabinet_record;
 use crate::{clock, report};
+
+/// Marks a channel's cabinet record as written by this board (the SSRAM
+/// holds zeros before the first write).
+const KEPT: u32 = 0x4341_4249;
 
 /// After the pulse, the person pulls the door.
 const PULL_AFTER_MS: u64 = 150;
@@ -41,15 +50,38 @@ pub struct Compartment {
 }
 
 impl Compartment {
+    /// Compartment `channel` as the cabinet holds it: empty at the first
+    /// start, else with what lay in it when the node reset (the door shut).
     pub fn new(channel: u32) -> Self {
         let mut world = SimCompartment::new(Instant::ZERO);
         world.set_load_cell(0, 1);
+        // SAFETY: three aligned words of SSRAM outside the firmware image,
+        // this channel's alone, touched only from the main loop.
+        let [mark, grams, pulses] = unsafe { cabinet_record(channel).read_volatile() };
+        let (grams, pulses) = if mark == KEPT ^ channel {
+            (grams, pulses)
+        } else {
+            (0, 0)
+        };
+        if grams > 0 {
+            world.force_door();
+            let _ = world.place_item(grams);
+            world.close_door();
+        }
         Compartment {
             world,
             person: Person::Away,
             channel,
-            pulses: 0,
+            pulses,
         }
+    }
+
+    /// Writes what lies in the compartment and the pulse count where a
+    /// reset of the node does not clear them.
+    fn keep(&self) {
+        let record = [KEPT ^ self.channel, self.world.item_grams(), self.pulses];
+        // SAFETY: as in `new`.
+        unsafe { cabinet_record(self.channel).write_volatile(record) };
     }
 
     /// Moves the cabinet and the person to the node's present.
@@ -76,6 +108,7 @@ impl Compartment {
                 } else {
                     self.world.remove_items()
                 };
+                self.keep();
                 Person::AtOpenDoor {
                     opened_at,
                     parcel_moved: true,
@@ -109,6 +142,7 @@ impl Compartment {
     pub fn pulse(&mut self, _ms: u16) {
         let _ = self.world.unlock();
         self.pulses += 1;
+        self.keep();
         self.person = Person::Coming {
             pulsed_at: clock::now_ms(),
         };
