@@ -62,7 +62,73 @@ enum Sign {
 #[derive(Clone, Debug)]
 struct Answered {
     exchange: Exchange,
-    report: Report,
+    report: Kept,
+}
+
+/// An answer kept for retransmissions: any report but an event batch. A
+/// poll is answered afresh from the queue, never from a cache, so a cache
+/// need not hold room for six events: it is a fifth of a [`Report`] (two of
+/// them on every node's stack), and copied, not cloned.
+#[derive(Clone, Copy, Debug)]
+enum Kept {
+    Pong {
+        firmware: crate::vocab::FirmwareVersion,
+        uptime_ms: u32,
+        reset_reason: ResetReason,
+        versions: crate::version::ProtocolVersions,
+    },
+    Status(crate::message::ChannelStatus),
+    BulkStatus(crate::message::BulkStatus),
+    Ack,
+    Nack(NackReason),
+    AuthFloor(crate::message::Floor),
+}
+
+impl Kept {
+    /// `report` as kept; `None` for an event batch (or any report a later
+    /// version adds), which is then not kept.
+    fn of(report: &Report) -> Option<Kept> {
+        Some(match *report {
+            Report::Pong {
+                firmware,
+                uptime_ms,
+                reset_reason,
+                versions,
+            } => Kept::Pong {
+                firmware,
+                uptime_ms,
+                reset_reason,
+                versions,
+            },
+            Report::Status(status) => Kept::Status(status),
+            Report::BulkStatus(bulk) => Kept::BulkStatus(bulk),
+            Report::Ack => Kept::Ack,
+            Report::Nack(reason) => Kept::Nack(reason),
+            Report::AuthFloor { floor } => Kept::AuthFloor(floor),
+            _ => return None,
+        })
+    }
+
+    fn report(self) -> Report {
+        match self {
+            Kept::Pong {
+                firmware,
+                uptime_ms,
+                reset_reason,
+                versions,
+            } => Report::Pong {
+                firmware,
+                uptime_ms,
+                reset_reason,
+                versions,
+            },
+            Kept::Status(status) => Report::Status(status),
+            Kept::BulkStatus(bulk) => Report::BulkStatus(bulk),
+            Kept::Ack => Report::Ack,
+            Kept::Nack(reason) => Report::Nack(reason),
+            Kept::AuthFloor(floor) => Report::AuthFloor { floor },
+        }
+    }
 }
 
 /// Refusals not yet in the event queue (see [`Event::CommandsRefused`]),
@@ -311,7 +377,7 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
                 return None;
             }
             if let Some(answered) = self.answered.as_ref().filter(|a| a.exchange == exchange) {
-                let report = answered.report.clone();
+                let report = answered.report.report();
                 self.reply(header.seq, report, Flags::NONE, exchange.sign());
                 return None;
             }
@@ -390,8 +456,10 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
     }
 
     fn answer(&mut self, exchange: Exchange, report: Report) {
-        self.reply(exchange.seq, report.clone(), Flags::NONE, exchange.sign());
-        let answered = Some(Answered { exchange, report });
+        let kept = Kept::of(&report);
+        self.reply(exchange.seq, report, Flags::NONE, exchange.sign());
+        // An answer that is not kept (an event batch) is answered afresh.
+        let answered = kept.map(|report| Answered { exchange, report });
         #[cfg(feature = "auth")]
         if answered
             .as_ref()
@@ -760,7 +828,7 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
             .as_ref()
             .filter(|a| a.exchange == exchange)
         {
-            let report = answered.report.clone();
+            let report = answered.report.report();
             self.reply(exchange.seq, report, Flags::NONE, Sign::Command(counter));
             return;
         }
