@@ -1086,6 +1086,13 @@ impl Uplink {
         {
             let statistics = self.statistics(bank, now);
             self.emit(Upward::Statistics(statistics));
+            // The analytics follow when there is room; they are totals
+            // since the bank's start, so one left out is made good by the
+            // next.
+            if self.free() > 0 {
+                let analytics = self.analytics(bank, now);
+                self.emit(Upward::Analytics(analytics));
+            }
             self.next_statistics = self.config.statistics_every.map(|every| now + every);
         }
         self.queue_extensions();
@@ -1198,6 +1205,40 @@ impl Uplink {
             free: count(u.free),
             out_of_service: count(u.out_of_service),
             backlog: self.backlog,
+        }
+    }
+
+    fn analytics(&self, bank: &Bank<'_>, now: Instant) -> wire::Analytics {
+        use crate::bank::{Refusal, SIZES};
+        let a = &bank.stats().analytics;
+        let count = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
+        let mut sizes = heapless::Vec::new();
+        for (size, (u, deposits)) in SIZES
+            .iter()
+            .zip(bank.utilisation_by_size().iter().zip(&a.deposits_by_size))
+        {
+            if u.compartments == 0 && *deposits == 0 {
+                continue;
+            }
+            let _ = sizes.push(wire::SizeFigures {
+                size: *size,
+                deposits: *deposits,
+                compartments: count(u.compartments),
+                occupied: count(u.occupied),
+                out_of_service: count(u.out_of_service),
+            });
+        }
+        wire::Analytics {
+            at: self.stamp(now),
+            deposits_by_hour: a.deposits_by_hour.iter().copied().collect(),
+            pickups_by_hour: a.pickups_by_hour.iter().copied().collect(),
+            deposits_by_weekday: a.deposits_by_weekday.iter().copied().collect(),
+            pickups_by_weekday: a.pickups_by_weekday.iter().copied().collect(),
+            dwell: a.dwell.iter().copied().collect(),
+            sizes,
+            refused_oversize: a.refused(Refusal::Oversize),
+            refused_bank_full: a.refused(Refusal::BankFull),
+            refused_unavailable: a.refused(Refusal::Unavailable),
         }
     }
 
