@@ -1884,6 +1884,10 @@ fn the_backend_hears_the_analytics_right_after_each_statistics_report() {
             _ => None,
         })
         .unwrap();
-    let small = last.sizes.iter().find(|f| f.size == SizeClass::Small).unwrap();
+    let small = last
+        .sizes
+        .iter()
+        .find(|f| f.size == SizeClass::Small)
+        .unwrap();
     assert_eq!((small.deposits, small.occupied), (1, 1));
 }
