@@ -18,7 +18,8 @@
 //!   do ([`GatewayAction`]: a bus command, a camera snapshot, persisting and
 //!   rebooting); [`Uplink::poll_persist`] says when to write
 //!   [`Uplink::state`] down.
-//! - **Time**: [`Uplink::handle_timeout`] sends heartbeats and statistics,
+//! - **Time**: [`Uplink::handle_timeout`] sends heartbeats and statistics
+//!   (each followed by the bank's analytics when the queue has room),
 //!   pages the layout out after a boot and moves resets along;
 //!   [`Uplink::poll_timeout`] says when to call it next.
 //!
@@ -238,7 +239,9 @@ pub struct UplinkConfig {
     pub gateway_firmware: FirmwareVersion,
     /// How often to send a heartbeat (5 min).
     pub heartbeat_every: Duration,
-    /// How often to send statistics (1 h); `None` sends them only after boot.
+    /// How often to send statistics (1 h), each followed by an
+    /// [`Analytics`](wire::Analytics) message; `None` sends them only after
+    /// boot.
     pub statistics_every: Option<Duration>,
     /// The longest a reset waits for door sessions to finish (2 min): a
     /// person at an open door gets that long, then the reset goes ahead and
