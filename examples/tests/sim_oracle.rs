@@ -99,8 +99,14 @@ fn the_json_summary_carries_its_schema_and_snake_case_keys_only() {
     let outcome = run(&config, &mut |_| {}).unwrap();
     let json = serde_json::to_value(&outcome.summary).unwrap();
     assert_eq!(json["schema"], SUMMARY_SCHEMA);
-    assert_eq!(SUMMARY_SCHEMA, "locker-sim/2");
+    assert_eq!(SUMMARY_SCHEMA, "locker-sim/3");
     assert!(json["without_site_visit_percent"].is_number());
+    let analytics = &json["analytics"];
+    assert_eq!(analytics["deposits_by_hour"].as_array().unwrap().len(), 24);
+    assert_eq!(analytics["weekdays"].as_array().unwrap().len(), 7);
+    assert_eq!(analytics["dwell"].as_array().unwrap().len(), 7);
+    assert!(analytics["refusals"]["bank_full"].is_u64());
+    assert!(!analytics["sizes"].as_array().unwrap().is_empty());
     assert!(json["false_alarms"]["total"].is_u64());
     assert!(json["false_alarms"]["by_kind"].is_object());
     for row in json["incidents"].as_array().unwrap() {

@@ -459,7 +459,7 @@ fn a_snapshot_restored_with_the_wrong_secret_or_bank_or_from_the_old_format_is_r
         })
     );
     // A version-1 snapshot (codes in the clear) is refused, not misread.
-    assert_eq!(SNAPSHOT_VERSION, 6);
+    assert_eq!(SNAPSHOT_VERSION, 7);
     let mut old = bytes.clone();
     old[4] = 1;
     assert_eq!(

@@ -1915,3 +1915,48 @@ fn rules_the_backend_changes_are_in_force_at_once_and_on_record() {
         })
     ));
 }
+
+#[test]
+fn the_backend_hears_the_analytics_right_after_each_statistics_report() {
+    let mut bench = Bench::new();
+    bench.start_uplink();
+    bench.settle();
+    let c = bench.reserve_small().unwrap().compartment;
+    bench.deposit(c);
+    bench.settle();
+    // The hourly statistics come round.
+    bench.run_for(Duration::from_secs(3_700));
+    let up = bench.upward();
+    let mut reports = 0;
+    for (i, m) in up.iter().enumerate() {
+        if let Upward::Statistics(s) = &m.body {
+            reports += 1;
+            let Some(Upward::Analytics(a)) = up.get(i + 1).map(|n| &n.body) else {
+                panic!("statistics not followed by analytics: {:?}", up.get(i + 1));
+            };
+            let deposits: u32 = a.sizes.iter().map(|f| f.deposits).sum();
+            assert_eq!(deposits, s.deposits);
+            assert_eq!(a.deposits_by_hour.len(), 24);
+            assert_eq!(a.dwell.len(), 7);
+            // Every size class the bank has is listed, with its doors.
+            let doors: u16 = a.sizes.iter().map(|f| f.compartments).sum();
+            assert_eq!(doors, s.compartments);
+            assert_eq!(a.refused_bank_full, 0);
+        }
+    }
+    assert_eq!(reports, 2, "one after the start, one an hour later");
+    let last = up
+        .iter()
+        .rev()
+        .find_map(|m| match &m.body {
+            Upward::Analytics(a) => Some(a.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let small = last
+        .sizes
+        .iter()
+        .find(|f| f.size == SizeClass::Small)
+        .unwrap();
+    assert_eq!((small.deposits, small.occupied), (1, 1));
+}

@@ -3,9 +3,10 @@
 //!
 //! `golden/snapshot/v2.bin` was written by the build that used snapshot
 //! format 2, from [`scenario`]: a 24-compartment bank in the middle of a
-//! working day; `v3.bin`, `v4.bin`, `v5.bin` and `v6.bin` likewise by the
-//! builds of formats 3, 4, 5 and 6. They are never regenerated; set `LOCKER_BLESS=1` to (re)write the
-//! golden of the format this build writes.
+//! working day; `v3.bin`, `v4.bin`, `v5.bin`, `v6.bin` and `v7.bin`
+//! likewise by the builds of formats 3 to 7. They are never regenerated;
+//! set `LOCKER_BLESS=1` to (re)write the golden of the format this build
+//! writes.
 
 #![allow(
     clippy::unwrap_used,
@@ -330,8 +331,35 @@ fn a_gateway_upgraded_from_format_3_keeps_every_parcel_code_and_deadline() {
 }
 
 #[test]
-fn a_gateway_restarted_on_format_6_keeps_every_parcel_code_and_deadline() {
+fn a_gateway_restarted_on_format_7_keeps_every_parcel_code_and_deadline() {
+    assert_carried(&golden(7), 41);
+}
+
+#[test]
+fn a_gateway_upgraded_from_format_6_keeps_every_parcel_code_and_deadline() {
     assert_carried(&golden(6), 41);
+}
+
+#[test]
+fn format_7_carries_the_analytics_and_older_formats_restore_them_as_zero() {
+    // The scenario's bank has no wall clock: its deposits count by size
+    // and in no hour.
+    let (sim, _) = scenario();
+    let written = sim.bank.stats().analytics;
+    assert_eq!(written.deposits_of(SizeClass::Small), 2);
+    assert_eq!(written.deposits_by_hour, [0; 24]);
+    let restored = restart_on(&golden(7));
+    assert_eq!(restored.bank.stats().analytics, written);
+    for version in 2..7 {
+        let sim = restart_on(&golden(version));
+        assert_eq!(
+            sim.bank.stats().analytics,
+            Default::default(),
+            "format {version}"
+        );
+        // The counters older formats kept still carry over.
+        assert_eq!(sim.bank.stats().deposits, 4, "format {version}");
+    }
 }
 
 #[test]

@@ -268,6 +268,10 @@ fn link(seq: u64) -> AuditLink {
     }))
 }
 
+fn counts<const N: usize>(values: &[u32]) -> heapless::Vec<u32, N> {
+    heapless::Vec::from_slice(values).unwrap()
+}
+
 fn text<const N: usize>(s: &str) -> heapless::String<N> {
     heapless::String::try_from(s).unwrap()
 }
@@ -1517,6 +1521,41 @@ fn samples() -> Vec<(String, Sample)> {
         };
         g.up(name, Upward::Audit(record));
     }
+    // Appended after the rest, so every earlier sample keeps its id.
+    g.up(
+        "analytics",
+        Upward::Analytics(Analytics {
+            at: at(3_600_000),
+            deposits_by_hour: counts(&[
+                0, 0, 0, 0, 0, 0, 1, 4, 18, 15, 9, 7, 8, 6, 5, 6, 9, 14, 11, 4, 2, 1, 0, 0,
+            ]),
+            pickups_by_hour: counts(&[
+                1, 0, 0, 0, 0, 0, 2, 6, 5, 3, 4, 5, 9, 6, 4, 5, 8, 16, 19, 11, 3, 1, 0, 0,
+            ]),
+            deposits_by_weekday: counts(&[22, 21, 19, 20, 24, 11, 3]),
+            pickups_by_weekday: counts(&[18, 19, 17, 18, 19, 14, 8]),
+            dwell: counts(&[9, 21, 27, 31, 18, 6, 1]),
+            sizes: [
+                (SizeClass::Small, 71, 4, 1, 0),
+                (SizeClass::Medium, 38, 2, 1, 1),
+                (SizeClass::Large, 11, 2, 0, 0),
+            ]
+            .into_iter()
+            .map(
+                |(size, deposits, compartments, occupied, out_of_service)| SizeFigures {
+                    size,
+                    deposits,
+                    compartments,
+                    occupied,
+                    out_of_service,
+                },
+            )
+            .collect(),
+            refused_oversize: 2,
+            refused_bank_full: 5,
+            refused_unavailable: 1,
+        }),
+    );
     g.samples
 }
 
@@ -1607,6 +1646,7 @@ fn every_message_kind_has_a_golden_sample_and_no_golden_file_is_orphaned() {
     let every = [
         "ack",
         "alert",
+        "analytics",
         "announce_parcel",
         "audit",
         "boot_ack",
@@ -1792,9 +1832,33 @@ fn the_largest_messages_fit_max_postcard_len() {
             credential: Credential::OfflineToken(HexBytes::from_slice(&[0xff; 64]).unwrap()),
         }),
     ));
+    let analytics = Envelope::new(
+        MessageId(u64::MAX),
+        Upward::Analytics(Analytics {
+            at: big_stamp,
+            deposits_by_hour: counts(&[u32::MAX; ANALYTICS_HOURS]),
+            pickups_by_hour: counts(&[u32::MAX; ANALYTICS_HOURS]),
+            deposits_by_weekday: counts(&[u32::MAX; ANALYTICS_WEEKDAYS]),
+            pickups_by_weekday: counts(&[u32::MAX; ANALYTICS_WEEKDAYS]),
+            dwell: counts(&[u32::MAX; ANALYTICS_DWELL_BUCKETS]),
+            sizes: [SizeClass::Small; ANALYTICS_SIZES]
+                .into_iter()
+                .map(|size| SizeFigures {
+                    size,
+                    deposits: u32::MAX,
+                    compartments: u16::MAX,
+                    occupied: u16::MAX,
+                    out_of_service: u16::MAX,
+                })
+                .collect(),
+            refused_oversize: u32::MAX,
+            refused_bank_full: u32::MAX,
+            refused_unavailable: u32::MAX,
+        }),
+    );
     let mut buf = [0u8; MAX_POSTCARD_LEN];
     let mut largest = 0;
-    for up in [&boot, &diagnostics, &layout] {
+    for up in [&boot, &diagnostics, &layout, &analytics] {
         largest = largest.max(up.to_postcard(&mut buf).unwrap().len());
     }
     largest = largest.max(announce.to_postcard(&mut buf).unwrap().len());
@@ -2078,6 +2142,7 @@ const NUMBERING: &[(&str, &[&str])] = &[
             "statistics",
             "call_result",
             "call_error",
+            "analytics",
         ],
     ),
     (

@@ -664,6 +664,15 @@ UP_TYPES.update({
         ("escalations", "u32"), ("expiries", "u32"), ("alerts", "u32"),
         ("mean_dwell_s", ("opt", "u64")), ("compartments", "u16"), ("free", "u16"),
         ("out_of_service", "u16"), ("backlog", "u32")]),
+    "SizeFigures": ("struct", [
+        ("size", "SizeClass"), ("deposits", "u32"), ("compartments", "u16"),
+        ("occupied", "u16"), ("out_of_service", "u16")]),
+    "Analytics": ("struct", [
+        ("at", "Stamp"), ("deposits_by_hour", ("seq", "u32", 24)),
+        ("pickups_by_hour", ("seq", "u32", 24)), ("deposits_by_weekday", ("seq", "u32", 7)),
+        ("pickups_by_weekday", ("seq", "u32", 7)), ("dwell", ("seq", "u32", 7)),
+        ("sizes", ("seq", "SizeFigures", 4)), ("refused_oversize", "u32"),
+        ("refused_bank_full", "u32"), ("refused_unavailable", "u32")]),
     "CallResult": ("struct", [("request", "MessageId"), ("response", "Response")]),
     "CallError": ("struct", [("request", "MessageId"), ("code", "ErrorCode"),
                              ("description", "Description")]),
@@ -807,7 +816,7 @@ UP_TYPES.update({
         ("notification", "Notification"), ("alert", "Alert"),
         ("security_event", "SecurityEvent"), ("audit", "AuditRecord"),
         ("statistics", "Statistics"), ("call_result", "CallResult"),
-        ("call_error", "CallError")]),
+        ("call_error", "CallError"), ("analytics", "Analytics")]),
     "Downward": ("enum", [
         ("ack", "MessageId"), ("reserve_compartment", "ReserveCompartment"),
         ("announce_parcel", "AnnounceParcel"),

@@ -70,7 +70,8 @@ impl IncidentKind {
         IncidentKind::ALL.into_iter().find(|k| k.name() == name)
     }
 
-    fn index(self) -> usize {
+    /// The kind's place in [`IncidentKind::ALL`] (and in per-kind tables).
+    pub fn index(self) -> usize {
         self as usize
     }
 }

@@ -13,7 +13,7 @@ use locker_domain::bank::codes::KeypadId;
 use locker_domain::bank::{
     Actor, AlertKind, AuditEvent, Bank, BankError, BankId, BankKeys, CodeOutcome, Compartment,
     CompartmentFlags, Evidence, Incarnation, NotificationKind, ParcelKind, Policy, Purpose,
-    ServiceReason, StaffId, Stage, Stats, Witnesses,
+    SIZE_CLASSES, ServiceReason, StaffId, Stage, Stats, Witnesses, size_index,
 };
 use locker_domain::gateway::{Gateway, GatewayError, GatewayOutput, Persist};
 use locker_domain::uplink::Handled;
@@ -172,8 +172,16 @@ pub struct SimBank {
     jams_freed: Vec<usize>,
     drift: Vec<i32>,
     dirty: Vec<bool>,
-    /// Occupied compartments (books) at each hour.
-    pub occupancy: Vec<u32>,
+    /// Occupied compartments (books) at each hour; `None` for an hour the
+    /// gateway was off (nothing was sampled, which is not zero).
+    pub occupancy: Vec<Option<u32>>,
+    /// Occupied compartments per size class (`bank::SIZES` order), summed
+    /// over the hourly samples taken while the gateway ran.
+    pub size_occupied: [u64; SIZE_CLASSES],
+    /// Hourly samples taken while the gateway ran.
+    pub samples: u64,
+    /// When each incident started, and its kind.
+    pub incident_marks: Vec<(Instant, IncidentKind)>,
     next_hour: Instant,
     /// Polls skipped while everything was quiet (their answer is known empty).
     pub elided_polls: u64,
@@ -319,6 +327,9 @@ impl SimBank {
             drift: vec![0; n],
             unanswering: Vec::new(),
             occupancy: Vec::new(),
+            size_occupied: [0; SIZE_CLASSES],
+            samples: 0,
+            incident_marks: Vec::new(),
             next_hour: now,
             elided_polls: 0,
             link_before: LinkStats::default(),
@@ -366,6 +377,23 @@ impl SimBank {
     /// other. Returns the request's id.
     pub fn backend_request(&mut self, body: Downward) -> MessageId {
         self.uplink.request(body, self.now)
+    }
+
+    /// Compartments of each size class (`bank::SIZES` order).
+    pub fn compartments_by_size(&self) -> [u64; SIZE_CLASSES] {
+        let mut by = [0; SIZE_CLASSES];
+        for c in &self.layout {
+            if let Some(n) = by.get_mut(size_index(c.size)) {
+                *n += 1;
+            }
+        }
+        by
+    }
+
+    /// An incident starts now: the log counts it, the chart marks it.
+    fn start_incident(&mut self, kind: IncidentKind, slot: Option<usize>) {
+        self.incident_marks.push((self.now, kind));
+        self.incidents.start(kind, slot);
     }
 
     /// The bank's counters (as persisted, while the gateway is off).
@@ -476,10 +504,15 @@ impl SimBank {
     fn step(&mut self) {
         let now = self.now;
         while now >= self.next_hour {
-            let occupied = self
-                .bank()
-                .map_or(0, |b| b.views().filter(|v| v.stage.holds_parcel()).count());
-            self.occupancy.push(occupied as u32);
+            let sample = self.bank().map(|b| b.utilisation_by_size());
+            if let Some(by_size) = sample {
+                for (sum, u) in self.size_occupied.iter_mut().zip(by_size.iter()) {
+                    *sum += u.occupied as u64;
+                }
+                self.samples += 1;
+            }
+            let occupied = sample.map(|by| by.iter().map(|u| u.occupied as u32).sum());
+            self.occupancy.push(occupied);
             self.next_hour += Duration::from_millis(HOUR);
         }
         while let Some(task) = self.agenda.pop_due(now) {
@@ -1643,7 +1676,7 @@ impl SimBank {
                     .get(p)
                     .is_some_and(|x| x.forgetful && x.placed_at.is_none());
                 if forgetful {
-                    self.incidents.start(IncidentKind::EmptyDoor, Some(slot));
+                    self.start_incident(IncidentKind::EmptyDoor, Some(slot));
                     if let Some(x) = self.parcels.get_mut(p) {
                         x.placed_at = Some(now); // marks the first, empty attempt
                     }
@@ -1666,7 +1699,7 @@ impl SimBank {
                 self.take_out(slot, Whereabouts::WithCollector);
                 let ajar = self.parcels.get(p).is_some_and(|x| x.leaves_ajar);
                 if ajar {
-                    self.incidents.start(IncidentKind::DoorAjar, Some(slot));
+                    self.start_incident(IncidentKind::DoorAjar, Some(slot));
                     self.note(Some(slot), "collector walked away from an open door".into());
                 } else {
                     self.agenda
@@ -1717,7 +1750,7 @@ impl SimBank {
                 }
                 c.force_door();
                 let had = c.item_grams() > 0;
-                self.incidents.start(kind, Some(slot));
+                self.start_incident(kind, Some(slot));
                 self.forced_pending.push((slot, now));
                 let steals = had && self.chance.chance(0.3);
                 if steals {
@@ -1739,7 +1772,7 @@ impl SimBank {
                 };
                 c.set_lock_stuck(true);
                 let pulses = c.unlock_pulses();
-                self.incidents.start(kind, Some(slot));
+                self.start_incident(kind, Some(slot));
                 if transient {
                     self.transient_jams.push((slot, pulses));
                 }
@@ -1762,7 +1795,7 @@ impl SimBank {
                     return;
                 };
                 c.set_presence_drift(rate);
-                self.incidents.start(kind, Some(slot));
+                self.start_incident(kind, Some(slot));
                 self.note(
                     Some(slot),
                     format!("load cell starts drifting {rate:+} counts/h"),
@@ -1779,7 +1812,7 @@ impl SimBank {
                 } else {
                     Duration::from_mins(self.chance.between(5 * 60, 9 * 60))
                 };
-                self.incidents.start(kind, None);
+                self.start_incident(kind, None);
                 self.note(None, format!("mains off for {} → on UPS", human(off)));
                 self.agenda.at(now + off, Task::MainsBack);
             }
@@ -1788,7 +1821,7 @@ impl SimBank {
                 if !self.nodes.hang(k) {
                     return;
                 }
-                self.incidents.start(kind, Some(k));
+                self.start_incident(kind, Some(k));
                 let what = match self.config.board {
                     Board::Ours => "firmware hangs",
                     Board::KerongCu16 => "board falls silent",
@@ -1796,7 +1829,7 @@ impl SimBank {
                 self.note(None, format!("node {} {what}", k + 1));
             }
             IncidentKind::BruteForce => {
-                self.incidents.start(kind, None);
+                self.start_incident(kind, None);
                 self.note(None, "someone starts guessing codes at the keypad".into());
                 let guesses = self.chance.between(30, 80) as u32;
                 self.agenda.at(now, Task::Guess(guesses));

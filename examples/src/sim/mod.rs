@@ -181,17 +181,19 @@ pub use kerong::Board;
 pub use locker::SimBank;
 pub use report::{Line, Summary};
 
+use locker_domain::bank::{Analytics, DWELL_BOUNDS_HOURS, Refusal, SIZE_CLASSES, Stats, WEEKDAYS};
 use locker_proto::time::Instant;
 
 use check::Checker;
 use report::{
-    AuditTally, BusSummary, IncidentRow, InteractionSummary, InvariantSummary, ParcelSummary,
-    PowerSummary, UplinkSummary, UtilisationSummary, WorldCounts,
+    AnalyticsSummary, AuditTally, BusSummary, DwellRow, IncidentRow, InteractionSummary,
+    InvariantSummary, ParcelSummary, PowerSummary, RefusalSummary, SizeRow, UplinkSummary,
+    UtilisationSummary, WeekdayRow, WorldCounts,
 };
 use world::Whereabouts;
 
 /// The layout version of [`Summary`] and its JSON (`"schema"`).
-pub const SUMMARY_SCHEMA: &str = "locker-sim/2";
+pub const SUMMARY_SCHEMA: &str = "locker-sim/3";
 
 /// Households per compartment when `--units` is not given (300 for 48).
 pub const UNITS_PER_COMPARTMENT: f64 = 300.0 / 48.0;
@@ -244,8 +246,11 @@ pub struct Outcome {
     pub summary: Summary,
     /// Notable events in time order.
     pub timeline: Vec<Line>,
-    /// Occupied compartments at each hour, over the site.
-    pub occupancy: Vec<u32>,
+    /// Occupied compartments at each hour, over the site; `None` for an
+    /// hour some bank's gateway was off (not sampled).
+    pub occupancy: Vec<Option<u32>>,
+    /// When each incident started, and its kind, over the site.
+    pub incidents: Vec<(Instant, IncidentKind)>,
 }
 
 impl Outcome {
@@ -262,7 +267,7 @@ impl Outcome {
 
     /// Occupancy over time as SVG.
     pub fn svg(&self) -> String {
-        report::occupancy_svg(&self.occupancy, self.summary.compartments)
+        report::occupancy_svg(&self.occupancy, self.summary.compartments, &self.incidents)
     }
 
     /// Parcels that went through the simulation (arrived at a bank).
@@ -292,7 +297,10 @@ pub fn run(config: &SimConfig, progress: &mut dyn FnMut(f64)) -> Result<Outcome,
         .units
         .unwrap_or((total as f64 * UNITS_PER_COMPARTMENT).round() as u32);
     let mut timeline = Vec::new();
-    let mut occupancy: Vec<u32> = Vec::new();
+    let mut occupancy: Vec<Option<u32>> = Vec::new();
+    let mut marks: Vec<(Instant, IncidentKind)> = Vec::new();
+    let mut by_size = [0u64; SIZE_CLASSES];
+    let mut size_occupied = [0f64; SIZE_CLASSES];
     let mut world = WorldCounts::default();
     let mut audit = AuditTally::default();
     let mut incidents = incidents::IncidentLog::default();
@@ -319,11 +327,22 @@ pub fn run(config: &SimConfig, progress: &mut dyn FnMut(f64)) -> Result<Outcome,
             progress(done as f64 / steps as f64);
         }
         timeline.append(&mut sim.timeline);
+        // The site's figure for an hour is known only if every bank's is.
         for (i, v) in sim.occupancy.iter().enumerate() {
             match occupancy.get_mut(i) {
-                Some(o) => *o += v,
+                Some(o) => *o = o.zip(*v).map(|(a, b)| a + b),
                 None => occupancy.push(*v),
             }
+        }
+        marks.extend_from_slice(&sim.incident_marks);
+        let samples = sim.samples.max(1) as f64;
+        for ((doors, mean), (n, occupied)) in by_size
+            .iter_mut()
+            .zip(size_occupied.iter_mut())
+            .zip(sim.compartments_by_size().iter().zip(&sim.size_occupied))
+        {
+            *doors += n;
+            *mean += *occupied as f64 / samples;
         }
         world.absorb(&sim.world);
         audit.absorb(&sim.audit);
@@ -390,7 +409,10 @@ pub fn run(config: &SimConfig, progress: &mut dyn FnMut(f64)) -> Result<Outcome,
         .sum();
     let total_interactions = world.interactions + occurred;
     let needed_staff = world.staff_jobs + staff_parcels;
-    let hours = occupancy.len().max(1) as f64;
+    marks.sort_by_key(|(at, kind)| (*at, kind.index()));
+    let sampled: Vec<u32> = occupancy.iter().flatten().copied().collect();
+    let hours = sampled.len().max(1) as f64;
+    let analytics = analytics_summary(&stats, &by_size, &size_occupied);
     let summary = Summary {
         schema: SUMMARY_SCHEMA,
         without_site_visit_percent: if occurred == 0 {
@@ -418,16 +440,17 @@ pub fn run(config: &SimConfig, progress: &mut dyn FnMut(f64)) -> Result<Outcome,
             },
         },
         utilisation: UtilisationSummary {
-            mean_occupancy_percent: 100.0 * occupancy.iter().map(|v| f64::from(*v)).sum::<f64>()
+            mean_occupancy_percent: 100.0 * sampled.iter().map(|v| f64::from(*v)).sum::<f64>()
                 / hours
                 / total.max(1) as f64,
-            peak_occupied: occupancy.iter().copied().max().unwrap_or(0).into(),
+            peak_occupied: sampled.iter().copied().max().unwrap_or(0).into(),
             mean_dwell_hours: if pickups == 0 {
                 0.0
             } else {
                 dwell as f64 / pickups as f64 / 3_600_000.0
             },
         },
+        analytics,
         bus,
         alerts: world.alerts.clone(),
         audit,
@@ -448,7 +471,114 @@ pub fn run(config: &SimConfig, progress: &mut dyn FnMut(f64)) -> Result<Outcome,
         summary,
         timeline,
         occupancy,
+        incidents: marks,
     })
+}
+
+/// The banks' analytics summed over the site; `compartments` and
+/// `mean_occupied` are per size class (`bank::SIZES` order), the latter
+/// the mean number of compartments of the class holding a parcel.
+fn analytics_summary(
+    stats: &[Stats],
+    compartments: &[u64; SIZE_CLASSES],
+    mean_occupied: &[f64; SIZE_CLASSES],
+) -> AnalyticsSummary {
+    fn add<const N: usize>(stats: &[Stats], f: impl Fn(&Analytics) -> &[u32; N]) -> Vec<u64> {
+        let mut sum = vec![0u64; N];
+        for s in stats {
+            for (to, from) in sum.iter_mut().zip(f(&s.analytics)) {
+                *to += u64::from(*from);
+            }
+        }
+        sum
+    }
+    fn peak(by: &[u64]) -> Option<usize> {
+        let top = by.iter().copied().max().filter(|m| *m > 0)?;
+        by.iter().position(|v| *v == top)
+    }
+    let deposits_by_hour = add(stats, |a| &a.deposits_by_hour);
+    let pickups_by_hour = add(stats, |a| &a.pickups_by_hour);
+    let deposits_by_weekday = add(stats, |a| &a.deposits_by_weekday);
+    let pickups_by_weekday = add(stats, |a| &a.pickups_by_weekday);
+    let dwell = add(stats, |a| &a.dwell);
+    let deposits_by_size = add(stats, |a| &a.deposits_by_size);
+    let refusals = add(stats, |a| &a.refusals);
+    let pickups: u64 = dwell.iter().sum();
+    const WEEKDAY_NAMES: [&str; WEEKDAYS] = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ];
+    const SIZE_NAMES: [&str; SIZE_CLASSES] = ["small", "medium", "large", "extra_large"];
+    let bounds = |k: usize| {
+        let from = if k == 0 {
+            0
+        } else {
+            DWELL_BOUNDS_HOURS.get(k - 1).copied().unwrap_or(0)
+        };
+        (from, DWELL_BOUNDS_HOURS.get(k).copied())
+    };
+    let refused = |r: Refusal| refusals.get(r.index()).copied().unwrap_or(0);
+    AnalyticsSummary {
+        peak_deposit_hour: peak(&deposits_by_hour),
+        peak_pickup_hour: peak(&pickups_by_hour),
+        weekdays: WEEKDAY_NAMES
+            .iter()
+            .zip(deposits_by_weekday.iter().zip(&pickups_by_weekday))
+            .map(|(name, (d, p))| WeekdayRow {
+                weekday: name,
+                deposits: *d,
+                pickups: *p,
+            })
+            .collect(),
+        dwell: dwell
+            .iter()
+            .enumerate()
+            .map(|(k, n)| {
+                let (from_hours, to_hours) = bounds(k);
+                DwellRow {
+                    from_hours,
+                    to_hours,
+                    pickups: *n,
+                    percent: if pickups == 0 {
+                        0.0
+                    } else {
+                        100.0 * *n as f64 / pickups as f64
+                    },
+                }
+            })
+            .collect(),
+        sizes: SIZE_NAMES
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| compartments.get(*k).is_some_and(|n| *n > 0))
+            .map(|(k, name)| {
+                let doors = compartments.get(k).copied().unwrap_or(0);
+                SizeRow {
+                    size: name,
+                    compartments: doors,
+                    deposits: deposits_by_size.get(k).copied().unwrap_or(0),
+                    mean_occupied_percent: 100.0 * mean_occupied.get(k).copied().unwrap_or(0.0)
+                        / doors.max(1) as f64,
+                }
+            })
+            .collect(),
+        refusals: RefusalSummary {
+            oversize: refused(Refusal::Oversize),
+            bank_full: refused(Refusal::BankFull),
+            unavailable: refused(Refusal::Unavailable),
+        },
+        unclocked_deposits: stats
+            .iter()
+            .map(|s| u64::from(s.analytics.unclocked_deposits(s)))
+            .sum(),
+        deposits_by_hour,
+        pickups_by_hour,
+    }
 }
 
 fn noise_words(config: &SimConfig) -> String {

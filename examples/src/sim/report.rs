@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::oracle::FalseAlarms;
 
-use super::incidents::IncidentTally;
+use super::incidents::{IncidentKind, IncidentTally};
 
 /// One notable event.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -230,6 +230,82 @@ pub struct UtilisationSummary {
     pub mean_dwell_hours: f64,
 }
 
+/// What a property manager reads: when parcels come and go, how long they
+/// stay, which sizes are used and why parcels were turned away (the
+/// banks' own analytics, `locker_domain::bank::Analytics`, summed over the
+/// site; hours and weekdays on the banks' local wall clock).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct AnalyticsSummary {
+    /// Verified deposits by local hour of day, 24 entries from midnight.
+    pub deposits_by_hour: Vec<u64>,
+    /// Verified pickups by local hour of day, 24 entries from midnight.
+    pub pickups_by_hour: Vec<u64>,
+    /// The hour with the most deposits (the earliest on a tie).
+    pub peak_deposit_hour: Option<usize>,
+    /// The hour with the most pickups (the earliest on a tie).
+    pub peak_pickup_hour: Option<usize>,
+    /// Deposits and pickups by weekday, Monday first.
+    pub weekdays: Vec<WeekdayRow>,
+    /// Pickups by time from deposit.
+    pub dwell: Vec<DwellRow>,
+    /// Each size class the site has.
+    pub sizes: Vec<SizeRow>,
+    /// New parcels the banks refused, by reason.
+    pub refusals: RefusalSummary,
+    /// Deposits made while a bank had no wall clock (in no hour or weekday).
+    pub unclocked_deposits: u64,
+}
+
+/// One weekday of [`AnalyticsSummary`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct WeekdayRow {
+    /// `monday` to `sunday`.
+    pub weekday: &'static str,
+    /// Verified deposits.
+    pub deposits: u64,
+    /// Verified pickups.
+    pub pickups: u64,
+}
+
+/// One bucket of the dwell-time histogram.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct DwellRow {
+    /// The bucket's lower bound, in hours (inclusive).
+    pub from_hours: u64,
+    /// Its upper bound, in hours (exclusive); `None` for the last.
+    pub to_hours: Option<u64>,
+    /// Pickups in it.
+    pub pickups: u64,
+    /// Their share of all pickups, in percent.
+    pub percent: f64,
+}
+
+/// One size class of the site.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct SizeRow {
+    /// `small`, `medium`, `large`, `extra_large`.
+    pub size: &'static str,
+    /// Compartments of the class.
+    pub compartments: u64,
+    /// Verified deposits into them.
+    pub deposits: u64,
+    /// Mean share of them holding a parcel, over the hourly samples taken
+    /// while the gateways ran, in percent.
+    pub mean_occupied_percent: f64,
+}
+
+/// New parcels refused, by reason (`locker_domain::bank::Refusal`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RefusalSummary {
+    /// Larger than every compartment.
+    pub oversize: u64,
+    /// Every compartment that fits was taken.
+    pub bank_full: u64,
+    /// A compartment that fits stood empty out of service, the bank was
+    /// closed or its battery low.
+    pub unavailable: u64,
+}
+
 /// The bus, as the gateway's link layer and the line saw it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct BusSummary {
@@ -387,7 +463,8 @@ impl UplinkSummary {
 /// Everything a run reports.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Summary {
-    /// The version of this summary's layout: `locker-sim/2`.
+    /// The version of this summary's layout: `locker-sim/3` (3 added
+    /// `analytics`).
     pub schema: &'static str,
     /// Incidents that ended without anyone coming to the bank, as a share
     /// of the incidents that occurred, in percent: the headline.
@@ -416,6 +493,8 @@ pub struct Summary {
     pub interactions: InteractionSummary,
     /// Utilisation.
     pub utilisation: UtilisationSummary,
+    /// The banks' analytics: hours, weekdays, dwell, sizes, refusals.
+    pub analytics: AnalyticsSummary,
     /// The bus.
     pub bus: BusSummary,
     /// Alerts by kind.
@@ -520,6 +599,7 @@ impl Summary {
             "utilisation mean occupancy {:.1} %, peak {} compartments, mean dwell {:.1} h",
             u.mean_occupancy_percent, u.peak_occupied, u.mean_dwell_hours
         );
+        self.analytics.render(&mut o);
         let b = &self.bus;
         let _ = writeln!(
             o,
@@ -594,41 +674,321 @@ impl Summary {
     }
 }
 
-/// Occupancy over time as a hand-written SVG line chart.
-pub fn occupancy_svg(hourly: &[u32], compartments: u64) -> String {
-    let (w, h, pad) = (800.0_f64, 300.0_f64, 40.0_f64);
-    let n = hourly.len().max(2) as f64;
-    let top = compartments.max(1) as f64;
-    let mut points = String::new();
-    for (i, v) in hourly.iter().enumerate() {
-        let x = pad + (w - 2.0 * pad) * i as f64 / (n - 1.0);
-        let y = h - pad - (h - 2.0 * pad) * f64::from(*v) / top;
-        let _ = write!(points, "{x:.1},{y:.1} ");
+impl AnalyticsSummary {
+    /// The lines of the text summary, for a property manager.
+    fn render(&self, o: &mut String) {
+        let total_in: u64 = self.deposits_by_hour.iter().sum();
+        let total_out: u64 = self.pickups_by_hour.iter().sum();
+        let peak = |hour: Option<usize>, by: &[u64]| match hour {
+            Some(h) => format!(
+                "{h:02}:00-{:02}:00 ({} of {})",
+                (h + 1) % 24,
+                by.get(h).copied().unwrap_or(0),
+                by.iter().sum::<u64>()
+            ),
+            None => "none".to_owned(),
+        };
+        let _ = writeln!(
+            o,
+            "analytics   busiest hour for deposits {}, for pickups {}",
+            peak(self.peak_deposit_hour, &self.deposits_by_hour),
+            peak(self.peak_pickup_hour, &self.pickups_by_hour)
+        );
+        let _ = writeln!(
+            o,
+            "            by hour 00h..23h  in  {}\n                              out {}",
+            sparkline(&self.deposits_by_hour),
+            sparkline(&self.pickups_by_hour)
+        );
+        let days: Vec<String> = self
+            .weekdays
+            .iter()
+            .map(|d| {
+                let name: String = d.weekday.chars().take(3).collect();
+                format!("{name} {}/{}", d.deposits, d.pickups)
+            })
+            .collect();
+        let _ = writeln!(o, "            by weekday (in/out) {}", days.join(", "));
+        let dwell: Vec<String> = self
+            .dwell
+            .iter()
+            .map(|d| {
+                let range = match d.to_hours {
+                    Some(to) if d.from_hours == 0 => format!("<{to} h"),
+                    Some(to) => format!("{}-{to} h", d.from_hours),
+                    None => format!(">={} h", d.from_hours),
+                };
+                format!("{range} {:.1} %", d.percent)
+            })
+            .collect();
+        let _ = writeln!(o, "            dwell {}", dwell.join(", "));
+        let sizes: Vec<String> = self
+            .sizes
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {} doors, {} deposits, {:.1} % occupied",
+                    r.size, r.compartments, r.deposits, r.mean_occupied_percent
+                )
+            })
+            .collect();
+        let _ = writeln!(o, "            by size {}", sizes.join("; "));
+        let r = &self.refusals;
+        let _ = writeln!(
+            o,
+            "            refused {} oversize, {} bank full, {} unavailable (out of service, closed, low battery)",
+            r.oversize, r.bank_full, r.unavailable
+        );
+        if self.unclocked_deposits > 0 || total_in == 0 && total_out == 0 {
+            let _ = writeln!(
+                o,
+                "            {} deposits made without a wall clock are in no hour",
+                self.unclocked_deposits
+            );
+        }
     }
-    let days = hourly.len() / 24;
-    let mut ticks = String::new();
-    let every = (days / 10).max(1);
-    for d in (0..=days).step_by(every) {
-        let x = pad + (w - 2.0 * pad) * (d * 24) as f64 / (n - 1.0);
-        let _ = write!(
-            ticks,
-            "<text x=\"{x:.1}\" y=\"{}\" font-size=\"10\" text-anchor=\"middle\">{d}</text>",
-            h - pad + 14.0
+}
+
+/// Values as a row of block characters, the largest a full block.
+fn sparkline(values: &[u64]) -> String {
+    const BLOCKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let top = values.iter().copied().max().unwrap_or(0).max(1);
+    values
+        .iter()
+        .map(|v| {
+            let i = (v * 7).div_ceil(top) as usize;
+            if *v == 0 {
+                ' '
+            } else {
+                BLOCKS.get(i).copied().unwrap_or('█')
+            }
+        })
+        .collect()
+}
+
+/// Hours in a day, for the chart.
+const DAY_HOURS: usize = 24;
+/// Runs longer than this many days are drawn as a daily band.
+pub const BAND_AFTER_DAYS: usize = 30;
+
+/// A round step for about `ticks` ticks from 0 to `top`: 1, 2 or 5 times
+/// a power of ten.
+fn tick_step(top: u64, ticks: u64) -> u64 {
+    let raw = top.div_ceil(ticks.max(1)).max(1);
+    let mut magnitude = 1u64;
+    while magnitude.saturating_mul(10) <= raw {
+        magnitude *= 10;
+    }
+    [1, 2, 5, 10]
+        .iter()
+        .map(|m| m * magnitude)
+        .find(|s| *s >= raw)
+        .unwrap_or(raw)
+}
+
+/// A colour per incident kind.
+fn incident_colour(kind: IncidentKind) -> &'static str {
+    const PALETTE: [&str; 12] = [
+        "#d62728", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+        "#17becf", "#1f77b4", "#aec7e8", "#ffbb78",
+    ];
+    PALETTE
+        .get(kind.index() % PALETTE.len())
+        .copied()
+        .unwrap_or("#000000")
+}
+
+/// Occupancy over time as a hand-written SVG chart: occupied compartments
+/// at each hour (`None`: the gateway was off and nothing was sampled, drawn
+/// as a shaded gap, never as zero), with y-axis ticks, day ticks on the
+/// x axis and a mark under the axis at each incident's start, coloured by
+/// kind. A run longer than [`BAND_AFTER_DAYS`] days is drawn as a daily
+/// band (each day's lowest and highest hourly sample) around the daily
+/// mean instead of the hourly line.
+///
+/// The parts carry classes a test can find: `occupancy` (hourly line
+/// segments), `band` and `mean` (the daily band), `outage` (gaps),
+/// `y-tick`, `x-tick` and `incident`.
+pub fn occupancy_svg(
+    hourly: &[Option<u32>],
+    compartments: u64,
+    incidents: &[(Instant, IncidentKind)],
+) -> String {
+    let (w, h) = (800.0_f64, 340.0_f64);
+    let (left, right, top, bottom) = (48.0_f64, 16.0_f64, 32.0_f64, 78.0_f64);
+    let plot_w = w - left - right;
+    let plot_h = h - top - bottom;
+    let axis_y = top + plot_h;
+    let n = hourly.len().max(2) as f64;
+    let x_of = |hour: f64| left + plot_w * hour / (n - 1.0);
+    let observed = hourly.iter().flatten().copied().max().unwrap_or(0);
+    let ymax = compartments.max(u64::from(observed)).max(1);
+    let y_of = |v: f64| axis_y - plot_h * v / ymax as f64;
+    let mut body = String::new();
+
+    // y-axis ticks and grid lines.
+    let step = tick_step(ymax, 5);
+    let mut ticks: Vec<u64> = (0..=ymax / step).map(|k| k * step).collect();
+    if ymax % step != 0 {
+        ticks.push(ymax);
+    }
+    for v in ticks {
+        let y = y_of(v as f64);
+        let _ = writeln!(
+            body,
+            "<line x1=\"{left}\" y1=\"{y:.1}\" x2=\"{x2}\" y2=\"{y:.1}\" stroke=\"#e0e0e0\"/>\
+<line x1=\"{l0}\" y1=\"{y:.1}\" x2=\"{left}\" y2=\"{y:.1}\" stroke=\"black\"/>\
+<text class=\"y-tick\" x=\"{tx}\" y=\"{ty:.1}\" font-size=\"10\" text-anchor=\"end\">{v}</text>",
+            x2 = w - right,
+            l0 = left - 4.0,
+            tx = left - 6.0,
+            ty = y + 3.5,
         );
     }
+
+    // Outages: the hours without a sample, shaded.
+    let mut i = 0;
+    while i < hourly.len() {
+        if hourly.get(i).is_some_and(Option::is_none) {
+            let start = i;
+            while hourly.get(i).is_some_and(Option::is_none) {
+                i += 1;
+            }
+            // At least 2 px, so an hour's outage in a year still shows.
+            let x0 = x_of(start as f64);
+            let x1 = x_of((i - 1) as f64).max(x0 + 2.0);
+            let _ = writeln!(
+                body,
+                "<rect class=\"outage\" x=\"{x0:.1}\" y=\"{top}\" width=\"{:.1}\" height=\"{plot_h}\" fill=\"#e4e4e4\"><title>gateway off: no sample, hours {start} to {}</title></rect>",
+                x1 - x0,
+                i - 1
+            );
+        } else {
+            i += 1;
+        }
+    }
+
+    let days = hourly.len().div_ceil(DAY_HOURS);
+    if days > BAND_AFTER_DAYS {
+        // Each day's low, mean and high over the hours sampled.
+        let daily: Vec<Option<(u32, f64, u32)>> = hourly
+            .chunks(DAY_HOURS)
+            .map(|day| {
+                let seen: Vec<u32> = day.iter().flatten().copied().collect();
+                let lo = seen.iter().copied().min()?;
+                let hi = seen.iter().copied().max()?;
+                let mean = seen.iter().map(|v| f64::from(*v)).sum::<f64>() / seen.len() as f64;
+                Some((lo, mean, hi))
+            })
+            .collect();
+        for run in daily
+            .iter()
+            .enumerate()
+            .collect::<Vec<_>>()
+            .split(|(_, d)| d.is_none())
+            .filter(|run| !run.is_empty())
+        {
+            let mid = |d: usize| x_of((d * DAY_HOURS) as f64 + (DAY_HOURS as f64 - 1.0) / 2.0);
+            let mut band = String::new();
+            let mut mean = String::new();
+            for (d, day) in run {
+                if let Some((_, m, hi)) = day {
+                    let _ = write!(band, "{:.1},{:.1} ", mid(*d), y_of(f64::from(*hi)));
+                    let _ = write!(mean, "{:.1},{:.1} ", mid(*d), y_of(*m));
+                }
+            }
+            for (d, day) in run.iter().rev() {
+                if let Some((lo, _, _)) = day {
+                    let _ = write!(band, "{:.1},{:.1} ", mid(*d), y_of(f64::from(*lo)));
+                }
+            }
+            let _ = writeln!(
+                body,
+                "<polygon class=\"band\" fill=\"#2a6fdb\" fill-opacity=\"0.25\" stroke=\"none\" points=\"{}\"/>\n\
+<polyline class=\"mean\" fill=\"none\" stroke=\"#2a6fdb\" stroke-width=\"1.2\" points=\"{}\"/>",
+                band.trim_end(),
+                mean.trim_end()
+            );
+        }
+    } else {
+        // The hourly line, broken where nothing was sampled.
+        let points: Vec<(usize, Option<u32>)> = hourly.iter().copied().enumerate().collect();
+        for run in points
+            .split(|(_, v)| v.is_none())
+            .filter(|run| !run.is_empty())
+        {
+            let mut line = String::new();
+            for (i, v) in run {
+                if let Some(v) = v {
+                    let _ = write!(line, "{:.1},{:.1} ", x_of(*i as f64), y_of(f64::from(*v)));
+                }
+            }
+            let _ = writeln!(
+                body,
+                "<polyline class=\"occupancy\" fill=\"none\" stroke=\"#2a6fdb\" stroke-width=\"1\" points=\"{}\"/>",
+                line.trim_end()
+            );
+        }
+    }
+
+    // Day ticks.
+    let every = (days / 10).max(1);
+    for d in (0..=days).step_by(every) {
+        let x = x_of((d * DAY_HOURS) as f64);
+        let _ = writeln!(
+            body,
+            "<line x1=\"{x:.1}\" y1=\"{axis_y}\" x2=\"{x:.1}\" y2=\"{}\" stroke=\"black\"/>\
+<text class=\"x-tick\" x=\"{x:.1}\" y=\"{}\" font-size=\"10\" text-anchor=\"middle\">{d}</text>",
+            axis_y + 4.0,
+            axis_y + 15.0
+        );
+    }
+
+    // Incidents: a mark under the axis at each start, coloured by kind.
+    let mark_y = axis_y + 22.0;
+    let mut kinds: Vec<IncidentKind> = Vec::new();
+    for (at, kind) in incidents {
+        let x = x_of(at.as_millis() as f64 / 3_600_000.0);
+        let _ = writeln!(
+            body,
+            "<line class=\"incident\" x1=\"{x:.1}\" y1=\"{mark_y}\" x2=\"{x:.1}\" y2=\"{}\" stroke=\"{}\" stroke-width=\"1.5\"><title>{}</title></line>",
+            mark_y + 8.0,
+            incident_colour(*kind),
+            kind.name()
+        );
+        if !kinds.contains(kind) {
+            kinds.push(*kind);
+        }
+    }
+    kinds.sort_by_key(|k| k.index());
+    let mut legend_x = left;
+    let legend_y = h - 12.0;
+    for kind in kinds {
+        let _ = writeln!(
+            body,
+            "<rect x=\"{legend_x:.1}\" y=\"{}\" width=\"8\" height=\"8\" fill=\"{}\"/>\
+<text x=\"{:.1}\" y=\"{legend_y}\" font-size=\"9\">{}</text>",
+            legend_y - 7.5,
+            incident_colour(kind),
+            legend_x + 11.0,
+            kind.name()
+        );
+        legend_x += 16.0 + 5.2 * kind.name().len() as f64;
+    }
+
+    let what = if days > BAND_AFTER_DAYS {
+        "daily low-high band and mean"
+    } else {
+        "hourly"
+    };
     format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">\n\
 <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
-<text x=\"{pad}\" y=\"20\" font-family=\"sans-serif\" font-size=\"13\">Occupied compartments (of {compartments}), hourly; x: day</text>\n\
-<line x1=\"{pad}\" y1=\"{y0}\" x2=\"{x1}\" y2=\"{y0}\" stroke=\"black\"/>\n\
-<line x1=\"{pad}\" y1=\"{pad}\" x2=\"{pad}\" y2=\"{y0}\" stroke=\"black\"/>\n\
-<text x=\"{tx}\" y=\"{ty}\" font-size=\"10\" text-anchor=\"end\">{compartments}</text>\n\
-<g font-family=\"sans-serif\">{ticks}</g>\n\
-<polyline fill=\"none\" stroke=\"#2a6fdb\" stroke-width=\"1\" points=\"{points}\"/>\n\
+<text x=\"{left}\" y=\"20\" font-family=\"sans-serif\" font-size=\"13\">Occupied compartments (of {compartments}), {what}; grey: gateway off; x: day; marks: incidents</text>\n\
+<g font-family=\"sans-serif\">\n{body}</g>\n\
+<line x1=\"{left}\" y1=\"{axis_y}\" x2=\"{x1}\" y2=\"{axis_y}\" stroke=\"black\"/>\n\
+<line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{axis_y}\" stroke=\"black\"/>\n\
 </svg>\n",
-        y0 = h - pad,
-        x1 = w - pad,
-        tx = pad - 4.0,
-        ty = pad + 4.0,
+        x1 = w - right,
     )
 }

@@ -30,6 +30,12 @@ pub enum DepositsClosed {
 /// kind of refusal that leaves a trace: they open nothing and change no
 /// parcel, but they are audited, counted, and may raise a security alert,
 /// lock remote opens or lock the reader, because an attack must be seen.
+/// A new parcel refused by [`Bank::reserve`](super::Bank::reserve) or
+/// [`Bank::reserve_with_code_hash`](super::Bank::reserve_with_code_hash)
+/// ([`BankError::NoFit`], [`BankError::DepositsClosed`],
+/// [`BankError::ShuttingDown`]) changes no books either, but is counted
+/// in the bank's [`Analytics`](super::Analytics) by its
+/// [`Refusal`](super::Refusal) reason.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BankError {

@@ -231,7 +231,10 @@ pub use persist::{PersistError, SNAPSHOT_MAGIC, SNAPSHOT_OLDEST_READ, SNAPSHOT_V
 pub use policy::{Policy, QuietHours};
 pub use power::PersistReason;
 pub use remote::{MAX_REMOTE_OPEN_LIMIT, OpenAll, RemoteOpen, RemoteOpenError, remote_open_tag};
-pub use stats::{Stats, Utilisation};
+pub use stats::{
+    Analytics, DWELL_BOUNDS_HOURS, DWELL_BUCKETS, HOURS, Refusal, SIZE_CLASSES, SIZES,
+    SizeUtilisation, Stats, Utilisation, WEEKDAYS, dwell_bucket, size_index,
+};
 pub use token::{OfflineToken, TOKEN_VERSION, TokenError};
 
 use allocation::FreeLists;
@@ -520,6 +523,31 @@ impl<'a> Bank<'a> {
         }
     }
 
+    /// How full each size class is now, in [`SIZES`] order (`O(N)`): the
+    /// compartments of the class, those holding a parcel, those free and
+    /// in service, those out of service.
+    pub fn utilisation_by_size(&self) -> [SizeUtilisation; SIZE_CLASSES] {
+        let mut by = [SizeUtilisation::default(); SIZE_CLASSES];
+        for i in self.layout.indices() {
+            let (Some(c), Some(s)) = (self.layout.get(i), self.slots.get(i.get())) else {
+                continue;
+            };
+            let Some(u) = by.get_mut(size_index(c.size)) else {
+                continue;
+            };
+            u.compartments = u.compartments.saturating_add(1);
+            if s.stage.holds_parcel() {
+                u.occupied = u.occupied.saturating_add(1);
+            }
+            if s.out_of_service.is_some() {
+                u.out_of_service = u.out_of_service.saturating_add(1);
+            } else if self.free.is_free(i) {
+                u.free = u.free.saturating_add(1);
+            }
+        }
+        by
+    }
+
     /// What the books say about compartment `id`.
     pub fn view(&self, id: CompartmentId) -> Option<CompartmentView> {
         let i = self.layout.slot_of(id)?;
@@ -698,8 +726,7 @@ impl<'a> Bank<'a> {
         now: Instant,
     ) -> Result<Reservation, BankError> {
         self.begin(now)?;
-        self.check_deposits_allowed()?;
-        let i = self.free.choose(needs)?;
+        let i = self.allocate(needs)?;
         let digits = usize::from(self.policy.code_digits);
         let code = PickupCode::generate_unique(rng, digits, 16, |c| {
             self.code_in_use(&CodeHash::of(&self.keys, c))
@@ -726,11 +753,10 @@ impl<'a> Bank<'a> {
         now: Instant,
     ) -> Result<Reservation, BankError> {
         self.begin(now)?;
-        self.check_deposits_allowed()?;
         if self.code_in_use(&code) {
             return Err(codes::CodeError::CodeInUse.into());
         }
-        let i = self.free.choose(needs)?;
+        let i = self.allocate(needs)?;
         Ok(self.hold(i, kind, needs.perishable, code, now))
     }
 
@@ -769,6 +795,51 @@ impl<'a> Bank<'a> {
             parcel: id,
             code: None,
         }
+    }
+
+    /// The compartment a new parcel with `needs` gets, or why none: a
+    /// refusal is counted in [`Analytics::refusals`] (the one trace a
+    /// refused reservation leaves; the books are unchanged).
+    fn allocate(&mut self, needs: ParcelNeeds) -> Result<LayoutIndex, BankError> {
+        let refused = match self.check_deposits_allowed() {
+            Ok(()) => match self.free.choose(needs) {
+                Ok(i) => return Ok(i),
+                Err(AllocationError::Oversize) => {
+                    (Refusal::Oversize, AllocationError::Oversize.into())
+                }
+                Err(AllocationError::LowBattery { charge_percent }) => (
+                    Refusal::Unavailable,
+                    AllocationError::LowBattery { charge_percent }.into(),
+                ),
+                Err(e) if self.fits_out_of_service(needs) => (Refusal::Unavailable, e.into()),
+                Err(e) => (Refusal::BankFull, e.into()),
+            },
+            Err(e) => (Refusal::Unavailable, e),
+        };
+        self.stats.analytics.count_refusal(refused.0);
+        Err(refused.1)
+    }
+
+    /// Whether an empty compartment out of service would take a parcel
+    /// with `needs` (`O(N)`, on a refusal only).
+    fn fits_out_of_service(&self, needs: ParcelNeeds) -> bool {
+        let mut needed = CompartmentFlags::NONE;
+        if needs.perishable {
+            needed = needed.union(CompartmentFlags::REFRIGERATED);
+        }
+        if needs.accessible {
+            needed = needed.union(CompartmentFlags::ACCESSIBLE);
+        }
+        self.layout.indices().any(|i| {
+            let (Some(c), Some(s)) = (self.layout.get(i), self.slots.get(i.get())) else {
+                return false;
+            };
+            let fits = match needs.fit {
+                Fit::Dimensions(d) => c.inner.fits(d),
+                Fit::Size(size) => c.size >= size,
+            };
+            fits && c.flags.contains(needed) && s.out_of_service.is_some() && s.parcel.is_none()
+        })
     }
 
     fn check_deposits_allowed(&self) -> Result<(), BankError> {

@@ -18,7 +18,8 @@
 //!   do ([`GatewayAction`]: a bus command, a camera snapshot, persisting and
 //!   rebooting); [`Uplink::poll_persist`] says when to write
 //!   [`Uplink::state`] down.
-//! - **Time**: [`Uplink::handle_timeout`] sends heartbeats and statistics,
+//! - **Time**: [`Uplink::handle_timeout`] sends heartbeats and statistics
+//!   (each followed by the bank's analytics when the queue has room),
 //!   pages the layout out after a boot and moves resets along;
 //!   [`Uplink::poll_timeout`] says when to call it next.
 //!
@@ -238,7 +239,9 @@ pub struct UplinkConfig {
     pub gateway_firmware: FirmwareVersion,
     /// How often to send a heartbeat (5 min).
     pub heartbeat_every: Duration,
-    /// How often to send statistics (1 h); `None` sends them only after boot.
+    /// How often to send statistics (1 h), each followed by an
+    /// [`Analytics`](wire::Analytics) message; `None` sends them only after
+    /// boot.
     pub statistics_every: Option<Duration>,
     /// The longest a reset waits for door sessions to finish (2 min): a
     /// person at an open door gets that long, then the reset goes ahead and
@@ -1086,6 +1089,13 @@ impl Uplink {
         {
             let statistics = self.statistics(bank, now);
             self.emit(Upward::Statistics(statistics));
+            // The analytics follow when there is room; they are totals
+            // since the bank's start, so one left out is made good by the
+            // next.
+            if self.free() > 0 {
+                let analytics = self.analytics(bank, now);
+                self.emit(Upward::Analytics(analytics));
+            }
             self.next_statistics = self.config.statistics_every.map(|every| now + every);
         }
         self.queue_extensions();
@@ -1198,6 +1208,40 @@ impl Uplink {
             free: count(u.free),
             out_of_service: count(u.out_of_service),
             backlog: self.backlog,
+        }
+    }
+
+    fn analytics(&self, bank: &Bank<'_>, now: Instant) -> wire::Analytics {
+        use crate::bank::{Refusal, SIZES};
+        let a = &bank.stats().analytics;
+        let count = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
+        let mut sizes = heapless::Vec::new();
+        for (size, (u, deposits)) in SIZES
+            .iter()
+            .zip(bank.utilisation_by_size().iter().zip(&a.deposits_by_size))
+        {
+            if u.compartments == 0 && *deposits == 0 {
+                continue;
+            }
+            let _ = sizes.push(wire::SizeFigures {
+                size: *size,
+                deposits: *deposits,
+                compartments: count(u.compartments),
+                occupied: count(u.occupied),
+                out_of_service: count(u.out_of_service),
+            });
+        }
+        wire::Analytics {
+            at: self.stamp(now),
+            deposits_by_hour: a.deposits_by_hour.iter().copied().collect(),
+            pickups_by_hour: a.pickups_by_hour.iter().copied().collect(),
+            deposits_by_weekday: a.deposits_by_weekday.iter().copied().collect(),
+            pickups_by_weekday: a.pickups_by_weekday.iter().copied().collect(),
+            dwell: a.dwell.iter().copied().collect(),
+            sizes,
+            refused_oversize: a.refused(Refusal::Oversize),
+            refused_bank_full: a.refused(Refusal::BankFull),
+            refused_unavailable: a.refused(Refusal::Unavailable),
         }
     }
 

@@ -147,6 +147,10 @@ pub use types::{
     PickupCodeText, Recipient, Stamp, Tag,
 };
 pub use up::{
+    ANALYTICS_DWELL_BUCKETS, ANALYTICS_HOURS, ANALYTICS_SIZES, ANALYTICS_WEEKDAYS, Analytics,
+    SizeFigures,
+};
+pub use up::{
     Alert, AlertKind, AuditEvent, AuditLink, AuditRecord, BootNotification, CompartmentInfo,
     CompartmentStatus, Evidence, Heartbeat, LAYOUT_PAGE, LayoutPage, MAX_NODES, NodeBoot, NodeInfo,
     Notification, ParcelEvent, ParcelStep, RemoteOpenRefusal, SecurityEvent, SecurityKind,

@@ -60,6 +60,10 @@ pub enum Upward {
     CallResult(CallResult),
     /// A request was refused.
     CallError(CallError),
+    /// What a property manager reads: deposits and pickups by hour and
+    /// weekday, dwell times, sizes, refusals (sent with each
+    /// [`Statistics`]; appended, see `spec/versioning.md` §2).
+    Analytics(Analytics),
 }
 
 impl Upward {
@@ -79,6 +83,7 @@ impl Upward {
             Upward::Statistics(_) => "statistics",
             Upward::CallResult(_) => "call_result",
             Upward::CallError(_) => "call_error",
+            Upward::Analytics(_) => "analytics",
         }
     }
 }
@@ -797,4 +802,90 @@ pub struct Statistics {
     pub out_of_service: u16,
     /// Messages waiting in the outbound queue.
     pub backlog: u32,
+}
+
+/// Hours of the day in [`Analytics`].
+pub const ANALYTICS_HOURS: usize = 24;
+/// Days of the week in [`Analytics`], Monday first.
+pub const ANALYTICS_WEEKDAYS: usize = 7;
+/// Dwell-time buckets in [`Analytics`]: `< 1 h`, `1–4 h`, `4–12 h`,
+/// `12–24 h`, `24–48 h`, `48–72 h`, `≥ 72 h`, each bound in the bucket
+/// above it.
+pub const ANALYTICS_DWELL_BUCKETS: usize = 7;
+/// The most size classes an [`Analytics`] lists.
+pub const ANALYTICS_SIZES: usize = 4;
+
+/// One size class of the bank in [`Analytics`]: deposits since the bank
+/// was first started, and how its compartments stand now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct SizeFigures {
+    /// The size class.
+    pub size: SizeClass,
+    /// Verified deposits into compartments of the class.
+    pub deposits: u32,
+    /// Compartments of the class in the layout.
+    pub compartments: u16,
+    /// Compartments of the class holding a parcel now.
+    pub occupied: u16,
+    /// Compartments of the class out of service now.
+    pub out_of_service: u16,
+}
+
+/// The bank's analytics since it was first started, for a property
+/// manager: when parcels arrive and leave (the bank's local wall clock;
+/// deposits and pickups made while it had none are in no hour and no
+/// weekday), how long they stay, which sizes are used, and why new
+/// parcels were turned away. Sent with every [`Statistics`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Analytics {
+    /// When.
+    pub at: Stamp,
+    /// Verified deposits by local hour of day (0 = midnight to 1 am).
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "super::schema::List<u32, ANALYTICS_HOURS>")
+    )]
+    pub deposits_by_hour: Vec<u32, ANALYTICS_HOURS>,
+    /// Verified pickups by local hour of day.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "super::schema::List<u32, ANALYTICS_HOURS>")
+    )]
+    pub pickups_by_hour: Vec<u32, ANALYTICS_HOURS>,
+    /// Verified deposits by local weekday, Monday first.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "super::schema::List<u32, ANALYTICS_WEEKDAYS>")
+    )]
+    pub deposits_by_weekday: Vec<u32, ANALYTICS_WEEKDAYS>,
+    /// Verified pickups by local weekday, Monday first.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "super::schema::List<u32, ANALYTICS_WEEKDAYS>")
+    )]
+    pub pickups_by_weekday: Vec<u32, ANALYTICS_WEEKDAYS>,
+    /// Verified pickups by time since the deposit, in the buckets of
+    /// [`ANALYTICS_DWELL_BUCKETS`].
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "super::schema::List<u32, ANALYTICS_DWELL_BUCKETS>")
+    )]
+    pub dwell: Vec<u32, ANALYTICS_DWELL_BUCKETS>,
+    /// The bank's size classes, smallest first (those it has none of
+    /// left out).
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "super::schema::List<SizeFigures, ANALYTICS_SIZES>")
+    )]
+    pub sizes: Vec<SizeFigures, ANALYTICS_SIZES>,
+    /// New parcels refused: larger than every compartment.
+    pub refused_oversize: u32,
+    /// New parcels refused: every compartment that fits was taken.
+    pub refused_bank_full: u32,
+    /// New parcels refused while the bank could have taken them: a
+    /// compartment that fits stood empty out of service, the bank was made
+    /// unavailable or was resetting, or the battery was low.
+    pub refused_unavailable: u32,
 }

@@ -14,7 +14,7 @@
 //! and never half-restores: the bank is built from the whole snapshot or not
 //! at all.
 //!
-//! # Format 6 (written by this build)
+//! # Format 7 (written by this build)
 //!
 //! The body is a sequence of postcard-encoded records, each a type of its
 //! own written for the disk (`records.rs`), independent of the bank's
@@ -27,7 +27,12 @@
 //!    the link of the last audit record made, 32 bytes (see
 //!    [`chain`](super::chain)), and (new in format 5) the bank's
 //!    [`Incarnation`](super::Incarnation), u32;
-//! 2. the statistics, alert counts as a list by alert kind;
+//! 2. the statistics, alert counts as a list by alert kind, then (new in
+//!    format 7) the analytics ([`Analytics`](super::Analytics)): deposits
+//!    and pickups by local hour (24) and weekday (7), the dwell-time
+//!    histogram (7 buckets), deposits by size class and refusals by reason
+//!    (both lists by index): 78 bytes while nothing was counted, 427 at
+//!    most;
 //! 3. every compartment's books, in layout order: stage, parcel (number,
 //!    kind, keyed code hash, clock, deposit time, notices sent, re-opens,
 //!    and (new in format 6) whether it is perishable and its cold chain so
@@ -58,7 +63,13 @@
 //!
 //! # Upgrades
 //!
-//! This build also reads format 5, which differs only in its parcels not
+//! This build also reads format 6, which differs only in having no
+//! analytics: a bank restored from it has every analytics figure at zero
+//! (its counters, such as deposits and pickups, carry over), so the hour,
+//! weekday, dwell and size tables count from the upgrade on. Formats 2 to
+//! 5 are upgraded the same way after their own steps below.
+//!
+//! It reads format 5, which differs only in its parcels not
 //! knowing whether they are perishable: they restore as not perishable
 //! (keeping the ordinary deadlines they were given) with an empty cold
 //! chain. Formats 2 to 4 are upgraded the same way after their own steps
@@ -111,14 +122,15 @@ use super::slot::Slot;
 use super::{ALERT_QUEUE, AUDIT_QUEUE, Bank, LayoutError, NOTIFICATION_QUEUE};
 use records::{
     AuditRecordV3, HealthRecord, KeypadsRecord, MetaRecord, MetaRecordV3, MetaRecordV4, Rebase,
-    RemoteRecord, ShelfRecord, SlotRecord, SlotRecordV2, SlotRecordV5, StatsRecord, StatsV2,
+    RemoteRecord, ShelfRecord, SlotRecord, SlotRecordV2, SlotRecordV5, StatsRecord, StatsRecordV6,
+    StatsV2,
 };
 
 /// The first bytes of every snapshot.
 pub const SNAPSHOT_MAGIC: [u8; 4] = *b"LKBK";
-/// The snapshot format this crate writes. It also reads the three before
-/// (see [the module docs](self#upgrades)).
-pub const SNAPSHOT_VERSION: u8 = 6;
+/// The snapshot format this crate writes. It also reads every one from
+/// [`SNAPSHOT_OLDEST_READ`] on (see [the module docs](self#upgrades)).
+pub const SNAPSHOT_VERSION: u8 = 7;
 /// The oldest snapshot format this crate reads.
 pub const SNAPSHOT_OLDEST_READ: u8 = 2;
 const HEADER: usize = 4 + 1 + 4;
@@ -527,10 +539,10 @@ fn read(
         from: meta.taken_at,
         to: expect.now,
     };
-    let stats = if version == 2 {
-        r.take::<StatsV2>()?.upgrade()
-    } else {
-        r.take::<StatsRecord>()?
+    let stats = match version {
+        7.. => r.take::<StatsRecord>()?,
+        3..=6 => r.take::<StatsRecordV6>()?.upgrade(),
+        _ => r.take::<StatsV2>()?.upgrade().upgrade(),
     };
     each(Item::Stats(stats))?;
     let n = expect.compartments.len();

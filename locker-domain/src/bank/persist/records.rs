@@ -15,7 +15,8 @@
 //! [`StatsV2`]; so are format 3's that format 4 changed: [`MetaRecordV3`]
 //! (no last audit link) and [`AuditRecordV3`] (no link); and formats 3 to
 //! 5's that format 6 changed: [`SlotRecordV5`] (its parcel did not know
-//! whether it was perishable, and kept no cold chain).
+//! whether it was perishable, and kept no cold chain); and formats 3 to
+//! 6's that format 7 changed: [`StatsRecordV6`] (no analytics).
 
 use heapless::Vec;
 use locker_proto::time::{Duration, Instant};
@@ -34,7 +35,7 @@ use crate::bank::incarnation::Incarnation;
 use crate::bank::keys::BankId;
 use crate::bank::parcel::{DoorPhase, Parcel, ParcelId, ParcelKind, Purpose, Stage};
 use crate::bank::slot::Slot;
-use crate::bank::stats::Stats;
+use crate::bank::stats::{Analytics, DWELL_BUCKETS, HOURS, Stats, WEEKDAYS};
 
 /// The bank's identity and counters, first in the body.
 #[derive(Clone, Copy, Serialize, Deserialize)]
@@ -227,7 +228,13 @@ pub(crate) struct ParcelRecord {
 /// The most alert kinds a stats record counts.
 pub(crate) const MAX_ALERT_KINDS: usize = 32;
 
-/// The bank's counters. Alert counts are a list by
+/// The most size classes an analytics record counts.
+pub(crate) const MAX_SIZE_CLASSES: usize = 8;
+/// The most refusal reasons an analytics record counts.
+pub(crate) const MAX_REFUSALS: usize = 8;
+
+/// The bank's counters (format 7 on): format 3 to 6's, then the
+/// analytics. Alert counts are a list by
 /// [`AlertKind::index`](crate::bank::AlertKind::index), so a new alert kind
 /// does not change the record's shape.
 #[derive(Clone, Serialize, Deserialize)]
@@ -243,6 +250,59 @@ pub(crate) struct StatsRecord {
     pub(crate) tokens_redeemed: u32,
     pub(crate) tokens_refused: u32,
     pub(crate) alerts: Vec<u32, MAX_ALERT_KINDS>,
+    pub(crate) analytics: AnalyticsRecord,
+}
+
+/// The analytics (format 7 on). Hours, weekdays and dwell buckets are
+/// fixed by the format (their bounds are documented in `bank::stats`);
+/// size classes and refusal reasons are lists by index, so a new one does
+/// not change the record's shape.
+#[derive(Clone, Default, Serialize, Deserialize)]
+pub(crate) struct AnalyticsRecord {
+    pub(crate) deposits_by_hour: [u32; HOURS],
+    pub(crate) pickups_by_hour: [u32; HOURS],
+    pub(crate) deposits_by_weekday: [u32; WEEKDAYS],
+    pub(crate) pickups_by_weekday: [u32; WEEKDAYS],
+    pub(crate) dwell: [u32; DWELL_BUCKETS],
+    pub(crate) deposits_by_size: Vec<u32, MAX_SIZE_CLASSES>,
+    pub(crate) refusals: Vec<u32, MAX_REFUSALS>,
+}
+
+/// Formats 3 to 6's counters: format 7's without the analytics.
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct StatsRecordV6 {
+    pub(crate) deposits: u32,
+    pub(crate) pickups: u32,
+    pub(crate) reminders: u32,
+    pub(crate) escalations: u32,
+    pub(crate) expiries: u32,
+    pub(crate) dwell_total_ms: u64,
+    pub(crate) remote_opens: u32,
+    pub(crate) remote_opens_refused: u32,
+    pub(crate) tokens_redeemed: u32,
+    pub(crate) tokens_refused: u32,
+    pub(crate) alerts: Vec<u32, MAX_ALERT_KINDS>,
+}
+
+impl StatsRecordV6 {
+    /// The same counters as a format 7 record, the analytics zero (the
+    /// older formats did not count them).
+    pub(crate) fn upgrade(self) -> StatsRecord {
+        StatsRecord {
+            deposits: self.deposits,
+            pickups: self.pickups,
+            reminders: self.reminders,
+            escalations: self.escalations,
+            expiries: self.expiries,
+            dwell_total_ms: self.dwell_total_ms,
+            remote_opens: self.remote_opens,
+            remote_opens_refused: self.remote_opens_refused,
+            tokens_redeemed: self.tokens_redeemed,
+            tokens_refused: self.tokens_refused,
+            alerts: self.alerts,
+            analytics: AnalyticsRecord::default(),
+        }
+    }
 }
 
 /// The remote-open books: last request id, recent opens, the lock.
@@ -445,16 +505,19 @@ impl StatsRecord {
             tokens_redeemed: s.tokens_redeemed,
             tokens_refused: s.tokens_refused,
             alerts: s.alerts.iter().copied().take(MAX_ALERT_KINDS).collect(),
+            analytics: AnalyticsRecord::of(&s.analytics),
         }
     }
 
-    /// The counters; alert kinds this build does not know are dropped.
+    /// The counters; alert kinds, size classes and refusal reasons this
+    /// build does not know are dropped.
     pub(crate) fn to_stats(&self) -> Stats {
         let mut alerts = [0; crate::bank::AlertKind::COUNT];
         for (to, from) in alerts.iter_mut().zip(&self.alerts) {
             *to = *from;
         }
         Stats {
+            analytics: self.analytics.to_analytics(),
             deposits: self.deposits,
             pickups: self.pickups,
             reminders: self.reminders,
@@ -467,6 +530,43 @@ impl StatsRecord {
             tokens_redeemed: self.tokens_redeemed,
             tokens_refused: self.tokens_refused,
         }
+    }
+}
+
+impl AnalyticsRecord {
+    fn of(a: &Analytics) -> Self {
+        AnalyticsRecord {
+            deposits_by_hour: a.deposits_by_hour,
+            pickups_by_hour: a.pickups_by_hour,
+            deposits_by_weekday: a.deposits_by_weekday,
+            pickups_by_weekday: a.pickups_by_weekday,
+            dwell: a.dwell,
+            deposits_by_size: a
+                .deposits_by_size
+                .iter()
+                .copied()
+                .take(MAX_SIZE_CLASSES)
+                .collect(),
+            refusals: a.refusals.iter().copied().take(MAX_REFUSALS).collect(),
+        }
+    }
+
+    fn to_analytics(&self) -> Analytics {
+        let mut a = Analytics {
+            deposits_by_hour: self.deposits_by_hour,
+            pickups_by_hour: self.pickups_by_hour,
+            deposits_by_weekday: self.deposits_by_weekday,
+            pickups_by_weekday: self.pickups_by_weekday,
+            dwell: self.dwell,
+            ..Analytics::default()
+        };
+        for (to, from) in a.deposits_by_size.iter_mut().zip(&self.deposits_by_size) {
+            *to = *from;
+        }
+        for (to, from) in a.refusals.iter_mut().zip(&self.refusals) {
+            *to = *from;
+        }
+        a
     }
 }
 
@@ -489,8 +589,8 @@ pub(crate) struct StatsV2 {
 
 impl StatsV2 {
     /// The same counters as a format 3 record.
-    pub(crate) fn upgrade(self) -> StatsRecord {
-        StatsRecord {
+    pub(crate) fn upgrade(self) -> StatsRecordV6 {
+        StatsRecordV6 {
             deposits: self.deposits,
             pickups: self.pickups,
             reminders: self.reminders,
