@@ -160,6 +160,58 @@ fn flags_win_over_the_config_file() {
 }
 
 #[test]
+fn under_systemd_the_secrets_come_from_the_credentials_directory() {
+    let dir = support::scratch_dir("credentials");
+    let credentials = dir.join("credentials");
+    std::fs::create_dir_all(&credentials).unwrap();
+    // What `LoadCredential=bank-secret:/etc/locker/bank.secret` leaves:
+    // a copy its owner alone can read.
+    let secret = credentials.join("bank-secret");
+    std::fs::write(&secret, format!("{}\n", "5a".repeat(32))).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o400)).unwrap();
+    }
+    let state = dir.join("bank.state");
+    std::fs::write(&state, b"not a snapshot").unwrap();
+    let start = |with_credentials: bool| {
+        let mut command = Command::new(GATEWAY);
+        command
+            .args([
+                "--port=/dev/null/no-such-port",
+                "--nodes=1",
+                &format!("--state={}", state.display()),
+                &format!("--audit={}", dir.join("audit.jsonl").display()),
+            ])
+            .env_remove("RUST_LOG")
+            .env_remove("LOCKER_BANK_SECRET")
+            .env_remove("CREDENTIALS_DIRECTORY");
+        if with_credentials {
+            command.env("CREDENTIALS_DIRECTORY", &credentials);
+        }
+        command.output().unwrap()
+    };
+    // Without the credential the secret is missing, and the message says
+    // where it may come from.
+    let output = start(false);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("credential bank-secret"),
+        "{}",
+        stderr(&output)
+    );
+    // With it, the start goes on to the state file (and refuses that one).
+    let output = start(true);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(
+        err.contains("refusing to start") && err.contains("bank.state"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn a_bad_flag_is_named() {
     for (program, args, named) in [
         (GATEWAY, &["--channels", "many"][..], "--channels"),

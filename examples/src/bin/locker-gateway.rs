@@ -207,7 +207,8 @@ fn settle(
         required(
             "--bank-secret FILE (the secret the bank shares with its backend: 64 hex \
              digits, readable by its owner alone; a FILE that does not exist yet is \
-             created with fresh randomness; or LOCKER_BANK_SECRET)",
+             created with fresh randomness; or LOCKER_BANK_SECRET, or the systemd \
+             credential bank-secret)",
             "bank-secret",
             config,
         )
@@ -291,6 +292,11 @@ fn main() -> ExitCode {
             }
         },
         None => cli.options,
+    };
+    // Under systemd, secrets the unit loaded as credentials.
+    let options = match std::env::var_os("CREDENTIALS_DIRECTORY") {
+        Some(dir) => options.with_credentials(Path::new(&dir)),
+        None => options,
     };
     let format = options.log_format.unwrap_or_default();
     if let Err(e) = start_logging(options.log_level.as_deref(), format) {

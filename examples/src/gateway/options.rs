@@ -349,6 +349,33 @@ impl GatewayOptions {
         }
     }
 
+    /// The secrets' paths that neither a flag, its environment variable nor
+    /// the config file gave, taken from systemd's credentials directory
+    /// `dir` (`$CREDENTIALS_DIRECTORY`, which a unit's `LoadCredential=`
+    /// fills, systemd 247 and later) where a credential of the option's
+    /// name is there: `bank-secret`, `bus-key`, `mqtt-key`, `mqtt-password`.
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("creds-doc-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// std::fs::write(dir.join("bank-secret"), "…").unwrap();
+    /// let options = locker_examples::gateway::GatewayOptions::default().with_credentials(&dir);
+    /// assert_eq!(options.bank_secret, Some(dir.join("bank-secret")));
+    /// assert_eq!(options.bus_key, None, "no such credential");
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    #[must_use]
+    pub fn with_credentials(mut self, dir: &Path) -> GatewayOptions {
+        let credential = |name: &str| Some(dir.join(name)).filter(|path| path.is_file());
+        self.bank_secret = self.bank_secret.or_else(|| credential("bank-secret"));
+        self.bus_key = self.bus_key.or_else(|| credential("bus-key"));
+        self.mqtt_key = self.mqtt_key.or_else(|| credential("mqtt-key"));
+        self.mqtt_password_file = self
+            .mqtt_password_file
+            .or_else(|| credential("mqtt-password"));
+        self
+    }
+
     /// The `--mqtt…` options, for [`MqttFlags::settings`].
     pub fn mqtt_flags(&self) -> MqttFlags {
         MqttFlags {
