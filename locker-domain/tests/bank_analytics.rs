@@ -15,8 +15,8 @@ mod bank_support;
 use bank_support::*;
 use chrono::{NaiveDate, NaiveDateTime};
 use locker_domain::bank::{
-    Actor, AllocationError, BankError, DWELL_BUCKETS, DepositsClosed, Fit, ParcelKind, ParcelNeeds,
-    Policy, Refusal, SizeUtilisation, dwell_bucket,
+    Actor, AllocationError, BankError, DWELL_BUCKETS, DepositsClosed, Fit, ParcelNeeds, Policy,
+    Refusal, SizeUtilisation, dwell_bucket,
 };
 use locker_proto::time::Duration;
 use locker_proto::{CompartmentId, Dimensions, SizeClass};
@@ -139,14 +139,8 @@ fn ten_doors() -> Sim<64> {
 fn letters_until_refused(sim: &mut Sim<64>) -> BankError {
     for _ in 0..20 {
         sim.drain();
-        match sim.bank.reserve(
-            ParcelNeeds::size(SizeClass::Small),
-            ParcelKind::Delivery,
-            &mut sim.dice,
-            sim.now,
-        ) {
-            Ok(r) => sim.remember(&r),
-            Err(e) => return e,
+        if let Err(e) = sim.try_reserve(ParcelNeeds::size(SizeClass::Small)) {
+            return e;
         }
     }
     panic!("the bank never refused a letter");
@@ -189,22 +183,13 @@ fn a_full_bank_an_oversize_parcel_and_a_closed_bank_are_each_counted_by_reason()
         perishable: false,
         accessible: false,
     };
-    let refused = sim
-        .bank
-        .reserve(wardrobe, ParcelKind::Delivery, &mut sim.dice, sim.now)
-        .unwrap_err();
+    let refused = sim.try_reserve(wardrobe).unwrap_err();
     assert_eq!(refused, BankError::NoFit(AllocationError::Oversize));
     // The operator closes the bank: unavailable.
     sim.bank
         .set_deposits_closed(Some(DepositsClosed::Unavailable));
     let refused = sim
-        .bank
-        .reserve(
-            ParcelNeeds::size(SizeClass::Small),
-            ParcelKind::Delivery,
-            &mut sim.dice,
-            sim.now,
-        )
+        .try_reserve(ParcelNeeds::size(SizeClass::Small))
         .unwrap_err();
     assert_eq!(
         refused,
@@ -220,12 +205,7 @@ fn a_full_bank_an_oversize_parcel_and_a_closed_bank_are_each_counted_by_reason()
     sim.bank
         .set_out_of_service(CompartmentId(1), Actor::Staff, sim.now)
         .ok();
-    let pending = sim.bank.reserve(
-        ParcelNeeds::size(SizeClass::Small),
-        ParcelKind::Delivery,
-        &mut sim.dice,
-        sim.now,
-    );
+    let pending = sim.try_reserve(ParcelNeeds::size(SizeClass::Small));
     assert_eq!(pending.unwrap_err(), BankError::OutputsPending);
     assert_eq!(sim.bank.stats().analytics.refusals, [1, 1, 1]);
 }

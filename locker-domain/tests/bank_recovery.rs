@@ -11,7 +11,7 @@ mod bank_support;
 
 use bank_support::*;
 use locker_domain::bank::{
-    AlertKind, AllocationError, Bank, BankError, BankOutput, ParcelKind, ParcelNeeds, PersistError,
+    AlertKind, AllocationError, Bank, BankError, BankOutput, ParcelNeeds, PersistError,
     PersistReason, Policy, Stage,
 };
 use locker_proto::time::{Duration, Instant};
@@ -51,13 +51,7 @@ fn a_power_blip_in_the_middle_of_a_deposit_lets_the_deposit_finish() {
     // New deposits are refused below the threshold...
     sim.drain();
     let err = sim
-        .bank
-        .reserve(
-            ParcelNeeds::size(SizeClass::Small),
-            ParcelKind::Delivery,
-            &mut sim.dice,
-            sim.now,
-        )
+        .try_reserve(ParcelNeeds::size(SizeClass::Small))
         .unwrap_err();
     assert_eq!(
         err,

@@ -175,11 +175,8 @@ fn a_node_that_restarts_is_greeted_again_before_its_next_bank_command() {
 fn a_node_reset_by_its_watchdog_before_its_forced_door_was_polled_raises_an_alert_and_is_scanned() {
     let mut bench = Bench::new();
     bench.settle();
-    let r = bench.reserve_small().unwrap();
-    let c = r.compartment;
+    let c = bench.stored_parcel().compartment;
     let (node, _) = wiring(c);
-    bench.deposit(c);
-    assert_eq!(stage(&bench, c), Stage::Stored);
     let mark = bench.log.len();
     let sent_mark = bench.commands_to(node).last().map_or(0, |s| s.index);
 
@@ -1220,11 +1217,9 @@ fn a_reservation_the_backend_is_told_of_is_on_disk_first() {
 fn a_gateway_restarted_from_its_disk_greets_again_and_hands_over_the_stored_parcel() {
     let mut bench = Bench::new();
     bench.settle();
-    let r = bench.reserve_small().unwrap();
+    let r = bench.stored_parcel();
     let c = r.compartment;
     let (node, _) = wiring(c);
-    bench.deposit(c);
-    assert_eq!(stage(&bench, c), Stage::Stored);
 
     // Power cut; the gateway comes back from what its shell wrote.
     bench.restart_gateway();

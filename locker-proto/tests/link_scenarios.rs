@@ -86,6 +86,19 @@ impl Bank {
         self.node.restore_auth(self.node_flash);
     }
 
+    /// A bank whose gateway has the node's start event and one closed door.
+    fn with_two_events_delivered() -> Self {
+        let mut bank = Bank::new();
+        bank.node
+            .push_event(Event::DoorClosed {
+                channel: Channel(1),
+            })
+            .unwrap();
+        bank.run(10, &mut |_| false, &mut |_| false);
+        assert_eq!(bank.events.len(), 2);
+        bank
+    }
+
     /// A warm reset (watchdog, reset pin): RAM is gone but for the record
     /// of what the queue held, kept where the reset does not clear it.
     fn warm_reset_node(&mut self, reason: ResetReason) {
@@ -274,14 +287,7 @@ fn a_node_that_stops_answering_is_declared_lost_and_welcomed_back() {
 
 #[test]
 fn a_node_restart_is_announced_even_after_its_first_start_was_acknowledged() {
-    let mut bank = Bank::new();
-    bank.node
-        .push_event(Event::DoorClosed {
-            channel: Channel(1),
-        })
-        .unwrap();
-    bank.run(10, &mut |_| false, &mut |_| false);
-    assert_eq!(bank.events.len(), 2);
+    let mut bank = Bank::with_two_events_delivered();
     // Watchdog reset: the node comes back with an empty queue and sequence 0.
     bank.restart_node(ResetReason::Watchdog);
     bank.run(10, &mut |_| false, &mut |_| false);
@@ -297,15 +303,8 @@ fn a_node_restart_is_announced_even_after_its_first_start_was_acknowledged() {
 
 #[test]
 fn a_watchdog_reset_tells_the_gateway_exactly_how_many_events_it_never_received() {
-    let mut bank = Bank::new();
     // The start event and a closed door reach the gateway.
-    bank.node
-        .push_event(Event::DoorClosed {
-            channel: Channel(1),
-        })
-        .unwrap();
-    bank.run(10, &mut |_| false, &mut |_| false);
-    assert_eq!(bank.events.len(), 2);
+    let mut bank = Bank::with_two_events_delivered();
     // A door is forced and shut again; the node hangs before any poll and
     // its watchdog bites.
     for event in [

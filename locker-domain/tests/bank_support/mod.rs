@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use locker_domain::bank::codes::PickupCode;
 use locker_domain::bank::{
-    Alert, AuditRecord, Bank, BankId, BankKeys, BankOutput, CommandOutcome, Compartment,
+    Alert, AuditRecord, Bank, BankError, BankId, BankKeys, BankOutput, CommandOutcome, Compartment,
     CompartmentFlags, Notification, NotificationKind, ParcelKind, ParcelNeeds, PersistReason,
     Policy, Reservation, SnapshotRequest,
 };
@@ -309,13 +309,20 @@ impl<const N: usize> Sim<N> {
 
     pub fn reserve(&mut self, needs: ParcelNeeds) -> Reservation {
         self.drain();
-        let r = self
-            .bank
-            .reserve(needs, ParcelKind::Delivery, &mut self.dice, self.now)
-            .unwrap();
-        self.remember(&r);
+        let r = self.try_reserve(needs).unwrap();
         self.drain();
         r
+    }
+
+    /// The backend asks for a compartment for a delivery with `needs`, the
+    /// outputs as they are (not drained first); a reservation's code is
+    /// remembered.
+    pub fn try_reserve(&mut self, needs: ParcelNeeds) -> Result<Reservation, BankError> {
+        let r = self
+            .bank
+            .reserve(needs, ParcelKind::Delivery, &mut self.dice, self.now)?;
+        self.remember(&r);
+        Ok(r)
     }
 
     /// Keeps the code handed out with `r`, as the backend does.

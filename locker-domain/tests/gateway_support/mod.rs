@@ -733,6 +733,18 @@ impl Bench {
         self.close_door(c);
     }
 
+    /// A courier's small parcel reserved, deposited and stored (checked):
+    /// its reservation.
+    pub fn stored_parcel(&mut self) -> Reservation {
+        let r = self.reserve_small().unwrap();
+        self.deposit(r.compartment);
+        assert_eq!(
+            self.gateway.bank().view(r.compartment).map(|v| v.stage),
+            Some(locker_domain::bank::Stage::Stored)
+        );
+        r
+    }
+
     /// The node restarts with its RAM gone (a power cut on its own supply,
     /// a brown-out): its flash and the physical world are not, and it has
     /// no record of what its event queue held.

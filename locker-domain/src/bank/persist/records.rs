@@ -234,22 +234,11 @@ pub(crate) const MAX_SIZE_CLASSES: usize = 8;
 pub(crate) const MAX_REFUSALS: usize = 8;
 
 /// The bank's counters (format 7 on): format 3 to 6's, then the
-/// analytics. Alert counts are a list by
-/// [`AlertKind::index`](crate::bank::AlertKind::index), so a new alert kind
-/// does not change the record's shape.
+/// analytics. Postcard writes a nested struct's fields in place, so this
+/// is byte for byte format 3 to 6's record followed by the analytics.
 #[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct StatsRecord {
-    pub(crate) deposits: u32,
-    pub(crate) pickups: u32,
-    pub(crate) reminders: u32,
-    pub(crate) escalations: u32,
-    pub(crate) expiries: u32,
-    pub(crate) dwell_total_ms: u64,
-    pub(crate) remote_opens: u32,
-    pub(crate) remote_opens_refused: u32,
-    pub(crate) tokens_redeemed: u32,
-    pub(crate) tokens_refused: u32,
-    pub(crate) alerts: Vec<u32, MAX_ALERT_KINDS>,
+    pub(crate) counters: StatsRecordV6,
     pub(crate) analytics: AnalyticsRecord,
 }
 
@@ -268,7 +257,9 @@ pub(crate) struct AnalyticsRecord {
     pub(crate) refusals: Vec<u32, MAX_REFUSALS>,
 }
 
-/// Formats 3 to 6's counters: format 7's without the analytics.
+/// Formats 3 to 6's counters. Alert counts are a list by
+/// [`AlertKind::index`](crate::bank::AlertKind::index), so a new alert kind
+/// does not change the record's shape.
 #[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct StatsRecordV6 {
     pub(crate) deposits: u32,
@@ -289,17 +280,7 @@ impl StatsRecordV6 {
     /// older formats did not count them).
     pub(crate) fn upgrade(self) -> StatsRecord {
         StatsRecord {
-            deposits: self.deposits,
-            pickups: self.pickups,
-            reminders: self.reminders,
-            escalations: self.escalations,
-            expiries: self.expiries,
-            dwell_total_ms: self.dwell_total_ms,
-            remote_opens: self.remote_opens,
-            remote_opens_refused: self.remote_opens_refused,
-            tokens_redeemed: self.tokens_redeemed,
-            tokens_refused: self.tokens_refused,
-            alerts: self.alerts,
+            counters: self,
             analytics: AnalyticsRecord::default(),
         }
     }
@@ -494,17 +475,19 @@ impl ParcelRecord {
 impl StatsRecord {
     pub(crate) fn of(s: &Stats) -> Self {
         StatsRecord {
-            deposits: s.deposits,
-            pickups: s.pickups,
-            reminders: s.reminders,
-            escalations: s.escalations,
-            expiries: s.expiries,
-            dwell_total_ms: s.dwell_total_ms,
-            remote_opens: s.remote_opens,
-            remote_opens_refused: s.remote_opens_refused,
-            tokens_redeemed: s.tokens_redeemed,
-            tokens_refused: s.tokens_refused,
-            alerts: s.alerts.iter().copied().take(MAX_ALERT_KINDS).collect(),
+            counters: StatsRecordV6 {
+                deposits: s.deposits,
+                pickups: s.pickups,
+                reminders: s.reminders,
+                escalations: s.escalations,
+                expiries: s.expiries,
+                dwell_total_ms: s.dwell_total_ms,
+                remote_opens: s.remote_opens,
+                remote_opens_refused: s.remote_opens_refused,
+                tokens_redeemed: s.tokens_redeemed,
+                tokens_refused: s.tokens_refused,
+                alerts: s.alerts.iter().copied().take(MAX_ALERT_KINDS).collect(),
+            },
             analytics: AnalyticsRecord::of(&s.analytics),
         }
     }
@@ -512,23 +495,24 @@ impl StatsRecord {
     /// The counters; alert kinds, size classes and refusal reasons this
     /// build does not know are dropped.
     pub(crate) fn to_stats(&self) -> Stats {
+        let c = &self.counters;
         let mut alerts = [0; crate::bank::AlertKind::COUNT];
-        for (to, from) in alerts.iter_mut().zip(&self.alerts) {
+        for (to, from) in alerts.iter_mut().zip(&c.alerts) {
             *to = *from;
         }
         Stats {
             analytics: self.analytics.to_analytics(),
-            deposits: self.deposits,
-            pickups: self.pickups,
-            reminders: self.reminders,
-            escalations: self.escalations,
-            expiries: self.expiries,
+            deposits: c.deposits,
+            pickups: c.pickups,
+            reminders: c.reminders,
+            escalations: c.escalations,
+            expiries: c.expiries,
             alerts,
-            dwell_total_ms: self.dwell_total_ms,
-            remote_opens: self.remote_opens,
-            remote_opens_refused: self.remote_opens_refused,
-            tokens_redeemed: self.tokens_redeemed,
-            tokens_refused: self.tokens_refused,
+            dwell_total_ms: c.dwell_total_ms,
+            remote_opens: c.remote_opens,
+            remote_opens_refused: c.remote_opens_refused,
+            tokens_redeemed: c.tokens_redeemed,
+            tokens_refused: c.tokens_refused,
         }
     }
 }
