@@ -107,6 +107,20 @@ impl Bank {
         self.node.restore_auth(self.node_flash);
     }
 
+    /// Doors `0..n` close, one event each, into the node's queue: how many
+    /// of those events the full queue dropped.
+    fn close_doors(&mut self, n: u8) -> usize {
+        (0..n)
+            .filter(|&i| {
+                self.node
+                    .push_event(Event::DoorClosed {
+                        channel: Channel(i),
+                    })
+                    .is_err()
+            })
+            .count()
+    }
+
     /// How many events the master reported lost.
     fn lost(&self) -> u16 {
         self.other
@@ -366,19 +380,7 @@ fn events_dropped_before_a_warm_reset_and_never_reported_are_counted_once() {
     // The queue fills and overflows with nobody polling (the node is cut
     // off from the bus), then the node resets.
     bank.node_alive = false;
-    let mut dropped = 0;
-    for i in 0..10u8 {
-        if bank
-            .node
-            .push_event(Event::DoorClosed {
-                channel: Channel(i),
-            })
-            .is_err()
-        {
-            dropped += 1;
-        }
-    }
-    assert_eq!(dropped, 2);
+    assert_eq!(bank.close_doors(10), 2, "dropped");
     bank.warm_reset_node(ResetReason::Watchdog);
     bank.node_alive = true;
     bank.run(40, &mut |_| false, &mut |_| false);
@@ -389,19 +391,11 @@ fn events_dropped_before_a_warm_reset_and_never_reported_are_counted_once() {
 #[test]
 fn an_overflowing_event_queue_is_reported_never_silent() {
     let mut bank = Bank::new();
-    let mut dropped = 0;
-    for i in 0..12u8 {
-        if bank
-            .node
-            .push_event(Event::DoorClosed {
-                channel: Channel(i),
-            })
-            .is_err()
-        {
-            dropped += 1;
-        }
-    }
-    assert_eq!(dropped, 5, "8 slots, one taken by the start event");
+    assert_eq!(
+        bank.close_doors(12),
+        5,
+        "dropped: 8 slots, one taken by the start event"
+    );
     bank.run(20, &mut |_| false, &mut |_| false);
     assert_eq!(bank.events.len(), 8);
     assert!(bank.other.contains(&MasterEvent::EventsDropped {
