@@ -194,6 +194,7 @@ mod parcel;
 pub mod persist;
 mod policy;
 mod power;
+mod recalibration;
 mod reconcile;
 mod remote;
 mod session;
@@ -289,6 +290,9 @@ pub struct Bank<'a> {
     /// only): their unlock went out before the bank stopped, and is not
     /// sent again for nobody.
     unlocks_before_restart: heapless::Vec<LayoutIndex, UNLOCKS_HEARD>,
+    /// The automatic recalibrations of drifting sensors, under way or
+    /// within their [`Policy::drift_recalibration_every`] (run time only).
+    recalibrations: heapless::Vec<recalibration::AutoRecalibration, AUTO_RECALIBRATIONS>,
     /// When every reachable node is next asked for its full status.
     next_scan: Instant,
     /// Nodes to ask for one compartment's reading (see
@@ -337,6 +341,11 @@ pub const LOST_WATCH: usize = 8;
 /// Door sessions waiting for their door whose unlock the node heard, kept
 /// at once (see [`Bank::handle_command_result`]).
 pub const UNLOCKS_HEARD: usize = 16;
+
+/// Automatic recalibrations a bank keeps in mind at once, each for
+/// [`Policy::drift_recalibration_every`]; drift
+/// found while as many are kept raises the maintenance alert instead.
+pub const AUTO_RECALIBRATIONS: usize = 8;
 
 /// How long after the bank gave a door session up a door the node says its
 /// unlock pulse opened is still that session's (its report held up on a
@@ -420,6 +429,7 @@ impl<'a> Bank<'a> {
             unlocks_heard: heapless::Vec::new(),
             given_up: heapless::Vec::new(),
             unlocks_before_restart: heapless::Vec::new(),
+            recalibrations: heapless::Vec::new(),
             next_scan: Instant::ZERO + policy.status_scan_every,
             readings_wanted: NodeSet::EMPTY,
             scans: 0,
