@@ -75,9 +75,17 @@ fn a_load_cell_drifting_overnight_under_an_empty_compartment_is_recalibrated_by_
     let c = CompartmentId(3);
     let (node, channel) = wiring(c);
     bench.node(node).load[usize::from(channel.0)] = 7;
-    // The quarter-hour scans read each compartment in turn: within 75 min
-    // the bank has seen it, and answered it by itself.
+    // The quarter-hour scans read each compartment in turn, each one once
+    // an hour here: within 75 min the bank has seen the drift, and an hour
+    // later a reading that agrees (the zero stopped moving). It answers by
+    // itself.
     bench.run_for(Duration::from_mins(75));
+    assert_eq!(
+        calibrations(&mut bench, c),
+        0,
+        "not while it may still move"
+    );
+    bench.run_for(Duration::from_mins(60));
     assert_eq!(calibrations(&mut bench, c), 1, "the node re-tared once");
     assert_eq!(
         automatic_recalibrations(&bench, c),
@@ -127,7 +135,7 @@ fn drift_that_comes_back_the_next_day_is_a_site_visit_alert_not_another_recalibr
     let (node, channel) = wiring(c);
     let ch = usize::from(channel.0);
     bench.node(node).load[ch] = 7;
-    bench.run_for(Duration::from_mins(75));
+    bench.run_for(Duration::from_mins(135));
     assert_eq!(automatic_recalibrations(&bench, c), 1);
     assert_eq!(drift_alerts(&bench, c), 0);
 
@@ -199,6 +207,15 @@ fn read(sim: &mut Sim<8>, c: CompartmentId, reading: i32) -> Vec<(NodeAddr, Comm
         .collect()
 }
 
+/// The node reports `reading` for `c` at two periodic readings an hour
+/// apart (a zero that shifted and stopped); returns the calibrates the bank
+/// handed out.
+fn steady(sim: &mut Sim<8>, c: CompartmentId, reading: i32) -> Vec<(NodeAddr, Command)> {
+    assert!(read(sim, c, reading).is_empty(), "not at the first reading");
+    sim.advance(Duration::from_hours(1));
+    read(sim, c, reading)
+}
+
 fn maintenance(sim: &Sim<8>, c: CompartmentId) -> usize {
     sim.alerts
         .iter()
@@ -236,7 +253,7 @@ fn first_small(sim: &Sim<8>) -> CompartmentId {
 fn a_calibrate_the_node_refuses_raises_the_maintenance_alert() {
     let mut sim = Sim::<8>::new(8, Policy::default());
     let c = first_small(&sim);
-    let sent = read(&mut sim, c, 7);
+    let sent = steady(&mut sim, c, 7);
     assert_eq!(sent.len(), 1, "the bank answers drift by itself first");
     assert_eq!(maintenance(&sim, c), 0);
 
@@ -263,7 +280,7 @@ fn a_calibrate_nobody_answers_raises_the_maintenance_alert() {
     for outcome in [CommandOutcome::Failed, CommandOutcome::NotSent] {
         let mut sim = Sim::<8>::new(8, Policy::default());
         let c = first_small(&sim);
-        let sent = read(&mut sim, c, -6);
+        let sent = steady(&mut sim, c, -6);
         assert_eq!(sent.len(), 1);
         answer(&mut sim, sent[0], outcome);
         assert_eq!(maintenance(&sim, c), 1, "{outcome:?}");
@@ -275,7 +292,7 @@ fn a_calibrate_nobody_answers_raises_the_maintenance_alert() {
 fn a_parcel_reserved_and_deposited_while_the_calibrate_is_on_its_way_is_not_calibrated_over() {
     let mut sim = Sim::<8>::new(8, Policy::default());
     let c = first_small(&sim);
-    let sent = read(&mut sim, c, 7);
+    let sent = steady(&mut sim, c, 7);
     assert_eq!(sent.len(), 1);
     // While the calibrate waits in the gateway's queue, the backend reserves
     // the compartment and a courier deposits.
@@ -299,7 +316,7 @@ fn a_parcel_reserved_and_deposited_while_the_calibrate_is_on_its_way_is_not_cali
 fn a_recalibration_that_took_is_audited_and_raises_nothing() {
     let mut sim = Sim::<8>::new(8, Policy::default());
     let c = first_small(&sim);
-    let sent = read(&mut sim, c, 7);
+    let sent = steady(&mut sim, c, 7);
     answer(&mut sim, sent[0], CommandOutcome::Acked);
     assert!(recalibrated(&sim, c));
     let record = sim
@@ -311,7 +328,7 @@ fn a_recalibration_that_took_is_audited_and_raises_nothing() {
     assert_eq!(maintenance(&sim, c), 0);
     // A day and more later, a new drift is answered the same way again.
     sim.advance(Duration::from_hours(25));
-    let again = read(&mut sim, c, 6);
+    let again = steady(&mut sim, c, 6);
     assert_eq!(again.len(), 1, "a new period, a new recalibration");
     assert_eq!(maintenance(&sim, c), 0);
 }
@@ -326,4 +343,48 @@ fn with_automatic_recalibration_off_drift_is_an_alert_as_before() {
     let c = first_small(&sim);
     assert!(read(&mut sim, c, 7).is_empty());
     assert_eq!(maintenance(&sim, c), 1);
+}
+
+#[test]
+fn a_zero_still_moving_is_not_retared_and_after_three_readings_on_the_move_staff_are_called() {
+    let mut sim = Sim::<8>::new(8, Policy::default());
+    let c = first_small(&sim);
+    assert!(read(&mut sim, c, -5).is_empty());
+    for reading in [-7, -9] {
+        sim.advance(Duration::from_hours(1));
+        assert!(read(&mut sim, c, reading).is_empty());
+        assert_eq!(maintenance(&sim, c), 0, "still watching");
+    }
+    sim.advance(Duration::from_hours(1));
+    assert!(
+        read(&mut sim, c, -11).is_empty(),
+        "never re-tared on the move"
+    );
+    assert_eq!(maintenance(&sim, c), 1, "a cell that keeps drifting");
+    assert!(!recalibrated(&sim, c));
+}
+
+#[test]
+fn a_zero_that_comes_back_by_itself_needs_nothing() {
+    let mut sim = Sim::<8>::new(8, Policy::default());
+    let c = first_small(&sim);
+    assert!(read(&mut sim, c, 5).is_empty());
+    sim.advance(Duration::from_hours(1));
+    assert!(read(&mut sim, c, 1).is_empty());
+    sim.advance(Duration::from_hours(1));
+    assert!(read(&mut sim, c, 1).is_empty());
+    assert_eq!(maintenance(&sim, c), 0);
+    assert!(!recalibrated(&sim, c));
+}
+
+#[test]
+fn a_compartment_reserved_while_its_drift_is_watched_is_not_retared() {
+    let mut sim = Sim::<8>::new(8, Policy::default());
+    let c = first_small(&sim);
+    assert!(read(&mut sim, c, 7).is_empty());
+    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    assert_eq!(r.compartment, c);
+    sim.advance(Duration::from_hours(1));
+    assert!(read(&mut sim, c, 7).is_empty(), "never over a reservation");
+    assert_eq!(maintenance(&sim, c), 1, "staff look at the cell");
 }

@@ -231,6 +231,7 @@ pub use parcel::{DoorPhase, ParcelId, ParcelKind, Purpose, Stage};
 pub use persist::{PersistError, SNAPSHOT_MAGIC, SNAPSHOT_OLDEST_READ, SNAPSHOT_VERSION};
 pub use policy::{Policy, QuietHours};
 pub use power::PersistReason;
+pub use recalibration::{DRIFT_READINGS_TO_SETTLE, DRIFT_STEADY_WITHIN};
 pub use remote::{MAX_REMOTE_OPEN_LIMIT, OpenAll, RemoteOpen, RemoteOpenError, remote_open_tag};
 pub use stats::{Stats, Utilisation};
 pub use token::{OfflineToken, TOKEN_VERSION, TokenError};
@@ -1026,7 +1027,9 @@ impl<'a> Bank<'a> {
     /// Puts a compartment back in service after staff dealt with it. Its
     /// sensor-health alerts re-arm, but the evidence is kept: a lock that jams
     /// again and again is reported as a repeated fault even when staff keep
-    /// putting the compartment back.
+    /// putting the compartment back. An automatic recalibration watched or
+    /// made before is forgotten (see
+    /// [`Policy::drift_recalibration_every`]).
     ///
     /// # Errors
     /// [`BankError::UnknownCompartment`].
@@ -1044,6 +1047,9 @@ impl<'a> Bank<'a> {
         self.latest = now;
         s.out_of_service = None;
         let _ = self.health.back_in_service(i.get());
+        // Staff had their hands on it: a drift watched or answered before
+        // belongs to the sensor as it was.
+        self.forget_recalibration(i);
         self.put(i, s);
         self.record(now, actor, Some(i), AuditEvent::BackInService, None);
         Ok(())

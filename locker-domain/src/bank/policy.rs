@@ -111,8 +111,9 @@ pub struct Policy {
     /// At most one automatic recalibration per compartment within this
     /// time (24 h). When sensor health finds a free compartment's load cell
     /// drifting ([`HealthIssue::PresenceDrift`](super::health::HealthIssue::PresenceDrift))
-    /// behind a shut door, the bank first has the node take the reading as
-    /// the new empty baseline by itself, as staff would with
+    /// behind a shut door, and a later reading shows it stopped moving, the
+    /// bank first has the node take the reading as the new empty baseline
+    /// by itself, as staff would with
     /// [`Bank::recalibrate`](super::Bank::recalibrate); drift that comes
     /// back within this time is a cell that keeps drifting, and raises the
     /// maintenance alert for a site visit. Zero never recalibrates
