@@ -4,10 +4,10 @@
 //! When sensor health finds drift ([`HealthIssue::PresenceDrift`]) on a
 //! compartment the books say is free, behind a door the books say is shut,
 //! the bank watches the compartment's next periodic readings. Once a later
-//! reading agrees with the one before it (within
-//! [`DRIFT_STEADY_WITHIN`](super::DRIFT_STEADY_WITHIN) units: a zero that
-//! shifted and stopped, after a knock or a temperature step), it sends the
-//! node the signed [`Command::Calibrate`] that staff send with
+//! reading agrees with the one before it (within a quarter of the drift
+//! band, at least [`DRIFT_STEADY_WITHIN`](super::DRIFT_STEADY_WITHIN): a
+//! zero that shifted and stopped, after a knock or a temperature step), it
+//! sends the node the signed [`Command::Calibrate`] that staff send with
 //! [`Bank::recalibrate`] (one code path), at most once per compartment per
 //! [`Policy::drift_recalibration_every`](super::Policy::drift_recalibration_every).
 //! A zero still moving is not re-tared: the new zero would be wrong by the
@@ -23,10 +23,6 @@
 //!
 //! - drift on a compartment that holds a parcel, has its door open or a
 //!   door session under way (a baseline taken then would hide the parcel);
-//! - a watched drift that crosses the occupied threshold is no longer
-//!   watched: the sensor then disagrees with the books, which is the
-//!   discrepancy alert (and staff put the compartment back in service,
-//!   which forgets the watch, as a staff recalibration does);
 //! - drift that keeps moving for
 //!   [`DRIFT_READINGS_TO_SETTLE`](super::DRIFT_READINGS_TO_SETTLE) readings,
 //!   and drift that comes back within the period (a cell that keeps
@@ -43,6 +39,13 @@
 //!   its way in is never taken as a fix.
 //! - drift found while [`AUTO_RECALIBRATIONS`](super::AUTO_RECALIBRATIONS)
 //!   recalibrations are kept in mind.
+//!
+//! A watched drift that crosses the occupied threshold is no longer
+//! watched: the sensor then disagrees with the books, which is the
+//! discrepancy alert's business ([`AlertKind::UnexpectedItem`], out of
+//! service). Staff putting the compartment back in service, or having its
+//! sensor recalibrated, forget whatever the bank watched or did about its
+//! drift: the period starts over.
 //!
 //! The recalibrations kept in mind are run time only: after a restart, a
 //! compartment may be recalibrated automatically once more within the
@@ -63,8 +66,11 @@ use super::{AlertKind, Bank, CommandOutcome, Evidence};
 /// periodic scans' one reading per node each quarter-hour, a few hours).
 pub const DRIFT_READINGS_TO_SETTLE: u8 = 3;
 
-/// Two readings within this many units of each other (either way) agree:
-/// the drift has stopped moving.
+/// Two readings within a quarter of
+/// [`HealthPolicy::drift_band`](super::health::HealthPolicy::drift_band)
+/// of each other, and at least this many units, agree: the drift has
+/// stopped moving (1 unit in the default band of 4; a cell reporting raw
+/// counts, with a band of thousands, is allowed its noise).
 pub const DRIFT_STEADY_WITHIN: i32 = 1;
 
 /// Where an automatic recalibration stands.
@@ -187,7 +193,8 @@ impl Bank<'_> {
             self.recalibrations.swap_remove(k);
             return;
         }
-        if (reading - last).abs() > DRIFT_STEADY_WITHIN {
+        let steady = (self.policy.health.drift_band / 4).max(DRIFT_STEADY_WITHIN);
+        if (reading - last).abs() > steady {
             if moved + 1 >= DRIFT_READINGS_TO_SETTLE {
                 // A cell that keeps drifting: a re-tare would only hide it.
                 self.recalibration_failed(k, now);
