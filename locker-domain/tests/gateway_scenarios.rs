@@ -1822,7 +1822,7 @@ fn a_removal_the_load_cell_disputes_is_certified_at_the_gateway_and_the_node_rec
 }
 
 #[test]
-fn a_load_cell_drifting_under_an_idle_door_is_caught_by_the_periodic_readings() {
+fn a_load_cell_drifting_under_an_idle_door_is_caught_by_the_periodic_readings_and_recalibrated() {
     use locker_domain::bank::Evidence;
     use locker_proto::HealthIssue;
     let mut bench = Bench::new();
@@ -1849,7 +1849,6 @@ fn a_load_cell_drifting_under_an_idle_door_is_caught_by_the_periodic_readings() 
     // Each quarter-hour scan reads one compartment of each node in turn:
     // within four scans every compartment has been read.
     bench.run_for(Duration::from_mins(65));
-    assert_eq!(drift_alerts(&bench), 1, "the drift is raised once");
     let reads = bench
         .commands_to(node)
         .into_iter()
@@ -1858,6 +1857,18 @@ fn a_load_cell_drifting_under_an_idle_door_is_caught_by_the_periodic_readings() 
     assert!(
         (4..=5).contains(&reads),
         "one reading per node per scan ({reads})"
+    );
+    // Caught, and once the next reading agrees, answered by the bank itself
+    // on the empty compartment: a recalibration, no alert (see
+    // `drift_stories`).
+    bench.run_for(Duration::from_mins(60));
+    assert_eq!(drift_alerts(&bench), 0);
+    assert!(
+        bench
+            .audit_of(CompartmentId(3))
+            .iter()
+            .any(|e| matches!(e, AuditEvent::SensorRecalibratedAutomatically { .. })),
+        "the drift is answered once"
     );
 }
 

@@ -54,6 +54,13 @@ const HEARTBEAT: Duration = Duration::from_mins(5);
 const HOUR: u64 = 3_600_000;
 const DAY: u64 = 24 * HOUR;
 
+/// The share of drifting load cells whose zero shifts and then settles (a
+/// re-tare fixes them), against failing cells that drift on until replaced.
+/// A modelling assumption, not a measurement: field data on load-cell zero
+/// shift that settles (creep, temperature steps, a knock) against cells
+/// that fail would replace it.
+const DRIFT_SETTLING_SHARE: f64 = 0.5;
+
 type GatewayBank = Bank<'static>;
 /// The gateway machine of one simulated bank.
 pub type SimGateway = Gateway<'static, NODES_PER_BANK>;
@@ -171,6 +178,12 @@ pub struct SimBank {
     /// Compartments whose one-pulse jam freed, the door not opened since.
     jams_freed: Vec<usize>,
     drift: Vec<i32>,
+    /// For a drifting cell whose zero settles, when it stops moving.
+    drift_settles: Vec<Option<Instant>>,
+    /// How far (in counts) each node's stored empty baseline sits from the
+    /// factory's, after the re-tares the world saw (the bank's or staff's):
+    /// a replacement cell is fitted to read that baseline when empty.
+    retared: Vec<i32>,
     dirty: Vec<bool>,
     /// Occupied compartments (books) at each hour; `None` for an hour the
     /// gateway was off (nothing was sampled, which is not zero).
@@ -197,6 +210,10 @@ pub struct SimBank {
     fridge_repairs_called: Vec<usize>,
     /// The fridges' own random stream.
     fridge_dice: Dice,
+    /// Draws how each drifting load cell drifts (whether its zero settles,
+    /// and where): a stream of its own, so the rest of the world is the
+    /// same whatever the cells do.
+    drift_dice: Dice,
 }
 
 /// The bank's compartment layout for `n` compartments: 50/30/20
@@ -325,6 +342,8 @@ impl SimBank {
             transient_jams: Vec::new(),
             jams_freed: Vec::new(),
             drift: vec![0; n],
+            drift_settles: vec![None; n],
+            retared: vec![0; n],
             unanswering: Vec::new(),
             occupancy: Vec::new(),
             size_occupied: [0; SIZE_CLASSES],
@@ -339,6 +358,7 @@ impl SimBank {
             fridge_failed_at: Vec::new(),
             fridge_repairs_called: Vec::new(),
             fridge_dice: Dice::new(config.seed, stream(5)),
+            drift_dice: Dice::new(config.seed, stream(6)),
         };
         sim.chill_fridges();
         sim.connect(&mut gateway, now);
@@ -1045,6 +1065,15 @@ impl SimBank {
                 self.incidents.detect(IncidentKind::JammedLock, Some(s));
             }
         }
+        if let (
+            AuditEvent::SensorRecalibrated { .. }
+            | AuditEvent::SensorRecalibratedAutomatically { .. },
+            Some(s),
+        ) = (r.event, slot)
+        {
+            let by_bank = matches!(r.event, AuditEvent::SensorRecalibratedAutomatically { .. });
+            self.retared(s, by_bank);
+        }
         if let (AuditEvent::DoorOpened, Some(s)) = (r.event, slot) {
             // A lock that freed on a later pulse: the door is open, the
             // incident over without anyone coming.
@@ -1427,6 +1456,15 @@ impl SimBank {
             Task::Guess(left) => self.guess(left),
             Task::StaffVisit => self.staff_visit(),
             Task::FridgeRepair(slot) => self.repair_fridge(slot),
+            Task::DriftSettles(slot) => {
+                // Unless the cell was replaced (or drifts anew) meanwhile.
+                if self.drift_settles.get(slot) == Some(&Some(self.now)) {
+                    if let Some(c) = self.compartment_mut(slot) {
+                        c.set_presence_drift(0);
+                    }
+                    self.note(Some(slot), "load cell's zero settles".to_string());
+                }
+            }
             Task::LookInside(slot) => {
                 self.certify_removal_if_empty(slot);
             }
@@ -1788,17 +1826,41 @@ impl SimBank {
                 let slot = self.chance.between(0, n as u64 - 1) as usize;
                 let up = self.chance.chance(0.5);
                 let rate = self.chance.between(200, 800) as i32 * if up { 1 } else { -1 };
+                // Half the drifting cells have a zero that shifts and then
+                // settles (creep after a knock, a temperature step): by
+                // 3 to 15 g in all, after which the cell reads steadily off
+                // its zero, and a re-tare fixes it for good. The other half
+                // are failing cells that drift on until replaced.
+                let settles = self.drift_dice.chance(DRIFT_SETTLING_SHARE);
+                let grams = self.drift_dice.between(3, 15) as i64;
+                let settle_at = settles.then(|| {
+                    let ms = grams * 420 * 3_600_000 / i64::from(rate.unsigned_abs().max(1));
+                    now + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+                });
                 if let Some(d) = self.drift.get_mut(slot) {
                     *d = rate;
+                }
+                if let Some(t) = self.drift_settles.get_mut(slot) {
+                    *t = settle_at;
                 }
                 let Some(c) = self.compartment_mut(slot) else {
                     return;
                 };
                 c.set_presence_drift(rate);
                 self.start_incident(kind, Some(slot));
+                if let Some(at) = settle_at {
+                    self.agenda.at(at, Task::DriftSettles(slot));
+                }
                 self.note(
                     Some(slot),
-                    format!("load cell starts drifting {rate:+} counts/h"),
+                    format!(
+                        "load cell starts drifting {rate:+} counts/h{}",
+                        if settles {
+                            format!(" (its zero settles after {grams} g)")
+                        } else {
+                            String::new()
+                        }
+                    ),
                 );
             }
             IncidentKind::PowerBlip | IncidentKind::LongOutage => {
@@ -2039,6 +2101,10 @@ impl SimBank {
         if let Some(d) = self.drift.get_mut(slot) {
             *d = 0;
         }
+        if let Some(t) = self.drift_settles.get_mut(slot) {
+            *t = None;
+        }
+        let retared = self.retared.get(slot).copied().unwrap_or(0);
         let Some(c) = self.compartment_mut(slot) else {
             return;
         };
@@ -2050,9 +2116,68 @@ impl SimBank {
         c.set_presence_offset(0);
         let grams = c.item_grams() as i32;
         if let Ok(reading) = c.reading() {
-            let truth = 8_000 + grams * 420;
+            // Fitted to the node's stored baseline, as a technician tares
+            // it: a re-tare of the old cell moved that baseline.
+            let truth = 8_000 + retared + grams * 420;
             let error = reading - truth;
             c.set_presence_offset(-error);
+        }
+    }
+
+    /// The node of `slot` took its cell's reading as the empty baseline (a
+    /// re-tare the audit shows, by the bank or by staff): the world notes
+    /// where the baseline now sits. A re-tare by the bank itself
+    /// ([`AuditEvent::SensorRecalibratedAutomatically`]) is the system
+    /// noticing the drift, and it fixes a cell whose zero has settled (and
+    /// only that: a cell still drifting drifts on, and an item inside would
+    /// be hidden, not found).
+    fn retared(&mut self, slot: usize, by_bank: bool) {
+        let now = self.now;
+        let Some(c) = self.compartment_mut(slot) else {
+            return;
+        };
+        let grams = c.item_grams() as i32;
+        let Ok(reading) = c.reading() else {
+            return;
+        };
+        // What the cell reads above the truth is the baseline's shift.
+        let offset = reading - (8_000 + grams * 420);
+        if let Some(r) = self.retared.get_mut(slot) {
+            *r = offset;
+        }
+        if !by_bank {
+            return;
+        }
+        self.incidents
+            .detect(IncidentKind::DriftingSensor, Some(slot));
+        let drifting = self.drift.get(slot).copied().unwrap_or(0) != 0;
+        if !drifting {
+            return;
+        }
+        let settled = self
+            .drift_settles
+            .get(slot)
+            .copied()
+            .flatten()
+            .is_some_and(|at| at <= now);
+        if settled && grams == 0 {
+            if let Some(d) = self.drift.get_mut(slot) {
+                *d = 0;
+            }
+            if let Some(t) = self.drift_settles.get_mut(slot) {
+                *t = None;
+            }
+            self.incidents
+                .resolve(IncidentKind::DriftingSensor, Some(slot), false);
+            self.note(
+                Some(slot),
+                "load cell re-tared by the bank: its zero had settled, fixed".to_string(),
+            );
+        } else {
+            self.note(
+                Some(slot),
+                "load cell re-tared by the bank: it drifts on".to_string(),
+            );
         }
     }
 }

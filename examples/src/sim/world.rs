@@ -153,6 +153,9 @@ pub enum Task {
     StaffDone(usize),
     /// A refrigeration technician repairs the fridge of `slot`.
     FridgeRepair(usize),
+    /// The drifting load cell of `slot` stops drifting: its zero shifted
+    /// and settled (see `Locker::incident`); the shift stays until re-tared.
+    DriftSettles(usize),
 }
 
 /// Tasks in time order; ties in the order they were added.

@@ -11,7 +11,7 @@
 use chrono::NaiveDateTime;
 use locker_proto::time::{Duration, Instant};
 use locker_proto::{
-    CompartmentId, DoorState, FaultCode, NodeAddr, PowerStatus, Presence, Temperature,
+    CompartmentId, DoorState, FaultCode, HealthIssue, NodeAddr, PowerStatus, Presence, Temperature,
 };
 use serde::{Deserialize, Serialize};
 
@@ -260,6 +260,16 @@ pub enum AuditEvent {
         /// How long the compartment read out of its limits meanwhile.
         out_of_range: Duration,
     },
+    /// The bank itself had a free compartment's drifting presence sensor
+    /// take its reading as the empty baseline, and the node acknowledged
+    /// it (actor [`Actor::System`]; see
+    /// [`Policy::drift_recalibration_every`](super::Policy::drift_recalibration_every)).
+    /// No alert goes with it: should the drift come back within the
+    /// period, that is a maintenance alert.
+    SensorRecalibratedAutomatically {
+        /// The drift it answered.
+        drift: HealthIssue,
+    },
 }
 
 impl AuditEvent {
@@ -311,6 +321,9 @@ impl AuditEvent {
             AuditEvent::PolicyChanged => "policy_changed",
             AuditEvent::TemperatureRestored { .. } => "temperature_restored",
             AuditEvent::ColdChain { .. } => "cold_chain",
+            AuditEvent::SensorRecalibratedAutomatically { .. } => {
+                "sensor_recalibrated_automatically"
+            }
             AuditEvent::CodeForCounterParcel { .. } => "code_for_counter_parcel",
             AuditEvent::DepositCodeAccepted { .. } => "deposit_code_accepted",
             AuditEvent::DepositCodeRejected { .. } => "deposit_code_rejected",

@@ -305,6 +305,7 @@ impl Bank<'_> {
             unlocks_heard: self.unlocks_heard.clone(),
             given_up: self.given_up.clone(),
             unlocks_before_restart: self.unlocks_before_restart.clone(),
+            recalibrations: self.recalibrations.clone(),
             next_scan: self.next_scan,
             readings_wanted: self.readings_wanted,
             scans: self.scans,

@@ -65,6 +65,7 @@ impl Bank<'_> {
                     .observe_presence(i.get(), presence, books_say_empty, now)
                     .ok()
                     .flatten();
+                let health = self.drift_found(i, health, now);
                 self.maintenance(now, i, health);
                 let held_up =
                     !matches!(s.stage, Stage::Door { .. }) && self.gave_up_recently(i, now);
@@ -160,7 +161,10 @@ impl Bank<'_> {
     /// heard an unlock of it and still answers. An unlock that could not
     /// be sent (the node lost) ends the session at once, not blamed on the
     /// lock. Either way the opener is told the door would not open. An
-    /// unanswered status request marks the node unreachable. Other
+    /// unanswered status request marks the node unreachable. A calibrate
+    /// the bank sent by itself for a drifting sensor is audited when
+    /// acknowledged, and alerted for a visit otherwise (see
+    /// [`Policy::drift_recalibration_every`](super::Policy::drift_recalibration_every)). Other
     /// outcomes, and outcomes for sessions already over, are no-ops.
     ///
     /// # Errors
@@ -223,6 +227,11 @@ impl Bank<'_> {
                 self.latest = now;
                 let step = session::unlock_failed(s, now, &self.policy, true);
                 self.apply(i, step, now);
+            }
+            (Command::Calibrate { channel }, outcome) => {
+                let (i, _) = self.slot_at(node, channel)?;
+                self.latest = now;
+                self.calibrate_answered(i, outcome, now);
             }
             (Command::GetAllStatus, CommandOutcome::Failed | CommandOutcome::NotSent) => {
                 self.check_node(node)?;

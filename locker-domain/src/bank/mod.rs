@@ -194,6 +194,7 @@ mod parcel;
 pub mod persist;
 mod policy;
 mod power;
+mod recalibration;
 mod reconcile;
 mod remote;
 mod session;
@@ -230,6 +231,7 @@ pub use parcel::{DoorPhase, ParcelId, ParcelKind, Purpose, Stage};
 pub use persist::{PersistError, SNAPSHOT_MAGIC, SNAPSHOT_OLDEST_READ, SNAPSHOT_VERSION};
 pub use policy::{Policy, QuietHours};
 pub use power::PersistReason;
+pub use recalibration::{DRIFT_READINGS_TO_SETTLE, DRIFT_STEADY_WITHIN};
 pub use remote::{MAX_REMOTE_OPEN_LIMIT, OpenAll, RemoteOpen, RemoteOpenError, remote_open_tag};
 pub use stats::{
     Analytics, DWELL_BOUNDS_HOURS, DWELL_BUCKETS, HOURS, Refusal, SIZE_CLASSES, SIZES,
@@ -292,6 +294,9 @@ pub struct Bank<'a> {
     /// only): their unlock went out before the bank stopped, and is not
     /// sent again for nobody.
     unlocks_before_restart: heapless::Vec<LayoutIndex, UNLOCKS_HEARD>,
+    /// The automatic recalibrations of drifting sensors, under way or
+    /// within their [`Policy::drift_recalibration_every`] (run time only).
+    recalibrations: heapless::Vec<recalibration::AutoRecalibration, AUTO_RECALIBRATIONS>,
     /// When every reachable node is next asked for its full status.
     next_scan: Instant,
     /// Nodes to ask for one compartment's reading (see
@@ -340,6 +345,11 @@ pub const LOST_WATCH: usize = 8;
 /// Door sessions waiting for their door whose unlock the node heard, kept
 /// at once (see [`Bank::handle_command_result`]).
 pub const UNLOCKS_HEARD: usize = 16;
+
+/// Automatic recalibrations a bank keeps in mind at once, each for
+/// [`Policy::drift_recalibration_every`]; drift
+/// found while as many are kept raises the maintenance alert instead.
+pub const AUTO_RECALIBRATIONS: usize = 8;
 
 /// How long after the bank gave a door session up a door the node says its
 /// unlock pulse opened is still that session's (its report held up on a
@@ -423,6 +433,7 @@ impl<'a> Bank<'a> {
             unlocks_heard: heapless::Vec::new(),
             given_up: heapless::Vec::new(),
             unlocks_before_restart: heapless::Vec::new(),
+            recalibrations: heapless::Vec::new(),
             next_scan: Instant::ZERO + policy.status_scan_every,
             readings_wanted: NodeSet::EMPTY,
             scans: 0,
@@ -1087,7 +1098,9 @@ impl<'a> Bank<'a> {
     /// Puts a compartment back in service after staff dealt with it. Its
     /// sensor-health alerts re-arm, but the evidence is kept: a lock that jams
     /// again and again is reported as a repeated fault even when staff keep
-    /// putting the compartment back.
+    /// putting the compartment back. An automatic recalibration watched or
+    /// made before is forgotten (see
+    /// [`Policy::drift_recalibration_every`]).
     ///
     /// # Errors
     /// [`BankError::UnknownCompartment`].
@@ -1105,6 +1118,9 @@ impl<'a> Bank<'a> {
         self.latest = now;
         s.out_of_service = None;
         let _ = self.health.back_in_service(i.get());
+        // Staff had their hands on it: a drift watched or answered before
+        // belongs to the sensor as it was.
+        self.forget_recalibration(i);
         self.put(i, s);
         self.record(now, actor, Some(i), AuditEvent::BackInService, None);
         Ok(())

@@ -108,6 +108,23 @@ pub struct Policy {
     /// Refrigerated compartments' limits, their watch, and perishable
     /// parcels' deadlines (see [`cold`](super::cold)).
     pub cold: ColdPolicy,
+    /// At most one automatic recalibration per compartment within this
+    /// time (24 h). When sensor health finds a free compartment's load cell
+    /// drifting ([`HealthIssue::PresenceDrift`](super::health::HealthIssue::PresenceDrift))
+    /// behind a shut door, and a later reading shows it stopped moving, the
+    /// bank first has the node take the reading as the new empty baseline
+    /// by itself, as staff would with
+    /// [`Bank::recalibrate`](super::Bank::recalibrate); drift that comes
+    /// back within this time is a cell that keeps drifting, and raises the
+    /// maintenance alert for a site visit. Zero never recalibrates
+    /// automatically: every drift is an alert, as before.
+    ///
+    /// A day: a re-tare fixes a zero that shifted and settled (creep after
+    /// a knock, a temperature step) for good, while a failing cell drifts
+    /// past the band again within hours; a day tells the two apart without
+    /// re-taring a failing cell several times a day, each time hiding up to
+    /// a band's worth of error from the books.
+    pub drift_recalibration_every: Duration,
 }
 
 impl Default for Policy {
@@ -141,6 +158,7 @@ impl Default for Policy {
             node_alert_after: Duration::from_secs(60),
             status_scan_every: Duration::from_mins(15),
             cold: ColdPolicy::default(),
+            drift_recalibration_every: Duration::from_hours(24),
         }
     }
 }

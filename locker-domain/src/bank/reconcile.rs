@@ -149,6 +149,10 @@ impl Bank<'_> {
             faulted: status.fault.is_some(),
         };
         self.reconcile(i, seen, now);
+        // Drift on a free compartment is first answered by a recalibration
+        // (see `recalibration`).
+        let health = self.drift_found(i, health, now);
+        self.drift_reading(i, status.presence, now);
         // The scan raised at most one alert; this is the second, and the
         // temperature's the third.
         self.raise_health(now, i, health);
@@ -472,8 +476,9 @@ impl Bank<'_> {
     /// that the books hold no parcel there (any more).
     fn calibrate_empty(&mut self, i: LayoutIndex, c: Compartment, staff: StaffId, now: Instant) {
         let _ = self.health.clear(i.get());
-        let calibrate = Command::Calibrate { channel: c.channel };
-        let _ = self.commands.push_back((c.node, calibrate));
+        self.forget_recalibration(i);
+        // Full: the next scan finds the sensor as it was (see `certify_removal`).
+        let _ = self.send_calibrate(c);
         let event = AuditEvent::SensorRecalibrated { staff };
         self.record(now, Actor::Staff, Some(i), event, None);
     }

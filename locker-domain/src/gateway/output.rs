@@ -110,6 +110,10 @@ pub enum GatewayOutput {
 /// What to store, from [`GatewayOutput::Persist`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a policy is persisted only when the backend changes it; boxing it would cost the enum `Copy` and the no-alloc path"
+)]
 pub enum Persist {
     /// Store `up_to` as `node`'s counter reservation, then call
     /// [`Gateway::counter_persisted`](super::Gateway::counter_persisted):

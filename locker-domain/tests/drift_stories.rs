@@ -1,0 +1,390 @@
+//! A drifting load cell's life at the bank: the bank's own recalibration is
+//! the first answer, and staff are called only when it cannot be the fix
+//! (see `Policy::drift_recalibration_every`).
+//!
+//! The whole gateway with real nodes for the overnight stories; the bank
+//! alone where the story is about the node's answer.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod bank_support;
+mod gateway_support;
+
+use bank_support::Sim;
+use gateway_support::{Bench, wiring};
+use locker_domain::bank::{
+    Actor, AlertKind, AuditEvent, CommandOutcome, Evidence, ParcelNeeds, Policy, Stage,
+};
+use locker_domain::gateway::GatewayOutput;
+use locker_proto::time::Duration;
+use locker_proto::{
+    Channel, ChannelStatus, Command, CompartmentId, DoorState, HealthIssue, LockState, NackReason,
+    NodeAddr, Presence, SizeClass,
+};
+
+// ----- the whole gateway -----------------------------------------------------
+
+fn drift_alerts(bench: &Bench, c: CompartmentId) -> usize {
+    bench
+        .log
+        .iter()
+        .filter(|o| {
+            matches!(o, GatewayOutput::Alert(a)
+                if a.kind == AlertKind::Maintenance
+                    && a.compartment == Some(c)
+                    && matches!(a.evidence, Evidence::Health(HealthIssue::PresenceDrift { .. })))
+        })
+        .count()
+}
+
+fn calibrations(bench: &mut Bench, c: CompartmentId) -> usize {
+    let (node, channel) = wiring(c);
+    bench
+        .node(node)
+        .executed
+        .iter()
+        .filter(|k| **k == Command::Calibrate { channel })
+        .count()
+}
+
+fn automatic_recalibrations(bench: &Bench, c: CompartmentId) -> usize {
+    bench
+        .audit()
+        .iter()
+        .filter(|r| {
+            r.compartment == Some(c)
+                && r.actor == Actor::System
+                && matches!(r.event, AuditEvent::SensorRecalibratedAutomatically { .. })
+        })
+        .count()
+}
+
+#[test]
+fn a_load_cell_drifting_overnight_under_an_empty_compartment_is_recalibrated_by_the_bank_and_nobody_is_called()
+ {
+    let mut bench = Bench::new();
+    bench.settle();
+    // Compartment 3 stands empty; in the night its load cell's zero creeps
+    // to 7 units and stays there: above the drift band (4), below the
+    // occupied threshold (10).
+    let c = CompartmentId(3);
+    let (node, channel) = wiring(c);
+    bench.node(node).load[usize::from(channel.0)] = 7;
+    // The quarter-hour scans read each compartment in turn, each one once
+    // an hour here: within 75 min the bank has seen the drift, and an hour
+    // later a reading that agrees (the zero stopped moving). It answers by
+    // itself.
+    bench.run_for(Duration::from_mins(75));
+    assert_eq!(
+        calibrations(&mut bench, c),
+        0,
+        "not while it may still move"
+    );
+    bench.run_for(Duration::from_mins(60));
+    assert_eq!(calibrations(&mut bench, c), 1, "the node re-tared once");
+    assert_eq!(
+        automatic_recalibrations(&bench, c),
+        1,
+        "audited, by the system"
+    );
+    let audit = bench.audit_of(c);
+    assert!(
+        audit.iter().any(|e| matches!(
+            e,
+            AuditEvent::SensorRecalibratedAutomatically {
+                drift: HealthIssue::PresenceDrift { reading: 7, .. }
+            }
+        )),
+        "with the drift it answered: {audit:?}"
+    );
+    assert_eq!(drift_alerts(&bench, c), 0, "nobody is woken");
+
+    // The night goes on: scan after scan, the cell reads its new zero and
+    // nothing more happens.
+    let before = bench.log.len();
+    bench.run_for(Duration::from_hours(8));
+    assert_eq!(calibrations(&mut bench, c), 1);
+    assert!(
+        !bench.log[before..]
+            .iter()
+            .any(|o| matches!(o, GatewayOutput::Alert(_))),
+        "no alert all night"
+    );
+    let view = bench.gateway.bank().view(c).unwrap();
+    assert_eq!((view.stage, view.out_of_service), (Stage::Free, None));
+
+    // And the compartment serves the next parcel as any other.
+    let r = bench.reserve_small().unwrap();
+    if r.compartment == c {
+        bench.deposit(c);
+        let view = bench.gateway.bank().view(c).unwrap();
+        assert_eq!(view.stage, Stage::Stored);
+    }
+}
+
+#[test]
+fn drift_that_comes_back_the_next_day_is_a_site_visit_alert_not_another_recalibration() {
+    let mut bench = Bench::new();
+    bench.settle();
+    let c = CompartmentId(3);
+    let (node, channel) = wiring(c);
+    let ch = usize::from(channel.0);
+    bench.node(node).load[ch] = 7;
+    bench.run_for(Duration::from_mins(135));
+    assert_eq!(automatic_recalibrations(&bench, c), 1);
+    assert_eq!(drift_alerts(&bench, c), 0);
+
+    // A failing cell: by morning it has drifted as far again.
+    bench.run_for(Duration::from_hours(10));
+    bench.node(node).load[ch] = 14;
+    bench.run_for(Duration::from_mins(75));
+    assert_eq!(
+        drift_alerts(&bench, c),
+        1,
+        "within a day of the re-tare: staff must replace the cell"
+    );
+    assert_eq!(calibrations(&mut bench, c), 1, "not re-tared again");
+    assert_eq!(automatic_recalibrations(&bench, c), 1);
+    // Said once.
+    bench.run_for(Duration::from_hours(4));
+    assert_eq!(drift_alerts(&bench, c), 1);
+}
+
+#[test]
+fn drift_under_a_parcel_is_never_recalibrated_away() {
+    let mut bench = Bench::new();
+    bench.settle();
+    let r = bench.reserve_small().unwrap();
+    let c = r.compartment;
+    bench.deposit(c);
+    let (node, channel) = wiring(c);
+    // The cell under the parcel drifts: the bank cannot tell it from the
+    // parcel's weight, and a re-tare would hide the parcel. Health ignores
+    // readings under a parcel; the point here is that nothing is re-tared.
+    let load = bench.node(node).load[usize::from(channel.0)];
+    bench.node(node).load[usize::from(channel.0)] = load + 7;
+    bench.run_for(Duration::from_hours(3));
+    assert_eq!(calibrations(&mut bench, c), 0);
+    assert_eq!(automatic_recalibrations(&bench, c), 0);
+    assert_eq!(bench.gateway.bank().view(c).unwrap().stage, Stage::Stored);
+}
+
+// ----- the bank and the node's answer ----------------------------------------
+
+/// The node's reading of an idle compartment, drifted to `reading` (the
+/// occupied threshold is 10).
+fn idle_reading(channel: Channel, reading: i32) -> ChannelStatus {
+    ChannelStatus {
+        channel,
+        door: DoorState::Closed,
+        lock: LockState::Locked,
+        presence: Presence::empty(reading, 10),
+        fault: None,
+        temperature: None,
+    }
+}
+
+/// The node reports `reading` for `c`; returns the calibrates the bank
+/// handed out for it.
+fn read(sim: &mut Sim<8>, c: CompartmentId, reading: i32) -> Vec<(NodeAddr, Command)> {
+    sim.drain();
+    let before = sim.commands.len();
+    let (node, channel) = sim.wiring(c);
+    let now = sim.now;
+    sim.bank
+        .handle_channel_status(node, &idle_reading(channel, reading), now)
+        .unwrap();
+    sim.drain();
+    sim.commands[before..]
+        .iter()
+        .filter(|(_, k)| matches!(k, Command::Calibrate { .. }))
+        .copied()
+        .collect()
+}
+
+/// The node reports `reading` for `c` at two periodic readings an hour
+/// apart (a zero that shifted and stopped); returns the calibrates the bank
+/// handed out.
+fn steady(sim: &mut Sim<8>, c: CompartmentId, reading: i32) -> Vec<(NodeAddr, Command)> {
+    assert!(read(sim, c, reading).is_empty(), "not at the first reading");
+    sim.advance(Duration::from_hours(1));
+    read(sim, c, reading)
+}
+
+fn maintenance(sim: &Sim<8>, c: CompartmentId) -> usize {
+    sim.alerts
+        .iter()
+        .filter(|a| a.kind == AlertKind::Maintenance && a.compartment == Some(c))
+        .count()
+}
+
+fn recalibrated(sim: &Sim<8>, c: CompartmentId) -> bool {
+    sim.audit.iter().any(|r| {
+        r.compartment == Some(c)
+            && matches!(r.event, AuditEvent::SensorRecalibratedAutomatically { .. })
+    })
+}
+
+fn answer(sim: &mut Sim<8>, calibrate: (NodeAddr, Command), outcome: CommandOutcome) {
+    sim.drain();
+    let now = sim.now;
+    sim.bank
+        .handle_command_result(calibrate.0, &calibrate.1, outcome, now)
+        .unwrap();
+    sim.drain();
+}
+
+fn first_small(sim: &Sim<8>) -> CompartmentId {
+    sim.bank
+        .layout()
+        .compartments()
+        .iter()
+        .find(|c| c.size == SizeClass::Small)
+        .unwrap()
+        .id
+}
+
+#[test]
+fn a_calibrate_the_node_refuses_raises_the_maintenance_alert() {
+    let mut sim = Sim::<8>::new(8, Policy::default());
+    let c = first_small(&sim);
+    let sent = steady(&mut sim, c, 7);
+    assert_eq!(sent.len(), 1, "the bank answers drift by itself first");
+    assert_eq!(maintenance(&sim, c), 0);
+
+    answer(
+        &mut sim,
+        sent[0],
+        CommandOutcome::Nacked(NackReason::NotPermitted),
+    );
+    assert_eq!(maintenance(&sim, c), 1, "refused: staff must look");
+    assert!(!recalibrated(&sim, c), "nothing claims it was fixed");
+    let alert = sim.alerts.last().unwrap();
+    assert!(matches!(
+        alert.evidence,
+        Evidence::Health(HealthIssue::PresenceDrift { reading: 7, .. })
+    ));
+    // Said once, and not tried again within the day.
+    sim.advance(Duration::from_hours(1));
+    assert!(read(&mut sim, c, 8).is_empty());
+    assert_eq!(maintenance(&sim, c), 1);
+}
+
+#[test]
+fn a_calibrate_nobody_answers_raises_the_maintenance_alert() {
+    for outcome in [CommandOutcome::Failed, CommandOutcome::NotSent] {
+        let mut sim = Sim::<8>::new(8, Policy::default());
+        let c = first_small(&sim);
+        let sent = steady(&mut sim, c, -6);
+        assert_eq!(sent.len(), 1);
+        answer(&mut sim, sent[0], outcome);
+        assert_eq!(maintenance(&sim, c), 1, "{outcome:?}");
+        assert!(!recalibrated(&sim, c));
+    }
+}
+
+#[test]
+fn a_parcel_reserved_and_deposited_while_the_calibrate_is_on_its_way_is_not_calibrated_over() {
+    let mut sim = Sim::<8>::new(8, Policy::default());
+    let c = first_small(&sim);
+    let sent = steady(&mut sim, c, 7);
+    assert_eq!(sent.len(), 1);
+    // While the calibrate waits in the gateway's queue, the backend reserves
+    // the compartment and a courier deposits.
+    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    assert_eq!(r.compartment, c, "the smallest free compartment");
+    sim.deposit(c);
+    assert_eq!(sim.bank.view(c).unwrap().stage, Stage::Stored);
+    // The node's acknowledgement arrives: the bank cannot know whether the
+    // new zero met the parcel, so it takes nothing for fixed.
+    answer(&mut sim, sent[0], CommandOutcome::Acked);
+    assert!(!recalibrated(&sim, c));
+    assert_eq!(maintenance(&sim, c), 1, "staff check the cell");
+    assert_eq!(
+        sim.bank.view(c).unwrap().stage,
+        Stage::Stored,
+        "the parcel stays in the books"
+    );
+}
+
+#[test]
+fn a_recalibration_that_took_is_audited_and_raises_nothing() {
+    let mut sim = Sim::<8>::new(8, Policy::default());
+    let c = first_small(&sim);
+    let sent = steady(&mut sim, c, 7);
+    answer(&mut sim, sent[0], CommandOutcome::Acked);
+    assert!(recalibrated(&sim, c));
+    let record = sim
+        .audit
+        .iter()
+        .find(|r| matches!(r.event, AuditEvent::SensorRecalibratedAutomatically { .. }))
+        .unwrap();
+    assert_eq!(record.actor, Actor::System);
+    assert_eq!(maintenance(&sim, c), 0);
+    // A day and more later, a new drift is answered the same way again.
+    sim.advance(Duration::from_hours(25));
+    let again = steady(&mut sim, c, 6);
+    assert_eq!(again.len(), 1, "a new period, a new recalibration");
+    assert_eq!(maintenance(&sim, c), 0);
+}
+
+#[test]
+fn with_automatic_recalibration_off_drift_is_an_alert_as_before() {
+    let policy = Policy {
+        drift_recalibration_every: Duration::ZERO,
+        ..Policy::default()
+    };
+    let mut sim = Sim::<8>::new(8, policy);
+    let c = first_small(&sim);
+    assert!(read(&mut sim, c, 7).is_empty());
+    assert_eq!(maintenance(&sim, c), 1);
+}
+
+#[test]
+fn a_zero_still_moving_is_not_retared_and_after_three_readings_on_the_move_staff_are_called() {
+    let mut sim = Sim::<8>::new(8, Policy::default());
+    let c = first_small(&sim);
+    assert!(read(&mut sim, c, -5).is_empty());
+    for reading in [-7, -9] {
+        sim.advance(Duration::from_hours(1));
+        assert!(read(&mut sim, c, reading).is_empty());
+        assert_eq!(maintenance(&sim, c), 0, "still watching");
+    }
+    sim.advance(Duration::from_hours(1));
+    assert!(
+        read(&mut sim, c, -11).is_empty(),
+        "never re-tared on the move"
+    );
+    assert_eq!(maintenance(&sim, c), 1, "a cell that keeps drifting");
+    assert!(!recalibrated(&sim, c));
+}
+
+#[test]
+fn a_zero_that_comes_back_by_itself_needs_nothing() {
+    let mut sim = Sim::<8>::new(8, Policy::default());
+    let c = first_small(&sim);
+    assert!(read(&mut sim, c, 5).is_empty());
+    sim.advance(Duration::from_hours(1));
+    assert!(read(&mut sim, c, 1).is_empty());
+    sim.advance(Duration::from_hours(1));
+    assert!(read(&mut sim, c, 1).is_empty());
+    assert_eq!(maintenance(&sim, c), 0);
+    assert!(!recalibrated(&sim, c));
+}
+
+#[test]
+fn a_compartment_reserved_while_its_drift_is_watched_is_not_retared() {
+    let mut sim = Sim::<8>::new(8, Policy::default());
+    let c = first_small(&sim);
+    assert!(read(&mut sim, c, 7).is_empty());
+    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    assert_eq!(r.compartment, c);
+    sim.advance(Duration::from_hours(1));
+    assert!(read(&mut sim, c, 7).is_empty(), "never over a reservation");
+    assert_eq!(maintenance(&sim, c), 1, "staff look at the cell");
+}
