@@ -241,6 +241,44 @@ impl<P: OutputPin, D: DelayNs, F: LockFeedback<P::Error>> Lock for SolenoidLock<
     }
 }
 
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+impl<P, D, F> SolenoidLock<P, D, F>
+where
+    P: OutputPin,
+    D: embedded_hal_async::delay::DelayNs,
+    F: LockFeedback<P::Error>,
+{
+    /// [`unlock_for`](Self::unlock_for), with the pulse awaited: the
+    /// executor runs other tasks while the coil is energised. The same
+    /// bound and the same stuck-coil check.
+    ///
+    /// ```
+    /// use embedded_hal::digital::PinState;
+    /// use embedded_hal_mock::eh1::delay::NoopDelay;
+    /// use embedded_hal_mock::eh1::digital::{Mock as PinMock, State, Transaction};
+    /// use locker_drivers::lock::SolenoidLock;
+    /// use locker_proto::time::Duration;
+    ///
+    /// let coil = PinMock::new(&[
+    ///     Transaction::set(State::Low),
+    ///     Transaction::set(State::High),
+    ///     Transaction::set(State::Low),
+    /// ]);
+    /// let mut lock =
+    ///     SolenoidLock::new(coil, NoopDelay::new(), PinState::High, Duration::from_millis(500))?;
+    /// // A longer pulse than configured, for a cold lock.
+    /// embassy_futures::block_on(lock.unlock_for_async(Duration::from_millis(800)))?;
+    /// lock.release().0.done();
+    /// # Ok::<(), locker_drivers::Error<embedded_hal_mock::eh1::MockError>>(())
+    /// ```
+    pub async fn unlock_for_async(&mut self, pulse: Duration) -> Result<(), Error<P::Error>> {
+        let ms = self.begin_pulse(pulse)?;
+        self.delay.delay_ms(ms).await;
+        self.end_pulse()
+    }
+}
+
 /// Awaits the pulse: the coil is switched as by the blocking [`Lock`], with
 /// the same bound and the same stuck-coil check.
 #[cfg(feature = "async")]
@@ -254,9 +292,7 @@ where
     type Error = Error<P::Error>;
 
     async fn unlock(&mut self) -> Result<(), Self::Error> {
-        let ms = self.begin_pulse(self.pulse)?;
-        self.delay.delay_ms(ms).await;
-        self.end_pulse()
+        self.unlock_for_async(self.pulse).await
     }
 
     async fn lock_state(&mut self) -> Result<LockState, Self::Error> {

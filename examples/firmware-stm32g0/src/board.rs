@@ -20,11 +20,15 @@
 
 use embassy_stm32::Peri;
 use embassy_stm32::gpio::{AnyPin, Input, Level, Output, Pull, Speed};
+#[cfg(feature = "async")]
+use embassy_stm32::{bind_interrupts, exti, exti::ExtiInput, interrupt, peripherals, usart};
 
 /// Channels on this board.
 pub const CHANNELS: usize = 4;
 
-/// Core clock: the reset default, HSI16.
+/// Core clock: the reset default, HSI16 (the async build's delays count
+/// `embassy-time` ticks instead of core cycles).
+#[cfg_attr(feature = "async", allow(dead_code))]
 pub const CORE_HZ: u32 = 16_000_000;
 
 /// Where the record of the event queue that survives a warm reset lives
@@ -42,10 +46,33 @@ pub fn retained_record() -> *mut [u32; 3] {
 #[cfg(feature = "controller")]
 pub type Flash = embassy_stm32::flash::Flash<'static, embassy_stm32::flash::Blocking>;
 
+/// A door switch input: a plain input for the polling loop; with feature
+/// `async`, an EXTI line that wakes the main task on either edge (PB0, PB1,
+/// PB3, PB4: lines 0, 1, 3, 4, distinct as EXTI requires).
+#[cfg(not(feature = "async"))]
+pub type DoorPin = Input<'static>;
+/// A door switch input: a plain input for the polling loop; with feature
+/// `async`, an EXTI line that wakes the main task on either edge (PB0, PB1,
+/// PB3, PB4: lines 0, 1, 3, 4, distinct as EXTI requires).
+#[cfg(feature = "async")]
+pub type DoorPin = ExtiInput<'static, embassy_stm32::mode::Async>;
+
+#[cfg(feature = "async")]
+bind_interrupts!(
+    /// The interrupts the async build's drivers wait on: the bus USART and
+    /// the EXTI lines of the door switches.
+    pub struct Irqs {
+        USART1 => usart::BufferedInterruptHandler<peripherals::USART1>;
+        EXTI0_1 => exti::InterruptHandler<interrupt::typelevel::EXTI0_1>;
+        EXTI2_3 => exti::InterruptHandler<interrupt::typelevel::EXTI2_3>;
+        EXTI4_15 => exti::InterruptHandler<interrupt::typelevel::EXTI4_15>;
+    }
+);
+
 /// The raw pins of one compartment.
 pub struct CompartmentPins {
     pub lock: Output<'static>,
-    pub door: Input<'static>,
+    pub door: DoorPin,
     pub beam: Input<'static>,
     pub indicator: Output<'static>,
 }
@@ -85,6 +112,7 @@ impl Board {
     pub fn take() -> Self {
         let p = embassy_stm32::init(embassy_stm32::Config::default());
         let lock = |pin: Peri<'static, AnyPin>| Output::new(pin, Level::Low, Speed::Low);
+        #[cfg(not(feature = "async"))]
         let door = |pin: Peri<'static, AnyPin>| Input::new(pin, Pull::Up);
         let beam = |pin: Peri<'static, AnyPin>| Input::new(pin, Pull::Up);
         let led = |pin: Peri<'static, AnyPin>| Output::new(pin, Level::Low, Speed::Low);
@@ -92,30 +120,45 @@ impl Board {
             compartments: [
                 CompartmentPins {
                     lock: lock(p.PA0.into()),
+                    #[cfg(not(feature = "async"))]
                     door: door(p.PB0.into()),
+                    #[cfg(feature = "async")]
+                    door: ExtiInput::new(p.PB0, p.EXTI0, Pull::Up, Irqs),
                     beam: beam(p.PB5.into()),
                     indicator: led(p.PA6.into()),
                 },
                 CompartmentPins {
                     lock: lock(p.PA1.into()),
+                    #[cfg(not(feature = "async"))]
                     door: door(p.PB1.into()),
+                    #[cfg(feature = "async")]
+                    door: ExtiInput::new(p.PB1, p.EXTI1, Pull::Up, Irqs),
                     beam: beam(p.PB6.into()),
                     indicator: led(p.PA7.into()),
                 },
                 CompartmentPins {
                     lock: lock(p.PA4.into()),
+                    #[cfg(not(feature = "async"))]
                     door: door(p.PB3.into()),
+                    #[cfg(feature = "async")]
+                    door: ExtiInput::new(p.PB3, p.EXTI3, Pull::Up, Irqs),
                     beam: beam(p.PB7.into()),
                     indicator: led(p.PA8.into()),
                 },
                 CompartmentPins {
                     lock: lock(p.PA5.into()),
+                    #[cfg(not(feature = "async"))]
                     door: door(p.PB4.into()),
+                    #[cfg(feature = "async")]
+                    door: ExtiInput::new(p.PB4, p.EXTI4, Pull::Up, Irqs),
                     beam: beam(p.PB8.into()),
                     indicator: led(p.PA11.into()),
                 },
             ],
+            #[cfg(not(feature = "async"))]
             bus: crate::bus::Rs485::new(p.USART1, p.PA10, p.PA9, p.PA12),
+            #[cfg(feature = "async")]
+            bus: crate::bus::Rs485::new(p.USART1, p.PA10, p.PA9, p.PA12, Irqs),
             #[cfg(feature = "controller")]
             flash: embassy_stm32::flash::Flash::new_blocking(p.FLASH),
             #[cfg(feature = "auth")]

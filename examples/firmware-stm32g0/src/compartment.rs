@@ -17,17 +17,26 @@ mod imp {
     use locker_drivers::{DoorSensor, Lock, PresenceSensor};
     use locker_proto::{DoorState, Duration, LockState};
 
+    use crate::board::DoorPin;
+    #[cfg(not(feature = "async"))]
     use crate::clock::CycleDelay;
+    // Both a blocking and an async delay: the blocking one is the shared
+    // loop's, compiled but not run in this build.
+    #[cfg(feature = "async")]
+    use embassy_time::Delay as CycleDelay;
 
     pub struct Hardware {
         lock: SolenoidLock<Output<'static>, CycleDelay>,
-        door: DoorSwitch<Input<'static>>,
+        door: DoorSwitch<DoorPin>,
         beam: IrPresence<Input<'static>, 1>,
     }
 
     impl Hardware {
-        pub fn new(lock: Output<'static>, door: Input<'static>, beam: Input<'static>) -> Self {
+        pub fn new(lock: Output<'static>, door: DoorPin, beam: Input<'static>) -> Self {
+            #[cfg(not(feature = "async"))]
             let delay = CycleDelay::new(crate::board::CORE_HZ);
+            #[cfg(feature = "async")]
+            let delay = CycleDelay;
             let Ok(lock) = SolenoidLock::new(lock, delay, PinState::High, DEFAULT_PULSE) else {
                 panic!("lock pin");
             };
@@ -50,11 +59,35 @@ mod imp {
             self.lock.lock_state().unwrap_or(LockState::Unknown)
         }
 
+        #[cfg_attr(feature = "async", allow(dead_code))] // the blocking loop's
         pub fn pulse(&mut self, ms: u16) {
             // The controller already bounds the pulse; the driver's own bound
             // is lower still (1 s), and a refusal leaves the coil off.
             let pulse = Duration::from_millis(u64::from(ms)).min(MAX_PULSE);
             let _ = self.lock.unlock_for(pulse);
+        }
+    }
+
+    /// What the async main task awaits (the async traits apart, so that
+    /// their names do not clash with the blocking ones above).
+    #[cfg(feature = "async")]
+    mod awaited {
+        use locker_drivers::asynch::DoorSensor;
+        use locker_drivers::lock::MAX_PULSE;
+        use locker_proto::Duration;
+
+        use super::Hardware;
+
+        impl Hardware {
+            pub async fn pulse_awaited(&mut self, ms: u16) {
+                // Bounded as the blocking pulse is.
+                let pulse = Duration::from_millis(u64::from(ms)).min(MAX_PULSE);
+                let _ = self.lock.unlock_for_async(pulse).await;
+            }
+
+            pub async fn door_changed(&mut self) {
+                let _ = self.door.door_changed().await;
+            }
         }
     }
 }
@@ -139,9 +172,27 @@ impl Compartment {
     /// pulse (at most the configured maximum, 1 s by default); the bus
     /// answer has already been sent, and the master retransmits anything
     /// it sends meanwhile.
-    #[cfg_attr(all(feature = "proto", not(feature = "controller")), allow(dead_code))]
+    #[cfg_attr(
+        any(all(feature = "proto", not(feature = "controller")), feature = "async"),
+        allow(dead_code)
+    )]
     pub fn pulse(&mut self, ms: u16) {
         self.hardware.pulse(ms);
+    }
+
+    /// Energises the lock for `ms` milliseconds, awaited (feature `async`):
+    /// the core sleeps through the pulse and the bus keeps filling its
+    /// ring buffer; the node's next pass reads it.
+    #[cfg(feature = "async")]
+    pub async fn pulse_awaited(&mut self, ms: u16) {
+        self.hardware.pulse_awaited(ms).await;
+    }
+
+    /// Waits for an edge on the door switch (feature `async`); the pass that
+    /// follows reads the level, as every pass does.
+    #[cfg(feature = "async")]
+    pub async fn door_changed(&mut self) {
+        self.hardware.door_changed().await;
     }
 
     /// Lights or darkens the indicator.

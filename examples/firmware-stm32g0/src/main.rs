@@ -17,27 +17,43 @@
 //! Cargo features select the footprint report's configurations: none (bare
 //! HAL: echo bytes, mirror doors to locks), `proto`, `controller`, `drivers`,
 //! and `auth` (authenticated commands; on by default with `drivers`).
+//!
+//! Feature `async` (off by default) runs the same node on an Embassy
+//! executor instead (`node_async.rs`): one task that sleeps until a bus
+//! byte, a door-switch edge, the node's next timeout or a 10 ms sampling
+//! tick, then makes the same pass, awaiting lock pulses and bus answers.
 
 #![no_std]
 #![no_main]
 
 mod board;
 mod bus;
+#[cfg_attr(feature = "async", path = "clock_embassy.rs")]
 mod clock;
 mod compartment;
+// With `async`, the polling loop (`run`, `pass`, `serve`) is compiled, as
+// the file is shared with the QEMU board, but not called: the default
+// build and the QEMU board check it.
 #[cfg(feature = "proto")]
+#[cfg_attr(feature = "async", allow(dead_code, unused_imports))]
 mod node;
+#[cfg(feature = "async")]
+mod node_async;
 #[cfg(feature = "controller")]
 mod retained;
 #[cfg(feature = "controller")]
 mod storage;
 
+#[cfg(not(feature = "async"))]
 use cortex_m_rt::entry;
 use panic_halt as _;
 
-use board::{Board, CHANNELS, CORE_HZ};
+#[cfg(not(feature = "async"))]
+use board::CORE_HZ;
+use board::{Board, CHANNELS};
 use compartment::Compartment;
 
+#[cfg(not(feature = "async"))]
 #[entry]
 fn main() -> ! {
     let Some(core) = cortex_m::Peripherals::take() else {
@@ -65,6 +81,29 @@ fn main() -> ! {
 
     #[cfg(not(feature = "proto"))]
     baseline(board.bus, compartments);
+}
+
+/// The node on an Embassy executor (feature `async`, `node_async.rs`): the
+/// same node, one task that sleeps between events.
+#[cfg(feature = "async")]
+#[embassy_executor::main]
+async fn main(_spawner: embassy_executor::Spawner) {
+    let board = Board::take();
+    let [c0, c1, c2, c3] = board.compartments;
+    let compartments: [Compartment; CHANNELS] = [
+        Compartment::new(c0),
+        Compartment::new(c1),
+        Compartment::new(c2),
+        Compartment::new(c3),
+    ];
+    node_async::run(
+        board.bus,
+        compartments,
+        board.flash,
+        #[cfg(feature = "auth")]
+        board.security,
+    )
+    .await
 }
 
 /// The bare HAL baseline of the footprint report: the same peripherals

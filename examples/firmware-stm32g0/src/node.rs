@@ -26,9 +26,10 @@ const EVENT_QUEUE: usize = 12;
 // which embassy keeps unstable. Until then the gateway is told honestly that
 // the cause is unknown, unless the node rebooted itself on command (the
 // retained record says so).
-const RESET_REASON: ResetReason = ResetReason::Unknown;
+pub const RESET_REASON: ResetReason = ResetReason::Unknown;
 
-fn now() -> Instant {
+/// The node's time: the board clock's milliseconds.
+pub fn now() -> Instant {
     Instant::from_millis(clock::now_ms())
 }
 
@@ -39,10 +40,10 @@ pub use link_only::run;
 
 /// The whole node: link layer and controller in `locker_domain::node::Node`.
 #[cfg(feature = "controller")]
-mod full {
-    use locker_domain::controller::{self, Controller};
-    use locker_domain::node::{Action, Node};
-    use locker_proto::{Channel, FirmwareVersion, HeldEvents, Indicator, NodeConfig, ResetReason};
+pub mod full {
+    use locker_domain::controller::Controller;
+    use locker_domain::node::Node;
+    use locker_proto::{Channel, FirmwareVersion, HeldEvents, Instant, NodeConfig, ResetReason};
 
     use super::{ADDRESS, EVENT_QUEUE, MAX_FRAME, RESET_REASON, now};
     use crate::board::{CHANNELS, Flash};
@@ -89,6 +90,34 @@ mod full {
         tx: &mut [u8; MAX_FRAME],
     ) {
         let now = now();
+        sample(
+            node,
+            compartments,
+            #[cfg(feature = "auth")]
+            security,
+            now,
+        );
+        serve(node, bus, compartments, flash, tx);
+        while let Some(byte) = bus.try_read() {
+            node.handle_bytes(&[byte], now);
+            serve(node, bus, compartments, flash, tx);
+        }
+        // What a watchdog or the reset pin would cut short: the next life
+        // tells the gateway how many events it never received.
+        retained::keep(node.held(), None);
+    }
+
+    /// The first half of a pass, shared by every main loop: the cabinet's
+    /// security inputs, every door switch, lock contact and IR beam fed raw
+    /// with the time (the controller debounces), then the node's timers if
+    /// they are due.
+    #[inline(always)]
+    pub fn sample(
+        node: &mut CompartmentNode,
+        compartments: &mut [Compartment; CHANNELS],
+        #[cfg(feature = "auth")] security: &crate::board::SecurityInputs,
+        now: Instant,
+    ) {
         #[cfg(feature = "auth")]
         {
             node.set_provisioning(security.provisioning());
@@ -105,14 +134,6 @@ mod full {
         if node.poll_timeout().is_some_and(|due| due <= now) {
             node.handle_timeout(now);
         }
-        serve(node, bus, compartments, flash, tx);
-        while let Some(byte) = bus.try_read() {
-            node.handle_bytes(&[byte], now);
-            serve(node, bus, compartments, flash, tx);
-        }
-        // What a watchdog or the reset pin would cut short: the next life
-        // tells the gateway how many events it never received.
-        retained::keep(node.held(), None);
     }
 
     /// The node as it starts, before it is given back what the flash holds,
@@ -121,14 +142,14 @@ mod full {
     /// `run`'s node), so that the stack holds the node once and the
     /// temporaries of only one of them at a time.
     #[inline(never)]
-    fn start(held: Option<HeldEvents>, reset_reason: ResetReason) -> CompartmentNode {
+    pub fn start(held: Option<HeldEvents>, reset_reason: ResetReason) -> CompartmentNode {
         CompartmentNode::after_reset(ADDRESS, controller(reset_reason), held)
     }
 
     /// Gives the node back what the flash holds: configuration and
     /// calibration, key and counter reservation.
     #[inline(never)]
-    fn restore(node: &mut CompartmentNode, flash: &mut Flash) {
+    pub fn restore(node: &mut CompartmentNode, flash: &mut Flash) {
         storage::load(flash, node);
         #[cfg(feature = "auth")]
         if let Some(record) = storage::load_auth(flash) {
@@ -167,45 +188,68 @@ mod full {
         flash: &mut Flash,
         tx: &mut [u8; MAX_FRAME],
     ) {
-        loop {
-            while let Some(action) = node.poll_action() {
-                match action {
-                    Action::Controller(controller::Action::PulseLock { channel, duration }) => {
-                        if let Some(compartment) = compartments.get_mut(channel.index()) {
-                            compartment.pulse(duration.as_millis());
+        self::serve_node!(node, bus, compartments, flash, tx, pulse, send)
+    }
+
+    /// The body of `serve`, written once for every main loop: the blocking
+    /// one above expands it with `pulse` and `send`, the async one
+    /// (`node_async.rs`) with the awaited `pulse_awaited` and `send_awaited`
+    /// and `await`: the only difference. A macro, because one function
+    /// cannot both block and await (and a shared function handing back each
+    /// compartment's step cost the blocking build 52 bytes of flash).
+    ///
+    /// The counter reservation and changed configuration go to flash
+    /// blocking in both loops: the HAL's flash has no async API, and the
+    /// core stalls on flash fetches during a page erase anyway.
+    macro_rules! serve_node {
+        ($node:expr, $bus:expr, $compartments:expr, $flash:expr, $tx:expr,
+         $pulse:ident, $send:ident $(, $awaited:ident)?) => {
+            loop {
+                while let Some(action) = $node.poll_action() {
+                    use locker_domain::controller::Action as Controller;
+                    use locker_domain::node::Action;
+                    match action {
+                        Action::Controller(Controller::PulseLock { channel, duration }) => {
+                            if let Some(compartment) = $compartments.get_mut(channel.index()) {
+                                compartment.$pulse(duration.as_millis())$(.$awaited)?;
+                            }
                         }
-                    }
-                    Action::Controller(controller::Action::SetIndicator { channel, indicator }) => {
-                        if let Some(compartment) = compartments.get_mut(channel.index()) {
-                            compartment.indicate(!matches!(indicator, Indicator::Off));
+                        Action::Controller(Controller::SetIndicator { channel, indicator }) => {
+                            if let Some(compartment) = $compartments.get_mut(channel.index()) {
+                                compartment
+                                    .indicate(!matches!(indicator, locker_proto::Indicator::Off));
+                            }
                         }
-                    }
-                    Action::Controller(controller::Action::Persist) => storage::save(flash, node),
-                    // Unconfirmed, the node stays silent and offers the
-                    // record again after the next frame or timeout.
-                    #[cfg(feature = "auth")]
-                    Action::PersistAuth(record) => {
-                        let stored = storage::save_auth(flash, &record);
-                        if stored {
-                            let _ = node.persisted(&record);
+                        Action::Controller(Controller::Persist) => {
+                            $crate::storage::save($flash, $node)
                         }
+                        // Unconfirmed, the node stays silent and offers the
+                        // record again after the next frame or timeout.
+                        #[cfg(feature = "auth")]
+                        Action::PersistAuth(record) => {
+                            let stored = $crate::storage::save_auth($flash, &record);
+                            if stored {
+                                let _ = $node.persisted(&record);
+                            }
+                        }
+                        Action::Controller(Controller::Reboot(kind)) => {
+                            $crate::retained::keep($node.held(), Some(kind));
+                            cortex_m::peripheral::SCB::sys_reset()
+                        }
+                        _ => {}
                     }
-                    Action::Controller(controller::Action::Reboot(kind)) => {
-                        retained::keep(node.held(), Some(kind));
-                        cortex_m::peripheral::SCB::sys_reset()
-                    }
-                    _ => {}
+                }
+                let Some(answer) = $node.poll_transmit() else {
+                    return;
+                };
+                $bus.answer_ready();
+                if let Ok(wire) = answer.encode($tx) {
+                    $bus.$send(wire)$(.$awaited)?;
                 }
             }
-            let Some(answer) = node.poll_transmit() else {
-                return;
-            };
-            bus.answer_ready();
-            if let Ok(wire) = answer.encode(tx) {
-                bus.send(wire);
-            }
-        }
+        };
     }
+    pub(crate) use serve_node;
 }
 
 /// Without the controller (the footprint report's `proto` configuration):
