@@ -22,6 +22,7 @@ use locker_domain::bank::{
 };
 use locker_domain::gateway::GatewayOutput;
 use locker_proto::time::Duration;
+use locker_proto::uplink::{AuditEvent as WireAudit, Upward};
 use locker_proto::{
     Channel, ChannelStatus, Command, CompartmentId, DoorState, HealthIssue, LockState, NackReason,
     NodeAddr, Presence, SizeClass,
@@ -68,6 +69,7 @@ fn automatic_recalibrations(bench: &Bench, c: CompartmentId) -> usize {
 fn a_load_cell_drifting_overnight_under_an_empty_compartment_is_recalibrated_by_the_bank_and_nobody_is_called()
  {
     let mut bench = Bench::new();
+    bench.start_uplink();
     bench.settle();
     // Compartment 3 stands empty; in the night its load cell's zero creeps
     // to 7 units and stays there: above the drift band (4), below the
@@ -103,6 +105,25 @@ fn a_load_cell_drifting_overnight_under_an_empty_compartment_is_recalibrated_by_
         "with the drift it answered: {audit:?}"
     );
     assert_eq!(drift_alerts(&bench, c), 0, "nobody is woken");
+    // The backend reads it by its name, with the drift, never as `other`.
+    let told: Vec<_> = bench
+        .upward()
+        .into_iter()
+        .filter_map(|m| match m.body {
+            Upward::Audit(r) if r.compartment == Some(c) => Some(r.event),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        told.iter().any(|e| matches!(
+            e,
+            WireAudit::SensorRecalibratedAutomatically {
+                drift: HealthIssue::PresenceDrift { reading: 7, .. }
+            }
+        )),
+        "the backend was told: {told:?}"
+    );
+    assert!(!told.contains(&WireAudit::Other), "{told:?}");
 
     // The night goes on: scan after scan, the cell reads its new zero and
     // nothing more happens.

@@ -1556,6 +1556,27 @@ fn samples() -> Vec<(String, Sample)> {
             refused_unavailable: 1,
         }),
     );
+    // The bank's own recalibration, appended after the analytics.
+    let seq = 400 + cold_audit_events().len() as u64;
+    g.up(
+        "audit_sensor_recalibrated_automatically",
+        Upward::Audit(AuditRecord {
+            seq,
+            at: at(3_700_000),
+            actor: Actor::System,
+            compartment: Some(CompartmentId(4)),
+            parcel: None,
+            event: AuditEvent::SensorRecalibratedAutomatically {
+                drift: HealthIssue::PresenceDrift {
+                    reading: -31,
+                    threshold: 250,
+                    band: 60,
+                },
+            },
+            snapshot: None,
+            link: link(seq),
+        }),
+    );
     g.samples
 }
 
@@ -2355,6 +2376,7 @@ const NUMBERING: &[(&str, &[&str])] = &[
             "other",
             "temperature_restored",
             "cold_chain",
+            "sensor_recalibrated_automatically",
         ],
     ),
     ("Credential", &["code_hash", "offline_token"]),

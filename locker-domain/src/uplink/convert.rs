@@ -384,8 +384,9 @@ pub(crate) fn audit(e: AuditEvent) -> AuditProjection {
         AuditEvent::TokenAccepted { keypad } => of(W::TokenAccepted { keypad: keypad.0 }),
         // Why a token was refused stays at the bank.
         AuditEvent::TokenRefused { keypad, reason: _ } => of(W::TokenRefused { keypad: keypad.0 }),
-        // No wire name yet: the uplink's word for an event it cannot name.
-        AuditEvent::SensorRecalibratedAutomatically { .. } => of(W::Other),
+        AuditEvent::SensorRecalibratedAutomatically { drift } => {
+            of(W::SensorRecalibratedAutomatically { drift })
+        }
     }
 }
 

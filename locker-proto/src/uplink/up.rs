@@ -733,6 +733,15 @@ pub enum AuditEvent {
         /// Milliseconds its compartment read out of its limits meanwhile.
         out_of_range_ms: Duration,
     },
+    /// The bank itself answered a free compartment's drifting presence
+    /// sensor with a signed recalibration, and the node took its reading
+    /// as the new empty baseline (actor `system`). No alert goes with it;
+    /// drift that comes back within the bank's period is a maintenance
+    /// alert.
+    SensorRecalibratedAutomatically {
+        /// The drift it answered.
+        drift: HealthIssue,
+    },
 }
 
 /// An audit record's link in the bank's hash chain: 32 bytes, lowercase
