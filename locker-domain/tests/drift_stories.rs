@@ -30,19 +30,6 @@ use locker_proto::{
 
 // ----- the whole gateway -----------------------------------------------------
 
-fn drift_alerts(bench: &Bench, c: CompartmentId) -> usize {
-    bench
-        .log
-        .iter()
-        .filter(|o| {
-            matches!(o, GatewayOutput::Alert(a)
-                if a.kind == AlertKind::Maintenance
-                    && a.compartment == Some(c)
-                    && matches!(a.evidence, Evidence::Health(HealthIssue::PresenceDrift { .. })))
-        })
-        .count()
-}
-
 fn calibrations(bench: &mut Bench, c: CompartmentId) -> usize {
     let (node, channel) = wiring(c);
     bench
@@ -104,7 +91,7 @@ fn a_load_cell_drifting_overnight_under_an_empty_compartment_is_recalibrated_by_
         )),
         "with the drift it answered: {audit:?}"
     );
-    assert_eq!(drift_alerts(&bench, c), 0, "nobody is woken");
+    assert_eq!(bench.drift_alerts(c), 0, "nobody is woken");
     // The backend reads it by its name, with the drift, never as `other`.
     let told: Vec<_> = bench
         .upward()
@@ -158,14 +145,14 @@ fn drift_that_comes_back_the_next_day_is_a_site_visit_alert_not_another_recalibr
     bench.node(node).load[ch] = 7;
     bench.run_for(Duration::from_mins(135));
     assert_eq!(automatic_recalibrations(&bench, c), 1);
-    assert_eq!(drift_alerts(&bench, c), 0);
+    assert_eq!(bench.drift_alerts(c), 0);
 
     // A failing cell: by morning it has drifted as far again.
     bench.run_for(Duration::from_hours(10));
     bench.node(node).load[ch] = 14;
     bench.run_for(Duration::from_mins(75));
     assert_eq!(
-        drift_alerts(&bench, c),
+        bench.drift_alerts(c),
         1,
         "within a day of the re-tare: staff must replace the cell"
     );
@@ -173,7 +160,7 @@ fn drift_that_comes_back_the_next_day_is_a_site_visit_alert_not_another_recalibr
     assert_eq!(automatic_recalibrations(&bench, c), 1);
     // Said once.
     bench.run_for(Duration::from_hours(4));
-    assert_eq!(drift_alerts(&bench, c), 1);
+    assert_eq!(bench.drift_alerts(c), 1);
 }
 
 #[test]

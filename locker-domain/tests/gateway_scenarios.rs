@@ -1823,8 +1823,6 @@ fn a_removal_the_load_cell_disputes_is_certified_at_the_gateway_and_the_node_rec
 
 #[test]
 fn a_load_cell_drifting_under_an_idle_door_is_caught_by_the_periodic_readings_and_recalibrated() {
-    use locker_domain::bank::Evidence;
-    use locker_proto::HealthIssue;
     let mut bench = Bench::new();
     bench.settle();
     // Compartment 3 stands empty; its load cell creeps to 7 units: above
@@ -1833,18 +1831,7 @@ fn a_load_cell_drifting_under_an_idle_door_is_caught_by_the_periodic_readings_an
     let (node, channel) = wiring(CompartmentId(3));
     bench.node(node).load[usize::from(channel.0)] = 7;
     bench.run_for(Duration::from_mins(10));
-    let drift_alerts = |bench: &Bench| {
-        bench
-            .log
-            .iter()
-            .filter(|o| {
-                matches!(o, GatewayOutput::Alert(a)
-                    if a.kind == AlertKind::Maintenance
-                        && a.compartment == Some(CompartmentId(3))
-                        && matches!(a.evidence, Evidence::Health(HealthIssue::PresenceDrift { reading: 7, .. })))
-            })
-            .count()
-    };
+    let drift_alerts = |bench: &Bench| bench.drift_alerts(CompartmentId(3));
     assert_eq!(drift_alerts(&bench), 0, "nothing shows it yet");
     // Each quarter-hour scan reads one compartment of each node in turn:
     // within four scans every compartment has been read.

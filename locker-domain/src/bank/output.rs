@@ -9,7 +9,7 @@
 
 use chrono::NaiveDateTime;
 use locker_proto::time::Instant;
-use locker_proto::{Command, NodeAddr};
+use locker_proto::{Command, HealthIssue, NodeAddr};
 
 use super::Bank;
 use super::alert::{Alert, AlertKind, Evidence, SnapshotRef, SnapshotRequest};
@@ -317,15 +317,28 @@ impl Bank<'_> {
 
     /// A sensor-health finding from a routine observation: alert and audit.
     pub(super) fn maintenance(&mut self, now: Instant, i: LayoutIndex, found: Option<HealthAlert>) {
-        if self.raise_health(now, i, found) {
-            self.record(
-                now,
-                Actor::System,
-                Some(i),
-                AuditEvent::MaintenanceNeeded,
-                None,
-            );
+        if let Some(h) = found {
+            self.maintenance_needed(now, i, h.issue);
         }
+    }
+
+    /// Staff are needed at compartment `i` for `issue`: the maintenance
+    /// alert with it as evidence, and its audit record.
+    pub(super) fn maintenance_needed(&mut self, now: Instant, i: LayoutIndex, issue: HealthIssue) {
+        self.raise(
+            now,
+            AlertKind::Maintenance,
+            Some(i),
+            Evidence::Health(issue),
+            None,
+        );
+        self.record(
+            now,
+            Actor::System,
+            Some(i),
+            AuditEvent::MaintenanceNeeded,
+            None,
+        );
     }
 
     /// Audits compartment `i` going out of service.

@@ -59,7 +59,7 @@ use super::audit::{Actor, AuditEvent};
 use super::health::HealthAlert;
 use super::layout::{Compartment, LayoutIndex};
 use super::parcel::Stage;
-use super::{AlertKind, Bank, CommandOutcome, Evidence};
+use super::{Bank, CommandOutcome};
 
 /// Readings of a compartment under watch that may move on, one after the
 /// other, before its drift counts as a cell that keeps drifting (with the
@@ -263,20 +263,7 @@ impl Bank<'_> {
         r.phase = Phase::Done;
         r.at = now;
         let (i, drift) = (r.slot, r.drift);
-        self.raise(
-            now,
-            AlertKind::Maintenance,
-            Some(i),
-            Evidence::Health(drift),
-            None,
-        );
-        self.record(
-            now,
-            Actor::System,
-            Some(i),
-            AuditEvent::MaintenanceNeeded,
-            None,
-        );
+        self.maintenance_needed(now, i, drift);
     }
 
     /// Staff dealt with compartment `i` (put it back in service, or had

@@ -20,8 +20,8 @@ use std::collections::VecDeque;
 
 use locker_domain::bank::codes::{KeypadId, PickupCode};
 use locker_domain::bank::{
-    AuditEvent, AuditRecord, Bank, BankError, BankId, BankKeys, CodeOutcome, Compartment,
-    ParcelKind, ParcelNeeds, Policy, Reservation,
+    AlertKind, AuditEvent, AuditRecord, Bank, BankError, BankId, BankKeys, CodeOutcome,
+    Compartment, Evidence, ParcelKind, ParcelNeeds, Policy, Reservation,
 };
 use locker_domain::controller::{Action, Controller};
 use locker_domain::gateway::{Gateway, GatewayOutput, Persist};
@@ -33,7 +33,8 @@ use locker_proto::time::{Duration, Instant};
 use locker_proto::uplink::UpEnvelope;
 use locker_proto::{
     Channel, Command, CompartmentId, Dimensions, EventBatch, EventRecord, FirmwareVersion,
-    HeldEvents, NodeAddr, NodeConfig, NodeKey, ProtocolVersions, Report, ResetReason, SizeClass,
+    HealthIssue, HeldEvents, NodeAddr, NodeConfig, NodeKey, ProtocolVersions, Report, ResetReason,
+    SizeClass,
 };
 
 /// Compartments the bench's gateway can hold.
@@ -858,6 +859,19 @@ impl Bench {
                 _ => None,
             })
             .collect()
+    }
+
+    /// Maintenance alerts raised for a drifting presence sensor at `c`.
+    pub fn drift_alerts(&self, c: CompartmentId) -> usize {
+        self.log
+            .iter()
+            .filter(|o| {
+                matches!(o, GatewayOutput::Alert(a)
+                    if a.kind == AlertKind::Maintenance
+                        && a.compartment == Some(c)
+                        && matches!(a.evidence, Evidence::Health(HealthIssue::PresenceDrift { .. })))
+            })
+            .count()
     }
 
     /// The audit events of compartment `c`, in order.
