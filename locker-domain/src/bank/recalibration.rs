@@ -106,6 +106,14 @@ impl Bank<'_> {
         self.commands.push_back((c.node, calibrate)).is_ok()
     }
 
+    /// Compartment `i` holds no parcel and none is on its way, behind a shut
+    /// door: the only state in which the bank re-tares a sensor itself.
+    fn free_and_shut(&self, i: LayoutIndex) -> bool {
+        self.slots
+            .get(i.get())
+            .is_some_and(|s| s.stage == Stage::Free && s.door == DoorState::Closed)
+    }
+
     /// Sensor health found `found` on compartment `i`: drift the bank can
     /// answer by itself is taken under watch (`None` comes back: no alert
     /// yet); anything else comes back, to be alerted as before.
@@ -123,10 +131,7 @@ impl Bank<'_> {
         if every == locker_proto::time::Duration::ZERO {
             return Some(h);
         }
-        let Some(s) = self.slots.get(i.get()).copied() else {
-            return Some(h);
-        };
-        if s.stage != Stage::Free || s.door != DoorState::Closed {
+        if !self.free_and_shut(i) {
             return Some(h);
         }
         // Forget the ones over whose period is over.
@@ -153,32 +158,24 @@ impl Bank<'_> {
     /// free and shut, is the maintenance alert.
     pub(super) fn drift_reading(&mut self, i: LayoutIndex, presence: Presence, now: Instant) {
         let reading = presence.reading;
-        let Some(k) = self
-            .recalibrations
-            .iter()
-            .position(|r| r.slot == i && matches!(r.phase, Phase::Watching { .. }))
+        let Some((k, at, last, moved)) =
+            self.recalibrations
+                .iter()
+                .enumerate()
+                .find_map(|(k, r)| match r.phase {
+                    Phase::Watching { reading, moved } if r.slot == i => {
+                        Some((k, r.at, reading, moved))
+                    }
+                    _ => None,
+                })
         else {
             return;
         };
-        let Some(r) = self.recalibrations.get(k).copied() else {
-            return;
-        };
-        let Phase::Watching {
-            reading: last,
-            moved,
-        } = r.phase
-        else {
-            return;
-        };
-        if now <= r.at {
+        if now <= at {
             // The finding's own reading.
             return;
         }
-        let free = self
-            .slots
-            .get(i.get())
-            .is_some_and(|s| s.stage == Stage::Free && s.door == DoorState::Closed);
-        if !free {
+        if !self.free_and_shut(i) {
             self.recalibration_failed(k, now);
             return;
         }
@@ -232,11 +229,7 @@ impl Bank<'_> {
             // Staff's: audited when they asked.
             return;
         };
-        let free = self
-            .slots
-            .get(i.get())
-            .is_some_and(|s| s.stage == Stage::Free && s.door == DoorState::Closed);
-        if outcome != CommandOutcome::Acked || !free {
+        if outcome != CommandOutcome::Acked || !self.free_and_shut(i) {
             // Refused, unanswered, never sent; or taken while a parcel may
             // have been on its way in: staff must look.
             self.recalibration_failed(k, now);
