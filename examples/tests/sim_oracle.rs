@@ -134,3 +134,39 @@ fn the_json_summary_carries_its_schema_and_snake_case_keys_only() {
         );
     }
 }
+
+#[test]
+fn a_site_of_several_banks_runs_a_day_with_every_incident_on_a_1_mib_stack() {
+    // Banks, gateways and nodes live on the heap or in their owner's
+    // storage, never as values on the stack: the whole simulated site (its
+    // banks built one after another, each with its gateway, nodes, uplink
+    // and every kind of incident) runs on a thread with half a default test
+    // thread's stack. With `gateway_files.rs`'s largest bank, this is what
+    // keeps CI from running every test a second time on small stacks.
+    let run_site = || {
+        let config = SimConfig {
+            seed: 5,
+            days: 1,
+            compartments: 200,
+            noise_level: 2,
+            noise: Noise::level(2),
+            rates: IncidentRates::default().scaled(20.0),
+            ..SimConfig::default()
+        };
+        let outcome = run(&config, &mut |_| {}).unwrap();
+        let s = &outcome.summary;
+        assert!(s.banks > 1, "{}", s.render());
+        assert!(s.parcels.deposited > 0, "{}", s.render());
+        assert!(
+            s.incidents.iter().any(|r| r.tally.occurred > 0),
+            "{}",
+            s.render()
+        );
+    };
+    std::thread::Builder::new()
+        .stack_size(1 << 20)
+        .spawn(run_site)
+        .unwrap()
+        .join()
+        .unwrap();
+}
