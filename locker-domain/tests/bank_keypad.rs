@@ -165,7 +165,9 @@ fn an_attacker_with_a_parcel_of_his_own_gains_nothing_from_his_code() {
     sim.close_door(mine.compartment);
     sim.advance(Duration::from_secs(30));
     sim.timeout();
-    // The next wrong guess is locked out as if he had never typed his code.
+    // His own code, typed within the correction window of his last guess,
+    // took that one guess back as a corrected typo: one more free guess,
+    // never the whole count.
     let CodeOutcome::Rejected {
         failures,
         locked_until,
@@ -173,11 +175,17 @@ fn an_attacker_with_a_parcel_of_his_own_gains_nothing_from_his_code() {
     else {
         panic!("a wrong code opened a door");
     };
-    assert_eq!(
+    assert_eq!(failures, u16::from(free), "one guess back, not the count wiped");
+    assert_eq!(locked_until, None);
+    // The next is locked out as if he had never typed his code.
+    let CodeOutcome::Rejected {
         failures,
-        u16::from(free) + 1,
-        "his own code did not wipe the count"
-    );
+        locked_until,
+    } = wrong(&mut sim)
+    else {
+        panic!("a wrong code opened a door");
+    };
+    assert_eq!(failures, u16::from(free) + 1, "the count goes on");
     assert!(locked_until.is_some(), "the ramp goes on");
 
     // Re-opening his own parcel is limited: after MAX_REOPENS pickups that
@@ -294,4 +302,75 @@ fn a_mistake_hours_after_a_guesser_gave_up_is_not_taken_for_his_attack() {
     );
     sim.drain();
     assert_eq!(sim.alerts_of(AlertKind::KeypadAttack), 0);
+}
+
+#[test]
+fn a_busy_day_of_typos_each_corrected_at_once_never_locks_the_keypad_or_calls_security() {
+    let mut sim = Sim::<24>::new(24, Policy::default());
+    let mut codes = Vec::new();
+    for _ in 0..20 {
+        let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+        codes.push((r.compartment, sim.deposit(r.compartment)));
+    }
+    let keypad = KeypadId(0);
+    // Twenty residents over an afternoon, one every twenty minutes: each
+    // types the code's digits reversed, sees "wrong code", types it right.
+    for (compartment, code) in &codes {
+        sim.advance(Duration::from_mins(20));
+        sim.timeout();
+        sim.drain();
+        let typo: String = code.chars().rev().collect();
+        if typo != *code {
+            let outcome = sim.bank.enter_code(keypad, &typo, sim.now).unwrap();
+            assert!(matches!(
+                outcome,
+                CodeOutcome::Rejected {
+                    failures: 1,
+                    locked_until: None
+                }
+            ));
+        }
+        sim.advance(Duration::from_secs(8));
+        sim.drain();
+        assert_eq!(
+            sim.bank.enter_code(keypad, code, sim.now),
+            Ok(CodeOutcome::Opening(*compartment))
+        );
+        sim.answer_status_requests();
+        sim.open_door(*compartment, true);
+        sim.take_parcel(*compartment);
+        sim.close_door(*compartment);
+    }
+    assert_eq!(sim.alerts_of(AlertKind::KeypadAttack), 0);
+}
+
+#[test]
+fn a_wrong_code_the_right_one_follows_only_minutes_later_still_counts() {
+    let mut sim = Sim::<24>::new(24, Policy::default());
+    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    let code = sim.deposit(r.compartment);
+    let keypad = KeypadId(0);
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    sim.drain();
+    sim.bank.enter_code(keypad, wrong, sim.now).unwrap();
+    // Beyond the correction window: not a typo put right, a guess and then
+    // somebody's code.
+    sim.advance(Duration::from_mins(3));
+    sim.timeout();
+    sim.drain();
+    assert_eq!(
+        sim.bank.enter_code(keypad, &code, sim.now),
+        Ok(CodeOutcome::Opening(r.compartment))
+    );
+    sim.answer_status_requests();
+    sim.open_door(r.compartment, true);
+    sim.take_parcel(r.compartment);
+    sim.close_door(r.compartment);
+    sim.drain();
+    let CodeOutcome::Rejected { failures, .. } =
+        sim.bank.enter_code(keypad, wrong, sim.now).unwrap()
+    else {
+        panic!("a wrong code opened a door");
+    };
+    assert_eq!(failures, 2, "the first wrong code still counts");
 }

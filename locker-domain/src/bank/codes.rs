@@ -708,6 +708,10 @@ struct KeypadState {
     last_failure: Instant,
     /// When the keypad accepts codes again (kept until `handle_timeout`).
     locked_until: Option<Instant>,
+    /// Whether the latest wrong code may still be taken back by a correct
+    /// one within [`CORRECTION_WINDOW`]. Not in the snapshot: after a
+    /// restart it is `false`, the strict side.
+    correctable: bool,
 }
 
 impl KeypadState {
@@ -715,8 +719,25 @@ impl KeypadState {
         failures: 0,
         last_failure: Instant::ZERO,
         locked_until: None,
+        correctable: false,
     };
 }
+
+/// A correct code typed at most this long after a wrong one at the same
+/// keypad takes that one wrong code back: it was a typo, corrected. Without
+/// it a busy bank's honest typos add up (a correct code does not clear the
+/// count, see "An attacker with a parcel of his own" in the [module
+/// docs](self)) until two typos close together cross [`KEYPAD_ALERT_AFTER`]
+/// and raise a keypad-attack alert nobody explains, and lock the keypad for
+/// residents.
+///
+/// Only the one latest wrong code, once, and only if it did not lock the
+/// keypad (a locked keypad takes no code at all). An attacker with a parcel
+/// of his own buys one guess back per opening of his own door, and the bank
+/// stops his code after [`MAX_REOPENS`](super::MAX_REOPENS) openings that
+/// leave the parcel inside: at most that many guesses in all, against a
+/// million codes.
+pub const CORRECTION_WINDOW: Duration = Duration::from_mins(2);
 
 /// A keypad with no wrong code for this many maximum lockouts (12 h under
 /// the defaults) starts afresh, so the morning's first typo is not punished
@@ -839,6 +860,7 @@ impl<const K: usize> KeypadGuard<K> {
             && now.saturating_since(state.last_failure) <= policy.max_lockout.saturating_mul(2);
         state.failures = state.failures.saturating_add(1);
         state.last_failure = now;
+        state.correctable = true;
         let lockout = policy.lockout_after(state.failures);
         state.locked_until = if lockout == Duration::ZERO {
             None
@@ -859,13 +881,20 @@ impl<const K: usize> KeypadGuard<K> {
     /// keypad's wrong codes: whoever holds a parcel of his own could
     /// otherwise type his own code between guesses and guess at the free,
     /// cheap start of the ramp for ever. Only a quiet spell of
-    /// [`FORGET_AFTER_MAX_LOCKOUTS`] maximum lockouts forgets them.
+    /// [`FORGET_AFTER_MAX_LOCKOUTS`] maximum lockouts forgets them. It takes
+    /// back the latest wrong code alone, once, when that came at most
+    /// [`CORRECTION_WINDOW`] before: a typo, corrected.
     ///
     /// # Errors
     /// As [`check`](Self::check); the state is then unchanged.
     pub fn record_success(&mut self, keypad: KeypadId, now: Instant) -> Result<(), CodeError> {
         self.check(keypad, now)?;
-        self.advance(now);
+        let now = self.advance(now);
+        let state = self.keypad_mut(keypad)?;
+        if state.correctable && now.saturating_since(state.last_failure) <= CORRECTION_WINDOW {
+            state.failures = state.failures.saturating_sub(1);
+        }
+        state.correctable = false;
         Ok(())
     }
 
@@ -962,6 +991,7 @@ impl<const K: usize> KeypadGuard<K> {
                 failures: k.failures,
                 last_failure: clock.at(k.last_failure),
                 locked_until: clock.opt(k.locked_until),
+                correctable: false,
             };
         }
         self.spike_buckets = [(0, 0); SPIKE_BUCKETS];
