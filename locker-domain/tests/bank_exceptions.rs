@@ -172,6 +172,67 @@ fn a_door_left_open_raises_one_ajar_alert_and_asks_to_close_it() {
 }
 
 #[test]
+fn a_door_the_recipient_walked_away_from_is_asked_of_the_next_person_until_someone_shuts_it() {
+    let mut sim = Sim::<24>::new(24, Policy::default());
+    let first = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    let first_code = sim.deposit(first.compartment);
+    let second = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    let second_code = sim.deposit(second.compartment);
+    // The first recipient takes the parcel and leaves the door open.
+    sim.type_code(&first_code);
+    sim.open_door(first.compartment, true);
+    sim.take_parcel(first.compartment);
+    assert_eq!(sim.bank.doors_left_open().count(), 0, "open, but in use");
+    sim.advance(Duration::from_mins(3));
+    sim.timeout();
+    let (_, channel) = sim.wiring(first.compartment);
+    sim.event(first.compartment, Event::DoorAjar { channel });
+    assert_eq!(sim.alerts_of(AlertKind::DoorAjar), 1);
+    assert!(sim.notes.iter().any(|n| {
+        matches!(n.kind, NotificationKind::CloseTheDoor)
+            && n.to == Actor::Recipient
+            && n.compartment == first.compartment
+    }));
+    // The next person at the bank is asked too, and is asked again on
+    // every visit while the door stands open.
+    assert_eq!(
+        sim.bank.doors_left_open().collect::<Vec<_>>(),
+        [first.compartment]
+    );
+    sim.advance(Duration::from_mins(20));
+    sim.type_code(&second_code);
+    assert_eq!(
+        sim.bank.doors_left_open().collect::<Vec<_>>(),
+        [first.compartment]
+    );
+    // The second recipient's own open door is theirs, not abandoned.
+    sim.open_door(second.compartment, true);
+    assert_eq!(
+        sim.bank.doors_left_open().collect::<Vec<_>>(),
+        [first.compartment]
+    );
+    // They shut the abandoned door: nothing is asked any more.
+    sim.close_door(first.compartment);
+    assert_eq!(sim.bank.doors_left_open().count(), 0);
+}
+
+#[test]
+fn a_forced_door_left_open_is_not_asked_of_passers_by() {
+    let mut sim = Sim::<24>::new(24, Policy::default());
+    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    sim.deposit(r.compartment);
+    // Nobody unlocked it: a break-in, and the door is left open.
+    sim.open_door(r.compartment, false);
+    assert_eq!(sim.alerts_of(AlertKind::ForcedDoor), 1);
+    sim.advance(Duration::from_mins(3));
+    sim.timeout();
+    let (_, channel) = sim.wiring(r.compartment);
+    sim.event(r.compartment, Event::DoorAjar { channel });
+    // The open door is evidence: staff, already on their way, shut it.
+    assert_eq!(sim.bank.doors_left_open().count(), 0);
+}
+
+#[test]
 fn a_parcel_left_inside_after_pickup_keeps_its_code_and_the_recipient_is_told() {
     let mut sim = Sim::<24>::new(24, Policy::default());
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));

@@ -36,7 +36,7 @@ use locker_domain::bank::{BankId, BankKeys};
 use locker_drivers::kerong::BoardModel;
 use locker_examples::gateway::{
     ConsoleCommand, Gateway, GatewayConfig, GatewayOptions, KERONG_BAUD, KerongLine, NodeLine,
-    Notice, SerialLine, UplinkSettings, run_bus_key, verify_audit,
+    Notice, SerialLine, UplinkSettings, please_close, run_bus_key, verify_audit,
 };
 use locker_examples::logging::start_logging;
 use locker_examples::secret::{read_or_create_secret, read_secret};
@@ -379,6 +379,11 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                     let reply = gateway.execute(&command)?;
                     debug!(?reply, "answered on the console");
                     println!("{reply}");
+                    if reply.lets_someone_in() {
+                        for door in gateway.doors_left_open() {
+                            println!("{}", please_close(door));
+                        }
+                    }
                 }
                 Ok(None) => {}
                 // To the person at the console, not to the log: a line

@@ -103,7 +103,7 @@ pub use error::GatewayError;
 pub use kerong::{KERONG_BAUD, KERONG_READ_TIMEOUT, KerongLine, run_bus_key};
 pub use layout::{MAX_COMPARTMENTS, bank_layout, size_of_channel};
 pub use line::NodeLine;
-pub use notice::{Notice, Reply, code_text};
+pub use notice::{Notice, Reply, code_text, please_close};
 pub use options::{BoardKind, ConfigFileError, GatewayOptions, NodeList};
 pub use serial::{LineStats, Received, SerialLine};
 pub use state_file::StateFile;

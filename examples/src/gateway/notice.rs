@@ -288,6 +288,25 @@ pub enum Reply {
     Stopping,
 }
 
+impl Reply {
+    /// Whether the reply lets someone at the bank in (a compartment is
+    /// being unlocked for them): the moment the screen asks them to shut
+    /// the doors left standing open
+    /// ([`Gateway::doors_left_open`](super::Gateway::doors_left_open)).
+    pub fn lets_someone_in(&self) -> bool {
+        matches!(
+            self,
+            Reply::Depositing(_) | Reply::Opening(_) | Reply::StaffOpening(_)
+        )
+    }
+}
+
+/// The line the bank's screen shows whoever it just let in, for a door left
+/// standing open.
+pub fn please_close(door: CompartmentId) -> String {
+    format!("door {} is standing open: please close it", door.0)
+}
+
 impl fmt::Display for Reply {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

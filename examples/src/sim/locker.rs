@@ -1402,7 +1402,7 @@ impl SimBank {
                         c.close_door();
                     }
                 }
-                if matches!(visitor, Visitor::Collector(_))
+                if matches!(visitor, Visitor::Collector(_) | Visitor::Passerby)
                     && self.incidents.is_open(IncidentKind::DoorAjar, Some(slot))
                 {
                     self.incidents
@@ -1599,6 +1599,7 @@ impl SimBank {
             return;
         }
         self.world.interactions += 1;
+        self.asked_to_shut_open_doors();
         let wait = Duration::from_millis(self.traffic.between(800, 3_000));
         self.agenda.at(
             now + wait,
@@ -1608,6 +1609,34 @@ impl SimBank {
                 tries: 0,
             },
         );
+    }
+
+    /// Someone at the bank was let in (a courier's compartment, a
+    /// recipient's code): its screen asks them to shut the doors left
+    /// standing open (`Bank::doors_left_open`, what the gateway's keypad
+    /// front-end shows). Two in three do, within a minute or two (a modelling
+    /// assumption); the others leave it to the next person.
+    fn asked_to_shut_open_doors(&mut self) {
+        let Some(bank) = self.bank() else { return };
+        let open: Vec<usize> = bank.doors_left_open().map(slot_of).collect();
+        for slot in open {
+            if !self.chance.chance(2.0 / 3.0) {
+                continue;
+            }
+            let at = self.now + Duration::from_secs(self.chance.between(20, 120));
+            self.agenda.at(
+                at,
+                Task::Close {
+                    slot,
+                    visitor: Visitor::Passerby,
+                },
+            );
+            self.world.ajar_closed_by_next_person += 1;
+            self.note(
+                Some(slot),
+                "door left open → the next person at the bank asked to shut it, and does".into(),
+            );
+        }
     }
 
     fn send_to_counter(&mut self, p: usize, why: CounterReason) {
@@ -1645,6 +1674,7 @@ impl SimBank {
         match self.with_bank(|b, _, now| b.enter_code(keypad, &code, now)) {
             Ok(CodeOutcome::Opening(c)) => {
                 self.world.interactions += 1;
+                self.asked_to_shut_open_doors();
                 let slot = slot_of(c);
                 let wait = Duration::from_millis(self.traffic.between(800, 3_000));
                 self.agenda.at(
@@ -1751,6 +1781,8 @@ impl SimBank {
                 self.agenda
                     .at(now + close_after, Task::Close { slot, visitor });
             }
+            // Passers-by only shut doors; nobody unlocks one for them.
+            Visitor::Passerby => {}
         }
     }
 

@@ -105,6 +105,9 @@ pub enum Visitor {
         /// Whether staff empty the compartment.
         take: bool,
     },
+    /// Someone else at the bank, asked on its screen to shut a door left
+    /// standing open ([`Bank::doors_left_open`](locker_domain::bank::Bank::doors_left_open)).
+    Passerby,
 }
 
 /// Something that happens at an instant.

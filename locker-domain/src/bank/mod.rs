@@ -206,7 +206,7 @@ mod token;
 use chrono::NaiveDateTime;
 use heapless::Deque;
 use locker_proto::time::{Duration, Instant};
-use locker_proto::{Channel, Command, CompartmentId, NodeAddr, PowerStatus};
+use locker_proto::{Channel, Command, CompartmentId, DoorState, NodeAddr, PowerStatus};
 use rand_core::RngCore;
 
 pub use alert::{Alert, AlertKind, Evidence, SnapshotRef, SnapshotRequest};
@@ -580,6 +580,69 @@ impl<'a> Bank<'a> {
     /// Every compartment's books, in layout order.
     pub fn views(&self) -> impl Iterator<Item = CompartmentView> + '_ {
         self.layout.indices().filter_map(|i| self.view_slot(i))
+    }
+
+    /// Doors left standing open: the node reported them ajar (the person
+    /// told to close the door did not, or nobody was there to tell) and they
+    /// are open still. A forced door is not among them: it is evidence, and
+    /// its security alert already sent staff.
+    ///
+    /// What the bank's screen or keypad asks of whoever comes next ("door 12
+    /// is standing open: please close it"): the first answer to an abandoned
+    /// door that needs nobody sent out. The list empties by itself as each
+    /// door's switch reports it shut.
+    ///
+    /// ```
+    /// use locker_domain::bank::{Bank, BankId, BankKeys, Books, Compartment, ParcelKind,
+    ///     ParcelNeeds, Policy, StaffId};
+    /// use locker_proto::{Channel, CompartmentId, Dimensions, Event, NodeAddr, SizeClass};
+    /// use locker_proto::time::Instant;
+    /// # struct Dice(u8);
+    /// # impl rand_core::RngCore for Dice {
+    /// #     fn next_u32(&mut self) -> u32 { rand_core::impls::next_u32_via_fill(self) }
+    /// #     fn next_u64(&mut self) -> u64 { rand_core::impls::next_u64_via_fill(self) }
+    /// #     fn fill_bytes(&mut self, dst: &mut [u8]) { for b in dst { self.0 = self.0.wrapping_add(77); *b = self.0; } }
+    /// # }
+    /// let (node, ch) = (NodeAddr(1), Channel(0));
+    /// let door = Compartment::new(CompartmentId(1), node, ch, SizeClass::Small,
+    ///     Dimensions::new(420, 80, 600));
+    /// let mut books = Books::<8>::new();
+    /// let keys = BankKeys::derive(BankId(1), &[0x3d; 32]);
+    /// let mut bank = Bank::new(&mut books, &[door], Policy::default(), keys)?;
+    /// let now = Instant::from_secs(1);
+    /// while bank.poll().is_some() {}
+    /// // A courier opens the door, and walks off leaving it open.
+    /// let r = bank.reserve(ParcelNeeds::size(SizeClass::Small), ParcelKind::Delivery,
+    ///     &mut Dice(0), now)?;
+    /// while bank.poll().is_some() {}
+    /// bank.start_deposit(r.compartment, StaffId(1), now)?;
+    /// while bank.poll().is_some() {}
+    /// bank.handle_node_event(node, &Event::DoorOpened { channel: ch, commanded: true }, now)?;
+    /// while bank.poll().is_some() {}
+    /// assert_eq!(bank.doors_left_open().count(), 0); // open, but in use
+    /// let later = Instant::from_secs(200);
+    /// bank.handle_node_event(node, &Event::DoorAjar { channel: ch }, later)?;
+    /// while bank.poll().is_some() {} // the alert, "please close the door" to the courier
+    ///
+    /// // The keypad's front-end, after it answered the next person's code:
+    /// for door in bank.doors_left_open() {
+    ///     println!("door {} is standing open: please close it", door.0);
+    /// }
+    /// assert_eq!(bank.doors_left_open().collect::<Vec<_>>(), [CompartmentId(1)]);
+    ///
+    /// // They do: the list empties by itself.
+    /// bank.handle_node_event(node, &Event::DoorClosed { channel: ch }, later)?;
+    /// assert_eq!(bank.doors_left_open().count(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn doors_left_open(&self) -> impl Iterator<Item = CompartmentId> + '_ {
+        self.layout.indices().filter_map(|i| {
+            let s = self.slots.get(i.get())?;
+            let left = s.door == DoorState::Open
+                && s.ajar_reported
+                && s.out_of_service != Some(ServiceReason::ForcedDoor);
+            left.then(|| self.id_of(i))
+        })
     }
 
     /// Whether the battery is critical and everything has been persisted:
