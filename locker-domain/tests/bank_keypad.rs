@@ -175,7 +175,11 @@ fn an_attacker_with_a_parcel_of_his_own_gains_nothing_from_his_code() {
     else {
         panic!("a wrong code opened a door");
     };
-    assert_eq!(failures, u16::from(free), "one guess back, not the count wiped");
+    assert_eq!(
+        failures,
+        u16::from(free),
+        "one guess back, not the count wiped"
+    );
     assert_eq!(locked_until, None);
     // The next is locked out as if he had never typed his code.
     let CodeOutcome::Rejected {
