@@ -1,8 +1,8 @@
 //! Properties of pickup codes and the keypad guard over generated inputs.
 
 use locker_domain::bank::codes::{
-    CodeError, FORGET_AFTER_MAX_LOCKOUTS, KeypadGuard, KeypadId, LockoutPolicy, MAX_CODE_DIGITS,
-    MIN_CODE_DIGITS, PickupCode,
+    CORRECTION_WINDOW, CodeError, FORGET_AFTER_MAX_LOCKOUTS, KeypadGuard, KeypadId, LockoutPolicy,
+    MAX_CODE_DIGITS, MIN_CODE_DIGITS, PickupCode,
 };
 use locker_proto::time::{Duration, Instant};
 use proptest::prelude::*;
@@ -136,8 +136,10 @@ proptest! {
     }
 
     /// Any sequence of keypad use: no panic, refusals change nothing, counts
-    /// go up by one per recorded failure and a correct code never lowers them, a lockout is honoured to the
-    /// millisecond, and the wake-up is the earliest lockout end.
+    /// go up by one per recorded failure, a correct code lowers them only
+    /// by taking back the one wrong code just before it (within the
+    /// correction window, once), a lockout is honoured to the millisecond,
+    /// and the wake-up is the earliest lockout end.
     #[test]
     fn no_keypad_sequence_panics_or_breaks_the_rules(
         policy in policy(),
@@ -147,6 +149,7 @@ proptest! {
         let mut now: i64 = 1_000_000;
         let mut failures = [0u16; 4];
         let mut last_failure = [Instant::ZERO; 4];
+        let mut correctable = [false; 4];
         let forget_after = policy.max_lockout.saturating_mul(FORGET_AFTER_MAX_LOCKOUTS);
         let mut locked_until: [Option<Instant>; 4] = [None; 4];
         // The latest time the guard accepted: it judges stale times by it.
@@ -179,6 +182,7 @@ proptest! {
                         }
                         failures[i] = failures[i].saturating_add(1);
                         last_failure[i] = t_eff;
+                        correctable[i] = true;
                         prop_assert_eq!(outcome.failures, failures[i]);
                         if let Some(until) = outcome.locked_until {
                             prop_assert!(until >= t);
@@ -191,8 +195,20 @@ proptest! {
                 },
                 KeypadStep::Success(k) => match guard.record_success(KeypadId(k), t) {
                     // A correct code leaves the count (and any lockout, which
-                    // has ended if the code was taken) as it is.
-                    Ok(()) => latest = latest.max(t),
+                    // has ended if the code was taken) as it is, but for the
+                    // one wrong code a typo-correction takes back.
+                    Ok(()) => {
+                        let i = usize::from(k);
+                        let t_eff = t.max(latest);
+                        if correctable[i]
+                            && t_eff.saturating_since(last_failure[i]) <= CORRECTION_WINDOW
+                        {
+                            failures[i] = failures[i].saturating_sub(1);
+                        }
+                        correctable[i] = false;
+                        prop_assert_eq!(guard.failures(KeypadId(k)), Ok(failures[i]));
+                        latest = latest.max(t);
+                    }
                     Err(_) => prop_assert_eq!(format!("{guard:?}"), before),
                 },
                 KeypadStep::Timeout => {
