@@ -99,19 +99,26 @@ fn a_burglar_trying_codes_at_the_keypad_is_locked_out_for_longer_each_time() {
 }
 
 #[test]
-fn a_correct_code_does_not_wipe_the_keypads_count_but_a_quiet_spell_does() {
+fn a_correct_code_takes_back_only_the_typo_just_before_it_and_a_quiet_spell_forgets_the_rest() {
     let mut guard = KeypadGuard::<1>::new(LockoutPolicy::default());
     guard.record_failure(FRONT, at(10)).unwrap();
     guard.record_failure(FRONT, at(15)).unwrap();
-    // The recipient gets it right: her two typos still count, or a guesser
-    // with a parcel of his own could wipe his count with his own code.
+    // The recipient gets it right five seconds later: the typo just before
+    // is taken back, the one before it still counts, or a guesser with a
+    // parcel of his own could wipe his count with his own code.
     guard.record_success(FRONT, at(20)).unwrap();
-    assert_eq!(guard.failures(FRONT), Ok(2));
-    // The next typo soon after is the last free one.
-    let third = guard.record_failure(FRONT, at(100)).unwrap();
+    assert_eq!(guard.failures(FRONT), Ok(1));
+    // A second correct code takes nothing more back.
+    guard.record_success(FRONT, at(25)).unwrap();
+    assert_eq!(guard.failures(FRONT), Ok(1));
+    // Two more typos minutes apart, the second never corrected: the last
+    // free one.
+    guard.record_failure(FRONT, at(100)).unwrap();
+    guard.record_success(FRONT, at(100 + 3 * 60)).unwrap(); // too late to correct it
+    let third = guard.record_failure(FRONT, at(400)).unwrap();
     assert_eq!((third.failures, third.locked_until), (3, None));
     // Twelve quiet hours later the keypad has forgotten: three free again.
-    let later = 100 + FORGET_AFTER_MAX_LOCKOUTS * 3_600;
+    let later = 400 + FORGET_AFTER_MAX_LOCKOUTS * 3_600;
     for n in 1..=3 {
         let outcome = guard.record_failure(FRONT, at(later)).unwrap();
         assert_eq!((outcome.failures, outcome.locked_until), (n, None));

@@ -89,13 +89,15 @@
 //! keypad's count, and closing the door on his parcel kept the code valid:
 //! he guessed at the free, cheap start of the ramp for ever (a stranger's
 //! code in about 8 days in a full 48-compartment bank, without a bank-wide
-//! alert). Now a correct code leaves the count as it is, so his own code
-//! buys him nothing: his guesses come exactly when a stranger's would, and
-//! the expected time above holds for him too (about 2.4 years, checked
-//! below). Re-opening his own parcel is also limited: after
+//! alert). Now a correct code leaves the count as it is, but for the one
+//! wrong code just before it ([`CORRECTION_WINDOW`]: an honest typo put
+//! right), and re-opening his own parcel is limited: after
 //! [`MAX_REOPENS`](super::MAX_REOPENS) pickups that left the parcel inside,
 //! the bank refuses the code, raises a keypad-attack alert, and staff or
-//! the backend hand the parcel over.
+//! the backend hand the parcel over. His own code thus buys him at most
+//! `MAX_REOPENS` guesses at the start of the ramp; after them his guesses
+//! come exactly when a stranger's would, and the expected time above holds
+//! for him too (about 2.4 years, checked below).
 //!
 //! ```
 //! use locker_domain::bank::codes::{FORGET_AFTER_MAX_LOCKOUTS, KeypadGuard, KeypadId, LockoutPolicy};
@@ -145,15 +147,23 @@
 //! assert!((full_10k / 24.0 - 3.8).abs() < 0.05);
 //! assert!(expected_hours(10_000.0, 8) / 24.0 > 365.0);
 //!
-//! // An attacker with a parcel of his own types his own code before every
-//! // guess: his guesses come exactly when they would without it.
+//! // An attacker with a parcel of his own types his own code right after
+//! // each guess. The guard takes the guess before it back (a typo,
+//! // corrected: see CORRECTION_WINDOW), but each correct code opens his
+//! // door, and the bank stops his code after MAX_REOPENS openings with the
+//! // parcel left inside. He buys that many guesses, at the start of the
+//! // ramp, and no more: his guesses then come exactly as a stranger's would.
 //! let mut guard = KeypadGuard::<1>::new(policy);
 //! let mut now = Instant::ZERO;
+//! let reopens = usize::from(locker_domain::bank::MAX_REOPENS);
 //! for n in 0..40 {
-//!     guard.record_success(KeypadId(0), now).unwrap();
-//!     assert_eq!(now.as_millis() as f64 / hour, guess_at[n]);
+//!     let stranger = if n < reopens { 0.0 } else { guess_at[n - reopens] };
+//!     assert_eq!(now.as_millis() as f64 / hour, stranger);
 //!     if let Some(until) = guard.record_failure(KeypadId(0), now).unwrap().locked_until {
 //!         now = until;
+//!     }
+//!     if n < reopens {
+//!         guard.record_success(KeypadId(0), now).unwrap(); // his own code
 //!     }
 //! }
 //! assert!(full_48 / 24.0 > 365.0);
