@@ -335,15 +335,7 @@ fn a_busy_day_of_typos_each_corrected_at_once_never_locks_the_keypad_or_calls_se
             ));
         }
         sim.advance(Duration::from_secs(8));
-        sim.drain();
-        assert_eq!(
-            sim.bank.enter_code(keypad, code, sim.now),
-            Ok(CodeOutcome::Opening(*compartment))
-        );
-        sim.answer_status_requests();
-        sim.open_door(*compartment, true);
-        sim.take_parcel(*compartment);
-        sim.close_door(*compartment);
+        sim.pick_up(code, *compartment);
     }
     assert_eq!(sim.alerts_of(AlertKind::KeypadAttack), 0);
 }
@@ -361,15 +353,7 @@ fn a_wrong_code_the_right_one_follows_only_minutes_later_still_counts() {
     // somebody's code.
     sim.advance(Duration::from_mins(3));
     sim.timeout();
-    sim.drain();
-    assert_eq!(
-        sim.bank.enter_code(keypad, &code, sim.now),
-        Ok(CodeOutcome::Opening(r.compartment))
-    );
-    sim.answer_status_requests();
-    sim.open_door(r.compartment, true);
-    sim.take_parcel(r.compartment);
-    sim.close_door(r.compartment);
+    sim.pick_up(&code, r.compartment);
     sim.drain();
     let CodeOutcome::Rejected { failures, .. } =
         sim.bank.enter_code(keypad, wrong, sim.now).unwrap()
