@@ -143,6 +143,13 @@ fn an_attacker_with_a_parcel_of_his_own_gains_nothing_from_his_code() {
         sim.drain();
         return sim.bank.enter_code(keypad, &text, sim.now).unwrap();
     };
+    let rejected = |outcome| match outcome {
+        CodeOutcome::Rejected {
+            failures,
+            locked_until,
+        } => (failures, locked_until),
+        other => panic!("a wrong code opened a door: {other:?}"),
+    };
     // His free guesses are spent.
     for _ in 0..free {
         assert!(matches!(
@@ -168,13 +175,7 @@ fn an_attacker_with_a_parcel_of_his_own_gains_nothing_from_his_code() {
     // His own code, typed within the correction window of his last guess,
     // took that one guess back as a corrected typo: one more free guess,
     // never the whole count.
-    let CodeOutcome::Rejected {
-        failures,
-        locked_until,
-    } = wrong(&mut sim)
-    else {
-        panic!("a wrong code opened a door");
-    };
+    let (failures, locked_until) = rejected(wrong(&mut sim));
     assert_eq!(
         failures,
         u16::from(free),
@@ -182,13 +183,7 @@ fn an_attacker_with_a_parcel_of_his_own_gains_nothing_from_his_code() {
     );
     assert_eq!(locked_until, None);
     // The next is locked out as if he had never typed his code.
-    let CodeOutcome::Rejected {
-        failures,
-        locked_until,
-    } = wrong(&mut sim)
-    else {
-        panic!("a wrong code opened a door");
-    };
+    let (failures, locked_until) = rejected(wrong(&mut sim));
     assert_eq!(failures, u16::from(free) + 1, "the count goes on");
     assert!(locked_until.is_some(), "the ramp goes on");
 
