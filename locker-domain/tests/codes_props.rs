@@ -182,7 +182,7 @@ proptest! {
                         }
                         failures[i] = failures[i].saturating_add(1);
                         last_failure[i] = t_eff;
-                        correctable[i] = true;
+                        correctable[i] = outcome.locked_until.is_none();
                         prop_assert_eq!(outcome.failures, failures[i]);
                         if let Some(until) = outcome.locked_until {
                             prop_assert!(until >= t);

@@ -126,6 +126,19 @@ fn a_correct_code_takes_back_only_the_typo_just_before_it_and_a_quiet_spell_forg
 }
 
 #[test]
+fn a_wrong_code_that_locked_the_keypad_is_not_taken_back_after_the_lockout() {
+    let mut guard = KeypadGuard::<1>::new(LockoutPolicy::default());
+    for _ in 0..3 {
+        guard.record_failure(FRONT, at(0)).unwrap();
+    }
+    // The fourth locks the keypad for 30 s: not a typo put right at once.
+    let fourth = guard.record_failure(FRONT, at(0)).unwrap();
+    assert_eq!(fourth.locked_until, Some(at(30)));
+    guard.record_success(FRONT, at(30)).unwrap();
+    assert_eq!(guard.failures(FRONT), Ok(4));
+}
+
+#[test]
 fn a_locked_keypad_refuses_even_the_right_code_until_the_lockout_ends() {
     let mut guard = KeypadGuard::<1>::new(LockoutPolicy::default());
     for _ in 0..4 {

@@ -742,7 +742,7 @@ impl KeypadState {
 /// residents.
 ///
 /// Only the one latest wrong code, once, and only if it did not lock the
-/// keypad (a locked keypad takes no code at all). An attacker with a parcel
+/// keypad (not even after the lockout ends). An attacker with a parcel
 /// of his own buys one guess back per opening of his own door, and the bank
 /// stops his code after [`MAX_REOPENS`](super::MAX_REOPENS) openings that
 /// leave the parcel inside: at most that many guesses in all, against a
@@ -870,8 +870,10 @@ impl<const K: usize> KeypadGuard<K> {
             && now.saturating_since(state.last_failure) <= policy.max_lockout.saturating_mul(2);
         state.failures = state.failures.saturating_add(1);
         state.last_failure = now;
-        state.correctable = true;
         let lockout = policy.lockout_after(state.failures);
+        // A typo is put right at once; a wrong code that locked the keypad
+        // is not taken back, even after the lockout.
+        state.correctable = lockout == Duration::ZERO;
         state.locked_until = if lockout == Duration::ZERO {
             None
         } else {
