@@ -380,7 +380,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                     debug!(?reply, "answered on the console");
                     println!("{reply}");
                     if reply.lets_someone_in() {
-                        for door in gateway.doors_left_open() {
+                        for door in gateway.bank().doors_left_open() {
                             println!("{}", please_close(door));
                         }
                     }

@@ -257,14 +257,6 @@ impl super::Gateway {
         Ok(reply)
     }
 
-    /// Doors left standing open that nobody is using (the bank's
-    /// [`doors_left_open`](locker_domain::bank::Bank::doors_left_open)):
-    /// after a [`Reply`] that [lets someone in](Reply::lets_someone_in), the
-    /// console asks them to shut each ([`please_close`](super::please_close)).
-    pub fn doors_left_open(&self) -> Vec<CompartmentId> {
-        self.core.bank().doors_left_open().collect()
-    }
-
     /// A courier without a reservation: a compartment reserved, then
     /// unlocked, each bank call's outputs carried out before the next.
     fn deposit(

@@ -292,7 +292,7 @@ impl Reply {
     /// Whether the reply lets someone at the bank in (a compartment is
     /// being unlocked for them): the moment the screen asks them to shut
     /// the doors left standing open
-    /// ([`Gateway::doors_left_open`](super::Gateway::doors_left_open)).
+    /// ([`Bank::doors_left_open`](locker_domain::bank::Bank::doors_left_open)).
     pub fn lets_someone_in(&self) -> bool {
         matches!(
             self,

@@ -1631,7 +1631,6 @@ impl SimBank {
                     visitor: Visitor::Passerby,
                 },
             );
-            self.world.ajar_closed_by_next_person += 1;
             self.note(
                 Some(slot),
                 "door left open → the next person at the bank asked to shut it, and does".into(),

@@ -146,8 +146,6 @@ pub struct WorldCounts {
     pub nodes_recovered: u64,
     /// Open doors shut after the bank told the person.
     pub ajar_closed_after_notice: u64,
-    /// Open doors the next person at the bank shut when its screen asked.
-    pub ajar_closed_by_next_person: u64,
     /// Commands the nodes refused (no valid tag, stale, rate limit), as
     /// their security events told the gateway.
     pub commands_refused: u64,
@@ -171,7 +169,6 @@ impl WorldCounts {
         self.gateway_bad_frames += o.gateway_bad_frames;
         self.nodes_recovered += o.nodes_recovered;
         self.ajar_closed_after_notice += o.ajar_closed_after_notice;
-        self.ajar_closed_by_next_person += o.ajar_closed_by_next_person;
         self.commands_refused += o.commands_refused;
         for (k, v) in &o.to_counter {
             *self.to_counter.entry(k.clone()).or_default() += v;
