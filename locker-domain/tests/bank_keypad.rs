@@ -357,3 +357,59 @@ fn a_wrong_code_the_right_one_follows_only_minutes_later_still_counts() {
     };
     assert_eq!(failures, 2, "the first wrong code still counts");
 }
+
+/// Two codes one slip of the finger apart (a digit wrong, or two
+/// neighbouring digits swapped).
+fn one_typo_apart(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let differ: Vec<usize> = (0..a.len()).filter(|&k| a[k] != b[k]).collect();
+    match differ[..] {
+        [_] => true,
+        [k, l] => l == k + 1 && a[k] == b[l] && a[l] == b[k],
+        _ => false,
+    }
+}
+
+#[test]
+fn a_resident_s_slip_at_the_keypad_never_opens_a_stranger_s_door() {
+    // Four-digit codes and a full bank of 24, twenty times over: drawn
+    // blindly, about one pair of active codes in each bank would be one
+    // typo apart, and a resident's slip would unlock a stranger's door that
+    // nobody then opens.
+    let policy = Policy {
+        code_digits: 4,
+        ..Policy::default()
+    };
+    for seed in 1..=20u64 {
+        let mut sim = Sim::<24>::new(24, policy);
+        sim.dice = Dice(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut active: Vec<(String, _)> = Vec::new();
+        while let Ok(r) = sim.try_reserve(ParcelNeeds::size(SizeClass::Small)) {
+            sim.drain();
+            let code = sim.deposit(r.compartment);
+            active.push((code, r.compartment));
+        }
+        assert!(active.len() >= 8, "seed {seed}: {} parcels", active.len());
+        for (a, _) in &active {
+            for (b, _) in &active {
+                assert!(
+                    !one_typo_apart(a, b),
+                    "seed {seed}: {a} and {b} are one typo apart"
+                );
+            }
+        }
+        // The slip itself, at the keypad: the first parcel's code with its
+        // last two digits swapped (or its last digit one key over) opens
+        // nothing, and the right code right after it opens the right door.
+        let (code, door) = active[0].clone();
+        let mut slip: Vec<char> = code.chars().collect();
+        if slip[2] != slip[3] {
+            slip.swap(2, 3);
+        } else {
+            slip[3] = char::from(b'0' + (slip[3] as u8 - b'0' + 1) % 10);
+        }
+        let slip: String = slip.into_iter().collect();
+        assert!(matches!(sim.type_code(&slip), CodeOutcome::Rejected { .. }));
+        assert_eq!(sim.type_code(&code), CodeOutcome::Opening(door));
+    }
+}

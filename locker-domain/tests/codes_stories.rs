@@ -531,3 +531,30 @@ fn errors_tell_the_person_at_the_keypad_what_to_do() {
     };
     assert!(short.to_string().contains("4 to 10 digits"));
 }
+
+#[test]
+fn the_typos_of_a_code_are_each_one_slip_away_and_all_different() {
+    for text in ["042917", "1111", "0000000000", "9090", "12345678"] {
+        let code = PickupCode::parse(text).unwrap();
+        let len = code.len();
+        let swaps = code.digits().windows(2).filter(|w| w[0] != w[1]).count();
+        let near: Vec<Vec<u8>> = code
+            .typo_neighbours()
+            .map(|c| c.digits().to_vec())
+            .collect();
+        assert_eq!(near.len(), 9 * len + swaps, "{text}");
+        let mut unique = near.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), near.len(), "{text}: a typo listed twice");
+        for n in &near {
+            assert_eq!(n.len(), len);
+            let differ: Vec<usize> = (0..len).filter(|&k| n[k] != code.digits()[k]).collect();
+            let swapped = differ.len() == 2
+                && differ[1] == differ[0] + 1
+                && n[differ[0]] == code.digits()[differ[1]]
+                && n[differ[1]] == code.digits()[differ[0]];
+            assert!(differ.len() == 1 || swapped, "{text} -> {n:?}");
+        }
+    }
+}

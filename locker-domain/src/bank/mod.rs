@@ -773,6 +773,14 @@ impl<'a> Bank<'a> {
         })
     }
 
+    /// Whether `code`, or a code one typo from it, belongs to an active
+    /// parcel: a fresh code must be neither (see
+    /// [`codes`](codes#a-typo-never-opens-someone-elses-door)).
+    fn code_or_typo_in_use(&self, code: &PickupCode) -> bool {
+        let in_use = |c: &PickupCode| self.code_in_use(&CodeHash::of(&self.keys, c));
+        in_use(code) || code.typo_neighbours().any(|near| in_use(&near))
+    }
+
     // ----- domain calls ----------------------------------------------------
 
     /// Holds the best compartment for a parcel with `needs` until the
@@ -785,7 +793,10 @@ impl<'a> Bank<'a> {
     ///
     /// The code is in the returned [`Reservation`], and only there: the bank
     /// keeps its keyed hash ([`CodeHash`]). Send it to the collector when the
-    /// deposit is verified ([`NotificationKind::ParcelReady`]).
+    /// deposit is verified ([`NotificationKind::ParcelReady`]). It is
+    /// neither an active parcel's code nor one typo from one, so a slip at
+    /// the keypad opens no stranger's door (see
+    /// [`codes`](codes#a-typo-never-opens-someone-elses-door)).
     ///
     /// # Errors
     /// [`BankError::NoFit`] with the reason to show (oversize, bank full, no
@@ -802,8 +813,8 @@ impl<'a> Bank<'a> {
         self.begin(now)?;
         let i = self.allocate(needs)?;
         let digits = usize::from(self.policy.code_digits);
-        let code = PickupCode::generate_unique(rng, digits, 16, |c| {
-            self.code_in_use(&CodeHash::of(&self.keys, c))
+        let code = PickupCode::generate_unique(rng, digits, codes::MAX_CODE_DRAWS, |c| {
+            self.code_or_typo_in_use(c)
         })?;
         let hash = CodeHash::of(&self.keys, &code);
         let mut r = self.hold(i, kind, needs.perishable, hash, now);
@@ -814,7 +825,10 @@ impl<'a> Bank<'a> {
     /// As [`Bank::reserve`], for a backend that draws the pickup code itself
     /// and sends only its [`CodeHash`] (computed with the same bank keys, of
     /// a code of [`Policy::code_digits`] digits): the code never reaches the
-    /// gateway.
+    /// gateway. The bank cannot see the code's typo neighbours through its
+    /// hash: the backend should send none of
+    /// [`PickupCode::typo_neighbours`] of its active codes, as
+    /// [`Bank::reserve`] does.
     ///
     /// # Errors
     /// As [`Bank::reserve`], and [`CodeError::CodeInUse`](codes::CodeError::CodeInUse)
