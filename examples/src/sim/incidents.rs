@@ -224,19 +224,50 @@ impl IncidentLog {
         true
     }
 
-    /// Staff dealt with `slot`: every incident open on it ends, by staff,
-    /// but a failed fridge, which waits for its refrigeration technician.
+    /// The newest open incident of `kind` (on `slot`, if given), still
+    /// undetected, did not happen after all (a code guesser who found the
+    /// keypad locked from an earlier attack and left without typing a
+    /// code): it is forgotten, not counted as occurred. Returns whether
+    /// there was one.
+    pub fn withdraw(&mut self, kind: IncidentKind, slot: Option<usize>) -> bool {
+        let Some(at) = self
+            .open
+            .iter()
+            .rposition(|o| o.kind == kind && !o.detected && (slot.is_none() || o.slot == slot))
+        else {
+            return false;
+        };
+        self.open.remove(at);
+        if let Some(t) = self.tallies.get_mut(kind.index()) {
+            t.occurred = t.occurred.saturating_sub(1);
+        }
+        true
+    }
+
+    /// Staff dealt with `slot`: every incident open on it that the system
+    /// told them of (detected) ends, by staff, but a failed fridge, which
+    /// waits for its refrigeration technician. Staff do not mend what
+    /// nobody told them of: an undetected fault stays open, for the system
+    /// to find.
     pub fn staff_cleared(&mut self, slot: usize) -> u64 {
         let kinds: Vec<IncidentKind> = self
             .open
             .iter()
-            .filter(|o| o.slot == Some(slot) && o.kind != IncidentKind::FridgeFailure)
+            .filter(|o| o.slot == Some(slot) && o.detected && o.kind != IncidentKind::FridgeFailure)
             .map(|o| o.kind)
             .collect();
         for kind in &kinds {
             self.resolve(*kind, Some(slot), true);
         }
         kinds.len() as u64
+    }
+
+    /// Whether an incident of `kind` is open (on `slot`, if given) and the
+    /// system raised its alert: what staff know of.
+    pub fn is_known(&self, kind: IncidentKind, slot: Option<usize>) -> bool {
+        self.open
+            .iter()
+            .any(|o| o.kind == kind && o.detected && (slot.is_none() || o.slot == slot))
     }
 
     /// Whether an incident of `kind` is open (on `slot`, if given).

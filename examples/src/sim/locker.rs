@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{NaiveDate, NaiveDateTime};
-use locker_domain::bank::codes::KeypadId;
+use locker_domain::bank::codes::{CodeError, KeypadId};
 use locker_domain::bank::{
     Actor, AlertKind, AuditEvent, Bank, BankError, BankId, BankKeys, CodeOutcome, Compartment,
     CompartmentFlags, Evidence, Incarnation, NotificationKind, ParcelKind, Policy, Purpose,
@@ -39,7 +39,7 @@ use super::report::{AuditTally, Line, WorldCounts};
 use super::rng::Dice;
 use super::traffic;
 use super::uplink::BackendLink;
-use super::world::{Agenda, CounterReason, Task, Visitor, Whereabouts, WorldParcel};
+use super::world::{Agenda, CounterReason, Guesser, Task, Visitor, Whereabouts, WorldParcel};
 
 mod fridge;
 
@@ -177,6 +177,8 @@ pub struct SimBank {
     transient_jams: Vec<(usize, u32)>,
     /// Compartments whose one-pulse jam freed, the door not opened since.
     jams_freed: Vec<usize>,
+    /// When a code guesser last typed a code the keypad took.
+    last_guess: Option<Instant>,
     drift: Vec<i32>,
     /// For a drifting cell whose zero settles, when it stops moving.
     drift_settles: Vec<Option<Instant>>,
@@ -341,6 +343,7 @@ impl SimBank {
             leaving: Vec::new(),
             transient_jams: Vec::new(),
             jams_freed: Vec::new(),
+            last_guess: None,
             drift: vec![0; n],
             drift_settles: vec![None; n],
             retared: vec![0; n],
@@ -1453,7 +1456,7 @@ impl SimBank {
                     c.close_door();
                 }
             }
-            Task::Guess(left) => self.guess(left),
+            Task::Guess(g) => self.guess(g),
             Task::StaffVisit => self.staff_visit(),
             Task::FridgeRepair(slot) => self.repair_fridge(slot),
             Task::DriftSettles(slot) => {
@@ -1665,7 +1668,7 @@ impl SimBank {
             if let Some(x) = self.parcels.get_mut(p) {
                 x.mistypes = false;
             }
-            let wrong: String = code.chars().rev().collect();
+            let wrong = slip_of_the_finger(&code, p);
             if wrong != code {
                 let _ = self.with_bank(|b, _, now| b.enter_code(keypad, &wrong, now));
             }
@@ -1836,6 +1839,10 @@ impl SimBank {
             IncidentKind::JammedLock => {
                 let slot = self.chance.between(0, n as u64 - 1) as usize;
                 let transient = self.chance.chance(0.5);
+                if self.incidents.is_open(kind, Some(slot)) {
+                    // Jammed already: a second jam would end with the first.
+                    return;
+                }
                 let Some(c) = self.compartment_mut(slot) else {
                     return;
                 };
@@ -1868,6 +1875,10 @@ impl SimBank {
                     let ms = grams * 420 * 3_600_000 / i64::from(rate.unsigned_abs().max(1));
                     now + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
                 });
+                if self.incidents.is_open(kind, Some(slot)) {
+                    // Drifting already: one failing cell, one incident.
+                    return;
+                }
                 if let Some(d) = self.drift.get_mut(slot) {
                     *d = rate;
                 }
@@ -1922,29 +1933,55 @@ impl SimBank {
                 self.note(None, format!("node {} {what}", k + 1));
             }
             IncidentKind::BruteForce => {
-                self.start_incident(kind, None);
-                self.note(None, "someone starts guessing codes at the keypad".into());
+                // The incident starts with his first code (see `guess`).
                 let guesses = self.chance.between(30, 80) as u32;
-                self.agenda.at(now, Task::Guess(guesses));
+                let guesser = Guesser {
+                    left: guesses,
+                    typed: 0,
+                    own: false,
+                };
+                self.agenda.at(now, Task::Guess(guesser));
             }
             IncidentKind::FridgeFailure => self.fail_a_fridge(),
             IncidentKind::EmptyDoor | IncidentKind::DoorAjar => {}
         }
     }
 
-    fn guess(&mut self, left: u32) {
+    fn guess(&mut self, mut g: Guesser) {
         let now = self.now;
-        if left == 0 {
-            if self
-                .incidents
-                .resolve(IncidentKind::BruteForce, None, false)
-            {
-                self.note(None, "code guesser gave up: no code guessed".into());
+        if g.typed == 0 && !g.own && g.left > 0 {
+            // A guesser within the keypad's "pressing" window of the last
+            // guess (twice its longest lockout) is, for the keypad, the
+            // same attack going on: its one alert covers him.
+            let pressing = self.policy.lockout.max_lockout.saturating_mul(2);
+            let continues = self
+                .last_guess
+                .is_some_and(|at| now.saturating_since(at) <= pressing);
+            if continues {
+                let text =
+                    "a code guesser comes back while the keypad still counts the last attack";
+                self.note(None, text.into());
+            } else {
+                // Open before the code goes in, so the bank's alert meets it.
+                self.start_incident(IncidentKind::BruteForce, None);
+                g.own = true;
             }
+        }
+        if g.left == 0 {
+            self.guesser_leaves(g);
             return;
         }
         let code = format!("{:06}", self.chance.between(0, 999_999));
-        match self.with_bank(|b, _, now| b.enter_code(KeypadId(0), &code, now)) {
+        let answer = self.with_bank(|b, _, now| b.enter_code(KeypadId(0), &code, now));
+        if !matches!(answer, Err(BankError::Code(CodeError::LockedOut { .. }))) {
+            self.last_guess = Some(now);
+            if g.own && g.typed == 0 {
+                self.note(None, "someone starts guessing codes at the keypad".into());
+            }
+            g.typed += 1;
+        }
+        g.left -= 1;
+        match answer {
             Ok(CodeOutcome::Opening(c)) => {
                 let slot = slot_of(c);
                 self.world.codes_guessed += 1;
@@ -1963,20 +2000,48 @@ impl SimBank {
                         },
                     );
                 }
-                self.incidents.resolve(IncidentKind::BruteForce, None, true);
-            }
-            Err(BankError::Code(locker_domain::bank::codes::CodeError::LockedOut { until })) => {
-                // Waiting out a lockout is the only way on; most give up.
-                if until.saturating_since(now) > Duration::from_mins(10) {
-                    self.agenda.at(now, Task::Guess(0));
-                } else {
-                    self.agenda
-                        .at(until + Duration::from_secs(1), Task::Guess(left - 1));
+                if g.own {
+                    self.incidents.resolve(IncidentKind::BruteForce, None, true);
                 }
             }
-            _ => self
-                .agenda
-                .at(now + Duration::from_secs(4), Task::Guess(left - 1)),
+            Err(BankError::Code(CodeError::LockedOut { until })) => {
+                // Waiting out a lockout is the only way on; most give up.
+                if until.saturating_since(now) > Duration::from_mins(10) {
+                    self.guesser_leaves(g);
+                } else {
+                    self.agenda
+                        .at(until + Duration::from_secs(1), Task::Guess(g));
+                }
+            }
+            _ => self.agenda.at(now + Duration::from_secs(4), Task::Guess(g)),
+        }
+    }
+
+    /// A code guesser goes. One who typed no code (the keypad still locked
+    /// from an earlier attack) or one alone (it locked him out at once) did
+    /// nothing the keypad can tell from a resident's slip, and is no
+    /// incident; the bank is right to raise nothing.
+    fn guesser_leaves(&mut self, g: Guesser) {
+        if !g.own {
+            return;
+        }
+        if g.typed <= 1 && self.incidents.withdraw(IncidentKind::BruteForce, None) {
+            let kind = IncidentKind::BruteForce;
+            if let Some(at) = self.incident_marks.iter().rposition(|(_, k)| *k == kind) {
+                self.incident_marks.remove(at);
+            }
+            let text = match g.typed {
+                0 => "a code guesser found the keypad locked from an earlier attack and left",
+                _ => "a code guesser typed one code, was locked out at once and left",
+            };
+            self.note(None, text.into());
+            return;
+        }
+        if self
+            .incidents
+            .resolve(IncidentKind::BruteForce, None, false)
+        {
+            self.note(None, "code guesser gave up: no code guessed".into());
         }
     }
 
@@ -2021,10 +2086,18 @@ impl SimBank {
             };
             let open = c.door() == locker_proto::DoorState::Open;
             let inside = c.item_grams() > 0;
-            let jammed = self.incidents.is_open(IncidentKind::JammedLock, Some(slot));
-            let ajar = self.incidents.is_open(IncidentKind::DoorAjar, Some(slot));
-            let drifting = self.drift.get(slot).copied().unwrap_or(0) != 0;
+            // Staff mend what the system told them of, not what only the
+            // simulation knows.
+            let jammed = self
+                .incidents
+                .is_known(IncidentKind::JammedLock, Some(slot));
+            let ajar = self.incidents.is_known(IncidentKind::DoorAjar, Some(slot));
+            let drifting = self.drift.get(slot).copied().unwrap_or(0) != 0
+                && self
+                    .incidents
+                    .is_known(IncidentKind::DriftingSensor, Some(slot));
             let needs_work = v.out_of_service.is_some()
+                || drifting
                 || v.stage == Stage::Expired
                 || (open && (ajar || !matches!(v.stage, Stage::Door { .. })));
             if !needs_work {
@@ -2039,10 +2112,18 @@ impl SimBank {
                     c.close_door();
                 }
             }
+            let books_hold = v.stage.holds_parcel();
             if drifting {
                 self.fix_drift(slot);
+                if !books_hold && !inside && !open {
+                    // The new cell, in an empty compartment, taken as the
+                    // empty baseline through the bank, as its docs say after
+                    // a replacement: the node's old baseline may have
+                    // followed the old cell's zero.
+                    let staff = locker_domain::bank::StaffId(1);
+                    let _ = self.with_bank(|b, _, now| b.recalibrate(v.id, staff, now));
+                }
             }
-            let books_hold = v.stage.holds_parcel();
             let after = Duration::from_secs(60);
             if v.stage == Stage::Expired || (books_hold && !inside) || (!books_hold && inside) {
                 // Open it with a staff override: the books follow what staff take out.
@@ -2159,9 +2240,9 @@ impl SimBank {
     /// re-tare the audit shows, by the bank or by staff): the world notes
     /// where the baseline now sits. A re-tare by the bank itself
     /// ([`AuditEvent::SensorRecalibratedAutomatically`]) is the system
-    /// noticing the drift, and it fixes a cell whose zero has settled (and
-    /// only that: a cell still drifting drifts on, and an item inside would
-    /// be hidden, not found).
+    /// noticing the drift. Either re-tare fixes a cell whose zero has
+    /// settled (and only that: a cell still drifting drifts on, and an item
+    /// inside would be hidden, not found); staff's is a site visit.
     fn retared(&mut self, slot: usize, by_bank: bool) {
         let now = self.now;
         let Some(c) = self.compartment_mut(slot) else {
@@ -2176,11 +2257,10 @@ impl SimBank {
         if let Some(r) = self.retared.get_mut(slot) {
             *r = offset;
         }
-        if !by_bank {
-            return;
+        if by_bank {
+            self.incidents
+                .detect(IncidentKind::DriftingSensor, Some(slot));
         }
-        self.incidents
-            .detect(IncidentKind::DriftingSensor, Some(slot));
         let drifting = self.drift.get(slot).copied().unwrap_or(0) != 0;
         if !drifting {
             return;
@@ -2199,12 +2279,13 @@ impl SimBank {
                 *t = None;
             }
             self.incidents
-                .resolve(IncidentKind::DriftingSensor, Some(slot), false);
+                .resolve(IncidentKind::DriftingSensor, Some(slot), !by_bank);
+            let who = if by_bank { "the bank" } else { "staff" };
             self.note(
                 Some(slot),
-                "load cell re-tared by the bank: its zero had settled, fixed".to_string(),
+                format!("load cell re-tared by {who}: its zero had settled, fixed"),
             );
-        } else {
+        } else if by_bank {
             self.note(
                 Some(slot),
                 "load cell re-tared by the bank: it drifts on".to_string(),
@@ -2301,4 +2382,23 @@ pub fn human(d: Duration) -> String {
     } else {
         format!("{} h {:02} min", s / 3_600, s % 3_600 / 60)
     }
+}
+
+/// The code as a collector mistypes it (parcel `p`): two neighbouring
+/// digits swapped, the commonest slip, at a position that varies from
+/// parcel to parcel; where those two digits are the same, the last digit
+/// one key over. No dice are thrown, so a slip changes no other draw.
+fn slip_of_the_finger(code: &str, p: usize) -> String {
+    let mut digits: Vec<u8> = code.bytes().collect();
+    let len = digits.len();
+    if len < 2 {
+        return code.to_owned();
+    }
+    let at = p % (len - 1);
+    if digits.get(at) != digits.get(at + 1) {
+        digits.swap(at, at + 1);
+    } else if let Some(last) = digits.last_mut() {
+        *last = b'0' + (last.saturating_sub(b'0') + 1) % 10;
+    }
+    String::from_utf8(digits).unwrap_or_else(|_| code.to_owned())
 }

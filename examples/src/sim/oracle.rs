@@ -85,9 +85,10 @@ pub fn expected_incident(kind: AlertKind) -> Option<IncidentKind> {
         AlertKind::ForcedDoor => IncidentKind::ForcedDoor,
         AlertKind::LockFault => IncidentKind::JammedLock,
         AlertKind::DoorAjar => IncidentKind::DoorAjar,
-        AlertKind::Maintenance | AlertKind::ParcelMissing | AlertKind::UnexpectedItem => {
-            IncidentKind::DriftingSensor
-        }
+        AlertKind::Maintenance
+        | AlertKind::ParcelMissing
+        | AlertKind::UnexpectedItem
+        | AlertKind::RemovalNotVerified => IncidentKind::DriftingSensor,
         AlertKind::KeypadAttack => IncidentKind::BruteForce,
         AlertKind::NodeUnreachable => IncidentKind::NodeHang,
         AlertKind::TemperatureOutOfRange => IncidentKind::FridgeFailure,

@@ -110,6 +110,20 @@ pub enum Visitor {
     Passerby,
 }
 
+/// A code guesser at the keypad.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Guesser {
+    /// Guesses he will still make.
+    pub left: u32,
+    /// Codes he typed that the keypad took.
+    pub typed: u32,
+    /// Whether he is an incident of his own: a guesser who comes back
+    /// while the keypad still counts the last attack is that attack going
+    /// on (one alert covers it), and the incident starts with his first
+    /// code, not his arrival.
+    pub own: bool,
+}
+
 /// Something that happens at an instant.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Task {
@@ -145,8 +159,8 @@ pub enum Task {
     PowerCycle(usize),
     /// A vandal shuts a door they forced.
     VandalCloses(usize),
-    /// Someone keeps typing guessed codes; `.0` guesses left.
-    Guess(u32),
+    /// Someone keeps typing guessed codes.
+    Guess(Guesser),
     /// Staff visit the bank.
     StaffVisit,
     /// Staff who opened a door for an expired parcel's removal look inside
