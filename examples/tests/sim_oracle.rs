@@ -117,6 +117,9 @@ fn the_json_summary_carries_its_schema_and_snake_case_keys_only() {
             "resolved_without_site_visit",
             "needed_site_visit",
             "open",
+            "open_undetected",
+            "open_latent",
+            "slowest_detection_s",
         ] {
             assert!(!row[field].is_null(), "incident row without {field}: {row}");
         }

@@ -1,5 +1,6 @@
 //! The incidents a bank lives through, how often, and how each ended.
 
+use locker_proto::time::Instant;
 use serde::Serialize;
 
 /// How many kinds of incident there are.
@@ -144,6 +145,10 @@ pub struct IncidentTally {
     pub resolved_without_site_visit: u64,
     /// Times staff had to come to the bank.
     pub needed_site_visit: u64,
+    /// The longest time from the incident (for a jammed lock: from the
+    /// first unlock after it jammed, until which nothing can show it) to
+    /// its detection, in seconds.
+    pub slowest_detection_s: u64,
 }
 
 impl IncidentTally {
@@ -163,6 +168,10 @@ pub struct OpenIncident {
     pub slot: Option<usize>,
     /// Whether the system raised the right alert or notice for it yet.
     pub detected: bool,
+    /// Since when the system could notice it.
+    pub since: Instant,
+    /// Nothing can show it yet (a jammed lock nobody has unlocked since).
+    pub latent: bool,
 }
 
 /// Every incident of a run.
@@ -173,8 +182,9 @@ pub struct IncidentLog {
 }
 
 impl IncidentLog {
-    /// An incident starts.
-    pub fn start(&mut self, kind: IncidentKind, slot: Option<usize>) {
+    /// An incident starts at `now`. A jammed lock is latent until
+    /// [`exercised`](Self::exercised).
+    pub fn start(&mut self, kind: IncidentKind, slot: Option<usize>, now: Instant) {
         if let Some(t) = self.tallies.get_mut(kind.index()) {
             t.occurred += 1;
         }
@@ -182,13 +192,38 @@ impl IncidentLog {
             kind,
             slot,
             detected: false,
+            since: now,
+            latent: kind == IncidentKind::JammedLock,
         });
+    }
+
+    /// Something at `now` could show the latent incidents of `kind` on
+    /// `slot` (an unlock of a jammed lock): detection time counts from here.
+    pub fn exercised(&mut self, kind: IncidentKind, slot: usize, now: Instant) {
+        for o in &mut self.open {
+            if o.kind == kind && o.slot == Some(slot) && o.latent {
+                o.latent = false;
+                o.since = now;
+            }
+        }
+    }
+
+    /// Open incidents of `kind` that were never detected, and how many of
+    /// them are still latent (nothing could show them yet).
+    pub fn undetected_open(&self, kind: IncidentKind) -> (u64, u64) {
+        let mut undetected = 0;
+        let mut latent = 0;
+        for o in self.open.iter().filter(|o| o.kind == kind && !o.detected) {
+            undetected += 1;
+            latent += u64::from(o.latent);
+        }
+        (undetected, latent)
     }
 
     /// The system raised the alert or notice that `kind` (on `slot`, if
     /// given) calls for: the oldest such open incident not yet detected
     /// counts as detected. Returns whether there was one.
-    pub fn detect(&mut self, kind: IncidentKind, slot: Option<usize>) -> bool {
+    pub fn detect(&mut self, kind: IncidentKind, slot: Option<usize>, now: Instant) -> bool {
         let Some(open) = self
             .open
             .iter_mut()
@@ -197,8 +232,10 @@ impl IncidentLog {
             return false;
         };
         open.detected = true;
+        let took = now.saturating_since(open.since).as_millis() / 1_000;
         if let Some(t) = self.tallies.get_mut(kind.index()) {
             t.detected += 1;
+            t.slowest_detection_s = t.slowest_detection_s.max(took);
         }
         true
     }
@@ -289,6 +326,8 @@ impl IncidentLog {
             mine.detected += theirs.detected;
             mine.resolved_without_site_visit += theirs.resolved_without_site_visit;
             mine.needed_site_visit += theirs.needed_site_visit;
+            mine.slowest_detection_s = mine.slowest_detection_s.max(theirs.slowest_detection_s);
         }
+        self.open.extend(other.open.iter().copied());
     }
 }

@@ -416,7 +416,7 @@ impl SimBank {
     /// An incident starts now: the log counts it, the chart marks it.
     fn start_incident(&mut self, kind: IncidentKind, slot: Option<usize>) {
         self.incident_marks.push((self.now, kind));
-        self.incidents.start(kind, slot);
+        self.incidents.start(kind, slot, self.now);
     }
 
     /// The bank's counters (as persisted, while the gateway is off).
@@ -735,7 +735,8 @@ impl SimBank {
                 }
                 GatewayOutput::NodeLost(node) => {
                     let k = usize::from(node.0).saturating_sub(1);
-                    self.incidents.detect(IncidentKind::NodeHang, Some(k));
+                    self.incidents
+                        .detect(IncidentKind::NodeHang, Some(k), self.now);
                     self.note(
                         None,
                         format!(
@@ -1002,8 +1003,12 @@ impl SimBank {
         let now = self.now;
         if status != PowerStatus::Mains {
             // The bank hears that mains is gone: the outage is noticed.
-            if !self.incidents.detect(IncidentKind::PowerBlip, None) {
-                self.incidents.detect(IncidentKind::LongOutage, None);
+            if !self
+                .incidents
+                .detect(IncidentKind::PowerBlip, None, self.now)
+            {
+                self.incidents
+                    .detect(IncidentKind::LongOutage, None, self.now);
             }
         }
         if let Some(gateway) = self.gateway.as_deref_mut() {
@@ -1062,10 +1067,16 @@ impl SimBank {
             if let Some(n) = self.unlocks_audited.get_mut(s) {
                 *n += 1;
             }
+            // A jammed lock shows from its first unlock on.
+            if attempt == 0 {
+                let now = self.now;
+                self.incidents.exercised(IncidentKind::JammedLock, s, now);
+            }
             // The gateway saw the door stay shut after its unlock and tries
             // again: it noticed the lock that did not release.
             if attempt > 0 {
-                self.incidents.detect(IncidentKind::JammedLock, Some(s));
+                self.incidents
+                    .detect(IncidentKind::JammedLock, Some(s), self.now);
             }
         }
         if let (
@@ -1209,7 +1220,11 @@ impl SimBank {
     /// does for a node that stopped answering.
     fn silent_boards_found(&mut self) {
         for k in 0..self.nodes.len() {
-            if self.nodes.is_down(k) && self.incidents.detect(IncidentKind::NodeHang, Some(k)) {
+            if self.nodes.is_down(k)
+                && self
+                    .incidents
+                    .detect(IncidentKind::NodeHang, Some(k), self.now)
+            {
                 self.note(
                     None,
                     format!("board {} reported silent → power-cycled in 10 s", k + 1),
@@ -1278,14 +1293,14 @@ impl SimBank {
             } else {
                 slot
             };
-            self.incidents.detect(kind, on);
+            self.incidents.detect(kind, on, self.now);
         }
     }
 
     fn notified(&mut self, n: locker_domain::bank::Notification) {
         let slot = slot_of(n.compartment);
         if let Some(kind) = oracle::noticed_incident(n.kind) {
-            self.incidents.detect(kind, Some(slot));
+            self.incidents.detect(kind, Some(slot), self.now);
         }
         let parcel = n.parcel.and_then(|id| self.by_bank_id.get(&id.0).copied());
         let now = self.now;
@@ -2259,7 +2274,7 @@ impl SimBank {
         }
         if by_bank {
             self.incidents
-                .detect(IncidentKind::DriftingSensor, Some(slot));
+                .detect(IncidentKind::DriftingSensor, Some(slot), self.now);
         }
         let drifting = self.drift.get(slot).copied().unwrap_or(0) != 0;
         if !drifting {

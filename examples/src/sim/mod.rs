@@ -395,10 +395,13 @@ pub fn run(config: &SimConfig, progress: &mut dyn FnMut(f64)) -> Result<Outcome,
         .iter()
         .map(|k| {
             let tally = incidents.tally(*k);
+            let (open_undetected, open_latent) = incidents.undetected_open(*k);
             IncidentRow {
                 kind: k.name(),
                 tally,
                 open: tally.open(),
+                open_undetected,
+                open_latent,
             }
         })
         .collect();

@@ -217,6 +217,11 @@ pub struct IncidentRow {
     pub tally: IncidentTally,
     /// Still open at the end.
     pub open: u64,
+    /// Of those open at the end, never detected.
+    pub open_undetected: u64,
+    /// Of those, latent: nothing could show them yet (a jammed lock
+    /// nobody unlocked since it jammed).
+    pub open_latent: u64,
 }
 
 /// Utilisation of the bank.
@@ -572,19 +577,25 @@ impl Summary {
         );
         let _ = writeln!(
             o,
-            "incidents   {:<16} {:>8} {:>8} {:>10} {:>10} {:>6}",
-            "kind", "occurred", "detected", "no visit", "site visit", "open"
+            "incidents   {:<16} {:>8} {:>8} {:>10} {:>10} {:>6} {:>16}",
+            "kind", "occurred", "detected", "no visit", "site visit", "open", "slowest detection"
         );
         for row in &self.incidents {
+            let open = match (row.open_undetected, row.open_latent) {
+                (0, _) => row.open.to_string(),
+                (u, 0) => format!("{} ({u} unseen)", row.open),
+                (u, l) => format!("{} ({u} unseen, {l} latent)", row.open),
+            };
             let _ = writeln!(
                 o,
-                "            {:<16} {:>8} {:>8} {:>10} {:>10} {:>6}",
+                "            {:<16} {:>8} {:>8} {:>10} {:>10} {:>6} {:>16}",
                 row.kind,
                 row.tally.occurred,
                 row.tally.detected,
                 row.tally.resolved_without_site_visit,
                 row.tally.needed_site_visit,
-                row.open
+                open,
+                seconds_as_text(row.tally.slowest_detection_s)
             );
         }
         let i = &self.interactions;
@@ -991,4 +1002,13 @@ pub fn occupancy_svg(
 </svg>\n",
         x1 = w - right,
     )
+}
+
+/// A detection time for the summary: seconds, minutes or hours.
+fn seconds_as_text(s: u64) -> String {
+    match s {
+        0..120 => format!("{s} s"),
+        120..7_200 => format!("{} min", s / 60),
+        _ => format!("{:.1} h", s as f64 / 3_600.0),
+    }
 }

@@ -89,7 +89,7 @@ impl SimBank {
         };
         c.set_temperature_drift(rate);
         self.incidents
-            .start(IncidentKind::FridgeFailure, Some(slot));
+            .start(IncidentKind::FridgeFailure, Some(slot), self.now);
         self.fridge_failed_at.push((slot, self.now));
         self.note(
             Some(slot),
