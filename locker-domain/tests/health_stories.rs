@@ -170,6 +170,37 @@ fn a_parcel_inside_is_not_mistaken_for_drift() {
 }
 
 #[test]
+fn the_next_parcel_in_the_same_compartment_is_weighed_afresh_not_taken_for_drift() {
+    let mut health = bank();
+    let parcel = |reading: i32| Presence::occupied(reading, THRESHOLD);
+    // A 40-unit parcel sits still behind the shut door all day.
+    for _ in 0..6 {
+        assert_eq!(health.observe_parcel_reading(4, parcel(40)).unwrap(), None);
+    }
+    // It is collected and a 900-unit parcel goes in: two door changes each.
+    for h in 1..=4 {
+        assert_eq!(health.observe_door_change(4, hours(h)).unwrap(), None);
+    }
+    assert_eq!(health.observe_parcel_reading(4, parcel(900)).unwrap(), None);
+    assert_eq!(health.observe_parcel_reading(4, parcel(903)).unwrap(), None);
+    // Then the cell creeps under it: more than the band from its first reading.
+    let alert = health
+        .observe_parcel_reading(4, parcel(905))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        alert.issue,
+        HealthIssue::PresenceDrift {
+            reading: 5,
+            threshold: THRESHOLD,
+            band: HealthPolicy::default().drift_band
+        }
+    );
+    // A reading saying empty is the bank's business (a parcel gone), not drift.
+    assert_eq!(health.observe_parcel_reading(5, empty(0)).unwrap(), None);
+}
+
+#[test]
 fn a_frozen_sensor_through_a_day_of_deliveries_is_reported_stuck() {
     let mut health = bank();
     let morning = hours(8);

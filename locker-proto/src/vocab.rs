@@ -561,10 +561,12 @@ pub enum NotificationKind {
 #[non_exhaustive]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum HealthIssue {
-    /// An empty compartment's tared reading is outside the calibration band:
-    /// recalibrate ([`Command::Calibrate`](crate::Command::Calibrate)) or check the sensor.
+    /// An empty compartment's tared reading is outside the calibration band,
+    /// or, behind a door shut on a parcel, the reading moved by more than the
+    /// band since the parcel's first reading: recalibrate
+    /// ([`Command::Calibrate`](crate::Command::Calibrate)) or check the sensor.
     PresenceDrift {
-        /// The reading that showed it.
+        /// The reading that showed it (under a parcel: how far it moved).
         reading: i32,
         /// The occupancy threshold in force.
         threshold: i32,

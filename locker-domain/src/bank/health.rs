@@ -14,7 +14,11 @@
 //!   [`HealthPolicy::drift_band`] away from 0, the tare has wandered towards
 //!   the threshold (a light parcel would soon be missed, or an empty
 //!   compartment judged occupied). Readings taken while the books say a
-//!   parcel is inside are ignored: they measure the parcel, not the tare. An
+//!   parcel is inside measure the parcel, not the tare; instead, behind a
+//!   door shut since the parcel went in, the parcel weighs the same at every
+//!   reading, so a reading more than the band away from the first one is the
+//!   cell drifting under the parcel
+//!   ([`SensorHealth::observe_parcel_reading`]). An
 //!   empty compartment that reads *occupied* is a disagreement with the
 //!   books, which the bank handles itself. The episode ends when an empty
 //!   reading is back within half the band, so a reading hovering at the edge
@@ -155,6 +159,9 @@ const RAISED_FLAPPING: u8 = 1 << 2;
 const RAISED_LOCK: u8 = 1 << 3;
 const HAS_READING: u8 = 1 << 4;
 const HAS_DOOR_CHANGE: u8 = 1 << 5;
+/// `held_reading` is valid: a parcel's reading behind the door shut since.
+/// Not persisted (a restart takes it afresh at the next reading).
+const HAS_HELD: u8 = 1 << 6;
 
 /// Bytes of health state per compartment (pinned by a test).
 pub const HEALTH_BYTES_PER_COMPARTMENT: usize = core::mem::size_of::<CompartmentHealth>();
@@ -174,6 +181,9 @@ pub struct CompartmentHealth {
     flap_count: u8,
     lock_faults: u8,
     flags: u8,
+    /// The first idle reading with a parcel inside since the door last
+    /// moved (valid with `HAS_HELD`).
+    held_reading: i32,
 }
 
 impl CompartmentHealth {
@@ -187,6 +197,7 @@ impl CompartmentHealth {
         flap_count: 0,
         lock_faults: 0,
         flags: 0,
+        held_reading: 0,
     };
 
     fn has(&self, bit: u8) -> bool {
@@ -301,7 +312,7 @@ impl<S: BorrowMut<[CompartmentHealth]>> HealthBook<S> {
             last_door_change: h.last_door_change,
             flap_count: h.flap_count,
             lock_faults: h.lock_faults,
-            flags: h.flags,
+            flags: h.flags & !HAS_HELD,
         })
     }
 
@@ -319,7 +330,8 @@ impl<S: BorrowMut<[CompartmentHealth]>> HealthBook<S> {
             last_door_change: clock.at(r.last_door_change),
             flap_count: r.flap_count,
             lock_faults: r.lock_faults,
-            flags: r.flags,
+            flags: r.flags & !HAS_HELD,
+            held_reading: 0,
         };
         true
     }
@@ -392,6 +404,59 @@ impl<S: BorrowMut<[CompartmentHealth]>> HealthBook<S> {
         Ok(drift.map(|issue| HealthAlert { slot, issue }))
     }
 
+    /// A reading of slot `slot` with a parcel inside, behind a door shut
+    /// since the parcel went in (a periodic `ChannelStatus`): checked for
+    /// drift. A parcel behind a shut door weighs the same at every reading,
+    /// so the first such reading is kept, and a later one more than
+    /// [`HealthPolicy::drift_band`] away from it is the cell drifting under
+    /// the parcel: [`HealthIssue::PresenceDrift`] with `reading` the change.
+    /// Any door change forgets the kept reading. A reading that says empty
+    /// is left to the bank (a parcel gone from the books' compartment).
+    ///
+    /// ```
+    /// use locker_domain::bank::health::{HealthIssue, HealthPolicy, SensorHealth};
+    /// use locker_proto::Presence;
+    ///
+    /// let mut health = SensorHealth::<24>::new(HealthPolicy::default());
+    /// // A parcel reading 40 sits in compartment 3; the cell creeps upwards.
+    /// assert_eq!(health.observe_parcel_reading(3, Presence::occupied(40, 10))?, None);
+    /// assert_eq!(health.observe_parcel_reading(3, Presence::occupied(43, 10))?, None);
+    /// let alert = health.observe_parcel_reading(3, Presence::occupied(46, 10))?.unwrap();
+    /// assert_eq!(alert.issue, HealthIssue::PresenceDrift { reading: 6, threshold: 10, band: 4 });
+    /// # Ok::<(), locker_domain::bank::health::HealthError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`HealthError::UnknownSlot`]; nothing is recorded.
+    pub fn observe_parcel_reading(
+        &mut self,
+        slot: usize,
+        presence: Presence,
+    ) -> Result<Option<HealthAlert>, HealthError> {
+        let band = self.policy.drift_band;
+        let state = self.slot_mut(slot)?;
+        if !presence.occupied {
+            return Ok(None);
+        }
+        if !state.has(HAS_HELD) {
+            state.held_reading = presence.reading;
+            state.flags |= HAS_HELD;
+            return Ok(None);
+        }
+        let moved = presence.reading.saturating_sub(state.held_reading);
+        if moved.unsigned_abs() <= band.unsigned_abs() {
+            return Ok(None);
+        }
+        let issue = HealthIssue::PresenceDrift {
+            reading: moved,
+            threshold: presence.threshold,
+            band,
+        };
+        Ok(state
+            .raise(RAISED_DRIFT)
+            .then_some(HealthAlert { slot, issue }))
+    }
+
     /// A door change (opened or closed) of slot `slot`.
     ///
     /// # Errors
@@ -404,6 +469,9 @@ impl<S: BorrowMut<[CompartmentHealth]>> HealthBook<S> {
         let policy = self.policy;
         let state = self.slot_mut(slot)?;
         state.door_changes_since_reading = state.door_changes_since_reading.saturating_add(1);
+        // Whatever is inside now may differ: the parcel's reading is taken
+        // afresh.
+        state.flags &= !HAS_HELD;
 
         let window_over = now.saturating_since(state.flap_window_start) >= policy.flap_window;
         let first = !state.has(HAS_DOOR_CHANGE);

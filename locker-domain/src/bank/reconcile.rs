@@ -143,6 +143,20 @@ impl Bank<'_> {
             .observe_idle_reading(i.get(), status.presence, books_say_empty)
             .ok()
             .flatten();
+        // A parcel behind a door shut since it went in weighs the same at
+        // every reading: a moving reading is the cell drifting under it.
+        let parcel_behind_shut_door = s.stage.holds_parcel()
+            && !matches!(s.stage, Stage::Door { .. })
+            && s.door == DoorState::Closed
+            && status.door == DoorState::Closed;
+        let health = match health {
+            None if parcel_behind_shut_door => self
+                .health
+                .observe_parcel_reading(i.get(), status.presence)
+                .ok()
+                .flatten(),
+            found => found,
+        };
         let seen = Seen {
             door: status.door,
             occupied: status.presence.occupied,
