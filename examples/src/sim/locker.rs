@@ -1968,7 +1968,7 @@ impl SimBank {
             // A guesser within the keypad's "pressing" window of the last
             // guess (twice its longest lockout) is, for the keypad, the
             // same attack going on: its one alert covers him.
-            let pressing = self.policy.lockout.max_lockout.saturating_mul(2);
+            let pressing = self.policy.lockout.pressing_window();
             let continues = self
                 .last_guess
                 .is_some_and(|at| now.saturating_since(at) <= pressing);

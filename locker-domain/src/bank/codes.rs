@@ -758,6 +758,21 @@ impl Default for LockoutPolicy {
 }
 
 impl LockoutPolicy {
+    /// How soon after the last wrong code a new one still counts as the
+    /// same guesser pressing on (twice [`max_lockout`](Self::max_lockout)):
+    /// within it, the keypad-attack alert counts the new code with the
+    /// last; later, it is somebody else's mistake.
+    ///
+    /// ```
+    /// use locker_domain::bank::codes::LockoutPolicy;
+    /// use locker_proto::time::Duration;
+    ///
+    /// assert_eq!(LockoutPolicy::default().pressing_window(), Duration::from_hours(2));
+    /// ```
+    pub fn pressing_window(&self) -> Duration {
+        self.max_lockout.saturating_mul(2)
+    }
+
     /// The lockout imposed by the `failures`-th consecutive wrong code.
     ///
     /// ```
@@ -965,7 +980,7 @@ impl<const K: usize> KeypadGuard<K> {
         // A guesser goes on as soon as the lockout lets him; a wrong code
         // hours after the last is somebody else's mistake.
         let pressing = state.failures > 0
-            && now.saturating_since(state.last_failure) <= policy.max_lockout.saturating_mul(2);
+            && now.saturating_since(state.last_failure) <= policy.pressing_window();
         state.failures = state.failures.saturating_add(1);
         state.last_failure = now;
         let lockout = policy.lockout_after(state.failures);
