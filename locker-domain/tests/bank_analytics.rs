@@ -1,5 +1,5 @@
 //! The analytics a property manager reads off a bank: when parcels come and
-//! go (the bank's local wall clock), how long they stay, which sizes are
+//! go (the bank's local time), how long they stay, which sizes are
 //! used and why parcels were turned away; and that the figures survive a
 //! restart.
 
@@ -19,9 +19,10 @@ use locker_domain::bank::{
     Refusal, SizeUtilisation, dwell_bucket,
 };
 use locker_proto::time::Duration;
-use locker_proto::{CompartmentId, Dimensions, SizeClass};
+use locker_proto::{CompartmentId, Dimensions, SizeClass, TimeZone};
 
-/// Monday 2 March 2026 at `h`:`m`, local time at the bank.
+/// Monday 2 March 2026 at `h`:`m`, UTC: local time for a bank on the
+/// default policy's time zone.
 fn monday(h: u32, m: u32) -> NaiveDateTime {
     NaiveDate::from_ymd_opt(2026, 3, 2)
         .unwrap()
@@ -84,6 +85,28 @@ fn a_morning_rush_of_deposits_shows_in_the_eight_o_clock_bucket() {
         "the bank has no extra large doors"
     );
     assert!((by_size[0].occupied_percent() - 100.0 * 5.0 / 12.0).abs() < 0.01);
+}
+
+#[test]
+fn a_bank_in_tokyo_counts_a_deposit_at_23_utc_on_sunday_as_eight_on_monday_morning() {
+    let policy = Policy {
+        time_zone: TimeZone::fixed(9 * 60),
+        ..Policy::default()
+    };
+    let mut sim = Sim::<64>::new(24, policy);
+    sim.drain();
+    // Sunday 1 March 2026, 23:00 UTC: Monday 08:00 in Tokyo.
+    sim.bank
+        .set_wall_clock(monday(23, 0) - chrono::TimeDelta::days(1), sim.now)
+        .unwrap();
+    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    sim.deposit(r.compartment);
+    let a = sim.bank.stats().analytics;
+    assert_eq!(a.deposits_by_hour[8], 1);
+    assert_eq!(a.deposits_by_weekday, [1, 0, 0, 0, 0, 0, 0], "a Monday");
+    // The audit stamps stay UTC: one wall clock for every record.
+    let stamped = sim.audit.iter().rev().find_map(|a| a.wall).unwrap();
+    assert_eq!(stamped.date(), NaiveDate::from_ymd_opt(2026, 3, 1).unwrap());
 }
 
 #[test]

@@ -14,8 +14,8 @@ use chrono::{NaiveDate, NaiveDateTime, Timelike};
 use locker_domain::bank::{
     Actor, AuditEvent, NotificationKind, ParcelNeeds, Policy, StaffId, Stage,
 };
-use locker_proto::SizeClass;
 use locker_proto::time::{Duration, Instant};
+use locker_proto::{SizeClass, TimeZone};
 
 fn at(h: u32, m: u32) -> NaiveDateTime {
     NaiveDate::from_ymd_opt(2026, 3, 2)
@@ -161,4 +161,65 @@ fn a_reservation_nobody_uses_frees_the_compartment_when_the_hold_runs_out() {
             .iter()
             .any(|n| matches!(n.kind, NotificationKind::ReservationExpired))
     );
+}
+
+/// The first reminder of a parcel deposited at UTC `deposited_utc` in a
+/// bank whose policy is `policy`: when it went out, in UTC.
+fn first_reminder_utc(policy: Policy, deposited_utc: NaiveDateTime) -> NaiveDateTime {
+    let mut sim = Sim::<24>::new(24, policy);
+    sim.bank.set_wall_clock(deposited_utc, sim.now).unwrap();
+    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    let deposited = sim.now;
+    sim.deposit(r.compartment);
+    sim.run_until(deposited + Duration::from_hours(40));
+    let reminder = sim
+        .notes
+        .iter()
+        .find(|n| matches!(n.kind, NotificationKind::Reminder))
+        .expect("a reminder within 40 h");
+    deposited_utc + chrono::TimeDelta::milliseconds((reminder.at - deposited).as_millis() as i64)
+}
+
+fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(y, mo, d)
+        .unwrap()
+        .and_hms_opt(h, mi, 0)
+        .unwrap()
+}
+
+#[test]
+fn a_bank_in_new_york_keeps_its_quiet_hours_on_new_york_time_though_its_clock_is_utc() {
+    // Deposited at 07:00 UTC on Monday 2 March 2026, 02:00 in New York
+    // (UTC-5 in winter): the reminder is due at 02:00 New York time.
+    let policy = Policy {
+        time_zone: TimeZone::north_american(-300),
+        ..Policy::default()
+    };
+    let sent = first_reminder_utc(policy, utc(2026, 3, 2, 7, 0));
+    assert_eq!(
+        sent,
+        utc(2026, 3, 3, 13, 0),
+        "08:00 in New York, when its quiet hours end"
+    );
+
+    // A bank left on the default (UTC) takes 02:00 in New York for 07:00,
+    // quiet too, and wakes the recipient at 03:00 New York time.
+    let on_utc = first_reminder_utc(Policy::default(), utc(2026, 3, 2, 7, 0));
+    assert_eq!(on_utc, utc(2026, 3, 3, 8, 0));
+}
+
+#[test]
+fn quiet_hours_follow_the_clocks_forward_into_summer_time() {
+    // Berlin, the night the clocks go forward (Sunday 29 March 2026, 01:00
+    // UTC). A reminder due at 04:30 UTC is 06:30 summer time, still quiet:
+    // it goes out at 08:00 summer time, 06:00 UTC.
+    let policy = Policy {
+        time_zone: TimeZone::european(60),
+        ..Policy::default()
+    };
+    let sent = first_reminder_utc(policy, utc(2026, 3, 28, 4, 30));
+    assert_eq!(sent, utc(2026, 3, 29, 6, 0));
+    // A week earlier, in winter time, the same quiet hours end at 07:00 UTC.
+    let winter = first_reminder_utc(policy, utc(2026, 3, 21, 4, 30));
+    assert_eq!(winter, utc(2026, 3, 22, 7, 0));
 }

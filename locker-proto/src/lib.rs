@@ -19,6 +19,7 @@ pub mod time;
 pub mod uplink;
 pub mod version;
 pub mod vocab;
+pub mod zone;
 
 pub use error::FrameError;
 pub use frame::{Decoder, Feed, Flags, Frame, Header, MAX_FRAME, Seq};
@@ -35,3 +36,4 @@ pub use vocab::{
     LockState, MAX_CHANNELS, NodeAddr, NotificationKind, ParcelKind, PowerStatus, Presence,
     Purpose, ResetReason, ServiceReason, SizeClass, Temperature,
 };
+pub use zone::TimeZone;

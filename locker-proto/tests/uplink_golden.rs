@@ -49,6 +49,7 @@ use locker_proto::uplink::*;
 use locker_proto::{
     Channel, CompartmentId, Dimensions, DoorState, FaultCode, FirmwareVersion, NodeAddr,
     PowerStatus, Presence, ProtocolVersions, RebootKind, ResetReason, SizeClass, Temperature,
+    TimeZone,
 };
 use serde_json::{Value, json};
 
@@ -367,6 +368,7 @@ fn policy() -> PolicyConfig {
             start_minute: 21 * 60,
             end_minute: 8 * 60,
         }),
+        time_zone: TimeZone::european(60),
         lockout: LockoutConfig {
             free_attempts: 3,
             base_lockout_ms: Duration::from_secs(30),

@@ -726,9 +726,15 @@ UP_TYPES.update({
         ("deposit_window_ms", "Duration"), ("door_ajar_limit_ms", "Duration"),
         ("unlock_confirm_ms", "Duration"), ("presence_settle_ms", "Duration"),
         ("unlock_pulse_ms", "u16"), ("code_digits", "u8"), ("min_charge_for_deposit", "u8"),
-        ("quiet_hours", ("opt", "QuietHours")), ("lockout", "LockoutConfig"),
-        ("health", "HealthConfig")]),
+        ("quiet_hours", ("opt", "QuietHours")), ("time_zone", "TimeZone"),
+        ("lockout", "LockoutConfig"), ("health", "HealthConfig")]),
     "QuietHours": ("struct", [("start_minute", "u16"), ("end_minute", "u16")]),
+    "TimeZone": ("struct", [
+        ("standard_offset_minutes", "i16"), ("summer", ("opt", "SummerTime"))]),
+    "SummerTime": ("struct", [
+        ("save_minutes", "u8"), ("starts", "Transition"), ("ends", "Transition")]),
+    "Transition": ("struct", [
+        ("month", "u8"), ("week", "u8"), ("weekday", "u8"), ("minute", "u16")]),
     "LockoutConfig": ("struct", [
         ("free_attempts", "u8"), ("base_lockout_ms", "Duration"), ("max_lockout_ms", "Duration"),
         ("spike_window_ms", "Duration"), ("spike_threshold", "u16")]),

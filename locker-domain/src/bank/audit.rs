@@ -340,7 +340,7 @@ pub struct AuditRecord {
     pub seq: u64,
     /// Monotonic time.
     pub at: Instant,
-    /// Wall time, once [`Bank::set_wall_clock`](super::Bank::set_wall_clock) was called.
+    /// Wall time, UTC, once [`Bank::set_wall_clock`](super::Bank::set_wall_clock) was called.
     pub wall: Option<NaiveDateTime>,
     /// Who.
     pub actor: Actor,

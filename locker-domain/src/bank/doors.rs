@@ -452,7 +452,7 @@ impl Bank<'_> {
             Verdict::DepositVerified { collector } => {
                 self.stats.deposits = self.stats.deposits.saturating_add(1);
                 let size = self.layout.get(i).map(|c| c.size);
-                let wall = self.wall_at(now);
+                let wall = self.local_at(now);
                 self.stats.analytics.count_deposit(size, wall);
                 self.record(now, by, Some(i), AuditEvent::DepositVerified, None);
                 self.notify(now, collector, i, NotificationKind::ParcelReady);
@@ -472,7 +472,7 @@ impl Bank<'_> {
                     self.stats.pickups = self.stats.pickups.saturating_add(1);
                     self.stats.dwell_total_ms =
                         self.stats.dwell_total_ms.saturating_add(dwell.as_millis());
-                    let wall = self.wall_at(now);
+                    let wall = self.local_at(now);
                     self.stats.analytics.count_pickup(dwell, wall);
                 }
             }

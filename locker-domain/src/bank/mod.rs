@@ -143,11 +143,22 @@
 //!
 //! Monotonic time is a [`Instant`] passed into every call; a time earlier
 //! than one already seen is refused with [`BankError::TimeWentBackwards`].
-//! Wall-clock time (audit stamps, quiet hours) comes from
-//! [`Bank::set_wall_clock`], which anchors a `chrono::NaiveDateTime` (local
-//! time of the bank) to a monotonic instant; call it at start and whenever
-//! the gateway's clock is corrected. Without it, reminders ignore quiet hours
-//! and audit records carry no wall time.
+//! Wall-clock time comes from [`Bank::set_wall_clock`], which anchors a
+//! `chrono::NaiveDateTime` in **UTC** to a monotonic instant; call it at
+//! start and whenever the gateway's clock is corrected. Audit stamps and
+//! offline-token expiries are UTC, as the uplink's stamps are: one wall
+//! clock. Local time, for what people meet (quiet hours for reminders, the
+//! analytics' hours of day and weekdays), is that UTC in the policy's
+//! [`time_zone`](Policy::time_zone) rule, summer time included
+//! ([`locker_proto::zone`]), so nobody re-sets a bank when the clocks go
+//! forward. Without a wall clock, reminders ignore quiet hours and audit
+//! records carry no wall time.
+//!
+//! The anchor is not in the snapshot: after a restore the bank has no wall
+//! time until the gateway sets it again (the [`Gateway`](crate::gateway)
+//! shell does at start, from the system clock). Carrying the anchor over
+//! would stamp the first records after a restart with the time of the
+//! snapshot, wrong by the downtime; no stamp is honest, a wrong one is not.
 //!
 //! # Cost
 //!
@@ -1203,7 +1214,8 @@ impl<'a> Bank<'a> {
         Ok(())
     }
 
-    /// Anchors wall-clock time (local time at the bank) to monotonic `now`.
+    /// Anchors wall-clock time, **UTC** (`wall`), to monotonic `now`. Local
+    /// time follows from the policy's [`time_zone`](Policy::time_zone).
     ///
     /// # Errors
     /// [`BankError::TimeWentBackwards`].
@@ -1307,7 +1319,7 @@ impl<'a> Bank<'a> {
 
     /// A parcel's deadline ran out: report what is due, then write the books.
     fn parcel_timer_fired(&mut self, i: LayoutIndex, s: Slot, now: Instant) {
-        let (books, due) = deadlines::parcel_timer(s, now, &self.policy, self.wall_at(now));
+        let (books, due) = deadlines::parcel_timer(s, now, &self.policy, self.local_at(now));
         let system = Actor::System;
         match due {
             Due::Cleared => {}

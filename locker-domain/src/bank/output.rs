@@ -182,11 +182,23 @@ impl Bank<'_> {
             && free(self.snapshots.len(), SNAPSHOT_QUEUE) >= room.snapshots
     }
 
-    /// The bank's local time at `now`, once a wall clock was set.
+    /// UTC at `now`, once a wall clock was set.
     pub(super) fn wall_at(&self, now: Instant) -> Option<NaiveDateTime> {
         let (wall, at) = self.wall?;
         let ms = i64::try_from((now - at).as_millis()).ok()?;
         wall.checked_add_signed(chrono::TimeDelta::try_milliseconds(ms)?)
+    }
+
+    /// The bank's local time at `now` (UTC in the policy's
+    /// [`time_zone`](super::Policy::time_zone)), once a wall clock was set:
+    /// the clock of quiet hours and of the analytics' hours and weekdays.
+    pub(super) fn local_at(&self, now: Instant) -> Option<NaiveDateTime> {
+        let utc = self.wall_at(now)?;
+        let offset = self
+            .policy
+            .time_zone
+            .offset_minutes_at(utc.and_utc().timestamp());
+        utc.checked_add_signed(chrono::TimeDelta::try_minutes(i64::from(offset))?)
     }
 
     /// The parcel the books hold in compartment `i`, which outputs about it name.

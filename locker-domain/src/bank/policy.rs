@@ -1,13 +1,15 @@
 //! The bank's configurable rules: deadlines, pulse length, code length, power
 //! thresholds, quiet hours, refrigerated compartments.
 
+use locker_proto::TimeZone;
 use locker_proto::time::Duration;
 
 use super::codes::LockoutPolicy;
 use super::cold::ColdPolicy;
 use super::health::HealthPolicy;
 
-/// Hours of the day (wall clock) when reminders wait. Minutes since midnight;
+/// Hours of the day when reminders wait, on the bank's local clock (its UTC
+/// wall clock in [`Policy::time_zone`]). Minutes since local midnight;
 /// `start > end` means the quiet period spans midnight.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -73,8 +75,15 @@ pub struct Policy {
     pub code_digits: u8,
     /// Below this battery charge, new deposits are refused (30 %).
     pub min_charge_for_deposit: u8,
-    /// When reminders wait (21:00 to 08:00); `None` sends them at any hour.
+    /// When reminders wait (21:00 to 08:00 local time); `None` sends them
+    /// at any hour.
     pub quiet_hours: Option<QuietHours>,
+    /// Where the bank stands: the rule that turns its UTC wall clock into
+    /// local time for quiet hours and the analytics' hours and weekdays
+    /// (UTC). Set it for the site, e.g. `TimeZone::european(60)` for
+    /// Berlin: with the default, a bank in New York would keep quiet from
+    /// 16:00 to 03:00 and send reminders from 3 a.m.
+    pub time_zone: TimeZone,
     /// Keypad attempt limits.
     pub lockout: LockoutPolicy,
     /// Sensor health thresholds.
@@ -151,6 +160,7 @@ impl Default for Policy {
             code_digits: 6,
             min_charge_for_deposit: 30,
             quiet_hours: Some(QuietHours::hours(21, 8)),
+            time_zone: TimeZone::UTC,
             lockout: LockoutPolicy::default(),
             health: HealthPolicy::default(),
             remote_open_limit: 5,

@@ -165,9 +165,9 @@ impl Refusal {
 /// and refusals by reason. Since the bank was first started, bank-wide,
 /// every count saturating at `u32::MAX`.
 ///
-/// Hours and weekdays are the bank's **local wall clock**
-/// ([`Bank::set_wall_clock`](super::Bank::set_wall_clock), the clock
-/// quiet hours use). A deposit or pickup made while the bank has no wall
+/// Hours and weekdays are the bank's **local time**: its UTC wall clock
+/// ([`Bank::set_wall_clock`](super::Bank::set_wall_clock)) in the policy's
+/// [`time_zone`](super::Policy::time_zone), the clock quiet hours use. A deposit or pickup made while the bank has no wall
 /// clock is counted in [`Stats::deposits`] and [`Stats::pickups`], in the
 /// dwell histogram and per size, but in no hour and no weekday: the bank
 /// does not guess the time of day, so the hour and weekday tables may sum

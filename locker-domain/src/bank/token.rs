@@ -44,7 +44,7 @@ const SIGNED_LEN: usize = 1 + 4 + 4 + 2 + 4 + 8;
 /// | 5 | 4 | the bank's [`Incarnation`], u32 little-endian |
 /// | 9 | 2 | compartment id, u16 little-endian |
 /// | 11 | 4 | parcel id, u32 little-endian |
-/// | 15 | 8 | expiry, u64 little-endian: seconds since 1970-01-01 00:00 of the bank's wall clock |
+/// | 15 | 8 | expiry, u64 little-endian: Unix time (seconds since 1970-01-01 00:00 UTC) |
 /// | 23 | 16 | tag: `HMAC-SHA256(token key, "locker/v1/offline-token" \|\| bytes 0..23)`, first 16 bytes |
 ///
 /// Version 1 (35 bytes, no incarnation) is no longer accepted: a token not
@@ -52,12 +52,10 @@ const SIGNED_LEN: usize = 1 + 4 + 4 + 2 + 4 + 8;
 /// afresh.
 ///
 /// A token is valid while the bank's wall clock ([`Bank::set_wall_clock`])
-/// is before its expiry. A bank run by
-/// [`Gateway`](crate::gateway::Gateway) keeps its wall clock in UTC (the
-/// gateway's uplink stamps audit records with it as Unix time), so there
-/// the expiry is plain Unix time; for a bank whose wall clock was set to
-/// local time, the backend adds the bank's UTC offset. A bank whose wall
-/// clock was never set refuses every token. `spec/uplink.md` (at the
+/// is before its expiry. The wall clock is UTC (the bank's time zone only
+/// shapes quiet hours and analytics), so the expiry is plain Unix time,
+/// wherever the bank stands. A bank whose wall clock was never set refuses
+/// every token. `spec/uplink.md` (at the
 /// repository root) gives every byte of the format and a known answer.
 ///
 /// # What the bank checks, and what a refusal costs
@@ -138,8 +136,8 @@ pub struct OfflineToken {
     pub compartment: CompartmentId,
     /// The parcel.
     pub parcel: ParcelId,
-    /// Valid while the bank's wall clock, in seconds since 1970-01-01 00:00,
-    /// is below this.
+    /// Valid while the bank's wall clock, in Unix time (seconds since
+    /// 1970-01-01 00:00 UTC), is below this.
     pub expires_at: u64,
     /// The tag under the bank's token key.
     pub tag: [u8; TAG_LEN],

@@ -467,6 +467,7 @@ pub(crate) fn policy_config(p: &Policy) -> wire::PolicyConfig {
             start_minute: q.start_minute,
             end_minute: q.end_minute,
         }),
+        time_zone: p.time_zone,
         lockout: wire::LockoutConfig {
             free_attempts: p.lockout.free_attempts,
             base_lockout_ms: p.lockout.base_lockout,
@@ -521,6 +522,11 @@ pub(crate) fn policy(base: &Policy, c: &wire::PolicyConfig) -> Result<Policy, &'
             return Err("quiet hours are minutes of the day, below 1440");
         }
     }
+    if c.time_zone.check().is_err() {
+        return Err(
+            "the time zone is an offset within 14 hours of UTC and, if any, a summer time of 1 to 120 minutes between two real days",
+        );
+    }
     if c.health.drift_band < 0 || c.health.flap_changes == 0 || c.health.lock_fault_limit == 0 {
         return Err("sensor-health thresholds must be positive");
     }
@@ -540,6 +546,7 @@ pub(crate) fn policy(base: &Policy, c: &wire::PolicyConfig) -> Result<Policy, &'
         start_minute: q.start_minute,
         end_minute: q.end_minute,
     });
+    p.time_zone = c.time_zone;
     p.lockout.free_attempts = c.lockout.free_attempts;
     p.lockout.base_lockout = c.lockout.base_lockout_ms;
     p.lockout.max_lockout = c.lockout.max_lockout_ms;

@@ -18,6 +18,7 @@ use crate::message::RebootKind;
 use crate::time::Duration;
 use crate::version::ProtocolVersions;
 use crate::vocab::{CompartmentId, Dimensions, NodeAddr, ParcelKind, SizeClass};
+use crate::zone::TimeZone;
 
 /// A message from the backend to the gateway.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -238,7 +239,8 @@ pub enum ResetTarget {
     Node(NodeAddr),
 }
 
-/// Quiet hours for reminders, in minutes since local midnight.
+/// Quiet hours for reminders, in minutes since local midnight (the bank's
+/// UTC clock in [`PolicyConfig::time_zone`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct QuietHours {
@@ -307,8 +309,14 @@ pub struct PolicyConfig {
     pub code_digits: u8,
     /// Below this battery charge (percent) new deposits are refused.
     pub min_charge_for_deposit: u8,
-    /// When reminders wait, if ever.
+    /// When reminders wait, if ever, on the bank's local clock.
     pub quiet_hours: Option<QuietHours>,
+    /// The bank's time zone: turns its UTC clock into the local time of
+    /// quiet hours and of the analytics' hours and weekdays. Every stamp on
+    /// the uplink stays UTC. Absent from JSON written before it existed:
+    /// UTC.
+    #[serde(default)]
+    pub time_zone: TimeZone,
     /// Keypad attempt limits.
     pub lockout: LockoutConfig,
     /// Sensor-health thresholds.
