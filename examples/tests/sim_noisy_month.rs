@@ -18,7 +18,11 @@ fn month_of_everything() -> IncidentRates {
 #[test]
 fn a_month_on_a_bad_bus_loses_no_parcel_and_keeps_every_invariant() {
     let config = SimConfig {
-        seed: 6,
+        // A month that meets every kind of incident: the kinds are random
+        // draws, and a change in the frames the bank sends moves every draw
+        // after it (seed 6 met no fridge failure once the bank configured
+        // its nodes).
+        seed: 7,
         days: 30,
         noise_level: 2,
         noise: Noise::level(2),

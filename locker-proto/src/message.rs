@@ -208,6 +208,7 @@ derive_wire! {
 
 derive_wire! {
     /// A node's timing and thresholds, set by [`Command::Configure`].
+    #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
     pub struct NodeConfig {
         /// How long the door switch must hold a level before it counts, in ms.
         pub debounce_ms: u16,

@@ -48,8 +48,8 @@ use locker_proto::time::{Duration, Instant};
 use locker_proto::uplink::*;
 use locker_proto::{
     Channel, CompartmentId, Dimensions, DoorState, FaultCode, FirmwareVersion, NodeAddr,
-    PowerStatus, Presence, ProtocolVersions, RebootKind, ResetReason, SizeClass, Temperature,
-    TimeZone,
+    NodeConfig, PowerStatus, Presence, ProtocolVersions, RebootKind, ResetReason, SizeClass,
+    Temperature, TimeZone,
 };
 use serde_json::{Value, json};
 
@@ -383,6 +383,12 @@ fn policy() -> PolicyConfig {
             flap_changes: 10,
             lock_fault_limit: 3,
         },
+        node_config: Some(NodeConfig {
+            debounce_ms: 30,
+            door_ajar_limit_s: 120,
+            presence_threshold: 2_000,
+            max_pulse_ms: 1_000,
+        }),
     }
 }
 

@@ -727,7 +727,8 @@ UP_TYPES.update({
         ("unlock_confirm_ms", "Duration"), ("presence_settle_ms", "Duration"),
         ("unlock_pulse_ms", "u16"), ("code_digits", "u8"), ("min_charge_for_deposit", "u8"),
         ("quiet_hours", ("opt", "QuietHours")), ("time_zone", "TimeZone"),
-        ("lockout", "LockoutConfig"), ("health", "HealthConfig")]),
+        ("lockout", "LockoutConfig"), ("health", "HealthConfig"),
+        ("node_config", ("opt", "NodeConfig"))]),
     "QuietHours": ("struct", [("start_minute", "u16"), ("end_minute", "u16")]),
     "TimeZone": ("struct", [
         ("standard_offset_minutes", "i16"), ("summer", ("opt", "SummerTime"))]),

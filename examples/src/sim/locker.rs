@@ -33,7 +33,7 @@ use super::SimConfig;
 use super::bus::{Bus, Talker};
 use super::incidents::{IncidentKind, IncidentLog};
 use super::kerong::{Board, NodeSide};
-use super::node::CHANNELS;
+use super::node::{CHANNELS, node_config};
 use super::oracle::{self, FalseAlarms, Truth};
 use super::report::{AuditTally, Line, WorldCounts};
 use super::rng::Dice;
@@ -280,7 +280,13 @@ impl SimBank {
     ) -> Result<Self, String> {
         let n = compartments.clamp(1, BANK_CAPACITY);
         let list = layout_of(n);
-        let policy = Policy::default();
+        // The bank configures our nodes, so a door left open has the
+        // policy's one limit; a Kerong board takes no configuration (its
+        // adapter's limits are the gateway's).
+        let policy = Policy {
+            node_config: matches!(config.board, Board::Ours).then(node_config),
+            ..Policy::default()
+        };
         let now = Instant::ZERO;
         let mut gateway = first_gateway(&list, policy, config.seed, index, now)?;
         let layout = list.clone();

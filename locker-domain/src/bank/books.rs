@@ -300,6 +300,7 @@ impl Bank<'_> {
             health: self.health.to_heap(),
             commands: self.commands.clone(),
             status_wanted: self.status_wanted,
+            config_wanted: self.config_wanted,
             unreachable: self.unreachable,
             lost_watch: self.lost_watch.clone(),
             unlocks_heard: self.unlocks_heard.clone(),

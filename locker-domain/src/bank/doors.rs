@@ -120,6 +120,7 @@ impl Bank<'_> {
                 self.check_node(node)?;
                 self.latest = now;
                 self.status_wanted.insert(node);
+                self.configure_again(node);
             }
             Event::FaultCleared { channel, .. } => {
                 if let Some(channel) = channel {
@@ -233,6 +234,11 @@ impl Bank<'_> {
                 self.latest = now;
                 self.calibrate_answered(i, outcome, now);
             }
+            (Command::Configure(_), outcome) => {
+                self.check_node(node)?;
+                self.latest = now;
+                self.configure_answered(node, outcome, now);
+            }
             (Command::GetAllStatus, CommandOutcome::Failed | CommandOutcome::NotSent) => {
                 self.check_node(node)?;
                 self.latest = now;
@@ -251,6 +257,36 @@ impl Bank<'_> {
     /// that stays shut can now be blamed on the lock. Should the list be
     /// full, the oldest entry is dropped (its session long over or, at
     /// worst, an unlock not blamed on the lock).
+    /// Node `node` answered the configuration the bank sent it. Taken: the
+    /// node runs the bank's limits. Refused: staff are told which node and
+    /// why ([`AlertKind::NodeFault`], the refusal as evidence), since its
+    /// door-ajar limit and thresholds are now not the bank's. No answer, or
+    /// an answer that means "later" (busy, a stale counter): sent again (a node that is lost gets it when it comes back,
+    /// [`Bank::handle_node_back`]).
+    fn configure_answered(&mut self, node: NodeAddr, outcome: CommandOutcome, now: Instant) {
+        match outcome {
+            CommandOutcome::Acked | CommandOutcome::NotSent => {}
+            // "Later", not "no": the node did not carry it out (a lock pulse
+            // running, a counter that fell behind the node's floor after
+            // it restarted, the master having spent its one resync).
+            CommandOutcome::Failed
+            | CommandOutcome::Nacked(
+                NackReason::Busy | NackReason::Stale { .. } | NackReason::RateLimited,
+            ) => self.configure_again(node),
+            CommandOutcome::Nacked(reason) => self.raise(
+                now,
+                AlertKind::NodeFault,
+                None,
+                Evidence::CommandsRefused {
+                    node,
+                    refused: 1,
+                    reason,
+                },
+                None,
+            ),
+        }
+    }
+
     fn unlock_heard(&mut self, i: LayoutIndex, s: Slot) {
         let unlocking = matches!(
             s.stage,

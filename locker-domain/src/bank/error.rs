@@ -126,4 +126,8 @@ pub enum BankError {
     /// the incarnation the bank is already in.
     #[error("the bank is already in this incarnation: draw another one")]
     SameIncarnation,
+    /// A policy whose [`node_config`](super::Policy::node_config) the
+    /// nodes would refuse, or that would cut unlock pulses short.
+    #[error(transparent)]
+    NodeConfig(#[from] super::NodeConfigError),
 }

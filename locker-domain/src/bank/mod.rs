@@ -240,7 +240,7 @@ pub use output::{
 };
 pub use parcel::{DoorPhase, ParcelId, ParcelKind, Purpose, Stage};
 pub use persist::{PersistError, SNAPSHOT_MAGIC, SNAPSHOT_OLDEST_READ, SNAPSHOT_VERSION};
-pub use policy::{Policy, QuietHours};
+pub use policy::{NodeConfigError, Policy, QuietHours};
 pub use power::PersistReason;
 pub use recalibration::{DRIFT_READINGS_TO_SETTLE, DRIFT_STEADY_WITHIN};
 pub use remote::{MAX_REMOTE_OPEN_LIMIT, OpenAll, RemoteOpen, RemoteOpenError, remote_open_tag};
@@ -290,6 +290,9 @@ pub struct Bank<'a> {
     health: HealthBook<Slice<'a, CompartmentHealth>>,
     commands: Deque<(NodeAddr, Command), COMMAND_QUEUE>,
     status_wanted: NodeSet,
+    /// Nodes to be sent [`Policy::node_configuration`] (only while the
+    /// policy has one).
+    config_wanted: NodeSet,
     unreachable: NodeSet,
     /// Unreachable nodes not yet alerted, with the time their alert is due.
     lost_watch: heapless::Vec<(NodeAddr, Instant), LOST_WATCH>,
@@ -425,6 +428,13 @@ impl<'a> Bank<'a> {
         for node in layout.nodes() {
             status_wanted.insert(node);
         }
+        // A bank that configures its nodes does so at every start: a node
+        // may have been replaced or reset while the gateway was down.
+        let config_wanted = if policy.node_config.is_some() {
+            status_wanted
+        } else {
+            NodeSet::EMPTY
+        };
         let mut bank = Bank {
             layout,
             policy,
@@ -439,6 +449,7 @@ impl<'a> Bank<'a> {
             health: HealthBook::in_books(policy.health, health),
             commands: Deque::new(),
             status_wanted,
+            config_wanted,
             unreachable: NodeSet::EMPTY,
             lost_watch: heapless::Vec::new(),
             unlocks_heard: heapless::Vec::new(),
@@ -498,13 +509,19 @@ impl<'a> Bank<'a> {
     /// decided from now on follows them. What was already decided stands:
     /// a reminder or reservation hold already armed fires when it was due,
     /// a lockout already imposed runs its course. Audited
-    /// ([`AuditEvent::PolicyChanged`], with `by`).
+    /// ([`AuditEvent::PolicyChanged`], with `by`). If the policy
+    /// configures the nodes ([`Policy::node_config`]) and what they get
+    /// changes (their configuration or the door-ajar limit), every node is
+    /// sent it at once.
     ///
     /// # Errors
+    /// [`BankError::NodeConfig`] for a node configuration the nodes would
+    /// refuse or that would cut unlock pulses short;
     /// [`BankError::TimeWentBackwards`]; [`BankError::OutputsPending`] if
     /// the audit queue has no room for the record. Nothing changes then.
     pub fn set_policy(&mut self, policy: Policy, by: Actor, now: Instant) -> Result<(), BankError> {
         self.check_time(now)?;
+        policy.check_node_config()?;
         if !self.has_room(ROOM_ONE) {
             return Err(BankError::OutputsPending);
         }
@@ -517,9 +534,26 @@ impl<'a> Bank<'a> {
         if policy.status_scan_every != Duration::ZERO && scan < self.next_scan {
             self.next_scan = scan;
         }
+        // The nodes get the new configuration, or the new door-ajar limit
+        // in it, at once; a policy without one leaves them as they are.
+        if policy.node_config.is_none() {
+            self.config_wanted = NodeSet::EMPTY;
+        } else if policy.node_configuration() != self.policy.node_configuration() {
+            for node in self.layout.nodes() {
+                self.config_wanted.insert(node);
+            }
+        }
         self.policy = policy;
         self.record(now, by, None, AuditEvent::PolicyChanged, None);
         Ok(())
+    }
+
+    /// Node `node` should be sent the policy's node configuration, if the
+    /// bank configures its nodes (it restarted, or came back).
+    pub(super) fn configure_again(&mut self, node: NodeAddr) {
+        if self.policy.node_config.is_some() {
+            self.config_wanted.insert(node);
+        }
     }
 
     /// The power source as the UPS last reported it.

@@ -129,6 +129,14 @@ impl Bank<'_> {
         if let Some((node, command)) = self.commands.pop_front() {
             return Some(BankOutput::Command { node, command });
         }
+        if let Some(config) = self.policy.node_configuration() {
+            if let Some(node) = self.config_wanted.pop_first() {
+                return Some(BankOutput::Command {
+                    node,
+                    command: Command::Configure(config),
+                });
+            }
+        }
         if let Some(node) = self.status_wanted.pop_first() {
             return Some(BankOutput::Command {
                 node,
@@ -155,6 +163,7 @@ impl Bank<'_> {
             || !self.snapshots.is_empty()
             || !self.commands.is_empty()
             || !self.status_wanted.is_empty()
+            || (!self.config_wanted.is_empty() && self.policy.node_config.is_some())
             || !self.readings_wanted.is_empty()
             || self.cold_cursor.is_some()
     }

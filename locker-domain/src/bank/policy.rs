@@ -1,12 +1,13 @@
 //! The bank's configurable rules: deadlines, pulse length, code length, power
 //! thresholds, quiet hours, refrigerated compartments.
 
-use locker_proto::TimeZone;
 use locker_proto::time::Duration;
+use locker_proto::{NodeConfig, TimeZone};
 
 use super::codes::LockoutPolicy;
 use super::cold::ColdPolicy;
 use super::health::HealthPolicy;
+use crate::controller::ConfigProblem;
 
 /// Hours of the day when reminders wait, on the bank's local clock (its UTC
 /// wall clock in [`Policy::time_zone`]). Minutes since local midnight;
@@ -134,6 +135,92 @@ pub struct Policy {
     /// re-taring a failing cell several times a day, each time hiding up to
     /// a band's worth of error from the books.
     pub drift_recalibration_every: Duration,
+    /// The configuration the bank gives its nodes, if it configures them
+    /// (`None`). When set, the bank sends it
+    /// ([`Command::Configure`](locker_proto::Command::Configure)) to every
+    /// node when it starts or is restored, to every node again when the
+    /// policy changes it or the door-ajar limit, and to a node that
+    /// restarted or came back after it was lost, so a node replaced on site
+    /// is configured without anyone at the bank. Its `door_ajar_limit_s` is
+    /// not used: the nodes get [`door_ajar_limit`](Self::door_ajar_limit),
+    /// rounded up to whole seconds, so a door left open raises one alert
+    /// at one limit, whoever notices first ([`Policy::node_configuration`]).
+    /// Both checks are in [`Policy::check_node_config`].
+    ///
+    /// `None` by default: the bank cannot know the units of a node's
+    /// presence sensor (grams, raw counts of a load-cell amplifier), and a
+    /// threshold in the wrong units takes every compartment out of service.
+    /// A node that refuses the configuration (a Kerong board answers
+    /// `Unsupported`: its adapter's limits are set in the gateway) raises
+    /// [`AlertKind::NodeFault`](super::AlertKind::NodeFault) with the
+    /// refusal as evidence.
+    pub node_config: Option<NodeConfig>,
+}
+
+/// Why [`Policy::node_config`] cannot be given to the bank's nodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum NodeConfigError {
+    /// A node would refuse it.
+    #[error("the nodes would refuse this configuration: {0}")]
+    Refused(#[from] ConfigProblem),
+    /// The nodes' longest pulse is shorter than the bank's unlock pulse.
+    #[error(
+        "the nodes' max_pulse_ms ({max_pulse_ms} ms) is below the unlock pulse of the policy ({unlock_pulse_ms} ms): every unlock would be cut short"
+    )]
+    PulseCutShort {
+        /// The nodes' longest pulse.
+        max_pulse_ms: u16,
+        /// The pulse the bank asks for with every unlock.
+        unlock_pulse_ms: u16,
+    },
+}
+
+impl Policy {
+    /// What the bank sends its nodes: [`node_config`](Self::node_config)
+    /// with the door-ajar limit of this policy, in whole seconds rounded up
+    /// (at least 1, at most `u16::MAX`).
+    ///
+    /// ```
+    /// use locker_domain::bank::Policy;
+    /// use locker_proto::{Duration, NodeConfig};
+    ///
+    /// let policy = Policy {
+    ///     door_ajar_limit: Duration::from_mins(2),
+    ///     node_config: Some(NodeConfig { presence_threshold: 2_000, ..NodeConfig::default() }),
+    ///     ..Policy::default()
+    /// };
+    /// let sent = policy.node_configuration().unwrap();
+    /// assert_eq!(sent.door_ajar_limit_s, 120);
+    /// assert_eq!(sent.presence_threshold, 2_000);
+    /// assert_eq!(Policy::default().node_configuration(), None);
+    /// ```
+    pub fn node_configuration(&self) -> Option<NodeConfig> {
+        let mut config = self.node_config?;
+        let seconds = self.door_ajar_limit.as_millis().div_ceil(1_000);
+        config.door_ajar_limit_s = u16::try_from(seconds).unwrap_or(u16::MAX).max(1);
+        Some(config)
+    }
+
+    /// Whether [`node_configuration`](Self::node_configuration) is one the
+    /// nodes accept and that lets every unlock pulse run its full length.
+    ///
+    /// # Errors
+    /// [`NodeConfigError`].
+    pub fn check_node_config(&self) -> Result<(), NodeConfigError> {
+        let Some(config) = self.node_configuration() else {
+            return Ok(());
+        };
+        crate::controller::validate(&config)?;
+        if config.max_pulse_ms < self.unlock_pulse_ms {
+            return Err(NodeConfigError::PulseCutShort {
+                max_pulse_ms: config.max_pulse_ms,
+                unlock_pulse_ms: self.unlock_pulse_ms,
+            });
+        }
+        Ok(())
+    }
 }
 
 impl Default for Policy {
@@ -169,6 +256,7 @@ impl Default for Policy {
             status_scan_every: Duration::from_mins(15),
             cold: ColdPolicy::default(),
             drift_recalibration_every: Duration::from_hours(24),
+            node_config: None,
         }
     }
 }

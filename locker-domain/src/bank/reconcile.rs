@@ -506,6 +506,8 @@ impl Bank<'_> {
         self.check_node(node)?;
         self.latest = now;
         self.status_wanted.insert(node);
+        // It may have restarted, or been replaced, while it was away.
+        self.configure_again(node);
         if self.unreachable.contains(node) {
             self.found_node(node);
             self.record(now, Actor::System, None, AuditEvent::NodeBack(node), None);

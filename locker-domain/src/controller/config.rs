@@ -35,7 +35,10 @@ pub enum ConfigProblem {
     ThresholdNotPositive,
 }
 
-/// Checks that `config` is one the controller can run with.
+/// Checks that `config` is one the controller can run with. Inlined: the
+/// node's one call keeps it in its configure path (flash on Cortex-M0),
+/// whatever the bank's call does.
+#[inline(always)]
 pub(crate) fn validate(config: &NodeConfig) -> Result<(), ConfigProblem> {
     if config.max_pulse_ms == 0 {
         Err(ConfigProblem::PulseZero)

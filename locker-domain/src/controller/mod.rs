@@ -90,6 +90,7 @@ use locker_proto::{
 };
 
 pub use action::{Action, PulseDuration};
+pub(crate) use config::validate;
 pub use config::{
     ConfigProblem, DEBOUNCE_CEILING_MS, MAX_UNLOCKS_PER_WINDOW, PULSE_CEILING_MS, Tuning,
     UnlockLimit,

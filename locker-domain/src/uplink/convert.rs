@@ -482,6 +482,7 @@ pub(crate) fn policy_config(p: &Policy) -> wire::PolicyConfig {
             flap_changes: p.health.flap_changes,
             lock_fault_limit: p.health.lock_fault_limit,
         },
+        node_config: p.node_config,
     }
 }
 
@@ -557,6 +558,12 @@ pub(crate) fn policy(base: &Policy, c: &wire::PolicyConfig) -> Result<Policy, &'
     p.health.flap_window = c.health.flap_window_ms;
     p.health.flap_changes = c.health.flap_changes;
     p.health.lock_fault_limit = c.health.lock_fault_limit;
+    p.node_config = c.node_config;
+    if p.check_node_config().is_err() {
+        return Err(
+            "the node configuration would be refused by the nodes (pulse 1-1,000 ms, debounce at most 1,000 ms, threshold at least 1) or cut the unlock pulse short",
+        );
+    }
     Ok(p)
 }
 
@@ -600,6 +607,7 @@ pub(crate) fn error_code(e: &BankError) -> wire::ErrorCode {
         },
         BankError::WrongCode => C::NotAuthorized,
         BankError::ShuttingDown => C::ShuttingDown,
+        BankError::NodeConfig(_) => C::InvalidConfiguration,
         BankError::DepositsClosed(d) => match d {
             DepositsClosed::Resetting => C::ResetInProgress,
             DepositsClosed::Unavailable => C::Unavailable,

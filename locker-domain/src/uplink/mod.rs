@@ -282,6 +282,8 @@ impl UplinkConfig {
 /// Something only the glue can do, from [`Uplink::poll_action`].
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
+// Actions are values, as messages are: no heap to box the policy on `no_std`.
+#[allow(clippy::large_enum_variant)]
 pub enum GatewayAction {
     /// Send `command` to `node` through the bus master (a node reboot).
     SendCommand {

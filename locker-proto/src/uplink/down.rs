@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::envelope::MessageId;
 use super::types::{CodeHash, OfflineToken, ParcelRef, Recipient, Tag};
-use crate::message::RebootKind;
+use crate::message::{NodeConfig, RebootKind};
 use crate::time::Duration;
 use crate::version::ProtocolVersions;
 use crate::vocab::{CompartmentId, Dimensions, NodeAddr, ParcelKind, SizeClass};
@@ -321,4 +321,11 @@ pub struct PolicyConfig {
     pub lockout: LockoutConfig,
     /// Sensor-health thresholds.
     pub health: HealthConfig,
+    /// The configuration the bank gives its nodes, if it configures them:
+    /// sent to every node when it changes (the door-ajar limit is
+    /// `door_ajar_limit_ms`, rounded up to seconds, whatever this says), so
+    /// a node is configured from the backend without anyone at the bank.
+    /// Absent from JSON written before it existed: none.
+    #[serde(default)]
+    pub node_config: Option<NodeConfig>,
 }
