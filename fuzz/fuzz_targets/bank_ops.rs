@@ -37,7 +37,8 @@ use locker_domain::bank::codes::{CodeHash, KeypadId, PickupCode};
 use locker_domain::bank::{
     Actor, AuditEvent, Bank, BankError, BankId, BankKeys, BankOutput, CommandOutcome, Compartment,
     CompartmentView, DepositsClosed, Incarnation, OfflineToken, ParcelId, ParcelKind, ParcelNeeds,
-    Policy, Purpose, RemoteOpen, ServiceReason, StaffId, Stage, Stats, Witnesses,
+    Policy, Purpose, RemoteOpen, ServiceReason, SnapshotOutcome, SnapshotRef, SnapshotRequest,
+    StaffId, Stage, Stats, Witnesses,
 };
 use locker_proto::message::{BulkStatus, ChannelStatus};
 use locker_proto::{
@@ -115,6 +116,13 @@ enum Op {
     Code {
         keypad: u8,
         reservation: u8,
+    },
+    /// What became of a snapshot the bank asked for (by index), or of an
+    /// invented one (another reference).
+    Snapshot {
+        index: u8,
+        taken: bool,
+        invented: Option<u32>,
     },
     /// Anything typed at a keypad.
     Typed {
@@ -209,6 +217,8 @@ struct Harness {
     reservations: Vec<(CompartmentId, ParcelId, Option<PickupCode>)>,
     /// Commands the bank sent.
     commands: Vec<(NodeAddr, Command)>,
+    /// Snapshots the bank asked for.
+    shots: Vec<SnapshotRequest>,
     next_seq: u64,
     /// Parcel ids ever seen in the books; an id never comes back.
     ever: BTreeSet<u32>,
@@ -268,6 +278,7 @@ impl Harness {
             rng: Dice(7),
             reservations: Vec::new(),
             commands: Vec::new(),
+            shots: Vec::new(),
             next_seq: 0,
             ever: BTreeSet::new(),
             last_views: Vec::new(),
@@ -308,6 +319,9 @@ impl Harness {
                 }
                 BankOutput::Command { node, command } if self.commands.len() < 64 => {
                     self.commands.push((*node, *command));
+                }
+                BankOutput::CameraSnapshot(request) if self.shots.len() < 64 => {
+                    self.shots.push(*request);
                 }
                 _ => {}
             }
@@ -505,6 +519,24 @@ impl Harness {
                     },
                 };
                 checked(b.handle_command_result(node, &command, outcome.into(), now))
+            }
+            Op::Snapshot {
+                index,
+                taken,
+                invented,
+            } => {
+                let Some(mut request) = self.shots.get(usize::from(index)).copied() else {
+                    return (Ok(()), Kind::Unchecked);
+                };
+                if let Some(reference) = invented {
+                    request.reference = SnapshotRef(reference);
+                }
+                let outcome = if taken {
+                    SnapshotOutcome::Taken
+                } else {
+                    SnapshotOutcome::Failed
+                };
+                checked(b.handle_snapshot_result(&request, outcome, now))
             }
             Op::Bulk { second, status } => {
                 checked(b.handle_bulk_status(node(second), &status, now))

@@ -11,12 +11,10 @@
 //!
 //! # Snapshot references
 //!
-//! The camera cannot tell the driver what it named the picture, so the
-//! driver counts: each trigger returns the next [`SnapshotRef`], starting
-//! from the one given to [`CameraTrigger::new`]. Persist
-//! [`next_ref`](CameraTrigger::next_ref) and pass it back after a restart so
-//! references stay unique; the recorder's log, matched by time, links a
-//! reference to its picture.
+//! The camera cannot be told what to name the picture, so the reference
+//! the bank gave the snapshot ([`SnapshotRef`], in its alert and audit
+//! record) is linked to the picture by the recorder's log, matched by time.
+//! The driver keeps no counter of its own: one reference, the bank's.
 //!
 //! # Example
 //!
@@ -32,9 +30,9 @@
 //!     Transaction::set(State::Low),  // trigger…
 //!     Transaction::set(State::High), // …release
 //! ]);
-//! let mut cam = CameraTrigger::new(pin, NoopDelay::new(), PinState::Low, SnapshotRef(41))?;
-//! assert_eq!(cam.capture(CaptureReason::ForcedEntry)?, SnapshotRef(41));
-//! assert_eq!(cam.next_ref(), SnapshotRef(42));
+//! let mut cam = CameraTrigger::new(pin, NoopDelay::new(), PinState::Low)?;
+//! // The bank asked for snapshot 41 of a forced door.
+//! cam.capture(CaptureReason::ForcedEntry, SnapshotRef(41))?;
 //! cam.release().0.done();
 //! # Ok::<(), locker_drivers::Error<embedded_hal_mock::eh1::MockError>>(())
 //! ```
@@ -53,30 +51,13 @@ pub struct CameraTrigger<P, D> {
     pin: P,
     delay: D,
     active: PinState,
-    next: SnapshotRef,
 }
 
 impl<P: OutputPin, D: DelayNs> CameraTrigger<P, D> {
-    /// A trigger that is active at `active`, whose first snapshot will be
-    /// `first`. Sets the pin idle at once.
-    pub fn new(
-        mut pin: P,
-        delay: D,
-        active: PinState,
-        first: SnapshotRef,
-    ) -> Result<Self, Error<P::Error>> {
+    /// A trigger that is active at `active`. Sets the pin idle at once.
+    pub fn new(mut pin: P, delay: D, active: PinState) -> Result<Self, Error<P::Error>> {
         pin.set_state(!active).map_err(Error::Bus)?;
-        Ok(CameraTrigger {
-            pin,
-            delay,
-            active,
-            next: first,
-        })
-    }
-
-    /// The reference the next snapshot will get (persist it across restarts).
-    pub fn next_ref(&self) -> SnapshotRef {
-        self.next
+        Ok(CameraTrigger { pin, delay, active })
     }
 
     /// Gives back the pin and the delay.
@@ -88,15 +69,16 @@ impl<P: OutputPin, D: DelayNs> CameraTrigger<P, D> {
 impl<P: OutputPin, D: DelayNs> Camera for CameraTrigger<P, D> {
     type Error = Error<P::Error>;
 
-    /// Triggers the camera. The reason is not signalled on the pin; the
-    /// caller records it with the returned reference. A failed trigger
-    /// consumes no reference.
-    fn capture(&mut self, _reason: CaptureReason) -> Result<SnapshotRef, Self::Error> {
+    /// Triggers the camera. Neither the reason nor the reference can be
+    /// signalled on the pin: the bank's audit record keeps both.
+    fn capture(
+        &mut self,
+        _reason: CaptureReason,
+        _reference: SnapshotRef,
+    ) -> Result<(), Self::Error> {
         self.pin.set_state(self.active).map_err(Error::Bus)?;
         self.delay.delay_ms(TRIGGER_PULSE_MS);
         self.pin.set_state(!self.active).map_err(Error::Bus)?;
-        let taken = self.next;
-        self.next = SnapshotRef(taken.0.wrapping_add(1));
-        Ok(taken)
+        Ok(())
     }
 }

@@ -8,8 +8,6 @@
 //! same traits with `async` methods). Readings are `locker_proto` vocabulary; no trait
 //! decides policy (whether a parcel is "delivered" is the bank's business).
 
-use core::fmt;
-
 use locker_proto::{DoorState, LockState, PowerStatus, Presence, Temperature};
 
 /// A compartment lock released by a pulse (solenoid or motor latch).
@@ -99,9 +97,18 @@ pub trait Camera {
     /// What can go wrong triggering the camera.
     type Error;
 
-    /// Takes one snapshot and returns the reference under which the camera
-    /// (or its recorder) keeps it, for the audit record.
-    fn capture(&mut self, reason: CaptureReason) -> Result<SnapshotRef, Self::Error>;
+    /// Takes one snapshot, filed under `reference`: the bank's, from its
+    /// snapshot request, already in the alert and the audit record that
+    /// asked for it (one reference for the picture everywhere). A camera
+    /// that can name its pictures names it so; one that cannot (an alarm
+    /// input) leaves the link to the recorder's log, matched by time.
+    ///
+    /// # Errors
+    /// The capture failed: report it to the bank
+    /// (`Gateway::handle_snapshot_result` in `locker-domain`), which records
+    /// the failure in the audit trail under the same reference.
+    fn capture(&mut self, reason: CaptureReason, reference: SnapshotRef)
+    -> Result<(), Self::Error>;
 }
 
 /// A thermometer (refrigerated compartments, electronics bay).
@@ -128,17 +135,6 @@ pub enum CaptureReason {
     Requested,
 }
 
-/// The reference of one snapshot, as it appears in audit records.
-///
-/// References come from a counter the camera driver keeps; the caller seeds
-/// it (for example from persisted state) so references stay unique across
-/// restarts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct SnapshotRef(pub u32);
-
-impl fmt::Display for SnapshotRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "snapshot {}", self.0)
-    }
-}
+/// The reference of one snapshot, as the bank assigns it and its alerts,
+/// audit records and the uplink carry it (the vocabulary's one type).
+pub use locker_proto::SnapshotRef;

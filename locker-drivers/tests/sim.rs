@@ -218,10 +218,10 @@ fn a_draining_battery_is_exact_in_small_steps() {
 }
 
 #[test]
-fn the_camera_counts_references_and_remembers_the_last_reason() {
-    let mut cam = SimCamera::new(SnapshotRef(7), at(0));
+fn the_camera_files_each_snapshot_under_the_bank_s_reference_and_remembers_the_last() {
+    let mut cam = SimCamera::new(at(0));
     cam.advance_to(at(1_234));
-    assert_eq!(cam.capture(CaptureReason::Deposit).unwrap(), SnapshotRef(7));
+    cam.capture(CaptureReason::Deposit, SnapshotRef(7)).unwrap();
     let last = cam.last_snapshot().unwrap();
     assert_eq!(
         (last.reference, last.reason, last.at),
@@ -229,7 +229,7 @@ fn the_camera_counts_references_and_remembers_the_last_reason() {
     );
     cam.set_failed(true);
     assert_eq!(
-        cam.capture(CaptureReason::ForcedEntry),
+        cam.capture(CaptureReason::ForcedEntry, SnapshotRef(8)),
         Err(SimError::NoAnswer)
     );
     assert_eq!(cam.captures(), 1);

@@ -113,7 +113,7 @@ fn a_mains_pin_fault_is_reported_as_such() {
 }
 
 #[test]
-fn a_forced_door_triggers_the_camera_for_100_ms_and_gets_the_next_reference() {
+fn a_forced_door_triggers_the_camera_for_100_ms_each_time() {
     let pin = PinMock::new(&[
         PinTx::set(State::Low),
         PinTx::set(State::High),
@@ -122,31 +122,29 @@ fn a_forced_door_triggers_the_camera_for_100_ms_and_gets_the_next_reference() {
         PinTx::set(State::Low),
     ]);
     let delay = CheckedDelay::new(&[DelayTx::delay_ms(100), DelayTx::delay_ms(100)]);
-    let mut cam = CameraTrigger::new(pin, delay, PinState::High, SnapshotRef(9)).unwrap();
-    assert_eq!(
-        cam.capture(CaptureReason::ForcedEntry).unwrap(),
-        SnapshotRef(9)
-    );
-    assert_eq!(
-        cam.capture(CaptureReason::Deposit).unwrap(),
-        SnapshotRef(10)
-    );
+    let mut cam = CameraTrigger::new(pin, delay, PinState::High).unwrap();
+    cam.capture(CaptureReason::ForcedEntry, SnapshotRef(9))
+        .unwrap();
+    cam.capture(CaptureReason::Deposit, SnapshotRef(10))
+        .unwrap();
     let (mut pin, mut delay) = cam.release();
     pin.done();
     delay.done();
 }
 
 #[test]
-fn a_failed_trigger_consumes_no_reference() {
+fn a_failed_trigger_is_an_error_the_bank_can_record() {
     let io = MockError::Io(ErrorKind::Other);
     let pin = PinMock::new(&[
         PinTx::set(State::Low),
         PinTx::set(State::High).with_error(io.clone()),
     ]);
     let delay = CheckedDelay::new(&[]);
-    let mut cam = CameraTrigger::new(pin, delay, PinState::High, SnapshotRef(9)).unwrap();
-    assert_eq!(cam.capture(CaptureReason::Requested), Err(Error::Bus(io)));
-    assert_eq!(cam.next_ref(), SnapshotRef(9));
+    let mut cam = CameraTrigger::new(pin, delay, PinState::High).unwrap();
+    assert_eq!(
+        cam.capture(CaptureReason::Requested, SnapshotRef(9)),
+        Err(Error::Bus(io))
+    );
     let (mut pin, mut delay) = cam.release();
     pin.done();
     delay.done();

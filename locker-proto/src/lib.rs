@@ -34,6 +34,6 @@ pub use version::{NoCommonVersion, ProtocolVersions};
 pub use vocab::{
     Actor, Channel, CompartmentId, Dimensions, DoorState, FaultCode, FirmwareVersion, HealthIssue,
     LockState, MAX_CHANNELS, NodeAddr, NotificationKind, ParcelKind, PowerStatus, Presence,
-    Purpose, ResetReason, ServiceReason, SizeClass, Temperature,
+    Purpose, ResetReason, ServiceReason, SizeClass, SnapshotRef, Temperature,
 };
 pub use zone::TimeZone;

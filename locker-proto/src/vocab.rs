@@ -735,3 +735,20 @@ mod tests {
         Ok(())
     }
 }
+
+derive_wire! {
+    /// The reference of one camera snapshot: the one number the bank's
+    /// alerts and audit records, the uplink and the camera driver all use
+    /// for it. The bank assigns it (a counter kept in its snapshot, so it
+    /// never repeats across restarts); the driver files the picture under
+    /// it, or, for a camera that cannot be told a name (an alarm input),
+    /// the recorder's log matched by time links it to the picture.
+    #[derive(PartialOrd, Ord)]
+    pub struct SnapshotRef(pub u32);
+}
+
+impl core::fmt::Display for SnapshotRef {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "snapshot {}", self.0)
+    }
+}

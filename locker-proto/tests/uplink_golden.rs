@@ -1585,6 +1585,29 @@ fn samples() -> Vec<(String, Sample)> {
             link: link(seq),
         }),
     );
+    // A forced door's snapshot: taken, and one the camera failed to take.
+    for (i, (name, event, snapshot)) in [
+        ("audit_snapshot_taken", AuditEvent::SnapshotTaken, 17),
+        ("audit_snapshot_failed", AuditEvent::SnapshotFailed, 18),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let seq = seq + 1 + i as u64;
+        g.up(
+            name,
+            Upward::Audit(AuditRecord {
+                seq,
+                at: at(3_800_000),
+                actor: Actor::System,
+                compartment: Some(CompartmentId(2)),
+                parcel: Some(ParcelNumber(31)),
+                event,
+                snapshot: Some(snapshot),
+                link: link(seq),
+            }),
+        );
+    }
     g.samples
 }
 
@@ -2385,6 +2408,8 @@ const NUMBERING: &[(&str, &[&str])] = &[
             "temperature_restored",
             "cold_chain",
             "sensor_recalibrated_automatically",
+            "snapshot_taken",
+            "snapshot_failed",
         ],
     ),
     ("Credential", &["code_hash", "offline_token"]),

@@ -13,7 +13,8 @@ use locker_domain::bank::codes::{CodeError, KeypadId};
 use locker_domain::bank::{
     Actor, AlertKind, AuditEvent, Bank, BankError, BankId, BankKeys, CodeOutcome, Compartment,
     CompartmentFlags, Evidence, Incarnation, NotificationKind, ParcelKind, Policy, Purpose,
-    SIZE_CLASSES, ServiceReason, StaffId, Stage, Stats, Witnesses, size_index,
+    SIZE_CLASSES, ServiceReason, SnapshotCause, SnapshotOutcome, SnapshotRef, StaffId, Stage,
+    Stats, Witnesses, size_index,
 };
 use locker_domain::gateway::{Gateway, GatewayError, GatewayOutput, Persist};
 use locker_domain::uplink::Handled;
@@ -322,7 +323,7 @@ impl SimBank {
             nodes,
             bus: Bus::new(config.noise, Dice::new(config.seed, stream(1))),
             ups: SimUps::new(now),
-            camera: SimCamera::new(locker_drivers::SnapshotRef(1), now),
+            camera: SimCamera::new(now),
             reported_power: PowerStatus::Mains,
             saved: Vec::new(),
             snapshot_buf: vec![0; BANK_CAPACITY * 96 + 32 * 1024],
@@ -676,6 +677,8 @@ impl SimBank {
     /// "flash", upward messages into the queue, records to the world.
     fn carry_out(&mut self) {
         let now = self.now;
+        // Snapshots taken or failed: inputs, given once the outputs are out.
+        let mut shots = Vec::new();
         while let Some(output) = self.gateway.as_deref_mut().and_then(|g| g.poll(now)) {
             match output {
                 GatewayOutput::Transmit(frame) => {
@@ -715,7 +718,11 @@ impl SimBank {
                     request,
                 } => {
                     self.camera.advance_to(self.now);
-                    let taken = self.camera.capture(CaptureReason::Requested).is_ok();
+                    // The backend names this one by its request's message id
+                    // (the response told it so), not by a bank reference:
+                    // the camera files it under the id's low half.
+                    let name = SnapshotRef((request.0 & 0xffff_ffff) as u32);
+                    let taken = self.camera.capture(CaptureReason::Requested, name).is_ok();
                     self.world.snapshots += u64::from(taken);
                     self.note(
                         Some(slot_of(compartment)),
@@ -734,8 +741,14 @@ impl SimBank {
                 GatewayOutput::Notification(n) => self.notified(n),
                 GatewayOutput::Snapshot(s) => {
                     self.camera.advance_to(self.now);
-                    let taken = self.camera.capture(CaptureReason::ForcedEntry).is_ok();
+                    let reason = match s.cause {
+                        SnapshotCause::Deposit => CaptureReason::Deposit,
+                        SnapshotCause::Pickup => CaptureReason::Pickup,
+                        _ => CaptureReason::ForcedEntry,
+                    };
+                    let taken = self.camera.capture(reason, s.reference).is_ok();
                     self.world.snapshots += u64::from(taken);
+                    shots.push((s, taken));
                     let slot = slot_of(s.compartment);
                     self.note(Some(slot), format!("camera snapshot #{}", s.reference.0));
                 }
@@ -778,6 +791,14 @@ impl SimBank {
         self.uplink.transmit(now);
         if let Some(g) = self.gateway.as_deref_mut() {
             g.set_uplink_backlog(self.uplink.backlog());
+        }
+        for (request, taken) in shots {
+            let outcome = if taken {
+                SnapshotOutcome::Taken
+            } else {
+                SnapshotOutcome::Failed
+            };
+            let _ = self.with_bank(|g, _, now| g.handle_snapshot_result(&request, outcome, now));
         }
     }
 

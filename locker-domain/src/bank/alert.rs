@@ -183,10 +183,10 @@ pub enum Evidence {
 }
 
 /// A reference to a camera snapshot, assigned by the bank and repeated in the
-/// audit record of the event that asked for it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct SnapshotRef(pub u32);
+/// alert and audit record of the event that asked for it (the vocabulary's
+/// one [`SnapshotRef`](locker_proto::SnapshotRef), which the camera driver
+/// takes too).
+pub use locker_proto::SnapshotRef;
 
 /// An alert for staff or security.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -205,12 +205,39 @@ pub struct Alert {
     pub at: Instant,
 }
 
+/// What became of a [`SnapshotRequest`], as the shell reports it to
+/// [`Bank::handle_snapshot_result`](super::Bank::handle_snapshot_result).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum SnapshotOutcome {
+    /// The camera took it.
+    Taken,
+    /// The camera did not (no answer, a broken trigger line, no camera).
+    Failed,
+}
+
+/// Why the bank asks for a snapshot (a recorder may file them apart).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum SnapshotCause {
+    /// A door opened without a command: evidence for the alert.
+    ForcedDoor,
+    /// A verified deposit: proof of delivery
+    /// ([`Policy::snapshot_handoffs`](super::Policy::snapshot_handoffs)).
+    Deposit,
+    /// A verified pickup or removal: proof of the handoff.
+    Pickup,
+}
+
 /// Please take a camera snapshot of this compartment and file it as `reference`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct SnapshotRequest {
     /// The reference the audit trail uses.
     pub reference: SnapshotRef,
+    /// Why.
+    pub cause: SnapshotCause,
     /// The compartment in view.
     pub compartment: CompartmentId,
     /// Its node.

@@ -270,6 +270,12 @@ pub enum AuditEvent {
         /// The drift it answered.
         drift: HealthIssue,
     },
+    /// The camera took the snapshot the record's reference names
+    /// ([`Bank::handle_snapshot_result`](super::Bank::handle_snapshot_result)).
+    SnapshotTaken,
+    /// The camera failed to take the snapshot the record's reference names:
+    /// the alert or handoff that asked for it has no picture.
+    SnapshotFailed,
 }
 
 impl AuditEvent {
@@ -329,6 +335,8 @@ impl AuditEvent {
             AuditEvent::DepositCodeRejected { .. } => "deposit_code_rejected",
             AuditEvent::DepositOpenedBy { .. } => "deposit_opened_by",
             AuditEvent::RemovalCertified { .. } => "removal_certified",
+            AuditEvent::SnapshotTaken => "snapshot_taken",
+            AuditEvent::SnapshotFailed => "snapshot_failed",
         }
     }
 }

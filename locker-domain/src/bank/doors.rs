@@ -9,7 +9,7 @@ use locker_proto::time::Instant;
 use locker_proto::{Command, DoorState, Event, FaultCode, NackReason, NodeAddr};
 
 use super::LATE_OPENING_WINDOW;
-use super::alert::{AlertKind, Evidence};
+use super::alert::{AlertKind, Evidence, SnapshotCause, SnapshotRef};
 use super::audit::{Actor, AuditEvent, ServiceReason};
 use super::error::BankError;
 use super::layout::LayoutIndex;
@@ -387,7 +387,7 @@ impl Bank<'_> {
                 self.record(now, by, Some(i), AuditEvent::DoorOpened, None);
             }
             Happened::DoorForced => {
-                let snapshot = self.request_snapshot(i, now);
+                let snapshot = self.request_snapshot(i, SnapshotCause::ForcedDoor, now);
                 let evidence = Evidence::Door(DoorState::Open);
                 self.raise(now, AlertKind::ForcedDoor, Some(i), evidence, snapshot);
                 self.record(now, system, Some(i), AuditEvent::DoorForced, snapshot);
@@ -481,6 +481,24 @@ impl Bank<'_> {
         }
     }
 
+    /// A snapshot of the handoff at `i`, if the policy takes them
+    /// ([`Policy::snapshot_handoffs`](super::Policy::snapshot_handoffs))
+    /// and the snapshot queue has room: a status scan that finishes many
+    /// sessions at once (after a restart) finds handoffs whose moment has
+    /// passed, and their records then carry no reference.
+    fn handoff_snapshot(
+        &mut self,
+        i: LayoutIndex,
+        cause: SnapshotCause,
+        now: Instant,
+    ) -> Option<SnapshotRef> {
+        if self.policy.snapshot_handoffs {
+            self.request_snapshot(i, cause, now)
+        } else {
+            None
+        }
+    }
+
     /// Reports how a door session ended.
     fn report_verdict(&mut self, i: LayoutIndex, by: Actor, verdict: Verdict, now: Instant) {
         let closed = Evidence::Door(DoorState::Closed);
@@ -490,7 +508,8 @@ impl Bank<'_> {
                 let size = self.layout.get(i).map(|c| c.size);
                 let wall = self.local_at(now);
                 self.stats.analytics.count_deposit(size, wall);
-                self.record(now, by, Some(i), AuditEvent::DepositVerified, None);
+                let proof = self.handoff_snapshot(i, SnapshotCause::Deposit, now);
+                self.record(now, by, Some(i), AuditEvent::DepositVerified, proof);
                 self.notify(now, collector, i, NotificationKind::ParcelReady);
             }
             Verdict::NoParcelDetected => {
@@ -500,7 +519,8 @@ impl Bank<'_> {
             Verdict::PickupVerified { purpose, dwell } => {
                 self.record_cold_chain(i, by, now);
                 let event = AuditEvent::PickupVerified { purpose };
-                self.record(now, by, Some(i), event, None);
+                let proof = self.handoff_snapshot(i, SnapshotCause::Pickup, now);
+                self.record(now, by, Some(i), event, proof);
                 if purpose == Purpose::Removal {
                     self.moved_to_counter(i, now);
                 }

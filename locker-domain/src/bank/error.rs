@@ -126,6 +126,10 @@ pub enum BankError {
     /// the incarnation the bank is already in.
     #[error("the bank is already in this incarnation: draw another one")]
     SameIncarnation,
+    /// A snapshot result for a reference the bank never gave out, or for a
+    /// compartment not in its layout.
+    #[error("{0} was never asked for by this bank")]
+    UnknownSnapshot(super::SnapshotRef),
     /// A policy whose [`node_config`](super::Policy::node_config) the
     /// nodes would refuse, or that would cut unlock pulses short.
     #[error(transparent)]

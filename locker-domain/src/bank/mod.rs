@@ -220,7 +220,9 @@ use locker_proto::time::{Duration, Instant};
 use locker_proto::{Channel, Command, CompartmentId, DoorState, NodeAddr, PowerStatus};
 use rand_core::RngCore;
 
-pub use alert::{Alert, AlertKind, Evidence, SnapshotRef, SnapshotRequest};
+pub use alert::{
+    Alert, AlertKind, Evidence, SnapshotCause, SnapshotOutcome, SnapshotRef, SnapshotRequest,
+};
 pub use allocation::{AllocationError, Fit, MAX_SHAPES, ParcelNeeds, kept_for_needs};
 pub use answers::{CodeOutcome, CommandOutcome, CompartmentView, Reservation};
 pub use audit::{Actor, AuditEvent, AuditRecord, ServiceReason, StaffId};

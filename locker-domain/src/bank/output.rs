@@ -12,9 +12,12 @@ use locker_proto::time::Instant;
 use locker_proto::{Command, HealthIssue, NodeAddr};
 
 use super::Bank;
-use super::alert::{Alert, AlertKind, Evidence, SnapshotRef, SnapshotRequest};
+use super::alert::{
+    Alert, AlertKind, Evidence, SnapshotCause, SnapshotOutcome, SnapshotRef, SnapshotRequest,
+};
 use super::audit::{Actor, AuditEvent, AuditRecord, ServiceReason};
 use super::chain::AuditLink;
+use super::error::BankError;
 use super::health::HealthAlert;
 use super::layout::LayoutIndex;
 use super::notification::{Notification, NotificationKind};
@@ -107,7 +110,7 @@ pub enum BankOutput {
 impl Bank<'_> {
     /// The next output, or `None` once every output of the last input has
     /// been handed out. Drain it after every input: the next input is
-    /// refused with [`BankError::OutputsPending`](super::BankError::OutputsPending)
+    /// refused with [`BankError::OutputsPending`]
     /// until it returns `None`.
     #[must_use]
     pub fn poll(&mut self) -> Option<BankOutput> {
@@ -300,13 +303,19 @@ impl Bank<'_> {
         }
     }
 
-    /// Queues a camera snapshot of compartment `i`; its reference, for the
-    /// alert and the audit record.
-    pub(super) fn request_snapshot(&mut self, i: LayoutIndex, now: Instant) -> Option<SnapshotRef> {
+    /// Queues a camera snapshot of compartment `i`, for `cause`; its
+    /// reference, for the alert and the audit record.
+    pub(super) fn request_snapshot(
+        &mut self,
+        i: LayoutIndex,
+        cause: SnapshotCause,
+        now: Instant,
+    ) -> Option<SnapshotRef> {
         let c = self.layout.get(i)?;
         let reference = SnapshotRef(self.next_snapshot);
         let req = SnapshotRequest {
             reference,
+            cause,
             compartment: c.id,
             node: c.node,
             channel: c.channel,
@@ -315,6 +324,81 @@ impl Bank<'_> {
         self.snapshots.push_back(req).ok()?;
         self.next_snapshot = self.next_snapshot.wrapping_add(1);
         Some(reference)
+    }
+
+    /// What became of the snapshot `request` ([`BankOutput::CameraSnapshot`])
+    /// asked for: an audit record under the request's reference,
+    /// [`AuditEvent::SnapshotTaken`] or [`AuditEvent::SnapshotFailed`], so
+    /// the chain of custody says whether the picture an alert or a handoff
+    /// names exists. One reference throughout: the bank's, which the camera
+    /// driver files the picture under (`locker_drivers::Camera::capture`).
+    ///
+    /// ```
+    /// use locker_domain::bank::{AuditEvent, Bank, BankId, BankKeys, BankOutput, SnapshotOutcome};
+    /// # use locker_domain::bank::{Books, Compartment, Policy};
+    /// # use locker_proto::{Channel, CompartmentId, Dimensions, Event, NodeAddr, SizeClass};
+    /// # use locker_proto::time::Instant;
+    /// # let c = Compartment::new(CompartmentId(1), NodeAddr(1), Channel(0), SizeClass::Small,
+    /// #     Dimensions::new(420, 80, 600));
+    /// # let mut books = Books::<8>::new();
+    /// # let keys = BankKeys::derive(BankId(3), &[0x3d; 32]);
+    /// let mut bank = Bank::new(&mut books, &[c], Policy::default(), keys)?;
+    /// # while bank.poll().is_some() {}
+    /// let now = Instant::from_secs(1);
+    /// // Someone forces door 1: the bank asks for a snapshot; the alert and
+    /// // the audit record carry its reference.
+    /// let forced = Event::DoorOpened { channel: Channel(0), commanded: false };
+    /// bank.handle_node_event(NodeAddr(1), &forced, now)?;
+    /// let mut request = None;
+    /// while let Some(output) = bank.poll() {
+    ///     if let BankOutput::CameraSnapshot(r) = output {
+    ///         request = Some(r);
+    ///     }
+    /// }
+    /// let request = request.expect("a snapshot of the forced door");
+    /// // The camera's trigger line is broken: the audit trail says so.
+    /// bank.handle_snapshot_result(&request, SnapshotOutcome::Failed, now)?;
+    /// let record = std::iter::from_fn(|| bank.poll())
+    ///     .find_map(|o| match o {
+    ///         BankOutput::Audit(record) => Some(record),
+    ///         _ => None,
+    ///     })
+    ///     .expect("an audit record");
+    /// assert_eq!(record.event, AuditEvent::SnapshotFailed);
+    /// assert_eq!(record.snapshot, Some(request.reference));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`BankError::UnknownSnapshot`] for a reference the bank never gave
+    /// out, or a compartment not in the layout; [`BankError::TimeWentBackwards`];
+    /// [`BankError::OutputsPending`]. Nothing is recorded then.
+    pub fn handle_snapshot_result(
+        &mut self,
+        request: &SnapshotRequest,
+        outcome: SnapshotOutcome,
+        now: Instant,
+    ) -> Result<(), BankError> {
+        self.begin(now)?;
+        let given_out = request.reference.0 < self.next_snapshot;
+        let slot = self
+            .layout
+            .slot_of(request.compartment)
+            .filter(|_| given_out)
+            .ok_or(BankError::UnknownSnapshot(request.reference))?;
+        self.latest = now;
+        let event = match outcome {
+            SnapshotOutcome::Taken => AuditEvent::SnapshotTaken,
+            SnapshotOutcome::Failed => AuditEvent::SnapshotFailed,
+        };
+        self.record(
+            now,
+            Actor::System,
+            Some(slot),
+            event,
+            Some(request.reference),
+        );
+        Ok(())
     }
 
     /// Raises the maintenance alert for a sensor-health finding, if any.

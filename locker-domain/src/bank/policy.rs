@@ -155,6 +155,15 @@ pub struct Policy {
     /// [`AlertKind::NodeFault`](super::AlertKind::NodeFault) with the
     /// refusal as evidence.
     pub node_config: Option<NodeConfig>,
+    /// Whether the camera takes a snapshot of each verified deposit and
+    /// pickup (off): proof of delivery and of collection, its reference in
+    /// the `deposit_verified` / `pickup_verified` audit record
+    /// ([`SnapshotCause::Deposit`](super::SnapshotCause::Deposit),
+    /// [`SnapshotCause::Pickup`](super::SnapshotCause::Pickup)). Off by
+    /// default: residents are photographed at the door, which the operator
+    /// must be allowed to do where the bank stands. Forced doors are
+    /// photographed either way.
+    pub snapshot_handoffs: bool,
 }
 
 /// Why [`Policy::node_config`] cannot be given to the bank's nodes.
@@ -257,6 +266,7 @@ impl Default for Policy {
             cold: ColdPolicy::default(),
             drift_recalibration_every: Duration::from_hours(24),
             node_config: None,
+            snapshot_handoffs: false,
         }
     }
 }

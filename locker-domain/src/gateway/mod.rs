@@ -85,7 +85,8 @@ use rand_core::RngCore;
 use crate::bank::codes::KeypadId;
 use crate::bank::{
     Actor, Bank, BankError, BankOutput, CodeOutcome, CommandOutcome, DepositsClosed, OpenAll,
-    ParcelKind, ParcelNeeds, PersistError, RemoteOpen, Reservation, StaffId,
+    ParcelKind, ParcelNeeds, PersistError, RemoteOpen, Reservation, SnapshotOutcome,
+    SnapshotRequest, StaffId,
 };
 use crate::uplink::{GatewayAction, Handled, Uplink, UplinkState};
 
@@ -661,6 +662,23 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
     ) -> Result<(), BankError> {
         self.stirred = true;
         self.bank.recalibrate(compartment, staff, now)
+    }
+
+    /// What became of a snapshot the bank asked for
+    /// ([`GatewayOutput::Snapshot`]): call it after the camera driver's
+    /// `capture` under `request.reference`, taken or failed, so the audit
+    /// trail says whether the picture exists.
+    ///
+    /// # Errors
+    /// As [`Bank::handle_snapshot_result`].
+    pub fn handle_snapshot_result(
+        &mut self,
+        request: &SnapshotRequest,
+        outcome: SnapshotOutcome,
+        now: Instant,
+    ) -> Result<(), BankError> {
+        self.stirred = true;
+        self.bank.handle_snapshot_result(request, outcome, now)
     }
 
     /// Staff saw empty a compartment whose expired parcel's removal the

@@ -387,6 +387,8 @@ pub(crate) fn audit(e: AuditEvent) -> AuditProjection {
         AuditEvent::SensorRecalibratedAutomatically { drift } => {
             of(W::SensorRecalibratedAutomatically { drift })
         }
+        AuditEvent::SnapshotTaken => of(W::SnapshotTaken),
+        AuditEvent::SnapshotFailed => of(W::SnapshotFailed),
     }
 }
 
@@ -608,6 +610,7 @@ pub(crate) fn error_code(e: &BankError) -> wire::ErrorCode {
         BankError::WrongCode => C::NotAuthorized,
         BankError::ShuttingDown => C::ShuttingDown,
         BankError::NodeConfig(_) => C::InvalidConfiguration,
+        BankError::UnknownSnapshot(_) => C::InternalError,
         BankError::DepositsClosed(d) => match d {
             DepositsClosed::Resetting => C::ResetInProgress,
             DepositsClosed::Unavailable => C::Unavailable,

@@ -9,7 +9,7 @@ use crate::{Camera, CaptureReason, SnapshotRef};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct SimSnapshot {
-    /// The reference returned to the caller.
+    /// The reference it was filed under.
     pub reference: SnapshotRef,
     /// Why it was taken.
     pub reason: CaptureReason,
@@ -17,37 +17,36 @@ pub struct SimSnapshot {
     pub at: Instant,
 }
 
-/// A simulated camera: each capture returns the next reference, counting
-/// up from the first one given, and is remembered as the last snapshot.
+/// A simulated camera: each capture is filed under the reference given and
+/// remembered as the last snapshot.
 ///
 /// ```
 /// use locker_drivers::sim::SimCamera;
 /// use locker_drivers::{Camera, CaptureReason, SnapshotRef};
 /// use locker_proto::time::Instant;
 ///
-/// let mut cam = SimCamera::new(SnapshotRef(100), Instant::ZERO);
+/// let mut cam = SimCamera::new(Instant::ZERO);
 /// cam.advance_to(Instant::from_secs(5));
-/// assert_eq!(cam.capture(CaptureReason::ForcedEntry)?, SnapshotRef(100));
-/// assert_eq!(cam.capture(CaptureReason::Pickup)?, SnapshotRef(101));
+/// cam.capture(CaptureReason::ForcedEntry, SnapshotRef(100))?;
+/// cam.capture(CaptureReason::Pickup, SnapshotRef(101))?;
 /// assert_eq!(cam.captures(), 2);
-/// assert_eq!(cam.last_snapshot().map(|s| s.reason), Some(CaptureReason::Pickup));
+/// let last = cam.last_snapshot().unwrap();
+/// assert_eq!((last.reference, last.reason), (SnapshotRef(101), CaptureReason::Pickup));
 /// # Ok::<(), locker_drivers::sim::SimError>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct SimCamera {
     now: Instant,
-    next: SnapshotRef,
     captures: u32,
     last: Option<SimSnapshot>,
     failed: bool,
 }
 
 impl SimCamera {
-    /// A camera at `now` whose first snapshot will be `first`.
-    pub fn new(first: SnapshotRef, now: Instant) -> Self {
+    /// A camera at `now`.
+    pub fn new(now: Instant) -> Self {
         SimCamera {
             now,
-            next: first,
             captures: 0,
             last: None,
             failed: false,
@@ -80,18 +79,16 @@ impl SimCamera {
 impl Camera for SimCamera {
     type Error = SimError;
 
-    fn capture(&mut self, reason: CaptureReason) -> Result<SnapshotRef, SimError> {
+    fn capture(&mut self, reason: CaptureReason, reference: SnapshotRef) -> Result<(), SimError> {
         if self.failed {
             return Err(SimError::NoAnswer);
         }
-        let reference = self.next;
-        self.next = SnapshotRef(reference.0.wrapping_add(1));
         self.captures = self.captures.saturating_add(1);
         self.last = Some(SimSnapshot {
             reference,
             reason,
             at: self.now,
         });
-        Ok(reference)
+        Ok(())
     }
 }

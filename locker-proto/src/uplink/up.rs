@@ -742,6 +742,11 @@ pub enum AuditEvent {
         /// The drift it answered.
         drift: HealthIssue,
     },
+    /// The camera took the snapshot the record's `snapshot` names.
+    SnapshotTaken,
+    /// The camera failed to take the snapshot the record's `snapshot`
+    /// names: the alert or handoff that asked for it has no picture.
+    SnapshotFailed,
 }
 
 /// An audit record's link in the bank's hash chain: 32 bytes, lowercase
