@@ -558,10 +558,34 @@ fn a_door_left_open_is_reported_ajar_once() {
 }
 
 #[test]
+fn the_bank_s_door_ajar_limit_reaches_a_kerong_board_through_configure() {
+    let mut bank = Bank::greeted();
+    bank.send(Command::Configure(NodeConfig {
+        door_ajar_limit_s: 120,
+        ..NodeConfig::default()
+    }));
+    assert_eq!(bank.last_answer(), &Report::Ack);
+    bank.courier_opens(12);
+    bank.run_for(Duration::from_secs(90));
+    assert_eq!(bank.take_events(), [opened(12, true)], "not ajar at 90 s");
+    bank.run_for(Duration::from_secs(35));
+    assert_eq!(
+        bank.take_events(),
+        [Event::DoorAjar {
+            channel: Channel(12)
+        }]
+    );
+    bank.send(Command::Configure(NodeConfig {
+        door_ajar_limit_s: 0,
+        ..NodeConfig::default()
+    }));
+    assert_eq!(bank.last_answer(), &Report::Nack(NackReason::InvalidConfig));
+}
+
+#[test]
 fn commands_a_kerong_board_cannot_carry_out_are_refused_as_unsupported() {
     let mut bank = Bank::greeted();
     for command in [
-        Command::Configure(NodeConfig::default()),
         Command::Calibrate {
             channel: Channel(0),
         },

@@ -281,11 +281,11 @@ impl SimBank {
     ) -> Result<Self, String> {
         let n = compartments.clamp(1, BANK_CAPACITY);
         let list = layout_of(n);
-        // The bank configures our nodes, so a door left open has the
-        // policy's one limit; a Kerong board takes no configuration (its
-        // adapter's limits are the gateway's).
+        // The bank configures its nodes, so a door left open has the
+        // policy's one limit (a Kerong adapter takes the limit and has no
+        // use for the rest).
         let policy = Policy {
-            node_config: matches!(config.board, Board::Ours).then(node_config),
+            node_config: Some(node_config()),
             ..Policy::default()
         };
         let now = Instant::ZERO;

@@ -150,8 +150,9 @@ pub struct Policy {
     /// `None` by default: the bank cannot know the units of a node's
     /// presence sensor (grams, raw counts of a load-cell amplifier), and a
     /// threshold in the wrong units takes every compartment out of service.
-    /// A node that refuses the configuration (a Kerong board answers
-    /// `Unsupported`: its adapter's limits are set in the gateway) raises
+    /// A Kerong board's adapter (`locker_drivers::kerong::BoardNode`) takes
+    /// the door-ajar limit from it and has no use for the rest. A node that
+    /// refuses the configuration raises
     /// [`AlertKind::NodeFault`](super::AlertKind::NodeFault) with the
     /// refusal as evidence.
     pub node_config: Option<NodeConfig>,

@@ -138,7 +138,8 @@ struct Doors {
 /// | `GetAllStatus` | `BulkStatus` from this exchange's board status |
 /// | `GetStatus` | `Status` of the channel from this exchange's board status |
 /// | `Unlock` | the board pulses that lock; `Ack` |
-/// | anything else (indicator, calibrate, configure, reboot) | `Nack(Unsupported)` |
+/// | `Configure` | takes `door_ajar_limit_s` as its [`door_ajar_limit`](BoardNodeConfig::door_ajar_limit), so the bank's one limit reaches a Kerong bank too; `Ack` (the rest has nothing on a board to act on: it times its own pulse and has no load cell). A zero limit → `Nack(InvalidConfig)`. Not kept over an adapter restart: the bank sends it again at every start |
+/// | anything else (indicator, calibrate, reboot) | `Nack(Unsupported)` |
 ///
 /// Refusals: a channel past the node's → `Nack(UnknownChannel)`; a zero
 /// pulse → `Nack(NotPermitted)` (the board's own pulse length applies to
@@ -640,6 +641,14 @@ impl<const QUEUE: usize> BoardNode<QUEUE> {
                     channel,
                     on_board: self.on_board(channel),
                 });
+            }
+            Command::Configure(config) if config.door_ajar_limit_s == 0 => {
+                Report::Nack(NackReason::InvalidConfig)
+            }
+            Command::Configure(config) => {
+                self.config.door_ajar_limit =
+                    Duration::from_secs(u64::from(config.door_ajar_limit_s));
+                Report::Ack
             }
             _ => Report::Nack(NackReason::Unsupported),
         })
