@@ -158,6 +158,8 @@ enum Op {
         compartment: u8,
         staff: u32,
     },
+    /// The backend re-tares a compartment's sensor.
+    RecalibrateRemotely(u8),
     ClearRemoteLock(u32),
     RemoteOpen {
         compartment: u8,
@@ -478,6 +480,7 @@ impl Harness {
                 compartment: c,
                 staff,
             } => checked(b.certify_removal(compartment(c), StaffId(staff), now)),
+            Op::RecalibrateRemotely(c) => checked(b.recalibrate_remotely(compartment(c), now)),
             Op::ClearRemoteLock(staff) => checked(
                 b.staff_clear_remote_open_lock(StaffId(staff), now)
                     .map(|_| ()),

@@ -20,9 +20,10 @@ use locker_domain::uplink::{
 };
 use locker_proto::time::{Duration, Instant};
 use locker_proto::uplink::{
-    AnnounceParcel, CallError, CallResult, Credential, Deadlines, DownEnvelope, Downward, Envelope,
-    ErrorCode, HexArray, MessageId, NotificationKind, ParcelNeeds as Needs, ParcelStep,
-    PolicyConfig, ResetTarget, Response, Scope, SecurityKind, UpEnvelope, Upward,
+    AnnounceParcel, AuditEvent as WireAuditEvent, CallError, CallResult, Credential, Deadlines,
+    DownEnvelope, Downward, Envelope, ErrorCode, HexArray, MessageId, NotificationKind,
+    ParcelNeeds as Needs, ParcelStep, PolicyConfig, ResetTarget, Response, Scope, SecurityKind,
+    UpEnvelope, Upward,
 };
 use locker_proto::{
     BulkStatus, Channel, ChannelBits, Command, CompartmentId, Dimensions, DoorState, Event,
@@ -786,6 +787,63 @@ fn a_forced_door_goes_up_as_a_security_event_and_the_backend_takes_the_bank_offl
 }
 
 #[test]
+fn the_backend_re_tares_a_free_compartment_s_sensor_but_never_one_that_feels_an_item() {
+    let mut g = Gateway::start();
+    let free = CompartmentId(2);
+    let channel = g.channel(free);
+    g.unlocks.clear();
+    let asked = g.request(Downward::RecalibrateSensor { compartment: free });
+    assert_eq!(
+        g.answer(asked),
+        Ok(Response::SensorRecalibrating { compartment: free })
+    );
+    assert!(
+        g.unlocks
+            .iter()
+            .any(|(_, c)| *c == Command::Calibrate { channel }),
+        "the signed calibrate goes to the node"
+    );
+    let record = g
+        .up
+        .iter()
+        .find_map(|m| match &m.body {
+            Upward::Audit(r) if r.event == WireAuditEvent::SensorRecalibratedRemotely => Some(r),
+            _ => None,
+        })
+        .expect("the re-tare goes up in the audit trail");
+    assert_eq!(record.actor, locker_proto::Actor::Backend);
+    assert_eq!(record.compartment, Some(free));
+
+    // Something lies in a compartment the books say is free: nobody at a
+    // screen may make the sensor call that empty.
+    let feels = CompartmentId(3);
+    let channel = g.channel(feels);
+    g.event(
+        feels,
+        Event::PresenceChanged {
+            channel,
+            presence: locker_proto::Presence::occupied(900, 10),
+        },
+    );
+    g.unlocks.clear();
+    let asked = g.request(Downward::RecalibrateSensor { compartment: feels });
+    let refused = g.answer(asked).unwrap_err();
+    assert!(
+        matches!(
+            refused.code,
+            ErrorCode::WrongStage | ErrorCode::OutOfService
+        ),
+        "{refused:?}"
+    );
+    assert!(
+        !g.unlocks
+            .iter()
+            .any(|(_, c)| matches!(c, Command::Calibrate { .. })),
+        "no calibrate sent"
+    );
+}
+
+#[test]
 fn refusals_carry_a_code_a_program_can_act_on_and_a_reason_a_person_can_read() {
     let mut g = Gateway::start();
     let huge = g.request(Downward::ReserveCompartment(
@@ -1226,6 +1284,9 @@ fn forgeries(first_id: u64) -> Vec<DownEnvelope> {
             compartment: CompartmentId(1),
         },
         Downward::GetDiagnostics,
+        Downward::RecalibrateSensor {
+            compartment: CompartmentId(1),
+        },
     ];
     let stranger = BankKeys::derive(BankId(7), &[0x66; 32]);
     let mut out = Vec::new();

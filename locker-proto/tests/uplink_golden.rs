@@ -479,6 +479,7 @@ const TRIGGER_SNAPSHOT: u32 = 11;
 const GET_DIAGNOSTICS: u32 = 12;
 const RESET_NODE: u32 = 13;
 const BOOT_ACK: u32 = 14;
+const RECALIBRATE: u32 = 15;
 
 /// Every compartment status, as a status notification of compartment 3
 /// would carry it (an inspection of an empty one taken out of service).
@@ -1311,6 +1312,11 @@ fn samples() -> Vec<(String, Sample)> {
         TRIGGER_SNAPSHOT,
         Response::SnapshotScheduled { compartment: c3 },
     );
+    g.result(
+        "call_result_sensor_recalibrating",
+        RECALIBRATE,
+        Response::SensorRecalibrating { compartment: c3 },
+    );
     let mut out_of_service = heapless::Vec::new();
     let reasons = [
         ServiceReason::Override,
@@ -1480,6 +1486,11 @@ fn samples() -> Vec<(String, Sample)> {
     );
     g.down("get_diagnostics", GET_DIAGNOSTICS, Downward::GetDiagnostics);
     g.down(
+        "recalibrate_sensor",
+        RECALIBRATE,
+        Downward::RecalibrateSensor { compartment: c3 },
+    );
+    g.down(
         "reset_node",
         RESET_NODE,
         Downward::Reset {
@@ -1608,6 +1619,21 @@ fn samples() -> Vec<(String, Sample)> {
             }),
         );
     }
+    // The backend's re-tare of a free compartment's sensor.
+    let seq = seq + 3;
+    g.up(
+        "audit_sensor_recalibrated_remotely",
+        Upward::Audit(AuditRecord {
+            seq,
+            at: at(3_900_000),
+            actor: Actor::Backend,
+            compartment: Some(CompartmentId(4)),
+            parcel: None,
+            event: AuditEvent::SensorRecalibratedRemotely,
+            snapshot: None,
+            link: link(seq),
+        }),
+    );
     g.samples
 }
 
@@ -1716,6 +1742,7 @@ fn every_message_kind_has_a_golden_sample_and_no_golden_file_is_orphaned() {
         "node_boot",
         "notification",
         "parcel_event",
+        "recalibrate_sensor",
         "remote_open",
         "reserve_compartment",
         "reset",
@@ -2213,6 +2240,7 @@ const NUMBERING: &[(&str, &[&str])] = &[
             "trigger_snapshot",
             "get_diagnostics",
             "boot_ack",
+            "recalibrate_sensor",
         ],
     ),
     (
@@ -2229,6 +2257,7 @@ const NUMBERING: &[(&str, &[&str])] = &[
             "configuration",
             "snapshot_scheduled",
             "diagnostics",
+            "sensor_recalibrating",
         ],
     ),
     (
@@ -2410,6 +2439,7 @@ const NUMBERING: &[(&str, &[&str])] = &[
             "sensor_recalibrated_automatically",
             "snapshot_taken",
             "snapshot_failed",
+            "sensor_recalibrated_remotely",
         ],
     ),
     ("Credential", &["code_hash", "offline_token"]),
@@ -2782,7 +2812,7 @@ fn every_tag_and_code_hash_in_the_golden_messages_follows_the_spec() {
             );
         }
     }
-    assert_eq!(tags, 15, "every downward golden message checked");
+    assert_eq!(tags, 16, "every downward golden message checked");
 }
 
 #[test]

@@ -689,7 +689,8 @@ UP_TYPES.update({
         ("configuration_changed", [("reboot_required", "bool")]),
         ("configuration", "PolicyConfig"),
         ("snapshot_scheduled", [("compartment", "CompartmentId")]),
-        ("diagnostics", "Diagnostics")]),
+        ("diagnostics", "Diagnostics"),
+        ("sensor_recalibrating", [("compartment", "CompartmentId")])]),
     "Diagnostics": ("struct", [
         ("gateway_firmware", "FirmwareVersion"), ("nodes", ("seq", "NodeInfo", 32)),
         ("bus", "BusStats"), ("out_of_service", ("seq", "OutOfService", 32)),
@@ -803,7 +804,8 @@ UP_TYPES.update({
         ("cold_chain", [("min", ("opt", "Temperature")), ("max", ("opt", "Temperature")),
                         ("out_of_range_ms", "Duration")]),
         ("sensor_recalibrated_automatically", [("drift", "HealthIssue")]),
-        ("snapshot_taken", None), ("snapshot_failed", None)]),
+        ("snapshot_taken", None), ("snapshot_failed", None),
+        ("sensor_recalibrated_remotely", None)]),
     "Actor": enum("courier", "recipient", "staff", "backend", "system"),
     "ParcelKind": enum("delivery", "return"),
     "Purpose": enum("deposit", "pickup", "removal", "inspection"),
@@ -837,7 +839,8 @@ UP_TYPES.update({
         ("change_configuration", "PolicyConfig"), ("get_configuration", None),
         ("trigger_snapshot", [("compartment", "CompartmentId")]),
         ("get_diagnostics", None),
-        ("boot_ack", [("boot", "MessageId"), ("versions", "ProtocolVersions")])]),
+        ("boot_ack", [("boot", "MessageId"), ("versions", "ProtocolVersions")]),
+        ("recalibrate_sensor", [("compartment", "CompartmentId")])]),
 })
 
 

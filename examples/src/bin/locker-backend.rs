@@ -64,6 +64,8 @@ COMMANDS (one per line on standard input):
     open N                            open compartment N remotely (signed)
     offline N | online N              take compartment N out of service or back
     reset gateway | reset node N      restart the gateway or one node
+    recalibrate N                     re-tare compartment N's empty presence
+                                      sensor (free, shut and reading empty)
     config                            show the bank's rules
     diagnostics                       versions, bus statistics, out of service
     quit                              stop";
@@ -198,6 +200,9 @@ fn command(line: &str, keys: &BankKeys, backend: &Backend) -> Result<Option<Down
                 }
                 _ => return Err("reset gateway | reset node N".into()),
             },
+        },
+        "recalibrate" => Downward::RecalibrateSensor {
+            compartment: CompartmentId(number(arg).ok_or("recalibrate N")?),
         },
         "config" => Downward::GetConfiguration,
         "diagnostics" => Downward::GetDiagnostics,

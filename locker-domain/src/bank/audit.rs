@@ -276,6 +276,11 @@ pub enum AuditEvent {
     /// The camera failed to take the snapshot the record's reference names:
     /// the alert or handoff that asked for it has no picture.
     SnapshotFailed,
+    /// The backend had a free compartment's presence sensor take its
+    /// reading as the empty baseline
+    /// ([`Bank::recalibrate_remotely`](super::Bank::recalibrate_remotely),
+    /// actor [`Actor::Backend`]); the node's calibrate command follows.
+    SensorRecalibratedRemotely,
 }
 
 impl AuditEvent {
@@ -335,6 +340,7 @@ impl AuditEvent {
             AuditEvent::DepositCodeRejected { .. } => "deposit_code_rejected",
             AuditEvent::DepositOpenedBy { .. } => "deposit_opened_by",
             AuditEvent::RemovalCertified { .. } => "removal_certified",
+            AuditEvent::SensorRecalibratedRemotely => "sensor_recalibrated_remotely",
             AuditEvent::SnapshotTaken => "snapshot_taken",
             AuditEvent::SnapshotFailed => "snapshot_failed",
         }

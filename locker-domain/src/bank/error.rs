@@ -126,6 +126,12 @@ pub enum BankError {
     /// the incarnation the bank is already in.
     #[error("the bank is already in this incarnation: draw another one")]
     SameIncarnation,
+    /// The compartment's sensor last read an item: a remote re-tare would
+    /// hide it.
+    #[error(
+        "the sensor of {0} reads an item: someone must look inside before its baseline is taken"
+    )]
+    SensorReadsItem(CompartmentId),
     /// A snapshot result for a reference the bank never gave out, or for a
     /// compartment not in its layout.
     #[error("{0} was never asked for by this bank")]

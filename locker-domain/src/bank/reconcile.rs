@@ -489,12 +489,83 @@ impl Bank<'_> {
     /// [`Command::Calibrate`] and the act is audited. The caller checked
     /// that the books hold no parcel there (any more).
     fn calibrate_empty(&mut self, i: LayoutIndex, c: Compartment, staff: StaffId, now: Instant) {
+        let event = AuditEvent::SensorRecalibrated { staff };
+        self.calibrate_empty_by(i, c, Actor::Staff, event, now);
+    }
+
+    /// The one way a person (staff at the bank, the backend) has a free
+    /// compartment's sensor re-tared: history forgotten, the signed
+    /// calibrate sent, the act audited as `event` by `by`.
+    fn calibrate_empty_by(
+        &mut self,
+        i: LayoutIndex,
+        c: Compartment,
+        by: Actor,
+        event: AuditEvent,
+        now: Instant,
+    ) {
         let _ = self.health.clear(i.get());
         self.forget_recalibration(i);
         // Full: the next scan finds the sensor as it was (see `certify_removal`).
         let _ = self.send_calibrate(c);
-        let event = AuditEvent::SensorRecalibrated { staff };
-        self.record(now, Actor::Staff, Some(i), event, None);
+        self.record(now, by, Some(i), event, None);
+    }
+
+    /// The backend has a free compartment's presence sensor take its
+    /// reading now as the empty baseline (`recalibrate_sensor` on the
+    /// uplink): the remote answer to a maintenance alert for drift the bank
+    /// did not re-tare itself (a drift under a parcel that has since left,
+    /// a cell that settled after the period), without a site visit. The
+    /// node is sent the signed [`Command::Calibrate`] staff send with
+    /// [`Bank::recalibrate`]; audited as
+    /// [`AuditEvent::SensorRecalibratedRemotely`] (actor
+    /// [`Actor::Backend`]).
+    ///
+    /// Stricter than staff's, who see inside: nobody at a screen can tell
+    /// an empty compartment from one whose sensor feels an item, and a
+    /// baseline taken over an item hides it for good. So the books must say
+    /// free, the door shut, the last reading empty, and the compartment not
+    /// out of service for a forced door or a sensor that disagreed (both
+    /// are for someone to look at).
+    ///
+    /// # Errors
+    /// [`BankError::UnknownCompartment`]; [`BankError::WrongStage`] unless
+    /// free; [`BankError::DoorOpen`]; [`BankError::SensorReadsItem`] when
+    /// the last reading was occupied; [`BankError::OutOfService`] for a
+    /// forced door or a disagreeing sensor; [`BankError::TimeWentBackwards`];
+    /// [`BankError::OutputsPending`]. A refusal changes nothing.
+    pub fn recalibrate_remotely(
+        &mut self,
+        compartment: CompartmentId,
+        now: Instant,
+    ) -> Result<(), BankError> {
+        self.begin(now)?;
+        let (i, s) = self.slot_of(compartment)?;
+        if s.stage != Stage::Free {
+            return Err(BankError::WrongStage {
+                compartment,
+                stage: s.stage,
+            });
+        }
+        if s.door != DoorState::Closed {
+            return Err(BankError::DoorOpen(compartment));
+        }
+        if matches!(
+            s.out_of_service,
+            Some(ServiceReason::ForcedDoor | ServiceReason::SensorDisagrees)
+        ) {
+            return Err(BankError::OutOfService(compartment));
+        }
+        if s.occupied == Some(true) {
+            return Err(BankError::SensorReadsItem(compartment));
+        }
+        let Some(c) = self.layout.get(i).copied() else {
+            return Err(BankError::UnknownCompartment(compartment));
+        };
+        self.latest = now;
+        let event = AuditEvent::SensorRecalibratedRemotely;
+        self.calibrate_empty_by(i, c, Actor::Backend, event, now);
+        Ok(())
     }
 
     /// `node` answers again: the bank asks it for full status and reconciles.

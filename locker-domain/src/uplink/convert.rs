@@ -389,6 +389,7 @@ pub(crate) fn audit(e: AuditEvent) -> AuditProjection {
         }
         AuditEvent::SnapshotTaken => of(W::SnapshotTaken),
         AuditEvent::SnapshotFailed => of(W::SnapshotFailed),
+        AuditEvent::SensorRecalibratedRemotely => of(W::SensorRecalibratedRemotely),
     }
 }
 
@@ -611,6 +612,7 @@ pub(crate) fn error_code(e: &BankError) -> wire::ErrorCode {
         BankError::ShuttingDown => C::ShuttingDown,
         BankError::NodeConfig(_) => C::InvalidConfiguration,
         BankError::UnknownSnapshot(_) => C::InternalError,
+        BankError::SensorReadsItem(_) => C::WrongStage,
         BankError::DepositsClosed(d) => match d {
             DepositsClosed::Resetting => C::ResetInProgress,
             DepositsClosed::Unavailable => C::Unavailable,

@@ -65,6 +65,12 @@ impl Uplink {
                 lift(self.trigger_snapshot(bank, id, *compartment))
             }
             Downward::GetDiagnostics => Ok(Response::Diagnostics(self.diagnostics(bank))),
+            Downward::RecalibrateSensor { compartment } => bank
+                .recalibrate_remotely(*compartment, now)
+                .map(|()| Response::SensorRecalibrating {
+                    compartment: *compartment,
+                })
+                .map_err(Into::into),
             _ => {
                 return Ok(refused(
                     ErrorCode::NotSupported,

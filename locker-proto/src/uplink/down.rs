@@ -98,6 +98,18 @@ pub enum Downward {
         /// ([`ProtocolVersions::UPLINK`] for this crate).
         versions: ProtocolVersions,
     },
+    /// Have a free compartment's presence sensor take its reading now as
+    /// the empty baseline (a signed calibrate to its node), the remote
+    /// answer to a drift alert. Refused unless the books say free, the door
+    /// is shut, the last reading is empty and the compartment is not out of
+    /// service for a forced door or a disagreeing sensor (`wrong_stage`,
+    /// `out_of_service`): a baseline taken over an item would hide it.
+    /// Answered with
+    /// [`Response::SensorRecalibrating`](super::Response::SensorRecalibrating).
+    RecalibrateSensor {
+        /// The compartment.
+        compartment: CompartmentId,
+    },
 }
 
 impl Downward {
@@ -123,6 +135,7 @@ impl Downward {
             Downward::TriggerSnapshot { .. } => "trigger_snapshot",
             Downward::GetDiagnostics => "get_diagnostics",
             Downward::BootAck { .. } => "boot_ack",
+            Downward::RecalibrateSensor { .. } => "recalibrate_sensor",
         }
     }
 }

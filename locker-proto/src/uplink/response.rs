@@ -104,6 +104,13 @@ pub enum Response {
     },
     /// Answers `get_diagnostics`.
     Diagnostics(Diagnostics),
+    /// Answers `recalibrate_sensor`: the signed calibrate is on its way to
+    /// the node; the audit record `sensor_recalibrated_remotely` and the
+    /// node's next presence report follow.
+    SensorRecalibrating {
+        /// The compartment.
+        compartment: CompartmentId,
+    },
 }
 
 /// Bus statistics of the gateway's link layer since it started.

@@ -747,6 +747,10 @@ pub enum AuditEvent {
     /// The camera failed to take the snapshot the record's `snapshot`
     /// names: the alert or handoff that asked for it has no picture.
     SnapshotFailed,
+    /// The backend had a free compartment's presence sensor take its
+    /// reading as the empty baseline (`recalibrate_sensor`; actor
+    /// `backend`).
+    SensorRecalibratedRemotely,
 }
 
 /// An audit record's link in the bank's hash chain: 32 bytes, lowercase
