@@ -53,6 +53,14 @@ fn configures_sent(sim: &mut Sim<24>) -> Vec<(NodeAddr, NodeConfig)> {
     sent
 }
 
+/// The node's answer to the configuration the bank sent it.
+fn answer(sim: &mut Sim<24>, node: NodeAddr, config: NodeConfig, outcome: CommandOutcome) {
+    sim.drain();
+    sim.bank
+        .handle_command_result(node, &Command::Configure(config), outcome, sim.now)
+        .unwrap();
+}
+
 fn nodes_of(sim: &Sim<24>) -> Vec<NodeAddr> {
     let mut nodes: Vec<NodeAddr> = sim.bank.layout().nodes().collect();
     nodes.sort();
@@ -156,15 +164,12 @@ fn a_node_that_refuses_the_configuration_is_reported_to_staff_with_its_reason() 
     let mut sim = Sim::<24>::new(24, configuring(Duration::from_mins(2)));
     let sent = configures_sent(&mut sim);
     let (node, config) = sent[0];
-    sim.drain();
-    sim.bank
-        .handle_command_result(
-            node,
-            &Command::Configure(config),
-            CommandOutcome::Nacked(NackReason::Unsupported),
-            sim.now,
-        )
-        .unwrap();
+    answer(
+        &mut sim,
+        node,
+        config,
+        CommandOutcome::Nacked(NackReason::Unsupported),
+    );
     sim.drain();
     let alert = sim
         .alerts
@@ -183,37 +188,18 @@ fn a_node_that_refuses_the_configuration_is_reported_to_staff_with_its_reason() 
     // Unanswered, or refused for a counter that fell behind the node's
     // floor when it restarted: "later", sent again. Taken: nothing more.
     let (other, config) = sent[1];
-    sim.drain();
-    sim.bank
-        .handle_command_result(
-            other,
-            &Command::Configure(config),
-            CommandOutcome::Nacked(NackReason::Stale {
-                floor: locker_proto::Floor::new(4_096),
-            }),
-            sim.now,
-        )
-        .unwrap();
+    answer(
+        &mut sim,
+        other,
+        config,
+        CommandOutcome::Nacked(NackReason::Stale {
+            floor: locker_proto::Floor::new(4_096),
+        }),
+    );
     assert_eq!(configures_sent(&mut sim), vec![(other, config)]);
-    sim.drain();
-    sim.bank
-        .handle_command_result(
-            other,
-            &Command::Configure(config),
-            CommandOutcome::Failed,
-            sim.now,
-        )
-        .unwrap();
+    answer(&mut sim, other, config, CommandOutcome::Failed);
     assert_eq!(configures_sent(&mut sim), vec![(other, config)]);
-    sim.drain();
-    sim.bank
-        .handle_command_result(
-            other,
-            &Command::Configure(config),
-            CommandOutcome::Acked,
-            sim.now,
-        )
-        .unwrap();
+    answer(&mut sim, other, config, CommandOutcome::Acked);
     assert!(configures_sent(&mut sim).is_empty());
     assert_eq!(sim.alerts_of(AlertKind::NodeFault), 1);
 }

@@ -25,6 +25,7 @@ use super::layout::{Compartment, LayoutIndex};
 use super::output::ROOM_ONE;
 use super::parcel::Stage;
 use super::session;
+use super::slot::Slot;
 use super::{AlertKind, Bank, BankError, Evidence};
 
 /// A set of node addresses (all 256), as a bitmap.
@@ -373,6 +374,19 @@ impl Bank<'_> {
         staff: StaffId,
         now: Instant,
     ) -> Result<(), BankError> {
+        let (i, _, c) = self.free_for_calibration(compartment, now)?;
+        self.latest = now;
+        self.calibrate_empty(i, c, staff, now);
+        Ok(())
+    }
+
+    /// The checks every re-tare a person asks for starts with: the time,
+    /// room for the outputs, and a compartment the books say is free.
+    fn free_for_calibration(
+        &mut self,
+        compartment: CompartmentId,
+        now: Instant,
+    ) -> Result<(LayoutIndex, Slot, Compartment), BankError> {
         self.begin(now)?;
         let (i, s) = self.slot_of(compartment)?;
         if s.stage != Stage::Free {
@@ -381,12 +395,12 @@ impl Bank<'_> {
                 stage: s.stage,
             });
         }
-        let Some(c) = self.layout.get(i).copied() else {
-            return Err(BankError::UnknownCompartment(compartment));
-        };
-        self.latest = now;
-        self.calibrate_empty(i, c, staff, now);
-        Ok(())
+        let c = self
+            .layout
+            .get(i)
+            .copied()
+            .ok_or(BankError::UnknownCompartment(compartment))?;
+        Ok((i, s, c))
     }
 
     /// The member of staff `staff` looked into a compartment whose expired
@@ -539,14 +553,7 @@ impl Bank<'_> {
         compartment: CompartmentId,
         now: Instant,
     ) -> Result<(), BankError> {
-        self.begin(now)?;
-        let (i, s) = self.slot_of(compartment)?;
-        if s.stage != Stage::Free {
-            return Err(BankError::WrongStage {
-                compartment,
-                stage: s.stage,
-            });
-        }
+        let (i, s, c) = self.free_for_calibration(compartment, now)?;
         if s.door != DoorState::Closed {
             return Err(BankError::DoorOpen(compartment));
         }
@@ -559,9 +566,6 @@ impl Bank<'_> {
         if s.occupied == Some(true) {
             return Err(BankError::SensorReadsItem(compartment));
         }
-        let Some(c) = self.layout.get(i).copied() else {
-            return Err(BankError::UnknownCompartment(compartment));
-        };
         self.latest = now;
         let event = AuditEvent::SensorRecalibratedRemotely;
         self.calibrate_empty_by(i, c, Actor::Backend, event, now);
