@@ -123,8 +123,14 @@ fn a_jammed_lock_is_retried_once_then_reported_and_taken_out_of_service() {
 }
 
 #[test]
-fn a_node_refusing_the_unlock_counts_like_a_door_that_never_opened() {
+fn a_node_refusing_the_unlock_is_not_the_lock_s_fault_the_door_would_not_open_and_stays_in_service()
+{
+    // A Kerong board that stopped answering its adapter: the adapter
+    // refuses the unlock ("channel faulted"). The lock was never pulsed, so
+    // a lock-fault alert would send staff to a lock that is fine (the
+    // node's own fault alert already names the board).
     let mut sim = Sim::<24>::new(24, Policy::default());
+    sim.ack_unlocks = false;
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
     sim.drain();
     sim.bank
@@ -145,8 +151,115 @@ fn a_node_refusing_the_unlock_counts_like_a_door_that_never_opened() {
         sim.drain();
     }
     sim.drain();
+    let unlocks = sim
+        .commands
+        .iter()
+        .filter(|(_, c)| matches!(c, Command::Unlock { .. }))
+        .count();
+    assert_eq!(unlocks, 2, "one retry, as for a door that stayed shut");
+    assert_eq!(sim.alerts_of(AlertKind::LockFault), 0);
+    let v = sim.bank.view(r.compartment).unwrap();
+    assert_eq!(v.stage, Stage::Reserved, "the courier may try again");
+    assert_eq!(v.out_of_service, None);
+    assert!(
+        sim.notes
+            .iter()
+            .any(|n| matches!(n.kind, NotificationKind::DoorWouldNotOpen))
+    );
+}
+
+#[test]
+fn a_refusal_after_an_acknowledged_unlock_still_blames_the_lock_that_did_not_let_go() {
+    // The first unlock was taken and the door stayed shut; the retry is
+    // refused. What the session heard first is evidence enough.
+    let mut sim = Sim::<24>::new(24, Policy::default());
+    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    let code = sim.deposit(r.compartment);
+    sim.commands.clear();
+    sim.type_code(&code);
+    sim.advance(Duration::from_secs(15));
+    sim.timeout();
+    let (node, retry) = *sim.commands.last().unwrap();
+    assert!(matches!(retry, Command::Unlock { .. }));
+    sim.bank
+        .handle_command_result(
+            node,
+            &retry,
+            CommandOutcome::Nacked(NackReason::Faulted),
+            sim.now,
+        )
+        .unwrap();
+    sim.drain();
     assert_eq!(sim.alerts_of(AlertKind::LockFault), 1);
-    assert_eq!(sim.bank.view(r.compartment).unwrap().stage, Stage::Reserved);
+}
+
+/// A bank whose locks report their jams (our nodes, locks with contacts).
+fn jam_reporting() -> Policy {
+    Policy {
+        locks_report_jams: true,
+        ..Policy::default()
+    }
+}
+
+#[test]
+fn where_locks_report_jams_a_recipient_who_walks_away_from_the_unlocked_door_takes_nothing_out_of_service()
+ {
+    let mut sim = Sim::<24>::new(24, jam_reporting());
+    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    let code = sim.deposit(r.compartment);
+    sim.commands.clear();
+    // The code is right, the node takes both unlocks and its contact sees
+    // the latch let go each time (no jam): nobody pulls the door.
+    sim.type_code(&code);
+    for _ in 0..2 {
+        sim.advance(Duration::from_secs(15));
+        sim.timeout();
+    }
+    let unlocks = sim
+        .commands
+        .iter()
+        .filter(|(_, c)| matches!(c, Command::Unlock { .. }))
+        .count();
+    assert_eq!(unlocks, 2, "one retry, in case they were only slow");
+    assert_eq!(sim.alerts_of(AlertKind::LockFault), 0);
+    let v = sim.bank.view(r.compartment).unwrap();
+    assert_eq!(v.out_of_service, None, "no visit for a lock that works");
+    assert_eq!(v.stage, Stage::Stored, "the parcel waits for them");
+    // They come back and take it.
+    sim.advance(Duration::from_mins(5));
+    sim.pick_up(&code, r.compartment);
+    assert!(!sim.bank.view(r.compartment).unwrap().stage.holds_parcel());
+}
+
+#[test]
+fn where_locks_report_jams_the_node_s_jam_is_the_lock_s_fault() {
+    let mut sim = Sim::<24>::new(24, jam_reporting());
+    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    let code = sim.deposit(r.compartment);
+    let (node, channel) = sim.wiring(r.compartment);
+    sim.commands.clear();
+    sim.type_code(&code);
+    // The pulse ends and the contact never showed the latch released.
+    let jam = Event::FaultRaised {
+        channel: Some(channel),
+        fault: FaultCode::LockJammed,
+    };
+    sim.bank.handle_node_event(node, &jam, sim.now).unwrap();
+    sim.drain();
+    let unlocks = sim
+        .commands
+        .iter()
+        .filter(|(_, c)| matches!(c, Command::Unlock { .. }))
+        .count();
+    assert_eq!(unlocks, 2, "retried at once");
+    // The retry's verdict is lost on the bus: the first jam still blames
+    // the lock when the time runs out.
+    sim.advance(Duration::from_secs(15));
+    sim.timeout();
+    assert_eq!(sim.alerts_of(AlertKind::LockFault), 1);
+    let v = sim.bank.view(r.compartment).unwrap();
+    assert_eq!(v.out_of_service, Some(ServiceReason::LockFault));
+    assert_eq!(v.stage, Stage::Stored);
 }
 
 #[test]

@@ -288,6 +288,29 @@ fn a_lock_that_never_releases_is_reported_jammed() {
 }
 
 #[test]
+fn every_pulse_that_does_not_release_a_jammed_lock_is_reported_again() {
+    // The jam was raised at an earlier unlock (nobody was waiting then).
+    // The next person's unlock gets the node's word too, so the gateway
+    // can tell this jam from a door nobody pulled.
+    let mut node = node();
+    node.handle_lock_feedback(C0, LockState::Locked, ms(0))
+        .unwrap();
+    let jam = Event::FaultRaised {
+        channel: Some(C0),
+        fault: FaultCode::LockJammed,
+    };
+    for start in [1_000, 60_000] {
+        assert_eq!(
+            node.handle_command(&unlock(C0, 300), ms(start)),
+            Report::Ack
+        );
+        actions(&mut node);
+        node.handle_timeout(ms(start + 800));
+        assert_eq!(events(&mut node), vec![jam], "the unlock at {start} ms");
+    }
+}
+
+#[test]
 fn a_lock_that_releases_is_not_jammed() {
     let mut node = node();
     node.handle_lock_feedback(C0, LockState::Locked, ms(0))

@@ -236,21 +236,23 @@ fn settle(
     } else {
         115_200
     });
+    let mut config = GatewayConfig {
+        bus_key,
+        new_incarnation,
+        ..GatewayConfig::new(
+            nodes,
+            options.channels.unwrap_or(16),
+            state,
+            audit,
+            bank_keys,
+        )
+    };
+    config.policy.locks_report_jams = options.locks_report_jams.unwrap_or(false);
     Ok(Args {
         port,
         baud,
         board,
-        config: GatewayConfig {
-            bus_key,
-            new_incarnation,
-            ..GatewayConfig::new(
-                nodes,
-                options.channels.unwrap_or(16),
-                state,
-                audit,
-                bank_keys,
-            )
-        },
+        config,
         exit_after: options
             .exit_after
             .map(|secs| Duration::from_secs_f64(secs.clamp(0.0, 1e9))),

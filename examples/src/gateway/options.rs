@@ -133,6 +133,13 @@ pub struct GatewayOptions {
     /// boards driven as our nodes (see BOARDS below)
     #[arg(long, value_enum, value_name = "KIND")]
     pub board: Option<BoardKind>,
+    /// Every lock has a feedback contact and its node reports a pulse that
+    /// did not release it (our nodes do for locks with a contact; Kerong
+    /// boards do not): an unlocked door nobody pulled is then not blamed
+    /// on the lock, no lock-fault alert, the compartment stays in service
+    /// [default: false]
+    #[arg(long, value_name = "BOOL")]
+    pub locks_report_jams: Option<bool>,
     /// Baud rate [default: 115200 for our nodes, 19200 for Kerong boards]
     #[arg(long, value_name = "N")]
     pub baud: Option<u32>,
@@ -325,6 +332,7 @@ impl GatewayOptions {
         GatewayOptions {
             port: self.port.or(file.port),
             board: self.board.or(file.board),
+            locks_report_jams: self.locks_report_jams.or(file.locks_report_jams),
             baud: self.baud.or(file.baud),
             state: self.state.or(file.state),
             audit: self.audit.or(file.audit),

@@ -304,6 +304,7 @@ impl Bank<'_> {
             unreachable: self.unreachable,
             lost_watch: self.lost_watch.clone(),
             unlocks_heard: self.unlocks_heard.clone(),
+            jams_heard: self.jams_heard.clone(),
             given_up: self.given_up.clone(),
             unlocks_before_restart: self.unlocks_before_restart.clone(),
             recalibrations: self.recalibrations.clone(),

@@ -85,6 +85,7 @@ impl Bank<'_> {
             } => {
                 let (i, s) = self.slot_at(node, channel)?;
                 self.latest = now;
+                self.jam_heard(i, s, fault);
                 self.apply(i, session::fault(s, fault, now, &self.policy), now);
             }
             Event::FaultRaised {
@@ -155,8 +156,11 @@ impl Bank<'_> {
     /// The outcome of a command the gateway sent for the bank.
     ///
     /// An acknowledged unlock is noted: the node heard it, so a door that
-    /// then stays shut is the lock's fault. A refused unlock counts as the
-    /// door not opening (one retry, then a lock fault). An unanswered
+    /// then stays shut is the lock's fault (where the bank's locks report
+    /// their jams, [`Policy::locks_report_jams`](super::Policy::locks_report_jams),
+    /// only if the node reported this one jammed). A refused unlock counts
+    /// as the door not opening (one retry, then the session ends), blamed
+    /// on the lock only by what the session heard before it. An unanswered
     /// unlock asks for the node's status; the confirmation timer retries
     /// once, then ends the session, blaming the lock only if the node
     /// heard an unlock of it and still answers. An unlock that could not
@@ -223,10 +227,15 @@ impl Bank<'_> {
                 }
             }
             (Command::Unlock { channel, .. }, CommandOutcome::Nacked(_)) => {
-                // Refused: the node heard it and will not carry it out.
+                // Refused: the node heard it and will not carry it out. One
+                // retry, as for a door that stayed shut. The refusal itself
+                // says nothing about the lock, which was never pulsed (a
+                // node whose board does not answer, a key it does not
+                // take): only what the session heard before may blame it.
                 let (i, s) = self.slot_at(node, channel)?;
                 self.latest = now;
-                let step = session::unlock_failed(s, now, &self.policy, true);
+                let blame = self.lock_to_blame(i);
+                let step = session::unlock_failed(s, now, &self.policy, blame);
                 self.apply(i, step, now);
             }
             (Command::Calibrate { channel }, outcome) => {
@@ -304,6 +313,27 @@ impl Bank<'_> {
         let _ = self.unlocks_heard.push(i);
     }
 
+    /// The node reported `fault` on compartment `i`'s channel: a jammed
+    /// lock during its unlocking session is noted as the evidence that
+    /// blames the lock ([`Policy::locks_report_jams`](super::Policy::locks_report_jams)).
+    fn jam_heard(&mut self, i: LayoutIndex, s: Slot, fault: FaultCode) {
+        let unlocking = matches!(
+            s.stage,
+            Stage::Door {
+                phase: DoorPhase::Unlocking { .. },
+                ..
+            }
+        );
+        let jam = matches!(fault, FaultCode::LockJammed | FaultCode::DoorDidNotOpen);
+        if !unlocking || !jam || self.jams_heard.contains(&i) {
+            return;
+        }
+        if self.jams_heard.is_full() {
+            self.jams_heard.remove(0);
+        }
+        let _ = self.jams_heard.push(i);
+    }
+
     /// Whether the bank gave up a door session on compartment `i` (a lock
     /// fault, or an unlock the node never confirmed) within
     /// [`LATE_OPENING_WINDOW`] before `now`.
@@ -324,13 +354,18 @@ impl Bank<'_> {
     }
 
     /// Whether a door of compartment `i` that did not open is its lock's
-    /// fault: the node heard an unlock of the session and still answers.
+    /// fault: the node heard an unlock of the session and still answers,
+    /// and, where the bank's locks report their jams
+    /// ([`Policy::locks_report_jams`](super::Policy::locks_report_jams)),
+    /// it reported this one jammed. Otherwise a lock that released and a
+    /// door nobody pulled are told apart only by the node's word.
     pub(super) fn lock_to_blame(&self, i: LayoutIndex) -> bool {
         let reachable = self
             .layout
             .get(i)
             .is_some_and(|c| !self.unreachable.contains(c.node));
-        reachable && self.unlocks_heard.contains(&i)
+        let jammed = !self.policy.locks_report_jams || self.jams_heard.contains(&i);
+        reachable && self.unlocks_heard.contains(&i) && jammed
     }
 
     /// Starts a door session on compartment `i`: the unlock goes out.
@@ -467,6 +502,7 @@ impl Bank<'_> {
         let fresh = matches!(step.happened, Happened::UnlockSent { attempt: 0, .. });
         if !unlocking || fresh {
             self.unlocks_heard.retain(|heard| *heard != i);
+            self.jams_heard.retain(|heard| *heard != i);
             self.unlocks_before_restart.retain(|before| *before != i);
         }
         self.put(i, step.books);

@@ -302,6 +302,10 @@ pub struct Bank<'a> {
     /// time only: after a restore, an unlock in flight is not blamed on
     /// the lock).
     unlocks_heard: heapless::Vec<LayoutIndex, UNLOCKS_HEARD>,
+    /// Compartments whose unlocking session's lock the node reported
+    /// jammed (run time only): with [`Policy::locks_report_jams`], the only
+    /// evidence that blames the lock.
+    jams_heard: heapless::Vec<LayoutIndex, UNLOCKS_HEARD>,
     /// Door sessions the bank gave up, with when (run time only): a late
     /// opening by the node's pulse resumes them (see
     /// [`LATE_OPENING_WINDOW`]).
@@ -455,6 +459,7 @@ impl<'a> Bank<'a> {
             unreachable: NodeSet::EMPTY,
             lost_watch: heapless::Vec::new(),
             unlocks_heard: heapless::Vec::new(),
+            jams_heard: heapless::Vec::new(),
             given_up: heapless::Vec::new(),
             unlocks_before_restart: heapless::Vec::new(),
             recalibrations: heapless::Vec::new(),

@@ -165,6 +165,24 @@ pub struct Policy {
     /// must be allowed to do where the bank stands. Forced doors are
     /// photographed either way.
     pub snapshot_handoffs: bool,
+    /// Whether every lock of this bank has a feedback contact and its node
+    /// reports a pulse that did not release it
+    /// ([`FaultCode::LockJammed`](locker_proto::FaultCode::LockJammed),
+    /// raised again for each such pulse). Our node's controller does, for a
+    /// lock with a contact; a Kerong board behind
+    /// `locker_drivers::kerong::BoardNode` does not (its one contact per
+    /// door cannot tell a jammed latch from a door held shut).
+    ///
+    /// When set, an acknowledged unlock followed by neither an opening nor
+    /// a jam is someone who walked away before pulling the door: the
+    /// session ends with the compartment in service and no alert, where
+    /// without it the bank must suspect the lock
+    /// ([`AlertKind::LockFault`](super::AlertKind::LockFault), out of
+    /// service until staff look). Off by default: set it only for nodes
+    /// that keep that promise, or a jammed lock goes unreported.
+    /// It is the bank's hardware, not a rule: the backend does not set it
+    /// (`change_configuration` keeps it).
+    pub locks_report_jams: bool,
 }
 
 /// Why [`Policy::node_config`] cannot be given to the bank's nodes.
@@ -268,6 +286,7 @@ impl Default for Policy {
             drift_recalibration_every: Duration::from_hours(24),
             node_config: None,
             snapshot_handoffs: false,
+            locks_report_jams: false,
         }
     }
 }

@@ -29,6 +29,8 @@ pub(crate) enum JamChange {
 /// (an opening door proves the latch let go, whatever a sticky contact says).
 /// A lock whose feedback has only ever been `Unknown` has no contact, and is
 /// never declared jammed: the gateway sees the door not opening instead.
+/// A lock with a contact is judged after every pulse, and a pulse that did
+/// not release it raises the jam again, though it was raised before.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct LockSupervisor {
     feedback: LockState,
@@ -116,9 +118,12 @@ impl LockSupervisor {
         }
         self.pulse = None;
         let has_contact = self.feedback != LockState::Unknown;
-        if pulse.released || !has_contact || self.jammed {
+        if pulse.released || !has_contact {
             return None;
         }
+        // Raised again for every pulse that did not release it, jammed or
+        // not before: each unlock gets the node's word on its lock, so a
+        // gateway can tell a jam from a door nobody pulled.
         self.jammed = true;
         Some(JamChange::Raised)
     }

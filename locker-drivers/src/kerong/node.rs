@@ -124,7 +124,11 @@ struct Doors {
 /// Unlike our nodes it raises no [`FaultCode::LockJammed`]: with one
 /// contact on the latch, a lock that never released and a door held shut
 /// through the pulse read the same, and a false jam alarm is worse than
-/// none (the bank still sees no opening after the unlock).
+/// none (the bank still sees no opening after the unlock, and blames the
+/// lock as long as `Policy::locks_report_jams` is left off for a bank of
+/// these boards). An unlock it cannot pass on (the board does not answer)
+/// is refused, `Nack(Faulted)`: the lock was not pulsed, and the bank does
+/// not blame it for that.
 ///
 /// The first status after start is taken as it is, without events: the
 /// gateway reconciles its books with a full status after
