@@ -271,9 +271,15 @@ fn parcels(views: &[CompartmentView]) -> BTreeMap<u32, CompartmentId> {
 }
 
 impl Harness {
-    fn new() -> Self {
+    /// A bank whose locks report their jams (`Policy::locks_report_jams`)
+    /// or not: the two ways the bank judges a door that stayed shut.
+    fn new(locks_report_jams: bool) -> Self {
         let list: Vec<Compartment> = two_node_layout();
-        let bank = Bank::on_heap(&list, Policy::default(), keys()).expect("a valid bank");
+        let policy = Policy {
+            locks_report_jams,
+            ..Policy::default()
+        };
+        let bank = Bank::on_heap(&list, policy, keys()).expect("a valid bank");
         let mut h = Harness {
             bank,
             now: Instant::from_secs(1),
@@ -704,8 +710,9 @@ fn security_refusal(e: &BankError) -> bool {
     )
 }
 
-fuzz_target!(|ops: Vec<Op>| {
-    let mut h = Harness::new();
+fuzz_target!(|input: (bool, Vec<Op>)| {
+    let (locks_report_jams, ops) = input;
+    let mut h = Harness::new(locks_report_jams);
     let mut stale = None;
     let mut skip_drain = false;
     for op in ops.into_iter().take(300) {
