@@ -47,7 +47,9 @@ use locker_drivers::kerong::BoardModel;
 use locker_proto::NodeAddr;
 
 use crate::logging::LogFormat;
-use crate::uplink::{Encoding, MqttFlags};
+use crate::uplink::Encoding;
+#[cfg(feature = "mqtt")]
+use crate::uplink::MqttFlags;
 
 /// What is on the serial line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
@@ -385,6 +387,7 @@ impl GatewayOptions {
     }
 
     /// The `--mqtt…` options, for [`MqttFlags::settings`].
+    #[cfg(feature = "mqtt")]
     pub fn mqtt_flags(&self) -> MqttFlags {
         MqttFlags {
             mqtt: self.mqtt.clone(),

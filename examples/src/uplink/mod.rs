@@ -36,18 +36,24 @@
 mod backend;
 mod codec;
 mod disk_queue;
+#[cfg(feature = "mqtt")]
 mod mqtt;
+#[cfg(feature = "mqtt")]
 mod mqtt_flags;
+#[cfg(feature = "mqtt")]
 mod tls;
 mod transport;
 
 pub use backend::{Backend, BackendConfig, BackendTally};
 pub use codec::{DecodeError, Encoding, WireMessage};
 pub use disk_queue::DiskQueue;
+#[cfg(feature = "mqtt")]
 pub use mqtt::{
     BrokerFailure, MAX_PACKET_SIZE, MAX_RECONNECT_DELAY, MqttSettings, MqttTransport, Topics,
     read_password,
 };
+#[cfg(feature = "mqtt")]
 pub use mqtt_flags::{MqttFlagError, MqttFlags};
+#[cfg(feature = "mqtt")]
 pub use tls::{MqttTls, TlsFileRole, TlsFiles, TlsSetupError};
 pub use transport::{MemoryTransport, Transport, TransportError, TransportEvent};
