@@ -140,18 +140,8 @@ impl TimeZone {
             standard_offset_minutes: minutes,
             summer: Some(SummerTime {
                 save_minutes: 60,
-                starts: Transition {
-                    month: 3,
-                    week: 5,
-                    weekday: 0,
-                    minute: start,
-                },
-                ends: Transition {
-                    month: 10,
-                    week: 5,
-                    weekday: 0,
-                    minute: end,
-                },
+                starts: Transition::sunday(3, 5, start),
+                ends: Transition::sunday(10, 5, end),
             }),
         }
     }
@@ -165,18 +155,8 @@ impl TimeZone {
             standard_offset_minutes: minutes,
             summer: Some(SummerTime {
                 save_minutes: 60,
-                starts: Transition {
-                    month: 3,
-                    week: 2,
-                    weekday: 0,
-                    minute: 120,
-                },
-                ends: Transition {
-                    month: 11,
-                    week: 1,
-                    weekday: 0,
-                    minute: 120,
-                },
+                starts: Transition::sunday(3, 2, 120),
+                ends: Transition::sunday(11, 1, 120),
             }),
         }
     }
@@ -244,6 +224,25 @@ impl SummerTime {
 }
 
 impl Transition {
+    /// The `week`-th Sunday (5: the last) of `month`, at `minute` past
+    /// local midnight: the day most summer-time rules change on.
+    ///
+    /// ```
+    /// use locker_proto::zone::Transition;
+    /// // Europe's summer time ends on the last Sunday of October.
+    /// let ends = Transition::sunday(10, 5, 180);
+    /// assert_eq!((ends.month, ends.week, ends.weekday, ends.minute), (10, 5, 0, 180));
+    /// ```
+    #[must_use]
+    pub const fn sunday(month: u8, week: u8, minute: u16) -> Self {
+        Transition {
+            month,
+            week,
+            weekday: 0,
+            minute,
+        }
+    }
+
     fn is_valid(&self) -> bool {
         (1..=12).contains(&self.month)
             && (1..=5).contains(&self.week)

@@ -9,7 +9,7 @@
 
 use chrono::NaiveDateTime;
 use locker_proto::time::Instant;
-use locker_proto::{Command, HealthIssue, NodeAddr};
+use locker_proto::{Command, CompartmentId, HealthIssue, NodeAddr};
 
 use super::Bank;
 use super::alert::{
@@ -166,7 +166,9 @@ impl Bank<'_> {
             || !self.snapshots.is_empty()
             || !self.commands.is_empty()
             || !self.status_wanted.is_empty()
-            || (!self.config_wanted.is_empty() && self.policy.node_config.is_some())
+            // Only ever filled while the policy has a node configuration
+            // (`configure_again`, `set_policy` empties it when it goes).
+            || !self.config_wanted.is_empty()
             || !self.readings_wanted.is_empty()
             || self.cold_cursor.is_some()
     }
@@ -399,6 +401,38 @@ impl Bank<'_> {
             Some(request.reference),
         );
         Ok(())
+    }
+
+    /// The backend asks for a camera snapshot of `compartment`
+    /// (`trigger_snapshot`): the bank gives it a reference, audits
+    /// [`AuditEvent::SnapshotRequested`] under it (actor
+    /// [`Actor::Backend`]) and hands out the request
+    /// ([`BankOutput::CameraSnapshot`], [`SnapshotCause::Backend`]), whose
+    /// outcome is reported as every other one's
+    /// ([`Bank::handle_snapshot_result`]). One reference and one record
+    /// for every picture, whoever asked.
+    ///
+    /// # Errors
+    /// [`BankError::UnknownCompartment`]; [`BankError::TimeWentBackwards`];
+    /// [`BankError::OutputsPending`]. Nothing is recorded then.
+    pub fn snapshot_for_backend(
+        &mut self,
+        compartment: CompartmentId,
+        now: Instant,
+    ) -> Result<SnapshotRef, BankError> {
+        self.begin(now)?;
+        let i = self
+            .layout
+            .slot_of(compartment)
+            .ok_or(BankError::UnknownCompartment(compartment))?;
+        // The queue is empty (`begin`): there is room for the request.
+        let reference = self
+            .request_snapshot(i, SnapshotCause::Backend, now)
+            .ok_or(BankError::OutputsPending)?;
+        self.latest = now;
+        let event = AuditEvent::SnapshotRequested;
+        self.record(now, Actor::Backend, Some(i), event, Some(reference));
+        Ok(reference)
     }
 
     /// Raises the maintenance alert for a sensor-health finding, if any.
