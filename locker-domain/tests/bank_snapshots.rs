@@ -167,3 +167,46 @@ fn by_default_residents_are_not_photographed_at_the_door() {
     assert!(sim.camera.is_empty());
     assert!(sim.audit.iter().all(|a| a.snapshot.is_none()));
 }
+
+#[test]
+fn a_snapshot_the_backend_asks_for_is_named_by_the_bank_and_its_outcome_is_on_record() {
+    // A support agent wants to see compartment 5 (`trigger_snapshot`).
+    let mut sim = Sim::<24>::new(24, Policy::default());
+    let id = sim.bank.layout().compartments()[4].id;
+    sim.drain();
+    sim.camera.clear();
+    let reference = sim.bank.snapshot_for_backend(id, sim.now).unwrap();
+    sim.drain();
+    assert_eq!(sim.camera.len(), 1, "one request for the camera");
+    let request = sim.camera[0];
+    assert_eq!(request.reference, reference);
+    assert_eq!(request.cause, SnapshotCause::Backend);
+    assert_eq!(request.compartment, id);
+    let asked = sim.audit.last().unwrap();
+    assert_eq!(asked.event, AuditEvent::SnapshotRequested);
+    assert_eq!(asked.actor, locker_domain::bank::Actor::Backend);
+    assert_eq!(
+        asked.snapshot,
+        Some(reference),
+        "the backend reads the name here"
+    );
+
+    // The camera takes it: the record follows under the same reference.
+    sim.bank
+        .handle_snapshot_result(&request, SnapshotOutcome::Taken, sim.now)
+        .unwrap();
+    sim.drain();
+    let taken = sim.audit.last().unwrap();
+    assert_eq!(taken.event, AuditEvent::SnapshotTaken);
+    assert_eq!(taken.snapshot, Some(reference));
+
+    // A compartment the bank does not have is refused, recording nothing.
+    let records = sim.audit.len();
+    assert_eq!(
+        sim.bank.snapshot_for_backend(CompartmentId(999), sim.now),
+        Err(BankError::UnknownCompartment(CompartmentId(999)))
+    );
+    sim.drain();
+    assert_eq!(sim.audit.len(), records);
+    assert_eq!(sim.camera.len(), 1);
+}

@@ -742,8 +742,6 @@ fn a_forced_door_goes_up_as_a_security_event_and_the_backend_takes_the_bank_offl
     assert!(g.answer(snapshot).is_ok());
     assert!(g.actions.contains(&GatewayAction::TakeSnapshot {
         compartment: forced,
-        node: NodeAddr(2),
-        channel,
         request: snapshot
     }));
 

@@ -1634,6 +1634,21 @@ fn samples() -> Vec<(String, Sample)> {
             link: link(seq),
         }),
     );
+    // The backend's trigger_snapshot, named by the bank's reference.
+    let seq = seq + 1;
+    g.up(
+        "audit_snapshot_requested",
+        Upward::Audit(AuditRecord {
+            seq,
+            at: at(4_000_000),
+            actor: Actor::Backend,
+            compartment: Some(CompartmentId(5)),
+            parcel: None,
+            event: AuditEvent::SnapshotRequested,
+            snapshot: Some(19),
+            link: link(seq),
+        }),
+    );
     g.samples
 }
 
@@ -2440,6 +2455,7 @@ const NUMBERING: &[(&str, &[&str])] = &[
             "snapshot_taken",
             "snapshot_failed",
             "sensor_recalibrated_remotely",
+            "snapshot_requested",
         ],
     ),
     ("Credential", &["code_hash", "offline_token"]),

@@ -805,7 +805,7 @@ UP_TYPES.update({
                         ("out_of_range_ms", "Duration")]),
         ("sensor_recalibrated_automatically", [("drift", "HealthIssue")]),
         ("snapshot_taken", None), ("snapshot_failed", None),
-        ("sensor_recalibrated_remotely", None)]),
+        ("sensor_recalibrated_remotely", None), ("snapshot_requested", None)]),
     "Actor": enum("courier", "recipient", "staff", "backend", "system"),
     "ParcelKind": enum("delivery", "return"),
     "Purpose": enum("deposit", "pickup", "removal", "inspection"),

@@ -86,7 +86,7 @@ mod verify_audit;
 
 use std::collections::VecDeque;
 
-use locker_domain::bank::Bank;
+use locker_domain::bank::{Bank, SnapshotOutcome};
 use locker_domain::gateway::{self as core, GatewayOutput, Persist};
 use locker_domain::uplink::Handled;
 use locker_proto::RebootKind;
@@ -221,6 +221,7 @@ impl Gateway {
     /// Carries out everything the gateway asks for, in its order.
     fn carry_out(&mut self, now: Instant) -> Result<(), GatewayError> {
         let mut wrote = false;
+        let mut unpictured = Vec::new();
         while let Some(output) = self.core.poll(now) {
             match output {
                 GatewayOutput::Transmit(frame) => self.line.send(&frame, now)?,
@@ -285,6 +286,13 @@ impl Gateway {
                         "the backend asked for a {kind:?} reboot; everything is persisted"
                     ));
                 }
+                GatewayOutput::Snapshot(request) => {
+                    // No camera here: told, and reported failed once the
+                    // outputs are out, so the audit trail says that the
+                    // alert, handoff or backend request has no picture.
+                    self.notices.push_back(Notice::SnapshotRequested(request));
+                    unpictured.push(request);
+                }
                 other => {
                     if let Some(notice) = Notice::of(other) {
                         self.notices.push_back(notice);
@@ -294,6 +302,11 @@ impl Gateway {
         }
         if wrote {
             self.audit.sync()?;
+        }
+        for request in unpictured {
+            self.core
+                .handle_snapshot_result(&request, SnapshotOutcome::Failed, now)?;
+            self.carry_out(now)?;
         }
         if let Some(glue) = self.uplink.as_ref() {
             let was_full = self.core.uplink().is_some_and(|u| u.backlog_full());

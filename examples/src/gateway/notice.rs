@@ -57,12 +57,6 @@ impl Notice {
             GatewayOutput::Notification(n) => Notice::Notification(n),
             GatewayOutput::Alert(a) => Notice::Alert(a),
             GatewayOutput::Snapshot(s) => Notice::SnapshotRequested(s),
-            GatewayOutput::BackendSnapshot {
-                compartment,
-                request,
-            } => Notice::Warning(format!(
-                "the backend wants a camera snapshot of {compartment} ({request}); this gateway has no camera"
-            )),
             GatewayOutput::NodeGreeted {
                 node,
                 firmware,
@@ -228,7 +222,7 @@ impl fmt::Display for Notice {
             }
             Notice::SnapshotRequested(s) => write!(
                 f,
-                "camera snapshot {} wanted of compartment {} (no camera on this gateway)",
+                "camera snapshot {} wanted of compartment {}: no camera on this gateway, recorded as failed",
                 s.reference.0, s.compartment.0
             ),
             Notice::NodeGreeted {

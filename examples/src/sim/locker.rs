@@ -13,8 +13,8 @@ use locker_domain::bank::codes::{CodeError, KeypadId};
 use locker_domain::bank::{
     Actor, AlertKind, AuditEvent, Bank, BankError, BankId, BankKeys, CodeOutcome, Compartment,
     CompartmentFlags, Evidence, Incarnation, NotificationKind, ParcelKind, Policy, Purpose,
-    SIZE_CLASSES, ServiceReason, SnapshotCause, SnapshotOutcome, SnapshotRef, StaffId, Stage,
-    Stats, Witnesses, size_index,
+    SIZE_CLASSES, ServiceReason, SnapshotCause, SnapshotOutcome, StaffId, Stage, Stats, Witnesses,
+    size_index,
 };
 use locker_domain::gateway::{Gateway, GatewayError, GatewayOutput, Persist};
 use locker_domain::uplink::Handled;
@@ -716,22 +716,6 @@ impl SimBank {
                     );
                 }
                 GatewayOutput::Upward(message) => self.uplink.push(message),
-                GatewayOutput::BackendSnapshot {
-                    compartment,
-                    request,
-                } => {
-                    self.camera.advance_to(self.now);
-                    // The backend names this one by its request's message id
-                    // (the response told it so), not by a bank reference:
-                    // the camera files it under the id's low half.
-                    let name = SnapshotRef((request.0 & 0xffff_ffff) as u32);
-                    let taken = self.camera.capture(CaptureReason::Requested, name).is_ok();
-                    self.world.snapshots += u64::from(taken);
-                    self.note(
-                        Some(slot_of(compartment)),
-                        format!("camera snapshot for the backend's request {}", request.0),
-                    );
-                }
                 GatewayOutput::BackendCommand { node, command } => {
                     self.note(
                         None,
@@ -747,7 +731,8 @@ impl SimBank {
                     let reason = match s.cause {
                         SnapshotCause::Deposit => CaptureReason::Deposit,
                         SnapshotCause::Pickup => CaptureReason::Pickup,
-                        _ => CaptureReason::ForcedEntry,
+                        SnapshotCause::ForcedDoor => CaptureReason::ForcedEntry,
+                        _ => CaptureReason::Requested,
                     };
                     let taken = self.camera.capture(reason, s.reference).is_ok();
                     self.world.snapshots += u64::from(taken);

@@ -228,6 +228,9 @@ pub enum SnapshotCause {
     Deposit,
     /// A verified pickup or removal: proof of the handoff.
     Pickup,
+    /// The backend asked for it (`trigger_snapshot`,
+    /// [`Bank::snapshot_for_backend`](super::Bank::snapshot_for_backend)).
+    Backend,
 }
 
 /// Please take a camera snapshot of this compartment and file it as `reference`.

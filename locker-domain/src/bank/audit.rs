@@ -281,6 +281,12 @@ pub enum AuditEvent {
     /// ([`Bank::recalibrate_remotely`](super::Bank::recalibrate_remotely),
     /// actor [`Actor::Backend`]); the node's calibrate command follows.
     SensorRecalibratedRemotely,
+    /// The backend asked for a camera snapshot of the compartment
+    /// ([`Bank::snapshot_for_backend`](super::Bank::snapshot_for_backend),
+    /// actor [`Actor::Backend`]): the record's reference names the picture,
+    /// and [`SnapshotTaken`](Self::SnapshotTaken) or
+    /// [`SnapshotFailed`](Self::SnapshotFailed) follows under it.
+    SnapshotRequested,
 }
 
 impl AuditEvent {
@@ -343,6 +349,7 @@ impl AuditEvent {
             AuditEvent::SensorRecalibratedRemotely => "sensor_recalibrated_remotely",
             AuditEvent::SnapshotTaken => "snapshot_taken",
             AuditEvent::SnapshotFailed => "snapshot_failed",
+            AuditEvent::SnapshotRequested => "snapshot_requested",
         }
     }
 }

@@ -156,8 +156,9 @@ pub struct Gateway<'a, const NODES: usize> {
     failed: heapless::Deque<(NodeAddr, Command), FAILED_QUEUE>,
     /// A node command from the uplink waiting for room in the queue.
     held_action: Option<(NodeAddr, Command)>,
-    /// Extra pickup time from the uplink waiting for room in the bank.
-    held_extension: Option<(CompartmentId, Duration)>,
+    /// A request from the uplink for the bank (extra pickup time, a
+    /// snapshot) waiting for room in the bank.
+    held_for_bank: Option<ForBank>,
     /// UPS readings that came while the bank's outputs waited, oldest first.
     held_power: heapless::Deque<PowerStatus, 4>,
     /// Status scans asked again per node since its last full status.
@@ -195,7 +196,7 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
             bank_next: None,
             failed: heapless::Deque::new(),
             held_action: None,
-            held_extension: None,
+            held_for_bank: None,
             held_power: heapless::Deque::new(),
             scan_retries: sessions::Retries::new(),
             stirred: true,
@@ -311,7 +312,7 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
             && self.bank_next.is_none()
             && self.failed.is_empty()
             && self.held_action.is_none()
-            && self.held_extension.is_none()
+            && self.held_for_bank.is_none()
             && self.held_power.is_empty()
             && self.sessions.is_idle()
             && !self.master.has_request_in_flight()
@@ -764,8 +765,10 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
             if let Some(output) = self.poll_records() {
                 return Some(output);
             }
-            if let Some(output) = self.poll_uplink_actions(now) {
-                return Some(output);
+            match self.poll_uplink_actions(now) {
+                Fed::Output(output) => return Some(output),
+                Fed::Progress => continue,
+                Fed::Nothing => {}
             }
             match self.feed_bank(now) {
                 Fed::Output(output) => return Some(output),
@@ -853,14 +856,14 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
         }
     }
 
-    /// What the uplink asks of the gateway.
-    fn poll_uplink_actions(&mut self, now: Instant) -> Option<GatewayOutput> {
-        // Extra pickup time the backend announced goes to the bank first;
-        // the bank has no room while its outputs wait, which come out first.
-        if let Some((compartment, by)) = self.held_extension.take() {
-            if !self.extend(compartment, by, now) {
-                return None;
-            }
+    /// What the uplink asks of the gateway: an output for the shell, a
+    /// request carried into the bank (whose outputs come out next), or
+    /// nothing (no action, or no room for it yet).
+    fn poll_uplink_actions(&mut self, now: Instant) -> Fed {
+        // A request for the bank that found no room goes first; the bank
+        // has no room while its outputs wait, which come out first.
+        if let Some(request) = self.held_for_bank.take() {
+            return self.give_bank(request, now);
         }
         // A node command needs room in the command queue; it waits here
         // until there is, and the uplink's other actions go on meanwhile.
@@ -870,30 +873,24 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
             }
         }
         if self.held_action.is_some() && !self.sessions.has_room() {
-            return None;
+            return Fed::Nothing;
         }
-        let mut action = self.uplink.as_mut()?.poll_action()?;
-        while let GatewayAction::ExtendDeadline { compartment, by } = action {
-            if !self.extend(compartment, by, now) {
-                return None;
-            }
-            action = self.uplink.as_mut()?.poll_action()?;
-        }
-        Some(match action {
+        let Some(action) = self.uplink.as_mut().and_then(Uplink::poll_action) else {
+            return Fed::Nothing;
+        };
+        Fed::Output(match action {
             GatewayAction::SendCommand { node, command } => {
                 if self.sessions.queue(node, command).is_err() {
                     self.held_action = Some((node, command));
                 }
                 GatewayOutput::BackendCommand { node, command }
             }
-            GatewayAction::TakeSnapshot {
-                compartment,
-                request,
-                ..
-            } => GatewayOutput::BackendSnapshot {
-                compartment,
-                request,
-            },
+            GatewayAction::ExtendDeadline { compartment, by } => {
+                return self.give_bank(ForBank::Extension(compartment, by), now);
+            }
+            GatewayAction::TakeSnapshot { compartment, .. } => {
+                return self.give_bank(ForBank::Snapshot(compartment), now);
+            }
             GatewayAction::ApplyPolicy(policy) => {
                 // In force at once (the bank's records are drained here, so
                 // it has room for its audit record); kept for the next start.
@@ -904,26 +901,30 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
                 GatewayOutput::Persist(Persist::BeforeReboot(kind))
             }
             GatewayAction::Reboot { kind } => GatewayOutput::Reboot(kind),
-            // Taken by the loop above.
-            GatewayAction::ExtendDeadline { .. } => return None,
         })
     }
 
-    /// Gives a stored parcel the extra time announced for it; `false` (and
-    /// the extension kept for later) while the bank has no room.
-    fn extend(&mut self, compartment: CompartmentId, by: Duration, now: Instant) -> bool {
+    /// Carries the backend's `request` into the bank; held for later while
+    /// the bank has no room. A request the bank refuses for good (the
+    /// parcel already gone) is done with: the uplink checked the
+    /// compartment, and the backend had its answer.
+    fn give_bank(&mut self, request: ForBank, now: Instant) -> Fed {
         let now = now.max(self.bank.now());
-        match self
-            .bank
-            .extend_deadline(compartment, by, Actor::Backend, now)
-        {
-            Err(BankError::OutputsPending) => {
-                self.held_extension = Some((compartment, by));
-                false
+        let done = match request {
+            ForBank::Extension(compartment, by) => self
+                .bank
+                .extend_deadline(compartment, by, Actor::Backend, now)
+                .map(|_| ()),
+            ForBank::Snapshot(compartment) => {
+                self.bank.snapshot_for_backend(compartment, now).map(|_| ())
             }
-            // Done, or the parcel is already gone (picked up at once):
-            // nothing left to extend either way.
-            _ => true,
+        };
+        match done {
+            Err(BankError::OutputsPending) => {
+                self.held_for_bank = Some(request);
+                Fed::Nothing
+            }
+            _ => Fed::Progress,
         }
     }
 
@@ -1214,7 +1215,16 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
     }
 }
 
-/// What [`Gateway::feed_bank`] did.
+/// A request from the uplink the bank must take.
+#[derive(Clone, Copy, Debug)]
+enum ForBank {
+    /// Extra pickup time for the parcel in a compartment.
+    Extension(CompartmentId, Duration),
+    /// A camera snapshot of a compartment.
+    Snapshot(CompartmentId),
+}
+
+/// What [`Gateway::feed_bank`] or [`Gateway::poll_uplink_actions`] did.
 // Lives for one turn of `poll`, on its way to being returned.
 #[allow(clippy::large_enum_variant)]
 enum Fed {

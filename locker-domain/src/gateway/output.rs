@@ -1,10 +1,8 @@
 //! What the gateway asks its shell to do.
 
 use locker_proto::link::Outgoing;
-use locker_proto::uplink::{MessageId, UpEnvelope};
-use locker_proto::{
-    Command, CompartmentId, FirmwareVersion, NoCommonVersion, NodeAddr, RebootKind, ResetReason,
-};
+use locker_proto::uplink::UpEnvelope;
+use locker_proto::{Command, FirmwareVersion, NoCommonVersion, NodeAddr, RebootKind, ResetReason};
 
 use crate::bank::{
     Alert, AuditRecord, BankError, Notification, PersistReason, Policy, SnapshotRequest,
@@ -37,16 +35,11 @@ pub enum GatewayOutput {
     Alert(Alert),
     /// Take a camera snapshot and file it under the reference in the
     /// request (the bank already wrote that reference into the alert and
-    /// the audit record).
+    /// the audit record), then report what became of it
+    /// ([`Gateway::handle_snapshot_result`](super::Gateway::handle_snapshot_result)).
+    /// The backend's `trigger_snapshot` comes out here too
+    /// ([`SnapshotCause::Backend`](crate::bank::SnapshotCause::Backend)).
     Snapshot(SnapshotRequest),
-    /// The backend asked for a camera snapshot of a compartment; file it
-    /// under `request`.
-    BackendSnapshot {
-        /// The compartment in view.
-        compartment: CompartmentId,
-        /// The backend's request, the snapshot's name.
-        request: MessageId,
-    },
     /// A message for the backend: put it in the outbound queue (which
     /// persists and resends it until the backend acknowledges it).
     Upward(UpEnvelope),

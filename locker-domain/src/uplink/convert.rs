@@ -390,6 +390,7 @@ pub(crate) fn audit(e: AuditEvent) -> AuditProjection {
         AuditEvent::SnapshotTaken => of(W::SnapshotTaken),
         AuditEvent::SnapshotFailed => of(W::SnapshotFailed),
         AuditEvent::SensorRecalibratedRemotely => of(W::SensorRecalibratedRemotely),
+        AuditEvent::SnapshotRequested => of(W::SnapshotRequested),
     }
 }
 

@@ -150,7 +150,7 @@ use heapless::{Deque, Vec};
 use locker_proto::time::{Duration, Instant};
 use locker_proto::uplink::{self as wire, DownEnvelope, Downward, MessageId, UpEnvelope, Upward};
 use locker_proto::{
-    Channel, Command, CompartmentId, FirmwareVersion, NoCommonVersion, NodeAddr, ProtocolVersions,
+    Command, CompartmentId, FirmwareVersion, NoCommonVersion, NodeAddr, ProtocolVersions,
     ResetReason,
 };
 use rand_core::RngCore;
@@ -292,15 +292,13 @@ pub enum GatewayAction {
         /// The command.
         command: Command,
     },
-    /// Take a camera snapshot of a compartment and file it under `request`.
+    /// Have the bank take a camera snapshot of a compartment
+    /// ([`Bank::snapshot_for_backend`]): it names the picture with its own
+    /// reference, in the `snapshot_requested` audit record that goes up.
     TakeSnapshot {
         /// The compartment in view.
         compartment: CompartmentId,
-        /// Its node.
-        node: NodeAddr,
-        /// Its channel.
-        channel: Channel,
-        /// The backend's request, the snapshot's name.
+        /// The backend's request (already answered `snapshot_scheduled`).
         request: MessageId,
     },
     /// New rules: give them to the bank ([`Bank::set_policy`]) and keep them

@@ -292,23 +292,17 @@ impl Uplink {
         request: MessageId,
         compartment: locker_proto::CompartmentId,
     ) -> Outcome {
-        let Some(c) = bank
-            .layout()
-            .slot_of(compartment)
-            .and_then(|i| bank.layout().get(i))
-        else {
+        if bank.layout().slot_of(compartment).is_none() {
             return refused(
                 ErrorCode::UnknownCompartment,
                 "no compartment has this number",
             );
-        };
+        }
         if self.actions.len() >= ACTION_QUEUE {
             return refused(ErrorCode::Busy, "the gateway is busy: retry later");
         }
         let _ = self.actions.push_back(GatewayAction::TakeSnapshot {
             compartment,
-            node: c.node,
-            channel: c.channel,
             request,
         });
         Ok(Response::SnapshotScheduled { compartment })

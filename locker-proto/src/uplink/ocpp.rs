@@ -27,7 +27,7 @@
 //! | ClearCache | — | — | no cache of credentials outside the bank's books |
 //! | DataTransfer (vendor-specific) | — | — | not needed: every message is typed; new ones are appended to the enums |
 //! | GetDiagnostics (firmware management profile: upload a log file) | down | [`Downward::GetDiagnostics`](super::Downward::GetDiagnostics) | returns versions, bus statistics and compartments out of service in the answer itself |
-//! | TriggerMessage (remote trigger profile) | down | [`Downward::TriggerSnapshot`](super::Downward::TriggerSnapshot) | a camera snapshot of a compartment, filed under the request's id |
+//! | TriggerMessage (remote trigger profile) | down | [`Downward::TriggerSnapshot`](super::Downward::TriggerSnapshot) | a camera snapshot of a compartment, named by the bank's reference in the `snapshot_requested` audit record |
 //! | SecurityEventNotification (OCPP 2.0.1, security extension for 1.6) | up | [`Upward::SecurityEvent`](super::Upward::SecurityEvent) | forged tag, replay, rate limit, keypad lockout spike, forced door |
 //! | — | up | [`Upward::Alert`](super::Upward::Alert) | staff alerts: lock fault, door ajar, no parcel detected, parcel left inside, sensor health, power, nodes |
 //! | — | up | [`Upward::Notification`](super::Upward::Notification) | messages for couriers, recipients and staff, which the backend delivers |

@@ -96,8 +96,10 @@ pub enum Response {
     },
     /// Answers `get_configuration`.
     Configuration(PolicyConfig),
-    /// Answers `trigger_snapshot`: the gateway files the picture under the
-    /// request's message id.
+    /// Answers `trigger_snapshot`: the bank names the picture with its own
+    /// reference, in the `snapshot_requested` audit record (actor
+    /// `backend`) that follows, and `snapshot_taken` or `snapshot_failed`
+    /// follows under the same reference.
     SnapshotScheduled {
         /// The compartment in view.
         compartment: CompartmentId,

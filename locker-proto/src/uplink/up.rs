@@ -751,6 +751,11 @@ pub enum AuditEvent {
     /// reading as the empty baseline (`recalibrate_sensor`; actor
     /// `backend`).
     SensorRecalibratedRemotely,
+    /// The backend asked for a camera snapshot of the compartment
+    /// (`trigger_snapshot`; actor `backend`): the record's `snapshot` names
+    /// the picture, and `snapshot_taken` or `snapshot_failed` follows under
+    /// the same reference.
+    SnapshotRequested,
 }
 
 /// An audit record's link in the bank's hash chain: 32 bytes, lowercase
