@@ -310,6 +310,63 @@ fn a_parcel_deposited_before_a_gateway_crash_is_picked_up_after_the_restart() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[test]
+fn a_forced_door_at_a_gateway_without_a_camera_is_on_record_with_its_picture_failed() {
+    let dir = scratch_dir();
+    let cabinet = new_cabinet();
+    let (node_end, gateway_end) = TTYPort::pair().unwrap();
+    let _node = SimulatedNode::start(node_end, cabinet.clone());
+    let mut notices = Vec::new();
+    let mut gateway = Gateway::start(config(&dir), connected(gateway_end)).unwrap();
+    run_until(
+        &mut gateway,
+        &mut notices,
+        "the first status scan",
+        reconciled,
+    );
+    // Someone prises door 2 open.
+    cabinet.lock().unwrap()[1].force_door();
+    let id = CompartmentId(2);
+    run_until(&mut gateway, &mut notices, "the forced door", |g| {
+        g.bank().view(id).unwrap().door == DoorState::Open
+    });
+    let audit = dir.join("audit.jsonl");
+    run_until(
+        &mut gateway,
+        &mut notices,
+        "the missing picture's record",
+        |_| {
+            AuditLog::read_all(&audit).is_ok_and(|lines| {
+                lines
+                    .iter()
+                    .any(|l| l.record.event == AuditEvent::SnapshotFailed)
+            })
+        },
+    );
+    assert!(
+        notices
+            .iter()
+            .any(|n| matches!(n, Notice::SnapshotRequested(r) if r.compartment == id)),
+        "the console says so: {notices:#?}"
+    );
+    gateway.shutdown().unwrap();
+    // The record names the picture, and the next one says it was never
+    // taken: this gateway has no camera.
+    let lines = AuditLog::read_all(&audit).unwrap();
+    let forced = lines
+        .iter()
+        .find(|l| l.record.event == AuditEvent::DoorForced)
+        .expect("the forced door is on record");
+    let reference = forced.record.snapshot.expect("naming its snapshot");
+    let failed = lines
+        .iter()
+        .find(|l| l.record.event == AuditEvent::SnapshotFailed)
+        .expect("the missing picture is on record");
+    assert_eq!(failed.record.snapshot, Some(reference));
+    assert_eq!(failed.record.compartment, Some(id));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A person at compartment `index`: pulls until the latch lets go, then
 /// takes their time, as people do.
 fn open_by_hand(cabinet: &Cabinet, index: usize) {
