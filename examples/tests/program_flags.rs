@@ -232,6 +232,33 @@ fn a_bad_flag_is_named() {
 }
 
 #[test]
+fn a_time_zone_the_bank_cannot_keep_is_refused_at_start_with_the_reason() {
+    let dir = support::scratch_dir("time-zone");
+    let output = Command::new(GATEWAY)
+        .args([
+            "--port=/dev/null/no-such-port",
+            "--nodes=1",
+            &format!("--state={}", dir.join("bank.state").display()),
+            &format!("--audit={}", dir.join("audit.jsonl").display()),
+            "--time-zone=EST5EDT",
+        ])
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(
+        err.contains("--time-zone \"EST5EDT\"") && err.contains("summer time needs its rule"),
+        "{err}"
+    );
+    assert!(
+        std::fs::read_dir(&dir).unwrap().next().is_none(),
+        "a refused start writes no file"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn a_bad_log_level_is_refused_naming_where_it_came_from() {
     let output = Command::new(GATEWAY)
         .args(["--port", "/dev/null/x", "--log-level", "loud"])

@@ -296,6 +296,293 @@ fn year_of_day(days: i64) -> i64 {
     if march_based >= 10 { year + 1 } else { year }
 }
 
+/// Why a POSIX `TZ` string cannot be read as a [`TimeZone`]
+/// ([`TimeZone::from_str`](core::str::FromStr::from_str)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum ParseTimeZoneError {
+    /// Not a `TZ` string: `at` is the byte where reading stopped.
+    #[error("not a POSIX TZ string such as CET-1CEST,M3.5.0,M10.5.0/3 (stopped at byte {at})")]
+    Malformed {
+        /// Where reading stopped, in bytes from the start.
+        at: usize,
+    },
+    /// Summer time named without its rule (`EST5EDT`): which days it runs
+    /// is left to the system in POSIX, so it is refused, not guessed.
+    #[error("summer time needs its rule: ,Mm.w.d[/time],Mm.w.d[/time]")]
+    MissingRule,
+    /// A day given as `Jn` or `n` (day of the year) rather than `Mm.w.d`.
+    #[error("only Mm.w.d summer-time days are read, not Jn or n")]
+    UnsupportedDay,
+    /// Read, but not a rule a bank can keep (see [`TimeZone::check`]).
+    #[error(transparent)]
+    Invalid(#[from] TimeZoneError),
+}
+
+impl core::str::FromStr for TimeZone {
+    type Err = ParseTimeZoneError;
+
+    /// Reads a POSIX `TZ` rule, the form the last line of a compiled zone
+    /// file carries (`tail -n1 /usr/share/zoneinfo/Europe/Berlin`):
+    /// `std offset [dst [offset],start[/time],end[/time]]`, names of three
+    /// or more letters or `<…>`, offsets in hours west of UTC as POSIX
+    /// writes them, days as `Mm.w.d`, times at 02:00 unless given. The
+    /// result passes [`TimeZone::check`].
+    ///
+    /// ```
+    /// use locker_proto::zone::TimeZone;
+    ///
+    /// let berlin: TimeZone = "CET-1CEST,M3.5.0,M10.5.0/3".parse()?;
+    /// assert_eq!(berlin, TimeZone::european(60));
+    /// let new_york: TimeZone = "EST5EDT,M3.2.0,M11.1.0".parse()?;
+    /// assert_eq!(new_york, TimeZone::north_american(-300));
+    /// let india: TimeZone = "IST-5:30".parse()?;
+    /// assert_eq!(india, TimeZone::fixed(330));
+    /// assert!("EST5EDT".parse::<TimeZone>().is_err(), "summer time without its days");
+    /// # Ok::<(), locker_proto::zone::ParseTimeZoneError>(())
+    /// ```
+    fn from_str(text: &str) -> Result<TimeZone, ParseTimeZoneError> {
+        let mut r = TzReader {
+            bytes: text.as_bytes(),
+            at: 0,
+        };
+        r.name()?;
+        let west = r.offset()?.ok_or(r.malformed())?;
+        let standard = -west;
+        if r.done() {
+            return finish(TimeZone {
+                standard_offset_minutes: minutes_i16(standard)?,
+                summer: None,
+            });
+        }
+        r.name()?;
+        let summer_west = if r.peek() == Some(b',') || r.done() {
+            west - 60
+        } else {
+            r.offset()?.ok_or(r.malformed())?
+        };
+        if r.done() {
+            return Err(ParseTimeZoneError::MissingRule);
+        }
+        r.expect(b',')?;
+        let starts = r.transition()?;
+        r.expect(b',')?;
+        let ends = r.transition()?;
+        if !r.done() {
+            return Err(r.malformed());
+        }
+        let save = west - summer_west;
+        let save_minutes = u8::try_from(save).map_err(|_| TimeZoneError::SaveOutOfRange)?;
+        finish(TimeZone {
+            standard_offset_minutes: minutes_i16(standard)?,
+            summer: Some(SummerTime {
+                save_minutes,
+                starts,
+                ends,
+            }),
+        })
+    }
+}
+
+fn finish(zone: TimeZone) -> Result<TimeZone, ParseTimeZoneError> {
+    zone.check()?;
+    Ok(zone)
+}
+
+fn minutes_i16(minutes: i32) -> Result<i16, ParseTimeZoneError> {
+    i16::try_from(minutes).map_err(|_| ParseTimeZoneError::Invalid(TimeZoneError::OffsetOutOfRange))
+}
+
+impl core::fmt::Display for TimeZone {
+    /// The rule as a POSIX `TZ` string that reads back as the same rule,
+    /// with numeric names (`<+01>-1<+02>,M3.5.0/2,M10.5.0/3` for
+    /// [`TimeZone::european(60)`](TimeZone::european)): for logs, and for a
+    /// `TZ` variable.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let east = i32::from(self.standard_offset_minutes);
+        name(f, east)?;
+        posix_offset(f, -east)?;
+        let Some(summer) = self.summer else {
+            return Ok(());
+        };
+        let save = i32::from(summer.save_minutes);
+        name(f, east + save)?;
+        if save != 60 {
+            posix_offset(f, -(east + save))?;
+        }
+        for t in [summer.starts, summer.ends] {
+            write!(f, ",M{}.{}.{}/", t.month, t.week, t.weekday)?;
+            posix_offset(f, i32::from(t.minute))?;
+        }
+        Ok(())
+    }
+}
+
+/// A numeric zone name, as tzdata writes them: `<+01>`, `<-0330>`.
+fn name(f: &mut core::fmt::Formatter<'_>, east: i32) -> core::fmt::Result {
+    let sign = if east < 0 { '-' } else { '+' };
+    let (h, m) = (east.unsigned_abs() / 60, east.unsigned_abs() % 60);
+    if m == 0 {
+        write!(f, "<{sign}{h:02}>")
+    } else {
+        write!(f, "<{sign}{h:02}{m:02}>")
+    }
+}
+
+/// `[-]h[:mm]`.
+fn posix_offset(f: &mut core::fmt::Formatter<'_>, minutes: i32) -> core::fmt::Result {
+    let sign = if minutes < 0 { "-" } else { "" };
+    let (h, m) = (minutes.unsigned_abs() / 60, minutes.unsigned_abs() % 60);
+    if m == 0 {
+        write!(f, "{sign}{h}")
+    } else {
+        write!(f, "{sign}{h}:{m:02}")
+    }
+}
+
+/// Reads a `TZ` string byte by byte.
+struct TzReader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl TzReader<'_> {
+    fn malformed(&self) -> ParseTimeZoneError {
+        ParseTimeZoneError::Malformed { at: self.at }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    fn done(&self) -> bool {
+        self.at >= self.bytes.len()
+    }
+
+    fn expect(&mut self, byte: u8) -> Result<(), ParseTimeZoneError> {
+        if self.peek() != Some(byte) {
+            return Err(self.malformed());
+        }
+        self.at += 1;
+        Ok(())
+    }
+
+    /// A zone name: three or more letters, or `<…>` of letters, digits,
+    /// `+` and `-`.
+    fn name(&mut self) -> Result<(), ParseTimeZoneError> {
+        let start = self.at;
+        if self.peek() == Some(b'<') {
+            self.at += 1;
+            while let Some(b) = self.peek() {
+                if b == b'>' {
+                    break;
+                }
+                if !(b.is_ascii_alphanumeric() || b == b'+' || b == b'-') {
+                    return Err(self.malformed());
+                }
+                self.at += 1;
+            }
+            self.expect(b'>')?;
+            if self.at - start < 5 {
+                return Err(ParseTimeZoneError::Malformed { at: start });
+            }
+            return Ok(());
+        }
+        while self.peek().is_some_and(|b| b.is_ascii_alphabetic()) {
+            self.at += 1;
+        }
+        if self.at - start < 3 {
+            return Err(ParseTimeZoneError::Malformed { at: start });
+        }
+        Ok(())
+    }
+
+    /// A number of at most `digits` digits, if one is here.
+    fn number(&mut self, digits: usize) -> Option<i32> {
+        let start = self.at;
+        let mut value = 0i32;
+        while self.at - start < digits {
+            let Some(d) = self.peek().filter(u8::is_ascii_digit) else {
+                break;
+            };
+            value = value * 10 + i32::from(d - b'0');
+            self.at += 1;
+        }
+        (self.at > start).then_some(value)
+    }
+
+    /// `[+|-]hh[:mm[:ss]]` in minutes (seconds must be zero), if one is here.
+    fn offset(&mut self) -> Result<Option<i32>, ParseTimeZoneError> {
+        let sign = match self.peek() {
+            Some(b'-') => -1,
+            Some(b'+') => 1,
+            _ => 0,
+        };
+        if sign != 0 {
+            self.at += 1;
+        }
+        let Some(hours) = self.number(3) else {
+            // A sign must be followed by hours.
+            return if sign == 0 {
+                Ok(None)
+            } else {
+                Err(self.malformed())
+            };
+        };
+        let sign = if sign == 0 { 1 } else { sign };
+        let mut minutes = hours * 60;
+        if self.peek() == Some(b':') {
+            self.at += 1;
+            let m = self.number(2).ok_or(self.malformed())?;
+            if m >= 60 {
+                return Err(self.malformed());
+            }
+            minutes += m;
+            if self.peek() == Some(b':') {
+                self.at += 1;
+                let s = self.number(2).ok_or(self.malformed())?;
+                if s != 0 {
+                    return Err(self.malformed());
+                }
+            }
+        }
+        Ok(Some(sign * minutes))
+    }
+
+    /// `Mm.w.d[/time]`.
+    fn transition(&mut self) -> Result<Transition, ParseTimeZoneError> {
+        match self.peek() {
+            Some(b'M') => self.at += 1,
+            Some(b'J' | b'0'..=b'9') => return Err(ParseTimeZoneError::UnsupportedDay),
+            _ => return Err(self.malformed()),
+        }
+        let field = |r: &mut Self, digits| {
+            r.number(digits)
+                .and_then(|v| u8::try_from(v).ok())
+                .ok_or(r.malformed())
+        };
+        let month = field(self, 2)?;
+        self.expect(b'.')?;
+        let week = field(self, 1)?;
+        self.expect(b'.')?;
+        let weekday = field(self, 1)?;
+        let minute = if self.peek() == Some(b'/') {
+            self.at += 1;
+            self.offset()?.ok_or(self.malformed())?
+        } else {
+            120
+        };
+        let minute = u16::try_from(minute).map_err(|_| TimeZoneError::BadTransition)?;
+        Ok(Transition {
+            month,
+            week,
+            weekday,
+            minute,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -417,6 +704,124 @@ mod tests {
                 let offset = zone.offset_minutes_at(t);
                 assert!(offset.abs() <= 840 + 60, "{offset}");
                 let _ = zone.local_seconds(t);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod posix_strings {
+    use super::*;
+    use proptest::prelude::*;
+
+    extern crate std;
+    use std::string::ToString;
+
+    #[test]
+    fn the_rules_zone_files_carry_read_as_the_presets() {
+        let read = |s: &str| s.parse::<TimeZone>();
+        assert_eq!(read("GMT0BST,M3.5.0/1,M10.5.0"), Ok(TimeZone::european(0)));
+        assert_eq!(
+            read("EET-2EEST,M3.5.0/3,M10.5.0/4"),
+            Ok(TimeZone::european(120))
+        );
+        assert_eq!(
+            read("CST6CDT,M3.2.0,M11.1.0"),
+            Ok(TimeZone::north_american(-360))
+        );
+        assert_eq!(read("UTC0"), Ok(TimeZone::UTC));
+        assert_eq!(read("JST-9"), Ok(TimeZone::fixed(540)));
+        assert_eq!(read("<+0545>-5:45"), Ok(TimeZone::fixed(345)));
+        assert_eq!(read("<-03>3"), Ok(TimeZone::fixed(-180)));
+        // Sydney: summer from October to April, across the new year.
+        let sydney = read("AEST-10AEDT,M10.1.0,M4.1.0/3").unwrap();
+        assert_eq!(
+            sydney.offset_minutes_at(1_767_225_600),
+            660,
+            "1 January 2026"
+        );
+        assert_eq!(sydney.offset_minutes_at(1_783_000_000), 600, "July 2026");
+        // Lord Howe Island keeps half an hour of summer time.
+        let lord_howe = read("<+1030>-10:30<+11>-11,M10.1.0,M4.1.0").unwrap();
+        assert_eq!(lord_howe.summer.map(|s| s.save_minutes), Some(30));
+    }
+
+    #[test]
+    fn what_is_not_a_rule_a_bank_can_keep_is_refused_with_its_reason() {
+        let read = |s: &str| s.parse::<TimeZone>();
+        assert_eq!(read(""), Err(ParseTimeZoneError::Malformed { at: 0 }));
+        assert_eq!(read("CET"), Err(ParseTimeZoneError::Malformed { at: 3 }));
+        assert_eq!(read("C-1"), Err(ParseTimeZoneError::Malformed { at: 0 }));
+        assert_eq!(read("CET-1 "), Err(ParseTimeZoneError::Malformed { at: 5 }));
+        assert_eq!(read("EST5EDT"), Err(ParseTimeZoneError::MissingRule));
+        assert_eq!(
+            read("EST5EDT,J60,J300"),
+            Err(ParseTimeZoneError::UnsupportedDay)
+        );
+        assert_eq!(
+            read("EST5EDT,M3.2.0,300"),
+            Err(ParseTimeZoneError::UnsupportedDay)
+        );
+        assert_eq!(
+            read("XXX-15"),
+            Err(ParseTimeZoneError::Invalid(TimeZoneError::OffsetOutOfRange))
+        );
+        assert_eq!(
+            read("CET-1CEST,M13.5.0,M10.5.0/3"),
+            Err(ParseTimeZoneError::Invalid(TimeZoneError::BadTransition))
+        );
+        assert_eq!(
+            read("CET-1CEST,M3.5.0/-1,M10.5.0/3"),
+            Err(ParseTimeZoneError::Invalid(TimeZoneError::BadTransition))
+        );
+        assert_eq!(
+            read("CET-1CEST-4,M3.5.0,M10.5.0"),
+            Err(ParseTimeZoneError::Invalid(TimeZoneError::SaveOutOfRange))
+        );
+        assert_eq!(
+            read("CET-1CEST,M3.5.0,M3.5.0"),
+            Err(ParseTimeZoneError::Invalid(TimeZoneError::EmptySummer))
+        );
+        assert_eq!(
+            read("CET-1:60"),
+            Err(ParseTimeZoneError::Malformed { at: 8 })
+        );
+        assert_eq!(
+            read("CET-1:00:30"),
+            Err(ParseTimeZoneError::Malformed { at: 11 })
+        );
+    }
+
+    fn any_transition() -> impl Strategy<Value = Transition> {
+        (1u8..=12, 1u8..=5, 0u8..=6, 0u16..1440).prop_map(|(month, week, weekday, minute)| {
+            Transition {
+                month,
+                week,
+                weekday,
+                minute,
+            }
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn every_rule_a_bank_keeps_reads_back_from_its_own_tz_string(
+            offset in -840i16..=840,
+            summer in proptest::option::of((1u8..=120, any_transition(), any_transition())),
+        ) {
+            let zone = TimeZone {
+                standard_offset_minutes: offset,
+                summer: summer.map(|(save_minutes, starts, ends)| SummerTime { save_minutes, starts, ends }),
+            };
+            prop_assume!(zone.check().is_ok());
+            let text = zone.to_string();
+            prop_assert_eq!(text.parse::<TimeZone>(), Ok(zone), "{}", text);
+        }
+
+        #[test]
+        fn no_string_panics_and_what_reads_is_a_valid_rule(text in "\\PC{0,40}") {
+            if let Ok(zone) = text.parse::<TimeZone>() {
+                prop_assert_eq!(zone.check(), Ok(()));
             }
         }
     }

@@ -190,6 +190,12 @@ fn settle(
         .ok_or_else(|| required("--nodes LIST", "nodes", config))?
         .0;
     let board = options.board.unwrap_or_default().kerong();
+    let time_zone = match &options.time_zone {
+        Some(rule) => rule
+            .parse()
+            .map_err(|e| format!("--time-zone {rule:?}: {e}"))?,
+        None => locker_proto::zone::TimeZone::UTC,
+    };
     let bank_id = options.bank_id.clone().unwrap_or_else(|| "bank-1".into());
     let bus_key = match &options.bus_key {
         Some(path) => {
@@ -248,6 +254,7 @@ fn settle(
         )
     };
     config.policy.locks_report_jams = options.locks_report_jams.unwrap_or(false);
+    config.policy.time_zone = time_zone;
     Ok(Args {
         port,
         baud,
@@ -346,9 +353,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     });
     let mut gateway = Gateway::start_on(config, connect, uplink)?;
     info!(
-        "locker-gateway {} on {port}: {} compartments, {}",
+        "locker-gateway {} on {port}: {} compartments, local time {}, {}",
         env!("CARGO_PKG_VERSION"),
         gateway.bank().layout().len(),
+        gateway.bank().policy().time_zone,
         if gateway.was_restored() {
             "restored from the state file"
         } else {

@@ -142,6 +142,12 @@ pub struct GatewayOptions {
     /// [default: false]
     #[arg(long, value_name = "BOOL")]
     pub locks_report_jams: Option<bool>,
+    /// The bank's time zone for quiet hours and the analytics, as a POSIX
+    /// TZ rule such as CET-1CEST,M3.5.0,M10.5.0/3 (the last line of
+    /// /usr/share/zoneinfo/Europe/Berlin); the bank's clock stays UTC. The
+    /// backend's configuration replaces it [default: UTC0]
+    #[arg(long, value_name = "TZ")]
+    pub time_zone: Option<String>,
     /// Baud rate [default: 115200 for our nodes, 19200 for Kerong boards]
     #[arg(long, value_name = "N")]
     pub baud: Option<u32>,
@@ -335,6 +341,7 @@ impl GatewayOptions {
             port: self.port.or(file.port),
             board: self.board.or(file.board),
             locks_report_jams: self.locks_report_jams.or(file.locks_report_jams),
+            time_zone: self.time_zone.or(file.time_zone),
             baud: self.baud.or(file.baud),
             state: self.state.or(file.state),
             audit: self.audit.or(file.audit),
