@@ -160,6 +160,10 @@ enum Op {
     },
     /// The backend re-tares a compartment's sensor.
     RecalibrateRemotely(u8),
+    /// Staff repaired a compartment's hardware.
+    Serviced(u8, u32),
+    /// The backend asks for a snapshot.
+    BackendSnapshot(u8),
     ClearRemoteLock(u32),
     RemoteOpen {
         compartment: u8,
@@ -487,6 +491,10 @@ impl Harness {
                 staff,
             } => checked(b.certify_removal(compartment(c), StaffId(staff), now)),
             Op::RecalibrateRemotely(c) => checked(b.recalibrate_remotely(compartment(c), now)),
+            Op::Serviced(c, staff) => checked(b.serviced(compartment(c), StaffId(staff), now)),
+            Op::BackendSnapshot(c) => {
+                checked(b.snapshot_for_backend(compartment(c), now).map(|_| ()))
+            }
             Op::ClearRemoteLock(staff) => checked(
                 b.staff_clear_remote_open_lock(StaffId(staff), now)
                     .map(|_| ()),

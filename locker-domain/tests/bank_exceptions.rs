@@ -465,6 +465,67 @@ fn a_lock_that_keeps_jamming_is_flagged_for_maintenance_even_when_staff_keep_put
     );
 }
 
+#[test]
+fn a_lock_replaced_after_it_kept_jamming_starts_with_a_clean_record() {
+    let mut sim = Sim::<24>::new(24, Policy::default());
+    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    sim.deposit(r.compartment);
+    let jam_once = |sim: &mut Sim<24>| {
+        sim.drain();
+        sim.bank
+            .staff_open(r.compartment, StaffId(4), sim.now)
+            .unwrap();
+        sim.answer_status_requests();
+        for _ in 0..2 {
+            sim.advance(Duration::from_secs(15));
+            sim.timeout();
+        }
+        sim.drain();
+    };
+    for _ in 0..3 {
+        jam_once(&mut sim);
+        sim.bank
+            .set_in_service(r.compartment, Actor::Staff, sim.now)
+            .unwrap();
+    }
+    assert_eq!(sim.alerts_of(AlertKind::Maintenance), 1, "a pattern");
+    // The technician fits a new lock and says so.
+    sim.drain();
+    sim.bank
+        .serviced(r.compartment, StaffId(9), sim.now)
+        .unwrap();
+    sim.drain();
+    let record = sim.audit.last().unwrap();
+    assert_eq!(record.event, AuditEvent::Serviced { staff: StaffId(9) });
+    assert_eq!(record.compartment, Some(r.compartment));
+    assert_eq!(
+        sim.bank.view(r.compartment).unwrap().out_of_service,
+        None,
+        "the books and the service state are left as they were"
+    );
+    assert_eq!(sim.bank.view(r.compartment).unwrap().stage, Stage::Stored);
+    // The new lock sticks once (a parcel pressed against the door): one
+    // lock fault, not a fourth of a pattern.
+    jam_once(&mut sim);
+    assert_eq!(sim.alerts_of(AlertKind::LockFault), 4);
+    assert_eq!(
+        sim.alerts_of(AlertKind::Maintenance),
+        1,
+        "no repeated-fault alarm"
+    );
+    // An unknown compartment is refused, and nothing is recorded.
+    let records = sim.audit.len();
+    assert_eq!(
+        sim.bank
+            .serviced(locker_proto::CompartmentId(99), StaffId(9), sim.now),
+        Err(BankError::UnknownCompartment(locker_proto::CompartmentId(
+            99
+        )))
+    );
+    sim.drain();
+    assert_eq!(sim.audit.len(), records);
+}
+
 /// The node's answers and its door report are held up on a noisy bus: the
 /// bank gives the deposit up before it hears that the courier opened the
 /// door within the node's unlock window. The node never confirmed an

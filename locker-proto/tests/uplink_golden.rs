@@ -1649,6 +1649,21 @@ fn samples() -> Vec<(String, Sample)> {
             link: link(seq),
         }),
     );
+    // Staff replaced compartment 6's lock: its fault history starts again.
+    let seq = seq + 1;
+    g.up(
+        "audit_serviced",
+        Upward::Audit(AuditRecord {
+            seq,
+            at: at(4_100_000),
+            actor: Actor::Staff,
+            compartment: Some(CompartmentId(6)),
+            parcel: None,
+            event: AuditEvent::Serviced { staff: 4711 },
+            snapshot: None,
+            link: link(seq),
+        }),
+    );
     g.samples
 }
 
@@ -2456,6 +2471,7 @@ const NUMBERING: &[(&str, &[&str])] = &[
             "snapshot_failed",
             "sensor_recalibrated_remotely",
             "snapshot_requested",
+            "serviced",
         ],
     ),
     ("Credential", &["code_hash", "offline_token"]),

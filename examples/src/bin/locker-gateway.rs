@@ -77,6 +77,9 @@ COMMANDS (one per line on standard input, answered on standard output):
                                  the parcel leaves the books, the compartment
                                  is back in service and its sensor recalibrated
                                  (audited with ID)
+    serviced N ID                the member of staff ID repaired or replaced
+                                 compartment N's lock or sensor: its fault
+                                 history starts again (audited with ID)
     status                       every compartment's books
     quit                         persist and stop
 

@@ -12,6 +12,7 @@
 //! | `courier <compartment> <deposit code>` | the courier is at a compartment the backend reserved (`announce_parcel`) and types its 8-digit deposit code: unlock it |
 //! | `pickup <code>` | a code typed at the keypad |
 //! | `staff-open <compartment> <staff id>` | the member of staff with that id opens a compartment (audited with the id) |
+//! | `serviced <compartment> <staff id>` | the member of staff repaired or replaced the compartment's lock or sensor: its health history (lock faults, drift) starts again; the books and the service state are unchanged (audited with the id) |
 //! | `certify-removal <compartment> <staff id>` | after an expired parcel's removal the presence sensor disputed, the member of staff who saw the compartment empty certifies it: the parcel leaves the books, the compartment is back in service and its sensor recalibrated (audited with the id) |
 //! | `status` | every compartment's books |
 //! | `quit` | persist and stop |
@@ -72,6 +73,15 @@ pub enum ConsoleCommand {
         /// Who: the audit names them.
         staff: StaffId,
     },
+    /// A member of staff repaired or replaced the compartment's hardware
+    /// (a lock, a load cell): its health history starts again
+    /// ([`Bank::serviced`](locker_domain::bank::Bank::serviced)).
+    Serviced {
+        /// The compartment.
+        compartment: CompartmentId,
+        /// Who: the audit names them.
+        staff: StaffId,
+    },
     /// Show the books.
     Status,
     /// Persist and stop.
@@ -106,6 +116,11 @@ impl std::fmt::Debug for ConsoleCommand {
                 .field("compartment", compartment)
                 .field("staff", staff)
                 .finish(),
+            ConsoleCommand::Serviced { compartment, staff } => f
+                .debug_struct("Serviced")
+                .field("compartment", compartment)
+                .field("staff", staff)
+                .finish(),
             ConsoleCommand::Status => f.write_str("Status"),
             ConsoleCommand::Quit => f.write_str("Quit"),
         }
@@ -118,7 +133,7 @@ impl std::fmt::Debug for ConsoleCommand {
 pub enum ConsoleError {
     /// The first word is not a command.
     #[error(
-        "unknown command {0:?}: try deposit, return, courier, pickup, staff-open, certify-removal, status or quit"
+        "unknown command {0:?}: try deposit, return, courier, pickup, staff-open, certify-removal, serviced, status or quit"
     )]
     Unknown(String),
     /// The command needs an argument it did not get, or got a bad one.
@@ -147,6 +162,13 @@ impl ConsoleCommand {
     ///     }),
     /// );
     /// assert!(ConsoleCommand::parse("certify-removal 12").is_err());
+    /// assert_eq!(
+    ///     ConsoleCommand::parse("serviced 3 7").unwrap(),
+    ///     Some(ConsoleCommand::Serviced {
+    ///         compartment: locker_proto::CompartmentId(3),
+    ///         staff: locker_domain::bank::StaffId(7),
+    ///     }),
+    /// );
     /// ```
     ///
     /// # Errors
@@ -194,38 +216,49 @@ impl ConsoleCommand {
                 }
             },
             "staff-open" => {
-                let staff = words.next().and_then(|a| a.parse().ok());
-                match (arg.and_then(|a| a.parse().ok()), staff) {
-                    (Some(id), Some(staff)) => ConsoleCommand::StaffOpen {
-                        compartment: CompartmentId(id),
-                        staff: StaffId(staff),
-                    },
-                    _ => {
-                        return Err(ConsoleError::Usage(
-                            "staff-open <compartment number> <staff id>",
-                        ));
-                    }
-                }
+                let (compartment, staff) = staff_act(
+                    arg,
+                    words.next(),
+                    "staff-open <compartment number> <staff id>",
+                )?;
+                ConsoleCommand::StaffOpen { compartment, staff }
             }
             "certify-removal" => {
-                let staff = words.next().and_then(|a| a.parse().ok());
-                match (arg.and_then(|a| a.parse().ok()), staff) {
-                    (Some(id), Some(staff)) => ConsoleCommand::CertifyRemoval {
-                        compartment: CompartmentId(id),
-                        staff: StaffId(staff),
-                    },
-                    _ => {
-                        return Err(ConsoleError::Usage(
-                            "certify-removal <compartment number> <staff id>",
-                        ));
-                    }
-                }
+                let (compartment, staff) = staff_act(
+                    arg,
+                    words.next(),
+                    "certify-removal <compartment number> <staff id>",
+                )?;
+                ConsoleCommand::CertifyRemoval { compartment, staff }
+            }
+            "serviced" => {
+                let (compartment, staff) = staff_act(
+                    arg,
+                    words.next(),
+                    "serviced <compartment number> <staff id>",
+                )?;
+                ConsoleCommand::Serviced { compartment, staff }
             }
             "status" => ConsoleCommand::Status,
             "quit" | "exit" => ConsoleCommand::Quit,
             other => return Err(ConsoleError::Unknown(other.to_string())),
         };
         Ok(Some(command))
+    }
+}
+
+/// A staff command's compartment and staff id, or the command's usage.
+fn staff_act(
+    compartment: Option<&str>,
+    staff: Option<&str>,
+    usage: &'static str,
+) -> Result<(CompartmentId, StaffId), ConsoleError> {
+    match (
+        compartment.and_then(|a| a.parse().ok()),
+        staff.and_then(|a| a.parse().ok()),
+    ) {
+        (Some(id), Some(staff)) => Ok((CompartmentId(id), StaffId(staff))),
+        _ => Err(ConsoleError::Usage(usage)),
     }
 }
 
@@ -318,6 +351,10 @@ impl super::Gateway {
             ConsoleCommand::CertifyRemoval { compartment, staff } => {
                 core.certify_removal(*compartment, *staff, now)?;
                 Reply::RemovalCertified(*compartment)
+            }
+            ConsoleCommand::Serviced { compartment, staff } => {
+                core.serviced(*compartment, *staff, now)?;
+                Reply::Serviced(*compartment)
             }
             ConsoleCommand::Status => Reply::Books(core.bank().views().collect()),
             ConsoleCommand::Quit => {

@@ -274,6 +274,9 @@ pub enum Reply {
     /// Staff certified the disputed removal: the compartment is free, back
     /// in service, its sensor being recalibrated.
     RemovalCertified(CompartmentId),
+    /// Staff's repair is on record: the compartment's health history
+    /// starts again.
+    Serviced(CompartmentId),
     /// Every compartment's books.
     Books(Vec<CompartmentView>),
     /// The bank refused, with the reason to show.
@@ -321,6 +324,11 @@ impl fmt::Display for Reply {
             Reply::RemovalCertified(c) => write!(
                 f,
                 "compartment {}: removal certified, free and back in service; its presence sensor is being recalibrated",
+                c.0
+            ),
+            Reply::Serviced(c) => write!(
+                f,
+                "compartment {}: repair on record, its lock and sensor start with a clean history",
                 c.0
             ),
             Reply::Books(views) => {

@@ -708,11 +708,12 @@ impl SimBank {
                     }
                 }
                 GatewayOutput::Persist(Persist::Policy(policy)) => {
-                    // The bank takes its rules when it is next restored.
+                    // In force at once in the bank; kept for its next start.
                     self.policy = policy;
                     self.note(
                         None,
-                        "the backend changed the rules: they apply from the next start".into(),
+                        "the backend changed the rules: in force now, and kept for the next start"
+                            .into(),
                     );
                 }
                 GatewayOutput::Upward(message) => self.uplink.push(message),

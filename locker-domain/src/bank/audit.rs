@@ -287,6 +287,13 @@ pub enum AuditEvent {
     /// and [`SnapshotTaken`](Self::SnapshotTaken) or
     /// [`SnapshotFailed`](Self::SnapshotFailed) follows under it.
     SnapshotRequested,
+    /// A member of staff repaired or replaced the compartment's hardware
+    /// ([`Bank::serviced`](super::Bank::serviced)): its sensor-health
+    /// history starts again.
+    Serviced {
+        /// Who.
+        staff: StaffId,
+    },
 }
 
 impl AuditEvent {
@@ -350,6 +357,7 @@ impl AuditEvent {
             AuditEvent::SnapshotTaken => "snapshot_taken",
             AuditEvent::SnapshotFailed => "snapshot_failed",
             AuditEvent::SnapshotRequested => "snapshot_requested",
+            AuditEvent::Serviced { .. } => "serviced",
         }
     }
 }

@@ -1255,6 +1255,41 @@ impl<'a> Bank<'a> {
         Ok(())
     }
 
+    /// Staff repaired or replaced compartment `compartment`'s hardware (a
+    /// lock, a load cell, a door switch): its sensor-health history (lock
+    /// faults counted towards
+    /// [`HealthIssue::RepeatedLockFaults`](locker_proto::HealthIssue::RepeatedLockFaults),
+    /// drift, a stuck or flapping sensor) and an automatic recalibration
+    /// watched or made are forgotten, so the new part starts with a clean
+    /// record and its first jam is not "repeated". Audited as
+    /// [`AuditEvent::Serviced`]. The books and the service state are left
+    /// as they are: [`set_in_service`](Self::set_in_service) puts the
+    /// compartment back, and a new load cell takes its empty baseline with
+    /// [`recalibrate`](Self::recalibrate).
+    ///
+    /// Putting a compartment back without this keeps the evidence, so a
+    /// lock that jams again and again is reported even when staff keep
+    /// putting it back.
+    ///
+    /// # Errors
+    /// [`BankError::UnknownCompartment`]; [`BankError::TimeWentBackwards`];
+    /// [`BankError::OutputsPending`]. Nothing is changed then.
+    pub fn serviced(
+        &mut self,
+        compartment: CompartmentId,
+        staff: StaffId,
+        now: Instant,
+    ) -> Result<(), BankError> {
+        self.begin(now)?;
+        let (i, _) = self.slot_of(compartment)?;
+        self.latest = now;
+        let _ = self.health.clear(i.get());
+        self.forget_recalibration(i);
+        let event = AuditEvent::Serviced { staff };
+        self.record(now, Actor::Staff, Some(i), event, None);
+        Ok(())
+    }
+
     /// Anchors wall-clock time, **UTC** (`wall`), to monotonic `now`. Local
     /// time follows from the policy's [`time_zone`](Policy::time_zone).
     ///

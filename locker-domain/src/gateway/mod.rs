@@ -699,6 +699,21 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
         self.bank.certify_removal(compartment, staff, now)
     }
 
+    /// Staff repaired or replaced a compartment's hardware: its health
+    /// history starts again.
+    ///
+    /// # Errors
+    /// As [`Bank::serviced`].
+    pub fn serviced(
+        &mut self,
+        compartment: CompartmentId,
+        staff: StaffId,
+        now: Instant,
+    ) -> Result<(), BankError> {
+        self.stirred = true;
+        self.bank.serviced(compartment, staff, now)
+    }
+
     /// Gives a stored parcel more time before its reminders and expiry.
     ///
     /// # Errors

@@ -391,6 +391,7 @@ pub(crate) fn audit(e: AuditEvent) -> AuditProjection {
         AuditEvent::SnapshotFailed => of(W::SnapshotFailed),
         AuditEvent::SensorRecalibratedRemotely => of(W::SensorRecalibratedRemotely),
         AuditEvent::SnapshotRequested => of(W::SnapshotRequested),
+        AuditEvent::Serviced { staff } => of(W::Serviced { staff: staff.0 }),
     }
 }
 

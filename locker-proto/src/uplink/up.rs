@@ -756,6 +756,13 @@ pub enum AuditEvent {
     /// the picture, and `snapshot_taken` or `snapshot_failed` follows under
     /// the same reference.
     SnapshotRequested,
+    /// A named member of staff repaired or replaced the compartment's
+    /// hardware (a lock, a load cell, a door switch): its sensor-health
+    /// history (lock faults, drift) starts again.
+    Serviced {
+        /// Who (staff id).
+        staff: u32,
+    },
 }
 
 /// An audit record's link in the bank's hash chain: 32 bytes, lowercase
