@@ -223,3 +223,20 @@ fn quiet_hours_follow_the_clocks_forward_into_summer_time() {
     let winter = first_reminder_utc(policy, utc(2026, 3, 21, 4, 30));
     assert_eq!(winter, utc(2026, 3, 22, 7, 0));
 }
+
+#[test]
+fn a_reminder_waiting_through_the_night_the_clocks_change_goes_out_at_eight_local_time() {
+    let berlin = Policy {
+        time_zone: TimeZone::european(60),
+        ..Policy::default()
+    };
+    // Due at 21:30 on Saturday 28 March 2026 (20:30 UTC, winter time); the
+    // clocks go forward in the night: 08:00 on Sunday is 06:00 UTC, not
+    // the 07:00 ten and a half hours of waiting would reach.
+    let spring = first_reminder_utc(berlin, utc(2026, 3, 27, 20, 30));
+    assert_eq!(spring, utc(2026, 3, 29, 6, 0));
+    // Due at 21:30 on Saturday 24 October 2026 (19:30 UTC, summer time);
+    // the clocks go back: 08:00 on Sunday is 07:00 UTC.
+    let autumn = first_reminder_utc(berlin, utc(2026, 10, 23, 19, 30));
+    assert_eq!(autumn, utc(2026, 10, 25, 7, 0));
+}

@@ -59,13 +59,13 @@ pub(super) fn notice_due(policy: &Policy, p: &Parcel) -> Instant {
     p.clock_base + after
 }
 
-/// The parcel timer of a compartment ran out at `now` (`wall` is the bank's
-/// local time then, if known): the books after it and what is due.
+/// The parcel timer of a compartment ran out at `now` (`utc` is the bank's
+/// wall clock then, if known): the books after it and what is due.
 pub(super) fn parcel_timer(
     mut s: Slot,
     now: Instant,
     policy: &Policy,
-    wall: Option<NaiveDateTime>,
+    utc: Option<NaiveDateTime>,
 ) -> (Slot, Due) {
     let due = match (s.stage, s.parcel) {
         (Stage::Reserved, Some(p)) => {
@@ -80,7 +80,7 @@ pub(super) fn parcel_timer(
             let collector = p.kind.collector();
             let due = match p.notices {
                 0 => {
-                    if let Some(wait) = quiet_wait(policy, wall) {
+                    if let Some(wait) = quiet_wait(policy, utc) {
                         s.parcel_timer = Some(now + wait);
                         return (s, Due::ReminderDeferred { by: wait });
                     }
@@ -107,18 +107,29 @@ pub(super) fn parcel_timer(
     (s, due)
 }
 
-/// How long a reminder due at local time `wall` waits for quiet hours to
-/// end; `None` outside quiet hours, or without quiet hours or a wall clock.
-fn quiet_wait(policy: &Policy, wall: Option<NaiveDateTime>) -> Option<Duration> {
+/// How long a reminder due at `utc` waits for quiet hours to end, on the
+/// bank's local clock ([`Policy::time_zone`]); `None` outside quiet hours,
+/// or without quiet hours or a wall clock. A summer-time change before the
+/// end moves the end's instant by the change: the night the clocks go
+/// forward, quiet hours end an hour sooner in UTC, and an hour later the
+/// night they go back.
+fn quiet_wait(policy: &Policy, utc: Option<NaiveDateTime>) -> Option<Duration> {
     let quiet = policy.quiet_hours?;
-    let wall = wall?;
+    let utc = utc?;
+    let zone = policy.time_zone;
+    let unix = utc.and_utc().timestamp();
+    let offset_now = zone.offset_minutes_at(unix);
+    let wall = utc.checked_add_signed(chrono::TimeDelta::try_minutes(i64::from(offset_now))?)?;
     let minute = u16::try_from(wall.hour() * 60 + wall.minute()).ok()?;
     let minutes = quiet.minutes_until_end(minute);
     if minutes == 0 {
         return None;
     }
-    let into_minute = Duration::from_secs(u64::from(wall.second()));
-    Some((Duration::from_mins(u64::from(minutes)) - into_minute).max(Duration::from_secs(1)))
+    let local_wait = i64::from(minutes) * 60 - i64::from(wall.second());
+    let change = zone.offset_minutes_at(unix.saturating_add(local_wait)) - offset_now;
+    let wait = local_wait - i64::from(change) * 60;
+    // An end the clocks jumped over ends the quiet at the jump: due at once.
+    Some(Duration::from_secs(u64::try_from(wait).unwrap_or(0)).max(Duration::from_secs(1)))
 }
 
 #[cfg(test)]

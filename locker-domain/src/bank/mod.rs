@@ -1395,7 +1395,7 @@ impl<'a> Bank<'a> {
 
     /// A parcel's deadline ran out: report what is due, then write the books.
     fn parcel_timer_fired(&mut self, i: LayoutIndex, s: Slot, now: Instant) {
-        let (books, due) = deadlines::parcel_timer(s, now, &self.policy, self.local_at(now));
+        let (books, due) = deadlines::parcel_timer(s, now, &self.policy, self.wall_at(now));
         let system = Actor::System;
         match due {
             Due::Cleared => {}
