@@ -34,8 +34,9 @@ mod unrolled {
             }
         }
 
-        pub(super) fn finish(self) -> [u8; 32] {
+        pub(super) fn finish(&mut self) -> [u8; 32] {
             self.0
+                .take()
                 .map(|mac| mac.finalize().into_bytes().into())
                 .unwrap_or_default()
         }
@@ -75,10 +76,12 @@ const BINDING: u8 = 0x04;
 /// Domain byte of a gateway challenge ([`challenge`]).
 const CHALLENGE: u8 = 0x05;
 
+#[inline(always)]
 fn mac<'k>(key: &'k NodeKey, covered: &[u8], counter: u64, direction: Direction) -> HmacSha256<'k> {
     mac_in(key, covered, counter, direction.byte())
 }
 
+#[inline(always)]
 fn mac_in<'k>(key: &'k NodeKey, covered: &[u8], counter: u64, domain: u8) -> HmacSha256<'k> {
     let mut mac = HmacSha256::new(key.as_bytes());
     mac.update(covered);
@@ -87,7 +90,10 @@ fn mac_in<'k>(key: &'k NodeKey, covered: &[u8], counter: u64, domain: u8) -> Hma
     mac
 }
 
-fn truncated(mac: HmacSha256<'_>) -> [u8; TAG_LEN] {
+/// The first [`TAG_LEN`] bytes of `mac`'s result. Finished where it lies:
+/// a copy of the MAC's state on the way would be 108 more bytes on the
+/// deepest stack of a node (a query's binding under `deliver`).
+fn truncated(mac: &mut HmacSha256<'_>) -> [u8; TAG_LEN] {
     let mut out = [0u8; TAG_LEN];
     for (o, b) in out.iter_mut().zip(mac.finish()) {
         *o = b;
@@ -122,7 +128,7 @@ pub fn challenge(key: &NodeKey, salt: &[u8; 16], epoch: u64, index: u64) -> [u8;
     let (head, tail) = covered.split_at_mut(8);
     head.copy_from_slice(&epoch.to_le_bytes());
     tail.copy_from_slice(salt);
-    truncated(mac_in(key, &covered, index, CHALLENGE))
+    truncated(&mut mac_in(key, &covered, index, CHALLENGE))
 }
 
 /// What ties a node's answer to the query it answers: `HMAC-SHA256(key,
@@ -145,7 +151,7 @@ pub fn query_binding(key: &NodeKey, query: &[u8], challenge: &[u8; TAG_LEN]) -> 
     mac.update(query);
     mac.update(challenge);
     mac.update(&[BINDING]);
-    u64::from_le_bytes(truncated(mac))
+    u64::from_le_bytes(truncated(&mut mac))
 }
 
 /// The tag of `covered` (a frame's header and body bytes, as
@@ -164,7 +170,7 @@ pub fn query_binding(key: &NodeKey, query: &[u8], challenge: &[u8; TAG_LEN]) -> 
 /// assert!(!verify(&key, b"header and body", 42, Direction::ToNode, &t));
 /// ```
 pub fn tag(key: &NodeKey, covered: &[u8], counter: u64, direction: Direction) -> [u8; TAG_LEN] {
-    truncated(mac(key, covered, counter, direction))
+    truncated(&mut mac(key, covered, counter, direction))
 }
 
 /// Whether `tag` is the tag of `covered` under `key` for `counter` and
@@ -178,7 +184,7 @@ pub fn verify(
     direction: Direction,
     tag: &[u8; TAG_LEN],
 ) -> bool {
-    let expected = truncated(mac(key, covered, counter, direction));
+    let expected = truncated(&mut mac(key, covered, counter, direction));
     let difference = expected
         .iter()
         .zip(tag)

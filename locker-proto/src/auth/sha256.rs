@@ -62,6 +62,14 @@ impl Sha256 {
         }
     }
 
+    /// Back to the initial state, in place. The block's old bytes stay
+    /// until overwritten: none is read before it is.
+    fn restart(&mut self) {
+        self.state = H0;
+        self.filled = 0;
+        self.total = 0;
+    }
+
     fn push(&mut self, byte: u8) {
         if let Some(slot) = self.block.get_mut(self.filled) {
             *slot = byte;
@@ -100,7 +108,7 @@ impl Sha256 {
             self.push(byte);
         }
         let mut out = [0u8; 32];
-        for (bytes, word) in out.chunks_exact_mut(4).zip(self.state) {
+        for (bytes, word) in out.chunks_exact_mut(4).zip(&self.state) {
             bytes.copy_from_slice(&word.to_be_bytes());
         }
         out
@@ -170,10 +178,12 @@ impl<'k> HmacSha256<'k> {
         self.inner.update(data);
     }
 
-    pub(super) fn finish(mut self) -> [u8; 32] {
+    /// The MAC; the state is spent (the outer hash took its room).
+    pub(super) fn finish(&mut self) -> [u8; 32] {
         let inner = self.inner.finish();
-        // The outer hash reuses the inner one's room.
-        self.inner = Sha256::new();
+        // The outer hash reuses the inner one's room, started afresh where
+        // it lies (a new `Sha256` moved in would be 104 bytes of stack).
+        self.inner.restart();
         self.inner.pad(self.key, OPAD);
         self.inner.update(&inner);
         self.inner.finish()
