@@ -1953,3 +1953,76 @@ fn the_backend_hears_the_analytics_right_after_each_statistics_report() {
         .unwrap();
     assert_eq!((small.deposits, small.occupied), (1, 1));
 }
+
+/// A camera that answers at once: its outcome is reported while the bank's
+/// outputs still wait for the shell's poll. The gateway holds it and
+/// records it once they are out, so no shell has to keep it itself.
+#[test]
+fn a_snapshot_outcome_reported_before_the_outputs_are_out_is_recorded_after_them() {
+    let mut bench = Bench::new();
+    bench.drive();
+    let forced = CompartmentId(3);
+    bench.open_door(forced);
+    let request = bench
+        .log
+        .iter()
+        .find_map(|o| match o {
+            GatewayOutput::Snapshot(r) => Some(*r),
+            _ => None,
+        })
+        .expect("a snapshot of the forced door");
+    // A courier reserves a compartment: its records wait for the poll.
+    bench
+        .gateway
+        .reserve(
+            locker_domain::bank::ParcelNeeds::size(SizeClass::Small),
+            locker_domain::bank::ParcelKind::Delivery,
+            &mut bench.dice,
+            bench.now,
+        )
+        .unwrap();
+    // The camera's answer comes now: held, not refused.
+    bench
+        .gateway
+        .handle_snapshot_result(
+            &request,
+            locker_domain::bank::SnapshotOutcome::Failed,
+            bench.now,
+        )
+        .unwrap();
+    bench.drive();
+    let failed = bench
+        .log
+        .iter()
+        .find_map(|o| match o {
+            GatewayOutput::Audit(r) if r.event == AuditEvent::SnapshotFailed => Some(r.clone()),
+            _ => None,
+        })
+        .expect("the missing picture on record");
+    assert_eq!(failed.snapshot, Some(request.reference));
+    let reserved = bench
+        .log
+        .iter()
+        .position(|o| matches!(o, GatewayOutput::Audit(r) if r.event == AuditEvent::Reserved))
+        .unwrap();
+    let recorded = bench
+        .log
+        .iter()
+        .position(|o| matches!(o, GatewayOutput::Audit(r) if r.event == AuditEvent::SnapshotFailed))
+        .unwrap();
+    assert!(reserved < recorded, "after the outputs that waited");
+    // A request the bank never gave out is refused at once, nothing held.
+    let invented = locker_domain::bank::SnapshotRequest {
+        reference: locker_domain::bank::SnapshotRef(request.reference.0 + 100),
+        ..request
+    };
+    assert_eq!(
+        bench.gateway.handle_snapshot_result(
+            &invented,
+            locker_domain::bank::SnapshotOutcome::Taken,
+            bench.now
+        ),
+        Err(BankError::UnknownSnapshot(invented.reference))
+    );
+    assert!(bench.gateway.is_idle());
+}

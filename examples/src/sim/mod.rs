@@ -117,9 +117,11 @@
 //! perishable deadlines and leaves a cold-chain audit record). A
 //! `fridge_failure` (0.01 a day per 48 compartments by default) stops a
 //! fridge's cooling: it warms 1.0 to 2.5 °C an hour. The bank reads every
-//! fridge at each quarter-hour scan and alerts after 30 minutes out of
-//! range, so the detection deadline is 45 minutes after the fridge leaves
-//! its 2–8 °C range (1.6 to 4 hours after the failure at these rates),
+//! fridge at each quarter-hour scan and alerts once its readings have
+//! stayed out of range for longer than 30 minutes, which the scans see 45
+//! minutes after the first reading out of range: the detection deadline is
+//! an hour after the fridge leaves its 2–8 °C range (up to 15 minutes to
+//! that first reading; 1.6 to 4 hours after the failure at these rates),
 //! before a resident would find a parcel warm. Kerong boards report no
 //! temperature: no fridge failure is injected for them.
 //!

@@ -382,12 +382,7 @@ impl Bank<'_> {
         now: Instant,
     ) -> Result<(), BankError> {
         self.begin(now)?;
-        let given_out = request.reference.0 < self.next_snapshot;
-        let slot = self
-            .layout
-            .slot_of(request.compartment)
-            .filter(|_| given_out)
-            .ok_or(BankError::UnknownSnapshot(request.reference))?;
+        let slot = self.snapshot_slot(request)?;
         self.latest = now;
         let event = match outcome {
             SnapshotOutcome::Taken => AuditEvent::SnapshotTaken,
@@ -433,6 +428,20 @@ impl Bank<'_> {
         let event = AuditEvent::SnapshotRequested;
         self.record(now, Actor::Backend, Some(i), event, Some(reference));
         Ok(reference)
+    }
+
+    /// The compartment of a snapshot `request` the bank gave out:
+    /// [`BankError::UnknownSnapshot`] for a reference it never gave out or
+    /// a compartment not in the layout.
+    pub(crate) fn snapshot_slot(
+        &self,
+        request: &SnapshotRequest,
+    ) -> Result<LayoutIndex, BankError> {
+        let given_out = request.reference.0 < self.next_snapshot;
+        self.layout
+            .slot_of(request.compartment)
+            .filter(|_| given_out)
+            .ok_or(BankError::UnknownSnapshot(request.reference))
     }
 
     /// Raises the maintenance alert for a sensor-health finding, if any.

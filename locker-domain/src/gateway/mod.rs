@@ -85,8 +85,8 @@ use rand_core::RngCore;
 use crate::bank::codes::KeypadId;
 use crate::bank::{
     Actor, Bank, BankError, BankOutput, CodeOutcome, CommandOutcome, DepositsClosed, OpenAll,
-    ParcelKind, ParcelNeeds, PersistError, RemoteOpen, Reservation, SnapshotOutcome,
-    SnapshotRequest, StaffId,
+    ParcelKind, ParcelNeeds, PersistError, RemoteOpen, Reservation, SNAPSHOT_QUEUE,
+    SnapshotOutcome, SnapshotRequest, StaffId,
 };
 use crate::uplink::{GatewayAction, Handled, Uplink, UplinkState};
 
@@ -161,6 +161,9 @@ pub struct Gateway<'a, const NODES: usize> {
     held_for_bank: Option<ForBank>,
     /// UPS readings that came while the bank's outputs waited, oldest first.
     held_power: heapless::Deque<PowerStatus, 4>,
+    /// Snapshot outcomes reported while the bank's outputs waited, oldest
+    /// first (as many as the bank hands out requests at once).
+    held_snapshots: heapless::Deque<(SnapshotRequest, SnapshotOutcome), SNAPSHOT_QUEUE>,
     /// Status scans asked again per node since its last full status.
     scan_retries: sessions::Retries<NODES>,
     /// Something came in since `poll` last returned `None`: until then
@@ -198,6 +201,7 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
             held_action: None,
             held_for_bank: None,
             held_power: heapless::Deque::new(),
+            held_snapshots: heapless::Deque::new(),
             scan_retries: sessions::Retries::new(),
             stirred: true,
             stats: GatewayStats::default(),
@@ -314,6 +318,7 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
             && self.held_action.is_none()
             && self.held_for_bank.is_none()
             && self.held_power.is_empty()
+            && self.held_snapshots.is_empty()
             && self.sessions.is_idle()
             && !self.master.has_request_in_flight()
             && !self.master.has_user_request()
@@ -668,10 +673,16 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
     /// What became of a snapshot the bank asked for
     /// ([`GatewayOutput::Snapshot`]): call it after the camera driver's
     /// `capture` under `request.reference`, taken or failed, so the audit
-    /// trail says whether the picture exists.
+    /// trail says whether the picture exists. While the bank's outputs wait
+    /// (a shell reporting as soon as the camera answers, before its
+    /// [`poll`](Self::poll) has drained them), the outcome is held and
+    /// recorded, in order, once they are out.
     ///
     /// # Errors
-    /// As [`Bank::handle_snapshot_result`].
+    /// [`BankError::UnknownSnapshot`] for a request the bank never gave
+    /// out, nothing recorded; [`BankError::TimeWentBackwards`];
+    /// [`BankError::OutputsPending`] only when as many outcomes as the bank
+    /// hands out requests at once are already held.
     pub fn handle_snapshot_result(
         &mut self,
         request: &SnapshotRequest,
@@ -679,7 +690,16 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
         now: Instant,
     ) -> Result<(), BankError> {
         self.stirred = true;
-        self.bank.handle_snapshot_result(request, outcome, now)
+        self.bank.snapshot_slot(request)?;
+        if self.held_snapshots.is_empty() {
+            match self.bank.handle_snapshot_result(request, outcome, now) {
+                Err(BankError::OutputsPending) => {}
+                result => return result,
+            }
+        }
+        self.held_snapshots
+            .push_back((*request, outcome))
+            .map_err(|_| BankError::OutputsPending)
     }
 
     /// Staff saw empty a compartment whose expired parcel's removal the
@@ -952,6 +972,17 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
                 Err(BankError::OutputsPending) => Fed::Nothing,
                 _ => {
                     self.held_power.pop_front();
+                    Fed::Progress
+                }
+            };
+        }
+        if let Some(&(request, outcome)) = self.held_snapshots.front() {
+            let now = now.max(self.bank.now());
+            return match self.bank.handle_snapshot_result(&request, outcome, now) {
+                Err(BankError::OutputsPending) => Fed::Nothing,
+                // Recorded (the request was checked when it was held).
+                _ => {
+                    self.held_snapshots.pop_front();
                     Fed::Progress
                 }
             };
