@@ -1995,7 +1995,7 @@ fn a_snapshot_outcome_reported_before_the_outputs_are_out_is_recorded_after_them
         .log
         .iter()
         .find_map(|o| match o {
-            GatewayOutput::Audit(r) if r.event == AuditEvent::SnapshotFailed => Some(r.clone()),
+            GatewayOutput::Audit(r) if r.event == AuditEvent::SnapshotFailed => Some(*r),
             _ => None,
         })
         .expect("the missing picture on record");
