@@ -365,9 +365,9 @@ impl core::str::FromStr for TimeZone {
         if r.done() {
             return Err(ParseTimeZoneError::MissingRule);
         }
-        r.expect(b',')?;
+        r.eat(b',')?;
         let starts = r.transition()?;
-        r.expect(b',')?;
+        r.eat(b',')?;
         let ends = r.transition()?;
         if !r.done() {
             return Err(r.malformed());
@@ -460,7 +460,8 @@ impl TzReader<'_> {
         self.at >= self.bytes.len()
     }
 
-    fn expect(&mut self, byte: u8) -> Result<(), ParseTimeZoneError> {
+    /// Takes `byte`, which must come next.
+    fn eat(&mut self, byte: u8) -> Result<(), ParseTimeZoneError> {
         if self.peek() != Some(byte) {
             return Err(self.malformed());
         }
@@ -483,7 +484,7 @@ impl TzReader<'_> {
                 }
                 self.at += 1;
             }
-            self.expect(b'>')?;
+            self.eat(b'>')?;
             if self.at - start < 5 {
                 return Err(ParseTimeZoneError::Malformed { at: start });
             }
@@ -563,9 +564,9 @@ impl TzReader<'_> {
                 .ok_or(r.malformed())
         };
         let month = field(self, 2)?;
-        self.expect(b'.')?;
+        self.eat(b'.')?;
         let week = field(self, 1)?;
-        self.expect(b'.')?;
+        self.eat(b'.')?;
         let weekday = field(self, 1)?;
         let minute = if self.peek() == Some(b'/') {
             self.at += 1;

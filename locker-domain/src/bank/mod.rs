@@ -1283,8 +1283,7 @@ impl<'a> Bank<'a> {
         self.begin(now)?;
         let (i, _) = self.slot_of(compartment)?;
         self.latest = now;
-        let _ = self.health.clear(i.get());
-        self.forget_recalibration(i);
+        self.forget_hardware_history(i);
         let event = AuditEvent::Serviced { staff };
         self.record(now, Actor::Staff, Some(i), event, None);
         Ok(())

@@ -266,6 +266,14 @@ impl Bank<'_> {
         self.recalibrations.retain(|r| r.slot != i);
     }
 
+    /// A person had compartment `i`'s hardware serviced or its sensor
+    /// re-tared: its sensor-health history and what the bank watched or
+    /// did about its drift are forgotten.
+    pub(super) fn forget_hardware_history(&mut self, i: LayoutIndex) {
+        let _ = self.health.clear(i.get());
+        self.forget_recalibration(i);
+    }
+
     /// The automatic recalibration of compartment `i` still waiting for
     /// the node's answer, by position.
     fn pending_recalibration(&self, i: LayoutIndex) -> Option<usize> {

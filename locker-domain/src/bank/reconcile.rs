@@ -518,8 +518,7 @@ impl Bank<'_> {
         event: AuditEvent,
         now: Instant,
     ) {
-        let _ = self.health.clear(i.get());
-        self.forget_recalibration(i);
+        self.forget_hardware_history(i);
         // Full: the next scan finds the sensor as it was (see `certify_removal`).
         let _ = self.send_calibrate(c);
         self.record(now, by, Some(i), event, None);
