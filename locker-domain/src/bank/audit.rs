@@ -263,9 +263,10 @@ pub enum AuditEvent {
     /// The bank itself had a free compartment's drifting presence sensor
     /// take its reading as the empty baseline, and the node acknowledged
     /// it (actor [`Actor::System`]; see
-    /// [`Policy::drift_recalibration_every`](super::Policy::drift_recalibration_every)).
-    /// No alert goes with it: should the drift come back within the
-    /// period, that is a maintenance alert.
+    /// [`Policy::drift_settle_within`](super::Policy::drift_settle_within)).
+    /// No alert goes with it: drift found again is answered again until
+    /// that time after the first finding is over, and is a maintenance
+    /// alert after it.
     SensorRecalibratedAutomatically {
         /// The drift it answered.
         drift: HealthIssue,

@@ -169,7 +169,7 @@ impl Bank<'_> {
     /// unanswered status request marks the node unreachable. A calibrate
     /// the bank sent by itself for a drifting sensor is audited when
     /// acknowledged, and alerted for a visit otherwise (see
-    /// [`Policy::drift_recalibration_every`](super::Policy::drift_recalibration_every)). Other
+    /// [`Policy::drift_settle_within`](super::Policy::drift_settle_within)). Other
     /// outcomes, and outcomes for sessions already over, are no-ops.
     ///
     /// # Errors

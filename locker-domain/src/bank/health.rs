@@ -552,6 +552,21 @@ impl<S: BorrowMut<[CompartmentHealth]>> HealthBook<S> {
         Ok(())
     }
 
+    /// Slot `slot`'s presence sensor took a new empty baseline (the bank
+    /// re-tared it): its readings and drift episode belonged to the old
+    /// one and are forgotten; door and lock history are kept (a lock that
+    /// jammed twice is on its way to a repeated fault whatever the cell
+    /// reads).
+    pub(crate) fn rebaselined(&mut self, slot: usize) -> Result<(), HealthError> {
+        let state = self.slot_mut(slot)?;
+        state.reading = 0;
+        state.reading_since = Instant::ZERO;
+        state.door_changes_since_reading = 0;
+        state.held_reading = 0;
+        state.settle(RAISED_DRIFT | RAISED_STUCK | HAS_READING | HAS_HELD);
+        Ok(())
+    }
+
     /// Forgets everything about slot `slot`: staff have serviced it.
     ///
     /// # Errors

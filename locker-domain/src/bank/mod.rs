@@ -244,7 +244,7 @@ pub use parcel::{DoorPhase, ParcelId, ParcelKind, Purpose, Stage};
 pub use persist::{PersistError, SNAPSHOT_MAGIC, SNAPSHOT_OLDEST_READ, SNAPSHOT_VERSION};
 pub use policy::{NodeConfigError, Policy, QuietHours};
 pub use power::PersistReason;
-pub use recalibration::{DRIFT_READINGS_TO_SETTLE, DRIFT_STEADY_WITHIN};
+pub use recalibration::{DRIFT_READINGS_TO_SETTLE, DRIFT_SHIFT_BANDS, DRIFT_STEADY_WITHIN};
 pub use remote::{MAX_REMOTE_OPEN_LIMIT, OpenAll, RemoteOpen, RemoteOpenError, remote_open_tag};
 pub use stats::{
     Analytics, DWELL_BOUNDS_HOURS, DWELL_BUCKETS, HOURS, Refusal, SIZE_CLASSES, SIZES,
@@ -315,13 +315,19 @@ pub struct Bank<'a> {
     /// sent again for nobody.
     unlocks_before_restart: heapless::Vec<LayoutIndex, UNLOCKS_HEARD>,
     /// The automatic recalibrations of drifting sensors, under way or
-    /// within their [`Policy::drift_recalibration_every`] (run time only).
+    /// within their [`Policy::drift_settle_within`] (run time only).
     recalibrations: heapless::Vec<recalibration::AutoRecalibration, AUTO_RECALIBRATIONS>,
+    /// The next watched drift (position in `recalibrations`) whose reading
+    /// this scan asks for; `None` when every one was asked.
+    drift_cursor: Option<u8>,
     /// When every reachable node is next asked for its full status.
     next_scan: Instant,
-    /// Nodes to ask for one compartment's reading (see
-    /// [`Policy::status_scan_every`]).
+    /// Nodes to ask for one compartment's reading in this pass of the
+    /// scan (see [`Policy::status_scan_every`]).
     readings_wanted: NodeSet,
+    /// Passes of this scan still to come, each one compartment of every
+    /// reachable node (see [`IDLE_READINGS_PER_SCAN`]).
+    reading_passes_left: u8,
     /// Periodic scans since the start: which compartment of each node is
     /// read next.
     scans: u32,
@@ -366,10 +372,19 @@ pub const LOST_WATCH: usize = 8;
 /// at once (see [`Bank::handle_command_result`]).
 pub const UNLOCKS_HEARD: usize = 16;
 
-/// Automatic recalibrations a bank keeps in mind at once, each for
-/// [`Policy::drift_recalibration_every`]; drift
-/// found while as many are kept raises the maintenance alert instead.
-pub const AUTO_RECALIBRATIONS: usize = 8;
+/// Drifting compartments a bank watches at once, each until its drift has
+/// been quiet for [`Policy::drift_settle_within`]; drift found while as
+/// many are watched raises the maintenance alert instead.
+pub const AUTO_RECALIBRATIONS: usize = 16;
+
+/// Compartments of each node read in turn at every periodic scan
+/// ([`Policy::status_scan_every`]): a 16-channel node's every compartment
+/// once an hour at the default quarter-hour scans, so a load cell's zero
+/// creeping towards the occupied threshold is seen in the band below it
+/// (one compartment per scan read each one only every four hours, and most
+/// such drift was first seen as a phantom parcel). Compartments whose
+/// drift is watched are read at every scan besides.
+pub const IDLE_READINGS_PER_SCAN: u8 = 4;
 
 /// How long after the bank gave a door session up a door the node says its
 /// unlock pulse opened is still that session's (its report held up on a
@@ -463,8 +478,10 @@ impl<'a> Bank<'a> {
             given_up: heapless::Vec::new(),
             unlocks_before_restart: heapless::Vec::new(),
             recalibrations: heapless::Vec::new(),
+            drift_cursor: None,
             next_scan: Instant::ZERO + policy.status_scan_every,
             readings_wanted: NodeSet::EMPTY,
+            reading_passes_left: 0,
             scans: 0,
             cold_cursor: None,
             notifications: Deque::new(),
@@ -1229,7 +1246,7 @@ impl<'a> Bank<'a> {
     /// again and again is reported as a repeated fault even when staff keep
     /// putting the compartment back. An automatic recalibration watched or
     /// made before is forgotten (see
-    /// [`Policy::drift_recalibration_every`]).
+    /// [`Policy::drift_settle_within`]).
     ///
     /// # Errors
     /// [`BankError::UnknownCompartment`].

@@ -146,12 +146,20 @@ impl Bank<'_> {
                 command: Command::GetAllStatus,
             });
         }
-        while let Some(node) = self.readings_wanted.pop_first() {
-            if let Some(command) = self.reading_request(node) {
-                return Some(BankOutput::Command { node, command });
+        loop {
+            while let Some(node) = self.readings_wanted.pop_first() {
+                if let Some(command) = self.reading_request(node) {
+                    return Some(BankOutput::Command { node, command });
+                }
+            }
+            if !self.next_reading_pass() {
+                break;
             }
         }
         if let Some((node, command)) = self.next_cold_reading() {
+            return Some(BankOutput::Command { node, command });
+        }
+        if let Some((node, command)) = self.next_drift_reading() {
             return Some(BankOutput::Command { node, command });
         }
         None
@@ -170,7 +178,9 @@ impl Bank<'_> {
             // (`configure_again`, `set_policy` empties it when it goes).
             || !self.config_wanted.is_empty()
             || !self.readings_wanted.is_empty()
+            || self.reading_passes_left > 0
             || self.cold_cursor.is_some()
+            || self.drift_cursor.is_some()
     }
 
     /// The next deadline: call [`Bank::handle_timeout`] when it has passed.

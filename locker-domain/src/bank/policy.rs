@@ -118,23 +118,31 @@ pub struct Policy {
     /// Refrigerated compartments' limits, their watch, and perishable
     /// parcels' deadlines (see [`cold`](super::cold)).
     pub cold: ColdPolicy,
-    /// At most one automatic recalibration per compartment within this
-    /// time (24 h). When sensor health finds a free compartment's load cell
-    /// drifting ([`HealthIssue::PresenceDrift`](super::health::HealthIssue::PresenceDrift))
-    /// behind a shut door, and a later reading shows it stopped moving, the
-    /// bank first has the node take the reading as the new empty baseline
-    /// by itself, as staff would with
-    /// [`Bank::recalibrate`](super::Bank::recalibrate); drift that comes
-    /// back within this time is a cell that keeps drifting, and raises the
-    /// maintenance alert for a site visit. Zero never recalibrates
-    /// automatically: every drift is an alert, as before.
+    /// How long a drifting load cell is answered by the bank's own
+    /// recalibrations before it counts as failing (48 h). When sensor
+    /// health finds a free compartment's load cell drifting
+    /// ([`HealthIssue::PresenceDrift`](super::health::HealthIssue::PresenceDrift))
+    /// behind a shut door, the bank reads the compartment at every scan,
+    /// and once a later reading agrees with the one before (the zero moves
+    /// slowly enough for a re-tare to hold), it has the node take the
+    /// reading as the new empty baseline by itself, as staff would with
+    /// [`Bank::recalibrate`](super::Bank::recalibrate). Drift found again
+    /// is answered again, for this long after the first finding; drift
+    /// found after that, or once the re-tares would move the zero further
+    /// than [`DRIFT_SHIFT_BANDS`](super::DRIFT_SHIFT_BANDS) bands in all, is
+    /// a cell that does not settle, and raises the maintenance alert for a
+    /// site visit. A compartment quiet for this
+    /// long after its last re-tare is watched no more. Zero never
+    /// recalibrates automatically: every drift is an alert.
     ///
-    /// A day: a re-tare fixes a zero that shifted and settled (creep after
-    /// a knock, a temperature step) for good, while a failing cell drifts
-    /// past the band again within hours; a day tells the two apart without
-    /// re-taring a failing cell several times a day, each time hiding up to
-    /// a band's worth of error from the books.
-    pub drift_recalibration_every: Duration,
+    /// Two days: a zero that shifted after a knock or a temperature step
+    /// creeps for hours, a day at most, and then stays (each re-tare on the
+    /// way keeps the reading within a band of the truth, and the last one
+    /// fixes it for good), while a failing cell is still drifting after two
+    /// days of re-tares. A failing cell slower than a band a day is
+    /// re-tared about daily and not called failing: its readings stay
+    /// within a band of the truth.
+    pub drift_settle_within: Duration,
     /// The configuration the bank gives its nodes, if it configures them
     /// (`None`). When set, the bank sends it
     /// ([`Command::Configure`](locker_proto::Command::Configure)) to every
@@ -283,7 +291,7 @@ impl Default for Policy {
             node_alert_after: Duration::from_secs(60),
             status_scan_every: Duration::from_mins(15),
             cold: ColdPolicy::default(),
-            drift_recalibration_every: Duration::from_hours(24),
+            drift_settle_within: Duration::from_hours(48),
             node_config: None,
             snapshot_handoffs: false,
             locks_report_jams: false,

@@ -1,21 +1,37 @@
-//! The bank's own first answer to a drifting load cell: a remote
-//! recalibration, before anyone is sent to the bank.
+//! The bank's own first answer to a drifting load cell: remote
+//! recalibrations, before anyone is sent to the bank.
 //!
 //! When sensor health finds drift ([`HealthIssue::PresenceDrift`]) on a
 //! compartment the books say is free, behind a door the books say is shut,
-//! the bank watches the compartment's next periodic readings. Once a later
-//! reading agrees with the one before it (within a quarter of the drift
-//! band, at least [`DRIFT_STEADY_WITHIN`](super::DRIFT_STEADY_WITHIN): a
-//! zero that shifted and stopped, after a knock or a temperature step), it
-//! sends the node the signed [`Command::Calibrate`] that staff send with
-//! [`Bank::recalibrate`] (one code path), at most once per compartment per
-//! [`Policy::drift_recalibration_every`](super::Policy::drift_recalibration_every).
-//! A zero still moving is not re-tared: the new zero would be wrong by the
-//! time it was taken, and the cell is likely failing.
+//! the bank reads that compartment at every periodic scan from then on
+//! (not only in its turn). Once a later reading agrees with the one before
+//! it (within a quarter of the drift band, at least
+//! [`DRIFT_STEADY_WITHIN`](super::DRIFT_STEADY_WITHIN)), it sends the node
+//! the signed [`Command::Calibrate`] that staff send with
+//! [`Bank::recalibrate`] (one code path). A zero that moves faster than
+//! that between two scans for
+//! [`DRIFT_READINGS_TO_SETTLE`](super::DRIFT_READINGS_TO_SETTLE) readings
+//! is not re-tared: the new zero would be wrong by the time it was taken,
+//! and the cell is failing.
+//!
+//! A zero that shifts after a knock or a temperature step may creep on
+//! for hours before it settles, further than one band. The bank keeps
+//! reading the compartment at every scan after a re-tare, and answers
+//! drift found again the same way, for as long as
+//! [`Policy::drift_settle_within`](super::Policy::drift_settle_within) (48 h)
+//! after the first finding: each re-tare keeps the reading within a band
+//! of the truth, so the compartment goes on serving, and no phantom parcel
+//! appears when the zero passes the occupied threshold. Drift still found
+//! after that time, or a total shift of more than
+//! [`DRIFT_SHIFT_BANDS`](super::DRIFT_SHIFT_BANDS) bands, is a cell that
+//! does not settle: the maintenance alert, with the total shift since the
+//! first finding as its reading. A
+//! compartment quiet for that time after its last re-tare is no longer
+//! watched.
 //!
 //! What the gateway engineer on call sees: nothing at 3 a.m. when it works.
-//! A re-tare that the node acknowledged on a still free compartment is an
-//! audit record, [`AuditEvent::SensorRecalibratedAutomatically`] (actor
+//! Each re-tare that the node acknowledged on a still free compartment is
+//! an audit record, [`AuditEvent::SensorRecalibratedAutomatically`] (actor
 //! [`Actor::System`]), with the drift it answered; no alert, because nobody
 //! has anything to do. Everything else is the maintenance alert with the
 //! drift as evidence ([`AlertKind::Maintenance`], audited
@@ -23,10 +39,9 @@
 //!
 //! - drift on a compartment that holds a parcel, has its door open or a
 //!   door session under way (a baseline taken then would hide the parcel);
-//! - drift that keeps moving for
-//!   [`DRIFT_READINGS_TO_SETTLE`](super::DRIFT_READINGS_TO_SETTLE) readings,
-//!   and drift that comes back within the period (a cell that keeps
-//!   drifting needs replacing: a re-tare would only hide it for a while);
+//! - drift that moves faster than the scans can follow, and drift that
+//!   has not settled within the time above (a cell that keeps drifting
+//!   needs replacing: re-tares would only hide it);
 //! - a calibrate the node refuses, never answers, or that cannot be sent;
 //! - a compartment that was reserved, or had its door opened, between the
 //!   finding and the node's answer. The stage is checked at each reading
@@ -38,22 +53,25 @@
 //!   when the answer comes, and a re-tare that may have met a parcel on
 //!   its way in is never taken as a fix.
 //! - drift found while [`AUTO_RECALIBRATIONS`](super::AUTO_RECALIBRATIONS)
-//!   recalibrations are kept in mind.
+//!   compartments are watched.
 //!
 //! A watched drift that crosses the occupied threshold is no longer
 //! watched: the sensor then disagrees with the books, which is the
 //! discrepancy alert's business ([`AlertKind::UnexpectedItem`], out of
 //! service). Staff putting the compartment back in service, or having its
 //! sensor recalibrated, forget whatever the bank watched or did about its
-//! drift: the period starts over.
+//! drift: the time starts over. A parcel deposited into a watched
+//! compartment pauses the watch (its own drift check takes over, see
+//! [`SensorHealth::observe_parcel_reading`](super::health::SensorHealth::observe_parcel_reading));
+//! it goes on once the compartment is free again.
 //!
-//! The recalibrations kept in mind are run time only: after a restart, a
-//! compartment may be recalibrated automatically once more within the
-//! period (the snapshot format is unchanged). A drift alert is then at
-//! most a day late, never lost.
+//! The watches are run time only: after a restart, a compartment's drift
+//! is found afresh at its next reading and its time starts over (the
+//! snapshot format is unchanged). A cell that keeps drifting is then
+//! alerted up to that time later, never lost.
 
-use locker_proto::time::Instant;
-use locker_proto::{Command, DoorState, HealthIssue, Presence};
+use locker_proto::time::{Duration, Instant};
+use locker_proto::{Command, DoorState, HealthIssue, NodeAddr, Presence};
 
 use super::audit::{Actor, AuditEvent};
 use super::health::HealthAlert;
@@ -62,16 +80,26 @@ use super::parcel::Stage;
 use super::{Bank, CommandOutcome};
 
 /// Readings of a compartment under watch that may move on, one after the
-/// other, before its drift counts as a cell that keeps drifting (with the
-/// periodic scans' one reading per node each quarter-hour, a few hours).
+/// other, before its drift counts as a cell moving faster than the scans
+/// can follow (with a reading at every quarter-hour scan, 45 minutes).
 pub const DRIFT_READINGS_TO_SETTLE: u8 = 3;
 
 /// Two readings within a quarter of
 /// [`HealthPolicy::drift_band`](super::health::HealthPolicy::drift_band)
-/// of each other, and at least this many units, agree: the drift has
-/// stopped moving (1 unit in the default band of 4; a cell reporting raw
-/// counts, with a band of thousands, is allowed its noise).
+/// of each other, and at least this many units, agree: the drift is slow
+/// enough for a re-tare to hold until the next scan (1 unit in the default
+/// band of 4; a cell reporting raw counts, with a band of thousands, is
+/// allowed its noise).
 pub const DRIFT_STEADY_WITHIN: i32 = 1;
+
+/// How far the bank's re-tares may move a compartment's zero in all, in
+/// drift bands, before the cell counts as failing whatever the time: 8
+/// (32 units in the default band of 4, three times the default occupied
+/// threshold). A zero that shifts after a knock or a temperature step stays
+/// within a few bands; a cell that needs more is not settling, and waiting
+/// out [`Policy::drift_settle_within`](super::Policy::drift_settle_within)
+/// for it would only re-tare it many times over.
+pub const DRIFT_SHIFT_BANDS: i32 = 8;
 
 /// Where an automatic recalibration stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,19 +109,36 @@ enum Phase {
     Watching { reading: i32, moved: u8 },
     /// The calibrate is on its way; the node has not answered yet.
     Sent,
-    /// Over (taken, or alerted): no other one within the period.
+    /// The drift was answered (re-tared, or back by itself): the
+    /// compartment is still read at every scan, and drift found again is
+    /// answered again until the time to settle is over.
+    Following,
+    /// Over: alerted, no other answer until the time is over or staff
+    /// dealt with it.
     Done,
 }
 
-/// One automatic recalibration: of which compartment, since when (the
-/// finding, then the calibrate, then its end), the drift it answers, and
-/// where it stands.
+/// One compartment's automatic recalibrations: which compartment, since
+/// when (the first finding), its last step (a finding, the calibrate, a
+/// re-tare, the alert) and last counted reading, the drift it answers, how
+/// far the zero was moved in all, and where it stands.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct AutoRecalibration {
     slot: LayoutIndex,
+    since: Instant,
     at: Instant,
+    seen: Instant,
     drift: HealthIssue,
+    moved_by: i32,
     phase: Phase,
+}
+
+impl AutoRecalibration {
+    /// Whether the compartment is read at every scan: drift is watched or
+    /// followed.
+    fn read_every_scan(&self) -> bool {
+        matches!(self.phase, Phase::Watching { .. } | Phase::Following)
+    }
 }
 
 impl Bank<'_> {
@@ -114,6 +159,15 @@ impl Bank<'_> {
             .is_some_and(|s| s.stage == Stage::Free && s.door == DoorState::Closed)
     }
 
+    /// Compartment `i` cannot have held a parcel since the calibrate left
+    /// the bank (free then): it is free, or reserved with its door never
+    /// opened, behind a shut door.
+    fn empty_since_sent(&self, i: LayoutIndex) -> bool {
+        self.slots.get(i.get()).is_some_and(|s| {
+            matches!(s.stage, Stage::Free | Stage::Reserved) && s.door == DoorState::Closed
+        })
+    }
+
     /// Sensor health found `found` on compartment `i`: drift the bank can
     /// answer by itself is taken under watch (`None` comes back: no alert
     /// yet); anything else comes back, to be alerted as before.
@@ -127,52 +181,86 @@ impl Bank<'_> {
         let HealthIssue::PresenceDrift { reading, .. } = h.issue else {
             return Some(h);
         };
-        let every = self.policy.drift_recalibration_every;
-        if every == locker_proto::time::Duration::ZERO {
+        let within = self.policy.drift_settle_within;
+        if within == Duration::ZERO || !self.free_and_shut(i) {
             return Some(h);
         }
-        if !self.free_and_shut(i) {
-            return Some(h);
+        self.forget_settled_drift(now);
+        let watch = Phase::Watching { reading, moved: 0 };
+        if let Some(r) = self.recalibrations.iter_mut().find(|r| r.slot == i) {
+            match r.phase {
+                Phase::Following => {}
+                // Alerted already: staff are on their way, said once.
+                Phase::Done => return None,
+                // Under way.
+                Phase::Watching { .. } | Phase::Sent => return Some(h),
+            }
+            let band = self.policy.health.drift_band;
+            let limit = band.saturating_mul(DRIFT_SHIFT_BANDS);
+            let shift = r.moved_by.saturating_add(reading);
+            if now.saturating_since(r.since) >= within || shift.saturating_abs() > limit {
+                // Still drifting after the time to settle, or further than
+                // a settling zero goes: a failing cell.
+                r.phase = Phase::Done;
+                r.at = now;
+                return Some(HealthAlert {
+                    slot: h.slot,
+                    issue: shifted(h.issue, r.moved_by),
+                });
+            }
+            r.phase = watch;
+            r.at = now;
+            r.seen = now;
+            r.drift = h.issue;
+            return None;
         }
-        // Forget the ones over whose period is over.
-        self.recalibrations
-            .retain(|r| r.phase != Phase::Done || now.saturating_since(r.at) < every);
-        if self.recalibrations.iter().any(|r| r.slot == i) || self.recalibrations.is_full() {
-            // Back within the period, or one still under way: a visit.
-            return Some(h);
-        }
-        let _ = self.recalibrations.push(AutoRecalibration {
+        let r = AutoRecalibration {
             slot: i,
+            since: now,
             at: now,
+            seen: now,
             drift: h.issue,
-            phase: Phase::Watching { reading, moved: 0 },
+            moved_by: 0,
+            phase: watch,
+        };
+        // With every watch taken, a visit.
+        self.recalibrations.push(r).is_err().then_some(h)
+    }
+
+    /// Forgets the watches whose time is over: followed or alerted, with
+    /// no step for [`Policy::drift_settle_within`](super::Policy::drift_settle_within).
+    fn forget_settled_drift(&mut self, now: Instant) {
+        let within = self.policy.drift_settle_within;
+        self.recalibrations.retain(|r| {
+            !matches!(r.phase, Phase::Following | Phase::Done)
+                || now.saturating_since(r.at) < within
         });
-        None
     }
 
     /// An idle reading of compartment `i` (a periodic one): for drift under
     /// watch, the re-tare goes out once a later reading agrees with the
-    /// last one (a zero that shifted and stopped); a drift that went back
-    /// within half the band needs nothing; one that keeps moving for
-    /// [`DRIFT_READINGS_TO_SETTLE`] readings, or a compartment no longer
-    /// free and shut, is the maintenance alert.
+    /// last one; a drift that went back within half the band needs
+    /// nothing; one that keeps moving for [`DRIFT_READINGS_TO_SETTLE`]
+    /// readings, or a compartment no longer free and shut, is the
+    /// maintenance alert. Readings closer together than half a scan (the
+    /// finding's own, a temperature reading of the same compartment) count
+    /// once.
     pub(super) fn drift_reading(&mut self, i: LayoutIndex, presence: Presence, now: Instant) {
-        let reading = presence.reading;
-        let Some((k, at, last, moved)) =
+        let gap = Duration::from_millis(self.policy.status_scan_every.as_millis() / 2);
+        let Some((k, seen, last, moved)) =
             self.recalibrations
                 .iter()
                 .enumerate()
                 .find_map(|(k, r)| match r.phase {
                     Phase::Watching { reading, moved } if r.slot == i => {
-                        Some((k, r.at, reading, moved))
+                        Some((k, r.seen, reading, moved))
                     }
                     _ => None,
                 })
         else {
             return;
         };
-        if now <= at {
-            // The finding's own reading.
+        if now <= seen || now.saturating_since(seen) < gap {
             return;
         }
         if !self.free_and_shut(i) {
@@ -185,23 +273,34 @@ impl Bank<'_> {
             self.recalibrations.swap_remove(k);
             return;
         }
+        let reading = presence.reading;
+        let Some(r) = self.recalibrations.get_mut(k) else {
+            return;
+        };
+        r.seen = now;
         if reading.abs() <= self.policy.health.drift_band / 2 {
-            // Back by itself: nothing to answer.
-            self.recalibrations.swap_remove(k);
+            // Back by itself: nothing to answer, the compartment followed.
+            r.phase = Phase::Following;
+            r.at = now;
             return;
         }
         let steady = (self.policy.health.drift_band / 4).max(DRIFT_STEADY_WITHIN);
         if (reading - last).abs() > steady {
             if moved + 1 >= DRIFT_READINGS_TO_SETTLE {
-                // A cell that keeps drifting: a re-tare would only hide it.
+                // Faster than the scans can follow: a re-tare would be
+                // wrong before the next one.
                 self.recalibration_failed(k, now);
-            } else if let Some(r) = self.recalibrations.get_mut(k) {
+            } else {
                 r.phase = Phase::Watching {
                     reading,
                     moved: moved + 1,
                 };
             }
             return;
+        }
+        // The reading the node takes as its zero.
+        if let HealthIssue::PresenceDrift { reading: r_at, .. } = &mut r.drift {
+            *r_at = reading;
         }
         let sent = self
             .layout
@@ -229,7 +328,7 @@ impl Bank<'_> {
             // Staff's: audited when they asked.
             return;
         };
-        if outcome != CommandOutcome::Acked || !self.free_and_shut(i) {
+        if outcome != CommandOutcome::Acked || !self.empty_since_sent(i) {
             // Refused, unanswered, never sent; or taken while a parcel may
             // have been on its way in: staff must look.
             self.recalibration_failed(k, now);
@@ -238,30 +337,33 @@ impl Bank<'_> {
         let Some(r) = self.recalibrations.get_mut(k) else {
             return;
         };
-        r.phase = Phase::Done;
+        r.phase = Phase::Following;
         r.at = now;
         let drift = r.drift;
-        // The health history belonged to the old baseline.
-        let _ = self.health.clear(i.get());
+        if let HealthIssue::PresenceDrift { reading, .. } = drift {
+            r.moved_by = r.moved_by.saturating_add(reading);
+        }
+        // The readings belonged to the old baseline.
+        let _ = self.health.rebaselined(i.get());
         let event = AuditEvent::SensorRecalibratedAutomatically { drift };
         self.record(now, Actor::System, Some(i), event, None);
     }
 
     /// The automatic recalibration at `k` did not take: it is over (no
-    /// other one within the period) and its drift is the maintenance alert.
+    /// other one within the time) and its drift is the maintenance alert.
     fn recalibration_failed(&mut self, k: usize, now: Instant) {
         let Some(r) = self.recalibrations.get_mut(k) else {
             return;
         };
         r.phase = Phase::Done;
         r.at = now;
-        let (i, drift) = (r.slot, r.drift);
+        let (i, drift) = (r.slot, shifted(r.drift, r.moved_by));
         self.maintenance_needed(now, i, drift);
     }
 
     /// Staff dealt with compartment `i` (put it back in service, or had
     /// its sensor recalibrated): what the bank watched or did about its
-    /// drift is forgotten, the period starts over.
+    /// drift is forgotten, the time starts over.
     pub(super) fn forget_recalibration(&mut self, i: LayoutIndex) {
         self.recalibrations.retain(|r| r.slot != i);
     }
@@ -280,5 +382,56 @@ impl Bank<'_> {
         self.recalibrations
             .iter()
             .position(|r| r.slot == i && r.phase == Phase::Sent)
+    }
+
+    /// A periodic scan begins: watches whose time is over are forgotten,
+    /// and the watched compartments are read at this scan.
+    pub(super) fn scan_drift(&mut self, now: Instant) {
+        self.forget_settled_drift(now);
+        self.drift_cursor = Some(0);
+    }
+
+    /// The next reading of a watched compartment this scan asks for: a
+    /// [`Command::GetStatus`] for each one that is free, on a reachable
+    /// node, and not read this scan anyway (in its turn, or for its
+    /// temperature). `None` once every one was asked.
+    pub(super) fn next_drift_reading(&mut self) -> Option<(NodeAddr, Command)> {
+        while let Some(k) = self.drift_cursor {
+            self.drift_cursor = k.checked_add(1);
+            let Some(r) = self.recalibrations.get(usize::from(k)).copied() else {
+                self.drift_cursor = None;
+                return None;
+            };
+            let Some(c) = self.layout.get(r.slot).copied() else {
+                continue;
+            };
+            let read_anyway =
+                self.policy.cold.limits_for(c.flags).is_some() || self.read_in_turn(r.slot);
+            if r.read_every_scan()
+                && self.free_and_shut(r.slot)
+                && !read_anyway
+                && !self.unreachable.contains(c.node)
+            {
+                return Some((c.node, Command::GetStatus { channel: c.channel }));
+            }
+        }
+        None
+    }
+}
+
+/// `drift` with the shift already re-tared away added back: how far the
+/// zero moved since the first finding.
+fn shifted(drift: HealthIssue, moved_by: i32) -> HealthIssue {
+    match drift {
+        HealthIssue::PresenceDrift {
+            reading,
+            threshold,
+            band,
+        } => HealthIssue::PresenceDrift {
+            reading: reading.saturating_add(moved_by),
+            threshold,
+            band,
+        },
+        other => other,
     }
 }

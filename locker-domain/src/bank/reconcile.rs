@@ -26,7 +26,7 @@ use super::output::ROOM_ONE;
 use super::parcel::Stage;
 use super::session;
 use super::slot::Slot;
-use super::{AlertKind, Bank, BankError, Evidence};
+use super::{AlertKind, Bank, BankError, Evidence, IDLE_READINGS_PER_SCAN};
 
 /// A set of node addresses (all 256), as a bitmap.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -299,10 +299,12 @@ impl Bank<'_> {
         }
     }
 
-    /// Asks every reachable node for its full status, and for the reading
-    /// of one of its compartments (the next in turn), once
+    /// Asks every reachable node for its full status, and for the readings
+    /// of [`IDLE_READINGS_PER_SCAN`](super::IDLE_READINGS_PER_SCAN) of its
+    /// compartments (the next in turn), once
     /// [`Policy::status_scan_every`](super::Policy::status_scan_every) has
-    /// passed since the last periodic scan. The readings feed sensor
+    /// passed since the last periodic scan; and for the reading of every
+    /// compartment whose drift is watched. The readings feed sensor
     /// health: a node reports a reading by itself only when its occupied /
     /// empty decision flips, so without them a cell drifting under an idle
     /// door would go unseen until a parcel met it.
@@ -319,22 +321,72 @@ impl Bank<'_> {
         }
         self.scans = self.scans.wrapping_add(1);
         self.next_scan = now + every;
-        // Every fridge is read at every scan (see `cold`).
+        self.reading_passes_left = IDLE_READINGS_PER_SCAN.saturating_sub(1);
+        // Every fridge is read at every scan (see `cold`), and every
+        // compartment whose drift is watched (see `recalibration`).
         self.cold_cursor = Some(0);
+        self.scan_drift(now);
     }
 
-    /// The reading request for `node` this scan: its compartments in turn,
-    /// skipping one whose door session is under way (the session reads it).
+    /// The next pass of this scan's readings, if one is left: every node
+    /// still reachable is asked for its next compartment in turn. `false`
+    /// when the scan's passes are over.
+    pub(super) fn next_reading_pass(&mut self) -> bool {
+        if self.reading_passes_left == 0 {
+            return false;
+        }
+        self.reading_passes_left -= 1;
+        for node in self.layout.nodes() {
+            if !self.unreachable.contains(node) {
+                self.readings_wanted.insert(node);
+            }
+        }
+        true
+    }
+
+    /// Which of `node`'s compartments (by position on the node) this
+    /// scan's first pass reads, and how many passes read a compartment
+    /// (fewer on a node with fewer compartments than passes).
+    fn turn_of(&self, node: NodeAddr) -> (usize, usize) {
+        let on_node = self.layout.slots_on(node).count().max(1);
+        let per_scan = usize::from(IDLE_READINGS_PER_SCAN);
+        let first = usize::try_from(self.scans)
+            .unwrap_or(0)
+            .wrapping_mul(per_scan)
+            % on_node;
+        (first, per_scan.min(on_node))
+    }
+
+    /// The reading request for `node` in this pass of the scan: its
+    /// compartments in turn, skipping one whose door session is under way
+    /// (the session reads it).
     pub(super) fn reading_request(&self, node: NodeAddr) -> Option<Command> {
-        let on_node = self.layout.slots_on(node).count();
-        let turn = usize::try_from(self.scans).unwrap_or(0) % on_node.max(1);
-        let i = self.layout.slots_on(node).nth(turn)?;
+        let on_node = self.layout.slots_on(node).count().max(1);
+        let (first, passes) = self.turn_of(node);
+        let pass = usize::from(IDLE_READINGS_PER_SCAN - 1 - self.reading_passes_left);
+        if pass >= passes {
+            return None;
+        }
+        let i = self.layout.slots_on(node).nth((first + pass) % on_node)?;
         let s = self.slots.get(i.get())?;
         if matches!(s.stage, Stage::Door { .. }) {
             return None;
         }
         let channel = self.layout.get(i)?.channel;
         Some(Command::GetStatus { channel })
+    }
+
+    /// Whether compartment `i` is read in its turn at this scan.
+    pub(super) fn read_in_turn(&self, i: LayoutIndex) -> bool {
+        let Some(node) = self.layout.get(i).map(|c| c.node) else {
+            return false;
+        };
+        let Some(position) = self.layout.slots_on(node).position(|j| j == i) else {
+            return false;
+        };
+        let on_node = self.layout.slots_on(node).count().max(1);
+        let (first, passes) = self.turn_of(node);
+        (position + on_node - first) % on_node < passes
     }
 
     /// When the next periodic scan is due, if scans are on.

@@ -196,6 +196,22 @@ impl<const CHANNELS: usize> Controller<CHANNELS> {
         Ok(state.status(channel, &self.config))
     }
 
+    /// The empty baseline of one channel's presence sensor, in the sensor's
+    /// raw units: the reading its last calibration took (or the one
+    /// restored from flash), against which every reading is tared. A
+    /// diagnostic: what the node holds as empty, to compare with the cell.
+    ///
+    /// # Errors
+    ///
+    /// [`ControllerError::UnknownChannel`] for a channel the node does not have.
+    pub fn presence_baseline(&self, channel: Channel) -> Result<i32, ControllerError> {
+        let state = self
+            .channels
+            .get(channel.index())
+            .ok_or(self.unknown(channel))?;
+        Ok(state.presence.baseline())
+    }
+
     /// Executes a command the link layer handed out and returns the answer to
     /// give back to the link. Never fails: refusals are `Report::Nack`.
     ///

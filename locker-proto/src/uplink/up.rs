@@ -736,8 +736,8 @@ pub enum AuditEvent {
     /// The bank itself answered a free compartment's drifting presence
     /// sensor with a signed recalibration, and the node took its reading
     /// as the new empty baseline (actor `system`). No alert goes with it;
-    /// drift that comes back within the bank's period is a maintenance
-    /// alert.
+    /// drift found again is answered again while the bank's time to settle
+    /// lasts, and is a maintenance alert after it.
     SensorRecalibratedAutomatically {
         /// The drift it answered.
         drift: HealthIssue,
