@@ -118,6 +118,16 @@ impl NodeSide {
         }
     }
 
+    /// The empty baseline `slot`'s node holds for its load cell (raw
+    /// counts); `None` on a Kerong board, which has no load cell.
+    pub fn presence_baseline(&self, slot: usize) -> Option<i32> {
+        let (k, ch) = (slot / CHANNELS, slot % CHANNELS);
+        match self {
+            NodeSide::Ours(nodes) => nodes.get(k)?.presence_baseline(ch),
+            NodeSide::Kerong(_) => None,
+        }
+    }
+
     /// The physical compartment of `slot`, to act on it.
     pub fn compartment_mut(&mut self, slot: usize) -> Option<&mut SimCompartment> {
         let (k, ch) = (slot / CHANNELS, slot % CHANNELS);

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{NaiveDate, NaiveDateTime};
 use locker_domain::bank::codes::{CodeError, KeypadId};
+use locker_domain::bank::health::HealthPolicy;
 use locker_domain::bank::{
     Actor, AlertKind, AuditEvent, Bank, BankError, BankId, BankKeys, CodeOutcome, Compartment,
     CompartmentFlags, Evidence, Incarnation, NotificationKind, ParcelKind, Policy, Purpose,
@@ -27,7 +28,8 @@ use locker_proto::link::{LinkStats, MasterConfig};
 use locker_proto::time::{Duration, Instant};
 use locker_proto::uplink::{DownEnvelope, Downward, MessageId};
 use locker_proto::{
-    CompartmentId, Dimensions, NodeAddr, PowerStatus, RebootKind, ResetReason, SizeClass,
+    CompartmentId, Dimensions, HealthIssue, NodeAddr, PowerStatus, RebootKind, ResetReason,
+    SizeClass,
 };
 
 use super::SimConfig;
@@ -183,10 +185,12 @@ pub struct SimBank {
     drift: Vec<i32>,
     /// For a drifting cell whose zero settles, when it stops moving.
     drift_settles: Vec<Option<Instant>>,
-    /// How far (in counts) each node's stored empty baseline sits from the
-    /// factory's, after the re-tares the world saw (the bank's or staff's):
-    /// a replacement cell is fitted to read that baseline when empty.
-    retared: Vec<i32>,
+    /// Whether the bank re-tared each drifting cell since it began to
+    /// drift (the system noticed it and answered).
+    retared_by_bank: Vec<bool>,
+    /// Whether an alert called staff to each drifting cell (the bank's
+    /// own re-tares ask nobody to come).
+    drift_alerted: Vec<bool>,
     dirty: Vec<bool>,
     /// Occupied compartments (books) at each hour; `None` for an hour the
     /// gateway was off (nothing was sampled, which is not zero).
@@ -286,9 +290,15 @@ impl SimBank {
         // use for the rest).
         // Our nodes' locks have contacts and report every pulse that did
         // not release them; a Kerong board reports no jam.
+        // Its drift band is in the nodes' units (counts), as their
+        // threshold is.
         let policy = Policy {
             node_config: Some(node_config()),
             locks_report_jams: config.board == Board::Ours,
+            health: HealthPolicy {
+                drift_band: super::node::DRIFT_BAND,
+                ..HealthPolicy::default()
+            },
             ..Policy::default()
         };
         let now = Instant::ZERO;
@@ -356,7 +366,8 @@ impl SimBank {
             last_guess: None,
             drift: vec![0; n],
             drift_settles: vec![None; n],
-            retared: vec![0; n],
+            retared_by_bank: vec![false; n],
+            drift_alerted: vec![false; n],
             unanswering: Vec::new(),
             occupancy: Vec::new(),
             size_occupied: [0; SIZE_CLASSES],
@@ -1172,6 +1183,18 @@ impl SimBank {
             if let Some(at) = self.alerted_at.get_mut(s) {
                 *at = Some(self.now);
             }
+            let about_the_cell = matches!(
+                a.kind,
+                AlertKind::Maintenance
+                    | AlertKind::UnexpectedItem
+                    | AlertKind::ParcelMissing
+                    | AlertKind::RemovalNotVerified
+            );
+            if about_the_cell && self.drift.get(s).is_some_and(|d| *d != 0) {
+                if let Some(told) = self.drift_alerted.get_mut(s) {
+                    *told = true;
+                }
+            }
             self.forced_pending.retain(|(f, _)| *f != s);
         }
         let what = match a.kind {
@@ -1192,7 +1215,14 @@ impl SimBank {
             .snapshot
             .map(|s| format!(", snapshot #{}", s.0))
             .unwrap_or_default();
-        self.note(slot, format!("{what}{snap}"));
+        let why = match a.evidence {
+            Evidence::Health(HealthIssue::PresenceDrift { reading, band, .. }) => {
+                format!(" (drift {reading:+} counts, band {band})")
+            }
+            Evidence::Health(issue) => format!(" ({issue:?})"),
+            _ => String::new(),
+        };
+        self.note(slot, format!("{what}{why}{snap}"));
         *self
             .world
             .alerts
@@ -1497,6 +1527,7 @@ impl SimBank {
                         c.set_presence_drift(0);
                     }
                     self.note(Some(slot), "load cell's zero settles".to_string());
+                    self.settled_within_band(slot);
                 }
             }
             Task::LookInside(slot) => {
@@ -1913,6 +1944,12 @@ impl SimBank {
                 if let Some(d) = self.drift.get_mut(slot) {
                     *d = rate;
                 }
+                if let Some(b) = self.retared_by_bank.get_mut(slot) {
+                    *b = false;
+                }
+                if let Some(told) = self.drift_alerted.get_mut(slot) {
+                    *told = false;
+                }
                 if let Some(t) = self.drift_settles.get_mut(slot) {
                     *t = settle_at;
                 }
@@ -2123,7 +2160,10 @@ impl SimBank {
                 .incidents
                 .is_known(IncidentKind::JammedLock, Some(slot));
             let ajar = self.incidents.is_known(IncidentKind::DoorAjar, Some(slot));
+            // A drifting cell the bank answers by itself asks nobody to
+            // come: staff replace one an alert named.
             let drifting = self.drift.get(slot).copied().unwrap_or(0) != 0
+                && self.drift_alerted.get(slot).copied().unwrap_or(false)
                 && self
                     .incidents
                     .is_known(IncidentKind::DriftingSensor, Some(slot));
@@ -2146,14 +2186,20 @@ impl SimBank {
             let books_hold = v.stage.holds_parcel();
             if drifting {
                 self.fix_drift(slot);
-                if !books_hold && !inside && !open {
-                    // The new cell, in an empty compartment, taken as the
-                    // empty baseline through the bank, as its docs say after
-                    // a replacement: the node's old baseline may have
-                    // followed the old cell's zero.
-                    let staff = locker_domain::bank::StaffId(1);
-                    let _ = self.with_bank(|b, _, now| b.recalibrate(v.id, staff, now));
-                }
+            }
+            if jammed || drifting {
+                // New hardware: its history starts again (a new cell under
+                // a parcel is not that parcel's weight moving).
+                let staff = locker_domain::bank::StaffId(1);
+                let _ = self.with_bank(|b, _, now| b.serviced(v.id, staff, now));
+            }
+            if drifting && !books_hold && !inside && !open {
+                // The new cell, in an empty compartment, taken as the empty
+                // baseline through the bank, as its docs say after a
+                // replacement: the node's old baseline may have followed
+                // the old cell's zero.
+                let staff = locker_domain::bank::StaffId(1);
+                let _ = self.with_bank(|b, _, now| b.recalibrate(v.id, staff, now));
             }
             let after = Duration::from_secs(60);
             if v.stage == Stage::Expired || (books_hold && !inside) || (!books_hold && inside) {
@@ -2240,14 +2286,61 @@ impl SimBank {
         certified
     }
 
-    fn fix_drift(&mut self, slot: usize) {
+    /// The zero of `slot`'s drifting cell just settled: if the bank's
+    /// re-tares on the way left the node's baseline within the drift band
+    /// of the truth, the cell reads right from now on and the bank fixed
+    /// it (a larger error is found at the next reading and re-tared, which
+    /// [`retared`](Self::retared) counts).
+    fn settled_within_band(&mut self, slot: usize) {
+        if !self.retared_by_bank.get(slot).copied().unwrap_or(false) {
+            return;
+        }
+        let Some(baseline) = self.nodes.presence_baseline(slot) else {
+            return;
+        };
+        let Some(c) = self.compartment_mut(slot) else {
+            return;
+        };
+        let grams = c.item_grams() as i32;
+        let Ok(reading) = c.reading() else {
+            return;
+        };
+        // What the node would read above the truth.
+        let error = reading - baseline - grams * 420;
+        if error.abs() > super::node::DRIFT_BAND {
+            return;
+        }
         if let Some(d) = self.drift.get_mut(slot) {
             *d = 0;
         }
         if let Some(t) = self.drift_settles.get_mut(slot) {
             *t = None;
         }
-        let retared = self.retared.get(slot).copied().unwrap_or(0);
+        self.incidents
+            .resolve(IncidentKind::DriftingSensor, Some(slot), false);
+        self.note(
+            Some(slot),
+            "load cell's zero settled within the band of the bank's last re-tare: fixed"
+                .to_string(),
+        );
+    }
+
+    fn fix_drift(&mut self, slot: usize) {
+        if let Some(d) = self.drift.get_mut(slot) {
+            *d = 0;
+        }
+        if let Some(b) = self.retared_by_bank.get_mut(slot) {
+            *b = false;
+        }
+        if let Some(told) = self.drift_alerted.get_mut(slot) {
+            *told = false;
+        }
+        if let Some(t) = self.drift_settles.get_mut(slot) {
+            *t = None;
+        }
+        // The node's stored baseline, which re-tares of the old cell
+        // (the bank's, staff's, or one the bank did not credit) moved.
+        let baseline = self.nodes.presence_baseline(slot).unwrap_or(8_000);
         let Some(c) = self.compartment_mut(slot) else {
             return;
         };
@@ -2261,7 +2354,7 @@ impl SimBank {
         if let Ok(reading) = c.reading() {
             // Fitted to the node's stored baseline, as a technician tares
             // it: a re-tare of the old cell moved that baseline.
-            let truth = 8_000 + retared + grams * 420;
+            let truth = baseline + grams * 420;
             let error = reading - truth;
             c.set_presence_offset(-error);
         }
@@ -2280,14 +2373,6 @@ impl SimBank {
             return;
         };
         let grams = c.item_grams() as i32;
-        let Ok(reading) = c.reading() else {
-            return;
-        };
-        // What the cell reads above the truth is the baseline's shift.
-        let offset = reading - (8_000 + grams * 420);
-        if let Some(r) = self.retared.get_mut(slot) {
-            *r = offset;
-        }
         if by_bank {
             self.incidents
                 .detect(IncidentKind::DriftingSensor, Some(slot), self.now);
@@ -2295,6 +2380,9 @@ impl SimBank {
         let drifting = self.drift.get(slot).copied().unwrap_or(0) != 0;
         if !drifting {
             return;
+        }
+        if let Some(b) = self.retared_by_bank.get_mut(slot) {
+            *b |= by_bank;
         }
         let settled = self
             .drift_settles

@@ -48,6 +48,13 @@ pub struct SimNode {
     temperatures_read: Option<Instant>,
 }
 
+/// The bank's drift band for the simulated load cells, in the node's units
+/// (counts): 2 g, two fifths of the 5 g occupied threshold, as the
+/// library's default band of 4 is of its threshold of 10. Readings reach
+/// the bank in counts; the default band (4) would count a few counts of
+/// creep, well within any cell's tolerance, as drift.
+pub const DRIFT_BAND: i32 = 2 * 420;
+
 /// The node configuration the simulated bank runs with: the presence
 /// threshold is 5 g on the simulated load cell (420 counts per gram).
 pub fn node_config() -> NodeConfig {
@@ -110,6 +117,11 @@ impl SimNode {
     /// This node's address.
     pub fn addr(&self) -> NodeAddr {
         self.addr
+    }
+
+    /// The empty baseline the node holds for channel `ch` (raw counts).
+    pub fn presence_baseline(&self, ch: usize) -> Option<i32> {
+        self.node.controller().presence_baseline(channel(ch)).ok()
     }
 
     /// The compartment on `ch`, if wired.
