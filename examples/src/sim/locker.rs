@@ -1941,18 +1941,7 @@ impl SimBank {
                     // Drifting already: one failing cell, one incident.
                     return;
                 }
-                if let Some(d) = self.drift.get_mut(slot) {
-                    *d = rate;
-                }
-                if let Some(b) = self.retared_by_bank.get_mut(slot) {
-                    *b = false;
-                }
-                if let Some(told) = self.drift_alerted.get_mut(slot) {
-                    *told = false;
-                }
-                if let Some(t) = self.drift_settles.get_mut(slot) {
-                    *t = settle_at;
-                }
+                self.set_drift(slot, rate, settle_at);
                 let Some(c) = self.compartment_mut(slot) else {
                     return;
                 };
@@ -2310,12 +2299,7 @@ impl SimBank {
         if error.abs() > super::node::DRIFT_BAND {
             return;
         }
-        if let Some(d) = self.drift.get_mut(slot) {
-            *d = 0;
-        }
-        if let Some(t) = self.drift_settles.get_mut(slot) {
-            *t = None;
-        }
+        self.set_drift(slot, 0, None);
         self.incidents
             .resolve(IncidentKind::DriftingSensor, Some(slot), false);
         self.note(
@@ -2325,9 +2309,15 @@ impl SimBank {
         );
     }
 
-    fn fix_drift(&mut self, slot: usize) {
+    /// The world's record of `slot`'s load cell: drifting at `rate`
+    /// counts an hour (0: not drifting), its zero settling at `settles`;
+    /// neither re-tared by the bank nor alerted yet.
+    fn set_drift(&mut self, slot: usize, rate: i32, settles: Option<Instant>) {
         if let Some(d) = self.drift.get_mut(slot) {
-            *d = 0;
+            *d = rate;
+        }
+        if let Some(t) = self.drift_settles.get_mut(slot) {
+            *t = settles;
         }
         if let Some(b) = self.retared_by_bank.get_mut(slot) {
             *b = false;
@@ -2335,9 +2325,10 @@ impl SimBank {
         if let Some(told) = self.drift_alerted.get_mut(slot) {
             *told = false;
         }
-        if let Some(t) = self.drift_settles.get_mut(slot) {
-            *t = None;
-        }
+    }
+
+    fn fix_drift(&mut self, slot: usize) {
+        self.set_drift(slot, 0, None);
         // The node's stored baseline, which re-tares of the old cell
         // (the bank's, staff's, or one the bank did not credit) moved.
         let baseline = self.nodes.presence_baseline(slot).unwrap_or(8_000);
@@ -2391,12 +2382,7 @@ impl SimBank {
             .flatten()
             .is_some_and(|at| at <= now);
         if settled && grams == 0 {
-            if let Some(d) = self.drift.get_mut(slot) {
-                *d = 0;
-            }
-            if let Some(t) = self.drift_settles.get_mut(slot) {
-                *t = None;
-            }
+            self.set_drift(slot, 0, None);
             self.incidents
                 .resolve(IncidentKind::DriftingSensor, Some(slot), !by_bank);
             let who = if by_bank { "the bank" } else { "staff" };

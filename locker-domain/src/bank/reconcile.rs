@@ -344,25 +344,24 @@ impl Bank<'_> {
         true
     }
 
-    /// Which of `node`'s compartments (by position on the node) this
-    /// scan's first pass reads, and how many passes read a compartment
-    /// (fewer on a node with fewer compartments than passes).
-    fn turn_of(&self, node: NodeAddr) -> (usize, usize) {
+    /// `node`'s turn at this scan: which of its compartments (by position
+    /// on the node) the first pass reads, how many passes read one (fewer
+    /// on a node with fewer compartments than passes), and how many it has.
+    fn turn_of(&self, node: NodeAddr) -> (usize, usize, usize) {
         let on_node = self.layout.slots_on(node).count().max(1);
         let per_scan = usize::from(IDLE_READINGS_PER_SCAN);
         let first = usize::try_from(self.scans)
             .unwrap_or(0)
             .wrapping_mul(per_scan)
             % on_node;
-        (first, per_scan.min(on_node))
+        (first, per_scan.min(on_node), on_node)
     }
 
     /// The reading request for `node` in this pass of the scan: its
     /// compartments in turn, skipping one whose door session is under way
     /// (the session reads it).
     pub(super) fn reading_request(&self, node: NodeAddr) -> Option<Command> {
-        let on_node = self.layout.slots_on(node).count().max(1);
-        let (first, passes) = self.turn_of(node);
+        let (first, passes, on_node) = self.turn_of(node);
         let pass = usize::from(IDLE_READINGS_PER_SCAN - 1 - self.reading_passes_left);
         if pass >= passes {
             return None;
@@ -384,8 +383,7 @@ impl Bank<'_> {
         let Some(position) = self.layout.slots_on(node).position(|j| j == i) else {
             return false;
         };
-        let on_node = self.layout.slots_on(node).count().max(1);
-        let (first, passes) = self.turn_of(node);
+        let (first, passes, on_node) = self.turn_of(node);
         (position + on_node - first) % on_node < passes
     }
 
