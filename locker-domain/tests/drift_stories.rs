@@ -16,9 +16,9 @@ mod bank_support;
 mod gateway_support;
 
 use bank_support::Sim;
-use gateway_support::{Bench, wiring};
+use gateway_support::{Bench, PARCEL_LOAD, wiring};
 use locker_domain::bank::{
-    Actor, AlertKind, AuditEvent, CommandOutcome, Evidence, ParcelNeeds, Policy, Stage,
+    Actor, AlertKind, AuditEvent, CodeOutcome, CommandOutcome, Evidence, ParcelNeeds, Policy, Stage,
 };
 use locker_domain::gateway::GatewayOutput;
 use locker_proto::time::Duration;
@@ -186,8 +186,162 @@ fn a_zero_creeping_further_than_a_band_is_retared_on_the_way_and_a_cell_still_dr
     assert_eq!(bench.drift_alerts(c), 1);
 }
 
+fn drift_under_parcel_records(bench: &Bench, c: CompartmentId) -> Vec<HealthIssue> {
+    bench
+        .audit_of(c)
+        .into_iter()
+        .filter_map(|e| match e {
+            AuditEvent::DriftUnderParcel { drift } => Some(drift),
+            _ => None,
+        })
+        .collect()
+}
+
 #[test]
-fn drift_under_a_parcel_is_never_recalibrated_away_but_staff_are_called_before_the_parcel_leaves() {
+fn a_zero_that_moved_under_a_parcel_is_retared_once_the_recipient_has_collected_it_and_nobody_is_called()
+ {
+    let mut bench = Bench::new();
+    bench.start_uplink();
+    bench.settle();
+    let r = bench.reserve_small().unwrap();
+    let c = r.compartment;
+    bench.deposit(c);
+    let (node, channel) = wiring(c);
+    let ch = usize::from(channel.0);
+    bench.run_for(Duration::from_hours(2));
+    // A knock in the afternoon: the cell's zero sinks 5 units under the
+    // parcel (beyond the band of 4) and stays there. A re-tare now would
+    // hide the parcel; but nothing is wrong for anybody yet: the parcel
+    // still reads far above the threshold (10), and the empty compartment
+    // will read -5, empty. The bank notes it and waits.
+    bench.node(node).load[ch] = PARCEL_LOAD - 5;
+    bench.run_for(Duration::from_hours(1));
+    assert!(
+        matches!(
+            drift_under_parcel_records(&bench, c).as_slice(),
+            [HealthIssue::PresenceDrift { reading: -5, .. }]
+        ),
+        "{:?}",
+        bench.audit_of(c)
+    );
+    assert_eq!(bench.drift_alerts(c), 0, "nobody is called");
+    assert_eq!(calibrations(&mut bench, c), 0, "not under the parcel");
+    // The backend reads it by its name.
+    assert!(bench.upward().into_iter().any(|m| matches!(
+        m.body,
+        Upward::Audit(r) if matches!(r.event, WireAudit::DriftUnderParcel { .. })
+    )));
+
+    // Overnight the zero holds still: nothing more.
+    bench.run_for(Duration::from_hours(12));
+    assert_eq!(bench.drift_alerts(c), 0);
+    assert_eq!(drift_under_parcel_records(&bench, c).len(), 1, "said once");
+
+    // The recipient collects it; the empty compartment reads the moved
+    // zero, below the threshold, so the pickup is verified as any other.
+    let code = bench.codes[0].1.clone();
+    assert_eq!(bench.enter_code(&code).unwrap(), CodeOutcome::Opening(c));
+    bench.settle();
+    bench.open_door(c);
+    bench.node(node).load[ch] = -5;
+    bench.close_door(c);
+    assert_eq!(bench.gateway.bank().view(c).unwrap().stage, Stage::Free);
+    // At the scans after, the bank re-tares the empty compartment itself.
+    bench.run_for(Duration::from_hours(1));
+    assert_eq!(calibrations(&mut bench, c), 1);
+    assert_eq!(automatic_recalibrations(&bench, c), 1);
+    assert_eq!(bench.drift_alerts(c), 0, "nobody was called at any point");
+    let view = bench.gateway.bank().view(c).unwrap();
+    assert_eq!((view.stage, view.out_of_service), (Stage::Free, None));
+    // Re-tared: the next day passes without a word.
+    bench.run_for(Duration::from_hours(24));
+    assert_eq!(calibrations(&mut bench, c), 1);
+    assert_eq!(bench.drift_alerts(c), 0);
+}
+
+#[test]
+fn a_zero_still_sinking_under_a_parcel_two_days_on_calls_staff_while_the_parcel_is_inside() {
+    // The parcel stays over two days (it expires at three).
+    let mut bench = Bench::new();
+    bench.settle();
+    let r = bench.reserve_small().unwrap();
+    let c = r.compartment;
+    bench.deposit(c);
+    let (node, channel) = wiring(c);
+    let ch = usize::from(channel.0);
+    bench.run_for(Duration::from_hours(2));
+    bench.node(node).load[ch] = PARCEL_LOAD - 5;
+    bench.run_for(Duration::from_hours(1));
+    assert_eq!(drift_under_parcel_records(&bench, c).len(), 1);
+    // It sinks a little further the next day: still within the time a
+    // settling zero takes, so the bank follows it.
+    bench.run_for(Duration::from_hours(20));
+    bench.node(node).load[ch] = PARCEL_LOAD - 7;
+    bench.run_for(Duration::from_hours(1));
+    assert_eq!(bench.drift_alerts(c), 0);
+    // Two days after the first finding it still sinks: a failing cell.
+    // Staff are called with how far it moved, though the parcel is in.
+    bench.run_for(Duration::from_hours(28));
+    bench.node(node).load[ch] = PARCEL_LOAD - 9;
+    bench.run_for(Duration::from_hours(1));
+    assert_eq!(bench.drift_alerts(c), 1);
+    assert_eq!(bench.gateway.bank().view(c).unwrap().stage, Stage::Stored);
+    let shift = bench.log.iter().rev().find_map(|o| match o {
+        GatewayOutput::Alert(a) if a.kind == AlertKind::Maintenance => Some(a.evidence),
+        _ => None,
+    });
+    assert!(
+        matches!(
+            shift,
+            Some(Evidence::Health(HealthIssue::PresenceDrift {
+                reading: -9,
+                ..
+            }))
+        ),
+        "{shift:?}"
+    );
+    assert_eq!(calibrations(&mut bench, c), 0);
+    bench.run_for(Duration::from_hours(4));
+    assert_eq!(bench.drift_alerts(c), 1, "said once");
+}
+
+#[test]
+fn a_parcel_stolen_while_the_bank_waits_to_retare_under_it_is_a_theft_not_a_drifting_cell() {
+    let mut bench = Bench::new();
+    bench.settle();
+    let r = bench.reserve_small().unwrap();
+    let c = r.compartment;
+    bench.deposit(c);
+    let (node, channel) = wiring(c);
+    let ch = usize::from(channel.0);
+    bench.run_for(Duration::from_hours(2));
+    bench.node(node).load[ch] = PARCEL_LOAD - 5;
+    bench.run_for(Duration::from_hours(1));
+    assert_eq!(drift_under_parcel_records(&bench, c).len(), 1);
+    // At night a thief forces the door, takes the parcel and shuts it.
+    bench.open_door(c);
+    bench.node(node).load[ch] = -5;
+    bench.close_door(c);
+    bench.run_for(Duration::from_hours(1));
+    let alerts: Vec<_> = bench
+        .log
+        .iter()
+        .filter_map(|o| match o {
+            GatewayOutput::Alert(a) if a.compartment == Some(c) => Some(a.kind),
+            _ => None,
+        })
+        .collect();
+    assert!(alerts.contains(&AlertKind::ForcedDoor), "{alerts:?}");
+    // The weight that left is the parcel, not the cell: no maintenance
+    // alert calls it drift, and the empty compartment is not re-tared over
+    // what the books still hold.
+    assert_eq!(bench.drift_alerts(c), 0, "{alerts:?}");
+    assert_eq!(calibrations(&mut bench, c), 0);
+}
+
+#[test]
+fn a_zero_that_rose_under_a_parcel_so_far_that_the_pickup_would_not_be_verified_calls_staff_before_the_parcel_leaves()
+ {
     let mut bench = Bench::new();
     bench.settle();
     let r = bench.reserve_small().unwrap();
@@ -201,12 +355,15 @@ fn drift_under_a_parcel_is_never_recalibrated_away_but_staff_are_called_before_t
         0,
         "a parcel sitting still is no drift"
     );
-    // Then the cell under it drifts. A re-tare would hide the parcel, so
-    // nothing is re-tared; but a parcel behind a shut door weighs the same
-    // at every reading, so the moving reading is the cell: staff are called
-    // while the parcel is still inside, once.
+    // Then the cell's zero rises 5 units under it. A re-tare would hide
+    // the parcel, so nothing is re-tared; and the empty compartment would
+    // read 5 after the pickup, where the node does not yet let an occupied
+    // compartment go (at half the threshold of 10 or below, and half a band
+    // under it to be sure): the recipient would be told they left their
+    // parcel inside. Staff are called while the parcel is still inside,
+    // once.
     let load = bench.node(node).load[usize::from(channel.0)];
-    bench.node(node).load[usize::from(channel.0)] = load + 7;
+    bench.node(node).load[usize::from(channel.0)] = load + 5;
     bench.run_for(Duration::from_hours(3));
     assert_eq!(calibrations(&mut bench, c), 0);
     assert_eq!(automatic_recalibrations(&bench, c), 0);

@@ -1664,6 +1664,28 @@ fn samples() -> Vec<(String, Sample)> {
             link: link(seq),
         }),
     );
+    // Compartment 7's zero moved 1,300 counts under its parcel: the bank
+    // re-tares it once the parcel has left.
+    let seq = seq + 1;
+    g.up(
+        "audit_drift_under_parcel",
+        Upward::Audit(AuditRecord {
+            seq,
+            at: at(4_200_000),
+            actor: Actor::System,
+            compartment: Some(CompartmentId(7)),
+            parcel: Some(ParcelNumber(77)),
+            event: AuditEvent::DriftUnderParcel {
+                drift: HealthIssue::PresenceDrift {
+                    reading: 1_300,
+                    threshold: 2_100,
+                    band: 840,
+                },
+            },
+            snapshot: None,
+            link: link(seq),
+        }),
+    );
     g.samples
 }
 
@@ -2472,6 +2494,7 @@ const NUMBERING: &[(&str, &[&str])] = &[
             "sensor_recalibrated_remotely",
             "snapshot_requested",
             "serviced",
+            "drift_under_parcel",
         ],
     ),
     ("Credential", &["code_hash", "offline_token"]),

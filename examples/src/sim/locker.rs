@@ -1115,6 +1115,17 @@ impl SimBank {
             let by_bank = matches!(r.event, AuditEvent::SensorRecalibratedAutomatically { .. });
             self.retared(s, by_bank);
         }
+        if let (AuditEvent::DriftUnderParcel { .. }, Some(s)) = (r.event, slot) {
+            // The bank saw the cell's zero move under a parcel: it re-tares
+            // it once the parcel has left, nobody called.
+            self.incidents
+                .detect(IncidentKind::DriftingSensor, Some(s), self.now);
+            self.note(
+                Some(s),
+                "load cell's zero moved under the parcel: the bank re-tares it once the parcel has left"
+                    .to_string(),
+            );
+        }
         if let (AuditEvent::DoorOpened, Some(s)) = (r.event, slot) {
             // A lock that freed on a later pulse: the door is open, the
             // incident over without anyone coming.

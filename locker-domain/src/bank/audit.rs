@@ -295,6 +295,19 @@ pub enum AuditEvent {
         /// Who.
         staff: StaffId,
     },
+    /// The zero of the compartment's presence sensor moved under a parcel
+    /// resting behind its shut door (actor [`Actor::System`]): the bank follows the
+    /// parcel's readings and re-tares the sensor itself once the parcel
+    /// has left ([`SensorRecalibratedAutomatically`](Self::SensorRecalibratedAutomatically)).
+    /// No alert goes with it; should the zero move on after
+    /// [`Policy::drift_settle_within`](super::Policy::drift_settle_within),
+    /// or so far that the parcel or the empty compartment would be
+    /// misread, the maintenance alert follows.
+    DriftUnderParcel {
+        /// The drift found: its `reading` is how far the parcel's reading
+        /// moved.
+        drift: HealthIssue,
+    },
 }
 
 impl AuditEvent {
@@ -359,6 +372,7 @@ impl AuditEvent {
             AuditEvent::SnapshotFailed => "snapshot_failed",
             AuditEvent::SnapshotRequested => "snapshot_requested",
             AuditEvent::Serviced { .. } => "serviced",
+            AuditEvent::DriftUnderParcel { .. } => "drift_under_parcel",
         }
     }
 }

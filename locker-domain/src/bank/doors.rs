@@ -65,7 +65,7 @@ impl Bank<'_> {
                     .observe_presence(i.get(), presence, books_say_empty, now)
                     .ok()
                     .flatten();
-                let health = self.drift_found(i, health, now);
+                let health = self.drift_found(i, health, presence, now);
                 self.maintenance(now, i, health);
                 let held_up =
                     !matches!(s.stage, Stage::Door { .. }) && self.gave_up_recently(i, now);
@@ -547,6 +547,7 @@ impl Bank<'_> {
                 let proof = self.handoff_snapshot(i, SnapshotCause::Deposit, now);
                 self.record(now, by, Some(i), AuditEvent::DepositVerified, proof);
                 self.notify(now, collector, i, NotificationKind::ParcelReady);
+                self.weigh_parcel(i);
             }
             Verdict::NoParcelDetected => {
                 self.record(now, by, Some(i), AuditEvent::NoParcelDetected, None);

@@ -37,8 +37,11 @@
 //! drift as evidence ([`AlertKind::Maintenance`], audited
 //! [`AuditEvent::MaintenanceNeeded`]), as it was before this answer existed:
 //!
-//! - drift on a compartment that holds a parcel, has its door open or a
-//!   door session under way (a baseline taken then would hide the parcel);
+//! - drift on a compartment whose door is open or has a door session under
+//!   way (a baseline taken then could hide a parcel);
+//! - drift under a parcel that moves on after the time to settle, or so
+//!   far that the parcel or the empty compartment after its pickup would be
+//!   misread (below);
 //! - drift that moves faster than the scans can follow, and drift that
 //!   has not settled within the time above (a cell that keeps drifting
 //!   needs replacing: re-tares would only hide it);
@@ -55,10 +58,25 @@
 //! - drift found while [`AUTO_RECALIBRATIONS`](super::AUTO_RECALIBRATIONS)
 //!   compartments are watched.
 //!
+//! Drift found under a parcel resting behind a shut door cannot be
+//! re-tared there (the baseline would hide the parcel), but needs nobody
+//! either: the bank audits it ([`AuditEvent::DriftUnderParcel`]), reads
+//! the compartment at every scan and follows the parcel's reading, and
+//! once the parcel has left (picked up or removed), answers the drift the
+//! empty compartment then shows as above. The readings under the parcel
+//! keep the time to settle: one that still moves after it is the
+//! maintenance alert, and so is a zero that moved so far that the parcel
+//! would no longer read a band above the occupied threshold, or the empty
+//! compartment after the pickup no longer half a band below the level at
+//! which the node lets an occupied compartment go (half its threshold: the
+//! pickup would not be verified). With the usual band, a zero that rose
+//! under a parcel is therefore alerted at once, and one that sank waits. A new parcel deposited before the bank read the
+//! empty compartment is followed in its place, the shift seen so far kept.
+//!
 //! A watched drift that crosses the occupied threshold is no longer
 //! watched: the sensor then disagrees with the books, which is the
 //! discrepancy alert's business ([`AlertKind::UnexpectedItem`], out of
-//! service). Staff putting the compartment back in service, or having its
+//! service; [`AlertKind::ParcelMissing`] under a parcel). Staff putting the compartment back in service, or having its
 //! sensor recalibrated, forget whatever the bank watched or did about its
 //! drift: the time starts over. A parcel deposited into a watched
 //! compartment pauses the watch (its own drift check takes over, see
@@ -76,8 +94,9 @@ use locker_proto::{Command, DoorState, HealthIssue, NodeAddr, Presence};
 use super::audit::{Actor, AuditEvent};
 use super::health::HealthAlert;
 use super::layout::{Compartment, LayoutIndex};
-use super::parcel::Stage;
+use super::parcel::{ParcelId, Stage};
 use super::{Bank, CommandOutcome};
+use crate::controller::release_level;
 
 /// Readings of a compartment under watch that may move on, one after the
 /// other, before its drift counts as a cell moving faster than the scans
@@ -116,6 +135,16 @@ enum Phase {
     /// Over: alerted, no other answer until the time is over or staff
     /// dealt with it.
     Done,
+    /// Drift was found under parcel `parcel`, behind a shut door: the
+    /// compartment is read at every scan, its parcel's reading followed
+    /// (`base`: the parcel's own reading, before the zero moved; `last`:
+    /// the last one counted), and the drift is answered once the parcel
+    /// has left.
+    Held {
+        base: i32,
+        last: i32,
+        parcel: ParcelId,
+    },
 }
 
 /// One compartment's automatic recalibrations: which compartment, since
@@ -137,7 +166,10 @@ impl AutoRecalibration {
     /// Whether the compartment is read at every scan: drift is watched or
     /// followed.
     fn read_every_scan(&self) -> bool {
-        matches!(self.phase, Phase::Watching { .. } | Phase::Following)
+        matches!(
+            self.phase,
+            Phase::Watching { .. } | Phase::Following | Phase::Held { .. }
+        )
     }
 }
 
@@ -151,12 +183,38 @@ impl Bank<'_> {
         self.commands.push_back((c.node, calibrate)).is_ok()
     }
 
+    /// A parcel was verified into compartment `i`: its reading is asked for
+    /// at once, behind the shut door, so that sensor health takes the
+    /// parcel's weight before the cell under it can move (a zero that
+    /// shifts between the deposit and the compartment's next turn would
+    /// otherwise be taken as part of the parcel, and never found). With the
+    /// command queue full, the compartment's next reading takes it.
+    pub(super) fn weigh_parcel(&mut self, i: LayoutIndex) {
+        if let Some(c) = self.layout.get(i).copied() {
+            let read = Command::GetStatus { channel: c.channel };
+            let _ = self.commands.push_back((c.node, read));
+        }
+    }
+
     /// Compartment `i` holds no parcel and none is on its way, behind a shut
     /// door: the only state in which the bank re-tares a sensor itself.
     fn free_and_shut(&self, i: LayoutIndex) -> bool {
         self.slots
             .get(i.get())
             .is_some_and(|s| s.stage == Stage::Free && s.door == DoorState::Closed)
+    }
+
+    /// The parcel compartment `i` holds behind a shut door, with no door
+    /// session under way: one whose reading moves only when the cell's
+    /// zero does.
+    fn parcel_behind_shut_door(&self, i: LayoutIndex) -> Option<ParcelId> {
+        let s = self.slots.get(i.get())?;
+        let resting = matches!(s.stage, Stage::Stored | Stage::Expired);
+        if resting && s.door == DoorState::Closed {
+            s.parcel.map(|p| p.id)
+        } else {
+            None
+        }
     }
 
     /// Compartment `i` cannot have held a parcel since the calibrate left
@@ -168,13 +226,22 @@ impl Bank<'_> {
         })
     }
 
-    /// Sensor health found `found` on compartment `i`: drift the bank can
-    /// answer by itself is taken under watch (`None` comes back: no alert
-    /// yet); anything else comes back, to be alerted as before.
+    /// Sensor health found `found` on compartment `i` (its reading
+    /// `presence`): drift the bank can answer by itself is taken under
+    /// watch (`None` comes back: no alert yet); anything else comes back,
+    /// to be alerted as before.
+    ///
+    /// On a free compartment behind a shut door the watch waits for a
+    /// steady reading to re-tare; under a parcel behind a shut door it
+    /// follows the parcel's readings and waits for the parcel to leave
+    /// (audited [`AuditEvent::DriftUnderParcel`]), unless the zero moved
+    /// so far already that the parcel, or the empty compartment after its
+    /// pickup, would be misread.
     pub(super) fn drift_found(
         &mut self,
         i: LayoutIndex,
         found: Option<HealthAlert>,
+        presence: Presence,
         now: Instant,
     ) -> Option<HealthAlert> {
         let h = found?;
@@ -182,49 +249,113 @@ impl Bank<'_> {
             return Some(h);
         };
         let within = self.policy.drift_settle_within;
-        if within == Duration::ZERO || !self.free_and_shut(i) {
+        if within == Duration::ZERO {
             return Some(h);
         }
-        self.forget_settled_drift(now);
-        let watch = Phase::Watching { reading, moved: 0 };
-        if let Some(r) = self.recalibrations.iter_mut().find(|r| r.slot == i) {
-            match r.phase {
-                Phase::Following => {}
-                // Alerted already: staff are on their way, said once.
-                Phase::Done => return None,
-                // Under way.
-                Phase::Watching { .. } | Phase::Sent => return Some(h),
+        let phase = if self.free_and_shut(i) {
+            Phase::Watching { reading, moved: 0 }
+        } else if let Some(parcel) = self.parcel_behind_shut_door(i) {
+            // Under a parcel the drift is how far its reading moved.
+            Phase::Held {
+                base: presence.reading.saturating_sub(reading),
+                last: presence.reading,
+                parcel,
             }
-            let band = self.policy.health.drift_band;
-            let limit = band.saturating_mul(DRIFT_SHIFT_BANDS);
-            let shift = r.moved_by.saturating_add(reading);
-            if now.saturating_since(r.since) >= within || shift.saturating_abs() > limit {
-                // Still drifting after the time to settle, or further than
-                // a settling zero goes: a failing cell.
+        } else {
+            return Some(h);
+        };
+        self.forget_settled_drift(now);
+        let Some(k) = self.recalibrations.iter().position(|r| r.slot == i) else {
+            if matches!(phase, Phase::Held { .. }) && !self.held_within_limits(0, reading, presence)
+            {
+                return Some(h);
+            }
+            let r = AutoRecalibration {
+                slot: i,
+                since: now,
+                at: now,
+                seen: now,
+                drift: h.issue,
+                moved_by: 0,
+                phase,
+            };
+            // With every watch taken, a visit.
+            if self.recalibrations.push(r).is_err() {
+                return Some(h);
+            }
+            self.drift_held(i, phase, h.issue, now);
+            return None;
+        };
+        let r = self.recalibrations.get(k).copied()?;
+        let from_held = match (r.phase, phase) {
+            // Alerted already: staff are on their way, said once.
+            (Phase::Done, _) => return None,
+            // Under way.
+            (Phase::Watching { .. } | Phase::Sent, _) => return Some(h),
+            // The same parcel's drift is followed already.
+            (Phase::Held { parcel: was, .. }, Phase::Held { parcel, .. }) if was == parcel => {
+                return None;
+            }
+            // The parcel left: its drift, now seen on the empty
+            // compartment, is answered as on the way (the readings under
+            // the parcel kept the time to settle).
+            (Phase::Held { .. }, Phase::Watching { .. }) => true,
+            (Phase::Held { .. } | Phase::Following, _) => false,
+        };
+        let band = self.policy.health.drift_band;
+        let limit = band.saturating_mul(DRIFT_SHIFT_BANDS);
+        let shift = r.moved_by.saturating_add(reading);
+        let held_over = matches!(phase, Phase::Held { .. })
+            && !self.held_within_limits(r.moved_by, reading, presence);
+        let late = !from_held && now.saturating_since(r.since) >= within;
+        if late || shift.saturating_abs() > limit || held_over {
+            // Still drifting after the time to settle, or further than
+            // a settling zero goes: a failing cell.
+            if let Some(r) = self.recalibrations.get_mut(k) {
                 r.phase = Phase::Done;
                 r.at = now;
-                return Some(HealthAlert {
-                    slot: h.slot,
-                    issue: shifted(h.issue, r.moved_by),
-                });
             }
-            r.phase = watch;
+            return Some(HealthAlert {
+                slot: h.slot,
+                issue: shifted(h.issue, r.moved_by),
+            });
+        }
+        if let Some(r) = self.recalibrations.get_mut(k) {
+            r.phase = phase;
             r.at = now;
             r.seen = now;
             r.drift = h.issue;
-            return None;
         }
-        let r = AutoRecalibration {
-            slot: i,
-            since: now,
-            at: now,
-            seen: now,
-            drift: h.issue,
-            moved_by: 0,
-            phase: watch,
-        };
-        // With every watch taken, a visit.
-        self.recalibrations.push(r).is_err().then_some(h)
+        self.drift_held(i, phase, h.issue, now);
+        None
+    }
+
+    /// A watch entered `phase` for compartment `i`'s drift: one under a
+    /// parcel is audited, since nothing else says the bank saw it until
+    /// the parcel has left.
+    fn drift_held(&mut self, i: LayoutIndex, phase: Phase, drift: HealthIssue, now: Instant) {
+        if matches!(phase, Phase::Held { .. }) {
+            let event = AuditEvent::DriftUnderParcel { drift };
+            self.record(now, Actor::System, Some(i), event, None);
+        }
+    }
+
+    /// Whether a zero that moved `shift` under a parcel (whose reading is
+    /// now `presence`), on top of `moved_by` the bank re-tared before, can
+    /// wait for the parcel to leave: in all no further than
+    /// [`DRIFT_SHIFT_BANDS`] bands, the parcel still read at least a band
+    /// above the occupied threshold, and the empty compartment after its
+    /// pickup going to read at least half a band below the level at which
+    /// the node lets an occupied compartment go (half the threshold), so
+    /// the pickup is verified. A zero that rose further than that would
+    /// have the recipient told they left their parcel inside.
+    fn held_within_limits(&self, moved_by: i32, shift: i32, presence: Presence) -> bool {
+        let band = self.policy.health.drift_band.saturating_abs();
+        let total = moved_by.saturating_add(shift);
+        let released = release_level(presence.threshold).saturating_sub(band / 2);
+        total.saturating_abs() <= band.saturating_mul(DRIFT_SHIFT_BANDS)
+            && presence.reading >= presence.threshold.saturating_add(band)
+            && shift <= released
     }
 
     /// Forgets the watches whose time is over: followed or alerted, with
@@ -247,22 +378,23 @@ impl Bank<'_> {
     /// once.
     pub(super) fn drift_reading(&mut self, i: LayoutIndex, presence: Presence, now: Instant) {
         let gap = Duration::from_millis(self.policy.status_scan_every.as_millis() / 2);
-        let Some((k, seen, last, moved)) =
-            self.recalibrations
-                .iter()
-                .enumerate()
-                .find_map(|(k, r)| match r.phase {
-                    Phase::Watching { reading, moved } if r.slot == i => {
-                        Some((k, r.seen, reading, moved))
-                    }
-                    _ => None,
-                })
-        else {
+        let Some(k) = self.recalibrations.iter().position(|r| r.slot == i) else {
             return;
         };
-        if now <= seen || now.saturating_since(seen) < gap {
+        let Some(r) = self.recalibrations.get(k).copied() else {
+            return;
+        };
+        if now <= r.seen || now.saturating_since(r.seen) < gap {
             return;
         }
+        let (last, moved) = match r.phase {
+            Phase::Watching { reading, moved } => (reading, moved),
+            Phase::Held { base, last, parcel } => {
+                self.held_reading(k, (base, last, parcel), presence, now);
+                return;
+            }
+            Phase::Sent | Phase::Following | Phase::Done => return,
+        };
         if !self.free_and_shut(i) {
             self.recalibration_failed(k, now);
             return;
@@ -314,6 +446,96 @@ impl Bank<'_> {
         if let Some(r) = self.recalibrations.get_mut(k) {
             r.phase = Phase::Sent;
             r.at = now;
+        }
+    }
+
+    /// A reading of compartment `i` (watch `k`) whose drift was found under
+    /// parcel `parcel`, whose own reading was `base`, last counted `last`.
+    ///
+    /// While the parcel rests behind a shut door its reading is followed:
+    /// one that moves after the time to settle, or so far that the parcel
+    /// or the empty compartment would be misread, is the maintenance
+    /// alert; a parcel the sensor no longer sees (below the threshold),
+    /// or a reading that jumped further than any drift moves between two
+    /// scans (what lies inside changed), is no longer the cell's: the
+    /// watch ends, and the discrepancy, if any, is alerted as such. A door
+    /// session or a reservation waits; a new parcel in its place is
+    /// followed from its first reading, the shift so far kept.
+    /// Once the compartment is free and shut, the reading is the zero's
+    /// own: back within half a band, it is followed; further, a later
+    /// reading that agrees re-tares it, as on the way.
+    fn held_reading(
+        &mut self,
+        k: usize,
+        (base, last, parcel): (i32, i32, ParcelId),
+        presence: Presence,
+        now: Instant,
+    ) {
+        let Some(r) = self.recalibrations.get(k).copied() else {
+            return;
+        };
+        let free = self.free_and_shut(r.slot);
+        let holds = self.parcel_behind_shut_door(r.slot);
+        if !free && holds.is_none() {
+            return;
+        }
+        let reading = presence.reading;
+        let band = self.policy.health.drift_band.saturating_abs();
+        let new_parcel = holds.is_some() && holds != Some(parcel);
+        let seen = presence.occupied && reading >= presence.threshold;
+        let jumped = !new_parcel
+            && reading.saturating_sub(last).saturating_abs()
+                > band.saturating_mul(DRIFT_SHIFT_BANDS);
+        if free && presence.occupied || !free && (!seen || jumped) {
+            // The sensor disagrees with the books (the discrepancy alert's
+            // business: staff come), or what lies inside changed between two
+            // readings by more than any drift moves: not the cell.
+            self.recalibrations.swap_remove(k);
+            return;
+        }
+        if free {
+            let phase = if reading.saturating_abs() <= band / 2 {
+                Phase::Following
+            } else {
+                Phase::Watching { reading, moved: 0 }
+            };
+            if let Some(r) = self.recalibrations.get_mut(k) {
+                (r.phase, r.at, r.seen) = (phase, now, now);
+            }
+            return;
+        }
+        // A new parcel: its reading carries the shift seen so far.
+        let base = if new_parcel {
+            reading.saturating_sub(last.saturating_sub(base))
+        } else {
+            base
+        };
+        let shift = reading.saturating_sub(base);
+        let steady = (band / 4).max(DRIFT_STEADY_WITHIN);
+        let moved = !new_parcel && reading.saturating_sub(last).saturating_abs() > steady;
+        let late = now.saturating_since(r.since) >= self.policy.drift_settle_within;
+        let Some(w) = self.recalibrations.get_mut(k) else {
+            return;
+        };
+        w.seen = now;
+        if let HealthIssue::PresenceDrift { reading: r_at, .. } = &mut w.drift {
+            *r_at = shift;
+        }
+        if !self.held_within_limits(r.moved_by, shift, presence) || (moved && late) {
+            self.recalibration_failed(k, now);
+            return;
+        }
+        if moved || new_parcel {
+            if let Some(w) = self.recalibrations.get_mut(k) {
+                if moved {
+                    w.at = now;
+                }
+                w.phase = Phase::Held {
+                    base,
+                    last: reading,
+                    parcel: holds.unwrap_or(parcel),
+                };
+            }
         }
     }
 
@@ -407,8 +629,10 @@ impl Bank<'_> {
             };
             let read_anyway =
                 self.policy.cold.limits_for(c.flags).is_some() || self.read_in_turn(r.slot);
+            let held = matches!(r.phase, Phase::Held { .. })
+                && self.parcel_behind_shut_door(r.slot).is_some();
             if r.read_every_scan()
-                && self.free_and_shut(r.slot)
+                && (self.free_and_shut(r.slot) || held)
                 && !read_anyway
                 && !self.unreachable.contains(c.node)
             {

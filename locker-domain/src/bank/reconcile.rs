@@ -166,7 +166,7 @@ impl Bank<'_> {
         self.reconcile(i, seen, now);
         // Drift on a free compartment is first answered by a recalibration
         // (see `recalibration`).
-        let health = self.drift_found(i, health, now);
+        let health = self.drift_found(i, health, status.presence, now);
         self.drift_reading(i, status.presence, now);
         // The scan raised at most one alert; this is the second, and the
         // temperature's the third.

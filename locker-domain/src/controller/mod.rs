@@ -96,6 +96,7 @@ pub use config::{
     UnlockLimit,
 };
 pub use error::ControllerError;
+pub(crate) use presence::release_level;
 
 use channel::{ChannelState, EVENTS_PER_STEP, EventQueue, Timing, emit};
 

@@ -392,6 +392,7 @@ pub(crate) fn audit(e: AuditEvent) -> AuditProjection {
         AuditEvent::SensorRecalibratedRemotely => of(W::SensorRecalibratedRemotely),
         AuditEvent::SnapshotRequested => of(W::SnapshotRequested),
         AuditEvent::Serviced { staff } => of(W::Serviced { staff: staff.0 }),
+        AuditEvent::DriftUnderParcel { drift } => of(W::DriftUnderParcel { drift }),
     }
 }
 

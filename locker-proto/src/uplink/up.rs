@@ -763,6 +763,17 @@ pub enum AuditEvent {
         /// Who (staff id).
         staff: u32,
     },
+    /// The zero of the compartment's presence sensor moved under a parcel
+    /// resting behind its shut door (actor `system`): the bank follows the
+    /// parcel's readings and re-tares the sensor itself once the parcel
+    /// has left, so no alert goes with it. Should the zero move on after
+    /// the bank's time to settle, or so far that the parcel or the empty
+    /// compartment would be misread, the maintenance alert follows.
+    DriftUnderParcel {
+        /// The drift found: `reading` is how far the parcel's reading
+        /// moved.
+        drift: HealthIssue,
+    },
 }
 
 /// An audit record's link in the bank's hash chain: 32 bytes, lowercase
