@@ -8,7 +8,6 @@
 //! modules of those names, so the loop that runs in the emulator is this
 //! one.
 
-use locker_proto::frame::MAX_FRAME;
 use locker_proto::{Instant, NodeAddr, ResetReason};
 
 use crate::clock;
@@ -45,7 +44,7 @@ pub mod full {
     use locker_domain::node::Node;
     use locker_proto::{Channel, FirmwareVersion, HeldEvents, Instant, NodeConfig, ResetReason};
 
-    use super::{ADDRESS, EVENT_QUEUE, MAX_FRAME, RESET_REASON, now};
+    use super::{ADDRESS, EVENT_QUEUE, RESET_REASON, now};
     use crate::board::{CHANNELS, Flash};
     use crate::bus::Rs485;
     use crate::compartment::Compartment;
@@ -64,7 +63,6 @@ pub mod full {
         let (held, reason) = retained::take();
         let mut node = start(held, reason.unwrap_or(RESET_REASON));
         restore(&mut node, &mut flash);
-        let mut tx = [0u8; MAX_FRAME];
         loop {
             pass(
                 &mut node,
@@ -73,7 +71,6 @@ pub mod full {
                 &mut flash,
                 #[cfg(feature = "auth")]
                 &security,
-                &mut tx,
             );
         }
     }
@@ -87,7 +84,6 @@ pub mod full {
         compartments: &mut [Compartment; CHANNELS],
         flash: &mut Flash,
         #[cfg(feature = "auth")] security: &crate::board::SecurityInputs,
-        tx: &mut [u8; MAX_FRAME],
     ) {
         let now = now();
         sample(
@@ -97,10 +93,10 @@ pub mod full {
             security,
             now,
         );
-        serve(node, bus, compartments, flash, tx);
+        serve(node, bus, compartments, flash);
         while let Some(byte) = bus.try_read() {
             node.handle_bytes(&[byte], now);
-            serve(node, bus, compartments, flash, tx);
+            serve(node, bus, compartments, flash);
         }
         // What a watchdog or the reset pin would cut short: the next life
         // tells the gateway how many events it never received.
@@ -138,12 +134,14 @@ pub mod full {
 
     /// The node as it starts, before it is given back what the flash holds,
     /// with what the last life's queue held if a warm reset kept the record.
-    /// Apart from `run` (as `pass` and `serve` are, and built straight into
-    /// `run`'s node), so that the stack holds the node once and the
-    /// temporaries of only one of them at a time.
-    #[inline(never)]
+    /// Inlined, so that the node is built in the caller's storage (`run`'s
+    /// frame) part by part: the link and the controller each by a call of
+    /// its own that returns it straight into its place. Built apart and
+    /// returned, the node was a 1,800-byte frame on top of `run`'s, the
+    /// deepest chain of the program.
+    #[inline(always)]
     pub fn start(held: Option<HeldEvents>, reset_reason: ResetReason) -> CompartmentNode {
-        CompartmentNode::after_reset(ADDRESS, controller(reset_reason), held)
+        CompartmentNode::after_reset_with(ADDRESS, reset_reason, held, controller)
     }
 
     /// Gives the node back what the flash holds: configuration and
@@ -157,12 +155,11 @@ pub mod full {
         }
     }
 
-    /// The controller with the built-in configuration. Inlined into
-    /// `start`, so that the controller is unwrapped straight into the node
-    /// being built: a call returning it would hold it (912 bytes) in a frame
-    /// of its own on top of `start`'s, the deepest chain of the program
-    /// (948 bytes of stack, measured).
-    #[inline(always)]
+    /// The controller with the built-in configuration. Not inlined: it
+    /// returns the controller straight into the node's place, and the
+    /// `Result` it unwraps stays in this frame, which is far shallower than
+    /// a pass through the loop.
+    #[inline(never)]
     fn controller(reset_reason: ResetReason) -> Controller<CHANNELS> {
         // IR beams read 0 or 1 beams interrupted: one beam is an item.
         let config = NodeConfig {
@@ -186,9 +183,8 @@ pub mod full {
         bus: &mut Rs485,
         compartments: &mut [Compartment; CHANNELS],
         flash: &mut Flash,
-        tx: &mut [u8; MAX_FRAME],
     ) {
-        self::serve_node!(node, bus, compartments, flash, tx, pulse, send)
+        self::serve_node!(node, bus, compartments, flash, pulse, send)
     }
 
     /// The body of `serve`, written once for every main loop: the blocking
@@ -202,7 +198,7 @@ pub mod full {
     /// blocking in both loops: the HAL's flash has no async API, and the
     /// core stalls on flash fetches during a page erase anyway.
     macro_rules! serve_node {
-        ($node:expr, $bus:expr, $compartments:expr, $flash:expr, $tx:expr,
+        ($node:expr, $bus:expr, $compartments:expr, $flash:expr,
          $pulse:ident, $send:ident $(, $awaited:ident)?) => {
             loop {
                 while let Some(action) = $node.poll_action() {
@@ -243,7 +239,8 @@ pub mod full {
                     return;
                 };
                 $bus.answer_ready();
-                if let Ok(wire) = answer.encode($tx) {
+                let mut tx = [0u8; locker_proto::frame::MAX_FRAME];
+                if let Ok(wire) = answer.encode(&mut tx) {
                     $bus.$send(wire)$(.$awaited)?;
                 }
             }
@@ -257,11 +254,11 @@ pub mod full {
 /// join it to.
 #[cfg(not(feature = "controller"))]
 mod link_only {
-    use locker_proto::frame::{Decoder, Feed};
+    use locker_proto::frame::{Decoder, Feed, MAX_FRAME};
     use locker_proto::link::NodeLink;
     use locker_proto::{Command, FirmwareVersion, NackReason, ProtocolVersions, Report};
 
-    use super::{ADDRESS, EVENT_QUEUE, MAX_FRAME, RESET_REASON, now};
+    use super::{ADDRESS, EVENT_QUEUE, RESET_REASON, now};
     use crate::board::CHANNELS;
     use crate::bus::Rs485;
     use crate::compartment::Compartment;

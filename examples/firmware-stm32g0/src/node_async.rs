@@ -20,7 +20,6 @@
 
 use embassy_futures::select::{select_array, select4};
 use embassy_time::{Duration, Ticker, Timer};
-use locker_proto::frame::MAX_FRAME;
 
 use crate::board::{CHANNELS, Flash};
 use crate::bus::Rs485;
@@ -33,6 +32,18 @@ use crate::retained;
 /// samples of a steady beam.
 const SAMPLE_EVERY: Duration = Duration::from_millis(10);
 
+/// [`shared::start`] in a call of its own. The node lives in the task's
+/// future, which no call can return into without a copy: built inline, the
+/// node's parts would be held in the task's poll function, on every poll's
+/// stack; apart, only this frame holds them, once.
+#[inline(never)]
+fn start(
+    held: Option<locker_proto::HeldEvents>,
+    reason: locker_proto::ResetReason,
+) -> CompartmentNode {
+    shared::start(held, reason)
+}
+
 /// Runs the node forever as the executor's main task.
 pub async fn run(
     mut bus: Rs485,
@@ -41,9 +52,8 @@ pub async fn run(
     #[cfg(feature = "auth")] security: crate::board::SecurityInputs,
 ) -> ! {
     let (held, reason) = retained::take();
-    let mut node = shared::start(held, reason.unwrap_or(crate::node::RESET_REASON));
+    let mut node = start(held, reason.unwrap_or(crate::node::RESET_REASON));
     shared::restore(&mut node, &mut flash);
-    let mut tx = [0u8; MAX_FRAME];
     let mut tick = Ticker::every(SAMPLE_EVERY);
     loop {
         pass(
@@ -53,7 +63,6 @@ pub async fn run(
             &mut flash,
             #[cfg(feature = "auth")]
             &security,
-            &mut tx,
         )
         .await;
         let due = node.poll_timeout();
@@ -77,7 +86,6 @@ async fn pass(
     compartments: &mut [Compartment; CHANNELS],
     flash: &mut Flash,
     #[cfg(feature = "auth")] security: &crate::board::SecurityInputs,
-    tx: &mut [u8; MAX_FRAME],
 ) {
     let now = crate::node::now();
     shared::sample(
@@ -87,10 +95,10 @@ async fn pass(
         security,
         now,
     );
-    serve(node, bus, compartments, flash, tx).await;
+    serve(node, bus, compartments, flash).await;
     while let Some(byte) = bus.try_read() {
         node.handle_bytes(&[byte], now);
-        serve(node, bus, compartments, flash, tx).await;
+        serve(node, bus, compartments, flash).await;
     }
     retained::keep(node.held(), None);
 }
@@ -102,14 +110,12 @@ async fn serve(
     bus: &mut Rs485,
     compartments: &mut [Compartment; CHANNELS],
     flash: &mut Flash,
-    tx: &mut [u8; MAX_FRAME],
 ) {
     shared::serve_node!(
         node,
         bus,
         compartments,
         flash,
-        tx,
         pulse_awaited,
         send_awaited,
         await

@@ -35,7 +35,7 @@ mod safekeeping;
 use locker_proto::frame::{Authenticated, Decoder, Feed, Frame};
 use locker_proto::link::{NodeLink, Outgoing};
 use locker_proto::{
-    Channel, Command, HeldEvents, Instant, LockState, NodeAddr, Report, Temperature,
+    Channel, Command, HeldEvents, Instant, LockState, NodeAddr, Report, ResetReason, Temperature,
 };
 
 #[cfg(feature = "auth")]
@@ -176,8 +176,9 @@ impl<const CHANNELS: usize, const QUEUE: usize> Node<CHANNELS, QUEUE> {
     /// first input.
     ///
     /// Built by value: on a small MCU, build it straight into its final
-    /// place (a `static`, or the main loop's frame through a function that
-    /// returns it) rather than moving it around.
+    /// place (a `static`, or the main loop's frame) rather than moving it
+    /// around; [`after_reset_with`](Self::after_reset_with) builds the
+    /// controller there too.
     ///
     /// With feature `auth` the node holds no key until
     /// `restore_auth`; call it, and
@@ -199,10 +200,54 @@ impl<const CHANNELS: usize, const QUEUE: usize> Node<CHANNELS, QUEUE> {
         controller: Controller<CHANNELS>,
         held: Option<HeldEvents>,
     ) -> Self {
+        Self::after_reset_with(addr, controller.reset_reason(), held, |_| controller)
+    }
+
+    /// As [`after_reset`](Self::after_reset), for a node built where it is
+    /// to live: the controller is made by `controller`, called with
+    /// `reset_reason` (the reason the link's start event reports; build the
+    /// controller for it) once everything else is in place.
+    ///
+    /// Made last, by a function that is not inlined, the controller is
+    /// returned straight into the node's place, and the link is built
+    /// there by a call of its own: written in the function that owns the
+    /// node's storage (the main loop's frame on a small MCU), this
+    /// constructor holds no second node, controller or link on the stack,
+    /// where [`after_reset`](Self::after_reset), handed a controller
+    /// already built, copies it. (A Cortex-M0+ node of four channels: a
+    /// 1,800-byte frame on top of the main loop's, gone.)
+    ///
+    /// ```
+    /// use locker_domain::controller::Controller;
+    /// use locker_domain::node::Node;
+    /// use locker_proto::{FirmwareVersion, Instant, NodeAddr, NodeConfig, ResetReason};
+    ///
+    /// // Not inlined: it returns the controller into the node's place.
+    /// #[inline(never)]
+    /// fn controller(reset_reason: ResetReason) -> Controller<4> {
+    ///     let fw = FirmwareVersion::new(1, 0, 0);
+    ///     Controller::new(NodeConfig::default(), fw, reset_reason, Instant::ZERO)
+    ///         .expect("the default configuration is always accepted")
+    /// }
+    ///
+    /// let node = Node::<4, 8>::after_reset_with(NodeAddr(3), ResetReason::PowerOn, None, controller);
+    /// assert_eq!(node.controller().reset_reason(), ResetReason::PowerOn);
+    /// assert_eq!(node.queued_events(), 1); // the start event
+    /// ```
+    #[inline(always)]
+    pub fn after_reset_with(
+        addr: NodeAddr,
+        reset_reason: ResetReason,
+        held: Option<HeldEvents>,
+        controller: impl FnOnce(ResetReason) -> Controller<CHANNELS>,
+    ) -> Self {
+        // The fields are evaluated in this order, each into the node's
+        // place: a controller made before the link's call would be held
+        // apart and copied in after it.
         Node {
             decoder: Decoder::new(),
-            link: NodeLink::after_reset(addr, controller.reset_reason(), held),
-            controller,
+            link: link_after_reset(addr, reset_reason, held),
+            controller: controller(reset_reason),
             bad_frames: 0,
             #[cfg(feature = "auth")]
             safekeeping: Safekeeping::default(),
@@ -508,6 +553,19 @@ impl<const CHANNELS: usize, const QUEUE: usize> Node<CHANNELS, QUEUE> {
     pub fn set_provisioning(&mut self, on: bool) {
         self.link.set_provisioning(on);
     }
+}
+
+/// [`NodeLink::after_reset`] in a call of its own: the link is returned
+/// through a pointer to its place in the node (see
+/// [`Node::after_reset_with`]), its start event and queue built in this
+/// frame, not in the caller's.
+#[inline(never)]
+fn link_after_reset<const QUEUE: usize>(
+    addr: NodeAddr,
+    reset_reason: ResetReason,
+    held: Option<HeldEvents>,
+) -> NodeLink<QUEUE> {
+    NodeLink::after_reset(addr, reset_reason, held)
 }
 
 /// One frame through the link and, if it carries a new command, the controller.
