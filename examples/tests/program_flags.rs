@@ -259,6 +259,39 @@ fn a_time_zone_the_bank_cannot_keep_is_refused_at_start_with_the_reason() {
 }
 
 #[test]
+fn a_drift_band_in_other_units_than_the_nodes_threshold_is_refused_at_start() {
+    let dir = support::scratch_dir("drift-band");
+    // Raw-count load cells (a 2,100-count threshold) with a band meant for
+    // grams: every cell's noise would be drift.
+    let output = Command::new(GATEWAY)
+        .args([
+            "--port=/dev/null/no-such-port",
+            "--nodes=1",
+            &format!("--state={}", dir.join("bank.state").display()),
+            &format!("--audit={}", dir.join("audit.jsonl").display()),
+            "--presence-threshold=2100",
+            "--drift-band=4",
+        ])
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(
+        err.contains("--presence-threshold / --drift-band")
+            && err.contains(
+                "the drift band (4) is not in the units of the nodes' presence threshold (2100)"
+            ),
+        "{err}"
+    );
+    assert!(
+        std::fs::read_dir(&dir).unwrap().next().is_none(),
+        "a refused start writes no file"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn a_bad_log_level_is_refused_naming_where_it_came_from() {
     let output = Command::new(GATEWAY)
         .args(["--port", "/dev/null/x", "--log-level", "loud"])

@@ -12,6 +12,7 @@
 mod bank_support;
 
 use bank_support::*;
+use locker_domain::bank::health::HealthPolicy;
 use locker_domain::bank::{
     Actor, AlertKind, BankError, CommandOutcome, Evidence, NodeConfigError, Policy,
 };
@@ -30,12 +31,17 @@ fn raw_count_nodes() -> NodeConfig {
     }
 }
 
+/// A bank configuring raw-count nodes, with sensor health's drift band in
+/// the same counts (800, two fifths of the threshold, as the default 4 is
+/// of the default 10).
 fn configuring(door_ajar_limit: Duration) -> Policy {
-    Policy {
+    let mut policy = Policy {
         door_ajar_limit,
         node_config: Some(raw_count_nodes()),
         ..Policy::default()
-    }
+    };
+    policy.health.drift_band = 800;
+    policy
 }
 
 /// The configurations the bank sent since the last call, by node.
@@ -236,6 +242,67 @@ fn a_configuration_that_would_cut_every_unlock_short_is_refused_and_changes_noth
     ));
     assert_eq!(*sim.bank.policy(), before);
     assert!(configures_sent(&mut sim).is_empty());
+}
+
+#[test]
+fn a_drift_band_in_other_units_than_the_nodes_threshold_is_refused_and_changes_nothing() {
+    let mut sim = Sim::<24>::new(24, Policy::default());
+    sim.drain();
+    let before = *sim.bank.policy();
+    // An integrator gives the bank raw-count nodes (threshold 2,000) and
+    // keeps the default drift band of 4, meant for grams: every cell's
+    // ordinary noise would count as drift and be re-tared without end.
+    let mut grams_band = before;
+    grams_band.node_config = Some(raw_count_nodes());
+    assert_eq!(
+        sim.bank.set_policy(grams_band, Actor::Staff, sim.now),
+        Err(BankError::NodeConfig(
+            NodeConfigError::DriftBandOutOfScale {
+                drift_band: 4,
+                presence_threshold: 2_000
+            }
+        ))
+    );
+    // A band as wide as half the threshold would let an empty compartment's
+    // zero wander to where the node no longer lets a parcel go.
+    let mut too_wide = grams_band;
+    too_wide.health.drift_band = 1_000;
+    assert!(matches!(
+        sim.bank.set_policy(too_wide, Actor::Staff, sim.now),
+        Err(BankError::NodeConfig(
+            NodeConfigError::DriftBandOutOfScale { .. }
+        ))
+    ));
+    assert_eq!(*sim.bank.policy(), before);
+    assert!(configures_sent(&mut sim).is_empty());
+
+    // In the nodes' counts it is taken; and break-beam nodes (on or off,
+    // threshold 1) have no band to check.
+    let mut counts = grams_band;
+    counts.health.drift_band = 800;
+    sim.bank.set_policy(counts, Actor::Staff, sim.now).unwrap();
+    let mut beams = before;
+    beams.node_config = Some(NodeConfig {
+        presence_threshold: 1,
+        ..NodeConfig::default()
+    });
+    sim.drain();
+    sim.bank.set_policy(beams, Actor::Staff, sim.now).unwrap();
+}
+
+#[test]
+fn the_band_for_a_threshold_is_one_the_bank_takes_with_it() {
+    for threshold in (4..2_000).chain((2_000..1_000_000).step_by(997)) {
+        let mut policy = Policy {
+            node_config: Some(NodeConfig {
+                presence_threshold: threshold,
+                ..NodeConfig::default()
+            }),
+            ..Policy::default()
+        };
+        policy.health.drift_band = HealthPolicy::drift_band_for(threshold);
+        assert_eq!(policy.check_node_config(), Ok(()), "threshold {threshold}");
+    }
 }
 
 #[test]

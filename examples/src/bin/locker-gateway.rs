@@ -32,7 +32,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use locker_domain::bank::{BankId, BankKeys};
+use locker_domain::bank::health::HealthPolicy;
+use locker_domain::bank::{BankId, BankKeys, Policy};
 use locker_drivers::kerong::BoardModel;
 use locker_examples::gateway::{
     ConsoleCommand, Gateway, GatewayConfig, GatewayOptions, KERONG_BAUD, KerongLine, NodeLine,
@@ -43,6 +44,7 @@ use locker_examples::secret::{read_or_create_secret, read_secret};
 use locker_examples::uplink::{
     BrokerFailure, MAX_RECONNECT_DELAY, MqttSettings, MqttTransport, Transport,
 };
+use locker_proto::NodeConfig;
 use tracing::{debug, error, info, warn};
 
 /// Shown after the options by `--help`.
@@ -199,6 +201,25 @@ fn settle(
             .map_err(|e| format!("--time-zone {rule:?}: {e}"))?,
         None => locker_proto::zone::TimeZone::UTC,
     };
+    // The nodes' configuration and the drift band in their units, refused
+    // here naming the flags rather than by every node.
+    let mut sensing = Policy::default();
+    if let Some(threshold) = options.presence_threshold {
+        sensing.node_config = Some(NodeConfig {
+            presence_threshold: threshold,
+            ..NodeConfig::default()
+        });
+        sensing.health.drift_band = HealthPolicy::drift_band_for(threshold);
+    }
+    if let Some(band) = options.drift_band {
+        if band < 1 {
+            return Err(format!("--drift-band {band}: must be at least 1"));
+        }
+        sensing.health.drift_band = band;
+    }
+    sensing
+        .check_node_config()
+        .map_err(|e| format!("--presence-threshold / --drift-band: {e}"))?;
     let bank_id = options.bank_id.clone().unwrap_or_else(|| "bank-1".into());
     let bus_key = match &options.bus_key {
         Some(path) => {
@@ -258,6 +279,8 @@ fn settle(
     };
     config.policy.locks_report_jams = options.locks_report_jams.unwrap_or(false);
     config.policy.time_zone = time_zone;
+    config.policy.node_config = sensing.node_config;
+    config.policy.health.drift_band = sensing.health.drift_band;
     Ok(Args {
         port,
         baud,

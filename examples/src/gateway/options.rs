@@ -142,6 +142,21 @@ pub struct GatewayOptions {
     /// [default: false]
     #[arg(long, value_name = "BOOL")]
     pub locks_report_jams: Option<bool>,
+    /// Configure every node (ours): its presence threshold above the
+    /// calibrated empty baseline, in the units its sensor reports (raw
+    /// counts of a load-cell amplifier, or grams if the node scales them).
+    /// The bank then gives every node this threshold and its own door-ajar
+    /// limit at start, again to a node that restarts or is replaced, and
+    /// watches drift in the same units. Unset, the nodes keep their own
+    /// configuration [default: unset]
+    #[arg(long, value_name = "N")]
+    pub presence_threshold: Option<i32>,
+    /// How far an empty compartment's reading may wander from its zero
+    /// before it counts as drift, in the nodes' units: with
+    /// --presence-threshold at least a twentieth of it and below half of it
+    /// [default: two fifths of --presence-threshold; 4 without one]
+    #[arg(long, value_name = "N")]
+    pub drift_band: Option<i32>,
     /// The bank's time zone for quiet hours and the analytics, as a POSIX
     /// TZ rule such as CET-1CEST,M3.5.0,M10.5.0/3 (the last line of
     /// /usr/share/zoneinfo/Europe/Berlin); the bank's clock stays UTC. The
@@ -341,6 +356,8 @@ impl GatewayOptions {
             port: self.port.or(file.port),
             board: self.board.or(file.board),
             locks_report_jams: self.locks_report_jams.or(file.locks_report_jams),
+            presence_threshold: self.presence_threshold.or(file.presence_threshold),
+            drift_band: self.drift_band.or(file.drift_band),
             time_zone: self.time_zone.or(file.time_zone),
             baud: self.baud.or(file.baud),
             state: self.state.or(file.state),

@@ -3,6 +3,7 @@
 //! controller) with its flash, and simulated compartments behind the driver
 //! traits.
 
+use locker_domain::bank::health::HealthPolicy;
 use locker_domain::controller::{self, Controller, ControllerError};
 use locker_domain::node::{Action, Node};
 use locker_drivers::sim::SimCompartment;
@@ -48,18 +49,21 @@ pub struct SimNode {
     temperatures_read: Option<Instant>,
 }
 
-/// The bank's drift band for the simulated load cells, in the node's units
-/// (counts): 2 g, two fifths of the 5 g occupied threshold, as the
-/// library's default band of 4 is of its threshold of 10. Readings reach
-/// the bank in counts; the default band (4) would count a few counts of
-/// creep, well within any cell's tolerance, as drift.
-pub const DRIFT_BAND: i32 = 2 * 420;
+/// The presence threshold of the simulated nodes: 5 g on the simulated
+/// load cell (420 counts per gram).
+const PRESENCE_THRESHOLD: i32 = 5 * 420;
 
-/// The node configuration the simulated bank runs with: the presence
-/// threshold is 5 g on the simulated load cell (420 counts per gram).
+/// The bank's drift band for the simulated load cells, in the node's units
+/// (counts): 2 g, two fifths of the 5 g occupied threshold
+/// ([`HealthPolicy::drift_band_for`]). Readings reach the bank in counts;
+/// the default band (4) would count a few counts of creep, well within any
+/// cell's tolerance, as drift, and the bank refuses it with these nodes.
+pub const DRIFT_BAND: i32 = HealthPolicy::drift_band_for(PRESENCE_THRESHOLD);
+
+/// The node configuration the simulated bank runs with.
 pub fn node_config() -> NodeConfig {
     NodeConfig {
-        presence_threshold: 5 * 420,
+        presence_threshold: PRESENCE_THRESHOLD,
         ..NodeConfig::default()
     }
 }

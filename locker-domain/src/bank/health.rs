@@ -98,6 +98,31 @@ pub struct HealthPolicy {
     pub lock_fault_limit: u8,
 }
 
+impl HealthPolicy {
+    /// The drift band for nodes whose presence threshold is
+    /// `presence_threshold` (in their units): two fifths of it, as the
+    /// default band of 4 is of the nodes' default threshold of 10; at least 1.
+    /// What [`Policy::check_node_config`](super::Policy::check_node_config)
+    /// takes for a threshold of 4 units or more.
+    ///
+    /// ```
+    /// use locker_domain::bank::health::HealthPolicy;
+    ///
+    /// // A load cell read in raw amplifier counts, 420 to the gram, with
+    /// // a 5 g threshold: a 2 g band.
+    /// assert_eq!(HealthPolicy::drift_band_for(2_100), 840);
+    /// assert_eq!(HealthPolicy::drift_band_for(10), HealthPolicy::default().drift_band);
+    /// ```
+    pub const fn drift_band_for(presence_threshold: i32) -> i32 {
+        let band = presence_threshold / 5 * 2 + presence_threshold % 5 * 2 / 5;
+        // Below half the threshold, where a node lets a parcel go (a
+        // threshold of 5 would give 2, half of it).
+        let below = crate::controller::release_level(presence_threshold);
+        let band = if band >= below { below - 1 } else { band };
+        if band < 1 { 1 } else { band }
+    }
+}
+
 impl Default for HealthPolicy {
     /// Band 4, stuck after 24 h, more than 10 door changes in a minute, 3
     /// lock faults.

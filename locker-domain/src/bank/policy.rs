@@ -153,7 +153,9 @@ pub struct Policy {
     /// not used: the nodes get [`door_ajar_limit`](Self::door_ajar_limit),
     /// rounded up to whole seconds, so a door left open raises one alert
     /// at one limit, whoever notices first ([`Policy::node_configuration`]).
-    /// Both checks are in [`Policy::check_node_config`].
+    /// Its checks are in [`Policy::check_node_config`], among them that
+    /// [`HealthPolicy::drift_band`](super::health::HealthPolicy::drift_band)
+    /// is in the units of its presence threshold (set both together).
     ///
     /// `None` by default: the bank cannot know the units of a node's
     /// presence sensor (grams, raw counts of a load-cell amplifier), and a
@@ -211,6 +213,26 @@ pub enum NodeConfigError {
         /// The pulse the bank asks for with every unlock.
         unlock_pulse_ms: u16,
     },
+    /// The drift band of sensor health
+    /// ([`HealthPolicy::drift_band`](super::health::HealthPolicy::drift_band))
+    /// is not in the units of the nodes' presence threshold: it must be at
+    /// least a twentieth of the threshold (a band far below it takes a
+    /// cell's ordinary noise for drift and re-tares it without end, as a
+    /// band of 4 does against a threshold of 2,000 raw counts), and below
+    /// half of it, the level at which a node lets an occupied compartment
+    /// go (a zero allowed to wander that far before it counts as drift
+    /// keeps an emptied compartment reading occupied, and pickups are not
+    /// verified). Not checked for a threshold below 4 units: an on/off
+    /// sensor such as a break beam has no drift to watch.
+    #[error(
+        "the drift band ({drift_band}) is not in the units of the nodes' presence threshold ({presence_threshold}): it must be at least a twentieth of it and below half of it"
+    )]
+    DriftBandOutOfScale {
+        /// The band of the policy's sensor health.
+        drift_band: i32,
+        /// The nodes' presence threshold.
+        presence_threshold: i32,
+    },
 }
 
 impl Policy {
@@ -253,6 +275,17 @@ impl Policy {
             return Err(NodeConfigError::PulseCutShort {
                 max_pulse_ms: config.max_pulse_ms,
                 unlock_pulse_ms: self.unlock_pulse_ms,
+            });
+        }
+        let (band, threshold) = (self.health.drift_band, config.presence_threshold);
+        let at_least = (threshold / 20).max(1);
+        let below = crate::controller::release_level(threshold);
+        // A threshold of a few units is an on/off sensor (a break beam
+        // reads 0 or 1): no band fits below half of it, and none is needed.
+        if below > 1 && (band < at_least || band >= below) {
+            return Err(NodeConfigError::DriftBandOutOfScale {
+                drift_band: band,
+                presence_threshold: threshold,
             });
         }
         Ok(())
