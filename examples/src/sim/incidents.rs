@@ -1,6 +1,6 @@
 //! The incidents a bank lives through, how often, and how each ended.
 
-use locker_proto::time::Instant;
+use locker_proto::time::{Duration, Instant};
 use serde::Serialize;
 
 /// How many kinds of incident there are.
@@ -69,6 +69,35 @@ impl IncidentKind {
         // The command line once spelled them with hyphens; both are taken.
         let name = name.replace('-', "_");
         IncidentKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// How soon the system must notice the incident, from the moment the
+    /// world broke (for a jammed lock: from the first unlock after it
+    /// jammed), before a resident would: the deadlines of the README's
+    /// table "how soon each fault is found". `None` where the deadline is
+    /// not a time from that moment: a code guesser is judged by wrong codes
+    /// (the alert at the eighth), a failed fridge from the moment it leaves
+    /// its range (an hour), which depends on how fast it warms.
+    ///
+    /// "At once" is a minute: the node's report crossing a noisy bus.
+    pub const fn detection_deadline(self) -> Option<Duration> {
+        match self {
+            // While the courier is still at the bank.
+            IncidentKind::EmptyDoor => Some(Duration::from_mins(1)),
+            // The bank's door-ajar limit (the default policy's 2 min), which
+            // the alert waits for by design, and the minute of "at once".
+            IncidentKind::DoorAjar => Some(Duration::from_mins(3)),
+            IncidentKind::ForcedDoor | IncidentKind::PowerBlip | IncidentKind::LongOutage => {
+                Some(Duration::from_mins(1))
+            }
+            // While the person stands at the door: two confirmation times.
+            IncidentKind::JammedLock => Some(Duration::from_secs(30)),
+            // Before most compartments see their next deposit.
+            IncidentKind::DriftingSensor => Some(Duration::from_hours(24)),
+            // One scan period plus the node-alert delay.
+            IncidentKind::NodeHang => Some(Duration::from_mins(16)),
+            IncidentKind::BruteForce | IncidentKind::FridgeFailure => None,
+        }
     }
 
     /// The kind's place in [`IncidentKind::ALL`] (and in per-kind tables).
@@ -149,6 +178,9 @@ pub struct IncidentTally {
     /// first unlock after it jammed, until which nothing can show it) to
     /// its detection, in seconds.
     pub slowest_detection_s: u64,
+    /// Of those detected, how many after the kind's deadline
+    /// ([`IncidentKind::detection_deadline`]; 0 where it has none).
+    pub detected_late: u64,
 }
 
 impl IncidentTally {
@@ -208,16 +240,22 @@ impl IncidentLog {
         }
     }
 
-    /// Open incidents of `kind` that were never detected, and how many of
-    /// them are still latent (nothing could show them yet).
-    pub fn undetected_open(&self, kind: IncidentKind) -> (u64, u64) {
+    /// Open incidents of `kind` that were never detected, how many of them
+    /// are still latent (nothing could show them yet), and how many are
+    /// past the kind's deadline at `end` (missed, not merely recent).
+    pub fn undetected_open(&self, kind: IncidentKind, end: Instant) -> (u64, u64, u64) {
         let mut undetected = 0;
         let mut latent = 0;
+        let mut overdue = 0;
         for o in self.open.iter().filter(|o| o.kind == kind && !o.detected) {
             undetected += 1;
             latent += u64::from(o.latent);
+            let late = kind
+                .detection_deadline()
+                .is_some_and(|d| end.saturating_since(o.since) > d);
+            overdue += u64::from(!o.latent && late);
         }
-        (undetected, latent)
+        (undetected, latent, overdue)
     }
 
     /// The system raised the alert or notice that `kind` (on `slot`, if
@@ -232,10 +270,12 @@ impl IncidentLog {
             return false;
         };
         open.detected = true;
-        let took = now.saturating_since(open.since).as_millis() / 1_000;
+        let took = now.saturating_since(open.since);
+        let late = kind.detection_deadline().is_some_and(|d| took > d);
         if let Some(t) = self.tallies.get_mut(kind.index()) {
             t.detected += 1;
-            t.slowest_detection_s = t.slowest_detection_s.max(took);
+            t.detected_late += u64::from(late);
+            t.slowest_detection_s = t.slowest_detection_s.max(took.as_millis() / 1_000);
         }
         true
     }
@@ -327,6 +367,7 @@ impl IncidentLog {
             mine.resolved_without_site_visit += theirs.resolved_without_site_visit;
             mine.needed_site_visit += theirs.needed_site_visit;
             mine.slowest_detection_s = mine.slowest_detection_s.max(theirs.slowest_detection_s);
+            mine.detected_late += theirs.detected_late;
         }
         self.open.extend(other.open.iter().copied());
     }

@@ -393,17 +393,22 @@ pub fn run(config: &SimConfig, progress: &mut dyn FnMut(f64)) -> Result<Outcome,
     parcels.stolen_with_alert = world.stolen;
     let pickups = sum(&|s| u64::from(s.pickups));
     let dwell = sum(&|s| s.dwell_total_ms);
+    // Every bank ran to the end of the last day.
+    let run_end = Instant::from_millis(u64::from(config.days) * 86_400_000 - 1);
     let incident_rows: Vec<IncidentRow> = IncidentKind::ALL
         .iter()
         .map(|k| {
             let tally = incidents.tally(*k);
-            let (open_undetected, open_latent) = incidents.undetected_open(*k);
+            let (open_undetected, open_latent, open_overdue) =
+                incidents.undetected_open(*k, run_end);
             IncidentRow {
                 kind: k.name(),
                 tally,
                 open: tally.open(),
                 open_undetected,
                 open_latent,
+                open_overdue,
+                deadline_s: k.detection_deadline().map(|d| d.as_millis() / 1_000),
             }
         })
         .collect();

@@ -222,6 +222,13 @@ pub struct IncidentRow {
     /// Of those, latent: nothing could show them yet (a jammed lock
     /// nobody unlocked since it jammed).
     pub open_latent: u64,
+    /// Of those never detected, past the kind's deadline at the end of the
+    /// run: missed, where the others are merely recent (or latent).
+    pub open_overdue: u64,
+    /// How soon the system must notice the kind, in seconds
+    /// ([`IncidentKind::detection_deadline`](super::IncidentKind::detection_deadline);
+    /// `null`: judged otherwise).
+    pub deadline_s: Option<u64>,
 }
 
 /// Utilisation of the bank.
@@ -577,25 +584,51 @@ impl Summary {
         );
         let _ = writeln!(
             o,
-            "incidents   {:<16} {:>8} {:>8} {:>10} {:>10} {:>6} {:>16}",
-            "kind", "occurred", "detected", "no visit", "site visit", "open", "slowest detection"
+            "incidents   {:<16} {:>8} {:>8} {:>10} {:>10} {:>6} {:>16} {:>9}",
+            "kind",
+            "occurred",
+            "detected",
+            "no visit",
+            "site visit",
+            "open",
+            "slowest detection",
+            "deadline"
         );
         for row in &self.incidents {
-            let open = match (row.open_undetected, row.open_latent) {
-                (0, _) => row.open.to_string(),
-                (u, 0) => format!("{} ({u} unseen)", row.open),
-                (u, l) => format!("{} ({u} unseen, {l} latent)", row.open),
+            let mut unseen = Vec::new();
+            if row.open_undetected > 0 {
+                unseen.push(format!("{} unseen", row.open_undetected));
+            }
+            if row.open_latent > 0 {
+                unseen.push(format!("{} latent", row.open_latent));
+            }
+            if row.open_overdue > 0 {
+                unseen.push(format!("{} OVERDUE", row.open_overdue));
+            }
+            let open = if unseen.is_empty() {
+                row.open.to_string()
+            } else {
+                format!("{} ({})", row.open, unseen.join(", "))
+            };
+            let deadline = match row.deadline_s {
+                Some(s) => seconds_as_text(s),
+                None => "-".to_string(),
+            };
+            let late = match row.tally.detected_late {
+                0 => String::new(),
+                n => format!(" ({n} LATE)"),
             };
             let _ = writeln!(
                 o,
-                "            {:<16} {:>8} {:>8} {:>10} {:>10} {:>6} {:>16}",
+                "            {:<16} {:>8} {:>8} {:>10} {:>10} {:>6} {:>16} {:>9}{late}",
                 row.kind,
                 row.tally.occurred,
                 row.tally.detected,
                 row.tally.resolved_without_site_visit,
                 row.tally.needed_site_visit,
                 open,
-                seconds_as_text(row.tally.slowest_detection_s)
+                seconds_as_text(row.tally.slowest_detection_s),
+                deadline
             );
         }
         let i = &self.interactions;
