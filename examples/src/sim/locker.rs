@@ -1220,7 +1220,13 @@ impl SimBank {
             AlertKind::NodeUnreachable => "node unreachable → staff alert",
             AlertKind::NodeFault => "node reported a fault",
             AlertKind::RemovalNotVerified => "removal not verified → out of service",
-            _ => "alert",
+            AlertKind::ForgedRemoteOpen => "remote open with a forged tag → security alert",
+            AlertKind::RemoteOpenFlood => "remote opens over the limit → locked, security alert",
+            AlertKind::BusCommandsRefused => "node refused bus commands → security alert",
+            AlertKind::TemperatureOutOfRange => "fridge out of its limits → staff alert",
+            AlertKind::TemperatureSensorSilent => "fridge thermometer silent → staff alert",
+            // A kind this simulator does not know yet: its stable name.
+            other => other.name(),
         };
         let snap = a
             .snapshot
