@@ -55,6 +55,7 @@ impl Bank<'_> {
                 let (i, s) = self.slot_at(node, channel)?;
                 self.latest = now;
                 self.door_moved(i, session::door_closed(s, now, &self.policy), now);
+                self.weigh_what_left(i);
             }
             Event::PresenceChanged { channel, presence } => {
                 let (i, s) = self.slot_at(node, channel)?;

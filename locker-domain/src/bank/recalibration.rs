@@ -67,10 +67,12 @@
 //! keep the time to settle: one that still moves after it is the
 //! maintenance alert, and so is a zero that moved so far that the parcel
 //! would no longer read a band above the occupied threshold, or the empty
-//! compartment after the pickup no longer half a band below the level at
-//! which the node lets an occupied compartment go (half its threshold: the
-//! pickup would not be verified). With the usual band, a zero that rose
-//! under a parcel is therefore alerted at once, and one that sank waits. A new parcel deposited before the bank read the
+//! compartment after the pickup no longer a band below it. A zero that
+//! rose past half the threshold keeps the node saying occupied after the
+//! pickup (it lets an occupied compartment go only there): the bank asks
+//! for the reading as the pickup's door closes, judges it against the zero
+//! it followed with the node's own rule, so the pickup is verified, and
+//! re-tares the empty compartment at once. A new parcel deposited before the bank read the
 //! empty compartment is followed in its place, the shift seen so far kept.
 //!
 //! A watched drift that crosses the occupied threshold is no longer
@@ -94,7 +96,7 @@ use locker_proto::{Command, DoorState, HealthIssue, NodeAddr, Presence};
 use super::audit::{Actor, AuditEvent};
 use super::health::HealthAlert;
 use super::layout::{Compartment, LayoutIndex};
-use super::parcel::{ParcelId, Stage};
+use super::parcel::{DoorPhase, ParcelId, Purpose, Stage};
 use super::{Bank, CommandOutcome};
 use crate::controller::release_level;
 
@@ -345,17 +347,17 @@ impl Bank<'_> {
     /// wait for the parcel to leave: in all no further than
     /// [`DRIFT_SHIFT_BANDS`] bands, the parcel still read at least a band
     /// above the occupied threshold, and the empty compartment after its
-    /// pickup going to read at least half a band below the level at which
-    /// the node lets an occupied compartment go (half the threshold), so
-    /// the pickup is verified. A zero that rose further than that would
-    /// have the recipient told they left their parcel inside.
+    /// pickup going to read at least a band below it. A zero that rose past
+    /// half the threshold keeps the node saying occupied once the parcel
+    /// has left (it lets a parcel go only there): the bank weighs the
+    /// pickup against the zero it followed ([`Bank::seen_occupied`]) and
+    /// re-tares at once. One that rose further would be taken for a parcel.
     fn held_within_limits(&self, moved_by: i32, shift: i32, presence: Presence) -> bool {
         let band = self.policy.health.drift_band.saturating_abs();
         let total = moved_by.saturating_add(shift);
-        let released = release_level(presence.threshold).saturating_sub(band / 2);
         total.saturating_abs() <= band.saturating_mul(DRIFT_SHIFT_BANDS)
             && presence.reading >= presence.threshold.saturating_add(band)
-            && shift <= released
+            && shift < presence.threshold.saturating_sub(band)
     }
 
     /// Forgets the watches whose time is over: followed or alerted, with
@@ -384,16 +386,18 @@ impl Bank<'_> {
         let Some(r) = self.recalibrations.get(k).copied() else {
             return;
         };
+        if let Phase::Held { base, last, parcel } = r.phase {
+            // Its own gap: the first reading after the parcel left counts
+            // at once.
+            self.held_reading(k, (base, last, parcel), presence, now);
+            return;
+        }
         if now <= r.seen || now.saturating_since(r.seen) < gap {
             return;
         }
         let (last, moved) = match r.phase {
             Phase::Watching { reading, moved } => (reading, moved),
-            Phase::Held { base, last, parcel } => {
-                self.held_reading(k, (base, last, parcel), presence, now);
-                return;
-            }
-            Phase::Sent | Phase::Following | Phase::Done => return,
+            Phase::Held { .. } | Phase::Sent | Phase::Following | Phase::Done => return,
         };
         if !self.free_and_shut(i) {
             self.recalibration_failed(k, now);
@@ -479,6 +483,10 @@ impl Bank<'_> {
         if !free && holds.is_none() {
             return;
         }
+        let gap = Duration::from_millis(self.policy.status_scan_every.as_millis() / 2);
+        if !free && (now <= r.seen || now.saturating_since(r.seen) < gap) {
+            return;
+        }
         let reading = presence.reading;
         let band = self.policy.health.drift_band.saturating_abs();
         let new_parcel = holds.is_some() && holds != Some(parcel);
@@ -486,7 +494,9 @@ impl Bank<'_> {
         let jumped = !new_parcel
             && reading.saturating_sub(last).saturating_abs()
                 > band.saturating_mul(DRIFT_SHIFT_BANDS);
-        if free && presence.occupied || !free && (!seen || jumped) {
+        let shift = last.saturating_sub(base);
+        let occupied_by_weight = occupied_above(presence, shift);
+        if free && occupied_by_weight || !free && (!seen || jumped) {
             // The sensor disagrees with the books (the discrepancy alert's
             // business: staff come), or what lies inside changed between two
             // readings by more than any drift moves: not the cell.
@@ -494,14 +504,7 @@ impl Bank<'_> {
             return;
         }
         if free {
-            let phase = if reading.saturating_abs() <= band / 2 {
-                Phase::Following
-            } else {
-                Phase::Watching { reading, moved: 0 }
-            };
-            if let Some(r) = self.recalibrations.get_mut(k) {
-                (r.phase, r.at, r.seen) = (phase, now, now);
-            }
+            self.parcel_left(k, reading, shift, presence.occupied, now);
             return;
         }
         // A new parcel: its reading carries the shift seen so far.
@@ -536,6 +539,101 @@ impl Bank<'_> {
                     parcel: holds.unwrap_or(parcel),
                 };
             }
+        }
+    }
+
+    /// The parcel over watch `k`'s drift has left: `reading` is the empty
+    /// compartment's, `shift` how far the zero had moved under the parcel,
+    /// `node_occupied` the node's own decision. Back within half a band,
+    /// the compartment is followed; a reading that agrees with the shift
+    /// followed under the parcel is re-tared at once (the readings under
+    /// the parcel were the agreeing ones, and a zero that rose past the
+    /// level at which the node lets a parcel go keeps it saying occupied
+    /// until then); any other is watched as on the way, or, while the
+    /// node still says occupied, the maintenance alert.
+    fn parcel_left(
+        &mut self,
+        k: usize,
+        reading: i32,
+        shift: i32,
+        node_occupied: bool,
+        now: Instant,
+    ) {
+        let band = self.policy.health.drift_band.saturating_abs();
+        let steady = (band / 4).max(DRIFT_STEADY_WITHIN);
+        let Some(r) = self.recalibrations.get_mut(k) else {
+            return;
+        };
+        (r.at, r.seen) = (now, now);
+        if !node_occupied && reading.saturating_abs() <= band / 2 {
+            r.phase = Phase::Following;
+            return;
+        }
+        if reading.saturating_sub(shift).saturating_abs() > steady {
+            if node_occupied {
+                self.recalibration_failed(k, now);
+            } else {
+                r.phase = Phase::Watching { reading, moved: 0 };
+            }
+            return;
+        }
+        if let HealthIssue::PresenceDrift { reading: r_at, .. } = &mut r.drift {
+            *r_at = reading;
+        }
+        let slot = r.slot;
+        let sent = self
+            .layout
+            .get(slot)
+            .copied()
+            .is_some_and(|c| self.send_calibrate(c));
+        match self.recalibrations.get_mut(k) {
+            Some(r) if sent => r.phase = Phase::Sent,
+            _ => self.recalibration_failed(k, now),
+        }
+    }
+
+    /// Whether compartment `i` holds something, as the bank judges a
+    /// node's `presence`: where it followed the zero move under a parcel
+    /// (or is re-taring it after the parcel left), the reading is taken
+    /// against that zero with the node's own rule (occupied from the
+    /// threshold, empty again at half of it), so a parcel taken out is
+    /// seen gone though a risen zero keeps the node saying occupied;
+    /// anywhere else, the node's decision.
+    pub(super) fn seen_occupied(&self, i: LayoutIndex, presence: Presence) -> bool {
+        let zero = self
+            .recalibrations
+            .iter()
+            .find(|r| r.slot == i)
+            .and_then(|r| match (r.phase, r.drift) {
+                (Phase::Held { base, last, .. }, _) => Some(last.saturating_sub(base)),
+                (Phase::Sent, HealthIssue::PresenceDrift { reading, .. }) => Some(reading),
+                _ => None,
+            });
+        match zero {
+            Some(zero) => occupied_above(presence, zero),
+            None => presence.occupied,
+        }
+    }
+
+    /// A pickup's or removal's door closed on compartment `i`, whose zero
+    /// the bank followed moving under the parcel: its reading is asked for
+    /// at once, so that the verdict weighs what left against that zero (a
+    /// risen zero would keep the node saying occupied).
+    pub(super) fn weigh_what_left(&mut self, i: LayoutIndex) {
+        let leaving = matches!(
+            self.slots.get(i.get()).map(|s| s.stage),
+            Some(Stage::Door {
+                purpose: Purpose::Pickup | Purpose::Removal,
+                phase: DoorPhase::Verifying,
+                ..
+            })
+        );
+        let held = self
+            .recalibrations
+            .iter()
+            .any(|r| r.slot == i && matches!(r.phase, Phase::Held { .. }));
+        if leaving && held {
+            self.weigh_parcel(i);
         }
     }
 
@@ -640,6 +738,20 @@ impl Bank<'_> {
             }
         }
         None
+    }
+}
+
+/// The node's presence rule applied to `presence`'s reading taken against
+/// a zero that moved by `zero`: occupied from the threshold up, empty again
+/// at half of it or below, the node's decision in between.
+fn occupied_above(presence: Presence, zero: i32) -> bool {
+    let tared = presence.reading.saturating_sub(zero);
+    if tared >= presence.threshold {
+        true
+    } else if tared <= release_level(presence.threshold) {
+        false
+    } else {
+        presence.occupied
     }
 }
 

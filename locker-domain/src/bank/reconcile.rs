@@ -160,7 +160,8 @@ impl Bank<'_> {
         };
         let seen = Seen {
             door: status.door,
-            occupied: status.presence.occupied,
+            // Against the zero the bank followed under a parcel, if any.
+            occupied: self.seen_occupied(i, status.presence),
             faulted: status.fault.is_some(),
         };
         self.reconcile(i, seen, now);

@@ -379,8 +379,14 @@ impl Bench {
     /// A bank of eight compartments on two nodes, keyed, just powered on.
     /// Nothing has been polled yet.
     pub fn new() -> Self {
+        Self::with_policy(policy())
+    }
+
+    /// [`Bench::new`] with the bank's rules `policy` (a node configuration
+    /// in it reaches the nodes as the bank starts).
+    pub fn with_policy(policy: Policy) -> Self {
         let now = Instant::from_secs(1);
-        let bank = Bank::on_heap(&layout(), policy(), bank_keys()).unwrap();
+        let bank = Bank::on_heap(&layout(), policy, bank_keys()).unwrap();
         let mut gateway = Box::new(Gateway::new(bank, MasterConfig::default(), now).unwrap());
         let mut nodes = Vec::new();
         for addr in [NODE_1, NODE_2] {
