@@ -14,7 +14,11 @@ scripts/gateway-mcu-stack (the gateway MCU), so both measure the same way:
    frame. A `b`/`b.w` to the first instruction of another function is a tail
    call: the caller has popped its frame, so the callee's stack comes on top
    of what the caller started with. `blx rN` and `bx rN` are indirect and
-   cannot be followed: they are counted and reported. Literal pools split a
+   cannot be followed: they are counted and reported, except the ones
+   listed in KNOWN_INDIRECT (a caller whose indirect calls can only reach
+   the functions named there, such as the frame encoder's `dyn` signer,
+   the HMAC of every signed answer), which are followed to all of them.
+   Literal pools split a
    function's disassembly with mapping symbols ($d, $t); they are not
    functions, and what follows them belongs to the function before.
 3. A function's worst case is its frame plus its deepest call, or its
@@ -134,6 +138,16 @@ CALL = re.compile(r'\tbl\t(?:0x)?([0-9a-f]+)')
 BRANCH = re.compile(r'\tb(?:eq|ne|cs|hs|cc|lo|mi|pl|vs|vc|hi|ls|ge|lt|gt|le|al)?(?:\.[wn])?\t(?:0x)?([0-9a-f]+)')
 INDIRECT = re.compile(r'\t(?:blx|bx)\t(?!lr\b)')
 
+# Indirect calls the walk follows: (caller, callees), regular expressions on
+# the demangled names. locker-proto's frame encoder calls its signer through
+# a `&mut dyn FnMut` (one copy of the encoder for every signer): the
+# closures `encode_authenticated` passes it, which compute the answer's
+# tag, an HMAC-SHA256, on top of the encoder's frame.
+KNOWN_INDIRECT = [
+    (r'^locker_proto::frame::encode_with::<',
+     r'^locker_proto::frame::encode_authenticated::<.*\{closure#\d+\}>::\{closure#0\}$'),
+]
+
 
 @dataclass
 class CallGraph:
@@ -175,6 +189,12 @@ def call_graph(dis_path):
     # instruction is a tail call.
     for fn, targets in branches.items():
         g.tails[fn] = {t for t in targets if t in g.names and t != fn}
+    for caller, callees in KNOWN_INDIRECT:
+        targets = {a for a, n in g.names.items() if re.search(callees, n)}
+        for fn, name in g.names.items():
+            if g.indirect.get(fn) and re.search(caller, name) and targets:
+                g.calls[fn] |= targets
+                g.indirect[fn] = 0
     return g
 
 

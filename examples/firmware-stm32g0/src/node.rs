@@ -235,12 +235,14 @@ pub mod full {
                         _ => {}
                     }
                 }
-                let Some(answer) = $node.poll_transmit() else {
+                if !$node.has_transmit() {
                     return;
-                };
+                }
                 $bus.answer_ready();
+                // Encoded where it waits in the node: a copy of the answer
+                // in this frame would lie under its tag's HMAC.
                 let mut tx = [0u8; locker_proto::frame::MAX_FRAME];
-                if let Ok(wire) = answer.encode(&mut tx) {
+                if let Some(Ok(wire)) = $node.transmit_into(&mut tx) {
                     $bus.$send(wire)$(.$awaited)?;
                 }
             }

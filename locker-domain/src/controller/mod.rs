@@ -219,38 +219,65 @@ impl<const CHANNELS: usize> Controller<CHANNELS> {
     /// `PollEvents` and `AckEvents` belong to the link and are answered
     /// `Nack(Unsupported)` here, as is any command this firmware does not know.
     pub fn handle_command(&mut self, command: &Command, now: Instant) -> Report {
-        match *command {
+        let mut report = Report::Ack;
+        self.answer_command(command, now, &mut report);
+        report
+    }
+
+    /// As [`handle_command`](Self::handle_command), the answer written into
+    /// `report` (the link's outgoing slot, through
+    /// [`NodeLink::respond_with`](locker_proto::link::NodeLink::respond_with)):
+    /// each answer is written where it leaves from, and no frame holds a
+    /// report of its own. Not inlined: its locals are then off the frame
+    /// that checks the tag (on a Cortex-M0+ node, 48 bytes less under the
+    /// HMAC).
+    #[inline(never)]
+    pub(crate) fn answer_command(&mut self, command: &Command, now: Instant, report: &mut Report) {
+        let refused = match *command {
             // The master's versions need no check here: it picks the
             // version from this answer (spec/versioning.md §4.1).
-            Command::Ping { .. } => Report::Pong {
-                firmware: self.firmware,
-                uptime_ms: u32::try_from(now.saturating_since(self.started_at).as_millis())
-                    .unwrap_or(u32::MAX),
-                reset_reason: self.reset_reason,
-                versions: ProtocolVersions::BUS,
-            },
+            Command::Ping { .. } => {
+                *report = Report::Pong {
+                    firmware: self.firmware,
+                    uptime_ms: u32::try_from(now.saturating_since(self.started_at).as_millis())
+                        .unwrap_or(u32::MAX),
+                    reset_reason: self.reset_reason,
+                    versions: ProtocolVersions::BUS,
+                };
+                return;
+            }
             Command::GetStatus { channel } => match self.channel_status(channel) {
-                Ok(status) => Report::Status(status),
-                Err(_) => Report::Nack(NackReason::UnknownChannel),
+                Ok(status) => {
+                    *report = Report::Status(status);
+                    return;
+                }
+                Err(_) => Err(NackReason::UnknownChannel),
             },
-            Command::GetAllStatus => Report::BulkStatus(self.bulk_status()),
+            Command::GetAllStatus => {
+                *report = Report::BulkStatus(self.bulk_status());
+                return;
+            }
             Command::Unlock { channel, pulse_ms } => self.unlock(channel, pulse_ms, now),
             Command::SetIndicator { channel, indicator } => {
                 match self.channels.get_mut(channel.index()) {
                     Some(state) => {
                         state.pending_indicator = Some(indicator);
-                        Report::Ack
+                        Ok(())
                     }
-                    None => Report::Nack(NackReason::UnknownChannel),
+                    None => Err(NackReason::UnknownChannel),
                 }
             }
             Command::Calibrate { channel } => self.calibrate(channel),
             Command::Configure(config) => self.configure(config),
             Command::Reboot { kind } => {
                 self.reboot = Some(kind);
-                Report::Ack
+                Ok(())
             }
-            _ => Report::Nack(NackReason::Unsupported),
+            _ => Err(NackReason::Unsupported),
+        };
+        match refused {
+            Ok(()) => *report = Report::Ack,
+            Err(reason) => *report = Report::Nack(reason),
         }
     }
 
@@ -280,18 +307,18 @@ impl<const CHANNELS: usize> Controller<CHANNELS> {
         self.maintenance || self.unlocks.len() < usize::from(limit.max())
     }
 
-    fn unlock(&mut self, channel: Channel, pulse_ms: u16, now: Instant) -> Report {
+    fn unlock(&mut self, channel: Channel, pulse_ms: u16, now: Instant) -> Result<(), NackReason> {
         let (max_ms, tuning) = (self.config.max_pulse_ms, self.timing.tuning);
         let Some(state) = self.channels.get(channel.index()) else {
-            return Report::Nack(NackReason::UnknownChannel);
+            return Err(NackReason::UnknownChannel);
         };
         if pulse_ms == 0 {
             // A zero pulse releases nothing; acknowledging it would tell the
             // gateway a door is open for a courier when it is not.
-            return Report::Nack(NackReason::NotPermitted);
+            return Err(NackReason::NotPermitted);
         }
         if state.lock.is_pulsing(now) || state.pending_pulse.is_some() {
-            return Report::Nack(NackReason::Busy);
+            return Err(NackReason::Busy);
         }
         if !self.unlock_allowed(now) {
             emit(
@@ -302,7 +329,7 @@ impl<const CHANNELS: usize> Controller<CHANNELS> {
                     reason: NackReason::RateLimited,
                 },
             );
-            return Report::Nack(NackReason::RateLimited);
+            return Err(NackReason::RateLimited);
         }
         if self.unlocks.is_full() {
             // Maintenance mode: the window keeps its most recent unlocks.
@@ -310,25 +337,25 @@ impl<const CHANNELS: usize> Controller<CHANNELS> {
         }
         let _ = self.unlocks.push_back(now);
         let Some(state) = self.channels.get_mut(channel.index()) else {
-            return Report::Nack(NackReason::UnknownChannel);
+            return Err(NackReason::UnknownChannel);
         };
         let duration = PulseDuration::clamped(pulse_ms, max_ms);
         state.lock.start_pulse(duration, now, &tuning);
         state.pending_pulse = Some(duration);
-        Report::Ack
+        Ok(())
     }
 
-    fn calibrate(&mut self, channel: Channel) -> Report {
+    fn calibrate(&mut self, channel: Channel) -> Result<(), NackReason> {
         let threshold = self.config.presence_threshold;
         let room = self.room();
         let Some(state) = self.channels.get_mut(channel.index()) else {
-            return Report::Nack(NackReason::UnknownChannel);
+            return Err(NackReason::UnknownChannel);
         };
         if !state.presence.has_reading() {
-            return Report::Nack(NackReason::NotPermitted);
+            return Err(NackReason::NotPermitted);
         }
         if room == 0 {
-            return Report::Nack(NackReason::Busy);
+            return Err(NackReason::Busy);
         }
         if let Some(presence) = state.presence.calibrate(threshold) {
             emit(
@@ -338,12 +365,12 @@ impl<const CHANNELS: usize> Controller<CHANNELS> {
             );
         }
         self.persist = true;
-        Report::Ack
+        Ok(())
     }
 
-    fn configure(&mut self, config: NodeConfig) -> Report {
+    fn configure(&mut self, config: NodeConfig) -> Result<(), NackReason> {
         if config::validate(&config).is_err() {
-            return Report::Nack(NackReason::InvalidConfig);
+            return Err(NackReason::InvalidConfig);
         }
         self.config = config;
         self.timing = Timing::new(&config, self.timing.tuning);
@@ -354,7 +381,7 @@ impl<const CHANNELS: usize> Controller<CHANNELS> {
             }
         }
         self.persist = true;
-        Report::Ack
+        Ok(())
     }
 
     fn bulk_status(&self) -> BulkStatus {

@@ -451,6 +451,42 @@ impl<const CHANNELS: usize, const QUEUE: usize> Node<CHANNELS, QUEUE> {
         self.link.poll_outgoing()
     }
 
+    /// Whether [`poll_transmit`](Self::poll_transmit) (or
+    /// [`transmit_into`](Self::transmit_into)) would give an answer now.
+    #[must_use]
+    pub fn has_transmit(&mut self) -> bool {
+        #[cfg(feature = "auth")]
+        {
+            self.safekeeping.collect(&mut self.link);
+            if self.safekeeping.is_waiting() {
+                return false;
+            }
+        }
+        self.link.has_outgoing()
+    }
+
+    /// As [`poll_transmit`](Self::poll_transmit) and [`Outgoing::encode`]
+    /// in one: the answer encoded into `out` (at least
+    /// [`MAX_FRAME`](locker_proto::MAX_FRAME) bytes) straight from where it
+    /// waits, without handing out a copy of it (up to 184 bytes, on a
+    /// small node's deepest chain: the answer's tag is computed on top).
+    /// `None` when `poll_transmit` gives `None`; the answer is gone
+    /// afterwards, encoded or not.
+    ///
+    /// # Errors
+    ///
+    /// As [`Outgoing::encode`], inside the `Some`.
+    #[must_use]
+    pub fn transmit_into<'o>(
+        &mut self,
+        out: &'o mut [u8],
+    ) -> Option<Result<&'o [u8], locker_proto::FrameError>> {
+        if !self.has_transmit() {
+            return None;
+        }
+        self.link.encode_outgoing(out)
+    }
+
     /// The next thing to do with the hardware or the flash; call until
     /// `None` after every `handle_*` call and again after
     /// [`poll_transmit`](Self::poll_transmit) gave an answer (see the
@@ -583,8 +619,9 @@ fn deliver<const CHANNELS: usize, const QUEUE: usize>(
     // event poll sees them.
     queue_events(controller, link);
     if let Some(command) = link.handle_received(frame, auth, now) {
-        let report = controller.handle_command(&command, now);
-        link.respond(report);
+        // The answer is written where it leaves from: no frame on the way
+        // holds a report (136 bytes) of its own.
+        link.respond_with(|report| controller.answer_command(&command, now, report));
     }
     queue_events(controller, link);
 }

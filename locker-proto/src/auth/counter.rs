@@ -236,19 +236,20 @@ impl RxWindow {
         trailer: &AuthTrailer,
         direction: Direction,
     ) -> Verdict {
-        match self.reconstruct(trailer.freshness) {
-            Some(Ok(counter)) if verify(key, covered, counter, direction, &trailer.tag) => {
-                if counter >= self.durable {
-                    self.wanted = self.wanted.max(counter.saturating_add(1));
-                    Verdict::Unreserved(counter)
-                } else {
-                    Verdict::Fresh(counter)
-                }
-            }
-            Some(Err(counter)) if verify(key, covered, counter, direction, &trailer.tag) => {
-                Verdict::Stale(counter)
-            }
-            _ => Verdict::Forged,
+        let (counter, fresh) = match self.reconstruct(trailer.freshness) {
+            Some(Ok(counter)) => (counter, true),
+            Some(Err(counter)) => (counter, false),
+            None => return Verdict::Forged,
+        };
+        if !verify(key, covered, counter, direction, &trailer.tag) {
+            Verdict::Forged
+        } else if !fresh {
+            Verdict::Stale(counter)
+        } else if counter >= self.durable {
+            self.wanted = self.wanted.max(counter.saturating_add(1));
+            Verdict::Unreserved(counter)
+        } else {
+            Verdict::Fresh(counter)
         }
     }
 

@@ -28,17 +28,24 @@ mod unrolled {
             HmacSha256(Hmac::new_from_slice(key).ok(), PhantomData)
         }
 
+        /// Nothing to do: `new` started it.
+        pub(super) fn start(&mut self) {}
+
         pub(super) fn update(&mut self, data: &[u8]) {
             if let Some(mac) = self.0.as_mut() {
                 mac.update(data);
             }
         }
 
-        pub(super) fn finish(&mut self) -> [u8; 32] {
-            self.0
-                .take()
-                .map(|mac| mac.finalize().into_bytes().into())
-                .unwrap_or_default()
+        /// The MAC's first `N` bytes (at most 32).
+        pub(super) fn finish<const N: usize>(&mut self) -> [u8; N] {
+            let mut out = [0u8; N];
+            if let Some(mac) = self.0.take() {
+                for (o, b) in out.iter_mut().zip(mac.finalize().into_bytes()) {
+                    *o = b;
+                }
+            }
+            out
         }
     }
 }
@@ -76,29 +83,26 @@ const BINDING: u8 = 0x04;
 /// Domain byte of a gateway challenge ([`challenge`]).
 const CHALLENGE: u8 = 0x05;
 
+/// `HMAC-SHA256(key, covered || counter LE || domain)`, truncated to
+/// [`TAG_LEN`] bytes. Inlined into its callers (tag, check, challenge), so
+/// that the MAC is started and finished where it lies: returned by value,
+/// its state would be built apart and copied.
 #[inline(always)]
-fn mac<'k>(key: &'k NodeKey, covered: &[u8], counter: u64, direction: Direction) -> HmacSha256<'k> {
-    mac_in(key, covered, counter, direction.byte())
-}
-
-#[inline(always)]
-fn mac_in<'k>(key: &'k NodeKey, covered: &[u8], counter: u64, domain: u8) -> HmacSha256<'k> {
+fn mac_in(key: &NodeKey, covered: &[u8], counter: u64, domain: u8) -> [u8; TAG_LEN] {
     let mut mac = HmacSha256::new(key.as_bytes());
+    mac.start();
     mac.update(covered);
     mac.update(&counter.to_le_bytes());
     mac.update(&[domain]);
-    mac
+    truncated(&mut mac)
 }
 
-/// The first [`TAG_LEN`] bytes of `mac`'s result. Finished where it lies:
-/// a copy of the MAC's state on the way would be 108 more bytes on the
-/// deepest stack of a node (a query's binding under `deliver`).
+/// The first [`TAG_LEN`] bytes of `mac`'s result. Finished where it lies,
+/// and read from the hash's state words: a copy of the MAC's state on the
+/// way would be 108 more bytes on the deepest stack of a node (a query's
+/// binding under `deliver`), and the digest as 32 bytes 32 more.
 fn truncated(mac: &mut HmacSha256<'_>) -> [u8; TAG_LEN] {
-    let mut out = [0u8; TAG_LEN];
-    for (o, b) in out.iter_mut().zip(mac.finish()) {
-        *o = b;
-    }
-    out
+    mac.finish()
 }
 
 /// The gateway's challenge for the `index`-th query of the run that began
@@ -128,7 +132,7 @@ pub fn challenge(key: &NodeKey, salt: &[u8; 16], epoch: u64, index: u64) -> [u8;
     let (head, tail) = covered.split_at_mut(8);
     head.copy_from_slice(&epoch.to_le_bytes());
     tail.copy_from_slice(salt);
-    truncated(&mut mac_in(key, &covered, index, CHALLENGE))
+    mac_in(key, &covered, index, CHALLENGE)
 }
 
 /// What ties a node's answer to the query it answers: `HMAC-SHA256(key,
@@ -148,6 +152,7 @@ pub fn challenge(key: &NodeKey, salt: &[u8; 16], epoch: u64, index: u64) -> [u8;
 /// ```
 pub fn query_binding(key: &NodeKey, query: &[u8], challenge: &[u8; TAG_LEN]) -> u64 {
     let mut mac = HmacSha256::new(key.as_bytes());
+    mac.start();
     mac.update(query);
     mac.update(challenge);
     mac.update(&[BINDING]);
@@ -170,7 +175,7 @@ pub fn query_binding(key: &NodeKey, query: &[u8], challenge: &[u8; TAG_LEN]) -> 
 /// assert!(!verify(&key, b"header and body", 42, Direction::ToNode, &t));
 /// ```
 pub fn tag(key: &NodeKey, covered: &[u8], counter: u64, direction: Direction) -> [u8; TAG_LEN] {
-    truncated(&mut mac(key, covered, counter, direction))
+    mac_in(key, covered, counter, direction.byte())
 }
 
 /// Whether `tag` is the tag of `covered` under `key` for `counter` and
@@ -184,7 +189,7 @@ pub fn verify(
     direction: Direction,
     tag: &[u8; TAG_LEN],
 ) -> bool {
-    let expected = truncated(&mut mac(key, covered, counter, direction));
+    let expected = mac_in(key, covered, counter, direction.byte());
     let difference = expected
         .iter()
         .zip(tag)

@@ -19,6 +19,8 @@ use crate::key::KEY_LEN;
 
 /// SHA-256 block length in bytes.
 const BLOCK: usize = 64;
+/// SHA-256 block length in 32-bit words.
+const WORDS: usize = BLOCK / 4;
 /// HMAC's inner and outer pad bytes.
 const IPAD: u8 = 0x36;
 const OPAD: u8 = 0x5c;
@@ -45,7 +47,11 @@ const H0: [u32; 8] = [
 #[derive(Clone)]
 struct Sha256 {
     state: [u32; 8],
-    block: [u8; BLOCK],
+    /// The block being filled, as the big-endian words the schedule
+    /// starts from: each byte is shifted into its word, so four bytes
+    /// replace whatever the word held. [`compress`] runs the schedule's
+    /// ring in it, and the next block's bytes overwrite it again.
+    block: [u32; WORDS],
     /// Bytes of `block` filled, below [`BLOCK`] between calls.
     filled: usize,
     /// Bytes hashed so far.
@@ -53,10 +59,11 @@ struct Sha256 {
 }
 
 impl Sha256 {
+    #[cfg(test)]
     fn new() -> Self {
         Sha256 {
             state: H0,
-            block: [0; BLOCK],
+            block: [0; WORDS],
             filled: 0,
             total: 0,
         }
@@ -71,13 +78,13 @@ impl Sha256 {
     }
 
     fn push(&mut self, byte: u8) {
-        if let Some(slot) = self.block.get_mut(self.filled) {
-            *slot = byte;
+        if let Some(word) = self.block.get_mut(self.filled / 4) {
+            *word = (*word << 8) | u32::from(byte);
         }
         self.filled += 1;
         self.total = self.total.wrapping_add(1);
         if self.filled == BLOCK {
-            compress(&mut self.state, &self.block);
+            compress(&mut self.state, &mut self.block);
             self.filled = 0;
         }
     }
@@ -95,34 +102,48 @@ impl Sha256 {
         }
     }
 
-    /// The digest; `self` is spent (padded) and must be started again
-    /// before any further use. Taken by reference so that the state is not
-    /// copied onto the stack.
-    fn finish(&mut self) -> [u8; 32] {
+    /// Pads the message out: the digest is then `state`'s words, big-endian
+    /// ([`digest`](Self::digest)), read where it lies rather than copied
+    /// out as bytes. `self` is spent and must be started again before any
+    /// further use.
+    fn finish(&mut self) {
         let bits = self.total.wrapping_mul(8);
         self.push(0x80);
         while self.filled != BLOCK - 8 {
             self.push(0);
         }
-        for byte in bits.to_be_bytes() {
-            self.push(byte);
+        // In 32-bit halves: a 64-bit shift by a variable is a library call
+        // on a Cortex-M0.
+        let (high, low) = ((bits >> 32) as u32, bits as u32);
+        for i in 0..8 {
+            let word = if i < 4 { high } else { low };
+            self.push((word >> (24 - 8 * (i % 4))) as u8);
         }
-        let mut out = [0u8; 32];
-        for (bytes, word) in out.chunks_exact_mut(4).zip(&self.state) {
-            bytes.copy_from_slice(&word.to_be_bytes());
+    }
+
+    /// The digest's first `N` bytes (at most 32), after
+    /// [`finish`](Self::finish).
+    fn digest<const N: usize>(&self) -> [u8; N] {
+        let mut out = [0u8; N];
+        for (i, o) in out.iter_mut().enumerate() {
+            let word = self.state.get(i / 4).copied().unwrap_or(0);
+            *o = (word >> (24 - 8 * (i % 4))) as u8;
         }
         out
     }
 }
 
-/// One block into the state (FIPS 180-4, 6.2.2), the schedule's last 16
-/// words kept in a ring: word `t` replaces word `t - 16`.
-fn compress(state: &mut [u32; 8], block: &[u8; BLOCK]) {
-    let mut w = [0u32; 16];
-    for (word, bytes) in w.iter_mut().zip(block.chunks_exact(4)) {
-        *word = bytes.iter().fold(0, |acc, b| (acc << 8) | u32::from(*b));
-    }
-    let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut h] = *state;
+/// One block (its 16 big-endian words) into the state (FIPS 180-4,
+/// 6.2.2), the schedule's last 16 words kept in a ring in the block's own
+/// room: word `t` replaces word `t - 16`, and the block is spent.
+fn compress(state: &mut [u32; 8], w: &mut [u32; WORDS]) {
+    // The working variables a to h of round `t` are `v[(i - t) % 8]` for
+    // i = 0 to 7: a round writes the two that change (the new a over the
+    // old h, the new e over the old d) where they lie, and moves none.
+    // Word by word: a whole-array copy is a call of `memcpy`, whose frame
+    // (80 bytes on a Cortex-M0) the stack walk cannot see.
+    let [a, b, c, d, e, f, g, h] = *state;
+    let mut v = [a, b, c, d, e, f, g, h];
     for (t, k) in K.iter().enumerate() {
         let at = |back: usize| w.get((t + 16 - back) % 16).copied().unwrap_or(0);
         let word = if t < 16 {
@@ -137,6 +158,10 @@ fn compress(state: &mut [u32; 8], block: &[u8; BLOCK]) {
             }
             word
         };
+        let slot = |i: usize| i.wrapping_sub(t) % 8;
+        let var = |i: usize| v.get(slot(i)).copied().unwrap_or(0);
+        let (a, b, c, d) = (var(0), var(1), var(2), var(3));
+        let (e, f, g, h) = (var(4), var(5), var(6), var(7));
         let big_s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
         let ch = (e & f) ^ (!e & g);
         let t1 = h
@@ -147,17 +172,16 @@ fn compress(state: &mut [u32; 8], block: &[u8; BLOCK]) {
         let big_s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
         let maj = (a & b) ^ (a & c) ^ (b & c);
         let t2 = big_s0.wrapping_add(maj);
-        h = g;
-        g = f;
-        f = e;
-        e = d.wrapping_add(t1);
-        d = c;
-        c = b;
-        b = a;
-        a = t1.wrapping_add(t2);
+        if let Some(e) = v.get_mut(slot(3)) {
+            *e = d.wrapping_add(t1);
+        }
+        if let Some(a) = v.get_mut(slot(7)) {
+            *a = t1.wrapping_add(t2);
+        }
     }
-    for (s, x) in state.iter_mut().zip([a, b, c, d, e, f, g, h]) {
-        *s = s.wrapping_add(x);
+    // 64 rounds are eight turns of the ring: `v` is a to h in order again.
+    for (s, x) in state.iter_mut().zip(&v) {
+        *s = s.wrapping_add(*x);
     }
 }
 
@@ -168,25 +192,47 @@ pub(super) struct HmacSha256<'k> {
 }
 
 impl<'k> HmacSha256<'k> {
+    /// A MAC under `key`, not yet started: call [`start`](Self::start)
+    /// before anything else. Apart, so that the state is started where it
+    /// lies: a started state returned by value was built in a frame of its
+    /// own and copied (a 136-byte frame on a node's deepest chain).
+    #[inline(always)]
     pub(super) fn new(key: &'k [u8; KEY_LEN]) -> Self {
-        let mut inner = Sha256::new();
-        inner.pad(key, IPAD);
-        HmacSha256 { key, inner }
+        HmacSha256 {
+            key,
+            inner: Sha256 {
+                state: [0; 8],
+                block: [0; WORDS],
+                filled: 0,
+                total: 0,
+            },
+        }
+    }
+
+    /// Starts the MAC: the inner hash takes the padded key.
+    pub(super) fn start(&mut self) {
+        self.inner.restart();
+        self.inner.pad(self.key, IPAD);
     }
 
     pub(super) fn update(&mut self, data: &[u8]) {
         self.inner.update(data);
     }
 
-    /// The MAC; the state is spent (the outer hash took its room).
-    pub(super) fn finish(&mut self) -> [u8; 32] {
-        let inner = self.inner.finish();
+    /// The MAC's first `N` bytes (at most 32); the state is spent (the
+    /// outer hash took its room).
+    pub(super) fn finish<const N: usize>(&mut self) -> [u8; N] {
+        self.inner.finish();
+        let inner = self.inner.state;
         // The outer hash reuses the inner one's room, started afresh where
         // it lies (a new `Sha256` moved in would be 104 bytes of stack).
         self.inner.restart();
         self.inner.pad(self.key, OPAD);
-        self.inner.update(&inner);
-        self.inner.finish()
+        for word in inner {
+            self.inner.update(&word.to_be_bytes());
+        }
+        self.inner.finish();
+        self.inner.digest()
     }
 }
 
@@ -197,6 +243,7 @@ mod tests {
 
     fn ours(key: &[u8; KEY_LEN], parts: &[&[u8]]) -> [u8; 32] {
         let mut mac = HmacSha256::new(key);
+        mac.start();
         for part in parts {
             mac.update(part);
         }
@@ -224,7 +271,8 @@ mod tests {
         let digest = |data: &[u8]| {
             let mut h = Sha256::new();
             h.update(data);
-            h.finish()
+            h.finish();
+            h.digest::<32>()
         };
         assert_eq!(
             digest(b"abc"),

@@ -11,7 +11,8 @@ use crate::frame::{Authenticated, Flags, Frame, Header, Seq};
 #[cfg(feature = "auth")]
 use crate::key::NodeKey;
 use crate::message::{
-    Command, Event, EventBatch, EventRecord, EventSeq, HeldEvents, NackReason, Report,
+    Command, Event, EventBatch, EventRecord, EventSeq, HeldEvents, MAX_EVENTS_PER_REPORT,
+    NackReason, Report,
 };
 use crate::time::Instant;
 use crate::vocab::{NodeAddr, ResetReason};
@@ -377,8 +378,8 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
                 return None;
             }
             if let Some(answered) = self.answered.as_ref().filter(|a| a.exchange == exchange) {
-                let report = answered.report.report();
-                self.reply(header.seq, report, Flags::NONE, exchange.sign());
+                let report = answered.report;
+                self.reply(header.seq, report, exchange.sign());
                 return None;
             }
             #[cfg(feature = "auth")]
@@ -399,16 +400,14 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
             }
             Command::AckEvents { up_to } => {
                 self.acknowledge(up_to);
-                self.answer(exchange, Report::Ack);
+                self.answer(exchange, Kept::Ack);
                 None
             }
             Command::GetAuthFloor => {
                 #[cfg(feature = "auth")]
-                let report = Report::AuthFloor {
-                    floor: crate::message::Floor::new(self.auth.rx.floor()),
-                };
+                let report = Kept::AuthFloor(crate::message::Floor::new(self.auth.rx.floor()));
                 #[cfg(not(feature = "auth"))]
-                let report = Report::Nack(NackReason::Unsupported);
+                let report = Kept::Nack(NackReason::Unsupported);
                 self.answer(exchange, report);
                 None
             }
@@ -427,7 +426,7 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
                             binding,
                             ..exchange
                         },
-                        Report::Ack,
+                        Kept::Ack,
                     );
                     return None;
                 }
@@ -448,23 +447,76 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
     /// [`poll_transmit`](Self::poll_transmit). Returns `false` (and does
     /// nothing) if no command is awaiting an answer.
     pub fn respond(&mut self, report: Report) -> bool {
-        let Some(exchange) = self.in_progress.take() else {
+        self.respond_with(|body| *body = report)
+    }
+
+    /// As [`respond`](Self::respond), with the answer written by `answer`
+    /// straight into the place it leaves from (which holds [`Report::Ack`]
+    /// when `answer` is called), so that the caller holds no report of its
+    /// own on the stack: on a small node, a report is 136 bytes of the
+    /// deepest frame. Returns `false` (and calls nothing) if no command is
+    /// awaiting an answer.
+    ///
+    /// ```
+    /// use locker_proto::frame::{Flags, Frame, Header, Seq};
+    /// use locker_proto::link::NodeLink;
+    /// use locker_proto::{Command, Instant, NackReason, NodeAddr, Report, ResetReason};
+    ///
+    /// let mut link = NodeLink::<8>::new(NodeAddr(3), ResetReason::PowerOn);
+    /// let ping = Frame {
+    ///     header: Header::new(NodeAddr::GATEWAY, NodeAddr(3), Seq(9), Flags::ACK_WANTED),
+    ///     body: Command::PING,
+    /// };
+    /// assert!(link.handle_frame(&ping, Instant::ZERO).is_some());
+    /// assert!(link.respond_with(|report| *report = Report::Nack(NackReason::Busy)));
+    /// assert_eq!(link.poll_transmit().unwrap().body, Report::Nack(NackReason::Busy));
+    /// ```
+    pub fn respond_with(&mut self, answer: impl FnOnce(&mut Report)) -> bool {
+        let Some(body) = self.open_answer() else {
             return false;
         };
-        self.answer(exchange, report);
+        answer(body);
+        self.close_answer();
         true
     }
 
-    fn answer(&mut self, exchange: Exchange, report: Report) {
-        let kept = Kept::of(&report);
-        self.reply(exchange.seq, report, Flags::NONE, exchange.sign());
-        // An answer that is not kept (an event batch) is answered afresh.
-        let answered = kept.map(|report| Answered { exchange, report });
-        #[cfg(feature = "auth")]
-        if answered
+    /// The outgoing answer to the command in progress, [`Report::Ack`] until
+    /// written over; `None` if no command is in progress. The exchange
+    /// stays in `in_progress` until [`close_answer`](Self::close_answer):
+    /// the caller's frame holds neither it nor the report.
+    fn open_answer(&mut self) -> Option<&mut Report> {
+        let exchange = self.in_progress.as_ref()?;
+        let (seq, sign) = (exchange.seq, exchange.sign());
+        self.send(seq, Flags::NONE, sign)
+    }
+
+    /// The command in progress is answered: its answer is kept for its
+    /// retransmissions, unless it is an event batch (answered afresh).
+    fn close_answer(&mut self) {
+        let Some(exchange) = self.in_progress.take() else {
+            return;
+        };
+        let kept = self
+            .outgoing
             .as_ref()
-            .is_some_and(|a| a.exchange.counter.is_some())
-        {
+            .and_then(|outgoing| Kept::of(&outgoing.frame.body));
+        let signed = exchange.counter.is_some();
+        self.keep(kept.map(|report| Answered { exchange, report }), signed);
+    }
+
+    /// Answers `exchange` with `report` and keeps the answer for its
+    /// retransmissions.
+    fn answer(&mut self, exchange: Exchange, report: Kept) {
+        self.reply(exchange.seq, report, exchange.sign());
+        let signed = exchange.counter.is_some();
+        self.keep(Some(Answered { exchange, report }), signed);
+    }
+
+    /// The last answer to a signed (`signed`) or unsigned command.
+    #[cfg_attr(not(feature = "auth"), allow(unused_variables))]
+    fn keep(&mut self, answered: Option<Answered>, signed: bool) {
+        #[cfg(feature = "auth")]
+        if signed && answered.is_some() {
             self.answered_signed = answered;
             return;
         }
@@ -567,6 +619,45 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
         self.outgoing.take()
     }
 
+    /// The next frame to send, if any, encoded into `out` as
+    /// [`Outgoing::encode`] encodes it, straight from where it waits: as
+    /// [`poll_outgoing`](Self::poll_outgoing) and `encode`, without the
+    /// copy of the frame (up to 184 bytes on a Cortex-M0+ node) that
+    /// `poll_outgoing` hands out. The frame is gone afterwards, encoded or
+    /// not.
+    ///
+    /// ```
+    /// use locker_proto::frame::{Flags, Frame, Header, MAX_FRAME, Seq};
+    /// use locker_proto::link::NodeLink;
+    /// use locker_proto::{Command, Instant, NodeAddr, Report, ResetReason};
+    ///
+    /// let mut link = NodeLink::<8>::new(NodeAddr(3), ResetReason::PowerOn);
+    /// let mut out = [0u8; MAX_FRAME];
+    /// assert!(link.encode_outgoing(&mut out).is_none());
+    /// let ping = Frame {
+    ///     header: Header::new(NodeAddr::GATEWAY, NodeAddr(3), Seq(9), Flags::ACK_WANTED),
+    ///     body: Command::PING,
+    /// };
+    /// link.handle_frame(&ping, Instant::ZERO);
+    /// link.respond(Report::Ack);
+    /// let wire = link.encode_outgoing(&mut out).unwrap()?;
+    /// assert_eq!(wire.last(), Some(&0)); // the frame delimiter
+    /// assert!(!link.has_outgoing());
+    /// # Ok::<(), locker_proto::FrameError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Outgoing::encode`], inside the `Some`.
+    pub fn encode_outgoing<'o>(
+        &mut self,
+        out: &'o mut [u8],
+    ) -> Option<Result<&'o [u8], crate::error::FrameError>> {
+        let wire = self.outgoing.as_ref()?.encode(out);
+        self.outgoing = None;
+        Some(wire)
+    }
+
     /// Whether a frame waits for [`poll_outgoing`](Self::poll_outgoing)
     /// (or [`poll_transmit`](Self::poll_transmit)): the master is waiting for
     /// it, so whatever would delay it (a blocking lock pulse, a reboot) can
@@ -615,32 +706,41 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
         self.refusals.total
     }
 
-    /// Not inlined: its batch of events and the report around it would
-    /// otherwise sit in `handle_received`'s frame under every other path
-    /// (128 bytes of stack on a Cortex-M0+ node).
+    /// Not inlined, so that nothing of it sits in `handle_received`'s frame
+    /// under every other path; the batch is filled in the outgoing report
+    /// itself, not built apart and copied (a 320-byte frame on a Cortex-M0+
+    /// node, now 88).
     #[inline(never)]
     fn answer_poll(&mut self, seq: Seq, sign: Sign) {
         self.flush_refusals();
-        let mut events = EventBatch::new();
-        for record in self.queue.iter() {
-            if events.push(*record).is_err() {
-                break;
-            }
-        }
-        let flags = if self.queue.len() > events.len() {
+        let flags = if self.queue.len() > MAX_EVENTS_PER_REPORT {
             Flags::MORE_PENDING
         } else {
             Flags::NONE
         };
-        self.reply(
-            seq,
-            Report::Events {
-                events,
-                dropped: self.dropped,
-            },
-            flags,
-            sign,
-        );
+        let dropped = self.dropped;
+        // The batch is filled where it leaves from.
+        if let Some(body) = self.send(seq, flags, sign) {
+            *body = Report::Events {
+                events: EventBatch::new(),
+                dropped,
+            };
+        }
+        if let Some(Outgoing {
+            frame:
+                Frame {
+                    body: Report::Events { events, .. },
+                    ..
+                },
+            ..
+        }) = self.outgoing.as_mut()
+        {
+            for record in self.queue.iter() {
+                if events.push(*record).is_err() {
+                    break;
+                }
+            }
+        }
     }
 
     fn acknowledge(&mut self, up_to: EventSeq) {
@@ -665,25 +765,39 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
     fn refuse(&mut self, seq: Seq, reason: NackReason, sign: Sign) {
         self.refusals.total = self.refusals.total.saturating_add(1);
         let _ = self.push_event(Event::CommandsRefused { refused: 1, reason });
-        self.reply(seq, Report::Nack(reason), Flags::NONE, sign);
+        self.reply(seq, Kept::Nack(reason), sign);
     }
 
-    /// Queues `report` for the gateway, signed as `sign` says. The frame is
-    /// one literal written straight into `outgoing`: a report is up to 208
-    /// bytes, and each intermediate value (the frame, the `Outgoing`) would
-    /// be another copy on the stack.
+    /// Queues the answer `report` for the gateway, signed as `sign` says:
+    /// passed as the fifth of a [`Report`] it is, and made a report only in
+    /// the outgoing slot, so that no caller holds a whole one.
+    fn reply(&mut self, seq: Seq, report: Kept, sign: Sign) {
+        if let Some(body) = self.send(seq, Flags::NONE, sign) {
+            *body = report.report();
+        }
+    }
+
+    /// Queues an answer for the gateway, signed as `sign` says, and returns
+    /// its report, [`Report::Ack`] until the caller writes the answer over
+    /// it. The frame is one literal written straight into `outgoing`, and
+    /// the report is written there too: a report is up to 136 bytes, and
+    /// each intermediate value (the report, the frame, the `Outgoing`)
+    /// would be another copy on the stack.
     #[cfg_attr(not(feature = "auth"), allow(unused_variables))]
-    fn reply(&mut self, seq: Seq, report: Report, flags: Flags, sign: Sign) {
+    fn send(&mut self, seq: Seq, flags: Flags, sign: Sign) -> Option<&mut Report> {
         #[cfg(feature = "auth")]
         let (flags, seal) = seal(self.auth.key, flags, sign);
         self.outgoing = Some(Outgoing {
             frame: Frame {
                 header: Header::new(self.addr, NodeAddr::GATEWAY, seq, flags),
-                body: report,
+                body: Report::Ack,
             },
             #[cfg(feature = "auth")]
             seal,
         });
+        self.outgoing
+            .as_mut()
+            .map(|outgoing| &mut outgoing.frame.body)
     }
 }
 
@@ -783,7 +897,7 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
         let Some(auth) = auth else {
             return Check::Plain;
         };
-        let Some(key) = self.auth.key else {
+        let Some(key) = &self.auth.key else {
             return if frame.body.needs_tag() {
                 Check::Forged
             } else {
@@ -797,12 +911,12 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
             // A query: its trailer is the gateway's challenge, not a tag.
             // Nothing to verify (a query only reads); the answer is tagged
             // under the query and its challenge together.
-            return Check::Challenged(query_binding(&key, auth.covered, &auth.trailer.tag));
+            return Check::Challenged(query_binding(key, auth.covered, &auth.trailer.tag));
         }
         match self
             .auth
             .rx
-            .check(&key, auth.covered, &auth.trailer, Direction::ToNode)
+            .check(key, auth.covered, &auth.trailer, Direction::ToNode)
         {
             Verdict::Fresh(counter) => Check::Fresh(counter),
             Verdict::Unreserved(_) => Check::Unreserved,
@@ -828,8 +942,8 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
             .as_ref()
             .filter(|a| a.exchange == exchange)
         {
-            let report = answered.report.report();
-            self.reply(exchange.seq, report, Flags::NONE, Sign::Command(counter));
+            let report = answered.report;
+            self.reply(exchange.seq, report, Sign::Command(counter));
             return;
         }
         let reason = NackReason::Stale {
@@ -840,12 +954,7 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
         } else {
             // The one expected refusal after a restart moved the floor to
             // the reservation: not a security event.
-            self.reply(
-                exchange.seq,
-                Report::Nack(reason),
-                Flags::NONE,
-                Sign::Command(counter),
-            );
+            self.reply(exchange.seq, Kept::Nack(reason), Sign::Command(counter));
         }
     }
 }
