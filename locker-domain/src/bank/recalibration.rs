@@ -72,15 +72,17 @@
 //! pickup (it lets an occupied compartment go only there): the bank asks
 //! for the reading as the pickup's door closes, judges it against the zero
 //! it followed with the node's own rule, so the pickup is verified, and
-//! re-tares the empty compartment at once. A new parcel deposited before the bank read the
-//! empty compartment is followed in its place, the shift seen so far kept.
+//! re-tares the empty compartment at once. A new parcel deposited before
+//! the bank read the empty compartment is followed in its place, the
+//! shift seen so far kept.
 //!
 //! A watched drift that crosses the occupied threshold is no longer
 //! watched: the sensor then disagrees with the books, which is the
 //! discrepancy alert's business ([`AlertKind::UnexpectedItem`], out of
-//! service; [`AlertKind::ParcelMissing`] under a parcel). Staff putting the compartment back in service, or having its
-//! sensor recalibrated, forget whatever the bank watched or did about its
-//! drift: the time starts over. A parcel deposited into a watched
+//! service; [`AlertKind::ParcelMissing`] under a parcel). Staff putting
+//! the compartment back in service, or having its sensor recalibrated,
+//! forget whatever the bank watched or did about its drift: the time
+//! starts over. A parcel deposited into a watched
 //! compartment pauses the watch (its own drift check takes over, see
 //! [`SensorHealth::observe_parcel_reading`](super::health::SensorHealth::observe_parcel_reading));
 //! it goes on once the compartment is free again.
