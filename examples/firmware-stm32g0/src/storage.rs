@@ -53,7 +53,12 @@ pub fn load_auth(flash: &mut Flash) -> Option<locker_proto::auth::NodeAuthRecord
 }
 
 /// Writes the authentication record. Returns whether it is stored.
+///
+/// Not inlined, like [`save`]: its slot and the record's bytes stay out of
+/// the main loop's `serve`, whose frame lies under the HMAC of every signed
+/// answer.
 #[cfg(feature = "auth")]
+#[inline(never)]
 pub fn save_auth(flash: &mut Flash, record: &locker_proto::auth::NodeAuthRecord) -> bool {
     let mut slot = [0xFFu8; AUTH_SLOT];
     if let Some(head) = slot.get_mut(..locker_proto::auth::NodeAuthRecord::LEN) {
@@ -65,7 +70,9 @@ pub fn save_auth(flash: &mut Flash, record: &locker_proto::auth::NodeAuthRecord)
         && flash.blocking_write(AUTH_PAGE, &slot).is_ok()
 }
 
-/// Writes `node`'s configuration and calibration to the page.
+/// Writes `node`'s configuration and calibration to the page. Not inlined:
+/// its slot stays out of `serve`'s frame (as `save_auth`'s).
+#[inline(never)]
 pub fn save(flash: &mut Flash, node: &CompartmentNode) {
     let mut slot = [0xFFu8; SLOT];
     let Some((len_byte, rest)) = slot.split_first_mut() else {

@@ -58,21 +58,23 @@ impl<B: Serialize> Outgoing<B> {
     ///
     /// As [`frame::encode`](crate::frame::encode).
     pub fn encode<'o>(&self, out: &'o mut [u8]) -> Result<&'o [u8], FrameError> {
+        // The seal borrowed, not copied: a copy of the key would lie in the
+        // caller's frame, under the tag's HMAC.
         #[cfg(feature = "auth")]
-        match self.seal {
+        match &self.seal {
             Some(Seal::Tag {
                 key,
                 counter,
                 direction,
             }) => {
                 return crate::frame::encode_authenticated(&self.frame, out, |covered| {
-                    trailer(&key, covered, counter, direction)
+                    trailer(key, covered, *counter, *direction)
                 });
             }
             Some(Seal::Challenge(challenge)) => {
                 return crate::frame::encode_authenticated(&self.frame, out, |_| AuthTrailer {
                     freshness: [0; FRESHNESS_LEN],
-                    tag: challenge,
+                    tag: *challenge,
                 });
             }
             None => {}
