@@ -600,9 +600,10 @@ impl Decoder {
     }
 
     /// The covered bytes and trailer of the frame the last call to
-    /// [`feed`](Decoder::feed) returned, if it was an authenticated frame
-    /// ([`Flags::AUTHENTICATED`]); `None` after any other outcome. Valid
-    /// until the next call to `feed`.
+    /// [`feed`](Decoder::feed) (or [`take`](Decoder::take)) returned, if it
+    /// was an authenticated frame ([`Flags::AUTHENTICATED`]); `None` after
+    /// any other outcome. Valid until the next call to `feed` (or
+    /// [`fill`](Decoder::fill)).
     pub fn last_authenticated(&self) -> Option<Authenticated<'_>> {
         let (covered, trailer) = self.last_authenticated?;
         Some(Authenticated {
@@ -623,6 +624,67 @@ impl Decoder {
             return Feed::Consumed;
         }
         let outcome = self.finish::<B>(remaining);
+        self.reset();
+        outcome
+    }
+
+    /// The first half of [`feed`](Decoder::feed): takes bytes from `input`
+    /// until a frame ends (at a delimiter) or the input ends, without
+    /// decoding the frame. Returns the input after the frame's delimiter
+    /// once one ended: call [`take`](Decoder::take) for the frame, then
+    /// `fill` again with that rest. `None` when every byte was taken and no
+    /// frame is complete yet.
+    ///
+    /// Two steps where [`feed`](Decoder::feed) is one, for a caller that
+    /// hands the frame on to deeper work: the work done for the bytes is
+    /// over when the frame is taken, and none of it stays on the stack
+    /// under what follows.
+    ///
+    /// ```
+    /// use locker_proto::frame::{encode, Decoder, Flags, Frame, Header, Seq, MAX_FRAME};
+    /// use locker_proto::{NodeAddr, Report};
+    ///
+    /// let mut buf = [0u8; MAX_FRAME];
+    /// let ack = Frame { header: Header::new(NodeAddr(3), NodeAddr::GATEWAY, Seq(7), Flags::NONE), body: Report::Ack };
+    /// let wire = encode(&ack, &mut buf).unwrap();
+    ///
+    /// // Byte by byte, as a UART delivers them.
+    /// let mut decoder = Decoder::new();
+    /// let mut frames = Vec::new();
+    /// for &byte in wire.iter() {
+    ///     if decoder.fill(&[byte]).is_some() {
+    ///         frames.push(decoder.take::<Report>());
+    ///     }
+    /// }
+    /// assert_eq!(frames, [Ok(ack)]);
+    /// ```
+    #[inline]
+    pub fn fill<'a>(&mut self, input: &'a [u8]) -> Option<&'a [u8]> {
+        self.last_authenticated = None;
+        let (complete, remaining) = self.unstuff(input);
+        complete.then_some(remaining)
+    }
+
+    /// The second half of [`feed`](Decoder::feed): checks and decodes the
+    /// frame whose end [`fill`](Decoder::fill) found, and starts on the
+    /// next. Afterwards [`last_authenticated`](Decoder::last_authenticated)
+    /// says what the frame's tag covers, as after `feed`. Called before
+    /// `fill` found an end, it ends the frame in progress there, as a
+    /// delimiter would (usually with an error; with nothing held,
+    /// [`FrameError::Truncated`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Feed::Error`]: what was wrong with the frame.
+    #[inline]
+    pub fn take<B: DeserializeOwned>(&mut self) -> Result<Frame<B>, FrameError> {
+        self.last_authenticated = None;
+        let outcome = match self.finish::<B>(&[]) {
+            Feed::Frame { frame, .. } => Ok(frame),
+            Feed::Error { error, .. } => Err(error),
+            // `finish` yields a frame or an error, never this.
+            Feed::Consumed => Err(FrameError::BadCobs),
+        };
         self.reset();
         outcome
     }

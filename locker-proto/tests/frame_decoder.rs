@@ -365,6 +365,45 @@ proptest! {
     }
 
     #[test]
+    fn fill_and_take_decode_what_feed_decodes(
+        input in proptest::collection::vec(any::<u8>(), 0..600),
+        chunks in proptest::collection::vec(1usize..64, 1..6),
+        seq in any::<u8>(),
+    ) {
+        // Noise, a good frame and a signed one in it, so that both paths
+        // see good, bad and authenticated frames.
+        let mut input = input;
+        input.extend(wire(&unlock(seq)));
+        let mut buf = [0u8; MAX_FRAME];
+        let signed = encode_authenticated(&unlock(seq), &mut buf, |_| AuthTrailer {
+            freshness: [seq; 2],
+            tag: [seq; 8],
+        })
+        .unwrap()
+        .to_vec();
+        input.extend(&signed);
+        let want = decode_all::<Command>(&input, &chunks);
+        let mut decoder = Decoder::new();
+        let mut got = Vec::new();
+        let mut authenticated = 0;
+        let mut offset = 0;
+        let mut sizes = chunks.iter().cycle();
+        while offset < input.len() {
+            let end = (offset + (*sizes.next().unwrap_or(&1)).max(1)).min(input.len());
+            let mut rest = &input[offset..end];
+            while let Some(remaining) = decoder.fill(rest) {
+                prop_assert!(decoder.last_authenticated().is_none());
+                got.push(decoder.take::<Command>());
+                authenticated += usize::from(decoder.last_authenticated().is_some());
+                rest = remaining;
+            }
+            offset = end;
+        }
+        prop_assert_eq!(got, want);
+        prop_assert!(authenticated >= 1);
+    }
+
+    #[test]
     fn garbage_never_panics_and_buffer_stays_bounded(
         input in proptest::collection::vec(any::<u8>(), 0..600),
         chunks in proptest::collection::vec(1usize..64, 1..6),

@@ -40,7 +40,7 @@ pub use link_only::run;
 /// The whole node: link layer and controller in `locker_domain::node::Node`.
 #[cfg(feature = "controller")]
 pub mod full {
-    use locker_domain::controller::Controller;
+    use locker_domain::controller::{CheckedConfig, Controller};
     use locker_domain::node::Node;
     use locker_proto::{Channel, FirmwareVersion, HeldEvents, Instant, NodeConfig, ResetReason};
 
@@ -161,17 +161,22 @@ pub mod full {
     /// a pass through the loop.
     #[inline(never)]
     fn controller(reset_reason: ResetReason) -> Controller<CHANNELS> {
-        // IR beams read 0 or 1 beams interrupted: one beam is an item.
-        let config = NodeConfig {
-            presence_threshold: 1,
-            ..NodeConfig::default()
-        };
         let firmware = FirmwareVersion::new(0, 1, 0);
-        let Ok(controller) = Controller::new(config, firmware, reset_reason, now()) else {
-            panic!("built-in node configuration");
-        };
-        controller
+        Controller::with_checked_config(CONFIG, firmware, reset_reason, now())
     }
+
+    /// The built-in configuration, checked when the firmware is built: IR
+    /// beams read 0 or 1 beams interrupted, so one beam is an item; the
+    /// rest as `NodeConfig::default()`.
+    const CONFIG: CheckedConfig = match CheckedConfig::new(NodeConfig {
+        debounce_ms: 30,
+        door_ajar_limit_s: 60,
+        presence_threshold: 1,
+        max_pulse_ms: 1_000,
+    }) {
+        Ok(config) => config,
+        Err(_) => panic!("the built-in node configuration"),
+    };
 
     /// Does what the node asks, in its polling order: the counter
     /// reservation and any changed configuration to flash, the answer on the

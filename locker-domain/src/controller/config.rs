@@ -39,7 +39,7 @@ pub enum ConfigProblem {
 /// node's one call keeps it in its configure path (flash on Cortex-M0),
 /// whatever the bank's call does.
 #[inline(always)]
-pub(crate) fn validate(config: &NodeConfig) -> Result<(), ConfigProblem> {
+pub(crate) const fn validate(config: &NodeConfig) -> Result<(), ConfigProblem> {
     if config.max_pulse_ms == 0 {
         Err(ConfigProblem::PulseZero)
     } else if config.max_pulse_ms > PULSE_CEILING_MS {
@@ -52,6 +52,55 @@ pub(crate) fn validate(config: &NodeConfig) -> Result<(), ConfigProblem> {
         Err(ConfigProblem::ThresholdNotPositive)
     } else {
         Ok(())
+    }
+}
+
+/// A [`NodeConfig`] the controller accepts, checked when it is made: made
+/// in a `const`, the check runs when the firmware is built, and
+/// [`Controller::with_checked_config`](super::Controller::with_checked_config)
+/// builds the controller with no `Result` to unwrap (on a small node, a
+/// `Result` holding a controller is a second copy of its channels on the
+/// stack while it is built).
+///
+/// ```
+/// use locker_domain::controller::{CheckedConfig, ConfigProblem};
+/// use locker_proto::NodeConfig;
+///
+/// // IR beams: one interrupted beam is an item. A mistake here fails the build.
+/// const BEAMS: CheckedConfig = match CheckedConfig::new(NodeConfig {
+///     debounce_ms: 30,
+///     door_ajar_limit_s: 60,
+///     presence_threshold: 1,
+///     max_pulse_ms: 1_000,
+/// }) {
+///     Ok(config) => config,
+///     Err(_) => panic!("the built-in configuration"),
+/// };
+/// assert_eq!(BEAMS.get().presence_threshold, 1);
+///
+/// let none = NodeConfig { presence_threshold: 0, ..NodeConfig::default() };
+/// assert_eq!(CheckedConfig::new(none), Err(ConfigProblem::ThresholdNotPositive));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct CheckedConfig(NodeConfig);
+
+impl CheckedConfig {
+    /// `config`, if the controller accepts it.
+    ///
+    /// # Errors
+    ///
+    /// The [`ConfigProblem`] the controller would refuse it for.
+    pub const fn new(config: NodeConfig) -> Result<Self, ConfigProblem> {
+        match validate(&config) {
+            Ok(()) => Ok(CheckedConfig(config)),
+            Err(problem) => Err(problem),
+        }
+    }
+
+    /// The configuration.
+    pub const fn get(&self) -> &NodeConfig {
+        &self.0
     }
 }
 

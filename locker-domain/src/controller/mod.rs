@@ -92,8 +92,8 @@ use locker_proto::{
 pub use action::{Action, PulseDuration};
 pub(crate) use config::validate;
 pub use config::{
-    ConfigProblem, DEBOUNCE_CEILING_MS, MAX_UNLOCKS_PER_WINDOW, PULSE_CEILING_MS, Tuning,
-    UnlockLimit,
+    CheckedConfig, ConfigProblem, DEBOUNCE_CEILING_MS, MAX_UNLOCKS_PER_WINDOW, PULSE_CEILING_MS,
+    Tuning, UnlockLimit,
 };
 pub use error::ControllerError;
 pub(crate) use presence::release_level;
@@ -144,14 +144,54 @@ impl<const CHANNELS: usize> Controller<CHANNELS> {
         reset_reason: ResetReason,
         now: Instant,
     ) -> Result<Self, ControllerError> {
+        config::validate(&config).map_err(ControllerError::InvalidConfig)?;
+        Ok(Self::built(config, firmware, reset_reason, now))
+    }
+
+    /// As [`new`](Self::new), for a configuration checked already (at build
+    /// time, in a `const`): nothing to refuse, so no `Result` to unwrap.
+    ///
+    /// ```
+    /// use locker_domain::controller::{CheckedConfig, Controller};
+    /// use locker_proto::{FirmwareVersion, Instant, NodeConfig, ResetReason};
+    ///
+    /// const CONFIG: CheckedConfig = match CheckedConfig::new(NodeConfig {
+    ///     debounce_ms: 30,
+    ///     door_ajar_limit_s: 60,
+    ///     presence_threshold: 10,
+    ///     max_pulse_ms: 1_000,
+    /// }) {
+    ///     Ok(config) => config,
+    ///     Err(_) => panic!("the built-in configuration"),
+    /// };
+    /// let fw = FirmwareVersion::new(1, 0, 0);
+    /// let node = Controller::<4>::with_checked_config(CONFIG, fw, ResetReason::PowerOn, Instant::ZERO);
+    /// assert_eq!(node.config(), CONFIG.get());
+    /// ```
+    pub fn with_checked_config(
+        config: CheckedConfig,
+        firmware: FirmwareVersion,
+        reset_reason: ResetReason,
+        now: Instant,
+    ) -> Self {
+        Self::built(*config.get(), firmware, reset_reason, now)
+    }
+
+    /// The controller of a configuration that was checked.
+    #[inline(always)]
+    fn built(
+        config: NodeConfig,
+        firmware: FirmwareVersion,
+        reset_reason: ResetReason,
+        now: Instant,
+    ) -> Self {
         const {
             assert!(
                 CHANNELS >= 1 && CHANNELS <= MAX_CHANNELS,
                 "a node has 1 to 32 channels"
             )
         };
-        config::validate(&config).map_err(ControllerError::InvalidConfig)?;
-        Ok(Controller {
+        Controller {
             config,
             timing: Timing::new(&config, Tuning::default()),
             firmware,
@@ -164,7 +204,7 @@ impl<const CHANNELS: usize> Controller<CHANNELS> {
             reboot: None,
             unlocks: Deque::new(),
             maintenance: false,
-        })
+        }
     }
 
     /// The same controller with firmware-fixed timing other than the default.
