@@ -173,6 +173,18 @@ fn a_zero_creeping_further_than_a_band_is_retared_on_the_way_and_a_cell_still_dr
     assert_eq!(bench.drift_alerts(c), 1);
 }
 
+/// Every alert the gateway raised about compartment `c`, by kind.
+fn alerts_of(bench: &Bench, c: CompartmentId) -> Vec<AlertKind> {
+    bench
+        .log
+        .iter()
+        .filter_map(|o| match o {
+            GatewayOutput::Alert(a) if a.compartment == Some(c) => Some(a.kind),
+            _ => None,
+        })
+        .collect()
+}
+
 /// How far the zero moved, as the last maintenance alert tells staff.
 fn last_maintenance_drift(bench: &Bench) -> Option<i32> {
     bench.log.iter().rev().find_map(|o| match o {
@@ -195,17 +207,24 @@ fn drift_under_parcel_records(bench: &Bench, c: CompartmentId) -> Vec<HealthIssu
         .collect()
 }
 
+/// A courier's small parcel deposited and stored for two hours, the
+/// periodic readings having taken its weight. Returns its compartment, the
+/// node and the channel's index.
+fn parcel_stored_two_hours(bench: &mut Bench) -> (CompartmentId, NodeAddr, usize) {
+    let r = bench.reserve_small().unwrap();
+    let c = r.compartment;
+    bench.deposit(c);
+    let (node, channel) = wiring(c);
+    bench.run_for(Duration::from_hours(2));
+    (c, node, usize::from(channel.0))
+}
+
 /// A courier's parcel stored two hours in a compartment whose load cell
 /// then sinks 5 units under it (beyond the band of 4) and stays there; an
 /// hour on, the bank has noted it once. Returns the compartment, its node
 /// and its channel's index.
 fn cell_sunk_under_a_parcel(bench: &mut Bench) -> (CompartmentId, NodeAddr, usize) {
-    let r = bench.reserve_small().unwrap();
-    let c = r.compartment;
-    bench.deposit(c);
-    let (node, channel) = wiring(c);
-    let ch = usize::from(channel.0);
-    bench.run_for(Duration::from_hours(2));
+    let (c, node, ch) = parcel_stored_two_hours(bench);
     bench.node(node).load[ch] = PARCEL_LOAD - 5;
     bench.run_for(Duration::from_hours(1));
     assert!(
@@ -301,14 +320,7 @@ fn a_parcel_stolen_while_the_bank_waits_to_retare_under_it_is_a_theft_not_a_drif
     bench.node(node).load[ch] = -5;
     bench.close_door(c);
     bench.run_for(Duration::from_hours(1));
-    let alerts: Vec<_> = bench
-        .log
-        .iter()
-        .filter_map(|o| match o {
-            GatewayOutput::Alert(a) if a.compartment == Some(c) => Some(a.kind),
-            _ => None,
-        })
-        .collect();
+    let alerts = alerts_of(&bench, c);
     assert!(alerts.contains(&AlertKind::ForcedDoor), "{alerts:?}");
     // The weight that left is the parcel, not the cell: no maintenance
     // alert calls it drift, and the empty compartment is not re-tared over
@@ -331,12 +343,7 @@ fn a_zero_that_rose_under_a_parcel_past_half_the_threshold_is_weighed_at_the_pic
     let mut bench = Bench::with_policy(policy);
     bench.start_uplink();
     bench.settle();
-    let r = bench.reserve_small().unwrap();
-    let c = r.compartment;
-    bench.deposit(c);
-    let (node, channel) = wiring(c);
-    let ch = usize::from(channel.0);
-    bench.run_for(Duration::from_hours(2));
+    let (c, node, ch) = parcel_stored_two_hours(&mut bench);
     // The zero rises 11 under the parcel: beyond the band, a band and more
     // below the threshold, but above half of it, where the node lets a
     // parcel go: once the parcel has left, the node will go on saying
@@ -377,14 +384,7 @@ fn a_zero_that_rose_under_a_parcel_past_half_the_threshold_is_weighed_at_the_pic
     assert_eq!(automatic_recalibrations(&bench, c), 1);
     bench.run_for(Duration::from_hours(2));
     assert_eq!(bench.drift_alerts(c), 0);
-    let alerts: Vec<_> = bench
-        .log
-        .iter()
-        .filter_map(|o| match o {
-            GatewayOutput::Alert(a) if a.compartment == Some(c) => Some(a.kind),
-            _ => None,
-        })
-        .collect();
+    let alerts = alerts_of(&bench, c);
     assert!(alerts.is_empty(), "{alerts:?}");
     let view = bench.gateway.bank().view(c).unwrap();
     assert_eq!((view.stage, view.out_of_service), (Stage::Free, None));
