@@ -100,7 +100,7 @@ use super::health::HealthAlert;
 use super::layout::{Compartment, LayoutIndex};
 use super::parcel::{DoorPhase, ParcelId, Purpose, Stage};
 use super::{Bank, CommandOutcome};
-use crate::controller::release_level;
+use crate::controller::occupied_after;
 
 /// Readings of a compartment under watch that may move on, one after the
 /// other, before its drift counts as a cell moving faster than the scans
@@ -744,17 +744,10 @@ impl Bank<'_> {
 }
 
 /// The node's presence rule applied to `presence`'s reading taken against
-/// a zero that moved by `zero`: occupied from the threshold up, empty again
-/// at half of it or below, the node's decision in between.
+/// a zero that moved by `zero` (the node's decision where the rule keeps it).
 fn occupied_above(presence: Presence, zero: i32) -> bool {
     let tared = presence.reading.saturating_sub(zero);
-    if tared >= presence.threshold {
-        true
-    } else if tared <= release_level(presence.threshold) {
-        false
-    } else {
-        presence.occupied
-    }
+    occupied_after(presence.occupied, tared, presence.threshold)
 }
 
 /// `drift` with the shift already re-tared away added back: how far the

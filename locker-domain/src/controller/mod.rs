@@ -96,7 +96,7 @@ pub use config::{
     Tuning, UnlockLimit,
 };
 pub use error::ControllerError;
-pub(crate) use presence::release_level;
+pub(crate) use presence::{occupied_after, release_level};
 
 use channel::{ChannelState, EVENTS_PER_STEP, EventQueue, Timing, emit};
 

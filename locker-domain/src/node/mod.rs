@@ -440,12 +440,8 @@ impl<const CHANNELS: usize, const QUEUE: usize> Node<CHANNELS, QUEUE> {
     /// and `persisted`.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Outgoing<Report>> {
-        #[cfg(feature = "auth")]
-        {
-            self.safekeeping.collect(&mut self.link);
-            if self.safekeeping.is_waiting() {
-                return None;
-            }
+        if !self.has_transmit() {
+            return None;
         }
         self.link.poll_outgoing()
     }
