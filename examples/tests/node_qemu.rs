@@ -569,7 +569,7 @@ fn cobs_encode(raw: &[u8]) -> Vec<u8> {
 }
 
 /// One frame's body and whether it carries a trailer.
-fn decode<B: serde::de::DeserializeOwned>(wire: &[u8]) -> Option<(B, bool)> {
+fn decode<B: locker_proto::frame::Body>(wire: &[u8]) -> Option<(B, bool)> {
     let mut decoder = Decoder::new();
     match decoder.feed::<B>(wire) {
         Feed::Frame { frame, .. } => Some((frame.body, decoder.last_authenticated().is_some())),

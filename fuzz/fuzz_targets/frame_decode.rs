@@ -18,7 +18,7 @@ struct Input {
 
 fn check<B>(input: &Input)
 where
-    B: serde::Serialize + serde::de::DeserializeOwned + PartialEq + core::fmt::Debug,
+    B: locker_proto::frame::Body + PartialEq + core::fmt::Debug,
 {
     let mut decoder = Decoder::new();
     let mut offset = 0;
@@ -44,7 +44,7 @@ where
 
 fn reencode<B>(frame: &Frame<B>)
 where
-    B: serde::Serialize + serde::de::DeserializeOwned + PartialEq + core::fmt::Debug,
+    B: locker_proto::frame::Body + PartialEq + core::fmt::Debug,
 {
     let mut buf = [0u8; MAX_FRAME];
     let bytes = encode(frame, &mut buf).expect("a decoded frame always re-encodes");

@@ -62,7 +62,7 @@
 //! }
 //! ```
 
-use serde::{Serialize, de::DeserializeOwned};
+pub use crate::body::Body;
 
 use crate::checksum::crc16;
 use crate::cobs;
@@ -309,10 +309,7 @@ impl AuthTrailer {
 /// [`FrameError::BodyTooLong`] if the body exceeds [`MAX_BODY`];
 /// [`FrameError::BufferTooSmall`] if `out` cannot hold the encoded frame (never
 /// when `out.len() >= MAX_FRAME`).
-pub fn encode<'o, B: Serialize>(
-    frame: &Frame<B>,
-    out: &'o mut [u8],
-) -> Result<&'o [u8], FrameError> {
+pub fn encode<'o, B: Body>(frame: &Frame<B>, out: &'o mut [u8]) -> Result<&'o [u8], FrameError> {
     encode_with(frame, out, None)
 }
 
@@ -323,7 +320,7 @@ pub fn encode<'o, B: Serialize>(
 /// # Errors
 ///
 /// As [`encode`], with [`AUTH_TRAILER_LEN`] fewer bytes for the body.
-pub fn encode_authenticated<'o, B: Serialize>(
+pub fn encode_authenticated<'o, B: Body>(
     frame: &Frame<B>,
     out: &'o mut [u8],
     sign: impl FnOnce(&[u8]) -> AuthTrailer,
@@ -348,7 +345,7 @@ type Signer<'s> = &'s mut dyn FnMut(&[u8]) -> AuthTrailer;
 /// written once and never copied. The signer is a trait object so that signed
 /// and unsigned frames of one body type share one copy of this code (on a
 /// node, a second copy with the body's serialiser inlined costs 1.2 KiB).
-fn encode_with<'o, B: Serialize>(
+fn encode_with<'o, B: Body>(
     frame: &Frame<B>,
     out: &'o mut [u8],
     sign: Option<Signer<'_>>,
@@ -367,7 +364,7 @@ fn encode_with<'o, B: Serialize>(
     let body_at = 1 + HEADER_LEN;
     let body_len = match out
         .get_mut(body_at..body_at + room)
-        .and_then(|space| serialize_body(&frame.body, space))
+        .and_then(|space| frame.body.write_body(space))
     {
         Some(len) => len,
         None if room == max_body => return Err(FrameError::BodyTooLong),
@@ -375,7 +372,10 @@ fn encode_with<'o, B: Serialize>(
             // The caller's buffer is short: find out by how much.
             let mut scratch = [0u8; MAX_BODY];
             let space = scratch.get_mut(..max_body).ok_or(FrameError::BodyTooLong)?;
-            let len = serialize_body(&frame.body, space).ok_or(FrameError::BodyTooLong)?;
+            let len = frame
+                .body
+                .write_body(space)
+                .ok_or(FrameError::BodyTooLong)?;
             return Err(FrameError::BufferTooSmall {
                 needed: overhead + len,
             });
@@ -406,45 +406,6 @@ fn encode_with<'o, B: Serialize>(
         .ok_or(FrameError::BufferTooSmall { needed: end + 1 })? = 0;
     out.get(..=end)
         .ok_or(FrameError::BufferTooSmall { needed: end + 1 })
-}
-
-/// Serialises `body` with postcard into `out`; returns the length, or `None`
-/// if it does not fit.
-fn serialize_body<B: Serialize>(body: &B, out: &mut [u8]) -> Option<usize> {
-    let room = out.len();
-    let rest = postcard::serialize_with_flavor(body, BodyWriter { rest: out }).ok()?;
-    room.checked_sub(rest)
-}
-
-/// A postcard output that writes byte by byte into what is left of a slice.
-/// postcard's own slice output copies each varint with a `memcpy` call, which
-/// for one to five bytes costs more than the bytes.
-struct BodyWriter<'o> {
-    rest: &'o mut [u8],
-}
-
-impl postcard::ser_flavors::Flavor for BodyWriter<'_> {
-    /// Bytes left unused.
-    type Output = usize;
-
-    #[inline]
-    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
-        let (slot, rest) = core::mem::take(&mut self.rest)
-            .split_first_mut()
-            .ok_or(postcard::Error::SerializeBufferFull)?;
-        *slot = byte;
-        self.rest = rest;
-        Ok(())
-    }
-
-    #[inline]
-    fn try_extend(&mut self, bytes: &[u8]) -> postcard::Result<()> {
-        bytes.iter().try_for_each(|&b| self.try_push(b))
-    }
-
-    fn finalize(self) -> postcard::Result<usize> {
-        Ok(self.rest.len())
-    }
 }
 
 /// Checks a raw (COBS-decoded) frame's length and CRC and reads its header;
@@ -617,7 +578,7 @@ impl Decoder {
     // instead of being moved through `Result`, `Frame` and `Feed` (a
     // `Report` is 208 bytes on a 64-bit host, most of it the event batch).
     #[inline]
-    pub fn feed<'a, B: DeserializeOwned>(&mut self, input: &'a [u8]) -> Feed<'a, B> {
+    pub fn feed<'a, B: Body>(&mut self, input: &'a [u8]) -> Feed<'a, B> {
         self.last_authenticated = None;
         let (complete, remaining) = self.unstuff(input);
         if !complete {
@@ -677,7 +638,7 @@ impl Decoder {
     ///
     /// As [`Feed::Error`]: what was wrong with the frame.
     #[inline]
-    pub fn take<B: DeserializeOwned>(&mut self) -> Result<Frame<B>, FrameError> {
+    pub fn take<B: Body>(&mut self) -> Result<Frame<B>, FrameError> {
         self.last_authenticated = None;
         let outcome = match self.finish::<B>(&[]) {
             Feed::Frame { frame, .. } => Ok(frame),
@@ -727,23 +688,24 @@ impl Decoder {
     /// Checks and decodes the frame in the buffer. The message is built
     /// straight into the returned `Feed`, not moved there through a `Result`.
     #[inline]
-    fn finish<'a, B: DeserializeOwned>(&mut self, remaining: &'a [u8]) -> Feed<'a, B> {
+    fn finish<'a, B: Body>(&mut self, remaining: &'a [u8]) -> Feed<'a, B> {
         let (header, body, trailer) = match self.check_raw() {
             Ok(parts) => parts,
             Err(error) => return Feed::Error { error, remaining },
         };
-        let mut de = postcard::Deserializer::from_bytes(body);
-        let body_len = body.len();
-        match B::deserialize(&mut de) {
-            // The body must be used up exactly.
-            Ok(body) if matches!(de.finalize(), Ok([])) => {
-                self.last_authenticated = trailer.map(|t| (HEADER_LEN + body_len, t));
+        match B::read_body(body) {
+            // `read_body` takes the body only if it uses it up exactly.
+            Some(body_value) => {
+                self.last_authenticated = trailer.map(|t| (HEADER_LEN + body.len(), t));
                 Feed::Frame {
-                    frame: Frame { header, body },
+                    frame: Frame {
+                        header,
+                        body: body_value,
+                    },
                     remaining,
                 }
             }
-            _ => Feed::Error {
+            None => Feed::Error {
                 error: FrameError::BadBody,
                 remaining,
             },

@@ -8,6 +8,7 @@ extern crate std;
 #[cfg(feature = "auth")]
 #[cfg_attr(docsrs, doc(cfg(feature = "auth")))]
 pub mod auth;
+mod body;
 mod checksum;
 mod cobs;
 pub mod error;
@@ -19,6 +20,7 @@ pub mod time;
 pub mod uplink;
 pub mod version;
 pub mod vocab;
+pub mod wire;
 pub mod zone;
 
 pub use error::FrameError;

@@ -48,7 +48,7 @@ fn carry<B, R>(
     ) -> R,
 ) -> R
 where
-    B: serde::Serialize + serde::de::DeserializeOwned,
+    B: locker_proto::frame::Body,
 {
     let mut buf = [0u8; MAX_FRAME];
     let bytes = outgoing.encode(&mut buf).unwrap();

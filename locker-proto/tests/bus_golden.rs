@@ -797,7 +797,7 @@ fn encode_sample(sample: &Sample, samples: &[Sample]) -> Vec<u8> {
     }
 }
 
-fn encode_with_seal<B: serde::Serialize>(
+fn encode_with_seal<B: locker_proto::frame::Body>(
     frame: &Frame<B>,
     seal: Seal,
     direction: Direction,

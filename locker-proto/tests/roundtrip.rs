@@ -14,7 +14,7 @@ use proptest::prelude::*;
 
 fn roundtrip<B>(frame: &Frame<B>) -> Frame<B>
 where
-    B: serde::Serialize + serde::de::DeserializeOwned + Clone,
+    B: locker_proto::frame::Body + Clone,
 {
     let mut buf = [0u8; MAX_FRAME];
     let bytes = encode(frame, &mut buf).expect("every message fits one frame");

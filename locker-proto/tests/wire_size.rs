@@ -16,7 +16,7 @@ use locker_proto::{
     HeldEvents, NackReason, NodeAddr, Report,
 };
 
-fn size<B: serde::Serialize>(body: B, seq: u8) -> usize {
+fn size<B: locker_proto::frame::Body>(body: B, seq: u8) -> usize {
     let frame = Frame {
         header: Header::new(NodeAddr::GATEWAY, NodeAddr(12), Seq(seq), Flags::ACK_WANTED),
         body,
@@ -119,7 +119,7 @@ fn one_door_event_fits_in_17_bytes() {
 
 /// Sizes of signed frames: the trailer adds [`AUTH_TRAILER_LEN`] bytes (COBS
 /// still adds one byte in all: frames stay shorter than a COBS block).
-fn signed_size<B: serde::Serialize>(body: B, src: NodeAddr, dst: NodeAddr) -> usize {
+fn signed_size<B: locker_proto::frame::Body>(body: B, src: NodeAddr, dst: NodeAddr) -> usize {
     let frame = Frame {
         header: Header::new(src, dst, Seq(200), Flags::ACK_WANTED),
         body,

@@ -4,10 +4,10 @@
 use std::io::{self, Read, Write};
 use std::time::Duration;
 
-use locker_proto::frame::{AuthTrailer, Authenticated, Decoder, Feed, Frame, MAX_FRAME, encode};
+use locker_proto::frame::{
+    AuthTrailer, Authenticated, Body, Decoder, Feed, Frame, MAX_FRAME, encode,
+};
 use locker_proto::link::Outgoing;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use serialport::SerialPort;
 
 use super::GatewayError;
@@ -139,7 +139,7 @@ impl SerialLine {
     /// # Errors
     ///
     /// [`GatewayError::Serial`] if the port fails.
-    pub fn send<B: Serialize>(&mut self, frame: &Frame<B>) -> Result<(), GatewayError> {
+    pub fn send<B: Body>(&mut self, frame: &Frame<B>) -> Result<(), GatewayError> {
         let mut buf = [0u8; MAX_FRAME];
         // Bodies of our message sets always fit MAX_FRAME (locker-proto's
         // frame contract), so this only fails for a foreign body type.
@@ -154,10 +154,7 @@ impl SerialLine {
     /// # Errors
     ///
     /// [`GatewayError::Serial`] if the port fails.
-    pub fn send_outgoing<B: Serialize>(
-        &mut self,
-        outgoing: &Outgoing<B>,
-    ) -> Result<(), GatewayError> {
+    pub fn send_outgoing<B: Body>(&mut self, outgoing: &Outgoing<B>) -> Result<(), GatewayError> {
         let mut buf = [0u8; MAX_FRAME];
         let wire = outgoing
             .encode(&mut buf)
@@ -180,10 +177,7 @@ impl SerialLine {
     /// # Errors
     ///
     /// [`GatewayError::Serial`] if the port fails (a timeout is not a failure).
-    pub fn receive<B: DeserializeOwned>(
-        &mut self,
-        frames: &mut Vec<Frame<B>>,
-    ) -> Result<usize, GatewayError> {
+    pub fn receive<B: Body>(&mut self, frames: &mut Vec<Frame<B>>) -> Result<usize, GatewayError> {
         let mut received = Vec::new();
         let n = self.receive_signed(&mut received)?;
         frames.extend(received.into_iter().map(|r| r.frame));
@@ -196,7 +190,7 @@ impl SerialLine {
     /// # Errors
     ///
     /// [`GatewayError::Serial`] if the port fails (a timeout is not a failure).
-    pub fn receive_signed<B: DeserializeOwned>(
+    pub fn receive_signed<B: Body>(
         &mut self,
         frames: &mut Vec<Received<B>>,
     ) -> Result<usize, GatewayError> {

@@ -11,6 +11,7 @@
 
 use locker_proto::NodeConfig;
 use locker_proto::frame::CRC;
+use locker_proto::wire::{Reader, Writer};
 
 use super::config::validate;
 use super::error::ControllerError;
@@ -44,14 +45,12 @@ pub(crate) fn save<'b, const N: usize>(
         .ok_or(too_small)?
         .copy_from_slice(&header);
     len += HEADER_LEN;
-    len += postcard::to_slice(config, buf.get_mut(len..).ok_or(too_small)?)
-        .map_err(|_| too_small)?
-        .len();
-    for baseline in baselines {
-        len += postcard::to_slice(baseline, buf.get_mut(len..).ok_or(too_small)?)
-            .map_err(|_| too_small)?
-            .len();
+    let mut w = Writer::new(buf.get_mut(len..).ok_or(too_small)?);
+    config.write(&mut w);
+    for &baseline in baselines {
+        w.i32(baseline);
     }
+    len += w.finish().ok_or(too_small)?;
     let crc = CRC.checksum(buf.get(..len).ok_or(too_small)?);
     buf.get_mut(len..len + CRC_LEN)
         .ok_or(too_small)?
@@ -93,18 +92,18 @@ pub(crate) fn restore<const N: usize>(
     }
     // The CRC matched, so a body that does not parse was written by a buggy
     // or hostile writer; it is still refused as corrupt, never half-applied.
-    let (config, mut rest) = postcard::take_from_bytes::<NodeConfig>(body)
-        .map_err(|_| ControllerError::SavedStateCorrupt)?;
+    let mut r = Reader::new(body);
+    let config = NodeConfig::read(&mut r);
+    if !r.is_good() {
+        return Err(ControllerError::SavedStateCorrupt);
+    }
     validate(&config).map_err(ControllerError::InvalidConfig)?;
     let mut baselines = [0i32; N];
     for baseline in &mut baselines {
-        let (value, tail) = postcard::take_from_bytes::<i32>(rest)
-            .map_err(|_| ControllerError::SavedStateCorrupt)?;
-        *baseline = value;
-        rest = tail;
+        *baseline = r.i32();
     }
-    if !rest.is_empty() {
-        return Err(ControllerError::SavedStateCorrupt);
-    }
+    let baselines = r
+        .finish(baselines)
+        .ok_or(ControllerError::SavedStateCorrupt)?;
     Ok((config, baselines))
 }

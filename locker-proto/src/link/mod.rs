@@ -38,7 +38,7 @@ pub use outgoing::Outgoing;
 #[cfg(feature = "auth")]
 fn covers<B>(covered: &[u8], frame: &crate::frame::Frame<B>) -> bool
 where
-    B: serde::de::DeserializeOwned + PartialEq,
+    B: crate::frame::Body + PartialEq,
 {
     use crate::frame::{Flags, HEADER_LEN, VERSION};
     let Some((header, body)) = covered.split_at_checked(HEADER_LEN) else {
@@ -51,14 +51,14 @@ where
         h.dst.0,
         h.seq.0,
     ];
-    header == ours && postcard::from_bytes::<B>(body).is_ok_and(|b| b == frame.body)
+    header == ours && B::read_body(body).is_some_and(|b| b == frame.body)
 }
 
 /// The bytes a tag covers for `frame` sent authenticated: its header (with
 /// [`Flags::AUTHENTICATED`](crate::frame::Flags::AUTHENTICATED)) and its
 /// body, written into `buf`.
 #[cfg(feature = "auth")]
-fn covered_bytes<'b, B: serde::Serialize>(
+fn covered_bytes<'b, B: crate::frame::Body>(
     frame: &crate::frame::Frame<B>,
     buf: &'b mut [u8],
 ) -> Option<&'b [u8]> {
@@ -71,6 +71,6 @@ fn covered_bytes<'b, B: serde::Serialize>(
         h.dst.0,
         h.seq.0,
     ]);
-    let body = postcard::to_slice(&frame.body, rest).ok()?.len();
+    let body = frame.body.write_body(rest)?;
     buf.get(..HEADER_LEN.checked_add(body)?)
 }

@@ -1,9 +1,7 @@
 //! A frame ready to leave, with what it takes to sign it.
 
-use serde::Serialize;
-
 use crate::error::FrameError;
-use crate::frame::{Frame, encode};
+use crate::frame::{Body, Frame, encode};
 
 #[cfg(feature = "auth")]
 use crate::auth::{Direction, trailer};
@@ -41,7 +39,7 @@ pub struct Outgoing<B> {
     pub(crate) seal: Option<Seal>,
 }
 
-impl<B: Serialize> Outgoing<B> {
+impl<B: Body> Outgoing<B> {
     pub(crate) fn plain(frame: Frame<B>) -> Self {
         Outgoing {
             frame,
