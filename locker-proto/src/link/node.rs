@@ -418,9 +418,8 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
                     self.auth.key_unsaved = true;
                     // The gateway checks the acknowledgement with the key
                     // it just sent.
-                    let binding = auth
-                        .filter(|a| super::covers(a.covered, frame))
-                        .map(|a| query_binding(&key, a.covered, &a.trailer.tag));
+                    // `check` refused a trailer that is not this frame's.
+                    let binding = auth.map(|a| query_binding(&key, a.covered, &a.trailer.tag));
                     self.answer(
                         Exchange {
                             binding,
@@ -584,8 +583,11 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
         if queued || self.queue.len() >= QUEUE {
             return;
         }
-        let next = (1..=REFUSAL_SLOTS)
-            .map(|k| (self.refusals.last + k) % REFUSAL_SLOTS)
+        // The slots after the last one flushed, round to it again (counted
+        // round without a remainder: a Cortex-M0 divides in software).
+        let last = self.refusals.last;
+        let next = (last + 1..REFUSAL_SLOTS)
+            .chain(0..=last)
             .find(|&k| self.refusals.pending.get(k).is_some_and(|p| p.0 > 0));
         let Some(k) = next else {
             return;
@@ -897,6 +899,12 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
         let Some(auth) = auth else {
             return Check::Plain;
         };
+        // A trailer that is not this frame's is refused whether or not the
+        // node holds a key: after this check, a trailer handed in is the
+        // frame's (the provisioning answer relies on it).
+        if !super::covers(auth.covered, frame) {
+            return Check::Forged;
+        }
         let Some(key) = &self.auth.key else {
             return if frame.body.needs_tag() {
                 Check::Forged
@@ -904,9 +912,6 @@ impl<const QUEUE: usize> NodeLink<QUEUE> {
                 Check::Plain
             };
         };
-        if !super::covers(auth.covered, frame) {
-            return Check::Forged;
-        }
         if !frame.body.needs_tag() {
             // A query: its trailer is the gateway's challenge, not a tag.
             // Nothing to verify (a query only reads); the answer is tagged
