@@ -24,7 +24,7 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use locker_domain::controller::{
-    Action, Controller, ControllerError, EVENT_QUEUE, PULSE_CEILING_MS, Tuning,
+    Action, ChannelInputs, Controller, ControllerError, EVENT_QUEUE, PULSE_CEILING_MS, Tuning,
 };
 use locker_proto::{
     Channel, Command, Duration, Event, FaultCode, FirmwareVersion, Instant, LockState, NackReason,
@@ -50,6 +50,13 @@ enum Op {
     Temperature {
         channel: u8,
         deci: i16,
+    },
+    /// One sample of all of a channel's inputs (`handle_inputs`).
+    Inputs {
+        channel: u8,
+        open: bool,
+        state: LockState,
+        reading: i32,
     },
     Unlock {
         channel: u8,
@@ -309,6 +316,19 @@ fuzz_target!(|ops: Vec<Op>| {
                 reading,
             } => {
                 h.input(|n| n.handle_presence_reading(channel(c), reading, now));
+            }
+            Op::Inputs {
+                channel: c,
+                open,
+                state,
+                reading,
+            } => {
+                let inputs = ChannelInputs {
+                    door_open: open,
+                    lock: state,
+                    presence: reading,
+                };
+                h.input(|n| n.handle_inputs(channel(c), inputs, now));
             }
             Op::Temperature { channel: c, deci } => {
                 let t = Temperature::from_deci_celsius(deci);

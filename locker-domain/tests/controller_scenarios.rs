@@ -769,3 +769,96 @@ fn timers_for_many_channels_wait_for_room_instead_of_dropping() {
         }
     )));
 }
+
+/// A firmware that reads each channel's door, lock contact and presence once
+/// per pass and hands them over in one call hears exactly what three calls
+/// would have told it: a courier opening the door of a locked compartment
+/// with a parcel inside, then closing it empty.
+#[test]
+fn one_sample_of_a_channels_inputs_is_the_three_readings_in_order() {
+    use locker_domain::controller::ChannelInputs;
+    let mut node = node();
+    let sample = |door_open, presence| ChannelInputs {
+        door_open,
+        lock: LockState::Locked,
+        presence,
+    };
+    node.handle_inputs(C1, sample(false, 500), ms(0)).unwrap();
+    node.handle_inputs(C1, sample(true, 500), ms(10)).unwrap();
+    node.handle_inputs(C1, sample(true, 0), ms(50)).unwrap();
+    let heard = events(&mut node);
+    assert!(
+        matches!(
+            heard.as_slice(),
+            [
+                Event::PresenceChanged {
+                    channel: C1,
+                    presence: Presence { occupied: true, .. }
+                },
+                Event::DoorOpened {
+                    channel: C1,
+                    commanded: false
+                },
+                Event::PresenceChanged {
+                    channel: C1,
+                    presence: Presence {
+                        occupied: false,
+                        ..
+                    }
+                },
+            ]
+        ),
+        "{heard:?}"
+    );
+    // An unknown channel is refused and changes nothing.
+    assert!(matches!(
+        node.handle_inputs(Channel(4), sample(true, 500), ms(60)),
+        Err(ControllerError::UnknownChannel { .. })
+    ));
+    assert!(events(&mut node).is_empty());
+}
+
+proptest::proptest! {
+    /// Over arbitrary readings, unlocks and timeouts, one call per channel
+    /// and three calls per channel leave two controllers telling the same
+    /// events, actions and statuses.
+    #[test]
+    fn one_call_per_channel_equals_three(
+        steps in proptest::collection::vec(
+            (0u8..4, proptest::bool::ANY, 0u8..3, -50i32..80, 0u64..400, 0u8..6),
+            1..120,
+        ),
+    ) {
+        use locker_domain::controller::ChannelInputs;
+        let (mut one, mut three) = (node(), node());
+        let mut now = 0;
+        for (channel, door_open, lock, presence, dt, unlock_roll) in steps {
+            now += dt;
+            let channel = Channel(channel);
+            let lock = [LockState::Locked, LockState::Unlocked, LockState::Unknown][usize::from(lock)];
+            if unlock_roll == 0 {
+                let a = one.handle_command(&unlock(channel, 200), ms(now));
+                let b = three.handle_command(&unlock(channel, 200), ms(now));
+                proptest::prop_assert_eq!(a, b);
+            }
+            let inputs = ChannelInputs { door_open, lock, presence };
+            let a = one.handle_inputs(channel, inputs, ms(now));
+            let b = three
+                .handle_door_level(channel, door_open, ms(now))
+                .and_then(|()| three.handle_lock_feedback(channel, lock, ms(now)))
+                .and_then(|()| three.handle_presence_reading(channel, presence, ms(now)));
+            proptest::prop_assert_eq!(a, b);
+            if one.poll_timeout().is_some_and(|due| due <= ms(now)) {
+                one.handle_timeout(ms(now));
+            }
+            if three.poll_timeout().is_some_and(|due| due <= ms(now)) {
+                three.handle_timeout(ms(now));
+            }
+            proptest::prop_assert_eq!(events(&mut one), events(&mut three));
+            proptest::prop_assert_eq!(actions(&mut one), actions(&mut three));
+            for c in 0..4 {
+                proptest::prop_assert_eq!(one.channel_status(Channel(c)).ok(), three.channel_status(Channel(c)).ok());
+            }
+        }
+    }
+}

@@ -40,7 +40,7 @@ pub use link_only::run;
 /// The whole node: link layer and controller in `locker_domain::node::Node`.
 #[cfg(feature = "controller")]
 pub mod full {
-    use locker_domain::controller::{CheckedConfig, Controller};
+    use locker_domain::controller::{ChannelInputs, CheckedConfig, Controller};
     use locker_domain::node::Node;
     use locker_proto::{Channel, FirmwareVersion, HeldEvents, Instant, NodeConfig, ResetReason};
 
@@ -123,9 +123,12 @@ pub mod full {
             let channel = Channel(index as u8); // index < CHANNELS = 4
             // Every channel exists and the node drains its events after
             // each sample: nothing here is refused.
-            let _ = node.handle_door_level(channel, compartment.door_open(), now);
-            let _ = node.handle_lock_feedback(channel, compartment.lock_state(), now);
-            let _ = node.handle_presence_reading(channel, compartment.presence(), now);
+            let inputs = ChannelInputs {
+                door_open: compartment.door_open(),
+                lock: compartment.lock_state(),
+                presence: compartment.presence(),
+            };
+            let _ = node.handle_inputs(channel, inputs, now);
         }
         if node.poll_timeout().is_some_and(|due| due <= now) {
             node.handle_timeout(now);

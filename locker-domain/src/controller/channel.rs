@@ -3,7 +3,8 @@
 
 use heapless::Deque;
 use locker_proto::{
-    Channel, ChannelStatus, Duration, Event, FaultCode, Indicator, Instant, NodeConfig, Temperature,
+    Channel, ChannelStatus, Duration, Event, FaultCode, Indicator, Instant, LockState, NodeConfig,
+    Temperature,
 };
 
 use super::action::PulseDuration;
@@ -15,6 +16,12 @@ use super::presence::PresenceFilter;
 /// The most events one channel can emit from one input or one timeout step:
 /// a door change, door ajar, and a jam change.
 pub(crate) const EVENTS_PER_STEP: usize = 3;
+
+/// The most events one channel can emit from one sample of all its inputs
+/// ([`Controller::handle_inputs`](super::Controller::handle_inputs)): a
+/// door opening with a jam cleared, a jam change from the lock contact, and
+/// a presence change.
+pub(crate) const EVENTS_PER_SAMPLE: usize = 4;
 
 /// Everything the controller knows about one channel.
 #[derive(Clone, Copy, Debug)]
@@ -86,6 +93,48 @@ impl ChannelState {
                 }
             }
             DoorChange::Closed => emit(events, lost, Event::DoorClosed { channel }),
+        }
+    }
+
+    /// A raw door level: debounced, and a settled change reported.
+    pub(crate) fn door_level<const N: usize>(
+        &mut self,
+        channel: Channel,
+        open: bool,
+        now: Instant,
+        timing: &Timing,
+        events: &mut EventQueue<N>,
+        lost: &mut u16,
+    ) {
+        if let Some(change) = self.door.sample(open, now, timing.debounce) {
+            self.door_changed(channel, change, timing, events, lost);
+        }
+    }
+
+    /// A lock contact reading: a jam that appears or clears is reported.
+    pub(crate) fn lock_feedback<const N: usize>(
+        &mut self,
+        channel: Channel,
+        state: LockState,
+        events: &mut EventQueue<N>,
+        lost: &mut u16,
+    ) {
+        if let Some(jam) = self.lock.observe(state) {
+            emit(events, lost, jam_event(channel, jam));
+        }
+    }
+
+    /// A raw presence reading: a change of decision is reported.
+    pub(crate) fn presence_reading<const N: usize>(
+        &mut self,
+        channel: Channel,
+        reading: i32,
+        threshold: i32,
+        events: &mut EventQueue<N>,
+        lost: &mut u16,
+    ) {
+        if let Some(presence) = self.presence.sample(reading, threshold) {
+            emit(events, lost, Event::PresenceChanged { channel, presence });
         }
     }
 

@@ -96,9 +96,25 @@ pub use config::{
     Tuning, UnlockLimit,
 };
 pub use error::ControllerError;
+
+/// One sample of a channel's inputs, for [`Controller::handle_inputs`]
+/// (and `Node::handle_inputs`): what a firmware reads from the channel's
+/// pins or drivers on every pass of its main loop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChannelInputs {
+    /// The door switch's raw level: `true` when it reads open (the
+    /// controller debounces).
+    pub door_open: bool,
+    /// The lock contact (`LockState::Unknown` for a lock without one, which
+    /// disables jam detection on the channel).
+    pub lock: LockState,
+    /// The raw presence reading (load cell counts, IR reflectance, beams
+    /// interrupted), tared against the channel's calibrated baseline.
+    pub presence: i32,
+}
 pub(crate) use presence::{occupied_after, release_level};
 
-use channel::{ChannelState, EVENTS_PER_STEP, EventQueue, Timing, emit};
+use channel::{ChannelState, EVENTS_PER_SAMPLE, EVENTS_PER_STEP, EventQueue, Timing, emit};
 
 /// How many events the controller holds before the firmware drains
 /// [`Controller::poll_event`]. Inputs that could overflow it are refused with
@@ -463,18 +479,17 @@ impl<const CHANNELS: usize> Controller<CHANNELS> {
         open: bool,
         now: Instant,
     ) -> Result<(), ControllerError> {
-        self.check_ready(channel)?;
+        self.check_ready(channel, EVENTS_PER_STEP)?;
         let timing = self.timing;
         if let Some(state) = self.channels.get_mut(channel.index()) {
-            if let Some(change) = state.door.sample(open, now, timing.debounce) {
-                state.door_changed(
-                    channel,
-                    change,
-                    &timing,
-                    &mut self.events,
-                    &mut self.lost_events,
-                );
-            }
+            state.door_level(
+                channel,
+                open,
+                now,
+                &timing,
+                &mut self.events,
+                &mut self.lost_events,
+            );
         }
         Ok(())
     }
@@ -491,16 +506,9 @@ impl<const CHANNELS: usize> Controller<CHANNELS> {
         state: LockState,
         _now: Instant,
     ) -> Result<(), ControllerError> {
-        self.check_ready(channel)?;
-        let Some(slot) = self.channels.get_mut(channel.index()) else {
-            return Ok(());
-        };
-        if let Some(jam) = slot.lock.observe(state) {
-            emit(
-                &mut self.events,
-                &mut self.lost_events,
-                channel::jam_event(channel, jam),
-            );
+        self.check_ready(channel, EVENTS_PER_STEP)?;
+        if let Some(slot) = self.channels.get_mut(channel.index()) {
+            slot.lock_feedback(channel, state, &mut self.events, &mut self.lost_events);
         }
         Ok(())
     }
@@ -520,16 +528,63 @@ impl<const CHANNELS: usize> Controller<CHANNELS> {
         _now: Instant,
     ) -> Result<(), ControllerError> {
         let threshold = self.config.presence_threshold;
-        self.check_ready(channel)?;
-        let Some(state) = self.channels.get_mut(channel.index()) else {
-            return Ok(());
-        };
-        if let Some(presence) = state.presence.sample(reading, threshold) {
-            emit(
+        self.check_ready(channel, EVENTS_PER_STEP)?;
+        if let Some(state) = self.channels.get_mut(channel.index()) {
+            state.presence_reading(
+                channel,
+                reading,
+                threshold,
                 &mut self.events,
                 &mut self.lost_events,
-                Event::PresenceChanged { channel, presence },
             );
+        }
+        Ok(())
+    }
+
+    /// Takes one sample of all of a channel's inputs at once: the door
+    /// level, the lock contact and the presence reading, exactly as
+    /// [`handle_door_level`](Self::handle_door_level),
+    /// [`handle_lock_feedback`](Self::handle_lock_feedback) and
+    /// [`handle_presence_reading`](Self::handle_presence_reading) would in
+    /// that order, with one check for the channel and for room. A firmware's
+    /// main loop makes one call per channel per pass.
+    ///
+    /// ```
+    /// use locker_domain::controller::{ChannelInputs, Controller};
+    /// use locker_proto::{Channel, Event, FirmwareVersion, Instant, LockState, NodeConfig, ResetReason};
+    ///
+    /// let t0 = Instant::from_millis(0);
+    /// let mut controller = Controller::<4>::new(
+    ///     NodeConfig::default(), FirmwareVersion::new(1, 0, 0), ResetReason::PowerOn, t0,
+    /// ).unwrap();
+    /// // A parcel (a reading well above the threshold) behind a shut door.
+    /// let inputs = ChannelInputs { door_open: false, lock: LockState::Locked, presence: 500 };
+    /// controller.handle_inputs(Channel(1), inputs, t0).unwrap();
+    /// assert!(matches!(
+    ///     controller.poll_event(),
+    ///     Some(Event::PresenceChanged { channel: Channel(1), presence }) if presence.occupied
+    /// ));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ControllerError::UnknownChannel`]; [`ControllerError::EventQueueFull`]
+    /// unless the queue has room for the four events one sample can raise
+    /// (drain [`poll_event`](Self::poll_event) first). Either way nothing
+    /// changed.
+    pub fn handle_inputs(
+        &mut self,
+        channel: Channel,
+        inputs: ChannelInputs,
+        now: Instant,
+    ) -> Result<(), ControllerError> {
+        self.check_ready(channel, EVENTS_PER_SAMPLE)?;
+        let (timing, threshold) = (self.timing, self.config.presence_threshold);
+        if let Some(state) = self.channels.get_mut(channel.index()) {
+            let (events, lost) = (&mut self.events, &mut self.lost_events);
+            state.door_level(channel, inputs.door_open, now, &timing, events, lost);
+            state.lock_feedback(channel, inputs.lock, events, lost);
+            state.presence_reading(channel, inputs.presence, threshold, events, lost);
         }
         Ok(())
     }
@@ -677,11 +732,12 @@ impl<const CHANNELS: usize> Controller<CHANNELS> {
 
     /// Checks that `channel` exists and that the event queue has room for
     /// anything one input could emit.
-    fn check_ready(&self, channel: Channel) -> Result<(), ControllerError> {
+    /// Whether `channel` exists and the queue has room for `events`.
+    fn check_ready(&self, channel: Channel, events: usize) -> Result<(), ControllerError> {
         if channel.index() >= CHANNELS {
             // Before a full queue: an unknown channel will not go away by draining.
             Err(self.unknown(channel))
-        } else if self.room() < EVENTS_PER_STEP {
+        } else if self.room() < events {
             Err(ControllerError::EventQueueFull)
         } else {
             Ok(())

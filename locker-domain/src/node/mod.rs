@@ -41,7 +41,7 @@ use locker_proto::{
 #[cfg(feature = "auth")]
 use locker_proto::auth::NodeAuthRecord;
 
-use crate::controller::{Controller, ControllerError};
+use crate::controller::{ChannelInputs, Controller, ControllerError};
 
 pub use action::Action;
 pub use error::NodeError;
@@ -389,6 +389,23 @@ impl<const CHANNELS: usize, const QUEUE: usize> Node<CHANNELS, QUEUE> {
         now: Instant,
     ) -> Result<(), NodeError> {
         self.sample(|controller| controller.handle_presence_reading(channel, reading, now))
+    }
+
+    /// One sample of all of a channel's inputs at once (door level, lock
+    /// contact, presence reading): as the three calls above in that order,
+    /// with one check (see [`Controller::handle_inputs`]). A firmware's main
+    /// loop makes one call per channel per pass.
+    ///
+    /// # Errors
+    ///
+    /// As [`handle_door_level`](Self::handle_door_level).
+    pub fn handle_inputs(
+        &mut self,
+        channel: Channel,
+        inputs: ChannelInputs,
+        now: Instant,
+    ) -> Result<(), NodeError> {
+        self.sample(|controller| controller.handle_inputs(channel, inputs, now))
     }
 
     /// A temperature reading, reported in the channel's status.
