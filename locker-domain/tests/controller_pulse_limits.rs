@@ -59,3 +59,61 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// Property: the unlock rate limit is a sliding window. Over any
+    /// sequence of unlocks, pauses and maintenance mode, an unlock is
+    /// carried out exactly when fewer than `max` unlocks were carried out in
+    /// the `per` before it (maintenance lifts the limit, and its unlocks still
+    /// count): checked against that sentence, written out as a list of
+    /// every unlock carried out.
+    #[test]
+    fn the_unlock_rate_limit_is_a_sliding_window(
+        max in 1u8..=16,
+        per_s in 1u64..120,
+        steps in proptest::collection::vec((0u64..30_000, any::<bool>(), 0u8..4), 1..120),
+    ) {
+        use locker_domain::controller::{Tuning, UnlockLimit};
+        use locker_proto::{Duration, NackReason, Report};
+        let per = Duration::from_secs(per_s);
+        let tuning = Tuning {
+            unlock_limit: UnlockLimit::new(max, per),
+            ..Tuning::default()
+        };
+        let mut node = Controller::<4>::new(
+            NodeConfig::default(),
+            FirmwareVersion::new(1, 0, 0),
+            ResetReason::PowerOn,
+            Instant::ZERO,
+        )
+        .unwrap()
+        .with_tuning(tuning);
+        let mut carried_out: Vec<u64> = Vec::new();
+        let mut now = 0;
+        for (pause, maintenance, channel) in steps {
+            now += pause;
+            node.set_maintenance(maintenance);
+            let answer = node.handle_command(
+                &Command::Unlock { channel: Channel(channel), pulse_ms: 100 },
+                Instant::from_millis(now),
+            );
+            // Drain the pulse, as a firmware would.
+            while node.poll_action().is_some() {}
+            while node.poll_event().is_some() {}
+            if answer == Report::Nack(NackReason::Busy) {
+                continue;
+            }
+            let in_window = carried_out
+                .iter()
+                .filter(|&&at| now - at < per.as_millis())
+                .count();
+            let expected = maintenance || in_window < usize::from(max);
+            prop_assert_eq!(answer == Report::Ack, expected, "at {} ms: {:?}", now, answer);
+            if answer == Report::Ack {
+                carried_out.push(now);
+            } else {
+                prop_assert_eq!(answer, Report::Nack(NackReason::RateLimited));
+            }
+        }
+    }
+}

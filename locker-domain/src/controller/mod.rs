@@ -82,7 +82,6 @@ mod lock;
 mod persist;
 mod presence;
 
-use heapless::Deque;
 use locker_proto::{
     BulkStatus, Channel, ChannelBits, ChannelStatus, Command, DoorState, Event, FaultCode,
     FirmwareVersion, Instant, LockState, MAX_CHANNELS, NackReason, NodeConfig, ProtocolVersions,
@@ -121,6 +120,10 @@ use channel::{ChannelState, EVENTS_PER_SAMPLE, EVENTS_PER_STEP, EventQueue, Timi
 /// [`ControllerError::EventQueueFull`] and change nothing.
 pub const EVENT_QUEUE: usize = 8;
 
+/// The unlock log's ring: [`MAX_UNLOCKS_PER_WINDOW`] unlocks.
+const UNLOCK_LOG: usize = MAX_UNLOCKS_PER_WINDOW as usize;
+const _: () = assert!(UNLOCK_LOG.is_power_of_two());
+
 /// The state machine of one compartment node with `CHANNELS` channels
 /// (1 to [`MAX_CHANNELS`], checked at compile time).
 ///
@@ -137,8 +140,12 @@ pub struct Controller<const CHANNELS: usize> {
     lost_events: u16,
     persist: bool,
     reboot: Option<RebootKind>,
-    /// When the unlocks of the current window started, oldest first.
-    unlocks: Deque<Instant, { MAX_UNLOCKS_PER_WINDOW as usize }>,
+    /// The last unlocks: a ring of [`MAX_UNLOCKS_PER_WINDOW`], the newest
+    /// just before `unlocks_next`; `unlocks_logged` of them are real (at most
+    /// the ring's size).
+    unlocks: [Instant; UNLOCK_LOG],
+    unlocks_next: u8,
+    unlocks_logged: u8,
     maintenance: bool,
 }
 
@@ -218,7 +225,9 @@ impl<const CHANNELS: usize> Controller<CHANNELS> {
             lost_events: 0,
             persist: false,
             reboot: None,
-            unlocks: Deque::new(),
+            unlocks: [Instant::ZERO; UNLOCK_LOG],
+            unlocks_next: 0,
+            unlocks_logged: 0,
             maintenance: false,
         }
     }
@@ -349,18 +358,29 @@ impl<const CHANNELS: usize> Controller<CHANNELS> {
         self.maintenance
     }
 
-    /// Whether one more unlock at `now` stays within the rate limit; forgets
-    /// unlocks that left the window.
-    fn unlock_allowed(&mut self, now: Instant) -> bool {
+    /// Whether one more unlock at `now` stays within the rate limit: fewer
+    /// than `max` unlocks in the window, that is, the `max`-th most recent
+    /// unlock (if there was one) at least a window ago.
+    fn unlock_allowed(&self, now: Instant) -> bool {
         let limit = self.timing.tuning.unlock_limit;
-        while self
-            .unlocks
-            .front()
-            .is_some_and(|at| now.saturating_since(*at) >= limit.per())
-        {
-            self.unlocks.pop_front();
+        let max = limit.max();
+        if self.maintenance || self.unlocks_logged < max {
+            return true;
         }
-        self.maintenance || self.unlocks.len() < usize::from(limit.max())
+        // `max` is 1 to UNLOCK_LOG, and UNLOCK_LOG a power of two.
+        let oldest = usize::from(self.unlocks_next).wrapping_sub(usize::from(max)) % UNLOCK_LOG;
+        self.unlocks
+            .get(oldest)
+            .is_none_or(|at| now.saturating_since(*at) >= limit.per())
+    }
+
+    /// Logs an unlock at `now` in the ring, over the oldest.
+    fn log_unlock(&mut self, now: Instant) {
+        if let Some(slot) = self.unlocks.get_mut(usize::from(self.unlocks_next)) {
+            *slot = now;
+        }
+        self.unlocks_next = ((usize::from(self.unlocks_next) + 1) % UNLOCK_LOG) as u8;
+        self.unlocks_logged = self.unlocks_logged.saturating_add(1).min(UNLOCK_LOG as u8);
     }
 
     fn unlock(&mut self, channel: Channel, pulse_ms: u16, now: Instant) -> Result<(), NackReason> {
@@ -387,11 +407,8 @@ impl<const CHANNELS: usize> Controller<CHANNELS> {
             );
             return Err(NackReason::RateLimited);
         }
-        if self.unlocks.is_full() {
-            // Maintenance mode: the window keeps its most recent unlocks.
-            self.unlocks.pop_front();
-        }
-        let _ = self.unlocks.push_back(now);
+        // In maintenance mode too: the log keeps the most recent unlocks.
+        self.log_unlock(now);
         let Some(state) = self.channels.get_mut(channel.index()) else {
             return Err(NackReason::UnknownChannel);
         };
