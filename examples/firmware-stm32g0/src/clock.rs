@@ -33,28 +33,34 @@ fn SysTick() {
 }
 
 #[cfg(feature = "drivers")]
-/// A busy-wait delay counted in core cycles, for drivers that need
-/// `DelayNs` (the solenoid pulse). SysTick stays free for the clock.
-pub struct CycleDelay {
-    cycles_per_us: u32,
-}
+/// A busy-wait delay counted in core cycles at the board's clock
+/// (`crate::board::CORE_HZ`), for drivers that need `DelayNs` (the solenoid
+/// pulse). SysTick stays free for the clock. No fields: each compartment's
+/// lock holds one, and the clock is a constant.
+pub struct CycleDelay;
 
 #[cfg(feature = "drivers")]
 impl CycleDelay {
-    pub const fn new(core_hz: u32) -> Self {
-        CycleDelay {
-            cycles_per_us: core_hz / 1_000_000,
-        }
-    }
+    const CYCLES_PER_US: u32 = crate::board::CORE_HZ / 1_000_000;
+    /// The longest wait in microseconds that `u32::MAX` cycles hold.
+    const MAX_US: u32 = u32::MAX
+        / if Self::CYCLES_PER_US == 0 {
+            1
+        } else {
+            Self::CYCLES_PER_US
+        };
 }
 
 #[cfg(feature = "drivers")]
 impl embedded_hal::delay::DelayNs for CycleDelay {
-    /// Waits at least `ns`, rounded up to whole microseconds. In 32 bits:
-    /// the one 64-bit division of the firmware cost 1,100 bytes of flash
-    /// (the Cortex-M0+ divides in software).
+    /// Waits at least `ns`, rounded up to whole microseconds (at most
+    /// `u32::MAX` cycles, over four minutes at 16 MHz). In 32 bits, and
+    /// bounded by a constant rather than a saturating multiplication: the
+    /// Cortex-M0+ multiplies 64 bits and divides in software (the one
+    /// 64-bit division of the firmware cost 1,100 bytes of flash, the
+    /// multiplication 74).
     fn delay_ns(&mut self, ns: u32) {
-        let cycles = ns.div_ceil(1_000).saturating_mul(self.cycles_per_us);
+        let cycles = ns.div_ceil(1_000).min(Self::MAX_US) * Self::CYCLES_PER_US;
         cortex_m::asm::delay(cycles);
     }
 }

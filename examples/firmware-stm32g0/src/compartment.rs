@@ -34,7 +34,7 @@ mod imp {
     impl Hardware {
         pub fn new(lock: Output<'static>, door: DoorPin, beam: Input<'static>) -> Self {
             #[cfg(not(feature = "async"))]
-            let delay = CycleDelay::new(crate::board::CORE_HZ);
+            let delay = CycleDelay;
             #[cfg(feature = "async")]
             let delay = CycleDelay;
             let Ok(lock) = SolenoidLock::new(lock, delay, PinState::High, DEFAULT_PULSE) else {

@@ -46,7 +46,11 @@ impl Timing {
     pub(crate) fn new(config: &NodeConfig, tuning: Tuning) -> Self {
         Timing {
             debounce: Duration::from_millis(u64::from(config.debounce_ms)),
-            ajar_limit: Duration::from_secs(u64::from(config.door_ajar_limit_s)),
+            // In 32 bits (a u16 of seconds is at most 65,535,000 ms): no
+            // 64-bit multiplication, which a Cortex-M0 does in software.
+            ajar_limit: Duration::from_millis(u64::from(
+                u32::from(config.door_ajar_limit_s) * 1000,
+            )),
             tuning,
         }
     }
