@@ -63,6 +63,8 @@ enum Op {
         pulse_ms: u16,
     },
     Calibrate(u8),
+    /// Every channel's empty reading at once (`factory_calibrate`).
+    FactoryCalibrate([i32; CHANNELS]),
     Command(Command),
     Maintenance(bool),
     /// Saved state: the controller's own (`None`) or arbitrary bytes.
@@ -338,6 +340,9 @@ fuzz_target!(|ops: Vec<Op>| {
                 channel: c,
                 pulse_ms,
             } => h.unlock(channel(c), pulse_ms),
+            Op::FactoryCalibrate(empty) => {
+                h.input(|n| n.factory_calibrate(empty));
+            }
             Op::Calibrate(c) => {
                 let _ = h.node.handle_command(
                     &Command::Calibrate {

@@ -862,3 +862,109 @@ proptest::proptest! {
         }
     }
 }
+
+/// The bench at the factory: four load cells whose empty readings are far
+/// from zero (an HX711's offset is hundreds of thousands of counts) are
+/// calibrated at once, before the node ever reads them in service. Nothing
+/// is queued for the gateway (no "item found" from an offset), nothing is
+/// refused as busy, and the calibration is offered for storing; afterwards
+/// the empty compartments read empty and a parcel is seen.
+#[test]
+fn a_node_calibrated_at_the_factory_tells_the_gateway_nothing_and_then_sees_parcels() {
+    let config = NodeConfig {
+        presence_threshold: 2_100,
+        ..NodeConfig::default()
+    };
+    let mut node = node_with(config);
+    let offsets = [812_340, -95_210, 401_007, 7_880];
+    node.factory_calibrate(offsets).unwrap();
+    assert!(events(&mut node).is_empty());
+    assert_eq!(actions(&mut node), [Action::Persist]);
+    for (c, offset) in offsets.into_iter().enumerate() {
+        let channel = Channel(c as u8);
+        assert_eq!(node.presence_baseline(channel).unwrap(), offset);
+        // Noise of a few hundred counts on an empty cell: still empty.
+        node.handle_presence_reading(channel, offset + 300, ms(10))
+            .unwrap();
+    }
+    assert!(events(&mut node).is_empty());
+    node.handle_presence_reading(C1, -95_210 + 40_000, ms(20))
+        .unwrap();
+    assert!(matches!(
+        events(&mut node).as_slice(),
+        [Event::PresenceChanged {
+            channel: C1,
+            presence: Presence { occupied: true, .. }
+        }]
+    ));
+    // The calibration survives a reboot through the saved state.
+    let mut buf = [0u8; Controller::<4>::SAVED_LEN_MAX];
+    let saved = node.save(&mut buf).unwrap().to_vec();
+    let mut rebooted = node_with(NodeConfig::default());
+    rebooted.restore(&saved).unwrap();
+    assert_eq!(rebooted.presence_baseline(Channel(2)).unwrap(), 401_007);
+}
+
+/// Without it, the same cells read in service first: three of the four
+/// offsets are reported as items (the negative one reads empty), phantom
+/// events a gateway would hear. Calibrated then, the node stays truthful:
+/// what was reported occupied is reported empty again.
+#[test]
+fn calibrating_a_running_node_tells_the_gateway_what_it_had_been_told() {
+    let config = NodeConfig {
+        presence_threshold: 2_100,
+        ..NodeConfig::default()
+    };
+    let offsets = [812_340, -95_210, 401_007, 7_880];
+    let mut node = node_with(config);
+    for (c, offset) in offsets.into_iter().enumerate() {
+        node.handle_presence_reading(Channel(c as u8), offset, ms(0))
+            .unwrap();
+    }
+    let phantom = events(&mut node);
+    assert_eq!(phantom.len(), 3, "{phantom:?}");
+    node.factory_calibrate(offsets).unwrap();
+    let corrected = events(&mut node);
+    assert_eq!(corrected.len(), 3, "{corrected:?}");
+    assert!(corrected.iter().all(|e| matches!(
+        e,
+        Event::PresenceChanged {
+            presence: Presence {
+                occupied: false,
+                ..
+            },
+            ..
+        }
+    )));
+}
+
+/// A calibration whose corrections would not fit the event queue is refused
+/// as busy and changes nothing: no baseline moves, no event is lost.
+#[test]
+fn a_calibration_with_no_room_for_its_corrections_is_refused_and_changes_nothing() {
+    let config = NodeConfig {
+        presence_threshold: 2_100,
+        ..NodeConfig::default()
+    };
+    let offsets = [812_340, -95_210, 401_007, 7_880];
+    let mut node = node_with(config);
+    for (c, offset) in offsets.into_iter().enumerate() {
+        node.handle_presence_reading(Channel(c as u8), offset, ms(0))
+            .unwrap();
+    }
+    // Three doors open too, and nobody drains the queue: 6 of 8 held.
+    for c in 0..3 {
+        door(&mut node, Channel(c), true, 100);
+    }
+    assert_eq!(
+        node.factory_calibrate(offsets),
+        Err(ControllerError::EventQueueFull)
+    );
+    assert_eq!(node.presence_baseline(C0).unwrap(), 0);
+    assert!(actions(&mut node).is_empty());
+    let held = events(&mut node);
+    assert_eq!(held.len(), 6, "{held:?}");
+    // Drained, it goes through.
+    node.factory_calibrate(offsets).unwrap();
+    assert_eq!(node.presence_baseline(C0).unwrap(), 812_340);
+}

@@ -298,29 +298,22 @@ impl SimNode {
 }
 
 /// At the factory: every load cell reads empty and is taken as its
-/// channel's baseline, saved to flash. Nothing of this reaches the bus, so
-/// the bench tool drives the controller alone. Returns the flash bytes.
+/// channel's baseline (`Controller::factory_calibrate`: no event, no room
+/// needed), saved to flash. Nothing of this reaches the bus, so the bench
+/// tool drives the controller alone. A cell that cannot be read keeps the
+/// uncalibrated baseline of zero. Returns the flash bytes.
 fn factory_calibration(
     compartments: &mut [SimCompartment],
     now: Instant,
 ) -> Result<Vec<u8>, ControllerError> {
     let mut controller =
         Controller::<CHANNELS>::new(node_config(), FIRMWARE, ResetReason::PowerOn, now)?;
-    for (ch, c) in compartments.iter_mut().enumerate() {
+    let mut empty = [0i32; CHANNELS];
+    for (reading, c) in empty.iter_mut().zip(compartments.iter_mut()) {
         c.advance_to(now);
-        if let Ok(reading) = c.reading() {
-            let _ = controller.handle_presence_reading(channel(ch), reading, now);
-        }
-        let _ = controller.handle_command(
-            &Command::Calibrate {
-                channel: channel(ch),
-            },
-            now,
-        );
-        // The bench tool reads nothing back; the queues only need the room.
-        while controller.poll_event().is_some() {}
-        while controller.poll_action().is_some() {}
+        *reading = c.reading().unwrap_or(0);
     }
+    controller.factory_calibrate(empty)?;
     let mut buf = [0u8; Controller::<CHANNELS>::SAVED_LEN_MAX];
     Ok(controller.save(&mut buf)?.to_vec())
 }

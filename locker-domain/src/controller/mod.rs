@@ -278,6 +278,64 @@ impl<const CHANNELS: usize> Controller<CHANNELS> {
         Ok(state.presence.baseline())
     }
 
+    /// Factory calibration: takes `empty[c]`, a reading of channel `c`'s
+    /// presence sensor with its compartment empty, as that channel's baseline
+    /// (in the sensor's raw units, such as the value a driver's
+    /// `PresenceSensor::calibrate_empty` returns), for every channel at once,
+    /// and asks for the calibration to be stored ([`Action::Persist`]).
+    ///
+    /// Made for the bench, on a controller fresh from [`new`](Self::new),
+    /// before any presence reading: then it needs no room in the event queue
+    /// and raises no event, so no "item found" from an uncalibrated load
+    /// cell's offset ever reaches a gateway. On a running controller, a
+    /// channel that had read occupied is told empty again
+    /// ([`Event::PresenceChanged`]), as a remote calibration would tell it.
+    ///
+    /// ```
+    /// use locker_domain::controller::{Action, Controller};
+    /// use locker_proto::{Channel, FirmwareVersion, Instant, NodeConfig, ResetReason};
+    ///
+    /// let t0 = Instant::from_millis(0);
+    /// let config = NodeConfig { presence_threshold: 2_100, ..NodeConfig::default() };
+    /// let mut node = Controller::<4>::new(config, FirmwareVersion::new(1, 0, 0), ResetReason::PowerOn, t0).unwrap();
+    /// // Four HX711 load cells, empty, read their offsets (raw counts).
+    /// node.factory_calibrate([812_340, -95_210, 401_007, 7_880]).unwrap();
+    /// assert_eq!(node.poll_event(), None);
+    /// assert_eq!(node.poll_action(), Some(Action::Persist));
+    /// // In service, an empty compartment reads empty, and a parcel is seen.
+    /// node.handle_presence_reading(Channel(0), 812_400, t0).unwrap();
+    /// assert_eq!(node.poll_event(), None);
+    /// node.handle_presence_reading(Channel(0), 812_340 + 50_000, t0).unwrap();
+    /// assert!(node.poll_event().is_some());
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ControllerError::EventQueueFull`] when channels that read occupied
+    /// need telling and the queue has no room for them; nothing changed.
+    pub fn factory_calibrate(&mut self, empty: [i32; CHANNELS]) -> Result<(), ControllerError> {
+        let threshold = self.config.presence_threshold;
+        let to_tell = self
+            .channels
+            .iter()
+            .filter(|state| state.presence.decision(threshold).occupied)
+            .count();
+        if self.room() < to_tell {
+            return Err(ControllerError::EventQueueFull);
+        }
+        for ((channel, state), reading) in (0u8..).map(Channel).zip(&mut self.channels).zip(empty) {
+            if let Some(presence) = state.presence.take_empty(reading, threshold) {
+                emit(
+                    &mut self.events,
+                    &mut self.lost_events,
+                    Event::PresenceChanged { channel, presence },
+                );
+            }
+        }
+        self.persist = true;
+        Ok(())
+    }
+
     /// Executes a command the link layer handed out and returns the answer to
     /// give back to the link. Never fails: refusals are `Report::Nack`.
     ///

@@ -82,6 +82,14 @@ impl PresenceFilter {
         self.sample(raw, threshold)
     }
 
+    /// Takes `empty` (a reading of the empty compartment) as the baseline
+    /// and as the last reading: the compartment reads empty. Returns the new
+    /// decision if it changed (it was occupied).
+    pub(crate) fn take_empty(&mut self, empty: i32, threshold: i32) -> Option<Presence> {
+        self.baseline = empty;
+        self.sample(empty, threshold)
+    }
+
     /// The current decision with its evidence.
     pub(crate) const fn decision(&self, threshold: i32) -> Presence {
         Presence {

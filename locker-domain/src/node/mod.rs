@@ -408,6 +408,20 @@ impl<const CHANNELS: usize, const QUEUE: usize> Node<CHANNELS, QUEUE> {
         self.sample(|controller| controller.handle_inputs(channel, inputs, now))
     }
 
+    /// Factory calibration of every channel's presence sensor at once, from
+    /// readings of the empty compartments (see
+    /// [`Controller::factory_calibrate`]): on a node fresh from the start,
+    /// before any presence reading, it raises no event and needs no room.
+    /// The calibration is then offered for storing as
+    /// [`Action::Controller`]`(`[`controller::Action::Persist`](crate::controller::Action::Persist)`)`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Controller::factory_calibrate`].
+    pub fn factory_calibrate(&mut self, empty: [i32; CHANNELS]) -> Result<(), NodeError> {
+        self.sample(|controller| controller.factory_calibrate(empty))
+    }
+
     /// A temperature reading, reported in the channel's status.
     ///
     /// # Errors
