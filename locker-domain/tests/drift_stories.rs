@@ -523,15 +523,63 @@ fn a_calibrate_the_node_refuses_raises_the_maintenance_alert() {
     assert_eq!(maintenance(&sim, c), 1);
 }
 
+/// A node busy (its event queue full), rate-limited, or not answering at
+/// all says "later", not "no": the bank sends the calibrate again once the
+/// next scan's reading agrees with the drift, and the re-tare that then
+/// takes calls nobody.
 #[test]
-fn a_calibrate_nobody_answers_raises_the_maintenance_alert() {
-    for outcome in [CommandOutcome::Failed, CommandOutcome::NotSent] {
+fn a_calibrate_the_node_puts_off_is_sent_again_at_the_next_scan_and_nobody_is_called() {
+    for outcome in [
+        CommandOutcome::Nacked(NackReason::Busy),
+        CommandOutcome::Nacked(NackReason::RateLimited),
+        CommandOutcome::Failed,
+        CommandOutcome::NotSent,
+    ] {
         let mut sim = Sim::<8>::new(8, Policy::default());
         let c = first_small(&sim);
         let sent = steady(&mut sim, c, -6);
         assert_eq!(sent.len(), 1);
         answer(&mut sim, sent[0], outcome);
-        assert_eq!(maintenance(&sim, c), 1, "{outcome:?}");
+        assert_eq!(maintenance(&sim, c), 0, "{outcome:?}: later, not no");
+        assert!(!recalibrated(&sim, c));
+        // The next scan, a quarter of an hour on, reads the same zero.
+        sim.advance(Duration::from_mins(15));
+        let again = read(&mut sim, c, -6);
+        assert_eq!(again.len(), 1, "{outcome:?}: sent again");
+        answer(&mut sim, again[0], CommandOutcome::Acked);
+        assert!(recalibrated(&sim, c), "{outcome:?}");
+        assert_eq!(maintenance(&sim, c), 0, "{outcome:?}");
+    }
+}
+
+/// A node that keeps putting the calibrate off is not asked for ever:
+/// after `CALIBRATE_TRIES` in a row, staff are called, with the drift.
+#[test]
+fn a_calibrate_put_off_again_and_again_raises_the_maintenance_alert() {
+    use locker_domain::bank::CALIBRATE_TRIES;
+    for outcome in [
+        CommandOutcome::Failed,
+        CommandOutcome::Nacked(NackReason::Busy),
+    ] {
+        let mut sim = Sim::<8>::new(8, Policy::default());
+        let c = first_small(&sim);
+        let mut sent = steady(&mut sim, c, -6);
+        for attempt in 1..=CALIBRATE_TRIES {
+            assert_eq!(sent.len(), 1, "{outcome:?}: attempt {attempt}");
+            answer(&mut sim, sent[0], outcome);
+            let expected = usize::from(attempt == CALIBRATE_TRIES);
+            assert_eq!(
+                maintenance(&sim, c),
+                expected,
+                "{outcome:?}: attempt {attempt}"
+            );
+            sim.advance(Duration::from_mins(15));
+            sent = read(&mut sim, c, -6);
+        }
+        assert!(
+            sent.is_empty(),
+            "{outcome:?}: not asked again after the alert"
+        );
         assert!(!recalibrated(&sim, c));
     }
 }

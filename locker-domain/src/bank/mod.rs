@@ -244,7 +244,9 @@ pub use parcel::{DoorPhase, ParcelId, ParcelKind, Purpose, Stage};
 pub use persist::{PersistError, SNAPSHOT_MAGIC, SNAPSHOT_OLDEST_READ, SNAPSHOT_VERSION};
 pub use policy::{NodeConfigError, Policy, QuietHours};
 pub use power::PersistReason;
-pub use recalibration::{DRIFT_READINGS_TO_SETTLE, DRIFT_SHIFT_BANDS, DRIFT_STEADY_WITHIN};
+pub use recalibration::{
+    CALIBRATE_TRIES, DRIFT_READINGS_TO_SETTLE, DRIFT_SHIFT_BANDS, DRIFT_STEADY_WITHIN,
+};
 pub use remote::{MAX_REMOTE_OPEN_LIMIT, OpenAll, RemoteOpen, RemoteOpenError, remote_open_tag};
 pub use stats::{
     Analytics, DWELL_BOUNDS_HOURS, DWELL_BUCKETS, HOURS, Refusal, SIZE_CLASSES, SIZES,

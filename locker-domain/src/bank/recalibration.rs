@@ -45,7 +45,11 @@
 //! - drift that moves faster than the scans can follow, and drift that
 //!   has not settled within the time above (a cell that keeps drifting
 //!   needs replacing: re-tares would only hide it);
-//! - a calibrate the node refuses, never answers, or that cannot be sent;
+//! - a calibrate the node refuses (other than as busy or rate-limited); one
+//!   it puts off (busy, rate-limited, unanswered, not sent) is sent again
+//!   once the next scan's reading agrees with the drift again, and only
+//!   [`CALIBRATE_TRIES`](super::CALIBRATE_TRIES) put off in a row are the
+//!   alert;
 //! - a compartment that was reserved, or had its door opened, between the
 //!   finding and the node's answer. The stage is checked at each reading
 //!   under watch; the bank hands the calibrate out in the same round of
@@ -93,7 +97,7 @@
 //! alerted up to that time later, never lost.
 
 use locker_proto::time::{Duration, Instant};
-use locker_proto::{Command, DoorState, HealthIssue, NodeAddr, Presence};
+use locker_proto::{Command, DoorState, HealthIssue, NackReason, NodeAddr, Presence};
 
 use super::audit::{Actor, AuditEvent};
 use super::health::HealthAlert;
@@ -123,6 +127,13 @@ pub const DRIFT_STEADY_WITHIN: i32 = 1;
 /// out [`Policy::drift_settle_within`](super::Policy::drift_settle_within)
 /// for it would only re-tare it many times over.
 pub const DRIFT_SHIFT_BANDS: i32 = 8;
+
+/// Calibrates one re-tare may be sent before the bank gives up and calls
+/// staff, when the node answers that it is busy or rate-limited, or does not
+/// answer at all ("later", not "no"): 3, each after the next scan's
+/// reading agrees with the drift again (so about a quarter of an hour
+/// apart). A node that refuses for any other reason is not asked again.
+pub const CALIBRATE_TRIES: u8 = 3;
 
 /// Where an automatic recalibration stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -164,6 +175,9 @@ pub(crate) struct AutoRecalibration {
     drift: HealthIssue,
     moved_by: i32,
     phase: Phase,
+    /// Calibrates sent for the current re-tare that the node put off
+    /// (busy, rate-limited, unanswered).
+    put_off: u8,
 }
 
 impl AutoRecalibration {
@@ -282,6 +296,7 @@ impl Bank<'_> {
                 drift: h.issue,
                 moved_by: 0,
                 phase,
+                put_off: 0,
             };
             // With every watch taken, a visit.
             if self.recalibrations.push(r).is_err() {
@@ -650,15 +665,36 @@ impl Bank<'_> {
             // Staff's: audited when they asked.
             return;
         };
-        if outcome != CommandOutcome::Acked || !self.empty_since_sent(i) {
-            // Refused, unanswered, never sent; or taken while a parcel may
-            // have been on its way in: staff must look.
-            self.recalibration_failed(k, now);
-            return;
-        }
+        let later = matches!(
+            outcome,
+            CommandOutcome::Nacked(NackReason::Busy | NackReason::RateLimited)
+                | CommandOutcome::Failed
+                | CommandOutcome::NotSent
+        );
+        let empty = self.empty_since_sent(i);
         let Some(r) = self.recalibrations.get_mut(k) else {
             return;
         };
+        if later && empty && r.put_off.saturating_add(1) < CALIBRATE_TRIES {
+            // "Later": asked again once the next scan's reading agrees
+            // with the drift again.
+            r.put_off = r.put_off.saturating_add(1);
+            let reading = match r.drift {
+                HealthIssue::PresenceDrift { reading, .. } => reading,
+                _ => 0,
+            };
+            r.phase = Phase::Watching { reading, moved: 0 };
+            r.seen = now;
+            r.at = now;
+            return;
+        }
+        if outcome != CommandOutcome::Acked || !empty {
+            // Refused, put off too often; or taken while a parcel may have
+            // been on its way in: staff must look.
+            self.recalibration_failed(k, now);
+            return;
+        }
+        r.put_off = 0;
         r.phase = Phase::Following;
         r.at = now;
         let drift = r.drift;
