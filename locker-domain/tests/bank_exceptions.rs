@@ -1122,3 +1122,51 @@ fn a_door_the_node_says_it_opened_long_after_the_bank_gave_up_is_forced() {
     sim.open_door(r.compartment, true);
     assert_eq!(sim.alerts_of(AlertKind::ForcedDoor), 1);
 }
+
+/// A load cell that stops answering its node (a broken wire, a dead
+/// amplifier): the node says so once, and the bank calls staff with the
+/// fault as evidence and keeps the parcel on its books; the node's word
+/// that the cell reads again needs nobody.
+#[test]
+fn a_presence_sensor_that_stops_answering_calls_staff_once_and_the_parcel_stays_on_the_books() {
+    use locker_domain::bank::Evidence;
+    let mut sim = Sim::<24>::new(24, Policy::default());
+    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    sim.deposit(r.compartment);
+    let (_, channel) = sim.wiring(r.compartment);
+    let failed = Event::FaultRaised {
+        channel: Some(channel),
+        fault: FaultCode::PresenceSensorFailed,
+    };
+    sim.event(r.compartment, failed);
+    sim.drain();
+    assert_eq!(sim.alerts_of(AlertKind::Maintenance), 1);
+    let alert = sim
+        .alerts
+        .iter()
+        .find(|a| a.kind == AlertKind::Maintenance)
+        .unwrap();
+    assert_eq!(alert.compartment, Some(r.compartment));
+    assert_eq!(
+        alert.evidence,
+        Evidence::Fault(FaultCode::PresenceSensorFailed)
+    );
+    assert!(
+        sim.audit
+            .iter()
+            .any(|rec| rec.compartment == Some(r.compartment)
+                && rec.event == AuditEvent::FaultReported(FaultCode::PresenceSensorFailed))
+    );
+    assert_eq!(sim.bank.view(r.compartment).unwrap().stage, Stage::Stored);
+    // The cell reads again.
+    sim.event(
+        r.compartment,
+        Event::FaultCleared {
+            channel: Some(channel),
+            fault: FaultCode::PresenceSensorFailed,
+        },
+    );
+    sim.drain();
+    assert_eq!(sim.alerts_of(AlertKind::Maintenance), 1, "nothing more");
+    assert_eq!(sim.bank.view(r.compartment).unwrap().stage, Stage::Stored);
+}

@@ -968,3 +968,64 @@ fn a_calibration_with_no_room_for_its_corrections_is_refused_and_changes_nothing
     node.factory_calibrate(offsets).unwrap();
     assert_eq!(node.presence_baseline(C0).unwrap(), 812_340);
 }
+
+/// A parcel's load cell stops answering: the node says so once, keeps
+/// saying the parcel is there (a cell that cannot be read says nothing about
+/// the compartment), and says when the cell reads again; the parcel is
+/// still seen, and taking it out is seen.
+#[test]
+fn a_load_cell_that_stops_answering_is_reported_once_and_never_empties_a_compartment() {
+    use locker_proto::FaultCode;
+    let mut node = node();
+    node.handle_presence_reading(C0, 500, ms(0)).unwrap();
+    assert!(matches!(
+        events(&mut node).as_slice(),
+        [Event::PresenceChanged {
+            presence: Presence { occupied: true, .. },
+            ..
+        }]
+    ));
+    for t in [10, 20, 30] {
+        node.handle_presence_failure(C0, ms(t)).unwrap();
+    }
+    assert_eq!(
+        events(&mut node),
+        [Event::FaultRaised {
+            channel: Some(C0),
+            fault: FaultCode::PresenceSensorFailed
+        }]
+    );
+    assert!(
+        node.channel_status(C0).unwrap().presence.occupied,
+        "still the parcel"
+    );
+    // Nor is a stale reading taken as the empty zero.
+    assert_eq!(
+        node.handle_command(&Command::Calibrate { channel: C0 }, ms(35)),
+        Report::Nack(NackReason::NotPermitted)
+    );
+    node.handle_presence_reading(C0, 480, ms(40)).unwrap();
+    assert_eq!(
+        events(&mut node),
+        [Event::FaultCleared {
+            channel: Some(C0),
+            fault: FaultCode::PresenceSensorFailed
+        }]
+    );
+    node.handle_presence_reading(C0, 0, ms(50)).unwrap();
+    assert!(matches!(
+        events(&mut node).as_slice(),
+        [Event::PresenceChanged {
+            presence: Presence {
+                occupied: false,
+                ..
+            },
+            ..
+        }]
+    ));
+    // An unknown channel is refused.
+    assert!(matches!(
+        node.handle_presence_failure(Channel(9), ms(60)),
+        Err(ControllerError::UnknownChannel { .. })
+    ));
+}

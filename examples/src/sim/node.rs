@@ -193,9 +193,12 @@ impl SimNode {
             if let Ok(lock) = c.lock_state() {
                 let _ = self.node.handle_lock_feedback(channel, lock, now);
             }
-            if let Ok(reading) = c.reading() {
-                let _ = self.node.handle_presence_reading(channel, reading, now);
-            }
+            // A cell that cannot be read is reported (once, until it reads
+            // again), never taken for an empty compartment.
+            let _ = match c.reading() {
+                Ok(reading) => self.node.handle_presence_reading(channel, reading, now),
+                Err(_) => self.node.handle_presence_failure(channel, now),
+            };
         }
         let _ = self.service(now);
     }

@@ -20,8 +20,8 @@ pub(crate) const EVENTS_PER_STEP: usize = 3;
 /// The most events one channel can emit from one sample of all its inputs
 /// ([`Controller::handle_inputs`](super::Controller::handle_inputs)): a
 /// door opening with a jam cleared, a jam change from the lock contact, and
-/// a presence change.
-pub(crate) const EVENTS_PER_SAMPLE: usize = 4;
+/// a presence sensor that reads again with a presence change.
+pub(crate) const EVENTS_PER_SAMPLE: usize = 5;
 
 /// Everything the controller knows about one channel.
 #[derive(Clone, Copy, Debug)]
@@ -128,7 +128,8 @@ impl ChannelState {
         }
     }
 
-    /// A raw presence reading: a change of decision is reported.
+    /// A raw presence reading: a sensor that reads again after failing,
+    /// and a change of decision, are reported.
     pub(crate) fn presence_reading<const N: usize>(
         &mut self,
         channel: Channel,
@@ -137,8 +138,26 @@ impl ChannelState {
         events: &mut EventQueue<N>,
         lost: &mut u16,
     ) {
+        if self.presence.recover() {
+            let (channel, fault) = (Some(channel), FaultCode::PresenceSensorFailed);
+            emit(events, lost, Event::FaultCleared { channel, fault });
+        }
         if let Some(presence) = self.presence.sample(reading, threshold) {
             emit(events, lost, Event::PresenceChanged { channel, presence });
+        }
+    }
+
+    /// The presence sensor could not be read: reported once, until it reads
+    /// again; the decision stays as it was.
+    pub(crate) fn presence_failure<const N: usize>(
+        &mut self,
+        channel: Channel,
+        events: &mut EventQueue<N>,
+        lost: &mut u16,
+    ) {
+        if self.presence.fail() {
+            let (channel, fault) = (Some(channel), FaultCode::PresenceSensorFailed);
+            emit(events, lost, Event::FaultRaised { channel, fault });
         }
     }
 
@@ -170,7 +189,10 @@ impl ChannelState {
         )
     }
 
-    /// The channel's single active fault.
+    /// The channel's active fault in its status: a jammed lock. A presence
+    /// sensor that cannot be read is told by its events (`FaultRaised` and
+    /// `FaultCleared` with [`FaultCode::PresenceSensorFailed`]) only: in
+    /// the status too, it cost a node 40 bytes of flash it does not have.
     pub(crate) fn fault(&self) -> Option<FaultCode> {
         self.lock.is_jammed().then_some(FaultCode::LockJammed)
     }

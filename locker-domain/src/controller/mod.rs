@@ -616,6 +616,51 @@ impl<const CHANNELS: usize> Controller<CHANNELS> {
         Ok(())
     }
 
+    /// The presence sensor of `channel` could not be read (its driver
+    /// returned an error): raises [`FaultCode::PresenceSensorFailed`] for the
+    /// channel once (`Event::FaultRaised`; the channel's status does not
+    /// carry it) until a
+    /// reading arrives again (`Event::FaultCleared`). The presence decision
+    /// stays what it was: a sensor that cannot be read says nothing about
+    /// the compartment, and it never turns a parcel into an empty
+    /// compartment.
+    ///
+    /// ```
+    /// use locker_domain::controller::Controller;
+    /// use locker_proto::{Channel, Event, FaultCode, FirmwareVersion, Instant, NodeConfig, ResetReason};
+    ///
+    /// let t0 = Instant::from_millis(0);
+    /// let mut node = Controller::<4>::new(NodeConfig::default(), FirmwareVersion::new(1, 0, 0), ResetReason::PowerOn, t0).unwrap();
+    /// node.handle_presence_failure(Channel(2), t0).unwrap();
+    /// node.handle_presence_failure(Channel(2), t0).unwrap();
+    /// assert_eq!(
+    ///     node.poll_event(),
+    ///     Some(Event::FaultRaised { channel: Some(Channel(2)), fault: FaultCode::PresenceSensorFailed })
+    /// );
+    /// assert_eq!(node.poll_event(), None, "once");
+    /// // It reads again: cleared.
+    /// node.handle_presence_reading(Channel(2), 0, t0).unwrap();
+    /// assert_eq!(
+    ///     node.poll_event(),
+    ///     Some(Event::FaultCleared { channel: Some(Channel(2)), fault: FaultCode::PresenceSensorFailed })
+    /// );
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`handle_door_level`](Self::handle_door_level).
+    pub fn handle_presence_failure(
+        &mut self,
+        channel: Channel,
+        _now: Instant,
+    ) -> Result<(), ControllerError> {
+        self.check_ready(channel, EVENTS_PER_STEP)?;
+        if let Some(state) = self.channels.get_mut(channel.index()) {
+            state.presence_failure(channel, &mut self.events, &mut self.lost_events);
+        }
+        Ok(())
+    }
+
     /// Takes one sample of all of a channel's inputs at once: the door
     /// level, the lock contact and the presence reading, exactly as
     /// [`handle_door_level`](Self::handle_door_level),

@@ -15,6 +15,9 @@ pub(crate) struct PresenceFilter {
     raw: Option<i32>,
     tared: i32,
     occupied: bool,
+    /// The sensor could not be read last time; the decision is the one
+    /// before.
+    failed: bool,
 }
 
 /// The tared reading at or below which an occupied compartment reads empty again.
@@ -44,6 +47,7 @@ impl PresenceFilter {
             raw: None,
             tared: 0,
             occupied: false,
+            failed: false,
         }
     }
 
@@ -69,9 +73,21 @@ impl PresenceFilter {
         Some(self.decision(threshold))
     }
 
-    /// Whether a reading has been taken (calibration needs one).
+    /// The sensor could not be read: the decision stays as it was. Whether
+    /// this is news (the sensor had been read last time).
+    pub(crate) fn fail(&mut self) -> bool {
+        !core::mem::replace(&mut self.failed, true)
+    }
+
+    /// The sensor reads again: whether it had failed.
+    pub(crate) fn recover(&mut self) -> bool {
+        core::mem::take(&mut self.failed)
+    }
+
+    /// Whether a reading has been taken and the sensor still reads
+    /// (calibration needs one: a failed sensor's last reading is stale).
     pub(crate) fn has_reading(&self) -> bool {
-        self.raw.is_some()
+        self.raw.is_some() && !self.failed
     }
 
     /// Takes the last reading as the empty baseline; returns the new decision

@@ -422,6 +422,21 @@ impl<const CHANNELS: usize, const QUEUE: usize> Node<CHANNELS, QUEUE> {
         self.sample(|controller| controller.factory_calibrate(empty))
     }
 
+    /// The presence sensor of `channel` could not be read (see
+    /// [`Controller::handle_presence_failure`]): reported once, until it
+    /// reads again.
+    ///
+    /// # Errors
+    ///
+    /// As [`handle_door_level`](Self::handle_door_level).
+    pub fn handle_presence_failure(
+        &mut self,
+        channel: Channel,
+        now: Instant,
+    ) -> Result<(), NodeError> {
+        self.sample(|controller| controller.handle_presence_failure(channel, now))
+    }
+
     /// A temperature reading, reported in the channel's status.
     ///
     /// # Errors
