@@ -51,6 +51,8 @@ enum Op {
         channel: u8,
         deci: i16,
     },
+    /// A presence sensor that could not be read.
+    PresenceFailure(u8),
     /// One sample of all of a channel's inputs (`handle_inputs`).
     Inputs {
         channel: u8,
@@ -84,6 +86,9 @@ struct ChannelModel {
     occupied: Option<bool>,
     /// Acknowledged unlocks no commanded opening has used yet.
     unlocks: u32,
+    /// Whether the presence sensor is reported failed; `None` once events
+    /// were dropped.
+    sensor_failed: Option<bool>,
 }
 
 struct Harness {
@@ -157,6 +162,7 @@ impl Harness {
                     for m in &mut self.channels {
                         m.open = None;
                         m.occupied = None;
+                        m.sensor_failed = None;
                     }
                 }
                 Event::DoorOpened { channel, commanded } => {
@@ -202,6 +208,22 @@ impl Harness {
                             "empty above half the threshold: {presence:?}"
                         );
                     }
+                }
+                Event::FaultRaised {
+                    channel: Some(channel),
+                    fault: FaultCode::PresenceSensorFailed,
+                } => {
+                    let m = &mut self.channels[channel.index()];
+                    assert_ne!(m.sensor_failed, Some(true), "{channel:?} failed twice");
+                    m.sensor_failed = Some(true);
+                }
+                Event::FaultCleared {
+                    channel: Some(channel),
+                    fault: FaultCode::PresenceSensorFailed,
+                } => {
+                    let m = &mut self.channels[channel.index()];
+                    assert_ne!(m.sensor_failed, Some(false), "{channel:?} cleared unfailed");
+                    m.sensor_failed = Some(false);
                 }
                 _ => {}
             }
@@ -297,6 +319,7 @@ fuzz_target!(|ops: Vec<Op>| {
         channels: [ChannelModel {
             open: Some(false),
             occupied: Some(false),
+            sensor_failed: Some(false),
             ..ChannelModel::default()
         }; CHANNELS],
         acked: Vec::new(),
@@ -318,6 +341,9 @@ fuzz_target!(|ops: Vec<Op>| {
                 reading,
             } => {
                 h.input(|n| n.handle_presence_reading(channel(c), reading, now));
+            }
+            Op::PresenceFailure(c) => {
+                h.input(|n| n.handle_presence_failure(channel(c), now));
             }
             Op::Inputs {
                 channel: c,
