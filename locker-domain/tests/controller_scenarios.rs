@@ -905,12 +905,10 @@ fn a_node_calibrated_at_the_factory_tells_the_gateway_nothing_and_then_sees_parc
     assert_eq!(rebooted.presence_baseline(Channel(2)).unwrap(), 401_007);
 }
 
-/// Without it, the same cells read in service first: three of the four
-/// offsets are reported as items (the negative one reads empty), phantom
-/// events a gateway would hear. Calibrated then, the node stays truthful:
-/// what was reported occupied is reported empty again.
-#[test]
-fn calibrating_a_running_node_tells_the_gateway_what_it_had_been_told() {
+/// Four load cells whose empty readings are far from zero (the HX711
+/// offsets of the factory story above), read in service on a node that was
+/// never calibrated; with their offsets.
+fn load_cells_read_before_calibration() -> (Controller<4>, [i32; 4]) {
     let config = NodeConfig {
         presence_threshold: 2_100,
         ..NodeConfig::default()
@@ -921,6 +919,16 @@ fn calibrating_a_running_node_tells_the_gateway_what_it_had_been_told() {
         node.handle_presence_reading(Channel(c as u8), offset, ms(0))
             .unwrap();
     }
+    (node, offsets)
+}
+
+/// Without it, the same cells read in service first: three of the four
+/// offsets are reported as items (the negative one reads empty), phantom
+/// events a gateway would hear. Calibrated then, the node stays truthful:
+/// what was reported occupied is reported empty again.
+#[test]
+fn calibrating_a_running_node_tells_the_gateway_what_it_had_been_told() {
+    let (mut node, offsets) = load_cells_read_before_calibration();
     let phantom = events(&mut node);
     assert_eq!(phantom.len(), 3, "{phantom:?}");
     node.factory_calibrate(offsets).unwrap();
@@ -942,16 +950,7 @@ fn calibrating_a_running_node_tells_the_gateway_what_it_had_been_told() {
 /// as busy and changes nothing: no baseline moves, no event is lost.
 #[test]
 fn a_calibration_with_no_room_for_its_corrections_is_refused_and_changes_nothing() {
-    let config = NodeConfig {
-        presence_threshold: 2_100,
-        ..NodeConfig::default()
-    };
-    let offsets = [812_340, -95_210, 401_007, 7_880];
-    let mut node = node_with(config);
-    for (c, offset) in offsets.into_iter().enumerate() {
-        node.handle_presence_reading(Channel(c as u8), offset, ms(0))
-            .unwrap();
-    }
+    let (mut node, offsets) = load_cells_read_before_calibration();
     // Three doors open too, and nobody drains the queue: 6 of 8 held.
     for c in 0..3 {
         door(&mut node, Channel(c), true, 100);

@@ -147,6 +147,22 @@ impl ChannelState {
         }
     }
 
+    /// Takes `empty` as the presence sensor's empty reading (see
+    /// `PresenceFilter::take_empty`); a compartment that had read occupied
+    /// is reported empty.
+    pub(crate) fn retare<const N: usize>(
+        &mut self,
+        channel: Channel,
+        empty: i32,
+        threshold: i32,
+        events: &mut EventQueue<N>,
+        lost: &mut u16,
+    ) {
+        if let Some(presence) = self.presence.take_empty(empty, threshold) {
+            emit(events, lost, Event::PresenceChanged { channel, presence });
+        }
+    }
+
     /// The presence sensor could not be read: reported once, until it reads
     /// again; the decision stays as it was.
     pub(crate) fn presence_failure<const N: usize>(

@@ -324,13 +324,13 @@ impl<const CHANNELS: usize> Controller<CHANNELS> {
             return Err(ControllerError::EventQueueFull);
         }
         for ((channel, state), reading) in (0u8..).map(Channel).zip(&mut self.channels).zip(empty) {
-            if let Some(presence) = state.presence.take_empty(reading, threshold) {
-                emit(
-                    &mut self.events,
-                    &mut self.lost_events,
-                    Event::PresenceChanged { channel, presence },
-                );
-            }
+            state.retare(
+                channel,
+                reading,
+                threshold,
+                &mut self.events,
+                &mut self.lost_events,
+            );
         }
         self.persist = true;
         Ok(())
@@ -488,11 +488,13 @@ impl<const CHANNELS: usize> Controller<CHANNELS> {
         if room == 0 {
             return Err(NackReason::Busy);
         }
-        if let Some(presence) = state.presence.calibrate(threshold) {
-            emit(
+        if let Some(raw) = state.presence.last_reading() {
+            state.retare(
+                channel,
+                raw,
+                threshold,
                 &mut self.events,
                 &mut self.lost_events,
-                Event::PresenceChanged { channel, presence },
             );
         }
         self.persist = true;

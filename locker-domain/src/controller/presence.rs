@@ -90,12 +90,9 @@ impl PresenceFilter {
         self.raw.is_some() && !self.failed
     }
 
-    /// Takes the last reading as the empty baseline; returns the new decision
-    /// if it changed. Does nothing without a reading.
-    pub(crate) fn calibrate(&mut self, threshold: i32) -> Option<Presence> {
-        let raw = self.raw?;
-        self.baseline = raw;
-        self.sample(raw, threshold)
+    /// The last reading taken, if any.
+    pub(crate) const fn last_reading(&self) -> Option<i32> {
+        self.raw
     }
 
     /// Takes `empty` (a reading of the empty compartment) as the baseline
