@@ -734,3 +734,90 @@ fn a_compartment_reserved_while_its_drift_is_watched_is_not_retared() {
     assert!(read(&mut sim, c, 7).is_empty(), "never over a reservation");
     assert_eq!(maintenance(&sim, c), 1, "staff look at the cell");
 }
+
+/// Staff have a compartment's sensor re-tared (after fitting a new load
+/// cell); the node's answer decides what the trail says after the request.
+/// `answers` are the node's answers to each calibrate the bank sends, in
+/// turn; returns the calibrates sent, the compartment's audit trail and its
+/// maintenance alerts.
+fn staff_retare(answers: &[CommandOutcome]) -> (usize, Vec<AuditEvent>, usize) {
+    let mut sim = Sim::<8>::new(8, Policy::default());
+    let c = first_small(&sim);
+    sim.drain();
+    let before = sim.commands.len();
+    let now = sim.now;
+    sim.bank
+        .recalibrate(c, locker_domain::bank::StaffId(4), now)
+        .unwrap();
+    sim.drain();
+    let mut sent = 0;
+    for &outcome in answers {
+        let calibrates: Vec<(NodeAddr, Command)> = sim.commands[before..]
+            .iter()
+            .copied()
+            .filter(|(_, k)| matches!(k, Command::Calibrate { .. }))
+            .collect();
+        let Some(&calibrate) = calibrates.get(sent) else {
+            break;
+        };
+        sent += 1;
+        answer(&mut sim, calibrate, outcome);
+    }
+    let trail = sim
+        .audit
+        .iter()
+        .filter(|r| r.compartment == Some(c))
+        .map(|r| r.event)
+        .collect();
+    (sent, trail, maintenance(&sim, c))
+}
+
+/// Refused, the re-tare did not take: the trail says so right after the
+/// request, and somebody is called, so nobody reads it as a sensor re-tared
+/// that was not.
+#[test]
+fn a_re_tare_staff_asked_for_that_the_node_refuses_is_audited_as_failed_and_calls_someone() {
+    let (sent, trail, alerts) = staff_retare(&[CommandOutcome::Nacked(NackReason::NotPermitted)]);
+    assert_eq!(sent, 1);
+    let asked = trail
+        .iter()
+        .position(|e| matches!(e, AuditEvent::SensorRecalibrated { .. }))
+        .unwrap();
+    let failed = trail
+        .iter()
+        .position(|e| *e == AuditEvent::RecalibrationFailed)
+        .unwrap();
+    assert!(asked < failed, "{trail:?}");
+    assert_eq!(alerts, 1);
+}
+
+/// Put off (unanswered on a noisy bus, the node busy), the calibrate is
+/// sent again, and the re-tare that then takes says nothing more; put off
+/// every time, it did not take.
+#[test]
+fn a_re_tare_staff_asked_for_that_the_node_puts_off_is_sent_again() {
+    use locker_domain::bank::CALIBRATE_TRIES;
+    let (sent, trail, alerts) = staff_retare(&[
+        CommandOutcome::Failed,
+        CommandOutcome::Nacked(NackReason::Busy),
+        CommandOutcome::Acked,
+    ]);
+    assert_eq!(sent, 3);
+    assert!(
+        !trail.contains(&AuditEvent::RecalibrationFailed),
+        "{trail:?}"
+    );
+    assert_eq!(alerts, 0);
+
+    let always = vec![CommandOutcome::Failed; usize::from(CALIBRATE_TRIES) + 2];
+    let (sent, trail, alerts) = staff_retare(&always);
+    assert_eq!(sent, usize::from(CALIBRATE_TRIES), "not asked for ever");
+    assert_eq!(
+        trail
+            .iter()
+            .filter(|e| **e == AuditEvent::RecalibrationFailed)
+            .count(),
+        1
+    );
+    assert_eq!(alerts, 1);
+}

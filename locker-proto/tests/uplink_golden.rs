@@ -1686,6 +1686,22 @@ fn samples() -> Vec<(String, Sample)> {
             link: link(seq),
         }),
     );
+    // Staff asked compartment 8's sensor re-tared; the node refused the
+    // calibrate: the sensor keeps its old baseline.
+    let seq = seq + 1;
+    g.up(
+        "audit_recalibration_failed",
+        Upward::Audit(AuditRecord {
+            seq,
+            at: at(4_260_000),
+            actor: Actor::System,
+            compartment: Some(CompartmentId(8)),
+            parcel: None,
+            event: AuditEvent::RecalibrationFailed,
+            snapshot: None,
+            link: link(seq),
+        }),
+    );
     g.samples
 }
 
@@ -2495,6 +2511,7 @@ const NUMBERING: &[(&str, &[&str])] = &[
             "snapshot_requested",
             "serviced",
             "drift_under_parcel",
+            "recalibration_failed",
         ],
     ),
     ("Credential", &["code_hash", "offline_token"]),

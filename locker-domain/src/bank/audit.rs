@@ -308,6 +308,13 @@ pub enum AuditEvent {
         /// moved.
         drift: HealthIssue,
     },
+    /// The re-tare a person asked for ([`SensorRecalibrated`](Self::SensorRecalibrated),
+    /// [`SensorRecalibratedRemotely`](Self::SensorRecalibratedRemotely), a
+    /// certified removal) did not take (actor [`Actor::System`]): the node
+    /// refused the calibrate, never answered it, or it could not be sent.
+    /// The sensor keeps its old baseline; the maintenance alert goes with
+    /// it.
+    RecalibrationFailed,
 }
 
 impl AuditEvent {
@@ -373,6 +380,7 @@ impl AuditEvent {
             AuditEvent::SnapshotRequested => "snapshot_requested",
             AuditEvent::Serviced { .. } => "serviced",
             AuditEvent::DriftUnderParcel { .. } => "drift_under_parcel",
+            AuditEvent::RecalibrationFailed => "recalibration_failed",
         }
     }
 }

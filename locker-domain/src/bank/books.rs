@@ -308,6 +308,7 @@ impl Bank<'_> {
             given_up: self.given_up.clone(),
             unlocks_before_restart: self.unlocks_before_restart.clone(),
             recalibrations: self.recalibrations.clone(),
+            retares_put_off: self.retares_put_off.clone(),
             drift_cursor: self.drift_cursor,
             next_scan: self.next_scan,
             readings_wanted: self.readings_wanted,

@@ -319,6 +319,9 @@ pub struct Bank<'a> {
     /// The automatic recalibrations of drifting sensors, under way or
     /// within their [`Policy::drift_settle_within`] (run time only).
     recalibrations: heapless::Vec<recalibration::AutoRecalibration, AUTO_RECALIBRATIONS>,
+    /// Re-tares a person asked for whose calibrate the node put off (busy,
+    /// rate-limited, unanswered), with how many times (run time only).
+    retares_put_off: heapless::Vec<(LayoutIndex, u8), AUTO_RECALIBRATIONS>,
     /// The next watched drift (position in `recalibrations`) whose reading
     /// this scan asks for; `None` when every one was asked.
     drift_cursor: Option<u8>,
@@ -480,6 +483,7 @@ impl<'a> Bank<'a> {
             given_up: heapless::Vec::new(),
             unlocks_before_restart: heapless::Vec::new(),
             recalibrations: heapless::Vec::new(),
+            retares_put_off: heapless::Vec::new(),
             drift_cursor: None,
             next_scan: Instant::ZERO + policy.status_scan_every,
             readings_wanted: NodeSet::EMPTY,

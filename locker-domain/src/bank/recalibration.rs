@@ -99,6 +99,7 @@
 use locker_proto::time::{Duration, Instant};
 use locker_proto::{Command, DoorState, HealthIssue, NackReason, NodeAddr, Presence};
 
+use super::alert::{AlertKind, Evidence};
 use super::audit::{Actor, AuditEvent};
 use super::health::HealthAlert;
 use super::layout::{Compartment, LayoutIndex};
@@ -662,7 +663,7 @@ impl Bank<'_> {
         now: Instant,
     ) {
         let Some(k) = self.pending_recalibration(i) else {
-            // Staff's: audited when they asked.
+            self.person_retare_answered(i, outcome, now);
             return;
         };
         let later = matches!(
@@ -707,6 +708,48 @@ impl Bank<'_> {
         self.record(now, Actor::System, Some(i), event, None);
     }
 
+    /// The node's answer to a calibrate a person asked for (audited when
+    /// they asked). Put off (busy, rate-limited, unanswered: the node may
+    /// or may not have re-tared), it is sent again at once while the
+    /// compartment is still free and shut, up to [`CALIBRATE_TRIES`] in
+    /// all; refused, put off that often, or no longer free and shut, it did
+    /// not take: audited as such, and somebody must look.
+    fn person_retare_answered(&mut self, i: LayoutIndex, outcome: CommandOutcome, now: Instant) {
+        let tries = self
+            .retares_put_off
+            .iter()
+            .find(|(slot, _)| *slot == i)
+            .map_or(1, |(_, put_off)| put_off.saturating_add(1));
+        self.retares_put_off.retain(|(slot, _)| *slot != i);
+        if outcome == CommandOutcome::Acked {
+            return;
+        }
+        let later = matches!(
+            outcome,
+            CommandOutcome::Nacked(NackReason::Busy | NackReason::RateLimited)
+                | CommandOutcome::Failed
+                | CommandOutcome::NotSent
+        );
+        if later && tries < CALIBRATE_TRIES && self.free_and_shut(i) {
+            let sent = self
+                .layout
+                .get(i)
+                .copied()
+                .is_some_and(|c| self.send_calibrate(c));
+            if sent && self.retares_put_off.push((i, tries)).is_ok() {
+                return;
+            }
+        }
+        self.record(
+            now,
+            Actor::System,
+            Some(i),
+            AuditEvent::RecalibrationFailed,
+            None,
+        );
+        self.raise(now, AlertKind::Maintenance, Some(i), Evidence::None, None);
+    }
+
     /// The automatic recalibration at `k` did not take: it is over (no
     /// other one within the time) and its drift is the maintenance alert.
     fn recalibration_failed(&mut self, k: usize, now: Instant) {
@@ -724,6 +767,7 @@ impl Bank<'_> {
     /// drift is forgotten, the time starts over.
     pub(super) fn forget_recalibration(&mut self, i: LayoutIndex) {
         self.recalibrations.retain(|r| r.slot != i);
+        self.retares_put_off.retain(|(slot, _)| *slot != i);
     }
 
     /// A person had compartment `i`'s hardware serviced or its sensor

@@ -393,6 +393,7 @@ pub(crate) fn audit(e: AuditEvent) -> AuditProjection {
         AuditEvent::SnapshotRequested => of(W::SnapshotRequested),
         AuditEvent::Serviced { staff } => of(W::Serviced { staff: staff.0 }),
         AuditEvent::DriftUnderParcel { drift } => of(W::DriftUnderParcel { drift }),
+        AuditEvent::RecalibrationFailed => of(W::RecalibrationFailed),
     }
 }
 

@@ -774,6 +774,12 @@ pub enum AuditEvent {
         /// moved.
         drift: HealthIssue,
     },
+    /// The re-tare a person asked for (`sensor_recalibrated`,
+    /// `sensor_recalibrated_remotely`, a certified removal) did not take
+    /// (actor `system`): the node refused the calibrate, never answered it,
+    /// or it could not be sent. The sensor keeps its old baseline; the
+    /// maintenance alert goes with it.
+    RecalibrationFailed,
 }
 
 /// An audit record's link in the bank's hash chain: 32 bytes, lowercase
