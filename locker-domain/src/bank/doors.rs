@@ -116,7 +116,7 @@ impl Bank<'_> {
             Event::DoorAjar { channel } => {
                 let (i, s) = self.slot_at(node, channel)?;
                 self.latest = now;
-                self.apply(i, session::door_ajar(s), now);
+                self.apply(i, session::node_says_ajar(s, now), now);
             }
             Event::NodeStarted { .. } => {
                 self.check_node(node)?;
@@ -248,6 +248,16 @@ impl Bank<'_> {
                 self.check_node(node)?;
                 self.latest = now;
                 self.configure_answered(node, outcome, now);
+            }
+            (Command::GetStatus { channel }, CommandOutcome::Failed | CommandOutcome::NotSent) => {
+                // The question whether a door session's door is still open
+                // went unanswered: the node's full status answers it (and
+                // if that fails too, the node is lost, not the door ajar).
+                let (_, s) = self.slot_at(node, channel)?;
+                self.latest = now;
+                if session::asked_if_still_open(&s) {
+                    self.status_wanted.insert(node);
+                }
             }
             (Command::GetAllStatus, CommandOutcome::Failed | CommandOutcome::NotSent) => {
                 self.check_node(node)?;
@@ -402,6 +412,7 @@ impl Bank<'_> {
         match step.happened {
             Happened::Nothing => return,
             Happened::Noted => {}
+            Happened::AskIfStillOpen => self.weigh_parcel(i),
             Happened::UnlockSent {
                 purpose,
                 attempt,

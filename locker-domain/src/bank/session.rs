@@ -54,6 +54,11 @@ pub(super) enum Happened {
     /// The books changed with nothing to report (a reading noted, a spent
     /// timer cleared).
     Noted,
+    /// A door session's door has been open for the policy's limit as far as
+    /// the books know: the bank asks the node for the compartment's status
+    /// before it calls the door ajar (a close the bus lost, a node that
+    /// stopped answering, is not a door left open).
+    AskIfStillOpen,
     /// An unlock goes to the node: the first of a new session, asked for
     /// `by` its opener, or the retry after an unconfirmed first (`by` the
     /// system).
@@ -436,6 +441,46 @@ pub(super) fn door_ajar(mut s: Slot) -> Step {
     }
 }
 
+/// The node says the door has been open too long (its own limit, which the
+/// bank sets to [`Policy::door_ajar_limit`] only where it configures its
+/// nodes). During a door session the bank's own timer, at the policy's
+/// limit, is the one limit: a node's word before it is noted and the timer
+/// left to run, so a node on its default limit (60 s) does not call a
+/// courier slow the policy gives two minutes. Otherwise as
+/// [`door_ajar`].
+pub(super) fn node_says_ajar(s: Slot, now: Instant) -> Step {
+    let own_timer_runs = matches!(
+        s.stage,
+        Stage::Door {
+            phase: DoorPhase::Open,
+            ..
+        }
+    ) && s
+        .door_timer
+        .is_some_and(|due| due.saturating_since(now) > AJAR_AGREES_WITHIN);
+    if own_timer_runs {
+        return Step::noted(s);
+    }
+    door_ajar(s)
+}
+
+/// A node's word that a door is ajar this close to the bank's own limit is
+/// the same limit, seen from the node's clock: the alert goes at once.
+pub(super) const AJAR_AGREES_WITHIN: Duration = Duration::from_secs(10);
+
+/// Whether the bank asked if this door session's door is still open and
+/// waits for the answer (its time was up, no alert yet).
+pub(super) fn asked_if_still_open(s: &Slot) -> bool {
+    matches!(
+        s.stage,
+        Stage::Door {
+            phase: DoorPhase::Open,
+            ..
+        }
+    ) && s.door_timer.is_none()
+        && !s.ajar_reported
+}
+
 /// The door did not open after an unlock (no confirmation in time, the node
 /// refused or never answered, the lock jammed): retry once, then a lock
 /// fault. Outside the unlocking phase, nothing.
@@ -572,7 +617,14 @@ pub(super) fn door_timer(
         Stage::Door {
             phase: DoorPhase::Open,
             ..
-        } => door_ajar(s),
+        } if !s.ajar_reported => {
+            let mut books = s;
+            books.door_timer = None;
+            Step {
+                books,
+                happened: Happened::AskIfStillOpen,
+            }
+        }
         _ => {
             let mut books = s;
             books.door_timer = None;
@@ -636,6 +688,8 @@ pub(super) fn scanned(
                 None => Step::nothing(before),
             }
         }
+        // Still open once its time was up (the bank asked): ajar.
+        (DoorState::Open, DoorPhase::Open) if s.door_timer.is_none() => door_ajar(s),
         // Door open as expected, or the unlock still pending: its timer
         // (retry, then lock fault) takes care of it.
         _ => Step::noted(s),
@@ -1198,7 +1252,18 @@ mod tests {
     fn a_door_left_ajar_past_the_limit_is_reported_once_per_opening() {
         let policy = Policy::default();
         let s = opened(reserved(), Purpose::Deposit, Actor::Courier, &policy);
-        let step = door_timer(s, at(5) + policy.door_ajar_limit, &policy, true, false);
+        // The time is up: the bank asks whether the door is still open,
+        // and the node's status says it is.
+        let asked = door_timer(s, at(5) + policy.door_ajar_limit, &policy, true, false);
+        assert_eq!(asked.happened, Happened::AskIfStillOpen);
+        assert!(!asked.books.ajar_reported);
+        let step = scanned(
+            asked.books,
+            DoorState::Open,
+            false,
+            at(6) + policy.door_ajar_limit,
+            &policy,
+        );
         assert_eq!(
             step.happened,
             Happened::DoorAjar {
