@@ -22,13 +22,7 @@ use locker_proto::{
 #[test]
 fn courier_closes_door_on_empty_compartment_is_told_at_once_and_may_try_again() {
     let mut sim = Sim::<24>::new(24, Policy::default());
-    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
-    sim.drain();
-    sim.bank
-        .start_deposit(r.compartment, locker_domain::bank::StaffId(1), sim.now)
-        .unwrap();
-    sim.answer_status_requests();
-    sim.open_door(r.compartment, true);
+    let r = sim.staff_deposit_with_the_door_open();
     sim.close_door(r.compartment);
     // The sensor settles, nothing is there.
     sim.advance(Duration::from_secs(3));
@@ -267,13 +261,7 @@ fn where_locks_report_jams_the_node_s_jam_is_the_lock_s_fault() {
 #[test]
 fn a_door_left_open_raises_one_ajar_alert_and_asks_to_close_it() {
     let mut sim = Sim::<24>::new(24, Policy::default());
-    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
-    sim.drain();
-    sim.bank
-        .start_deposit(r.compartment, locker_domain::bank::StaffId(1), sim.now)
-        .unwrap();
-    sim.answer_status_requests();
-    sim.open_door(r.compartment, true);
+    let r = sim.staff_deposit_with_the_door_open();
     sim.advance(Duration::from_mins(3));
     sim.timeout();
     let (_, channel) = sim.wiring(r.compartment);
@@ -1182,13 +1170,7 @@ fn a_presence_sensor_that_stops_answering_calls_staff_once_and_the_parcel_stays_
 #[test]
 fn a_node_on_its_own_ajar_limit_does_not_call_a_courier_slow_before_the_policy_does() {
     let mut sim = Sim::<24>::new(24, Policy::default());
-    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
-    sim.drain();
-    sim.bank
-        .start_deposit(r.compartment, locker_domain::bank::StaffId(1), sim.now)
-        .unwrap();
-    sim.answer_status_requests();
-    sim.open_door(r.compartment, true);
+    let r = sim.staff_deposit_with_the_door_open();
     let (_, channel) = sim.wiring(r.compartment);
     sim.advance(Duration::from_secs(60));
     sim.event(r.compartment, Event::DoorAjar { channel });
@@ -1232,13 +1214,7 @@ fn a_node_on_its_own_ajar_limit_does_not_call_a_courier_slow_before_the_policy_d
 #[test]
 fn a_door_whose_closing_was_lost_on_the_bus_is_asked_about_not_called_ajar() {
     let mut sim = Sim::<24>::new(24, Policy::default());
-    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
-    sim.drain();
-    sim.bank
-        .start_deposit(r.compartment, locker_domain::bank::StaffId(1), sim.now)
-        .unwrap();
-    sim.answer_status_requests();
-    sim.open_door(r.compartment, true);
+    let r = sim.staff_deposit_with_the_door_open();
     let (node, channel) = sim.wiring(r.compartment);
     // The parcel goes in, the door shuts: neither is heard.
     sim.advance(Duration::from_secs(121));

@@ -136,6 +136,17 @@ pub const DRIFT_SHIFT_BANDS: i32 = 8;
 /// apart). A node that refuses for any other reason is not asked again.
 pub const CALIBRATE_TRIES: u8 = 3;
 
+/// Whether the node's answer to a calibrate means "later" rather than "no":
+/// busy, rate-limited, unanswered, or never sent (the node was lost).
+fn put_off(outcome: CommandOutcome) -> bool {
+    matches!(
+        outcome,
+        CommandOutcome::Nacked(NackReason::Busy | NackReason::RateLimited)
+            | CommandOutcome::Failed
+            | CommandOutcome::NotSent
+    )
+}
+
 /// Where an automatic recalibration stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
@@ -666,12 +677,7 @@ impl Bank<'_> {
             self.person_retare_answered(i, outcome, now);
             return;
         };
-        let later = matches!(
-            outcome,
-            CommandOutcome::Nacked(NackReason::Busy | NackReason::RateLimited)
-                | CommandOutcome::Failed
-                | CommandOutcome::NotSent
-        );
+        let later = put_off(outcome);
         let empty = self.empty_since_sent(i);
         let Some(r) = self.recalibrations.get_mut(k) else {
             return;
@@ -724,12 +730,7 @@ impl Bank<'_> {
         if outcome == CommandOutcome::Acked {
             return;
         }
-        let later = matches!(
-            outcome,
-            CommandOutcome::Nacked(NackReason::Busy | NackReason::RateLimited)
-                | CommandOutcome::Failed
-                | CommandOutcome::NotSent
-        );
+        let later = put_off(outcome);
         if later && tries < CALIBRATE_TRIES && self.free_and_shut(i) {
             let sent = self
                 .layout

@@ -314,6 +314,20 @@ impl<const N: usize> Sim<N> {
         r
     }
 
+    /// A small compartment reserved, a member of staff's deposit session
+    /// started on it, and its door opened by the unlock: the door session
+    /// the door-ajar stories start from.
+    pub fn staff_deposit_with_the_door_open(&mut self) -> Reservation {
+        let r = self.reserve(ParcelNeeds::size(SizeClass::Small));
+        self.drain();
+        self.bank
+            .start_deposit(r.compartment, locker_domain::bank::StaffId(1), self.now)
+            .unwrap();
+        self.answer_status_requests();
+        self.open_door(r.compartment, true);
+        r
+    }
+
     /// The backend asks for a compartment for a delivery with `needs`, the
     /// outputs as they are (not drained first); a reservation's code is
     /// remembered.
