@@ -412,7 +412,7 @@ impl Bank<'_> {
         match step.happened {
             Happened::Nothing => return,
             Happened::Noted => {}
-            Happened::AskIfStillOpen => self.weigh_parcel(i),
+            Happened::AskIfStillOpen => self.ask_status(i),
             Happened::UnlockSent {
                 purpose,
                 attempt,
@@ -559,7 +559,7 @@ impl Bank<'_> {
                 let proof = self.handoff_snapshot(i, SnapshotCause::Deposit, now);
                 self.record(now, by, Some(i), AuditEvent::DepositVerified, proof);
                 self.notify(now, collector, i, NotificationKind::ParcelReady);
-                self.weigh_parcel(i);
+                self.ask_status(i);
             }
             Verdict::NoParcelDetected => {
                 self.record(now, by, Some(i), AuditEvent::NoParcelDetected, None);

@@ -213,13 +213,16 @@ impl Bank<'_> {
         self.commands.push_back((c.node, calibrate)).is_ok()
     }
 
-    /// A parcel was verified into compartment `i`: its reading is asked for
-    /// at once, behind the shut door, so that sensor health takes the
-    /// parcel's weight before the cell under it can move (a zero that
-    /// shifts between the deposit and the compartment's next turn would
-    /// otherwise be taken as part of the parcel, and never found). With the
-    /// command queue full, the compartment's next reading takes it.
-    pub(super) fn weigh_parcel(&mut self, i: LayoutIndex) {
+    /// Asks the node for compartment `i`'s status (door, lock, reading) at
+    /// once; its answer is reconciled as any status is. The bank asks when
+    /// a parcel was verified in (so that sensor health takes the parcel's
+    /// weight before the cell under it can move: a zero that shifts between
+    /// the deposit and the compartment's next turn would otherwise be taken
+    /// as part of the parcel), when a parcel whose zero it followed leaves,
+    /// and when a door session's door has been open for the policy's limit
+    /// (before it calls the door ajar). With the command queue full, the
+    /// compartment's next reading answers.
+    pub(super) fn ask_status(&mut self, i: LayoutIndex) {
         if let Some(c) = self.layout.get(i).copied() {
             let read = Command::GetStatus { channel: c.channel };
             let _ = self.commands.push_back((c.node, read));
@@ -662,7 +665,7 @@ impl Bank<'_> {
             .iter()
             .any(|r| r.slot == i && matches!(r.phase, Phase::Held { .. }));
         if leaving && held {
-            self.weigh_parcel(i);
+            self.ask_status(i);
         }
     }
 

@@ -424,11 +424,7 @@ pub(super) fn door_ajar(mut s: Slot) -> Step {
     if forced && !matches!(s.stage, Stage::Door { .. }) {
         return Step::noted(s);
     }
-    if let Stage::Door {
-        phase: DoorPhase::Open,
-        ..
-    } = s.stage
-    {
+    if in_open_door_session(&s) {
         s.door_timer = None;
     }
     let tell = match s.stage {
@@ -449,15 +445,9 @@ pub(super) fn door_ajar(mut s: Slot) -> Step {
 /// courier slow the policy gives two minutes. Otherwise as
 /// [`door_ajar`].
 pub(super) fn node_says_ajar(s: Slot, now: Instant) -> Step {
-    let own_timer_runs = matches!(
-        s.stage,
-        Stage::Door {
-            phase: DoorPhase::Open,
-            ..
-        }
-    ) && s
-        .door_timer
-        .is_some_and(|due| due.saturating_since(now) > AJAR_AGREES_WITHIN);
+    let own_timer_runs = in_open_door_session(&s)
+        && s.door_timer
+            .is_some_and(|due| due.saturating_since(now) > AJAR_AGREES_WITHIN);
     if own_timer_runs {
         return Step::noted(s);
     }
@@ -471,14 +461,18 @@ pub(super) const AJAR_AGREES_WITHIN: Duration = Duration::from_secs(10);
 /// Whether the bank asked if this door session's door is still open and
 /// waits for the answer (its time was up, no alert yet).
 pub(super) fn asked_if_still_open(s: &Slot) -> bool {
+    in_open_door_session(s) && s.door_timer.is_none() && !s.ajar_reported
+}
+
+/// Whether a door session's door is open (as the books know it).
+fn in_open_door_session(s: &Slot) -> bool {
     matches!(
         s.stage,
         Stage::Door {
             phase: DoorPhase::Open,
             ..
         }
-    ) && s.door_timer.is_none()
-        && !s.ajar_reported
+    )
 }
 
 /// The door did not open after an unlock (no confirmation in time, the node
