@@ -1113,23 +1113,46 @@ fn a_door_the_node_says_it_opened_long_after_the_bank_gave_up_is_forced() {
     assert_eq!(sim.alerts_of(AlertKind::ForcedDoor), 1);
 }
 
+fn sensor_fails(sim: &mut Sim<24>, compartment: locker_proto::CompartmentId) {
+    let (_, channel) = sim.wiring(compartment);
+    let failed = Event::FaultRaised {
+        channel: Some(channel),
+        fault: FaultCode::PresenceSensorFailed,
+    };
+    sim.event(compartment, failed);
+    sim.drain();
+}
+
+fn sensor_reads_again(sim: &mut Sim<24>, compartment: locker_proto::CompartmentId) {
+    let (_, channel) = sim.wiring(compartment);
+    let back = Event::FaultCleared {
+        channel: Some(channel),
+        fault: FaultCode::PresenceSensorFailed,
+    };
+    sim.event(compartment, back);
+    sim.drain();
+}
+
+fn out_of_service(
+    sim: &Sim<24>,
+    compartment: locker_proto::CompartmentId,
+) -> Option<ServiceReason> {
+    sim.bank.view(compartment).unwrap().out_of_service
+}
+
 /// A load cell that stops answering its node (a broken wire, a dead
-/// amplifier): the node says so once, and the bank calls staff with the
-/// fault as evidence and keeps the parcel on its books; the node's word
-/// that the cell reads again needs nobody.
+/// amplifier) under a parcel: the node says so once, and the bank calls
+/// staff with the fault as evidence and keeps the parcel on its books. No
+/// pickup could be verified there, so the compartment is out of service
+/// (the code is refused) and the recipient hears of an incident; the
+/// node's word that the cell reads again puts it back, needing nobody.
 #[test]
 fn a_presence_sensor_that_stops_answering_calls_staff_once_and_the_parcel_stays_on_the_books() {
     use locker_domain::bank::Evidence;
     let mut sim = Sim::<24>::new(24, Policy::default());
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
-    sim.deposit(r.compartment);
-    let (_, channel) = sim.wiring(r.compartment);
-    let failed = Event::FaultRaised {
-        channel: Some(channel),
-        fault: FaultCode::PresenceSensorFailed,
-    };
-    sim.event(r.compartment, failed);
-    sim.drain();
+    let code = sim.deposit(r.compartment);
+    sensor_fails(&mut sim, r.compartment);
     assert_eq!(sim.alerts_of(AlertKind::Maintenance), 1);
     let alert = sim
         .alerts
@@ -1148,17 +1171,132 @@ fn a_presence_sensor_that_stops_answering_calls_staff_once_and_the_parcel_stays_
                 && rec.event == AuditEvent::FaultReported(FaultCode::PresenceSensorFailed))
     );
     assert_eq!(sim.bank.view(r.compartment).unwrap().stage, Stage::Stored);
-    // The cell reads again.
-    sim.event(
-        r.compartment,
-        Event::FaultCleared {
-            channel: Some(channel),
-            fault: FaultCode::PresenceSensorFailed,
-        },
+    assert_eq!(
+        out_of_service(&sim, r.compartment),
+        Some(ServiceReason::SensorFailed)
     );
+    assert!(
+        sim.audit
+            .iter()
+            .any(|rec| rec.compartment == Some(r.compartment)
+                && rec.event
+                    == AuditEvent::OutOfService {
+                        reason: ServiceReason::SensorFailed
+                    })
+    );
+    assert!(sim.notes.iter().any(|n| n.compartment == r.compartment
+        && n.to == Actor::Recipient
+        && n.kind == NotificationKind::ParcelIncident));
     sim.drain();
+    let refused = sim
+        .bank
+        .enter_code(locker_domain::bank::codes::KeypadId(0), &code, sim.now);
+    assert!(
+        matches!(refused, Err(BankError::OutOfService(c)) if c == r.compartment),
+        "{refused:?}"
+    );
+    // The cell reads again.
+    sensor_reads_again(&mut sim, r.compartment);
     assert_eq!(sim.alerts_of(AlertKind::Maintenance), 1, "nothing more");
     assert_eq!(sim.bank.view(r.compartment).unwrap().stage, Stage::Stored);
+    assert_eq!(out_of_service(&sim, r.compartment), None);
+    assert_eq!(
+        sim.audit.last().map(|rec| rec.event),
+        Some(AuditEvent::BackInService)
+    );
+    sim.pick_up(&code, r.compartment);
+    assert_eq!(sim.bank.view(r.compartment).unwrap().stage, Stage::Free);
+}
+
+/// The sensor of an empty compartment fails: the next courier is not sent
+/// there (no deposit could be verified, and he would be told his parcel is
+/// not inside). It takes parcels again when the node says the sensor reads
+/// again, and also after a restart in between: the reason is on the books.
+#[test]
+fn an_empty_compartment_whose_presence_sensor_fails_takes_no_parcel_until_it_reads_again() {
+    let mut sim = Sim::<24>::new(24, Policy::default());
+    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    let now = sim.now;
+    sim.ready()
+        .cancel_reservation(r.compartment, Actor::Backend, now)
+        .unwrap();
+    sensor_fails(&mut sim, r.compartment);
+    assert_eq!(
+        out_of_service(&sim, r.compartment),
+        Some(ServiceReason::SensorFailed)
+    );
+    assert!(
+        !sim.notes
+            .iter()
+            .any(|n| n.kind == NotificationKind::ParcelIncident),
+        "nobody's parcel is affected"
+    );
+    let mut given = Vec::new();
+    // Every other compartment a small parcel fits is given out, then the
+    // bank is full: the one with the failed sensor is not given.
+    loop {
+        sim.drain();
+        match sim.try_reserve(ParcelNeeds::size(SizeClass::Small)) {
+            Ok(next) => given.push(next.compartment),
+            Err(BankError::NoFit(_)) => break,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!(given.len(), 23, "{given:?}");
+    assert!(!given.contains(&r.compartment), "{given:?}");
+    // A restart keeps it out; the node's word brings it back.
+    let later = sim.now + Duration::from_secs(60);
+    sim.restart_at(later);
+    assert_eq!(
+        out_of_service(&sim, r.compartment),
+        Some(ServiceReason::SensorFailed)
+    );
+    sensor_reads_again(&mut sim, r.compartment);
+    assert_eq!(out_of_service(&sim, r.compartment), None);
+    for c in given {
+        let now = sim.now;
+        sim.ready()
+            .cancel_reservation(c, Actor::Backend, now)
+            .unwrap();
+    }
+    let again = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    assert_eq!(again.compartment, r.compartment, "the smallest fit is back");
+}
+
+/// The sensor fails while a courier has the door open: the session runs
+/// to its end on the node's last word, and the compartment goes out of
+/// service when it is over. A compartment staff took out for another
+/// reason keeps that reason, and staff putting it back have judged the
+/// sensor too.
+#[test]
+fn a_sensor_failing_during_a_deposit_takes_the_compartment_out_when_the_door_session_ends() {
+    let mut sim = Sim::<24>::new(24, Policy::default());
+    let r = sim.staff_deposit_with_the_door_open();
+    sensor_fails(&mut sim, r.compartment);
+    assert_eq!(out_of_service(&sim, r.compartment), None, "mid-session");
+    sim.put_parcel(r.compartment);
+    sim.close_door(r.compartment);
+    assert_eq!(sim.bank.view(r.compartment).unwrap().stage, Stage::Stored);
+    assert_eq!(
+        out_of_service(&sim, r.compartment),
+        Some(ServiceReason::SensorFailed)
+    );
+    // Staff put it back by hand: their call.
+    sim.drain();
+    sim.bank
+        .set_in_service(r.compartment, Actor::Staff, sim.now)
+        .unwrap();
+    sim.drain();
+    assert_eq!(out_of_service(&sim, r.compartment), None);
+    sim.bank
+        .set_out_of_service(r.compartment, Actor::Staff, sim.now)
+        .unwrap();
+    sensor_fails(&mut sim, r.compartment);
+    assert_eq!(
+        out_of_service(&sim, r.compartment),
+        Some(ServiceReason::Override),
+        "the staff's reason stands"
+    );
 }
 
 /// A node left on its own door-ajar limit (60 s by default: the bank

@@ -479,7 +479,7 @@ pub enum Purpose {
 /// Why a compartment is out of service.
 ///
 /// In JSON: `"override"`, `"forced_door"`, `"lock_fault"`,
-/// `"sensor_disagrees"`, `"removal_not_verified"`.
+/// `"sensor_disagrees"`, `"removal_not_verified"`, `"sensor_failed"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
@@ -502,6 +502,12 @@ pub enum ServiceReason {
     /// A removal could not be verified.
     #[serde(alias = "RemovalNotVerified")]
     RemovalNotVerified,
+    /// Its presence sensor cannot be read (the node reported
+    /// `FaultCode::PresenceSensorFailed`): no deposit could be verified.
+    /// The bank puts it back in service by itself when the node reports the
+    /// sensor reading again.
+    #[serde(alias = "SensorFailed")]
+    SensorFailed,
 }
 
 /// What to tell a courier, recipient or staff about a compartment (the
@@ -658,8 +664,9 @@ mod tests {
             ServiceReason::LockFault,
             ServiceReason::SensorDisagrees,
             ServiceReason::RemovalNotVerified,
+            ServiceReason::SensorFailed,
         ];
-        assert_eq!(reasons.map(number), [0, 1, 2, 3, 4]);
+        assert_eq!(reasons.map(number), [0, 1, 2, 3, 4, 5]);
         let kinds = [
             NotificationKind::ParcelReady,
             NotificationKind::NoParcelDetected,

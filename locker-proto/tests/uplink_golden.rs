@@ -1324,8 +1324,9 @@ fn samples() -> Vec<(String, Sample)> {
         ServiceReason::LockFault,
         ServiceReason::SensorDisagrees,
         ServiceReason::RemovalNotVerified,
+        ServiceReason::SensorFailed,
     ];
-    for (c, reason) in [1, 4, 5, 6, 7].into_iter().zip(reasons) {
+    for (c, reason) in [1, 4, 5, 6, 7, 8].into_iter().zip(reasons) {
         out_of_service
             .push(OutOfService {
                 compartment: CompartmentId(c),
@@ -2531,6 +2532,7 @@ const NUMBERING: &[(&str, &[&str])] = &[
             "lock_fault",
             "sensor_disagrees",
             "removal_not_verified",
+            "sensor_failed",
         ],
     ),
     (

@@ -813,7 +813,7 @@ UP_TYPES.update({
     "ParcelKind": enum("delivery", "return"),
     "Purpose": enum("deposit", "pickup", "removal", "inspection"),
     "ServiceReason": enum("override", "forced_door", "lock_fault", "sensor_disagrees",
-                           "removal_not_verified"),
+                           "removal_not_verified", "sensor_failed"),
     "NotificationKind": enum(
         "parcel_ready", "no_parcel_detected", "reminder", "escalation", "removal_task",
         "parcel_left_inside", "close_the_door", "reservation_expired", "door_would_not_open",

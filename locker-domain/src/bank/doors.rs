@@ -88,6 +88,9 @@ impl Bank<'_> {
                 self.latest = now;
                 self.jam_heard(i, s, fault);
                 self.apply(i, session::fault(s, fault, now, &self.policy), now);
+                if fault == FaultCode::PresenceSensorFailed {
+                    self.presence_failed(i, now);
+                }
             }
             Event::FaultRaised {
                 channel: None,
@@ -124,13 +127,17 @@ impl Bank<'_> {
                 self.status_wanted.insert(node);
                 self.configure_again(node);
             }
-            Event::FaultCleared { channel, .. } => {
+            Event::FaultCleared { channel, fault } => {
                 if let Some(channel) = channel {
-                    self.slot_at(node, channel)?;
+                    let (i, _) = self.slot_at(node, channel)?;
+                    self.latest = now;
+                    if fault == FaultCode::PresenceSensorFailed {
+                        self.presence_reads_again(i, now);
+                    }
                 } else {
                     self.check_node(node)?;
+                    self.latest = now;
                 }
-                self.latest = now;
             }
             Event::Power(_) => {
                 self.check_node(node)?;
@@ -345,6 +352,58 @@ impl Bank<'_> {
         let _ = self.jams_heard.push(i);
     }
 
+    /// The node says compartment `i`'s presence sensor cannot be read
+    /// ([`FaultCode::PresenceSensorFailed`]; the maintenance alert is the
+    /// fault's own). No deposit could be verified there, so it takes none:
+    /// it goes out of service ([`ServiceReason::SensorFailed`]) at once, or
+    /// when a door session under way ends.
+    fn presence_failed(&mut self, i: LayoutIndex, now: Instant) {
+        let Some(mut s) = self.slots.get(i.get()).copied() else {
+            return;
+        };
+        s.presence_failed = true;
+        self.put(i, s);
+        self.out_for_a_failed_sensor(i, now);
+    }
+
+    /// Takes compartment `i` out of service for its failed presence sensor,
+    /// unless it is out already or a door session is under way (its end
+    /// comes back here). A parcel inside stays on the books: its code is
+    /// refused, as in any compartment out of service, and its collector is
+    /// told of an incident; staff hand it over when they replace the
+    /// sensor.
+    pub(super) fn out_for_a_failed_sensor(&mut self, i: LayoutIndex, now: Instant) {
+        let Some(mut s) = self.slots.get(i.get()).copied() else {
+            return;
+        };
+        let in_session = matches!(s.stage, Stage::Door { .. });
+        if !s.presence_failed || s.out_of_service.is_some() || in_session {
+            return;
+        }
+        let reason = ServiceReason::SensorFailed;
+        s.out_of_service = Some(reason);
+        self.put(i, s);
+        self.record_out_of_service(now, Actor::System, i, reason);
+        self.tell_collector_of_incident(i, now);
+    }
+
+    /// The node says compartment `i`'s presence sensor reads again: back in
+    /// service, if that sensor was why it was out.
+    fn presence_reads_again(&mut self, i: LayoutIndex, now: Instant) {
+        let Some(mut s) = self.slots.get(i.get()).copied() else {
+            return;
+        };
+        s.presence_failed = false;
+        let back = s.out_of_service == Some(ServiceReason::SensorFailed);
+        if back {
+            s.out_of_service = None;
+        }
+        self.put(i, s);
+        if back {
+            self.record(now, Actor::System, Some(i), AuditEvent::BackInService, None);
+        }
+    }
+
     /// Whether the bank gave up a door session on compartment `i` (a lock
     /// fault, or an unlock the node never confirmed) within
     /// [`LATE_OPENING_WINDOW`] before `now`.
@@ -518,6 +577,10 @@ impl Bank<'_> {
             self.unlocks_before_restart.retain(|before| *before != i);
         }
         self.put(i, step.books);
+        if step.books.presence_failed {
+            // A session that ended on a failed sensor.
+            self.out_for_a_failed_sensor(i, now);
+        }
     }
 
     /// Tells the collector of the parcel the books hold in `i` that it was

@@ -1269,6 +1269,8 @@ impl<'a> Bank<'a> {
         }
         self.latest = now;
         s.out_of_service = None;
+        // Staff looked at it: a sensor that failed is theirs to judge.
+        s.presence_failed = false;
         let _ = self.health.back_in_service(i.get());
         // Staff had their hands on it: a drift watched or answered before
         // belongs to the sensor as it was.

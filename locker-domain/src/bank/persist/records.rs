@@ -398,6 +398,9 @@ impl SlotRecord {
             ajar_reported: self.ajar_reported,
             // The watch starts afresh (see `cold`).
             cold: ColdWatch::FRESH,
+            // A sensor failed before the restart still has, until the node
+            // says it reads again.
+            presence_failed: self.out_of_service == Some(ServiceReason::SensorFailed),
         })
     }
 }
