@@ -184,6 +184,102 @@ fn a_fridge_that_fails_raises_one_alert_with_the_reading_and_how_long() {
     );
 }
 
+/// The fridge holds a perishable parcel when its compressor stops: with
+/// the alert, the parcel's collector is told of an incident (before they
+/// eat it), and its cold chain says how long it was warm. A failing fridge
+/// with nothing perishable inside tells no collector.
+#[test]
+fn a_fridge_that_fails_with_food_inside_tells_its_collector() {
+    let mut sim = bank();
+    let r = sim.reserve(PERISHABLE);
+    let fridge = r.compartment;
+    sim.deposit(fridge);
+    let other = if fridge == FRIDGE {
+        CompartmentId(32)
+    } else {
+        FRIDGE
+    };
+    reading(&mut sim, fridge, Some(40));
+    reading(&mut sim, other, Some(40));
+    for t in [65, 85, 102, 118, 131, 140] {
+        sim.advance(Duration::from_mins(15));
+        reading(&mut sim, fridge, Some(t));
+        reading(&mut sim, other, Some(t));
+    }
+    assert_eq!(cold_alerts(&sim).len(), 2, "both fridges failed");
+    let incidents: Vec<_> = sim
+        .notes
+        .iter()
+        .filter(|n| n.kind == NotificationKind::ParcelIncident)
+        .collect();
+    assert_eq!(incidents.len(), 1, "{incidents:?}");
+    assert_eq!(incidents[0].compartment, fridge);
+    assert_eq!(incidents[0].parcel, Some(r.parcel));
+    assert_eq!(incidents[0].to, locker_domain::bank::Actor::Recipient);
+}
+
+/// A freezer beside the fridges, held to its own limits (−25 to −15 °C):
+/// a fridge's 4 °C is a failure there, and its −18 °C is no alarm, while
+/// the fridges keep the policy's 2 to 8 °C.
+#[test]
+fn a_freezer_is_held_to_its_own_limits_and_the_fridges_to_the_policys() {
+    use locker_domain::bank::TemperatureRange;
+    const FREEZER: CompartmentId = CompartmentId(32);
+    let limits = TemperatureRange::deci_celsius(-250, -150);
+    let layout: Vec<_> = mixed_layout(32)
+        .into_iter()
+        .map(|c| {
+            if c.id == FREEZER {
+                c.with_temperature_limits(limits)
+            } else {
+                c
+            }
+        })
+        .collect();
+    let mut sim = Sim::<32>::with_layout(&layout, Policy::default());
+    for _ in 0..5 {
+        sim.advance(Duration::from_mins(15));
+        reading(&mut sim, FREEZER, Some(-180));
+        reading(&mut sim, FRIDGE, Some(40));
+    }
+    assert_eq!(cold_alerts(&sim), [], "each at home in its own range");
+    for _ in 0..4 {
+        sim.advance(Duration::from_mins(15));
+        reading(&mut sim, FREEZER, Some(40));
+        reading(&mut sim, FRIDGE, Some(40));
+    }
+    let alerts = sim
+        .alerts
+        .iter()
+        .filter(|a| a.kind == AlertKind::TemperatureOutOfRange)
+        .map(|a| (a.compartment, a.evidence))
+        .collect::<Vec<_>>();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0].0, Some(FREEZER));
+    assert!(matches!(
+        alerts[0].1,
+        Evidence::Temperature { reading, limit, .. } if reading == deg(40) && limit == deg(-150)
+    ));
+}
+
+/// A layout giving a compartment its limits upside down is refused, naming
+/// the compartment, before any bank exists.
+#[test]
+fn temperature_limits_given_upside_down_are_refused_with_the_compartment() {
+    use locker_domain::bank::{Bank, LayoutError, TemperatureRange};
+    let mut layout = mixed_layout(32);
+    layout[31] = layout[31].with_temperature_limits(TemperatureRange::deci_celsius(-150, -250));
+    let refused = Bank::on_heap(&layout, Policy::default(), keys()).err();
+    assert_eq!(
+        refused,
+        Some(LayoutError::BadTemperatureLimits {
+            id: CompartmentId(32),
+            min: deg(-150),
+            max: deg(-250),
+        })
+    );
+}
+
 #[test]
 fn a_door_opened_for_a_deposit_does_not_alarm() {
     let mut sim = bank();

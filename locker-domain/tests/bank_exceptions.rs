@@ -1263,17 +1263,25 @@ fn an_empty_compartment_whose_presence_sensor_fails_takes_no_parcel_until_it_rea
     assert_eq!(again.compartment, r.compartment, "the smallest fit is back");
 }
 
-/// The sensor fails while a courier has the door open: the session runs
-/// to its end on the node's last word, and the compartment goes out of
-/// service when it is over. A compartment staff took out for another
-/// reason keeps that reason, and staff putting it back have judged the
-/// sensor too.
+/// The sensor fails while a courier has the door open: the compartment is
+/// out of service at once, and the session still runs to its end on the
+/// node's word. A compartment staff took out for another reason keeps that
+/// reason, and staff putting it back have judged the sensor too.
 #[test]
-fn a_sensor_failing_during_a_deposit_takes_the_compartment_out_when_the_door_session_ends() {
+fn a_sensor_failing_during_a_deposit_takes_the_compartment_out_and_the_session_still_ends() {
     let mut sim = Sim::<24>::new(24, Policy::default());
     let r = sim.staff_deposit_with_the_door_open();
     sensor_fails(&mut sim, r.compartment);
-    assert_eq!(out_of_service(&sim, r.compartment), None, "mid-session");
+    assert_eq!(
+        out_of_service(&sim, r.compartment),
+        Some(ServiceReason::SensorFailed)
+    );
+    assert!(
+        !sim.notes
+            .iter()
+            .any(|n| n.kind == NotificationKind::ParcelIncident),
+        "no parcel was in yet"
+    );
     sim.put_parcel(r.compartment);
     sim.close_door(r.compartment);
     assert_eq!(sim.bank.view(r.compartment).unwrap().stage, Stage::Stored);
@@ -1283,19 +1291,75 @@ fn a_sensor_failing_during_a_deposit_takes_the_compartment_out_when_the_door_ses
     );
     // Staff put it back by hand: their call.
     sim.drain();
-    sim.bank
-        .set_in_service(r.compartment, Actor::Staff, sim.now)
+    let now = sim.now;
+    sim.ready()
+        .set_in_service(r.compartment, Actor::Staff, now)
         .unwrap();
     sim.drain();
     assert_eq!(out_of_service(&sim, r.compartment), None);
-    sim.bank
-        .set_out_of_service(r.compartment, Actor::Staff, sim.now)
+    let now = sim.now;
+    sim.ready()
+        .set_out_of_service(r.compartment, Actor::Staff, now)
         .unwrap();
     sensor_fails(&mut sim, r.compartment);
     assert_eq!(
         out_of_service(&sim, r.compartment),
         Some(ServiceReason::Override),
         "the staff's reason stands"
+    );
+    sensor_reads_again(&mut sim, r.compartment);
+    assert_eq!(
+        out_of_service(&sim, r.compartment),
+        Some(ServiceReason::Override),
+        "and is not the sensor's to lift"
+    );
+}
+
+/// An unlock whose answer was lost, the session given up, and then the
+/// presence sensor fails: when the node says its pulse opened the door
+/// after all, that is the session's late opening, never a forced door,
+/// and the compartment stays out for its sensor.
+#[test]
+fn a_late_opening_after_the_sensor_failed_is_no_forced_door() {
+    let mut sim = Sim::<24>::new(24, Policy::default());
+    sim.ack_unlocks = false;
+    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    let code = sim.bank.deposit_code(r.compartment).unwrap().to_string();
+    let now = sim.now;
+    sim.ready()
+        .enter_deposit_code(
+            locker_domain::bank::codes::KeypadId(1),
+            r.compartment,
+            &code,
+            now,
+        )
+        .unwrap();
+    sim.drain();
+    for _ in 0..3 {
+        sim.advance(Policy::default().unlock_confirm);
+        sim.timeout();
+    }
+    assert_ne!(
+        sim.bank.view(r.compartment).unwrap().stage,
+        Stage::Door {
+            purpose: Purpose::Deposit,
+            phase: DoorPhase::Open,
+            by: Actor::Courier
+        }
+    );
+    sensor_fails(&mut sim, r.compartment);
+    sim.open_door(r.compartment, true);
+    assert_eq!(sim.alerts_of(AlertKind::ForcedDoor), 0);
+    assert!(matches!(
+        sim.bank.view(r.compartment).unwrap().stage,
+        Stage::Door {
+            phase: DoorPhase::Open,
+            ..
+        }
+    ));
+    assert_eq!(
+        out_of_service(&sim, r.compartment),
+        Some(ServiceReason::SensorFailed)
     );
 }
 

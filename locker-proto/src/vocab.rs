@@ -550,8 +550,10 @@ pub enum NotificationKind {
     /// there.
     MovedToCounter,
     /// Collector: the parcel was affected by an incident at the bank (its
-    /// compartment was forced and it is no longer detected inside); staff
-    /// will be in touch.
+    /// compartment was forced and it is no longer detected inside, its
+    /// compartment's presence sensor failed so it waits for staff, or its
+    /// refrigerated compartment stayed out of its temperature limits);
+    /// staff will be in touch.
     ParcelIncident,
 }
 

@@ -15,10 +15,13 @@
 //!
 //! # What is alerted, and when
 //!
-//! The limits are per compartment, chosen by its flags
-//! ([`ColdPolicy::limits_for`]): a [`CompartmentFlags::REFRIGERATED`]
-//! compartment must hold [`ColdPolicy::refrigerated`] (2.0 to 8.0 °C by
-//! default); other compartments are not watched.
+//! The limits are per compartment ([`ColdPolicy::limits_of`]): its own,
+//! where the layout gives it some
+//! ([`Compartment::with_temperature_limits`]: a freezer, a medicine fridge
+//! kept tighter), or else chosen by its flags ([`ColdPolicy::limits_for`]):
+//! a [`CompartmentFlags::REFRIGERATED`] compartment must hold
+//! [`ColdPolicy::refrigerated`] (2.0 to 8.0 °C by default); other
+//! compartments are not watched.
 //!
 //! - **Out of range.** A fridge whose readings stay outside its limits for
 //!   longer than [`ColdPolicy::grace`] (30 min) raises one
@@ -32,7 +35,10 @@
 //!   once per excursion, not at every scan; when a reading is back in range
 //!   the excursion is audited ([`AuditEvent::TemperatureRestored`],
 //!   how long and how far out) and the watch re-arms. While alerted the
-//!   fridge takes no new parcel.
+//!   fridge takes no new parcel, and the collector of a perishable parcel
+//!   inside is told of an incident
+//!   ([`NotificationKind::ParcelIncident`](locker_proto::NotificationKind::ParcelIncident)),
+//!   its cold chain recording how long it was out.
 //! - **Silent sensor.** A fridge that has reported a temperature since the
 //!   bank started (or was restored), and whose status answers then carry
 //!   no plausible reading for longer than [`ColdPolicy::silent_after`]
@@ -85,7 +91,7 @@ use locker_proto::{Command, NodeAddr, Temperature};
 use serde::{Deserialize, Serialize};
 
 use super::audit::{Actor, AuditEvent};
-use super::layout::{CompartmentFlags, LayoutIndex};
+use super::layout::{Compartment, CompartmentFlags, LayoutIndex};
 use super::parcel::Stage;
 use super::slot::Slot;
 use super::{AlertKind, Bank, Evidence};
@@ -180,13 +186,23 @@ impl Default for ColdPolicy {
 }
 
 impl ColdPolicy {
-    /// The limits a compartment with `flags` must hold, if it is watched
-    /// (refrigerated compartments only).
+    /// The limits a compartment with `flags` and no limits of its own must
+    /// hold, if it is watched (refrigerated compartments only).
     pub const fn limits_for(&self, flags: CompartmentFlags) -> Option<TemperatureRange> {
         if flags.contains(CompartmentFlags::REFRIGERATED) {
             Some(self.refrigerated)
         } else {
             None
+        }
+    }
+
+    /// The limits `compartment` must hold, if it is watched: its own
+    /// ([`Compartment::with_temperature_limits`]), or else the policy's for
+    /// its flags ([`ColdPolicy::limits_for`]).
+    pub const fn limits_of(&self, compartment: &Compartment) -> Option<TemperatureRange> {
+        match compartment.temperature {
+            Some(own) => Some(own),
+            None => self.limits_for(compartment.flags),
         }
     }
 }
@@ -336,7 +352,7 @@ impl Bank<'_> {
     /// The limits compartment `i` must hold, if it is watched.
     fn cold_limits(&self, i: LayoutIndex) -> Option<TemperatureRange> {
         let c = self.layout.get(i)?;
-        self.policy.cold.limits_for(c.flags)
+        self.policy.cold.limits_of(c)
     }
 
     /// A status answer's temperature for compartment `i` (`None`: the node
@@ -431,6 +447,14 @@ impl Bank<'_> {
             );
             let event = AuditEvent::FaultReported(locker_proto::FaultCode::TemperatureOutOfRange);
             self.record(now, Actor::System, Some(i), event, None);
+            // Food or medicine kept out of its range: whoever collects it
+            // should know before they do.
+            let perishable = s
+                .parcel
+                .is_some_and(|p| p.perishable && p.deposited_at.is_some());
+            if perishable && s.stage.holds_parcel() {
+                self.tell_collector_of_incident(i, now);
+            }
         }
         if let Some(event) = restored {
             self.record(now, Actor::System, Some(i), event, None);
@@ -490,7 +514,7 @@ impl Bank<'_> {
                 .slots
                 .get(i.get())
                 .is_some_and(|s| matches!(s.stage, Stage::Door { .. }));
-            if self.policy.cold.limits_for(c.flags).is_some()
+            if self.policy.cold.limits_of(&c).is_some()
                 && !in_session
                 && !self.unreachable.contains(c.node)
             {

@@ -127,17 +127,19 @@ impl Bank<'_> {
                 self.status_wanted.insert(node);
                 self.configure_again(node);
             }
-            Event::FaultCleared { channel, fault } => {
-                if let Some(channel) = channel {
-                    let (i, _) = self.slot_at(node, channel)?;
-                    self.latest = now;
-                    if fault == FaultCode::PresenceSensorFailed {
-                        self.presence_reads_again(i, now);
-                    }
-                } else {
-                    self.check_node(node)?;
-                    self.latest = now;
+            Event::FaultCleared {
+                channel: Some(channel),
+                fault,
+            } => {
+                let (i, _) = self.slot_at(node, channel)?;
+                self.latest = now;
+                if fault == FaultCode::PresenceSensorFailed {
+                    self.presence_reads_again(i, now);
                 }
+            }
+            Event::FaultCleared { channel: None, .. } => {
+                self.check_node(node)?;
+                self.latest = now;
             }
             Event::Power(_) => {
                 self.check_node(node)?;
@@ -355,36 +357,27 @@ impl Bank<'_> {
     /// The node says compartment `i`'s presence sensor cannot be read
     /// ([`FaultCode::PresenceSensorFailed`]; the maintenance alert is the
     /// fault's own). No deposit could be verified there, so it takes none:
-    /// it goes out of service ([`ServiceReason::SensorFailed`]) at once, or
-    /// when a door session under way ends.
+    /// it goes out of service ([`ServiceReason::SensorFailed`]), unless it
+    /// is out already (it keeps that reason, and staff come for the alert).
+    /// A door session under way runs to its end on the node's last word
+    /// (the sensor saw nothing after it failed), the compartment out of
+    /// service from now on. A parcel inside stays on the books: its code is refused, as in any
+    /// compartment out of service, and its collector is told of an
+    /// incident; staff hand it over when they replace the sensor.
     fn presence_failed(&mut self, i: LayoutIndex, now: Instant) {
         let Some(mut s) = self.slots.get(i.get()).copied() else {
             return;
         };
-        s.presence_failed = true;
-        self.put(i, s);
-        self.out_for_a_failed_sensor(i, now);
-    }
-
-    /// Takes compartment `i` out of service for its failed presence sensor,
-    /// unless it is out already or a door session is under way (its end
-    /// comes back here). A parcel inside stays on the books: its code is
-    /// refused, as in any compartment out of service, and its collector is
-    /// told of an incident; staff hand it over when they replace the
-    /// sensor.
-    pub(super) fn out_for_a_failed_sensor(&mut self, i: LayoutIndex, now: Instant) {
-        let Some(mut s) = self.slots.get(i.get()).copied() else {
-            return;
-        };
-        let in_session = matches!(s.stage, Stage::Door { .. });
-        if !s.presence_failed || s.out_of_service.is_some() || in_session {
+        if s.out_of_service.is_some() {
             return;
         }
         let reason = ServiceReason::SensorFailed;
         s.out_of_service = Some(reason);
         self.put(i, s);
         self.record_out_of_service(now, Actor::System, i, reason);
-        self.tell_collector_of_incident(i, now);
+        if s.stage.holds_parcel() {
+            self.tell_collector_of_incident(i, now);
+        }
     }
 
     /// The node says compartment `i`'s presence sensor reads again: back in
@@ -393,15 +386,12 @@ impl Bank<'_> {
         let Some(mut s) = self.slots.get(i.get()).copied() else {
             return;
         };
-        s.presence_failed = false;
-        let back = s.out_of_service == Some(ServiceReason::SensorFailed);
-        if back {
-            s.out_of_service = None;
+        if s.out_of_service != Some(ServiceReason::SensorFailed) {
+            return;
         }
+        s.out_of_service = None;
         self.put(i, s);
-        if back {
-            self.record(now, Actor::System, Some(i), AuditEvent::BackInService, None);
-        }
+        self.record(now, Actor::System, Some(i), AuditEvent::BackInService, None);
     }
 
     /// Whether the bank gave up a door session on compartment `i` (a lock
@@ -577,15 +567,11 @@ impl Bank<'_> {
             self.unlocks_before_restart.retain(|before| *before != i);
         }
         self.put(i, step.books);
-        if step.books.presence_failed {
-            // A session that ended on a failed sensor.
-            self.out_for_a_failed_sensor(i, now);
-        }
     }
 
     /// Tells the collector of the parcel the books hold in `i` that it was
     /// affected by an incident.
-    fn tell_collector_of_incident(&mut self, i: LayoutIndex, now: Instant) {
+    pub(super) fn tell_collector_of_incident(&mut self, i: LayoutIndex, now: Instant) {
         if let Some(parcel) = self.slots.get(i.get()).and_then(|s| s.parcel) {
             let collector = parcel.kind.collector();
             self.notify(now, collector, i, NotificationKind::ParcelIncident);

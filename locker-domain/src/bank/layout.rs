@@ -1,10 +1,13 @@
 //! The physical layout of a bank: which compartments exist, where each one is
 //! wired (node and channel), how big it is inside and what it offers.
 
-use locker_proto::{Channel, CompartmentId, Dimensions, MAX_CHANNELS, NodeAddr, SizeClass};
+use locker_proto::{
+    Channel, CompartmentId, Dimensions, MAX_CHANNELS, NodeAddr, SizeClass, Temperature,
+};
 use serde::{Deserialize, Serialize};
 
 use super::books::Slice;
+use super::cold::TemperatureRange;
 
 /// What a compartment offers beyond its size.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -54,6 +57,13 @@ pub struct Compartment {
     pub inner: Dimensions,
     /// Refrigerated, accessible height.
     pub flags: CompartmentFlags,
+    /// The temperature this compartment must hold, where it is not the
+    /// policy's for its flags ([`ColdPolicy::limits_of`](super::ColdPolicy::limits_of)): a freezer beside
+    /// the fridges, a fridge for medicines kept tighter. `None` (the
+    /// default, and what a layout written before this field reads as)
+    /// takes the policy's.
+    #[serde(default)]
+    pub temperature: Option<TemperatureRange>,
 }
 
 impl Compartment {
@@ -81,12 +91,34 @@ impl Compartment {
             size,
             inner,
             flags: CompartmentFlags::NONE,
+            temperature: None,
         }
     }
 
     /// The same compartment offering `flags` as well.
     pub const fn with_flags(mut self, flags: CompartmentFlags) -> Self {
         self.flags = self.flags.union(flags);
+        self
+    }
+
+    /// The same compartment held to its own temperature `limits`, watched
+    /// as the [`cold`](super::cold) module describes whatever its flags
+    /// (a freezer at −25 to −15 °C, a medicine fridge at 2 to 6 °C).
+    ///
+    /// ```
+    /// use locker_domain::bank::{ColdPolicy, Compartment, CompartmentFlags, TemperatureRange};
+    /// use locker_proto::{Channel, CompartmentId, Dimensions, NodeAddr, SizeClass};
+    ///
+    /// let fridge = Compartment::new(CompartmentId(7), NodeAddr(1), Channel(6),
+    ///     SizeClass::Medium, Dimensions::new(400, 300, 450))
+    ///     .with_flags(CompartmentFlags::REFRIGERATED);
+    /// let freezer = fridge.with_temperature_limits(TemperatureRange::deci_celsius(-250, -150));
+    /// let cold = ColdPolicy::default();
+    /// assert_eq!(cold.limits_of(&fridge), Some(TemperatureRange::deci_celsius(20, 80)));
+    /// assert_eq!(cold.limits_of(&freezer), Some(TemperatureRange::deci_celsius(-250, -150)));
+    /// ```
+    pub const fn with_temperature_limits(mut self, limits: TemperatureRange) -> Self {
+        self.temperature = Some(limits);
         self
     }
 }
@@ -127,6 +159,16 @@ pub enum LayoutError {
         node: NodeAddr,
         /// Its channel.
         channel: Channel,
+    },
+    /// A compartment's own temperature limits are upside down.
+    #[error("{id}'s temperature limits run from {min} down to {max}; give the lower limit first")]
+    BadTemperatureLimits {
+        /// The compartment.
+        id: CompartmentId,
+        /// The lower limit given.
+        min: Temperature,
+        /// The upper limit given.
+        max: Temperature,
     },
     /// More distinct (size, dimensions, flags) shapes than allocation tracks.
     #[error(
@@ -222,6 +264,12 @@ impl<'a> Layout<'a> {
                     node: c.node,
                     channel: c.channel,
                 });
+            }
+            if let Some(TemperatureRange { min, max }) = c.temperature {
+                if min > max {
+                    let id = c.id;
+                    return Err(LayoutError::BadTemperatureLimits { id, min, max });
+                }
             }
             *dst = *c;
         }

@@ -109,13 +109,14 @@
 //! of compartments.
 //!
 //! State per compartment, pinned by the `bytes_per_compartment_are_pinned`
-//! test: [`BYTES_PER_COMPARTMENT`] = 203 bytes on a 64-bit gateway: the
-//! layout entry and its two lookups (16), the compartment's books (stage,
+//! test: [`BYTES_PER_COMPARTMENT`] = 209 bytes on a 64-bit gateway: the
+//! layout entry (with the compartment's own temperature limits, if any)
+//! and its two lookups (22), the compartment's books (stage,
 //! parcel with its 16-byte code hash and its 8-byte cold chain, last
 //! readings, two timers, and the 32-byte temperature watch of [`cold`]),
 //! the timer heap (10), the free lists (5), the code index (4) and sensor
-//! health (40). A 10,000-compartment bank needs about 2.0 MB; a
-//! 256-compartment bank about 52 KB of books plus the bank's 22 KB, which
+//! health (40). A 10,000-compartment bank needs about 2.1 MB; a
+//! 256-compartment bank about 54 KB of books plus the bank's 22 KB, which
 //! fits a gateway MCU.
 //!
 //! # One output stream
@@ -270,7 +271,7 @@ use timers::DeadlineHeap;
 
 /// Bytes of storage per compartment (`size_of::<Books<N>>() / N`), pinned
 /// by a test.
-pub const BYTES_PER_COMPARTMENT: usize = 203;
+pub const BYTES_PER_COMPARTMENT: usize = 209;
 
 /// A locker bank, its per-compartment books in storage borrowed for `'a`
 /// ([`Books`]) or owned on the heap ([`Storage::boxed`], `'static`), with
@@ -1269,8 +1270,6 @@ impl<'a> Bank<'a> {
         }
         self.latest = now;
         s.out_of_service = None;
-        // Staff looked at it: a sensor that failed is theirs to judge.
-        s.presence_failed = false;
         let _ = self.health.back_in_service(i.get());
         // Staff had their hands on it: a drift watched or answered before
         // belongs to the sensor as it was.

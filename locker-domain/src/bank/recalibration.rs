@@ -811,8 +811,7 @@ impl Bank<'_> {
             let Some(c) = self.layout.get(r.slot).copied() else {
                 continue;
             };
-            let read_anyway =
-                self.policy.cold.limits_for(c.flags).is_some() || self.read_in_turn(r.slot);
+            let read_anyway = self.policy.cold.limits_of(&c).is_some() || self.read_in_turn(r.slot);
             let held = matches!(r.phase, Phase::Held { .. })
                 && self.parcel_behind_shut_door(r.slot).is_some();
             if r.read_every_scan()

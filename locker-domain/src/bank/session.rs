@@ -253,7 +253,13 @@ pub(super) fn door_opened(mut s: Slot, commanded: bool, now: Instant, policy: &P
         // the unlock was carried out late (its answer lost). That session's
         // opening, never a forced door. Only the bank's signed unlock makes
         // the node pulse, so a commanded opening is never a break-in.
-        stage if commanded && matches!(s.out_of_service, None | Some(ServiceReason::LockFault)) => {
+        stage
+            if commanded
+                && matches!(
+                    s.out_of_service,
+                    None | Some(ServiceReason::LockFault | ServiceReason::SensorFailed)
+                ) =>
+        {
             let Some(purpose) = super::remote::override_purpose(stage) else {
                 return Step::nothing(s);
             };
@@ -267,8 +273,11 @@ pub(super) fn door_opened(mut s: Slot, commanded: bool, now: Instant, policy: &P
                 phase: DoorPhase::Open,
                 by,
             };
-            let was_lock_fault = s.out_of_service.is_some();
-            s.out_of_service = None;
+            // The lock released after all; a failed sensor stays failed.
+            let was_lock_fault = s.out_of_service == Some(ServiceReason::LockFault);
+            if was_lock_fault {
+                s.out_of_service = None;
+            }
             s.door_timer = Some(now + policy.door_ajar_limit);
             s.parcel_timer = None;
             s.ajar_reported = false;

@@ -26,10 +26,6 @@ pub(crate) struct Slot {
     pub(crate) ajar_reported: bool,
     /// The temperature watch of a refrigerated compartment (not persisted).
     pub(crate) cold: ColdWatch,
-    /// The node reported the presence sensor unreadable and has not said
-    /// it reads again (not persisted: the out-of-service reason it leads to
-    /// is).
-    pub(crate) presence_failed: bool,
 }
 
 impl Slot {
@@ -43,7 +39,6 @@ impl Slot {
         parcel_timer: None,
         ajar_reported: false,
         cold: ColdWatch::FRESH,
-        presence_failed: false,
     };
 
     /// The earliest of the two timers: the compartment's key in the timer heap.

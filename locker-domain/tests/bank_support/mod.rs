@@ -123,10 +123,15 @@ pub fn code_text(code: &PickupCode) -> String {
 
 impl<const N: usize> Sim<N> {
     pub fn new(n: usize, policy: Policy) -> Self {
-        let bank = Box::new(Bank::on_heap(&mixed_layout(n), policy, keys()).unwrap());
+        Sim::with_layout(&mixed_layout(n), policy)
+    }
+
+    /// A bank of `layout`'s compartments, all empty and shut.
+    pub fn with_layout(layout: &[Compartment], policy: Policy) -> Self {
+        let bank = Box::new(Bank::on_heap(layout, policy, keys()).unwrap());
         let mut sim = Sim {
             bank,
-            physical: vec![Physical::default(); n],
+            physical: vec![Physical::default(); layout.len()],
             now: Instant::from_secs(1),
             dice: Dice(0x9E37_79B9_7F4A_7C15),
             notes: Vec::new(),

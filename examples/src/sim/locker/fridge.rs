@@ -158,7 +158,7 @@ impl SimBank {
         let Some(limits) = self
             .layout
             .get(slot)
-            .and_then(|c| self.policy.cold.limits_for(c.flags))
+            .and_then(|c| self.policy.cold.limits_of(c))
         else {
             return false;
         };

@@ -398,9 +398,6 @@ impl SlotRecord {
             ajar_reported: self.ajar_reported,
             // The watch starts afresh (see `cold`).
             cold: ColdWatch::FRESH,
-            // A sensor failed before the restart still has, until the node
-            // says it reads again.
-            presence_failed: self.out_of_service == Some(ServiceReason::SensorFailed),
         })
     }
 }
