@@ -141,7 +141,8 @@ fn the_json_summary_carries_its_schema_and_snake_case_keys_only() {
 }
 
 #[test]
-fn on_a_bad_bus_every_fault_with_a_deadline_is_found_within_it_and_none_is_missed() {
+fn on_a_bad_bus_every_fault_with_a_deadline_is_found_within_it_none_is_missed_and_no_alarm_is_false()
+ {
     // A fortnight at noise 2 with ten times the usual faults: each kind
     // with a time deadline is found by it, and nothing is left unfound
     // past it at the end (a fault that began in the last minutes may be
@@ -170,6 +171,9 @@ fn on_a_bad_bus_every_fault_with_a_deadline_is_found_within_it_and_none_is_misse
     }
     let found: u64 = s.incidents.iter().map(|r| r.tally.detected).sum();
     assert!(found > 100, "{}", s.render());
+    // And on that bus, with ten times the faults, no alarm the world
+    // cannot explain.
+    assert_eq!(s.false_alarms.total, 0, "{}", s.render());
 }
 
 #[test]
