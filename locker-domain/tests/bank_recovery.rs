@@ -355,3 +355,47 @@ fn an_unlock_in_flight_when_the_power_went_is_not_retried_after_the_restart() {
     sim.pick_up(&code, r.compartment);
     assert_eq!(sim.bank.view(r.compartment).unwrap().stage, Stage::Free);
 }
+
+/// The gateway restarts and reads the system clock before it restores its
+/// books: the wall clock anchored on the fresh bank is kept through the
+/// restore, so the `Restored` record already carries the date and time (an
+/// auditor reading the trail sees when the bank came back, not a gap). The
+/// anchor makes no bank "in use"; a real input does.
+#[test]
+fn a_restarted_bank_stamps_its_restored_record_with_the_wall_clock_set_before() {
+    use chrono::NaiveDate;
+    use locker_domain::bank::AuditEvent;
+    let mut sim = Sim::<24>::new(24, Policy::default());
+    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    sim.deposit(r.compartment);
+    sim.drain();
+    let bytes = sim.bank.snapshot_to_vec().unwrap();
+    let layout = sim.bank.layout().compartments().to_vec();
+    let wall = NaiveDate::from_ymd_opt(2026, 12, 4)
+        .unwrap()
+        .and_hms_opt(22, 50, 0)
+        .unwrap();
+    let now = Instant::from_secs(3);
+    let mut bank = Bank::on_heap(&layout, Policy::default(), keys()).unwrap();
+    bank.set_wall_clock(wall, now).unwrap();
+    bank.restore(&bytes, Instant::from_secs(4)).unwrap();
+    let mut restored = None;
+    while let Some(out) = bank.poll() {
+        if let BankOutput::Audit(record) = out {
+            if record.event == AuditEvent::Restored {
+                restored = Some(record);
+            }
+        }
+    }
+    let restored = restored.expect("the restore is audited");
+    assert_eq!(restored.wall, Some(wall + chrono::TimeDelta::seconds(1)));
+    // A bank that handled an input is in use, anchored or not.
+    let mut used = Bank::on_heap(&layout, Policy::default(), keys()).unwrap();
+    used.set_wall_clock(wall, now).unwrap();
+    used.handle_timeout(Instant::from_secs(5)).unwrap();
+    while used.poll().is_some() {}
+    assert_eq!(
+        used.restore(&bytes, Instant::from_secs(6)),
+        Err(PersistError::BankInUse)
+    );
+}

@@ -42,6 +42,14 @@ pub(crate) fn unix_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
+/// The system clock as the bank's wall clock (UTC), if it reads as a date.
+pub(crate) fn system_wall() -> Option<chrono::NaiveDateTime> {
+    i64::try_from(unix_ms())
+        .ok()
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .map(|wall| wall.naive_utc())
+}
+
 /// 32 bytes from the operating system, the seed of the pickup codes.
 pub(crate) fn os_seed() -> Result<[u8; 32], GatewayError> {
     crate::secret::os_random().map_err(|e| {
@@ -60,11 +68,8 @@ impl Gateway {
         let due = self
             .wall_anchored
             .is_none_or(|at| now.saturating_since(at) >= WALL_CLOCK_ANCHOR_EVERY);
-        let wall = i64::try_from(unix_ms())
-            .ok()
-            .and_then(chrono::DateTime::from_timestamp_millis);
-        if let (true, Some(wall)) = (due, wall) {
-            self.core.set_wall_clock(wall.naive_utc(), now)?;
+        if let (true, Some(wall)) = (due, system_wall()) {
+            self.core.set_wall_clock(wall, now)?;
             self.wall_anchored = Some(now);
         }
         Ok(())

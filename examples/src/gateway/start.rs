@@ -8,7 +8,7 @@ use locker_proto::auth::NodeIdentity;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
-use super::clock::os_seed;
+use super::clock::{os_seed, system_wall};
 use super::{
     AuditLog, CounterFile, Gateway, GatewayConfig, GatewayCore, GatewayError, MAX_COMPARTMENTS,
     MonotonicClock, NodeLine, Notice, SerialLine, StateFile, UplinkSettings, bank_layout, uplink,
@@ -111,8 +111,13 @@ impl Gateway {
                     Err(e) if !config.new_incarnation => return Err(rolled_back(e)),
                     Err(_) => true,
                 };
-                let bank = Bank::restore_on_heap(&layout, config.policy, keys, &bytes, now)
-                    .map_err(corrupt)?;
+                let mut bank = Bank::on_heap(&layout, config.policy, keys)?;
+                // Anchored before the restore, so its record carries wall time.
+                if let Some(wall) = system_wall() {
+                    bank.set_wall_clock(wall, now)
+                        .map_err(locker_domain::gateway::GatewayError::from)?;
+                }
+                bank.restore(&bytes, now).map_err(corrupt)?;
                 // A snapshot from before incarnations is bound to this life now.
                 let unbound = bank.incarnation() == Incarnation::UNSET;
                 (bank, true, confirmed || unbound)

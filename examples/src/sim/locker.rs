@@ -979,6 +979,9 @@ impl SimBank {
         let Ok(mut bank) = GatewayBank::on_heap(&self.layout, self.policy, keys) else {
             return false;
         };
+        // The gateway's clock is anchored before the restore (its record
+        // carries wall time), as the Linux gateway does.
+        let _ = bank.set_wall_clock(wall_at(now), now);
         if let Err(e) = bank.restore(&self.saved, now) {
             // The bank is still the fresh one it was: it begins a new life.
             self.world.restore_failures += 1;

@@ -1316,11 +1316,19 @@ impl<'a> Bank<'a> {
     /// Anchors wall-clock time, **UTC** (`wall`), to monotonic `now`. Local
     /// time follows from the policy's [`time_zone`](Policy::time_zone).
     ///
+    /// On a bank just made, before [`Bank::restore`], the anchor is kept
+    /// through the restore (it is not an input that makes the bank "in
+    /// use"): set it first, and the restore's own record and everything
+    /// after it carry wall time from the first moment. A snapshot holds no
+    /// wall clock, since a restart's downtime is unknown to the bank.
+    ///
     /// # Errors
     /// [`BankError::TimeWentBackwards`].
     pub fn set_wall_clock(&mut self, wall: NaiveDateTime, now: Instant) -> Result<(), BankError> {
         self.check_time(now)?;
-        self.latest = now;
+        if !self.untouched() {
+            self.latest = now;
+        }
         self.wall = Some((wall, now));
         Ok(())
     }

@@ -313,11 +313,23 @@ impl Bank<'_> {
         buf.get(..end + TRAILER).ok_or(too_small)
     }
 
+    /// Whether the bank has handled no input since [`Bank::new`] (a wall
+    /// clock set is none): what [`Bank::restore`] requires.
+    pub(super) fn untouched(&self) -> bool {
+        self.latest == Instant::ZERO
+            && self.next_seq == 0
+            && self.audit.is_empty()
+            && self.notifications.is_empty()
+            && self.alerts.is_empty()
+    }
+
     /// Restores the books of a snapshot (format [`SNAPSHOT_OLDEST_READ`]
     /// to [`SNAPSHOT_VERSION`]) into this bank, just made by
     /// [`Bank::new`] with the layout and the bank keys the snapshot was
     /// taken with, then asks every node for full status to reconcile (see
     /// [`Bank::handle_bulk_status`]). `now` is the restarted clock's time.
+    /// A wall clock set on the fresh bank before ([`Bank::set_wall_clock`])
+    /// is kept, and stamps the `Restored` record.
     ///
     /// The whole snapshot is read and checked before anything changes, so
     /// on an error the bank is still the fresh bank it was: start afresh
@@ -328,12 +340,7 @@ impl Bank<'_> {
     /// [`PersistError::BankInUse`] if the bank has already handled inputs;
     /// nothing is restored then.
     pub fn restore(&mut self, bytes: &[u8], now: Instant) -> Result<(), PersistError> {
-        let fresh = self.latest == Instant::ZERO
-            && self.next_seq == 0
-            && self.audit.is_empty()
-            && self.notifications.is_empty()
-            && self.alerts.is_empty();
-        if !fresh {
+        if !self.untouched() {
             return Err(PersistError::BankInUse);
         }
         let expect = Expect {
