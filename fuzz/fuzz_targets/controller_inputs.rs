@@ -307,7 +307,7 @@ fn channel(c: u8) -> Channel {
 fuzz_target!(|ops: Vec<Op>| {
     let fw = FirmwareVersion::new(1, 0, 0);
     let node = Controller::<CHANNELS>::new(
-        NodeConfig::default(),
+        NodeConfig::default().with_presence_threshold(10),
         fw,
         ResetReason::PowerOn,
         Instant::ZERO,

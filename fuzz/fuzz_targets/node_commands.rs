@@ -72,7 +72,7 @@ struct Firmware {
 impl Firmware {
     fn boot(flash: NodeAuthRecord, now: Instant) -> Firmware {
         let controller = Controller::new(
-            NodeConfig::default(),
+            NodeConfig::default().with_presence_threshold(10),
             FirmwareVersion::new(1, 0, 0),
             ResetReason::PowerOn,
             now,

@@ -89,8 +89,13 @@ fn every_node_gets_the_bank_s_door_ajar_limit_so_a_door_left_open_has_one_limit(
     // its own default of 60 s.
     let t0 = Instant::ZERO;
     let fw = FirmwareVersion::new(1, 0, 0);
-    let mut node =
-        Controller::<4>::new(NodeConfig::default(), fw, ResetReason::PowerOn, t0).unwrap();
+    let mut node = Controller::<4>::new(
+        NodeConfig::default().with_presence_threshold(10),
+        fw,
+        ResetReason::PowerOn,
+        t0,
+    )
+    .unwrap();
     let report = node.handle_command(&Command::Configure(sent[0].1), t0);
     assert_eq!(report, Report::Ack);
     node.handle_door_level(Channel(0), true, t0).unwrap();

@@ -52,7 +52,7 @@ fn attacker_on_the_bus_cannot_open_a_door_and_every_attempt_is_reported() {
         },
         Command::Configure(NodeConfig {
             max_pulse_ms: 1000,
-            ..NodeConfig::default()
+            ..NodeConfig::default().with_presence_threshold(10)
         }),
         Command::Calibrate {
             channel: Channel(1),

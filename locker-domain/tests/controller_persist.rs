@@ -16,7 +16,13 @@ fn ms(t: u64) -> Instant {
 }
 
 fn boot(reason: ResetReason) -> Controller<4> {
-    Controller::new(NodeConfig::default(), FW, reason, Instant::ZERO).unwrap()
+    Controller::new(
+        NodeConfig::default().with_presence_threshold(10),
+        FW,
+        reason,
+        Instant::ZERO,
+    )
+    .unwrap()
 }
 
 /// A node whose channel 2 load cell reads 8 000 counts empty, calibrated,
@@ -123,7 +129,10 @@ fn without_restore_a_rebooted_node_has_lost_its_calibration() {
 fn restore_fails_and_changes_nothing(bytes: &[u8]) -> ControllerError {
     let mut node = boot(ResetReason::PowerOn);
     let err = node.restore(bytes).unwrap_err();
-    assert_eq!(node.config(), &NodeConfig::default());
+    assert_eq!(
+        node.config(),
+        &NodeConfig::default().with_presence_threshold(10)
+    );
     node.handle_presence_reading(Channel(2), 8_000, ms(0))
         .unwrap();
     assert_eq!(
@@ -187,7 +196,7 @@ fn state_saved_by_a_newer_format_is_refused_by_name() {
 #[test]
 fn state_from_a_board_with_more_channels_is_refused() {
     let node = Controller::<8>::new(
-        NodeConfig::default(),
+        NodeConfig::default().with_presence_threshold(10),
         FW,
         ResetReason::PowerOn,
         Instant::ZERO,

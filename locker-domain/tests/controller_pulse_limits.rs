@@ -24,7 +24,7 @@ fn command() -> impl Strategy<Value = Command> {
         }),
         (0u16..8000).prop_map(|m| Command::Configure(NodeConfig {
             max_pulse_ms: m,
-            ..NodeConfig::default()
+            ..NodeConfig::default().with_presence_threshold(10)
         })),
         (0u8..6).prop_map(|c| Command::Calibrate {
             channel: Channel(c)
@@ -38,7 +38,7 @@ proptest! {
     fn no_command_sequence_pulses_a_lock_past_the_maximum(
         steps in proptest::collection::vec((command(), 0u64..2_000, any::<bool>()), 1..60)
     ) {
-        let mut node = Controller::<4>::new(NodeConfig::default(), FirmwareVersion::new(1, 0, 0), ResetReason::PowerOn, Instant::ZERO).unwrap();
+        let mut node = Controller::<4>::new(NodeConfig::default().with_presence_threshold(10), FirmwareVersion::new(1, 0, 0), ResetReason::PowerOn, Instant::ZERO).unwrap();
         let mut now = Instant::ZERO;
         for (command, advance, drain) in steps {
             now += locker_proto::Duration::from_millis(advance);
@@ -81,7 +81,7 @@ proptest! {
             ..Tuning::default()
         };
         let mut node = Controller::<4>::new(
-            NodeConfig::default(),
+            NodeConfig::default().with_presence_threshold(10),
             FirmwareVersion::new(1, 0, 0),
             ResetReason::PowerOn,
             Instant::ZERO,

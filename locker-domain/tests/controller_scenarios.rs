@@ -28,9 +28,10 @@ fn node_with(config: NodeConfig) -> Controller<4> {
     .unwrap()
 }
 
-/// Default config: 30 ms debounce, 60 s ajar limit, threshold 10, 1 s max pulse.
+/// The default config (30 ms debounce, 60 s ajar limit, 1 s max pulse) with
+/// a presence threshold of 10 units.
 fn node() -> Controller<4> {
-    node_with(NodeConfig::default())
+    node_with(NodeConfig::default().with_presence_threshold(10))
 }
 
 fn events(node: &mut Controller<4>) -> Vec<Event> {
@@ -206,7 +207,7 @@ fn a_debounced_level_is_committed_by_the_timer_without_another_sample() {
 fn door_left_open_raises_door_ajar_once_at_the_limit() {
     let mut node = node_with(NodeConfig {
         door_ajar_limit_s: 45,
-        ..NodeConfig::default()
+        ..NodeConfig::default().with_presence_threshold(10)
     });
     door(&mut node, C0, true, 1_200);
     events(&mut node);
@@ -380,7 +381,7 @@ fn unlocking_a_lock_still_pulsing_is_refused_busy() {
 fn a_pulse_longer_than_the_configured_maximum_is_cut_down() {
     let mut node = node_with(NodeConfig {
         max_pulse_ms: 400,
-        ..NodeConfig::default()
+        ..NodeConfig::default().with_presence_threshold(10)
     });
     node.handle_command(&unlock(C0, u16::MAX), ms(1_000));
     assert_eq!(pulses(&actions(&mut node)), vec![(C0, 400)]);
@@ -391,13 +392,16 @@ fn a_configuration_above_the_firmware_ceiling_is_refused_and_changes_nothing() {
     let mut node = node();
     let greedy = NodeConfig {
         max_pulse_ms: PULSE_CEILING_MS + 1,
-        ..NodeConfig::default()
+        ..NodeConfig::default().with_presence_threshold(10)
     };
     assert_eq!(
         node.handle_command(&Command::Configure(greedy), ms(0)),
         Report::Nack(NackReason::InvalidConfig)
     );
-    assert_eq!(node.config(), &NodeConfig::default());
+    assert_eq!(
+        node.config(),
+        &NodeConfig::default().with_presence_threshold(10)
+    );
     assert_eq!(actions(&mut node), vec![]);
     node.handle_command(&unlock(C0, u16::MAX), ms(1_000));
     assert_eq!(pulses(&actions(&mut node)), vec![(C0, 1_000)]);
@@ -409,7 +413,7 @@ fn lowering_the_maximum_also_cuts_a_pulse_not_yet_driven() {
     node.handle_command(&unlock(C0, 900), ms(1_000));
     let config = NodeConfig {
         max_pulse_ms: 200,
-        ..NodeConfig::default()
+        ..NodeConfig::default().with_presence_threshold(10)
     };
     assert_eq!(
         node.handle_command(&Command::Configure(config), ms(1_000)),
@@ -585,7 +589,7 @@ fn gateway_reads_every_channel_in_one_bulk_status() {
 #[test]
 fn ping_reports_firmware_uptime_reset_reason_and_the_bus_versions_the_node_speaks() {
     let mut node = Controller::<4>::new(
-        NodeConfig::default(),
+        NodeConfig::default().with_presence_threshold(10),
         FirmwareVersion::new(1, 2, 3),
         ResetReason::Watchdog,
         ms(500),
@@ -688,7 +692,7 @@ fn indicators_and_reboot_come_out_as_actions_with_reboot_last() {
     node.handle_command(
         &Command::Configure(NodeConfig {
             debounce_ms: 50,
-            ..NodeConfig::default()
+            ..NodeConfig::default().with_presence_threshold(10)
         }),
         ms(0),
     );
@@ -709,7 +713,7 @@ fn indicators_and_reboot_come_out_as_actions_with_reboot_last() {
 fn a_full_event_queue_refuses_samples_without_losing_any_door() {
     let mut node = node_with(NodeConfig {
         debounce_ms: 0,
-        ..NodeConfig::default()
+        ..NodeConfig::default().with_presence_threshold(10)
     });
     let mut accepted = 0;
     let mut t = 0;
@@ -745,7 +749,7 @@ fn a_full_event_queue_refuses_samples_without_losing_any_door() {
 #[test]
 fn timers_for_many_channels_wait_for_room_instead_of_dropping() {
     let mut node = Controller::<16>::new(
-        NodeConfig::default(),
+        NodeConfig::default().with_presence_threshold(10),
         FirmwareVersion::new(1, 0, 0),
         ResetReason::PowerOn,
         Instant::ZERO,
@@ -900,7 +904,7 @@ fn a_node_calibrated_at_the_factory_tells_the_gateway_nothing_and_then_sees_parc
     // The calibration survives a reboot through the saved state.
     let mut buf = [0u8; Controller::<4>::SAVED_LEN_MAX];
     let saved = node.save(&mut buf).unwrap().to_vec();
-    let mut rebooted = node_with(NodeConfig::default());
+    let mut rebooted = node_with(NodeConfig::default().with_presence_threshold(10));
     rebooted.restore(&saved).unwrap();
     assert_eq!(rebooted.presence_baseline(Channel(2)).unwrap(), 401_007);
 }

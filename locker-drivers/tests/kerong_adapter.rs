@@ -562,7 +562,7 @@ fn the_bank_s_door_ajar_limit_reaches_a_kerong_board_through_configure() {
     let mut bank = Bank::greeted();
     bank.send(Command::Configure(NodeConfig {
         door_ajar_limit_s: 120,
-        ..NodeConfig::default()
+        ..NodeConfig::default().with_presence_threshold(10)
     }));
     assert_eq!(bank.last_answer(), &Report::Ack);
     bank.courier_opens(12);
@@ -577,7 +577,7 @@ fn the_bank_s_door_ajar_limit_reaches_a_kerong_board_through_configure() {
     );
     bank.send(Command::Configure(NodeConfig {
         door_ajar_limit_s: 0,
-        ..NodeConfig::default()
+        ..NodeConfig::default().with_presence_threshold(10)
     }));
     assert_eq!(bank.last_answer(), &Report::Nack(NackReason::InvalidConfig));
 }

@@ -214,7 +214,12 @@ derive_wire! {
         pub debounce_ms: u16,
         /// How long a door may stay open before a door-ajar fault, in seconds.
         pub door_ajar_limit_s: u16,
-        /// Presence threshold above the calibrated baseline, in raw sensor units.
+        /// Presence threshold above the calibrated baseline, in the presence
+        /// sensor's own units (raw counts for a load cell, beams for IR
+        /// beams): for a driver of `locker-drivers`, its
+        /// `PresenceSensor::threshold()`. Nothing guesses it: 0, the
+        /// default, is "not set", and a node refuses a configuration
+        /// without one.
         pub presence_threshold: i32,
         /// Longest lock pulse the node will ever drive, in ms; longer requests are clamped.
         /// At most [`MAX_UNLOCK_PULSE_MS`].
@@ -231,15 +236,37 @@ derive_wire! {
 pub const MAX_UNLOCK_PULSE_MS: u16 = 1_000;
 
 impl Default for NodeConfig {
-    /// 30 ms debounce, 60 s door-ajar limit, a threshold of 10 units (10 g on
-    /// a load cell scaled to grams), 1 s maximum pulse.
+    /// 30 ms debounce, 60 s door-ajar limit, 1 s maximum pulse, and **no**
+    /// presence threshold (0): its units are the sensor's (an HX711 load
+    /// cell counts hundreds per gram, an IR beam 0 or 1), so no default
+    /// fits, and a node refuses this configuration until one is given with
+    /// [`NodeConfig::with_presence_threshold`].
     fn default() -> Self {
         NodeConfig {
             debounce_ms: 30,
             door_ajar_limit_s: 60,
-            presence_threshold: 10,
+            presence_threshold: 0,
             max_pulse_ms: 1000,
         }
+    }
+}
+
+impl NodeConfig {
+    /// The same configuration with `threshold` as its presence threshold,
+    /// in the sensor's own units: for a load cell on an HX711, its driver's
+    /// `PresenceSensor::threshold()` (half the smallest item, in counts).
+    ///
+    /// ```
+    /// use locker_proto::NodeConfig;
+    ///
+    /// // A load cell of 420 counts per gram; the smallest item 10 g.
+    /// let config = NodeConfig::default().with_presence_threshold(2_100);
+    /// assert_eq!(config.presence_threshold, 2_100);
+    /// assert_eq!(NodeConfig::default().presence_threshold, 0, "not set");
+    /// ```
+    pub const fn with_presence_threshold(mut self, threshold: i32) -> Self {
+        self.presence_threshold = threshold;
+        self
     }
 }
 

@@ -625,9 +625,9 @@ fn samples() -> Vec<Sample> {
         ),
         command(
             "signed_configure",
-            "Configure the defaults (30 ms, 60 s, 10, 1000 ms), signed under counter 70011",
+            "Configure 30 ms debounce, 60 s ajar limit, presence threshold 10, 1000 ms pulse, signed under counter 70011",
             0x31,
-            Command::Configure(NodeConfig::default()),
+            Command::Configure(NodeConfig::default().with_presence_threshold(10)),
             Counter { counter: 70_011 },
         ),
         command(
@@ -1871,7 +1871,7 @@ fn every_enum_on_the_bus_keeps_its_numbering() {
                 indicator: Indicator::Off,
             },
             Command::Calibrate { channel: ch },
-            Command::Configure(NodeConfig::default()),
+            Command::Configure(NodeConfig::default().with_presence_threshold(10)),
             Command::PollEvents,
             Command::AckEvents { up_to: EventSeq(0) },
             Command::Reboot {

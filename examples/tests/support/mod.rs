@@ -127,9 +127,13 @@ fn firmware(mut line: SerialLine, cabinet: &Cabinet, stop: &AtomicBool, reboots:
     let started = std::time::Instant::now();
     let running = || !stop.load(Ordering::Relaxed) && started.elapsed() < 4 * PATIENCE;
     while running() {
-        let controller =
-            Controller::<CHANNELS>::new(NodeConfig::default(), NODE_FIRMWARE, reason, clock.now())
-                .unwrap();
+        let controller = Controller::<CHANNELS>::new(
+            NodeConfig::default().with_presence_threshold(10),
+            NODE_FIRMWARE,
+            reason,
+            clock.now(),
+        )
+        .unwrap();
         let mut node = Node::<CHANNELS, 16>::new(NODE, controller);
         let _ = node.restore_controller(&flash.controller);
         node.restore_auth(flash.auth);

@@ -30,8 +30,11 @@ pub enum ConfigProblem {
     /// `door_ajar_limit_s` is zero: every opening would be ajar at once.
     #[error("door_ajar_limit_s is 0: every opening would be reported ajar")]
     AjarLimitZero,
-    /// `presence_threshold` is not positive: an empty compartment would read occupied.
-    #[error("presence_threshold must be at least 1")]
+    /// `presence_threshold` is not set (0, [`NodeConfig::default`]'s) or
+    /// not positive: an empty compartment would read occupied.
+    #[error(
+        "presence_threshold is not set: give it in the presence sensor's own units (for a load cell its driver's PresenceSensor::threshold(), in counts; 1 for IR beams), with NodeConfig::with_presence_threshold"
+    )]
     ThresholdNotPositive,
 }
 

@@ -57,7 +57,7 @@
 //! use locker_proto::{Channel, Command, Event, FirmwareVersion, Instant, NodeConfig, Report, ResetReason};
 //!
 //! let boot = Instant::from_millis(0);
-//! let mut node = Controller::<4>::new(NodeConfig::default(), FirmwareVersion::new(1, 0, 0), ResetReason::PowerOn, boot)?;
+//! let mut node = Controller::<4>::new(NodeConfig::default().with_presence_threshold(10), FirmwareVersion::new(1, 0, 0), ResetReason::PowerOn, boot)?;
 //!
 //! // The gateway unlocks channel 2 for 300 ms.
 //! let t = Instant::from_millis(1_000);
@@ -160,7 +160,10 @@ impl<const CHANNELS: usize> Controller<CHANNELS> {
     /// # Errors
     ///
     /// [`ControllerError::InvalidConfig`] if `config` is out of range (see
-    /// [`ConfigProblem`]); [`NodeConfig::default`] is always accepted.
+    /// [`ConfigProblem`]), [`NodeConfig::default`] included: it has no
+    /// presence threshold, whose units only the sensor knows
+    /// ([`ConfigProblem::ThresholdNotPositive`]); give one with
+    /// [`NodeConfig::with_presence_threshold`].
     pub fn new(
         config: NodeConfig,
         firmware: FirmwareVersion,
@@ -632,7 +635,7 @@ impl<const CHANNELS: usize> Controller<CHANNELS> {
     /// use locker_proto::{Channel, Event, FaultCode, FirmwareVersion, Instant, NodeConfig, ResetReason};
     ///
     /// let t0 = Instant::from_millis(0);
-    /// let mut node = Controller::<4>::new(NodeConfig::default(), FirmwareVersion::new(1, 0, 0), ResetReason::PowerOn, t0).unwrap();
+    /// let mut node = Controller::<4>::new(NodeConfig::default().with_presence_threshold(10), FirmwareVersion::new(1, 0, 0), ResetReason::PowerOn, t0).unwrap();
     /// node.handle_presence_failure(Channel(2), t0).unwrap();
     /// node.handle_presence_failure(Channel(2), t0).unwrap();
     /// assert_eq!(
@@ -677,7 +680,7 @@ impl<const CHANNELS: usize> Controller<CHANNELS> {
     ///
     /// let t0 = Instant::from_millis(0);
     /// let mut controller = Controller::<4>::new(
-    ///     NodeConfig::default(), FirmwareVersion::new(1, 0, 0), ResetReason::PowerOn, t0,
+    ///     NodeConfig::default().with_presence_threshold(10), FirmwareVersion::new(1, 0, 0), ResetReason::PowerOn, t0,
     /// ).unwrap();
     /// // A parcel (a reading well above the threshold) behind a shut door.
     /// let inputs = ChannelInputs { door_open: false, lock: LockState::Locked, presence: 500 };
@@ -805,11 +808,11 @@ impl<const CHANNELS: usize> Controller<CHANNELS> {
     /// use locker_proto::{FirmwareVersion, Instant, NodeConfig, ResetReason};
     ///
     /// let fw = FirmwareVersion::new(1, 0, 0);
-    /// let node = Controller::<8>::new(NodeConfig::default(), fw, ResetReason::PowerOn, Instant::ZERO)?;
+    /// let node = Controller::<8>::new(NodeConfig::default().with_presence_threshold(10), fw, ResetReason::PowerOn, Instant::ZERO)?;
     /// let mut flash = [0u8; Controller::<8>::SAVED_LEN_MAX];
     /// let saved = node.save(&mut flash)?;
     ///
-    /// let mut rebooted = Controller::<8>::new(NodeConfig::default(), fw, ResetReason::SoftReboot, Instant::ZERO)?;
+    /// let mut rebooted = Controller::<8>::new(NodeConfig::default().with_presence_threshold(10), fw, ResetReason::SoftReboot, Instant::ZERO)?;
     /// rebooted.restore(saved)?;
     /// # Ok::<(), locker_domain::controller::ControllerError>(())
     /// ```

@@ -113,7 +113,7 @@ use safekeeping::Safekeeping;
 ///
 /// let boot = Instant::ZERO;
 /// let fw = FirmwareVersion::new(1, 0, 0);
-/// let controller = Controller::<4>::new(NodeConfig::default(), fw, ResetReason::PowerOn, boot)?;
+/// let controller = Controller::<4>::new(NodeConfig::default().with_presence_threshold(10), fw, ResetReason::PowerOn, boot)?;
 /// let mut node = Node::<4, 8>::new(NodeAddr(3), controller);
 ///
 /// // The gateway pings; the UART delivers the frame in two pieces.
@@ -226,7 +226,7 @@ impl<const CHANNELS: usize, const QUEUE: usize> Node<CHANNELS, QUEUE> {
     /// #[inline(never)]
     /// fn controller(reset_reason: ResetReason) -> Controller<4> {
     ///     let fw = FirmwareVersion::new(1, 0, 0);
-    ///     Controller::new(NodeConfig::default(), fw, reset_reason, Instant::ZERO)
+    ///     Controller::new(NodeConfig::default().with_presence_threshold(10), fw, reset_reason, Instant::ZERO)
     ///         .expect("the default configuration is always accepted")
     /// }
     ///

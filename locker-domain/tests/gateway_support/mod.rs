@@ -192,7 +192,7 @@ impl SimNode {
         let mut link = locker_proto::link::NodeLink::after_reset(addr, reason, held);
         link.restore_auth(flash);
         let controller = Controller::new(
-            NodeConfig::default(),
+            NodeConfig::default().with_presence_threshold(10),
             FirmwareVersion::new(1, 2, 0),
             reason,
             now,

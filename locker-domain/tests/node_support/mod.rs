@@ -180,8 +180,13 @@ fn start(
     reason: ResetReason,
     now: Instant,
 ) -> Node<CHANNELS, QUEUE> {
-    let controller =
-        Controller::new(NodeConfig::default(), FIRMWARE, reason, now).expect("default config");
+    let controller = Controller::new(
+        NodeConfig::default().with_presence_threshold(10),
+        FIRMWARE,
+        reason,
+        now,
+    )
+    .expect("default config");
     let mut node = Node::new(NODE, controller);
     // A blank page is no saved state: the node runs on defaults.
     let _ = node.restore_controller(controller_flash);
