@@ -91,6 +91,33 @@ fn every_failed_fridge_is_alerted_before_it_is_repaired_on_site_and_no_fridge_al
     assert!(s.audit.count("cold_chain") > 0, "{}", s.render());
 }
 
+/// Load cells that stop answering, often: each is alerted at once (the
+/// node's fault, not an empty compartment), the bank sends no courier there
+/// meanwhile, and staff replace it on their round; no alarm is false and no
+/// parcel is lost.
+#[test]
+fn every_dead_load_cell_is_alerted_at_once_and_replaced_on_site_and_nothing_is_lost() {
+    let mut config = quiet_week();
+    config.days = 30;
+    config.noise_level = 1;
+    config.noise = Noise::level(1);
+    config.rates.set(IncidentKind::DeadSensor, 0.3);
+    config.check_invariants = true;
+    let outcome = run(&config, &mut |_| {}).unwrap();
+    let s = &outcome.summary;
+    let dead = s
+        .incidents
+        .iter()
+        .find(|r| r.kind == "dead_sensor")
+        .unwrap();
+    assert!(dead.tally.occurred >= 5, "{}", s.render());
+    assert_eq!(dead.tally.detected, dead.tally.occurred, "{}", s.render());
+    assert_eq!(dead.tally.detected_late, 0, "{}", s.render());
+    assert_eq!(dead.tally.resolved_without_site_visit, 0);
+    assert_eq!(s.false_alarms.total, 0, "{}", s.render());
+    assert_eq!(s.parcels.lost, 0, "{}", s.render());
+}
+
 #[test]
 fn the_json_summary_carries_its_schema_and_snake_case_keys_only() {
     let mut config = quiet_week();

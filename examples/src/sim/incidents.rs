@@ -4,7 +4,7 @@ use locker_proto::time::{Duration, Instant};
 use serde::Serialize;
 
 /// How many kinds of incident there are.
-const KINDS: usize = 10;
+const KINDS: usize = 11;
 
 /// A kind of incident.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -31,6 +31,9 @@ pub enum IncidentKind {
     /// A refrigerated compartment's cooling fails: it warms until a
     /// technician repairs it on site.
     FridgeFailure,
+    /// A load cell stops answering its node (a dead amplifier, a cut
+    /// wire) until staff replace it.
+    DeadSensor,
 }
 
 impl IncidentKind {
@@ -46,6 +49,7 @@ impl IncidentKind {
         IncidentKind::NodeHang,
         IncidentKind::BruteForce,
         IncidentKind::FridgeFailure,
+        IncidentKind::DeadSensor,
     ];
 
     /// The name used on the command line, in the report and in JSON.
@@ -61,6 +65,7 @@ impl IncidentKind {
             IncidentKind::NodeHang => "node_hang",
             IncidentKind::BruteForce => "brute_force",
             IncidentKind::FridgeFailure => "fridge_failure",
+            IncidentKind::DeadSensor => "dead_sensor",
         }
     }
 
@@ -87,9 +92,11 @@ impl IncidentKind {
             // The bank's door-ajar limit (the default policy's 2 min), which
             // the alert waits for by design, and the minute of "at once".
             IncidentKind::DoorAjar => Some(Duration::from_mins(3)),
-            IncidentKind::ForcedDoor | IncidentKind::PowerBlip | IncidentKind::LongOutage => {
-                Some(Duration::from_mins(1))
-            }
+            // A dead cell: the node's next reading, reported across the bus.
+            IncidentKind::ForcedDoor
+            | IncidentKind::PowerBlip
+            | IncidentKind::LongOutage
+            | IncidentKind::DeadSensor => Some(Duration::from_mins(1)),
             // While the person stands at the door: two confirmation times.
             IncidentKind::JammedLock => Some(Duration::from_secs(30)),
             // Before most compartments see their next deposit.
@@ -112,7 +119,8 @@ impl IncidentKind {
 /// others are expected occurrences per day per 48 compartments (scaled with
 /// the bank size; power incidents are per bank). A `fridge_failure` strikes
 /// one of the bank's refrigerated compartments (none on a Kerong board,
-/// which reports no temperature).
+/// which reports no temperature); a `dead_sensor` one load cell (none on a
+/// Kerong board, whose IR beams the board reads).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct IncidentRates([f64; KINDS]);
 
@@ -129,6 +137,9 @@ impl Default for IncidentRates {
         rates.set(IncidentKind::NodeHang, 0.03);
         rates.set(IncidentKind::BruteForce, 0.02);
         rates.set(IncidentKind::FridgeFailure, 0.01);
+        // A dead amplifier or a cut wire is rarer than a drifting cell: a
+        // few in a bank's life.
+        rates.set(IncidentKind::DeadSensor, 0.002);
         rates
     }
 }

@@ -44,6 +44,7 @@ use super::traffic;
 use super::uplink::BackendLink;
 use super::world::{Agenda, CounterReason, Guesser, Task, Visitor, Whereabouts, WorldParcel};
 
+mod dead_cell;
 mod fridge;
 
 /// The most compartments one simulated bank has; bigger sites are several banks.
@@ -221,6 +222,8 @@ pub struct SimBank {
     /// and where): a stream of its own, so the rest of the world is the
     /// same whatever the cells do.
     drift_dice: Dice,
+    /// Draws the dead load cells (`dead_sensor`): when, and which.
+    dead_cell_dice: Dice,
 }
 
 /// The bank's compartment layout for `n` compartments: 50/30/20
@@ -383,6 +386,7 @@ impl SimBank {
             fridge_repairs_called: Vec::new(),
             fridge_dice: Dice::new(config.seed, stream(5)),
             drift_dice: Dice::new(config.seed, stream(6)),
+            dead_cell_dice: Dice::new(config.seed, stream(7)),
         };
         sim.chill_fridges();
         sim.connect(&mut gateway, now);
@@ -1334,6 +1338,8 @@ impl SimBank {
                         .incidents
                         .is_open(IncidentKind::DriftingSensor, Some(s))
             }),
+            sensor_dead: slot
+                .is_some_and(|s| self.incidents.is_open(IncidentKind::DeadSensor, Some(s))),
             door_open: compartment.is_some_and(|c| c.door() == locker_proto::DoorState::Open),
             item_inside: compartment.is_some_and(|c| c.item_grams() > 0),
             node_down: node.is_some_and(|k| {
@@ -1353,7 +1359,7 @@ impl SimBank {
                 ),
             );
         }
-        if let Some(kind) = oracle::expected_incident(a.kind) {
+        if let Some(kind) = oracle::expected_incident(a.kind, &a.evidence) {
             let on = if kind == IncidentKind::NodeHang {
                 node
             } else {
@@ -1611,10 +1617,14 @@ impl SimBank {
         }
         let scale = self.len() as f64 / 48.0;
         self.plan_fridge_failures(start);
+        self.plan_dead_cells(start);
         for kind in IncidentKind::ALL {
             if matches!(
                 kind,
-                IncidentKind::EmptyDoor | IncidentKind::DoorAjar | IncidentKind::FridgeFailure
+                IncidentKind::EmptyDoor
+                    | IncidentKind::DoorAjar
+                    | IncidentKind::FridgeFailure
+                    | IncidentKind::DeadSensor
             ) {
                 continue;
             }
@@ -2020,6 +2030,7 @@ impl SimBank {
                 self.agenda.at(now, Task::Guess(guesser));
             }
             IncidentKind::FridgeFailure => self.fail_a_fridge(),
+            IncidentKind::DeadSensor => self.kill_a_cell(),
             IncidentKind::EmptyDoor | IncidentKind::DoorAjar => {}
         }
     }
@@ -2176,8 +2187,10 @@ impl SimBank {
                 && self
                     .incidents
                     .is_known(IncidentKind::DriftingSensor, Some(slot));
+            let dead = self.dead_cell_known(slot);
             let needs_work = v.out_of_service.is_some()
                 || drifting
+                || dead
                 || v.stage == Stage::Expired
                 || (open && (ajar || !matches!(v.stage, Stage::Door { .. })));
             if !needs_work {
@@ -2196,7 +2209,10 @@ impl SimBank {
             if drifting {
                 self.fix_drift(slot);
             }
-            if jammed || drifting {
+            if dead {
+                self.replace_dead_cell(slot);
+            }
+            if jammed || drifting || dead {
                 // New hardware: its history starts again (a new cell under
                 // a parcel is not that parcel's weight moving).
                 let staff = locker_domain::bank::StaffId(1);
@@ -2246,7 +2262,7 @@ impl SimBank {
             if jammed {
                 what.push("lock repaired");
             }
-            if drifting {
+            if drifting || dead {
                 what.push("load cell replaced");
             }
             if open {

@@ -20,7 +20,8 @@
 
 use std::collections::BTreeMap;
 
-use locker_domain::bank::{AlertKind, NotificationKind};
+use locker_domain::bank::{AlertKind, Evidence, NotificationKind};
+use locker_proto::FaultCode;
 use serde::Serialize;
 
 use super::incidents::IncidentKind;
@@ -35,6 +36,8 @@ pub struct Truth {
     pub lock_jammed: bool,
     /// The presence sensor drifts from its calibration.
     pub sensor_drifting: bool,
+    /// The presence sensor cannot be read (a dead load cell).
+    pub sensor_dead: bool,
     /// The door is physically open.
     pub door_open: bool,
     /// Something is physically inside.
@@ -62,7 +65,7 @@ pub fn explained(kind: AlertKind, truth: &Truth) -> bool {
         AlertKind::UnexpectedItem | AlertKind::RemovalNotVerified => {
             t.item_inside || t.sensor_drifting
         }
-        AlertKind::Maintenance => t.sensor_drifting || t.lock_jammed,
+        AlertKind::Maintenance => t.sensor_drifting || t.lock_jammed || t.sensor_dead,
         AlertKind::KeypadAttack => t.keypad_attack,
         AlertKind::NodeUnreachable => t.node_down,
         AlertKind::NodeFault => t.node_down || t.sensor_drifting || t.lock_jammed,
@@ -79,9 +82,13 @@ pub fn explained(kind: AlertKind, truth: &Truth) -> bool {
     }
 }
 
-/// The incident an alert detects, if it is the right alert for one.
-pub fn expected_incident(kind: AlertKind) -> Option<IncidentKind> {
+/// The incident an alert detects, if it is the right alert for one: by
+/// its kind, and for a maintenance alert by its evidence too (a sensor that
+/// cannot be read is a dead cell, anything else about the cell drift).
+pub fn expected_incident(kind: AlertKind, evidence: &Evidence) -> Option<IncidentKind> {
+    let unreadable = Evidence::Fault(FaultCode::PresenceSensorFailed);
     Some(match kind {
+        AlertKind::Maintenance if *evidence == unreadable => IncidentKind::DeadSensor,
         AlertKind::ForcedDoor => IncidentKind::ForcedDoor,
         AlertKind::LockFault => IncidentKind::JammedLock,
         AlertKind::DoorAjar => IncidentKind::DoorAjar,
@@ -182,14 +189,44 @@ mod tests {
             ..Truth::default()
         };
         assert!(explained(AlertKind::TemperatureOutOfRange, &warm));
+        let evidence = Evidence::Temperature {
+            reading: locker_proto::Temperature::from_deci_celsius(121),
+            limit: locker_proto::Temperature::from_deci_celsius(80),
+            out_for: locker_proto::Duration::from_mins(30),
+        };
         assert_eq!(
-            expected_incident(AlertKind::TemperatureOutOfRange),
+            expected_incident(AlertKind::TemperatureOutOfRange, &evidence),
             Some(IncidentKind::FridgeFailure)
         );
         assert!(!explained(
             AlertKind::TemperatureSensorSilent,
             &Truth::default()
         ));
+    }
+
+    #[test]
+    fn a_maintenance_alert_for_a_cell_that_cannot_be_read_is_a_dead_sensor_and_only_it_explains_it()
+    {
+        let unreadable = Evidence::Fault(FaultCode::PresenceSensorFailed);
+        assert_eq!(
+            expected_incident(AlertKind::Maintenance, &unreadable),
+            Some(IncidentKind::DeadSensor)
+        );
+        let drift = Evidence::Health(locker_proto::HealthIssue::PresenceDrift {
+            reading: 900,
+            threshold: 2_100,
+            band: 840,
+        });
+        assert_eq!(
+            expected_incident(AlertKind::Maintenance, &drift),
+            Some(IncidentKind::DriftingSensor)
+        );
+        assert!(!explained(AlertKind::Maintenance, &Truth::default()));
+        let dead = Truth {
+            sensor_dead: true,
+            ..Truth::default()
+        };
+        assert!(explained(AlertKind::Maintenance, &dead));
     }
 
     #[test]
