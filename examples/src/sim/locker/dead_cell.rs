@@ -37,7 +37,7 @@ impl SimBank {
     /// beams are read by the board, not by a driver of ours: nothing dies
     /// there.
     pub(super) fn kill_a_cell(&mut self) {
-        if self.config.board == Board::KerongCu16 || self.len() == 0 {
+        if self.config.board == Board::KerongCu16 || self.is_empty() {
             return;
         }
         let slot = self.dead_cell_dice.between(0, self.len() as u64 - 1) as usize;
