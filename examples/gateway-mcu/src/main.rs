@@ -15,8 +15,8 @@
 //!
 //! Nothing that grows with the bank is ever built on the stack:
 //!
-//! - `BOOKS`, the bank's per-compartment books ([`Books<256>`], 41,728
-//!   bytes), is a `ConstStaticCell` built by the compiler (`Books::new` is a
+//! - `BOOKS`, the bank's per-compartment books ([`Books<256>`], 53,512
+//!   bytes on this target), is a `ConstStaticCell` built by the compiler (`Books::new` is a
 //!   `const fn`). The bank borrows it for the program's life. Its empty
 //!   state is not all zero (a free slot's and a detached free-list link's
 //!   markers), so it lies in `.data`: its image takes as much flash again
