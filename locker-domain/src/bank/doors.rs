@@ -361,9 +361,10 @@ impl Bank<'_> {
     /// is out already (it keeps that reason, and staff come for the alert).
     /// A door session under way runs to its end on the node's last word
     /// (the sensor saw nothing after it failed), the compartment out of
-    /// service from now on. A parcel inside stays on the books: its code is refused, as in any
-    /// compartment out of service, and its collector is told of an
-    /// incident; staff hand it over when they replace the sensor.
+    /// service from now on. A parcel inside stays on the books: its code is
+    /// refused, as in any compartment out of service, and its collector is
+    /// told of an incident; staff hand it over when they replace the
+    /// sensor.
     fn presence_failed(&mut self, i: LayoutIndex, now: Instant) {
         let Some(mut s) = self.slots.get(i.get()).copied() else {
             return;
