@@ -49,6 +49,10 @@ enum Op {
     CertifyRemoval(u8),
     /// Staff recalibrate a compartment's presence sensor.
     Recalibrate(u8),
+    /// The node says a compartment's presence sensor cannot be read.
+    SensorFails(u8),
+    /// The node says it reads again.
+    SensorReadsAgain(u8),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -71,7 +75,9 @@ fn op() -> impl Strategy<Value = Op> {
         c.clone().prop_map(Op::InService),
         (c.clone(), any::<bool>()).prop_map(|(c, t)| Op::Removal(c, t)),
         c.clone().prop_map(Op::CertifyRemoval),
-        c.prop_map(Op::Recalibrate),
+        c.clone().prop_map(Op::Recalibrate),
+        c.clone().prop_map(Op::SensorFails),
+        c.prop_map(Op::SensorReadsAgain),
     ]
 }
 
@@ -133,7 +139,9 @@ proptest! {
                 Op::Reserve(c) => {
                     let sizes = [SizeClass::Small, SizeClass::Medium, SizeClass::Large];
                     sim.drain();
+                    let out: BTreeSet<CompartmentId> = sim.bank.views().filter(|v| v.out_of_service.is_some()).map(|v| v.id).collect();
                     if let Ok(r) = sim.bank.reserve(ParcelNeeds::size(sizes[usize::from(c) % 3]), ParcelKind::Delivery, &mut sim.dice, sim.now) {
+                        prop_assert!(!out.contains(&r.compartment), "{:?} was out of service and given a parcel", r.compartment);
                         sim.remember(&r);
                     }
                 }
@@ -215,6 +223,27 @@ proptest! {
                     prop_assert_eq!(sim.bank.snapshot_to_vec().unwrap(), before);
                 }
                 Op::InService(c) => { let _ = sim.bank.set_in_service(id(c), locker_domain::bank::Actor::Staff, sim.now); }
+                Op::SensorFails(c) => {
+                    let before = sim.bank.view(id(c)).unwrap().out_of_service;
+                    let (node, channel) = sim.wiring(id(c));
+                    sim.drain();
+                    let r = sim.bank.handle_node_event(node, &Event::FaultRaised { channel: Some(channel), fault: FaultCode::PresenceSensorFailed }, sim.now);
+                    prop_assert!(r.is_ok(), "{:?}", r);
+                    let after = sim.bank.view(id(c)).unwrap().out_of_service;
+                    // Out of service for it, or for the reason it had.
+                    prop_assert_eq!(after, Some(before.unwrap_or(ServiceReason::SensorFailed)));
+                }
+                Op::SensorReadsAgain(c) => {
+                    let before = sim.bank.view(id(c)).unwrap().out_of_service;
+                    let (node, channel) = sim.wiring(id(c));
+                    sim.drain();
+                    let r = sim.bank.handle_node_event(node, &Event::FaultCleared { channel: Some(channel), fault: FaultCode::PresenceSensorFailed }, sim.now);
+                    prop_assert!(r.is_ok(), "{:?}", r);
+                    let after = sim.bank.view(id(c)).unwrap().out_of_service;
+                    // Back only if the sensor was why it was out.
+                    let expected = if before == Some(ServiceReason::SensorFailed) { None } else { before };
+                    prop_assert_eq!(after, expected);
+                }
                 Op::Removal(c, take) => {
                     let k = usize::from(c);
                     if sim.bank.view(id(c)).unwrap().stage == Stage::Expired
