@@ -314,6 +314,20 @@ impl fmt::Display for Temperature {
 
 derive_wire! {
     /// A fault a node detected on one of its channels or on itself.
+    ///
+    /// Four of them are judgements over time that the bank makes better
+    /// than a node can, with every compartment's history and the books
+    /// beside it: this project's node firmware never sends
+    /// [`DoorSwitchFlapping`](Self::DoorSwitchFlapping),
+    /// [`PresenceStuck`](Self::PresenceStuck),
+    /// [`PresenceDrift`](Self::PresenceDrift) or
+    /// [`TemperatureOutOfRange`](Self::TemperatureOutOfRange) (on a
+    /// Cortex-M0 the flash is better spent on the node's own duties). The
+    /// gateway's bank finds them from what nodes report (sensor health's
+    /// [`HealthIssue`]s with their evidence, the temperature watch of
+    /// refrigerated compartments) and audits them under these codes. A node
+    /// of another make may send them; the bank then calls staff with the
+    /// code as evidence.
     #[non_exhaustive]
     #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
     pub enum FaultCode {
@@ -321,15 +335,20 @@ derive_wire! {
         LockJammed,
         /// The lock released but the door never opened within the window.
         DoorDidNotOpen,
-        /// The door switch toggles faster than a door can move.
+        /// The door switch toggles faster than a door can move (found by
+        /// the bank: [`HealthIssue::DoorFlapping`]).
         DoorSwitchFlapping,
-        /// The presence sensor reading has not changed for far too long.
+        /// The presence sensor reading has not changed for far too long
+        /// (found by the bank: [`HealthIssue::PresenceStuck`]).
         PresenceStuck,
-        /// The presence sensor's empty reading drifted out of its calibration band.
+        /// The presence sensor's empty reading drifted out of its
+        /// calibration band (found by the bank:
+        /// [`HealthIssue::PresenceDrift`], answered by a re-tare).
         PresenceDrift,
         /// The presence sensor did not answer.
         PresenceSensorFailed,
-        /// A temperature outside its allowed range.
+        /// A temperature outside its allowed range (judged by the bank
+        /// against each compartment's limits; nodes report readings).
         TemperatureOutOfRange,
         /// The node's supply voltage dipped.
         Brownout,
