@@ -323,11 +323,10 @@ derive_wire! {
     /// [`PresenceDrift`](Self::PresenceDrift) or
     /// [`TemperatureOutOfRange`](Self::TemperatureOutOfRange) (on a
     /// Cortex-M0 the flash is better spent on the node's own duties). The
-    /// gateway's bank finds them from what nodes report (sensor health's
-    /// [`HealthIssue`]s with their evidence, the temperature watch of
-    /// refrigerated compartments) and audits them under these codes. A node
-    /// of another make may send them; the bank then calls staff with the
-    /// code as evidence.
+    /// gateway's bank watches for them in what nodes report (sensor
+    /// health's [`HealthIssue`]s with their evidence, the temperature watch
+    /// of refrigerated compartments). A node of another make may send them;
+    /// the bank then calls staff with the code as evidence.
     #[non_exhaustive]
     #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
     pub enum FaultCode {
@@ -339,7 +338,8 @@ derive_wire! {
         /// the bank: [`HealthIssue::DoorFlapping`]).
         DoorSwitchFlapping,
         /// The presence sensor reading has not changed for far too long
-        /// (found by the bank: [`HealthIssue::PresenceStuck`]).
+        /// (watched by the bank: [`HealthIssue::PresenceStuck`], the same
+        /// reading across door changes).
         PresenceStuck,
         /// The presence sensor's empty reading drifted out of its
         /// calibration band (found by the bank:
