@@ -1363,6 +1363,86 @@ fn a_late_opening_after_the_sensor_failed_is_no_forced_door() {
     );
 }
 
+/// The load cell of an empty compartment freezes (its amplifier hangs and
+/// repeats its last conversion): the bank's hourly readings, which a
+/// working cell's noise moves every time, come back bit for bit the same.
+/// At the sixth, staff are called with the frozen reading as evidence and
+/// the compartment is out of service, before any courier is sent to a
+/// compartment that would tell him his parcel is not there.
+#[test]
+fn a_frozen_load_cell_is_found_by_the_hourly_readings_and_takes_no_parcel() {
+    use locker_domain::bank::Evidence;
+    use locker_domain::bank::health::{FROZEN_READINGS, HealthIssue, HealthPolicy};
+    let threshold = 2_100;
+    let mut policy = Policy::default();
+    policy.health.drift_band = HealthPolicy::drift_band_for(threshold);
+    let mut sim = Sim::<24>::new(24, policy);
+    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    let now = sim.now;
+    sim.ready()
+        .cancel_reservation(r.compartment, Actor::Backend, now)
+        .unwrap();
+    let (node, channel) = sim.wiring(r.compartment);
+    let read = |sim: &mut Sim<24>, reading: i32| {
+        sim.advance(Duration::from_hours(1));
+        sim.drain();
+        let status = ChannelStatus {
+            channel,
+            door: DoorState::Closed,
+            lock: LockState::Locked,
+            presence: Presence::empty(reading, threshold),
+            fault: None,
+            temperature: None,
+        };
+        let now = sim.now;
+        sim.ready()
+            .handle_channel_status(node, &status, now)
+            .unwrap();
+        sim.drain();
+    };
+    // A working cell: a few counts of noise at every reading.
+    for reading in [12, -240, 187, 3, -51] {
+        read(&mut sim, reading);
+    }
+    assert_eq!(sim.alerts_of(AlertKind::Maintenance), 0);
+    for _ in 0..FROZEN_READINGS {
+        read(&mut sim, -73);
+    }
+    assert_eq!(sim.alerts_of(AlertKind::Maintenance), 1);
+    let alert = sim
+        .alerts
+        .iter()
+        .find(|a| a.kind == AlertKind::Maintenance)
+        .unwrap();
+    assert_eq!(alert.compartment, Some(r.compartment));
+    assert!(matches!(
+        alert.evidence,
+        Evidence::Health(HealthIssue::PresenceStuck { reading: -73, .. })
+    ));
+    assert_eq!(
+        out_of_service(&sim, r.compartment),
+        Some(ServiceReason::SensorFailed)
+    );
+    // Every other small fit is given out before the bank calls itself full.
+    let mut given = Vec::new();
+    loop {
+        sim.drain();
+        match sim.try_reserve(ParcelNeeds::size(SizeClass::Small)) {
+            Ok(next) => given.push(next.compartment),
+            Err(BankError::NoFit(_)) => break,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert!(!given.contains(&r.compartment), "{given:?}");
+    // Staff replace the cell and put the compartment back.
+    let now = sim.now;
+    sim.ready()
+        .set_in_service(r.compartment, Actor::Staff, now)
+        .unwrap();
+    sim.drain();
+    assert_eq!(out_of_service(&sim, r.compartment), None);
+}
+
 /// A node left on its own door-ajar limit (60 s by default: the bank
 /// configures its nodes' limit only where it is given a node configuration)
 /// tells the bank of an open door after a minute; a courier still has the

@@ -1,8 +1,8 @@
 //! Sensor health, told as stories from a locker's life.
 
 use locker_domain::bank::health::{
-    HEALTH_BYTES_PER_COMPARTMENT, HealthAlert, HealthError, HealthIssue, HealthPolicy,
-    STUCK_MIN_DOOR_CHANGES, SensorHealth,
+    FROZEN_READINGS, HEALTH_BYTES_PER_COMPARTMENT, HealthAlert, HealthError, HealthIssue,
+    HealthPolicy, STUCK_MIN_DOOR_CHANGES, SensorHealth,
 };
 use locker_proto::Presence;
 use locker_proto::time::{Duration, Instant};
@@ -259,6 +259,110 @@ fn a_frozen_sensor_through_a_day_of_deliveries_is_reported_stuck() {
             ..
         })
     ));
+}
+
+/// A load cell in raw counts: 420 to the gram, a 5 g threshold.
+const CELL_THRESHOLD: i32 = 2_100;
+
+fn cell_bank() -> SensorHealth<24> {
+    SensorHealth::new(HealthPolicy {
+        drift_band: HealthPolicy::drift_band_for(CELL_THRESHOLD),
+        ..HealthPolicy::default()
+    })
+}
+
+/// ±300 counts of noise, the same every run.
+fn noise(k: u64) -> i32 {
+    let x = k.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29) ^ k;
+    (x % 601) as i32 - 300
+}
+
+/// A load cell's amplifier hangs in an empty compartment nobody opens and
+/// repeats its last conversion: the bank's hourly readings find it frozen at
+/// the sixth, the evidence its reading and since when, before a courier is
+/// sent there. Said once; a reading that moves ends the episode.
+#[test]
+fn a_hung_amplifier_repeating_its_last_reading_is_found_by_the_hourly_readings() {
+    let mut health = cell_bank();
+    for h in 0..12 {
+        let reading = Presence::empty(noise(h), CELL_THRESHOLD);
+        assert_eq!(
+            health
+                .observe_idle_reading(4, reading, true, hours(h))
+                .unwrap(),
+            None
+        );
+    }
+    let frozen = Presence::empty(-117, CELL_THRESHOLD);
+    let found: Vec<_> = (12..24)
+        .filter_map(|h| {
+            health
+                .observe_idle_reading(4, frozen, true, hours(h))
+                .unwrap()
+                .map(|a| (h, a.issue))
+        })
+        .collect();
+    let sixth = 12 + u64::from(FROZEN_READINGS) - 1;
+    assert_eq!(
+        found,
+        [(
+            sixth,
+            HealthIssue::PresenceStuck {
+                reading: -117,
+                since: hours(12)
+            }
+        )]
+    );
+    // The amplifier is reset: the readings move, and a later freeze is news.
+    let moving = Presence::empty(58, CELL_THRESHOLD);
+    assert_eq!(
+        health
+            .observe_idle_reading(4, moving, true, hours(24))
+            .unwrap(),
+        None
+    );
+    let again = (25..40).find_map(|h| {
+        health
+            .observe_idle_reading(4, moving, true, hours(h))
+            .unwrap()
+    });
+    assert!(again.is_some());
+}
+
+/// A working load cell, read every hour for a year, empty or holding
+/// parcels: its noise moves every reading, and it is never taken for
+/// frozen.
+#[test]
+fn a_working_noisy_cell_read_hourly_for_a_year_is_never_frozen() {
+    let mut health = cell_bank();
+    for h in 0..365 * 24 {
+        let parcel = (h / 30) % 3 == 1;
+        let reading = if parcel {
+            Presence::occupied(21_000 + noise(h), CELL_THRESHOLD)
+        } else {
+            Presence::empty(noise(h), CELL_THRESHOLD)
+        };
+        let found = health
+            .observe_idle_reading(9, reading, !parcel, hours(h))
+            .unwrap();
+        assert_eq!(found, None, "hour {h}");
+    }
+}
+
+/// A break beam reads 0 or 1: an empty compartment nobody opens reads 0 all
+/// week, rightly. Identical readings of so coarse a sensor are no evidence.
+#[test]
+fn a_break_beam_reading_0_all_week_is_not_frozen() {
+    let mut health = bank();
+    for h in 0..7 * 24 {
+        let beam = Presence::empty(0, 1);
+        assert_eq!(
+            health
+                .observe_idle_reading(2, beam, true, hours(h))
+                .unwrap(),
+            None
+        );
+    }
 }
 
 #[test]

@@ -521,10 +521,11 @@ pub enum ServiceReason {
     /// A removal could not be verified.
     #[serde(alias = "RemovalNotVerified")]
     RemovalNotVerified,
-    /// Its presence sensor cannot be read (the node reported
-    /// `FaultCode::PresenceSensorFailed`): no deposit could be verified.
-    /// The bank puts it back in service by itself when the node reports the
-    /// sensor reading again.
+    /// Its presence sensor cannot be trusted: the node reported it cannot
+    /// be read (`FaultCode::PresenceSensorFailed`; back in service by
+    /// itself when the node reports it reading again), or its readings are
+    /// frozen (`HealthIssue::PresenceStuck`; back when staff put it back):
+    /// no deposit could be verified.
     #[serde(alias = "SensorFailed")]
     SensorFailed,
 }

@@ -354,9 +354,12 @@ impl Bank<'_> {
         let _ = self.jams_heard.push(i);
     }
 
-    /// The node says compartment `i`'s presence sensor cannot be read
-    /// ([`FaultCode::PresenceSensorFailed`]; the maintenance alert is the
-    /// fault's own). No deposit could be verified there, so it takes none:
+    /// Compartment `i`'s presence sensor cannot be trusted: the node says it
+    /// cannot be read ([`FaultCode::PresenceSensorFailed`]), or its status
+    /// readings are frozen (sensor health's
+    /// [`PresenceStuck`](super::health::HealthIssue::PresenceStuck); each
+    /// has its maintenance alert). No deposit could be verified there, so
+    /// it takes none:
     /// it goes out of service ([`ServiceReason::SensorFailed`]), unless it
     /// is out already (it keeps that reason, and staff come for the alert).
     /// A door session under way runs to its end on the node's last word
@@ -365,7 +368,7 @@ impl Bank<'_> {
     /// refused, as in any compartment out of service, and its collector is
     /// told of an incident; staff hand it over when they replace the
     /// sensor.
-    fn presence_failed(&mut self, i: LayoutIndex, now: Instant) {
+    pub(super) fn presence_failed(&mut self, i: LayoutIndex, now: Instant) {
         let Some(mut s) = self.slots.get(i.get()).copied() else {
             return;
         };
@@ -614,6 +617,9 @@ impl Bank<'_> {
             Verdict::NoParcelDetected => {
                 self.record(now, by, Some(i), AuditEvent::NoParcelDetected, None);
                 self.notify(now, by, i, NotificationKind::NoParcelDetected);
+                // The reading after a session that changed nothing: a
+                // frozen sensor shows in it (see `health`).
+                self.ask_status(i);
             }
             Verdict::PickupVerified { purpose, dwell } => {
                 self.record_cold_chain(i, by, now);
@@ -634,6 +640,7 @@ impl Bank<'_> {
             Verdict::ParcelLeftInside { collector } => {
                 self.record(now, by, Some(i), AuditEvent::ParcelLeftInside, None);
                 self.notify(now, collector, i, NotificationKind::ParcelLeftInside);
+                self.ask_status(i);
             }
             Verdict::RemovalNotVerified => {
                 self.raise(now, AlertKind::RemovalNotVerified, Some(i), closed, None);

@@ -33,6 +33,21 @@
 //!   (readings 0 or 1) only changes when an item is placed, so for it the
 //!   alert is a hint to check, not proof. The episode ends when the reading
 //!   changes.
+//!
+//!   A sensor read in fine steps (a threshold of at least
+//!   [`FROZEN_MIN_THRESHOLD`] units: a load cell in raw counts) is also
+//!   judged by the status readings the bank takes
+//!   ([`SensorHealth::observe_idle_reading`]): a working cell's noise moves
+//!   every reading by a few counts, so [`FROZEN_READINGS`] of them in a row
+//!   bit for bit the same is a frozen sensor (a hung amplifier repeating
+//!   its last conversion): the same [`HealthIssue::PresenceStuck`]. A
+//!   working cell does that by chance about once in 10¹¹ runs with noise
+//!   of ±40 counts (an HX711 at 10 samples a second), once in 10¹³ with
+//!   ±300: under once a century for a bank of 10,000 compartments read
+//!   hourly. At the bank's hourly readings (`IDLE_READINGS_PER_SCAN`) a
+//!   frozen cell is found within about six hours, and at once after each
+//!   door session that should have moved it (the bank reads the
+//!   compartment when a session ends with nothing changed).
 //! - **Flapping door switch** ([`HealthIssue::DoorFlapping`]): more than
 //!   [`HealthPolicy::flap_changes`] door changes within
 //!   [`HealthPolicy::flap_window`]. Changes are counted in consecutive
@@ -79,6 +94,18 @@ pub use locker_proto::HealthIssue;
 /// Door changes (two open/close cycles) that must pass without any change in
 /// the presence reading before it counts as stuck.
 pub const STUCK_MIN_DOOR_CHANGES: u16 = 4;
+
+/// Status readings in a row, bit for bit the same, that make a sensor of
+/// fine resolution frozen ([`SensorHealth::observe_idle_reading`]).
+pub const FROZEN_READINGS: u8 = 6;
+
+/// The smallest presence threshold (in the sensor's units) for which
+/// identical status readings are evidence of a frozen sensor: a threshold
+/// of hundreds of units is a sensor read in fine steps (a load cell in raw
+/// amplifier counts, hundreds to the gram), whose noise moves every
+/// reading by a few counts. A coarse sensor (a break beam reading 0 or 1,
+/// a cell scaled to whole grams) may rightly read the same for days.
+pub const FROZEN_MIN_THRESHOLD: i32 = 100;
 
 /// The thresholds of sensor health.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -209,6 +236,9 @@ pub struct CompartmentHealth {
     /// The first idle reading with a parcel inside since the door last
     /// moved (valid with `HAS_HELD`).
     held_reading: i32,
+    /// Status readings since `reading` that were bit for bit the same (not
+    /// persisted: a restart counts afresh).
+    same_readings: u8,
 }
 
 impl CompartmentHealth {
@@ -223,6 +253,7 @@ impl CompartmentHealth {
         lock_faults: 0,
         flags: 0,
         held_reading: 0,
+        same_readings: 0,
     };
 
     fn has(&self, bit: u8) -> bool {
@@ -239,6 +270,32 @@ impl CompartmentHealth {
     fn settle(&mut self, bit: u8) {
         self.flags &= !bit;
     }
+
+    /// A reading that differs from the last: the stuck and frozen watches
+    /// start again from it.
+    fn new_reading(&mut self, reading: i32, now: Instant) {
+        self.reading = reading;
+        self.reading_since = now;
+        self.flags |= HAS_READING;
+        self.door_changes_since_reading = 0;
+        self.same_readings = 0;
+        self.settle(RAISED_STUCK);
+    }
+}
+
+/// A status reading for the frozen watch: the frozen sensor found, once per
+/// episode, at the [`FROZEN_READINGS`]-th identical reading in a row.
+fn frozen_of(state: &mut CompartmentHealth, reading: i32, now: Instant) -> Option<HealthIssue> {
+    if !state.has(HAS_READING) || state.reading != reading {
+        state.new_reading(reading, now);
+        return None;
+    }
+    state.same_readings = state.same_readings.saturating_add(1);
+    let frozen = state.same_readings.saturating_add(1) >= FROZEN_READINGS;
+    (frozen && state.raise(RAISED_STUCK)).then_some(HealthIssue::PresenceStuck {
+        reading,
+        since: state.reading_since,
+    })
 }
 
 /// Health tracking for the compartments of `S` (an array of its own, see
@@ -357,6 +414,7 @@ impl<S: BorrowMut<[CompartmentHealth]>> HealthBook<S> {
             lock_faults: r.lock_faults,
             flags: r.flags & !HAS_HELD,
             held_reading: 0,
+            same_readings: 0,
         };
         true
     }
@@ -393,11 +451,7 @@ impl<S: BorrowMut<[CompartmentHealth]>> HealthBook<S> {
                 })
             }
             _ => {
-                state.reading = presence.reading;
-                state.reading_since = now;
-                state.flags |= HAS_READING;
-                state.door_changes_since_reading = 0;
-                state.settle(RAISED_STUCK);
+                state.new_reading(presence.reading, now);
                 None
             }
         };
@@ -409,11 +463,37 @@ impl<S: BorrowMut<[CompartmentHealth]>> HealthBook<S> {
         Ok(drift.or(stuck).map(|issue| HealthAlert { slot, issue }))
     }
 
-    /// A reading of slot `slot` taken while nothing happened there (a
-    /// periodic `ChannelStatus`): checked for drift only. An idle
-    /// compartment rightly reads the same for days, so such readings are no
-    /// evidence of a stuck sensor, and they leave the stuck watch (which
-    /// follows readings around door changes) as it was.
+    /// A reading of slot `slot` from a status answer (a periodic
+    /// `ChannelStatus`, or one the bank asked for after a door session),
+    /// checked for drift, and for a sensor read in fine steps (a threshold
+    /// of at least [`FROZEN_MIN_THRESHOLD`] units) for being frozen:
+    /// [`FROZEN_READINGS`] readings in a row bit for bit the same, where a
+    /// working cell's noise moves every one, are
+    /// [`HealthIssue::PresenceStuck`], `since` the first of them. A coarse
+    /// sensor's idle compartment rightly reads the same for days: its
+    /// readings leave the stuck watch (which follows readings around door
+    /// changes) as it was. If drift and a frozen sensor are found at once,
+    /// drift is returned now and the frozen sensor at the next reading.
+    ///
+    /// ```
+    /// use locker_domain::bank::health::{HealthIssue, HealthPolicy, SensorHealth};
+    /// use locker_proto::Presence;
+    /// use locker_proto::time::{Duration, Instant};
+    ///
+    /// let mut health = SensorHealth::<4>::new(HealthPolicy { drift_band: 840, ..HealthPolicy::default() });
+    /// let t = |h: u64| Instant::ZERO + Duration::from_hours(h);
+    /// // A load cell (threshold 2,100 counts) reads with a few counts of noise.
+    /// for (h, r) in [(0, 37), (4, -112), (8, 85), (12, 37)] {
+    ///     assert_eq!(health.observe_idle_reading(1, Presence::empty(r, 2_100), true, t(h))?, None);
+    /// }
+    /// // Its amplifier hangs and repeats its last conversion.
+    /// let mut found = None;
+    /// for h in 16..22 {
+    ///     found = found.or(health.observe_idle_reading(1, Presence::empty(-64, 2_100), true, t(h))?);
+    /// }
+    /// assert_eq!(found.map(|a| a.issue), Some(HealthIssue::PresenceStuck { reading: -64, since: t(16) }));
+    /// # Ok::<(), locker_domain::bank::health::HealthError>(())
+    /// ```
     ///
     /// # Errors
     /// [`HealthError::UnknownSlot`]; nothing is recorded.
@@ -422,11 +502,20 @@ impl<S: BorrowMut<[CompartmentHealth]>> HealthBook<S> {
         slot: usize,
         presence: Presence,
         books_say_empty: bool,
+        now: Instant,
     ) -> Result<Option<HealthAlert>, HealthError> {
         let policy = self.policy;
         let state = self.slot_mut(slot)?;
         let drift = drift_of(state, &policy, presence, books_say_empty);
-        Ok(drift.map(|issue| HealthAlert { slot, issue }))
+        let frozen = if presence.threshold >= FROZEN_MIN_THRESHOLD {
+            frozen_of(state, presence.reading, now)
+        } else {
+            None
+        };
+        if drift.is_some() && frozen.is_some() {
+            state.settle(RAISED_STUCK);
+        }
+        Ok(drift.or(frozen).map(|issue| HealthAlert { slot, issue }))
     }
 
     /// A reading of slot `slot` with a parcel inside, behind a door shut

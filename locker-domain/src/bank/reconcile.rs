@@ -141,7 +141,7 @@ impl Bank<'_> {
         // sensor stuck through door changes.
         let health = self
             .health
-            .observe_idle_reading(i.get(), status.presence, books_say_empty)
+            .observe_idle_reading(i.get(), status.presence, books_say_empty, now)
             .ok()
             .flatten();
         // A parcel behind a door shut since it went in weighs the same at
@@ -169,9 +169,16 @@ impl Bank<'_> {
         // (see `recalibration`).
         let health = self.drift_found(i, health, status.presence, now);
         self.drift_reading(i, status.presence, now);
+        // A frozen sensor (identical readings where a working one's noise
+        // moves every one) cannot verify a deposit: out of service too.
+        let frozen = health
+            .is_some_and(|h| matches!(h.issue, locker_proto::HealthIssue::PresenceStuck { .. }));
         // The scan raised at most one alert; this is the second, and the
         // temperature's the third.
         self.raise_health(now, i, health);
+        if frozen {
+            self.presence_failed(i, now);
+        }
         self.observe_temperature(i, status.temperature, now);
         Ok(())
     }
