@@ -234,3 +234,19 @@ fn the_camera_files_each_snapshot_under_the_bank_s_reference_and_remembers_the_l
     );
     assert_eq!(cam.captures(), 1);
 }
+
+#[test]
+fn a_frozen_load_cell_repeats_its_last_reading_whatever_goes_in() {
+    let mut c = SimCompartment::new(at(0));
+    c.set_presence_noise(300, 5);
+    let before = c.reading().unwrap();
+    c.set_presence_frozen(true);
+    let frozen = c.reading().unwrap();
+    assert_ne!(before, frozen, "a new conversion, then frozen");
+    c.unlock().unwrap();
+    c.open_door().unwrap();
+    c.place_item(500).unwrap();
+    assert!((0..50).all(|_| c.reading().unwrap() == frozen));
+    c.set_presence_frozen(false);
+    assert!(c.presence().unwrap().occupied, "thawed, it sees the parcel");
+}

@@ -69,6 +69,8 @@ pub struct SimCompartment {
     lock_stuck: bool,
     door_does_not_latch: bool,
     presence_failed: bool,
+    /// A frozen cell's one reading.
+    presence_frozen: Option<i32>,
     temperature_failed: bool,
 }
 
@@ -133,6 +135,7 @@ impl SimCompartment {
             lock_stuck: false,
             door_does_not_latch: false,
             presence_failed: false,
+            presence_frozen: None,
             temperature_failed: false,
         }
     }
@@ -291,6 +294,13 @@ impl SimCompartment {
         self.presence_failed = failed;
     }
 
+    /// A frozen load cell (its amplifier hung, repeating its last
+    /// conversion): from now on every reading is the one it would read now,
+    /// noise and all, whatever goes in or out; `false` thaws it.
+    pub fn set_presence_frozen(&mut self, frozen: bool) {
+        self.presence_frozen = if frozen { Some(self.load_cell()) } else { None };
+    }
+
     /// A drifting thermometer: its readings move by `deci_celsius_per_hour`
     /// from now on (drift already accumulated is kept).
     pub fn set_temperature_drift(&mut self, deci_celsius_per_hour: i16) {
@@ -360,6 +370,9 @@ impl PresenceSensor for SimCompartment {
     fn reading(&mut self) -> Result<i32, SimError> {
         if self.presence_failed {
             return Err(SimError::NoAnswer);
+        }
+        if let Some(frozen) = self.presence_frozen {
+            return Ok(frozen);
         }
         Ok(self.load_cell())
     }
