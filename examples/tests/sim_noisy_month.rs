@@ -5,18 +5,20 @@
 use locker_examples::sim::{IncidentKind, IncidentRates, Noise, SimConfig, run};
 
 /// Every incident ten times as often as by default; fridge failures and
-/// dead load cells, rare by default (0.01 and 0.002 a day), one a week.
+/// dead and stuck load cells, rare by default (0.01 and 0.002 a day), one a
+/// week.
 fn month_of_everything() -> IncidentRates {
     let mut rates = IncidentRates::default().scaled(10.0);
     rates.set(IncidentKind::FridgeFailure, 1.0 / 7.0);
     rates.set(IncidentKind::DeadSensor, 1.0 / 7.0);
+    rates.set(IncidentKind::StuckSensor, 1.0 / 7.0);
     rates
 }
 
 /// 30 days of one 48-compartment bank at 1 % byte corruption and 5 % frame
 /// loss, every incident ten times as often as by default (fridge failures
-/// and dead load cells weekly), every invariant of ARCHITECTURE.md checked
-/// after every step.
+/// and broken load cells weekly), every invariant of ARCHITECTURE.md
+/// checked after every step.
 #[test]
 fn a_month_on_a_bad_bus_loses_no_parcel_and_keeps_every_invariant() {
     let config = SimConfig {

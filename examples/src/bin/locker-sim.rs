@@ -68,10 +68,10 @@ struct Cli {
     incidents: f64,
     /// Set one incident rate; KIND is one of empty_door, door_ajar
     /// (fractions of deposits / pickups), forced_door, jammed_lock,
-    /// drifting_sensor, node_hang, brute_force, fridge_failure, dead_sensor
-    /// (per day per 48 compartments; fridge_failure fridges only, neither
-    /// it nor dead_sensor on kerong-cu16), power_blip, long_outage (per day
-    /// per bank)
+    /// drifting_sensor, node_hang, brute_force, fridge_failure, dead_sensor,
+    /// stuck_sensor (per day per 48 compartments; fridge_failure fridges
+    /// only; none of the last three on kerong-cu16), power_blip,
+    /// long_outage (per day per bank)
     #[arg(long, value_name = "KIND=R", value_parser = incident_rate)]
     rate: Vec<(IncidentKind, f64)>,
     /// Check every invariant after every step (slower)

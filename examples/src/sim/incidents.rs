@@ -4,7 +4,7 @@ use locker_proto::time::{Duration, Instant};
 use serde::Serialize;
 
 /// How many kinds of incident there are.
-const KINDS: usize = 11;
+const KINDS: usize = 12;
 
 /// A kind of incident.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -34,6 +34,9 @@ pub enum IncidentKind {
     /// A load cell stops answering its node (a dead amplifier, a cut
     /// wire) until staff replace it.
     DeadSensor,
+    /// A load cell's amplifier hangs and repeats its last reading until
+    /// staff replace it.
+    StuckSensor,
 }
 
 impl IncidentKind {
@@ -50,6 +53,7 @@ impl IncidentKind {
         IncidentKind::BruteForce,
         IncidentKind::FridgeFailure,
         IncidentKind::DeadSensor,
+        IncidentKind::StuckSensor,
     ];
 
     /// The name used on the command line, in the report and in JSON.
@@ -66,6 +70,7 @@ impl IncidentKind {
             IncidentKind::BruteForce => "brute_force",
             IncidentKind::FridgeFailure => "fridge_failure",
             IncidentKind::DeadSensor => "dead_sensor",
+            IncidentKind::StuckSensor => "stuck_sensor",
         }
     }
 
@@ -99,8 +104,12 @@ impl IncidentKind {
             | IncidentKind::DeadSensor => Some(Duration::from_mins(1)),
             // While the person stands at the door: two confirmation times.
             IncidentKind::JammedLock => Some(Duration::from_secs(30)),
-            // Before most compartments see their next deposit.
-            IncidentKind::DriftingSensor => Some(Duration::from_hours(24)),
+            // Before most compartments see their next deposit. A stuck
+            // cell is found by the hourly readings in about six hours, or
+            // by the reading after the one door session it spoils.
+            IncidentKind::DriftingSensor | IncidentKind::StuckSensor => {
+                Some(Duration::from_hours(24))
+            }
             // One scan period plus the node-alert delay.
             IncidentKind::NodeHang => Some(Duration::from_mins(16)),
             IncidentKind::BruteForce | IncidentKind::FridgeFailure => None,
@@ -119,8 +128,8 @@ impl IncidentKind {
 /// others are expected occurrences per day per 48 compartments (scaled with
 /// the bank size; power incidents are per bank). A `fridge_failure` strikes
 /// one of the bank's refrigerated compartments (none on a Kerong board,
-/// which reports no temperature); a `dead_sensor` one load cell (none on a
-/// Kerong board, whose IR beams the board reads).
+/// which reports no temperature); a `dead_sensor` or `stuck_sensor` one load
+/// cell (none on a Kerong board, whose IR beams the board reads).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct IncidentRates([f64; KINDS]);
 
@@ -140,6 +149,7 @@ impl Default for IncidentRates {
         // A dead amplifier or a cut wire is rarer than a drifting cell: a
         // few in a bank's life.
         rates.set(IncidentKind::DeadSensor, 0.002);
+        rates.set(IncidentKind::StuckSensor, 0.002);
         rates
     }
 }

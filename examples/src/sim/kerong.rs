@@ -13,7 +13,7 @@ use locker_proto::{DoorState, NodeKey, ResetReason};
 use serde::Serialize;
 
 use super::locker::NODES_PER_BANK;
-use super::node::{CHANNELS, SimNode};
+use super::node::{CHANNELS, LOAD_CELL_NOISE, SimNode};
 
 /// Which hardware stands on the bank's bus as its nodes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -58,7 +58,9 @@ pub enum NodeSide {
 impl NodeSide {
     /// `board` nodes for `chunks` compartments per node, node `k` at
     /// address `k + 1` with `keys[k]`, switched on at `now`; every
-    /// compartment's door releases for `release` after an unlock.
+    /// compartment's door releases for `release` after an unlock. Our
+    /// nodes' load cells read with [`LOAD_CELL_NOISE`], each from a stream
+    /// of `seed`'s.
     ///
     /// # Errors
     ///
@@ -68,6 +70,7 @@ impl NodeSide {
         chunks: &[usize],
         keys: &[NodeKey],
         release: Duration,
+        seed: u64,
         now: Instant,
     ) -> Result<Self, String> {
         let compartments = |n: usize| {
@@ -84,9 +87,14 @@ impl NodeSide {
                 let mut nodes = Vec::new();
                 for (k, (&n, &key)) in chunks.iter().zip(keys).enumerate() {
                     let addr = NodeAddr(k as u8 + 1);
-                    nodes.push(
-                        SimNode::new(addr, compartments(n), key, now).map_err(|e| e.to_string())?,
-                    );
+                    let mut cells = compartments(n);
+                    for (ch, c) in cells.iter_mut().enumerate() {
+                        let stream = seed
+                            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                            .wrapping_add(((k as u64) << 8) | ch as u64);
+                        c.set_presence_noise(LOAD_CELL_NOISE, stream);
+                    }
+                    nodes.push(SimNode::new(addr, cells, key, now).map_err(|e| e.to_string())?);
                 }
                 Ok(NodeSide::Ours(nodes))
             }

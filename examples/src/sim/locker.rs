@@ -44,7 +44,7 @@ use super::traffic;
 use super::uplink::BackendLink;
 use super::world::{Agenda, CounterReason, Guesser, Task, Visitor, Whereabouts, WorldParcel};
 
-mod dead_cell;
+mod broken_cell;
 mod fridge;
 
 /// The most compartments one simulated bank has; bigger sites are several banks.
@@ -222,8 +222,9 @@ pub struct SimBank {
     /// and where): a stream of its own, so the rest of the world is the
     /// same whatever the cells do.
     drift_dice: Dice,
-    /// Draws the dead load cells (`dead_sensor`): when, and which.
-    dead_cell_dice: Dice,
+    /// Draws the broken load cells (`dead_sensor`, `stuck_sensor`): when,
+    /// and which.
+    broken_cell_dice: Dice,
 }
 
 /// The bank's compartment layout for `n` compartments: 50/30/20
@@ -323,7 +324,7 @@ impl SimBank {
         }
         // A courier needs a moment to reach the door after the click.
         let release = Duration::from_secs(5);
-        let nodes = NodeSide::new(config.board, &chunks, &keys, release, now)?;
+        let nodes = NodeSide::new(config.board, &chunks, &keys, release, config.seed, now)?;
         let stream = |purpose: u64| (index as u64) << 8 | purpose;
         let mut sim = SimBank {
             index,
@@ -386,7 +387,7 @@ impl SimBank {
             fridge_repairs_called: Vec::new(),
             fridge_dice: Dice::new(config.seed, stream(5)),
             drift_dice: Dice::new(config.seed, stream(6)),
-            dead_cell_dice: Dice::new(config.seed, stream(7)),
+            broken_cell_dice: Dice::new(config.seed, stream(7)),
         };
         sim.chill_fridges();
         sim.connect(&mut gateway, now);
@@ -1340,6 +1341,8 @@ impl SimBank {
             }),
             sensor_dead: slot
                 .is_some_and(|s| self.incidents.is_open(IncidentKind::DeadSensor, Some(s))),
+            sensor_frozen: slot
+                .is_some_and(|s| self.incidents.is_open(IncidentKind::StuckSensor, Some(s))),
             door_open: compartment.is_some_and(|c| c.door() == locker_proto::DoorState::Open),
             item_inside: compartment.is_some_and(|c| c.item_grams() > 0),
             node_down: node.is_some_and(|k| {
@@ -1617,7 +1620,7 @@ impl SimBank {
         }
         let scale = self.len() as f64 / 48.0;
         self.plan_fridge_failures(start);
-        self.plan_dead_cells(start);
+        self.plan_broken_cells(start);
         for kind in IncidentKind::ALL {
             if matches!(
                 kind,
@@ -1625,6 +1628,7 @@ impl SimBank {
                     | IncidentKind::DoorAjar
                     | IncidentKind::FridgeFailure
                     | IncidentKind::DeadSensor
+                    | IncidentKind::StuckSensor
             ) {
                 continue;
             }
@@ -1842,6 +1846,14 @@ impl SimBank {
                     if let Some(x) = self.parcels.get_mut(p) {
                         x.placed_at = Some(now); // marks the first, empty attempt
                     }
+                } else if self
+                    .parcels
+                    .get(p)
+                    .is_some_and(|x| x.at == Whereabouts::InCompartment(slot))
+                {
+                    // Told his parcel is not there (a sensor that cannot
+                    // see it), the courier finds it inside and shuts the
+                    // door on it again.
                 } else if let Some(grams) = self.parcels.get(p).map(|x| x.grams) {
                     if let Some(c) = self.compartment_mut(slot) {
                         let _ = c.place_item(grams);
@@ -2030,7 +2042,7 @@ impl SimBank {
                 self.agenda.at(now, Task::Guess(guesser));
             }
             IncidentKind::FridgeFailure => self.fail_a_fridge(),
-            IncidentKind::DeadSensor => self.kill_a_cell(),
+            IncidentKind::DeadSensor | IncidentKind::StuckSensor => self.break_a_cell(kind),
             IncidentKind::EmptyDoor | IncidentKind::DoorAjar => {}
         }
     }
@@ -2187,7 +2199,7 @@ impl SimBank {
                 && self
                     .incidents
                     .is_known(IncidentKind::DriftingSensor, Some(slot));
-            let dead = self.dead_cell_known(slot);
+            let dead = self.broken_cell_known(slot);
             let needs_work = v.out_of_service.is_some()
                 || drifting
                 || dead
@@ -2210,7 +2222,7 @@ impl SimBank {
                 self.fix_drift(slot);
             }
             if dead {
-                self.replace_dead_cell(slot);
+                self.replace_broken_cell(slot);
             }
             if jammed || drifting || dead {
                 // New hardware: its history starts again (a new cell under

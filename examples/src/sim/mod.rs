@@ -104,8 +104,10 @@
 //! a collector told to shut the door does) or with staff (a daily round at
 //! 10:00, and security within the hour after a forced door): forced doors,
 //! locks that stay jammed, drifting load cells, doors nobody came back to,
-//! expired parcels, dead load cells (the cell replaced on the round after
-//! the bank's alert, see `locker::dead_cell`); and failed fridges, which a
+//! expired parcels, dead and stuck load cells (the cell replaced on the
+//! round after the bank's alert, see `locker::broken_cell`; every simulated
+//! cell reads with noise, `node::LOAD_CELL_NOISE`, as real ones do); and
+//! failed fridges, which a
 //! refrigeration technician repairs on site 2 to 6 hours after the bank's
 //! alert (see `locker::fridge`).
 //!

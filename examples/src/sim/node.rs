@@ -49,6 +49,15 @@ pub struct SimNode {
     temperatures_read: Option<Instant>,
 }
 
+/// How far either way each simulated load-cell reading strays from the
+/// truth, in counts: 100, a quarter of a gram at 420 counts per gram, about
+/// the peak noise of an HX711 read at 10 samples a second. Successive
+/// readings differ, as a working cell's do; a stuck cell's do not
+/// (`stuck_sensor`). It stays under the steadiness the bank asks of a
+/// settling zero before it re-tares one (a quarter of the drift band, 210
+/// counts here): a noisier cell needs a wider band.
+pub const LOAD_CELL_NOISE: i32 = 100;
+
 /// The presence threshold of the simulated nodes: 5 g on the simulated
 /// load cell (420 counts per gram).
 const PRESENCE_THRESHOLD: i32 = 5 * 420;

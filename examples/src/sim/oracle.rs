@@ -38,6 +38,9 @@ pub struct Truth {
     pub sensor_drifting: bool,
     /// The presence sensor cannot be read (a dead load cell).
     pub sensor_dead: bool,
+    /// The presence sensor repeats one reading whatever is inside (a stuck
+    /// load cell).
+    pub sensor_frozen: bool,
     /// The door is physically open.
     pub door_open: bool,
     /// Something is physically inside.
@@ -61,11 +64,13 @@ pub fn explained(kind: AlertKind, truth: &Truth) -> bool {
         AlertKind::ForcedDoor => t.forced_open,
         AlertKind::LockFault => t.lock_jammed,
         AlertKind::DoorAjar | AlertKind::DoorOpenUnexpectedly => t.door_open,
-        AlertKind::ParcelMissing => !t.item_inside || t.sensor_drifting,
+        AlertKind::ParcelMissing => !t.item_inside || t.sensor_drifting || t.sensor_frozen,
         AlertKind::UnexpectedItem | AlertKind::RemovalNotVerified => {
-            t.item_inside || t.sensor_drifting
+            t.item_inside || t.sensor_drifting || t.sensor_frozen
         }
-        AlertKind::Maintenance => t.sensor_drifting || t.lock_jammed || t.sensor_dead,
+        AlertKind::Maintenance => {
+            t.sensor_drifting || t.lock_jammed || t.sensor_dead || t.sensor_frozen
+        }
         AlertKind::KeypadAttack => t.keypad_attack,
         AlertKind::NodeUnreachable => t.node_down,
         AlertKind::NodeFault => t.node_down || t.sensor_drifting || t.lock_jammed,
@@ -84,11 +89,20 @@ pub fn explained(kind: AlertKind, truth: &Truth) -> bool {
 
 /// The incident an alert detects, if it is the right alert for one: by
 /// its kind, and for a maintenance alert by its evidence too (a sensor that
-/// cannot be read is a dead cell, anything else about the cell drift).
+/// cannot be read is a dead cell, one whose readings are frozen a stuck
+/// cell, anything else about the cell drift).
 pub fn expected_incident(kind: AlertKind, evidence: &Evidence) -> Option<IncidentKind> {
     let unreadable = Evidence::Fault(FaultCode::PresenceSensorFailed);
     Some(match kind {
         AlertKind::Maintenance if *evidence == unreadable => IncidentKind::DeadSensor,
+        AlertKind::Maintenance
+            if matches!(
+                evidence,
+                Evidence::Health(locker_proto::HealthIssue::PresenceStuck { .. })
+            ) =>
+        {
+            IncidentKind::StuckSensor
+        }
         AlertKind::ForcedDoor => IncidentKind::ForcedDoor,
         AlertKind::LockFault => IncidentKind::JammedLock,
         AlertKind::DoorAjar => IncidentKind::DoorAjar,
@@ -205,8 +219,7 @@ mod tests {
     }
 
     #[test]
-    fn a_maintenance_alert_for_a_cell_that_cannot_be_read_is_a_dead_sensor_and_only_it_explains_it()
-    {
+    fn a_maintenance_alert_for_a_cell_that_cannot_be_read_or_reads_frozen_is_that_broken_cell() {
         let unreadable = Evidence::Fault(FaultCode::PresenceSensorFailed);
         assert_eq!(
             expected_incident(AlertKind::Maintenance, &unreadable),
@@ -227,6 +240,19 @@ mod tests {
             ..Truth::default()
         };
         assert!(explained(AlertKind::Maintenance, &dead));
+        let frozen = Evidence::Health(locker_proto::HealthIssue::PresenceStuck {
+            reading: -73,
+            since: locker_proto::time::Instant::from_secs(60),
+        });
+        assert_eq!(
+            expected_incident(AlertKind::Maintenance, &frozen),
+            Some(IncidentKind::StuckSensor)
+        );
+        let stuck = Truth {
+            sensor_frozen: true,
+            ..Truth::default()
+        };
+        assert!(explained(AlertKind::Maintenance, &stuck));
     }
 
     #[test]
