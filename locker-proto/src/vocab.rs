@@ -338,8 +338,9 @@ derive_wire! {
         /// the bank: [`HealthIssue::DoorFlapping`]).
         DoorSwitchFlapping,
         /// The presence sensor reading has not changed for far too long
-        /// (watched by the bank: [`HealthIssue::PresenceStuck`], the same
-        /// reading across door changes).
+        /// (found by the bank: [`HealthIssue::PresenceStuck`], the same
+        /// reading across door changes, or status readings frozen where a
+        /// sensor's noise should move every one).
         PresenceStuck,
         /// The presence sensor's empty reading drifted out of its
         /// calibration band (found by the bank:
