@@ -1002,6 +1002,10 @@ fn a_load_cell_that_stops_answering_is_reported_once_and_never_empties_a_compart
         node.channel_status(C0).unwrap().presence.occupied,
         "still the parcel"
     );
+    // Its status repeats the last reading, bit for bit: a bank that missed
+    // the fault would find the cell frozen in the readings it takes
+    // (`bank::health::FROZEN_READINGS`).
+    assert_eq!(node.channel_status(C0).unwrap().presence.reading, 500);
     // Nor is a stale reading taken as the empty zero.
     assert_eq!(
         node.handle_command(&Command::Calibrate { channel: C0 }, ms(35)),
