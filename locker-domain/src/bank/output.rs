@@ -53,9 +53,11 @@ pub(super) const ROOM_ONE: Room = Room {
     audit: 5,
     snapshots: 1,
 };
-/// The most a bulk status of one node (up to 32 channels) emits.
+/// The most a bulk status of one node (up to 32 channels) emits: a status
+/// request for each compartment whose door session it ends (a verified
+/// parcel's weight, or the reading after a session that changed nothing).
 pub(super) const ROOM_SCAN: Room = Room {
-    commands: 0,
+    commands: 32,
     notifications: 32,
     alerts: 32,
     audit: 96,
