@@ -1113,24 +1113,51 @@ fn a_door_the_node_says_it_opened_long_after_the_bank_gave_up_is_forced() {
     assert_eq!(sim.alerts_of(AlertKind::ForcedDoor), 1);
 }
 
-fn sensor_fails(sim: &mut Sim<24>, compartment: locker_proto::CompartmentId) {
-    let (_, channel) = sim.wiring(compartment);
-    let failed = Event::FaultRaised {
-        channel: Some(channel),
-        fault: FaultCode::PresenceSensorFailed,
+/// The node says `compartment`'s presence sensor cannot be read
+/// (`failed`) or reads again.
+fn sensor_says(sim: &mut Sim<24>, compartment: locker_proto::CompartmentId, failed: bool) {
+    let channel = Some(sim.wiring(compartment).1);
+    let fault = FaultCode::PresenceSensorFailed;
+    let event = if failed {
+        Event::FaultRaised { channel, fault }
+    } else {
+        Event::FaultCleared { channel, fault }
     };
-    sim.event(compartment, failed);
+    sim.event(compartment, event);
     sim.drain();
 }
 
+fn sensor_fails(sim: &mut Sim<24>, compartment: locker_proto::CompartmentId) {
+    sensor_says(sim, compartment, true);
+}
+
 fn sensor_reads_again(sim: &mut Sim<24>, compartment: locker_proto::CompartmentId) {
-    let (_, channel) = sim.wiring(compartment);
-    let back = Event::FaultCleared {
-        channel: Some(channel),
-        fault: FaultCode::PresenceSensorFailed,
-    };
-    sim.event(compartment, back);
-    sim.drain();
+    sensor_says(sim, compartment, false);
+}
+
+/// The compartment the bank gives a small parcel first, the reservation
+/// called off: empty, and the first small fit again.
+fn the_smallest_fit_left_empty(sim: &mut Sim<24>) -> locker_proto::CompartmentId {
+    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    let now = sim.now;
+    sim.ready()
+        .cancel_reservation(r.compartment, Actor::Backend, now)
+        .unwrap();
+    r.compartment
+}
+
+/// Small parcels reserved until the bank says nothing fits: the
+/// compartments given, in order.
+fn reserve_every_small_fit(sim: &mut Sim<24>) -> Vec<locker_proto::CompartmentId> {
+    let mut given = Vec::new();
+    loop {
+        sim.drain();
+        match sim.try_reserve(ParcelNeeds::size(SizeClass::Small)) {
+            Ok(next) => given.push(next.compartment),
+            Err(BankError::NoFit(_)) => return given,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
 }
 
 fn out_of_service(
@@ -1215,44 +1242,26 @@ fn a_presence_sensor_that_stops_answering_calls_staff_once_and_the_parcel_stays_
 #[test]
 fn an_empty_compartment_whose_presence_sensor_fails_takes_no_parcel_until_it_reads_again() {
     let mut sim = Sim::<24>::new(24, Policy::default());
-    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
-    let now = sim.now;
-    sim.ready()
-        .cancel_reservation(r.compartment, Actor::Backend, now)
-        .unwrap();
-    sensor_fails(&mut sim, r.compartment);
-    assert_eq!(
-        out_of_service(&sim, r.compartment),
-        Some(ServiceReason::SensorFailed)
-    );
+    let c = the_smallest_fit_left_empty(&mut sim);
+    sensor_fails(&mut sim, c);
+    assert_eq!(out_of_service(&sim, c), Some(ServiceReason::SensorFailed));
     assert!(
         !sim.notes
             .iter()
             .any(|n| n.kind == NotificationKind::ParcelIncident),
         "nobody's parcel is affected"
     );
-    let mut given = Vec::new();
     // Every other compartment a small parcel fits is given out, then the
     // bank is full: the one with the failed sensor is not given.
-    loop {
-        sim.drain();
-        match sim.try_reserve(ParcelNeeds::size(SizeClass::Small)) {
-            Ok(next) => given.push(next.compartment),
-            Err(BankError::NoFit(_)) => break,
-            Err(e) => panic!("{e:?}"),
-        }
-    }
+    let given = reserve_every_small_fit(&mut sim);
     assert_eq!(given.len(), 23, "{given:?}");
-    assert!(!given.contains(&r.compartment), "{given:?}");
+    assert!(!given.contains(&c), "{given:?}");
     // A restart keeps it out; the node's word brings it back.
     let later = sim.now + Duration::from_secs(60);
     sim.restart_at(later);
-    assert_eq!(
-        out_of_service(&sim, r.compartment),
-        Some(ServiceReason::SensorFailed)
-    );
-    sensor_reads_again(&mut sim, r.compartment);
-    assert_eq!(out_of_service(&sim, r.compartment), None);
+    assert_eq!(out_of_service(&sim, c), Some(ServiceReason::SensorFailed));
+    sensor_reads_again(&mut sim, c);
+    assert_eq!(out_of_service(&sim, c), None);
     for c in given {
         let now = sim.now;
         sim.ready()
@@ -1260,7 +1269,7 @@ fn an_empty_compartment_whose_presence_sensor_fails_takes_no_parcel_until_it_rea
             .unwrap();
     }
     let again = sim.reserve(ParcelNeeds::size(SizeClass::Small));
-    assert_eq!(again.compartment, r.compartment, "the smallest fit is back");
+    assert_eq!(again.compartment, c, "the smallest fit is back");
 }
 
 /// The sensor fails while a courier has the door open: the compartment is
@@ -1377,12 +1386,8 @@ fn a_frozen_load_cell_is_found_by_the_hourly_readings_and_takes_no_parcel() {
     let mut policy = Policy::default();
     policy.health.drift_band = HealthPolicy::drift_band_for(threshold);
     let mut sim = Sim::<24>::new(24, policy);
-    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
-    let now = sim.now;
-    sim.ready()
-        .cancel_reservation(r.compartment, Actor::Backend, now)
-        .unwrap();
-    let (node, channel) = sim.wiring(r.compartment);
+    let c = the_smallest_fit_left_empty(&mut sim);
+    let (node, channel) = sim.wiring(c);
     let read = |sim: &mut Sim<24>, reading: i32| {
         sim.advance(Duration::from_hours(1));
         sim.drain();
@@ -1414,33 +1419,20 @@ fn a_frozen_load_cell_is_found_by_the_hourly_readings_and_takes_no_parcel() {
         .iter()
         .find(|a| a.kind == AlertKind::Maintenance)
         .unwrap();
-    assert_eq!(alert.compartment, Some(r.compartment));
+    assert_eq!(alert.compartment, Some(c));
     assert!(matches!(
         alert.evidence,
         Evidence::Health(HealthIssue::PresenceStuck { reading: -73, .. })
     ));
-    assert_eq!(
-        out_of_service(&sim, r.compartment),
-        Some(ServiceReason::SensorFailed)
-    );
+    assert_eq!(out_of_service(&sim, c), Some(ServiceReason::SensorFailed));
     // Every other small fit is given out before the bank calls itself full.
-    let mut given = Vec::new();
-    loop {
-        sim.drain();
-        match sim.try_reserve(ParcelNeeds::size(SizeClass::Small)) {
-            Ok(next) => given.push(next.compartment),
-            Err(BankError::NoFit(_)) => break,
-            Err(e) => panic!("{e:?}"),
-        }
-    }
-    assert!(!given.contains(&r.compartment), "{given:?}");
+    let given = reserve_every_small_fit(&mut sim);
+    assert!(!given.contains(&c), "{given:?}");
     // Staff replace the cell and put the compartment back.
     let now = sim.now;
-    sim.ready()
-        .set_in_service(r.compartment, Actor::Staff, now)
-        .unwrap();
+    sim.ready().set_in_service(c, Actor::Staff, now).unwrap();
     sim.drain();
-    assert_eq!(out_of_service(&sim, r.compartment), None);
+    assert_eq!(out_of_service(&sim, c), None);
 }
 
 /// A node left on its own door-ajar limit (60 s by default: the bank
