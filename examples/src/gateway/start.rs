@@ -114,8 +114,7 @@ impl Gateway {
                 let mut bank = Bank::on_heap(&layout, config.policy, keys)?;
                 // Anchored before the restore, so its record carries wall time.
                 if let Some(wall) = system_wall() {
-                    bank.set_wall_clock(wall, now)
-                        .map_err(locker_domain::gateway::GatewayError::from)?;
+                    bank.set_wall_clock(wall, now)?;
                 }
                 bank.restore(&bytes, now).map_err(corrupt)?;
                 // A snapshot from before incarnations is bound to this life now.

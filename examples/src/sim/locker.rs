@@ -2199,10 +2199,10 @@ impl SimBank {
                 && self
                     .incidents
                     .is_known(IncidentKind::DriftingSensor, Some(slot));
-            let dead = self.broken_cell_known(slot);
+            let broken = self.broken_cell_known(slot);
             let needs_work = v.out_of_service.is_some()
                 || drifting
-                || dead
+                || broken
                 || v.stage == Stage::Expired
                 || (open && (ajar || !matches!(v.stage, Stage::Door { .. })));
             if !needs_work {
@@ -2221,10 +2221,10 @@ impl SimBank {
             if drifting {
                 self.fix_drift(slot);
             }
-            if dead {
+            if broken {
                 self.replace_broken_cell(slot);
             }
-            if jammed || drifting || dead {
+            if jammed || drifting || broken {
                 // New hardware: its history starts again (a new cell under
                 // a parcel is not that parcel's weight moving).
                 let staff = locker_domain::bank::StaffId(1);
@@ -2274,7 +2274,7 @@ impl SimBank {
             if jammed {
                 what.push("lock repaired");
             }
-            if drifting || dead {
+            if drifting || broken {
                 what.push("load cell replaced");
             }
             if open {

@@ -92,7 +92,7 @@ use serde::{Deserialize, Serialize};
 
 use super::audit::{Actor, AuditEvent};
 use super::layout::{Compartment, CompartmentFlags, LayoutIndex};
-use super::parcel::Stage;
+use super::parcel::{Parcel, Stage};
 use super::slot::Slot;
 use super::{AlertKind, Bank, Evidence};
 
@@ -277,6 +277,15 @@ impl ColdChain {
     }
 }
 
+/// The perishable parcel compartment `s` holds, deposited, with when it
+/// went in: the one whose cold chain its readings make.
+fn perishable_inside(s: &Slot) -> Option<(Parcel, Instant)> {
+    let p = s
+        .parcel
+        .filter(|p| p.perishable && s.stage.holds_parcel())?;
+    Some((p, p.deposited_at?))
+}
+
 /// Whole seconds of `d`, saturating.
 fn secs(d: Duration) -> u32 {
     u32::try_from(d.as_millis() / 1000).unwrap_or(u32::MAX)
@@ -382,15 +391,13 @@ impl Bank<'_> {
         };
         // The parcel's cold chain: the interval since the last reading
         // counts as that reading said.
-        if let (Some(mut p), true) = (s.parcel, s.stage.holds_parcel()) {
-            if let (true, Some(deposited)) = (p.perishable, p.deposited_at) {
-                p.cold.note(t);
-                if let (Some(_), Some(heard)) = (w.out_since(), w.heard()) {
-                    let from = heard.max(deposited);
-                    p.cold.add_out_of_range(now.saturating_since(from));
-                }
-                s.parcel = Some(p);
+        if let Some((mut p, deposited)) = perishable_inside(&s) {
+            p.cold.note(t);
+            if let (Some(_), Some(heard)) = (w.out_since(), w.heard()) {
+                let from = heard.max(deposited);
+                p.cold.add_out_of_range(now.saturating_since(from));
             }
+            s.parcel = Some(p);
         }
         w.heard = now;
         w.set(HEARD, true);
@@ -449,10 +456,7 @@ impl Bank<'_> {
             self.record(now, Actor::System, Some(i), event, None);
             // Food or medicine kept out of its range: whoever collects it
             // should know before they do.
-            let perishable = s
-                .parcel
-                .is_some_and(|p| p.perishable && p.deposited_at.is_some());
-            if perishable && s.stage.holds_parcel() {
+            if perishable_inside(&s).is_some() {
                 self.tell_collector_of_incident(i, now);
             }
         }

@@ -359,9 +359,9 @@ impl Bank<'_> {
     /// readings are frozen (sensor health's
     /// [`PresenceStuck`](super::health::HealthIssue::PresenceStuck); each
     /// has its maintenance alert). No deposit could be verified there, so
-    /// it takes none:
-    /// it goes out of service ([`ServiceReason::SensorFailed`]), unless it
-    /// is out already (it keeps that reason, and staff come for the alert).
+    /// it takes none: it goes out of service
+    /// ([`ServiceReason::SensorFailed`]), unless it is out already (it keeps
+    /// that reason, and staff come for the alert).
     /// A door session under way runs to its end on the node's last word
     /// (the sensor saw nothing after it failed), the compartment out of
     /// service from now on. A parcel inside stays on the books: its code is
