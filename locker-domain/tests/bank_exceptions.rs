@@ -15,9 +15,7 @@ use locker_domain::bank::{
     ParcelNeeds, Policy, Purpose, ServiceReason, StaffId, Stage,
 };
 use locker_proto::time::Duration;
-use locker_proto::{
-    ChannelStatus, Command, DoorState, Event, FaultCode, LockState, NackReason, Presence, SizeClass,
-};
+use locker_proto::{Command, DoorState, Event, FaultCode, NackReason, Presence, SizeClass};
 
 #[test]
 fn courier_closes_door_on_empty_compartment_is_told_at_once_and_may_try_again() {
@@ -1387,23 +1385,9 @@ fn a_frozen_load_cell_is_found_by_the_hourly_readings_and_takes_no_parcel() {
     policy.health.drift_band = HealthPolicy::drift_band_for(threshold);
     let mut sim = Sim::<24>::new(24, policy);
     let c = the_smallest_fit_left_empty(&mut sim);
-    let (node, channel) = sim.wiring(c);
     let read = |sim: &mut Sim<24>, reading: i32| {
         sim.advance(Duration::from_hours(1));
-        sim.drain();
-        let status = ChannelStatus {
-            channel,
-            door: DoorState::Closed,
-            lock: LockState::Locked,
-            presence: Presence::empty(reading, threshold),
-            fault: None,
-            temperature: None,
-        };
-        let now = sim.now;
-        sim.ready()
-            .handle_channel_status(node, &status, now)
-            .unwrap();
-        sim.drain();
+        sim.status_answer(c, DoorState::Closed, Presence::empty(reading, threshold));
     };
     // A working cell: a few counts of noise at every reading.
     for reading in [12, -240, 187, 3, -51] {
@@ -1461,17 +1445,7 @@ fn a_node_on_its_own_ajar_limit_does_not_call_a_courier_slow_before_the_policy_d
         "asked before it calls the door ajar"
     );
     assert_eq!(sim.alerts_of(AlertKind::DoorAjar), 0);
-    let open = ChannelStatus {
-        channel,
-        door: DoorState::Open,
-        lock: LockState::Unlocked,
-        presence: Presence::empty(0, 10),
-        fault: None,
-        temperature: None,
-    };
-    let now = sim.now;
-    sim.bank.handle_channel_status(node, &open, now).unwrap();
-    sim.drain();
+    sim.status_answer(r.compartment, DoorState::Open, Presence::empty(0, 10));
     assert_eq!(sim.alerts_of(AlertKind::DoorAjar), 1, "past two minutes");
     // Said once.
     sim.event(r.compartment, Event::DoorAjar { channel });
@@ -1489,7 +1463,6 @@ fn a_node_on_its_own_ajar_limit_does_not_call_a_courier_slow_before_the_policy_d
 fn a_door_whose_closing_was_lost_on_the_bus_is_asked_about_not_called_ajar() {
     let mut sim = Sim::<24>::new(24, Policy::default());
     let r = sim.staff_deposit_with_the_door_open();
-    let (node, channel) = sim.wiring(r.compartment);
     // The parcel goes in, the door shuts: neither is heard.
     sim.advance(Duration::from_secs(121));
     sim.timeout();
@@ -1498,17 +1471,7 @@ fn a_door_whose_closing_was_lost_on_the_bus_is_asked_about_not_called_ajar() {
         0,
         "the node was not heard"
     );
-    let shut = ChannelStatus {
-        channel,
-        door: DoorState::Closed,
-        lock: LockState::Locked,
-        presence: Presence::occupied(40, 10),
-        fault: None,
-        temperature: None,
-    };
-    let now = sim.now;
-    sim.bank.handle_channel_status(node, &shut, now).unwrap();
-    sim.drain();
+    sim.status_answer(r.compartment, DoorState::Closed, Presence::occupied(40, 10));
     assert_eq!(sim.alerts_of(AlertKind::DoorAjar), 0);
     assert_eq!(sim.bank.view(r.compartment).unwrap().stage, Stage::Stored);
     assert!(

@@ -26,13 +26,7 @@ fn restart(sim: &mut Sim<24>, downtime: Duration) {
 #[test]
 fn a_power_blip_in_the_middle_of_a_deposit_lets_the_deposit_finish() {
     let mut sim = Sim::<24>::new(24, Policy::default());
-    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
-    sim.drain();
-    sim.bank
-        .start_deposit(r.compartment, locker_domain::bank::StaffId(1), sim.now)
-        .unwrap();
-    sim.answer_status_requests();
-    sim.open_door(r.compartment, true);
+    let r = sim.staff_deposit_with_the_door_open();
     sim.drain();
     sim.bank
         .handle_power(

@@ -560,13 +560,7 @@ fn a_restart_keeps_sensor_health_evidence_and_undelivered_alerts_and_notificatio
     // the door on the parcel just before the restart.
     let (mut sim, _) = scenario();
     sim.drain();
-    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
-    sim.drain();
-    sim.bank
-        .start_deposit(r.compartment, locker_domain::bank::StaffId(1), sim.now)
-        .unwrap();
-    sim.answer_status_requests();
-    sim.open_door(r.compartment, true);
+    let r = sim.staff_deposit_with_the_door_open();
     sim.put_parcel(r.compartment);
     let (node, channel) = sim.wiring(r.compartment);
     sim.drain();

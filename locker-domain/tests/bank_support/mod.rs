@@ -18,8 +18,8 @@ use locker_domain::bank::{
 };
 use locker_proto::time::{Duration, Instant};
 use locker_proto::{
-    BulkStatus, Channel, ChannelBits, Command, CompartmentId, Dimensions, Event, NodeAddr,
-    Presence, SizeClass,
+    BulkStatus, Channel, ChannelBits, ChannelStatus, Command, CompartmentId, Dimensions, DoorState,
+    Event, LockState, NodeAddr, Presence, SizeClass,
 };
 
 /// A seeded xorshift: same seed, same run.
@@ -317,6 +317,30 @@ impl<const N: usize> Sim<N> {
         let r = self.try_reserve(needs).unwrap();
         self.drain();
         r
+    }
+
+    /// The node answers a status request for `id` (no fault, no
+    /// thermometer): its door `door` (latched when shut), its presence
+    /// `presence`; the outputs drained before and after.
+    pub fn status_answer(&mut self, id: CompartmentId, door: DoorState, presence: Presence) {
+        self.drain();
+        let (node, channel) = self.wiring(id);
+        let lock = match door {
+            DoorState::Closed => LockState::Locked,
+            DoorState::Open => LockState::Unlocked,
+        };
+        let status = ChannelStatus {
+            channel,
+            door,
+            lock,
+            presence,
+            fault: None,
+            temperature: None,
+        };
+        self.bank
+            .handle_channel_status(node, &status, self.now)
+            .unwrap();
+        self.drain();
     }
 
     /// A small compartment reserved, a member of staff's deposit session
