@@ -18,7 +18,9 @@ use locker_domain::bank::{
     AlertKind, AuditEvent, BankError, BankOutput, CodeOutcome, DepositsClosed, DoorPhase, Evidence,
     NotificationKind, Purpose, StaffId, Stage,
 };
-use locker_domain::gateway::{GatewayOutput, Persist};
+use locker_domain::gateway::{
+    GatewayOutput, POWER_CYCLE_AFTER, POWER_CYCLE_AGAIN, POWER_CYCLE_ATTEMPTS, Persist,
+};
 use locker_proto::time::Duration;
 use locker_proto::uplink::{
     Downward, MessageId, ParcelNeeds as Needs, ReserveCompartment, ResetTarget, Response, Upward,
@@ -639,6 +641,123 @@ fn a_node_that_stays_away_past_its_grace_time_calls_staff_once() {
     );
     bench.run_for(Duration::from_mins(10));
     assert_eq!(unreachable(&bench), 1, "and only once");
+}
+
+// ----- a hung node and its power ---------------------------------------------
+
+#[test]
+fn a_hung_node_is_power_cycled_after_a_minute_greets_again_and_its_compartments_are_scanned() {
+    let mut bench = Bench::new();
+    bench.settle();
+    let node = NODE_1;
+
+    // The node's firmware hangs: it answers nothing, and no frame wakes it.
+    bench.hung.push(node);
+    bench.run_for(Duration::from_secs(3));
+    assert!(bench.gateway.link().is_lost(node), "noticed within seconds");
+    let lost_at = bench.now;
+
+    // A minute for a node that only lost frames on a noisy bus.
+    bench.run_for(POWER_CYCLE_AFTER - Duration::from_secs(5));
+    assert!(bench.power_cycles.is_empty(), "not before its minute");
+    let mark = bench.log.len();
+    bench.run_for(Duration::from_secs(15));
+    assert_eq!(bench.power_cycles.len(), 1, "{:?}", bench.power_cycles);
+    let (cycled, at) = bench.power_cycles[0];
+    assert_eq!(cycled, node);
+    assert!(at.saturating_since(lost_at) <= POWER_CYCLE_AFTER);
+    assert_eq!(bench.gateway.stats().power_cycles, 1);
+
+    // It starts afresh, is back, greeted, and the bank scans it.
+    let back = bench
+        .first(|o| matches!(o, GatewayOutput::NodeBack(n) if *n == node))
+        .expect("the node answers again");
+    assert!(back >= mark);
+    assert!(bench.gateway.is_greeted(node));
+    assert!(
+        bench
+            .commands_to(node)
+            .iter()
+            .any(|s| s.index > back && s.command == Command::GetAllStatus),
+        "its compartments are scanned"
+    );
+
+    // Back for good: no second power cycle.
+    bench.run_for(POWER_CYCLE_AGAIN.saturating_mul(2));
+    assert_eq!(bench.power_cycles.len(), 1);
+}
+
+#[test]
+fn a_node_that_answers_again_within_its_minute_keeps_running() {
+    let mut bench = Bench::new();
+    bench.settle();
+    let node = NODE_1;
+    // What the node's firmware carried out since it started: a restart
+    // would begin the list afresh.
+    let before = bench.node(node).executed.clone();
+    assert!(!before.is_empty());
+
+    // A burst of noise: the node misses its polls for half a minute.
+    bench.cut.push(node);
+    bench.run_for(Duration::from_secs(30));
+    assert!(bench.gateway.link().is_lost(node));
+    bench.cut.clear();
+    bench.run_for(POWER_CYCLE_AFTER.saturating_mul(3));
+
+    assert!(bench.power_cycles.is_empty(), "{:?}", bench.power_cycles);
+    assert_eq!(bench.gateway.stats().power_cycles, 0);
+    assert!(
+        bench.node(node).executed.starts_with(&before),
+        "the node was never restarted"
+    );
+    assert!(bench.gateway.is_greeted(node));
+}
+
+#[test]
+fn a_node_no_power_cycle_brings_back_is_cycled_three_times_then_left_to_staff() {
+    let mut bench = Bench::new();
+    bench.settle();
+    let node = NODE_2;
+
+    // The node's bus cable is cut: cutting its power does not help.
+    bench.cut.push(node);
+    bench.run_for(Duration::from_secs(3));
+    let lost_at = bench.now;
+    bench.run_for(Duration::from_hours(6));
+
+    let times: Vec<_> = bench
+        .power_cycles
+        .iter()
+        .map(|(n, at)| {
+            assert_eq!(*n, node);
+            at.saturating_since(lost_at).as_secs()
+        })
+        .collect();
+    assert_eq!(times.len(), usize::from(POWER_CYCLE_ATTEMPTS), "{times:?}");
+    for (k, pair) in times.windows(2).enumerate() {
+        let gap = pair[1] - pair[0];
+        let again = POWER_CYCLE_AGAIN.as_secs();
+        assert!(gap >= again && gap <= again + 5, "gap {k}: {gap} s");
+    }
+    // Staff were called for the node in the meantime, once.
+    let unreachable = bench
+        .log
+        .iter()
+        .filter(|o| matches!(o, GatewayOutput::Alert(a) if a.kind == AlertKind::NodeUnreachable))
+        .count();
+    assert_eq!(unreachable, 1);
+
+    // The cable mended, the node is back: a later hang is cycled again.
+    bench.cut.clear();
+    bench.run_for(Duration::from_secs(10));
+    assert!(bench.gateway.is_greeted(node));
+    bench.hung.push(node);
+    bench.run_for(POWER_CYCLE_AFTER + Duration::from_secs(10));
+    assert_eq!(
+        bench.power_cycles.len(),
+        usize::from(POWER_CYCLE_ATTEMPTS) + 1
+    );
+    assert!(!bench.hung.contains(&node));
 }
 
 #[test]

@@ -129,6 +129,15 @@ pub trait Board {
     /// The service log.
     fn log(&mut self, entry: LogEntry<'_>);
 
+    /// A node has been silent for a minute
+    /// ([`GatewayOutput::PowerCycleNode`]): a board with a relay on each
+    /// node's supply switches it off here and on again a second later
+    /// (from [`idle`](Self::idle), never by waiting here). A board without
+    /// one logs it for staff, which is what this default does.
+    fn cut_node_power(&mut self, node: NodeAddr) {
+        self.log(LogEntry::Gateway(&GatewayOutput::PowerCycleNode(node)));
+    }
+
     // ----- the core --------------------------------------------------------
 
     /// Nothing to do until the next input or `until` (the gateway's next

@@ -112,6 +112,7 @@ impl<B: Board> Shell<B> {
                 GatewayOutput::Notification(notification) => self.board.notify(&notification),
                 GatewayOutput::Snapshot(request) => self.board.take_picture(&request),
                 GatewayOutput::Reboot(_) => self.board.reboot(),
+                GatewayOutput::PowerCycleNode(node) => self.board.cut_node_power(node),
                 // Node greetings, losses and returns, refused node reports;
                 // and what only a gateway with an uplink produces.
                 other => self.board.log(LogEntry::Gateway(&other)),

@@ -269,6 +269,7 @@ fn settle(
     let mut config = GatewayConfig {
         bus_key,
         new_incarnation,
+        node_power_command: options.node_power_command.clone(),
         ..GatewayConfig::new(
             nodes,
             options.channels.unwrap_or(16),

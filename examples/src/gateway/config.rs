@@ -42,6 +42,10 @@ pub struct GatewayConfig {
     /// [`locker_domain::bank::incarnation`]). Without it such a start is
     /// refused ([`GatewayError::RolledBack`](super::GatewayError::RolledBack)).
     pub new_incarnation: bool,
+    /// The program that cuts a silent node's power, run as `PROGRAM
+    /// ADDRESS` (see [`NodePower`](super::NodePower)). Without it a node
+    /// the gateway would power-cycle is a warning for staff.
+    pub node_power_command: Option<PathBuf>,
 }
 
 impl GatewayConfig {
@@ -65,6 +69,7 @@ impl GatewayConfig {
             bank_keys,
             bus_key: None,
             new_incarnation: false,
+            node_power_command: None,
         }
     }
 }

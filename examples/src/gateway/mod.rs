@@ -76,6 +76,7 @@ mod inspect;
 mod kerong;
 mod layout;
 mod line;
+mod node_power;
 mod notice;
 mod options;
 mod serial;
@@ -103,6 +104,7 @@ pub use error::GatewayError;
 pub use kerong::{KERONG_BAUD, KERONG_READ_TIMEOUT, KerongLine, run_bus_key};
 pub use layout::{MAX_COMPARTMENTS, bank_layout, size_of_channel};
 pub use line::NodeLine;
+pub use node_power::NodePower;
 pub use notice::{Notice, Reply, code_text, please_close};
 pub use options::{BoardKind, ConfigFileError, GatewayOptions, NodeList};
 pub use serial::{LineStats, Received, SerialLine};
@@ -145,6 +147,8 @@ pub struct Gateway {
     uplink: Option<uplink::UplinkGlue>,
     /// The uplink asked for a reboot; everything is persisted.
     reboot: Option<RebootKind>,
+    /// The program that cuts a silent node's power, if there is one.
+    node_power: Option<NodePower>,
 }
 
 impl Gateway {
@@ -167,6 +171,12 @@ impl Gateway {
         self.carry_out(now)?;
         self.core.handle_timeout(now)?;
         self.carry_out(now)?;
+        let failed = self.node_power.as_mut().map(NodePower::failures);
+        for failure in failed.into_iter().flatten() {
+            self.warn(&format!(
+                "the node power-cycle program failed: {failure}; power-cycle the node by hand"
+            ));
+        }
         self.exchange_uplink(now)
     }
 
@@ -286,6 +296,7 @@ impl Gateway {
                         "the backend asked for a {kind:?} reboot; everything is persisted"
                     ));
                 }
+                GatewayOutput::PowerCycleNode(node) => self.cut_node_power(node),
                 GatewayOutput::Snapshot(request) => {
                     // No camera here: told, and reported failed once the
                     // outputs are out, so the audit trail says that the
@@ -340,6 +351,31 @@ impl Gateway {
             glue.mark_clean_stop(state)?;
         }
         self.audit.sync()
+    }
+
+    /// A node silent for a minute needs its power cycled: the operator's
+    /// program does it, or staff are told.
+    fn cut_node_power(&mut self, node: locker_proto::NodeAddr) {
+        let after = core::POWER_CYCLE_AFTER.as_secs();
+        let text = match self
+            .node_power
+            .as_mut()
+            .map(|p| (p.cycle(node), p.program().display().to_string()))
+        {
+            Some((Ok(()), program)) => format!(
+                "{node} has not answered for {after} s: cycling its power ({program} {})",
+                node.0
+            ),
+            Some((Err(e), _)) => format!(
+                "{node} has not answered for {after} s, and its power could not be cycled ({e}); \
+                 power-cycle it by hand"
+            ),
+            None => format!(
+                "{node} has not answered for {after} s and needs its power cycled: no \
+                 --node-power-command is set, so power-cycle it by hand"
+            ),
+        };
+        self.warn(&text);
     }
 
     fn warn(&mut self, text: &str) {

@@ -207,6 +207,13 @@ pub struct GatewayOptions {
         hide_env_values = true
     )]
     pub bus_key: Option<PathBuf>,
+    /// The program that cuts a node's power when it has not answered for a
+    /// minute (a hung firmware), run as PROGRAM ADDRESS without waiting:
+    /// a script that switches a relay on the node's supply off and on.
+    /// Unset, such a node is a warning to power-cycle it by hand [default:
+    /// unset]
+    #[arg(long, value_name = "PROGRAM")]
+    pub node_power_command: Option<PathBuf>,
     /// Stop (persisting first) after SECS seconds
     #[arg(long, value_name = "SECS")]
     pub exit_after: Option<f64>,
@@ -367,6 +374,7 @@ impl GatewayOptions {
             bank_secret: self.bank_secret.or(file.bank_secret),
             bank_number: self.bank_number.or(file.bank_number),
             bus_key: self.bus_key.or(file.bus_key),
+            node_power_command: self.node_power_command.or(file.node_power_command),
             exit_after: self.exit_after.or(file.exit_after),
             bank_id: self.bank_id.or(file.bank_id),
             uplink_dir: self.uplink_dir.or(file.uplink_dir),

@@ -11,7 +11,8 @@ use rand_core::SeedableRng;
 use super::clock::{os_seed, system_wall};
 use super::{
     AuditLog, CounterFile, Gateway, GatewayConfig, GatewayCore, GatewayError, MAX_COMPARTMENTS,
-    MonotonicClock, NodeLine, Notice, SerialLine, StateFile, UplinkSettings, bank_layout, uplink,
+    MonotonicClock, NodeLine, NodePower, Notice, SerialLine, StateFile, UplinkSettings,
+    bank_layout, uplink,
 };
 
 impl Gateway {
@@ -186,6 +187,7 @@ impl Gateway {
             stopping: false,
             uplink: None,
             reboot: None,
+            node_power: config.node_power_command.clone().map(NodePower::new),
         };
         gateway.anchor_wall_clock(now)?;
         if let Some((settings, transport)) = uplink {

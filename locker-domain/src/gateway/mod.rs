@@ -69,6 +69,7 @@
 
 mod error;
 mod output;
+mod revive;
 mod sessions;
 
 use chrono::NaiveDateTime;
@@ -92,8 +93,10 @@ use crate::uplink::{GatewayAction, Handled, Uplink, UplinkState};
 
 pub use error::GatewayError;
 pub use output::{GatewayOutput, GatewayStats, Persist};
+pub use revive::{POWER_CYCLE_AFTER, POWER_CYCLE_AGAIN, POWER_CYCLE_ATTEMPTS};
 pub use sessions::COMMAND_QUEUE;
 
+use revive::Revival;
 use sessions::Sessions;
 
 /// Times a lost status scan of a node that still answers is asked again
@@ -166,6 +169,8 @@ pub struct Gateway<'a, const NODES: usize> {
     held_snapshots: heapless::Deque<(SnapshotRequest, SnapshotOutcome), SNAPSHOT_QUEUE>,
     /// Status scans asked again per node since its last full status.
     scan_retries: sessions::Retries<NODES>,
+    /// Silent nodes and their power cycles.
+    revival: Revival<NODES>,
     /// Something came in since `poll` last returned `None`: until then
     /// `poll` has nothing to find and answers at once.
     stirred: bool,
@@ -203,6 +208,7 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
             held_power: heapless::Deque::new(),
             held_snapshots: heapless::Deque::new(),
             scan_retries: sessions::Retries::new(),
+            revival: Revival::new(),
             stirred: true,
             stats: GatewayStats::default(),
         })
@@ -778,6 +784,7 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
         [
             self.master.poll_timeout(),
             self.bank.poll_timeout(),
+            self.revival.next_due(),
             self.uplink.as_ref().and_then(Uplink::poll_timeout),
         ]
         .into_iter()
@@ -799,6 +806,10 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
         loop {
             if let Some(output) = self.poll_records() {
                 return Some(output);
+            }
+            if let Some(node) = self.revival.take_due(now) {
+                self.stats.power_cycles = self.stats.power_cycles.saturating_add(1);
+                return Some(GatewayOutput::PowerCycleNode(node));
             }
             match self.poll_uplink_actions(now) {
                 Fed::Output(output) => return Some(output),
@@ -1142,9 +1153,23 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
             }
             MasterEvent::Event { node, record } => {
                 bank.handle_node_event(*node, &record.event, now)?;
-                if matches!(record.event, Event::NodeStarted { .. }) {
-                    // A restarted node forgot the gateway's sequence numbers.
-                    self.sessions.greet(*node);
+                match record.event {
+                    Event::NodeStarted { .. } => {
+                        // A restarted node forgot the gateway's sequence numbers.
+                        self.sessions.greet(*node);
+                    }
+                    // The hardware behind the node does not answer (a
+                    // vendor board behind its adapter): silent as a lost
+                    // node is, until it answers again.
+                    Event::FaultRaised {
+                        channel: None,
+                        fault: FaultCode::PresenceSensorFailed,
+                    } => self.revival.silent(*node, now),
+                    Event::FaultCleared {
+                        channel: None,
+                        fault: FaultCode::PresenceSensorFailed,
+                    } => self.revival.answers(*node),
+                    _ => {}
                 }
                 Ok(None)
             }
@@ -1177,6 +1202,7 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
                 .map(|()| None),
             MasterEvent::NodeLost { node } => {
                 bank.handle_node_lost(*node, now)?;
+                self.revival.silent(*node, now);
                 let failed = &mut self.failed;
                 self.sessions.lost(*node, |command| {
                     // Cannot fail: the queue it came from is no larger.
@@ -1186,6 +1212,7 @@ impl<'a, const NODES: usize> Gateway<'a, NODES> {
             }
             MasterEvent::NodeBack { node } => {
                 bank.handle_node_back(*node, now)?;
+                self.revival.answers(*node);
                 self.scan_retries.clear(*node);
                 self.sessions.greet(*node);
                 Ok(Some(GatewayOutput::NodeBack(*node)))

@@ -73,7 +73,8 @@ pub enum GatewayOutput {
         error: NoCommonVersion,
     },
     /// A node stopped answering; the bank alerts staff and the gateway
-    /// keeps trying it.
+    /// keeps trying it (and cycles its power if it stays silent,
+    /// [`GatewayOutput::PowerCycleNode`]).
     NodeLost(NodeAddr),
     /// A lost node answers again: the gateway greets it and the bank asks
     /// it for full status.
@@ -98,6 +99,18 @@ pub enum GatewayOutput {
     /// Everything is persisted for the reset the backend asked for: restart
     /// the gateway (soft: the program; hard: the machine).
     Reboot(RebootKind),
+    /// The node has been silent for
+    /// [`POWER_CYCLE_AFTER`](super::POWER_CYCLE_AFTER) (lost by the master,
+    /// or reporting that the hardware behind it does not answer): a hung
+    /// firmware that only a power cut wakes. Cut its supply briefly (a
+    /// relay on its power line, for a second or so) if the installation
+    /// can; it greets the gateway when it starts, and the bank scans its
+    /// compartments. Repeated every
+    /// [`POWER_CYCLE_AGAIN`](super::POWER_CYCLE_AGAIN) while it stays
+    /// silent, [`POWER_CYCLE_ATTEMPTS`](super::POWER_CYCLE_ATTEMPTS) times at
+    /// most; counted in [`GatewayStats::power_cycles`]. A shell that cannot
+    /// cut a node's power logs it for staff, who were alerted already.
+    PowerCycleNode(NodeAddr),
 }
 
 /// What to store, from [`GatewayOutput::Persist`].
@@ -153,4 +166,7 @@ pub struct GatewayStats {
     /// Bank outputs the uplink could not project (its output was full);
     /// the bank's own outputs still went to the shell.
     pub uplink_overflow: u64,
+    /// Power cycles of silent nodes asked for
+    /// ([`GatewayOutput::PowerCycleNode`]).
+    pub power_cycles: u64,
 }

@@ -344,6 +344,11 @@ pub struct Bench {
     pub unconfirmed_counters: Vec<(NodeAddr, u64)>,
     /// Nodes whose cable is cut: nothing reaches them, nothing comes back.
     pub cut: Vec<NodeAddr>,
+    /// Nodes whose firmware hung: they answer nothing until their power
+    /// is cycled.
+    pub hung: Vec<NodeAddr>,
+    /// The power cycles the gateway asked for, in order, with when.
+    pub power_cycles: Vec<(NodeAddr, Instant)>,
     /// Faults for the next exchanges, in order.
     pub faults: VecDeque<LineFault>,
     /// Faults for the next exchanges that carry an unlock (taken before
@@ -409,6 +414,8 @@ impl Bench {
             confirm_counters: true,
             unconfirmed_counters: Vec::new(),
             cut: Vec::new(),
+            hung: Vec::new(),
+            power_cycles: Vec::new(),
             faults: VecDeque::new(),
             unlock_faults: VecDeque::new(),
             status_faults: VecDeque::new(),
@@ -549,13 +556,22 @@ impl Bench {
                 }
             }
             GatewayOutput::Reboot(kind) => self.rebooted = Some(kind),
+            GatewayOutput::PowerCycleNode(node) => {
+                self.power_cycles.push((node, self.now));
+                // The relay cuts the node's supply: a hung firmware starts
+                // afresh; a cut cable stays cut.
+                if self.hung.contains(&node) {
+                    self.hung.retain(|n| *n != node);
+                    self.restart_node(node, ResetReason::PowerOn);
+                }
+            }
             _ => {}
         }
     }
 
     /// One frame to a node and its answer back, through the line's faults.
     fn exchange(&mut self, to: NodeAddr, seq: Seq, aimed: Option<LineFault>, mut wire: Vec<u8>) {
-        if self.cut.contains(&to) {
+        if self.cut.contains(&to) || self.hung.contains(&to) {
             return;
         }
         let fault = aimed.or_else(|| self.faults.pop_front());
