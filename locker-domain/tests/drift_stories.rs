@@ -286,6 +286,52 @@ fn a_zero_that_moved_under_a_parcel_is_retared_once_the_recipient_has_collected_
 }
 
 #[test]
+fn a_zero_that_crept_part_of_a_band_before_the_deposit_and_the_rest_under_the_parcel_is_noted() {
+    let mut bench = Bench::new();
+    bench.settle();
+
+    // Empty, the cells' zero creeps 2 units up (a warm day; the band is 4):
+    // the hourly readings see it, and it is no drift yet.
+    for node in &mut bench.nodes {
+        node.load = node.load.map(|_| 2);
+    }
+    bench.run_for(Duration::from_hours(8));
+    assert!(
+        !bench
+            .log
+            .iter()
+            .any(|o| matches!(o, GatewayOutput::Alert(a) if a.kind == AlertKind::Maintenance))
+    );
+
+    // A courier stores a parcel; its reading sits on the crept zero.
+    let c = bench.reserve_small().unwrap().compartment;
+    let (node, channel) = wiring(c);
+    let ch = usize::from(channel.0);
+    bench.start_deposit(c).unwrap();
+    bench.settle();
+    bench.open_door(c);
+    bench.put_parcel(c);
+    bench.node(node).load[ch] = PARCEL_LOAD + 2;
+    bench.close_door(c);
+    assert_eq!(bench.gateway.bank().view(c).unwrap().stage, Stage::Stored);
+    bench.run_for(Duration::from_hours(2));
+    assert!(drift_under_parcel_records(&bench, c).is_empty());
+    // Under the parcel the zero creeps 3 more: 3 from the first reading
+    // under it (each part under the band), 5 from the tare.
+    bench.node(node).load[ch] = PARCEL_LOAD + 5;
+    bench.run_for(Duration::from_hours(2));
+    assert!(
+        matches!(
+            drift_under_parcel_records(&bench, c).as_slice(),
+            [HealthIssue::PresenceDrift { reading: 5, .. }]
+        ),
+        "the zero's whole way from the tare: {:?}",
+        bench.audit_of(c)
+    );
+    assert_eq!(bench.drift_alerts(c), 0, "nobody is called for it yet");
+}
+
+#[test]
 fn a_zero_still_sinking_under_a_parcel_two_days_on_calls_staff_while_the_parcel_is_inside() {
     // The parcel stays over two days (it expires at three).
     let mut bench = Bench::new();

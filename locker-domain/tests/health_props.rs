@@ -203,4 +203,60 @@ proptest! {
         }
         prop_assert_eq!(alerts, 1);
     }
+
+    /// A load cell whose zero stands still anywhere within the band (its
+    /// readings moving by noise under a quarter of the band) raises no
+    /// drift under the parcel that goes in, the zero before it carried in;
+    /// one whose zero then creeps more than half a band under the parcel,
+    /// to more than a band from the tare, is found, with that way as the
+    /// reading.
+    #[test]
+    fn a_still_zero_near_the_band_edge_is_no_drift_and_one_creeping_on_under_a_parcel_is(
+        band in 8i32..4_000,
+        zero_share in -1.0f64..=1.0,
+        noise in proptest::collection::vec(-1.0f64..1.0, 12),
+        parcel in 10_000i32..100_000,
+        creep_share in 0.51f64..3.0,
+    ) {
+        let policy = HealthPolicy { drift_band: band, ..HealthPolicy::default() };
+        let threshold = band * 5 / 2;
+        let zero = (f64::from(band) * zero_share) as i32;
+        // Under a quarter of the band either way.
+        let jitter = |k: usize| (noise[k] * f64::from(band / 4 - 1)) as i32;
+        let mut health = SensorHealth::<1>::new(policy);
+        for k in 0..4 {
+            let t = Instant::from_secs(3_600 * (k as u64 + 1));
+            let reading = zero + jitter(k);
+            // An empty reading beyond the band is the empty compartment's
+            // drift, which `observe_idle_reading` answers itself.
+            prop_assume!(reading.unsigned_abs() <= band.unsigned_abs());
+            prop_assert_eq!(health.observe_idle_reading(0, Presence::empty(reading, threshold), true, t).unwrap(), None);
+        }
+        health.observe_door_change(0, Instant::from_secs(20_000)).unwrap();
+        health.observe_door_change(0, Instant::from_secs(20_010)).unwrap();
+        for k in 4..8 {
+            let reading = parcel + zero + jitter(k);
+            prop_assert_eq!(health.observe_parcel_reading(0, Presence::occupied(reading, threshold)).unwrap(), None);
+        }
+        // The zero creeps on under the parcel, the same way it went.
+        let sign = if zero < 0 { -1 } else { 1 };
+        let creep = sign * (f64::from(band) * creep_share) as i32 + sign * band / 2;
+        let from_tare = zero + creep;
+        prop_assume!(from_tare.unsigned_abs() > band.unsigned_abs() + band.unsigned_abs() / 2);
+        let mut found = None;
+        for k in 8..12 {
+            let reading = parcel + zero + creep + jitter(k);
+            if let Some(alert) = health.observe_parcel_reading(0, Presence::occupied(reading, threshold)).unwrap() {
+                found.get_or_insert(alert);
+            }
+        }
+        let alert = found.expect("the creeping zero is found");
+        let HealthIssue::PresenceDrift { reading, .. } = alert.issue else {
+            panic!("{alert:?}");
+        };
+        // The way from the tare, within the noise of the three readings
+        // it is taken from (the zero, the first under the parcel, this one).
+        let noise_of_three = 3 * (band / 4 - 1).unsigned_abs();
+        prop_assert!((reading - from_tare).unsigned_abs() <= noise_of_three + 2, "{} vs {}", reading, from_tare);
+    }
 }

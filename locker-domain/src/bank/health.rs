@@ -214,6 +214,11 @@ const HAS_DOOR_CHANGE: u8 = 1 << 5;
 /// `held_reading` is valid: a parcel's reading behind the door shut since.
 /// Not persisted (a restart takes it afresh at the next reading).
 const HAS_HELD: u8 = 1 << 6;
+/// `zero` is valid: the last idle empty reading, where the zero stood
+/// before the parcel (if any) went in. Not persisted.
+const HAS_ZERO: u8 = 1 << 7;
+/// The flags a snapshot does not keep.
+const RUN_TIME_ONLY: u8 = HAS_HELD | HAS_ZERO;
 
 /// Bytes of health state per compartment (pinned by a test).
 pub const HEALTH_BYTES_PER_COMPARTMENT: usize = core::mem::size_of::<CompartmentHealth>();
@@ -236,6 +241,9 @@ pub struct CompartmentHealth {
     /// The first idle reading with a parcel inside since the door last
     /// moved (valid with `HAS_HELD`).
     held_reading: i32,
+    /// The last idle empty reading (valid with `HAS_ZERO`), saturated: a
+    /// zero beyond ±32,767 units is drift found long before.
+    zero: i16,
     /// Status readings since `reading` that were bit for bit the same (not
     /// persisted: a restart counts afresh).
     same_readings: u8,
@@ -253,6 +261,7 @@ impl CompartmentHealth {
         lock_faults: 0,
         flags: 0,
         held_reading: 0,
+        zero: 0,
         same_readings: 0,
     };
 
@@ -281,6 +290,11 @@ impl CompartmentHealth {
         self.same_readings = 0;
         self.settle(RAISED_STUCK);
     }
+}
+
+/// `reading` in 16 bits, saturated.
+fn saturate(reading: i32) -> i16 {
+    i16::try_from(reading).unwrap_or(if reading < 0 { i16::MIN } else { i16::MAX })
 }
 
 /// A status reading for the frozen watch: the frozen sensor found, once per
@@ -394,7 +408,7 @@ impl<S: BorrowMut<[CompartmentHealth]>> HealthBook<S> {
             last_door_change: h.last_door_change,
             flap_count: h.flap_count,
             lock_faults: h.lock_faults,
-            flags: h.flags & !HAS_HELD,
+            flags: h.flags & !RUN_TIME_ONLY,
         })
     }
 
@@ -412,8 +426,9 @@ impl<S: BorrowMut<[CompartmentHealth]>> HealthBook<S> {
             last_door_change: clock.at(r.last_door_change),
             flap_count: r.flap_count,
             lock_faults: r.lock_faults,
-            flags: r.flags & !HAS_HELD,
+            flags: r.flags & !RUN_TIME_ONLY,
             held_reading: 0,
+            zero: 0,
             same_readings: 0,
         };
         true
@@ -507,6 +522,11 @@ impl<S: BorrowMut<[CompartmentHealth]>> HealthBook<S> {
         let policy = self.policy;
         let state = self.slot_mut(slot)?;
         let drift = drift_of(state, &policy, presence, books_say_empty);
+        if books_say_empty && !presence.occupied && !state.has(HAS_HELD) {
+            // Where the zero stands, for the parcel that may come next.
+            state.zero = saturate(presence.reading);
+            state.flags |= HAS_ZERO;
+        }
         let frozen = if presence.threshold >= FROZEN_MIN_THRESHOLD {
             frozen_of(state, presence.reading, now)
         } else {
@@ -524,8 +544,19 @@ impl<S: BorrowMut<[CompartmentHealth]>> HealthBook<S> {
     /// so the first such reading is kept, and a later one more than
     /// [`HealthPolicy::drift_band`] away from it is the cell drifting under
     /// the parcel: [`HealthIssue::PresenceDrift`] with `reading` the change.
-    /// Any door change forgets the kept reading. A reading that says empty
-    /// is left to the bank (a parcel gone from the books' compartment).
+    ///
+    /// The zero the compartment's last idle empty reading showed
+    /// ([`observe_idle_reading`](Self::observe_idle_reading)) is carried
+    /// under the parcel, so a zero that crept part of a band before the
+    /// deposit and the rest under the parcel is found, where each part
+    /// alone stays within the band: a reading more than half a band from
+    /// the first under the parcel and, with the zero carried in, more than
+    /// a band from the tare is drift too, with `reading` the way from the
+    /// tare. A zero standing still near the band's edge moves by its noise
+    /// alone, under half a band, and raises nothing. Any door change after
+    /// the first reading under the parcel forgets it (and the zero before
+    /// it), until the next ones. A reading that says empty is left to the
+    /// bank (a parcel gone from the books' compartment).
     ///
     /// ```
     /// use locker_domain::bank::health::{HealthIssue, HealthPolicy, SensorHealth};
@@ -537,6 +568,15 @@ impl<S: BorrowMut<[CompartmentHealth]>> HealthBook<S> {
     /// assert_eq!(health.observe_parcel_reading(3, Presence::occupied(43, 10))?, None);
     /// let alert = health.observe_parcel_reading(3, Presence::occupied(46, 10))?.unwrap();
     /// assert_eq!(alert.issue, HealthIssue::PresenceDrift { reading: 6, threshold: 10, band: 4 });
+    ///
+    /// // Compartment 4's zero had crept to 2 while it stood empty; a parcel
+    /// // goes in, and the zero creeps 3 more under it: 5 from the tare.
+    /// let now = locker_proto::time::Instant::from_secs(60);
+    /// assert_eq!(health.observe_idle_reading(4, Presence::empty(2, 10), true, now)?, None);
+    /// assert_eq!(health.observe_parcel_reading(4, Presence::occupied(42, 10))?, None);
+    /// assert_eq!(health.observe_parcel_reading(4, Presence::occupied(43, 10))?, None);
+    /// let alert = health.observe_parcel_reading(4, Presence::occupied(45, 10))?.unwrap();
+    /// assert_eq!(alert.issue, HealthIssue::PresenceDrift { reading: 5, threshold: 10, band: 4 });
     /// # Ok::<(), locker_domain::bank::health::HealthError>(())
     /// ```
     ///
@@ -558,11 +598,24 @@ impl<S: BorrowMut<[CompartmentHealth]>> HealthBook<S> {
             return Ok(None);
         }
         let moved = presence.reading.saturating_sub(state.held_reading);
-        if moved.unsigned_abs() <= band.unsigned_abs() {
+        let zero = if state.has(HAS_ZERO) {
+            i32::from(state.zero)
+        } else {
+            0
+        };
+        let from_tare = moved.saturating_add(zero);
+        let (moved, band_of) = (moved.unsigned_abs(), band.unsigned_abs());
+        // Moving under the parcel: a band since it went in; or half a band,
+        // which with the zero carried in makes more than a band from the
+        // tare. A zero standing still near the band's edge moves by its
+        // noise alone, under half a band.
+        let drifting =
+            moved > band_of || (moved > band_of / 2 && from_tare.unsigned_abs() > band_of);
+        if !drifting {
             return Ok(None);
         }
         let issue = HealthIssue::PresenceDrift {
-            reading: moved,
+            reading: from_tare,
             threshold: presence.threshold,
             band,
         };
@@ -584,8 +637,12 @@ impl<S: BorrowMut<[CompartmentHealth]>> HealthBook<S> {
         let state = self.slot_mut(slot)?;
         state.door_changes_since_reading = state.door_changes_since_reading.saturating_add(1);
         // Whatever is inside now may differ: the parcel's reading is taken
-        // afresh.
-        state.flags &= !HAS_HELD;
+        // afresh. A zero read while empty stays, for the parcel going in.
+        if state.has(HAS_HELD) {
+            state.flags &= !RUN_TIME_ONLY;
+            state.held_reading = 0;
+            state.zero = 0;
+        }
 
         let window_over = now.saturating_since(state.flap_window_start) >= policy.flap_window;
         let first = !state.has(HAS_DOOR_CHANGE);
@@ -677,7 +734,8 @@ impl<S: BorrowMut<[CompartmentHealth]>> HealthBook<S> {
         state.reading_since = Instant::ZERO;
         state.door_changes_since_reading = 0;
         state.held_reading = 0;
-        state.settle(RAISED_DRIFT | RAISED_STUCK | HAS_READING | HAS_HELD);
+        state.zero = 0;
+        state.settle(RAISED_DRIFT | RAISED_STUCK | HAS_READING | RUN_TIME_ONLY);
         Ok(())
     }
 
