@@ -51,8 +51,8 @@ fn kerong_boards_lose_no_parcel_and_detect_forced_doors() {
     assert_eq!(json["board"], "kerong_cu16");
 }
 
-/// A board falling silent is reported by its adapter, power-cycled and
-/// back; a power outage restarts the adapters and the gateway rescans them.
+/// A board falling silent is reported by its adapter, power-cycled by the
+/// gateway's rule (`GatewayOutput::PowerCycleNode`) and back; a power outage restarts the adapters and the gateway rescans them.
 #[test]
 fn silent_boards_and_outages_are_ridden_out() {
     let mut config = SimConfig {
@@ -70,6 +70,8 @@ fn silent_boards_and_outages_are_ridden_out() {
     let hang = s.incidents.iter().find(|r| r.kind == "node_hang").unwrap();
     assert!(hang.tally.occurred > 0, "{}", s.render());
     assert_eq!(hang.tally.detected, hang.tally.occurred, "{}", s.render());
+    // Found at once, and each brought back by the gateway's power cycle.
+    assert_eq!(hang.tally.detected_late, 0, "{}", s.render());
     assert_eq!(hang.open, 0, "{}", s.render());
     assert!(s.power.shutdowns > 0, "{}", s.render());
     assert_eq!(s.power.restores, s.power.shutdowns);

@@ -97,11 +97,14 @@ impl IncidentKind {
             // The bank's door-ajar limit (the default policy's 2 min), which
             // the alert waits for by design, and the minute of "at once".
             IncidentKind::DoorAjar => Some(Duration::from_mins(3)),
-            // A dead cell: the node's next reading, reported across the bus.
+            // A dead cell: the node's next reading, reported across the
+            // bus. A hung node: the polls it misses (the gateway polls
+            // every node several times a second).
             IncidentKind::ForcedDoor
             | IncidentKind::PowerBlip
             | IncidentKind::LongOutage
-            | IncidentKind::DeadSensor => Some(Duration::from_mins(1)),
+            | IncidentKind::DeadSensor
+            | IncidentKind::NodeHang => Some(Duration::from_mins(1)),
             // While the person stands at the door: two confirmation times.
             IncidentKind::JammedLock => Some(Duration::from_secs(30)),
             // Before most compartments see their next deposit. A stuck
@@ -110,8 +113,6 @@ impl IncidentKind {
             IncidentKind::DriftingSensor | IncidentKind::StuckSensor => {
                 Some(Duration::from_hours(24))
             }
-            // One scan period plus the node-alert delay.
-            IncidentKind::NodeHang => Some(Duration::from_mins(16)),
             IncidentKind::BruteForce | IncidentKind::FridgeFailure => None,
         }
     }

@@ -4,16 +4,18 @@
 //! to either through [`NodeSide`] and cannot tell them apart otherwise, as
 //! the gateway cannot.
 
-use locker_drivers::kerong::{BoardLine, BoardModel, BoardNodeConfig, Cu16Address};
+use locker_drivers::kerong::{BoardLine, BoardModel, BoardNode, BoardNodeConfig, Cu16Address};
 use locker_drivers::sim::{SimCompartment, SimCu16, SimRs485};
 use locker_proto::NodeAddr;
 use locker_proto::auth::NodeAuthRecord;
 use locker_proto::time::{Duration, Instant};
 use locker_proto::{DoorState, NodeKey, ResetReason};
+use rand_core::RngCore;
 use serde::Serialize;
 
 use super::locker::NODES_PER_BANK;
 use super::node::{CHANNELS, LOAD_CELL_NOISE, SimNode};
+use super::rng::Dice;
 
 /// Which hardware stands on the bank's bus as its nodes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -59,8 +61,9 @@ impl NodeSide {
     /// `board` nodes for `chunks` compartments per node, node `k` at
     /// address `k + 1` with `keys[k]`, switched on at `now`; every
     /// compartment's door releases for `release` after an unlock. Our
-    /// nodes' load cells read with [`LOAD_CELL_NOISE`], each from a stream
-    /// of `seed`'s.
+    /// nodes' load cells read with [`LOAD_CELL_NOISE`], each cell's noise
+    /// seeded from `cell_seeds` (a stream of the bank's own, so no two
+    /// cells of a site share their noise).
     ///
     /// # Errors
     ///
@@ -70,7 +73,7 @@ impl NodeSide {
         chunks: &[usize],
         keys: &[NodeKey],
         release: Duration,
-        seed: u64,
+        mut cell_seeds: Dice,
         now: Instant,
     ) -> Result<Self, String> {
         let compartments = |n: usize| {
@@ -88,11 +91,8 @@ impl NodeSide {
                 for (k, (&n, &key)) in chunks.iter().zip(keys).enumerate() {
                     let addr = NodeAddr(k as u8 + 1);
                     let mut cells = compartments(n);
-                    for (ch, c) in cells.iter_mut().enumerate() {
-                        let stream = seed
-                            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-                            .wrapping_add(((k as u64) << 8) | ch as u64);
-                        c.set_presence_noise(LOAD_CELL_NOISE, stream);
+                    for c in &mut cells {
+                        c.set_presence_noise(LOAD_CELL_NOISE, cell_seeds.next_u64());
                     }
                     nodes.push(SimNode::new(addr, cells, key, now).map_err(|e| e.to_string())?);
                 }
@@ -434,8 +434,10 @@ impl KerongSide {
     }
 
     /// Nothing for the gateway to learn: no adapter holds unacknowledged
-    /// events, and no board holds a change (or an open door or released
-    /// latch, whose timing only polls can follow) that a poll has not seen.
+    /// events, no board holds a change (or an open door or released
+    /// latch, whose timing only polls can follow) that a poll has not seen,
+    /// and no board hangs that its adapter has not reported silent yet (the
+    /// polls that fail are how the adapter notices).
     fn is_quiet(&self) -> bool {
         if !self.powered {
             return true;
@@ -449,7 +451,9 @@ impl KerongSide {
                 .is_some_and(|n| n.link().queued_events() > 0);
             let moving =
                 !hung && (self.unseen.get(k).copied().unwrap_or(false) || self.in_motion(k));
-            !queued && !moving
+            let unnoticed_hang =
+                hung && !self.line.node(addr).is_some_and(BoardNode::is_board_silent);
+            !queued && !moving && !unnoticed_hang
         })
     }
 

@@ -39,7 +39,7 @@ use super::kerong::{Board, NodeSide};
 use super::node::{CHANNELS, node_config};
 use super::oracle::{self, FalseAlarms, Truth};
 use super::report::{AuditTally, Line, WorldCounts};
-use super::rng::Dice;
+use super::rng::{Dice, Stream};
 use super::traffic;
 use super::uplink::BackendLink;
 use super::world::{Agenda, CounterReason, Guesser, Task, Visitor, Whereabouts, WorldParcel};
@@ -73,7 +73,10 @@ pub type SimGateway = Gateway<'static, NODES_PER_BANK>;
 /// gateway gets its bank secret from its provisioning, never from a
 /// constant.
 fn bank_keys(seed: u64, index: usize) -> BankKeys {
-    BankKeys::derive(BankId(index as u32 + 1), &seeded_secret(seed, index, 6))
+    BankKeys::derive(
+        BankId(index as u32 + 1),
+        &seeded_secret(seed, index, Stream::BankSecret),
+    )
 }
 
 /// The account couriers sign in with at the bank's screen: they walk up
@@ -95,7 +98,7 @@ fn courier_opens(
 /// drawn from the seed as a gateway draws it from its randomness (never
 /// [`Incarnation::UNSET`]).
 fn seeded_incarnation(seed: u64, index: usize, life: u64) -> Incarnation {
-    let bytes = seeded_secret(seed, index, 0x100 + life);
+    let bytes = seeded_secret(seed, index, Stream::Incarnation(life));
     Incarnation(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) | 1)
 }
 
@@ -132,9 +135,6 @@ pub struct SimBank {
     /// The nodes, in address order (node `k` has address `k + 1`): our
     /// firmware or Kerong boards, as the configuration chose.
     nodes: NodeSide,
-    /// Per node: the gateway reported it stopped answering and has not
-    /// reported it back yet (the power cycle 10 s later is for these only).
-    unanswering: Vec<bool>,
     bus: Bus,
     ups: SimUps,
     camera: SimCamera,
@@ -324,8 +324,9 @@ impl SimBank {
         }
         // A courier needs a moment to reach the door after the click.
         let release = Duration::from_secs(5);
-        let nodes = NodeSide::new(config.board, &chunks, &keys, release, config.seed, now)?;
-        let stream = |purpose: u64| (index as u64) << 8 | purpose;
+        let dice = |purpose: Stream| Dice::for_bank(config.seed, index, purpose);
+        let cell_seeds = dice(Stream::CellNoise);
+        let nodes = NodeSide::new(config.board, &chunks, &keys, release, cell_seeds, now)?;
         let mut sim = SimBank {
             index,
             layout,
@@ -338,7 +339,7 @@ impl SimBank {
             counters: BTreeMap::new(),
             dirty: vec![false; nodes.len()],
             nodes,
-            bus: Bus::new(config.noise, Dice::new(config.seed, stream(1))),
+            bus: Bus::new(config.noise, dice(Stream::Bus)),
             ups: SimUps::new(now),
             camera: SimCamera::new(now),
             reported_power: PowerStatus::Mains,
@@ -348,9 +349,9 @@ impl SimBank {
             agenda: Agenda::default(),
             parcels: Vec::new(),
             by_bank_id: HashMap::new(),
-            traffic: Dice::new(config.seed, stream(2)),
-            chance: Dice::new(config.seed, stream(3)),
-            codes: Dice::new(config.seed, stream(4)),
+            traffic: dice(Stream::Traffic),
+            chance: dice(Stream::Chance),
+            codes: dice(Stream::Codes),
             units,
             config: config.clone(),
             incidents: IncidentLog::default(),
@@ -372,7 +373,6 @@ impl SimBank {
             drift_settles: vec![None; n],
             retared_by_bank: vec![false; n],
             drift_alerted: vec![false; n],
-            unanswering: Vec::new(),
             occupancy: Vec::new(),
             size_occupied: [0; SIZE_CLASSES],
             samples: 0,
@@ -385,9 +385,9 @@ impl SimBank {
             refusals: BTreeMap::new(),
             fridge_failed_at: Vec::new(),
             fridge_repairs_called: Vec::new(),
-            fridge_dice: Dice::new(config.seed, stream(5)),
-            drift_dice: Dice::new(config.seed, stream(6)),
-            broken_cell_dice: Dice::new(config.seed, stream(7)),
+            fridge_dice: dice(Stream::Fridges),
+            drift_dice: dice(Stream::Drift),
+            broken_cell_dice: dice(Stream::BrokenCells),
         };
         sim.chill_fridges();
         sim.connect(&mut gateway, now);
@@ -768,13 +768,12 @@ impl SimBank {
                             node.0
                         ),
                     );
-                    self.set_unanswering(k, true);
-                    self.agenda
-                        .at(self.now + POWER_CYCLE_AFTER, Task::PowerCycle(k));
+                }
+                GatewayOutput::PowerCycleNode(node) => {
+                    self.power_cycle(usize::from(node.0).saturating_sub(1));
                 }
                 GatewayOutput::NodeBack(node) => {
                     let k = usize::from(node.0).saturating_sub(1);
-                    self.set_unanswering(k, false);
                     self.note(
                         None,
                         format!("node {} answers again → full status scan", node.0),
@@ -1277,18 +1276,30 @@ impl SimBank {
     }
 
     /// Notes whether node `k` is one the gateway reported silent.
-    fn set_unanswering(&mut self, k: usize, silent: bool) {
-        if self.unanswering.len() <= k {
-            self.unanswering.resize(k + 1, false);
+    /// The gateway asked for node `k`'s power to be cut
+    /// ([`GatewayOutput::PowerCycleNode`]): the relay on its supply does
+    /// it. Our node greets the gateway again (`NodeBack` ends the
+    /// incident); a Kerong board answers its adapter at the next poll,
+    /// which clears the silent-board fault.
+    fn power_cycle(&mut self, k: usize) {
+        if !self.powered || k >= self.nodes.len() {
+            return;
         }
-        if let Some(u) = self.unanswering.get_mut(k) {
-            *u = silent;
+        self.nodes.power_cycle(k, self.now);
+        self.note(None, format!("node {} power-cycled by the gateway", k + 1));
+        if self.config.board == Board::KerongCu16
+            && self
+                .incidents
+                .resolve(IncidentKind::NodeHang, Some(k), false)
+        {
+            self.world.nodes_recovered += 1;
+            self.note(None, format!("board {} answers again", k + 1));
         }
     }
 
     /// The bank raised a silent-board fault: every silent Kerong board's
-    /// hang is detected, and each is power-cycled in 10 s, as the gateway
-    /// does for a node that stopped answering.
+    /// hang is detected (the gateway power-cycles it after a minute, as it
+    /// does a node that stopped answering).
     fn silent_boards_found(&mut self) {
         for k in 0..self.nodes.len() {
             if self.nodes.is_down(k)
@@ -1298,10 +1309,11 @@ impl SimBank {
             {
                 self.note(
                     None,
-                    format!("board {} reported silent → power-cycled in 10 s", k + 1),
+                    format!(
+                        "board {} reported silent → power-cycled in 1 min unless it answers again",
+                        k + 1
+                    ),
                 );
-                self.agenda
-                    .at(self.now + Duration::from_secs(10), Task::PowerCycle(k));
             }
         }
     }
@@ -1518,27 +1530,6 @@ impl SimBank {
                         .resolve(IncidentKind::LongOutage, None, false);
                 } else {
                     self.power_up();
-                }
-            }
-            Task::PowerCycle(k) => {
-                // Our node that answered again in the meantime (a noisy
-                // bus, not a hang) keeps running: a power cycle would throw
-                // away its queued events and its door sessions' reports.
-                let still_silent = self.config.board == Board::KerongCu16
-                    || self.unanswering.get(k).copied().unwrap_or(false);
-                if self.powered && k < self.nodes.len() && still_silent {
-                    self.nodes.power_cycle(k, now);
-                    // Our node greets the gateway again (`NodeBack` ends
-                    // the incident); a Kerong board answers its adapter at
-                    // the next poll, which clears the silent-board fault.
-                    if self.config.board == Board::KerongCu16
-                        && self
-                            .incidents
-                            .resolve(IncidentKind::NodeHang, Some(k), false)
-                    {
-                        self.world.nodes_recovered += 1;
-                        self.note(None, format!("board {} power-cycled, answers again", k + 1));
-                    }
                 }
             }
             Task::VandalCloses(slot) => {
@@ -2325,9 +2316,10 @@ impl SimBank {
 
     /// The zero of `slot`'s drifting cell just settled: if the bank's
     /// re-tares on the way left the node's baseline within the drift band
-    /// of the truth, the cell reads right from now on and the bank fixed
-    /// it (a larger error is found at the next reading and re-tared, which
-    /// [`retared`](Self::retared) counts).
+    /// of the truth at every reading, the cell's noise included, the cell
+    /// reads right from now on and the bank fixed it. A larger error is
+    /// found at a later reading: re-tared (which [`retared`](Self::retared)
+    /// counts), or, past the bank's time to settle, a visit.
     fn settled_within_band(&mut self, slot: usize) {
         if !self.retared_by_bank.get(slot).copied().unwrap_or(false) {
             return;
@@ -2344,7 +2336,7 @@ impl SimBank {
         };
         // What the node would read above the truth.
         let error = reading - baseline - grams * 420;
-        if error.abs() > super::node::DRIFT_BAND {
+        if error.abs() > super::node::DRIFT_BAND - super::node::LOAD_CELL_NOISE {
             return;
         }
         self.set_drift(slot, 0, None);
@@ -2471,24 +2463,16 @@ fn first_gateway(
     ))
 }
 
-/// How long the gateway waits before it power-cycles a node that stopped
-/// answering. The master polls a lost node every 5 s, so on a bad bus a
-/// node that is fine answers again within this; a hung one does not. A power
-/// cycle of a node that works throws away its queued door and presence
-/// events (the status scan after it catches up), so it is kept for nodes
-/// that really hang.
-const POWER_CYCLE_AFTER: Duration = Duration::from_secs(60);
-
 /// The bank key of bank `index`: in the field 32 random bytes from the
 /// backend; here drawn from the seed, so runs stay reproducible.
 fn bank_key(seed: u64, index: usize) -> BankKey {
-    BankKey::from_bytes(seeded_secret(seed, index, 5))
+    BankKey::from_bytes(seeded_secret(seed, index, Stream::BusKey))
 }
 
 /// 32 bytes of bank `index`'s random stream `purpose`: the simulation's
 /// stand-in for secrets provisioned at random, reproducible from the seed.
-fn seeded_secret(seed: u64, index: usize, purpose: u64) -> [u8; 32] {
-    let mut dice = Dice::new(seed, (index as u64) << 8 | purpose);
+fn seeded_secret(seed: u64, index: usize, purpose: Stream) -> [u8; 32] {
+    let mut dice = Dice::for_bank(seed, index, purpose);
     let mut bytes = [0u8; 32];
     for b in bytes.iter_mut() {
         *b = dice.between(0, 255) as u8;

@@ -64,8 +64,11 @@
 //! gateway polls every node every 250 ms as it would for real. When the bus
 //! has nothing to carry but idle polls whose answer is known to be empty,
 //! those polls are skipped (and counted, `idle polls skipped`) and the
-//! gateway sweeps every node every 5 minutes instead, which is also when a
-//! hung node is noticed.
+//! gateway sweeps every node every 5 minutes instead. A hung node's polls
+//! are not known to be empty (they time out), so they are never skipped:
+//! the gateway notices it within seconds, as a real one polling every node
+//! does, and cycles its power a minute later
+//! ([`GatewayOutput::PowerCycleNode`](locker_domain::gateway::GatewayOutput::PowerCycleNode)).
 //!
 //! # Determinism
 //!

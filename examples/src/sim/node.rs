@@ -160,9 +160,13 @@ impl SimNode {
         self.sample(now);
     }
 
-    /// Whether the node has nothing to tell and nothing to time.
+    /// Whether the node has nothing to tell and nothing to time. A hung
+    /// node is not quiet: the gateway's polls to it time out, which is how
+    /// a real gateway, polling every node several times a second, notices
+    /// it within seconds. Skipping those polls would hide the hang until
+    /// the next sweep.
     pub fn is_quiet(&self) -> bool {
-        !self.powered || self.hung || self.node.queued_events() == 0
+        !self.powered || (!self.hung && self.node.queued_events() == 0)
     }
 
     /// When the controller next needs [`handle_timeout`](Self::handle_timeout).

@@ -3,6 +3,52 @@
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 
+/// What a bank's random stream is for ([`Dice::for_bank`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    /// The bus's noise: corrupted bytes, lost frames, late replies.
+    Bus,
+    /// Arrivals and pickups.
+    Traffic,
+    /// The world's other chances (people's choices, incidents).
+    Chance,
+    /// Pickup codes.
+    Codes,
+    /// Fridge failures.
+    Fridges,
+    /// Drifting load cells.
+    Drift,
+    /// Dead and stuck load cells.
+    BrokenCells,
+    /// Each load cell's noise.
+    CellNoise,
+    /// The bank's bus key.
+    BusKey,
+    /// The bank's secret, its keys derived from it.
+    BankSecret,
+    /// The incarnation of the bank's `n`-th start with empty books.
+    Incarnation(u64),
+}
+
+impl Stream {
+    /// The stream's number within the bank's (16 bits).
+    fn number(self) -> u64 {
+        match self {
+            Stream::Bus => 1,
+            Stream::Traffic => 2,
+            Stream::Chance => 3,
+            Stream::Codes => 4,
+            Stream::Fridges => 5,
+            Stream::Drift => 6,
+            Stream::BrokenCells => 7,
+            Stream::CellNoise => 8,
+            Stream::BusKey => 9,
+            Stream::BankSecret => 10,
+            Stream::Incarnation(n) => 0x100 + n.min(0xFEFF),
+        }
+    }
+}
+
 /// Seeded dice: every random choice of a run comes from one of these, so a
 /// run is a pure function of its seed.
 #[derive(Clone, Debug)]
@@ -15,6 +61,12 @@ impl Dice {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(stream);
         Dice(rng)
+    }
+
+    /// Dice for bank `index`'s draws for `stream`, from `seed`: a stream
+    /// of their own, which no other bank or purpose shares.
+    pub fn for_bank(seed: u64, index: usize, stream: Stream) -> Self {
+        Dice::new(seed, (index as u64) << 16 | stream.number())
     }
 
     /// A uniform number in `[0, 1)`.

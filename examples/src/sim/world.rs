@@ -155,8 +155,6 @@ pub enum Task {
     Incident(IncidentKind),
     /// Mains power comes back.
     MainsBack,
-    /// The gateway power-cycles a node it lost.
-    PowerCycle(usize),
     /// A vandal shuts a door they forced.
     VandalCloses(usize),
     /// Someone keeps typing guessed codes.
