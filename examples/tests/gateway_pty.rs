@@ -367,6 +367,74 @@ fn a_forced_door_at_a_gateway_without_a_camera_is_on_record_with_its_picture_fai
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[test]
+fn a_node_that_stops_answering_has_its_power_cycled_by_the_operators_program_a_minute_later() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch_dir();
+    // The operator's program: here it only writes down which node it was
+    // asked to power-cycle.
+    let cycled = dir.join("cycled");
+    let program = dir.join("cycle-node");
+    std::fs::write(
+        &program,
+        format!("#!/bin/sh\necho \"$1\" >> '{}'\n", cycled.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut config = config(&dir);
+    config.node_power_command = Some(program);
+
+    let cabinet = new_cabinet();
+    let (node_end, gateway_end) = TTYPort::pair().unwrap();
+    let node = SimulatedNode::start(node_end, cabinet);
+    let mut notices = Vec::new();
+    let mut gateway = Gateway::start(config, connected(gateway_end)).unwrap();
+    run_until(
+        &mut gateway,
+        &mut notices,
+        "the first status scan",
+        reconciled,
+    );
+    // The node's firmware hangs: it answers nothing from now on.
+    node.hang();
+    let hung = std::time::Instant::now();
+    let after = locker_domain::gateway::POWER_CYCLE_AFTER.as_secs();
+    let patience = Duration::from_secs(after) + PATIENCE;
+    while std::fs::read_to_string(&cycled).is_err() {
+        gateway.step().unwrap();
+        notices.extend(std::iter::from_fn(|| gateway.poll_notice()));
+        assert!(
+            hung.elapsed() < patience,
+            "the program never ran; notices: {notices:#?}"
+        );
+    }
+    let waited = hung.elapsed();
+    assert!(
+        waited >= Duration::from_secs(after),
+        "not before its minute: {waited:?}"
+    );
+    // The program's run ends; the gateway says what it did, and waits for
+    // the node (the next power cycle is ten minutes off).
+    for _ in 0..200 {
+        gateway.step().unwrap();
+        notices.extend(std::iter::from_fn(|| gateway.poll_notice()));
+    }
+    assert_eq!(std::fs::read_to_string(&cycled).unwrap(), "1\n");
+    let said = notices.iter().any(|n| {
+        matches!(n, Notice::Warning(w) if w.contains("cycling its power") && w.contains("cycle-node 1"))
+    });
+    assert!(said, "{notices:#?}");
+    assert!(
+        !notices
+            .iter()
+            .any(|n| matches!(n, Notice::Warning(w) if w.contains("power-cycle program failed"))),
+        "{notices:#?}"
+    );
+    gateway.shutdown().unwrap();
+    drop(node);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A person at compartment `index`: pulls until the latch lets go, then
 /// takes their time, as people do.
 fn open_by_hand(cabinet: &Cabinet, index: usize) {

@@ -73,6 +73,7 @@ pub fn new_cabinet() -> Cabinet {
 /// why it started.
 pub struct SimulatedNode {
     stop: Arc<AtomicBool>,
+    hung: Arc<AtomicBool>,
     pub reboots: Arc<AtomicU32>,
     thread: Option<thread::JoinHandle<()>>,
 }
@@ -81,21 +82,30 @@ impl SimulatedNode {
     pub fn start(mut port: TTYPort, cabinet: Cabinet) -> Self {
         port.set_timeout(Duration::from_millis(2)).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
+        let hung = Arc::new(AtomicBool::new(false));
         let reboots = Arc::new(AtomicU32::new(0));
-        let (stopping, counting) = (stop.clone(), reboots.clone());
+        let (stopping, hanging, counting) = (stop.clone(), hung.clone(), reboots.clone());
         let thread = thread::spawn(move || {
             firmware(
                 SerialLine::new(Box::new(port)),
                 &cabinet,
                 &stopping,
+                &hanging,
                 &counting,
             )
         });
         SimulatedNode {
             stop,
+            hung,
             reboots,
             thread: Some(thread),
         }
+    }
+
+    /// The firmware hangs: its UART still takes bytes in, nothing is
+    /// handled and nothing answered, until the node is dropped.
+    pub fn hang(&self) {
+        self.hung.store(true, Ordering::Relaxed);
     }
 }
 
@@ -112,7 +122,13 @@ impl Drop for SimulatedNode {
 /// derived from it, as provisioning left it.
 pub const BUS_KEY: [u8; 32] = [0x6b; 32];
 
-fn firmware(mut line: SerialLine, cabinet: &Cabinet, stop: &AtomicBool, reboots: &AtomicU32) {
+fn firmware(
+    mut line: SerialLine,
+    cabinet: &Cabinet,
+    stop: &AtomicBool,
+    hung: &AtomicBool,
+    reboots: &AtomicU32,
+) {
     let clock = MonotonicClock::start();
     // The node's flash: key, counter reservation, configuration and
     // calibration survive its reboots.
@@ -125,7 +141,11 @@ fn firmware(mut line: SerialLine, cabinet: &Cabinet, stop: &AtomicBool, reboots:
     };
     let mut reason = ResetReason::PowerOn;
     let started = std::time::Instant::now();
-    let running = || !stop.load(Ordering::Relaxed) && started.elapsed() < 4 * PATIENCE;
+    let hanging = || hung.load(Ordering::Relaxed);
+    // A hung node stays on the line (a closed one would be a cut cable)
+    // until the test drops it.
+    let running =
+        || !stop.load(Ordering::Relaxed) && (hanging() || started.elapsed() < 4 * PATIENCE);
     while running() {
         let controller = Controller::<CHANNELS>::new(
             NodeConfig::default().with_presence_threshold(10),
@@ -141,6 +161,13 @@ fn firmware(mut line: SerialLine, cabinet: &Cabinet, stop: &AtomicBool, reboots:
         let kind = loop {
             if !running() {
                 return;
+            }
+            if hanging() {
+                let mut ignored: Vec<Received<Command>> = Vec::new();
+                if line.receive_signed(&mut ignored).is_err() {
+                    return;
+                }
+                continue;
             }
             let now = clock.now();
             for (index, compartment) in cabinet.lock().unwrap().iter_mut().enumerate() {

@@ -67,6 +67,13 @@ impl Bank<'_> {
                     .ok()
                     .flatten();
                 let health = self.drift_found(i, health, presence, now);
+                // A stuck reading found here is an alert only, where the
+                // frozen watch of the status readings also takes the
+                // compartment out of service: a node reports a reading
+                // here when its occupied / empty decision flips, which a
+                // frozen fine-step cell never does, so what this watch
+                // finds is a coarse sensor's (a break beam's) reading, a
+                // hint to check, not proof (see `health`).
                 self.maintenance(now, i, health);
                 let held_up =
                     !matches!(s.stage, Stage::Door { .. }) && self.gave_up_recently(i, now);
