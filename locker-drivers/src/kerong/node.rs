@@ -19,6 +19,10 @@ use super::{BoardStatus, KerongError, LockBoard};
 /// so a silent board is a node whose sensors do not answer. The bus
 /// vocabulary has no code of its own for a silent vendor board; this is the
 /// closest node-wide one, and the bank raises a node fault alert for it.
+/// `locker-domain`'s gateway takes a node-wide `PresenceSensorFailed` as a
+/// silent node: a board still silent a minute later has its power cycled
+/// (its `GatewayOutput::PowerCycleNode`), and the `FaultCleared` this
+/// adapter reports when the board answers again ends the silence.
 pub const BOARD_SILENT_FAULT: FaultCode = FaultCode::PresenceSensorFailed;
 
 /// How a [`BoardNode`] reads its board, fixed when it is built: the bus's
