@@ -48,7 +48,8 @@
 //! times the wall time of ours. A hung unit is a board gone silent: its
 //! adapter raises a node-wide fault after three failed exchanges (the
 //! bank's node fault alert, which names the fault, not the node), and the
-//! board is power-cycled 10 s later. After a power outage the gateway
+//! gateway power-cycles the board a minute later, by the rule it has for
+//! a node it lost. After a power outage the gateway
 //! program starts again with new adapters, which report a restart, so the
 //! gateway greets every node and scans its status.
 //!
