@@ -74,6 +74,108 @@ fn a_forced_door_is_a_security_alert_with_a_snapshot_and_takes_the_compartment_o
     );
 }
 
+/// Someone prises a stored parcel's door open just as the periodic scan
+/// reads the node: the scan's answer reaches the bank before the node's
+/// report of the opening. The scan's discrepancy is on record at once, and
+/// the report that follows still makes it what it is, a forced door, with
+/// its snapshot.
+#[test]
+fn a_forced_door_the_scan_saw_before_the_nodes_report_is_still_a_forced_door() {
+    let mut sim = Sim::<24>::new(24, Policy::default());
+    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    sim.deposit(r.compartment);
+    let (node, channel) = sim.wiring(r.compartment);
+    sim.drain();
+    let k = sim
+        .bank
+        .layout()
+        .compartments()
+        .iter()
+        .position(|c| c.id == r.compartment)
+        .unwrap();
+    sim.physical[k].door_open = true;
+    let status = sim.bulk_status(node);
+    let now = sim.now;
+    sim.bank.handle_bulk_status(node, &status, now).unwrap();
+    sim.drain();
+    assert_eq!(sim.alerts_of(AlertKind::ForcedDoor), 0);
+    assert_eq!(sim.alerts_of(AlertKind::DoorOpenUnexpectedly), 1);
+
+    sim.bank
+        .handle_node_event(
+            node,
+            &Event::DoorOpened {
+                channel,
+                commanded: false,
+            },
+            sim.now,
+        )
+        .unwrap();
+    sim.drain();
+    let alert = sim
+        .alerts
+        .iter()
+        .find(|a| a.kind == AlertKind::ForcedDoor)
+        .expect("the forced door");
+    let snap = sim.camera.last().expect("a snapshot is requested");
+    assert_eq!(alert.snapshot, Some(snap.reference));
+    assert_eq!(alert.parcel, Some(r.parcel));
+    assert_eq!(
+        sim.bank.view(r.compartment).unwrap().out_of_service,
+        Some(ServiceReason::ForcedDoor)
+    );
+    // Said once: the same report again (a node that restarted) adds nothing.
+    sim.bank
+        .handle_node_event(
+            node,
+            &Event::DoorOpened {
+                channel,
+                commanded: false,
+            },
+            sim.now,
+        )
+        .unwrap();
+    sim.drain();
+    assert_eq!(sim.alerts_of(AlertKind::ForcedDoor), 1);
+}
+
+/// A door a person left open after their session, which a scan then finds
+/// open as the books have it: the node's report of that door after it
+/// restarts (it reports every door it finds open as uncommanded) is no
+/// forced door.
+#[test]
+fn a_door_left_open_that_a_restarted_node_reports_again_is_no_forced_door() {
+    let mut sim = Sim::<24>::new(24, Policy::default());
+    let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
+    sim.deposit(r.compartment);
+    let (node, channel) = sim.wiring(r.compartment);
+    sim.drain();
+    let code = sim.code_for(r.compartment).unwrap();
+    sim.type_code(&code);
+    sim.drain();
+    sim.open_door(r.compartment, true);
+    sim.take_parcel(r.compartment);
+    sim.advance(Policy::default().door_ajar_limit);
+    sim.timeout();
+    sim.answer_status_requests();
+    let status = sim.bulk_status(node);
+    let now = sim.now;
+    sim.bank.handle_bulk_status(node, &status, now).unwrap();
+    sim.drain();
+    sim.bank
+        .handle_node_event(
+            node,
+            &Event::DoorOpened {
+                channel,
+                commanded: false,
+            },
+            sim.now,
+        )
+        .unwrap();
+    sim.drain();
+    assert_eq!(sim.alerts_of(AlertKind::ForcedDoor), 0, "{:?}", sim.alerts);
+}
+
 #[test]
 fn a_jammed_lock_is_retried_once_then_reported_and_taken_out_of_service() {
     let mut sim = Sim::<24>::new(24, Policy::default());

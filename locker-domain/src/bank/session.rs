@@ -224,6 +224,20 @@ pub(super) fn open(
 /// [`LATE_OPENING_WINDOW`](super::LATE_OPENING_WINDOW)).
 pub(super) fn door_opened(mut s: Slot, commanded: bool, now: Instant, policy: &Policy) -> Step {
     if s.door == DoorState::Open {
+        // A status scan found this door open outside any session before the
+        // node's report of the opening was polled (the scan's answer came
+        // first): the discrepancy is on record, and an opening the node did
+        // not command is a forced door, whichever arrived first.
+        let scan_saw_it_first = !commanded
+            && s.out_of_service == Some(ServiceReason::SensorDisagrees)
+            && !matches!(s.stage, Stage::Door { .. });
+        if scan_saw_it_first {
+            s.out_of_service = Some(ServiceReason::ForcedDoor);
+            return Step {
+                books: s,
+                happened: Happened::DoorForced,
+            };
+        }
         return Step::nothing(s);
     }
     s.door = DoorState::Open;
