@@ -84,34 +84,13 @@ fn a_forced_door_the_scan_saw_before_the_nodes_report_is_still_a_forced_door() {
     let mut sim = Sim::<24>::new(24, Policy::default());
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
     sim.deposit(r.compartment);
-    let (node, channel) = sim.wiring(r.compartment);
-    sim.drain();
-    let k = sim
-        .bank
-        .layout()
-        .compartments()
-        .iter()
-        .position(|c| c.id == r.compartment)
-        .unwrap();
-    sim.physical[k].door_open = true;
-    let status = sim.bulk_status(node);
-    let now = sim.now;
-    sim.bank.handle_bulk_status(node, &status, now).unwrap();
-    sim.drain();
+    sim.door_opens_unreported(r.compartment);
+    sim.scan(r.compartment);
     assert_eq!(sim.alerts_of(AlertKind::ForcedDoor), 0);
     assert_eq!(sim.alerts_of(AlertKind::DoorOpenUnexpectedly), 1);
 
-    sim.bank
-        .handle_node_event(
-            node,
-            &Event::DoorOpened {
-                channel,
-                commanded: false,
-            },
-            sim.now,
-        )
-        .unwrap();
-    sim.drain();
+    // The node's report of the opening, polled after the scan.
+    sim.open_door(r.compartment, false);
     let alert = sim
         .alerts
         .iter()
@@ -125,54 +104,27 @@ fn a_forced_door_the_scan_saw_before_the_nodes_report_is_still_a_forced_door() {
         Some(ServiceReason::ForcedDoor)
     );
     // Said once: the same report again (a node that restarted) adds nothing.
-    sim.bank
-        .handle_node_event(
-            node,
-            &Event::DoorOpened {
-                channel,
-                commanded: false,
-            },
-            sim.now,
-        )
-        .unwrap();
-    sim.drain();
+    sim.open_door(r.compartment, false);
     assert_eq!(sim.alerts_of(AlertKind::ForcedDoor), 1);
 }
 
-/// A door a person left open after their session, which a scan then finds
-/// open as the books have it: the node's report of that door after it
-/// restarts (it reports every door it finds open as uncommanded) is no
-/// forced door.
+/// A collector walks away from the open door (the session waits for it to
+/// shut), and a scan finds it open as the books have it: the node's report
+/// of that door after it restarts (a node reports every door it finds open
+/// at its start as uncommanded) is no forced door.
 #[test]
 fn a_door_left_open_that_a_restarted_node_reports_again_is_no_forced_door() {
     let mut sim = Sim::<24>::new(24, Policy::default());
     let r = sim.reserve(ParcelNeeds::size(SizeClass::Small));
     sim.deposit(r.compartment);
-    let (node, channel) = sim.wiring(r.compartment);
-    sim.drain();
     let code = sim.code_for(r.compartment).unwrap();
     sim.type_code(&code);
-    sim.drain();
     sim.open_door(r.compartment, true);
     sim.take_parcel(r.compartment);
     sim.advance(Policy::default().door_ajar_limit);
     sim.timeout();
-    sim.answer_status_requests();
-    let status = sim.bulk_status(node);
-    let now = sim.now;
-    sim.bank.handle_bulk_status(node, &status, now).unwrap();
-    sim.drain();
-    sim.bank
-        .handle_node_event(
-            node,
-            &Event::DoorOpened {
-                channel,
-                commanded: false,
-            },
-            sim.now,
-        )
-        .unwrap();
-    sim.drain();
+    sim.scan(r.compartment);
+    sim.open_door(r.compartment, false);
     assert_eq!(sim.alerts_of(AlertKind::ForcedDoor), 0, "{:?}", sim.alerts);
 }
 

@@ -272,6 +272,25 @@ impl<const N: usize> Sim<N> {
         self.answer_status_requests();
     }
 
+    /// Compartment `id`'s door opens, its node's report of it not yet
+    /// polled.
+    pub fn door_opens_unreported(&mut self, id: CompartmentId) {
+        let k = self.index(id);
+        self.physical[k].door_open = true;
+    }
+
+    /// The full status of `id`'s node reaches the bank, read from the
+    /// physical state (a periodic scan's answer).
+    pub fn scan(&mut self, id: CompartmentId) {
+        self.drain();
+        let (node, _) = self.wiring(id);
+        let status = self.bulk_status(node);
+        self.bank
+            .handle_bulk_status(node, &status, self.now)
+            .unwrap();
+        self.drain();
+    }
+
     pub fn open_door(&mut self, id: CompartmentId, commanded: bool) {
         let k = self.index(id);
         self.physical[k].door_open = true;
