@@ -57,21 +57,32 @@ fn a_forced_door_is_a_security_alert_with_a_snapshot_and_takes_the_compartment_o
         )
         .unwrap();
     sim.drain();
-    let snap = sim.camera.last().expect("a snapshot is requested");
+    let snap = the_forced_door_is_on_record(&sim, &r);
     assert_eq!(snap.compartment, r.compartment);
+    let audited = sim.audit.iter().any(|a| a.snapshot == Some(snap.reference));
+    assert!(audited, "the audit trail names the snapshot");
+}
+
+/// The forced-door alert of `r`'s compartment names the snapshot the bank
+/// asked for last and `r`'s parcel, and the compartment is out of service
+/// for it. Returns the snapshot request.
+fn the_forced_door_is_on_record(
+    sim: &Sim<24>,
+    r: &locker_domain::bank::Reservation,
+) -> locker_domain::bank::SnapshotRequest {
+    let snap = *sim.camera.last().expect("a snapshot is requested");
     let alert = sim
         .alerts
         .iter()
         .find(|a| a.kind == AlertKind::ForcedDoor)
-        .unwrap();
+        .expect("the forced door");
     assert_eq!(alert.snapshot, Some(snap.reference));
     assert_eq!(alert.parcel, Some(r.parcel));
-    let audited = sim.audit.iter().any(|a| a.snapshot == Some(snap.reference));
-    assert!(audited, "the audit trail names the snapshot");
     assert_eq!(
         sim.bank.view(r.compartment).unwrap().out_of_service,
         Some(ServiceReason::ForcedDoor)
     );
+    snap
 }
 
 /// Someone prises a stored parcel's door open just as the periodic scan
@@ -91,18 +102,7 @@ fn a_forced_door_the_scan_saw_before_the_nodes_report_is_still_a_forced_door() {
 
     // The node's report of the opening, polled after the scan.
     sim.open_door(r.compartment, false);
-    let alert = sim
-        .alerts
-        .iter()
-        .find(|a| a.kind == AlertKind::ForcedDoor)
-        .expect("the forced door");
-    let snap = sim.camera.last().expect("a snapshot is requested");
-    assert_eq!(alert.snapshot, Some(snap.reference));
-    assert_eq!(alert.parcel, Some(r.parcel));
-    assert_eq!(
-        sim.bank.view(r.compartment).unwrap().out_of_service,
-        Some(ServiceReason::ForcedDoor)
-    );
+    the_forced_door_is_on_record(&sim, &r);
     // Said once: the same report again (a node that restarted) adds nothing.
     sim.open_door(r.compartment, false);
     assert_eq!(sim.alerts_of(AlertKind::ForcedDoor), 1);

@@ -357,19 +357,18 @@ impl Gateway {
     /// program does it, or staff are told.
     fn cut_node_power(&mut self, node: locker_proto::NodeAddr) {
         let after = core::POWER_CYCLE_AFTER.as_secs();
-        let text = match self
-            .node_power
-            .as_mut()
-            .map(|p| (p.cycle(node), p.program().display().to_string()))
-        {
-            Some((Ok(()), program)) => format!(
-                "{node} has not answered for {after} s: cycling its power ({program} {})",
-                node.0
-            ),
-            Some((Err(e), _)) => format!(
-                "{node} has not answered for {after} s, and its power could not be cycled ({e}); \
-                 power-cycle it by hand"
-            ),
+        let text = match self.node_power.as_mut() {
+            Some(power) => match power.cycle(node) {
+                Ok(()) => format!(
+                    "{node} has not answered for {after} s: cycling its power ({} {})",
+                    power.program().display(),
+                    node.0
+                ),
+                Err(e) => format!(
+                    "{node} has not answered for {after} s, and its power could not be cycled \
+                     ({e}); power-cycle it by hand"
+                ),
+            },
             None => format!(
                 "{node} has not answered for {after} s and needs its power cycled: no \
                  --node-power-command is set, so power-cycle it by hand"
