@@ -1275,7 +1275,6 @@ impl SimBank {
         }
     }
 
-    /// Notes whether node `k` is one the gateway reported silent.
     /// The gateway asked for node `k`'s power to be cut
     /// ([`GatewayOutput::PowerCycleNode`]): the relay on its supply does
     /// it. Our node greets the gateway again (`NodeBack` ends the
