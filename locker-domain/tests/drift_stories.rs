@@ -436,29 +436,94 @@ fn a_zero_that_rose_under_a_parcel_past_half_the_threshold_is_weighed_at_the_pic
     assert_eq!((view.stage, view.out_of_service), (Stage::Free, None));
 }
 
+/// Nodes with a threshold of 20 (letting a parcel go again at 10) and a
+/// drift band of 8 in the same units, with the uplink running.
+fn bench_with_threshold_20() -> Bench {
+    let mut policy = gateway_support::policy();
+    policy.node_config = Some(NodeConfig {
+        presence_threshold: 20,
+        ..NodeConfig::default()
+    });
+    policy.health.drift_band = 8;
+    let mut bench = Bench::with_policy(policy);
+    bench.start_uplink();
+    bench.settle();
+    bench
+}
+
+/// The recipient of the bench's first parcel, in compartment `c`, takes
+/// it out; the empty compartment then reads `empty` on the node. Returns
+/// the compartment's audit trail.
+fn collected_leaving(bench: &mut Bench, c: CompartmentId, empty: i32) -> Vec<AuditEvent> {
+    let (node, channel) = wiring(c);
+    let code = bench.codes[0].1.clone();
+    assert_eq!(bench.enter_code(&code).unwrap(), CodeOutcome::Opening(c));
+    bench.settle();
+    bench.open_door(c);
+    bench.node(node).load[usize::from(channel.0)] = empty;
+    bench.close_door(c);
+    bench.audit_of(c)
+}
+
+/// The pickup was verified, and the recipient not told they left the
+/// parcel inside.
+fn pickup_verified(audit: &[AuditEvent]) -> bool {
+    audit.iter().any(|e| {
+        matches!(
+            e,
+            AuditEvent::PickupVerified {
+                purpose: locker_domain::bank::Purpose::Pickup
+            }
+        )
+    }) && !audit
+        .iter()
+        .any(|e| matches!(e, AuditEvent::ParcelLeftInside))
+}
+
 #[test]
-fn a_zero_that_rose_under_a_parcel_so_far_that_the_empty_compartment_would_pass_for_a_parcel_calls_staff_before_the_parcel_leaves()
+fn a_zero_that_rose_under_a_parcel_past_the_threshold_and_crept_on_after_the_last_reading_is_weighed_at_the_pickup_and_retared_at_once()
+ {
+    let mut bench = bench_with_threshold_20();
+    let (c, node, ch) = parcel_stored_two_hours(&mut bench);
+    // A knock: the zero rises 27 under the parcel, past the occupied
+    // threshold itself. The empty compartment will read like a parcel to
+    // the node; but the parcel still reads far above the threshold, and
+    // the bank follows the zero at every scan. Nobody is called.
+    bench.node(node).load[ch] = PARCEL_LOAD + 27;
+    bench.run_for(Duration::from_hours(1));
+    assert_eq!(drift_under_parcel_records(&bench, c).len(), 1);
+    assert_eq!(bench.drift_alerts(c), 0);
+    assert_eq!(calibrations(&mut bench, c), 0, "not under the parcel");
+
+    // Between the last scan and the pickup the zero creeps 9 more (more
+    // than a band): the empty compartment reads 36. The node still says
+    // occupied; the bank weighs the reading against the zero it followed
+    // (27): 9 over it is below the level at which a parcel counts gone
+    // (10). The pickup is verified and the compartment re-tared at once,
+    // the one way the node will call it empty again.
+    let audit = collected_leaving(&mut bench, c, 36);
+    assert!(pickup_verified(&audit), "{audit:?}");
+    assert_eq!(calibrations(&mut bench, c), 1);
+    assert_eq!(automatic_recalibrations(&bench, c), 1);
+    // No phantom item at the scans after, nobody called, and the
+    // compartment serves on.
+    bench.run_for(Duration::from_hours(2));
+    let alerts = alerts_of(&bench, c);
+    assert!(alerts.is_empty(), "{alerts:?}");
+    let view = bench.gateway.bank().view(c).unwrap();
+    assert_eq!((view.stage, view.out_of_service), (Stage::Free, None));
+}
+
+#[test]
+fn a_zero_that_rose_under_a_parcel_further_than_any_settling_zero_calls_staff_while_the_parcel_is_inside()
  {
     let mut bench = Bench::new();
     bench.settle();
-    let r = bench.reserve_small().unwrap();
-    let c = r.compartment;
-    bench.deposit(c);
-    let (node, channel) = wiring(c);
-    // The periodic readings take the parcel's weight behind the shut door.
-    bench.run_for(Duration::from_hours(2));
-    assert_eq!(
-        bench.drift_alerts(c),
-        0,
-        "a parcel sitting still is no drift"
-    );
-    // Then the cell's zero rises 7 units under it. A re-tare would hide
-    // the parcel, so nothing is re-tared; and the empty compartment would
-    // read 7 after the pickup, within a band (4) of the occupied threshold
-    // (10): the next parcel's door would close on what looks like one.
-    // Staff are called while the parcel is still inside, once.
-    let load = bench.node(node).load[usize::from(channel.0)];
-    bench.node(node).load[usize::from(channel.0)] = load + 7;
+    let (c, node, ch) = parcel_stored_two_hours(&mut bench);
+    // The zero rises 40 units under the parcel: more than eight bands (32)
+    // in all, further than a settling zero goes. Nothing is re-tared under
+    // the parcel; staff are called while it is still inside, once.
+    bench.node(node).load[ch] = PARCEL_LOAD + 40;
     bench.run_for(Duration::from_hours(3));
     assert_eq!(calibrations(&mut bench, c), 0);
     assert_eq!(automatic_recalibrations(&bench, c), 0);
@@ -466,6 +531,96 @@ fn a_zero_that_rose_under_a_parcel_so_far_that_the_empty_compartment_would_pass_
     assert_eq!(bench.drift_alerts(c), 1);
     bench.run_for(Duration::from_hours(3));
     assert_eq!(bench.drift_alerts(c), 1, "said once");
+}
+
+#[test]
+fn a_courier_deposits_into_a_compartment_whose_drift_waits_for_its_retare_and_the_zero_is_followed_under_the_parcel()
+ {
+    let mut bench = bench_with_threshold_20();
+    // On a warm night every cell's zero rises 14: beyond the band (8),
+    // past half the threshold (10). At the next scan the bank finds it on
+    // every compartment and waits for a second reading to re-tare.
+    for node in &mut bench.nodes {
+        node.load = node.load.map(|_| 14);
+    }
+    bench.run_for(Duration::from_mins(15));
+    // Before that reading, a courier deposits a parcel: its compartment
+    // is not re-tared over it, and nobody is called.
+    let r = bench.reserve_small().unwrap();
+    let c = r.compartment;
+    let (node, channel) = wiring(c);
+    let ch = usize::from(channel.0);
+    bench.start_deposit(c).unwrap();
+    bench.settle();
+    bench.open_door(c);
+    bench.node(node).load[ch] = PARCEL_LOAD + 14;
+    bench.close_door(c);
+    assert_eq!(bench.gateway.bank().view(c).unwrap().stage, Stage::Stored);
+    bench.run_for(Duration::from_hours(2));
+    assert_eq!(calibrations(&mut bench, c), 0, "never over the parcel");
+    assert!(
+        !drift_under_parcel_records(&bench, c).is_empty(),
+        "the zero is followed under the parcel: {:?}",
+        bench.audit_of(c)
+    );
+    assert_eq!(bench.drift_alerts(c), 0);
+    // The other compartments were re-tared meanwhile.
+    let other = CompartmentId(if c.0 == 3 { 4 } else { 3 });
+    assert_eq!(automatic_recalibrations(&bench, other), 1);
+
+    // The recipient collects it: the empty compartment reads 14, which the
+    // node calls occupied; weighed against the zero followed, the pickup is
+    // verified, and the compartment re-tared at once.
+    let audit = collected_leaving(&mut bench, c, 14);
+    assert!(pickup_verified(&audit), "{audit:?}");
+    assert_eq!(calibrations(&mut bench, c), 1);
+    bench.run_for(Duration::from_hours(2));
+    let alerts = alerts_of(&bench, c);
+    assert!(
+        alerts.is_empty(),
+        "nobody was called at any point: {alerts:?}"
+    );
+}
+
+#[test]
+fn a_parcel_deposited_on_a_zero_the_bank_retared_that_goes_on_rising_under_it_is_weighed_at_the_pickup()
+ {
+    let mut bench = bench_with_threshold_20();
+    // Every cell's zero rises 9 (beyond the band of 8): the bank re-tares
+    // each within half an hour, and follows them from then on.
+    for node in &mut bench.nodes {
+        node.load = node.load.map(|_| 9);
+    }
+    bench.run_for(Duration::from_mins(30));
+    assert_eq!(automatic_recalibrations(&bench, CompartmentId(1)), 1);
+
+    // A parcel goes in; under it the zero goes on rising, 12 in an hour,
+    // past the level at which the node lets a parcel go (10). The bank
+    // reads the parcel at every scan and finds it before the recipient
+    // comes: nobody is called.
+    let c = bench.reserve_small().unwrap().compartment;
+    let (node, channel) = wiring(c);
+    let ch = usize::from(channel.0);
+    bench.start_deposit(c).unwrap();
+    bench.settle();
+    bench.open_door(c);
+    bench.node(node).load[ch] = PARCEL_LOAD + 9;
+    bench.close_door(c);
+    bench.run_for(Duration::from_mins(20));
+    bench.node(node).load[ch] = PARCEL_LOAD + 21;
+    bench.run_for(Duration::from_mins(40));
+    assert_eq!(drift_under_parcel_records(&bench, c).len(), 1);
+    assert_eq!(bench.drift_alerts(c), 0);
+
+    // The recipient takes it out: the node, tared at 9, reads 12 and goes
+    // on saying occupied; weighed against the zero followed, the pickup is
+    // verified and the compartment re-tared at once.
+    let audit = collected_leaving(&mut bench, c, 21);
+    assert!(pickup_verified(&audit), "{audit:?}");
+    assert_eq!(automatic_recalibrations(&bench, c), 2);
+    bench.run_for(Duration::from_hours(1));
+    let alerts = alerts_of(&bench, c);
+    assert!(alerts.is_empty(), "{alerts:?}");
 }
 
 // ----- the bank and the node's answer ----------------------------------------
@@ -778,7 +933,11 @@ fn a_compartment_reserved_while_its_drift_is_watched_is_not_retared() {
     assert_eq!(r.compartment, c);
     sim.advance(Duration::from_hours(1));
     assert!(read(&mut sim, c, 7).is_empty(), "never over a reservation");
-    assert_eq!(maintenance(&sim, c), 1, "staff look at the cell");
+    assert_eq!(
+        maintenance(&sim, c),
+        0,
+        "nobody is called: the courier's parcel, if it comes, is followed"
+    );
 }
 
 /// Staff have a compartment's sensor re-tared (after fitting a new load

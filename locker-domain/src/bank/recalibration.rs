@@ -51,9 +51,11 @@
 //!   [`CALIBRATE_TRIES`](super::CALIBRATE_TRIES) put off in a row are the
 //!   alert;
 //! - a compartment that was reserved, or had its door opened, between the
-//!   finding and the node's answer. The stage is checked at each reading
-//!   under watch; the bank hands the calibrate out in the same round of
-//!   outputs as the reading that sends it (no input is taken while outputs
+//!   calibrate leaving the bank and the node's answer. The stage is
+//!   checked at each reading under watch (a compartment reserved or with a
+//!   door session under way is waited for, never re-tared over); the bank
+//!   hands the calibrate out in the same round of outputs as the reading
+//!   that sends it (no input is taken while outputs
 //!   wait: [`BankError::OutputsPending`](super::BankError::OutputsPending)),
 //!   so the books cannot change before it leaves the bank; they can while
 //!   the gateway's queue or the bus holds it, so the stage is checked again
@@ -69,16 +71,22 @@
 //! once the parcel has left (picked up or removed), answers the drift the
 //! empty compartment then shows as above. The readings under the parcel
 //! keep the time to settle: one that still moves after it is the
-//! maintenance alert, and so is a zero that moved so far that the parcel
-//! would no longer read a band above the occupied threshold, or the empty
-//! compartment after the pickup no longer a band below it. A zero that
-//! rose past half the threshold keeps the node saying occupied after the
-//! pickup (it lets an occupied compartment go only there): the bank asks
-//! for the reading as the pickup's door closes, judges it against the zero
-//! it followed with the node's own rule, so the pickup is verified, and
-//! re-tares the empty compartment at once. A new parcel deposited before
-//! the bank read the empty compartment is followed in its place, the
-//! shift seen so far kept.
+//! maintenance alert, and so is a zero that sank so far that the parcel
+//! would no longer read a band above the occupied threshold, or moved
+//! further than [`DRIFT_SHIFT_BANDS`](super::DRIFT_SHIFT_BANDS) bands. A
+//! zero that rose past half the threshold, even past the threshold itself,
+//! keeps the node saying occupied after the pickup (it lets an occupied
+//! compartment go only there): the bank asks for the reading as the
+//! pickup's door closes, judges it against the zero it followed with the
+//! node's own rule, so the pickup is verified, and re-tares the empty
+//! compartment at once (judged empty against that zero, what a re-tare
+//! could hide weighs less than half the threshold, which the node would
+//! call empty anyway). An empty compartment the node calls empty is
+//! re-tared at once too where it reads within a band of the zero followed
+//! (the readings' noise, and creep hidden in the parcel's first reading,
+//! keep the two from agreeing closer); further off, it is watched as on
+//! the way. A new parcel deposited before the bank read the empty
+//! compartment is followed in its place, the shift seen so far kept.
 //!
 //! A watched drift that crosses the occupied threshold is no longer
 //! watched: the sensor then disagrees with the books, which is the
@@ -86,10 +94,17 @@
 //! service; [`AlertKind::ParcelMissing`] under a parcel). Staff putting
 //! the compartment back in service, or having its sensor recalibrated,
 //! forget whatever the bank watched or did about its drift: the time
-//! starts over. A parcel deposited into a watched
-//! compartment pauses the watch (its own drift check takes over, see
-//! [`SensorHealth::observe_parcel_reading`](super::health::SensorHealth::observe_parcel_reading));
-//! it goes on once the compartment is free again.
+//! starts over.
+//!
+//! A watched compartment still takes parcels. One reserved while its
+//! drift waits for a steady reading is not re-tared; the parcel deposited
+//! there sits on the zero watched, and from its first reading (asked for
+//! as the deposit is verified) that zero is followed under it as above.
+//! A parcel deposited after a re-tare, while the bank still follows the
+//! compartment, is read at every scan too, so a zero that goes on moving
+//! under it is found within a scan or two (its own drift check, see
+//! [`SensorHealth::observe_parcel_reading`](super::health::SensorHealth::observe_parcel_reading)),
+//! rather than at the hourly readings, and followed before the pickup.
 //!
 //! The watches are run time only: after a restart, a compartment's drift
 //! is found afresh at its next reading and its time starts over (the
@@ -103,7 +118,7 @@ use super::alert::{AlertKind, Evidence};
 use super::audit::{Actor, AuditEvent};
 use super::health::HealthAlert;
 use super::layout::{Compartment, LayoutIndex};
-use super::parcel::{DoorPhase, ParcelId, Purpose, Stage};
+use super::parcel::{DoorPhase, ParcelId, Stage};
 use super::{Bank, CommandOutcome};
 use crate::controller::occupied_after;
 
@@ -218,8 +233,9 @@ impl Bank<'_> {
     /// a parcel was verified in (so that sensor health takes the parcel's
     /// weight before the cell under it can move: a zero that shifts between
     /// the deposit and the compartment's next turn would otherwise be taken
-    /// as part of the parcel), when a parcel whose zero it followed leaves,
-    /// and when a door session's door has been open for the policy's limit
+    /// as part of the parcel), when a door session's door closes on a
+    /// compartment whose moved zero it follows (to weigh what left or went
+    /// in against that zero), and when a door session's door has been open for the policy's limit
     /// (before it calls the door ajar). With the command queue full, the
     /// compartment's next reading answers.
     pub(super) fn ask_status(&mut self, i: LayoutIndex) {
@@ -377,19 +393,17 @@ impl Bank<'_> {
     /// Whether a zero that moved `shift` under a parcel (whose reading is
     /// now `presence`), on top of `moved_by` the bank re-tared before, can
     /// wait for the parcel to leave: in all no further than
-    /// [`DRIFT_SHIFT_BANDS`] bands, the parcel still read at least a band
-    /// above the occupied threshold, and the empty compartment after its
-    /// pickup going to read at least a band below it. A zero that rose past
-    /// half the threshold keeps the node saying occupied once the parcel
-    /// has left (it lets a parcel go only there): the bank weighs the
-    /// pickup against the zero it followed ([`Bank::seen_occupied`]) and
-    /// re-tares at once. One that rose further would be taken for a parcel.
+    /// [`DRIFT_SHIFT_BANDS`] bands, and the parcel still read at least a
+    /// band above the occupied threshold. A zero that rose past half the
+    /// threshold (or past the threshold) keeps the node saying occupied
+    /// once the parcel has left (it lets a parcel go only there): the bank
+    /// weighs the pickup against the zero it followed
+    /// ([`Bank::seen_occupied`]) and re-tares at once.
     fn held_within_limits(&self, moved_by: i32, shift: i32, presence: Presence) -> bool {
         let band = self.policy.health.drift_band.saturating_abs();
         let total = moved_by.saturating_add(shift);
         total.saturating_abs() <= band.saturating_mul(DRIFT_SHIFT_BANDS)
             && presence.reading >= presence.threshold.saturating_add(band)
-            && shift < presence.threshold.saturating_sub(band)
     }
 
     /// Forgets the watches whose time is over: followed or alerted, with
@@ -406,10 +420,11 @@ impl Bank<'_> {
     /// watch, the re-tare goes out once a later reading agrees with the
     /// last one; a drift that went back within half the band needs
     /// nothing; one that keeps moving for [`DRIFT_READINGS_TO_SETTLE`]
-    /// readings, or a compartment no longer free and shut, is the
-    /// maintenance alert. Readings closer together than half a scan (the
-    /// finding's own, a temperature reading of the same compartment) count
-    /// once.
+    /// readings is the maintenance alert. A compartment reserved or in a
+    /// door session is waited for; the first reading of a parcel deposited
+    /// into it starts following the zero watched under that parcel.
+    /// Readings closer together than half a scan (the finding's own, a
+    /// temperature reading of the same compartment) count once.
     pub(super) fn drift_reading(&mut self, i: LayoutIndex, presence: Presence, now: Instant) {
         let gap = Duration::from_millis(self.policy.status_scan_every.as_millis() / 2);
         let Some(k) = self.recalibrations.iter().position(|r| r.slot == i) else {
@@ -424,6 +439,23 @@ impl Bank<'_> {
             self.held_reading(k, (base, last, parcel), presence, now);
             return;
         }
+        if let (Phase::Watching { reading: zero, .. }, Some(parcel)) =
+            (r.phase, self.parcel_behind_shut_door(i))
+        {
+            // A parcel went in before the re-tare: its first reading (the
+            // one the bank asks for as the deposit is verified) sits on the
+            // zero watched, which is followed under it from here on.
+            let phase = Phase::Held {
+                base: presence.reading.saturating_sub(zero),
+                last: presence.reading,
+                parcel,
+            };
+            if let Some(w) = self.recalibrations.get_mut(k) {
+                (w.phase, w.seen) = (phase, now);
+            }
+            self.drift_held(i, phase, r.drift, now);
+            return;
+        }
         if now <= r.seen || now.saturating_since(r.seen) < gap {
             return;
         }
@@ -432,12 +464,14 @@ impl Bank<'_> {
             Phase::Held { .. } | Phase::Sent | Phase::Following | Phase::Done => return,
         };
         if !self.free_and_shut(i) {
-            self.recalibration_failed(k, now);
+            // Reserved, or a door session under way: never re-tared over
+            // it; the parcel, if one goes in, is followed (above).
             return;
         }
-        if presence.occupied {
-            // Drifted past the threshold: the sensor disagrees with the
-            // books, which is the discrepancy alert's business (staff come).
+        if self.seen_occupied(i, presence) {
+            // Something weighing the threshold over the zero watched: the
+            // sensor disagrees with the books, which is the discrepancy
+            // alert's business (staff come).
             self.recalibrations.swap_remove(k);
             return;
         }
@@ -574,15 +608,19 @@ impl Bank<'_> {
         }
     }
 
-    /// The parcel over watch `k`'s drift has left: `reading` is the empty
-    /// compartment's, `shift` how far the zero had moved under the parcel,
-    /// `node_occupied` the node's own decision. Back within half a band,
-    /// the compartment is followed; a reading that agrees with the shift
-    /// followed under the parcel is re-tared at once (the readings under
-    /// the parcel were the agreeing ones, and a zero that rose past the
-    /// level at which the node lets a parcel go keeps it saying occupied
-    /// until then); any other is watched as on the way, or, while the
-    /// node still says occupied, the maintenance alert.
+    /// The parcel over watch `k`'s drift has left (judged empty against
+    /// the zero followed): `reading` is the empty compartment's, `shift`
+    /// how far the zero had moved under the parcel, `node_occupied` the
+    /// node's own decision. Where the node still says occupied (a zero
+    /// that rose past the level at which it lets a parcel go), it is
+    /// re-tared at once: nothing else lets the node see the compartment
+    /// empty, and what the re-tare could hide weighs less than half the
+    /// threshold. Where the node says empty: back within half a band, the
+    /// compartment is followed; within a band of the shift followed under
+    /// the parcel (the readings under the parcel were the agreeing ones;
+    /// noise, and creep hidden in the parcel's first reading, keep the two
+    /// apart by more than a steady zero's quarter band), re-tared at once;
+    /// further off, watched as on the way.
     fn parcel_left(
         &mut self,
         k: usize,
@@ -592,7 +630,6 @@ impl Bank<'_> {
         now: Instant,
     ) {
         let band = self.policy.health.drift_band.saturating_abs();
-        let steady = (band / 4).max(DRIFT_STEADY_WITHIN);
         let Some(r) = self.recalibrations.get_mut(k) else {
             return;
         };
@@ -601,12 +638,8 @@ impl Bank<'_> {
             r.phase = Phase::Following;
             return;
         }
-        if reading.saturating_sub(shift).saturating_abs() > steady {
-            if node_occupied {
-                self.recalibration_failed(k, now);
-            } else {
-                r.phase = Phase::Watching { reading, moved: 0 };
-            }
+        if !node_occupied && reading.saturating_sub(shift).saturating_abs() > band {
+            r.phase = Phase::Watching { reading, moved: 0 };
             return;
         }
         if let HealthIssue::PresenceDrift { reading: r_at, .. } = &mut r.drift {
@@ -625,11 +658,12 @@ impl Bank<'_> {
     }
 
     /// Whether compartment `i` holds something, as the bank judges a
-    /// node's `presence`: where it followed the zero move under a parcel
-    /// (or is re-taring it after the parcel left), the reading is taken
-    /// against that zero with the node's own rule (occupied from the
-    /// threshold, empty again at half of it), so a parcel taken out is
-    /// seen gone though a risen zero keeps the node saying occupied;
+    /// node's `presence`: where it follows a moved zero (under a parcel,
+    /// waiting for a steady reading to re-tare, or re-taring), the reading
+    /// is taken against that zero with the node's own rule (occupied from
+    /// the threshold, empty again at half of it), so a parcel taken out is
+    /// seen gone though a risen zero keeps the node saying occupied, and a
+    /// zero that drifts past the threshold is not taken for an item;
     /// anywhere else, the node's decision.
     pub(super) fn seen_occupied(&self, i: LayoutIndex, presence: Presence) -> bool {
         let zero = self
@@ -638,6 +672,7 @@ impl Bank<'_> {
             .find(|r| r.slot == i)
             .and_then(|r| match (r.phase, r.drift) {
                 (Phase::Held { base, last, .. }, _) => Some(last.saturating_sub(base)),
+                (Phase::Watching { reading, .. }, _) => Some(reading),
                 (Phase::Sent, HealthIssue::PresenceDrift { reading, .. }) => Some(reading),
                 _ => None,
             });
@@ -647,24 +682,27 @@ impl Bank<'_> {
         }
     }
 
-    /// A pickup's or removal's door closed on compartment `i`, whose zero
-    /// the bank followed moving under the parcel: its reading is asked for
-    /// at once, so that the verdict weighs what left against that zero (a
-    /// risen zero would keep the node saying occupied).
+    /// A door session's door closed on compartment `i`, whose moved zero
+    /// the bank follows (under the parcel, or on the way to a re-tare):
+    /// its reading is asked for at once, so that the verdict weighs what
+    /// left, or went in, against that zero (a risen zero keeps the node
+    /// saying occupied, whatever is inside).
     pub(super) fn weigh_what_left(&mut self, i: LayoutIndex) {
-        let leaving = matches!(
+        let verifying = matches!(
             self.slots.get(i.get()).map(|s| s.stage),
             Some(Stage::Door {
-                purpose: Purpose::Pickup | Purpose::Removal,
                 phase: DoorPhase::Verifying,
                 ..
             })
         );
-        let held = self
-            .recalibrations
-            .iter()
-            .any(|r| r.slot == i && matches!(r.phase, Phase::Held { .. }));
-        if leaving && held {
+        let followed = self.recalibrations.iter().any(|r| {
+            r.slot == i
+                && matches!(
+                    r.phase,
+                    Phase::Held { .. } | Phase::Watching { .. } | Phase::Sent
+                )
+        });
+        if verifying && followed {
             self.ask_status(i);
         }
     }
@@ -798,9 +836,11 @@ impl Bank<'_> {
     }
 
     /// The next reading of a watched compartment this scan asks for: a
-    /// [`Command::GetStatus`] for each one that is free, on a reachable
-    /// node, and not read this scan anyway (in its turn, or for its
-    /// temperature). `None` once every one was asked.
+    /// [`Command::GetStatus`] for each one that is free and shut, or holds
+    /// a parcel behind a shut door while its zero is followed (under that
+    /// parcel, or after a re-tare), on a reachable node, and not read this
+    /// scan anyway (in its turn, or for its temperature). `None` once every
+    /// one was asked.
     pub(super) fn next_drift_reading(&mut self) -> Option<(NodeAddr, Command)> {
         while let Some(k) = self.drift_cursor {
             self.drift_cursor = k.checked_add(1);
@@ -812,7 +852,9 @@ impl Bank<'_> {
                 continue;
             };
             let read_anyway = self.policy.cold.limits_of(&c).is_some() || self.read_in_turn(r.slot);
-            let held = matches!(r.phase, Phase::Held { .. })
+            // Under a parcel: the zero followed there, or one re-tared
+            // lately that may go on moving under the parcel.
+            let held = matches!(r.phase, Phase::Held { .. } | Phase::Following)
                 && self.parcel_behind_shut_door(r.slot).is_some();
             if r.read_every_scan()
                 && (self.free_and_shut(r.slot) || held)
