@@ -623,6 +623,66 @@ fn a_parcel_deposited_on_a_zero_the_bank_retared_that_goes_on_rising_under_it_is
     assert!(alerts.is_empty(), "{alerts:?}");
 }
 
+#[test]
+fn a_zero_that_rose_unseen_since_the_last_reading_under_a_parcel_is_weighed_against_the_parcel_at_the_pickup()
+ {
+    let mut bench = bench_with_threshold_20();
+    let (c, node, ch) = parcel_stored_two_hours(&mut bench);
+    // In the minutes before the recipient comes, the cell's zero jumps 14
+    // (a knock): no scan has read it, the bank knows nothing of it.
+    bench.node(node).load[ch] = PARCEL_LOAD + 14;
+    // The recipient takes the parcel. The empty compartment reads 14,
+    // above the level at which the node lets a parcel go (10): it still
+    // says occupied. The bank asks for the reading as the door closes:
+    // below the threshold (20), and far less than half the parcel's
+    // weight as it went in (300). Not the parcel: it left, and the zero
+    // rose under it. The pickup is verified, the drift noted, and the
+    // compartment re-tared at once.
+    let audit = collected_leaving(&mut bench, c, 14);
+    assert!(pickup_verified(&audit), "{audit:?}");
+    assert_eq!(drift_under_parcel_records(&bench, c).len(), 1);
+    assert_eq!(calibrations(&mut bench, c), 1);
+    assert_eq!(automatic_recalibrations(&bench, c), 1);
+    // No phantom item at the scans after, nobody called.
+    bench.run_for(Duration::from_hours(2));
+    let alerts = alerts_of(&bench, c);
+    assert!(alerts.is_empty(), "{alerts:?}");
+    let view = bench.gateway.bank().view(c).unwrap();
+    assert_eq!((view.stage, view.out_of_service), (Stage::Free, None));
+}
+
+#[test]
+fn a_light_letter_left_inside_on_a_sunk_zero_is_still_left_inside() {
+    let mut bench = bench_with_threshold_20();
+    // A courier's letter weighing 24 (the threshold is 20) is stored; the
+    // periodic readings take its weight.
+    let c = bench.reserve_small().unwrap().compartment;
+    let (node, channel) = wiring(c);
+    let ch = usize::from(channel.0);
+    bench.start_deposit(c).unwrap();
+    bench.settle();
+    bench.open_door(c);
+    bench.node(node).load[ch] = 24;
+    bench.close_door(c);
+    assert_eq!(bench.gateway.bank().view(c).unwrap().stage, Stage::Stored);
+    bench.run_for(Duration::from_hours(2));
+    // The zero sinks 8 under it (a band: no drift yet); the letter reads
+    // 16, below the threshold, above the level at which the node lets it
+    // go. The recipient opens the door and leaves without it.
+    bench.node(node).load[ch] = 16;
+    let audit = collected_leaving(&mut bench, c, 16);
+    // What is inside weighs more than half the letter as it went in: the
+    // letter, left inside, as the node says. Nothing is re-tared over it.
+    assert!(
+        audit
+            .iter()
+            .any(|e| matches!(e, AuditEvent::ParcelLeftInside)),
+        "{audit:?}"
+    );
+    assert_eq!(bench.gateway.bank().view(c).unwrap().stage, Stage::Stored);
+    assert_eq!(calibrations(&mut bench, c), 0);
+}
+
 // ----- the bank and the node's answer ----------------------------------------
 
 /// The node's reading of an idle compartment, drifted to `reading` (the

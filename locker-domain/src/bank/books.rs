@@ -309,6 +309,7 @@ impl Bank<'_> {
             unlocks_before_restart: self.unlocks_before_restart.clone(),
             recalibrations: self.recalibrations.clone(),
             retares_put_off: self.retares_put_off.clone(),
+            leaving: self.leaving.clone(),
             drift_cursor: self.drift_cursor,
             next_scan: self.next_scan,
             readings_wanted: self.readings_wanted,

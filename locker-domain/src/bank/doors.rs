@@ -48,6 +48,8 @@ impl Bank<'_> {
                 // Outside a session the node's word counts only where the
                 // bank itself gave a session up moments ago.
                 let vouched = commanded && self.gave_up_recently(i, now);
+                // Before the door change makes sensor health forget it.
+                self.note_parcel_leaving(i);
                 let step = session::door_opened(s, vouched, now, &self.policy);
                 self.door_moved(i, step, now);
             }

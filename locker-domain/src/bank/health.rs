@@ -412,6 +412,20 @@ impl<S: BorrowMut<[CompartmentHealth]>> HealthBook<S> {
         })
     }
 
+    /// Slot `slot`'s parcel as sensor health took it: its first reading
+    /// behind the shut door and the zero it sat on (the last idle empty
+    /// reading before it, 0 if none). `None` before that reading, and once
+    /// the door has moved since.
+    pub(crate) fn parcel_reading(&self, slot: usize) -> Option<(i32, i32)> {
+        let h = self.slots.borrow().get(slot)?;
+        let zero = if h.has(HAS_ZERO) {
+            i32::from(h.zero)
+        } else {
+            0
+        };
+        h.has(HAS_HELD).then_some((h.held_reading, zero))
+    }
+
     /// Takes slot `slot`'s history from a snapshot, on the restoring clock.
     /// `false` if the slot does not exist.
     pub(crate) fn load_record(&mut self, slot: usize, r: &HealthRecord, clock: Rebase) -> bool {

@@ -323,6 +323,10 @@ pub struct Bank<'a> {
     /// Re-tares a person asked for whose calibrate the node put off (busy,
     /// rate-limited, unanswered), with how many times (run time only).
     retares_put_off: heapless::Vec<(LayoutIndex, u8), AUTO_RECALIBRATIONS>,
+    /// Parcels on their way out (a pickup's or removal's door opened): what
+    /// sensor health knew of each one's weight, kept for the verdict (run
+    /// time only; see `recalibration`).
+    leaving: heapless::Vec<recalibration::Leaving, UNLOCKS_HEARD>,
     /// The next watched drift (position in `recalibrations`) whose reading
     /// this scan asks for; `None` when every one was asked.
     drift_cursor: Option<u8>,
@@ -485,6 +489,7 @@ impl<'a> Bank<'a> {
             unlocks_before_restart: heapless::Vec::new(),
             recalibrations: heapless::Vec::new(),
             retares_put_off: heapless::Vec::new(),
+            leaving: heapless::Vec::new(),
             drift_cursor: None,
             next_scan: Instant::ZERO + policy.status_scan_every,
             readings_wanted: NodeSet::EMPTY,

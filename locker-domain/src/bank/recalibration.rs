@@ -118,7 +118,7 @@ use super::alert::{AlertKind, Evidence};
 use super::audit::{Actor, AuditEvent};
 use super::health::HealthAlert;
 use super::layout::{Compartment, LayoutIndex};
-use super::parcel::{DoorPhase, ParcelId, Stage};
+use super::parcel::{DoorPhase, ParcelId, Purpose, Stage};
 use super::{Bank, CommandOutcome};
 use crate::controller::occupied_after;
 
@@ -216,6 +216,17 @@ impl AutoRecalibration {
             Phase::Watching { .. } | Phase::Following | Phase::Held { .. }
         )
     }
+}
+
+/// A parcel on its way out of a compartment (a pickup's or removal's door
+/// opened): its first reading behind the shut door and the zero it sat on,
+/// as sensor health took them before the door moved.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Leaving {
+    slot: LayoutIndex,
+    parcel: ParcelId,
+    reading: i32,
+    zero: i32,
 }
 
 impl Bank<'_> {
@@ -683,10 +694,11 @@ impl Bank<'_> {
     }
 
     /// A door session's door closed on compartment `i`, whose moved zero
-    /// the bank follows (under the parcel, or on the way to a re-tare):
-    /// its reading is asked for at once, so that the verdict weighs what
-    /// left, or went in, against that zero (a risen zero keeps the node
-    /// saying occupied, whatever is inside).
+    /// the bank follows (under the parcel, or on the way to a re-tare), or
+    /// whose leaving parcel the node still says is inside: its reading is
+    /// asked for at once, so that the verdict weighs what left, or went in,
+    /// against that zero, or against the parcel's weight (a risen zero
+    /// keeps the node saying occupied, whatever is inside).
     pub(super) fn weigh_what_left(&mut self, i: LayoutIndex) {
         let verifying = matches!(
             self.slots.get(i.get()).map(|s| s.stage),
@@ -702,9 +714,129 @@ impl Bank<'_> {
                     Phase::Held { .. } | Phase::Watching { .. } | Phase::Sent
                 )
         });
-        if verifying && followed {
+        // A parcel whose weight the bank knows, that the node still says
+        // is inside: weighed too (see `weigh_leaving_parcel`).
+        let still_occupied = self
+            .slots
+            .get(i.get())
+            .is_some_and(|s| s.occupied == Some(true))
+            && self.leaving.iter().any(|l| l.slot == i);
+        if verifying && (followed || still_occupied) {
             self.ask_status(i);
         }
+    }
+
+    /// A pickup's or removal's door opened on compartment `i`: the parcel's
+    /// weight as sensor health took it (its first reading behind the shut
+    /// door, and the zero it sat on) is kept for the verdict, since a door
+    /// change makes health forget it.
+    pub(super) fn note_parcel_leaving(&mut self, i: LayoutIndex) {
+        self.leaving.retain(|l| l.slot != i);
+        let Some(s) = self.slots.get(i.get()) else {
+            return;
+        };
+        let leaving = matches!(
+            s.stage,
+            Stage::Door {
+                purpose: Purpose::Pickup | Purpose::Removal,
+                ..
+            }
+        );
+        let (Some(parcel), Some((reading, zero))) =
+            (s.parcel.map(|p| p.id), self.health.parcel_reading(i.get()))
+        else {
+            return;
+        };
+        if !leaving {
+            return;
+        }
+        if self.leaving.is_full() {
+            self.leaving.remove(0);
+        }
+        let _ = self.leaving.push(Leaving {
+            slot: i,
+            parcel,
+            reading,
+            zero,
+        });
+    }
+
+    /// The reading of compartment `i` asked for as a pickup's or removal's
+    /// door closed with the node still saying occupied, where the bank
+    /// followed no moved zero. A parcel was verified in at the occupied
+    /// threshold; what reads below the threshold, and less than half the
+    /// parcel's weight over the zero it sat on, is not that parcel: it
+    /// left, and the zero rose unseen past the level at which the node
+    /// lets a parcel go (between two readings under the parcel, or
+    /// between the last one and the pickup). The drift is noted
+    /// ([`AuditEvent::DriftUnderParcel`]) and the compartment re-tared at
+    /// once, as for a zero followed ([`Bank::parcel_left`]); the verdict
+    /// then weighs the reading against that zero ([`Bank::seen_occupied`]),
+    /// so the recipient is not told they left the parcel inside. A light
+    /// parcel the recipient left, whose reading a sunk zero brought below
+    /// the threshold, still weighs more than half of itself: left inside,
+    /// as the node says. Nothing is done with the automatic recalibrations
+    /// off, or all taken.
+    pub(super) fn weigh_leaving_parcel(
+        &mut self,
+        i: LayoutIndex,
+        presence: Presence,
+        now: Instant,
+    ) {
+        let Some(k) = self.leaving.iter().position(|l| l.slot == i) else {
+            return;
+        };
+        let (Some(l), Some(s)) = (self.leaving.get(k).copied(), self.slots.get(i.get())) else {
+            return;
+        };
+        let verifying = matches!(
+            s.stage,
+            Stage::Door {
+                purpose: Purpose::Pickup | Purpose::Removal,
+                phase: DoorPhase::Verifying,
+                ..
+            }
+        );
+        if !verifying || s.parcel.map(|p| p.id) != Some(l.parcel) {
+            if !matches!(s.stage, Stage::Door { .. }) {
+                self.leaving.swap_remove(k);
+            }
+            return;
+        }
+        let followed = self.recalibrations.iter().any(|r| r.slot == i);
+        let off = self.policy.drift_settle_within == Duration::ZERO;
+        if followed || off || !presence.occupied || presence.reading >= presence.threshold {
+            return;
+        }
+        let weight = l.reading.saturating_sub(l.zero);
+        let inside = presence.reading.saturating_sub(l.zero);
+        if inside.saturating_mul(2) >= weight {
+            return;
+        }
+        self.leaving.swap_remove(k);
+        let Some(c) = self.layout.get(i).copied() else {
+            return;
+        };
+        if self.recalibrations.is_full() || !self.send_calibrate(c) {
+            return;
+        }
+        let drift = HealthIssue::PresenceDrift {
+            reading: presence.reading,
+            threshold: presence.threshold,
+            band: self.policy.health.drift_band,
+        };
+        let _ = self.recalibrations.push(AutoRecalibration {
+            slot: i,
+            since: now,
+            at: now,
+            seen: now,
+            drift,
+            moved_by: 0,
+            phase: Phase::Sent,
+            put_off: 0,
+        });
+        let event = AuditEvent::DriftUnderParcel { drift };
+        self.record(now, Actor::System, Some(i), event, None);
     }
 
     /// The node's answer to a calibrate it was sent for the bank.

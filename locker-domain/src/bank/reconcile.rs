@@ -158,6 +158,8 @@ impl Bank<'_> {
                 .flatten(),
             found => found,
         };
+        // A parcel leaving while the node still says occupied: weighed.
+        self.weigh_leaving_parcel(i, status.presence, now);
         let seen = Seen {
             door: status.door,
             // Against the zero the bank followed under a parcel, if any.
