@@ -683,6 +683,41 @@ fn a_light_letter_left_inside_on_a_sunk_zero_is_still_left_inside() {
     assert_eq!(calibrations(&mut bench, c), 0);
 }
 
+#[test]
+fn a_zero_that_drifts_past_the_threshold_while_the_bank_waits_to_retare_it_is_no_item() {
+    let mut bench = bench_with_threshold_20();
+    // Compartment 3 stands empty; its zero rises 14: beyond the band (8),
+    // below the threshold (20). The next scan finds it, and the bank waits
+    // for a reading that agrees before it re-tares.
+    let c = CompartmentId(3);
+    let (node, channel) = wiring(c);
+    let ch = usize::from(channel.0);
+    bench.node(node).load[ch] = 14;
+    bench.run_for(Duration::from_mins(15));
+    assert_eq!(calibrations(&mut bench, c), 0);
+    // Before that reading the zero jumps on to 24, past the threshold: the
+    // node reports the compartment occupied. Against the zero the bank
+    // watches, 10 more is no parcel: nothing is raised.
+    bench.node(node).load[ch] = 24;
+    bench.settle();
+    let alerts = alerts_of(&bench, c);
+    assert!(alerts.is_empty(), "{alerts:?}");
+    // The zero holds at 24: two readings agree and the bank re-tares it.
+    // Each scan's full status of the node carries its occupied bit, no
+    // reading: not taken for an item either.
+    bench.run_for(Duration::from_mins(45));
+    assert_eq!(calibrations(&mut bench, c), 1);
+    assert_eq!(automatic_recalibrations(&bench, c), 1);
+    bench.run_for(Duration::from_hours(2));
+    let alerts = alerts_of(&bench, c);
+    assert!(alerts.is_empty(), "nobody was called: {alerts:?}");
+    let view = bench.gateway.bank().view(c).unwrap();
+    assert_eq!(
+        (view.stage, view.out_of_service, view.occupied),
+        (Stage::Free, None, Some(false))
+    );
+}
+
 // ----- the bank and the node's answer ----------------------------------------
 
 /// The node's reading of an idle compartment, drifted to `reading` (the

@@ -6,7 +6,7 @@
 //! writes the books.
 
 use locker_proto::time::Instant;
-use locker_proto::{Command, DoorState, Event, FaultCode, NackReason, NodeAddr};
+use locker_proto::{Command, DoorState, Event, FaultCode, NackReason, NodeAddr, Presence};
 
 use super::LATE_OPENING_WINDOW;
 use super::alert::{AlertKind, Evidence, SnapshotCause, SnapshotRef};
@@ -57,7 +57,7 @@ impl Bank<'_> {
                 let (i, s) = self.slot_at(node, channel)?;
                 self.latest = now;
                 self.door_moved(i, session::door_closed(s, now, &self.policy), now);
-                self.weigh_what_left(i);
+                self.weigh_what_left(i, now);
             }
             Event::PresenceChanged { channel, presence } => {
                 let (i, s) = self.slot_at(node, channel)?;
@@ -79,13 +79,18 @@ impl Bank<'_> {
                 self.maintenance(now, i, health);
                 let held_up =
                     !matches!(s.stage, Stage::Door { .. }) && self.gave_up_recently(i, now);
+                // Against a moved zero the bank follows, as a status is.
+                let judged = Presence {
+                    occupied: self.seen_occupied(i, presence),
+                    ..presence
+                };
                 let step = if held_up {
                     // The session given up moments ago may yet resume (its
                     // door report, held up on the bus, follows): the reading
                     // is noted for its verdict, nothing concluded yet.
-                    session::presence_noted(s, presence)
+                    session::presence_noted(s, judged)
                 } else {
-                    session::presence_changed(s, presence, now, &self.policy)
+                    session::presence_changed(s, judged, now, &self.policy)
                 };
                 self.apply(i, step, now);
             }

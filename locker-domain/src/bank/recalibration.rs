@@ -88,10 +88,16 @@
 //! the way. A new parcel deposited before the bank read the empty
 //! compartment is followed in its place, the shift seen so far kept.
 //!
-//! A watched drift that crosses the occupied threshold is no longer
-//! watched: the sensor then disagrees with the books, which is the
-//! discrepancy alert's business ([`AlertKind::UnexpectedItem`], out of
-//! service; [`AlertKind::ParcelMissing`] under a parcel). Staff putting
+//! While a zero is watched, followed under a parcel or being re-tared,
+//! the bank judges the compartment's readings, a node's report of a flip
+//! as much as a status, against that zero with the node's own rule
+//! ([`Bank::seen_occupied`]): a zero that drifts past the node's occupied
+//! threshold is not taken for an item, and a parcel taken out over a risen
+//! zero is seen gone. What weighs the threshold over the zero, or a parcel
+//! no longer seen, ends the watch: the sensor then disagrees with the
+//! books, which is the discrepancy alert's business
+//! ([`AlertKind::UnexpectedItem`], out of service;
+//! [`AlertKind::ParcelMissing`] under a parcel). Staff putting
 //! the compartment back in service, or having its sensor recalibrated,
 //! forget whatever the bank watched or did about its drift: the time
 //! starts over.
@@ -150,6 +156,13 @@ pub const DRIFT_SHIFT_BANDS: i32 = 8;
 /// reading agrees with the drift again (so about a quarter of an hour
 /// apart). A node that refuses for any other reason is not asked again.
 pub const CALIBRATE_TRIES: u8 = 3;
+
+/// How long a door session's verdict waits for the reading the bank asked
+/// for as the door closed on a compartment whose moved zero it follows, or
+/// whose leaving parcel the node still says is inside (10 s: the bus
+/// answers within a second even through retries and a queue; the person
+/// at the door has gone or is told within the time any verdict takes).
+const READING_WAIT: Duration = Duration::from_secs(10);
 
 /// Whether the node's answer to a calibrate means "later" rather than "no":
 /// busy, rate-limited, unanswered, or never sent (the node was lost).
@@ -677,8 +690,18 @@ impl Bank<'_> {
     /// zero that drifts past the threshold is not taken for an item;
     /// anywhere else, the node's decision.
     pub(super) fn seen_occupied(&self, i: LayoutIndex, presence: Presence) -> bool {
-        let zero = self
-            .recalibrations
+        match self.followed_zero(i) {
+            Some(zero) => occupied_above(presence, zero),
+            None => presence.occupied,
+        }
+    }
+
+    /// The moved zero the bank follows for compartment `i` (under a parcel,
+    /// waiting for a steady reading to re-tare, or re-taring), if any: the
+    /// node's occupied / empty word on it is the bank's to judge again,
+    /// from a reading.
+    pub(super) fn followed_zero(&self, i: LayoutIndex) -> Option<i32> {
+        self.recalibrations
             .iter()
             .find(|r| r.slot == i)
             .and_then(|r| match (r.phase, r.drift) {
@@ -686,11 +709,7 @@ impl Bank<'_> {
                 (Phase::Watching { reading, .. }, _) => Some(reading),
                 (Phase::Sent, HealthIssue::PresenceDrift { reading, .. }) => Some(reading),
                 _ => None,
-            });
-        match zero {
-            Some(zero) => occupied_above(presence, zero),
-            None => presence.occupied,
-        }
+            })
     }
 
     /// A door session's door closed on compartment `i`, whose moved zero
@@ -699,7 +718,12 @@ impl Bank<'_> {
     /// asked for at once, so that the verdict weighs what left, or went in,
     /// against that zero, or against the parcel's weight (a risen zero
     /// keeps the node saying occupied, whatever is inside).
-    pub(super) fn weigh_what_left(&mut self, i: LayoutIndex) {
+    ///
+    /// The verdict waits for that reading up to [`READING_WAIT`] (not only
+    /// the policy's time for the sensor to settle): given at the timer, it
+    /// would go by the node's word, which is what the reading is asked to
+    /// correct. Should the reading not come, the node's word it is.
+    pub(super) fn weigh_what_left(&mut self, i: LayoutIndex, now: Instant) {
         let verifying = matches!(
             self.slots.get(i.get()).map(|s| s.stage),
             Some(Stage::Door {
@@ -707,13 +731,7 @@ impl Bank<'_> {
                 ..
             })
         );
-        let followed = self.recalibrations.iter().any(|r| {
-            r.slot == i
-                && matches!(
-                    r.phase,
-                    Phase::Held { .. } | Phase::Watching { .. } | Phase::Sent
-                )
-        });
+        let followed = self.followed_zero(i).is_some();
         // A parcel whose weight the bank knows, that the node still says
         // is inside: weighed too (see `weigh_leaving_parcel`).
         let still_occupied = self
@@ -723,6 +741,10 @@ impl Bank<'_> {
             && self.leaving.iter().any(|l| l.slot == i);
         if verifying && (followed || still_occupied) {
             self.ask_status(i);
+            if let Some(mut s) = self.slots.get(i.get()).copied() {
+                s.door_timer = Some(now + READING_WAIT);
+                self.put(i, s);
+            }
         }
     }
 

@@ -80,7 +80,10 @@ struct Seen {
 impl Bank<'_> {
     /// A node's full status (answer to [`Command::GetAllStatus`]):
     /// reconcile every compartment on the node. Channels the node says it
-    /// does not have are left as they are.
+    /// does not have are left as they are. A compartment whose moved zero
+    /// the bank follows (see `recalibration`) is judged from a reading, not
+    /// from the node's occupied bit: the books' occupancy stands until its
+    /// next reading, which every periodic scan asks for.
     ///
     /// # Errors
     /// [`BankError::UnknownNode`]; [`BankError::TimeWentBackwards`];
@@ -107,13 +110,21 @@ impl Bank<'_> {
             if c.channel.0 >= status.channels {
                 continue;
             }
+            // The bulk status carries the node's word, no reading: where
+            // the bank follows a moved zero the node's word is not the
+            // answer; the books' judgement stands until the compartment's
+            // next reading (every scan reads it).
+            let occupied = match self.slots.get(i.get()).and_then(|s| s.occupied) {
+                Some(judged) if self.followed_zero(i).is_some() => judged,
+                _ => status.occupied.get(c.channel),
+            };
             let seen = Seen {
                 door: if status.door_open.get(c.channel) {
                     DoorState::Open
                 } else {
                     DoorState::Closed
                 },
-                occupied: status.occupied.get(c.channel),
+                occupied,
                 faulted: status.faulted.get(c.channel),
             };
             self.reconcile(i, seen, now);
