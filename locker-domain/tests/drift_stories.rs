@@ -1007,6 +1007,45 @@ fn a_zero_still_moving_is_not_retared_and_after_three_readings_on_the_move_staff
 }
 
 #[test]
+fn a_zero_creeping_steadily_by_less_than_half_a_band_a_scan_is_retared_after_three_readings_on_the_move()
+ {
+    // A drift band of 40 units: a quarter band (10) is steady, half a band
+    // (20) the most a re-tare can follow from one scan to the next.
+    let mut policy = Policy::default();
+    policy.health.drift_band = 40;
+    let mut sim = Sim::<8>::new(8, policy);
+    let c = first_small(&sim);
+    // After a knock the zero sinks 15 a reading, past the band: never
+    // steady, but slower than half a band.
+    assert!(read(&mut sim, c, -50).is_empty());
+    for reading in [-65, -80] {
+        sim.advance(Duration::from_mins(15));
+        assert!(read(&mut sim, c, reading).is_empty(), "still waiting");
+    }
+    // The third reading on the move: re-tared there, nobody called.
+    sim.advance(Duration::from_mins(15));
+    let sent = read(&mut sim, c, -95);
+    assert_eq!(sent.len(), 1, "re-tared on the creep");
+    answer(&mut sim, sent[0], CommandOutcome::Acked);
+    assert!(recalibrated(&sim, c));
+    assert_eq!(maintenance(&sim, c), 0);
+
+    // The same creep at 25 a reading, faster than re-tares can follow, is
+    // a failing cell.
+    let mut policy = Policy::default();
+    policy.health.drift_band = 40;
+    let mut sim = Sim::<8>::new(8, policy);
+    let c = first_small(&sim);
+    assert!(read(&mut sim, c, -50).is_empty());
+    for reading in [-75, -100, -125] {
+        sim.advance(Duration::from_mins(15));
+        assert!(read(&mut sim, c, reading).is_empty());
+    }
+    assert_eq!(maintenance(&sim, c), 1);
+    assert!(!recalibrated(&sim, c));
+}
+
+#[test]
 fn a_zero_that_comes_back_by_itself_needs_nothing() {
     let mut sim = Sim::<8>::new(8, Policy::default());
     let c = first_small(&sim);

@@ -272,14 +272,21 @@ impl Bank<'_> {
                 self.latest = now;
                 self.configure_answered(node, outcome, now);
             }
-            (Command::GetStatus { channel }, CommandOutcome::Failed | CommandOutcome::NotSent) => {
+            (
+                Command::GetStatus { channel },
+                outcome @ (CommandOutcome::Failed | CommandOutcome::NotSent),
+            ) => {
                 // The question whether a door session's door is still open
                 // went unanswered: the node's full status answers it (and
                 // if that fails too, the node is lost, not the door ajar).
-                let (_, s) = self.slot_at(node, channel)?;
+                // A reading asked for to weigh a verdict is asked again
+                // (not where the node is lost: it would not be sent).
+                let (i, s) = self.slot_at(node, channel)?;
                 self.latest = now;
                 if session::asked_if_still_open(&s) {
                     self.status_wanted.insert(node);
+                } else if outcome == CommandOutcome::Failed {
+                    self.weigh_again(i);
                 }
             }
             (Command::GetAllStatus, CommandOutcome::Failed | CommandOutcome::NotSent) => {

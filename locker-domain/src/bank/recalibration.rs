@@ -11,8 +11,11 @@
 //! [`Bank::recalibrate`] (one code path). A zero that moves faster than
 //! that between two scans for
 //! [`DRIFT_READINGS_TO_SETTLE`](super::DRIFT_READINGS_TO_SETTLE) readings
-//! is not re-tared: the new zero would be wrong by the time it was taken,
-//! and the cell is failing.
+//! is re-tared at the last of them where it moved less than half a band
+//! since the one before (a creep the re-tares can follow: each holds
+//! within the band for two scans, and drift found again is answered
+//! again); faster, it is not re-tared: the new zero would be wrong by the
+//! time it was taken, and the cell is failing.
 //!
 //! A zero that shifts after a knock or a temperature step may creep on
 //! for hours before it settles, further than one band. The bank keeps
@@ -129,8 +132,10 @@ use super::{Bank, CommandOutcome};
 use crate::controller::occupied_after;
 
 /// Readings of a compartment under watch that may move on, one after the
-/// other, before its drift counts as a cell moving faster than the scans
-/// can follow (with a reading at every quarter-hour scan, 45 minutes).
+/// other, before the bank stops waiting for a steady one (with a reading at
+/// every quarter-hour scan, 45 minutes): the last is re-tared where it
+/// moved less than half a drift band since the one before, and is a cell
+/// moving faster than the scans can follow otherwise.
 pub const DRIFT_READINGS_TO_SETTLE: u8 = 3;
 
 /// Two readings within a quarter of
@@ -444,7 +449,8 @@ impl Bank<'_> {
     /// watch, the re-tare goes out once a later reading agrees with the
     /// last one; a drift that went back within half the band needs
     /// nothing; one that keeps moving for [`DRIFT_READINGS_TO_SETTLE`]
-    /// readings is the maintenance alert. A compartment reserved or in a
+    /// readings is re-tared at the last where it moved less than half a
+    /// band since the one before, and the maintenance alert otherwise. A compartment reserved or in a
     /// door session is waited for; the first reading of a parcel deposited
     /// into it starts following the zero watched under that parcel.
     /// Readings closer together than half a scan (the finding's own, a
@@ -510,19 +516,26 @@ impl Bank<'_> {
             r.at = now;
             return;
         }
-        let steady = (self.policy.health.drift_band / 4).max(DRIFT_STEADY_WITHIN);
-        if (reading - last).abs() > steady {
-            if moved + 1 >= DRIFT_READINGS_TO_SETTLE {
-                // Faster than the scans can follow: a re-tare would be
-                // wrong before the next one.
-                self.recalibration_failed(k, now);
-            } else {
+        let band = self.policy.health.drift_band;
+        let steady = (band / 4).max(DRIFT_STEADY_WITHIN);
+        let step = (reading - last).abs();
+        if step > steady {
+            if moved + 1 < DRIFT_READINGS_TO_SETTLE {
                 r.phase = Phase::Watching {
                     reading,
                     moved: moved + 1,
                 };
+                return;
             }
-            return;
+            if step >= band / 2 {
+                // Faster than the scans can follow: a re-tare would be
+                // wrong before the next one.
+                self.recalibration_failed(k, now);
+                return;
+            }
+            // Still creeping, but by less than half a band a scan: a
+            // re-tare holds within the band for the next two scans, and
+            // the drift found again is answered again.
         }
         // The reading the node takes as its zero.
         if let HealthIssue::PresenceDrift { reading: r_at, .. } = &mut r.drift {
@@ -724,28 +737,42 @@ impl Bank<'_> {
     /// would go by the node's word, which is what the reading is asked to
     /// correct. Should the reading not come, the node's word it is.
     pub(super) fn weigh_what_left(&mut self, i: LayoutIndex, now: Instant) {
-        let verifying = matches!(
-            self.slots.get(i.get()).map(|s| s.stage),
-            Some(Stage::Door {
-                phase: DoorPhase::Verifying,
-                ..
-            })
-        );
-        let followed = self.followed_zero(i).is_some();
-        // A parcel whose weight the bank knows, that the node still says
-        // is inside: weighed too (see `weigh_leaving_parcel`).
-        let still_occupied = self
-            .slots
-            .get(i.get())
-            .is_some_and(|s| s.occupied == Some(true))
-            && self.leaving.iter().any(|l| l.slot == i);
-        if verifying && (followed || still_occupied) {
+        if self.weighs(i) {
             self.ask_status(i);
             if let Some(mut s) = self.slots.get(i.get()).copied() {
                 s.door_timer = Some(now + READING_WAIT);
                 self.put(i, s);
             }
         }
+    }
+
+    /// The reading asked for to weigh compartment `i`'s verdict went
+    /// unanswered (the link gave up on its retries): asked again while the
+    /// verdict still waits for it, within [`READING_WAIT`].
+    pub(super) fn weigh_again(&mut self, i: LayoutIndex) {
+        if self.weighs(i) {
+            self.ask_status(i);
+        }
+    }
+
+    /// Whether compartment `i`'s door session waits for its verdict on a
+    /// compartment whose moved zero the bank follows, or whose leaving
+    /// parcel the node still says is inside (see `weigh_leaving_parcel`):
+    /// the node's word alone would misjudge it.
+    fn weighs(&self, i: LayoutIndex) -> bool {
+        let Some(s) = self.slots.get(i.get()) else {
+            return false;
+        };
+        let verifying = matches!(
+            s.stage,
+            Stage::Door {
+                phase: DoorPhase::Verifying,
+                ..
+            }
+        );
+        let followed = self.followed_zero(i).is_some();
+        let still_occupied = s.occupied == Some(true) && self.leaving.iter().any(|l| l.slot == i);
+        verifying && (followed || still_occupied)
     }
 
     /// A pickup's or removal's door opened on compartment `i`: the parcel's
