@@ -292,9 +292,7 @@ fn a_zero_that_crept_part_of_a_band_before_the_deposit_and_the_rest_under_the_pa
 
     // Empty, the cells' zero creeps 2 units up (a warm day; the band is 4):
     // the hourly readings see it, and it is no drift yet.
-    for node in &mut bench.nodes {
-        node.load = node.load.map(|_| 2);
-    }
+    every_zero_at(&mut bench, 2);
     bench.run_for(Duration::from_hours(8));
     assert!(
         !bench
@@ -304,16 +302,7 @@ fn a_zero_that_crept_part_of_a_band_before_the_deposit_and_the_rest_under_the_pa
     );
 
     // A courier stores a parcel; its reading sits on the crept zero.
-    let c = bench.reserve_small().unwrap().compartment;
-    let (node, channel) = wiring(c);
-    let ch = usize::from(channel.0);
-    bench.start_deposit(c).unwrap();
-    bench.settle();
-    bench.open_door(c);
-    bench.put_parcel(c);
-    bench.node(node).load[ch] = PARCEL_LOAD + 2;
-    bench.close_door(c);
-    assert_eq!(bench.gateway.bank().view(c).unwrap().stage, Stage::Stored);
+    let (c, node, ch) = courier_stores_reading(&mut bench, PARCEL_LOAD + 2);
     bench.run_for(Duration::from_hours(2));
     assert!(drift_under_parcel_records(&bench, c).is_empty());
     // Under the parcel the zero creeps 3 more: 3 from the first reading
@@ -375,65 +364,17 @@ fn a_parcel_stolen_while_the_bank_waits_to_retare_under_it_is_a_theft_not_a_drif
     assert_eq!(calibrations(&mut bench, c), 0);
 }
 
-#[test]
-fn a_zero_that_rose_under_a_parcel_past_half_the_threshold_is_weighed_at_the_pickup_and_retared_at_once()
- {
-    // Nodes with a threshold of 20 (letting a parcel go again at 10) and a
-    // drift band of 8 in the same units.
-    let mut policy = gateway_support::policy();
-    policy.node_config = Some(NodeConfig {
-        presence_threshold: 20,
-        ..NodeConfig::default()
-    });
-    policy.health.drift_band = 8;
-    let mut bench = Bench::with_policy(policy);
-    bench.start_uplink();
-    bench.settle();
-    let (c, node, ch) = parcel_stored_two_hours(&mut bench);
-    // The zero rises 11 under the parcel: beyond the band, a band and more
-    // below the threshold, but above half of it, where the node lets a
-    // parcel go: once the parcel has left, the node will go on saying
-    // occupied. The bank notes it and waits, nobody called.
-    bench.node(node).load[ch] = PARCEL_LOAD + 11;
+/// A courier's parcel stored two hours; then its cell's zero rises `by`
+/// under it and stays. An hour on, the bank has noted it once, called
+/// nobody and re-tared nothing. Returns the compartment.
+fn zero_risen_under_a_stored_parcel(bench: &mut Bench, by: i32) -> CompartmentId {
+    let (c, node, ch) = parcel_stored_two_hours(bench);
+    bench.node(node).load[ch] = PARCEL_LOAD + by;
     bench.run_for(Duration::from_hours(1));
-    assert_eq!(drift_under_parcel_records(&bench, c).len(), 1);
+    assert_eq!(drift_under_parcel_records(bench, c).len(), 1);
     assert_eq!(bench.drift_alerts(c), 0);
-
-    // The recipient takes the parcel. The node still says occupied (11 is
-    // above 10); the bank asked for the reading as the door closed and
-    // weighs it against the zero it followed: the parcel is gone.
-    let code = bench.codes[0].1.clone();
-    assert_eq!(bench.enter_code(&code).unwrap(), CodeOutcome::Opening(c));
-    bench.settle();
-    bench.open_door(c);
-    bench.node(node).load[ch] = 11;
-    bench.close_door(c);
-    let audit = bench.audit_of(c);
-    assert!(
-        audit.iter().any(|e| matches!(
-            e,
-            AuditEvent::PickupVerified {
-                purpose: locker_domain::bank::Purpose::Pickup
-            }
-        )),
-        "{audit:?}"
-    );
-    assert!(
-        !audit
-            .iter()
-            .any(|e| matches!(e, AuditEvent::ParcelLeftInside)),
-        "the recipient is not told they left it inside: {audit:?}"
-    );
-    // And re-tared at once: the node lets the compartment go, no phantom
-    // item at the scans after, nobody called.
-    assert_eq!(calibrations(&mut bench, c), 1);
-    assert_eq!(automatic_recalibrations(&bench, c), 1);
-    bench.run_for(Duration::from_hours(2));
-    assert_eq!(bench.drift_alerts(c), 0);
-    let alerts = alerts_of(&bench, c);
-    assert!(alerts.is_empty(), "{alerts:?}");
-    let view = bench.gateway.bank().view(c).unwrap();
-    assert_eq!((view.stage, view.out_of_service), (Stage::Free, None));
+    assert_eq!(calibrations(bench, c), 0, "not under the parcel");
+    c
 }
 
 /// Nodes with a threshold of 20 (letting a parcel go again at 10) and a
@@ -480,38 +421,72 @@ fn pickup_verified(audit: &[AuditEvent]) -> bool {
         .any(|e| matches!(e, AuditEvent::ParcelLeftInside))
 }
 
-#[test]
-fn a_zero_that_rose_under_a_parcel_past_the_threshold_and_crept_on_after_the_last_reading_is_weighed_at_the_pickup_and_retared_at_once()
- {
-    let mut bench = bench_with_threshold_20();
-    let (c, node, ch) = parcel_stored_two_hours(&mut bench);
-    // A knock: the zero rises 27 under the parcel, past the occupied
-    // threshold itself. The empty compartment will read like a parcel to
-    // the node; but the parcel still reads far above the threshold, and
-    // the bank follows the zero at every scan. Nobody is called.
-    bench.node(node).load[ch] = PARCEL_LOAD + 27;
-    bench.run_for(Duration::from_hours(1));
-    assert_eq!(drift_under_parcel_records(&bench, c).len(), 1);
-    assert_eq!(bench.drift_alerts(c), 0);
-    assert_eq!(calibrations(&mut bench, c), 0, "not under the parcel");
-
-    // Between the last scan and the pickup the zero creeps 9 more (more
-    // than a band): the empty compartment reads 36. The node still says
-    // occupied; the bank weighs the reading against the zero it followed
-    // (27): 9 over it is below the level at which a parcel counts gone
-    // (10). The pickup is verified and the compartment re-tared at once,
-    // the one way the node will call it empty again.
-    let audit = collected_leaving(&mut bench, c, 36);
-    assert!(pickup_verified(&audit), "{audit:?}");
-    assert_eq!(calibrations(&mut bench, c), 1);
-    assert_eq!(automatic_recalibrations(&bench, c), 1);
-    // No phantom item at the scans after, nobody called, and the
-    // compartment serves on.
+/// Compartment `c`, collected over a moved zero, was re-tared once, by the
+/// bank itself; the two hours after bring no phantom item and call nobody,
+/// and it serves on.
+fn retared_once_and_quiet_after(bench: &mut Bench, c: CompartmentId) {
+    assert_eq!(calibrations(bench, c), 1);
+    assert_eq!(automatic_recalibrations(bench, c), 1);
     bench.run_for(Duration::from_hours(2));
-    let alerts = alerts_of(&bench, c);
+    let alerts = alerts_of(bench, c);
     assert!(alerts.is_empty(), "{alerts:?}");
     let view = bench.gateway.bank().view(c).unwrap();
     assert_eq!((view.stage, view.out_of_service), (Stage::Free, None));
+}
+
+/// Every load cell of the bank reads `load` with nothing inside.
+fn every_zero_at(bench: &mut Bench, load: i32) {
+    for node in &mut bench.nodes {
+        node.load = node.load.map(|_| load);
+    }
+}
+
+/// A courier's small parcel reserved and deposited, its compartment's load
+/// cell then reading `load`; checked stored. Returns its compartment, the
+/// node and the channel's index.
+fn courier_stores_reading(bench: &mut Bench, load: i32) -> (CompartmentId, NodeAddr, usize) {
+    let c = bench.reserve_small().unwrap().compartment;
+    let (node, channel) = wiring(c);
+    let ch = usize::from(channel.0);
+    bench.start_deposit(c).unwrap();
+    bench.settle();
+    bench.open_door(c);
+    bench.node(node).load[ch] = load;
+    bench.close_door(c);
+    assert_eq!(bench.gateway.bank().view(c).unwrap().stage, Stage::Stored);
+    (c, node, ch)
+}
+
+#[test]
+fn a_zero_that_rose_under_a_parcel_past_half_the_threshold_or_past_it_is_weighed_at_the_pickup_and_retared_at_once()
+ {
+    // The node's threshold is 20; it lets a parcel go again at 10. Each
+    // case: how far the zero rose under the parcel (the bank notes it,
+    // follows it at every scan, and calls nobody, since the parcel still
+    // reads far above the threshold), and what the empty compartment reads
+    // once the recipient has taken the parcel.
+    let cases = [
+        // Beyond the band (8), a band and more below the threshold, but
+        // above half of it: the empty compartment reads 11, which the node
+        // calls occupied.
+        (11, 11),
+        // A knock: past the threshold itself, the empty compartment would
+        // read like a parcel to the node; and between the last scan and the
+        // pickup the zero crept 9 more (more than a band).
+        (27, 36),
+    ];
+    for (risen, empty) in cases {
+        let mut bench = bench_with_threshold_20();
+        let c = zero_risen_under_a_stored_parcel(&mut bench, risen);
+        // The node still says occupied as the door closes; the bank asked
+        // for the reading and weighs it against the zero it followed:
+        // under 10 over it, the parcel is gone, and the recipient is not
+        // told they left it inside. Re-tared at once: the one way the node
+        // will call the compartment empty again.
+        let audit = collected_leaving(&mut bench, c, empty);
+        assert!(pickup_verified(&audit), "rose {risen}: {audit:?}");
+        retared_once_and_quiet_after(&mut bench, c);
+    }
 }
 
 #[test]
@@ -540,22 +515,11 @@ fn a_courier_deposits_into_a_compartment_whose_drift_waits_for_its_retare_and_th
     // On a warm night every cell's zero rises 14: beyond the band (8),
     // past half the threshold (10). At the next scan the bank finds it on
     // every compartment and waits for a second reading to re-tare.
-    for node in &mut bench.nodes {
-        node.load = node.load.map(|_| 14);
-    }
+    every_zero_at(&mut bench, 14);
     bench.run_for(Duration::from_mins(15));
     // Before that reading, a courier deposits a parcel: its compartment
     // is not re-tared over it, and nobody is called.
-    let r = bench.reserve_small().unwrap();
-    let c = r.compartment;
-    let (node, channel) = wiring(c);
-    let ch = usize::from(channel.0);
-    bench.start_deposit(c).unwrap();
-    bench.settle();
-    bench.open_door(c);
-    bench.node(node).load[ch] = PARCEL_LOAD + 14;
-    bench.close_door(c);
-    assert_eq!(bench.gateway.bank().view(c).unwrap().stage, Stage::Stored);
+    let (c, _, _) = courier_stores_reading(&mut bench, PARCEL_LOAD + 14);
     bench.run_for(Duration::from_hours(2));
     assert_eq!(calibrations(&mut bench, c), 0, "never over the parcel");
     assert!(
@@ -573,13 +537,7 @@ fn a_courier_deposits_into_a_compartment_whose_drift_waits_for_its_retare_and_th
     // verified, and the compartment re-tared at once.
     let audit = collected_leaving(&mut bench, c, 14);
     assert!(pickup_verified(&audit), "{audit:?}");
-    assert_eq!(calibrations(&mut bench, c), 1);
-    bench.run_for(Duration::from_hours(2));
-    let alerts = alerts_of(&bench, c);
-    assert!(
-        alerts.is_empty(),
-        "nobody was called at any point: {alerts:?}"
-    );
+    retared_once_and_quiet_after(&mut bench, c);
 }
 
 #[test]
@@ -588,9 +546,7 @@ fn a_parcel_deposited_on_a_zero_the_bank_retared_that_goes_on_rising_under_it_is
     let mut bench = bench_with_threshold_20();
     // Every cell's zero rises 9 (beyond the band of 8): the bank re-tares
     // each within half an hour, and follows them from then on.
-    for node in &mut bench.nodes {
-        node.load = node.load.map(|_| 9);
-    }
+    every_zero_at(&mut bench, 9);
     bench.run_for(Duration::from_mins(30));
     assert_eq!(automatic_recalibrations(&bench, CompartmentId(1)), 1);
 
@@ -598,14 +554,7 @@ fn a_parcel_deposited_on_a_zero_the_bank_retared_that_goes_on_rising_under_it_is
     // past the level at which the node lets a parcel go (10). The bank
     // reads the parcel at every scan and finds it before the recipient
     // comes: nobody is called.
-    let c = bench.reserve_small().unwrap().compartment;
-    let (node, channel) = wiring(c);
-    let ch = usize::from(channel.0);
-    bench.start_deposit(c).unwrap();
-    bench.settle();
-    bench.open_door(c);
-    bench.node(node).load[ch] = PARCEL_LOAD + 9;
-    bench.close_door(c);
+    let (c, node, ch) = courier_stores_reading(&mut bench, PARCEL_LOAD + 9);
     bench.run_for(Duration::from_mins(20));
     bench.node(node).load[ch] = PARCEL_LOAD + 21;
     bench.run_for(Duration::from_mins(40));
@@ -641,14 +590,7 @@ fn a_zero_that_rose_unseen_since_the_last_reading_under_a_parcel_is_weighed_agai
     let audit = collected_leaving(&mut bench, c, 14);
     assert!(pickup_verified(&audit), "{audit:?}");
     assert_eq!(drift_under_parcel_records(&bench, c).len(), 1);
-    assert_eq!(calibrations(&mut bench, c), 1);
-    assert_eq!(automatic_recalibrations(&bench, c), 1);
-    // No phantom item at the scans after, nobody called.
-    bench.run_for(Duration::from_hours(2));
-    let alerts = alerts_of(&bench, c);
-    assert!(alerts.is_empty(), "{alerts:?}");
-    let view = bench.gateway.bank().view(c).unwrap();
-    assert_eq!((view.stage, view.out_of_service), (Stage::Free, None));
+    retared_once_and_quiet_after(&mut bench, c);
 }
 
 #[test]
@@ -656,15 +598,7 @@ fn a_light_letter_left_inside_on_a_sunk_zero_is_still_left_inside() {
     let mut bench = bench_with_threshold_20();
     // A courier's letter weighing 24 (the threshold is 20) is stored; the
     // periodic readings take its weight.
-    let c = bench.reserve_small().unwrap().compartment;
-    let (node, channel) = wiring(c);
-    let ch = usize::from(channel.0);
-    bench.start_deposit(c).unwrap();
-    bench.settle();
-    bench.open_door(c);
-    bench.node(node).load[ch] = 24;
-    bench.close_door(c);
-    assert_eq!(bench.gateway.bank().view(c).unwrap().stage, Stage::Stored);
+    let (c, node, ch) = courier_stores_reading(&mut bench, 24);
     bench.run_for(Duration::from_hours(2));
     // The zero sinks 8 under it (a band: no drift yet); the letter reads
     // 16, below the threshold, above the level at which the node lets it
