@@ -91,6 +91,20 @@
 //! the way. A new parcel deposited before the bank read the empty
 //! compartment is followed in its place, the shift seen so far kept.
 //!
+//! A zero may also rise past the level at which the node lets a parcel go
+//! with nobody seeing it: between two readings under the parcel, or
+//! between the last one and the pickup. As a pickup's or removal's door
+//! opens, the bank keeps what sensor health knew of the parcel's weight
+//! (its first reading behind the shut door, and the zero it sat on); if
+//! the node still says occupied as the door closes, the bank asks for the
+//! reading, and one below the threshold and under half the parcel's weight
+//! is that zero, not the parcel: noted ([`AuditEvent::DriftUnderParcel`]),
+//! re-tared at once, and the pickup verified. A light parcel left inside on
+//! a sunk zero still weighs more than half of itself: left inside, as the
+//! node says. A door session's verdict that waits for a reading the bank
+//! asked for waits up to [`READING_WAIT`] for it, and a request that went
+//! unanswered is sent again.
+//!
 //! While a zero is watched, followed under a parcel or being re-tared,
 //! the bank judges the compartment's readings, a node's report of a flip
 //! as much as a status, against that zero with the node's own rule
