@@ -278,9 +278,9 @@ impl Bank<'_> {
     /// the deposit and the compartment's next turn would otherwise be taken
     /// as part of the parcel), when a door session's door closes on a
     /// compartment whose moved zero it follows (to weigh what left or went
-    /// in against that zero), and when a door session's door has been open for the policy's limit
-    /// (before it calls the door ajar). With the command queue full, the
-    /// compartment's next reading answers.
+    /// in against that zero), and when a door session's door has been open
+    /// for the policy's limit (before it calls the door ajar). With the
+    /// command queue full, the compartment's next reading answers.
     pub(super) fn ask_status(&mut self, i: LayoutIndex) {
         if let Some(c) = self.layout.get(i).copied() {
             let read = Command::GetStatus { channel: c.channel };
@@ -464,9 +464,10 @@ impl Bank<'_> {
     /// last one; a drift that went back within half the band needs
     /// nothing; one that keeps moving for [`DRIFT_READINGS_TO_SETTLE`]
     /// readings is re-tared at the last where it moved less than half a
-    /// band since the one before, and the maintenance alert otherwise. A compartment reserved or in a
-    /// door session is waited for; the first reading of a parcel deposited
-    /// into it starts following the zero watched under that parcel.
+    /// band since the one before, and the maintenance alert otherwise. A
+    /// compartment reserved or in a door session is waited for; the first
+    /// reading of a parcel deposited into it starts following the zero
+    /// watched under that parcel.
     /// Readings closer together than half a scan (the finding's own, a
     /// temperature reading of the same compartment) count once.
     pub(super) fn drift_reading(&mut self, i: LayoutIndex, presence: Presence, now: Instant) {
