@@ -487,18 +487,7 @@ impl Bank<'_> {
         if let (Phase::Watching { reading: zero, .. }, Some(parcel)) =
             (r.phase, self.parcel_behind_shut_door(i))
         {
-            // A parcel went in before the re-tare: its first reading (the
-            // one the bank asks for as the deposit is verified) sits on the
-            // zero watched, which is followed under it from here on.
-            let phase = Phase::Held {
-                base: presence.reading.saturating_sub(zero),
-                last: presence.reading,
-                parcel,
-            };
-            if let Some(w) = self.recalibrations.get_mut(k) {
-                (w.phase, w.seen) = (phase, now);
-            }
-            self.drift_held(i, phase, r.drift, now);
+            self.follow_under_parcel(k, (zero, parcel), presence.reading, now);
             return;
         }
         if now <= r.seen || now.saturating_since(r.seen) < gap {
@@ -552,22 +541,53 @@ impl Bank<'_> {
             // re-tare holds within the band for the next two scans, and
             // the drift found again is answered again.
         }
-        // The reading the node takes as its zero.
+        self.retare_at(k, reading, now);
+    }
+
+    /// A parcel `parcel` went into watch `k`'s compartment before the
+    /// re-tare of the zero `zero` it waited to take: the parcel's first
+    /// reading, `reading` (the one the bank asks for as the deposit is
+    /// verified), sits on that zero, which is followed under the parcel
+    /// from here on (audited [`AuditEvent::DriftUnderParcel`]).
+    fn follow_under_parcel(
+        &mut self,
+        k: usize,
+        (zero, parcel): (i32, ParcelId),
+        reading: i32,
+        now: Instant,
+    ) {
+        let phase = Phase::Held {
+            base: reading.saturating_sub(zero),
+            last: reading,
+            parcel,
+        };
+        let Some(w) = self.recalibrations.get_mut(k) else {
+            return;
+        };
+        (w.phase, w.seen) = (phase, now);
+        let (i, drift) = (w.slot, w.drift);
+        self.drift_held(i, phase, drift, now);
+    }
+
+    /// Sends watch `k`'s compartment the calibrate that takes `reading` as
+    /// its zero (the drift it answers); with the command queue full, the
+    /// maintenance alert.
+    fn retare_at(&mut self, k: usize, reading: i32, now: Instant) {
+        let Some(r) = self.recalibrations.get_mut(k) else {
+            return;
+        };
         if let HealthIssue::PresenceDrift { reading: r_at, .. } = &mut r.drift {
             *r_at = reading;
         }
+        let slot = r.slot;
         let sent = self
             .layout
-            .get(i)
+            .get(slot)
             .copied()
             .is_some_and(|c| self.send_calibrate(c));
-        if !sent {
-            self.recalibration_failed(k, now);
-            return;
-        }
-        if let Some(r) = self.recalibrations.get_mut(k) {
-            r.phase = Phase::Sent;
-            r.at = now;
+        match self.recalibrations.get_mut(k) {
+            Some(r) if sent => (r.phase, r.at) = (Phase::Sent, now),
+            _ => self.recalibration_failed(k, now),
         }
     }
 
@@ -694,19 +714,7 @@ impl Bank<'_> {
             r.phase = Phase::Watching { reading, moved: 0 };
             return;
         }
-        if let HealthIssue::PresenceDrift { reading: r_at, .. } = &mut r.drift {
-            *r_at = reading;
-        }
-        let slot = r.slot;
-        let sent = self
-            .layout
-            .get(slot)
-            .copied()
-            .is_some_and(|c| self.send_calibrate(c));
-        match self.recalibrations.get_mut(k) {
-            Some(r) if sent => r.phase = Phase::Sent,
-            _ => self.recalibration_failed(k, now),
-        }
+        self.retare_at(k, reading, now);
     }
 
     /// Whether compartment `i` holds something, as the bank judges a
