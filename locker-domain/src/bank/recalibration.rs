@@ -240,6 +240,21 @@ pub(crate) struct AutoRecalibration {
 }
 
 impl AutoRecalibration {
+    /// A watch of compartment `slot`'s `drift`, found at `now`, entering
+    /// `phase`: nothing re-tared yet, nothing put off.
+    fn new(slot: LayoutIndex, drift: HealthIssue, phase: Phase, now: Instant) -> Self {
+        AutoRecalibration {
+            slot,
+            since: now,
+            at: now,
+            seen: now,
+            drift,
+            moved_by: 0,
+            phase,
+            put_off: 0,
+        }
+    }
+
     /// Whether the compartment is read at every scan: drift is watched or
     /// followed.
     fn read_every_scan(&self) -> bool {
@@ -362,16 +377,7 @@ impl Bank<'_> {
             {
                 return Some(h);
             }
-            let r = AutoRecalibration {
-                slot: i,
-                since: now,
-                at: now,
-                seen: now,
-                drift: h.issue,
-                moved_by: 0,
-                phase,
-                put_off: 0,
-            };
+            let r = AutoRecalibration::new(i, h.issue, phase, now);
             // With every watch taken, a visit.
             if self.recalibrations.push(r).is_err() {
                 return Some(h);
@@ -814,14 +820,13 @@ impl Bank<'_> {
                 ..
             }
         );
-        let (Some(parcel), Some((reading, zero))) =
-            (s.parcel.map(|p| p.id), self.health.parcel_reading(i.get()))
-        else {
+        let (true, Some(parcel), Some((reading, zero))) = (
+            leaving,
+            s.parcel.map(|p| p.id),
+            self.health.parcel_reading(i.get()),
+        ) else {
             return;
         };
-        if !leaving {
-            return;
-        }
         if self.leaving.is_full() {
             self.leaving.remove(0);
         }
@@ -897,16 +902,8 @@ impl Bank<'_> {
             threshold: presence.threshold,
             band: self.policy.health.drift_band,
         };
-        let _ = self.recalibrations.push(AutoRecalibration {
-            slot: i,
-            since: now,
-            at: now,
-            seen: now,
-            drift,
-            moved_by: 0,
-            phase: Phase::Sent,
-            put_off: 0,
-        });
+        let watch = AutoRecalibration::new(i, drift, Phase::Sent, now);
+        let _ = self.recalibrations.push(watch);
         let event = AuditEvent::DriftUnderParcel { drift };
         self.record(now, Actor::System, Some(i), event, None);
     }
